@@ -1,0 +1,43 @@
+"""The contract every protocol connector fulfils: fetch payloads, then parse them into observations.
+
+A connector's `parse` returns a *normalised observation frame* (polars), one row per observation:
+
+| column   | dtype   | meaning                                                                  |
+|----------|---------|--------------------------------------------------------------------------|
+| area     | Utf8    | "049" (3-digit municipality number), "PKS" (HSY region), "FI", "EU27_2020" |
+| period   | Utf8    | "2023" (year), "2023-05" (month), "2026-W45" (ISO week), "2026-11-02" (day) |
+| value    | Float64 | the number; null when the source marks it missing (never 0 for missing)   |
+| flag     | Utf8    | the source's status flag ("p", "e", "b", "..", "neg", …) or null          |
+| unit     | Utf8    | one of kestava.units.UNITS, spelled exactly                              |
+| <others> | Utf8    | every other dimension (sector1…sector4, rule, measure, …), never null     |
+
+The series key is the dataset id plus every column except period, value and flag.
+`parse` is pure (bytes in, frame out) and raises ingest.errors.ValidationError on bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Protocol
+
+import polars as pl
+
+from ingest.catalogue import DatasetSpec
+from ingest.payload import Fetcher, Payload
+
+OBSERVATION_COLUMNS = ("area", "period", "value", "flag", "unit")
+
+
+class Connector(Protocol):
+    """Fetches a dataset's payloads and parses them into a normalised observation frame."""
+
+    protocol: ClassVar[str]
+    reader_version: ClassVar[str]
+
+    def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
+        """Make every request the dataset needs; return the payloads in request order."""
+        ...
+
+    def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+        """Turn the payloads into a normalised observation frame (see module docstring)."""
+        ...

@@ -1,0 +1,1 @@
+"""Generators of the bundled demo snapshot, one module per source, in the real wire formats."""

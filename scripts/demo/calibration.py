@@ -1,0 +1,66 @@
+"""Anchor figures for the demo snapshot, taken from ../shared/FIGURES.md and public population counts.
+
+Every generator takes Espoo's numbers from here so that the demo data are consistent across sources:
+HSY emissions (kt CO2e) and Statistics Finland population give the published per-resident figures.
+Years not named in FIGURES.md are plausible interpolations, marked as such.
+"""
+
+from __future__ import annotations
+
+# Espoo, HSY method, total territorial emissions in kt CO2e.
+# Published anchors: 1990 ≈ 1 060 (roadmap 2024 → target 212), 2016 above 1990 and −5 % on 2015,
+# 2018 ≈ 1 100 and −4 % on 2017, 2019 −1 %, 2020 −16 %, 2022 → 2023 −18 %, 2023 = 742 (−30 % on 1990),
+# 2024 ≈ −4 % on 2023 (−33 % on 1990).
+ESPOO_HSY_TOTAL_KT: dict[int, float] = {
+    1990: 1060.0,
+    2000: 1150.0,  # interpolated
+    2001: 1160.0,
+    2002: 1175.0,
+    2003: 1230.0,
+    2004: 1195.0,
+    2005: 1180.0,
+    2006: 1225.0,
+    2007: 1215.0,
+    2008: 1165.0,
+    2009: 1185.0,
+    2010: 1290.0,
+    2011: 1200.0,
+    2012: 1210.0,
+    2013: 1205.0,
+    2014: 1175.0,
+    2015: 1214.0,  # 2016 is −5 % on 2015
+    2016: 1153.0,  # 4.2 t per resident
+    2017: 1146.0,  # 2018 is −4 % on 2017
+    2018: 1100.0,
+    2019: 1089.0,  # −1 %
+    2020: 915.0,  # −16 %, 3.1 t per resident
+    2021: 960.0,  # interpolated
+    2022: 905.0,  # 2023 is −18 % on 2022
+    2023: 742.0,  # −30 % on 1990, 2.4 t per resident
+    2024: 712.0,  # ≈ −4 % on 2023, −33 % on 1990
+}
+
+# Espoo population at year end (Statistics Finland key figures, rounded public counts).
+ESPOO_POPULATION: dict[int, int] = {
+    1990: 172_629, 1991: 175_866, 1992: 178_651, 1993: 182_317, 1994: 186_507, 1995: 191_247,
+    1996: 196_260, 1997: 200_834, 1998: 204_962, 1999: 209_667, 2000: 213_271, 2001: 216_836,
+    2002: 221_597, 2003: 224_231, 2004: 227_472, 2005: 231_704, 2006: 235_019, 2007: 238_047,
+    2008: 241_565, 2009: 244_330, 2010: 247_970, 2011: 252_439, 2012: 256_760, 2013: 260_753,
+    2014: 265_543, 2015: 269_802, 2016: 274_583, 2017: 279_044, 2018: 283_632, 2019: 289_731,
+    2020: 292_796, 2021: 297_132, 2022: 305_274, 2023: 314_024, 2024: 320_931,
+}
+
+# Helsinki region (HSY: Helsinki + Espoo + Vantaa + Kauniainen) totals, kt CO2e.
+REGION_HSY_TOTAL_KT: dict[int, float] = {2015: 5216.0, 2018: 4770.0, 2024: 3200.0}
+
+# Espoo sector shares (of the total) used to split the demo totals; 2016 district heat 42 %, transport 27 %;
+# 2019 transport just under 31 %. Shares in other years are interpolated.
+ESPOO_SECTOR_SHARES_2016: dict[str, float] = {
+    "district_heat": 0.42,
+    "transport": 0.27,
+    "consumer_electricity": 0.14,
+    "other_heating": 0.08,
+    "industry_machinery": 0.05,
+    "waste": 0.03,
+    "agriculture": 0.01,
+}
