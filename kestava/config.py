@@ -1,0 +1,42 @@
+"""Runtime configuration from the environment (KESTAVA_*), with embedded defaults for a fresh clone."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Settings read from environment variables prefixed KESTAVA_ (e.g. KESTAVA_DATABASE_URL)."""
+
+    model_config = SettingsConfigDict(env_prefix="KESTAVA_", extra="ignore")
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Where the SQLite file and raw payloads go")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    snapshot_dir: Path = Field(
+        default=DEFAULT_DATA_DIR / "snapshot", description="The bundled offline snapshot (manifest.json)"
+    )
+    report_dir: Path = Field(default=DEFAULT_DATA_DIR / "reports", description="Where reports are written")
+
+    @property
+    def raw_dir(self) -> Path:
+        """Content-addressed store of every raw payload (by sha256)."""
+        return self.data_dir / "raw"
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded default SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'kestava.sqlite3'}"
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

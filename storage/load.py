@@ -1,0 +1,299 @@
+"""Loads one snapshot's observations atomically, recording revisions as vintages and skipping repeats."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select
+
+from ingest.payload import Payload
+from storage import schema
+from storage.checks import check_observations, dimension_columns
+from storage.rawstore import RawStore
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy stores for DateTime on SQLite
+OBSERVATION_COLUMNS = ("series_id", "period", "snapshot_id", "value", "flag", "valid_from")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A publisher as recorded in the database."""
+
+    id: str
+    publisher: str
+    licence: str
+    attribution: str
+    homepage: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset as recorded in the database."""
+
+    id: str
+    title: str
+    protocol: str
+    source: SourceInfo
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a load did: nothing (same payload as before), or rows added, revised and unchanged."""
+
+    dataset_id: str
+    snapshot_id: int
+    unchanged_payload: bool
+    added: int = 0
+    revised: int = 0
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        if self.unchanged_payload:
+            return f"{self.dataset_id}: payload unchanged (snapshot {self.snapshot_id}); nothing written"
+        return (
+            f"{self.dataset_id}: snapshot {self.snapshot_id}: {self.added} new, {self.revised} revised, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+def combined_sha256(payloads: Sequence[Payload]) -> str:
+    """One digest over the payloads' digests, in request order: the identity of a snapshot's content."""
+    return hashlib.sha256("\n".join(p.sha256 for p in payloads).encode()).hexdigest()
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """The moment as naive UTC, the convention of every timestamp in the database."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def series_keys(frame: pl.DataFrame) -> pl.Expr:
+    """The canonical series key: JSON of every dimension column (sorted), unit and area included."""
+    return pl.struct(dimension_columns(frame)).struct.json_encode()
+
+
+def load_snapshot(
+    engine: Engine,
+    dataset: DatasetInfo,
+    payloads: Sequence[Payload],
+    observations: pl.DataFrame,
+    *,
+    reader_version: str,
+    raw_store: RawStore,
+    on_stage: Callable[[str], None] | None = None,
+) -> LoadResult:
+    """Store the payloads and their observations in one transaction.
+
+    A payload set identical (sha256) to the dataset's last snapshot changes nothing. Otherwise a new
+    snapshot is recorded; observations new to the database are added, changed ones close the previous
+    row (valid_to) and add the new value, and identical ones are counted as unchanged. Any error rolls
+    the whole load back, leaving the database as it was.
+    """
+    stage = on_stage or (lambda _name: None)
+    if not payloads:
+        raise ValueError(f"{dataset.id}: a snapshot needs at least one payload")
+    frame = check_observations(observations, dataset.id)
+    digest = combined_sha256(payloads)
+    fetched_at = utc_naive(max(p.fetched_at for p in payloads))
+    stored = [raw_store.put(p.body) for p in payloads]
+    keyed = frame.with_columns(series_keys(frame).alias("key"))
+    stage("validated")
+    with engine.begin() as conn:
+        previous = conn.execute(
+            select(schema.snapshot.c.id, schema.snapshot.c.sha256)
+            .where(schema.snapshot.c.dataset_id == dataset.id)
+            .order_by(schema.snapshot.c.id.desc())
+            .limit(1)
+        ).first()
+        if previous is not None and previous.sha256 == digest:
+            return LoadResult(dataset.id, previous.id, unchanged_payload=True)
+        _upsert_dataset(conn, dataset)
+        had_series = _series_count(conn, dataset.id) > 0
+        ids = _series_ids(conn, dataset.id, keyed)
+        rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
+        current = _current_observations(conn, dataset.id) if had_series else None
+        added, revised, unchanged = _diff(rows, current)
+        stage("diffed")
+        inserted = conn.execute(
+            insert(schema.snapshot).values(
+                dataset_id=dataset.id,
+                fetched_at=fetched_at,
+                sha256=digest,
+                reader_version=reader_version,
+                is_demo=any(p.is_demo for p in payloads),
+                rows_added=added.height,
+                rows_revised=revised.height,
+                rows_unchanged=unchanged,
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        snapshot_id = int(inserted[0])
+        conn.execute(
+            insert(schema.payload),
+            [
+                _payload_row(snapshot_id, seq, p, path)
+                for seq, (p, (_sha, path)) in enumerate(zip(payloads, stored, strict=True))
+            ],
+        )
+        stage("snapshot recorded")
+        if revised.height:
+            _close_revised(conn, revised, fetched_at)
+        stage("revisions closed")
+        new_rows = pl.concat([added, revised]).with_columns(
+            pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
+            pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+        )
+        bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
+        stage("observations written")
+    return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
+
+
+def _upsert_dataset(conn: Connection, dataset: DatasetInfo) -> None:
+    source_row = {
+        "publisher": dataset.source.publisher,
+        "licence": dataset.source.licence,
+        "attribution": dataset.source.attribution,
+        "homepage": dataset.source.homepage,
+    }
+    if conn.execute(select(schema.source.c.id).where(schema.source.c.id == dataset.source.id)).first():
+        conn.execute(
+            schema.source.update().where(schema.source.c.id == dataset.source.id).values(**source_row)
+        )
+    else:
+        conn.execute(insert(schema.source).values(id=dataset.source.id, **source_row))
+    dataset_row = {"source_id": dataset.source.id, "title": dataset.title, "protocol": dataset.protocol}
+    if conn.execute(select(schema.dataset.c.id).where(schema.dataset.c.id == dataset.id)).first():
+        conn.execute(schema.dataset.update().where(schema.dataset.c.id == dataset.id).values(**dataset_row))
+    else:
+        conn.execute(insert(schema.dataset).values(id=dataset.id, **dataset_row))
+
+
+def _series_count(conn: Connection, dataset_id: str) -> int:
+    query = select(func.count()).select_from(schema.series).where(schema.series.c.dataset_id == dataset_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def _existing_series(conn: Connection, dataset_id: str) -> pl.DataFrame:
+    result = conn.execute(
+        select(schema.series.c.key, schema.series.c.id).where(schema.series.c.dataset_id == dataset_id)
+    )
+    return pl.DataFrame(result.fetchall(), schema={"key": pl.String, "series_id": pl.Int64}, orient="row")
+
+
+def _series_ids(conn: Connection, dataset_id: str, keyed: pl.DataFrame) -> pl.DataFrame:
+    """Map every series key in the frame to its id, inserting the series the database lacks."""
+    wanted = keyed.select("key", "area", "unit").unique("key")
+    existing = _existing_series(conn, dataset_id)
+    missing = wanted.join(existing, on="key", how="anti")
+    if missing.height:
+        conn.execute(
+            insert(schema.series),
+            [{"dataset_id": dataset_id, **row} for row in missing.iter_rows(named=True)],
+        )
+        existing = _existing_series(conn, dataset_id)
+    return existing
+
+
+def _current_observations(conn: Connection, dataset_id: str) -> pl.DataFrame:
+    obs, series = schema.observation, schema.series
+    result = conn.execute(
+        select(obs.c.series_id, obs.c.period, obs.c.value, obs.c.flag)
+        .join(series, series.c.id == obs.c.series_id)
+        .where(series.c.dataset_id == dataset_id, obs.c.valid_to.is_(None))
+    )
+    return pl.DataFrame(
+        result.fetchall(),
+        schema={"series_id": pl.Int64, "period": pl.String, "value": pl.Float64, "flag": pl.String},
+        orient="row",
+    )
+
+
+def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Split incoming rows into (added, revised, count unchanged) against the current values."""
+    if current is None or current.height == 0:
+        return rows, rows.clear(), 0
+    joined = rows.join(current, on=["series_id", "period"], how="left", suffix="_old", coalesce=True)
+    present = joined.join(current.select("series_id", "period"), on=["series_id", "period"], how="semi")
+    added = rows.join(current.select("series_id", "period"), on=["series_id", "period"], how="anti")
+    changed = pl.col("value").ne_missing(pl.col("value_old")) | pl.col("flag").ne_missing(pl.col("flag_old"))
+    revised = present.filter(changed).select(rows.columns)
+    return added, revised, present.height - revised.height
+
+
+def _close_revised(conn: Connection, revised: pl.DataFrame, valid_to: datetime) -> None:
+    obs = schema.observation
+    statement = (
+        obs.update()
+        .where(
+            obs.c.series_id == bindparam("b_series_id"),
+            obs.c.period == bindparam("b_period"),
+            obs.c.valid_to.is_(None),
+        )
+        .values(valid_to=valid_to)
+    )
+    params = [
+        {"b_series_id": sid, "b_period": period}
+        for sid, period in revised.select("series_id", "period").iter_rows()
+    ]
+    conn.execute(statement, params)
+
+
+def bulk_insert_observations(
+    conn: Connection,
+    rows: pl.DataFrame,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    batch: int = 200_000,
+) -> None:
+    """Append observation rows by the backend's fast path: COPY on PostgreSQL, executemany on SQLite."""
+    if rows.height == 0:
+        return
+    columns = ", ".join(OBSERVATION_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY observation ({columns}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            for offset in range(0, rows.height, batch):
+                buffer = io.BytesIO()
+                rows.slice(offset, batch).write_csv(buffer, include_header=False)
+                copy.write(buffer.getvalue())
+                if on_stage:
+                    on_stage(f"copied {min(offset + batch, rows.height)}")
+        return
+    placeholders = ", ".join("?" for _ in OBSERVATION_COLUMNS)
+    sql = f"INSERT INTO observation ({columns}) VALUES ({placeholders})"
+    for offset in range(0, rows.height, batch):
+        conn.exec_driver_sql(sql, rows.slice(offset, batch).rows())
+        if on_stage:
+            on_stage(f"inserted {min(offset + batch, rows.height)}")
+
+
+def _payload_row(snapshot_id: int, seq: int, payload: Payload, path: str) -> dict[str, object]:
+    return {
+        "snapshot_id": snapshot_id,
+        "seq": seq,
+        "method": payload.request.method,
+        "url": payload.request.url,
+        "params": json.dumps([list(pair) for pair in payload.request.params], ensure_ascii=False),
+        "request_body": payload.request.json_body,
+        "request_key": payload.request.key,
+        "fetched_at": utc_naive(payload.fetched_at),
+        "http_status": payload.status,
+        "not_modified": payload.not_modified,
+        "content_type": payload.header("content-type"),
+        "etag": payload.header("etag"),
+        "last_modified": payload.header("last-modified"),
+        "sha256": payload.sha256,
+        "size": payload.size,
+        "storage_path": path,
+    }

@@ -1,0 +1,132 @@
+"""The read API: current or as-of observations, snapshots, provenance and job runs as polars frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+
+import polars as pl
+from sqlalchemy import Engine, and_, or_, select
+
+from storage import schema
+from storage.load import utc_naive
+
+OBSERVATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "dataset": pl.String,
+    "series_id": pl.Int64,
+    "key": pl.String,
+    "period": pl.String,
+    "value": pl.Float64,
+    "flag": pl.String,
+    "snapshot_id": pl.Int64,
+    "valid_from": pl.Datetime("us"),
+    "valid_to": pl.Datetime("us"),
+}
+
+
+def _as_datetime(moment: date | datetime) -> datetime:
+    """A date means the end of that day (UTC): 'as published on D' includes everything fetched on D."""
+    if isinstance(moment, datetime):
+        return utc_naive(moment)
+    return datetime.combine(moment, time.max)
+
+
+def observations(
+    engine: Engine,
+    dataset: str | Sequence[str] | None = None,
+    *,
+    area: str | Sequence[str] | None = None,
+    as_of: date | datetime | None = None,
+    expand: bool = True,
+) -> pl.DataFrame:
+    """Observations as a long frame: current values, or the values the tracker held at `as_of`.
+
+    With expand=True (default) every series dimension (area, unit, sector…) becomes a column.
+    """
+    obs, series = schema.observation, schema.series
+    query = select(
+        series.c.dataset_id.label("dataset"),
+        obs.c.series_id,
+        series.c.key,
+        obs.c.period,
+        obs.c.value,
+        obs.c.flag,
+        obs.c.snapshot_id,
+        obs.c.valid_from,
+        obs.c.valid_to,
+    ).join(series, series.c.id == obs.c.series_id)
+    if dataset is not None:
+        names = [dataset] if isinstance(dataset, str) else list(dataset)
+        query = query.where(series.c.dataset_id.in_(names))
+    if area is not None:
+        areas = [area] if isinstance(area, str) else list(area)
+        query = query.where(series.c.area.in_(areas))
+    if as_of is None:
+        query = query.where(obs.c.valid_to.is_(None))
+    else:
+        moment = _as_datetime(as_of)
+        query = query.where(
+            and_(obs.c.valid_from <= moment, or_(obs.c.valid_to.is_(None), obs.c.valid_to > moment))
+        )
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(obs.c.series_id, obs.c.period)).fetchall()
+    frame = pl.DataFrame(rows, schema=OBSERVATION_SCHEMA, orient="row")
+    if not expand or frame.height == 0:
+        return frame
+    dims = frame["key"].str.json_decode(infer_schema_length=None).struct.unnest()
+    return pl.concat([frame.drop("key"), dims], how="horizontal")
+
+
+def snapshots(engine: Engine, dataset: str | None = None) -> pl.DataFrame:
+    """Every snapshot with its dataset, fetch time, digest, counts and whether it is demo data."""
+    query = select(schema.snapshot)
+    if dataset is not None:
+        query = query.where(schema.snapshot.c.dataset_id == dataset)
+    return _frame(engine, query.order_by(schema.snapshot.c.id))
+
+
+def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
+    """For each snapshot: dataset, source, licence, every payload URL, fetch time and sha256."""
+    snap, pay, ds, src = schema.snapshot, schema.payload, schema.dataset, schema.source
+    query = (
+        select(
+            snap.c.id.label("snapshot_id"),
+            snap.c.dataset_id,
+            snap.c.is_demo,
+            snap.c.sha256.label("snapshot_sha256"),
+            src.c.publisher,
+            src.c.licence,
+            src.c.attribution,
+            pay.c.seq,
+            pay.c.url,
+            pay.c.params,
+            pay.c.fetched_at,
+            pay.c.http_status,
+            pay.c.sha256,
+            pay.c.storage_path,
+        )
+        .join(pay, pay.c.snapshot_id == snap.c.id)
+        .join(ds, ds.c.id == snap.c.dataset_id)
+        .join(src, src.c.id == ds.c.source_id)
+        .where(snap.c.id.in_(list(snapshot_ids)))
+        .order_by(snap.c.id, pay.c.seq)
+    )
+    return _frame(engine, query)
+
+
+def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.DataFrame:
+    """The newest job runs first."""
+    query = select(schema.job_run)
+    if job is not None:
+        query = query.where(schema.job_run.c.job == job)
+    return _frame(engine, query.order_by(schema.job_run.c.id.desc()).limit(limit))
+
+
+def _frame(engine: Engine, query: object) -> pl.DataFrame:
+    with engine.connect() as conn:
+        result = conn.execute(query)  # type: ignore[call-overload]
+        columns = list(result.keys())
+        rows = result.fetchall()
+    if not rows:
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    return pl.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], infer_schema_length=None)

@@ -1,0 +1,193 @@
+"""The database schema (SQLAlchemy Core tables); Alembic migrations create it, this module describes it.
+
+All timestamps are stored as naive UTC. Observations are vintaged: a row is valid from the fetch time of
+the snapshot that brought it (`valid_from`) until a later snapshot revised it (`valid_to`, null = current).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+source = Table(
+    "source",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("publisher", Text, nullable=False),
+    Column("licence", Text, nullable=False),
+    Column("attribution", Text, nullable=False),
+    Column("homepage", Text, nullable=False),
+)
+
+dataset = Table(
+    "dataset",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("source_id", String(64), ForeignKey("source.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("protocol", String(32), nullable=False),
+)
+
+snapshot = Table(
+    "snapshot",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", String(128), ForeignKey("dataset.id"), nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+    Column("sha256", String(64), nullable=False),  # over the payloads' sha256s, in request order
+    Column("reader_version", String(64), nullable=False),
+    Column("is_demo", Boolean, nullable=False),
+    Column("rows_added", Integer, nullable=False),
+    Column("rows_revised", Integer, nullable=False),
+    Column("rows_unchanged", Integer, nullable=False),
+    Index(None, "dataset_id", "sha256"),
+)
+
+payload = Table(
+    "payload",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshot.id"), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("params", Text, nullable=False),  # JSON list of [name, value] pairs
+    Column("request_body", Text),  # canonical JSON of a POST body
+    Column("request_key", String(64), nullable=False, index=True),
+    Column("fetched_at", DateTime, nullable=False),
+    Column("http_status", Integer, nullable=False),
+    Column("not_modified", Boolean, nullable=False),
+    Column("content_type", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("storage_path", Text, nullable=False),  # relative to the raw store
+    UniqueConstraint("snapshot_id", "seq"),
+)
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", String(128), ForeignKey("dataset.id"), nullable=False),
+    Column("key", Text, nullable=False),  # canonical JSON of every dimension except period
+    Column("area", String(32), nullable=False),
+    Column("unit", String(64), nullable=False),
+    UniqueConstraint("dataset_id", "key"),
+    Index(None, "dataset_id", "area"),
+)
+
+observation = Table(
+    "observation",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id"), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshot.id"), primary_key=True),
+    Column("value", Float),
+    Column("flag", String(16)),
+    Column("valid_from", DateTime, nullable=False),
+    Column("valid_to", DateTime),
+    Index(
+        "ix_observation_current",
+        "series_id",
+        "period",
+        unique=True,
+        postgresql_where=text("valid_to IS NULL"),
+        sqlite_where=text("valid_to IS NULL"),
+    ),
+)
+
+indicator_value = Table(
+    "indicator_value",
+    metadata,
+    Column("indicator_id", String(128), primary_key=True),
+    Column("area", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # observed, target, path, projection, estimate
+    Column("value", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    Column("unit", String(64), nullable=False),
+    Column("vintage", DateTime, nullable=False),  # newest input fetch time
+    Column("snapshot_ids", Text, nullable=False),  # JSON list of the snapshots behind the value
+    Column("is_demo", Boolean, nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+)
+
+assessment = Table(
+    "assessment",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("indicator_id", String(128), nullable=False),
+    Column("area", String(32), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("method_version", String(32), nullable=False),
+    Column("as_of", DateTime, nullable=False),  # the data vintage assessed
+    Column("status", String(64), nullable=False),
+    Column("score", Float),
+    Column("base_year", Integer),
+    Column("base_value", Float),
+    Column("latest_year", Integer),
+    Column("latest_value", Float),
+    Column("target_year", Integer),
+    Column("target_value", Float),
+    Column("observed_rate", Float),
+    Column("required_rate", Float),
+    Column("ratio", Float),
+    Column("n_points", Integer, nullable=False),
+    Column("details", Text, nullable=False),  # JSON: thresholds, warnings, every intermediate number
+    Column("input_hash", String(64), nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+    UniqueConstraint("indicator_id", "area", "method", "as_of"),
+)
+
+job_run = Table(
+    "job_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(128), nullable=False, index=True),
+    Column("dataset_id", String(128)),
+    Column("trigger", String(32), nullable=False),  # cli, scheduler, test
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("outcome", String(32), nullable=False),  # running, success, unchanged, failed, rejected, busy
+    Column("error", Text),
+    Column("rows_added", Integer, nullable=False, server_default="0"),
+    Column("rows_revised", Integer, nullable=False, server_default="0"),
+    Column("rows_unchanged", Integer, nullable=False, server_default="0"),
+    Column("snapshot_id", Integer),
+    Column("host", String(255)),
+    Column("pid", Integer),
+)
+
+job_lock = Table(
+    "job_lock",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)

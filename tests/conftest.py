@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh database per test on SQLite and on the PostgreSQL server, and sample data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from ingest.payload import Payload, RequestSpec
+from storage.engine import open_database
+from storage.load import DatasetInfo, SourceInfo
+from storage.rawstore import RawStore
+
+PG_ADMIN_URL = os.environ.get("KESTAVA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_admin() -> Engine:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as error:  # pragma: no cover - CI must have PostgreSQL
+        pytest.fail(f"PostgreSQL is required for the storage tests and is unreachable: {error}")
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database: a SQLite file, or a private schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    admin = _pg_admin()
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema_name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database migrated to head."""
+    engine = open_database(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def raw_store(tmp_path: Path) -> RawStore:
+    return RawStore(tmp_path / "raw")
+
+
+@pytest.fixture
+def dataset_info() -> DatasetInfo:
+    source = SourceInfo("hsy", "HSY", "CC BY 4.0", "HSY", "https://hri.fi/")
+    return DatasetInfo("hsy_emissions", "Päästöt pääkaupunkiseudulla", "ckan_xlsx", source)
+
+
+def make_payload(
+    body: bytes, when: datetime | None = None, url: str = "https://example.test/data.xlsx"
+) -> Payload:
+    """A payload as a connector would return it."""
+    return Payload(
+        request=RequestSpec("GET", url, (("id", "x"),)),
+        status=200,
+        headers={"content-type": "application/octet-stream", "etag": '"v1"'},
+        body=body,
+        fetched_at=when or datetime.now(UTC),
+        final_url=url,
+    )
