@@ -99,21 +99,20 @@ def load_snapshot(
     stage = on_stage or (lambda _name: None)
     if not payloads:
         raise ValueError(f"{dataset.id}: a snapshot needs at least one payload")
-    frame = check_observations(observations, dataset.id)
     digest = combined_sha256(payloads)
+    with engine.connect() as conn:
+        previous = _latest_snapshot(conn, dataset.id)
+    if previous is not None and previous[1] == digest:
+        return LoadResult(dataset.id, previous[0], unchanged_payload=True)
+    frame = check_observations(observations, dataset.id)
     fetched_at = utc_naive(max(p.fetched_at for p in payloads))
     stored = [raw_store.put(p.body) for p in payloads]
     keyed = frame.with_columns(series_keys(frame).alias("key"))
     stage("validated")
     with engine.begin() as conn:
-        previous = conn.execute(
-            select(schema.snapshot.c.id, schema.snapshot.c.sha256)
-            .where(schema.snapshot.c.dataset_id == dataset.id)
-            .order_by(schema.snapshot.c.id.desc())
-            .limit(1)
-        ).first()
-        if previous is not None and previous.sha256 == digest:
-            return LoadResult(dataset.id, previous.id, unchanged_payload=True)
+        previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
+        if previous is not None and previous[1] == digest:
+            return LoadResult(dataset.id, previous[0], unchanged_payload=True)
         _upsert_dataset(conn, dataset)
         had_series = _series_count(conn, dataset.id) > 0
         ids = _series_ids(conn, dataset.id, keyed)
@@ -153,6 +152,17 @@ def load_snapshot(
         bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
         stage("observations written")
     return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
+
+
+def _latest_snapshot(conn: Connection, dataset_id: str) -> tuple[int, str] | None:
+    """(id, sha256) of the dataset's newest snapshot, if any."""
+    row = conn.execute(
+        select(schema.snapshot.c.id, schema.snapshot.c.sha256)
+        .where(schema.snapshot.c.dataset_id == dataset_id)
+        .order_by(schema.snapshot.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row.id), str(row.sha256))
 
 
 def _upsert_dataset(conn: Connection, dataset: DatasetInfo) -> None:

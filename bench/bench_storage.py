@@ -1,0 +1,184 @@
+"""Benchmark: load 1,000,000 observations through the storage layer vs each backend's raw bulk path.
+
+Baselines, measured in the same run on the same rows into the same (fresh, migrated) schema:
+SQLite executemany in one transaction; PostgreSQL COPY. Goals: storage layer within 1.5x of the
+baseline; reloading the unchanged payload under 1 % of the first load.
+
+    .venv/bin/python bench/bench_storage.py [--rows 1000000] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, create_engine, insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingest.payload import Payload, RequestSpec  # noqa: E402
+from storage import schema  # noqa: E402
+from storage.engine import open_database  # noqa: E402
+from storage.load import (  # noqa: E402
+    TIMESTAMP_FORMAT,
+    DatasetInfo,
+    SourceInfo,
+    bulk_insert_observations,
+    load_snapshot,
+)
+from storage.rawstore import RawStore  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DATASET = DatasetInfo("bench", "Benchmark", "bench", SourceInfo("bench", "B", "L", "A", "H"))
+FETCHED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def observations(rows: int, periods: int = 50) -> pl.DataFrame:
+    index = pl.int_range(0, rows, eager=True)
+    return pl.DataFrame(
+        {
+            "area": (index // periods % 309).cast(pl.String).str.zfill(3),
+            "sector": (index // periods).cast(pl.String),
+            "period": (1980 + index % periods).cast(pl.String),
+            "value": index.cast(pl.Float64) * 0.5,
+            "flag": pl.Series([None] * rows, dtype=pl.String),
+            "unit": pl.Series(["kt CO2e"] * rows),
+        }
+    )
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def fresh(backend: str, folder: Path) -> tuple[Engine, Callable[[], None]]:
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / f'{uuid.uuid4().hex}.sqlite3'}"
+        engine = open_database(url)
+        return engine, engine.dispose
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    engine = open_database(f"{PG_ADMIN}?options=-csearch_path%3D{name}")
+
+    def drop() -> None:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        admin.dispose()
+
+    return engine, drop
+
+
+def baseline(engine: Engine, frame: pl.DataFrame) -> float:
+    """Raw bulk path: the same rows into the observation table (series and snapshot rows pre-created)."""
+    keys = frame.select("area", "sector", "unit").unique(maintain_order=True).with_row_index("id", offset=1)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.source).values(id="s", publisher="p", licence="l", attribution="a", homepage="h")
+        )
+        conn.execute(insert(schema.dataset).values(id="raw", source_id="s", title="t", protocol="p"))
+        conn.execute(
+            insert(schema.snapshot).values(
+                id=1,
+                dataset_id="raw",
+                fetched_at=FETCHED.replace(tzinfo=None),
+                sha256="x",
+                reader_version="r",
+                is_demo=False,
+                rows_added=0,
+                rows_revised=0,
+                rows_unchanged=0,
+            )
+        )
+        conn.execute(
+            insert(schema.series),
+            [
+                {
+                    "id": r["id"],
+                    "dataset_id": "raw",
+                    "key": f"{r['area']}|{r['sector']}",
+                    "area": r["area"],
+                    "unit": r["unit"],
+                }
+                for r in keys.iter_rows(named=True)
+            ],
+        )
+    rows = frame.join(keys, on=["area", "sector", "unit"]).select(
+        pl.col("id").cast(pl.Int64).alias("series_id"),
+        "period",
+        pl.lit(1, dtype=pl.Int64).alias("snapshot_id"),
+        "value",
+        "flag",
+        pl.lit(FETCHED.replace(tzinfo=None).strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+    )
+
+    def write() -> None:
+        with engine.begin() as conn:
+            bulk_insert_observations(conn, rows, batch=rows.height)
+
+    return timed(write)
+
+
+def run(backend: str, rows: int, folder: Path) -> dict[str, float]:
+    frame = observations(rows)
+    body = frame.write_csv().encode()
+    payload = Payload(
+        RequestSpec("GET", "https://bench.test/x"), 200, {}, body, FETCHED, "https://bench.test/x"
+    )
+    store = RawStore(folder / "raw")
+
+    engine, drop = fresh(backend, folder)
+    try:
+        raw_seconds = baseline(engine, frame)
+    finally:
+        drop()
+    engine, drop = fresh(backend, folder)
+    try:
+        first = timed(
+            lambda: load_snapshot(engine, DATASET, [payload], frame, reader_version="b/1", raw_store=store)
+        )
+        reload = timed(
+            lambda: load_snapshot(engine, DATASET, [payload], frame, reader_version="b/1", raw_store=store)
+        )
+    finally:
+        drop()
+    return {"baseline": raw_seconds, "layer": first, "reload": reload}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    ok = True
+    with tempfile.TemporaryDirectory() as folder:
+        for backend in backends:
+            result = run(backend, args.rows, Path(folder))
+            ratio = result["layer"] / result["baseline"]
+            reload_share = result["reload"] / result["layer"]
+            passed = ratio <= 1.5 and reload_share < 0.01
+            ok &= passed
+            print(
+                f"{backend:10s} rows={args.rows:,} baseline={result['baseline']:.2f}s "
+                f"({args.rows / result['baseline']:,.0f} rows/s) layer={result['layer']:.2f}s "
+                f"({args.rows / result['layer']:,.0f} rows/s) ratio={ratio:.2f}x (goal <= 1.5) "
+                f"reload={result['reload'] * 1000:.1f}ms = {reload_share:.2%} of first load (goal < 1%) "
+                f"{'OK' if passed else 'FAIL'}"
+            )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
