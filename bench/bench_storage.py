@@ -10,7 +10,6 @@ baseline; reloading the unchanged payload under 1 % of the first load.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import uuid
@@ -21,19 +20,17 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, create_engine, insert, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ingest.payload import Payload, RequestSpec  # noqa: E402
-from storage import schema  # noqa: E402
-from storage.engine import open_database  # noqa: E402
-from storage.load import (  # noqa: E402
+from ingest.payload import Payload, RequestSpec
+from storage import schema
+from storage.engine import open_database
+from storage.load import (
     TIMESTAMP_FORMAT,
     DatasetInfo,
     SourceInfo,
     bulk_insert_observations,
     load_snapshot,
 )
-from storage.rawstore import RawStore  # noqa: E402
+from storage.rawstore import RawStore
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DATASET = DatasetInfo("bench", "Benchmark", "bench", SourceInfo("bench", "B", "L", "A", "H"))
