@@ -1,0 +1,128 @@
+"""Named job locks in the database, so that no job runs twice at once, even across processes.
+
+PostgreSQL: a session-level advisory lock on a dedicated connection; a crashed holder's connection
+dies and the server releases the lock. SQLite: a lease row in job_lock that the holder renews from a
+heartbeat thread; a crashed holder stops renewing and the lease expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from storage import schema
+from storage.jobs import now_utc
+
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+class BusyError(RuntimeError):
+    """The lock is held by another run."""
+
+    def __init__(self, name: str, holder: str | None) -> None:
+        self.name = name
+        self.holder = holder
+        who = f" by {holder}" if holder else ""
+        super().__init__(f"{name}: busy, already running{who}")
+
+
+def default_holder() -> str:
+    """host:pid:thread identifies who holds a lock."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_lock derived from the lock name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def job_lock(
+    engine: Engine, name: str, *, lease: timedelta = DEFAULT_LEASE, holder: str | None = None
+) -> Iterator[None]:
+    """Hold the named lock for the duration of the block, or raise BusyError at once."""
+    holder = holder or default_holder()
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(name)}).scalar()
+            conn.commit()
+            if not got:
+                raise BusyError(name, _pg_holder(conn, name))
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(name)})
+                conn.commit()
+        return
+    _acquire_lease(engine, name, holder, lease)
+    stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=_renew, args=(engine, name, holder, lease, stop), name=f"lease:{name}", daemon=True
+    )
+    heartbeat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heartbeat.join()
+        with engine.begin() as conn:
+            conn.execute(
+                delete(schema.job_lock).where(
+                    schema.job_lock.c.name == name, schema.job_lock.c.holder == holder
+                )
+            )
+
+
+def _pg_holder(conn: Connection, name: str) -> str | None:
+    """Which backend holds the advisory lock (a bigint key is split into classid and objid)."""
+    unsigned = advisory_key(name) & 0xFFFFFFFFFFFFFFFF
+    row = conn.execute(
+        text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = :high AND objid = :low AND objsubid = 1"
+        ),
+        {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF},
+    ).first()
+    return None if row is None else f"PostgreSQL backend pid {row.pid}"
+
+
+def _acquire_lease(engine: Engine, name: str, holder: str, lease: timedelta) -> None:
+    lock = schema.job_lock
+    now = now_utc()
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(lock).values(name=name, holder=holder, acquired_at=now, expires_at=now + lease)
+            )
+        return
+    except IntegrityError:
+        pass  # held, possibly by a crashed holder whose lease has expired
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(lock)
+            .where(lock.c.name == name, lock.c.expires_at < now)
+            .values(holder=holder, acquired_at=now, expires_at=now + lease)
+        ).rowcount
+        if taken == 1:
+            return
+        current = conn.execute(select(lock.c.holder).where(lock.c.name == name)).scalar()
+    raise BusyError(name, current)
+
+
+def _renew(engine: Engine, name: str, holder: str, lease: timedelta, stop: threading.Event) -> None:
+    lock = schema.job_lock
+    while not stop.wait(lease.total_seconds() / 3):
+        with engine.begin() as conn:
+            conn.execute(
+                update(lock)
+                .where(lock.c.name == name, lock.c.holder == holder)
+                .values(expires_at=now_utc() + lease)
+            )

@@ -1,0 +1,77 @@
+"""Job locks: one holder at a time, across processes, and a crashed holder's lock does not last forever."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from storage.locks import BusyError, job_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_second_holder_is_refused_until_release(engine: Engine) -> None:
+    with job_lock(engine, "ingest:hsy_emissions", holder="a"):
+        with pytest.raises(BusyError) as caught:
+            with job_lock(engine, "ingest:hsy_emissions", holder="b"):
+                pass
+        assert "busy" in str(caught.value)
+        with job_lock(engine, "ingest:syke_emissions", holder="b"):
+            pass  # another name is independent
+    with job_lock(engine, "ingest:hsy_emissions", holder="b"):
+        pass
+
+
+HOLD_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import timedelta
+    from storage.engine import open_database
+    from storage.locks import job_lock
+    engine = open_database(sys.argv[1])
+    with job_lock(engine, "ingest:x", lease=timedelta(seconds=float(sys.argv[2]))):
+        print("HELD", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+@pytest.mark.slow
+def test_lock_of_a_killed_holder_is_released(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "hold.py"
+    script.write_text(HOLD_SCRIPT)
+    lease = 1.5
+    process = subprocess.Popen(
+        [sys.executable, str(script), db_url, str(lease)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "HELD"
+    with pytest.raises(BusyError), job_lock(engine, "ingest:x", lease=timedelta(seconds=lease)):
+        pass
+    time.sleep(lease * 1.5)  # a live holder renews its lease: still busy after the lease has run out
+    with pytest.raises(BusyError), job_lock(engine, "ingest:x", lease=timedelta(seconds=lease)):
+        pass
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    deadline = time.monotonic() + lease * 4
+    while True:
+        try:
+            with job_lock(engine, "ingest:x", lease=timedelta(seconds=lease)):
+                break
+        except BusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
