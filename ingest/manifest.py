@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.payload import RequestSpec
@@ -37,6 +39,9 @@ class Manifest(BaseModel):
     description: str
     created: str  # ISO date
     exchanges: list[Exchange] = Field(default_factory=list)
+    # per dataset, the catalogue options the recording was made with (e.g. a fixed reference_date),
+    # applied on replay so that the connector asks exactly the recorded requests
+    dataset_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def is_demo(self) -> bool:

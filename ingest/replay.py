@@ -1,0 +1,155 @@
+"""The offline Fetcher: answers requests from the bundled snapshot (manifest.json plus body files)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.errors import FetchError, ValidationError
+from ingest.http import check_not_html, display_url, full_url, status_error
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Exchange, Manifest, read_manifest
+from ingest.payload import Params, Payload, RequestSpec
+
+__all__ = ["ReplayFetcher", "record_exchange"]
+
+
+class ReplayFetcher:
+    """Fetcher that replays recorded exchanges; errors take the same shape as the live fetcher's.
+
+    A recorded non-2xx status raises the same FetchError / TooManyCellsError the live fetcher raises for
+    a final non-2xx answer, and a 2xx HTML page raises the same ValidationError, so connectors exercise
+    one error-handling path online and offline.
+    """
+
+    def __init__(
+        self,
+        folder: Path = DEFAULT_SNAPSHOT_DIR,
+        *,
+        manifest: Manifest | None = None,
+        fetched_at: datetime | None = None,
+    ) -> None:
+        if fetched_at is not None and fetched_at.utcoffset() is None:
+            raise ValueError("fetched_at must be timezone-aware")
+        self.folder = folder
+        self.manifest = manifest if manifest is not None else read_manifest(folder)
+        self._fetched_at = fetched_at.astimezone(UTC) if fetched_at is not None else None
+        self._by_key: dict[str, Exchange] = {}
+        for index, exchange in enumerate(self.manifest.exchanges):
+            key = exchange.request().key
+            known = self._by_key.get(key)
+            if known is not None and (known.status, known.file) != (exchange.status, exchange.file):
+                raise ValidationError(
+                    f"snapshot {folder}",
+                    f"manifest.json exchanges[{index}]",
+                    "at most one recording per request",
+                    got=f"{exchange.method} {exchange.url} recorded twice",
+                )
+            self._by_key[key] = exchange
+
+    def __repr__(self) -> str:
+        return f"ReplayFetcher({str(self.folder)!r}, exchanges={len(self._by_key)})"
+
+    def get(
+        self,
+        source: str,
+        url: str,
+        *,
+        params: Params = (),
+        secret_headers: Mapping[str, str] | None = None,
+        accept: str | None = None,
+    ) -> Payload:
+        """Replay a GET; `source` names the dataset in errors. Raises FetchError when not recorded."""
+        return self._replay(source, RequestSpec("GET", url, tuple(params), None), accept)
+
+    def post_json(
+        self,
+        source: str,
+        url: str,
+        body: object,
+        *,
+        params: Params = (),
+        secret_headers: Mapping[str, str] | None = None,
+    ) -> Payload:
+        """Replay a JSON POST; `source` names the dataset in errors. Raises FetchError when not recorded."""
+        spec = RequestSpec("POST", url, tuple(params), RequestSpec.canonical_body(body) or None)
+        return self._replay(source, spec, None)
+
+    def _replay(self, source: str, spec: RequestSpec, accept: str | None) -> Payload:
+        safe_url = display_url(spec.url, spec.params)
+        field = f"{spec.method} {safe_url}"
+        exchange = self._by_key.get(spec.key)
+        if exchange is None:
+            raise FetchError(
+                source,
+                field,
+                "a recorded response",
+                f"none: the offline snapshot ({self.folder}) has no recording of this request",
+            )
+        body = self._body(source, field, exchange)
+        if not 200 <= exchange.status < 300:
+            raise status_error(source, spec.method, safe_url, exchange.status, body)
+        headers = {name.lower(): value for name, value in exchange.headers.items()}
+        check_not_html(source, headers, body, accept=accept)
+        return Payload(
+            request=spec,
+            status=exchange.status,
+            headers=headers,
+            body=body,
+            fetched_at=self._fetched_at or datetime.now(UTC),
+            final_url=full_url(spec.url, spec.params),
+            is_demo=self.manifest.is_demo,
+        )
+
+    def _body(self, source: str, field: str, exchange: Exchange) -> bytes:
+        try:
+            path = _inside(self.folder, exchange.file)
+            return path.read_bytes()
+        except (OSError, ValueError) as exc:
+            raise FetchError(
+                source,
+                field,
+                f"the recorded body file {exchange.file!r} in the offline snapshot ({self.folder})",
+                type(exc).__name__,
+            ) from None
+
+
+def record_exchange(
+    folder: Path,
+    manifest: Manifest,
+    dataset: str,
+    request: RequestSpec,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    file: str,
+) -> None:
+    """Write the body file into folder and add the exchange to manifest (replacing one for the same request).
+
+    The manifest is changed in memory only: call ingest.manifest.write_manifest once all exchanges are
+    recorded. `request` must not carry secrets (a RequestSpec never does); headers are stored lower-cased.
+    """
+    path = _inside(folder, file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    exchange = Exchange(
+        dataset=dataset,
+        method=request.method.upper(),
+        url=request.url,
+        params=list(request.params),
+        json_body=request.json_body,
+        status=status,
+        headers={name.lower(): value for name, value in headers.items()},
+        file=file,
+    )
+    key = exchange.request().key
+    manifest.exchanges = [e for e in manifest.exchanges if e.request().key != key]
+    manifest.exchanges.append(exchange)
+
+
+def _inside(folder: Path, file: str) -> Path:
+    """folder/file, refusing absolute paths and paths that climb out of folder."""
+    relative = Path(file)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ValueError(f"snapshot body file must be a relative path inside the snapshot, got {file!r}")
+    return folder / relative
