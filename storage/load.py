@@ -154,6 +154,13 @@ def load_snapshot(
     return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
 
 
+def latest_digest(engine: Engine, dataset_id: str) -> str | None:
+    """The sha256 of the dataset's newest snapshot: equal to a new fetch's digest means nothing changed."""
+    with engine.connect() as conn:
+        latest = _latest_snapshot(conn, dataset_id)
+    return None if latest is None else latest[1]
+
+
 def _latest_snapshot(conn: Connection, dataset_id: str) -> tuple[int, str] | None:
     """(id, sha256) of the dataset's newest snapshot, if any."""
     row = conn.execute(

@@ -1,0 +1,58 @@
+"""Sets up the project (virtualenv + locked dependencies) and runs the main job or the full test suite.
+
+    python3 dev.py run     # set up, then run the main job on the bundled snapshot into the SQLite file
+    python3 dev.py test    # set up, then ruff, mypy and pytest (needs PostgreSQL on 127.0.0.1:5432)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+UV_VERSION = "0.13.8"
+
+
+def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    """Run a command in the project folder; stop with its exit code if it fails."""
+    print("+", " ".join(str(a) for a in args), flush=True)
+    completed = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(completed.returncode)
+
+
+def setup() -> None:
+    """Create .venv and install exactly the locked dependencies (uv.lock) and the project itself."""
+    if not (BIN / "python").exists():
+        venv.create(VENV, with_pip=True)
+    if not (BIN / "uv").exists():
+        sh(BIN / "python", "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}")
+    sh(BIN / "uv", "sync", "--frozen", "--quiet")
+
+
+def env_with_venv() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(VENV)}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 1 or argv[0] not in ("run", "test", "setup"):
+        raise SystemExit(__doc__)
+    setup()
+    env = env_with_venv()
+    if argv[0] == "run":
+        sh(BIN / "kestava", "run", *argv[1:], env=env)
+    elif argv[0] == "test":
+        sh(BIN / "ruff", "check", ".", env=env)
+        sh(BIN / "ruff", "format", "--check", ".", env=env)
+        sh(BIN / "mypy", ".", env=env)
+        sh(BIN / "python", "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", env=env)
+        sh(BIN / "pytest", *argv[1:], env=env)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,122 @@
+"""How fresh each dataset is: last fetch, last change, newest period, and lateness against its calendar."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+
+from ingest.catalogue import Catalogue
+from storage import schema
+
+
+def period_end(period: str) -> date:
+    """The last day of a period written as YYYY, YYYY-MM, YYYY-MM-DD, YYYY-Www, YYYY-Qn or YYYY-Hn."""
+    if len(period) == 4:
+        return date(int(period), 12, 31)
+    year = int(period[:4])
+    rest = period[5:]
+    if rest.startswith("W"):
+        return date.fromisocalendar(year, int(rest[1:]), 7)
+    if rest.startswith("Q"):
+        month = int(rest[1:]) * 3
+        return _month_end(year, month)
+    if rest.startswith("H"):
+        return _month_end(year, int(rest[1:]) * 6)
+    if len(rest) == 2:
+        return _month_end(year, int(rest))
+    return date.fromisoformat(period)
+
+
+def _month_end(year: int, month: int) -> date:
+    first_next = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+FRESHNESS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "dataset": pl.String,
+    "source": pl.String,
+    "title": pl.String,
+    "frequency": pl.String,
+    "latest_period": pl.String,
+    "latest_period_end": pl.Date,
+    "expected_period_end": pl.Date,
+    "last_fetch": pl.Datetime("us"),
+    "last_change": pl.Datetime("us"),
+    "last_outcome": pl.String,
+    "last_error": pl.String,
+    "is_demo": pl.Boolean,
+    "state": pl.String,
+}
+
+
+def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:
+    """One row per catalogue dataset; state is fresh, late, failed or never (never fetched)."""
+    snap, obs, series, run = schema.snapshot, schema.observation, schema.series, schema.job_run
+    with engine.connect() as conn:
+        latest_period = dict(
+            conn.execute(
+                select(series.c.dataset_id, func.max(obs.c.period))
+                .join(obs, obs.c.series_id == series.c.id)
+                .where(obs.c.valid_to.is_(None), obs.c.value.is_not(None))
+                .group_by(series.c.dataset_id)
+            ).all()
+        )
+        last_change = dict(
+            conn.execute(
+                select(snap.c.dataset_id, func.max(snap.c.fetched_at))
+                .where((snap.c.rows_added + snap.c.rows_revised) > 0)
+                .group_by(snap.c.dataset_id)
+            ).all()
+        )
+        demo = dict(
+            conn.execute(
+                select(snap.c.dataset_id, snap.c.is_demo).where(
+                    snap.c.id.in_(select(func.max(snap.c.id)).group_by(snap.c.dataset_id))
+                )
+            ).all()
+        )
+        runs = conn.execute(
+            select(run.c.dataset_id, run.c.finished_at, run.c.outcome, run.c.error)
+            .where(run.c.dataset_id.is_not(None), run.c.outcome != "running", run.c.job.like("ingest:%"))
+            .order_by(run.c.id)
+        ).all()
+    last_fetch: dict[str, datetime] = {}
+    last_run: dict[str, tuple[str, str | None]] = {}
+    for dataset_id, finished_at, outcome, error in runs:
+        last_run[dataset_id] = (outcome, error)
+        if outcome in ("success", "unchanged") and finished_at is not None:
+            last_fetch[dataset_id] = finished_at
+    rows = []
+    for spec in catalogue.datasets.values():
+        period = latest_period.get(spec.id)
+        end = period_end(period) if period else None
+        expected = spec.calendar.expected_latest_period_end(today)
+        outcome, error = last_run.get(spec.id, (None, None))
+        if period is None:
+            state = "never" if outcome is None else "failed"
+        elif outcome in ("failed", "rejected"):
+            state = "failed"
+        elif end is not None and end < expected:
+            state = "late"
+        else:
+            state = "fresh"
+        rows.append(
+            {
+                "dataset": spec.id,
+                "source": spec.source,
+                "title": spec.title,
+                "frequency": spec.calendar.frequency,
+                "latest_period": period,
+                "latest_period_end": end,
+                "expected_period_end": expected,
+                "last_fetch": last_fetch.get(spec.id),
+                "last_change": last_change.get(spec.id),
+                "last_outcome": outcome,
+                "last_error": error,
+                "is_demo": demo.get(spec.id),
+                "state": state,
+            }
+        )
+    return pl.DataFrame(rows, schema=FRESHNESS_SCHEMA)
