@@ -16,7 +16,6 @@ UNITS: dict[str, tuple[str, float]] = {
     "thousand tonnes": ("mass", 1_000.0),
     "%": ("share", 1.0),
     "index": ("index", 1.0),
-    "million tonnes CO2e": ("mass_co2e", 1_000_000.0),
 }
 
 

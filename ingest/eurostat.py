@@ -1,0 +1,253 @@
+"""Eurostat dissemination API connector: JSON-stat 2.0 with sparse values, status flags kept, units mapped.
+
+Request: `GET {url}?format=JSON&lang=EN&geo=FI&geo=EU27_2020[&<dim>=<code>…]&sinceTimePeriod=2000`
+(filters are repeated query parameters, in the order the catalogue gives them).
+
+Catalogue options (`[datasets.X] options`):
+- `geo`: geo codes to request, in order (required).
+- `since`: first time period (`sinceTimePeriod`), optional.
+- `filters`: {dimension: [codes]} extra filters, sent as repeated parameters (sorted by dimension).
+- `ghg`: the dataset measures greenhouse gases, so mass units are tonnes of CO2 equivalent
+  (GHG_UNIT_CODES overrides UNIT_CODES).
+- `units`: {Eurostat unit code: kestava unit} overrides for this dataset.
+- `unit`: the kestava unit when the dataset has no `unit` dimension.
+
+Output: the normalised observation frame; area = geo code, period = time code, flag = Eurostat status
+(p provisional, e estimated, b break, d definition differs, u low reliability, : not available);
+`unit` is the kestava unit and `unit_code` keeps Eurostat's unit code (so I90 and I15 stay distinct
+series); every other dimension (freq, nace_r2, src_crf, wst_oper, …) is a column of codes.
+Cells absent from the sparse `value` object without a status are not observations and are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import orjson
+import polars as pl
+import pydantic
+
+from ingest.catalogue import DatasetSpec
+from ingest.errors import FetchError, ValidationError
+from ingest.http import HttpError, check_not_html
+from ingest.jsonstat import read_jsonstat
+from ingest.payload import Fetcher, Payload
+from kestava.units import UnitError, check_unit
+
+__all__ = [
+    "GHG_UNIT_CODES",
+    "UNIT_CODES",
+    "EurostatConnector",
+    "EurostatOptions",
+    "error_message",
+    "read_options",
+    "request_params",
+    "unit_mapping",
+]
+
+# Eurostat unit codes → kestava.units, for units whose meaning does not depend on the dataset.
+UNIT_CODES: Mapping[str, str] = {
+    "PC": "%",  # percentage
+    "KG_HAB": "kg per resident",  # kilograms per capita
+    "I90": "index",  # index, 1990 = 100
+    "I00": "index",
+    "I05": "index",
+    "I10": "index",
+    "I15": "index",
+    "I20": "index",
+    "I21": "index",
+    "THS_T": "thousand tonnes",
+}
+# Datasets measuring greenhouse gases (options.ghg): masses are CO2 equivalents.
+GHG_UNIT_CODES: Mapping[str, str] = {
+    "T": "t CO2e",
+    "THS_T": "kt CO2e",
+    "MIO_T": "Mt CO2e",
+    "T_HAB": "t CO2e per resident",
+    "I90": "index",
+}
+RESERVED_COLUMNS = frozenset({"area", "period", "value", "flag", "unit"})
+
+
+class EurostatOptions(pydantic.BaseModel):
+    """The eurostat protocol's catalogue options (see the module docstring)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    geo: list[str] = pydantic.Field(min_length=1)
+    since: str | None = None
+    filters: dict[str, list[str]] = pydantic.Field(default_factory=dict)
+    ghg: bool = False
+    units: dict[str, str] = pydantic.Field(default_factory=dict)
+    unit: str | None = None
+
+
+def read_options(spec: DatasetSpec) -> EurostatOptions:
+    """Validate the dataset's options; a typo or a wrong type is a ValidationError naming the option."""
+    try:
+        options = EurostatOptions.model_validate(spec.options)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ValidationError(spec.id, "catalogue options", "valid eurostat options", problems) from None
+    for name, unit in [*options.units.items(), *([("unit", options.unit)] if options.unit else [])]:
+        try:
+            check_unit(unit)
+        except UnitError as exc:
+            raise ValidationError(
+                spec.id, f"catalogue options.units {name}", "a kestava unit", str(exc)
+            ) from None
+    return options
+
+
+def request_params(options: EurostatOptions) -> list[tuple[str, str]]:
+    """The query parameters as an ordered list of pairs (geo repeated, in the catalogue's order)."""
+    params = [("format", "JSON"), ("lang", "EN")]
+    params += [("geo", code) for code in options.geo]
+    for dimension in sorted(options.filters):
+        params += [(dimension, code) for code in options.filters[dimension]]
+    if options.since is not None:
+        params.append(("sinceTimePeriod", options.since))
+    return params
+
+
+def unit_mapping(options: EurostatOptions) -> dict[str, str]:
+    """Eurostat unit code → kestava unit for a dataset: general table, GHG table, then overrides."""
+    mapping = dict(UNIT_CODES)
+    if options.ghg:
+        mapping.update(GHG_UNIT_CODES)
+    mapping.update(options.units)
+    return mapping
+
+
+def error_message(doc: object) -> str | None:
+    """The text of a Eurostat error body ({"error": {"status", "id", "label"}} or a list of those)."""
+    if not isinstance(doc, dict) or "error" not in doc:
+        return None
+    error = doc["error"]
+    items = error if isinstance(error, list) else [error]
+    parts = []
+    for item in items:
+        if isinstance(item, dict):
+            status, code, label = item.get("status"), item.get("id"), item.get("label")
+            text = " ".join(str(x) for x in (f"status {status}" if status is not None else None, label) if x)
+            parts.append(f"{text} (error id {code})" if code is not None else text)
+        else:
+            parts.append(str(item))
+    return "; ".join(parts) or "an empty error object"
+
+
+def _error_from_got(got: str | None) -> str | None:
+    """The Eurostat error label inside a fetcher error's "HTTP 400 Bad Request: {…}" text, if any."""
+    if not got:
+        return None
+    match = re.search(r"\{.*", got)
+    if match is None:
+        return None
+    try:
+        return error_message(orjson.loads(match[0]))
+    except orjson.JSONDecodeError:
+        label = re.search(r'"label"\s*:\s*"([^"]*)', match[0])
+        return label[1] if label else None
+
+
+class EurostatConnector:
+    """Eurostat statistics API datasets: one filtered JSON-stat GET, parsed into a normalised frame."""
+
+    protocol: ClassVar[str] = "eurostat"
+    reader_version: ClassVar[str] = "eurostat-1"
+
+    def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
+        """One GET with the dataset's filters; Eurostat's error label is put into the FetchError."""
+        params = request_params(read_options(spec))
+        try:
+            return [fetcher.get(spec.id, spec.url, params=params)]
+        except HttpError as exc:
+            label = _error_from_got(exc.got)
+            if label is None:
+                raise
+            raise FetchError(
+                spec.id,
+                f"GET {spec.url}",
+                "a dataset (Eurostat answered with an error)",
+                f"HTTP {exc.status}: {label}",
+            ) from exc
+
+    def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+        """Each payload → observations; several payloads are concatenated."""
+        options = read_options(spec)
+        if not payloads:
+            raise ValidationError(spec.id, "payloads", "at least one JSON-stat response", "none")
+        frames = [self._parse_one(spec, options, payload) for payload in payloads]
+        frame = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+        keys = [c for c in frame.columns if c not in ("value", "flag")]
+        if frame.select(keys).is_duplicated().any():
+            raise ValidationError(spec.id, "observations", "each (geo, time, …) once", "duplicates")
+        return frame.sort(
+            [c for c in frame.columns if c not in ("period", "value", "flag", "unit")] + ["period"]
+        )
+
+    def _parse_one(self, spec: DatasetSpec, options: EurostatOptions, payload: Payload) -> pl.DataFrame:
+        source = spec.id
+        check_not_html(source, payload.headers, payload.body)
+        try:
+            doc = orjson.loads(payload.body)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(
+                source, "body", "JSON-stat 2.0 JSON", f"{exc}: {payload.body[:80]!r}"
+            ) from None
+        message = error_message(doc)
+        if message is not None:
+            raise FetchError(
+                source,
+                "error",
+                f"a JSON-stat dataset (Eurostat answered HTTP {payload.status} with an error body)",
+                message,
+            )
+        if not isinstance(doc, dict):
+            raise ValidationError(source, "body", "a JSON-stat dataset object", type(doc).__name__)
+        dataset = read_jsonstat(doc, source=source)  # JsonStatError is a ValidationError
+
+        ids = list(dataset.dimension_ids)
+        for required in ("geo", "time"):
+            if required not in ids:
+                raise ValidationError(source, "id", f"a dimension {required!r}", f"dimensions {ids}")
+        frame = dataset.frame.filter(pl.col("value").is_not_null() | pl.col("status").is_not_null())
+        if frame.filter(pl.col("value").is_not_null()).height == 0:
+            raise ValidationError(source, "value", "at least one observation", "an empty dataset")
+
+        others = [d for d in ids if d not in ("geo", "time", "unit")]
+        clash = [d for d in others if d in RESERVED_COLUMNS or d == "unit_code"]
+        if clash:
+            raise ValidationError(source, "id", "dimension ids that are not output column names", str(clash))
+
+        if "unit" in ids:
+            mapping = unit_mapping(options)
+            codes = frame.get_column("unit").unique().sort().to_list()
+            unknown = [code for code in codes if code not in mapping]
+            if unknown:
+                raise ValidationError(
+                    source,
+                    "dimension unit",
+                    f"unit codes with a kestava unit (known: {sorted(mapping)}; add options.units)",
+                    ", ".join(unknown),
+                )
+            unit = pl.col("unit").replace_strict(mapping, return_dtype=pl.Utf8)
+            extra = [pl.col("unit").alias("unit_code")]
+        elif options.unit is not None:
+            unit = pl.lit(options.unit, dtype=pl.Utf8)
+            extra = []
+        else:
+            raise ValidationError(source, "id", "a dimension 'unit' (or options.unit)", f"dimensions {ids}")
+
+        return frame.select(
+            pl.col("geo").alias("area"),
+            pl.col("time").alias("period"),
+            pl.col("value").cast(pl.Float64),
+            pl.col("status").cast(pl.Utf8).alias("flag"),
+            unit.alias("unit"),
+            *extra,
+            *[pl.col(d).cast(pl.Utf8) for d in others],
+        )

@@ -1,0 +1,419 @@
+"""Demo snapshot for Eurostat: one JSON-stat 2.0 GET per catalogue dataset, FI and EU27_2020, 2000–2024."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.catalogue import load_catalogue
+from ingest.eurostat import read_options, request_params
+from ingest.manifest import Manifest
+from ingest.payload import RequestSpec
+from ingest.replay import record_exchange
+
+__all__ = ["DATASETS", "DemoDataset", "generate", "jsonstat_response"]
+
+SEED = 20_261_127
+HTTP_DATE = "Mon, 23 Nov 2026 12:00:00 GMT"
+GEO_LABELS = {"EU27_2020": "European Union - 27 countries (from 2020)", "FI": "Finland"}
+UNIT_LABELS = {
+    "PC": "Percentage",
+    "KG_HAB": "Kilograms per capita",
+    "I90": "Index, 1990=100",
+    "T_HAB": "Tonnes per capita",
+}
+# (value, status) anchors per year; years in between are interpolated with a little deterministic noise.
+Anchors = Mapping[int, float]
+Flags = Mapping[int, str]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One demo series: anchor values, the flags of some years, the years without a value."""
+
+    anchors: Anchors
+    flags: Flags = field(default_factory=dict)
+    decimals: int = 1
+    noise: float = 0.0
+
+
+@dataclass(frozen=True)
+class DemoDataset:
+    """A Eurostat dataset of the demo: its dimensions (before geo and time) and series per unit and geo."""
+
+    code: str
+    label: str
+    updated: str
+    years: range
+    dimensions: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]  # (id, label, categories)
+    series: Mapping[tuple[str, str], Series]  # (unit code, geo) → series
+    geos: tuple[str, ...] = ("EU27_2020", "FI")  # Eurostat's own order, not the request's
+
+
+def _ghg_per_capita(index: Anchors, base_mt: float, pop_2000: float, pop_2024: float) -> dict[int, float]:
+    """Tonnes per capita from a 1990 = 100 index, the 1990 level in Mt and a linear population (millions)."""
+    return {
+        year: value / 100 * base_mt / (pop_2000 + (pop_2024 - pop_2000) * (year - 2000) / 24)
+        for year, value in index.items()
+    }
+
+
+FI_GHG_INDEX = {
+    2000: 86.0,
+    2003: 104.0,
+    2005: 80.0,
+    2006: 96.0,
+    2009: 72.0,
+    2010: 92.0,
+    2013: 84.0,
+    2015: 67.0,
+    2018: 76.0,
+    2020: 66.0,
+    2021: 82.0,
+    2022: 79.0,
+}
+EU_GHG_INDEX = {
+    2000: 92.4,
+    2005: 93.6,
+    2008: 91.0,
+    2009: 84.5,
+    2010: 85.9,
+    2012: 81.6,
+    2014: 77.6,
+    2017: 78.8,
+    2018: 77.3,
+    2019: 73.6,
+    2020: 67.6,
+    2021: 70.8,
+    2022: 69.0,
+    2023: 63.3,
+}
+FREQ = ("freq", "Time frequency", (("A", "Annual"),))
+
+
+def _unit(*codes: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    return ("unit", "Unit of measure", tuple((code, UNIT_LABELS[code]) for code in codes))
+
+
+DATASETS: Mapping[str, DemoDataset] = {
+    "eurostat_sdg_13_10": DemoDataset(
+        code="sdg_13_10",
+        label="Net greenhouse gas emissions",
+        updated="2026-06-12T23:00:00+0200",
+        years=range(2000, 2024),
+        dimensions=(
+            FREQ,
+            _unit("I90", "T_HAB"),
+            (
+                "src_crf",
+                "Source sectors for greenhouse gas emissions",
+                (("TOTX_MEMONIA", "Total (excluding memo items, including international aviation)"),),
+            ),
+        ),
+        series={
+            ("I90", "FI"): Series(FI_GHG_INDEX, noise=1.5),
+            ("I90", "EU27_2020"): Series(EU_GHG_INDEX, {2023: "p"}, noise=0.6),
+            ("T_HAB", "FI"): Series(_ghg_per_capita(FI_GHG_INDEX, 56.0, 5.176, 5.604), noise=0.15),
+            ("T_HAB", "EU27_2020"): Series(
+                _ghg_per_capita(EU_GHG_INDEX, 4640.0, 429.0, 449.2), {2023: "p"}, noise=0.06
+            ),
+        },
+    ),
+    "eurostat_cei_wm011": DemoDataset(
+        code="cei_wm011",
+        label="Recycling rate of municipal waste",
+        updated="2026-03-18T23:00:00+0100",
+        years=range(2000, 2025),
+        dimensions=(FREQ, ("wst_oper", "Waste management operations", (("RCY", "Recycling"),)), _unit("PC")),
+        series={
+            ("PC", "FI"): Series(
+                {
+                    2000: 33.8,
+                    2005: 34.6,
+                    2008: 34.0,
+                    2010: 33.6,
+                    2013: 34.3,
+                    2015: 40.6,
+                    2017: 41.8,
+                    2019: 43.0,
+                    2020: 41.8,
+                    2021: 42.5,
+                    2022: 40.6,
+                    2023: 41.4,
+                },
+                {2015: "b"},
+                noise=0.3,
+            ),
+            ("PC", "EU27_2020"): Series(
+                {
+                    2000: 30.0,
+                    2005: 35.4,
+                    2010: 40.4,
+                    2015: 45.3,
+                    2019: 48.2,
+                    2020: 48.9,
+                    2021: 49.0,
+                    2022: 48.7,
+                    2023: 48.2,
+                },
+                {**dict.fromkeys(range(2000, 2010), "e"), 2023: "e"},
+                noise=0.3,
+            ),
+        },
+    ),
+    "eurostat_cei_pc031": DemoDataset(
+        code="cei_pc031",
+        label="Generation of municipal waste per capita",
+        updated="2026-03-18T23:00:00+0100",
+        years=range(2000, 2025),
+        dimensions=(FREQ, _unit("KG_HAB")),
+        series={
+            ("KG_HAB", "FI"): Series(
+                {
+                    2000: 503,
+                    2004: 530,
+                    2008: 522,
+                    2010: 504,
+                    2013: 506,
+                    2015: 500,
+                    2017: 510,
+                    2019: 566,
+                    2020: 593,
+                    2021: 596,
+                    2022: 583,
+                    2023: 576,
+                    2024: 571,
+                },
+                {2024: "p"},
+                decimals=0,
+                noise=4.0,
+            ),
+            ("KG_HAB", "EU27_2020"): Series(
+                {
+                    2000: 523,
+                    2002: 527,
+                    2005: 515,
+                    2008: 521,
+                    2010: 510,
+                    2013: 501,
+                    2015: 502,
+                    2018: 510,
+                    2020: 527,
+                    2021: 530,
+                    2022: 513,
+                    2023: 511,
+                },
+                {**dict.fromkeys(range(2000, 2005), "e"), 2023: "e"},
+                decimals=0,
+                noise=2.0,
+            ),
+        },
+    ),
+    "eurostat_sdg_12_41": DemoDataset(
+        code="sdg_12_41",
+        label="Circular material use rate",
+        updated="2026-05-27T23:00:00+0200",
+        years=range(2004, 2024),
+        dimensions=(FREQ, _unit("PC")),
+        series={
+            ("PC", "FI"): Series(
+                {
+                    2004: 3.3,
+                    2008: 4.9,
+                    2010: 6.3,
+                    2013: 7.6,
+                    2015: 6.5,
+                    2017: 5.3,
+                    2019: 3.9,
+                    2020: 2.4,
+                    2021: 2.2,
+                    2022: 2.2,
+                    2023: 2.3,
+                },
+                {2023: "p"},
+                noise=0.3,
+            ),
+            ("PC", "EU27_2020"): Series(
+                {
+                    2004: 8.3,
+                    2008: 9.1,
+                    2010: 10.7,
+                    2012: 11.4,
+                    2015: 11.3,
+                    2017: 11.5,
+                    2019: 11.4,
+                    2020: 11.6,
+                    2021: 11.5,
+                    2022: 11.5,
+                    2023: 11.8,
+                },
+                {**dict.fromkeys(range(2004, 2010), "e"), 2023: "p"},
+                noise=0.15,
+            ),
+        },
+    ),
+    "eurostat_sdg_07_40": DemoDataset(
+        code="sdg_07_40",
+        label="Share of renewable energy in gross final energy consumption by sector",
+        updated="2026-02-26T23:00:00+0100",
+        years=range(2004, 2025),
+        dimensions=(FREQ, ("nrg_bal", "Energy balance", (("REN", "Renewable energy sources"),)), _unit("PC")),
+        series={
+            ("PC", "FI"): Series(
+                {
+                    2004: 29.2,
+                    2006: 29.8,
+                    2008: 31.0,
+                    2010: 32.2,
+                    2012: 34.4,
+                    2014: 38.8,
+                    2016: 39.0,
+                    2018: 41.1,
+                    2020: 43.9,
+                    2021: 43.1,
+                    2022: 47.9,
+                    2023: 49.8,
+                },
+                noise=0.4,
+            ),
+            ("PC", "EU27_2020"): Series(
+                {
+                    2004: 9.6,
+                    2006: 10.5,
+                    2008: 12.0,
+                    2010: 14.4,
+                    2012: 15.7,
+                    2014: 17.4,
+                    2016: 17.8,
+                    2018: 18.9,
+                    2020: 22.0,
+                    2021: 21.9,
+                    2022: 23.0,
+                    2023: 24.5,
+                    2024: 25.0,
+                },
+                {2020: "b", 2024: "p"},
+                noise=0.2,
+            ),
+        },
+    ),
+}
+
+
+def _values(series: Series, years: range, rng: random.Random) -> dict[int, float]:
+    """Anchor years exactly; years between anchors interpolated plus noise; none outside the anchors."""
+    anchors = sorted(series.anchors)
+    out: dict[int, float] = {}
+    for year in years:
+        if year in series.anchors:
+            value = float(series.anchors[year])
+        elif anchors[0] < year < anchors[-1]:
+            low = max(a for a in anchors if a < year)
+            high = min(a for a in anchors if a > year)
+            share = (year - low) / (high - low)
+            value = series.anchors[low] + (series.anchors[high] - series.anchors[low]) * share
+            value += rng.gauss(0.0, series.noise)
+        else:
+            continue
+        out[year] = round(value, series.decimals) if series.decimals else float(round(value))
+    return out
+
+
+def jsonstat_response(dataset: DemoDataset) -> bytes:
+    """The dataset as Eurostat's statistics API sends it: JSON-stat 2.0, sparse value and status."""
+    rng = random.Random(f"{SEED}-{dataset.code}")
+    times = [str(year) for year in dataset.years]
+    dimensions = [*dataset.dimensions]
+    dimensions.append(
+        ("geo", "Geopolitical entity (reporting)", tuple((g, GEO_LABELS[g]) for g in dataset.geos))
+    )
+    dimensions.append(("time", "Time", tuple((t, t) for t in times)))
+    ids = [d[0] for d in dimensions]
+    sizes = [len(d[2]) for d in dimensions]
+    units = next(d[2] for d in dimensions if d[0] == "unit")
+
+    strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
+    positions = {
+        did: {code: i for i, (code, _) in enumerate(categories)} for did, _, categories in dimensions
+    }
+
+    def flat_index(coordinates: Mapping[str, str]) -> str:
+        return str(
+            sum(positions[did][coordinates[did]] * stride for did, stride in zip(ids, strides, strict=True))
+        )
+
+    value: dict[str, float | int] = {}
+    status: dict[str, str] = {}
+    used_times: set[str] = set()
+    fixed = {did: categories[0][0] for did, _, categories in dimensions if len(categories) == 1}
+    for unit, _ in units:
+        for geo in dataset.geos:
+            series = dataset.series[(unit, geo)]
+            for year, number in _values(series, dataset.years, rng).items():
+                flat = flat_index({**fixed, "unit": unit, "geo": geo, "time": str(year)})
+                used_times.add(str(year))
+                value[flat] = int(number) if series.decimals == 0 else number
+                if year in series.flags:
+                    status[flat] = series.flags[year]
+    ordered_value = {key: value[key] for key in sorted(value, key=int)}
+    ordered_status = {key: status[key] for key in sorted(status, key=int)}
+    document: dict[str, Any] = {
+        "version": "2.0",
+        "class": "dataset",
+        "label": dataset.label,
+        "source": "ESTAT",
+        "updated": dataset.updated,
+        "value": ordered_value,
+        "status": ordered_status,
+        "id": ids,
+        "size": sizes,
+        "dimension": {
+            did: {
+                "label": label,
+                "category": {
+                    "index": {code: i for i, (code, _) in enumerate(categories)},
+                    "label": dict(categories),
+                },
+            }
+            for did, label, categories in dimensions
+        },
+        "extension": {
+            "lang": "EN",
+            "agencyId": "ESTAT",
+            "id": dataset.code.upper(),
+            "version": "1.0",
+            "datastructure": {"id": dataset.code.upper(), "agencyId": "ESTAT", "version": "1.0"},
+            "annotation": [
+                {"type": "OBS_LAST_UPDATE", "date": dataset.updated},
+                {"type": "DISSEMINATION_TIMESTAMP_DATA", "date": dataset.updated},
+            ],
+            "positions-with-no-data": {
+                "geo": [],
+                "time": [i for i, time in enumerate(times) if time not in used_times],
+            },
+        },
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def generate(folder: Path, manifest: Manifest) -> None:
+    """Record the GET the Eurostat connector makes for each eurostat_* catalogue entry."""
+    catalogue = load_catalogue()
+    for dataset_id, dataset in DATASETS.items():
+        spec = catalogue.dataset(dataset_id)
+        request = RequestSpec("GET", spec.url, tuple(request_params(read_options(spec))), None)
+        body = jsonstat_response(dataset)
+        headers = {
+            "content-type": "application/json",
+            "content-length": str(len(body)),
+            "date": HTTP_DATE,
+            "cache-control": "no-cache, no-store, must-revalidate",
+        }
+        record_exchange(
+            folder, manifest, dataset_id, request, 200, headers, body, f"eurostat/{dataset.code}.json"
+        )
