@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
-from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
 from ingest.payload import Fetcher
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
@@ -61,6 +61,12 @@ def make_fetcher(engine: Engine, raw_store: RawStore, *, offline: bool, snapshot
     if offline:
         return ReplayFetcher(snapshot_dir or DEFAULT_SNAPSHOT_DIR)
     return LiveFetcher(DbValidatorCache(engine, raw_store))
+
+
+def offline_spec(spec: DatasetSpec, snapshot_dir: Path) -> DatasetSpec:
+    """The dataset as the bundled snapshot recorded it: its option overrides, and no API key needed."""
+    overrides = read_manifest(snapshot_dir).dataset_options.get(spec.id, {})
+    return spec.model_copy(update={"options": {**spec.options, **overrides}, "secret_env": None})
 
 
 def ingest_dataset(
@@ -173,6 +179,8 @@ def ingest(
     """Ingest the named datasets (all when none are named); one failure does not stop the others."""
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())
+    if offline:
+        specs = [offline_spec(spec, snapshot_dir or DEFAULT_SNAPSHOT_DIR) for spec in specs]
     fetcher = make_fetcher(engine, raw_store, offline=offline, snapshot_dir=snapshot_dir)
     outcomes = []
     try:

@@ -1,0 +1,340 @@
+"""Fingrid open data: 3-minute electricity emission factors, paged, aggregated to daily and ISO-week means."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from ingest.catalogue import DatasetSpec
+from ingest.errors import FetchError, ValidationError
+from ingest.http import check_not_html
+from ingest.payload import Fetcher, Payload
+
+__all__ = [
+    "API_KEY_HEADER",
+    "HELSINKI",
+    "FingridConnector",
+    "dataset_url",
+    "format_time",
+    "page_params",
+    "window",
+]
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+API_KEY_HEADER = "x-api-key"
+DEFAULT_MAX_PAGES = 200
+UNIT = "gCO2/kWh"
+
+
+def format_time(moment: datetime) -> str:
+    """A UTC instant as the API writes it: 2026-11-01T00:00:00.000Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def window(today: date, days: int) -> tuple[datetime, datetime]:
+    """The last `days` whole Europe/Helsinki days before `today`, as a UTC [start, end) pair."""
+    start = datetime.combine(today - timedelta(days=days), time(), tzinfo=HELSINKI)
+    end = datetime.combine(today, time(), tzinfo=HELSINKI)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def page_params(start: datetime, end: datetime, page_size: int, page: int) -> list[tuple[str, str]]:
+    """The query of one page, in the order the connector sends it (the snapshot generator uses it too)."""
+    return [
+        ("startTime", format_time(start)),
+        ("endTime", format_time(end)),
+        ("pageSize", str(page_size)),
+        ("page", str(page)),
+        ("sortBy", "startTime"),
+        ("sortOrder", "asc"),
+    ]
+
+
+def dataset_url(spec: DatasetSpec) -> str:
+    """The data URL of the catalogue entry, with its dataset number filled in."""
+    return spec.url.replace("{dataset}", str(_int_option(spec, "dataset", None)))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FingridConnector:
+    """Protocol `fingrid`: `GET /api/datasets/{dataset}/data`, paged until `pagination.nextPage` is null.
+
+    Options: `dataset` (number), `days` (window length in whole days), `page_size`, `interval_minutes`
+    (default 3: the expected spacing, for coverage), `max_pages` (default 200, a guard against a paging
+    loop) and `reference_date` ("YYYY-MM-DD", optional). "Today" is the Europe/Helsinki date of the
+    injected clock unless `reference_date` is set; the bundled offline snapshot sets it so that the
+    replayed request has exactly the recorded window. Do not set it for live runs.
+
+    The API key is read from the environment variable named by the catalogue's `secret_env` and sent
+    only as the `x-api-key` secret header.
+
+    Output: area "FI", unit gCO2/kWh, `measure` "daily_mean" (period "YYYY-MM-DD", Europe/Helsinki
+    calendar days) and "weekly_mean" (period "YYYY-Www", ISO weeks), each the mean of the 3-minute
+    values in the period; flag "partial" when the period has fewer values than expected (480 a day,
+    460 / 500 on daylight-saving change days), e.g. the first and last week of the window.
+    """
+
+    protocol: ClassVar[str] = "fingrid"
+    reader_version: ClassVar[str] = "fingrid-json/1"
+
+    def __init__(
+        self, clock: Callable[[], datetime] = _now, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self._clock = clock
+        self._environ = environ
+
+    def today(self, spec: DatasetSpec) -> date:
+        """options.reference_date when set, else the clock's date in Helsinki."""
+        reference = spec.options.get("reference_date")
+        if reference is not None:
+            try:
+                return date.fromisoformat(str(reference))
+            except ValueError:
+                raise ValueError(
+                    f"catalogue: dataset {spec.id!r}: options.reference_date must be YYYY-MM-DD, "
+                    f"got {reference!r}"
+                ) from None
+        return self._clock().astimezone(HELSINKI).date()
+
+    def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
+        """Every page of the window, in page order."""
+        key = self._api_key(spec)
+        days = _int_option(spec, "days", 28)
+        page_size = _int_option(spec, "page_size", 20000)
+        max_pages = _int_option(spec, "max_pages", DEFAULT_MAX_PAGES)
+        start, end = window(self.today(spec), days)
+        url = dataset_url(spec)
+        payloads: list[Payload] = []
+        page = 1
+        while True:
+            payload = fetcher.get(
+                spec.id,
+                url,
+                params=page_params(start, end, page_size, page),
+                secret_headers={API_KEY_HEADER: key} if key else None,
+                accept="application/json",
+            )
+            payloads.append(payload)
+            next_page = _pagination(spec.id, payload, page).get("nextPage")
+            if next_page is None:
+                return payloads
+            if not isinstance(next_page, int) or isinstance(next_page, bool) or next_page <= page:
+                raise ValidationError(
+                    spec.id,
+                    f"page {page}: pagination.nextPage",
+                    f"null or a page number above {page}",
+                    repr(next_page),
+                )
+            if len(payloads) >= max_pages:
+                raise ValidationError(
+                    spec.id,
+                    "pagination",
+                    f"at most {max_pages} pages (options.max_pages)",
+                    f"page {next_page}",
+                )
+            page = next_page
+
+    def _api_key(self, spec: DatasetSpec) -> str | None:
+        """The key from the variable named by secret_env; None when the spec needs none (offline replay)."""
+        name = spec.secret_env
+        if not name:
+            return None
+        environ = os.environ if self._environ is None else self._environ
+        key = environ.get(name, "").strip()
+        if not key:
+            raise FetchError(
+                spec.id,
+                f"environment variable {name}",
+                "the Fingrid open data API key (free registration at data.fingrid.fi)",
+                "not set",
+            )
+        return key
+
+    def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+        """Daily and ISO-week means of all pages' values inside the requested window."""
+        if not payloads:
+            raise ValidationError(spec.id, "payloads", "at least one page", "none")
+        dataset = _int_option(spec, "dataset", None)
+        interval = _int_option(spec, "interval_minutes", 3)
+        starts: list[datetime] = []
+        values: list[float | None] = []
+        total: object = None
+        for number, payload in enumerate(payloads, 1):
+            document = _document(spec.id, payload, number)
+            total = _pagination(spec.id, payload, number, document).get("total")
+            for index, item in enumerate(document["data"]):
+                where = f"page {number}: data[{index}]"
+                starts.append(_item_start(spec.id, where, item, dataset))
+                values.append(_item_value(spec.id, where, item))
+        if isinstance(total, int) and not isinstance(total, bool) and total != len(starts):
+            raise ValidationError(
+                spec.id, "pagination.total", f"the number of values received ({len(starts)})", str(total)
+            )
+        start, end = _requested_window(spec.id, payloads[0])
+        frame = pl.DataFrame(
+            {"start": starts, "value": values},
+            schema={"start": pl.Datetime("us", "UTC"), "value": pl.Float64},
+        )
+        frame = frame.filter((pl.col("start") >= start) & (pl.col("start") < end))
+        if frame.is_empty():
+            raise ValidationError(
+                spec.id, "data", f"values between {format_time(start)} and {format_time(end)}", "none"
+            )
+        conflicting = frame.unique().select("start").is_duplicated()
+        if conflicting.any():
+            raise ValidationError(
+                spec.id,
+                "data[].startTime",
+                "one value per startTime",
+                str(frame.unique().filter(conflicting)[0, 0]),
+            )
+        frame = frame.unique("start").with_columns(
+            pl.col("start").dt.convert_time_zone("Europe/Helsinki").dt.date().alias("day")
+        )
+        return _aggregate(frame, interval)
+
+
+def _int_option(spec: DatasetSpec, name: str, default: int | None) -> int:
+    value = spec.options.get(name, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"catalogue: dataset {spec.id!r}: options.{name} must be a positive integer, got {value!r}"
+        )
+    return value
+
+
+def _document(source: str, payload: Payload, page: int) -> dict[str, Any]:
+    check_not_html(source, payload.headers, payload.body)
+    try:
+        document = json.loads(payload.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        excerpt = payload.body[:120].decode("utf-8", errors="replace")
+        raise ValidationError(source, f"page {page}: body", "a JSON document", excerpt) from None
+    if not isinstance(document, dict):
+        raise ValidationError(source, f"page {page}: body", "a JSON object", type(document).__name__)
+    if not isinstance(document.get("data"), list):
+        raise ValidationError(
+            source, f"page {page}: data", "a list of values", repr(document.get("data"))[:80]
+        )
+    return document
+
+
+def _pagination(
+    source: str, payload: Payload, page: int, document: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    document = _document(source, payload, page) if document is None else document
+    pagination = document.get("pagination")
+    if not isinstance(pagination, dict) or "nextPage" not in pagination:
+        raise ValidationError(
+            source, f"page {page}: pagination", "an object with nextPage", repr(pagination)[:80]
+        )
+    return pagination
+
+
+def _item_start(source: str, where: str, item: object, dataset: int) -> datetime:
+    if not isinstance(item, dict):
+        raise ValidationError(source, where, "an object", type(item).__name__)
+    got = item.get("datasetId")
+    if str(got) != str(dataset):
+        raise ValidationError(source, f"{where}.datasetId", str(dataset), repr(got))
+    text = item.get("startTime")
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if not isinstance(text, str) or moment is None or moment.tzinfo is None:
+        raise ValidationError(source, f"{where}.startTime", "an ISO 8601 UTC time", repr(text))
+    return moment.astimezone(UTC)
+
+
+def _item_value(source: str, where: str, item: dict[str, Any]) -> float | None:
+    if "value" not in item:
+        raise ValidationError(source, f"{where}.value", "a number", "no value")
+    value = item["value"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(source, f"{where}.value", "a number", repr(value))
+    return float(value)
+
+
+def _requested_window(source: str, payload: Payload) -> tuple[datetime, datetime]:
+    params = dict(payload.request.params)
+    try:
+        start = datetime.fromisoformat(params["startTime"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(params["endTime"].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        raise ValidationError(
+            source, "request parameters", "startTime and endTime", repr(payload.request.params)
+        ) from None
+    return start, end
+
+
+def _expected_per_day(day: date, interval_minutes: int) -> int:
+    """Values a full Helsinki day holds: 24 h (23 h / 25 h on daylight-saving change days)."""
+    start = datetime.combine(day, time(), tzinfo=HELSINKI).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=HELSINKI).astimezone(UTC)
+    return int((end - start).total_seconds() // 60) // interval_minutes  # in UTC: same-zone maths is naive
+
+
+def _aggregate(frame: pl.DataFrame, interval_minutes: int) -> pl.DataFrame:
+    daily = (
+        frame.group_by("day")
+        .agg(pl.col("value").mean(), pl.col("value").count().alias("n"))
+        .with_columns(
+            pl.col("day")
+            .map_elements(lambda day: _expected_per_day(day, interval_minutes), return_dtype=pl.Int64)
+            .alias("expected")
+        )
+    )
+    weekly = (
+        frame.with_columns(
+            (
+                pl.col("day").dt.iso_year().cast(pl.String)
+                + "-W"
+                + pl.col("day").dt.week().cast(pl.String).str.zfill(2)
+            ).alias("week")
+        )
+        .group_by("week")
+        .agg(pl.col("value").mean(), pl.col("value").count().alias("n"), pl.col("day").min().alias("any_day"))
+        .with_columns(
+            pl.col("any_day")
+            .map_elements(lambda day: _expected_per_week(day, interval_minutes), return_dtype=pl.Int64)
+            .alias("expected")
+        )
+    )
+    partial = (
+        pl.when(pl.col("n") < pl.col("expected")).then(pl.lit("partial")).otherwise(None).cast(pl.String)
+    )
+    columns = [
+        pl.lit("FI").alias("area"),
+        pl.col("period"),
+        pl.col("value"),
+        partial.alias("flag"),
+        pl.lit(UNIT).alias("unit"),
+    ]
+    result = pl.concat(
+        [
+            daily.with_columns(pl.col("day").dt.strftime("%Y-%m-%d").alias("period")).select(
+                *columns, pl.lit("daily_mean").alias("measure")
+            ),
+            weekly.rename({"week": "period"}).select(*columns, pl.lit("weekly_mean").alias("measure")),
+        ]
+    )
+    return result.sort(["measure", "period"])
+
+
+def _expected_per_week(day: date, interval_minutes: int) -> int:
+    monday = day - timedelta(days=day.isoweekday() - 1)
+    return sum(_expected_per_day(monday + timedelta(days=offset), interval_minutes) for offset in range(7))

@@ -1,0 +1,292 @@
+"""Syke ALas municipal greenhouse gas emissions: one `;`/decimal-comma CSV per municipality."""
+
+from __future__ import annotations
+
+import io
+import json
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+
+from ingest.catalogue import DatasetSpec
+from ingest.errors import ValidationError
+from ingest.http import check_not_html
+from ingest.payload import Fetcher, Payload
+
+__all__ = [
+    "MUNICIPALITIES_PATH",
+    "TASO3",
+    "SykeConnector",
+    "municipalities",
+    "municipality_codes",
+    "municipality_url",
+    "request_codes",
+]
+
+MUNICIPALITIES_PATH = Path(__file__).with_name("municipalities.json")
+
+REQUIRED_COLUMNS = (
+    "kt",
+    "kt_tuuli",
+    "GWh",
+    "hinku_laskenta",
+    "päästökauppa",
+    "vuosi",
+    "taso_3",
+    "taso_4",
+    "taso_5",
+)
+NULL_MARKERS = ["NA", "NULL", ""]
+FIRST_YEAR = 1990
+
+# taso_3 code -> (name, taso_2, taso_1). The codes are those of SOURCES.md; taso_2 is the code's full
+# Finnish name and taso_1 the main group, named like HSY's Sektori1 so that the two sources line up.
+TASO3: Mapping[str, tuple[str, str, str]] = {
+    "Kul": ("Kulutussähkö", "Kulutussähkö", "Sähkö"),
+    "Säh": ("Sähkölämmitys", "Sähkölämmitys", "Lämmitys"),
+    "Kau": ("Kaukolämpö", "Kaukolämpö", "Lämmitys"),
+    "Ölj": ("Öljylämmitys", "Öljylämmitys", "Lämmitys"),
+    "Muu": ("Muu lämmitys", "Muu lämmitys", "Lämmitys"),
+    "Teo": ("Teollisuus", "Teollisuus", "Teollisuus ja työkoneet"),
+    "Työ": ("Työkoneet", "Työkoneet", "Teollisuus ja työkoneet"),
+    "Tie": ("Tieliikenne", "Tieliikenne", "Liikenne"),
+    "Rai": ("Raideliikenne", "Raideliikenne", "Liikenne"),
+    "Ves": ("Vesiliikenne", "Vesiliikenne", "Liikenne"),
+    "Maa": ("Maatalous", "Maatalous", "Maatalous"),
+    "Jät": ("Jätteiden käsittely", "Jätteiden käsittely", "Jätteiden käsittely"),
+    "F-k": ("F-kaasut", "F-kaasut", "F-kaasut"),
+    "Tuu": ("Päästöhyvitykset", "Päästöhyvitykset", "Päästöhyvitykset"),
+}
+# Accept either the code or its full name in the file (matched case-insensitively, NFC).
+_TASO3_LOOKUP: dict[str, str] = {
+    **{code.lower(): code for code in TASO3},
+    **{name.lower(): code for code, (name, _, _) in TASO3.items()},
+}
+_MEASURES = (
+    ("kt", "emissions", "kt CO2e"),
+    ("kt_tuuli", "emissions_wind_credit", "kt CO2e"),
+    ("GWh", "energy", "GWh"),
+)
+_DECIMAL_COMMA = r"^[-+]?\d+(,\d+)?([eE][-+]?\d+)?$"
+_DOT_DECIMAL = r"^[-+]?\d+\.\d+([eE][-+]?\d+)?$"
+
+
+@cache
+def municipalities() -> tuple[tuple[str, str, str], ...]:
+    """(code, Finnish name, Swedish name) of the 309 municipalities (ingest/municipalities.json)."""
+    document = json.loads(MUNICIPALITIES_PATH.read_text(encoding="utf-8"))
+    return tuple((row["code"], row["fi"], row["sv"]) for row in document["municipalities"])
+
+
+def municipality_codes() -> tuple[str, ...]:
+    """The three-digit numbers ("005" … "992") of all Finnish municipalities."""
+    return tuple(code for code, _, _ in municipalities())
+
+
+def request_codes(spec: DatasetSpec) -> dict[str, str]:
+    """Municipality number ("049") -> the number as written in the URL, from the catalogue options.
+
+    `options.municipalities` is a list of numbers or "all" (the 309 of municipalities.json).
+    `options.zero_pad` (default true) writes "049" in the URL; false writes "49" (which one Syke uses
+    is unverified).
+    """
+    chosen = spec.options.get("municipalities", "all")
+    known = set(municipality_codes())
+    if chosen == "all":
+        codes = list(municipality_codes())
+    elif isinstance(chosen, list) and chosen:
+        codes = []
+        for item in chosen:
+            text = str(item).strip()
+            if not text.isdigit() or len(text) > 3 or text.zfill(3) not in known:
+                raise ValueError(
+                    f"catalogue: dataset {spec.id!r}: options.municipalities: {item!r} is not a Finnish "
+                    f"municipality number (see {MUNICIPALITIES_PATH.name})"
+                )
+            codes.append(text.zfill(3))
+    else:
+        raise ValueError(
+            f"catalogue: dataset {spec.id!r}: options.municipalities must be a list of municipality numbers "
+            f'or "all", got {chosen!r}'
+        )
+    zero_pad = spec.options.get("zero_pad", True)
+    if not isinstance(zero_pad, bool):
+        raise ValueError(f"catalogue: dataset {spec.id!r}: options.zero_pad must be true or false")
+    return {code: (code if zero_pad else str(int(code))) for code in dict.fromkeys(codes)}
+
+
+def municipality_url(spec: DatasetSpec, written: str) -> str:
+    """The file URL for one municipality number as written in the URL (see request_codes)."""
+    if "{municipality}" not in spec.url:
+        raise ValueError(f"catalogue: dataset {spec.id!r}: url must contain {{municipality}}")
+    return spec.url.replace("{municipality}", written)
+
+
+class SykeConnector:
+    """Protocol `syke_csv`: Syke's ALas results, one CSV per municipality (`Tulokset_taso_5/kunta_N.csv`).
+
+    Output: area = the municipality of the file; dimensions taso_1…taso_5 (taso_1/taso_2 derived from
+    the taso_3 code via TASO3; "" where blank), `hinku` and `ets` ("on"/"ei": whether the row counts
+    in the Hinku target calculation and whether it is EU ETS), and `measure`: "emissions" (`kt`),
+    "emissions_wind_credit" (`kt_tuuli`), both kt CO2e, and "energy" (`GWh`). The accounting rule of
+    every row is kept, so Hinku / all-ALas / ETS / non-ETS totals are sums over these dimensions.
+    Missing values (`NA`, `NULL`, empty) stay null.
+    """
+
+    protocol: ClassVar[str] = "syke_csv"
+    reader_version: ClassVar[str] = "syke-csv/1"
+
+    def __init__(self, today: Callable[[], date] = date.today) -> None:
+        self._today = today
+
+    def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
+        """One GET per municipality, in catalogue order."""
+        return [
+            fetcher.get(spec.id, municipality_url(spec, written), accept="text/csv, */*;q=0.5")
+            for written in request_codes(spec).values()
+        ]
+
+    def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+        """All municipalities' CSVs, read one by one as text and validated and reshaped together."""
+        if not payloads:
+            raise ValidationError(spec.id, "payloads", "one CSV per municipality", "none")
+        by_url = {municipality_url(spec, written): code for code, written in request_codes(spec).items()}
+        frames = []
+        for payload in payloads:
+            code = by_url.get(payload.request.url)
+            if code is None:
+                raise ValidationError(
+                    spec.id, "payload URL", "a municipality file named in the catalogue", payload.request.url
+                )
+            frames.append(_read_csv(spec.id, payload, code))
+        raw = pl.concat(frames, how="vertical")
+        return _normalise(spec.id, raw, self._today().year)
+
+
+def _file_name(payload: Payload) -> str:
+    return payload.request.url.rsplit("/", 1)[-1]
+
+
+def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
+    """One file as text columns (the required ones) plus `area`, `file` and the CSV `line`."""
+    name = _file_name(payload)
+    check_not_html(source, payload.headers, payload.body)
+    try:
+        text = payload.body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = payload.body.decode("cp1252")  # fallback for a Latin-1 export (encoding unverified)
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text),
+            separator=";",
+            infer_schema=False,
+            null_values=NULL_MARKERS,
+            truncate_ragged_lines=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        raise ValidationError(source, name, "a ';'-separated CSV", f"{type(exc).__name__}: {exc}") from None
+    columns = {unicodedata.normalize("NFC", column.strip()): column for column in frame.columns}
+    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    if missing:
+        got = ", ".join(frame.columns)
+        if len(frame.columns) == 1 and "," in frame.columns[0]:
+            got = f"one column {frame.columns[0]!r} (a ','-separated file?)"
+        raise ValidationError(
+            source, f"{name}: column {missing[0]!r}", "the ALas columns " + ", ".join(REQUIRED_COLUMNS), got
+        )
+    if frame.is_empty():
+        raise ValidationError(source, name, "at least one data row", "only a header")
+    return frame.select(
+        pl.lit(code).alias("area"),
+        pl.lit(name).alias("file"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("line"),
+        *[pl.col(columns[column]).str.strip_chars().alias(column) for column in REQUIRED_COLUMNS],
+    )
+
+
+def _fail(source: str, raw: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
+    if bad.any():
+        row = raw.filter(bad).row(0, named=True)
+        raise ValidationError(
+            source, f"{row['file']}: column {column!r}, line {row['line']}", expected, repr(row[column])
+        )
+
+
+def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFrame:
+    numbers: dict[str, pl.Series] = {}
+    for column, _, _ in _MEASURES:
+        values = raw[column]
+        _fail(
+            source,
+            raw,
+            values.str.contains(_DOT_DECIMAL).fill_null(False),
+            column,
+            "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
+        )
+        _fail(source, raw, ~values.str.contains(_DECIMAL_COMMA).fill_null(True), column, "a number or NA")
+        numbers[column] = values.str.replace(",", ".", literal=True).cast(pl.Float64)
+
+    years = raw["vuosi"].cast(pl.Int64, strict=False)
+    bad_year = years.is_null() | (years < FIRST_YEAR) | (years > current_year)
+    _fail(source, raw, bad_year, "vuosi", f"a year from {FIRST_YEAR} to {current_year}")
+
+    flags: dict[str, pl.Series] = {}
+    for column, dimension in (("hinku_laskenta", "hinku"), ("päästökauppa", "ets")):
+        lowered = raw[column].str.to_lowercase()
+        _fail(source, raw, ~lowered.is_in(["on", "ei"]).fill_null(False), column, "On or Ei")
+        flags[dimension] = lowered
+
+    taso3 = (
+        raw["taso_3"]
+        .str.normalize("NFC")
+        .str.to_lowercase()
+        .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
+    )
+    _fail(source, raw, taso3.is_null(), "taso_3", "a sector code: " + ", ".join(TASO3))
+    taso2 = taso3.replace_strict({code: names[1] for code, names in TASO3.items()}, return_dtype=pl.String)
+    taso1 = taso3.replace_strict({code: names[2] for code, names in TASO3.items()}, return_dtype=pl.String)
+
+    rows = pl.DataFrame(
+        {
+            "area": raw["area"],
+            "period": years.cast(pl.String),
+            "taso_1": taso1,
+            "taso_2": taso2,
+            "taso_3": taso3,
+            "taso_4": raw["taso_4"].fill_null(""),
+            "taso_5": raw["taso_5"].fill_null(""),
+            **flags,
+            **{measure: numbers[column] for column, measure, _ in _MEASURES},
+        }
+    )
+    key = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
+    duplicated = rows.select(key).is_duplicated()
+    if duplicated.any():
+        first = raw.filter(duplicated).row(0, named=True)
+        raise ValidationError(
+            source,
+            f"{first['file']}: line {first['line']}",
+            "one row per year, sector (taso_3…taso_5) and accounting rule (hinku_laskenta, päästökauppa)",
+            "a duplicate row",
+        )
+    dimensions = ["taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
+    long = pl.concat(
+        [
+            rows.select(
+                "area",
+                "period",
+                pl.col(measure).alias("value"),
+                pl.lit(None, dtype=pl.String).alias("flag"),
+                pl.lit(unit).alias("unit"),
+                pl.lit(measure).alias("measure"),
+                *dimensions,
+            )
+            for _, measure, unit in _MEASURES
+        ]
+    )
+    return long.sort(["area", "measure", *dimensions, "period"])

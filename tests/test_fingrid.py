@@ -1,0 +1,302 @@
+"""FingridConnector: paged 3-minute emission factors from a real local HTTP server, daily and weekly means."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from ingest.catalogue import DatasetSpec, load_catalogue
+from ingest.connector import Connector
+from ingest.errors import FetchError, ValidationError
+from ingest.fingrid import HELSINKI, FingridConnector, format_time, window
+from ingest.http import LiveFetcher
+from ingest.manifest import Manifest
+from ingest.payload import Payload, RequestSpec
+from ingest.replay import ReplayFetcher
+from scripts.demo import fingrid as demo
+
+SECRET = "fingrid-key-7c1e9f3a-never-log-me"
+PATH = "/api/datasets/265/data"
+STEP = timedelta(minutes=3)
+# "Now" is 00:30 on 19 November in Helsinki (22:30 UTC the day before): today is the 19th.
+NOW = datetime(2026, 11, 18, 22, 30, tzinfo=UTC)
+
+
+def item(start: datetime, value: object, dataset: object = 265) -> dict[str, Any]:
+    return {
+        "datasetId": dataset,
+        "startTime": format_time(start),
+        "endTime": format_time(start + STEP),
+        "value": value,
+    }
+
+
+def two_days() -> list[dict[str, Any]]:
+    """17 Nov: 240 values of 10 then 240 of 20 (mean 15, full); 18 Nov: 100 values of 30 (partial)."""
+    day1 = datetime(2026, 11, 17, tzinfo=HELSINKI).astimezone(UTC)
+    day2 = datetime(2026, 11, 18, tzinfo=HELSINKI).astimezone(UTC)
+    items = [item(day1 + i * STEP, 10.0 if i < 240 else 20) for i in range(480)]
+    items += [item(day2 + i * STEP, 30.0) for i in range(100)]
+    items.append(item(datetime(2026, 11, 19, tzinfo=HELSINKI).astimezone(UTC), 999.0))  # at endTime: outside
+    return items
+
+
+class PagedApi:
+    """The data endpoint: checks the API key, serves `items` in pages of pageSize, records the queries."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.queries: list[dict[str, str]] = []
+
+    def __call__(self, request: Request) -> Response:
+        if request.headers.get("x-api-key") != SECRET:
+            return Response('{"message": "Unauthorized"}', status=401, content_type="application/json")
+        query = dict(request.args)
+        self.queries.append(query)
+        size, page = int(query["pageSize"]), int(query["page"])
+        last = max(1, -(-len(self.items) // size))
+        chunk = self.items[(page - 1) * size : page * size]
+        document = {
+            "data": chunk,
+            "pagination": {
+                "total": len(self.items),
+                "lastPage": last,
+                "prevPage": page - 1 if page > 1 else None,
+                "nextPage": page + 1 if page < last else None,
+                "perPage": size,
+                "currentPage": page,
+                "from": (page - 1) * size + 1,
+                "to": (page - 1) * size + len(chunk),
+            },
+        }
+        return Response(json.dumps(document), content_type="application/json")
+
+
+@pytest.fixture
+def fetcher() -> Iterator[LiveFetcher]:
+    with LiveFetcher(max_attempts=2, backoff_base=0.001, backoff_max=0.01, timeout=5.0) as live:
+        yield live
+
+
+def make_spec(httpserver: HTTPServer, **options: object) -> DatasetSpec:
+    base = load_catalogue().dataset("fingrid_emission_factor")
+    url = httpserver.url_for("/api/datasets/{dataset}/data")
+    return base.model_copy(update={"url": url, "options": {**base.options, "days": 2, **options}})
+
+
+def connector(clock: datetime = NOW, key: str | None = SECRET) -> FingridConnector:
+    return FingridConnector(clock=lambda: clock, environ={} if key is None else {"FINGRID_API_KEY": key})
+
+
+def test_pages_until_next_page_is_null_and_computes_daily_and_weekly_means(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    api = PagedApi(two_days())
+    httpserver.expect_request(PATH).respond_with_handler(api)
+    spec = make_spec(httpserver, page_size=200)
+    source = connector()
+    payloads = source.fetch(spec, fetcher)
+
+    assert len(payloads) == 3
+    assert [q["page"] for q in api.queries] == ["1", "2", "3"]
+    for query in api.queries:
+        assert query["startTime"] == "2026-11-16T22:00:00.000Z"  # 17 Nov 00:00 in Helsinki
+        assert query["endTime"] == "2026-11-18T22:00:00.000Z"  # 19 Nov 00:00 in Helsinki
+        assert (query["pageSize"], query["sortBy"], query["sortOrder"]) == ("200", "startTime", "asc")
+
+    frame = source.parse(spec, payloads)
+    assert frame.columns == ["area", "period", "value", "flag", "unit", "measure"]
+    rows = {(r["measure"], r["period"]): (r["value"], r["flag"]) for r in frame.iter_rows(named=True)}
+    assert rows == {
+        ("daily_mean", "2026-11-17"): (15.0, None),
+        ("daily_mean", "2026-11-18"): (30.0, "partial"),
+        ("weekly_mean", "2026-W47"): (pytest.approx((480 * 15 + 100 * 30) / 580), "partial"),
+    }
+    assert set(frame["area"]) == {"FI"}
+    assert set(frame["unit"]) == {"gCO2/kWh"}
+
+
+def test_api_key_is_sent_but_never_stored_logged_or_put_in_errors(
+    httpserver: HTTPServer, fetcher: LiveFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = PagedApi(two_days())
+    httpserver.expect_request(PATH).respond_with_handler(api)
+    spec = make_spec(httpserver, page_size=1000)
+    payloads = connector().fetch(spec, fetcher)
+    assert api.queries  # the server accepted the key
+    for payload in payloads:
+        assert SECRET not in repr(payload.headers)
+        assert SECRET not in repr(payload.request)
+        assert SECRET not in payload.final_url
+        assert SECRET.encode() not in payload.body
+    assert SECRET not in caplog.text
+
+    httpserver.clear()
+    httpserver.expect_request(PATH).respond_with_data(f"bad key {SECRET}", status=400)
+    with pytest.raises(FetchError) as caught:
+        connector().fetch(spec, fetcher)
+    assert SECRET not in str(caught.value)
+    assert SECRET not in caplog.text
+
+
+def test_wrong_key_gives_a_fetch_error(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    httpserver.expect_request(PATH).respond_with_handler(PagedApi(two_days()))
+    with pytest.raises(FetchError, match="401"):
+        connector(key="wrong").fetch(make_spec(httpserver), fetcher)
+
+
+def test_connector_fulfils_the_protocol() -> None:
+    source: Connector = FingridConnector()
+    assert (source.protocol, source.reader_version) == ("fingrid", "fingrid-json/1")
+    assert load_catalogue().dataset("fingrid_emission_factor").protocol == source.protocol
+
+
+def test_missing_key_names_the_variable(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    with pytest.raises(FetchError) as caught:
+        connector(key=None).fetch(make_spec(httpserver), fetcher)
+    assert "FINGRID_API_KEY" in caught.value.field
+    assert not httpserver.log
+
+
+def test_reference_date_option_overrides_the_clock(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    api = PagedApi(two_days())
+    httpserver.expect_request(PATH).respond_with_handler(api)
+    spec = make_spec(httpserver, reference_date="2026-11-23", days=28)
+    connector(clock=datetime(2030, 1, 1, tzinfo=UTC)).fetch(spec, fetcher)
+    start, end = window(date(2026, 11, 23), 28)
+    assert (api.queries[0]["startTime"], api.queries[0]["endTime"]) == (
+        "2026-10-25T22:00:00.000Z",
+        format_time(end),
+    )
+    assert format_time(start) == "2026-10-25T22:00:00.000Z"
+
+
+def test_html_page_with_status_200_is_a_validation_error(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    httpserver.expect_request(PATH).respond_with_data(
+        "<!DOCTYPE html><html><body>Maintenance</body></html>", content_type="text/html"
+    )
+    with pytest.raises(ValidationError):
+        connector().fetch(make_spec(httpserver), fetcher)
+
+
+def test_next_page_that_does_not_advance_is_rejected(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    document = {"data": [], "pagination": {"nextPage": 1, "currentPage": 1}}
+    httpserver.expect_request(PATH).respond_with_json(document)
+    with pytest.raises(ValidationError, match="nextPage"):
+        connector().fetch(make_spec(httpserver), fetcher)
+
+
+# --------------------------------------------------------------------------------------------------
+# parse() on hand-made pages
+
+
+def page(data: object, pagination: object | None = None, start: str = "2026-11-16T22:00:00.000Z") -> Payload:
+    document: dict[str, Any] = {"data": data}
+    if pagination is not None:
+        document["pagination"] = pagination
+    params = (("startTime", start), ("endTime", "2026-11-18T22:00:00.000Z"), ("page", "1"))
+    url = "https://data.fingrid.fi/api/datasets/265/data"
+    body = json.dumps(document).encode()
+    return Payload(RequestSpec("GET", url, params), 200, {"content-type": "application/json"}, body, NOW, url)
+
+
+def parse(*payloads: Payload) -> pl.DataFrame:
+    return connector().parse(load_catalogue().dataset("fingrid_emission_factor"), payloads)
+
+
+FIRST = datetime(2026, 11, 16, 22, 0, tzinfo=UTC)
+DONE = {"nextPage": None}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (page([item(FIRST, 1.0)]), "page 1: pagination"),
+        (page({"x": 1}, DONE), "page 1: data"),
+        (page([item(FIRST, "41,2")], DONE), "page 1: data[0].value"),
+        (page([item(FIRST, True)], DONE), "page 1: data[0].value"),
+        (page([item(FIRST, 1.0), item(FIRST + STEP, 2.0, dataset=266)], DONE), "page 1: data[1].datasetId"),
+        (
+            page([{"datasetId": 265, "startTime": "yesterday", "value": 1.0}], DONE),
+            "page 1: data[0].startTime",
+        ),
+        (page([item(FIRST, 1.0), item(FIRST, 2.0)], DONE), "data[].startTime"),
+        (page([item(FIRST, 1.0), item(FIRST + STEP, 2.0)], {**DONE, "total": 3}), "pagination.total"),
+        (page([item(FIRST - STEP, 1.0)], DONE), "data"),
+    ],
+)
+def test_bad_json_shapes_are_rejected(payload: Payload, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse(payload)
+    assert caught.value.field == field
+    assert caught.value.source == "fingrid_emission_factor"
+
+
+def test_null_values_are_missing_not_zero_and_identical_duplicates_are_merged() -> None:
+    items = [item(FIRST, 10.0), item(FIRST + STEP, None), item(FIRST + 2 * STEP, 20.0), item(FIRST, 10.0)]
+    frame = parse(page(items, DONE))
+    daily = frame.filter(pl.col("measure") == "daily_mean").row(0, named=True)
+    assert (daily["period"], daily["value"], daily["flag"]) == ("2026-11-17", 15.0, "partial")
+
+
+def test_daylight_saving_day_expects_25_hours_of_values() -> None:
+    start = datetime(2026, 10, 25, tzinfo=HELSINKI).astimezone(UTC)  # 21:00 UTC on the 24th (EEST)
+    assert (datetime(2026, 10, 26, tzinfo=HELSINKI).astimezone(UTC) - start) == timedelta(hours=25)
+    full = [item(start + i * STEP, 5.0) for i in range(500)]
+    frame = parse(page(full, DONE, start=format_time(start)))
+    assert frame.filter(pl.col("measure") == "daily_mean")["flag"].to_list() == [None]
+    frame = parse(page(full[:480], DONE, start=format_time(start)))
+    assert frame.filter(pl.col("measure") == "daily_mean")["flag"].to_list() == ["partial"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The demo snapshot generator
+
+
+def test_demo_snapshot_replays_with_the_reference_date(tmp_path: Path) -> None:
+    manifest = Manifest(label="demo", description="test", created="2026-11-23")
+    demo.generate(tmp_path, manifest)
+    base = load_catalogue().dataset("fingrid_emission_factor")
+    spec = base.model_copy(update={"options": {**base.options, "reference_date": "2026-11-23"}})
+    source = FingridConnector(environ={"FINGRID_API_KEY": "offline-placeholder"})
+    payloads = source.fetch(spec, ReplayFetcher(tmp_path, manifest=manifest))
+    frame = source.parse(spec, payloads)
+
+    daily = frame.filter(pl.col("measure") == "daily_mean")
+    weekly = frame.filter(pl.col("measure") == "weekly_mean")
+    assert daily.height == 28
+    assert (daily["period"][0], daily["period"][-1]) == ("2026-10-26", "2026-11-22")
+    assert weekly["period"].to_list() == ["2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+    assert daily.filter(pl.col("flag") == "partial")["period"].to_list() == ["2026-11-12"]
+    assert weekly.filter(pl.col("flag") == "partial")["period"].to_list() == ["2026-W46"]
+
+    document = json.loads(payloads[0].body)
+    by_day: dict[str, list[float]] = defaultdict(list)
+    for entry in document["data"]:
+        moment = datetime.fromisoformat(entry["startTime"].replace("Z", "+00:00")).astimezone(HELSINKI)
+        by_day[moment.date().isoformat()].append(entry["value"])
+    assert len(document["data"]) == 28 * 480 - 20
+    for period, value in daily.select("period", "value").iter_rows():
+        assert value == pytest.approx(sum(by_day[period]) / len(by_day[period]))
+    assert all(5 < value < 120 for value in daily["value"])
+    assert {"content-type", "etag", "date"} <= set(manifest.exchanges[0].headers)
+
+    again = tmp_path / "again"
+    demo.generate(again, Manifest(label="demo", description="test", created="2026-11-23"))
+    first = (tmp_path / manifest.exchanges[0].file).read_bytes()
+    second = (again / manifest.exchanges[0].file).read_bytes()
+    assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()

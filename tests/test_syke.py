@@ -1,0 +1,316 @@
+"""SykeConnector: per-municipality ALas CSVs (`;`, decimal comma, NA) served by a real local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from ingest.catalogue import DatasetSpec, load_catalogue
+from ingest.connector import Connector
+from ingest.errors import ValidationError
+from ingest.http import LiveFetcher
+from ingest.manifest import Manifest
+from ingest.payload import Payload, RequestSpec
+from ingest.replay import ReplayFetcher
+from ingest.syke import TASO3, SykeConnector, municipalities, municipality_codes, request_codes
+from scripts.demo import syke as demo
+from scripts.demo.calibration import ESPOO_HSY_TOTAL_KT
+
+PATH = "/Tulokset_taso_5/kunta_{municipality}.csv"
+HEADER = "kt;kt_tuuli;GWh;hinku_laskenta;päästökauppa;vuosi;taso_3;taso_4;taso_5"
+ESPOO_CSV = "\n".join(
+    [
+        HEADER,
+        "12,5;10,25;100,5;On;Ei;2020;Kul;Kulutussähkö;Kotitaloudet",
+        "3,75;3,75;NA;Ei;Ei;2020;Kul;Kulutussähkö;Teollisuus",
+        "40;40;150;On;On;2020;Kau;Kaukolämpö;Asuinrakennukset",
+        "20,125;20,125;80;Ei;On;2020;Teo;Teollisuus;Polttoaineet, päästökauppa",
+        "7,5;7,5;30;Ei;Ei;2020;Tie;Läpiajo;Henkilöautot",
+        "NA;-2,5;NULL;On;Ei;2020;Tuu;Tuulivoima;",
+        "1,5;1,5;;On;Ei;2020;F-k;F-kaasut;",
+        "11;11;95;On;Ei;1990;Kul;Kulutussähkö;Kotitaloudet",
+    ]
+).encode("utf-8")
+
+
+def municipality_csv(code: str) -> bytes:
+    """A small file whose emissions encode the municipality number (049 -> 49,5 kt)."""
+    value = f"{int(code)},5"
+    return f"{HEADER}\n{value};{value};1,0;On;Ei;2024;Tie;Katuajo;Henkilöautot\n".encode()
+
+
+@pytest.fixture
+def fetcher() -> Iterator[LiveFetcher]:
+    with LiveFetcher(max_attempts=2, backoff_base=0.001, backoff_max=0.01, timeout=5.0) as live:
+        yield live
+
+
+def make_spec(httpserver: HTTPServer, **options: object) -> DatasetSpec:
+    base = load_catalogue().dataset("syke_emissions")
+    return base.model_copy(update={"url": httpserver.url_for(PATH), "options": {**base.options, **options}})
+
+
+def run(spec: DatasetSpec, fetcher: LiveFetcher) -> pl.DataFrame:
+    connector = SykeConnector()
+    return connector.parse(spec, connector.fetch(spec, fetcher))
+
+
+def csv_path(code: str) -> str:
+    return PATH.replace("{municipality}", code)
+
+
+def test_three_municipalities_parsed_with_decimal_comma_and_nulls(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    spec = make_spec(httpserver, municipalities=["049", "91", 235])
+    httpserver.expect_request(csv_path("049")).respond_with_data(ESPOO_CSV, content_type="text/csv")
+    for code in ("091", "235"):
+        httpserver.expect_request(csv_path(code)).respond_with_data(
+            municipality_csv(code), content_type="text/csv"
+        )
+    frame = run(spec, fetcher)
+
+    assert [request.path for request, _ in httpserver.log] == [csv_path(c) for c in ("049", "091", "235")]
+    assert frame.columns[:5] == ["area", "period", "value", "flag", "unit"]
+    assert set(frame["area"]) == {"049", "091", "235"}
+    espoo = frame.filter(pl.col("area") == "049", pl.col("period") == "2020")
+    emissions = espoo.filter(pl.col("measure") == "emissions")
+    assert emissions["value"].sum() == pytest.approx(12.5 + 3.75 + 40 + 20.125 + 7.5 + 1.5)
+    assert emissions["value"].null_count() == 1  # the Tuu row's kt is NA: null, not 0
+    wind = espoo.filter(pl.col("measure") == "emissions_wind_credit")
+    assert wind["value"].sum() == pytest.approx(10.25 + 3.75 + 40 + 20.125 + 7.5 - 2.5 + 1.5)
+    energy = espoo.filter(pl.col("measure") == "energy")
+    assert energy["unit"].unique().to_list() == ["GWh"]
+    assert energy["value"].null_count() == 3  # NA, NULL and empty
+    assert (
+        energy.filter(pl.col("taso_3") == "Kul", pl.col("taso_5") == "Kotitaloudet")["value"].item() == 100.5
+    )
+    assert set(frame.filter(pl.col("measure") != "energy")["unit"]) == {"kt CO2e"}
+    assert frame.filter(pl.col("area") == "091", pl.col("measure") == "emissions")["value"].to_list() == [
+        91.5
+    ]
+
+
+def test_accounting_rules_are_kept_so_every_total_can_be_derived(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    spec = make_spec(httpserver, municipalities=["049"])
+    httpserver.expect_request(csv_path("049")).respond_with_data(ESPOO_CSV, content_type="text/csv")
+    frame = run(spec, fetcher).filter(pl.col("period") == "2020")
+    emissions = frame.filter(pl.col("measure") == "emissions")
+    wind = frame.filter(pl.col("measure") == "emissions_wind_credit")
+    hinku_total = wind.filter(pl.col("hinku") == "on")["value"].sum()
+    assert hinku_total == pytest.approx(10.25 + 40 - 2.5 + 1.5)
+    assert emissions.filter(pl.col("ets") == "on")["value"].sum() == pytest.approx(40 + 20.125)
+    assert emissions.filter(pl.col("ets") == "ei")["value"].sum() == pytest.approx(12.5 + 3.75 + 7.5 + 1.5)
+    assert set(frame["hinku"]) == {"on", "ei"}
+    row = frame.filter(pl.col("taso_3") == "Kau").row(0, named=True)
+    assert (row["taso_1"], row["taso_2"], row["taso_4"], row["taso_5"]) == (
+        "Lämmitys",
+        "Kaukolämpö",
+        "Kaukolämpö",
+        "Asuinrakennukset",
+    )
+    fgas = frame.filter(pl.col("taso_3") == "F-k").row(0, named=True)
+    assert fgas["taso_5"] == ""
+    for column in ("taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets", "measure"):
+        assert frame[column].null_count() == 0
+
+
+def test_zero_pad_false_requests_unpadded_numbers(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    spec = make_spec(httpserver, municipalities=["049", "235"], zero_pad=False)
+    httpserver.expect_request(csv_path("49")).respond_with_data(municipality_csv("049"))
+    httpserver.expect_request(csv_path("235")).respond_with_data(municipality_csv("235"))
+    frame = run(spec, fetcher)
+    assert set(frame["area"]) == {"049", "235"}  # areas are always three digits
+
+
+def test_all_309_municipalities_in_one_run(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    def handler(request: Request) -> Response:
+        code = re.fullmatch(r"/Tulokset_taso_5/kunta_(\d{3})\.csv", request.path)
+        assert code is not None
+        return Response(municipality_csv(code.group(1)), content_type="text/csv")
+
+    httpserver.expect_request(re.compile(r"^/Tulokset_taso_5/kunta_\d{3}\.csv$")).respond_with_handler(
+        handler
+    )
+    spec = make_spec(httpserver, municipalities="all")
+    started = time.perf_counter()
+    frame = run(spec, fetcher)
+    assert time.perf_counter() - started < 10
+    assert len(httpserver.log) == 309
+    assert frame["area"].n_unique() == 309
+    emissions = frame.filter(pl.col("measure") == "emissions")
+    assert dict(emissions.select("area", "value").iter_rows()) == {
+        code: int(code) + 0.5 for code in municipality_codes()
+    }
+
+
+def test_municipality_list_has_the_309_codes_with_names() -> None:
+    rows = municipalities()
+    assert len(rows) == 309
+    assert len({code for code, _, _ in rows}) == 309
+    names = {code: (fi, sv) for code, fi, sv in rows}
+    assert names["049"] == ("Espoo", "Esbo")
+    assert names["091"] == ("Helsinki", "Helsingfors")
+    assert names["092"] == ("Vantaa", "Vanda")
+    assert names["235"] == ("Kauniainen", "Grankulla")
+    for code, name in {
+        "837": "Tampere",
+        "853": "Turku",
+        "564": "Oulu",
+        "179": "Jyväskylä",
+        "398": "Lahti",
+    }.items():
+        assert names[code][0] == name
+    assert all(re.fullmatch(r"\d{3}", code) for code in names)
+
+
+def test_connector_fulfils_the_protocol() -> None:
+    connector: Connector = SykeConnector()
+    assert (connector.protocol, connector.reader_version) == ("syke_csv", "syke-csv/1")
+    assert load_catalogue().dataset("syke_emissions").protocol == connector.protocol
+
+
+def test_unknown_municipality_option_is_a_clear_error(httpserver: HTTPServer) -> None:
+    with pytest.raises(ValueError, match="'999' is not a Finnish municipality number"):
+        request_codes(make_spec(httpserver, municipalities=["049", "999"]))
+    with pytest.raises(ValueError, match="list of municipality numbers"):
+        request_codes(make_spec(httpserver, municipalities="some"))
+
+
+def test_renamed_column_names_the_field(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    spec = make_spec(httpserver, municipalities=["049"])
+    body = ESPOO_CSV.replace(b"kt_tuuli", b"kt_wind", 1)
+    httpserver.expect_request(csv_path("049")).respond_with_data(body, content_type="text/csv")
+    with pytest.raises(ValidationError) as caught:
+        run(spec, fetcher)
+    assert caught.value.field == "kunta_049.csv: column 'kt_tuuli'"
+    assert "kt_wind" in (caught.value.got or "")
+
+
+def _parse(body: bytes, code: str = "049") -> pl.DataFrame:
+    spec = load_catalogue().dataset("syke_emissions")
+    url = spec.url.replace("{municipality}", code)
+    payload = Payload(
+        RequestSpec("GET", url), 200, {"content-type": "text/csv"}, body, datetime.now(UTC), url
+    )
+    return SykeConnector().parse(spec, [payload])
+
+
+def test_dot_decimal_file_is_detected() -> None:
+    body = ESPOO_CSV.replace(b"12,5", b"12.5").replace(b"3,75", b"3.75")
+    with pytest.raises(ValidationError, match="decimal comma") as caught:
+        _parse(body)
+    assert caught.value.field == "kunta_049.csv: column 'kt', line 2"
+
+
+def test_text_in_a_numeric_column_names_column_and_line() -> None:
+    body = ESPOO_CSV.replace(b"40;40;150", b"40;40;paljon")
+    with pytest.raises(ValidationError) as caught:
+        _parse(body)
+    assert caught.value.field == "kunta_049.csv: column 'GWh', line 4"
+    assert caught.value.got == "'paljon'"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (b";On;On;2020;Kau", b";Kylla;On;2020;Kau", "column 'hinku_laskenta', line 4"),
+        (b";On;On;2020;Kau", b";on;ON;2020;Kau", None),  # On/Ei in any case
+        (b"2020;Kau", b"20x0;Kau", "column 'vuosi', line 4"),
+        (b"2020;Kau", b"1985;Kau", "column 'vuosi', line 4"),
+        (b"2020;Kau", b"2020;Xyz", "column 'taso_3', line 4"),
+    ],
+)
+def test_bad_values_are_rejected(old: bytes, new: bytes, field: str | None) -> None:
+    body = ESPOO_CSV.replace(old, new)
+    if field is None:
+        assert _parse(body).height > 0
+        return
+    with pytest.raises(ValidationError) as caught:
+        _parse(body)
+    assert caught.value.field == f"kunta_049.csv: {field}"
+
+
+def test_full_taso3_names_are_accepted_and_mapped_to_codes() -> None:
+    frame = _parse(ESPOO_CSV.replace(b";Kau;", b";Kaukol\xc3\xa4mp\xc3\xb6;"))
+    assert "Kau" in set(frame["taso_3"])
+    assert set(frame["taso_3"]) <= set(TASO3)
+
+
+def test_duplicate_rows_are_rejected() -> None:
+    line = b"\n40;40;150;On;On;2020;Kau;Kaukol\xc3\xa4mp\xc3\xb6;Asuinrakennukset"
+    with pytest.raises(ValidationError, match="one row per year"):
+        _parse(ESPOO_CSV + line)
+
+
+def test_comma_separated_file_is_explained() -> None:
+    with pytest.raises(ValidationError, match="','-separated"):
+        _parse(b"kt,kt_tuuli,GWh\n1,2,3\n")
+
+
+def test_header_only_file_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="at least one data row"):
+        _parse(HEADER.encode() + b"\n")
+
+
+def test_html_page_with_status_200_is_a_validation_error(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    spec = make_spec(httpserver, municipalities=["049"])
+    httpserver.expect_request(csv_path("049")).respond_with_data(
+        "<!DOCTYPE html><html><body>Sivua ei löytynyt</body></html>", content_type="text/html"
+    )
+    with pytest.raises(ValidationError):
+        run(spec, fetcher)
+
+
+def test_payload_from_another_url_is_rejected() -> None:
+    spec = load_catalogue().dataset("syke_emissions")
+    url = "https://example.test/other.csv"
+    payload = Payload(RequestSpec("GET", url), 200, {}, ESPOO_CSV, datetime.now(UTC), url)
+    with pytest.raises(ValidationError, match="payload URL"):
+        SykeConnector().parse(spec, [payload])
+
+
+# --------------------------------------------------------------------------------------------------
+# The demo snapshot generator
+
+
+def test_demo_snapshot_replays_through_the_connector(tmp_path: Path) -> None:
+    manifest = Manifest(label="demo", description="test", created="2026-11-23")
+    demo.generate(tmp_path, manifest)
+    spec = load_catalogue().dataset("syke_emissions")
+    connector = SykeConnector()
+    frame = connector.parse(spec, connector.fetch(spec, ReplayFetcher(tmp_path, manifest=manifest)))
+
+    assert set(frame["area"]) == {"049", "091", "092", "235", "837", "853", "564"}
+    assert sorted(set(frame["period"])) == ["1990", *[str(y) for y in range(2005, 2025)]]
+    emissions = frame.filter(pl.col("measure") == "emissions", pl.col("area") == "049")
+    alas = dict(emissions.group_by("period").agg(pl.col("value").sum()).iter_rows())
+    for year in (1990, 2015, 2024):
+        ratio = alas[str(year)] / ESPOO_HSY_TOTAL_KT[year]
+        assert 1.02 < ratio < 1.25  # close to HSY, but not the same figure
+    wind = frame.filter(pl.col("measure") == "emissions_wind_credit", pl.col("area") == "049")
+    hinku_2024 = wind.filter(pl.col("hinku") == "on", pl.col("period") == "2024")["value"].sum()
+    assert hinku_2024 < alas["2024"]
+    assert set(frame["ets"]) == {"on", "ei"}
+    assert frame.filter(pl.col("taso_3") == "Tuu", pl.col("measure") == "emissions")["value"].null_count() > 0
+    exchange = manifest.exchanges[0]
+    assert {"content-type", "etag", "last-modified", "date"} <= set(exchange.headers)
+
+    again = tmp_path / "again"
+    demo.generate(again, Manifest(label="demo", description="test", created="2026-11-23"))
+    for path in (tmp_path / "syke_emissions").iterdir():
+        second = again / "syke_emissions" / path.name
+        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
