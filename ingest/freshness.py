@@ -34,21 +34,23 @@ def _month_end(year: int, month: int) -> date:
     return first_next - timedelta(days=1)
 
 
-FRESHNESS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "dataset": pl.String,
-    "source": pl.String,
-    "title": pl.String,
-    "frequency": pl.String,
-    "latest_period": pl.String,
-    "latest_period_end": pl.Date,
-    "expected_period_end": pl.Date,
-    "last_fetch": pl.Datetime("us"),
-    "last_change": pl.Datetime("us"),
-    "last_outcome": pl.String,
-    "last_error": pl.String,
-    "is_demo": pl.Boolean,
-    "state": pl.String,
-}
+FRESHNESS_SCHEMA = pl.Schema(
+    {
+        "dataset": pl.String(),
+        "source": pl.String(),
+        "title": pl.String(),
+        "frequency": pl.String(),
+        "latest_period": pl.String(),
+        "latest_period_end": pl.Date(),
+        "expected_period_end": pl.Date(),
+        "last_fetch": pl.Datetime("us"),
+        "last_change": pl.Datetime("us"),
+        "last_outcome": pl.String(),
+        "last_error": pl.String(),
+        "is_demo": pl.Boolean(),
+        "state": pl.String(),
+    }
+)
 
 
 def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.engine import ComputeSummary, compute
+from indicators.export import FORMATS, export_table, write_export
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness
 from ingest.run import DatasetOutcome, ingest
@@ -161,6 +166,91 @@ def sources_command(
     out.print(table)
 
 
+@app.command("compute")
+def compute_command(
+    datasets: Annotated[
+        list[str] | None, typer.Argument(help="Recompute what these datasets affect (default: all changed).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when inputs are unchanged.")] = False,
+) -> None:
+    """Recompute indicators, targets, trajectories and assessments whose inputs changed."""
+    summary = run_compute(list(datasets or []), force=force)
+    if summary.errors:
+        raise typer.Exit(code=1)
+
+
+def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
+    """Compute and print a summary; shared by `compute` and `run`."""
+    engine = open_database()
+    summary = compute(engine, datasets=datasets or None, force=force)
+    engine.dispose()
+    out.print(f"compute: {summary.summary()}")
+    for indicator_id, error in summary.errors.items():
+        out.print(f"[red]{indicator_id}[/red]: {error}")
+    return summary
+
+
+@app.command("indicators")
+def indicators_command(
+    lang: Annotated[str, typer.Option("--lang", help="Language of the names: fi, sv or en.")] = "fi",
+) -> None:
+    """List the indicator catalogue: id, name, unit, SDG code, targets and methods."""
+    catalogue = load_indicator_catalogue()
+    table = Table(title="Indicators")
+    for column in ("id", "name", "unit", "SDG", "targets", "methods"):
+        table.add_column(column, overflow="fold")
+    for indicator in catalogue.indicators.values():
+        targets = ", ".join(
+            f"−{t.reduction:.0%} on {t.base_year} by {t.year}"
+            if isinstance(t, ReductionTarget)
+            else f"{t.value:g} by {t.year}"
+            for t in indicator.targets
+        )
+        table.add_row(
+            indicator.id,
+            indicator.name.get(lang),
+            indicator.unit,
+            indicator.sdg_code,
+            targets,
+            ", ".join(indicator.assess),
+        )
+    out.print(table)
+
+
+@app.command("export")
+def export_command(
+    indicators: Annotated[
+        list[str] | None, typer.Argument(help="Indicator ids (default: every indicator).")
+    ] = None,
+    area: Annotated[str | None, typer.Option("--area", help="Area code, e.g. 049 for Espoo.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or json.")] = "csv",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of indicator names.")] = "fi",
+) -> None:
+    """Write values, targets, paths, projections and assessments as a tidy long table with provenance."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
+    catalogue = load_indicator_catalogue()
+    for indicator_id in indicators or []:
+        try:
+            catalogue.get(indicator_id)
+        except KeyError as error:
+            raise typer.BadParameter(str(error.args[0]), param_hint="INDICATOR") from None
+    engine = open_database()
+    table = export_table(engine, catalogue, list(indicators or []), area=area, lang=lang)
+    engine.dispose()
+    try:
+        text = write_export(table, fmt, out_file)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--format") from None
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        console.print(f"wrote {table.height} rows to {out_file}")
+
+
 @app.command("migrate")
 def migrate_command() -> None:
     """Create or upgrade the database schema to the newest migration."""
@@ -177,7 +267,8 @@ def run_command(
 ) -> None:
     """The main job: ingest every dataset (bundled snapshot unless --live), then compute and report."""
     outcomes = run_ingest([], offline=not live)
-    if any(not o.ok for o in outcomes):
+    summary = run_compute([])
+    if any(not o.ok for o in outcomes) or summary.errors:
         raise typer.Exit(code=1)
 
 

@@ -269,17 +269,31 @@ def bulk_insert_observations(
     on_stage: Callable[[str], None] | None = None,
     batch: int = 200_000,
 ) -> None:
-    """Append observation rows by the backend's fast path: COPY on PostgreSQL, executemany on SQLite."""
+    """Append observation rows by the backend's fast path (see bulk_insert)."""
+    bulk_insert(conn, "observation", rows.select(OBSERVATION_COLUMNS), on_stage=on_stage, batch=batch)
+
+
+def bulk_insert(
+    conn: Connection,
+    table: str,
+    rows: pl.DataFrame,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    batch: int = 200_000,
+) -> None:
+    """Append rows (columns named like the table's) by COPY on PostgreSQL, executemany on SQLite.
+
+    Datetime columns must already be text in TIMESTAMP_FORMAT; booleans are written as the backend
+    expects them. Runs inside the caller's transaction.
+    """
     if rows.height == 0:
         return
-    columns = ", ".join(OBSERVATION_COLUMNS)
+    columns = ", ".join(rows.columns)
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         assert driver is not None
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY observation ({columns}) FROM STDIN (FORMAT csv)") as copy,
-        ):
+        statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for offset in range(0, rows.height, batch):
                 buffer = io.BytesIO()
                 rows.slice(offset, batch).write_csv(buffer, include_header=False)
@@ -287,8 +301,8 @@ def bulk_insert_observations(
                 if on_stage:
                     on_stage(f"copied {min(offset + batch, rows.height)}")
         return
-    placeholders = ", ".join("?" for _ in OBSERVATION_COLUMNS)
-    sql = f"INSERT INTO observation ({columns}) VALUES ({placeholders})"
+    placeholders = ", ".join("?" for _ in rows.columns)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
     for offset in range(0, rows.height, batch):
         conn.exec_driver_sql(sql, rows.slice(offset, batch).rows())
         if on_stage:

@@ -11,17 +11,19 @@ from sqlalchemy import Engine, and_, or_, select
 from storage import schema
 from storage.load import utc_naive
 
-OBSERVATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "dataset": pl.String,
-    "series_id": pl.Int64,
-    "key": pl.String,
-    "period": pl.String,
-    "value": pl.Float64,
-    "flag": pl.String,
-    "snapshot_id": pl.Int64,
-    "valid_from": pl.Datetime("us"),
-    "valid_to": pl.Datetime("us"),
-}
+OBSERVATION_SCHEMA = pl.Schema(
+    {
+        "dataset": pl.String(),
+        "series_id": pl.Int64(),
+        "key": pl.String(),
+        "period": pl.String(),
+        "value": pl.Float64(),
+        "flag": pl.String(),
+        "snapshot_id": pl.Int64(),
+        "valid_from": pl.Datetime("us"),
+        "valid_to": pl.Datetime("us"),
+    }
+)
 
 
 def _as_datetime(moment: date | datetime) -> datetime:
@@ -82,7 +84,7 @@ def snapshots(engine: Engine, dataset: str | None = None) -> pl.DataFrame:
     query = select(schema.snapshot)
     if dataset is not None:
         query = query.where(schema.snapshot.c.dataset_id == dataset)
-    return _frame(engine, query.order_by(schema.snapshot.c.id))
+    return query_frame(engine, query.order_by(schema.snapshot.c.id))
 
 
 def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
@@ -111,7 +113,7 @@ def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
         .where(snap.c.id.in_(list(snapshot_ids)))
         .order_by(snap.c.id, pay.c.seq)
     )
-    return _frame(engine, query)
+    return query_frame(engine, query)
 
 
 def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.DataFrame:
@@ -119,10 +121,10 @@ def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.Da
     query = select(schema.job_run)
     if job is not None:
         query = query.where(schema.job_run.c.job == job)
-    return _frame(engine, query.order_by(schema.job_run.c.id.desc()).limit(limit))
+    return query_frame(engine, query.order_by(schema.job_run.c.id.desc()).limit(limit))
 
 
-def _frame(engine: Engine, query: object) -> pl.DataFrame:
+def query_frame(engine: Engine, query: object) -> pl.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(query)  # type: ignore[call-overload]
         columns = list(result.keys())

@@ -191,3 +191,24 @@ job_lock = Table(
     Column("acquired_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
+
+indicator_state = Table(
+    "indicator_state",
+    metadata,
+    Column("indicator_id", String(128), primary_key=True),
+    Column("input_hash", String(64), nullable=False),  # catalogue entry + engine version + input snapshots
+    Column("vintage", DateTime),
+    Column("computed_at", DateTime, nullable=False),
+    Column("error", Text),
+)
+
+alert_state = Table(
+    "alert_state",
+    metadata,
+    # kind:subject, e.g. failing:ingest:fingrid_emission_factor, rejected:hsy_emissions, late:syke_emissions
+    Column("problem_key", String(255), primary_key=True),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_sent", DateTime),  # null: never delivered (no channel reachable yet)
+    Column("last_message", Text),
+    Column("resolved_at", DateTime),  # null while the problem lasts
+)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from storage.engine import open_database
 from storage.load import DatasetInfo, SourceInfo
 from storage.rawstore import RawStore
 
+BACKENDS = ["sqlite", "postgresql"]
+LOADED_TODAY = date(2026, 11, 27)
 PG_ADMIN_URL = os.environ.get("KESTAVA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -29,20 +32,48 @@ def _pg_admin() -> Engine:
     return engine
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database: a SQLite file, or a private schema on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A URL to an empty database: a SQLite file in folder, or a private schema on the PostgreSQL server."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
         return
     admin = _pg_admin()
     schema_name = f"t_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
-    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema_name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema_name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database, on SQLite and on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def loaded_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A database loaded from the bundled snapshot and computed, shared by a module's read-only tests."""
+    from indicators.engine import compute
+    from ingest.run import ingest
+
+    folder = tmp_path_factory.mktemp("loaded")
+    with fresh_database(request.param, folder) as url:
+        engine = open_database(url)
+        outcomes = ingest(engine, RawStore(folder / "raw"), offline=True)
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+        summary = compute(engine, today=LOADED_TODAY)
+        assert not summary.errors, summary.errors
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,205 @@
+"""The declarative indicator catalogue (catalogue.toml) as validated, typed records."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kestava.units import check_unit
+
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
+LANGUAGES = ("fi", "sv", "en")
+METHODS = ("eurostat_sdg", "open_sdg", "sdsn_trend", "german_strategy", "linear_trajectory_check")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Model):
+    """A text in Finnish, Swedish and English."""
+
+    fi: str
+    sv: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        if lang not in LANGUAGES:
+            raise ValueError(f"language: expected one of {LANGUAGES}, got {lang!r}")
+        return str(getattr(self, lang))
+
+
+class Sdg(_Model):
+    goal: int = Field(ge=1, le=17)
+    target: str
+    indicator: str
+
+
+Match = dict[str, str | list[str]]
+
+
+class BreakdownRule(_Model):
+    key: str
+    match: Match
+
+
+class RegionTotal(_Model):
+    area: str
+    of: list[str]
+
+
+class SumDerivation(_Model):
+    kind: Literal["sum", "select"]
+    dataset: str
+    filter: Match = Field(default_factory=dict)
+    unit_in: str
+    scale: float = 1.0
+    breakdown: list[BreakdownRule] = Field(default_factory=list)
+    totals: list[RegionTotal] = Field(default_factory=list)
+
+
+class RatioDerivation(_Model):
+    kind: Literal["ratio"]
+    numerator: str
+    denominator: str
+    scale: float = 1.0
+
+
+class IndexDerivation(_Model):
+    kind: Literal["index"]
+    of: str
+    base_year: int
+
+
+class ResidualDerivation(_Model):
+    kind: Literal["residual"]
+    of: str
+
+
+class ShareOfYearDerivation(_Model):
+    kind: Literal["share_of_year"]
+    of: str
+    year: int
+    share: float = Field(gt=0, lt=1)
+    source: str
+
+
+Derivation = Annotated[
+    SumDerivation | RatioDerivation | IndexDerivation | ResidualDerivation | ShareOfYearDerivation,
+    Field(discriminator="kind"),
+]
+
+
+class ReductionTarget(_Model):
+    kind: Literal["reduction_from_base"]
+    base_year: int
+    reduction: float = Field(gt=0, le=1)
+    year: int
+    source: str
+    areas: list[str] | None = None
+
+
+class AbsoluteTarget(_Model):
+    kind: Literal["absolute"]
+    value: float
+    year: int
+    source: str
+    areas: list[str] | None = None
+
+
+Target = Annotated[ReductionTarget | AbsoluteTarget, Field(discriminator="kind")]
+
+
+class Indicator(_Model):
+    """One indicator: names, unit, desired direction, derivation, SDG mapping, targets and methods."""
+
+    id: str
+    name: Text
+    description: Text
+    unit: str
+    direction: Literal["decrease", "increase"]
+    boundary: str
+    derive: Derivation
+    sdg: Sdg | None = None
+    cei: str | None = None
+    targets: list[Target] = Field(default_factory=list)
+    assess: list[str] = Field(default_factory=lambda: ["eurostat_sdg", "open_sdg"])
+    areas: list[str] | None = None  # None: every area the inputs have
+
+    @model_validator(mode="after")
+    def _check(self) -> Indicator:
+        check_unit(self.unit)
+        unknown = sorted(set(self.assess) - set(METHODS))
+        if unknown:
+            raise ValueError(f"indicator {self.id!r}: assess: unknown methods {unknown}; known {METHODS}")
+        if isinstance(self.derive, SumDerivation):
+            check_unit(self.derive.unit_in)
+        return self
+
+    @property
+    def sdg_code(self) -> str:
+        return self.sdg.indicator if self.sdg else ""
+
+    def expanded_ids(self) -> list[str]:
+        """The stored indicator ids: one per breakdown key (<id>.<key>, plus <id>.other), else the id."""
+        if isinstance(self.derive, SumDerivation) and self.derive.breakdown:
+            keys = dict.fromkeys(rule.key for rule in self.derive.breakdown)
+            return [f"{self.id}.{key}" for key in [*keys, "other"]]
+        return [self.id]
+
+    def dependencies(self) -> list[str]:
+        """Indicators this one is derived from."""
+        derive = self.derive
+        if isinstance(derive, RatioDerivation):
+            return [derive.numerator, derive.denominator]
+        if isinstance(derive, IndexDerivation | ResidualDerivation | ShareOfYearDerivation):
+            return [derive.of]
+        return []
+
+
+class IndicatorCatalogue(_Model):
+    indicators: dict[str, Indicator]
+
+    def get(self, indicator_id: str) -> Indicator:
+        base = indicator_id.split(".", 1)[0]
+        try:
+            return self.indicators[base]
+        except KeyError:
+            known = ", ".join(sorted(self.indicators))
+            raise KeyError(f"unknown indicator {indicator_id!r}; the catalogue has: {known}") from None
+
+    def datasets_of(self, indicator_id: str) -> set[str]:
+        """Every dataset an indicator depends on, directly or through other indicators."""
+        indicator = self.get(indicator_id)
+        found = {indicator.derive.dataset} if isinstance(indicator.derive, SumDerivation) else set()
+        for dependency in indicator.dependencies():
+            found |= self.datasets_of(dependency)
+        return found
+
+    def affected_by(self, datasets: set[str]) -> list[str]:
+        """Indicators (catalogue ids) whose inputs include any of the datasets."""
+        return [i for i in self.indicators if self.datasets_of(i) & datasets]
+
+
+def parse_indicator_catalogue(raw: dict[str, object]) -> IndicatorCatalogue:
+    """Validate a catalogue document; ids come from the table keys; dependencies must exist."""
+    entries = raw.get("indicators", {})
+    if not isinstance(entries, dict):
+        raise ValueError("indicator catalogue: expected an [indicators] table")
+    indicators = {key: Indicator(id=key, **value) for key, value in entries.items()}
+    for indicator in indicators.values():
+        for dependency in indicator.dependencies():
+            if dependency not in indicators:
+                raise ValueError(f"indicator {indicator.id!r}: depends on unknown indicator {dependency!r}")
+    return IndicatorCatalogue(indicators=indicators)
+
+
+@cache
+def load_indicator_catalogue(path: Path = CATALOGUE_PATH) -> IndicatorCatalogue:
+    """Read and validate the indicator catalogue (cached per path)."""
+    with path.open("rb") as handle:
+        return parse_indicator_catalogue(tomllib.load(handle))

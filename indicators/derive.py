@@ -1,0 +1,236 @@
+"""Derives indicator series from observations, vectorised over every area at once (Espoo is a filter)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from indicators.catalogue import (
+    IndexDerivation,
+    Indicator,
+    IndicatorCatalogue,
+    Match,
+    RatioDerivation,
+    ResidualDerivation,
+    ShareOfYearDerivation,
+    SumDerivation,
+)
+from indicators.targets import targets_frame
+from kestava.errors import DataError
+
+DERIVED_SCHEMA = pl.Schema(
+    {
+        "indicator": pl.String(),
+        "area": pl.String(),
+        "period": pl.String(),
+        "value": pl.Float64(),
+        "unit": pl.String(),
+        "flags": pl.String(),
+        "snapshot_ids": pl.List(pl.Int64()),
+        "vintage": pl.Datetime("us"),
+    }
+)
+
+
+class DerivationError(DataError):
+    """Observations that cannot give the indicator (missing dataset, wrong unit, ambiguous filter)."""
+
+
+def _match(rule: Match) -> pl.Expr:
+    condition = pl.lit(True)
+    for column, wanted in rule.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        condition = condition & pl.col(column).is_in(values)
+    return condition
+
+
+def _aggregate(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Sum per key; all-missing groups stay missing (null), never 0."""
+    return frame.group_by(keys).agg(
+        pl.when(pl.col("value").count() > 0).then(pl.col("value").sum()).alias("value"),
+        pl.col("flag").drop_nulls().unique().sort().str.join(",").alias("flags"),
+        pl.col("snapshot_id").unique().sort().alias("snapshot_ids"),
+        pl.col("valid_from").max().alias("vintage"),
+    )
+
+
+def _finish(frame: pl.DataFrame, indicator_id: pl.Expr, unit: str, areas: list[str] | None) -> pl.DataFrame:
+    result = frame.with_columns(
+        indicator_id.alias("indicator"),
+        pl.lit(unit).alias("unit"),
+        pl.when(pl.col("flags") == "").then(None).otherwise(pl.col("flags")).alias("flags"),
+    )
+    if areas is not None:
+        result = result.filter(pl.col("area").is_in(areas))
+    return result.select(list(DERIVED_SCHEMA)).cast(DERIVED_SCHEMA).sort("indicator", "area", "period")
+
+
+def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.DataFrame) -> pl.DataFrame:
+    """Sum (or select) a dataset's series per area and period, with optional breakdown and region totals."""
+    name = f"indicator {indicator.id}"
+    if observations.height == 0:
+        raise DerivationError(name, f"dataset {derive.dataset}", "observations", "none loaded")
+    missing = sorted({c for rule in derive.breakdown for c in rule.match} | set(derive.filter))
+    missing = [c for c in missing if c not in observations.columns]
+    if missing:
+        raise DerivationError(name, missing[0], f"a dimension of {derive.dataset}", f"{observations.columns}")
+    selected = observations.filter(_match(derive.filter))
+    units = sorted(selected["unit"].unique().to_list())
+    selected = selected.filter(pl.col("unit") == derive.unit_in)
+    if selected.height == 0:
+        raise DerivationError(
+            name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
+        )
+    keys = ["area", "period"]
+    lazy = selected.lazy()
+    if derive.breakdown:
+        key_expr: pl.Expr = pl.lit("other")
+        for rule in reversed(derive.breakdown):
+            key_expr = pl.when(_match(rule.match)).then(pl.lit(rule.key)).otherwise(key_expr)
+        lazy = lazy.with_columns(key_expr.alias("breakdown"))
+        keys.append("breakdown")
+    if derive.kind == "select":
+        counts = lazy.group_by(keys).agg(pl.len().alias("n")).filter(pl.col("n") > 1).collect()
+        if counts.height:
+            first = counts.row(0, named=True)
+            raise DerivationError(
+                name,
+                "filter",
+                "exactly one series per area and period",
+                f"{first['n']} series for area {first['area']}, period {first['period']}",
+            )
+    summed = _aggregate(lazy, keys).with_columns(pl.col("value") * derive.scale).collect()
+    for total in derive.totals:
+        members = summed.filter(pl.col("area").is_in(total.of))
+        complete = members.group_by([k for k in keys if k != "area"]).agg(
+            pl.col("area").n_unique().alias("n_areas"),
+            pl.when(pl.col("value").count() == len(total.of)).then(pl.col("value").sum()).alias("value"),
+            pl.col("flags").drop_nulls().unique().sort().str.join(",").alias("flags"),
+            pl.col("snapshot_ids")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort()
+            .alias("snapshot_ids"),
+            pl.col("vintage").max().alias("vintage"),
+        )
+        complete = complete.filter(pl.col("n_areas") == len(total.of)).drop("n_areas")
+        summed = pl.concat([summed, complete.with_columns(pl.lit(total.area).alias("area"))], how="diagonal")
+    indicator_id = (
+        pl.lit(indicator.id) + pl.lit(".") + pl.col("breakdown") if derive.breakdown else pl.lit(indicator.id)
+    )
+    return _finish(summed, indicator_id, indicator.unit, indicator.areas)
+
+
+def derive_ratio(
+    indicator: Indicator, derive: RatioDerivation, done: Mapping[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """numerator / denominator × scale per area and period; a zero or missing denominator gives null."""
+    numerator = done[derive.numerator].select("area", "period", "value", "flags", "snapshot_ids", "vintage")
+    denominator = done[derive.denominator].select(
+        "area", "period", "value", "flags", "snapshot_ids", "vintage"
+    )
+    joined = numerator.join(denominator, on=["area", "period"], how="inner", suffix="_d")
+    result = joined.select(
+        "area",
+        "period",
+        pl.when(pl.col("value_d").is_not_null() & (pl.col("value_d") != 0))
+        .then(pl.col("value") / pl.col("value_d") * derive.scale)
+        .alias("value"),
+        pl.concat_list("snapshot_ids", "snapshot_ids_d").list.unique().list.sort().alias("snapshot_ids"),
+        pl.max_horizontal("vintage", "vintage_d").alias("vintage"),
+        pl.concat_str([pl.col("flags"), pl.col("flags_d")], separator=",", ignore_nulls=True).alias("flags"),
+    )
+    return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
+
+
+def derive_index(
+    indicator: Indicator, derive: IndexDerivation, done: Mapping[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """value / value in the base year × 100; areas without a base-year value get no index."""
+    source = done[derive.of]
+    base = source.filter(pl.col("period") == str(derive.base_year)).select(
+        "area", pl.col("value").alias("base"), pl.col("snapshot_ids").alias("base_ids")
+    )
+    result = source.join(base, on="area", how="inner").select(
+        "area",
+        "period",
+        pl.when(pl.col("base") != 0).then(pl.col("value") / pl.col("base") * 100.0).alias("value"),
+        pl.concat_list("snapshot_ids", "base_ids").list.unique().list.sort().alias("snapshot_ids"),
+        "vintage",
+        "flags",
+    )
+    return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
+
+
+def derive_residual(
+    indicator: Indicator,
+    derive: ResidualDerivation,
+    done: Mapping[str, pl.DataFrame],
+    catalogue: IndicatorCatalogue,
+) -> pl.DataFrame:
+    """The emissions left when the source indicator's reduction target is met: its target value."""
+    source = catalogue.get(derive.of)
+    targets = targets_frame(source, done[derive.of]).filter(pl.col("kind") == "reduction_from_base")
+    result = targets.select(
+        "area",
+        pl.col("year").cast(pl.String).alias("period"),
+        "value",
+        "snapshot_ids",
+        "vintage",
+        pl.lit(None, dtype=pl.String).alias("flags"),
+    )
+    return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
+
+
+def derive_share_of_year(
+    indicator: Indicator, derive: ShareOfYearDerivation, done: Mapping[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """share × the source indicator's value in one year, dated that year."""
+    source = done[derive.of].filter(pl.col("period") == str(derive.year))
+    result = source.with_columns(pl.col("value") * derive.share, pl.lit("e").alias("flags"))
+    return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
+
+
+def derive_all(
+    catalogue: IndicatorCatalogue, observations: Mapping[str, pl.DataFrame], wanted: list[str] | None = None
+) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+    """Derive the wanted catalogue indicators (all when None) and what they depend on.
+
+    Returns (frames by catalogue id, errors by catalogue id); an indicator whose inputs are missing or
+    invalid gets an error message instead of a frame, and does not stop the others.
+    """
+    done: dict[str, pl.DataFrame] = {}
+    errors: dict[str, str] = {}
+
+    def visit(indicator_id: str, trail: tuple[str, ...] = ()) -> None:
+        if indicator_id in done or indicator_id in errors:
+            return
+        if indicator_id in trail:
+            raise ValueError(f"indicator catalogue: dependency cycle {' → '.join((*trail, indicator_id))}")
+        indicator = catalogue.get(indicator_id)
+        for dependency in indicator.dependencies():
+            visit(dependency, (*trail, indicator_id))
+        failed = [d for d in indicator.dependencies() if d in errors]
+        if failed:
+            errors[indicator_id] = f"indicator {indicator_id}: input indicator {failed[0]} failed"
+            return
+        derive = indicator.derive
+        try:
+            if isinstance(derive, SumDerivation):
+                frame = observations.get(derive.dataset, pl.DataFrame())
+                done[indicator_id] = derive_sum(indicator, derive, frame)
+            elif isinstance(derive, RatioDerivation):
+                done[indicator_id] = derive_ratio(indicator, derive, done)
+            elif isinstance(derive, IndexDerivation):
+                done[indicator_id] = derive_index(indicator, derive, done)
+            elif isinstance(derive, ResidualDerivation):
+                done[indicator_id] = derive_residual(indicator, derive, done, catalogue)
+            else:
+                done[indicator_id] = derive_share_of_year(indicator, derive, done)
+        except DataError as error:
+            errors[indicator_id] = str(error)
+
+    for indicator_id in wanted if wanted is not None else list(catalogue.indicators):
+        visit(indicator_id)
+    return done, errors

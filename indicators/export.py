@@ -1,0 +1,143 @@
+"""Exports indicator values, targets and assessments as one tidy long table with provenance columns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, select
+
+from indicators.catalogue import IndicatorCatalogue
+from storage import schema
+from storage.read import query_frame
+
+EXPORT_COLUMNS = (
+    "indicator",
+    "name",
+    "sdg",
+    "area",
+    "period",
+    "kind",
+    "value",
+    "lower",
+    "upper",
+    "unit",
+    "method",
+    "status",
+    "score",
+    "source",
+    "snapshot_ids",
+    "vintage",
+    "is_demo",
+)
+FORMATS = ("csv", "parquet", "json")
+
+
+def export_table(
+    engine: Engine,
+    catalogue: IndicatorCatalogue,
+    indicators: Sequence[str] = (),
+    *,
+    area: str | None = None,
+    lang: str = "en",
+) -> pl.DataFrame:
+    """indicator, area, period, value, unit, kind (observed/target/path/projection/estimate/assessment)
+    plus the assessment method, status and score, and provenance: source, snapshot ids, vintage, demo."""
+    wanted = set(indicators)
+
+    def selected(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        if wanted:
+            base = pl.col(column).str.split(".").list.first()
+            frame = frame.filter(pl.col(column).is_in(wanted) | base.is_in(wanted))
+        return frame.filter(pl.col("area") == area) if area else frame
+
+    frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
+    sources = _sources(engine)
+    rows = []
+    for r in frame.iter_rows(named=True):
+        ids = json.loads(r["snapshot_ids"])
+        rows.append(
+            {
+                "indicator": r["indicator_id"],
+                "area": r["area"],
+                "period": r["period"],
+                "kind": r["kind"],
+                "value": r["value"],
+                "lower": r["lower"],
+                "upper": r["upper"],
+                "unit": r["unit"],
+                "source": "; ".join(sorted({sources[i] for i in ids if i in sources})),
+                "snapshot_ids": ",".join(str(i) for i in ids),
+                "vintage": r["vintage"],
+                "is_demo": r["is_demo"],
+            }
+        )
+    assessed = query_frame(engine, select(schema.assessment))
+    if assessed.height:
+        latest = selected(
+            assessed.sort("as_of").group_by("indicator_id", "area", "method").last(), "indicator_id"
+        )
+        for r in latest.iter_rows(named=True):
+            rows.append(
+                {
+                    "indicator": r["indicator_id"],
+                    "area": r["area"],
+                    "period": str(r["latest_year"]) if r["latest_year"] is not None else None,
+                    "kind": "assessment",
+                    "value": r["ratio"],
+                    "unit": "ratio",
+                    "method": f"{r['method']} ({r['method_version']})",
+                    "status": r["status"],
+                    "score": r["score"],
+                    "vintage": r["as_of"],
+                }
+            )
+    table = pl.DataFrame(rows, infer_schema_length=None)
+    if table.height == 0:
+        return pl.DataFrame(schema=dict.fromkeys(EXPORT_COLUMNS, pl.String))
+    names = {
+        e: (catalogue.get(e).name.get(lang), catalogue.get(e).sdg_code)
+        for e in table["indicator"].unique().to_list()
+    }
+    table = table.with_columns(
+        pl.col("indicator").replace_strict({k: v[0] for k, v in names.items()}).alias("name"),
+        pl.col("indicator").replace_strict({k: v[1] for k, v in names.items()}).alias("sdg"),
+    )
+    for column in EXPORT_COLUMNS:
+        if column not in table.columns:
+            table = table.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", nulls_last=True)
+
+
+def _sources(engine: Engine) -> dict[int, str]:
+    """snapshot id → 'publisher (licence), fetched <time>, <first URL>'."""
+    snap, pay, ds, src = schema.snapshot, schema.payload, schema.dataset, schema.source
+    query = (
+        select(snap.c.id, src.c.attribution, src.c.licence, snap.c.fetched_at, pay.c.url)
+        .join(ds, ds.c.id == snap.c.dataset_id)
+        .join(src, src.c.id == ds.c.source_id)
+        .join(pay, (pay.c.snapshot_id == snap.c.id) & (pay.c.seq == 0))
+    )
+    with engine.connect() as conn:
+        return {
+            int(r.id): f"{r.attribution} ({r.licence}), fetched {r.fetched_at:%Y-%m-%d %H:%M} UTC, {r.url}"
+            for r in conn.execute(query)
+        }
+
+
+def write_export(table: pl.DataFrame, fmt: str, out: Path | None) -> str | None:
+    """Write the table as csv, parquet or json to out (csv/json to the returned string when out is None)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"export format: expected one of {FORMATS}, got {fmt!r}")
+    if fmt == "parquet":
+        if out is None:
+            raise ValueError("export format parquet: needs --out FILE")
+        table.write_parquet(out)
+        return None
+    text = table.write_csv() if fmt == "csv" else table.write_json()
+    if out is None:
+        return text
+    out.write_text(text, encoding="utf-8")
+    return None

@@ -1,0 +1,88 @@
+"""Assessments as of an earlier data vintage, and why a status changed: new data or revised history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import polars as pl
+from sqlalchemy import Engine
+
+from indicators.catalogue import IndicatorCatalogue, load_indicator_catalogue
+from indicators.engine import assessments, derive_for
+
+KEYS = ["indicator", "area", "method"]
+
+
+def assess_as_of(
+    engine: Engine,
+    as_of: date | datetime | None,
+    indicators: Sequence[str] | None = None,
+    catalogue: IndicatorCatalogue | None = None,
+) -> pl.DataFrame:
+    """Assess with the data the tracker held at `as_of` (None: current data); nothing is stored."""
+    catalogue = catalogue or load_indicator_catalogue()
+    wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    derived, _errors = derive_for(engine, catalogue, wanted, as_of)
+    return assessments(catalogue, derived)
+
+
+def explain_changes(
+    engine: Engine,
+    before: date | datetime,
+    after: date | datetime | None = None,
+    indicators: Sequence[str] | None = None,
+    catalogue: IndicatorCatalogue | None = None,
+) -> pl.DataFrame:
+    """Statuses that differ between two vintages, each with its cause.
+
+    The cause is found by re-assessing the newer vintage restricted to the periods the older one had:
+    if that alone changes the status, history was revised; if adding the newer periods changes it
+    (again), new data did; both can hold. Columns: indicator, area, method, status_before,
+    status_after, status_on_old_periods, cause.
+    """
+    catalogue = catalogue or load_indicator_catalogue()
+    wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    old_derived, _ = derive_for(engine, catalogue, wanted, before)
+    new_derived, _ = derive_for(engine, catalogue, wanted, after)
+    old = assessments(catalogue, old_derived)
+    new = assessments(catalogue, new_derived)
+    restricted = {}
+    for indicator_id, frame in new_derived.items():
+        periods = old_derived.get(indicator_id)
+        if periods is None:
+            continue
+        known = periods.filter(pl.col("value").is_not_null()).select("indicator", "area", "period")
+        restricted[indicator_id] = frame.join(known, on=["indicator", "area", "period"], how="semi")
+    on_old_periods = assessments(catalogue, restricted)
+    if new.height == 0 or old.height == 0:
+        return pl.DataFrame(
+            schema={
+                c: pl.String()
+                for c in [*KEYS, "status_before", "status_after", "status_on_old_periods", "cause"]
+            }
+        )
+    merged = (
+        new.select(*KEYS, pl.col("status").alias("status_after"))
+        .join(old.select(*KEYS, pl.col("status").alias("status_before")), on=KEYS, how="left")
+        .join(
+            on_old_periods.select(*KEYS, pl.col("status").alias("status_on_old_periods")), on=KEYS, how="left"
+        )
+        .filter(pl.col("status_after").ne_missing(pl.col("status_before")))
+    )
+    revised = pl.col("status_on_old_periods").ne_missing(pl.col("status_before"))
+    new_data = pl.col("status_after").ne_missing(pl.col("status_on_old_periods"))
+    cause = (
+        pl.when(pl.col("status_before").is_null())
+        .then(pl.lit("newly assessed"))
+        .when(revised & new_data)
+        .then(pl.lit("new data and revised history"))
+        .when(revised)
+        .then(pl.lit("revised history"))
+        .otherwise(pl.lit("new data"))
+    )
+    return (
+        merged.with_columns(cause.alias("cause"))
+        .select(*KEYS, "status_before", "status_after", "status_on_old_periods", "cause")
+        .sort(KEYS)
+    )

@@ -1,0 +1,540 @@
+"""Alerts by webhook and e-mail: one per problem per day, an all-clear on recovery, never crashing a job."""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from email.message import EmailMessage
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ingest.catalogue import Catalogue
+from ingest.freshness import freshness
+from storage import schema
+
+__all__ = [
+    "HELSINKI",
+    "Alert",
+    "AlertSettings",
+    "Alerter",
+    "Channel",
+    "EmailChannel",
+    "Problem",
+    "WebhookChannel",
+    "check_freshness",
+    "check_run",
+    "consecutive_failures",
+    "redact",
+    "secret_values",
+]
+
+log = logging.getLogger(__name__)
+HELSINKI = ZoneInfo("Europe/Helsinki")
+REDACTED = "***"
+# Environment variables whose values are secrets wherever they might turn up (logs, alerts).
+_SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_PASSWORD", "_SECRET")
+_SECRET_NAMES = ("KESTAVA_ALERT_WEBHOOK_URL", "KESTAVA_DATABASE_URL")
+_MIN_SECRET_LENGTH = 4
+# job_run.trigger of the second and later attempts of one run: not counted as separate failed runs
+RETRY_TRIGGER = "retry"
+
+
+class AlertSettings(BaseSettings):
+    """Alert channels and thresholds from KESTAVA_* environment variables (no channel: log only)."""
+
+    model_config = SettingsConfigDict(env_prefix="KESTAVA_", extra="ignore")
+
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="JSON POST target (may hold a token)"
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: no e-mail")
+    smtp_port: int = Field(default=25, description="465 means implicit TLS")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default_factory=lambda: f"kestava@{socket.gethostname()}")
+    smtp_starttls: bool | None = Field(default=None, description="None: STARTTLS when the server offers it")
+    alert_email_to: str = Field(default="", description="comma-separated recipients")
+    alert_failures: int = Field(default=2, ge=1, description="consecutive failed runs before alerting")
+    alert_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def recipients(self) -> list[str]:
+        return [address.strip() for address in self.alert_email_to.split(",") if address.strip()]
+
+
+def secret_values(environ: Mapping[str, str] | None = None, extra_names: Iterable[str] = ()) -> list[str]:
+    """Values of secret-looking environment variables (…_KEY, …_TOKEN, …_PASSWORD, …_SECRET, webhook URL)."""
+    environ = os.environ if environ is None else environ
+    names = set(extra_names) | set(_SECRET_NAMES)
+    values = {
+        value.strip()
+        for name, value in environ.items()
+        if (name in names or name.upper().endswith(_SECRET_SUFFIXES))
+        and len(value.strip()) >= _MIN_SECRET_LENGTH
+    }
+    return sorted(
+        values, key=len, reverse=True
+    )  # longest first, so a secret containing another is masked whole
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """text with every secret value replaced by ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something an operator must hear about: a failing job, a rejected payload or a late source."""
+
+    kind: str  # failing, rejected, late
+    subject: str  # the job (failing) or the dataset (rejected, late)
+    message: str
+    dataset: str | None = None
+    job: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The dedupe key: one alert per key per day."""
+        return f"{self.kind}:{self.subject}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message as sent: a problem, or the all-clear after it."""
+
+    key: str
+    kind: str
+    state: str  # problem, resolved
+    subject: str
+    message: str
+    first_seen: datetime  # naive UTC
+    at: datetime  # naive UTC
+    dataset: str | None = None
+    job: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+
+    @property
+    def title(self) -> str:
+        label = "RESOLVED" if self.state == "resolved" else self.kind.upper()
+        return f"[Kestävä] {label}: {self.subject}"
+
+    @property
+    def text(self) -> str:
+        since = _local(self.first_seen).strftime("%Y-%m-%d %H:%M %Z")
+        if self.state == "resolved":
+            return f"All clear: {self.subject} has recovered (problem since {since}). {self.message}".strip()
+        return f"{self.message}\n\nFirst seen {since} on {self.host}."
+
+    def payload(self) -> dict[str, Any]:
+        """The webhook JSON body (its `text` also suits Slack/Mattermost/Teams incoming webhooks)."""
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "state": self.state,
+            "subject": self.subject,
+            "dataset": self.dataset,
+            "job": self.job,
+            "title": self.title,
+            "message": self.message,
+            "text": f"{self.title}\n{self.text}",
+            "first_seen": self.first_seen.replace(tzinfo=UTC).isoformat(),
+            "at": self.at.replace(tzinfo=UTC).isoformat(),
+            "host": self.host,
+        }
+
+
+class Channel(Protocol):
+    """Somewhere alerts go; `send` raises when the alert could not be delivered."""
+
+    name: str
+
+    def send(self, alert: Alert) -> None: ...
+
+
+class WebhookChannel:
+    """A JSON POST to a URL; the URL is never logged whole (it often carries a token)."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        parts = urlsplit(url)
+        self.name = f"webhook {parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+    def send(self, alert: Alert) -> None:
+        response = httpx.post(self.url, json=alert.payload(), timeout=self.timeout)
+        if response.status_code >= 300:
+            raise RuntimeError(f"HTTP {response.status_code}")
+
+
+class EmailChannel:
+    """An e-mail through SMTP (STARTTLS when offered or required, implicit TLS on port 465)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        recipients: Sequence[str],
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        starttls: bool | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.recipients = list(recipients)
+        self.user = user
+        self._password = password
+        self.starttls = starttls
+        self.timeout = timeout
+        self.name = f"e-mail via {host}:{port}"
+
+    def __repr__(self) -> str:  # never show the password
+        return f"EmailChannel({self.host!r}, {self.port}, user={self.user!r})"
+
+    def send(self, alert: Alert) -> None:
+        message = EmailMessage()
+        message["Subject"] = alert.title
+        message["From"] = self.sender
+        message["To"] = ", ".join(self.recipients)
+        message.set_content(alert.text)
+        if self.port == 465:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            smtp.ehlo()
+            if self.port != 465 and (self.starttls or (self.starttls is None and smtp.has_extn("starttls"))):
+                smtp.starttls()
+                smtp.ehlo()
+            if self.user:
+                smtp.login(self.user, self._password or "")
+            smtp.send_message(message)
+
+
+def channels_from_settings(settings: AlertSettings) -> list[Channel]:
+    """The configured channels: a webhook and/or e-mail."""
+    channels: list[Channel] = []
+    if settings.alert_webhook_url is not None and settings.alert_webhook_url.get_secret_value():
+        channels.append(
+            WebhookChannel(settings.alert_webhook_url.get_secret_value(), timeout=settings.alert_timeout_s)
+        )
+    if settings.smtp_host and settings.recipients:
+        channels.append(
+            EmailChannel(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_from,
+                settings.recipients,
+                user=settings.smtp_user,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                starttls=settings.smtp_starttls,
+                timeout=settings.alert_timeout_s,
+            )
+        )
+    return channels
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _local(naive_utc: datetime) -> datetime:
+    return naive_utc.replace(tzinfo=UTC).astimezone(HELSINKI)
+
+
+def _local_day_start(naive_utc: datetime) -> datetime:
+    """Midnight (Europe/Helsinki) of the day naive_utc falls on, as naive UTC."""
+    day: date = _local(naive_utc).date()
+    return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
+
+
+class Alerter:
+    """Sends problem alerts (at most one per problem key per Helsinki day) and all-clears.
+
+    State lives in the alert_state table, so the once-a-day rule holds across processes and restarts.
+    Every public method swallows and logs its own errors: alerting never crashes the job it reports on.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: AlertSettings | None = None,
+        *,
+        channels: Sequence[Channel] | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        secrets: Sequence[str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or AlertSettings()
+        self.channels = list(channels) if channels is not None else channels_from_settings(self.settings)
+        self.clock = clock
+        extra = [self.settings.smtp_password.get_secret_value()] if self.settings.smtp_password else []
+        if self.settings.alert_webhook_url is not None:
+            extra.append(self.settings.alert_webhook_url.get_secret_value())
+        self.secrets = [*(secrets if secrets is not None else secret_values()), *extra]
+
+    @property
+    def threshold(self) -> int:
+        """Consecutive failed runs of a job before it is alerted."""
+        return self.settings.alert_failures
+
+    def _now(self) -> datetime:
+        return _naive_utc(self.clock())
+
+    def problem(self, problem: Problem) -> bool:
+        """Alert a problem unless it was already alerted today; True when an alert went out."""
+        problem = Problem(
+            problem.kind, problem.subject, redact(problem.message, self.secrets), problem.dataset, problem.job
+        )
+        now = self._now()
+        try:
+            claim = self._claim(problem, now)
+        except Exception as error:
+            log.warning("alert %s: could not read or record alert state: %s", problem.key, self._safe(error))
+            return False
+        if claim is None:
+            log.debug("alert %s: already sent today", problem.key)
+            return False
+        previous_sent, first_seen = claim
+        alert = Alert(
+            problem.key,
+            problem.kind,
+            "problem",
+            problem.subject,
+            problem.message,
+            first_seen,
+            now,
+            problem.dataset,
+            problem.job,
+        )
+        if self._deliver(alert):
+            return True
+        try:  # nothing got through: forget the claim so that the next check tries again
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(schema.alert_state)
+                    .where(
+                        schema.alert_state.c.problem_key == problem.key, schema.alert_state.c.last_sent == now
+                    )
+                    .values(last_sent=previous_sent)
+                )
+        except Exception as error:
+            log.warning("alert %s: could not reset alert state: %s", problem.key, self._safe(error))
+        return False
+
+    def resolved(self, kind: str, subject: str, message: str = "") -> bool:
+        """Close the problem kind:subject if open; True when an all-clear went out."""
+        return self.resolve_many([(kind, subject)], message) > 0
+
+    def resolve_many(self, problems: Sequence[tuple[str, str]], message: str = "") -> int:
+        """Close each open (kind, subject) problem, sending an all-clear for those that were alerted."""
+        keys = [f"{kind}:{subject}" for kind, subject in problems]
+        if not keys:
+            return 0
+        table = schema.alert_state
+        now = self._now()
+        try:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(table).where(table.c.problem_key.in_(keys), table.c.resolved_at.is_(None))
+                ).all()
+                if rows:
+                    conn.execute(
+                        update(table)
+                        .where(
+                            table.c.problem_key.in_([r.problem_key for r in rows]),
+                            table.c.resolved_at.is_(None),
+                        )
+                        .values(resolved_at=now)
+                    )
+        except Exception as error:
+            log.warning("alert state: could not resolve %s: %s", ", ".join(keys), self._safe(error))
+            return 0
+        sent = 0
+        for row in rows:
+            if row.last_sent is None:
+                continue  # never alerted: nothing to give the all-clear for
+            kind, _, subject = row.problem_key.partition(":")
+            alert = Alert(
+                row.problem_key,
+                kind,
+                "resolved",
+                subject,
+                redact(message, self.secrets),
+                row.first_seen,
+                now,
+                subject if kind in ("rejected", "late") else None,
+                subject if kind == "failing" else None,
+            )
+            sent += self._deliver(alert)
+        return sent
+
+    def open_problems(self) -> list[str]:
+        """Keys of the problems not yet resolved."""
+        table = schema.alert_state
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(table.c.problem_key)
+                    .where(table.c.resolved_at.is_(None))
+                    .order_by(table.c.problem_key)
+                ).scalars()
+            )
+
+    def _claim(self, problem: Problem, now: datetime) -> tuple[datetime | None, datetime] | None:
+        """Record that problem is being alerted now; None when it already was today (or by someone else)."""
+        table = schema.alert_state
+        day_start = _local_day_start(now)
+        values = {"last_sent": now, "last_message": problem.message}
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(table).where(table.c.problem_key == problem.key)).first()
+                if row is None:
+                    conn.execute(insert(table).values(problem_key=problem.key, first_seen=now, **values))
+                    return None, now
+                if row.resolved_at is not None:  # it came back
+                    changed = conn.execute(
+                        update(table)
+                        .where(table.c.problem_key == problem.key, table.c.resolved_at.is_not(None))
+                        .values(first_seen=now, resolved_at=None, **values)
+                    ).rowcount
+                    return (None, now) if changed else None
+                if row.last_sent is not None and row.last_sent >= day_start:
+                    return None
+                changed = conn.execute(
+                    update(table)
+                    .where(
+                        table.c.problem_key == problem.key,
+                        table.c.resolved_at.is_(None),
+                        or_(table.c.last_sent.is_(None), table.c.last_sent < day_start),
+                    )
+                    .values(**values)
+                ).rowcount
+                return (row.last_sent, row.first_seen) if changed else None
+        except IntegrityError:
+            return None  # another process inserted the same problem at the same moment and alerts it
+
+    def _deliver(self, alert: Alert) -> bool:
+        """Send on every channel; True when at least one succeeded (or, with no channel, once logged)."""
+        if not self.channels:
+            log.warning("ALERT (no channel configured) %s: %s", alert.title, alert.text)
+            return True
+        delivered = False
+        for channel in self.channels:
+            try:
+                channel.send(alert)
+            except Exception as error:
+                log.warning("alert %s: %s failed: %s", alert.key, channel.name, self._safe(error))
+            else:
+                delivered = True
+                log.info("alert %s (%s) sent by %s", alert.key, alert.state, channel.name)
+        return delivered
+
+    def _safe(self, error: BaseException) -> str:
+        return redact(f"{type(error).__name__}: {error}", self.secrets)
+
+
+def consecutive_failures(engine: Engine, job: str, *, limit: int = 200) -> int:
+    """How many runs of job failed in a row up to now (retry attempts and busy/rejected runs not counted)."""
+    run = schema.job_run
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(run.c.outcome, run.c.trigger)
+            .where(run.c.job == job, run.c.outcome.in_(("success", "unchanged", "failed")))
+            .order_by(run.c.id.desc())
+            .limit(limit)
+        ).all()
+    count = 0
+    for outcome, trigger in rows:
+        if outcome != "failed":
+            break
+        if trigger != RETRY_TRIGGER:
+            count += 1
+    return count
+
+
+def check_run(
+    alerter: Alerter, job: str, outcome: str, error: str | None = None, *, dataset: str | None = None
+) -> None:
+    """After a run's final outcome: alert a job failing N times in a row or a rejected payload; all-clear."""
+    try:
+        if outcome in ("success", "unchanged"):
+            problems = [("failing", job)] + ([("rejected", dataset)] if dataset else [])
+            alerter.resolve_many(problems, f"{job} finished: {outcome}.")
+        elif outcome == "failed":
+            failures = consecutive_failures(alerter.engine, job)
+            if failures >= alerter.threshold:
+                alerter.problem(
+                    Problem(
+                        "failing",
+                        job,
+                        f"{job} has failed {failures} runs in a row. Last error: {error or 'unknown'}",
+                        dataset=dataset,
+                        job=job,
+                    )
+                )
+        elif outcome == "rejected" and dataset:
+            alerter.problem(
+                Problem(
+                    "rejected",
+                    dataset,
+                    f"{dataset}: the payload was rejected by validation and nothing was loaded (the previous "
+                    f"data stay in place): {error or 'unknown'}",
+                    dataset=dataset,
+                    job=job,
+                )
+            )
+    except Exception as problem:  # alerting never crashes the job
+        log.warning("alerts for %s: %s", job, redact(f"{type(problem).__name__}: {problem}", alerter.secrets))
+
+
+def check_freshness(
+    alerter: Alerter, catalogue: Catalogue, today: date, datasets: Sequence[str] | None = None
+) -> None:
+    """Alert sources later than their publication calendar; all-clear those on time again."""
+    try:
+        frame = freshness(alerter.engine, catalogue, today)
+        wanted = set(datasets) if datasets is not None else None
+        fresh: list[tuple[str, str]] = []
+        for row in frame.iter_rows(named=True):
+            dataset = row["dataset"]
+            if wanted is not None and dataset not in wanted:
+                continue
+            if row["state"] == "late":
+                alerter.problem(
+                    Problem(
+                        "late",
+                        dataset,
+                        f"{dataset} is later than its {row['frequency']} publication calendar: the newest "
+                        f"period is {row['latest_period']} (ending {row['latest_period_end']}), a period "
+                        f"ending {row['expected_period_end']} was expected by {today}.",
+                        dataset=dataset,
+                    )
+                )
+            elif row["state"] == "fresh":
+                fresh.append(("late", dataset))
+        alerter.resolve_many(fresh, "The source is on time again.")
+    except Exception as problem:
+        log.warning("freshness alerts: %s", redact(f"{type(problem).__name__}: {problem}", alerter.secrets))

@@ -1,0 +1,278 @@
+"""Health for monitoring: per dataset last success, failure, staleness and next run; per job outcome."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, column, func, inspect, select, table
+
+from ingest.catalogue import Catalogue, load_catalogue
+from ingest.freshness import freshness
+from kestava.config import get_settings
+from storage import schema
+from storage.engine import open_database, safe_url
+
+__all__ = ["JOBSTORE_TABLE", "DatasetStatus", "JobStatus", "StatusReport", "status_command", "status_report"]
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJobStore table
+PROBLEM_OUTCOMES = ("failed", "rejected")
+EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One dataset: freshness against its publication calendar, last success and failure, next run."""
+
+    dataset: str
+    state: str  # fresh, late, failed, never (ingest.freshness)
+    latest_period: str | None
+    expected_period_end: date | None
+    last_outcome: str | None
+    last_success: datetime | None  # naive UTC
+    last_failure: datetime | None  # naive UTC
+    last_error: str | None  # the error of the last failure
+    next_run: datetime | None  # Europe/Helsinki, from the scheduler's job store
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "fresh"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One job (ingest:<dataset>, compute, report:weekly, …): its last recorded run and next run."""
+
+    job: str
+    last_outcome: str | None
+    last_started: datetime | None  # naive UTC
+    last_finished: datetime | None  # naive UTC
+    last_error: str | None
+    next_run: datetime | None  # Europe/Helsinki
+
+    @property
+    def ok(self) -> bool:
+        return self.last_outcome not in PROBLEM_OUTCOMES
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Everything `kestava status` shows; ok is False when any dataset is not fresh or any job failing."""
+
+    today: date
+    datasets: tuple[DatasetStatus, ...]
+    jobs: tuple[JobStatus, ...]
+    scheduler_known: bool  # whether the scheduler's job store table exists
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.datasets) and all(j.ok for j in self.jobs)
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per problem, for humans and monitoring."""
+        lines = [
+            f"{d.dataset}: {d.state}" + (f" ({d.last_error})" if d.last_error and d.state == "failed" else "")
+            for d in self.datasets
+            if not d.ok
+        ]
+        lines += [
+            f"{j.job}: {j.last_outcome}" + (f" ({j.last_error})" if j.last_error else "")
+            for j in self.jobs
+            if not j.ok
+        ]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (timestamps ISO 8601; naive ones are UTC and marked so)."""
+        document: dict[str, Any] = _jsonable(
+            {
+                "ok": self.ok,
+                "today": self.today,
+                "problems": self.problems,
+                "scheduler_known": self.scheduler_known,
+                "datasets": [asdict(d) | {"ok": d.ok} for d in self.datasets],
+                "jobs": [asdict(j) | {"ok": j.ok} for j in self.jobs],
+            }
+        )
+        return document
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def scheduled_runs(engine: Engine, table_name: str = JOBSTORE_TABLE) -> dict[str, datetime | None] | None:
+    """Job id -> next run time (Europe/Helsinki; None when paused) from the job store; None without one."""
+    if not inspect(engine).has_table(table_name):
+        return None
+    jobs = table(table_name, column("id"), column("next_run_time"))
+    with engine.connect() as conn:
+        rows = conn.execute(select(jobs.c.id, jobs.c.next_run_time)).all()
+    return {
+        str(job_id): None
+        if next_run is None
+        else datetime.fromtimestamp(float(next_run), UTC).astimezone(HELSINKI)
+        for job_id, next_run in rows
+    }
+
+
+def status_report(engine: Engine, catalogue: Catalogue, today: date) -> StatusReport:
+    """The health of every catalogue dataset and every job that has run or is scheduled."""
+    run = schema.job_run
+    fresh = {row["dataset"]: row for row in freshness(engine, catalogue, today).iter_rows(named=True)}
+    stored = scheduled_runs(engine)
+    next_runs = stored or {}
+    with engine.connect() as conn:
+        last_success = dict(
+            conn.execute(
+                select(run.c.dataset_id, func.max(run.c.finished_at))
+                .where(run.c.job.like("ingest:%"), run.c.outcome.in_(("success", "unchanged")))
+                .group_by(run.c.dataset_id)
+            ).all()
+        )
+        failures = conn.execute(
+            select(run.c.dataset_id, run.c.finished_at, run.c.error)
+            .where(run.c.job.like("ingest:%"), run.c.outcome.in_(PROBLEM_OUTCOMES))
+            .order_by(run.c.id)
+        ).all()
+        latest_ids = select(func.max(run.c.id)).where(run.c.outcome != "busy").group_by(run.c.job)
+        latest = conn.execute(
+            select(run.c.job, run.c.outcome, run.c.started_at, run.c.finished_at, run.c.error)
+            .where(run.c.id.in_(latest_ids))
+            .order_by(run.c.job)
+        ).all()
+    last_failure = {dataset: (finished, error) for dataset, finished, error in failures}
+    datasets = []
+    for spec in catalogue.datasets.values():
+        row = fresh.get(spec.id, {})
+        failure_at, failure_error = last_failure.get(spec.id, (None, None))
+        datasets.append(
+            DatasetStatus(
+                dataset=spec.id,
+                state=row.get("state") or "never",
+                latest_period=row.get("latest_period"),
+                expected_period_end=row.get("expected_period_end"),
+                last_outcome=row.get("last_outcome"),
+                last_success=last_success.get(spec.id),
+                last_failure=failure_at,
+                last_error=failure_error,
+                next_run=next_runs.get(f"ingest:{spec.id}"),
+            )
+        )
+    jobs = {
+        job: JobStatus(job, outcome, started, finished, error if outcome in PROBLEM_OUTCOMES else None, None)
+        for job, outcome, started, finished, error in latest
+    }
+    for job_id, next_run in next_runs.items():
+        known = jobs.get(job_id)
+        jobs[job_id] = (
+            JobStatus(job_id, None, None, None, None, next_run)
+            if known is None
+            else JobStatus(
+                known.job,
+                known.last_outcome,
+                known.last_started,
+                known.last_finished,
+                known.last_error,
+                next_run,
+            )
+        )
+    return StatusReport(
+        today=today,
+        datasets=tuple(datasets),
+        jobs=tuple(jobs[name] for name in sorted(jobs)),
+        scheduler_known=stored is not None,
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "–"
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(HELSINKI)
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+STATE_STYLE = {"fresh": "green", "late": "yellow", "failed": "red", "never": "yellow"}
+
+
+def render(report: StatusReport, console: Console) -> None:
+    """Print the report as two rich tables and a one-line verdict."""
+    datasets = Table(title=f"Datasets on {report.today} (times Europe/Helsinki)")
+    for name in ("dataset", "state", "latest period", "last success", "last failure", "error", "next run"):
+        datasets.add_column(name, overflow="fold")
+    for d in report.datasets:
+        datasets.add_row(
+            d.dataset,
+            f"[{STATE_STYLE.get(d.state, 'white')}]{d.state}",
+            d.latest_period or "–",
+            _when(d.last_success),
+            _when(d.last_failure),
+            d.last_error or "",
+            _when(d.next_run) if report.scheduler_known else "not scheduled",
+        )
+    console.print(datasets)
+    jobs = Table(title="Jobs")
+    for name in ("job", "last outcome", "started", "finished", "error", "next run"):
+        jobs.add_column(name, overflow="fold")
+    for j in report.jobs:
+        style = "red" if not j.ok else "green" if j.last_outcome else "white"
+        jobs.add_row(
+            j.job,
+            f"[{style}]{j.last_outcome or 'never run'}",
+            _when(j.last_started),
+            _when(j.last_finished),
+            j.last_error or "",
+            _when(j.next_run),
+        )
+    console.print(jobs)
+    if report.ok:
+        console.print("[green]OK: every dataset is fresh and no job is failing")
+    else:
+        console.print(f"[red]PROBLEMS ({len(report.problems)}):")
+        for line in report.problems:
+            console.print(f"  {line}", markup=False)
+
+
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Health check for monitoring: exit 0 when all is well, 1 when anything is failing or stale.
+
+    Exit 2 when the status cannot be read at all (e.g. the database is unreachable).
+    """
+    url = get_settings().resolved_database_url()
+    try:
+        engine = open_database(url)
+        try:
+            report = status_report(engine, load_catalogue(), datetime.now(HELSINKI).date())
+        finally:
+            engine.dispose()
+    except Exception as error:
+        message = f"status unknown: cannot read {safe_url(url)}: {type(error).__name__}: {error}"
+        if as_json:
+            sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")
+        else:
+            Console(stderr=True).print(message, style="red", markup=False)
+        raise typer.Exit(code=EXIT_UNKNOWN) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n")
+    else:
+        render(report, Console())
+    raise typer.Exit(code=EXIT_OK if report.ok else EXIT_PROBLEM)

@@ -1,0 +1,169 @@
+"""Indicator engine on the bundled snapshot: Espoo's published figures, incremental compute, provenance."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, select
+
+from indicators.catalogue import load_indicator_catalogue
+from indicators.engine import compute
+from indicators.export import export_table, write_export
+from ingest.run import ingest
+from storage import schema
+from storage.rawstore import RawStore
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.fixture
+def loaded(loaded_engine: Engine) -> Engine:
+    """The shared database after an offline ingest of the bundled snapshot and a compute (read-only)."""
+    return loaded_engine
+
+
+@pytest.fixture
+def fresh_loaded(engine: Engine, tmp_path: Path) -> Engine:
+    """A private database after an offline ingest and a compute, for tests that change it."""
+    outcomes = ingest(engine, RawStore(tmp_path / "raw"), offline=True)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    summary = compute(engine, today=TODAY)
+    assert not summary.errors, summary.errors
+    return engine
+
+
+def value(engine: Engine, indicator: str, area: str, period: str, kind: str = "observed") -> float:
+    table = schema.indicator_value
+    with engine.connect() as conn:
+        result = conn.execute(
+            select(table.c.value).where(
+                table.c.indicator_id == indicator,
+                table.c.area == area,
+                table.c.period == period,
+                table.c.kind == kind,
+            )
+        ).scalar_one()
+    return float(result)
+
+
+def test_espoo_agrees_with_published_figures(loaded: Engine) -> None:
+    base = value(loaded, "ghg_total", "049", "1990")
+    target = value(loaded, "ghg_total", "049", "2030", "target")
+    assert target == pytest.approx(212, abs=1)  # roadmap 2024: 212 kt
+    assert target == pytest.approx(base * 0.2)  # derived from the same release's 1990 value
+    latest = value(loaded, "ghg_total", "049", "2023")
+    assert latest / base - 1 == pytest.approx(-0.30, abs=0.005)  # −30 % on 1990
+    assert latest / value(loaded, "ghg_total", "049", "2022") - 1 == pytest.approx(-0.18, abs=0.005)
+    assert round(value(loaded, "ghg_per_resident", "049", "2023"), 1) == 2.4  # 2.4 t per resident
+    assert value(loaded, "ghg_index", "049", "1990") == pytest.approx(100.0)
+    assert value(loaded, "compensation_need", "049", "2030") == pytest.approx(target)
+    assert value(loaded, "carbon_sink_estimate", "049", "2019") == pytest.approx(
+        0.21 * value(loaded, "ghg_total", "049", "2019")
+    )
+    # the linear path runs from the 1990 value to the target
+    assert value(loaded, "ghg_total", "049", "1990", "path") == pytest.approx(base)
+    assert value(loaded, "ghg_total", "049", "2010", "path") == pytest.approx(
+        base + (target - base) * 20 / 40
+    )
+
+
+def test_required_rate_and_assessment_records(loaded: Engine) -> None:
+    with loaded.connect() as conn:
+        rows = {
+            r.method: r
+            for r in conn.execute(
+                select(schema.assessment).where(
+                    schema.assessment.c.indicator_id == "ghg_total", schema.assessment.c.area == "049"
+                )
+            )
+        }
+    assert set(rows) == {
+        "eurostat_sdg",
+        "open_sdg",
+        "sdsn_trend",
+        "german_strategy",
+        "linear_trajectory_check",
+    }
+    linear = rows["linear_trajectory_check"]
+    # required compound rate from 1990 to 2030 for −80 %: 0.2^(1/40) − 1 ≈ −3.94 %/yr
+    assert linear.required_rate == pytest.approx(0.2 ** (1 / 40) - 1, abs=1e-4)
+    assert linear.required_rate == pytest.approx(-0.0394, abs=5e-4)
+    for row in rows.values():
+        details = json.loads(row.details)
+        assert row.method_version and row.status and row.latest_year == 2024
+        assert row.target_value == pytest.approx(212, abs=1)
+        assert "thresholds" in details
+
+
+def test_region_total_sums_the_four_cities(loaded: Engine) -> None:
+    cities = sum(value(loaded, "ghg_total", area, "2018") for area in ("049", "091", "092", "235"))
+    assert value(loaded, "ghg_total", "PKS", "2018") == pytest.approx(cities)
+    assert cities == pytest.approx(4770, rel=0.01)  # HSY 2018: 4 770 kt
+
+
+def test_sector_breakdown_adds_up_to_the_total(loaded: Engine) -> None:
+    total = value(loaded, "ghg_total", "049", "2016")
+    table = schema.indicator_value
+    with loaded.connect() as conn:
+        sectors = dict(
+            conn.execute(
+                select(table.c.indicator_id, table.c.value).where(
+                    table.c.indicator_id.like("ghg_by_sector.%"),
+                    table.c.area == "049",
+                    table.c.period == "2016",
+                    table.c.kind == "observed",
+                )
+            ).all()
+        )
+    assert sum(sectors.values()) == pytest.approx(total)
+    assert sectors["ghg_by_sector.district_heat"] / total == pytest.approx(0.42, abs=0.01)  # 2016: 42 %
+    assert sectors["ghg_by_sector.transport"] / total == pytest.approx(0.27, abs=0.01)  # 2016: 27 %
+
+
+def test_compute_recomputes_only_what_changed(fresh_loaded: Engine) -> None:
+    loaded = fresh_loaded
+    again = compute(loaded, today=TODAY)
+    assert again.computed == [] and len(again.unchanged) == len(load_indicator_catalogue().indicators)
+    with loaded.begin() as conn:  # a new snapshot of population arrives
+        conn.execute(
+            schema.snapshot.insert().values(
+                dataset_id="statfin_population",
+                fetched_at=schema.snapshot.c.fetched_at.type.python_type(2027, 1, 1),
+                sha256="new",
+                reader_version="t",
+                is_demo=True,
+                rows_added=0,
+                rows_revised=0,
+                rows_unchanged=0,
+            )
+        )
+    after = compute(loaded, today=TODAY)
+    assert sorted(after.computed) == ["ghg_per_resident", "population", "syke_ghg_per_resident"]
+
+
+def test_export_is_tidy_with_provenance(loaded: Engine, tmp_path: Path) -> None:
+    table = export_table(loaded, load_indicator_catalogue(), ["ghg_total"], area="049", lang="fi")
+    assert set(table["kind"].unique()) == {
+        "observed",
+        "target",
+        "path",
+        "projection",
+        "estimate",
+        "assessment",
+    }
+    observed = table.filter(pl.col("kind") == "observed", pl.col("period") == "2023").row(0, named=True)
+    assert observed["value"] == pytest.approx(742)
+    assert observed["name"] == "Kasvihuonekaasupäästöt" and observed["sdg"] == "13.2.2"
+    assert "HSY (CC BY 4.0)" in observed["source"] and "hri.fi" in observed["source"]
+    assert observed["is_demo"] is True and observed["snapshot_ids"]
+    out = tmp_path / "x.parquet"
+    write_export(table, "parquet", out)
+    assert pl.read_parquet(out).height == table.height
+    csv = write_export(table, "csv", None)
+    assert csv is not None and csv.startswith("indicator,name,sdg,area,period,kind,value")
+    with pytest.raises(ValueError, match="expected one of"):
+        write_export(table, "xlsx", None)
