@@ -1,0 +1,195 @@
+"""Derivations: sums with breakdown rules and region totals, select, ratios, indices; missing stays null."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indicators.catalogue import parse_indicator_catalogue
+from indicators.derive import derive_all
+
+T = datetime(2025, 6, 1)
+NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
+
+
+def catalogue(**entries: dict[str, object]):  # type: ignore[no-untyped-def]
+    base = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test", "assess": []}
+    return parse_indicator_catalogue({"indicators": {k: {**NAMES, **base, **v} for k, v in entries.items()}})
+
+
+def obs(
+    rows: list[tuple[str, str, float | None, dict[str, str]]], unit: str = "kt CO2e", snapshot: int = 1
+) -> pl.DataFrame:
+    """(area, period, value, dims) rows as a loaded observation frame."""
+    dims = sorted({k for *_, d in rows for k in d})
+    return pl.DataFrame(
+        {
+            "area": [r[0] for r in rows],
+            "period": [r[1] for r in rows],
+            "value": [r[2] for r in rows],
+            "flag": [None] * len(rows),
+            "unit": [unit] * len(rows),
+            **{d: [r[3].get(d, "") for r in rows] for d in dims},
+            "snapshot_id": [snapshot] * len(rows),
+            "valid_from": [T] * len(rows),
+        },
+        schema_overrides={"value": pl.Float64, "flag": pl.String},
+    )
+
+
+SECTORS = {
+    "kind": "sum",
+    "dataset": "d",
+    "unit_in": "kt CO2e",
+    "breakdown": [
+        {"key": "district_heat", "match": {"s1": "Lämmitys", "s2": "Kaukolämpö"}},
+        {"key": "other_heating", "match": {"s1": "Lämmitys"}},
+        {"key": "transport", "match": {"s1": "Liikenne"}},
+    ],
+}
+
+
+def test_breakdown_first_rule_wins_and_unmatched_goes_to_other() -> None:
+    data = obs(
+        [
+            ("049", "2020", 10.0, {"s1": "Lämmitys", "s2": "Kaukolämpö"}),
+            ("049", "2020", 3.0, {"s1": "Lämmitys", "s2": "Öljylämmitys"}),
+            ("049", "2020", 5.0, {"s1": "Liikenne", "s2": "Tieliikenne"}),
+            ("049", "2020", 1.0, {"s1": "Uusi sektori", "s2": ""}),
+        ]
+    )
+    done, errors = derive_all(catalogue(sectors={"derive": SECTORS}), {"d": data})
+    assert not errors
+    result = dict(done["sectors"].select("indicator", "value").iter_rows())
+    # 10 + 3 + 5 + 1: district heat matched before the broader heating rule
+    assert result == {
+        "sectors.district_heat": 10.0,
+        "sectors.other_heating": 3.0,
+        "sectors.transport": 5.0,
+        "sectors.other": 1.0,
+    }
+
+
+def test_all_missing_sum_stays_missing_not_zero() -> None:
+    data = obs([("049", "2020", None, {}), ("049", "2020", None, {"s": "b"}), ("049", "2021", 2.0, {})])
+    done, _ = derive_all(
+        catalogue(t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}}), {"d": data}
+    )
+    assert dict(done["t"].select("period", "value").iter_rows()) == {"2020": None, "2021": 2.0}
+
+
+def test_region_total_only_when_every_member_has_a_value() -> None:
+    derive = {
+        "kind": "sum",
+        "dataset": "d",
+        "unit_in": "kt CO2e",
+        "totals": [{"area": "PKS", "of": ["049", "091"]}],
+    }
+    data = obs([("049", "2020", 1.0, {}), ("091", "2020", 2.0, {}), ("049", "2021", 1.0, {})])
+    done, _ = derive_all(catalogue(t={"derive": derive}), {"d": data})
+    region = done["t"].filter(pl.col("area") == "PKS")
+    assert dict(region.select("period", "value").iter_rows()) == {"2020": 3.0}  # 2021 lacks 091
+
+
+def test_select_refuses_an_ambiguous_filter() -> None:
+    data = obs([("FI", "2020", 1.0, {"unit_code": "I90"}), ("FI", "2020", 2.0, {"unit_code": "T_HAB"})])
+    derive = {"kind": "select", "dataset": "d", "unit_in": "kt CO2e"}
+    _, errors = derive_all(catalogue(t={"derive": derive}), {"d": data})
+    assert "exactly one series per area and period" in errors["t"] and "indicator t" in errors["t"]
+
+
+@pytest.mark.parametrize(
+    ("derive", "field"),
+    [
+        ({"kind": "sum", "dataset": "d", "unit_in": "GWh"}, "unit"),
+        ({"kind": "sum", "dataset": "d", "unit_in": "kt CO2e", "filter": {"sector9": "x"}}, "sector9"),
+        ({"kind": "sum", "dataset": "missing", "unit_in": "kt CO2e"}, "dataset missing"),
+    ],
+)
+def test_bad_inputs_name_the_indicator_and_field(derive: dict[str, object], field: str) -> None:
+    data = obs([("049", "2020", 1.0, {"s": "a"})])
+    _, errors = derive_all(
+        catalogue(t={"derive": derive}, r={"derive": {"kind": "index", "of": "t", "base_year": 2020}}),
+        {"d": data},
+    )
+    assert errors["t"].startswith(f"indicator t: {field}")
+    assert errors["r"] == "indicator r: input indicator t failed"
+
+
+def test_unknown_dependency_is_rejected_when_the_catalogue_loads() -> None:
+    with pytest.raises(ValueError, match="depends on unknown indicator 'nope'"):
+        catalogue(r={"derive": {"kind": "index", "of": "nope", "base_year": 1990}})
+
+
+def test_target_is_derived_from_the_same_release() -> None:
+    entry = {
+        "derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"},
+        "targets": [
+            {"kind": "reduction_from_base", "base_year": 1990, "reduction": 0.8, "year": 2030, "source": "s"}
+        ],
+    }
+    cat = catalogue(t=entry, r={"derive": {"kind": "residual", "of": "t"}})
+    for base in (1060.0, 1224.0):  # the current release and the older SECAP calculation
+        done, _ = derive_all(cat, {"d": obs([("049", "1990", base, {}), ("049", "2023", 742.0, {})])})
+        assert done["r"]["value"].to_list() == [pytest.approx(base * 0.2)]
+
+
+ratio_catalogue = catalogue(
+    e={"derive": {"kind": "sum", "dataset": "e", "unit_in": "kt CO2e"}},
+    p={"derive": {"kind": "sum", "dataset": "p", "unit_in": "persons"}, "unit": "persons"},
+    per={
+        "derive": {"kind": "ratio", "numerator": "e", "denominator": "p", "scale": 1000.0},
+        "unit": "t CO2e per resident",
+    },
+    idx={"derive": {"kind": "index", "of": "e", "base_year": 1990}, "unit": "index"},
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    emissions=st.lists(st.floats(1, 5000), min_size=3, max_size=3),
+    population=st.floats(1000, 2_000_000),
+    factor=st.floats(0.1, 10),
+)
+def test_per_resident_scales_inversely_with_population(
+    emissions: list[float], population: float, factor: float
+) -> None:
+    periods = ["1990", "2000", "2010"]
+    e = obs([("049", p, v, {}) for p, v in zip(periods, emissions, strict=True)])
+
+    def per_resident(pop: float) -> list[float]:
+        p = obs([("049", per, pop, {}) for per in periods], unit="persons", snapshot=2)
+        done, errors = derive_all(ratio_catalogue, {"e": e, "p": p}, ["per"])
+        assert not errors
+        return done["per"]["value"].to_list()
+
+    base, scaled = per_resident(population), per_resident(population * factor)
+    for b, s in zip(base, scaled, strict=True):
+        assert s == pytest.approx(b / factor, rel=1e-9)
+    assert base[0] == pytest.approx(emissions[0] * 1000 / population)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(0.5, 1e6), min_size=2, max_size=6))
+def test_index_is_100_in_its_base_year(values: list[float]) -> None:
+    periods = [str(1990 + 5 * i) for i in range(len(values))]
+    done, _ = derive_all(
+        ratio_catalogue,
+        {"e": obs([("049", p, v, {}) for p, v in zip(periods, values, strict=True)])},
+        ["idx"],
+    )
+    index = dict(done["idx"].select("period", "value").iter_rows())
+    assert index["1990"] == pytest.approx(100.0)
+    for period, v in zip(periods, values, strict=True):
+        assert index[period] == pytest.approx(v / values[0] * 100)
+
+
+def test_provenance_is_the_union_of_inputs() -> None:
+    e = obs([("049", "2020", 10.0, {})], snapshot=7)
+    p = obs([("049", "2020", 5.0, {})], unit="persons", snapshot=9)
+    done, _ = derive_all(ratio_catalogue, {"e": e, "p": p}, ["per"])
+    assert done["per"]["snapshot_ids"].to_list() == [[7, 9]]
