@@ -1,0 +1,54 @@
+"""The analyst API returns documented polars frames from whatever database it is pointed at."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine
+
+from kestava import api
+
+
+def test_indicator_values_have_every_kind_and_provenance(loaded_engine: Engine) -> None:
+    values = api.indicator_values("ghg_total", area="049", engine=loaded_engine)
+    assert set(values["kind"].unique()) == {"observed", "target", "path", "projection", "estimate"}
+    observed = values.filter(pl.col("kind") == "observed", pl.col("year") == 2023)
+    assert observed["value"].item() == pytest.approx(742)
+    assert observed["unit"].item() == "kt CO2e" and observed["is_demo"].item() is True
+    ids = observed["snapshot_ids"].item().to_list()
+    prov = api.provenance(ids, engine=loaded_engine)
+    assert prov["dataset_id"].unique().to_list() == ["hsy_emissions"]
+    assert prov["url"].str.contains("hri.fi").any()
+
+
+def test_breakdown_and_sectors(loaded_engine: Engine) -> None:
+    sectors = api.sectors("049", engine=loaded_engine)
+    assert {"district_heat", "transport", "consumer_electricity"} <= set(sectors["sector"].unique())
+    total = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    by_year = sectors.group_by("year").agg(pl.col("value").sum()).sort("year")
+    joined = by_year.join(total.select("year", pl.col("value").alias("total")), on="year")
+    assert (joined["value"] - joined["total"]).abs().max() < 1e-6
+
+
+def test_compare_names_areas_in_each_language(loaded_engine: Engine) -> None:
+    frame = api.compare("syke_ghg_per_resident", ["049", "091"], lang="sv", engine=loaded_engine)
+    assert set(frame["area_name"].unique()) == {"Esbo", "Helsingfors"}
+    with pytest.raises(ValueError, match="language"):
+        api.area_names("de")
+
+
+def test_assessments_latest_and_catalogue(loaded_engine: Engine) -> None:
+    latest = api.assessments("ghg_total", area="049", engine=loaded_engine)
+    assert latest.height == 5 and latest["method"].n_unique() == 5
+    cat = api.catalogue("en")
+    assert cat.filter(pl.col("indicator") == "ghg_total")["name"].item() == "Greenhouse gas emissions"
+    assert api.municipalities().height == 309
+
+
+def test_freshness_and_assess_at(loaded_engine: Engine) -> None:
+    fresh = api.freshness(engine=loaded_engine)
+    assert fresh.height == 10 and fresh["is_demo"].all()
+    now = api.assess_at(None, ["ghg_total"], engine=loaded_engine)
+    stored = api.assessments("ghg_total", engine=loaded_engine)
+    joined = now.join(stored, on=["indicator", "area", "method"], suffix="_stored")
+    assert joined.height == stored.height and (joined["status"] == joined["status_stored"]).all()
