@@ -27,7 +27,9 @@ def test_breakdown_and_sectors(loaded_engine: Engine) -> None:
     total = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
     by_year = sectors.group_by("year").agg(pl.col("value").sum()).sort("year")
     joined = by_year.join(total.select("year", pl.col("value").alias("total")), on="year")
-    assert (joined["value"] - joined["total"]).abs().max() < 1e-6
+    assert (joined["value"] - joined["total"]).abs().to_list() == pytest.approx(
+        [0.0] * joined.height, abs=1e-6
+    )
 
 
 def test_compare_names_areas_in_each_language(loaded_engine: Engine) -> None:

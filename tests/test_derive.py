@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import polars as pl
@@ -9,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indicators.catalogue import parse_indicator_catalogue
+from indicators.catalogue import IndicatorCatalogue, parse_indicator_catalogue
 from indicators.derive import derive_all
 
 T = datetime(2025, 6, 1)
 NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
 
 
-def catalogue(**entries: dict[str, object]):  # type: ignore[no-untyped-def]
+def catalogue(**entries: Mapping[str, object]) -> IndicatorCatalogue:
     base = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test", "assess": []}
     return parse_indicator_catalogue({"indicators": {k: {**NAMES, **base, **v} for k, v in entries.items()}})
 

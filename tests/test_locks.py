@@ -21,9 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_second_holder_is_refused_until_release(engine: Engine) -> None:
     with job_lock(engine, "ingest:hsy_emissions", holder="a"):
-        with pytest.raises(BusyError) as caught:
-            with job_lock(engine, "ingest:hsy_emissions", holder="b"):
-                pass
+        with pytest.raises(BusyError) as caught, job_lock(engine, "ingest:hsy_emissions", holder="b"):
+            pass
         assert "busy" in str(caught.value)
         with job_lock(engine, "ingest:syke_emissions", holder="b"):
             pass  # another name is independent
