@@ -1,1 +1,1 @@
-"""report package."""
+"""Charts for the weekly report and notebooks: report.charts, report.theme, report.i18n."""

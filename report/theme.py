@@ -1,0 +1,252 @@
+"""The Kestävä Espoo Altair theme: colour-blind-safe palette, fixed sector colours, fonts, title blocks."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType
+from typing import Any, Final, cast
+
+import altair as alt
+import polars as pl
+
+from report.i18n import format_date, t
+
+THEME_NAME: Final = "kestava"
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency.
+OKABE_ITO: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "black": "#000000",
+        "orange": "#E69F00",
+        "sky_blue": "#56B4E9",
+        "bluish_green": "#009E73",
+        "yellow": "#F0E442",
+        "blue": "#0072B2",
+        "vermillion": "#D55E00",
+        "reddish_purple": "#CC79A7",
+    }
+)
+
+# Default order for categories that have no fixed colour of their own.
+CATEGORY_RANGE: Final[tuple[str, ...]] = (
+    OKABE_ITO["blue"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["yellow"],
+    OKABE_ITO["black"],
+)
+
+# One colour per emission sector key, the same in every chart whatever sectors a frame happens to contain.
+SECTOR_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "district_heat": OKABE_ITO["vermillion"],
+        "transport": OKABE_ITO["blue"],
+        "consumer_electricity": OKABE_ITO["orange"],
+        "other_heating": OKABE_ITO["reddish_purple"],
+        "industry_machinery": OKABE_ITO["sky_blue"],
+        "waste": OKABE_ITO["bluish_green"],
+        "agriculture": OKABE_ITO["yellow"],
+        "f_gases": "#7F7F7F",
+        "other": "#B3B3B3",
+    }
+)
+# Sector keys outside SECTOR_COLOURS get these greys in sorted key order.
+FALLBACK_SECTOR_COLOURS: Final[tuple[str, ...]] = ("#5E5E5E", "#9C9C9C", "#3D3D3D", "#C8C8C8")
+
+TEXT_COLOUR: Final = "#222222"
+MUTED_TEXT: Final = "#555555"
+GRID_COLOUR: Final = "#E5E5E5"
+NEUTRAL: Final = "#8C8C8C"
+LIGHT_NEUTRAL: Final = "#C4C4C4"
+
+# Progress levels (progress dashboard), a blue-to-vermillion order that survives colour-vision deficiency.
+LEVEL_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "achieved": OKABE_ITO["blue"],
+        "good": OKABE_ITO["sky_blue"],
+        "moderate": OKABE_ITO["yellow"],
+        "weak": OKABE_ITO["orange"],
+        "away": OKABE_ITO["vermillion"],
+        "none": "#D9D9D9",
+    }
+)
+# Levels whose background is dark enough to need white cell text.
+DARK_LEVELS: Final[frozenset[str]] = frozenset({"achieved", "away"})
+
+# Data-freshness status colours; the chart also writes the status in words.
+FRESHNESS_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "fresh": OKABE_ITO["blue"],
+        "due": OKABE_ITO["orange"],
+        "late": OKABE_ITO["vermillion"],
+        "failed": OKABE_ITO["black"],
+    }
+)
+
+# DejaVu Sans is what vl-convert finds on this machine (its "sans-serif" fallback resolves to a serif face);
+# Verdana has near-identical metrics in browsers that lack DejaVu.
+FONT: Final = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
+
+WATERMARK_COLOUR: Final = "#7F7F7F"
+
+
+@dataclass(frozen=True)
+class ChartMeta:
+    """What every chart states about its data: sources, licence, vintage (snapshot date), demo or real."""
+
+    sources: tuple[str, ...]
+    licence: str
+    vintage: date
+    is_demo: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sources, str):
+            object.__setattr__(self, "sources", (self.sources,))
+        if not self.sources or not all(isinstance(s, str) and s.strip() for s in self.sources):
+            raise ValueError("ChartMeta.sources must name at least one source")
+        if not self.licence.strip():
+            raise ValueError("ChartMeta.licence must not be empty")
+        if not isinstance(self.vintage, date):
+            raise ValueError(f"ChartMeta.vintage must be a date, got {type(self.vintage).__name__}")
+
+
+def sector_colours(keys: Iterable[str]) -> dict[str, str]:
+    """Colour per sector key: the fixed mapping, then fallback greys for unknown keys in sorted order."""
+    result: dict[str, str] = {}
+    unknown = sorted({k for k in keys if k not in SECTOR_COLOURS})
+    for key in keys:
+        if key in SECTOR_COLOURS:
+            result[key] = SECTOR_COLOURS[key]
+    for i, key in enumerate(unknown):
+        result[key] = FALLBACK_SECTOR_COLOURS[i % len(FALLBACK_SECTOR_COLOURS)]
+    return result
+
+
+def subtitle_lines(meta: ChartMeta, lang: str) -> list[str]:
+    """The subtitle: a demo notice when needed, then source(s), licence and data vintage."""
+    key = "meta.subtitle_one" if len(meta.sources) == 1 else "meta.subtitle_many"
+    line = t(
+        key,
+        lang,
+        sources=", ".join(meta.sources),
+        licence=meta.licence,
+        vintage=format_date(meta.vintage, lang),
+    )
+    lines = [line]
+    if meta.is_demo:
+        lines.insert(0, t("meta.demo_notice", lang))
+    return lines
+
+
+def wrap_title(text: str, width: int = 85) -> list[str]:
+    """Split a long title into lines of similar length (no orphan word); a short one stays one line."""
+    if len(text) <= width:
+        return [text]
+    n = math.ceil(len(text) / width)
+    for w in range(math.ceil(len(text) / n), width + 1):
+        lines = textwrap.wrap(text, w)
+        if len(lines) <= n:
+            return lines
+    return textwrap.wrap(text, width)
+
+
+def title_params(finding: str, meta: ChartMeta, lang: str, width: int = 85) -> alt.TitleParams:
+    """A title that states the finding (wrapped at `width` characters), with the source/licence/vintage."""
+    lines = wrap_title(finding, width)
+    return alt.TitleParams(
+        text=lines if len(lines) > 1 else finding,
+        subtitle=subtitle_lines(meta, lang),
+        anchor="start",
+        offset=12,
+    )
+
+
+def watermark(lang: str) -> alt.Chart:
+    """A large, light "demo data" text layered over a view (its own one-row data; no scales touched)."""
+    chart: alt.Chart = (
+        alt.Chart(pl.DataFrame({"watermark": [1]}))
+        .mark_text(
+            text=t("meta.watermark", lang),
+            x={"expr": "width / 2"},
+            y={"expr": "height / 2"},
+            fontSize={"expr": "max(18, min(48, width / 8))"},
+            fontWeight="bold",
+            angle=340,
+            opacity=0.16,
+            color=WATERMARK_COLOUR,
+            align="center",
+            baseline="middle",
+        )
+        .properties(name="demo_watermark")
+    )
+    return chart
+
+
+def theme_config() -> dict[str, Any]:
+    """The theme as a Vega-Lite top-level dict (config and default view size)."""
+    return {
+        "config": {
+            "font": FONT,
+            "background": "white",
+            "padding": 8,
+            "view": {"continuousWidth": 560, "continuousHeight": 320, "stroke": None},
+            "range": {"category": list(CATEGORY_RANGE)},
+            "title": {
+                "font": FONT,
+                "fontSize": 17,
+                "fontWeight": "bold",
+                "color": TEXT_COLOUR,
+                "subtitleFont": FONT,
+                "subtitleFontSize": 11,
+                "subtitleColor": MUTED_TEXT,
+                "anchor": "start",
+                "limit": 900,
+            },
+            "axis": {
+                "labelFont": FONT,
+                "titleFont": FONT,
+                "labelFontSize": 11,
+                "titleFontSize": 12,
+                "titleFontWeight": "normal",
+                "labelColor": TEXT_COLOUR,
+                "titleColor": TEXT_COLOUR,
+                "gridColor": GRID_COLOUR,
+                "domainColor": "#888888",
+                "tickColor": "#888888",
+            },
+            "axisTemporal": {"labelFlush": True},
+            "axisQuantitative": {"tickCount": 6, "labelOverlap": True},
+            "legend": {
+                "labelFont": FONT,
+                "titleFont": FONT,
+                "labelFontSize": 11,
+                "titleFontSize": 11,
+                "labelLimit": 320,
+                "symbolStrokeWidth": 2,
+            },
+            "header": {"labelFont": FONT, "titleFont": FONT},
+            "text": {"font": FONT, "fontSize": 11, "color": TEXT_COLOUR},
+            "line": {"strokeWidth": 2},
+            "point": {"size": 45},
+            "bar": {"binSpacing": 2},
+            "area": {"opacity": 0.9},
+        }
+    }
+
+
+@alt.theme.register(THEME_NAME, enable=True)
+def kestava_theme() -> alt.theme.ThemeConfig:
+    """The registered Altair theme (enabled when this module is imported)."""
+    return cast("alt.theme.ThemeConfig", theme_config())
+
+
+def use_theme() -> None:
+    """Re-enable the Kestävä theme (for example after a notebook switched to another one)."""
+    alt.theme.enable(THEME_NAME)

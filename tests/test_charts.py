@@ -1,0 +1,799 @@
+"""Tests for report.charts: Vega-Lite specs on hand-made frames, every language, demo marks, PNG rendering."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+import altair as alt
+import polars as pl
+import pytest
+import vl_convert as vlc
+
+from report import charts, theme
+from report.charts import ChartMeta, chart_table
+from report.i18n import LANGS, MINUS, NBSP, catalogue, t, vega_locale
+
+META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
+DEMO = ChartMeta(sources=("HSY", "Syke"), licence="CC BY 4.0", vintage=date(2026, 11, 27), is_demo=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# hand-made input frames (numbers chosen so the findings are known exactly)
+
+
+def history() -> pl.DataFrame:
+    # 1990 = 1000 → target 200 (−80 %); 2023 = 700 (estimated) → −30 %
+    return pl.DataFrame(
+        {
+            "year": [1990, 2000, 2010, 2020, 2022, 2023],
+            "value": [1000.0, 1100.0, 1200.0, 800.0, 750.0, 700.0],
+            "estimated": [False, False, False, False, False, True],
+        }
+    )
+
+
+def projection() -> pl.DataFrame:
+    years = list(range(2024, 2031))
+    values = [700.0 - 20 * (y - 2023) for y in years]
+    return pl.DataFrame(
+        {
+            "year": years,
+            "value": values,
+            "lower": [v - 30 for v in values],
+            "upper": [v + 30 for v in values],
+        }
+    )
+
+
+def sectors() -> pl.DataFrame:
+    # 1990: 500 + 300 + 200 = 1000; 2023: 250 + 280 + 170 = 700
+    rows = {
+        1990: {"district_heat": 500.0, "transport": 300.0, "consumer_electricity": 200.0},
+        2010: {"district_heat": 600.0, "transport": 350.0, "consumer_electricity": 250.0},
+        2023: {"district_heat": 250.0, "transport": 280.0, "consumer_electricity": 170.0},
+    }
+    return pl.DataFrame(
+        [{"year": y, "sector": s, "value": v} for y, by in rows.items() for s, v in by.items()]
+    )
+
+
+def per_resident() -> pl.DataFrame:
+    # Espoo 2.0 against helsinki 3.0, vantaa 2.5, tampere 4.0 → median 3.0 → 33 % below
+    now = {"049": 2.0, "helsinki": 3.0, "Vantaa": 2.5, "tampere": 4.0}
+    rows = [{"area": a, "year": 2023, "value": v} for a, v in now.items()]
+    rows += [{"area": a, "year": 2005, "value": v * 2} for a, v in now.items()]
+    return pl.DataFrame(rows)
+
+
+def dashboard() -> pl.DataFrame:
+    rows = [
+        ("Kasvihuonekaasupäästöt", "13.2", "eurostat", "moderate_progress", -2.1, -3.94, 0.53),
+        ("Kasvihuonekaasupäästöt", "13.2", "opensdg", "limited_progress", -2.1, -3.94, 0.53),
+        ("Kasvihuonekaasupäästöt", "13.2", "sdsn", "moderately_improving", -2.1, -3.94, 0.53),
+        ("Kasvihuonekaasupäästöt", "13.2", "german", "off_track", None, None, None),
+        ("Uusiutuva energia", "7.2", "eurostat", "significant_progress", 4.0, 2.0, 2.0),
+        ("Uusiutuva energia", "7.2", "opensdg", "target_achieved", 4.0, 2.0, 2.0),
+        ("Uusiutuva energia", "7.2", "sdsn", "decreasing", -1.0, 2.0, -0.5),
+    ]
+    return pl.DataFrame(
+        [
+            {
+                "indicator": i,
+                "sdg": g,
+                "method": m,
+                "status": s,
+                "observed_rate": o,
+                "required_rate": r,
+                "ratio": q,
+                "base_year": 2015,
+                "latest_year": 2024,
+            }
+            for i, g, m, s, o, r, q in rows
+        ]
+    )
+
+
+def circular() -> pl.DataFrame:
+    rows = []
+    for y in range(2015, 2023):
+        rows += [
+            {"indicator": "waste_per_resident", "area": "FI", "year": y, "value": 500.0 + y - 2015},
+            {"indicator": "waste_per_resident", "area": "EU27_2020", "year": y, "value": 510.0},
+            {"indicator": "recycling_rate", "area": "FI", "year": y, "value": 33.0 + y - 2015},
+            {"indicator": "recycling_rate", "area": "EU27_2020", "year": y, "value": 48.0},
+        ]
+    return pl.DataFrame(rows)  # FI recycling 2022 = 40 %
+
+
+def weekly() -> pl.DataFrame:
+    # week 3 of 2026 = 50 against 100 in both earlier years → 50 % lower
+    rows = [{"year": y, "week": w, "value": 100.0 + w - 3} for y in (2024, 2025) for w in range(1, 53)]
+    rows += [{"year": 2026, "week": w, "value": 50.0 + w - 3} for w in (1, 2, 3)]
+    return pl.DataFrame(rows)
+
+
+def sinks() -> pl.DataFrame:
+    # residual 2030 = 200; sink 150 → covers 75 %, gap 50
+    return pl.DataFrame(
+        {"year": [2018, 2020], "value": [140.0, 150.0], "lower": [100.0, 110.0], "upper": [180.0, 190.0]}
+    )
+
+
+def freshness() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "dataset": ["ds_a", "ds_b", "ds_c"],
+            "source": ["HSY", "Syke", "Fingrid"],
+            "frequency": ["annual", "annual", "daily"],
+            "status": ["fresh", "late", "failed"],
+            "last_period_end": [date(2024, 12, 31), date(2022, 12, 31), None],
+            "expected_period_end": [date(2024, 12, 31), date(2023, 12, 31), date(2026, 11, 25)],
+            "last_fetch": [datetime(2026, 11, 23, 6, 15), datetime(2026, 11, 23, 6, 30), None],
+        }
+    )
+
+
+Builder = Callable[[str, ChartMeta], Any]
+BUILDERS: dict[str, Builder] = {
+    "emissions_trajectory": lambda lang, meta: charts.emissions_trajectory(
+        history(), projection(), meta=meta, lang=lang
+    ),
+    "sector_area": lambda lang, meta: charts.sector_area(sectors(), meta=meta, lang=lang),
+    "sector_waterfall": lambda lang, meta: charts.sector_waterfall(sectors(), meta=meta, lang=lang),
+    "per_resident_comparison": lambda lang, meta: charts.per_resident_comparison(
+        per_resident(), meta=meta, lang=lang
+    ),
+    "progress_dashboard": lambda lang, meta: charts.progress_dashboard(dashboard(), meta=meta, lang=lang),
+    "circular_economy": lambda lang, meta: charts.circular_economy(circular(), meta=meta, lang=lang),
+    "weekly_mover": lambda lang, meta: charts.weekly_mover(weekly(), meta=meta, lang=lang),
+    "neutrality_balance": lambda lang, meta: charts.neutrality_balance(
+        history(), sinks(), meta=meta, lang=lang
+    ),
+    "data_freshness": lambda lang, meta: charts.data_freshness(freshness(), meta=meta, lang=lang),
+}
+INPUTS: list[Callable[[], pl.DataFrame]] = [
+    history,
+    projection,
+    sectors,
+    per_resident,
+    dashboard,
+    circular,
+    weekly,
+    sinks,
+    freshness,
+]
+
+_SPECS: dict[tuple[str, str, bool], dict[str, Any]] = {}
+
+
+def spec_of(name: str, lang: str = "fi", demo: bool = False) -> dict[str, Any]:
+    key = (name, lang, demo)
+    if key not in _SPECS:
+        _SPECS[key] = BUILDERS[name](lang, DEMO if demo else META).to_dict()
+    return _SPECS[key]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# spec helpers
+
+
+def units(spec: dict[str, Any], inherited: Any = None) -> Iterator[dict[str, Any]]:
+    """Every single-mark view in a (layered / concatenated) spec, with the data it inherits."""
+    data = spec.get("data", inherited)
+    if "mark" in spec:
+        yield {**spec, "data": data} if data is not None else spec
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for sub in spec.get(key, []):
+            yield from units(sub, data)
+
+
+def mark_type(unit: dict[str, Any]) -> str:
+    mark = unit["mark"]
+    return mark if isinstance(mark, str) else str(mark["type"])
+
+
+def rows_of(spec: dict[str, Any], unit: dict[str, Any]) -> list[dict[str, Any]]:
+    data = unit.get("data") or {}
+    if "name" in data:
+        return list(spec["datasets"][data["name"]])
+    return list(data.get("values", []))
+
+
+def title_text(spec: dict[str, Any]) -> str:
+    text = spec["title"]["text"]
+    return " ".join(text) if isinstance(text, list) else str(text)
+
+
+def colour_map(unit: dict[str, Any]) -> dict[str, str]:
+    scale = unit["encoding"]["color"]["scale"]
+    return dict(zip(scale["domain"], scale["range"], strict=True))
+
+
+def text_literals(spec: dict[str, Any]) -> list[str]:
+    return [u["mark"]["text"] for u in units(spec) if isinstance(u["mark"], dict) and "text" in u["mark"]]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return _strings(value.get("text")) + _strings(value.get("subtitle"))
+    return []
+
+
+def visible_strings(spec: dict[str, Any]) -> list[str]:
+    """Every string a reader can see: titles, subtitle, alt text, axis/legend/tooltip titles, text marks,
+    legend entries (scale domains) and the data values shown by text, tooltip and categorical axes."""
+    out = _strings(spec.get("title")) + _strings(spec.get("description"))
+    shown_fields: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "title" in node and node is not spec:
+                out.extend(_strings(node["title"]))
+            mark = node.get("mark")
+            if isinstance(mark, dict) and isinstance(mark.get("text"), str):
+                out.append(mark["text"])
+            scale = node.get("scale")
+            if isinstance(scale, dict):
+                out.extend(d for d in scale.get("domain", []) if isinstance(d, str))
+            enc = node.get("encoding")
+            if isinstance(enc, dict):
+                for channel, defs in enc.items():
+                    for d in defs if isinstance(defs, list) else [defs]:
+                        if (
+                            isinstance(d, dict)
+                            and "field" in d
+                            and (channel in ("text", "tooltip") or d.get("type") in ("nominal", "ordinal"))
+                        ):
+                            shown_fields.add(d["field"])
+            for key, value in node.items():
+                if key not in ("datasets", "config", "usermeta"):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec)
+    for rows in spec.get("datasets", {}).values():
+        for row in rows:
+            out.extend(str(row[f]) for f in shown_fields if isinstance(row.get(f), str))
+    return out
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[^\W\d_]{4,}", re.sub(r"\{[^}]*\}", " ", text).lower()))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# every chart, every language
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_chart_builds_with_title_subtitle_alt_text_and_locale(name: str, lang: str) -> None:
+    chart = BUILDERS[name](lang, META)
+    assert isinstance(chart, (alt.LayerChart, alt.HConcatChart))
+    spec = spec_of(name, lang)
+    assert title_text(spec).strip()
+    subtitle = spec["title"]["subtitle"]
+    assert any("HSY" in s and "CC BY 4.0" in s for s in subtitle)
+    assert any({"fi": "27.11.2026", "sv": "27.11.2026", "en": "27 Nov 2026"}[lang] in s for s in subtitle)
+    assert len(spec["description"]) > 40
+    assert spec["config"]["locale"] == vega_locale(lang)
+    assert spec["usermeta"]["kestava"] == {"chart": name, "lang": lang, "is_demo": False}
+    assert spec["config"]["font"] == theme.FONT  # the registered theme is active
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_user_visible_string_is_in_another_language(lang: str) -> None:
+    """fi/sv/en specs contain no word that only the other languages' catalogue has (data excepted)."""
+    cat = catalogue()
+    own = {w for entry in cat.values() for w in words(entry[lang])}
+    foreign = {w for entry in cat.values() for other in LANGS if other != lang for w in words(entry[other])}
+    data_words = {
+        w
+        for make in INPUTS
+        for row in make().iter_rows()
+        for v in row
+        if isinstance(v, str)
+        for w in words(v)
+    }
+    data_words |= {w for s in (*META.sources, *DEMO.sources, META.licence) for w in words(s)}
+    foreign_only = foreign - own - data_words
+    assert "emissions" in foreign_only or lang == "en"  # the check has teeth
+    for name in BUILDERS:
+        for demo in (False, True):
+            for text in visible_strings(spec_of(name, lang, demo)):
+                leaked = words(text) & foreign_only
+                assert not leaked, f"{name} [{lang}] shows {sorted(leaked)} in {text!r}"
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_every_shown_field_has_a_translated_title(name: str) -> None:
+    """Axis, legend and tooltip entries never fall back to a raw (English) column name."""
+    titled = ("x", "y", "color", "fill", "shape", "strokeDash", "size", "opacity", "fillOpacity")
+    for unit in units(spec_of(name)):
+        for channel, defs in unit.get("encoding", {}).items():
+            for d in defs if isinstance(defs, list) else [defs]:
+                if not isinstance(d, dict) or "field" not in d or d.get("scale", {}) is None:
+                    continue  # scale None: the values are colours themselves, no legend
+                if channel == "tooltip":
+                    assert "title" in d, (name, d)
+                elif channel in titled and d.get("legend", {}) is not None and d.get("axis", {}) is not None:
+                    assert "title" in d, (name, channel, d)
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_year_fields_are_never_quantitative(name: str) -> None:
+    """A quantitative year prints as "2,010"; years are temporal (format %Y) or ordinal everywhere."""
+    for unit in units(spec_of(name, "en")):
+        for channel, defs in unit.get("encoding", {}).items():
+            for d in defs if isinstance(defs, list) else [defs]:
+                if isinstance(d, dict) and d.get("field") in ("year", "year_t"):
+                    assert d["type"] != "quantitative", (name, channel, d)
+                    if d["type"] == "temporal" and channel == "x":
+                        assert d["axis"]["format"] == "%Y"
+                        assert "," not in d["axis"]["format"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_locale_config_is_set_per_language(lang: str) -> None:
+    locale = spec_of("sector_area", lang)["config"]["locale"]
+    assert locale["number"]["decimal"] == ("." if lang == "en" else ",")
+    assert locale["number"]["thousands"] == ("," if lang == "en" else NBSP)
+    assert locale["time"]["months"][0] == {"fi": "tammikuu", "sv": "januari", "en": "January"}[lang]
+
+
+def test_rendered_axes_use_the_language_number_format() -> None:
+    def labels(lang: str) -> list[str]:
+        svg = vlc.vegalite_to_svg(spec_of("emissions_trajectory", lang))
+        return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+    fi, en = labels("fi"), labels("en")
+    assert f"1{NBSP}000" in fi and "1,000" not in fi
+    assert "1,000" in en
+    assert "2010" in fi and "2,010" not in en and f"2{NBSP}010" not in fi  # years stay years
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. emissions trajectory
+
+
+def test_trajectory_marks_target_rule_and_label_from_the_data() -> None:
+    spec = spec_of("emissions_trajectory")
+    us = list(units(spec))
+    rules = [u for u in us if mark_type(u) == "rule"]
+    assert len(rules) == 1 and "x" not in rules[0]["encoding"]  # full-width horizontal rule
+    assert rows_of(spec, rules[0])[0]["value"] == pytest.approx(200.0)  # 1000 × (1 − 0.8)
+    assert any("200 kt" in s.replace(NBSP, " ") and "2030" in s for s in text_literals(spec))
+    path = [u for u in us if mark_type(u) == "line" and u["mark"].get("strokeDash") == [7, 4]]
+    assert [(r["year"], r["value"]) for r in rows_of(spec, path[0])] == [(2023, 700.0), (2030, 200.0)]
+    # a different base in the same release moves the target: never a constant
+    older = history().with_columns(
+        pl.when(pl.col("year") == 1990).then(1224.0).otherwise(pl.col("value")).alias("value")
+    )
+    s2 = charts.emissions_trajectory(older, meta=META, lang="en").to_dict()
+    rule2 = next(u for u in units(s2) if mark_type(u) == "rule")
+    assert rows_of(s2, rule2)[0]["value"] == pytest.approx(244.8)
+
+
+def test_trajectory_distinguishes_estimated_years() -> None:
+    spec = spec_of("emissions_trajectory")
+    est = t("trajectory.estimated", "fi")
+    points = next(u for u in units(spec) if mark_type(u) == "point" and "fill" in u["encoding"])
+    fill = points["encoding"]["fill"]["scale"]
+    assert dict(zip(fill["domain"], fill["range"], strict=True))[est] == "#FFFFFF"  # hollow
+    statuses = {r["year"]: r["status"] for r in rows_of(spec, points)}
+    assert statuses[2023] == est and statuses[2022] == t("trajectory.observed", "fi")
+    line = next(u for u in units(spec) if "strokeDash" in u.get("encoding", {}))
+    dash = line["encoding"]["strokeDash"]["scale"]
+    assert dict(zip(dash["domain"], dash["range"], strict=True))[est] == [5, 3]
+    seg = [r for r in rows_of(spec, line) if r["year"] in (2022, 2023) and r["status"] == est]
+    assert len(seg) == 2  # the 2022→2023 segment is dashed
+
+
+def test_trajectory_has_projection_band_and_line() -> None:
+    spec = spec_of("emissions_trajectory")
+    band = next(u for u in units(spec) if mark_type(u) == "area")
+    assert band["encoding"]["y"]["field"] == "lower" and band["encoding"]["y2"]["field"] == "upper"
+    band_rows = rows_of(spec, band)
+    assert band_rows[0]["year"] == 2023 and band_rows[0]["lower"] == 700.0  # joined to the latest year
+    assert band_rows[-1] == {
+        "year": 2030,
+        "value": 560.0,
+        "lower": 530.0,
+        "upper": 590.0,
+        "series": t("trajectory.series_projection", "fi"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("fi", f"Espoon päästöt laskivat 30{NBSP}% vuodesta 1990 vuoteen 2023 (ennakkotieto)"),
+        ("sv", f"Esbos utsläpp minskade med 30{NBSP}% från 1990 till 2023 (preliminärt)"),
+        ("en", "Espoo's emissions fell 30% from 1990 to 2023 (preliminary)"),
+    ],
+)
+def test_trajectory_title_states_the_finding(lang: str, expected: str) -> None:
+    assert title_text(spec_of("emissions_trajectory", lang)) == expected
+
+
+def test_trajectory_title_for_a_rise_and_an_area_without_genitive() -> None:
+    rising = pl.DataFrame({"year": [1990, 2020], "value": [100.0, 105.0]})
+    spec = charts.emissions_trajectory(rising, meta=META, area="Nurmijärvi").to_dict()
+    assert title_text(spec) == f"Nurmijärvi: päästöt kasvoivat 5{NBSP}% vuodesta 1990 vuoteen 2020"
+    assert "estimated" not in rising.columns  # optional column: every year observed
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2–3. sectors
+
+
+def test_sector_colours_are_fixed_across_charts_languages_and_subsets() -> None:
+    full = next(u for u in units(spec_of("sector_area", "fi")) if mark_type(u) == "area")
+    subset = charts.sector_area(
+        pl.DataFrame(
+            {
+                "year": [2020, 2020, 2021, 2021],
+                "sector": ["waste", "transport"] * 2,
+                "value": [90.0, 10.0, 95.0, 5.0],
+            }
+        ),
+        meta=META,
+        lang="en",
+    ).to_dict()
+    sub = next(u for u in units(subset) if mark_type(u) == "area")
+    for spec_unit, lang in ((full, "fi"), (sub, "en")):
+        for lab, colour in colour_map(spec_unit).items():
+            key = next(k for k in theme.SECTOR_COLOURS if t(f"sector.{k}", lang) == lab)
+            assert colour == theme.SECTOR_COLOURS[key]
+    assert colour_map(full)["Liikenne"] == colour_map(sub)["Transport"] == theme.SECTOR_COLOURS["transport"]
+    assert len(set(theme.SECTOR_COLOURS.values())) == len(theme.SECTOR_COLOURS)
+
+
+def test_sector_area_stacks_largest_first_and_labels_right_end() -> None:
+    spec = spec_of("sector_area")
+    area = next(u for u in units(spec) if mark_type(u) == "area")
+    assert area["encoding"]["y"]["stack"] == "zero" and area["encoding"]["order"]["field"] == "order"
+    assert colour_map(area) == {
+        "Liikenne": theme.SECTOR_COLOURS["transport"],
+        "Kaukolämpö": theme.SECTOR_COLOURS["district_heat"],
+        "Kulutussähkö": theme.SECTOR_COLOURS["consumer_electricity"],
+    }
+    text = next(u for u in units(spec) if mark_type(u) == "text" and "text" in u.get("encoding", {}))
+    labels = {r["label"].replace(NBSP, " "): r["mid"] for r in rows_of(spec, text)}
+    assert labels == {"Liikenne 40 %": 140.0, "Kaukolämpö 36 %": 405.0, "Kulutussähkö 24 %": 615.0}
+    assert title_text(spec) == f"Liikenne oli suurin päästölähde vuonna 2023 (40{NBSP}%)"
+
+
+def test_sector_waterfall_bars_and_signs() -> None:
+    spec = spec_of("sector_waterfall")
+    bars = next(u for u in units(spec) if mark_type(u) == "bar")
+    rows = rows_of(spec, bars)
+    steps = [(r["step"], r["kind"], r["start"], r["end"]) for r in rows]
+    dec, tot = t("waterfall.kind_decrease", "fi"), t("waterfall.kind_total", "fi")
+    assert steps == [
+        ("Yhteensä 1990", tot, 0.0, 1000.0),
+        ("Kaukolämpö", dec, 1000.0, 750.0),
+        ("Kulutussähkö", dec, 750.0, 720.0),
+        ("Liikenne", dec, 720.0, 700.0),
+        ("Yhteensä 2023", tot, 0.0, 700.0),
+    ]
+    colours = colour_map(bars)
+    assert colours[dec] == theme.OKABE_ITO["blue"]
+    assert colours[t("waterfall.kind_increase", "fi")] == theme.OKABE_ITO["vermillion"]
+    assert bars["encoding"]["x2"]["field"] == "hi"
+    assert title_text(spec) == f"Kaukolämpö kantoi suurimman vähennyksen 1990–2023 ({MINUS}250{NBSP}kt)"
+    table = chart_table(BUILDERS["sector_waterfall"]("fi", META))
+    assert table.filter(pl.col("sector_key") == "district_heat")["share_of_cut"].item() == pytest.approx(
+        250 / 300
+    )
+
+
+def test_sector_waterfall_needs_matching_sectors() -> None:
+    odd = sectors().filter(~((pl.col("year") == 1990) & (pl.col("sector") == "transport")))
+    with pytest.raises(ValueError, match=r"sector_waterfall: sectors \['transport'\] appear in only one"):
+        charts.sector_waterfall(odd, meta=META)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4–9
+
+
+def test_per_resident_highlights_espoo_and_marks_the_median() -> None:
+    spec = spec_of("per_resident_comparison")
+    bars = next(u for u in units(spec) if mark_type(u) == "bar")
+    groups = {r["area"]: r["group"] for r in rows_of(spec, bars)}
+    assert groups == {
+        "Espoo": "Espoo",
+        "Helsinki": "Muu pääkaupunkiseutu",
+        "Vantaa": "Muu pääkaupunkiseutu",
+        "Tampere": "Muut suuret kaupungit",
+    }
+    assert colour_map(bars)["Espoo"] == theme.OKABE_ITO["blue"]
+    assert bars["encoding"]["y"]["sort"] == ["Espoo", "Vantaa", "Helsinki", "Tampere"]
+    rule = next(u for u in units(spec) if mark_type(u) == "rule")
+    assert rows_of(spec, rule) == [{"median": 3.0}]
+    assert title_text(spec).replace(NBSP, " ") == (
+        "Espoon päästöt asukasta kohden olivat 2,0 t vuonna 2023, 33 % alle vertailukaupunkien mediaanin"
+    )
+    change = {r["area"]: r["change"] for r in rows_of(spec, bars)}
+    assert change["Espoo"] == f"{MINUS}50{NBSP}% (2005–2023)"
+    sv = spec_of("per_resident_comparison", "sv")
+    assert "Esbo" in next(u for u in units(sv) if mark_type(u) == "bar")["encoding"]["y"]["sort"]
+
+
+def test_progress_dashboard_grid_text_and_reasons() -> None:
+    spec = spec_of("progress_dashboard")
+    rect = next(u for u in units(spec) if mark_type(u) == "rect")
+    text = next(u for u in units(spec) if mark_type(u) == "text" and "text" in u.get("encoding", {}))
+    assert rect["encoding"]["x"]["sort"] == ["Eurostat", "Open SDG", "SDSN", "Saksan malli"]
+    assert rect["encoding"]["y"]["sort"] == ["7.2 Uusiutuva energia", "13.2 Kasvihuonekaasupäästöt"]
+    levels = rect["encoding"]["color"]["scale"]
+    assert levels["range"] == [theme.LEVEL_COLOURS[lv] for lv in charts.LEVELS]
+    assert text["encoding"]["fill"]["scale"] is None
+    cells = {(r["row"], r["method"]): r for r in rows_of(spec, rect)}
+    assert len(cells) == 8  # 2 × 4, the missing pair filled in
+    missing = cells[("7.2 Uusiutuva energia", "Saksan malli")]
+    assert missing["status"] == "Ei arvioitu" and missing["level_key"] == "none"
+    ghg = cells[("13.2 Kasvihuonekaasupäästöt", "Eurostat")]
+    assert ghg["status"] == "Kohtalaista edistystä"
+    assert ghg["observed_text"] == f"{MINUS}2,1{NBSP}% vuodessa"
+    assert ghg["required_text"] == f"{MINUS}3,9{NBSP}% vuodessa"
+    assert ghg["ratio_text"] == f"53{NBSP}%" and ghg["years_text"] == "2015\u2009→\u20092024"
+    tip_titles = [d["title"] for d in rect["encoding"]["tooltip"]]
+    assert tip_titles[-4:] == [
+        t(f"label.{k}", "fi") for k in ("observed_rate", "required_rate", "ratio", "period")
+    ]
+    assert title_text(spec) == "2 / 7 arviosta osoittaa riittävää edistystä"
+    with pytest.raises(ValueError, match="progress_dashboard: unknown status 'great'"):
+        charts.progress_dashboard(dashboard().with_columns(status=pl.lit("great")), meta=META)
+
+
+def test_circular_economy_two_panels_with_eu_targets() -> None:
+    spec = spec_of("circular_economy")
+    assert len(spec["hconcat"]) == 2
+    target = [u for u in units(spec) if mark_type(u) == "point" and u["mark"].get("shape") == "diamond"]
+    assert [(r["year"], r["plot_value"]) for r in rows_of(spec, target[0])] == [
+        (2025, 0.55),
+        (2030, 0.60),
+        (2035, 0.65),
+    ]
+    line = next(u for u in units(spec) if mark_type(u) == "line")
+    assert colour_map(line)["Suomi"] == theme.OKABE_ITO["blue"]
+    assert colour_map(line)["EU-27"] == theme.OKABE_ITO["orange"]
+    assert (
+        title_text(spec)
+        == f"Suomen kierrätysaste oli 40{NBSP}% vuonna 2022; EU:n tavoite vuodelle 2025 on 55{NBSP}%"
+    )
+    assert title_text(spec_of("circular_economy", "en")).startswith("Finland's recycling rate was 40%")
+
+
+def test_weekly_mover_emphasises_the_current_year() -> None:
+    spec = spec_of("weekly_mover")
+    lines = [u for u in units(spec) if mark_type(u) == "line"]
+    widths = sorted(u["mark"]["strokeWidth"] for u in lines)
+    assert widths == [1.3, 3]
+    colours = colour_map(lines[0])
+    assert colours["2026"] == theme.OKABE_ITO["blue"]
+    assert colours["2024"] != colours["2025"]  # earlier years are distinct greys
+    assert lines[0]["encoding"]["x"]["axis"]["format"] == "d"
+    assert title_text(spec).replace(NBSP, " ") == (
+        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, 50 % alempi kuin aiempina vuosina keskimäärin"
+    )
+
+
+def test_neutrality_balance_residual_sink_and_gap() -> None:
+    spec = spec_of("neutrality_balance")
+    bars = [u for u in units(spec) if mark_type(u) == "bar"]
+    values = {r["kind"]: (r["lo"], r["hi"]) for u in bars for r in rows_of(spec, u)}
+    assert values[t("balance.kind_residual", "fi")] == (0.0, 200.0)
+    assert values[t("balance.kind_sink", "fi")] == (0.0, 150.0)
+    assert values[t("balance.kind_gap", "fi")] == (150.0, 200.0)
+    assert any(r.get("label") == f"Vaje 50{NBSP}kt" for u in units(spec) for r in rows_of(spec, u))
+    assert any(mark_type(u) == "errorbar" for u in units(spec))
+    assert title_text(spec).replace(NBSP, " ") == (
+        "Hiilinielu (150 kt) kattaa 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
+    )
+
+
+def test_data_freshness_statuses_markers_and_problems_first() -> None:
+    spec = spec_of("data_freshness")
+    points = next(u for u in units(spec) if mark_type(u) == "point" and "color" in u["encoding"])
+    assert points["encoding"]["y"]["sort"] == ["ds_c", "ds_b", "ds_a"]  # failed, late, fresh
+    assert colour_map(points) == {
+        t(f"freshness.status_{s}", "fi"): theme.FRESHNESS_COLOURS[s] for s in charts.FRESHNESS_STATUSES
+    }
+    tips = {r["dataset"]: r for r in rows_of(spec, points)}
+    assert tips["ds_b"]["last_text"] == "31.12.2022" and tips["ds_b"]["fetch_text"] == "23.11.2026 klo 6.30"
+    assert tips["ds_c"]["last_text"] == "\u2013"
+    assert title_text(spec) == "1 / 3 aineistosta on ajan tasalla, 2 vaatii huomiota"
+    assert "Tilanne 27.11.2026" in text_literals(spec)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# demo watermark, tables, escaping, validation
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_demo_watermark_iff_is_demo(name: str) -> None:
+    for lang in LANGS:
+        mark = t("meta.watermark", lang)
+        demo, real = spec_of(name, lang, demo=True), spec_of(name, lang)
+        panels = demo.get("hconcat", [demo])
+        for panel in panels:  # every panel of a concatenated chart carries its own mark
+            assert mark in text_literals(panel), (name, lang)
+        assert any(mark in s for s in demo["title"]["subtitle"])
+        assert demo["usermeta"]["kestava"]["is_demo"] is True
+        assert mark not in json.dumps(real, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_every_chart_exposes_its_data_table(name: str) -> None:
+    chart = BUILDERS[name]("sv", META)
+    table = chart_table(chart)
+    assert isinstance(table, pl.DataFrame) and table.height > 0
+    headers = chart_table(chart, translated_headers=True).columns
+    assert headers == [t(f"column.{c}", "sv") for c in table.columns]
+    with pytest.raises(ValueError, match="chart_table"):
+        chart_table(chart.properties(width=100))
+
+
+def test_trajectory_table_holds_history_path_projection_and_target() -> None:
+    table = chart_table(BUILDERS["emissions_trajectory"]("en", META))
+    assert set(table["series"]) == {
+        t(f"trajectory.series_{k}", "en") for k in ("history", "projection", "path", "target")
+    }
+    target = table.filter(pl.col("series") == t("trajectory.series_target", "en"))
+    assert target.select("year", "value").row(0) == (2030, 200.0)
+    assert table.filter(pl.col("year") == 2023, pl.col("series") == "Emissions")["estimated"].item() is True
+
+
+def test_text_from_data_is_escaped_not_html() -> None:
+    evil = "<script>alert(1)</script>"
+    frame = pl.DataFrame({"year": [2020, 2021], "sector": [evil, evil], "value": [10.0, 12.0]})
+    chart = charts.sector_area(frame, meta=META, lang="en")
+    spec = chart.to_dict()
+    assert title_text(spec).startswith(evil)  # data, shown as text
+    assert spec["usermeta"]["embedOptions"] == {"tooltip": True}  # vega-tooltip's default escaping
+    assert "html" not in json.dumps(spec).lower()
+    svg = vlc.vegalite_to_svg(spec)
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    grey = next(u for u in units(spec) if mark_type(u) == "area")["encoding"]["color"]["scale"]["range"]
+    assert grey == [theme.FALLBACK_SECTOR_COLOURS[0]]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: charts.emissions_trajectory(history().drop("value"), meta=META),
+            r"emissions_trajectory: `history` is missing column 'value'; expected total emissions in kt CO2e",
+        ),
+        (
+            lambda: charts.emissions_trajectory(
+                history().with_columns(pl.col("year").cast(pl.String)), meta=META
+            ),
+            r"emissions_trajectory: column 'year' of `history` has dtype String; expected the calendar year",
+        ),
+        (
+            lambda: charts.emissions_trajectory(history().filter(pl.col("year") > 1990), meta=META),
+            r"emissions_trajectory: `history` needs a positive value for base_year 1990",
+        ),
+        (
+            lambda: charts.emissions_trajectory(history(), meta=META, lang="de"),
+            r"emissions_trajectory: unsupported language 'de'",
+        ),
+        (
+            lambda: charts.sector_area(pl.concat([sectors(), sectors()]), meta=META),
+            r"sector_area: `frame` has more than one row for",
+        ),
+        (
+            lambda: charts.sector_area(sectors().with_columns(value=-pl.col("value")), meta=META),
+            r"sector_area: sector '\w+' has a negative value",
+        ),
+        (
+            lambda: charts.per_resident_comparison(per_resident(), meta=META, highlight="oulu"),
+            r"per_resident_comparison: highlighted area 'oulu' has no rows",
+        ),
+        (
+            lambda: charts.circular_economy(
+                circular().filter(pl.col("indicator") == "recycling_rate"), meta=META
+            ),
+            r"circular_economy: no 'waste_per_resident' rows for area 'fi'",
+        ),
+        (
+            lambda: charts.weekly_mover(weekly().with_columns(week=pl.lit(60)).unique("year"), meta=META),
+            r"weekly_mover: week 60 in \d+ is outside 1–53",
+        ),
+        (
+            lambda: charts.neutrality_balance(
+                history(), sinks().with_columns(value=-pl.col("value")), meta=META
+            ),
+            r"neutrality_balance: sink value -150.0 for 2020 is negative",
+        ),
+        (
+            lambda: charts.data_freshness(freshness().drop("expected_period_end"), meta=META),
+            r"data_freshness: `frame` is missing column 'expected_period_end'",
+        ),
+        (
+            lambda: charts.data_freshness(freshness().with_columns(status=pl.lit("stale")), meta=META),
+            r"data_freshness: unknown status 'stale'",
+        ),
+        (lambda: charts.sector_area(sectors().clear(), meta=META), r"sector_area: `frame` has no rows"),
+        (
+            lambda: charts.sector_area(sectors(), meta="meta"),  # type: ignore[arg-type]
+            r"sector_area: `meta` must be a ChartMeta",
+        ),
+    ],
+)
+def test_invalid_input_raises_value_error_naming_chart_and_column(
+    call: Callable[[], Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_lazy_frames_and_code_aliases_are_accepted() -> None:
+    chart = charts.per_resident_comparison(per_resident().lazy(), meta=META, highlight="049")  # type: ignore[arg-type]
+    assert chart_table(chart).filter(pl.col("area_key") == "espoo")["value"].item() == 2.0
+
+
+def test_theme_is_registered_and_enabled() -> None:
+    assert alt.theme.active == theme.THEME_NAME
+    config = alt.Chart(pl.DataFrame({"a": [1]})).mark_point().to_dict()["config"]
+    assert config["range"]["category"] == list(theme.CATEGORY_RANGE)
+    assert theme.wrap_title("short") == ["short"]
+    lines = theme.wrap_title("word " * 30, 60)
+    assert len(lines) == 3 and max(map(len, lines)) - min(map(len, lines)) <= 6  # balanced, no orphan
+    with pytest.raises(ValueError, match="sources"):
+        ChartMeta(sources=(), licence="CC BY 4.0", vintage=date(2026, 1, 1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rendering
+
+
+def _png_pixels(png: bytes) -> tuple[int, int, bytes]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    return width, height, zlib.decompress(idat)
+
+
+RENDERS = [(name, "fi") for name in BUILDERS] + [("emissions_trajectory", "sv"), ("progress_dashboard", "en")]
+
+
+def test_every_chart_renders_to_a_non_trivial_png() -> None:
+    pngs: dict[tuple[str, str], bytes] = {}
+    timings: dict[str, float] = {}
+    for name, lang in RENDERS:
+        spec = spec_of(name, lang, demo=True)
+        start = time.perf_counter()
+        png = vlc.vegalite_to_png(spec, scale=1)
+        timings[f"{name}/{lang}"] = time.perf_counter() - start
+        width, height, raw = _png_pixels(png)
+        assert len(png) > 8_000, (name, lang, len(png))
+        assert width > 300 and height > 200, (name, lang, width, height)
+        assert len(set(raw)) > 32, (name, lang)  # not one flat colour
+        pngs[(name, lang)] = png
+    assert len(set(pngs.values())) == len(pngs)  # different charts and languages differ
+    print("render seconds:", {k: round(v, 2) for k, v in timings.items()})

@@ -1,0 +1,147 @@
+"""Tests for report.i18n: complete catalogue, no silent fallback, number/date formats and Vega locales."""
+
+from __future__ import annotations
+
+import string
+from datetime import date, datetime
+
+import pytest
+
+from report import i18n
+from report.i18n import (
+    LANGS,
+    MINUS,
+    NBSP,
+    TranslationError,
+    format_date,
+    format_datetime,
+    format_locale,
+    format_number,
+    format_percent,
+    t,
+    time_format_locale,
+    vega_locale,
+)
+
+
+def _placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def test_catalogue_is_complete_in_every_language() -> None:
+    assert i18n.missing_translations() == []
+    for key, entry in i18n.catalogue().items():
+        assert set(entry) == set(LANGS), key
+        for lang in LANGS:
+            assert entry[lang].strip(), f"{key}.{lang} is empty"
+
+
+def test_placeholders_are_the_same_in_every_language() -> None:
+    date_parts = {"day", "month", "year", "month_abbr", "month_of", "date", "hour", "minute"}
+    for key, entry in i18n.catalogue().items():
+        names = {lang: _placeholders(entry[lang]) for lang in LANGS}
+        if key.startswith("format."):  # date layouts differ by design; they draw on the same parts
+            assert all(n <= date_parts for n in names.values()), (key, names)
+        else:
+            assert names["fi"] == names["sv"] == names["en"], (key, names)
+
+
+def test_missing_key_is_a_key_error() -> None:
+    with pytest.raises(KeyError, match="no translation key"):
+        t("no.such.key", "fi")
+
+
+def test_missing_language_is_a_key_error_not_an_english_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = {"x.only_en": {"en": "Only English"}, "x.full": {"fi": "A", "sv": "B", "en": "C"}}
+    monkeypatch.setattr(i18n, "catalogue", lambda: fake)
+    assert t("x.only_en", "en") == "Only English"
+    for lang in ("fi", "sv"):
+        with pytest.raises(KeyError, match=f"no '{lang}' string"):
+            t("x.only_en", lang)
+    assert i18n.missing_translations() == [("x.only_en", "fi"), ("x.only_en", "sv")]
+
+
+def test_unsupported_language_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        t("label.year", "de")
+    with pytest.raises(ValueError, match="unsupported language 'de'"):
+        i18n.check_lang("de")
+
+
+def test_placeholders_are_filled() -> None:
+    assert t("freshness.as_of", "fi", date="27.11.2026") == "Tilanne 27.11.2026"
+    with pytest.raises(KeyError):
+        t("freshness.as_of", "fi")  # a template needs its values; no half-filled strings
+
+
+def test_malformed_catalogue_is_rejected() -> None:
+    out: dict[str, dict[str, str]] = {}
+    i18n._flatten({"a": {"b": {"fi": "x", "sv": "y", "en": "z"}}}, "", out)
+    assert out == {"a.b": {"fi": "x", "sv": "y", "en": "z"}}
+    with pytest.raises(TranslationError, match="unexpected language"):
+        i18n._flatten({"a": {"fi": "x", "de": "y"}}, "", {})
+    with pytest.raises(TranslationError, match="mixes strings"):
+        i18n._flatten({"a": {"fi": "x", "b": {"fi": "y"}}}, "", {})
+
+
+@pytest.mark.parametrize(
+    ("x", "lang", "decimals", "expected"),
+    [
+        (1060.5, "fi", 1, f"1{NBSP}060,5"),
+        (1060.5, "sv", 1, f"1{NBSP}060,5"),
+        (1060.5, "en", 1, "1,060.5"),
+        (1234567.25, "fi", 2, f"1{NBSP}234{NBSP}567,25"),
+        (1234567.25, "en", 0, "1,234,567"),
+        (-221.0, "fi", 0, f"{MINUS}221"),
+        (-221.0, "en", 0, f"{MINUS}221"),
+        (-0.04, "fi", 1, "0,0"),  # no "−0,0"
+        (742, "fi", 0, "742"),
+        (None, "fi", 0, "\u2013"),
+    ],
+)
+def test_format_number(x: float | None, lang: str, decimals: int, expected: str) -> None:
+    assert format_number(x, lang, decimals) == expected
+
+
+def test_format_number_signed_and_percent() -> None:
+    assert format_number(5, "fi", signed=True) == "+5"
+    assert format_number(-5, "en", signed=True) == f"{MINUS}5"
+    assert format_percent(30, "fi") == f"30{NBSP}%"
+    assert format_percent(30, "sv") == f"30{NBSP}%"
+    assert format_percent(30, "en") == "30%"
+    assert format_percent(-3.94, "fi", 1, signed=True) == f"{MINUS}3,9{NBSP}%"
+    assert format_percent(float("nan"), "en") == "\u2013"
+    with pytest.raises(ValueError, match="unsupported language"):
+        format_number(1.0, "de")
+
+
+def test_format_date_and_datetime() -> None:
+    d = date(2026, 11, 27)
+    assert format_date(d, "fi") == "27.11.2026"
+    assert format_date(d, "sv") == "27.11.2026"
+    assert format_date(d, "en") == "27 Nov 2026"
+    assert format_date(d, "fi", "long") == "27. marraskuuta 2026"
+    assert format_date(d, "sv", "long") == "27 november 2026"
+    assert format_date(d, "en", "long") == "27 November 2026"
+    dt = datetime(2026, 3, 2, 6, 5)
+    assert format_datetime(dt, "fi") == "2.3.2026 klo 6.05"
+    assert format_datetime(dt, "sv") == "2.3.2026 kl. 6.05"
+    assert format_datetime(dt, "en") == "2 Mar 2026, 06:05"
+    assert format_date(dt, "fi") == "2.3.2026"
+    with pytest.raises(ValueError, match="style"):
+        format_date(d, "fi", "medium")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_vega_locale_matches_python_formatting(lang: str) -> None:
+    number = format_locale(lang)
+    decimal, thousands = (".", ",") if lang == "en" else (",", NBSP)
+    assert (number["decimal"], number["thousands"], number["grouping"]) == (decimal, thousands, [3])
+    assert number["minus"] == MINUS
+    assert number["percent"] == ("%" if lang == "en" else f"{NBSP}%")
+    time = time_format_locale(lang)
+    assert len(time["months"]) == len(time["shortMonths"]) == 12
+    assert len(time["days"]) == len(time["shortDays"]) == 7
+    assert time["months"][10] == {"fi": "marraskuu", "sv": "november", "en": "November"}[lang]
+    assert time["days"][0] == {"fi": "sunnuntai", "sv": "söndag", "en": "Sunday"}[lang]  # d3: Sunday first
+    assert vega_locale(lang) == {"number": number, "time": time}
