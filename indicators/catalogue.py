@@ -75,6 +75,21 @@ class IndexDerivation(_Model):
     base_year: int
 
 
+class ChangeDerivation(_Model):
+    """Percent change of an indicator on the previous year, or on a base year."""
+
+    kind: Literal["change"]
+    of: str
+    against: Literal["previous_year", "base_year"]
+    base_year: int | None = None
+
+    @model_validator(mode="after")
+    def _base_year_given(self) -> ChangeDerivation:
+        if self.against == "base_year" and self.base_year is None:
+            raise ValueError("a change against the base year needs base_year")
+        return self
+
+
 class ResidualDerivation(_Model):
     kind: Literal["residual"]
     of: str
@@ -89,7 +104,12 @@ class ShareOfYearDerivation(_Model):
 
 
 Derivation = Annotated[
-    SumDerivation | RatioDerivation | IndexDerivation | ResidualDerivation | ShareOfYearDerivation,
+    SumDerivation
+    | RatioDerivation
+    | IndexDerivation
+    | ChangeDerivation
+    | ResidualDerivation
+    | ShareOfYearDerivation,
     Field(discriminator="kind"),
 ]
 
@@ -156,7 +176,9 @@ class Indicator(_Model):
         derive = self.derive
         if isinstance(derive, RatioDerivation):
             return [derive.numerator, derive.denominator]
-        if isinstance(derive, IndexDerivation | ResidualDerivation | ShareOfYearDerivation):
+        if isinstance(
+            derive, IndexDerivation | ChangeDerivation | ResidualDerivation | ShareOfYearDerivation
+        ):
             return [derive.of]
         return []
 

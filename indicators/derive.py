@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from indicators.catalogue import (
+    ChangeDerivation,
     IndexDerivation,
     Indicator,
     IndicatorCatalogue,
@@ -163,6 +164,41 @@ def derive_index(
     return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
 
 
+def derive_change(
+    indicator: Indicator, derive: ChangeDerivation, done: Mapping[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """(value / reference − 1) × 100, the reference being the previous year's value or the base year's.
+
+    Only yearly periods; a missing or zero reference gives null (never a guess).
+    """
+    source = done[derive.of].filter(pl.col("period").str.contains(r"^\d{4}$"))
+    source = source.with_columns(pl.col("period").cast(pl.Int64).alias("year"))
+    if derive.against == "previous_year":
+        reference = source.select(
+            "area",
+            (pl.col("year") + 1).alias("year"),
+            pl.col("value").alias("reference"),
+            pl.col("snapshot_ids").alias("reference_ids"),
+        )
+        joined = source.join(reference, on=["area", "year"], how="inner")
+    else:
+        reference = source.filter(pl.col("year") == derive.base_year).select(
+            "area", pl.col("value").alias("reference"), pl.col("snapshot_ids").alias("reference_ids")
+        )
+        joined = source.join(reference, on="area", how="inner")
+    result = joined.select(
+        "area",
+        "period",
+        pl.when(pl.col("reference") != 0)
+        .then((pl.col("value") / pl.col("reference") - 1.0) * 100.0)
+        .alias("value"),
+        pl.concat_list("snapshot_ids", "reference_ids").list.unique().list.sort().alias("snapshot_ids"),
+        "vintage",
+        "flags",
+    )
+    return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
+
+
 def derive_residual(
     indicator: Indicator,
     derive: ResidualDerivation,
@@ -224,6 +260,8 @@ def derive_all(
                 done[indicator_id] = derive_ratio(indicator, derive, done)
             elif isinstance(derive, IndexDerivation):
                 done[indicator_id] = derive_index(indicator, derive, done)
+            elif isinstance(derive, ChangeDerivation):
+                done[indicator_id] = derive_change(indicator, derive, done)
             elif isinstance(derive, ResidualDerivation):
                 done[indicator_id] = derive_residual(indicator, derive, done, catalogue)
             else:

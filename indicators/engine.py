@@ -25,7 +25,7 @@ from indicators.methods import (
     assess_frame,
 )
 from indicators.targets import targets_frame
-from indicators.trajectory import InsufficientData, fit_trend, linear_path, project
+from indicators.trajectory import InsufficientData, fit_trend, linear_path, path_from_latest, project
 from storage import read, schema
 from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
@@ -88,8 +88,9 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
     """Targets, linear paths and trend projections (with bands) for every annual series with a target.
 
     Kinds: target (the target value in its year), path (the linear path from base to target),
-    projection (the OLS trend of the last ≤ 10 values, ≥ 5 needed, to the later of 2030 and the last
-    target year, with a 95 % prediction band).
+    path_from_latest (the straight line from the latest value to the next target), projection (the
+    OLS trend of the last ≤ 10 values, ≥ 5 needed, to the later of 2030 and the last target year,
+    with a 95 % prediction band).
     """
     rows: list[dict[str, object]] = []
     for indicator_id, frame in derived.items():
@@ -108,13 +109,22 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         horizon = max([HORIZON_YEAR, *targets["year"].to_list()])
         annual = _annual(frame.filter(pl.col("indicator") == indicator_id))
         for (area,), series in annual.partition_by("area", as_dict=True, maintain_order=True).items():
-            fit = fit_trend(series.select("year", "value"))
-            if isinstance(fit, InsufficientData):
-                continue
             meta = {
                 "vintage": series["vintage"].max(),
                 "snapshot_ids": sorted(set(series["snapshot_ids"].explode().drop_nulls().to_list())),
             }
+            latest_year = int(series["year"].max())  # type: ignore[arg-type]
+            ahead = targets.filter(pl.col("area") == area, pl.col("year") > latest_year).sort("year")
+            if ahead.height:
+                path = path_from_latest(series.select("year", "value"), ahead["year"][0], ahead["value"][0])
+                for year, value in path.iter_rows():
+                    common = {"indicator": indicator_id, "area": area, "unit": indicator.unit}
+                    rows.append(
+                        {**common, **meta, "period": str(year), "kind": "path_from_latest", "value": value}
+                    )
+            fit = fit_trend(series.select("year", "value"))
+            if isinstance(fit, InsufficientData):
+                continue
             for year in range(fit.years[-1] + 1, horizon + 1):
                 projection = project(fit, year)
                 rows.append(

@@ -21,6 +21,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from indicators.catalogue import LANGUAGES, load_indicator_catalogue
+from indicators.outlook import outlook as target_outlook
 from indicators.vintage import assess_as_of, explain_changes
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness as dataset_freshness
@@ -156,6 +157,16 @@ def assessments(
     if latest:
         frame = frame.sort("as_of").group_by("indicator", "area", "method", maintain_order=True).last()
     return frame.sort("indicator", "area", "method")
+
+
+def outlook(
+    indicator: str, *, area: str | Sequence[str] | None = None, engine: Engine | None = None
+) -> pl.DataFrame:
+    """The road to the indicator's next target per area: gap, required pace from now on, OLS and Theil–Sen
+    projections with 95 % bands, the year the trend reaches the target, and the budget view."""
+    direction = load_indicator_catalogue().get(indicator).direction
+    values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
+    return target_outlook(values.filter(pl.col("indicator") == indicator), direction)
 
 
 def sectors(area: str = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:

@@ -11,7 +11,14 @@ from kestava import api
 
 def test_indicator_values_have_every_kind_and_provenance(loaded_engine: Engine) -> None:
     values = api.indicator_values("ghg_total", area="049", engine=loaded_engine)
-    assert set(values["kind"].unique()) == {"observed", "target", "path", "projection", "estimate"}
+    assert set(values["kind"].unique()) == {
+        "observed",
+        "target",
+        "path",
+        "path_from_latest",
+        "projection",
+        "estimate",
+    }
     observed = values.filter(pl.col("kind") == "observed", pl.col("year") == 2023)
     assert observed["value"].item() == pytest.approx(742)
     assert observed["unit"].item() == "kt CO2e" and observed["is_demo"].item() is True

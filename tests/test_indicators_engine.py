@@ -142,7 +142,12 @@ def test_compute_recomputes_only_what_changed(fresh_loaded: Engine) -> None:
             )
         )
     after = compute(loaded, today=TODAY)
-    assert sorted(after.computed) == ["ghg_per_resident", "population", "syke_ghg_per_resident"]
+    assert sorted(after.computed) == [
+        "ghg_per_resident",
+        "ghg_per_resident_change_on_1990",
+        "population",
+        "syke_ghg_per_resident",
+    ]
 
 
 def test_export_is_tidy_with_provenance(loaded: Engine, tmp_path: Path) -> None:
@@ -151,6 +156,7 @@ def test_export_is_tidy_with_provenance(loaded: Engine, tmp_path: Path) -> None:
         "observed",
         "target",
         "path",
+        "path_from_latest",
         "projection",
         "estimate",
         "assessment",
@@ -167,3 +173,34 @@ def test_export_is_tidy_with_provenance(loaded: Engine, tmp_path: Path) -> None:
     assert csv is not None and csv.startswith("indicator,name,sdg,area,period,kind,value")
     with pytest.raises(ValueError, match="expected one of"):
         write_export(table, "xlsx", None)
+
+
+def test_changes_agree_with_published_figures(loaded: Engine) -> None:
+    assert value(loaded, "ghg_change_on_1990", "049", "2023") == pytest.approx(-30.0, abs=0.5)
+    assert value(loaded, "ghg_change_on_1990", "049", "2024") == pytest.approx(-33.0, abs=0.5)
+    assert value(loaded, "ghg_change_on_previous_year", "049", "2023") == pytest.approx(-18.0, abs=0.5)
+    assert value(loaded, "ghg_change_on_previous_year", "049", "2020") == pytest.approx(-16.0, abs=0.5)
+    # per resident: −62 % (2023) and −64 % (2024) on 1990
+    assert value(loaded, "ghg_per_resident_change_on_1990", "049", "2023") == pytest.approx(-62.0, abs=1.0)
+    assert value(loaded, "ghg_per_resident_change_on_1990", "049", "2024") == pytest.approx(-64.0, abs=1.0)
+
+
+def test_path_from_latest_and_outlook(loaded: Engine) -> None:
+    latest = value(loaded, "ghg_total", "049", "2024")
+    target = value(loaded, "ghg_total", "049", "2030", "target")
+    assert value(loaded, "ghg_total", "049", "2024", "path_from_latest") == pytest.approx(latest)
+    assert value(loaded, "ghg_total", "049", "2027", "path_from_latest") == pytest.approx(
+        latest + (target - latest) / 2
+    )
+    from kestava import api
+
+    rows = {r["method"]: r for r in api.outlook("ghg_total", area="049", engine=loaded).iter_rows(named=True)}
+    assert set(rows) == {"ols", "theil_sen"}
+    ols = rows["ols"]
+    assert ols["gap"] == pytest.approx(latest - target)
+    assert ols["required_rate"] == pytest.approx((target / latest) ** (1 / 6) - 1)  # 2024 → 2030
+    assert ols["required_change_per_year"] == pytest.approx((target - latest) / 6)
+    assert ols["projected_lower"] < ols["projected_value"] < ols["projected_upper"]
+    assert ols["projected_value"] == pytest.approx(value(loaded, "ghg_total", "049", "2030", "projection"))
+    # the path's remaining total is the trapezoid from 2025 to 2030
+    assert ols["path_total"] == pytest.approx(sum(latest + (target - latest) * k / 6 for k in range(1, 7)))
