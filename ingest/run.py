@@ -175,13 +175,18 @@ def ingest(
     trigger: str = "cli",
     on_dataset: Callable[[str], None] | None = None,
     on_done: Callable[[DatasetOutcome], None] | None = None,
+    fetcher: Fetcher | None = None,
 ) -> list[DatasetOutcome]:
-    """Ingest the named datasets (all when none are named); one failure does not stop the others."""
+    """Ingest the named datasets (all when none are named); one failure does not stop the others.
+
+    The fetcher is the bundled snapshot's replay when offline, else a live one with conditional
+    requests; pass one to override (e.g. different retry timing). It is closed at the end.
+    """
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())
     if offline:
         specs = [offline_spec(spec, snapshot_dir or DEFAULT_SNAPSHOT_DIR) for spec in specs]
-    fetcher = make_fetcher(engine, raw_store, offline=offline, snapshot_dir=snapshot_dir)
+    fetcher = fetcher or make_fetcher(engine, raw_store, offline=offline, snapshot_dir=snapshot_dir)
     outcomes = []
     try:
         for spec in specs:
