@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,7 +85,7 @@ def server(httpserver: HTTPServer) -> Iterator[HTTPServer]:
     httpserver.clear()
 
 
-def etag_handler(body: bytes, etag: str) -> object:
+def etag_handler(body: bytes, etag: str) -> Callable[[Request], Response]:
     def handle(request: Request) -> Response:
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers={"ETag": etag})
@@ -164,7 +164,7 @@ def test_api_key_is_sent_but_never_stored_or_logged(
     failed = ingest(engine, raw, ["emission_factor"], catalogue=cat)[0]
     assert failed.outcome == "failed" and SECRET not in (failed.error or "")
     assert SECRET not in caplog.text
-    dump = []
+    dump: list[str] = []
     with engine.connect() as conn:
         tables = MetaData()
         tables.reflect(conn)
