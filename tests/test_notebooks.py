@@ -1,0 +1,52 @@
+"""Every analyst notebook runs headless, top to bottom, on a database loaded from the offline snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from indicators.engine import compute
+from ingest.run import ingest
+from storage.engine import open_database
+from storage.rawstore import RawStore
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("notebooks")
+    url = f"sqlite:///{folder / 'tracker.sqlite3'}"
+    engine = open_database(url)
+    assert all(o.ok for o in ingest(engine, RawStore(folder / "raw"), offline=True))
+    assert not compute(engine).errors
+    engine.dispose()
+    yield url
+
+
+def test_there_are_at_least_three_notebooks_stored_without_outputs() -> None:
+    assert len(NOTEBOOKS) >= 3
+    for path in NOTEBOOKS:
+        book = nbformat.read(path, as_version=4)
+        for cell in book.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name} has stored outputs"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KESTAVA_DATABASE_URL", database_url)
+    book = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        book, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute()  # raises CellExecutionError naming the failing cell
+    outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert outputs and not any(o.get("output_type") == "error" for o in outputs)
+    rendered = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert rendered, f"{path.name} rendered no chart"
