@@ -24,8 +24,10 @@ from storage.engine import open_database, safe_url
 from storage.rawstore import RawStore
 
 app = typer.Typer(help="Kestävä Espoo sustainability and carbon-neutrality tracker.", no_args_is_help=True)
-console = Console(stderr=True)
-out = Console()
+# Piped or logged output (cron, CI) gets wide lines instead of the 80 columns rich assumes.
+PIPE_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(stderr=True, width=PIPE_WIDTH)
+out = Console(width=PIPE_WIDTH)
 
 OUTCOME_STYLE = {
     "success": "green",
