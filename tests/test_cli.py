@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +18,7 @@ COMMANDS = ["ingest", "sources", "compute", "indicators", "export", "migrate", "
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private data folder (SQLite file and raw store) for the commands."""
     monkeypatch.setenv("KESTAVA_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("KESTAVA_DATABASE_URL", raising=False)
