@@ -13,6 +13,7 @@ from typing import Any, Final, Literal, TypeVar
 import altair as alt
 import polars as pl
 
+from indicators.catalogue import load_indicator_catalogue
 from report import theme as th
 from report.i18n import (
     LANGS,
@@ -32,12 +33,14 @@ __all__ = [
     "AREA_ALIASES",
     "EU_RECYCLING_TARGETS",
     "METHODS",
+    "METHOD_ALIASES",
     "STATUS_LEVELS",
     "ChartMeta",
     "chart_table",
     "circular_economy",
     "data_freshness",
     "emissions_trajectory",
+    "indicator_label",
     "neutrality_balance",
     "per_resident_comparison",
     "progress_dashboard",
@@ -67,7 +70,15 @@ AREA_ALIASES: Final[Mapping[str, str]] = {
 CAPITAL_REGION: Final[frozenset[str]] = frozenset({"espoo", "helsinki", "vantaa", "kauniainen"})
 
 # Progress-assessment methods (column order in the dashboard) and every status they can give.
-METHODS: Final[tuple[str, ...]] = ("eurostat", "opensdg", "sdsn", "german")
+METHODS: Final[tuple[str, ...]] = ("eurostat", "opensdg", "sdsn", "german", "linear")
+# The indicator engine's method names (indicators.methods.METHOD_VERSIONS) accepted as aliases.
+METHOD_ALIASES: Final[Mapping[str, str]] = {
+    "eurostat_sdg": "eurostat",
+    "open_sdg": "opensdg",
+    "sdsn_trend": "sdsn",
+    "german_strategy": "german",
+    "linear_trajectory_check": "linear",
+}
 LEVELS: Final[tuple[str, ...]] = ("achieved", "good", "moderate", "weak", "away", "none")
 STATUS_LEVELS: Final[Mapping[str, str]] = {
     # Eurostat SDG monitoring (with and without a target)
@@ -92,11 +103,14 @@ STATUS_LEVELS: Final[Mapping[str, str]] = {
     "nearly_on_track": "moderate",
     "off_track": "weak",
     "moving_away": "away",
+    # linear trajectory check (latest value against the straight path from base to target)
+    "on_path": "good",
+    "behind_path": "weak",
     # any method
     "insufficient_data": "none",
     "not_assessed": "none",
 }
-FRESHNESS_STATUSES: Final[tuple[str, ...]] = ("fresh", "due", "late", "failed")
+FRESHNESS_STATUSES: Final[tuple[str, ...]] = ("fresh", "due", "late", "failed", "never")
 CIRCULAR_INDICATORS: Final[tuple[str, ...]] = ("waste_per_resident", "recycling_rate")
 
 _TABLE_ATTR: Final = "_kestava_table"
@@ -292,6 +306,18 @@ def _area_key(value: str) -> str:
     raw = value.strip()
     key = AREA_ALIASES.get(raw, raw.lower())
     return key if has(f"area.{key}") else raw
+
+
+def indicator_label(value: str, lang: str) -> str:
+    """An indicator's name in lang: the translation catalogue, then the indicator catalogue, else as given."""
+    if has(f"indicator.{value}"):
+        return t(f"indicator.{value}", lang)
+    indicator = load_indicator_catalogue().indicators.get(value.split(".", 1)[0])
+    if indicator is None:
+        return value
+    name = indicator.name.get(lang)
+    part = value.split(".", 1)[1] if "." in value else None
+    return f"{name}: {label('sector', part, lang)}" if part else name
 
 
 def _titled(key: str, area: str, lang: str, **fmt: object) -> str:
@@ -1080,10 +1106,13 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
     """Every indicator's status by every assessment method, as a colour-blind-safe grid with text cells.
 
     frame: one row per indicator and method —
-        indicator (str, display name), sdg (str, e.g. '13.2'), method (str: 'eurostat', 'opensdg',
-        'sdsn', 'german'), status (str key from STATUS_LEVELS), observed_rate, required_rate (float,
-        % a year, nullable), ratio (float, observed/required pace, nullable), base_year, latest_year
-        (int, nullable). A missing indicator–method pair is shown as "not assessed".
+        indicator (str: a display name, or an indicator id of indicators/catalogue.toml such as
+        'ghg_total', shown by its name in `lang`), sdg (str, e.g. '13.2'; may be empty), method (str:
+        'eurostat', 'opensdg', 'sdsn', 'german', 'linear', or the engine's names 'eurostat_sdg',
+        'open_sdg', 'sdsn_trend', 'german_strategy', 'linear_trajectory_check'), status (str key from
+        STATUS_LEVELS), observed_rate, required_rate (float, % a year, nullable), ratio (float,
+        observed/required pace, nullable), base_year, latest_year (int, nullable). A missing
+        indicator–method pair is shown as "not assessed".
     Cell colour is the status's level (achieved → good → moderate → weak → wrong direction, blue to
     vermillion); the status name is written in the cell and the reason is in the tooltip.
     """
@@ -1091,6 +1120,7 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
     _check_lang(name, lang)
     _check_meta(name, meta)
     f = _frame(name, "frame", frame, DASHBOARD_FRAME)
+    f = f.with_columns(pl.col("method").cast(pl.String).replace(dict(METHOD_ALIASES)))
     _unique(name, "frame", f, ["indicator", "method"])
     rows = f.rows(named=True)
     for r in rows:
@@ -1116,7 +1146,7 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
 
     cells: list[dict[str, Any]] = []
     for ind in ind_order:
-        row_label = f"{indicators[ind]} {label('indicator', ind, lang)}"
+        row_label = f"{indicators[ind]} {indicator_label(ind, lang)}".strip()
         for m in methods:
             cell = by_key.get((ind, m))
             status = str(cell["status"]) if cell else "not_assessed"
@@ -1725,7 +1755,7 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
         "str", "the calendar frequency: annual, monthly, weekly or daily", nullable=True, required=False
     ),
 }
-_SEVERITY: Final[Mapping[str, int]] = {"failed": 0, "late": 1, "due": 2, "fresh": 3}
+_SEVERITY: Final[Mapping[str, int]] = {"failed": 0, "never": 1, "late": 2, "due": 3, "fresh": 4}
 
 
 def _iso_day(d: date | datetime) -> str:
@@ -1901,7 +1931,7 @@ def data_freshness(
     ]
     chart = _layer(layers, meta, lang).properties(width=560, height=alt.Step(30))
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in FRESHNESS_STATUSES}
-    attention = counts["late"] + counts["failed"]
+    attention = counts["late"] + counts["failed"] + counts["never"]
     fmt = {"fresh": counts["fresh"], "n": len(rows), "bad": attention}
     finding = t("freshness.title_attention" if attention else "freshness.title", lang, **fmt)
     description = t(
@@ -1911,7 +1941,7 @@ def data_freshness(
         n=len(rows),
         **{s: counts[s] for s in FRESHNESS_STATUSES},
         problems=", ".join(
-            f"{d['dataset']} ({d['status']})" for d in data if d["status_key"] in ("late", "failed")
+            f"{d['dataset']} ({d['status']})" for d in data if d["status_key"] in ("late", "failed", "never")
         )
         or NOT_AVAILABLE,
     )

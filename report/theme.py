@@ -87,6 +87,7 @@ FRESHNESS_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
         "due": OKABE_ITO["orange"],
         "late": OKABE_ITO["vermillion"],
         "failed": OKABE_ITO["black"],
+        "never": OKABE_ITO["reddish_purple"],
     }
 )
 

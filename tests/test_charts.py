@@ -797,3 +797,65 @@ def test_every_chart_renders_to_a_non_trivial_png() -> None:
         pngs[(name, lang)] = png
     assert len(set(pngs.values())) == len(pngs)  # different charts and languages differ
     print("render seconds:", {k: round(v, 2) for k, v in timings.items()})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the linear path check, engine method names, catalogue indicator names, never-fetched datasets
+
+
+def test_progress_dashboard_linear_method_engine_names_and_catalogue_names() -> None:
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": "ghg_total",
+                "sdg": "13.2",
+                "method": method,
+                "status": status,
+                "observed_rate": -1.2,
+                "required_rate": -3.9,
+                "ratio": 0.48,
+                "base_year": 1990,
+                "latest_year": 2024,
+            }
+            for method, status in (
+                ("eurostat_sdg", "insufficient_progress"),
+                ("linear_trajectory_check", "behind_path"),
+                ("linear", "on_path"),
+            )
+        ]
+    ).filter(pl.col("method") != "linear")
+    on_path = frame.with_columns(indicator=pl.lit("recycling_rate"), status=pl.lit("on_path"))
+    rows = pl.concat([frame, on_path.filter(pl.col("method") == "linear_trajectory_check")])
+    expected = {
+        "fi": ("Tasainen polku", "Jäljessä tavoitepolusta", "Kasvihuonekaasupäästöt"),
+        "sv": ("Jämn bana", "Efter målbanan", "Växthusgasutsläpp"),
+        "en": ("Linear path", "Behind the path", "Greenhouse gas emissions"),
+    }
+    for lang, (method, status, name) in expected.items():
+        chart = charts.progress_dashboard(rows, meta=META, lang=lang)
+        table = chart_table(chart)
+        assert set(table["method_key"]) == {"eurostat", "linear"}
+        linear = table.filter(pl.col("method_key") == "linear", pl.col("indicator") == "ghg_total")
+        assert linear["method"].item() == method and linear["status"].item() == status
+        assert linear["level_key"].item() == "weak"
+        on = table.filter(pl.col("method_key") == "linear", pl.col("indicator") == "recycling_rate")
+        assert on["level_key"].item() == "good"
+        spec = chart.to_dict()
+        rect = next(u for u in units(spec) if mark_type(u) == "rect")
+        assert f"13.2 {name}" in rect["encoding"]["y"]["sort"]
+    assert charts.indicator_label("ghg_by_sector.transport", "en") == "Emissions by sector: Transport"
+    assert charts.indicator_label("not_in_any_catalogue", "sv") == "not_in_any_catalogue"
+    assert charts.STATUS_LEVELS["on_path"] == "good" and charts.STATUS_LEVELS["behind_path"] == "weak"
+    with pytest.raises(ValueError, match="more than one row"):
+        charts.progress_dashboard(
+            pl.concat([frame, frame.with_columns(method=pl.lit("eurostat"))]), meta=META
+        )
+
+
+def test_data_freshness_never_fetched_is_a_problem() -> None:
+    frame = freshness().with_columns(status=pl.Series(["fresh", "late", "never"]))
+    spec = charts.data_freshness(frame, meta=META, lang="en").to_dict()
+    points = next(u for u in units(spec) if mark_type(u) == "point" and "color" in u["encoding"])
+    assert points["encoding"]["y"]["sort"] == ["ds_c", "ds_b", "ds_a"]  # never, late, fresh
+    assert colour_map(points)["Never fetched"] == theme.FRESHNESS_COLOURS["never"]
+    assert title_text(spec) == "1 of 3 datasets are up to date, 2 need attention"

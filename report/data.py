@@ -1,0 +1,899 @@
+"""Chart-ready frames from the tracker's database: one per chart, plus headline, changes and provenance."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+
+from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.trajectory import required_pace, target_from_base
+from ingest.catalogue import load_catalogue
+from kestava import api
+from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
+from report.i18n import NOT_AVAILABLE, check_lang, format_number, format_percent, has, label, t
+from report.theme import ChartMeta
+from storage import read, schema
+
+__all__ = [
+    "CHART_DATASETS",
+    "COMPARISON_AREAS",
+    "ESPOO",
+    "HELSINKI_TZ",
+    "PRIMARY_AREAS",
+    "Changes",
+    "Headline",
+    "MissingDataError",
+    "area_label",
+    "assessment_reason",
+    "balance_frames",
+    "changes",
+    "chart_meta",
+    "circular_frame",
+    "dashboard_frame",
+    "dataset_label",
+    "format_value",
+    "freshness_frame",
+    "headline",
+    "local_time",
+    "per_resident_frame",
+    "provenance_frame",
+    "sector_frame",
+    "snapshot_ids_of",
+    "status_frame",
+    "trajectory_inputs",
+    "weekly_frame",
+]
+
+ESPOO: Final = "049"
+HELSINKI_TZ: Final = ZoneInfo("Europe/Helsinki")
+# The area an indicator is reported for: Espoo where the indicator has it, else Finland, else the EU.
+PRIMARY_AREAS: Final[tuple[str, ...]] = (ESPOO, "FI", "EU27_2020")
+# Syke ALas cities compared per resident: the capital region and the other large cities.
+COMPARISON_AREAS: Final[tuple[str, ...]] = ("049", "091", "092", "235", "837", "853", "564")
+# The datasets behind each chart of report.charts (for chart_meta when no snapshot ids are at hand).
+CHART_DATASETS: Final[Mapping[str, tuple[str, ...]]] = {
+    "emissions_trajectory": ("hsy_emissions",),
+    "sector_area": ("hsy_emissions",),
+    "sector_waterfall": ("hsy_emissions",),
+    "per_resident_comparison": ("syke_emissions", "statfin_population"),
+    "progress_dashboard": (),  # every dataset behind an assessed indicator
+    "circular_economy": ("eurostat_cei_pc031", "eurostat_cei_wm011"),
+    "weekly_mover": ("fingrid_emission_factor",),
+    "neutrality_balance": ("hsy_emissions",),
+    "data_freshness": (),  # every dataset
+}
+_RATE_METHODS: Final = frozenset({"eurostat_sdg", "open_sdg", "linear_trajectory_check"})
+_CIRCULAR: Final[Mapping[str, str]] = {
+    "municipal_waste_per_capita": "waste_per_resident",
+    "recycling_rate": "recycling_rate",
+}
+_SNAPSHOT_IDS: Final = "snapshot_ids"
+
+
+class MissingDataError(LookupError):
+    """The database holds no values for what a chart or the headline needs (not yet ingested/computed)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# labels and formats shared by the report
+
+
+def local_time(moment: datetime) -> datetime:
+    """A naive-UTC database timestamp as naive Europe/Helsinki wall-clock time."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(HELSINKI_TZ).replace(tzinfo=None)
+
+
+def area_label(code: str, lang: str) -> str:
+    """An area code ('049', 'FI', 'PKS', 'EU27_2020') as its name in lang; an unknown code as given."""
+    key = AREA_ALIASES.get(code, code.lower())
+    if has(f"area.{key}"):
+        return t(f"area.{key}", lang)
+    if code == "PKS":
+        return t("area.hsy_region", lang)
+    return api.area_names(lang).get(code, code)
+
+
+def dataset_label(dataset_id: str, lang: str, title: str | None = None) -> str:
+    """A dataset's short name in lang; a dataset the translations do not know by its title at source."""
+    if has(f"dataset.{dataset_id}"):
+        return t(f"dataset.{dataset_id}", lang)
+    return title or dataset_id
+
+
+def _decimals(value: float) -> int:
+    size = abs(value)
+    if size >= 100 or size == 0:
+        return 0
+    return 1 if size >= 1 else 2
+
+
+def format_value(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:
+    """A number with its unit in lang ("712 kt CO₂e", "38,5 %"), decimals by magnitude."""
+    if value is None or math.isnan(value):
+        return NOT_AVAILABLE
+    decimals = _decimals(value)
+    if unit == "%":
+        return format_percent(value, lang, decimals, signed=signed)
+    return f"{format_number(value, lang, decimals, signed=signed)}\u00a0{label('unit_name', unit, lang)}"
+
+
+def _rate(rate: float | None, lang: str) -> str:
+    """A compound rate (a fraction a year) as "−8,1 %" (the 'a year' is in the sentence)."""
+    if rate is None or math.isnan(rate):
+        return NOT_AVAILABLE
+    return format_percent(rate * 100, lang, 1, signed=True)
+
+
+def snapshot_ids_of(*frames: pl.DataFrame | None) -> list[int]:
+    """Every snapshot id in the `snapshot_ids` list column of the frames, sorted and without repeats."""
+    ids: set[int] = set()
+    for frame in frames:
+        if frame is not None and _SNAPSHOT_IDS in frame.columns and frame.height:
+            ids.update(int(i) for i in frame.get_column(_SNAPSHOT_IDS).explode().drop_nulls().to_list())
+    return sorted(ids)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# indicator values
+
+
+def _values(
+    engine: Engine,
+    indicator: str | Sequence[str],
+    area: str | Sequence[str] | None,
+    kind: str | Sequence[str],
+) -> pl.DataFrame:
+    frame = api.indicator_values(indicator, area=area, kind=kind, engine=engine)
+    if frame.height == 0:
+        raise MissingDataError(
+            f"no stored {kind} values of {indicator} for area {area}; ingest and compute first"
+        )
+    return frame.filter(pl.col("value").is_not_null())
+
+
+def _require(frame: pl.DataFrame, what: str) -> pl.DataFrame:
+    if frame.height == 0:
+        raise MissingDataError(f"no stored values for {what}; ingest and compute first")
+    return frame
+
+
+def trajectory_inputs(
+    engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total", include_estimates: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """(history, projection) for report.charts.emissions_trajectory.
+
+    history: year, value (kt CO2e), estimated (bool), snapshot_ids — the observed years, then (with
+    include_estimates) the engine's nowcasts for finished years after the latest observation.
+    projection: year, value, lower, upper, snapshot_ids for the years after the history (the trend with
+    its 95 % band), or None when the engine stored no projection.
+    """
+    values = _require(
+        _values(engine, indicator, area, ["observed", "estimate", "projection"]).filter(
+            pl.col("indicator") == indicator, pl.col("year").is_not_null()
+        ),
+        f"{indicator} in area {area}",
+    )
+    observed = values.filter(pl.col("kind") == "observed")
+    _require(observed, f"observed {indicator} in area {area}")
+    history = observed.select("year", "value", pl.lit(False).alias("estimated"), _SNAPSHOT_IDS)
+    last_observed = int(observed.get_column("year").max())  # type: ignore[arg-type]
+    if include_estimates:
+        estimates = values.filter(pl.col("kind") == "estimate", pl.col("year") > last_observed).select(
+            "year", "value", pl.lit(True).alias("estimated"), _SNAPSHOT_IDS
+        )
+        history = pl.concat([history, estimates])
+    history = history.sort("year")
+    last = int(history.get_column("year").max())  # type: ignore[arg-type]
+    projection = (
+        values.filter(
+            pl.col("kind") == "projection",
+            pl.col("year") > last,
+            pl.col("lower").is_not_null(),
+            pl.col("upper").is_not_null(),
+        )
+        .select("year", "value", "lower", "upper", _SNAPSHOT_IDS)
+        .sort("year")
+    )
+    return history, (projection if projection.height else None)
+
+
+def sector_frame(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_by_sector") -> pl.DataFrame:
+    """year, sector (key, e.g. 'district_heat'), value (kt CO2e), snapshot_ids for sector_area/waterfall.
+
+    Every year has every sector: a sector without a value in a year is 0 there (empty snapshot_ids).
+    """
+    values = _require(
+        _values(engine, indicator, area, "observed").filter(pl.col("year").is_not_null()),
+        f"{indicator} in area {area}",
+    )
+    long = values.select(
+        "year", pl.col("indicator").str.split(".").list.last().alias("sector"), "value", _SNAPSHOT_IDS
+    )
+    grid = long.select("year").unique().join(long.select("sector").unique(), how="cross")
+    return (
+        grid.join(long, on=["year", "sector"], how="left")
+        .with_columns(
+            pl.col("value").fill_null(0.0),
+            pl.col(_SNAPSHOT_IDS).fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+        )
+        .sort("year", "sector")
+    )
+
+
+def per_resident_frame(
+    engine: Engine,
+    areas: Sequence[str] | None = COMPARISON_AREAS,
+    *,
+    indicator: str = "syke_ghg_per_resident",
+) -> pl.DataFrame:
+    """area (municipality code), year, value (t CO2e per resident), snapshot_ids for per_resident_comparison.
+
+    Syke's ALas emissions (every sector, the same rules for every municipality) divided by the population;
+    areas=None gives every area the indicator has.
+    """
+    values = _values(engine, indicator, list(areas) if areas else None, "observed")
+    values = _require(values.filter(pl.col("year").is_not_null()), f"{indicator} for {areas}")
+    return values.select("area", "year", "value", _SNAPSHOT_IDS).sort("area", "year")
+
+
+def circular_frame(engine: Engine, areas: Sequence[str] = ("FI", "EU27_2020")) -> pl.DataFrame:
+    """indicator ('waste_per_resident' kg, 'recycling_rate' %), area, year, value, snapshot_ids.
+
+    From Eurostat's municipal waste per capita (cei_pc031) and recycling rate (cei_wm011), for
+    report.charts.circular_economy.
+    """
+    values = _values(engine, list(_CIRCULAR), list(areas), "observed")
+    values = _require(values.filter(pl.col("year").is_not_null()), f"circular economy for {areas}")
+    return values.select(
+        pl.col("indicator").replace_strict(dict(_CIRCULAR)),
+        "area",
+        "year",
+        "value",
+        _SNAPSHOT_IDS,
+    ).sort("indicator", "area", "year")
+
+
+def weekly_frame(
+    engine: Engine, area: str = "FI", *, indicator: str = "electricity_emission_factor"
+) -> pl.DataFrame:
+    """year (ISO year), week (1–53), value (gCO2/kWh), snapshot_ids from the weekly periods ("2026-W45")."""
+    values = _values(engine, indicator, area, "observed").filter(
+        pl.col("indicator") == indicator, pl.col("period").str.contains(r"^\d{4}-W\d{2}$")
+    )
+    values = _require(values, f"weekly {indicator} in area {area}")
+    return values.select(
+        pl.col("period").str.slice(0, 4).cast(pl.Int64).alias("year"),
+        pl.col("period").str.slice(6, 2).cast(pl.Int64).alias("week"),
+        "value",
+        _SNAPSHOT_IDS,
+    ).sort("year", "week")
+
+
+def balance_frames(
+    engine: Engine,
+    area: str = ESPOO,
+    *,
+    emissions: str = "ghg_total",
+    sinks: str = "carbon_sink_estimate",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(emissions, sinks) for report.charts.neutrality_balance.
+
+    emissions: year, value (kt CO2e), snapshot_ids — the observed series (it must include the base year).
+    sinks: year, value (removals in kt CO2e, positive), lower, upper (null when the estimate has no band),
+    snapshot_ids.
+    """
+    observed = _values(engine, emissions, area, "observed").filter(pl.col("indicator") == emissions)
+    observed = _require(observed.filter(pl.col("year").is_not_null()), f"{emissions} in area {area}")
+    sink = _values(engine, sinks, area, ["observed", "estimate"]).filter(pl.col("indicator") == sinks)
+    sink = _require(sink.filter(pl.col("year").is_not_null()), f"{sinks} in area {area}")
+    return (
+        observed.select("year", "value", _SNAPSHOT_IDS).sort("year"),
+        sink.select("year", "value", "lower", "upper", _SNAPSHOT_IDS).sort("year"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assessments
+
+
+def _primary_assessments(
+    engine: Engine, areas: Sequence[str], indicators: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The latest assessments of each indicator for the first area of `areas` it has."""
+    frame = api.assessments(list(indicators) if indicators else None, engine=engine)
+    if frame.height == 0:
+        return frame
+    frame = frame.filter(pl.col("area").is_in(list(areas)))
+    if frame.height == 0:
+        return frame
+    rank = pl.col("area").replace_strict({a: i for i, a in enumerate(areas)}, return_dtype=pl.Int64)
+    chosen = frame.with_columns(rank.alias("_rank")).group_by("indicator").agg(pl.col("_rank").min())
+    return (
+        frame.with_columns(rank.alias("_rank"))
+        .join(chosen, on=["indicator", "_rank"], how="semi")
+        .drop("_rank")
+        .sort("indicator", "method")
+    )
+
+
+def _display_name(indicator: str, area: str, lang: str) -> str:
+    name = indicator_label(indicator, lang)
+    return name if area == ESPOO else f"{name} ({area_label(area, lang)})"
+
+
+def _sdg_target(indicator: str) -> str:
+    entry = load_indicator_catalogue().indicators.get(indicator.split(".", 1)[0])
+    return entry.sdg.target if entry is not None and entry.sdg is not None else ""
+
+
+def _unit(indicator: str) -> str:
+    entry = load_indicator_catalogue().indicators.get(indicator.split(".", 1)[0])
+    return entry.unit if entry is not None else ""
+
+
+def dashboard_frame(
+    engine: Engine, lang: str = "fi", *, areas: Sequence[str] = PRIMARY_AREAS
+) -> pl.DataFrame:
+    """One row per indicator and method for report.charts.progress_dashboard, names in lang.
+
+    indicator: the name in lang (with the area in brackets when it is not Espoo), indicator_id, area,
+    sdg (SDG target, e.g. '13.2'), method (dashboard key: eurostat, opensdg, sdsn, german, linear),
+    status, observed_rate and required_rate (% a year; only for the methods that compare compound rates —
+    Eurostat, Open SDG and the linear path), ratio (observed/required pace), base_year, latest_year.
+    Each indicator is shown for the first of `areas` it is assessed for.
+    """
+    check_lang(lang)
+    frame = _require(_primary_assessments(engine, areas), "assessments")
+    rows = []
+    for r in frame.iter_rows(named=True):
+        rate_method = r["method"] in _RATE_METHODS
+        rows.append(
+            {
+                "indicator": _display_name(r["indicator"], r["area"], lang),
+                "indicator_id": r["indicator"],
+                "area": r["area"],
+                "sdg": _sdg_target(r["indicator"]),
+                "method": METHOD_ALIASES.get(r["method"], r["method"]),
+                "status": r["status"],
+                "observed_rate": r["observed_rate"] * 100
+                if rate_method and r["observed_rate"] is not None
+                else None,
+                "required_rate": r["required_rate"] * 100
+                if rate_method and r["required_rate"] is not None
+                else None,
+                "ratio": r["ratio"],
+                "base_year": r["base_year"],
+                "latest_year": r["latest_year"],
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "indicator": pl.String(),
+            "indicator_id": pl.String(),
+            "area": pl.String(),
+            "sdg": pl.String(),
+            "method": pl.String(),
+            "status": pl.String(),
+            "observed_rate": pl.Float64(),
+            "required_rate": pl.Float64(),
+            "ratio": pl.Float64(),
+            "base_year": pl.Int64(),
+            "latest_year": pl.Int64(),
+        },
+    )
+
+
+def _details(row: Mapping[str, Any]) -> dict[str, Any]:
+    raw = row.get("details")
+    if isinstance(raw, str) and raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not math.isnan(float(value)) else None
+
+
+def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
+    """Why a method gave its status, in lang, from a row of kestava.api.assessments (numbers formatted)."""
+    check_lang(lang)
+    method, status = str(row.get("method")), str(row.get("status"))
+    unit = _unit(str(row.get("indicator", "")))
+    details = _details(row)
+    years = {
+        "base_year": row.get("base_year") or NOT_AVAILABLE,
+        "latest_year": row.get("latest_year") or NOT_AVAILABLE,
+        "target_year": row.get("target_year") or NOT_AVAILABLE,
+    }
+
+    def value(x: Any) -> str:
+        return format_value(_num(x), unit, lang)
+
+    ratio = _num(row.get("ratio"))
+    ratio_text = format_percent(ratio * 100, lang) if ratio is not None else NOT_AVAILABLE
+    if status in ("insufficient_data", "not_assessed"):
+        return t("reason.insufficient", lang, n=row.get("n_points") or 0)
+    target = _num(row.get("target_value"))
+    if method in ("eurostat_sdg", "open_sdg"):
+        observed = _rate(_num(row.get("observed_rate")), lang)
+        if target is None:
+            return t("reason.trend", lang, observed=observed, **years)
+        return t(
+            "reason.rates",
+            lang,
+            observed=observed,
+            required=_rate(_num(row.get("required_rate")), lang),
+            target=value(target),
+            ratio=ratio_text,
+            **years,
+        )
+    if method == "sdsn_trend":
+        return t(
+            "reason.sdsn",
+            lang,
+            score_base=format_number(_num(details.get("score_base")), lang),
+            score_latest=format_number(_num(details.get("score_latest")), lang),
+            ratio=ratio_text,
+            target=value(target),
+            **years,
+        )
+    if method == "german_strategy":
+        deviation = _num(details.get("deviation"))
+        return t(
+            "reason.german",
+            lang,
+            projected=value(details.get("projected_value")),
+            target=value(target),
+            deviation=format_percent(deviation * 100, lang, 1) if deviation is not None else NOT_AVAILABLE,
+            **years,
+        )
+    if method == "linear_trajectory_check":
+        gap = _num(details.get("gap"))
+        gap_pct = _num(details.get("gap_pct"))
+        key = "reason.linear_above" if gap is not None and gap > 0 else "reason.linear_below"
+        return t(
+            key,
+            lang,
+            latest=value(row.get("latest_value")),
+            gap=format_value(abs(gap), unit, lang) if gap is not None else NOT_AVAILABLE,
+            gap_pct=format_percent(abs(gap_pct), lang, 1) if gap_pct is not None else NOT_AVAILABLE,
+            path=value(details.get("path_value")),
+            base=value(row.get("base_value")),
+            target=value(target),
+            **years,
+        )
+    status_text = t(f"status.{status}", lang) if has(f"status.{status}") else status
+    return t("reason.other", lang, status=status_text, **years)
+
+
+def status_frame(
+    engine: Engine,
+    lang: str = "fi",
+    *,
+    areas: Sequence[str] = PRIMARY_AREAS,
+    indicators: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Every indicator's latest status by every method, with the reason in lang (the council's table).
+
+    Columns: indicator_id, indicator (name in lang), area, area_name, method (engine name), method_key
+    (dashboard key), method_name, status, status_name, level (achieved/good/moderate/weak/away/none),
+    reason, base_year, latest_year, target_year, target_value, as_of. One area per indicator: the first of
+    `areas` it is assessed for.
+    """
+    check_lang(lang)
+    frame = _primary_assessments(engine, areas, indicators)
+    rows = []
+    for r in frame.iter_rows(named=True):
+        key = METHOD_ALIASES.get(r["method"], r["method"])
+        status = str(r["status"])
+        rows.append(
+            {
+                "indicator_id": r["indicator"],
+                "indicator": indicator_label(r["indicator"], lang),
+                "area": r["area"],
+                "area_name": area_label(r["area"], lang),
+                "method": r["method"],
+                "method_key": key,
+                "method_name": t(f"method.{key}", lang) if has(f"method.{key}") else r["method"],
+                "status": status,
+                "status_name": t(f"status.{status}", lang) if has(f"status.{status}") else status,
+                "level": STATUS_LEVELS.get(status, "none"),
+                "reason": assessment_reason(r, lang),
+                "base_year": r["base_year"],
+                "latest_year": r["latest_year"],
+                "target_year": r["target_year"],
+                "target_value": r["target_value"],
+                "as_of": r["as_of"],
+            }
+        )
+    schema_ = pl.Schema(
+        {
+            "indicator_id": pl.String(),
+            "indicator": pl.String(),
+            "area": pl.String(),
+            "area_name": pl.String(),
+            "method": pl.String(),
+            "method_key": pl.String(),
+            "method_name": pl.String(),
+            "status": pl.String(),
+            "status_name": pl.String(),
+            "level": pl.String(),
+            "reason": pl.String(),
+            "base_year": pl.Int64(),
+            "latest_year": pl.Int64(),
+            "target_year": pl.Int64(),
+            "target_value": pl.Float64(),
+            "as_of": pl.Datetime("us"),
+        }
+    )
+    return pl.DataFrame(rows, schema=schema_)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# freshness, snapshots and provenance
+
+
+def _sources(engine: Engine) -> dict[str, dict[str, str]]:
+    """Dataset id → title and its source's publisher, licence and attribution, as stored (else catalogue)."""
+    catalogue = load_catalogue()
+    out: dict[str, dict[str, str]] = {
+        spec.id: {
+            "title": spec.title,
+            "publisher": catalogue.sources[spec.source].publisher,
+            "licence": catalogue.sources[spec.source].licence,
+            "attribution": catalogue.sources[spec.source].attribution,
+        }
+        for spec in catalogue.datasets.values()
+    }
+    ds, src = schema.dataset, schema.source
+    query = select(ds.c.id, ds.c.title, src.c.publisher, src.c.licence, src.c.attribution).join(
+        src, src.c.id == ds.c.source_id
+    )
+    with engine.connect() as conn:
+        for dataset_id, title, publisher, licence, attribution in conn.execute(query):
+            out[dataset_id] = {
+                "title": title,
+                "publisher": publisher,
+                "licence": licence,
+                "attribution": attribution,
+            }
+    return out
+
+
+def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFrame:
+    """One row per catalogue dataset for report.charts.data_freshness.
+
+    dataset (short name in lang), dataset_id, title (at source), status (fresh, late, failed or never),
+    last_period_end, expected_period_end (dates), last_fetch (last successful fetch, Europe/Helsinki
+    wall-clock time), source (attribution), frequency, last_outcome, last_error.
+    """
+    check_lang(lang)
+    fresh = api.freshness(today, engine=engine)
+    sources = _sources(engine)
+    rows = [
+        {
+            "dataset": dataset_label(r["dataset"], lang, sources.get(r["dataset"], {}).get("title")),
+            "dataset_id": r["dataset"],
+            "title": sources.get(r["dataset"], {}).get("title", r["title"]),
+            "status": r["state"],
+            "last_period_end": r["latest_period_end"],
+            "expected_period_end": r["expected_period_end"],
+            "last_fetch": local_time(r["last_fetch"]) if r["last_fetch"] is not None else None,
+            "source": sources.get(r["dataset"], {}).get("attribution", r["source"]),
+            "frequency": r["frequency"],
+            "last_outcome": r["last_outcome"],
+            "last_error": r["last_error"],
+        }
+        for r in fresh.iter_rows(named=True)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "dataset": pl.String(),
+            "dataset_id": pl.String(),
+            "title": pl.String(),
+            "status": pl.String(),
+            "last_period_end": pl.Date(),
+            "expected_period_end": pl.Date(),
+            "last_fetch": pl.Datetime("us"),
+            "source": pl.String(),
+            "frequency": pl.String(),
+            "last_outcome": pl.String(),
+            "last_error": pl.String(),
+        },
+    )
+
+
+def _latest_snapshot_ids(engine: Engine, datasets: Iterable[str] | None) -> list[int]:
+    snap = schema.snapshot
+    query = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
+    wanted = list(datasets) if datasets is not None else None
+    if wanted is not None:
+        query = query.where(snap.c.dataset_id.in_(wanted))
+    with engine.connect() as conn:
+        return sorted(int(i) for i in conn.execute(query).scalars())
+
+
+def _snapshot_rows(engine: Engine, snapshot_ids: Sequence[int]) -> list[dict[str, Any]]:
+    snap, ds, src = schema.snapshot, schema.dataset, schema.source
+    query = (
+        select(
+            snap.c.id,
+            snap.c.dataset_id,
+            snap.c.fetched_at,
+            snap.c.is_demo,
+            ds.c.title,
+            src.c.publisher,
+            src.c.licence,
+            src.c.attribution,
+        )
+        .join(ds, ds.c.id == snap.c.dataset_id)
+        .join(src, src.c.id == ds.c.source_id)
+        .where(snap.c.id.in_(list(snapshot_ids)))
+        .order_by(snap.c.id)
+    )
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def chart_meta(
+    engine: Engine,
+    datasets: Iterable[str] | None = None,
+    *,
+    snapshot_ids: Iterable[int] | None = None,
+) -> ChartMeta:
+    """Sources, licence, vintage and demo flag of the snapshots behind a chart.
+
+    With snapshot_ids (e.g. snapshot_ids_of(frame)) exactly those snapshots; otherwise the latest
+    snapshot of each of `datasets` (None: of every dataset). sources are the publishers' attributions,
+    licence every distinct licence joined by " / ", vintage the newest fetch date (Finnish date), is_demo
+    whether any of them is demo data. MissingDataError when there is no such snapshot.
+    """
+    ids = sorted(set(snapshot_ids)) if snapshot_ids is not None else []
+    if not ids:
+        ids = _latest_snapshot_ids(engine, datasets)
+    rows = _snapshot_rows(engine, ids) if ids else []
+    if not rows:
+        raise MissingDataError(f"no snapshots for datasets {sorted(datasets or [])} / ids {ids}")
+    sources = list(dict.fromkeys(str(r["attribution"]).strip() or str(r["publisher"]) for r in rows))
+    licences = list(dict.fromkeys(str(r["licence"]).strip() for r in rows if str(r["licence"]).strip()))
+    return ChartMeta(
+        sources=tuple(sources),
+        licence=" / ".join(licences) or NOT_AVAILABLE,
+        vintage=max(local_time(r["fetched_at"]) for r in rows).date(),
+        is_demo=any(bool(r["is_demo"]) for r in rows),
+    )
+
+
+def provenance_frame(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
+    """One row per stored payload of the snapshots: snapshot_id, dataset_id, title, publisher, licence,
+    url, fetched_at (Europe/Helsinki), sha256, sha256_prefix (12 hex digits), is_demo."""
+    columns = pl.Schema(
+        {
+            "snapshot_id": pl.Int64(),
+            "dataset_id": pl.String(),
+            "title": pl.String(),
+            "publisher": pl.String(),
+            "licence": pl.String(),
+            "url": pl.String(),
+            "fetched_at": pl.Datetime("us"),
+            "sha256": pl.String(),
+            "sha256_prefix": pl.String(),
+            "is_demo": pl.Boolean(),
+        }
+    )
+    if not snapshot_ids:
+        return pl.DataFrame(schema=columns)
+    frame = read.provenance(engine, list(snapshot_ids))
+    if frame.height == 0:
+        return pl.DataFrame(schema=columns)
+    titles = {r["id"]: r["title"] for r in _snapshot_rows(engine, snapshot_ids)}
+    rows = [
+        {
+            "snapshot_id": int(r["snapshot_id"]),
+            "dataset_id": r["dataset_id"],
+            "title": titles.get(r["snapshot_id"], r["dataset_id"]),
+            "publisher": r["publisher"],
+            "licence": r["licence"],
+            "url": r["url"],
+            "fetched_at": local_time(r["fetched_at"]),
+            "sha256": r["sha256"],
+            "sha256_prefix": str(r["sha256"])[:12],
+            "is_demo": bool(r["is_demo"]),
+        }
+        for r in frame.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=columns)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# headline and changes
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Emissions against the target: the numbers the report opens with (value units: the indicator's)."""
+
+    indicator: str
+    area: str
+    unit: str
+    base_year: int
+    base_value: float
+    reduction: float
+    target_year: int
+    target_value: float
+    latest_year: int
+    latest_value: float
+    change_pct: float  # latest against base, %
+    gap: float  # latest − target (positive: still to cut)
+    gap_pct: float  # gap as % of the latest value
+    required_rate: float | None  # compound rate a year from latest to target (fraction; None if undefined)
+    required_change: float  # linear change a year from latest to target (negative: a cut)
+    snapshot_ids: tuple[int, ...]
+    is_demo: bool
+
+
+def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total") -> Headline:
+    """The latest observed emissions against the reduction target of the catalogue, derived by its rule.
+
+    target = value(base_year) × (1 − reduction) from the same stored series (1990: 1 060 kt → 212 kt);
+    the required pace runs from the latest observed year to the target year
+    (indicators.trajectory.required_pace). MissingDataError without the series or a reduction target.
+    """
+    entry = load_indicator_catalogue().get(indicator)
+    targets = [
+        x for x in entry.targets if isinstance(x, ReductionTarget) and (x.areas is None or area in x.areas)
+    ]
+    if not targets:
+        raise MissingDataError(f"{indicator} has no reduction target for area {area}")
+    target = targets[0]
+    observed = _values(engine, indicator, area, "observed").filter(
+        pl.col("indicator") == indicator, pl.col("year").is_not_null()
+    )
+    observed = _require(observed, f"{indicator} in area {area}").sort("year")
+    base = observed.filter(pl.col("year") == target.base_year)
+    if base.height == 0:
+        raise MissingDataError(f"{indicator} in area {area} has no value for base year {target.base_year}")
+    base_value = float(base.item(0, "value"))
+    latest = observed.row(-1, named=True)
+    latest_year, latest_value = int(latest["year"]), float(latest["value"])
+    target_value = target_from_base(base_value, target.reduction)
+    gap = latest_value - target_value
+    years = target.year - latest_year
+    pace = required_pace(latest_year, latest_value, target.year, target_value) if years > 0 else None
+    return Headline(
+        indicator=indicator,
+        area=area,
+        unit=entry.unit,
+        base_year=target.base_year,
+        base_value=base_value,
+        reduction=target.reduction,
+        target_year=target.year,
+        target_value=target_value,
+        latest_year=latest_year,
+        latest_value=latest_value,
+        change_pct=(latest_value / base_value - 1.0) * 100.0,
+        gap=gap,
+        gap_pct=gap / latest_value * 100.0 if latest_value else math.nan,
+        required_rate=pace.compound_rate if pace else None,
+        required_change=pace.linear_change if pace else 0.0,
+        snapshot_ids=tuple(snapshot_ids_of(observed)),
+        is_demo=bool(observed.get_column("is_demo").any()),
+    )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed between `start` and `end` (naive UTC): the report's "what changed" section.
+
+    snapshots: snapshot_id, dataset_id, title, fetched_at (Europe/Helsinki), rows_added, rows_revised,
+    rows_unchanged, is_demo. flips: indicator, area, method, status_before, status_after, cause (the
+    report areas only). sources: the freshness_frame rows that are late, failed or never fetched at the
+    end, with state_before (at the start). failed_runs: job, dataset_id, started_at (Europe/Helsinki),
+    outcome, error.
+    """
+
+    start: datetime
+    end: datetime
+    as_of: date  # the (Finnish) date whose freshness `sources` shows: the last day before `end`
+    snapshots: pl.DataFrame
+    flips: pl.DataFrame
+    sources: pl.DataFrame
+    failed_runs: pl.DataFrame
+
+
+def changes(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    *,
+    lang: str = "fi",
+    areas: Sequence[str] = PRIMARY_AREAS,
+) -> Changes:
+    """New snapshots, revised history, status flips (with their cause) and source problems in [start, end).
+
+    Status flips compare the assessments as the data stood at `start` with those at `end`
+    (kestava.api.status_changes), for `areas`; sources compare freshness on the two dates.
+    """
+    check_lang(lang)
+    snaps = read.snapshots(engine)
+    if snaps.height:
+        snaps = snaps.filter(pl.col("fetched_at") >= start, pl.col("fetched_at") < end)
+    titles = {k: v["title"] for k, v in _sources(engine).items()}
+    snapshots = pl.DataFrame(
+        [
+            {
+                "snapshot_id": int(r["id"]),
+                "dataset_id": r["dataset_id"],
+                "title": titles.get(r["dataset_id"], r["dataset_id"]),
+                "fetched_at": local_time(r["fetched_at"]),
+                "rows_added": int(r["rows_added"]),
+                "rows_revised": int(r["rows_revised"]),
+                "rows_unchanged": int(r["rows_unchanged"]),
+                "is_demo": bool(r["is_demo"]),
+            }
+            for r in snaps.iter_rows(named=True)
+        ],
+        schema={
+            "snapshot_id": pl.Int64(),
+            "dataset_id": pl.String(),
+            "title": pl.String(),
+            "fetched_at": pl.Datetime("us"),
+            "rows_added": pl.Int64(),
+            "rows_revised": pl.Int64(),
+            "rows_unchanged": pl.Int64(),
+            "is_demo": pl.Boolean(),
+        },
+    )
+    flips = api.status_changes(start, end, engine=engine)
+    if flips.height:
+        flips = flips.filter(pl.col("area").is_in(list(areas)))
+    flips = flips.select("indicator", "area", "method", "status_before", "status_after", "cause")
+    end_day = local_time(end - timedelta(microseconds=1)).date()
+    start_day = local_time(start).date()
+    now_state = freshness_frame(engine, end_day, lang)
+    before = dict(freshness_frame(engine, start_day, lang).select("dataset_id", "status").iter_rows())
+    state_before = pl.col("dataset_id").replace_strict(before, default=None, return_dtype=pl.String)
+    sources = now_state.filter(pl.col("status").is_in(["late", "failed", "never"])).with_columns(
+        state_before.alias("state_before")
+    )
+    runs = read.job_runs(engine, limit=100_000)
+    run_rows = []
+    if runs.height:
+        for r in runs.iter_rows(named=True):
+            started = r["started_at"]
+            if r["outcome"] in ("failed", "rejected") and started is not None and start <= started < end:
+                run_rows.append(
+                    {
+                        "job": r["job"],
+                        "dataset_id": r["dataset_id"],
+                        "started_at": local_time(started),
+                        "outcome": r["outcome"],
+                        "error": r["error"],
+                    }
+                )
+    failed_runs = pl.DataFrame(
+        run_rows,
+        schema={
+            "job": pl.String(),
+            "dataset_id": pl.String(),
+            "started_at": pl.Datetime("us"),
+            "outcome": pl.String(),
+            "error": pl.String(),
+        },
+    )
+    return Changes(start, end, end_day, snapshots, flips, sources, failed_runs)

@@ -1,0 +1,949 @@
+"""The weekly report for Kestävä Espoo staff and the half-yearly council report: HTML, PNG, SVG and CSV."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import struct
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import altair as alt
+import jinja2
+import polars as pl
+import typer
+import vl_convert as vlc
+from markupsafe import Markup
+from sqlalchemy import Engine, func, select
+
+from indicators.catalogue import load_indicator_catalogue
+from ingest.catalogue import load_catalogue
+from kestava.config import get_settings
+from report import charts
+from report import data as rd
+from report.i18n import (
+    LANGS,
+    NOT_AVAILABLE,
+    format_date,
+    format_datetime,
+    format_number,
+    format_percent,
+    has,
+    label,
+    t,
+)
+from report.theme import LEVEL_COLOURS, ChartMeta
+from storage import schema
+from storage.engine import open_database
+
+__all__ = [
+    "CHART_NAMES",
+    "ReportPeriod",
+    "ReportResult",
+    "build_report",
+    "javascript_bundle",
+    "parse_half",
+    "parse_week",
+    "report_command",
+    "write_half_year_report",
+    "write_weekly_report",
+]
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR: Final = Path(__file__).with_name("templates")
+VENDOR_DIR: Final = Path(__file__).with_name("vendor")
+HTML_NAME: Final = "report.html"
+PNG_SCALE: Final = 2.0
+# The charts in report order.
+CHART_NAMES: Final[tuple[str, ...]] = (
+    "emissions_trajectory",
+    "sector_area",
+    "sector_waterfall",
+    "per_resident_comparison",
+    "progress_dashboard",
+    "circular_economy",
+    "weekly_mover",
+    "neutrality_balance",
+    "data_freshness",
+)
+# The methods the headline states, in this order.
+HEADLINE_METHODS: Final[tuple[str, ...]] = ("linear_trajectory_check", "eurostat_sdg")
+_WEEK_RE: Final = re.compile(r"^(\d{4})-W(\d{2})$")
+_HALF_RE: Final = re.compile(r"^(\d{4})-H([12])$")
+# Columns holding years or week numbers: shown without a thousands separator.
+_PLAIN_INT: Final = frozenset({"year", "week", "base_year", "latest_year", "target_year"})
+# Columns holding a fraction shown as a percentage.
+_FRACTION: Final = frozenset({"share", "share_of_cut", "ratio"})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report periods
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """An ISO week ("2026-W48") or a half-year ("2026-H2"), with its first and last day."""
+
+    kind: Literal["week", "half"]
+    key: str
+    year: int
+    number: int
+    first_day: date
+    last_day: date
+
+    @property
+    def start(self) -> datetime:
+        """The first moment (Finnish time) as naive UTC, the database's convention."""
+        return _utc(self.first_day)
+
+    @property
+    def end(self) -> datetime:
+        """The moment after the last day (Finnish time) as naive UTC."""
+        return _utc(self.last_day + timedelta(days=1))
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, clock(), rd.HELSINKI_TZ).astimezone(UTC).replace(tzinfo=None)
+
+
+def _weeks_in(year: int) -> int:
+    return date(year, 12, 28).isocalendar().week
+
+
+def parse_week(text: str) -> ReportPeriod:
+    """An ISO week written YYYY-Www (e.g. 2026-W48); ValueError naming the expected format otherwise."""
+    match = _WEEK_RE.match(text.strip())
+    year, week = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if not match or not 1 <= week <= _weeks_in(year) or year < 1900:
+        weeks = f"; {year} has {_weeks_in(year)} weeks" if match and year >= 1900 else ""
+        raise ValueError(
+            f"expected an ISO week as YYYY-Www, e.g. 2026-W48 (week 01–52 or 53{weeks}), got {text!r}"
+        )
+    first = date.fromisocalendar(year, week, 1)
+    return ReportPeriod("week", f"{year}-W{week:02d}", year, week, first, first + timedelta(days=6))
+
+
+def parse_half(text: str) -> ReportPeriod:
+    """A half-year written YYYY-H1 (January–June) or YYYY-H2 (July–December); ValueError otherwise."""
+    match = _HALF_RE.match(text.strip())
+    if not match or int(match.group(1)) < 1900:
+        raise ValueError(f"expected a half-year as YYYY-H1 or YYYY-H2, e.g. 2026-H2, got {text!r}")
+    year, half = int(match.group(1)), int(match.group(2))
+    first = date(year, 1 if half == 1 else 7, 1)
+    last = date(year, 6, 30) if half == 1 else date(year, 12, 31)
+    return ReportPeriod("half", f"{year}-H{half}", year, half, first, last)
+
+
+def current_week(today: date | None = None) -> ReportPeriod:
+    """The ISO week containing today (Finnish date)."""
+    day = today or datetime.now(rd.HELSINKI_TZ).date()
+    iso = day.isocalendar()
+    return parse_week(f"{iso.year}-W{iso.week:02d}")
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"expected a language code, one of {', '.join(LANGS)}; got {lang!r}")
+    return lang
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the JavaScript libraries, inlined once per report
+
+
+@cache
+def javascript_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed as one script (vl-convert's bundle; vendored in report/vendor/).
+
+    The vendored file is used when it was made by the installed vl-convert (its header names the
+    versions); otherwise the bundle is rebuilt from vl-convert (a few seconds) — nothing is downloaded.
+    """
+    header = bundle_header()
+    vendored = VENDOR_DIR / "vega-bundle.js"
+    if vendored.exists():
+        text = vendored.read_text(encoding="utf-8")
+        if text.startswith(header):
+            return text
+        log.warning("report/vendor/vega-bundle.js is from another vl-convert version; rebuilding it")
+    make: Callable[..., str] = vlc.javascript_bundle  # its default snippet exposes window.vegaEmbed
+    return header + make() + "\n"
+
+
+def bundle_header() -> str:
+    """The comment that opens the bundle: the library versions and their licence."""
+    return (
+        f"/*! Vega {vlc.get_vega_version()}, Vega-Lite {vlc.get_vegalite_versions()[-1]}, "
+        f"Vega-Embed {vlc.get_vega_embed_version()} (BSD-3-Clause, University of Washington "
+        f"Interactive Data Lab), bundled by vl-convert {version('vl-convert-python')} */\n"
+    )
+
+
+def _script_safe(text: str) -> str:
+    """JSON text that cannot end its <script> element or open a comment, whatever strings it holds."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# formatting helpers for HTML tables
+
+
+def _decimals(value: float) -> int:
+    size = abs(value)
+    if size >= 100 or size == 0 or float(value).is_integer():
+        return 0
+    return 1 if size >= 1 else 2
+
+
+def format_cell(value: object, column: str, lang: str) -> str:
+    """A table cell as text in lang: numbers and dates in the language's format, booleans as yes/no."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NOT_AVAILABLE
+    if isinstance(value, bool):
+        return t("report.yes" if value else "report.no", lang)
+    if isinstance(value, datetime):
+        return format_datetime(value, lang)
+    if isinstance(value, date):
+        return format_date(value, lang)
+    if isinstance(value, int):
+        return str(value) if column in _PLAIN_INT else format_number(value, lang)
+    if isinstance(value, float):
+        if column in _FRACTION:
+            return format_percent(value * 100, lang, 1 if abs(value) < 0.1 else 0)
+        return format_number(value, lang, _decimals(value))
+    if isinstance(value, list):
+        return ", ".join(format_cell(v, column, lang) for v in value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Table:
+    """An HTML table: caption, column headers, rows of text (a list is a cell with a list); the first
+    column heads each row."""
+
+    caption: str
+    headers: list[str]
+    rows: Sequence[Sequence[str | list[str]]]
+    numeric: list[bool]
+    code_columns: frozenset[int] = frozenset()
+
+
+def frame_table(frame: pl.DataFrame, caption: str, lang: str, headers: Sequence[str] | None = None) -> Table:
+    """A polars frame as a Table with formatted cells (headers: translated names, default the columns)."""
+    names = list(headers) if headers is not None else frame.columns
+    numeric = [frame.schema[c].is_numeric() for c in frame.columns]
+    rows = [
+        [format_cell(v, c, lang) for c, v in zip(frame.columns, row, strict=True)] for row in frame.rows()
+    ]
+    return Table(caption, names, rows, numeric)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the charts
+
+
+@dataclass
+class ChartResult:
+    """One chart of the report: heading, finding, alt text, spec, data table, files and timings."""
+
+    name: str
+    heading: str
+    title: str = ""
+    alt: str = ""
+    spec: dict[str, Any] | None = None
+    table: Table | None = None
+    summary: str = ""
+    frame: pl.DataFrame | None = None
+    snapshot_ids: list[int] = field(default_factory=list)
+    png: str | None = None
+    svg: str | None = None
+    csv: str | None = None
+    width: int = 0
+    height: int = 0
+    error: str | None = None
+    seconds_build: float = 0.0
+    seconds_render: float = 0.0
+
+
+Built = tuple[alt.TopLevelMixin, list[int]]
+
+
+def _meta(engine: Engine, ids: Sequence[int], name: str) -> ChartMeta:
+    if ids:
+        return rd.chart_meta(engine, snapshot_ids=ids)
+    datasets = rd.CHART_DATASETS.get(name) or None
+    return rd.chart_meta(engine, datasets)
+
+
+def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], Built]]:
+    """Per chart: a function that loads its data from the database and draws it in lang."""
+
+    def trajectory() -> Built:
+        history, projection = rd.trajectory_inputs(engine)
+        ids = rd.snapshot_ids_of(history, projection)
+        chart = charts.emissions_trajectory(history, projection, meta=_meta(engine, ids, ""), lang=lang)
+        return chart, ids
+
+    def sectors(kind: Callable[..., alt.TopLevelMixin]) -> Callable[[], Built]:
+        def build() -> Built:
+            frame = rd.sector_frame(engine)
+            ids = rd.snapshot_ids_of(frame)
+            return kind(frame, meta=_meta(engine, ids, ""), lang=lang), ids
+
+        return build
+
+    def per_resident() -> Built:
+        frame = rd.per_resident_frame(engine)
+        ids = rd.snapshot_ids_of(frame)
+        chart = charts.per_resident_comparison(frame, meta=_meta(engine, ids, ""), lang=lang)
+        return chart, ids
+
+    def dashboard() -> Built:
+        frame = rd.dashboard_frame(engine, lang)
+        datasets = sorted(
+            {d for i in frame.get_column("indicator_id").unique() for d in _datasets_of(str(i))}
+        )
+        ids = _latest_ids(engine, datasets)
+        return charts.progress_dashboard(frame, meta=_meta(engine, ids, "progress_dashboard"), lang=lang), ids
+
+    def circular() -> Built:
+        frame = rd.circular_frame(engine)
+        ids = rd.snapshot_ids_of(frame)
+        return charts.circular_economy(frame, meta=_meta(engine, ids, ""), lang=lang), ids
+
+    def weekly() -> Built:
+        frame = rd.weekly_frame(engine)
+        ids = rd.snapshot_ids_of(frame)
+        return charts.weekly_mover(frame, meta=_meta(engine, ids, ""), lang=lang), ids
+
+    def balance() -> Built:
+        emissions, sinks = rd.balance_frames(engine)
+        ids = rd.snapshot_ids_of(emissions, sinks)
+        chart = charts.neutrality_balance(emissions, sinks, meta=_meta(engine, ids, ""), lang=lang)
+        return chart, ids
+
+    def freshness() -> Built:
+        frame = rd.freshness_frame(engine, as_of, lang)
+        ids = _latest_ids(engine, None)
+        if ids:
+            meta = _meta(engine, ids, "data_freshness")
+        else:  # nothing fetched yet: the sources the catalogue expects
+            sources = load_catalogue().sources.values()
+            meta = ChartMeta(
+                sources=tuple(dict.fromkeys(s.attribution for s in sources)),
+                licence=" / ".join(dict.fromkeys(s.licence for s in sources)),
+                vintage=as_of,
+            )
+        return charts.data_freshness(frame, meta=meta, lang=lang, as_of=as_of), ids
+
+    return {
+        "emissions_trajectory": trajectory,
+        "sector_area": sectors(charts.sector_area),
+        "sector_waterfall": sectors(charts.sector_waterfall),
+        "per_resident_comparison": per_resident,
+        "progress_dashboard": dashboard,
+        "circular_economy": circular,
+        "weekly_mover": weekly,
+        "neutrality_balance": balance,
+        "data_freshness": freshness,
+    }
+
+
+def _datasets_of(indicator: str) -> set[str]:
+    try:
+        return load_indicator_catalogue().datasets_of(indicator)
+    except KeyError:
+        return set()
+
+
+def _any_demo(engine: Engine, snapshot_ids: Sequence[int]) -> bool:
+    """Whether any of the snapshots is demo data."""
+    if not snapshot_ids:
+        return False
+    return rd.chart_meta(engine, snapshot_ids=snapshot_ids).is_demo
+
+
+def _latest_ids(engine: Engine, datasets: Sequence[str] | None) -> list[int]:
+    """The newest snapshot of each dataset (of every dataset for None)."""
+    snap = schema.snapshot
+    query = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
+    if datasets is not None:
+        query = query.where(snap.c.dataset_id.in_(list(datasets)))
+    with engine.connect() as conn:
+        return sorted(int(i) for i in conn.execute(query).scalars())
+
+
+def _title_text(spec: Mapping[str, Any]) -> str:
+    title = spec.get("title", {})
+    text = title.get("text", "") if isinstance(title, dict) else title
+    return " ".join(text) if isinstance(text, list) else str(text)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def _build_chart(
+    name: str, build: Callable[[], Built], lang: str, folder: Path | None, *, images: bool
+) -> ChartResult:
+    """Draw one chart and (with images) write its PNG, SVG and CSV; a chart without data gets a notice."""
+    result = ChartResult(name=name, heading=t(f"chart_heading.{name}", lang))
+    start = time.perf_counter()
+    try:
+        chart, ids = build()
+    except (rd.MissingDataError, ValueError) as error:
+        log.warning("report: chart %s not drawn: %s", name, error)
+        result.error = t("report.chart_missing", lang)
+        return result
+    spec = chart.to_dict()
+    frame = charts.chart_table(chart)
+    headers = charts.chart_table(chart, translated_headers=True).columns
+    result.spec, result.frame, result.snapshot_ids = spec, frame, ids
+    result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
+    result.table = frame_table(frame, t("report.table_caption", lang, heading=result.heading), lang, headers)
+    result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
+    result.seconds_build = time.perf_counter() - start
+    if folder is not None:
+        start = time.perf_counter()
+        result.csv = f"{name}.csv"
+        frame.write_csv(folder / result.csv, include_bom=True)
+        if images:
+            svg = vlc.vegalite_to_svg(spec)
+            png = vlc.svg_to_png(svg, scale=PNG_SCALE)
+            (folder / f"{name}.svg").write_text(svg, encoding="utf-8")
+            (folder / f"{name}.png").write_bytes(png)
+            result.svg, result.png = f"{name}.svg", f"{name}.png"
+            width, height = _png_size(png)
+            result.width, result.height = round(width / PNG_SCALE), round(height / PNG_SCALE)
+        result.seconds_render = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the sections
+
+
+def _headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
+    try:
+        h = rd.headline(engine)
+    except rd.MissingDataError as error:
+        log.warning("report: no headline: %s", error)
+        return None
+    gen = t("area_gen.espoo", lang)
+    kt = h.unit
+    statuses = rd.status_frame(engine, lang, areas=(h.area,), indicators=[h.indicator])
+    items = []
+    for method in HEADLINE_METHODS:
+        rows = statuses.filter(pl.col("method") == method)
+        if rows.height:
+            r = rows.row(0, named=True)
+            items.append(
+                {
+                    "method": r["method_name"],
+                    "status": r["status_name"],
+                    "level": r["level"],
+                    "reason": r["reason"],
+                }
+            )
+    required = None
+    if h.latest_year < h.target_year and h.gap > 0:
+        rate = h.required_rate
+        required = {
+            "label": t("report.fig_required", lang, from_year=h.latest_year, to_year=h.target_year),
+            "value": t(
+                "unit.per_year",
+                lang,
+                value=format_percent(rate * 100, lang, 1, signed=True) if rate is not None else NOT_AVAILABLE,
+            ),
+            "note": t(
+                "report.fig_required_linear", lang, kt=format_number(h.required_change, lang, 0, signed=True)
+            ),
+        }
+    return {
+        "heading": t("report.headline_heading", lang, gen=gen, year=h.target_year),
+        "lead": t(
+            "report.headline_lead",
+            lang,
+            latest=format_number(h.latest_value, lang),
+            latest_year=h.latest_year,
+            change=format_percent(h.change_pct, lang, signed=True),
+            base_year=h.base_year,
+            target_year=h.target_year,
+            target=format_number(h.target_value, lang),
+            gap=format_number(h.gap, lang),
+            gap_pct=format_percent(h.gap_pct, lang),
+        ),
+        "figures": [
+            {
+                "label": t("report.fig_latest", lang, year=h.latest_year),
+                "value": rd.format_value(h.latest_value, kt, lang),
+                "note": "",
+            },
+            {
+                "label": t("report.fig_target", lang, year=h.target_year),
+                "value": rd.format_value(h.target_value, kt, lang),
+                "note": t(
+                    "report.fig_target_rule",
+                    lang,
+                    base_year=h.base_year,
+                    base=format_number(h.base_value, lang),
+                    reduction=format_percent(h.reduction * 100, lang),
+                ),
+            },
+            {
+                "label": t("report.fig_gap", lang),
+                "value": rd.format_value(h.gap, kt, lang) if h.gap > 0 else t("report.fig_target_met", lang),
+                "note": t(
+                    "report.fig_gap_value",
+                    lang,
+                    gap_pct=format_percent(h.gap_pct, lang),
+                    year=h.latest_year,
+                )
+                if h.gap > 0
+                else "",
+            },
+            *([required] if required is not None else []),
+        ],
+        "statuses": items,
+        "snapshot_ids": list(h.snapshot_ids),
+    }
+
+
+def _status_name(status: object, lang: str) -> str:
+    key = f"status.{status}"
+    return t(key, lang) if has(key) else str(status)
+
+
+def _method_name(method: object, lang: str) -> str:
+    key = charts.METHOD_ALIASES.get(str(method), str(method))
+    return t(f"method.{key}", lang) if has(f"method.{key}") else str(method)
+
+
+def _changes_context(engine: Engine, period: ReportPeriod, lang: str) -> dict[str, Any]:
+    end = min(period.end, datetime.now(UTC).replace(tzinfo=None))
+    found = rd.changes(engine, period.start, max(end, period.start), lang=lang)
+    col = {k: t(f"report_col.{k}", lang) for k in ("dataset", "fetched", "rows_added", "rows_revised")}
+    snaps = found.snapshots
+    new_data = None
+    if snaps.height:
+        new_data = Table(
+            t("report.new_data_caption", lang),
+            [
+                col["dataset"],
+                col["fetched"],
+                col["rows_added"],
+                col["rows_revised"],
+                t("report_col.demo", lang),
+            ],
+            [
+                [
+                    rd.dataset_label(r["dataset_id"], lang, r["title"]),
+                    format_datetime(r["fetched_at"], lang),
+                    format_number(r["rows_added"], lang),
+                    format_number(r["rows_revised"], lang),
+                    format_cell(r["is_demo"], "is_demo", lang),
+                ]
+                for r in snaps.iter_rows(named=True)
+            ],
+            [False, False, True, True, False],
+        )
+    revised = [
+        t(
+            "report.revised_item",
+            lang,
+            dataset=rd.dataset_label(r["dataset_id"], lang, r["title"]),
+            rows=format_number(r["rows_revised"], lang),
+            date=format_date(r["fetched_at"], lang),
+        )
+        for r in snaps.filter(pl.col("rows_revised") > 0).iter_rows(named=True)
+    ]
+    flips = None
+    if found.flips.height:
+        flips = Table(
+            t(
+                "report.flips_caption",
+                lang,
+                before=format_date(rd.local_time(found.start), lang),
+                after=format_date(found.as_of, lang),
+            ),
+            [t(f"report_col.{k}", lang) for k in ("indicator", "area", "method", "before", "after", "cause")],
+            [
+                [
+                    charts.indicator_label(str(r["indicator"]), lang),
+                    rd.area_label(str(r["area"]), lang),
+                    _method_name(r["method"], lang),
+                    _status_name(r["status_before"], lang) if r["status_before"] else NOT_AVAILABLE,
+                    _status_name(r["status_after"], lang),
+                    label("cause", str(r["cause"]).replace(" ", "_"), lang),
+                ]
+                for r in found.flips.iter_rows(named=True)
+            ],
+            [False] * 6,
+        )
+    sources = None
+    if found.sources.height:
+        sources = Table(
+            t(
+                "report.sources_caption",
+                lang,
+                date=format_date(found.as_of, lang),
+            ),
+            [
+                t(f"report_col.{k}", lang)
+                for k in (
+                    "dataset",
+                    "state",
+                    "state_before",
+                    "latest_period",
+                    "expected_period",
+                    "last_fetch",
+                )
+            ]
+            + [t("report_col.error", lang)],
+            [
+                [
+                    str(r["dataset"]),
+                    t(f"freshness.status_{r['status']}", lang),
+                    t(f"freshness.status_{r['state_before']}", lang) if r["state_before"] else NOT_AVAILABLE,
+                    format_cell(r["last_period_end"], "", lang),
+                    format_cell(r["expected_period_end"], "", lang),
+                    format_cell(r["last_fetch"], "", lang),
+                    str(r["last_error"] or NOT_AVAILABLE),
+                ]
+                for r in found.sources.iter_rows(named=True)
+            ],
+            [False] * 7,
+        )
+    failed = None
+    if found.failed_runs.height:
+        failed = Table(
+            t("report.failed_caption", lang),
+            [t(f"report_col.{k}", lang) for k in ("dataset", "started", "outcome", "error")],
+            [
+                [
+                    rd.dataset_label(str(r["dataset_id"] or r["job"]), lang),
+                    format_datetime(r["started_at"], lang),
+                    label("outcome", str(r["outcome"]), lang),
+                    str(r["error"] or NOT_AVAILABLE),
+                ]
+                for r in found.failed_runs.iter_rows(named=True)
+            ],
+            [False] * 4,
+        )
+    if period.kind == "week":
+        heading = t("report.changes_heading_week", lang, week=period.number)
+    else:
+        heading = t("report.changes_heading_half", lang, period=_half_name(period, lang))
+    return {
+        "heading": heading,
+        "new_data": new_data,
+        "revised": revised,
+        "flips": flips,
+        "sources": sources,
+        "failed": failed,
+    }
+
+
+def _half_name(period: ReportPeriod, lang: str) -> str:
+    return t(f"report.half_{period.number}", lang, year=period.year)
+
+
+def _status_table(engine: Engine, lang: str) -> Table | None:
+    frame = rd.status_frame(engine, lang)
+    if frame.height == 0:
+        return None
+    return Table(
+        t("report.indicator_status_caption", lang),
+        [t(f"report_col.{k}", lang) for k in ("indicator", "area", "method", "status", "reason", "years")],
+        [
+            [
+                r["indicator"],
+                r["area_name"],
+                r["method_name"],
+                r["status_name"],
+                r["reason"],
+                f"{r['base_year'] or NOT_AVAILABLE}–{r['latest_year'] or NOT_AVAILABLE}",
+            ]
+            for r in frame.iter_rows(named=True)
+        ],
+        [False] * 6,
+    )
+
+
+def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], lang: str) -> Table | None:
+    """One row per snapshot behind the report: dataset, source, licence, fetch time, every payload's URL
+    and sha256 prefix, and the sections that use it."""
+    users: dict[int, list[str]] = {}
+    for heading, ids in chart_ids.items():
+        for i in ids:
+            users.setdefault(i, []).append(heading)
+    frame = rd.provenance_frame(engine, sorted(users))
+    if frame.height == 0:
+        return None
+    keys = ("snapshot", "dataset", "title_at_source", "publisher", "licence", "fetched")
+    rows: list[list[str | list[str]]] = []
+    for (snapshot_id,), part in frame.partition_by("snapshot_id", as_dict=True, maintain_order=True).items():
+        first = part.row(0, named=True)
+        rows.append(
+            [
+                str(snapshot_id),
+                rd.dataset_label(first["dataset_id"], lang, first["title"]),
+                str(first["title"]),
+                str(first["publisher"]),
+                str(first["licence"]),
+                format_datetime(part.get_column("fetched_at").max(), lang),  # type: ignore[arg-type]
+                [f"{r['url']} · {r['sha256_prefix']}" for r in part.iter_rows(named=True)],
+                list(users.get(int(str(snapshot_id)), [])),
+                format_cell(first["is_demo"], "is_demo", lang),
+            ]
+        )
+    return Table(
+        t("report.provenance_caption", lang),
+        [t(f"report_col.{k}", lang) for k in keys]
+        + [
+            f"{t('report_col.url', lang)} · {t('report_col.sha256', lang)}",
+            t("report_col.charts", lang),
+            t("report_col.demo", lang),
+        ],
+        rows,
+        [True] + [False] * 8,
+        code_columns=frozenset({6}),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the whole report
+
+
+@dataclass
+class ReportResult:
+    """What build_report wrote: the HTML path, the charts and the time each step took (seconds)."""
+
+    path: Path
+    charts: list[ChartResult]
+    timings: dict[str, float]
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _ui(lang: str) -> dict[str, str]:
+    """Every fixed string of the template, by its key in the report section."""
+    keys = (
+        "skip",
+        "toc",
+        "figures_label",
+        "status_heading",
+        "new_data_heading",
+        "new_data_none",
+        "revised_heading",
+        "revised_none",
+        "flips_heading",
+        "flips_none",
+        "sources_heading",
+        "sources_none",
+        "failed_heading",
+        "failed_none",
+        "indicator_status_heading",
+        "indicator_status_intro",
+        "indicator_status_none",
+        "charts_heading",
+        "downloads",
+        "png_link",
+        "svg_link",
+        "csv_link",
+        "provenance_heading",
+        "provenance_intro",
+        "provenance_none",
+        "headline_missing",
+        "demo_banner",
+        "no_js",
+    )
+    return {k: t(f"report.{k}", lang) for k in keys}
+
+
+def build_report(
+    engine: Engine,
+    period: ReportPeriod,
+    *,
+    lang: str = "fi",
+    out_dir: Path | None = None,
+    images: bool = True,
+) -> ReportResult:
+    """Write one report (weekly or half-yearly) in one language into <out>/<period>/<lang>/.
+
+    The folder gets report.html (self-contained: the Vega libraries inlined once, no request to any
+    host), and per chart a CSV of its data table and, with images, a PNG and an SVG (vl-convert).
+    """
+    _check_lang(lang)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    folder = (out_dir or get_settings().report_dir) / period.key / lang
+    folder.mkdir(parents=True, exist_ok=True)
+    today = datetime.now(rd.HELSINKI_TZ).date()
+    as_of = min(period.last_day, today)
+
+    step = time.perf_counter()
+    head = _headline_context(engine, lang)
+    timings["headline"] = time.perf_counter() - step
+    step = time.perf_counter()
+    changed = _changes_context(engine, period, lang)
+    timings["changes"] = time.perf_counter() - step
+    step = time.perf_counter()
+    statuses = _status_table(engine, lang) if period.kind == "half" else None
+    timings["statuses"] = time.perf_counter() - step
+
+    results = []
+    builders = _builders(engine, lang, as_of)
+    for name in CHART_NAMES:
+        result = _build_chart(name, builders[name], lang, folder, images=images)
+        timings[f"chart:{name}"] = result.seconds_build + result.seconds_render
+        results.append(result)
+
+    step = time.perf_counter()
+    chart_ids = {r.heading: r.snapshot_ids for r in results if r.snapshot_ids}
+    if head is not None:
+        chart_ids = {head["heading"]: head["snapshot_ids"], **chart_ids}
+    provenance = _provenance_table(engine, chart_ids, lang)
+    is_demo = _any_demo(engine, [i for ids in chart_ids.values() for i in ids]) or any(
+        r.spec and r.spec["usermeta"]["kestava"]["is_demo"] for r in results
+    )
+    generated = format_datetime(datetime.now(rd.HELSINKI_TZ).replace(tzinfo=None), lang)
+    if period.kind == "week":
+        title = t("report.title_weekly", lang, week=period.number, year=period.year)
+    else:
+        title = t("report.title_half", lang, period=_half_name(period, lang))
+    specs = {
+        r.name: Markup(_script_safe(json.dumps(r.spec, ensure_ascii=False, separators=(",", ":"))))  # noqa: S704
+        for r in results
+        if r.spec is not None
+    }
+    bundle = javascript_bundle()
+    if "</script" in bundle.lower():
+        raise RuntimeError("the Vega bundle contains '</script' and cannot be inlined")
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            lang=lang,
+            title=title,
+            kind=period.kind,
+            period_line=t(
+                "report.period_line",
+                lang,
+                start=format_date(period.first_day, lang),
+                end=format_date(period.last_day, lang),
+                generated=generated,
+            ),
+            footer=t("report.footer", lang, generated=generated),
+            ui=_ui(lang),
+            demo_notice=t("meta.demo_notice", lang),
+            is_demo=is_demo,
+            headline=head,
+            changes=changed,
+            statuses=statuses,
+            charts=results,
+            specs=specs,
+            provenance=provenance,
+            level_colours=LEVEL_COLOURS,
+            bundle=Markup(bundle),  # noqa: S704 - vl-convert's own library code, checked above
+        )
+    )
+    path = folder / HTML_NAME
+    path.write_text(html, encoding="utf-8")
+    timings["html"] = time.perf_counter() - step
+    timings["total"] = time.perf_counter() - started
+    return ReportResult(path, results, timings)
+
+
+def write_weekly_report(
+    engine: Engine,
+    *,
+    lang: str = "fi",
+    week: str | None = None,
+    out_dir: Path | None = None,
+    images: bool = True,
+) -> Path:
+    """Write the weekly report for an ISO week (default: the current one) into <out>/<YYYY-Www>/<lang>/.
+
+    Returns the path of report.html; beside it each chart's PNG, SVG (unless images=False) and CSV.
+    ValueError for a malformed week or an unsupported language.
+    """
+    _check_lang(lang)
+    period = parse_week(week) if week is not None else current_week()
+    return build_report(engine, period, lang=lang, out_dir=out_dir, images=images).path
+
+
+def write_half_year_report(
+    engine: Engine,
+    *,
+    half: str,
+    lang: str = "fi",
+    out_dir: Path | None = None,
+    images: bool = True,
+) -> Path:
+    """Write the half-yearly council report (YYYY-H1 or YYYY-H2) into <out>/<YYYY-Hn>/<lang>/.
+
+    The same building blocks as the weekly report, over the half-year, plus every indicator's status by
+    every method with the reasons. Returns the path of report.html.
+    """
+    _check_lang(lang)
+    return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images).path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# command line
+
+
+def report_command(
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the report: fi (default), sv or en.")
+    ] = "fi",
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="ISO week as YYYY-Www, e.g. 2026-W48 (default: the current week)."),
+    ] = None,
+    half: Annotated[
+        str | None,
+        typer.Option("--half", help="Half-year as YYYY-H1 or YYYY-H2: write the council report instead."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default: KESTAVA_REPORT_DIR, data/reports)."),
+    ] = None,
+) -> None:
+    """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV."""
+    if lang not in LANGS:
+        raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint="--lang")
+    if week is not None and half is not None:
+        raise typer.BadParameter("give either --week or --half, not both", param_hint="--half")
+    try:
+        period = parse_half(half) if half is not None else parse_week(week) if week else current_week()
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
+    engine = open_database()
+    try:
+        result = build_report(engine, period, lang=lang, out_dir=out)
+    finally:
+        engine.dispose()
+    drawn = sum(1 for c in result.charts if c.error is None)
+    typer.echo(f"wrote {result.path} ({drawn}/{len(result.charts)} charts, {result.timings['total']:.1f} s)")

@@ -1,0 +1,646 @@
+"""Tests for report.data and report.weekly: the weekly and half-yearly reports on a loaded database."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import string
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import polars as pl
+import pytest
+import typer
+import vl_convert as vlc
+from sqlalchemy import Engine, delete, insert, update
+from typer.testing import CliRunner
+
+from report import data as rd
+from report import weekly
+from report.charts import STATUS_LEVELS
+from report.i18n import LANGS, NBSP, catalogue, t
+from storage import schema
+
+EVIL = "<script>alert(1)</script>"
+EVIL_IMG = '<img src=x onerror="alert(2)">'
+EXPECTED_CHARTS = list(weekly.CHART_NAMES)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+
+class Page(HTMLParser):
+    """The parts of a report page the tests look at: text, attributes, scripts and headings."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.attrs: list[tuple[str, str, str]] = []  # (tag, attribute, value)
+        self.scripts: list[tuple[dict[str, str], str]] = []
+        self.headings: list[int] = []
+        self.html_lang: str | None = None
+        self._stack: list[str] = []
+        self._script: dict[str, str] | None = None
+        self._buffer: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        for k, v in values.items():
+            self.attrs.append((tag, k, v))
+        if tag == "html":
+            self.html_lang = values.get("lang")
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        if tag == "script":
+            self._script, self._buffer = values, []
+        self._stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._script is not None:
+            self.scripts.append((self._script, "".join(self._buffer)))
+            self._script = None
+        if self._stack and self._stack[-1] == tag:
+            self._stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._script is not None:
+            self._buffer.append(data)
+        elif not self._stack or self._stack[-1] != "style":
+            self.text.append(data)
+
+    def visible(self) -> str:
+        shown = [v for _, k, v in self.attrs if k in ("alt", "aria-label", "title")]
+        return " ".join([*self.text, *shown])
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def png_pixels(png: bytes) -> tuple[int, int, bytes]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    return width, height, zlib.decompress(idat)
+
+
+def this_week() -> str:
+    """The ISO week the fixture's snapshots were fetched in (they are fetched now)."""
+    iso = datetime.now(rd.HELSINKI_TZ).date().isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+@contextmanager
+def injected(engine: Engine) -> Iterator[None]:
+    """Put markup into every kind of string that reaches the report from data, then put it all back."""
+    src, ds, iv, asm, run = (
+        schema.source,
+        schema.dataset,
+        schema.indicator_value,
+        schema.assessment,
+        schema.job_run,
+    )
+    with engine.begin() as conn:
+        old_source = conn.execute(src.select().where(src.c.id == "hsy")).one()._mapping
+        old_title = conn.execute(ds.select().where(ds.c.id == "hsy_emissions")).one()._mapping["title"]
+        conn.execute(
+            update(src).where(src.c.id == "hsy").values(attribution=f"HSY {EVIL}", publisher=f"HSY {EVIL}")
+        )
+        conn.execute(update(ds).where(ds.c.id == "hsy_emissions").values(title=f"Emissions {EVIL}"))
+        conn.execute(
+            update(iv)
+            .where(iv.c.indicator_id == "ghg_by_sector.waste", iv.c.area == "049")
+            .values(indicator_id=f"ghg_by_sector.{EVIL}")
+        )
+        conn.execute(
+            update(asm)
+            .where(asm.c.indicator_id == "net_ghg_national", asm.c.area == "FI")
+            .values(indicator_id=EVIL)
+        )
+        now = datetime.now(UTC).replace(tzinfo=None)
+        run_id = conn.execute(
+            insert(run)
+            .values(
+                job="ingest:eurostat_sdg_12_41",
+                dataset_id="eurostat_sdg_12_41",
+                trigger="test",
+                started_at=now,
+                finished_at=now,
+                outcome="failed",
+                error=f"HTTP 500 {EVIL_IMG}",
+            )
+            .returning(run.c.id)
+        ).scalar_one()
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                update(src)
+                .where(src.c.id == "hsy")
+                .values(attribution=old_source["attribution"], publisher=old_source["publisher"])
+            )
+            conn.execute(update(ds).where(ds.c.id == "hsy_emissions").values(title=old_title))
+            conn.execute(
+                update(iv)
+                .where(iv.c.indicator_id == f"ghg_by_sector.{EVIL}")
+                .values(indicator_id="ghg_by_sector.waste")
+            )
+            conn.execute(
+                update(asm).where(asm.c.indicator_id == EVIL).values(indicator_id="net_ghg_national")
+            )
+            conn.execute(delete(run).where(run.c.id == run_id))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# fixtures: one full report per backend, lighter ones for the other languages
+
+
+@pytest.fixture(scope="module")
+def full(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> weekly.ReportResult:
+    """The Finnish weekly report with every file (HTML, PNG, SVG, CSV)."""
+    out = tmp_path_factory.mktemp("full")
+    return weekly.build_report(loaded_engine, weekly.parse_week(this_week()), lang="fi", out_dir=out)
+
+
+@pytest.fixture(scope="module")
+def light(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The Swedish and English weekly reports without images (the HTML and the CSVs)."""
+    out = tmp_path_factory.mktemp("light")
+    return {
+        lang: weekly.write_weekly_report(
+            loaded_engine, lang=lang, week=this_week(), out_dir=out, images=False
+        )
+        for lang in ("sv", "en")
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the weekly report
+
+
+def test_report_is_written_per_week_and_language(full: weekly.ReportResult) -> None:
+    assert full.path.name == "report.html"
+    assert full.path.parent.name == "fi" and full.path.parent.parent.name == this_week()
+    assert [c.name for c in full.charts] == EXPECTED_CHARTS
+    assert all(c.error is None for c in full.charts), [(c.name, c.error) for c in full.charts]
+
+
+def test_headline_states_value_target_gap_pace_and_status(full: weekly.ReportResult) -> None:
+    page = parse(full.path)
+    text = " ".join(page.text)
+    assert "Espoon päästöt ja vuoden 2030 tavoite" in text
+    assert f"712{NBSP}kt CO₂e" in text and "vuonna 2024" in text
+    assert f"212{NBSP}kt CO₂e" in text  # the target, 1990 × (1 − 80 %)
+    assert f"1{NBSP}060{NBSP}kt × (1 − 80{NBSP}%)" in text
+    assert f"500{NBSP}kt CO₂e" in text and f"70{NBSP}% vuoden 2024 tasosta" in text
+    assert f"−18,3{NBSP}% vuodessa" in text and f"−83{NBSP}kt vuodessa" in text
+    assert "Tasainen polku: Jäljessä tavoitepolusta." in text
+    assert "Eurostat: Riittämätöntä edistystä." in text
+    assert f"339{NBSP}kt CO₂e" in text  # the linear path's value in 2024: the reason
+
+
+def test_headline_numbers(loaded_engine: Engine) -> None:
+    h = rd.headline(loaded_engine)
+    assert (h.base_year, h.base_value, h.target_year) == (1990, 1060.0, 2030)
+    assert h.target_value == pytest.approx(212.0)
+    assert (h.latest_year, h.latest_value) == (2024, 712.0)
+    assert h.gap == pytest.approx(500.0) and h.gap_pct == pytest.approx(500 / 712 * 100)
+    assert h.required_rate == pytest.approx((212 / 712) ** (1 / 6) - 1)
+    assert h.required_change == pytest.approx(-500 / 6)
+    assert h.is_demo and h.snapshot_ids
+
+
+def test_demo_banner_at_the_top(full: weekly.ReportResult) -> None:
+    html = full.path.read_text(encoding="utf-8")
+    banner = html.index('id="demo-banner"')
+    assert banner < html.index("<h1>")
+    assert t("meta.demo_notice", "fi") in html
+
+
+def test_what_changed_lists_new_snapshots_and_sources_needing_attention(full: weekly.ReportResult) -> None:
+    text = " ".join(parse(full.path).text)
+    assert "Mitä muuttui viikolla" in text
+    assert "HSY: pääkaupunkiseudun kasvihuonekaasupäästöt" in text
+    assert f"17{NBSP}031" in text  # Syke rows added
+    assert t("report.revised_none", "fi") in text
+    assert t("report.sources_heading", "fi") in text and t("freshness.status_late", "fi") in text
+
+
+def test_libraries_inlined_exactly_once_and_nothing_fetched(full: weekly.ReportResult) -> None:
+    html = full.path.read_text(encoding="utf-8")
+    assert html.count(weekly.bundle_header().strip()) == 1
+    assert html.count(f'"{vlc.get_vega_version()}"') == 1  # Vega
+    vl = vlc.get_vegalite_versions()[-1]
+    assert len(re.findall(rf'"{re.escape(vl)}\.\d+"', html)) == 1  # Vega-Lite
+    assert html.count("window.vegaEmbed=") == 1 and html.count(".vega-embed {") == 1  # Vega-Embed
+    page = parse(full.path)
+    plain = [s for s in page.scripts if "type" not in s[0]]
+    assert len(plain) == 2  # the bundle and the loop that embeds every chart
+    assert sum(len(body) > 500_000 for _, body in page.scripts) == 1
+    assert [s[0]["id"] for s in page.scripts if s[0].get("type") == "application/json"] == [
+        f"spec-{name}" for name in EXPECTED_CHARTS
+    ]
+    for tag, attr, value in page.attrs:
+        if attr in ("src", "href"):
+            assert not re.match(r"^\s*(https?:)?//", value, re.I), (tag, attr, value)
+            assert not value.startswith(("file:", "ftp:")), (tag, attr, value)
+    links = {v for tag, a, v in page.attrs if a == "href" and tag == "a"}
+    assert {"emissions_trajectory.png", "emissions_trajectory.svg", "emissions_trajectory.csv"} <= links
+
+
+def test_accessibility_basics(full: weekly.ReportResult) -> None:
+    page = parse(full.path)
+    assert page.html_lang == "fi"
+    assert page.headings[0] == 1 and page.headings.count(1) == 1
+    for before, after in zip(page.headings, page.headings[1:], strict=False):
+        assert after <= before + 1, page.headings  # no level skipped
+    labels = {v for tag, a, v in page.attrs if a == "aria-label" and tag == "div"}
+    alts = [v for tag, a, v in page.attrs if a == "alt" and tag == "img"]
+    for chart in full.charts:
+        assert chart.alt and chart.alt in labels and chart.alt in alts
+    html = full.path.read_text(encoding="utf-8")
+    assert html.count("<noscript><img") == len(EXPECTED_CHARTS)
+    assert html.count('<th scope="col"') > 20 and html.count('<th scope="row"') > 50
+    assert html.count("<figcaption") == len(EXPECTED_CHARTS)
+    assert html.count("<details>") == len(EXPECTED_CHARTS)
+
+
+def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
+    folder = full.path.parent
+    pngs = set()
+    for chart in full.charts:
+        png = (folder / f"{chart.name}.png").read_bytes()
+        width, height, raw = png_pixels(png)
+        assert 30_000 < len(png) < 5_000_000, (chart.name, len(png))
+        assert width > 600 and height > 300, (chart.name, width, height)
+        assert len(set(raw)) > 32, chart.name  # not one flat colour
+        pngs.add(png)
+        svg = ElementTree.fromstring((folder / f"{chart.name}.svg").read_text(encoding="utf-8"))
+        marks = [
+            e
+            for e in svg.iter()
+            if "mark-" in e.get("class", "") and any(child.tag.endswith(("path", "text")) for child in e)
+        ]
+        assert len(marks) >= 2, chart.name
+        with (folder / f"{chart.name}.csv").open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert chart.frame is not None
+        assert rows[0] == chart.frame.columns, chart.name
+        assert len(rows) - 1 == chart.frame.height
+    assert len(pngs) == len(full.charts)
+    with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
+        assert handle.readline().strip() == "series,year,value,lower,upper,estimated"
+
+
+def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
+    html = full.path.read_text(encoding="utf-8")
+    trajectory = next(c for c in full.charts if c.name == "emissions_trajectory")
+    assert trajectory.table is not None
+    assert trajectory.table.headers[:3] == ["Sarja", "Vuosi", "Arvo"]
+    row_2024 = next(r for r in trajectory.table.rows if r[1] == "2024" and r[0] == "Päästöt")
+    assert row_2024[2] == "712"
+    assert f"1{NBSP}060" in html
+
+
+def test_every_chart_spec_carries_its_data_and_locale(full: weekly.ReportResult) -> None:
+    for chart in full.charts:
+        assert chart.spec is not None
+        assert chart.spec["usermeta"]["kestava"]["lang"] == "fi"
+        assert chart.spec["usermeta"]["kestava"]["is_demo"] is True
+        assert "url" not in str(chart.spec.get("data", ""))
+        assert chart.spec["config"]["locale"]["number"]["decimal"] == ","
+
+
+# ---------------------------------------------------------------------------------------------------------
+# languages
+
+
+def _fragments(text: str) -> list[str]:
+    parts = [literal for literal, _, _, _ in string.Formatter().parse(text)]
+    return [p.strip(" .,:;()·–-") for p in parts if len(p.strip(" .,:;()·–-")) >= 8]
+
+
+def _foreign_only(lang: str) -> set[str]:
+    cat = catalogue()
+    own = [entry[lang] for entry in cat.values()]
+    foreign = set()
+    for entry in cat.values():
+        for other in LANGS:
+            if other == lang:
+                continue
+            for fragment in _fragments(entry[other]):
+                if not any(fragment in s for s in own):
+                    foreign.add(fragment)
+    return foreign
+
+
+def _data_strings(engine: Engine) -> list[str]:
+    """Strings as the sources write them: titles, publishers, licences, attributions and URLs."""
+    found = {v for entry in rd._sources(engine).values() for v in entry.values() if v}
+    with engine.connect() as conn:
+        found |= set(conn.execute(schema.payload.select().with_only_columns(schema.payload.c.url)).scalars())
+    return sorted(found, key=len, reverse=True)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_ui_string_of_another_language(
+    lang: str, full: weekly.ReportResult, light: dict[str, Path], loaded_engine: Engine
+) -> None:
+    path = full.path if lang == "fi" else light[lang]
+    page = parse(path)
+    assert page.html_lang == lang
+    text = page.visible()
+    for data in _data_strings(loaded_engine):  # titles, publishers, licences as the sources write them
+        text = text.replace(data, " ")
+    foreign = _foreign_only(lang)
+    teeth = "Sources and traceability" if lang == "fi" else "Lähteet ja jäljitettävyys"
+    assert teeth in foreign  # the check has teeth
+    leaked = sorted(f for f in foreign if f in text)
+    assert not leaked, f"[{lang}] shows another language's UI strings: {leaked[:10]}"
+
+
+def test_swedish_and_english_formats(light: dict[str, Path]) -> None:
+    sv = " ".join(parse(light["sv"]).text)
+    en = " ".join(parse(light["en"]).text)
+    assert "Esbos utsläpp och målet för 2030" in sv
+    assert f"212{NBSP}kt CO₂e" in sv and f"−18,3{NBSP}% per år" in sv
+    assert "Espoo's emissions and the 2030 target" in en
+    assert "212\u00a0kt CO₂e" in en and "−18.3% a year" in en and "1,060" in en
+    assert "Linear path: Behind the path." in en
+    folder = light["sv"].parent
+    assert (folder / "sector_area.csv").exists() and not (folder / "sector_area.png").exists()
+    assert "sector_area.png" not in light["sv"].read_text(encoding="utf-8")  # no link to a missing file
+
+
+def test_report_keys_exist_in_every_language() -> None:
+    """Every key the report code names exists in fi, sv and en (rendering all three covers the rest)."""
+    cat = catalogue()
+    source = Path(weekly.__file__).read_text(encoding="utf-8") + Path(rd.__file__).read_text(encoding="utf-8")
+    used = set(re.findall(r't\(\s*"((?:report|report_col|reason|chart_heading)\.[a-z_]+)"', source))
+    used |= {f"report.{k}" for k in weekly._ui("fi")}
+    used |= {f"chart_heading.{n}" for n in weekly.CHART_NAMES}
+    assert used and not [k for k in used if k not in cat]
+    for key in used:
+        assert set(cat[key]) == set(LANGS), key
+    for status in STATUS_LEVELS:
+        assert f"status.{status}" in cat
+
+
+# ---------------------------------------------------------------------------------------------------------
+# escaping
+
+
+def test_strings_from_data_are_escaped(loaded_engine: Engine, tmp_path: Path) -> None:
+    with injected(loaded_engine):
+        result = weekly.build_report(
+            loaded_engine, weekly.parse_week(this_week()), lang="en", out_dir=tmp_path, images=False
+        )
+    html = result.path.read_text(encoding="utf-8")
+    assert EVIL not in html and EVIL_IMG not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text in the tables
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in html  # the failed fetch's error
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html  # inside the chart specs
+    text = " ".join(parse(result.path).text)
+    assert f"Emissions {EVIL}" in text  # the dataset title at source, in the provenance table
+    assert EVIL in text  # the indicator label and the sector name
+    page = parse(result.path)
+    executable = [body for attrs, body in page.scripts if "type" not in attrs]
+    assert not [body for body in executable if EVIL in body or "alert(1)" in body]
+    for attrs, body in page.scripts:
+        if attrs.get("type") == "application/json":
+            assert "<" not in body and ">" not in body  # nothing that could end the element
+    sector = next(c for c in result.charts if c.name == "sector_area")
+    assert sector.spec is not None
+    sector_svg = vlc.vegalite_to_svg(sector.spec)
+    assert "<script" not in sector_svg and "&lt;script&gt;" in sector_svg
+    sector_csv = (result.path.parent / "sector_area.csv").read_text(encoding="utf-8-sig")
+    assert EVIL in sector_csv  # data files keep the data as it is
+    dashboard = next(c for c in result.charts if c.name == "progress_dashboard")
+    assert dashboard.frame is not None and f"{EVIL} (Finland)" in dashboard.frame["indicator"].to_list()
+    assert t("freshness.status_failed", "en") in text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the half-yearly report and the command line
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(weekly.report_command)
+    return app
+
+
+def test_half_year_report_via_the_command_line(
+    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(weekly, "open_database", lambda: _Borrowed(loaded_engine))
+    monkeypatch.setattr(weekly, "build_report", functools.partial(weekly.build_report, images=False))
+    half = f"{date.today().year}-H{1 if date.today().month <= 6 else 2}"
+    result = CliRunner().invoke(_cli(), ["--half", half, "--lang", "fi", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / half / "fi" / "report.html"
+    assert str(path) in result.output and "9/9 charts" in result.output
+    page = parse(path)
+    text = " ".join(page.text)
+    assert "puolivuotisraportti valtuustolle" in text
+    assert t("report.indicator_status_heading", "fi") in text
+    assert "Mitä muuttui jaksolla" in text
+    html = path.read_text(encoding="utf-8")
+    status_rows = re.findall(r"<tr><th scope=\"row\">[^<]*</th><td>[^<]*</td><td>([^<]*)</td>", html)
+    methods = {t(f"method.{m}", "fi") for m in ("eurostat", "opensdg", "sdsn", "german", "linear")}
+    assert methods <= set(status_rows)  # every method appears in the status table
+    assert "Jäljessä tavoitepolusta" in text and "Havaittu muutos" in text  # statuses with reasons
+    for name in EXPECTED_CHARTS:
+        assert (path.parent / f"{name}.csv").exists()
+
+
+class _Borrowed:
+    """The module's engine for report_command, which disposes of what it opened."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def dispose(self) -> None:
+        """Leave the shared engine open."""
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "expected"),
+    [
+        (["--week", "2026-W60"], "--week", "YYYY-Www"),
+        (["--week", "48"], "--week", "YYYY-Www"),
+        (["--lang", "de"], "--lang", "fi, sv, en"),
+        (["--half", "2026-H3"], "--half", "YYYY-H1 or YYYY-H2"),
+        (["--week", "2026-W48", "--half", "2026-H2"], "--half", "not both"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_option_and_format(args: list[str], option: str, expected: str) -> None:
+    result = CliRunner().invoke(_cli(), args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 2, result.output
+    assert option in result.output and expected in result.output
+
+
+def test_week_and_half_parsing() -> None:
+    week = weekly.parse_week("2026-W53")
+    assert (week.first_day, week.last_day) == (date(2026, 12, 28), date(2027, 1, 3))
+    with pytest.raises(ValueError, match="2025 has 52 weeks"):
+        weekly.parse_week("2025-W53")
+    half = weekly.parse_half("2026-H1")
+    assert (half.first_day, half.last_day) == (date(2026, 1, 1), date(2026, 6, 30))
+    assert half.start == datetime(2025, 12, 31, 22, 0)  # midnight in Helsinki, as naive UTC
+    with pytest.raises(ValueError, match="expected a language code"):
+        weekly.write_weekly_report(None, lang="de")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report.data: the frames notebooks use
+
+
+def test_frames_match_the_chart_contracts(loaded_engine: Engine) -> None:
+    history, projection = rd.trajectory_inputs(loaded_engine)
+    assert history.columns == ["year", "value", "estimated", "snapshot_ids"]
+    assert history.filter(pl.col("year") == 1990)["value"].item() == 1060.0
+    assert history.filter(pl.col("estimated"))["year"].to_list() == [2025]
+    assert projection is not None and projection["year"].min() == 2026
+    sectors = rd.sector_frame(loaded_engine)
+    assert sectors.group_by("year").len()["len"].unique().to_list() == [7]
+    assert set(rd.per_resident_frame(loaded_engine)["area"]) == set(rd.COMPARISON_AREAS)
+    dash = rd.dashboard_frame(loaded_engine, "sv")
+    ghg = dash.filter(pl.col("indicator_id") == "ghg_total")
+    assert set(ghg["method"]) == {"eurostat", "opensdg", "sdsn", "german", "linear"}
+    assert ghg["indicator"].unique().to_list() == ["Växthusgasutsläpp"]
+    assert "Återvinningsgrad för kommunalt avfall (Finland)" in dash["indicator"].to_list()
+    circular = rd.circular_frame(loaded_engine)
+    assert set(circular["indicator"]) == {"waste_per_resident", "recycling_rate"}
+    weeks = rd.weekly_frame(loaded_engine)
+    assert min(weeks["week"].to_list()) >= 1 and weeks["year"].n_unique() >= 1
+    emissions, sinks = rd.balance_frames(loaded_engine)
+    assert emissions["year"].min() == 1990
+    assert sinks["year"].to_list() == [2019] and sinks["value"].item() > 0
+    fresh = rd.freshness_frame(loaded_engine, date(2026, 11, 27), "en")
+    assert fresh.height == 10 and set(fresh["status"]) <= {"fresh", "late", "failed", "never"}
+    assert "HSY: Helsinki-region greenhouse gas emissions" in fresh["dataset"].to_list()
+
+
+def test_chart_meta_from_snapshots(loaded_engine: Engine) -> None:
+    history, _ = rd.trajectory_inputs(loaded_engine)
+    meta = rd.chart_meta(loaded_engine, snapshot_ids=rd.snapshot_ids_of(history))
+    assert meta.sources == ("HSY",) and meta.licence == "CC BY 4.0" and meta.is_demo
+    both = rd.chart_meta(loaded_engine, ["hsy_emissions", "eurostat_cei_wm011"])
+    assert both.sources == ("HSY", "Eurostat") and " / " in both.licence
+    with pytest.raises(rd.MissingDataError):
+        rd.chart_meta(loaded_engine, ["no_such_dataset"])
+
+
+def test_status_frame_reasons_in_every_language(loaded_engine: Engine) -> None:
+    for lang in LANGS:
+        frame = rd.status_frame(loaded_engine, lang, indicators=["ghg_total"])
+        assert frame.height == 5 and min(frame["reason"].str.len_chars().to_list()) > 40
+        linear = frame.filter(pl.col("method") == "linear_trajectory_check").row(0, named=True)
+        assert linear["status"] == "behind_path" and linear["level"] == "weak"
+    en = rd.status_frame(loaded_engine, "en", indicators=["ghg_total"])
+    eurostat = en.filter(pl.col("method") == "eurostat_sdg")["reason"].item()
+    assert "−8.1% a year (2019–2024)" in eurostat and "59% of the required pace" in eurostat
+
+
+def test_vendored_bundle_is_vl_converts() -> None:
+    vendored = (weekly.VENDOR_DIR / "vega-bundle.js").read_text(encoding="utf-8")
+    assert vendored.startswith(weekly.bundle_header())
+    make: Callable[..., str] = vlc.javascript_bundle  # the default snippet: window.vegaEmbed etc.
+    assert vendored == weekly.bundle_header() + make() + "\n"
+
+
+def test_changes_section_translates_flips_revisions_and_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    start, end = datetime(2026, 11, 22, 22), datetime(2026, 11, 29, 22)
+    found = rd.Changes(
+        start=start,
+        end=end,
+        as_of=date(2026, 11, 29),
+        snapshots=pl.DataFrame(
+            {
+                "snapshot_id": [7],
+                "dataset_id": ["hsy_emissions"],
+                "title": ["HSY emissions"],
+                "fetched_at": [datetime(2026, 11, 24, 8, 5)],
+                "rows_added": [26],
+                "rows_revised": [1234],
+                "rows_unchanged": [5000],
+                "is_demo": [False],
+            }
+        ),
+        flips=pl.DataFrame(
+            {
+                "indicator": ["ghg_total"],
+                "area": ["049"],
+                "method": ["linear_trajectory_check"],
+                "status_before": ["on_path"],
+                "status_after": ["behind_path"],
+                "cause": ["revised history"],
+            }
+        ),
+        sources=pl.DataFrame(),
+        failed_runs=pl.DataFrame(
+            {
+                "job": ["ingest:fingrid_emission_factor"],
+                "dataset_id": ["fingrid_emission_factor"],
+                "started_at": [datetime(2026, 11, 25, 7, 30)],
+                "outcome": ["rejected"],
+                "error": ["validation: 3 rows without a period"],
+            }
+        ),
+    )
+    monkeypatch.setattr(rd, "changes", lambda *args, **kwargs: found)
+    context = weekly._changes_context(None, weekly.parse_week("2026-W48"), "en")  # type: ignore[arg-type]
+    assert context["heading"] == "What changed in week 48"
+    assert context["new_data"].rows == [
+        ["HSY: Helsinki-region greenhouse gas emissions", "24 Nov 2026, 08:05", "26", "1,234", "no"]
+    ]
+    assert context["revised"] == [
+        "HSY: Helsinki-region greenhouse gas emissions: "
+        "1,234 previously published values revised (24 Nov 2026)"
+    ]
+    assert context["flips"].rows == [
+        [
+            "Greenhouse gas emissions",
+            "Espoo",
+            "Linear path",
+            "On the path",
+            "Behind the path",
+            "revised history",
+        ]
+    ]
+    assert context["sources"] is None
+    assert context["failed"].rows[0][:3] == [
+        "Fingrid: electricity emission factor",
+        "25 Nov 2026, 07:30",
+        "rejected by validation",
+    ]
+
+
+def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> None:
+    found = rd.changes(loaded_engine, datetime(2020, 1, 5, 22), datetime(2020, 1, 12, 22))
+    assert found.snapshots.height == 0 and found.flips.height == 0 and found.failed_runs.height == 0
+    assert found.as_of == date(2020, 1, 12)

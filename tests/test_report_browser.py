@@ -1,0 +1,131 @@
+"""The weekly report in a real browser: headless Chromium, offline, every chart rendered, no console error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from report import weekly
+from tests.test_report import EVIL, EVIL_IMG, injected, this_week
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+pytestmark = pytest.mark.slow
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium with the network off: every request that leaves the machine fails."""
+    browser = _chromium()
+    if browser is None or not Path(CHROMEDRIVER).exists():
+        message = (
+            "the browser test needs Debian's chromium and chromium-driver "
+            f"(found browser={browser}, {CHROMEDRIVER} exists={Path(CHROMEDRIVER).exists()}); "
+            "install them with: apt-get install -y chromium chromium-driver (.ci/run does this)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--proxy-server=127.0.0.1:9",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        chrome.execute_cdp_cmd("Network.enable", {})
+        chrome.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+@pytest.fixture(scope="module")
+def report(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The weekly report with markup injected into titles, labels and errors from the data."""
+    out = tmp_path_factory.mktemp("browser")
+    with injected(loaded_engine):
+        return weekly.write_weekly_report(loaded_engine, lang="fi", week=this_week(), out_dir=out)
+
+
+RENDER_STATE = """
+return Array.from(document.querySelectorAll('.vis')).map(function (el) {
+  var svg = el.querySelector('svg');
+  var marks = svg ? Array.from(svg.querySelectorAll('g[class^="mark-"], g[class*=" mark-"]'))
+    .filter(function (g) { return g.childElementCount > 0; }).length : 0;
+  var canvas = el.querySelector('canvas');
+  return {id: el.id, state: el.getAttribute('data-rendered'), marks: marks,
+          width: svg ? svg.getBoundingClientRect().width : (canvas ? canvas.width : 0)};
+});
+"""
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_report_renders_offline_without_errors(driver: Any, report: Path) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    driver.get_log("browser")  # start from an empty log
+    driver.get(report.resolve().as_uri())
+    deadline = time.monotonic() + 60
+    charts: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        charts = driver.execute_script(RENDER_STATE)
+        if charts and all(c["state"] for c in charts):
+            break
+        time.sleep(0.2)
+    assert [c["id"] for c in charts] == [f"vis-{name}" for name in weekly.CHART_NAMES]
+    for chart in charts:
+        assert chart["state"] == "true", chart  # vegaEmbed resolved (no error, no PNG fallback)
+        assert chart["marks"] >= 3 and chart["width"] > 300, chart
+    with pytest.raises(NoAlertPresentException):
+        _ = driver.switch_to.alert.text
+    log = driver.get_log("browser")
+    severe = [entry for entry in log if entry["level"] == "SEVERE"]
+    assert severe == [], severe
+    body = driver.execute_script("return document.body.innerText;")
+    assert EVIL in body and EVIL_IMG in body  # shown as text
+    svg_text = driver.execute_script("return document.querySelector('#vis-sector_area svg').textContent;")
+    assert EVIL in svg_text  # the injected sector name is text inside the chart
+    assert driver.execute_script("return document.querySelectorAll('script:not([type])').length;") == 2
+    scripts = driver.execute_script(
+        "return Array.from(document.scripts).filter(function (s) { return s.src; }).length;"
+    )
+    assert scripts == 0
+    requested = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; });"
+    )
+    assert [url for url in requested if not url.startswith(("data:", "blob:"))] == []
+    assert driver.execute_script("return document.documentElement.lang;") == "fi"
