@@ -20,6 +20,7 @@ from ingest.freshness import freshness
 from ingest.run import DatasetOutcome, ingest
 from kestava.config import get_settings
 from kestava.logs import configure_logging
+from report.weekly import LANGS, report_command, write_weekly_report
 from storage.engine import open_database, safe_url
 from storage.rawstore import RawStore
 
@@ -266,12 +267,28 @@ def run_command(
     live: Annotated[
         bool, typer.Option("--live", help="Fetch live instead of replaying the bundled snapshot.")
     ] = False,
+    langs: Annotated[
+        list[str] | None, typer.Option("--lang", help="Report language(s) (default: fi, sv and en).")
+    ] = None,
 ) -> None:
-    """The main job: ingest every dataset (bundled snapshot unless --live), then compute and report."""
+    """The main job: ingest every dataset (bundled snapshot unless --live), compute, write weekly reports."""
+    wanted = langs or list(LANGS)
+    for lang in wanted:
+        if lang not in LANGS:
+            raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint="--lang")
     outcomes = run_ingest([], offline=not live)
     summary = run_compute([])
+    engine = open_database()
+    try:
+        for lang in wanted:
+            out.print(f"report ({lang}): {write_weekly_report(engine, lang=lang)}")
+    finally:
+        engine.dispose()
     if any(not o.ok for o in outcomes) or summary.errors:
         raise typer.Exit(code=1)
+
+
+app.command("report")(report_command)
 
 
 if __name__ == "__main__":

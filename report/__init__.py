@@ -1,1 +1,1 @@
-"""Charts for the weekly report and notebooks: report.charts, report.theme, report.i18n."""
+"""Charts, their theme and translations, the data behind them, and the weekly and half-yearly reports."""

@@ -392,6 +392,8 @@ def emissions_trajectory(
     area_key = _area_key(area)
     target = base_value * round(1.0 - target_reduction, 12)  # 1000 × 0.2 = 200, not 199.99…
     latest_year, latest_value, latest_est = hist[-1]
+    # the title's finding is about the latest published value; a nowcast only when nothing is published
+    found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
     first_year = hist[0][0]
     change = _pct_change(latest_value, base_value)
     obs_label, est_label = t("trajectory.observed", lang), t("trajectory.estimated", lang)
@@ -575,16 +577,17 @@ def emissions_trajectory(
     ]
     chart = _layer(layers, meta, lang).properties(width=620, height=340)
 
-    verb = "fell" if change < 0 else "rose"
+    found_change = _pct_change(found_value, base_value)
+    verb = "fell" if found_change < 0 else "rose"
     finding = _titled(
         f"trajectory.title_{verb}",
         area_key,
         lang,
-        pct=format_percent(abs(change), lang),
+        pct=format_percent(abs(found_change), lang),
         base=base_year,
-        latest=latest_year,
+        latest=found_year,
     )
-    if latest_est:
+    if found_est:
         finding += t("trajectory.title_estimated", lang)
     description = t(
         "trajectory.description",
