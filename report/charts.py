@@ -391,7 +391,7 @@ def emissions_trajectory(
         )
     area_key = _area_key(area)
     target = base_value * round(1.0 - target_reduction, 12)  # 1000 × 0.2 = 200, not 199.99…
-    latest_year, latest_value, latest_est = hist[-1]
+    latest_year, latest_value, _ = hist[-1]
     # the title's finding is about the latest published value; a nowcast only when nothing is published
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
     first_year = hist[0][0]
