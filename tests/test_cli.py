@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,16 @@ from kestava.config import get_settings
 
 runner = CliRunner()
 COMMANDS = ["ingest", "sources", "compute", "indicators", "export", "migrate", "run"]
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The CLI configures logging on the runner's temporary stderr; put the previous set-up back."""
+    root, httpx = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx.level
+    yield
+    root.handlers[:], root.level = handlers, level
+    httpx.setLevel(httpx_level)
 
 
 @pytest.fixture

@@ -432,6 +432,7 @@ def test_secret_in_query_is_masked_in_errors(
     httpserver: HTTPServer, make_fetcher: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # other code may have quietened httpx
     httpserver.expect_request("/q").respond_with_data("nope", status=400)
     with pytest.raises(FetchError) as info:
         make_fetcher().get("ds", httpserver.url_for("/q"), params=[("api_key", SECRET), ("geo", "FI")])
