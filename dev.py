@@ -1,7 +1,7 @@
 """Sets up the project (virtualenv + locked dependencies) and runs the main job or the full test suite.
 
-    python3 dev.py run     # set up, then run the main job on the bundled snapshot into the SQLite file
-    python3 dev.py test    # set up, then ruff, mypy and pytest (needs PostgreSQL on 127.0.0.1:5432)
+python3 dev.py run     # set up, then run the main job on the bundled snapshot into the SQLite file
+python3 dev.py test    # set up, then ruff, mypy and pytest (needs PostgreSQL on 127.0.0.1:5432)
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main(argv: list[str]) -> None:
         sh(BIN / "ruff", "format", "--check", ".", env=env)
         sh(BIN / "mypy", ".", env=env)
         sh(BIN / "python", "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", env=env)
-        sh(BIN / "pytest", *argv[1:], env=env)
+        sh(BIN / "pytest", *(argv[1:] or ["-n", "2"]), env=env)  # two workers: the machine has two cores
 
 
 if __name__ == "__main__":
