@@ -1,0 +1,244 @@
+"""Benchmark: Syke CSV parse of all 309 municipalities vs bare read_csv; an unchanged offline re-ingest."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import gc
+import io
+import logging
+import math
+import pstats
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.catalogue import DatasetSpec, load_catalogue
+from ingest.payload import Payload, RequestSpec
+from ingest.run import DatasetOutcome, ingest
+from ingest.syke import NULL_MARKERS, REQUIRED_COLUMNS, SykeConnector, municipality_url, request_codes
+from scripts.demo import syke as demo
+from scripts.demo.hsy import lerp
+from storage.engine import open_database
+from storage.rawstore import RawStore
+
+PARSE_GOAL = 2.0  # SykeConnector.parse within this factor of bare read_csv + concat
+REPEAT_GOAL = 0.02  # an unchanged re-ingest under this share of the first run
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+FETCHED = datetime(2026, 11, 23, 4, 30, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# a) Syke CSV parse
+# --------------------------------------------------------------------------------------------------
+
+
+def csv_body(code: str) -> bytes:
+    """One municipality's ALas file in the demo generator's format (scripts/demo/syke.csv_bytes).
+
+    The seven demo municipalities get the demo file itself; the others the same rows (sub-sectors,
+    Hinku/ETS rules, NA/NULL markers, decimal comma, wind credit from 2012) around a synthetic total.
+    """
+    if code in demo.alas_totals_kt():
+        return demo.csv_bytes(code)
+    rng = random.Random(f"{demo.SEED}-{code}")
+    total_1990 = rng.uniform(20.0, 900.0)
+    change = rng.uniform(-0.6, 0.1)
+    credit_2024 = rng.uniform(0.0, 30.0)
+    lines = [";".join(REQUIRED_COLUMNS)]
+    for year in demo.YEARS:
+        total = total_1990 * (1.0 + change * (year - 1990) / 34)
+        raw = {taso3: lerp({1990: low, 2024: high}, year) for taso3, (low, high) in demo.TASO3_SHARES.items()}
+        scale = total / sum(raw.values())
+        for row in demo._sub_rows():
+            kt = raw[row.taso_3] * scale * row.share * (1 + rng.uniform(-0.05, 0.05))
+            factor = demo.ENERGY_FACTORS[row.taso_3]
+            if factor is None:
+                gwh = demo._number(None, 3, null="NULL" if row.taso_3 == "F-k" else "NA")
+            else:
+                gwh = demo._number(kt * 1000 / lerp({1990: factor[0], 2024: factor[1]}, year), 3)
+            cells = [demo._number(kt, 4), demo._number(kt, 4), gwh, row.hinku, row.ets, str(year)]
+            lines.append(";".join([*cells, row.taso_3, row.taso_4, row.taso_5]))
+        if year >= 2012:
+            credit = credit_2024 * (year - 2011) / 13
+            lines.append(
+                ";".join(
+                    ["NA", demo._number(-credit, 4), "NA", "On", "Ei", str(year), "Tuu", "Tuulivoima", ""]
+                )
+            )
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def syke_payloads() -> tuple[DatasetSpec, list[Payload]]:
+    """The catalogue's syke_emissions spec for all 309 municipalities and one payload per municipality."""
+    spec = load_catalogue().dataset("syke_emissions")
+    spec = spec.model_copy(update={"options": {**spec.options, "municipalities": "all"}})
+    payloads = []
+    for code, written in request_codes(spec).items():
+        url = municipality_url(spec, written)
+        body = csv_body(code)
+        payloads.append(
+            Payload(RequestSpec("GET", url), 200, {"content-type": "text/csv"}, body, FETCHED, url)
+        )
+    return spec, payloads
+
+
+def baseline_parse(payloads: list[Payload]) -> pl.DataFrame:
+    """Bare polars: each body read with the right separator, decimal comma and NA markers, then concat."""
+    return pl.concat(
+        [
+            pl.read_csv(io.BytesIO(p.body), separator=";", decimal_comma=True, null_values=NULL_MARKERS)
+            for p in payloads
+        ]
+    )
+
+
+def best_of(repeats: int, run: Callable[[], Any]) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def profile(run: Callable[[], Any], top: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def bench_parse(repeats: int, show_profile: bool) -> bool:
+    spec, payloads = syke_payloads()
+    connector = SykeConnector()
+    megabytes = sum(p.size for p in payloads) / 1e6
+    raw = baseline_parse(payloads)
+    parsed = connector.parse(spec, payloads)  # warm-up, and the output that is reported
+    base_seconds = best_of(repeats, lambda: baseline_parse(payloads))
+    parse_seconds = best_of(repeats, lambda: connector.parse(spec, payloads))
+    ratio = parse_seconds / base_seconds
+    ok = ratio <= PARSE_GOAL
+    print(
+        f"syke parse: {len(payloads)} CSVs, {megabytes:.1f} MB, {raw.height:,} CSV rows -> {parsed.height:,} "
+        f"observations; read_csv+concat {base_seconds * 1000:.0f} ms ({megabytes / base_seconds:.0f} MB/s), "
+        f"SykeConnector.parse {parse_seconds * 1000:.0f} ms ({megabytes / parse_seconds:.0f} MB/s), "
+        f"best of {repeats}: {ratio:.2f}x the baseline (goal <= {PARSE_GOAL:g}x) {'OK' if ok else 'FAIL'}"
+    )
+    if show_profile:
+        profile(lambda: connector.parse(spec, payloads), 25)
+    return ok
+
+
+# --------------------------------------------------------------------------------------------------
+# b) Unchanged offline re-ingest
+# --------------------------------------------------------------------------------------------------
+
+
+def database(backend: str, folder: Path) -> tuple[Engine, Callable[[], None]]:
+    """A fresh migrated database: a SQLite file, or a private schema on the PostgreSQL server."""
+    if backend == "sqlite":
+        engine = open_database(f"sqlite:///{folder / f'{uuid.uuid4().hex}.sqlite3'}")
+        return engine, engine.dispose
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    try:
+        engine = open_database(f"{PG_ADMIN}?options=-csearch_path%3D{name}")
+    except BaseException:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        raise
+
+    def drop() -> None:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+    return engine, drop
+
+
+def timed_ingest(engine: Engine, store: RawStore) -> tuple[float, list[DatasetOutcome]]:
+    gc.collect()
+    start = time.perf_counter()
+    outcomes = ingest(engine, store, offline=True)
+    return time.perf_counter() - start, outcomes
+
+
+def bench_reingest(backend: str, repeats: int, show_profile: bool) -> bool:
+    """Best of `repeats` rounds, each on a fresh database and raw store: first ingest, then the repeat."""
+    first = repeat = math.inf
+    failed: list[str] = []
+    loaded: list[DatasetOutcome] = []
+    slowest: list[DatasetOutcome] = []
+    for round_number in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            engine, drop = database(backend, folder)
+            try:
+                store = RawStore(folder / "raw")
+                seconds, outcomes = timed_ingest(engine, store)
+                first = min(first, seconds)
+                loaded = [o for o in outcomes if o.outcome == "success"]
+                failed += [f"{o.dataset_id}: {o.outcome} {o.error}" for o in outcomes if not o.ok]
+                seconds, again = timed_ingest(engine, store)
+                if seconds < repeat:
+                    repeat = seconds
+                    slowest = sorted(again, key=lambda o: o.seconds, reverse=True)[:3]
+                failed += [f"{o.dataset_id}: {o.outcome} (repeat)" for o in again if o.outcome != "unchanged"]
+                if show_profile and round_number == repeats - 1:
+                    profile(functools.partial(ingest, engine, store, offline=True), 30)
+            finally:
+                drop()
+    rows = sum(o.result.added for o in loaded if o.result is not None)
+    share = repeat / first
+    ok = share < REPEAT_GOAL and not failed
+    print(
+        f"re-ingest {backend:10s}: first run {first:.2f}s ({len(loaded)} datasets loaded, {rows:,} rows); "
+        f"unchanged repeat {repeat * 1000:.0f} ms = {share:.2%} of the first (best of {repeats} fresh "
+        f"databases; goal < {REPEAT_GOAL:.0%}) {'OK' if ok else 'FAIL'}; slowest datasets in the repeat: "
+        + ", ".join(f"{o.dataset_id} {o.seconds * 1000:.0f} ms" for o in slowest)
+    )
+    for problem in failed:
+        print("  not ok: " + problem)
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--part", choices=["parse", "reingest", "both"], default="both")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print cProfile of the measured code")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    ok = True
+    if args.part in ("parse", "both"):
+        ok &= bench_parse(args.repeats, args.profile)
+    if args.part in ("reingest", "both"):
+        backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+        for backend in backends:
+            ok &= bench_reingest(backend, args.repeats, args.profile)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
