@@ -46,17 +46,56 @@ def _match(rule: Match) -> pl.Expr:
     return condition
 
 
-def _aggregate(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """Sum per key; all-missing groups stay missing (null), never 0."""
-    return frame.group_by(keys).agg(
-        pl.when(pl.col("value").count() > 0).then(pl.col("value").sum()).alias("value"),
-        pl.col("flag").drop_nulls().unique().sort().str.join(",").alias("flags"),
-        pl.col("snapshot_id").unique().sort().alias("snapshot_ids"),
+def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Sum per key; all-missing groups stay missing (null), never 0. Also n, the rows per key.
+
+    Provenance per key: flags (sorted, comma-joined; skipped when no row has a flag), snapshot_ids
+    (sorted, unique; one id per key is the usual case and is taken from min/max, the full list is only
+    aggregated for the keys whose rows come from several snapshots) and vintage (latest valid_from).
+    Only group-by aggregations polars evaluates on its fast path are used for the bulk of the rows.
+    """
+    has_flags = frame["flag"].null_count() < frame.height
+    grouped = frame.group_by(keys).agg(
+        pl.col("value").sum().alias("_sum"),
+        pl.col("value").count().alias("_count"),
+        pl.len().alias("n"),
+        pl.col("snapshot_id").min().alias("_lo"),
+        pl.col("snapshot_id").max().alias("_hi"),
         pl.col("valid_from").max().alias("vintage"),
+    )
+    if has_flags:
+        flags = (
+            frame.filter(pl.col("flag").is_not_null())
+            .group_by(keys)
+            .agg(pl.col("flag").unique().sort().str.join(",").alias("flags"))
+        )
+        grouped = grouped.join(flags, on=keys, how="left")
+    else:
+        grouped = grouped.with_columns(pl.lit(None, dtype=pl.String).alias("flags"))
+    single = pl.concat_list(pl.col("_lo").cast(pl.Int64))
+    mixed = grouped.filter(pl.col("_lo") != pl.col("_hi")).select(keys)
+    if mixed.height:
+        lists = (
+            frame.join(mixed, on=keys, how="semi")
+            .group_by(keys)
+            .agg(pl.col("snapshot_id").unique().sort().cast(pl.List(pl.Int64)).alias("_ids"))
+        )
+        grouped = grouped.join(lists, on=keys, how="left")
+        snapshot_ids = pl.when(pl.col("_ids").is_not_null()).then(pl.col("_ids")).otherwise(single)
+    else:
+        snapshot_ids = single
+    return grouped.select(
+        *keys,
+        pl.when(pl.col("_count") > 0).then(pl.col("_sum")).alias("value"),
+        "flags",
+        snapshot_ids.alias("snapshot_ids"),
+        "vintage",
+        "n",
     )
 
 
 def _finish(frame: pl.DataFrame, indicator_id: pl.Expr, unit: str, areas: list[str] | None) -> pl.DataFrame:
+    """The stored shape (DERIVED_SCHEMA); rows in no particular order (indicator_values sorts)."""
     result = frame.with_columns(
         indicator_id.alias("indicator"),
         pl.lit(unit).alias("unit"),
@@ -64,7 +103,7 @@ def _finish(frame: pl.DataFrame, indicator_id: pl.Expr, unit: str, areas: list[s
     )
     if areas is not None:
         result = result.filter(pl.col("area").is_in(areas))
-    return result.select(list(DERIVED_SCHEMA)).cast(DERIVED_SCHEMA).sort("indicator", "area", "period")
+    return result.select(list(DERIVED_SCHEMA)).cast(DERIVED_SCHEMA)
 
 
 def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.DataFrame) -> pl.DataFrame:
@@ -84,24 +123,24 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
             name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
         )
     keys = ["area", "period"]
-    lazy = selected.lazy()
     if derive.breakdown:
         key_expr: pl.Expr = pl.lit("other")
         for rule in reversed(derive.breakdown):
             key_expr = pl.when(_match(rule.match)).then(pl.lit(rule.key)).otherwise(key_expr)
-        lazy = lazy.with_columns(key_expr.alias("breakdown"))
+        selected = selected.with_columns(key_expr.alias("breakdown"))
         keys.append("breakdown")
+    summed = _aggregate(selected, keys)
     if derive.kind == "select":
-        counts = lazy.group_by(keys).agg(pl.len().alias("n")).filter(pl.col("n") > 1).collect()
+        counts = summed.filter(pl.col("n") > 1)
         if counts.height:
-            first = counts.row(0, named=True)
+            first = counts.sort(keys).row(0, named=True)
             raise DerivationError(
                 name,
                 "filter",
                 "exactly one series per area and period",
                 f"{first['n']} series for area {first['area']}, period {first['period']}",
             )
-    summed = _aggregate(lazy, keys).with_columns(pl.col("value") * derive.scale).collect()
+    summed = summed.drop("n").with_columns(pl.col("value") * derive.scale)
     for total in derive.totals:
         members = summed.filter(pl.col("area").is_in(total.of))
         complete = members.group_by([k for k in keys if k != "area"]).agg(

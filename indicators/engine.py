@@ -25,7 +25,7 @@ from indicators.methods import (
     assess_frame,
 )
 from indicators.targets import targets_frame
-from indicators.trajectory import InsufficientData, fit_trend, linear_path, path_from_latest, project
+from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile
 from storage import read, schema
 from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
@@ -84,65 +84,186 @@ def _annual(frame: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(pl.col("period").cast(pl.Int64).alias("year"))
 
 
-def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Targets, linear paths and trend projections (with bands) for every annual series with a target.
+def _series(catalogue: IndicatorCatalogue, indicator_id: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Annual values of every stored series of the indicator (its id, or each breakdown part)."""
+    return _annual(frame.filter(pl.col("indicator").is_in(catalogue.get(indicator_id).expanded_ids())))
 
-    Kinds: target (the target value in its year), path (the linear path from base to target),
-    path_from_latest (the straight line from the latest value to the next target), projection (the
-    OLS trend of the last ≤ 10 values, ≥ 5 needed, to the later of 2030 and the last target year,
-    with a 95 % prediction band).
+
+def _t_quantiles(df: pl.Series) -> dict[int, float]:
+    return {int(d): t_quantile(0.975, int(d)) for d in df.unique().drop_nulls().to_list() if d >= 1}
+
+
+def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Targets, linear paths and trend projections (with bands) for every annual series, vectorised.
+
+    Every stored series (each breakdown part of an indicator counts as its own series) gets a trend
+    projection; series with a target (only the catalogue id itself carries targets) also get the
+    target, the path and the path from the latest value. Kinds: target (the target value in its year),
+    path (the linear path from base to target), path_from_latest (the straight line from the latest
+    value to the next target), projection (the OLS trend of the last ≤ 10 values, ≥ 5 needed, to the
+    later of 2030 and the last target year of the indicator, with a 95 % prediction band). The numbers
+    are those of ``indicators.trajectory`` (``linear_path``, ``path_from_latest``, ``fit_trend``,
+    ``project``), computed for all series at once.
     """
-    rows: list[dict[str, object]] = []
+    keys = ["indicator", "area"]
+    series_parts, target_parts = [], []
     for indicator_id, frame in derived.items():
         indicator = catalogue.get(indicator_id)
         targets = targets_frame(indicator, frame)
-        for target in targets.iter_rows(named=True):
-            common = {"indicator": indicator_id, "area": target["area"], "unit": indicator.unit}
-            meta = {"vintage": target["vintage"], "snapshot_ids": target["snapshot_ids"]}
-            rows.append(
-                {**common, **meta, "period": str(target["year"]), "kind": "target", "value": target["value"]}
-            )
-            if target["kind"] == "reduction_from_base":
-                path = linear_path(target["base_year"], target["base_value"], target["year"], target["value"])
-                for year, value in path.iter_rows():
-                    rows.append({**common, **meta, "period": str(year), "kind": "path", "value": value})
         horizon = max([HORIZON_YEAR, *targets["year"].to_list()])
-        annual = _annual(frame.filter(pl.col("indicator") == indicator_id))
-        for (area,), series in annual.partition_by("area", as_dict=True, maintain_order=True).items():
-            meta = {
-                "vintage": series["vintage"].max(),
-                "snapshot_ids": sorted(set(series["snapshot_ids"].explode().drop_nulls().to_list())),
-            }
-            latest_year = int(series["year"].max())  # type: ignore[arg-type]
-            ahead = targets.filter(pl.col("area") == area, pl.col("year") > latest_year).sort("year")
-            if ahead.height:
-                path = path_from_latest(series.select("year", "value"), ahead["year"][0], ahead["value"][0])
-                for year, value in path.iter_rows():
-                    common = {"indicator": indicator_id, "area": area, "unit": indicator.unit}
-                    rows.append(
-                        {**common, **meta, "period": str(year), "kind": "path_from_latest", "value": value}
-                    )
-            fit = fit_trend(series.select("year", "value"))
-            if isinstance(fit, InsufficientData):
-                continue
-            for year in range(fit.years[-1] + 1, horizon + 1):
-                projection = project(fit, year)
-                rows.append(
-                    {
-                        "indicator": indicator_id,
-                        "area": area,
-                        "unit": indicator.unit,
-                        **meta,
-                        "period": str(year),
-                        "kind": "projection",
-                        "value": projection.value,
-                        "lower": projection.lower,
-                        "upper": projection.upper,
-                    }
-                )
-    if not rows:
-        return pl.DataFrame(schema=VALUE_SCHEMA)
-    return pl.DataFrame(rows, schema=VALUE_SCHEMA)
+        if targets.height:
+            target_parts.append(targets.with_columns(pl.lit(indicator.unit).alias("unit")))
+        series_parts.append(
+            _series(catalogue, indicator_id, frame).select(
+                *keys,
+                "year",
+                "value",
+                "vintage",
+                "snapshot_ids",
+                pl.lit(indicator.unit).alias("unit"),
+                pl.lit(horizon, dtype=pl.Int64).alias("horizon"),
+            )
+        )
+    columns = list(VALUE_SCHEMA)
+    out: list[pl.DataFrame] = []
+    nothing = pl.lit(None, dtype=pl.Float64)
+    year, value = pl.col("year"), pl.col("value")
+    all_targets: pl.DataFrame | None = pl.concat(target_parts) if target_parts else None
+    if all_targets is not None:
+        targets = all_targets
+        out.append(
+            targets.select(
+                *keys,
+                pl.col("year").cast(pl.String).alias("period"),
+                pl.lit("target").alias("kind"),
+                "value",
+                nothing.alias("lower"),
+                nothing.alias("upper"),
+                "unit",
+                "vintage",
+                "snapshot_ids",
+            )
+        )
+        reduction = targets.filter(pl.col("kind") == "reduction_from_base")
+        out.append(
+            _line(
+                reduction.select(
+                    *keys,
+                    pl.col("base_year").alias("from_year"),
+                    pl.col("base_value").alias("from_value"),
+                    pl.col("year").alias("to_year"),
+                    pl.col("value").alias("to_value"),
+                    "unit",
+                    "vintage",
+                    "snapshot_ids",
+                ),
+                "path",
+            )
+        )
+    if not series_parts:
+        return pl.DataFrame(schema=VALUE_SCHEMA) if not out else pl.concat(out).cast(VALUE_SCHEMA)
+    series = pl.concat(series_parts)
+    meta = series.group_by(keys).agg(
+        pl.col("year").max().alias("latest_year"),
+        pl.col("vintage").max(),
+        pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
+        pl.col("unit").first(),
+        pl.col("horizon").first(),
+    )
+    points = series.filter(value.is_not_nan()).select(*keys, "year", "value")
+    if all_targets is not None:
+        targets = all_targets
+        # the straight line from the latest observation to the next target after the latest year
+        latest = (
+            points.sort(*keys, "year")
+            .group_by(keys)
+            .agg(pl.col("year").last().alias("from_year"), pl.col("value").last().alias("from_value"))
+        )
+        ahead = (
+            targets.select(*keys, pl.col("year").alias("to_year"), pl.col("value").alias("to_value"))
+            .join(meta.select(*keys, "latest_year"), on=keys)
+            .filter(pl.col("to_year") > pl.col("latest_year"))
+            .sort("to_year", maintain_order=True)
+            .group_by(keys, maintain_order=True)
+            .first()
+        )
+        start = latest.join(ahead.drop("latest_year"), on=keys)
+        start = start.join(meta.select(*keys, "unit", "vintage", "snapshot_ids"), on=keys)
+        out.append(_line(start, "path_from_latest"))
+    # OLS trend of the last ≤ TREND_MAX_POINTS observations (≥ TREND_MIN_POINTS), two passes
+    window = points.filter(year.rank(method="ordinal", descending=True).over(keys) <= TREND_MAX_POINTS)
+    fit = (
+        window.group_by(keys)
+        .agg(
+            pl.len().alias("n"),
+            year.mean().alias("x_mean"),
+            value.mean().alias("y_mean"),
+            year.max().alias("last_year"),
+        )
+        .filter(pl.col("n") >= TREND_MIN_POINTS)
+    )
+    dx = pl.col("year") - pl.col("x_mean")
+    sums = (
+        window.join(fit, on=keys)
+        .group_by(keys)
+        .agg((dx**2).sum().alias("sxx"), (dx * (value - pl.col("y_mean"))).sum().alias("sxy"))
+        .with_columns((pl.col("sxy") / pl.col("sxx")).alias("slope"))
+    )
+    fit = fit.join(sums, on=keys)
+    residual = value - (pl.col("y_mean") + pl.col("slope") * dx)
+    rss = (
+        window.join(fit.select(*keys, "x_mean", "y_mean", "slope"), on=keys)
+        .group_by(keys)
+        .agg((residual * residual).sum().alias("rss"))
+    )
+    fit = fit.join(rss, on=keys).join(
+        meta.select(*keys, "unit", "vintage", "snapshot_ids", "horizon"), on=keys
+    )
+    quantiles = _t_quantiles(fit["n"] - 2)
+    fit = fit.with_columns(
+        (pl.col("rss") / (pl.col("n") - 2)).sqrt().alias("se"),
+        (pl.col("n") - 2).replace_strict(quantiles, default=None, return_dtype=pl.Float64).alias("q"),
+        pl.int_ranges(pl.col("last_year") + 1, pl.col("horizon") + 1, dtype=pl.Int64).alias("year"),
+    )
+    projected = fit.explode("year").filter(pl.col("year").is_not_null())
+    distance = pl.col("year") - pl.col("x_mean")
+    centre = pl.col("y_mean") + pl.col("slope") * distance
+    band = pl.col("q") * (pl.col("se") * (1.0 + 1.0 / pl.col("n") + distance**2 / pl.col("sxx")).sqrt())
+    out.append(
+        projected.select(
+            *keys,
+            pl.col("year").cast(pl.String).alias("period"),
+            pl.lit("projection").alias("kind"),
+            centre.alias("value"),
+            (centre - band).alias("lower"),
+            (centre + band).alias("upper"),
+            "unit",
+            "vintage",
+            "snapshot_ids",
+        )
+    )
+    return pl.concat([part.select(columns).cast(VALUE_SCHEMA) for part in out])
+
+
+def _line(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """The line (from_year, from_value) → (to_year, to_value), every year inclusive (``linear_path``)."""
+    exploded = frame.with_columns(
+        pl.int_ranges(pl.col("from_year"), pl.col("to_year") + 1, dtype=pl.Int64).alias("year")
+    ).explode("year")
+    horizon = pl.col("to_year") - pl.col("from_year")
+    fraction = pl.min_horizontal(pl.col("year") - pl.col("from_year"), horizon) / horizon
+    return exploded.filter(pl.col("year").is_not_null()).select(
+        "indicator",
+        "area",
+        pl.col("year").cast(pl.String).alias("period"),
+        pl.lit(kind).alias("kind"),
+        (pl.col("from_value") * (1.0 - fraction) + pl.col("to_value") * fraction).alias("value"),
+        pl.lit(None, dtype=pl.Float64).alias("lower"),
+        pl.lit(None, dtype=pl.Float64).alias("upper"),
+        "unit",
+        "vintage",
+        "snapshot_ids",
+    )
 
 
 def indicator_values(
@@ -212,17 +333,18 @@ ASSESSMENT_COLUMNS = (
 
 
 def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Every catalogue indicator × area × method it lists, assessed at once per method (vectorised).
+    """Every stored series (indicator or breakdown part) × area × listed method, assessed per method at once.
 
     The target each series is measured against is its first target after the latest observed year
-    (else its last). Methods that need a target are not run for series without one.
+    (else its last); only the catalogue id itself carries targets, so breakdown parts get the trend-only
+    variants. Methods that need a target are not run for series without one.
     """
     series_parts, target_parts = [], []
     for indicator_id, frame in derived.items():
         indicator = catalogue.get(indicator_id)
         if not indicator.assess:
             continue
-        annual = _annual(frame.filter(pl.col("indicator") == indicator_id)).select(
+        annual = _series(catalogue, indicator_id, frame).select(
             "indicator", "area", "year", "value", "vintage"
         )
         series_parts.append(annual.with_columns(pl.lit(indicator.direction).alias("direction")))
@@ -267,7 +389,9 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
     results = []
     methods = {m for i in derived for m in catalogue.get(i).assess}
     for method in sorted(methods):
-        wanted = [i for i in derived if method in catalogue.get(i).assess]
+        wanted = [
+            e for i in derived if method in catalogue.get(i).assess for e in catalogue.get(i).expanded_ids()
+        ]
         params = chosen.filter(pl.col("indicator").is_in(wanted))
         if method in METHODS_NEEDING_TARGET:
             params = params.filter(pl.col("target").is_not_null())
@@ -293,36 +417,61 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
 
 
 def _assessment_records(assessed: pl.DataFrame, method: str, params: pl.DataFrame) -> pl.DataFrame:
-    """Shape assess_frame output into stored records; every other number goes into details (JSON)."""
+    """Shape assess_frame output into stored records; every other number goes into details (JSON).
+
+    details is a compact JSON object with sorted keys: every assess_frame column that is not a record
+    column (dates and enums as text, NaN as null), plus the method's thresholds (the target or the trend
+    variant, by whether the series has a target). Built with polars expressions, not per row.
+    """
     merged = assessed.join(params.select("indicator", "area", "as_of"), on=["indicator", "area"], how="left")
-    core = set(ASSESSMENT_COLUMNS) | {"method", "version"}
-    records = []
-    for row in merged.iter_rows(named=True):
-        details = {k: v for k, v in row.items() if k not in core and k not in ("indicator", "area")}
-        details["thresholds"] = _thresholds(method, row.get("target_value") is not None)
-        records.append(
-            {
-                "indicator": row["indicator"],
-                "area": row["area"],
-                "method": method,
-                "method_version": METHOD_VERSIONS[method],
-                "as_of": row["as_of"],
-                "status": str(row["status"]),
-                "score": row.get("score"),
-                "base_year": row.get("base_year"),
-                "base_value": row.get("base_value"),
-                "latest_year": row.get("latest_year"),
-                "latest_value": row.get("latest_value"),
-                "target_year": row.get("target_year"),
-                "target_value": row.get("target_value"),
-                "observed_rate": row.get("observed_rate"),
-                "required_rate": row.get("required_rate"),
-                "ratio": row.get("ratio"),
-                "n_points": row.get("n_points") or 0,
-                "details": json.dumps(details, default=str, ensure_ascii=False, sort_keys=True),
-            }
-        )
-    return pl.DataFrame(records, infer_schema_length=None)
+    core = set(ASSESSMENT_COLUMNS) | {"method", "version", "indicator", "area"}
+    extra = sorted(c for c in merged.columns if c not in core)
+    has_target = pl.col("target_value").is_not_null() if "target_value" in merged.columns else pl.lit(False)
+    encode = {"separators": (",", ":"), "sort_keys": True, "ensure_ascii": False}
+    thresholds = (
+        pl.when(has_target)
+        .then(pl.lit(json.dumps(_thresholds(method, True), **encode)))  # type: ignore[arg-type]
+        .otherwise(pl.lit(json.dumps(_thresholds(method, False), **encode)))  # type: ignore[arg-type]
+    )
+    parts = []
+    for names in ([n for n in extra if n < "thresholds"], None, [n for n in extra if n > "thresholds"]):
+        if names is None:
+            parts.append(pl.lit('"thresholds":') + thresholds)
+        elif names:
+            columns = [_json_ready(n, merged.schema[n]) for n in names]
+            parts.append(pl.struct(columns).struct.json_encode().str.strip_prefix("{").str.strip_suffix("}"))
+    details = pl.lit("{") + pl.concat_str(parts, separator=",") + pl.lit("}")
+
+    def value(name: str, dtype: pl.DataType) -> pl.Expr:
+        return pl.col(name) if name in merged.columns else pl.lit(None, dtype=dtype).alias(name)
+
+    return merged.select(
+        "indicator",
+        "area",
+        pl.lit(method).alias("method"),
+        pl.lit(METHOD_VERSIONS[method]).alias("method_version"),
+        "as_of",
+        pl.col("status").cast(pl.String),
+        value("score", pl.Float64()),
+        value("base_year", pl.Int64()),
+        value("base_value", pl.Float64()),
+        value("latest_year", pl.Int64()),
+        value("latest_value", pl.Float64()),
+        value("target_year", pl.Int64()),
+        value("target_value", pl.Float64()),
+        value("observed_rate", pl.Float64()),
+        value("required_rate", pl.Float64()),
+        value("ratio", pl.Float64()),
+        value("n_points", pl.Int64()).fill_null(0),
+        details.alias("details"),
+    )
+
+
+def _json_ready(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A details column as JSON encodes it: dates, times and enums as text, everything else as it is."""
+    if dtype.is_temporal() or isinstance(dtype, pl.Enum | pl.Categorical):
+        return pl.col(name).cast(pl.String)
+    return pl.col(name)
 
 
 def input_hashes(
@@ -405,7 +554,8 @@ def compute(
         .fill_null(False)
         .alias("is_demo")
     )
-    expanded = [e for i in derived for e in catalogue.get(i).expanded_ids()]
+    owner = {e: i for i in derived for e in catalogue.get(i).expanded_ids()}  # stored id → catalogue id
+    expanded = list(owner)
     with engine.begin() as conn:
         if expanded:
             conn.execute(
@@ -449,7 +599,7 @@ def compute(
                     {
                         **{k: r[k] for k in ASSESSMENT_COLUMNS if k not in ("indicator",)},
                         "indicator_id": r["indicator"],
-                        "input_hash": hashes[r["indicator"]],
+                        "input_hash": hashes[owner[r["indicator"]]],
                         "computed_at": computed_at,
                     }
                     for r in assessed.iter_rows(named=True)

@@ -166,7 +166,7 @@ def test_per_resident_scales_inversely_with_population(
         p = obs([("049", per, pop, {}) for per in periods], unit="persons", snapshot=2)
         done, errors = derive_all(ratio_catalogue, {"e": e, "p": p}, ["per"])
         assert not errors
-        return done["per"]["value"].to_list()
+        return done["per"].sort("period")["value"].to_list()
 
     base, scaled = per_resident(population), per_resident(population * factor)
     for b, s in zip(base, scaled, strict=True):

@@ -124,6 +124,33 @@ def test_sector_breakdown_adds_up_to_the_total(loaded: Engine) -> None:
     assert sectors["ghg_by_sector.transport"] / total == pytest.approx(0.27, abs=0.01)  # 2016: 27 %
 
 
+def test_breakdown_parts_get_projections_and_trend_assessments(loaded: Engine) -> None:
+    """ghg_by_sector.transport is its own series: a trend projection and the trend-only methods."""
+    values, assessed = schema.indicator_value, schema.assessment
+    with loaded.connect() as conn:
+        kinds = set(
+            conn.execute(
+                select(values.c.kind).where(
+                    values.c.indicator_id == "ghg_by_sector.transport", values.c.area == "049"
+                )
+            ).scalars()
+        )
+        methods = {
+            r.method: r
+            for r in conn.execute(
+                select(assessed).where(
+                    assessed.c.indicator_id == "ghg_by_sector.transport", assessed.c.area == "049"
+                )
+            )
+        }
+    assert {"observed", "projection"} <= kinds
+    assert not kinds & {"target", "path", "path_from_latest"}  # targets belong to the catalogue id only
+    assert set(methods) == {"eurostat_sdg", "open_sdg"}
+    for row in methods.values():
+        assert row.target_value is None and row.latest_year == 2024
+        assert "thresholds" in json.loads(row.details)
+
+
 def test_compute_recomputes_only_what_changed(fresh_loaded: Engine) -> None:
     loaded = fresh_loaded
     again = compute(loaded, today=TODAY)

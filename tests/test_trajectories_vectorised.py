@@ -1,0 +1,152 @@
+"""The vectorised trajectories equal the scalar reference functions of indicators.trajectory per series."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indicators.catalogue import IndicatorCatalogue, parse_indicator_catalogue
+from indicators.derive import DERIVED_SCHEMA
+from indicators.engine import HORIZON_YEAR, assessments, trajectories
+from indicators.trajectory import InsufficientData, fit_trend, linear_path, path_from_latest, project
+
+T = datetime(2025, 6, 1)
+NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
+SUM = {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}
+BREAKDOWN = {**SUM, "breakdown": [{"key": "transport", "match": {"s": "traffic"}}]}
+TARGETS = [
+    {"kind": "reduction_from_base", "base_year": 1990, "reduction": 0.8, "year": 2030, "source": "s"},
+    {"kind": "absolute", "value": 5.0, "year": 2035, "source": "s"},
+]
+
+
+def catalogue() -> IndicatorCatalogue:
+    base = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test"}
+    entries = {
+        "total": {"derive": SUM, "targets": TARGETS, "assess": ["eurostat_sdg", "open_sdg", "sdsn_trend"]},
+        "parts": {"derive": BREAKDOWN, "targets": [], "assess": ["eurostat_sdg", "open_sdg", "sdsn_trend"]},
+    }
+    return parse_indicator_catalogue({"indicators": {k: {**NAMES, **base, **v} for k, v in entries.items()}})
+
+
+def derived_frame(indicator: str, series: dict[str, list[tuple[int, float]]], snapshot: int) -> pl.DataFrame:
+    rows = [(area, year, value) for area, points in series.items() for year, value in points]
+    return pl.DataFrame(
+        {
+            "indicator": [indicator] * len(rows),
+            "area": [r[0] for r in rows],
+            "period": [str(r[1]) for r in rows],
+            "value": [r[2] for r in rows],
+            "unit": ["kt CO2e"] * len(rows),
+            "flags": [None] * len(rows),
+            "snapshot_ids": [[snapshot, snapshot + i % 2] for i in range(len(rows))],
+            "vintage": [T] * len(rows),
+        },
+        schema=DERIVED_SCHEMA,
+    )
+
+
+def close(a: float | None, b: float | None) -> bool:
+    assert a is not None and b is not None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9 * max(1.0, abs(a), abs(b)))
+
+
+def lines(frame: pl.DataFrame, kind: str, indicator: str, area: str) -> dict[int, tuple[float, ...]]:
+    part = frame.filter(pl.col("kind") == kind, pl.col("indicator") == indicator, pl.col("area") == area)
+    return {
+        int(p): (v, lo, up) for p, v, lo, up in part.select("period", "value", "lower", "upper").iter_rows()
+    }
+
+
+series_strategy = st.dictionaries(
+    st.sampled_from(["049", "091", "092", "235"]),
+    st.lists(
+        st.tuples(st.integers(1988, 2026), st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=20,
+        unique_by=lambda p: p[0],
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(totals=series_strategy, parts=series_strategy)
+def test_vectorised_trajectories_equal_the_scalar_functions(
+    totals: dict[str, list[tuple[int, float]]], parts: dict[str, list[tuple[int, float]]]
+) -> None:
+    cat = catalogue()
+    derived = {
+        "total": derived_frame("total", totals, 3),
+        "parts": derived_frame("parts.transport", parts, 5),
+    }
+    result = trajectories(cat, derived)
+    assert result.select(pl.struct("indicator", "area", "kind", "period").is_unique().all()).item()
+    targets = {}
+    for area, points in totals.items():
+        observed = dict(points)
+        area_targets = [(2035, 5.0)]
+        if 1990 in observed:
+            area_targets.append((2030, observed[1990] * (1.0 - 0.8)))
+            path = linear_path(1990, observed[1990], 2030, observed[1990] * (1.0 - 0.8))
+            got = lines(result, "path", "total", area)
+            assert sorted(got) == path["year"].to_list()
+            for year, value in path.iter_rows():
+                assert close(got[year][0], value)
+        targets[area] = sorted(area_targets)
+        assert {y: v[0] for y, v in lines(result, "target", "total", area).items()} == pytest.approx(
+            dict(area_targets), rel=1e-12
+        )
+    # horizon: the later of 2030 and the indicator's last target year (the absolute one applies everywhere)
+    for indicator, series, horizon in (("total", totals, 2035), ("parts.transport", parts, HORIZON_YEAR)):
+        for area, points in series.items():
+            frame = pl.DataFrame(points, schema={"year": pl.Int64, "value": pl.Float64}, orient="row")
+            latest = max(y for y, _ in points)
+            ahead = [t for t in targets.get(area, []) if t[0] > latest] if indicator == "total" else []
+            got = lines(result, "path_from_latest", indicator, area)
+            if ahead:
+                expected = path_from_latest(frame, ahead[0][0], ahead[0][1])
+                assert sorted(got) == expected["year"].to_list()
+                for year, value in expected.iter_rows():
+                    assert close(got[year][0], value)
+            else:
+                assert not got
+            fit = fit_trend(frame)
+            got = lines(result, "projection", indicator, area)
+            if isinstance(fit, InsufficientData):
+                assert not got
+                continue
+            assert sorted(got) == list(range(fit.years[-1] + 1, horizon + 1))
+            for year, (value, lower, upper) in got.items():
+                reference = project(fit, year)
+                assert close(value, reference.value)
+                assert close(lower, reference.lower)
+                assert close(upper, reference.upper)
+    provenance = result.filter(pl.col("kind") == "projection", pl.col("indicator") == "parts.transport")
+    assert all(ids in ([5], [5, 6]) for ids in provenance["snapshot_ids"].to_list())
+
+
+def test_breakdown_parts_get_projections_and_trend_only_assessments() -> None:
+    cat = catalogue()
+    points = [(year, 100.0 - 3 * (year - 2010) + (year % 3)) for year in range(2010, 2025)]
+    derived = {
+        "total": derived_frame("total", {"049": points}, 1),
+        "parts": derived_frame("parts.transport", {"049": points}, 1),
+    }
+    result = trajectories(cat, derived)
+    kinds = set(result.filter(pl.col("indicator") == "parts.transport")["kind"].to_list())
+    assert kinds == {"projection"}  # no targets for breakdown parts
+    assessed = assessments(cat, derived)
+    methods = assessed.filter(pl.col("indicator") == "parts.transport")["method"].to_list()
+    assert sorted(methods) == ["eurostat_sdg", "open_sdg"]  # sdsn_trend needs a target
+    assert sorted(assessed.filter(pl.col("indicator") == "total")["method"].to_list()) == [
+        "eurostat_sdg",
+        "open_sdg",
+        "sdsn_trend",
+    ]
