@@ -31,7 +31,7 @@ from indicators.catalogue import (
     load_indicator_catalogue,
 )
 from indicators.derive import derive_all
-from indicators.engine import HORIZON_YEAR, assessments, indicator_values
+from indicators.engine import HORIZON_YEAR, METHODS_NEEDING_TARGET, assessments, indicator_values
 from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile
 from ingest.syke import TASO3, municipality_codes
 from scripts.demo.hsy import _leaves
@@ -583,19 +583,32 @@ def pandas_pipeline(
                     pd.DataFrame({"indicator": indicator_id, "area": row.area, "year": years, "value": path})
                 )
         horizon = max([HORIZON_YEAR, *target["year"].tolist()])
-        if len(annual):
-            trend = annual.groupby("area")[["year", "value"]].apply(_trend, horizon, quantiles)
-            projections.append(trend.reset_index(level=0).assign(indicator=indicator_id))
-        if indicator.assess and len(annual):
+        # every stored series is projected and assessed: the indicator and each breakdown part
+        # (parts have no target, so they get the trend-only methods)
+        for part_id, part in frame.groupby("indicator"):
+            part_annual = part[part["period"].str.fullmatch(r"\d{4}") & part["value"].notna()].copy()
+            if not len(part_annual):
+                continue
+            part_annual["year"] = part_annual["period"].astype(int)
+            trend = part_annual.groupby("area")[["year", "value"]].apply(_trend, horizon, quantiles)
+            projections.append(trend.reset_index(level=0).assign(indicator=part_id))
+            own_series = part_id == indicator_id
+            methods = [m for m in indicator.assess if own_series or m not in METHODS_NEEDING_TARGET]
+            if not methods:
+                continue
             d = -1 if indicator.direction == "decrease" else 1
-            series = annual.merge(
-                target[["area", "value", "year", "base_year"]], on="area", how="left", suffixes=("", "_t")
+            part_target = target if own_series else target.iloc[0:0]
+            series = part_annual.merge(
+                part_target[["area", "value", "year", "base_year"]],
+                on="area",
+                how="left",
+                suffixes=("", "_t"),
             )
             series = series.rename(columns={"value_t": "target", "year_t": "target_year"})
             result = series.groupby("area")[["year", "value", "target", "target_year", "base_year"]].apply(
-                _assess, indicator.assess, d
+                _assess, methods, d
             )
-            assessed.append(result.reset_index(level=0).assign(indicator=indicator_id))
+            assessed.append(result.reset_index(level=0).assign(indicator=part_id))
     projection = pd.concat(projections, ignore_index=True)
     estimates = projection[projection["year"] <= TODAY.year - 1]
     projection = pd.concat([projection.assign(kind="projection"), estimates.assign(kind="estimate")])

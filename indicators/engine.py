@@ -293,9 +293,8 @@ def indicator_values(
     estimates = paths.filter(
         pl.col("kind") == "projection", pl.col("period").cast(pl.Int64) <= today.year - 1
     ).with_columns(pl.lit("estimate").alias("kind"))
-    return pl.concat([*[o.cast(VALUE_SCHEMA) for o in observed], paths, estimates]).sort(
-        "indicator", "area", "kind", "period"
-    )
+    # unsorted: storage does not need an order, and readers (kestava.api) sort what they return
+    return pl.concat([*[o.cast(VALUE_SCHEMA) for o in observed], paths, estimates])
 
 
 def _thresholds(method: str, has_target: bool) -> dict[str, float]:

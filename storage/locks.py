@@ -39,9 +39,13 @@ def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def advisory_key(name: str) -> int:
-    """A stable signed 64-bit key for pg_advisory_lock derived from the lock name."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+def advisory_key(name: str, namespace: str = "") -> int:
+    """A stable signed 64-bit key for pg_advisory_lock from the lock name and the schema it guards.
+
+    Advisory locks are per database, so trackers in different schemas of one database must not share
+    keys: the namespace (the current schema) is part of the key.
+    """
+    return int.from_bytes(hashlib.sha256(f"{namespace}\x00{name}".encode()).digest()[:8], "big", signed=True)
 
 
 @contextmanager
@@ -52,14 +56,15 @@ def job_lock(
     holder = holder or default_holder()
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(name)}).scalar()
+            key = advisory_key(name, str(conn.execute(text("SELECT current_schema()")).scalar()))
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
             conn.commit()
             if not got:
-                raise BusyError(name, _pg_holder(conn, name))
+                raise BusyError(name, _pg_holder(conn, key))
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(name)})
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
         return
     _acquire_lease(engine, name, holder, lease)
@@ -81,9 +86,9 @@ def job_lock(
             )
 
 
-def _pg_holder(conn: Connection, name: str) -> str | None:
+def _pg_holder(conn: Connection, key: int) -> str | None:
     """Which backend holds the advisory lock (a bigint key is split into classid and objid)."""
-    unsigned = advisory_key(name) & 0xFFFFFFFFFFFFFFFF
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
     row = conn.execute(
         text(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "

@@ -74,3 +74,22 @@ def test_lock_of_a_killed_holder_is_released(engine: Engine, db_url: str, tmp_pa
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_trackers_in_different_postgresql_schemas_do_not_block_each_other(tmp_path: Path) -> None:
+    from storage.engine import open_database
+    from tests.conftest import fresh_database
+
+    with fresh_database("postgresql", tmp_path) as first, fresh_database("postgresql", tmp_path) as second:
+        one, two = open_database(first), open_database(second)
+        try:
+            with (
+                job_lock(one, "ingest:hsy_emissions", holder="a"),
+                job_lock(two, "ingest:hsy_emissions", holder="b"),
+                pytest.raises(BusyError),
+            ):  # but the same schema is still guarded
+                with job_lock(one, "ingest:hsy_emissions", holder="c"):
+                    pass
+        finally:
+            one.dispose()
+            two.dispose()
