@@ -83,13 +83,11 @@ def test_trackers_in_different_postgresql_schemas_do_not_block_each_other(tmp_pa
     with fresh_database("postgresql", tmp_path) as first, fresh_database("postgresql", tmp_path) as second:
         one, two = open_database(first), open_database(second)
         try:
-            with (
-                job_lock(one, "ingest:hsy_emissions", holder="a"),
-                job_lock(two, "ingest:hsy_emissions", holder="b"),
-                pytest.raises(BusyError),
-            ):  # but the same schema is still guarded
-                with job_lock(one, "ingest:hsy_emissions", holder="c"):
-                    pass
+            with job_lock(one, "ingest:hsy_emissions", holder="a"):
+                with job_lock(two, "ingest:hsy_emissions", holder="b"):
+                    pass  # another schema: not blocked
+                with pytest.raises(BusyError), job_lock(one, "ingest:hsy_emissions", holder="c"):
+                    pass  # the same schema is still guarded
         finally:
             one.dispose()
             two.dispose()
