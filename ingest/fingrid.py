@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import orjson
 import polars as pl
 
 from ingest.catalogue import DatasetSpec
@@ -91,6 +92,8 @@ class FingridConnector:
     ) -> None:
         self._clock = clock
         self._environ = environ
+        # the documents fetch decoded (to read nextPage), by id of their still-living payload, for parse
+        self._documents: dict[int, tuple[weakref.ref[Payload], dict[str, Any]]] = {}
 
     def today(self, spec: DatasetSpec) -> date:
         """options.reference_date when set, else the clock's date in Helsinki."""
@@ -124,7 +127,9 @@ class FingridConnector:
                 accept="application/json",
             )
             payloads.append(payload)
-            next_page = _pagination(spec.id, payload, page).get("nextPage")
+            document = _document(spec.id, payload, page)
+            self._remember(payload, document)
+            next_page = _pagination(spec.id, payload, page, document).get("nextPage")
             if next_page is None:
                 return payloads
             if not isinstance(next_page, int) or isinstance(next_page, bool) or next_page <= page:
@@ -142,6 +147,19 @@ class FingridConnector:
                     f"page {next_page}",
                 )
             page = next_page
+
+    def _remember(self, payload: Payload, document: dict[str, Any]) -> None:
+        """Keep the decoded page for parse while the payload lives (so each page is decoded once)."""
+        key = id(payload)
+        documents = self._documents
+        documents[key] = (weakref.ref(payload, lambda _: documents.pop(key, None)), document)
+
+    def _decoded(self, source: str, payload: Payload, page: int) -> dict[str, Any]:
+        """The page as fetch decoded it, else decoded now."""
+        known = self._documents.get(id(payload))
+        if known is not None and known[0]() is payload:
+            return known[1]
+        return _document(source, payload, page)
 
     def _api_key(self, spec: DatasetSpec) -> str | None:
         """The key from the variable named by secret_env; None when the spec needs none (offline replay)."""
@@ -169,7 +187,7 @@ class FingridConnector:
         values: list[float | None] = []
         total: object = None
         for number, payload in enumerate(payloads, 1):
-            document = _document(spec.id, payload, number)
+            document = self._decoded(spec.id, payload, number)
             total = _pagination(spec.id, payload, number, document).get("total")
             for index, item in enumerate(document["data"]):
                 where = f"page {number}: data[{index}]"
@@ -217,8 +235,8 @@ def _int_option(spec: DatasetSpec, name: str, default: int | None) -> int:
 def _document(source: str, payload: Payload, page: int) -> dict[str, Any]:
     check_not_html(source, payload.headers, payload.body)
     try:
-        document = json.loads(payload.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = orjson.loads(payload.body)
+    except orjson.JSONDecodeError:
         excerpt = payload.body[:120].decode("utf-8", errors="replace")
         raise ValidationError(source, f"page {page}: body", "a JSON document", excerpt) from None
     if not isinstance(document, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from ingest.errors import FetchError, ValidationError
@@ -76,19 +77,17 @@ class ReplayFetcher:
         return self._replay(source, spec, None)
 
     def _replay(self, source: str, spec: RequestSpec, accept: str | None) -> Payload:
-        safe_url = display_url(spec.url, spec.params)
-        field = f"{spec.method} {safe_url}"
         exchange = self._by_key.get(spec.key)
         if exchange is None:
             raise FetchError(
                 source,
-                field,
+                _field(spec),
                 "a recorded response",
                 f"none: the offline snapshot ({self.folder}) has no recording of this request",
             )
-        body = self._body(source, field, exchange)
+        body = self._body(source, spec, exchange)
         if not 200 <= exchange.status < 300:
-            raise status_error(source, spec.method, safe_url, exchange.status, body)
+            raise status_error(source, spec.method, display_url(spec.url, spec.params), exchange.status, body)
         headers = {name.lower(): value for name, value in exchange.headers.items()}
         check_not_html(source, headers, body, accept=accept)
         return Payload(
@@ -97,18 +96,18 @@ class ReplayFetcher:
             headers=headers,
             body=body,
             fetched_at=self._fetched_at or datetime.now(UTC),
-            final_url=full_url(spec.url, spec.params),
+            final_url=_final_url(spec),
             is_demo=self.manifest.is_demo,
         )
 
-    def _body(self, source: str, field: str, exchange: Exchange) -> bytes:
+    def _body(self, source: str, spec: RequestSpec, exchange: Exchange) -> bytes:
         try:
             path = _inside(self.folder, exchange.file)
             return path.read_bytes()
         except (OSError, ValueError) as exc:
             raise FetchError(
                 source,
-                field,
+                _field(spec),
                 f"the recorded body file {exchange.file!r} in the offline snapshot ({self.folder})",
                 type(exc).__name__,
             ) from None
@@ -145,6 +144,24 @@ def record_exchange(
     key = exchange.request().key
     manifest.exchanges = [e for e in manifest.exchanges if e.request().key != key]
     manifest.exchanges.append(exchange)
+
+
+def _field(spec: RequestSpec) -> str:
+    """The request as errors name it (secrets masked)."""
+    return f"{spec.method} {display_url(spec.url, spec.params)}"
+
+
+def _final_url(spec: RequestSpec) -> str:
+    """full_url of the request, remembered: a replay asks the same few requests on every run."""
+    try:
+        return _full_url(spec.url, spec.params)
+    except TypeError:  # unhashable parameters (lists, not tuples)
+        return full_url(spec.url, spec.params)
+
+
+@lru_cache(maxsize=4096)
+def _full_url(url: str, params: tuple[tuple[str, str], ...]) -> str:
+    return full_url(url, params)
 
 
 def _inside(folder: Path, file: str) -> Path:

@@ -1,4 +1,4 @@
-"""Runs ingestion: for each dataset, lock, fetch, skip if unchanged, parse, validate and load atomically."""
+"""Runs ingestion: per dataset, fetch, skip if unchanged, else lock, parse, validate and load atomically."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -14,14 +15,22 @@ from sqlalchemy import Engine
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
-from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
-from ingest.payload import Fetcher
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
+from ingest.payload import Fetcher, Payload
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
 from kestava.errors import DataError
-from storage.jobs import finish_run, start_run
-from storage.load import DatasetInfo, LoadResult, SourceInfo, combined_sha256, latest_digest, load_snapshot
-from storage.locks import BusyError, job_lock
+from storage.jobs import finish_run, now_utc, record_runs, start_run
+from storage.load import (
+    DatasetInfo,
+    LoadResult,
+    SourceInfo,
+    combined_sha256,
+    latest_digest,
+    latest_digests,
+    load_snapshot,
+)
+from storage.locks import BusyError, held_locks, job_lock
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 
@@ -56,17 +65,33 @@ def dataset_info(catalogue: Catalogue, spec: DatasetSpec) -> DatasetInfo:
     )
 
 
-def make_fetcher(engine: Engine, raw_store: RawStore, *, offline: bool, snapshot_dir: Path | None) -> Fetcher:
-    """The replaying fetcher for --offline, else the live one with conditional requests."""
+def make_fetcher(
+    engine: Engine,
+    raw_store: RawStore,
+    *,
+    offline: bool,
+    snapshot_dir: Path | None,
+    manifest: Manifest | None = None,
+) -> Fetcher:
+    """The replaying fetcher for --offline (reusing manifest when given), else the live one."""
     if offline:
-        return ReplayFetcher(snapshot_dir or DEFAULT_SNAPSHOT_DIR)
+        return ReplayFetcher(snapshot_dir or DEFAULT_SNAPSHOT_DIR, manifest=manifest)
     return LiveFetcher(DbValidatorCache(engine, raw_store))
 
 
-def offline_spec(spec: DatasetSpec, snapshot_dir: Path) -> DatasetSpec:
+def offline_spec(spec: DatasetSpec, snapshot_dir: Path, *, manifest: Manifest | None = None) -> DatasetSpec:
     """The dataset as the bundled snapshot recorded it: its option overrides, and no API key needed."""
-    overrides = read_manifest(snapshot_dir).dataset_options.get(spec.id, {})
+    manifest = manifest if manifest is not None else read_manifest(snapshot_dir)
+    overrides = manifest.dataset_options.get(spec.id, {})
     return spec.model_copy(update={"options": {**spec.options, **overrides}, "secret_env": None})
+
+
+@dataclass
+class _Prefetched:
+    """What the lock-free look-ahead found: the payloads and the latest digest read before fetching them."""
+
+    payloads: list[Payload]
+    digest_before: str | None
 
 
 def ingest_dataset(
@@ -79,17 +104,34 @@ def ingest_dataset(
     trigger: str = "cli",
 ) -> DatasetOutcome:
     """Ingest one dataset under its job lock; never raises for data or network problems."""
-    started = time.monotonic()
+    return _ingest_with_lock(
+        engine, catalogue, spec, fetcher, raw_store, trigger, time.monotonic(), now_utc()
+    )
+
+
+def _ingest_with_lock(
+    engine: Engine,
+    catalogue: Catalogue,
+    spec: DatasetSpec,
+    fetcher: Fetcher,
+    raw_store: RawStore,
+    trigger: str,
+    started: float,
+    started_at: datetime,
+    prefetched: _Prefetched | None = None,
+) -> DatasetOutcome:
     job = f"ingest:{spec.id}"
     try:
         lock: AbstractContextManager[None] = job_lock(engine, job)
         lock.__enter__()
     except BusyError as busy:
-        run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger)
+        run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
         finish_run(engine, run_id, "busy", error=str(busy))
         return DatasetOutcome(spec.id, "busy", time.monotonic() - started, error=str(busy))
     try:
-        return _ingest_locked(engine, catalogue, spec, fetcher, raw_store, trigger, started)
+        return _ingest_locked(
+            engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, prefetched
+        )
     finally:
         lock.__exit__(None, None, None)
 
@@ -102,16 +144,23 @@ def _ingest_locked(
     raw_store: RawStore,
     trigger: str,
     started: float,
+    started_at: datetime,
+    prefetched: _Prefetched | None,
 ) -> DatasetOutcome:
     job = f"ingest:{spec.id}"
-    run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger)
+    run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
     connector = connector_for(spec.protocol)
     payloads = []
     try:
-        payloads = connector.fetch(spec, fetcher)
+        latest = latest_digest(engine, spec.id)
+        if prefetched is not None and prefetched.digest_before == latest:
+            # nothing was loaded since the look-ahead read the digest, so its fetch is as good as one
+            # made now under the lock; otherwise another run loaded meanwhile, and we fetch afresh
+            payloads = prefetched.payloads
+        else:
+            payloads = connector.fetch(spec, fetcher)
         not_modified = sum(p.not_modified for p in payloads)
-        digest = combined_sha256(payloads)
-        if payloads and latest_digest(engine, spec.id) == digest:
+        if payloads and latest == combined_sha256(payloads):
             finish_run(engine, run_id, "unchanged")
             log.info("%s: payload unchanged; skipped", spec.id)
             return DatasetOutcome(
@@ -164,6 +213,53 @@ def _ingest_locked(
     )
 
 
+def _look_ahead(
+    engine: Engine,
+    spec: DatasetSpec,
+    fetcher: Fetcher,
+    trigger: str,
+    started: float,
+    started_at: datetime,
+    digest_before: str | None,
+    finished: list[dict[str, object]],
+) -> DatasetOutcome | _Prefetched:
+    """Fetch without the lock: an unchanged payload or a failed fetch ends here, recorded in `finished`
+    (written in one insert later); a changed payload goes on to the locked load."""
+    job = f"ingest:{spec.id}"
+    record: dict[str, object] = {
+        "job": job,
+        "dataset_id": spec.id,
+        "trigger": trigger,
+        "started_at": started_at,
+    }
+    try:
+        payloads = connector_for(spec.protocol).fetch(spec, fetcher)
+    except FetchError as error:
+        finished.append({**record, "finished_at": now_utc(), "outcome": "failed", "error": str(error)})
+        log.error("%s: fetch failed: %s", spec.id, error)
+        return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+    except DataError as error:
+        finished.append({**record, "finished_at": now_utc(), "outcome": "rejected", "error": str(error)})
+        log.error("%s: rejected: %s", spec.id, error)
+        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
+    except Exception as error:
+        message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
+        finished.append({**record, "finished_at": now_utc(), "outcome": "failed", "error": message})
+        log.exception("%s: failed", spec.id)
+        return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
+    if payloads and digest_before == combined_sha256(payloads):
+        finished.append({**record, "finished_at": now_utc(), "outcome": "unchanged"})
+        log.info("%s: payload unchanged; skipped", spec.id)
+        return DatasetOutcome(
+            spec.id,
+            "unchanged",
+            time.monotonic() - started,
+            payloads=len(payloads),
+            not_modified=sum(p.not_modified for p in payloads),
+        )
+    return _Prefetched(payloads, digest_before)
+
+
 def ingest(
     engine: Engine,
     raw_store: RawStore,
@@ -181,23 +277,53 @@ def ingest(
 
     The fetcher is the bundled snapshot's replay when offline, else a live one with conditional
     requests; pass one to override (e.g. different retry timing). It is closed at the end.
+
+    Each dataset is fetched first without its job lock, unless another run holds the lock (then it is
+    reported busy without fetching). A payload equal to the dataset's newest snapshot (digests read in
+    one query before fetching) is recorded as an 'unchanged' run, and all such runs (and failed
+    fetches) are written in one insert at the end. A changed payload is loaded under the lock, after
+    checking there that nothing was loaded since the digests were read (else it is fetched again
+    under the lock), so that two runs never load the same dataset at once.
     """
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())
+    manifest = None
     if offline:
-        specs = [offline_spec(spec, snapshot_dir or DEFAULT_SNAPSHOT_DIR) for spec in specs]
-    fetcher = fetcher or make_fetcher(engine, raw_store, offline=offline, snapshot_dir=snapshot_dir)
+        folder = snapshot_dir or DEFAULT_SNAPSHOT_DIR
+        manifest = read_manifest(folder)  # once per call, for every spec and the replaying fetcher
+        specs = [offline_spec(spec, folder, manifest=manifest) for spec in specs]
+    fetcher = fetcher or make_fetcher(
+        engine, raw_store, offline=offline, snapshot_dir=snapshot_dir, manifest=manifest
+    )
     outcomes = []
+    finished: list[dict[str, object]] = []
     try:
+        with engine.connect() as conn:
+            held = held_locks(conn, [f"ingest:{spec.id}" for spec in specs])
+            digests = latest_digests(conn)
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)
-            outcome = ingest_dataset(engine, catalogue, spec, fetcher, raw_store, trigger=trigger)
+            started, started_at = time.monotonic(), now_utc()
+            ahead: DatasetOutcome | _Prefetched | None = None
+            if f"ingest:{spec.id}" not in held:
+                ahead = _look_ahead(
+                    engine, spec, fetcher, trigger, started, started_at, digests.get(spec.id), finished
+                )
+            if isinstance(ahead, DatasetOutcome):
+                outcome = ahead
+            else:
+                outcome = _ingest_with_lock(
+                    engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, ahead
+                )
             outcomes.append(outcome)
             if on_done:
                 on_done(outcome)
     finally:
-        close = getattr(fetcher, "close", None)
-        if close is not None:
-            close()
+        try:
+            record_runs(engine, finished)
+        finally:
+            close = getattr(fetcher, "close", None)
+            if close is not None:
+                close()
     return outcomes

@@ -152,24 +152,119 @@ class SykeConnector:
         ]
 
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
-        """All municipalities' CSVs, read one by one as text and validated and reshaped together."""
+        """All municipalities' CSVs, read as one when they share a header, validated and reshaped together.
+
+        The rows come in file order, each file's rows in CSV order, three times over (one block per
+        measure); storage matches observations by series key, so no further order is imposed.
+        """
         if not payloads:
             raise ValidationError(spec.id, "payloads", "one CSV per municipality", "none")
         by_url = {municipality_url(spec, written): code for code, written in request_codes(spec).items()}
-        frames = []
-        for payload in payloads:
-            code = by_url.get(payload.request.url)
-            if code is None:
-                raise ValidationError(
-                    spec.id, "payload URL", "a municipality file named in the catalogue", payload.request.url
-                )
-            frames.append(_read_csv(spec.id, payload, code))
-        raw = pl.concat(frames, how="vertical")
+        raw = _read_joined(spec.id, payloads, by_url)
+        if raw is None:  # something irregular: read file by file, which names the file at fault
+            frames = []
+            for payload in payloads:
+                code = by_url.get(payload.request.url)
+                if code is None:
+                    raise ValidationError(
+                        spec.id,
+                        "payload URL",
+                        "a municipality file named in the catalogue",
+                        payload.request.url,
+                    )
+                frames.append(_read_csv(spec.id, payload, code))
+            raw = pl.concat(frames, how="vertical")
         return _normalise(spec.id, raw, self._today().year)
 
 
 def _file_name(payload: Payload) -> str:
     return payload.request.url.rsplit("/", 1)[-1]
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> pl.DataFrame | None:
+    """All files with one read_csv of their bodies joined, or None when the files are not regular.
+
+    Regular: every URL is in the catalogue, no file is an HTML page, every file is UTF-8 with the
+    same header line as the first, has no quotes and no blank lines (so that each data row is one
+    line, which gives every row its file and line number), and at least one data row. Anything else
+    (or a read error, or missing columns) returns None, and the caller reads the files one by one,
+    with the same checks and error messages file by file.
+    """
+    header = b""
+    parts: list[bytes] = []
+    counts: list[int] = []
+    codes: list[str] = []
+    names: list[str] = []
+    for index, payload in enumerate(payloads):
+        code = by_url.get(payload.request.url)
+        if code is None:
+            return None
+        try:
+            check_not_html(source, payload.headers, payload.body)
+        except ValidationError:
+            return None
+        body = payload.body.removeprefix(_BOM)
+        first_line_end = body.find(b"\n")
+        if first_line_end < 0 or b'"' in body or b"\n\n" in body or b"\n\r\n" in body:
+            return None
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        line = body[:first_line_end].removesuffix(b"\r")
+        if index == 0:
+            header = line
+        elif line != header:
+            return None
+        rows = body[first_line_end + 1 :]
+        count = rows.count(b"\n")
+        if rows and not rows.endswith(b"\n"):
+            rows += b"\n"
+            count += 1
+        if count == 0:
+            return None
+        parts.append(rows)
+        counts.append(count)
+        codes.append(code)
+        names.append(_file_name(payload))
+    try:
+        frame = pl.read_csv(
+            b"".join([header, b"\n", *parts]),
+            separator=";",
+            infer_schema=False,
+            null_values=NULL_MARKERS,
+            truncate_ragged_lines=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    columns = {unicodedata.normalize("NFC", column.strip()): column for column in frame.columns}
+    if frame.height != sum(counts) or any(column not in columns for column in REQUIRED_COLUMNS):
+        return None
+    files = pl.DataFrame(
+        {
+            "area": codes,
+            "file": names,
+            "count": pl.Series(counts, dtype=pl.Int64),
+        }
+    ).with_columns((pl.col("count").cum_sum() - pl.col("count")).alias("start"))
+    file_index = files.select(pl.int_range(pl.len(), dtype=pl.UInt32).repeat_by(pl.col("count")).explode())
+    per_row = files.drop("count")[file_index.to_series()]
+    return pl.concat(
+        [
+            per_row.select(
+                "area",
+                "file",
+                (pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("start") + 2).alias("line"),
+            ),
+            frame.select(
+                *[pl.col(columns[column]).str.strip_chars().alias(column) for column in REQUIRED_COLUMNS]
+            ),
+        ],
+        how="horizontal",
+    )
 
 
 def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
@@ -241,12 +336,13 @@ def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFram
         _fail(source, raw, ~lowered.is_in(["on", "ei"]).fill_null(False), column, "On or Ei")
         flags[dimension] = lowered
 
-    taso3 = (
-        raw["taso_3"]
-        .str.normalize("NFC")
+    written = raw["taso_3"].unique().drop_nulls()  # a few distinct spellings: map those, then the rows
+    codes = (
+        written.str.normalize("NFC")
         .str.to_lowercase()
         .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
     )
+    taso3 = raw["taso_3"].replace_strict(written, codes, default=None, return_dtype=pl.String)
     _fail(source, raw, taso3.is_null(), "taso_3", "a sector code: " + ", ".join(TASO3))
     taso2 = taso3.replace_strict({code: names[1] for code, names in TASO3.items()}, return_dtype=pl.String)
     taso1 = taso3.replace_strict({code: names[2] for code, names in TASO3.items()}, return_dtype=pl.String)
@@ -275,7 +371,7 @@ def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFram
             "a duplicate row",
         )
     dimensions = ["taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
-    long = pl.concat(
+    return pl.concat(
         [
             rows.select(
                 "area",
@@ -289,4 +385,3 @@ def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFram
             for _, measure, unit in _MEASURES
         ]
     )
-    return long.sort(["area", "measure", *dimensions, "period"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, update
@@ -18,15 +19,22 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def start_run(engine: Engine, job: str, *, dataset_id: str | None = None, trigger: str = "cli") -> int:
-    """Record that a job has started; returns the run id."""
+def start_run(
+    engine: Engine,
+    job: str,
+    *,
+    dataset_id: str | None = None,
+    trigger: str = "cli",
+    started_at: datetime | None = None,
+) -> int:
+    """Record that a job has started (now, or at started_at: naive UTC); returns the run id."""
     with engine.begin() as conn:
         result = conn.execute(
             insert(schema.job_run).values(
                 job=job,
                 dataset_id=dataset_id,
                 trigger=trigger,
-                started_at=now_utc(),
+                started_at=started_at or now_utc(),
                 outcome="running",
                 host=socket.gethostname(),
                 pid=os.getpid(),
@@ -65,3 +73,51 @@ def finish_run(
                 snapshot_id=snapshot_id,
             )
         )
+
+
+RUN_FIELDS = frozenset(
+    {
+        "job",
+        "dataset_id",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "outcome",
+        "error",
+        "rows_added",
+        "rows_revised",
+        "rows_unchanged",
+        "snapshot_id",
+    }
+)
+
+
+def record_runs(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
+    """Record finished runs in one insert: each row has job, outcome, started_at and finished_at (naive UTC),
+    optionally dataset_id, trigger (default "cli"), error, rows_added/revised/unchanged and snapshot_id."""
+    if not rows:
+        return
+    host, pid = socket.gethostname(), os.getpid()
+    values = []
+    for row in rows:
+        unknown = set(row) - RUN_FIELDS
+        if unknown:
+            raise ValueError(f"job run: unknown fields {sorted(unknown)}")
+        if row.get("outcome") not in OUTCOMES or row["outcome"] == "running":
+            raise ValueError(f"job outcome: expected one of {OUTCOMES[1:]}, got {row.get('outcome')!r}")
+        values.append(
+            {
+                "dataset_id": None,
+                "trigger": "cli",
+                "error": None,
+                "rows_added": 0,
+                "rows_revised": 0,
+                "rows_unchanged": 0,
+                "snapshot_id": None,
+                **row,
+                "host": host,
+                "pid": pid,
+            }
+        )
+    with engine.begin() as conn:
+        conn.execute(insert(schema.job_run), values)

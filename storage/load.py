@@ -161,6 +161,19 @@ def latest_digest(engine: Engine, dataset_id: str) -> str | None:
     return None if latest is None else latest[1]
 
 
+def latest_digests(bind: Engine | Connection) -> dict[str, str]:
+    """Every dataset's latest_digest in one query: dataset id -> sha256 of its newest snapshot."""
+    snap = schema.snapshot
+    newest = select(func.max(snap.c.id)).group_by(snap.c.dataset_id).scalar_subquery()
+    query = select(snap.c.dataset_id, snap.c.sha256).where(snap.c.id.in_(newest))
+    if isinstance(bind, Connection):
+        rows = bind.execute(query).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(query).all()
+    return {str(dataset_id): str(sha256) for dataset_id, sha256 in rows}
+
+
 def _latest_snapshot(conn: Connection, dataset_id: str) -> tuple[int, str] | None:
     """(id, sha256) of the dataset's newest snapshot, if any."""
     row = conn.execute(

@@ -11,7 +11,7 @@ import hashlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -84,6 +84,25 @@ def job_lock(
                     schema.job_lock.c.name == name, schema.job_lock.c.holder == holder
                 )
             )
+
+
+def held_locks(conn: Connection, names: Sequence[str]) -> set[str]:
+    """Which of the named job locks some run holds now (a hint for skipping work: the lock decides)."""
+    if conn.dialect.name == "postgresql":
+        namespace = str(conn.execute(text("SELECT current_schema()")).scalar())
+        keys = {advisory_key(name, namespace) & 0xFFFFFFFFFFFFFFFF: name for name in names}
+        rows = conn.execute(
+            text(
+                "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND objsubid = 1"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).all()
+        held = ((int(row.classid) << 32) | int(row.objid) for row in rows)
+        return {keys[key] for key in held if key in keys}
+    lock = schema.job_lock
+    query = select(lock.c.name).where(lock.c.name.in_(list(names)), lock.c.expires_at >= now_utc())
+    return {str(name) for name in conn.execute(query).scalars()}
 
 
 def _pg_holder(conn: Connection, key: int) -> str | None:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
@@ -300,3 +301,28 @@ def test_demo_snapshot_replays_with_the_reference_date(tmp_path: Path) -> None:
     first = (tmp_path / manifest.exchanges[0].file).read_bytes()
     second = (again / manifest.exchanges[0].file).read_bytes()
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
+
+
+def test_each_page_is_decoded_once_and_parse_still_decodes_other_payloads(
+    httpserver: HTTPServer, fetcher: LiveFetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[int] = []
+    real_loads = orjson.loads
+
+    def counting_loads(data: bytes) -> Any:
+        decoded.append(len(data))
+        return real_loads(data)
+
+    monkeypatch.setattr("ingest.fingrid.orjson.loads", counting_loads)
+    httpserver.expect_request(PATH).respond_with_handler(PagedApi(two_days()))
+    spec = make_spec(httpserver, page_size=200)
+    source = connector()
+    payloads = source.fetch(spec, fetcher)
+    assert len(decoded) == 3
+    frame = source.parse(spec, payloads)
+    assert len(decoded) == 3  # parse reused the pages fetch decoded
+    copies = [Payload(p.request, p.status, p.headers, p.body, p.fetched_at, p.final_url) for p in payloads]
+    assert connector().parse(spec, copies).equals(frame)  # payloads it did not fetch are decoded anew
+    assert len(decoded) == 6
+    del payloads
+    assert source._documents == {}  # nothing kept once the payloads are gone

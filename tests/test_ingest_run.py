@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, MetaData, select, text
@@ -187,3 +190,102 @@ def test_busy_dataset_is_reported_not_run(engine: Engine, raw: RawStore, server:
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from snapshot")).scalar_one() == 0
     assert json.loads(json.dumps(read.job_runs(engine)["outcome"].to_list())) == ["busy"]
+
+
+def test_unchanged_datasets_are_recorded_in_one_insert_without_taking_their_locks(
+    engine: Engine, raw: RawStore, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINGRID_API_KEY", SECRET)
+    server.expect_request("/eurostat/cei_wm011").respond_with_data(
+        EUROSTAT_BODY, content_type="application/json"
+    )
+    server.expect_request("/api/datasets/265/data").respond_with_data(
+        FINGRID_BODY, content_type="application/json"
+    )
+    cat = catalogue(server)
+    first = ingest(engine, raw, catalogue=cat)
+    assert [o.outcome for o in first] == ["success", "success"]
+
+    locked: list[str] = []
+
+    def counting_lock(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[None]:
+        locked.append(name)
+        return job_lock(engine, name, **kwargs)
+
+    monkeypatch.setattr("ingest.run.job_lock", counting_lock)
+    again = ingest(engine, raw, catalogue=cat)
+    assert [(o.dataset_id, o.outcome, o.payloads) for o in again] == [
+        ("recycling", "unchanged", 1),
+        ("emission_factor", "unchanged", 1),
+    ]
+    assert locked == []
+    runs = read.job_runs(engine)
+    assert runs.height == 4
+    newest = runs.head(2).sort("job")
+    assert newest.select("job", "dataset_id", "outcome", "trigger").rows() == [
+        ("ingest:emission_factor", "emission_factor", "unchanged", "cli"),
+        ("ingest:recycling", "recycling", "unchanged", "cli"),
+    ]
+    assert newest["finished_at"].is_not_null().all()
+    assert (newest["finished_at"] >= newest["started_at"]).all()
+    assert len(read.snapshots(engine, "recycling")) == 1
+
+
+def test_changed_payload_is_loaded_under_the_lock(
+    engine: Engine, raw: RawStore, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.expect_request("/eurostat/cei_wm011").respond_with_data(
+        EUROSTAT_BODY, content_type="application/json"
+    )
+    cat = catalogue(server)
+    assert ingest(engine, raw, ["recycling"], catalogue=cat)[0].outcome == "success"
+    server.clear()
+    changed = EUROSTAT_BODY.replace(b'"0":30.0', b'"0":30.5', 1)
+    server.expect_request("/eurostat/cei_wm011").respond_with_data(changed, content_type="application/json")
+    locked: list[str] = []
+
+    def counting_lock(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[None]:
+        locked.append(name)
+        return job_lock(engine, name, **kwargs)
+
+    monkeypatch.setattr("ingest.run.job_lock", counting_lock)
+    outcome = ingest(engine, raw, ["recycling"], catalogue=cat)[0]
+    assert outcome.outcome == "success" and outcome.result is not None and outcome.result.revised == 1
+    assert locked == ["ingest:recycling"]
+    assert len(server.log) == 1  # the look-ahead's fetch was loaded, not fetched again
+    runs = read.job_runs(engine, "ingest:recycling")
+    assert runs["outcome"].to_list() == ["success", "success"]
+
+
+def test_a_load_by_another_run_between_fetch_and_lock_means_fetching_again(
+    engine: Engine, raw: RawStore, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look-ahead fetched v2; before it got the lock another run loaded v3: v2 must not be loaded."""
+    cat = catalogue(server)
+    bodies = {"now": EUROSTAT_BODY}
+
+    def handle(request: Request) -> Response:
+        return Response(bodies["now"], status=200, content_type="application/json")
+
+    server.expect_request("/eurostat/cei_wm011").respond_with_handler(handle)
+    assert ingest(engine, raw, ["recycling"], catalogue=cat)[0].outcome == "success"
+    v2 = EUROSTAT_BODY.replace(b'"0":30.0', b'"0":30.5', 1)
+    v3 = EUROSTAT_BODY.replace(b'"0":30.0', b'"0":31.5', 1)
+    bodies["now"] = v2
+    other_run: list[DatasetOutcome] = []
+    calls: list[str] = []
+
+    def lock_after_another_run(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[None]:
+        calls.append(name)
+        if len(calls) == 1:  # the outer run is about to lock: the other run loads first
+            bodies["now"] = v3
+            other_run.extend(ingest(engine, raw, ["recycling"], catalogue=cat))
+        return job_lock(engine, name, **kwargs)
+
+    monkeypatch.setattr("ingest.run.job_lock", lock_after_another_run)
+    outcome = ingest(engine, raw, ["recycling"], catalogue=cat)[0]
+    assert [o.outcome for o in other_run] == ["success"]
+    assert outcome.outcome == "unchanged"  # fetched again under the lock: v3, already loaded
+    assert len(read.snapshots(engine, "recycling")) == 3 - 1  # v1 and v3; v2 never loaded
+    values = read.observations(engine, "recycling").filter(pl.col("period") == "2000")["value"].to_list()
+    assert 31.5 in values and 30.5 not in values

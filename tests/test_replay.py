@@ -205,3 +205,19 @@ def test_conflicting_duplicate_recordings_are_refused(tmp_path: Path) -> None:
     manifest.exchanges.append(duplicate)
     with pytest.raises(ValidationError, match="one recording per request"):
         ReplayFetcher(tmp_path, manifest=manifest)
+
+
+def test_errors_name_the_request_and_repeated_replays_give_the_same_final_url(snapshot: Path) -> None:
+    fetcher = ReplayFetcher(snapshot, manifest=read_manifest(snapshot))
+    params = [("startTime", "2026-11-01T00:00:00.000Z"), ("page", "1")]
+    first = fetcher.get("fingrid_265", FINGRID, params=params)
+    again = ReplayFetcher(snapshot).get("fingrid_265", FINGRID, params=params)
+    assert first.final_url == again.final_url == FINGRID + "?startTime=2026-11-01T00%3A00%3A00.000Z&page=1"
+    with pytest.raises(FetchError) as missing:
+        fetcher.get("fingrid_265", FINGRID, params=[("page", "2"), ("api_key", "s3cret")])
+    assert missing.value.field.startswith(f"GET {FINGRID}?page=2")
+    assert "s3cret" not in str(missing.value)
+    (snapshot / "statfin" / "11ra_meta.json").unlink()
+    with pytest.raises(FetchError) as gone:
+        fetcher.get("statfin_11ra", BASE)
+    assert gone.value.field == f"GET {BASE}"

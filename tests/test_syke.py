@@ -283,6 +283,93 @@ def test_payload_from_another_url_is_rejected() -> None:
         SykeConnector().parse(spec, [payload])
 
 
+def _parse_many(bodies: dict[str, bytes]) -> pl.DataFrame:
+    """Several municipalities' files parsed together (the joined read when their headers agree)."""
+    spec = load_catalogue().dataset("syke_emissions")
+    spec = spec.model_copy(update={"options": {**spec.options, "municipalities": list(bodies)}})
+    payloads = []
+    for code, body in bodies.items():
+        url = spec.url.replace("{municipality}", code)
+        payloads.append(
+            Payload(RequestSpec("GET", url), 200, {"content-type": "text/csv"}, body, datetime.now(UTC), url)
+        )
+    return SykeConnector().parse(spec, payloads)
+
+
+MANY = ("005", "009", "010", "016", "018", "019", "020", "046", "047", "049", "050", "051")
+
+
+def test_many_files_read_together_keep_area_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_file_by_file(*args: object) -> None:
+        raise AssertionError("regular files are read with one read_csv")
+
+    monkeypatch.setattr("ingest.syke._read_csv", not_file_by_file)
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["049"] = b"\xef\xbb\xbf" + ESPOO_CSV.replace(b"\n", b"\r\n")  # BOM, CRLF, no final newline
+    frame = _parse_many(bodies)
+    emissions = frame.filter(pl.col("measure") == "emissions", pl.col("area") != "049")
+    assert dict(emissions.select("area", "value").iter_rows()) == {
+        code: int(code) + 0.5 for code in MANY if code != "049"
+    }
+    espoo = frame.filter(pl.col("area") == "049", pl.col("measure") == "emissions")
+    assert espoo.height == 8
+    assert espoo.filter(pl.col("taso_5") == "Kotitaloudet", pl.col("period") == "1990")["value"].item() == 11
+
+
+def test_bad_value_among_many_files_names_its_file_and_line() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["047"] = ESPOO_CSV.replace(b"40;40;150", b"40;40;paljon")
+    with pytest.raises(ValidationError) as caught:
+        _parse_many(bodies)
+    assert caught.value.field == "kunta_047.csv: column 'GWh', line 4"
+    assert caught.value.got == "'paljon'"
+
+
+def test_different_header_among_many_files_is_named() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["020"] = bodies["020"].replace(b"kt_tuuli", b"kt_wind", 1)
+    with pytest.raises(ValidationError) as caught:
+        _parse_many(bodies)
+    assert caught.value.field == "kunta_020.csv: column 'kt_tuuli'"
+    assert "kt_wind" in (caught.value.got or "")
+
+
+def test_reordered_columns_among_many_files_are_read_file_by_file() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    columns = HEADER.split(";")
+    reordered = ";".join(reversed(columns))
+    value = "20,5"
+    row = ";".join(reversed([value, value, "1,0", "On", "Ei", "2024", "Tie", "Katuajo", "Henkilöautot"]))
+    bodies["020"] = f"{reordered}\n{row}\n".encode()
+    frame = _parse_many(bodies).filter(pl.col("measure") == "emissions")
+    assert dict(frame.select("area", "value").iter_rows()) == {code: int(code) + 0.5 for code in MANY}
+
+
+def test_cp1252_and_quoted_files_among_many_are_read_file_by_file() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["010"] = bodies["010"].decode("utf-8").encode("cp1252")
+    bodies["016"] = bodies["016"].replace(b";Katuajo;", b';"Katuajo";')
+    frame = _parse_many(bodies).filter(pl.col("measure") == "emissions")
+    assert dict(frame.select("area", "value").iter_rows()) == {code: int(code) + 0.5 for code in MANY}
+    assert set(frame["taso_4"]) == {"Katuajo"}
+
+
+def test_header_only_file_among_many_is_named() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["046"] = HEADER.encode() + b"\n"
+    with pytest.raises(ValidationError, match="at least one data row") as caught:
+        _parse_many(bodies)
+    assert caught.value.field == "kunta_046.csv"
+
+
+def test_ragged_line_among_many_files_is_named() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["018"] = bodies["018"] + b"1;2;3;On;Ei;2024;Tie;Katuajo;x;extra;more\n"
+    with pytest.raises(ValidationError) as caught:
+        _parse_many(bodies)
+    assert caught.value.field == "kunta_018.csv"
+
+
 # --------------------------------------------------------------------------------------------------
 # The demo snapshot generator
 
