@@ -20,7 +20,9 @@ from ingest.freshness import freshness
 from ingest.run import DatasetOutcome, ingest
 from kestava.config import get_settings
 from kestava.logs import configure_logging
-from report.weekly import LANGS, report_command, write_weekly_report
+from kestava.status import status_command
+from report.i18n import LANGS
+from report.weekly import report_command, write_weekly_report
 from storage.engine import open_database, safe_url
 from storage.rawstore import RawStore
 
@@ -289,6 +291,7 @@ def run_command(
 
 
 app.command("report")(report_command)
+app.command("status")(status_command)
 
 
 if __name__ == "__main__":

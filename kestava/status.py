@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJobStore table
 PROBLEM_OUTCOMES = ("failed", "rejected")
 EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2
+OVERDUE_AFTER = timedelta(hours=1)  # a scheduled run this late means nothing is running the schedule
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,11 @@ class JobStatus:
     last_finished: datetime | None  # naive UTC
     last_error: str | None
     next_run: datetime | None  # Europe/Helsinki
+    overdue: bool = False  # its next run is long past: the scheduler is not running
 
     @property
     def ok(self) -> bool:
-        return self.last_outcome not in PROBLEM_OUTCOMES
+        return self.last_outcome not in PROBLEM_OUTCOMES and not self.overdue
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,12 @@ class StatusReport:
         lines += [
             f"{j.job}: {j.last_outcome}" + (f" ({j.last_error})" if j.last_error else "")
             for j in self.jobs
-            if not j.ok
+            if j.last_outcome in PROBLEM_OUTCOMES
+        ]
+        lines += [
+            f"{j.job}: overdue since {_when(j.next_run)} (is the scheduler running?)"
+            for j in self.jobs
+            if j.overdue
         ]
         return lines
 
@@ -133,8 +140,15 @@ def scheduled_runs(engine: Engine, table_name: str = JOBSTORE_TABLE) -> dict[str
     }
 
 
-def status_report(engine: Engine, catalogue: Catalogue, today: date) -> StatusReport:
-    """The health of every catalogue dataset and every job that has run or is scheduled."""
+def status_report(
+    engine: Engine, catalogue: Catalogue, today: date, *, now: datetime | None = None
+) -> StatusReport:
+    """The health of every catalogue dataset and every job that has run or is scheduled.
+
+    A scheduled job whose next run is more than OVERDUE_AFTER in the past counts as a problem: the
+    scheduler (or the cron running `scheduler.py --once`) is not running.
+    """
+    now = now or datetime.now(UTC)
     run = schema.job_run
     fresh = {row["dataset"]: row for row in freshness(engine, catalogue, today).iter_rows(named=True)}
     stored = scheduled_runs(engine)
@@ -182,8 +196,9 @@ def status_report(engine: Engine, catalogue: Catalogue, today: date) -> StatusRe
     }
     for job_id, next_run in next_runs.items():
         known = jobs.get(job_id)
+        overdue = next_run is not None and next_run < now - OVERDUE_AFTER
         jobs[job_id] = (
-            JobStatus(job_id, None, None, None, None, next_run)
+            JobStatus(job_id, None, None, None, None, next_run, overdue)
             if known is None
             else JobStatus(
                 known.job,
@@ -192,6 +207,7 @@ def status_report(engine: Engine, catalogue: Catalogue, today: date) -> StatusRe
                 known.last_finished,
                 known.last_error,
                 next_run,
+                overdue,
             )
         )
     return StatusReport(
@@ -239,7 +255,7 @@ def render(report: StatusReport, console: Console) -> None:
             _when(j.last_started),
             _when(j.last_finished),
             j.last_error or "",
-            _when(j.next_run),
+            _when(j.next_run) + (" [red](overdue)" if j.overdue else ""),
         )
     console.print(jobs)
     if report.ok:

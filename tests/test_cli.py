@@ -15,7 +15,7 @@ from kestava.cli import app
 from kestava.config import get_settings
 
 runner = CliRunner()
-COMMANDS = ["ingest", "sources", "compute", "indicators", "export", "migrate", "run"]
+COMMANDS = ["ingest", "sources", "compute", "indicators", "export", "migrate", "run", "report", "status"]
 
 
 @pytest.fixture(autouse=True)

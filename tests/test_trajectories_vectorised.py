@@ -16,7 +16,10 @@ from indicators.engine import HORIZON_YEAR, assessments, trajectories
 from indicators.trajectory import InsufficientData, fit_trend, linear_path, path_from_latest, project
 
 T = datetime(2025, 6, 1)
-NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
+NAMES: dict[str, object] = {
+    "name": {"fi": "x", "sv": "x", "en": "x"},
+    "description": {"fi": "x", "sv": "x", "en": "x"},
+}
 SUM = {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}
 BREAKDOWN = {**SUM, "breakdown": [{"key": "transport", "match": {"s": "traffic"}}]}
 TARGETS = [
@@ -26,8 +29,8 @@ TARGETS = [
 
 
 def catalogue() -> IndicatorCatalogue:
-    base = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test"}
-    entries = {
+    base: dict[str, object] = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test"}
+    entries: dict[str, dict[str, object]] = {
         "total": {"derive": SUM, "targets": TARGETS, "assess": ["eurostat_sdg", "open_sdg", "sdsn_trend"]},
         "parts": {"derive": BREAKDOWN, "targets": [], "assess": ["eurostat_sdg", "open_sdg", "sdsn_trend"]},
     }

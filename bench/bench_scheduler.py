@@ -1,0 +1,181 @@
+"""Benchmark: a simulated day of the schedule with nothing new upstream vs one full ingest + compute + report.
+
+Baseline, measured in the same run on a fresh, migrated database: one full offline ingest of every dataset
+(the bundled snapshot), one compute of every indicator and the weekly report. Then, with that data loaded,
+a day of the schedule is replayed through the scheduler's own job functions: every catalogue dataset fires
+per its cadence (a Monday, so the weekly ones fire too) plus the daily health check, each firing doing
+what the scheduler loop does (query the job store for due jobs, run the job, store its next run time).
+Every ingest is then 'unchanged', so compute and reports are skipped. Goal: the day costs under 2 % of
+the baseline. (The weekly report itself is the product, not overhead: it runs on Mondays whatever changed,
+and is not part of the simulated day.)
+
+    .venv/bin/python bench/bench_scheduler.py [--backend sqlite|postgresql] [--days 7] [--no-report]
+
+Needs the bundled snapshot (data/snapshot/manifest.json), indicators.engine.compute and
+report.weekly.write_weekly_report; exits with status 2 and says what is missing otherwise
+(--no-report measures against ingest + compute only, a stricter baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from apscheduler.util import ref_to_obj
+from sqlalchemy import create_engine, text
+
+import scheduler
+from ingest.catalogue import load_catalogue
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+from ingest.run import ingest
+from kestava.alerts import Alerter, AlertSettings
+from storage.engine import open_database
+from storage.rawstore import RawStore
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+GOAL = 0.02
+DAY = datetime(2026, 1, 5, tzinfo=scheduler.HELSINKI)  # a Monday: daily and weekly datasets all fire
+
+
+def missing(no_report: bool) -> list[str]:
+    """What the benchmark needs but the tree does not have yet."""
+    problems = []
+    if not (DEFAULT_SNAPSHOT_DIR / "manifest.json").exists():
+        problems.append(f"the bundled snapshot ({DEFAULT_SNAPSHOT_DIR / 'manifest.json'})")
+    for module, name in [("indicators.engine", "compute")] + (
+        [] if no_report else [("report.weekly", "write_weekly_report")]
+    ):
+        try:
+            if not hasattr(importlib.import_module(module), name):
+                problems.append(f"{module}.{name}")
+        except ImportError as error:
+            problems.append(f"{module}.{name} ({error})")
+    return problems
+
+
+def fresh(backend: str, folder: Path) -> tuple[str, Callable[[], None]]:
+    if backend == "sqlite":
+        return f"sqlite:///{folder / f'{uuid.uuid4().hex}.sqlite3'}", lambda: None
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        admin.dispose()
+
+    return f"{PG_ADMIN}?options=-csearch_path%3D{name}", drop
+
+
+def full_run(runtime: scheduler.Runtime, reports: Path, no_report: bool) -> tuple[float, dict[str, float]]:
+    """One full offline ingest + compute + weekly report; (seconds, per stage)."""
+    engine = runtime.engine
+    stages: dict[str, float] = {}
+    start = time.perf_counter()
+    outcomes = ingest(engine, runtime.raw_store, offline=True, catalogue=runtime.catalogue, trigger="bench")
+    stages["ingest"] = time.perf_counter() - start
+    bad = [f"{o.dataset_id}: {o.outcome} {o.error or ''}" for o in outcomes if not o.ok]
+    if bad:
+        raise SystemExit("the offline ingest failed, no baseline:\n  " + "\n  ".join(bad))
+    mark = time.perf_counter()
+    if (
+        scheduler.run_compute(runtime) != "success"
+    ):  # compute for every dataset, recorded as the scheduler does
+        raise SystemExit("compute failed, no baseline")
+    stages["compute"] = time.perf_counter() - mark
+    if not no_report:
+        mark = time.perf_counter()
+        importlib.import_module("report.weekly").write_weekly_report(engine, lang="fi", out_dir=reports)
+        stages["report"] = time.perf_counter() - mark
+    return time.perf_counter() - start, stages
+
+
+def simulated_day(runtime: scheduler.Runtime, day: datetime) -> tuple[float, int, dict[str, int]]:
+    """Replay one day of firings through the job functions and the job store; (seconds, firings, outcomes)."""
+    specs = [s for s in scheduler.catalogue_jobs(runtime.catalogue) if s.kind in ("ingest", "health")]
+    firings: list[tuple[datetime, scheduler.JobSpec]] = []
+    end = day + timedelta(days=1)
+    for spec in specs:
+        fire = spec.trigger.get_next_fire_time(None, day)
+        while fire is not None and fire < end:
+            firings.append((fire, spec))
+            fire = spec.trigger.get_next_fire_time(fire, fire)
+    firings.sort(key=lambda item: (item[0], item[1].id))
+    store = scheduler.JobStore(runtime.database_url)
+    outcomes: dict[str, int] = {}
+    try:
+        scheduler.sync_jobs(store, specs, day, start_now=lambda _s: False)
+        start = time.perf_counter()
+        for fire, spec in firings:
+            store.store.get_due_jobs(fire)  # the scheduler loop's query
+            outcome = str(ref_to_obj(spec.func)(*spec.args))
+            store.put(spec, spec.trigger.get_next_fire_time(fire, fire))  # and its update
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        seconds = time.perf_counter() - start
+    finally:
+        store.close()
+    return seconds, len(firings), outcomes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--days", type=int, default=7, help="simulated days (the median is reported)")
+    parser.add_argument("--no-report", action="store_true", help="baseline without the weekly report")
+    args = parser.parse_args()
+    problems = missing(args.no_report)
+    if problems:
+        print("bench_scheduler: cannot run yet; missing: " + "; ".join(problems))
+        raise SystemExit(2)
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory() as folder:
+        url, drop = fresh(args.backend, Path(folder))
+        engine = open_database(url)
+        try:
+            runtime = scheduler.Runtime(
+                engine=engine,
+                database_url=url,
+                raw_store=RawStore(Path(folder) / "raw"),
+                catalogue=load_catalogue(),
+                alerter=Alerter(engine, AlertSettings(), channels=[], secrets=[]),
+                offline=True,
+                retry_wait_s=0.0,
+            )
+            scheduler.set_runtime(runtime)
+            baseline, stages = full_run(runtime, Path(folder) / "reports", args.no_report)
+            days = []
+            for number in range(args.days):
+                seconds, firings, outcomes = simulated_day(runtime, DAY + timedelta(days=7 * number))
+                days.append(seconds)
+                if set(outcomes) - {"unchanged", "success"} or outcomes.get("success", 0) > 1:
+                    print(f"warning: day {number + 1} outcomes {outcomes} (expected unchanged ingests)")
+        finally:
+            scheduler.set_runtime(None)
+            engine.dispose()
+            drop()
+    day = statistics.median(days)
+    share = day / baseline
+    detail = ", ".join(f"{name} {value:.2f} s" for name, value in stages.items())
+    print(f"backend {args.backend}")
+    what = "ingest + compute" + ("" if args.no_report else " + report")
+    print(f"baseline: full offline {what}: {baseline:.2f} s ({detail})")
+    print(
+        f"simulated day: {firings} firings ({outcomes}), median of {len(days)}: {day * 1000:.0f} ms "
+        f"({day / firings * 1000:.1f} ms per firing)"
+    )
+    print(f"scheduler day / baseline: {share:.2%} (goal < {GOAL:.0%}): {'PASS' if share < GOAL else 'FAIL'}")
+    raise SystemExit(0 if share < GOAL else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,981 @@
+"""The scheduler: DST-proof triggers, retries, locks, coalesced missed runs, and real scheduler processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from pytest_httpserver import HTTPServer
+from rich.console import Console
+from sqlalchemy import Engine, create_engine, func, select, text
+from werkzeug import Request, Response
+
+import scheduler
+from ingest.catalogue import Catalogue, parse_catalogue
+from ingest.run import DatasetOutcome
+from kestava.alerts import Alert, Alerter, AlertSettings
+from scheduler import HELSINKI, Runners, Runtime
+from storage import schema
+from storage.engine import open_database
+from storage.jobs import finish_run, start_run
+from storage.load import LoadResult
+from storage.locks import BusyError, held_locks, job_lock
+from storage.rawstore import RawStore
+from tests.conftest import PG_ADMIN_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def fires(trigger: Any, start: datetime, end: datetime) -> list[datetime]:
+    """Every fire time of trigger from start (inclusive) to end, as APScheduler would compute them."""
+    out: list[datetime] = []
+    previous = None
+    now = start
+    while True:
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None or fire > end:
+            return out
+        out.append(fire.astimezone(UTC))
+        previous = now = fire
+
+
+# ------------------------------------------------------------------------------------ triggers and DST
+
+
+def test_daily_job_fires_at_the_same_local_time_across_both_dst_changes() -> None:
+    trigger = scheduler.cron("15 6 * * *")
+    spring = fires(trigger, utc(2026, 3, 27, 12), utc(2026, 3, 30, 12))
+    assert spring == [utc(2026, 3, 28, 4, 15), utc(2026, 3, 29, 3, 15), utc(2026, 3, 30, 3, 15)]
+    autumn = fires(trigger, utc(2026, 10, 23, 12), utc(2026, 10, 26, 12))
+    assert autumn == [utc(2026, 10, 24, 3, 15), utc(2026, 10, 25, 4, 15), utc(2026, 10, 26, 4, 15)]
+    assert {f.astimezone(HELSINKI).strftime("%H:%M") for f in spring + autumn} == {"06:15"}
+
+
+def test_a_time_in_the_skipped_spring_hour_fires_once() -> None:
+    trigger = scheduler.cron("30 3 * * *")  # 03:00-04:00 does not exist on 29 March 2026
+    day = fires(trigger, utc(2026, 3, 28, 22), utc(2026, 3, 29, 21, 59))  # the local day 29 March
+    assert day == [utc(2026, 3, 29, 1, 30)]  # once, an hour later on the clock (04:30 EEST)
+    assert fires(trigger, utc(2026, 3, 29, 22), utc(2026, 3, 30, 21)) == [utc(2026, 3, 30, 0, 30)]
+
+
+def test_a_time_in_the_repeated_autumn_hour_fires_once() -> None:
+    day = (utc(2026, 10, 24, 21), utc(2026, 10, 25, 21, 59))  # the local day 25 October (25 hours)
+    plain = CronTrigger.from_crontab("30 3 * * *", timezone=HELSINKI)
+    assert fires(plain, *day) == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)]  # APScheduler: twice
+    trigger = scheduler.cron("30 3 * * *")
+    assert fires(trigger, *day) == [utc(2026, 10, 25, 0, 30)]  # ours: once, the first 03:30 (EEST)
+    assert fires(trigger, utc(2026, 10, 25, 1), utc(2026, 10, 26, 12)) == [utc(2026, 10, 26, 1, 30)]
+    hourly = scheduler.cron("0 * * * *")
+    assert len(fires(hourly, *day)) == 24  # the wall clock shows each hour once
+
+
+def test_weekly_report_fires_monday_0700_helsinki_exactly() -> None:
+    (weekly,) = [
+        s for s in scheduler.catalogue_jobs(parse_catalogue(catalogue_dict())) if s.id == "report:weekly"
+    ]
+    spring = fires(weekly.trigger, utc(2026, 3, 20), utc(2026, 4, 1))
+    assert spring == [utc(2026, 3, 23, 5, 0), utc(2026, 3, 30, 4, 0)]  # EET, then EEST
+    autumn = fires(weekly.trigger, utc(2026, 10, 16), utc(2026, 10, 28))
+    assert autumn == [utc(2026, 10, 19, 4, 0), utc(2026, 10, 26, 5, 0)]
+    assert all(f.astimezone(HELSINKI).isoweekday() == 1 for f in spring + autumn)
+
+
+def test_half_year_report_runs_in_january_and_july_for_the_previous_half() -> None:
+    (half,) = [
+        s for s in scheduler.catalogue_jobs(parse_catalogue(catalogue_dict())) if s.id == "report:half"
+    ]
+    assert fires(half.trigger, utc(2026, 6, 1), utc(2027, 6, 1)) == [
+        utc(2026, 7, 2, 4, 30),
+        utc(2027, 1, 2, 5, 30),
+    ]
+    assert scheduler.previous_half(date(2027, 1, 2)) == "2026-H2"
+    assert scheduler.previous_half(date(2026, 7, 2)) == "2026-H1"
+
+
+def test_catalogue_cadences_use_standard_cron_weekdays() -> None:
+    assert scheduler.crontab_day_of_week("1") == "mon"  # APScheduler 3 alone would read 1 as Tuesday
+    assert scheduler.crontab_day_of_week("0") == scheduler.crontab_day_of_week("7") == "sun"
+    assert scheduler.crontab_day_of_week("1-5") == "mon,tue,wed,thu,fri"
+    assert scheduler.crontab_day_of_week("*/2") == "sun,tue,thu,sat"
+    assert scheduler.crontab_day_of_week("5-7") == "sun,fri,sat"
+    assert scheduler.crontab_day_of_week("0-7") == scheduler.crontab_day_of_week("*") == "*"
+    with pytest.raises(ValueError, match="not both"):
+        scheduler.cron("0 6 1 * 1")
+    with pytest.raises(ValueError):
+        scheduler.crontab_day_of_week("8")
+    hsy = scheduler.cron("15 6 * * 1")  # hsy_emissions: Mondays
+    assert fires(hsy, utc(2026, 3, 1), utc(2026, 3, 10)) == [utc(2026, 3, 2, 4, 15), utc(2026, 3, 9, 4, 15)]
+
+
+def test_triggers_survive_the_job_store_pickle() -> None:
+    trigger = scheduler.cron("30 3 * * *")
+    again = pickle.loads(pickle.dumps(trigger))
+    assert type(again) is scheduler.WallClockCronTrigger and repr(again) == repr(trigger)
+    day = (utc(2026, 10, 24, 21), utc(2026, 10, 25, 21, 59))
+    assert fires(again, *day) == fires(trigger, *day)
+
+
+def test_accelerated_jobs_keep_their_weekly_order() -> None:
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict()))
+    now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+    fast = scheduler.accelerate(specs, 2.0, now)
+    ordered = sorted(fast, key=lambda s: s.trigger.get_next_fire_time(None, now))
+    assert [s.id for s in ordered] == [
+        "ingest:a",
+        "ingest:b",
+        "ingest:c",
+        "report:weekly",
+        "health",
+        "report:half",
+    ]
+    first, second = (s.trigger.get_next_fire_time(None, now) for s in ordered[:2])
+    assert first is not None and second is not None and timedelta(0) < second - first < timedelta(seconds=2)
+
+
+# ------------------------------------------------------------------------------ in-process job functions
+
+
+def catalogue_dict(
+    cadences: dict[str, str] | None = None, base: str = "https://example.test"
+) -> dict[str, Any]:
+    cadences = cadences or {"a": "0 5 * * *", "b": "0 6 * * *", "c": "0 7 * * *"}
+    return {
+        "sources": {"s": {"publisher": "S", "licence": "CC BY 4.0", "attribution": "S", "homepage": "h"}},
+        "datasets": {
+            name: {
+                "title": name,
+                "source": "s",
+                "protocol": "ckan_xlsx",
+                "url": f"{base}/{name}",
+                "cadence": cadence,
+                "calendar": {"frequency": "annual", "lag_days": 3650, "grace_days": 30},
+            }
+            for name, cadence in cadences.items()
+        },
+    }
+
+
+@dataclass
+class Work:
+    """Stand-in job work: records calls, writes job_run like the real ingest, outcomes scripted."""
+
+    outcomes: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    compute_errors: list[BaseException] = field(default_factory=list)
+
+    def ingest(self, runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
+        self.calls.append(("ingest", dataset_id, trigger))
+        planned = self.outcomes.get(dataset_id)
+        outcome = planned.pop(0) if planned else "unchanged"
+        if outcome == "raise":
+            raise ConnectionError("database unreachable (password=hunter2-secret)")
+        if outcome == "busy":
+            return DatasetOutcome(dataset_id, "busy", 0.0, error="busy")
+        added = 3 if outcome == "success" else 0
+        error = None if outcome in ("success", "unchanged") else f"{dataset_id}: {outcome} on purpose"
+        run_id = start_run(runtime.engine, f"ingest:{dataset_id}", dataset_id=dataset_id, trigger=trigger)
+        finish_run(runtime.engine, run_id, outcome, error=error, rows_added=added)
+        result = LoadResult(dataset_id, 1, False, added) if outcome == "success" else None
+        return DatasetOutcome(dataset_id, outcome, 0.0, result=result, error=error)
+
+    def compute(self, engine: Engine, datasets: Sequence[str]) -> None:
+        self.calls.append(("compute", tuple(datasets)))
+        if self.compute_errors:
+            raise self.compute_errors.pop(0)
+
+    def weekly(self, engine: Engine, lang: str) -> None:
+        self.calls.append(("report:weekly", lang))
+
+    def half(self, engine: Engine, half: str, lang: str) -> None:
+        self.calls.append(("report:half", half, lang))
+
+    def runners(self) -> Runners:
+        return Runners(self.ingest, self.compute, self.weekly, self.half)
+
+
+class Collect:
+    """An alert channel that keeps what it is sent."""
+
+    name = "collect"
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
+@pytest.fixture(autouse=True)
+def _forget_runtime() -> Iterator[None]:
+    yield
+    scheduler.set_runtime(None)
+
+
+def make_runtime(
+    engine: Engine, db_url: str, tmp_path: Path, work: Work, catalogue: Catalogue | None = None
+) -> tuple[Runtime, Collect]:
+    channel = Collect()
+    runtime = Runtime(
+        engine=engine,
+        database_url=db_url,
+        raw_store=RawStore(tmp_path / "raw"),
+        catalogue=catalogue or parse_catalogue(catalogue_dict()),
+        alerter=Alerter(engine, AlertSettings(alert_failures=2), channels=[channel], secrets=[]),
+        runners=work.runners(),
+        retry_wait_s=0.01,
+        busy_wait_s=0.0,
+    )
+    scheduler.set_runtime(runtime)
+    return runtime, channel
+
+
+def runs(engine: Engine, job: str) -> list[tuple[str, str]]:
+    run = schema.job_run
+    with engine.connect() as conn:
+        return [
+            (r.outcome, r.trigger)
+            for r in conn.execute(
+                select(run.c.outcome, run.c.trigger).where(run.c.job == job).order_by(run.c.id)
+            )
+        ]
+
+
+def test_failed_ingest_is_retried_with_backoff_and_alerted(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work(outcomes={"a": ["failed", "failed", "failed", "failed", "failed", "success"]})
+    _runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    assert scheduler.run_ingest_job("a") == "failed"
+    assert runs(engine, "ingest:a") == [("failed", "scheduler"), ("failed", "retry"), ("failed", "retry")]
+    assert channel.alerts == []  # one failed run (of three attempts); the threshold is two runs
+    assert scheduler.run_ingest_job("a") == "success"  # failed, failed, then success on the third attempt
+    assert [c for c in work.calls if c[0] == "compute"] == [("compute", ("a",))]
+    assert channel.alerts == []
+    work.outcomes["a"] = ["failed"] * 6
+    scheduler.run_ingest_job("a")
+    scheduler.run_ingest_job("a")
+    (alert,) = channel.alerts
+    assert alert.key == "failing:ingest:a" and "failed 2 runs in a row" in alert.message
+    work.outcomes["a"] = ["unchanged"]
+    assert scheduler.run_ingest_job("a") == "unchanged"
+    assert [a.state for a in channel.alerts] == ["problem", "resolved"]
+
+
+def test_rejected_payload_is_not_retried_and_alerted_at_once(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work(outcomes={"b": ["rejected"]})
+    _runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    assert scheduler.run_ingest_job("b") == "rejected"
+    assert work.calls == [("ingest", "b", "scheduler")]
+    (alert,) = channel.alerts
+    assert alert.key == "rejected:b" and "b: rejected on purpose" in alert.message
+
+
+def test_a_crashing_job_is_logged_and_alerted_not_raised(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work = Work(outcomes={"c": ["raise", "raise", "raise"]})
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    runtime.alerter.secrets = ["hunter2-secret"]
+    assert scheduler.run_ingest_job("c") == "failed"
+    assert len(work.calls) == 3  # exceptions are retried as well
+    (alert,) = channel.alerts
+    assert alert.key == "failing:ingest:c" and "crashed: ConnectionError" in alert.message
+    assert "hunter2-secret" not in alert.message
+    assert "ingest:c: crashed" in caplog.text
+
+
+def test_compute_only_after_changes_and_catches_up_what_is_pending(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work(outcomes={"a": ["unchanged", "success"], "b": ["success"]})
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    scheduler.run_ingest_job("a")
+    assert not [c for c in work.calls if c[0] == "compute"] and scheduler.pending_datasets(engine) == []
+    runtime.chain_compute = False  # as in --once: changes pile up …
+    scheduler.run_ingest_job("a")
+    scheduler.run_ingest_job("b")
+    assert scheduler.pending_datasets(engine) == ["a", "b"]
+    assert scheduler.run_weekly_report_job("sv") == "success"  # … and the report computes them first
+    assert work.calls[-2:] == [("compute", ("a", "b")), ("report:weekly", "sv")]
+    assert scheduler.pending_datasets(engine) == []
+    assert runs(engine, "compute") == [("success", "scheduler")]
+    assert runs(engine, "report:weekly") == [("success", "scheduler")]
+    assert channel.alerts == []
+
+
+def test_compute_failures_retry_but_import_errors_do_not(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    work = Work(outcomes={"a": ["success", "success"]}, compute_errors=[RuntimeError("database hiccup")])
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    scheduler.run_ingest_job("a")
+    assert runs(engine, "compute") == [("failed", "scheduler"), ("success", "retry")]
+    work.compute_errors.append(ModuleNotFoundError("No module named 'indicators.engine'"))
+    runtime.alerter.settings.alert_failures = 1
+    scheduler.run_ingest_job("a")
+    assert runs(engine, "compute")[2:] == [("failed", "scheduler")]  # not retried: it will not fix itself
+    assert scheduler.pending_datasets(engine) == ["a"]  # left pending for the next compute
+    (alert,) = channel.alerts
+    assert alert.key == "failing:compute" and "ModuleNotFoundError" in alert.message
+
+
+def test_jobs_are_lock_guarded_also_against_a_manual_run(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    cat = parse_catalogue(catalogue_dict())
+    work = Work()
+    runtime, _channel = make_runtime(engine, db_url, tmp_path, work, cat)
+    runtime.runners = Runners(compute=work.compute, weekly_report=work.weekly, half_year_report=work.half)
+    with job_lock(engine, "ingest:a", holder="kestava ingest by hand"):
+        assert scheduler.run_ingest_job("a") == "busy"  # the real ingest.run path
+    assert runs(engine, "ingest:a") == [("busy", "scheduler")]  # recorded, and not retried
+    with job_lock(engine, "report:weekly", holder="another scheduler"):
+        assert scheduler.run_weekly_report_job() == "busy"
+    with job_lock(engine, "report:half", holder="another scheduler"):
+        assert scheduler.run_half_year_report_job() == "busy"
+    assert runs(engine, "report:weekly") == [("busy", "scheduler")]
+    assert work.calls == []
+    (engine_row,) = runs(engine, "report:half")
+    assert engine_row == ("busy", "scheduler")
+    assert scheduler.run_half_year_report_job("en") == "success"
+    assert work.calls == [("report:half", scheduler.previous_half(datetime.now(HELSINKI).date()), "en")]
+
+
+def test_a_stopping_scheduler_starts_no_new_job(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    work = Work()
+    runtime, _ = make_runtime(engine, db_url, tmp_path, work)
+    runtime.stop.set()
+    assert scheduler.run_ingest_job("a") == "skipped"
+    assert scheduler.run_weekly_report_job() == "skipped"
+    assert scheduler.run_health_job() == "skipped"
+    assert work.calls == []
+
+
+def test_a_run_skipped_at_the_stop_stays_due(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    runtime, _ = make_runtime(engine, db_url, tmp_path, Work())
+    specs = scheduler.catalogue_jobs(runtime.catalogue)
+    later = datetime.now(HELSINKI) + timedelta(days=1)
+    store = scheduler.JobStore(db_url)
+    try:
+        scheduler.sync_jobs(store, specs, datetime.now(HELSINKI), start_now=lambda _s: False)
+    finally:
+        store.close()
+    runtime.stop.set()
+    assert scheduler.run_ingest_job("b") == "skipped"  # submitted just before the stop, not started
+    scheduler._keep_due(runtime, specs)
+    times = store_times(db_url)
+    due, untouched = times["ingest:b"], times["ingest:a"]
+    assert due is not None and due <= datetime.now(HELSINKI)
+    assert untouched is not None and datetime.now(HELSINKI) < untouched < later
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_runs_and_locks_of_dead_processes_are_reaped(engine: Engine) -> None:
+    host = socket.gethostname()
+    gone, alive = dead_pid(), os.getppid()
+    with engine.begin() as conn:
+        for job, pid in (("ingest:a", gone), ("ingest:b", alive), ("ingest:c", gone)):
+            conn.execute(
+                schema.job_run.insert().values(
+                    job=job,
+                    trigger="scheduler",
+                    started_at=datetime(2026, 1, 1),
+                    outcome="running",
+                    host=host if job != "ingest:c" else "another-host",
+                    pid=pid,
+                )
+            )
+        for name, pid in (("ingest:a", gone), ("ingest:b", alive)):
+            conn.execute(
+                schema.job_lock.insert().values(
+                    name=name,
+                    holder=f"{host}:{pid}:1",
+                    acquired_at=datetime(2026, 1, 1),
+                    expires_at=datetime(2099, 1, 1),
+                )
+            )
+    assert scheduler.reap_orphans(engine) == (1, 1)
+    assert runs(engine, "ingest:a") == [("failed", "scheduler")]
+    assert runs(engine, "ingest:b") == [("running", "scheduler")]  # its process lives
+    assert runs(engine, "ingest:c") == [("running", "scheduler")]  # another host: cannot tell
+    with engine.connect() as conn:
+        error = conn.execute(
+            select(schema.job_run.c.error).where(schema.job_run.c.job == "ingest:a")
+        ).scalar()
+        names = list(conn.execute(select(schema.job_lock.c.name)).scalars())
+    assert error is not None and error.startswith(f"interrupted: process {gone}")
+    assert names == ["ingest:b"]
+    with job_lock(engine, "ingest:a"):
+        pass
+    if engine.dialect.name == "sqlite":  # PostgreSQL locks are advisory locks, not lease rows
+        with pytest.raises(BusyError), job_lock(engine, "ingest:b"):
+            pass
+
+
+def store_times(db_url: str) -> dict[str, datetime | None]:
+    store = scheduler.JobStore(db_url)
+    try:
+        return {job_id: job.next_run_time for job_id, job in store.jobs().items()}
+    finally:
+        store.close()
+
+
+def test_sync_applies_catalogue_edits_and_keeps_pending_runs(db_url: str, engine: Engine) -> None:
+    now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict()))
+    store = scheduler.JobStore(db_url)
+    try:
+        assert set(
+            scheduler.sync_jobs(store, specs, now, start_now=lambda s: s.id == "ingest:c").values()
+        ) == {"added"}
+        overdue = now - timedelta(days=3)
+        (spec_a,) = [s for s in specs if s.id == "ingest:a"]
+        store.put(spec_a, overdue)  # the machine was down for three days
+        edited = scheduler.catalogue_jobs(
+            parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 9 * * *"}))
+        )
+        done = scheduler.sync_jobs(store, edited, now + timedelta(hours=1), start_now=lambda _s: False)
+    finally:
+        store.close()
+    assert done["ingest:a"] == "kept" and done["ingest:b"] == "rescheduled" and done["ingest:c"] == "removed"
+    times = store_times(db_url)
+    assert times["ingest:a"] == overdue  # the pending run is not lost by replacing the job
+    assert times["ingest:b"] == datetime(2026, 5, 6, 9, tzinfo=HELSINKI)
+    assert "ingest:c" not in times and times["report:weekly"] == datetime(2026, 5, 11, 7, tzinfo=HELSINKI)
+
+
+def test_list_shows_every_job_and_its_next_run(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    runtime, _ = make_runtime(engine, db_url, tmp_path, Work())
+    specs = scheduler.catalogue_jobs(runtime.catalogue)
+    store = scheduler.JobStore(db_url)
+    try:
+        scheduler.sync_jobs(store, specs[:2], datetime.now(HELSINKI), start_now=lambda _s: False)
+        (spec_a,) = [s for s in specs if s.id == "ingest:a"]
+        store.put(spec_a, datetime(2026, 1, 5, 5, 0, tzinfo=HELSINKI))
+    finally:
+        store.close()
+    out = io.StringIO()
+    scheduler.list_jobs(runtime, specs, Console(file=out, width=200))
+    text_ = out.getvalue()
+    for spec in specs:
+        assert spec.id in text_
+    assert "2026-01-05 05:00 EET" in text_ and "overdue: runs on start" in text_
+    assert "not in the job store yet" in text_  # ingest:c and the reports: shown with their next fire
+
+
+def test_missed_runs_are_coalesced_into_one_on_restart(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    cat = parse_catalogue(catalogue_dict({"a": "0 3 * * *"}))
+    specs = [s for s in scheduler.catalogue_jobs(cat) if s.kind == "ingest"]
+    store = scheduler.JobStore(db_url)
+    try:  # a job store as a scheduler left it, then three days of downtime
+        scheduler.sync_jobs(store, specs, datetime.now(HELSINKI), start_now=lambda _s: False)
+        store.put(specs[0], datetime.now(HELSINKI) - timedelta(days=3, hours=1))
+    finally:
+        store.close()
+    work = Work(outcomes={"a": ["success"]})
+    runtime, _ = make_runtime(engine, db_url, tmp_path, work, cat)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=scheduler.serve, args=(runtime, specs), kwargs={"install_signals": False, "stop": stop}
+    )
+    thread.start()
+    try:
+        wait_for(lambda: len(work.calls) >= 2, 15)  # the ingest and its compute
+        time.sleep(1.0)  # would a second (or third) missed run follow?
+    finally:
+        stop.set()
+        thread.join(30)
+    assert [c[:2] for c in work.calls] == [("ingest", "a"), ("compute", ("a",))]
+    next_run = store_times(db_url)["ingest:a"]
+    assert next_run is not None and next_run > datetime.now(HELSINKI)
+    assert next_run.astimezone(HELSINKI).strftime("%H:%M") == "03:00"
+
+
+# --------------------------------------------------------------------------------- scheduler processes
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+HOOKS = textwrap.dedent(
+    '''
+    """Scheduler test hooks: job work that appends to a file (HOOK_LOG) and records job_run."""
+
+    import os
+    import time
+    from datetime import timedelta
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from ingest.run import DatasetOutcome
+    from storage.jobs import finish_run, start_run
+    from storage.load import LoadResult
+    from storage.locks import BusyError, held_locks, job_lock
+
+    LOG = Path(os.environ["HOOK_LOG"])
+    FAIL = set(filter(None, os.environ.get("HOOK_FAIL", "").split(",")))
+    SLEEP = dict(item.split("=") for item in filter(None, os.environ.get("HOOK_SLEEP", "").split(",")))
+    LEASE = timedelta(seconds=float(os.environ.get("HOOK_LEASE", "600")))
+
+
+    def note(line):
+        with LOG.open("a") as out:
+            out.write(line + "\\n")
+
+
+    def ingest(runtime, dataset_id, trigger):
+        engine, job = runtime.engine, f"ingest:{dataset_id}"
+        try:
+            lock = job_lock(engine, job, lease=LEASE)
+            lock.__enter__()
+        except BusyError as busy:
+            run = start_run(engine, job, dataset_id=dataset_id, trigger=trigger)
+            finish_run(engine, run, "busy", error=str(busy))
+            return DatasetOutcome(dataset_id, "busy", 0.0, error=str(busy))
+        try:
+            note(f"start {job} {trigger}")
+            run = start_run(engine, job, dataset_id=dataset_id, trigger=trigger)
+            if dataset_id in FAIL:
+                finish_run(engine, run, "failed", error="HTTP 503 Service Unavailable")
+                return DatasetOutcome(dataset_id, "failed", 0.0, error="HTTP 503 Service Unavailable")
+            with engine.begin() as conn:  # one transaction: all five rows or none
+                query = text("SELECT count(*) FROM hook_rows WHERE dataset = :d")
+                have = conn.execute(query, {"d": dataset_id})
+                added = 0
+                if not have.scalar():
+                    rows = [{"d": dataset_id, "n": n} for n in range(1, 6)]
+                    conn.execute(text("INSERT INTO hook_rows (dataset, n) VALUES (:d, :n)"), rows)
+                    added = 5
+                note(f"in-transaction {job}")
+                time.sleep(float(SLEEP.get(dataset_id, 0)))
+            outcome = "success" if added else "unchanged"
+            finish_run(engine, run, outcome, rows_added=added)
+            note(f"end {job} {outcome}")
+            result = LoadResult(dataset_id, 0, not added, added)
+            return DatasetOutcome(dataset_id, outcome, 0.0, result=result)
+        finally:
+            lock.__exit__(None, None, None)
+
+
+    def compute(engine, datasets):
+        note("compute " + ",".join(datasets))
+
+
+    def weekly_report(engine, lang):
+        note(f"report:weekly {lang}")
+
+
+    def half_year_report(engine, half, lang):
+        note(f"report:half {half} {lang}")
+    '''
+)
+
+CATALOGUE_TOML = """
+[sources.s]
+publisher = "S"
+licence = "CC BY 4.0"
+attribution = "S"
+homepage = "https://example.test"
+"""
+
+
+def dataset_toml(name: str, cadence: str, protocol: str = "ckan_xlsx", url: str = "", extra: str = "") -> str:
+    return textwrap.dedent(
+        f"""
+        [datasets.{name}]
+        title = "{name}"
+        source = "s"
+        protocol = "{protocol}"
+        url = "{url or "https://example.test/" + name}"
+        cadence = "{cadence}"
+        calendar = {{ frequency = "annual", lag_days = 3650, grace_days = 30 }}
+        {extra}
+        """
+    )
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> list[dict[str, Any]]:
+        lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"message": line})
+        return out
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        self.popen.send_signal(sig)
+        return self.popen.wait(timeout)
+
+
+@dataclass
+class Rig:
+    """A temporary tracker for scheduler processes: database, catalogue, hooks, environment."""
+
+    tmp: Path
+    db_url: str
+    catalogue: Path
+    env: dict[str, str]
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def hook_log(self) -> list[str]:
+        path = Path(self.env["HOOK_LOG"])
+        return path.read_text().splitlines() if path.exists() else []
+
+    def start(self, *args: str, **env: str) -> Process:
+        log_path = self.tmp / f"scheduler-{len(self.processes)}.log"
+        with log_path.open("wb") as stderr:
+            popen = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "scheduler.py"),
+                    "--database-url",
+                    self.db_url,
+                    "--catalogue",
+                    str(self.catalogue),
+                    "--log-json",
+                    *args,
+                ],
+                cwd=self.tmp,
+                env={**self.env, **env},
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        process = Process(popen, log_path)
+        self.processes.append(process)
+        return process
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    made: list[Rig] = []
+
+    def make(db_url: str, datasets: str, **env: str) -> Rig:
+        (tmp_path / "sched_hooks.py").write_text(HOOKS)
+        (tmp_path / "sched_hooks_no_ingest.py").write_text(
+            '"""Stand-in compute and reports only."""\n'
+            "from sched_hooks import compute, half_year_report, weekly_report\n"
+        )
+        catalogue = tmp_path / "catalogue.toml"
+        catalogue.write_text(CATALOGUE_TOML + datasets)
+        engine = open_database(db_url)
+        with engine.begin() as conn:
+            conn.execute(
+                text("CREATE TABLE hook_rows (dataset VARCHAR(64), n INTEGER, PRIMARY KEY (dataset, n))")
+            )
+        engine.dispose()
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("KESTAVA_", "FINGRID_")) and k not in ("PYTHONPATH", "HOOK_LOG")
+        }
+        made.append(
+            Rig(
+                tmp_path,
+                db_url,
+                catalogue,
+                {
+                    **base,
+                    "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
+                    "KESTAVA_DATA_DIR": str(tmp_path / "data"),
+                    "KESTAVA_SCHEDULER_RETRY_WAIT": "0.05",
+                    "HOOK_LOG": str(tmp_path / "hooks.log"),
+                    **env,
+                },
+            )
+        )
+        return made[-1]
+
+    yield make
+    for rig_ in made:
+        for process in rig_.processes:
+            if process.popen.poll() is None:
+                process.popen.kill()
+                process.popen.wait()
+
+
+def job_runs(db_url: str) -> list[Any]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(schema.job_run).order_by(schema.job_run.c.id)).all())
+    finally:
+        engine.dispose()
+
+
+def hook_rows(db_url: str) -> list[tuple[str, int]]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [
+                tuple(r) for r in conn.execute(text("SELECT dataset, n FROM hook_rows ORDER BY dataset, n"))
+            ]
+    finally:
+        engine.dispose()
+
+
+SECRET = "fg-test-key-7f3a9c2d"
+
+
+@pytest.mark.slow
+def test_scheduler_process_runs_in_order_retries_alerts_and_stops_cleanly(
+    tmp_path: Path, httpserver: HTTPServer, rig: Callable[..., Rig]
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    db_url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    setup = rig(
+        db_url,
+        dataset_toml("a", "0 5 * * *") + dataset_toml("b", "0 6 * * *") + dataset_toml("c", "0 7 * * *"),
+        KESTAVA_SCHEDULER_ACCELERATE="2",
+        KESTAVA_SCHEDULER_HOOKS="sched_hooks",
+        KESTAVA_ALERT_WEBHOOK_URL=httpserver.url_for("/hook"),
+        KESTAVA_ALERT_FAILURES="2",
+        FINGRID_API_KEY=SECRET,
+        HOOK_FAIL="b",
+        HOOK_SLEEP="c=1",
+    )
+    process = setup.start("--grace", "20")
+
+    def alerted() -> bool:
+        return any(json.loads(r.get_data())["key"] == "failing:ingest:b" for r, _ in httpserver.log)
+
+    def c_running() -> bool:
+        log = setup.hook_log
+        return log.count("in-transaction ingest:c") > sum(line.startswith("end ingest:c") for line in log)
+
+    wait_for(alerted, 30, "the failing-job alert")
+    wait_for(c_running, 10, "ingest:c to be mid-transaction")
+    assert process.stop(signal.SIGTERM) == 0  # ingest:c is mid-transaction: it is let finish
+
+    log = setup.hook_log
+    assert log.count("in-transaction ingest:c") == sum(line.startswith("end ingest:c") for line in log)
+    starts = [line.split()[1] if line.startswith("start") else line.split()[0] for line in log]
+    jobs = [job for job in starts if job.startswith("ingest:")]
+    assert list(dict.fromkeys(jobs)) == ["ingest:a", "ingest:b", "ingest:c"], log  # staggered in cron order
+    assert log.index("report:weekly fi") > log.index("start ingest:c scheduler")  # (reports note when done)
+    assert any(line.startswith("report:half ") for line in log)
+    assert jobs.count("ingest:a") >= 2 and jobs.count("ingest:c") >= 2  # b failing stops nothing
+    assert log.index("compute a") > log.index("end ingest:a success")  # compute follows the change
+    b_attempts = [line for line in log if line.startswith("start ingest:b")]
+    assert b_attempts[:3] == ["start ingest:b scheduler", "start ingest:b retry", "start ingest:b retry"]
+
+    alert = next(json.loads(r.get_data()) for r, _ in httpserver.log if b"failing:ingest:b" in r.get_data())
+    assert alert["state"] == "problem" and "HTTP 503" in alert["message"]
+    runs_ = job_runs(db_url)
+    assert [r for r in runs_ if r.outcome == "running"] == []
+    assert {r.trigger for r in runs_ if r.job == "ingest:b"} == {"scheduler", "retry"}
+    assert [r.job for r in runs_ if r.job == "health"] and hook_rows(db_url) == [
+        ("a", n) for n in range(1, 6)
+    ] + [("c", n) for n in range(1, 6)]
+    entries = process.log()
+    stopped = [e for e in entries if e.get("message") == "scheduler stopped"]
+    assert stopped and stopped[0]["outcome"] == "stopped"
+    finished = [e for e in entries if e.get("job") == "ingest:a" and e.get("outcome") == "success"]
+    assert finished and {"dataset", "duration_s", "rows_added", "rows_revised", "trigger"} <= set(finished[0])
+    assert SECRET not in process.log_path.read_text()
+
+
+@pytest.mark.slow
+def test_sigterm_past_the_grace_period_rolls_the_running_job_back(
+    tmp_path: Path, rig: Callable[..., Rig]
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    setup = rig(
+        db_url, dataset_toml("slow", "0 5 * * *"), KESTAVA_SCHEDULER_ACCELERATE="1", HOOK_SLEEP="slow=60"
+    )
+    process = setup.start("--grace", "1", KESTAVA_SCHEDULER_HOOKS="sched_hooks")
+    wait_for(lambda: "in-transaction ingest:slow" in setup.hook_log, 20, "the slow job")
+    started = time.monotonic()
+    assert process.stop(signal.SIGTERM) == scheduler.EXIT_FORCED
+    assert time.monotonic() - started < 10
+    messages = [e.get("message", "") for e in process.log()]
+    assert any("grace period over: abandoning ingest:slow" in m for m in messages)
+    assert hook_rows(db_url) == []  # nothing half-written
+    engine = open_database(db_url)
+    try:
+        scheduler.reap_orphans(engine)  # what the next start does
+    finally:
+        engine.dispose()
+    assert [r.outcome for r in job_runs(db_url) if r.job == "ingest:slow"] == ["failed"]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_ingest_then_restart(db_url: str, rig: Callable[..., Rig]) -> None:
+    backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    lease = 1.0
+    setup = rig(
+        db_url,
+        dataset_toml("k", "0 5 * * *"),
+        KESTAVA_SCHEDULER_ACCELERATE="1",
+        KESTAVA_SCHEDULER_HOOKS="sched_hooks",
+        HOOK_LEASE=str(lease),
+    )
+    first = setup.start(HOOK_SLEEP="k=60")
+    wait_for(lambda: "in-transaction ingest:k" in setup.hook_log, 20, "the ingest to be mid-transaction")
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    assert hook_rows(db_url) == []  # the open transaction rolled back: nothing half-written
+    assert [r.outcome for r in job_runs(db_url) if r.job == "ingest:k"] == ["running"]
+    engine = open_database(db_url)
+    try:
+        if backend == "sqlite":  # the dead holder's lease still stands until it runs out …
+            with pytest.raises(BusyError), job_lock(engine, "ingest:k", lease=timedelta(seconds=lease)):
+                pass
+            time.sleep(lease * 1.5)
+        with job_lock(engine, "ingest:k", lease=timedelta(seconds=lease)):  # … then it is free
+            pass  # (PostgreSQL released the advisory lock when the connection died)
+    finally:
+        engine.dispose()
+
+    second = setup.start()
+    wait_for(lambda: "end ingest:k success" in setup.hook_log, 20, "the ingest to run again")
+    assert second.stop(signal.SIGINT) == 0  # Ctrl-C stops it as cleanly as SIGTERM
+    assert any(e.get("message", "").startswith("SIGINT received") for e in second.log())
+    assert hook_rows(db_url) == [("k", n) for n in range(1, 6)]  # all rows, once
+    outcomes = [(r.outcome, r.error) for r in job_runs(db_url) if r.job == "ingest:k"]
+    assert outcomes[0][0] == "failed" and "interrupted" in (outcomes[0][1] or "")
+    assert ("success", None) in outcomes and all(o != "running" for o, _ in outcomes)
+
+
+SYKE_CSV = "kt;kt_tuuli;GWh;hinku_laskenta;päästökauppa;vuosi;taso_3;taso_4;taso_5\n" + "".join(
+    f"{10 + i},5;{10 + i},0;{50 + i},0;On;Ei;{2015 + i};Kul;;\n" for i in range(5)
+)
+
+
+@pytest.fixture
+def upstream() -> Iterator[HTTPServer]:
+    """A threaded local upstream: a Syke file, a Fingrid API that refuses (echoing the key) and a webhook."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+
+    def fingrid(request: Request) -> Response:
+        echoed = request.headers.get("x-api-key", "")
+        return Response(
+            f'{{"message": "invalid api key {echoed}"}}', status=403, content_type="application/json"
+        )
+
+    server.expect_request("/syke/kunta_049.csv").respond_with_data(
+        SYKE_CSV.encode(), content_type="text/csv; charset=utf-8"
+    )
+    server.expect_request("/fingrid/265/data").respond_with_handler(fingrid)
+    server.expect_request("/hook", method="POST").respond_with_data("ok")
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A private schema on the test PostgreSQL server (as the db_url fixture's PostgreSQL case)."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_race_for_a_dataset_with_the_real_ingest(
+    pg_url: str, upstream: HTTPServer, rig: Callable[..., Rig]
+) -> None:
+    """Process A is held (by a table lock) in the middle of its load, i.e. holding ingest:syke_race; a
+    second process B then runs the same job: the real ingest path must find the lock and report busy."""
+    db_url = pg_url
+    base = upstream.url_for("").rstrip("/")
+    datasets = dataset_toml(
+        "syke_race",
+        "0 3 * * *",
+        "syke_csv",
+        f"{base}/syke/kunta_{{municipality}}.csv",
+        'options = { municipalities = ["049"] }',
+    ) + dataset_toml(
+        "fingrid_secret",
+        "30 5 * * *",
+        "fingrid",
+        f"{base}/fingrid/{{dataset}}/data",
+        'options = { dataset = 265, days = 2, page_size = 100 }\nsecret_env = "FINGRID_API_KEY"',
+    )
+    setup = rig(
+        db_url,
+        datasets,
+        KESTAVA_SCHEDULER_HOOKS="sched_hooks_no_ingest",  # stand-in compute and reports, the real ingest
+        KESTAVA_ALERT_WEBHOOK_URL=f"{base}/hook",
+        KESTAVA_ALERT_FAILURES="1",
+        FINGRID_API_KEY=SECRET,
+    )
+    scheduler.JobStore(db_url).close()  # the job store table exists, as after any earlier start
+    gate = create_engine(db_url)
+    with gate.connect() as conn:
+        conn.execute(text("LOCK TABLE snapshot IN EXCLUSIVE MODE"))  # loads wait; reads go on
+        one = setup.start("--once")
+        wait_for(lambda: bool(held_locks(conn, ["ingest:syke_race"])), 30, "process A to hold the lock")
+        two = setup.start("--once")
+        assert two.popen.wait(60) in (0, 1)  # B ran every due job while A held the dataset
+        conn.rollback()  # A's load goes on
+    gate.dispose()
+    codes = {one.popen.wait(60), two.popen.returncode}
+    assert 1 in codes  # fingrid failed (in at least one of them)
+
+    runs_ = job_runs(db_url)
+    syke = sorted(r.outcome for r in runs_ if r.job == "ingest:syke_race")
+    assert syke == ["busy", "success"]  # exactly one ingested, the other reported busy
+    engine = open_database(db_url)
+    try:
+        with engine.connect() as conn:
+            observations = conn.execute(select(func.count()).select_from(schema.observation)).scalar()
+            snapshots = conn.execute(select(func.count()).select_from(schema.snapshot)).scalar()
+    finally:
+        engine.dispose()
+    assert (observations, snapshots) == (15, 1)  # 5 years x 3 measures, loaded once
+    assert "compute syke_race" in setup.hook_log
+
+    fingrid = [r for r in runs_ if r.job == "ingest:fingrid_secret"]
+    assert {r.outcome for r in fingrid} <= {"failed", "busy"} and any(r.outcome == "failed" for r in fingrid)
+    assert all(SECRET not in (r.error or "") for r in fingrid)
+    assert any("403" in (r.error or "") for r in fingrid)
+    alerts = [json.loads(r.get_data()) for r, _ in upstream.log if r.path == "/hook"]
+    assert any(a["key"] == "failing:ingest:fingrid_secret" for a in alerts)
+    assert all(SECRET not in json.dumps(a) for a in alerts)
+    for process in (one, two):
+        assert SECRET not in process.log_path.read_text()
+    assert [r for r in runs_ if r.outcome == "running"] == []

@@ -1,0 +1,210 @@
+"""The health report and `kestava status`: dataset and job state, next runs, exit codes for monitoring."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+import typer
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+import scheduler
+from ingest.catalogue import Catalogue, parse_catalogue
+from kestava import status
+from kestava.config import get_settings
+from kestava.status import status_command, status_report
+from storage.engine import open_database
+from storage.jobs import finish_run, start_run
+from storage.load import DatasetInfo, SourceInfo, load_snapshot
+from storage.rawstore import RawStore
+from tests.conftest import make_payload
+
+TODAY = date(2026, 3, 10)
+
+
+def catalogue(lag_days: int = 100) -> Catalogue:
+    dataset = {
+        "source": "hsy",
+        "protocol": "ckan_xlsx",
+        "url": "https://example.test/a",
+        "cadence": "15 6 * * 1",
+        "calendar": {"frequency": "annual", "lag_days": lag_days, "grace_days": 30},
+    }
+    return parse_catalogue(
+        {
+            "sources": {"hsy": {"publisher": "HSY", "licence": "CC", "attribution": "HSY", "homepage": "h"}},
+            "datasets": {"alpha": {"title": "A", **dataset}, "beta": {"title": "B", **dataset}},
+        }
+    )
+
+
+def load(engine: Engine, raw_store: RawStore, dataset: str, period: str) -> None:
+    info = DatasetInfo(dataset, dataset, "ckan_xlsx", SourceInfo("hsy", "HSY", "CC", "HSY", "h"))
+    data = pl.DataFrame(
+        {"area": ["049"], "period": [period], "value": [1.0], "flag": [None], "unit": ["kt CO2e"]},
+        schema={
+            "area": pl.String,
+            "period": pl.String,
+            "value": pl.Float64,
+            "flag": pl.String,
+            "unit": pl.String,
+        },
+    )
+    load_snapshot(
+        engine, info, [make_payload(period.encode())], data, reader_version="t/1", raw_store=raw_store
+    )
+
+
+def record(
+    engine: Engine, job: str, outcome: str, error: str | None = None, dataset: str | None = None
+) -> None:
+    run_id = start_run(engine, job, dataset_id=dataset, trigger="test")
+    finish_run(engine, run_id, outcome, error=error)
+
+
+def test_an_empty_database_is_not_ok(engine: Engine) -> None:
+    report = status_report(engine, catalogue(), TODAY)
+    assert [d.dataset for d in report.datasets] == ["alpha", "beta"]
+    assert all(d.state == "never" and d.next_run is None for d in report.datasets)
+    assert report.jobs == () and not report.scheduler_known
+    assert not report.ok
+    assert report.problems == ["alpha: never", "beta: never"]
+
+
+def test_status_reports_success_failure_staleness_and_next_runs(engine: Engine, raw_store: RawStore) -> None:
+    cat = catalogue()
+    load(engine, raw_store, "alpha", "2025")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    load(engine, raw_store, "beta", "2024")
+    record(engine, "ingest:beta", "unchanged", dataset="beta")
+    record(engine, "ingest:beta", "failed", "beta: HTTP 503 Service Unavailable", dataset="beta")
+    record(engine, "compute", "success")
+    record(engine, "report:weekly", "failed", "ModuleNotFoundError: report.weekly")
+    record(engine, "report:weekly", "busy", "report:weekly: busy")  # busy does not hide the failure
+    store = scheduler.JobStore(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        now = datetime(2026, 3, 10, 12, 0, tzinfo=scheduler.HELSINKI)
+        scheduler.sync_jobs(store, scheduler.catalogue_jobs(cat), now, start_now=lambda _s: False)
+    finally:
+        store.close()
+
+    report = status_report(engine, cat, TODAY, now=now)
+    alpha, beta = report.datasets
+    assert (alpha.state, alpha.latest_period, alpha.last_outcome) == ("fresh", "2025", "success")
+    assert alpha.last_success is not None and alpha.last_failure is None and alpha.ok
+    assert alpha.next_run == datetime(2026, 3, 16, 6, 15, tzinfo=scheduler.HELSINKI)  # next Monday
+    assert (beta.state, beta.last_outcome) == ("failed", "failed")
+    assert beta.last_success is not None and beta.last_failure is not None
+    assert beta.last_error == "beta: HTTP 503 Service Unavailable"
+    jobs = {j.job: j for j in report.jobs}
+    assert (
+        jobs["compute"].ok and jobs["compute"].last_outcome == "success" and jobs["compute"].next_run is None
+    )
+    assert (
+        not jobs["report:weekly"].ok
+        and jobs["report:weekly"].last_error == "ModuleNotFoundError: report.weekly"
+    )
+    assert jobs["report:weekly"].next_run == datetime(2026, 3, 16, 7, 0, tzinfo=scheduler.HELSINKI)
+    assert jobs["report:half"].last_outcome is None and jobs["report:half"].ok
+    assert jobs["health"].next_run is not None
+    assert report.scheduler_known and not report.ok
+    assert report.problems == [
+        "beta: failed (beta: HTTP 503 Service Unavailable)",
+        "ingest:beta: failed (beta: HTTP 503 Service Unavailable)",
+        "report:weekly: failed (ModuleNotFoundError: report.weekly)",
+    ]
+    document = json.loads(json.dumps(report.to_dict()))
+    assert document["ok"] is False and document["today"] == "2026-03-10"
+    assert document["datasets"][0]["next_run"] == "2026-03-16T06:15:00+02:00"
+    assert document["datasets"][0]["last_success"].endswith("+00:00")
+
+
+def test_a_schedule_left_far_behind_means_the_scheduler_is_down(engine: Engine, raw_store: RawStore) -> None:
+    cat = catalogue(lag_days=3650)
+    for dataset in ("alpha", "beta"):
+        load(engine, raw_store, dataset, "2025")
+        record(engine, f"ingest:{dataset}", "success", dataset=dataset)
+    store = scheduler.JobStore(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        synced = datetime(2026, 3, 10, 12, 0, tzinfo=scheduler.HELSINKI)
+        scheduler.sync_jobs(store, scheduler.catalogue_jobs(cat), synced, start_now=lambda _s: False)
+    finally:
+        store.close()
+    assert status_report(engine, cat, TODAY, now=synced).ok  # next runs ahead: all well
+    a_week_later = status_report(engine, cat, TODAY, now=synced + timedelta(days=7))
+    assert not a_week_later.ok
+    overdue = [j.job for j in a_week_later.jobs if j.overdue]
+    assert overdue == ["health", "ingest:alpha", "ingest:beta", "report:weekly"]  # not report:half (July)
+    assert "ingest:alpha: overdue since 2026-03-16 06:15 (is the scheduler running?)" in a_week_later.problems
+
+
+def test_late_dataset_is_not_ok(engine: Engine, raw_store: RawStore) -> None:
+    load(engine, raw_store, "alpha", "2023")
+    load(engine, raw_store, "beta", "2025")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    record(engine, "ingest:beta", "success", dataset="beta")
+    report = status_report(engine, catalogue(), TODAY)
+    assert [d.state for d in report.datasets] == ["late", "fresh"]
+    assert report.problems == ["alpha: late"]
+
+
+@pytest.fixture
+def settings_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    def use(url: str, cat: Catalogue) -> None:
+        monkeypatch.setenv("KESTAVA_DATABASE_URL", url)
+        monkeypatch.setattr(status, "load_catalogue", lambda: cat)
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()
+
+
+def invoke(*args: str) -> Any:
+    app = typer.Typer()
+    app.command()(status_command)
+    return CliRunner().invoke(app, list(args))
+
+
+def test_status_command_exit_codes(db_url: str, raw_store: RawStore, settings_for: Any) -> None:
+    lenient = catalogue(lag_days=3650)  # whatever today is, 2025 data count as fresh
+    settings_for(db_url, lenient)
+    result = invoke("--json")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and document["problems"] == ["alpha: never", "beta: never"]
+
+    engine = open_database(db_url)
+    try:
+        for dataset in ("alpha", "beta"):
+            load(engine, raw_store, dataset, "2025")
+            record(engine, f"ingest:{dataset}", "success", dataset=dataset)
+    finally:
+        engine.dispose()
+    result = invoke()
+    assert result.exit_code == 0, result.output
+    assert "OK: every dataset is fresh" in result.stdout and "alpha" in result.stdout
+    result = invoke("--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["ok"] is True
+
+
+def test_status_command_unreachable_database(settings_for: Any) -> None:
+    settings_for("postgresql+psycopg://nobody:topsecret@127.0.0.1:1/none?connect_timeout=2", catalogue())
+    result = invoke("--json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and "status unknown" in document["error"]
+    assert "topsecret" not in result.output
+
+
+def test_json_timestamps_are_utc() -> None:
+    moment = datetime(2026, 1, 1, 12, 0)
+    assert status._jsonable({"t": moment, "d": date(2026, 1, 1)}) == {
+        "t": "2026-01-01T12:00:00+00:00",
+        "d": "2026-01-01",
+    }
+    assert status._jsonable([datetime(2026, 1, 1, tzinfo=UTC)]) == ["2026-01-01T00:00:00+00:00"]
