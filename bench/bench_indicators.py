@@ -804,7 +804,24 @@ def main() -> int:
             f"{big_best.seconds['cpu']:.1f}s / {small_cpu:.1f}s = {big_best.seconds['cpu'] / small_cpu:.2f}x "
             "(for information: less sensitive to other load on the machine)"
         )
+        control = primitive_scaling(obs["hsy_emissions"], big["hsy_emissions"])
+        print(
+            f"control (for information): a plain polars group_by-sum over the same HSY observations grows "
+            f"{control:.2f}x for {args.factor}x the areas on this machine"
+        )
     return 0 if ok else 1
+
+
+def primitive_scaling(small: pl.DataFrame, big: pl.DataFrame, repeats: int = 3) -> float:
+    """How a bare polars group_by-sum grows from the small to the big frame: the machine's own scaling."""
+
+    def seconds(frame: pl.DataFrame) -> float:
+        def run() -> None:
+            frame.group_by("area", "period", "sector1", "sector2").agg(pl.col("value").sum())
+
+        return best_of(repeats, run)
+
+    return seconds(big) / seconds(small)
 
 
 if __name__ == "__main__":
