@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,19 @@ class Settings(BaseSettings):
     snapshot_dir: Path = Field(
         default=DEFAULT_DATA_DIR / "snapshot", description="The bundled offline snapshot (manifest.json)"
     )
-    report_dir: Path = Field(default=DEFAULT_DATA_DIR / "reports", description="Where reports are written")
+    report_dir: Path | None = Field(default=None, description="Where reports go (default: data_dir/reports)")
+
+    @model_validator(mode="after")
+    def _reports_follow_data_dir(self) -> Settings:
+        if self.report_dir is None:
+            self.report_dir = self.data_dir / "reports"
+        return self
+
+    @property
+    def reports(self) -> Path:
+        """The report folder (report_dir, which defaults to data_dir/reports)."""
+        assert self.report_dir is not None
+        return self.report_dir
 
     @property
     def raw_dir(self) -> Path:

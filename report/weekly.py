@@ -797,7 +797,7 @@ def build_report(
     _check_lang(lang)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    folder = (out_dir or get_settings().report_dir) / period.key / lang
+    folder = (out_dir or get_settings().reports) / period.key / lang
     folder.mkdir(parents=True, exist_ok=True)
     today = datetime.now(rd.HELSINKI_TZ).date()
     as_of = min(period.last_day, today)

@@ -44,6 +44,13 @@ def test_every_command_has_help(command: str | None) -> None:
     assert result.exit_code == 0 and "Usage" in result.output
 
 
+def test_reports_follow_the_data_dir_unless_set(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert get_settings().reports == data_dir / "reports"
+    monkeypatch.setenv("KESTAVA_REPORT_DIR", str(data_dir / "elsewhere"))
+    get_settings.cache_clear()
+    assert get_settings().reports == data_dir / "elsewhere"
+
+
 def test_offline_ingest_compute_sources_export(data_dir: Path) -> None:
     result = runner.invoke(app, ["ingest", "--offline", "hsy_emissions", "statfin_population"])
     assert result.exit_code == 0, result.output
