@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from indicators.catalogue import IndicatorCatalogue
 from storage import schema
-from storage.read import query_frame
+from storage.read import provenance, query_frame
 
 EXPORT_COLUMNS = (
     "indicator",
@@ -54,10 +54,10 @@ def export_table(
         return frame.filter(pl.col("area") == area) if area else frame
 
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
-    sources = _sources(engine)
+    id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
+    sources = _sources(engine, {i for ids in id_lists for i in ids})
     rows = []
-    for r in frame.iter_rows(named=True):
-        ids = json.loads(r["snapshot_ids"])
+    for r, ids in zip(frame.iter_rows(named=True), id_lists, strict=True):
         rows.append(
             {
                 "indicator": r["indicator_id"],
@@ -111,20 +111,17 @@ def export_table(
     return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", nulls_last=True)
 
 
-def _sources(engine: Engine) -> dict[int, str]:
-    """snapshot id → 'publisher (licence), fetched <time>, <first URL>'."""
-    snap, pay, ds, src = schema.snapshot, schema.payload, schema.dataset, schema.source
-    query = (
-        select(snap.c.id, src.c.attribution, src.c.licence, snap.c.fetched_at, pay.c.url)
-        .join(ds, ds.c.id == snap.c.dataset_id)
-        .join(src, src.c.id == ds.c.source_id)
-        .join(pay, (pay.c.snapshot_id == snap.c.id) & (pay.c.seq == 0))
-    )
-    with engine.connect() as conn:
-        return {
-            int(r.id): f"{r.attribution} ({r.licence}), fetched {r.fetched_at:%Y-%m-%d %H:%M} UTC, {r.url}"
-            for r in conn.execute(query)
-        }
+def _sources(engine: Engine, snapshot_ids: set[int]) -> dict[int, str]:
+    """snapshot id → 'attribution (licence), fetched <time> UTC, <first URL>'."""
+    if not snapshot_ids:
+        return {}
+    first_payloads = provenance(engine, sorted(snapshot_ids)).filter(pl.col("seq") == 0)
+    return {
+        int(
+            r["snapshot_id"]
+        ): f"{r['attribution']} ({r['licence']}), fetched {r['fetched_at']:%Y-%m-%d %H:%M} UTC, {r['url']}"
+        for r in first_payloads.iter_rows(named=True)
+    }
 
 
 def write_export(table: pl.DataFrame, fmt: str, out: Path | None) -> str | None:

@@ -15,6 +15,7 @@ from indicators.trajectory import (
     Point,
     SeriesLike,
     compound_rate,
+    direction_sign,
     first_at_or_after,
     target_from_base,
     to_points,
@@ -263,14 +264,6 @@ class LinearAssessment(Assessment):
 # --------------------------------------------------------------------------------------------------
 
 
-def _sign(direction: str) -> int:
-    if direction == "decrease":
-        return -1
-    if direction == "increase":
-        return 1
-    raise ValueError(f"direction must be 'decrease' or 'increase', got {direction!r}")
-
-
 @dataclass(frozen=True)
 class _Window:
     """Latest observation and the base observation (requested year or the next available one)."""
@@ -335,7 +328,7 @@ def eurostat_sdg(
     A CAGR is undefined for zero or sign-changing values and for a zero target: those give
     ``insufficient_data`` with the reason (use ``german_strategy`` for zero targets).
     """
-    d = _sign(direction)
+    d = direction_sign(direction)
     if period not in EUROSTAT_PERIODS:
         raise ValueError(f"period must be 'short' or 'long', got {period!r}")
     if target is not None and target_year is None:
@@ -487,7 +480,7 @@ def open_sdg(
     without a target v < 0 → max(125v − 2.5, −5), v ≥ 1.5 % → min(500v − 5, 5), v ≥ 0.5 % → 250v − 1.25,
     else 500v − 2.5. The natural-limit coefficient of sdg-build is not implemented.
     """
-    d = _sign(direction)
+    d = direction_sign(direction)
     target = None if target is None else float(target)
     thresholds = dict(OPEN_SDG_TREND_THRESHOLDS if target is None else OPEN_SDG_TARGET_THRESHOLDS)
     thresholds |= {"min_span": float(OPEN_SDG_MIN_SPAN), "zero_replacement": OPEN_SDG_ZERO_REPLACEMENT}
@@ -623,7 +616,7 @@ def sdsn_trend(
     (green/yellow/orange/red; yellow and orange split at the midpoint). ``score`` is the latest
     normalised score.
     """
-    d = _sign(direction)
+    d = direction_sign(direction)
     if lower_bound is not None and d * (green_threshold - lower_bound) <= 0:
         raise ValueError("lower_bound must lie on the worse side of green_threshold")
     if red_threshold is not None and d * (green_threshold - red_threshold) <= 0:
@@ -745,7 +738,7 @@ def german_strategy(
     year is on track if the projection still meets it, else moving away. ratio = mean change / required
     linear change (= 1 − deviation). Works for a zero target.
     """
-    d = _sign(direction)
+    d = direction_sign(direction)
     thresholds = dict(GERMAN_THRESHOLDS) | {
         "window_years": float(GERMAN_WINDOW),
         "min_span": float(GERMAN_MIN_SPAN),
@@ -867,7 +860,7 @@ def linear_trajectory_check(
     target = None if target is None else float(target)
     reduction = None if reduction is None else float(reduction)
     if direction is not None:
-        _sign(direction)
+        direction_sign(direction)
     w = _window(to_points(series), base_year)
     warnings = w.substitution()
     lv, bv = w.latest_value, w.base_value
@@ -878,7 +871,7 @@ def linear_trajectory_check(
     )
     if direction is None:
         direction = "increase" if tgt is not None and bv is not None and tgt > bv else "decrease"
-    d = _sign(direction)
+    d = direction_sign(direction)
     span = w.span
     enough = span is not None and span >= LINEAR_MIN_SPAN
     horizon = None if w.base_year is None else target_year - w.base_year

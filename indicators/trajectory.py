@@ -88,7 +88,8 @@ def first_at_or_after(points: Sequence[Point], year: int) -> Point | None:
     return None
 
 
-def _direction_sign(direction: str) -> int:
+def direction_sign(direction: str) -> int:
+    """-1 for a desired decrease, +1 for a desired increase."""
     if direction == "decrease":
         return -1
     if direction == "increase":
@@ -501,7 +502,7 @@ def year_target_reached(fit: TrendFit, target_value: float, direction: Direction
     None when the slope is zero or points away from the desired direction. The year may lie in the past
     when the fitted line has already crossed the target.
     """
-    sign = _direction_sign(direction)
+    sign = direction_sign(direction)
     if sign * fit.slope <= 0:
         return None
     crossing = fit.center_year + (target_value - fit.center_value) / fit.slope
@@ -532,7 +533,7 @@ def trend_outlook(
     min_points: int = TREND_MIN_POINTS,
 ) -> TrendOutlook:
     """Project the current trend to the target year; ``on_course`` is None when data are insufficient."""
-    sign = _direction_sign(direction)
+    sign = direction_sign(direction)
     fit = fit_trend(series, method=method, max_points=max_points, min_points=min_points)
     if isinstance(fit, InsufficientData):
         return TrendOutlook(

@@ -701,12 +701,11 @@ def provenance_frame(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFram
     frame = read.provenance(engine, list(snapshot_ids))
     if frame.height == 0:
         return pl.DataFrame(schema=columns)
-    titles = {r["id"]: r["title"] for r in _snapshot_rows(engine, snapshot_ids)}
     rows = [
         {
             "snapshot_id": int(r["snapshot_id"]),
             "dataset_id": r["dataset_id"],
-            "title": titles.get(r["snapshot_id"], r["dataset_id"]),
+            "title": r["title"],
             "publisher": r["publisher"],
             "licence": r["licence"],
             "url": r["url"],

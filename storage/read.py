@@ -88,12 +88,13 @@ def snapshots(engine: Engine, dataset: str | None = None) -> pl.DataFrame:
 
 
 def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
-    """For each snapshot: dataset, source, licence, every payload URL, fetch time and sha256."""
+    """For each snapshot: dataset and its title, source, licence, every payload URL, fetch time and sha256."""
     snap, pay, ds, src = schema.snapshot, schema.payload, schema.dataset, schema.source
     query = (
         select(
             snap.c.id.label("snapshot_id"),
             snap.c.dataset_id,
+            ds.c.title,
             snap.c.is_demo,
             snap.c.sha256.label("snapshot_sha256"),
             src.c.publisher,
