@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -122,18 +121,14 @@ def _ingest_with_lock(
 ) -> DatasetOutcome:
     job = f"ingest:{spec.id}"
     try:
-        lock: AbstractContextManager[None] = job_lock(engine, job)
-        lock.__enter__()
-    except BusyError as busy:
+        with job_lock(engine, job):
+            return _ingest_locked(
+                engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, prefetched
+            )
+    except BusyError as busy:  # raised only when taking the lock: nothing was fetched or written
         run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
         finish_run(engine, run_id, "busy", error=str(busy))
         return DatasetOutcome(spec.id, "busy", time.monotonic() - started, error=str(busy))
-    try:
-        return _ingest_locked(
-            engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, prefetched
-        )
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _ingest_locked(
