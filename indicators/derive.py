@@ -41,8 +41,10 @@ class DerivationError(DataError):
 def _match(rule: Match) -> pl.Expr:
     condition = pl.lit(True)
     for column, wanted in rule.items():
-        values = wanted if isinstance(wanted, list) else [wanted]
-        condition = condition & pl.col(column).is_in(values)
+        if isinstance(wanted, list):
+            condition = condition & pl.col(column).is_in(wanted)
+        else:  # one value: a plain comparison, cheaper than is_in
+            condition = condition & (pl.col(column) == wanted)
     return condition
 
 
@@ -55,6 +57,8 @@ def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     Only group-by aggregations polars evaluates on its fast path are used for the bulk of the rows.
     """
     has_flags = frame["flag"].null_count() < frame.height
+    # eager on purpose: the lazy engine's parallel group-by adds floats in a varying order, so sums
+    # could differ in the last bit from run to run (and show up as spurious revisions)
     grouped = frame.group_by(keys).agg(
         pl.col("value").sum().alias("_sum"),
         pl.col("value").count().alias("_count"),
@@ -115,10 +119,15 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
     missing = [c for c in missing if c not in observations.columns]
     if missing:
         raise DerivationError(name, missing[0], f"a dimension of {derive.dataset}", f"{observations.columns}")
-    selected = observations.filter(_match(derive.filter))
-    units = sorted(selected["unit"].unique().to_list())
-    selected = selected.filter(pl.col("unit") == derive.unit_in)
+    tested = sorted({column for rule in derive.breakdown for column in rule.match})
+    wanted = _match(derive.filter)
+    # only the columns the sum needs are filtered (a dataset may carry many more dimensions)
+    needed = dict.fromkeys(["area", "period", "value", "flag", "unit", "snapshot_id", "valid_from", *tested])
+    selected = (
+        observations.lazy().filter(wanted & (pl.col("unit") == derive.unit_in)).select(list(needed)).collect()
+    )
     if selected.height == 0:
+        units = sorted(observations.filter(wanted).get_column("unit").unique().to_list())
         raise DerivationError(
             name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
         )
@@ -127,7 +136,9 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
         key_expr: pl.Expr = pl.lit("other")
         for rule in reversed(derive.breakdown):
             key_expr = pl.when(_match(rule.match)).then(pl.lit(rule.key)).otherwise(key_expr)
-        selected = selected.with_columns(key_expr.alias("breakdown"))
+        # the rules run once per distinct combination of the columns they test, then join onto the rows
+        parts = selected.select(tested).unique().with_columns(key_expr.alias("breakdown"))
+        selected = selected.join(parts, on=tested, how="left", nulls_equal=True, maintain_order="left")
         keys.append("breakdown")
     summed = _aggregate(selected, keys)
     if derive.kind == "select":

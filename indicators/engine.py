@@ -89,6 +89,24 @@ def _series(catalogue: IndicatorCatalogue, indicator_id: str, frame: pl.DataFram
     return _annual(frame.filter(pl.col("indicator").is_in(catalogue.get(indicator_id).expanded_ids())))
 
 
+def _numbered(parts: list[pl.DataFrame], sort: bool = True) -> pl.DataFrame:
+    """Concatenate series parts with a series number (sid) per (indicator, area), sorted by it.
+
+    The number orders like (indicator, area) and is built from two small dictionaries (indicator
+    ids and area codes), so numbering is one linear pass; sorting once makes every series a
+    contiguous run of rows, so later group-bys on sid work on slices instead of scattered rows.
+    """
+    series = pl.concat(parts)
+    indicators = pl.Enum(series.get_column("indicator").unique().sort())
+    areas = series.get_column("area").unique().sort()
+    sid = pl.col("indicator").cast(indicators).to_physical().cast(pl.Int64) * areas.len() + pl.col(
+        "area"
+    ).cast(pl.Enum(areas)).to_physical().cast(pl.Int64)
+    if not sort:
+        return series.with_columns(sid.alias("sid"))
+    return series.with_columns(sid.alias("sid")).sort("sid").with_columns(pl.col("sid").set_sorted())
+
+
 def _t_quantiles(df: pl.Series) -> dict[int, float]:
     return {int(d): t_quantile(0.975, int(d)) for d in df.unique().drop_nulls().to_list() if d >= 1}
 
@@ -162,23 +180,23 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         )
     if not series_parts:
         return pl.DataFrame(schema=VALUE_SCHEMA) if not out else pl.concat(out).cast(VALUE_SCHEMA)
-    series = pl.concat(series_parts)
-    meta = series.group_by(keys).agg(
-        pl.col("year").max().alias("latest_year"),
+    series = _numbered(series_parts, sort=False)
+    # one pass per series: its metadata and its last ≤ TREND_MAX_POINTS non-NaN points, in year order
+    fitted = value.is_not_nan()
+    meta = series.group_by("sid").agg(
+        pl.col(*keys).first(),
+        year.max().alias("latest_year"),
         pl.col("vintage").max(),
         pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
         pl.col("unit").first(),
         pl.col("horizon").first(),
+        year.filter(fitted).sort().tail(TREND_MAX_POINTS).alias("xs"),
+        value.filter(fitted).sort_by(year.filter(fitted)).tail(TREND_MAX_POINTS).alias("ys"),
     )
-    points = series.filter(value.is_not_nan()).select(*keys, "year", "value")
+    xs, ys = pl.col("xs"), pl.col("ys")
     if all_targets is not None:
         targets = all_targets
         # the straight line from the latest observation to the next target after the latest year
-        latest = (
-            points.sort(*keys, "year")
-            .group_by(keys)
-            .agg(pl.col("year").last().alias("from_year"), pl.col("value").last().alias("from_value"))
-        )
         ahead = (
             targets.select(*keys, pl.col("year").alias("to_year"), pl.col("value").alias("to_value"))
             .join(meta.select(*keys, "latest_year"), on=keys)
@@ -187,38 +205,28 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
             .group_by(keys, maintain_order=True)
             .first()
         )
-        start = latest.join(ahead.drop("latest_year"), on=keys)
-        start = start.join(meta.select(*keys, "unit", "vintage", "snapshot_ids"), on=keys)
-        out.append(_line(start, "path_from_latest"))
-    # OLS trend of the last ≤ TREND_MAX_POINTS observations (≥ TREND_MIN_POINTS), two passes
-    window = points.filter(year.rank(method="ordinal", descending=True).over(keys) <= TREND_MAX_POINTS)
-    fit = (
-        window.group_by(keys)
-        .agg(
-            pl.len().alias("n"),
-            year.mean().alias("x_mean"),
-            value.mean().alias("y_mean"),
-            year.max().alias("last_year"),
+        start = meta.filter(xs.list.len() > 0).select(
+            *keys,
+            xs.list.last().alias("from_year"),
+            ys.list.last().alias("from_value"),
+            "unit",
+            "vintage",
+            "snapshot_ids",
         )
-        .filter(pl.col("n") >= TREND_MIN_POINTS)
+        out.append(_line(start.join(ahead.drop("latest_year"), on=keys), "path_from_latest"))
+    # OLS trend of the window (≥ TREND_MIN_POINTS points): means first, then the centred sums
+    fit = meta.filter(xs.list.len() >= TREND_MIN_POINTS).with_columns(
+        xs.list.len().alias("n"),
+        xs.list.mean().alias("x_mean"),
+        ys.list.mean().alias("y_mean"),
+        xs.list.last().alias("last_year"),
     )
-    dx = pl.col("year") - pl.col("x_mean")
-    sums = (
-        window.join(fit, on=keys)
-        .group_by(keys)
-        .agg((dx**2).sum().alias("sxx"), (dx * (value - pl.col("y_mean"))).sum().alias("sxy"))
-        .with_columns((pl.col("sxy") / pl.col("sxx")).alias("slope"))
-    )
-    fit = fit.join(sums, on=keys)
-    residual = value - (pl.col("y_mean") + pl.col("slope") * dx)
-    rss = (
-        window.join(fit.select(*keys, "x_mean", "y_mean", "slope"), on=keys)
-        .group_by(keys)
-        .agg((residual * residual).sum().alias("rss"))
-    )
-    fit = fit.join(rss, on=keys).join(
-        meta.select(*keys, "unit", "vintage", "snapshot_ids", "horizon"), on=keys
-    )
+    dx = xs - pl.col("x_mean")
+    fit = fit.with_columns(
+        (dx * dx).list.sum().alias("sxx"), (dx * (ys - pl.col("y_mean"))).list.sum().alias("sxy")
+    ).with_columns((pl.col("sxy") / pl.col("sxx")).alias("slope"))
+    residual = ys - (pl.col("y_mean") + pl.col("slope") * dx)
+    fit = fit.with_columns((residual * residual).list.sum().alias("rss")).drop("xs", "ys")
     quantiles = _t_quantiles(fit["n"] - 2)
     fit = fit.with_columns(
         (pl.col("rss") / (pl.col("n") - 2)).sqrt().alias("se"),
@@ -361,11 +369,13 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             )
     if not series_parts:
         return pl.DataFrame(schema=dict.fromkeys(ASSESSMENT_COLUMNS, pl.String))
-    series = pl.concat(series_parts)
-    latest = series.group_by("indicator", "area").agg(
-        pl.col("year").max().alias("latest_year"), pl.col("vintage").max().alias("as_of")
+    series = _numbered(series_parts)
+    latest = series.group_by("sid").agg(
+        pl.col("indicator", "area").first(),
+        pl.col("year").max().alias("latest_year"),
+        pl.col("vintage").max().alias("as_of"),
     )
-    chosen = latest
+    series = series.drop("indicator", "area", "vintage")
     if target_parts:
         targets = pl.concat(target_parts).join(latest, on=["indicator", "area"])
         chosen_target = (
@@ -378,7 +388,7 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
                 .fill_null(pl.col("target_year", "target", "base_year").last())
             )
         )
-        chosen = latest.join(chosen_target, on=["indicator", "area"], how="left")
+        chosen = latest.join(chosen_target, on=["indicator", "area"], how="left", maintain_order="left")
     else:
         chosen = latest.with_columns(
             pl.lit(None, dtype=pl.Int64).alias("target_year"),
@@ -397,9 +407,9 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         if params.height == 0:
             continue
         frame = series.join(
-            params.select("indicator", "area", "target", "target_year", "base_year"), on=["indicator", "area"]
-        )
-        columns = ["indicator", "area", "year", "value", "direction"]
+            params.select("sid", "target", "target_year", "base_year"), on="sid", maintain_order="left"
+        ).with_columns(pl.col("sid").set_sorted())  # the join kept series' order
+        columns = ["sid", "year", "value", "direction"]
         if method == "eurostat_sdg":
             frame = frame.select(*columns, "target", "target_year")
         elif method == "open_sdg":
@@ -410,7 +420,7 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             frame = frame.select(*columns, "target", "target_year")
         else:
             frame = frame.select(*columns, "target", "target_year", "base_year")
-        assessed = assess_frame(frame, method, keys=["indicator", "area"])
+        assessed = assess_frame(frame, method, keys=["sid"])
         results.append(_assessment_records(assessed, method, params))
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()
 
@@ -422,8 +432,10 @@ def _assessment_records(assessed: pl.DataFrame, method: str, params: pl.DataFram
     column (dates and enums as text, NaN as null), plus the method's thresholds (the target or the trend
     variant, by whether the series has a target). Built with polars expressions, not per row.
     """
-    merged = assessed.join(params.select("indicator", "area", "as_of"), on=["indicator", "area"], how="left")
-    core = set(ASSESSMENT_COLUMNS) | {"method", "version", "indicator", "area"}
+    merged = assessed.join(
+        params.select("sid", "indicator", "area", "as_of"), on="sid", how="left", maintain_order="left"
+    )
+    core = set(ASSESSMENT_COLUMNS) | {"method", "version", "indicator", "area", "sid"}
     extra = sorted(c for c in merged.columns if c not in core)
     has_target = pl.col("target_value").is_not_null() if "target_value" in merged.columns else pl.lit(False)
     encode = {"separators": (",", ":"), "sort_keys": True, "ensure_ascii": False}
