@@ -730,7 +730,7 @@ def main() -> int:
     parser.add_argument("--areas", type=int, default=309)
     parser.add_argument("--factor", type=int, default=10, help="area multiplier for the scaling run")
     parser.add_argument("--repeats", type=int, default=3, help="best of N at --areas (tracker and pandas)")
-    parser.add_argument("--scale-repeats", type=int, default=1, help="best of N for the scaling run")
+    parser.add_argument("--scale-repeats", type=int, default=3, help="best of N for the scaling run")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
 

@@ -223,3 +223,18 @@ def test_provenance_is_the_union_of_inputs() -> None:
     p = obs([("049", "2020", 5.0, {})], unit="persons", snapshot=9)
     done, _ = derive_all(ratio_catalogue, {"e": e, "p": p}, ["per"])
     assert done["per"]["snapshot_ids"].to_list() == [[7, 9]]
+
+
+def test_provenance_union_is_sorted_and_per_row() -> None:
+    # 1990 and 2021 from snapshot 4, 2020 revised in snapshot 2: only the 2020 index value draws on both
+    e = pl.concat(
+        [
+            obs([("049", "1990", 10.0, {}), ("049", "2021", 8.0, {})], snapshot=4),
+            obs([("049", "2020", 9.0, {})], snapshot=2),
+        ]
+    )
+    p = obs([("049", "2020", 5.0, {})], unit="persons", snapshot=1)
+    done, _ = derive_all(ratio_catalogue, {"e": e, "p": p}, ["per", "idx"])
+    index = dict(done["idx"].select("period", "snapshot_ids").iter_rows())
+    assert index == {"1990": [4], "2020": [2, 4], "2021": [4]}
+    assert done["per"]["snapshot_ids"].to_list() == [[1, 2]]
