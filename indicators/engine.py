@@ -375,7 +375,6 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         pl.col("year").max().alias("latest_year"),
         pl.col("vintage").max().alias("as_of"),
     )
-    series = series.drop("indicator", "area", "vintage")
     if target_parts:
         targets = pl.concat(target_parts).join(latest, on=["indicator", "area"])
         chosen_target = (
@@ -395,20 +394,30 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             pl.lit(None, dtype=pl.Float64).alias("target"),
             pl.lit(None, dtype=pl.Int64).alias("base_year"),
         )
+    # every method measures a series against the same chosen target: attach it to the rows once
+    series = (
+        series.drop("area", "vintage")
+        .join(
+            chosen.select("sid", "target", "target_year", "base_year"),
+            on="sid",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("sid").set_sorted())  # the join kept the order
+    )
     results = []
     methods = {m for i in derived for m in catalogue.get(i).assess}
     for method in sorted(methods):
         wanted = [
             e for i in derived if method in catalogue.get(i).assess for e in catalogue.get(i).expanded_ids()
         ]
-        params = chosen.filter(pl.col("indicator").is_in(wanted))
+        included = pl.col("indicator").is_in(wanted)
         if method in METHODS_NEEDING_TARGET:
-            params = params.filter(pl.col("target").is_not_null())
+            included = included & pl.col("target").is_not_null()
+        params = chosen.filter(included)
         if params.height == 0:
             continue
-        frame = series.join(
-            params.select("sid", "target", "target_year", "base_year"), on="sid", maintain_order="left"
-        ).with_columns(pl.col("sid").set_sorted())  # the join kept series' order
+        frame = series.filter(included).with_columns(pl.col("sid").set_sorted())
         columns = ["sid", "year", "value", "direction"]
         if method == "eurostat_sdg":
             frame = frame.select(*columns, "target", "target_year")
