@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -95,6 +96,7 @@ def _numbered(parts: list[pl.DataFrame], sort: bool = True) -> pl.DataFrame:
     The number orders like (indicator, area) and is built from two small dictionaries (indicator
     ids and area codes), so numbering is one linear pass; sorting once makes every series a
     contiguous run of rows, so later group-bys on sid work on slices instead of scattered rows.
+    ``sort=False`` skips the sort where a single group-by follows (it would not pay for itself).
     """
     series = pl.concat(parts)
     indicators = pl.Enum(series.get_column("indicator").unique().sort())
@@ -429,9 +431,22 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             frame = frame.select(*columns, "target", "target_year")
         else:
             frame = frame.select(*columns, "target", "target_year", "base_year")
-        assessed = assess_frame(frame, method, keys=["sid"])
+        assessed = _assess_series(frame, method, params)
         results.append(_assessment_records(assessed, method, params))
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()
+
+
+def _assess_series(frame: pl.DataFrame, method: str, params: pl.DataFrame) -> pl.DataFrame:
+    """assess_frame keyed by series number; an error names the series' indicator and area instead."""
+    try:
+        return assess_frame(frame, method, keys=["sid"])
+    except ValueError as error:
+        number = re.search(r"sid=(\d+)", str(error))
+        if number is None:
+            raise
+        row = params.filter(pl.col("sid") == int(number.group(1))).row(0, named=True)
+        named = f"indicator={row['indicator']!r}, area={row['area']!r}"
+        raise ValueError(str(error).replace(number.group(0), named)) from error
 
 
 def _assessment_records(assessed: pl.DataFrame, method: str, params: pl.DataFrame) -> pl.DataFrame:

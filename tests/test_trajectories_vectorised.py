@@ -153,3 +153,10 @@ def test_breakdown_parts_get_projections_and_trend_only_assessments() -> None:
         "open_sdg",
         "sdsn_trend",
     ]
+
+
+def test_a_duplicate_year_is_reported_by_indicator_and_area() -> None:
+    points = [(year, 50.0 - year % 7) for year in range(2010, 2025)]
+    duplicated = derived_frame("total", {"049": points, "091": [*points, (2020, 1.0)]}, 1)
+    with pytest.raises(ValueError, match=r"duplicate year 2020 for indicator='total', area='091'"):
+        assessments(catalogue(), {"total": duplicated})
