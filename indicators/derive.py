@@ -57,8 +57,11 @@ def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     Only group-by aggregations polars evaluates on its fast path are used for the bulk of the rows.
     """
     has_flags = frame["flag"].null_count() < frame.height
-    # eager on purpose: the lazy engine's parallel group-by adds floats in a varying order, so sums
-    # could differ in the last bit from run to run (and show up as spurious revisions)
+    # Sums must be bit-identical from run to run (else they show up as spurious revisions). The lazy
+    # (streaming) engine, and the eager engine's partitioned aggregation, which it picks for simple
+    # aggregations when a sample of the keys looks low-cardinality, add floats in a varying order.
+    # This set of aggregations is not partitionable (POLARS_VERBOSE=1 says so), so polars runs its
+    # default hash aggregation, which adds each group in row order; a test guards it.
     grouped = frame.group_by(keys).agg(
         pl.col("value").sum().alias("_sum"),
         pl.col("value").count().alias("_count"),

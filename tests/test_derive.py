@@ -100,7 +100,7 @@ def test_sums_are_bit_identical_from_run_to_run() -> None:
     ]
     cat = catalogue(t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}})
     data = obs(rows)
-    runs = {tuple(derive_all(cat, {"d": data})[0]["t"].sort("area", "period")["value"]) for _ in range(8)}
+    runs = {tuple(derive_all(cat, {"d": data})[0]["t"].sort("area", "period")["value"]) for _ in range(20)}
     assert len(runs) == 1
 
 
@@ -238,3 +238,21 @@ def test_provenance_union_is_sorted_and_per_row() -> None:
     index = dict(done["idx"].select("period", "snapshot_ids").iter_rows())
     assert index == {"1990": [4], "2020": [2, 4], "2021": [4]}
     assert done["per"]["snapshot_ids"].to_list() == [[1, 2]]
+
+
+def test_vintage_is_the_latest_valid_from_of_each_key() -> None:
+    later = datetime(2026, 2, 1)
+    data = obs([("049", "2020", 1.0, {}), ("049", "2020", 2.0, {"s": "b"}), ("049", "2021", 4.0, {})])
+    data = data.with_columns(
+        pl.when(pl.col("s") == "b").then(pl.lit(later)).otherwise(pl.col("valid_from")).alias("valid_from")
+    )
+    cat = catalogue(t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}})
+    done, _ = derive_all(cat, {"d": data})
+    rows = {
+        period: (value, vintage)
+        for period, value, vintage in done["t"].select("period", "value", "vintage").iter_rows()
+    }
+    assert rows == {"2020": (3.0, later), "2021": (4.0, T)}
+    # one vintage throughout: every key carries it
+    done, _ = derive_all(cat, {"d": obs([("049", "2020", 1.0, {}), ("091", "2020", 2.0, {})])})
+    assert done["t"]["vintage"].to_list() == [T, T]
