@@ -152,14 +152,22 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
         )
     keys = ["area", "period"]
     if derive.breakdown:
-        key_expr: pl.Expr = pl.lit("other")
-        for rule in reversed(derive.breakdown):
-            key_expr = pl.when(_match(rule.match)).then(pl.lit(rule.key)).otherwise(key_expr)
-        # the rules run once per distinct combination of the columns they test, then join onto the rows
-        parts = selected.select(tested).unique().with_columns(key_expr.alias("breakdown"))
-        selected = selected.join(parts, on=tested, how="left", nulls_equal=True, maintain_order="left")
+        labels = [*(rule.key for rule in derive.breakdown), "other"]
+        # the first rule that matches, as a small integer: a chain that yields strings at every step
+        # costs several times more on big frames
+        first_rule: pl.Expr = pl.lit(len(labels) - 1, dtype=pl.UInt16)
+        for index, rule in reversed(list(enumerate(derive.breakdown))):
+            first_rule = (
+                pl.when(_match(rule.match)).then(pl.lit(index, dtype=pl.UInt16)).otherwise(first_rule)
+            )
+        label = first_rule.replace_strict(
+            dict(enumerate(labels)), return_dtype=pl.Enum(list(dict.fromkeys(labels)))
+        )
+        selected = selected.with_columns(label.alias("breakdown"))
         keys.append("breakdown")
     summed = _aggregate(selected, keys)
+    if derive.breakdown:
+        summed = summed.with_columns(pl.col("breakdown").cast(pl.String))
     if derive.kind == "select":
         counts = summed.filter(pl.col("n") > 1)
         if counts.height:
