@@ -90,13 +90,12 @@ def _series(catalogue: IndicatorCatalogue, indicator_id: str, frame: pl.DataFram
     return _annual(frame.filter(pl.col("indicator").is_in(catalogue.get(indicator_id).expanded_ids())))
 
 
-def _numbered(parts: list[pl.DataFrame], sort: bool = True) -> pl.DataFrame:
+def _numbered(parts: list[pl.DataFrame]) -> pl.DataFrame:
     """Concatenate series parts with a series number (sid) per (indicator, area), sorted by it.
 
     The number orders like (indicator, area) and is built from two small dictionaries (indicator
     ids and area codes), so numbering is one linear pass; sorting once makes every series a
     contiguous run of rows, so later group-bys on sid work on slices instead of scattered rows.
-    ``sort=False`` skips the sort where a single group-by follows (it would not pay for itself).
     """
     series = pl.concat(parts)
     indicators = pl.Enum(series.get_column("indicator").unique().sort())
@@ -104,8 +103,6 @@ def _numbered(parts: list[pl.DataFrame], sort: bool = True) -> pl.DataFrame:
     sid = pl.col("indicator").cast(indicators).to_physical().cast(pl.Int64) * areas.len() + pl.col(
         "area"
     ).cast(pl.Enum(areas)).to_physical().cast(pl.Int64)
-    if not sort:
-        return series.with_columns(sid.alias("sid"))
     return series.with_columns(sid.alias("sid")).sort("sid").with_columns(pl.col("sid").set_sorted())
 
 
@@ -182,11 +179,10 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         )
     if not series_parts:
         return pl.DataFrame(schema=VALUE_SCHEMA) if not out else pl.concat(out).cast(VALUE_SCHEMA)
-    series = _numbered(series_parts, sort=False)
+    series = pl.concat(series_parts)
     # one pass per series: its metadata and its last ≤ TREND_MAX_POINTS non-NaN points, in year order
     fitted = value.is_not_nan()
-    meta = series.group_by("sid").agg(
-        pl.col(*keys).first(),
+    meta = series.group_by(keys).agg(
         year.max().alias("latest_year"),
         pl.col("vintage").max(),
         pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
