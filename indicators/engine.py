@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +22,7 @@ from indicators.methods import (
     OPEN_SDG_TARGET_THRESHOLDS,
     OPEN_SDG_TREND_THRESHOLDS,
     SDSN_THRESHOLDS,
+    SeriesError,
     assess_frame,
 )
 from indicators.targets import targets_frame
@@ -436,13 +436,9 @@ def _assess_series(frame: pl.DataFrame, method: str, params: pl.DataFrame) -> pl
     """assess_frame keyed by series number; an error names the series' indicator and area instead."""
     try:
         return assess_frame(frame, method, keys=["sid"])
-    except ValueError as error:
-        number = re.search(r"sid=(\d+)", str(error))
-        if number is None:
-            raise
-        row = params.filter(pl.col("sid") == int(number.group(1))).row(0, named=True)
-        named = f"indicator={row['indicator']!r}, area={row['area']!r}"
-        raise ValueError(str(error).replace(number.group(0), named)) from error
+    except SeriesError as error:
+        row = params.filter(pl.col("sid") == error.key["sid"]).row(0, named=True)
+        raise SeriesError(error.problem, {"indicator": row["indicator"], "area": row["area"]}) from error
 
 
 def _assessment_records(assessed: pl.DataFrame, method: str, params: pl.DataFrame) -> pl.DataFrame:

@@ -943,6 +943,16 @@ _PARAM_TYPES: dict[str, pl.DataType] = {
     "reduction": pl.Float64(),
 }
 
+
+class SeriesError(ValueError):
+    """A problem with one series of an assessed frame; ``key`` holds its key columns and values."""
+
+    def __init__(self, problem: str, key: dict[str, Any]) -> None:
+        self.problem, self.key = problem, key
+        named = ", ".join(f"{column}={value!r}" for column, value in key.items())
+        super().__init__(f"{problem} for {named}" if named else problem)
+
+
 _REQUIRED = object()
 
 #: Per method: the parameters that may be columns of the frame (or scalars) and their defaults.
@@ -1084,19 +1094,18 @@ def _aggregate(lf: pl.LazyFrame, keys: list[str], method: str, requested: pl.Exp
         .collect()
     )
 
-    def where(row: dict[str, Any]) -> str:
-        text = ", ".join(f"{k}={row[k]!r}" for k in keys if k != "_group")
-        return f" for {text}" if text else ""
+    def key(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: row[k] for k in keys if k != "_group"}
 
     duplicates = g.filter(c("_duplicate").is_not_null())
     if duplicates.height:
         row = duplicates.sort(keys).row(0, named=True)
-        raise ValueError(f"duplicate year {row['_duplicate']}{where(row)}")
+        raise SeriesError(f"duplicate year {row['_duplicate']}", key(row))
     for name, default in _FRAME_PARAMS[method].items():
         column = "requested_base_year" if name == "base_year" else name
         missing = g.filter(c(column).is_null())
         if default is _REQUIRED and missing.height:
-            raise ValueError(f"{method}: {name} is missing{where(missing.sort(keys).row(0, named=True))}")
+            raise SeriesError(f"{method}: {name} is missing", key(missing.sort(keys).row(0, named=True)))
     if "direction" in params:
         seen = set(g.get_column("direction").unique().to_list())
         allowed = {"decrease", "increase"} | ({None} if _FRAME_PARAMS[method]["direction"] is None else set())
