@@ -22,7 +22,7 @@ from kestava.config import get_settings
 from kestava.logs import configure_logging
 from kestava.status import status_command
 from report.i18n import LANGS
-from report.weekly import report_command, write_weekly_report
+from report.weekly import report_command, write_weekly_reports
 from storage.engine import open_database, safe_url
 from storage.rawstore import RawStore
 
@@ -282,8 +282,8 @@ def run_command(
     summary = run_compute([])
     engine = open_database()
     try:
-        for lang in wanted:
-            out.print(f"report ({lang}): {write_weekly_report(engine, lang=lang)}")
+        for lang, path in write_weekly_reports(engine, wanted).items():
+            out.print(f"report ({lang}): {path}")
     finally:
         engine.dispose()
     if any(not o.ok for o in outcomes) or summary.errors:

@@ -30,6 +30,7 @@ from ingest.catalogue import load_catalogue
 from kestava.config import get_settings
 from report import charts
 from report import data as rd
+from report.atomic import publish_directory
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
@@ -50,12 +51,15 @@ __all__ = [
     "ReportPeriod",
     "ReportResult",
     "build_report",
+    "build_reports",
     "javascript_bundle",
     "parse_half",
     "parse_week",
+    "period_changes",
     "report_command",
     "write_half_year_report",
     "write_weekly_report",
+    "write_weekly_reports",
 ]
 
 log = logging.getLogger(__name__)
@@ -529,9 +533,7 @@ def _method_name(method: object, lang: str) -> str:
     return t(f"method.{key}", lang) if has(f"method.{key}") else str(method)
 
 
-def _changes_context(engine: Engine, period: ReportPeriod, lang: str) -> dict[str, Any]:
-    end = min(period.end, datetime.now(UTC).replace(tzinfo=None))
-    found = rd.changes(engine, period.start, max(end, period.start), lang=lang)
+def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict[str, Any]:
     col = {k: t(f"report_col.{k}", lang) for k in ("dataset", "fetched", "rows_added", "rows_revised")}
     snaps = found.snapshots
     new_data = None
@@ -612,7 +614,7 @@ def _changes_context(engine: Engine, period: ReportPeriod, lang: str) -> dict[st
             + [t("report_col.error", lang)],
             [
                 [
-                    str(r["dataset"]),
+                    rd.dataset_label(str(r["dataset_id"]), lang, r["title"]),
                     t(f"freshness.status_{r['status']}", lang),
                     t(f"freshness.status_{r['state_before']}", lang) if r["state_before"] else NOT_AVAILABLE,
                     format_cell(r["last_period_end"], "", lang),
@@ -781,6 +783,12 @@ def _ui(lang: str) -> dict[str, str]:
     return {k: t(f"report.{k}", lang) for k in keys}
 
 
+def period_changes(engine: Engine, period: ReportPeriod) -> rd.Changes:
+    """What changed in the period (up to now): the same for every language, so computed once per run."""
+    end = min(period.end, datetime.now(UTC).replace(tzinfo=None))
+    return rd.changes(engine, period.start, max(end, period.start))
+
+
 def build_report(
     engine: Engine,
     period: ReportPeriod,
@@ -788,17 +796,56 @@ def build_report(
     lang: str = "fi",
     out_dir: Path | None = None,
     images: bool = True,
+    found: rd.Changes | None = None,
 ) -> ReportResult:
     """Write one report (weekly or half-yearly) in one language into <out>/<period>/<lang>/.
 
     The folder gets report.html (self-contained: the Vega libraries inlined once, no request to any
     host), and per chart a CSV of its data table and, with images, a PNG and an SVG (vl-convert).
+    The folder is published in one step (report.atomic): a reader, or a run killed at any moment, finds
+    the previous complete report or the new one, never a mix. found: the period's changes if already
+    computed (period_changes; build_reports shares them between languages).
     """
     _check_lang(lang)
+    final = (out_dir or get_settings().reports) / period.key / lang
+    with publish_directory(final) as folder:
+        result = _write_report(engine, period, lang, folder, images=images, found=found)
+    return ReportResult(final / HTML_NAME, result.charts, result.timings)
+
+
+def build_reports(
+    engine: Engine,
+    period: ReportPeriod,
+    langs: Sequence[str] = LANGS,
+    *,
+    out_dir: Path | None = None,
+    images: bool = True,
+) -> dict[str, ReportResult]:
+    """The report of one period in several languages; the period's changes are computed once for all."""
+    for lang in langs:
+        _check_lang(lang)
+    step = time.perf_counter()
+    found = period_changes(engine, period)
+    seconds = time.perf_counter() - step
+    results = {}
+    for lang in langs:
+        results[lang] = build_report(engine, period, lang=lang, out_dir=out_dir, images=images, found=found)
+        results[lang].timings["changes_shared"] = seconds
+    return results
+
+
+def _write_report(
+    engine: Engine,
+    period: ReportPeriod,
+    lang: str,
+    folder: Path,
+    *,
+    images: bool,
+    found: rd.Changes | None,
+) -> ReportResult:
+    """Build the report's files in folder (an unpublished directory); the result's path is in folder."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    folder = (out_dir or get_settings().reports) / period.key / lang
-    folder.mkdir(parents=True, exist_ok=True)
     today = datetime.now(rd.HELSINKI_TZ).date()
     as_of = min(period.last_day, today)
 
@@ -806,7 +853,7 @@ def build_report(
     head = _headline_context(engine, lang)
     timings["headline"] = time.perf_counter() - step
     step = time.perf_counter()
-    changed = _changes_context(engine, period, lang)
+    changed = _changes_context(found or period_changes(engine, period), period, lang)
     timings["changes"] = time.perf_counter() - step
     step = time.perf_counter()
     statuses = _status_table(engine, lang) if period.kind == "half" else None
@@ -891,6 +938,20 @@ def write_weekly_report(
     _check_lang(lang)
     period = parse_week(week) if week is not None else current_week()
     return build_report(engine, period, lang=lang, out_dir=out_dir, images=images).path
+
+
+def write_weekly_reports(
+    engine: Engine,
+    langs: Sequence[str] = LANGS,
+    *,
+    week: str | None = None,
+    out_dir: Path | None = None,
+    images: bool = True,
+) -> dict[str, Path]:
+    """write_weekly_report in several languages, the week's changes computed once; report.html by language."""
+    period = parse_week(week) if week is not None else current_week()
+    found = build_reports(engine, period, langs, out_dir=out_dir, images=images)
+    return {lang: result.path for lang, result in found.items()}
 
 
 def write_half_year_report(

@@ -573,7 +573,7 @@ def test_vendored_bundle_is_vl_converts() -> None:
     assert vendored == weekly.bundle_header() + make() + "\n"
 
 
-def test_changes_section_translates_flips_revisions_and_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changes_section_translates_flips_revisions_and_failures() -> None:
     start, end = datetime(2026, 11, 22, 22), datetime(2026, 11, 29, 22)
     found = rd.Changes(
         start=start,
@@ -612,8 +612,7 @@ def test_changes_section_translates_flips_revisions_and_failures(monkeypatch: py
             }
         ),
     )
-    monkeypatch.setattr(rd, "changes", lambda *args, **kwargs: found)
-    context = weekly._changes_context(None, weekly.parse_week("2026-W48"), "en")  # type: ignore[arg-type]
+    context = weekly._changes_context(found, weekly.parse_week("2026-W48"), "en")
     assert context["heading"] == "What changed in week 48"
     assert context["new_data"].rows == [
         ["HSY: Helsinki-region greenhouse gas emissions", "24 Nov 2026, 08:05", "26", "1,234", "no"]

@@ -1,0 +1,183 @@
+"""Publish a multi-file output (a report, a chart export, a static site) in one atomic step.
+
+A reader of `<parent>/<name>` finds, at every instant, either the previous complete output or the new
+complete one — never a mix and, once something was published, never nothing. How:
+
+- `<parent>/<name>` is a symbolic link to a hidden version directory `<parent>/.<name>.<token>` beside it.
+- `publish_directory(final)` builds the new version in `.<name>.<token>.part`, writes every file to disk
+  (fsync), renames it to `.<name>.<token>` (complete), makes a new link and renames the link onto
+  `<name>` (`os.replace` on a symbolic link is one atomic rename), then deletes the previous version.
+- A killed run leaves at most a `.part` directory, a stray link or the superseded version: the next
+  `publish_directory` (or `recover`) deletes them. If the link itself is missing or broken (a real
+  directory from before this scheme, renamed aside and killed before its link was made), the newest
+  complete version is linked again.
+- One builder at a time per output: an exclusive lock on `.<name>.lock` (POSIX `flock`, released by the
+  kernel when the process dies, however it dies), so recovery never deletes another run's work in
+  progress.
+
+Needs a file system with symbolic links (every POSIX system). Storage-independent: the report and any
+future output (the public site) use it the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Final
+
+__all__ = ["PART_SUFFIX", "publish_directory", "recover", "versions"]
+
+PART_SUFFIX: Final = ".part"
+_LINK_SUFFIX: Final = ".link"
+_LOCK_SUFFIX: Final = ".lock"
+
+
+def _prefix(final: Path) -> str:
+    return f".{final.name}."
+
+
+def _lock_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}{_LOCK_SUFFIX}")
+
+
+def versions(final: Path) -> list[Path]:
+    """Every complete version directory of final (oldest first), the published one included."""
+    found = [
+        p
+        for p in _siblings(final)
+        if not p.name.endswith((PART_SUFFIX, _LINK_SUFFIX, _LOCK_SUFFIX))
+        and p.is_dir()
+        and not p.is_symlink()
+    ]
+    return sorted(found, key=lambda p: p.name)
+
+
+def _siblings(final: Path) -> list[Path]:
+    """Every entry beside final named .<name>.… (versions, unfinished builds, links, the lock)."""
+    if not final.parent.is_dir():
+        return []
+    prefix = _prefix(final)
+    return [p for p in final.parent.iterdir() if p.name.startswith(prefix)]
+
+
+def _new_token() -> str:
+    # Sorts by creation time: recovery relinks the newest complete version.
+    return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _current(final: Path) -> Path | None:
+    """The version directory final links to, None if final is not a working link."""
+    if not final.is_symlink():
+        return None
+    target = final.parent / final.readlink()
+    return target if target.is_dir() else None
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(folder)
+
+
+def _link(final: Path, version: Path) -> None:
+    """Point final at version in one rename (a stray link of a killed run is replaced)."""
+    link = final.with_name(f"{version.name}{_LINK_SUFFIX}")
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    link.symlink_to(version.name, target_is_directory=True)
+    link.replace(final)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def recover(final: Path) -> Path | None:
+    """Bring final to a clean state after a killed run; returns the published version (None: nothing).
+
+    A real directory at final (written before this scheme) becomes the first version; a missing or broken
+    link is pointed at the newest complete version; unfinished builds, stray links and superseded
+    versions are deleted. Call it holding the lock (publish_directory does).
+    """
+    if final.is_dir() and not final.is_symlink():
+        aside = final.with_name(f"{_prefix(final)}{_new_token()}")
+        final.rename(aside)  # killed here: final is missing, the next recover relinks `aside`
+    current = _current(final)
+    if current is None:
+        complete = versions(final)
+        if complete:
+            _link(final, complete[-1])
+            current = complete[-1]
+        elif final.is_symlink():  # broken and nothing to point it at
+            final.unlink()
+    lock = _lock_path(final)
+    for path in _siblings(final):
+        if path != lock and (current is None or path.name != current.name):
+            _remove(path)
+    return current
+
+
+@contextlib.contextmanager
+def _locked(final: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: one builder at a time is the caller's job
+        yield
+        return
+    handle: IO[bytes] = _lock_path(final).open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+@contextlib.contextmanager
+def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield an empty directory to build the output in; on success it replaces final in one step.
+
+    If the block raises, the new files are deleted and final is left as it was. With durable, every new
+    file is flushed to disk before the switch, so the published output survives a power cut too.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(final):
+        previous = recover(final)
+        token = _new_token()
+        building = final.with_name(f"{_prefix(final)}{token}{PART_SUFFIX}")
+        building.mkdir()
+        try:
+            yield building
+        except BaseException:
+            _remove(building)
+            raise
+        if durable:
+            _fsync_tree(building)
+        version = final.with_name(f"{_prefix(final)}{token}")
+        building.rename(version)
+        _link(final, version)
+        if durable:
+            _fsync_dir(final.parent)
+        if previous is not None:
+            _remove(previous)
