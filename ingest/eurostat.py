@@ -6,7 +6,13 @@ Request: `GET {url}?format=JSON&lang=EN&geo=FI&geo=EU27_2020[&<dim>=<code>…]&s
 Catalogue options (`[datasets.X] options`):
 - `geo`: geo codes to request, in order (required).
 - `since`: first time period (`sinceTimePeriod`), optional.
-- `filters`: {dimension: [codes]} extra filters, sent as repeated parameters (sorted by dimension).
+- `filters`: {dimension: [codes]} the series to take: sent as repeated query parameters (sorted by
+  dimension) AND applied to the answer (Eurostat may ignore a filter it does not know, so the answer is
+  checked: a filtered dimension that is absent, or holds none of the codes, is a ValidationError).
+- `single_series` (default true): after the filters, every dimension other than geo, time and unit must
+  hold one code, i.e. one series per geo and unit. Several (e.g. sdg_13_10's two `src_crf` series, with
+  and without LULUCF, or sdg_07_40's four `nrg_bal` series) is a ValidationError listing the dimensions and
+  their codes, so a catalogue entry chooses its series on purpose instead of an indicator summing them.
 - `ghg`: the dataset measures greenhouse gases, so mass units are tonnes of CO2 equivalent
   (GHG_UNIT_CODES overrides UNIT_CODES).
 - `units`: {Eurostat unit code: kestava unit} overrides for this dataset.
@@ -41,9 +47,11 @@ __all__ = [
     "UNIT_CODES",
     "EurostatConnector",
     "EurostatOptions",
+    "check_single_series",
     "error_message",
     "read_options",
     "request_params",
+    "select_series",
     "unit_mapping",
 ]
 
@@ -81,6 +89,7 @@ class EurostatOptions(pydantic.BaseModel):
     ghg: bool = False
     units: dict[str, str] = pydantic.Field(default_factory=dict)
     unit: str | None = None
+    single_series: bool = True
 
 
 def read_options(spec: DatasetSpec) -> EurostatOptions:
@@ -153,6 +162,49 @@ def _error_from_got(got: str | None) -> str | None:
         return label[1] if label else None
 
 
+def select_series(
+    source: str, options: EurostatOptions, ids: Sequence[str], frame: pl.DataFrame
+) -> pl.DataFrame:
+    """Keep the rows of options.filters; a filtered dimension absent or without any chosen code raises."""
+    for dimension in sorted(options.filters):
+        wanted = options.filters[dimension]
+        if dimension not in ids:
+            raise ValidationError(
+                source,
+                "id",
+                f"a dimension {dimension!r} (options.filters selects {wanted} in it)",
+                f"dimensions {list(ids)}",
+            )
+        present = frame.get_column(dimension).unique().sort().to_list()
+        if not set(wanted) & set(present):
+            raise ValidationError(
+                source,
+                f"dimension {dimension}",
+                f"the codes {wanted} (options.filters)",
+                f"only {present}",
+            )
+        frame = frame.filter(pl.col(dimension).is_in(wanted))
+    return frame
+
+
+def check_single_series(source: str, ids: Sequence[str], frame: pl.DataFrame) -> None:
+    """One series per geo and unit: every other dimension must hold a single code after the filters."""
+    several = {
+        dimension: frame.get_column(dimension).unique().sort().to_list()
+        for dimension in ids
+        if dimension not in ("geo", "time", "unit")
+    }
+    several = {dimension: codes for dimension, codes in several.items() if len(codes) > 1}
+    if several:
+        listed = "; ".join(f"{dimension}: {', '.join(codes)}" for dimension, codes in several.items())
+        raise ValidationError(
+            source,
+            "series",
+            "one series per geo and unit (choose one code of every other dimension with options.filters)",
+            f"several series, by {listed}",
+        )
+
+
 class EurostatConnector:
     """Eurostat statistics API datasets: one filtered JSON-stat GET, parsed into a normalised frame."""
 
@@ -215,8 +267,11 @@ class EurostatConnector:
             if required not in ids:
                 raise ValidationError(source, "id", f"a dimension {required!r}", f"dimensions {ids}")
         frame = dataset.frame.filter(pl.col("value").is_not_null() | pl.col("status").is_not_null())
+        frame = select_series(source, options, ids, frame)
         if frame.filter(pl.col("value").is_not_null()).height == 0:
             raise ValidationError(source, "value", "at least one observation", "an empty dataset")
+        if options.single_series:
+            check_single_series(source, ids, frame)
 
         others = [d for d in ids if d not in ("geo", "time", "unit")]
         clash = [d for d in others if d in RESERVED_COLUMNS or d == "unit_code"]

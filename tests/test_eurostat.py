@@ -245,6 +245,210 @@ def test_filters_are_repeated_parameters_before_since() -> None:
         read_options(make_spec("x", {"geos": ["FI"]}))
 
 
+# -- series selection: the real datasets' extra dimensions --------------------------------------------
+
+REAL_DIR = Path(__file__).parent / "realdata" / "eurostat"
+SDG_13_10_PATH = "/eurostat/api/dissemination/statistics/1.0/data/sdg_13_10"
+SDG_07_40_PATH = "/eurostat/api/dissemination/statistics/1.0/data/sdg_07_40"
+
+
+def cube(
+    dimensions: list[tuple[str, list[str]]], cells: dict[tuple[str, ...], float], label: str
+) -> dict[str, Any]:
+    """A Eurostat answer without `role` (as Eurostat sends it): sparse value keyed by flat index."""
+    sizes = [len(codes) for _, codes in dimensions]
+    strides = [1] * len(sizes)
+    for i in range(len(sizes) - 2, -1, -1):
+        strides[i] = strides[i + 1] * sizes[i + 1]
+    value: dict[str, float] = {}
+    for coordinates, number in sorted(cells.items()):
+        flat = sum(
+            codes.index(code) * stride
+            for (_, codes), code, stride in zip(dimensions, coordinates, strides, strict=True)
+        )
+        value[str(flat)] = number
+    return {
+        "version": "2.0",
+        "class": "dataset",
+        "label": label,
+        "source": "ESTAT",
+        "updated": "2026-06-12T23:00:00+0200",
+        "value": {k: value[k] for k in sorted(value, key=int)},
+        "status": {},
+        "id": [name for name, _ in dimensions],
+        "size": sizes,
+        "dimension": {
+            name: {
+                "label": name,
+                "category": {"index": {c: i for i, c in enumerate(codes)}, "label": {c: c for c in codes}},
+            }
+            for name, codes in dimensions
+        },
+        "extension": {"lang": "EN", "positions-with-no-data": {name: [] for name, _ in dimensions}},
+    }
+
+
+# sdg_13_10 as published: freq, airpol, src_crf (net incl. LULUCF and excl. LULUCF), unit, geo, time.
+SDG_13_10 = cube(
+    [
+        ("freq", ["A"]),
+        ("airpol", ["GHG"]),
+        ("src_crf", ["TOTXMEMONIA", "TOTX4_MEMONIA"]),
+        ("unit", ["I90", "T_HAB"]),
+        ("geo", ["EU27_2020", "FI"]),
+        ("time", ["2021", "2022"]),
+    ],
+    {
+        ("A", "GHG", "TOTXMEMONIA", "I90", "FI", "2021"): 61.2,
+        ("A", "GHG", "TOTXMEMONIA", "I90", "FI", "2022"): 74.9,
+        ("A", "GHG", "TOTX4_MEMONIA", "I90", "FI", "2021"): 67.4,
+        ("A", "GHG", "TOTX4_MEMONIA", "I90", "FI", "2022"): 64.8,
+        ("A", "GHG", "TOTXMEMONIA", "T_HAB", "FI", "2022"): 8.5,
+        ("A", "GHG", "TOTX4_MEMONIA", "T_HAB", "FI", "2022"): 8.1,
+        ("A", "GHG", "TOTXMEMONIA", "I90", "EU27_2020", "2022"): 69.0,
+        ("A", "GHG", "TOTX4_MEMONIA", "I90", "EU27_2020", "2022"): 70.2,
+    },
+    "Net greenhouse gas emissions",
+)
+SDG_13_10_OPTIONS = {
+    "geo": ["FI", "EU27_2020"],
+    "since": "2000",
+    "ghg": True,
+    "filters": {"freq": ["A"], "airpol": ["GHG"], "src_crf": ["TOTXMEMONIA"], "unit": ["I90", "T_HAB"]},
+}
+SDG_07_40 = cube(
+    [
+        ("freq", ["A"]),
+        ("nrg_bal", ["REN", "REN_TRA", "REN_ELC", "REN_HEAT_CL"]),
+        ("unit", ["PC"]),
+        ("geo", ["EU27_2020", "FI"]),
+        ("time", ["2022", "2023"]),
+    ],
+    {
+        ("A", "REN", "PC", "FI", "2022"): 47.9,
+        ("A", "REN", "PC", "FI", "2023"): 50.8,
+        ("A", "REN_TRA", "PC", "FI", "2023"): 21.3,
+        ("A", "REN_ELC", "PC", "FI", "2023"): 53.4,
+        ("A", "REN_HEAT_CL", "PC", "FI", "2023"): 61.0,
+        ("A", "REN", "PC", "EU27_2020", "2023"): 24.5,
+        ("A", "REN_ELC", "PC", "EU27_2020", "2023"): 45.3,
+    },
+    "Share of renewable energy in gross final energy consumption by sector",
+)
+SDG_07_40_OPTIONS = {
+    "geo": ["FI", "EU27_2020"],
+    "since": "2000",
+    "filters": {"freq": ["A"], "nrg_bal": ["REN"], "unit": ["PC"]},
+}
+
+
+def test_sdg_13_10_with_two_src_crf_series_gives_the_net_series_selected_in_the_catalogue(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    # The server answers with every series, as if it ignored the filters: the answer is still checked.
+    httpserver.expect_request(SDG_13_10_PATH, method="GET").respond_with_json(SDG_13_10)
+    spec = make_spec(httpserver.url_for(SDG_13_10_PATH), SDG_13_10_OPTIONS, "eurostat_sdg_13_10")
+    connector = EurostatConnector()
+    frame = connector.parse(spec, connector.fetch(spec, fetcher))
+
+    query = httpserver.log[0][0].args
+    assert query.getlist("src_crf") == ["TOTXMEMONIA"]
+    assert query.getlist("airpol") == ["GHG"]
+    assert query.getlist("unit") == ["I90", "T_HAB"]
+    assert set(frame["src_crf"]) == {"TOTXMEMONIA"}
+    assert sorted(frame.select("area", "period", "unit_code", "value").rows()) == [
+        ("EU27_2020", "2022", "I90", 69.0),
+        ("FI", "2021", "I90", 61.2),
+        ("FI", "2022", "I90", 74.9),
+        ("FI", "2022", "T_HAB", 8.5),
+    ]
+    check_observations(frame, spec.id)
+
+
+def test_sdg_13_10_without_a_src_crf_choice_fails_listing_both_series() -> None:
+    options = {"geo": ["FI", "EU27_2020"], "ghg": True}
+    with pytest.raises(
+        ValidationError,
+        match=r"eurostat_sdg_13_10: series: expected one series per geo and unit.*"
+        r"several series, by src_crf: TOTX4_MEMONIA, TOTXMEMONIA",
+    ):
+        EurostatConnector().parse(
+            make_spec("https://example.test/sdg_13_10", options, "eurostat_sdg_13_10"),
+            [payload(json.dumps(SDG_13_10).encode())],
+        )
+
+
+def test_sdg_07_40_with_four_nrg_bal_series_gives_the_overall_share() -> None:
+    spec = make_spec("https://example.test/sdg_07_40", SDG_07_40_OPTIONS, "eurostat_sdg_07_40")
+    frame = EurostatConnector().parse(spec, [payload(json.dumps(SDG_07_40).encode())])
+    assert set(frame["nrg_bal"]) == {"REN"}
+    assert sorted(frame.select("area", "period", "value").rows()) == [
+        ("EU27_2020", "2023", 24.5),
+        ("FI", "2022", 47.9),
+        ("FI", "2023", 50.8),
+    ]
+    no_choice = {"geo": ["FI", "EU27_2020"], "filters": {"unit": ["PC"]}}
+    with pytest.raises(ValidationError, match=r"by nrg_bal: REN, REN_ELC, REN_HEAT_CL, REN_TRA"):
+        EurostatConnector().parse(
+            make_spec("https://example.test/sdg_07_40", no_choice, "eurostat_sdg_07_40"),
+            [payload(json.dumps(SDG_07_40).encode())],
+        )
+
+
+def test_a_filter_on_a_dimension_the_answer_lacks_or_a_code_it_lacks_fails_naming_it() -> None:
+    spec = make_spec(
+        "https://example.test/sdg_07_40",
+        {**SDG_07_40_OPTIONS, "filters": {"siec": ["TOTAL"], "unit": ["PC"]}},
+        "eurostat_sdg_07_40",
+    )
+    with pytest.raises(ValidationError, match=r"a dimension 'siec'.*dimensions \['freq', 'nrg_bal'"):
+        EurostatConnector().parse(spec, [payload(json.dumps(SDG_07_40).encode())])
+    spec = make_spec(
+        "https://example.test/sdg_07_40",
+        {**SDG_07_40_OPTIONS, "filters": {"nrg_bal": ["REN_XYZ"]}},
+        "eurostat_sdg_07_40",
+    )
+    with pytest.raises(ValidationError, match=r"dimension nrg_bal: expected the codes \['REN_XYZ'\].*only"):
+        EurostatConnector().parse(spec, [payload(json.dumps(SDG_07_40).encode())])
+
+
+def test_every_eurostat_catalogue_entry_selects_its_series_with_filters() -> None:
+    catalogue = load_catalogue()
+    entries = [d for d in catalogue.datasets.values() if d.protocol == "eurostat"]
+    assert entries
+    for spec in entries:
+        options = read_options(spec)
+        assert options.single_series, spec.id
+        assert "unit" in options.filters, spec.id
+    assert read_options(catalogue.dataset("eurostat_sdg_13_10")).filters["src_crf"] == ["TOTXMEMONIA"]
+    assert read_options(catalogue.dataset("eurostat_sdg_07_40")).filters["nrg_bal"] == ["REN"]
+
+
+def test_the_real_eurostat_answer_parses(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    # A verbatim Eurostat answer: no `role`, no `status`, `extension` with `annotation` and
+    # `positions-with-no-data`.
+    body = (REAL_DIR / "prc_hicp_manr_EA_2025-10_12.json").read_bytes()
+    document = json.loads(body)
+    assert "role" not in document and "status" not in document
+    path = "/eurostat/api/dissemination/statistics/1.0/data/prc_hicp_manr"
+    httpserver.expect_request(path, method="GET").respond_with_data(body, content_type="application/json")
+    options = {
+        "geo": ["EA"],
+        "filters": {"unit": ["RCH_A"], "coicop": ["CP00"]},
+        "units": {"RCH_A": "%"},
+    }
+    spec = make_spec(httpserver.url_for(path), options, "eurostat_prc_hicp_manr")
+    connector = EurostatConnector()
+    frame = connector.parse(spec, connector.fetch(spec, fetcher))
+    assert frame.columns == ["area", "period", "value", "flag", "unit", "unit_code", "freq", "coicop"]
+    assert frame.select("area", "period", "value", "flag", "unit").rows() == [
+        ("EA", "2025-10", 2.1, None, "%"),
+        ("EA", "2025-11", 2.1, None, "%"),
+        ("EA", "2025-12", 2.0, None, "%"),
+    ]
+    check_observations(frame, spec.id)
+
+
 # -- the bundled demo snapshot ----------------------------------------------------------------------------
 
 RANGES: dict[str, dict[tuple[str, str], tuple[float, float]]] = {

@@ -1,7 +1,13 @@
-"""Demo snapshot for Eurostat: one JSON-stat 2.0 GET per catalogue dataset, FI and EU27_2020, 2000–2024."""
+"""Demo snapshot for Eurostat: one JSON-stat 2.0 GET per catalogue dataset, FI and EU27_2020, 2000–2024.
+
+The answers have the real datasets' dimensions, including the series the catalogue filters out
+(sdg_13_10's two src_crf series and its airpol dimension, sdg_07_40's four nrg_bal series), so that the
+offline run goes through the connector's series selection exactly as a live run would. Values are demo.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -53,6 +59,9 @@ class DemoDataset:
     dimensions: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]  # (id, label, categories)
     series: Mapping[tuple[str, str], Series]  # (unit code, geo) → series
     geos: tuple[str, ...] = ("EU27_2020", "FI")  # Eurostat's own order, not the request's
+    # Other categories of a multi-category dimension besides the first: (dimension, code) → factor on the
+    # first category's values (demo values for the series the catalogue filters out).
+    variants: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _ghg_per_capita(index: Anchors, base_mt: float, pop_2000: float, pop_2024: float) -> dict[int, float]:
@@ -108,13 +117,18 @@ DATASETS: Mapping[str, DemoDataset] = {
         years=range(2000, 2024),
         dimensions=(
             FREQ,
-            _unit("I90", "T_HAB"),
+            ("airpol", "Air pollutants and greenhouse gases", (("GHG", "Greenhouse gases"),)),
             (
                 "src_crf",
-                "Source sectors for greenhouse gas emissions",
-                (("TOTX_MEMONIA", "Total (excluding memo items, including international aviation)"),),
+                "Source sectors for greenhouse gas emissions (Common Reporting Format)",
+                (
+                    ("TOTXMEMONIA", "Total (excluding memo items)"),
+                    ("TOTX4_MEMONIA", "Total (excluding LULUCF and memo items)"),
+                ),
             ),
+            _unit("I90", "T_HAB"),
         ),
+        variants={("src_crf", "TOTX4_MEMONIA"): 1.18},
         series={
             ("I90", "FI"): Series(FI_GHG_INDEX, noise=1.5),
             ("I90", "EU27_2020"): Series(EU_GHG_INDEX, {2023: "p"}, noise=0.6),
@@ -262,7 +276,21 @@ DATASETS: Mapping[str, DemoDataset] = {
         label="Share of renewable energy in gross final energy consumption by sector",
         updated="2026-02-26T23:00:00+0100",
         years=range(2004, 2025),
-        dimensions=(FREQ, ("nrg_bal", "Energy balance", (("REN", "Renewable energy sources"),)), _unit("PC")),
+        dimensions=(
+            FREQ,
+            (
+                "nrg_bal",
+                "Energy balance",
+                (
+                    ("REN", "Renewable energy sources"),
+                    ("REN_TRA", "Renewable energy sources in transport"),
+                    ("REN_ELC", "Renewable energy sources in electricity"),
+                    ("REN_HEAT_CL", "Renewable energy sources in heating and cooling"),
+                ),
+            ),
+            _unit("PC"),
+        ),
+        variants={("nrg_bal", "REN_TRA"): 0.45, ("nrg_bal", "REN_ELC"): 1.1, ("nrg_bal", "REN_HEAT_CL"): 1.2},
         series={
             ("PC", "FI"): Series(
                 {
@@ -351,15 +379,24 @@ def jsonstat_response(dataset: DemoDataset) -> bytes:
     status: dict[str, str] = {}
     used_times: set[str] = set()
     fixed = {did: categories[0][0] for did, _, categories in dimensions if len(categories) == 1}
+    varied = [
+        (did, [code for code, _ in categories])
+        for did, _, categories in dimensions
+        if len(categories) > 1 and did not in ("unit", "geo", "time")
+    ]
     for unit, _ in units:
         for geo in dataset.geos:
             series = dataset.series[(unit, geo)]
             for year, number in _values(series, dataset.years, rng).items():
-                flat = flat_index({**fixed, "unit": unit, "geo": geo, "time": str(year)})
-                used_times.add(str(year))
-                value[flat] = int(number) if series.decimals == 0 else number
-                if year in series.flags:
-                    status[flat] = series.flags[year]
+                for codes in itertools.product(*(c for _, c in varied)):
+                    chosen = dict(zip((did for did, _ in varied), codes, strict=True))
+                    factor = math.prod(dataset.variants.get(item, 1.0) for item in chosen.items())
+                    scaled = round(number * factor, series.decimals)
+                    flat = flat_index({**fixed, **chosen, "unit": unit, "geo": geo, "time": str(year)})
+                    used_times.add(str(year))
+                    value[flat] = int(scaled) if series.decimals == 0 else scaled
+                    if year in series.flags:
+                        status[flat] = series.flags[year]
     ordered_value = {key: value[key] for key in sorted(value, key=int)}
     ordered_status = {key: status[key] for key in sorted(status, key=int)}
     document: dict[str, Any] = {
