@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kestava.units import check_unit
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 
@@ -50,6 +53,95 @@ class CalendarSpec(BaseModel):
         return cutoff - timedelta(days=1)
 
 
+Match = dict[str, str | list[str]]  # dimension -> value, or any of several values
+
+
+class PlausibilityRule(BaseModel):
+    """What a plausibility rule looks at: the matching rows (or their sum per `by`), in `unit`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    match: Match = Field(default_factory=dict)
+    unit: str  # the rule's numbers are in this unit; matching rows in another unit of the same kind convert
+    aggregate: Literal["none", "sum"] = "none"
+    by: tuple[str, ...] = ("area", "period")  # with aggregate = "sum": the columns kept, the rest summed
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> PlausibilityRule:
+        check_unit(self.unit)
+        if self.aggregate == "sum" and "period" not in self.by:
+            raise ValueError(f"plausibility rule {self.name!r}: by must include 'period' (never summed)")
+        return self
+
+
+class RangeRule(PlausibilityRule):
+    """Values (or sums) must lie within [min, max]."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RangeRule:
+        if self.min is None and self.max is None:
+            raise ValueError(f"plausibility range {self.name!r}: declare min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"plausibility range {self.name!r}: min {self.min} > max {self.max}")
+        return self
+
+
+class JumpRule(PlausibilityRule):
+    """A revised value (or sum) may not change by more than `factor` (up or down) on the previous vintage."""
+
+    factor: float = Field(gt=1)
+    # ignore changes where both the old and the new value are smaller than this (in unit): small numbers
+    # swing by large factors without being wrong
+    floor: float = Field(default=0.0, ge=0)
+
+
+class PlausibilitySpec(BaseModel):
+    """A dataset's plausibility declarations (see ingest/plausibility.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ranges: tuple[RangeRule, ...] = ()
+    jumps: tuple[JumpRule, ...] = ()
+
+
+MAY_DROP_PATTERN = r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|!=|=|<|>)\s*(\S(?:.*\S)?)\s*$"
+
+
+class CompleteSpec(BaseModel):
+    """What a complete payload holds (checked by ingest/completeness.py before anything is written)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every area the request named (Syke municipalities, PxWeb area codes, Eurostat geo codes)
+    requested_areas: bool = True
+    # areas every payload must hold although the request does not name them (HSY's four cities)
+    areas: tuple[str, ...] = ()
+    # every Europe/Helsinki day of the requested window (startTime/endTime), e.g. Fingrid
+    requested_days: bool = False
+    # every area has every year from this one to the payload's newest year
+    annual_from: int | None = None
+    # every value of these columns has every period any of them has (e.g. ["area"]: one city's file
+    # cut short lacks the years the others have)
+    same_periods_per: tuple[str, ...] = ()
+    # which currently valid observations the payload must still hold: all, only those whose period
+    # lies in the requested window (a moving window drops old days), or none
+    previous: Literal["all", "window", "none"] = "all"
+    # missing observations the source may drop: "period < 2000", "area = 235", "taso_5 = *" (any value)
+    may_drop: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_may_drop(self) -> CompleteSpec:
+        for rule in self.may_drop:
+            if not re.match(MAY_DROP_PATTERN, rule):
+                raise ValueError(
+                    f"complete.may_drop: {rule!r} is not '<column> <op> <value>' with op one of "
+                    "=, !=, <, <=, >, >= (value * = any)"
+                )
+        return self
+
+
 class DatasetSpec(BaseModel):
     """One dataset: where it comes from, how to read it, how often and under which terms."""
 
@@ -64,6 +156,10 @@ class DatasetSpec(BaseModel):
     cadence: str  # cron expression, Europe/Helsinki time
     calendar: CalendarSpec
     secret_env: str | None = None  # name of the environment variable holding an API key
+    plausibility: PlausibilitySpec = Field(default_factory=PlausibilitySpec)
+    complete: CompleteSpec = Field(default_factory=CompleteSpec)
+    # `kestava probe`: option overrides that make the smallest live request (one area, recent periods)
+    probe: dict[str, Any] = Field(default_factory=dict)
 
 
 class Catalogue(BaseModel):
