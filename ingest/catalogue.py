@@ -125,9 +125,10 @@ class CompleteSpec(BaseModel):
     # every value of these columns has every period any of them has (e.g. ["area"]: one city's file
     # cut short lacks the years the others have)
     same_periods_per: tuple[str, ...] = ()
-    # which currently valid observations the payload must still hold: all, only those whose period
-    # lies in the requested window (a moving window drops old days), or none
-    previous: Literal["all", "window", "none"] = "all"
+    # which currently valid observations the payload must still hold: all; only those whose period
+    # lies in the requested window (a moving window drops old days); every series in any period
+    # (a point-in-time table whose period moves on); or none
+    previous: Literal["all", "window", "series", "none"] = "all"
     # missing observations the source may drop: "period < 2000", "area = 235", "taso_5 = *" (any value)
     may_drop: tuple[str, ...] = ()
 

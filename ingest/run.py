@@ -11,7 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from ingest.acceptance import check_before_load
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
+from ingest.completeness import check_complete
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
@@ -166,6 +168,8 @@ def _ingest_locked(
                 not_modified=not_modified,
             )
         frame = connector.parse(spec, payloads)
+        check_complete(engine, spec, payloads, frame, reader_version=connector.reader_version)
+        check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
         result = load_snapshot(
             engine,
             dataset_info(catalogue, spec),

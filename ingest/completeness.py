@@ -1,0 +1,410 @@
+"""Rejects a silently short payload: one lacking what the request asked for or what the last vintage had.
+
+Each dataset declares in `[datasets.<id>.complete]` (ingest.catalogue.CompleteSpec) what a complete
+payload holds:
+
+- `requested_areas` (default true): every area the request named — Syke's municipality files, the
+  `KU…` area codes of PxWeb queries, Eurostat's `geo` parameters — has at least one observation;
+- `areas`: areas every payload holds although the request does not name them (HSY's four cities);
+- `requested_days`: every Europe/Helsinki day of the requested `startTime`/`endTime` window (Fingrid);
+- `annual_from`: every area has every year from this one to the payload's newest year;
+- `same_periods_per`: every value of these columns has every period any of them has;
+- `previous`: which currently valid observations the payload must still hold, by (series, period):
+  `all`; `window` (only those whose period lies in the requested window: a moving window drops old
+  days); `series` (every series, in any period: point-in-time tables whose period moves on); `none`.
+
+A missing observation is forgiven when a `may_drop` rule matches it: `"<column> <op> <value>"` with op
+one of `=`, `!=`, `<`, `<=`, `>`, `>=` compared as text (periods compare in time order), `= *` for any
+value of that column (e.g. `"period < 2000"`, `"area = 235"`, `"taso_5 = *"`).
+
+When the connector's reader version (or its set of dimension columns) changed since the last snapshot,
+series may be named differently, so the previous vintage is compared by (area, period) only.
+`missing_observations` is pure; `check_complete` reads the current observations and raises
+`IncompleteError` (a ValidationError, so the payload is rejected, recorded and alerted like any other).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import orjson
+import polars as pl
+from sqlalchemy import Engine, select
+
+from ingest.catalogue import MAY_DROP_PATTERN, DatasetSpec
+from ingest.errors import ValidationError
+from ingest.payload import Payload
+from storage import schema
+from storage.checks import dimension_columns
+from storage.load import series_keys
+from storage.read import observations
+
+__all__ = [
+    "IncompleteError",
+    "check_complete",
+    "missing_observations",
+    "requested_areas",
+    "requested_days",
+]
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+MESSAGE_GROUPS = 6  # how many groups of missing observations a message spells out
+_YEAR = re.compile(r"^\d{4}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MUNICIPALITY = re.compile(r"^KU(\d{3})$")
+
+# why an observation was expected, as a message says it
+REASONS = {
+    "requested": "the request asked for",
+    "area": "the catalogue's complete.areas lists",
+    "day": "the requested window holds",
+    "annual": "complete.annual_from expects",
+    "same_periods": "other areas have",
+    "previous": "the previous vintage had",
+}
+
+
+class IncompleteError(ValidationError):
+    """A payload lacking observations it should hold; the message names dataset, areas, series, periods."""
+
+    def __init__(self, dataset_id: str, missing: pl.DataFrame) -> None:
+        self.source = dataset_id
+        self.field = "completeness"
+        self.expected = (
+            "every area, series and period the request asked for and the previous vintage had "
+            f"(or a may_drop rule in [datasets.{dataset_id}.complete])"
+        )
+        self.missing = missing
+        self.got = summarise(missing)
+        Exception.__init__(
+            self,
+            f"{dataset_id}: completeness: {missing.height} observation(s) missing, nothing was loaded: "
+            f"{self.got}",
+        )
+
+
+# ------------------------------------------------------------------------------------ what was asked
+
+
+def requested_areas(spec: DatasetSpec, payloads: Sequence[Payload]) -> list[str]:
+    """The areas the recorded requests named, in the frame's spelling ("049", "FI")."""
+    if spec.protocol == "syke_csv":
+        from ingest.syke import request_codes
+
+        return list(request_codes(spec))
+    areas: list[str] = []
+    for payload in payloads:
+        request = payload.request
+        if spec.protocol == "eurostat":
+            areas += [value for name, value in request.params if name == "geo"]
+        elif spec.protocol == "pxweb" and request.json_body is not None:
+            try:
+                query = orjson.loads(request.json_body)["query"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            for item in query:
+                values = item.get("selection", {}).get("values", []) if isinstance(item, dict) else []
+                areas += [m[1] for v in values if isinstance(v, str) and (m := _MUNICIPALITY.match(v))]
+    return list(dict.fromkeys(areas))
+
+
+def requested_days(payloads: Sequence[Payload]) -> list[date]:
+    """The Helsinki days of the first request's startTime/endTime window ([] when it has none)."""
+    if not payloads:
+        return []
+    params = dict(payloads[0].request.params)
+    try:
+        start = datetime.fromisoformat(params["startTime"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(params["endTime"].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return []
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        return []
+    first = start.astimezone(HELSINKI).date()
+    last = (end - timedelta(microseconds=1)).astimezone(HELSINKI).date()  # the end is exclusive
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+# ------------------------------------------------------------------------------------ the checks
+
+
+def _gaps(reason: str, rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.with_columns(pl.lit(reason).alias("reason"))
+
+
+def _area_gaps(reason: str, wanted: Sequence[str], present: set[str]) -> pl.DataFrame | None:
+    absent = [area for area in wanted if area not in present]
+    if not absent:
+        return None
+    return _gaps(reason, pl.DataFrame({"area": absent}, schema={"area": pl.String}))
+
+
+def _day_gaps(days: Sequence[date], frame: pl.DataFrame) -> pl.DataFrame | None:
+    present = set(frame.filter(pl.col("period").str.contains(_DAY.pattern))["period"].to_list())
+    absent = [day.isoformat() for day in days if day.isoformat() not in present]
+    if not absent:
+        return None
+    return _gaps("day", pl.DataFrame({"period": absent}, schema={"period": pl.String}))
+
+
+def _annual_gaps(first_year: int, frame: pl.DataFrame) -> pl.DataFrame | None:
+    years = frame.filter(pl.col("period").str.contains(_YEAR.pattern)).select("area", "period").unique()
+    if years.height == 0:
+        return None
+    newest = int(years["period"].cast(pl.Int64).max())  # type: ignore[arg-type]
+    grid = (
+        years.select("area")
+        .unique()
+        .join(pl.DataFrame({"period": [str(y) for y in range(first_year, newest + 1)]}), how="cross")
+    )
+    absent = grid.join(years, on=["area", "period"], how="anti")
+    return _gaps("annual", absent) if absent.height else None
+
+
+def _same_period_gaps(source: str, columns: Sequence[str], frame: pl.DataFrame) -> pl.DataFrame | None:
+    found = []
+    periods = frame.select("period").unique()
+    for column in columns:
+        if column not in frame.columns:
+            raise ValidationError(
+                source,
+                f"catalogue complete.same_periods_per {column!r}",
+                "a column of the parsed frame",
+                ", ".join(frame.columns),
+            )
+        have = frame.select(column, "period").unique()
+        absent = (
+            have.select(column)
+            .unique()
+            .join(periods, how="cross")
+            .join(have, on=[column, "period"], how="anti")
+        )
+        if absent.height:
+            found.append(_gaps("same_periods", absent))
+    return pl.concat(found, how="diagonal") if found else None
+
+
+def _window_filter(days: Sequence[date]) -> pl.Expr:
+    """Periods overlapping the window: its days, and the ISO weeks and months holding any of them."""
+    texts = [d.isoformat() for d in days]
+    weeks = {f"{d.isocalendar().year}-W{d.isocalendar().week:02d}" for d in days}
+    months = {d.isoformat()[:7] for d in days}
+    return pl.col("period").is_in([*texts, *sorted(weeks), *sorted(months)])
+
+
+def _previous_gaps(
+    spec: DatasetSpec,
+    frame: pl.DataFrame,
+    previous: pl.DataFrame,
+    days: Sequence[date],
+    coarse: bool,
+) -> pl.DataFrame | None:
+    """Current observations (columns key, period) whose key and period the new frame lacks."""
+    mode = spec.complete.previous
+    if mode == "none" or previous.height == 0:
+        return None
+    if mode == "window" and days:
+        previous = previous.filter(_window_filter(days))
+    decoded = previous.select("key").unique()
+    decoded = pl.concat(
+        [decoded, decoded["key"].str.json_decode(infer_schema_length=None).struct.unnest()],
+        how="horizontal",
+    )
+    if coarse or sorted(c for c in decoded.columns if c != "key") != dimension_columns(frame):
+        # series may be named differently now: compare what can be compared, area and period
+        old = previous.join(decoded.select("key", "area"), on="key").select("area", "period").unique()
+        new = frame.select("area", "period").unique()
+        if mode == "series":
+            absent = old.select("area").unique().join(new.select("area").unique(), on="area", how="anti")
+        else:
+            absent = old.join(new, on=["area", "period"], how="anti")
+        return _gaps("previous", absent) if absent.height else None
+    new = frame.select(series_keys(frame).alias("key"), "period")
+    if mode == "series":
+        absent = previous.select("key").unique().join(new.select("key").unique(), on="key", how="anti")
+        absent = absent.with_columns(pl.lit(None, dtype=pl.String).alias("period"))
+    else:
+        absent = previous.select("key", "period").join(new, on=["key", "period"], how="anti")
+    if absent.height == 0:
+        return None
+    return _gaps("previous", absent.join(decoded, on="key").drop("key"))
+
+
+def _may_drop(rules: Sequence[str], gaps: pl.DataFrame) -> pl.Expr:
+    """True for the gaps a may_drop rule forgives."""
+    allowed = pl.lit(False)
+    for rule in rules:
+        match = re.match(MAY_DROP_PATTERN, rule)
+        assert match is not None  # validated by CompleteSpec
+        column, op, value = match.groups()
+        if column not in gaps.columns:
+            continue
+        col = pl.col(column)
+        if value == "*":
+            test = col.is_not_null() if op == "=" else pl.lit(False)
+        else:
+            test = {
+                "=": col == value,
+                "!=": col != value,
+                "<": col < value,
+                "<=": col <= value,
+                ">": col > value,
+                ">=": col >= value,
+            }[op]
+        allowed = allowed | test.fill_null(False)
+    return allowed
+
+
+def missing_observations(
+    spec: DatasetSpec,
+    frame: pl.DataFrame,
+    payloads: Sequence[Payload],
+    previous: pl.DataFrame | None = None,
+    *,
+    coarse: bool = False,
+) -> pl.DataFrame:
+    """Every expected observation the frame lacks and no may_drop rule forgives.
+
+    `previous` holds the dataset's current observations as (key, period), key being the storage series
+    key (None: no comparison, e.g. a probe). `coarse` compares it by (area, period) only. The result has
+    a `reason` column (see REASONS), area, period and the series' dimension columns where known.
+    """
+    complete = spec.complete
+    present_areas = set(frame["area"].unique().to_list()) if "area" in frame.columns else set()
+    days = requested_days(payloads) if (complete.requested_days or complete.previous == "window") else []
+    found = [
+        _area_gaps("requested", requested_areas(spec, payloads), present_areas)
+        if complete.requested_areas
+        else None,
+        _area_gaps("area", complete.areas, present_areas),
+        _day_gaps(days, frame) if complete.requested_days else None,
+        _annual_gaps(complete.annual_from, frame) if complete.annual_from is not None else None,
+        _same_period_gaps(spec.id, complete.same_periods_per, frame) if complete.same_periods_per else None,
+        _previous_gaps(spec, frame, previous, days, coarse) if previous is not None else None,
+    ]
+    gaps = [g for g in found if g is not None and g.height]
+    if not gaps:
+        return pl.DataFrame(schema={"reason": pl.String, "area": pl.String, "period": pl.String})
+    missing = pl.concat(gaps, how="diagonal_relaxed")
+    for column in ("area", "period"):
+        if column not in missing.columns:
+            missing = missing.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    if complete.may_drop:
+        missing = missing.filter(~_may_drop(complete.may_drop, missing))
+    return missing
+
+
+def current_keys(engine: Engine, dataset_id: str) -> pl.DataFrame:
+    """The dataset's currently valid observations as (key, period)."""
+    return observations(engine, dataset_id, expand=False).select("key", "period")
+
+
+def last_reader_version(engine: Engine, dataset_id: str) -> str | None:
+    """The reader version of the dataset's newest snapshot, if any."""
+    snap = schema.snapshot
+    with engine.connect() as conn:
+        return conn.execute(
+            select(snap.c.reader_version)
+            .where(snap.c.dataset_id == dataset_id)
+            .order_by(snap.c.id.desc())
+            .limit(1)
+        ).scalar()
+
+
+def check_complete(
+    engine: Engine,
+    spec: DatasetSpec,
+    payloads: Sequence[Payload],
+    frame: pl.DataFrame,
+    *,
+    reader_version: str,
+) -> None:
+    """Raise IncompleteError when the parsed payload lacks what it should hold (reads, never writes)."""
+    previous = current_keys(engine, spec.id) if spec.complete.previous != "none" else None
+    coarse = previous is not None and previous.height > 0
+    coarse = coarse and last_reader_version(engine, spec.id) != reader_version
+    missing = missing_observations(spec, frame, payloads, previous, coarse=coarse)
+    if missing.height:
+        raise IncompleteError(spec.id, missing)
+
+
+# ------------------------------------------------------------------------------------ the message
+
+
+def _period_key(period: str) -> tuple[int, int, int]:
+    if _YEAR.match(period):
+        return (int(period), 0, 0)
+    if _DAY.match(period):
+        day = date.fromisoformat(period)
+        return (day.year, day.month, day.day)
+    week = _WEEK.match(period)
+    if week:
+        return (int(week[1]), 0, int(week[2]))
+    return (0, 0, 0)
+
+
+def _next(period: str) -> str | None:
+    """The period after this one, for years and days (else None: no ranges)."""
+    if _YEAR.match(period):
+        return str(int(period) + 1)
+    if _DAY.match(period):
+        return (date.fromisoformat(period) + timedelta(days=1)).isoformat()
+    return None
+
+
+def compress_periods(periods: Sequence[str], limit: int = 6) -> str:
+    """ "1990, 2019–2022" for years, "2026-11-03…2026-11-05" for days; long lists end with "…"."""
+    ordered = sorted(set(periods), key=lambda p: (_period_key(p), p))
+    runs: list[tuple[str, str]] = []
+    for period in ordered:
+        if runs and _next(runs[-1][1]) == period:
+            runs[-1] = (runs[-1][0], period)
+        else:
+            runs.append((period, period))
+    texts = [a if a == b else (f"{a}–{b}" if _YEAR.match(a) else f"{a}…{b}") for a, b in runs]
+    return ", ".join(texts[:limit]) + (f", … ({len(ordered)} periods)" if len(texts) > limit else "")
+
+
+def _series_text(row: dict[str, object], columns: Sequence[str]) -> str:
+    parts = [f"{c}={row[c]}" for c in columns if row.get(c) not in (None, "")]
+    text = ", ".join(parts)
+    return text if len(text) <= 90 else text[:89] + "…"
+
+
+def summarise(missing: pl.DataFrame, groups: int = MESSAGE_GROUPS) -> str:
+    """Missing observations grouped by why, area and periods: counts of series with one example each."""
+    series_columns = [c for c in missing.columns if c not in ("reason", "area", "period", "unit")]
+    rows = missing.with_columns(
+        pl.concat_str(
+            [pl.col(c).fill_null("") for c in series_columns] or [pl.lit("")], separator="\x1f"
+        ).alias("_series")
+    )
+    per_series = (
+        rows.group_by(["reason", "area", "_series"], maintain_order=True)
+        .agg(pl.col("period").drop_nulls(), *[pl.first(c) for c in series_columns])
+        .with_columns(
+            pl.col("period")
+            .map_elements(lambda ps: compress_periods(list(ps)), return_dtype=pl.String)
+            .alias("periods")
+        )
+    )
+    grouped = per_series.group_by(["reason", "area", "periods"], maintain_order=True).agg(
+        pl.len().alias("series"), *[pl.first(c) for c in series_columns]
+    )
+    texts = []
+    for row in grouped.head(groups).iter_rows(named=True):
+        area = f"area {row['area']}" if row["area"] is not None else "all areas"
+        what = row["periods"] and f"periods {row['periods']}"
+        example = _series_text(row, series_columns)
+        count = row["series"]
+        if example:
+            what = f"{count} series{' (e.g. ' if count > 1 else ' ('}{example})" + (
+                f", {what}" if what else ""
+            )
+        texts.append(f"{area}: {what or 'no observation at all'} [{REASONS[row['reason']]}]")
+    more = grouped.height - groups
+    return "; ".join(texts) + (f"; and {more} more group(s)" if more > 0 else "")
