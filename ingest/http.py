@@ -382,11 +382,12 @@ class LiveFetcher:
             attempts = gave_up.last_attempt.attempt_number
             description = last.description if isinstance(last, _TransientError) else type(last).__name__
             status = last.status if isinstance(last, _TransientError) else None
+            which = f"the last of {attempts} attempts" if attempts > 1 else "the only attempt"
             failure = HttpError(
                 call.source,
                 call.field,
-                f"a successful response within {self._max_attempts} attempts",
-                scrub(f"gave up after {attempts} attempts; last error: {description}", call.secrets),
+                "a successful answer (HTTP 2xx)",
+                scrub(f"at {which}: {description}", call.secrets),
                 status=status,
                 attempts=attempts,
             )
@@ -474,9 +475,9 @@ class LiveFetcher:
             # Type name only: h11's message may quote an offending header value.
             failure = call.error("a request the client can send", type(exc).__name__)
         except httpx.TimeoutException as exc:
-            failure = _TransientError(f"timed out ({type(exc).__name__})")
+            failure = _TransientError(self._describe_timeout(exc))
         except httpx.TransportError as exc:
-            failure = _TransientError(scrub(f"{type(exc).__name__}: {exc}", call.secrets))
+            failure = _TransientError(scrub(_describe_transport(exc), call.secrets))
         except httpx.HTTPError as exc:
             failure = call.error("a readable response", f"{type(exc).__name__}: {exc}")
         finally:
@@ -523,6 +524,8 @@ class LiveFetcher:
         if status == 429 or 500 <= status < 600:
             retry_after = _retry_after(response_headers.get("retry-after"), fetched_at)
             description = describe_status(status, body, call.secrets)
+            if retry_after is not None:
+                description = f"{description} (asked to retry after {retry_after:.0f} s)"
             raise _TransientError(description, status=status, retry_after=retry_after)
         if not 200 <= status < 300:
             raise status_error(
@@ -538,6 +541,17 @@ class LiveFetcher:
             fetched_at=fetched_at,
             final_url=final_url,
         )
+
+    def _describe_timeout(self, exc: httpx.TimeoutException) -> str:
+        """A timeout in plain words: what did not come within how long."""
+        timeout = self._client.timeout
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"no connection within {timeout.connect} s (timed out: ConnectTimeout)"
+        if isinstance(exc, httpx.ReadTimeout):
+            return f"no answer within {timeout.read} s (timed out: ReadTimeout)"
+        if isinstance(exc, httpx.WriteTimeout):
+            return f"the request could not be sent within {timeout.write} s (timed out: WriteTimeout)"
+        return f"timed out waiting for a free connection ({type(exc).__name__})"
 
     def _send(self, call: _Call, request: httpx.Request) -> httpx.Response:
         """Send, following redirects by hand; secret headers are dropped when the origin changes."""
@@ -584,7 +598,7 @@ class LiveFetcher:
         # h11 already raises RemoteProtocolError on a short body; this is a second line of defence.
         if declared is not None and response.num_bytes_downloaded < declared:
             raise _TransientError(
-                f"truncated body: received {response.num_bytes_downloaded} of {declared} bytes",
+                f"a truncated answer: received {response.num_bytes_downloaded} of {declared} bytes",
                 status=response.status_code,
             )
         return b"".join(chunks)
@@ -609,6 +623,22 @@ class LiveFetcher:
         except (KeyError, LookupError, OSError, ValueError):
             return None
         return body if hashlib.sha256(body).hexdigest() == sha256 else None
+
+
+def _describe_transport(exc: httpx.TransportError) -> str:
+    """A connection failure in plain words, with the library's own reason (scrubbed by the caller)."""
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"no connection to the server ({reason})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke off the answer ({reason})"
+    if isinstance(exc, httpx.ReadError):
+        return f"the connection failed while reading the answer ({reason})"
+    if isinstance(exc, httpx.WriteError):
+        return f"the connection failed while sending the request ({reason})"
+    if isinstance(exc, httpx.ProxyError):
+        return f"the proxy refused or failed ({reason})"
+    return f"{type(exc).__name__}: {reason}"
 
 
 def _content_length(response: httpx.Response) -> int | None:

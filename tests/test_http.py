@@ -242,6 +242,34 @@ def test_persistent_503_gives_up(httpserver: HTTPServer, make_fetcher: Make, rec
     assert not isinstance(err, TooManyCellsError)
 
 
+def test_gave_up_message_says_what_the_last_answer_was(httpserver: HTTPServer, make_fetcher: Make) -> None:
+    httpserver.expect_oneshot_request("/busy").respond_with_data("", status=502)
+    httpserver.expect_oneshot_request("/busy").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "7"}
+    )
+    with pytest.raises(HttpError) as info:
+        make_fetcher(max_attempts=2).get("eurostat_sdg_13_10", httpserver.url_for("/busy"))
+    assert str(info.value) == (
+        f"eurostat_sdg_13_10: GET {httpserver.url_for('/busy')}: expected a successful answer (HTTP 2xx), "
+        "got at the last of 2 attempts: HTTP 429 Too Many Requests: slow down (asked to retry after 7 s)"
+    )
+    assert "gave up" not in str(info.value)
+    assert info.value.status == 429
+
+
+def test_gave_up_message_names_the_connection_error(make_fetcher: Make) -> None:
+    with socket.socket() as sock:  # a port nobody listens on once this socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(HttpError) as info:
+        make_fetcher(max_attempts=1).get("syke_alas", f"http://127.0.0.1:{port}/file.csv")
+    text = str(info.value)
+    assert f"syke_alas: GET http://127.0.0.1:{port}/file.csv: expected a successful answer (HTTP 2xx)" in text
+    assert "got at the only attempt: no connection to the server (" in text
+    assert "refused" in text.lower()
+    assert info.value.status is None
+
+
 def test_timeout_is_retried_then_fails(httpserver: HTTPServer, make_fetcher: Make) -> None:
     def slow(request: Request) -> Response:
         time.sleep(0.3)
@@ -253,7 +281,7 @@ def test_timeout_is_retried_then_fails(httpserver: HTTPServer, make_fetcher: Mak
         make_fetcher(max_attempts=2, timeout=0.1).get("ds", httpserver.url_for("/slow"))
     assert time.perf_counter() - started < 3
     assert "2 attempts" in str(info.value)
-    assert "timed out" in str(info.value)
+    assert "no answer within 0.1 s (timed out: ReadTimeout)" in str(info.value)
 
 
 @pytest.fixture
