@@ -42,7 +42,7 @@ SCALING_GOAL = 12.0  # time(10 × areas) / time(areas) at most this (≈ linear)
 TODAY = date(2026, 11, 27)
 YEARS = tuple(range(1990, 2025))
 VINTAGE = datetime(2026, 11, 23, 4, 30)
-DATASETS = ("hsy_emissions", "syke_emissions", "statfin_population", "statfin_vehicles")
+DATASETS = ("hsy_emissions", "syke_emissions", "statfin_population", "traficom_cars")
 DRIVING_POWERS = {"YH": 1.0, "01": 0.6, "02": 0.3, "04": 0.0, "06": 0.01, "39": 0.04, "44": 0.01, "MUU": 0.04}
 COMMON = ["area", "period", "value", "flag", "unit", "snapshot_id", "valid_from"]
 INSUFFICIENT = "insufficient_data"
@@ -173,14 +173,17 @@ def observations(n: int) -> dict[str, pl.DataFrame]:
         .otherwise(cars * share * pl.col("noise"))
         .round(0),
         unit=pl.lit("vehicles"),
-        measure=pl.lit("henkiloautot"),
+        measure=pl.lit("passenger_cars"),
+        make=pl.lit("YH"),
+        first_registration_year=pl.lit("YH"),
     )
-    vehicles = _finish(vehicles, 4, ["measure", "driving_power"])
+    # Traficom's table: one stock per reference date; here one per year, for the load
+    vehicles = _finish(vehicles, 4, ["measure", "make", "first_registration_year", "driving_power"])
     return {
         "hsy_emissions": hsy,
         "syke_emissions": syke,
         "statfin_population": population,
-        "statfin_vehicles": vehicles,
+        "traficom_cars": vehicles,
     }
 
 

@@ -1,9 +1,31 @@
-"""PxWeb v1 connector (Statistics Finland StatFin): queries built from table metadata, JSON-stat 2 parsed.
+"""PxWeb v1 connector (Statistics Finland StatFin, Traficom): table-metadata queries, JSON-stat 2 parsed.
 
 How it works: GET the table metadata, find the area, time and content variables in it (by role, text or
 value pattern, never by hard-coded code: the June 2026 change renamed every code), POST a json-stat2 query
 built from those codes, split so that no query asks for more than `cell_limit` cells, and halve a query
 again whenever the service answers HTTP 403 (too many cells).
+
+Point-in-time tables (`point_in_time = true`, e.g. Traficom's cars in traffic, 010_kanta_tau_101): the
+table has NO time variable; it describes the stock on one reference date, and every observation's period
+is that date as `YYYY-MM-DD` (REFERENCE_PERIOD_FORMAT; storage accepts it, `ingest.freshness.period_end`
+reads it, and the indicator engine treats it as a non-annual period: values and ratios, no annual trend).
+History builds up from the vintages the tracker keeps: a new reference date is a new period, the old ones
+stay. The reference date is read from the places listed in `reference_date`, in order:
+- `title`: the metadata title, then the JSON-stat `label` (the same title): a date written `30.9.2024`,
+  `2024-09-30`, `30 September 2024`, `September 30, 2024`, `30 september 2024` (sv) or `30. syyskuuta 2024`.
+  **Unverified**: one public project quotes the English title as "Passenger cars in traffic on 31 June 2021
+  by area"; so a day past the month's end is read as the month's last day (a quarter-end stock).
+- `note`: the JSON-stat dataset notes, the same patterns.
+- `updated`: the JSON-stat `updated` timestamp (the publication time, in Europe/Helsinki): the day the
+  stock was published rather than its reference date; **unverified** whether Traficom fills it.
+Where the date is written is **unverified** (no real answer of the table was available); if none of the
+listed places holds exactly one date, the parse fails with a ValidationError naming the places and what
+they held, and nothing is written. Split POSTs that disagree on the date fail the same way.
+Traficom's table also has **no content variable** (its public queries select Alue, Merkki,
+Käyttöönottovuosi and Käyttövoima only), so `measure` names the measure; a single-category dimension the
+answer adds beyond those queried is ignored. Its bodies may start with a UTF-8 byte-order mark (public
+clients decode them as utf-8-sig); both the metadata and the data reader accept one. A cell whose status
+is `-` (PX "nil": magnitude zero) and whose value is null becomes 0 (**unverified** that PxWeb sends it so).
 
 Catalogue options (`[datasets.X] options`):
 - `content`: content value code(s) to fetch, matched with or without the table prefix
@@ -16,6 +38,9 @@ Catalogue options (`[datasets.X] options`):
 - `required_values`: {variable: [value codes]} that must exist in the metadata (layout check).
 - `strict_variables`: fail when the table has other variables than those named in `variables`.
 - `since`: first time period to fetch (compared on the leading year).
+- `point_in_time`: the table has no time variable; the period is its reference date (see above).
+- `reference_date`: where to read that date, in order (default title, note, updated).
+- `measure`: the measure name for a table without a content variable (required there, refused elsewhere).
 - `cell_limit`: most cells per POST (default 100 000). StatFin's real limit is not published per table
   and has varied over time (**unverified**); the connector also halves on HTTP 403.
 
@@ -23,23 +48,25 @@ Output: the normalised observation frame; `measure` is the content code without 
 (`vaerak-vaesto` → `vaesto`), other variables become columns named by DIMENSION_NAMES (English names
 of known variable texts) or else by the snake_case of the variable code.
 
-Assumed layout of mkan/11ic (**unverified**, the table was not reachable when this was written):
-variables area (`alue_…`, text "Alue", values `KU###`), driving power (text "Käyttövoima", values
-`YH` total, `01` petrol, `02` diesel, `04` electric, `06` gas, `39` petrol/electric plug-in hybrid,
-`44` diesel/electric plug-in hybrid, `MUU` other), time (`time: true`, years) and contents
-(`contentscode`, e.g. `mkan-henkiloautot` passenger cars in traffic). The catalogue entry requires the
-driving-power variable and the codes 01, 02, 04, 39 and 44 and forbids other variables, so another
+StatFin's `mkan/11ic` has no driving-power variable (Alue, Ajoneuvoluokka, Liikennekäyttö, Vuosi:
+vehicles by class), so passenger cars by driving power come from Traficom's table instead. The catalogue
+entry names the values it selects of Merkki (`YH` all makes), Käyttöönottovuosi (`YH` all years) and
+Käyttövoima (`YH` total, `04` electric, `39`/`44` plug-in hybrids…) and forbids other variables, so another
 layout fails with a message naming the variable or value that was expected.
 """
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import orjson
 import polars as pl
@@ -48,13 +75,14 @@ import pydantic
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
-from ingest.jsonstat import read_jsonstat
+from ingest.jsonstat import JsonStatDataset, read_jsonstat
 from ingest.payload import Fetcher, Payload
 from kestava.units import UnitError, check_unit
 
 __all__ = [
     "DEFAULT_CELL_LIMIT",
     "DIMENSION_NAMES",
+    "REFERENCE_PERIOD_FORMAT",
     "PxWebConnector",
     "PxWebOptions",
     "Selection",
@@ -64,10 +92,12 @@ __all__ = [
     "build_query",
     "build_selection",
     "cell_count",
+    "dates_in",
     "halve_selection",
     "identify_layout",
     "parse_metadata",
     "read_options",
+    "reference_date",
     "split_selection",
 ]
 
@@ -80,6 +110,11 @@ CONTENT_CODE = "contentscode"
 CONTENT_TEXTS = frozenset({"tiedot", "uppgifter", "information", "contents"})
 # Status symbols StatFin uses for a missing value: ".." not available, "." logically impossible, etc.
 MISSING_MARKS = frozenset({".", "..", "...", "....", "....."})
+NIL_MARK = "-"  # PX "nil": the magnitude is zero
+# The period of a point-in-time table's observations: its reference date (ISO 8601 calendar date).
+REFERENCE_PERIOD_FORMAT = "%Y-%m-%d"
+HELSINKI = ZoneInfo("Europe/Helsinki")
+_UTF8_BOM = b"\xef\xbb\xbf"
 # English column names for variable texts seen in StatFin tables (fi, sv and en texts, lower case).
 DIMENSION_NAMES: Mapping[str, str] = {
     "käyttövoima": "driving_power",
@@ -97,8 +132,16 @@ DIMENSION_NAMES: Mapping[str, str] = {
     "merkki": "make",
     "märke": "make",
     "make": "make",
+    "käyttöönottovuosi": "first_registration_year",
+    "ibruktagningsår": "first_registration_year",
+    "year of first registration": "first_registration_year",
+    "liikennekäyttö": "traffic_use",
 }
 RESERVED_COLUMNS = frozenset({"area", "period", "value", "flag", "unit", "measure"})
+
+# Where a point-in-time table's reference date may be read (see the module docstring).
+ReferencePlace = Literal["title", "note", "updated"]
+REFERENCE_PLACES: tuple[ReferencePlace, ...] = ("title", "note", "updated")
 
 # One POST's selection: (variable code, selected value codes) in metadata order.
 Selection = tuple[tuple[str, tuple[str, ...]], ...]
@@ -117,6 +160,11 @@ class PxWebOptions(pydantic.BaseModel):
     strict_variables: bool = False
     since: str | None = None
     cell_limit: int = pydantic.Field(default=DEFAULT_CELL_LIMIT, ge=1)
+    point_in_time: bool = False
+    reference_date: list[ReferencePlace] = pydantic.Field(
+        default_factory=lambda: list(REFERENCE_PLACES), min_length=1
+    )
+    measure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,11 +192,14 @@ class TableMetadata:
 
 @dataclass(frozen=True)
 class TableLayout:
-    """The roles of a table's variables: area, time, content and the others (metadata order)."""
+    """The roles of a table's variables: area, time, content and the others (metadata order).
+
+    `time` is None for a point-in-time table; `content` is None for a table without a content variable.
+    """
 
     area: Variable
-    time: Variable
-    content: Variable
+    time: Variable | None
+    content: Variable | None
     others: tuple[Variable, ...]
     order: tuple[str, ...]  # every variable code in metadata order
 
@@ -172,7 +223,7 @@ def read_options(spec: DatasetSpec) -> PxWebOptions:
 def parse_metadata(source: str, body: bytes) -> TableMetadata:
     """Validate a table-metadata response {title, variables: [{code, text, values, valueTexts, …}]}."""
     try:
-        doc = orjson.loads(body)
+        doc = orjson.loads(body.removeprefix(_UTF8_BOM))
     except orjson.JSONDecodeError as exc:
         raise ValidationError(source, "metadata", "PxWeb table metadata (JSON)", str(exc)) from None
     if not isinstance(doc, dict):
@@ -228,27 +279,46 @@ def identify_layout(source: str, meta: TableMetadata, options: PxWebOptions) -> 
     """Find the time, content and area variables; raise ValidationError naming what is missing."""
     found = ", ".join(v.describe() for v in meta.variables)
     times = [v for v in meta.variables if v.time]
-    if len(times) != 1:
+    time: Variable | None
+    if options.point_in_time:
+        if times:
+            raise ValidationError(
+                source,
+                "metadata.variables",
+                "no time variable (options.point_in_time: the period is the table's reference date)",
+                f"time variable {times[0].describe()}",
+            )
+        time = None
+    elif len(times) != 1:
         raise ValidationError(
             source,
             "metadata.variables",
-            'exactly one time variable ("time": true)',
+            'exactly one time variable ("time": true), or options.point_in_time for a table without one',
             f"{len(times)} among {found}",
         )
-    time = times[0]
+    else:
+        time = times[0]
     rest = [v for v in meta.variables if v is not time]
 
     contents = [v for v in rest if v.code.lower() == CONTENT_CODE]
     if not contents:
         contents = [v for v in rest if v.text.strip().lower() in CONTENT_TEXTS]
-    if len(contents) != 1:
+    if len(contents) > 1 or (not contents and options.measure is None):
         raise ValidationError(
             source,
             "metadata.variables",
-            f"one content variable (code {CONTENT_CODE!r} or text Tiedot/Uppgifter/Information)",
+            f"one content variable (code {CONTENT_CODE!r} or text Tiedot/Uppgifter/Information), "
+            "or options.measure for a table without one",
             f"{len(contents)} among {found}",
         )
-    content = contents[0]
+    content = contents[0] if contents else None
+    if content is not None and options.measure is not None:
+        raise ValidationError(
+            source,
+            "catalogue options.measure",
+            "no measure name: it is only for a table without a content variable",
+            f"content variable {content.describe()}",
+        )
     rest = [v for v in rest if v is not content]
 
     areas = [v for v in rest if v.text.strip().lower() in AREA_TEXTS]
@@ -378,20 +448,29 @@ def build_selection(source: str, layout: TableLayout, options: PxWebOptions) -> 
         areas.insert(0, COUNTRY_CODE)
     chosen[area.code] = tuple(areas)
 
-    times = list(layout.time.values)
-    if options.since is not None:
-        times = [t for t in times if t[:4] >= options.since[:4]]
-        if not times:
-            raise ValidationError(
-                source,
-                f"metadata time variable {layout.time.describe()}",
-                f"periods from {options.since} (options.since)",
-                f"periods {layout.time.values[0]}…{layout.time.values[-1]}",
-            )
-    chosen[layout.time.code] = tuple(times)
+    if layout.time is not None:
+        times = list(layout.time.values)
+        if options.since is not None:
+            times = [t for t in times if t[:4] >= options.since[:4]]
+            if not times:
+                raise ValidationError(
+                    source,
+                    f"metadata time variable {layout.time.describe()}",
+                    f"periods from {options.since} (options.since)",
+                    f"periods {layout.time.values[0]}…{layout.time.values[-1]}",
+                )
+        chosen[layout.time.code] = tuple(times)
 
     content = layout.content
-    if options.content is None:
+    if content is None:
+        if options.content is not None:
+            raise ValidationError(
+                source,
+                "catalogue options.content",
+                "no content value: the table has no content variable (use options.measure)",
+                repr(options.content),
+            )
+    elif options.content is None:
         if len(content.values) != 1:
             raise ValidationError(
                 source,
@@ -448,7 +527,20 @@ def split_selection(
     if cell_count(selection) <= cell_limit:
         return [selection]
     values = dict(selection)
-    times, areas = values[layout.time.code], values[layout.area.code]
+    areas = values[layout.area.code]
+    if layout.time is None:
+        per_area = cell_count(selection) // len(areas)
+        if per_area > cell_limit:
+            raise ValidationError(
+                source,
+                "query",
+                f"at most {cell_limit} cells per area (options.cell_limit)",
+                f"{per_area} cells: select fewer values of the other variables",
+            )
+        return [
+            _replace(selection, layout.area.code, chunk) for chunk in _chunks(areas, cell_limit // per_area)
+        ]
+    times = values[layout.time.code]
     per_time = cell_count(selection) // len(times)
     if per_time <= cell_limit:
         return [
@@ -473,7 +565,8 @@ def split_selection(
 def halve_selection(selection: Selection, layout: TableLayout) -> tuple[Selection, Selection] | None:
     """Split a selection in two along time (or, with one period left, along area); None if impossible."""
     values = dict(selection)
-    for code in (layout.time.code, layout.area.code):
+    codes = [layout.area.code] if layout.time is None else [layout.time.code, layout.area.code]
+    for code in codes:
         chosen = values[code]
         if len(chosen) > 1:
             middle = (len(chosen) + 1) // 2
@@ -504,12 +597,17 @@ def _query_codes(payload: Payload) -> list[str]:
 
 
 def _snake(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_") or "dimension"
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]+", "_", ascii_text.strip().lower()).strip("_") or "dimension"
 
 
 def column_name(variable: Variable) -> str:
-    """The output column for a variable other than area, time and content."""
-    name = DIMENSION_NAMES.get(variable.text.strip().lower()) or _snake(variable.code)
+    """The output column for a variable other than area, time and content (by its text, else its code)."""
+    name = (
+        DIMENSION_NAMES.get(variable.text.strip().lower())
+        or DIMENSION_NAMES.get(variable.code.strip().lower())
+        or _snake(variable.code)
+    )
     return f"{name}_code" if name in RESERVED_COLUMNS else name
 
 
@@ -519,6 +617,89 @@ def period_expr(column: str) -> pl.Expr:
         pl.col(column)
         .str.replace(r"^(\d{4})M(\d{2})$", "${1}-${2}")
         .str.replace(r"^(\d{4})Q([1-4])$", "${1}-Q${2}")
+    )
+
+
+_MONTHS: Mapping[str, int] = {
+    **{name: i for i, name in enumerate(calendar.month_name) if name},  # English
+    **{name: i + 1 for i, name in enumerate(
+        ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
+         "oktober", "november", "december"]
+    )},  # Swedish
+    **{f"{name}kuuta": i + 1 for i, name in enumerate(
+        ["tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka",
+         "marras", "joulu"]
+    )},  # Finnish (30. syyskuuta 2024)
+}  # fmt: skip
+_MONTHS_LOWER = {name.lower(): number for name, number in _MONTHS.items()}
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_DOTTED_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?!\d)")
+_DAY_MONTH_YEAR = re.compile(r"(?<![\d.])(\d{1,2})(?:st|nd|rd|th|\.)?\s+([^\W\d_]+)\s+(\d{4})(?!\d)")
+_MONTH_DAY_YEAR = re.compile(r"\b([^\W\d_]+)\s+(\d{1,2})(?:st|nd|rd|th)?,\s*(\d{4})(?!\d)")
+
+
+def _calendar_date(year: int, month: int, day: int) -> date | None:
+    """The date, or None; a day past the month's end (e.g. "31 June") is read as the month's last day."""
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        return None
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def dates_in(text: str) -> list[date]:
+    """Every distinct date written in a text (ISO, d.m.yyyy, or with a month name in en, sv or fi)."""
+    found: list[date | None] = []
+    found += [_calendar_date(int(y), int(m), int(d)) for y, m, d in _ISO_DATE.findall(text)]
+    found += [_calendar_date(int(y), int(m), int(d)) for d, m, y in _DOTTED_DATE.findall(text)]
+    for d, name, y in _DAY_MONTH_YEAR.findall(text):
+        if name.lower() in _MONTHS_LOWER:
+            found.append(_calendar_date(int(y), _MONTHS_LOWER[name.lower()], int(d)))
+    for name, d, y in _MONTH_DAY_YEAR.findall(text):
+        if name.lower() in _MONTHS_LOWER:
+            found.append(_calendar_date(int(y), _MONTHS_LOWER[name.lower()], int(d)))
+    return sorted({d for d in found if d is not None})
+
+
+def _updated_date(updated: str) -> date | None:
+    try:
+        moment = datetime.fromisoformat(updated.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(HELSINKI).date() if moment.tzinfo is not None else moment.date()
+
+
+def reference_date(source: str, places: Sequence[str], title: str, dataset: JsonStatDataset) -> date:
+    """A point-in-time table's reference date, from the first of `places` that holds exactly one date.
+
+    title: the metadata title, else the JSON-stat label; note: the JSON-stat notes; updated: the JSON-stat
+    `updated` timestamp as a Helsinki date. None found (or several in one place) raises ValidationError.
+    """
+    seen: list[str] = []
+    for place in places:
+        if place == "updated":
+            day = _updated_date(dataset.updated) if dataset.updated else None
+            if day is not None:
+                return day
+            seen.append(f"updated {dataset.updated!r}")
+            continue
+        texts = [title, dataset.label or ""] if place == "title" else [" ".join(dataset.note)]
+        for text in texts:
+            days = dates_in(text)
+            if len(days) == 1:
+                return days[0]
+            if len(days) > 1:
+                raise ValidationError(
+                    source,
+                    f"reference date ({place})",
+                    "one date: the table's reference date (a point-in-time table)",
+                    f"{', '.join(d.isoformat() for d in days)} in {text[:160]!r}",
+                )
+        seen.append(f"{place} {' / '.join(repr(t[:120]) for t in texts if t) or 'empty'}")
+    raise ValidationError(
+        source,
+        "reference date",
+        f"a date in the {', '.join(places)} of the answer (options.reference_date; a point-in-time "
+        "table's period is its reference date)",
+        "no date in " + "; ".join(seen),
     )
 
 
@@ -571,8 +752,9 @@ class PxWebConnector:
             raise ValidationError(spec.id, "payloads", "one metadata GET", f"{len(metadata)}")
         if not data:
             raise ValidationError(spec.id, "payloads", "at least one json-stat2 POST response", "none")
-        layout = identify_layout(spec.id, parse_metadata(spec.id, metadata[0].body), options)
-        frames = [self._parse_data(spec, options, layout, payload) for payload in data]
+        meta = parse_metadata(spec.id, metadata[0].body)
+        layout = identify_layout(spec.id, meta, options)
+        frames = [self._parse_data(spec, options, layout, meta.title, payload) for payload in data]
         columns = frames[0].columns
         for frame in frames[1:]:
             if frame.columns != columns:
@@ -580,6 +762,13 @@ class PxWebConnector:
                     spec.id, "json-stat2 dimensions", f"the same columns {columns}", str(frame.columns)
                 )
         frame = pl.concat(frames, how="vertical")
+        if layout.time is None and frame.get_column("period").n_unique() > 1:
+            raise ValidationError(
+                spec.id,
+                "reference date",
+                "one reference date across the split responses (a point-in-time table)",
+                ", ".join(frame.get_column("period").unique().sort().to_list()),
+            )
         keys = [c for c in columns if c not in ("value", "flag")]
         duplicated = frame.filter(frame.select(keys).is_duplicated())
         if duplicated.height:
@@ -593,21 +782,31 @@ class PxWebConnector:
         return frame.sort(sort_keys)
 
     def _parse_data(
-        self, spec: DatasetSpec, options: PxWebOptions, layout: TableLayout, payload: Payload
+        self,
+        spec: DatasetSpec,
+        options: PxWebOptions,
+        layout: TableLayout,
+        title: str,
+        payload: Payload,
     ) -> pl.DataFrame:
         source = spec.id
         dataset = read_jsonstat(payload.body, source=source)  # JsonStatError is a ValidationError
         ids = list(dataset.dimension_ids)
         expected = _query_codes(payload) or [c for c in layout.order if c in ids]
         missing = [code for code in expected if code not in ids]
-        if missing or len(ids) != len(expected):
+        # A table without a content variable may still answer with a one-category content dimension.
+        tolerated = [
+            c for c in ids if c not in expected and layout.content is None and len(dataset.labels[c]) == 1
+        ]
+        if missing or len(ids) != len(expected) + len(tolerated):
             raise ValidationError(
                 source,
                 "json-stat2 id",
                 f"the queried variables {expected}",
                 f"{ids} (missing {missing})" if missing else str(ids),
             )
-        for code in (layout.area.code, layout.time.code, layout.content.code):
+        roles = [layout.area, layout.time, layout.content]
+        for code in (v.code for v in roles if v is not None):
             if code not in ids:
                 raise ValidationError(source, "json-stat2 id", f"dimension {code!r}", str(ids))
 
@@ -624,14 +823,24 @@ class PxWebConnector:
         )
         if not options.keep_country:
             frame = frame.filter(area != COUNTRY_CODE)
-        prefix = content_prefix(spec.url)
-        content = pl.col(layout.content.code)
-        measure = content.str.strip_prefix(f"{prefix}-") if prefix else content
-        period = period_expr(layout.time.code)
+        measure: pl.Expr
+        if layout.content is None:
+            measure = pl.lit(options.measure, dtype=pl.Utf8)
+        else:
+            prefix = content_prefix(spec.url)
+            content = pl.col(layout.content.code)
+            measure = content.str.strip_prefix(f"{prefix}-") if prefix else content
+        if layout.time is None:
+            day = reference_date(source, options.reference_date, title, dataset)
+            period = pl.lit(day.strftime(REFERENCE_PERIOD_FORMAT), dtype=pl.Utf8)
+        else:
+            period = period_expr(layout.time.code)
         status = pl.col("status")
         value = (
             pl.when(status.is_in(list(MISSING_MARKS)))
             .then(pl.lit(None, dtype=pl.Float64))
+            .when((status == NIL_MARK) & pl.col("value").is_null())
+            .then(pl.lit(0.0))
             .otherwise(pl.col("value").cast(pl.Float64))
         )
         names = [column_name(v) for v in others]

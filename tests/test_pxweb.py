@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +15,26 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from indicators.catalogue import load_indicator_catalogue
 from ingest.catalogue import CalendarSpec, DatasetSpec, load_catalogue
 from ingest.errors import FetchError, ValidationError
+from ingest.freshness import period_end
 from ingest.http import LiveFetcher, TooManyCellsError
 from ingest.manifest import Manifest
 from ingest.payload import Payload, RequestSpec
 from ingest.pxweb import (
+    REFERENCE_PERIOD_FORMAT,
     PxWebConnector,
     PxWebOptions,
     build_query,
     build_selection,
     cell_count,
+    dates_in,
     halve_selection,
     identify_layout,
     parse_metadata,
     period_expr,
+    read_options,
     split_selection,
 )
 from ingest.replay import ReplayFetcher
@@ -36,7 +42,6 @@ from scripts.demo import calibration
 from storage.checks import check_observations
 
 TABLE_PATH = "/PxWeb/api/v1/fi/StatFin/vaerak/11ra.px"
-VEHICLE_PATH = "/PxWeb/api/v1/fi/StatFin/mkan/11ic.px"
 YEARS = ["2021", "2022", "2023", "2024"]
 AREAS = ["SSS", "MK01", "KU049", "KU091", "KU092", "KU235", "KU837"]
 AREA_NAMES = ["KOKO MAA", "Uusimaa", "Espoo", "Helsinki", "Vantaa", "Kauniainen", "Tampere"]
@@ -72,30 +77,49 @@ OLD_METADATA: dict[str, Any] = {
     ],
 }
 
-VEHICLE_METADATA: dict[str, Any] = {
-    "title": "Liikennekäytössä olevat henkilöautot muuttujina Vuosi, Alue, Käyttövoima ja Tiedot",
+# Traficom's cars in traffic (010_kanta_tau_101) as its public clients query it: no time variable (the
+# stock on one date, written in the title), no content variable; Finnish codes, English texts (/en/ API).
+CARS_PATH = "/PXWeb/api/v1/en/TraFi/Liikennekaytossa_olevat_ajoneuvot/010_kanta_tau_101.px"
+CARS_TITLE = (
+    "Passenger cars in traffic on 30 September 2026 by area, make, year of first registration "
+    "and driving power"
+)
+CARS_METADATA: dict[str, Any] = {
+    "title": CARS_TITLE,
     "variables": [
-        {"code": "timeperiod_y", "text": "Vuosi", "values": ["2023", "2024"], "valueTexts": ["2023", "2024"],
-         "time": True},
-        {"code": "alue_23_20260101", "text": "Alue", "values": ["SSS", "KU049", "KU091"],
-         "valueTexts": ["KOKO MAA", "Espoo", "Helsinki"], "elimination": True},
-        {"code": "kayttovoima", "text": "Käyttövoima", "values": ["YH", "01", "02", "04", "39", "44"],
-         "valueTexts": ["Yhteensä", "Bensiini", "Diesel", "Sähkö", "Bensiini/sähkö", "Diesel/sähkö"],
+        {"code": "Alue", "text": "Area", "values": ["MA1", "KU049", "KU091", "KU235"],
+         "valueTexts": ["Mainland Finland", "Espoo", "Helsinki", "Kauniainen"]},
+        {"code": "Merkki", "text": "Make", "values": ["YH", "2055"], "valueTexts": ["Total", "Tesla"],
          "elimination": True},
-        {"code": "contentscode", "text": "Tiedot", "values": ["mkan-henkiloautot"],
-         "valueTexts": ["Liikennekäytössä olevat henkilöautot"]},
+        {"code": "Käyttöönottovuosi", "text": "Year of first registration", "values": ["YH", "2026", "2025"],
+         "valueTexts": ["Total", "2026", "2025"], "elimination": True},
+        {"code": "Käyttövoima", "text": "Driving power", "values": ["YH", "01", "02", "04", "39", "44", "Y"],
+         "valueTexts": ["Total", "Petrol", "Diesel", "Electricity", "Petrol/Electricity (plug-in hybrid)",
+                        "Diesel/Electricity (plug-in hybrid)", "Other"], "elimination": True},
+    ],
+}  # fmt: skip
+CARS_OPTIONS: dict[str, Any] = {
+    "unit": "vehicles",
+    "area": "all_municipalities",
+    "point_in_time": True,
+    "measure": "passenger_cars",
+    "variables": {"Merkki": ["YH"], "Käyttöönottovuosi": ["YH"], "Käyttövoima": ["YH", "04", "39", "44"]},
+    "strict_variables": True,
+}
+# StatFin's mkan/11ic as it really is (SOURCES.md, corrected 2026-12): vehicles by class, no driving power.
+MKAN_11IC_METADATA: dict[str, Any] = {
+    "title": "Moottoriajoneuvokanta muuttujina Alue, Ajoneuvoluokka, Liikennekäyttö ja Vuosi",
+    "variables": [
+        {"code": "Alue", "text": "Alue", "values": ["SSS", "KU049"], "valueTexts": ["KOKO MAA", "Espoo"]},
+        {"code": "Ajoneuvoluokka", "text": "Ajoneuvoluokka", "values": ["01", "02", "03", "04", "05"],
+         "valueTexts": ["Henkilöautot", "Pakettiautot", "Kuorma-autot", "Linja-autot", "Erikoisautot"]},
+        {"code": "Liikennekäyttö", "text": "Liikennekäyttö", "values": ["1", "2"],
+         "valueTexts": ["Liikennekäytössä", "Liikennekäytöstä poistetut"]},
+        {"code": "Vuosi", "text": "Vuosi", "values": ["2024"], "valueTexts": ["2024"], "time": True},
     ],
 }  # fmt: skip
 
 POPULATION_OPTIONS = {"content": "vaesto", "unit": "persons", "area": "all_municipalities"}
-VEHICLE_OPTIONS = {
-    "content": "henkiloautot",
-    "unit": "vehicles",
-    "area": "all_municipalities",
-    "variables": {"käyttövoima": "all"},
-    "required_values": {"käyttövoima": ["01", "02", "04", "39", "44"]},
-    "strict_variables": True,
-}
 MISSING = {("KU235", "vaerak-vaesto", "2022")}  # cells the fake service marks ".."
 
 
@@ -139,8 +163,8 @@ def jsonstat2(metadata: dict[str, Any], query: dict[str, Any], value: Callable[.
         if result is None:
             status[str(flat)] = ".."
         values.append(result)
-    time = next(v["code"] for v in variables if v.get("time"))
-    content = next(v["code"] for v in variables if v["text"] == "Tiedot")
+    time = next((v["code"] for v in variables if v.get("time")), None)
+    content = next((v["code"] for v in variables if v["text"] == "Tiedot"), None)
     document: dict[str, Any] = {
         "class": "dataset",
         "label": metadata["title"],
@@ -153,7 +177,8 @@ def jsonstat2(metadata: dict[str, Any], query: dict[str, Any], value: Callable[.
     }
     if status:
         document["status"] = status
-    document["role"] = {"time": [time], "metric": [content]}
+    if time is not None and content is not None:
+        document["role"] = {"time": [time], "metric": [content]}  # a point-in-time table has neither
     document["version"] = "2.0"
     document["extension"] = {"px": {"tableid": "11ra", "decimals": 0, "language": "fi"}}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
@@ -164,17 +189,21 @@ def population_cell(**cell: str) -> int | None:
     return None if (area, content, year) in MISSING else population(area, content, year)
 
 
-def vehicle_cell(**cell: str) -> int:
-    return {"YH": 100, "01": 50, "02": 30, "04": 8, "39": 7, "44": 5}[cell["kayttovoima"]] * (
-        2 if cell["alue_23_20260101"] == "KU091" else 1
-    ) + (1 if cell["timeperiod_y"] == "2024" else 0)
+def car_cell(**cell: str) -> int:
+    """Hand-checkable cars: Espoo YH 1000, 04 105, 39 80, 44 15; Helsinki twice; Kauniainen a tenth."""
+    count = {"YH": 1000, "01": 500, "02": 200, "04": 105, "39": 80, "44": 15, "Y": 1}[cell["Käyttövoima"]]
+    return {"KU049": count, "KU091": 2 * count, "KU235": count // 10}.get(cell["Alue"], 0)
 
 
 def pxweb_handler(
-    metadata: dict[str, Any], value: Callable[..., int | None], max_cells: int | None = None
+    metadata: dict[str, Any],
+    value: Callable[..., int | None],
+    max_cells: int | None = None,
+    bom: bool = False,
 ) -> Callable[[Request], Response]:
     """The POST side of the fake service: 403 above max_cells, 400 for unknown variable codes."""
     codes = {v["code"] for v in metadata["variables"]}
+    prefix = b"\xef\xbb\xbf" if bom else b""
 
     def handle(request: Request) -> Response:
         query = json.loads(request.get_data())
@@ -183,7 +212,8 @@ def pxweb_handler(
         cells = math.prod(len(item["selection"]["values"]) for item in query["query"])
         if max_cells is not None and cells > max_cells:
             return Response("Too many values selected", status=403, content_type="text/plain")
-        return Response(jsonstat2(metadata, query, value), content_type="application/json; charset=utf-8")
+        body = prefix + jsonstat2(metadata, query, value)
+        return Response(body, content_type="application/json; charset=utf-8")
 
     return handle
 
@@ -381,57 +411,198 @@ def test_old_codes_and_unprefixed_content_work_when_the_service_accepts_them(
     assert set(frame["measure"]) == {"vaesto"}
 
 
-def test_vehicles_by_driving_power_become_a_driving_power_column(
+# -- Traficom: a point-in-time table without a time (or content) variable ---------------------------------
+
+
+def cars_spec(url: str, options: dict[str, Any] | None = None) -> DatasetSpec:
+    return make_spec(url, options or CARS_OPTIONS, "traficom_cars")
+
+
+def test_point_in_time_table_period_is_the_reference_date_from_the_title(
     httpserver: HTTPServer, fetcher: LiveFetcher
 ) -> None:
-    url = serve(httpserver, VEHICLE_METADATA, pxweb_handler(VEHICLE_METADATA, vehicle_cell), VEHICLE_PATH)
-    frame = run(make_spec(url, VEHICLE_OPTIONS, "statfin_vehicles"), fetcher)
+    url = serve(httpserver, CARS_METADATA, pxweb_handler(CARS_METADATA, car_cell), CARS_PATH)
+    frame = run(cars_spec(url), fetcher)
 
     query = posted_queries(httpserver)[0]["query"]
-    assert [item["code"] for item in query] == [
-        "timeperiod_y",
-        "alue_23_20260101",
-        "kayttovoima",
-        "contentscode",
+    assert [(item["code"], item["selection"]["values"]) for item in query] == [
+        ("Alue", ["KU049", "KU091", "KU235"]),
+        ("Merkki", ["YH"]),
+        ("Käyttöönottovuosi", ["YH"]),
+        ("Käyttövoima", ["YH", "04", "39", "44"]),
     ]
-    assert query[2]["selection"]["values"] == ["YH", "01", "02", "04", "39", "44"]
-    assert query[3]["selection"]["values"] == ["mkan-henkiloautot"]
-    assert frame.columns == ["area", "period", "value", "flag", "unit", "measure", "driving_power"]
-    espoo_2024 = frame.filter((pl.col("area") == "049") & (pl.col("period") == "2024"))
-    assert dict(espoo_2024.select("driving_power", "value").rows()) == {
-        "YH": 101.0, "01": 51.0, "02": 31.0, "04": 9.0, "39": 8.0, "44": 6.0,
+    assert frame.columns == [
+        "area", "period", "value", "flag", "unit", "measure", "make", "first_registration_year",
+        "driving_power",
+    ]  # fmt: skip
+    assert set(frame["period"]) == {"2026-09-30"}
+    assert set(frame["measure"]) == {"passenger_cars"}
+    espoo = frame.filter(pl.col("area") == "049")
+    assert dict(espoo.select("driving_power", "value").rows()) == {
+        "YH": 1000.0, "04": 105.0, "39": 80.0, "44": 15.0,
     }  # fmt: skip
-    assert set(frame["unit"]) == {"vehicles"}
-    assert set(frame["measure"]) == {"henkiloautot"}
+    assert set(espoo["make"]) == {"YH"} and set(espoo["first_registration_year"]) == {"YH"}
+    check_observations(frame, "traficom_cars")
 
 
-def test_vehicles_table_without_the_expected_driving_power_variable_fails_naming_it(
+def test_reference_date_period_format_is_an_iso_date_storage_and_freshness_read() -> None:
+    # The period of a point-in-time table is YYYY-MM-DD: storage accepts it, freshness reads its end, and
+    # it is not an annual period (the engine's trends take only YYYY).
+    assert REFERENCE_PERIOD_FORMAT == "%Y-%m-%d"
+    frame = pl.DataFrame(
+        {"area": ["049"], "period": [date(2026, 9, 30).strftime(REFERENCE_PERIOD_FORMAT)], "value": [1.0],
+         "flag": [None], "unit": ["vehicles"]},
+        schema_overrides={"flag": pl.String},
+    )  # fmt: skip
+    check_observations(frame, "traficom_cars")
+    assert period_end("2026-09-30") == date(2026, 9, 30)
+    assert not re.fullmatch(r"\d{4}", frame["period"][0])
+
+
+def test_metadata_and_data_with_a_byte_order_mark_are_read(
     httpserver: HTTPServer, fetcher: LiveFetcher
 ) -> None:
-    changed = json.loads(json.dumps(VEHICLE_METADATA))
-    changed["variables"][2].update(code="ajoneuvoluokka", text="Ajoneuvoluokka")
-    url = serve(httpserver, changed, pxweb_handler(changed, vehicle_cell))
-    with pytest.raises(ValidationError, match=r"'käyttövoima'.*'ajoneuvoluokka' \(Ajoneuvoluokka\)"):
-        PxWebConnector().fetch(make_spec(url, VEHICLE_OPTIONS, "statfin_vehicles"), fetcher)
+    body = b"\xef\xbb\xbf" + json.dumps(CARS_METADATA, ensure_ascii=False).encode()
+    httpserver.expect_request(CARS_PATH, method="GET").respond_with_data(
+        body, content_type="application/json; charset=utf-8"
+    )
+    httpserver.expect_request(CARS_PATH, method="POST").respond_with_handler(
+        pxweb_handler(CARS_METADATA, car_cell, bom=True)
+    )
+    frame = run(cars_spec(httpserver.url_for(CARS_PATH)), fetcher)
+    assert frame.filter((pl.col("area") == "091") & (pl.col("driving_power") == "04"))["value"].item() == 210
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        (CARS_TITLE, date(2026, 9, 30)),
+        ("Liikennekäytössä olevat henkilöautot 30.9.2026 alueittain", date(2026, 9, 30)),
+        ("Personbilar i trafik den 31 december 2025 efter område", date(2025, 12, 31)),
+        ("Passenger cars in traffic on 31 June 2021 by area", date(2021, 6, 30)),  # as quoted publicly
+        ("Liikennekäytössä olevat henkilöautot 31. maaliskuuta 2026", date(2026, 3, 31)),
+        ("Passenger cars in traffic, March 31, 2026", date(2026, 3, 31)),
+        ("Cars in traffic 2026-06-30", date(2026, 6, 30)),
+    ],
+)
+def test_reference_date_is_read_from_the_title_in_every_written_form(title: str, expected: date) -> None:
+    assert dates_in(title) == [expected]
+
+
+def _cars_payloads(title: str, data: dict[str, Any]) -> list[Payload]:
+    url = "https://trafi2.stat.fi" + CARS_PATH
+    query = build_query((("Alue", ("KU049",)), ("Merkki", ("YH",)), ("Käyttöönottovuosi", ("YH",)),
+                         ("Käyttövoima", ("YH",))))  # fmt: skip
+    body = json.loads(jsonstat2(CARS_METADATA, query, car_cell))
+    body.update(data)
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    return [
+        Payload(RequestSpec("GET", url), 200, {}, json.dumps({**CARS_METADATA, "title": title}).encode(),
+                now, url),
+        Payload(RequestSpec("POST", url, (), RequestSpec.canonical_body(query)), 200,
+                {"content-type": "application/json"}, json.dumps(body).encode(), now, url),
+    ]  # fmt: skip
+
+
+def test_reference_date_falls_back_to_the_notes_then_to_updated_and_fails_naming_the_places() -> None:
+    connector = PxWebConnector()
+    spec = cars_spec("https://trafi2.stat.fi" + CARS_PATH)
+    untitled = "Passenger cars in traffic by area"
+    noted = {"label": untitled, "note": ["Statistics on 31.12.2025."], "updated": "2026-01-20T06:00:00Z"}
+    assert set(connector.parse(spec, _cars_payloads(untitled, noted))["period"]) == {"2025-12-31"}
+    updated = {"label": untitled, "updated": "2026-10-20T22:30:00Z"}  # 21 October in Helsinki
+    assert set(connector.parse(spec, _cars_payloads(untitled, updated))["period"]) == {"2026-10-21"}
+
+    strict = cars_spec(spec.url, {**CARS_OPTIONS, "reference_date": ["title", "note"]})
+    with pytest.raises(
+        ValidationError,
+        match=r"traficom_cars: reference date: expected a date in the title, note.*no date in",
+    ):
+        connector.parse(strict, _cars_payloads(untitled, updated))
+    with pytest.raises(ValidationError, match=r"reference date \(title\).*2025-12-31, 2026-09-30"):
+        connector.parse(spec, _cars_payloads("Cars 31.12.2025 and 30.9.2026", {}))
+
+
+def test_point_in_time_options_refuse_a_table_with_a_time_variable() -> None:
+    meta = parse_metadata("traficom_cars", json.dumps(METADATA).encode())
+    options = PxWebOptions.model_validate({**POPULATION_OPTIONS, "point_in_time": True})
+    with pytest.raises(ValidationError, match=r"no time variable.*'timeperiod_y'"):
+        identify_layout("traficom_cars", meta, options)
+
+
+def test_a_table_without_time_or_content_needs_point_in_time_and_a_measure() -> None:
+    meta = parse_metadata("traficom_cars", json.dumps(CARS_METADATA).encode())
+    no_time = {k: v for k, v in CARS_OPTIONS.items() if k != "point_in_time"}
+    with pytest.raises(ValidationError, match=r"exactly one time variable.*options.point_in_time"):
+        identify_layout("traficom_cars", meta, PxWebOptions.model_validate(no_time))
+    no_measure = {k: v for k, v in CARS_OPTIONS.items() if k != "measure"}
+    with pytest.raises(ValidationError, match=r"one content variable.*or options.measure"):
+        identify_layout("traficom_cars", meta, PxWebOptions.model_validate(no_measure))
+
+
+def test_point_in_time_queries_are_split_and_halved_by_area(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    url = serve(httpserver, CARS_METADATA, pxweb_handler(CARS_METADATA, car_cell, max_cells=8), CARS_PATH)
+    frame = run(cars_spec(url, {**CARS_OPTIONS, "cell_limit": 8}), fetcher)
+    areas = [q["query"][0]["selection"]["values"] for q in posted_queries(httpserver)]
+    assert areas == [["KU049", "KU091"], ["KU235"]]  # 4 cells per area, at most 8 per query
+    assert frame.height == 12
+
+    httpserver.clear_log()
+    frame = run(cars_spec(url), fetcher)  # one query of 12 cells: 403, then halves by area
+    statuses = [response.status_code for request, response in httpserver.log if request.method == "POST"]
+    assert statuses == [403, 200, 200]
+    assert frame.height == 12
+
+
+def test_cars_table_without_the_driving_power_variable_fails_naming_it(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    changed = json.loads(json.dumps(CARS_METADATA))
+    del changed["variables"][3]
+    url = serve(httpserver, changed, pxweb_handler(changed, car_cell), CARS_PATH)
+    with pytest.raises(ValidationError, match=r"a variable 'Käyttövoima'.*'Merkki' \(Make\)"):
+        PxWebConnector().fetch(cars_spec(url), fetcher)
     assert [request.method for request, _ in httpserver.log] == ["GET"]
 
 
-def test_vehicles_table_without_the_electric_code_fails_naming_the_value() -> None:
-    changed = json.loads(json.dumps(VEHICLE_METADATA))
-    changed["variables"][2]["values"][3] = "SÄHKÖ"
-    meta = parse_metadata("statfin_vehicles", json.dumps(changed).encode())
-    with pytest.raises(ValidationError, match=r"'kayttovoima'.*missing \['04'\]"):
-        identify_layout("statfin_vehicles", meta, PxWebOptions.model_validate(VEHICLE_OPTIONS))
+def test_cars_table_without_the_electric_code_fails_naming_the_value(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    changed = json.loads(json.dumps(CARS_METADATA))
+    changed["variables"][3]["values"][3] = "SÄHKÖ"
+    url = serve(httpserver, changed, pxweb_handler(changed, car_cell), CARS_PATH)
+    with pytest.raises(ValidationError, match=r"'Käyttövoima'.*missing \['04'\]"):
+        PxWebConnector().fetch(cars_spec(url), fetcher)
 
 
 def test_an_unexpected_extra_variable_fails_when_variables_are_strict() -> None:
-    changed = json.loads(json.dumps(VEHICLE_METADATA))
+    changed = json.loads(json.dumps(CARS_METADATA))
     changed["variables"].append(
-        {"code": "ajoneuvoluokka", "text": "Ajoneuvoluokka", "values": ["M1"], "valueTexts": ["M1"]}
+        {"code": "Ajoneuvoluokka", "text": "Vehicle class", "values": ["M1"], "valueTexts": ["M1"]}
     )
-    meta = parse_metadata("statfin_vehicles", json.dumps(changed).encode())
-    with pytest.raises(ValidationError, match="unexpected 'ajoneuvoluokka'"):
-        identify_layout("statfin_vehicles", meta, PxWebOptions.model_validate(VEHICLE_OPTIONS))
+    meta = parse_metadata("traficom_cars", json.dumps(changed).encode())
+    with pytest.raises(ValidationError, match="unexpected 'Ajoneuvoluokka'"):
+        identify_layout("traficom_cars", meta, PxWebOptions.model_validate(CARS_OPTIONS))
+
+
+def test_mkan_11ic_without_driving_power_is_no_longer_expected_ev_indicators_read_traficom() -> None:
+    catalogue = load_catalogue()
+    assert not [d.id for d in catalogue.datasets.values() if "mkan/11ic" in d.url]
+    assert "statfin_vehicles" not in catalogue.datasets
+    spec = catalogue.dataset("traficom_cars")
+    assert spec.url.startswith("https://trafi2.stat.fi/PXWeb/api/v1/en/TraFi/")
+    options = read_options(spec)
+    assert options.point_in_time and options.measure == "passenger_cars"
+    # The real mkan/11ic layout fails the Traficom entry's layout check, naming what it lacks.
+    meta = parse_metadata("traficom_cars", json.dumps(MKAN_11IC_METADATA).encode())
+    with pytest.raises(ValidationError, match="no time variable"):
+        identify_layout("traficom_cars", meta, options)
+    indicators = load_indicator_catalogue()
+    for indicator_id in ("cars_electric", "cars_all", "cars_rechargeable"):
+        derive = indicators.get(indicator_id).derive
+        assert getattr(derive, "dataset", None) == "traficom_cars", indicator_id
 
 
 def _meta(variables: list[dict[str, Any]]) -> bytes:
@@ -576,18 +747,16 @@ def test_demo_snapshot_replays_through_the_connector(tmp_path: Path) -> None:
     assert population_frame.filter(pl.col("flag") == "..").height >= 2
     check_observations(population_frame, spec.id)
 
-    spec = catalogue.dataset("statfin_vehicles")
-    vehicles = connector.parse(spec, connector.fetch(spec, replay))
-    check_observations(vehicles, spec.id)
-    espoo_cars = vehicles.filter(pl.col("area") == "049")
-    share = (
-        espoo_cars.pivot("driving_power", index="period", values="value")
-        .sort("period")
-        .select("period", (pl.col("04") / pl.col("YH")).alias("share"))
-    )
-    assert 0.001 <= share["share"][0] <= 0.004  # 2015
-    assert 0.06 <= share["share"][-1] <= 0.08  # 2024
-    assert share["share"].is_sorted()
+    spec = catalogue.dataset("traficom_cars")
+    cars = connector.parse(spec, connector.fetch(spec, replay))
+    check_observations(cars, spec.id)
+    assert cars["area"].n_unique() == 309
+    assert set(cars["period"]) == {statfin.TRAFICOM_REFERENCE_DATE.isoformat()}
+    espoo_cars = dict(cars.filter(pl.col("area") == "049").select("driving_power", "value").rows())
+    assert 0.09 <= espoo_cars["04"] / espoo_cars["YH"] <= 0.12
+    assert espoo_cars["YH"] == sum(espoo_cars[c] for c in ("01", "02", "04", "39", "44")) + statfin.cars(
+        "049", "06"
+    ) + statfin.cars("049", "Y")
 
 
 def test_demo_snapshot_is_byte_identical_between_runs(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ ESPOO_HSY_TOTAL_KT: dict[int, float] = {
     2024: 712.0,  # ≈ −4 % on 2023, −33 % on 1990
 }
 
-# Espoo population at year end (Statistics Finland key figures, rounded public counts).
+# Espoo population at year end (Statistics Finland; 2005–2019 exactly as table 11re, 2022 as published).
 ESPOO_POPULATION: dict[int, int] = {
     1990: 172_629,
     1991: 175_866,
@@ -64,7 +64,7 @@ ESPOO_POPULATION: dict[int, int] = {
     2009: 244_330,
     2010: 247_970,
     2011: 252_439,
-    2012: 256_760,
+    2012: 256_824,  # Statistics Finland 11re (realdata)
     2013: 260_753,
     2014: 265_543,
     2015: 269_802,

@@ -1,4 +1,13 @@
-"""Demo snapshot for Statistics Finland (PxWeb v1): the connector's metadata GETs and json-stat2 POSTs."""
+"""Demo snapshot for the PxWeb v1 tables (Statistics Finland, Traficom): metadata GETs and json-stat2 POSTs.
+
+- statfin_population (StatFin vaerak/11ra): year-end population of the 309 municipalities, 1990–2024.
+  Real where known: Espoo, Helsinki, Vantaa and Kauniainen 2005–2019 exactly as Statistics Finland's table
+  11re (REAL_POPULATION), Espoo 2022 = 305 274 (HSY/Espoo's published detail); Espoo's other years from
+  scripts/demo/calibration.py; the comparison cities interpolated between real anchors; the rest demo.
+- traficom_cars (Traficom 010_kanta_tau_101): passenger cars in traffic by municipality and driving power
+  on one reference date, in the table's real shape: no time variable (the date is in the title), no content
+  variable, variables Alue, Merkki, Käyttöönottovuosi and Käyttövoima. Values are demo.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,19 +29,49 @@ from ingest.pxweb import PxWebConnector
 from ingest.replay import record_exchange
 from scripts.demo.calibration import ESPOO_POPULATION
 
-__all__ = ["DATASETS", "RecordingFetcher", "generate", "jsonstat2_response", "population", "vehicles"]
+__all__ = [
+    "DATASETS",
+    "REAL_POPULATION",
+    "TRAFICOM_REFERENCE_DATE",
+    "RecordingFetcher",
+    "cars",
+    "generate",
+    "jsonstat2_response",
+    "population",
+]
 
 SEED = 20_261_127
 FETCHED_AT = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 HTTP_DATE = "Mon, 23 Nov 2026 06:00:00 GMT"
 MUNICIPALITIES_FILE = Path(__file__).resolve().parents[2] / "ingest" / "municipalities.json"
 POPULATION_YEARS = range(1990, 2025)
-VEHICLE_YEARS = range(2015, 2025)
+TRAFICOM_REFERENCE_DATE = date(2026, 9, 30)
 # Cells the demo marks ".." (data not available): Sottunga 1990 and Luhanka 1991.
 MISSING_POPULATION = frozenset({("766", 1990), ("435", 1991)})
 
-# Approximate published year-end populations of the comparison cities (current borders);
-# years in between are interpolated linearly.
+# Real year-end populations (men + women) 2005–2019, Statistics Finland table 11re (the project's
+# realdata/statfin/pks_population_2005_2019.csv, a copy in tests/realdata/statfin/), and Espoo 2022.
+REAL_POPULATION: Mapping[str, Mapping[int, int]] = {
+    "049": dict(zip(range(2005, 2020), [
+        231_704, 235_019, 238_047, 241_565, 244_330, 247_970, 252_439, 256_824, 260_753, 265_543,
+        269_802, 274_583, 279_044, 283_632, 289_731,
+    ], strict=True)) | {2022: 305_274},
+    "091": dict(zip(range(2005, 2020), [
+        560_905, 564_521, 568_531, 576_632, 583_350, 588_549, 595_384, 603_968, 612_664, 620_715,
+        628_208, 635_181, 643_272, 648_042, 653_835,
+    ], strict=True)),
+    "092": dict(zip(range(2005, 2020), [
+        187_281, 189_711, 192_522, 195_397, 197_636, 200_055, 203_001, 205_312, 208_098, 210_803,
+        214_605, 219_341, 223_027, 228_166, 233_775,
+    ], strict=True)),
+    "235": dict(zip(range(2005, 2020), [
+        8_457, 8_469, 8_511, 8_545, 8_617, 8_689, 8_807, 8_910, 9_101, 9_357,
+        9_486, 9_397, 9_624, 9_615, 9_797,
+    ], strict=True)),
+}  # fmt: skip
+
+# Approximate published year-end populations of the comparison cities (current borders); years in
+# between are interpolated linearly (through the real years of REAL_POPULATION where there are some).
 CITY_POPULATION: Mapping[str, Mapping[int, int]] = {
     "091": {1990: 492_400, 2000: 555_474, 2010: 588_549, 2020: 656_920, 2024: 684_018},  # Helsinki
     "092": {1990: 154_933, 2000: 178_471, 2010: 200_055, 2020: 237_231, 2024: 250_073},  # Vantaa
@@ -42,32 +81,24 @@ CITY_POPULATION: Mapping[str, Mapping[int, int]] = {
     "564": {1990: 150_240, 2000: 171_630, 2010: 189_230, 2020: 207_327, 2024: 216_032},  # Oulu
 }
 
-# Espoo's passenger cars in traffic by driving power, as shares of all (demo values: battery-electric
-# from 0.2 % in 2015 to 7.4 % in 2024, plug-in hybrids alongside, diesel declining).
-ESPOO_ELECTRIC_SHARE = dict(
-    zip(
-        VEHICLE_YEARS,
-        [0.0020, 0.0031, 0.0046, 0.0068, 0.0098, 0.0152, 0.0251, 0.0392, 0.0561, 0.0742],
-        strict=True,
-    )
-)
-ESPOO_PLUGIN_HYBRID_SHARE = dict(
-    zip(
-        VEHICLE_YEARS,
-        [0.0030, 0.0052, 0.0090, 0.0160, 0.0262, 0.0401, 0.0580, 0.0721, 0.0820, 0.0880],
-        strict=True,
-    )
-)
+# Espoo's passenger cars in traffic on the reference date by driving power, as shares of all (demo values:
+# battery-electric 10.5 %, plug-in hybrids 9.5 %, diesel 20 %).
+ESPOO_ELECTRIC_SHARE = 0.105
+ESPOO_PLUGIN_HYBRID_SHARE = 0.095
+# Traficom's driving-power codes (English texts, the table is read from its /en/ API); Y = other.
 DRIVING_POWERS = [
-    ("YH", "Yhteensä"),
-    ("01", "Bensiini"),
+    ("YH", "Total"),
+    ("01", "Petrol"),
     ("02", "Diesel"),
-    ("04", "Sähkö"),
-    ("06", "Kaasu"),
-    ("39", "Bensiini/sähkö (ladattava hybridi)"),
-    ("44", "Diesel/sähkö (ladattava hybridi)"),
-    ("MUU", "Muu"),
+    ("04", "Electricity"),
+    ("06", "Gas"),
+    ("39", "Petrol/Electricity (plug-in hybrid)"),
+    ("44", "Diesel/Electricity (plug-in hybrid)"),
+    ("Y", "Other"),
 ]
+# A few of the makes and years of first registration the table lists (the demo answers only YH).
+MAKES = [("YH", "Total"), ("2055", "Tesla"), ("0310", "Toyota"), ("1810", "Volkswagen")]
+FIRST_REGISTRATION_YEARS = [("YH", "Total"), *((str(y), str(y)) for y in range(2026, 2019, -1))]
 REGIONS = [
     ("MK01", "Uusimaa"),
     ("MK02", "Varsinais-Suomi"),
@@ -117,10 +148,12 @@ def _population_table() -> dict[tuple[str, int], int | None]:
         growth = rng.uniform(-0.015, 0.012) if size < 20_000 else rng.uniform(-0.004, 0.015)
         noise = [rng.gauss(0.0, 0.002) for _ in POPULATION_YEARS]
         for index, year in enumerate(POPULATION_YEARS):
-            if code == "049":
+            if year in REAL_POPULATION.get(code, {}):
+                value = REAL_POPULATION[code][year]
+            elif code == "049":
                 value = ESPOO_POPULATION[year]
             elif code in CITY_POPULATION:
-                value = _interpolate(CITY_POPULATION[code], year)
+                value = _interpolate({**CITY_POPULATION[code], **REAL_POPULATION.get(code, {})}, year)
             else:
                 value = round(size / (1 + growth) ** (2024 - year) * (1 + noise[index]))
             table[(code, year)] = None if (code, year) in MISSING_POPULATION else value
@@ -128,48 +161,46 @@ def _population_table() -> dict[tuple[str, int], int | None]:
 
 
 def population(code: str, year: int) -> int | None:
-    """The demo's year-end population of a municipality (Espoo exactly as in calibration)."""
+    """The demo's year-end population of a municipality (real where REAL_POPULATION has it)."""
     return _population_table()[(code, year)]
 
 
 @cache
-def _vehicle_table() -> dict[tuple[str, int], dict[str, int]]:
-    """Passenger cars in traffic per (municipality, year) by driving-power code (YH = the sum)."""
+def _car_table() -> dict[str, dict[str, int]]:
+    """Passenger cars in traffic on the reference date per municipality by driving power (YH = the sum)."""
     rng = random.Random(SEED + 1)
-    table: dict[tuple[str, int], dict[str, int]] = {}
+    table: dict[str, dict[str, int]] = {}
     for code, _ in municipalities():
-        rate = rng.uniform(0.50, 0.62)
+        rate = rng.uniform(0.48, 0.60)
         electric = rng.uniform(0.25, 1.05)
         hybrid = rng.uniform(0.35, 1.05)
-        diesel = rng.uniform(0.30, 0.40)
+        diesel = rng.uniform(0.22, 0.32)
         if code == "049":
-            rate, electric, hybrid, diesel = 0.43, 1.0, 1.0, 0.30
+            rate, electric, hybrid, diesel = 0.41, 1.0, 1.0, 0.20
         elif code in ("091", "092", "235"):
             rate, electric, hybrid, diesel = {
-                "091": (0.34, 0.92, 0.85, 0.26),
-                "092": (0.46, 0.80, 0.90, 0.31),
-                "235": (0.47, 1.35, 1.25, 0.28),
+                "091": (0.32, 0.92, 0.85, 0.18),
+                "092": (0.44, 0.80, 0.90, 0.22),
+                "235": (0.45, 1.35, 1.25, 0.19),
             }[code]
-        for year in VEHICLE_YEARS:
-            people = population(code, year) or population(code, year + 1) or 0
-            step = year - VEHICLE_YEARS[0]
-            total = round(people * (rate - 0.002 * step))
-            counts = {
-                "02": round(total * (diesel - 0.009 * step)),
-                "04": round(total * ESPOO_ELECTRIC_SHARE[year] * electric),
-                "06": round(total * 0.0025),
-                "39": round(total * ESPOO_PLUGIN_HYBRID_SHARE[year] * hybrid * 0.85),
-                "44": round(total * ESPOO_PLUGIN_HYBRID_SHARE[year] * hybrid * 0.15),
-                "MUU": round(total * 0.0008),
-            }
-            counts["01"] = total - sum(counts.values())
-            table[(code, year)] = {"YH": total, **counts}
+        people = population(code, POPULATION_YEARS[-1]) or population(code, POPULATION_YEARS[-2]) or 0
+        total = round(people * rate)
+        counts = {
+            "02": round(total * diesel),
+            "04": round(total * ESPOO_ELECTRIC_SHARE * electric),
+            "06": round(total * 0.0025),
+            "39": round(total * ESPOO_PLUGIN_HYBRID_SHARE * hybrid * 0.85),
+            "44": round(total * ESPOO_PLUGIN_HYBRID_SHARE * hybrid * 0.15),
+            "Y": round(total * 0.0008),
+        }
+        counts["01"] = total - sum(counts.values())
+        table[code] = {"YH": total, **counts}
     return table
 
 
-def vehicles(code: str, year: int, driving_power: str) -> int:
-    """The demo's passenger cars in traffic in a municipality by driving power."""
-    return _vehicle_table()[(code, year)][driving_power]
+def cars(code: str, driving_power: str) -> int:
+    """The demo's passenger cars in traffic in a municipality on the reference date, by driving power."""
+    return _car_table()[code][driving_power]
 
 
 def _population_cell(cell: Mapping[str, str]) -> int | None:
@@ -188,11 +219,13 @@ def _population_cell(cell: Mapping[str, str]) -> int | None:
     return {"vaerak-vaesto": total, "vaerak-miehet": men, "vaerak-naiset": total - men}[content]
 
 
-def _vehicle_cell(cell: Mapping[str, str]) -> int:
-    area, year, power = cell["alue_23_20260101"], int(cell["timeperiod_y"]), cell["kayttovoima"]
-    if area == "SSS":
-        return sum(vehicles(code, year, power) for code, _ in municipalities())
-    return vehicles(area[2:], year, power)
+def _car_cell(cell: Mapping[str, str]) -> int | None:
+    area, make, year, power = cell["Alue"], cell["Merkki"], cell["Käyttöönottovuosi"], cell["Käyttövoima"]
+    if make != "YH" or year != "YH":
+        raise ValueError(f"the demo answers only Merkki YH and Käyttöönottovuosi YH, not {make}, {year}")
+    if not area.startswith("KU"):
+        return None  # Mainland Finland is listed in the metadata but never asked for by the connector
+    return cars(area[2:], power)
 
 
 def _years(years: range) -> dict[str, Any]:
@@ -222,6 +255,8 @@ class DemoTable:
     metadata: dict[str, Any]
     cell: Callable[[Mapping[str, str]], int | None]
     unit: str
+    folder: str = "statfin"  # the snapshot folder of its files
+    publisher: str = "Tilastokeskus"  # the json-stat2 `source`
 
 
 def _population_demo() -> DemoTable:
@@ -241,33 +276,44 @@ def _population_demo() -> DemoTable:
     return DemoTable("11ra", "Väestö", "2025-04-25T05:00:00Z", metadata, _population_cell, "lukumäärä")
 
 
-def _vehicles_demo() -> DemoTable:
+def _variable(code: str, text: str, pairs: list[tuple[str, str]], elimination: bool) -> dict[str, Any]:
+    return {
+        "code": code,
+        "text": text,
+        "values": [c for c, _ in pairs],
+        "valueTexts": [t for _, t in pairs],
+        "elimination": elimination,
+    }
+
+
+def _cars_demo() -> DemoTable:
+    stamp = f"{TRAFICOM_REFERENCE_DATE.day} {TRAFICOM_REFERENCE_DATE:%B} {TRAFICOM_REFERENCE_DATE.year}"
+    areas = [("MA1", "Mainland Finland"), *((f"KU{code}", name) for code, name in municipalities())]
     metadata = {
-        "title": "Liikennekäytössä olevat henkilöautot muuttujina Vuosi, Alue, Käyttövoima ja Tiedot",
+        "title": f"Passenger cars in traffic on {stamp} by area, make, year of first registration and "
+        "driving power",
         "variables": [
-            _years(VEHICLE_YEARS),
-            _areas(regions=False),
-            {
-                "code": "kayttovoima",
-                "text": "Käyttövoima",
-                "values": [c for c, _ in DRIVING_POWERS],
-                "valueTexts": [t for _, t in DRIVING_POWERS],
-                "elimination": True,
-            },
-            {
-                "code": "contentscode",
-                "text": "Tiedot",
-                "values": ["mkan-henkiloautot"],
-                "valueTexts": ["Liikennekäytössä olevat henkilöautot"],
-            },
+            _variable("Alue", "Area", areas, elimination=False),
+            _variable("Merkki", "Make", MAKES, elimination=True),
+            _variable("Käyttöönottovuosi", "Year of first registration", FIRST_REGISTRATION_YEARS, True),
+            _variable("Käyttövoima", "Driving power", DRIVING_POWERS, elimination=True),
         ],
     }
-    return DemoTable("11ic", "Moottoriajoneuvokanta", "2025-03-20T05:00:00Z", metadata, _vehicle_cell, "kpl")
+    return DemoTable(
+        "010_kanta_tau_101",
+        "Passenger cars in traffic",
+        "2026-10-21T06:00:00Z",
+        metadata,
+        _car_cell,
+        "",
+        folder="traficom",
+        publisher="Traficom",
+    )
 
 
 DATASETS: Mapping[str, Callable[[], DemoTable]] = {
     "statfin_population": _population_demo,
-    "statfin_vehicles": _vehicles_demo,
+    "traficom_cars": _cars_demo,
 }
 
 
@@ -315,11 +361,12 @@ def jsonstat2_response(table: DemoTable, query: Mapping[str, Any]) -> bytes:
         if value is None:
             status[str(flat)] = ".."
         values.append(value)
-    time = next(v["code"] for v in variables if v.get("time"))
+    time = next((v["code"] for v in variables if v.get("time")), None)
+    content = next((v["code"] for v in variables if v["code"] == "contentscode"), None)
     document: dict[str, Any] = {
         "class": "dataset",
         "label": table.metadata["title"],
-        "source": "Tilastokeskus",
+        "source": table.publisher,
         "updated": table.updated,
         "id": ids,
         "size": sizes,
@@ -328,7 +375,10 @@ def jsonstat2_response(table: DemoTable, query: Mapping[str, Any]) -> bytes:
     }
     if status:
         document["status"] = status
-    document["role"] = {"time": [time], "metric": ["contentscode"]}
+    if time is not None:  # a point-in-time table has no time role (and Traficom's no metric either)
+        document["role"] = {"time": [time], "metric": [content]} if content else {"time": [time]}
+    elif content is not None:
+        document["role"] = {"metric": [content]}
     document["version"] = "2.0"
     document["extension"] = {
         "px": {
@@ -340,8 +390,8 @@ def jsonstat2_response(table: DemoTable, query: Mapping[str, Any]) -> bytes:
             "language": "fi",
             "contents": table.contents,
             "descriptiondefault": False,
-            "heading": [time],
-            "stub": [code for code in ids if code != time],
+            "heading": [time or ids[-1]],
+            "stub": [code for code in ids if code != (time or ids[-1])],
         }
     }
     return _dumps(document)
@@ -382,7 +432,7 @@ class RecordingFetcher:
     ) -> Payload:
         request = RequestSpec("GET", url, tuple(params), None)
         return self._record(
-            request, _dumps(self.table.metadata), f"statfin/{self.table.table_id}-metadata.json"
+            request, _dumps(self.table.metadata), f"{self.table.folder}/{self.table.table_id}-metadata.json"
         )
 
     def post_json(
@@ -397,12 +447,12 @@ class RecordingFetcher:
         request = RequestSpec("POST", url, tuple(params), RequestSpec.canonical_body(body) or None)
         assert isinstance(body, Mapping)
         self.posts += 1
-        file = f"statfin/{self.table.table_id}-data-{self.posts:02d}.json"
+        file = f"{self.table.folder}/{self.table.table_id}-data-{self.posts:02d}.json"
         return self._record(request, jsonstat2_response(self.table, body), file)
 
 
 def generate(folder: Path, manifest: Manifest) -> None:
-    """Record the exchanges the PxWeb connector makes for the StatFin catalogue entries."""
+    """Record the exchanges the PxWeb connector makes for the StatFin and Traficom catalogue entries."""
     catalogue = load_catalogue()
     connector = PxWebConnector()
     for dataset_id, build in DATASETS.items():
