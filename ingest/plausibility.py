@@ -167,6 +167,8 @@ def _matching(
                 f"is not in a unit comparable with the {kind} rule's {rule.unit!r}",
             )
         )
+    if not factors:
+        return rows.clear().with_columns(pl.lit(None, dtype=pl.Float64).alias("v")), wrong
     rows = rows.filter(pl.col("unit").is_in(list(factors))).with_columns(
         (pl.col("value") * pl.col("unit").replace_strict(factors, return_dtype=pl.Float64)).alias("v")
     )
@@ -274,7 +276,7 @@ def _check_jump(
 def _number(value: float | None) -> str:
     if value is None:
         return "null"
-    if 1e4 <= abs(value) < 1e15 and value == round(value):
+    if 1e4 <= abs(value) < 1e15:
         return f"{value:,.0f}".replace(",", " ")  # 10 000 000, as the catalogue's readers write it
     return f"{value:.6g}"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from ingest.acceptance import check_before_load
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.completeness import check_complete
 from ingest.errors import FetchError
@@ -168,6 +169,7 @@ def _ingest_locked(
             )
         frame = connector.parse(spec, payloads)
         check_complete(engine, spec, payloads, frame, reader_version=connector.reader_version)
+        check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
         result = load_snapshot(
             engine,
             dataset_info(catalogue, spec),

@@ -294,5 +294,144 @@ app.command("report")(report_command)
 app.command("status")(status_command)
 
 
+# --- kestava accept: a person accepts a payload the plausibility checks rejected as a jump ---------------
+@app.command("accept")
+def accept_command(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    snapshot: Annotated[
+        str | None,
+        typer.Argument(
+            help="The rejected payload's sha256 (at least 8 hex digits, as the rejection message prints it); "
+            "omit to list the dataset's rejected payloads."
+        ),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who accepts (default: the login name).")] = None,
+    why: Annotated[
+        str | None, typer.Option("--why", help="Why the change is real (required to accept).")
+    ] = None,
+) -> None:
+    """Accept a payload rejected for a jump on the previous vintage, recorded with who, why and when, and
+    load it now; without SNAPSHOT, list the dataset's rejected payloads."""
+    import getpass
+
+    from ingest.acceptance import AcceptError, accept
+    from kestava.errors import DataError
+    from storage.locks import BusyError
+    from storage.rejections import RejectionLookupError, rejections
+
+    catalogue = load_catalogue()
+    if dataset not in catalogue.datasets:
+        raise typer.BadParameter(
+            f"unknown dataset {dataset!r}; known: {', '.join(sorted(catalogue.datasets))}",
+            param_hint="DATASET",
+        )
+    engine = open_database()
+    try:
+        if snapshot is None:
+            table = Table(title=f"Rejected payloads of {dataset}")
+            for column in (
+                "snapshot",
+                "last rejected (UTC)",
+                "times",
+                "can accept",
+                "accepted",
+                "first failure",
+            ):
+                table.add_column(column, overflow="fold")
+            for r in rejections(engine, dataset):
+                accepted = (
+                    f"{r.accepted_by} {r.accepted_at:%Y-%m-%d %H:%M}: {r.accepted_why}"
+                    if r.accepted_at
+                    else ""
+                )
+                first = str(r.violations[0]["message"]) if r.violations else ""
+                when = f"{r.last_rejected_at:%Y-%m-%d %H:%M}"
+                can = "yes" if r.acceptable else "no"
+                table.add_row(r.short, when, str(r.times), can, accepted, first)
+            out.print(table)
+            return
+        if not why or not why.strip():
+            raise typer.BadParameter(
+                "say why the change is real (recorded with the acceptance)", param_hint="--why"
+            )
+        who = by or getpass.getuser()
+        try:
+            done = accept(
+                engine,
+                catalogue,
+                dataset,
+                snapshot,
+                by=who,
+                why=why,
+                raw_store=RawStore(get_settings().raw_dir),
+            )
+        except (AcceptError, RejectionLookupError, BusyError, DataError) as error:
+            console.print(f"[red]{dataset}: not accepted: {error}")
+            raise typer.Exit(code=1) from None
+        r = done.rejection
+        out.print(
+            f"{dataset}: snapshot {r.short} accepted by {r.accepted_by} at {r.accepted_at:%Y-%m-%d %H:%M} "
+            f"UTC ({r.accepted_why}); {done.result.summary()}"
+        )
+    finally:
+        engine.dispose()
+
+
+# --- kestava probe: one smallest live request per dataset, expected against found; writes nothing -------
+@app.command("probe")
+def probe_command(
+    datasets: Annotated[
+        list[str] | None, typer.Argument(help="Dataset ids (default: every dataset).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    catalogue_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalogue", help="Probe the datasets of this catalogue file instead (e.g. a mirror)."
+        ),
+    ] = None,
+) -> None:
+    """Make one smallest live request per dataset and compare what it finds (URL and status, columns,
+    codes, units, periods, a sample value, plausibility) with what the tracker expects; exit 1 on any
+    drift. Writes nothing to the database or the raw store."""
+    import json
+
+    from ingest.catalogue import CATALOGUE_PATH
+    from ingest.probe import probe, reference_frame
+
+    catalogue = load_catalogue(catalogue_file or CATALOGUE_PATH)
+    for dataset_id in datasets or []:
+        if dataset_id not in catalogue.datasets:
+            raise typer.BadParameter(
+                f"unknown dataset {dataset_id!r}; known: {', '.join(sorted(catalogue.datasets))}",
+                param_hint="DATASET",
+            )
+    snapshot_dir = get_settings().snapshot_dir
+    results = probe(
+        list(datasets or []),
+        catalogue=catalogue,
+        reference=lambda spec: reference_frame(spec, snapshot_dir),
+        on_dataset=lambda name: console.print(f"probing {name}…") if not as_json else None,
+    )
+    if as_json:
+        out.print_json(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
+    else:
+        for result in results:
+            verdict = "[red]DRIFT" if result.drift else "[green]as expected"
+            table = Table(title=f"{result.dataset_id}: {verdict}", title_justify="left", show_lines=True)
+            for column in ("check", "expected", "found", ""):
+                table.add_column(column, overflow="fold")
+            for check in result.checks:
+                table.add_row(check.what, check.expected, check.found, "ok" if check.ok else "[red]DRIFT")
+            out.print(table)
+        drifted = [r.dataset_id for r in results if r.drift]
+        out.print(
+            f"{len(results)} datasets probed: "
+            + (f"drift in {len(drifted)}: {', '.join(drifted)}" if drifted else "no drift")
+        )
+    if any(r.drift for r in results):
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":
     app()

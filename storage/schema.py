@@ -212,3 +212,25 @@ alert_state = Table(
     Column("last_message", Text),
     Column("resolved_at", DateTime),  # null while the problem lasts
 )
+
+rejected_payload = Table(
+    "rejected_payload",
+    metadata,
+    # a payload set the plausibility checks rejected, kept (bytes in the raw store) so a person can accept it
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", String(128), nullable=False),
+    Column("sha256", String(64), nullable=False),  # over the payloads' sha256s: the snapshot it would be
+    Column("first_rejected_at", DateTime, nullable=False),
+    Column("last_rejected_at", DateTime, nullable=False),
+    Column("times", Integer, nullable=False),
+    Column("reader_version", String(64), nullable=False),
+    Column("options", Text, nullable=False),  # JSON: the dataset options it was read with
+    Column("payloads", Text, nullable=False),  # JSON: request, status, headers, fetch time, sha256 of each
+    Column("violations", Text, nullable=False),  # JSON list of ingest.plausibility.Violation
+    Column("acceptable", Boolean, nullable=False),  # only jumps failed: a person may accept it
+    Column("accepted_by", String(255)),
+    Column("accepted_why", Text),
+    Column("accepted_at", DateTime),
+    Column("snapshot_id", Integer),  # the snapshot it was loaded as, once accepted and loaded
+    UniqueConstraint("dataset_id", "sha256"),
+)

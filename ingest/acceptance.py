@@ -1,0 +1,241 @@
+"""Plausibility at load time: reject and keep an implausible payload, and load it once a person accepts it.
+
+`check_before_load` is the ingest hook (one call before `load_snapshot`): it runs the catalogue's checks
+against the dataset's current values and, on any failure, keeps the payload (bytes in the raw store, its
+provenance in `rejected_payload`) and raises PlausibilityError. `accept` is `kestava accept`: it records who
+accepted which rejected payload and why, then loads it at once under the dataset's job lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+
+from ingest.catalogue import Catalogue, DatasetSpec
+from ingest.payload import Payload, RequestSpec
+from ingest.plausibility import PlausibilityError, check_payload
+from ingest.registry import connector_for
+from storage import schema
+from storage.jobs import finish_run, start_run
+from storage.load import DatasetInfo, LoadResult, SourceInfo, combined_sha256, load_snapshot, utc_naive
+from storage.locks import job_lock
+from storage.rawstore import RawStore
+from storage.read import observations
+from storage.rejections import (
+    Rejection,
+    find_rejection,
+    is_accepted,
+    record_acceptance,
+    record_loaded,
+    record_rejection,
+)
+
+log = logging.getLogger(__name__)
+
+# the read API's bookkeeping columns; what remains is the series' dimensions, period, value, flag
+_READ_COLUMNS = ("dataset", "series_id", "snapshot_id", "valid_from", "valid_to")
+_KEPT_HEADERS = ("content-type", "etag", "last-modified")
+
+
+class AcceptError(Exception):
+    """A rejected payload that cannot be accepted (unknown, not a jump, superseded, already loaded)."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What `kestava accept` did."""
+
+    rejection: Rejection
+    result: LoadResult
+    seconds: float
+
+
+def previous_values(engine: Engine, dataset_id: str) -> pl.DataFrame | None:
+    """The dataset's current stored observations, shaped like a connector's output (None if none)."""
+    current = observations(engine, dataset_id)
+    if current.height == 0:
+        return None
+    return current.drop([c for c in _READ_COLUMNS if c in current.columns])
+
+
+def check_before_load(
+    engine: Engine,
+    spec: DatasetSpec,
+    frame: pl.DataFrame,
+    payloads: Sequence[Payload],
+    raw_store: RawStore,
+    reader_version: str,
+) -> None:
+    """Raise PlausibilityError if the parsed payload fails the dataset's declared checks.
+
+    A payload set a person accepted is checked against the ranges only. A rejected payload set is kept:
+    its bytes in the raw store, its provenance and violations in `rejected_payload`, named by its digest
+    (the error message says how to accept it when only jumps failed)."""
+    declared = spec.plausibility
+    if not declared.ranges and not declared.jumps:
+        return
+    digest = combined_sha256(payloads)
+    accepted = is_accepted(engine, spec.id, digest)
+    previous = previous_values(engine, spec.id) if declared.jumps and not accepted else None
+    violations = check_payload(spec, frame, previous, jumps=not accepted)
+    if not violations:
+        return
+    stored = [raw_store.put(p.body)[1] for p in payloads]
+    acceptable = all(v.acceptable for v in violations)
+    record_rejection(
+        engine,
+        spec.id,
+        digest,
+        reader_version=reader_version,
+        options=dict(spec.options),
+        payloads=[payload_record(p, path) for p, path in zip(payloads, stored, strict=True)],
+        violations=[v.as_dict() for v in violations],
+        acceptable=acceptable,
+    )
+    if acceptable:
+        note = (
+            f". The payload is kept as rejected snapshot {digest[:12]}; if the change is real, accept it: "
+            f"kestava accept {spec.id} {digest[:12]} --why '…'"
+        )
+    else:
+        note = (
+            f". The payload is kept as rejected snapshot {digest[:12]}; a range or unit failure cannot be "
+            "accepted: fix the source's reading, or the catalogue's declaration if the range is wrong"
+        )
+    raise PlausibilityError(spec.id, violations, note)
+
+
+def accept(
+    engine: Engine,
+    catalogue: Catalogue,
+    dataset_id: str,
+    reference: str,
+    *,
+    by: str,
+    why: str,
+    raw_store: RawStore,
+) -> Accepted:
+    """Accept a jump-rejected payload: record who, why and when, then load it now (job `ingest:<id>`,
+    trigger `accept`). Raises AcceptError, RejectionLookupError, BusyError (nothing loaded; the
+    acceptance stands, so the next ingest of the same payload loads it) or DataError."""
+    if not why.strip():
+        raise AcceptError(f"{dataset_id}: --why: expected the reason the change is real, got nothing")
+    if not by.strip():
+        raise AcceptError(f"{dataset_id}: --by: expected who accepts, got nothing")
+    spec = catalogue.dataset(dataset_id)
+    rejection = find_rejection(engine, dataset_id, reference)
+    if not rejection.acceptable:
+        failed = sorted({str(v["kind"]) for v in rejection.violations} - {"jump"})
+        raise AcceptError(
+            f"{dataset_id}: snapshot {rejection.short} failed {', '.join(failed)} rules, which cannot be "
+            "accepted (only jumps can); fix the source's reading or the catalogue's declaration"
+        )
+    if rejection.snapshot_id is not None:
+        raise AcceptError(
+            f"{dataset_id}: snapshot {rejection.short} was already accepted by {rejection.accepted_by} "
+            f"and loaded as snapshot {rejection.snapshot_id}"
+        )
+    started = time.monotonic()
+    job = f"ingest:{dataset_id}"
+    if rejection.accepted_at is None:
+        record_acceptance(engine, rejection.id, by=by.strip(), why=why.strip())
+    with job_lock(engine, job):
+        run_id = start_run(engine, job, dataset_id=dataset_id, trigger="accept")
+        try:
+            result = _load_accepted(engine, catalogue, spec, rejection, raw_store)
+        except Exception as error:
+            finish_run(engine, run_id, "failed", error=f"{dataset_id}: accept: {error}")
+            raise
+        finish_run(
+            engine,
+            run_id,
+            "success",
+            rows_added=result.added,
+            rows_revised=result.revised,
+            rows_unchanged=result.unchanged,
+            snapshot_id=result.snapshot_id,
+        )
+        record_loaded(engine, rejection.id, result.snapshot_id)
+    log.info("%s: accepted snapshot %s by %s: %s", dataset_id, rejection.short, by, result.summary())
+    return Accepted(find_rejection(engine, dataset_id, rejection.sha256), result, time.monotonic() - started)
+
+
+def _load_accepted(
+    engine: Engine, catalogue: Catalogue, spec: DatasetSpec, rejection: Rejection, raw_store: RawStore
+) -> LoadResult:
+    payloads = [rebuild_payload(record, raw_store) for record in rejection.payloads]
+    fetched = utc_naive(max(p.fetched_at for p in payloads))
+    newer = _newest_fetch(engine, spec.id)
+    if newer is not None and newer > fetched:
+        raise AcceptError(
+            f"{spec.id}: snapshot {rejection.short} was fetched at {fetched:%Y-%m-%d %H:%M} UTC, before the "
+            f"newest loaded snapshot ({newer:%Y-%m-%d %H:%M} UTC); loading it would put older data back"
+        )
+    # read exactly as when it was rejected (the snapshot's option overrides), with the current reader
+    read_spec = spec.model_copy(update={"options": rejection.options, "secret_env": None})
+    connector = connector_for(spec.protocol)
+    frame = connector.parse(read_spec, payloads)
+    check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # ranges only now
+    source = catalogue.sources[spec.source]
+    info = DatasetInfo(
+        spec.id,
+        spec.title,
+        spec.protocol,
+        SourceInfo(source.id, source.publisher, source.licence, source.attribution, source.homepage),
+    )
+    return load_snapshot(
+        engine, info, payloads, frame, reader_version=connector.reader_version, raw_store=raw_store
+    )
+
+
+def _newest_fetch(engine: Engine, dataset_id: str) -> datetime | None:
+    with engine.connect() as conn:
+        newest = conn.execute(
+            select(func.max(schema.snapshot.c.fetched_at)).where(schema.snapshot.c.dataset_id == dataset_id)
+        ).scalar_one_or_none()
+    return newest if isinstance(newest, datetime) else None
+
+
+def payload_record(payload: Payload, storage_path: str) -> dict[str, Any]:
+    """What is needed to rebuild a payload from the raw store: request, answer and provenance."""
+    return {
+        "method": payload.request.method,
+        "url": payload.request.url,
+        "params": [list(pair) for pair in payload.request.params],
+        "json_body": payload.request.json_body,
+        "status": payload.status,
+        "headers": {name: value for name in _KEPT_HEADERS if (value := payload.header(name)) is not None},
+        "fetched_at": payload.fetched_at.isoformat(),
+        "final_url": payload.final_url,
+        "not_modified": payload.not_modified,
+        "is_demo": payload.is_demo,
+        "sha256": payload.sha256,
+        "storage_path": storage_path,
+    }
+
+
+def rebuild_payload(record: dict[str, Any], raw_store: RawStore) -> Payload:
+    """The payload a record describes, its bytes read (and verified) from the raw store."""
+    request = RequestSpec(
+        method=str(record["method"]),
+        url=str(record["url"]),
+        params=tuple((str(k), str(v)) for k, v in record["params"]),
+        json_body=record["json_body"],
+    )
+    return Payload(
+        request=request,
+        status=int(record["status"]),
+        headers=dict(record["headers"]),
+        body=raw_store.get(str(record["sha256"])),
+        fetched_at=datetime.fromisoformat(str(record["fetched_at"])),
+        final_url=str(record["final_url"]),
+        not_modified=bool(record["not_modified"]),
+        is_demo=bool(record["is_demo"]),
+    )
