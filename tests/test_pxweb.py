@@ -13,14 +13,16 @@ from typing import Any
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine
 from werkzeug import Request, Response
 
 from indicators.catalogue import load_indicator_catalogue
+from indicators.engine import compute
 from ingest.catalogue import CalendarSpec, DatasetSpec, load_catalogue
 from ingest.errors import FetchError, ValidationError
 from ingest.freshness import period_end
 from ingest.http import LiveFetcher, TooManyCellsError
-from ingest.manifest import Manifest
+from ingest.manifest import Manifest, write_manifest
 from ingest.payload import Payload, RequestSpec
 from ingest.pxweb import (
     REFERENCE_PERIOD_FORMAT,
@@ -38,8 +40,11 @@ from ingest.pxweb import (
     split_selection,
 )
 from ingest.replay import ReplayFetcher
+from ingest.run import ingest
+from kestava import api
 from scripts.demo import calibration
 from storage.checks import check_observations
+from storage.rawstore import RawStore
 
 TABLE_PATH = "/PxWeb/api/v1/fi/StatFin/vaerak/11ra.px"
 YEARS = ["2021", "2022", "2023", "2024"]
@@ -773,3 +778,46 @@ def test_demo_snapshot_is_byte_identical_between_runs(tmp_path: Path) -> None:
     assert files
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes()
+
+
+# -- through the engine: real population figures and a reference-date period --------------------------
+
+REAL_POPULATION_CSV = Path(__file__).parent / "realdata" / "statfin" / "pks_population_2005_2019.csv"
+
+
+def test_computed_population_equals_the_real_figures_and_car_shares_keep_the_reference_date(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from scripts.demo import statfin
+
+    folder = tmp_path / "snapshot"
+    manifest = Manifest(label="demo", description="test", created="2026-11-27")
+    statfin.generate(folder, manifest)
+    write_manifest(manifest, folder)
+    datasets = ["statfin_population", "traficom_cars"]
+    outcomes = ingest(engine, RawStore(tmp_path / "raw"), datasets, offline=True, snapshot_dir=folder)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    summary = compute(engine, datasets=datasets, today=date(2026, 11, 27))
+    mine = {"population", "ev_share", "rechargeable_share", "cars_electric", "cars_rechargeable", "cars_all"}
+    assert mine <= set(summary.computed), summary.errors  # (those needing emissions lack their inputs here)
+
+    # Statistics Finland's published year-end populations (table 11re), read from the real file.
+    real = pl.read_csv(REAL_POPULATION_CSV, comment_prefix="#", schema_overrides={"code": pl.String})
+    values = api.indicator_values("population", kind="observed", engine=engine)
+    for row in real.iter_rows(named=True):
+        computed = values.filter(pl.col("area") == row["code"], pl.col("year").is_between(2005, 2019))
+        assert dict(zip(computed["year"], computed["value"], strict=True)) == {
+            int(year): float(row[year]) for year in map(str, range(2005, 2020))
+        }, row["municipality"]
+    espoo_2022 = values.filter(pl.col("area") == "049", pl.col("period") == "2022")["value"].item()
+    assert espoo_2022 == 305_274.0  # Espoo's published 2022 population (HSY / Espoo detail)
+
+    # The cars' period is the table's reference date, and the shares keep it (no year).
+    shares = api.indicator_values(["ev_share", "rechargeable_share"], area="049", engine=engine)
+    assert set(shares["period"]) == {"2026-09-30"}
+    assert shares["year"].is_null().all()
+    ev_share = shares.filter(pl.col("indicator") == "ev_share")["value"].item()
+    assert ev_share == pytest.approx(100.0 * statfin.cars("049", "04") / statfin.cars("049", "YH"))
+    plug_in = shares.filter(pl.col("indicator") == "rechargeable_share")["value"].item()
+    rechargeable = sum(statfin.cars("049", code) for code in ("04", "39", "44"))
+    assert plug_in == pytest.approx(100.0 * rechargeable / statfin.cars("049", "YH"))
