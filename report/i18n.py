@@ -1,28 +1,32 @@
-"""Finnish, Swedish and English strings, number and date formats, and Vega-Lite locales for the charts."""
+"""Finnish, Swedish and English strings; CLDR number and date formats (Babel) and Vega-Lite locales."""
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
+from babel import Locale
+from babel.dates import format_date as _cldr_date
+from babel.dates import format_time as _cldr_time
+from babel.numbers import format_decimal, get_currency_symbol
+
 LANGS: Final[tuple[str, ...]] = ("fi", "sv", "en")
 DEFAULT_LANG: Final = "fi"
 TRANSLATIONS_PATH: Final = Path(__file__).with_name("translations.toml")
+# The CLDR locale of each language. Swedish is Finland-Swedish (sv_FI), as written by the City of Espoo.
+# English is en_IE: the English of an EU member state with the euro, day-month-year dates and the 24-hour
+# clock, which suits a European audience better than en_GB (pound sterling) or en_US (month first).
+LOCALES: Final[dict[str, str]] = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_IE"}
 
-NBSP: Final = "\u00a0"  # no-break space: thousands separator and the space before % in fi/sv
-MINUS: Final = "\u2212"  # the minus sign d3-format (and so every chart axis) uses
-NOT_AVAILABLE: Final = "\u2013"  # en dash for a missing value
-
-# decimal mark, thousands separator, suffix for percentages
-_NUMBER_STYLE: Final[dict[str, tuple[str, str, str]]] = {
-    "fi": (",", NBSP, NBSP + "%"),
-    "sv": (",", NBSP, NBSP + "%"),
-    "en": (".", ",", "%"),
-}
+NBSP: Final = "\u00a0"  # no-break space: CLDR's group separator and space before % in fi_FI and sv_FI
+MINUS: Final = "\u2212"  # CLDR's minus sign in fi_FI and sv_FI (en_IE uses the hyphen-minus)
+NOT_AVAILABLE: Final = "\u2013"  # en dash for a missing value (the project's convention, not a CLDR symbol)
+CURRENCY: Final = "EUR"
 
 
 class TranslationError(ValueError):
@@ -34,6 +38,12 @@ def check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise ValueError(f"unsupported language {lang!r}; expected one of {', '.join(LANGS)}")
     return lang
+
+
+@cache
+def locale(lang: str) -> Locale:
+    """The Babel (CLDR) locale of a supported language."""
+    return Locale.parse(LOCALES[check_lang(lang)])
 
 
 def _flatten(table: dict[str, Any], prefix: str, out: dict[str, dict[str, str]]) -> None:
@@ -90,80 +100,175 @@ def label(prefix: str, value: str, lang: str) -> str:
     return t(key, lang) if has(key) else value
 
 
+# ---------------------------------------------------------------------------------------------------------
+# numbers (CLDR symbols and patterns)
+
+
+def _symbol(lang: str, name: str) -> str:
+    return str(locale(lang).number_symbols["latn"][name])
+
+
+def _percent_affixes(lang: str) -> tuple[str, str]:
+    """The prefix and suffix of the locale's percent pattern, "%" replaced by its percent sign."""
+    pattern = locale(lang).percent_formats[None]
+    sign = _symbol(lang, "percentSign")
+    return pattern.prefix[0].replace("%", sign), pattern.suffix[0].replace("%", sign)
+
+
 def format_number(x: float | None, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
-    """x with the language's decimal mark and thousands separator ("1 060,5" fi/sv, "1,060.5" en)."""
-    decimal_mark, thousands, _ = _NUMBER_STYLE[check_lang(lang)]
+    """x in the locale's CLDR format ("1 060,5" fi/sv with a no-break space, "1,060.5" en).
+
+    A negative number takes the locale's minus sign (U+2212 in fi/sv), a value that rounds to zero has
+    no sign, and signed adds the locale's plus sign to positive numbers.
+    """
+    check_lang(lang)
     if x is None or math.isnan(x):
         return NOT_AVAILABLE
     if math.isinf(x):
-        return ("" if x > 0 else MINUS) + "\u221e"
-    text = f"{abs(x):,.{decimals}f}"
-    is_zero = float(text.replace(",", "")) == 0.0
-    text = text.replace(",", "\0").replace(".", decimal_mark).replace("\0", thousands)
-    if is_zero:
+        return ("" if x > 0 else _symbol(lang, "minusSign")) + _symbol(lang, "infinity")
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    text = format_decimal(abs(x), format=pattern, locale=locale(lang), decimal_quantization=True)
+    if not any(c in "123456789" for c in text):  # rounds to zero: no "−0,0"
         return text
     if x < 0:
-        return MINUS + text
-    return ("+" + text) if signed else text
+        return _symbol(lang, "minusSign") + text
+    return (_symbol(lang, "plusSign") + text) if signed else text
 
 
 def format_percent(x: float | None, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
-    """A value already in percent (30.0) as "30 %" (fi/sv, no-break space) or "30%" (en)."""
+    """A value already in percent (30.0) with the locale's percent pattern: "30 %" (fi/sv), "30%" (en)."""
     if x is None or math.isnan(x):
         return NOT_AVAILABLE
-    return format_number(x, lang, decimals, signed=signed) + _NUMBER_STYLE[check_lang(lang)][2]
+    prefix, suffix = _percent_affixes(lang)
+    return prefix + format_number(x, lang, decimals, signed=signed) + suffix
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dates and times (CLDR patterns)
+
+_DATE_STYLES: Final[dict[str, str]] = {"short": "medium", "long": "long"}
 
 
 def format_date(d: date, lang: str, style: str = "short") -> str:
-    """A date in the language's convention: short "27.11.2026" / "2026-11-27" / "27 Nov 2026", or long."""
+    """A date in the locale's CLDR pattern: short (CLDR medium: "27.11.2026", "27 nov. 2026",
+    "27 Nov 2026") or long ("27. marraskuuta 2026", "27 november 2026", "27 November 2026")."""
     check_lang(lang)
+    if style not in _DATE_STYLES:
+        raise ValueError(f"format_date: style must be 'short' or 'long', got {style!r}")
     if isinstance(d, datetime):
         d = d.date()
-    if style not in ("short", "long"):
-        raise ValueError(f"format_date: style must be 'short' or 'long', got {style!r}")
-    return t(
-        f"format.date_{style}",
-        lang,
-        day=d.day,
-        month=d.month,
-        year=d.year,
-        month_abbr=t(f"month_abbr.{d.month}", lang),
-        month_of=t(f"month_of.{d.month}", lang),
-    )
+    return _cldr_date(d, _DATE_STYLES[style], locale=locale(lang))
 
 
 def format_datetime(dt: datetime, lang: str) -> str:
-    """A date with hours and minutes ("27.11.2026 klo 6.30", "2026-11-27 kl. 06.30", "27 Nov 2026, 06:30")."""
-    return t("format.datetime", lang, date=format_date(dt, lang), hour=dt.hour, minute=dt.minute)
+    """A date with hours and minutes in the locale's CLDR pattern ("2.3.2026 6.05", "2 mars 2026 06:05",
+    "2 Mar 2026, 06:05"); the wall-clock time as given (no time-zone conversion)."""
+    check_lang(lang)
+    loc = locale(lang)
+    time_text = _cldr_time(dt.replace(tzinfo=None).time(), "short", locale=loc)
+    return str(loc.datetime_formats["medium"]).replace("{1}", format_date(dt, lang)).replace("{0}", time_text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Vega / d3 locales, from the same CLDR data
+
+# LDML date-pattern fields -> d3-time-format directives (the fields CLDR uses for fi, sv and en dates)
+_LDML_TO_D3: Final[dict[str, str]] = {
+    "y": "%Y",
+    "yyyy": "%Y",
+    "yy": "%y",
+    "M": "%-m",
+    "MM": "%m",
+    "MMM": "%b",
+    "MMMM": "%B",
+    "L": "%-m",
+    "LL": "%m",
+    "LLL": "%b",
+    "LLLL": "%B",
+    "d": "%-d",
+    "dd": "%d",
+    "E": "%a",
+    "EE": "%a",
+    "EEE": "%a",
+    "EEEE": "%A",
+    "c": "%a",
+    "ccc": "%a",
+    "cccc": "%A",
+    "H": "%-H",
+    "HH": "%H",
+    "h": "%-I",
+    "hh": "%I",
+    "m": "%-M",
+    "mm": "%M",
+    "s": "%-S",
+    "ss": "%S",
+    "a": "%p",
+}
+_LDML_TOKEN: Final = re.compile(r"'((?:[^']|'')*)'|([A-Za-z])\2*|(.)", re.DOTALL)
+
+
+def ldml_to_d3(pattern: str) -> str:
+    """A CLDR (LDML) date/time pattern as a d3-time-format specifier ("d.M.y" -> "%-d.%-m.%Y")."""
+    out: list[str] = []
+    for match in _LDML_TOKEN.finditer(pattern):
+        quoted, letter, other = match.group(1), match.group(2), match.group(3)
+        if quoted is not None:
+            out.append("'" if quoted == "" else quoted.replace("''", "'").replace("%", "%%"))
+        elif letter is not None:
+            token = match.group(0)
+            if token not in _LDML_TO_D3:
+                raise ValueError(f"ldml_to_d3: no d3 directive for the CLDR field {token!r} in {pattern!r}")
+            out.append(_LDML_TO_D3[token])
+        else:
+            out.append("%%" if other == "%" else other)
+    return "".join(out)
 
 
 def format_locale(lang: str) -> dict[str, Any]:
-    """The d3-format number locale for lang (Vega-Lite config.locale.number; vl-convert format_locale)."""
-    decimal_mark, thousands, percent = _NUMBER_STYLE[check_lang(lang)]
+    """The d3-format number locale for lang from CLDR (Vega-Lite config.locale.number)."""
+    loc = locale(lang)
+    pattern = loc.decimal_formats[None]
+    primary, secondary = pattern.grouping
+    currency_pattern = loc.currency_formats["standard"]
+    symbol = get_currency_symbol(CURRENCY, locale=loc)
+    _, percent_suffix = _percent_affixes(lang)
     return {
-        "decimal": decimal_mark,
-        "thousands": thousands,
-        "grouping": [3],
-        "currency": ["", NBSP + "€"] if lang != "en" else ["€", ""],
-        "minus": MINUS,
-        "percent": percent,
+        "decimal": _symbol(lang, "decimal"),
+        "thousands": _symbol(lang, "group"),
+        "grouping": [primary] if primary == secondary else [primary, secondary],
+        "currency": [
+            currency_pattern.prefix[0].replace("¤", symbol),
+            currency_pattern.suffix[0].replace("¤", symbol),
+        ],
+        "minus": _symbol(lang, "minusSign"),
+        "percent": percent_suffix,
         "nan": NOT_AVAILABLE,
     }
 
 
 def time_format_locale(lang: str) -> dict[str, Any]:
-    """The d3-time-format locale for lang (Vega-Lite config.locale.time; vl-convert time_format_locale)."""
-    check_lang(lang)
+    """The d3-time-format locale for lang from CLDR (Vega-Lite config.locale.time).
+
+    Months and days are CLDR's stand-alone forms (what an axis label shows: "marraskuu", not the
+    genitive "marraskuuta"); d3 starts the week on Sunday, Babel on Monday.
+    """
+    loc = locale(lang)
+    date_pattern = loc.date_formats["medium"].pattern
+    time_pattern = loc.time_formats["medium"].pattern
+    combined = str(loc.datetime_formats["medium"]).replace("{1}", date_pattern).replace("{0}", time_pattern)
+    days = loc.days["stand-alone"]
+    months = loc.months["stand-alone"]
+    periods = loc.day_periods["format"]["abbreviated"]
+    sunday_first = [6, 0, 1, 2, 3, 4, 5]
     return {
-        "dateTime": t("d3.date_time", lang),
-        "date": t("d3.date", lang),
-        "time": t("d3.time", lang),
-        "periods": [t("d3.am", lang), t("d3.pm", lang)],
-        # d3 starts the week on Sunday
-        "days": [t(f"weekday.{i}", lang) for i in range(7)],
-        "shortDays": [t(f"weekday_abbr.{i}", lang) for i in range(7)],
-        "months": [t(f"month.{i}", lang) for i in range(1, 13)],
-        "shortMonths": [t(f"month_abbr.{i}", lang) for i in range(1, 13)],
+        "dateTime": ldml_to_d3(combined),
+        "date": ldml_to_d3(date_pattern),
+        "time": ldml_to_d3(time_pattern),
+        "periods": [periods["am"], periods["pm"]],
+        "days": [days["wide"][i] for i in sunday_first],
+        "shortDays": [days["abbreviated"][i] for i in sunday_first],
+        "months": [months["wide"][i] for i in range(1, 13)],
+        "shortMonths": [months["abbreviated"][i] for i in range(1, 13)],
     }
 
 

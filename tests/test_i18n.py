@@ -1,4 +1,4 @@
-"""Tests for report.i18n: complete catalogue, no silent fallback, number/date formats and Vega locales."""
+"""Tests for report.i18n: complete catalogue, no fallback, CLDR number/date formats and Vega locales."""
 
 from __future__ import annotations
 
@@ -37,13 +37,9 @@ def test_catalogue_is_complete_in_every_language() -> None:
 
 
 def test_placeholders_are_the_same_in_every_language() -> None:
-    date_parts = {"day", "month", "year", "month_abbr", "month_of", "date", "hour", "minute"}
     for key, entry in i18n.catalogue().items():
         names = {lang: _placeholders(entry[lang]) for lang in LANGS}
-        if key.startswith("format."):  # date layouts differ by design; they draw on the same parts
-            assert all(n <= date_parts for n in names.values()), (key, names)
-        else:
-            assert names["fi"] == names["sv"] == names["en"], (key, names)
+        assert names["fi"] == names["sv"] == names["en"], (key, names)
 
 
 def test_missing_key_is_a_key_error() -> None:
@@ -84,6 +80,9 @@ def test_malformed_catalogue_is_rejected() -> None:
         i18n._flatten({"a": {"fi": "x", "b": {"fi": "y"}}}, "", {})
 
 
+# Expected strings follow CLDR (Unicode's locale data, through Babel), written out here by hand from the
+# CLDR charts: fi_FI and sv_FI group with a no-break space, use a decimal comma and U+2212 MINUS SIGN;
+# en_IE groups with a comma, uses a decimal point and the ASCII hyphen-minus.
 @pytest.mark.parametrize(
     ("x", "lang", "decimals", "expected"),
     [
@@ -93,10 +92,14 @@ def test_malformed_catalogue_is_rejected() -> None:
         (1234567.25, "fi", 2, f"1{NBSP}234{NBSP}567,25"),
         (1234567.25, "en", 0, "1,234,567"),
         (-221.0, "fi", 0, f"{MINUS}221"),
-        (-221.0, "en", 0, f"{MINUS}221"),
+        (-221.0, "sv", 0, f"{MINUS}221"),
+        (-221.0, "en", 0, "-221"),  # CLDR en: hyphen-minus (the hand-written rule used U+2212)
         (-0.04, "fi", 1, "0,0"),  # no "−0,0"
+        (-0.05, "fi", 1, "0,0"),  # half to even, and still no sign on a zero
         (742, "fi", 0, "742"),
         (None, "fi", 0, "\u2013"),
+        (float("inf"), "fi", 0, "\u221e"),
+        (float("-inf"), "fi", 0, f"{MINUS}\u221e"),
     ],
 )
 def test_format_number(x: float | None, lang: str, decimals: int, expected: str) -> None:
@@ -105,7 +108,8 @@ def test_format_number(x: float | None, lang: str, decimals: int, expected: str)
 
 def test_format_number_signed_and_percent() -> None:
     assert format_number(5, "fi", signed=True) == "+5"
-    assert format_number(-5, "en", signed=True) == f"{MINUS}5"
+    assert format_number(-5, "en", signed=True) == "-5"
+    assert format_number(-5, "sv", signed=True) == f"{MINUS}5"
     assert format_percent(30, "fi") == f"30{NBSP}%"
     assert format_percent(30, "sv") == f"30{NBSP}%"
     assert format_percent(30, "en") == "30%"
@@ -115,21 +119,48 @@ def test_format_number_signed_and_percent() -> None:
         format_number(1.0, "de")
 
 
+def test_locales_are_the_cldr_ones() -> None:
+    assert {lang: str(i18n.locale(lang)) for lang in LANGS} == {"fi": "fi_FI", "sv": "sv_FI", "en": "en_IE"}
+
+
 def test_format_date_and_datetime() -> None:
     d = date(2026, 11, 27)
     assert format_date(d, "fi") == "27.11.2026"
-    assert format_date(d, "sv") == "27.11.2026"
+    # CLDR sv_FI medium date (the hand-written rule wrote 27.11.2026)
+    assert format_date(d, "sv") == "27 nov. 2026"
     assert format_date(d, "en") == "27 Nov 2026"
-    assert format_date(d, "fi", "long") == "27. marraskuuta 2026"
+    assert format_date(d, "fi", "long") == "27. marraskuuta 2026"  # the genitive month of a date
     assert format_date(d, "sv", "long") == "27 november 2026"
     assert format_date(d, "en", "long") == "27 November 2026"
     dt = datetime(2026, 3, 2, 6, 5)
-    assert format_datetime(dt, "fi") == "2.3.2026 klo 6.05"
-    assert format_datetime(dt, "sv") == "2.3.2026 kl. 6.05"
+    # CLDR joins date and time with a space (fi, sv) or ", " (en), without the hand-written "klo"/"kl."
+    assert format_datetime(dt, "fi") == "2.3.2026 6.05"
+    assert format_datetime(dt, "sv") == "2 mars 2026 06:05"
     assert format_datetime(dt, "en") == "2 Mar 2026, 06:05"
     assert format_date(dt, "fi") == "2.3.2026"
     with pytest.raises(ValueError, match="style"):
         format_date(d, "fi", "medium")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("d.M.y", "%-d.%-m.%Y"),
+        ("d MMM y", "%-d %b %Y"),
+        ("y-MM-dd", "%Y-%m-%d"),
+        ("H.mm.ss", "%-H.%M.%S"),
+        ("cccc d. MMMM y 'klo' HH:mm", "%A %-d. %B %Y klo %H:%M"),
+        ("h:mm a", "%-I:%M %p"),
+        ("'o''clock' 100%", "o'clock 100%%"),
+    ],
+)
+def test_ldml_patterns_become_d3_specifiers(pattern: str, expected: str) -> None:
+    assert i18n.ldml_to_d3(pattern) == expected
+
+
+def test_ldml_field_without_d3_directive_is_an_error() -> None:
+    with pytest.raises(ValueError, match="'QQQ'"):
+        i18n.ldml_to_d3("QQQ y")
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -137,11 +168,18 @@ def test_vega_locale_matches_python_formatting(lang: str) -> None:
     number = format_locale(lang)
     decimal, thousands = (".", ",") if lang == "en" else (",", NBSP)
     assert (number["decimal"], number["thousands"], number["grouping"]) == (decimal, thousands, [3])
-    assert number["minus"] == MINUS
+    assert number["minus"] == ("-" if lang == "en" else MINUS)
     assert number["percent"] == ("%" if lang == "en" else f"{NBSP}%")
+    assert number["currency"] == (["\u20ac", ""] if lang == "en" else ["", f"{NBSP}\u20ac"])
+    # the d3 locale and the Python formatter agree on the same number
+    sample = format_number(-1234567.5, lang, 1)
+    assert sample == f"{number['minus']}1{number['thousands']}234{number['thousands']}567{number['decimal']}5"
+    assert format_percent(12, lang) == f"12{number['percent']}"
     time = time_format_locale(lang)
     assert len(time["months"]) == len(time["shortMonths"]) == 12
     assert len(time["days"]) == len(time["shortDays"]) == 7
-    assert time["months"][10] == {"fi": "marraskuu", "sv": "november", "en": "November"}[lang]
+    assert time["months"][10] == {"fi": "marraskuu", "sv": "november", "en": "November"}[lang]  # stand-alone
     assert time["days"][0] == {"fi": "sunnuntai", "sv": "söndag", "en": "Sunday"}[lang]  # d3: Sunday first
+    assert time["shortMonths"][2] == {"fi": "maalis", "sv": "mars", "en": "Mar"}[lang]
+    assert time["date"] == {"fi": "%-d.%-m.%Y", "sv": "%-d %b %Y", "en": "%-d %b %Y"}[lang]
     assert vega_locale(lang) == {"number": number, "time": time}
