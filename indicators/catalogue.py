@@ -103,13 +103,38 @@ class ShareOfYearDerivation(_Model):
     source: str
 
 
+class ReconcileDerivation(_Model):
+    """A cross-source check (indicators/reconcile.py): `of` against `against`, in % of `against`, per area
+    and period; a difference beyond `tolerance` (percentage points) is a warning, never a rejection."""
+
+    kind: Literal["reconcile"]
+    of: str
+    against: str
+    tolerance: float = Field(gt=0)
+    why: str = ""
+
+
+class ReconcileTotalDerivation(_Model):
+    """A cross-check of parts and whole: the sum of `of` over the areas matching `parts` (a regex; default
+    municipality numbers) against its value in the area `whole`, in % of the whole, stored under `whole`."""
+
+    kind: Literal["reconcile_total"]
+    of: str
+    whole: str
+    parts: str = r"^\d{3}$"
+    tolerance: float = Field(gt=0)
+    why: str = ""
+
+
 Derivation = Annotated[
     SumDerivation
     | RatioDerivation
     | IndexDerivation
     | ChangeDerivation
     | ResidualDerivation
-    | ShareOfYearDerivation,
+    | ShareOfYearDerivation
+    | ReconcileDerivation
+    | ReconcileTotalDerivation,
     Field(discriminator="kind"),
 ]
 
@@ -176,6 +201,10 @@ class Indicator(_Model):
         derive = self.derive
         if isinstance(derive, RatioDerivation):
             return [derive.numerator, derive.denominator]
+        if isinstance(derive, ReconcileDerivation):
+            return [derive.of, derive.against]
+        if isinstance(derive, ReconcileTotalDerivation):
+            return [derive.of]
         if isinstance(
             derive, IndexDerivation | ChangeDerivation | ResidualDerivation | ShareOfYearDerivation
         ):

@@ -346,6 +346,10 @@ def derive_all(
                 done[indicator_id] = derive_change(indicator, derive, done)
             elif isinstance(derive, ResidualDerivation):
                 done[indicator_id] = derive_residual(indicator, derive, done, catalogue)
+            elif not isinstance(derive, ShareOfYearDerivation):  # reconcile, reconcile_total
+                from indicators.reconcile import derive_reconcile
+
+                done[indicator_id] = derive_reconcile(indicator, derive, done)
             else:
                 done[indicator_id] = derive_share_of_year(indicator, derive, done)
         except DataError as error:
