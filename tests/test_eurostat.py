@@ -16,6 +16,7 @@ from ingest.catalogue import CalendarSpec, DatasetSpec, load_catalogue
 from ingest.errors import FetchError, ValidationError
 from ingest.eurostat import EurostatConnector, read_options, request_params
 from ingest.http import LiveFetcher
+from ingest.jsonstat import read_jsonstat
 from ingest.manifest import Manifest
 from ingest.payload import Payload, RequestSpec
 from ingest.replay import ReplayFetcher
@@ -447,6 +448,17 @@ def test_the_real_eurostat_answer_parses(httpserver: HTTPServer, fetcher: LiveFe
         ("EA", "2025-12", 2.0, None, "%"),
     ]
     check_observations(frame, spec.id)
+
+    dataset = read_jsonstat(body, source="eurostat_prc_hicp_manr")
+    assert dataset.roles == {"time": ["time"], "geo": ["geo"]}  # no `role`: Eurostat's dimension names
+    assert dataset.updated == "2026-02-06T23:00:00+0100"
+    annotations = dataset.extension["annotation"]
+    assert (
+        isinstance(annotations, list)
+        and {"type": "OBS_PERIOD_OVERALL_LATEST", "title": "2025-12"} in annotations
+    )
+    assert dataset.extension["positions-with-no-data"] == {d: [] for d in dataset.dimension_ids}
+    assert dataset.frame["status"].null_count() == 3  # no `status` at all: every cell without one
 
 
 # -- the bundled demo snapshot ----------------------------------------------------------------------------
