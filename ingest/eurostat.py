@@ -35,6 +35,7 @@ import orjson
 import polars as pl
 import pydantic
 
+from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, check_not_html
@@ -245,7 +246,7 @@ class EurostatConnector:
         source = spec.id
         check_not_html(source, payload.headers, payload.body)
         try:
-            doc = orjson.loads(payload.body)
+            doc = jsondecode.loads(payload.body, source)
         except orjson.JSONDecodeError as exc:
             raise ValidationError(
                 source, "body", "JSON-stat 2.0 JSON", f"{exc}: {payload.body[:80]!r}"

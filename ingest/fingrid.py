@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import polars as pl
 
+from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html
@@ -235,7 +236,7 @@ def _int_option(spec: DatasetSpec, name: str, default: int | None) -> int:
 def _document(source: str, payload: Payload, page: int) -> dict[str, Any]:
     check_not_html(source, payload.headers, payload.body)
     try:
-        document = orjson.loads(payload.body)
+        document = jsondecode.loads(payload.body, source, f"page {page}: body")
     except orjson.JSONDecodeError:
         excerpt = payload.body[:120].decode("utf-8", errors="replace")
         raise ValidationError(source, f"page {page}: body", "a JSON document", excerpt) from None

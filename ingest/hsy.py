@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import fastexcel
 import polars as pl
 
+from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
@@ -121,7 +122,7 @@ def ckan_resources(source: str, payload: Payload) -> list[dict[str, Any]]:
     """The `result.resources` list of a CKAN package_show answer, after checking the envelope."""
     check_not_html(source, payload.headers, payload.body)
     try:
-        document = json.loads(payload.body)
+        document = jsondecode.loads(payload.body, source, "package_show body")
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValidationError(
             source, "package_show body", "a CKAN JSON envelope", _excerpt(payload.body)

@@ -38,6 +38,7 @@ from typing import Final, NoReturn
 import orjson
 import polars as pl
 
+from ingest import jsondecode
 from ingest.errors import ValidationError
 
 __all__ = ["MAX_CELLS", "JsonStatDataset", "JsonStatError", "read_jsonstat"]
@@ -173,7 +174,7 @@ def _load(data: bytes | str | Mapping[str, object], source: str) -> Mapping[str,
 
 def _loads(raw: bytes | str, source: str) -> object:
     try:
-        return orjson.loads(raw)
+        return jsondecode.loads(raw, source)
     except orjson.JSONDecodeError as exc:
         raise JsonStatError(source, "body", "valid JSON", str(exc)) from None
 

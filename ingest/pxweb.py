@@ -72,6 +72,7 @@ import orjson
 import polars as pl
 import pydantic
 
+from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
@@ -223,7 +224,7 @@ def read_options(spec: DatasetSpec) -> PxWebOptions:
 def parse_metadata(source: str, body: bytes) -> TableMetadata:
     """Validate a table-metadata response {title, variables: [{code, text, values, valueTexts, …}]}."""
     try:
-        doc = orjson.loads(body.removeprefix(_UTF8_BOM))
+        doc = jsondecode.loads(body.removeprefix(_UTF8_BOM), source, "metadata")
     except orjson.JSONDecodeError as exc:
         raise ValidationError(source, "metadata", "PxWeb table metadata (JSON)", str(exc)) from None
     if not isinstance(doc, dict):
