@@ -10,6 +10,8 @@ Jobs (ids are also the job_run names and the job lock names):
   health            daily 08:00: alerts sources later than their publication calendar, catches up compute
   report:weekly     Mondays 07:00
   report:half       2 January and 2 July 07:30, for the previous half year
+  probe             Sundays 05:00, when the catalogue declares probes: `kestava probe` of those datasets
+                    (live, writes no data); drift is alerted, an all-clear follows a clean probe
 
 Cadences are standard cron (minute hour day month day-of-week; 0 or 7 = Sunday, 1 = Monday), translated for
 APScheduler 3 (whose own day numbers start from Monday = 0); a time in the repeated autumn hour fires once.
@@ -78,6 +80,7 @@ from tenacity import (
 )
 
 from ingest.catalogue import Catalogue, load_catalogue
+from ingest.probe import ProbeResult, probe, reference_frame
 from ingest.run import DatasetOutcome, ingest
 from kestava.alerts import RETRY_TRIGGER, Alerter, Problem, check_freshness, check_run, redact, secret_values
 from kestava.config import get_settings
@@ -103,6 +106,7 @@ __all__ = [
     "run_health_job",
     "run_ingest_job",
     "run_once",
+    "run_probe_job",
     "run_weekly_report_job",
     "serve",
     "sync_jobs",
@@ -113,6 +117,7 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00
 HALF_YEAR_REPORT_CRON = "30 7 2 1,7 *"  # 2 January and 2 July 07:30, for the previous half
 HEALTH_CRON = "0 8 * * *"
+PROBE_CRON = "0 5 * * 0"  # Sundays 05:00: the weekly live probe (ingest/probe.py)
 DEFAULT_GRACE_S = 300.0
 EXIT_OK, EXIT_FAILED, EXIT_FORCED = 0, 1, 3
 ENV_ACCELERATE = "KESTAVA_SCHEDULER_ACCELERATE"
@@ -123,7 +128,7 @@ ENV_BUSY_WAIT = "KESTAVA_SCHEDULER_BUSY_WAIT"
 # A fixed Monday: accelerated jobs keep the order in which their real schedules fire in a week.
 _ORDER_REFERENCE = datetime(2026, 1, 5, tzinfo=HELSINKI)
 _PROCESS_STARTED = now_utc()
-_KIND_ORDER = {"ingest": 0, "health": 1, "report": 2}
+_KIND_ORDER = {"ingest": 0, "health": 1, "report": 2, "probe": 3}
 
 
 # --------------------------------------------------------------------------------------------- triggers
@@ -240,6 +245,8 @@ def catalogue_jobs(catalogue: Catalogue, *, report_lang: str = "fi") -> list[Job
             JobSpec(f"ingest:{d.id}", "scheduler:run_ingest_job", (d.id,), trigger, "ingest", d.cadence)
         )
     specs.append(JobSpec("health", "scheduler:run_health_job", (), cron(HEALTH_CRON), "health", HEALTH_CRON))
+    if any(d.probe is not None for d in catalogue.datasets.values()):
+        specs.append(JobSpec("probe", "scheduler:run_probe_job", (), cron(PROBE_CRON), "probe", PROBE_CRON))
     specs.append(
         JobSpec(
             "report:weekly",
@@ -293,6 +300,7 @@ IngestRunner = Callable[["Runtime", str, str], DatasetOutcome]
 ComputeRunner = Callable[[Engine, Sequence[str]], object]
 WeeklyReportRunner = Callable[[Engine, str], object]
 HalfYearReportRunner = Callable[[Engine, str, str], object]
+ProbeRunner = Callable[[Catalogue], list[ProbeResult]]
 
 
 def default_ingest(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
@@ -307,6 +315,16 @@ def default_ingest(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOu
         trigger=trigger,
     )
     return outcome
+
+
+def default_probe(catalogue: Catalogue) -> list[ProbeResult]:
+    """ingest.probe.probe of the datasets with a probe block (live; writes nothing)."""
+    snapshot_dir = get_settings().snapshot_dir  # the reference shapes, as `kestava probe` uses them
+    return probe(
+        [d.id for d in catalogue.datasets.values() if d.probe is not None],
+        catalogue=catalogue,
+        reference=lambda spec: reference_frame(spec, snapshot_dir),
+    )
 
 
 def default_compute(engine: Engine, datasets: Sequence[str]) -> object:
@@ -332,6 +350,7 @@ class Runners:
     compute: ComputeRunner = default_compute
     weekly_report: WeeklyReportRunner = default_weekly_report
     half_year_report: HalfYearReportRunner = default_half_year_report
+    probe: ProbeRunner = default_probe
 
     @classmethod
     def from_module(cls, name: str | None) -> Runners:
@@ -345,6 +364,7 @@ class Runners:
             compute=getattr(module, "compute", defaults.compute),
             weekly_report=getattr(module, "weekly_report", defaults.weekly_report),
             half_year_report=getattr(module, "half_year_report", defaults.half_year_report),
+            probe=getattr(module, "probe", defaults.probe),
         )
 
 
@@ -769,6 +789,41 @@ def run_health_job() -> str:
         return "success"
 
     return _guarded(runtime, "health", body)
+
+
+def run_probe_job() -> str:
+    """Scheduled job: the weekly live probe; drift is recorded as a failed run and alerted at once."""
+    runtime = current_runtime()
+
+    def body() -> str:
+        if runtime.offline:
+            return _skip("probe")  # the probe is live by nature: nothing to compare in a replay
+        started = time.monotonic()
+        run_id = start_run(runtime.engine, "probe", trigger=runtime.trigger)
+        results = runtime.runners.probe(runtime.catalogue)
+        drifted = [r for r in results if r.drift]
+        found = "; ".join(
+            f"{r.dataset_id}: {check.what}: {check.found}" for r in drifted for check in r.drifts()[:2]
+        )
+        error = redact(found, runtime.secrets) or None
+        outcome = "failed" if drifted else "success"
+        finish_run(runtime.engine, run_id, outcome, error=error)
+        _log_job("probe", outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
+        if drifted:
+            names = ", ".join(r.dataset_id for r in drifted)
+            runtime.alerter.problem(
+                Problem(
+                    "drift",
+                    "probe",
+                    f"kestava probe found drift in {names} (run `kestava probe` for the table): {error}",
+                    job="probe",
+                )
+            )
+        else:
+            runtime.alerter.resolved("drift", "probe", f"kestava probe: {len(results)} datasets as expected.")
+        return outcome
+
+    return _guarded(runtime, "probe", body)
 
 
 # ------------------------------------------------------------------------------------ orphans and store

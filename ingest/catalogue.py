@@ -159,8 +159,9 @@ class DatasetSpec(BaseModel):
     secret_env: str | None = None  # name of the environment variable holding an API key
     plausibility: PlausibilitySpec = Field(default_factory=PlausibilitySpec)
     complete: CompleteSpec = Field(default_factory=CompleteSpec)
-    # `kestava probe`: option overrides that make the smallest live request (one area, recent periods)
-    probe: dict[str, Any] = Field(default_factory=dict)
+    # `kestava probe`: option overrides that make the smallest live request (one area, recent periods);
+    # datasets with a probe block (even an empty one) are probed by the scheduler's weekly probe job
+    probe: dict[str, Any] | None = None
 
 
 class Catalogue(BaseModel):

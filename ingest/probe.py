@@ -107,7 +107,7 @@ class ProbeResult:
 
 def probe_spec(spec: DatasetSpec) -> DatasetSpec:
     """The dataset with its probe overrides applied to its options (the smallest live request)."""
-    return spec.model_copy(update={"options": {**spec.options, **spec.probe}})
+    return spec.model_copy(update={"options": {**spec.options, **(spec.probe or {})}})
 
 
 def _status(error: BaseException) -> int | None:

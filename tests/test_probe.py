@@ -27,6 +27,7 @@ from kestava.config import get_settings
 from scripts.demo import fingrid, statfin
 from scripts.make_demo_snapshot import build
 from storage.engine import open_database
+from storage.read import job_runs, snapshots
 
 runner = CliRunner()
 API_KEY = "probe-test-key"
@@ -387,3 +388,48 @@ def test_probe_requests_are_the_catalogue_probe_overrides() -> None:
     assert probe_spec(syke).options.get("zero_pad") == syke.options.get("zero_pad")  # the rest unchanged
     fingrid_spec = catalogue.dataset("fingrid_emission_factor")
     assert probe_spec(fingrid_spec).options["days"] == 1 < fingrid_spec.options["days"]
+
+
+# ------------------------------------------------------------------------------------------ weekly job
+
+
+def test_the_scheduler_probes_weekly_and_alerts_drift(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path, db_url: str
+) -> None:
+    import scheduler
+
+    catalogue = load_catalogue(demo_server.catalogue_file(tmp_path))
+    (job,) = [s for s in scheduler.catalogue_jobs(catalogue) if s.id == "probe"]
+    fire = job.trigger.get_next_fire_time(None, datetime(2026, 12, 1, tzinfo=scheduler.HELSINKI))
+    assert fire is not None and fire.isoweekday() == 7 and (fire.hour, fire.minute) == (5, 0)
+    runtime = scheduler.build_runtime(db_url, catalogue=catalogue)
+    scheduler.set_runtime(runtime)
+    try:
+        espoo = next(e for e in demo_server.exchanges if re.search(r"kunta_0?49\.csv$", e.url))
+        demo_server.override(espoo.url, b"Not Found", 404, "text/plain")
+
+        assert scheduler.run_probe_job() == "failed"
+        runs = job_runs(runtime.engine, "probe")
+        assert runs["outcome"].to_list() == ["failed"]
+        assert "syke_emissions: HTTP" in runs["error"][0] and "HTTP 404" in runs["error"][0]
+        assert "drift:probe" in runtime.alerter.open_problems()
+
+        demo_server.overrides.clear()
+        assert scheduler.run_probe_job() == "success"
+        assert "drift:probe" not in runtime.alerter.open_problems()
+        # the probe itself loaded nothing
+        assert snapshots(runtime.engine).height == 0
+    finally:
+        scheduler.set_runtime(None)
+        runtime.engine.dispose()
+
+
+def test_no_probe_job_without_probe_blocks() -> None:
+    import scheduler
+
+    catalogue = load_catalogue()
+    bare = catalogue.model_copy(
+        update={"datasets": {k: v.model_copy(update={"probe": None}) for k, v in catalogue.datasets.items()}}
+    )
+    assert "probe" not in [s.id for s in scheduler.catalogue_jobs(bare)]
+    assert "probe" in [s.id for s in scheduler.catalogue_jobs(catalogue)]
