@@ -821,3 +821,31 @@ def test_computed_population_equals_the_real_figures_and_car_shares_keep_the_ref
     plug_in = shares.filter(pl.col("indicator") == "rechargeable_share")["value"].item()
     rechargeable = sum(statfin.cars("049", code) for code in ("04", "39", "44"))
     assert plug_in == pytest.approx(100.0 * rechargeable / statfin.cars("049", "YH"))
+
+
+def test_each_traficom_release_adds_its_reference_date_and_earlier_dates_stay(
+    engine: Engine, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    # Two releases of the point-in-time table: the stock on 30 June, then on 30 September. The second
+    # answer holds only its own date; the tracker keeps both, one period each.
+    catalogue = load_catalogue()
+    url = httpserver.url_for(CARS_PATH)
+    spec = catalogue.dataset("traficom_cars").model_copy(update={"url": url})
+    local = catalogue.model_copy(update={"datasets": {**catalogue.datasets, "traficom_cars": spec}})
+    june = {**CARS_METADATA, "title": CARS_TITLE.replace("30 September", "30 June")}
+    for metadata in (june, CARS_METADATA):
+        httpserver.clear()
+        serve(httpserver, metadata, pxweb_handler(metadata, car_cell), CARS_PATH)
+        live = LiveFetcher(max_attempts=1, timeout=5)
+        outcomes = ingest(
+            engine, RawStore(tmp_path / "raw"), ["traficom_cars"], catalogue=local, fetcher=live
+        )
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    stored = api.observations("traficom_cars", area="049", engine=engine)
+    assert sorted(stored.filter(pl.col("driving_power") == "04")["period"]) == ["2026-06-30", "2026-09-30"]
+    compute(engine, datasets=["traficom_cars"], today=date(2026, 11, 27))
+    shares = api.indicator_values("ev_share", area="049", engine=engine)
+    assert dict(zip(shares["period"], shares["value"], strict=True)) == {
+        "2026-06-30": pytest.approx(10.5),
+        "2026-09-30": pytest.approx(10.5),
+    }
