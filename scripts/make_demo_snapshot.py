@@ -16,7 +16,8 @@ from scripts.demo import eurostat, fingrid, hsy, statfin, syke
 
 DESCRIPTION = (
     "DEMO DATA in the real wire formats of HSY (CKAN + XLSX), Syke (CSV), Statistics Finland and "
-    "Traficom (PxWeb JSON-stat 2.0), Eurostat (JSON-stat 2.0) and Fingrid (paged JSON). Values are calibrated to Espoo's "
+    "Traficom (PxWeb JSON-stat 2.0), Eurostat (JSON-stat 2.0) and Fingrid (paged JSON). "
+    "Values are calibrated to Espoo's "
     "published figures (2023 = 742 kt CO2e, −30 % on 1990, 2.4 t per resident; 2030 target 212 kt) and "
     "plausible elsewhere. They are not the publishers' data."
 )
