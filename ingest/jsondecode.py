@@ -88,9 +88,12 @@ def _tally(document: object) -> int:
             continue
         else:
             continue
+        try:  # numbers, nulls and empty values hold nothing to count (the common case for `value`)
+            sum(filter(None, values), 0.0)  # C-level; a non-empty string, object or array raises
+            continue
+        except (TypeError, OverflowError):
+            pass
         kinds = set(map(type, values))
-        if kinds <= {int, float, bool, type(None)}:
-            continue  # numbers and nulls: nothing to count (the common case for `value`)
         if kinds == {str}:
             total += "".join(values).count(":")
             continue
