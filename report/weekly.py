@@ -411,16 +411,17 @@ def _build_chart(
         return result
     spec = chart.to_dict()
     frame = charts.chart_table(chart)
-    headers = charts.chart_table(chart, translated_headers=True).columns
+    shown = charts.chart_table(chart, keys=False)  # the page shows words, not catalogue keys
+    headers = charts.chart_table(chart, translated_headers=True, keys=False).columns
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
-    result.table = frame_table(frame, t("report.table_caption", lang, heading=result.heading), lang, headers)
+    result.table = frame_table(shown, t("report.table_caption", lang, heading=result.heading), lang, headers)
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
     result.seconds_build = time.perf_counter() - start
     if folder is not None:
         start = time.perf_counter()
         result.csv = f"{name}.csv"
-        frame.write_csv(folder / result.csv, include_bom=True)
+        charts.chart_table(chart, translated_headers=True).write_csv(folder / result.csv, include_bom=True)
         if images:
             svg = vlc.vegalite_to_svg(spec)
             png = vlc.svg_to_png(svg, scale=PNG_SCALE)
@@ -642,6 +643,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
             ],
             [False] * 4,
         )
+    reconciliation = _reconciliation_table(found.reconciliation, lang)
     if period.kind == "week":
         heading = t("report.changes_heading_week", lang, week=period.number)
     else:
@@ -653,7 +655,39 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
         "flips": flips,
         "sources": sources,
         "failed": failed,
+        "reconciliation": reconciliation,
     }
+
+
+def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None:
+    """Cross-source checks beyond their tolerance (a warning: the data were loaded)."""
+    if found is None or found.height == 0:
+        return None
+    columns = ("check", "area", "period", "difference", "tolerance", "compared")
+    rows = []
+    for r in found.iter_rows(named=True):
+        of = charts.indicator_label(str(r["of"]), lang)
+        against = str(r["against"])
+        if against.startswith("sum of "):
+            against = t("report.reconciliation_sum", lang, of=of)
+        else:
+            against = charts.indicator_label(against, lang)
+        rows.append(
+            [
+                charts.indicator_label(str(r["indicator"]), lang),
+                rd.area_label(str(r["area"]), lang),
+                str(r["period"]),
+                rd.format_value(r["value"], "%", lang, signed=True),
+                "±" + rd.format_value(r["tolerance"], "%", lang),
+                t("report.reconciliation_compared", lang, of=of, against=against),
+            ]
+        )
+    return Table(
+        t("report.reconciliation_caption", lang),
+        [t(f"report_col.{k}", lang) for k in columns],
+        rows,
+        [False, False, False, True, True, False],
+    )
 
 
 def _half_name(period: ReportPeriod, lang: str) -> str:
@@ -689,7 +723,7 @@ def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], la
     for heading, ids in chart_ids.items():
         for i in ids:
             users.setdefault(i, []).append(heading)
-    frame = rd.provenance_frame(engine, sorted(users))
+    frame = rd.provenance_frame(engine, sorted(users), lang)
     if frame.height == 0:
         return None
     keys = ("snapshot", "dataset", "title_at_source", "publisher", "licence", "fetched")
@@ -763,6 +797,8 @@ def _ui(lang: str) -> dict[str, str]:
         "flips_none",
         "sources_heading",
         "sources_none",
+        "reconciliation_heading",
+        "reconciliation_none",
         "failed_heading",
         "failed_none",
         "indicator_status_heading",

@@ -1,0 +1,256 @@
+"""Reconciliation across sources: differences as indicators with a status; a breach is a report warning."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine
+from werkzeug import Request, Response
+
+from indicators.catalogue import IndicatorCatalogue, load_indicator_catalogue, parse_indicator_catalogue
+from indicators.derive import derive_all
+from indicators.engine import compute
+from indicators.reconcile import breaches, latest_status, status_frame
+from ingest.catalogue import load_catalogue
+from ingest.http import LiveFetcher
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+from ingest.run import ingest
+from report import weekly
+from report.data import HELSINKI_TZ
+from storage.rawstore import RawStore
+from storage.validators import DbValidatorCache
+
+VINTAGE = datetime(2026, 6, 1, 12, 0)
+TEXT = {"fi": "x", "sv": "x", "en": "x"}
+
+
+def indicator(unit: str, derive: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": TEXT,
+        "description": TEXT,
+        "unit": unit,
+        "direction": "decrease",
+        "boundary": "test",
+        "derive": derive,
+        "assess": [],
+        **extra,
+    }
+
+
+def catalogue() -> IndicatorCatalogue:
+    return parse_indicator_catalogue(
+        {
+            "indicators": {
+                "hsy_total": indicator("kt CO2e", {"kind": "sum", "dataset": "hsy", "unit_in": "kt CO2e"}),
+                "syke_total": indicator("t CO2e", {"kind": "sum", "dataset": "syke", "unit_in": "t CO2e"}),
+                "ghg_check": indicator(
+                    "%", {"kind": "reconcile", "of": "hsy_total", "against": "syke_total", "tolerance": 10}
+                ),
+                "population": indicator(
+                    "persons", {"kind": "select", "dataset": "pop", "unit_in": "persons"}
+                ),
+                "syke_population": indicator(
+                    "persons", {"kind": "select", "dataset": "syke_population", "unit_in": "persons"}
+                ),
+                "population_check": indicator(
+                    "%",
+                    {"kind": "reconcile", "of": "population", "against": "syke_population", "tolerance": 0.5},
+                ),
+                "population_total_check": indicator(
+                    "%", {"kind": "reconcile_total", "of": "population", "whole": "FI", "tolerance": 0.1}
+                ),
+            }
+        }
+    )
+
+
+def observations(rows: list[tuple[str, str, float]], unit: str, snapshot: int) -> pl.DataFrame:
+    """Stored observations as storage.read.observations expands them: (area, period, value) rows."""
+    return pl.DataFrame(
+        {
+            "area": [r[0] for r in rows],
+            "period": [r[1] for r in rows],
+            "value": [r[2] for r in rows],
+            "flag": [None] * len(rows),
+            "unit": [unit] * len(rows),
+            "snapshot_id": [snapshot] * len(rows),
+            "valid_from": [VINTAGE] * len(rows),
+        },
+        schema_overrides={"flag": pl.String, "snapshot_id": pl.Int64},
+    )
+
+
+def derived() -> dict[str, pl.DataFrame]:
+    inputs = {
+        # Espoo 2022: HSY 1 100 kt against Syke 1 000 000 t (= 1 000 kt): +10 %, at the tolerance;
+        # 2023: 1 200 kt against 1 000 kt: +20 %, beyond it. Vantaa has no Syke value: no check.
+        "hsy": observations(
+            [("049", "2022", 1100.0), ("049", "2023", 1200.0), ("092", "2023", 800.0)], "kt CO2e", 1
+        ),
+        "syke": observations([("049", "2022", 1_000_000.0), ("049", "2023", 1_000_000.0)], "t CO2e", 2),
+        # StatFin: three municipalities and the country; 2023's municipalities add up to 1 000 short
+        "pop": observations(
+            [
+                ("049", "2023", 300_000.0),
+                ("091", "2023", 660_000.0),
+                ("235", "2023", 10_000.0),
+                ("FI", "2023", 971_000.0),
+                ("049", "2022", 298_000.0),
+                ("091", "2022", 655_000.0),
+                ("235", "2022", 10_000.0),
+                ("FI", "2022", 963_000.0),
+            ],
+            "persons",
+            3,
+        ),
+        "syke_population": observations(
+            [("049", "2023", 300_300.0), ("091", "2023", 680_000.0)], "persons", 4
+        ),
+    }
+    done, errors = derive_all(catalogue(), inputs)
+    assert errors == {}
+    return done
+
+
+def values(frame: pl.DataFrame) -> dict[tuple[str, str], float]:
+    return {(r["area"], r["period"]): r["value"] for r in frame.iter_rows(named=True)}
+
+
+def test_reconcile_is_the_difference_in_percent_of_the_reference_in_a_common_unit() -> None:
+    frame = derived()["ghg_check"]
+    assert values(frame) == pytest.approx({("049", "2022"): 10.0, ("049", "2023"): 20.0})
+    assert frame["unit"].unique().to_list() == ["%"]
+    assert sorted(frame.filter(pl.col("period") == "2023")["snapshot_ids"].to_list()[0]) == [1, 2]
+
+
+def test_reconcile_total_compares_the_sum_of_municipalities_with_the_whole() -> None:
+    frame = derived()["population_total_check"]
+    # 2023: 970 000 against 971 000 → −0.103 %; 2022: 963 000 against 963 000 → 0
+    assert values(frame) == pytest.approx({("FI", "2023"): -100 / 971, ("FI", "2022"): 0.0})
+    assert sorted(frame["snapshot_ids"].to_list()[0]) == [3]
+
+
+def test_status_is_a_breach_only_beyond_the_tolerance() -> None:
+    done = derived()
+    found = status_frame(pl.concat([done["ghg_check"], done["population_check"]]), catalogue())
+    status = {(r["indicator"], r["area"], r["period"]): r["status"] for r in found.iter_rows(named=True)}
+    assert status == {
+        ("ghg_check", "049", "2022"): "ok",  # exactly at 10 %
+        ("ghg_check", "049", "2023"): "breach",  # 20 % > 10 %
+        ("population_check", "049", "2023"): "ok",  # −0.0999 %
+        ("population_check", "091", "2023"): "breach",  # −2.9 %
+    }
+    assert set(found["tolerance"].to_list()) == {10.0, 0.5}
+
+
+def test_catalogue_reconciliations_refer_to_existing_indicators_and_are_percentages() -> None:
+    catalogue = load_indicator_catalogue()
+    check = catalogue.get("reconcile_ghg_hsy_syke")
+    assert check.unit == "%" and check.dependencies() == ["ghg_total", "syke_ghg_total"]
+    assert catalogue.datasets_of("reconcile_ghg_hsy_syke") == {"hsy_emissions", "syke_emissions"}
+
+
+def test_a_reconciliation_needs_a_percent_unit() -> None:
+    bad = parse_indicator_catalogue(
+        {
+            "indicators": {
+                "a": indicator("persons", {"kind": "select", "dataset": "pop", "unit_in": "persons"}),
+                "b": indicator("persons", {"kind": "reconcile", "of": "a", "against": "a", "tolerance": 1}),
+            }
+        }
+    )
+    _, errors = derive_all(bad, {"pop": observations([("049", "2023", 1.0)], "persons", 1)})
+    assert "indicator b: unit: expected '%'" in errors["b"]
+
+
+# --------------------------------------------------------------------------------------------------
+# end to end: HSY from the bundled snapshot, Syke from a real local HTTP server, on both databases
+
+
+def syke_csv(factor: float) -> bytes:
+    """The bundled Syke file for Espoo with its emission columns (kt, kt_tuuli) × factor."""
+    lines = (
+        (DEFAULT_SNAPSHOT_DIR / "syke_emissions" / "kunta_049.csv").read_text(encoding="utf-8").splitlines()
+    )
+    header = lines[0].split(";")
+    scaled = [header.index("kt"), header.index("kt_tuuli")]
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(";")
+        for i in scaled:
+            if re.fullmatch(r"-?\d+(,\d+)?", cells[i]):
+                cells[i] = f"{float(cells[i].replace(',', '.')) * factor:.4f}".replace(".", ",")
+        out.append(";".join(cells))
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+@pytest.fixture
+def syke_server(httpserver: HTTPServer) -> Iterator[dict[str, bytes]]:
+    """Serves Espoo's file whether asked for as kunta_49.csv or kunta_049.csv."""
+    served = {"body": syke_csv(1.0)}
+
+    def handle(_request: Request) -> Response:
+        return Response(served["body"], status=200, content_type="text/csv; charset=utf-8")
+
+    httpserver.expect_request(re.compile(r"^/Tulokset_taso_5/kunta_0?49\.csv$")).respond_with_handler(handle)
+    yield served
+    httpserver.clear()
+
+
+def load(engine: Engine, raw: RawStore, httpserver: HTTPServer) -> None:
+    """HSY replayed from the bundled snapshot; Syke's Espoo file fetched from the local server."""
+    assert all(o.ok for o in ingest(engine, raw, ["hsy_emissions"], offline=True))
+    base = load_catalogue()
+    options = {**base.dataset("syke_emissions").options, "municipalities": ["049"]}
+    url = httpserver.url_for("/Tulokset_taso_5/kunta_{municipality}.csv")
+    syke = base.dataset("syke_emissions").model_copy(update={"url": url, "options": options})
+    only = base.model_copy(update={"datasets": {"syke_emissions": syke}})
+    fetcher = LiveFetcher(DbValidatorCache(engine, raw), backoff_base=0.01, backoff_max=0.02, max_attempts=2)
+    outcome = ingest(engine, raw, ["syke_emissions"], catalogue=only, fetcher=fetcher)[0]
+    assert outcome.ok, outcome.error
+    summary = compute(engine, datasets=["hsy_emissions", "syke_emissions"], today=date(2026, 11, 27))
+    assert "reconcile_ghg_hsy_syke" not in summary.errors, summary.errors
+
+
+def attention_section(engine: Engine, out: Path) -> str:
+    iso = datetime.now(UTC).astimezone(HELSINKI_TZ).date().isocalendar()
+    period = weekly.parse_week(f"{iso.year}-W{iso.week:02d}")
+    html = weekly.build_report(engine, period, lang="en", out_dir=out, images=False).path.read_text()
+    start = html.index("Cross-source checks")
+    return html[start : html.index("<h3>", start + 1)]
+
+
+def test_a_syke_total_beyond_tolerance_of_hsy_shows_in_the_reports_attention_section(
+    engine: Engine, tmp_path: Path, httpserver: HTTPServer, syke_server: dict[str, bytes]
+) -> None:
+    raw = RawStore(tmp_path / "raw")
+    syke_server["body"] = syke_csv(1.5)  # Syke's Espoo half as large again: HSY is a third below it
+    load(engine, raw, httpserver)
+
+    (espoo,) = breaches(engine).filter(pl.col("area") == "049").iter_rows(named=True)
+    assert espoo["indicator"] == "reconcile_ghg_hsy_syke" and espoo["status"] == "breach"
+    assert espoo["value"] < -25.0 and espoo["tolerance"] == 25.0
+    section = attention_section(engine, tmp_path / "reports")
+    assert "Emissions difference: HSY vs Syke" in section and "Espoo" in section
+    assert "±25" in section and "beyond tolerance" in section
+
+
+def test_agreeing_sources_leave_the_attention_section_clear(
+    engine: Engine, tmp_path: Path, httpserver: HTTPServer, syke_server: dict[str, bytes]
+) -> None:
+    raw = RawStore(tmp_path / "raw")
+    load(engine, raw, httpserver)
+
+    status = latest_status(engine).filter(pl.col("area") == "049")
+    assert status["status"].to_list() == ["ok"]
+    assert -25.0 < status["value"][0] < 0  # the bundled HSY total is some per cent below Syke's
+    assert breaches(engine).height == 0
+    section = attention_section(engine, tmp_path / "reports")
+    assert "The sources agree with each other" in section
