@@ -32,6 +32,7 @@ from report.theme import ChartMeta
 __all__ = [
     "AREA_ALIASES",
     "EU_RECYCLING_TARGETS",
+    "KEY_COLUMNS",
     "METHODS",
     "METHOD_ALIASES",
     "STATUS_LEVELS",
@@ -114,6 +115,10 @@ FRESHNESS_STATUSES: Final[tuple[str, ...]] = ("fresh", "due", "late", "failed", 
 CIRCULAR_INDICATORS: Final[tuple[str, ...]] = ("waste_per_resident", "recycling_rate")
 
 _TABLE_ATTR: Final = "_kestava_table"
+# columns of the chart tables that hold catalogue keys (for joining the CSV), not words for a reader
+KEY_COLUMNS: Final[frozenset[str]] = frozenset(
+    {"sector_key", "area_key", "method_key", "status_key", "level_key", "item", "indicator_key"}
+)
 # characters per title line, by chart (roughly the chart's width at the title font size)
 _TITLE_WRAP: Final[Mapping[str, int]] = {"circular_economy": 100, "progress_dashboard": 75}
 _YEAR_T: Final = "year_t"
@@ -223,17 +228,24 @@ class ChartTable:
     lang: str
 
 
-def chart_table(chart: alt.TopLevelMixin, *, translated_headers: bool = False) -> pl.DataFrame:
-    """The data table behind a chart made here (the object the chart function returned, not a copy)."""
+def chart_table(
+    chart: alt.TopLevelMixin, *, translated_headers: bool = False, keys: bool = True
+) -> pl.DataFrame:
+    """The data table behind a chart made here (the object the chart function returned, not a copy).
+
+    translated_headers: column names in the chart's language; keys=False: without the KEY_COLUMNS (the
+    table a reader sees, where every key already has a translated column beside it).
+    """
     table = chart.__dict__.get(_TABLE_ATTR)
     if not isinstance(table, ChartTable):
         raise ValueError(
             "chart_table: this chart carries no data table; pass the object a report.charts function "
             "returned (methods such as .properties() return copies without it)"
         )
+    frame = table.frame if keys else table.frame.drop(KEY_COLUMNS, strict=False)
     if not translated_headers:
-        return table.frame
-    return table.frame.rename({c: t(f"column.{c}", table.lang) for c in table.frame.columns})
+        return frame
+    return frame.rename({c: t(f"column.{c}", table.lang) for c in frame.columns})
 
 
 def _finish(
@@ -1421,11 +1433,21 @@ def circular_economy(
     )
     table = pl.concat(
         [
-            df.select("indicator", "area_key", "area", "year", "value"),
+            df.select(
+                pl.col("indicator").alias("indicator_key"),
+                pl.col("indicator").replace_strict(
+                    {i: t(f"circular.panel_{i}", lang) for i in CIRCULAR_INDICATORS}, return_dtype=pl.String
+                ),
+                "area_key",
+                "area",
+                "year",
+                "value",
+            ),
             pl.DataFrame(
                 [
                     {
-                        "indicator": "recycling_target",
+                        "indicator_key": "recycling_target",
+                        "indicator": target_label,
                         "area_key": None,
                         "area": target_label,
                         "year": y,
@@ -1434,6 +1456,7 @@ def circular_economy(
                     for y, v in sorted(targets.items())
                 ],
                 schema={
+                    "indicator_key": pl.String,
                     "indicator": pl.String,
                     "area_key": pl.String,
                     "area": pl.String,

@@ -19,7 +19,16 @@ from indicators.trajectory import required_pace, target_from_base
 from ingest.catalogue import load_catalogue
 from kestava import api
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
-from report.i18n import NOT_AVAILABLE, check_lang, format_number, format_percent, has, label, t
+from report.i18n import (
+    NOT_AVAILABLE,
+    check_lang,
+    format_number,
+    format_percent,
+    has,
+    label,
+    source_text,
+    t,
+)
 from report.theme import ChartMeta
 from storage import read, schema
 
@@ -40,6 +49,7 @@ __all__ = [
     "circular_frame",
     "dashboard_frame",
     "dataset_label",
+    "dataset_title",
     "format_value",
     "freshness_frame",
     "headline",
@@ -108,6 +118,13 @@ def dataset_label(dataset_id: str, lang: str, title: str | None = None) -> str:
     if has(f"dataset.{dataset_id}"):
         return t(f"dataset.{dataset_id}", lang)
     return title or dataset_id
+
+
+def dataset_title(dataset_id: str, lang: str, recorded: str | None = None) -> str:
+    """A dataset's full title in lang; a dataset the translations do not know by its recorded title."""
+    if has(f"dataset_title.{dataset_id}"):
+        return t(f"dataset_title.{dataset_id}", lang)
+    return recorded or dataset_id
 
 
 def _decimals(value: float) -> int:
@@ -578,9 +595,9 @@ def _sources(engine: Engine) -> dict[str, dict[str, str]]:
 def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFrame:
     """One row per catalogue dataset for report.charts.data_freshness.
 
-    dataset (short name in lang), dataset_id, title (at source), status (fresh, late, failed or never),
-    last_period_end, expected_period_end (dates), last_fetch (last successful fetch, Europe/Helsinki
-    wall-clock time), source (attribution), frequency, last_outcome, last_error.
+    dataset (short name in lang), dataset_id, title (full title in lang), status (fresh, late, failed or
+    never), last_period_end, expected_period_end (dates), last_fetch (last successful fetch,
+    Europe/Helsinki wall-clock time), source (attribution in lang), frequency, last_outcome, last_error.
     """
     check_lang(lang)
     fresh = api.freshness(today, engine=engine)
@@ -589,12 +606,14 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
         {
             "dataset": dataset_label(r["dataset"], lang, sources.get(r["dataset"], {}).get("title")),
             "dataset_id": r["dataset"],
-            "title": sources.get(r["dataset"], {}).get("title", r["title"]),
+            "title": dataset_title(
+                r["dataset"], lang, sources.get(r["dataset"], {}).get("title", r["title"])
+            ),
             "status": r["state"],
             "last_period_end": r["latest_period_end"],
             "expected_period_end": r["expected_period_end"],
             "last_fetch": local_time(r["last_fetch"]) if r["last_fetch"] is not None else None,
-            "source": sources.get(r["dataset"], {}).get("attribution", r["source"]),
+            "source": source_text(str(sources.get(r["dataset"], {}).get("attribution", r["source"])), lang),
             "frequency": r["frequency"],
             "last_outcome": r["last_outcome"],
             "last_error": r["last_error"],
@@ -680,9 +699,17 @@ def chart_meta(
     )
 
 
-def provenance_frame(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
+def provenance_frame(engine: Engine, snapshot_ids: Sequence[int], lang: str | None = None) -> pl.DataFrame:
     """One row per stored payload of the snapshots: snapshot_id, dataset_id, title, publisher, licence,
-    url, fetched_at (Europe/Helsinki), sha256, sha256_prefix (12 hex digits), is_demo."""
+    url, fetched_at (Europe/Helsinki), sha256, sha256_prefix (12 hex digits), is_demo.
+
+    title, publisher and licence are as recorded, or with lang the translations of them."""
+
+    def shown(text: str, dataset_id: str, *, title: bool = False) -> str:
+        if lang is None:
+            return text
+        return dataset_title(dataset_id, lang, text) if title else source_text(text, lang)
+
     columns = pl.Schema(
         {
             "snapshot_id": pl.Int64(),
@@ -706,9 +733,9 @@ def provenance_frame(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFram
         {
             "snapshot_id": int(r["snapshot_id"]),
             "dataset_id": r["dataset_id"],
-            "title": r["title"],
-            "publisher": r["publisher"],
-            "licence": r["licence"],
+            "title": shown(str(r["title"]), r["dataset_id"], title=True),
+            "publisher": shown(str(r["publisher"]), r["dataset_id"]),
+            "licence": shown(str(r["licence"]), r["dataset_id"]),
             "url": r["url"],
             "fetched_at": local_time(r["fetched_at"]),
             "sha256": r["sha256"],

@@ -15,6 +15,8 @@ from babel.dates import format_date as _cldr_date
 from babel.dates import format_time as _cldr_time
 from babel.numbers import format_decimal, get_currency_symbol
 
+from ingest.catalogue import load_catalogue
+
 LANGS: Final[tuple[str, ...]] = ("fi", "sv", "en")
 DEFAULT_LANG: Final = "fi"
 TRANSLATIONS_PATH: Final = Path(__file__).with_name("translations.toml")
@@ -98,6 +100,36 @@ def label(prefix: str, value: str, lang: str) -> str:
     """Translated label for a data key (e.g. sector.transport); a value not in the catalogue is data as-is."""
     key = f"{prefix}.{value}"
     return t(key, lang) if has(key) else value
+
+
+SOURCE_FIELDS: Final[tuple[str, ...]] = ("attribution", "publisher", "licence")
+
+
+@cache
+def _recorded_source_texts() -> dict[str, str]:
+    """Each source's id and English attribution, publisher and licence as ingest/catalogue.toml records
+    them (and the database stores them) -> the translation key of that text."""
+    found: dict[str, str] = {}
+    for source_id, source in load_catalogue().sources.items():
+        found.setdefault(source_id, f"source_attribution.{source_id}")
+        for name in SOURCE_FIELDS:
+            found.setdefault(str(getattr(source, name)).strip(), f"source_{name}.{source_id}")
+    return found
+
+
+def source_text(text: str, lang: str) -> str:
+    """A source's attribution, publisher or licence (as recorded, or the source id) in lang.
+
+    Several licences joined by " / " are translated one by one; text that no source of the catalogue
+    records is returned as given (it is data, e.g. a source added after this release).
+    """
+    check_lang(lang)
+    key = _recorded_source_texts().get(text.strip())
+    if key is not None and has(key):
+        return t(key, lang)
+    if " / " in text:
+        return " / ".join(source_text(part, lang) for part in text.split(" / "))
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any, Final, cast
 import altair as alt
 import polars as pl
 
-from report.i18n import format_date, t
+from report.i18n import format_date, source_text, t
 
 THEME_NAME: Final = "kestava"
 
@@ -131,13 +131,13 @@ def sector_colours(keys: Iterable[str]) -> dict[str, str]:
 
 
 def subtitle_lines(meta: ChartMeta, lang: str) -> list[str]:
-    """The subtitle: a demo notice when needed, then source(s), licence and data vintage."""
+    """The subtitle: a demo notice when needed, then source(s), licence (both in lang) and data vintage."""
     key = "meta.subtitle_one" if len(meta.sources) == 1 else "meta.subtitle_many"
     line = t(
         key,
         lang,
-        sources=", ".join(meta.sources),
-        licence=meta.licence,
+        sources=", ".join(source_text(s, lang) for s in meta.sources),
+        licence=source_text(meta.licence, lang),
         vintage=format_date(meta.vintage, lang),
     )
     lines = [line]

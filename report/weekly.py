@@ -411,16 +411,17 @@ def _build_chart(
         return result
     spec = chart.to_dict()
     frame = charts.chart_table(chart)
-    headers = charts.chart_table(chart, translated_headers=True).columns
+    shown = charts.chart_table(chart, keys=False)  # the page shows words, not catalogue keys
+    headers = charts.chart_table(chart, translated_headers=True, keys=False).columns
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
-    result.table = frame_table(frame, t("report.table_caption", lang, heading=result.heading), lang, headers)
+    result.table = frame_table(shown, t("report.table_caption", lang, heading=result.heading), lang, headers)
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
     result.seconds_build = time.perf_counter() - start
     if folder is not None:
         start = time.perf_counter()
         result.csv = f"{name}.csv"
-        frame.write_csv(folder / result.csv, include_bom=True)
+        charts.chart_table(chart, translated_headers=True).write_csv(folder / result.csv, include_bom=True)
         if images:
             svg = vlc.vegalite_to_svg(spec)
             png = vlc.svg_to_png(svg, scale=PNG_SCALE)
@@ -722,7 +723,7 @@ def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], la
     for heading, ids in chart_ids.items():
         for i in ids:
             users.setdefault(i, []).append(heading)
-    frame = rd.provenance_frame(engine, sorted(users))
+    frame = rd.provenance_frame(engine, sorted(users), lang)
     if frame.height == 0:
         return None
     keys = ("snapshot", "dataset", "title_at_source", "publisher", "licence", "fetched")

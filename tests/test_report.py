@@ -305,11 +305,11 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         with (folder / f"{chart.name}.csv").open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))
         assert chart.frame is not None
-        assert rows[0] == chart.frame.columns, chart.name
+        assert rows[0] == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name  # in the language
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
-        assert handle.readline().strip() == "series,year,value,lower,upper,estimated"
+        assert handle.readline().strip() == "Sarja,Vuosi,Arvo,Alaraja,Yläraja,Ennakkoarvio"
 
 
 def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
