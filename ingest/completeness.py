@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,10 +41,10 @@ from ingest.payload import Payload
 from storage import schema
 from storage.checks import dimension_columns
 from storage.load import series_keys
-from storage.read import observations
 
 __all__ = [
     "IncompleteError",
+    "Previous",
     "check_complete",
     "missing_observations",
     "requested_areas",
@@ -196,42 +197,70 @@ def _window_filter(days: Sequence[date]) -> pl.Expr:
     return pl.col("period").is_in([*texts, *sorted(weeks), *sorted(months)])
 
 
+@dataclass(frozen=True)
+class Previous:
+    """A dataset's currently valid observations: (series_id, period) rows, and each series' storage key."""
+
+    observed: pl.DataFrame  # series_id Int64, period String
+    series: pl.DataFrame  # series_id Int64, key String (storage.load.series_keys)
+
+    @classmethod
+    def from_keys(cls, rows: pl.DataFrame) -> Previous:
+        """From (key, period) rows, numbering the series (for callers without a database)."""
+        series = rows.select("key").unique(maintain_order=True).with_row_index("series_id")
+        series = series.with_columns(pl.col("series_id").cast(pl.Int64))
+        return cls(rows.join(series, on="key").select("series_id", "period"), series)
+
+
 def _previous_gaps(
     spec: DatasetSpec,
     frame: pl.DataFrame,
-    previous: pl.DataFrame,
+    previous: Previous,
     days: Sequence[date],
     coarse: bool,
 ) -> pl.DataFrame | None:
-    """Current observations (columns key, period) whose key and period the new frame lacks."""
+    """Current observations whose series and period the new frame lacks (see `previous` modes)."""
     mode = spec.complete.previous
-    if mode == "none" or previous.height == 0:
+    observed = previous.observed
+    if mode == "none" or observed.height == 0:
         return None
     if mode == "window" and days:
-        previous = previous.filter(_window_filter(days))
-    decoded = previous.select("key").unique()
+        observed = observed.filter(_window_filter(days))
+    series = previous.series.join(observed.select("series_id").unique(), on="series_id", how="semi")
     decoded = pl.concat(
-        [decoded, decoded["key"].str.json_decode(infer_schema_length=None).struct.unnest()],
-        how="horizontal",
+        [series, series["key"].str.json_decode(infer_schema_length=None).struct.unnest()], how="horizontal"
     )
-    if coarse or sorted(c for c in decoded.columns if c != "key") != dimension_columns(frame):
+    dims = dimension_columns(frame)
+    if coarse or sorted(c for c in decoded.columns if c not in ("series_id", "key")) != dims:
         # series may be named differently now: compare what can be compared, area and period
-        old = previous.join(decoded.select("key", "area"), on="key").select("area", "period").unique()
+        old = observed.join(decoded.select("series_id", "area"), on="series_id").select("area", "period")
         new = frame.select("area", "period").unique()
         if mode == "series":
             absent = old.select("area").unique().join(new.select("area").unique(), on="area", how="anti")
         else:
-            absent = old.join(new, on=["area", "period"], how="anti")
+            absent = old.unique().join(new, on=["area", "period"], how="anti")
         return _gaps("previous", absent) if absent.height else None
-    new = frame.select(series_keys(frame).alias("key"), "period")
+    # the new frame's series, numbered like the stored ones (series new to the store get no number)
+    numbered = (
+        frame.select(dims)
+        .unique()
+        .with_columns(series_keys(frame.select(dims)).alias("key"))
+        .join(series, on="key", how="inner")
+        .drop("key")
+    )
+    new = frame.select(*dims, "period").join(numbered, on=dims, how="inner").select("series_id", "period")
     if mode == "series":
-        absent = previous.select("key").unique().join(new.select("key").unique(), on="key", how="anti")
+        absent = (
+            observed.select("series_id")
+            .unique()
+            .join(new.select("series_id").unique(), on="series_id", how="anti")
+        )
         absent = absent.with_columns(pl.lit(None, dtype=pl.String).alias("period"))
     else:
-        absent = previous.select("key", "period").join(new, on=["key", "period"], how="anti")
+        absent = observed.join(new, on=["series_id", "period"], how="anti")
     if absent.height == 0:
         return None
-    return _gaps("previous", absent.join(decoded, on="key").drop("key"))
+    return _gaps("previous", absent.join(decoded.drop("key"), on="series_id").drop("series_id"))
 
 
 def _may_drop(rules: Sequence[str], gaps: pl.DataFrame) -> pl.Expr:
@@ -263,15 +292,15 @@ def missing_observations(
     spec: DatasetSpec,
     frame: pl.DataFrame,
     payloads: Sequence[Payload],
-    previous: pl.DataFrame | None = None,
+    previous: Previous | None = None,
     *,
     coarse: bool = False,
 ) -> pl.DataFrame:
     """Every expected observation the frame lacks and no may_drop rule forgives.
 
-    `previous` holds the dataset's current observations as (key, period), key being the storage series
-    key (None: no comparison, e.g. a probe). `coarse` compares it by (area, period) only. The result has
-    a `reason` column (see REASONS), area, period and the series' dimension columns where known.
+    `previous` holds the dataset's current observations (None: no comparison, e.g. a probe); `coarse`
+    compares them by (area, period) only. The result has a `reason` column (see REASONS), area, period
+    and the series' dimension columns where known.
     """
     complete = spec.complete
     present_areas = set(frame["area"].unique().to_list()) if "area" in frame.columns else set()
@@ -298,9 +327,22 @@ def missing_observations(
     return missing
 
 
-def current_keys(engine: Engine, dataset_id: str) -> pl.DataFrame:
-    """The dataset's currently valid observations as (key, period)."""
-    return observations(engine, dataset_id, expand=False).select("key", "period")
+def current_observations(engine: Engine, dataset_id: str) -> Previous:
+    """The dataset's currently valid observations (series ids and periods) and its series' keys."""
+    obs, series = schema.observation, schema.series
+    with engine.connect() as conn:
+        observed = conn.execute(
+            select(obs.c.series_id, obs.c.period)
+            .join(series, series.c.id == obs.c.series_id)
+            .where(series.c.dataset_id == dataset_id, obs.c.valid_to.is_(None))
+        ).fetchall()
+        keys = conn.execute(
+            select(series.c.id, series.c.key).where(series.c.dataset_id == dataset_id)
+        ).fetchall()
+    return Previous(
+        pl.DataFrame(observed, schema={"series_id": pl.Int64, "period": pl.String}, orient="row"),
+        pl.DataFrame(keys, schema={"series_id": pl.Int64, "key": pl.String}, orient="row"),
+    )
 
 
 def last_reader_version(engine: Engine, dataset_id: str) -> str | None:
@@ -324,8 +366,8 @@ def check_complete(
     reader_version: str,
 ) -> None:
     """Raise IncompleteError when the parsed payload lacks what it should hold (reads, never writes)."""
-    previous = current_keys(engine, spec.id) if spec.complete.previous != "none" else None
-    coarse = previous is not None and previous.height > 0
+    previous = current_observations(engine, spec.id) if spec.complete.previous != "none" else None
+    coarse = previous is not None and previous.observed.height > 0
     coarse = coarse and last_reader_version(engine, spec.id) != reader_version
     missing = missing_observations(spec, frame, payloads, previous, coarse=coarse)
     if missing.height:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from ingest.catalogue import Catalogue, CompleteSpec, load_catalogue
 from ingest.completeness import (
+    Previous,
     compress_periods,
     missing_observations,
     requested_days,
@@ -26,6 +27,7 @@ from ingest.manifest import Manifest, read_manifest, write_manifest
 from ingest.payload import Payload, RequestSpec
 from ingest.run import DatasetOutcome, ingest
 from scripts.demo import fingrid
+from storage.load import series_keys
 from storage.rawstore import RawStore
 from storage.read import job_runs, observations, snapshots
 
@@ -403,5 +405,46 @@ def test_may_drop_rules_are_validated_and_matched() -> None:
         }
     )
     requested = _payload((("geo", "FI"),))
-    missing = missing_observations(spec, frame, [requested], previous)
+    missing = missing_observations(spec, frame, [requested], Previous.from_keys(previous))
     assert missing.select("area", "period").rows() == [("FI", "2006")]  # 2000 and 2004 may go
+
+
+def _frame(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+    """A parsed frame of (area, driving power, period) rows."""
+    return pl.DataFrame(
+        {
+            "area": [r[0] for r in rows],
+            "period": [r[2] for r in rows],
+            "value": [1.0] * len(rows),
+            "flag": [None] * len(rows),
+            "unit": ["vehicles"] * len(rows),
+            "power": [r[1] for r in rows],
+        },
+        schema_overrides={"flag": pl.String},
+    )
+
+
+def _stored(frame: pl.DataFrame) -> Previous:
+    return Previous.from_keys(frame.select(series_keys(frame).alias("key"), "period"))
+
+
+def test_point_in_time_tables_keep_every_series_not_every_date() -> None:
+    spec = load_catalogue().dataset("statfin_population")
+    spec = spec.model_copy(update={"complete": CompleteSpec(requested_areas=False, previous="series")})
+    before = _frame([("049", "04", "2026-03-31"), ("049", "01", "2026-03-31"), ("091", "04", "2026-03-31")])
+    moved_on = _frame([("049", "04", "2026-06-30"), ("049", "01", "2026-06-30"), ("091", "04", "2026-06-30")])
+    assert missing_observations(spec, moved_on, [], _stored(before)).height == 0
+    lost = moved_on.filter(pl.col("power") != "01")
+    missing = missing_observations(spec, lost, [], _stored(before))
+    assert missing.select("area", "power", "period").rows() == [("049", "01", None)]
+
+
+def test_a_new_reader_compares_areas_and_periods_only() -> None:
+    spec = load_catalogue().dataset("statfin_population")
+    spec = spec.model_copy(update={"complete": CompleteSpec(requested_areas=False)})
+    before = _frame([("049", "04", "2024"), ("091", "04", "2024"), ("091", "04", "2023")])
+    renamed = _frame([("049", "EV", "2024"), ("091", "EV", "2024")])  # codes renamed by a new reader
+    exact = missing_observations(spec, renamed, [], _stored(before))
+    assert exact.height == 3  # compared series by series, everything looks lost
+    coarse = missing_observations(spec, renamed, [], _stored(before), coarse=True)
+    assert coarse.select("area", "period").rows() == [("091", "2023")]
