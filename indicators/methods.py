@@ -17,8 +17,13 @@ from indicators.trajectory import (
     compound_rate,
     direction_sign,
     first_at_or_after,
+    published_decimals,
+    reaches,
+    reaches_expr,
     target_from_base,
+    target_from_base_expr,
     to_points,
+    value_decimals_expr,
 )
 
 Period = Literal["short", "long"]
@@ -275,6 +280,7 @@ class _Window:
     base_value: float | None
     n_points: int
     span: int | None
+    decimals: int = 0  # the series' published precision (trajectory.published_decimals)
 
     def substitution(self) -> list[str]:
         if self.base_year is not None and self.base_year != self.requested:
@@ -289,9 +295,12 @@ def _window(points: Sequence[Point], requested: int | Callable[[int], int]) -> _
     wanted = requested if isinstance(requested, int) else requested(latest_year)
     base = first_at_or_after(points, wanted)
     if base is None:
-        return _Window(latest_year, latest_value, wanted, None, None, 0, None)
+        decimals = published_decimals(v for _, v in points)
+        return _Window(latest_year, latest_value, wanted, None, None, 0, None, decimals)
     n_points = sum(1 for year, _ in points if base[0] <= year <= latest_year)
-    return _Window(latest_year, latest_value, wanted, base[0], base[1], n_points, latest_year - base[0])
+    decimals = published_decimals(v for _, v in points)
+    span = latest_year - base[0]
+    return _Window(latest_year, latest_value, wanted, base[0], base[1], n_points, span, decimals)
 
 
 def _ge(value: float | None, threshold: float) -> bool:
@@ -359,7 +368,7 @@ def eurostat_sdg(
         required = compound_rate(target / bv, horizon)
     if observed is not None and required is not None and required != 0:
         ratio = observed / required
-    met = target is not None and lv is not None and d * (lv - target) >= 0
+    met = target is not None and lv is not None and reaches(lv, target, d, w.decimals)
 
     measure: float | None = None
     status: EurostatStatus
@@ -510,7 +519,7 @@ def open_sdg(
         required = compound_rate(t_used / bv_used, horizon)
     if observed is not None and required is not None and required != 0:
         ratio = s * d * observed / abs(required)
-    achieved = t_used is not None and lv is not None and d * (lv - t_used) >= 0
+    achieved = t_used is not None and lv is not None and reaches(lv, t_used, d, w.decimals)
     measure = (None if observed is None else s * d * observed) if target is None else ratio
 
     status: OpenSdgStatus
@@ -667,7 +676,7 @@ def sdsn_trend(
         status, reason = SdsnStatus.INSUFFICIENT_DATA, MSG_SPAN.format(SDSN_MIN_SPAN, span)
     elif horizon is None or horizon <= 0:
         status, reason = SdsnStatus.INSUFFICIENT_DATA, MSG_TARGET_YEAR_BASE.format(target_year, w.base_year)
-    elif score_latest is not None and score_latest >= 100.0:
+    elif (score_latest is not None and score_latest >= 100.0) or reaches(lv, green_threshold, d, w.decimals):
         status = SdsnStatus.ACHIEVED
     elif ratio is None:
         status, reason = SdsnStatus.DECREASING, MSG_ACHIEVEMENT_LOST
@@ -755,7 +764,7 @@ def german_strategy(
     deviation: float | None = None
     ratio: float | None = None
     remaining = None if lv is None else target - lv
-    met = lv is not None and d * (lv - target) >= 0
+    met = lv is not None and reaches(lv, target, d, w.decimals)
     if enough:
         assert lv is not None and bv is not None and span is not None and horizon is not None
         mean_change = (lv - bv) / span
@@ -780,7 +789,8 @@ def german_strategy(
     elif met:
         assert projected is not None
         reason = MSG_TARGET_MET.format(w.latest_year)
-        status = GermanStatus.ON_TRACK if d * (projected - target) >= 0 else GermanStatus.MOVING_AWAY
+        kept = reaches(projected, target, d, w.decimals)
+        status = GermanStatus.ON_TRACK if kept else GermanStatus.MOVING_AWAY
     else:
         assert mean_change is not None and deviation is not None
         if d * mean_change < 0:
@@ -900,7 +910,8 @@ def linear_trajectory_check(
         status, reason = LinearStatus.INSUFFICIENT_DATA, MSG_TARGET_YEAR_BASE.format(target_year, w.base_year)
     else:
         assert path is not None
-        status = LinearStatus.ON_PATH if d * (lv - path) >= 0 else LinearStatus.BEHIND_PATH
+        on_path = reaches(lv, path, d, w.decimals)
+        status = LinearStatus.ON_PATH if on_path else LinearStatus.BEHIND_PATH
     if reason is not None:
         warnings.append(reason)
     return LinearAssessment(
@@ -1088,6 +1099,7 @@ def _aggregate(lf: pl.LazyFrame, keys: list[str], method: str, requested: pl.Exp
             n_points=((year >= base) & (year <= latest)).sum().cast(pl.Int64),
             value_max=value.max(),
             value_min=value.min(),
+            decimals=value_decimals_expr(value).max().fill_null(0),
             _duplicate=year.filter(year.is_duplicated() & year.is_not_null()).min(),
             **{name: _param(method, name) for name in params},
         )
@@ -1156,7 +1168,7 @@ def _frame_eurostat(g: pl.LazyFrame, period: str) -> pl.LazyFrame:
         required_rate=pl.when(enough & target_defined & (c("horizon") > 0)).then(
             _compound_expr(t / bv, c("horizon"))
         ),
-        met=t.is_not_null() & (c("d") * (lv - t) >= 0),
+        met=t.is_not_null() & reaches_expr(lv, t, c("d"), c("decimals")),
     )
     g = g.with_columns(
         ratio=pl.when(c("required_rate") != 0).then(c("observed_rate") / c("required_rate")),
@@ -1244,7 +1256,7 @@ def _frame_open_sdg(g: pl.LazyFrame) -> pl.LazyFrame:
         s=pl.when(bvu < 0).then(-1.0).otherwise(1.0),
         opposite=opposite.fill_null(False),
         target_ok=target_ok.fill_null(False),
-        achieved=(tu.is_not_null() & (c("d") * (lv - tu) >= 0)).fill_null(False),
+        achieved=(tu.is_not_null() & reaches_expr(lv, tu, c("d"), c("decimals"))).fill_null(False),
     )
     g = g.with_columns(
         observed_rate=pl.when(enough & ~c("opposite")).then(_compound_expr(lv / bvu, c("span"))),
@@ -1377,7 +1389,7 @@ def _frame_sdsn(g: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.format(MSG_SPAN, pl.lit(SDSN_MIN_SPAN), c("span")))
         .when(c("horizon") <= 0)
         .then(pl.format(MSG_TARGET_YEAR_BASE, c("target_year"), c("base_year")))
-        .when(c("score_latest") >= 100.0)
+        .when((c("score_latest") >= 100.0) | reaches_expr(lv, green, c("d"), c("decimals")))
         .then(_NULL_S)
         .when(c("ratio").is_null())
         .then(pl.lit(MSG_ACHIEVEMENT_LOST))
@@ -1385,7 +1397,7 @@ def _frame_sdsn(g: pl.LazyFrame) -> pl.LazyFrame:
     status = (
         pl.when(lv.is_null() | c("base_year").is_null() | ~enough | (c("horizon") <= 0))
         .then(pl.lit(INSUFFICIENT))
-        .when(c("score_latest") >= 100.0)
+        .when((c("score_latest") >= 100.0) | reaches_expr(lv, green, c("d"), c("decimals")))
         .then(pl.lit("achieved"))
         .when(c("ratio").is_null())
         .then(pl.lit("decreasing"))
@@ -1431,7 +1443,7 @@ def _frame_german(g: pl.LazyFrame) -> pl.LazyFrame:
     ahead = enough & (c("horizon") > 0)
     g = g.with_columns(
         observed_rate=pl.when(enough).then((lv - bv) / c("span")),
-        met=(c("d") * (lv - t) >= 0).fill_null(False),
+        met=reaches_expr(lv, t, c("d"), c("decimals")).fill_null(False),
     )
     g = g.with_columns(
         projected_value=pl.when(ahead).then(lv + c("observed_rate") * c("horizon")),
@@ -1456,7 +1468,7 @@ def _frame_german(g: pl.LazyFrame) -> pl.LazyFrame:
     status = (
         pl.when(lv.is_null() | ~enough | (c("horizon") <= 0))
         .then(pl.lit(INSUFFICIENT))
-        .when(c("met") & (c("d") * (c("projected_value") - t) >= 0))
+        .when(c("met") & reaches_expr(c("projected_value"), t, c("d"), c("decimals")))
         .then(pl.lit("on_track"))
         .when(c("met"))
         .then(pl.lit("moving_away"))
@@ -1481,7 +1493,9 @@ def _frame_german(g: pl.LazyFrame) -> pl.LazyFrame:
 def _frame_linear(g: pl.LazyFrame) -> pl.LazyFrame:
     lv, bv = c("latest_value"), c("base_value")
     g = g.with_columns(
-        target_value=pl.when(c("target").is_not_null()).then(c("target")).otherwise(bv - bv * c("reduction")),
+        target_value=pl.when(c("target").is_not_null())
+        .then(c("target"))
+        .otherwise(target_from_base_expr(bv, c("reduction"))),
         span=c("latest_year") - c("base_year"),
         horizon=c("target_year") - c("base_year"),
     )
@@ -1520,7 +1534,7 @@ def _frame_linear(g: pl.LazyFrame) -> pl.LazyFrame:
     status = (
         pl.when(c("reason").is_not_null() | c("path_value").is_null())
         .then(pl.lit(INSUFFICIENT))
-        .when(c("d") * (lv - c("path_value")) >= 0)
+        .when(reaches_expr(lv, c("path_value"), c("d"), c("decimals")))
         .then(pl.lit("on_path"))
         .otherwise(pl.lit("behind_path"))
     )

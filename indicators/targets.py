@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from indicators.catalogue import AbsoluteTarget, Indicator, ReductionTarget
+from indicators.trajectory import target_from_base_expr
 
 TARGET_SCHEMA = pl.Schema(
     {
@@ -26,9 +27,10 @@ TARGET_SCHEMA = pl.Schema(
 def targets_frame(indicator: Indicator, observed: pl.DataFrame) -> pl.DataFrame:
     """Every target of the indicator for every area it applies to.
 
-    A reduction target is value(base_year) × (1 − reduction) of the same series; an area without a
-    base-year value gets no target (never a guess). Absolute targets apply to the listed areas, or to
-    every area the indicator has.
+    A reduction target is value(base_year) × (1 − reduction) of the same series, computed as
+    trajectory.target_from_base does (the one derivation: 1060 → 212.0, not 211.99999999999994); an
+    area without a base-year value gets no target (never a guess). Absolute targets apply to the listed
+    areas, or to every area the indicator has.
     """
     series = observed.filter(pl.col("indicator") == indicator.id)
     parts = []
@@ -42,7 +44,7 @@ def targets_frame(indicator: Indicator, observed: pl.DataFrame) -> pl.DataFrame:
                     "area",
                     pl.lit(target.kind).alias("kind"),
                     pl.lit(target.year, dtype=pl.Int64).alias("year"),
-                    (pl.col("value") * (1.0 - target.reduction)).alias("value"),
+                    target_from_base_expr(pl.col("value"), pl.lit(target.reduction)).alias("value"),
                     pl.lit(target.base_year, dtype=pl.Int64).alias("base_year"),
                     pl.col("value").alias("base_value"),
                     pl.lit(target.reduction).alias("reduction"),

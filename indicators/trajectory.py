@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Literal
 
@@ -112,10 +112,73 @@ class DerivedTarget(_Record):
 
 
 def target_from_base(base_value: float, reduction: float = 0.8) -> float:
-    """Target = base value × (1 − reduction), computed as base − base·reduction; 1060 kt, −80 % → 212 kt."""
+    """Target = base value × (1 − reduction), computed as base − base·reduction; 1060 kt, −80 % → 212 kt.
+
+    The one derivation of a reduction target; target_from_base_expr is the same operations for polars
+    (indicators.targets and the methods' frame form use it). base·(1 − reduction) would give
+    211.99999999999994 for 1060 and 0.8, because 1 − 0.8 is not exactly 0.2 in binary.
+    """
     if not math.isfinite(base_value) or not math.isfinite(reduction):
         raise ValueError("base value and reduction must be finite numbers")
     return base_value - base_value * reduction
+
+
+def target_from_base_expr(base_value: pl.Expr, reduction: pl.Expr) -> pl.Expr:
+    """target_from_base as a polars expression: base − base·reduction, the same operations."""
+    return base_value - base_value * reduction
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing at the published precision
+# --------------------------------------------------------------------------------------------------
+
+#: Cap on the decimals read from the data (beyond it a float's digits are binary noise, not publication).
+MAX_DECIMALS = 12
+
+
+def value_decimals(value: float) -> int:
+    """Decimals a value shows in its shortest round-trip form: 742.3 → 1, 212.0 → 0, 1e-07 → 7."""
+    mantissa, _, exponent = repr(float(value)).partition("e")
+    fraction = mantissa.partition(".")[2]
+    digits = 0 if fraction in ("", "0") else len(fraction)
+    return min(max(digits - int(exponent or "0"), 0), MAX_DECIMALS)
+
+
+def published_decimals(values: Iterable[float]) -> int:
+    """The precision a series is published at, read from the data: the most decimals any value shows.
+
+    The sources state no precision in their payloads that every protocol carries (HSY and Syke publish
+    plain numbers), so the data's own digits are the declaration: a series published in whole kt has 0.
+    """
+    return max((value_decimals(v) for v in values), default=0)
+
+
+def value_decimals_expr(value: pl.Expr) -> pl.Expr:
+    """value_decimals as a polars expression (polars writes floats in the same shortest form)."""
+    text = value.cast(pl.String)
+    parts = text.str.split("e")
+    exponent = (
+        pl.when(parts.list.len() > 1).then(parts.list.last().str.replace(r"^\+", "")).otherwise(pl.lit("0"))
+    )
+    fraction = parts.list.first().str.split(".").list.get(1, null_on_oob=True)
+    digits = pl.when(fraction.is_null() | (fraction == "0")).then(0).otherwise(fraction.str.len_chars())
+    return (digits.cast(pl.Int64) - exponent.cast(pl.Int64)).clip(0, MAX_DECIMALS)
+
+
+def half_unit(decimals: int) -> float:
+    """Half a unit of the last published digit: values closer than this are equal at that precision."""
+    return 0.5 / 10.0**decimals
+
+
+def reaches(value: float, target: float, sign: int, decimals: int) -> bool:
+    """Whether value is on the target's side or equal to it at the published precision (sign: +1 when
+    more is better, −1 when less is). 212.0 reaches 211.99999999999994 (decreasing, 0 decimals)."""
+    return sign * (value - target) >= -half_unit(decimals)
+
+
+def reaches_expr(value: pl.Expr, target: pl.Expr, sign: pl.Expr, decimals: pl.Expr) -> pl.Expr:
+    """reaches as a polars expression, the same operations."""
+    return sign * (value - target) >= -(0.5 / pl.lit(10.0).pow(decimals))
 
 
 def target_for_series(series: SeriesLike, *, base_year: int = 1990, reduction: float = 0.8) -> DerivedTarget:
