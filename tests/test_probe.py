@@ -433,3 +433,21 @@ def test_no_probe_job_without_probe_blocks() -> None:
     )
     assert "probe" not in [s.id for s in scheduler.catalogue_jobs(bare)]
     assert "probe" in [s.id for s in scheduler.catalogue_jobs(catalogue)]
+
+
+def test_a_renamed_pxweb_variable_is_drift_before_any_data_is_asked(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path
+) -> None:
+    dataset = "traficom_cars"
+    metadata = next(e for e in demo_server.exchanges if e.dataset == dataset and e.method == "GET")
+    doc = json.loads(demo_server.body(metadata))
+    (power,) = [v for v in doc["variables"] if v["text"] in ("Käyttövoima", "Driving power")]
+    power["code"], power["text"] = "Voimanlähde", "Voimanlähde"
+    demo_server.override(metadata.url, json.dumps(doc, ensure_ascii=False).encode())
+
+    code, output = _probe(demo_server, tmp_path, dataset, "--json")
+
+    assert code == 1
+    (drift,) = _drift(output, dataset)
+    assert drift["what"] == "shape" and "Voimanlähde" in str(drift["found"])
+    assert not [r for r in demo_server.requests if r.startswith("POST")]  # metadata first, no data query
