@@ -254,3 +254,19 @@ def test_agreeing_sources_leave_the_attention_section_clear(
     assert breaches(engine).height == 0
     section = attention_section(engine, tmp_path / "reports")
     assert "The sources agree with each other" in section
+
+
+def test_the_national_population_check_runs_when_the_country_is_fetched_and_is_empty_otherwise() -> None:
+    catalogue = load_indicator_catalogue()
+    municipalities = [("049", "2023", 300_000.0), ("091", "2023", 670_000.0)]
+    with_country = observations([*municipalities, ("FI", "2023", 1_000_000.0)], "persons", 7)
+    rows = with_country.with_columns(pl.lit("vaesto").alias("measure"))
+    wanted = ["reconcile_population_national"]
+    done, errors = derive_all(catalogue, {"statfin_population": rows}, wanted)
+    assert errors == {}
+    assert values(done["reconcile_population_national"]) == pytest.approx({("FI", "2023"): -3.0})
+    status = status_frame(done["reconcile_population_national"], catalogue)
+    assert status["status"].to_list() == ["breach"]  # 3 % of the country missing: beyond 0.1 %
+    without = rows.filter(pl.col("area") != "FI")
+    done, errors = derive_all(catalogue, {"statfin_population": without}, wanted)
+    assert errors == {} and done["reconcile_population_national"].height == 0
