@@ -304,7 +304,13 @@ def probe(
         for spec in specs:
             if on_dataset is not None:
                 on_dataset(spec.id)
-            results.append(probe_dataset(spec, live, reference=reference))
+            try:
+                results.append(probe_dataset(spec, live, reference=reference))
+            except Exception as error:  # a connector bug must not hide the other datasets' results
+                crashed = ProbeResult(spec.id)
+                found = f"unexpected {type(error).__name__}: {error}"
+                crashed.checks.append(Check("probe", "a completed probe", found, False))
+                results.append(crashed)
         return results
     finally:
         close = getattr(live, "close", None)
