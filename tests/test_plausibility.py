@@ -27,6 +27,7 @@ from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome, offline_spec
 from ingest.run import ingest as run_ingest
+from kestava.alerts import Alert, Alerter, AlertSettings, check_run
 from kestava.cli import app
 from kestava.config import get_settings
 from storage import read
@@ -477,3 +478,40 @@ def test_violation_round_trips_as_a_record() -> None:
     v = Violation("d", "r", "jump", {"area": "049"}, "2020", 5.0, "kt CO2e", "changed ×5", previous=1.0)
     record = v.as_dict()
     assert record["message"] == v.message() and record["previous"] == 1.0
+
+
+class Collected:
+    """An alert channel that keeps what it was asked to send."""
+
+    name = "collected"
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
+def test_a_plausibility_rejection_is_alerted_like_any_rejection_and_cleared_by_acceptance(
+    engine: Engine, data_dir: Path, upstream: Upstream
+) -> None:
+    raw = RawStore(data_dir / "raw")
+    channel = Collected()
+    alerter = Alerter(engine, AlertSettings(), channels=[channel], secrets=[])
+    assert ingest_hsy(engine, raw, upstream).outcome == "success"
+    upstream.body = scaled_hsy(5, city="Kauniainen", year="2010")
+    outcome = ingest_hsy(engine, raw, upstream)
+    check_run(alerter, "ingest:hsy_emissions", outcome.outcome, outcome.error, dataset="hsy_emissions")
+    (alert,) = channel.alerts
+    assert (alert.kind, alert.subject) == ("rejected", "hsy_emissions")
+    assert "[jump rule 'city_total_revision']" in alert.text and "kestava accept hsy_emissions" in alert.text
+    (kept,) = rejections(engine, "hsy_emissions")
+    accept(engine, upstream.catalogue(), "hsy_emissions", kept.short, by="Ops", why="real", raw_store=raw)
+    again = ingest_hsy(engine, raw, upstream)  # the accepted payload is now the newest snapshot
+    check_run(alerter, "ingest:hsy_emissions", again.outcome, again.error, dataset="hsy_emissions")
+    assert again.outcome == "unchanged" and alerter.open_problems() == []
+
+
+def test_accept_has_help() -> None:
+    result = runner.invoke(app, ["accept", "--help"])
+    assert result.exit_code == 0 and "--why" in result.output and "SNAPSHOT" in result.output
