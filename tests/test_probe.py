@@ -281,7 +281,7 @@ def test_an_unknown_code_is_drift_naming_the_code(
     espoo = next(e for e in demo_server.exchanges if re.search(r"kunta_0?49\.csv$", e.url))
     lines = demo_server.body(espoo).split(b"\n")
     cells = lines[1].split(b";")
-    cells[6] = b"Xyz"  # taso_3, the sector code
+    cells[lines[0].strip().split(b";").index(b"taso_3")] = b"Xyz"  # the sector code
     demo_server.override(espoo.url, b"\n".join([lines[0], b";".join(cells), *lines[2:]]))
 
     code, output = _probe(demo_server, tmp_path, "syke_emissions", "--json")
