@@ -172,6 +172,7 @@ SDSN_THRESHOLDS = {"on_track": 1.0, "moderately_improving": 0.5, "stagnating": 0
 SDSN_MIN_SPAN = 1
 GERMAN_WINDOW = 5
 GERMAN_MIN_SPAN = 3
+GERMAN_MIN_POINTS = 4
 GERMAN_THRESHOLDS = {"on_track": 0.05, "nearly_on_track": 0.20}
 LINEAR_MIN_SPAN = 1
 
@@ -181,6 +182,7 @@ MSG_NO_OBS = "no observations"
 MSG_BASE_SUBSTITUTED = "base year {} missing; used {}"
 MSG_NO_BASE = "no observation in or after base year {}"
 MSG_SPAN = "needs at least {} years between the first and the latest observation used, has {}"
+MSG_POINTS = "needs at least {} observations from {} to the latest year, has {}"
 MSG_RATE_UNDEFINED = "growth rate undefined for zero or sign-changing values"
 MSG_TARGET_UNDEFINED = "required growth rate undefined for a zero target or a target of opposite sign"
 MSG_TARGET_YEAR_BASE = "target year {} not after base year {}"
@@ -189,6 +191,9 @@ MSG_TARGET_MET = "target already met in {}"
 MSG_BASE_BEYOND = "base value already on the target side; the latest value is not"
 MSG_ZERO_BASE = "base value is zero; replaced by 0.001"
 MSG_ZERO_TARGET = "target is zero; replaced by 0.001"
+MSG_BOTH_ZERO = (
+    "base and latest values are both zero: no change (not −100 % against the 0.001 put in for the base)"
+)
 MSG_OPPOSITE = "base and latest values have opposite signs"
 MSG_TARGET_OPPOSITE = "target and base value have opposite signs"
 MSG_TARGET_EQUALS_BASE = "target equals the base value; the required growth rate is zero"
@@ -484,6 +489,19 @@ def open_sdg(
     (checked after the data requirement). A zero base or target is replaced by 0.001 with a warning;
     opposite signs give ``insufficient_data`` (sdg-build's 'not_available').
 
+    Where the tracker departs from sdg-build, and why:
+
+    * A series whose base and latest values are both zero has not changed: the observed rate is 0
+      (warning), so without a target it is limited progress and with a target it is judged against the
+      target like any other standstill. sdg-build replaces only the zero base by 0.001, divides the zero
+      latest value by it and reads a −100 % change: an all-zero series of a decreasing indicator comes out
+      as substantial progress (and of an increasing one as deterioration) although nothing moved.
+    * At least two observations are needed, the base year and a later one, before any status — target
+      achieved included. sdg-build checks the target before it checks the data, so a single observation
+      in the base year that already meets the target gives target achieved there; here it gives
+      insufficient_data, because one observation says nothing about progress. The report's method notes
+      state both differences.
+
     Score (sdg-build ``get_score``, piecewise linear and monotone): achieved → 5; with a target
     p ≥ 0.6 → min(7.1429p − 4.2857, 5), else max(4.1667p − 2.5, −5) (0.6 → 0, 0.95 → 2.5, 0 → −2.5);
     without a target v < 0 → max(125v − 2.5, −5), v ≥ 1.5 % → min(500v − 5, 5), v ≥ 0.5 % → 250v − 1.25,
@@ -504,6 +522,9 @@ def open_sdg(
         warnings.append(MSG_ZERO_BASE)
     if enough and target == 0:
         warnings.append(MSG_ZERO_TARGET)
+    both_zero = w.base_value == 0 and lv == 0
+    if enough and both_zero:
+        warnings.append(MSG_BOTH_ZERO)
     opposite = bv_used is not None and lv is not None and ((bv_used > 0 > lv) or (bv_used < 0 < lv))
     s = -1 if bv_used is not None and bv_used < 0 else 1
     horizon = None if w.base_year is None else target_year - w.base_year
@@ -512,7 +533,7 @@ def open_sdg(
     ratio: float | None = None
     if enough and not opposite:
         assert bv_used is not None and lv is not None and span is not None
-        observed = compound_rate(lv / bv_used, span)
+        observed = 0.0 if both_zero else compound_rate(lv / bv_used, span)
     target_ok = t_used is not None and bv_used is not None and t_used / bv_used > 0
     if enough and target_ok and horizon is not None and horizon > 0:
         assert t_used is not None and bv_used is not None
@@ -739,7 +760,11 @@ def german_strategy(
     """German sustainability strategy (weather symbols): linear extrapolation of the recent mean change.
 
     Mean change = mean of the last five annual changes = (latest − value in latest−5)/5; if latest−5 is
-    missing the next available year is used and the span shrinks accordingly (at least 3 years).
+    missing the next available year is used and the span shrinks accordingly (at least 3 years). The
+    published rule (Statistisches Bundesamt, "Nachhaltige Entwicklung in Deutschland – Indikatorenbericht",
+    notes on the weather symbols; summarised in FIGURES.md) rates the mean of the last five annual changes
+    and needs at least four observations in that window: with fewer (e.g. two or three points spanning
+    three years) the status is insufficient_data, whatever the span.
     Projected = latest + mean change·(target_year − latest). Deviation = (target − projected) /
     (target − latest), the share of the remaining distance that would still be missing: ≤ 5 % on track
     (overshooting counts as on track), ≤ 20 % nearly on track, more but moving in the right direction
@@ -751,11 +776,13 @@ def german_strategy(
     thresholds = dict(GERMAN_THRESHOLDS) | {
         "window_years": float(GERMAN_WINDOW),
         "min_span": float(GERMAN_MIN_SPAN),
+        "min_points": float(GERMAN_MIN_POINTS),
     }
     w = _window(to_points(series), lambda latest: latest - GERMAN_WINDOW)
     warnings = w.substitution()
     span = w.span
-    enough = span is not None and span >= GERMAN_MIN_SPAN
+    long_enough = span is not None and span >= GERMAN_MIN_SPAN
+    enough = long_enough and w.n_points >= GERMAN_MIN_POINTS
     lv, bv = w.latest_value, w.base_value
     horizon = None if w.latest_year is None else target_year - w.latest_year
     mean_change: float | None = None
@@ -779,8 +806,11 @@ def german_strategy(
     reason: str | None = None
     if lv is None:
         status, reason = GermanStatus.INSUFFICIENT_DATA, MSG_NO_OBS
-    elif not enough:
+    elif not long_enough:
         status, reason = GermanStatus.INSUFFICIENT_DATA, MSG_SPAN.format(GERMAN_MIN_SPAN, span)
+    elif not enough:
+        points = MSG_POINTS.format(GERMAN_MIN_POINTS, w.base_year, w.n_points)
+        status, reason = GermanStatus.INSUFFICIENT_DATA, points
     elif horizon is None or horizon <= 0:
         status, reason = (
             GermanStatus.INSUFFICIENT_DATA,
@@ -1259,7 +1289,10 @@ def _frame_open_sdg(g: pl.LazyFrame) -> pl.LazyFrame:
         achieved=(tu.is_not_null() & reaches_expr(lv, tu, c("d"), c("decimals"))).fill_null(False),
     )
     g = g.with_columns(
-        observed_rate=pl.when(enough & ~c("opposite")).then(_compound_expr(lv / bvu, c("span"))),
+        observed_rate=pl.when(enough & ~c("opposite") & (bv == 0) & (lv == 0))
+        .then(0.0)
+        .when(enough & ~c("opposite"))
+        .then(_compound_expr(lv / bvu, c("span"))),
         required_rate=pl.when(enough & c("target_ok") & (c("horizon") > 0)).then(
             _compound_expr(tu / bvu, c("horizon"))
         ),
@@ -1341,6 +1374,7 @@ def _frame_open_sdg(g: pl.LazyFrame) -> pl.LazyFrame:
             _substitution(),
             pl.when(enough & (bv == 0)).then(pl.lit(MSG_ZERO_BASE)),
             pl.when(enough & (t == 0)).then(pl.lit(MSG_ZERO_TARGET)),
+            pl.when(enough & (bv == 0) & (lv == 0)).then(pl.lit(MSG_BOTH_ZERO)),
             c("reason"),
         ),
         target_value=t,
@@ -1439,7 +1473,8 @@ def _frame_german(g: pl.LazyFrame) -> pl.LazyFrame:
         d=_dsign(),
         remaining_distance=t - lv,
     )
-    enough = c("span") >= GERMAN_MIN_SPAN
+    long_enough = c("span") >= GERMAN_MIN_SPAN
+    enough = long_enough & (c("n_points") >= GERMAN_MIN_POINTS)
     ahead = enough & (c("horizon") > 0)
     g = g.with_columns(
         observed_rate=pl.when(enough).then((lv - bv) / c("span")),
@@ -1458,8 +1493,10 @@ def _frame_german(g: pl.LazyFrame) -> pl.LazyFrame:
     reason = (
         pl.when(lv.is_null())
         .then(pl.lit(MSG_NO_OBS))
-        .when(~enough)
+        .when(~long_enough)
         .then(pl.format(MSG_SPAN, pl.lit(GERMAN_MIN_SPAN), c("span")))
+        .when(~enough)
+        .then(pl.format(MSG_POINTS, pl.lit(GERMAN_MIN_POINTS), c("base_year"), c("n_points")))
         .when(c("horizon") <= 0)
         .then(pl.format(MSG_TARGET_YEAR_LATEST, c("target_year"), c("latest_year")))
         .when(c("met"))

@@ -361,26 +361,35 @@ def test_german_strategy_by_hand() -> None:
     assert result.symbol == "🌤"
 
 
+def four(first_year: int, first: float, last_year: int, last: float) -> dict[int, float]:
+    """Two points, and two in between on the straight line: the German rule needs four observations;
+    its mean change depends on the end points only."""
+    step = (last - first) / (last_year - first_year)
+    return {first_year: first, first_year + 1: first + step, last_year - 1: last - step, last_year: last}
+
+
 def test_german_strategy_zero_target_works() -> None:
-    series = {2018: 500.0, 2023: 50.0}  # mean change (50 − 500)/5 = −90/yr
+    series = four(2018, 500.0, 2023, 50.0)  # mean change (50 − 500)/5 = −90/yr
     result = german_strategy(series, target=0.0, target_year=2025, direction="decrease")
     # projected 2025 = 50 − 90·2 = −130 → deviation (0 − (−130))/(0 − 50) = −2.6 ≤ 5 % (overshoot)
     assert result.measure == pytest.approx((0 - (50 - 90 * 2)) / (0 - 50))
     assert result.status == "on_track"
-    slow = german_strategy({2018: 60.0, 2023: 50.0}, target=0.0, target_year=2030, direction="decrease")
+    slow = german_strategy(four(2018, 60.0, 2023, 50.0), target=0.0, target_year=2030, direction="decrease")
     # mean −2/yr → projected 36 → deviation 36/50 = 72 % → off track (right direction)
     assert slow.measure == pytest.approx((0 - (50 - 2 * 7)) / (0 - 50))
     assert slow.status == "off_track"
 
 
 def test_german_strategy_moving_away_and_met() -> None:
-    rising = german_strategy({2018: 40.0, 2023: 50.0}, target=0.0, target_year=2030, direction="decrease")
+    rising = german_strategy(four(2018, 40.0, 2023, 50.0), target=0.0, target_year=2030, direction="decrease")
     assert rising.status == "moving_away"
-    met = german_strategy({2018: 40.0, 2023: 30.0}, target=35.0, target_year=2030, direction="decrease")
+    met = german_strategy(four(2018, 40.0, 2023, 30.0), target=35.0, target_year=2030, direction="decrease")
     assert met.status == "on_track"
     assert "target already met in 2023" in met.warnings
     assert met.ratio is None
-    slipping = german_strategy({2018: 20.0, 2023: 30.0}, target=35.0, target_year=2030, direction="decrease")
+    slipping = german_strategy(
+        four(2018, 20.0, 2023, 30.0), target=35.0, target_year=2030, direction="decrease"
+    )
     # met now, but 30 + 2·7 = 44 > 35 in 2030
     assert slipping.status == "moving_away"
 
@@ -392,7 +401,7 @@ def test_german_strategy_insufficient() -> None:
         two_years.warnings[-1]
         == "needs at least 3 years between the first and the latest observation used, has 2"
     )
-    past = german_strategy({2018: 40.0, 2023: 30.0}, target=0.0, target_year=2023, direction="decrease")
+    past = german_strategy(four(2018, 40.0, 2023, 30.0), target=0.0, target_year=2023, direction="decrease")
     assert past.status == "insufficient_data"
     assert past.warnings == ("target year 2023 not after latest year 2023",)
 
@@ -667,3 +676,126 @@ def test_faster_progress_never_gives_a_worse_status(
 def test_ratio_is_finite_or_none() -> None:
     result = open_sdg(ESPOO, target=TARGET, direction="decrease")
     assert result.ratio is not None and math.isfinite(result.ratio)
+
+
+# ------------------------------------------------------------------------------ edge cases, to the letter
+
+# The stored 2030 target before targets were derived one way: 1060 × (1 − 0.8) in binary floating point.
+OLD_STORED_TARGET = 1060.0 * (1.0 - 0.8)
+AT_TARGET: dict[int, float] = {1990: 1060.0, 2024: 400.0, 2025: 350.0, 2026: 300.0, 2027: 250.0, 2028: 212.0}
+
+
+def _every_method(series: dict[int, float], target: float) -> dict[str, tuple[Assessment, dict[str, Any]]]:
+    """Each method's scalar record and its keyword arguments for a decreasing series and a target."""
+    calls: dict[str, dict[str, Any]] = {
+        "eurostat_sdg": {"target": target, "target_year": 2030, "direction": "decrease"},
+        "open_sdg": {"target": target, "target_year": 2030, "base_year": 2024, "direction": "decrease"},
+        "sdsn_trend": {"green_threshold": target, "base_year": 2024, "direction": "decrease"},
+        "german_strategy": {"target": target, "target_year": 2030, "direction": "decrease"},
+        # the path reaches the target in the target year: the latest year here
+        "linear_trajectory_check": {"base_year": 1990, "target": target, "target_year": 2028},
+    }
+    return {m: (SCALAR[m](series, **kw), kw) for m, kw in calls.items()}
+
+
+MET = {
+    "eurostat_sdg": "significant_progress",
+    "open_sdg": "target_achieved",
+    "sdsn_trend": "achieved",
+    "german_strategy": "on_track",
+    "linear_trajectory_check": "on_path",
+}
+
+
+def test_the_target_is_derived_one_way_everywhere() -> None:
+    from indicators.catalogue import load_indicator_catalogue
+    from indicators.targets import targets_frame
+
+    assert OLD_STORED_TARGET == 211.99999999999994  # what `value * (1 - reduction)` stored
+    indicator = load_indicator_catalogue().get("ghg_total")
+    observed = pl.DataFrame(
+        {"indicator": ["ghg_total"], "area": ["049"], "period": ["1990"], "value": [1060.0]},
+    ).with_columns(snapshot_ids=pl.lit([1]), vintage=pl.lit(None, dtype=pl.Datetime("us")))
+    stored = targets_frame(indicator, observed).filter(pl.col("kind") == "reduction_from_base")
+    assert stored.get_column("value").to_list() == [212.0] == [target_from_base(1060.0, 0.8)]
+    linear = linear_trajectory_check(AT_TARGET, base_year=1990, reduction=0.8, target_year=2028)
+    assert linear.target_value == 212.0 and linear.status == "on_path"
+    frame = assess_frame(
+        _frame([(AT_TARGET, {"reduction": 0.8})]),
+        "linear_trajectory_check",
+        keys=["series"],
+        base_year=1990,
+        target_year=2028,
+    )
+    assert frame.item(0, "target_value") == 212.0 and frame.item(0, "status") == "on_path"
+
+
+@pytest.mark.parametrize("target", [212.0, OLD_STORED_TARGET], ids=["derived", "float-noise"])
+def test_latest_exactly_at_target_is_met_by_every_method(target: float) -> None:
+    """212.0 published in whole kt meets a target of 211.99999999999994: equal at the published precision."""
+    for method, (record, params) in _every_method(AT_TARGET, target).items():
+        assert record.status == MET[method], (method, record.status, record.warnings)
+        row = assess_frame(_frame([(AT_TARGET, params)]), method, keys=["series"]).row(0, named=True)
+        _assert_same(record, row)
+
+
+def _met(method: str, record: Assessment) -> bool:
+    """Whether the record says the latest value meets the target (or, linear, the path)."""
+    if method in ("eurostat_sdg", "german_strategy"):
+        return f"target already met in {record.latest_year}" in record.warnings
+    return record.status == MET[method]
+
+
+def test_precision_comes_from_the_data_and_a_real_miss_stays_a_miss() -> None:
+    for method, (record, _) in _every_method(AT_TARGET, OLD_STORED_TARGET).items():
+        assert _met(method, record), method
+    # published with one decimal: 212.1 is 0.1 above the target, a miss at that precision
+    missed = {**AT_TARGET, 2027: 250.5, 2028: 212.1}
+    for method, (record, _) in _every_method(missed, 212.0).items():
+        assert not _met(method, record), method
+    # 0.04 above with two-decimal data, 1e-9 above with nine-decimal data: misses
+    for latest in (212.04, 212.000000001):
+        result = open_sdg({2024: 400.25, 2028: latest}, target=212.0, base_year=2024, direction="decrease")
+        assert result.status != "target_achieved", latest
+
+
+def test_german_rule_needs_four_observations_whatever_the_span() -> None:
+    for series in ({2020: 40.0, 2023: 30.0}, {2020: 40.0, 2021: 38.0, 2023: 30.0}):
+        result = german_strategy(series, target=0.0, target_year=2030, direction="decrease")
+        assert result.status == "insufficient_data"
+        assert (
+            result.warnings[-1]
+            == f"needs at least 4 observations from 2020 to the latest year, has {len(series)}"
+        )
+        row = assess_frame(
+            _frame([(series, {"target": 0.0, "target_year": 2030, "direction": "decrease"})]),
+            "german_strategy",
+            keys=["series"],
+        ).row(0, named=True)
+        _assert_same(result, row)
+    four_points = {2020: 40.0, 2021: 38.0, 2022: 33.0, 2023: 30.0}
+    assert (
+        german_strategy(four_points, target=0.0, target_year=2030, direction="decrease").status == "off_track"
+    )
+
+
+@pytest.mark.parametrize(("direction", "target"), [("decrease", None), ("increase", None), ("increase", 5.0)])
+def test_open_sdg_all_zero_series_is_no_change(direction: Any, target: float | None) -> None:
+    zeros = dict.fromkeys(range(2015, 2024), 0.0)
+    result = open_sdg(zeros, target=target, direction=direction)
+    # sdg-build: 0 / 0.001 → −100 %, "substantial progress" (decrease) or "deterioration" (increase)
+    assert result.observed_rate == 0.0
+    assert result.status == "limited_progress"  # a standstill, with or without a target
+    assert "base and latest values are both zero" in result.warnings[-1]
+    params = {"direction": direction} | ({} if target is None else {"target": target})
+    row = assess_frame(_frame([(zeros, params)]), "open_sdg", keys=["series"]).row(0, named=True)
+    _assert_same(result, row)
+
+
+def test_open_sdg_needs_a_later_observation_even_when_the_base_meets_the_target() -> None:
+    """Documented difference: sdg-build would say target achieved from the one base-year point."""
+    result = open_sdg({2015: 100.0}, target=150.0, direction="decrease")
+    assert result.status == "insufficient_data"
+    assert result.warnings == (
+        "needs at least 1 years between the first and the latest observation used, has 0",
+    )
