@@ -1,0 +1,238 @@
+"""Reports are published atomically: report.atomic alone, and `kestava report` killed at random moments."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from report import atomic, weekly
+from report.atomic import publish_directory, recover
+from storage.rawstore import RawStore
+from tests.conftest import LOADED_TODAY, fresh_database
+
+KESTAVA = Path(sys.executable).with_name("kestava")
+# Replay a failure with KESTAVA_KILL_SEED=<the printed seed>; KESTAVA_KILL_TRIALS=n for a longer run.
+KILL_TRIALS = int(os.environ.get("KESTAVA_KILL_TRIALS", "10"))
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())}
+
+
+def _beside(final: Path) -> set[str]:
+    return {p.name for p in final.parent.iterdir()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# report.atomic
+
+
+def test_publish_replaces_the_whole_directory_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    final = tmp_path / "2026-W49" / "fi"
+    with publish_directory(final) as folder:
+        assert not final.exists()  # nothing is visible while it is built
+        _write(folder, {"report.html": "one", "a.png": "A1", "b.png": "B1"})
+    assert _contents(final) == {"report.html": "one", "a.png": "A1", "b.png": "B1"}
+    first = final.resolve()
+    with publish_directory(final) as folder:
+        assert _contents(final)["report.html"] == "one"  # the previous report stays until the switch
+        _write(folder, {"report.html": "two", "a.png": "A2"})
+    assert _contents(final) == {"report.html": "two", "a.png": "A2"}  # b.png of the old one is gone
+    assert not first.exists()
+    assert _beside(final) == {"fi", final.resolve().name, ".fi.lock"}
+
+
+def test_a_failing_build_leaves_the_previous_output(tmp_path: Path) -> None:
+    final = tmp_path / "fi"
+    with publish_directory(final) as folder:
+        _write(folder, {"report.html": "good"})
+    with pytest.raises(RuntimeError, match="chart failed"), publish_directory(final) as folder:
+        _write(folder, {"report.html": "half"})
+        raise RuntimeError("chart failed")
+    assert _contents(final) == {"report.html": "good"}
+    assert _beside(final) == {"fi", final.resolve().name, ".fi.lock"}
+
+
+def test_a_directory_from_before_becomes_the_first_version(tmp_path: Path) -> None:
+    final = tmp_path / "fi"
+    final.mkdir()
+    _write(final, {"report.html": "legacy"})
+    assert recover(final) is not None
+    assert final.is_symlink() and _contents(final) == {"report.html": "legacy"}
+    with publish_directory(final) as folder:
+        _write(folder, {"report.html": "new"})
+    assert _contents(final) == {"report.html": "new"}
+    assert len(atomic.versions(final)) == 1
+
+
+def test_recover_from_every_point_a_run_can_be_killed_at(tmp_path: Path) -> None:
+    final = tmp_path / "fi"
+    with publish_directory(final) as folder:
+        _write(folder, {"report.html": "published"})
+    published = final.resolve()
+    # killed while building, after the build was complete, with its link made, and after the switch
+    (tmp_path / ".fi.99999999999999999998-1-aa.part").mkdir()
+    (tmp_path / ".fi.99999999999999999998-1-aa.part" / "a.png").write_text("half")
+    (tmp_path / ".fi.00000000000000000001-1-bb").mkdir()  # a superseded version not yet deleted
+    (tmp_path / ".fi.00000000000000000001-1-bb.link").symlink_to(".fi.00000000000000000001-1-bb")
+    assert recover(final) == published
+    assert _beside(final) == {"fi", published.name, ".fi.lock"}
+
+    # killed between renaming a directory aside and linking it: final is missing
+    published.replace(tmp_path / ".fi.00000000000000000002-1-cc")
+    final.unlink()
+    assert recover(final) is not None
+    assert _contents(final) == {"report.html": "published"}
+
+    # a broken link and nothing complete to point it at: no report rather than a broken one
+    target = final.resolve()
+    for path in target.iterdir():
+        path.unlink()
+    target.rmdir()
+    assert recover(final) is None
+    assert not final.exists() and not final.is_symlink()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# `kestava report` killed at random moments
+
+
+class _References(HTMLParser):
+    """The local files a report page links to (images, downloads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if key in ("href", "src", "data-png") and value and not value.startswith(("#", "data:", "http")):
+                self.files.add(value)
+
+
+def _check_complete(folder: Path, why: str) -> None:
+    """A report folder holds its page, every file the page references, each one whole, and nothing else."""
+    html_path = folder / weekly.HTML_NAME
+    assert html_path.is_file(), f"{why}: {folder} has no {weekly.HTML_NAME}: {sorted(os.listdir(folder))}"
+    html = html_path.read_text(encoding="utf-8")
+    assert html.rstrip().endswith("</html>"), f"{why}: {html_path} is cut short"
+    refs = _References()
+    refs.feed(html)
+    expected = {f"{n}.{ext}" for n in weekly.CHART_NAMES for ext in ("png", "svg", "csv")}
+    assert refs.files == expected, f"{why}: the page references {sorted(refs.files ^ expected)}"
+    assert set(os.listdir(folder)) == expected | {weekly.HTML_NAME}, f"{why}: stray or missing files"
+    for name in expected:
+        body = (folder / name).read_bytes()
+        if name.endswith(".png"):
+            assert body.startswith(b"\x89PNG") and body.endswith(b"IEND\xaeB`\x82"), f"{why}: {name} cut"
+        elif name.endswith(".svg"):
+            ElementTree.fromstring(body)  # raises on a cut file
+        else:
+            rows = list(csv.reader(body.decode("utf-8-sig").splitlines()))
+            assert rows and all(len(r) == len(rows[0]) for r in rows), f"{why}: {name} cut"
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def report_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for `kestava report` on a SQLite database loaded from the bundled snapshot.
+
+    One backend is enough here: what is under test is how the files reach the disk, and the report reads
+    the database the same way on both (tests/test_report.py covers both).
+    """
+    from indicators.engine import compute
+    from ingest.run import ingest
+    from kestava.config import get_settings
+    from storage.engine import open_database
+
+    folder = tmp_path_factory.mktemp("kill")
+    with fresh_database("sqlite", folder) as url:
+        engine = open_database(url)
+        snapshot = get_settings().snapshot_dir
+        outcomes = ingest(engine, RawStore(folder / "raw"), offline=True, snapshot_dir=snapshot)
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+        assert not compute(engine, today=LOADED_TODAY).errors
+        engine.dispose()
+        yield {**os.environ, "KESTAVA_DATABASE_URL": url, "KESTAVA_DATA_DIR": str(folder / "data")}
+
+
+def _report(env: dict[str, str], out: Path, week: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(KESTAVA), "report", "--lang", "fi", "--week", week, "--out", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+def test_killed_report_leaves_the_previous_complete_report_or_none(
+    report_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL at random moments of `kestava report`, half the trials over a previous report: every report
+    folder on disk is whole and from one run (its files all older than the trial, or all newer)."""
+    seed = int(os.environ.get("KESTAVA_KILL_SEED", str(random.SystemRandom().randrange(2**32))))
+    print(f"kill trials: seed {seed} (replay with KESTAVA_KILL_SEED={seed})")
+    rng = random.Random(seed)
+    week = "2026-W48"
+    kept = tmp_path / "kept"
+    started = time.monotonic()
+    complete = _report(report_env, kept, week)
+    assert complete.wait(timeout=300) == 0, complete.stderr.read() if complete.stderr else ""
+    duration = time.monotonic() - started  # import, database reads, charts, publication
+    final = kept / week / "fi"
+    _check_complete(final, f"seed {seed}, first run")
+
+    for trial in range(KILL_TRIALS):
+        previous = trial % 2 == 0
+        out = kept if previous else tmp_path / f"fresh{trial}"
+        final = out / week / "fi"
+        before = _fingerprint(final) if previous else {}
+        # from halfway through start-up to just after a normal run would have ended
+        delay = rng.uniform(0.3 * duration, 1.05 * duration)
+        why = f"seed {seed}, trial {trial} ({'over a previous report' if previous else 'first report'}, "
+        why += f"killed after {delay:.2f} s of {duration:.2f} s)"
+        time.sleep(0.01)  # the trial's files get later modification times than the previous report's
+        trial_start = time.time()
+        process = _report(report_env, out, week)
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        if not final.exists():
+            assert not previous, f"{why}: the previous report is gone"
+            continue
+        _check_complete(final, why)
+        if _fingerprint(final) == before:
+            continue  # the previous report, untouched
+        times = [p.stat().st_mtime for p in final.iterdir()]
+        assert min(times) >= trial_start, f"{why}: files of two runs in one report"
+
+    # the next complete run cleans up whatever the killed ones left
+    for out in [kept, *tmp_path.glob("fresh*")]:
+        process = _report(report_env, out, week)
+        assert process.wait(timeout=300) == 0, f"seed {seed}: a run after the kills failed"
+        final = out / week / "fi"
+        _check_complete(final, f"seed {seed}, clean-up run in {out.name}")
+        assert _beside(final) == {"fi", final.resolve().name, ".fi.lock"}, f"seed {seed}: leftovers"
