@@ -116,6 +116,8 @@ class CompleteSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     # every area the request named (Syke municipalities, PxWeb area codes, Eurostat geo codes)
     requested_areas: bool = True
+    # every period the request named (the values of a PxWeb query's time variable)
+    requested_periods: bool = True
     # areas every payload must hold although the request does not name them (HSY's four cities)
     areas: tuple[str, ...] = ()
     # every Europe/Helsinki day of the requested window (startTime/endTime), e.g. Fingrid

@@ -5,6 +5,7 @@ payload holds:
 
 - `requested_areas` (default true): every area the request named — Syke's municipality files, the
   `KU…` area codes of PxWeb queries, Eurostat's `geo` parameters — has at least one observation;
+- `requested_periods` (default true): every period a PxWeb query named (its time variable's values);
 - `areas`: areas every payload holds although the request does not name them (HSY's four cities);
 - `requested_days`: every Europe/Helsinki day of the requested `startTime`/`endTime` window (Fingrid);
 - `annual_from`: every area has every year from this one to the payload's newest year;
@@ -49,6 +50,7 @@ __all__ = [
     "missing_observations",
     "requested_areas",
     "requested_days",
+    "requested_periods",
 ]
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -98,19 +100,53 @@ def requested_areas(spec: DatasetSpec, payloads: Sequence[Payload]) -> list[str]
 
         return list(request_codes(spec))
     areas: list[str] = []
-    for payload in payloads:
-        request = payload.request
-        if spec.protocol == "eurostat":
-            areas += [value for name, value in request.params if name == "geo"]
-        elif spec.protocol == "pxweb" and request.json_body is not None:
-            try:
-                query = orjson.loads(request.json_body)["query"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                continue
-            for item in query:
-                values = item.get("selection", {}).get("values", []) if isinstance(item, dict) else []
-                areas += [m[1] for v in values if isinstance(v, str) and (m := _MUNICIPALITY.match(v))]
+    if spec.protocol == "eurostat":
+        areas = [value for payload in payloads for name, value in payload.request.params if name == "geo"]
+    elif spec.protocol == "pxweb":
+        for item in [item for query in _queries(payloads) for item in query]:
+            values = item.get("selection", {}).get("values", []) if isinstance(item, dict) else []
+            areas += [m[1] for v in values if isinstance(v, str) and (m := _MUNICIPALITY.match(v))]
     return list(dict.fromkeys(areas))
+
+
+def requested_periods(spec: DatasetSpec, payloads: Sequence[Payload]) -> list[str]:
+    """The periods a PxWeb query named (its time variable's values, in the frame's spelling)."""
+    if spec.protocol != "pxweb":
+        return []
+    from ingest.pxweb import period_expr
+
+    time_codes: set[str] = set()
+    for payload in payloads:
+        if payload.request.method.upper() == "GET":
+            try:
+                variables = orjson.loads(payload.body).get("variables", [])
+                time_codes |= {v["code"] for v in variables if isinstance(v, dict) and v.get("time")}
+            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+                continue
+    codes: list[str] = []
+    for query in _queries(payloads):
+        for item in query:
+            if isinstance(item, dict) and item.get("code") in time_codes:
+                codes += [str(v) for v in item.get("selection", {}).get("values", [])]
+    if not codes:
+        return []
+    periods = pl.DataFrame({"t": list(dict.fromkeys(codes))}).select(period_expr("t"))["t"]
+    return periods.to_list()
+
+
+def _queries(payloads: Sequence[Payload]) -> list[list[object]]:
+    """The `query` lists of the recorded PxWeb POST bodies."""
+    found = []
+    for payload in payloads:
+        if payload.request.json_body is None:
+            continue
+        try:
+            query = orjson.loads(payload.request.json_body)["query"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue
+        if isinstance(query, list):
+            found.append(query)
+    return found
 
 
 def requested_days(payloads: Sequence[Payload]) -> list[date]:
@@ -142,6 +178,14 @@ def _area_gaps(reason: str, wanted: Sequence[str], present: set[str]) -> pl.Data
     if not absent:
         return None
     return _gaps(reason, pl.DataFrame({"area": absent}, schema={"area": pl.String}))
+
+
+def _period_gaps(wanted: Sequence[str], frame: pl.DataFrame) -> pl.DataFrame | None:
+    present = set(frame["period"].unique().to_list())
+    absent = [period for period in wanted if period not in present]
+    if not absent:
+        return None
+    return _gaps("requested", pl.DataFrame({"period": absent}, schema={"period": pl.String}))
 
 
 def _day_gaps(days: Sequence[date], frame: pl.DataFrame) -> pl.DataFrame | None:
@@ -310,6 +354,7 @@ def missing_observations(
         if complete.requested_areas
         else None,
         _area_gaps("area", complete.areas, present_areas),
+        _period_gaps(requested_periods(spec, payloads), frame) if complete.requested_periods else None,
         _day_gaps(days, frame) if complete.requested_days else None,
         _annual_gaps(complete.annual_from, frame) if complete.annual_from is not None else None,
         _same_period_gaps(spec.id, complete.same_periods_per, frame) if complete.same_periods_per else None,

@@ -254,6 +254,26 @@ def test_pxweb_answer_missing_a_municipality_is_rejected(
     assert observations(engine, dataset).height == 0
 
 
+def test_pxweb_answer_missing_a_requested_year_is_rejected_on_a_first_load(
+    engine: Engine, raw_store: RawStore, damaged: Callable[[str], Path]
+) -> None:
+    dataset = "statfin_population"
+    snapshot_copy = damaged(dataset)
+    folder = snapshot_copy
+    metadata = next(p for p, query in _files(folder, dataset) if query is None)
+    (time,) = [v["code"] for v in orjson.loads(metadata.read_bytes())["variables"] if v.get("time")]
+    for path, query in _files(folder, dataset):
+        if query is not None and '"2010"' in query:
+            path.write_bytes(orjson.dumps(_drop_category(orjson.loads(path.read_bytes()), time, "2010")))
+
+    outcome = _ingest_one(engine, raw_store, folder, dataset)
+
+    assert outcome.outcome == "rejected", outcome
+    assert outcome.error is not None
+    assert "all areas: periods 2010 [the request asked for]" in outcome.error
+    assert observations(engine, dataset).height == 0
+
+
 # ------------------------------------------------------------------------------------------ Fingrid
 
 
