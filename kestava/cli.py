@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.engine import ComputeSummary, compute
 from indicators.export import FORMATS, export_table, write_export
 from ingest.catalogue import load_catalogue
@@ -21,7 +21,9 @@ from ingest.run import DatasetOutcome, ingest
 from kestava.config import get_settings
 from kestava.logs import configure_logging
 from kestava.status import status_command
-from report.i18n import LANGS
+from report.charts import AREA_ALIASES, METHOD_ALIASES
+from report.data import format_value
+from report.i18n import LANGS, format_percent, label, t
 from report.weekly import report_command, write_weekly_reports
 from storage.engine import open_database, safe_url
 from storage.rawstore import RawStore
@@ -195,30 +197,62 @@ def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
     return summary
 
 
+def indicator_rows(lang: str) -> tuple[str, list[str], list[list[str]]]:
+    """The indicator catalogue as `kestava indicators` shows it in lang: title, headers and rows.
+
+    Every word comes from report/translations.toml; the id column keeps the ids `kestava export` takes.
+    """
+    catalogue = load_indicator_catalogue()
+    headers = [t(f"cli_indicators.{c}", lang) for c in ("id", "name", "unit", "sdg", "targets", "methods")]
+
+    def target_text(target: ReductionTarget | AbsoluteTarget, unit: str) -> str:
+        if isinstance(target, ReductionTarget):
+            text = t(
+                "cli_indicators.target_reduction",
+                lang,
+                reduction=format_percent(target.reduction * 100, lang),
+                base_year=target.base_year,
+                year=target.year,
+            )
+        else:
+            text = t(
+                "cli_indicators.target_absolute",
+                lang,
+                value=format_value(target.value, unit, lang),
+                year=target.year,
+            )
+        if target.areas:
+            areas = ", ".join(label("area", AREA_ALIASES.get(a, a.lower()), lang) for a in target.areas)
+            text = t("cli_indicators.target_areas", lang, target=text, areas=areas)
+        return text
+
+    rows = [
+        [
+            indicator.id,
+            indicator.name.get(lang),
+            label("unit_name", indicator.unit, lang),
+            indicator.sdg_code,
+            "; ".join(target_text(target, indicator.unit) for target in indicator.targets),
+            ", ".join(label("method", METHOD_ALIASES.get(m, m), lang) for m in indicator.assess),
+        ]
+        for indicator in catalogue.indicators.values()
+    ]
+    return t("cli_indicators.title", lang), headers, rows
+
+
 @app.command("indicators")
 def indicators_command(
     lang: Annotated[str, typer.Option("--lang", help="Language of the names: fi, sv or en.")] = "fi",
 ) -> None:
     """List the indicator catalogue: id, name, unit, SDG code, targets and methods."""
-    catalogue = load_indicator_catalogue()
-    table = Table(title="Indicators")
-    for column in ("id", "name", "unit", "SDG", "targets", "methods"):
-        table.add_column(column, overflow="fold")
-    for indicator in catalogue.indicators.values():
-        targets = ", ".join(
-            f"−{t.reduction:.0%} on {t.base_year} by {t.year}"
-            if isinstance(t, ReductionTarget)
-            else f"{t.value:g} by {t.year}"
-            for t in indicator.targets
-        )
-        table.add_row(
-            indicator.id,
-            indicator.name.get(lang),
-            indicator.unit,
-            indicator.sdg_code,
-            targets,
-            ", ".join(indicator.assess),
-        )
+    if lang not in LANGS:
+        raise typer.BadParameter(f"expected one of {', '.join(LANGS)}", param_hint="--lang")
+    title, headers, rows = indicator_rows(lang)
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
 
 

@@ -1,0 +1,383 @@
+"""No catalogue key and no English word of the project's own strings in what a fi or sv reader sees."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from indicators.catalogue import SumDerivation, load_indicator_catalogue
+from ingest.catalogue import load_catalogue
+from kestava import units
+from kestava.cli import app, indicator_rows
+from report import charts, weekly
+from report.i18n import catalogue
+
+READER_LANGS: Final = ("fi", "sv")
+# attributes whose text a reader sees or hears (tooltips, image alternatives, screen-reader labels)
+VISIBLE_ATTRIBUTES: Final = frozenset({"title", "alt", "aria-label"})
+# encoding channels whose data values are drawn as words (axis and legend labels, marks' text, tooltips)
+VISIBLE_CHANNELS: Final = frozenset(
+    {
+        "x",
+        "y",
+        "x2",
+        "y2",
+        "color",
+        "fill",
+        "stroke",
+        "shape",
+        "strokeDash",
+        "text",
+        "tooltip",
+        "row",
+        "column",
+    }
+)
+_WORD: Final = re.compile(r"[^\W\d_]+")
+_URL: Final = re.compile(r"https?://\S+")
+
+# Words of the English strings that are also right in a Finnish or Swedish text, with the reason. Words
+# that the fi/sv translations themselves use (Eurostat, SDSN, Open SDG, CO₂e, HSY…) are exempt already.
+ALLOWED: Final[Mapping[str, str]] = {
+    "cc": "the licence's name, CC BY 4.0, is the same in every language",
+    "by": "the licence's name, CC BY 4.0, is the same in every language",
+    "oyj": "part of the company name Fingrid Oyj",
+    "alas": "Syke's ALas model, a proper noun",
+    "statfin": "Statistics Finland's database StatFin, a proper noun",
+    "vaerak": "a StatFin table code (vaerak/11ra) in a dataset title",
+    "mkan": "a StatFin table code (mkan/11ic) in a dataset title",
+    "kanta": "part of Traficom's table code 010_kanta_tau_101",
+    "tau": "part of Traficom's table code 010_kanta_tau_101",
+    "ra": "part of the StatFin table code vaerak/11ra",
+    "ic": "part of the StatFin table code mkan/11ic",
+    "cei": "Eurostat dataset codes (cei_wm011, cei_pc031) in dataset titles",
+    "wm": "Eurostat dataset code cei_wm011 in a dataset title",
+    "pc": "Eurostat dataset code cei_pc031 in a dataset title",
+    "sdg": "Eurostat dataset codes (sdg_13_10) and SDG targets, a proper noun",
+    "kwh": "a unit symbol (gCO₂/kWh)",
+    "gco": "the unit gCO₂/kWh, split at the subscript",
+    "iso": "ISO weeks, a proper noun",
+    "eu": "the European Union's abbreviation, the same in every language",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# what a reader sees
+
+
+class _VisibleText(HTMLParser):
+    """Text nodes outside <script>/<style>, and the visible attributes, of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+        self.found.extend(v for k, v in attrs if k in VISIBLE_ATTRIBUTES and v)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden and data.strip():
+            self.found.append(data)
+
+
+def html_texts(html: str) -> list[str]:
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    return parser.found
+
+
+def _titles(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _titles(item)
+    elif isinstance(value, dict):
+        for key in ("text", "subtitle"):
+            if key in value:
+                yield from _titles(value[key])
+
+
+def _walk(node: object) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def spec_texts(spec: Mapping[str, Any]) -> list[str]:
+    """A Vega-Lite spec's visible words: titles (chart, axes, legends, tooltips), the description, text
+    literals of marks, scale domains and the data values of every field an encoding draws."""
+    found: list[str] = [str(spec.get("description", ""))]
+    fields: set[str] = set()
+    for node in _walk({k: v for k, v in spec.items() if k not in ("usermeta", "datasets", "config")}):
+        if "title" in node:
+            found.extend(_titles(node["title"]))
+        mark = node.get("mark")
+        if isinstance(mark, dict) and isinstance(mark.get("text"), str | list):
+            found.extend(_titles(mark["text"]))
+        encoding = node.get("encoding")
+        if isinstance(encoding, dict):
+            for channel, definition in encoding.items():
+                if channel not in VISIBLE_CHANNELS:
+                    continue
+                for item in definition if isinstance(definition, list) else [definition]:
+                    if not isinstance(item, dict):
+                        continue
+                    if isinstance(item.get("field"), str):
+                        fields.add(item["field"])
+                    if isinstance(item.get("value"), str) and channel == "text":
+                        found.append(item["value"])
+                    domain = (item.get("scale") or {}).get("domain")
+                    if isinstance(domain, list):
+                        found.extend(d for d in domain if isinstance(d, str))
+                    if isinstance(item.get("sort"), list):
+                        found.extend(d for d in item["sort"] if isinstance(d, str))
+    for rows in (spec.get("datasets") or {}).values():
+        for row in rows:
+            found.extend(str(row[f]) for f in fields if isinstance(row.get(f), str))
+    return [text for text in found if text]
+
+
+def csv_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# what must not be there
+
+
+def catalogue_keys() -> set[str]:
+    """Keys the project uses internally: indicator ids (with breakdown parts), breakdown keys, status,
+    level, method and freshness ids, dataset and source ids, and the catalogue's raw unit strings."""
+    indicators = load_indicator_catalogue().indicators
+    keys: set[str] = set()
+    for indicator in indicators.values():
+        keys.add(indicator.id)
+        keys.update(indicator.expanded_ids())
+        keys.update(indicator.assess)
+        if isinstance(indicator.derive, SumDerivation):
+            keys.update(rule.key for rule in indicator.derive.breakdown or [])
+    keys.update(charts.STATUS_LEVELS, charts.LEVELS, charts.METHODS, charts.METHOD_ALIASES)
+    keys.update(charts.FRESHNESS_STATUSES, charts.CIRCULAR_INDICATORS)
+    ingest = load_catalogue()
+    keys.update(ingest.datasets, ingest.sources)
+    return keys
+
+
+def raw_units() -> set[str]:
+    """The registry's unit strings that no language shows as they are ("kt CO2e" is shown "kt CO₂e")."""
+    shown = {
+        text for key, entry in catalogue().items() if key.startswith("unit_name.") for text in entry.values()
+    }
+    return {u for u in units.UNITS if u not in shown and _WORD.search(u) and not _WORD.fullmatch(u)}
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(_URL.sub(" ", re.sub(r"\{[^}]*\}", " ", text)))}
+
+
+def english_words() -> set[str]:
+    """Every word of the English strings the project defines (translations' en values, the indicator
+    catalogue's English names, the ingest catalogue's titles, publishers, attributions and licences, and
+    the one-word catalogue keys), less the words the fi/sv strings use too and the ALLOWED ones."""
+    names = catalogue()
+    english: set[str] = set()
+    other: set[str] = set()
+    for entry in names.values():
+        english |= _words(entry["en"])
+        other |= _words(entry["fi"]) | _words(entry["sv"])
+    for indicator in load_indicator_catalogue().indicators.values():
+        english |= _words(indicator.name.en)
+        other |= _words(indicator.name.fi) | _words(indicator.name.sv)
+    ingest = load_catalogue()
+    for source in ingest.sources.values():
+        english |= _words(f"{source.publisher} {source.attribution} {source.licence}")
+    for dataset in ingest.datasets.values():
+        english |= _words(dataset.title)
+    english |= {k.lower() for k in catalogue_keys() if _WORD.fullmatch(k)}
+    return english - other - set(ALLOWED)
+
+
+def english_phrases() -> set[str]:
+    """The English strings (split at their placeholders) that differ from their Finnish and Swedish ones
+    and have two words or more: "Fingrid open data" is English although each of its words is also used
+    in fi or sv (Fingrid, Open SDG, data)."""
+    found: set[str] = set()
+    texts = [e["en"] for e in catalogue().values() if e["en"] not in (e["fi"], e["sv"])]
+    other = " ".join(e[lang] for e in catalogue().values() for lang in READER_LANGS)
+    ingest = load_catalogue()
+    texts += [f"{s.publisher}|{s.attribution}|{s.licence}" for s in ingest.sources.values()]
+    texts += [d.title for d in ingest.datasets.values()]
+    for text in texts:
+        for part in re.split(r"\{[^}]*\}|[|()·:;,.]", text):
+            part = part.strip()
+            if len(_WORD.findall(part)) >= 2 and part not in other:
+                found.add(part)
+    return found
+
+
+@dataclass
+class Finding:
+    """Where a reader would meet an untranslated word."""
+
+    where: str
+    keys: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
+    text: str = ""
+
+
+def untranslated(texts: Iterable[str], where: str) -> list[Finding]:
+    """Every text that holds a multi-part catalogue key (with "_" or "."), a forbidden English word or an
+    English phrase."""
+    keys = {k for k in catalogue_keys() if not _WORD.fullmatch(k)} | raw_units()
+    key_pattern = re.compile(
+        r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) + r")(?![\w])"
+    )
+    english = english_words()
+    phrases = english_phrases()
+    found = []
+    for text in texts:
+        plain = _URL.sub(" ", text)
+        bad_keys = set(key_pattern.findall(plain))
+        bad_words = {w for w in _WORD.findall(plain) if w.lower() in english}
+        bad_words |= {p for p in phrases if p in plain}
+        if bad_keys or bad_words:
+            found.append(Finding(where, bad_keys, bad_words, text[:200]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the tests
+
+
+def test_the_forbidden_lists_catch_what_the_issue_saw() -> None:
+    """The lists are built from the project's own strings and find the leaks that were reported."""
+    english = english_words()
+    assert {"statistics", "reuse", "acknowledgement"} <= english
+    assert {"finland", "data", "open"}.isdisjoint(english)  # Swedish "Finland", "data"; "Open SDG"
+    assert {"heating", "electricity", "progress", "licence"} <= english
+    assert "eurostat" not in english and "espoo" not in english  # the same in fi and sv
+    leaks = [
+        "Sektor: electric_heating",
+        "significant_progress",
+        "Källa: Statistics Finland, StatFin",
+        "Reuse with acknowledgement (Commission Decision 2011/833/EU)",
+        "Fingrid open data",
+    ]
+    assert [bool(untranslated([text], "probe")) for text in leaks] == [True] * len(leaks)
+    fine = ["Källa: Statistikcentralen, StatFin · Licens: CC BY 4.0", "Eurostat: nettoutsläpp (sdg_13_10)"]
+    assert untranslated(fine, "probe") == []
+
+
+def test_spec_texts_reads_titles_axes_legends_tooltips_and_drawn_values() -> None:
+    spec = {
+        "title": {"text": ["Finding"], "subtitle": ["Source line"]},
+        "description": "Alt text",
+        "datasets": {"d": [{"label": "shown", "hidden_key": "not_shown", "n": 1}]},
+        "layer": [
+            {
+                "mark": {"type": "text", "text": "Mark literal"},
+                "encoding": {
+                    "x": {"field": "n", "axis": {"title": "Axis title"}},
+                    "color": {
+                        "field": "label",
+                        "legend": {"title": "Legend title"},
+                        "scale": {"domain": ["A"]},
+                    },
+                    "tooltip": [{"field": "label", "title": "Tip title"}],
+                    "detail": {"field": "hidden_key"},
+                },
+            }
+        ],
+        "usermeta": {"kestava": {"chart": "x_y"}},
+    }
+    texts = set(spec_texts(spec))
+    assert {"Finding", "Source line", "Alt text", "Mark literal", "Axis title", "Legend title"} <= texts
+    assert {"Tip title", "A", "shown"} <= texts
+    assert "not_shown" not in texts and "x_y" not in texts
+
+
+@pytest.fixture(scope="module")
+def reports(
+    loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, weekly.ReportResult]:
+    """The weekly and the half-yearly council report in Finnish and Swedish (HTML, charts' specs, CSVs)."""
+    out = tmp_path_factory.mktemp("untranslated")
+    today = date.today()
+    week = weekly.current_week(today)
+    half = weekly.parse_half(f"{today.year}-H{1 if today.month <= 6 else 2}")
+    found: dict[str, weekly.ReportResult] = {}
+    for period in (week, half):
+        for lang, result in weekly.build_reports(
+            loaded_engine, period, READER_LANGS, out_dir=out, images=False
+        ).items():
+            found[f"{period.key}/{lang}"] = result
+    return found
+
+
+def test_every_chart_of_every_report_is_drawn(reports: dict[str, weekly.ReportResult]) -> None:
+    """The check below covers every chart only if every chart has its data."""
+    for key, result in reports.items():
+        drawn = [c.name for c in result.charts if c.spec is not None]
+        assert drawn == list(weekly.CHART_NAMES), (key, [c.name for c in result.charts if c.error])
+
+
+def test_reports_in_finnish_and_swedish_hold_no_key_and_no_english_word(
+    reports: dict[str, weekly.ReportResult],
+) -> None:
+    findings: list[Finding] = []
+    for key, result in reports.items():
+        findings += untranslated(html_texts(result.path.read_text(encoding="utf-8")), f"{key} page")
+        for chart in result.charts:
+            if chart.spec is not None:
+                findings += untranslated(spec_texts(chart.spec), f"{key} chart {chart.name}")
+            if chart.table is not None:
+                cells = [c for row in chart.table.rows for c in row if isinstance(c, str)]
+                findings += untranslated([*chart.table.headers, *cells], f"{key} table {chart.name}")
+            if chart.csv is not None:
+                findings += untranslated(
+                    csv_header(result.path.parent / chart.csv), f"{key} CSV {chart.name}"
+                )
+    assert findings == [], "\n".join(f"{f.where}: {sorted(f.keys | f.words)} in {f.text!r}" for f in findings)
+
+
+@pytest.mark.parametrize("lang", READER_LANGS)
+def test_indicators_command_in_finnish_and_swedish(lang: str) -> None:
+    """`kestava indicators --lang fi|sv`: title, headers, names, units, targets and methods translated; the
+    id column keeps the indicator ids (what `kestava export` takes), so only it is left out."""
+    title, headers, rows = indicator_rows(lang)
+    texts = [title, *headers, *(cell for row in rows for cell in row[1:])]
+    findings = untranslated(texts, f"kestava indicators --lang {lang}")
+    assert findings == [], "\n".join(f"{sorted(f.keys | f.words)} in {f.text!r}" for f in findings)
+    assert any("2030" in row[4] for row in rows)  # the targets are there, in words
+    result = CliRunner().invoke(app, ["indicators", "--lang", lang])
+    assert result.exit_code == 0, result.output
+    assert title in result.output and headers[1] in result.output
+
+
+def test_indicators_command_rejects_an_unknown_language() -> None:
+    result = CliRunner().invoke(app, ["indicators", "--lang", "de"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
