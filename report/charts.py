@@ -14,6 +14,7 @@ import altair as alt
 import polars as pl
 
 from indicators.catalogue import load_indicator_catalogue
+from indicators.trajectory import target_from_base
 from report import theme as th
 from report.i18n import (
     LANGS,
@@ -402,7 +403,7 @@ def emissions_trajectory(
             f"{name}: `history` needs a positive value for base_year {base_year} to derive the target"
         )
     area_key = _area_key(area)
-    target = base_value * round(1.0 - target_reduction, 12)  # 1000 × 0.2 = 200, not 199.99…
+    target = target_from_base(base_value, target_reduction)  # the one derivation: 1060 → 212.0
     latest_year, latest_value, _ = hist[-1]
     # the title's finding is about the latest published value; a nowcast only when nothing is published
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
@@ -1630,7 +1631,7 @@ def neutrality_balance(
     if base.height == 0 or float(base.item(0, "value")) <= 0:
         raise ValueError(f"{name}: `emissions` needs a positive value for base_year {base_year}")
     base_value = float(base.item(0, "value"))
-    residual = base_value * round(1.0 - target_reduction, 12)
+    residual = target_from_base(base_value, target_reduction)
     sink_row = s.sort("year").row(-1, named=True)
     sink, sink_year = float(sink_row["value"]), int(sink_row["year"])
     if sink < 0:
