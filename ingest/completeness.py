@@ -85,7 +85,7 @@ class IncompleteError(ValidationError):
         self.got = summarise(missing)
         Exception.__init__(
             self,
-            f"{dataset_id}: completeness: {missing.height} observation(s) missing, nothing was loaded: "
+            f"{dataset_id}: completeness: the payload lacks what it should hold, nothing was loaded: "
             f"{self.got}",
         )
 
@@ -482,8 +482,9 @@ def summarise(missing: pl.DataFrame, groups: int = MESSAGE_GROUPS) -> str:
     grouped = per_series.group_by(["reason", "area", "periods"], maintain_order=True).agg(
         pl.len().alias("series"), *[pl.first(c) for c in series_columns]
     )
-    texts = []
-    for row in grouped.head(groups).iter_rows(named=True):
+    # one line per area and what is missing, with every reason it was expected for
+    reasons: dict[str, list[str]] = {}
+    for row in grouped.iter_rows(named=True):
         area = f"area {row['area']}" if row["area"] is not None else "all areas"
         what = row["periods"] and f"periods {row['periods']}"
         example = _series_text(row, series_columns)
@@ -492,6 +493,8 @@ def summarise(missing: pl.DataFrame, groups: int = MESSAGE_GROUPS) -> str:
             what = f"{count} series{' (e.g. ' if count > 1 else ' ('}{example})" + (
                 f", {what}" if what else ""
             )
-        texts.append(f"{area}: {what or 'no observation at all'} [{REASONS[row['reason']]}]")
-    more = grouped.height - groups
-    return "; ".join(texts) + (f"; and {more} more group(s)" if more > 0 else "")
+        line = f"{area}: {what or 'no observation at all'}"
+        reasons.setdefault(line, []).append(REASONS[row["reason"]])
+    texts = [f"{line} [{'; '.join(why)}]" for line, why in reasons.items()]
+    more = len(texts) - groups
+    return "; ".join(texts[:groups]) + (f"; and {more} more" if more > 0 else "")

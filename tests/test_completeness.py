@@ -159,7 +159,9 @@ def test_syke_first_load_of_a_cut_file_is_rejected_without_a_previous_vintage(
 
     assert outcome.outcome == "rejected"
     assert outcome.error is not None
-    assert f"area 049: periods {newest.decode()} [other areas have]" in outcome.error
+    assert f"area 049: periods {newest.decode()} [complete.annual_from expects; other areas have]" in (
+        outcome.error
+    )
     assert observations(engine, "syke_emissions").height == 0
 
 
