@@ -10,6 +10,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from indicators.catalogue import IndicatorCatalogue
+from report.i18n import label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame
 
@@ -55,7 +56,7 @@ def export_table(
 
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
     id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
-    sources = _sources(engine, {i for ids in id_lists for i in ids})
+    sources = _sources(engine, {i for ids in id_lists for i in ids}, lang)
     rows = []
     for r, ids in zip(frame.iter_rows(named=True), id_lists, strict=True):
         rows.append(
@@ -98,7 +99,7 @@ def export_table(
     if table.height == 0:
         return pl.DataFrame(schema=dict.fromkeys(EXPORT_COLUMNS, pl.String))
     names = {
-        e: (catalogue.get(e).name.get(lang), catalogue.get(e).sdg_code)
+        e: (_name(catalogue, e, lang), catalogue.get(e).sdg_code)
         for e in table["indicator"].unique().to_list()
     }
     table = table.with_columns(
@@ -111,15 +112,27 @@ def export_table(
     return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", nulls_last=True)
 
 
-def _sources(engine: Engine, snapshot_ids: set[int]) -> dict[int, str]:
-    """snapshot id → 'attribution (licence), fetched <time> UTC, <first URL>'."""
+def _name(catalogue: IndicatorCatalogue, indicator_id: str, lang: str) -> str:
+    """An indicator's name in lang; a breakdown part ("ghg_by_subsector.oil_heating") adds its sector."""
+    name = catalogue.get(indicator_id).name.get(lang)
+    part = indicator_id.split(".", 1)[1] if "." in indicator_id else None
+    return f"{name}: {label('sector', part, lang)}" if part else name
+
+
+def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, str]:
+    """snapshot id → 'attribution (licence), fetched <YYYY-MM-DD HH:MM> UTC, <first URL>' in lang."""
     if not snapshot_ids:
         return {}
     first_payloads = provenance(engine, sorted(snapshot_ids)).filter(pl.col("seq") == 0)
     return {
-        int(
-            r["snapshot_id"]
-        ): f"{r['attribution']} ({r['licence']}), fetched {r['fetched_at']:%Y-%m-%d %H:%M} UTC, {r['url']}"
+        int(r["snapshot_id"]): t(
+            "export.source",
+            lang,
+            attribution=source_text(str(r["attribution"]), lang),
+            licence=source_text(str(r["licence"]), lang),
+            fetched=f"{r['fetched_at']:%Y-%m-%d %H:%M}",
+            url=r["url"],
+        )
         for r in first_payloads.iter_rows(named=True)
     }
 

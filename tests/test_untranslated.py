@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from indicators.catalogue import SumDerivation, load_indicator_catalogue
+from indicators.export import export_table
 from ingest.catalogue import load_catalogue
 from kestava import units
 from kestava.cli import app, indicator_rows
@@ -381,3 +382,17 @@ def test_indicators_command_in_finnish_and_swedish(lang: str) -> None:
 def test_indicators_command_rejects_an_unknown_language() -> None:
     result = CliRunner().invoke(app, ["indicators", "--lang", "de"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_export_names_and_sources_in_finnish_and_swedish(loaded_engine: Engine) -> None:
+    """`kestava export --lang`: the name and source columns (the rest are codes for machines)."""
+    for lang in READER_LANGS:
+        table = export_table(
+            loaded_engine, load_indicator_catalogue(), ["ghg_total", "ghg_by_subsector"], lang=lang
+        )
+        texts = (
+            table["name"].drop_nulls().unique().to_list() + table["source"].drop_nulls().unique().to_list()
+        )
+        assert any(":" in name for name in table["name"].drop_nulls().unique().to_list())  # breakdown parts
+        findings = untranslated(texts, f"kestava export --lang {lang}")
+        assert findings == [], "\n".join(f"{sorted(f.keys | f.words)} in {f.text!r}" for f in findings)
