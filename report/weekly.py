@@ -28,7 +28,7 @@ from sqlalchemy import Engine, func, select
 from indicators.catalogue import load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from kestava.config import get_settings
-from report import charts
+from report import charts, reconcile_chart
 from report import data as rd
 from report.atomic import publish_directory
 from report.i18n import (
@@ -79,6 +79,7 @@ CHART_NAMES: Final[tuple[str, ...]] = (
     "weekly_mover",
     "neutrality_balance",
     "data_freshness",
+    "cross_source_checks",
 )
 # The methods the headline states, in this order.
 HEADLINE_METHODS: Final[tuple[str, ...]] = ("linear_trajectory_check", "eurostat_sdg")
@@ -349,6 +350,12 @@ def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], 
             )
         return charts.data_freshness(frame, meta=meta, lang=lang, as_of=as_of), ids
 
+    def cross_source() -> Built:
+        frame = reconcile_chart.reconciliation_frame(engine, areas=reconcile_chart.AREAS)
+        ids = rd.snapshot_ids_of(frame)
+        chart = reconcile_chart.cross_source_checks(frame, meta=_meta(engine, ids, ""), lang=lang)
+        return chart, ids
+
     return {
         "emissions_trajectory": trajectory,
         "sector_area": sectors(charts.sector_area),
@@ -359,6 +366,7 @@ def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], 
         "weekly_mover": weekly,
         "neutrality_balance": balance,
         "data_freshness": freshness,
+        "cross_source_checks": cross_source,
     }
 
 

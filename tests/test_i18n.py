@@ -7,7 +7,9 @@ from datetime import date, datetime
 
 import pytest
 
-from report import i18n
+from indicators.catalogue import SumDerivation, load_indicator_catalogue
+from ingest.catalogue import load_catalogue
+from report import charts, i18n
 from report.i18n import (
     LANGS,
     MINUS,
@@ -183,3 +185,36 @@ def test_vega_locale_matches_python_formatting(lang: str) -> None:
     assert time["shortMonths"][2] == {"fi": "maalis", "sv": "mars", "en": "Mar"}[lang]
     assert time["date"] == {"fi": "%-d.%-m.%Y", "sv": "%-d %b %Y", "en": "%-d %b %Y"}[lang]
     assert vega_locale(lang) == {"number": number, "time": time}
+
+
+def test_every_catalogue_key_a_reader_meets_has_a_translation() -> None:
+    """A breakdown, status, method, level or freshness key, a dataset, a source or a unit added to the
+    catalogues without its words would reach the reader raw (label() shows unknown keys as data)."""
+    wanted: set[str] = set()
+    for indicator in load_indicator_catalogue().indicators.values():
+        wanted.add(f"unit_name.{indicator.unit}")
+        wanted.update(f"method.{charts.METHOD_ALIASES.get(m, m)}" for m in indicator.assess)
+        if isinstance(indicator.derive, SumDerivation):
+            wanted.update(f"sector.{rule.key}" for rule in indicator.derive.breakdown or [])
+    wanted.update(f"status.{s}" for s in charts.STATUS_LEVELS)
+    wanted.update(f"level.{level}" for level in charts.LEVELS)
+    wanted.update(f"freshness.status_{s}" for s in charts.FRESHNESS_STATUSES)
+    ingest = load_catalogue()
+    for dataset_id, dataset in ingest.datasets.items():
+        wanted.update({f"dataset.{dataset_id}", f"dataset_title.{dataset_id}"})
+        wanted.add(f"frequency.{dataset.calendar.frequency}")
+    for source_id in ingest.sources:
+        wanted.update(f"source_{name}.{source_id}" for name in i18n.SOURCE_FIELDS)
+    assert sorted(k for k in wanted if not i18n.has(k)) == []
+
+
+def test_source_texts_as_recorded_are_translated() -> None:
+    for source_id, source in load_catalogue().sources.items():
+        for name in i18n.SOURCE_FIELDS:
+            recorded = str(getattr(source, name))
+            for lang in LANGS:
+                assert i18n.source_text(recorded, lang) == t(f"source_{name}.{source_id}", lang)
+    assert i18n.source_text("Statistics Finland, StatFin", "sv") == "Statistikcentralen, StatFin"
+    eurostat = "Reuse with acknowledgement (Commission Decision 2011/833/EU)"
+    assert i18n.source_text(f"CC BY 4.0 / {eurostat}", "fi").startswith("CC BY 4.0 / Uudelleenkäyttö")
+    assert i18n.source_text("A source added later", "fi") == "A source added later"  # data, as given

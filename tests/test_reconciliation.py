@@ -23,11 +23,15 @@ from ingest.http import LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
 from report import weekly
+from report.charts import chart_table
 from report.data import HELSINKI_TZ
+from report.reconcile_chart import cross_source_checks
+from report.theme import ChartMeta
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 
 VINTAGE = datetime(2026, 6, 1, 12, 0)
+META = ChartMeta(sources=("HSY", "Syke"), licence="CC BY 4.0", vintage=date(2026, 6, 1))
 TEXT = {"fi": "x", "sv": "x", "en": "x"}
 
 
@@ -240,6 +244,8 @@ def test_a_syke_total_beyond_tolerance_of_hsy_shows_in_the_reports_attention_sec
     section = attention_section(engine, tmp_path / "reports")
     assert "Emissions difference: HSY vs Syke" in section and "Espoo" in section
     assert "±25" in section and "beyond tolerance" in section
+    html = (tmp_path / "reports").rglob("report.html").__next__().read_text()
+    assert "Cross-source check: HSY vs Syke" in html and "beyond the tolerance of ±25%" in html
 
 
 def test_agreeing_sources_leave_the_attention_section_clear(
@@ -270,3 +276,60 @@ def test_the_national_population_check_runs_when_the_country_is_fetched_and_is_e
     without = rows.filter(pl.col("area") != "FI")
     done, errors = derive_all(catalogue, {"statfin_population": without}, wanted)
     assert errors == {} and done["reconcile_population_national"].height == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# the chart of the difference
+
+
+def chart_frame(espoo_latest: float) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "area": ["049", "049", "091", "091"],
+            "year": [2023, 2024, 2023, 2024],
+            "value": [-12.0, espoo_latest, -4.0, -6.5],
+            "tolerance": [25.0] * 4,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "latest", "expected"),
+    [
+        (
+            "en",
+            -14.2,
+            "Espoo: HSY's emissions in 2024 are 14% below Syke's figure, within the tolerance of ±25%",
+        ),
+        (
+            "fi",
+            30.0,
+            "Espoo: HSY:n päästöt 2024 ovat 30\u00a0% suuremmat kuin Syken luku, yli toleranssin ±25\u00a0%",
+        ),
+        (
+            "sv",
+            -14.2,
+            "Esbo: HSY:s utsläpp 2024 är 14\u00a0% lägre än Sykes siffra, inom toleransen ±25\u00a0%",
+        ),
+    ],
+)
+def test_the_chart_title_states_the_difference_and_whether_it_is_within_tolerance(
+    lang: str, latest: float, expected: str
+) -> None:
+    chart = cross_source_checks(chart_frame(latest), meta=META, lang=lang)
+    spec = chart.to_dict()
+    title = (
+        " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
+    )
+    assert title.startswith(expected)
+    table = chart_table(chart)
+    assert table.columns == ["area_key", "area", "year", "difference", "tolerance"]
+    assert table.filter(pl.col("area_key") == "espoo")["difference"].to_list() == [-12.0, latest]
+    if lang == "en":  # −12 and −14.2 are inside ±25 %
+        assert "0 values lie outside" in spec["description"]
+
+
+def test_the_chart_refuses_mixed_tolerances_naming_the_chart() -> None:
+    frame = chart_frame(-14.2).with_columns(pl.Series("tolerance", [25.0, 25.0, 10.0, 10.0]))
+    with pytest.raises(ValueError, match="cross_source_checks: `frame` has several tolerances"):
+        cross_source_checks(frame, meta=META, lang="en")

@@ -1,0 +1,155 @@
+"""The cross-source check chart: how far HSY's total is from Syke's, per city and year, with the tolerance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import altair as alt
+import polars as pl
+from sqlalchemy import Engine
+
+from indicators.catalogue import IndicatorCatalogue, ReconcileDerivation, load_indicator_catalogue
+from kestava import api
+from report import theme as th
+from report.charts import (
+    Col,
+    _area_key,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _unique,
+    _x_year,
+    _year_tip,
+    _years,
+)
+from report.data import ESPOO, MissingDataError
+from report.i18n import format_percent, label, t
+from report.theme import ChartMeta
+
+NAME: Final = "cross_source_checks"
+INDICATOR: Final = "reconcile_ghg_hsy_syke"
+AREAS: Final[tuple[str, ...]] = (ESPOO, "091", "092", "235")  # the four HSY cities, Espoo highlighted
+RECONCILE_FRAME: Final[Mapping[str, Col]] = {
+    "area": Col("str", "the area: a key such as 'espoo', a municipality code such as '049', or a name"),
+    "year": Col("int", "the calendar year"),
+    "value": Col("num", "the difference in per cent of the reference source"),
+    "tolerance": Col("num", "the declared tolerance in percentage points (either way)"),
+}
+
+
+def reconciliation_frame(
+    engine: Engine,
+    *,
+    indicator: str = INDICATOR,
+    areas: Sequence[str] | None = None,
+    catalogue: IndicatorCatalogue | None = None,
+) -> pl.DataFrame:
+    """area, year, value (% difference), tolerance, snapshot_ids: a reconciliation indicator by year."""
+    check = (catalogue or load_indicator_catalogue()).get(indicator)
+    if not isinstance(check.derive, ReconcileDerivation):
+        raise ValueError(f"{NAME}: indicator {indicator!r} is not a reconcile derivation")
+    frame = api.indicator_values(
+        indicator, area=list(areas) if areas else None, kind="observed", engine=engine
+    )
+    frame = frame.filter(pl.col("value").is_not_null() & pl.col("year").is_not_null())
+    if frame.height == 0:
+        raise MissingDataError(f"no stored observed values of {indicator}; ingest and compute first")
+    return frame.select(
+        "area", "year", "value", pl.lit(check.derive.tolerance).alias("tolerance"), "snapshot_ids"
+    ).sort("area", "year")
+
+
+def cross_source_checks(
+    frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi", highlight: str = "espoo"
+) -> alt.LayerChart:
+    """HSY's total against Syke's ALas total: one line per city of the difference in % of Syke's, a band
+    for the declared tolerance and a rule at zero; the highlighted city drawn strongest.
+
+    frame: one row per area and year — area (str: 'espoo' or a municipality code), year (int), value
+    (float, the difference in per cent), tolerance (float, percentage points, the same on every row).
+    """
+    _check_lang(NAME, lang)
+    _check_meta(NAME, meta)
+    f = _frame(NAME, "frame", frame, RECONCILE_FRAME)
+    _unique(NAME, "frame", f, ["area", "year"])
+    tolerances = f.get_column("tolerance").unique().to_list()
+    if len(tolerances) != 1:
+        raise ValueError(f"{NAME}: `frame` has several tolerances {sorted(tolerances)}; expected one")
+    tolerance = float(tolerances[0])
+    rows = [(_area_key(str(r["area"])), int(r["year"]), float(r["value"])) for r in f.rows(named=True)]
+    hl = _area_key(highlight)
+    if not any(a == hl for a, _, _ in rows):
+        hl = sorted(rows)[0][0]
+    first, last = min(y for _, y, _ in rows), max(y for _, y, _ in rows)
+    df = pl.DataFrame(
+        [
+            {
+                "area_key": a,
+                "area": label("area", a, lang),
+                "year": y,
+                "value": v,
+                "outside": abs(v) > tolerance + 1e-9,
+            }
+            for a, y, v in sorted(rows)
+        ]
+    )
+    axis_title = t("reconcile_chart.axis", lang)
+    x = _x_year(first, last)
+    y = alt.Y("value:Q", title=axis_title, axis=alt.Axis(format="+.0f"))
+    band_df = pl.DataFrame([{"year": first, "year_end": last, "low": -tolerance, "high": tolerance}])
+    band = _years(
+        alt.Chart(band_df)
+        .mark_rect(opacity=0.25, color=th.LIGHT_NEUTRAL)
+        .encode(x=x, x2="year_end_t:T", y=alt.Y("low:Q", title=axis_title), y2="high:Q")
+    ).transform_calculate(year_end_t="datetime(datum.year_end, 0, 1)")
+    zero = alt.Chart(pl.DataFrame([{"zero": 0.0}])).mark_rule(color=th.TEXT_COLOUR).encode(y="zero:Q")
+    areas = [label("area", a, lang) for a in dict.fromkeys(a for a, _, _ in sorted(rows)) if a != hl]
+    colour = alt.Color(
+        "area:N",
+        title=t("label.area", lang),
+        scale=alt.Scale(
+            domain=[label("area", hl, lang), *areas],
+            range=[th.OKABE_ITO["blue"], *([th.NEUTRAL] * len(areas))],
+        ),
+        legend=alt.Legend(orient="right"),
+    )
+    tips = [
+        alt.Tooltip("area:N", title=t("label.area", lang)),
+        _year_tip(lang),
+        alt.Tooltip("value:Q", title=axis_title, format="+.1f"),
+    ]
+    lines = _years(
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=y,
+            color=colour,
+            strokeWidth=alt.condition(f"datum.area_key == '{hl}'", alt.value(3), alt.value(1.3)),
+            tooltip=tips,
+        )
+    )
+    chart = _layer([band, zero, lines], meta, lang).properties(width=560, height=280)
+    latest = max((yr, v) for a, yr, v in rows if a == hl)
+    within = abs(latest[1]) <= tolerance + 1e-9
+    fmt = {
+        "area": label("area", hl, lang),
+        "year": latest[0],
+        "pct": format_percent(abs(latest[1]), lang),
+        "direction": t("reconcile_chart.below" if latest[1] < 0 else "reconcile_chart.above", lang),
+        "tolerance": format_percent(tolerance, lang),
+    }
+    finding = t("reconcile_chart.title_within" if within else "reconcile_chart.title_breach", lang, **fmt)
+    outside = df.filter(pl.col("outside")).height
+    description = t(
+        "reconcile_chart.description", lang, first=first, last=last, n=df.height, outside=outside, **fmt
+    )
+    table = df.select(
+        "area_key", "area", "year", pl.col("value").alias("difference"), pl.lit(tolerance).alias("tolerance")
+    )
+    return _finish(
+        chart, name=NAME, finding=finding, description=description, meta=meta, lang=lang, table=table
+    )
