@@ -162,10 +162,12 @@ def magnitude(value: float | None) -> str:
     return f"10^{math.floor(math.log10(abs(value)))}"
 
 
-def _sample(frame: pl.DataFrame) -> pl.DataFrame:
+def _sample(frame: pl.DataFrame, unit: str | None = None) -> pl.DataFrame:
     """The row a person can check by eye: Espoo (else Finland, else the first area), newest period,
-    largest value."""
+    largest value, in `unit` when the frame has it (the unit of the dataset's first plausibility range)."""
     rows = frame.filter(pl.col("value").is_not_null())
+    if unit is not None and unit in rows["unit"].to_list():
+        rows = rows.filter(pl.col("unit") == unit)
     if rows.height == 0:
         return rows
     areas = rows["area"].unique().sort().to_list()
@@ -185,7 +187,13 @@ def _describe(row: dict[str, object], columns: Sequence[str]) -> str:
     return f"{head}: {value:.6g} {row['unit']} ({magnitude(float(value))})"
 
 
-def _compare(result: ProbeResult, frame: pl.DataFrame, reference: pl.DataFrame | None, note: str) -> None:
+def _compare(
+    result: ProbeResult,
+    frame: pl.DataFrame,
+    reference: pl.DataFrame | None,
+    note: str,
+    sample_unit: str | None = None,
+) -> None:
     """Columns, codes, units, periods and a sample value, found against the bundled snapshot's."""
     checks = result.checks
     dims = [c for c in frame.columns if c not in NOT_CODES]
@@ -218,7 +226,7 @@ def _compare(result: ProbeResult, frame: pl.DataFrame, reference: pl.DataFrame |
     checks.append(
         Check("periods", expected_periods, f"{_listed(periods, 3)}; newest {periods[-1] if periods else '-'}")
     )
-    sample = _sample(frame)
+    sample = _sample(frame, sample_unit)
     if sample.height:
         row = sample.row(0, named=True)
         expected = "-"
@@ -271,7 +279,8 @@ def probe_dataset(
             expected = reference(spec)
         except (DataError, OSError, ValueError) as error:
             note = f"the bundled snapshot could not be replayed: {error}"
-    _compare(result, frame, expected, note)
+    ranges = spec.plausibility.ranges
+    _compare(result, frame, expected, note, ranges[0].unit if ranges else None)
     violations = check_payload(spec, frame, None, jumps=False)
     for violation in violations:
         result.checks.append(Check("plausibility", violation.detail, violation.message(), False))
