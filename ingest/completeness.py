@@ -200,7 +200,7 @@ def _annual_gaps(first_year: int, frame: pl.DataFrame) -> pl.DataFrame | None:
     years = frame.filter(pl.col("period").str.contains(_YEAR.pattern)).select("area", "period").unique()
     if years.height == 0:
         return None
-    newest = int(years["period"].cast(pl.Int64).max())  # type: ignore[arg-type]
+    newest = max(int(year) for year in years["period"].to_list())
     grid = (
         years.select("area")
         .unique()
