@@ -27,7 +27,6 @@ from storage.jobs import finish_run, start_run
 from storage.load import DatasetInfo, LoadResult, SourceInfo, combined_sha256, load_snapshot, utc_naive
 from storage.locks import job_lock
 from storage.rawstore import RawStore
-from storage.read import observations
 from storage.rejections import (
     Rejection,
     find_rejection,
@@ -39,8 +38,6 @@ from storage.rejections import (
 
 log = logging.getLogger(__name__)
 
-# the read API's bookkeeping columns; what remains is the series' dimensions, period, value, flag
-_READ_COLUMNS = ("dataset", "series_id", "snapshot_id", "valid_from", "valid_to")
 _KEPT_HEADERS = ("content-type", "etag", "last-modified")
 
 
@@ -58,11 +55,30 @@ class Accepted:
 
 
 def previous_values(engine: Engine, dataset_id: str) -> pl.DataFrame | None:
-    """The dataset's current stored observations, shaped like a connector's output (None if none)."""
-    current = observations(engine, dataset_id)
-    if current.height == 0:
+    """The dataset's current stored observations, shaped like a connector's output (None if none).
+
+    Reads (series, period, value) and the series keys apart, and decodes each key once: a dataset of
+    750 000 observations (Syke, every municipality) takes seconds, not the read API's row-wise decode."""
+    obs, series = schema.observation, schema.series
+    mine = series.c.dataset_id == dataset_id
+    with engine.connect() as conn:
+        keys = pl.read_database(
+            select(series.c.id.label("series_id"), series.c.key).where(mine),
+            conn,
+            schema_overrides={"series_id": pl.Int64, "key": pl.String},
+        )
+        values = pl.read_database(
+            select(obs.c.series_id, obs.c.period, obs.c.value)
+            .join(series, series.c.id == obs.c.series_id)
+            .where(mine, obs.c.valid_to.is_(None)),
+            conn,
+            schema_overrides={"series_id": pl.Int64, "period": pl.String, "value": pl.Float64},
+        )
+    if values.height == 0 or keys.height == 0:
         return None
-    return current.drop([c for c in _READ_COLUMNS if c in current.columns])
+    dimensions = keys["key"].str.json_decode(infer_schema_length=None).struct.unnest()
+    named = pl.concat([keys.select("series_id"), dimensions], how="horizontal")
+    return values.join(named, on="series_id", how="inner").drop("series_id")
 
 
 def check_before_load(

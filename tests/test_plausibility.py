@@ -515,3 +515,18 @@ def test_a_plausibility_rejection_is_alerted_like_any_rejection_and_cleared_by_a
 def test_accept_has_help() -> None:
     result = runner.invoke(app, ["accept", "--help"])
     assert result.exit_code == 0 and "--why" in result.output and "SNAPSHOT" in result.output
+
+
+def test_previous_values_are_the_current_observations_with_their_dimensions(
+    engine: Engine, data_dir: Path, upstream: Upstream
+) -> None:
+    from ingest.acceptance import previous_values
+
+    assert previous_values(engine, "hsy_emissions") is None
+    assert ingest_hsy(engine, RawStore(data_dir / "raw"), upstream).outcome == "success"
+    fast = previous_values(engine, "hsy_emissions")
+    assert fast is not None
+    slow = read.observations(engine, "hsy_emissions").select(fast.columns)
+    key = [c for c in fast.columns if c != "value"]
+    assert fast.sort(key).equals(slow.sort(key))
+    assert {"area", "period", "value", "unit", "measure", "sector1"} <= set(fast.columns)
