@@ -10,6 +10,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from indicators.catalogue import IndicatorCatalogue
+from report.atomic import publish_file
 from report.i18n import label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame
@@ -144,10 +145,12 @@ def write_export(table: pl.DataFrame, fmt: str, out: Path | None) -> str | None:
     if fmt == "parquet":
         if out is None:
             raise ValueError("export format parquet: needs --out FILE")
-        table.write_parquet(out)
+        with publish_file(out) as part:  # a killed export leaves the previous file, never half a file
+            table.write_parquet(part)
         return None
     text = table.write_csv() if fmt == "csv" else table.write_json()
     if out is None:
         return text
-    out.write_text(text, encoding="utf-8")
+    with publish_file(out) as part:
+        part.write_text(text, encoding="utf-8")
     return None

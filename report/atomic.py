@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
 
-__all__ = ["PART_SUFFIX", "publish_directory", "recover", "versions"]
+__all__ = ["PART_SUFFIX", "publish_directory", "publish_file", "recover", "versions"]
 
 PART_SUFFIX: Final = ".part"
 _LINK_SUFFIX: Final = ".link"
@@ -68,6 +68,18 @@ def _siblings(final: Path) -> list[Path]:
 def _new_token() -> str:
     # Sorts by creation time: recovery relinks the newest complete version.
     return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _writer_alive(part: Path) -> bool:
+    """Whether the process named in a .part file's token (time-pid-random) still runs."""
+    try:
+        pid = int(part.name.removesuffix(PART_SUFFIX).rsplit(".", 1)[-1].split("-")[1])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _current(final: Path) -> Path | None:
@@ -181,3 +193,27 @@ def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
             _fsync_dir(final.parent)
         if previous is not None:
             _remove(previous)
+
+
+@contextlib.contextmanager
+def publish_file(final: Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside final to write one file to; on success it replaces final in one
+    rename (a reader sees the old file or the new one, never half of it). If the block raises, or the
+    process dies, final is untouched; a killed run's `.<name>.<token>.part` is removed by the next
+    publish_file of the same name (one whose writing process is still alive is left alone)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    prefix = _prefix(final)
+    for stale in _siblings(final):
+        if stale.name.endswith(PART_SUFFIX) and stale.is_file() and not _writer_alive(stale):
+            stale.unlink(missing_ok=True)
+    building = final.with_name(f"{prefix}{_new_token()}{PART_SUFFIX}")
+    try:
+        yield building
+        if durable and building.exists():
+            with building.open("rb") as handle:
+                os.fsync(handle.fileno())
+        building.replace(final)
+    finally:
+        building.unlink(missing_ok=True)
+    if durable:
+        _fsync_dir(final.parent)
