@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from ingest.acceptance import AcceptError, accept
+from ingest.acceptance import STORED_VIOLATIONS, AcceptError, accept
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue, parse_catalogue
 from ingest.hsy import XLSX_MEDIA_TYPE
 from ingest.http import LiveFetcher
@@ -377,6 +377,10 @@ def test_corrupted_magnitude_is_rejected_whole_and_the_last_good_data_stay(
     assert runs["outcome"].to_list()[0] == "rejected" and runs["error"].to_list()[0] == error
     kept = rejections(engine, "hsy_emissions")
     assert len(kept) == 1 and not kept[0].acceptable
+    assert len(kept[0].violations) == STORED_VIOLATIONS  # the first ones; the message has the total
+    assert (
+        kept[0].violations[0]["rule"] == "espoo_total" and "period 1990" in kept[0].violations[0]["message"]
+    )
     assert raw.get(kept[0].payloads[-1]["sha256"]) == upstream.body  # the rejected bytes are kept
     with pytest.raises(AcceptError, match="cannot be accepted"):
         accept(engine, upstream.catalogue(), "hsy_emissions", kept[0].sha256, by="x", why="y", raw_store=raw)
