@@ -702,6 +702,18 @@ def _half_name(period: ReportPeriod, lang: str) -> str:
     return t(f"report.half_{period.number}", lang, year=period.year)
 
 
+#: Where the tracker's methods depart from a reference implementation or need a word of explanation
+#: (indicators.methods docstrings give the details); shown in every report under "Method notes".
+METHOD_NOTES: Final[tuple[str, ...]] = ("precision", "german_points", "opensdg_zero", "opensdg_single")
+
+
+def _method_notes(lang: str) -> dict[str, Any]:
+    return {
+        "heading": t("method_note.heading", lang),
+        "items": [t(f"method_note.{key}", lang) for key in METHOD_NOTES],
+    }
+
+
 def _status_table(engine: Engine, lang: str) -> Table | None:
     frame = rd.status_frame(engine, lang)
     if frame.height == 0:
@@ -955,6 +967,7 @@ def _write_report(
             charts=results,
             specs=specs,
             provenance=provenance,
+            method_notes=_method_notes(lang),
             level_colours=LEVEL_COLOURS,
             bundle=Markup(bundle),  # noqa: S704 - vl-convert's own library code, checked above
         )

@@ -644,3 +644,37 @@ def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> Non
     found = rd.changes(loaded_engine, datetime(2020, 1, 5, 22), datetime(2020, 1, 12, 22))
     assert found.snapshots.height == 0 and found.flips.height == 0 and found.failed_runs.height == 0
     assert found.as_of == date(2020, 1, 12)
+
+# ---------------------------------------------------------------------------------------------------------
+# method notes and the changes shared by the languages
+
+
+def test_method_notes_in_every_language(full: weekly.ReportResult, light: dict[str, Path]) -> None:
+    for lang, path in {"fi": full.path, **light}.items():
+        page = parse(path)
+        text = " ".join(page.text)
+        assert t("method_note.heading", lang) in text
+        for key in weekly.METHOD_NOTES:
+            assert t(f"method_note.{key}", lang) in text, (lang, key)
+        assert ("a", "href", "#method-notes") in page.attrs  # listed in the contents
+
+
+def test_changes_are_computed_once_for_all_languages(
+    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, ...]] = []
+    real = rd.changes
+
+    def counting(*args: Any, **kwargs: Any) -> rd.Changes:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rd, "changes", counting)
+    period = weekly.parse_week(this_week())
+    results = weekly.build_reports(loaded_engine, period, out_dir=tmp_path, images=False)
+    assert len(calls) == 1
+    assert list(results) == list(LANGS)
+    for lang, result in results.items():
+        assert result.path == tmp_path / period.key / lang / "report.html"
+        text = " ".join(parse(result.path).text)
+        assert t("report.changes_heading_week", lang, week=period.number) in text
