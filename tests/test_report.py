@@ -645,6 +645,7 @@ def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> Non
     assert found.snapshots.height == 0 and found.flips.height == 0 and found.failed_runs.height == 0
     assert found.as_of == date(2020, 1, 12)
 
+
 # ---------------------------------------------------------------------------------------------------------
 # method notes and the changes shared by the languages
 
