@@ -82,6 +82,11 @@ def _writer_alive(part: Path) -> bool:
     return True
 
 
+def _ours(final: Path, version: Path) -> bool:
+    """Whether version is one of final's version directories (beside it, named .<name>.<token>)."""
+    return version.parent == final.parent and version.name.startswith(_prefix(final))
+
+
 def _current(final: Path) -> Path | None:
     """The version directory final links to, None if final is not a working link."""
     if not final.is_symlink():
@@ -191,8 +196,8 @@ def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
         _link(final, version)
         if durable:
             _fsync_dir(final.parent)
-        if previous is not None:
-            _remove(previous)
+        if previous is not None and _ours(final, previous):
+            _remove(previous)  # a link someone pointed elsewhere by hand: its target is left alone
 
 
 @contextlib.contextmanager

@@ -110,6 +110,19 @@ def test_recover_from_every_point_a_run_can_be_killed_at(tmp_path: Path) -> None
     assert not final.exists() and not final.is_symlink()
 
 
+def test_a_link_pointed_elsewhere_by_hand_keeps_its_target(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "archive" / "2026-W49-fi"
+    elsewhere.mkdir(parents=True)
+    _write(elsewhere, {"report.html": "kept by hand"})
+    final = tmp_path / "reports" / "fi"
+    final.parent.mkdir()
+    final.symlink_to(elsewhere, target_is_directory=True)
+    with publish_directory(final) as folder:
+        _write(folder, {"report.html": "new"})
+    assert _contents(final) == {"report.html": "new"}
+    assert _contents(elsewhere) == {"report.html": "kept by hand"}
+
+
 def test_publish_file_replaces_one_file_whole(tmp_path: Path) -> None:
     final = tmp_path / "export" / "values.csv"
     with publish_file(final) as part:
