@@ -145,6 +145,15 @@ class CompleteSpec(BaseModel):
         return self
 
 
+class SectorRule(BaseModel):
+    """One row of a dataset's sector table: published sector labels -> the tracker's sector keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    match: Match  # dimension -> label (or any of several labels), e.g. {sector1 = "Lämmitys"}
+    sector: str  # the tracker's fine sector key (e.g. "oil_heating")
+    group: str  # the tracker's main sector key (e.g. "other_heating")
+
+
 class DatasetSpec(BaseModel):
     """One dataset: where it comes from, how to read it, how often and under which terms."""
 
@@ -164,6 +173,31 @@ class DatasetSpec(BaseModel):
     # `kestava probe`: option overrides that make the smallest live request (one area, recent periods);
     # datasets with a probe block (even an empty one) are probed by the scheduler's weekly probe job
     probe: dict[str, Any] | None = None
+    # the unit of each value column as the publisher writes it (header without a unit -> this unit); a
+    # header that names a unit must name this one (e.g. HSY: {"Päästöt" = "kt CO2e", ...})
+    column_units: dict[str, str] = Field(default_factory=dict)
+    # the publisher's sector hierarchy mapped to the tracker's sectors, first match wins (e.g. HSY); a row
+    # no rule matches is rejected, naming its labels
+    sectors: tuple[SectorRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_column_units(self) -> DatasetSpec:
+        for column, unit in self.column_units.items():
+            try:
+                check_unit(unit)
+            except ValueError as error:
+                raise ValueError(f"dataset {self.id!r}: column_units[{column!r}]: {error}") from None
+        return self
+
+    def sector_of(self, labels: dict[str, str]) -> SectorRule | None:
+        """The first sector rule whose every match condition holds for `labels` (dimension -> label)."""
+        for rule in self.sectors:
+            if all(
+                labels.get(column, "") in ([wanted] if isinstance(wanted, str) else wanted)
+                for column, wanted in rule.match.items()
+            ):
+                return rule
+        return None
 
 
 class Catalogue(BaseModel):

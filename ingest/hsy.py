@@ -17,6 +17,7 @@ from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
 from ingest.payload import Fetcher, Payload
+from kestava.units import conversion_factor
 
 __all__ = [
     "CITY_CODES",
@@ -44,23 +45,34 @@ CITY_CODES: Mapping[str, str] = {
 # The region total rows: dropped, because the region total is derived by summing the four cities.
 REGION_TOTAL_NAMES = frozenset({"pks", "pääkaupunkiseutu", "pääkaupunkiseutu yhteensä"})
 
-SECTOR_COLUMNS = ("sektori1", "sektori2", "sektori3", "sektori4")
-EXPECTED_COLUMNS = "Kaupunki, Vuosi, Sektori1…Sektori4, Energiankulutus (GWh), Päästöt (t CO2e)"
+SECTOR_COLUMNS = ("sektori1", "sektori2", "sektori3", "sektori4")  # always there
+OPTIONAL_SECTOR_COLUMN = "sektori5"  # newer files may add a fifth level
+SECTOR_DIMENSIONS = ("sector1", "sector2", "sector3", "sector4", "sector5")  # stored; "" where blank/absent
+EXPECTED_COLUMNS = "Kaupunki, Vuosi, Sektori1…Sektori4 (Sektori5), Energiankulutus, Päästöt"
 FIRST_YEAR = 1990
 _HEADER_SEARCH_ROWS = 30
 
-# Unit written in the column header (in parentheses, compacted by _unit_of) -> factor to the stored unit.
-_EMISSION_UNITS_TO_KT: Mapping[str, float] = {
-    "": 0.001,  # no unit in the header: SOURCES.md documents tonnes
-    "t": 0.001,
-    "tco2e": 0.001,
-    "tonnia": 0.001,
-    "kt": 1.0,
-    "ktco2e": 1.0,
-    "1000t": 1.0,
-    "1000tco2e": 1.0,
+# The value columns: header name -> (measure, the unit it is stored in). The unit the file uses is declared
+# in the catalogue (`column_units`); values are converted from that unit to the stored one.
+MEASURES: Mapping[str, tuple[str, str]] = {
+    "päästöt": ("emissions", "kt CO2e"),
+    "energiankulutus": ("energy", "GWh"),
 }
-_ENERGY_UNITS_TO_GWH: Mapping[str, float] = {"": 1.0, "gwh": 1.0, "mwh": 0.001}
+
+# A unit written in a header (compacted by _unit_of) -> the kestava.units spelling.
+_HEADER_UNITS: Mapping[str, str] = {
+    "t": "t CO2e",
+    "tco2e": "t CO2e",
+    "tonnia": "t CO2e",
+    "kt": "kt CO2e",
+    "ktco2e": "kt CO2e",
+    "1000t": "kt CO2e",
+    "1000tco2e": "kt CO2e",
+    "tuhattatonnia": "kt CO2e",
+    "mt": "Mt CO2e",
+    "mtco2e": "Mt CO2e",
+    "gwh": "GWh",
+}
 
 
 class HsyConnector:
@@ -74,14 +86,20 @@ class HsyConnector:
     - `sheet` (optional): the sheet name; without it the first sheet with a `Kaupunki`/`Vuosi` header
       row (searched in its first 30 rows) is read.
 
-    Output dimensions: `measure` ("emissions" in kt CO2e from `Päästöt`, converted from tonnes;
-    "energy" in GWh from `Energiankulutus`) and `sector1`…`sector4` ("" where blank). Areas are the
-    municipality numbers of the four cities; the `PKS` region total rows are dropped. Negative values
+    Catalogue `column_units` declares the unit of `Päästöt` and `Energiankulutus` (HSY's headers are
+    bare; Päästöt is kt CO2e); a header that names a unit must name the declared one, else the file is
+    rejected. Catalogue `sectors` maps the hierarchy to the tracker's sectors: a row no rule matches is
+    rejected, naming its labels.
+
+    Output dimensions: `measure` ("emissions" in kt CO2e from `Päästöt`; "energy" in GWh from
+    `Energiankulutus`, each converted from its declared unit) and `sector1`…`sector5`, the published
+    Sektori1…Sektori5 exactly ("" where blank, and sector5 "" when the file has no Sektori5). Areas are
+    the municipality numbers of the four cities; the `PKS` region total rows are dropped. Negative values
     are kept and flagged "neg". Rows whose only non-blank cell is `Kaupunki` (notes) are ignored.
     """
 
     protocol: ClassVar[str] = "ckan_xlsx"
-    reader_version: ClassVar[str] = "hsy-xlsx/1"
+    reader_version: ClassVar[str] = "hsy-xlsx/2"
 
     def __init__(self, today: Callable[[], date] = date.today) -> None:
         self._today = today
@@ -111,7 +129,9 @@ class HsyConnector:
                 _excerpt(payload.body),
             )
         table = _read_table(spec.id, payload.body, spec.options.get("sheet"))
-        return _normalise(spec.id, table, self._today().year)
+        frame = _normalise(spec, table, self._today().year)
+        _check_sectors(spec, frame)
+        return frame
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,15 +211,49 @@ def _norm(text: str | None) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split()).lower()
 
 
-def _unit_of(header: str) -> str:
-    """The unit in parentheses, compacted: "(t CO2-ekv.)" -> "tco2e", "(GWh)" -> "gwh"."""
-    match = re.search(r"\(([^)]*)\)", header)
-    if not match:
-        return ""
-    unit = _norm(match.group(1)).replace("₂", "2")
-    for noise in (" ", ".", "-", "_"):
+def _unit_of(header: str, name: str) -> str:
+    """The unit a header names after the column name, compacted: "Päästöt (t CO2-ekv.)" -> "tco2e",
+    "Päästöt, kt" -> "kt", "Energiankulutus [GWh]" -> "gwh"; "" for a bare header."""
+    unit = _norm(header)[len(name) :].replace("₂", "2")
+    for noise in (" ", ".", "-", "_", ",", ";", ":", "(", ")", "[", "]", "/"):
         unit = unit.replace(noise, "")
-    return unit.replace("co2ekv", "co2e")
+    return unit.replace("co2ekv", "co2e").replace("co2eq", "co2e")
+
+
+def _declared_unit(spec: DatasetSpec, name: str) -> str:
+    """The unit the catalogue declares for a value column (matched case-insensitively)."""
+    for column, unit in spec.column_units.items():
+        if _norm(column) == name:
+            return unit
+    raise ValueError(
+        f"catalogue: dataset {spec.id!r}: column_units must declare the unit of {name.capitalize()!r}"
+        f" (declared: {', '.join(spec.column_units) or 'none'})"
+    )
+
+
+def _factor_to_stored(spec: DatasetSpec, table: _Table, column: str, name: str) -> float:
+    """The factor from the column's declared unit to the stored unit, after checking the header's unit."""
+    declared = _declared_unit(spec, name)
+    header = table.headers[column]
+    written = _unit_of(header, name)
+    if written:
+        unit = _HEADER_UNITS.get(written)
+        if unit is None:
+            raise ValidationError(
+                spec.id,
+                f"unit in column header {header!r}",
+                f"{declared}, the unit the catalogue declares (or a bare header)",
+                f"an unknown unit {written!r}",
+            )
+        if unit != declared:
+            raise ValidationError(
+                spec.id,
+                f"unit in column header {header!r}",
+                f"{declared}, the unit the catalogue declares for {name.capitalize()} (column_units)",
+                f"{unit}: if the publisher changed the unit, declare the new one in ingest/catalogue.toml;"
+                " the file is never rescaled silently",
+            )
+    return conversion_factor(declared, MEASURES[name][1])
 
 
 class _Table:
@@ -258,7 +312,7 @@ def _read_table(source: str, body: bytes, sheet: object) -> _Table:
 
 def _find_column(source: str, table: _Table, prefix: str, label: str) -> str:
     for key in table.headers:
-        if key == prefix or key.startswith(prefix + " ") or key.startswith(prefix + "("):
+        if key == prefix or (key.startswith(prefix) and not key[len(prefix)].isalnum()):
             return key
     raise ValidationError(
         source,
@@ -281,21 +335,17 @@ def _numeric(source: str, frame: pl.DataFrame, column: str, label: str) -> pl.Se
     return numbers
 
 
-def _normalise(source: str, table: _Table, current_year: int) -> pl.DataFrame:
+def _normalise(spec: DatasetSpec, table: _Table, current_year: int) -> pl.DataFrame:
+    source = spec.id
     city = _find_column(source, table, "kaupunki", "Kaupunki")
     year = _find_column(source, table, "vuosi", "Vuosi")
     sectors = [_find_column(source, table, name, f"Sektori{n}") for n, name in enumerate(SECTOR_COLUMNS, 1)]
+    if OPTIONAL_SECTOR_COLUMN in table.headers:
+        sectors.append(OPTIONAL_SECTOR_COLUMN)
     emissions = _find_column(source, table, "päästöt", "Päästöt")
     energy = _find_column(source, table, "energiankulutus", "Energiankulutus")
-
-    emission_unit = _unit_of(table.headers[emissions])
-    energy_unit = _unit_of(table.headers[energy])
-    if emission_unit not in _EMISSION_UNITS_TO_KT:
-        raise ValidationError(
-            source, f"column {table.headers[emissions]!r}", "emissions in t CO2e", emission_unit
-        )
-    if energy_unit not in _ENERGY_UNITS_TO_GWH:
-        raise ValidationError(source, f"column {table.headers[energy]!r}", "energy use in GWh", energy_unit)
+    emission_factor = _factor_to_stored(spec, table, emissions, "päästöt")
+    energy_factor = _factor_to_stored(spec, table, energy, "energiankulutus")
 
     frame = table.frame.select([city, year, *sectors, energy, emissions])
     # Drop blank rows and note rows (a text in the first column only).
@@ -334,26 +384,30 @@ def _normalise(source: str, table: _Table, current_year: int) -> pl.DataFrame:
             "area": areas,
             "period": years.cast(pl.Int64).cast(pl.String),
             **{
-                f"sector{n}": frame[column].str.strip_chars().fill_null("")
-                for n, column in enumerate(sectors, 1)
+                dimension: (
+                    frame[sectors[n]].str.strip_chars().str.normalize("NFC").fill_null("")
+                    if n < len(sectors)
+                    else pl.Series(dimension, [""] * frame.height, dtype=pl.String)
+                )
+                for n, dimension in enumerate(SECTOR_DIMENSIONS)
             },
-            "energy": energy_values * _ENERGY_UNITS_TO_GWH[energy_unit],
-            "emissions": emission_values * _EMISSION_UNITS_TO_KT[emission_unit],
+            "energy": energy_values * energy_factor,
+            "emissions": emission_values * emission_factor,
         }
     ).filter(~is_region)
 
-    key = ["area", "period", "sector1", "sector2", "sector3", "sector4"]
+    key = ["area", "period", *SECTOR_DIMENSIONS]
     duplicated = rows.select(key).is_duplicated()
     if duplicated.any():
         first = rows.filter(duplicated).row(0, named=True)
         raise ValidationError(
             source,
-            "rows (Kaupunki, Vuosi, Sektori1…Sektori4)",
+            f"rows (Kaupunki, Vuosi, Sektori1…Sektori{len(sectors)})",
             "one row per city, year and sector",
             "duplicate " + " / ".join(str(first[column]) for column in key),
         )
 
-    sector_columns = [f"sector{n}" for n in range(1, 5)]
+    sector_columns = list(SECTOR_DIMENSIONS)
     measures = [("emissions", "kt CO2e"), ("energy", "GWh")]
     long = pl.concat(
         [
@@ -374,6 +428,24 @@ def _normalise(source: str, table: _Table, current_year: int) -> pl.DataFrame:
         ]
     )
     return long.sort(["area", "measure", *sector_columns, "period"])
+
+
+def _check_sectors(spec: DatasetSpec, frame: pl.DataFrame) -> None:
+    """Every published sector path must map to a tracker sector through the catalogue's `sectors` table."""
+    if not spec.sectors:
+        return
+    paths = frame.select(SECTOR_DIMENSIONS).unique(maintain_order=True)
+    for labels in paths.iter_rows(named=True):
+        if spec.sector_of(labels) is None:
+            path = " / ".join(
+                f"Sektori{n}={labels[d]!r}" for n, d in enumerate(SECTOR_DIMENSIONS, 1) if labels[d]
+            )
+            raise ValidationError(
+                spec.id,
+                "sector (Sektori1…)",
+                "a sector the catalogue's sector table maps (datasets.hsy_emissions.sectors)",
+                f"{path}: no rule maps it; add one to ingest/catalogue.toml (an explicit 'other' if it is)",
+            )
 
 
 def _excerpt(body: bytes) -> str:
