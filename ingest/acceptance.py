@@ -161,6 +161,7 @@ def accept(
             f"{dataset_id}: snapshot {rejection.short} was already accepted by {rejection.accepted_by} "
             f"and loaded as snapshot {rejection.snapshot_id}"
         )
+    _refuse_if_superseded(engine, rejection)
     started = time.monotonic()
     job = f"ingest:{dataset_id}"
     if rejection.accepted_at is None:
@@ -189,14 +190,8 @@ def accept(
 def _load_accepted(
     engine: Engine, catalogue: Catalogue, spec: DatasetSpec, rejection: Rejection, raw_store: RawStore
 ) -> LoadResult:
+    _refuse_if_superseded(engine, rejection)  # again under the lock: a load may have come in between
     payloads = [rebuild_payload(record, raw_store) for record in rejection.payloads]
-    fetched = utc_naive(max(p.fetched_at for p in payloads))
-    newer = _newest_fetch(engine, spec.id)
-    if newer is not None and newer > fetched:
-        raise AcceptError(
-            f"{spec.id}: snapshot {rejection.short} was fetched at {fetched:%Y-%m-%d %H:%M} UTC, before the "
-            f"newest loaded snapshot ({newer:%Y-%m-%d %H:%M} UTC); loading it would put older data back"
-        )
     # read exactly as when it was rejected (the snapshot's option overrides), with the current reader
     read_spec = spec.model_copy(update={"options": rejection.options, "secret_env": None})
     connector = connector_for(spec.protocol)
@@ -212,6 +207,18 @@ def _load_accepted(
     return load_snapshot(
         engine, info, payloads, frame, reader_version=connector.reader_version, raw_store=raw_store
     )
+
+
+def _refuse_if_superseded(engine: Engine, rejection: Rejection) -> None:
+    """An AcceptError if a snapshot fetched after the rejected payload was loaded since."""
+    fetched = max(utc_naive(datetime.fromisoformat(str(p["fetched_at"]))) for p in rejection.payloads)
+    newer = _newest_fetch(engine, rejection.dataset_id)
+    if newer is not None and newer > fetched:
+        raise AcceptError(
+            f"{rejection.dataset_id}: snapshot {rejection.short} was fetched at {fetched:%Y-%m-%d %H:%M} "
+            f"UTC, before the newest loaded snapshot ({newer:%Y-%m-%d %H:%M} UTC); loading it would put "
+            "older data back"
+        )
 
 
 def _newest_fetch(engine: Engine, dataset_id: str) -> datetime | None:

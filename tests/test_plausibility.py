@@ -534,3 +534,21 @@ def test_previous_values_are_the_current_observations_with_their_dimensions(
     key = [c for c in fast.columns if c != "value"]
     assert fast.sort(key).equals(slow.sort(key))
     assert {"area", "period", "value", "unit", "measure", "sector1"} <= set(fast.columns)
+
+
+def test_a_rejected_payload_older_than_the_newest_snapshot_is_not_accepted(
+    engine: Engine, data_dir: Path, upstream: Upstream
+) -> None:
+    raw = RawStore(data_dir / "raw")
+    assert ingest_hsy(engine, raw, upstream).outcome == "success"
+    upstream.body = scaled_hsy(5, city="Kauniainen", year="2010")
+    assert ingest_hsy(engine, raw, upstream).outcome == "rejected"
+    upstream.body = scaled_hsy(1.1, city="Kauniainen", year="2010")  # a plausible revision comes after
+    assert ingest_hsy(engine, raw, upstream).outcome == "success"
+    newest = current(engine)
+    (kept,) = rejections(engine, "hsy_emissions")
+    with pytest.raises(AcceptError, match="would put older data back"):
+        accept(engine, upstream.catalogue(), "hsy_emissions", kept.short, by="Ops", why="late", raw_store=raw)
+    assert current(engine).equals(newest)
+    assert rejections(engine, "hsy_emissions")[0].accepted_at is None  # a refused acceptance is not recorded
+    assert read.job_runs(engine, "ingest:hsy_emissions")["trigger"][0] != "accept"
