@@ -796,8 +796,9 @@ def run_probe_job() -> str:
     runtime = current_runtime()
 
     def body() -> str:
-        if runtime.offline:
-            return _skip("probe")  # the probe is live by nature: nothing to compare in a replay
+        if runtime.offline:  # the probe is live by nature: a replay has nothing to compare
+            log.info("probe: not run offline", extra={"job": "probe", "outcome": "skipped"})
+            return "skipped"
         started = time.monotonic()
         run_id = start_run(runtime.engine, "probe", trigger=runtime.trigger)
         results = runtime.runners.probe(runtime.catalogue)

@@ -424,6 +424,19 @@ def test_the_scheduler_probes_weekly_and_alerts_drift(
         runtime.engine.dispose()
 
 
+def test_an_offline_scheduler_does_not_probe(settings_env: Path, db_url: str) -> None:
+    import scheduler
+
+    runtime = scheduler.build_runtime(db_url, offline=True)
+    scheduler.set_runtime(runtime)
+    try:
+        assert scheduler.run_probe_job() == "skipped"
+        assert job_runs(runtime.engine, "probe").height == 0
+    finally:
+        scheduler.set_runtime(None)
+        runtime.engine.dispose()
+
+
 def test_no_probe_job_without_probe_blocks() -> None:
     import scheduler
 
