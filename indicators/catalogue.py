@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,6 +52,13 @@ class RegionTotal(_Model):
     of: list[str]
 
 
+class SectorBreakdown(_Model):
+    """Breakdown rules taken from a dataset's sector table (ingest catalogue `sectors`), keyed by a level."""
+
+    dataset: str
+    level: Literal["sector", "group"]
+
+
 class SumDerivation(_Model):
     kind: Literal["sum", "select"]
     dataset: str
@@ -59,7 +66,25 @@ class SumDerivation(_Model):
     unit_in: str
     scale: float = 1.0
     breakdown: list[BreakdownRule] = Field(default_factory=list)
+    breakdown_from: SectorBreakdown | None = None
     totals: list[RegionTotal] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_breakdown_from(cls, data: Any) -> Any:
+        """`breakdown_from` becomes the breakdown rules: one per sector-table row, first match wins."""
+        if not isinstance(data, dict) or data.get("breakdown_from") is None:
+            return data
+        if data.get("breakdown"):
+            raise ValueError("a sum declares either breakdown or breakdown_from, not both")
+        from ingest.catalogue import load_catalogue  # the ingest catalogue holds the sector tables
+
+        source = SectorBreakdown.model_validate(data["breakdown_from"])
+        rules = load_catalogue().dataset(source.dataset).sectors
+        if not rules:
+            raise ValueError(f"breakdown_from: dataset {source.dataset!r} has no sector table")
+        rows = [{"key": getattr(rule, source.level), "match": dict(rule.match)} for rule in rules]
+        return {**data, "breakdown": rows}
 
 
 class RatioDerivation(_Model):
