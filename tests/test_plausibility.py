@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -552,3 +554,30 @@ def test_a_rejected_payload_older_than_the_newest_snapshot_is_not_accepted(
     assert current(engine).equals(newest)
     assert rejections(engine, "hsy_emissions")[0].accepted_at is None  # a refused acceptance is not recorded
     assert read.job_runs(engine, "ingest:hsy_emissions")["trigger"][0] != "accept"
+
+
+def test_a_population_out_of_range_is_rejected_on_load_and_the_last_good_data_stay(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The bundled StatFin answer (its real JSON-stat shape) with one municipality's population ×1000."""
+    raw = RawStore(tmp_path / "raw")
+    first = run_ingest(engine, raw, ["statfin_population"], offline=True)[0]
+    assert first.outcome == "success", first.error
+    good = read.observations(engine, "statfin_population").sort("series_id", "period")
+    folder = tmp_path / "snapshot"
+    shutil.copytree(DEFAULT_SNAPSHOT_DIR, folder)
+    answer = folder / "statfin" / "11ra-data-01.json"
+    body = json.loads(answer.read_text(encoding="utf-8"))
+    assert body["id"][0].startswith("alue") and body["id"][-1] == "timeperiod_y"  # area first, year last
+    body["value"][0] *= 1000  # the first area (KU005) in the first year
+    answer.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+
+    outcome = run_ingest(engine, raw, ["statfin_population"], offline=True, snapshot_dir=folder)[0]
+
+    assert outcome.outcome == "rejected"
+    error = outcome.error or ""
+    for part in ("statfin_population", "area='005'", "period 1990", "value 19 764 000 persons"):
+        assert part in error, part
+    assert "outside the declared range 50 – 10 000 000 persons" in error
+    assert "[range rule 'municipality_population']" in error
+    assert read.observations(engine, "statfin_population").sort("series_id", "period").equals(good)
