@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from babel import Locale
 from babel.dates import format_date as _cldr_date
+from babel.dates import format_interval
 from babel.dates import format_time as _cldr_time
 from babel.numbers import format_decimal, get_currency_symbol
 
@@ -199,6 +200,13 @@ def format_datetime(dt: datetime, lang: str) -> str:
     loc = locale(lang)
     time_text = _cldr_time(dt.replace(tzinfo=None).time(), "short", locale=loc)
     return str(loc.datetime_formats["medium"]).replace("{1}", format_date(dt, lang)).replace("{0}", time_text)
+
+
+def format_month_range(first: date, last: date, lang: str) -> str:
+    """The months from first to last in CLDR's interval format ("tammi–kesäkuu 2026", "januari–juni 2026",
+    "January – June 2026")."""
+    check_lang(lang)
+    return str(format_interval(first, last, "yMMMM", locale=locale(lang)))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from report.i18n import (
     NOT_AVAILABLE,
     format_date,
     format_datetime,
+    format_month_range,
     format_number,
     format_percent,
     has,
@@ -699,7 +700,7 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
 
 
 def _half_name(period: ReportPeriod, lang: str) -> str:
-    return t(f"report.half_{period.number}", lang, year=period.year)
+    return format_month_range(period.first_day, period.last_day, lang)
 
 
 #: Where the tracker's methods depart from a reference implementation or need a word of explanation

@@ -218,3 +218,13 @@ def test_source_texts_as_recorded_are_translated() -> None:
     eurostat = "Reuse with acknowledgement (Commission Decision 2011/833/EU)"
     assert i18n.source_text(f"CC BY 4.0 / {eurostat}", "fi").startswith("CC BY 4.0 / Uudelleenkäyttö")
     assert i18n.source_text("A source added later", "fi") == "A source added later"  # data, as given
+
+
+def test_month_range_is_cldr_interval_format() -> None:
+    """The half-year's name: CLDR's interval format, the same as the hand-written fi and sv strings were
+    ("tammi–kesäkuu 2026": Finnish shares the compound's last part); en_IE has thin spaces round the dash."""
+    first, last = date(2026, 1, 1), date(2026, 6, 30)
+    assert i18n.format_month_range(first, last, "fi") == "tammi–kesäkuu 2026"
+    assert i18n.format_month_range(first, last, "sv") == "januari–juni 2026"
+    assert i18n.format_month_range(first, last, "en") == "January\u2009–\u2009June 2026"  # thin spaces
+    assert i18n.format_month_range(date(2026, 7, 1), date(2026, 12, 31), "fi") == "heinä–joulukuu 2026"
