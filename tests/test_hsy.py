@@ -29,27 +29,20 @@ from scripts.demo.calibration import ESPOO_HSY_TOTAL_KT, REGION_HSY_TOTAL_KT
 
 PACKAGE = "paakaupunkiseudun-kasvihuonekaasupaastot"
 API_PATH = "/data/api/3/action/package_show"
-COLUMNS = [
-    "Kaupunki",
-    "Vuosi",
-    "Sektori1",
-    "Sektori2",
-    "Sektori3",
-    "Sektori4",
-    "Energiankulutus (GWh)",
-    "Päästöt (t CO2e)",
-]
+# The real file's header: BARE value columns (Energiankulutus in GWh, Päästöt in kt CO2e, SOURCES.md).
+COLUMNS = ["Kaupunki", "Vuosi", "Sektori1", "Sektori2", "Sektori3", "Sektori4", "Energiankulutus", "Päästöt"]
 
-# (Kaupunki, Vuosi, Sektori1…4, GWh, t CO2e)
+# (Kaupunki, Vuosi, Sektori1…4, GWh, kt CO2e), four levels deep as HSY publishes: Sektori3 the energy
+# carrier / vehicle type / waste treatment, Sektori4 the economic sector.
 ROWS: list[tuple[Any, ...]] = [
-    ("Espoo", 2020, "Lämmitys", "Kaukolämpö", None, None, 1500.0, 120000.0),
-    ("Espoo", 2020, "Liikenne", "Tieliikenne", "Katuajo", "Henkilöautot", 300.5, 80000.5),
-    ("Espoo", 2020, "Jätteiden käsittely", "Kaatopaikat", None, None, None, -2500.0),
-    ("Espoo", 2021, "Lämmitys", "Kaukolämpö", None, None, 1400.0, 110000.0),
-    ("Helsinki", 2020, "Lämmitys", "Kaukolämpö", None, None, 6000.0, 900000.0),
-    ("Vantaa", 2020, "Sähkö", "Kulutussähkö", None, None, 800.0, None),
-    ("Kauniainen", 2020, "Lämmitys", "Öljylämmitys", None, None, 20.0, 5333.0),
-    ("PKS", 2020, "Lämmitys", "Kaukolämpö", None, None, 7500.0, 1020000.0),
+    ("Espoo", 2020, "Lämmitys", "Kaukolämpö", "Kaukolämpö", "Asuminen", 1500.0, 120.0),
+    ("Espoo", 2020, "Liikenne", "Tieliikenne", "Henkilöautot", "Henkilöliikenne", 300.5, 80.0005),
+    ("Espoo", 2020, "Jätteiden käsittely", "Kiinteät jätteet", "Kaatopaikat", "Asuminen", None, -2.5),
+    ("Espoo", 2021, "Lämmitys", "Kaukolämpö", "Kaukolämpö", "Asuminen", 1400.0, 110.0),
+    ("Helsinki", 2020, "Lämmitys", "Kaukolämpö", "Kaukolämpö", "Palvelut", 6000.0, 900.0),
+    ("Vantaa", 2020, "Sähkö", "Kulutussähkö", "Sähkö", "Asuminen", 800.0, None),
+    ("Kauniainen", 2020, "Lämmitys", "Öljylämmitys", "Kevyt polttoöljy", "Asuminen", 20.0, 5.333),
+    ("PKS", 2020, "Lämmitys", "Kaukolämpö", "Kaukolämpö", "Asuminen", 7500.0, 1020.0),
 ]
 
 
@@ -128,7 +121,12 @@ def test_fetch_picks_newest_xlsx_and_parses_the_long_table(
     emissions = frame.filter(pl.col("measure") == "emissions")
     assert set(emissions["unit"]) == {"kt CO2e"}
     espoo_2020 = emissions.filter(pl.col("area") == "049", pl.col("period") == "2020")["value"].sum()
-    assert espoo_2020 == pytest.approx((120000.0 + 80000.5 - 2500.0) / 1000)  # t -> kt, negative counted
+    # a bare Päästöt header is kt CO2e, as declared in the catalogue: never ÷ 1000 (the old reading made
+    # Espoo 1 000× too small); the negative row is counted
+    assert espoo_2020 == pytest.approx(120.0 + 80.0005 - 2.5)
+    energy = frame.filter(pl.col("measure") == "energy", pl.col("area") == "049", pl.col("period") == "2020")
+    assert set(energy["unit"]) == {"GWh"}
+    assert energy["value"].sum() == pytest.approx(1500.0 + 300.5)
 
 
 def test_region_total_rows_are_dropped_not_double_counted(
@@ -137,7 +135,7 @@ def test_region_total_rows_are_dropped_not_double_counted(
     serve(httpserver, xlsx())
     emissions = run(spec, fetcher).filter(pl.col("measure") == "emissions", pl.col("period") == "2020")
     assert "PKS" not in set(emissions["area"])
-    assert emissions["value"].sum() == pytest.approx((120000 + 80000.5 - 2500 + 900000 + 5333) / 1000)
+    assert emissions["value"].sum() == pytest.approx(120 + 80.0005 - 2.5 + 900 + 5.333)
 
 
 def test_negative_emissions_are_kept_and_flagged(
@@ -148,7 +146,7 @@ def test_negative_emissions_are_kept_and_flagged(
     flagged = frame.filter(pl.col("flag") == "neg")
     assert flagged.height == 1
     row = flagged.row(0, named=True)
-    assert (row["area"], row["sector2"], row["value"], row["measure"]) == (
+    assert (row["area"], row["sector3"], row["value"], row["measure"]) == (
         "049",
         "Kaatopaikat",
         -2.5,
@@ -157,27 +155,95 @@ def test_negative_emissions_are_kept_and_flagged(
     assert frame.filter(pl.col("flag").is_not_null()).height == 1
 
 
-def test_sectors_blank_become_empty_strings_and_missing_values_stay_null(
+def test_four_level_hierarchy_is_kept_as_published_and_missing_values_stay_null(
     httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
 ) -> None:
     serve(httpserver, xlsx())
     frame = run(spec, fetcher)
-    road = frame.filter(pl.col("sector4") == "Henkilöautot", pl.col("measure") == "energy").row(0, named=True)
-    assert (road["sector1"], road["sector2"], road["sector3"], road["unit"], road["value"]) == (
+    road = frame.filter(pl.col("sector3") == "Henkilöautot", pl.col("measure") == "energy").row(0, named=True)
+    assert tuple(road[f"sector{n}"] for n in range(1, 6)) == (
         "Liikenne",
         "Tieliikenne",
-        "Katuajo",
-        "GWh",
-        300.5,
+        "Henkilöautot",  # Sektori3: the vehicle type
+        "Henkilöliikenne",  # Sektori4: the economic sector
+        "",  # no Sektori5 in this file: the fifth level is blank, so a later file may add it
     )
-    heat = frame.filter(pl.col("area") == "049", pl.col("period") == "2021", pl.col("measure") == "emissions")
-    assert heat.select("sector3", "sector4").row(0) == ("", "")
-    for column in ("area", "period", "unit", "measure", "sector1", "sector2", "sector3", "sector4"):
+    assert (road["unit"], road["value"]) == ("GWh", 300.5)
+    assert set(frame["sector4"]) == {"Asuminen", "Palvelut", "Henkilöliikenne"}
+    for column in ("area", "period", "unit", "measure", *(f"sector{n}" for n in range(1, 6))):
         assert frame[column].null_count() == 0
     vantaa = frame.filter(pl.col("area") == "092", pl.col("measure") == "emissions")
     assert vantaa["value"].to_list() == [None]  # blank Päästöt: null, never 0
-    landfill_energy = frame.filter(pl.col("sector2") == "Kaatopaikat", pl.col("measure") == "energy")
+    landfill_energy = frame.filter(pl.col("sector3") == "Kaatopaikat", pl.col("measure") == "energy")
     assert landfill_energy["value"].to_list() == [None]
+
+
+def test_a_fifth_sector_level_is_kept_not_a_duplicate(
+    httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
+) -> None:
+    """Rows equal in Sektori1…4 and different in Sektori5 are two rows (before: a duplicate-row rejection)."""
+    columns = [*COLUMNS[:6], "Sektori5", *COLUMNS[6:]]
+    rows = [
+        (
+            "Espoo",
+            2022,
+            "Liikenne",
+            "Tieliikenne",
+            "Henkilöautot",
+            "Henkilöliikenne",
+            "Bensiini",
+            400.0,
+            100.0,
+        ),
+        ("Espoo", 2022, "Liikenne", "Tieliikenne", "Henkilöautot", "Henkilöliikenne", "Diesel", 260.0, 72.0),
+        ("Espoo", 2022, "Lämmitys", "Kaukolämpö", "Kaukolämpö", "Asuminen", None, 1000.0, 150.0),
+    ]
+    serve(httpserver, xlsx(rows, columns))
+    emissions = run(spec, fetcher).filter(pl.col("measure") == "emissions")
+    cars = emissions.filter(pl.col("sector3") == "Henkilöautot").sort("sector5")
+    assert cars.select("sector5", "value").rows() == [("Bensiini", 100.0), ("Diesel", 72.0)]
+    heat = emissions.filter(pl.col("sector2") == "Kaukolämpö")
+    assert heat["sector5"].to_list() == [""]  # blank fifth level
+
+
+def test_rows_differing_only_in_sektori5_repeated_are_still_duplicates() -> None:
+    columns = [*COLUMNS[:6], "Sektori5", *COLUMNS[6:]]
+    row = ("Espoo", 2022, "Liikenne", "Tieliikenne", "Henkilöautot", "Henkilöliikenne", "Diesel", 260.0, 72.0)
+    error = _parse_error(xlsx([row, row], columns))
+    assert "Sektori1…Sektori5" in error.field
+    assert "Diesel" in (error.got or "")
+
+
+def test_unknown_sector_label_is_rejected_by_name() -> None:
+    """A label the catalogue's sector table does not map is a named rejection, not a silent 'other'."""
+    rows = [
+        ("Espoo", 2022, "Lämmitys", "Kaukolämpö", "Kaukolämpö", "Asuminen", 100.0, 30.0),
+        ("Espoo", 2022, "Lämmitys", "Vetylämmitys", "Vety", "Asuminen", 1.0, 0.1),
+    ]
+    error = _parse_error(xlsx(rows))
+    assert error.field == "sector (Sektori1…)"
+    assert "Sektori2='Vetylämmitys'" in (error.got or "")
+    assert "datasets.hsy_emissions.sectors" in error.expected
+
+
+def test_sector_table_maps_every_published_sector_to_a_tracker_sector() -> None:
+    spec = load_catalogue().dataset("hsy_emissions")
+    cases = {
+        ("Lämmitys", "Kaukolämpö", "Kaukolämpö"): ("district_heat", "district_heat"),
+        ("Lämmitys", "Öljylämmitys", "Kevyt polttoöljy"): ("oil_heating", "other_heating"),
+        ("Lämmitys", "Sähkölämmitys", "Sähkö"): ("electric_heating", "other_heating"),
+        ("Sähkö", "Kulutussähkö", "Sähkö"): ("consumer_electricity", "consumer_electricity"),
+        ("Liikenne", "Tieliikenne", "Linja-autot"): ("road_transport", "transport"),
+        ("Liikenne", "Raideliikenne", "Metrot"): ("rail_transport", "transport"),
+        ("Liikenne", "Laivaliikenne", "Huviveneet"): ("waterborne_transport", "transport"),
+        ("Teollisuus ja työkoneet", "Työkoneet", "Diesel"): ("industry_machinery", "industry_machinery"),
+        ("Jätteiden käsittely", "Jätevedet", "Jätevedenpuhdistus"): ("waste", "waste"),
+        ("Maatalous", "Kotieläimet", "Ruoansulatus"): ("agriculture", "agriculture"),
+    }
+    for (first, second, third), expected in cases.items():
+        rule = spec.sector_of({"sector1": first, "sector2": second, "sector3": third, "sector4": "Asuminen"})
+        assert rule is not None and (rule.sector, rule.group) == expected, (first, second)
+    assert spec.sector_of({"sector1": "Lämmitys", "sector2": "Vetylämmitys"}) is None
 
 
 def test_header_below_title_rows_on_a_later_sheet_and_kt_unit() -> None:
@@ -189,7 +255,7 @@ def test_header_below_title_rows_on_a_later_sheet_and_kt_unit() -> None:
     sheet.write_string(0, 0, "Pääkaupunkiseudun kasvihuonekaasupäästöt")
     header = ["Kaupunki", "Vuosi", "Sektori1", "Sektori2", "Sektori3", "Sektori4", "Energiankulutus (GWh)"]
     sheet.write_row(2, 0, [*header, "Päästöt (kt CO2e)"])
-    sheet.write_row(3, 0, ["Espoo", 2024, "Sähkö", "Kulutussähkö", "", "", 100.0, 12.5])
+    sheet.write_row(3, 0, ["Espoo", 2024, "Sähkö", "Kulutussähkö", "Sähkö", "Asuminen", 100.0, 12.5])
     sheet.write_string(5, 0, "Vuoden 2024 luvut ovat ennakkotietoja.")  # a note row: ignored
     workbook.close()
     frame = HsyConnector().parse(load_catalogue().dataset("hsy_emissions"), [_payload(buffer.getvalue())])
@@ -212,11 +278,11 @@ def _parse_error(body: bytes) -> ValidationError:
 def test_renamed_emissions_column_names_the_field(
     httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
 ) -> None:
-    serve(httpserver, xlsx(columns=[*COLUMNS[:-1], "Emissions (t CO2e)"]))
+    serve(httpserver, xlsx(columns=[*COLUMNS[:-1], "Emissions"]))
     with pytest.raises(ValidationError) as caught:
         run(spec, fetcher)
     assert "Päästöt" in caught.value.field
-    assert "Emissions (t CO2e)" in str(caught.value)
+    assert "Emissions" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -237,25 +303,70 @@ def test_bad_cells_name_the_column_and_row(rows: list[tuple[Any, ...]], field: s
     assert got in (error.got or "")
 
 
+ONE_ROW = [("Espoo", 2020, "Sähkö", "Kulutussähkö", "Sähkö", "Asuminen", 1.0, 2.0)]
+
+
+def test_catalogue_declares_the_units_of_the_bare_columns() -> None:
+    assert load_catalogue().dataset("hsy_emissions").column_units == {
+        "Päästöt": "kt CO2e",
+        "Energiankulutus": "GWh",
+    }
+
+
 @pytest.mark.parametrize(
-    ("header", "kt"), [("Päästöt (t CO2-ekv.)", 0.002), ("Päästöt", 0.002), ("Päästöt (1000 t CO2e)", 2.0)]
+    "header",
+    ["Päästöt", "Päästöt (kt CO2e)", "Päästöt, kt", "Päästöt [1000 t CO2-ekv.]", "Päästöt (kt CO₂-ekv.)"],
 )
-def test_emission_unit_in_the_header_is_honoured(header: str, kt: float) -> None:
-    body = xlsx([("Espoo", 2020, "Sähkö", None, None, None, 1.0, 2.0)], columns=[*COLUMNS[:-1], header])
+def test_a_header_agreeing_with_the_declared_kt_reads_kt(header: str) -> None:
+    body = xlsx(ONE_ROW, columns=[*COLUMNS[:-1], header])
     frame = HsyConnector().parse(load_catalogue().dataset("hsy_emissions"), [_payload(body)])
-    assert frame.filter(pl.col("measure") == "emissions")["value"].to_list() == [pytest.approx(kt)]
+    assert frame.filter(pl.col("measure") == "emissions")["value"].to_list() == [2.0]
 
 
-def test_unknown_emission_unit_is_rejected() -> None:
-    error = _parse_error(
-        xlsx([("Espoo", 2020, "Sähkö", None, None, None, 1.0, 2.0)], columns=[*COLUMNS[:-1], "Päästöt (Mt)"])
-    )
-    assert error.field == "column 'Päästöt (Mt)'"
+@pytest.mark.parametrize(
+    ("header", "found"),
+    [("Päästöt (t CO2e)", "t CO2e"), ("Päästöt, t", "t CO2e"), ("Päästöt (Mt)", "Mt CO2e")],
+)
+def test_a_header_whose_unit_disagrees_with_the_catalogue_is_rejected_not_rescaled(
+    header: str, found: str
+) -> None:
+    error = _parse_error(xlsx(ONE_ROW, columns=[*COLUMNS[:-1], header]))
+    assert error.field == f"unit in column header {header!r}"
+    assert error.expected.startswith("kt CO2e, the unit the catalogue declares for Päästöt")
+    assert (error.got or "").startswith(f"{found}:")
+
+
+def test_a_tonnes_declaration_converts_to_kt() -> None:
+    """Where the catalogue declares tonnes, a bare or a tonnes header is read as t and stored as kt."""
+    spec = load_catalogue().dataset("hsy_emissions")
+    in_tonnes = spec.model_copy(update={"column_units": {**spec.column_units, "Päästöt": "t CO2e"}})
+    for header in ("Päästöt", "Päästöt (t CO2-ekv.)"):
+        body = xlsx([(*ONE_ROW[0][:-1], 2500.0)], columns=[*COLUMNS[:-1], header])
+        frame = HsyConnector().parse(in_tonnes, [_payload(body)])
+        emissions = frame.filter(pl.col("measure") == "emissions")
+        assert emissions.select("value", "unit").rows() == [(2.5, "kt CO2e")]
+
+
+@pytest.mark.parametrize(
+    ("header", "unit"), [("Päästöt (tonnes of stuff)", "tonnesofstuff"), ("Energiankulutus (MWh)", "mwh")]
+)
+def test_an_unknown_unit_in_a_header_is_rejected(header: str, unit: str) -> None:
+    columns = [*COLUMNS[:-2], header, "Päästöt"] if header.startswith("Energia") else [*COLUMNS[:-1], header]
+    error = _parse_error(xlsx(ONE_ROW, columns=columns))
+    assert error.field == f"unit in column header {header!r}"
+    assert error.got == f"an unknown unit {unit!r}"
+
+
+def test_a_catalogue_without_the_unit_declaration_is_a_catalogue_error() -> None:
+    spec = load_catalogue().dataset("hsy_emissions")
+    undeclared = spec.model_copy(update={"column_units": {"Energiankulutus": "GWh"}})
+    with pytest.raises(ValueError, match="column_units must declare the unit of 'Päästöt'"):
+        HsyConnector().parse(undeclared, [_payload(xlsx(ONE_ROW))])
 
 
 def test_connector_fulfils_the_protocol() -> None:
     connector: Connector = HsyConnector()
-    assert (connector.protocol, connector.reader_version) == ("ckan_xlsx", "hsy-xlsx/1")
+    assert (connector.protocol, connector.reader_version) == ("ckan_xlsx", "hsy-xlsx/2")
     assert load_catalogue().dataset("hsy_emissions").protocol == connector.protocol
 
 
@@ -389,7 +500,10 @@ def test_demo_region_totals_and_sector_shares_are_plausible(
     assert by_sector["Kaukolämpö"] / 1153 == pytest.approx(0.42, abs=0.01)
     transport = espoo_2016.filter(pl.col("sector1") == "Liikenne")["value"].sum()
     assert transport / 1153 == pytest.approx(0.27, abs=0.01)
-    assert {"Henkilöautot", "Linja-autot", "Kuorma-autot"} <= set(emissions["sector4"])
+    assert {"Henkilöautot", "Linja-autot", "Kuorma-autot", "Metrot", "Huviveneet"} <= set(
+        emissions["sector3"]
+    )
+    assert {"Asuminen", "Palvelut", "Teollisuus"} <= set(emissions["sector4"])
     assert {"Öljylämmitys", "Sähkölämmitys", "Maalämpö", "Kulutussähkö"} <= set(emissions["sector2"])
     helsinki = dict(
         emissions.filter(pl.col("area") == "091").group_by("period").agg(pl.col("value").sum()).iter_rows()
@@ -398,12 +512,62 @@ def test_demo_region_totals_and_sector_shares_are_plausible(
     assert frame.filter(pl.col("flag") == "neg").height > 0
 
 
-def test_demo_file_keeps_pks_rows_and_blank_columns(demo_frame: tuple[pl.DataFrame, Path, Manifest]) -> None:
+def test_demo_rows_are_four_levels_deep_everywhere(demo_frame: tuple[pl.DataFrame, Path, Manifest]) -> None:
+    frame, _, _ = demo_frame
+    for column in ("sector1", "sector2", "sector3", "sector4"):
+        assert (frame[column] != "").all(), column
+    assert set(frame["sector5"]) == {""}
+
+
+def test_demo_espoo_2022_transport_detail_is_the_published_one(
+    demo_frame: tuple[pl.DataFrame, Path, Manifest],
+) -> None:
+    """Espoo CCC 2023 table A-1.3 (kt CO2e): cars 172, vans 26, trucks 82, buses 5, motorcycles 6,
+    commuter trains 2, metro 1, leisure boats 6, professional boats 2 — in Sektori3, summed over Sektori4."""
+    frame, _, _ = demo_frame
+    transport = frame.filter(
+        pl.col("area") == "049",
+        pl.col("period") == "2022",
+        pl.col("measure") == "emissions",
+        pl.col("sector1") == "Liikenne",
+    )
+    by_vehicle = {
+        vehicle: round(kt, 6)
+        for vehicle, kt in transport.group_by("sector3").agg(pl.col("value").sum()).rows()
+    }
+    assert by_vehicle == {
+        "Henkilöautot": 172,
+        "Pakettiautot": 26,
+        "Kuorma-autot": 82,
+        "Linja-autot": 5,
+        "Moottoripyörät ja mopot": 6,
+        "Lähijunat": 2,
+        "Metrot": 1,
+        "Huviveneet": 6,
+        "Ammattiveneet": 2,
+    }
+
+
+def test_demo_file_has_the_real_shape(demo_frame: tuple[pl.DataFrame, Path, Manifest]) -> None:
+    """Bare value headers (kt, GWh), Sektori1…4, PKS rows and blank Unnamed columns, as HSY publishes."""
     _, folder, manifest = demo_frame
     xlsx_exchange = next(e for e in manifest.exchanges if e.file.endswith(".xlsx"))
-    raw = pl.read_excel(folder / xlsx_exchange.file, sheet_name="Päästöt", engine="calamine")
+    raw = pl.read_excel(
+        folder / xlsx_exchange.file,
+        sheet_name="Päästöt",
+        engine="calamine",
+        drop_empty_cols=False,
+        infer_schema_length=0,
+    )
     assert "PKS" in set(raw["Kaupunki"])
-    assert any(column.startswith("__UNNAMED") or column.startswith("Unnamed") for column in raw.columns)
+    assert {"Energiankulutus", "Päästöt", "Sektori1", "Sektori2", "Sektori3", "Sektori4"} <= set(raw.columns)
+    unnamed = [c for c in raw.columns if c.startswith("__UNNAMED") or c.startswith("Unnamed")]
+    assert len(unnamed) >= 2
+    assert all(raw[c].null_count() == raw.height for c in unnamed)
+    espoo_1990 = (
+        raw.filter(pl.col("Kaupunki") == "Espoo", pl.col("Vuosi") == "1990")["Päästöt"].cast(pl.Float64).sum()
+    )
+    assert espoo_1990 == pytest.approx(1060.0)  # kt in the file itself
     headers = xlsx_exchange.headers
     assert headers["content-type"] == XLSX_MEDIA_TYPE
     assert {"etag", "last-modified", "date"} <= set(headers)

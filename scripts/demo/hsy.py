@@ -19,7 +19,12 @@ from ingest.hsy import XLSX_MEDIA_TYPE
 from ingest.manifest import Manifest
 from ingest.payload import RequestSpec
 from ingest.replay import record_exchange
-from scripts.demo.calibration import ESPOO_HSY_TOTAL_KT, ESPOO_SECTOR_SHARES_2016
+from scripts.demo.calibration import (
+    ESPOO_ENERGY_2022_GWH,
+    ESPOO_HSY_SECTORS_KT,
+    ESPOO_HSY_TOTAL_KT,
+    ESPOO_TRANSPORT_2022_KT,
+)
 
 DATASET = "hsy_emissions"
 SEED = 2026
@@ -74,43 +79,99 @@ OTHER_CITY_ANCHORS_KT: Mapping[str, Mapping[int, float]] = {
     },
 }
 CITY_ORDER = ("Espoo", "Helsinki", "Kauniainen", "Vantaa")
+GROUPS = (
+    "district_heat",
+    "oil_heating",
+    "electric_heating",
+    "other_heating",
+    "consumer_electricity",
+    "transport",
+    "industry_machinery",
+    "waste",
+    "agriculture",
+)
 
-# Espoo's main-sector shares at anchor years (2016 from FIGURES.md; 2019 transport just under 31 %);
-# linear in between. The other cities scale these by CITY_WEIGHTS and renormalise.
+# Main-sector shares of a city's total at anchor years, linear in between. Espoo: the published 1990 and
+# 2022 splits (calibration.ESPOO_HSY_SECTORS_KT) exactly, 2016 (district heat 42 %, transport 27 %) and 2019
+# (transport just under 31 %) from FIGURES.md, 2023–2024 demo. Espoo has no geothermal / other heating rows
+# (its published buildings total is district heat + oil + electric heating + consumer electricity).
+ESPOO_SHARE_ANCHORS: Mapping[int, Mapping[str, float]] = {
+    **{
+        year: {group: kt / ESPOO_HSY_TOTAL_KT[year] for group, kt in sectors.items()}
+        for year, sectors in ESPOO_HSY_SECTORS_KT.items()
+    },
+    2016: {
+        "district_heat": 0.42,
+        "oil_heating": 0.045,
+        "electric_heating": 0.045,
+        "consumer_electricity": 0.14,
+        "transport": 0.27,
+        "industry_machinery": 0.05,
+        "waste": 0.02,
+        "agriculture": 0.01,
+    },
+    2019: {
+        "district_heat": 0.39,
+        "oil_heating": 0.04,
+        "electric_heating": 0.045,
+        "consumer_electricity": 0.13,
+        "transport": 0.305,
+        "industry_machinery": 0.045,
+        "waste": 0.03,
+        "agriculture": 0.015,
+    },
+    2023: {
+        "district_heat": 0.33,
+        "oil_heating": 0.05,
+        "electric_heating": 0.05,
+        "consumer_electricity": 0.12,
+        "transport": 0.39,
+        "industry_machinery": 0.03,
+        "waste": 0.028,
+        "agriculture": 0.002,
+    },
+    2024: {
+        "district_heat": 0.30,
+        "oil_heating": 0.05,
+        "electric_heating": 0.05,
+        "consumer_electricity": 0.11,
+        "transport": 0.42,
+        "industry_machinery": 0.04,
+        "waste": 0.028,
+        "agriculture": 0.002,
+    },
+}
+# The other cities: demo shares, scaled by CITY_WEIGHTS and renormalised.
 SHARE_ANCHORS: Mapping[int, Mapping[str, float]] = {
     1990: {
         "district_heat": 0.40,
-        "transport": 0.22,
+        "oil_heating": 0.06,
+        "electric_heating": 0.03,
+        "other_heating": 0.01,
         "consumer_electricity": 0.20,
-        "other_heating": 0.10,
+        "transport": 0.22,
         "industry_machinery": 0.05,
         "waste": 0.025,
         "agriculture": 0.005,
     },
-    2016: ESPOO_SECTOR_SHARES_2016,
-    2019: {
-        "district_heat": 0.39,
-        "transport": 0.305,
-        "consumer_electricity": 0.13,
-        "other_heating": 0.08,
-        "industry_machinery": 0.055,
-        "waste": 0.03,
-        "agriculture": 0.01,
-    },
-    2023: {
-        "district_heat": 0.33,
-        "transport": 0.38,
-        "consumer_electricity": 0.10,
-        "other_heating": 0.08,
-        "industry_machinery": 0.07,
+    2016: {
+        "district_heat": 0.42,
+        "oil_heating": 0.04,
+        "electric_heating": 0.025,
+        "other_heating": 0.015,
+        "consumer_electricity": 0.14,
+        "transport": 0.27,
+        "industry_machinery": 0.05,
         "waste": 0.03,
         "agriculture": 0.01,
     },
     2024: {
         "district_heat": 0.30,
-        "transport": 0.40,
+        "oil_heating": 0.035,
+        "electric_heating": 0.03,
+        "other_heating": 0.025,
         "consumer_electricity": 0.09,
-        "other_heating": 0.09,
+        "transport": 0.40,
         "industry_machinery": 0.075,
         "waste": 0.035,
         "agriculture": 0.01,
@@ -118,24 +179,26 @@ SHARE_ANCHORS: Mapping[int, Mapping[str, float]] = {
 }
 CITY_WEIGHTS: Mapping[str, Mapping[str, float]] = {
     "Espoo": {},
-    "Helsinki": {"district_heat": 1.25, "transport": 0.85, "other_heating": 0.5, "agriculture": 0.2},
+    "Helsinki": {"district_heat": 1.25, "transport": 0.85, "oil_heating": 0.5, "agriculture": 0.2},
     "Vantaa": {"transport": 1.15, "industry_machinery": 1.6, "agriculture": 1.5},
-    "Kauniainen": {"district_heat": 0.6, "other_heating": 2.2, "industry_machinery": 0.4, "agriculture": 0.3},
+    "Kauniainen": {"district_heat": 0.6, "oil_heating": 2.2, "other_heating": 2.0, "agriculture": 0.3},
 }
 TRANSPORT_MODES: Mapping[str, tuple[float, float, float]] = {  # road, rail, waterborne
-    "Espoo": (0.93, 0.02, 0.05),
+    "Espoo": (0.965, 0.01, 0.025),
     "Helsinki": (0.80, 0.04, 0.16),
     "Vantaa": (0.96, 0.03, 0.01),
     "Kauniainen": (0.985, 0.015, 0.0),
 }
+# Sektori3 (vehicle type) and Sektori4 (economic sector) of road transport, share of the road mode.
 VEHICLES = (
-    ("Henkilöautot", 0.60),
-    ("Pakettiautot", 0.10),
-    ("Kuorma-autot", 0.18),
-    ("Linja-autot", 0.10),
-    ("Moottoripyörät ja mopot", 0.02),
+    ("Henkilöautot", "Henkilöliikenne", 0.59),
+    ("Moottoripyörät ja mopot", "Henkilöliikenne", 0.02),
+    ("Pakettiautot", "Tavaraliikenne", 0.09),
+    ("Kuorma-autot", "Tavaraliikenne", 0.28),
+    ("Linja-autot", "Joukkoliikenne", 0.02),
 )
-ROADS = (("Katuajo", 0.45), ("Maantieajo", 0.55))
+# Sektori4 (economic sector) of heating, electricity and waste rows: share of the Sektori3 row.
+ECONOMIC_SECTORS = (("Asuminen", 0.55), ("Palvelut", 0.33), ("Teollisuus", 0.12))
 
 
 def lerp(anchors: Mapping[int, float], year: int) -> float:
@@ -168,64 +231,84 @@ class Leaf:
     sectors: tuple[str, str, str, str]
     share: Callable[[str, int], float]  # (city, year) -> share of the group
     factor: Callable[[int], float] | None  # year -> t CO2e per GWh; None: no energy use reported
+    cities: frozenset[str] = frozenset(CITY_ORDER)  # the cities that have this row
+
+
+def _by_economic_sector(
+    group: str,
+    path: tuple[str, str, str],
+    share: Callable[[str, int], float],
+    factor: Callable[[int], float] | None,
+    cities: frozenset[str] = frozenset(CITY_ORDER),
+) -> list[Leaf]:
+    """One leaf per economic sector (Sektori4) of a Sektori1–3 path."""
+    return [
+        Leaf(group, (*path, name), _scaled(share, part), factor, cities) for name, part in ECONOMIC_SECTORS
+    ]
+
+
+def _scaled(share: Callable[[str, int], float], part: float) -> Callable[[str, int], float]:
+    return lambda city, year: share(city, year) * part
 
 
 def _leaves() -> list[Leaf]:
+    """Every row of a city-year, four levels deep: Sektori1 main sector, Sektori2 sector, Sektori3 the
+    energy carrier / vehicle type / waste treatment, Sektori4 the economic sector."""
     electricity = lambda year: lerp(ELECTRICITY_FACTOR, year)  # noqa: E731
+    one = lambda c, y: 1.0  # noqa: E731
+    not_espoo = frozenset(CITY_ORDER) - {"Espoo"}
     leaves = [
-        Leaf(
+        *_by_economic_sector(
             "district_heat",
-            ("Lämmitys", "Kaukolämpö", "", ""),
-            lambda c, y: 1.0,
+            ("Lämmitys", "Kaukolämpö", "Kaukolämpö"),
+            one,
             lambda y: lerp(DISTRICT_HEAT_FACTOR, y),
         ),
-        Leaf(
-            "other_heating",
-            ("Lämmitys", "Öljylämmitys", "", ""),
-            lambda c, y: _span(0.75, 0.40)(y),
-            lambda y: 267.0,
+        *_by_economic_sector(
+            "oil_heating", ("Lämmitys", "Öljylämmitys", "Kevyt polttoöljy"), one, lambda y: 267.0
         ),
-        Leaf(
+        *_by_economic_sector("electric_heating", ("Lämmitys", "Sähkölämmitys", "Sähkö"), one, electricity),
+        *_by_economic_sector(
             "other_heating",
-            ("Lämmitys", "Sähkölämmitys", "", ""),
-            lambda c, y: _span(0.20, 0.35)(y),
+            ("Lämmitys", "Maalämpö", "Sähkö"),
+            lambda c, y: _span(0.1, 0.7)(y),
             electricity,
+            not_espoo,
         ),
-        Leaf(
-            "other_heating", ("Lämmitys", "Maalämpö", "", ""), lambda c, y: _span(0.005, 0.15)(y), electricity
-        ),
-        Leaf(
+        *_by_economic_sector(
             "other_heating",
-            ("Lämmitys", "Muu lämmitys", "", ""),
-            lambda c, y: 1.0 - _span(0.955, 0.90)(y),
+            ("Lämmitys", "Muu lämmitys", "Puu"),
+            lambda c, y: _span(0.9, 0.3)(y),
             lambda y: 40.0,
+            not_espoo,
         ),
-        Leaf("consumer_electricity", ("Sähkö", "Kulutussähkö", "", ""), lambda c, y: 1.0, electricity),
+        *_by_economic_sector("consumer_electricity", ("Sähkö", "Kulutussähkö", "Sähkö"), one, electricity),
     ]
-    for road, road_share in ROADS:
-        for vehicle, vehicle_share in VEHICLES:
-            leaves.append(
-                Leaf(
-                    "transport",
-                    ("Liikenne", "Tieliikenne", road, vehicle),
-                    _mode_share(0, road_share * vehicle_share),
-                    _span(265.0, 228.0),
-                )
-            )
-    for name in ("Lähiliikenteen junat", "Metro", "Raitiovaunut"):
+    for vehicle, economic, share in VEHICLES:
         leaves.append(
             Leaf(
                 "transport",
-                ("Liikenne", "Raideliikenne", name, ""),
-                _rail(name),
-                electricity,
+                ("Liikenne", "Tieliikenne", vehicle, economic),
+                _mode_share(0, share),
+                _span(265.0, 228.0),
             )
         )
-    for name, share in (("Matkustaja- ja rahtiliikenne", 0.6), ("Huviveneily", 0.4)):
+    for name in ("Lähijunat", "Metrot", "Raitiovaunut"):
+        cities = frozenset({"Helsinki"}) if name == "Raitiovaunut" else frozenset(CITY_ORDER)
         leaves.append(
             Leaf(
                 "transport",
-                ("Liikenne", "Vesiliikenne", name, ""),
+                ("Liikenne", "Raideliikenne", name, "Joukkoliikenne"),
+                _rail(name),
+                electricity,
+                cities,
+            )
+        )
+    for name, economic, share in (("Huviveneet", "Vapaa-aika", 0.6), ("Ammattiveneet", "Palvelut", 0.4)):
+        leaves.append(
+            Leaf(
+                "transport",
+                ("Liikenne", "Laivaliikenne", name, economic),
                 _mode_share(2, share),
                 lambda y: 270.0,
             )
@@ -233,31 +316,35 @@ def _leaves() -> list[Leaf]:
     leaves += [
         Leaf(
             "industry_machinery",
-            ("Teollisuus ja työkoneet", "Teollisuus", "", ""),
-            lambda c, y: 0.45,
+            ("Teollisuus ja työkoneet", "Teollisuus", "Polttoaineet", "Teollisuus"),
+            lambda c, y: 0.1 if c == "Espoo" else 0.45,
             _span(200.0, 150.0),
         ),
         Leaf(
             "industry_machinery",
-            ("Teollisuus ja työkoneet", "Työkoneet", "", ""),
-            lambda c, y: 0.55,
+            ("Teollisuus ja työkoneet", "Työkoneet", "Diesel", "Rakentaminen"),
+            lambda c, y: 0.9 if c == "Espoo" else 0.55,
             _span(265.0, 240.0),
         ),
-        Leaf("waste", ("Jätteiden käsittely", "Kaatopaikat", "", ""), _landfill_share, None),
-        Leaf(
+        *_by_economic_sector(
+            "waste", ("Jätteiden käsittely", "Kiinteät jätteet", "Kaatopaikat"), _landfill_share, None
+        ),
+        *_by_economic_sector(
             "waste",
-            ("Jätteiden käsittely", "Biojätteen käsittely", "", ""),
+            ("Jätteiden käsittely", "Kiinteät jätteet", "Biojätteen kompostointi"),
             lambda c, y: 0.9 if _landfill_share(c, y) < 0 else _span(0.10, 0.40)(y),
             None,
         ),
-        Leaf(
+        *_by_economic_sector(
             "waste",
-            ("Jätteiden käsittely", "Jätevedenpuhdistus", "", ""),
+            ("Jätteiden käsittely", "Jätevedet", "Jätevedenpuhdistus"),
             lambda c, y: 0.3 if _landfill_share(c, y) < 0 else 1.0 - _span(0.85, 0.75)(y),
             None,
         ),
-        Leaf("agriculture", ("Maatalous", "Peltoviljely", "", ""), lambda c, y: 0.6, None),
-        Leaf("agriculture", ("Maatalous", "Kotieläimet", "", ""), lambda c, y: 0.4, None),
+        Leaf("agriculture", ("Maatalous", "Peltoviljely", "Maaperä", "Maatalous"), lambda c, y: 0.6, None),
+        Leaf(
+            "agriculture", ("Maatalous", "Kotieläimet", "Ruoansulatus", "Maatalous"), lambda c, y: 0.4, None
+        ),
     ]
     return leaves
 
@@ -276,8 +363,8 @@ def _rail_share(city: str, year: int, name: str) -> float:
     has_metro = city == "Helsinki" or (city == "Espoo" and year >= 2017)
     has_tram = city == "Helsinki"
     parts = {
-        "Lähiliikenteen junat": 0.75,
-        "Metro": 0.15 if has_metro else 0.0,
+        "Lähijunat": 0.75,
+        "Metrot": 0.15 if has_metro else 0.0,
         "Raitiovaunut": 0.10 if has_tram else 0.0,
     }
     return parts[name] / sum(parts.values())
@@ -305,69 +392,104 @@ def city_totals_kt() -> dict[str, dict[int, float]]:
 
 
 def _group_shares(city: str, year: int) -> dict[str, float]:
-    years = sorted(SHARE_ANCHORS)
-    base = {group: lerp({y: SHARE_ANCHORS[y][group] for y in years}, year) for group in SHARE_ANCHORS[2016]}
+    anchors = ESPOO_SHARE_ANCHORS if city == "Espoo" else SHARE_ANCHORS
+    years = sorted(anchors)
+    base = {group: lerp({y: anchors[y].get(group, 0.0) for y in years}, year) for group in GROUPS}
     weighted = {group: share * CITY_WEIGHTS[city].get(group, 1.0) for group, share in base.items()}
     total = sum(weighted.values())
     return {group: share / total for group, share in weighted.items()}
 
 
+def _split(total: int, weights: list[float]) -> list[int]:
+    """Whole numbers in proportion to `weights` that add up to `total` exactly (residual on the largest)."""
+    whole = sum(weights)
+    if not whole:
+        return [0] * len(weights)
+    parts = [round(total * weight / whole) for weight in weights]
+    largest = max(range(len(weights)), key=lambda i: abs(weights[i]))
+    parts[largest] += total - sum(parts)
+    return parts
+
+
 @dataclass(frozen=True)
 class Row:
-    """One row of the demo file: city (or PKS), year, sectors, GWh (None = blank) and tenths of tonnes."""
+    """One row of the demo file: city (or PKS), year, Sektori1…4, GWh (None = blank) and tonnes CO2e."""
 
     city: str
     year: int
     sectors: tuple[str, str, str, str]
     energy_gwh: float | None
-    emissions_dt: int  # tenths of a tonne CO2e, so sums are exact
+    emissions_t: int  # whole tonnes CO2e, so sums are exact; the file holds kt (Päästöt is kt CO2e)
 
     @property
-    def emissions_t(self) -> float:
-        return self.emissions_dt / 10
+    def emissions_kt(self) -> float:
+        return self.emissions_t / 1000
+
+
+def _city_year(city: str, year: int, total_kt: float, rng: random.Random) -> list[Row]:
+    """The rows of one city and year: group totals from the shares (Espoo 1990 and 2022: the published
+    split exactly), leaves by their weights (Espoo 2022 transport: the published vehicle detail)."""
+    leaves = [leaf for leaf in _leaves() if city in leaf.cities]
+    calibrated = ESPOO_HSY_SECTORS_KT.get(year) if city == "Espoo" else None
+    total_t = round(total_kt * 1000)
+    if calibrated is not None:
+        group_t = {group: round(calibrated.get(group, 0.0) * 1000) for group in GROUPS}
+        if sum(group_t.values()) != total_t:
+            raise AssertionError(f"calibration: Espoo {year} sectors do not add up to {total_kt} kt")
+    else:
+        shares = _group_shares(city, year)
+        group_t = dict(zip(GROUPS, _split(total_t, [shares[g] for g in GROUPS]), strict=True))
+    values: dict[int, int] = {}
+    for group in GROUPS:
+        members = [i for i, leaf in enumerate(leaves) if leaf.group == group]
+        if not members:
+            continue
+        weights = []
+        for i in members:
+            leaf = leaves[i]
+            if city == "Espoo" and year == 2022 and group == "transport":
+                weight = ESPOO_TRANSPORT_2022_KT.get((leaf.sectors[1], leaf.sectors[2]), 0.0)
+            else:
+                jitter = 1.0 + rng.uniform(-0.06, 0.06) if group != "district_heat" else 1.0
+                weight = leaf.share(city, year) * jitter
+            weights.append(weight)
+        for i, value in zip(members, _split(group_t[group], weights), strict=True):
+            values[i] = value
+    energy_override = ESPOO_ENERGY_2022_GWH if city == "Espoo" and year == 2022 else {}
+    rows = []
+    for i, leaf in enumerate(leaves):
+        energy = None
+        if leaf.factor is not None:
+            if leaf.group in energy_override and group_t[leaf.group]:
+                energy = round(energy_override[leaf.group] * values[i] / group_t[leaf.group], 3)
+            else:
+                energy = round(max(values[i], 0) / leaf.factor(year), 3)
+        rows.append(Row(city, year, leaf.sectors, energy, values[i]))
+    return rows
 
 
 def demo_rows() -> list[Row]:
-    """Every row of the demo file, PKS (the sum of the four cities) last within each year."""
+    """Every row of the demo file, PKS (the sum of the four cities per sector row) last."""
     rng = random.Random(SEED + 1)
-    leaves = _leaves()
     totals = city_totals_kt()
     rows: list[Row] = []
     for year in YEARS:
         year_rows: list[Row] = []
         for city in CITY_ORDER:
-            target_dt = round(totals[city][year] * 10_000)
-            shares = _group_shares(city, year)
-            group_sums: dict[str, float] = {}
-            raw: list[float] = []
-            for leaf in leaves:
-                jitter = 1.0 + rng.uniform(-0.06, 0.06) if leaf.group != "district_heat" else 1.0
-                raw.append(leaf.share(city, year) * jitter)
-                group_sums[leaf.group] = group_sums.get(leaf.group, 0.0) + raw[-1]
-            values = [
-                round(target_dt * shares[leaf.group] * part / group_sums[leaf.group])
-                if group_sums[leaf.group]
-                else 0
-                for leaf, part in zip(leaves, raw, strict=True)
-            ]
-            values[0] += target_dt - sum(values)  # rounding residual on district heat: totals are exact
-            for leaf, value in zip(leaves, values, strict=True):
-                energy = None
-                if leaf.factor is not None:
-                    energy = round(max(value, 0) / 10 / leaf.factor(year), 3)
-                year_rows.append(Row(city, year, leaf.sectors, energy, value))
+            year_rows += _city_year(city, year, totals[city][year], rng)
         rows += year_rows
-        for index, leaf in enumerate(leaves):
-            parts = year_rows[index :: len(leaves)]
+        for leaf in _leaves():
+            parts = [row for row in year_rows if row.sectors == leaf.sectors]
             energy_parts = [row.energy_gwh for row in parts if row.energy_gwh is not None]
             energy_total = round(sum(energy_parts), 3) if leaf.factor is not None else None
-            rows.append(Row("PKS", year, leaf.sectors, energy_total, sum(row.emissions_dt for row in parts)))
+            rows.append(Row("PKS", year, leaf.sectors, energy_total, sum(row.emissions_t for row in parts)))
     rows.sort(key=lambda row: (row.city == "PKS", row.city, row.year))
     return rows
 
 
 def xlsx_bytes(rows: list[Row]) -> bytes:
-    """The workbook as HSY publishes it: a long table, two header-less columns, and an info sheet."""
+    """The workbook in HSY's real shape: one long table with BARE headers (Päästöt in kt CO2e,
+    Energiankulutus in GWh), four sector levels, blank (pandas: `Unnamed: n`) columns, and an info sheet."""
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     workbook.set_properties(
@@ -380,7 +502,7 @@ def xlsx_bytes(rows: list[Row]) -> bytes:
     bold = workbook.add_format({"bold": True})
     sheet = workbook.add_worksheet("Päästöt")
     header = ["Kaupunki", "Vuosi", "Sektori1", "Sektori2", "Sektori3", "Sektori4", None]
-    header += ["Energiankulutus (GWh)", "Päästöt (t CO2e)", None]
+    header += ["Energiankulutus", "Päästöt", "Unnamed: 9", "Unnamed: 10"]
     for column, title in enumerate(header):
         if title is not None:
             sheet.write_string(0, column, title, bold)
@@ -392,15 +514,14 @@ def xlsx_bytes(rows: list[Row]) -> bytes:
                 sheet.write_string(line, 2 + offset, sector)
         if row.energy_gwh is not None:
             sheet.write_number(line, 7, row.energy_gwh)
-        sheet.write_number(line, 8, row.emissions_t)
-    sheet.write_string(1, 9, "Vuoden 2024 luvut ovat ennakkotietoja.")
+        sheet.write_number(line, 8, row.emissions_kt)
     info = workbook.add_worksheet("Tietoa")
     notes = [
         "Pääkaupunkiseudun kasvihuonekaasupäästöt 1990–2024",
         "Lähde: Helsingin seudun ympäristöpalvelut HSY. Lisenssi: CC BY 4.0.",
-        "Päästöt: t CO2-ekv. Energiankulutus: GWh.",
+        "Päästöt: kt CO2-ekv. Energiankulutus: GWh. Vuoden 2024 luvut ovat ennakkotietoja.",
         "PKS = pääkaupunkiseutu yhteensä (Helsinki, Espoo, Vantaa, Kauniainen).",
-        "DEMO: kalibroitu esimerkkiaineisto, ei HSY:n julkaisemia lukuja.",
+        "DEMO: esimerkkiaineisto; Espoon 1990 ja 2022 sektorijako HSY:n julkaisemien lukujen mukaan.",
     ]
     for line, note in enumerate(notes):
         info.write_string(line, 0, note)
