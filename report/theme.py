@@ -130,6 +130,10 @@ def sector_colours(keys: Iterable[str]) -> dict[str, str]:
     return result
 
 
+# characters per subtitle line: the title's 900 px limit at the 11 px subtitle font
+SUBTITLE_WRAP: Final = 140
+
+
 def subtitle_lines(meta: ChartMeta, lang: str) -> list[str]:
     """The subtitle: a demo notice when needed, then source(s), licence (both in lang) and data vintage."""
     key = "meta.subtitle_one" if len(meta.sources) == 1 else "meta.subtitle_many"
@@ -140,7 +144,7 @@ def subtitle_lines(meta: ChartMeta, lang: str) -> list[str]:
         licence=source_text(meta.licence, lang),
         vintage=format_date(meta.vintage, lang),
     )
-    lines = [line]
+    lines = wrap_title(line, SUBTITLE_WRAP)  # many sources or a long licence: two lines, not a cut "…"
     if meta.is_demo:
         lines.insert(0, t("meta.demo_notice", lang))
     return lines
