@@ -91,11 +91,18 @@ def check_payload(
     `frame` is a connector's parsed observations (dimension columns, period, value, flag, unit);
     `previous` the dataset's current stored observations in the same shape (None on a first load).
     """
+    if not {"period", "value", "unit"} <= set(frame.columns):
+        return []  # not an observation frame: storage.checks rejects it, naming the missing column
     frame = _values(frame)
     found: list[Violation] = []
     for rule in spec.plausibility.ranges:
         found += _check_range(spec.id, rule, frame)
-    if jumps and previous is not None and previous.height:
+    if (
+        jumps
+        and previous is not None
+        and previous.height
+        and {"period", "value", "unit"} <= set(previous.columns)
+    ):
         old = _values(previous)
         for jump in spec.plausibility.jumps:
             found += _check_jump(spec.id, jump, frame, old)
@@ -117,7 +124,8 @@ def require_plausible(
 
 
 def _values(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.col("value").cast(pl.Float64))
+    """Values as floats; text that is no number becomes null here (storage.checks names it)."""
+    return frame.with_columns(pl.col("value").cast(pl.Float64, strict=False))
 
 
 def _dimensions(frame: pl.DataFrame) -> list[str]:

@@ -581,3 +581,10 @@ def test_a_population_out_of_range_is_rejected_on_load_and_the_last_good_data_st
     assert "outside the declared range 50 – 10 000 000 persons" in error
     assert "[range rule 'municipality_population']" in error
     assert read.observations(engine, "statfin_population").sort("series_id", "period").equals(good)
+
+
+def test_a_frame_storage_will_reject_is_left_to_storage_checks() -> None:
+    """No unit column, or text values: not for the plausibility checks to name (storage.checks does)."""
+    assert check_payload(spec("statfin_population"), population({"049": 10}).drop("unit")) == []
+    texts = population({"049": 300_000}).with_columns(pl.lit("n/a").alias("value"))
+    assert check_payload(spec("statfin_population"), texts) == []
