@@ -9,7 +9,7 @@ A connector's `parse` returns a *normalised observation frame* (polars), one row
 | value    | Float64 | the number; null when the source marks it missing (never 0 for missing)   |
 | flag     | Utf8    | the source's status flag ("p", "e", "b", "..", "neg", …) or null          |
 | unit     | Utf8    | one of kestava.units.UNITS, spelled exactly                              |
-| <others> | Utf8    | every other dimension (sector1…sector4, rule, measure, …), never null     |
+| <others> | Utf8    | every other dimension (sector1…sector5, rule, measure, …), never null     |
 
 The series key is the dataset id plus every column except period, value and flag.
 `parse` is pure (bytes in, frame out) and raises ingest.errors.ValidationError on bad input.

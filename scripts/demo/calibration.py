@@ -83,18 +83,6 @@ ESPOO_POPULATION: dict[int, int] = {
 # Helsinki region (HSY: Helsinki + Espoo + Vantaa + Kauniainen) totals, kt CO2e.
 REGION_HSY_TOTAL_KT: dict[int, float] = {2015: 5216.0, 2018: 4770.0, 2024: 3200.0}
 
-# Espoo sector shares (of the total) used to split the demo totals; 2016 district heat 42 %, transport 27 %;
-# 2019 transport just under 31 %. Shares in other years are interpolated.
-ESPOO_SECTOR_SHARES_2016: dict[str, float] = {
-    "district_heat": 0.42,
-    "transport": 0.27,
-    "consumer_electricity": 0.14,
-    "other_heating": 0.08,
-    "industry_machinery": 0.05,
-    "waste": 0.03,
-    "agriculture": 0.01,
-}
-
 # Espoo's published sector split (HSY method, kt CO2e), from ../shared/realdata/hsy/ (Espoo Climate City
 # Contract 2023, table, source HSY 2023). Published, rounded to whole kt: 1990 district heat 316, oil
 # heating 78, electric heating 65, consumer electricity 158 (buildings 616), transport incl. working
