@@ -84,12 +84,15 @@ def check_payload(
     previous: pl.DataFrame | None = None,
     *,
     jumps: bool = True,
+    series_jumps: bool = True,
 ) -> list[Violation]:
     """Every violation of the dataset's declared ranges, and (with the previous vintage, unless
     `jumps` is False) of its declared jumps. Writes nothing.
 
     `frame` is a connector's parsed observations (dimension columns, period, value, flag, unit);
     `previous` the dataset's current stored observations in the same shape (None on a first load).
+    series_jumps=False checks only the jumps of sums (aggregate = "sum"): after a reader change the
+    series may be cut differently (HSY's sector levels), while a city's total still compares.
     """
     if not {"period", "value", "unit"} <= set(frame.columns):
         return []  # not an observation frame: storage.checks rejects it, naming the missing column
@@ -105,7 +108,8 @@ def check_payload(
     ):
         old = _values(previous)
         for jump in spec.plausibility.jumps:
-            found += _check_jump(spec.id, jump, frame, old)
+            if series_jumps or jump.aggregate == "sum":
+                found += _check_jump(spec.id, jump, frame, old)
     return found
 
 
@@ -115,10 +119,11 @@ def require_plausible(
     previous: pl.DataFrame | None = None,
     *,
     jumps: bool = True,
+    series_jumps: bool = True,
     note: str = "",
 ) -> None:
     """Raise PlausibilityError naming every violation (see check_payload); `note` ends the message."""
-    violations = check_payload(spec, frame, previous, jumps=jumps)
+    violations = check_payload(spec, frame, previous, jumps=jumps, series_jumps=series_jumps)
     if violations:
         raise PlausibilityError(spec.id, violations, note)
 
