@@ -241,6 +241,8 @@ class Table:
     rows: Sequence[Sequence[str | list[str]]]
     numeric: list[bool]
     code_columns: frozenset[int] = frozenset()
+    # the tracker's technical messages (connector errors), written in English: marked lang="en" on the page
+    message_columns: frozenset[int] = frozenset()
 
 
 def frame_table(frame: pl.DataFrame, caption: str, lang: str, headers: Sequence[str] | None = None) -> Table:
@@ -635,6 +637,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                 for r in found.sources.iter_rows(named=True)
             ],
             [False] * 7,
+            message_columns=frozenset({6}),
         )
     failed = None
     if found.failed_runs.height:
@@ -651,6 +654,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                 for r in found.failed_runs.iter_rows(named=True)
             ],
             [False] * 4,
+            message_columns=frozenset({3}),
         )
     reconciliation = _reconciliation_table(found.reconciliation, lang)
     if period.kind == "week":

@@ -6,14 +6,14 @@ import csv
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, insert
 from typer.testing import CliRunner
 
 from indicators.catalogue import SumDerivation, load_indicator_catalogue
@@ -22,7 +22,8 @@ from ingest.catalogue import load_catalogue
 from kestava import units
 from kestava.cli import app, indicator_rows
 from report import charts, weekly
-from report.i18n import LANGS, catalogue
+from report.i18n import LANGS, catalogue, t
+from storage import schema
 
 READER_LANGS: Final = ("fi", "sv")
 # attributes whose text a reader sees or hears (tooltips, image alternatives, screen-reader labels)
@@ -63,24 +64,41 @@ ALLOWED: Final[Mapping[str, Mapping[str, str]]] = {
 
 
 class _VisibleText(HTMLParser):
-    """Text nodes outside <script>/<style>, and the visible attributes, of an HTML page."""
+    """Text nodes outside <script>/<style>, and the visible attributes, of an HTML page; text the page
+    marks as another language than its own (lang="en" on a connector's error message) is left out."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
         self._hidden = 0
+        self._page_lang: str | None = None
+        self._foreign: str | None = None  # the tag of the element marked as another language
+        self._foreign_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._hidden += 1
-        self.found.extend(v for k, v in attrs if k in VISIBLE_ATTRIBUTES and v)
+        lang = dict(attrs).get("lang")
+        if self._page_lang is None and tag == "html":
+            self._page_lang = lang
+        elif self._foreign is None and lang is not None and lang != self._page_lang:
+            self._foreign, self._foreign_depth = tag, 1
+            return
+        elif tag == self._foreign:
+            self._foreign_depth += 1
+        if self._foreign is None:
+            self.found.extend(v for k, v in attrs if k in VISIBLE_ATTRIBUTES and v)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self._hidden -= 1
+        if tag == self._foreign:
+            self._foreign_depth -= 1
+            if self._foreign_depth == 0:
+                self._foreign = None
 
     def handle_data(self, data: str) -> None:
-        if not self._hidden and data.strip():
+        if not self._hidden and self._foreign is None and data.strip():
             self.found.append(data)
 
 
@@ -287,6 +305,15 @@ def test_the_forbidden_lists_catch_what_the_issue_saw() -> None:
     assert untranslated(["https://data.fingrid.fi/api/x · a03695097b4e"], "probe", "fi") == []  # URL, digest
 
 
+def test_html_texts_reads_text_and_visible_attributes_but_not_marked_foreign_text() -> None:
+    page = (
+        '<html lang="fi"><head><title>Otsikko</title><style>p {}</style></head><body>'
+        '<p title="Vihje">Virheilmoitus: <span lang="en">HTTP 500 <b>from</b> the server</span> loppu</p>'
+        '<img alt="Kuvaus" src="x.png"><script>var english = "text";</script></body></html>'
+    )
+    assert [s.strip() for s in html_texts(page)] == ["Otsikko", "Vihje", "Virheilmoitus:", "loppu", "Kuvaus"]
+
+
 def test_spec_texts_reads_titles_axes_legends_tooltips_and_drawn_values() -> None:
     spec = {
         "title": {"text": ["Finding"], "subtitle": ["Source line"]},
@@ -391,4 +418,41 @@ def test_export_names_and_sources_in_finnish_and_swedish(loaded_engine: Engine) 
         )
         assert any(":" in name for name in table["name"].drop_nulls().unique().to_list())  # breakdown parts
         findings = untranslated(texts, f"kestava export --lang {lang}", lang)
+        assert findings == [], "\n".join(f"{sorted(f.keys | f.words)} in {f.text!r}" for f in findings)
+
+
+def test_connector_errors_are_marked_english_in_finnish_and_swedish(
+    loaded_engine: Engine, tmp_path: Path
+) -> None:
+    """A failed fetch's message is the connector's own English text: the page says so (lang="en" and the
+    column header), so a screen reader switches language and the check above leaves it out."""
+    run = schema.job_run
+    now = datetime.now(UTC).replace(tzinfo=None)
+    message = "eurostat_sdg_12_41: GET https://example.invalid/x: expected JSON-stat, got HTML"
+    with loaded_engine.begin() as conn:
+        run_id = conn.execute(
+            insert(run)
+            .values(
+                job="ingest:eurostat_sdg_12_41",
+                dataset_id="eurostat_sdg_12_41",
+                trigger="test",
+                started_at=now,
+                finished_at=now,
+                outcome="failed",
+                error=message,
+            )
+            .returning(run.c.id)
+        ).scalar_one()
+    try:
+        period = weekly.current_week(date.today())
+        results = weekly.build_reports(loaded_engine, period, READER_LANGS, out_dir=tmp_path, images=False)
+    finally:
+        with loaded_engine.begin() as conn:
+            conn.execute(delete(run).where(run.c.id == run_id))
+    for lang, result in results.items():
+        html = result.path.read_text(encoding="utf-8")
+        assert '<span lang="en">eurostat_sdg_12_41: GET https://example.invalid/x: expected JSON-stat' in html
+        texts = html_texts(html)
+        assert t("report_col.error", lang) in texts and not any("expected JSON-stat" in x for x in texts)
+        findings = untranslated(texts, f"{lang} page with a failed fetch", lang)
         assert findings == [], "\n".join(f"{sorted(f.keys | f.words)} in {f.text!r}" for f in findings)
