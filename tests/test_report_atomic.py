@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -225,6 +226,7 @@ def test_killed_report_leaves_the_previous_complete_report_or_none(
     seed = int(os.environ.get("KESTAVA_KILL_SEED", str(random.SystemRandom().randrange(2**32))))
     print(f"kill trials: seed {seed} (replay with KESTAVA_KILL_SEED={seed})")
     rng = random.Random(seed)
+    outcomes: Counter[str] = Counter()
     week = "2026-W48"
     kept = tmp_path / "kept"
     started = time.monotonic()
@@ -253,17 +255,30 @@ def test_killed_report_leaves_the_previous_complete_report_or_none(
             process.wait()
         if not final.exists():
             assert not previous, f"{why}: the previous report is gone"
+            outcomes["no report yet"] += 1
             continue
         _check_complete(final, why)
         if _fingerprint(final) == before:
+            outcomes["previous report kept"] += 1
             continue  # the previous report, untouched
         times = [p.stat().st_mtime for p in final.iterdir()]
         assert min(times) >= trial_start, f"{why}: files of two runs in one report"
+        outcomes["new report complete"] += 1
+    print(f"kill trials: {dict(outcomes)}")
 
-    # the next complete run cleans up whatever the killed ones left
-    for out in [kept, *tmp_path.glob("fresh*")]:
-        process = _report(report_env, out, week)
-        assert process.wait(timeout=300) == 0, f"seed {seed}: a run after the kills failed"
+    # the next complete run cleans up whatever the killed ones left: one real run over the kept report,
+    # and the recovery every run starts with (report.atomic.recover) in the other folders
+    process = _report(report_env, kept, week)
+    assert process.wait(timeout=300) == 0, f"seed {seed}: a run after the kills failed"
+    final = kept / week / "fi"
+    _check_complete(final, f"seed {seed}, clean-up run")
+    assert _beside(final) == {"fi", final.resolve().name, ".fi.lock"}, f"seed {seed}: leftovers"
+    for out in tmp_path.glob("fresh*"):
         final = out / week / "fi"
-        _check_complete(final, f"seed {seed}, clean-up run in {out.name}")
-        assert _beside(final) == {"fi", final.resolve().name, ".fi.lock"}, f"seed {seed}: leftovers"
+        if not final.parent.exists():
+            continue  # killed before the report folder was made
+        published = recover(final)
+        left = _beside(final) - {".fi.lock"}
+        assert left == (set() if published is None else {"fi", published.name}), f"seed {seed}: {left}"
+        if published is not None:
+            _check_complete(final, f"seed {seed}, recovered in {out.name}")
