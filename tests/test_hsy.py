@@ -590,3 +590,44 @@ def test_demo_generator_is_byte_identical(tmp_path: Path) -> None:
             }
         )
     assert digests[0] == digests[1]
+
+
+def test_demo_espoo_2022_energy_use_is_the_published_one(
+    demo_frame: tuple[pl.DataFrame, Path, Manifest],
+) -> None:
+    """Espoo CCC 2023 table A-1.1 (GWh): district heat 1 958, oil heating 166, electric heating 394,
+    consumer electricity 1 701, transport fossil fuels 1 455, industrial and machinery fuels 50."""
+    frame, _, _ = demo_frame
+    energy = frame.filter(pl.col("area") == "049", pl.col("period") == "2022", pl.col("measure") == "energy")
+    by_sector = {
+        key: round(gwh, 6)
+        for key, gwh in energy.group_by("sector1", "sector2")
+        .agg(pl.col("value").sum())
+        .select(pl.concat_str("sector1", "sector2", separator="/"), "value")
+        .rows()
+    }
+    assert by_sector["Lämmitys/Kaukolämpö"] == 1958
+    assert by_sector["Lämmitys/Öljylämmitys"] == 166
+    assert by_sector["Lämmitys/Sähkölämmitys"] == 394
+    assert by_sector["Sähkö/Kulutussähkö"] == 1701
+    transport = sum(v for k, v in by_sector.items() if k.startswith("Liikenne/"))
+    assert round(transport, 6) == 1455
+    machinery = sum(v for k, v in by_sector.items() if k.startswith("Teollisuus ja työkoneet/"))
+    assert round(machinery, 6) == 50
+
+
+def test_the_bundled_workbook_served_over_http_gives_espoo_1060_kt_in_1990(
+    httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
+) -> None:
+    """The bundled snapshot's XLSX (real shape: bare headers in kt) behind a CKAN package_show."""
+    body = (
+        Path(__file__).parents[1]
+        / "data"
+        / "snapshot"
+        / "hsy_emissions"
+        / "paakaupunkiseudun_kasvihuonekaasupaastot_1990-2024.xlsx"
+    ).read_bytes()
+    serve(httpserver, body)
+    emissions = run(spec, fetcher).filter(pl.col("measure") == "emissions", pl.col("area") == "049")
+    assert emissions.filter(pl.col("period") == "1990")["value"].sum() == pytest.approx(1060.0)
+    assert emissions.filter(pl.col("period") == "2023")["value"].sum() == pytest.approx(742.0)

@@ -455,15 +455,20 @@ def _city_year(city: str, year: int, total_kt: float, rng: random.Random) -> lis
             weights.append(weight)
         for i, value in zip(members, _split(group_t[group], weights), strict=True):
             values[i] = value
-    energy_override = ESPOO_ENERGY_2022_GWH if city == "Espoo" and year == 2022 else {}
+    # Espoo 2022: the published energy use per group, split over its rows in MWh so the sum is exact
+    published_mwh: dict[int, int] = {}
+    if city == "Espoo" and year == 2022:
+        for group, gwh in ESPOO_ENERGY_2022_GWH.items():
+            members = [i for i, leaf in enumerate(leaves) if leaf.group == group and leaf.factor is not None]
+            parts = _split(round(gwh * 1000), [float(max(values[i], 0)) for i in members])
+            published_mwh.update(zip(members, parts, strict=True))
     rows = []
     for i, leaf in enumerate(leaves):
         energy = None
-        if leaf.factor is not None:
-            if leaf.group in energy_override and group_t[leaf.group]:
-                energy = round(energy_override[leaf.group] * values[i] / group_t[leaf.group], 3)
-            else:
-                energy = round(max(values[i], 0) / leaf.factor(year), 3)
+        if i in published_mwh:
+            energy = published_mwh[i] / 1000
+        elif leaf.factor is not None:
+            energy = round(max(values[i], 0) / leaf.factor(year), 3)
         rows.append(Row(city, year, leaf.sectors, energy, values[i]))
     return rows
 
