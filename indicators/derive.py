@@ -85,7 +85,8 @@ def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         lists = (
             frame.join(mixed, on=keys, how="semi")
             .group_by(keys)
-            .agg(pl.col("snapshot_id").unique().sort().cast(pl.List(pl.Int64)).alias("_ids"))
+            # cast each id before aggregating: in a group-by context a cast to List applies per element
+            .agg(pl.col("snapshot_id").cast(pl.Int64).unique().sort().alias("_ids"))
         )
         grouped = grouped.join(lists, on=keys, how="left")
         snapshot_ids = pl.when(pl.col("_ids").is_not_null()).then(pl.col("_ids")).otherwise(single)

@@ -256,3 +256,24 @@ def test_vintage_is_the_latest_valid_from_of_each_key() -> None:
     # one vintage throughout: every key carries it
     done, _ = derive_all(cat, {"d": obs([("049", "2020", 1.0, {}), ("091", "2020", 2.0, {})])})
     assert done["t"]["vintage"].to_list() == [T, T]
+
+
+def test_a_sum_over_rows_from_two_snapshots_lists_both_and_uses_the_revised_value() -> None:
+    # one value revised in a later snapshot (2): the sum takes it, provenance names both snapshots;
+    # a key whose rows all come from snapshot 1 keeps [1]
+    first = obs(
+        [
+            ("049", "2020", 10.0, {"s1": "Lämmitys", "s2": "Kaukolämpö"}),
+            ("049", "2020", 5.0, {"s1": "Liikenne", "s2": "Tieliikenne"}),
+        ]
+    )
+    revised = obs([("049", "2020", 12.0, {"s1": "Lämmitys", "s2": "Öljylämmitys"})], snapshot=2)
+    data = pl.concat([first, revised], how="vertical")
+    entry = {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}
+    done, errors = derive_all(catalogue(total={"derive": entry}, sectors={"derive": SECTORS}), {"d": data})
+    assert not errors
+    totals = done["total"].select("value", "snapshot_ids").to_dicts()
+    assert totals == [{"value": 27.0, "snapshot_ids": [1, 2]}]
+    parts = {r["indicator"]: r["snapshot_ids"] for r in done["sectors"].to_dicts()}
+    assert parts["sectors.other_heating"] == [2]
+    assert parts["sectors.transport"] == [1]
