@@ -199,6 +199,9 @@ class Indicator(_Model):
     targets: list[Target] = Field(default_factory=list)
     assess: list[str] = Field(default_factory=lambda: ["eurostat_sdg", "open_sdg"])
     areas: list[str] | None = None  # None: every area the inputs have
+    # display order: headline indicators first, then by `order`, then catalogue position
+    headline: bool = False
+    order: int | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Indicator:
@@ -247,6 +250,20 @@ class IndicatorCatalogue(_Model):
         except KeyError:
             known = ", ".join(sorted(self.indicators))
             raise KeyError(f"unknown indicator {indicator_id!r}; the catalogue has: {known}") from None
+
+    def display_key(self, indicator_id: str) -> tuple[int, int, int, int, str]:
+        """Sort key for showing indicators: headline first, catalogue `order`, catalogue position.
+
+        A breakdown row ('ghg_by_subsector.road_transport') follows its parent, never interleaved
+        with other indicators; unknown ids go last.
+        """
+        base, _, part = indicator_id.partition(".")
+        ids = list(self.indicators)
+        if base not in self.indicators:
+            return (2, len(ids), len(ids), 1, indicator_id)
+        entry = self.indicators[base]
+        order = entry.order if entry.order is not None else len(ids)
+        return (0 if entry.headline else 1, order, ids.index(base), 1 if part else 0, part)
 
     def datasets_of(self, indicator_id: str) -> set[str]:
         """Every dataset an indicator depends on, directly or through other indicators."""

@@ -1114,10 +1114,6 @@ DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
-def _sdg_sort_key(code: str) -> tuple[tuple[int, str], ...]:
-    return tuple((int(p), "") if p.isdigit() else (10**6, p) for p in code.replace(" ", "").split("."))
-
-
 def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi") -> alt.LayerChart:
     """Every indicator's status by every assessment method, as a colour-blind-safe grid with text cells.
 
@@ -1152,7 +1148,8 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
         indicators.setdefault(str(r["indicator"]), str(r["sdg"]))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     by_key = {(str(r["indicator"]), str(r["method"])): r for r in rows}
-    ind_order = sorted(indicators, key=lambda i: (_sdg_sort_key(indicators[i]), i))
+    # the caller's row order (report.data.dashboard_frame: the catalogue's display order, headline first)
+    ind_order = list(indicators)
     level_labels = {lv: t(f"level.{lv}", lang) for lv in LEVELS}
 
     def rate(v: float | None) -> str:
@@ -1251,7 +1248,22 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
     assessed = [c for c in cells if c["level_key"] != "none"]
     good = [c for c in assessed if c["level_key"] in ("achieved", "good")]
     away = [c for c in assessed if c["level_key"] == "away"]
-    finding = t("dashboard.title", lang, good=len(good), total=len(assessed))
+    # the title counts indicators, not indicator × method cells, and leads with the first (headline) row
+    levels_of: dict[str, list[str]] = {}
+    for c in assessed:
+        levels_of.setdefault(c["indicator"], []).append(c["level_key"])
+    on_track = [i for i, lv in levels_of.items() if all(x in ("achieved", "good") for x in lv)]
+    first = ind_order[0]
+    first_levels = levels_of.get(first, [])
+    finding = t(
+        "dashboard.title",
+        lang,
+        first=indicator_label(first, lang),
+        first_good=sum(x in ("achieved", "good") for x in first_levels),
+        first_total=len(first_levels),
+        good=len(on_track),
+        total=len(levels_of),
+    )
     description = t(
         "dashboard.description",
         lang,

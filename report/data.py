@@ -367,12 +367,16 @@ def dashboard_frame(
     sdg (SDG target, e.g. '13.2'), method (dashboard key: eurostat, opensdg, sdsn, german, linear),
     status, observed_rate and required_rate (% a year; only for the methods that compare compound rates —
     Eurostat, Open SDG and the linear path), ratio (observed/required pace), base_year, latest_year.
-    Each indicator is shown for the first of `areas` it is assessed for.
+    Each indicator is shown for the first of `areas` it is assessed for. Rows follow the catalogue's
+    display order (indicators.catalogue.IndicatorCatalogue.display_key: headline indicators first,
+    breakdowns right after their parent), the same in every language.
     """
     check_lang(lang)
     frame = _require(_primary_assessments(engine, areas), "assessments")
+    catalogue = load_indicator_catalogue()
+    ordered = sorted(frame.iter_rows(named=True), key=lambda r: catalogue.display_key(r["indicator"]))
     rows = []
-    for r in frame.iter_rows(named=True):
+    for r in ordered:
         rate_method = r["method"] in _RATE_METHODS
         rows.append(
             {

@@ -546,7 +546,8 @@ def test_progress_dashboard_grid_text_and_reasons() -> None:
     rect = next(u for u in units(spec) if mark_type(u) == "rect")
     text = next(u for u in units(spec) if mark_type(u) == "text" and "text" in u.get("encoding", {}))
     assert rect["encoding"]["x"]["sort"] == ["Eurostat", "Open SDG", "SDSN", "Saksan malli"]
-    assert rect["encoding"]["y"]["sort"] == ["7.2 Uusiutuva energia", "13.2 Kasvihuonekaasupäästöt"]
+    # rows keep the caller's (catalogue) order: the headline indicator first, not sorted by SDG code or name
+    assert rect["encoding"]["y"]["sort"] == ["13.2 Kasvihuonekaasupäästöt", "7.2 Uusiutuva energia"]
     levels = rect["encoding"]["color"]["scale"]
     assert levels["range"] == [theme.LEVEL_COLOURS[lv] for lv in charts.LEVELS]
     assert text["encoding"]["fill"]["scale"] is None
@@ -563,7 +564,12 @@ def test_progress_dashboard_grid_text_and_reasons() -> None:
     assert tip_titles[-4:] == [
         t(f"label.{k}", "fi") for k in ("observed_rate", "required_rate", "ratio", "period")
     ]
-    assert title_text(spec) == "2 / 7 arviosta osoittaa riittävää edistystä"
+    # indicators, not cells: no GHG method is sufficient (0/4); renewables are 'decreasing' by SDSN, so
+    # no indicator is sufficient by every method (0/2)
+    assert title_text(spec) == (
+        "Kasvihuonekaasupäästöt: riittävä edistys 0/4 menetelmällä · "
+        "0/2 indikaattoria edistyy riittävästi kaikilla menetelmillä"
+    )
     with pytest.raises(ValueError, match="progress_dashboard: unknown status 'great'"):
         charts.progress_dashboard(dashboard().with_columns(status=pl.lit("great")), meta=META)
 
