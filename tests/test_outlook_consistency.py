@@ -1,4 +1,4 @@
-"""The dashboard's message: the headline indicator first, the same row order in every language, no interleaving."""
+"""The one message of the reports: the headline indicator first, one row order in every language."""
 
 from __future__ import annotations
 
