@@ -14,8 +14,9 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import breaches as reconciliation_breaches
-from indicators.trajectory import required_pace, target_from_base
+from indicators.trajectory import Direction, required_pace, target_from_base
 from ingest.catalogue import load_catalogue
 from kestava import api
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -776,6 +777,12 @@ class Headline:
     required_change: float  # linear change a year from latest to target (negative: a cut)
     snapshot_ids: tuple[int, ...]
     is_demo: bool
+    # the OLS trend of indicators.outlook.outlook (the same numbers as kestava.api.outlook): the value
+    # projected for the target year with its 95 % band, and the year the target is reached at that pace
+    projected_value: float | None = None
+    projected_lower: float | None = None
+    projected_upper: float | None = None
+    year_reached: int | None = None
 
 
 def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total") -> Headline:
@@ -806,7 +813,9 @@ def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total")
     gap = latest_value - target_value
     years = target.year - latest_year
     pace = required_pace(latest_year, latest_value, target.year, target_value) if years > 0 else None
+    projection = _ols_outlook(observed, indicator, area, target.year, target_value, entry.direction)
     return Headline(
+        **projection,
         indicator=indicator,
         area=area,
         unit=entry.unit,
@@ -825,6 +834,57 @@ def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total")
         snapshot_ids=tuple(snapshot_ids_of(observed)),
         is_demo=bool(observed.get_column("is_demo").any()),
     )
+
+
+def _ols_outlook(
+    observed: pl.DataFrame,
+    indicator: str,
+    area: str,
+    target_year: int,
+    target_value: float,
+    direction: Direction,
+) -> dict[str, Any]:
+    """The OLS row of indicators.outlook.outlook for the headline's series and target (empty if none)."""
+    values = pl.concat(
+        [
+            observed.select(
+                pl.lit(indicator).alias("indicator"),
+                pl.lit(area).alias("area"),
+                pl.lit("observed").alias("kind"),
+                pl.col("year").cast(pl.Int64),
+                pl.col("value").cast(pl.Float64),
+            ),
+            pl.DataFrame(
+                {
+                    "indicator": [indicator],
+                    "area": [area],
+                    "kind": ["target"],
+                    "year": [target_year],
+                    "value": [target_value],
+                },
+                schema={
+                    "indicator": pl.String,
+                    "area": pl.String,
+                    "kind": pl.String,
+                    "year": pl.Int64,
+                    "value": pl.Float64,
+                },
+            ),
+        ]
+    )
+    found = target_outlook(values, direction)
+    if found.height == 0 or "projected_value" not in found.columns:
+        return {}
+    rows = found.filter(pl.col("method") == "ols", pl.col("status") == "ok")
+    if rows.height == 0:
+        return {}
+    r = rows.row(0, named=True)
+    return {
+        "projected_value": r["projected_value"],
+        "projected_lower": r["projected_lower"],
+        "projected_upper": r["projected_upper"],
+        "year_reached": r["year_reached"],
+    }
 
 
 @dataclass(frozen=True)

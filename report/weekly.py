@@ -485,6 +485,24 @@ def _headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
                 "report.fig_required_linear", lang, kt=format_number(h.required_change, lang, 0, signed=True)
             ),
         }
+    projection = None
+    if h.projected_value is not None and h.latest_year < h.target_year:
+        reached = (
+            t("report.fig_projection_reached", lang, year=h.year_reached)
+            if h.year_reached is not None
+            else t("report.fig_projection_never", lang)
+        )
+        projection = {
+            "label": t("report.fig_projection", lang, year=h.target_year),
+            "value": rd.format_value(h.projected_value, kt, lang),
+            "note": t(
+                "report.fig_projection_note",
+                lang,
+                lower=format_number(h.projected_lower, lang),
+                upper=format_number(h.projected_upper, lang),
+                reached=reached,
+            ),
+        }
     return {
         "heading": t("report.headline_heading", lang, gen=gen, year=h.target_year),
         "lead": t(
@@ -529,6 +547,7 @@ def _headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
                 else "",
             },
             *([required] if required is not None else []),
+            *([projection] if projection is not None else []),
         ],
         "statuses": items,
         "snapshot_ids": list(h.snapshot_ids),

@@ -37,3 +37,20 @@ def test_dashboard_rows_lead_with_espoo_total_in_every_language(loaded_engine: E
                 seen.append(parent)
         orders[lang] = ids
     assert orders["fi"] == orders["sv"] == orders["en"]
+
+
+def test_headline_outlook_is_the_api_outlook(loaded_engine: Engine) -> None:
+    """The headline's projection and year reached are the numbers kestava.api.outlook gives."""
+    from kestava import api
+
+    h = rd.headline(loaded_engine)
+    found = api.outlook("ghg_total", area=rd.ESPOO, engine=loaded_engine)
+    ols = found.filter(pl.col("method") == "ols", pl.col("target_year") == h.target_year).row(0, named=True)
+    assert (ols["latest_year"], ols["latest_value"]) == (h.latest_year, h.latest_value)
+    assert abs(ols["target_value"] - h.target_value) < 1e-6
+    assert h.projected_value is not None and h.projected_lower is not None and h.projected_upper is not None
+    assert abs(ols["projected_value"] - h.projected_value) < 1e-6
+    assert (ols["projected_lower"], ols["projected_upper"]) == (h.projected_lower, h.projected_upper)
+    assert ols["year_reached"] == h.year_reached
+    # the band contains the projection
+    assert h.projected_lower <= h.projected_value <= h.projected_upper
