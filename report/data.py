@@ -282,19 +282,46 @@ def circular_frame(engine: Engine, areas: Sequence[str] = ("FI", "EU27_2020")) -
 
 
 def weekly_frame(
-    engine: Engine, area: str = "FI", *, indicator: str = "electricity_emission_factor"
+    engine: Engine,
+    area: str = "FI",
+    *,
+    indicator: str = "electricity_emission_factor",
+    as_of: date | None = None,
 ) -> pl.DataFrame:
-    """year (ISO year), week (1–53), value (gCO2/kWh), snapshot_ids from the weekly periods ("2026-W45")."""
+    """year (ISO year), week (1–53), value (gCO2/kWh), snapshot_ids from the weekly periods ("2026-W45").
+
+    With `as_of` (a report period's last day): only the weeks that ended by that day, from snapshots
+    fetched by its end (Europe/Helsinki) — what had been published then, not later weeks or fetches.
+    """
     values = _values(engine, indicator, area, "observed").filter(
         pl.col("indicator") == indicator, pl.col("period").str.contains(r"^\d{4}-W\d{2}$")
     )
-    values = _require(values, f"weekly {indicator} in area {area}")
-    return values.select(
+    frame = values.select(
         pl.col("period").str.slice(0, 4).cast(pl.Int64).alias("year"),
         pl.col("period").str.slice(6, 2).cast(pl.Int64).alias("week"),
         "value",
         _SNAPSHOT_IDS,
-    ).sort("year", "week")
+    )
+    if as_of is not None:
+        frame = _published_by(engine, frame, as_of).filter(
+            pl.struct("year", "week").map_elements(
+                lambda r: date.fromisocalendar(r["year"], r["week"], 7) <= as_of, return_dtype=pl.Boolean
+            )
+        )
+    return _require(frame, f"weekly {indicator} in area {area}").sort("year", "week")
+
+
+def _published_by(engine: Engine, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The rows of `frame` whose every snapshot was fetched by the end of `as_of` (Europe/Helsinki)."""
+    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tzinfo=HELSINKI_TZ)
+    end_utc = end.astimezone(UTC).replace(tzinfo=None)
+    snaps = read.snapshots(engine)
+    known = set(snaps.filter(pl.col("fetched_at") < end_utc).get_column("id").to_list())
+    return frame.filter(
+        pl.col(_SNAPSHOT_IDS).map_elements(
+            lambda ids: bool(len(ids)) and all(int(i) in known for i in ids), return_dtype=pl.Boolean
+        )
+    )
 
 
 def balance_frames(

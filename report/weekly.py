@@ -329,7 +329,7 @@ def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], 
         return charts.circular_economy(frame, meta=_meta(engine, ids, ""), lang=lang), ids
 
     def weekly() -> Built:
-        frame = rd.weekly_frame(engine)
+        frame = rd.weekly_frame(engine, as_of=as_of)
         ids = rd.snapshot_ids_of(frame)
         return charts.weekly_mover(frame, meta=_meta(engine, ids, ""), lang=lang), ids
 
