@@ -414,12 +414,14 @@ def emissions_trajectory(
         "history": t("trajectory.series_history", lang),
         "projection": t("trajectory.series_projection", lang),
         "path": t("trajectory.series_path", lang),
+        "base_path": t("trajectory.series_base_path", lang, base_year=base_year, target_year=target_year),
         "target": t("trajectory.series_target", lang),
     }
     colours = {
         "history": th.OKABE_ITO["blue"],
         "projection": th.OKABE_ITO["orange"],
         "path": th.OKABE_ITO["bluish_green"],
+        "base_path": th.OKABE_ITO["reddish_purple"],
         "target": th.OKABE_ITO["vermillion"],
     }
 
@@ -454,6 +456,12 @@ def emissions_trajectory(
             {"series": series["path"], "lower": None, "upper": None, "estimated": False, **r}
             for r in path_rows
         ]
+    # the straight line from the base year the linear-path status compares with (its value in any year)
+    base_path_rows = [{"year": base_year, "value": base_value}, {"year": target_year, "value": target}]
+    table_rows += [
+        {"series": series["base_path"], "lower": None, "upper": None, "estimated": False, **r}
+        for r in base_path_rows
+    ]
     table_rows.append(
         {
             "series": series["target"],
@@ -464,7 +472,12 @@ def emissions_trajectory(
             "estimated": False,
         }
     )
-    used = ["history"] + (["projection"] if proj_rows else []) + (["path"] if path_rows else []) + ["target"]
+    used = (
+        ["history"]
+        + (["projection"] if proj_rows else [])
+        + (["path"] if path_rows else [])
+        + ["base_path", "target"]
+    )
     colour = alt.Color(
         "series:N",
         title=None,
@@ -523,6 +536,12 @@ def emissions_trajectory(
             .mark_line(strokeDash=[7, 4], strokeWidth=1.8)
             .encode(x=x, y=y_val, color=colour)
         )
+    base_path_df = pl.DataFrame(base_path_rows).with_columns(series=pl.lit(series["base_path"]))
+    layers.append(
+        _years(alt.Chart(base_path_df))
+        .mark_line(strokeDash=[2, 3], strokeWidth=1.6)
+        .encode(x=x, y=y_val, color=colour, tooltip=[_year_tip(lang), value_tip])
+    )
     if seg_rows:
         layers.append(
             _years(alt.Chart(pl.DataFrame(seg_rows)))

@@ -665,11 +665,16 @@ def test_every_chart_exposes_its_data_table(name: str) -> None:
 
 def test_trajectory_table_holds_history_path_projection_and_target() -> None:
     table = chart_table(BUILDERS["emissions_trajectory"]("en", META))
+    base_path = t("trajectory.series_base_path", "en", base_year=1990, target_year=2030)
     assert set(table["series"]) == {
         t(f"trajectory.series_{k}", "en") for k in ("history", "projection", "path", "target")
-    }
+    } | {base_path}
     target = table.filter(pl.col("series") == t("trajectory.series_target", "en"))
     assert target.select("year", "value").row(0) == (2030, 200.0)
+    # the linear path the linear-path status compares with: from the 1990 value to the target
+    base_1990 = table.filter(pl.col("series") == "Emissions", pl.col("year") == 1990)["value"].item()
+    line = table.filter(pl.col("series") == base_path).sort("year").select("year", "value").rows()
+    assert line == [(1990, base_1990), (2030, 200.0)]
     assert table.filter(pl.col("year") == 2023, pl.col("series") == "Emissions")["estimated"].item() is True
 
 
