@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 from sqlalchemy import Engine
 
@@ -54,3 +56,20 @@ def test_headline_outlook_is_the_api_outlook(loaded_engine: Engine) -> None:
     assert ols["year_reached"] == h.year_reached
     # the band contains the projection
     assert h.projected_lower <= h.projected_value <= h.projected_upper
+
+
+def test_trajectory_chart_draws_the_line_the_linear_path_status_states(loaded_engine: Engine) -> None:
+    """The linear-path status names a path value for the latest year; the chart's base-year path passes it."""
+    from report import charts, weekly
+    from report.i18n import t
+
+    h = rd.headline(loaded_engine)
+    chart, _ = weekly._builders(loaded_engine, "fi", date.today())["emissions_trajectory"]()
+    table = charts.chart_table(chart)
+    name = t("trajectory.series_base_path", "fi", base_year=h.base_year, target_year=h.target_year)
+    (y0, v0), (y1, v1) = table.filter(pl.col("series") == name).sort("year").select("year", "value").rows()
+    assert (y0, y1) == (h.base_year, h.target_year) and abs(v1 - h.target_value) < 1e-6
+    at_latest = v0 + (v1 - v0) * (h.latest_year - y0) / (y1 - y0)
+    status = rd.status_frame(loaded_engine, "fi", areas=(h.area,), indicators=[h.indicator])
+    reason = status.filter(pl.col("method") == "linear_trajectory_check")["reason"].item()
+    assert rd.format_value(at_latest, h.unit, "fi") in reason
