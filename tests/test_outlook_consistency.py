@@ -73,3 +73,20 @@ def test_trajectory_chart_draws_the_line_the_linear_path_status_states(loaded_en
     status = rd.status_frame(loaded_engine, "fi", areas=(h.area,), indicators=[h.indicator])
     reason = status.filter(pl.col("method") == "linear_trajectory_check")["reason"].item()
     assert rd.format_value(at_latest, h.unit, "fi") in reason
+
+
+def test_trajectory_chart_projection_is_the_headline_projection(loaded_engine: Engine) -> None:
+    """The chart's 2030 projection and 95 % band are the headline's (indicators.outlook, OLS)."""
+    from report import charts, weekly
+    from report.i18n import t
+
+    h = rd.headline(loaded_engine)
+    chart, _ = weekly._builders(loaded_engine, "en", date.today())["emissions_trajectory"]()
+    table = charts.chart_table(chart)
+    row = table.filter(
+        pl.col("series") == t("trajectory.series_projection", "en"), pl.col("year") == h.target_year
+    )
+    assert h.projected_value is not None and h.projected_lower is not None and h.projected_upper is not None
+    assert abs(row["value"].item() - h.projected_value) < 1e-6
+    assert abs(row["lower"].item() - h.projected_lower) < 1e-6
+    assert abs(row["upper"].item() - h.projected_upper) < 1e-6
