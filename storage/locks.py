@@ -130,15 +130,35 @@ def _acquire_lease(engine: Engine, name: str, holder: str, lease: timedelta) -> 
     except IntegrityError:
         pass  # held, possibly by a crashed holder whose lease has expired
     with engine.begin() as conn:
+        current = conn.execute(select(lock.c.holder).where(lock.c.name == name)).scalar()
+        # an expired lease, or one whose holder was a process on this machine that no longer runs
+        # (killed: its lease would otherwise block everyone else until it expires)
+        stale = lock.c.expires_at < now
+        if current is not None and local_holder_is_dead(str(current)):
+            stale = stale | (lock.c.holder == current)
         taken = conn.execute(
             update(lock)
-            .where(lock.c.name == name, lock.c.expires_at < now)
+            .where(lock.c.name == name, stale)
             .values(holder=holder, acquired_at=now, expires_at=now + lease)
         ).rowcount
         if taken == 1:
             return
-        current = conn.execute(select(lock.c.holder).where(lock.c.name == name)).scalar()
     raise BusyError(name, current)
+
+
+def local_holder_is_dead(holder: str) -> bool:
+    """True when a host:pid:thread holder names this machine and a process that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # a process of another user holds that pid
+    return False
 
 
 def _renew(engine: Engine, name: str, holder: str, lease: timedelta, stop: threading.Event) -> None:
