@@ -304,6 +304,9 @@ def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
     )
 
 
+_FLAG_VALUES = {"on": "on", "ei": "ei", "true": "on", "false": "ei", "1": "on", "0": "ei"}
+
+
 def _fail(source: str, raw: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
     if bad.any():
         row = raw.filter(bad).row(0, named=True)
@@ -332,9 +335,12 @@ def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFram
 
     flags: dict[str, pl.Series] = {}
     for column, dimension in (("hinku_laskenta", "hinku"), ("päästökauppa", "ets")):
-        lowered = raw[column].str.to_lowercase()
-        _fail(source, raw, ~lowered.is_in(["on", "ei"]).fill_null(False), column, "On or Ei")
-        flags[dimension] = lowered
+        # the CSVs' encoding is unverified: On/Ei (the older bulk XLSX), true/false or 1/0 (what the one
+        # working public client casts to Boolean); every one is stored as the same "on"/"ei"
+        lowered = raw[column].str.strip_chars().str.to_lowercase()
+        known = lowered.is_in(list(_FLAG_VALUES)).fill_null(False)
+        _fail(source, raw, ~known, column, "On/Ei, true/false or 1/0")
+        flags[dimension] = lowered.replace_strict(_FLAG_VALUES, return_dtype=pl.String)
 
     written = raw["taso_3"].unique().drop_nulls()  # a few distinct spellings: map those, then the rows
     codes = (

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -401,3 +402,28 @@ def test_demo_snapshot_replays_through_the_connector(tmp_path: Path) -> None:
     for path in (tmp_path / "syke_emissions").iterdir():
         second = again / "syke_emissions" / path.name
         assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
+
+
+@pytest.mark.parametrize(("on", "off"), [("true", "false"), ("TRUE", "False"), ("1", "0")])
+def test_boolean_flag_spellings_read_as_on_and_ei(on: str, off: str) -> None:
+    """The CSVs may write the flags as true/false or 1/0 (SOURCES.md): they mean the same as On/Ei."""
+    lines = ESPOO_CSV.decode().split("\n")
+    spelling = {"On": on, "Ei": off}
+    swapped = [lines[0]]
+    for line in lines[1:]:
+        fields = line.split(";")
+        if len(fields) > 4:  # hinku_laskenta and päästökauppa are the 4th and 5th columns
+            fields[3], fields[4] = spelling[fields[3]], spelling[fields[4]]
+        swapped.append(";".join(fields))
+    body = "\n".join(swapped).encode()
+    assert b";On;" not in body and b";Ei;" not in body
+    assert_frame_equal(_parse(body), _parse(ESPOO_CSV))
+
+
+@pytest.mark.parametrize("bad", ["yes", "2", "kyllä"])
+def test_an_unknown_flag_spelling_is_rejected_naming_what_is_expected(bad: str) -> None:
+    body = ESPOO_CSV.replace(b";On;On;2020;Kau", f";{bad};On;2020;Kau".encode())
+    with pytest.raises(ValidationError) as caught:
+        _parse(body)
+    assert caught.value.field == "kunta_049.csv: column 'hinku_laskenta', line 4"
+    assert "true/false" in str(caught.value)
