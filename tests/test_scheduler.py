@@ -838,7 +838,6 @@ def test_sigterm_past_the_grace_period_rolls_the_running_job_back(
 
 @pytest.mark.slow
 def test_sigkill_mid_ingest_then_restart(db_url: str, rig: Callable[..., Rig]) -> None:
-    backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
     lease = 1.0
     setup = rig(
         db_url,
@@ -855,12 +854,10 @@ def test_sigkill_mid_ingest_then_restart(db_url: str, rig: Callable[..., Rig]) -
     assert [r.outcome for r in job_runs(db_url) if r.job == "ingest:k"] == ["running"]
     engine = open_database(db_url)
     try:
-        if backend == "sqlite":  # the dead holder's lease still stands until it runs out …
-            with pytest.raises(BusyError), job_lock(engine, "ingest:k", lease=timedelta(seconds=lease)):
-                pass
-            time.sleep(lease * 1.5)
-        with job_lock(engine, "ingest:k", lease=timedelta(seconds=lease)):  # … then it is free
-            pass  # (PostgreSQL released the advisory lock when the connection died)
+        # free at once: PostgreSQL released the advisory lock when the connection died; on SQLite the
+        # lease names a process on this machine that no longer runs, so the next holder takes it over
+        with job_lock(engine, "ingest:k", lease=timedelta(seconds=lease)):
+            pass
     finally:
         engine.dispose()
 
