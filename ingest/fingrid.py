@@ -1,4 +1,4 @@
-"""Fingrid open data: 3-minute electricity emission factors, paged, aggregated to daily and ISO-week means."""
+"""Fingrid open data: electricity emission factors, paged, aggregated to daily and ISO-week means."""
 
 from __future__ import annotations
 
@@ -70,19 +70,23 @@ def _now() -> datetime:
 class FingridConnector:
     """Protocol `fingrid`: `GET /api/datasets/{dataset}/data`, paged until `pagination.nextPage` is null.
 
-    Options: `dataset` (number), `days` (window length in whole days), `page_size`, `interval_minutes`
-    (default 3: the expected spacing, for coverage), `max_pages` (default 200, a guard against a paging
-    loop) and `reference_date` ("YYYY-MM-DD", optional). "Today" is the Europe/Helsinki date of the
-    injected clock unless `reference_date` is set; the bundled offline snapshot sets it so that the
-    replayed request has exactly the recorded window. Do not set it for live runs.
+    Options: `dataset` (number), `days` (window length in whole days), `page_size`, `max_pages` (default
+    200, a guard against a paging loop) and `reference_date` ("YYYY-MM-DD", optional). "Today" is the
+    Europe/Helsinki date of the injected clock unless `reference_date` is set; the bundled offline
+    snapshot sets it so that the replayed request has exactly the recorded window.
+    Do not set it for live runs.
 
     The API key is read from the environment variable named by the catalogue's `secret_env` and sent
     only as the `x-api-key` secret header.
 
     Output: area "FI", unit gCO2/kWh, `measure` "daily_mean" (period "YYYY-MM-DD", Europe/Helsinki
-    calendar days) and "weekly_mean" (period "YYYY-Www", ISO weeks), each the mean of the 3-minute
-    values in the period; flag "partial" when the period has fewer values than expected (480 a day,
-    460 / 500 on daylight-saving change days), e.g. the first and last week of the window.
+    calendar days) and "weekly_mean" (period "YYYY-Www", ISO weeks), each the mean of the values in the
+    period. The interval is inferred from the timestamps, day by day (the most common spacing between
+    consecutive values of the day, else of the window): Fingrid moved some datasets from 3 to 15 minutes,
+    and a window may span the change. It must divide an hour. A day is complete when it holds every
+    interval of its 24 hours (23 / 25 on daylight-saving change days): 480 values at 3 minutes, 96 at 15;
+    flag "partial" otherwise, and on every ISO week with a day that is not complete (e.g. the first and
+    last week of the window).
     """
 
     protocol: ClassVar[str] = "fingrid"
@@ -183,7 +187,6 @@ class FingridConnector:
         if not payloads:
             raise ValidationError(spec.id, "payloads", "at least one page", "none")
         dataset = _int_option(spec, "dataset", None)
-        interval = _int_option(spec, "interval_minutes", 3)
         starts: list[datetime] = []
         values: list[float | None] = []
         total: object = None
@@ -219,7 +222,7 @@ class FingridConnector:
         frame = frame.unique("start").with_columns(
             pl.col("start").dt.convert_time_zone("Europe/Helsinki").dt.date().alias("day")
         )
-        return _aggregate(frame, interval)
+        return _aggregate(frame, _interval_per_day(spec.id, frame))
 
 
 def _int_option(spec: DatasetSpec, name: str, default: int | None) -> int:
@@ -300,47 +303,77 @@ def _requested_window(source: str, payload: Payload) -> tuple[datetime, datetime
     return start, end
 
 
-def _expected_per_day(day: date, interval_minutes: int) -> int:
-    """Values a full Helsinki day holds: 24 h (23 h / 25 h on daylight-saving change days)."""
+# spacings that divide an hour (Fingrid publishes 3-minute, 15-minute and hourly series)
+_INTERVALS = frozenset(minutes for minutes in range(1, 61) if 60 % minutes == 0)
+
+
+def _interval_per_day(source: str, frame: pl.DataFrame) -> dict[date, int | None]:
+    """Minutes between values, per Helsinki day: the day's most common spacing, else the window's.
+
+    None for every day when the window holds a single value (its interval cannot be known: partial).
+    A spacing that does not divide an hour is a ValidationError naming the day.
+    """
+    spacing = (
+        frame.sort("start")
+        .with_columns((pl.col("start").diff().dt.total_seconds() / 60).over("day").alias("minutes"))
+        .drop_nulls("minutes")
+    )
+    if spacing.is_empty():
+        return dict.fromkeys(frame["day"].unique().to_list())
+    window: float = spacing["minutes"].mode().min()  # type: ignore[assignment]
+    per_day = dict(spacing.group_by("day").agg(pl.col("minutes").mode().min()).iter_rows())
+    intervals: dict[date, int | None] = {}
+    for day in sorted(frame["day"].unique().to_list()):
+        minutes = per_day.get(day, window)
+        if not float(minutes).is_integer() or int(minutes) not in _INTERVALS:
+            raise ValidationError(
+                source,
+                "data[].startTime",
+                "values at a regular interval that divides an hour (3, 15 or 60 minutes, …)",
+                f"values {minutes:g} minutes apart on {day.isoformat()}",
+            )
+        intervals[day] = int(minutes)
+    return intervals
+
+
+def _expected_per_day(day: date, interval_minutes: int | None) -> int | None:
+    """Values a full Helsinki day holds: 24 h (23 h / 25 h on daylight-saving change days); None: unknown."""
+    if interval_minutes is None:
+        return None
     start = datetime.combine(day, time(), tzinfo=HELSINKI).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=HELSINKI).astimezone(UTC)
     return int((end - start).total_seconds() // 60) // interval_minutes  # in UTC: same-zone maths is naive
 
 
-def _aggregate(frame: pl.DataFrame, interval_minutes: int) -> pl.DataFrame:
+def _aggregate(frame: pl.DataFrame, intervals: dict[date, int | None]) -> pl.DataFrame:
+    expected = pl.DataFrame(
+        {"day": list(intervals), "expected": [_expected_per_day(d, m) for d, m in intervals.items()]},
+        schema={"day": pl.Date, "expected": pl.Int64},
+    )
     daily = (
         frame.group_by("day")
         .agg(pl.col("value").mean(), pl.col("value").count().alias("n"))
-        .with_columns(
-            pl.col("day")
-            .map_elements(lambda day: _expected_per_day(day, interval_minutes), return_dtype=pl.Int64)
-            .alias("expected")
-        )
+        .join(expected, on="day", how="left")
+        .with_columns((pl.col("expected").is_null() | (pl.col("n") < pl.col("expected"))).alias("partial"))
     )
+    week = (
+        pl.col("day").dt.iso_year().cast(pl.String)
+        + "-W"
+        + pl.col("day").dt.week().cast(pl.String).str.zfill(2)
+    )
+    complete_days = daily.group_by(week.alias("week")).agg((~pl.col("partial")).sum().alias("complete_days"))
     weekly = (
-        frame.with_columns(
-            (
-                pl.col("day").dt.iso_year().cast(pl.String)
-                + "-W"
-                + pl.col("day").dt.week().cast(pl.String).str.zfill(2)
-            ).alias("week")
-        )
-        .group_by("week")
-        .agg(pl.col("value").mean(), pl.col("value").count().alias("n"), pl.col("day").min().alias("any_day"))
-        .with_columns(
-            pl.col("any_day")
-            .map_elements(lambda day: _expected_per_week(day, interval_minutes), return_dtype=pl.Int64)
-            .alias("expected")
-        )
+        frame.group_by(week.alias("week"))
+        .agg(pl.col("value").mean())
+        .join(complete_days, on="week", how="left")
+        .with_columns((pl.col("complete_days") < 7).alias("partial"))
     )
-    partial = (
-        pl.when(pl.col("n") < pl.col("expected")).then(pl.lit("partial")).otherwise(None).cast(pl.String)
-    )
+    flag = pl.when(pl.col("partial")).then(pl.lit("partial")).otherwise(None).cast(pl.String)
     columns = [
         pl.lit("FI").alias("area"),
         pl.col("period"),
         pl.col("value"),
-        partial.alias("flag"),
+        flag.alias("flag"),
         pl.lit(UNIT).alias("unit"),
     ]
     result = pl.concat(
@@ -352,8 +385,3 @@ def _aggregate(frame: pl.DataFrame, interval_minutes: int) -> pl.DataFrame:
         ]
     )
     return result.sort(["measure", "period"])
-
-
-def _expected_per_week(day: date, interval_minutes: int) -> int:
-    monday = day - timedelta(days=day.isoweekday() - 1)
-    return sum(_expected_per_day(monday + timedelta(days=offset), interval_minutes) for offset in range(7))

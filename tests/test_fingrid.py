@@ -1,4 +1,4 @@
-"""FingridConnector: paged 3-minute emission factors from a real local HTTP server, daily and weekly means."""
+"""FingridConnector on a local HTTP server: paging, interval from timestamps, daily and weekly means."""
 
 from __future__ import annotations
 
@@ -326,3 +326,83 @@ def test_each_page_is_decoded_once_and_parse_still_decodes_other_payloads(
     assert len(decoded) == 6
     del payloads
     assert source._documents == {}  # nothing kept once the payloads are gone
+
+
+# --------------------------------------------------------------------------------------------------
+# The interval is read from the timestamps (Fingrid moved datasets from 3 to 15 minutes)
+
+QUARTER = timedelta(minutes=15)
+DAY1 = datetime(2026, 11, 17, tzinfo=HELSINKI).astimezone(UTC)
+DAY2 = datetime(2026, 11, 18, tzinfo=HELSINKI).astimezone(UTC)
+
+
+def flags(frame: pl.DataFrame, measure: str) -> dict[str, str | None]:
+    rows = frame.filter(pl.col("measure") == measure).select("period", "flag").iter_rows()
+    return dict(rows)
+
+
+def test_fifteen_minute_day_of_96_values_is_complete_and_95_is_partial() -> None:
+    full = [item(DAY1 + i * QUARTER, 40.0) for i in range(96)]  # 24 h × 4
+    short = [item(DAY2 + i * QUARTER, 50.0) for i in range(96) if i != 50]  # one quarter missing
+    frame = parse(page(full + short, DONE))
+    assert flags(frame, "daily_mean") == {"2026-11-17": None, "2026-11-18": "partial"}
+    daily = frame.filter(pl.col("measure") == "daily_mean")
+    assert daily["value"].to_list() == [40.0, 50.0]
+
+
+def test_window_that_spans_a_change_from_3_to_15_minutes_has_both_days_complete() -> None:
+    three = [item(DAY1 + i * STEP, 10.0) for i in range(480)]
+    fifteen = [item(DAY2 + i * QUARTER, 20.0) for i in range(96)]
+    frame = parse(page(three + fifteen, DONE))
+    assert flags(frame, "daily_mean") == {"2026-11-17": None, "2026-11-18": None}
+    # the week still lacks its other five days
+    assert flags(frame, "weekly_mean") == {"2026-W47": "partial"}
+
+
+def test_fifteen_minute_daylight_saving_day_expects_100_values() -> None:
+    start = datetime(2026, 10, 25, tzinfo=HELSINKI).astimezone(UTC)  # 25 hours long
+    full = [item(start + i * QUARTER, 5.0) for i in range(100)]
+    assert flags(parse(page(full, DONE, start=format_time(start))), "daily_mean") == {"2026-10-25": None}
+    assert flags(parse(page(full[:96], DONE, start=format_time(start))), "daily_mean") == {
+        "2026-10-25": "partial"
+    }
+
+
+def test_full_week_of_fifteen_minute_days_is_not_partial() -> None:
+    monday = datetime(2026, 11, 16, tzinfo=HELSINKI).astimezone(UTC)
+    week = [item(monday + i * QUARTER, 30.0) for i in range(7 * 96)]
+    end = format_time(monday + timedelta(days=7))
+    document = {"data": week, "pagination": DONE}
+    params = (("startTime", format_time(monday)), ("endTime", end), ("page", "1"))
+    url = "https://data.fingrid.fi/api/datasets/265/data"
+    payload = Payload(
+        RequestSpec("GET", url, params),
+        200,
+        {"content-type": "application/json"},
+        orjson.dumps(document),
+        NOW,
+        url,
+    )
+    frame = parse(payload)
+    assert flags(frame, "weekly_mean") == {"2026-W47": None}
+    assert set(flags(frame, "daily_mean").values()) == {None}
+
+
+def test_day_with_one_value_takes_the_window_interval() -> None:
+    three = [item(DAY1 + i * STEP, 10.0) for i in range(480)]
+    frame = parse(page([*three, item(DAY2, 20.0)], DONE))
+    assert flags(frame, "daily_mean") == {"2026-11-17": None, "2026-11-18": "partial"}
+
+
+def test_spacing_that_does_not_divide_an_hour_is_rejected_naming_the_day() -> None:
+    seven = [item(DAY1 + i * timedelta(minutes=7), 10.0) for i in range(100)]
+    with pytest.raises(ValidationError) as caught:
+        parse(page(seven, DONE))
+    assert caught.value.field == "data[].startTime"
+    assert "7 minutes apart on 2026-11-17" in str(caught.value)
+
+
+def test_window_of_a_single_value_is_partial() -> None:
+    frame = parse(page([item(DAY1, 10.0)], DONE))
+    assert flags(frame, "daily_mean") == {"2026-11-17": "partial"}
+    assert flags(frame, "weekly_mean") == {"2026-W47": "partial"}
