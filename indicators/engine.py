@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -32,6 +32,7 @@ from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
 
 ENGINE_VERSION = "engine/1"
+FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 HORIZON_YEAR = 2030  # projections run at least to this year
 METHODS_NEEDING_TARGET = {"sdsn_trend", "german_strategy", "linear_trajectory_check"}
 log = logging.getLogger(__name__)
@@ -531,13 +532,71 @@ def _closure(catalogue: IndicatorCatalogue, indicator_id: str) -> set[str]:
     return found
 
 
+def failure_reason(catalogue: IndicatorCatalogue, indicator_id: str, step: str, error: Exception) -> str:
+    """One line for an indicator that could not be computed: the indicator, its datasets, the step, why."""
+    try:
+        datasets = ", ".join(sorted(catalogue.datasets_of(indicator_id))) or "no dataset"
+    except KeyError:
+        datasets = "unknown datasets"
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:299] + "…"
+    return f"indicator {indicator_id} (datasets {datasets}): {step}: {type(error).__name__}: {text}"
+
+
 def derive_for(
     engine: Engine, catalogue: IndicatorCatalogue, wanted: list[str], as_of: date | datetime | None = None
 ) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
-    """Load the inputs of the wanted indicators (current or as of a vintage) and derive them."""
+    """Load the inputs of the wanted indicators (current or as of a vintage) and derive them.
+
+    derive_all turns bad data (DataError) into an error per indicator; any other exception stops it,
+    so then each wanted indicator is derived on its own: the one that raised gets the exception as its
+    error (naming its datasets) and the others are derived as usual.
+    """
     datasets = sorted(set().union(*(catalogue.datasets_of(i) for i in wanted))) if wanted else []
-    derived, errors = derive_all(catalogue, load_inputs(engine, datasets, as_of), wanted)
+    inputs = load_inputs(engine, datasets, as_of)
+    try:
+        derived, errors = derive_all(catalogue, inputs, wanted)
+    except Exception as error:
+        log.warning("derive: %s: %s; deriving each indicator on its own", type(error).__name__, error)
+        derived, errors = {}, {}
+        for indicator_id in wanted:
+            if indicator_id in derived or indicator_id in errors:
+                continue
+            try:
+                one, failed = derive_all(catalogue, inputs, [indicator_id])
+            except Exception as alone:
+                errors[indicator_id] = failure_reason(catalogue, indicator_id, "derive", alone)
+                continue
+            derived.update(one)
+            errors.update(failed)
     return {i: f for i, f in derived.items() if i in wanted}, {i: e for i, e in errors.items() if i in wanted}
+
+
+def isolated(
+    catalogue: IndicatorCatalogue,
+    step: str,
+    run: Callable[[dict[str, pl.DataFrame]], pl.DataFrame],
+    derived: dict[str, pl.DataFrame],
+    errors: dict[str, str],
+) -> pl.DataFrame:
+    """run over every derived indicator at once; when it raises, over each indicator on its own.
+
+    Each indicator whose run raises gets the exception as its error in errors (naming its datasets and
+    the step) and is left out of the result, so one indicator's failure does not stop the others.
+    """
+    try:
+        return run(derived)
+    except Exception as error:
+        log.warning("%s: %s: %s; computing each indicator on its own", step, type(error).__name__, error)
+    parts = []
+    for indicator_id, frame in derived.items():
+        try:
+            parts.append(run({indicator_id: frame}))
+        except Exception as error:
+            errors[indicator_id] = failure_reason(catalogue, indicator_id, step, error)
+    parts = [part for part in parts if part.height]  # an empty part may carry placeholder dtypes
+    return pl.concat(parts, how="diagonal_relaxed") if parts else run({})
 
 
 def compute(
@@ -566,8 +625,15 @@ def compute(
         return summary
     derived, errors = derive_for(engine, catalogue, wanted)
     summary.errors = errors
-    values = indicator_values(catalogue, derived, today)
-    assessed = assessments(catalogue, derived)
+    values = isolated(catalogue, "values", lambda d: indicator_values(catalogue, d, today), derived, errors)
+    assessed = isolated(catalogue, "assessments", lambda d: assessments(catalogue, d), derived, errors)
+    failed = [i for i in derived if i in errors]
+    if failed:  # nothing is stored for an indicator one of whose steps failed
+        derived = {i: f for i, f in derived.items() if i not in errors}
+        kept = [e for i in derived for e in catalogue.get(i).expanded_ids()]
+        values = values.filter(pl.col("indicator").is_in(kept))
+        if assessed.height:
+            assessed = assessed.filter(pl.col("indicator").is_in(kept))
     computed_at = now_utc()
     with engine.connect() as conn:
         demo_ids = [
@@ -639,7 +705,8 @@ def compute(
             [
                 {
                     "indicator_id": i,
-                    "input_hash": hashes[i],
+                    # a failed indicator is tried again on the next run (FAILED_HASH matches no inputs)
+                    "input_hash": FAILED_HASH if i in errors else hashes[i],
                     "vintage": derived[i]["vintage"].max() if i in derived else None,
                     "computed_at": computed_at,
                     "error": errors.get(i),
