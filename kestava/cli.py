@@ -1,38 +1,118 @@
-"""The `kestava` command line: ingest, inspect sources, compute indicators, export and report."""
+"""The `kestava` command line: ingest, inspect sources, compute indicators, export and report.
+
+Only typer and rich are imported here: each command imports what it needs (polars, SQLAlchemy, the
+indicator engine, the report) when it runs, so `kestava --help` and `kestava status` start fast.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typer._click.core import Context
+from typer.core import TyperGroup
 
-from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
-from indicators.engine import ComputeSummary, compute
-from indicators.export import FORMATS, export_table, write_export
-from ingest.catalogue import load_catalogue
-from ingest.freshness import freshness
-from ingest.run import DatasetOutcome, ingest
-from kestava.config import get_settings
-from kestava.logs import configure_logging
-from kestava.status import status_command
-from report.charts import AREA_ALIASES, METHOD_ALIASES
-from report.data import format_value
-from report.i18n import LANGS, format_percent, label, t
-from report.weekly import report_command, write_weekly_reports
-from storage.engine import open_database, safe_url
-from storage.rawstore import RawStore
+from kestava.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError
 
-app = typer.Typer(help="Kestävä Espoo sustainability and carbon-neutrality tracker.", no_args_is_help=True)
-# Piped or logged output (cron, CI) gets wide lines instead of the 80 columns rich assumes.
-PIPE_WIDTH = None if sys.stdout.isatty() else 160
-console = Console(stderr=True, width=PIPE_WIDTH)
-out = Console(width=PIPE_WIDTH)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from indicators.catalogue import AbsoluteTarget, ReductionTarget
+    from indicators.engine import ComputeSummary
+    from ingest.run import DatasetOutcome
+
+EPILOG = (
+    "Exit codes: 0 done, all well; 1 ran, but something failed or is stale (a dataset, an indicator, "
+    "drift, status problems); 2 could not run: a bad argument, an unknown code, no or an unreachable "
+    "database, an unwritable output; 3 an unexpected error (a bug: rerun with --verbose for the "
+    "traceback).  Times are shown in Europe/Helsinki time and stored in UTC.  `ingest` and `run` "
+    "replay the bundled snapshot unless --live; `probe` is always live."
+)
+VERBOSE = {"on": False}  # set by the --verbose option: the error handler then prints tracebacks
+
+
+def explain(error: Exception) -> tuple[int, str]:
+    """The exit code and the one-line message for an error that ended a command."""
+    if isinstance(error, KestavaError):
+        return error.exit_code, str(error)
+    module = type(error).__module__
+    if module.startswith("sqlalchemy"):
+        from kestava.config import get_settings
+        from storage.engine import safe_url
+
+        cause = getattr(error, "orig", None) or error
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        return EXIT_USAGE, (
+            f"cannot use the database at {safe_url(get_settings().resolved_database_url())}: {first} "
+            "(check KESTAVA_DATABASE_URL; `kestava migrate` creates or upgrades a database)"
+        )
+    if module.startswith("pydantic"):
+        lines = str(error).strip().splitlines()
+        return EXIT_USAGE, f"invalid settings or catalogue: {' '.join(line.strip() for line in lines[:3])}"
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return EXIT_USAGE, f"cannot read or write {where}{error.strerror or error}"
+    return EXIT_INTERNAL, (
+        f"unexpected error: {type(error).__name__}: {' '.join(str(error).split())[:300]} "
+        "(a bug: rerun with --verbose for the traceback and report it)"
+    )
+
+
+class KestavaGroup(TyperGroup):
+    """The command group with one error handler: an expected error is one line and an exit code."""
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors and exits: typer's own
+            raise
+        except Exception as error:
+            code, message = explain(error)
+            if VERBOSE["on"]:
+                import traceback
+
+                traceback.print_exception(error, file=sys.stderr)
+            err().print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(code) from None
+
+
+app = typer.Typer(
+    cls=KestavaGroup,
+    help="Kestävä Espoo sustainability and carbon-neutrality tracker.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+)
+
+
+def _width() -> int | None:
+    # Piped or logged output (cron, CI) gets wide lines instead of the 80 columns rich assumes.
+    return None if sys.stdout.isatty() else 160
+
+
+@cache
+def err() -> Console:
+    """The console for progress, messages and errors (standard error)."""
+    from rich.console import Console
+
+    return Console(stderr=True, width=_width())
+
+
+@cache
+def out() -> Console:
+    """The console for results (standard output)."""
+    from rich.console import Console
+
+    return Console(width=_width())
+
 
 OUTCOME_STYLE = {
     "success": "green",
@@ -43,25 +123,87 @@ OUTCOME_STYLE = {
 }
 
 
+def nearest(given: str, choices: Iterable[str], n: int = 5) -> list[str]:
+    """The choices closest to given, case-insensitively: those containing it, then difflib's nearest."""
+    by_lower: dict[str, str] = {}
+    for choice in choices:
+        by_lower.setdefault(choice.lower(), choice)
+    wanted = given.lower()
+    containing = [c for c in by_lower if wanted in c and len(wanted) >= 3]  # fingrid → fingrid_…
+    found = difflib.get_close_matches(wanted, list(by_lower), n=n, cutoff=0.5)
+    return [by_lower[f] for f in dict.fromkeys([*sorted(containing, key=len), *found])][:n]
+
+
+def unknown(what: str, given: str, choices: Iterable[str], param_hint: str) -> typer.BadParameter:
+    """A usage error for an unknown code that names the nearest valid ones."""
+    close = nearest(given, choices)
+    hint = f"; nearest: {', '.join(close)}" if close else ""
+    return typer.BadParameter(f"unknown {what} {given!r}{hint}", param_hint=param_hint)
+
+
+def check_lang(lang: str, param_hint: str = "--lang") -> None:
+    """A usage error unless lang is one of the report languages (fi, sv, en)."""
+    from report.i18n import LANGS
+
+    if lang not in LANGS:
+        raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint=param_hint)
+
+
+def check_datasets(datasets: Iterable[str], known: Iterable[str]) -> None:
+    """A usage error naming the nearest ids for the first unknown dataset id."""
+    known = sorted(known)
+    for dataset_id in datasets:
+        if dataset_id not in known:
+            raise unknown("dataset", dataset_id, known, "DATASET")
+
+
+@contextmanager
+def recorded(engine: Engine, job: str) -> Iterator[dict[str, str | None]]:
+    """Record a command's run in job_run (as the scheduler records its jobs) so `kestava status` shows it.
+
+    The body sets result["outcome"] ("success" by default, or "failed") and result["error"]; an
+    exception records a failed run with its type and message, then goes on.
+    """
+    from storage.jobs import finish_run, start_run
+
+    run_id = start_run(engine, job, trigger="cli")
+    result: dict[str, str | None] = {"outcome": "success", "error": None}
+    try:
+        yield result
+    except BaseException as error:
+        finish_run(engine, run_id, "failed", error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    finish_run(engine, run_id, result["outcome"] or "success", error=result["error"])
+
+
 @app.callback()
 def main(
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines to stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug detail; print the traceback of an error.")
+    ] = False,
 ) -> None:
     """Kestävä Espoo tracker: data from HSY, Syke, Statistics Finland, Eurostat and Fingrid."""
+    from kestava.logs import configure_logging
+
+    VERBOSE["on"] = verbose
     configure_logging(json_lines=log_json, verbose=verbose)
 
 
 def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     """Ingest with a progress bar per dataset and a summary table; shared by `ingest` and `run`."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from ingest.catalogue import load_catalogue
+    from ingest.run import ingest
+    from kestava.config import get_settings
+    from storage.engine import open_database, safe_url
+    from storage.rawstore import RawStore
+
     settings = get_settings()
     catalogue = load_catalogue()
-    for dataset_id in datasets:
-        if dataset_id not in catalogue.datasets:
-            raise typer.BadParameter(
-                f"unknown dataset {dataset_id!r}; known: {', '.join(sorted(catalogue.datasets))}",
-                param_hint="DATASET",
-            )
+    check_datasets(datasets, catalogue.datasets)
     engine = open_database()
     wanted = datasets or list(catalogue.datasets)
     with Progress(
@@ -70,7 +212,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
         BarColumn(),
         TextColumn("{task.fields[outcome]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=err(),
         transient=False,
     ) as progress:
         tasks = {d: progress.add_task(d, total=1, outcome="waiting", start=False) for d in wanted}
@@ -110,43 +252,60 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
             f"{o.seconds:.1f}",
             o.error or "",
         )
-    out.print(table)
+    out().print(table)
     skipped = sum(1 for o in outcomes if o.outcome == "unchanged")
     failures = [o for o in outcomes if not o.ok]
-    out.print(
+    out().print(
         f"{len(outcomes)} datasets: {sum(o.outcome == 'success' for o in outcomes)} loaded, "
         f"{skipped} unchanged payloads skipped, {len(failures)} failed"
     )
     return outcomes
 
 
-@app.command("ingest")
+@app.command("ingest", epilog=EPILOG)
 def ingest_command(
     datasets: Annotated[
         list[str] | None, typer.Argument(help="Dataset ids (default: every dataset).")
     ] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Replay the bundled snapshot instead of fetching live.")
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live/--offline", help="Fetch live, or replay the bundled snapshot (the default, as `run`)."
+        ),
     ] = False,
 ) -> None:
-    """Fetch datasets (or replay the bundled snapshot) and load new and revised observations."""
-    outcomes = run_ingest(list(datasets or []), offline)
+    """Replay the bundled snapshot (or with --live fetch) and load new and revised observations."""
+    outcomes = run_ingest(list(datasets or []), offline=not live)
     if any(not o.ok for o in outcomes):
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_FAILED)
 
 
-@app.command("sources")
+@app.command("sources", epilog=EPILOG)
 def sources_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table (times ISO 8601 UTC).")
+    ] = False,
 ) -> None:
-    """List the catalogue with each dataset's last fetch, last change and staleness."""
-    engine = open_database()
-    frame = freshness(engine, load_catalogue(), date.today())
-    engine.dispose()
+    """List the catalogue with each dataset's last fetch, last change and staleness. Reads only: a missing
+    database is an error (exit 2), never created."""
+    from rich.table import Table
+
+    from ingest.catalogue import load_catalogue
+    from ingest.freshness import freshness
+    from kestava.status import HELSINKI, _jsonable, when
+    from storage.engine import open_existing_database
+
+    engine = open_existing_database()
+    try:
+        frame = freshness(engine, load_catalogue(), date.today())
+    finally:
+        engine.dispose()
     if as_json:
-        out.print_json(frame.write_json())
+        import json
+
+        out().print_json(json.dumps(_jsonable(frame.to_dicts()), ensure_ascii=False))
         return
-    table = Table(title="Datasets")
+    table = Table(title=f"Datasets (times {HELSINKI.key})")
     for column in (
         "dataset",
         "source",
@@ -166,34 +325,51 @@ def sources_command(
             row["frequency"],
             row["latest_period"] or "–",
             str(row["expected_period_end"]),
-            f"{row['last_fetch']:%Y-%m-%d %H:%M}" if row["last_fetch"] else "never",
-            f"{row['last_change']:%Y-%m-%d %H:%M}" if row["last_change"] else "–",
+            when(row["last_fetch"]) if row["last_fetch"] else "never",
+            when(row["last_change"]),
             state,
         )
-    out.print(table)
+    out().print(table)
 
 
-@app.command("compute")
+@app.command("compute", epilog=EPILOG)
 def compute_command(
     datasets: Annotated[
         list[str] | None, typer.Argument(help="Recompute what these datasets affect (default: all changed).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even when inputs are unchanged.")] = False,
 ) -> None:
-    """Recompute indicators, targets, trajectories and assessments whose inputs changed."""
+    """Recompute indicators, targets, trajectories and assessments whose inputs changed. An indicator that
+    fails is reported with its datasets and reason (and in `kestava status`); the others are computed,
+    and the command exits 1."""
+    if datasets:
+        from ingest.catalogue import load_catalogue
+
+        check_datasets(datasets, load_catalogue().datasets)
     summary = run_compute(list(datasets or []), force=force)
     if summary.errors:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_FAILED)
 
 
 def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
-    """Compute and print a summary; shared by `compute` and `run`."""
+    """Compute, record the run (job `compute`, or `compute:selected` for named datasets) and print a
+    summary with one line per failed indicator; shared by `compute` and `run`."""
+    from indicators.engine import compute
+    from storage.engine import open_database
+
     engine = open_database()
-    summary = compute(engine, datasets=datasets or None, force=force)
-    engine.dispose()
-    out.print(f"compute: {summary.summary()}")
+    try:
+        with recorded(engine, "compute:selected" if datasets else "compute") as run:
+            summary = compute(engine, datasets=datasets or None, force=force)
+            if summary.errors:
+                listed = "; ".join(f"{name}: {text}" for name, text in sorted(summary.errors.items()))
+                run["outcome"] = "failed"
+                run["error"] = f"{len(summary.errors)} indicator(s) failed: {listed}"[:2000]
+    finally:
+        engine.dispose()
+    out().print(f"compute: {summary.summary()}")
     for indicator_id, error in summary.errors.items():
-        out.print(f"[red]{indicator_id}[/red]: {error}")
+        out().print(f"[red]{indicator_id}[/red]: {error}", highlight=False)
     return summary
 
 
@@ -202,6 +378,11 @@ def indicator_rows(lang: str) -> tuple[str, list[str], list[list[str]]]:
 
     Every word comes from report/translations.toml; the id column keeps the ids `kestava export` takes.
     """
+    from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+    from report.charts import AREA_ALIASES, METHOD_ALIASES
+    from report.data import format_value
+    from report.i18n import format_percent, label, t
+
     catalogue = load_indicator_catalogue()
     headers = [t(f"cli_indicators.{c}", lang) for c in ("id", "name", "unit", "sdg", "targets", "methods")]
 
@@ -240,96 +421,215 @@ def indicator_rows(lang: str) -> tuple[str, list[str], list[list[str]]]:
     return t("cli_indicators.title", lang), headers, rows
 
 
-@app.command("indicators")
+@app.command("indicators", epilog=EPILOG)
 def indicators_command(
     lang: Annotated[str, typer.Option("--lang", help="Language of the names: fi, sv or en.")] = "fi",
 ) -> None:
     """List the indicator catalogue: id, name, unit, SDG code, targets and methods."""
-    if lang not in LANGS:
-        raise typer.BadParameter(f"expected one of {', '.join(LANGS)}", param_hint="--lang")
+    from rich.table import Table
+
+    check_lang(lang)
     title, headers, rows = indicator_rows(lang)
     table = Table(title=title)
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    out.print(table)
+    out().print(table)
 
 
-@app.command("export")
+def area_code(given: str, stored: Iterable[str]) -> str:
+    """The area code for a code or a name in any language (Espoo, Esbo → 049), checked against stored codes.
+
+    A usage error names the nearest codes and names when nothing matches.
+    """
+    from indicators.catalogue import LANGUAGES
+    from kestava.api import area_names
+
+    codes = set(stored)
+    if given in codes:
+        return given
+    names: dict[str, str] = {}  # name as written → code
+    for lang in LANGUAGES:
+        for area, name in area_names(lang).items():
+            names.setdefault(name, area)
+    by_lower = {name.lower(): area for name, area in names.items()}
+    code = by_lower.get(given.strip().lower())
+    if code is not None and code in codes:
+        return code
+    close = nearest(given, [*sorted(codes), *sorted(n for n, c in names.items() if c in codes)])
+    shown = [f"{c} ({names_of(c)})" if c in codes else f"{c} ({names[c]})" for c in close]
+    hint = f"; nearest: {', '.join(shown)}" if shown else ""
+    what = f"area {given!r}" + (f" ({code}) has no computed values" if code is not None else " is not known")
+    raise typer.BadParameter(f"{what}{hint}", param_hint="--area")
+
+
+def names_of(code: str) -> str:
+    """The Finnish name of an area code (the code itself when it has none)."""
+    from kestava.api import area_names
+
+    return area_names("fi").get(code, code)
+
+
+@app.command("export", epilog=EPILOG)
 def export_command(
     indicators: Annotated[
         list[str] | None, typer.Argument(help="Indicator ids (default: every indicator).")
     ] = None,
-    area: Annotated[str | None, typer.Option("--area", help="Area code, e.g. 049 for Espoo.")] = None,
+    area: Annotated[
+        str | None, typer.Option("--area", help="Area code or name, e.g. 049, Espoo or Esbo.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or json.")] = "csv",
     out_file: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: standard output).")
     ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Language of indicator names.")] = "fi",
 ) -> None:
-    """Write values, targets, paths, projections and assessments as a tidy long table with provenance."""
+    """Write values, targets, paths, projections and assessments as a tidy long table with provenance.
+    Reads only: a missing database is an error (exit 2), never created."""
+    from sqlalchemy import select
+
+    from indicators.catalogue import load_indicator_catalogue
+    from indicators.export import FORMATS, export_table, write_export
+    from storage import schema
+    from storage.engine import open_existing_database
+
     if fmt not in FORMATS:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
+    if fmt == "parquet" and out_file is None:
+        raise typer.BadParameter("export format parquet: needs --out FILE", param_hint="--format")
+    check_lang(lang)
+    if out_file is not None:
+        folder = out_file.parent if str(out_file.parent) else Path()
+        if out_file.is_dir():
+            raise typer.BadParameter(f"{out_file} is a folder, expected a file", param_hint="--out")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise typer.BadParameter(f"cannot write into the folder {folder}", param_hint="--out")
     catalogue = load_indicator_catalogue()
     for indicator_id in indicators or []:
-        try:
-            catalogue.get(indicator_id)
-        except KeyError as error:
-            raise typer.BadParameter(str(error.args[0]), param_hint="INDICATOR") from None
-    engine = open_database()
-    table = export_table(engine, catalogue, list(indicators or []), area=area, lang=lang)
-    engine.dispose()
+        if indicator_id.split(".", 1)[0] not in catalogue.indicators:
+            raise unknown("indicator", indicator_id, catalogue.indicators, "INDICATOR")
+    engine = open_existing_database()
     try:
-        text = write_export(table, fmt, out_file)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--format") from None
+        if area is not None:
+            with engine.connect() as conn:
+                stored = conn.execute(select(schema.indicator_value.c.area).distinct()).scalars().all()
+            area = area_code(area, stored)
+        table = export_table(engine, catalogue, list(indicators or []), area=area, lang=lang)
+    finally:
+        engine.dispose()
+    text = write_export(table, fmt, out_file)
     if text is not None:
         sys.stdout.write(text)
     else:
-        console.print(f"wrote {table.height} rows to {out_file}")
+        err().print(f"wrote {table.height} rows to {out_file}")
 
 
-@app.command("migrate")
+@app.command("migrate", epilog=EPILOG)
 def migrate_command() -> None:
     """Create or upgrade the database schema to the newest migration."""
+    from kestava.config import get_settings
+    from storage.engine import open_database, safe_url
+
     url = get_settings().resolved_database_url()
     open_database(url).dispose()
-    out.print(f"database at {safe_url(url)} is at the newest schema")
+    out().print(f"database at {safe_url(url)} is at the newest schema")
 
 
-@app.command("run")
+def write_reports(langs: list[str]) -> None:
+    """The weekly report in each language, recorded as one `report:weekly` run."""
+    from report.weekly import write_weekly_reports
+    from storage.engine import open_database
+
+    engine = open_database()
+    try:
+        with recorded(engine, "report:weekly"):
+            for lang, path in write_weekly_reports(engine, langs).items():
+                out().print(f"report ({lang}): {path}")
+    finally:
+        engine.dispose()
+
+
+@app.command("run", epilog=EPILOG)
 def run_command(
     live: Annotated[
-        bool, typer.Option("--live", help="Fetch live instead of replaying the bundled snapshot.")
+        bool,
+        typer.Option("--live/--offline", help="Fetch live, or replay the bundled snapshot (the default)."),
     ] = False,
     langs: Annotated[
         list[str] | None, typer.Option("--lang", help="Report language(s) (default: fi, sv and en).")
     ] = None,
 ) -> None:
     """The main job: ingest every dataset (bundled snapshot unless --live), compute, write weekly reports."""
+    from report.i18n import LANGS
+
     wanted = langs or list(LANGS)
     for lang in wanted:
-        if lang not in LANGS:
-            raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint="--lang")
+        check_lang(lang)
     outcomes = run_ingest([], offline=not live)
     summary = run_compute([])
+    write_reports(wanted)
+    if any(not o.ok for o in outcomes) or summary.errors:
+        raise typer.Exit(code=EXIT_FAILED)
+
+
+@app.command("report", epilog=EPILOG)
+def report_command(
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the report: fi (default), sv or en.")
+    ] = "fi",
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="ISO week as YYYY-Www, e.g. 2026-W48 (default: the current week)."),
+    ] = None,
+    half: Annotated[
+        str | None,
+        typer.Option("--half", help="Half-year as YYYY-H1 or YYYY-H2: write the council report instead."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default: KESTAVA_REPORT_DIR, data/reports)."),
+    ] = None,
+) -> None:
+    """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV."""
+    from report import weekly
+    from storage.engine import open_database
+
+    check_lang(lang)
+    if week is not None and half is not None:
+        raise typer.BadParameter("give either --week or --half, not both", param_hint="--half")
+    try:
+        _ = weekly.parse_half(half) if half is not None else weekly.parse_week(week) if week else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
     engine = open_database()
     try:
-        for lang, path in write_weekly_reports(engine, wanted).items():
-            out.print(f"report ({lang}): {path}")
+        with recorded(engine, "report:half" if half is not None else "report:weekly"):
+            weekly.report_command(lang=lang, week=week, half=half, out=out_dir)
     finally:
         engine.dispose()
-    if any(not o.ok for o in outcomes) or summary.errors:
-        raise typer.Exit(code=1)
 
 
-app.command("report")(report_command)
-app.command("status")(status_command)
+@app.command("status", epilog=EPILOG)
+def status_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables (times ISO 8601 UTC).")
+    ] = False,
+) -> None:
+    """Health check for monitoring: datasets, the last ingest, compute and report runs, failed indicators.
+
+    Exit 0 when all is well, 1 when anything is failing or stale, 2 when the status cannot be read (no
+    database, or unreachable). Reads only: never creates or migrates a database. Times Europe/Helsinki.
+    """
+    from kestava.status import status_command as show_status
+
+    show_status(as_json=as_json)
 
 
 # --- kestava accept: a person accepts a payload the plausibility checks rejected as a jump ---------------
-@app.command("accept")
+@app.command("accept", epilog=EPILOG)
 def accept_command(
     dataset: Annotated[str, typer.Argument(help="Dataset id.")],
     snapshot: Annotated[
@@ -348,46 +648,38 @@ def accept_command(
     load it now; without SNAPSHOT, list the dataset's rejected payloads."""
     import getpass
 
+    from rich.table import Table
+
     from ingest.acceptance import AcceptError, accept
+    from ingest.catalogue import load_catalogue
+    from kestava.config import get_settings
     from kestava.errors import DataError
+    from kestava.status import when
+    from storage.engine import open_database
     from storage.locks import BusyError
+    from storage.rawstore import RawStore
     from storage.rejections import RejectionLookupError, rejections
 
     catalogue = load_catalogue()
-    if dataset not in catalogue.datasets:
+    check_datasets([dataset], catalogue.datasets)
+    if snapshot is not None and (not why or not why.strip()):
         raise typer.BadParameter(
-            f"unknown dataset {dataset!r}; known: {', '.join(sorted(catalogue.datasets))}",
-            param_hint="DATASET",
+            "say why the change is real (recorded with the acceptance)", param_hint="--why"
         )
     engine = open_database()
     try:
         if snapshot is None:
-            table = Table(title=f"Rejected payloads of {dataset}")
-            for column in (
-                "snapshot",
-                "last rejected (UTC)",
-                "times",
-                "can accept",
-                "accepted",
-                "first failure",
-            ):
+            table = Table(title=f"Rejected payloads of {dataset} (times Europe/Helsinki)")
+            for column in ("snapshot", "last rejected", "times", "can accept", "accepted", "first failure"):
                 table.add_column(column, overflow="fold")
             for r in rejections(engine, dataset):
-                accepted = (
-                    f"{r.accepted_by} {r.accepted_at:%Y-%m-%d %H:%M}: {r.accepted_why}"
-                    if r.accepted_at
-                    else ""
-                )
+                accepted = f"{r.accepted_by} {when(r.accepted_at)}: {r.accepted_why}" if r.accepted_at else ""
                 first = str(r.violations[0]["message"]) if r.violations else ""
-                when = f"{r.last_rejected_at:%Y-%m-%d %H:%M}"
                 can = "yes" if r.acceptable else "no"
-                table.add_row(r.short, when, str(r.times), can, accepted, first)
-            out.print(table)
+                table.add_row(r.short, when(r.last_rejected_at), str(r.times), can, accepted, first)
+            out().print(table)
             return
-        if not why or not why.strip():
-            raise typer.BadParameter(
-                "say why the change is real (recorded with the acceptance)", param_hint="--why"
-            )
+        assert why is not None
         who = by or getpass.getuser()
         try:
             done = accept(
@@ -400,19 +692,19 @@ def accept_command(
                 raw_store=RawStore(get_settings().raw_dir),
             )
         except (AcceptError, RejectionLookupError, BusyError, DataError) as error:
-            console.print(f"[red]{dataset}: not accepted: {error}")
-            raise typer.Exit(code=1) from None
+            err().print(f"[red]{dataset}: not accepted: {error}")
+            raise typer.Exit(code=EXIT_FAILED) from None
         r = done.rejection
-        out.print(
-            f"{dataset}: snapshot {r.short} accepted by {r.accepted_by} at {r.accepted_at:%Y-%m-%d %H:%M} "
-            f"UTC ({r.accepted_why}); {done.result.summary()}"
+        out().print(
+            f"{dataset}: snapshot {r.short} accepted by {r.accepted_by} at {when(r.accepted_at)} "
+            f"Europe/Helsinki ({r.accepted_why}); {done.result.summary()}"
         )
     finally:
         engine.dispose()
 
 
 # --- kestava probe: one smallest live request per dataset, expected against found; writes nothing -------
-@app.command("probe")
+@app.command("probe", epilog=EPILOG)
 def probe_command(
     datasets: Annotated[
         list[str] | None, typer.Argument(help="Dataset ids (default: every dataset).")
@@ -430,25 +722,26 @@ def probe_command(
     drift. Writes nothing to the database or the raw store."""
     import json
 
-    from ingest.catalogue import CATALOGUE_PATH
-    from ingest.probe import probe, reference_frame
+    from rich.table import Table
 
+    from ingest.catalogue import CATALOGUE_PATH, load_catalogue
+    from ingest.probe import probe, reference_frame
+    from kestava.config import get_settings
+
+    if catalogue_file is not None and not catalogue_file.is_file():
+        raise typer.BadParameter(f"no catalogue file at {catalogue_file}", param_hint="--catalogue")
     catalogue = load_catalogue(catalogue_file or CATALOGUE_PATH)
-    for dataset_id in datasets or []:
-        if dataset_id not in catalogue.datasets:
-            raise typer.BadParameter(
-                f"unknown dataset {dataset_id!r}; known: {', '.join(sorted(catalogue.datasets))}",
-                param_hint="DATASET",
-            )
+    check_datasets(datasets or [], catalogue.datasets)
     snapshot_dir = get_settings().snapshot_dir
+    show: Callable[[str], None] = lambda name: None if as_json else err().print(f"probing {name}…")  # noqa: E731
     results = probe(
         list(datasets or []),
         catalogue=catalogue,
         reference=lambda spec: reference_frame(spec, snapshot_dir),
-        on_dataset=lambda name: console.print(f"probing {name}…") if not as_json else None,
+        on_dataset=show,
     )
     if as_json:
-        out.print_json(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
+        out().print_json(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
     else:
         for result in results:
             verdict = "[red]DRIFT" if result.drift else "[green]as expected"
@@ -457,14 +750,14 @@ def probe_command(
                 table.add_column(column, overflow="fold")
             for check in result.checks:
                 table.add_row(check.what, check.expected, check.found, "ok" if check.ok else "[red]DRIFT")
-            out.print(table)
+            out().print(table)
         drifted = [r.dataset_id for r in results if r.drift]
-        out.print(
+        out().print(
             f"{len(results)} datasets probed: "
             + (f"drift in {len(drifted)}: {', '.join(drifted)}" if drifted else "no drift")
         )
     if any(r.drift for r in results):
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_FAILED)
 
 
 if __name__ == "__main__":

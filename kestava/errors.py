@@ -1,10 +1,28 @@
-"""The base error for bad data: its message always names the source, the field and what was expected."""
+"""Expected errors: each has a message for a person and the exit code the command line ends with."""
 
 from __future__ import annotations
 
+# Exit codes of every `kestava` command (README, "Command line"; `kestava --help`).
+EXIT_OK = 0  # done, and all is well
+EXIT_FAILED = 1  # ran, but something failed or is stale (a dataset, an indicator, drift, status problems)
+EXIT_USAGE = 2  # could not run: bad argument, unknown code, no or unreachable database, unwritable output
+EXIT_INTERNAL = 3  # an unexpected error (a bug): one line, and the traceback with --verbose
 
-class DataError(Exception):
+
+class KestavaError(Exception):
+    """An expected error: str(error) says what is wrong and what to do; the CLI exits with exit_code."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatabaseMissingError(KestavaError):
+    """A read-only command found no database (or no tracker schema) where the settings point."""
+
+
+class DataError(KestavaError):
     """Data that cannot be accepted; says which source, which field, what was expected and what came."""
+
+    exit_code = EXIT_FAILED
 
     def __init__(self, source: str, field: str, expected: str, got: str | None = None) -> None:
         self.source = source

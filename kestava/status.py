@@ -18,9 +18,17 @@ from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness
 from kestava.config import get_settings
 from storage import schema
-from storage.engine import open_database, safe_url
+from storage.engine import open_existing_database, safe_url
 
-__all__ = ["JOBSTORE_TABLE", "DatasetStatus", "JobStatus", "StatusReport", "status_command", "status_report"]
+__all__ = [
+    "JOBSTORE_TABLE",
+    "DatasetStatus",
+    "IndicatorFailure",
+    "JobStatus",
+    "StatusReport",
+    "status_command",
+    "status_report",
+]
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJobStore table
@@ -66,6 +74,15 @@ class JobStatus:
 
 
 @dataclass(frozen=True)
+class IndicatorFailure:
+    """An indicator whose last compute failed: when, and why (its datasets, the step and the error)."""
+
+    indicator: str
+    computed_at: datetime  # naive UTC
+    error: str
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """Everything `kestava status` shows; ok is False when any dataset is not fresh or any job failing."""
 
@@ -73,10 +90,11 @@ class StatusReport:
     datasets: tuple[DatasetStatus, ...]
     jobs: tuple[JobStatus, ...]
     scheduler_known: bool  # whether the scheduler's job store table exists
+    indicators: tuple[IndicatorFailure, ...] = ()  # indicators whose last compute failed
 
     @property
     def ok(self) -> bool:
-        return all(d.ok for d in self.datasets) and all(j.ok for j in self.jobs)
+        return all(d.ok for d in self.datasets) and all(j.ok for j in self.jobs) and not self.indicators
 
     @property
     def problems(self) -> list[str]:
@@ -92,10 +110,11 @@ class StatusReport:
             if j.last_outcome in PROBLEM_OUTCOMES
         ]
         lines += [
-            f"{j.job}: overdue since {_when(j.next_run)} (is the scheduler running?)"
+            f"{j.job}: overdue since {when(j.next_run)} (is the scheduler running?)"
             for j in self.jobs
             if j.overdue
         ]
+        lines += [f"indicator {i.indicator}: failed ({i.error})" for i in self.indicators]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +127,7 @@ class StatusReport:
                 "scheduler_known": self.scheduler_known,
                 "datasets": [asdict(d) | {"ok": d.ok} for d in self.datasets],
                 "jobs": [asdict(j) | {"ok": j.ok} for j in self.jobs],
+                "failed_indicators": [asdict(i) for i in self.indicators],
             }
         )
         return document
@@ -172,6 +192,15 @@ def status_report(
             .where(run.c.id.in_(latest_ids))
             .order_by(run.c.job)
         ).all()
+        state = schema.indicator_state
+        failed_indicators = tuple(
+            IndicatorFailure(indicator, computed_at, error)
+            for indicator, computed_at, error in conn.execute(
+                select(state.c.indicator_id, state.c.computed_at, state.c.error)
+                .where(state.c.error.is_not(None))
+                .order_by(state.c.indicator_id)
+            )
+        )
     last_failure = {dataset: (finished, error) for dataset, finished, error in failures}
     datasets = []
     for spec in catalogue.datasets.values():
@@ -215,10 +244,12 @@ def status_report(
         datasets=tuple(datasets),
         jobs=tuple(jobs[name] for name in sorted(jobs)),
         scheduler_known=stored is not None,
+        indicators=failed_indicators,
     )
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
+    """A moment (naive ones are UTC, as stored) as Europe/Helsinki time, to the minute; – for none."""
     if moment is None:
         return "–"
     local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(HELSINKI)
@@ -238,10 +269,10 @@ def render(report: StatusReport, console: Console) -> None:
             d.dataset,
             f"[{STATE_STYLE.get(d.state, 'white')}]{d.state}",
             d.latest_period or "–",
-            _when(d.last_success),
-            _when(d.last_failure),
+            when(d.last_success),
+            when(d.last_failure),
             d.last_error or "",
-            _when(d.next_run) if report.scheduler_known else "not scheduled",
+            when(d.next_run) if report.scheduler_known else "not scheduled",
         )
     console.print(datasets)
     jobs = Table(title="Jobs")
@@ -252,12 +283,19 @@ def render(report: StatusReport, console: Console) -> None:
         jobs.add_row(
             j.job,
             f"[{style}]{j.last_outcome or 'never run'}",
-            _when(j.last_started),
-            _when(j.last_finished),
+            when(j.last_started),
+            when(j.last_finished),
             j.last_error or "",
-            _when(j.next_run) + (" [red](overdue)" if j.overdue else ""),
+            when(j.next_run) + (" [red](overdue)" if j.overdue else ""),
         )
     console.print(jobs)
+    if report.indicators:
+        failed = Table(title="Indicators whose last compute failed")
+        for name in ("indicator", "computed", "error"):
+            failed.add_column(name, overflow="fold")
+        for i in report.indicators:
+            failed.add_row(i.indicator, when(i.computed_at), i.error)
+        console.print(failed)
     if report.ok:
         console.print("[green]OK: every dataset is fresh and no job is failing")
     else:
@@ -275,7 +313,7 @@ def status_command(
     """
     url = get_settings().resolved_database_url()
     try:
-        engine = open_database(url)
+        engine = open_existing_database(url)
         try:
             report = status_report(engine, load_catalogue(), datetime.now(HELSINKI).date())
         finally:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from kestava.config import get_settings
+from kestava.errors import DatabaseMissingError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def alembic_config() -> Config:
     """An Alembic configuration pointing at this package's migrations."""
+    from alembic.config import Config  # alembic is imported only where a schema may change
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -59,6 +61,10 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to the newest migration (a no-op when it is already there)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     with engine.connect() as connection:
@@ -75,4 +81,28 @@ def open_database(url: str | None = None) -> Engine:
     """Open the configured (or given) database, migrated to head."""
     engine = create_db_engine(url or get_settings().resolved_database_url())
     migrate(engine)
+    return engine
+
+
+def open_existing_database(url: str | None = None) -> Engine:
+    """Open the configured (or given) database for reading: never creates, never migrates.
+
+    Raises DatabaseMissingError when a SQLite file does not exist or the database has no tracker schema
+    (no Alembic version table), saying how to create one.
+    """
+    url = url or get_settings().resolved_database_url()
+    parsed = make_url(url)
+    hint = "run `kestava ingest` (or `kestava migrate`) first, or set KESTAVA_DATABASE_URL"
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).is_file():
+        raise DatabaseMissingError(f"no database at {safe_url(url)}: {hint}")
+    engine = create_db_engine(url)
+    try:
+        has_schema = inspect(engine).has_table("alembic_version")
+    except Exception:
+        engine.dispose()
+        raise
+    if not has_schema:
+        engine.dispose()
+        raise DatabaseMissingError(f"{safe_url(url)} holds no tracker database: {hint}")
     return engine

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
+import typer
+import typer.main
 from typer.testing import CliRunner
 
 from kestava.cli import app
 from kestava.config import get_settings
+from kestava.errors import EXIT_INTERNAL, EXIT_USAGE
 
 runner = CliRunner()
-COMMANDS = ["ingest", "sources", "compute", "indicators", "export", "migrate", "run", "report", "status"]
+COMMANDS = [
+    "ingest",
+    "sources",
+    "compute",
+    "indicators",
+    "export",
+    "migrate",
+    "run",
+    "report",
+    "status",
+    "accept",
+    "probe",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -38,10 +55,19 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+def test_the_list_of_commands_is_complete() -> None:
+    assert sorted(typer.main.get_command(app).commands) == sorted(COMMANDS)  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("command", [None, *COMMANDS])
-def test_every_command_has_help(command: str | None) -> None:
+def test_every_command_has_help_and_the_exit_codes(command: str | None) -> None:
     result = runner.invoke(app, [command, "--help"] if command else ["--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "Exit codes: 0 done" in text and "2 could not run" in text
+    if command:
+        help_text = typer.main.get_command(app).commands[command].help  # type: ignore[attr-defined]
+        assert help_text and len(help_text.split()) >= 5, f"{command} has no real help text"
 
 
 def test_reports_follow_the_data_dir_unless_set(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,16 +100,131 @@ def test_offline_ingest_compute_sources_export(data_dir: Path) -> None:
     assert "Växthusgasutsläpp" in listing.output
 
 
+# One bad argument per command, with the words the message must contain; every command is covered.
+BAD_ARGUMENTS = {
+    "ingest": (
+        ["ingest", "--offline", "hsy_emisions"],
+        "unknown dataset 'hsy_emisions'; nearest: hsy_emissions",
+    ),
+    "sources": (["sources", "--jsn"], "No such option"),
+    "compute": (["compute", "syke_emision"], "unknown dataset 'syke_emision'; nearest: syke_emissions"),
+    "indicators": (["indicators", "--lang", "de"], "expected one of fi, sv, en, got 'de'"),
+    "export": (["export", "ghg_totl"], "unknown indicator 'ghg_totl'; nearest: ghg_total"),
+    "migrate": (["migrate", "extra"], "unexpected extra argument"),
+    "run": (["run", "--lang", "de"], "expected one of fi, sv, en, got 'de'"),
+    "report": (["report", "--week", "2026-48"], "--week"),
+    "status": (["status", "--lang-x"], "No such option"),
+    "accept": (["accept", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
+    "probe": (["probe", "fingrid"], "unknown dataset 'fingrid'; nearest: fingrid_emission_factor"),
+}
+
+
+def clean(output: str) -> str:
+    """The output as one line of words, without rich's box drawing."""
+    return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
+
+
+def test_every_command_is_in_the_bad_argument_table() -> None:
+    assert sorted(BAD_ARGUMENTS) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_argument_is_a_usage_error(data_dir: Path, command: str) -> None:
+    args, message = BAD_ARGUMENTS[command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert message in clean(result.output)
+    assert "Traceback" not in result.output
+    assert not (data_dir / "kestava.sqlite3").exists()  # nothing was created for a bad argument
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ingest", "--offline", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
-        (["export", "no_such_indicator"], "unknown indicator 'no_such_indicator'"),
         (["export", "ghg_total", "--format", "xlsx"], "expected one of csv, parquet, json"),
         (["export", "ghg_total", "--format", "parquet"], "needs --out FILE"),
+        (["export", "ghg_total", "--lang", "de"], "expected one of fi, sv, en"),
+        (["report", "--lang", "de"], "expected one of fi, sv, en, got 'de'"),
     ],
 )
 def test_bad_arguments_get_clear_errors(data_dir: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert message in " ".join(result.output.split())
+    assert result.exit_code == EXIT_USAGE
+    assert message in clean(result.output)
+
+
+@pytest.mark.parametrize("command", [["status"], ["sources"], ["export", "ghg_total"]])
+def test_read_only_commands_never_create_a_database(data_dir: Path, command: list[str]) -> None:
+    result = runner.invoke(app, command)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "no database at" in clean(result.output) and "kestava migrate" in clean(result.output)
+    assert list(data_dir.iterdir()) == []  # no file, no folder
+
+
+DATABASE_COMMANDS = [
+    ["ingest", "--offline", "hsy_emissions"],
+    ["sources"],
+    ["compute"],
+    ["export", "ghg_total"],
+    ["migrate"],
+    ["run"],
+    ["report"],
+    ["accept", "hsy_emissions"],
+]
+
+
+@pytest.mark.parametrize("condition", ["unreachable", "not a database"])
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_a_broken_database_is_one_line_and_exit_2(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, condition: str, command: list[str]
+) -> None:
+    if condition == "unreachable":
+        url = "postgresql+psycopg://nobody:topsecret@127.0.0.1:1/none?connect_timeout=2"
+    else:
+        garbage = data_dir / "garbage.sqlite3"
+        garbage.write_text("this is not a database\n" * 100)
+        url = f"sqlite:///{garbage}"
+    monkeypatch.setenv("KESTAVA_DATABASE_URL", url)
+    get_settings.cache_clear()
+    result = runner.invoke(app, command)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "Traceback" not in result.output and "topsecret" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.output
+    expected = "Connection refused" if condition == "unreachable" else "file is not a database"
+    assert "cannot use the database at" in lines[0] and expected in lines[0]
+    assert "KESTAVA_DATABASE_URL" in lines[0]
+
+
+def test_unwritable_output_is_a_usage_error(data_dir: Path) -> None:
+    result = runner.invoke(app, ["export", "ghg_total", "--out", str(data_dir)])
+    assert result.exit_code == EXIT_USAGE and "is a folder, expected a file" in clean(result.output)
+    result = runner.invoke(app, ["export", "ghg_total", "--out", str(data_dir / "no" / "such" / "x.csv")])
+    assert result.exit_code == EXIT_USAGE and "cannot write into the folder" in clean(result.output)
+
+
+def test_an_unexpected_error_is_one_line_with_exit_3(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug (here: a catalogue loader that raises) is not a traceback unless --verbose asks for one."""
+    import indicators.catalogue
+
+    def broken() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(indicators.catalogue, "load_indicator_catalogue", broken)
+    result = runner.invoke(app, ["indicators"])
+    assert result.exit_code == EXIT_INTERNAL
+    assert "error: unexpected error: ZeroDivisionError: division by zero" in clean(result.output)
+    assert "Traceback" not in result.output
+    verbose = runner.invoke(app, ["--verbose", "indicators"])
+    assert verbose.exit_code == EXIT_INTERNAL and "Traceback" in verbose.output
+
+
+def test_importing_the_cli_imports_no_heavy_module() -> None:
+    """`kestava --help` stays fast: altair, vl-convert, polars, the engine and the report load on use."""
+    code = (
+        "import sys, kestava.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('altair', 'vl_convert', 'polars', 'report', 'indicators', 'sqlalchemy', 'alembic')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from typer.testing import CliRunner
 
 import scheduler
@@ -18,7 +19,7 @@ from ingest.catalogue import Catalogue, parse_catalogue
 from kestava import status
 from kestava.config import get_settings
 from kestava.status import status_command, status_report
-from storage.engine import open_database
+from storage.engine import create_db_engine, open_database
 from storage.jobs import finish_run, start_run
 from storage.load import DatasetInfo, SourceInfo, load_snapshot
 from storage.rawstore import RawStore
@@ -173,12 +174,26 @@ def invoke(*args: str) -> Any:
 def test_status_command_exit_codes(db_url: str, raw_store: RawStore, settings_for: Any) -> None:
     lenient = catalogue(lag_days=3650)  # whatever today is, 2025 data count as fresh
     settings_for(db_url, lenient)
+    # no tracker database yet: status says so (exit 2) and creates nothing (no file, no schema)
+    result = invoke("--json")
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)["error"]
+    assert "no database at" in error or "holds no tracker database" in error
+    assert "kestava migrate" in error
+    probe = create_db_engine(db_url)
+    try:
+        if db_url.startswith("sqlite"):
+            assert not Path(db_url.removeprefix("sqlite:///")).exists()
+        else:
+            assert not inspect(probe).has_table("alembic_version")
+    finally:
+        probe.dispose()
+
+    engine = open_database(db_url)
     result = invoke("--json")
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     assert document["ok"] is False and document["problems"] == ["alpha: never", "beta: never"]
-
-    engine = open_database(db_url)
     try:
         for dataset in ("alpha", "beta"):
             load(engine, raw_store, dataset, "2025")
