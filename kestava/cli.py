@@ -459,7 +459,10 @@ def area_code(given: str, stored: Iterable[str]) -> str:
         return code
     close = nearest(given, [*sorted(codes), *sorted(n for n, c in names.items() if c in codes)])
     shown = [f"{c} ({names_of(c)})" if c in codes else f"{c} ({names[c]})" for c in close]
-    hint = f"; nearest: {', '.join(shown)}" if shown else ""
+    listed = [f"{c} ({names_of(c)})" for c in sorted(codes)[:10]]
+    hint = (
+        f"; nearest: {', '.join(shown)}" if shown else f"; areas with values: {', '.join(listed) or 'none'}"
+    )
     what = f"area {given!r}" + (f" ({code}) has no computed values" if code is not None else " is not known")
     raise typer.BadParameter(f"{what}{hint}", param_hint="--area")
 

@@ -228,3 +228,52 @@ def test_importing_the_cli_imports_no_heavy_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_an_indicator_that_raises_fails_the_run_and_shows_in_status(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken indicator definition (its filter compares the numeric value with text) fails alone:
+    compute names it with its dataset and reason and exits 1; `status` shows it and the failed run."""
+    import indicators.engine
+    from tests.test_compute_isolation import small_catalogue
+
+    assert runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"]).exit_code == 0
+    monkeypatch.setattr(indicators.engine, "load_indicator_catalogue", lambda: small_catalogue(broken=True))
+    result = runner.invoke(app, ["compute"])
+    assert result.exit_code == 1, result.output
+    text = clean(result.output)
+    assert "4 indicators computed, 0 unchanged, 1 failed" in text
+    assert "broken_sum: indicator broken_sum (datasets hsy_emissions): derive: ComputeError" in text
+    assert "Traceback" not in result.output
+    status = runner.invoke(app, ["status", "--json"])
+    assert status.exit_code == 1
+    document = json.loads(status.stdout)
+    [failed] = document["failed_indicators"]
+    assert failed["indicator"] == "broken_sum" and "cannot compare string with numeric" in failed["error"]
+    jobs = {j["job"]: j for j in document["jobs"]}
+    assert jobs["compute"]["last_outcome"] == "failed"
+    assert jobs["compute"]["last_error"].startswith("1 indicator(s) failed: broken_sum: ")
+    assert any(p.startswith("indicator broken_sum: failed (") for p in document["problems"])
+    shown = clean(runner.invoke(app, ["status"]).output)
+    assert "Indicators whose last compute failed" in shown and "broken_sum" in shown
+
+
+def test_areas_are_accepted_by_name(data_dir: Path) -> None:
+    assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
+    assert runner.invoke(app, ["compute", "hsy_emissions"]).exit_code in (0, 1)
+    by_code = runner.invoke(app, ["export", "ghg_total", "--area", "049"])
+    assert by_code.exit_code == 0 and by_code.stdout.count("\n") > 10
+    for name in ("Espoo", "esbo", " ESPOO "):
+        by_name = runner.invoke(app, ["export", "ghg_total", "--area", name])
+        # the same rows (export does not order assessment rows of one period by method)
+        assert by_name.exit_code == 0 and sorted(by_name.stdout.splitlines()) == sorted(
+            by_code.stdout.splitlines()
+        )
+    tampere = runner.invoke(app, ["export", "ghg_total", "--area", "Tampere"])
+    assert tampere.exit_code == 2
+    assert "area 'Tampere' (837) has no computed values; areas with values: 049 (Espoo)" in clean(
+        tampere.output
+    )
+    typo = runner.invoke(app, ["export", "ghg_total", "--area", "Espo"])
+    assert typo.exit_code == 2 and "nearest: Espoo (049)" in clean(typo.output)
