@@ -285,6 +285,7 @@ def sources_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table (times ISO 8601 UTC).")
     ] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the table: fi, sv or en.")] = "en",
 ) -> None:
     """List the catalogue with each dataset's last fetch, last change and staleness. Reads only: a missing
     database is an error (exit 2), never created."""
@@ -292,9 +293,11 @@ def sources_command(
 
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
-    from kestava.status import HELSINKI, _jsonable, when
+    from kestava.status import _jsonable, state_label, when
+    from report.i18n import t
     from storage.engine import open_existing_database
 
+    check_lang(lang)
     engine = open_existing_database()
     try:
         frame = freshness(engine, load_catalogue(), date.today())
@@ -305,27 +308,28 @@ def sources_command(
 
         out().print_json(json.dumps(_jsonable(frame.to_dicts()), ensure_ascii=False))
         return
-    table = Table(title=f"Datasets (times {HELSINKI.key})")
-    for column in (
+    table = Table(title=t("cli_status.sources_title", lang))
+    for key in (
         "dataset",
         "source",
         "frequency",
-        "latest period",
-        "expected by now",
-        "last fetch",
-        "last change",
+        "latest_period",
+        "expected",
+        "last_fetch",
+        "last_change",
         "state",
     ):
-        table.add_column(column)
+        table.add_column(t(f"cli_status.{key}", lang))
+    never, demo = t("cli_status.never", lang), t("cli_status.demo", lang)
     for row in frame.iter_rows(named=True):
-        state = row["state"] + (" (demo)" if row["is_demo"] else "")
+        state = state_label(row["state"], lang) + (f" ({demo})" if row["is_demo"] else "")
         table.add_row(
             row["dataset"],
             row["source"],
             row["frequency"],
             row["latest_period"] or "–",
             str(row["expected_period_end"]),
-            when(row["last_fetch"]) if row["last_fetch"] else "never",
+            when(row["last_fetch"]) if row["last_fetch"] else never,
             when(row["last_change"]),
             state,
         )
@@ -620,6 +624,7 @@ def status_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of tables (times ISO 8601 UTC).")
     ] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the tables: fi, sv or en.")] = "en",
 ) -> None:
     """Health check for monitoring: datasets, the last ingest, compute and report runs, failed indicators.
 
@@ -628,7 +633,8 @@ def status_command(
     """
     from kestava.status import status_command as show_status
 
-    show_status(as_json=as_json)
+    check_lang(lang)
+    show_status(as_json=as_json, lang=lang)
 
 
 # --- kestava accept: a person accepts a payload the plausibility checks rejected as a jump ---------------

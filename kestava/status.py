@@ -259,53 +259,71 @@ def when(moment: datetime | None) -> str:
 STATE_STYLE = {"fresh": "green", "late": "yellow", "failed": "red", "never": "yellow"}
 
 
-def render(report: StatusReport, console: Console) -> None:
-    """Print the report as two rich tables and a one-line verdict."""
-    datasets = Table(title=f"Datasets on {report.today} (times Europe/Helsinki)")
-    for name in ("dataset", "state", "latest period", "last success", "last failure", "error", "next run"):
+def state_label(state: str, lang: str) -> str:
+    """A dataset state (fresh, due, late, failed, never) in lang, as the reports name it."""
+    from report.i18n import has, t
+
+    key = f"freshness.status_{state}"
+    return t(key, lang) if has(key) else state
+
+
+def render(report: StatusReport, console: Console, lang: str = "en") -> None:
+    """Print the report as rich tables and a one-line verdict, every heading in lang (fi, sv or en)."""
+    from report.i18n import t
+
+    def words(*keys: str) -> list[str]:
+        return [t(f"cli_status.{key}", lang) for key in keys]
+
+    datasets = Table(title=t("cli_status.title_datasets", lang, date=report.today))
+    for name in words(
+        "dataset", "state", "latest_period", "last_success", "last_failure", "error", "next_run"
+    ):
         datasets.add_column(name, overflow="fold")
+    not_scheduled = t("cli_status.not_scheduled", lang)
     for d in report.datasets:
         datasets.add_row(
             d.dataset,
-            f"[{STATE_STYLE.get(d.state, 'white')}]{d.state}",
+            f"[{STATE_STYLE.get(d.state, 'white')}]{state_label(d.state, lang)}",
             d.latest_period or "–",
             when(d.last_success),
             when(d.last_failure),
             d.last_error or "",
-            when(d.next_run) if report.scheduler_known else "not scheduled",
+            when(d.next_run) if report.scheduler_known else not_scheduled,
         )
     console.print(datasets)
-    jobs = Table(title="Jobs")
-    for name in ("job", "last outcome", "started", "finished", "error", "next run"):
+    jobs = Table(title=t("cli_status.title_jobs", lang))
+    for name in words("job", "last_outcome", "started", "finished", "error", "next_run"):
         jobs.add_column(name, overflow="fold")
+    never_run, overdue = words("never_run", "overdue")
     for j in report.jobs:
         style = "red" if not j.ok else "green" if j.last_outcome else "white"
         jobs.add_row(
             j.job,
-            f"[{style}]{j.last_outcome or 'never run'}",
+            f"[{style}]{j.last_outcome or never_run}",
             when(j.last_started),
             when(j.last_finished),
             j.last_error or "",
-            when(j.next_run) + (" [red](overdue)" if j.overdue else ""),
+            when(j.next_run) + (f" [red]({overdue})" if j.overdue else ""),
         )
     console.print(jobs)
     if report.indicators:
-        failed = Table(title="Indicators whose last compute failed")
-        for name in ("indicator", "computed", "error"):
+        failed = Table(title=t("cli_status.title_indicators", lang))
+        for name in words("indicator", "computed", "error"):
             failed.add_column(name, overflow="fold")
         for i in report.indicators:
             failed.add_row(i.indicator, when(i.computed_at), i.error)
         console.print(failed)
     if report.ok:
-        console.print("[green]OK: every dataset is fresh and no job is failing")
+        console.print(f"[green]{t('cli_status.ok', lang)}")
     else:
-        console.print(f"[red]PROBLEMS ({len(report.problems)}):")
+        console.print(f"[red]{t('cli_status.problems', lang, n=len(report.problems))}")
         for line in report.problems:
             console.print(f"  {line}", markup=False)
 
 
 def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the tables: fi, sv or en.")] = "en",
 ) -> None:
     """Health check for monitoring: exit 0 when all is well, 1 when anything is failing or stale.
 
@@ -328,5 +346,5 @@ def status_command(
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n")
     else:
-        render(report, Console())
+        render(report, Console(), lang)
     raise typer.Exit(code=EXIT_OK if report.ok else EXIT_PROBLEM)

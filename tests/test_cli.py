@@ -277,3 +277,20 @@ def test_areas_are_accepted_by_name(data_dir: Path) -> None:
     )
     typo = runner.invoke(app, ["export", "ghg_total", "--area", "Espo"])
     assert typo.exit_code == 2 and "nearest: Espoo (049)" in clean(typo.output)
+
+
+def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
+    assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
+    expected = {
+        "fi": ("Aineistot (ajat Suomen aikaa)", "Viimeisin haku", "ONGELMIA ("),
+        "sv": ("Datamängder (tider i finsk tid)", "Senaste hämtning", "PROBLEM ("),
+        "en": ("Datasets (times Europe/Helsinki)", "Last fetch", "PROBLEMS ("),
+    }
+    for lang, (title, fetch, problems) in expected.items():
+        sources = runner.invoke(app, ["sources", "--lang", lang])
+        assert sources.exit_code == 0 and title in sources.stdout and fetch in sources.stdout
+        status = runner.invoke(app, ["status", "--lang", lang])
+        assert status.exit_code == 1 and problems in status.stdout  # most datasets never fetched
+    for command in ("sources", "status"):
+        wrong = runner.invoke(app, [command, "--lang", "de"])
+        assert wrong.exit_code == EXIT_USAGE and "expected one of fi, sv, en, got 'de'" in clean(wrong.output)
