@@ -233,7 +233,10 @@ class JobSpec:
     schedule: str  # the cron expression (or the accelerated interval), for --list
 
 
-def catalogue_jobs(catalogue: Catalogue, *, report_lang: str = "fi") -> list[JobSpec]:
+ALL_LANGS = "all"  # the reports in every language (fi, sv, en), the default
+
+
+def catalogue_jobs(catalogue: Catalogue, *, report_lang: str = ALL_LANGS) -> list[JobSpec]:
     """Every job: one ingest per catalogue dataset, the health check and the two reports."""
     specs = []
     for d in catalogue.datasets.values():
@@ -333,13 +336,18 @@ def default_compute(engine: Engine, datasets: Sequence[str]) -> object:
 
 
 def default_weekly_report(engine: Engine, lang: str) -> object:
-    """report.weekly.write_weekly_report for the current week."""
-    return importlib.import_module("report.weekly").write_weekly_report(engine, lang=lang)
+    """report.weekly.write_weekly_report for the current week; lang "all": fi, sv and en (changes once)."""
+    weekly = importlib.import_module("report.weekly")
+    if lang == ALL_LANGS:
+        return weekly.write_weekly_reports(engine, weekly.LANGS)
+    return weekly.write_weekly_report(engine, lang=lang)
 
 
 def default_half_year_report(engine: Engine, half: str, lang: str) -> object:
-    """report.weekly.write_half_year_report for a half year such as 2026-H2."""
-    return importlib.import_module("report.weekly").write_half_year_report(engine, half=half, lang=lang)
+    """report.weekly.write_half_year_report for a half year such as 2026-H2; lang "all": fi, sv and en."""
+    weekly = importlib.import_module("report.weekly")
+    langs = weekly.LANGS if lang == ALL_LANGS else (lang,)
+    return [weekly.write_half_year_report(engine, half=half, lang=one) for one in langs]
 
 
 @dataclass(frozen=True)
@@ -755,7 +763,7 @@ def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
     return _guarded(runtime, job, body)
 
 
-def run_weekly_report_job(lang: str = "fi") -> str:
+def run_weekly_report_job(lang: str = ALL_LANGS) -> str:
     """Scheduled job: the weekly report (after any pending compute)."""
     runtime = current_runtime()
     return _run_report(runtime, "report:weekly", lambda: runtime.runners.weekly_report(runtime.engine, lang))
@@ -766,7 +774,7 @@ def previous_half(today: date) -> str:
     return f"{today.year - 1}-H2" if today.month <= 6 else f"{today.year}-H1"
 
 
-def run_half_year_report_job(lang: str = "fi") -> str:
+def run_half_year_report_job(lang: str = ALL_LANGS) -> str:
     """Scheduled job: the half-yearly council report for the previous half year."""
     runtime = current_runtime()
     half = previous_half(_today())
@@ -1315,7 +1323,9 @@ def main(
         float, typer.Option("--grace", help="Seconds a running job may take to finish after SIGTERM/SIGINT.")
     ] = DEFAULT_GRACE_S,
     workers: Annotated[int, typer.Option("--workers", help="Jobs that may run at the same time.")] = 4,
-    report_lang: Annotated[str, typer.Option("--report-lang", help="Language of the reports.")] = "fi",
+    report_lang: Annotated[
+        str, typer.Option("--report-lang", help="Language of the reports: fi, sv, en or all (the default).")
+    ] = ALL_LANGS,
     accelerate_s: Annotated[
         float | None,
         typer.Option(

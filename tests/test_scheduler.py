@@ -789,7 +789,7 @@ def test_scheduler_process_runs_in_order_retries_alerts_and_stops_cleanly(
     starts = [line.split()[1] if line.startswith("start") else line.split()[0] for line in log]
     jobs = [job for job in starts if job.startswith("ingest:")]
     assert list(dict.fromkeys(jobs)) == ["ingest:a", "ingest:b", "ingest:c"], log  # staggered in cron order
-    assert log.index("report:weekly fi") > log.index("start ingest:c scheduler")  # (reports note when done)
+    assert log.index("report:weekly all") > log.index("start ingest:c scheduler")  # all languages by default
     assert any(line.startswith("report:half ") for line in log)
     assert jobs.count("ingest:a") >= 2 and jobs.count("ingest:c") >= 2  # b failing stops nothing
     assert log.index("compute a") > log.index("end ingest:a success")  # compute follows the change
