@@ -201,6 +201,10 @@ def test_unwritable_output_is_a_usage_error(data_dir: Path) -> None:
     assert result.exit_code == EXIT_USAGE and "is a folder, expected a file" in clean(result.output)
     result = runner.invoke(app, ["export", "ghg_total", "--out", str(data_dir / "no" / "such" / "x.csv")])
     assert result.exit_code == EXIT_USAGE and "cannot write into the folder" in clean(result.output)
+    a_file = data_dir / "a_file"
+    a_file.write_text("")
+    result = runner.invoke(app, ["report", "--out", str(a_file)])
+    assert result.exit_code == EXIT_USAGE and "is a file, expected a folder" in clean(result.output)
 
 
 def test_an_unexpected_error_is_one_line_with_exit_3(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
