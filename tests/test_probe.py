@@ -51,6 +51,7 @@ class DemoServer:
     snapshot: Path
     overrides: dict[tuple[str, str], tuple[int, bytes, str]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    fingrid_every: int = 1  # serve every n-th 3-minute value: 5 gives Fingrid's 15-minute resolution
 
     def __post_init__(self) -> None:
         self.base = self.server.url_for("/").rstrip("/")
@@ -108,7 +109,8 @@ class DemoServer:
             start, end = (
                 datetime.fromisoformat(window[k].replace("Z", "+00:00")) for k in ("startTime", "endTime")
             )
-            body = fingrid.page_bytes(265, fingrid.values(start, end), int(window["pageSize"]))
+            series = fingrid.values(start, end)[:: self.fingrid_every]
+            body = fingrid.page_bytes(265, series, int(window["pageSize"]))
         else:
             exact = [e for e in candidates if [tuple(p) for p in e.params] == params]
             body = self.body((exact or candidates)[0])  # Eurostat: the recorded answer to any filter
@@ -464,3 +466,15 @@ def test_a_renamed_pxweb_variable_is_drift_before_any_data_is_asked(
     (drift,) = _drift(output, dataset)
     assert drift["what"] == "shape" and "Voimanlähde" in str(drift["found"])
     assert not [r for r in demo_server.requests if r.startswith("POST")]  # metadata first, no data query
+
+
+def test_fingrid_at_15_minutes_is_as_expected_with_complete_days(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path
+) -> None:
+    """Fingrid may have moved dataset 265 to 15-minute values (SOURCES.md): the probe's day is complete."""
+    demo_server.fingrid_every = 5
+    code, output = _probe(demo_server, tmp_path, "fingrid_emission_factor", "--json")
+
+    assert code == 0, output
+    assert _drift(output, "fingrid_emission_factor") == []
+    assert "2026-" in output and "gCO2/kWh (10^1)" in output  # a day's mean of the 96 values, as usual
