@@ -18,13 +18,14 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 
 from indicators.catalogue import LANGUAGES, load_indicator_catalogue
 from indicators.outlook import outlook as target_outlook
 from indicators.vintage import assess_as_of, explain_changes
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness as dataset_freshness
+from kestava.lookup import area_code, unknown_code
 from storage import read, schema
 from storage.engine import open_database
 
@@ -47,6 +48,24 @@ def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Engine) -> list[str] | None:
+    """Codes for the areas asked (codes or names, e.g. 'Espoo', 'Esbo'), each checked against the areas
+    stored in `column`; an unknown one raises UnknownCodeError naming the nearest."""
+    if not areas:
+        return areas
+    with engine.connect() as conn:
+        stored = conn.execute(select(column).distinct()).scalars().all()
+    return [area_code(area, stored) for area in areas]
+
+
+def _check_indicators(indicators: list[str] | None) -> None:
+    """UnknownCodeError for an indicator id the catalogue does not know (breakdown parts by their parent)."""
+    known = load_indicator_catalogue().indicators
+    for indicator in indicators or []:
+        if indicator.split(".", 1)[0] not in known:
+            raise unknown_code("indicator", indicator, known)
 
 
 def catalogue(lang: str = "fi") -> pl.DataFrame:
@@ -96,7 +115,13 @@ def observations(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """A dataset's observations (current, or as the tracker held them at `as_of`), dimensions as columns."""
-    return read.observations(engine or connect(), dataset, area=area, as_of=as_of)
+    engine = engine or connect()
+    known = load_catalogue().datasets
+    for dataset_id in _as_list(dataset) or []:
+        if dataset_id not in known:
+            raise unknown_code("dataset", dataset_id, known)
+    areas = _area_codes(_as_list(area), schema.series.c.area, engine)
+    return read.observations(engine, dataset, area=areas, as_of=as_of)
 
 
 def indicator_values(
@@ -111,12 +136,15 @@ def indicator_values(
     its parts ('ghg_by_sector.transport', …)."""
     table = schema.indicator_value
     query = select(table)
-    indicators, areas, kinds = _as_list(indicator), _as_list(area), _as_list(kind)
+    engine = engine or connect()
+    indicators, kinds = _as_list(indicator), _as_list(kind)
+    _check_indicators(indicators)
+    areas = _area_codes(_as_list(area), table.c.area, engine)
     if areas:
         query = query.where(table.c.area.in_(areas))
     if kinds:
         query = query.where(table.c.kind.in_(kinds))
-    frame = read.query_frame(engine or connect(), query)
+    frame = read.query_frame(engine, query)
     if frame.height == 0:
         return frame
     frame = frame.rename({"indicator_id": "indicator"})
@@ -145,12 +173,15 @@ def assessments(
     """Stored assessments with all inputs and outputs (details as JSON); the latest vintage by default."""
     table = schema.assessment
     query = select(table)
-    indicators, areas = _as_list(indicator), _as_list(area)
+    engine = engine or connect()
+    indicators = _as_list(indicator)
+    _check_indicators(indicators)
+    areas = _area_codes(_as_list(area), table.c.area, engine)
     if indicators:
         query = query.where(table.c.indicator_id.in_(indicators))
     if areas:
         query = query.where(table.c.area.in_(areas))
-    frame = read.query_frame(engine or connect(), query)
+    frame = read.query_frame(engine, query)
     if frame.height == 0:
         return frame
     frame = frame.rename({"indicator_id": "indicator"})
@@ -164,6 +195,7 @@ def outlook(
 ) -> pl.DataFrame:
     """The road to the indicator's next target per area: gap, required pace from now on, OLS and Theil–Sen
     projections with 95 % bands, the year the trend reaches the target, and the budget view."""
+    _check_indicators([indicator])
     direction = load_indicator_catalogue().get(indicator).direction
     values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
     return target_outlook(values.filter(pl.col("indicator") == indicator), direction)

@@ -6,7 +6,6 @@ indicator engine, the report) when it runs, so `kestava --help` and `kestava sta
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +19,9 @@ import typer
 from typer._click.core import Context
 from typer.core import TyperGroup
 
+from kestava import lookup
 from kestava.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError
+from kestava.lookup import unknown_code
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -123,22 +124,9 @@ OUTCOME_STYLE = {
 }
 
 
-def nearest(given: str, choices: Iterable[str], n: int = 5) -> list[str]:
-    """The choices closest to given, case-insensitively: those containing it, then difflib's nearest."""
-    by_lower: dict[str, str] = {}
-    for choice in choices:
-        by_lower.setdefault(choice.lower(), choice)
-    wanted = given.lower()
-    containing = [c for c in by_lower if wanted in c and len(wanted) >= 3]  # fingrid → fingrid_…
-    found = difflib.get_close_matches(wanted, list(by_lower), n=n, cutoff=0.5)
-    return [by_lower[f] for f in dict.fromkeys([*sorted(containing, key=len), *found])][:n]
-
-
 def unknown(what: str, given: str, choices: Iterable[str], param_hint: str) -> typer.BadParameter:
     """A usage error for an unknown code that names the nearest valid ones."""
-    close = nearest(given, choices)
-    hint = f"; nearest: {', '.join(close)}" if close else ""
-    return typer.BadParameter(f"unknown {what} {given!r}{hint}", param_hint=param_hint)
+    return typer.BadParameter(str(unknown_code(what, given, choices)), param_hint=param_hint)
 
 
 def check_lang(lang: str, param_hint: str = "--lang") -> None:
@@ -447,28 +435,10 @@ def area_code(given: str, stored: Iterable[str]) -> str:
 
     A usage error names the nearest codes and names when nothing matches.
     """
-    from indicators.catalogue import LANGUAGES
-    from kestava.api import area_names
-
-    codes = set(stored)
-    if given in codes:
-        return given
-    names: dict[str, str] = {}  # name as written → code
-    for lang in LANGUAGES:
-        for area, name in area_names(lang).items():
-            names.setdefault(name, area)
-    by_lower = {name.lower(): area for name, area in names.items()}
-    code = by_lower.get(given.strip().lower())
-    if code is not None and code in codes:
-        return code
-    close = nearest(given, [*sorted(codes), *sorted(n for n, c in names.items() if c in codes)])
-    shown = [f"{c} ({names_of(c)})" if c in codes else f"{c} ({names[c]})" for c in close]
-    listed = [f"{c} ({names_of(c)})" for c in sorted(codes)[:10]]
-    hint = (
-        f"; nearest: {', '.join(shown)}" if shown else f"; areas with values: {', '.join(listed) or 'none'}"
-    )
-    what = f"area {given!r}" + (f" ({code}) has no computed values" if code is not None else " is not known")
-    raise typer.BadParameter(f"{what}{hint}", param_hint="--area")
+    try:
+        return lookup.area_code(given, stored)
+    except lookup.UnknownCodeError as error:
+        raise typer.BadParameter(str(error), param_hint="--area") from None
 
 
 def names_of(code: str) -> str:

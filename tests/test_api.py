@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 import pytest
 from sqlalchemy import Engine
 
 from kestava import api
+from kestava.lookup import UnknownCodeError
 
 
 def test_indicator_values_have_every_kind_and_provenance(loaded_engine: Engine) -> None:
@@ -61,3 +64,40 @@ def test_freshness_and_assess_at(loaded_engine: Engine) -> None:
     stored = api.assessments("ghg_total", engine=loaded_engine)
     joined = now.join(stored, on=["indicator", "area", "method"], suffix="_stored")
     assert joined.height == stored.height and (joined["status"] == joined["status_stored"]).all()
+
+
+def test_areas_by_name_in_finnish_or_swedish_give_the_code_s_values(loaded_engine: Engine) -> None:
+    by_code = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    for name in ("Espoo", "esbo", "ESPOO"):
+        by_name = api.indicator_values("ghg_total", area=name, kind="observed", engine=loaded_engine)
+        assert by_name.equals(by_code)
+    compared = api.compare("syke_ghg_per_resident", ["Esbo", "Helsinki"], lang="fi", engine=loaded_engine)
+    assert set(compared["area"].unique()) == {"049", "091"}
+    rows = api.observations("statfin_population", area="Esbo", engine=loaded_engine)
+    assert set(rows["area"].unique()) == {"049"}
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda e: api.indicator_values("ghg_total", area="Espo", engine=e), "nearest: Espoo (049)"),
+        (lambda e: api.assessments("ghg_total", area="0499", engine=e), "area '0499' is not known"),
+        (
+            lambda e: api.indicator_values("ghg_totl", engine=e),
+            "unknown indicator 'ghg_totl'; nearest: ghg_total",
+        ),
+        (lambda e: api.outlook("ghg_totl", engine=e), "nearest: ghg_total"),
+        (
+            lambda e: api.observations("hsy_emision", engine=e),
+            "unknown dataset 'hsy_emision'; nearest: hsy_emissions",
+        ),
+        (lambda e: api.observations("hsy_emissions", area="Tamper", engine=e), "nearest: Tampere (837)"),
+    ],
+)
+def test_unknown_area_indicator_or_dataset_is_an_error_naming_the_nearest(
+    loaded_engine: Engine, call: Callable[[Engine], object], message: str
+) -> None:
+    with pytest.raises(UnknownCodeError) as caught:
+        call(loaded_engine)
+    assert message in str(caught.value)
+    assert isinstance(caught.value, ValueError)  # analysts may catch it as a ValueError
