@@ -708,17 +708,28 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
 
 
 def _compute(runtime: Runtime, datasets: Sequence[str]) -> None:
-    """The compute runner; indicators it could not compute are logged (the run itself succeeded)."""
+    """The compute runner. Indicators it could not compute are logged and alerted (kind "indicators");
+    the run itself succeeded, and the others were stored. A compute with none failing gives the all-clear
+    (a failed indicator is retried by every compute until it succeeds)."""
     summary = runtime.runners.compute(runtime.engine, datasets)
     errors = getattr(summary, "errors", None)
     if isinstance(errors, dict) and errors:
-        listed = "; ".join(f"{name}: {text}" for name, text in sorted(errors.items())[:10])
+        listed = redact(
+            "; ".join(f"{name}: {text}" for name, text in sorted(errors.items())[:10]), runtime.secrets
+        )
         log.warning(
             "compute: %d indicator(s) not computed: %s",
             len(errors),
-            redact(listed, runtime.secrets),
+            listed,
             extra={"job": "compute", "outcome": "partial"},
         )
+        message = (
+            f"{len(errors)} indicator(s) could not be computed; their previous values stay in place "
+            f"(kestava status lists them): {listed}"
+        )
+        runtime.alerter.problem(Problem("indicators", "compute", message, job="compute"))
+    else:
+        runtime.alerter.resolve_many([("indicators", "compute")], "every indicator computed again.")
 
 
 def run_compute(runtime: Runtime, *, wait_s: float | None = None) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from werkzeug import Request, Response
 
 import scheduler
+from indicators.engine import ComputeSummary
 from ingest.catalogue import Catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
 from kestava.alerts import Alert, Alerter, AlertSettings
@@ -183,6 +184,7 @@ class Work:
     outcomes: dict[str, list[str]] = field(default_factory=dict)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     compute_errors: list[BaseException] = field(default_factory=list)
+    failed_indicators: list[dict[str, str]] = field(default_factory=list)  # per compute: id → reason
 
     def ingest(self, runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
         self.calls.append(("ingest", dataset_id, trigger))
@@ -199,10 +201,11 @@ class Work:
         result = LoadResult(dataset_id, 1, False, added) if outcome == "success" else None
         return DatasetOutcome(dataset_id, outcome, 0.0, result=result, error=error)
 
-    def compute(self, engine: Engine, datasets: Sequence[str]) -> None:
+    def compute(self, engine: Engine, datasets: Sequence[str]) -> ComputeSummary:
         self.calls.append(("compute", tuple(datasets)))
         if self.compute_errors:
             raise self.compute_errors.pop(0)
+        return ComputeSummary(errors=self.failed_indicators.pop(0) if self.failed_indicators else {})
 
     def weekly(self, engine: Engine, lang: str) -> None:
         self.calls.append(("report:weekly", lang))
@@ -324,6 +327,29 @@ def test_compute_only_after_changes_and_catches_up_what_is_pending(
     assert runs(engine, "compute") == [("success", "scheduler")]
     assert runs(engine, "report:weekly") == [("success", "scheduler")]
     assert channel.alerts == []
+
+
+def test_indicators_that_fail_are_alerted_and_all_clear_once_they_compute(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    reason = "indicator broken_sum (datasets hsy_emissions): derive: ComputeError: no column 'x'"
+    work = Work(
+        outcomes={"a": ["success", "success", "success"]},
+        failed_indicators=[{"broken_sum": reason}, {"broken_sum": reason}, {}],
+    )
+    _runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    scheduler.run_ingest_job("a")
+    (alert,) = channel.alerts
+    assert alert.key == "indicators:compute" and alert.state == "problem"
+    assert "1 indicator(s) could not be computed" in alert.message and reason in alert.message
+    assert runs(engine, "compute") == [("success", "scheduler")]  # the others were computed and stored
+    scheduler.run_ingest_job("a")
+    assert len(channel.alerts) == 1  # the same problem is not alerted twice a day
+    scheduler.run_ingest_job("a")
+    assert [(a.key, a.state) for a in channel.alerts] == [
+        ("indicators:compute", "problem"),
+        ("indicators:compute", "resolved"),
+    ]
 
 
 def test_compute_failures_retry_but_import_errors_do_not(engine: Engine, db_url: str, tmp_path: Path) -> None:
