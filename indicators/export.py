@@ -10,6 +10,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from indicators.catalogue import IndicatorCatalogue
+from indicators.outlook import outlook
 from report.atomic import publish_file
 from report.i18n import label, source_text, t
 from storage import schema
@@ -45,8 +46,13 @@ def export_table(
     area: str | None = None,
     lang: str = "en",
 ) -> pl.DataFrame:
-    """indicator, area, period, value, unit, kind (observed/target/path/projection/estimate/assessment)
-    plus the assessment method, status and score, and provenance: source, snapshot ids, vintage, demo."""
+    """indicator, area, period, value, unit, kind (observed/target/path/projection/estimate/assessment,
+    and the outlook to the next target: outlook_projection, outlook_year_reached, outlook_required_rate)
+    plus the assessment method, status and score, and provenance: source, snapshot ids, vintage, demo.
+
+    The outlook rows are indicators.outlook's OLS row (method "ols"), the numbers the reports' headline
+    and trajectory chart state: the projection for the target year with its 95 % band, the year the trend
+    reaches the target (empty when it does not) and the compound rate needed each year from the latest."""
     wanted = set(indicators)
 
     def selected(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -76,6 +82,7 @@ def export_table(
                 "is_demo": r["is_demo"],
             }
         )
+    rows.extend(_outlook_rows(frame, catalogue))
     assessed = query_frame(engine, select(schema.assessment))
     if assessed.height:
         latest = selected(
@@ -111,6 +118,64 @@ def export_table(
         if column not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", nulls_last=True)
+
+
+def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[dict[str, object]]:
+    """The OLS outlook of every indicator and area with observed values and a later target, as export rows."""
+    if values.height == 0:
+        return []
+    annual = values.filter(pl.col("period").str.contains(r"^\d{4}$")).select(
+        pl.col("indicator_id").alias("indicator"),
+        "area",
+        "kind",
+        pl.col("period").cast(pl.Int64).alias("year"),
+        "value",
+        "unit",
+        "snapshot_ids",
+        "vintage",
+        "is_demo",
+    )
+    rows: list[dict[str, object]] = []
+    for (indicator,), part in annual.partition_by(["indicator"], as_dict=True).items():
+        found = outlook(part, catalogue.get(str(indicator)).direction)
+        if found.height == 0 or "projected_value" not in found.columns:
+            continue
+        for r in found.filter(pl.col("method") == "ols", pl.col("status") == "ok").iter_rows(named=True):
+            latest = part.filter(
+                pl.col("area") == r["area"], pl.col("kind") == "observed", pl.col("year") == r["latest_year"]
+            ).row(0, named=True)
+            common = {
+                "indicator": indicator,
+                "area": r["area"],
+                "period": str(r["target_year"]),
+                "method": "ols",
+                "snapshot_ids": ",".join(str(i) for i in json.loads(latest["snapshot_ids"])),
+                "vintage": latest["vintage"],
+                "is_demo": latest["is_demo"],
+            }
+            rows += [
+                {
+                    **common,
+                    "kind": "outlook_projection",
+                    "value": r["projected_value"],
+                    "lower": r["projected_lower"],
+                    "upper": r["projected_upper"],
+                    "unit": latest["unit"],
+                },
+                {
+                    **common,
+                    "kind": "outlook_year_reached",
+                    "value": None if r["year_reached"] is None else float(r["year_reached"]),
+                    "unit": "year",
+                },
+                {
+                    **common,
+                    "kind": "outlook_required_rate",
+                    "value": None if r["required_rate"] is None else r["required_rate"] * 100,
+                    "unit": "% a year",
+                },
+            ]
+    return rows
 
 
 def _name(catalogue: IndicatorCatalogue, indicator_id: str, lang: str) -> str:

@@ -188,6 +188,9 @@ def test_export_is_tidy_with_provenance(loaded: Engine, tmp_path: Path) -> None:
         "projection",
         "estimate",
         "assessment",
+        "outlook_projection",
+        "outlook_year_reached",
+        "outlook_required_rate",
     }
     observed = table.filter(pl.col("kind") == "observed", pl.col("period") == "2023").row(0, named=True)
     assert observed["value"] == pytest.approx(742)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
@@ -90,3 +91,45 @@ def test_trajectory_chart_projection_is_the_headline_projection(loaded_engine: E
     assert abs(row["value"].item() - h.projected_value) < 1e-6
     assert abs(row["lower"].item() - h.projected_lower) < 1e-6
     assert abs(row["upper"].item() - h.projected_upper) < 1e-6
+
+
+def test_export_outlook_rows_are_the_headline_numbers(loaded_engine: Engine) -> None:
+    """`kestava export` carries the outlook the reports state: projection, band, year reached, pace."""
+    from indicators.export import export_table
+
+    h = rd.headline(loaded_engine)
+    table = export_table(loaded_engine, load_indicator_catalogue(), [h.indicator], area=h.area)
+    outlook = table.filter(pl.col("indicator") == h.indicator, pl.col("kind").str.starts_with("outlook_"))
+    by_kind = {r["kind"]: r for r in outlook.iter_rows(named=True)}
+    assert set(by_kind) == {"outlook_projection", "outlook_year_reached", "outlook_required_rate"}
+    assert {r["period"] for r in by_kind.values()} == {str(h.target_year)}
+    projection = by_kind["outlook_projection"]
+    assert h.projected_value is not None and h.projected_lower is not None and h.projected_upper is not None
+    assert abs(projection["value"] - h.projected_value) < 1e-6
+    assert abs(projection["lower"] - h.projected_lower) < 1e-6
+    assert abs(projection["upper"] - h.projected_upper) < 1e-6
+    assert projection["unit"] == h.unit and projection["method"] == "ols"
+    reached = by_kind["outlook_year_reached"]["value"]
+    assert (None if reached is None else int(reached)) == h.year_reached
+    assert h.required_rate is not None
+    assert abs(by_kind["outlook_required_rate"]["value"] - h.required_rate * 100) < 1e-9
+    # traceable like every other row: the snapshots of the latest observed value
+    observed = table.filter(pl.col("kind") == "observed", pl.col("period") == str(h.latest_year))
+    assert projection["snapshot_ids"] == observed["snapshot_ids"].item()
+
+
+def test_council_and_weekly_reports_state_the_same_outlook(loaded_engine: Engine, tmp_path: Path) -> None:
+    """The half-yearly council report opens with the weekly report's headline numbers, in every language."""
+    from report import weekly
+    from report.i18n import format_number
+
+    h = rd.headline(loaded_engine)
+    assert h.projected_lower is not None and h.projected_upper is not None and h.projected_value is not None
+    for lang in ("fi", "sv", "en"):
+        council = weekly.build_report(
+            loaded_engine, weekly.parse_half("2026-H2"), lang=lang, out_dir=tmp_path / "half", images=False
+        )
+        html = council.path.read_text(encoding="utf-8")
+        for number in (h.projected_value, h.projected_lower, h.projected_upper, h.latest_value):
+            assert format_number(number, lang) in html, (lang, number)
+        assert str(h.year_reached) in html
