@@ -26,6 +26,10 @@ OBSERVATION_SCHEMA = pl.Schema(
 )
 
 
+_OBSERVATION_ROW_SCHEMA = pl.Schema({k: v for k, v in OBSERVATION_SCHEMA.items() if k != "key"})
+_SERIES_KEY_SCHEMA = pl.Schema({"series_id": pl.Int64(), "key": pl.String()})
+
+
 def _as_datetime(moment: date | datetime) -> datetime:
     """A date means the end of that day (UTC): 'as published on D' includes everything fetched on D."""
     if isinstance(moment, datetime):
@@ -43,13 +47,13 @@ def observations(
 ) -> pl.DataFrame:
     """Observations as a long frame: current values, or the values the tracker held at `as_of`.
 
-    With expand=True (default) every series dimension (area, unit, sector…) becomes a column.
+    With expand=True (default) every series dimension (area, unit, sector…) becomes a column. The series
+    keys (JSON) are read and decoded once per series, not once per observation, and joined on series_id.
     """
     obs, series = schema.observation, schema.series
     query = select(
         series.c.dataset_id.label("dataset"),
         obs.c.series_id,
-        series.c.key,
         obs.c.period,
         obs.c.value,
         obs.c.flag,
@@ -57,12 +61,15 @@ def observations(
         obs.c.valid_from,
         obs.c.valid_to,
     ).join(series, series.c.id == obs.c.series_id)
+    keys_query = select(series.c.id.label("series_id"), series.c.key)
     if dataset is not None:
         names = [dataset] if isinstance(dataset, str) else list(dataset)
         query = query.where(series.c.dataset_id.in_(names))
+        keys_query = keys_query.where(series.c.dataset_id.in_(names))
     if area is not None:
         areas = [area] if isinstance(area, str) else list(area)
         query = query.where(series.c.area.in_(areas))
+        keys_query = keys_query.where(series.c.area.in_(areas))
     if as_of is None:
         query = query.where(obs.c.valid_to.is_(None))
     else:
@@ -72,11 +79,18 @@ def observations(
         )
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(obs.c.series_id, obs.c.period)).fetchall()
-    frame = pl.DataFrame(rows, schema=OBSERVATION_SCHEMA, orient="row")
-    if not expand or frame.height == 0:
-        return frame
-    dims = frame["key"].str.json_decode(infer_schema_length=None).struct.unnest()
-    return pl.concat([frame.drop("key"), dims], how="horizontal")
+        if not rows:
+            return pl.DataFrame(schema=OBSERVATION_SCHEMA)
+        key_rows = conn.execute(keys_query.order_by(series.c.id)).fetchall()
+    frame = pl.DataFrame(rows, schema=_OBSERVATION_ROW_SCHEMA, orient="row")
+    keys = pl.DataFrame(key_rows, schema=_SERIES_KEY_SCHEMA, orient="row")
+    if not expand:
+        return frame.join(keys, on="series_id", how="left", maintain_order="left").select(
+            OBSERVATION_SCHEMA.names()
+        )
+    dims = keys["key"].str.json_decode(infer_schema_length=None).struct.unnest()
+    by_series = pl.concat([keys.select("series_id"), dims], how="horizontal")
+    return frame.join(by_series, on="series_id", how="left", maintain_order="left")
 
 
 def snapshots(engine: Engine, dataset: str | None = None) -> pl.DataFrame:

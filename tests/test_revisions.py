@@ -17,7 +17,7 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class Revised:
     new_snapshots: dict[str, int] = field(default_factory=dict)
     old_snapshots: dict[str, int] = field(default_factory=dict)
     report_html: dict[str, str] = field(default_factory=dict)
+    between: datetime | None = None  # a moment after the first load and before the revision's
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,6 +259,7 @@ def revised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         assert all(o.ok for o in first), [o.error for o in first if not o.ok]
         assert not compute(engine, today=LOADED_TODAY).errors
         before = _values(engine)
+        between = datetime.now(UTC)
 
         snapshot = folder / "snapshot"
         shutil.copytree(DEFAULT_SNAPSHOT_DIR, snapshot)
@@ -268,7 +270,7 @@ def revised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         ]
         summary = compute(engine, today=LOADED_TODAY)
         assert not summary.errors, summary.errors
-        state = Revised(engine, before, _values(engine), expected)
+        state = Revised(engine, before, _values(engine), expected, between=between)
         state.old_snapshots = {o.dataset_id: o.result.snapshot_id for o in first if o.result}
         state.new_snapshots = {o.dataset_id: o.result.snapshot_id for o in second if o.result}
         for o in second:
@@ -378,3 +380,59 @@ def test_the_report_states_the_revised_headline_in_every_language(revised: Revis
     for lang, html in revised.report_html.items():
         assert format_number(latest, lang) in html, lang
         assert format_number(latest, lang) != format_number(previous, lang)
+
+
+def test_observations_equal_a_row_by_row_decoding_of_the_series_keys(revised: Revised) -> None:
+    """storage.read decodes each series key once and joins it back: the same frame as decoding every row,
+    current and as of before the revision, over rows from both snapshots and flagged rows."""
+    from sqlalchemy import and_, or_, select
+
+    from storage import schema
+    from storage.read import observations
+
+    obs, series = schema.observation, schema.series
+    moments: list[datetime | None] = [None, revised.between]
+    for moment in moments:
+        query = select(
+            series.c.dataset_id.label("dataset"),
+            obs.c.series_id,
+            series.c.key,
+            obs.c.period,
+            obs.c.value,
+            obs.c.flag,
+            obs.c.snapshot_id,
+            obs.c.valid_from,
+            obs.c.valid_to,
+        ).join(series, series.c.id == obs.c.series_id)
+        if moment is None:
+            query = query.where(obs.c.valid_to.is_(None))
+        else:
+            naive = moment.astimezone(UTC).replace(tzinfo=None)
+            query = query.where(
+                and_(obs.c.valid_from <= naive, or_(obs.c.valid_to.is_(None), obs.c.valid_to > naive))
+            )
+        with revised.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query.order_by(obs.c.series_id, obs.c.period))]
+        for dataset in sorted(REVISED):
+            mine = [r for r in rows if r["dataset"] == dataset]
+            expected = pl.DataFrame(
+                [{**{k: v for k, v in r.items() if k != "key"}, **json.loads(r["key"])} for r in mine],
+                infer_schema_length=None,
+            )
+            found = observations(revised.engine, dataset, as_of=moment)
+            assert found.height == expected.height > 0, dataset
+            assert sorted(found.columns) == sorted(expected.columns), dataset
+            assert found.select(expected.columns).equals(
+                expected.cast(found.select(expected.columns).schema)
+            ), dataset
+        if moment is not None:  # before the revision: the first vintage only
+            held = observations(revised.engine, "hsy_emissions", as_of=moment)["snapshot_id"]
+            assert set(held) == {revised.old_snapshots["hsy_emissions"]}
+        else:
+            snapshots = set(observations(revised.engine, "hsy_emissions")["snapshot_id"])
+            assert snapshots == {
+                revised.old_snapshots["hsy_emissions"],
+                revised.new_snapshots["hsy_emissions"],
+            }
+            flags = observations(revised.engine, "fingrid_emission_factor")["flag"]
+            assert (flags == "partial").any()
