@@ -49,8 +49,8 @@ HINTS: dict[tuple[str | None, int], str] = {
     ("ckan_xlsx", 403): "HRI's CKAN API has answered 403 to outside probes (SOURCES.md): try another "
     "network, or download the XLSX by hand from hri.fi and tell HSY",
     ("ckan_xlsx", 404): "the CKAN package may have been renamed: check options.package_id on hri.fi",
-    ("syke_csv", 404): "the file name may be padded differently (kunta_49.csv or kunta_049.csv, "
-    "options.zero_pad) or the folder Tulokset_taso_5 renamed",
+    ("syke_csv", 404): "neither kunta_49.csv nor kunta_049.csv answered: the folder Tulokset_taso_5 or the "
+    "file names may have been renamed",
     ("pxweb", 404): "the table may have moved or been renamed (StatFin renamed its tables on 8 June 2026): "
     "find it in the database listing and update the catalogue url",
     ("pxweb", 403): "PxWeb refuses a query with too many cells, or access from this network",
@@ -139,7 +139,7 @@ def reference_frame(spec: DatasetSpec, snapshot_dir: Path = DEFAULT_SNAPSHOT_DIR
     manifest = read_manifest(snapshot_dir)
     overrides = manifest.dataset_options.get(spec.id, {})
     offline = spec.model_copy(update={"options": {**spec.options, **overrides}, "secret_env": None})
-    connector = connector_for(spec.protocol)
+    connector = connector_for(spec.protocol, read_only=True)
     payloads = connector.fetch(offline, ReplayFetcher(snapshot_dir, manifest=manifest))
     return connector.parse(offline, payloads)
 
@@ -249,7 +249,7 @@ def probe_dataset(
     """Probe one dataset with its smallest request; never raises for network or data problems."""
     result = ProbeResult(spec.id)
     small = probe_spec(spec)
-    connector = connector_for(spec.protocol)
+    connector = connector_for(spec.protocol, read_only=True)
     payloads: list[Payload] = []
     try:
         payloads = connector.fetch(small, fetcher)

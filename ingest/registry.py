@@ -7,7 +7,7 @@ from ingest.eurostat import EurostatConnector
 from ingest.fingrid import FingridConnector
 from ingest.hsy import HsyConnector
 from ingest.pxweb import PxWebConnector
-from ingest.syke import SykeConnector
+from ingest.syke import SykeConnector, UrlFormMemory
 
 CONNECTORS: dict[str, type[Connector]] = {
     cls.protocol: cls
@@ -15,9 +15,11 @@ CONNECTORS: dict[str, type[Connector]] = {
 }
 
 
-def connector_for(protocol: str) -> Connector:
-    """A connector instance for a catalogue protocol."""
-    try:
-        return CONNECTORS[protocol]()
-    except KeyError:
-        raise KeyError(f"no connector for protocol {protocol!r}; known: {sorted(CONNECTORS)}") from None
+def connector_for(protocol: str, *, read_only: bool = False) -> Connector:
+    """A connector instance for a catalogue protocol; read_only: one that keeps no state on disk (Syke's
+    memory of the URL form that answered stays in memory), for `kestava probe`."""
+    if protocol not in CONNECTORS:
+        raise KeyError(f"no connector for protocol {protocol!r}; known: {sorted(CONNECTORS)}")
+    if read_only and protocol == SykeConnector.protocol:
+        return SykeConnector(memory=UrlFormMemory(None))
+    return CONNECTORS[protocol]()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -15,20 +16,24 @@ import polars as pl
 
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
-from ingest.http import check_not_html
+from ingest.http import HttpError, check_not_html
 from ingest.payload import Fetcher, Payload
 
 __all__ = [
     "MUNICIPALITIES_PATH",
     "TASO3",
+    "URL_FORMS",
     "SykeConnector",
+    "UrlFormMemory",
     "municipalities",
     "municipality_codes",
     "municipality_url",
     "request_codes",
+    "written",
 ]
 
 MUNICIPALITIES_PATH = Path(__file__).with_name("municipalities.json")
+log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = (
     "kt",
@@ -91,9 +96,9 @@ def municipality_codes() -> tuple[str, ...]:
 def request_codes(spec: DatasetSpec) -> dict[str, str]:
     """Municipality number ("049") -> the number as written in the URL, from the catalogue options.
 
-    `options.municipalities` is a list of numbers or "all" (the 309 of municipalities.json).
-    `options.zero_pad` (default true) writes "049" in the URL; false writes "49" (which one Syke uses
-    is unverified).
+    `options.municipalities` is a list of numbers or "all" (the 309 of municipalities.json). The number
+    is written without zero padding ("49"), as the one public client known to work across the 2025 and
+    2026 releases writes it; SykeConnector.fetch falls back to the padded form ("049") on HTTP 404.
     """
     chosen = spec.options.get("municipalities", "all")
     known = set(municipality_codes())
@@ -114,10 +119,66 @@ def request_codes(spec: DatasetSpec) -> dict[str, str]:
             f"catalogue: dataset {spec.id!r}: options.municipalities must be a list of municipality numbers "
             f'or "all", got {chosen!r}'
         )
-    zero_pad = spec.options.get("zero_pad", True)
-    if not isinstance(zero_pad, bool):
-        raise ValueError(f"catalogue: dataset {spec.id!r}: options.zero_pad must be true or false")
-    return {code: (code if zero_pad else str(int(code))) for code in dict.fromkeys(codes)}
+    if "zero_pad" in spec.options:
+        raise ValueError(
+            f"catalogue: dataset {spec.id!r}: options.zero_pad is no longer read: the URL is tried without "
+            "padding (kunta_49.csv), then padded (kunta_049.csv) on 404; the form that answered is remembered"
+        )
+    return {code: written(code, "unpadded") for code in dict.fromkeys(codes)}
+
+
+URL_FORMS = ("unpadded", "padded")
+
+
+def written(code: str, form: str) -> str:
+    """A three-digit municipality number as the URL writes it: "49" unpadded, "049" padded."""
+    return str(int(code)) if form == "unpadded" else code.zfill(3)
+
+
+def default_memory_path() -> Path:
+    """Where the URL form that answered is remembered: <data_dir>/state/url_forms.json."""
+    from kestava.config import get_settings
+
+    return get_settings().data_dir / "state" / "url_forms.json"
+
+
+class UrlFormMemory:
+    """The URL form (unpadded "49" or padded "049") that last answered, per dataset, in a small JSON file
+    that survives restarts (None: kept in memory only, e.g. for `kestava probe`, which writes nothing)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._forms: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._forms is None:
+            self._forms = {}
+            if self.path is not None and self.path.exists():
+                try:
+                    loaded = json.loads(self.path.read_text(encoding="utf-8"))
+                except ValueError:
+                    log.warning("%s: not JSON; starting again from the unpadded form", self.path)
+                    loaded = {}
+                if isinstance(loaded, dict):
+                    self._forms = {k: v for k, v in loaded.items() if v in URL_FORMS}
+        return self._forms
+
+    def get(self, dataset_id: str) -> str:
+        """The form to try first: the one that last answered, else unpadded."""
+        return self._load().get(dataset_id, URL_FORMS[0])
+
+    def set(self, dataset_id: str, form: str) -> None:
+        """Remember the form that answered (written at once, replacing the file in one step)."""
+        forms = self._load()
+        if forms.get(dataset_id) == form:
+            return
+        forms[dataset_id] = form
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(forms, indent=1, sort_keys=True), encoding="utf-8")
+        temporary.replace(self.path)
 
 
 def municipality_url(spec: DatasetSpec, written: str) -> str:
@@ -139,17 +200,57 @@ class SykeConnector:
     """
 
     protocol: ClassVar[str] = "syke_csv"
-    reader_version: ClassVar[str] = "syke-csv/1"
+    reader_version: ClassVar[str] = "syke-csv/2"  # 2: short codes and boolean flags (2025– files)
 
-    def __init__(self, today: Callable[[], date] = date.today) -> None:
+    def __init__(self, today: Callable[[], date] = date.today, memory: UrlFormMemory | None = None) -> None:
         self._today = today
+        self._memory = memory if memory is not None else UrlFormMemory(default_memory_path())
 
     def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
-        """One GET per municipality, in catalogue order."""
-        return [
-            fetcher.get(spec.id, municipality_url(spec, written), accept="text/csv, */*;q=0.5")
-            for written in request_codes(spec).values()
-        ]
+        """One GET per municipality, in catalogue order.
+
+        The number is written in the form that answered last time (unpadded "49" at first). On HTTP 404
+        the other form is tried; if it answers, it is used for the rest and remembered. Only a 404 falls
+        back: any other failure is the fetch's own error. Both forms 404: a FetchError naming both URLs.
+        """
+        form = self._memory.get(spec.id)
+        payloads = []
+        for code in request_codes(spec):
+            try:
+                payloads.append(self._get(spec, fetcher, code, form))
+                continue
+            except HttpError as error:
+                if error.status != 404:
+                    raise
+            other = URL_FORMS[1] if form == URL_FORMS[0] else URL_FORMS[0]
+            try:
+                payloads.append(self._get(spec, fetcher, code, other))
+            except HttpError as error:
+                if error.status != 404:
+                    raise
+                tried = [municipality_url(spec, written(code, f)) for f in (form, other)]
+                raise HttpError(
+                    spec.id,
+                    f"municipality {code}",
+                    f"a CSV at {tried[0]} or {tried[1]}",
+                    "HTTP 404 for both: check the folder name (Tulokset_taso_5) and the file names",
+                    status=404,
+                ) from None
+            log.warning(
+                "%s: %s answered 404, %s answered: using and remembering the %s form",
+                spec.id,
+                municipality_url(spec, written(code, form)),
+                municipality_url(spec, written(code, other)),
+                other,
+            )
+            form = other
+            self._memory.set(spec.id, form)
+        return payloads
+
+    @staticmethod
+    def _get(spec: DatasetSpec, fetcher: Fetcher, code: str, form: str) -> Payload:
+        url = municipality_url(spec, written(code, form))
+        return fetcher.get(spec.id, url, accept="text/csv, */*;q=0.5")
 
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
         """All municipalities' CSVs, read as one when they share a header, validated and reshaped together.
@@ -159,7 +260,11 @@ class SykeConnector:
         """
         if not payloads:
             raise ValidationError(spec.id, "payloads", "one CSV per municipality", "none")
-        by_url = {municipality_url(spec, written): code for code, written in request_codes(spec).items()}
+        by_url = {
+            municipality_url(spec, written(code, form)): code
+            for code in request_codes(spec)
+            for form in URL_FORMS
+        }
         raw = _read_joined(spec.id, payloads, by_url)
         if raw is None:  # something irregular: read file by file, which names the file at fault
             frames = []
@@ -369,13 +474,28 @@ def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFram
     key = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
     duplicated = rows.select(key).is_duplicated()
     if duplicated.any():
-        first = raw.filter(duplicated).row(0, named=True)
-        raise ValidationError(
-            source,
-            f"{first['file']}: line {first['line']}",
-            "one row per year, sector (taso_3…taso_5) and accounting rule (hinku_laskenta, päästökauppa)",
-            "a duplicate row",
-        )
+        # Some releases repeat rows (reported for the Åland municipalities): a row repeated exactly is
+        # dropped with a note; a repeated key with other numbers cannot be resolved and is rejected.
+        conflicting = duplicated & ~rows.is_duplicated()
+        if conflicting.any():
+            first = raw.filter(conflicting).row(0, named=True)
+            raise ValidationError(
+                source,
+                f"{first['file']}: line {first['line']}",
+                "one row per year, sector (taso_3…taso_5) and accounting rule (hinku_laskenta, päästökauppa)",
+                "a row with the same year, sector and rule as another but other numbers",
+            )
+        first_seen = rows.select(pl.struct(pl.all()).is_first_distinct()).to_series()
+        repeated = raw.filter(~first_seen)
+        for (file,), group in repeated.group_by(["file"], maintain_order=True):
+            log.warning(
+                "%s: %s: %d row(s) repeated exactly (lines %s); each is counted once",
+                source,
+                file,
+                group.height,
+                ", ".join(str(line) for line in group["line"].head(5)),
+            )
+        rows = rows.filter(first_seen)
     dimensions = ["taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
     return pl.concat(
         [

@@ -112,16 +112,35 @@ def observations(
     *,
     area: str | Sequence[str] | None = None,
     as_of: date | datetime | None = None,
+    lang: str | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """A dataset's observations (current, or as the tracker held them at `as_of`), dimensions as columns."""
+    """A dataset's observations (current, or as the tracker held them at `as_of`), dimensions as columns.
+
+    With `lang` (fi, sv, en), Syke's short codes get their names beside them (taso_3_name, taso_4_name,
+    taso_5_name) from the one label table in report/translations.toml."""
     engine = engine or connect()
     known = load_catalogue().datasets
     for dataset_id in _as_list(dataset) or []:
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
     areas = _area_codes(_as_list(area), schema.series.c.area, engine)
-    return read.observations(engine, dataset, area=areas, as_of=as_of)
+    frame = read.observations(engine, dataset, area=areas, as_of=as_of)
+    if lang is None:
+        return frame
+    from report.i18n import SYKE_LEVELS, check_lang, syke_label
+
+    check_lang(lang)
+    for level in SYKE_LEVELS:
+        if level in frame.columns:
+            codes = frame[level].unique().drop_nulls().to_list()
+            names = {code: syke_label(level, code, lang) for code in codes}
+            frame = frame.with_columns(
+                pl.col(level)
+                .replace_strict(names, default=None, return_dtype=pl.String)
+                .alias(f"{level}_name")
+            )
+    return frame
 
 
 def indicator_values(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import tomllib
@@ -17,6 +18,8 @@ from babel.dates import format_time as _cldr_time
 from babel.numbers import format_decimal, get_currency_symbol
 
 from ingest.catalogue import load_catalogue
+
+log = logging.getLogger(__name__)
 
 LANGS: Final[tuple[str, ...]] = ("fi", "sv", "en")
 DEFAULT_LANG: Final = "fi"
@@ -101,6 +104,30 @@ def label(prefix: str, value: str, lang: str) -> str:
     """Translated label for a data key (e.g. sector.transport); a value not in the catalogue is data as-is."""
     key = f"{prefix}.{value}"
     return t(key, lang) if has(key) else value
+
+
+SYKE_LEVELS: Final[tuple[str, ...]] = ("taso_3", "taso_4", "taso_5")
+
+
+@cache
+def _warn_unknown_syke_code(level: str, code: str) -> None:
+    """Log once per code that has no label in translations.toml (it is shown as written)."""
+    log.warning("Syke %s code %r has no label in report/translations.toml: shown as written", level, code)
+
+
+def syke_label(level: str, code: str, lang: str) -> str:
+    """The name of a Syke ALas short code (level taso_3, taso_4 or taso_5) in lang, from the one table in
+    translations.toml ([syke_taso3] …); an unknown code is shown as written, with a warning (no error)."""
+    if level not in SYKE_LEVELS:
+        raise ValueError(f"Syke code level: expected one of {', '.join(SYKE_LEVELS)}, got {level!r}")
+    check_lang(lang)
+    if not code:
+        return ""
+    key = f"syke_{level.replace('_', '')}.{code}"
+    if has(key):
+        return t(key, lang)
+    _warn_unknown_syke_code(level, code)
+    return code
 
 
 SOURCE_FIELDS: Final[tuple[str, ...]] = ("attribution", "publisher", "licence")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -150,7 +151,9 @@ def test_syke_first_load_of_a_cut_file_is_rejected_without_a_previous_vintage(
     engine: Engine, raw_store: RawStore, damaged: Callable[[str], Path]
 ) -> None:
     snapshot_copy = damaged("syke_emissions")
-    (path, _), *_ = [(p, b) for p, b in _files(snapshot_copy, "syke_emissions") if p.name.endswith("049.csv")]
+    (path, _), *_ = [
+        (p, b) for p, b in _files(snapshot_copy, "syke_emissions") if re.search(r"kunta_0?49\.csv$", p.name)
+    ]
     lines = path.read_bytes().splitlines(keepends=True)
     newest = _year(lines[0], lines[-1])
     path.write_bytes(b"".join(line for line in lines if _year(lines[0], line) != newest))

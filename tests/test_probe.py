@@ -213,7 +213,7 @@ def test_renamed_column_is_drift_naming_the_column(
 @pytest.mark.parametrize(
     ("dataset", "status", "words"),
     [
-        ("syke_emissions", 404, "zero_pad"),
+        ("syke_emissions", 404, "neither kunta_49.csv nor kunta_049.csv answered"),
         ("hsy_emissions", 403, "HRI's CKAN API has answered 403"),
     ],
 )
@@ -376,7 +376,7 @@ def test_probe_leaves_the_database_and_raw_store_untouched(
 
 
 def test_hints_and_magnitudes() -> None:
-    assert hint("syke_csv", 404) is not None and "zero_pad" in str(hint("syke_csv", 404))
+    assert hint("syke_csv", 404) is not None and "kunta_049.csv" in str(hint("syke_csv", 404))
     assert hint("eurostat", 429) == HINTS[(None, 429)]
     assert hint("eurostat", None) is None
     assert magnitude(742.0) == "10^2" and magnitude(0.0042) == "10^-3" and magnitude(0) == "0"
@@ -387,7 +387,7 @@ def test_probe_requests_are_the_catalogue_probe_overrides() -> None:
     catalogue = load_catalogue()
     syke = catalogue.dataset("syke_emissions")
     assert probe_spec(syke).options["municipalities"] == ["049"]
-    assert probe_spec(syke).options.get("zero_pad") == syke.options.get("zero_pad")  # the rest unchanged
+    assert probe_spec(syke).url == syke.url and probe_spec(syke).cadence == syke.cadence  # the rest unchanged
     fingrid_spec = catalogue.dataset("fingrid_emission_factor")
     assert probe_spec(fingrid_spec).options["days"] == 1 < fingrid_spec.options["days"]
 

@@ -181,7 +181,7 @@ def test_a_reconciliation_needs_a_percent_unit() -> None:
 def syke_csv(factor: float) -> bytes:
     """The bundled Syke file for Espoo with its emission columns (kt, kt_tuuli) × factor."""
     lines = (
-        (DEFAULT_SNAPSHOT_DIR / "syke_emissions" / "kunta_049.csv").read_text(encoding="utf-8").splitlines()
+        (DEFAULT_SNAPSHOT_DIR / "syke_emissions" / "kunta_49.csv").read_text(encoding="utf-8").splitlines()
     )
     header = lines[0].split(";")
     scaled = [header.index("kt"), header.index("kt_tuuli")]

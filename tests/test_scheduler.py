@@ -913,7 +913,7 @@ def upstream() -> Iterator[HTTPServer]:
             f'{{"message": "invalid api key {echoed}"}}', status=403, content_type="application/json"
         )
 
-    server.expect_request("/syke/kunta_049.csv").respond_with_data(
+    server.expect_request("/syke/kunta_49.csv").respond_with_data(
         SYKE_CSV.encode(), content_type="text/csv; charset=utf-8"
     )
     server.expect_request("/fingrid/265/data").respond_with_handler(fingrid)

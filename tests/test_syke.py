@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -13,16 +14,24 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine
 from werkzeug import Request, Response
 
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import ValidationError
-from ingest.http import LiveFetcher
-from ingest.manifest import Manifest
+from ingest.http import HttpError, LiveFetcher
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
 from ingest.payload import Payload, RequestSpec
 from ingest.replay import ReplayFetcher
-from ingest.syke import TASO3, SykeConnector, municipalities, municipality_codes, request_codes
+from ingest.syke import (
+    TASO3,
+    SykeConnector,
+    UrlFormMemory,
+    municipalities,
+    municipality_codes,
+    request_codes,
+)
 from scripts.demo import syke as demo
 from scripts.demo.calibration import ESPOO_HSY_TOTAL_KT
 
@@ -60,8 +69,8 @@ def make_spec(httpserver: HTTPServer, **options: object) -> DatasetSpec:
     return base.model_copy(update={"url": httpserver.url_for(PATH), "options": {**base.options, **options}})
 
 
-def run(spec: DatasetSpec, fetcher: LiveFetcher) -> pl.DataFrame:
-    connector = SykeConnector()
+def run(spec: DatasetSpec, fetcher: LiveFetcher, memory: UrlFormMemory | None = None) -> pl.DataFrame:
+    connector = SykeConnector(memory=memory or UrlFormMemory(None))
     return connector.parse(spec, connector.fetch(spec, fetcher))
 
 
@@ -73,14 +82,15 @@ def test_three_municipalities_parsed_with_decimal_comma_and_nulls(
     httpserver: HTTPServer, fetcher: LiveFetcher
 ) -> None:
     spec = make_spec(httpserver, municipalities=["049", "91", 235])
-    httpserver.expect_request(csv_path("049")).respond_with_data(ESPOO_CSV, content_type="text/csv")
+    httpserver.expect_request(csv_path("49")).respond_with_data(ESPOO_CSV, content_type="text/csv")
     for code in ("091", "235"):
-        httpserver.expect_request(csv_path(code)).respond_with_data(
+        httpserver.expect_request(csv_path(str(int(code)))).respond_with_data(
             municipality_csv(code), content_type="text/csv"
         )
     frame = run(spec, fetcher)
 
-    assert [request.path for request, _ in httpserver.log] == [csv_path(c) for c in ("049", "091", "235")]
+    # the numbers unpadded in the URL (kunta_49.csv), as Syke's files are named
+    assert [request.path for request, _ in httpserver.log] == [csv_path(c) for c in ("49", "91", "235")]
     assert frame.columns[:5] == ["area", "period", "value", "flag", "unit"]
     assert set(frame["area"]) == {"049", "091", "235"}
     espoo = frame.filter(pl.col("area") == "049", pl.col("period") == "2020")
@@ -105,7 +115,7 @@ def test_accounting_rules_are_kept_so_every_total_can_be_derived(
     httpserver: HTTPServer, fetcher: LiveFetcher
 ) -> None:
     spec = make_spec(httpserver, municipalities=["049"])
-    httpserver.expect_request(csv_path("049")).respond_with_data(ESPOO_CSV, content_type="text/csv")
+    httpserver.expect_request(csv_path("49")).respond_with_data(ESPOO_CSV, content_type="text/csv")
     frame = run(spec, fetcher).filter(pl.col("period") == "2020")
     emissions = frame.filter(pl.col("measure") == "emissions")
     wind = frame.filter(pl.col("measure") == "emissions_wind_credit")
@@ -127,21 +137,73 @@ def test_accounting_rules_are_kept_so_every_total_can_be_derived(
         assert frame[column].null_count() == 0
 
 
-def test_zero_pad_false_requests_unpadded_numbers(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
-    spec = make_spec(httpserver, municipalities=["049", "235"], zero_pad=False)
-    httpserver.expect_request(csv_path("49")).respond_with_data(municipality_csv("049"))
-    httpserver.expect_request(csv_path("235")).respond_with_data(municipality_csv("235"))
-    frame = run(spec, fetcher)
+def test_a_404_on_the_unpadded_name_falls_back_to_the_padded_and_remembers_it(
+    httpserver: HTTPServer, fetcher: LiveFetcher, tmp_path: Path
+) -> None:
+    """Syke's file names are unpadded (kunta_49.csv) by the evidence; if a release pads them, the padded
+    name is tried on 404, used for the rest, and asked first by the next run (even after a restart)."""
+    spec = make_spec(httpserver, municipalities=["049", "235"])
+    for code in ("049", "235"):
+        httpserver.expect_request(csv_path(code)).respond_with_data(municipality_csv(code))
+    httpserver.expect_request(csv_path("49")).respond_with_data("Not Found", status=404)
+    memory_file = tmp_path / "state" / "url_forms.json"
+    frame = run(spec, fetcher, UrlFormMemory(memory_file))
     assert set(frame["area"]) == {"049", "235"}  # areas are always three digits
+    assert [r.path for r, _ in httpserver.log] == [csv_path(c) for c in ("49", "049", "235")]
+    assert json.loads(memory_file.read_text(encoding="utf-8")) == {"syke_emissions": "padded"}
+
+    httpserver.clear_log()
+    run(spec, fetcher, UrlFormMemory(memory_file))  # a new process: the padded form is asked first
+    assert [r.path for r, _ in httpserver.log] == [csv_path(c) for c in ("049", "235")]
+
+
+def test_the_padded_form_remembered_falls_back_to_unpadded_again(
+    httpserver: HTTPServer, fetcher: LiveFetcher, tmp_path: Path
+) -> None:
+    memory_file = tmp_path / "url_forms.json"
+    memory_file.write_text('{"syke_emissions": "padded"}', encoding="utf-8")
+    spec = make_spec(httpserver, municipalities=["049"])
+    httpserver.expect_request(csv_path("049")).respond_with_data("Not Found", status=404)
+    httpserver.expect_request(csv_path("49")).respond_with_data(municipality_csv("049"))
+    assert run(spec, fetcher, UrlFormMemory(memory_file))["area"].unique().to_list() == ["049"]
+    assert json.loads(memory_file.read_text(encoding="utf-8")) == {"syke_emissions": "unpadded"}
+
+
+def test_both_names_404_is_a_fetch_error_naming_both_urls(
+    httpserver: HTTPServer, fetcher: LiveFetcher, tmp_path: Path
+) -> None:
+    spec = make_spec(httpserver, municipalities=["049"])
+    httpserver.expect_request(re.compile(r".*")).respond_with_data("Not Found", status=404)
+    memory_file = tmp_path / "url_forms.json"
+    with pytest.raises(HttpError) as caught:
+        run(spec, fetcher, UrlFormMemory(memory_file))
+    assert caught.value.source == "syke_emissions" and caught.value.status == 404
+    assert caught.value.field == "municipality 049"
+    assert "kunta_49.csv" in str(caught.value) and "kunta_049.csv" in str(caught.value)
+    assert not memory_file.exists()  # nothing answered: nothing to remember
+
+
+def test_only_a_404_falls_back(httpserver: HTTPServer, tmp_path: Path) -> None:
+    spec = make_spec(httpserver, municipalities=["049"])
+    httpserver.expect_request(csv_path("49")).respond_with_data("Service Unavailable", status=503)
+    with LiveFetcher(max_attempts=1, timeout=5.0) as fetcher, pytest.raises(HttpError) as caught:
+        run(spec, fetcher, UrlFormMemory(tmp_path / "url_forms.json"))
+    assert caught.value.status == 503
+    assert [r.path for r, _ in httpserver.log] == [csv_path("49")]  # the padded name was not tried
+
+
+def test_the_zero_pad_option_is_no_longer_read(httpserver: HTTPServer) -> None:
+    with pytest.raises(ValueError, match="zero_pad is no longer read"):
+        request_codes(make_spec(httpserver, municipalities=["049"], zero_pad=True))
 
 
 def test_all_309_municipalities_in_one_run(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
     def handler(request: Request) -> Response:
-        code = re.fullmatch(r"/Tulokset_taso_5/kunta_(\d{3})\.csv", request.path)
+        code = re.fullmatch(r"/Tulokset_taso_5/kunta_([1-9]\d{0,2})\.csv", request.path)
         assert code is not None
-        return Response(municipality_csv(code.group(1)), content_type="text/csv")
+        return Response(municipality_csv(code.group(1).zfill(3)), content_type="text/csv")
 
-    httpserver.expect_request(re.compile(r"^/Tulokset_taso_5/kunta_\d{3}\.csv$")).respond_with_handler(
+    httpserver.expect_request(re.compile(r"^/Tulokset_taso_5/kunta_\d{1,3}\.csv$")).respond_with_handler(
         handler
     )
     spec = make_spec(httpserver, municipalities="all")
@@ -178,7 +240,7 @@ def test_municipality_list_has_the_309_codes_with_names() -> None:
 
 def test_connector_fulfils_the_protocol() -> None:
     connector: Connector = SykeConnector()
-    assert (connector.protocol, connector.reader_version) == ("syke_csv", "syke-csv/1")
+    assert (connector.protocol, connector.reader_version) == ("syke_csv", "syke-csv/2")
     assert load_catalogue().dataset("syke_emissions").protocol == connector.protocol
 
 
@@ -192,10 +254,10 @@ def test_unknown_municipality_option_is_a_clear_error(httpserver: HTTPServer) ->
 def test_renamed_column_names_the_field(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
     spec = make_spec(httpserver, municipalities=["049"])
     body = ESPOO_CSV.replace(b"kt_tuuli", b"kt_wind", 1)
-    httpserver.expect_request(csv_path("049")).respond_with_data(body, content_type="text/csv")
+    httpserver.expect_request(csv_path("49")).respond_with_data(body, content_type="text/csv")
     with pytest.raises(ValidationError) as caught:
         run(spec, fetcher)
-    assert caught.value.field == "kunta_049.csv: column 'kt_tuuli'"
+    assert caught.value.field == "kunta_49.csv: column 'kt_tuuli'"
     assert "kt_wind" in (caught.value.got or "")
 
 
@@ -249,10 +311,27 @@ def test_full_taso3_names_are_accepted_and_mapped_to_codes() -> None:
     assert set(frame["taso_3"]) <= set(TASO3)
 
 
-def test_duplicate_rows_are_rejected() -> None:
+def test_a_row_repeated_exactly_is_counted_once_with_a_note(caplog: pytest.LogCaptureFixture) -> None:
+    """Some releases repeat rows (reported for the Åland municipalities): identical rows count once."""
     line = b"\n40;40;150;On;On;2020;Kau;Kaukol\xc3\xa4mp\xc3\xb6;Asuinrakennukset"
-    with pytest.raises(ValidationError, match="one row per year"):
+    once = _parse(ESPOO_CSV)
+    with caplog.at_level("WARNING", logger="ingest.syke"):
+        twice = _parse_many({"478": ESPOO_CSV + line + line})  # Maarianhamina / Mariehamn
+    assert (
+        twice.drop("area")
+        .sort(twice.drop("area").columns)
+        .equals(once.drop("area").sort(once.drop("area").columns))
+    )
+    (note,) = [r.getMessage() for r in caplog.records if "repeated exactly" in r.getMessage()]
+    assert "kunta_478.csv: 2 row(s) repeated exactly (lines 10, 11)" in note
+
+
+def test_a_repeated_row_with_other_numbers_is_rejected_naming_the_line() -> None:
+    line = b"\n41;41;150;On;On;2020;Kau;Kaukol\xc3\xa4mp\xc3\xb6;Asuinrakennukset"
+    with pytest.raises(ValidationError, match="one row per year") as caught:
         _parse(ESPOO_CSV + line)
+    assert caught.value.field in ("kunta_049.csv: line 4", "kunta_049.csv: line 10")
+    assert "other numbers" in str(caught.value)
 
 
 def test_comma_separated_file_is_explained() -> None:
@@ -269,7 +348,7 @@ def test_html_page_with_status_200_is_a_validation_error(
     httpserver: HTTPServer, fetcher: LiveFetcher
 ) -> None:
     spec = make_spec(httpserver, municipalities=["049"])
-    httpserver.expect_request(csv_path("049")).respond_with_data(
+    httpserver.expect_request(csv_path("49")).respond_with_data(
         "<!DOCTYPE html><html><body>Sivua ei löytynyt</body></html>", content_type="text/html"
     )
     with pytest.raises(ValidationError):
@@ -427,3 +506,50 @@ def test_an_unknown_flag_spelling_is_rejected_naming_what_is_expected(bad: str) 
         _parse(body)
     assert caught.value.field == "kunta_049.csv: column 'hinku_laskenta', line 4"
     assert "true/false" in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# The one label table of Syke's short codes
+
+
+def test_every_code_of_the_bundled_files_has_a_name_in_fi_sv_and_en() -> None:
+    from report.i18n import LANGS, SYKE_LEVELS, syke_label
+
+    spec = load_catalogue().dataset("syke_emissions")
+    manifest = read_manifest(DEFAULT_SNAPSHOT_DIR)
+    payloads = SykeConnector(memory=UrlFormMemory(None)).fetch(
+        spec, ReplayFetcher(DEFAULT_SNAPSHOT_DIR, manifest=manifest)
+    )
+    frame = SykeConnector(memory=UrlFormMemory(None)).parse(spec, payloads)
+    for level in SYKE_LEVELS:
+        codes = set(frame[level]) - {""}
+        assert codes, level
+        for code in codes:
+            names = {syke_label(level, code, lang) for lang in LANGS}
+            assert code not in names, (level, code)  # a name, not the code again
+            assert all(names), (level, code)
+    assert syke_label("taso_4", "Kad", "sv") == "Gatukörning"
+    assert syke_label("taso_5", "Hen", "en") == "Passenger cars"
+    assert set(TASO3) <= {c for c in TASO3 if syke_label("taso_3", c, "fi") != c}
+
+
+def test_an_unknown_code_is_shown_as_written_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from report.i18n import syke_label
+
+    with caplog.at_level("WARNING", logger="report.i18n"):
+        assert syke_label("taso_5", "Xyz", "fi") == "Xyz"
+    assert any("'Xyz' has no label" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="taso_3, taso_4, taso_5"):
+        syke_label("taso_9", "Kad", "fi")
+
+
+def test_api_observations_name_the_codes_in_the_language_asked(loaded_engine: Engine) -> None:
+    from kestava import api
+
+    frame = api.observations("syke_emissions", area="Espoo", lang="sv", engine=loaded_engine)
+    road = frame.filter(pl.col("taso_3") == "Tie", pl.col("taso_4") == "Kad", pl.col("taso_5") == "Hen")
+    assert road.height > 0
+    assert road.select("taso_3_name", "taso_4_name", "taso_5_name").unique().rows() == [
+        ("Vägtrafik", "Gatukörning", "Personbilar")
+    ]
+    assert "taso_3_name" not in api.observations("syke_emissions", engine=loaded_engine).columns

@@ -91,52 +91,59 @@ ENERGY_FACTORS: Mapping[str, tuple[float, float] | None] = {
 
 @dataclass(frozen=True)
 class SubRow:
-    """One row under a taso_3 code: taso_4, taso_5, its share of the code, Hinku and ETS rule."""
+    """One row under a taso_3 code: taso_4, taso_5 (Syke's short codes), its share of the code, and whether
+    it counts in the Hinku calculation and in the EU ETS (written true/false, as the 2025– CSVs do)."""
 
     taso_3: str
     taso_4: str
     taso_5: str
     share: float
-    hinku: str  # "On" / "Ei"
-    ets: str
+    hinku: bool
+    ets: bool
 
 
 def _sub_rows() -> list[SubRow]:
     rows = [
-        SubRow("Kul", "Kulutussähkö", "Kotitaloudet", 0.40, "On", "Ei"),
-        SubRow("Kul", "Kulutussähkö", "Palvelut", 0.40, "On", "Ei"),
-        SubRow("Kul", "Kulutussähkö", "Teollisuus", 0.20, "Ei", "Ei"),  # Hinku leaves industrial power out
-        SubRow("Säh", "Sähkölämmitys", "Asuinrakennukset", 0.8, "On", "Ei"),
-        SubRow("Säh", "Sähkölämmitys", "Muut rakennukset", 0.2, "On", "Ei"),
-        SubRow("Kau", "Kaukolämpö", "Asuinrakennukset", 0.6, "On", "On"),
-        SubRow("Kau", "Kaukolämpö", "Muut rakennukset", 0.4, "On", "On"),
-        SubRow("Ölj", "Öljylämmitys", "Asuinrakennukset", 0.6, "On", "Ei"),
-        SubRow("Ölj", "Öljylämmitys", "Muut rakennukset", 0.4, "On", "Ei"),
-        SubRow("Muu", "Muu lämmitys", "Puulämmitys", 0.7, "On", "Ei"),
-        SubRow("Muu", "Muu lämmitys", "Maalämpö", 0.3, "On", "Ei"),
-        SubRow("Teo", "Teollisuus", "Polttoaineet, päästökauppa", 0.7, "Ei", "On"),
-        SubRow("Teo", "Teollisuus", "Polttoaineet, muu", 0.3, "On", "Ei"),
-        SubRow("Työ", "Työkoneet", "Rakentaminen", 0.5, "On", "Ei"),
-        SubRow("Työ", "Työkoneet", "Maatalous", 0.2, "On", "Ei"),
-        SubRow("Työ", "Työkoneet", "Muut", 0.3, "On", "Ei"),
+        SubRow("Kul", "", "Asu", 0.40, True, False),
+        SubRow("Kul", "", "Pal", 0.40, True, False),
+        SubRow("Kul", "", "Teo", 0.20, False, False),  # Hinku leaves industrial power out
+        SubRow("Säh", "", "Asu", 0.8, True, False),
+        SubRow("Säh", "", "Pal", 0.2, True, False),
+        SubRow("Kau", "", "Asu", 0.6, True, True),
+        SubRow("Kau", "", "Pal", 0.4, True, True),
+        SubRow("Ölj", "", "Asu", 0.6, True, False),
+        SubRow("Ölj", "", "Pal", 0.4, True, False),
+        SubRow("Muu", "Puu", "Asu", 0.7, True, False),
+        SubRow("Muu", "MaL", "Asu", 0.3, True, False),
+        SubRow("Teo", "", "Teo", 0.7, False, True),  # fuels under the ETS
+        SubRow("Teo", "", "Teo", 0.3, True, False),
+        SubRow("Työ", "", "Pal", 0.5, True, False),
+        SubRow("Työ", "", "Maa", 0.2, True, False),
+        SubRow("Työ", "", "Teo", 0.3, True, False),
     ]
-    vehicles = (("Henkilöautot", 0.62), ("Pakettiautot", 0.10), ("Kuorma-autot", 0.18), ("Linja-autot", 0.10))
-    for road, road_share in (("Katuajo", 0.45), ("Maantieajo", 0.40), ("Läpiajo", 0.15)):
-        hinku = "Ei" if road == "Läpiajo" else "On"  # Hinku leaves through traffic out
-        rows += [SubRow("Tie", road, vehicle, road_share * share, hinku, "Ei") for vehicle, share in vehicles]
+    vehicles = (("Hen", 0.62), ("PaA", 0.10), ("KuA", 0.18), ("LiA", 0.10))
+    for road, road_share in (("Kad", 0.45), ("Ti", 0.40), ("Läp", 0.15)):
+        hinku = road != "Läp"  # Hinku leaves through traffic out
+        rows += [
+            SubRow("Tie", road, vehicle, road_share * share, hinku, False) for vehicle, share in vehicles
+        ]
     rows += [
-        SubRow("Rai", "Raideliikenne", "Sähkö", 0.6, "On", "Ei"),
-        SubRow("Rai", "Raideliikenne", "Diesel", 0.4, "On", "Ei"),
-        SubRow("Ves", "Vesiliikenne", "Matkustaja- ja rahtiliikenne", 0.7, "On", "Ei"),
-        SubRow("Ves", "Vesiliikenne", "Huviveneet", 0.3, "On", "Ei"),
-        SubRow("Maa", "Maatalous", "Kotieläimet", 0.5, "On", "Ei"),
-        SubRow("Maa", "Maatalous", "Peltoviljely", 0.5, "On", "Ei"),
-        SubRow("Jät", "Jätteiden käsittely", "Kaatopaikat", 0.7, "On", "Ei"),
-        SubRow("Jät", "Jätteiden käsittely", "Jätevedet", 0.2, "On", "Ei"),
-        SubRow("Jät", "Jätteiden käsittely", "Kompostointi", 0.1, "On", "Ei"),
-        SubRow("F-k", "F-kaasut", "", 1.0, "On", "Ei"),
+        SubRow("Rai", "LäL", "Sä", 0.6, True, False),
+        SubRow("Rai", "TaL", "Die", 0.4, True, False),
+        SubRow("Ves", "Lai", "", 0.7, True, False),
+        SubRow("Ves", "HuV", "", 0.3, True, False),
+        SubRow("Maa", "Kot", "", 0.5, True, False),
+        SubRow("Maa", "Pel", "", 0.5, True, False),
+        SubRow("Jät", "Kaa", "Yhd", 0.7, True, False),
+        SubRow("Jät", "JäP", "", 0.2, True, False),
+        SubRow("Jät", "Kom", "Yhd", 0.1, True, False),
+        SubRow("F-k", "MuF", "", 1.0, True, False),
     ]
     return rows
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def alas_totals_kt() -> dict[str, dict[int, float]]:
@@ -161,7 +168,8 @@ def _number(value: float | None, decimals: int, null: str = "NA") -> str:
 
 
 def csv_bytes(code: str) -> bytes:
-    """One municipality's file: header in the documented column order, `;`, decimal comma, NA/NULL/empty."""
+    """One municipality's file: header in the documented column order, `;`, decimal comma, NA/NULL/empty,
+    boolean flags true/false and short codes in taso_3…taso_5, as the 2025– release writes them."""
     rng = random.Random(f"{SEED}-{code}")
     totals = alas_totals_kt()[code]
     sub_rows = _sub_rows()
@@ -179,12 +187,12 @@ def csv_bytes(code: str) -> bytes:
                 gwh = _number(None, 3, null="NULL" if row.taso_3 == "F-k" else "NA")
             else:
                 gwh = _number(kt * 1000 / lerp({1990: factor[0], 2024: factor[1]}, year), 3)
-            cells = [_number(kt, 4), _number(kt, 4), gwh, row.hinku, row.ets, str(year)]
+            cells = [_number(kt, 4), _number(kt, 4), gwh, _flag(row.hinku), _flag(row.ets), str(year)]
             lines.append(";".join([*cells, row.taso_3, row.taso_4, row.taso_5]))
         if year >= 2012:
             credit = WIND_CREDIT_2024_KT[code] * (year - 2011) / 13
             lines.append(
-                ";".join(["NA", _number(-credit, 4), "NA", "On", "Ei", str(year), "Tuu", "Tuulivoima", ""])
+                ";".join(["NA", _number(-credit, 4), "NA", "true", "false", str(year), "Tuu", "Tuu", ""])
             )
     return ("\n".join(lines) + "\n").encode("utf-8")
 
