@@ -742,7 +742,10 @@ def test_demo_snapshot_replays_through_the_connector(tmp_path: Path) -> None:
 
     spec = catalogue.dataset("statfin_population")
     population_frame = connector.parse(spec, connector.fetch(spec, replay))
-    assert population_frame["area"].n_unique() == 309
+    assert population_frame["area"].n_unique() == 309 + 1  # every municipality and the whole country
+    country = population_frame.filter(pl.col("area") == "FI", pl.col("period") == "2024")["value"].item()
+    municipal = population_frame.filter(pl.col("area") != "FI", pl.col("period") == "2024")["value"].sum()
+    assert country == municipal  # keep_country: the country's total, which the demo keeps consistent
     assert population_frame["period"].min() == "1990"
     assert population_frame["period"].max() == "2024"
     espoo = population_frame.filter(pl.col("area") == "049")

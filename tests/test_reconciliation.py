@@ -333,3 +333,17 @@ def test_the_chart_refuses_mixed_tolerances_naming_the_chart() -> None:
     frame = chart_frame(-14.2).with_columns(pl.Series("tolerance", [25.0, 25.0, 10.0, 10.0]))
     with pytest.raises(ValueError, match="cross_source_checks: `frame` has several tolerances"):
         cross_source_checks(frame, meta=META, lang="en")
+
+
+def test_the_bundled_run_checks_the_municipalities_against_the_country(loaded_engine: Engine) -> None:
+    """statfin_population keeps the whole country (keep_country): the national check has values, and the
+    demo's municipalities add up to its country total."""
+    from kestava import api
+
+    found = api.indicator_values("reconcile_population_national", area="FI", engine=loaded_engine)
+    observed = found.filter(pl.col("kind") == "observed")
+    assert observed.height > 0
+    assert observed["value"].abs().max() == pytest.approx(0, abs=1e-9)
+    population = api.indicator_values("population", area="FI", kind="observed", engine=loaded_engine)
+    assert population.height == 35  # 1990–2024
+    assert population["value"].is_between(4_500_000, 6_000_000).all()  # Finland: 5.0 million in 1990
