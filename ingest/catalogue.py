@@ -15,7 +15,7 @@ from kestava.units import check_unit
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 
-Protocol = Literal["ckan_xlsx", "syke_csv", "pxweb", "eurostat", "fingrid"]
+Protocol = Literal["ckan_xlsx", "syke_csv", "syke_population_csv", "pxweb", "eurostat", "fingrid"]
 Frequency = Literal["annual", "monthly", "weekly", "daily"]
 
 

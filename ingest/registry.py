@@ -8,10 +8,18 @@ from ingest.fingrid import FingridConnector
 from ingest.hsy import HsyConnector
 from ingest.pxweb import PxWebConnector
 from ingest.syke import SykeConnector, UrlFormMemory
+from ingest.syke_population import SykePopulationConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     cls.protocol: cls
-    for cls in (HsyConnector, SykeConnector, PxWebConnector, EurostatConnector, FingridConnector)
+    for cls in (
+        HsyConnector,
+        SykeConnector,
+        SykePopulationConnector,
+        PxWebConnector,
+        EurostatConnector,
+        FingridConnector,
+    )
 }
 
 

@@ -38,6 +38,7 @@ def build(folder: Path) -> Manifest:
     )
     for module in (hsy, syke, statfin, eurostat, fingrid):
         module.generate(folder, manifest)
+    syke.generate_population(folder, manifest)
     write_manifest(manifest, folder)
     return manifest
 

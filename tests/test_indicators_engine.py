@@ -174,6 +174,7 @@ def test_compute_recomputes_only_what_changed(fresh_loaded: Engine) -> None:
         "ghg_per_resident_change_on_1990",
         "population",
         "reconcile_population_national",
+        "reconcile_population_statfin_syke",
         "syke_ghg_per_resident",
     ]
 

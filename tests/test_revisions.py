@@ -44,6 +44,7 @@ HELSINKI_DAY = timedelta(hours=2)  # Helsinki is UTC+2 in November: a day starts
 REVISED = {
     "hsy_emissions",
     "syke_emissions",
+    "syke_population",
     "statfin_population",
     "traficom_cars",
     "eurostat_cei_pc031",
@@ -172,6 +173,21 @@ def _syke_revise(path: Path, delta: float) -> tuple[int, float]:
     return newest, old
 
 
+def _population_csv_revise(path: Path, code: str, delta: float) -> tuple[str, float]:
+    """Add delta to the municipality's newest year in Syke's wide population file; (year, old value)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(";")
+    newest = max((c for c in header if c.isdigit()), key=int)
+    column = header.index(newest)
+    index = next(i for i, line in enumerate(lines) if line.split(";")[0] == str(int(code)))
+    cells = lines[index].split(";")
+    old = float(cells[column])
+    cells[column] = str(round(old + delta))
+    lines[index] = ";".join(cells)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return newest, old
+
+
 def _fingrid_revise(path: Path, delta: float) -> tuple[str, int]:
     """Add delta to the first value of the last full ISO week; returns (week, values in that week)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -210,6 +226,8 @@ def revise_snapshot(folder: Path) -> list[Expected]:
     ]
     year, _ = _syke_revise(_file(folder, "syke_emissions", r"kunta_0?49\.csv$"), 2.5)
     expected.append(Expected("syke_ghg_total", "049", str(year), 2.5, "syke_emissions", True))
+    year_text, _ = _population_csv_revise(_file(folder, "syke_population", r"\.csv$"), "049", 500.0)
+    expected.append(Expected("syke_population", "049", year_text, 500.0, "syke_population", False))
     period, _ = _jsonstat_revise(
         _file(folder, "statfin_population", r"-data-\d+\.json$"), {"alue_23_20260101": "KU049"}, 1000.0
     )

@@ -220,3 +220,49 @@ def generate(folder: Path, manifest: Manifest) -> None:
             body,
             f"{DATASET}/{url.rsplit('/', 1)[-1]}",
         )
+
+
+POPULATION_DATASET = "syke_population"
+POPULATION_FILE = "asukasluvut_2025.csv"
+# Syke takes its population from Statistics Finland; the demo lets a few years differ slightly, as a
+# second source (another date of the year-end count) would, within the reconciliation's tolerance.
+POPULATION_OFFSETS = {("049", 2024): 0.002, ("091", 2023): -0.001, ("235", 2010): 0.003}
+
+
+def population_csv_bytes() -> bytes:
+    """Syke's population file, wide: kuntanro, kunta_fi, maakunta_fi, then one column per year."""
+    from scripts.demo.statfin import municipalities, population
+
+    lines = [";".join(["kuntanro", "kunta_fi", "maakunta_fi", *(str(year) for year in YEARS)])]
+    for code, name in municipalities():
+        cells = []
+        for year in YEARS:
+            value = population(code, year)
+            if value is None:
+                cells.append("NA")
+            else:
+                cells.append(str(round(value * (1 + POPULATION_OFFSETS.get((code, year), 0.0)))))
+        lines.append(";".join([str(int(code)), name, "", *cells]))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def generate_population(folder: Path, manifest: Manifest) -> None:
+    """Record the one GET of Syke's population file."""
+    spec = load_catalogue().dataset(POPULATION_DATASET)
+    body = population_csv_bytes()
+    record_exchange(
+        folder,
+        manifest,
+        POPULATION_DATASET,
+        RequestSpec("GET", spec.url),
+        200,
+        {
+            "content-type": "text/csv",
+            "content-length": str(len(body)),
+            "etag": '"' + hashlib.sha256(body).hexdigest()[:16] + ':0"',
+            "last-modified": RELEASE_HTTP_DATE,
+            "date": RESPONSE_DATE,
+        },
+        body,
+        f"{POPULATION_DATASET}/{POPULATION_FILE}",
+    )
