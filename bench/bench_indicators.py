@@ -122,10 +122,10 @@ def observations(n: int) -> dict[str, pl.DataFrame]:
             "taso_1": [*[TASO3[s.taso_3][2] for s in subs], "Päästöhyvitykset"],
             "taso_2": [*[TASO3[s.taso_3][1] for s in subs], "Päästöhyvitykset"],
             "taso_3": [*[s.taso_3 for s in subs], "Tuu"],
-            "taso_4": [*[s.taso_4 for s in subs], "Tuulivoima"],
+            "taso_4": [*[s.taso_4 for s in subs], "Tuu"],
             "taso_5": [*[s.taso_5 for s in subs], ""],
-            "hinku": [*[s.hinku.lower() for s in subs], "on"],
-            "ets": [*[s.ets.lower() for s in subs], "ei"],
+            "hinku": [*["on" if s.hinku else "ei" for s in subs], "on"],
+            "ets": [*["on" if s.ets else "ei" for s in subs], "ei"],
         }
     )
     wind = pl.col("taso_3") == "Tuu"

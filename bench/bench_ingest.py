@@ -28,9 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.payload import Payload, RequestSpec
 from ingest.run import DatasetOutcome, ingest
-from ingest.syke import NULL_MARKERS, REQUIRED_COLUMNS, SykeConnector, municipality_url, request_codes
+from ingest.syke import NULL_MARKERS, SykeConnector, municipality_url, request_codes
 from scripts.demo import syke as demo
-from scripts.demo.hsy import lerp
 from storage.engine import open_database
 from storage.rawstore import RawStore
 
@@ -46,7 +45,7 @@ FETCHED = datetime(2026, 11, 23, 4, 30, tzinfo=UTC)
 
 
 def csv_body(code: str) -> bytes:
-    """One municipality's ALas file in the demo generator's format (scripts/demo/syke.csv_bytes).
+    """One municipality's ALas file in the demo generator's format (scripts/demo/syke.alas_csv).
 
     The seven demo municipalities get the demo file itself; the others the same rows (sub-sectors,
     Hinku/ETS rules, NA/NULL markers, decimal comma, wind credit from 2012) around a synthetic total.
@@ -57,28 +56,8 @@ def csv_body(code: str) -> bytes:
     total_1990 = rng.uniform(20.0, 900.0)
     change = rng.uniform(-0.6, 0.1)
     credit_2024 = rng.uniform(0.0, 30.0)
-    lines = [";".join(REQUIRED_COLUMNS)]
-    for year in demo.YEARS:
-        total = total_1990 * (1.0 + change * (year - 1990) / 34)
-        raw = {taso3: lerp({1990: low, 2024: high}, year) for taso3, (low, high) in demo.TASO3_SHARES.items()}
-        scale = total / sum(raw.values())
-        for row in demo._sub_rows():
-            kt = raw[row.taso_3] * scale * row.share * (1 + rng.uniform(-0.05, 0.05))
-            factor = demo.ENERGY_FACTORS[row.taso_3]
-            if factor is None:
-                gwh = demo._number(None, 3, null="NULL" if row.taso_3 == "F-k" else "NA")
-            else:
-                gwh = demo._number(kt * 1000 / lerp({1990: factor[0], 2024: factor[1]}, year), 3)
-            cells = [demo._number(kt, 4), demo._number(kt, 4), gwh, row.hinku, row.ets, str(year)]
-            lines.append(";".join([*cells, row.taso_3, row.taso_4, row.taso_5]))
-        if year >= 2012:
-            credit = credit_2024 * (year - 2011) / 13
-            lines.append(
-                ";".join(
-                    ["NA", demo._number(-credit, 4), "NA", "On", "Ei", str(year), "Tuu", "Tuulivoima", ""]
-                )
-            )
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    totals = {year: total_1990 * (1.0 + change * (year - 1990) / 34) for year in demo.YEARS}
+    return demo.alas_csv(totals, credit_2024, rng)
 
 
 def syke_payloads() -> tuple[DatasetSpec, list[Payload]]:

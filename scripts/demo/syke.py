@@ -168,15 +168,29 @@ def _number(value: float | None, decimals: int, null: str = "NA") -> str:
 
 
 def csv_bytes(code: str) -> bytes:
-    """One municipality's file: header in the documented column order, `;`, decimal comma, NA/NULL/empty,
-    boolean flags true/false and short codes in taso_3…taso_5, as the 2025– release writes them."""
-    rng = random.Random(f"{SEED}-{code}")
-    totals = alas_totals_kt()[code]
+    """One demo municipality's file (see alas_csv), around its calibrated ALas totals."""
+    return alas_csv(
+        alas_totals_kt()[code],
+        WIND_CREDIT_2024_KT[code],
+        random.Random(f"{SEED}-{code}"),
+        MUNICIPALITY_WEIGHTS.get(code, {}),
+    )
+
+
+def alas_csv(
+    totals: Mapping[int, float],
+    wind_credit_2024: float,
+    rng: random.Random,
+    weights: Mapping[str, float] | None = None,
+) -> bytes:
+    """A municipality's ALas file: header in the documented column order, `;`, decimal comma, NA/NULL/empty,
+    boolean flags true/false and short codes in taso_3…taso_5, as the 2025– release writes them; the
+    sub-sector rows share each year's total (kt CO2e), the wind credit grows from 2012 to its 2024 value."""
     sub_rows = _sub_rows()
     lines = [";".join(REQUIRED_COLUMNS)]
     for year in YEARS:
         raw = {
-            taso3: lerp({1990: low, 2024: high}, year) * MUNICIPALITY_WEIGHTS.get(code, {}).get(taso3, 1.0)
+            taso3: lerp({1990: low, 2024: high}, year) * (weights or {}).get(taso3, 1.0)
             for taso3, (low, high) in TASO3_SHARES.items()
         }
         scale = totals[year] / sum(raw.values())
@@ -190,7 +204,7 @@ def csv_bytes(code: str) -> bytes:
             cells = [_number(kt, 4), _number(kt, 4), gwh, _flag(row.hinku), _flag(row.ets), str(year)]
             lines.append(";".join([*cells, row.taso_3, row.taso_4, row.taso_5]))
         if year >= 2012:
-            credit = WIND_CREDIT_2024_KT[code] * (year - 2011) / 13
+            credit = wind_credit_2024 * (year - 2011) / 13
             lines.append(
                 ";".join(["NA", _number(-credit, 4), "NA", "true", "false", str(year), "Tuu", "Tuu", ""])
             )
