@@ -572,7 +572,8 @@ def test_a_population_out_of_range_is_rejected_on_load_and_the_last_good_data_st
     answer = folder / "statfin" / "11ra-data-01.json"
     body = json.loads(answer.read_text(encoding="utf-8"))
     assert body["id"][0].startswith("alue") and body["id"][-1] == "timeperiod_y"  # area first, year last
-    body["value"][0] *= 1000  # the first area (KU005) in the first year
+    areas = body["dimension"][body["id"][0]]["category"]["index"]
+    body["value"][areas["KU005"] * body["size"][-1]] *= 1000  # Alajärvi (KU005) in the first year
     answer.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
 
     outcome = run_ingest(engine, raw, ["statfin_population"], offline=True, snapshot_dir=folder)[0]
