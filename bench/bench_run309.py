@@ -1,0 +1,123 @@
+"""Benchmark: `kestava run` offline with Syke for all 309 municipalities against the bundled seven.
+
+Builds a copy of the bundled snapshot whose manifest asks Syke for every municipality (the 302 others
+from the demo generator, bench_ingest.csv_body, in the real shape), then runs `kestava run` in a fresh
+process on a fresh SQLite file for each size, interleaved, and reports wall time and peak RSS (the
+child's ru_maxrss). Goals (issue 14): at 309 municipalities ≤ 20 s and ≤ 1 GiB on this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_ingest import csv_body  # noqa: E402
+from ingest.catalogue import load_catalogue  # noqa: E402
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest, write_manifest  # noqa: E402
+from ingest.payload import RequestSpec  # noqa: E402
+from ingest.replay import record_exchange  # noqa: E402
+from ingest.syke import municipality_codes, municipality_url, written  # noqa: E402
+
+GOAL_SECONDS = 20.0
+GOAL_BYTES = 1 << 30
+
+
+def snapshot_309(folder: Path) -> Path:
+    """The bundled snapshot plus Syke's file for every municipality; the manifest asks for "all"."""
+    shutil.copytree(DEFAULT_SNAPSHOT_DIR, folder)
+    manifest = read_manifest(folder)
+    spec = load_catalogue().dataset("syke_emissions")
+    known = {e.url for e in manifest.exchanges}
+    for code in municipality_codes():
+        url = municipality_url(spec, written(code, "unpadded"))
+        if url in known:
+            continue
+        body = csv_body(code)
+        headers = {"content-type": "text/csv", "content-length": str(len(body))}
+        record_exchange(
+            folder,
+            manifest,
+            "syke_emissions",
+            RequestSpec("GET", url),
+            200,
+            headers,
+            body,
+            f"syke_emissions/{url.rsplit('/', 1)[-1]}",
+        )
+    manifest.dataset_options.setdefault("syke_emissions", {})["municipalities"] = "all"
+    write_manifest(manifest, folder)
+    return folder
+
+
+def timed_run(snapshot: Path, work: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one `kestava run` on a fresh data folder."""
+    data = work / f"data-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "KESTAVA_DATA_DIR": str(data),
+        "KESTAVA_SNAPSHOT_DIR": str(snapshot),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.pop("KESTAVA_DATABASE_URL", None)
+    env.pop("KESTAVA_REPORT_DIR", None)
+    script = (
+        "import resource, subprocess, sys; "
+        f"r = subprocess.run([{str(ROOT / '.venv' / 'bin' / 'kestava')!r}, 'run'], capture_output=True); "
+        "sys.stderr.write(r.stderr.decode()[-2000:] if r.returncode else ''); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"kestava run failed ({done.returncode}): {done.stderr}")
+    shutil.rmtree(data, ignore_errors=True)
+    return seconds, int(done.stdout.strip().splitlines()[-1]) * 1024
+
+
+def summary(values: list[float]) -> str:
+    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved runs of each size (default 3)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        big = snapshot_309(work / "snapshot309")
+        times: dict[str, list[float]] = {"7": [], "309": []}
+        peaks: dict[str, list[float]] = {"7": [], "309": []}
+        for _ in range(args.pairs):
+            for size, snapshot in (("7", DEFAULT_SNAPSHOT_DIR), ("309", big)):
+                seconds, peak = timed_run(snapshot, work)
+                times[size].append(seconds)
+                peaks[size].append(peak / (1 << 20))
+    for size in ("7", "309"):
+        print(
+            f"kestava run, Syke for {size:>3} municipalities: {summary(times[size])} s; "
+            f"peak RSS {summary(peaks[size])} MiB"
+        )
+    ok_time = min(times["309"]) <= GOAL_SECONDS
+    ok_memory = max(peaks["309"]) * (1 << 20) <= GOAL_BYTES
+    print(
+        f"309: best {min(times['309']):.1f} s (goal <= {GOAL_SECONDS:.0f} s) {'OK' if ok_time else 'FAIL'}; "
+        f"peak {max(peaks['309']):.0f} MiB (goal <= 1024 MiB) {'OK' if ok_memory else 'FAIL'}"
+    )
+    return 0 if ok_time and ok_memory else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
