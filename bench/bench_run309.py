@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_ingest import csv_body  # noqa: E402
+from bench_ingest import csv_body  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from ingest.catalogue import load_catalogue  # noqa: E402
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest, write_manifest  # noqa: E402
 from ingest.payload import RequestSpec  # noqa: E402
