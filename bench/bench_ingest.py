@@ -75,13 +75,11 @@ def syke_payloads() -> tuple[DatasetSpec, list[Payload]]:
 
 
 def baseline_parse(payloads: list[Payload]) -> pl.DataFrame:
-    """Bare polars: each body read with the right separator, decimal comma and NA markers, then concat."""
-    return pl.concat(
-        [
-            pl.read_csv(io.BytesIO(p.body), separator=";", decimal_comma=True, null_values=NULL_MARKERS)
-            for p in payloads
-        ]
-    )
+    """Bare polars, the strongest simple alternative: the bodies joined (the header once) and read with
+    ONE read_csv, with separator, decimal comma and NA markers (what the connector itself does first)."""
+    first, *rest = (p.body for p in payloads)
+    joined = b"".join([first, *(body.split(b"\n", 1)[1] for body in rest)])
+    return pl.read_csv(io.BytesIO(joined), separator=";", decimal_comma=True, null_values=NULL_MARKERS)
 
 
 def best_of(repeats: int, run: Callable[[], Any]) -> float:
@@ -105,20 +103,33 @@ def profile(run: Callable[[], Any], top: int) -> None:
 
 
 def bench_parse(repeats: int, show_profile: bool) -> bool:
+    """Interleaved pairs (baseline, connector), after checking that both read the same emissions."""
     spec, payloads = syke_payloads()
     connector = SykeConnector()
     megabytes = sum(p.size for p in payloads) / 1e6
     raw = baseline_parse(payloads)
     parsed = connector.parse(spec, payloads)  # warm-up, and the output that is reported
-    base_seconds = best_of(repeats, lambda: baseline_parse(payloads))
-    parse_seconds = best_of(repeats, lambda: connector.parse(spec, payloads))
-    ratio = parse_seconds / base_seconds
-    ok = ratio <= PARSE_GOAL
+    emissions = parsed.filter(pl.col("measure") == "emissions")["value"]
+    if raw.height * 3 != parsed.height or abs(raw["kt"].sum() - emissions.sum()) > 1e-6 * abs(
+        raw["kt"].sum()
+    ):
+        raise SystemExit("syke parse: the connector and the baseline read different numbers")
+    ratios: list[float] = []
+    base_times: list[float] = []
+    parse_times: list[float] = []
+    for _ in range(max(repeats, 5)):
+        base_times.append(best_of(1, lambda: baseline_parse(payloads)))
+        parse_times.append(best_of(1, lambda: connector.parse(spec, payloads)))
+        ratios.append(parse_times[-1] / base_times[-1])
+    ratios.sort()
+    median = ratios[len(ratios) // 2]
+    ok = median <= PARSE_GOAL
     print(
         f"syke parse: {len(payloads)} CSVs, {megabytes:.1f} MB, {raw.height:,} CSV rows -> {parsed.height:,} "
-        f"observations; read_csv+concat {base_seconds * 1000:.0f} ms ({megabytes / base_seconds:.0f} MB/s), "
-        f"SykeConnector.parse {parse_seconds * 1000:.0f} ms ({megabytes / parse_seconds:.0f} MB/s), "
-        f"best of {repeats}: {ratio:.2f}x the baseline (goal <= {PARSE_GOAL:g}x) {'OK' if ok else 'FAIL'}"
+        f"observations; one joined read_csv best {min(base_times) * 1000:.0f} ms, SykeConnector.parse best "
+        f"{min(parse_times) * 1000:.0f} ms; ratio over {len(ratios)} interleaved pairs min {ratios[0]:.2f}"
+        f" / median {median:.2f} / max {ratios[-1]:.2f} (goal median <= {PARSE_GOAL:g}x) "
+        + ("OK" if ok else "FAIL")
     )
     if show_profile:
         profile(lambda: connector.parse(spec, payloads), 25)
