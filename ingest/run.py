@@ -87,6 +87,20 @@ def offline_spec(spec: DatasetSpec, snapshot_dir: Path, *, manifest: Manifest | 
     return spec.model_copy(update={"options": {**spec.options, **overrides}, "secret_env": None})
 
 
+def configured_spec(spec: DatasetSpec) -> DatasetSpec:
+    """The spec with the environment's overrides: KESTAVA_SYKE_MUNICIPALITIES ("all" for the whole
+    country, or "049,091") replaces a Syke dataset's options.municipalities (catalogue or snapshot)."""
+    from kestava.config import get_settings
+
+    chosen = get_settings().syke_municipalities
+    if not chosen or spec.protocol != "syke_csv":
+        return spec
+    municipalities: str | list[str] = (
+        "all" if chosen.strip() == "all" else [code.strip() for code in chosen.split(",") if code.strip()]
+    )
+    return spec.model_copy(update={"options": {**spec.options, "municipalities": municipalities}})
+
+
 @dataclass
 class _Prefetched:
     """What the lock-free look-ahead found: the payloads and the latest digest read before fetching them."""
@@ -291,6 +305,7 @@ def ingest(
         folder = snapshot_dir or DEFAULT_SNAPSHOT_DIR
         manifest = read_manifest(folder)  # once per call, for every spec and the replaying fetcher
         specs = [offline_spec(spec, folder, manifest=manifest) for spec in specs]
+    specs = [configured_spec(spec) for spec in specs]
     fetcher = fetcher or make_fetcher(
         engine, raw_store, offline=offline, snapshot_dir=snapshot_dir, manifest=manifest
     )

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
         default=DEFAULT_DATA_DIR / "snapshot", description="The bundled offline snapshot (manifest.json)"
     )
     report_dir: Path | None = Field(default=None, description="Where reports go (default: data_dir/reports)")
+    syke_municipalities: str | None = Field(
+        default=None,
+        description='Syke municipalities to ingest, overriding the catalogue: "all" (the whole country, 309) '
+        'or numbers separated by commas ("049,091")',
+    )
 
     @model_validator(mode="after")
     def _reports_follow_data_dir(self) -> Settings:

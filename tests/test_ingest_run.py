@@ -289,3 +289,25 @@ def test_a_load_by_another_run_between_fetch_and_lock_means_fetching_again(
     assert len(read.snapshots(engine, "recycling")) == 3 - 1  # v1 and v3; v2 never loaded
     values = read.observations(engine, "recycling").filter(pl.col("period") == "2000")["value"].to_list()
     assert 31.5 in values and 30.5 not in values
+
+
+def test_the_environment_chooses_the_syke_municipalities(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KESTAVA_SYKE_MUNICIPALITIES overrides the catalogue (and the snapshot): "all" asks for the whole
+    country, which the bundled seven-municipality snapshot cannot answer; a list asks for just those."""
+    from kestava.config import get_settings
+
+    monkeypatch.setenv("KESTAVA_SYKE_MUNICIPALITIES", "049, 91")
+    get_settings.cache_clear()
+    try:
+        (outcome,) = run_ingest(engine, RawStore(tmp_path / "raw"), ["syke_emissions"], offline=True)
+        assert outcome.outcome == "success", outcome.error
+        assert set(read.observations(engine, "syke_emissions")["area"]) == {"049", "091"}
+        monkeypatch.setenv("KESTAVA_SYKE_MUNICIPALITIES", "all")
+        get_settings.cache_clear()
+        (whole,) = run_ingest(engine, RawStore(tmp_path / "raw2"), ["syke_emissions"], offline=True)
+        assert whole.outcome == "failed"
+        assert "kunta_5.csv" in (whole.error or "")  # Alajärvi (005), the first of the 309, is not recorded
+    finally:
+        get_settings.cache_clear()
