@@ -33,8 +33,10 @@ def explain_changes(
     after: date | datetime | None = None,
     indicators: Sequence[str] | None = None,
     catalogue: IndicatorCatalogue | None = None,
+    areas: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """Statuses that differ between two vintages, each with its cause.
+    """Statuses that differ between two vintages, each with its cause; only `areas` when given (the
+    values are derived for every area, as totals need them, but assessed for those areas only).
 
     The cause is found by re-assessing the newer vintage restricted to the periods the older one had:
     if that alone changes the status, history was revised; if adding the newer periods changes it
@@ -45,6 +47,10 @@ def explain_changes(
     wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
     old_derived, _ = derive_for(engine, catalogue, wanted, before)
     new_derived, _ = derive_for(engine, catalogue, wanted, after)
+    if areas is not None:
+        keep = pl.col("area").is_in(list(areas))
+        old_derived = {i: frame.filter(keep) for i, frame in old_derived.items()}
+        new_derived = {i: frame.filter(keep) for i, frame in new_derived.items()}
     old = assessments(catalogue, old_derived)
     new = assessments(catalogue, new_derived)
     restricted = {}

@@ -260,7 +260,11 @@ def status_changes(
     after: date | datetime | None = None,
     indicators: Sequence[str] | None = None,
     *,
+    area: str | Sequence[str] | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Statuses that changed between two vintages, each with its cause (new data or revised history)."""
-    return explain_changes(engine or connect(), before, after, indicators)
+    """Statuses that changed between two vintages, each with its cause (new data or revised history);
+    for `area` (codes or names) only, when given."""
+    engine = engine or connect()
+    areas = _area_codes(_as_list(area), schema.indicator_value.c.area, engine)
+    return explain_changes(engine, before, after, indicators, areas=areas)

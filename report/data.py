@@ -17,6 +17,7 @@ from indicators.catalogue import ReductionTarget, load_indicator_catalogue
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import breaches as reconciliation_breaches
 from indicators.trajectory import Direction, required_pace, target_from_base
+from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from kestava import api
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -979,9 +980,7 @@ def changes(
             "is_demo": pl.Boolean(),
         },
     )
-    flips = api.status_changes(start, end, engine=engine)
-    if flips.height:
-        flips = flips.filter(pl.col("area").is_in(list(areas)))
+    flips = explain_changes(engine, start, end, areas=list(areas))  # the report's areas, codes as given
     flips = flips.select("indicator", "area", "method", "status_before", "status_after", "cause")
     end_day = local_time(end - timedelta(microseconds=1)).date()
     start_day = local_time(start).date()

@@ -83,3 +83,7 @@ def test_status_changes_are_explained_by_revision_or_new_data(engine: Engine, ra
     )
     both = explain_changes(engine, T0 + hour, None, ["ghg_total"])
     assert both.filter(pl.col("method") == "eurostat_sdg")["cause"].item() == "new data and revised history"
+    # restricted to areas: the same flips for Espoo, none for an area that is not asked for
+    only_espoo = explain_changes(engine, T0 + hour, None, ["ghg_total"], areas=["049"])
+    assert only_espoo.sort(["method"]).equals(both.filter(pl.col("area") == "049").sort(["method"]))
+    assert explain_changes(engine, T0 + hour, None, ["ghg_total"], areas=["091"]).height == 0
