@@ -280,7 +280,7 @@ def test_accessibility_basics(full: weekly.ReportResult) -> None:
     for chart in full.charts:
         assert chart.alt and chart.alt in labels and chart.alt in alts
     html = full.path.read_text(encoding="utf-8")
-    assert html.count("<noscript><img") == len(EXPECTED_CHARTS)
+    assert html.count('<img class="static" src="data:image/png;base64,') == len(EXPECTED_CHARTS)
     assert html.count('<th scope="col"') > 20 and html.count('<th scope="row"') > 50
     assert html.count("<figcaption") == len(EXPECTED_CHARTS)
     assert html.count("<details>") == len(EXPECTED_CHARTS)
@@ -304,13 +304,13 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         ]
         assert len(marks) >= 2, chart.name
         with (folder / f"{chart.name}.csv").open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
+            rows = list(csv.reader(handle, delimiter=";"))
         assert chart.frame is not None
         assert rows[0] == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name  # in the language
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
-        assert handle.readline().strip() == "Sarja,Vuosi,Arvo,Alaraja,Yläraja,Ennakkoarvio"
+        assert handle.readline().strip() == "Sarja;Vuosi;Arvo;Alaraja;Yläraja;Ennakkoarvio"
 
 
 def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
@@ -523,9 +523,12 @@ def test_week_and_half_parsing() -> None:
 
 def test_frames_match_the_chart_contracts(loaded_engine: Engine) -> None:
     history, projection = rd.trajectory_inputs(loaded_engine)
-    assert history.columns == ["year", "value", "estimated", "snapshot_ids"]
+    assert history.columns == ["year", "value", "estimated", "lower", "upper", "snapshot_ids"]
     assert history.filter(pl.col("year") == 1990)["value"].item() == 1060.0
     assert history.filter(pl.col("estimated"))["year"].to_list() == [2025]
+    nowcast = history.filter(pl.col("estimated")).row(0, named=True)
+    assert nowcast["lower"] < nowcast["value"] < nowcast["upper"]  # the nowcast keeps its band
+    assert history.filter(~pl.col("estimated"))["lower"].null_count() == history.height - 1
     assert projection is not None and projection["year"].min() == 2026
     sectors = rd.sector_frame(loaded_engine)
     assert sectors.group_by("year").len()["len"].unique().to_list() == [7]
