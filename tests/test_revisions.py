@@ -45,6 +45,7 @@ from ingest.catalogue import load_catalogue
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
 from ingest.run import ingest
 from kestava import api
+from report import data as rd
 from report import weekly
 from report.i18n import format_number
 from storage.engine import open_database
@@ -94,6 +95,9 @@ class Revised:
     old_snapshots: dict[str, int] = field(default_factory=dict)
     report_html: dict[str, str] = field(default_factory=dict)
     between: datetime | None = None  # a moment after the first load and before the revision's
+    cells: dict[str, int] = field(default_factory=dict)  # stored rows each dataset's revision changes
+    loads: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # added, revised, unchanged
+    changes: rd.Changes | None = None  # the report's "what changed" over the revision
 
 
 # --------------------------------------------------------------------------------------------------
@@ -278,14 +282,17 @@ def _file(folder: Path, dataset: str, pattern: str) -> Path:
 HSY_CITIES = {"049": "Espoo", "091": "Helsinki", "092": "Vantaa", "235": "Kauniainen"}
 
 
-def revise_snapshot(folder: Path) -> list[Expected]:
-    """Revise a copy of the bundled snapshot in place; what each revision must do to the indicators, and
-    the values after, worked out from the revised payloads' raw numbers."""
+def revise_snapshot(folder: Path) -> tuple[list[Expected], dict[str, int]]:
+    """Revise a copy of the bundled snapshot in place; what each revision must do to the indicators (with
+    the values after, worked out from the revised payloads' raw numbers), and how many stored rows of each
+    dataset it changes (one per cell changed; Fingrid stores means: the day's and the week's)."""
     expected: list[Expected] = []
+    cells = dict.fromkeys(REVISED, 1) | {"fingrid_emission_factor": 2}
     workbook = _file(folder, "hsy_emissions", r"\.xlsx$")
     # Espoo's newest year, its base year 1990 (targets, index, change on 1990, residual) and 2019 (the
     # carbon-sink estimate): every HSY derivation takes a revised row besides unrevised ones
     revisions = [(None, 10.0), (1990, 20.0), (2019, 5.0)]
+    cells["hsy_emissions"] = len(revisions)
     for wanted, delta in revisions:
         year, _ = _xlsx_revise(workbook, "Espoo", delta, wanted)
         for area, cities in (("049", ["Espoo"]), ("PKS", list(HSY_CITIES.values()))):
@@ -331,7 +338,7 @@ def revise_snapshot(folder: Path) -> list[Expected]:
             "electricity_emission_factor", "FI", week, 48.0 / count, "fingrid_emission_factor", False, mean
         )
     )
-    return expected
+    return expected, cells
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,23 +363,30 @@ def revised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
         snapshot = folder / "snapshot"
         shutil.copytree(DEFAULT_SNAPSHOT_DIR, snapshot)
-        expected = revise_snapshot(snapshot)
+        expected, cells = revise_snapshot(snapshot)
         second = ingest(engine, raw, offline=True, snapshot_dir=snapshot)
         assert {o.dataset_id: o.outcome for o in second} == dict.fromkeys(REVISED, "success"), [
             (o.dataset_id, o.outcome, o.error) for o in second
         ]
         summary = compute(engine, today=LOADED_TODAY)
         assert not summary.errors, summary.errors
-        state = Revised(engine, before, _values(engine), expected, between=between)
+        state = Revised(engine, before, _values(engine), expected, between=between, cells=cells)
         state.old_snapshots = {o.dataset_id: o.result.snapshot_id for o in first if o.result}
         state.new_snapshots = {o.dataset_id: o.result.snapshot_id for o in second if o.result}
-        for o in second:
-            assert o.result is not None and o.result.revised >= 1 and o.result.added == 0, o.result
-        for lang in ("fi", "sv", "en"):
-            built = weekly.build_report(
-                engine, weekly.current_week(LOADED_TODAY), lang=lang, out_dir=folder / "report", images=False
-            )
-            state.report_html[lang] = built.path.read_text(encoding="utf-8")
+        state.loads = {
+            o.dataset_id: (o.result.added, o.result.revised, o.result.unchanged) for o in second if o.result
+        }
+        end = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=1)
+        state.changes = rd.changes(engine, between.replace(tzinfo=None), end, lang="en")
+        # the three languages in one run, as kestava report does (the period's changes computed once)
+        built = weekly.build_reports(
+            engine,
+            weekly.current_week(LOADED_TODAY),
+            ("fi", "sv", "en"),
+            out_dir=folder / "report",
+            images=False,
+        )
+        state.report_html = {lang: result.path.read_text(encoding="utf-8") for lang, result in built.items()}
         yield state
         engine.dispose()
 
@@ -626,6 +640,21 @@ def test_export_carries_the_revised_numbers_and_both_snapshots(revised: Revised)
         assert revised.new_snapshots[e.dataset] in {int(i) for i in ids.split(",")}, e
         if e.from_both:
             assert revised.old_snapshots[e.dataset] in {int(i) for i in ids.split(",")}, e
+
+
+def test_a_partial_revision_stores_only_the_rows_it_changes(revised: Revised) -> None:
+    """Each dataset's second snapshot revises exactly the rows whose cells were changed, adds none and
+    leaves the rest unchanged; the report's "what changed" lists each revision with those counts."""
+    for dataset, (added, changed, unchanged) in revised.loads.items():
+        assert (added, changed) == (0, revised.cells[dataset]), dataset
+        assert unchanged > 0, dataset
+    assert revised.changes is not None
+    listed = {r["dataset_id"]: r for r in revised.changes.snapshots.iter_rows(named=True)}
+    assert listed.keys() == REVISED
+    for dataset, row in listed.items():
+        assert row["snapshot_id"] == revised.new_snapshots[dataset]
+        assert (row["rows_added"], row["rows_revised"]) == (0, revised.cells[dataset]), dataset
+        assert row["rows_unchanged"] == revised.loads[dataset][2], dataset
 
 
 def test_the_report_states_the_revised_headline_in_every_language(revised: Revised) -> None:
