@@ -640,6 +640,15 @@ def test_export_carries_the_revised_numbers_and_both_snapshots(revised: Revised)
         assert revised.new_snapshots[e.dataset] in {int(i) for i in ids.split(",")}, e
         if e.from_both:
             assert revised.old_snapshots[e.dataset] in {int(i) for i in ids.split(",")}, e
+    # the source column names every snapshot's fetch time and first URL (the two vintages of a sum alike)
+    both = [e for e in revised.expected if e.from_both]
+    for e in both:
+        _, _, source = exported[(e.indicator, e.area, _period(revised, e))]
+        ids = [revised.old_snapshots[e.dataset], revised.new_snapshots[e.dataset]]
+        payloads = api.provenance(ids, engine=revised.engine).filter(pl.col("seq") == 0)
+        assert payloads.height == 2, e
+        for r in payloads.iter_rows(named=True):
+            assert f"{r['fetched_at']:%Y-%m-%d %H:%M}" in source and r["url"] in source, (e, source)
 
 
 def test_a_partial_revision_stores_only_the_rows_it_changes(revised: Revised) -> None:
@@ -662,11 +671,17 @@ def test_the_report_states_the_revised_headline_in_every_language(revised: Revis
         (e for e in revised.expected if e.indicator == "ghg_total" and e.area == "049"),
         key=lambda e: e.period,
     )
-    latest = _one(revised.after, espoo)["value"]
+    assert espoo.value is not None
     previous = _one(revised.before, espoo)["value"]
+    hsy = [revised.old_snapshots["hsy_emissions"], revised.new_snapshots["hsy_emissions"]]
+    payloads = api.provenance(hsy, engine=revised.engine)
+    assert set(payloads["snapshot_id"]) == set(hsy)
     for lang, html in revised.report_html.items():
-        assert format_number(latest, lang) in html, lang
-        assert format_number(latest, lang) != format_number(previous, lang)
+        assert format_number(espoo.value, lang) in html, lang  # the sum of the revised workbook's rows
+        assert format_number(espoo.value, lang) != format_number(previous, lang)
+        # the provenance section lists both vintages of the emissions: every payload's URL and sha256
+        for r in payloads.iter_rows(named=True):
+            assert f"{r['url']} · {r['sha256'][:12]}" in html, (lang, r["snapshot_id"], r["url"])
 
 
 def test_observations_equal_a_row_by_row_decoding_of_the_series_keys(revised: Revised) -> None:
