@@ -818,6 +818,11 @@ def sector_area(
     sectors = sorted(sectors_all, key=lambda s: (-values.get((latest, s), 0.0), s))
     order = {s: i for i, s in enumerate(sectors)}
     totals = {y: sum(values.get((y, s), 0.0) for s in sectors) for y in years}
+    # a run of consecutive years is one area; missing years between runs are a gap, not interpolated
+    run_of: dict[int, int] = {}
+    for previous, year in zip([years[0], *years[:-1]], years, strict=True):
+        run_of[year] = run_of.get(previous, 0) + int(year - previous > 1)
+    run_sizes = {r: list(run_of.values()).count(r) for r in set(run_of.values())}
     data = [
         {
             "year": y,
@@ -826,6 +831,7 @@ def sector_area(
             "value": values.get((y, s), 0.0),
             "share": values.get((y, s), 0.0) / totals[y] if totals[y] else 0.0,
             "order": order[s],
+            "run": run_of[y],
         }
         for y in years
         for s in sectors
@@ -839,21 +845,22 @@ def sector_area(
         legend=alt.Legend(orient="bottom", columns=3),
     )
     y_title = t("axis.emissions_kt", lang)
+    stacked = {
+        "x": x,
+        "y": alt.Y("value:Q", title=y_title, stack="zero", axis=alt.Axis(format=",.0f")),
+        "color": colour,
+        "order": alt.Order("order:Q", sort="ascending"),
+        "tooltip": [
+            _year_tip(lang),
+            alt.Tooltip("sector:N", title=t("label.sector", lang)),
+            alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+            alt.Tooltip("share:Q", title=t("label.share", lang), format=".0%"),
+        ],
+    }
     area = (
-        _years(alt.Chart(df))
+        _years(alt.Chart(df.filter(pl.col("run").replace_strict(run_sizes) > 1)))
         .mark_area(line={"color": "white", "strokeWidth": 0.6})
-        .encode(
-            x=x,
-            y=alt.Y("value:Q", title=y_title, stack="zero", axis=alt.Axis(format=",.0f")),
-            color=colour,
-            order=alt.Order("order:Q", sort="ascending"),
-            tooltip=[
-                _year_tip(lang),
-                alt.Tooltip("sector:N", title=t("label.sector", lang)),
-                alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
-                alt.Tooltip("share:Q", title=t("label.share", lang), format=".0%"),
-            ],
-        )
+        .encode(detail="run:N", **stacked)
     )
     # right-end labels for the largest sectors, at the middle of their band
     total_latest = totals[latest]
@@ -867,12 +874,18 @@ def sector_area(
             labels.append({"year": latest, "mid": below + v / 2, "label": text})
         below += v
     layers: list[alt.Chart] = [area]
+    single = df.filter(pl.col("run").replace_strict(run_sizes) == 1)
+    if single.height:  # a year alone between gaps (1990 before 2000): a stacked column, not a vanishing area
+        layers.append(_years(alt.Chart(single)).mark_bar(width=6).encode(**stacked))
     if labels:
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
             .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
             .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
         )
+    gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
+    if gap_rows:
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=y_title, stack=None), lang))
     chart = _layer(layers, meta, lang).properties(width=560, height=320)
     top = sectors[0]
     top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0
@@ -894,7 +907,7 @@ def sector_area(
             f"{label('sector', s, lang)} {format_number(values.get((latest, s), 0.0), lang)} kt"
             for s in sectors[:3]
         ),
-    )
+    ) + _gap_sentence(years, lang)
     table = df.select("year", "sector_key", "sector", "value", "share")
     return _finish(
         chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table

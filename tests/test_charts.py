@@ -556,6 +556,32 @@ def test_sector_area_stacks_largest_first_and_labels_right_end() -> None:
     assert title_text(spec) == f"Liikenne oli suurin päästölähde vuonna 2023 (40{NBSP}%)"
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_sector_area_leaves_missing_years_as_a_labelled_gap(lang: str) -> None:
+    """1990, then 2000–2002: no area across 1991–1999; 1990 alone is a stacked column; a "no data" label."""
+    frame = pl.DataFrame(
+        [
+            {"year": y, "sector": s, "value": v}
+            for y in (1990, 2000, 2001, 2002)
+            for s, v in (("transport", 300.0), ("district_heat", 500.0))
+        ]
+    )
+    spec = charts.sector_area(frame, meta=META, lang=lang).to_dict()
+    area = next(u for u in units(spec) if mark_type(u) == "area")
+    assert area["encoding"]["detail"]["field"] == "run"  # one area path per run of consecutive years
+    runs: dict[int, set[int]] = {}
+    for r in rows_of(spec, area):
+        runs.setdefault(r["run"], set()).add(r["year"])
+    assert sorted(sorted(v) for v in runs.values()) == [[2000, 2001, 2002]]
+    column = next(u for u in units(spec) if mark_type(u) == "bar")
+    assert {r["year"] for r in rows_of(spec, column)} == {1990}
+    assert column["encoding"]["y"]["stack"] == "zero" and column["encoding"]["order"]["field"] == "order"
+    no_data = {"fi": "ei tietoja", "sv": "uppgifter saknas", "en": "no data"}[lang]
+    labels = [r.get("label") for u in units(spec) if mark_type(u) == "text" for r in rows_of(spec, u)]
+    assert f"{no_data}\n1991–1999" in labels
+    assert "1991–1999" in spec["description"]
+
+
 def test_sector_waterfall_bars_and_signs() -> None:
     spec = spec_of("sector_waterfall")
     bars = next(u for u in units(spec) if mark_type(u) == "bar")
