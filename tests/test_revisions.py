@@ -571,6 +571,30 @@ def test_every_derivation_over_two_vintages_follows_its_inputs(revised: Revised)
     assert kinds <= set(reached), sorted(kinds - set(reached))
 
 
+def test_targets_and_paths_follow_a_revised_base_year(revised: Revised) -> None:
+    """A reduction target is the base year's value of the same release × (1 − reduction): after the
+    base year's revision it is worked out from the revised workbook, and its path starts there; both
+    list the two snapshots the base year's sum takes rows from."""
+    catalogue = load_indicator_catalogue()
+    hsy = {revised.old_snapshots["hsy_emissions"], revised.new_snapshots["hsy_emissions"]}
+    stored = api.indicator_values("ghg_total", area="049", engine=revised.engine)
+    for target in catalogue.get("ghg_total").targets:
+        assert isinstance(target, ReductionTarget)
+        (base,) = [
+            e
+            for e in revised.expected
+            if (e.indicator, e.area, e.period) == ("ghg_total", "049", str(target.base_year))
+        ]
+        assert base.value is not None
+        wanted = base.value * (1 - target.reduction)
+        for kind, period, value in (("target", target.year, wanted), ("path", target.base_year, base.value)):
+            row = stored.filter(pl.col("kind") == kind, pl.col("period") == str(period)).row(0, named=True)
+            assert row["value"] == pytest.approx(value, rel=1e-9), (kind, period)
+            assert set(row["snapshot_ids"]) == hsy, (kind, period)
+        path_end = stored.filter(pl.col("kind") == "path", pl.col("period") == str(target.year))
+        assert path_end["value"].item() == pytest.approx(wanted, rel=1e-9)
+
+
 def test_breakdowns_move_in_the_one_part_revised(revised: Revised) -> None:
     """A sector breakdown over two vintages: its parts add up to the total, the revised row's part moves
     by the change made and lists both snapshots; the other parts keep their value and snapshots."""
