@@ -181,7 +181,10 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
             )
     summed = summed.drop("n").with_columns(pl.col("value") * derive.scale)
     for total in derive.totals:
-        members = summed.filter(pl.col("area").is_in(total.of))
+        # members in a fixed order (by area within each key), so a total adds them in the same order
+        # whatever order the rows came in: a revision of one row reorders them, and a total that changed
+        # in its last bit would be a spurious revision
+        members = summed.filter(pl.col("area").is_in(total.of)).sort(keys)
         complete = members.group_by([k for k in keys if k != "area"]).agg(
             pl.col("area").n_unique().alias("n_areas"),
             pl.when(pl.col("value").count() == len(total.of)).then(pl.col("value").sum()).alias("value"),

@@ -60,6 +60,9 @@ def derive_reconcile(
     else:
         source = done[derive.of].select(_INPUT)
         parts = source.filter(pl.col("area").str.contains(derive.parts) & (pl.col("area") != derive.whole))
+        # added in area order, not in the order the rows came in (a revision reorders them): the same
+        # parts give the same sum to the last bit, so an unrevised check never shows as revised
+        parts = parts.sort("area", "period")
         summed = parts.group_by("period").agg(
             pl.lit(derive.whole).alias("area"),
             pl.col("value").sum(),

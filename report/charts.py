@@ -348,6 +348,62 @@ def _pct_change(new: float, old: float) -> float:
     return (new / old - 1.0) * 100.0
 
 
+def _gaps(years: Sequence[int]) -> list[tuple[int, int]]:
+    """The runs of missing years inside a sorted list of years: [1990, 2000, 2001] → [(1991, 1999)]."""
+    return [(a + 1, b - 1) for a, b in itertools.pairwise(years) if b - a > 1]
+
+
+def _years_text(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}\u2013{last}"
+
+
+def _gap_rows(points: Mapping[int, float], value_field: str = "value") -> list[dict[str, Any]]:
+    """One row per gap in a yearly series: the gap's middle (year and month), a height, the missing years."""
+    rows = []
+    for first, last in _gaps(sorted(points)):
+        middle = first - 1 + last + 1  # twice the middle year
+        rows.append(
+            {
+                "year": middle // 2,
+                "month": 6 * (middle % 2),  # an even number of missing years: the middle is 1 July
+                value_field: (points[first - 1] + points[last + 1]) / 2,
+                "years": _years_text(first, last),
+            }
+        )
+    return rows
+
+
+def _gap_labels(rows: Sequence[Mapping[str, Any]], x: alt.X, y: alt.Y, lang: str) -> alt.Chart:
+    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there)."""
+    frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .transform_calculate(**{_YEAR_T: "datetime(datum.year, datum.month, 1)"})
+        .mark_text(
+            lineBreak="\n",
+            fontSize=10,
+            fontStyle="italic",
+            color=th.MUTED_TEXT,
+            align="center",
+            baseline="middle",
+        )
+        .encode(x=x, y=y, text="label:N")
+    )
+    return chart
+
+
+def _gap_sentence(years: Sequence[int], lang: str) -> str:
+    """The alt-text sentence naming the missing years of a series, or "" when none are missing."""
+    gaps = _gaps(sorted(years))
+    if not gaps:
+        return ""
+    return " " + t("gap.description", lang, years=", ".join(_years_text(a, b) for a, b in gaps))
+
+
+def _band_row(year: int, value: float, lower: float, upper: float) -> dict[str, Any]:
+    return {"year": year, "value": value, "lower": lower, "upper": upper}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 1. emissions trajectory
 
@@ -355,6 +411,8 @@ TRAJECTORY_HISTORY: Final[Mapping[str, Col]] = {
     "year": Col("int", "the calendar year"),
     "value": Col("num", "total emissions in kt CO2e"),
     "estimated": Col("bool", "True for a nowcast/preliminary year", required=False),
+    "lower": Col("num", "an estimated year's lower band bound in kt CO2e", nullable=True, required=False),
+    "upper": Col("num", "an estimated year's upper band bound in kt CO2e", nullable=True, required=False),
 }
 TRAJECTORY_PROJECTION: Final[Mapping[str, Col]] = {
     "year": Col("int", "the projected year"),
@@ -374,15 +432,20 @@ def emissions_trajectory(
     base_year: int = 1990,
     target_year: int = 2030,
     target_reduction: float = 0.80,
+    band_level: float = 0.95,
 ) -> alt.LayerChart:
     """History of an area's emissions against the straight path to its target, with the trend projection.
 
     history: one row per year —
         year (int), value (float, kt CO2e), estimated (bool, optional: True marks nowcast/preliminary
-        years, drawn hollow with a dashed line; absent means every year is observed).
+        years, drawn hollow with a dashed line; absent means every year is observed), lower, upper
+        (float, optional, nullable: an estimated year's band). Missing years are a gap in the line,
+        labelled, never bridged as if measured.
     projection (optional): one row per projected year —
-        year (int), value (float, central projection, kt CO2e), lower, upper (float, uncertainty band).
-        It is joined to the last history year so the band starts from the latest value.
+        year (int), value (float, central projection, kt CO2e), lower, upper (float, the band_level
+        prediction band, 95 % by default). It is joined to the last history year so the band starts from
+        the latest value: with no spread at a measured value, with its own band at an estimate (an
+        estimate without a band: from the latest measured year).
     The target is derived from the same data: value(base_year) × (1 − target_reduction), drawn as a rule
     with a label; the required path runs straight from the latest year to (target_year, target).
     """
@@ -397,6 +460,16 @@ def emissions_trajectory(
         raise ValueError(f"{name}: target_year ({target_year}) must be after base_year ({base_year})")
     rows = sorted(h.rows(named=True), key=lambda r: int(r["year"]))
     hist = [(int(r["year"]), float(r["value"]), bool(r.get("estimated") or False)) for r in rows]
+    # an estimated year's own band (a nowcast is uncertain: the projection band starts from it, not from 0)
+    est_bands = {
+        int(r["year"]): (float(r["lower"]), float(r["upper"]))
+        for r in rows
+        if r.get("estimated") and r.get("lower") is not None and r.get("upper") is not None
+    }
+    for year, (lower, upper) in est_bands.items():
+        value = next(v for y, v, _ in hist if y == year)
+        if not lower <= value <= upper:
+            raise ValueError(f"{name}: `history` row for {year} needs lower <= value <= upper")
     base_value = next((v for y, v, _ in hist if y == base_year), None)
     if base_value is None or base_value <= 0:
         raise ValueError(
@@ -404,32 +477,41 @@ def emissions_trajectory(
         )
     area_key = _area_key(area)
     target = target_from_base(base_value, target_reduction)  # the one derivation: 1060 → 212.0
-    latest_year, latest_value, _ = hist[-1]
+    latest_year, latest_value, latest_est = hist[-1]
     # the title's finding is about the latest published value; a nowcast only when nothing is published
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
     first_year = hist[0][0]
-    change = _pct_change(latest_value, base_value)
     obs_label, est_label = t("trajectory.observed", lang), t("trajectory.estimated", lang)
+    level_text = format_percent(band_level * 100, lang)
     series = {
         "history": t("trajectory.series_history", lang),
-        "projection": t("trajectory.series_projection", lang),
+        "projection": t("trajectory.series_projection", lang, level=level_text),
         "path": t("trajectory.series_path", lang),
         "base_path": t("trajectory.series_base_path", lang, base_year=base_year, target_year=target_year),
         "target": t("trajectory.series_target", lang),
     }
     colours = {
         "history": th.OKABE_ITO["blue"],
-        "projection": th.OKABE_ITO["orange"],
+        "projection": th.ORANGE_MARK,
         "path": th.OKABE_ITO["bluish_green"],
         "base_path": th.OKABE_ITO["reddish_purple"],
         "target": th.OKABE_ITO["vermillion"],
     }
 
     table_rows: list[dict[str, Any]] = [
-        {"series": series["history"], "year": y, "value": v, "lower": None, "upper": None, "estimated": e}
+        {
+            "series": series["history"],
+            "year": y,
+            "value": v,
+            "lower": est_bands.get(y, (None, None))[0],
+            "upper": est_bands.get(y, (None, None))[1],
+            "estimated": e,
+        }
         for y, v, e in hist
     ]
     proj_rows: list[dict[str, Any]] = []
+    if not 0.0 < band_level < 1.0:
+        raise ValueError(f"{name}: band_level must be between 0 and 1, got {band_level}")
     if projection is not None:
         p = _frame(name, "projection", projection, TRAJECTORY_PROJECTION)
         _unique(name, "projection", p, ["year"])
@@ -438,13 +520,16 @@ def emissions_trajectory(
             if not float(r["lower"]) <= float(r["value"]) <= float(r["upper"]):
                 raise ValueError(f"{name}: `projection` row for {r['year']} needs lower <= value <= upper")
         if int(proj_rows[0]["year"]) > latest_year:
-            anchor = {
-                "year": latest_year,
-                "value": latest_value,
-                "lower": latest_value,
-                "upper": latest_value,
-            }
-            proj_rows.insert(0, anchor)
+            # the band starts from the latest year: with no spread at a measured value, with its own band at
+            # an estimate; an estimate without a band starts it from the latest measured year instead
+            observed = [(y, v) for y, v, e in hist if not e]
+            if not latest_est:
+                proj_rows.insert(0, _band_row(latest_year, latest_value, latest_value, latest_value))
+            elif latest_year in est_bands:
+                proj_rows.insert(0, _band_row(latest_year, latest_value, *est_bands[latest_year]))
+            elif observed:
+                year, value = observed[-1]
+                proj_rows.insert(0, _band_row(year, value, value, value))
         table_rows += [
             {"series": series["projection"], "estimated": True, **{k: r[k] for k in TRAJECTORY_PROJECTION}}
             for r in proj_rows
@@ -482,7 +567,7 @@ def emissions_trajectory(
         "series:N",
         title=None,
         scale=alt.Scale(domain=[series[k] for k in used], range=[colours[k] for k in used]),
-        legend=alt.Legend(orient="bottom", direction="horizontal", symbolType="stroke"),
+        legend=alt.Legend(orient="bottom", direction="horizontal", symbolType="stroke", columns=3),
     )
     last_x = max(target_year, int(proj_rows[-1]["year"]) if proj_rows else target_year)
     x = _x_year(min(first_year, base_year), last_x)
@@ -494,15 +579,16 @@ def emissions_trajectory(
     # and the point fill share one legend (same field and title): solid+filled vs dashed+hollow
     status_title = t("trajectory.legend_status", lang)
     status_legend = alt.Legend(
-        orient="top-right",
-        fillColor="#FFFFFF",
-        padding=4,
+        orient="top",  # above the plot, never over a point (inside, the Swedish labels covered 2019)
+        direction="horizontal",
         symbolType="circle",
         symbolStrokeColor=colours["history"],
         symbolStrokeWidth=1.6,
     )
     seg_rows = []
     for i, ((y0, v0, e0), (y1, v1, e1)) in enumerate(itertools.pairwise(hist)):
+        if y1 - y0 > 1:
+            continue  # missing years are a gap, not a line as if measured
         dash = est_label if (e0 or e1) else obs_label
         seg_rows += [
             {"segment": i, "year": y0, "value": v0, "status": dash, "series": series["history"]},
@@ -603,10 +689,13 @@ def emissions_trajectory(
             dx=-10,
             dy=-6,
             fontWeight="bold",
-            color=colours["target"],
+            color=th.VERMILLION_TEXT,
         )
         .encode(x=x, y=y_val),
     ]
+    gap_rows = _gap_rows({y: v for y, v, _ in hist})
+    if gap_rows:
+        layers.append(_gap_labels(gap_rows, x, y_val, lang))
     chart = _layer(layers, meta, lang).properties(width=620, height=340)
 
     found_change = _pct_change(found_value, base_value)
@@ -621,23 +710,32 @@ def emissions_trajectory(
     )
     if found_est:
         finding += t("trajectory.title_estimated", lang)
+    # the alt text states the latest published value as fact and every estimate as an estimate
     description = t(
-        "trajectory.description",
+        "trajectory.description_estimated_only" if found_est else "trajectory.description",
         lang,
         area=label("area", area_key, lang),
         first=first_year,
-        latest=latest_year,
-        latest_value=format_number(latest_value, lang),
+        latest=found_year,
+        latest_value=format_number(found_value, lang),
         base=base_year,
         base_value=format_number(base_value, lang),
-        change=format_percent(change, lang, signed=True),
+        change=format_percent(found_change, lang, signed=True),
         target_year=target_year,
         target=format_number(target, lang),
     )
-    estimated_years = [y for y, _, e in hist if e]
-    if estimated_years:
+    for year, value, estimated in hist:
+        if not estimated or (found_est and year == found_year):
+            continue
+        band = est_bands.get(year)
         description += " " + t(
-            "trajectory.description_estimated", lang, years=", ".join(str(y) for y in estimated_years)
+            "trajectory.description_estimate" if band else "trajectory.description_estimate_noband",
+            lang,
+            year=year,
+            value=format_number(value, lang),
+            level=level_text,
+            lower=format_number(band[0], lang) if band else NOT_AVAILABLE,
+            upper=format_number(band[1], lang) if band else NOT_AVAILABLE,
         )
     if proj_rows:
         end = proj_rows[-1]
@@ -646,9 +744,11 @@ def emissions_trajectory(
             lang,
             year=int(end["year"]),
             value=format_number(float(end["value"]), lang),
+            level=level_text,
             lower=format_number(float(end["lower"]), lang),
             upper=format_number(float(end["upper"]), lang),
         )
+    description += _gap_sentence([y for y, _, _ in hist], lang)
     table = pl.DataFrame(
         table_rows,
         schema={
@@ -718,6 +818,11 @@ def sector_area(
     sectors = sorted(sectors_all, key=lambda s: (-values.get((latest, s), 0.0), s))
     order = {s: i for i, s in enumerate(sectors)}
     totals = {y: sum(values.get((y, s), 0.0) for s in sectors) for y in years}
+    # a run of consecutive years is one area; missing years between runs are a gap, not interpolated
+    run_of: dict[int, int] = {}
+    for previous, year in zip([years[0], *years[:-1]], years, strict=True):
+        run_of[year] = run_of.get(previous, 0) + int(year - previous > 1)
+    run_sizes = {r: list(run_of.values()).count(r) for r in set(run_of.values())}
     data = [
         {
             "year": y,
@@ -726,6 +831,7 @@ def sector_area(
             "value": values.get((y, s), 0.0),
             "share": values.get((y, s), 0.0) / totals[y] if totals[y] else 0.0,
             "order": order[s],
+            "run": run_of[y],
         }
         for y in years
         for s in sectors
@@ -739,21 +845,22 @@ def sector_area(
         legend=alt.Legend(orient="bottom", columns=3),
     )
     y_title = t("axis.emissions_kt", lang)
+    stacked = {
+        "x": x,
+        "y": alt.Y("value:Q", title=y_title, stack="zero", axis=alt.Axis(format=",.0f")),
+        "color": colour,
+        "order": alt.Order("order:Q", sort="ascending"),
+        "tooltip": [
+            _year_tip(lang),
+            alt.Tooltip("sector:N", title=t("label.sector", lang)),
+            alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+            alt.Tooltip("share:Q", title=t("label.share", lang), format=".0%"),
+        ],
+    }
     area = (
-        _years(alt.Chart(df))
+        _years(alt.Chart(df.filter(pl.col("run").replace_strict(run_sizes) > 1)))
         .mark_area(line={"color": "white", "strokeWidth": 0.6})
-        .encode(
-            x=x,
-            y=alt.Y("value:Q", title=y_title, stack="zero", axis=alt.Axis(format=",.0f")),
-            color=colour,
-            order=alt.Order("order:Q", sort="ascending"),
-            tooltip=[
-                _year_tip(lang),
-                alt.Tooltip("sector:N", title=t("label.sector", lang)),
-                alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
-                alt.Tooltip("share:Q", title=t("label.share", lang), format=".0%"),
-            ],
-        )
+        .encode(detail="run:N", **stacked)
     )
     # right-end labels for the largest sectors, at the middle of their band
     total_latest = totals[latest]
@@ -767,12 +874,18 @@ def sector_area(
             labels.append({"year": latest, "mid": below + v / 2, "label": text})
         below += v
     layers: list[alt.Chart] = [area]
+    single = df.filter(pl.col("run").replace_strict(run_sizes) == 1)
+    if single.height:  # a year alone between gaps (1990 before 2000): a stacked column, not a vanishing area
+        layers.append(_years(alt.Chart(single)).mark_bar(width=6).encode(**stacked))
     if labels:
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
             .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
             .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
         )
+    gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
+    if gap_rows:
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=y_title, stack=None), lang))
     chart = _layer(layers, meta, lang).properties(width=560, height=320)
     top = sectors[0]
     top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0
@@ -794,7 +907,7 @@ def sector_area(
             f"{label('sector', s, lang)} {format_number(values.get((latest, s), 0.0), lang)} kt"
             for s in sectors[:3]
         ),
-    )
+    ) + _gap_sentence(years, lang)
     table = df.select("year", "sector_key", "sector", "value", "share")
     return _finish(
         chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
@@ -1197,7 +1310,7 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
                     "cell_text": "\n".join(textwrap.wrap(status_label, 20)),
                     "level_key": level,
                     "level": level_labels[level],
-                    "text_colour": "#FFFFFF" if level in th.DARK_LEVELS else th.TEXT_COLOUR,
+                    "text_colour": th.text_on(th.LEVEL_COLOURS[level]),  # WCAG AA: black on vermillion
                     "observed_rate": cell["observed_rate"] if cell else None,
                     "required_rate": cell["required_rate"] if cell else None,
                     "ratio": cell["ratio"] if cell else None,

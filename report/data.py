@@ -191,8 +191,9 @@ def trajectory_inputs(
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """(history, projection) for report.charts.emissions_trajectory.
 
-    history: year, value (kt CO2e), estimated (bool), snapshot_ids — the observed years, then (with
-    include_estimates) the engine's nowcasts for finished years after the latest observation.
+    history: year, value (kt CO2e), estimated (bool), lower, upper (the nowcast's 95 % band; null for
+    observed years), snapshot_ids — the observed years, then (with include_estimates) the engine's
+    nowcasts for finished years after the latest observation.
     projection: year, value, lower, upper, snapshot_ids for the years after the history (the trend with
     its 95 % band), or None when the engine stored no projection.
     """
@@ -204,11 +205,19 @@ def trajectory_inputs(
     )
     observed = values.filter(pl.col("kind") == "observed")
     _require(observed, f"observed {indicator} in area {area}")
-    history = observed.select("year", "value", pl.lit(False).alias("estimated"), _SNAPSHOT_IDS)
+    no_band = pl.lit(None, dtype=pl.Float64)
+    history = observed.select(
+        "year",
+        "value",
+        pl.lit(False).alias("estimated"),
+        no_band.alias("lower"),
+        no_band.alias("upper"),
+        _SNAPSHOT_IDS,
+    )
     last_observed = int(observed.get_column("year").max())  # type: ignore[arg-type]
     if include_estimates:
         estimates = values.filter(pl.col("kind") == "estimate", pl.col("year") > last_observed).select(
-            "year", "value", pl.lit(True).alias("estimated"), _SNAPSHOT_IDS
+            "year", "value", pl.lit(True).alias("estimated"), "lower", "upper", _SNAPSHOT_IDS
         )
         history = pl.concat([history, estimates])
     history = history.sort("year")

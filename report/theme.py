@@ -64,7 +64,17 @@ TEXT_COLOUR: Final = "#222222"
 MUTED_TEXT: Final = "#555555"
 GRID_COLOUR: Final = "#E5E5E5"
 NEUTRAL: Final = "#8C8C8C"
+DARK_NEUTRAL: Final = "#5E5E5E"
 LIGHT_NEUTRAL: Final = "#C4C4C4"
+BACKGROUND: Final = "#FFFFFF"
+
+# WCAG 2.2 AA minimum contrast: text (1.4.3) and graphical objects such as lines and bars (1.4.11).
+WCAG_TEXT_CONTRAST: Final = 4.5
+WCAG_GRAPHICS_CONTRAST: Final = 3.0
+# Okabe-Ito hues darkened just enough for white paper: vermillion for text (Okabe-Ito's is 3.9:1 on white),
+# orange for lines and points (2.3:1 on white); the light original stays for areas and bands.
+VERMILLION_TEXT: Final = "#BE5400"
+ORANGE_MARK: Final = "#C28600"
 
 # Progress levels (progress dashboard), a blue-to-vermillion order that survives colour-vision deficiency.
 LEVEL_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
@@ -77,8 +87,6 @@ LEVEL_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
         "none": "#D9D9D9",
     }
 )
-# Levels whose background is dark enough to need white cell text.
-DARK_LEVELS: Final[frozenset[str]] = frozenset({"achieved", "away"})
 
 # Data-freshness status colours; the chart also writes the status in words.
 FRESHNESS_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
@@ -116,6 +124,31 @@ class ChartMeta:
             raise ValueError("ChartMeta.licence must not be empty")
         if not isinstance(self.vintage, date):
             raise ValueError(f"ChartMeta.vintage must be a date, got {type(self.vintage).__name__}")
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.2 relative luminance of a "#RRGGBB" colour: 0 for black, 1 for white."""
+    hex_digits = colour.removeprefix("#")
+    if len(hex_digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in hex_digits):
+        raise ValueError(f"relative_luminance: expected a colour as #RRGGBB, got {colour!r}")
+    channels = [int(hex_digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2.2 contrast ratio of two "#RRGGBB" colours, from 1 (the same) to 21 (black on white)."""
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def text_on(background: str) -> str:
+    """The text colour for a background: the theme's text colour, white or black, the first that meets
+    WCAG AA for text (4.5:1); on vermillion only black does (white is 3.9:1, the text colour 4.1:1)."""
+    for colour in (TEXT_COLOUR, "#FFFFFF", "#000000"):
+        if contrast_ratio(colour, background) >= WCAG_TEXT_CONTRAST:
+            return colour
+    raise ValueError(f"text_on: no text colour reaches {WCAG_TEXT_CONTRAST}:1 on {background}")
 
 
 def sector_colours(keys: Iterable[str]) -> dict[str, str]:

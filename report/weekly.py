@@ -1,7 +1,8 @@
-"""The weekly report for Kestävä Espoo staff and the half-yearly council report: HTML, PNG, SVG and CSV."""
+"""The weekly report for Kestävä Espoo staff and the half-yearly council report: HTML, PNG, SVG, CSV, XLSX."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -69,6 +70,8 @@ TEMPLATE_DIR: Final = Path(__file__).with_name("templates")
 VENDOR_DIR: Final = Path(__file__).with_name("vendor")
 HTML_NAME: Final = "report.html"
 PNG_SCALE: Final = 2.0
+# The PNG inlined in the page (shown without JavaScript): one pixel per CSS pixel keeps the page small.
+EMBED_SCALE: Final = 1.0
 # The charts in report order.
 CHART_NAMES: Final[tuple[str, ...]] = (
     "emissions_trajectory",
@@ -90,6 +93,17 @@ _HALF_RE: Final = re.compile(r"^(\d{4})-H([12])$")
 _PLAIN_INT: Final = frozenset({"year", "week", "base_year", "latest_year", "target_year"})
 # Columns holding a fraction shown as a percentage.
 _FRACTION: Final = frozenset({"share", "share_of_cut", "ratio"})
+# Decimals of the downloads (CSV, XLSX). The catalogues declare no precision per dataset or indicator, so
+# one rule (README, "Reading a report"): amounts in kt CO₂e, g CO₂/kWh and percentages to one decimal, the
+# finest the sources state them in (HSY's and Syke's kt, Eurostat's rates); shares (fractions) to three
+# decimals (0.1 percentage point); a ratio of two rates to two; tonnes per resident to two (one decimal
+# does not rank the cities: most read 2.6).
+EXPORT_DECIMALS: Final[Mapping[str, int]] = {"share": 3, "share_of_cut": 3, "ratio": 2}
+EXPORT_DECIMALS_BY_CHART: Final[Mapping[tuple[str, str], int]] = {("per_resident_comparison", "value"): 2}
+DEFAULT_EXPORT_DECIMALS: Final = 1
+# Languages whose spreadsheet programs use the decimal comma and the semicolon as list separator (Excel
+# in a Finnish or Swedish locale opens a comma-separated file as one column).
+DECIMAL_COMMA_LANGS: Final = frozenset({"fi", "sv"})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -116,6 +130,20 @@ class ReportPeriod:
     def end(self) -> datetime:
         """The moment after the last day (Finnish time) as naive UTC."""
         return _utc(self.last_day + timedelta(days=1))
+
+    def previous(self) -> ReportPeriod:
+        """The period of the same kind just before this one (2026-W01 → 2025-W52, 2026-H1 → 2025-H2)."""
+        return self._step(self.first_day - timedelta(days=1))
+
+    def following(self) -> ReportPeriod:
+        """The period of the same kind just after this one."""
+        return self._step(self.last_day + timedelta(days=1))
+
+    def _step(self, day: date) -> ReportPeriod:
+        if self.kind == "week":
+            iso = day.isocalendar()
+            return parse_week(f"{iso.year}-W{iso.week:02d}")
+        return parse_half(f"{day.year}-H{1 if day.month <= 6 else 2}")
 
 
 def _utc(day: date) -> datetime:
@@ -192,6 +220,30 @@ def bundle_header() -> str:
         f"Vega-Embed {vlc.get_vega_embed_version()} (BSD-3-Clause, University of Washington "
         f"Interactive Data Lab), bundled by vl-convert {version('vl-convert-python')} */\n"
     )
+
+
+# Keys of a Vega-Lite spec that make a composite view: "container" width applies to single and layered
+# views only.
+_COMPOSITE: Final = frozenset({"hconcat", "vconcat", "concat", "facet", "repeat"})
+
+
+def page_spec(spec: Mapping[str, Any], natural_width: int = 0) -> dict[str, Any]:
+    """The spec as the page embeds it: a single or layered view with a fixed width takes its container's
+    width instead (Vega-Lite width "container", autosize fit-x), so a chart fills the column on a
+    desktop. In a column narrower than the chart's natural width (natural_width: the whole drawing with
+    title and legend, in CSS pixels; default the view's width and a quarter more for axes and legend),
+    the page's script keeps the fixed width and the page scales the drawing down to the column (it shows
+    the whole x range and every label, smaller). Composite and step-sized views keep their width and are
+    scaled down likewise. The PNG and SVG files are drawn from the spec as it is."""
+    out = dict(spec)
+    width = out.get("width")
+    if isinstance(width, int | float) and not _COMPOSITE & out.keys():
+        meta = dict(out.get("usermeta") or {})
+        kestava = dict(meta.get("kestava") or {})
+        kestava["page"] = {"fixed_width": width, "natural_width": natural_width or round(width * 1.25)}
+        meta["kestava"] = kestava
+        out |= {"width": "container", "autosize": {"type": "fit-x", "contains": "padding"}, "usermeta": meta}
+    return out
 
 
 def _script_safe(text: str) -> str:
@@ -275,6 +327,10 @@ class ChartResult:
     png: str | None = None
     svg: str | None = None
     csv: str | None = None
+    xlsx: str | None = None
+    # the PNG as a data: URI, shown in the page until the interactive chart replaces it (and for good
+    # without JavaScript: a forwarded report.html still shows its charts)
+    png_uri: str | None = None
     width: int = 0
     height: int = 0
     error: str | None = None
@@ -408,6 +464,50 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def export_decimals(chart: str, column: str) -> int:
+    """The decimals a download gives a float column of a chart's data table (EXPORT_DECIMALS' rule)."""
+    return EXPORT_DECIMALS_BY_CHART.get((chart, column), EXPORT_DECIMALS.get(column, DEFAULT_EXPORT_DECIMALS))
+
+
+def download_frame(name: str, chart: alt.TopLevelMixin) -> tuple[pl.DataFrame, dict[str, int]]:
+    """A chart's data table for download: floats rounded (export_decimals), headers in the chart's
+    language; with the decimals of each float column by its translated header."""
+    frame = charts.chart_table(chart)
+    headers = charts.chart_table(chart, translated_headers=True).columns
+    decimals = {c: export_decimals(name, c) for c, dtype in frame.schema.items() if dtype.is_float()}
+    rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
+    renamed = dict(zip(frame.columns, headers, strict=True))
+    return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
+
+
+def write_csv(frame: pl.DataFrame, path: Path, lang: str) -> None:
+    """A download as CSV that spreadsheet programs open as columns in lang's locale: UTF-8 with a BOM;
+    in fi and sv the semicolon between fields and the decimal comma (Excel's list and decimal separators
+    there), in en the comma and the decimal point."""
+    comma = lang in DECIMAL_COMMA_LANGS
+    frame.write_csv(
+        path,
+        include_bom=True,
+        separator=";" if comma else ",",
+        decimal_comma=comma,
+        datetime_format="%Y-%m-%d %H:%M:%S",
+    )
+
+
+def write_xlsx(frame: pl.DataFrame, path: Path, sheet: str, decimals: Mapping[str, int]) -> None:
+    """A download as an Excel workbook (xlsxwriter): one sheet, numbers as numbers shown with their
+    decimals, years without a thousands separator, dates as dates."""
+    formats: dict[str, str] = {c: "0" for c, dtype in frame.schema.items() if dtype.is_integer()}
+    formats |= {c: "0." + "0" * d if d else "0" for c, d in decimals.items()}
+    frame.write_excel(
+        path,
+        worksheet=sheet[:31],
+        column_formats=formats,  # type: ignore[arg-type]
+        dtype_formats={pl.Date: "yyyy-mm-dd", pl.Datetime: "yyyy-mm-dd hh:mm"},
+        autofit=True,
+    )
+
+
 def _build_chart(
     name: str, build: Callable[[], Built], lang: str, folder: Path | None, *, images: bool
 ) -> ChartResult:
@@ -431,14 +531,18 @@ def _build_chart(
     result.seconds_build = time.perf_counter() - start
     if folder is not None:
         start = time.perf_counter()
-        result.csv = f"{name}.csv"
-        charts.chart_table(chart, translated_headers=True).write_csv(folder / result.csv, include_bom=True)
+        download, decimals = download_frame(name, chart)
+        result.csv, result.xlsx = f"{name}.csv", f"{name}.xlsx"
+        write_csv(download, folder / result.csv, lang)
+        write_xlsx(download, folder / result.xlsx, name, decimals)
         if images:
             svg = vlc.vegalite_to_svg(spec)
             png = vlc.svg_to_png(svg, scale=PNG_SCALE)
             (folder / f"{name}.svg").write_text(svg, encoding="utf-8")
             (folder / f"{name}.png").write_bytes(png)
             result.svg, result.png = f"{name}.svg", f"{name}.png"
+            embedded = vlc.svg_to_png(svg, scale=EMBED_SCALE)  # a third of the bytes of the file's PNG
+            result.png_uri = "data:image/png;base64," + base64.b64encode(embedded).decode("ascii")
             width, height = _png_size(png)
             result.width, result.height = round(width / PNG_SCALE), round(height / PNG_SCALE)
         result.seconds_render = time.perf_counter() - start
@@ -877,6 +981,7 @@ def build_report(
     out_dir: Path | None = None,
     images: bool = True,
     found: rd.Changes | None = None,
+    together: Sequence[str] = (),
 ) -> ReportResult:
     """Write one report (weekly or half-yearly) in one language into <out>/<period>/<lang>/.
 
@@ -884,13 +989,61 @@ def build_report(
     host), and per chart a CSV of its data table and, with images, a PNG and an SVG (vl-convert).
     The folder is published in one step (report.atomic): a reader, or a run killed at any moment, finds
     the previous complete report or the new one, never a mix. found: the period's changes if already
-    computed (period_changes; build_reports shares them between languages).
+    computed (period_changes; build_reports shares them between languages). together: the languages
+    written in the same run (linked to even before they exist; report_links).
     """
     _check_lang(lang)
-    final = (out_dir or get_settings().reports) / period.key / lang
+    root = out_dir or get_settings().reports
+    final = root / period.key / lang
+    links = report_links(root, period, lang, together=together)
     with publish_directory(final) as folder:
-        result = _write_report(engine, period, lang, folder, images=images, found=found)
+        result = _write_report(engine, period, lang, folder, images=images, found=found, links=links)
     return ReportResult(final / HTML_NAME, result.charts, result.timings)
+
+
+LINK_KEYS: Final = ("languages_label", "periods_label", "xlsx_link")
+
+
+def report_links(
+    root: Path, period: ReportPeriod, lang: str, *, together: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Links from <root>/<period>/<lang>/report.html to the same report in the other languages and to
+    the previous and next period's report in lang: relative (../sv/report.html,
+    ../../2026-W47/fi/report.html), so they work from any copy of the report tree and through the
+    <lang> symbolic link to the hidden version folder beside it (report.atomic). Only to reports that
+    exist, or that are written in the same run (together: the languages build_reports writes)."""
+
+    def exists(key: str, other: str) -> bool:
+        return (root / key / other / HTML_NAME).is_file()
+
+    languages = [
+        {
+            "lang": other,
+            "href": f"../{other}/{HTML_NAME}",
+            "text": t(f"report_links.lang_{other}", lang),
+            "current": other == lang,
+        }
+        for other in LANGS
+        if other == lang or other in together or exists(period.key, other)
+    ]
+    steps = []
+    for key, period_of in (("previous", period.previous()), ("next", period.following())):
+        if exists(period_of.key, lang):
+            steps.append(
+                {
+                    "rel": "prev" if key == "previous" else "next",
+                    "href": f"../../{period_of.key}/{lang}/{HTML_NAME}",
+                    "text": t(f"report_links.{key}_{period.kind}", lang, name=_period_name(period_of, lang)),
+                }
+            )
+    return {"languages": languages if len(languages) > 1 else [], "periods": steps}
+
+
+def _period_name(period: ReportPeriod, lang: str) -> str:
+    """A period as the report's title names it: week 48/2026, or the months of the half-year."""
+    if period.kind == "week":
+        return t("report_links.week_name", lang, week=period.number, year=period.year)
+    return _half_name(period, lang)
 
 
 def build_reports(
@@ -909,7 +1062,9 @@ def build_reports(
     seconds = time.perf_counter() - step
     results = {}
     for lang in langs:
-        results[lang] = build_report(engine, period, lang=lang, out_dir=out_dir, images=images, found=found)
+        results[lang] = build_report(
+            engine, period, lang=lang, out_dir=out_dir, images=images, found=found, together=langs
+        )
         results[lang].timings["changes_shared"] = seconds
     return results
 
@@ -922,6 +1077,7 @@ def _write_report(
     *,
     images: bool,
     found: rd.Changes | None,
+    links: Mapping[str, Any],
 ) -> ReportResult:
     """Build the report's files in folder (an unpublished directory); the result's path is in folder."""
     timings: dict[str, float] = {}
@@ -960,7 +1116,9 @@ def _write_report(
     else:
         title = t("report.title_half", lang, period=_half_name(period, lang))
     specs = {
-        r.name: Markup(_script_safe(json.dumps(r.spec, ensure_ascii=False, separators=(",", ":"))))  # noqa: S704
+        r.name: Markup(  # noqa: S704 - escaped for a <script> element by _script_safe
+            _script_safe(json.dumps(page_spec(r.spec, r.width), ensure_ascii=False, separators=(",", ":")))
+        )
         for r in results
         if r.spec is not None
     }
@@ -993,6 +1151,8 @@ def _write_report(
             provenance=provenance,
             method_notes=_method_notes(lang),
             level_colours=LEVEL_COLOURS,
+            links=links,
+            links_ui={k: t(f"report_links.{k}", lang) for k in LINK_KEYS},
             bundle=Markup(bundle),  # noqa: S704 - vl-convert's own library code, checked above
         )
     )

@@ -408,14 +408,86 @@ def test_trajectory_has_projection_band_and_line() -> None:
     band = next(u for u in units(spec) if mark_type(u) == "area")
     assert band["encoding"]["y"]["field"] == "lower" and band["encoding"]["y2"]["field"] == "upper"
     band_rows = rows_of(spec, band)
-    assert band_rows[0]["year"] == 2023 and band_rows[0]["lower"] == 700.0  # joined to the latest year
+    # the latest year (2023) is an estimate without a band of its own: the band starts from the latest
+    # measured year, where a value has no spread, never from a zero-width point at the estimate
+    assert (band_rows[0]["year"], band_rows[0]["lower"], band_rows[0]["upper"]) == (2022, 750.0, 750.0)
     assert band_rows[-1] == {
         "year": 2030,
         "value": 560.0,
         "lower": 530.0,
         "upper": 590.0,
-        "series": t("trajectory.series_projection", "fi"),
+        "series": t("trajectory.series_projection", "fi", level=f"95{NBSP}%"),
     }
+
+
+def nowcast_history() -> pl.DataFrame:
+    """history() with the 2023 estimate's own 95 % band, 640–760 kt."""
+    return history().with_columns(
+        lower=pl.when(pl.col("estimated")).then(640.0).otherwise(None),
+        upper=pl.when(pl.col("estimated")).then(760.0).otherwise(None),
+    )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_trajectory_band_at_the_nowcast_year_is_the_nowcast_band(lang: str) -> None:
+    spec = charts.emissions_trajectory(nowcast_history(), projection(), meta=META, lang=lang).to_dict()
+    band = next(u for u in units(spec) if mark_type(u) == "area")
+    first = rows_of(spec, band)[0]
+    assert (first["year"], first["lower"], first["value"], first["upper"]) == (2023, 640.0, 700.0, 760.0)
+    # the legend says what the band is: the 95 % prediction band
+    legend = next(u for u in units(spec) if mark_type(u) == "line" and "color" in u["encoding"])
+    level = {"fi": f"95{NBSP}%:n ennusteväli", "sv": f"95{NBSP}% prognosintervall"}.get(
+        lang, "95% prediction band"
+    )
+    assert any(level in d for d in legend["encoding"]["color"]["scale"]["domain"])
+    # a measured latest year: the band starts there with no spread
+    measured = charts.emissions_trajectory(history().head(5), projection(), meta=META).to_dict()
+    m_band = next(u for u in units(measured) if mark_type(u) == "area")
+    assert (rows_of(measured, m_band)[0]["year"], rows_of(measured, m_band)[0]["lower"]) == (2022, 750.0)
+    bad = nowcast_history().with_columns(upper=pl.when(pl.col("estimated")).then(690.0).otherwise(None))
+    with pytest.raises(ValueError, match="lower <= value <= upper"):
+        charts.emissions_trajectory(bad, projection(), meta=META)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_trajectory_leaves_missing_years_as_a_labelled_gap(lang: str) -> None:
+    """1991–1999 are not in the data: no line across them, a "no data" label in the gap, and the alt text
+    says so (history(): 1990, 2000, 2010, 2020, 2022, 2023)."""
+    spec = spec_of("emissions_trajectory", lang)
+    line = next(u for u in units(spec) if "strokeDash" in u.get("encoding", {}))
+    segments: dict[int, list[int]] = {}
+    for r in rows_of(spec, line):
+        segments.setdefault(r["segment"], []).append(r["year"])
+    assert sorted(sorted(s) for s in segments.values()) == [[2022, 2023]]  # the only consecutive pair
+    labels = [
+        r["label"]
+        for u in units(spec)
+        if mark_type(u) == "text" and u["encoding"].get("text", {}).get("field") == "label"
+        for r in rows_of(spec, u)
+    ]
+    no_data = {"fi": "ei tietoja", "sv": "uppgifter saknas", "en": "no data"}[lang]
+    gaps = ("1991–1999", "2001–2009", "2011–2019", "2021")
+    assert sorted(labels) == sorted(f"{no_data}\n{y}" for y in gaps)
+    assert "1991–1999, 2001–2009, 2011–2019, 2021" in spec["description"]
+    contiguous = pl.DataFrame({"year": list(range(1990, 2001)), "value": [100.0 - y % 7 for y in range(11)]})
+    full = charts.emissions_trajectory(contiguous, meta=META, lang=lang).to_dict()
+    assert not any(no_data in str(r) for u in units(full) for r in rows_of(full, u))
+    assert no_data not in full["description"].lower()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_trajectory_alt_text_states_the_estimate_as_an_estimate(lang: str) -> None:
+    """The 2023 figure (700 kt) is a nowcast: the alt text states 2022 (750 kt) as the latest fact and
+    700 only in a sentence that calls it an estimate, with its band."""
+    text = charts.emissions_trajectory(nowcast_history(), projection(), meta=META, lang=lang).to_dict()
+    description = text["description"].replace(NBSP, " ")
+    fact = {"fi": "Vuonna 2022 päästöt olivat 750 kt", "sv": "År 2022 var utsläppen 750 kt"}
+    assert fact.get(lang, "In 2022 emissions were 750 kt") in description
+    estimate = {"fi": "ennakkoarvio", "sv": "uppskattning", "en": "estimate"}[lang]
+    sentences = [s for s in re.split(r"(?<=[.)])\s+(?=[A-ZÅÄÖ])", description) if "700" in s]
+    assert sentences and all(estimate in s.lower() for s in sentences), sentences
+    assert all("640" in s and "760" in s for s in sentences)  # with its band
+    assert "2023" not in description.split(".")[0]  # the chart's span is the published years
 
 
 @pytest.mark.parametrize(
@@ -482,6 +554,32 @@ def test_sector_area_stacks_largest_first_and_labels_right_end() -> None:
     labels = {r["label"].replace(NBSP, " "): r["mid"] for r in rows_of(spec, text)}
     assert labels == {"Liikenne 40 %": 140.0, "Kaukolämpö 36 %": 405.0, "Kulutussähkö 24 %": 615.0}
     assert title_text(spec) == f"Liikenne oli suurin päästölähde vuonna 2023 (40{NBSP}%)"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_sector_area_leaves_missing_years_as_a_labelled_gap(lang: str) -> None:
+    """1990, then 2000–2002: no area across 1991–1999; 1990 alone is a stacked column; a "no data" label."""
+    frame = pl.DataFrame(
+        [
+            {"year": y, "sector": s, "value": v}
+            for y in (1990, 2000, 2001, 2002)
+            for s, v in (("transport", 300.0), ("district_heat", 500.0))
+        ]
+    )
+    spec = charts.sector_area(frame, meta=META, lang=lang).to_dict()
+    area = next(u for u in units(spec) if mark_type(u) == "area")
+    assert area["encoding"]["detail"]["field"] == "run"  # one area path per run of consecutive years
+    runs: dict[int, set[int]] = {}
+    for r in rows_of(spec, area):
+        runs.setdefault(r["run"], set()).add(r["year"])
+    assert sorted(sorted(v) for v in runs.values()) == [[2000, 2001, 2002]]
+    column = next(u for u in units(spec) if mark_type(u) == "bar")
+    assert {r["year"] for r in rows_of(spec, column)} == {1990}
+    assert column["encoding"]["y"]["stack"] == "zero" and column["encoding"]["order"]["field"] == "order"
+    no_data = {"fi": "ei tietoja", "sv": "uppgifter saknas", "en": "no data"}[lang]
+    labels = [r.get("label") for u in units(spec) if mark_type(u) == "text" for r in rows_of(spec, u)]
+    assert f"{no_data}\n1991–1999" in labels
+    assert "1991–1999" in spec["description"]
 
 
 def test_sector_waterfall_bars_and_signs() -> None:
@@ -667,7 +765,7 @@ def test_trajectory_table_holds_history_path_projection_and_target() -> None:
     table = chart_table(BUILDERS["emissions_trajectory"]("en", META))
     base_path = t("trajectory.series_base_path", "en", base_year=1990, target_year=2030)
     assert set(table["series"]) == {
-        t(f"trajectory.series_{k}", "en") for k in ("history", "projection", "path", "target")
+        t(f"trajectory.series_{k}", "en", level="95%") for k in ("history", "projection", "path", "target")
     } | {base_path}
     target = table.filter(pl.col("series") == t("trajectory.series_target", "en"))
     assert target.select("year", "value").row(0) == (2030, 200.0)

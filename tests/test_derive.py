@@ -277,3 +277,34 @@ def test_a_sum_over_rows_from_two_snapshots_lists_both_and_uses_the_revised_valu
     parts = {r["indicator"]: r["snapshot_ids"] for r in done["sectors"].to_dicts()}
     assert parts["sectors.other_heating"] == [2]
     assert parts["sectors.transport"] == [1]
+
+
+def test_a_region_total_is_bit_identical_whatever_order_its_members_come_in() -> None:
+    # a region total added its members in the order the rows happened to come in: a revision of one row
+    # reorders the observations, and every other total of the region changed in its last bit, a
+    # spurious revision (issue 14). One row per area and year, so only the total's own order counts.
+    import random
+
+    members = ["049", "091", "092", "235"]
+    derive = {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e", "totals": [{"area": "PKS", "of": members}]}
+    cat = catalogue(t={"derive": derive})
+    areas = members + [f"{i:03d}" for i in range(300, 340)]  # enough rows for polars' parallel group-by
+    values = random.Random(14)
+    rows: list[tuple[str, str, float | None, dict[str, str]]] = [
+        (area, str(year), values.random() * 10.0 ** values.randint(-3, 3), {})
+        for area in areas
+        for year in range(1990, 2025)
+    ]
+    totals = set()
+    for seed in range(8):
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        region = derive_all(cat, {"d": obs(shuffled)})[0]["t"].filter(pl.col("area") == "PKS")
+        totals.add(tuple(region.sort("period")["value"]))
+    assert len(totals) == 1
+    (first,) = totals
+    by_year = {r[1]: 0.0 for r in rows}
+    for area, year, value, _ in rows:
+        if area in members and value is not None:
+            by_year[year] += value
+    assert list(first) == pytest.approx([by_year[y] for y in sorted(by_year)], rel=1e-12)

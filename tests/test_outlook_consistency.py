@@ -85,7 +85,8 @@ def test_trajectory_chart_projection_is_the_headline_projection(loaded_engine: E
     chart, _ = weekly._builders(loaded_engine, "en", date.today())["emissions_trajectory"]()
     table = charts.chart_table(chart)
     row = table.filter(
-        pl.col("series") == t("trajectory.series_projection", "en"), pl.col("year") == h.target_year
+        pl.col("series") == t("trajectory.series_projection", "en", level="95%"),
+        pl.col("year") == h.target_year,
     )
     assert h.projected_value is not None and h.projected_lower is not None and h.projected_upper is not None
     assert abs(row["value"].item() - h.projected_value) < 1e-6

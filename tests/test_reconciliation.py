@@ -141,6 +141,40 @@ def test_reconcile_total_compares_the_sum_of_municipalities_with_the_whole() -> 
     assert sorted(frame["snapshot_ids"].to_list()[0]) == [3]
 
 
+def test_reconcile_total_is_bit_identical_whatever_order_the_parts_come_in() -> None:
+    # the parts were added in the order their rows came in: a revision of one municipality reorders
+    # them, and the check of every year moved in its last bit, a spurious revision (issue 14)
+    import random
+
+    checks = parse_indicator_catalogue(
+        {
+            "indicators": {
+                "v": indicator("kt CO2e", {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}),
+                "check": indicator(
+                    "%", {"kind": "reconcile_total", "of": "v", "whole": "FI", "tolerance": 1}
+                ),
+            }
+        }
+    )
+    draw = random.Random(14)
+    rows = [
+        (f"{a:03d}", str(y), draw.random() * 10.0 ** draw.randint(-3, 3))
+        for a in range(1, 100)
+        for y in range(2000, 2025)
+    ]
+    rows += [("FI", str(y), 1000.0) for y in range(2000, 2025)]
+    found = set()
+    for seed in range(8):
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        done, _ = derive_all(checks, {"d": observations(shuffled, "kt CO2e", 1)})
+        found.add(tuple(done["check"].sort("period")["value"]))
+    assert len(found) == 1
+    (values_by_year,) = found
+    sums = {y: sum(v for a, p, v in rows if p == y and a != "FI") for y in sorted({p for _, p, _ in rows})}
+    assert list(values_by_year) == pytest.approx([(s / 1000.0 - 1) * 100 for s in sums.values()], rel=1e-9)
+
+
 def test_status_is_a_breach_only_beyond_the_tolerance() -> None:
     done = derived()
     found = status_frame(pl.concat([done["ghg_check"], done["population_check"]]), catalogue())

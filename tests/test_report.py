@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import functools
+import posixpath
 import re
 import string
 import struct
@@ -280,7 +282,7 @@ def test_accessibility_basics(full: weekly.ReportResult) -> None:
     for chart in full.charts:
         assert chart.alt and chart.alt in labels and chart.alt in alts
     html = full.path.read_text(encoding="utf-8")
-    assert html.count("<noscript><img") == len(EXPECTED_CHARTS)
+    assert html.count('<img class="static" src="data:image/png;base64,') == len(EXPECTED_CHARTS)
     assert html.count('<th scope="col"') > 20 and html.count('<th scope="row"') > 50
     assert html.count("<figcaption") == len(EXPECTED_CHARTS)
     assert html.count("<details>") == len(EXPECTED_CHARTS)
@@ -304,13 +306,13 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         ]
         assert len(marks) >= 2, chart.name
         with (folder / f"{chart.name}.csv").open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
+            rows = list(csv.reader(handle, delimiter=";"))
         assert chart.frame is not None
         assert rows[0] == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name  # in the language
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
-        assert handle.readline().strip() == "Sarja,Vuosi,Arvo,Alaraja,Yläraja,Ennakkoarvio"
+        assert handle.readline().strip() == "Sarja;Vuosi;Arvo;Alaraja;Yläraja;Ennakkoarvio"
 
 
 def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
@@ -523,9 +525,12 @@ def test_week_and_half_parsing() -> None:
 
 def test_frames_match_the_chart_contracts(loaded_engine: Engine) -> None:
     history, projection = rd.trajectory_inputs(loaded_engine)
-    assert history.columns == ["year", "value", "estimated", "snapshot_ids"]
+    assert history.columns == ["year", "value", "estimated", "lower", "upper", "snapshot_ids"]
     assert history.filter(pl.col("year") == 1990)["value"].item() == 1060.0
     assert history.filter(pl.col("estimated"))["year"].to_list() == [2025]
+    nowcast = history.filter(pl.col("estimated")).row(0, named=True)
+    assert nowcast["lower"] < nowcast["value"] < nowcast["upper"]  # the nowcast keeps its band
+    assert history.filter(~pl.col("estimated"))["lower"].null_count() == history.height - 1
     assert projection is not None and projection["year"].min() == 2026
     sectors = rd.sector_frame(loaded_engine)
     assert sectors.group_by("year").len()["len"].unique().to_list() == [7]
@@ -681,3 +686,177 @@ def test_changes_are_computed_once_for_all_languages(
         assert result.path == tmp_path / period.key / lang / "report.html"
         text = " ".join(parse(result.path).text)
         assert t("report.changes_heading_week", lang, week=period.number) in text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reading it anywhere: downloads, links between reports, charts without JavaScript
+
+
+def _float_columns(chart: weekly.ChartResult) -> list[str]:
+    assert chart.frame is not None
+    return [c for c, dtype in chart.frame.schema.items() if dtype.is_float()]
+
+
+def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResult) -> None:
+    folder = full.path.parent
+    links = {v for tag, a, v in parse(full.path).attrs if a == "href" and tag == "a"}
+    for chart in full.charts:
+        assert chart.frame is not None and chart.xlsx == f"{chart.name}.xlsx" and chart.xlsx in links
+        sheet = pl.read_excel(folder / chart.xlsx, engine="calamine")
+        assert sheet.columns == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name
+        assert sheet.height == chart.frame.height, chart.name
+        for column in _float_columns(chart):
+            decimals = weekly.export_decimals(chart.name, column)
+            got = sheet.get_column(t(f"column.{column}", "fi")).cast(pl.Float64).to_list()
+            for value, cell in zip(chart.frame.get_column(column).to_list(), got, strict=True):
+                if value is None:
+                    assert cell is None, (chart.name, column)
+                    continue
+                assert cell == pytest.approx(value, abs=0.5 * 10**-decimals + 1e-9), (chart.name, column)
+                assert cell == pytest.approx(round(cell, decimals), abs=1e-9), (chart.name, column, cell)
+    # spot values worked out by hand from the demo data: kt to one decimal, shares to three
+    trajectory = pl.read_excel(folder / "emissions_trajectory.xlsx", engine="calamine")
+    row = trajectory.filter((pl.col("Sarja") == "Päästöt") & (pl.col("Vuosi") == 2024))
+    assert row.get_column("Arvo").item() == 712
+    sectors = pl.read_excel(folder / "sector_area.xlsx", engine="calamine")
+    heat = sectors.filter((pl.col("Vuosi") == 1990) & (pl.col("Sektorin tunnus") == "district_heat"))
+    assert heat.get_column("Osuus").item() == 0.298  # 315.6 kt / 1 060 kt = 0.29774
+    per_resident = pl.read_excel(folder / "per_resident_comparison.xlsx", engine="calamine")
+    values = per_resident.get_column("Arvo").to_list()
+    assert any(round(v, 1) != v for v in values)  # two decimals where one would make them all read 2.6
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_csv_opens_as_columns_in_the_languages_spreadsheet(
+    lang: str, full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """Excel in a Finnish or Swedish locale splits a CSV at ";" and reads "2,5" as a number (its list and
+    decimal separators there); a comma-separated file opens as one column. English: "," and "."."""
+    folder = (full.path if lang == "fi" else light[lang]).parent
+    separator, decimal = (";", ",") if lang in ("fi", "sv") else (",", ".")
+    number = re.compile(rf"^-?\d+(\{decimal}\d+)?$")
+    trajectory = next(c for c in full.charts if c.name == "emissions_trajectory")
+    for chart in full.charts:
+        raw = (folder / f"{chart.name}.csv").read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), chart.name  # UTF-8 with a BOM: Excel reads ä and ö right
+        text = raw.decode("utf-8-sig")
+        rows = list(csv.reader(text.splitlines(), delimiter=separator))
+        assert len(rows[0]) == len(chart.frame.columns), chart.name  # type: ignore[union-attr]
+        assert all(len(r) == len(rows[0]) for r in rows), chart.name
+        for column in _float_columns(chart):
+            index = chart.frame.columns.index(column)  # type: ignore[union-attr]
+            cells = [r[index] for r in rows[1:] if r[index] != ""]
+            assert cells and all(number.match(c) for c in cells), (chart.name, column, cells[:5])
+    rows = list(
+        csv.reader(
+            (folder / "emissions_trajectory.csv").read_text("utf-8-sig").splitlines(), delimiter=separator
+        )
+    )
+    assert trajectory.frame is not None and len(rows) - 1 == trajectory.frame.height
+    sectors = list(
+        csv.reader((folder / "sector_area.csv").read_text("utf-8-sig").splitlines(), delimiter=separator)
+    )
+    heat_1990 = next(r for r in sectors if r[0] == "1990" and r[1] == "district_heat")
+    assert heat_1990[3:] == [f"315{decimal}6", f"0{decimal}298"]  # 315.6 kt, its share 315.6 / 1 060
+
+
+def test_page_spec_takes_the_container_width() -> None:
+    spec: dict[str, Any] = {"width": 620, "height": 340, "layer": [], "usermeta": {"kestava": {"lang": "fi"}}}
+    page = weekly.page_spec(spec, 700)
+    assert page["width"] == "container" and page["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert page["usermeta"]["kestava"] == {"lang": "fi", "page": {"fixed_width": 620, "natural_width": 700}}
+    assert spec["width"] == 620 and "page" not in spec["usermeta"]["kestava"]  # the files' spec unchanged
+    assert weekly.page_spec(spec)["usermeta"]["kestava"]["page"]["natural_width"] == 775
+    concat = {"hconcat": [{"width": 300}], "width": 300}
+    assert weekly.page_spec(concat) == concat  # "container" is for single and layered views only
+    stepped = {"width": {"step": 150}, "layer": []}
+    assert weekly.page_spec(stepped) == stepped
+
+
+def test_period_steps() -> None:
+    assert weekly.parse_week("2026-W01").previous().key == "2025-W52"
+    assert weekly.parse_week("2026-W53").following().key == "2027-W01"
+    assert weekly.parse_week("2020-W53").previous().key == "2020-W52"
+    assert weekly.parse_half("2026-H1").previous().key == "2025-H2"
+    assert weekly.parse_half("2026-H1").following().key == "2026-H2"
+    assert weekly.parse_half("2026-H2").following().key == "2027-H1"
+
+
+class _Links(HTMLParser):
+    """Every <a href> of a page that leaves it for another file, with its rel and hreflang."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "a" and not values.get("href", "#").startswith(("#", "data:")):
+            self.links.append(values)
+
+
+def _links(path: Path) -> list[dict[str, str]]:
+    found = _Links()
+    found.feed(path.read_text(encoding="utf-8"))
+    return found.links
+
+
+def _resolves(page: Path, href: str) -> bool:
+    """Whether href from page reaches a file both as a browser resolves it (on the URL's path, through
+    the <lang> link by name) and as the file system does (.. from inside the linked version folder)."""
+    as_url = Path(posixpath.normpath(posixpath.join(page.parent.as_posix(), href)))
+    return as_url.is_file() and (page.parent / href).is_file()
+
+
+def test_links_between_languages_and_periods_resolve(loaded_engine: Engine, tmp_path: Path) -> None:
+    week = weekly.parse_week(this_week())
+    before = week.previous()
+    weekly.build_report(loaded_engine, before, lang="fi", out_dir=tmp_path, images=False)
+    alone = _links(tmp_path / before.key / "fi" / "report.html")
+    assert [a for a in alone if "download" not in a] == []  # nothing to link to yet
+    results = weekly.build_reports(loaded_engine, week, out_dir=tmp_path, images=False)
+    for lang, result in results.items():
+        assert result.path.parent.is_symlink()  # <lang> is the link to the hidden version folder
+        links = [a for a in _links(result.path) if "download" not in a]
+        languages = {a["hreflang"]: a["href"] for a in links if a.get("rel") == "alternate"}
+        assert languages == {o: f"../{o}/report.html" for o in LANGS if o != lang}
+        for other, href in languages.items():
+            assert _resolves(result.path, href) and (result.path.parent / href).resolve() == (
+                results[other].path.resolve()
+            )
+        periods = {a["rel"]: a["href"] for a in links if a.get("rel") in ("prev", "next")}
+        if lang == "fi":
+            assert periods == {"prev": f"../../{before.key}/fi/report.html"}  # no next week yet
+            assert _resolves(result.path, periods["prev"])
+            text = " ".join(parse(result.path).text)
+            assert f"Edellinen viikko (viikko {before.number}/{before.year})" in text
+        else:
+            assert periods == {}  # the week before exists in Finnish only
+        for a in links:
+            assert _resolves(result.path, a["href"]), (lang, a)
+    again = weekly.build_report(loaded_engine, before, lang="fi", out_dir=tmp_path, images=False)
+    links = [a for a in _links(again.path) if "download" not in a]
+    assert {a["rel"]: a["href"] for a in links if a.get("rel") in ("prev", "next")} == {
+        "next": f"../../{week.key}/fi/report.html"
+    }
+    assert all(_resolves(again.path, a["href"]) for a in links)
+
+
+def test_charts_show_without_javascript(full: weekly.ReportResult) -> None:
+    """Each chart's PNG is inside the page (a data: URI) as the figure's content: a forwarded report.html
+    shows its charts where no script runs; the script replaces it with the interactive chart."""
+    html = full.path.read_text(encoding="utf-8")
+    images = re.findall(
+        r'<div class="vis" id="vis-([a-z_]+)"[^>]*><img class="static" src="data:image/png;base64,([^"]+)" '
+        r'alt="[^"]+" width="(\d+)" height="(\d+)">',
+        html,
+    )
+    assert [name for name, *_ in images] == EXPECTED_CHARTS
+    for name, data, width, height in images:
+        png = base64.b64decode(data)
+        pixel_width, pixel_height, raw = png_pixels(png)
+        assert (pixel_width, pixel_height) == (int(width), int(height)), name  # one pixel per CSS pixel
+        assert len(set(raw)) > 32, name
+        file_width, file_height, _ = png_pixels((full.path.parent / f"{name}.png").read_bytes())
+        assert (file_width, file_height) == (2 * int(width), 2 * int(height))  # the same drawing
+    assert t("report.no_js", "fi") in html and "<noscript><p>" in html

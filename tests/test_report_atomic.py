@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -147,7 +149,8 @@ def test_publish_file_replaces_one_file_whole(tmp_path: Path) -> None:
 
 
 class _References(HTMLParser):
-    """The local files a report page links to (images, downloads)."""
+    """The local files of its own folder a report page links to (images, downloads; not the links to the
+    other languages and periods, ../sv/report.html)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -155,8 +158,9 @@ class _References(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for key, value in attrs:
-            if key in ("href", "src", "data-png") and value and not value.startswith(("#", "data:", "http")):
-                self.files.add(value)
+            local = value and "/" not in value and not value.startswith(("#", "data:", "http"))
+            if key in ("href", "src", "data-png") and local:
+                self.files.add(str(value))
 
 
 def _check_complete(folder: Path, why: str) -> None:
@@ -176,8 +180,13 @@ def _check_complete(folder: Path, why: str) -> None:
             assert body.startswith(b"\x89PNG") and body.endswith(b"IEND\xaeB`\x82"), f"{why}: {name} cut"
         elif name.endswith(".svg"):
             ElementTree.fromstring(body)  # raises on a cut file
+        elif name.endswith(".xlsx"):
+            with zipfile.ZipFile(io.BytesIO(body)) as workbook:  # raises on a cut file
+                assert workbook.testzip() is None, f"{why}: {name} damaged"
         else:
-            rows = list(csv.reader(body.decode("utf-8-sig").splitlines()))
+            lines = body.decode("utf-8-sig").splitlines()
+            separator = ";" if ";" in lines[0] else ","  # fi and sv: ";" (weekly.write_csv)
+            rows = list(csv.reader(lines, delimiter=separator))
             assert rows and all(len(r) == len(rows[0]) for r in rows), f"{why}: {name} cut"
 
 
