@@ -15,11 +15,12 @@ from sqlalchemy import Engine, func, select
 
 from indicators.catalogue import ReductionTarget, load_indicator_catalogue
 from indicators.outlook import outlook as target_outlook
-from indicators.reconcile import breaches as reconciliation_breaches
+from indicators.reconcile import latest_status as latest_reconciliation
 from indicators.trajectory import Direction, required_pace, target_from_base
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from kestava import api
+from kestava.lookup import UnknownCodeError
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
 from report.i18n import (
     NOT_AVAILABLE,
@@ -172,7 +173,10 @@ def _values(
     area: str | Sequence[str] | None,
     kind: str | Sequence[str],
 ) -> pl.DataFrame:
-    frame = api.indicator_values(indicator, area=area, kind=kind, engine=engine)
+    try:
+        frame = api.indicator_values(indicator, area=area, kind=kind, engine=engine)
+    except UnknownCodeError as error:  # e.g. an area with no values yet (nothing fetched by a past period)
+        raise MissingDataError(f"no stored values for the report: {error}") from error
     if frame.height == 0:
         raise MissingDataError(
             f"no stored {kind} values of {indicator} for area {area}; ingest and compute first"
@@ -944,6 +948,7 @@ class Changes:
     failed_runs: pl.DataFrame
     # cross-source checks beyond tolerance now (indicators.reconcile.breaches): warnings, not rejections
     reconciliation: pl.DataFrame | None = None
+    reconciliation_checked: int = 0  # how many cross-source checks have a value (0: none could be made)
 
 
 def changes(
@@ -1024,6 +1029,15 @@ def changes(
             "error": pl.String(),
         },
     )
+    checks = latest_reconciliation(engine)
     return Changes(
-        start, end, end_day, snapshots, flips, sources, failed_runs, reconciliation_breaches(engine)
+        start,
+        end,
+        end_day,
+        snapshots,
+        flips,
+        sources,
+        failed_runs,
+        checks.filter(pl.col("status") == "breach"),
+        checks.height,
     )

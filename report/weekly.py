@@ -9,7 +9,8 @@ import math
 import re
 import struct
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -27,6 +28,7 @@ from markupsafe import Markup
 from sqlalchemy import Engine, func, select
 
 from indicators.catalogue import load_indicator_catalogue
+from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from kestava.config import get_settings
 from report import charts, reconcile_chart
@@ -46,6 +48,7 @@ from report.i18n import (
 )
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
+from storage.as_of import database_as_of
 from storage.engine import open_database
 
 __all__ = [
@@ -792,6 +795,12 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
         "sources": sources,
         "failed": failed,
         "reconciliation": reconciliation,
+        "reconciliation_none": t(
+            "report.reconciliation_none"
+            if found.reconciliation_checked
+            else "report.reconciliation_unchecked",
+            lang,
+        ),
     }
 
 
@@ -946,7 +955,6 @@ def _ui(lang: str) -> dict[str, str]:
         "sources_heading",
         "sources_none",
         "reconciliation_heading",
-        "reconciliation_none",
         "failed_heading",
         "failed_none",
         "indicator_status_heading",
@@ -980,20 +988,56 @@ def build_report(
     lang: str = "fi",
     out_dir: Path | None = None,
     images: bool = True,
-    found: rd.Changes | None = None,
-    together: Sequence[str] = (),
 ) -> ReportResult:
-    """Write one report (weekly or half-yearly) in one language into <out>/<period>/<lang>/.
+    """One report (weekly or half-yearly) in one language, in <out>/<period>/<lang>/ (build_reports)."""
+    return build_reports(engine, period, (lang,), out_dir=out_dir, images=images)[lang]
+
+
+def is_closed(period: ReportPeriod, now: datetime | None = None) -> bool:
+    """Whether the period has ended (its report then shows the data as published by its end)."""
+    return period.end <= (now or datetime.now(UTC).replace(tzinfo=None))
+
+
+@contextmanager
+def period_database(engine: Engine, period: ReportPeriod) -> Iterator[Engine]:
+    """The database a period's report reads. For a closed period, a copy holding only what had been
+    fetched by the period's end, computed as of its last day (storage.as_of): regenerating the report
+    later, after new data or revisions, gives the same numbers as on the day it was first made. For the
+    current period, the database itself."""
+    if not is_closed(period):
+        yield engine
+        return
+    with database_as_of(engine, period.end) as copy:
+        with copy.connect() as conn:
+            fetched = conn.execute(select(func.count()).select_from(schema.snapshot)).scalar_one()
+        if not fetched:
+            log.warning("report %s: nothing had been fetched by the end of the period", period.key)
+            yield copy
+            return
+        summary = compute(copy, force=True, today=period.last_day)
+        if summary.errors:
+            log.warning("as of %s, some indicators could not be computed: %s", period.key, summary.errors)
+        yield copy
+
+
+def _write_one(
+    engine: Engine,
+    period: ReportPeriod,
+    lang: str,
+    root: Path,
+    *,
+    images: bool,
+    found: rd.Changes,
+    together: Sequence[str],
+) -> ReportResult:
+    """Write one language's report from `engine` (already the period's database) into <root>/<period>/<lang>/.
 
     The folder gets report.html (self-contained: the Vega libraries inlined once, no request to any
-    host), and per chart a CSV of its data table and, with images, a PNG and an SVG (vl-convert).
-    The folder is published in one step (report.atomic): a reader, or a run killed at any moment, finds
-    the previous complete report or the new one, never a mix. found: the period's changes if already
-    computed (period_changes; build_reports shares them between languages). together: the languages
+    host), and per chart a CSV and an XLSX of its data table and, with images, a PNG and an SVG
+    (vl-convert). The folder is published in one step (report.atomic): a reader, or a run killed at any
+    moment, finds the previous complete report or the new one, never a mix. together: the languages
     written in the same run (linked to even before they exist; report_links).
     """
-    _check_lang(lang)
-    root = out_dir or get_settings().reports
     final = root / period.key / lang
     links = report_links(root, period, lang, together=together)
     with publish_directory(final) as folder:
@@ -1054,18 +1098,25 @@ def build_reports(
     out_dir: Path | None = None,
     images: bool = True,
 ) -> dict[str, ReportResult]:
-    """The report of one period in several languages; the period's changes are computed once for all."""
+    """The report of one period in several languages, each in <out>/<period>/<lang>/ (_write_one).
+
+    A closed period's report reads the data as published by the period's end (period_database); the
+    period's changes are computed once for all languages.
+    """
     for lang in langs:
         _check_lang(lang)
-    step = time.perf_counter()
-    found = period_changes(engine, period)
-    seconds = time.perf_counter() - step
+    root = out_dir or get_settings().reports
     results = {}
-    for lang in langs:
-        results[lang] = build_report(
-            engine, period, lang=lang, out_dir=out_dir, images=images, found=found, together=langs
-        )
-        results[lang].timings["changes_shared"] = seconds
+    step = time.perf_counter()
+    with period_database(engine, period) as source:
+        as_of_seconds = time.perf_counter() - step
+        step = time.perf_counter()
+        found = period_changes(source, period)
+        seconds = time.perf_counter() - step
+        for lang in langs:
+            results[lang] = _write_one(source, period, lang, root, images=images, found=found, together=langs)
+            results[lang].timings["changes_shared"] = seconds
+            results[lang].timings["as_of_copy"] = as_of_seconds
     return results
 
 
@@ -1139,6 +1190,9 @@ def _write_report(
                 end=format_date(period.last_day, lang),
                 generated=generated,
             ),
+            as_published=t("report.as_published", lang, end=format_date(period.last_day, lang))
+            if is_closed(period)
+            else None,
             footer=t("report.footer", lang, generated=generated),
             ui=_ui(lang),
             demo_notice=t("meta.demo_notice", lang),
