@@ -298,6 +298,8 @@ class Table:
     code_columns: frozenset[int] = frozenset()
     # the tracker's technical messages (connector errors), written in English: marked lang="en" on the page
     message_columns: frozenset[int] = frozenset()
+    # printed: each column's share of the page width (a wide table gets a landscape page of its own)
+    print_widths: Sequence[int] = ()
 
 
 def frame_table(frame: pl.DataFrame, caption: str, lang: str, headers: Sequence[str] | None = None) -> Table:
@@ -911,6 +913,7 @@ def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], la
         rows,
         [True] + [False] * 8,
         code_columns=frozenset({6}),
+        print_widths=(6, 10, 12, 10, 8, 8, 28, 12, 6),
     )
 
 
@@ -1203,6 +1206,7 @@ def _write_report(
             charts=results,
             specs=specs,
             provenance=provenance,
+            print_widths=sorted(set(provenance.print_widths)) if provenance else [],
             method_notes=_method_notes(lang),
             level_colours=LEVEL_COLOURS,
             links=links,
