@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -401,7 +401,11 @@ def _unit(indicator: str) -> str:
 
 
 def dashboard_frame(
-    engine: Engine, lang: str = "fi", *, areas: Sequence[str] = PRIMARY_AREAS
+    engine: Engine,
+    lang: str = "fi",
+    *,
+    areas: Sequence[str] = PRIMARY_AREAS,
+    part: Literal["indicators", "breakdowns"] = "indicators",
 ) -> pl.DataFrame:
     """One row per indicator and method for report.charts.progress_dashboard, names in lang.
 
@@ -411,10 +415,14 @@ def dashboard_frame(
     Eurostat, Open SDG and the linear path), ratio (observed/required pace), base_year, latest_year.
     Each indicator is shown for the first of `areas` it is assessed for. Rows follow the catalogue's
     display order (indicators.catalogue.IndicatorCatalogue.display_key: headline indicators first,
-    breakdowns right after their parent), the same in every language.
+    breakdowns right after their parent), the same in every language. part: the indicators themselves
+    (the dashboard and its count), or only their breakdowns ('ghg_by_sector.district_heat': the report
+    folds them under the dashboard, so that 25 sector rows never outnumber the indicators).
     """
     check_lang(lang)
     frame = _require(_primary_assessments(engine, areas), "assessments")
+    is_breakdown = pl.col("indicator").str.contains(".", literal=True)
+    frame = frame.filter(is_breakdown if part == "breakdowns" else ~is_breakdown)
     catalogue = load_indicator_catalogue()
     ordered = sorted(frame.iter_rows(named=True), key=lambda r: catalogue.display_key(r["indicator"]))
     rows = []

@@ -341,6 +341,9 @@ class ChartResult:
     error: str | None = None
     seconds_build: float = 0.0
     seconds_render: float = 0.0
+    # folded under the chart: the statuses of the indicators' breakdowns (the dashboard shows indicators)
+    breakdowns: Table | None = None
+    breakdowns_summary: str = ""
 
 
 Built = tuple[alt.TopLevelMixin, list[int]]
@@ -661,6 +664,26 @@ def _headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
         "statuses": items,
         "snapshot_ids": list(h.snapshot_ids),
     }
+
+
+def _breakdown_table(engine: Engine, lang: str) -> Table | None:
+    """The statuses of the indicators' breakdowns (one row each, a column per method), in display order."""
+    try:
+        frame = rd.dashboard_frame(engine, lang, part="breakdowns")
+    except rd.MissingDataError:
+        return None
+    if frame.height == 0:
+        return None
+    methods = list(dict.fromkeys(frame.get_column("method").to_list()))
+    rows: dict[str, dict[str, str]] = {}
+    for r in frame.iter_rows(named=True):
+        rows.setdefault(r["indicator"], {})[r["method"]] = _status_name(r["status"], lang)
+    return Table(
+        t("report.breakdowns_caption", lang),
+        [t("report_col.indicator", lang), *(t(f"method.{m}", lang) for m in methods)],
+        [[name, *(by_method.get(m, NOT_AVAILABLE) for m in methods)] for name, by_method in rows.items()],
+        [False] * (1 + len(methods)),
+    )
 
 
 def _status_name(status: object, lang: str) -> str:
@@ -1153,6 +1176,11 @@ def _write_report(
     builders = _builders(engine, lang, as_of)
     for name in CHART_NAMES:
         result = _build_chart(name, builders[name], lang, folder, images=images)
+        if name == "progress_dashboard" and result.error is None:
+            result.breakdowns = _breakdown_table(engine, lang)
+            if result.breakdowns is not None:
+                count = len(result.breakdowns.rows)
+                result.breakdowns_summary = t("report.breakdowns_summary", lang, rows=count)
         timings[f"chart:{name}"] = result.seconds_build + result.seconds_render
         results.append(result)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from html import escape as html_escape
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +12,7 @@ from sqlalchemy import Engine
 
 from indicators.catalogue import load_indicator_catalogue
 from report import data as rd
+from report import weekly
 
 
 def test_catalogue_declares_the_headline_indicator() -> None:
@@ -40,6 +43,32 @@ def test_dashboard_rows_lead_with_espoo_total_in_every_language(loaded_engine: E
                 seen.append(parent)
         orders[lang] = ids
     assert orders["fi"] == orders["sv"] == orders["en"]
+
+
+def test_breakdowns_are_folded_out_of_the_dashboard_and_its_count(
+    loaded_engine: Engine, tmp_path: Path
+) -> None:
+    from report import charts
+
+    main = rd.dashboard_frame(loaded_engine, "en")
+    parts = rd.dashboard_frame(loaded_engine, "en", part="breakdowns")
+    assert not main["indicator_id"].str.contains(".", literal=True).any()
+    assert parts.height and parts["indicator_id"].str.contains(".", literal=True).all()
+    catalogue = load_indicator_catalogue()
+    assert {i.split(".")[0] for i in parts["indicator_id"]} <= set(catalogue.indicators)
+    # the title counts the indicators of the dashboard, none of the breakdowns
+    indicators = main["indicator_id"].n_unique()
+    meta = rd.chart_meta(loaded_engine, ["hsy_emissions"])
+    title = json.dumps(charts.progress_dashboard(main, meta=meta, lang="en").to_dict()["title"])
+    assert f"of {indicators} indicators" in title, title
+    # the report folds the breakdowns under the dashboard: a row each, in a <details> of their own
+    html = weekly.build_report(
+        loaded_engine, weekly.current_week(), lang="en", out_dir=tmp_path, images=False
+    ).path.read_text(encoding="utf-8")
+    folded = html.split('<details class="breakdowns">', 1)[1].split("</details>", 1)[0]
+    names = parts.select("indicator").unique()["indicator"].to_list()
+    assert all(html_escape(n) in folded for n in names)
+    assert f"({len(names)} rows)" in folded
 
 
 def test_headline_outlook_is_the_api_outlook(loaded_engine: Engine) -> None:
