@@ -19,6 +19,10 @@ class DatabaseMissingError(KestavaError):
     """A read-only command found no database (or no tracker schema) where the settings point."""
 
 
+class SchemaVersionError(KestavaError):
+    """A read-only command found a database whose schema is older (or newer) than this tracker's."""
+
+
 class DataError(KestavaError):
     """Data that cannot be accepted; says which source, which field, what was expected and what came."""
 

@@ -98,23 +98,34 @@ class StatusReport:
 
     @property
     def problems(self) -> list[str]:
-        """One line per problem, for humans and monitoring."""
+        """One line per problem, for monitoring (English; `problem_lines` in another language)."""
+        return self.problem_lines("en")
+
+    def problem_lines(self, lang: str) -> list[str]:
+        """One line per problem in lang (fi, sv or en): states and outcomes as the reports name them."""
+        from report.i18n import t
+
         lines = [
-            f"{d.dataset}: {d.state}" + (f" ({d.last_error})" if d.last_error and d.state == "failed" else "")
+            f"{d.dataset}: {state_label(d.state, lang) if lang != 'en' else d.state}"
+            + (f" ({d.last_error})" if d.last_error and d.state == "failed" else "")
             for d in self.datasets
             if not d.ok
         ]
         lines += [
-            f"{j.job}: {j.last_outcome}" + (f" ({j.last_error})" if j.last_error else "")
+            f"{j.job}: {outcome_label(j.last_outcome, lang) if lang != 'en' else j.last_outcome}"
+            + (f" ({j.last_error})" if j.last_error else "")
             for j in self.jobs
             if j.last_outcome in PROBLEM_OUTCOMES
         ]
         lines += [
-            f"{j.job}: overdue since {when(j.next_run)} (is the scheduler running?)"
+            f"{j.job}: {t('cli_status.overdue_since', lang, since=when(j.next_run))}"
             for j in self.jobs
             if j.overdue
         ]
-        lines += [f"indicator {i.indicator}: failed ({i.error})" for i in self.indicators]
+        lines += [
+            t("cli_status.indicator_failed", lang, indicator=i.indicator, error=i.error)
+            for i in self.indicators
+        ]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,6 +278,14 @@ def state_label(state: str, lang: str) -> str:
     return t(key, lang) if has(key) else state
 
 
+def outcome_label(outcome: str | None, lang: str) -> str:
+    """A job outcome (success, unchanged, running, busy, failed, rejected) in lang."""
+    from report.i18n import has, t
+
+    key = f"outcome.{outcome}"
+    return t(key, lang) if outcome and has(key) else str(outcome)
+
+
 def render(report: StatusReport, console: Console, lang: str = "en") -> None:
     """Print the report as rich tables and a one-line verdict, every heading in lang (fi, sv or en)."""
     from report.i18n import t
@@ -299,7 +318,7 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
         style = "red" if not j.ok else "green" if j.last_outcome else "white"
         jobs.add_row(
             j.job,
-            f"[{style}]{j.last_outcome or never_run}",
+            f"[{style}]{outcome_label(j.last_outcome, lang) if j.last_outcome else never_run}",
             when(j.last_started),
             when(j.last_finished),
             j.last_error or "",
@@ -317,7 +336,7 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
         console.print(f"[green]{t('cli_status.ok', lang)}")
     else:
         console.print(f"[red]{t('cli_status.problems', lang, n=len(report.problems))}")
-        for line in report.problems:
+        for line in report.problem_lines(lang):
             console.print(f"  {line}", markup=False)
 
 

@@ -161,6 +161,38 @@ def test_read_only_commands_never_create_a_database(data_dir: Path, command: lis
     assert list(data_dir.iterdir()) == []  # no file, no folder
 
 
+@pytest.mark.parametrize("command", [["status"], ["sources"], ["export", "ghg_total"]])
+def test_read_only_commands_on_an_older_schema_say_run_migrate(data_dir: Path, command: list[str]) -> None:
+    from alembic import command as alembic_command
+
+    from storage.engine import alembic_config, create_db_engine
+
+    engine = create_db_engine(get_settings().resolved_database_url())
+    with engine.begin() as connection:  # a database made by an older tracker: schema 0003
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        alembic_command.upgrade(config, "0003")
+    engine.dispose()
+    result = runner.invoke(app, command)
+    assert result.exit_code == EXIT_USAGE, result.output
+    message = clean(result.output)
+    assert "has schema version 0003" in message and "run `kestava migrate`" in message, message
+    assert "Traceback" not in result.output
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    assert "has schema version" not in clean(runner.invoke(app, command).output)
+
+
+def test_the_head_revision_read_from_file_names_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from storage.engine import alembic_config, head_revision
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == scripts.get_current_head()
+    for script in scripts.walk_revisions():  # each file is named after its revision, numbered in a line
+        assert Path(str(script.path)).name.startswith(f"{script.revision}_")
+
+
 DATABASE_COMMANDS = [
     ["ingest", "--offline", "hsy_emissions"],
     ["sources"],

@@ -223,3 +223,31 @@ def test_json_timestamps_are_utc() -> None:
         "d": "2026-01-01",
     }
     assert status._jsonable([datetime(2026, 1, 1, tzinfo=UTC)]) == ["2026-01-01T00:00:00+00:00"]
+
+
+def test_status_in_finnish_and_swedish_names_outcomes_and_problems_in_that_language(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    load(engine, raw_store, "alpha", "2025")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    record(engine, "ingest:beta", "failed", error="HTTP 503", dataset="beta")
+    report = status_report(engine, catalogue(lag_days=3650), today=TODAY)
+    words = {
+        "fi": ("onnistui", "epäonnistui", "ONGELMIA"),
+        "sv": ("lyckades", "misslyckades", "PROBLEM"),
+        "en": ("success", "failed", "PROBLEMS"),
+    }
+    for lang, (success, failed, problems) in words.items():
+        out = StringIO()
+        status.render(report, Console(file=out, width=200, color_system=None), lang)
+        text = out.getvalue()
+        assert success in text and failed in text and problems in text, (lang, text)
+        if lang != "en":
+            assert " success " not in text and "beta: failed" not in text, (lang, text)
+            assert f"ingest:beta: {failed} (HTTP 503)" in text, text
+    # monitoring reads the English lines whatever the language of the tables
+    assert "ingest:beta: failed (HTTP 503)" in report.problems
