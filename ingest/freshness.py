@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -53,10 +55,34 @@ FRESHNESS_SCHEMA = pl.Schema(
 )
 
 
-def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:
-    """One row per catalogue dataset; state is fresh, late, failed or never (never fetched)."""
+@dataclass(frozen=True)
+class _Stored:
+    """What freshness reads from the database: newest period, last change, demo flag, ingest runs."""
+
+    latest_period: dict[str, str]
+    last_change: dict[str, datetime]
+    demo: dict[str, bool]
+    runs: list[tuple[str, datetime | None, str, str | None]]
+
+
+# engine → (newest snapshot id, newest job run id, what was read): a report asks for freshness several
+# times (each language, both ends of the period); the newest-period query scans every current observation
+_STORED: weakref.WeakKeyDictionary[Engine, tuple[tuple[int | None, int | None], _Stored]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _stored(engine: Engine) -> _Stored:
+    """The stored state, read again only when a snapshot or a job run was added since the last read."""
     snap, obs, series, run = schema.snapshot, schema.observation, schema.series, schema.job_run
     with engine.connect() as conn:
+        marker = (
+            conn.execute(select(func.max(snap.c.id))).scalar(),
+            conn.execute(select(func.max(run.c.id))).scalar(),
+        )
+        cached = _STORED.get(engine)
+        if cached is not None and cached[0] == marker:
+            return cached[1]
         latest_period = dict(
             conn.execute(
                 select(series.c.dataset_id, func.max(obs.c.period))
@@ -84,11 +110,25 @@ def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame
             .where(run.c.dataset_id.is_not(None), run.c.outcome != "running", run.c.job.like("ingest:%"))
             .order_by(run.c.id)
         ).all()
+    stored = _Stored(latest_period, last_change, demo, [(r[0], r[1], r[2], r[3]) for r in runs])
+    _STORED[engine] = (marker, stored)
+    return stored
+
+
+def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:
+    """One row per catalogue dataset; state is fresh, late, failed or never (never fetched)."""
+    stored = _stored(engine)
+    latest_period, last_change, demo, runs = (
+        stored.latest_period,
+        stored.last_change,
+        stored.demo,
+        stored.runs,
+    )
     last_fetch: dict[str, datetime] = {}
-    last_run: dict[str, tuple[str, str | None]] = {}
-    for dataset_id, finished_at, outcome, error in runs:
-        last_run[dataset_id] = (outcome, error)
-        if outcome in ("success", "unchanged") and finished_at is not None:
+    last_run: dict[str, tuple[str | None, str | None]] = {}
+    for dataset_id, finished_at, run_outcome, run_error in runs:
+        last_run[dataset_id] = (run_outcome, run_error)
+        if run_outcome in ("success", "unchanged") and finished_at is not None:
             last_fetch[dataset_id] = finished_at
     rows = []
     for spec in catalogue.datasets.values():

@@ -251,3 +251,21 @@ def test_status_in_finnish_and_swedish_names_outcomes_and_problems_in_that_langu
             assert f"ingest:beta: {failed} (HTTP 503)" in text, text
     # monitoring reads the English lines whatever the language of the tables
     assert "ingest:beta: failed (HTTP 503)" in report.problems
+
+
+def test_freshness_reads_again_after_every_new_snapshot_or_run(engine: Engine, raw_store: RawStore) -> None:
+    from ingest.freshness import freshness
+
+    lenient = catalogue(lag_days=3650)
+    load(engine, raw_store, "alpha", "2024")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    first = freshness(engine, lenient, TODAY).filter(pl.col("dataset") == "alpha").row(0, named=True)
+    assert (first["latest_period"], first["state"]) == ("2024", "fresh")
+    assert freshness(engine, lenient, TODAY).equals(freshness(engine, lenient, TODAY))  # read once, same rows
+    load(engine, raw_store, "alpha", "2025")  # a new snapshot: the newest period moves
+    assert (
+        freshness(engine, lenient, TODAY).filter(pl.col("dataset") == "alpha")["latest_period"].item()
+        == "2025"
+    )
+    record(engine, "ingest:alpha", "failed", error="HTTP 500", dataset="alpha")  # a new run: the state moves
+    assert freshness(engine, lenient, TODAY).filter(pl.col("dataset") == "alpha")["state"].item() == "failed"
