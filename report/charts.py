@@ -6,8 +6,8 @@ import itertools
 import statistics
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
 import altair as alt
@@ -25,6 +25,7 @@ from report.i18n import (
     format_percent,
     has,
     label,
+    source_text,
     t,
     vega_locale,
 )
@@ -1627,6 +1628,27 @@ WEEKLY_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
+def _week_domain(weeks: Sequence[int]) -> list[int]:
+    """The x domain of the weeks with data: first to last (one week alone: a week either side)."""
+    if weeks[0] < weeks[-1]:
+        return [weeks[0], weeks[-1]]
+    return [weeks[0] - 1, weeks[0] + 1]
+
+
+def _week_ticks(weeks: Sequence[int], most: int = 13) -> list[int]:
+    """Axis labels at weeks that have data: all of them when few, else every n-th ending at the last."""
+    step = -(-len(weeks) // most)
+    return sorted(weeks[::-1][::step])
+
+
+def _week_before(year: int, week: int) -> tuple[int, int]:
+    """The ISO (year, week) before the given one (week 1 of 2026 → the last week of 2025)."""
+    if week > 1:
+        return year, week - 1
+    iso = (date(year, 1, 4) - timedelta(days=7)).isocalendar()  # 4 January is always in ISO week 1
+    return iso.year, iso.week
+
+
 def weekly_mover(
     frame: pl.DataFrame,
     *,
@@ -1637,8 +1659,9 @@ def weekly_mover(
     """The electricity emission factor by ISO week: one line per year, the current year emphasised.
 
     frame: one row per ISO year and week — year (int), week (int, 1–53), value (float, gCO2/kWh).
-    current_year defaults to the latest year. The title compares its latest week with the mean of the
-    earlier years' same week.
+    current_year defaults to the latest year. The x axis spans the weeks that have data (not 1–53). The
+    title states the latest week's change from the week before (when that week has a value) and compares
+    it with the mean of the earlier years' same week.
     """
     name = "weekly_mover"
     _check_lang(name, lang)
@@ -1650,6 +1673,7 @@ def weekly_mover(
     if bad:
         raise ValueError(f"{name}: week {bad[0][1]} in {bad[0][0]} is outside 1–53")
     years = sorted({y for y, _, _ in rows})
+    weeks = sorted({w for _, w, _ in rows})  # the axis spans these, not 1–53
     cur = years[-1] if current_year is None else current_year
     if cur not in years:
         raise ValueError(f"{name}: no rows for current_year {cur}; years present: {years}")
@@ -1669,8 +1693,8 @@ def weekly_mover(
     x = alt.X(
         "week:Q",
         title=t("axis.iso_week", lang),
-        scale=alt.Scale(domain=[1, 53], nice=False),
-        axis=alt.Axis(format="d", values=[1, 5, 9, 13, 18, 22, 26, 31, 35, 39, 44, 48, 53]),
+        scale=alt.Scale(domain=_week_domain(weeks), nice=False, zero=False),
+        axis=alt.Axis(format="d", values=_week_ticks(weeks), labelOverlap=True),
     )
     y_axis = alt.Y("value:Q", title=t("axis.emission_factor", lang), axis=alt.Axis(format=",.0f"))
     tips = [
@@ -1702,7 +1726,22 @@ def weekly_mover(
     )
     chart = _layer(layers, meta, lang).properties(width=560, height=300)
     same_week = [v for y, w, v in rows if y != cur and w == last_week]
-    fmt = {"week": last_week, "year": cur, "value": format_number(last_value, lang)}
+    # week on week: the ISO week before the latest (week 1 follows the previous ISO year's last week)
+    prev_year, prev_week = _week_before(cur, last_week)
+    prev_value = next((v for y, w, v in rows if (y, w) == (prev_year, prev_week)), None)
+    change, change_sentence = "", ""
+    if prev_value is not None:
+        delta = format_number(last_value - prev_value, lang, 1, signed=True)
+        change = t("weekly.change", lang, delta=delta)
+        change_sentence = t(
+            "weekly.description_change",
+            lang,
+            prev_week=prev_week,
+            prev_year=prev_year,
+            prev=format_number(prev_value, lang),
+            delta=delta,
+        )
+    fmt = {"week": last_week, "year": cur, "value": format_number(last_value, lang), "change": change}
     if same_week and statistics.fmean(same_week) > 0:
         mean = statistics.fmean(same_week)
         diff = _pct_change(last_value, mean)
@@ -1712,13 +1751,16 @@ def weekly_mover(
     else:
         finding = t("weekly.title_plain", lang, **fmt)
         mean_text = NOT_AVAILABLE
-    description = t(
-        "weekly.description",
-        lang,
-        first=years[0],
-        last=years[-1],
-        mean=mean_text,
-        **fmt,
+    description = (
+        t(
+            "weekly.description",
+            lang,
+            first=years[0],
+            last=years[-1],
+            mean=mean_text,
+            **fmt,
+        )
+        + change_sentence
     )
     return _finish(
         chart,
@@ -1760,7 +1802,9 @@ def neutrality_balance(
 
     emissions: year (int), value (float, kt CO2e) — must include base_year (extra columns are ignored).
     sinks: year (int), value (float, removals in kt CO2e, positive), lower, upper (float, optional).
-    The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled.
+    The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled. The
+    sink is the City of Espoo's assumption (a share of one year's emissions), not a measurement: the chart
+    labels it so, credits it to the City of Espoo and states the balance as a what-if.
     """
     name = "neutrality_balance"
     _check_lang(name, lang)
@@ -1783,6 +1827,11 @@ def neutrality_balance(
             f"{name}: sink value {sink} for {sink_year} is negative; give removals as positive kt"
         )
     latest = e.sort("year").row(-1, named=True)
+    # the sink is an assumption of the City of Espoo (a share of one year's emissions), not a measurement
+    # and not HSY's: the subtitle, the bar, its tooltip and the alt text name it so
+    sink_source = t("balance.sink_source", lang)
+    meta = replace(meta, sources=(*meta.sources, t("balance.sink_credit", lang, source=sink_source)))
+    emission_sources = ", ".join(source_text(x, lang) for x in meta.sources[:-1])
     cats = {
         "residual": t(
             "balance.residual",
@@ -1791,7 +1840,7 @@ def neutrality_balance(
             pct=format_percent((1 - target_reduction) * 100, lang),
             base=base_year,
         ),
-        "sink": t("balance.sink", lang, year=sink_year),
+        "sink": t("balance.sink", lang, year=sink_year, source=sink_source),
     }
     kinds = {
         "residual": t("balance.kind_residual", lang),
@@ -1801,6 +1850,7 @@ def neutrality_balance(
     }
     gap = residual - sink
     gap_kind = "gap" if gap > 0 else "surplus"
+    bar_colours = {"residual": th.MUTED_TEXT, "sink": th.OKABE_ITO["bluish_green"], gap_kind: th.BACKGROUND}
     bars_rows: list[dict[str, Any]] = [
         {
             "category": cats["residual"],
@@ -1808,8 +1858,19 @@ def neutrality_balance(
             "lo": 0.0,
             "hi": residual,
             "value": residual,
+            "source": emission_sources,
+            # the value is written inside the bar, from its start: a text colour that reads on the bar
+            "text_colour": th.text_on(bar_colours["residual"]),
         },
-        {"category": cats["sink"], "kind": kinds["sink"], "lo": 0.0, "hi": sink, "value": sink},
+        {
+            "category": cats["sink"],
+            "kind": kinds["sink"],
+            "lo": 0.0,
+            "hi": sink,
+            "value": sink,
+            "source": sink_source,
+            "text_colour": th.text_on(bar_colours["sink"]),
+        },
     ]
     gap_row = {
         "category": cats["sink"] if gap > 0 else cats["residual"],
@@ -1817,6 +1878,7 @@ def neutrality_balance(
         "lo": min(sink, residual),
         "hi": max(sink, residual),
         "value": abs(gap),
+        "source": f"{emission_sources}, {sink_source}",
         "label": t(f"balance.{gap_kind}_label", lang, value=format_number(abs(gap), lang)),
     }
     df = pl.DataFrame(bars_rows).with_columns(
@@ -1830,13 +1892,14 @@ def neutrality_balance(
         title=None,
         scale=alt.Scale(
             domain=[kinds["residual"], kinds["sink"], kinds[gap_kind]],
-            range=["#555555", th.OKABE_ITO["bluish_green"], "#FFFFFF"],
+            range=[bar_colours["residual"], bar_colours["sink"], bar_colours[gap_kind]],
         ),
         legend=alt.Legend(orient="bottom", direction="horizontal", symbolStrokeColor=th.TEXT_COLOUR),
     )
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
         alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+        alt.Tooltip("source:N", title=t("label.source", lang)),
     ]
     layers: list[alt.Chart] = [
         alt.Chart(df)
@@ -1857,8 +1920,13 @@ def neutrality_balance(
         )
         .encode(y=y, x=alt.X("lo:Q", title=x_title), x2="hi:Q", color=colour, tooltip=tips),
         alt.Chart(df)
-        .mark_text(align="left", dx=6, color="white", fontWeight="bold")
-        .encode(y=y, x=alt.X("lo:Q", title=x_title), text="label:N"),
+        .mark_text(align="left", dx=6, fontWeight="bold")
+        .encode(
+            y=y,
+            x=alt.X("lo:Q", title=x_title),
+            text="label:N",
+            fill=alt.Fill("text_colour:N", scale=None),
+        ),
         alt.Chart(gap_df)
         .mark_text(align="left", dx=6, fontWeight="bold", color=th.TEXT_COLOUR)
         .encode(y=y, x=alt.X("hi:Q", title=x_title), text="label:N"),
@@ -1895,6 +1963,7 @@ def neutrality_balance(
         base_value=format_number(base_value, lang),
         reduction=format_percent(target_reduction * 100, lang),
         sink_year=sink_year,
+        source=sink_source,
         gap=gap_row["label"],
         latest_year=int(latest["year"]),
         latest=format_number(float(latest["value"]), lang),

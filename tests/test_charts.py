@@ -701,8 +701,63 @@ def test_weekly_mover_emphasises_the_current_year() -> None:
     assert colours["2024"] != colours["2025"]  # earlier years are distinct greys
     assert lines[0]["encoding"]["x"]["axis"]["format"] == "d"
     assert title_text(spec).replace(NBSP, " ") == (
-        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, 50 % alempi kuin aiempina vuosina keskimäärin"
+        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, +1,0 gCO₂/kWh edelliseen viikkoon verrattuna; "
+        "50 % alempi kuin aiempina vuosina keskimäärin"
     )
+
+
+def four_weeks() -> pl.DataFrame:
+    # weeks 45–48 of 2026 only; week 48 is 3.2 below week 47
+    return pl.DataFrame({"year": [2026] * 4, "week": [45, 46, 47, 48], "value": [60.0, 55.0, 58.0, 54.8]})
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_mover_axis_spans_only_the_weeks_with_data(lang: str) -> None:
+    frame = four_weeks()
+    spec = charts.weekly_mover(frame, meta=META, lang=lang).to_dict()
+    weeks = sorted(frame["week"])
+    for unit in units(spec):
+        x = unit.get("encoding", {}).get("x")
+        if x is None or x.get("field") != "week" or "scale" not in x:
+            continue
+        assert x["scale"]["domain"] == [weeks[0], weeks[-1]]  # 45–48, not 1–53
+        assert x["axis"]["values"] == weeks  # a label at each of the four weeks, none without data
+    # many weeks: labels at weeks with data, at most 13 of them, the latest week always labelled
+    many = charts.weekly_mover(weekly(), meta=META, lang=lang).to_dict()
+    x = next(u for u in units(many) if mark_type(u) == "line")["encoding"]["x"]
+    held = set(weekly()["week"])
+    assert x["scale"]["domain"] == [min(held), max(held)]
+    assert set(x["axis"]["values"]) <= held and len(x["axis"]["values"]) <= 13
+    assert max(held) in x["axis"]["values"]
+    # one week alone: a domain around it, never a zero-width one
+    one = charts.weekly_mover(frame.head(1), meta=META, lang=lang).to_dict()
+    x = next(u for u in units(one) if mark_type(u) == "line")["encoding"]["x"]
+    assert x["scale"]["domain"][0] < weeks[0] < x["scale"]["domain"][1]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_mover_title_states_the_change_from_the_week_before(lang: str) -> None:
+    frame = four_weeks()
+    title = title_text(charts.weekly_mover(frame, meta=META, lang=lang).to_dict())
+    # 54.8 − 58.0 = −3.2: the locale's minus sign and decimal separator, the unit, "the week before"
+    minus = "-" if lang == "en" else MINUS
+    sep = "." if lang == "en" else ","
+    before = {"fi": "edelliseen viikkoon", "sv": "jämfört med veckan innan", "en": "on the week before"}[lang]
+    assert f"{minus}3{sep}2{NBSP}gCO₂/kWh {before}" in title, title
+    # a rise has the plus sign
+    up = frame.with_columns(value=pl.Series([60.0, 55.0, 50.0, 51.5]))
+    assert f"+1{sep}5{NBSP}gCO₂/kWh {before}" in title_text(
+        charts.weekly_mover(up, meta=META, lang=lang).to_dict()
+    )
+    # week 1 is compared with the previous ISO year's last week (2020 had 53 weeks)
+    turn = pl.DataFrame({"year": [2020, 2021], "week": [53, 1], "value": [40.0, 42.0]})
+    spec = charts.weekly_mover(turn, meta=META, lang=lang).to_dict()
+    assert f"+2{sep}0{NBSP}gCO₂/kWh {before}" in title_text(spec)
+    compared = spec["description"].rsplit("(", 1)[-1]  # the alt text names the week compared with
+    assert "53" in compared and "2020" in compared
+    # the week before has no value: no change is claimed
+    gap = frame.filter(pl.col("week") != 47)
+    assert before not in title_text(charts.weekly_mover(gap, meta=META, lang=lang).to_dict())
 
 
 def test_neutrality_balance_residual_sink_and_gap() -> None:
@@ -715,8 +770,40 @@ def test_neutrality_balance_residual_sink_and_gap() -> None:
     assert any(r.get("label") == f"Vaje 50{NBSP}kt" for u in units(spec) for r in rows_of(spec, u))
     assert any(mark_type(u) == "errorbar" for u in units(spec))
     assert title_text(spec).replace(NBSP, " ") == (
-        "Hiilinielu (150 kt) kattaa 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
+        "Jos hiilinielu olisi 150 kt, se kattaisi 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
     )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_neutrality_balance_sink_is_the_city_of_espoos_assumption_and_a_what_if(lang: str) -> None:
+    spec = spec_of("neutrality_balance", lang)
+    espoo = {"fi": "Espoon kaupunki", "sv": "Esbo stad", "en": "City of Espoo"}[lang]
+    assumption = {"fi": "oletus", "sv": "antagande", "en": "assumption"}[lang]
+    # the sink bar's axis label and legend entry call it an assumption, credited to the City of Espoo
+    sink_rows = [
+        r
+        for u in units(spec)
+        if mark_type(u) == "bar"
+        for r in rows_of(spec, u)
+        if r["kind"] == t("balance.kind_sink", lang)
+    ]
+    assert len(sink_rows) == 1
+    assert assumption in sink_rows[0]["category"].lower() and espoo in sink_rows[0]["category"]
+    assert assumption in sink_rows[0]["kind"].lower()
+    # wherever the sink's source is named it is the City of Espoo, never HSY (the emissions' publisher)
+    assert sink_rows[0]["source"] == espoo
+    bar = next(u for u in units(spec) if mark_type(u) == "bar")
+    assert "source" in [d["field"] for d in bar["encoding"]["tooltip"]]
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert espoo in subtitle and assumption in subtitle.lower() and "HSY" in subtitle
+    assert espoo in spec["description"] and assumption in spec["description"].lower()
+    table = chart_table(BUILDERS["neutrality_balance"](lang, META))
+    assert espoo in table.filter(pl.col("item") == "sink")["label"].item()
+    # the title is a what-if (a conditional), not a finding
+    title = title_text(spec)
+    assert title.startswith({"fi": "Jos ", "sv": "Om ", "en": "If "}[lang])
+    assert {"fi": "kattaisi", "sv": "skulle", "en": "would"}[lang] in title
+    assert "HSY" not in title
 
 
 def test_data_freshness_statuses_markers_and_problems_first() -> None:
