@@ -1087,6 +1087,17 @@ PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
+def _rank_decimals(values: Sequence[float], lang: str, least: int = 1, most: int = 3) -> int:
+    """The fewest decimals, from least up to most, at which any two neighbours in the ranking of values
+    that differ also differ as printed in lang (2.61 and 2.64 both print "2,6": two decimals)."""
+    ranked = sorted(set(values))
+    for places in range(least, most):
+        printed = [format_number(v, lang, places) for v in ranked]
+        if all(a != b for a, b in itertools.pairwise(printed)):
+            return places
+    return most
+
+
 def per_resident_comparison(
     frame: pl.DataFrame,
     *,
@@ -1156,6 +1167,9 @@ def per_resident_comparison(
         ]
     )
     median = statistics.median(others.values())
+    # one decimal, or more where the ranking needs it: two cities that differ never print the same
+    places = _rank_decimals([current[a] for a in ordered], lang)
+    value_format = f",.{places}f"
     y_enc = alt.Y("area:N", sort=[label("area", a, lang) for a in ordered], title=None)
     x_title = t("axis.per_resident", lang)
     group_domain = [groups["highlight"], groups["capital"], groups["other"]]
@@ -1176,7 +1190,7 @@ def per_resident_comparison(
             tooltip=[
                 alt.Tooltip("area:N", title=t("label.area", lang)),
                 _year_tip(lang),
-                alt.Tooltip("value:Q", title=t("label.per_resident", lang), format=",.1f"),
+                alt.Tooltip("value:Q", title=t("label.per_resident", lang), format=value_format),
                 alt.Tooltip("change:N", title=t("label.change_since_first", lang)),
             ],
         )
@@ -1184,10 +1198,10 @@ def per_resident_comparison(
     values = (
         alt.Chart(df)
         .mark_text(align="left", dx=4)
-        .encode(y=y_enc, x=alt.X("value:Q", title=x_title), text=alt.Text("value:Q", format=",.1f"))
+        .encode(y=y_enc, x=alt.X("value:Q", title=x_title), text=alt.Text("value:Q", format=value_format))
     )
     median_df = pl.DataFrame([{"median": median}])
-    median_text = t("per_resident.median_label", lang, value=format_number(median, lang, 1))
+    median_text = t("per_resident.median_label", lang, value=format_number(median, lang, places))
     rule = (
         alt.Chart(median_df)
         .mark_rule(strokeDash=[4, 3], color=th.TEXT_COLOUR)
@@ -1209,7 +1223,7 @@ def per_resident_comparison(
         "per_resident.title",
         hl,
         lang,
-        value=format_number(current[hl], lang, 1),
+        value=format_number(current[hl], lang, places),
         year=yr,
         comparison=comparison,
     )
@@ -1219,11 +1233,11 @@ def per_resident_comparison(
         year=yr,
         n=len(current),
         area=label("area", hl, lang),
-        value=format_number(current[hl], lang, 1),
+        value=format_number(current[hl], lang, places),
         rank=ordered.index(hl) + 1,
-        median=format_number(median, lang, 1),
-        lowest=f"{label('area', ordered[0], lang)} {format_number(current[ordered[0]], lang, 1)}",
-        highest=f"{label('area', ordered[-1], lang)} {format_number(current[ordered[-1]], lang, 1)}",
+        median=format_number(median, lang, places),
+        lowest=f"{label('area', ordered[0], lang)} {format_number(current[ordered[0]], lang, places)}",
+        highest=f"{label('area', ordered[-1], lang)} {format_number(current[ordered[-1]], lang, places)}",
     )
     table = df.select("area_key", "area", "year", "value", "group", "change")
     return _finish(

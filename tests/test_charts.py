@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import struct
@@ -18,7 +19,7 @@ import vl_convert as vlc
 
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
-from report.i18n import LANGS, MINUS, NBSP, catalogue, t, vega_locale
+from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
 DEMO = ChartMeta(sources=("HSY", "Syke"), licence="CC BY 4.0", vintage=date(2026, 11, 27), is_demo=True)
@@ -637,6 +638,44 @@ def test_per_resident_highlights_espoo_and_marks_the_median() -> None:
     assert change["Espoo"] == f"{MINUS}50{NBSP}% (2005–2023)"
     sv = spec_of("per_resident_comparison", "sv")
     assert "Esbo" in next(u for u in units(sv) if mark_type(u) == "bar")["encoding"]["y"]["sort"]
+
+
+def close_per_resident() -> pl.DataFrame:
+    # every value reads "2,6" at one decimal; Vantaa and Helsinki still read the same at two
+    now = {"espoo": 2.61, "helsinki": 2.6405, "vantaa": 2.6449, "tampere": 2.58, "turku": 2.58}
+    return pl.DataFrame([{"area": a, "year": 2023, "value": v} for a, v in now.items()])
+
+
+def _places(fmt: str) -> int:
+    match = re.fullmatch(r",\.(\d)f", fmt)
+    assert match, fmt
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_per_resident_decimals_rank_the_cities_and_labels_match_tooltips(lang: str) -> None:
+    for frame, close in ((per_resident(), False), (close_per_resident(), True)):
+        spec = charts.per_resident_comparison(frame, meta=META, lang=lang).to_dict()
+        bars = next(u for u in units(spec) if mark_type(u) == "bar")
+        text = next(u for u in units(spec) if mark_type(u) == "text" and "text" in u["encoding"])
+        tip = next(d for d in bars["encoding"]["tooltip"] if d["field"] == "value")
+        assert text["encoding"]["text"]["field"] == "value"
+        assert text["encoding"]["text"]["format"] == tip["format"]  # the label and the tooltip agree
+        places = _places(tip["format"])
+        shown = {r["area_key"]: r["value"] for r in rows_of(spec, bars)}  # the year drawn
+        ranked = sorted(set(shown.values()))
+
+        def printed(d: int, ranked: list[float] = ranked) -> list[str]:
+            return [format_number(v, lang, d) for v in ranked]
+
+        # neighbours in the ranking that differ never print the same ...
+        assert all(a != b for a, b in itertools.pairwise(printed(places)))
+        # ... with the fewest decimals that does it, one at least
+        assert places == 1 or any(a == b for a, b in itertools.pairwise(printed(places - 1)))
+        assert places > 1 if close else places == 1
+        # the title and the alt text state the highlighted value at the same decimals
+        espoo = format_number(shown["espoo"], lang, places)
+        assert espoo in title_text(spec) and espoo in spec["description"]
 
 
 def test_progress_dashboard_grid_text_and_reasons() -> None:
