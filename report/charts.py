@@ -287,17 +287,24 @@ def _years(chart: alt.Chart, field: str = "year") -> alt.Chart:
     return chart.transform_calculate(**{_YEAR_T: f"datetime(datum.{field}, 0, 1)"})
 
 
-def _year_step(first: int, last: int) -> int:
+# the least distance in px between the centres of two year labels ("2035" is about 28 px at 11 px)
+_YEAR_LABEL_SPACING: Final = 56
+_NICE_YEAR_STEPS: Final[tuple[int, ...]] = (1, 2, 5, 10, 20, 25, 50)
+
+
+def _year_step(first: int, last: int, width: int | None = None) -> int:
+    """Years between two labels: by the span, and with a width (px) at least _YEAR_LABEL_SPACING apart."""
     span = last - first
-    if span <= 12:
-        return 1
-    if span <= 24:
-        return 2
-    return 5 if span <= 60 else 10
+    step = 1 if span <= 12 else 2 if span <= 24 else 5 if span <= 60 else 10
+    if width is None or span <= 0:
+        return step
+    fits = max(1, width // _YEAR_LABEL_SPACING)  # labels that fit side by side
+    return next((s for s in _NICE_YEAR_STEPS if s >= step and span / s + 1 <= fits), _NICE_YEAR_STEPS[-1])
 
 
-def _x_year(first: int, last: int, title: str | None = None) -> alt.X:
-    """A temporal year axis with plain "%Y" labels (never "2,010") and ticks on whole years."""
+def _x_year(first: int, last: int, title: str | None = None, width: int | None = None) -> alt.X:
+    """A temporal year axis with plain "%Y" labels (never "2,010") and ticks on whole years; with the
+    plot's width (px), labels far enough apart never to touch (a narrow panel labels every 5th year)."""
     return alt.X(
         f"{_YEAR_T}:T",
         title=title,
@@ -305,8 +312,9 @@ def _x_year(first: int, last: int, title: str | None = None) -> alt.X:
         axis=alt.Axis(
             format="%Y",
             formatType="time",
-            tickCount={"interval": "year", "step": _year_step(first, last)},
+            tickCount={"interval": "year", "step": _year_step(first, last, width)},
             labelOverlap=True,
+            labelAngle=0,
         ),
     )
 
@@ -1451,6 +1459,9 @@ CIRCULAR_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
+_PANEL_WIDTH: Final = 300
+
+
 def circular_economy(
     frame: pl.DataFrame,
     *,
@@ -1515,7 +1526,7 @@ def circular_economy(
     def panel(ind: str, y_axis: alt.Y, fmt: str, extra: list[alt.Chart], last_year: int) -> alt.LayerChart:
         sub = df.filter(pl.col("indicator") == ind)
         years = sub.get_column("year")
-        x = _x_year(int(years.min()), max(int(years.max()), last_year))  # type: ignore[arg-type]
+        x = _x_year(int(years.min()), max(int(years.max()), last_year), width=_PANEL_WIDTH)  # type: ignore[arg-type]
         tips = [
             alt.Tooltip("area:N", title=t("label.area", lang)),
             _year_tip(lang),
@@ -1528,7 +1539,9 @@ def circular_economy(
         ]
         layers = lines + [e.encode(x=x) for e in extra]
         return _layer(layers, meta, lang).properties(
-            width=300, height=260, title=alt.TitleParams(t(f"circular.panel_{ind}", lang), fontSize=13)
+            width=_PANEL_WIDTH,
+            height=260,
+            title=alt.TitleParams(t(f"circular.panel_{ind}", lang), fontSize=13),
         )
 
     waste_y = alt.Y("plot_value:Q", title=t("axis.waste_kg", lang), axis=alt.Axis(format=",.0f"))

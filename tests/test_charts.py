@@ -730,6 +730,55 @@ def test_circular_economy_two_panels_with_eu_targets() -> None:
     assert title_text(spec_of("circular_economy", "en")).startswith("Finland's recycling rate was 40%")
 
 
+_AXIS_LABELS = re.compile(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', re.DOTALL)
+_LABEL = re.compile(
+    r'<text text-anchor="(start|middle|end)" transform="translate\(([-\d.]+),[-\d.]+\)"[^>]*'
+    r'font-size="([\d.]+)px"[^>]*>(\d{4})</text>'
+)
+
+
+def year_label_gaps(svg: str) -> list[list[float]]:
+    """Per axis of year labels in a rendered SVG: the px between neighbouring labels' ink (a DejaVu Sans
+    digit is 0.64 em wide), from their anchor and x position."""
+    out = []
+    for axis in _AXIS_LABELS.findall(svg):
+        boxes = []
+        for anchor, x, size, text in _LABEL.findall(axis):
+            width = len(text) * float(size) * 0.64
+            left = float(x) - {"start": 0.0, "middle": width / 2, "end": width}[anchor]
+            boxes.append((left, left + width))
+        if len(boxes) > 1:
+            boxes.sort()
+            out.append([b[0] - a[1] for a, b in itertools.pairwise(boxes)])
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_circular_economy_year_labels_do_not_overlap(lang: str) -> None:
+    """Both 300 px panels, the recycling one running to the EU's 2035 target: rendered year labels keep
+    at least 8 px between them, also for a long series (2000–2022)."""
+    long = pl.concat(
+        [
+            circular(),
+            circular()
+            .filter(pl.col("year") == 2015)
+            .join(pl.DataFrame({"year2": list(range(2000, 2015))}), how="cross")
+            .with_columns(year=pl.col("year2"))
+            .drop("year2"),
+        ]
+    )
+    for frame in (circular(), long):
+        spec = charts.circular_economy(frame, meta=META, lang=lang).to_dict()
+        gaps = year_label_gaps(vlc.vegalite_to_svg(spec))
+        assert len(gaps) == 2, gaps  # one year axis per panel
+        for axis in gaps:
+            assert min(axis) >= 8, gaps
+        for unit in units(spec):
+            axis = unit.get("encoding", {}).get("x", {}).get("axis")
+            if axis and axis.get("format") == "%Y":
+                assert axis["labelAngle"] == 0 and axis["labelOverlap"] is True
+
+
 def test_weekly_mover_emphasises_the_current_year() -> None:
     spec = spec_of("weekly_mover")
     lines = [u for u in units(spec) if mark_type(u) == "line"]
