@@ -1150,3 +1150,170 @@ def test_data_freshness_never_fetched_is_a_problem() -> None:
     assert points["encoding"]["y"]["sort"] == ["ds_c", "ds_b", "ds_a"]  # never, late, fresh
     assert colour_map(points)["Never fetched"] == theme.FRESHNESS_COLOURS["never"]
     assert title_text(spec) == "1 of 3 datasets are up to date, 2 need attention"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# WCAG AA contrast of every text a chart draws (1.4.3: 4.5:1 against what the text sits on)
+
+_NAMED: dict[str, str] = {"white": "#FFFFFF", "black": "#000000"}
+# Vega's own defaults where the theme sets no colour (legend and text marks: black; the mark colour)
+_VEGA_TEXT: str = "#000000"
+_VEGA_MARK: str = "#4C78A8"
+
+
+def _hex(colour: str) -> str:
+    colour = _NAMED.get(colour.lower(), colour)
+    if re.fullmatch(r"#[0-9a-fA-F]{3}", colour):
+        colour = "#" + "".join(c * 2 for c in colour[1:])
+    assert re.fullmatch(r"#[0-9a-fA-F]{6}", colour), colour
+    return colour.upper()
+
+
+def _blend(colour: str, opacity: float, background: str) -> str:
+    """colour drawn at opacity over background, as the colour a reader sees."""
+    fg, bg = _hex(colour), _hex(background)
+    mixed = [
+        round(opacity * int(fg[i : i + 2], 16) + (1 - opacity) * int(bg[i : i + 2], 16)) for i in (1, 3, 5)
+    ]
+    return "#" + "".join(f"{c:02X}" for c in mixed)
+
+
+def _row_colours(
+    spec: dict[str, Any], unit: dict[str, Any], channels: tuple[str, ...], default: str
+) -> list[str]:
+    """The colour of each data row of a unit: a colour field without a scale, a scale, or the mark's."""
+    mark = unit["mark"] if isinstance(unit["mark"], dict) else {}
+    rows = rows_of(spec, unit) or [{}]
+    for channel in channels:
+        enc = unit.get("encoding", {}).get(channel)
+        if isinstance(enc, dict) and "field" in enc:
+            if enc.get("scale", {}) is None:
+                return [str(r[enc["field"]]) for r in rows]
+            mapping = dict(zip(enc["scale"]["domain"], enc["scale"]["range"], strict=True))
+            return [mapping[r[enc["field"]]] for r in rows]
+        if isinstance(enc, dict) and "value" in enc:
+            return [str(enc["value"])] * len(rows)
+    for key in channels:
+        if isinstance(mark.get(key), str):
+            return [mark[key]] * len(rows)
+    return [default] * len(rows)
+
+
+def _sits_on(text: dict[str, Any], shape: dict[str, Any]) -> tuple[str, ...] | None:
+    """The fields whose values must match for a text row to sit on a bar or rect row (None: never)."""
+    tenc, senc = text.get("encoding", {}), shape.get("encoding", {})
+    tx, ty, sx, sy = (e.get(c, {}).get("field") for e in (tenc, senc) for c in ("x", "y"))
+    if ty is None or ty != sy:
+        return None
+    align = text["mark"].get("align", "center") if isinstance(text["mark"], dict) else "center"
+    sx2 = senc.get("x2", {}).get("field")
+    if mark_type(shape) == "rect" and tx == sx:
+        return (ty, tx)
+    if mark_type(shape) == "bar" and (
+        (tx == sx and align == "left" and sx2)  # from the start of a floating bar, inwards
+        or (tx == sx and align == "right" and not sx2)  # from the end of a bar from zero, inwards
+        or (tx == sx2 and align == "right")
+    ):
+        return (ty, tx)
+    return None
+
+
+def text_contrasts(spec: dict[str, Any]) -> list[tuple[str, str, str, float]]:
+    """(what, text colour, background, contrast) for every text of a chart spec: title, subtitle, axis
+    and legend labels and titles, and every text mark row against the chart background or, when it is
+    drawn inside a bar or cell, against that bar's colour. The demo watermark is left out: decoration,
+    its words are in the subtitle at full contrast."""
+    config = spec.get("config", {})
+    page = _hex(config.get("background", "#FFFFFF"))
+    out: list[tuple[str, str, str, float]] = []
+
+    def add(what: str, colour: str, background: str = page, opacity: float = 1.0) -> None:
+        seen = _blend(colour, opacity, background)
+        out.append((what, seen, _hex(background), theme.contrast_ratio(seen, _hex(background))))
+
+    title = config.get("title", {})
+    add("title", title.get("color", _VEGA_TEXT))
+    add("subtitle", title.get("subtitleColor", _VEGA_TEXT))
+    for part in ("axis", "legend"):
+        for key in ("labelColor", "titleColor"):
+            add(f"{part}.{key}", config.get(part, {}).get(key, _VEGA_TEXT))
+    all_units = list(units(spec))
+    for unit in all_units:
+        for channel, enc in unit.get("encoding", {}).items():
+            for key in ("axis", "legend"):
+                extra = enc.get(key) if isinstance(enc, dict) else None
+                for colour_key in ("labelColor", "titleColor"):
+                    if isinstance(extra, dict) and colour_key in extra:
+                        add(f"{channel}.{key}.{colour_key}", extra[colour_key])
+        if mark_type(unit) != "text" or str(unit.get("name", "")).startswith("demo_watermark"):
+            continue
+        mark = unit["mark"] if isinstance(unit["mark"], dict) else {}
+        default = config.get("text", {}).get("color", _VEGA_TEXT)
+        colours = _row_colours(spec, unit, ("fill", "color"), default)
+        opacity = float(mark.get("opacity", 1.0))
+        rows = rows_of(spec, unit) or [{}]
+        for row, colour in zip(rows, colours, strict=True):
+            label = str(row.get(unit.get("encoding", {}).get("text", {}).get("field", ""), mark.get("text")))
+            backgrounds = []
+            for shape in all_units:
+                keys = _sits_on(unit, shape) if mark_type(shape) in ("bar", "rect") else None
+                if keys is None:
+                    continue
+                shape_colours = _row_colours(spec, shape, ("color", "fill"), _VEGA_MARK)
+                for shape_row, shape_colour in zip(rows_of(spec, shape), shape_colours, strict=True):
+                    if all(shape_row.get(k) == row.get(k) for k in keys):
+                        backgrounds.append(shape_colour)
+            for background in backgrounds or [page]:
+                add(f"text {label!r}", colour, background, opacity)
+    return out
+
+
+def test_contrast_check_has_teeth() -> None:
+    """White text inside a bluish-green bar (3.4:1) and a light grey label on white fail; text beside the
+    bar is judged against the page."""
+    frame = pl.DataFrame({"item": ["a"], "lo": [0.0], "hi": [10.0], "label": ["10"]})
+    bar = (
+        alt.Chart(frame)
+        .mark_bar(color=theme.OKABE_ITO["bluish_green"])
+        .encode(y="item:N", x="lo:Q", x2="hi:Q")
+    )
+    inside = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=6, color="white")
+        .encode(y="item:N", x="lo:Q", text="label:N")
+    )
+    beside = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=6, color="#AAAAAA")
+        .encode(y="item:N", x="hi:Q", text="label:N")
+    )
+    found = {(w, b): r for w, _, b, r in text_contrasts(alt.layer(bar, inside, beside).to_dict())}
+    assert found[("text '10'", _hex(theme.OKABE_ITO["bluish_green"]))] < theme.WCAG_TEXT_CONTRAST
+    assert found[("text '10'", "#FFFFFF")] < theme.WCAG_TEXT_CONTRAST  # grey on the page
+    # the charts' texts inside cells and bars are judged against them: dashboard cells, the balance's sink
+    cells = {b for w, _, b, _ in text_contrasts(spec_of("progress_dashboard")) if w.startswith("text")}
+    assert {_hex(theme.LEVEL_COLOURS[lv]) for lv in ("moderate", "weak", "away")} <= cells
+    bars = {b for w, _, b, _ in text_contrasts(spec_of("neutrality_balance")) if w.startswith("text")}
+    assert _hex(theme.OKABE_ITO["bluish_green"]) in bars
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_chart_text_meets_wcag_aa_contrast_on_the_bundled_data(loaded_engine: Any, lang: str) -> None:
+    """Every chart of the report, built from the bundled snapshot as the report builds it (demo and real
+    alike): each text has at least 4.5:1 against what it is drawn on."""
+    from report import weekly
+
+    # the snapshot is fetched today: the weekly chart shows the weeks published by today
+    built = weekly._builders(loaded_engine, lang, date.today())
+    assert len(built) >= 10
+    failures, texts = [], 0
+    for name, build in built.items():
+        chart, _ = build()
+        spec = chart.to_dict()
+        checks = text_contrasts(spec)
+        texts += sum(w.startswith("text") for w, *_ in checks)
+        failures += [
+            (name, w, fg, bg, round(r, 2)) for w, fg, bg, r in checks if r < theme.WCAG_TEXT_CONTRAST
+        ]
+    assert texts > 30  # the check has teeth: the charts' own text marks were found and judged
+    assert not failures, failures
