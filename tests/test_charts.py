@@ -892,6 +892,8 @@ def test_neutrality_balance_sink_is_the_city_of_espoos_assumption_and_a_what_if(
     assert title.startswith({"fi": "Jos ", "sv": "Om ", "en": "If "}[lang])
     assert {"fi": "kattaisi", "sv": "skulle", "en": "would"}[lang] in title
     assert "HSY" not in title
+    # the report's heading over the chart says the same
+    assert assumption[:4] in t("chart_heading.neutrality_balance", lang).lower()
 
 
 def test_data_freshness_statuses_markers_and_problems_first() -> None:
