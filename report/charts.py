@@ -6,8 +6,8 @@ import itertools
 import statistics
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
 import altair as alt
@@ -25,6 +25,7 @@ from report.i18n import (
     format_percent,
     has,
     label,
+    source_text,
     t,
     vega_locale,
 )
@@ -286,17 +287,24 @@ def _years(chart: alt.Chart, field: str = "year") -> alt.Chart:
     return chart.transform_calculate(**{_YEAR_T: f"datetime(datum.{field}, 0, 1)"})
 
 
-def _year_step(first: int, last: int) -> int:
+# the least distance in px between the centres of two year labels ("2035" is about 28 px at 11 px)
+_YEAR_LABEL_SPACING: Final = 56
+_NICE_YEAR_STEPS: Final[tuple[int, ...]] = (1, 2, 5, 10, 20, 25, 50)
+
+
+def _year_step(first: int, last: int, width: int | None = None) -> int:
+    """Years between two labels: by the span, and with a width (px) at least _YEAR_LABEL_SPACING apart."""
     span = last - first
-    if span <= 12:
-        return 1
-    if span <= 24:
-        return 2
-    return 5 if span <= 60 else 10
+    step = 1 if span <= 12 else 2 if span <= 24 else 5 if span <= 60 else 10
+    if width is None or span <= 0:
+        return step
+    fits = max(1, width // _YEAR_LABEL_SPACING)  # labels that fit side by side
+    return next((s for s in _NICE_YEAR_STEPS if s >= step and span / s + 1 <= fits), _NICE_YEAR_STEPS[-1])
 
 
-def _x_year(first: int, last: int, title: str | None = None) -> alt.X:
-    """A temporal year axis with plain "%Y" labels (never "2,010") and ticks on whole years."""
+def _x_year(first: int, last: int, title: str | None = None, width: int | None = None) -> alt.X:
+    """A temporal year axis with plain "%Y" labels (never "2,010") and ticks on whole years; with the
+    plot's width (px), labels far enough apart never to touch (a narrow panel labels every 5th year)."""
     return alt.X(
         f"{_YEAR_T}:T",
         title=title,
@@ -304,8 +312,9 @@ def _x_year(first: int, last: int, title: str | None = None) -> alt.X:
         axis=alt.Axis(
             format="%Y",
             formatType="time",
-            tickCount={"interval": "year", "step": _year_step(first, last)},
+            tickCount={"interval": "year", "step": _year_step(first, last, width)},
             labelOverlap=True,
+            labelAngle=0,
         ),
     )
 
@@ -1086,6 +1095,17 @@ PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
+def _rank_decimals(values: Sequence[float], lang: str, least: int = 1, most: int = 3) -> int:
+    """The fewest decimals, from least up to most, at which any two neighbours in the ranking of values
+    that differ also differ as printed in lang (2.61 and 2.64 both print "2,6": two decimals)."""
+    ranked = sorted(set(values))
+    for places in range(least, most):
+        printed = [format_number(v, lang, places) for v in ranked]
+        if all(a != b for a, b in itertools.pairwise(printed)):
+            return places
+    return most
+
+
 def per_resident_comparison(
     frame: pl.DataFrame,
     *,
@@ -1155,6 +1175,9 @@ def per_resident_comparison(
         ]
     )
     median = statistics.median(others.values())
+    # one decimal, or more where the ranking needs it: two cities that differ never print the same
+    places = _rank_decimals([current[a] for a in ordered], lang)
+    value_format = f",.{places}f"
     y_enc = alt.Y("area:N", sort=[label("area", a, lang) for a in ordered], title=None)
     x_title = t("axis.per_resident", lang)
     group_domain = [groups["highlight"], groups["capital"], groups["other"]]
@@ -1175,7 +1198,7 @@ def per_resident_comparison(
             tooltip=[
                 alt.Tooltip("area:N", title=t("label.area", lang)),
                 _year_tip(lang),
-                alt.Tooltip("value:Q", title=t("label.per_resident", lang), format=",.1f"),
+                alt.Tooltip("value:Q", title=t("label.per_resident", lang), format=value_format),
                 alt.Tooltip("change:N", title=t("label.change_since_first", lang)),
             ],
         )
@@ -1183,10 +1206,10 @@ def per_resident_comparison(
     values = (
         alt.Chart(df)
         .mark_text(align="left", dx=4)
-        .encode(y=y_enc, x=alt.X("value:Q", title=x_title), text=alt.Text("value:Q", format=",.1f"))
+        .encode(y=y_enc, x=alt.X("value:Q", title=x_title), text=alt.Text("value:Q", format=value_format))
     )
     median_df = pl.DataFrame([{"median": median}])
-    median_text = t("per_resident.median_label", lang, value=format_number(median, lang, 1))
+    median_text = t("per_resident.median_label", lang, value=format_number(median, lang, places))
     rule = (
         alt.Chart(median_df)
         .mark_rule(strokeDash=[4, 3], color=th.TEXT_COLOUR)
@@ -1208,7 +1231,7 @@ def per_resident_comparison(
         "per_resident.title",
         hl,
         lang,
-        value=format_number(current[hl], lang, 1),
+        value=format_number(current[hl], lang, places),
         year=yr,
         comparison=comparison,
     )
@@ -1218,11 +1241,11 @@ def per_resident_comparison(
         year=yr,
         n=len(current),
         area=label("area", hl, lang),
-        value=format_number(current[hl], lang, 1),
+        value=format_number(current[hl], lang, places),
         rank=ordered.index(hl) + 1,
-        median=format_number(median, lang, 1),
-        lowest=f"{label('area', ordered[0], lang)} {format_number(current[ordered[0]], lang, 1)}",
-        highest=f"{label('area', ordered[-1], lang)} {format_number(current[ordered[-1]], lang, 1)}",
+        median=format_number(median, lang, places),
+        lowest=f"{label('area', ordered[0], lang)} {format_number(current[ordered[0]], lang, places)}",
+        highest=f"{label('area', ordered[-1], lang)} {format_number(current[ordered[-1]], lang, places)}",
     )
     table = df.select("area_key", "area", "year", "value", "group", "change")
     return _finish(
@@ -1436,6 +1459,9 @@ CIRCULAR_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
+_PANEL_WIDTH: Final = 300
+
+
 def circular_economy(
     frame: pl.DataFrame,
     *,
@@ -1500,7 +1526,7 @@ def circular_economy(
     def panel(ind: str, y_axis: alt.Y, fmt: str, extra: list[alt.Chart], last_year: int) -> alt.LayerChart:
         sub = df.filter(pl.col("indicator") == ind)
         years = sub.get_column("year")
-        x = _x_year(int(years.min()), max(int(years.max()), last_year))  # type: ignore[arg-type]
+        x = _x_year(int(years.min()), max(int(years.max()), last_year), width=_PANEL_WIDTH)  # type: ignore[arg-type]
         tips = [
             alt.Tooltip("area:N", title=t("label.area", lang)),
             _year_tip(lang),
@@ -1513,7 +1539,9 @@ def circular_economy(
         ]
         layers = lines + [e.encode(x=x) for e in extra]
         return _layer(layers, meta, lang).properties(
-            width=300, height=260, title=alt.TitleParams(t(f"circular.panel_{ind}", lang), fontSize=13)
+            width=_PANEL_WIDTH,
+            height=260,
+            title=alt.TitleParams(t(f"circular.panel_{ind}", lang), fontSize=13),
         )
 
     waste_y = alt.Y("plot_value:Q", title=t("axis.waste_kg", lang), axis=alt.Axis(format=",.0f"))
@@ -1627,6 +1655,27 @@ WEEKLY_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
+def _week_domain(weeks: Sequence[int]) -> list[int]:
+    """The x domain of the weeks with data: first to last (one week alone: a week either side)."""
+    if weeks[0] < weeks[-1]:
+        return [weeks[0], weeks[-1]]
+    return [weeks[0] - 1, weeks[0] + 1]
+
+
+def _week_ticks(weeks: Sequence[int], most: int = 13) -> list[int]:
+    """Axis labels at weeks that have data: all of them when few, else every n-th ending at the last."""
+    step = -(-len(weeks) // most)
+    return sorted(weeks[::-1][::step])
+
+
+def _week_before(year: int, week: int) -> tuple[int, int]:
+    """The ISO (year, week) before the given one (week 1 of 2026 → the last week of 2025)."""
+    if week > 1:
+        return year, week - 1
+    iso = (date(year, 1, 4) - timedelta(days=7)).isocalendar()  # 4 January is always in ISO week 1
+    return iso.year, iso.week
+
+
 def weekly_mover(
     frame: pl.DataFrame,
     *,
@@ -1637,8 +1686,9 @@ def weekly_mover(
     """The electricity emission factor by ISO week: one line per year, the current year emphasised.
 
     frame: one row per ISO year and week — year (int), week (int, 1–53), value (float, gCO2/kWh).
-    current_year defaults to the latest year. The title compares its latest week with the mean of the
-    earlier years' same week.
+    current_year defaults to the latest year. The x axis spans the weeks that have data (not 1–53). The
+    title states the latest week's change from the week before (when that week has a value) and compares
+    it with the mean of the earlier years' same week.
     """
     name = "weekly_mover"
     _check_lang(name, lang)
@@ -1650,6 +1700,7 @@ def weekly_mover(
     if bad:
         raise ValueError(f"{name}: week {bad[0][1]} in {bad[0][0]} is outside 1–53")
     years = sorted({y for y, _, _ in rows})
+    weeks = sorted({w for _, w, _ in rows})  # the axis spans these, not 1–53
     cur = years[-1] if current_year is None else current_year
     if cur not in years:
         raise ValueError(f"{name}: no rows for current_year {cur}; years present: {years}")
@@ -1669,8 +1720,8 @@ def weekly_mover(
     x = alt.X(
         "week:Q",
         title=t("axis.iso_week", lang),
-        scale=alt.Scale(domain=[1, 53], nice=False),
-        axis=alt.Axis(format="d", values=[1, 5, 9, 13, 18, 22, 26, 31, 35, 39, 44, 48, 53]),
+        scale=alt.Scale(domain=_week_domain(weeks), nice=False, zero=False),
+        axis=alt.Axis(format="d", values=_week_ticks(weeks), labelOverlap=True),
     )
     y_axis = alt.Y("value:Q", title=t("axis.emission_factor", lang), axis=alt.Axis(format=",.0f"))
     tips = [
@@ -1702,7 +1753,22 @@ def weekly_mover(
     )
     chart = _layer(layers, meta, lang).properties(width=560, height=300)
     same_week = [v for y, w, v in rows if y != cur and w == last_week]
-    fmt = {"week": last_week, "year": cur, "value": format_number(last_value, lang)}
+    # week on week: the ISO week before the latest (week 1 follows the previous ISO year's last week)
+    prev_year, prev_week = _week_before(cur, last_week)
+    prev_value = next((v for y, w, v in rows if (y, w) == (prev_year, prev_week)), None)
+    change, change_sentence = "", ""
+    if prev_value is not None:
+        delta = format_number(last_value - prev_value, lang, 1, signed=True)
+        change = t("weekly.change", lang, delta=delta)
+        change_sentence = t(
+            "weekly.description_change",
+            lang,
+            prev_week=prev_week,
+            prev_year=prev_year,
+            prev=format_number(prev_value, lang),
+            delta=delta,
+        )
+    fmt = {"week": last_week, "year": cur, "value": format_number(last_value, lang), "change": change}
     if same_week and statistics.fmean(same_week) > 0:
         mean = statistics.fmean(same_week)
         diff = _pct_change(last_value, mean)
@@ -1712,13 +1778,16 @@ def weekly_mover(
     else:
         finding = t("weekly.title_plain", lang, **fmt)
         mean_text = NOT_AVAILABLE
-    description = t(
-        "weekly.description",
-        lang,
-        first=years[0],
-        last=years[-1],
-        mean=mean_text,
-        **fmt,
+    description = (
+        t(
+            "weekly.description",
+            lang,
+            first=years[0],
+            last=years[-1],
+            mean=mean_text,
+            **fmt,
+        )
+        + change_sentence
     )
     return _finish(
         chart,
@@ -1760,7 +1829,9 @@ def neutrality_balance(
 
     emissions: year (int), value (float, kt CO2e) — must include base_year (extra columns are ignored).
     sinks: year (int), value (float, removals in kt CO2e, positive), lower, upper (float, optional).
-    The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled.
+    The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled. The
+    sink is the City of Espoo's assumption (a share of one year's emissions), not a measurement: the chart
+    labels it so, credits it to the City of Espoo and states the balance as a what-if.
     """
     name = "neutrality_balance"
     _check_lang(name, lang)
@@ -1783,6 +1854,11 @@ def neutrality_balance(
             f"{name}: sink value {sink} for {sink_year} is negative; give removals as positive kt"
         )
     latest = e.sort("year").row(-1, named=True)
+    # the sink is an assumption of the City of Espoo (a share of one year's emissions), not a measurement
+    # and not HSY's: the subtitle, the bar, its tooltip and the alt text name it so
+    sink_source = t("balance.sink_source", lang)
+    meta = replace(meta, sources=(*meta.sources, t("balance.sink_credit", lang, source=sink_source)))
+    emission_sources = ", ".join(source_text(x, lang) for x in meta.sources[:-1])
     cats = {
         "residual": t(
             "balance.residual",
@@ -1791,7 +1867,7 @@ def neutrality_balance(
             pct=format_percent((1 - target_reduction) * 100, lang),
             base=base_year,
         ),
-        "sink": t("balance.sink", lang, year=sink_year),
+        "sink": t("balance.sink", lang, year=sink_year, source=sink_source),
     }
     kinds = {
         "residual": t("balance.kind_residual", lang),
@@ -1801,6 +1877,7 @@ def neutrality_balance(
     }
     gap = residual - sink
     gap_kind = "gap" if gap > 0 else "surplus"
+    bar_colours = {"residual": th.MUTED_TEXT, "sink": th.OKABE_ITO["bluish_green"], gap_kind: th.BACKGROUND}
     bars_rows: list[dict[str, Any]] = [
         {
             "category": cats["residual"],
@@ -1808,8 +1885,19 @@ def neutrality_balance(
             "lo": 0.0,
             "hi": residual,
             "value": residual,
+            "source": emission_sources,
+            # the value is written inside the bar, from its start: a text colour that reads on the bar
+            "text_colour": th.text_on(bar_colours["residual"]),
         },
-        {"category": cats["sink"], "kind": kinds["sink"], "lo": 0.0, "hi": sink, "value": sink},
+        {
+            "category": cats["sink"],
+            "kind": kinds["sink"],
+            "lo": 0.0,
+            "hi": sink,
+            "value": sink,
+            "source": sink_source,
+            "text_colour": th.text_on(bar_colours["sink"]),
+        },
     ]
     gap_row = {
         "category": cats["sink"] if gap > 0 else cats["residual"],
@@ -1817,6 +1905,7 @@ def neutrality_balance(
         "lo": min(sink, residual),
         "hi": max(sink, residual),
         "value": abs(gap),
+        "source": f"{emission_sources}, {sink_source}",
         "label": t(f"balance.{gap_kind}_label", lang, value=format_number(abs(gap), lang)),
     }
     df = pl.DataFrame(bars_rows).with_columns(
@@ -1830,13 +1919,14 @@ def neutrality_balance(
         title=None,
         scale=alt.Scale(
             domain=[kinds["residual"], kinds["sink"], kinds[gap_kind]],
-            range=["#555555", th.OKABE_ITO["bluish_green"], "#FFFFFF"],
+            range=[bar_colours["residual"], bar_colours["sink"], bar_colours[gap_kind]],
         ),
         legend=alt.Legend(orient="bottom", direction="horizontal", symbolStrokeColor=th.TEXT_COLOUR),
     )
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
         alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+        alt.Tooltip("source:N", title=t("label.source", lang)),
     ]
     layers: list[alt.Chart] = [
         alt.Chart(df)
@@ -1857,8 +1947,13 @@ def neutrality_balance(
         )
         .encode(y=y, x=alt.X("lo:Q", title=x_title), x2="hi:Q", color=colour, tooltip=tips),
         alt.Chart(df)
-        .mark_text(align="left", dx=6, color="white", fontWeight="bold")
-        .encode(y=y, x=alt.X("lo:Q", title=x_title), text="label:N"),
+        .mark_text(align="left", dx=6, fontWeight="bold")
+        .encode(
+            y=y,
+            x=alt.X("lo:Q", title=x_title),
+            text="label:N",
+            fill=alt.Fill("text_colour:N", scale=None),
+        ),
         alt.Chart(gap_df)
         .mark_text(align="left", dx=6, fontWeight="bold", color=th.TEXT_COLOUR)
         .encode(y=y, x=alt.X("hi:Q", title=x_title), text="label:N"),
@@ -1895,6 +1990,7 @@ def neutrality_balance(
         base_value=format_number(base_value, lang),
         reduction=format_percent(target_reduction * 100, lang),
         sink_year=sink_year,
+        source=sink_source,
         gap=gap_row["label"],
         latest_year=int(latest["year"]),
         latest=format_number(float(latest["value"]), lang),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import struct
@@ -18,7 +19,7 @@ import vl_convert as vlc
 
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
-from report.i18n import LANGS, MINUS, NBSP, catalogue, t, vega_locale
+from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
 DEMO = ChartMeta(sources=("HSY", "Syke"), licence="CC BY 4.0", vintage=date(2026, 11, 27), is_demo=True)
@@ -639,6 +640,44 @@ def test_per_resident_highlights_espoo_and_marks_the_median() -> None:
     assert "Esbo" in next(u for u in units(sv) if mark_type(u) == "bar")["encoding"]["y"]["sort"]
 
 
+def close_per_resident() -> pl.DataFrame:
+    # every value reads "2,6" at one decimal; Vantaa and Helsinki still read the same at two
+    now = {"espoo": 2.61, "helsinki": 2.6405, "vantaa": 2.6449, "tampere": 2.58, "turku": 2.58}
+    return pl.DataFrame([{"area": a, "year": 2023, "value": v} for a, v in now.items()])
+
+
+def _places(fmt: str) -> int:
+    match = re.fullmatch(r",\.(\d)f", fmt)
+    assert match, fmt
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_per_resident_decimals_rank_the_cities_and_labels_match_tooltips(lang: str) -> None:
+    for frame, close in ((per_resident(), False), (close_per_resident(), True)):
+        spec = charts.per_resident_comparison(frame, meta=META, lang=lang).to_dict()
+        bars = next(u for u in units(spec) if mark_type(u) == "bar")
+        text = next(u for u in units(spec) if mark_type(u) == "text" and "text" in u["encoding"])
+        tip = next(d for d in bars["encoding"]["tooltip"] if d["field"] == "value")
+        assert text["encoding"]["text"]["field"] == "value"
+        assert text["encoding"]["text"]["format"] == tip["format"]  # the label and the tooltip agree
+        places = _places(tip["format"])
+        shown = {r["area_key"]: r["value"] for r in rows_of(spec, bars)}  # the year drawn
+        ranked = sorted(set(shown.values()))
+
+        def printed(d: int, ranked: list[float] = ranked) -> list[str]:
+            return [format_number(v, lang, d) for v in ranked]
+
+        # neighbours in the ranking that differ never print the same ...
+        assert all(a != b for a, b in itertools.pairwise(printed(places)))
+        # ... with the fewest decimals that does it, one at least
+        assert places == 1 or any(a == b for a, b in itertools.pairwise(printed(places - 1)))
+        assert places > 1 if close else places == 1
+        # the title and the alt text state the highlighted value at the same decimals
+        espoo = format_number(shown["espoo"], lang, places)
+        assert espoo in title_text(spec) and espoo in spec["description"]
+
+
 def test_progress_dashboard_grid_text_and_reasons() -> None:
     spec = spec_of("progress_dashboard")
     rect = next(u for u in units(spec) if mark_type(u) == "rect")
@@ -691,6 +730,55 @@ def test_circular_economy_two_panels_with_eu_targets() -> None:
     assert title_text(spec_of("circular_economy", "en")).startswith("Finland's recycling rate was 40%")
 
 
+_AXIS_LABELS = re.compile(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', re.DOTALL)
+_LABEL = re.compile(
+    r'<text text-anchor="(start|middle|end)" transform="translate\(([-\d.]+),[-\d.]+\)"[^>]*'
+    r'font-size="([\d.]+)px"[^>]*>(\d{4})</text>'
+)
+
+
+def year_label_gaps(svg: str) -> list[list[float]]:
+    """Per axis of year labels in a rendered SVG: the px between neighbouring labels' ink (a DejaVu Sans
+    digit is 0.64 em wide), from their anchor and x position."""
+    out = []
+    for axis in _AXIS_LABELS.findall(svg):
+        boxes = []
+        for anchor, x, size, text in _LABEL.findall(axis):
+            width = len(text) * float(size) * 0.64
+            left = float(x) - {"start": 0.0, "middle": width / 2, "end": width}[anchor]
+            boxes.append((left, left + width))
+        if len(boxes) > 1:
+            boxes.sort()
+            out.append([b[0] - a[1] for a, b in itertools.pairwise(boxes)])
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_circular_economy_year_labels_do_not_overlap(lang: str) -> None:
+    """Both 300 px panels, the recycling one running to the EU's 2035 target: rendered year labels keep
+    at least 8 px between them, also for a long series (2000–2022)."""
+    long = pl.concat(
+        [
+            circular(),
+            circular()
+            .filter(pl.col("year") == 2015)
+            .join(pl.DataFrame({"year2": list(range(2000, 2015))}), how="cross")
+            .with_columns(year=pl.col("year2"))
+            .drop("year2"),
+        ]
+    )
+    for frame in (circular(), long):
+        spec = charts.circular_economy(frame, meta=META, lang=lang).to_dict()
+        gaps = year_label_gaps(vlc.vegalite_to_svg(spec))
+        assert len(gaps) == 2, gaps  # one year axis per panel
+        for axis in gaps:
+            assert min(axis) >= 8, gaps
+        for unit in units(spec):
+            axis = unit.get("encoding", {}).get("x", {}).get("axis")
+            if axis and axis.get("format") == "%Y":
+                assert axis["labelAngle"] == 0 and axis["labelOverlap"] is True
+
+
 def test_weekly_mover_emphasises_the_current_year() -> None:
     spec = spec_of("weekly_mover")
     lines = [u for u in units(spec) if mark_type(u) == "line"]
@@ -701,8 +789,63 @@ def test_weekly_mover_emphasises_the_current_year() -> None:
     assert colours["2024"] != colours["2025"]  # earlier years are distinct greys
     assert lines[0]["encoding"]["x"]["axis"]["format"] == "d"
     assert title_text(spec).replace(NBSP, " ") == (
-        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, 50 % alempi kuin aiempina vuosina keskimäärin"
+        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, +1,0 gCO₂/kWh edelliseen viikkoon verrattuna; "
+        "50 % alempi kuin aiempina vuosina keskimäärin"
     )
+
+
+def four_weeks() -> pl.DataFrame:
+    # weeks 45–48 of 2026 only; week 48 is 3.2 below week 47
+    return pl.DataFrame({"year": [2026] * 4, "week": [45, 46, 47, 48], "value": [60.0, 55.0, 58.0, 54.8]})
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_mover_axis_spans_only_the_weeks_with_data(lang: str) -> None:
+    frame = four_weeks()
+    spec = charts.weekly_mover(frame, meta=META, lang=lang).to_dict()
+    weeks = sorted(frame["week"])
+    for unit in units(spec):
+        x = unit.get("encoding", {}).get("x")
+        if x is None or x.get("field") != "week" or "scale" not in x:
+            continue
+        assert x["scale"]["domain"] == [weeks[0], weeks[-1]]  # 45–48, not 1–53
+        assert x["axis"]["values"] == weeks  # a label at each of the four weeks, none without data
+    # many weeks: labels at weeks with data, at most 13 of them, the latest week always labelled
+    many = charts.weekly_mover(weekly(), meta=META, lang=lang).to_dict()
+    x = next(u for u in units(many) if mark_type(u) == "line")["encoding"]["x"]
+    held = set(weekly()["week"])
+    assert x["scale"]["domain"] == [min(held), max(held)]
+    assert set(x["axis"]["values"]) <= held and len(x["axis"]["values"]) <= 13
+    assert max(held) in x["axis"]["values"]
+    # one week alone: a domain around it, never a zero-width one
+    one = charts.weekly_mover(frame.head(1), meta=META, lang=lang).to_dict()
+    x = next(u for u in units(one) if mark_type(u) == "line")["encoding"]["x"]
+    assert x["scale"]["domain"][0] < weeks[0] < x["scale"]["domain"][1]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_mover_title_states_the_change_from_the_week_before(lang: str) -> None:
+    frame = four_weeks()
+    title = title_text(charts.weekly_mover(frame, meta=META, lang=lang).to_dict())
+    # 54.8 − 58.0 = −3.2: the locale's minus sign and decimal separator, the unit, "the week before"
+    minus = "-" if lang == "en" else MINUS
+    sep = "." if lang == "en" else ","
+    before = {"fi": "edelliseen viikkoon", "sv": "jämfört med veckan innan", "en": "on the week before"}[lang]
+    assert f"{minus}3{sep}2{NBSP}gCO₂/kWh {before}" in title, title
+    # a rise has the plus sign
+    up = frame.with_columns(value=pl.Series([60.0, 55.0, 50.0, 51.5]))
+    assert f"+1{sep}5{NBSP}gCO₂/kWh {before}" in title_text(
+        charts.weekly_mover(up, meta=META, lang=lang).to_dict()
+    )
+    # week 1 is compared with the previous ISO year's last week (2020 had 53 weeks)
+    turn = pl.DataFrame({"year": [2020, 2021], "week": [53, 1], "value": [40.0, 42.0]})
+    spec = charts.weekly_mover(turn, meta=META, lang=lang).to_dict()
+    assert f"+2{sep}0{NBSP}gCO₂/kWh {before}" in title_text(spec)
+    compared = spec["description"].rsplit("(", 1)[-1]  # the alt text names the week compared with
+    assert "53" in compared and "2020" in compared
+    # the week before has no value: no change is claimed
+    gap = frame.filter(pl.col("week") != 47)
+    assert before not in title_text(charts.weekly_mover(gap, meta=META, lang=lang).to_dict())
 
 
 def test_neutrality_balance_residual_sink_and_gap() -> None:
@@ -715,8 +858,42 @@ def test_neutrality_balance_residual_sink_and_gap() -> None:
     assert any(r.get("label") == f"Vaje 50{NBSP}kt" for u in units(spec) for r in rows_of(spec, u))
     assert any(mark_type(u) == "errorbar" for u in units(spec))
     assert title_text(spec).replace(NBSP, " ") == (
-        "Hiilinielu (150 kt) kattaa 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
+        "Jos hiilinielu olisi 150 kt, se kattaisi 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
     )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_neutrality_balance_sink_is_the_city_of_espoos_assumption_and_a_what_if(lang: str) -> None:
+    spec = spec_of("neutrality_balance", lang)
+    espoo = {"fi": "Espoon kaupunki", "sv": "Esbo stad", "en": "City of Espoo"}[lang]
+    assumption = {"fi": "oletus", "sv": "antagande", "en": "assumption"}[lang]
+    # the sink bar's axis label and legend entry call it an assumption, credited to the City of Espoo
+    sink_rows = [
+        r
+        for u in units(spec)
+        if mark_type(u) == "bar"
+        for r in rows_of(spec, u)
+        if r["kind"] == t("balance.kind_sink", lang)
+    ]
+    assert len(sink_rows) == 1
+    assert assumption in sink_rows[0]["category"].lower() and espoo in sink_rows[0]["category"]
+    assert assumption in sink_rows[0]["kind"].lower()
+    # wherever the sink's source is named it is the City of Espoo, never HSY (the emissions' publisher)
+    assert sink_rows[0]["source"] == espoo
+    bar = next(u for u in units(spec) if mark_type(u) == "bar")
+    assert "source" in [d["field"] for d in bar["encoding"]["tooltip"]]
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert espoo in subtitle and assumption in subtitle.lower() and "HSY" in subtitle
+    assert espoo in spec["description"] and assumption in spec["description"].lower()
+    table = chart_table(BUILDERS["neutrality_balance"](lang, META))
+    assert espoo in table.filter(pl.col("item") == "sink")["label"].item()
+    # the title is a what-if (a conditional), not a finding
+    title = title_text(spec)
+    assert title.startswith({"fi": "Jos ", "sv": "Om ", "en": "If "}[lang])
+    assert {"fi": "kattaisi", "sv": "skulle", "en": "would"}[lang] in title
+    assert "HSY" not in title
+    # the report's heading over the chart says the same
+    assert assumption[:4] in t("chart_heading.neutrality_balance", lang).lower()
 
 
 def test_data_freshness_statuses_markers_and_problems_first() -> None:
@@ -975,3 +1152,170 @@ def test_data_freshness_never_fetched_is_a_problem() -> None:
     assert points["encoding"]["y"]["sort"] == ["ds_c", "ds_b", "ds_a"]  # never, late, fresh
     assert colour_map(points)["Never fetched"] == theme.FRESHNESS_COLOURS["never"]
     assert title_text(spec) == "1 of 3 datasets are up to date, 2 need attention"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# WCAG AA contrast of every text a chart draws (1.4.3: 4.5:1 against what the text sits on)
+
+_NAMED: dict[str, str] = {"white": "#FFFFFF", "black": "#000000"}
+# Vega's own defaults where the theme sets no colour (legend and text marks: black; the mark colour)
+_VEGA_TEXT: str = "#000000"
+_VEGA_MARK: str = "#4C78A8"
+
+
+def _hex(colour: str) -> str:
+    colour = _NAMED.get(colour.lower(), colour)
+    if re.fullmatch(r"#[0-9a-fA-F]{3}", colour):
+        colour = "#" + "".join(c * 2 for c in colour[1:])
+    assert re.fullmatch(r"#[0-9a-fA-F]{6}", colour), colour
+    return colour.upper()
+
+
+def _blend(colour: str, opacity: float, background: str) -> str:
+    """colour drawn at opacity over background, as the colour a reader sees."""
+    fg, bg = _hex(colour), _hex(background)
+    mixed = [
+        round(opacity * int(fg[i : i + 2], 16) + (1 - opacity) * int(bg[i : i + 2], 16)) for i in (1, 3, 5)
+    ]
+    return "#" + "".join(f"{c:02X}" for c in mixed)
+
+
+def _row_colours(
+    spec: dict[str, Any], unit: dict[str, Any], channels: tuple[str, ...], default: str
+) -> list[str]:
+    """The colour of each data row of a unit: a colour field without a scale, a scale, or the mark's."""
+    mark = unit["mark"] if isinstance(unit["mark"], dict) else {}
+    rows = rows_of(spec, unit) or [{}]
+    for channel in channels:
+        enc = unit.get("encoding", {}).get(channel)
+        if isinstance(enc, dict) and "field" in enc:
+            if enc.get("scale", {}) is None:
+                return [str(r[enc["field"]]) for r in rows]
+            mapping = dict(zip(enc["scale"]["domain"], enc["scale"]["range"], strict=True))
+            return [mapping[r[enc["field"]]] for r in rows]
+        if isinstance(enc, dict) and "value" in enc:
+            return [str(enc["value"])] * len(rows)
+    for key in channels:
+        if isinstance(mark.get(key), str):
+            return [mark[key]] * len(rows)
+    return [default] * len(rows)
+
+
+def _sits_on(text: dict[str, Any], shape: dict[str, Any]) -> tuple[str, ...] | None:
+    """The fields whose values must match for a text row to sit on a bar or rect row (None: never)."""
+    tenc, senc = text.get("encoding", {}), shape.get("encoding", {})
+    tx, ty, sx, sy = (e.get(c, {}).get("field") for e in (tenc, senc) for c in ("x", "y"))
+    if ty is None or ty != sy:
+        return None
+    align = text["mark"].get("align", "center") if isinstance(text["mark"], dict) else "center"
+    sx2 = senc.get("x2", {}).get("field")
+    if mark_type(shape) == "rect" and tx == sx:
+        return (ty, tx)
+    if mark_type(shape) == "bar" and (
+        (tx == sx and align == "left" and sx2)  # from the start of a floating bar, inwards
+        or (tx == sx and align == "right" and not sx2)  # from the end of a bar from zero, inwards
+        or (tx == sx2 and align == "right")
+    ):
+        return (ty, tx)
+    return None
+
+
+def text_contrasts(spec: dict[str, Any]) -> list[tuple[str, str, str, float]]:
+    """(what, text colour, background, contrast) for every text of a chart spec: title, subtitle, axis
+    and legend labels and titles, and every text mark row against the chart background or, when it is
+    drawn inside a bar or cell, against that bar's colour. The demo watermark is left out: decoration,
+    its words are in the subtitle at full contrast."""
+    config = spec.get("config", {})
+    page = _hex(config.get("background", "#FFFFFF"))
+    out: list[tuple[str, str, str, float]] = []
+
+    def add(what: str, colour: str, background: str = page, opacity: float = 1.0) -> None:
+        seen = _blend(colour, opacity, background)
+        out.append((what, seen, _hex(background), theme.contrast_ratio(seen, _hex(background))))
+
+    title = config.get("title", {})
+    add("title", title.get("color", _VEGA_TEXT))
+    add("subtitle", title.get("subtitleColor", _VEGA_TEXT))
+    for part in ("axis", "legend"):
+        for key in ("labelColor", "titleColor"):
+            add(f"{part}.{key}", config.get(part, {}).get(key, _VEGA_TEXT))
+    all_units = list(units(spec))
+    for unit in all_units:
+        for channel, enc in unit.get("encoding", {}).items():
+            for key in ("axis", "legend"):
+                extra = enc.get(key) if isinstance(enc, dict) else None
+                for colour_key in ("labelColor", "titleColor"):
+                    if isinstance(extra, dict) and colour_key in extra:
+                        add(f"{channel}.{key}.{colour_key}", extra[colour_key])
+        if mark_type(unit) != "text" or str(unit.get("name", "")).startswith("demo_watermark"):
+            continue
+        mark = unit["mark"] if isinstance(unit["mark"], dict) else {}
+        default = config.get("text", {}).get("color", _VEGA_TEXT)
+        colours = _row_colours(spec, unit, ("fill", "color"), default)
+        opacity = float(mark.get("opacity", 1.0))
+        rows = rows_of(spec, unit) or [{}]
+        for row, colour in zip(rows, colours, strict=True):
+            label = str(row.get(unit.get("encoding", {}).get("text", {}).get("field", ""), mark.get("text")))
+            backgrounds = []
+            for shape in all_units:
+                keys = _sits_on(unit, shape) if mark_type(shape) in ("bar", "rect") else None
+                if keys is None:
+                    continue
+                shape_colours = _row_colours(spec, shape, ("color", "fill"), _VEGA_MARK)
+                for shape_row, shape_colour in zip(rows_of(spec, shape), shape_colours, strict=True):
+                    if all(shape_row.get(k) == row.get(k) for k in keys):
+                        backgrounds.append(shape_colour)
+            for background in backgrounds or [page]:
+                add(f"text {label!r}", colour, background, opacity)
+    return out
+
+
+def test_contrast_check_has_teeth() -> None:
+    """White text inside a bluish-green bar (3.4:1) and a light grey label on white fail; text beside the
+    bar is judged against the page."""
+    frame = pl.DataFrame({"item": ["a"], "lo": [0.0], "hi": [10.0], "label": ["10"]})
+    bar = (
+        alt.Chart(frame)
+        .mark_bar(color=theme.OKABE_ITO["bluish_green"])
+        .encode(y="item:N", x="lo:Q", x2="hi:Q")
+    )
+    inside = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=6, color="white")
+        .encode(y="item:N", x="lo:Q", text="label:N")
+    )
+    beside = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=6, color="#AAAAAA")
+        .encode(y="item:N", x="hi:Q", text="label:N")
+    )
+    found = {(w, b): r for w, _, b, r in text_contrasts(alt.layer(bar, inside, beside).to_dict())}
+    assert found[("text '10'", _hex(theme.OKABE_ITO["bluish_green"]))] < theme.WCAG_TEXT_CONTRAST
+    assert found[("text '10'", "#FFFFFF")] < theme.WCAG_TEXT_CONTRAST  # grey on the page
+    # the charts' texts inside cells and bars are judged against them: dashboard cells, the balance's sink
+    cells = {b for w, _, b, _ in text_contrasts(spec_of("progress_dashboard")) if w.startswith("text")}
+    assert {_hex(theme.LEVEL_COLOURS[lv]) for lv in ("moderate", "weak", "away")} <= cells
+    bars = {b for w, _, b, _ in text_contrasts(spec_of("neutrality_balance")) if w.startswith("text")}
+    assert _hex(theme.OKABE_ITO["bluish_green"]) in bars
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_chart_text_meets_wcag_aa_contrast_on_the_bundled_data(loaded_engine: Any, lang: str) -> None:
+    """Every chart of the report, built from the bundled snapshot as the report builds it (demo and real
+    alike): each text has at least 4.5:1 against what it is drawn on."""
+    from report import weekly
+
+    # the snapshot is fetched today: the weekly chart shows the weeks published by today
+    built = weekly._builders(loaded_engine, lang, date.today())
+    assert len(built) >= 10
+    failures, texts = [], 0
+    for name, build in built.items():
+        chart, _ = build()
+        spec = chart.to_dict()
+        checks = text_contrasts(spec)
+        texts += sum(w.startswith("text") for w, *_ in checks)
+        failures += [
+            (name, w, fg, bg, round(r, 2)) for w, fg, bg, r in checks if r < theme.WCAG_TEXT_CONTRAST
+        ]
+    assert texts > 30  # the check has teeth: the charts' own text marks were found and judged
+    assert not failures, failures

@@ -395,6 +395,34 @@ def test_swedish_and_english_formats(light: dict[str, Path]) -> None:
     assert "sector_area.png" not in light["sv"].read_text(encoding="utf-8")  # no link to a missing file
 
 
+# a table element as a type selector ("th", "thead th", "td.code"), not a class or id ending in one
+_TABLE_TYPE = re.compile(r"(?:^|[\s>+~(,])(table|caption|thead|tbody|tfoot|tr|th|td)(?![\w-])")
+
+
+def test_table_styles_do_not_reach_the_chart_tooltips(light: dict[str, Path]) -> None:
+    """vega-tooltip draws each tooltip as a <table> inside #vg-tooltip-element (appended to <body>): every
+    page rule on table elements is scoped to the report's own tables, which all carry that class."""
+    for path in light.values():
+        html = re.sub(r"<script\b.*?</script>", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+        styles = re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.DOTALL)
+        assert styles
+        css = re.sub(r"/\*.*?\*/", "", "\n".join(styles), flags=re.DOTALL)
+        selectors = [
+            part.strip()
+            for block in re.findall(r"([^{}]+)\{[^{}]*\}", css)
+            if not block.strip().startswith("@")
+            for part in block.split(",")
+        ]
+        table_rules = [s for s in selectors if _TABLE_TYPE.search(s)]
+        assert len(table_rules) >= 8  # the check has teeth: the page does style its tables
+        unscoped = [s for s in table_rules if not s.startswith(".report-table")]
+        assert not unscoped, unscoped
+        tables = re.findall(r"<table\b[^>]*>", html)
+        assert tables and all('class="report-table"' in tag for tag in tables), set(tables)
+        # a tooltip's table is matched by none of the table rules (it has no report-table ancestor)
+        assert "#vg-tooltip-element" not in css
+
+
 def test_report_keys_exist_in_every_language() -> None:
     """Every key the report code names exists in fi, sv and en (rendering all three covers the rest)."""
     cat = catalogue()
