@@ -6,7 +6,7 @@ import itertools
 import statistics
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
@@ -228,6 +228,8 @@ class ChartTable:
 
     frame: pl.DataFrame
     lang: str
+    # decimals the chart itself shows, by column (its downloads round to these, not to a default)
+    decimals: Mapping[str, int] = field(default_factory=dict)
 
 
 def chart_table(
@@ -250,6 +252,12 @@ def chart_table(
     return frame.rename({c: t(f"column.{c}", table.lang) for c in frame.columns})
 
 
+def chart_decimals(chart: alt.TopLevelMixin) -> Mapping[str, int]:
+    """The decimals a chart made here shows, by column of its data table, where it chose them itself."""
+    table = chart.__dict__.get(_TABLE_ATTR)
+    return table.decimals if isinstance(table, ChartTable) else {}
+
+
 def _finish(
     chart: _C,
     *,
@@ -259,6 +267,7 @@ def _finish(
     meta: ChartMeta,
     lang: str,
     table: pl.DataFrame,
+    decimals: Mapping[str, int] | None = None,
 ) -> _C:
     """Title, alt text, locale and the data table: the last step of every chart function."""
     finding = finding[:1].upper() + finding[1:]
@@ -271,7 +280,7 @@ def _finish(
             "embedOptions": {"tooltip": True},
         },
     ).configure(locale=vega_locale(lang))
-    object.__setattr__(out, _TABLE_ATTR, ChartTable(table, lang))
+    object.__setattr__(out, _TABLE_ATTR, ChartTable(table, lang, dict(decimals or {})))
     return out
 
 
@@ -1249,7 +1258,14 @@ def per_resident_comparison(
     )
     table = df.select("area_key", "area", "year", "value", "group", "change")
     return _finish(
-        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+        chart,
+        name=name,
+        finding=finding,
+        description=description,
+        meta=meta,
+        lang=lang,
+        table=table,
+        decimals={"value": places},
     )
 
 

@@ -102,7 +102,6 @@ _FRACTION: Final = frozenset({"share", "share_of_cut", "ratio"})
 # decimals (0.1 percentage point); a ratio of two rates to two; tonnes per resident to two (one decimal
 # does not rank the cities: most read 2.6).
 EXPORT_DECIMALS: Final[Mapping[str, int]] = {"share": 3, "share_of_cut": 3, "ratio": 2}
-EXPORT_DECIMALS_BY_CHART: Final[Mapping[tuple[str, str], int]] = {("per_resident_comparison", "value"): 2}
 DEFAULT_EXPORT_DECIMALS: Final = 1
 # Languages whose spreadsheet programs use the decimal comma and the semicolon as list separator (Excel
 # in a Finnish or Swedish locale opens a comma-separated file as one column).
@@ -341,6 +340,8 @@ class ChartResult:
     error: str | None = None
     seconds_build: float = 0.0
     seconds_render: float = 0.0
+    # the decimals of each float column of its downloads (export_decimals)
+    decimals: dict[str, int] = field(default_factory=dict)
     # folded under the chart: the statuses of the indicators' breakdowns (the dashboard shows indicators)
     breakdowns: Table | None = None
     breakdowns_summary: str = ""
@@ -472,9 +473,11 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def export_decimals(chart: str, column: str) -> int:
-    """The decimals a download gives a float column of a chart's data table (EXPORT_DECIMALS' rule)."""
-    return EXPORT_DECIMALS_BY_CHART.get((chart, column), EXPORT_DECIMALS.get(column, DEFAULT_EXPORT_DECIMALS))
+def export_decimals(chart: alt.TopLevelMixin, column: str) -> int:
+    """The decimals a download gives a float column of a chart's data table: those the chart shows where
+    it chose them from its data (report.charts.chart_decimals), else EXPORT_DECIMALS' rule."""
+    shown = charts.chart_decimals(chart)
+    return shown.get(column, EXPORT_DECIMALS.get(column, DEFAULT_EXPORT_DECIMALS))
 
 
 def download_frame(name: str, chart: alt.TopLevelMixin) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -482,7 +485,7 @@ def download_frame(name: str, chart: alt.TopLevelMixin) -> tuple[pl.DataFrame, d
     language; with the decimals of each float column by its translated header."""
     frame = charts.chart_table(chart)
     headers = charts.chart_table(chart, translated_headers=True).columns
-    decimals = {c: export_decimals(name, c) for c, dtype in frame.schema.items() if dtype.is_float()}
+    decimals = {c: export_decimals(chart, c) for c, dtype in frame.schema.items() if dtype.is_float()}
     rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
     renamed = dict(zip(frame.columns, headers, strict=True))
     return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
@@ -533,6 +536,7 @@ def _build_chart(
     shown = charts.chart_table(chart, keys=False)  # the page shows words, not catalogue keys
     headers = charts.chart_table(chart, translated_headers=True, keys=False).columns
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
+    result.decimals = {c: export_decimals(chart, c) for c, dtype in frame.schema.items() if dtype.is_float()}
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
     result.table = frame_table(shown, t("report.table_caption", lang, heading=result.heading), lang, headers)
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import functools
+import json
 import posixpath
 import re
 import string
@@ -734,7 +735,7 @@ def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResu
         assert sheet.columns == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name
         assert sheet.height == chart.frame.height, chart.name
         for column in _float_columns(chart):
-            decimals = weekly.export_decimals(chart.name, column)
+            decimals = chart.decimals[column]
             got = sheet.get_column(t(f"column.{column}", "fi")).cast(pl.Float64).to_list()
             for value, cell in zip(chart.frame.get_column(column).to_list(), got, strict=True):
                 if value is None:
@@ -752,6 +753,10 @@ def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResu
     per_resident = pl.read_excel(folder / "per_resident_comparison.xlsx", engine="calamine")
     values = per_resident.get_column("Arvo").to_list()
     assert any(round(v, 1) != v for v in values)  # two decimals where one would make them all read 2.6
+    # as many decimals as the chart shows: its labels (the decimals it chose to rank the cities) agree
+    shown = next(c for c in full.charts if c.name == "per_resident_comparison")
+    assert shown.spec is not None and shown.decimals["value"] >= 2
+    assert f",.{shown.decimals['value']}f" in json.dumps(shown.spec)
 
 
 @pytest.mark.parametrize("lang", ["fi", "sv", "en"])
