@@ -45,13 +45,19 @@ def explain_changes(
     """
     catalogue = catalogue or load_indicator_catalogue()
     wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    empty = pl.DataFrame(
+        schema={
+            c: pl.String() for c in [*KEYS, "status_before", "status_after", "status_on_old_periods", "cause"]
+        }
+    )
+    keep = pl.col("area").is_in(list(areas)) if areas is not None else pl.lit(True)
     old_derived, _ = derive_for(engine, catalogue, wanted, before)
-    new_derived, _ = derive_for(engine, catalogue, wanted, after)
-    if areas is not None:
-        keep = pl.col("area").is_in(list(areas))
-        old_derived = {i: frame.filter(keep) for i, frame in old_derived.items()}
-        new_derived = {i: frame.filter(keep) for i, frame in new_derived.items()}
+    old_derived = {i: frame.filter(keep) for i, frame in old_derived.items()}
     old = assessments(catalogue, old_derived)
+    if old.height == 0:  # nothing was assessed before (a first run): no status can have changed
+        return empty
+    new_derived, _ = derive_for(engine, catalogue, wanted, after)
+    new_derived = {i: frame.filter(keep) for i, frame in new_derived.items()}
     new = assessments(catalogue, new_derived)
     restricted = {}
     for indicator_id, frame in new_derived.items():
@@ -61,13 +67,8 @@ def explain_changes(
         known = periods.filter(pl.col("value").is_not_null()).select("indicator", "area", "period")
         restricted[indicator_id] = frame.join(known, on=["indicator", "area", "period"], how="semi")
     on_old_periods = assessments(catalogue, restricted)
-    if new.height == 0 or old.height == 0:
-        return pl.DataFrame(
-            schema={
-                c: pl.String()
-                for c in [*KEYS, "status_before", "status_after", "status_on_old_periods", "cause"]
-            }
-        )
+    if new.height == 0:
+        return empty
     merged = (
         new.select(*KEYS, pl.col("status").alias("status_after"))
         .join(old.select(*KEYS, pl.col("status").alias("status_before")), on=KEYS, how="left")
