@@ -10,6 +10,7 @@ import re
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +47,7 @@ from report.i18n import (
     label,
     t,
 )
+from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
 from storage.as_of import database_as_of
@@ -72,9 +74,6 @@ log = logging.getLogger(__name__)
 TEMPLATE_DIR: Final = Path(__file__).with_name("templates")
 VENDOR_DIR: Final = Path(__file__).with_name("vendor")
 HTML_NAME: Final = "report.html"
-PNG_SCALE: Final = 2.0
-# The PNG inlined in the page (shown without JavaScript): one pixel per CSS pixel keeps the page small.
-EMBED_SCALE: Final = 1.0
 # The charts in report order.
 CHART_NAMES: Final[tuple[str, ...]] = (
     "emissions_trajectory",
@@ -340,6 +339,8 @@ class ChartResult:
     error: str | None = None
     seconds_build: float = 0.0
     seconds_render: float = 0.0
+    # the drawing under way (Renderer.submit) until _write_images writes its files
+    drawing: Future[Rendered] | None = field(default=None, repr=False)
     # the decimals of each float column of its downloads (export_decimals)
     decimals: dict[str, int] = field(default_factory=dict)
     # folded under the chart: the statuses of the indicators' breakdowns (the dashboard shows indicators)
@@ -520,9 +521,10 @@ def write_xlsx(frame: pl.DataFrame, path: Path, sheet: str, decimals: Mapping[st
 
 
 def _build_chart(
-    name: str, build: Callable[[], Built], lang: str, folder: Path | None, *, images: bool
+    name: str, build: Callable[[], Built], lang: str, folder: Path | None, *, renderer: Renderer | None
 ) -> ChartResult:
-    """Draw one chart and (with images) write its PNG, SVG and CSV; a chart without data gets a notice."""
+    """Draw one chart, write its CSV and XLSX, and (with a renderer) start drawing its PNG and SVG
+    (_write_images writes them); a chart without data gets a notice."""
     result = ChartResult(name=name, heading=t(f"chart_heading.{name}", lang))
     start = time.perf_counter()
     try:
@@ -543,22 +545,31 @@ def _build_chart(
     result.seconds_build = time.perf_counter() - start
     if folder is not None:
         start = time.perf_counter()
+        if renderer is not None:
+            result.drawing = renderer.submit(spec)
         download, decimals = download_frame(name, chart)
         result.csv, result.xlsx = f"{name}.csv", f"{name}.xlsx"
         write_csv(download, folder / result.csv, lang)
         write_xlsx(download, folder / result.xlsx, name, decimals)
-        if images:
-            svg = vlc.vegalite_to_svg(spec)
-            png = vlc.svg_to_png(svg, scale=PNG_SCALE)
-            (folder / f"{name}.svg").write_text(svg, encoding="utf-8")
-            (folder / f"{name}.png").write_bytes(png)
-            result.svg, result.png = f"{name}.svg", f"{name}.png"
-            embedded = vlc.svg_to_png(svg, scale=EMBED_SCALE)  # a third of the bytes of the file's PNG
-            result.png_uri = "data:image/png;base64," + base64.b64encode(embedded).decode("ascii")
-            width, height = _png_size(png)
-            result.width, result.height = round(width / PNG_SCALE), round(height / PNG_SCALE)
         result.seconds_render = time.perf_counter() - start
     return result
+
+
+def _write_images(results: Sequence[ChartResult], folder: Path) -> None:
+    """Wait for each chart's drawing and write its SVG and PNG files and the PNG inlined in the page."""
+    for result in results:
+        if result.drawing is None:
+            continue
+        start = time.perf_counter()
+        drawn = result.drawing.result()
+        result.drawing = None
+        (folder / f"{result.name}.svg").write_text(drawn.svg, encoding="utf-8")
+        (folder / f"{result.name}.png").write_bytes(drawn.png)
+        result.svg, result.png = f"{result.name}.svg", f"{result.name}.png"
+        result.png_uri = "data:image/png;base64," + base64.b64encode(drawn.embedded).decode("ascii")
+        width, height = _png_size(drawn.png)
+        result.width, result.height = round(width / PNG_SCALE), round(height / PNG_SCALE)
+        result.seconds_render += time.perf_counter() - start
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1056,7 +1067,7 @@ def _write_one(
     lang: str,
     root: Path,
     *,
-    images: bool,
+    renderer: Renderer | None,
     found: rd.Changes,
     together: Sequence[str],
 ) -> ReportResult:
@@ -1071,7 +1082,7 @@ def _write_one(
     final = root / period.key / lang
     links = report_links(root, period, lang, together=together)
     with publish_directory(final) as folder:
-        result = _write_report(engine, period, lang, folder, images=images, found=found, links=links)
+        result = _write_report(engine, period, lang, folder, renderer=renderer, found=found, links=links)
     return ReportResult(final / HTML_NAME, result.charts, result.timings)
 
 
@@ -1138,13 +1149,21 @@ def build_reports(
     root = out_dir or get_settings().reports
     results = {}
     step = time.perf_counter()
-    with period_database(engine, period) as source:
+    with period_database(engine, period) as source, Renderer(None if images else 0) as renderer:
         as_of_seconds = time.perf_counter() - step
         step = time.perf_counter()
         found = period_changes(source, period)
         seconds = time.perf_counter() - step
         for lang in langs:
-            results[lang] = _write_one(source, period, lang, root, images=images, found=found, together=langs)
+            results[lang] = _write_one(
+                source,
+                period,
+                lang,
+                root,
+                renderer=renderer if images else None,
+                found=found,
+                together=langs,
+            )
             results[lang].timings["changes_shared"] = seconds
             results[lang].timings["as_of_copy"] = as_of_seconds
     return results
@@ -1156,7 +1175,7 @@ def _write_report(
     lang: str,
     folder: Path,
     *,
-    images: bool,
+    renderer: Renderer | None,
     found: rd.Changes | None,
     links: Mapping[str, Any],
 ) -> ReportResult:
@@ -1179,14 +1198,16 @@ def _write_report(
     results = []
     builders = _builders(engine, lang, as_of)
     for name in CHART_NAMES:
-        result = _build_chart(name, builders[name], lang, folder, images=images)
+        result = _build_chart(name, builders[name], lang, folder, renderer=renderer)
         if name == "progress_dashboard" and result.error is None:
             result.breakdowns = _breakdown_table(engine, lang)
             if result.breakdowns is not None:
                 count = len(result.breakdowns.rows)
                 result.breakdowns_summary = t("report.breakdowns_summary", lang, rows=count)
-        timings[f"chart:{name}"] = result.seconds_build + result.seconds_render
         results.append(result)
+    _write_images(results, folder)
+    for result in results:
+        timings[f"chart:{result.name}"] = result.seconds_build + result.seconds_render
 
     step = time.perf_counter()
     chart_ids = {r.heading: r.snapshot_ids for r in results if r.snapshot_ids}

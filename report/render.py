@@ -1,0 +1,106 @@
+"""Chart specs drawn as SVG and PNG by vl-convert, in worker processes (its PNG step holds the GIL)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import types
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+PNG_SCALE: Final = 2.0  # the PNG file: twice the CSS size, sharp on high-density screens and slides
+EMBED_SCALE: Final = 1.0  # the PNG inlined in the page for readers without JavaScript: a third of the bytes
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One chart drawn: the SVG file, the PNG file (PNG_SCALE) and the PNG inlined in the page."""
+
+    svg: str
+    png: bytes
+    embedded: bytes
+
+
+def render(spec: dict[str, Any]) -> Rendered:
+    """Draw one Vega-Lite spec (here, in this process)."""
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(spec)
+    return Rendered(svg, vlc.svg_to_png(svg, scale=PNG_SCALE), vlc.svg_to_png(svg, scale=EMBED_SCALE))
+
+
+def default_workers() -> int:
+    """Worker processes for drawing: KESTAVA_RENDER_WORKERS, else one per core up to two (0: draw here)."""
+    configured = os.environ.get("KESTAVA_RENDER_WORKERS")
+    if configured is not None and configured.strip():
+        try:
+            workers = int(configured)
+        except ValueError:
+            raise ValueError(
+                f"KESTAVA_RENDER_WORKERS: expected a whole number >= 0, got {configured!r}"
+            ) from None
+        if workers < 0:
+            raise ValueError(f"KESTAVA_RENDER_WORKERS: expected a whole number >= 0, got {configured!r}")
+        return workers
+    return min(2, os.cpu_count() or 1)
+
+
+class Renderer:
+    """Draws specs in a pool of worker processes started on first use (with workers=0, in this process).
+
+    Use as a context manager: the pool is shut down when the block ends. The workers are spawned (not
+    forked: vl-convert runs its own threads), import only vl-convert, and live for the whole report run,
+    so the cost of starting its JavaScript engine is paid once per worker, not once per chart.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def submit(self, spec: dict[str, Any]) -> Future[Rendered]:
+        """Start drawing a spec; the future's result is the Rendered chart (or the drawing's error)."""
+        if self.workers == 0:
+            future: Future[Rendered] = Future()
+            try:
+                future.set_result(render(spec))
+            except Exception as error:  # the caller gets it from future.result(), as from a worker
+                future.set_exception(error)
+            return future
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        with _main_module_hidden():  # a worker may be started here
+            return self._pool.submit(render, spec)
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While workers start: a bare __main__, so that a spawned worker does not import the caller's script.
+
+    multiprocessing's spawn runs the parent's main script again in every worker (to find functions
+    defined there); a script that calls the report without an `if __name__ == "__main__":` guard
+    would then run itself in each worker, which waits for a drawing that never comes. The workers
+    need nothing from it: render is imported from this module.
+    """
+    modules = sys.modules
+    main = modules.get("__main__")
+    modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            modules["__main__"] = main

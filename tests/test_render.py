@@ -1,0 +1,85 @@
+"""Charts drawn in worker processes: the same files as drawn here, and safe from an unguarded script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from report.render import Renderer, default_workers, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SPEC: dict[str, Any] = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "data": {"values": [{"year": 1990 + i, "kt": 1000 - 20 * i} for i in range(30)]},
+    "mark": "line",
+    "encoding": {"x": {"field": "year", "type": "ordinal"}, "y": {"field": "kt", "type": "quantitative"}},
+    "title": "Päästöt – Utsläpp",
+}
+
+
+def test_workers_draw_the_same_files_as_this_process() -> None:
+    here = render(SPEC)
+    with Renderer(2) as renderer:
+        futures = [renderer.submit({**SPEC, "title": f"chart {i}"}) for i in range(3)]
+        drawn = [f.result(timeout=120) for f in futures]
+        again = renderer.submit(SPEC).result(timeout=120)
+    assert again == here  # SVG text and both PNGs, byte for byte
+    assert [all(f"chart {j}" in d.svg for j in range(3) if j != i) for i, d in enumerate(drawn)] == [
+        False
+    ] * 3
+    assert all(f"chart {i}" in d.svg for i, d in enumerate(drawn))  # each its own chart, in order
+    assert here.png.startswith(b"\x89PNG") and len(here.embedded) < len(here.png)
+
+
+def test_a_drawing_error_reaches_the_caller() -> None:
+    broken = {**SPEC, "mark": "no-such-mark"}
+    for workers in (0, 1):
+        with (
+            Renderer(workers) as renderer,
+            pytest.raises(ValueError, match="Vega-Lite to SVG conversion failed"),
+        ):
+            renderer.submit(broken).result(timeout=120)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from report.render import Renderer
+            print("script ran", flush=True)
+            with Renderer(2) as renderer:
+                print(len(renderer.submit({SPEC!r}).result(timeout=60).png) > 0, flush=True)
+            """
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["script ran", "True"]
+
+
+def test_the_number_of_workers_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KESTAVA_RENDER_WORKERS", "0")
+    assert default_workers() == 0 and Renderer().workers == 0
+    monkeypatch.setenv("KESTAVA_RENDER_WORKERS", "3")
+    assert default_workers() == 3
+    for bad in ("-1", "two"):
+        monkeypatch.setenv("KESTAVA_RENDER_WORKERS", bad)
+        with pytest.raises(
+            ValueError, match=f"KESTAVA_RENDER_WORKERS: expected a whole number >= 0, got '{bad}'"
+        ):
+            default_workers()
+    monkeypatch.delenv("KESTAVA_RENDER_WORKERS")
+    assert default_workers() == min(2, os.cpu_count() or 1)
