@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_cli.py [--runs 7]
 
 The three commands run interleaved (pass, --help, status, pass, …) so that a busy moment of the shared
-machine hits all of them alike; each figure is min / median / max wall time over --runs fresh processes.
+machine hits all of them alike; each figure is min / median / max wall time over --runs fresh
+processes, and of the ratio of each run to the `python -c pass` run of the same round.
 `status` reads a SQLite database made once beforehand by an offline ingest of the bundled snapshot, so
 it does its real work (every dataset's freshness, the job runs) in a private data folder. Goals (issue
 #14): --help ≤ 0.5 s and status ≤ 0.7 s, best of the runs; the baseline says what the interpreter alone
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_stats import fmt, spread
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -60,18 +62,15 @@ def main() -> None:
                 times[name].append(timed(command, env, accept))
     compiled = any((ROOT / "kestava" / "__pycache__").glob("cli.*.pyc"))
     print(f"{runs} fresh processes each, interleaved; project bytecode: {'yes' if compiled else 'NO'}")
-    print(f"{'command':<16} {'min s':>7} {'median s':>9} {'max s':>7} {'min − pass s':>13} goal")
-    baseline = min(times["python -c pass"])
+    print(f"{'command':<16} {'min s':>7} {'median s':>9} {'max s':>7}  ratio to python -c pass   goal")
     failed = False
     for name, values in times.items():
-        best = min(values)
+        best, median, worst = spread(values)
+        ratios = [value / alone for value, alone in zip(values, times["python -c pass"], strict=True)]
         goal = GOALS.get(name)
-        verdict = "" if goal is None else f"≤ {goal} s: {'OK' if best <= goal else 'FAIL'}"
+        verdict = "" if goal is None else f"best ≤ {goal} s: {'OK' if best <= goal else 'FAIL'}"
         failed |= goal is not None and best > goal
-        print(
-            f"{name:<16} {best:7.3f} {statistics.median(values):9.3f} {max(values):7.3f} "
-            f"{best - baseline:13.3f} {verdict}"
-        )
+        print(f"{name:<16} {best:7.3f} {median:9.3f} {worst:7.3f}  {fmt(ratios)}   {verdict}")
     sys.exit(1 if failed else 0)
 
 

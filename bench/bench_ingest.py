@@ -8,7 +8,6 @@ import functools
 import gc
 import io
 import logging
-import math
 import pstats
 import random
 import sys
@@ -24,6 +23,8 @@ import polars as pl
 from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_stats import MIN_PAIRS, fmt, interleave, spread, timer
 
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.payload import Payload, RequestSpec
@@ -82,16 +83,6 @@ def baseline_parse(payloads: list[Payload]) -> pl.DataFrame:
     return pl.read_csv(io.BytesIO(joined), separator=";", decimal_comma=True, null_values=NULL_MARKERS)
 
 
-def best_of(repeats: int, run: Callable[[], Any]) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def profile(run: Callable[[], Any], top: int) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -113,22 +104,15 @@ def bench_parse(repeats: int, show_profile: bool) -> bool:
     total = float(raw["kt"].sum())
     if raw.height * 3 != parsed.height or abs(total - float(emissions.sum())) > 1e-6 * abs(total):
         raise SystemExit("syke parse: the connector and the baseline read different numbers")
-    ratios: list[float] = []
-    base_times: list[float] = []
-    parse_times: list[float] = []
-    for _ in range(max(repeats, 5)):
-        base_times.append(best_of(1, lambda: baseline_parse(payloads)))
-        parse_times.append(best_of(1, lambda: connector.parse(spec, payloads)))
-        ratios.append(parse_times[-1] / base_times[-1])
-    ratios.sort()
-    median = ratios[len(ratios) // 2]
+    pairs = interleave(
+        timer(lambda: connector.parse(spec, payloads)), timer(lambda: baseline_parse(payloads)), repeats
+    )
+    median = spread(pairs.ratios)[1]
     ok = median <= PARSE_GOAL
     print(
         f"syke parse: {len(payloads)} CSVs, {megabytes:.1f} MB, {raw.height:,} CSV rows -> {parsed.height:,} "
-        f"observations; one joined read_csv best {min(base_times) * 1000:.0f} ms, SykeConnector.parse best "
-        f"{min(parse_times) * 1000:.0f} ms; ratio over {len(ratios)} interleaved pairs min {ratios[0]:.2f}"
-        f" / median {median:.2f} / max {ratios[-1]:.2f} (goal median <= {PARSE_GOAL:g}x) "
-        + ("OK" if ok else "FAIL")
+        f"observations, same kt total; {pairs.summary('SykeConnector.parse', 'one joined read_csv')} "
+        f"(goal median <= {PARSE_GOAL:g}x) " + ("OK" if ok else "FAIL")
     )
     if show_profile:
         profile(lambda: connector.parse(spec, payloads), 25)
@@ -173,38 +157,46 @@ def timed_ingest(engine: Engine, store: RawStore) -> tuple[float, list[DatasetOu
 
 
 def bench_reingest(backend: str, repeats: int, show_profile: bool) -> bool:
-    """Best of `repeats` rounds, each on a fresh database and raw store: first ingest, then the repeat."""
-    first = repeat = math.inf
+    """Rounds on a fresh database and raw store each: the first ingest, then the unchanged repeat.
+
+    Each round is one interleaved pair (first, repeat); the share repeat / first is reported as
+    min / median / max over the rounds, the goal is on the median.
+    """
+    firsts: list[float] = []
+    repeats_s: list[float] = []
     failed: list[str] = []
     loaded: list[DatasetOutcome] = []
     slowest: list[DatasetOutcome] = []
-    for round_number in range(repeats):
+    rounds = max(repeats, MIN_PAIRS)
+    for round_number in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             engine, drop = database(backend, folder)
             try:
                 store = RawStore(folder / "raw")
                 seconds, outcomes = timed_ingest(engine, store)
-                first = min(first, seconds)
+                firsts.append(seconds)
                 loaded = [o for o in outcomes if o.outcome == "success"]
                 failed += [f"{o.dataset_id}: {o.outcome} {o.error}" for o in outcomes if not o.ok]
                 seconds, again = timed_ingest(engine, store)
-                if seconds < repeat:
-                    repeat = seconds
+                if not repeats_s or seconds < min(repeats_s):
                     slowest = sorted(again, key=lambda o: o.seconds, reverse=True)[:3]
+                repeats_s.append(seconds)
                 failed += [f"{o.dataset_id}: {o.outcome} (repeat)" for o in again if o.outcome != "unchanged"]
-                if show_profile and round_number == repeats - 1:
+                if show_profile and round_number == rounds - 1:
                     profile(functools.partial(ingest, engine, store, offline=True), 30)
             finally:
                 drop()
     rows = sum(o.result.added for o in loaded if o.result is not None)
-    share = repeat / first
+    shares = [r / f for r, f in zip(repeats_s, firsts, strict=True)]
+    share = spread(shares)[1]
     ok = share < REPEAT_GOAL and not failed
     print(
-        f"re-ingest {backend:10s}: first run {first:.2f}s ({len(loaded)} datasets loaded, {rows:,} rows); "
-        f"unchanged repeat {repeat * 1000:.0f} ms = {share:.2%} of the first (best of {repeats} fresh "
-        f"databases; goal < {REPEAT_GOAL:.0%}) {'OK' if ok else 'FAIL'}; slowest datasets in the repeat: "
-        + ", ".join(f"{o.dataset_id} {o.seconds * 1000:.0f} ms" for o in slowest)
+        f"re-ingest {backend:10s}: {len(loaded)} datasets loaded, {rows:,} rows; first run "
+        f"{fmt(firsts, 2, ' s')}; unchanged repeat {fmt([r * 1000 for r in repeats_s], 0, ' ms')}; "
+        f"share repeat / first over {rounds} fresh databases {fmt([x * 100 for x in shares], 2, ' %')} "
+        f"(goal median < {REPEAT_GOAL:.0%}) {'OK' if ok else 'FAIL'}; slowest datasets in the fastest "
+        "repeat: " + ", ".join(f"{o.dataset_id} {o.seconds * 1000:.0f} ms" for o in slowest)
     )
     for problem in failed:
         print("  not ok: " + problem)

@@ -1,17 +1,18 @@
 """Benchmark: the whole weekly report (9 charts, 3 languages, HTML+PNG+SVG+CSV) against vl-convert alone.
 
-    .venv/bin/python bench/bench_report.py [--keep DIR]
+    .venv/bin/python bench/bench_report.py [--keep DIR] [--pairs 6]
 
 Builds a database in a temporary folder (offline ingest of the bundled snapshot, then compute), writes
 the weekly report in fi, sv and en, and renders the same nine chart specs with vl-convert alone (PNG at
-the report's scale + SVG, each from the spec). Goal: the report for one language takes under 3× what
-vl-convert alone needs for those specs. Prints the figures and OK/FAIL; exits 1 on FAIL.
+the report's scale + SVG, each from the spec), after checking that every SVG the report wrote is what
+vl-convert makes of the same spec. Then report and vl-convert alone run in interleaved pairs, the
+languages in turn. Goal: the report for one language takes under 3× what vl-convert alone needs for
+those specs (median ratio). Prints the figures and OK/FAIL; exits 1 on FAIL.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import vl_convert as vlc
+from bench_stats import interleave, spread
 
 from indicators.engine import compute
 from ingest.run import ingest
@@ -35,6 +37,7 @@ LANGS = ("fi", "sv", "en")
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="write the reports here instead of a temporary folder")
+    parser.add_argument("--pairs", type=int, default=6, help="interleaved pairs (at least 5)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         folder = Path(tmp)
@@ -53,57 +56,54 @@ def main(argv: list[str]) -> int:
         weekly.javascript_bundle()
         vlc.vegalite_to_svg({"mark": "point", "data": {"values": [{"a": 1}]}, "encoding": {}})
 
-        results = {}
-        for lang in LANGS:
-            results[lang] = weekly.build_report(engine, week, lang=lang, out_dir=out)
-        total = sum(r.timings["total"] for r in results.values())
+        results = {lang: weekly.build_report(engine, week, lang=lang, out_dir=out) for lang in LANGS}
 
-        # vl-convert alone: the same nine specs, PNG (same scale) and SVG, each straight from the spec
-        baseline: dict[str, dict[str, float]] = {}
-        for lang, result in results.items():
-            baseline[lang] = {}
-            for chart in result.charts:
-                if chart.spec is None:
-                    continue
-                began = time.perf_counter()
-                vlc.vegalite_to_png(chart.spec, scale=weekly.PNG_SCALE)
-                vlc.vegalite_to_svg(chart.spec)
-                baseline[lang][chart.name] = time.perf_counter() - began
-        engine.dispose()
+        def alone(lang: str) -> float:
+            """vl-convert alone: the same specs, PNG (same scale) and SVG, each straight from the spec."""
+            began = time.perf_counter()
+            for chart in results[lang].charts:
+                if chart.spec is not None:
+                    vlc.vegalite_to_png(chart.spec, scale=weekly.PNG_SCALE)
+                    vlc.vegalite_to_svg(chart.spec)
+            return time.perf_counter() - began
 
-        print(f"\nweekly report {week.key}: {total:.2f} s for {len(LANGS)} languages -> {out}")
-        header = f"{'chart':<26}" + "".join(
-            f"{lang + ' report':>12}{lang + ' vl-conv':>12}" for lang in LANGS
-        )
-        print(header)
-        for name in weekly.CHART_NAMES:
-            row = f"{name:<26}"
-            for lang in LANGS:
-                row += (
-                    f"{results[lang].timings[f'chart:{name}']:>12.2f}{baseline[lang].get(name, 0.0):>12.2f}"
-                )
-            print(row)
-        steps = ("headline", "changes", "html")
-        for step in steps:
-            print(f"{step:<26}" + "".join(f"{results[lang].timings[step]:>12.2f}{'':>12}" for lang in LANGS))
-        ratios = []
-        print()
-        for lang in LANGS:
-            report_s = results[lang].timings["total"]
-            alone_s = sum(baseline[lang].values())
-            ratio = report_s / alone_s
-            ratios.append(ratio)
-            drawn = sum(1 for c in results[lang].charts if c.error is None)
-            print(
-                f"{lang}: report {report_s:.2f} s ({drawn} charts, HTML+PNG+SVG+CSV), "
-                f"vl-convert alone {alone_s:.2f} s -> {ratio:.2f}x (goal < {GOAL:.0f}x)"
+        # both sides draw the same charts: every SVG the report wrote is what vl-convert makes of its spec
+        differ = [
+            f"{lang}/{chart.name}"
+            for lang, result in results.items()
+            for chart in result.charts
+            if chart.spec is not None
+            and (
+                chart.svg is None
+                or (result.path.parent / chart.svg).read_text(encoding="utf-8")
+                != vlc.vegalite_to_svg(chart.spec)
             )
-        worst = max(ratios)
-        ok = worst < GOAL
-        median = statistics.median(ratios)
+        ]
+        drawn = {
+            lang: sum(1 for c in result.charts if c.spec is not None) for lang, result in results.items()
+        }
+        same = "yes" if not differ else "NO"
+        print(f"charts drawn per language: {drawn}; SVGs equal to vl-convert alone: {same}")
+        for name in differ:
+            print(f"  differs: {name}")
+
+        # interleaved pairs (report, vl-convert alone), the languages in turn
+        langs = iter(LANGS * args.pairs)
+        current: list[str] = []
+
+        def report() -> float:
+            current.append(next(langs))
+            result = weekly.build_report(engine, week, lang=current[-1], out_dir=out)
+            return result.timings["total"]
+
+        pairs = interleave(report, lambda: alone(current[-1]), args.pairs)
+        engine.dispose()
+        median = spread(pairs.ratios)[1]
+        ok = median < GOAL and not differ
         print(
-            f"\n{'OK' if ok else 'FAIL'}: worst language {worst:.2f}x, median {median:.2f}x "
-            f"of vl-convert alone (goal < {GOAL:.0f}x)"
+            f"weekly report {week.key}, one language per pair ({', '.join(current)}): "
+            f"{pairs.summary('report', 'vl-convert alone')} (goal median < {GOAL:.0f}x) "
+            + ("OK" if ok else "FAIL")
         )
         return 0 if ok else 1
 

@@ -2,8 +2,9 @@
 
 Builds a copy of the bundled snapshot whose manifest asks Syke for every municipality (the 302 others
 from the demo generator, bench_ingest.csv_body, in the real shape), then runs `kestava run` in a fresh
-process on a fresh SQLite file for each size, interleaved, and reports wall time and peak RSS (the
-child's ru_maxrss). Goals (issue 14): at 309 municipalities ≤ 20 s and ≤ 1 GiB on this 2-core machine.
+process on a fresh SQLite file for each size, in interleaved pairs (309, 7), and reports wall time and
+peak RSS (the child's ru_maxrss) and the time ratio 309 / 7 as min / median / max. Goals (issue 14):
+at 309 municipalities ≤ 20 s and ≤ 1 GiB on this 2-core machine.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_ingest import csv_body  # noqa: E402  (bench/ is on sys.path when run as a script)
+from bench_stats import MIN_PAIRS, fmt, interleave  # noqa: E402
 
 from ingest.catalogue import load_catalogue  # noqa: E402
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest, write_manifest  # noqa: E402
@@ -88,29 +90,33 @@ def timed_run(snapshot: Path, work: Path) -> tuple[float, int]:
     return seconds, int(done.stdout.strip().splitlines()[-1]) * 1024
 
 
-def summary(values: list[float]) -> str:
-    return f"min {min(values):.1f} / median {statistics.median(values):.1f} / max {max(values):.1f}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved runs of each size (default 3)")
+    parser.add_argument("--pairs", type=int, default=MIN_PAIRS, help="interleaved pairs (309, 7), at least 5")
     args = parser.parse_args()
+    peaks: dict[str, list[float]] = {"7": [], "309": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         big = snapshot_309(work / "snapshot309")
-        times: dict[str, list[float]] = {"7": [], "309": []}
-        peaks: dict[str, list[float]] = {"7": [], "309": []}
-        for _ in range(args.pairs):
-            for size, snapshot in (("7", DEFAULT_SNAPSHOT_DIR), ("309", big)):
+
+        def side(size: str, snapshot: Path) -> Callable[[], float]:
+            def run() -> float:
                 seconds, peak = timed_run(snapshot, work)
-                times[size].append(seconds)
                 peaks[size].append(peak / (1 << 20))
+                return seconds
+
+            return run
+
+        pairs = interleave(side("309", big), side("7", DEFAULT_SNAPSHOT_DIR), args.pairs)
+    times = {"309": pairs.measured, "7": pairs.baseline}
     for size in ("7", "309"):
         print(
-            f"kestava run, Syke for {size:>3} municipalities: {summary(times[size])} s; "
-            f"peak RSS {summary(peaks[size])} MiB"
+            f"kestava run, Syke for {size:>3} municipalities: {fmt(times[size], 1)} s; "
+            f"peak RSS {fmt(peaks[size], 0)} MiB"
         )
+    print(
+        f"time ratio 309 / 7 municipalities over {len(pairs.ratios)} interleaved pairs: {fmt(pairs.ratios)}"
+    )
     ok_time = min(times["309"]) <= GOAL_SECONDS
     ok_memory = max(peaks["309"]) * (1 << 20) <= GOAL_BYTES
     print(

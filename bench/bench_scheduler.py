@@ -5,11 +5,13 @@ Baseline, measured in the same run on a fresh, migrated database: one full offli
 a day of the schedule is replayed through the scheduler's own job functions: every catalogue dataset fires
 per its cadence (a Monday, so the weekly ones fire too) plus the daily health check, each firing doing
 what the scheduler loop does (query the job store for due jobs, run the job, store its next run time).
-Every ingest is then 'unchanged', so compute and reports are skipped. Goal: the day costs under 2 % of
-the baseline. (The weekly report itself is the product, not overhead: it runs on Mondays whatever changed,
+Every ingest is then 'unchanged', so compute and reports are skipped. Days and full runs (each on its
+own fresh database) alternate in pairs; both must leave the same current observations (checked on
+an untimed pair first, and after every pair). Goal: the median day costs under 2 % of the full run of
+its pair. (The weekly report itself is the product, not overhead: it runs on Mondays whatever changed,
 and is not part of the simulated day.)
 
-    .venv/bin/python bench/bench_scheduler.py [--backend sqlite|postgresql] [--days 7] [--no-report]
+    .venv/bin/python bench/bench_scheduler.py [--backend sqlite|postgresql] [--days 5] [--no-report]
 
 Needs the bundled snapshot (data/snapshot/manifest.json), indicators.engine.compute and
 report.weekly.write_weekly_report; exits with status 2 and says what is missing otherwise
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import statistics
 import tempfile
 import time
 import uuid
@@ -30,13 +31,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.util import ref_to_obj
-from sqlalchemy import create_engine, text
+from bench_stats import MIN_PAIRS, fmt, interleave, spread
+from sqlalchemy import create_engine, func, select, text
 
 import scheduler
 from ingest.catalogue import load_catalogue
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
 from kestava.alerts import Alerter, AlertSettings
+from storage import schema
 from storage.engine import open_database
 from storage.rawstore import RawStore
 
@@ -127,10 +130,33 @@ def simulated_day(runtime: scheduler.Runtime, day: datetime) -> tuple[float, int
     return seconds, len(firings), outcomes
 
 
+def runtime_for(url: str, folder: Path) -> scheduler.Runtime:
+    engine = open_database(url)
+    return scheduler.Runtime(
+        engine=engine,
+        database_url=url,
+        raw_store=RawStore(folder / f"raw-{uuid.uuid4().hex}"),
+        catalogue=load_catalogue(),
+        alerter=Alerter(engine, AlertSettings(), channels=[], secrets=[]),
+        offline=True,
+        retry_wait_s=0.0,
+    )
+
+
+def current_rows(runtime: scheduler.Runtime) -> tuple[int, float]:
+    """Current observations (count, sum of values): the day must leave what a fresh full run stores."""
+    obs = schema.observation
+    with runtime.engine.connect() as conn:
+        count, total = conn.execute(
+            select(func.count(), func.sum(obs.c.value)).where(obs.c.valid_to.is_(None))
+        ).one()
+    return int(count), round(float(total or 0.0), 6)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--days", type=int, default=7, help="simulated days (the median is reported)")
+    parser.add_argument("--days", type=int, default=MIN_PAIRS, help="interleaved pairs (day, full run), >= 5")
     parser.add_argument("--no-report", action="store_true", help="baseline without the weekly report")
     args = parser.parse_args()
     problems = missing(args.no_report)
@@ -138,43 +164,70 @@ def main() -> None:
         print("bench_scheduler: cannot run yet; missing: " + "; ".join(problems))
         raise SystemExit(2)
     logging.basicConfig(level=logging.ERROR)
+    day_outcomes: list[dict[str, int]] = []
+    contents: set[tuple[int, float]] = set()
+    stage_runs: list[dict[str, float]] = []
+    firings = 0
     with tempfile.TemporaryDirectory() as folder:
         url, drop = fresh(args.backend, Path(folder))
-        engine = open_database(url)
+        runtime = runtime_for(url, Path(folder))
         try:
-            runtime = scheduler.Runtime(
-                engine=engine,
-                database_url=url,
-                raw_store=RawStore(Path(folder) / "raw"),
-                catalogue=load_catalogue(),
-                alerter=Alerter(engine, AlertSettings(), channels=[], secrets=[]),
-                offline=True,
-                retry_wait_s=0.0,
-            )
             scheduler.set_runtime(runtime)
-            baseline, stages = full_run(runtime, Path(folder) / "reports", args.no_report)
-            days = []
-            for number in range(args.days):
-                seconds, firings, outcomes = simulated_day(runtime, DAY + timedelta(days=7 * number))
-                days.append(seconds)
-                if set(outcomes) - {"unchanged", "success"} or outcomes.get("success", 0) > 1:
-                    print(f"warning: day {number + 1} outcomes {outcomes} (expected unchanged ingests)")
+            full_run(runtime, Path(folder) / "reports", args.no_report)  # the data the days run on
+            days = iter(range(max(args.days, MIN_PAIRS) + 1))
+
+            def day() -> float:
+                nonlocal firings
+                scheduler.set_runtime(runtime)
+                seconds, firings, outcomes = simulated_day(runtime, DAY + timedelta(days=7 * next(days)))
+                day_outcomes.append(outcomes)
+                contents.add(current_rows(runtime))
+                return seconds
+
+            def baseline() -> float:
+                other_url, other_drop = fresh(args.backend, Path(folder))
+                other = runtime_for(other_url, Path(folder))
+                try:
+                    scheduler.set_runtime(other)
+                    seconds, stages = full_run(other, Path(folder) / "reports-baseline", args.no_report)
+                    stage_runs.append(stages)
+                    contents.add(current_rows(other))
+                    return seconds
+                finally:
+                    scheduler.set_runtime(None)
+                    other.engine.dispose()
+                    other_drop()
+
+            day(), baseline()  # one untimed pair first: the same current observations on both sides?
+            if len(contents) != 1:
+                raise SystemExit(f"FAIL: a day and a fresh full run leave different observations {contents}")
+            day_outcomes.clear()
+            stage_runs.clear()
+            pairs = interleave(day, baseline, args.days)  # and every timed pair is checked again
         finally:
             scheduler.set_runtime(None)
-            engine.dispose()
+            runtime.engine.dispose()
             drop()
-    day = statistics.median(days)
-    share = day / baseline
-    detail = ", ".join(f"{name} {value:.2f} s" for name, value in stages.items())
-    print(f"backend {args.backend}")
+    odd = [o for o in day_outcomes if set(o) - {"unchanged", "success"} or o.get("success", 0) > 1]
+    same = len(contents) == 1
+    share = spread(pairs.ratios)[1]
+    ok = share < GOAL and same and not odd
     what = "ingest + compute" + ("" if args.no_report else " + report")
-    print(f"baseline: full offline {what}: {baseline:.2f} s ({detail})")
+    fastest = min(stage_runs, key=lambda stages: sum(stages.values()))
+    print(f"backend {args.backend}; baseline: full offline {what} on a fresh database each time")
     print(
-        f"simulated day: {firings} firings ({outcomes}), median of {len(days)}: {day * 1000:.0f} ms "
-        f"({day / firings * 1000:.1f} ms per firing)"
+        f"simulated day: {firings} firings ({day_outcomes[-1]}); the day leaves the same current "
+        f"observations as a fresh full run: {'yes' if same else f'NO {sorted(contents)}'}"
     )
-    print(f"scheduler day / baseline: {share:.2%} (goal < {GOAL:.0%}): {'PASS' if share < GOAL else 'FAIL'}")
-    raise SystemExit(0 if share < GOAL else 1)
+    for outcomes in odd:
+        print(f"warning: a day's outcomes {outcomes} (expected unchanged ingests)")
+    print(
+        f"{pairs.summary('simulated day', 'full run')}; fastest full run: "
+        + ", ".join(f"{name} {value:.2f} s" for name, value in fastest.items())
+    )
+    shares = fmt([ratio * 100 for ratio in pairs.ratios], 2, " %")
+    print(f"day / full run of its pair: {shares} (goal median < {GOAL:.0%}): {'OK' if ok else 'FAIL'}")
+    raise SystemExit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 Baselines, measured in the same run on the same rows into the same (fresh, migrated) schema:
 SQLite executemany in one transaction; PostgreSQL COPY. Goals: storage layer within 1.5x of the
-baseline; reloading the unchanged payload under 1 % of the first load.
+baseline; reloading the unchanged payload under 1 % of the first load. Both sides are checked first
+(one untimed pair) to store the same rows (count and sum of values), and again after every pair; they
+run in interleaved pairs, each on a fresh database, and the goals are on the medians.
 
-    .venv/bin/python bench/bench_storage.py [--rows 1000000] [--backend sqlite|postgresql|both]
+    .venv/bin/python bench/bench_storage.py [--rows 1000000] [--backend sqlite|postgresql|both] [--pairs 5]
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, create_engine, insert, text
+from bench_stats import MIN_PAIRS, Pairs, fmt, interleave, spread
+from sqlalchemy import Engine, create_engine, func, insert, select, text
 
 from ingest.payload import Payload, RequestSpec
 from storage import schema
@@ -77,6 +80,15 @@ def fresh(backend: str, folder: Path) -> tuple[Engine, Callable[[], None]]:
     return engine, drop
 
 
+def stored(engine: Engine) -> tuple[int, float]:
+    """Rows in the observation table and the sum of their values: both sides must store the same."""
+    with engine.connect() as conn:
+        count, total = conn.execute(
+            select(func.count(), func.sum(schema.observation.c.value)).select_from(schema.observation)
+        ).one()
+    return int(count), float(total or 0.0)
+
+
 def baseline(engine: Engine, frame: pl.DataFrame) -> float:
     """Raw bulk path: the same rows into the observation table (series and snapshot rows pre-created)."""
     keys = frame.select("area", "sector", "unit").unique(maintain_order=True).with_row_index("id", offset=1)
@@ -127,53 +139,86 @@ def baseline(engine: Engine, frame: pl.DataFrame) -> float:
     return timed(write)
 
 
-def run(backend: str, rows: int, folder: Path) -> dict[str, float]:
+def run(backend: str, rows: int, folder: Path, pairs: int) -> tuple[Pairs, list[float], list[str]]:
+    """Interleaved pairs (storage layer, baseline), each on a fresh database; also the unchanged reloads."""
     frame = observations(rows)
     body = frame.write_csv().encode()
     payload = Payload(
         RequestSpec("GET", "https://bench.test/x"), 200, {}, body, FETCHED, "https://bench.test/x"
     )
-    store = RawStore(folder / "raw")
+    reloads: list[float] = []
+    contents: dict[str, set[tuple[int, float]]] = {"layer": set(), "baseline": set()}
 
-    engine, drop = fresh(backend, folder)
-    try:
-        raw_seconds = baseline(engine, frame)
-    finally:
-        drop()
-    engine, drop = fresh(backend, folder)
-    try:
-        first = timed(
-            lambda: load_snapshot(engine, DATASET, [payload], frame, reader_version="b/1", raw_store=store)
-        )
-        reload = timed(
-            lambda: load_snapshot(engine, DATASET, [payload], frame, reader_version="b/1", raw_store=store)
-        )
-    finally:
-        drop()
-    return {"baseline": raw_seconds, "layer": first, "reload": reload}
+    def layer() -> float:
+        engine, drop = fresh(backend, folder)
+        try:
+            store = RawStore(folder / f"raw-{uuid.uuid4().hex}")
+
+            def load() -> object:
+                return load_snapshot(engine, DATASET, [payload], frame, reader_version="b/1", raw_store=store)
+
+            first = timed(load)
+            contents["layer"].add(stored(engine))
+            reloads.append(timed(load) / first)
+            return first
+        finally:
+            drop()
+
+    def raw() -> float:
+        engine, drop = fresh(backend, folder)
+        try:
+            seconds = baseline(engine, frame)
+            contents["baseline"].add(stored(engine))
+            return seconds
+        finally:
+            drop()
+
+    total = float(frame["value"].sum())
+
+    def problems() -> list[str]:
+        return [
+            f"{side} stored (rows, sum of values) {sorted(seen)}, expected ({rows}, {total})"
+            for side, seen in contents.items()
+            if any(count != rows or abs(got - total) > 1e-9 * abs(total) for count, got in seen)
+        ]
+
+    layer(), raw()  # one untimed pair first (also a warm-up): both must store the same rows
+    reloads.clear()
+    if problems():
+        return Pairs(), reloads, problems()
+    result = interleave(layer, raw, pairs)  # and every timed pair is checked again
+    return result, reloads, problems()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pairs", type=int, default=MIN_PAIRS, help="interleaved pairs (at least 5)")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     ok = True
     with tempfile.TemporaryDirectory() as folder:
         for backend in backends:
-            result = run(backend, args.rows, Path(folder))
-            ratio = result["layer"] / result["baseline"]
-            reload_share = result["reload"] / result["layer"]
-            passed = ratio <= 1.5 and reload_share < 0.01
+            pairs, reloads, problems = run(backend, args.rows, Path(folder), args.pairs)
+            if not pairs.ratios:
+                ok = False
+                print(f"{backend:10s} FAIL: the storage layer and the baseline stored different rows")
+                for problem in problems:
+                    print("  " + problem)
+                continue
+            ratio, reload_share = spread(pairs.ratios)[1], spread(reloads)[1]
+            passed = ratio <= 1.5 and reload_share < 0.01 and not problems
             ok &= passed
             print(
-                f"{backend:10s} rows={args.rows:,} baseline={result['baseline']:.2f}s "
-                f"({args.rows / result['baseline']:,.0f} rows/s) layer={result['layer']:.2f}s "
-                f"({args.rows / result['layer']:,.0f} rows/s) ratio={ratio:.2f}x (goal <= 1.5) "
-                f"reload={result['reload'] * 1000:.1f}ms = {reload_share:.2%} of first load (goal < 1%) "
-                f"{'OK' if passed else 'FAIL'}"
+                f"{backend:10s} rows={args.rows:,}, same rows stored: {'yes' if not problems else 'NO'}; "
+                f"{pairs.summary('load_snapshot', 'raw bulk insert')} (goal median <= 1.5); reload of the "
+                f"unchanged payload {fmt([x * 100 for x in reloads], 3, ' %')} of the first load (goal "
+                f"median < 1 %) {'OK' if passed else 'FAIL'}"
             )
+            for problem in problems:
+                print("  " + problem)
+    print("OK" if ok else "FAIL")
     return 0 if ok else 1
 
 
