@@ -1,111 +1,136 @@
-"""Benchmark: the whole weekly report (9 charts, 3 languages, HTML+PNG+SVG+CSV) against vl-convert alone.
+"""Benchmark: `kestava report` as a whole process against vl-convert alone drawing the same specs.
 
-    .venv/bin/python bench/bench_report.py [--keep DIR] [--pairs 6]
+    .venv/bin/python bench/bench_report.py [--pairs 5] [--sizes 7,309]
 
-Builds a database in a temporary folder (offline ingest of the bundled snapshot, then compute), writes
-the weekly report in fi, sv and en, and renders the same nine chart specs with vl-convert alone (PNG at
-the report's scale + SVG, each from the spec), after checking that every SVG the report wrote is what
-vl-convert makes of the same spec. Then report and vl-convert alone run in interleaved pairs, the
-languages in turn. Goal: the report for one language takes under 3× what vl-convert alone needs for
-those specs (median ratio). Prints the figures and OK/FAIL; exits 1 on FAIL.
+For each size (Syke for the bundled 7 municipalities, and for all 309: bench_run309.snapshot_309) a data
+folder is made once, untimed: offline ingest and compute in a fresh SQLite file. Then, interleaved:
+- measured: `kestava report --lang fi` in a new process (database reads, ten charts, CSV, XLSX, SVG, PNG
+  and the inlined PNG, the HTML page, published atomically);
+- baseline: a new Python process that imports vl-convert and draws the same specs the same way, one after
+  another: `vegalite_to_svg`, then `svg_to_png` at the report's file scale and at its inlined scale, and
+  writes the SVG and PNG files. It is the least any report needs: the drawing alone, with no database
+  and no HTML, in the library the report uses.
+Both sides are checked first: every SVG the report wrote equals the baseline's SVG of the same spec. Goal
+(issue 14): median ratio <= 2 at 7 and at 309 municipalities. Prints min / median / max; exits 1 on FAIL.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-import vl_convert as vlc
-from bench_stats import interleave, spread
+from bench_run309 import snapshot_309  # noqa: E402  (bench/ is on sys.path when run as a script)
+from bench_stats import interleave, spread  # noqa: E402
 
-from indicators.engine import compute
-from ingest.run import ingest
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR  # noqa: E402
+
+GOAL = 2.0
+KESTAVA = ROOT / ".venv" / "bin" / "kestava"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+
+SPECS_SCRIPT = """
+import json, sys
 from report import weekly
+from report.render import EMBED_SCALE, PNG_SCALE
 from storage.engine import open_database
-from storage.rawstore import RawStore
+engine = open_database()
+out = __import__("pathlib").Path(sys.argv[2])
+result = weekly.build_report(engine, weekly.current_week(), lang="fi", out_dir=out, images=False)
+json.dump({"png_scale": PNG_SCALE, "embed_scale": EMBED_SCALE,
+           "specs": {c.name: c.spec for c in result.charts if c.spec is not None}}, open(sys.argv[1], "w"))
+"""
 
-GOAL = 3.0  # report for one language / vl-convert alone on the same specs, at most
-LANGS = ("fi", "sv", "en")
+BASELINE_SCRIPT = """
+import json, sys, pathlib
+import vl_convert as vlc
+job = json.load(open(sys.argv[1]))
+out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
+for name, spec in job["specs"].items():
+    svg = vlc.vegalite_to_svg(spec)
+    (out / f"{name}.svg").write_text(svg, encoding="utf-8")
+    (out / f"{name}.png").write_bytes(vlc.svg_to_png(svg, scale=job["png_scale"]))
+    vlc.svg_to_png(svg, scale=job["embed_scale"])
+"""
+
+
+def _env(data: Path, snapshot: Path) -> dict[str, str]:
+    env = {**os.environ, "KESTAVA_DATA_DIR": str(data), "KESTAVA_SNAPSHOT_DIR": str(snapshot)}
+    env.pop("KESTAVA_DATABASE_URL", None)
+    env.pop("KESTAVA_REPORT_DIR", None)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return seconds
+
+
+def bench_size(size: str, snapshot: Path, work: Path, pairs: int) -> tuple[list[float], bool]:
+    """The ratios of one size's interleaved pairs, and whether both sides drew the same SVGs."""
+    data = work / f"data-{size}"
+    env = _env(data, snapshot)
+    _run([str(KESTAVA), "ingest", "--offline"], env)
+    _run([str(KESTAVA), "compute"], env)
+    job = work / f"specs-{size}.json"
+    _run([str(PYTHON), "-c", SPECS_SCRIPT, str(job), str(work / f"specs-out-{size}")], env)
+    reports, drawn = work / f"reports-{size}", work / f"alone-{size}"
+    measured = [str(KESTAVA), "report", "--lang", "fi", "--out", str(reports)]
+    baseline = [str(PYTHON), "-c", BASELINE_SCRIPT, str(job), str(drawn)]
+    _run(measured, env)
+    _run(baseline, env)
+    week = next(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = json.loads(job.read_text(encoding="utf-8"))["specs"]
+
+    def svg(folder: Path, name: str) -> str:
+        return (folder / f"{name}.svg").read_text(encoding="utf-8")
+
+    differ = [n for n in names if svg(week / "fi", n) != svg(drawn, n)]
+    same = not differ
+    print(f"{size} municipalities: {len(names)} charts; SVGs equal to vl-convert alone: {same or differ}")
+    result = interleave(lambda: _run(measured, env), lambda: _run(baseline, env), pairs)
+    print(f"  {result.summary('kestava report --lang fi', 'vl-convert alone')}")
+    return result.ratios, same
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, help="write the reports here instead of a temporary folder")
-    parser.add_argument("--pairs", type=int, default=6, help="interleaved pairs (at least 5)")
+    parser.add_argument("--pairs", type=int, default=5, help="interleaved pairs per size (at least 5)")
+    parser.add_argument("--sizes", default="7,309", help="Syke municipalities: 7 (bundled), 309, or both")
     args = parser.parse_args(argv)
+    ok = True
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
-        folder = Path(tmp)
-        start = time.perf_counter()
-        engine = open_database(f"sqlite:///{folder / 'bench.sqlite3'}")
-        outcomes = ingest(engine, RawStore(folder / "raw"), offline=True)
-        if not all(o.ok for o in outcomes):
-            print("ingest failed:", [o.error for o in outcomes if not o.ok])
-            return 1
-        summary = compute(engine, today=date.today())
-        print(f"database: {time.perf_counter() - start:.1f} s ({summary.summary()})")
-        out = args.keep or folder / "reports"
-        week = weekly.current_week()
-
-        # warm-up: vl-convert's JavaScript runtime and the Vega bundle, outside every timing
-        weekly.javascript_bundle()
-        vlc.vegalite_to_svg({"mark": "point", "data": {"values": [{"a": 1}]}, "encoding": {}})
-
-        results = {lang: weekly.build_report(engine, week, lang=lang, out_dir=out) for lang in LANGS}
-
-        def alone(lang: str) -> float:
-            """vl-convert alone: the same specs, PNG (same scale) and SVG, each straight from the spec."""
-            began = time.perf_counter()
-            for chart in results[lang].charts:
-                if chart.spec is not None:
-                    vlc.vegalite_to_png(chart.spec, scale=weekly.PNG_SCALE)
-                    vlc.vegalite_to_svg(chart.spec)
-            return time.perf_counter() - began
-
-        # both sides draw the same charts: every SVG the report wrote is what vl-convert makes of its spec
-        differ = [
-            f"{lang}/{chart.name}"
-            for lang, result in results.items()
-            for chart in result.charts
-            if chart.spec is not None
-            and (
-                chart.svg is None
-                or (result.path.parent / chart.svg).read_text(encoding="utf-8")
-                != vlc.vegalite_to_svg(chart.spec)
+        work = Path(tmp)
+        for size in args.sizes.split(","):
+            if size == "7":
+                snapshot = DEFAULT_SNAPSHOT_DIR
+            elif size == "309":
+                snapshot = snapshot_309(work / "snapshot309")
+            else:
+                raise SystemExit(f"--sizes: expected 7 and/or 309, got {size!r}")
+            ratios, same = bench_size(size, snapshot, work, args.pairs)
+            low, median, high = spread(ratios)
+            passed = same and median <= GOAL
+            ok = ok and passed
+            print(
+                f"  ratio min {low:.2f} / median {median:.2f} / max {high:.2f} "
+                f"(goal median <= {GOAL:.0f}) {'OK' if passed else 'FAIL'}"
             )
-        ]
-        drawn = {
-            lang: sum(1 for c in result.charts if c.spec is not None) for lang, result in results.items()
-        }
-        same = "yes" if not differ else "NO"
-        print(f"charts drawn per language: {drawn}; SVGs equal to vl-convert alone: {same}")
-        for name in differ:
-            print(f"  differs: {name}")
-
-        # interleaved pairs (report, vl-convert alone), the languages in turn
-        langs = iter(LANGS * args.pairs)
-        current: list[str] = []
-
-        def report() -> float:
-            current.append(next(langs))
-            result = weekly.build_report(engine, week, lang=current[-1], out_dir=out)
-            return result.timings["total"]
-
-        pairs = interleave(report, lambda: alone(current[-1]), args.pairs)
-        engine.dispose()
-        median = spread(pairs.ratios)[1]
-        ok = median < GOAL and not differ
-        print(
-            f"weekly report {week.key}, one language per pair ({', '.join(current)}): "
-            f"{pairs.summary('report', 'vl-convert alone')} (goal median < {GOAL:.0f}x) "
-            + ("OK" if ok else "FAIL")
-        )
-        return 0 if ok else 1
+            shutil.rmtree(work / f"data-{size}", ignore_errors=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
