@@ -103,9 +103,10 @@ series = Table(
 observation = Table(
     "observation",
     metadata,
-    Column("series_id", Integer, ForeignKey("series.id"), primary_key=True),
+    # no ForeignKey on the two references: checked per load as a set (storage.load.check_references)
+    Column("series_id", Integer, primary_key=True),
     Column("period", String(16), primary_key=True),
-    Column("snapshot_id", Integer, ForeignKey("snapshot.id"), primary_key=True),
+    Column("snapshot_id", Integer, primary_key=True),
     Column("value", Float),
     Column("flag", String(16)),
     Column("valid_from", DateTime, nullable=False),

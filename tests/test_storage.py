@@ -327,3 +327,80 @@ def test_sigkill_during_load_leaves_database_as_before(
     assert {t: count(reopened, t) for t in before} == before
     assert read.observations(reopened)["value"].to_list() == [250.0]
     reopened.dispose()
+
+
+def test_migration_0005_keeps_the_data_and_the_current_index_and_drops_only_the_row_keys(
+    db_url: str, dataset_info: DatasetInfo, raw_store: RawStore
+) -> None:
+    from alembic import command
+
+    from storage.engine import alembic_config, create_db_engine
+
+    engine = create_db_engine(db_url)
+    try:
+        with engine.begin() as connection:  # a database of the previous schema, with data in it
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0004")
+        data = frame({("049", "Liikenne", "2022"): 250.0, ("049", "Liikenne", "2023"): 240.5})
+        load_snapshot(
+            engine, dataset_info, [make_payload(b"v1", T0)], data, reader_version="t/1", raw_store=raw_store
+        )
+        before = read.observations(engine, dataset_info.id)
+        migrate(engine)
+        after = read.observations(engine, dataset_info.id)
+        assert after.equals(before)
+        inspector = inspect(engine)
+        assert [k["referred_table"] for k in inspector.get_foreign_keys("observation")] == []
+        assert {k["referred_table"] for k in inspector.get_foreign_keys("series")} == {"dataset"}
+        # the partial unique index still allows one current row per series and period, and only one
+        revised = frame({("049", "Liikenne", "2022"): 251.0, ("049", "Liikenne", "2023"): 240.5})
+        second = load_snapshot(
+            engine,
+            dataset_info,
+            [make_payload(b"v2", T0 + timedelta(days=1))],
+            revised,
+            reader_version="t/1",
+            raw_store=raw_store,
+        )
+        assert (second.added, second.revised, second.unchanged) == (0, 1, 1)
+        with engine.connect() as conn:
+            current = conn.execute(
+                select(func.count())
+                .select_from(schema.observation)
+                .where(schema.observation.c.valid_to.is_(None))
+            ).scalar_one()
+        assert current == 2
+        with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as conn:
+            row = conn.execute(
+                select(schema.observation).where(schema.observation.c.valid_to.is_(None))
+            ).first()
+            assert row is not None
+            conn.execute(schema.observation.insert().values({**row._mapping, "snapshot_id": 999999}))
+    finally:
+        engine.dispose()
+
+
+def test_a_reference_to_a_missing_series_or_snapshot_is_caught(
+    engine: Engine, dataset_info: DatasetInfo, raw_store: RawStore
+) -> None:
+    from storage.load import check_references
+
+    data = frame({("049", "Liikenne", "2022"): 250.0})
+    first = load_snapshot(
+        engine, dataset_info, [make_payload(b"v1", T0)], data, reader_version="t/1", raw_store=raw_store
+    )
+    with engine.connect() as conn:
+        check_references(conn)  # a load leaves every reference whole
+        check_references(conn, first.snapshot_id)
+    orphans = [{"series_id": 424242}, {"snapshot_id": 424242}]
+    for change in orphans:
+        with (
+            pytest.raises(RuntimeError, match="1 observations refer to a series or snapshot"),
+            engine.begin() as conn,
+        ):
+            row = conn.execute(select(schema.observation)).first()
+            assert row is not None
+            conn.execute(schema.observation.insert().values({**row._mapping, "period": "1999", **change}))
+            check_references(conn)
+    assert count(engine, "observation") == 1  # each broken row was rolled back with its transaction
