@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Engine, and_, or_, select
 
 from storage import schema
+from storage.fetch import fetch_frame
 from storage.load import utc_naive
 
 OBSERVATION_SCHEMA = pl.Schema(
@@ -78,12 +79,12 @@ def observations(
             and_(obs.c.valid_from <= moment, or_(obs.c.valid_to.is_(None), obs.c.valid_to > moment))
         )
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(obs.c.series_id, obs.c.period)).fetchall()
-        if not rows:
+        frame = fetch_frame(
+            conn, query.order_by(obs.c.series_id, obs.c.period), dict(_OBSERVATION_ROW_SCHEMA)
+        )
+        if frame.height == 0:
             return pl.DataFrame(schema=OBSERVATION_SCHEMA)
-        key_rows = conn.execute(keys_query.order_by(series.c.id)).fetchall()
-    frame = pl.DataFrame(rows, schema=_OBSERVATION_ROW_SCHEMA, orient="row")
-    keys = pl.DataFrame(key_rows, schema=_SERIES_KEY_SCHEMA, orient="row")
+        keys = fetch_frame(conn, keys_query.order_by(series.c.id), dict(_SERIES_KEY_SCHEMA))
     if not expand:
         return frame.join(keys, on="series_id", how="left", maintain_order="left").select(
             OBSERVATION_SCHEMA.names()
