@@ -18,6 +18,7 @@ from storage.checks import check_observations, dimension_columns
 from storage.fetch import fetch_frame
 from storage.rawstore import RawStore
 
+SQLITE_BATCH = 50_000  # rows per executemany on SQLite
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy stores for DateTime on SQLite
 OBSERVATION_COLUMNS = ("series_id", "period", "snapshot_id", "value", "flag", "valid_from")
 
@@ -345,6 +346,7 @@ def bulk_insert(
         return
     placeholders = ", ".join("?" for _ in rows.columns)
     sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+    batch = min(batch, SQLITE_BATCH)  # each batch becomes Python tuples: keep a few MB of them at a time
     for offset in range(0, rows.height, batch):
         conn.exec_driver_sql(sql, rows.slice(offset, batch).rows())
         if on_stage:
