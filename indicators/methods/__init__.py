@@ -20,7 +20,11 @@ Adding a sixth method means one new module and one catalogue entry:
 
 ``assess_frame``, ``METHOD_VERSIONS``, ``STATUS_RANK``, ``SYMBOLS`` and ``DETAIL_COLUMNS`` then know it.
 Re-export its scalar function, enum and record class below only if callers should import them from
-``indicators.methods``. (The package attributes ``eurostat_sdg`` … are the scalar functions, not the
+``indicators.methods``. That is all this package needs; for the tracker to run the method on the
+indicators and report it, the callers that still name methods one by one need it too:
+``indicators.catalogue.METHODS`` (accepted in catalogue.toml), ``indicators.engine`` (``_thresholds``,
+``METHODS_NEEDING_TARGET`` and the per-method parameter columns), ``report.charts``, ``report.data`` and
+the report translations. (The package attributes ``eurostat_sdg`` … are the scalar functions, not the
 modules; import from the modules with ``from indicators.methods.<id> import …``.)
 """
 
