@@ -1,0 +1,156 @@
+"""The sectors-over-time chart: emissions by sector as stacked areas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import (
+    _check_lang,
+    _check_meta,
+    _finish,
+    _gap_labels,
+    _gap_rows,
+    _gap_sentence,
+    _layer,
+    _sector_rows,
+    _x_year,
+    _year_tip,
+    _years,
+)
+from report.i18n import (
+    format_number,
+    format_percent,
+    label,
+    t,
+)
+from report.theme import ChartMeta
+
+
+def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
+    colours = th.sector_colours(keys)
+    return alt.Scale(domain=[label("sector", k, lang) for k in keys], range=[colours[k] for k in keys])
+
+
+def sector_area(
+    frame: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    label_count: int = 3,
+) -> alt.LayerChart:
+    """Emissions by sector over time as stacked areas, largest sector at the bottom, the largest labelled.
+
+    frame: one row per year and sector —
+        year (int), sector (str key; known keys are translated and keep their colour in every chart,
+        unknown keys are shown as given in grey), value (float, kt CO2e, >= 0).
+    A missing year–sector pair counts as zero in the stack.
+    """
+    name = "sector_area"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    rows = _sector_rows(name, frame)
+    years = sorted({y for y, _, _ in rows})
+    latest = years[-1]
+    values = {(y, s): v for y, s, v in rows}
+    sectors_all = {s for _, s, _ in rows}
+    sectors = sorted(sectors_all, key=lambda s: (-values.get((latest, s), 0.0), s))
+    order = {s: i for i, s in enumerate(sectors)}
+    totals = {y: sum(values.get((y, s), 0.0) for s in sectors) for y in years}
+    # a run of consecutive years is one area; missing years between runs are a gap, not interpolated
+    run_of: dict[int, int] = {}
+    for previous, year in zip([years[0], *years[:-1]], years, strict=True):
+        run_of[year] = run_of.get(previous, 0) + int(year - previous > 1)
+    run_sizes = {r: list(run_of.values()).count(r) for r in set(run_of.values())}
+    data = [
+        {
+            "year": y,
+            "sector": label("sector", s, lang),
+            "sector_key": s,
+            "value": values.get((y, s), 0.0),
+            "share": values.get((y, s), 0.0) / totals[y] if totals[y] else 0.0,
+            "order": order[s],
+            "run": run_of[y],
+        }
+        for y in years
+        for s in sectors
+    ]
+    df = pl.DataFrame(data)
+    x = _x_year(years[0], latest)
+    colour = alt.Color(
+        "sector:N",
+        title=t("label.sector", lang),
+        scale=_sector_scale(sectors, lang),
+        legend=alt.Legend(orient="bottom", columns=3),
+    )
+    y_title = t("axis.emissions_kt", lang)
+    stacked = {
+        "x": x,
+        "y": alt.Y("value:Q", title=y_title, stack="zero", axis=alt.Axis(format=",.0f")),
+        "color": colour,
+        "order": alt.Order("order:Q", sort="ascending"),
+        "tooltip": [
+            _year_tip(lang),
+            alt.Tooltip("sector:N", title=t("label.sector", lang)),
+            alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+            alt.Tooltip("share:Q", title=t("label.share", lang), format=".0%"),
+        ],
+    }
+    area = (
+        _years(alt.Chart(df.filter(pl.col("run").replace_strict(run_sizes) > 1)))
+        .mark_area(line={"color": "white", "strokeWidth": 0.6})
+        .encode(detail="run:N", **stacked)
+    )
+    # right-end labels for the largest sectors, at the middle of their band
+    total_latest = totals[latest]
+    labels = []
+    below = 0.0
+    for s in sectors:
+        v = values.get((latest, s), 0.0)
+        share = v / total_latest if total_latest else 0.0
+        if order[s] < label_count and share >= 0.04:
+            text = f"{label('sector', s, lang)} {format_percent(share * 100, lang)}"
+            labels.append({"year": latest, "mid": below + v / 2, "label": text})
+        below += v
+    layers: list[alt.Chart] = [area]
+    single = df.filter(pl.col("run").replace_strict(run_sizes) == 1)
+    if single.height:  # a year alone between gaps (1990 before 2000): a stacked column, not a vanishing area
+        layers.append(_years(alt.Chart(single)).mark_bar(width=6).encode(**stacked))
+    if labels:
+        layers.append(
+            _years(alt.Chart(pl.DataFrame(labels)))
+            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
+            .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
+        )
+    gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
+    if gap_rows:
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=y_title, stack=None), lang))
+    chart = _layer(layers, meta, lang).properties(width=560, height=320)
+    top = sectors[0]
+    top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0
+    finding = t(
+        "sector_area.title",
+        lang,
+        sector=label("sector", top, lang),
+        year=latest,
+        share=format_percent(top_share, lang),
+    )
+    description = t(
+        "sector_area.description",
+        lang,
+        first=years[0],
+        latest=latest,
+        n=len(sectors),
+        total=format_number(total_latest, lang),
+        largest=", ".join(
+            f"{label('sector', s, lang)} {format_number(values.get((latest, s), 0.0), lang)} kt"
+            for s in sectors[:3]
+        ),
+    ) + _gap_sentence(years, lang)
+    table = df.select("year", "sector_key", "sector", "value", "share")
+    return _finish(
+        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+    )

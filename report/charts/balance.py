@@ -1,0 +1,233 @@
+"""The neutrality balance chart: residual emissions at the target year against the carbon-sink estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+import altair as alt
+import polars as pl
+
+from indicators.trajectory import target_from_base
+from report import theme as th
+from report.charts.common import (
+    Col,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _unique,
+)
+from report.i18n import (
+    format_number,
+    format_percent,
+    source_text,
+    t,
+)
+from report.theme import ChartMeta
+
+BALANCE_EMISSIONS: Final[Mapping[str, Col]] = {
+    "year": Col("int", "the calendar year"),
+    "value": Col("num", "total emissions in kt CO2e"),
+}
+BALANCE_SINKS: Final[Mapping[str, Col]] = {
+    "year": Col("int", "the year of the sink estimate"),
+    "value": Col("num", "net removals by carbon sinks in kt CO2e, as a positive number"),
+    "lower": Col("num", "lower bound of the estimate in kt CO2e", nullable=True, required=False),
+    "upper": Col("num", "upper bound of the estimate in kt CO2e", nullable=True, required=False),
+}
+
+
+def neutrality_balance(
+    emissions: pl.DataFrame,
+    sinks: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    base_year: int = 1990,
+    target_year: int = 2030,
+    target_reduction: float = 0.80,
+) -> alt.LayerChart:
+    """Residual emissions left at the target year (base × (1 − reduction)) against the carbon-sink estimate.
+
+    emissions: year (int), value (float, kt CO2e) — must include base_year (extra columns are ignored).
+    sinks: year (int), value (float, removals in kt CO2e, positive), lower, upper (float, optional).
+    The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled. The
+    sink is the City of Espoo's assumption (a share of one year's emissions), not a measurement: the chart
+    labels it so, credits it to the City of Espoo and states the balance as a what-if.
+    """
+    name = "neutrality_balance"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    e = _frame(name, "emissions", emissions, BALANCE_EMISSIONS)
+    s = _frame(name, "sinks", sinks, BALANCE_SINKS)
+    _unique(name, "emissions", e, ["year"])
+    _unique(name, "sinks", s, ["year"])
+    if not 0.0 < target_reduction < 1.0:
+        raise ValueError(f"{name}: target_reduction must be between 0 and 1, got {target_reduction}")
+    base = e.filter(pl.col("year") == base_year)
+    if base.height == 0 or float(base.item(0, "value")) <= 0:
+        raise ValueError(f"{name}: `emissions` needs a positive value for base_year {base_year}")
+    base_value = float(base.item(0, "value"))
+    residual = target_from_base(base_value, target_reduction)
+    sink_row = s.sort("year").row(-1, named=True)
+    sink, sink_year = float(sink_row["value"]), int(sink_row["year"])
+    if sink < 0:
+        raise ValueError(
+            f"{name}: sink value {sink} for {sink_year} is negative; give removals as positive kt"
+        )
+    latest = e.sort("year").row(-1, named=True)
+    # the sink is an assumption of the City of Espoo (a share of one year's emissions), not a measurement
+    # and not HSY's: the subtitle, the bar, its tooltip and the alt text name it so
+    sink_source = t("balance.sink_source", lang)
+    meta = replace(meta, sources=(*meta.sources, t("balance.sink_credit", lang, source=sink_source)))
+    emission_sources = ", ".join(source_text(x, lang) for x in meta.sources[:-1])
+    cats = {
+        "residual": t(
+            "balance.residual",
+            lang,
+            year=target_year,
+            pct=format_percent((1 - target_reduction) * 100, lang),
+            base=base_year,
+        ),
+        "sink": t("balance.sink", lang, year=sink_year, source=sink_source),
+    }
+    kinds = {
+        "residual": t("balance.kind_residual", lang),
+        "sink": t("balance.kind_sink", lang),
+        "gap": t("balance.kind_gap", lang),
+        "surplus": t("balance.kind_surplus", lang),
+    }
+    gap = residual - sink
+    gap_kind = "gap" if gap > 0 else "surplus"
+    bar_colours = {"residual": th.MUTED_TEXT, "sink": th.OKABE_ITO["bluish_green"], gap_kind: th.BACKGROUND}
+    bars_rows: list[dict[str, Any]] = [
+        {
+            "category": cats["residual"],
+            "kind": kinds["residual"],
+            "lo": 0.0,
+            "hi": residual,
+            "value": residual,
+            "source": emission_sources,
+            # the value is written inside the bar, from its start: a text colour that reads on the bar
+            "text_colour": th.text_on(bar_colours["residual"]),
+        },
+        {
+            "category": cats["sink"],
+            "kind": kinds["sink"],
+            "lo": 0.0,
+            "hi": sink,
+            "value": sink,
+            "source": sink_source,
+            "text_colour": th.text_on(bar_colours["sink"]),
+        },
+    ]
+    gap_row = {
+        "category": cats["sink"] if gap > 0 else cats["residual"],
+        "kind": kinds[gap_kind],
+        "lo": min(sink, residual),
+        "hi": max(sink, residual),
+        "value": abs(gap),
+        "source": f"{emission_sources}, {sink_source}",
+        "label": t(f"balance.{gap_kind}_label", lang, value=format_number(abs(gap), lang)),
+    }
+    df = pl.DataFrame(bars_rows).with_columns(
+        label=pl.Series([format_number(r["value"], lang) for r in bars_rows])
+    )
+    gap_df = pl.DataFrame([gap_row])
+    y = alt.Y("category:N", sort=[cats["residual"], cats["sink"]], title=None, axis=alt.Axis(labelLimit=300))
+    x_title = t("axis.emissions_kt", lang)
+    colour = alt.Color(
+        "kind:N",
+        title=None,
+        scale=alt.Scale(
+            domain=[kinds["residual"], kinds["sink"], kinds[gap_kind]],
+            range=[bar_colours["residual"], bar_colours["sink"], bar_colours[gap_kind]],
+        ),
+        legend=alt.Legend(orient="bottom", direction="horizontal", symbolStrokeColor=th.TEXT_COLOUR),
+    )
+    tips = [
+        alt.Tooltip("category:N", title=t("label.item", lang)),
+        alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+        alt.Tooltip("source:N", title=t("label.source", lang)),
+    ]
+    layers: list[alt.Chart] = [
+        alt.Chart(df)
+        .mark_bar(height={"band": 0.6})
+        .encode(
+            y=y,
+            x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=True)),
+            x2="hi:Q",
+            color=colour,
+            tooltip=tips,
+        ),
+        alt.Chart(gap_df)
+        .mark_bar(
+            height={"band": 0.6},
+            stroke=th.OKABE_ITO["vermillion"] if gap > 0 else th.OKABE_ITO["blue"],
+            strokeDash=[5, 3],
+            strokeWidth=2,
+        )
+        .encode(y=y, x=alt.X("lo:Q", title=x_title), x2="hi:Q", color=colour, tooltip=tips),
+        alt.Chart(df)
+        .mark_text(align="left", dx=6, fontWeight="bold")
+        .encode(
+            y=y,
+            x=alt.X("lo:Q", title=x_title),
+            text="label:N",
+            fill=alt.Fill("text_colour:N", scale=None),
+        ),
+        alt.Chart(gap_df)
+        .mark_text(align="left", dx=6, fontWeight="bold", color=th.TEXT_COLOUR)
+        .encode(y=y, x=alt.X("hi:Q", title=x_title), text="label:N"),
+    ]
+    has_band = "lower" in s.columns and "upper" in s.columns
+    lower, upper = (sink_row.get("lower"), sink_row.get("upper")) if has_band else (None, None)
+    if lower is not None and upper is not None:
+        band_df = pl.DataFrame([{"category": cats["sink"], "lower": float(lower), "upper": float(upper)}])
+        layers.append(
+            alt.Chart(band_df)
+            .mark_errorbar(ticks=True, color=th.TEXT_COLOUR, thickness=1.5)
+            .encode(
+                y=y,
+                x=alt.X("lower:Q", title=x_title),
+                x2="upper:Q",
+                tooltip=[
+                    alt.Tooltip("lower:Q", title=t("label.lower", lang), format=",.0f"),
+                    alt.Tooltip("upper:Q", title=t("label.upper", lang), format=",.0f"),
+                ],
+            )
+        )
+    chart = _layer(layers, meta, lang).properties(width=520, height=alt.Step(56))
+    fmt = {
+        "sink": format_number(sink, lang),
+        "residual": format_number(residual, lang),
+        "pct": format_percent(sink / residual * 100, lang),
+        "year": target_year,
+    }
+    finding = t("balance.title", lang, **fmt)
+    description = t(
+        "balance.description",
+        lang,
+        base=base_year,
+        base_value=format_number(base_value, lang),
+        reduction=format_percent(target_reduction * 100, lang),
+        sink_year=sink_year,
+        source=sink_source,
+        gap=gap_row["label"],
+        latest_year=int(latest["year"]),
+        latest=format_number(float(latest["value"]), lang),
+        **fmt,
+    )
+    table = pl.DataFrame(
+        [
+            {"item": "residual", "label": cats["residual"], "year": target_year, "value": residual},
+            {"item": "sink", "label": cats["sink"], "year": sink_year, "value": sink},
+            {"item": gap_kind, "label": gap_row["label"], "year": target_year, "value": abs(gap)},
+        ]
+    )
+    return _finish(
+        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+    )

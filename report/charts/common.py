@@ -1,0 +1,415 @@
+"""The parts every chart shares: catalogue constants, input-frame contracts and their validation,
+the chart table, the finishing step, year axes and label helpers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeVar
+
+import altair as alt
+import polars as pl
+
+from indicators.catalogue import load_indicator_catalogue
+from report import theme as th
+from report.i18n import (
+    LANGS,
+    has,
+    label,
+    t,
+    vega_locale,
+)
+from report.theme import ChartMeta
+
+# EU Waste Framework Directive: municipal waste prepared for re-use and recycled, % by year.
+EU_RECYCLING_TARGETS: Final[Mapping[int, float]] = {2025: 55.0, 2030: 60.0, 2035: 65.0}
+
+# Statistics Finland municipality codes and Eurostat geo codes accepted in `area` columns.
+AREA_ALIASES: Final[Mapping[str, str]] = {
+    "049": "espoo",
+    "091": "helsinki",
+    "092": "vantaa",
+    "235": "kauniainen",
+    "837": "tampere",
+    "853": "turku",
+    "564": "oulu",
+    "179": "jyvaskyla",
+    "398": "lahti",
+    "297": "kuopio",
+    "FI": "fi",
+    "EU27_2020": "eu27_2020",
+}
+CAPITAL_REGION: Final[frozenset[str]] = frozenset({"espoo", "helsinki", "vantaa", "kauniainen"})
+
+# Progress-assessment methods (column order in the dashboard) and every status they can give.
+METHODS: Final[tuple[str, ...]] = ("eurostat", "opensdg", "sdsn", "german", "linear")
+# The indicator engine's method names (indicators.methods.METHOD_VERSIONS) accepted as aliases.
+METHOD_ALIASES: Final[Mapping[str, str]] = {
+    "eurostat_sdg": "eurostat",
+    "open_sdg": "opensdg",
+    "sdsn_trend": "sdsn",
+    "german_strategy": "german",
+    "linear_trajectory_check": "linear",
+}
+LEVELS: Final[tuple[str, ...]] = ("achieved", "good", "moderate", "weak", "away", "none")
+STATUS_LEVELS: Final[Mapping[str, str]] = {
+    # Eurostat SDG monitoring (with and without a target)
+    "significant_progress": "good",
+    "moderate_progress": "moderate",
+    "insufficient_progress": "weak",
+    "movement_away": "away",
+    "moderate_movement_away": "weak",
+    "significant_movement_away": "away",
+    # Open SDG / Statistics Canada
+    "target_achieved": "achieved",
+    "substantial_progress": "good",
+    "limited_progress": "weak",
+    "deterioration": "away",
+    # SDSN trend dashboards
+    "achieved": "achieved",
+    "on_track": "good",
+    "moderately_improving": "moderate",
+    "stagnating": "weak",
+    "decreasing": "away",
+    # German sustainability strategy
+    "nearly_on_track": "moderate",
+    "off_track": "weak",
+    "moving_away": "away",
+    # linear trajectory check (latest value against the straight path from base to target)
+    "on_path": "good",
+    "behind_path": "weak",
+    # any method
+    "insufficient_data": "none",
+    "not_assessed": "none",
+}
+FRESHNESS_STATUSES: Final[tuple[str, ...]] = ("fresh", "due", "late", "failed", "never")
+CIRCULAR_INDICATORS: Final[tuple[str, ...]] = ("waste_per_resident", "recycling_rate")
+
+_TABLE_ATTR: Final = "_kestava_table"
+# columns of the chart tables that hold catalogue keys (for joining the CSV), not words for a reader
+KEY_COLUMNS: Final[frozenset[str]] = frozenset(
+    {"sector_key", "area_key", "method_key", "status_key", "level_key", "item", "indicator_key"}
+)
+# characters per title line, by chart (roughly the chart's width at the title font size)
+_TITLE_WRAP: Final[Mapping[str, int]] = {"circular_economy": 100, "progress_dashboard": 75}
+_YEAR_T: Final = "year_t"
+
+Kind = Literal["int", "num", "str", "bool", "date", "datetime"]
+_C = TypeVar("_C", alt.LayerChart, alt.HConcatChart)
+_KIND_TEXT: Final[Mapping[str, str]] = {
+    "int": "an integer dtype",
+    "num": "a numeric dtype",
+    "str": "a String/Categorical dtype",
+    "bool": "a Boolean dtype",
+    "date": "a Date dtype",
+    "datetime": "a Date or Datetime dtype",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# input contracts and validation
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of an input-frame contract."""
+
+    kind: Kind
+    what: str
+    nullable: bool = False
+    required: bool = True
+
+
+def _dtype_ok(dtype: pl.DataType, kind: Kind) -> bool:
+    if kind == "int":
+        return dtype.is_integer()
+    if kind == "num":
+        return dtype.is_numeric()
+    if kind == "str":
+        return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+    if kind == "bool":
+        return dtype == pl.Boolean
+    if kind == "date":
+        return dtype == pl.Date
+    return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+
+
+def _frame(chart: str, arg: str, frame: object, contract: Mapping[str, Col]) -> pl.DataFrame:
+    """Check frame against contract; return it (collected) with just the contract's columns."""
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    if not isinstance(frame, pl.DataFrame):
+        raise ValueError(f"{chart}: `{arg}` must be a polars DataFrame, got {type(frame).__name__}")
+    keep: list[str] = []
+    for name, col in contract.items():
+        if name not in frame.columns:
+            if col.required:
+                raise ValueError(
+                    f"{chart}: `{arg}` is missing column {name!r}; expected {col.what} "
+                    f"({_KIND_TEXT[col.kind]}). Columns present: {frame.columns}"
+                )
+            continue
+        dtype = frame.schema[name]
+        if not (_dtype_ok(dtype, col.kind) or (col.nullable and dtype == pl.Null)):
+            raise ValueError(
+                f"{chart}: column {name!r} of `{arg}` has dtype {dtype}; expected {col.what} "
+                f"({_KIND_TEXT[col.kind]})"
+            )
+        if not col.nullable and frame.get_column(name).null_count():
+            raise ValueError(f"{chart}: column {name!r} of `{arg}` has null values; expected {col.what}")
+        keep.append(name)
+    if frame.height == 0:
+        raise ValueError(f"{chart}: `{arg}` has no rows")
+    out = frame.select(keep)
+    for name in keep:
+        if contract[name].kind == "num" and out.get_column(name).dtype != pl.Null:
+            values = out.get_column(name).cast(pl.Float64)
+            if values.is_nan().any() or values.is_infinite().any():
+                raise ValueError(f"{chart}: column {name!r} of `{arg}` has NaN or infinite values")
+    return out
+
+
+def _unique(chart: str, arg: str, frame: pl.DataFrame, keys: Sequence[str]) -> None:
+    dup = frame.select(keys).is_duplicated()
+    if dup.any():
+        example = frame.filter(dup).row(0, named=True)
+        shown = {k: example[k] for k in keys}
+        raise ValueError(f"{chart}: `{arg}` has more than one row for {shown}; expected one per {list(keys)}")
+
+
+def _check_lang(chart: str, lang: str) -> None:
+    if lang not in LANGS:
+        raise ValueError(f"{chart}: unsupported language {lang!r}; expected one of {', '.join(LANGS)}")
+
+
+def _check_meta(chart: str, meta: object) -> None:
+    if not isinstance(meta, ChartMeta):
+        raise ValueError(f"{chart}: `meta` must be a ChartMeta, got {type(meta).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# shared building blocks
+
+
+@dataclass(frozen=True)
+class ChartTable:
+    """The data behind a chart, with the chart's language (for translated headers)."""
+
+    frame: pl.DataFrame
+    lang: str
+    # decimals the chart itself shows, by column (its downloads round to these, not to a default)
+    decimals: Mapping[str, int] = field(default_factory=dict)
+
+
+def chart_table(
+    chart: alt.TopLevelMixin, *, translated_headers: bool = False, keys: bool = True
+) -> pl.DataFrame:
+    """The data table behind a chart made here (the object the chart function returned, not a copy).
+
+    translated_headers: column names in the chart's language; keys=False: without the KEY_COLUMNS (the
+    table a reader sees, where every key already has a translated column beside it).
+    """
+    table = chart.__dict__.get(_TABLE_ATTR)
+    if not isinstance(table, ChartTable):
+        raise ValueError(
+            "chart_table: this chart carries no data table; pass the object a report.charts function "
+            "returned (methods such as .properties() return copies without it)"
+        )
+    frame = table.frame if keys else table.frame.drop(KEY_COLUMNS, strict=False)
+    if not translated_headers:
+        return frame
+    return frame.rename({c: t(f"column.{c}", table.lang) for c in frame.columns})
+
+
+def chart_decimals(chart: alt.TopLevelMixin) -> Mapping[str, int]:
+    """The decimals a chart made here shows, by column of its data table, where it chose them itself."""
+    table = chart.__dict__.get(_TABLE_ATTR)
+    return table.decimals if isinstance(table, ChartTable) else {}
+
+
+def _finish(
+    chart: _C,
+    *,
+    name: str,
+    finding: str,
+    description: str,
+    meta: ChartMeta,
+    lang: str,
+    table: pl.DataFrame,
+    decimals: Mapping[str, int] | None = None,
+) -> _C:
+    """Title, alt text, locale and the data table: the last step of every chart function."""
+    finding = finding[:1].upper() + finding[1:]
+    out: _C = chart.properties(
+        title=th.title_params(finding, meta, lang, width=_TITLE_WRAP.get(name, 85)),
+        description=description,
+        usermeta={
+            "kestava": {"chart": name, "lang": lang, "is_demo": meta.is_demo},
+            # vega-embed's default tooltip handler escapes HTML; say so explicitly
+            "embedOptions": {"tooltip": True},
+        },
+    ).configure(locale=vega_locale(lang))
+    object.__setattr__(out, _TABLE_ATTR, ChartTable(table, lang, dict(decimals or {})))
+    return out
+
+
+def _layer(layers: Sequence[alt.Chart], meta: ChartMeta, lang: str) -> alt.LayerChart:
+    parts = list(layers)
+    if meta.is_demo:
+        parts.append(th.watermark(lang))
+    return alt.LayerChart(layer=parts)
+
+
+def _years(chart: alt.Chart, field: str = "year") -> alt.Chart:
+    """Add a temporal field for an integer year (local 1 January, matching local axis formatting)."""
+    return chart.transform_calculate(**{_YEAR_T: f"datetime(datum.{field}, 0, 1)"})
+
+
+# the least distance in px between the centres of two year labels ("2035" is about 28 px at 11 px)
+_YEAR_LABEL_SPACING: Final = 56
+_NICE_YEAR_STEPS: Final[tuple[int, ...]] = (1, 2, 5, 10, 20, 25, 50)
+
+
+def _year_step(first: int, last: int, width: int | None = None) -> int:
+    """Years between two labels: by the span, and with a width (px) at least _YEAR_LABEL_SPACING apart."""
+    span = last - first
+    step = 1 if span <= 12 else 2 if span <= 24 else 5 if span <= 60 else 10
+    if width is None or span <= 0:
+        return step
+    fits = max(1, width // _YEAR_LABEL_SPACING)  # labels that fit side by side
+    return next((s for s in _NICE_YEAR_STEPS if s >= step and span / s + 1 <= fits), _NICE_YEAR_STEPS[-1])
+
+
+def _x_year(first: int, last: int, title: str | None = None, width: int | None = None) -> alt.X:
+    """A temporal year axis with plain "%Y" labels (never "2,010") and ticks on whole years; with the
+    plot's width (px), labels far enough apart never to touch (a narrow panel labels every 5th year)."""
+    return alt.X(
+        f"{_YEAR_T}:T",
+        title=title,
+        scale=alt.Scale(domain=[alt.DateTime(year=first), alt.DateTime(year=last)]),
+        axis=alt.Axis(
+            format="%Y",
+            formatType="time",
+            tickCount={"interval": "year", "step": _year_step(first, last, width)},
+            labelOverlap=True,
+            labelAngle=0,
+        ),
+    )
+
+
+def _year_tip(lang: str, field: str = "year") -> alt.Tooltip:
+    return alt.Tooltip(f"{field}:O", title=t("label.year", lang))
+
+
+def _area_key(value: str) -> str:
+    """Catalogue key for an area (name, municipality code or Eurostat geo code); unknown names as-is."""
+    raw = value.strip()
+    key = AREA_ALIASES.get(raw, raw.lower())
+    return key if has(f"area.{key}") else raw
+
+
+def indicator_label(value: str, lang: str) -> str:
+    """An indicator's name in lang: the translation catalogue, then the indicator catalogue, else as given."""
+    if has(f"indicator.{value}"):
+        return t(f"indicator.{value}", lang)
+    indicator = load_indicator_catalogue().indicators.get(value.split(".", 1)[0])
+    if indicator is None:
+        return value
+    name = indicator.name.get(lang)
+    part = value.split(".", 1)[1] if "." in value else None
+    return f"{name}: {label('sector', part, lang)}" if part else name
+
+
+def _titled(key: str, area: str, lang: str, **fmt: object) -> str:
+    """A title about an area: the genitive form when the catalogue has it, else the `_other` variant."""
+    if has(f"area_gen.{area}"):
+        return t(key, lang, gen=t(f"area_gen.{area}", lang), **fmt)
+    return t(f"{key}_other", lang, area=label("area", area, lang), **fmt)
+
+
+def _dash(on: bool) -> list[int]:
+    return [5, 3] if on else [1, 0]
+
+
+def _pct_change(new: float, old: float) -> float:
+    return (new / old - 1.0) * 100.0
+
+
+def _gaps(years: Sequence[int]) -> list[tuple[int, int]]:
+    """The runs of missing years inside a sorted list of years: [1990, 2000, 2001] → [(1991, 1999)]."""
+    return [(a + 1, b - 1) for a, b in itertools.pairwise(years) if b - a > 1]
+
+
+def _years_text(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}\u2013{last}"
+
+
+def _gap_rows(points: Mapping[int, float], value_field: str = "value") -> list[dict[str, Any]]:
+    """One row per gap in a yearly series: the gap's middle (year and month), a height, the missing years."""
+    rows = []
+    for first, last in _gaps(sorted(points)):
+        middle = first - 1 + last + 1  # twice the middle year
+        rows.append(
+            {
+                "year": middle // 2,
+                "month": 6 * (middle % 2),  # an even number of missing years: the middle is 1 July
+                value_field: (points[first - 1] + points[last + 1]) / 2,
+                "years": _years_text(first, last),
+            }
+        )
+    return rows
+
+
+def _gap_labels(rows: Sequence[Mapping[str, Any]], x: alt.X, y: alt.Y, lang: str) -> alt.Chart:
+    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there)."""
+    frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .transform_calculate(**{_YEAR_T: "datetime(datum.year, datum.month, 1)"})
+        .mark_text(
+            lineBreak="\n",
+            fontSize=10,
+            fontStyle="italic",
+            color=th.MUTED_TEXT,
+            align="center",
+            baseline="middle",
+        )
+        .encode(x=x, y=y, text="label:N")
+    )
+    return chart
+
+
+def _gap_sentence(years: Sequence[int], lang: str) -> str:
+    """The alt-text sentence naming the missing years of a series, or "" when none are missing."""
+    gaps = _gaps(sorted(years))
+    if not gaps:
+        return ""
+    return " " + t("gap.description", lang, years=", ".join(_years_text(a, b) for a, b in gaps))
+
+
+def _band_row(year: int, value: float, lower: float, upper: float) -> dict[str, Any]:
+    return {"year": year, "value": value, "lower": lower, "upper": upper}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the sector frame (sector_area and sector_waterfall)
+
+SECTOR_FRAME: Final[Mapping[str, Col]] = {
+    "year": Col("int", "the calendar year"),
+    "sector": Col(
+        "str", "the sector key (e.g. 'district_heat', 'transport'; see report.theme.SECTOR_COLOURS)"
+    ),
+    "value": Col("num", "the sector's emissions in kt CO2e (>= 0)"),
+}
+
+
+def _sector_rows(name: str, frame: pl.DataFrame) -> list[tuple[int, str, float]]:
+    f = _frame(name, "frame", frame, SECTOR_FRAME)
+    _unique(name, "frame", f, ["year", "sector"])
+    rows = [(int(r["year"]), str(r["sector"]), float(r["value"])) for r in f.rows(named=True)]
+    negative = [r for r in rows if r[2] < 0]
+    if negative:
+        y, s, v = negative[0]
+        raise ValueError(f"{name}: sector {s!r} has a negative value {v} in {y}; expected emissions >= 0")
+    return rows

@@ -1,0 +1,223 @@
+"""The progress dashboard chart: every indicator's status by assessment method."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from typing import Any, Final
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import (
+    LEVELS,
+    METHOD_ALIASES,
+    METHODS,
+    STATUS_LEVELS,
+    Col,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _unique,
+    indicator_label,
+)
+from report.i18n import (
+    NOT_AVAILABLE,
+    format_percent,
+    t,
+)
+from report.theme import ChartMeta
+
+DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
+    "indicator": Col("str", "the indicator name as displayed (or a key in the 'indicator' catalogue)"),
+    "sdg": Col("str", "the SDG target code, e.g. '13.2'"),
+    "method": Col("str", f"the assessment method, one of {list(METHODS)}"),
+    "status": Col("str", "the status key the method gave (see report.charts.STATUS_LEVELS)"),
+    "observed_rate": Col("num", "the observed average change in % a year", nullable=True),
+    "required_rate": Col("num", "the required average change in % a year", nullable=True),
+    "ratio": Col("num", "observed/required pace as a fraction (1.0 = exactly on pace)", nullable=True),
+    "base_year": Col("int", "the first year of the assessment period", nullable=True),
+    "latest_year": Col("int", "the last year of the assessment period", nullable=True),
+}
+
+
+def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi") -> alt.LayerChart:
+    """Every indicator's status by every assessment method, as a colour-blind-safe grid with text cells.
+
+    frame: one row per indicator and method —
+        indicator (str: a display name, or an indicator id of indicators/catalogue.toml such as
+        'ghg_total', shown by its name in `lang`), sdg (str, e.g. '13.2'; may be empty), method (str:
+        'eurostat', 'opensdg', 'sdsn', 'german', 'linear', or the engine's names 'eurostat_sdg',
+        'open_sdg', 'sdsn_trend', 'german_strategy', 'linear_trajectory_check'), status (str key from
+        STATUS_LEVELS), observed_rate, required_rate (float, % a year, nullable), ratio (float,
+        observed/required pace, nullable), base_year, latest_year (int, nullable). A missing
+        indicator–method pair is shown as "not assessed".
+    Cell colour is the status's level (achieved → good → moderate → weak → wrong direction, blue to
+    vermillion); the status name is written in the cell and the reason is in the tooltip.
+    """
+    name = "progress_dashboard"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    f = _frame(name, "frame", frame, DASHBOARD_FRAME)
+    f = f.with_columns(pl.col("method").cast(pl.String).replace(dict(METHOD_ALIASES)))
+    _unique(name, "frame", f, ["indicator", "method"])
+    rows = f.rows(named=True)
+    for r in rows:
+        if r["method"] not in METHODS:
+            raise ValueError(f"{name}: unknown method {r['method']!r}; expected one of {list(METHODS)}")
+        if r["status"] not in STATUS_LEVELS:
+            raise ValueError(
+                f"{name}: unknown status {r['status']!r} for {r['indicator']!r}; "
+                f"expected one of {sorted(STATUS_LEVELS)}"
+            )
+    indicators: dict[str, str] = {}
+    for r in rows:
+        indicators.setdefault(str(r["indicator"]), str(r["sdg"]))
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    by_key = {(str(r["indicator"]), str(r["method"])): r for r in rows}
+    # the caller's row order (report.data.dashboard_frame: the catalogue's display order, headline first)
+    ind_order = list(indicators)
+    level_labels = {lv: t(f"level.{lv}", lang) for lv in LEVELS}
+
+    def rate(v: float | None) -> str:
+        if v is None:
+            return NOT_AVAILABLE
+        return t("unit.per_year", lang, value=format_percent(v, lang, 1, signed=True))
+
+    cells: list[dict[str, Any]] = []
+    for ind in ind_order:
+        row_label = f"{indicators[ind]} {indicator_label(ind, lang)}".strip()
+        for m in methods:
+            cell = by_key.get((ind, m))
+            status = str(cell["status"]) if cell else "not_assessed"
+            level = STATUS_LEVELS[status]
+            status_label = t(f"status.{status}", lang)
+            by, ly = (cell["base_year"], cell["latest_year"]) if cell else (None, None)
+            cells.append(
+                {
+                    "indicator": ind,
+                    "sdg": indicators[ind],
+                    "row": row_label,
+                    "method_key": m,
+                    "method": t(f"method.{m}", lang),
+                    "status_key": status,
+                    "status": status_label,
+                    "cell_text": "\n".join(textwrap.wrap(status_label, 20)),
+                    "level_key": level,
+                    "level": level_labels[level],
+                    "text_colour": th.text_on(th.LEVEL_COLOURS[level]),  # WCAG AA: black on vermillion
+                    "observed_rate": cell["observed_rate"] if cell else None,
+                    "required_rate": cell["required_rate"] if cell else None,
+                    "ratio": cell["ratio"] if cell else None,
+                    "base_year": by,
+                    "latest_year": ly,
+                    "observed_text": rate(cell["observed_rate"] if cell else None),
+                    "required_text": rate(cell["required_rate"] if cell else None),
+                    "ratio_text": format_percent(cell["ratio"] * 100, lang)
+                    if cell and cell["ratio"] is not None
+                    else NOT_AVAILABLE,
+                    "years_text": f"{by}\u2009→\u2009{ly}"
+                    if by is not None and ly is not None
+                    else NOT_AVAILABLE,
+                }
+            )
+    df = pl.DataFrame(
+        cells,
+        schema_overrides={
+            "observed_rate": pl.Float64,
+            "required_rate": pl.Float64,
+            "ratio": pl.Float64,
+            "base_year": pl.Int64,
+            "latest_year": pl.Int64,
+        },
+    )
+    row_order = list(dict.fromkeys(c["row"] for c in cells))
+    method_order = [t(f"method.{m}", lang) for m in methods]
+    x = alt.X(
+        "method:N",
+        sort=method_order,
+        title=None,
+        axis=alt.Axis(orient="top", labelAngle=0, labelFontWeight="bold"),
+    )
+    y = alt.Y("row:N", sort=row_order, title=None, axis=alt.Axis(labelLimit=320))
+    tips = [
+        alt.Tooltip("row:N", title=t("label.indicator", lang)),
+        alt.Tooltip("method:N", title=t("label.method", lang)),
+        alt.Tooltip("status:N", title=t("label.status", lang)),
+        alt.Tooltip("observed_text:N", title=t("label.observed_rate", lang)),
+        alt.Tooltip("required_text:N", title=t("label.required_rate", lang)),
+        alt.Tooltip("ratio_text:N", title=t("label.ratio", lang)),
+        alt.Tooltip("years_text:N", title=t("label.period", lang)),
+    ]
+    rect = (
+        alt.Chart(df)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "level:N",
+                title=t("dashboard.legend", lang),
+                scale=alt.Scale(
+                    domain=[level_labels[lv] for lv in LEVELS], range=[th.LEVEL_COLOURS[lv] for lv in LEVELS]
+                ),
+                legend=alt.Legend(orient="bottom", direction="horizontal", columns=3),
+            ),
+            tooltip=tips,
+        )
+    )
+    text = (
+        alt.Chart(df)
+        .mark_text(fontSize=10, lineBreak="\n", lineHeight=12)
+        .encode(x=x, y=y, text="cell_text:N", fill=alt.Fill("text_colour:N", scale=None), tooltip=tips)
+    )
+    chart = _layer([rect, text], meta, lang).properties(width=alt.Step(150), height=alt.Step(40))
+    assessed = [c for c in cells if c["level_key"] != "none"]
+    good = [c for c in assessed if c["level_key"] in ("achieved", "good")]
+    away = [c for c in assessed if c["level_key"] == "away"]
+    # the title counts indicators, not indicator × method cells, and leads with the first (headline) row
+    levels_of: dict[str, list[str]] = {}
+    for c in assessed:
+        levels_of.setdefault(c["indicator"], []).append(c["level_key"])
+    on_track = [i for i, lv in levels_of.items() if all(x in ("achieved", "good") for x in lv)]
+    first = ind_order[0]
+    first_levels = levels_of.get(first, [])
+    finding = t(
+        "dashboard.title",
+        lang,
+        first=indicator_label(first, lang),
+        first_good=sum(x in ("achieved", "good") for x in first_levels),
+        first_total=len(first_levels),
+        good=len(on_track),
+        total=len(levels_of),
+    )
+    description = t(
+        "dashboard.description",
+        lang,
+        indicators=len(ind_order),
+        methods=", ".join(method_order),
+        good=len(good),
+        away=len(away),
+        total=len(assessed),
+    )
+    table = df.select(
+        "indicator",
+        "sdg",
+        "method_key",
+        "method",
+        "status_key",
+        "status",
+        "level_key",
+        "level",
+        "observed_rate",
+        "required_rate",
+        "ratio",
+        "base_year",
+        "latest_year",
+    )
+    return _finish(
+        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+    )

@@ -1,0 +1,238 @@
+"""The data freshness chart: each dataset's newest period and last fetch against its publication calendar."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Final
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import (
+    FRESHNESS_STATUSES,
+    Col,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _unique,
+)
+from report.i18n import (
+    NOT_AVAILABLE,
+    format_date,
+    format_datetime,
+    label,
+    t,
+)
+from report.theme import ChartMeta
+
+FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
+    "dataset": Col("str", "the dataset id or title as displayed"),
+    "status": Col("str", f"the freshness status, one of {list(FRESHNESS_STATUSES)}"),
+    "last_period_end": Col("date", "the end date of the newest published period held", nullable=True),
+    "expected_period_end": Col("date", "the end of the newest period the publication calendar expects"),
+    "last_fetch": Col("datetime", "when the dataset was last fetched (attempted)", nullable=True),
+    "source": Col("str", "the publisher's short name", nullable=True, required=False),
+    "frequency": Col(
+        "str", "the calendar frequency: annual, monthly, weekly or daily", nullable=True, required=False
+    ),
+}
+_SEVERITY: Final[Mapping[str, int]] = {"failed": 0, "never": 1, "late": 2, "due": 3, "fresh": 4}
+
+
+def _iso_day(d: date | datetime) -> str:
+    return (d.date() if isinstance(d, datetime) else d).isoformat()
+
+
+def data_freshness(
+    frame: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    as_of: date | None = None,
+) -> alt.LayerChart:
+    """Each dataset's newest published period and last fetch against its publication calendar.
+
+    frame: one row per dataset —
+        dataset (str), status (str: 'fresh', 'due', 'late', 'failed'), last_period_end (date, null when
+        nothing is held yet), expected_period_end (date), last_fetch (date or datetime, nullable),
+        source (str, optional), frequency (str: 'annual', 'monthly', 'weekly', 'daily'; optional).
+    Status is colour and shape; the triangle marks the period the calendar expects, the square the last
+    fetch, the dashed rule `as_of` (default: meta.vintage). Problems are listed first.
+    """
+    name = "data_freshness"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    f = _frame(name, "frame", frame, FRESHNESS_FRAME)
+    _unique(name, "frame", f, ["dataset"])
+    today = meta.vintage if as_of is None else as_of
+    rows = f.rows(named=True)
+    for r in rows:
+        if r["status"] not in FRESHNESS_STATUSES:
+            raise ValueError(
+                f"{name}: unknown status {r['status']!r} for {r['dataset']!r}; "
+                f"expected {list(FRESHNESS_STATUSES)}"
+            )
+    rows = sorted(rows, key=lambda r: (_SEVERITY[r["status"]], str(r["dataset"])))
+    status_labels = {s: t(f"freshness.status_{s}", lang) for s in FRESHNESS_STATUSES}
+    data = []
+    for r in rows:
+        last, expected, fetched = r["last_period_end"], r["expected_period_end"], r["last_fetch"]
+        freq = r.get("frequency")
+        data.append(
+            {
+                "dataset": str(r["dataset"]),
+                "source": str(r.get("source") or NOT_AVAILABLE),
+                "status_key": r["status"],
+                "status": status_labels[r["status"]],
+                "last_period_end": last,
+                "expected_period_end": expected,
+                "last_fetch": fetched,
+                "marker_x": _iso_day(last if last is not None else expected),
+                "last_x": _iso_day(last) if last is not None else None,
+                "expected_x": _iso_day(expected),
+                "last_text": format_date(last, lang) if last is not None else NOT_AVAILABLE,
+                "expected_text": format_date(expected, lang),
+                "fetch_text": (
+                    format_datetime(fetched, lang)
+                    if isinstance(fetched, datetime)
+                    else format_date(fetched, lang)
+                    if fetched is not None
+                    else NOT_AVAILABLE
+                ),
+                "frequency": label("frequency", str(freq), lang) if freq else NOT_AVAILABLE,
+            }
+        )
+    df = pl.DataFrame(
+        data,
+        schema_overrides={
+            "last_period_end": pl.Date,
+            "last_fetch": pl.Datetime("us")
+            if any(isinstance(d["last_fetch"], datetime) for d in data)
+            else pl.Date,
+            "last_x": pl.String,
+        },
+    )
+    plot = df.drop("last_period_end", "expected_period_end", "last_fetch")
+    dates = [d for r in rows for d in (r["last_period_end"], r["expected_period_end"], r["last_fetch"]) if d]
+    day_list = [d.date() if isinstance(d, datetime) else d for d in dates] + [today]
+    lo, hi = min(day_list), max(day_list)
+    pad = max(20, (hi - lo).days // 12)
+    x_scale = alt.Scale(
+        type="utc",
+        domain=[
+            _iso_day(lo.fromordinal(lo.toordinal() - pad)),
+            _iso_day(hi.fromordinal(hi.toordinal() + pad)),
+        ],
+    )
+    x_title = t("axis.date", lang)
+    plot = plot.with_columns(edge=pl.lit(x_scale.domain[1]))
+
+    def x(field: str) -> alt.X:
+        return alt.X(
+            f"{field}:T",
+            title=x_title,
+            scale=x_scale,
+            axis=alt.Axis(format="%b %Y", labelOverlap=True),
+        )
+
+    y = alt.Y("dataset:N", sort=[str(r["dataset"]) for r in rows], title=None, axis=alt.Axis(labelLimit=300))
+    tips = [
+        alt.Tooltip("dataset:N", title=t("label.dataset", lang)),
+        alt.Tooltip("source:N", title=t("label.source", lang)),
+        alt.Tooltip("status:N", title=t("label.status", lang)),
+        alt.Tooltip("frequency:N", title=t("label.frequency", lang)),
+        alt.Tooltip("last_text:N", title=t("label.last_period", lang)),
+        alt.Tooltip("expected_text:N", title=t("label.expected_period", lang)),
+        alt.Tooltip("fetch_text:N", title=t("label.last_fetch", lang)),
+    ]
+    kinds = {"expected": t("freshness.marker_expected", lang), "fetch": t("freshness.marker_fetch", lang)}
+    marker_rows = []
+    for r, d in zip(rows, data, strict=True):
+        marker_rows.append({"dataset": d["dataset"], "marker": kinds["expected"], "x": d["expected_x"]})
+        if r["last_fetch"] is not None:
+            marker_rows.append(
+                {"dataset": d["dataset"], "marker": kinds["fetch"], "x": _iso_day(r["last_fetch"])}
+            )
+    status_domain = [status_labels[s] for s in FRESHNESS_STATUSES]
+    today_df = pl.DataFrame([{"x": _iso_day(today)}])
+    layers: list[alt.Chart] = [
+        alt.Chart(plot.filter(pl.col("last_x").is_not_null()))
+        .mark_rule(color=th.LIGHT_NEUTRAL, strokeWidth=3)
+        .encode(y=y, x=x("last_x"), x2="expected_x:T"),
+        alt.Chart(today_df).mark_rule(strokeDash=[4, 3], color=th.MUTED_TEXT).encode(x=x("x")),
+        alt.Chart(today_df)
+        .mark_text(
+            text=t("freshness.as_of", lang, date=format_date(today, lang)),
+            baseline="bottom",
+            dy=-4,
+            y=0,
+            color=th.MUTED_TEXT,
+            fontSize=10,
+        )
+        .encode(x=x("x")),
+        alt.Chart(pl.DataFrame(marker_rows))
+        .mark_point(filled=False, size=70, color=th.TEXT_COLOUR, strokeWidth=1.4)
+        .encode(
+            y=y,
+            x=x("x"),
+            shape=alt.Shape(
+                "marker:N",
+                title=t("freshness.legend_markers", lang),
+                scale=alt.Scale(
+                    domain=[kinds["expected"], kinds["fetch"]], range=["triangle-down", "square"]
+                ),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            tooltip=[*tips[:1], alt.Tooltip("marker:N", title=t("label.marker", lang))],
+        ),
+        alt.Chart(plot)
+        .mark_point(filled=True, size=150, opacity=1)
+        .encode(
+            y=y,
+            x=x("marker_x"),
+            color=alt.Color(
+                "status:N",
+                title=t("label.status", lang),
+                scale=alt.Scale(
+                    domain=status_domain, range=[th.FRESHNESS_COLOURS[s] for s in FRESHNESS_STATUSES]
+                ),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            tooltip=tips,
+        ),
+        # the status in words at the right edge: colour is never the only cue
+        alt.Chart(plot)
+        .mark_text(align="left", dx=10, fontSize=11)
+        .encode(
+            y=y,
+            x=alt.X("edge:T", title=x_title, scale=x_scale),
+            text="status:N",
+            tooltip=tips,
+        ),
+    ]
+    chart = _layer(layers, meta, lang).properties(width=560, height=alt.Step(30))
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in FRESHNESS_STATUSES}
+    attention = counts["late"] + counts["failed"] + counts["never"]
+    fmt = {"fresh": counts["fresh"], "n": len(rows), "bad": attention}
+    finding = t("freshness.title_attention" if attention else "freshness.title", lang, **fmt)
+    description = t(
+        "freshness.description",
+        lang,
+        date=format_date(today, lang),
+        n=len(rows),
+        **{s: counts[s] for s in FRESHNESS_STATUSES},
+        problems=", ".join(
+            f"{d['dataset']} ({d['status']})" for d in data if d["status_key"] in ("late", "failed", "never")
+        )
+        or NOT_AVAILABLE,
+    )
+    table = df.select(
+        "dataset", "source", "status_key", "status", "last_period_end", "expected_period_end", "last_fetch"
+    )
+    return _finish(
+        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+    )

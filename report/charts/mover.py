@@ -1,0 +1,181 @@
+"""The weekly mover chart: electricity emission factor by ISO week."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Final
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import (
+    Col,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _pct_change,
+    _unique,
+)
+from report.i18n import (
+    NOT_AVAILABLE,
+    format_number,
+    format_percent,
+    t,
+)
+from report.theme import ChartMeta
+
+WEEKLY_FRAME: Final[Mapping[str, Col]] = {
+    "year": Col("int", "the ISO year"),
+    "week": Col("int", "the ISO week number, 1–53"),
+    "value": Col("num", "the mean emission factor of consumed electricity in gCO2/kWh"),
+}
+
+
+def _week_domain(weeks: Sequence[int]) -> list[int]:
+    """The x domain of the weeks with data: first to last (one week alone: a week either side)."""
+    if weeks[0] < weeks[-1]:
+        return [weeks[0], weeks[-1]]
+    return [weeks[0] - 1, weeks[0] + 1]
+
+
+def _week_ticks(weeks: Sequence[int], most: int = 13) -> list[int]:
+    """Axis labels at weeks that have data: all of them when few, else every n-th ending at the last."""
+    step = -(-len(weeks) // most)
+    return sorted(weeks[::-1][::step])
+
+
+def _week_before(year: int, week: int) -> tuple[int, int]:
+    """The ISO (year, week) before the given one (week 1 of 2026 → the last week of 2025)."""
+    if week > 1:
+        return year, week - 1
+    iso = (date(year, 1, 4) - timedelta(days=7)).isocalendar()  # 4 January is always in ISO week 1
+    return iso.year, iso.week
+
+
+def weekly_mover(
+    frame: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    current_year: int | None = None,
+) -> alt.LayerChart:
+    """The electricity emission factor by ISO week: one line per year, the current year emphasised.
+
+    frame: one row per ISO year and week — year (int), week (int, 1–53), value (float, gCO2/kWh).
+    current_year defaults to the latest year. The x axis spans the weeks that have data (not 1–53). The
+    title states the latest week's change from the week before (when that week has a value) and compares
+    it with the mean of the earlier years' same week.
+    """
+    name = "weekly_mover"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    f = _frame(name, "frame", frame, WEEKLY_FRAME)
+    _unique(name, "frame", f, ["year", "week"])
+    rows = [(int(r["year"]), int(r["week"]), float(r["value"])) for r in f.rows(named=True)]
+    bad = [r for r in rows if not 1 <= r[1] <= 53]
+    if bad:
+        raise ValueError(f"{name}: week {bad[0][1]} in {bad[0][0]} is outside 1–53")
+    years = sorted({y for y, _, _ in rows})
+    weeks = sorted({w for _, w, _ in rows})  # the axis spans these, not 1–53
+    cur = years[-1] if current_year is None else current_year
+    if cur not in years:
+        raise ValueError(f"{name}: no rows for current_year {cur}; years present: {years}")
+    earlier = [y for y in years if y != cur]
+    n = len(earlier)
+    greys = [
+        "#{0:02X}{0:02X}{0:02X}".format(int(0xD4 - (0xD4 - 0x80) * (i / (n - 1) if n > 1 else 1)))
+        for i in range(n)
+    ]
+    colour = alt.Color(
+        "year_label:N",
+        title=t("label.year", lang),
+        scale=alt.Scale(domain=[str(y) for y in earlier] + [str(cur)], range=[*greys, th.OKABE_ITO["blue"]]),
+        legend=alt.Legend(orient="right"),
+    )
+    df = pl.DataFrame([{"year": y, "year_label": str(y), "week": w, "value": v} for y, w, v in sorted(rows)])
+    x = alt.X(
+        "week:Q",
+        title=t("axis.iso_week", lang),
+        scale=alt.Scale(domain=_week_domain(weeks), nice=False, zero=False),
+        axis=alt.Axis(format="d", values=_week_ticks(weeks), labelOverlap=True),
+    )
+    y_axis = alt.Y("value:Q", title=t("axis.emission_factor", lang), axis=alt.Axis(format=",.0f"))
+    tips = [
+        alt.Tooltip("year_label:N", title=t("label.year", lang)),
+        alt.Tooltip("week:O", title=t("label.week", lang)),
+        alt.Tooltip("value:Q", title=t("label.emission_factor", lang), format=",.0f"),
+    ]
+    past = df.filter(pl.col("year") != cur)
+    now = df.filter(pl.col("year") == cur)
+    layers: list[alt.Chart] = []
+    if past.height:
+        layers.append(
+            alt.Chart(past)
+            .mark_line(strokeWidth=1.3)
+            .encode(x=x, y=y_axis, color=colour, detail="year:N", tooltip=tips)
+        )
+    layers += [
+        alt.Chart(now).mark_line(strokeWidth=3).encode(x=x, y=y_axis, color=colour),
+        alt.Chart(now).mark_point(filled=True, size=28).encode(x=x, y=y_axis, color=colour, tooltip=tips),
+    ]
+    last_week, last_value = max((w, v) for y, w, v in rows if y == cur)
+    end_df = pl.DataFrame(
+        [{"week": last_week, "value": last_value, "label": f"{cur}: {format_number(last_value, lang)}"}]
+    )
+    layers.append(
+        alt.Chart(end_df)
+        .mark_text(align="left", dx=7, fontWeight="bold", color=th.OKABE_ITO["blue"])
+        .encode(x=x, y=y_axis, text="label:N")
+    )
+    chart = _layer(layers, meta, lang).properties(width=560, height=300)
+    same_week = [v for y, w, v in rows if y != cur and w == last_week]
+    # week on week: the ISO week before the latest (week 1 follows the previous ISO year's last week)
+    prev_year, prev_week = _week_before(cur, last_week)
+    prev_value = next((v for y, w, v in rows if (y, w) == (prev_year, prev_week)), None)
+    change, change_sentence = "", ""
+    if prev_value is not None:
+        delta = format_number(last_value - prev_value, lang, 1, signed=True)
+        change = t("weekly.change", lang, delta=delta)
+        change_sentence = t(
+            "weekly.description_change",
+            lang,
+            prev_week=prev_week,
+            prev_year=prev_year,
+            prev=format_number(prev_value, lang),
+            delta=delta,
+        )
+    fmt = {"week": last_week, "year": cur, "value": format_number(last_value, lang), "change": change}
+    if same_week and statistics.fmean(same_week) > 0:
+        mean = statistics.fmean(same_week)
+        diff = _pct_change(last_value, mean)
+        direction = t("weekly.lower" if diff < 0 else "weekly.higher", lang)
+        finding = t("weekly.title", lang, pct=format_percent(abs(diff), lang), direction=direction, **fmt)
+        mean_text = format_number(mean, lang)
+    else:
+        finding = t("weekly.title_plain", lang, **fmt)
+        mean_text = NOT_AVAILABLE
+    description = (
+        t(
+            "weekly.description",
+            lang,
+            first=years[0],
+            last=years[-1],
+            mean=mean_text,
+            **fmt,
+        )
+        + change_sentence
+    )
+    return _finish(
+        chart,
+        name=name,
+        finding=finding,
+        description=description,
+        meta=meta,
+        lang=lang,
+        table=df.select("year", "week", "value"),
+    )

@@ -1,0 +1,206 @@
+"""The per-resident comparison chart: emissions per resident across cities."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import (
+    CAPITAL_REGION,
+    Col,
+    _area_key,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _pct_change,
+    _titled,
+    _unique,
+    _year_tip,
+)
+from report.i18n import (
+    NOT_AVAILABLE,
+    format_number,
+    format_percent,
+    label,
+    t,
+)
+from report.theme import ChartMeta
+
+PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
+    "area": Col("str", "the area: a key such as 'espoo', a municipality code such as '049', or a name"),
+    "year": Col("int", "the calendar year"),
+    "value": Col("num", "emissions per resident in t CO2e"),
+}
+
+
+def _rank_decimals(values: Sequence[float], lang: str, least: int = 1, most: int = 3) -> int:
+    """The fewest decimals, from least up to most, at which any two neighbours in the ranking of values
+    that differ also differ as printed in lang (2.61 and 2.64 both print "2,6": two decimals)."""
+    ranked = sorted(set(values))
+    for places in range(least, most):
+        printed = [format_number(v, lang, places) for v in ranked]
+        if all(a != b for a, b in itertools.pairwise(printed)):
+            return places
+    return most
+
+
+def per_resident_comparison(
+    frame: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    highlight: str = "espoo",
+    year: int | None = None,
+) -> alt.LayerChart:
+    """Per-resident emissions in one year: the highlighted city against the capital region and large cities.
+
+    frame: one row per area and year —
+        area (str: 'espoo', 'helsinki', … or a Statistics Finland code '049'; other names are shown as
+        given), year (int), value (float, t CO2e per resident; Syke's ALas data).
+    year defaults to the latest year with a value for the highlighted area; the tooltip shows the change
+    from each area's first year in the frame. A rule marks the median of the other areas.
+    """
+    name = "per_resident_comparison"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    f = _frame(name, "frame", frame, PER_RESIDENT_FRAME)
+    _unique(name, "frame", f, ["area", "year"])
+    rows = [(_area_key(str(r["area"])), int(r["year"]), float(r["value"])) for r in f.rows(named=True)]
+    hl = _area_key(highlight)
+    hl_years = sorted(y for a, y, _ in rows if a == hl)
+    if not hl_years:
+        raise ValueError(f"{name}: highlighted area {highlight!r} has no rows in `frame`")
+    yr = hl_years[-1] if year is None else year
+    current = {a: v for a, y, v in rows if y == yr}
+    if hl not in current:
+        raise ValueError(f"{name}: highlighted area {highlight!r} has no value for {yr}")
+    others = {a: v for a, v in current.items() if a != hl}
+    if not others:
+        raise ValueError(f"{name}: `frame` has no other areas for {yr} to compare {highlight!r} against")
+    first: dict[str, tuple[int, float]] = {}
+    for a, y, v in sorted(rows, key=lambda r: r[1]):
+        first.setdefault(a, (y, v))
+    groups = {
+        "highlight": label("area", hl, lang),
+        "capital": t("per_resident.group_capital", lang),
+        "other": t("per_resident.group_other", lang),
+    }
+
+    def group(a: str) -> str:
+        if a == hl:
+            return groups["highlight"]
+        return groups["capital"] if a in CAPITAL_REGION else groups["other"]
+
+    def change_text(a: str, v: float) -> str:
+        y0, v0 = first[a]
+        if y0 >= yr or v0 == 0:
+            return NOT_AVAILABLE
+        pct = format_percent(_pct_change(v, v0), lang, signed=True)
+        return f"{pct} ({y0}–{yr})"
+
+    ordered = sorted(current, key=lambda a: (current[a], label("area", a, lang)))
+    df = pl.DataFrame(
+        [
+            {
+                "area_key": a,
+                "area": label("area", a, lang),
+                "year": yr,
+                "value": current[a],
+                "group": group(a),
+                "change": change_text(a, current[a]),
+            }
+            for a in ordered
+        ]
+    )
+    median = statistics.median(others.values())
+    # one decimal, or more where the ranking needs it: two cities that differ never print the same
+    places = _rank_decimals([current[a] for a in ordered], lang)
+    value_format = f",.{places}f"
+    y_enc = alt.Y("area:N", sort=[label("area", a, lang) for a in ordered], title=None)
+    x_title = t("axis.per_resident", lang)
+    group_domain = [groups["highlight"], groups["capital"], groups["other"]]
+    bars = (
+        alt.Chart(df)
+        .mark_bar(height={"band": 0.7})
+        .encode(
+            y=y_enc,
+            x=alt.X("value:Q", title=x_title, axis=alt.Axis(format=",.1f"), scale=alt.Scale(zero=True)),
+            color=alt.Color(
+                "group:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=group_domain, range=[th.OKABE_ITO["blue"], th.NEUTRAL, th.LIGHT_NEUTRAL]
+                ),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            tooltip=[
+                alt.Tooltip("area:N", title=t("label.area", lang)),
+                _year_tip(lang),
+                alt.Tooltip("value:Q", title=t("label.per_resident", lang), format=value_format),
+                alt.Tooltip("change:N", title=t("label.change_since_first", lang)),
+            ],
+        )
+    )
+    values = (
+        alt.Chart(df)
+        .mark_text(align="left", dx=4)
+        .encode(y=y_enc, x=alt.X("value:Q", title=x_title), text=alt.Text("value:Q", format=value_format))
+    )
+    median_df = pl.DataFrame([{"median": median}])
+    median_text = t("per_resident.median_label", lang, value=format_number(median, lang, places))
+    rule = (
+        alt.Chart(median_df)
+        .mark_rule(strokeDash=[4, 3], color=th.TEXT_COLOUR)
+        .encode(x=alt.X("median:Q", title=x_title))
+    )
+    rule_text = (
+        alt.Chart(median_df)
+        .mark_text(text=median_text, align="left", baseline="top", dx=4, y=-14, color=th.TEXT_COLOUR)
+        .encode(x=alt.X("median:Q", title=x_title))
+    )
+    chart = _layer([bars, values, rule, rule_text], meta, lang).properties(width=480, height=alt.Step(26))
+    diff = _pct_change(current[hl], median) if median else 0.0
+    if abs(diff) < 0.5:
+        comparison = t("per_resident.same", lang)
+    else:
+        key = "per_resident.below" if diff < 0 else "per_resident.above"
+        comparison = t(key, lang, pct=format_percent(abs(diff), lang))
+    finding = _titled(
+        "per_resident.title",
+        hl,
+        lang,
+        value=format_number(current[hl], lang, places),
+        year=yr,
+        comparison=comparison,
+    )
+    description = t(
+        "per_resident.description",
+        lang,
+        year=yr,
+        n=len(current),
+        area=label("area", hl, lang),
+        value=format_number(current[hl], lang, places),
+        rank=ordered.index(hl) + 1,
+        median=format_number(median, lang, places),
+        lowest=f"{label('area', ordered[0], lang)} {format_number(current[ordered[0]], lang, places)}",
+        highest=f"{label('area', ordered[-1], lang)} {format_number(current[ordered[-1]], lang, places)}",
+    )
+    table = df.select("area_key", "area", "year", "value", "group", "change")
+    return _finish(
+        chart,
+        name=name,
+        finding=finding,
+        description=description,
+        meta=meta,
+        lang=lang,
+        table=table,
+        decimals={"value": places},
+    )

@@ -1,0 +1,184 @@
+"""The sector waterfall chart: change from the base year to the latest year by sector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import (
+    _check_lang,
+    _check_meta,
+    _finish,
+    _layer,
+    _pct_change,
+    _sector_rows,
+)
+from report.i18n import (
+    NOT_AVAILABLE,
+    format_number,
+    format_percent,
+    label,
+    t,
+)
+from report.theme import ChartMeta
+
+
+def sector_waterfall(
+    frame: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    base_year: int = 1990,
+    latest_year: int | None = None,
+) -> alt.LayerChart:
+    """Change from the base year to the latest year by sector: start bar, sector deltas by sign, end bar.
+
+    frame: the same long frame as sector_area — year (int), sector (str key), value (float, kt CO2e).
+    Both years must list the same sectors (add an explicit 0 row for a sector absent in one of them).
+    Deltas are sorted from the largest cut to the largest increase; cuts are blue, increases vermillion.
+    """
+    name = "sector_waterfall"
+    _check_lang(name, lang)
+    _check_meta(name, meta)
+    rows = _sector_rows(name, frame)
+    years = {y for y, _, _ in rows}
+    end_year = max(years) if latest_year is None else latest_year
+    for y, arg in ((base_year, "base_year"), (end_year, "latest_year")):
+        if y not in years:
+            raise ValueError(f"{name}: no rows for {arg} {y}; years present: {sorted(years)}")
+    if end_year <= base_year:
+        raise ValueError(f"{name}: latest_year ({end_year}) must be after base_year ({base_year})")
+    start = {s: v for y, s, v in rows if y == base_year}
+    end = {s: v for y, s, v in rows if y == end_year}
+    if set(start) != set(end):
+        odd = sorted(set(start) ^ set(end))
+        raise ValueError(
+            f"{name}: sectors {odd} appear in only one of {base_year} and {end_year}; "
+            "add explicit 0 rows so the change is unambiguous"
+        )
+    deltas = sorted(((s, end[s] - start[s]) for s in start), key=lambda p: (p[1], p[0]))
+    total_start, total_end = sum(start.values()), sum(end.values())
+    total_cut = sum(d for _, d in deltas if d < 0)
+    kinds = {
+        "total": t("waterfall.kind_total", lang),
+        "decrease": t("waterfall.kind_decrease", lang),
+        "increase": t("waterfall.kind_increase", lang),
+    }
+    steps: list[dict[str, Any]] = [
+        {
+            "step": t("waterfall.total_label", lang, year=base_year),
+            "sector_key": None,
+            "kind": kinds["total"],
+            "start": 0.0,
+            "end": total_start,
+            "change": None,
+            "share_of_cut": None,
+            "text": format_number(total_start, lang),
+        }
+    ]
+    running = total_start
+    for s, d in deltas:
+        steps.append(
+            {
+                "step": label("sector", s, lang),
+                "sector_key": s,
+                "kind": kinds["increase" if d > 0 else "decrease"],
+                "start": running,
+                "end": running + d,
+                "change": d,
+                "share_of_cut": d / total_cut if d < 0 and total_cut else None,
+                "text": format_number(d, lang, signed=True),
+            }
+        )
+        running += d
+    steps.append(
+        {
+            "step": t("waterfall.total_label", lang, year=end_year),
+            "sector_key": None,
+            "kind": kinds["total"],
+            "start": 0.0,
+            "end": total_end,
+            "change": None,
+            "share_of_cut": None,
+            "text": format_number(total_end, lang),
+        }
+    )
+    df = pl.DataFrame(
+        [
+            {
+                **s,
+                "lo": min(s["start"], s["end"]),
+                "hi": max(s["start"], s["end"]),
+                "start_text": format_number(s["start"], lang),
+                "end_text": format_number(s["end"], lang),
+            }
+            for s in steps
+        ],
+        schema_overrides={"sector_key": pl.String, "change": pl.Float64, "share_of_cut": pl.Float64},
+    )
+    order = [s["step"] for s in steps]
+    y_enc = alt.Y("step:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
+    x_title = t("axis.emissions_kt", lang)
+    tips = [
+        alt.Tooltip("step:N", title=t("label.item", lang)),
+        alt.Tooltip("start_text:N", title=t("label.from", lang)),
+        alt.Tooltip("end_text:N", title=t("label.to", lang)),
+        alt.Tooltip("text:N", title=t("label.change_kt", lang)),
+    ]
+    bars = (
+        alt.Chart(df)
+        .mark_bar(height={"band": 0.72})
+        .encode(
+            y=y_enc,
+            x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=True)),
+            x2="hi:Q",
+            color=alt.Color(
+                "kind:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=[kinds["total"], kinds["decrease"], kinds["increase"]],
+                    range=[th.NEUTRAL, th.OKABE_ITO["blue"], th.OKABE_ITO["vermillion"]],
+                ),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
+            tooltip=tips,
+        )
+    )
+    texts = (
+        alt.Chart(df)
+        .mark_text(align="left", dx=5, fontSize=11)
+        .encode(y=y_enc, x=alt.X("hi:Q", title=x_title), text="text:N", tooltip=tips)
+    )
+    chart = _layer([bars, texts], meta, lang).properties(width=520, height=alt.Step(30))
+    cut_sector, cut = deltas[0]
+    span = {"base": base_year, "latest": end_year}
+    if cut < 0:
+        finding = t(
+            "waterfall.title",
+            lang,
+            sector=label("sector", cut_sector, lang),
+            delta=format_number(cut, lang, signed=True),
+            **span,
+        )
+    else:
+        finding = t("waterfall.title_no_cut", lang, **span)
+    description = t(
+        "waterfall.description",
+        lang,
+        start=format_number(total_start, lang),
+        end=format_number(total_end, lang),
+        change=format_percent(_pct_change(total_end, total_start), lang, signed=True)
+        if total_start
+        else NOT_AVAILABLE,
+        steps="; ".join(
+            f"{label('sector', s, lang)} {format_number(d, lang, signed=True)}" for s, d in deltas
+        ),
+        **span,
+    )
+    table = df.select("step", "sector_key", "kind", "start", "end", "change", "share_of_cut")
+    return _finish(
+        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+    )
