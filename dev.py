@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 UV_VERSION = "0.13.8"
-PROJECT_CODE = ("kestava", "ingest", "indicators", "storage", "report", "scheduler.py")
+PROJECT_CODE = ("kestava", "ingest", "indicators", "storage", "report", "schedule", "scheduler.py")
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:

@@ -1,0 +1,89 @@
+"""The compute job: recompute what the changed datasets affect, under the compute lock."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, func, select
+
+from kestava.alerts import Problem, check_run, redact
+from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
+from schedule.runtime import Runtime, current_runtime
+from storage import schema
+
+log = logging.getLogger("scheduler")
+
+
+def pending_datasets(engine: Engine) -> list[str]:
+    """Datasets changed by an ingest that finished after the last successful compute started."""
+    run = schema.job_run
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(func.max(run.c.started_at)).where(run.c.job == "compute", run.c.outcome == "success")
+        ).scalar()
+        query = (
+            select(run.c.dataset_id)
+            .distinct()
+            .where(
+                run.c.job.like("ingest:%"),
+                run.c.outcome == "success",
+                (run.c.rows_added + run.c.rows_revised) > 0,
+                run.c.dataset_id.is_not(None),
+            )
+        )
+        if last is not None:
+            query = query.where(run.c.finished_at >= last)
+        return sorted(conn.execute(query).scalars())
+
+
+def _compute(runtime: Runtime, datasets: Sequence[str]) -> None:
+    """The compute runner. Indicators it could not compute are logged and alerted (kind "indicators");
+    the run itself succeeded, and the others were stored. A compute with none failing gives the all-clear
+    (a failed indicator is retried by every compute until it succeeds)."""
+    summary = runtime.runners.compute(runtime.engine, datasets)
+    errors = getattr(summary, "errors", None)
+    if isinstance(errors, dict) and errors:
+        listed = redact(
+            "; ".join(f"{name}: {text}" for name, text in sorted(errors.items())[:10]), runtime.secrets
+        )
+        log.warning(
+            "compute: %d indicator(s) not computed: %s",
+            len(errors),
+            listed,
+            extra={"job": "compute", "outcome": "partial"},
+        )
+        message = (
+            f"{len(errors)} indicator(s) could not be computed; their previous values stay in place "
+            f"(kestava status lists them): {listed}"
+        )
+        runtime.alerter.problem(Problem("indicators", "compute", message, job="compute"))
+    else:
+        runtime.alerter.resolve_many([("indicators", "compute")], "every indicator computed again.")
+
+
+def run_compute(runtime: Runtime, *, wait_s: float | None = None) -> str:
+    """Recompute what the pending changed datasets affect, under the `compute` lock; 'unchanged' if none."""
+    if not pending_datasets(runtime.engine):
+        return "unchanged"
+    job = "compute"
+    started = time.monotonic()
+    lock, why = _lock_or_none(runtime, job, runtime.busy_wait_s if wait_s is None else wait_s)
+    if lock is None:
+        return _record_busy(runtime, job, why or "busy", started)
+    with lock:
+        datasets = pending_datasets(runtime.engine)  # again, now that no other compute runs
+        if not datasets:
+            return "unchanged"
+        outcome, error = _run_recorded(runtime, job, lambda: _compute(runtime, datasets))
+    _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
+    log.info("compute covered %s", ", ".join(datasets), extra={"job": job, "outcome": outcome})
+    check_run(runtime.alerter, job, outcome, error)
+    return outcome
+
+
+def run_compute_job() -> str:
+    """Scheduled job: compute whatever is pending (used to catch up after a restart)."""
+    runtime = current_runtime()
+    return _guarded(runtime, "compute", lambda: run_compute(runtime))

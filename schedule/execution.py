@@ -1,0 +1,157 @@
+"""How a job body runs: guarded against crashes, retried, logged, under its lock, recorded in job_run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_when_event_set,
+    wait_exponential,
+)
+
+from kestava.alerts import RETRY_TRIGGER, Problem, redact
+from schedule.runtime import Runtime, _in_flight, _skip
+from storage.jobs import finish_run, start_run
+from storage.locks import BusyError, job_lock
+
+log = logging.getLogger("scheduler")
+
+
+def _log_job(
+    job: str,
+    outcome: str,
+    seconds: float,
+    *,
+    trigger: str,
+    dataset: str | None = None,
+    rows_added: int = 0,
+    rows_revised: int = 0,
+    error: str | None = None,
+) -> None:
+    level = logging.ERROR if outcome in ("failed", "rejected") else logging.INFO
+    log.log(
+        level,
+        "%s: %s in %.2f s%s",
+        job,
+        outcome,
+        seconds,
+        f": {error}" if error else "",
+        extra={
+            "job": job,
+            "dataset": dataset,
+            "duration_s": round(seconds, 3),
+            "rows_added": rows_added,
+            "rows_revised": rows_revised,
+            "outcome": outcome,
+            "trigger": trigger,
+        },
+    )
+
+
+def _retrying(runtime: Runtime, job: str, **options: Any) -> Retrying:
+    """3 attempts (default) with exponential backoff, the waits cut short when the scheduler stops."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        assert state.next_action is not None
+        log.warning(
+            "%s: attempt %d of %d did not succeed; retrying in %.1f s",
+            job,
+            state.attempt_number,
+            runtime.retry_attempts,
+            state.next_action.sleep,
+            extra={"job": job, "outcome": "retry"},
+        )
+
+    return Retrying(
+        stop=stop_after_attempt(runtime.retry_attempts) | stop_when_event_set(runtime.stop),
+        wait=wait_exponential(multiplier=runtime.retry_wait_s, min=runtime.retry_wait_s),
+        sleep=lambda seconds: _pause(runtime, seconds),
+        before_sleep=before_sleep,
+        **options,
+    )
+
+
+def _pause(runtime: Runtime, seconds: float) -> None:
+    """Sleep, but wake up when the scheduler is told to stop."""
+    runtime.stop.wait(seconds)
+
+
+def _guarded(runtime: Runtime, job: str, body: Callable[[], str], dataset: str | None = None) -> str:
+    """Run a job's body unless the scheduler is stopping; anything it raises is logged and alerted."""
+    if runtime.stop.is_set():
+        return _skip(job)
+    with _in_flight(job):
+        try:
+            return body()
+        except Exception as error:  # e.g. the database is unreachable: never take the scheduler down
+            message = redact(f"{type(error).__name__}: {error}", runtime.secrets)
+            log.exception(
+                "%s: crashed: %s", job, message, extra={"job": job, "dataset": dataset, "outcome": "failed"}
+            )
+            runtime.alerter.problem(
+                Problem("failing", job, f"{job} crashed: {message}", dataset=dataset, job=job)
+            )
+            return "failed"
+
+
+def _lock_or_none(runtime: Runtime, name: str, wait_s: float) -> tuple[ExitStack | None, str | None]:
+    """Take the job lock, waiting up to wait_s while another run holds it; (None, why) when still busy."""
+    deadline = time.monotonic() + wait_s
+    delay = 1.0
+    while True:
+        stack = ExitStack()
+        try:
+            stack.enter_context(job_lock(runtime.engine, name, lease=runtime.lock_lease))
+        except BusyError as busy:
+            stack.close()
+            left = deadline - time.monotonic()
+            if left <= 0 or runtime.stop.is_set():
+                return None, str(busy)
+            runtime.stop.wait(min(delay, left))
+            delay = min(delay * 2, 30.0)
+        else:
+            return stack, None
+
+
+def _record_busy(runtime: Runtime, job: str, why: str, started: float) -> str:
+    run_id = start_run(runtime.engine, job, trigger=runtime.trigger)
+    finish_run(runtime.engine, run_id, "busy", error=why)
+    _log_job(job, "busy", time.monotonic() - started, trigger=runtime.trigger, error=why)
+    return "busy"
+
+
+def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tuple[str, str | None]:
+    """Run work with retries, each attempt recorded in job_run; (outcome, error). Call under the lock."""
+    attempts = 0
+
+    def attempt() -> None:
+        nonlocal attempts
+        attempts += 1
+        run_id = start_run(runtime.engine, job, trigger=runtime.trigger if attempts == 1 else RETRY_TRIGGER)
+        try:
+            work()
+        except Exception as error:
+            message = redact(f"{type(error).__name__}: {error}", runtime.secrets)
+            finish_run(runtime.engine, run_id, "failed", error=message)
+            log.error(
+                "%s: attempt %d failed: %s", job, attempts, message, extra={"job": job, "outcome": "failed"}
+            )
+            raise
+        finish_run(runtime.engine, run_id, "success")
+
+    retrying = _retrying(
+        runtime, job, retry=retry_if_exception(lambda e: not isinstance(e, ImportError)), reraise=True
+    )
+    try:
+        retrying(attempt)
+    except Exception as error:
+        return "failed", redact(f"{type(error).__name__}: {error}", runtime.secrets)
+    return "success", None

@@ -1,0 +1,72 @@
+"""The ingest:<dataset> job: one dataset with retries, its alerts, then compute if data changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from tenacity import (
+    retry_if_exception,
+    retry_if_result,
+)
+
+from ingest.run import DatasetOutcome
+from kestava.alerts import RETRY_TRIGGER, check_freshness, check_run, redact
+from schedule.compute_job import run_compute
+from schedule.execution import _guarded, _log_job, _retrying
+from schedule.runtime import Runtime, _today, current_runtime
+
+log = logging.getLogger("scheduler")
+
+
+def run_ingest_job(dataset_id: str) -> str:
+    """Scheduled job: ingest one dataset (retrying failures), alert, then compute if data changed."""
+    runtime = current_runtime()
+    return _guarded(runtime, f"ingest:{dataset_id}", lambda: _ingest_job(runtime, dataset_id), dataset_id)
+
+
+def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
+    job = f"ingest:{dataset_id}"
+    started = time.monotonic()
+    outcome = _ingest_with_retries(runtime, dataset_id)
+    result = outcome.result
+    added, revised = (result.added, result.revised) if result else (0, 0)
+    _log_job(
+        job,
+        outcome.outcome,
+        time.monotonic() - started,
+        trigger=runtime.trigger,
+        dataset=dataset_id,
+        rows_added=added,
+        rows_revised=revised,
+        error=redact(outcome.error, runtime.secrets) if outcome.error else None,
+    )
+    check_run(runtime.alerter, job, outcome.outcome, outcome.error, dataset=dataset_id)
+    if outcome.outcome == "success" and added + revised > 0:
+        check_freshness(runtime.alerter, runtime.catalogue, _today(), [dataset_id])
+        if runtime.stop.is_set():
+            log.info("compute left pending: the scheduler is stopping", extra={"job": "compute"})
+        elif runtime.chain_compute:
+            run_compute(runtime)
+    return outcome.outcome
+
+
+def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
+    """Up to retry_attempts ingests while it fails or raises (never for 'rejected' or 'busy')."""
+    attempts = 0
+
+    def attempt() -> DatasetOutcome:
+        nonlocal attempts
+        attempts += 1
+        trigger = runtime.trigger if attempts == 1 else RETRY_TRIGGER
+        return runtime.runners.ingest(runtime, dataset_id, trigger)
+
+    retrying = _retrying(
+        runtime,
+        f"ingest:{dataset_id}",
+        retry=retry_if_result(lambda o: isinstance(o, DatasetOutcome) and o.outcome == "failed")
+        | retry_if_exception(lambda e: not isinstance(e, ImportError)),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
+    outcome: DatasetOutcome = retrying(attempt)
+    return outcome

@@ -1,0 +1,33 @@
+"""The scheduler's logging: kestava.logs at INFO, with secret values masked in every line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from kestava.alerts import redact
+from kestava.logs import configure_logging
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Wraps a formatter and masks secret values in everything it writes (message, fields, traceback)."""
+
+    def __init__(self, inner: logging.Formatter, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.secrets = [*secrets, *(json.dumps(s)[1:-1] for s in secrets)]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record), self.secrets)
+
+
+def setup_logging(*, json_lines: bool, verbose: bool, secrets: Sequence[str]) -> None:
+    """kestava.logs (JSON lines on request) at INFO, with secrets masked in every line."""
+    configure_logging(json_lines=json_lines, verbose=verbose)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for handler in root.handlers:
+        handler.setFormatter(_RedactingFormatter(handler.formatter or logging.Formatter(), secrets))

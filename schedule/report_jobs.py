@@ -1,0 +1,49 @@
+"""The report:weekly and report:half jobs (each after any pending compute)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+
+from kestava.alerts import check_run
+from schedule.compute_job import run_compute
+from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
+from schedule.jobs import ALL_LANGS
+from schedule.runtime import Runtime, _today, current_runtime
+
+
+def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
+    def body() -> str:
+        started = time.monotonic()
+        run_compute(runtime)  # the report reflects every change loaded so far
+        lock, why = _lock_or_none(runtime, job, 0.0)
+        if lock is None:
+            return _record_busy(runtime, job, why or "busy", started)
+        with lock:
+            outcome, error = _run_recorded(runtime, job, work)
+        _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
+        check_run(runtime.alerter, job, outcome, error)
+        return outcome
+
+    return _guarded(runtime, job, body)
+
+
+def run_weekly_report_job(lang: str = ALL_LANGS) -> str:
+    """Scheduled job: the weekly report (after any pending compute)."""
+    runtime = current_runtime()
+    return _run_report(runtime, "report:weekly", lambda: runtime.runners.weekly_report(runtime.engine, lang))
+
+
+def previous_half(today: date) -> str:
+    """The half year before the one today falls in: 2026-H2 in January 2027, 2027-H1 in July 2027."""
+    return f"{today.year - 1}-H2" if today.month <= 6 else f"{today.year}-H1"
+
+
+def run_half_year_report_job(lang: str = ALL_LANGS) -> str:
+    """Scheduled job: the half-yearly council report for the previous half year."""
+    runtime = current_runtime()
+    half = previous_half(_today())
+    return _run_report(
+        runtime, "report:half", lambda: runtime.runners.half_year_report(runtime.engine, half, lang)
+    )

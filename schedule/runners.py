@@ -1,0 +1,96 @@
+"""The work behind the jobs (ingest, compute, reports, probe), replaceable by a hooks module."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from ingest.catalogue import Catalogue
+from ingest.probe import ProbeResult, probe, reference_frame
+from ingest.run import DatasetOutcome, ingest
+from kestava.config import get_settings
+from schedule.jobs import ALL_LANGS
+
+if TYPE_CHECKING:
+    from schedule.runtime import Runtime
+
+
+IngestRunner = Callable[["Runtime", str, str], DatasetOutcome]
+ComputeRunner = Callable[[Engine, Sequence[str]], object]
+WeeklyReportRunner = Callable[[Engine, str], object]
+HalfYearReportRunner = Callable[[Engine, str, str], object]
+ProbeRunner = Callable[[Catalogue], list[ProbeResult]]
+
+
+def default_ingest(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
+    """ingest.run.ingest for one dataset (it takes the ingest:<dataset> lock and records job_run)."""
+    (outcome,) = ingest(
+        runtime.engine,
+        runtime.raw_store,
+        [dataset_id],
+        offline=runtime.offline,
+        snapshot_dir=runtime.snapshot_dir,
+        catalogue=runtime.catalogue,
+        trigger=trigger,
+    )
+    return outcome
+
+
+def default_probe(catalogue: Catalogue) -> list[ProbeResult]:
+    """ingest.probe.probe of the datasets with a probe block (live; writes nothing)."""
+    snapshot_dir = get_settings().snapshot_dir  # the reference shapes, as `kestava probe` uses them
+    return probe(
+        [d.id for d in catalogue.datasets.values() if d.probe is not None],
+        catalogue=catalogue,
+        reference=lambda spec: reference_frame(spec, snapshot_dir),
+    )
+
+
+def default_compute(engine: Engine, datasets: Sequence[str]) -> object:
+    """indicators.engine.compute for what the changed datasets affect."""
+    return importlib.import_module("indicators.engine").compute(engine, datasets=list(datasets))
+
+
+def default_weekly_report(engine: Engine, lang: str) -> object:
+    """report.weekly.write_weekly_report for the current week; lang "all": fi, sv and en (changes once)."""
+    weekly = importlib.import_module("report.weekly")
+    if lang == ALL_LANGS:
+        return weekly.write_weekly_reports(engine, weekly.LANGS)
+    return weekly.write_weekly_report(engine, lang=lang)
+
+
+def default_half_year_report(engine: Engine, half: str, lang: str) -> object:
+    """report.weekly.write_half_year_report for a half year such as 2026-H2; lang "all": fi, sv and en."""
+    weekly = importlib.import_module("report.weekly")
+    langs = weekly.LANGS if lang == ALL_LANGS else (lang,)
+    return [weekly.write_half_year_report(engine, half=half, lang=one) for one in langs]
+
+
+@dataclass(frozen=True)
+class Runners:
+    """The work behind the jobs; replaced in tests (KESTAVA_SCHEDULER_HOOKS) without touching the schedule."""
+
+    ingest: IngestRunner = default_ingest
+    compute: ComputeRunner = default_compute
+    weekly_report: WeeklyReportRunner = default_weekly_report
+    half_year_report: HalfYearReportRunner = default_half_year_report
+    probe: ProbeRunner = default_probe
+
+    @classmethod
+    def from_module(cls, name: str | None) -> Runners:
+        """Defaults, overridden by the functions a hooks module defines (ingest, compute, …)."""
+        if not name:
+            return cls()
+        module = importlib.import_module(name)
+        defaults = cls()
+        return cls(
+            ingest=getattr(module, "ingest", defaults.ingest),
+            compute=getattr(module, "compute", defaults.compute),
+            weekly_report=getattr(module, "weekly_report", defaults.weekly_report),
+            half_year_report=getattr(module, "half_year_report", defaults.half_year_report),
+            probe=getattr(module, "probe", defaults.probe),
+        )

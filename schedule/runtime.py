@@ -1,0 +1,147 @@
+"""The runtime the job functions use in this process, and the jobs running in it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from ingest.catalogue import Catalogue, load_catalogue
+from kestava.alerts import Alerter
+from kestava.config import get_settings
+from schedule.runners import Runners
+from schedule.triggers import HELSINKI
+from storage.engine import open_database
+from storage.rawstore import RawStore
+
+log = logging.getLogger("scheduler")
+ENV_HOOKS = "KESTAVA_SCHEDULER_HOOKS"
+ENV_RETRY_WAIT = "KESTAVA_SCHEDULER_RETRY_WAIT"
+ENV_LOCK_LEASE = "KESTAVA_SCHEDULER_LOCK_LEASE"
+ENV_BUSY_WAIT = "KESTAVA_SCHEDULER_BUSY_WAIT"
+
+
+@dataclass
+class Runtime:
+    """What the job functions work with in this process (jobs themselves carry only simple args)."""
+
+    engine: Engine
+    database_url: str
+    raw_store: RawStore
+    catalogue: Catalogue
+    alerter: Alerter
+    runners: Runners = field(default_factory=Runners)
+    offline: bool = False
+    snapshot_dir: Path | None = None
+    trigger: str = "scheduler"  # job_run.trigger of a run's first attempt
+    retry_attempts: int = 3
+    retry_wait_s: float = 30.0
+    lock_lease: timedelta = timedelta(minutes=10)
+    busy_wait_s: float = 600.0
+    chain_compute: bool = True  # compute right after an ingest that changed data (--once computes at the end)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def secrets(self) -> list[str]:
+        return self.alerter.secrets
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+_running: dict[str, float] = {}
+_skipped: set[str] = set()  # jobs that were submitted but not started because the scheduler stopped
+_running_lock = threading.Lock()
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install the runtime the job functions use (None to forget it)."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = runtime
+    with _running_lock:
+        _skipped.clear()
+
+
+def current_runtime() -> Runtime:
+    """The installed runtime, or one built from the settings on first use."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = build_runtime()
+        return _runtime
+
+
+def build_runtime(
+    database_url: str | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    offline: bool = False,
+    runners: Runners | None = None,
+    trigger: str = "scheduler",
+    retry_wait_s: float | None = None,
+    lock_lease_s: float | None = None,
+    busy_wait_s: float | None = None,
+    engine: Engine | None = None,
+) -> Runtime:
+    """A runtime from the settings (KESTAVA_*), with the given overrides."""
+    settings = get_settings()
+    url = database_url or settings.resolved_database_url()
+    engine = engine or open_database(url)
+    return Runtime(
+        engine=engine,
+        database_url=url,
+        raw_store=RawStore(settings.raw_dir),
+        catalogue=catalogue or load_catalogue(),
+        alerter=Alerter(engine),
+        runners=runners or Runners.from_module(os.environ.get(ENV_HOOKS)),
+        offline=offline,
+        snapshot_dir=settings.snapshot_dir,
+        trigger=trigger,
+        retry_wait_s=_env_float(ENV_RETRY_WAIT, 30.0) if retry_wait_s is None else retry_wait_s,
+        lock_lease=timedelta(
+            seconds=_env_float(ENV_LOCK_LEASE, 600.0) if lock_lease_s is None else lock_lease_s
+        ),
+        busy_wait_s=_env_float(ENV_BUSY_WAIT, 600.0) if busy_wait_s is None else busy_wait_s,
+    )
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+@contextmanager
+def _in_flight(job: str) -> Iterator[None]:
+    with _running_lock:
+        _running[job] = time.monotonic()
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running.pop(job, None)
+
+
+def running_jobs() -> list[str]:
+    """The jobs running in this process now."""
+    with _running_lock:
+        return sorted(_running)
+
+
+def _skip(job: str) -> str:
+    """A job not started because the scheduler is stopping (kept due for the next start)."""
+    with _running_lock:
+        _skipped.add(job)
+    log.info("%s: not started, the scheduler is stopping", job, extra={"job": job, "outcome": "skipped"})
+    return "skipped"
+
+
+def _today() -> date:
+    return datetime.now(HELSINKI).date()

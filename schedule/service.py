@@ -1,0 +1,218 @@
+"""Running the schedule: serve (blocking), --once (every due job now) and --list."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.util import ref_to_obj
+from rich.console import Console
+from rich.table import Table
+
+from kestava.status import JOBSTORE_TABLE, scheduled_runs
+from schedule.compute_job import pending_datasets, run_compute
+from schedule.jobs import JobSpec
+from schedule.jobstore import JobStore, _has_run, jobstore_engine, sync_jobs
+from schedule.orphans import reap_orphans
+from schedule.runtime import Runtime, running_jobs, set_runtime
+from schedule.shutdown import (
+    DEFAULT_GRACE_S,
+    EXIT_FAILED,
+    EXIT_OK,
+    _keep_due,
+    _Signals,
+    _stop_on_signal,
+    _watchdog,
+)
+from schedule.triggers import HELSINKI
+from storage.engine import safe_url
+
+log = logging.getLogger("scheduler")
+_KIND_ORDER = {"ingest": 0, "health": 1, "report": 2, "probe": 3}
+
+
+def _on_event(event: JobEvent) -> None:
+    if event.code == EVENT_JOB_MAX_INSTANCES:
+        log.warning(
+            "%s: previous run still going; this run skipped", event.job_id, extra={"job": event.job_id}
+        )
+    elif event.code == EVENT_JOB_MISSED:
+        log.warning("%s: run missed", event.job_id, extra={"job": event.job_id})
+    elif event.code == EVENT_JOB_ERROR:
+        log.error(
+            "%s: raised %r", event.job_id, getattr(event, "exception", None), extra={"job": event.job_id}
+        )
+
+
+def _start_now(runtime: Runtime, accelerated: bool) -> Callable[[JobSpec], bool]:
+    """New ingest jobs that never ran start at once (not when accelerated: that keeps the test order)."""
+
+    def start_now(spec: JobSpec) -> bool:
+        return not accelerated and spec.kind == "ingest" and not _has_run(runtime.engine, spec.id)
+
+    return start_now
+
+
+def serve(
+    runtime: Runtime,
+    specs: Sequence[JobSpec],
+    *,
+    grace_s: float = DEFAULT_GRACE_S,
+    workers: int = 4,
+    accelerated: bool = False,
+    install_signals: bool = True,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the schedule until SIGTERM/SIGINT (or `stop`, in tests); returns the exit code."""
+    set_runtime(runtime)
+    reap_orphans(runtime.engine)
+    store = JobStore(runtime.database_url)
+    try:
+        sync_jobs(store, specs, datetime.now(HELSINKI), start_now=_start_now(runtime, accelerated))
+    finally:
+        store.close()
+    executor = ThreadPoolExecutor(workers)
+    scheduler = BackgroundScheduler(
+        jobstores={
+            "default": SQLAlchemyJobStore(
+                engine=jobstore_engine(runtime.database_url), tablename=JOBSTORE_TABLE
+            ),
+            "memory": MemoryJobStore(),
+        },
+        executors={"default": executor},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=HELSINKI,
+    )
+    scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+    if pending_datasets(runtime.engine):  # e.g. killed between an ingest and its compute
+        scheduler.add_job(
+            "scheduler:run_compute_job",
+            "date",
+            id="compute:catch-up",
+            jobstore="memory",
+            misfire_grace_time=None,
+        )
+    signals = _Signals()
+    if install_signals:
+        signals.install()
+    scheduler.start()
+    log.info(
+        "scheduler started: %d jobs, database %s, pid %d",
+        len(specs),
+        safe_url(runtime.database_url),
+        os.getpid(),
+        extra={"outcome": "started"},
+    )
+    while signals.count == 0 and not (stop is not None and stop.is_set()):
+        time.sleep(0.2)
+    log.info(
+        "%s received: stopping; waiting up to %.0f s for %s",
+        signals.name or "stop",
+        grace_s,
+        ", ".join(running_jobs()) or "no running job",
+        extra={"outcome": "stopping"},
+    )
+    done = threading.Event()
+    watchdog = threading.Thread(
+        target=_watchdog, args=(runtime, grace_s, signals, done), name="shutdown-watchdog", daemon=True
+    )
+    watchdog.start()
+    scheduler.shutdown(wait=False)  # no new jobs from here on (no pause first: it would lose overdue runs)
+    runtime.stop.set()  # running jobs cut retry back-offs short and leave compute pending
+    executor.shutdown(wait=True)  # the running jobs finish (the watchdog bounds the wait)
+    done.set()
+    _keep_due(runtime, specs)
+    log.info("scheduler stopped", extra={"outcome": "stopped"})
+    return EXIT_OK
+
+
+def run_once(
+    runtime: Runtime,
+    specs: Sequence[JobSpec],
+    *,
+    grace_s: float = DEFAULT_GRACE_S,
+    install_signals: bool = True,
+) -> int:
+    """Run every due job now, in order (ingests, health, reports), then exit; 1 if any failed.
+
+    Due: its next run time in the job store has passed, or it is not in the store yet, or no run of it
+    has finished yet (one still running elsewhere is then met with its lock: recorded as busy).
+    """
+    set_runtime(runtime)
+    runtime.chain_compute = False  # one compute after all the due ingests (health and reports catch up first)
+    signals = _Signals()
+    done = threading.Event()
+    if install_signals:
+        signals.install()
+        threading.Thread(target=_stop_on_signal, args=(runtime, grace_s, signals, done), daemon=True).start()
+    reap_orphans(runtime.engine)
+    store = JobStore(runtime.database_url)
+    outcomes: dict[str, str] = {}
+    try:
+        now = datetime.now(HELSINKI)
+        stored = store.jobs()
+        due = [
+            spec
+            for spec in specs
+            if spec.id not in stored
+            or (stored[spec.id].next_run_time is not None and stored[spec.id].next_run_time <= now)
+            or not _has_run(runtime.engine, spec.id)
+        ]
+        sync_jobs(store, specs, now, start_now=lambda _spec: False)
+        stored = store.jobs()
+
+        def order(spec: JobSpec) -> tuple[int, float, str]:
+            job = stored.get(spec.id)
+            when = job.next_run_time.timestamp() if job is not None and job.next_run_time else 0.0
+            return _KIND_ORDER.get(spec.kind, 9), when, spec.id
+
+        log.info("--once: %d due job(s): %s", len(due), ", ".join(s.id for s in sorted(due, key=order)))
+        for spec in sorted(due, key=order):
+            if runtime.stop.is_set():
+                break
+            outcomes[spec.id] = str(ref_to_obj(spec.func)(*spec.args))
+            store.put(spec, spec.trigger.get_next_fire_time(None, datetime.now(HELSINKI)))
+        if not runtime.stop.is_set():
+            compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
+            if compute != "unchanged":
+                outcomes["compute"] = compute
+    finally:
+        store.close()
+        done.set()
+    failed = sorted(job for job, outcome in outcomes.items() if outcome in ("failed", "rejected"))
+    log.info(
+        "--once finished: %d job(s) run%s",
+        len(outcomes),
+        f"; failed: {', '.join(failed)}" if failed else "",
+        extra={"outcome": "failed" if failed else "success"},
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def list_jobs(runtime: Runtime, specs: Sequence[JobSpec], console: Console) -> None:
+    """Print every job with its schedule and next run time (Europe/Helsinki) from the job store."""
+    stored = scheduled_runs(runtime.engine) or {}
+    now = datetime.now(HELSINKI)
+    table = Table(title="Scheduled jobs (times Europe/Helsinki)")
+    for name in ("job", "schedule", "next run", "note"):
+        table.add_column(name)
+    for spec in specs:
+        if spec.id in stored:
+            when = stored[spec.id]
+            note = "paused" if when is None else "overdue: runs on start" if when <= now else ""
+        else:
+            when = spec.trigger.get_next_fire_time(None, now)
+            note = "not in the job store yet"
+        table.add_row(spec.id, spec.schedule, f"{when:%Y-%m-%d %H:%M %Z}" if when else "–", note)
+    for job_id in sorted(set(stored) - {s.id for s in specs}):
+        table.add_row(job_id, "–", "–", "no longer in the catalogue (removed on start)")
+    console.print(table)
