@@ -1,7 +1,7 @@
 """Sets up the project (virtualenv + locked dependencies) and runs the main job or the full test suite.
 
 python3 dev.py run     # set up, then run the main job on the bundled snapshot into the SQLite file
-python3 dev.py test    # set up, then ruff, mypy and pytest (needs PostgreSQL on 127.0.0.1:5432)
+python3 dev.py test    # set up, then ruff, mypy, import layers, pytest (needs PostgreSQL on 127.0.0.1:5432)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 UV_VERSION = "0.13.8"
-PROJECT_CODE = ("kestava", "ingest", "indicators", "storage", "report", "schedule", "scheduler.py")
+PROJECT_CODE = ("common", "kestava", "ingest", "indicators", "storage", "report", "schedule", "scheduler.py")
 
 
 def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -54,6 +54,7 @@ def main(argv: list[str]) -> None:
         sh(BIN / "ruff", "check", ".", env=env)
         sh(BIN / "ruff", "format", "--check", ".", env=env)
         sh(BIN / "mypy", ".", env=env)
+        sh(BIN / "lint-imports", env=env)  # the layers (pyproject.toml [tool.importlinter], README Layout)
         sh(BIN / "python", "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", env=env)
         sh(BIN / "pytest", *(argv[1:] or ["-n", "2"]), env=env)  # two workers: the machine has two cores
 

@@ -44,9 +44,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from common.config import get_settings
 from ingest.catalogue import load_catalogue
 from kestava.alerts import secret_values
-from kestava.config import get_settings
 
 # The service lives in the schedule package; every name code and tests use as scheduler.<name> is
 # re-exported here. The job references stored in the job store ("scheduler:run_ingest_job") resolve here.

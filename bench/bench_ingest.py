@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_stats import MIN_PAIRS, fmt, interleave, spread, timer
 
+from common.payload import Payload, RequestSpec
 from ingest.catalogue import DatasetSpec, load_catalogue
-from ingest.payload import Payload, RequestSpec
 from ingest.run import DatasetOutcome, ingest
 from ingest.syke import NULL_MARKERS, SykeConnector, municipality_url, request_codes
 from scripts.demo import syke as demo

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 from bench_ingest import csv_body  # noqa: E402  (bench/ is on sys.path when run as a script)
 from bench_stats import MIN_PAIRS, fmt, interleave  # noqa: E402
 
+from common.payload import RequestSpec  # noqa: E402
 from ingest.catalogue import load_catalogue  # noqa: E402
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest, write_manifest  # noqa: E402
-from ingest.payload import RequestSpec  # noqa: E402
 from ingest.replay import record_exchange  # noqa: E402
 from ingest.syke import municipality_codes, municipality_url, written  # noqa: E402
 

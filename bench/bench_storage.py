@@ -23,7 +23,7 @@ import polars as pl
 from bench_stats import MIN_PAIRS, Pairs, fmt, interleave, spread
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 
-from ingest.payload import Payload, RequestSpec
+from common.payload import Payload, RequestSpec
 from storage import schema
 from storage.engine import open_database
 from storage.load import (

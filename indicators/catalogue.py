@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kestava.units import check_unit
+from common.units import check_unit
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("fi", "sv", "en")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from common.errors import DataError
 from indicators.catalogue import (
     ChangeDerivation,
     IndexDerivation,
@@ -18,7 +19,6 @@ from indicators.catalogue import (
     SumDerivation,
 )
 from indicators.targets import targets_frame
-from kestava.errors import DataError
 
 DERIVED_SCHEMA = pl.Schema(
     {

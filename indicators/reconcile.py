@@ -14,6 +14,7 @@ from typing import Literal
 import polars as pl
 from sqlalchemy import Engine, select
 
+from common.units import UNITS, conversion_factor
 from indicators.catalogue import (
     Indicator,
     IndicatorCatalogue,
@@ -22,7 +23,6 @@ from indicators.catalogue import (
     load_indicator_catalogue,
 )
 from indicators.derive import DerivationError, _finish, _merge_ids
-from kestava.units import UNITS, conversion_factor
 from storage import schema
 
 Status = Literal["ok", "breach"]

@@ -18,9 +18,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, DatasetSpec
 from ingest.completeness import last_reader_version
-from ingest.payload import Payload, RequestSpec
 from ingest.plausibility import PlausibilityError, check_payload
 from ingest.registry import connector_for
 from storage import schema

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kestava.units import check_unit
+from common.units import check_unit
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 

@@ -36,9 +36,9 @@ import orjson
 import polars as pl
 from sqlalchemy import Engine, select
 
+from common.payload import Payload
 from ingest.catalogue import MAY_DROP_PATTERN, DatasetSpec
 from ingest.errors import ValidationError
-from ingest.payload import Payload
 from storage import schema
 from storage.checks import dimension_columns
 from storage.load import series_keys

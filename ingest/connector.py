@@ -8,7 +8,7 @@ A connector's `parse` returns a *normalised observation frame* (polars), one row
 | period   | Utf8    | "2023" (year), "2023-05" (month), "2026-W45" (ISO week), "2026-11-02" (day) |
 | value    | Float64 | the number; null when the source marks it missing (never 0 for missing)   |
 | flag     | Utf8    | the source's status flag ("p", "e", "b", "..", "neg", …) or null          |
-| unit     | Utf8    | one of kestava.units.UNITS, spelled exactly                              |
+| unit     | Utf8    | one of common.units.UNITS, spelled exactly                              |
 | <others> | Utf8    | every other dimension (sector1…sector5, rule, measure, …), never null     |
 
 The series key is the dataset id plus every column except period, value and flag.
@@ -22,8 +22,8 @@ from typing import ClassVar, Protocol
 
 import polars as pl
 
+from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
-from ingest.payload import Fetcher, Payload
 
 OBSERVATION_COLUMNS = ("area", "period", "value", "flag", "unit")
 

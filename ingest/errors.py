@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kestava.errors import DataError
+from common.errors import DataError
 
 
 class IngestError(DataError):

@@ -35,13 +35,13 @@ import orjson
 import polars as pl
 import pydantic
 
+from common.payload import Fetcher, Payload
+from common.units import UnitError, check_unit
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, check_not_html
 from ingest.jsonstat import read_jsonstat
-from ingest.payload import Fetcher, Payload
-from kestava.units import UnitError, check_unit
 
 __all__ = [
     "GHG_UNIT_CODES",
@@ -56,7 +56,7 @@ __all__ = [
     "unit_mapping",
 ]
 
-# Eurostat unit codes → kestava.units, for units whose meaning does not depend on the dataset.
+# Eurostat unit codes → common.units, for units whose meaning does not depend on the dataset.
 UNIT_CODES: Mapping[str, str] = {
     "PC": "%",  # percentage
     "KG_HAB": "kg per resident",  # kilograms per capita

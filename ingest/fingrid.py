@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import polars as pl
 
+from common.payload import Fetcher, Payload
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html
-from ingest.payload import Fetcher, Payload
 
 __all__ = [
     "API_KEY_HEADER",

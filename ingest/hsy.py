@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import fastexcel
 import polars as pl
 
+from common.payload import Fetcher, Payload
+from common.units import conversion_factor
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
-from ingest.payload import Fetcher, Payload
-from kestava.units import conversion_factor
 
 __all__ = [
     "CITY_CODES",
@@ -59,7 +59,7 @@ MEASURES: Mapping[str, tuple[str, str]] = {
     "energiankulutus": ("energy", "GWh"),
 }
 
-# A unit written in a header (compacted by _unit_of) -> the kestava.units spelling.
+# A unit written in a header (compacted by _unit_of) -> the common.units spelling.
 _HEADER_UNITS: Mapping[str, str] = {
     "t": "t CO2e",
     "tco2e": "t CO2e",

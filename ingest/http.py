@@ -17,8 +17,8 @@ import httpx
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from common.payload import Params, Payload, RequestSpec, ValidatorCache
 from ingest.errors import FetchError, ValidationError
-from ingest.payload import Params, Payload, RequestSpec, ValidatorCache
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
+from common.errors import DataError
+from common.units import UNITS, conversion_factor
 from ingest.catalogue import DatasetSpec, JumpRule, PlausibilityRule, RangeRule
-from kestava.errors import DataError
-from kestava.units import UNITS, conversion_factor
 from storage.checks import MEASURE_COLUMNS
 
 # how many violations a rejection message spells out (the error object keeps them all)

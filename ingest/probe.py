@@ -27,16 +27,16 @@ from pathlib import Path
 
 import polars as pl
 
+from common.errors import DataError
+from common.payload import Fetcher, Payload
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.completeness import missing_observations, summarise
 from ingest.errors import FetchError
 from ingest.http import HttpError, LiveFetcher, display_url
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
-from ingest.payload import Fetcher, Payload
 from ingest.plausibility import check_payload
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
-from kestava.errors import DataError
 
 __all__ = ["Check", "ProbeResult", "probe", "probe_dataset", "probe_spec", "reference_frame"]
 

@@ -30,7 +30,7 @@ is `-` (PX "nil": magnitude zero) and whose value is null becomes 0 (**unverifie
 Catalogue options (`[datasets.X] options`):
 - `content`: content value code(s) to fetch, matched with or without the table prefix
   (`vaerak-vaesto` matches `vaesto` and vice versa); optional when the table has one content value.
-- `unit`: the kestava.units unit of every value (required).
+- `unit`: the common.units unit of every value (required).
 - `area`: "all_municipalities" (every `KU###` value) or a list of municipality numbers / area codes.
 - `keep_country`: also fetch the whole-country total `SSS`, stored as area "FI" (default false).
 - `variables`: {variable code or text: "all" | [value codes]} for the table's other variables; an unnamed
@@ -72,13 +72,13 @@ import orjson
 import polars as pl
 import pydantic
 
+from common.payload import Fetcher, Payload
+from common.units import UnitError, check_unit
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
 from ingest.jsonstat import JsonStatDataset, read_jsonstat
-from ingest.payload import Fetcher, Payload
-from kestava.units import UnitError, check_unit
 
 __all__ = [
     "DEFAULT_CELL_LIMIT",
@@ -217,7 +217,7 @@ def read_options(spec: DatasetSpec) -> PxWebOptions:
     try:
         check_unit(options.unit)
     except UnitError as exc:
-        raise ValidationError(spec.id, "catalogue options.unit", "a kestava.units unit", str(exc)) from None
+        raise ValidationError(spec.id, "catalogue options.unit", "a common.units unit", str(exc)) from None
     return options
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from common.payload import Params, Payload, RequestSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html, display_url, full_url, status_error
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Exchange, Manifest, read_manifest
-from ingest.payload import Params, Payload, RequestSpec
 
 __all__ = ["ReplayFetcher", "record_exchange"]
 

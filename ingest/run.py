@@ -11,16 +11,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from common.errors import DataError
+from common.payload import Fetcher, Payload
 from ingest.acceptance import check_before_load
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.completeness import check_complete
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
-from ingest.payload import Fetcher, Payload
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
-from kestava.errors import DataError
 from storage.jobs import finish_run, now_utc, record_runs, start_run
 from storage.load import (
     DatasetInfo,
@@ -90,7 +90,7 @@ def offline_spec(spec: DatasetSpec, snapshot_dir: Path, *, manifest: Manifest | 
 def configured_spec(spec: DatasetSpec) -> DatasetSpec:
     """The spec with the environment's overrides: KESTAVA_SYKE_MUNICIPALITIES ("all" for the whole
     country, or "049,091") replaces a Syke dataset's options.municipalities (catalogue or snapshot)."""
-    from kestava.config import get_settings
+    from common.config import get_settings
 
     chosen = get_settings().syke_municipalities
     if not chosen or spec.protocol != "syke_csv":

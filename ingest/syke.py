@@ -14,10 +14,10 @@ from typing import ClassVar
 
 import polars as pl
 
+from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import HttpError, check_not_html
-from ingest.payload import Fetcher, Payload
 
 __all__ = [
     "MUNICIPALITIES_PATH",
@@ -137,7 +137,7 @@ def written(code: str, form: str) -> str:
 
 def default_memory_path() -> Path:
     """Where the URL form that answered is remembered: <data_dir>/state/url_forms.json."""
-    from kestava.config import get_settings
+    from common.config import get_settings
 
     return get_settings().data_dir / "state" / "url_forms.json"
 

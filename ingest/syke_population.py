@@ -11,10 +11,10 @@ from typing import ClassVar
 
 import polars as pl
 
+from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
-from ingest.payload import Fetcher, Payload
 from ingest.syke import NULL_MARKERS, municipality_codes
 
 log = logging.getLogger(__name__)

@@ -6,105 +6,74 @@
     api.observations("syke_emissions", area=["049", "091"])
 
 Every function takes an optional `engine`; by default it opens KESTAVA_DATABASE_URL (or the embedded
-SQLite file). Values come with their unit, vintage, snapshot ids and whether they are demo data.
+SQLite file). Values come with their unit, vintage, snapshot ids and whether they are demo data. The
+functions live in indicators.query (the report reads them there too); observations is here, as it adds
+the report's labels.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from functools import cache
-from pathlib import Path
 
 import polars as pl
-from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy import Engine
 
-from indicators.catalogue import LANGUAGES, load_indicator_catalogue
-from indicators.outlook import outlook as target_outlook
-from indicators.vintage import assess_as_of, explain_changes
+from indicators.lookup import unknown_code
+from indicators.query import (
+    ESPOO as ESPOO,
+)
+from indicators.query import (
+    LARGE_CITIES as LARGE_CITIES,
+)
+from indicators.query import (
+    MUNICIPALITIES_PATH as MUNICIPALITIES_PATH,
+)
+from indicators.query import (
+    _area_codes,
+    _as_list,
+)
+from indicators.query import (
+    area_names as area_names,
+)
+from indicators.query import (
+    assess_at as assess_at,
+)
+from indicators.query import (
+    assessments as assessments,
+)
+from indicators.query import (
+    catalogue as catalogue,
+)
+from indicators.query import (
+    compare as compare,
+)
+from indicators.query import (
+    connect as connect,
+)
+from indicators.query import (
+    freshness as freshness,
+)
+from indicators.query import (
+    indicator_values as indicator_values,
+)
+from indicators.query import (
+    municipalities as municipalities,
+)
+from indicators.query import (
+    outlook as outlook,
+)
+from indicators.query import (
+    provenance as provenance,
+)
+from indicators.query import (
+    sectors as sectors,
+)
+from indicators.query import (
+    status_changes as status_changes,
+)
 from ingest.catalogue import load_catalogue
-from ingest.freshness import freshness as dataset_freshness
-from kestava.lookup import area_code, unknown_code
 from storage import read, schema
-from storage.engine import open_database
-
-MUNICIPALITIES_PATH = Path(__file__).resolve().parent.parent / "ingest" / "municipalities.json"
-ESPOO = "049"
-LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
-
-
-@cache
-def _default_engine() -> Engine:
-    return open_database()
-
-
-def connect(url: str | None = None) -> Engine:
-    """An engine on the given URL, or on the configured database (migrated to the newest schema)."""
-    return open_database(url) if url else _default_engine()
-
-
-def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
-    if value is None:
-        return None
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Engine) -> list[str] | None:
-    """Codes for the areas asked (codes or names, e.g. 'Espoo', 'Esbo'), each checked against the areas
-    stored in `column`; an unknown one raises UnknownCodeError naming the nearest."""
-    if not areas:
-        return areas
-    with engine.connect() as conn:
-        stored = conn.execute(select(column).distinct()).scalars().all()
-    return [area_code(area, stored) for area in areas]
-
-
-def _check_indicators(indicators: list[str] | None) -> None:
-    """UnknownCodeError for an indicator id the catalogue does not know (breakdown parts by their parent)."""
-    known = load_indicator_catalogue().indicators
-    for indicator in indicators or []:
-        if indicator.split(".", 1)[0] not in known:
-            raise unknown_code("indicator", indicator, known)
-
-
-def catalogue(lang: str = "fi") -> pl.DataFrame:
-    """Every indicator: id, name and description in `lang`, unit, direction, SDG code, boundary, methods."""
-    rows = [
-        {
-            "indicator": i.id,
-            "name": i.name.get(lang),
-            "description": i.description.get(lang),
-            "unit": i.unit,
-            "direction": i.direction,
-            "sdg": i.sdg_code,
-            "boundary": i.boundary,
-            "methods": ", ".join(i.assess),
-            "stored_as": ", ".join(i.expanded_ids()),
-        }
-        for i in load_indicator_catalogue().indicators.values()
-    ]
-    return pl.DataFrame(rows)
-
-
-def municipalities() -> pl.DataFrame:
-    """Finnish municipalities: code (e.g. '049'), Finnish and Swedish name."""
-    data = json.loads(MUNICIPALITIES_PATH.read_text(encoding="utf-8"))
-    return pl.DataFrame(data["municipalities"]).rename({"fi": "name_fi", "sv": "name_sv"})
-
-
-def area_names(lang: str = "fi") -> dict[str, str]:
-    """Area code → name in `lang` (municipalities, the Helsinki region and Eurostat's FI/EU)."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"language: expected one of {LANGUAGES}, got {lang!r}")
-    column = "name_sv" if lang == "sv" else "name_fi"
-    names = dict(municipalities().select("code", column).iter_rows())
-    extra = {
-        "fi": {"PKS": "Pääkaupunkiseutu", "FI": "Suomi", "EU27_2020": "EU-27"},
-        "sv": {"PKS": "Huvudstadsregionen", "FI": "Finland", "EU27_2020": "EU-27"},
-        "en": {"PKS": "Helsinki region", "FI": "Finland", "EU27_2020": "EU-27"},
-    }[lang]
-    return {**names, **extra}
 
 
 def observations(
@@ -141,130 +110,3 @@ def observations(
                 .alias(f"{level}_name")
             )
     return frame
-
-
-def indicator_values(
-    indicator: str | Sequence[str] | None = None,
-    *,
-    area: str | Sequence[str] | None = None,
-    kind: str | Sequence[str] | None = None,
-    engine: Engine | None = None,
-) -> pl.DataFrame:
-    """Computed values: indicator, area, period, year (for annual periods), kind, value, lower, upper, unit,
-    vintage, snapshot_ids, is_demo. An indicator id with a breakdown (e.g. 'ghg_by_sector') returns all
-    its parts ('ghg_by_sector.transport', …)."""
-    table = schema.indicator_value
-    query = select(table)
-    engine = engine or connect()
-    indicators, kinds = _as_list(indicator), _as_list(kind)
-    _check_indicators(indicators)
-    areas = _area_codes(_as_list(area), table.c.area, engine)
-    if areas:
-        query = query.where(table.c.area.in_(areas))
-    if kinds:
-        query = query.where(table.c.kind.in_(kinds))
-    frame = read.query_frame(engine, query)
-    if frame.height == 0:
-        return frame
-    frame = frame.rename({"indicator_id": "indicator"})
-    if indicators:
-        base = pl.col("indicator").str.split(".").list.first()
-        frame = frame.filter(pl.col("indicator").is_in(indicators) | base.is_in(indicators))
-    return (
-        frame.with_columns(
-            pl.when(pl.col("period").str.contains(r"^\d{4}$"))
-            .then(pl.col("period").cast(pl.Int64))
-            .alias("year"),
-            pl.col("snapshot_ids").str.json_decode(pl.List(pl.Int64())),
-        )
-        .drop("computed_at")
-        .sort("indicator", "area", "kind", "period")
-    )
-
-
-def assessments(
-    indicator: str | Sequence[str] | None = None,
-    *,
-    area: str | Sequence[str] | None = None,
-    latest: bool = True,
-    engine: Engine | None = None,
-) -> pl.DataFrame:
-    """Stored assessments with all inputs and outputs (details as JSON); the latest vintage by default."""
-    table = schema.assessment
-    query = select(table)
-    engine = engine or connect()
-    indicators = _as_list(indicator)
-    _check_indicators(indicators)
-    areas = _area_codes(_as_list(area), table.c.area, engine)
-    if indicators:
-        query = query.where(table.c.indicator_id.in_(indicators))
-    if areas:
-        query = query.where(table.c.area.in_(areas))
-    frame = read.query_frame(engine, query)
-    if frame.height == 0:
-        return frame
-    frame = frame.rename({"indicator_id": "indicator"})
-    if latest:
-        frame = frame.sort("as_of").group_by("indicator", "area", "method", maintain_order=True).last()
-    return frame.sort("indicator", "area", "method")
-
-
-def outlook(
-    indicator: str, *, area: str | Sequence[str] | None = None, engine: Engine | None = None
-) -> pl.DataFrame:
-    """The road to the indicator's next target per area: gap, required pace from now on, OLS and Theil–Sen
-    projections with 95 % bands, the year the trend reaches the target, and the budget view."""
-    _check_indicators([indicator])
-    direction = load_indicator_catalogue().get(indicator).direction
-    values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
-    return target_outlook(values.filter(pl.col("indicator") == indicator), direction)
-
-
-def sectors(area: str = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
-    """Observed emissions by sector: sector key, year, value (kt CO2e) for one area."""
-    indicator = "ghg_by_subsector" if detailed else "ghg_by_sector"
-    frame = indicator_values(indicator, area=area, kind="observed", engine=engine)
-    return frame.select(
-        pl.col("indicator").str.split(".").list.last().alias("sector"), "year", "value", "unit", "is_demo"
-    )
-
-
-def compare(
-    indicator: str, areas: Sequence[str], *, lang: str = "fi", engine: Engine | None = None
-) -> pl.DataFrame:
-    """One indicator's observed values for several areas side by side (long form with area names)."""
-    names = area_names(lang)
-    frame = indicator_values(indicator, area=list(areas), kind="observed", engine=engine)
-    return frame.with_columns(pl.col("area").replace_strict(names, default=pl.col("area")).alias("area_name"))
-
-
-def provenance(snapshot_ids: Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
-    """Where values came from: dataset, publisher, licence, URL, fetch time, sha256 for each snapshot."""
-    return read.provenance(engine or connect(), list(snapshot_ids))
-
-
-def freshness(today: date | None = None, *, engine: Engine | None = None) -> pl.DataFrame:
-    """Each dataset's newest period, last fetch and change, and whether it is fresh, late or failing."""
-    return dataset_freshness(engine or connect(), load_catalogue(), today or date.today())
-
-
-def assess_at(
-    as_of: date | datetime | None, indicators: Sequence[str] | None = None, *, engine: Engine | None = None
-) -> pl.DataFrame:
-    """Assess every indicator as the data stood at `as_of` (None: now); nothing is stored."""
-    return assess_as_of(engine or connect(), as_of, indicators)
-
-
-def status_changes(
-    before: date | datetime,
-    after: date | datetime | None = None,
-    indicators: Sequence[str] | None = None,
-    *,
-    area: str | Sequence[str] | None = None,
-    engine: Engine | None = None,
-) -> pl.DataFrame:
-    """Statuses that changed between two vintages, each with its cause (new data or revised history);
-    for `area` (codes or names) only, when given."""
-    engine = engine or connect()
-    areas = _area_codes(_as_list(area), schema.indicator_value.c.area, engine)
-    return explain_changes(engine, before, after, indicators, areas=areas)

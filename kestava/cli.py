@@ -19,9 +19,7 @@ import typer
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from kestava import lookup
-from kestava.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError
-from kestava.lookup import unknown_code
+from common.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,7 +45,7 @@ def explain(error: Exception) -> tuple[int, str]:
         return error.exit_code, str(error)
     module = type(error).__module__
     if module.startswith("sqlalchemy"):
-        from kestava.config import get_settings
+        from common.config import get_settings
         from storage.engine import safe_url
 
         cause = getattr(error, "orig", None) or error
@@ -126,6 +124,8 @@ OUTCOME_STYLE = {
 
 def unknown(what: str, given: str, choices: Iterable[str], param_hint: str) -> typer.BadParameter:
     """A usage error for an unknown code that names the nearest valid ones."""
+    from indicators.lookup import unknown_code  # here, not at the top: `kestava --help` imports no layer
+
     return typer.BadParameter(str(unknown_code(what, given, choices)), param_hint=param_hint)
 
 
@@ -172,7 +172,7 @@ def main(
     ] = False,
 ) -> None:
     """Kestävä Espoo tracker: data from HSY, Syke, Statistics Finland, Eurostat and Fingrid."""
-    from kestava.logs import configure_logging
+    from common.logs import configure_logging
 
     VERBOSE["on"] = verbose
     configure_logging(json_lines=log_json, verbose=verbose)
@@ -183,9 +183,9 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from common.config import get_settings
     from ingest.catalogue import load_catalogue
     from ingest.run import ingest
-    from kestava.config import get_settings
     from storage.engine import open_database, safe_url
     from storage.rawstore import RawStore
 
@@ -435,6 +435,8 @@ def area_code(given: str, stored: Iterable[str]) -> str:
 
     A usage error names the nearest codes and names when nothing matches.
     """
+    from indicators import lookup
+
     try:
         return lookup.area_code(given, stored)
     except lookup.UnknownCodeError as error:
@@ -467,7 +469,7 @@ def export_command(
     from sqlalchemy import select
 
     from indicators.catalogue import load_indicator_catalogue
-    from indicators.export import FORMATS, export_table, write_export
+    from report.export import FORMATS, export_table, write_export
     from storage import schema
     from storage.engine import open_existing_database
 
@@ -505,7 +507,7 @@ def export_command(
 @app.command("migrate", epilog=EPILOG)
 def migrate_command() -> None:
     """Create or upgrade the database schema to the newest migration."""
-    from kestava.config import get_settings
+    from common.config import get_settings
     from storage.engine import open_database, safe_url
 
     url = get_settings().resolved_database_url()
@@ -629,10 +631,10 @@ def accept_command(
 
     from rich.table import Table
 
+    from common.config import get_settings
+    from common.errors import DataError
     from ingest.acceptance import AcceptError, accept
     from ingest.catalogue import load_catalogue
-    from kestava.config import get_settings
-    from kestava.errors import DataError
     from kestava.status import when
     from storage.engine import open_database
     from storage.locks import BusyError
@@ -703,9 +705,9 @@ def probe_command(
 
     from rich.table import Table
 
+    from common.config import get_settings
     from ingest.catalogue import CATALOGUE_PATH, load_catalogue
     from ingest.probe import probe, reference_frame
-    from kestava.config import get_settings
 
     if catalogue_file is not None and not catalogue_file.is_file():
         raise typer.BadParameter(f"no catalogue file at {catalogue_file}", param_hint="--catalogue")

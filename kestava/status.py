@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, column, func, inspect, select, table
 
+from common.config import get_settings
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness
-from kestava.config import get_settings
 from storage import schema
 from storage.engine import open_existing_database, safe_url
 

@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from indicators import query
 from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.lookup import UnknownCodeError
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
 from indicators.trajectory import Direction, required_pace, target_from_base
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
-from kestava import api
-from kestava.lookup import UnknownCodeError
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
 from report.i18n import (
     NOT_AVAILABLE,
@@ -113,7 +113,7 @@ def area_label(code: str, lang: str) -> str:
         return t(f"area.{key}", lang)
     if code == "PKS":
         return t("area.hsy_region", lang)
-    return api.area_names(lang).get(code, code)
+    return query.area_names(lang).get(code, code)
 
 
 def dataset_label(dataset_id: str, lang: str, title: str | None = None) -> str:
@@ -174,7 +174,7 @@ def _values(
     kind: str | Sequence[str],
 ) -> pl.DataFrame:
     try:
-        frame = api.indicator_values(indicator, area=area, kind=kind, engine=engine)
+        frame = query.indicator_values(indicator, area=area, kind=kind, engine=engine)
     except UnknownCodeError as error:  # e.g. an area with no values yet (nothing fetched by a past period)
         raise MissingDataError(f"no stored values for the report: {error}") from error
     if frame.height == 0:
@@ -369,7 +369,7 @@ def _primary_assessments(
     engine: Engine, areas: Sequence[str], indicators: Sequence[str] | None = None
 ) -> pl.DataFrame:
     """The latest assessments of each indicator for the first area of `areas` it has."""
-    frame = api.assessments(list(indicators) if indicators else None, engine=engine)
+    frame = query.assessments(list(indicators) if indicators else None, engine=engine)
     if frame.height == 0:
         return frame
     frame = frame.filter(pl.col("area").is_in(list(areas)))
@@ -654,7 +654,7 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
     Europe/Helsinki wall-clock time), source (attribution in lang), frequency, last_outcome, last_error.
     """
     check_lang(lang)
-    fresh = api.freshness(today, engine=engine)
+    fresh = query.freshness(today, engine=engine)
     sources = _sources(engine)
     rows = [
         {

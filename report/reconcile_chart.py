@@ -9,8 +9,8 @@ import altair as alt
 import polars as pl
 from sqlalchemy import Engine
 
+from indicators import query
 from indicators.catalogue import IndicatorCatalogue, ReconcileDerivation, load_indicator_catalogue
-from kestava import api
 from report import theme as th
 from report.charts import (
     Col,
@@ -51,7 +51,7 @@ def reconciliation_frame(
     check = (catalogue or load_indicator_catalogue()).get(indicator)
     if not isinstance(check.derive, ReconcileDerivation):
         raise ValueError(f"{NAME}: indicator {indicator!r} is not a reconcile derivation")
-    frame = api.indicator_values(
+    frame = query.indicator_values(
         indicator, area=list(areas) if areas else None, kind="observed", engine=engine
     )
     frame = frame.filter(pl.col("value").is_not_null() & pl.col("year").is_not_null())

@@ -28,13 +28,13 @@ import vl_convert as vlc
 from markupsafe import Markup
 from sqlalchemy import Engine, func, select
 
+from common.atomic import publish_directory
+from common.config import get_settings
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
-from kestava.config import get_settings
 from report import charts, reconcile_chart
 from report import data as rd
-from report.atomic import publish_directory
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
@@ -1077,7 +1077,7 @@ def _write_one(
 
     The folder gets report.html (self-contained: the Vega libraries inlined once, no request to any
     host), and per chart a CSV and an XLSX of its data table and, with images, a PNG and an SVG
-    (vl-convert). The folder is published in one step (report.atomic): a reader, or a run killed at any
+    (vl-convert). The folder is published in one step (common.atomic): a reader, or a run killed at any
     moment, finds the previous complete report or the new one, never a mix. together: the languages
     written in the same run (linked to even before they exist; report_links).
     """
@@ -1097,7 +1097,7 @@ def report_links(
     """Links from <root>/<period>/<lang>/report.html to the same report in the other languages and to
     the previous and next period's report in lang: relative (../sv/report.html,
     ../../2026-W47/fi/report.html), so they work from any copy of the report tree and through the
-    <lang> symbolic link to the hidden version folder beside it (report.atomic). Only to reports that
+    <lang> symbolic link to the hidden version folder beside it (common.atomic). Only to reports that
     exist, or that are written in the same run (together: the languages build_reports writes)."""
 
     def exists(key: str, other: str) -> bool:

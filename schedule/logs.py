@@ -1,4 +1,4 @@
-"""The scheduler's logging: kestava.logs at INFO, with secret values masked in every line."""
+"""The scheduler's logging: common.logs at INFO, with secret values masked in every line."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import logging
 from collections.abc import Sequence
 
+from common.logs import configure_logging
 from kestava.alerts import redact
-from kestava.logs import configure_logging
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -23,7 +23,7 @@ class _RedactingFormatter(logging.Formatter):
 
 
 def setup_logging(*, json_lines: bool, verbose: bool, secrets: Sequence[str]) -> None:
-    """kestava.logs (JSON lines on request) at INFO, with secrets masked in every line."""
+    """common.logs (JSON lines on request) at INFO, with secrets masked in every line."""
     configure_logging(json_lines=json_lines, verbose=verbose)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from common.config import get_settings
 from ingest.catalogue import Catalogue
 from ingest.probe import ProbeResult, probe, reference_frame
 from ingest.run import DatasetOutcome, ingest
-from kestava.config import get_settings
 from schedule.jobs import ALL_LANGS
 
 if TYPE_CHECKING:

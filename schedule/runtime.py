@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from common.config import get_settings
 from ingest.catalogue import Catalogue, load_catalogue
 from kestava.alerts import Alerter
-from kestava.config import get_settings
 from schedule.runners import Runners
 from schedule.triggers import HELSINKI
 from storage.engine import open_database

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from kestava.errors import DataError
-from kestava.units import UNITS
+from common.errors import DataError
+from common.units import UNITS
 
 REQUIRED = {"area": pl.String, "period": pl.String, "value": pl.Float64, "flag": pl.String, "unit": pl.String}
 MEASURE_COLUMNS = ("period", "value", "flag")

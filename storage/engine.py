@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-from kestava.config import get_settings
-from kestava.errors import DatabaseMissingError, SchemaVersionError
+from common.config import get_settings
+from common.errors import DatabaseMissingError, SchemaVersionError
 
 if TYPE_CHECKING:
     from alembic.config import Config

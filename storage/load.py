@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import polars as pl
 from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select
 
-from ingest.payload import Payload
+from common.payload import Payload
 from storage import schema
 from storage.checks import check_observations, dimension_columns
 from storage.fetch import fetch_frame

@@ -9,7 +9,7 @@ from storage.rawstore import RawStore
 
 
 class DbValidatorCache:
-    """Implements ingest.payload.ValidatorCache from the payload table and the raw store."""
+    """Implements common.payload.ValidatorCache from the payload table and the raw store."""
 
     def __init__(self, engine: Engine, raw_store: RawStore) -> None:
         self.engine = engine

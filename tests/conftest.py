@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from ingest.payload import Payload, RequestSpec
+from common.payload import Payload, RequestSpec
 from storage.engine import open_database
 from storage.load import DatasetInfo, SourceInfo
 from storage.rawstore import RawStore

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from indicators.lookup import UnknownCodeError
 from ingest.catalogue import load_catalogue
 from kestava import api
-from kestava.lookup import UnknownCodeError
 
 
 def test_indicator_values_have_every_kind_and_provenance(loaded_engine: Engine) -> None:

@@ -15,9 +15,9 @@ import typer
 import typer.main
 from typer.testing import CliRunner
 
+from common.config import get_settings
+from common.errors import EXIT_INTERNAL, EXIT_USAGE
 from kestava.cli import app
-from kestava.config import get_settings
-from kestava.errors import EXIT_INTERNAL, EXIT_USAGE
 
 runner = CliRunner()
 COMMANDS = [

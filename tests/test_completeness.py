@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, CompleteSpec, load_catalogue
 from ingest.completeness import (
     Previous,
@@ -25,7 +26,6 @@ from ingest.completeness import (
     requested_days,
 )
 from ingest.manifest import Manifest, read_manifest, write_manifest
-from ingest.payload import Payload, RequestSpec
 from ingest.run import DatasetOutcome, ingest
 from scripts.demo import fingrid
 from storage.load import series_keys

@@ -12,13 +12,13 @@ import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
 
+from common.payload import Payload, RequestSpec
 from ingest.catalogue import CalendarSpec, DatasetSpec, load_catalogue
 from ingest.errors import FetchError, ValidationError
 from ingest.eurostat import EurostatConnector, read_options, request_params
 from ingest.http import LiveFetcher
 from ingest.jsonstat import read_jsonstat
 from ingest.manifest import Manifest
-from ingest.payload import Payload, RequestSpec
 from ingest.replay import ReplayFetcher
 from storage.checks import check_observations
 

@@ -17,13 +17,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from common.payload import Payload, RequestSpec
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.fingrid import HELSINKI, FingridConnector, format_time, window
 from ingest.http import LiveFetcher
 from ingest.manifest import Manifest
-from ingest.payload import Payload, RequestSpec
 from ingest.replay import ReplayFetcher
 from scripts.demo import fingrid as demo
 

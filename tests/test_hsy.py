@@ -15,15 +15,15 @@ import pytest
 import xlsxwriter
 from pytest_httpserver import HTTPServer
 
+from common.payload import Payload, RequestSpec
+from common.units import UNITS
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.hsy import XLSX_MEDIA_TYPE, HsyConnector
 from ingest.http import LiveFetcher
 from ingest.manifest import Manifest
-from ingest.payload import Payload, RequestSpec
 from ingest.replay import ReplayFetcher
-from kestava.units import UNITS
 from scripts.demo import hsy as demo
 from scripts.demo.calibration import ESPOO_HSY_TOTAL_KT, REGION_HSY_TOTAL_KT
 

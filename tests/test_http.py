@@ -17,6 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from common.payload import RequestSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import (
     USER_AGENT,
@@ -27,7 +28,6 @@ from ingest.http import (
     display_url,
     looks_like_html,
 )
-from ingest.payload import RequestSpec
 
 SECRET = "sekret-KEY-9f3a7c1e-do-not-leak"
 Make = Callable[..., LiveFetcher]

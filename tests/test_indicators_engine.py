@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
-from indicators.export import export_table, write_export
 from ingest.run import ingest
+from report.export import export_table, write_export
 from storage import schema
 from storage.rawstore import RawStore
 

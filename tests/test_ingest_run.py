@@ -296,7 +296,7 @@ def test_the_environment_chooses_the_syke_municipalities(
 ) -> None:
     """KESTAVA_SYKE_MUNICIPALITIES overrides the catalogue (and the snapshot): "all" asks for the whole
     country, which the bundled seven-municipality snapshot cannot answer; a list asks for just those."""
-    from kestava.config import get_settings
+    from common.config import get_settings
 
     monkeypatch.setenv("KESTAVA_SYKE_MUNICIPALITIES", "049, 91")
     get_settings.cache_clear()

@@ -125,7 +125,7 @@ def test_trajectory_chart_projection_is_the_headline_projection(loaded_engine: E
 
 def test_export_outlook_rows_are_the_headline_numbers(loaded_engine: Engine) -> None:
     """`kestava export` carries the outlook the reports state: projection, band, year reached, pace."""
-    from indicators.export import export_table
+    from report.export import export_table
 
     h = rd.headline(loaded_engine)
     table = export_table(loaded_engine, load_indicator_catalogue(), [h.indicator], area=h.area)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
+from common.config import get_settings
 from ingest.acceptance import STORED_VIOLATIONS, AcceptError, accept
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue, parse_catalogue
 from ingest.hsy import XLSX_MEDIA_TYPE
@@ -31,7 +32,6 @@ from ingest.run import DatasetOutcome, offline_spec
 from ingest.run import ingest as run_ingest
 from kestava.alerts import Alert, Alerter, AlertSettings, check_run
 from kestava.cli import app
-from kestava.config import get_settings
 from storage import read
 from storage.rawstore import RawStore
 from storage.rejections import RejectionLookupError, rejections

@@ -18,12 +18,12 @@ from sqlalchemy import Engine, func, inspect, select, table
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
+from common.config import get_settings
+from common.payload import RequestSpec
 from ingest.catalogue import CATALOGUE_PATH, load_catalogue
 from ingest.manifest import Exchange, read_manifest
-from ingest.payload import RequestSpec
 from ingest.probe import HINTS, hint, magnitude, probe_spec
 from kestava.cli import app
-from kestava.config import get_settings
 from scripts.demo import fingrid, statfin
 from scripts.make_demo_snapshot import build
 from storage.engine import open_database

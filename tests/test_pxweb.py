@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 from werkzeug import Request, Response
 
+from common.payload import Payload, RequestSpec
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import CalendarSpec, DatasetSpec, load_catalogue
@@ -23,7 +24,6 @@ from ingest.errors import FetchError, ValidationError
 from ingest.freshness import period_end
 from ingest.http import LiveFetcher, TooManyCellsError
 from ingest.manifest import Manifest, write_manifest
-from ingest.payload import Payload, RequestSpec
 from ingest.pxweb import (
     REFERENCE_PERIOD_FORMAT,
     PxWebConnector,

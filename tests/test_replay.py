@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from common.payload import RequestSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
 from ingest.manifest import Manifest, read_manifest, write_manifest
-from ingest.payload import RequestSpec
 from ingest.replay import ReplayFetcher, record_exchange
 
 BASE = "https://pxdata.stat.fi/PxWeb/api/v1/fi/StatFin/vaerak/11ra.px"

@@ -1,4 +1,4 @@
-"""Reports are published atomically: report.atomic alone, and `kestava report` killed at random moments."""
+"""Reports are published atomically: common.atomic alone, and `kestava report` killed at random moments."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from report import atomic, weekly
-from report.atomic import publish_directory, publish_file, recover
+from common import atomic
+from common.atomic import publish_directory, publish_file, recover
+from report import weekly
 from storage.rawstore import RawStore
 from tests.conftest import LOADED_TODAY, fresh_database
 
@@ -44,7 +45,7 @@ def _beside(final: Path) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# report.atomic
+# common.atomic
 
 
 def test_publish_replaces_the_whole_directory_and_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -201,9 +202,9 @@ def report_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     One backend is enough here: what is under test is how the files reach the disk, and the report reads
     the database the same way on both (tests/test_report.py covers both).
     """
+    from common.config import get_settings
     from indicators.engine import compute
     from ingest.run import ingest
-    from kestava.config import get_settings
     from storage.engine import open_database
 
     folder = tmp_path_factory.mktemp("kill")
@@ -276,7 +277,7 @@ def test_killed_report_leaves_the_previous_complete_report_or_none(
     print(f"kill trials: {dict(outcomes)}")
 
     # the next complete run cleans up whatever the killed ones left: one real run over the kept report,
-    # and the recovery every run starts with (report.atomic.recover) in the other folders
+    # and the recovery every run starts with (common.atomic.recover) in the other folders
     process = _report(report_env, kept, week)
     assert process.wait(timeout=300) == 0, f"seed {seed}: a run after the kills failed"
     final = kept / week / "fi"

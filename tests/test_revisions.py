@@ -40,13 +40,13 @@ from indicators.catalogue import (
     load_indicator_catalogue,
 )
 from indicators.engine import compute
-from indicators.export import export_table
 from ingest.catalogue import load_catalogue
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
 from ingest.run import ingest
 from kestava import api
 from report import data as rd
 from report import weekly
+from report.export import export_table
 from report.i18n import format_number
 from storage.engine import open_database
 from storage.rawstore import RawStore

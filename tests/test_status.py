@@ -15,9 +15,9 @@ from sqlalchemy import Engine, inspect
 from typer.testing import CliRunner
 
 import scheduler
+from common.config import get_settings
 from ingest.catalogue import Catalogue, parse_catalogue
 from kestava import status
-from kestava.config import get_settings
 from kestava.status import status_command, status_report
 from storage.engine import create_db_engine, open_database
 from storage.jobs import finish_run, start_run

@@ -17,12 +17,12 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 from werkzeug import Request, Response
 
+from common.payload import Payload, RequestSpec
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.http import HttpError, LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
-from ingest.payload import Payload, RequestSpec
 from ingest.replay import ReplayFetcher
 from ingest.syke import (
     TASO3,

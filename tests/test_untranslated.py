@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Engine, delete, insert
 from typer.testing import CliRunner
 
+from common import units
 from indicators.catalogue import SumDerivation, load_indicator_catalogue
-from indicators.export import export_table
 from ingest.catalogue import load_catalogue
-from kestava import units
 from kestava.cli import app, indicator_rows
 from report import charts, weekly
+from report.export import export_table
 from report.i18n import LANGS, catalogue, t
 from storage import schema
 

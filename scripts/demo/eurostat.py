@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.payload import RequestSpec
 from ingest.catalogue import load_catalogue
 from ingest.eurostat import read_options, request_params
 from ingest.manifest import Manifest
-from ingest.payload import RequestSpec
 from ingest.replay import record_exchange
 
 __all__ = ["DATASETS", "DemoDataset", "generate", "jsonstat_response"]

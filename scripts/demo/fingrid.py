@@ -9,10 +9,10 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from common.payload import RequestSpec
 from ingest.catalogue import load_catalogue
 from ingest.fingrid import HELSINKI, dataset_url, format_time, page_params, window
 from ingest.manifest import Manifest
-from ingest.payload import RequestSpec
 from ingest.replay import record_exchange
 
 DATASET = "fingrid_emission_factor"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import xlsxwriter
 
+from common.payload import RequestSpec
 from ingest.catalogue import load_catalogue
 from ingest.hsy import XLSX_MEDIA_TYPE
 from ingest.manifest import Manifest
-from ingest.payload import RequestSpec
 from ingest.replay import record_exchange
 from scripts.demo.calibration import (
     ESPOO_ENERGY_2022_GWH,

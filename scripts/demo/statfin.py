@@ -22,9 +22,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from common.payload import Params, Payload, RequestSpec
 from ingest.catalogue import load_catalogue
 from ingest.manifest import Manifest
-from ingest.payload import Params, Payload, RequestSpec
 from ingest.pxweb import PxWebConnector
 from ingest.replay import record_exchange
 from scripts.demo.calibration import ESPOO_POPULATION

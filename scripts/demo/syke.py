@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.payload import RequestSpec
 from ingest.catalogue import load_catalogue
 from ingest.manifest import Manifest
-from ingest.payload import RequestSpec
 from ingest.replay import record_exchange
 from ingest.syke import REQUIRED_COLUMNS, municipality_url, request_codes
 from scripts.demo.hsy import city_totals_kt, lerp

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, select
 
+from common.atomic import publish_file
 from indicators.catalogue import IndicatorCatalogue
 from indicators.outlook import outlook
-from report.atomic import publish_file
 from report.i18n import label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from kestava.errors import KestavaError
+from common.errors import KestavaError
 
 
 class UnknownCodeError(KestavaError, ValueError):
@@ -37,7 +37,7 @@ def area_code(given: str, stored: Iterable[str]) -> str:
     values when nothing is near.
     """
     from indicators.catalogue import LANGUAGES
-    from kestava.api import area_names
+    from indicators.query import area_names
 
     codes = set(stored)
     if given in codes:

@@ -1,0 +1,1 @@
+"""The ground every layer stands on: settings, errors, units, logging, payload records, atomic files."""
