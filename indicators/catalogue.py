@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.units import check_unit
+from indicators.methods.registry import METHODS as METHOD_SPECS
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("fi", "sv", "en")
-METHODS = ("eurostat_sdg", "open_sdg", "sdsn_trend", "german_strategy", "linear_trajectory_check")
+# every progress-assessment method, one module each under indicators/methods/ (its registry lists them)
+METHODS = tuple(METHOD_SPECS)
 
 
 class _Model(BaseModel):

@@ -14,17 +14,9 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from indicators.catalogue import IndicatorCatalogue, ReductionTarget, load_indicator_catalogue
 from indicators.derive import derive_all
-from indicators.methods import (
-    EUROSTAT_TARGET_THRESHOLDS,
-    EUROSTAT_TREND_THRESHOLDS,
-    GERMAN_THRESHOLDS,
-    METHOD_VERSIONS,
-    OPEN_SDG_TARGET_THRESHOLDS,
-    OPEN_SDG_TREND_THRESHOLDS,
-    SDSN_THRESHOLDS,
-    SeriesError,
-    assess_frame,
-)
+from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
+from indicators.methods.common import HORIZON_YEAR as HORIZON_YEAR  # re-exported: callers read it here
+from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.targets import targets_frame
 from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile
 from storage import read, schema
@@ -33,8 +25,7 @@ from storage.load import TIMESTAMP_FORMAT, bulk_insert
 
 ENGINE_VERSION = "engine/1"
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
-HORIZON_YEAR = 2030  # projections run at least to this year
-METHODS_NEEDING_TARGET = {"sdsn_trend", "german_strategy", "linear_trajectory_check"}
+METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
 
 VALUE_SCHEMA = pl.Schema(
@@ -305,15 +296,8 @@ def indicator_values(
 
 
 def _thresholds(method: str, has_target: bool) -> dict[str, float]:
-    if method == "eurostat_sdg":
-        return dict(EUROSTAT_TARGET_THRESHOLDS if has_target else EUROSTAT_TREND_THRESHOLDS)
-    if method == "open_sdg":
-        return dict(OPEN_SDG_TARGET_THRESHOLDS if has_target else OPEN_SDG_TREND_THRESHOLDS)
-    if method == "sdsn_trend":
-        return dict(SDSN_THRESHOLDS)
-    if method == "german_strategy":
-        return dict(GERMAN_THRESHOLDS)
-    return {}
+    """The thresholds recorded with an assessment: the method's own (indicators.methods.registry)."""
+    return METHOD_SPECS[method].thresholds(has_target)
 
 
 ASSESSMENT_COLUMNS = (
@@ -411,23 +395,14 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             e for i in derived if method in catalogue.get(i).assess for e in catalogue.get(i).expanded_ids()
         ]
         included = pl.col("indicator").is_in(wanted)
-        if method in METHODS_NEEDING_TARGET:
+        spec = METHOD_SPECS[method]
+        if spec.needs_target:
             included = included & pl.col("target").is_not_null()
         params = chosen.filter(included)
         if params.height == 0:
             continue
         frame = series.filter(included).with_columns(pl.col("sid").set_sorted())
-        columns = ["sid", "year", "value", "direction"]
-        if method == "eurostat_sdg":
-            frame = frame.select(*columns, "target", "target_year")
-        elif method == "open_sdg":
-            frame = frame.select(*columns, "target", pl.col("target_year").fill_null(HORIZON_YEAR))
-        elif method == "sdsn_trend":
-            frame = frame.select(*columns, pl.col("target").alias("green_threshold"), "target_year")
-        elif method == "german_strategy":
-            frame = frame.select(*columns, "target", "target_year")
-        else:
-            frame = frame.select(*columns, "target", "target_year", "base_year")
+        frame = frame.select("sid", "year", "value", "direction", *spec.engine_columns())
         assessed = _assess_series(frame, method, params)
         results.append(_assessment_records(assessed, method, params))
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()

@@ -20,12 +20,14 @@ Adding a sixth method means one new module and one catalogue entry:
 
 ``assess_frame``, ``METHOD_VERSIONS``, ``STATUS_RANK``, ``SYMBOLS`` and ``DETAIL_COLUMNS`` then know it.
 Re-export its scalar function, enum and record class below only if callers should import them from
-``indicators.methods``. That is all this package needs; for the tracker to run the method on the
-indicators and report it, the callers that still name methods one by one need it too:
-``indicators.catalogue.METHODS`` (accepted in catalogue.toml), ``indicators.engine`` (``_thresholds``,
-``METHODS_NEEDING_TARGET`` and the per-method parameter columns), ``report.charts``, ``report.data`` and
-the report translations. (The package attributes ``eurostat_sdg`` … are the scalar functions, not the
-modules; import from the modules with ``from indicators.methods.<id> import …``.)
+``indicators.methods``. The catalogue (``indicators.catalogue.METHODS``, the names catalogue.toml may
+use) and the engine (whether a target is needed, the thresholds, the parameter columns: the ``SPEC``'s
+``needs_target``, ``thresholds`` and ``engine_columns``) read the registry, so one file and a catalogue
+entry (an indicator's ``assess`` list naming it) make the tracker assess it. The reports show it with its
+status keys and a general reason until ``report/translations.toml`` has its words (``[method]``,
+``[status]``) and ``report.data.assessment_reason`` a sentence of its own. (The package attributes
+``eurostat_sdg`` … are the scalar functions, not the modules; import from the modules with
+``from indicators.methods.<id> import …``.)
 """
 
 from indicators.methods.common import (

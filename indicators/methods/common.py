@@ -140,6 +140,17 @@ def _ge(value: float | None, threshold: float) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
+HORIZON_YEAR = 2030  # projections run at least to this year; Open SDG's default target year
+
+
+def _no_thresholds(has_target: bool) -> dict[str, float]:
+    return {}
+
+
+def _target_columns() -> list[pl.Expr]:
+    return [pl.col("target"), pl.col("target_year")]
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """Everything the catalogue (``indicators.methods.registry``) needs to know about one method.
@@ -160,6 +171,12 @@ class MethodSpec:
     requested: Callable[[dict[str, Any]], pl.Expr]
     frame: Callable[[pl.LazyFrame, dict[str, Any]], pl.LazyFrame]
     frame_scalars: dict[str, Any] = field(default_factory=dict)
+    # What indicators.engine needs to assess a catalogue indicator by this method: whether only series
+    # with a target are assessed; the thresholds recorded with each assessment (given whether there is a
+    # target); the parameter columns it passes besides sid, year, value and direction.
+    needs_target: bool = False
+    thresholds: Callable[[bool], dict[str, float]] = _no_thresholds
+    engine_columns: Callable[[], list[pl.Expr]] = _target_columns
 
 
 # --------------------------------------------------------------------------------------------------

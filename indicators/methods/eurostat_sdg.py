@@ -349,6 +349,10 @@ def _frame(g: pl.LazyFrame, scalars: dict[str, Any]) -> pl.LazyFrame:
     return _frame_eurostat(g, str(scalars["period"]))
 
 
+def _thresholds(has_target: bool) -> dict[str, float]:
+    return dict(EUROSTAT_TARGET_THRESHOLDS if has_target else EUROSTAT_TREND_THRESHOLDS)
+
+
 SPEC = MethodSpec(
     method=METHOD,
     version=VERSION,
@@ -360,4 +364,5 @@ SPEC = MethodSpec(
     requested=_requested,
     frame=_frame,
     frame_scalars=FRAME_SCALARS,
+    thresholds=_thresholds,
 )

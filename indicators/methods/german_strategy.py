@@ -282,6 +282,10 @@ def _frame(g: pl.LazyFrame, scalars: dict[str, Any]) -> pl.LazyFrame:
     return _frame_german(g)
 
 
+def _thresholds(has_target: bool) -> dict[str, float]:
+    return dict(GERMAN_THRESHOLDS)
+
+
 SPEC = MethodSpec(
     method=METHOD,
     version=VERSION,
@@ -293,4 +297,6 @@ SPEC = MethodSpec(
     requested=_requested,
     frame=_frame,
     frame_scalars=FRAME_SCALARS,
+    needs_target=True,
+    thresholds=_thresholds,
 )

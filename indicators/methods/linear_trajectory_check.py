@@ -271,6 +271,11 @@ def _frame(g: pl.LazyFrame, scalars: dict[str, Any]) -> pl.LazyFrame:
     return _frame_linear(g)
 
 
+def _engine_columns() -> list[pl.Expr]:
+    """The straight path runs from the base year to the target."""
+    return [pl.col("target"), pl.col("target_year"), pl.col("base_year")]
+
+
 SPEC = MethodSpec(
     method=METHOD,
     version=VERSION,
@@ -282,4 +287,6 @@ SPEC = MethodSpec(
     requested=_requested,
     frame=_frame,
     frame_scalars=FRAME_SCALARS,
+    needs_target=True,
+    engine_columns=_engine_columns,
 )

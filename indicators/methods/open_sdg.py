@@ -43,6 +43,7 @@ from indicators.methods.common import (
     _NULL_F,
     _NULL_S,
     _REQUIRED,
+    HORIZON_YEAR,
     INSUFFICIENT,
     MSG_BOTH_ZERO,
     MSG_NO_BASE,
@@ -393,6 +394,15 @@ def _frame(g: pl.LazyFrame, scalars: dict[str, Any]) -> pl.LazyFrame:
     return _frame_open_sdg(g)
 
 
+def _thresholds(has_target: bool) -> dict[str, float]:
+    return dict(OPEN_SDG_TARGET_THRESHOLDS if has_target else OPEN_SDG_TREND_THRESHOLDS)
+
+
+def _engine_columns() -> list[pl.Expr]:
+    """The target year defaults to the horizon (an indicator with a target value but no year)."""
+    return [pl.col("target"), pl.col("target_year").fill_null(HORIZON_YEAR)]
+
+
 SPEC = MethodSpec(
     method=METHOD,
     version=VERSION,
@@ -404,4 +414,6 @@ SPEC = MethodSpec(
     requested=_requested,
     frame=_frame,
     frame_scalars=FRAME_SCALARS,
+    thresholds=_thresholds,
+    engine_columns=_engine_columns,
 )

@@ -350,6 +350,15 @@ def _frame(g: pl.LazyFrame, scalars: dict[str, Any]) -> pl.LazyFrame:
     return _frame_sdsn(g)
 
 
+def _thresholds(has_target: bool) -> dict[str, float]:
+    return dict(SDSN_THRESHOLDS)
+
+
+def _engine_columns() -> list[pl.Expr]:
+    """SDSN's green threshold is the indicator's target."""
+    return [pl.col("target").alias("green_threshold"), pl.col("target_year")]
+
+
 SPEC = MethodSpec(
     method=METHOD,
     version=VERSION,
@@ -361,4 +370,7 @@ SPEC = MethodSpec(
     requested=_requested,
     frame=_frame,
     frame_scalars=FRAME_SCALARS,
+    needs_target=True,
+    thresholds=_thresholds,
+    engine_columns=_engine_columns,
 )
