@@ -236,3 +236,37 @@ def test_path_from_latest_and_outlook(loaded: Engine) -> None:
     assert ols["projected_value"] == pytest.approx(value(loaded, "ghg_total", "049", "2030", "projection"))
     # the path's remaining total is the trapezoid from 2025 to 2030
     assert ols["path_total"] == pytest.approx(sum(latest + (target - latest) * k / 6 for k in range(1, 7)))
+
+
+def test_a_sixth_method_is_one_spec_in_the_registry(loaded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalogue and the engine take a method from indicators.methods.registry alone: a spec there
+    (here the linear path's, renamed) and an indicator naming it in `assess` make the engine assess it."""
+    import tomllib
+    from dataclasses import replace
+
+    import indicators.catalogue as catalogue_module
+    from indicators.engine import assessments, derive_for
+    from indicators.methods import registry
+    from indicators.methods.linear_trajectory_check import SPEC
+
+    sixth = replace(SPEC, method="sixth_method", version="sixth/1")
+    monkeypatch.setitem(registry.METHODS, "sixth_method", sixth)
+    for table, value in (
+        (registry.METHOD_VERSIONS, sixth.version),
+        (registry.STATUS_RANK, sixth.status_rank),
+        (registry.SYMBOLS, sixth.symbols),
+        (registry.DETAIL_COLUMNS, sixth.detail_columns),
+    ):
+        monkeypatch.setitem(table, "sixth_method", value)
+    monkeypatch.setattr(catalogue_module, "METHODS", (*catalogue_module.METHODS, "sixth_method"))
+    with catalogue_module.CATALOGUE_PATH.open("rb") as handle:
+        raw = tomllib.load(handle)
+    raw["indicators"]["ghg_total"]["assess"] = ["linear_trajectory_check", "sixth_method"]
+    catalogue = catalogue_module.parse_indicator_catalogue(raw)
+    derived, errors = derive_for(loaded, catalogue, ["ghg_total"])
+    assert not errors
+    found = assessments(catalogue, derived).filter(pl.col("indicator") == "ghg_total")
+    linear = found.filter(pl.col("method") == "linear_trajectory_check").drop("method", "method_version")
+    new = found.filter(pl.col("method") == "sixth_method")
+    assert new.height == linear.height > 0 and set(new["method_version"]) == {"sixth/1"}
+    assert new.drop("method", "method_version").sort("area").equals(linear.sort("area"))
