@@ -1,0 +1,1 @@
+"""Tests of the progress-assessment methods, one file per method."""
