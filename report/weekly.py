@@ -358,27 +358,42 @@ def _meta(engine: Engine, ids: Sequence[int], name: str) -> ChartMeta:
     return rd.chart_meta(engine, datasets)
 
 
-def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], Built]]:
-    """Per chart: a function that loads its data from the database and draws it in lang."""
+def _builders(
+    engine: Engine, lang: str, as_of: date, shared: dict[Any, Any] | None = None
+) -> dict[str, Callable[[], Built]]:
+    """Per chart: a function that loads its data from the database and draws it in lang. shared: what
+    the languages of one run have in common (a chart's data and provenance are the same in every
+    language), read from the database once per run instead of once per language."""
+
+    def once(key: Any, load: Callable[[], Any]) -> Any:
+        if shared is None:
+            return load()
+        if key not in shared:
+            shared[key] = load()
+        return shared[key]
+
+    def meta_of(ids: Sequence[int], name: str) -> ChartMeta:
+        found: ChartMeta = once(("meta", tuple(ids), name), lambda: _meta(engine, ids, name))
+        return found
 
     def trajectory() -> Built:
-        history, projection = rd.trajectory_inputs(engine)
+        history, projection = once("trajectory", lambda: rd.trajectory_inputs(engine))
         ids = rd.snapshot_ids_of(history, projection)
-        chart = charts.emissions_trajectory(history, projection, meta=_meta(engine, ids, ""), lang=lang)
+        chart = charts.emissions_trajectory(history, projection, meta=meta_of(ids, ""), lang=lang)
         return chart, ids
 
     def sectors(kind: Callable[..., alt.TopLevelMixin]) -> Callable[[], Built]:
         def build() -> Built:
-            frame = rd.sector_frame(engine)
+            frame = once("sectors", lambda: rd.sector_frame(engine))
             ids = rd.snapshot_ids_of(frame)
-            return kind(frame, meta=_meta(engine, ids, ""), lang=lang), ids
+            return kind(frame, meta=meta_of(ids, ""), lang=lang), ids
 
         return build
 
     def per_resident() -> Built:
-        frame = rd.per_resident_frame(engine)
+        frame = once("per_resident", lambda: rd.per_resident_frame(engine))
         ids = rd.snapshot_ids_of(frame)
-        chart = charts.per_resident_comparison(frame, meta=_meta(engine, ids, ""), lang=lang)
+        chart = charts.per_resident_comparison(frame, meta=meta_of(ids, ""), lang=lang)
         return chart, ids
 
     def dashboard() -> Built:
@@ -387,29 +402,29 @@ def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], 
             {d for i in frame.get_column("indicator_id").unique() for d in _datasets_of(str(i))}
         )
         ids = _latest_ids(engine, datasets)
-        return charts.progress_dashboard(frame, meta=_meta(engine, ids, "progress_dashboard"), lang=lang), ids
+        return charts.progress_dashboard(frame, meta=meta_of(ids, "progress_dashboard"), lang=lang), ids
 
     def circular() -> Built:
-        frame = rd.circular_frame(engine)
+        frame = once("circular", lambda: rd.circular_frame(engine))
         ids = rd.snapshot_ids_of(frame)
-        return charts.circular_economy(frame, meta=_meta(engine, ids, ""), lang=lang), ids
+        return charts.circular_economy(frame, meta=meta_of(ids, ""), lang=lang), ids
 
     def weekly() -> Built:
-        frame = rd.weekly_frame(engine, as_of=as_of)
+        frame = once("weekly", lambda: rd.weekly_frame(engine, as_of=as_of))
         ids = rd.snapshot_ids_of(frame)
-        return charts.weekly_mover(frame, meta=_meta(engine, ids, ""), lang=lang), ids
+        return charts.weekly_mover(frame, meta=meta_of(ids, ""), lang=lang), ids
 
     def balance() -> Built:
-        emissions, sinks = rd.balance_frames(engine)
+        emissions, sinks = once("balance", lambda: rd.balance_frames(engine))
         ids = rd.snapshot_ids_of(emissions, sinks)
-        chart = charts.neutrality_balance(emissions, sinks, meta=_meta(engine, ids, ""), lang=lang)
+        chart = charts.neutrality_balance(emissions, sinks, meta=meta_of(ids, ""), lang=lang)
         return chart, ids
 
     def freshness() -> Built:
         frame = rd.freshness_frame(engine, as_of, lang)
         ids = _latest_ids(engine, None)
         if ids:
-            meta = _meta(engine, ids, "data_freshness")
+            meta = meta_of(ids, "data_freshness")
         else:  # nothing fetched yet: the sources the catalogue expects
             sources = load_catalogue().sources.values()
             meta = ChartMeta(
@@ -420,9 +435,12 @@ def _builders(engine: Engine, lang: str, as_of: date) -> dict[str, Callable[[], 
         return charts.data_freshness(frame, meta=meta, lang=lang, as_of=as_of), ids
 
     def cross_source() -> Built:
-        frame = reconcile_chart.reconciliation_frame(engine, areas=reconcile_chart.AREAS)
+        frame = once(
+            "reconciliation",
+            lambda: reconcile_chart.reconciliation_frame(engine, areas=reconcile_chart.AREAS),
+        )
         ids = rd.snapshot_ids_of(frame)
-        chart = reconcile_chart.cross_source_checks(frame, meta=_meta(engine, ids, ""), lang=lang)
+        chart = reconcile_chart.cross_source_checks(frame, meta=meta_of(ids, ""), lang=lang)
         return chart, ids
 
     return {
@@ -1072,6 +1090,7 @@ def _write_one(
     renderer: Renderer | None,
     found: rd.Changes,
     together: Sequence[str],
+    shared: dict[Any, Any] | None = None,
 ) -> ReportResult:
     """Write one language's report from `engine` (already the period's database) into <root>/<period>/<lang>/.
 
@@ -1084,7 +1103,9 @@ def _write_one(
     final = root / period.key / lang
     links = report_links(root, period, lang, together=together)
     with publish_directory(final) as folder:
-        result = _write_report(engine, period, lang, folder, renderer=renderer, found=found, links=links)
+        result = _write_report(
+            engine, period, lang, folder, renderer=renderer, found=found, links=links, shared=shared
+        )
     return ReportResult(final / HTML_NAME, result.charts, result.timings)
 
 
@@ -1156,6 +1177,7 @@ def build_reports(
         step = time.perf_counter()
         found = period_changes(source, period)
         seconds = time.perf_counter() - step
+        shared: dict[Any, Any] = {}  # the charts' data, the same in every language
         for lang in langs:
             results[lang] = _write_one(
                 source,
@@ -1165,6 +1187,7 @@ def build_reports(
                 renderer=renderer if images else None,
                 found=found,
                 together=langs,
+                shared=shared,
             )
             results[lang].timings["changes_shared"] = seconds
             results[lang].timings["as_of_copy"] = as_of_seconds
@@ -1180,6 +1203,7 @@ def _write_report(
     renderer: Renderer | None,
     found: rd.Changes | None,
     links: Mapping[str, Any],
+    shared: dict[Any, Any] | None = None,
 ) -> ReportResult:
     """Build the report's files in folder (an unpublished directory); the result's path is in folder."""
     timings: dict[str, float] = {}
@@ -1198,7 +1222,7 @@ def _write_report(
     timings["statuses"] = time.perf_counter() - step
 
     results = []
-    builders = _builders(engine, lang, as_of)
+    builders = _builders(engine, lang, as_of, shared)
     for name in CHART_NAMES:
         result = _build_chart(name, builders[name], lang, folder, renderer=renderer)
         if name == "progress_dashboard" and result.error is None:

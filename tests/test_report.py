@@ -11,6 +11,7 @@ import re
 import string
 import struct
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -893,3 +894,30 @@ def test_charts_show_without_javascript(full: weekly.ReportResult) -> None:
         file_width, file_height, _ = png_pixels((full.path.parent / f"{name}.png").read_bytes())
         assert (file_width, file_height) == (2 * int(width), 2 * int(height))  # the same drawing
     assert t("report.no_js", "fi") in html and "<noscript><p>" in html
+
+
+def test_the_languages_of_one_run_read_each_charts_data_once(
+    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: Counter[str] = Counter()
+    for name in (
+        "trajectory_inputs",
+        "sector_frame",
+        "per_resident_frame",
+        "circular_frame",
+        "balance_frames",
+    ):
+        original = getattr(rd, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(rd, name, counted)
+    results = weekly.build_reports(
+        loaded_engine, weekly.parse_week(this_week()), ("fi", "sv", "en"), out_dir=tmp_path, images=False
+    )
+    assert calls == dict.fromkeys(calls, 1) and len(calls) == 5, calls  # not once per language
+    # and each language drew them: the same numbers under three languages' headers
+    tables = {lang: r.path.parent / "sector_waterfall.csv" for lang, r in results.items()}
+    assert len({path.read_text(encoding="utf-8") for path in tables.values()}) == 3
