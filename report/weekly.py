@@ -499,12 +499,19 @@ def export_decimals(chart: alt.TopLevelMixin, column: str) -> int:
     return shown.get(column, EXPORT_DECIMALS.get(column, DEFAULT_EXPORT_DECIMALS))
 
 
-def download_frame(name: str, chart: alt.TopLevelMixin) -> tuple[pl.DataFrame, dict[str, int]]:
-    """A chart's data table for download: floats rounded (export_decimals), headers in the chart's
-    language; with the decimals of each float column by its translated header."""
+def float_decimals(chart: alt.TopLevelMixin) -> dict[str, int]:
+    """The decimals of each float column of a chart's data table in its downloads (export_decimals)."""
+    frame = charts.chart_table(chart)
+    return {c: export_decimals(chart, c) for c, dtype in frame.schema.items() if dtype.is_float()}
+
+
+def download_frame(
+    chart: alt.TopLevelMixin, decimals: Mapping[str, int]
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in the
+    chart's language; with the decimals of each float column by its translated header."""
     frame = charts.chart_table(chart)
     headers = charts.chart_table(chart, translated_headers=True).columns
-    decimals = {c: export_decimals(chart, c) for c, dtype in frame.schema.items() if dtype.is_float()}
     rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
     renamed = dict(zip(frame.columns, headers, strict=True))
     return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
@@ -558,7 +565,7 @@ def _build_chart(
     shown = charts.chart_table(chart, keys=False)  # the page shows words, not catalogue keys
     headers = charts.chart_table(chart, translated_headers=True, keys=False).columns
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
-    result.decimals = {c: export_decimals(chart, c) for c, dtype in frame.schema.items() if dtype.is_float()}
+    result.decimals = float_decimals(chart)
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
     result.table = frame_table(shown, t("report.table_caption", lang, heading=result.heading), lang, headers)
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
@@ -567,7 +574,7 @@ def _build_chart(
         start = time.perf_counter()
         if renderer is not None:
             result.drawing = renderer.submit(spec)
-        download, decimals = download_frame(name, chart)
+        download, decimals = download_frame(chart, result.decimals)
         result.csv, result.xlsx = f"{name}.csv", f"{name}.xlsx"
         write_csv(download, folder / result.csv, lang)
         write_xlsx(download, folder / result.xlsx, name, decimals)
