@@ -201,6 +201,9 @@ class Indicator(_Model):
     targets: list[Target] = Field(default_factory=list)
     assess: list[str] = Field(default_factory=lambda: ["eurostat_sdg", "open_sdg"])
     areas: list[str] | None = None  # None: every area the inputs have
+    # a comparison of European peer cities (ingest/peers.toml) within one source and its method: ranks are
+    # only ever taken among the peers of this source, never across sources (indicators/peers.py)
+    peers: Literal["oecd", "covenant", "urban_audit", "cdp"] | None = None
     # display order: headline indicators first, then by `order`, then catalogue position
     headline: bool = False
     order: int | None = None

@@ -114,6 +114,7 @@ class ChartMeta:
     licence: str
     vintage: date
     is_demo: bool = False
+    method: str = ""  # the method the figures follow, in the chart's language (a subtitle line of its own)
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str):
@@ -178,6 +179,8 @@ def subtitle_lines(meta: ChartMeta, lang: str) -> list[str]:
         vintage=format_date(meta.vintage, lang),
     )
     lines = wrap_title(line, SUBTITLE_WRAP)  # many sources or a long licence: two lines, not a cut "…"
+    if meta.method:
+        lines = [*wrap_title(meta.method, SUBTITLE_WRAP), *lines]
     if meta.is_demo:
         lines.insert(0, t("meta.demo_notice", lang))
     return lines

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from functools import cache
@@ -33,7 +33,7 @@ from common.config import get_settings
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
-from report import charts, reconcile_chart
+from report import charts, peers, reconcile_chart
 from report import data as rd
 from report.i18n import (
     LANGS,
@@ -59,6 +59,7 @@ __all__ = [
     "ReportResult",
     "build_report",
     "build_reports",
+    "headline_context",
     "javascript_bundle",
     "parse_half",
     "parse_week",
@@ -86,6 +87,7 @@ CHART_NAMES: Final[tuple[str, ...]] = (
     "neutrality_balance",
     "data_freshness",
     "cross_source_checks",
+    *peers.PEER_CHARTS,
 )
 # The methods the headline states, in this order.
 HEADLINE_METHODS: Final[tuple[str, ...]] = ("linear_trajectory_check", "eurostat_sdg")
@@ -443,7 +445,28 @@ def _builders(
         chart = reconcile_chart.cross_source_checks(frame, meta=meta_of(ids, ""), lang=lang)
         return chart, ids
 
+    def peer(name: str) -> Callable[[], Built]:
+        def build() -> Built:
+            found: peers.PeerFrames = once(
+                ("peer", name), lambda: peers.peer_frames(engine, peers.PEER_CHARTS[name])
+            )
+            ids = rd.snapshot_ids_of(found.standings)
+            meta = replace(meta_of(ids, ""), method=t(f"peers.method_{found.source}", lang))
+            chart = charts.peer_comparison(
+                found.standings,
+                meta=meta,
+                lang=lang,
+                indicator=charts.indicator_label(found.indicator, lang),
+                unit_text=peers.unit_text(found.indicator, lang),
+                source=found.source,
+                changes=found.changes,
+            )
+            return chart, ids
+
+        return build
+
     return {
+        **{name: peer(name) for name in peers.PEER_CHARTS},
         "emissions_trajectory": trajectory,
         "sector_area": sectors(charts.sector_area),
         "sector_waterfall": sectors(charts.sector_waterfall),
@@ -603,7 +626,9 @@ def _write_images(results: Sequence[ChartResult], folder: Path) -> None:
 # the sections
 
 
-def _headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
+def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
+    """The headline: Espoo's 2030 target at a glance (figures and the main methods' statuses); None
+    without data. The public site's home page shows the same."""
     try:
         h = rd.headline(engine)
     except rd.MissingDataError as error:
@@ -900,6 +925,33 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
         rows,
         [False, False, False, True, True, False],
     )
+
+
+def _peer_section(engine: Engine, lang: str) -> dict[str, Any]:
+    """The peer section's texts and its two tables: the home city's standings and its totals by source."""
+    standings = peers.standing_rows(engine, lang)
+    totals = peers.reconciliation_rows(engine, lang)
+    return {
+        "heading": t("peers.heading", lang),
+        "intro": t("peers.intro", lang),
+        "none": t("peers.none", lang),
+        "standings": Table(
+            t("peers.standings_caption", lang),
+            [t(f"peers.col_{k}", lang) for k in peers.STANDING_COLUMNS],
+            standings,
+            [False, False, True, True, True, False, False],
+        )
+        if standings
+        else None,
+        "reconciliation": Table(
+            t("peers.reconciliation_caption", lang),
+            [t(f"peers.col_{k}", lang) for k in peers.RECONCILIATION_COLUMNS],
+            totals,
+            [False, False, True, True, True],
+        )
+        if totals
+        else None,
+    }
 
 
 def _half_name(period: ReportPeriod, lang: str) -> str:
@@ -1219,7 +1271,7 @@ def _write_report(
     as_of = min(period.last_day, today)
 
     step = time.perf_counter()
-    head = _headline_context(engine, lang)
+    head = headline_context(engine, lang)
     timings["headline"] = time.perf_counter() - step
     step = time.perf_counter()
     changed = _changes_context(found or period_changes(engine, period), period, lang)
@@ -1289,7 +1341,9 @@ def _write_report(
             headline=head,
             changes=changed,
             statuses=statuses,
-            charts=results,
+            charts=[r for r in results if r.name not in peers.PEER_CHARTS],
+            peer_charts=[r for r in results if r.name in peers.PEER_CHARTS],
+            peer_section=_peer_section(engine, lang),
             specs=specs,
             provenance=provenance,
             print_widths=sorted(set(provenance.print_widths)) if provenance else [],

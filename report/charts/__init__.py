@@ -86,6 +86,15 @@ from report.charts.mover import (
     _week_ticks as _week_ticks,
     weekly_mover as weekly_mover,
 )
+from report.charts.indicator import (
+    INDICATOR_FRAME as INDICATOR_FRAME,
+    indicator_history as indicator_history,
+)
+from report.charts.peers import (
+    PEER_CHANGE_FRAME as PEER_CHANGE_FRAME,
+    PEER_STANDINGS_FRAME as PEER_STANDINGS_FRAME,
+    peer_comparison as peer_comparison,
+)
 from report.charts.per_resident import (
     PER_RESIDENT_FRAME as PER_RESIDENT_FRAME,
     _rank_decimals as _rank_decimals,
@@ -113,8 +122,10 @@ __all__ = [
     "circular_economy",
     "data_freshness",
     "emissions_trajectory",
+    "indicator_history",
     "indicator_label",
     "neutrality_balance",
+    "peer_comparison",
     "per_resident_comparison",
     "progress_dashboard",
     "sector_area",
