@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         default=DEFAULT_DATA_DIR / "snapshot", description="The bundled offline snapshot (manifest.json)"
     )
     report_dir: Path | None = Field(default=None, description="Where reports go (default: data_dir/reports)")
+    site_dir: Path | None = Field(default=None, description="The public site (default: data_dir/site)")
     syke_municipalities: str | None = Field(
         default=None,
         description='Syke municipalities to ingest, overriding the catalogue: "all" (the whole country, 309) '
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     def _reports_follow_data_dir(self) -> Settings:
         if self.report_dir is None:
             self.report_dir = self.data_dir / "reports"
+        if self.site_dir is None:
+            self.site_dir = self.data_dir / "site"
         return self
 
     @property
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
         """The report folder (report_dir, which defaults to data_dir/reports)."""
         assert self.report_dir is not None
         return self.report_dir
+
+    @property
+    def site(self) -> Path:
+        """The public site's folder (site_dir, which defaults to data_dir/site)."""
+        assert self.site_dir is not None
+        return self.site_dir
 
     @property
     def raw_dir(self) -> Path:

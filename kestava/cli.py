@@ -591,6 +591,48 @@ def report_command(
         engine.dispose()
 
 
+@app.command("site", epilog=EPILOG)
+def site_command(
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default: KESTAVA_SITE_DIR, data/site)."),
+    ] = None,
+    langs: Annotated[
+        list[str] | None, typer.Option("--lang", help="Language(s) of the site (default: fi, sv and en).")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="After building, preview the site on http://127.0.0.1:PORT/.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="The preview's port (with --serve).")] = 8000,
+) -> None:
+    """Build the public site: a page per indicator, the goals, the peers and the reports archive."""
+    from common.config import get_settings
+    from report.i18n import LANGS
+    from report.site.build import build_site
+    from report.site.serve import serve as serve_site
+    from storage.engine import open_database
+
+    wanted = langs or list(LANGS)
+    for lang in wanted:
+        check_lang(lang)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
+    settings = get_settings()
+    out = out_dir or settings.site
+    engine = open_database()
+    try:
+        with recorded(engine, "site"):
+            result = build_site(engine, out, langs=wanted, report_root=settings.reports)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"site: {result.pages} pages in {out}; {len(result.written)} files written, {result.kept} unchanged; "
+        f"{result.charts_drawn} charts drawn, {result.charts_kept} kept; {result.seconds:.1f} s"
+    )
+    if serve:
+        serve_site(out, port)
+
+
 @app.command("status", epilog=EPILOG)
 def status_command(
     as_json: Annotated[

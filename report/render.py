@@ -26,11 +26,13 @@ class Rendered:
     embedded: bytes
 
 
-def render(spec: dict[str, Any]) -> Rendered:
-    """Draw one Vega-Lite spec (here, in this process)."""
+def render(spec: dict[str, Any], svg_only: bool = False) -> Rendered:
+    """Draw one Vega-Lite spec (here, in this process); svg_only: no PNGs (empty bytes)."""
     import vl_convert as vlc
 
     svg = vlc.vegalite_to_svg(spec)
+    if svg_only:
+        return Rendered(svg, b"", b"")
     return Rendered(svg, vlc.svg_to_png(svg, scale=PNG_SCALE), vlc.svg_to_png(svg, scale=EMBED_SCALE))
 
 
@@ -72,19 +74,19 @@ class Renderer:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def submit(self, spec: dict[str, Any]) -> Future[Rendered]:
+    def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Future[Rendered]:
         """Start drawing a spec; the future's result is the Rendered chart (or the drawing's error)."""
         if self.workers == 0:
             future: Future[Rendered] = Future()
             try:
-                future.set_result(render(spec))
+                future.set_result(render(spec, svg_only))
             except Exception as error:  # the caller gets it from future.result(), as from a worker
                 future.set_exception(error)
             return future
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         with _main_module_hidden():  # a worker may be started here
-            return self._pool.submit(render, spec)
+            return self._pool.submit(render, spec, svg_only)
 
 
 @contextmanager

@@ -1,0 +1,168 @@
+"""The indicator chart of the public site: one area's history, estimates, projection and target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import altair as alt
+import polars as pl
+
+from report import theme as th
+from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
+from report.i18n import format_number, format_percent, t
+from report.theme import ChartMeta
+
+INDICATOR_FRAME: Final[Mapping[str, Col]] = {
+    "period": Col("str", "the period as stored: '2023', '2026-W45', '2026-11-02'"),
+    "date": Col("date", "the period's first day (the x position)"),
+    "kind": Col("str", "observed, estimate, projection or target"),
+    "value": Col("num", "the value in the indicator's unit"),
+    "lower": Col("num", "lower bound of a projection or estimate band", nullable=True, required=False),
+    "upper": Col("num", "upper bound of a projection or estimate band", nullable=True, required=False),
+}
+KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target")
+KIND_COLOURS: Final[Mapping[str, str]] = {
+    "observed": th.OKABE_ITO["blue"],
+    "estimate": th.OKABE_ITO["blue"],
+    "projection": th.NEUTRAL,
+    "target": th.OKABE_ITO["vermillion"],
+}
+
+
+def _decimals(values: list[float]) -> int:
+    """Decimals that show the values' differences: none from 100 up, one from 1, two below."""
+    biggest = max((abs(v) for v in values), default=0.0)
+    return 0 if biggest >= 100 else 1 if biggest >= 1 else 2
+
+
+def indicator_history(
+    frame: pl.DataFrame,
+    *,
+    meta: ChartMeta,
+    lang: str = "fi",
+    name: str,
+    area_name: str,
+    unit_text: str,
+) -> alt.LayerChart:
+    """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
+    projection dashed in its band, and the target as a marked point; the title states the latest value and
+    the change since the first period.
+
+    frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
+    """
+    chart_name = "indicator_history"
+    _check_lang(chart_name, lang)
+    _check_meta(chart_name, meta)
+    f = _frame(chart_name, "frame", frame, INDICATOR_FRAME)
+    unknown = sorted(set(f.get_column("kind")) - set(KINDS))
+    if unknown:
+        raise ValueError(f"{chart_name}: unknown kinds {unknown}; expected some of {KINDS}")
+    for column in ("lower", "upper"):
+        if column not in f.columns:
+            f = f.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
+    f = f.filter(pl.col("value").is_not_null()).sort("date")
+    observed = f.filter(pl.col("kind") == "observed")
+    if observed.height == 0:
+        raise ValueError(f"{chart_name}: `frame` has no observed value")
+    places = _decimals(f.get_column("value").to_list())
+    kind_names = {k: t(f"site.kind_{k}", lang) for k in KINDS}
+    df = f.with_columns(
+        pl.col("kind").replace_strict(kind_names).alias("kind_name"),
+        pl.col("value")
+        .map_elements(lambda v: format_number(v, lang, places), return_dtype=pl.Utf8)
+        .alias("shown"),
+    )
+    x = alt.X("date:T", title=None, axis=alt.Axis(format="%Y", labelOverlap=True))
+    y = alt.Y("value:Q", title=unit_text, scale=alt.Scale(zero=False))
+    tips = [
+        alt.Tooltip("period:N", title=t("label.year", lang)),
+        alt.Tooltip("kind_name:N", title=t("site.kind", lang)),
+        alt.Tooltip("shown:N", title=unit_text),
+    ]
+    colour = alt.Color(
+        "kind_name:N",
+        title=None,
+        scale=alt.Scale(domain=[kind_names[k] for k in KINDS], range=[KIND_COLOURS[k] for k in KINDS]),
+        legend=alt.Legend(orient="bottom", direction="horizontal"),
+    )
+    base = alt.Chart(df)
+    layers: list[alt.Chart] = []
+    band = df.filter(pl.col("kind").is_in(["projection", "estimate"]) & pl.col("lower").is_not_null())
+    if band.height:
+        layers.append(
+            alt.Chart(band)
+            .mark_area(opacity=0.18, color=th.NEUTRAL)
+            .encode(x=x, y=alt.Y("lower:Q", title=unit_text), y2="upper:Q")
+        )
+    layers.append(
+        base.transform_filter(alt.datum.kind == "observed")
+        .mark_line(point=alt.OverlayMarkDef(filled=True, size=36))
+        .encode(x=x, y=y, color=colour, tooltip=tips)
+    )
+    if df.filter(pl.col("kind") == "projection").height:
+        layers.append(
+            base.transform_filter(alt.datum.kind == "projection")
+            .mark_line(strokeDash=[5, 4])
+            .encode(x=x, y=y, color=colour, tooltip=tips)
+        )
+    if df.filter(pl.col("kind") == "estimate").height:
+        layers.append(
+            base.transform_filter(alt.datum.kind == "estimate")
+            .mark_point(filled=False, size=60)
+            .encode(x=x, y=y, color=colour, tooltip=tips)
+        )
+    if df.filter(pl.col("kind") == "target").height:
+        layers.append(
+            base.transform_filter(alt.datum.kind == "target")
+            .mark_point(shape="diamond", filled=True, size=110)
+            .encode(x=x, y=y, color=colour, tooltip=tips)
+        )
+    chart = _layer(layers, meta, lang).properties(width=560, height=260)
+    first, latest = observed.row(0, named=True), observed.row(-1, named=True)
+    value = format_number(latest["value"], lang, places)
+    if first["period"] != latest["period"] and first["value"]:
+        change = format_percent(_pct_change(latest["value"], first["value"]), lang, signed=True)
+        finding = t(
+            "site.chart_title_change",
+            lang,
+            area=area_name,
+            name=name,
+            value=value,
+            unit=unit_text,
+            period=latest["period"],
+            change=change,
+            first=first["period"],
+        )
+    else:
+        finding = t(
+            "site.chart_title",
+            lang,
+            area=area_name,
+            name=name,
+            value=value,
+            unit=unit_text,
+            period=latest["period"],
+        )
+    description = t(
+        "site.chart_description",
+        lang,
+        name=name,
+        area=area_name,
+        n=observed.height,
+        first=first["period"],
+        last=latest["period"],
+        value=value,
+        unit=unit_text,
+    )
+    table = df.select("period", "kind_name", "value", "lower", "upper")
+    return _finish(
+        chart,
+        name=chart_name,
+        finding=finding,
+        description=description,
+        meta=meta,
+        lang=lang,
+        table=table,
+        decimals={"value": places, "lower": places, "upper": places},
+    )

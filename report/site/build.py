@@ -1,0 +1,321 @@
+"""Writes the public site: every page, chart and download in one step, redrawing only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+import polars as pl
+from sqlalchemy import Engine
+
+from common.atomic import publish_directory
+from indicators.catalogue import load_indicator_catalogue
+from report.export import export_table
+from report.i18n import LANGS, t
+from report.render import Rendered, Renderer
+from report.site import content
+from report.weekly import TEMPLATE_DIR, write_xlsx
+
+log = logging.getLogger(__name__)
+
+MANIFEST: Final = "site-manifest.json"
+SITE_TEMPLATES: Final = TEMPLATE_DIR / "site"
+ASSETS: Final[tuple[str, ...]] = ("site.css", "search.js")
+NAV: Final[tuple[tuple[str, str], ...]] = (
+    ("home", "index.html"),
+    ("indicators", "indicators/index.html"),
+    ("goals", "goals/index.html"),
+    ("circular", "circular-economy.html"),
+    ("peers", "peers.html"),
+    ("reports", "reports.html"),
+)
+NotesFor = Callable[[str, str], list[dict[str, str]]]
+
+
+@dataclass
+class SiteResult:
+    """What a build did: where, how many files it wrote anew or kept, how many charts it drew, how long."""
+
+    path: Path
+    pages: int = 0
+    written: list[str] = field(default_factory=list)
+    kept: int = 0
+    charts_drawn: int = 0
+    charts_kept: int = 0
+    seconds: float = 0.0
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([SITE_TEMPLATES, TEMPLATE_DIR]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _previous(out: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The published site's folder and its manifest (file hashes, chart keys), if there is one."""
+    manifest = out / MANIFEST
+    if not manifest.is_file():
+        return None, {"files": {}, "charts": {}}
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, {"files": {}, "charts": {}}
+    return out.resolve(), recorded
+
+
+class _Writer:
+    """Writes the files of a new build: a file whose bytes the previous build had is linked, not rewritten."""
+
+    def __init__(
+        self, folder: Path, previous: Path | None, recorded: dict[str, Any], result: SiteResult
+    ) -> None:
+        self.folder, self.previous, self.result = folder, previous, result
+        self.before: dict[str, str] = recorded.get("files", {})
+        self.files: dict[str, str] = {}
+
+    def keep(self, path: str) -> bool:
+        """Link the previous build's file at path into the new build; False if it has none."""
+        if self.previous is None or path not in self.before:
+            return False
+        source = self.previous / path
+        if not source.is_file():
+            return False
+        target = self.folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+        self.files[path] = self.before[path]
+        self.result.kept += 1
+        return True
+
+    def write(self, path: str, data: bytes) -> None:
+        digest = _sha(data)
+        if self.before.get(path) == digest and self.keep(path):
+            return
+        target = self.folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self.files[path] = digest
+        self.result.written.append(path)
+
+
+def _translate(key: str, lang: str, **values: object) -> str:
+    """t() with the page's language bound: the templates' t("site.key", name=…)."""
+    return t(key, lang, **values)
+
+
+def _relative_root(path: str) -> str:
+    return "../" * path.count("/")
+
+
+def _page_links(page: content.Page) -> dict[str, Any]:
+    """The navigation, the language switcher and the search form of a page, as paths relative to it."""
+    root = _relative_root(page.path)
+    inside = page.path.split("/", 1)[1]
+    lang = page.lang
+    return {
+        "root": root,
+        "nav": [
+            {
+                "key": key,
+                "text": t(f"site.nav_{key}", lang),
+                "href": f"{root}{lang}/{target}",
+                "current": inside == target,
+            }
+            for key, target in NAV
+        ],
+        "languages": [
+            {
+                "lang": other,
+                "text": t(f"report_links.lang_{other}", lang),
+                "href": f"{root}{other}/{inside}",
+                "current": other == lang,
+            }
+            for other in LANGS
+        ],
+        "search": f"{root}{lang}/indicators/index.html",
+        "css": f"{root}assets/site.css",
+        "js": f"{root}assets/search.js",
+    }
+
+
+def _ui(lang: str) -> dict[str, str]:
+    keys = (
+        "site_title",
+        "skip",
+        "nav_label",
+        "languages_label",
+        "search_label",
+        "search_placeholder",
+        "search_button",
+        "search_none",
+        "footer",
+        "demo_notice",
+    )
+    return {key: t(f"site.{key}", lang) for key in keys}
+
+
+def _downloads(engine: Engine, ids: Sequence[str], writer: _Writer) -> None:
+    """Per indicator, its values, targets, outlook and assessments with provenance as CSV, JSON and XLSX."""
+    table = export_table(engine, load_indicator_catalogue(), ids, lang="en")
+    base = pl.col("indicator").str.split(".").list.first()
+    for indicator in ids:
+        part = table.filter(base == indicator)
+        csv = part.write_csv().encode("utf-8")
+        writer.write(f"data/{indicator}.csv", csv)
+        writer.write(f"data/{indicator}.json", part.write_json().encode("utf-8"))
+        xlsx = f"data/{indicator}.xlsx"
+        key = f"{xlsx}#{_sha(csv)}"  # an XLSX is not byte-stable: it is rebuilt only when its data change
+        if writer.before.get(key) == "same" and writer.keep(xlsx):
+            writer.files[key] = "same"
+            continue
+        target = writer.folder / xlsx
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_xlsx(part.drop("snapshot_ids", strict=False), target, indicator[:31], {})
+        writer.files[xlsx] = _sha(target.read_bytes())
+        writer.files[key] = "same"
+        writer.result.written.append(xlsx)
+
+
+def _copy_reports(reports: Sequence[content.ArchivedReport], report_root: Path, writer: _Writer) -> None:
+    """The reports archive: every report folder's files under reports/<period>/<lang>/."""
+    for report in reports:
+        source = report_root / report.period / report.lang
+        for file in sorted(source.resolve().rglob("*")):
+            if file.is_file():
+                relative = (
+                    f"reports/{report.period}/{report.lang}/{file.relative_to(source.resolve()).as_posix()}"
+                )
+                writer.write(relative, file.read_bytes())
+
+
+def _pages(
+    engine: Engine,
+    langs: Sequence[str],
+    reports: Sequence[content.ArchivedReport],
+    today: date,
+    notes: NotesFor | None,
+) -> list[content.Page]:
+    ids = content.listed_indicators(engine)
+    pages: list[content.Page] = []
+    for lang in langs:
+        pages.append(content.home_page(engine, ids, reports, today, lang))
+        pages.append(content.indicators_page(engine, ids, lang))
+        pages.extend(
+            content.indicator_page(engine, indicator, lang, notes(indicator, lang) if notes else None)
+            for indicator in ids
+        )
+        pages.extend(content.goal_pages(engine, ids, lang))
+        pages.append(content.circular_page(engine, ids, lang))
+        pages.append(content.peers_page(engine, lang))
+        pages.append(content.reports_page(reports, lang))
+    return pages
+
+
+def build_site(
+    engine: Engine,
+    out: Path,
+    *,
+    langs: Sequence[str] = LANGS,
+    report_root: Path | None = None,
+    today: date | None = None,
+    renderer: Renderer | None = None,
+    notes: NotesFor | None = None,
+) -> SiteResult:
+    """Build the whole site into `out`, published in one step (common.atomic): a reader finds the previous
+    site or the new one, never a mix. Files whose bytes did not change are linked from the previous build
+    (not rewritten), and a chart whose spec did not change is not drawn again."""
+    started = time.perf_counter()
+    for lang in langs:
+        if lang not in LANGS:
+            raise ValueError(f"site language: expected some of {LANGS}, got {lang!r}")
+    today = today or date.today()
+    reports = content.archive(report_root) if report_root is not None else []
+    previous, recorded = _previous(out)
+    result = SiteResult(out)
+    environment = _environment()
+    pages = _pages(engine, langs, reports, today, notes)
+    result.pages = len(pages)
+    own_renderer = renderer is None
+    drawer = renderer or Renderer()
+    try:
+        with publish_directory(out) as folder:
+            writer = _Writer(folder, previous, recorded, result)
+            charts_before: dict[str, str] = recorded.get("charts", {})
+            charts_now: dict[str, str] = {}
+            pending: list[tuple[str, Future[Rendered]]] = []
+            for page in pages:
+                for chart in page.charts:
+                    spec = chart.chart.to_dict(validate=False)
+                    spec_bytes = json.dumps(spec, ensure_ascii=False, sort_keys=True).encode("utf-8")
+                    stem = f"{page.lang}/charts/{chart.name}"
+                    writer.write(f"{stem}.vl.json", spec_bytes)
+                    key = _sha(spec_bytes)
+                    charts_now[f"{stem}.svg"] = key
+                    if charts_before.get(f"{stem}.svg") == key and writer.keep(f"{stem}.svg"):
+                        result.charts_kept += 1
+                        continue
+                    pending.append((f"{stem}.svg", drawer.submit(spec, svg_only=True)))
+            for page in pages:
+                html = environment.get_template(page.template).render(
+                    lang=page.lang,
+                    page=page.context,
+                    links=_page_links(page),
+                    ui=_ui(page.lang),
+                    t=partial(_translate, lang=page.lang),
+                )
+                writer.write(page.path, html.encode("utf-8"))
+            for asset in ASSETS:
+                writer.write(f"assets/{asset}", (SITE_TEMPLATES / asset).read_bytes())
+            writer.write(
+                "index.html",
+                environment.get_template("root.html.j2")
+                .render(
+                    languages=[
+                        {"lang": lang, "href": f"{lang}/index.html", "text": t("site.site_title", lang)}
+                        for lang in langs
+                    ]
+                )
+                .encode("utf-8"),
+            )
+            _downloads(engine, content.listed_indicators(engine), writer)
+            if report_root is not None:
+                _copy_reports(reports, report_root, writer)
+            for path, future in pending:
+                svg = future.result().svg
+                writer.write(path, svg.encode("utf-8"))
+                result.charts_drawn += 1
+            manifest = {
+                "built": datetime.now().isoformat(timespec="seconds"),
+                "files": writer.files,
+                "charts": charts_now,
+            }
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    finally:
+        if own_renderer:
+            drawer.__exit__(None, None, None)
+    result.seconds = time.perf_counter() - started
+    return result

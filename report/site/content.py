@@ -1,0 +1,688 @@
+"""What each page of the public site says: its texts, tables and chart, read from the database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import altair as alt
+import polars as pl
+from sqlalchemy import Engine, select
+
+from indicators import query
+from indicators.catalogue import Indicator, load_indicator_catalogue
+from indicators.peers import peer_indicators
+from ingest.catalogue import load_catalogue
+from report import charts
+from report import data as rd
+from report import peers as report_peers
+from report.i18n import LANGS, format_number, has, t
+from report.weekly import Table, frame_table, headline_context
+from storage import schema
+from storage.read import query_frame
+
+HOME_AREA: Final = "049"
+# the area an indicator's page draws, in this order of preference (the rest are compared in a table)
+MAIN_AREAS: Final[tuple[str, ...]] = (HOME_AREA, "FI", "EU27_2020", "PKS")
+GOALS: Final[range] = range(1, 18)
+# the EU circular-economy monitoring framework: the dimension of an indicator from its Eurostat code
+CEI_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
+    ("cei_pc", "production_consumption"),
+    ("cei_wm", "waste_management"),
+    ("cei_srm", "secondary_materials"),
+    ("cei_cie", "competitiveness"),
+    ("cei_gsr", "global_sustainability"),
+)
+REVISIONS_SHOWN: Final = 20
+
+
+@dataclass
+class SiteChart:
+    """A chart of a page: its name (file stem), the Altair chart, its table for the page and its snapshots."""
+
+    name: str
+    chart: alt.TopLevelMixin
+    snapshot_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    """One page: where it goes (relative POSIX path), its template, its context and its charts."""
+
+    path: str
+    template: str
+    lang: str
+    context: dict[str, Any]
+    charts: list[SiteChart] = field(default_factory=list)
+
+
+def indicator_path(lang: str, indicator: str) -> str:
+    """The permanent address of an indicator's page (the same in every build)."""
+    return f"{lang}/indicators/{indicator}.html"
+
+
+def goal_path(lang: str, goal: int) -> str:
+    """The permanent address of an SDG's page."""
+    return f"{lang}/goals/sdg-{goal}.html"
+
+
+def period_date(period: str) -> date:
+    """The first day of a stored period: '2023', '2023-05', '2026-W45' or '2026-11-02'."""
+    if re.fullmatch(r"\d{4}", period):
+        return date(int(period), 1, 1)
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", period):
+        return date(int(m[1]), int(m[2]), 1)
+    if m := re.fullmatch(r"(\d{4})-W(\d{2})", period):
+        return date.fromisocalendar(int(m[1]), int(m[2]), 1)
+    return date.fromisoformat(period)
+
+
+def _name(entry: Indicator, lang: str) -> str:
+    return entry.name.get(lang)
+
+
+def _visible(catalogue_ids: Sequence[str], stored: set[str]) -> list[str]:
+    """The catalogue's indicators that have values (a breakdown by any of its parts), in display order."""
+    catalogue = load_indicator_catalogue()
+    found = [i for i in catalogue_ids if any(s == i or s.startswith(f"{i}.") for s in stored)]
+    return sorted(found, key=catalogue.display_key)
+
+
+def stored_indicators(engine: Engine) -> set[str]:
+    """Every indicator id with at least one stored value."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.indicator_value.c.indicator_id).distinct()).scalars().all()
+    return set(rows)
+
+
+def listed_indicators(engine: Engine) -> list[str]:
+    """The indicators that get a page: the catalogue's, with values, in display order."""
+    return _visible(list(load_indicator_catalogue().indicators), stored_indicators(engine))
+
+
+def _statuses(
+    engine: Engine, lang: str, indicators: Sequence[str] | None = None
+) -> dict[str, list[dict[str, str]]]:
+    """Per indicator id: its methods' latest statuses (name, status, level, reason) in lang."""
+    frame = rd.status_frame(engine, lang, indicators=list(indicators) if indicators else None)
+    found: dict[str, list[dict[str, str]]] = {}
+    for r in frame.iter_rows(named=True):
+        found.setdefault(str(r["indicator_id"]), []).append(
+            {
+                "method": str(r["method_name"]),
+                "status": str(r["status_name"]),
+                "level": str(r["level"]),
+                "reason": str(r["reason"]),
+                "area": str(r["area_name"]),
+                "years": _years_text(r),
+            }
+        )
+    return found
+
+
+def _years_text(row: dict[str, Any]) -> str:
+    years = [str(row[k]) for k in ("base_year", "latest_year") if row.get(k) is not None]
+    text = "–".join(years)
+    if row.get("target_year") is not None:
+        text = f"{text} → {row['target_year']}" if text else str(row["target_year"])
+    return text
+
+
+def _summary(statuses: list[dict[str, str]]) -> dict[str, str] | None:
+    """The status the indicator lists show: the first method's (the order of the catalogue's methods)."""
+    return statuses[0] if statuses else None
+
+
+def _sources(entry: Indicator) -> list[dict[str, str]]:
+    """The datasets behind an indicator with their publisher, licence, homepage and request URL."""
+    ingest = load_catalogue()
+    found = []
+    for dataset_id in sorted(load_indicator_catalogue().datasets_of(entry.id)):
+        dataset = ingest.datasets.get(dataset_id)
+        if dataset is None:
+            continue
+        source = ingest.sources[dataset.source]
+        found.append(
+            {
+                "dataset": dataset_id,
+                "title": dataset.title,
+                "publisher": source.publisher,
+                "licence": source.licence,
+                "attribution": source.attribution,
+                "homepage": source.homepage,
+                "url": dataset.url,
+            }
+        )
+    return found
+
+
+def _main_area(areas: Sequence[str]) -> str:
+    for area in MAIN_AREAS:
+        if area in areas:
+            return area
+    return sorted(areas)[0]
+
+
+def _values(engine: Engine, indicator: str) -> pl.DataFrame:
+    return query.indicator_values(indicator, engine=engine)
+
+
+def _history_frame(values: pl.DataFrame, area: str) -> pl.DataFrame:
+    part = values.filter(
+        (pl.col("area") == area) & pl.col("kind").is_in(["observed", "estimate", "projection", "target"])
+    )
+    return part.select(
+        "period",
+        pl.col("period").map_elements(period_date, return_dtype=pl.Date).alias("date"),
+        "kind",
+        "value",
+        "lower",
+        "upper",
+        "snapshot_ids",
+    )
+
+
+def _unit_text(unit: str, lang: str) -> str:
+    key = report_peers.UNIT_KEYS.get(unit)
+    return t(f"peers.unit_{key}", lang) if key else unit
+
+
+def _indicator_chart(
+    engine: Engine, entry: Indicator, values: pl.DataFrame, area: str, lang: str
+) -> SiteChart | None:
+    """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path."""
+    try:
+        if entry.peers is not None:
+            found = report_peers.peer_frames(engine, entry.id)
+            ids = rd.snapshot_ids_of(found.standings)
+            meta = replace(
+                rd.chart_meta(engine, snapshot_ids=ids), method=t(f"peers.method_{found.source}", lang)
+            )
+            chart: alt.TopLevelMixin = charts.peer_comparison(
+                found.standings,
+                meta=meta,
+                lang=lang,
+                indicator=_name(entry, lang),
+                unit_text=report_peers.unit_text(entry.id, lang),
+                source=found.source,
+                changes=found.changes,
+            )
+            return SiteChart(entry.id, chart, ids)
+        if entry.expanded_ids() != [entry.id]:
+            frame = rd.sector_frame(engine, area, indicator=entry.id)
+            ids = rd.snapshot_ids_of(frame)
+            chart = charts.sector_area(frame, meta=rd.chart_meta(engine, snapshot_ids=ids), lang=lang)
+            return SiteChart(entry.id, chart, ids)
+        history = _history_frame(values, area)
+        if history.filter(pl.col("kind") == "observed").height == 0:
+            return None
+        ids = rd.snapshot_ids_of(history)
+        chart = charts.indicator_history(
+            history.drop("snapshot_ids"),
+            meta=rd.chart_meta(engine, snapshot_ids=ids),
+            lang=lang,
+            name=_name(entry, lang),
+            area_name=rd.area_label(area, lang),
+            unit_text=_unit_text(entry.unit, lang),
+        )
+        return SiteChart(entry.id, chart, ids)
+    except (rd.MissingDataError, ValueError):
+        return None
+
+
+def _comparison(values: pl.DataFrame, entry: Indicator, main: str, lang: str) -> Table | None:
+    """Every area's latest observed value (the main area's row marked), when the indicator has several."""
+    observed = values.filter((pl.col("kind") == "observed") & pl.col("value").is_not_null())
+    if entry.expanded_ids() != [entry.id]:
+        return None
+    areas = observed.get_column("area").unique().to_list()
+    if len(areas) < 2:
+        return None
+    latest = observed.sort("period").group_by("area", maintain_order=True).last()
+    latest = latest.sort("value", descending=entry.direction == "increase")
+    rows = [
+        [
+            rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
+            str(r["period"]),
+            rd.format_value(r["value"], entry.unit, lang),
+        ]
+        for r in latest.iter_rows(named=True)
+    ]
+    return Table(
+        t("site.comparison_caption", lang),
+        [t("site.col_area", lang), t("site.col_period", lang), t("site.col_value", lang)],
+        rows,
+        [False, True, True],
+    )
+
+
+def _breakdown(values: pl.DataFrame, entry: Indicator, area: str, lang: str) -> Table | None:
+    """A breakdown indicator's parts in the area's latest year."""
+    if entry.expanded_ids() == [entry.id]:
+        return None
+    observed = values.filter(
+        (pl.col("area") == area) & (pl.col("kind") == "observed") & pl.col("value").is_not_null()
+    )
+    if observed.height == 0:
+        return None
+    period = observed.get_column("period").max()
+    part = observed.filter(pl.col("period") == period).sort("value", descending=True)
+    rows = [
+        [charts.indicator_label(str(r["indicator"]), lang), rd.format_value(r["value"], entry.unit, lang)]
+        for r in part.iter_rows(named=True)
+    ]
+    return Table(
+        t("site.breakdown_caption", lang, area=rd.area_label(area, lang), period=str(period)),
+        [t("site.col_part", lang), t("site.col_value", lang)],
+        rows,
+        [False, True],
+    )
+
+
+def _targets(values: pl.DataFrame, entry: Indicator, lang: str) -> list[dict[str, str]]:
+    """The indicator's targets: the value and year per area where computed, and the document behind each."""
+    targets = values.filter(pl.col("kind") == "target")
+    found = []
+    for target in entry.targets:
+        rows = targets.filter(pl.col("period") == str(target.year))
+        if target.areas:
+            rows = rows.filter(pl.col("area").is_in(target.areas))
+        for r in rows.iter_rows(named=True):
+            found.append(
+                {
+                    "area": rd.area_label(str(r["area"]), lang),
+                    "year": str(target.year),
+                    "value": rd.format_value(r["value"], entry.unit, lang),
+                    "source": target.source,
+                }
+            )
+    return found
+
+
+def _vintages(engine: Engine, entry: Indicator, area: str, lang: str) -> tuple[Table | None, Table | None]:
+    """What was published when (the snapshots of the indicator's datasets) and the area's revised values."""
+    datasets = sorted(load_indicator_catalogue().datasets_of(entry.id))
+    if not datasets:
+        return None, None
+    snap = schema.snapshot
+    snapshots = query_frame(
+        engine,
+        select(
+            snap.c.id,
+            snap.c.dataset_id,
+            snap.c.fetched_at,
+            snap.c.rows_added,
+            snap.c.rows_revised,
+            snap.c.is_demo,
+        )
+        .where(snap.c.dataset_id.in_(datasets))
+        .order_by(snap.c.fetched_at.desc()),
+    )
+    published = None
+    if snapshots.height:
+        published = Table(
+            t("site.vintages_caption", lang),
+            [
+                t("site.col_fetched", lang),
+                t("site.col_dataset", lang),
+                t("site.col_snapshot", lang),
+                t("site.col_added", lang),
+                t("site.col_revised", lang),
+            ],
+            [
+                [
+                    rd.local_time(r["fetched_at"]).strftime("%Y-%m-%d %H:%M"),
+                    rd.dataset_label(str(r["dataset_id"]), lang),
+                    str(r["id"]),
+                    format_number(r["rows_added"], lang),
+                    format_number(r["rows_revised"], lang),
+                ]
+                for r in snapshots.iter_rows(named=True)
+            ],
+            [False, False, True, True, True],
+        )
+    obs, series = schema.observation, schema.series
+    revised = query_frame(
+        engine,
+        select(
+            series.c.dataset_id,
+            series.c.key,
+            obs.c.period,
+            obs.c.value,
+            obs.c.valid_from,
+            obs.c.valid_to,
+        )
+        .join(series, series.c.id == obs.c.series_id)
+        .where(series.c.dataset_id.in_(datasets), series.c.area == area, obs.c.valid_to.is_not(None))
+        .order_by(obs.c.valid_to.desc())
+        .limit(REVISIONS_SHOWN),
+    )
+    revisions = None
+    if revised.height:
+        revisions = Table(
+            t("site.revisions_caption", lang, area=rd.area_label(area, lang), n=REVISIONS_SHOWN),
+            [
+                t("site.col_revised_at", lang),
+                t("site.col_dataset", lang),
+                t("site.col_period", lang),
+                t("site.col_old_value", lang),
+                t("site.col_series", lang),
+            ],
+            [
+                [
+                    rd.local_time(r["valid_to"]).strftime("%Y-%m-%d %H:%M"),
+                    rd.dataset_label(str(r["dataset_id"]), lang),
+                    str(r["period"]),
+                    format_number(r["value"], lang) if r["value"] is not None else "–",
+                    str(r["key"]),
+                ]
+                for r in revised.iter_rows(named=True)
+            ],
+            [False, False, False, True, False],
+            code_columns=frozenset({4}),
+        )
+    return published, revisions
+
+
+def citation(entry: Indicator, sources: list[dict[str, str]], vintage: str, lang: str) -> str:
+    """How to cite the indicator's data: the publishers, the tracker, the indicator and the data's date."""
+    publishers = "; ".join(dict.fromkeys(s["attribution"] for s in sources)) or "–"
+    return t(
+        "site.citation", lang, publishers=publishers, name=_name(entry, lang), id=entry.id, vintage=vintage
+    )
+
+
+def indicator_page(
+    engine: Engine, indicator: str, lang: str, notes: list[dict[str, str]] | None = None
+) -> Page:
+    """An indicator's page: definition, sources, target, chart and table, verdicts, comparisons, vintages."""
+    entry = load_indicator_catalogue().get(indicator)
+    values = _values(engine, indicator)
+    areas = values.get_column("area").unique().to_list() if values.height else []
+    area = _main_area(areas) if areas else HOME_AREA
+    site_chart = _indicator_chart(engine, entry, values, area, lang)
+    sources = _sources(entry)
+    vintage = values.get_column("vintage").max() if values.height else None
+    vintage_text = rd.local_time(vintage).date().isoformat() if isinstance(vintage, datetime) else "–"
+    published, revisions = _vintages(engine, entry, area, lang)
+    chart_table = None
+    if site_chart is not None:
+        shown = charts.chart_table(site_chart.chart, keys=False)
+        headers = charts.chart_table(site_chart.chart, translated_headers=True, keys=False).columns
+        chart_table = frame_table(
+            shown, t("site.chart_table_caption", lang, name=_name(entry, lang)), lang, headers
+        )
+    statuses = _statuses(engine, lang, list(entry.expanded_ids())).get(indicator, [])
+    context = {
+        "id": indicator,
+        "name": _name(entry, lang),
+        "description": entry.description.get(lang),
+        "unit": entry.unit,
+        "direction": t(f"site.direction_{entry.direction}", lang),
+        "sdg": entry.sdg_code,
+        "goal": entry.sdg.goal if entry.sdg else None,
+        "cei": entry.cei or "",
+        "boundary": entry.boundary,
+        "area": rd.area_label(area, lang),
+        "sources": sources,
+        "targets": _targets(values, entry, lang),
+        "chart": site_chart.name if site_chart else None,
+        "chart_title": _title_of(site_chart),
+        "chart_alt": str(site_chart.chart.to_dict(validate=False).get("description", ""))
+        if site_chart
+        else "",
+        "chart_table": chart_table,
+        "statuses": statuses,
+        "comparison": _comparison(values, entry, area, lang),
+        "breakdown": _breakdown(values, entry, area, lang),
+        "published": published,
+        "revisions": revisions,
+        "citation": citation(entry, sources, vintage_text, lang),
+        "vintage": vintage_text,
+        "notes": notes or [],
+    }
+    return Page(
+        indicator_path(lang, indicator),
+        "indicator.html.j2",
+        lang,
+        context,
+        [site_chart] if site_chart else [],
+    )
+
+
+def _title_of(site_chart: SiteChart | None) -> str:
+    if site_chart is None:
+        return ""
+    title = site_chart.chart.to_dict(validate=False).get("title", {})
+    text = title.get("text", "") if isinstance(title, dict) else title
+    return " ".join(text) if isinstance(text, list) else str(text)
+
+
+def _listing(engine: Engine, ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
+    """Rows of an indicator list: name, address, SDG, unit and its first method's status."""
+    catalogue = load_indicator_catalogue()
+    statuses = _statuses(engine, lang)
+    rows = []
+    for indicator in ids:
+        entry = catalogue.get(indicator)
+        rows.append(
+            {
+                "id": indicator,
+                "name": _name(entry, lang),
+                "href": f"{indicator}.html",
+                "sdg": entry.sdg_code,
+                "unit": entry.unit,
+                "status": _summary(statuses.get(indicator, [])),
+            }
+        )
+    return rows
+
+
+def indicators_page(engine: Engine, ids: Sequence[str], lang: str) -> Page:
+    """Every indicator in a list the reader can filter by name."""
+    return Page(
+        f"{lang}/indicators/index.html", "indicators.html.j2", lang, {"items": _listing(engine, ids, lang)}
+    )
+
+
+def goal_pages(engine: Engine, ids: Sequence[str], lang: str) -> list[Page]:
+    """The 17 SDGs: an index, and per goal its indicators with their status."""
+    catalogue = load_indicator_catalogue()
+    by_goal: dict[int, list[str]] = {}
+    for indicator in ids:
+        sdg = catalogue.get(indicator).sdg
+        if sdg is not None:
+            by_goal.setdefault(sdg.goal, []).append(indicator)
+    goals = [
+        {
+            "goal": goal,
+            "name": t(f"sdg.goal_{goal}", lang),
+            "href": f"sdg-{goal}.html",
+            "count": len(by_goal.get(goal, [])),
+        }
+        for goal in GOALS
+    ]
+    pages = [Page(f"{lang}/goals/index.html", "goals.html.j2", lang, {"goals": goals})]
+    for number, goal in zip(GOALS, goals, strict=True):
+        items = _listing(engine, by_goal.get(number, []), lang)
+        for item in items:
+            item["href"] = f"../indicators/{item['id']}.html"
+        pages.append(Page(goal_path(lang, number), "goal.html.j2", lang, {**goal, "items": items}))
+    return pages
+
+
+def circular_page(engine: Engine, ids: Sequence[str], lang: str) -> Page:
+    """The circular-economy indicators along the EU monitoring framework's dimensions."""
+    catalogue = load_indicator_catalogue()
+    dimensions = []
+    for prefix, key in CEI_DIMENSIONS:
+        members = [i for i in ids if (catalogue.get(i).cei or "").startswith(prefix)]
+        items = _listing(engine, members, lang)
+        for item in items:
+            item["href"] = f"indicators/{item['id']}.html"
+            item["cei"] = catalogue.get(item["id"]).cei
+        dimensions.append({"key": key, "name": t(f"site.cei_{key}", lang), "items": items})
+    return Page(f"{lang}/circular-economy.html", "circular.html.j2", lang, {"dimensions": dimensions})
+
+
+@dataclass(frozen=True)
+class ArchivedReport:
+    """A report in the archive: its period key, kind (week or half), language and address in the site."""
+
+    period: str
+    kind: str
+    lang: str
+    href: str
+
+
+def archive(report_root: Path) -> list[ArchivedReport]:
+    """Every published report under the report folder (<period>/<lang>/report.html), newest first."""
+    found = []
+    if report_root.is_dir():
+        for period_dir in report_root.iterdir():
+            if period_dir.name.startswith(".") or not re.fullmatch(r"\d{4}-(W\d{2}|H[12])", period_dir.name):
+                continue
+            for lang in LANGS:
+                if (period_dir / lang / "report.html").is_file():
+                    kind = "half" if "-H" in period_dir.name else "week"
+                    found.append(
+                        ArchivedReport(
+                            period_dir.name, kind, lang, f"reports/{period_dir.name}/{lang}/report.html"
+                        )
+                    )
+    return sorted(found, key=lambda r: (r.period, r.lang), reverse=True)
+
+
+def reports_page(reports: Sequence[ArchivedReport], lang: str) -> Page:
+    """The archive of weekly and council reports, per language."""
+    mine = [r for r in reports if r.lang == lang]
+    weekly = [{"period": r.period, "href": f"../{r.href}"} for r in mine if r.kind == "week"]
+    council = [{"period": r.period, "href": f"../{r.href}"} for r in mine if r.kind == "half"]
+    return Page(f"{lang}/reports.html", "reports.html.j2", lang, {"weekly": weekly, "council": council})
+
+
+def peers_page(engine: Engine, lang: str) -> Page:
+    """Espoo among its European peers: each source's charts, the standings and the totals by source."""
+    site_charts = []
+    for indicator in peer_indicators():
+        entry = load_indicator_catalogue().get(indicator)
+        values = _values(engine, indicator)
+        found = _indicator_chart(engine, entry, values, HOME_AREA, lang) if values.height else None
+        if found is not None:
+            site_charts.append(found)
+    standings = report_peers.standing_rows(engine, lang)
+    totals = report_peers.reconciliation_rows(engine, lang)
+    context = {
+        "heading": t("peers.heading", lang),
+        "intro": t("peers.intro", lang),
+        "none": t("peers.none", lang),
+        "standings": Table(
+            t("peers.standings_caption", lang),
+            [t(f"peers.col_{k}", lang) for k in report_peers.STANDING_COLUMNS],
+            standings,
+            [False, False, True, True, True, False, False],
+        )
+        if standings
+        else None,
+        "reconciliation": Table(
+            t("peers.reconciliation_caption", lang),
+            [t(f"peers.col_{k}", lang) for k in report_peers.RECONCILIATION_COLUMNS],
+            totals,
+            [False, False, True, True, True],
+        )
+        if totals
+        else None,
+        "charts": [
+            {
+                "name": c.name,
+                "title": _title_of(c),
+                "alt": str(c.chart.to_dict(validate=False).get("description", "")),
+            }
+            for c in site_charts
+        ],
+    }
+    return Page(f"{lang}/peers.html", "peers.html.j2", lang, context, site_charts)
+
+
+def home_page(
+    engine: Engine, ids: Sequence[str], reports: Sequence[ArchivedReport], today: date, lang: str
+) -> Page:
+    """The home page: the 2030 target at a glance, headline indicators, changes, freshness, reports."""
+    catalogue = load_indicator_catalogue()
+    headline_ids = [i for i in ids if catalogue.get(i).headline]
+    items = _listing(engine, headline_ids, lang)
+    for item in items:
+        item["href"] = f"indicators/{item['id']}.html"
+    freshness = rd.freshness_frame(engine, today, lang)
+    fresh_rows = [
+        [
+            str(r["dataset"]),
+            t(f"freshness.status_{r['status']}", lang)
+            if has(f"freshness.status_{r['status']}")
+            else str(r["status"]),
+            r["last_period_end"].isoformat() if r["last_period_end"] is not None else "–",
+            r["last_fetch"].strftime("%Y-%m-%d %H:%M") if r["last_fetch"] is not None else "–",
+        ]
+        for r in freshness.iter_rows(named=True)
+    ]
+    mine = [r for r in reports if r.lang == lang]
+    latest_week = next((r for r in mine if r.kind == "week"), None)
+    latest_half = next((r for r in mine if r.kind == "half"), None)
+    context = {
+        "headline": headline_context(engine, lang),
+        "items": items,
+        "freshness": Table(
+            t("site.freshness_caption", lang),
+            [
+                t("site.col_dataset", lang),
+                t("site.col_status", lang),
+                t("site.col_latest_period", lang),
+                t("site.col_fetched", lang),
+            ],
+            fresh_rows,
+            [False, False, True, True],
+        )
+        if fresh_rows
+        else None,
+        "latest_week": {"period": latest_week.period, "href": latest_week.href} if latest_week else None,
+        "latest_half": {"period": latest_half.period, "href": latest_half.href} if latest_half else None,
+        "changes": _recent_changes(engine, today, lang),
+    }
+    return Page(f"{lang}/index.html", "home.html.j2", lang, context)
+
+
+def _recent_changes(engine: Engine, today: date, lang: str) -> Table | None:
+    """What changed in the last seven days: the snapshots loaded, with rows added and revised."""
+    snap = schema.snapshot
+    since = datetime.combine(today - timedelta(days=7), datetime.min.time())
+    frame = query_frame(
+        engine,
+        select(snap.c.dataset_id, snap.c.fetched_at, snap.c.rows_added, snap.c.rows_revised)
+        .where(snap.c.fetched_at >= since)
+        .order_by(snap.c.fetched_at.desc()),
+    )
+    if frame.height == 0:
+        return None
+    return Table(
+        t("site.changes_caption", lang),
+        [
+            t("site.col_dataset", lang),
+            t("site.col_fetched", lang),
+            t("site.col_added", lang),
+            t("site.col_revised", lang),
+        ],
+        [
+            [
+                rd.dataset_label(str(r["dataset_id"]), lang),
+                rd.local_time(r["fetched_at"]).strftime("%Y-%m-%d %H:%M"),
+                format_number(r["rows_added"], lang),
+                format_number(r["rows_revised"], lang),
+            ]
+            for r in frame.iter_rows(named=True)
+        ],
+        [False, False, True, True],
+    )
