@@ -43,10 +43,11 @@ Fetch: (1) the structure of the pinned version; when it answers HTTP 404 the ver
 the version the structure gave); (2) one data request for every resolved peer city (ingest.peers, by
 name within the country, codes ending in C) in the key's REF_AREA position.
 
-Parse: rows of other cities are dropped (only peers are kept); a row with more fields than the header is
-repaired when the surplus fields each start with a space (an unquoted ", " inside a label column), else
-rejected naming the row; rows whose TIME_PERIOD is "Not applicable" (or `_Z`) are dropped (logged);
-any other non-year period is rejected. OBS_VALUE × 10^UNIT_MULT is the value (empty = null);
+Parse: rows of other cities are dropped (only peers are kept); a code the key did not ask for in a keyed
+dimension is rejected (a filter the API ignored, e.g. a changed unit code); a row with more fields than
+the header is repaired when the surplus fields each start with a space (an unquoted ", " inside a label
+column), else rejected naming the row; rows whose TIME_PERIOD is "Not applicable" (or `_Z`) are
+dropped (logged); any other non-year period is rejected. OBS_VALUE × 10^UNIT_MULT is the value (empty = null);
 OBS_STATUS is the flag (`A`, normal value, is no flag: null).
 
 Output: area (the peer's tracker area), period (year), value, flag, unit (kestava unit), city_code
@@ -481,8 +482,14 @@ def _observations(
         code = row[index[AREA]]
         if code not in area_of:
             continue
-        if any(row[index[d]] not in codes for d, codes in wanted.items()):
-            continue
+        for dimension, codes in wanted.items():
+            if row[index[dimension]] not in codes:
+                raise ValidationError(
+                    source,
+                    f"column {dimension}",
+                    f"only the codes the key asked for ({', '.join(sorted(codes))})",
+                    f"{row[index[dimension]]!r} ({code})",
+                )
         period = row[index["TIME_PERIOD"]].strip()
         if period.lower() in NOT_APPLICABLE:
             not_applicable += 1
