@@ -10,8 +10,9 @@ cities"; verify on the first live run with `kestava probe`):
 - Structure: `GET {url}/dataflow/{agency}/{flow}/{version}?references=all` answers an SDMX-ML 2.1
   Structure message (namespaces `…/schemas/v2_1/message|structure|common`): the Dataflow (its `version`
   attribute), the DataStructure (DimensionList: `Dimension id=… position=…`, each with
-  `LocalRepresentation/Enumeration/Ref id=CL_…`) and the Codelists (`Code id=…` with `common:Name
-  xml:lang="en"`). Public scripts read it with the standard library's ElementTree, as this module does.
+  `LocalRepresentation/Enumeration/Ref id=CL_…`, else its Concept's CoreRepresentation) and the
+  Codelists (`Code id=…` with `common:Name xml:lang="en"`). Public scripts read it with the standard
+  library's ElementTree, as this module does.
   `latest` in place of the version asks for the newest version (SDMX REST 2.1).
 - Data: `GET {url}/data/{agency},{flow},{version}/{key}?startPeriod=…&dimensionAtObservation=AllDimensions
   &format=csvfilewithlabels`. The key is the dimensions' codes in the DSD's order, joined by `.`; `+`
@@ -204,6 +205,24 @@ def _name(element: ET.Element) -> str:
     return (names[0].text or "").strip() if names else ""
 
 
+def _enumeration(element: ET.Element, representation: str) -> ET.Element | None:
+    """The codelist reference of a LocalRepresentation / CoreRepresentation (Ref unqualified, as in 2.1)."""
+    return element.find(f"str:{representation}/str:Enumeration/{{*}}Ref", NS)
+
+
+def _area_codelist_ref(root: ET.Element, dimension: ET.Element) -> ET.Element | None:
+    """The dimension's own codelist reference, else its concept's (CoreRepresentation)."""
+    ref = _enumeration(dimension, "LocalRepresentation")
+    if ref is not None:
+        return ref
+    concept = dimension.find("str:ConceptIdentity/{*}Ref", NS)
+    concept_id = concept.get("id") if concept is not None else dimension.get("id")
+    for candidate in root.iter(f"{{{NS['str']}}}Concept"):
+        if candidate.get("id") == concept_id:
+            return _enumeration(candidate, "CoreRepresentation")
+    return None
+
+
 def parse_structure(source: str, body: bytes, options: OecdOptions) -> Structure:
     """Read the dataflow's version, its DSD's dimension order and the REF_AREA codelist's codes and names."""
     if re.search(rb"<!(DOCTYPE|ENTITY)", body):
@@ -242,10 +261,7 @@ def parse_structure(source: str, body: bytes, options: OecdOptions) -> Structure
         raise ValidationError(
             source, "catalogue options.key", f"dimensions of the flow ({', '.join(ids)})", ", ".join(unknown)
         )
-    area = dimensions[ids.index(AREA)]
-    ref = area.find("str:LocalRepresentation/str:Enumeration/Ref", NS)
-    if ref is None:
-        ref = area.find("str:LocalRepresentation/str:Enumeration/{*}Ref")
+    ref = _area_codelist_ref(root, dimensions[ids.index(AREA)])
     if ref is None or not ref.get("id"):
         raise ValidationError(
             source, f"structure dimension {AREA}", "an enumerated codelist", "no Enumeration Ref"

@@ -18,6 +18,7 @@ from ingest.errors import FetchError, ValidationError
 from ingest.http import DEFAULT_MIN_INTERVAL, LiveFetcher
 from ingest.manifest import Manifest
 from ingest.oecd import OecdConnector, read_options
+from ingest.plausibility import check_payload
 from ingest.replay import ReplayFetcher
 from scripts.demo import oecd as demo
 from storage.checks import check_observations
@@ -452,3 +453,33 @@ def test_the_demo_snapshot_replays_with_plausible_espoo_values(tmp_path: Path) -
     for dataset in ("oecd_green_area", "oecd_air_pollution", "oecd_pt_access"):
         spec = catalogue.dataset(dataset)
         assert OecdConnector().parse(spec, OecdConnector().fetch(spec, replay)).height > 0
+
+
+def test_a_wrong_magnitude_is_caught_by_the_catalogue_ranges() -> None:
+    spec = load_catalogue().dataset("oecd_ghg")
+    good = parse(HAND_CHECKED)
+    assert check_payload(spec, good, jumps=False) == []
+    # per resident in kg instead of t (× 1000), and a total in kt read as t (÷ 1000)
+    wrong = parse(HAND_CHECKED.replace("2.49,2.49", "2490,2490").replace("951000,951000", "951,951"))
+    broken = {(v.rule, v.period) for v in check_payload(spec, wrong, jumps=False)}
+    assert broken == {("per_resident", "2022"), ("city_total", "1990")}
+
+
+def test_the_area_codelist_may_come_from_the_concept() -> None:
+    own = _dimension("REF_AREA", 1, "CL_AREA")
+    bare = own[: own.index("<str:LocalRepresentation>")] + "</str:Dimension>"
+    concepts = (
+        '<str:Concepts><str:ConceptScheme id="CS" agencyID="OECD.CFE.EDS" version="1.0">'
+        '<str:Concept id="REF_AREA"><str:CoreRepresentation><str:Enumeration>'
+        '<Ref id="CL_AREA" version="2.0" agencyID="OECD" package="codelist" class="Codelist"/>'
+        "</str:Enumeration></str:CoreRepresentation></str:Concept></str:ConceptScheme></str:Concepts>"
+    )
+    xml = (
+        structure()
+        .decode()
+        .replace(own, bare)
+        .replace("<str:DataStructures>", concepts + "<str:DataStructures>")
+    )
+    assert bare in xml and concepts in xml
+    frame = parse(HAND_CHECKED, xml.encode())
+    assert set(frame["city_code"]) == {"FI013C", "FI001C"}
