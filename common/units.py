@@ -9,6 +9,8 @@ UNITS: dict[str, tuple[str, float]] = {
     "Mt CO2e": ("mass_co2e", 1_000_000.0),
     "t CO2e per resident": ("mass_co2e_per_person", 1.0),
     "kg per resident": ("mass_per_person", 1.0),
+    "m² per resident": ("area_per_person", 1.0),
+    "µg/m³": ("concentration", 1.0),
     "GWh": ("energy", 1.0),
     "gCO2/kWh": ("emission_factor", 1.0),
     "persons": ("count_people", 1.0),

@@ -48,7 +48,11 @@ def _version() -> str:
 USER_AGENT = f"kestava/{_version()} (+https://github.com/kestava-espoo)"
 
 # Minimum seconds between two requests to the same host (the sources' house rules, see SOURCES.md).
-DEFAULT_MIN_INTERVAL: Mapping[str, float] = {"pxdata.stat.fi": 1.0, "data.fingrid.fi": 6.0}
+DEFAULT_MIN_INTERVAL: Mapping[str, float] = {
+    "pxdata.stat.fi": 1.0,
+    "data.fingrid.fi": 6.0,
+    "sdmx.oecd.org": 6.0,  # OECD answers HTTP 429 after 10–15 quick requests (SOURCES.md)
+}
 
 NOT_HTML = "JSON/CSV/XLSX, not an HTML page"
 MAX_REDIRECTS = 20

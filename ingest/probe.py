@@ -58,6 +58,12 @@ HINTS: dict[tuple[str | None, int], str] = {
         "eurostat",
         404,
     ): "the dataset code may have been withdrawn or renamed: check it in the Eurostat browser",
+    ("oecd_sdmx", 404): "the flow version, the agency or a code of the key may be wrong (an SDMX data query "
+    "matching nothing also answers 404): check the flow in the OECD Data Explorer",
+    (
+        "oecd_sdmx",
+        429,
+    ): "OECD's rate limit (10–15 quick requests): probe the oecd datasets later, one at a time",
     ("fingrid", 401): "the API key in FINGRID_API_KEY was refused: check it at data.fingrid.fi",
     ("fingrid", 403): "the API key in FINGRID_API_KEY was refused: check it at data.fingrid.fi",
     ("fingrid", 404): "the dataset number may be wrong: check GET https://data.fingrid.fi/api/datasets/{id}",

@@ -6,6 +6,7 @@ from ingest.connector import Connector
 from ingest.eurostat import EurostatConnector
 from ingest.fingrid import FingridConnector
 from ingest.hsy import HsyConnector
+from ingest.oecd import OecdConnector
 from ingest.pxweb import PxWebConnector
 from ingest.syke import SykeConnector, UrlFormMemory
 from ingest.syke_population import SykePopulationConnector
@@ -19,6 +20,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         PxWebConnector,
         EurostatConnector,
         FingridConnector,
+        OecdConnector,
     )
 }
 

@@ -24,7 +24,7 @@ from ingest.catalogue import CATALOGUE_PATH, load_catalogue
 from ingest.manifest import Exchange, read_manifest
 from ingest.probe import HINTS, hint, magnitude, probe_spec
 from kestava.cli import app
-from scripts.demo import fingrid, statfin
+from scripts.demo import fingrid, oecd, statfin
 from scripts.make_demo_snapshot import build
 from storage.engine import open_database
 from storage.read import job_runs, snapshots
@@ -89,6 +89,10 @@ class DemoServer:
             status, body, content_type = self.overrides[(request.method, url)]
             return Response(body, status=status, content_type=content_type or _content_type(url))
         candidates = [e for e in self.exchanges if e.url == url and e.method == request.method]
+        flows = [f for f in oecd.FLOWS.values() if f"/data/{oecd.AGENCY},{f.flow},{f.version}/" in url]
+        if not candidates and flows:  # the OECD probe asks for fewer cities: the generator's answer
+            codes = url.rsplit("/", 1)[1].split(".")[0].split("+")
+            return Response(oecd.data_csv(flows[0], codes), status=200, content_type="text/csv")
         if not candidates:
             return Response("<html><body>Not Found</body></html>", status=404, content_type="text/html")
         dataset = candidates[0].dataset
@@ -189,6 +193,43 @@ def test_json_names_urls_statuses_and_samples(
     assert "geo=FI" in eurostat["requests"][0]["url"] and "EU27_2020" not in eurostat["requests"][0]["url"]
     sample = next(c for c in eurostat["checks"] if c["what"] == "sample value")
     assert sample["found"].startswith("FI ") and "kg per resident (10^2)" in sample["found"]
+
+
+def test_the_oecd_probe_asks_for_espoo_only_and_samples_espoo(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path
+) -> None:
+    code, output = _probe(demo_server, tmp_path, "oecd_ghg", "--json")
+
+    assert code == 0, output
+    (result,) = json.loads(output)
+    structure, data = result["requests"]
+    assert "/dataflow/OECD.CFE.EDS/DSD_FUA_ENV@DF_GHG/1.5" in structure["url"]
+    espoo = oecd.CITIES["espoo"].code
+    assert f"DSD_FUA_ENV@DF_GHG,1.5/{espoo}.A..T_CO2E+T_CO2E_PS...." in data["url"]
+    assert "startPeriod=2020" in data["url"] and data["status"] == 200
+    sample = next(c for c in result["checks"] if c["what"] == "sample value")
+    assert sample["found"].startswith("049 2022 ") and "t CO2e per resident (10^0)" in sample["found"]
+
+
+def test_an_oecd_unit_code_the_key_did_not_ask_for_is_drift(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path
+) -> None:
+    exchange = next(e for e in demo_server.exchanges if e.dataset == "oecd_green_area" and "/data/" in e.url)
+    url = exchange.url.replace(
+        exchange.url.rsplit("/", 1)[1], f"{oecd.CITIES['espoo'].code}.A.GREEN_AREA.M2_PS+PT_LAR...."
+    )
+    body = demo_server.body(exchange).replace(
+        b",M2_PS,Square metres per person,", b",HA_PS,Hectares per person,"
+    )
+    demo_server.override(url, body)
+
+    code, output = _probe(demo_server, tmp_path, "oecd_green_area", "--json")
+
+    assert code == 1
+    (drift,) = _drift(output, "oecd_green_area")
+    assert (
+        drift["what"] == "shape" and "UNIT_MEASURE" in str(drift["found"]) and "HA_PS" in str(drift["found"])
+    )
 
 
 # ------------------------------------------------------------------------------------------ drift

@@ -1,0 +1,569 @@
+"""OECD "Cities and functional urban areas" connector: SDMX 2.1 structure (XML) + data (CSV with labels).
+
+What the API looks like (gathered from public code and notes, nothing fetched live; SOURCES.md, "European
+cities"; verify on the first live run with `kestava probe`):
+
+- Base `https://sdmx.oecd.org/public/rest` (the catalogue `url`), keyless. Flow references are
+  `{agency},{flow},{version}`; the agency of the city flows is `OECD.CFE.EDS`, flows are named
+  `DSD_…@DF_…` (e.g. `DSD_FUA_ENV@DF_GHG` version 1.5, `DSD_FUA_ENV@DF_GREEN_AREA` 1.2,
+  `DSD_FUA_ENV@DF_POLLUTION` 1.5, `DSD_FUA_TRAN@DF_PT_ACCESS` 1.1 in public scripts).
+- Structure: `GET {url}/dataflow/{agency}/{flow}/{version}?references=all` answers an SDMX-ML 2.1
+  Structure message (namespaces `…/schemas/v2_1/message|structure|common`): the Dataflow (its `version`
+  attribute), the DataStructure (DimensionList: `Dimension id=… position=…`, each with
+  `LocalRepresentation/Enumeration/Ref id=CL_…`, else its Concept's CoreRepresentation) and the
+  Codelists (`Code id=…` with `common:Name xml:lang="en"`). Public scripts read it with the standard
+  library's ElementTree, as this module does.
+  `latest` in place of the version asks for the newest version (SDMX REST 2.1).
+- Data: `GET {url}/data/{agency},{flow},{version}/{key}?startPeriod=…&dimensionAtObservation=AllDimensions
+  &format=csvfilewithlabels`. The key is the dimensions' codes in the DSD's order, joined by `.`; `+`
+  joins several codes of a dimension, empty means all (e.g. `AUS01F+AUS01C.A.PM25_POP_EXP.MCG_M3....` for
+  the 8-dimension pollution flow, `AUS01F+AUS02F.A......` for PT_ACCESS). An SDMX data query that matches
+  nothing answers HTTP 404 ("NoResultsFound").
+- CSV with labels: `STRUCTURE,STRUCTURE_ID,STRUCTURE_NAME,ACTION`, then each component's code column
+  followed by its label column (`REF_AREA,Reference area,FREQ,Frequency of observation,MEASURE,Measure,
+  UNIT_MEASURE,Unit of measure,…,TIME_PERIOD,Time period,OBS_VALUE,Observation value,OBS_STATUS,
+  Observation status,UNIT_MULT,Unit multiplier,DECIMALS,Decimals`); 30 columns for the GHG flow.
+  A public ingestion note saw 31 fields in rows whose city name holds an UNQUOTED comma ("Puerto de Santa
+  María, El") and "Not applicable" landing in TIME_PERIOD (the shifted columns).
+- Codes: GHG measures `GHG_TOTAL`, `GHG_POWER`, `GHG_BUILDINGS`, … in `T_CO2E` and `T_CO2E_PS`; green
+  area `GREEN_AREA` in `M2_PS` / `PT_LAR`; pollution `PM25_POP_EXP` in `MCG_M3`; PT access
+  `POP_WITH_ACCESS` in `PT_POP` by `TRAVEL_TIME` (`MN_LE5`…) and `SERVICE` (`PT_STOP`). `_Z` = not
+  applicable. City codes end in `C` (FUAs in `F`), EU-OECD cities like `FI001C`.
+- Rate limit: HTTP 429 after about 10–15 quick requests: ingest.http paces sdmx.oecd.org (6 s) and
+  honours Retry-After.
+
+Catalogue options (`[datasets.X] options`):
+- `flow`, `version` (pinned), `agency` (default OECD.CFE.EDS), `since` (startPeriod);
+- `key`: {dimension: code or [codes]} for the other dimensions; `REF_AREA = "peers"` (the only value it
+  takes) stands for the peer cities' codes; dimensions left out are empty (all);
+- `peers`: the peer keys to ask for (default: every peer with an `oecd` name); the probe asks for Espoo;
+- `units`: {OECD unit code: kestava unit} overrides of UNIT_CODES.
+
+Fetch: (1) the structure of the pinned version; when it answers HTTP 404 the version is looked up as
+`latest` instead (a warning is logged, and the recorded structure request names `latest`, the data request
+the version the structure gave); (2) one data request for every resolved peer city (ingest.peers, by
+name within the country, codes ending in C) in the key's REF_AREA position.
+
+Parse: rows of other cities are dropped (only peers are kept); a code the key did not ask for in a keyed
+dimension is rejected (a filter the API ignored, e.g. a changed unit code); a row with more fields than
+the header is repaired when the surplus fields each start with a space (an unquoted ", " inside a label
+column), else rejected naming the row; rows whose TIME_PERIOD is "Not applicable" (or `_Z`) are
+dropped (logged); any other non-year period is rejected. OBS_VALUE × 10^UNIT_MULT is the value (empty = null);
+OBS_STATUS is the flag (`A`, normal value, is no flag: null).
+
+Output: area (the peer's tracker area), period (year), value, flag, unit (kestava unit), city_code
+(REF_AREA), measure (MEASURE), unit_code (UNIT_MEASURE), and every other dimension of the DSD as a
+lower-case column of codes (freq, territorial_level, travel_time, …).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import polars as pl
+import pydantic
+
+from common.payload import Fetcher, Payload
+from common.units import UnitError, check_unit
+from ingest.catalogue import DatasetSpec
+from ingest.errors import FetchError, ValidationError
+from ingest.http import HttpError, check_not_html
+from ingest.peers import Candidate, load_peers, resolve_codes
+
+__all__ = [
+    "DATA_PARAMS",
+    "STRUCTURE_ACCEPT",
+    "UNIT_CODES",
+    "OecdConnector",
+    "OecdOptions",
+    "Structure",
+    "data_url",
+    "parse_structure",
+    "read_csv_rows",
+    "read_options",
+    "structure_url",
+]
+
+logger = logging.getLogger(__name__)
+
+NS = {
+    "mes": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message",
+    "str": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure",
+    "com": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common",
+}
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+STRUCTURE_ACCEPT = "application/vnd.sdmx.structure+xml;version=2.1"
+DATA_PARAMS = (("dimensionAtObservation", "AllDimensions"), ("format", "csvfilewithlabels"))
+AREA = "REF_AREA"
+PEERS = "peers"
+# OECD unit codes → common.units
+UNIT_CODES: Mapping[str, str] = {
+    "T_CO2E": "t CO2e",
+    "T_CO2E_PS": "t CO2e per resident",
+    "M2_PS": "m² per resident",
+    "PT_LAR": "%",  # percentage of land area
+    "PT_POP": "%",  # percentage of population
+    "MCG_M3": "µg/m³",
+    "PS": "persons",
+}
+# columns of the CSV that are neither dimensions nor read attributes
+_ENVELOPE = ("STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION")
+_FREE_TEXT = frozenset({"STRUCTURE_NAME"})  # a code-like header whose values are names (may hold commas)
+_ID = re.compile(r"^[A-Z][A-Z0-9_]*$")  # a component id header (labels are words: "Measure")
+_CODE_VALUE = re.compile(r"^[A-Za-z0-9_@$.:()+-]*$")
+_YEAR = re.compile(r"^\d{4}$")
+NOT_APPLICABLE = frozenset({"not applicable", "_z"})
+NORMAL_STATUS = "A"
+RESERVED = frozenset({"area", "period", "value", "flag", "unit", "city_code", "measure", "unit_code"})
+
+
+class OecdOptions(pydantic.BaseModel):
+    """The oecd_sdmx protocol's catalogue options (see the module docstring)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    agency: str = "OECD.CFE.EDS"
+    flow: str = pydantic.Field(pattern=r"^[A-Za-z0-9_]+@[A-Za-z0-9_]+$")
+    version: str = pydantic.Field(pattern=r"^\d+(\.\d+)*$")
+    key: dict[str, str | list[str]] = pydantic.Field(default_factory=dict)
+    since: str | None = pydantic.Field(default=None, pattern=r"^\d{4}$")
+    peers: list[str] | None = None
+    units: dict[str, str] = pydantic.Field(default_factory=dict)
+
+    def codes(self, dimension: str) -> list[str]:
+        """The key's codes of one dimension ([] = all)."""
+        value = self.key.get(dimension, [])
+        return [value] if isinstance(value, str) else list(value)
+
+
+def read_options(spec: DatasetSpec) -> OecdOptions:
+    """Validate the dataset's options; a typo or a wrong type is a ValidationError naming the option."""
+    try:
+        options = OecdOptions.model_validate(spec.options)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ValidationError(spec.id, "catalogue options", "valid oecd_sdmx options", problems) from None
+    if options.codes(AREA) not in ([], [PEERS]):
+        raise ValidationError(
+            spec.id, f"catalogue options.key.{AREA}", f'"{PEERS}" (the peer cities)', str(options.key[AREA])
+        )
+    for code, unit in options.units.items():
+        try:
+            check_unit(unit)
+        except UnitError as exc:
+            raise ValidationError(
+                spec.id, f"catalogue options.units.{code}", "a kestava unit", str(exc)
+            ) from None
+    if options.peers is not None:
+        known = {peer.key for peer in load_peers()}
+        unknown = [key for key in options.peers if key not in known]
+        if unknown:
+            raise ValidationError(
+                spec.id, "catalogue options.peers", f"peer keys of {sorted(known)}", str(unknown)
+            )
+    return options
+
+
+def structure_url(spec: DatasetSpec, options: OecdOptions, version: str) -> str:
+    """`{url}/dataflow/{agency}/{flow}/{version}` (version "latest" for the newest)."""
+    return f"{spec.url.rstrip('/')}/dataflow/{options.agency}/{options.flow}/{version}"
+
+
+def data_url(spec: DatasetSpec, options: OecdOptions, version: str, key: str) -> str:
+    """`{url}/data/{agency},{flow},{version}/{key}`."""
+    return f"{spec.url.rstrip('/')}/data/{options.agency},{options.flow},{version}/{key}"
+
+
+# ------------------------------------------------------------------------------------------- structure
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What the data request needs from the structure message: the flow's version, the DSD's dimensions
+    in key order, and the cities of the REF_AREA codelist."""
+
+    version: str
+    dimensions: tuple[str, ...]
+    areas: tuple[Candidate, ...]
+
+
+def _name(element: ET.Element) -> str:
+    """The English name of a structure element (else its first name, else "")."""
+    names = element.findall("com:Name", NS)
+    for name in names:
+        if name.get(XML_LANG) == "en":
+            return (name.text or "").strip()
+    return (names[0].text or "").strip() if names else ""
+
+
+def _enumeration(element: ET.Element, representation: str) -> ET.Element | None:
+    """The codelist reference of a LocalRepresentation / CoreRepresentation (Ref unqualified, as in 2.1)."""
+    return element.find(f"str:{representation}/str:Enumeration/{{*}}Ref", NS)
+
+
+def _area_codelist_ref(root: ET.Element, dimension: ET.Element) -> ET.Element | None:
+    """The dimension's own codelist reference, else its concept's (CoreRepresentation)."""
+    ref = _enumeration(dimension, "LocalRepresentation")
+    if ref is not None:
+        return ref
+    concept = dimension.find("str:ConceptIdentity/{*}Ref", NS)
+    concept_id = concept.get("id") if concept is not None else dimension.get("id")
+    for candidate in root.iter(f"{{{NS['str']}}}Concept"):
+        if candidate.get("id") == concept_id:
+            return _enumeration(candidate, "CoreRepresentation")
+    return None
+
+
+def parse_structure(source: str, body: bytes, options: OecdOptions) -> Structure:
+    """Read the dataflow's version, its DSD's dimension order and the REF_AREA codelist's codes and names."""
+    if re.search(rb"<!(DOCTYPE|ENTITY)", body):
+        raise ValidationError(source, "structure", "an SDMX-ML message without a DTD", "a DOCTYPE/ENTITY")
+    try:
+        # no DTD, so no entity expansion: the standard library parser is safe on what is left
+        root = ET.fromstring(body)  # noqa: S314
+    except ET.ParseError as exc:
+        raise ValidationError(
+            source, "structure", "an SDMX-ML 2.1 Structure message (XML)", str(exc)
+        ) from None
+    flows = [
+        flow
+        for flow in root.iter(f"{{{NS['str']}}}Dataflow")
+        if flow.get("id") == options.flow and flow.get("agencyID", options.agency) == options.agency
+    ]
+    if not flows:
+        found = [flow.get("id") for flow in root.iter(f"{{{NS['str']}}}Dataflow")]
+        raise ValidationError(
+            source, "structure Dataflow", f"the dataflow {options.flow}", f"dataflows {found}"
+        )
+    version = flows[0].get("version") or options.version
+    dimension_list = root.find(".//str:DataStructure/str:DataStructureComponents/str:DimensionList", NS)
+    if dimension_list is None:
+        raise ValidationError(source, "structure DimensionList", "a DataStructure with dimensions", "none")
+    dimensions = sorted(
+        dimension_list.findall("str:Dimension", NS), key=lambda d: int(d.get("position") or 0)
+    )
+    ids = tuple(d.get("id") or "" for d in dimensions)
+    if AREA not in ids:
+        raise ValidationError(
+            source, "structure DimensionList", f"a dimension {AREA}", f"dimensions {list(ids)}"
+        )
+    unknown = [d for d in options.key if d not in ids]
+    if unknown:
+        raise ValidationError(
+            source, "catalogue options.key", f"dimensions of the flow ({', '.join(ids)})", ", ".join(unknown)
+        )
+    ref = _area_codelist_ref(root, dimensions[ids.index(AREA)])
+    if ref is None or not ref.get("id"):
+        raise ValidationError(
+            source, f"structure dimension {AREA}", "an enumerated codelist", "no Enumeration Ref"
+        )
+    codelist_id = ref.get("id")
+    codelists = [
+        cl
+        for cl in root.iter(f"{{{NS['str']}}}Codelist")
+        if cl.get("id") == codelist_id
+        and (ref.get("agencyID") is None or cl.get("agencyID") == ref.get("agencyID"))
+        and (ref.get("version") is None or cl.get("version") == ref.get("version"))
+    ]
+    if not codelists:
+        raise ValidationError(
+            source, "structure Codelists", f"the codelist {codelist_id} of {AREA}", "absent from the message"
+        )
+    areas = tuple(
+        Candidate(code.get("id") or "", _name(code)) for code in codelists[0].findall("str:Code", NS)
+    )
+    return Structure(version, ids, areas)
+
+
+def resolve(source: str, options: OecdOptions, structure: Structure) -> dict[str, str]:
+    """Peer area → its OECD city code (names resolved within the country, codes ending in C)."""
+    peers = [peer for peer in load_peers() if options.peers is None or peer.key in options.peers]
+    return resolve_codes(source, "oecd", structure.areas, peers=peers, code_suffix="C")
+
+
+def data_key(options: OecdOptions, structure: Structure, codes: Iterable[str]) -> str:
+    """The key in the DSD's dimension order: the peers' codes at REF_AREA, the options' codes elsewhere."""
+    parts = []
+    for dimension in structure.dimensions:
+        values = list(codes) if dimension == AREA else options.codes(dimension)
+        parts.append("+".join(values))
+    return ".".join(parts)
+
+
+# ------------------------------------------------------------------------------------------- CSV
+
+
+def _is_label(header: str) -> bool:
+    return header in _FREE_TEXT or not _ID.match(header)
+
+
+def read_csv_rows(source: str, body: bytes) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of a CSV-with-labels answer, each row as long as the header.
+
+    A row with more fields than the header is taken to hold unquoted commas inside label columns: the
+    fields after a label field that start with a space (", " split them off) are joined back into it.
+    A row that cannot be repaired so, or is short, is a ValidationError naming its line.
+    """
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(source, "body", "UTF-8 CSV", str(exc)) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValidationError(source, "body", "a CSV header", "an empty body") from None
+    labels = [_is_label(name) for name in header]
+    rows: list[list[str]] = []
+    for fields in reader:
+        if not fields:
+            continue
+        line = reader.line_num
+        if len(fields) < len(header):
+            raise ValidationError(
+                source, f"CSV line {line}", f"{len(header)} fields as in the header", f"{len(fields)} fields"
+            )
+        if len(fields) > len(header):
+            fields = _repair(source, line, header, labels, fields)
+        rows.append(fields)
+    return header, rows
+
+
+def _repair(source: str, line: int, header: list[str], labels: list[bool], fields: list[str]) -> list[str]:
+    """Join the pieces of label fields split at unquoted ", " back together (see read_csv_rows)."""
+    surplus = len(fields) - len(header)
+    out: list[str] = []
+    position = 0
+    for is_label in labels:
+        value = fields[position]
+        position += 1
+        while is_label and surplus and position < len(fields) and fields[position].startswith(" "):
+            value += "," + fields[position]
+            position += 1
+            surplus -= 1
+        out.append(value)
+    misplaced = [
+        f"{name}={value!r}"
+        for name, value, is_label in zip(header, out, labels, strict=True)
+        if not is_label and not _CODE_VALUE.match(value)
+    ]
+    if surplus or misplaced:
+        raise ValidationError(
+            source,
+            f"CSV line {line}",
+            f"{len(header)} fields (an unquoted comma only inside a label, before a space)",
+            f"{len(fields)} fields"
+            + (f"; codes out of place: {', '.join(misplaced[:3])}" if misplaced else ""),
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------- connector
+
+
+class OecdConnector:
+    """OECD city statistics: the flow's structure (codelist of cities), then one CSV-with-labels GET."""
+
+    protocol: ClassVar[str] = "oecd_sdmx"
+    reader_version: ClassVar[str] = "oecd-sdmx-1"
+
+    def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
+        """The structure (pinned version, else latest on 404) and the data for the resolved peer cities."""
+        options = read_options(spec)
+        params = (("references", "all"),)
+        url = structure_url(spec, options, options.version)
+        try:
+            structure_payload = fetcher.get(spec.id, url, params=params, accept=STRUCTURE_ACCEPT)
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+            logger.warning(
+                "%s: the pinned version %s of %s answered HTTP 404; asking for the latest version",
+                spec.id,
+                options.version,
+                options.flow,
+            )
+            url = structure_url(spec, options, "latest")
+            structure_payload = fetcher.get(spec.id, url, params=params, accept=STRUCTURE_ACCEPT)
+        check_not_html(spec.id, structure_payload.headers, structure_payload.body)
+        structure = parse_structure(spec.id, structure_payload.body, options)
+        if structure.version != options.version:
+            logger.warning(
+                "%s: %s is now at version %s (the catalogue pins %s): update the catalogue",
+                spec.id,
+                options.flow,
+                structure.version,
+                options.version,
+            )
+        codes = resolve(spec.id, options, structure)
+        if not codes:
+            raise ValidationError(
+                spec.id, f"{AREA} codelist", "at least one peer city", "none of them listed"
+            )
+        key = data_key(options, structure, codes.values())
+        data_params: list[tuple[str, str]] = []
+        if options.since is not None:
+            data_params.append(("startPeriod", options.since))
+        data_params += DATA_PARAMS
+        try:
+            data = fetcher.get(spec.id, data_url(spec, options, structure.version, key), params=data_params)
+        except HttpError as exc:
+            if exc.status != 404:
+                raise
+            raise FetchError(
+                spec.id,
+                f"GET {data_url(spec, options, structure.version, key)}",
+                "observations for the key (SDMX answers HTTP 404 when nothing matches it)",
+                exc.got,
+            ) from exc
+        return [structure_payload, data]
+
+    def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+        """The structure payload resolves the peers' codes; the data payload becomes observations."""
+        source = spec.id
+        options = read_options(spec)
+        if len(payloads) != 2:
+            raise ValidationError(source, "payloads", "a structure and a data response", f"{len(payloads)}")
+        structure = parse_structure(source, payloads[0].body, options)
+        area_of = {code: area for area, code in resolve(source, options, structure).items()}
+        data = payloads[1]
+        check_not_html(source, data.headers, data.body)
+        header, rows = read_csv_rows(source, data.body)
+        return _observations(source, options, structure, area_of, header, rows)
+
+
+def _column(source: str, header: list[str], name: str) -> int | None:
+    """Where a column is (None when absent); a code column must be followed by its label column."""
+    if name not in header:
+        return None
+    index = header.index(name)
+    if name not in ("OBS_STATUS", "UNIT_MULT") and (
+        index + 1 >= len(header) or not _is_label(header[index + 1])
+    ):
+        raise ValidationError(
+            source, f"column {name}", "followed by its label column (format=csvfilewithlabels)", "no label"
+        )
+    return index
+
+
+def _required(source: str, header: list[str], name: str) -> int:
+    index = _column(source, header, name)
+    if index is None:
+        raise ValidationError(source, f"column {name}", f"a column {name}", f"columns {', '.join(header)}")
+    return index
+
+
+def _observations(
+    source: str,
+    options: OecdOptions,
+    structure: Structure,
+    area_of: Mapping[str, str],
+    header: list[str],
+    rows: list[list[str]],
+) -> pl.DataFrame:
+    dimensions = list(structure.dimensions)
+    index = {name: _required(source, header, name) for name in (*dimensions, "TIME_PERIOD", "OBS_VALUE")}
+    status = _column(source, header, "OBS_STATUS")
+    mult = _column(source, header, "UNIT_MULT")
+    for required in ("MEASURE", "UNIT_MEASURE"):
+        if required not in dimensions:
+            raise ValidationError(
+                source, "structure DimensionList", f"a dimension {required}", str(dimensions)
+            )
+    others = [d for d in dimensions if d not in (AREA, "MEASURE", "UNIT_MEASURE")]
+    clash = [d for d in others if d.lower() in RESERVED]
+    if clash:
+        raise ValidationError(
+            source, "structure DimensionList", "dimensions that are not output names", str(clash)
+        )
+    units = {**UNIT_CODES, **options.units}
+    wanted = {d: set(options.codes(d)) for d in dimensions if d != AREA and options.codes(d)}
+
+    records: dict[str, list[object]] = {
+        name: [] for name in ("area", "period", "value", "flag", "unit", "city_code", "measure", "unit_code")
+    }
+    for name in others:
+        records[name.lower()] = []
+    not_applicable = 0
+    for row in rows:
+        code = row[index[AREA]]
+        if code not in area_of:
+            continue
+        for dimension, codes in wanted.items():
+            if row[index[dimension]] not in codes:
+                raise ValidationError(
+                    source,
+                    f"column {dimension}",
+                    f"only the codes the key asked for ({', '.join(sorted(codes))})",
+                    f"{row[index[dimension]]!r} ({code})",
+                )
+        period = row[index["TIME_PERIOD"]].strip()
+        if period.lower() in NOT_APPLICABLE:
+            not_applicable += 1
+            continue
+        if not _YEAR.match(period):
+            raise ValidationError(source, "column TIME_PERIOD", "a year (YYYY)", f"{period!r} ({code})")
+        unit_code = row[index["UNIT_MEASURE"]]
+        if unit_code not in units:
+            raise ValidationError(
+                source,
+                "column UNIT_MEASURE",
+                f"unit codes with a kestava unit (known: {sorted(units)}; add options.units)",
+                unit_code,
+            )
+        records["area"].append(area_of[code])
+        records["period"].append(period)
+        records["value"].append(_value(source, row, index["OBS_VALUE"], mult, code, period))
+        flag = row[status].strip() if status is not None else ""
+        records["flag"].append(None if flag in ("", NORMAL_STATUS) else flag)
+        records["unit"].append(units[unit_code])
+        records["city_code"].append(code)
+        records["measure"].append(row[index["MEASURE"]])
+        records["unit_code"].append(unit_code)
+        for name in others:
+            records[name.lower()].append(row[index[name]])
+    if not_applicable:
+        logger.warning("%s: %d rows with TIME_PERIOD 'Not applicable' dropped", source, not_applicable)
+    schema = {name: (pl.Float64 if name == "value" else pl.Utf8) for name in records}
+    frame = pl.DataFrame(records, schema=schema)
+    if frame.filter(pl.col("value").is_not_null()).height == 0:
+        raise ValidationError(source, "OBS_VALUE", "at least one observation of a peer city", "none")
+    keys = [c for c in frame.columns if c not in ("value", "flag")]
+    if frame.select(keys).is_duplicated().any():
+        raise ValidationError(source, "observations", "each (city, period, series) once", "duplicates")
+    return frame.sort([c for c in frame.columns if c not in ("period", "value", "flag", "unit")] + ["period"])
+
+
+def _value(
+    source: str, row: list[str], value_at: int, mult_at: int | None, code: str, period: str
+) -> float | None:
+    """OBS_VALUE × 10^UNIT_MULT; an empty OBS_VALUE (or NaN) is null."""
+    text = row[value_at].strip()
+    if text == "" or text.lower() == "nan":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValidationError(
+            source, "column OBS_VALUE", "a number or empty", f"{text!r} ({code} {period})"
+        ) from None
+    if not math.isfinite(value):
+        raise ValidationError(source, "column OBS_VALUE", "a finite number", f"{text!r} ({code} {period})")
+    exponent = row[mult_at].strip() if mult_at is not None else ""
+    if exponent:
+        if not re.fullmatch(r"-?\d{1,2}", exponent):
+            raise ValidationError(
+                source, "column UNIT_MULT", "a power of ten (an integer)", f"{exponent!r} ({code} {period})"
+            )
+        power = int(exponent)
+        value = value * 10**power if power >= 0 else value / 10 ** (-power)
+    return value
