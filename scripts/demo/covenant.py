@@ -34,6 +34,7 @@ __all__ = [
     "generate",
     "listing_html",
     "workbooks",
+    "xlsx_book",
 ]
 
 DATASET = "covenant_inventories"  # the targets dataset makes the same requests: recorded once
@@ -152,7 +153,7 @@ def _sheet(
                 sheet.write_string(line, column, cell)
 
 
-def _book(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]]) -> bytes:
+def xlsx_book(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]]) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     workbook.set_properties({"author": "JRC", "created": datetime(2024, 11, 18, 10, 0, 0)})
@@ -175,7 +176,7 @@ def _metadata(prefix: str) -> tuple[str, Sequence[str], Sequence[Sequence[str]]]
 
 def workbooks() -> dict[str, bytes]:
     """File name -> XLSX bytes of the demo release."""
-    signatories = _book(
+    signatories = xlsx_book(
         [
             (
                 "1",
@@ -228,7 +229,7 @@ def workbooks() -> dict[str, bytes]:
         "energy_measure",
         "emission_measure",
     )
-    action_plans = _book(
+    action_plans = xlsx_book(
         [
             _metadata("df2"),
             ("2", ("action_plan_id", "organisation_id", "number_of_group_members", "approval_date"), plans),
@@ -250,7 +251,7 @@ def workbooks() -> dict[str, bytes]:
         for inv in INVENTORIES
         if inv.kind == "MR"
     ]
-    monitoring = _book(
+    monitoring = xlsx_book(
         [
             _metadata("df3"),
             (
