@@ -408,9 +408,8 @@ class _Workbook:
             ) from None
         return cls(source, name, reader)
 
-    def table(self, sheet: str, required: Sequence[str], optional: Sequence[str] = ()) -> pl.DataFrame:
-        """The sheet's columns `required` (each must be there) and `optional` (when there), as text;
-        the header is the sheet's first non-blank row, matched case-insensitively."""
+    def rows(self, sheet: str) -> pl.DataFrame:
+        """The sheet's non-blank rows as text, the header first; a missing sheet raises, naming it."""
         names = [str(n) for n in self.reader.sheet_names]
         if sheet not in names:
             raise ValidationError(
@@ -424,6 +423,19 @@ class _Workbook:
             raise ValidationError(
                 self.source, f"sheet {sheet!r} of {self.name}", "a header row", "an empty sheet"
             )
+        return raw
+
+    def table(
+        self,
+        sheet: str,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+        raw: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
+        """The sheet's columns `required` (each must be there) and `optional` (when there), as text;
+        the header is the sheet's first non-blank row, matched case-insensitively."""
+        if raw is None:
+            raw = self.rows(sheet)
         columns: dict[str, str] = {}
         for column, header in zip(raw.columns, raw.row(0), strict=True):
             key = _norm(header)
@@ -582,11 +594,13 @@ def _inventory_rows(
             raise ValidationError(
                 source, f"population_in_the_inventory_year of {label}", "one population", str(sorted(people))
             )
-        written = (
-            {reported_unit(source, units[i], label) for i in members} - {None} if units is not None else set()
-        )
+        written = {
+            unit
+            for i in members
+            if units is not None and (unit := reported_unit(source, units[i], label)) is not None
+        }
         if len(written) > 1:
-            raise ValidationError(source, f"{UNIT_COLUMN} of {label}", "one unit", str(sorted(written)))  # type: ignore[type-var]
+            raise ValidationError(source, f"{UNIT_COLUMN} of {label}", "one unit", str(sorted(written)))
         values = [emissions[i] for i in members if emissions[i] is not None]
         out.append(
             _Inventory(
@@ -681,33 +695,32 @@ def _targets(
     source: str, book: _Workbook, sheet: str, plan_owner: Mapping[str, str], area_of: Mapping[str, str]
 ) -> pl.DataFrame:
     where = f"sheet {sheet!r} of {book.name}"
-    names = [str(n) for n in book.reader.sheet_names]
-    if sheet not in names:
-        raise ValidationError(
-            source, f"sheet {sheet!r} of {book.name}", f"a sheet named {sheet!r}", ", ".join(names)
-        )
-    book.table(sheet, ("action_plan_id",))  # the key column must be there
-    raw = book.reader.load_sheet(sheet, header_row=None, dtypes="string", whitespace_as_null=True).to_polars()
-    headers = [_norm(h) for h in raw.row(0)]
-    targets = [h[len("co2_target_") :] for h in headers if h.startswith("co2_target_")]
-    if not targets:
+    raw = book.rows(sheet)
+    prefix = "co2_target_"
+    # target key (the normalised header's tail) -> its name as the header writes it ("Mid-term target")
+    labels = {
+        _norm(cell)[len(prefix) :]: " ".join(cell.split())[len(prefix) :]
+        for cell in raw.row(0)
+        if cell is not None and _norm(cell).startswith(prefix)
+    }
+    if not labels:
         raise ValidationError(
             source,
             f"columns of {where}",
-            "co2_target_<target> columns (e.g. co2_target_com2030)",
-            ", ".join(headers),
+            "co2_target_<target> columns (e.g. co2_target_CoM2030)",
+            ", ".join(str(cell) for cell in raw.row(0) if cell is not None),
         )
-    records = []
-    for target in targets:
-        year_in_name = re.fullmatch(r"com(\d{4})", target)
-        required = [f"co2_target_{target}", f"base_year_{target}", f"reduction_type_{target}"]
-        if year_in_name is None:
+    required = ["action_plan_id"]
+    for target in labels:
+        required += [f"co2_target_{target}", f"base_year_{target}", f"reduction_type_{target}"]
+        if re.fullmatch(r"com(\d{4})", target) is None:
             required.append(f"target_year_{target}")
-        table = book.table(sheet, ("action_plan_id", *required))
-        table = table.with_columns(pl.Series("action_plan_id", _ids(table["action_plan_id"])))
-        table = table.filter(pl.col("action_plan_id").is_in(list(plan_owner)))
-        if table.is_empty():
-            continue
+    table = book.table(sheet, required, raw=raw)
+    table = table.with_columns(pl.Series("action_plan_id", _ids(table["action_plan_id"])))
+    table = table.filter(pl.col("action_plan_id").is_in(list(plan_owner)))
+    records = []
+    for target, label in labels.items():
+        year_in_name = re.fullmatch(r"com(\d{4})", target)
         values = _numbers(source, table, f"co2_target_{target}", where)
         bases = _numbers(source, table, f"base_year_{target}", where)
         years = (
@@ -715,7 +728,6 @@ def _targets(
             if year_in_name is None
             else pl.Series([float(year_in_name[1])] * table.height)
         )
-        label = _target_label(book, sheet, target)
         for i, plan in enumerate(table["action_plan_id"].to_list()):
             value = values[i]
             if value is None:
@@ -760,12 +772,3 @@ def _targets(
     return pl.DataFrame(records, schema_overrides={"value": pl.Float64, "flag": pl.String}).sort(
         ["area", "target", "period", "action_plan_id"]
     )
-
-
-def _target_label(book: _Workbook, sheet: str, target: str) -> str:
-    """The target's name as the header writes it ("CoM2030", "Mid-term target")."""
-    raw = book.reader.load_sheet(sheet, header_row=None, dtypes="string", n_rows=1).to_polars()
-    for header in raw.row(0):
-        if header is not None and _norm(header) == f"co2_target_{target}":
-            return " ".join(header.split())[len("co2_target_") :]
-    return target
