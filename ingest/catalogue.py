@@ -16,7 +16,7 @@ from common.units import check_unit
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 
 Protocol = Literal[
-    "ckan_xlsx", "syke_csv", "syke_population_csv", "pxweb", "eurostat", "fingrid", "oecd_sdmx"
+    "ckan_xlsx", "syke_csv", "syke_population_csv", "pxweb", "eurostat", "fingrid", "oecd_sdmx", "gcom_xlsx"
 ]
 Frequency = Literal["annual", "monthly", "weekly", "daily"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest.connector import Connector
+from ingest.covenant import CovenantConnector
 from ingest.eurostat import EurostatConnector
 from ingest.fingrid import FingridConnector
 from ingest.hsy import HsyConnector
@@ -21,6 +22,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         EurostatConnector,
         FingridConnector,
         OecdConnector,
+        CovenantConnector,
     )
 }
 

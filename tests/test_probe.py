@@ -318,6 +318,23 @@ def test_a_header_unit_that_disagrees_is_drift_naming_the_column(
     assert "Energiankulutus (TJ)" in str(drift["found"]) and "GWh" in str(drift["found"])
 
 
+def test_a_renamed_covenant_column_is_drift_naming_the_column_and_sheet(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path
+) -> None:
+    xlsx = next(e for e in demo_server.exchanges if e.url.endswith("df3_Monitoring.xlsx"))
+    damaged = _xlsx_header(demo_server.body(xlsx), "emission_measure", "emission_measure_t")
+    assert damaged != demo_server.body(xlsx)
+    demo_server.override(xlsx.url, damaged)
+
+    code, output = _probe(demo_server, tmp_path, "covenant_inventories", "--json")
+
+    assert code == 1
+    (drift,) = _drift(output, "covenant_inventories")
+    assert drift["what"] == "shape"
+    assert "'emission_measure' in sheet '3D_1'" in str(drift["found"])
+    assert "emission_measure_t" in str(drift["found"])
+
+
 def test_an_unknown_code_is_drift_naming_the_code(
     demo_server: DemoServer, settings_env: Path, tmp_path: Path
 ) -> None:
