@@ -131,17 +131,15 @@ def read_options(spec: DatasetSpec) -> EurostatOptions:
         )
         raise ValidationError(spec.id, "catalogue options", "valid eurostat options", problems) from None
     named = [
-        *options.units.items(),
-        *options.indicator_units.items(),
+        *[(f"units {code}", unit) for code, unit in options.units.items()],
+        *[(f"indicator_units {code}", unit) for code, unit in options.indicator_units.items()],
         *([("unit", options.unit)] if options.unit else []),
     ]
     for name, unit in named:
         try:
             check_unit(unit)
         except UnitError as exc:
-            raise ValidationError(
-                spec.id, f"catalogue options.units {name}", "a kestava unit", str(exc)
-            ) from None
+            raise ValidationError(spec.id, f"catalogue options.{name}", "a kestava unit", str(exc)) from None
     return options
 
 

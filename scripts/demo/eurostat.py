@@ -34,6 +34,7 @@ __all__ = [
     "DemoDataset",
     "UrbanDataset",
     "generate",
+    "generate_urban",
     "jsonstat_response",
     "urban_response",
 ]
@@ -627,12 +628,23 @@ def urban_response(dataset: UrbanDataset) -> bytes:
 
 
 def generate(folder: Path, manifest: Manifest) -> None:
-    """Record the GET the Eurostat connector makes for each eurostat_* catalogue entry."""
+    """Record the GET the Eurostat connector makes for each national eurostat_* catalogue entry."""
+    _record(
+        folder, manifest, {dataset_id: (d.code, jsonstat_response(d)) for dataset_id, d in DATASETS.items()}
+    )
+
+
+def generate_urban(folder: Path, manifest: Manifest) -> None:
+    """Record the GET the Eurostat connector makes for each city statistics (Urban Audit) entry."""
+    _record(
+        folder,
+        manifest,
+        {dataset_id: (d.code, urban_response(d)) for dataset_id, d in URBAN_DATASETS.items()},
+    )
+
+
+def _record(folder: Path, manifest: Manifest, bodies: Mapping[str, tuple[str, bytes]]) -> None:
     catalogue = load_catalogue()
-    bodies = {
-        **{dataset_id: (d.code, jsonstat_response(d)) for dataset_id, d in DATASETS.items()},
-        **{dataset_id: (d.code, urban_response(d)) for dataset_id, d in URBAN_DATASETS.items()},
-    }
     for dataset_id, (code, body) in bodies.items():
         spec = catalogue.dataset(dataset_id)
         request = RequestSpec("GET", spec.url, tuple(request_params(read_options(spec))), None)
