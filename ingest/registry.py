@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingest.cdp import CdpConnector
 from ingest.connector import Connector
 from ingest.eurostat import EurostatConnector
 from ingest.fingrid import FingridConnector
@@ -19,6 +20,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         PxWebConnector,
         EurostatConnector,
         FingridConnector,
+        CdpConnector,
     )
 }
 
