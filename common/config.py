@@ -30,6 +30,18 @@ class Settings(BaseSettings):
         'or numbers separated by commas ("049,091")',
     )
 
+    cdp_enabled: bool = Field(
+        default=False,
+        description="Opt in to the CDP-ICLEI city disclosures (catalogue datasets with enabled_by = "
+        '"cdp_enabled"): ingested for internal use only, see cdp_licence',
+    )
+    cdp_licence: str | None = Field(
+        default=None,
+        description="The licence (or written consent) under which CDP-ICLEI rows may be published in "
+        "reports and exports; unset: they never are (cdp.net's terms forbid use beyond internal use "
+        "without written consent)",
+    )
+
     @model_validator(mode="after")
     def _reports_follow_data_dir(self) -> Settings:
         if self.report_dir is None:

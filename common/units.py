@@ -15,6 +15,8 @@ UNITS: dict[str, tuple[str, float]] = {
     "gCO2/kWh": ("emission_factor", 1.0),
     "persons": ("count_people", 1.0),
     "vehicles": ("count_vehicles", 1.0),
+    "cars per 1 000 residents": ("vehicles_per_person", 0.001),
+    "km": ("length", 1_000.0),
     "thousand tonnes": ("mass", 1_000.0),
     "%": ("share", 1.0),
     "index": ("index", 1.0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,15 @@ from common.units import check_unit
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 
 Protocol = Literal[
-    "ckan_xlsx", "syke_csv", "syke_population_csv", "pxweb", "eurostat", "fingrid", "oecd_sdmx", "gcom_xlsx"
+    "ckan_xlsx",
+    "syke_csv",
+    "syke_population_csv",
+    "pxweb",
+    "eurostat",
+    "fingrid",
+    "oecd_sdmx",
+    "gcom_xlsx",
+    "cdp_socrata",
 ]
 Frequency = Literal["annual", "monthly", "weekly", "daily"]
 
@@ -181,6 +190,16 @@ class DatasetSpec(BaseModel):
     # the publisher's sector hierarchy mapped to the tracker's sectors, first match wins (e.g. HSY); a row
     # no rule matches is rejected, naming its labels
     sectors: tuple[SectorRule, ...] = ()
+    # opt-in: a dataset with enabled = false is left out of the loaded catalogue (never scheduled, fetched,
+    # probed or checked for freshness) unless the boolean setting `enabled_by` (a common.config.Settings
+    # field, e.g. cdp_enabled <- KESTAVA_CDP_ENABLED) is true
+    enabled: bool = True
+    enabled_by: str | None = None
+    # restricted: the dataset's rows may be ingested but never published (report, export) unless a
+    # licence is declared in the setting `licence_setting` (e.g. cdp_licence <- KESTAVA_CDP_LICENCE);
+    # see ingest.licensing.publishable
+    restricted: bool = False
+    licence_setting: str | None = None
 
     @model_validator(mode="after")
     def _check_column_units(self) -> DatasetSpec:
@@ -190,6 +209,26 @@ class DatasetSpec(BaseModel):
             except ValueError as error:
                 raise ValueError(f"dataset {self.id!r}: column_units[{column!r}]: {error}") from None
         return self
+
+    @model_validator(mode="after")
+    def _check_opt_in(self) -> DatasetSpec:
+        from common.config import Settings
+
+        fields = Settings.model_fields
+        for name, setting in (("enabled_by", self.enabled_by), ("licence_setting", self.licence_setting)):
+            if setting is not None and setting not in fields:
+                raise ValueError(f"dataset {self.id!r}: {name} {setting!r} is not a setting of common.config")
+        if self.enabled_by is not None and self.enabled:
+            raise ValueError(f"dataset {self.id!r}: enabled_by needs enabled = false (an opt-in)")
+        if self.restricted and self.licence_setting is None:
+            raise ValueError(
+                f"dataset {self.id!r}: restricted needs licence_setting (where a licence is declared)"
+            )
+        return self
+
+    def enabled_in(self, switched_on: Collection[str]) -> bool:
+        """Whether the dataset is ingested, given the names of the boolean settings that are true."""
+        return self.enabled or (self.enabled_by is not None and self.enabled_by in switched_on)
 
     def sector_of(self, labels: dict[str, str]) -> SectorRule | None:
         """The first sector rule whose every match condition holds for `labels` (dimension -> label)."""
@@ -207,12 +246,24 @@ class Catalogue(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     sources: dict[str, SourceSpec]
-    datasets: dict[str, DatasetSpec]
+    datasets: dict[str, DatasetSpec]  # the datasets that are ingested
+    # opt-in datasets not enabled by the settings: known (e.g. for ingest.licensing), never ingested
+    disabled: dict[str, DatasetSpec] = Field(default_factory=dict)
 
     def dataset(self, dataset_id: str) -> DatasetSpec:
         try:
             return self.datasets[dataset_id]
         except KeyError:
+            if dataset_id in self.disabled:
+                spec = self.disabled[dataset_id]
+                how = (
+                    f"set {spec.enabled_by} (KESTAVA_{spec.enabled_by.upper()}=true)"
+                    if spec.enabled_by
+                    else ""
+                )
+                raise KeyError(
+                    f"dataset {dataset_id!r} is an opt-in, not enabled; {how}".rstrip("; ")
+                ) from None
             known = ", ".join(sorted(self.datasets))
             raise KeyError(f"unknown dataset {dataset_id!r}; the catalogue has: {known}") from None
 
@@ -220,18 +271,38 @@ class Catalogue(BaseModel):
         return self.sources[self.dataset(dataset_id).source]
 
 
-def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
-    """Validate a catalogue document; ids are taken from the table keys."""
+def switched_on_settings() -> frozenset[str]:
+    """The names of the boolean settings (common.config) that are true, e.g. {"cdp_enabled"}."""
+    from common.config import get_settings
+
+    return frozenset(name for name, value in get_settings().model_dump().items() if value is True)
+
+
+def parse_catalogue(raw: dict[str, Any], *, switched_on: Collection[str] | None = None) -> Catalogue:
+    """Validate a catalogue document; ids are taken from the table keys.
+
+    Opt-in datasets (enabled = false) go to `disabled` unless their `enabled_by` setting is among
+    `switched_on` (default: the boolean settings that are true now).
+    """
     sources = {key: SourceSpec(id=key, **value) for key, value in raw.get("sources", {}).items()}
     datasets = {key: DatasetSpec(id=key, **value) for key, value in raw.get("datasets", {}).items()}
     for dataset in datasets.values():
         if dataset.source not in sources:
             raise ValueError(f"catalogue: dataset {dataset.id!r}: unknown source {dataset.source!r}")
-    return Catalogue(sources=sources, datasets=datasets)
+    on = switched_on_settings() if switched_on is None else frozenset(switched_on)
+    return Catalogue(
+        sources=sources,
+        datasets={key: d for key, d in datasets.items() if d.enabled_in(on)},
+        disabled={key: d for key, d in datasets.items() if not d.enabled_in(on)},
+    )
+
+
+def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
+    """Read and validate the catalogue file (cached per path and per set of opt-ins switched on)."""
+    return _load_catalogue(path, switched_on_settings())
 
 
 @cache
-def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
-    """Read and validate the catalogue file (cached per path)."""
+def _load_catalogue(path: Path, switched_on: frozenset[str]) -> Catalogue:
     with path.open("rb") as handle:
-        return parse_catalogue(tomllib.load(handle))
+        return parse_catalogue(tomllib.load(handle), switched_on=switched_on)

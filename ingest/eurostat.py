@@ -4,7 +4,14 @@ Request: `GET {url}?format=JSON&lang=EN&geo=FI&geo=EU27_2020[&<dim>=<code>…]&s
 (filters are repeated query parameters, in the order the catalogue gives them).
 
 Catalogue options (`[datasets.X] options`):
-- `geo`: geo codes to request, in order (required).
+- `geo`: geo codes to request, in order (required when the area dimension is `geo`, else not allowed).
+- `area_dimension` (default `geo`): the dimension holding the areas, e.g. `cities` in the Urban Audit
+  city statistics (`urb_cenv`, `urb_ctran`, `urb_cpop1`), which are requested without any area parameter.
+- `peer_source` (e.g. `urban_audit`) and `peer_code_suffix` (e.g. `C`, a city rather than its greater city
+  `K` or functional urban area `F`): the area dimension's codes are resolved to the peer cities of
+  ingest/peers.toml by their LABELS ("Espoo/Esbo") with `ingest.peers.resolve_codes`; only peers are kept,
+  `area` is the peer's area and a column `city_code` keeps Eurostat's code. The home city absent from the
+  labels is a ValidationError naming it.
 - `since`: first time period (`sinceTimePeriod`), optional.
 - `filters`: {dimension: [codes]} the series to take: sent as repeated query parameters (sorted by
   dimension) AND applied to the answer (Eurostat may ignore a filter it does not know, so the answer is
@@ -17,8 +24,13 @@ Catalogue options (`[datasets.X] options`):
   (GHG_UNIT_CODES overrides UNIT_CODES).
 - `units`: {Eurostat unit code: kestava unit} overrides for this dataset.
 - `unit`: the kestava unit when the dataset has no `unit` dimension.
+- `indicator_units`: {indicator code: kestava unit} when the dataset has no `unit` dimension and each
+  indicator of `indicator_dimension` (default `indic_ur`) has its own unit, e.g. `{ EN4008V = "thousand
+  tonnes", EN5205V = "%" }`. An indicator of the answer without an entry is a ValidationError naming it.
+  The indicator dimension then tells series apart like `unit` does (the one-series check skips it).
 
-Output: the normalised observation frame; area = geo code, period = time code, flag = Eurostat status
+Output: the normalised observation frame; area = geo code (or the peer's area, see `peer_source`),
+period = time code, flag = Eurostat status
 (p provisional, e estimated, b break, d definition differs, u low reliability, : not available);
 `unit` is the kestava unit and `unit_code` keeps Eurostat's unit code (so I90 and I15 stay distinct
 series); every other dimension (freq, nace_r2, src_crf, wst_oper, …) is a column of codes.
@@ -41,7 +53,8 @@ from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, check_not_html
-from ingest.jsonstat import read_jsonstat
+from ingest.jsonstat import JsonStatDataset, read_jsonstat
+from ingest.peers import Candidate, PeerSource, resolve_codes
 
 __all__ = [
     "GHG_UNIT_CODES",
@@ -77,20 +90,35 @@ GHG_UNIT_CODES: Mapping[str, str] = {
     "T_HAB": "t CO2e per resident",
     "I90": "index",
 }
-RESERVED_COLUMNS = frozenset({"area", "period", "value", "flag", "unit"})
+RESERVED_COLUMNS = frozenset({"area", "period", "value", "flag", "unit", "unit_code", "city_code"})
 
 
 class EurostatOptions(pydantic.BaseModel):
     """The eurostat protocol's catalogue options (see the module docstring)."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-    geo: list[str] = pydantic.Field(min_length=1)
+    geo: list[str] = pydantic.Field(default_factory=list)
+    area_dimension: str = "geo"
+    peer_source: PeerSource | None = None
+    peer_code_suffix: str | None = None
     since: str | None = None
     filters: dict[str, list[str]] = pydantic.Field(default_factory=dict)
     ghg: bool = False
     units: dict[str, str] = pydantic.Field(default_factory=dict)
     unit: str | None = None
+    indicator_dimension: str = "indic_ur"
+    indicator_units: dict[str, str] = pydantic.Field(default_factory=dict)
     single_series: bool = True
+
+    @pydantic.model_validator(mode="after")
+    def _areas(self) -> EurostatOptions:
+        if self.area_dimension == "geo" and not self.geo:
+            raise ValueError("geo: at least one geo code (the area dimension is geo)")
+        if self.area_dimension != "geo" and self.geo:
+            raise ValueError(f"geo: not allowed when the area dimension is {self.area_dimension!r}")
+        if self.peer_code_suffix is not None and self.peer_source is None:
+            raise ValueError("peer_code_suffix needs peer_source")
+        return self
 
 
 def read_options(spec: DatasetSpec) -> EurostatOptions:
@@ -102,13 +130,16 @@ def read_options(spec: DatasetSpec) -> EurostatOptions:
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         raise ValidationError(spec.id, "catalogue options", "valid eurostat options", problems) from None
-    for name, unit in [*options.units.items(), *([("unit", options.unit)] if options.unit else [])]:
+    named = [
+        *[(f"units {code}", unit) for code, unit in options.units.items()],
+        *[(f"indicator_units {code}", unit) for code, unit in options.indicator_units.items()],
+        *([("unit", options.unit)] if options.unit else []),
+    ]
+    for name, unit in named:
         try:
             check_unit(unit)
         except UnitError as exc:
-            raise ValidationError(
-                spec.id, f"catalogue options.units {name}", "a kestava unit", str(exc)
-            ) from None
+            raise ValidationError(spec.id, f"catalogue options.{name}", "a kestava unit", str(exc)) from None
     return options
 
 
@@ -188,12 +219,18 @@ def select_series(
     return frame
 
 
-def check_single_series(source: str, ids: Sequence[str], frame: pl.DataFrame) -> None:
-    """One series per geo and unit: every other dimension must hold a single code after the filters."""
+def check_single_series(
+    source: str, ids: Sequence[str], frame: pl.DataFrame, *, exclude: Sequence[str] = ("geo",)
+) -> None:
+    """One series per area and unit: every other dimension must hold a single code after the filters.
+
+    `exclude` names the dimensions that tell series apart besides time and unit (the area dimension and,
+    with indicator_units, the indicator dimension).
+    """
     several = {
         dimension: frame.get_column(dimension).unique().sort().to_list()
         for dimension in ids
-        if dimension not in ("geo", "time", "unit")
+        if dimension not in ("time", "unit", *exclude)
     }
     several = {dimension: codes for dimension, codes in several.items() if len(codes) > 1}
     if several:
@@ -264,22 +301,51 @@ class EurostatConnector:
         dataset = read_jsonstat(doc, source=source)  # JsonStatError is a ValidationError
 
         ids = list(dataset.dimension_ids)
-        for required in ("geo", "time"):
+        area_dim = options.area_dimension
+        for required in (area_dim, "time"):
             if required not in ids:
                 raise ValidationError(source, "id", f"a dimension {required!r}", f"dimensions {ids}")
         frame = dataset.frame.filter(pl.col("value").is_not_null() | pl.col("status").is_not_null())
         frame = select_series(source, options, ids, frame)
+        if options.peer_source is not None:
+            frame = _keep_peers(source, options, dataset, frame)
         if frame.filter(pl.col("value").is_not_null()).height == 0:
             raise ValidationError(source, "value", "at least one observation", "an empty dataset")
+        per_indicator = bool(options.indicator_units)
+        if per_indicator and options.indicator_dimension not in ids:
+            raise ValidationError(
+                source,
+                "id",
+                f"a dimension {options.indicator_dimension!r} (options.indicator_units)",
+                f"dimensions {ids}",
+            )
         if options.single_series:
-            check_single_series(source, ids, frame)
+            exclude = (area_dim, *([options.indicator_dimension] if per_indicator else []))
+            check_single_series(source, ids, frame, exclude=exclude)
 
-        others = [d for d in ids if d not in ("geo", "time", "unit")]
-        clash = [d for d in others if d in RESERVED_COLUMNS or d == "unit_code"]
+        others = [d for d in ids if d not in (area_dim, "time", "unit")]
+        clash = [d for d in others if d in RESERVED_COLUMNS]
         if clash:
             raise ValidationError(source, "id", "dimension ids that are not output column names", str(clash))
 
-        if "unit" in ids:
+        extra: list[pl.Expr] = []
+        if per_indicator:
+            if "unit" in ids:
+                raise ValidationError(
+                    source, "id", "no dimension 'unit' (options.indicator_units gives the units)", str(ids)
+                )
+            mapping = options.indicator_units
+            codes = frame.get_column(options.indicator_dimension).unique().sort().to_list()
+            unknown = [code for code in codes if code not in mapping]
+            if unknown:
+                raise ValidationError(
+                    source,
+                    f"dimension {options.indicator_dimension}",
+                    f"indicators with a kestava unit in options.indicator_units (known: {sorted(mapping)})",
+                    ", ".join(unknown),
+                )
+            unit = pl.col(options.indicator_dimension).replace_strict(mapping, return_dtype=pl.Utf8)
+        elif "unit" in ids:
             mapping = unit_mapping(options)
             codes = frame.get_column("unit").unique().sort().to_list()
             unknown = [code for code in codes if code not in mapping]
@@ -294,12 +360,16 @@ class EurostatConnector:
             extra = [pl.col("unit").alias("unit_code")]
         elif options.unit is not None:
             unit = pl.lit(options.unit, dtype=pl.Utf8)
-            extra = []
         else:
             raise ValidationError(source, "id", "a dimension 'unit' (or options.unit)", f"dimensions {ids}")
 
+        if options.peer_source is not None:
+            area = pl.col("_peer_area").alias("area")
+            extra.append(pl.col(area_dim).alias("city_code"))
+        else:
+            area = pl.col(area_dim).alias("area")
         return frame.select(
-            pl.col("geo").alias("area"),
+            area,
             pl.col("time").alias("period"),
             pl.col("value").cast(pl.Float64),
             pl.col("status").cast(pl.Utf8).alias("flag"),
@@ -307,3 +377,17 @@ class EurostatConnector:
             *extra,
             *[pl.col(d).cast(pl.Utf8) for d in others],
         )
+
+
+def _keep_peers(
+    source: str, options: EurostatOptions, dataset: JsonStatDataset, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """The rows of the peer cities, resolved by the area dimension's labels, with their area (_peer_area)."""
+    assert options.peer_source is not None
+    labels = dataset.labels.get(options.area_dimension, {})
+    candidates = [Candidate(code, label) for code, label in labels.items()]
+    resolved = resolve_codes(source, options.peer_source, candidates, code_suffix=options.peer_code_suffix)
+    area_of = {code: area for area, code in resolved.items()}
+    return frame.filter(pl.col(options.area_dimension).is_in(list(area_of))).with_columns(
+        pl.col(options.area_dimension).replace_strict(area_of, return_dtype=pl.Utf8).alias("_peer_area")
+    )

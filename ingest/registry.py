@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingest.cdp import CdpConnector
 from ingest.connector import Connector
 from ingest.covenant import CovenantConnector
 from ingest.eurostat import EurostatConnector
@@ -23,6 +24,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         FingridConnector,
         OecdConnector,
         CovenantConnector,
+        CdpConnector,
     )
 }
 

@@ -16,9 +16,9 @@ from scripts.demo import covenant, eurostat, fingrid, hsy, oecd, statfin, syke
 
 DESCRIPTION = (
     "DEMO DATA in the real wire formats of HSY (CKAN + XLSX), Syke (CSV), Statistics Finland and "
-    "Traficom (PxWeb JSON-stat 2.0), Eurostat (JSON-stat 2.0), Fingrid (paged JSON), the OECD "
-    "(SDMX-ML structure + CSV with labels) and the JRC Covenant of Mayors (directory listings + XLSX) "
-    "for European peer cities. "
+    "Traficom (PxWeb JSON-stat 2.0), Eurostat (JSON-stat 2.0, including the city statistics of the peer "
+    "cities), Fingrid (paged JSON), the OECD (SDMX-ML structure + CSV with labels) and the JRC Covenant "
+    "of Mayors (directory listings + XLSX) for European peer cities. "
     "Values are calibrated to Espoo's "
     "published figures (2023 = 742 kt CO2e, −30 % on 1990, 2.4 t per resident; 2030 target 212 kt) and "
     "plausible elsewhere. They are not the publishers' data."
@@ -41,6 +41,7 @@ def build(folder: Path) -> Manifest:
     for module in (hsy, syke, statfin, eurostat, fingrid, oecd, covenant):
         module.generate(folder, manifest)
     syke.generate_population(folder, manifest)
+    eurostat.generate_urban(folder, manifest)
     write_manifest(manifest, folder)
     return manifest
 

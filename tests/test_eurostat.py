@@ -420,7 +420,10 @@ def test_every_eurostat_catalogue_entry_selects_its_series_with_filters() -> Non
     for spec in entries:
         options = read_options(spec)
         assert options.single_series, spec.id
-        assert "unit" in options.filters, spec.id
+        if options.indicator_units:  # city statistics: no unit dimension, a unit per chosen indicator
+            assert set(options.filters[options.indicator_dimension]) == set(options.indicator_units)
+        else:
+            assert "unit" in options.filters, spec.id
     assert read_options(catalogue.dataset("eurostat_sdg_13_10")).filters["src_crf"] == ["TOTXMEMONIA"]
     assert read_options(catalogue.dataset("eurostat_sdg_07_40")).filters["nrg_bal"] == ["REN"]
 

@@ -3,6 +3,11 @@
 The answers have the real datasets' dimensions, including the series the catalogue filters out
 (sdg_13_10's two src_crf series and its airpol dimension, sdg_07_40's four nrg_bal series), so that the
 offline run goes through the connector's series selection exactly as a live run would. Values are demo.
+
+The city statistics (Urban Audit: urb_cenv, urb_ctran, urb_cpop1) have dimensions freq, indic_ur, cities,
+time and no unit; `cities` lists peers and other cities as cities (…C), greater cities (…K) and functional
+urban areas (…F), Espoo labelled "Espoo/Esbo"; reporting is voluntary, so years and cities are missing.
+The city codes follow Eurostat's pattern but are demo, as are the values.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from ingest.eurostat import read_options, request_params
 from ingest.manifest import Manifest
 from ingest.replay import record_exchange
 
-__all__ = ["DATASETS", "DemoDataset", "generate", "jsonstat_response"]
+__all__ = [
+    "CITIES",
+    "DATASETS",
+    "URBAN_DATASETS",
+    "DemoDataset",
+    "UrbanDataset",
+    "generate",
+    "generate_urban",
+    "jsonstat_response",
+    "urban_response",
+]
 
 SEED = 20_261_127
 HTTP_DATE = "Mon, 23 Nov 2026 12:00:00 GMT"
@@ -438,19 +453,205 @@ def jsonstat_response(dataset: DemoDataset) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# ------------------------------------------------------------------------------ city statistics
+
+# (code, label, population 2023, municipal waste kg per resident, green urban area %, cars per 1 000
+# residents, cycle network km); greater cities (K) and functional urban areas (F) carry no demo values.
+CITIES: tuple[tuple[str, str, int, int, float, int, int], ...] = (
+    ("AT001C", "Wien", 1_982_000, 560, 16.5, 370, 1_650),
+    ("AT001K", "Wien (greater city)", 0, 0, 0.0, 0, 0),
+    ("CH001C", "Zürich", 427_000, 310, 12.0, 335, 420),
+    ("DE001C", "Berlin", 3_755_000, 390, 11.5, 335, 1_500),
+    ("DE027C", "Freiburg im Breisgau", 236_000, 330, 6.5, 410, 520),
+    ("DK001C", "København", 654_000, 430, 14.0, 250, 390),
+    ("DK002C", "Aarhus", 362_000, 480, 9.0, 400, 520),
+    ("EE001C", "Tallinn", 457_000, 420, 11.0, 520, 280),
+    ("EL001C", "Athina", 643_000, 470, 3.0, 560, 30),
+    ("ES001C", "Madrid", 3_330_000, 410, 8.0, 500, 700),
+    ("FI001C", "Helsinki/Helsingfors", 664_000, 430, 9.5, 400, 1_300),
+    ("FI001K", "Helsinki/Helsingfors (greater city)", 0, 0, 0.0, 0, 0),
+    ("FI001F", "Helsinki/Helsingfors", 0, 0, 0.0, 0, 0),
+    ("FI002C", "Tampere/Tammerfors", 249_000, 450, 5.5, 470, 700),
+    ("FI003C", "Turku/Åbo", 202_000, 440, 6.0, 460, 520),
+    ("FI004C", "Espoo/Esbo", 305_000, 450, 4.5, 480, 1_050),
+    ("FI005C", "Vantaa/Vanda", 242_000, 470, 4.0, 500, 600),
+    ("FI007C", "Lahti/Lahtis", 120_000, 460, 5.0, 520, 420),
+    ("FI008C", "Jyväskylä", 146_000, 430, 4.0, 500, 400),
+    ("FI009C", "Kuopio", 124_000, 420, 4.5, 540, 350),
+    ("IS001C", "Reykjavík", 139_000, 650, 8.5, 700, 120),
+    ("NL002C", "Amsterdam", 918_000, 420, 10.5, 240, 520),
+    ("NO001C", "Oslo", 709_000, 390, 13.0, 350, 300),
+    ("NO002C", "Bergen", 290_000, 410, 5.0, 420, 110),
+    ("PL001C", "Warszawa", 1_860_000, 370, 8.5, 780, 680),
+    ("SE001C", "Stockholm", 985_000, 400, 15.0, 380, 760),
+    ("SE002C", "Göteborg", 600_000, 410, 9.0, 350, 560),
+    ("SE003C", "Malmö", 360_000, 400, 8.0, 330, 500),
+    ("SE004C", "Uppsala", 240_000, 380, 4.0, 400, 440),
+    ("SI001C", "Ljubljana", 295_000, 430, 10.0, 520, 300),
+    ("SI001F", "Ljubljana", 0, 0, 0.0, 0, 0),
+)
+
+
+@dataclass(frozen=True)
+class UrbanDataset:
+    """An Urban Audit dataset of the demo: its indicators (code, label, how each city's value is made)."""
+
+    code: str
+    label: str
+    updated: str
+    indicators: tuple[tuple[str, str], ...]
+
+
+URBAN_DATASETS: Mapping[str, UrbanDataset] = {
+    "eurostat_urb_cenv": UrbanDataset(
+        "urb_cenv",
+        "Environment by cities and greater cities",
+        "2026-04-14T23:00:00+0200",
+        (
+            ("EN4008V", "Municipal waste generated (domestic and commercial), total - 1000 t"),
+            ("EN5205V", "Share of green urban areas in the total area - %"),
+        ),
+    ),
+    "eurostat_urb_ctran": UrbanDataset(
+        "urb_ctran",
+        "Transport by cities and greater cities",
+        "2026-04-14T23:00:00+0200",
+        (
+            ("TT1057I", "Number of registered cars per 1000 population"),
+            ("TT1079V", "Length of bicycle network (dedicated cycle paths and lanes) - km"),
+        ),
+    ),
+    "eurostat_urb_cpop1": UrbanDataset(
+        "urb_cpop1",
+        "Population on 1 January by age groups and sex - cities and greater cities",
+        "2026-05-20T23:00:00+0200",
+        (("DE1001V", "Population on the 1st of January, total"),),
+    ),
+}
+URBAN_YEARS = range(2000, 2025)
+# which years each indicator is collected in (voluntary reporting: a city reports some of them)
+URBAN_REPORTED: Mapping[str, tuple[int, ...]] = {
+    "DE1001V": tuple(range(2000, 2025)),
+    "EN4008V": (2004, 2008, 2012, 2015, 2016, 2018, 2019, 2020, 2021, 2022),
+    "EN5205V": (2006, 2012, 2018),
+    "TT1057I": (2004, 2008, 2012, 2014, 2016, 2018, 2019, 2020, 2021, 2022),
+    "TT1079V": (2008, 2012, 2015, 2018, 2021),
+}
+
+
+def _urban_value(indicator: str, city: tuple[str, str, int, int, float, int, int], year: int) -> float:
+    """A city's demo value of an indicator in a year: 2023 levels with a modest trend."""
+    _, _, population, waste_kg, green, cars, cycle = city
+    people = population * (1 + 0.013 * (year - 2023))
+    if indicator == "DE1001V":
+        return float(round(people))
+    if indicator == "EN4008V":
+        return round(people * waste_kg * (1 + 0.004 * (2023 - year)) / 1e6, 1)
+    if indicator == "EN5205V":
+        return round(green * (1 + 0.01 * (year - 2018)), 1)
+    if indicator == "TT1057I":
+        return round(cars * (1 + 0.004 * (2023 - year)), 1)
+    return float(round(cycle * (1 + 0.02 * (year - 2021))))
+
+
+def urban_response(dataset: UrbanDataset) -> bytes:
+    """An Urban Audit dataset as Eurostat's statistics API sends it (sparse value and status)."""
+    rng = random.Random(f"{SEED}-{dataset.code}")
+    times = [str(year) for year in URBAN_YEARS]
+    n_cities, n_times = len(CITIES), len(times)
+    value: dict[str, float] = {}
+    status: dict[str, str] = {}
+    for i, (indicator, _) in enumerate(dataset.indicators):
+        for c, city in enumerate(CITIES):
+            if not city[0].endswith("C"):
+                continue  # the demo publishes cities only
+            # most cities report most collection years; Espoo and Helsinki nearly all, Athina none
+            share = {"FI004C": 0.95, "FI001C": 0.95, "EL001C": 0.0}.get(city[0], 0.75)
+            for t, time in enumerate(times):
+                year = int(time)
+                if year not in URBAN_REPORTED[indicator] or rng.random() >= share:
+                    continue
+                flat = str((i * n_cities + c) * n_times + t)
+                value[flat] = _urban_value(indicator, city, year)
+                draw = rng.random()
+                if draw < 0.03:
+                    status[flat] = "e"
+                elif draw < 0.05:
+                    status[flat] = "b"
+                elif year == 2024:
+                    status[flat] = "p"
+    used_times = {times[int(flat) % n_times] for flat in value}
+    used_cities = {CITIES[(int(flat) // n_times) % n_cities][0] for flat in value}
+    dimensions: list[tuple[str, str, tuple[tuple[str, str], ...]]] = [
+        FREQ,
+        ("indic_ur", "Urban audit indicator", dataset.indicators),
+        ("cities", "Geopolitical entity (declaring)", tuple((c[0], c[1]) for c in CITIES)),
+        ("time", "Time", tuple((t, t) for t in times)),
+    ]
+    document: dict[str, Any] = {
+        "version": "2.0",
+        "class": "dataset",
+        "label": dataset.label,
+        "source": "ESTAT",
+        "updated": dataset.updated,
+        "value": {key: value[key] for key in sorted(value, key=int)},
+        "status": {key: status[key] for key in sorted(status, key=int)},
+        "id": [d[0] for d in dimensions],
+        "size": [len(d[2]) for d in dimensions],
+        "dimension": {
+            did: {
+                "label": label,
+                "category": {
+                    "index": {code: i for i, (code, _) in enumerate(categories)},
+                    "label": dict(categories),
+                },
+            }
+            for did, label, categories in dimensions
+        },
+        "extension": {
+            "lang": "EN",
+            "agencyId": "ESTAT",
+            "id": dataset.code.upper(),
+            "version": "1.0",
+            "datastructure": {"id": dataset.code.upper(), "agencyId": "ESTAT", "version": "1.0"},
+            "annotation": [
+                {"type": "OBS_LAST_UPDATE", "date": dataset.updated},
+                {"type": "DISSEMINATION_TIMESTAMP_DATA", "date": dataset.updated},
+            ],
+            "positions-with-no-data": {
+                "cities": [i for i, city in enumerate(CITIES) if city[0] not in used_cities],
+                "time": [i for i, time in enumerate(times) if time not in used_times],
+            },
+        },
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def generate(folder: Path, manifest: Manifest) -> None:
-    """Record the GET the Eurostat connector makes for each eurostat_* catalogue entry."""
+    """Record the GET the Eurostat connector makes for each national eurostat_* catalogue entry."""
+    _record(
+        folder, manifest, {dataset_id: (d.code, jsonstat_response(d)) for dataset_id, d in DATASETS.items()}
+    )
+
+
+def generate_urban(folder: Path, manifest: Manifest) -> None:
+    """Record the GET the Eurostat connector makes for each city statistics (Urban Audit) entry."""
+    _record(
+        folder,
+        manifest,
+        {dataset_id: (d.code, urban_response(d)) for dataset_id, d in URBAN_DATASETS.items()},
+    )
+
+
+def _record(folder: Path, manifest: Manifest, bodies: Mapping[str, tuple[str, bytes]]) -> None:
     catalogue = load_catalogue()
-    for dataset_id, dataset in DATASETS.items():
+    for dataset_id, (code, body) in bodies.items():
         spec = catalogue.dataset(dataset_id)
         request = RequestSpec("GET", spec.url, tuple(request_params(read_options(spec))), None)
-        body = jsonstat_response(dataset)
         headers = {
             "content-type": "application/json",
             "content-length": str(len(body)),
             "date": HTTP_DATE,
             "cache-control": "no-cache, no-store, must-revalidate",
         }
-        record_exchange(
-            folder, manifest, dataset_id, request, 200, headers, body, f"eurostat/{dataset.code}.json"
-        )
+        record_exchange(folder, manifest, dataset_id, request, 200, headers, body, f"eurostat/{code}.json")
