@@ -26,14 +26,21 @@ RECONCILED_UNIT: Final = "kt CO2e"
 STANDINGS_COLUMNS: Final[tuple[str, ...]] = ("area", "year", "value", "rank", "peers", "is_home")
 
 
+# How many years before the home city's latest year a peer's latest value may lie and still be ranked:
+# OECD models every city for the same years (0); cities report to Eurostat and to the Covenant of Mayors
+# when they choose, so their latest figures are of different years (each row keeps its own year).
+YEAR_WINDOW: Final[dict[str, int]] = {"oecd": 0, "urban_audit": 3, "covenant": 4, "cdp": 2}
+
+
 def standings(
-    values: pl.DataFrame, *, direction: Direction, home: str, year: int | None = None
+    values: pl.DataFrame, *, direction: Direction, home: str, year: int | None = None, window: int = 0
 ) -> pl.DataFrame:
-    """The peers' values in one year, ranked: rank 1 is the best in the indicator's desired direction.
+    """The peers' values, ranked: rank 1 is the best in the indicator's desired direction.
 
     values: area, year, value (one source, one method). The year is `year`, else the latest year in which
-    the home city has a value; only the peers with a value that year are ranked (`peers` counts them), and
-    ties share the better rank. Empty when the home city has no value at all.
+    the home city has a value; each peer's latest value from that year back to `window` years before it
+    is ranked (window 0: that year only), keeping its own year, and `peers` counts the peers ranked. Ties
+    share the better rank. Empty when the home city has no value at all.
     """
     present = values.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
     if year is None:
@@ -50,12 +57,13 @@ def standings(
                 }
             )
         year = int(home_years.max())  # type: ignore[arg-type]
-    that_year = present.filter(pl.col("year") == year)
-    if that_year.select(pl.col("area").is_duplicated().any()).item():
+    in_window = present.filter(pl.col("year").is_between(year - window, year))
+    if window == 0 and in_window.select(pl.col("area").is_duplicated().any()).item():
         raise ValueError(f"peer standings: an area has several values in {year}; one per area expected")
+    latest = in_window.sort("year").group_by("area", maintain_order=True).last()
     ranked = pl.col("value").rank(method="min", descending=direction == "increase").cast(pl.Int64)
     return (
-        that_year.select(
+        latest.select(
             pl.col("area"),
             pl.col("year").cast(pl.Int64),
             pl.col("value").cast(pl.Float64),
@@ -68,21 +76,22 @@ def standings(
     )
 
 
-def changes(values: pl.DataFrame, year: int) -> pl.DataFrame:
-    """Each peer's change, in per cent, from its first year in this source to `year`: the trend beside the
-    rank (OECD's series all start in 1990; a Covenant signatory's first inventory is its own baseline).
+def changes(values: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
+    """Each ranked peer's change, in per cent, from its first year in this source to the year it is ranked
+    with: the trend beside the rank (OECD's series all start in 1990; a Covenant signatory's first
+    inventory is its own baseline).
 
-    values: area, year, value. A peer without a value in `year`, or whose first year is `year`, or whose
-    first value is zero, has no row. Columns: area, base_year, change.
+    values: area, year, value; ranked: standings (area, year). A peer whose first year is its ranked year,
+    or whose first value is zero, has no row. Columns: area, base_year, change.
     """
     present = values.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan()).sort("year")
     first = present.group_by("area").agg(
         pl.col("year").first().cast(pl.Int64).alias("base_year"), pl.col("value").first().alias("base")
     )
-    latest = present.filter(pl.col("year") == year).select("area", pl.col("value").alias("latest"))
+    latest = ranked.select("area", pl.col("year").alias("ranked_year"), pl.col("value").alias("latest"))
     return (
         first.join(latest, on="area", how="inner")
-        .filter((pl.col("base_year") < year) & (pl.col("base") != 0))
+        .filter((pl.col("base_year") < pl.col("ranked_year")) & (pl.col("base") != 0))
         .select(
             "area",
             "base_year",

@@ -12,6 +12,7 @@ from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import (
     RECONCILED,
     RECONCILED_UNIT,
+    YEAR_WINDOW,
     changes,
     peer_areas,
     peer_indicators,
@@ -35,6 +36,9 @@ UNIT_KEYS: Final[dict[str, str]] = {
     "t CO2e per resident": "per_resident",
     "kg per resident": "kg_per_resident",
     "%": "percent",
+    "m² per resident": "m2_per_resident",
+    "µg/m³": "ug_m3",
+    "cars per 1 000 residents": "cars_per_1000",
 }
 
 
@@ -66,17 +70,21 @@ def peer_frames(engine: Engine, indicator: str) -> PeerFrames:
         raise ValueError(f"{indicator} is not a peer indicator (no `peers` source in the catalogue)")
     values = _observed(engine, indicator)
     ranked = standings(
-        values.select("area", "year", "value"), direction=entry.direction, home=home_peer().area
+        values.select("area", "year", "value"),
+        direction=entry.direction,
+        home=home_peer().area,
+        window=YEAR_WINDOW[entry.peers],
     )
     if ranked.height == 0:
         raise rd.MissingDataError(f"no value of {indicator} for the home city; ingest and compute first")
-    year = int(ranked.get_column("year")[0])
-    ids = values.filter(pl.col("year") == year).select("area", "snapshot_ids")
+    ids = values.join(ranked.select("area", "year"), on=["area", "year"], how="semi").select(
+        "area", "snapshot_ids"
+    )
     return PeerFrames(
         indicator=indicator,
         source=entry.peers,
         standings=ranked.join(ids, on="area", how="left"),
-        changes=changes(values.select("area", "year", "value"), year),
+        changes=changes(values.select("area", "year", "value"), ranked),
     )
 
 
@@ -128,7 +136,8 @@ def standing_rows(engine: Engine, lang: str) -> list[list[str]]:
                 rd.format_value(mine["value"], entry.unit, lang),
                 t("peers.rank_of", lang, rank=mine["rank"], n=mine["peers"]),
                 change_text,
-                f"{names[best['area']].name[lang]} {rd.format_value(best['value'], entry.unit, lang)}",  # type: ignore[index]
+                f"{names[best['area']].name[lang]} {rd.format_value(best['value'], entry.unit, lang)}"  # type: ignore[index]
+                + (f" ({best['year']})" if best["year"] != mine["year"] else ""),
             ]
         )
     return rows

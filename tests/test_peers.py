@@ -128,6 +128,26 @@ def test_standings_rank_the_home_citys_latest_year_best_first() -> None:
     assert dict(zip(up["area"], up["rank"], strict=True))["091"] == 1
 
 
+def test_self_reported_sources_rank_each_peers_latest_year_within_the_window() -> None:
+    values = _values(
+        [
+            ("049", 2016, 5.0),
+            ("049", 2020, 3.8),
+            ("091", 2017, 4.0),  # Helsinki's latest inventory, three years before Espoo's
+            ("091", 2012, 6.0),
+            ("stockholm", 2015, 2.0),  # five years before: outside a window of four
+            ("oslo", 2021, 1.0),  # after Espoo's latest year: not ranked
+        ]
+    )
+    ranked = standings(values, direction="decrease", home="049", window=4)
+    assert {r["area"]: (r["year"], r["rank"]) for r in ranked.iter_rows(named=True)} == {
+        "049": (2020, 1),
+        "091": (2017, 2),
+    }
+    trend = {r["area"]: r["base_year"] for r in changes(values, ranked).iter_rows(named=True)}
+    assert trend == {"049": 2016, "091": 2012}
+
+
 def test_standings_of_a_home_city_without_values_are_empty() -> None:
     assert standings(_values([("091", 2022, 3.0)]), direction="decrease", home="049").height == 0
 
@@ -136,7 +156,8 @@ def test_changes_run_from_each_peers_first_year() -> None:
     values = _values(
         [("049", 1990, 10.0), ("049", 2022, 6.5), ("091", 2010, 4.0), ("091", 2022, 5.0), ("oslo", 2022, 2.0)]
     )
-    found = {r["area"]: (r["base_year"], r["change"]) for r in changes(values, 2022).iter_rows(named=True)}
+    ranked = standings(values, direction="decrease", home="049")
+    found = {r["area"]: (r["base_year"], r["change"]) for r in changes(values, ranked).iter_rows(named=True)}
     assert found["049"] == (1990, pytest.approx(-35.0))
     assert found["091"] == (2010, pytest.approx(25.0))
     assert "oslo" not in found  # one year only: no trend

@@ -17,7 +17,7 @@ from report.theme import ChartMeta
 
 PEER_STANDINGS_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the peer's area code (ingest/peers.toml)"),
-    "year": Col("int", "the year ranked (the same on every row)"),
+    "year": Col("int", "the year of the value ranked (the home city's latest, or a peer's latest before it)"),
     "value": Col("num", "the indicator's value in that year"),
     "rank": Col("int", "1 = best in the indicator's desired direction; ties share the better rank"),
     "peers": Col("int", "how many peers have a value that year"),
@@ -64,10 +64,6 @@ def peer_comparison(
     _unique(name, "standings", f, ["area"])
     if f.height == 0:
         raise ValueError(f"{name}: `standings` has no rows")
-    if f.get_column("year").n_unique() != 1:
-        raise ValueError(
-            f"{name}: `standings` must hold one year, got {f.get_column('year').unique().to_list()}"
-        )
     peers = {peer.area: peer for peer in load_peers()}
     unknown = sorted(set(f.get_column("area")) - set(peers))
     if unknown:
@@ -81,7 +77,8 @@ def peer_comparison(
         _unique(name, "changes", c, ["area"])
         change_of = {str(r["area"]): (int(r["base_year"]), float(r["change"])) for r in c.rows(named=True)}
 
-    year = int(f.get_column("year")[0])
+    year = int(f.filter(pl.col("area") == home).get_column("year")[0])
+    first_year = int(f.get_column("year").min())  # type: ignore[arg-type]
     count = int(f.get_column("peers")[0])
     rows = sorted(f.rows(named=True), key=lambda r: (r["rank"], peers[r["area"]].name[lang]))  # type: ignore[index]
     places = _rank_decimals([float(r["value"]) for r in rows], lang)
@@ -98,12 +95,13 @@ def peer_comparison(
             {
                 "area_key": r["area"],
                 "area": peers[r["area"]].name[lang],  # type: ignore[index]
-                "year": year,
+                "year": int(r["year"]),
                 "value": float(r["value"]),
                 "rank": int(r["rank"]),
                 "group": groups[peers[r["area"]].group],
                 "change": change_text(r["area"]),
                 "label": format_number(float(r["value"]), lang, places)
+                + (f" ({r['year']})" if int(r["year"]) != year else "")
                 + (f" · {change_text(r['area'])}" if r["area"] in change_of else ""),
             }
             for r in rows
@@ -139,22 +137,33 @@ def peer_comparison(
     )
     chart = _layer([bars, labels], meta, lang).properties(width=420, height=alt.Step(24))
     home_row = df.filter(pl.col("area_key") == home).row(0, named=True)
-    finding = t(
-        "peers.title",
-        lang,
-        area=home_row["area"],
-        rank=_ordinal(int(home_row["rank"])) if lang == "en" else home_row["rank"],
-        n=count,
-        indicator=indicator[:1].lower() + indicator[1:],
-        source=t(f"peers.source_{source}", lang),
-        year=year,
-    )
+    when = str(year) if first_year == year else t("peers.years_span", lang, first=first_year, last=year)
+    if count < 2:
+        finding = t(
+            "peers.title_alone",
+            lang,
+            area=home_row["area"],
+            indicator=indicator[:1].lower() + indicator[1:],
+            source=t(f"peers.source_{source}", lang),
+            year=year,
+        )
+    else:
+        finding = t(
+            "peers.title",
+            lang,
+            area=home_row["area"],
+            rank=_ordinal(int(home_row["rank"])) if lang == "en" else home_row["rank"],
+            n=count,
+            indicator=indicator[:1].lower() + indicator[1:],
+            source=t(f"peers.source_{source}", lang),
+            year=when,
+        )
     description = t(
         "peers.description",
         lang,
         indicator=indicator,
         unit=unit_text,
-        year=year,
+        year=when,
         n=count,
         area=home_row["area"],
         value=format_number(home_row["value"], lang, places),
