@@ -23,9 +23,9 @@ def database_as_of(engine: Engine, moment: datetime) -> Iterator[Engine]:
     (naive UTC): the snapshots fetched before it with their payload records, every observation that had
     been loaded by then (a row revised later is current again in the copy), the jobs started and the
     payloads rejected before it. Staff notes are copied whole, with their history: they are commentary
-    on the period, mostly written after it closes, for the report made then. Nothing computed is copied (compute the copy as of that day). The copy
-    keeps the ids of the original, so provenance read from it names the same snapshots; it is deleted
-    when the block ends.
+    on the period, mostly written after it closes, for the report made then. Nothing computed is copied
+    (compute the copy as of that day). The copy keeps the ids of the original, so provenance read from it
+    names the same snapshots; it is deleted when the block ends.
     """
     with tempfile.TemporaryDirectory(prefix="kestava-as-of-") as folder:
         copy = create_db_engine(f"sqlite:///{Path(folder) / 'as_of.sqlite3'}")
