@@ -32,6 +32,7 @@ COMMANDS = [
     "status",
     "accept",
     "probe",
+    "note",
 ]
 
 
