@@ -47,6 +47,7 @@ from report.i18n import (
     label,
     t,
 )
+from report.notes import report_notes
 from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
@@ -918,25 +919,39 @@ def _method_notes(lang: str) -> dict[str, Any]:
     }
 
 
-def _status_table(engine: Engine, lang: str) -> Table | None:
+def _status_table(
+    engine: Engine, lang: str, notes: Mapping[tuple[str, str], Markup] | None = None
+) -> Table | None:
+    """Every indicator's status by every method with its reason; with `notes` (report.notes.report_notes)
+    a last column holding each indicator's staff notes, on its first row, beside the numbers they explain."""
     frame = rd.status_frame(engine, lang)
     if frame.height == 0:
         return None
+    keys = ["indicator", "area", "method", "status", "reason", "years"]
+    shown = {(r["indicator_id"], r["area"]) for r in frame.iter_rows(named=True)} & set(notes or {})
+    rows: list[list[str | list[str]]] = []
+    seen: set[tuple[str, str]] = set()
+    for r in frame.iter_rows(named=True):
+        row: list[str | list[str]] = [
+            r["indicator"],
+            r["area_name"],
+            r["method_name"],
+            r["status_name"],
+            r["reason"],
+            f"{r['base_year'] or NOT_AVAILABLE}–{r['latest_year'] or NOT_AVAILABLE}",
+        ]
+        if shown:
+            key = (r["indicator_id"], r["area"])
+            row.append((notes or {}).get(key, Markup("")) if key not in seen else "")
+            seen.add(key)
+        rows.append(row)
+    if shown:
+        keys.append("note")
     return Table(
         t("report.indicator_status_caption", lang),
-        [t(f"report_col.{k}", lang) for k in ("indicator", "area", "method", "status", "reason", "years")],
-        [
-            [
-                r["indicator"],
-                r["area_name"],
-                r["method_name"],
-                r["status_name"],
-                r["reason"],
-                f"{r['base_year'] or NOT_AVAILABLE}–{r['latest_year'] or NOT_AVAILABLE}",
-            ]
-            for r in frame.iter_rows(named=True)
-        ],
-        [False] * 6,
+        [t(f"report_col.{k}", lang) for k in keys],
+        rows,
+        [False] * len(keys),
     )
 
 
@@ -1225,7 +1240,11 @@ def _write_report(
     changed = _changes_context(found or period_changes(engine, period), period, lang)
     timings["changes"] = time.perf_counter() - step
     step = time.perf_counter()
-    statuses = _status_table(engine, lang) if period.kind == "half" else None
+    statuses = (
+        _status_table(engine, lang, report_notes(engine, period.last_day, lang))
+        if period.kind == "half"
+        else None
+    )
     timings["statuses"] = time.perf_counter() - step
 
     results = []
