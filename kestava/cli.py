@@ -839,7 +839,7 @@ def note_add_command(
     page and in the council report of the period beside the numbers it explains."""
     from indicators.query import known_note_indicators
     from storage.engine import open_database
-    from storage.notes import add_note
+    from storage.notes import add_note, check_lang, check_period, check_person
 
     known = known_note_indicators()
     if indicator not in known:
@@ -848,10 +848,9 @@ def note_add_command(
     assert body is not None
     code = note_area_code(area)
     with note_errors():
-        from storage.notes import check_lang, check_period
-
         check_period(period)
         check_lang(lang)
+        check_person(author)
         engine = open_database()
         try:
             note = add_note(
@@ -882,11 +881,14 @@ def note_edit_command(
     """Edit a note: a new version replaces it (the old one is kept in the database); what is not given is
     carried over."""
     from storage.engine import open_database
-    from storage.notes import edit_note
+    from storage.notes import check_lang, check_period, check_person, edit_note
 
     body = note_text(text, file, required=False)
     code = note_area_code(area) if area is not None else None
-    with note_errors():
+    with note_errors():  # every field checked before the database is opened (and perhaps created)
+        check_person(author)
+        _ = check_period(period) if period is not None else None
+        _ = check_lang(lang) if lang is not None else None
         engine = open_database()
         try:
             note = edit_note(engine, note_id, author=author, body=body, period=period, lang=lang, area=code)
@@ -904,9 +906,12 @@ def note_withdraw_command(
     """Withdraw a note: it no longer shows anywhere, and stays in the database with who, why and when."""
     from kestava.status import when
     from storage.engine import open_database
-    from storage.notes import withdraw_note
+    from storage.notes import check_person, withdraw_note
 
     with note_errors():
+        check_person(author)
+        if not why.strip():
+            raise typer.BadParameter("expected the reason for withdrawing the note", param_hint="--why")
         engine = open_database()
         try:
             note = withdraw_note(engine, note_id, author=author, why=why)

@@ -126,7 +126,8 @@ def _check_body(body: str) -> str:
     return body.strip("\n")
 
 
-def _check_person(value: str, field: str) -> str:
+def check_person(value: str, field: str = "author") -> str:
+    """The name (stripped), if it is given and not too long; NoteError (field) otherwise."""
     if not isinstance(value, str) or not value.strip():
         raise NoteError(field, "expected a person's name, got nothing")
     if len(value.strip()) > MAX_AUTHOR:
@@ -192,7 +193,7 @@ def add_note(
         "period": check_period(period),
         "lang": check_lang(lang),
         "body": _check_body(body),
-        "author": _check_person(author, "author"),
+        "author": check_person(author, "author"),
         "created_at": _now(now),
     }
     with engine.begin() as conn:
@@ -222,7 +223,7 @@ def edit_note(
             "period": old.period if period is None else check_period(period),
             "lang": old.lang if lang is None else check_lang(lang),
             "body": old.body if body is None else _check_body(body),
-            "author": _check_person(author, "author"),
+            "author": check_person(author, "author"),
             "created_at": _now(now),
             "replaces": old.id,
         }
@@ -237,7 +238,7 @@ def withdraw_note(
     engine: Engine, note_id: int, *, author: str, why: str, now: datetime | None = None
 ) -> Note:
     """Withdraw a current note: it stays in the database marked with who withdrew it, why and when."""
-    who = _check_person(author, "author")
+    who = check_person(author, "author")
     if not isinstance(why, str) or not why.strip():
         raise NoteError("why", "expected the reason for withdrawing the note, got nothing")
     with engine.begin() as conn:

@@ -338,6 +338,7 @@ def test_note_add_bad_arguments_name_the_option(data_dir: Path, args: list[str],
     assert result.exit_code == EXIT_USAGE, result.output
     assert message in clean(result.output)
     assert "Traceback" not in result.output
+    assert not (data_dir / "kestava.sqlite3").exists()  # nothing was created for a bad argument
 
 
 def test_note_list_never_creates_a_database(data_dir: Path) -> None:
