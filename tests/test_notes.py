@@ -370,7 +370,7 @@ def test_the_council_report_shows_each_note_in_its_language_beside_its_indicator
     period = _open_half()
     known = known_note_indicators()
 
-    def note(lang: str, body: str, year: int) -> int:
+    def note(lang: str, body: str, year: int, area: str = "049") -> int:
         return add_note(
             loaded_engine,
             "ghg_total",
@@ -379,15 +379,20 @@ def test_the_council_report_shows_each_note_in_its_language_beside_its_indicator
             body=body,
             author="Anna Analyytikko",
             known_indicators=known,
+            area=area,
         ).id
 
     note("fi", "Päästöt **laskivat** <b>raakaa</b>", period.year - 2)
     note("sv", "Utsläppen minskade enligt HSY", period.year - 2)
     note("fi", "Tulevan vuoden huomio", period.year + 1)
     gone = note("fi", "Peruttu huomio", period.year - 2)
+    note("fi", "Helsingin *huomio*", period.year - 2, area="091")  # an area the status table has no row for
     withdraw_note(loaded_engine, gone, author="Bo", why="väärä")
 
-    assert set(report_notes(loaded_engine, period.last_day, "fi")) == {("ghg_total", "049")}
+    assert set(report_notes(loaded_engine, period.last_day, "fi")) == {
+        ("ghg_total", "049"),
+        ("ghg_total", "091"),
+    }
     result = weekly.build_report(loaded_engine, period, lang="fi", out_dir=tmp_path, images=False)
     html = result.path.read_text(encoding="utf-8")
     assert f'<th scope="col">{t("report_col.note", "fi")}</th>' in html
@@ -402,3 +407,7 @@ def test_the_council_report_shows_each_note_in_its_language_beside_its_indicator
     rows = [r for r in html.split("<tr>") if r.startswith(f'<th scope="row">{name}</th>')]
     assert rows and "laskivat" in rows[0]
     assert sum("laskivat" in r for r in rows) == 1
+    # a note on a row the table does not have: below it, under its indicator and area
+    below = html.split(f"<h3>{t('report.other_notes_heading', 'fi')}</h3>", 1)[1].split("</dl>", 1)[0]
+    assert f"<dt>{name} (Helsinki)</dt>" in below and "Helsingin <em>huomio</em>" in below
+    assert "Helsingin" not in "".join(rows) and "laskivat" not in below
