@@ -20,6 +20,7 @@ from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness as dataset_freshness
 from storage import read, schema
 from storage.engine import open_database
+from storage.notes import check_lang, check_period, list_notes
 
 MUNICIPALITIES_PATH = Path(__file__).resolve().parent.parent / "ingest" / "municipalities.json"
 ESPOO = "049"
@@ -224,3 +225,64 @@ def status_changes(
     engine = engine or connect()
     areas = _area_codes(_as_list(area), schema.indicator_value.c.area, engine)
     return explain_changes(engine, before, after, indicators, areas=areas)
+
+
+def known_note_indicators() -> set[str]:
+    """The indicator ids a note may be attached to: every catalogue id and its breakdown parts."""
+    found = load_indicator_catalogue().indicators.values()
+    return {i for indicator in found for i in (indicator.id, *indicator.expanded_ids())}
+
+
+def note_area(given: str) -> str:
+    """An area code for a note: a known code, or a name in any language (Espoo, Esbo → 049);
+    UnknownCodeError naming the nearest otherwise."""
+    known = area_names("fi")
+    return given if given in known else area_code(given, known)
+
+
+def notes(
+    indicator: str | Sequence[str] | None = None,
+    *,
+    area: str | Sequence[str] | None = None,
+    period: str | Sequence[str] | None = None,
+    lang: str | Sequence[str] | None = None,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    """The current staff notes (Markdown, kestava note): id, indicator, area, period, lang, body, author,
+    created_at (UTC), replaces (the earlier version it edits, if any); filtered by indicator id, area
+    (codes or names), period (e.g. '2024', '2026-H1') and language."""
+    indicators = _as_list(indicator)
+    known = known_note_indicators()
+    for indicator_id in indicators or []:
+        if indicator_id not in known:
+            raise unknown_code("indicator", indicator_id, sorted(known))
+    areas = [note_area(a) for a in _as_list(area) or []] or None
+    periods = [check_period(p) for p in _as_list(period) or []] or None
+    langs = [check_lang(code) for code in _as_list(lang) or []] or None
+    found = list_notes(engine or connect(), indicator=indicators, area=areas, period=periods, lang=langs)
+    columns = {
+        "id": pl.Int64(),
+        "indicator": pl.String(),
+        "area": pl.String(),
+        "period": pl.String(),
+        "lang": pl.String(),
+        "body": pl.String(),
+        "author": pl.String(),
+        "created_at": pl.Datetime("us"),
+        "replaces": pl.Int64(),
+    }
+    rows = [
+        {
+            "id": n.id,
+            "indicator": n.indicator_id,
+            "area": n.area,
+            "period": n.period,
+            "lang": n.lang,
+            "body": n.body,
+            "author": n.author,
+            "created_at": n.created_at,
+            "replaces": n.replaces,
+        }
+        for n in found
+    ]
+    return pl.DataFrame(rows, schema=pl.Schema(columns))

@@ -4,6 +4,7 @@
     api.indicator_values("ghg_total", area="049")          # observed, target, path, projection, estimate
     api.assessments("ghg_total", area="049")               # every method's latest status and reasons
     api.observations("syke_emissions", area=["049", "091"])
+    api.notes("ghg_total", lang="fi")                      # staff notes (Markdown) by period
 
 Every function takes an optional `engine`; by default it opens KESTAVA_DATABASE_URL (or the embedded
 SQLite file). Values come with their unit, vintage, snapshot ids and whether they are demo data. The
@@ -59,6 +60,9 @@ from indicators.query import (
 )
 from indicators.query import (
     municipalities as municipalities,
+)
+from indicators.query import (
+    notes as notes,
 )
 from indicators.query import (
     outlook as outlook,

@@ -783,5 +783,260 @@ def probe_command(
         raise typer.Exit(code=EXIT_FAILED)
 
 
+# --- kestava note: staff notes on an indicator for a period (Markdown, kept with author and time) --------
+note_app = typer.Typer(
+    cls=KestavaGroup,
+    help="Staff notes: attach a note (Markdown, fi/sv/en) to an indicator for a period; list, edit or "
+    "withdraw notes. Notes are never deleted: an edit is a new version, a withdrawal is recorded.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+)
+app.add_typer(note_app, name="note")
+NOTE_OPTIONS = {
+    "indicator": "INDICATOR",
+    "id": "ID",
+    "period": "--period",
+    "lang": "--lang",
+    "area": "--area",
+    "text": "--text / --file",
+    "author": "--author",
+    "why": "--why",
+}
+
+
+@contextmanager
+def note_errors() -> Iterator[None]:
+    """A storage.notes.NoteError as a usage error on the option it names."""
+    from storage.notes import NoteError
+
+    try:
+        yield
+    except NoteError as error:
+        message = str(error).removeprefix(f"{error.field}: ")
+        raise typer.BadParameter(message, param_hint=NOTE_OPTIONS.get(error.field, error.field)) from None
+
+
+def note_text(text: str | None, file: Path | None, *, required: bool) -> str | None:
+    """The note's Markdown from --text or --file (exactly one when required, at most one otherwise)."""
+    if text is not None and file is not None:
+        raise typer.BadParameter("give either --text or --file, not both", param_hint="--text / --file")
+    if file is not None:
+        if not file.is_file():
+            raise typer.BadParameter(f"no file at {file}", param_hint="--file")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise typer.BadParameter(f"{file} is not UTF-8 text", param_hint="--file") from None
+    if text is None and required:
+        raise typer.BadParameter("expected the note's text (Markdown)", param_hint="--text / --file")
+    if text is not None and not text.strip():
+        raise typer.BadParameter(
+            "expected the note's text (Markdown), got an empty text", param_hint="--text / --file"
+        )
+    return text
+
+
+def note_area_code(area: str) -> str:
+    """An area code or name (Espoo, Esbo → 049) as a code, or a usage error naming the nearest."""
+    from indicators.lookup import UnknownCodeError
+    from indicators.query import note_area
+
+    try:
+        return note_area(area)
+    except UnknownCodeError as error:
+        raise typer.BadParameter(str(error), param_hint="--area") from None
+
+
+def note_line(note: Any) -> str:
+    """One line describing a stored note: id, indicator, area, period, language, author, time."""
+    from kestava.status import when
+
+    return (
+        f"note {note.id}: {note.indicator_id} · {note.area} · {note.period} · {note.lang} · "
+        f"{note.author} · {when(note.created_at)} Europe/Helsinki"
+    )
+
+
+TextOption = Annotated[str | None, typer.Option("--text", help="The note in Markdown.")]
+FileOption = Annotated[
+    Path | None, typer.Option("--file", help="A UTF-8 file holding the note in Markdown.", dir_okay=False)
+]
+AuthorOption = Annotated[str, typer.Option("--author", help="Who writes the note (shown with it).")]
+
+
+@note_app.command("add", epilog=EPILOG)
+def note_add_command(
+    indicator: Annotated[str, typer.Argument(help="Indicator id (see `kestava indicators`).")],
+    period: Annotated[
+        str,
+        typer.Option("--period", help="The period it explains: 2024, 2026-H1, 2026-Q3, 2026-05, 2026-W45."),
+    ],
+    lang: Annotated[str, typer.Option("--lang", help="Language of the note: fi, sv or en.")],
+    author: AuthorOption,
+    text: TextOption = None,
+    file: FileOption = None,
+    area: Annotated[str, typer.Option("--area", help="Area code or name (default: 049, Espoo).")] = "049",
+) -> None:
+    """Attach a note (Markdown) to an indicator for a period, in one language; it shows on the indicator's
+    page and in the council report of the period beside the numbers it explains."""
+    from indicators.query import known_note_indicators
+    from storage.engine import open_database
+    from storage.notes import add_note, check_lang, check_period, check_person
+
+    known = known_note_indicators()
+    if indicator not in known:
+        raise unknown("indicator", indicator, sorted(known), "INDICATOR")
+    body = note_text(text, file, required=True)
+    assert body is not None
+    code = note_area_code(area)
+    with note_errors():
+        check_period(period)
+        check_lang(lang)
+        check_person(author)
+        engine = open_database()
+        try:
+            note = add_note(
+                engine,
+                indicator,
+                period=period,
+                lang=lang,
+                body=body,
+                author=author,
+                area=code,
+                known_indicators=known,
+            )
+        finally:
+            engine.dispose()
+    out().print(f"added {note_line(note)}", highlight=False, markup=False)
+
+
+@note_app.command("edit", epilog=EPILOG)
+def note_edit_command(
+    note_id: Annotated[int, typer.Argument(metavar="ID", help="The note's id (see `kestava note list`).")],
+    author: AuthorOption,
+    text: TextOption = None,
+    file: FileOption = None,
+    period: Annotated[str | None, typer.Option("--period", help="A new period (default: kept).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="A new language (default: kept).")] = None,
+    area: Annotated[str | None, typer.Option("--area", help="A new area (default: kept).")] = None,
+) -> None:
+    """Edit a note: a new version replaces it (the old one is kept in the database); what is not given is
+    carried over."""
+    from storage.engine import open_database
+    from storage.notes import check_lang, check_period, check_person, edit_note
+
+    body = note_text(text, file, required=False)
+    code = note_area_code(area) if area is not None else None
+    with note_errors():  # every field checked before the database is opened (and perhaps created)
+        check_person(author)
+        _ = check_period(period) if period is not None else None
+        _ = check_lang(lang) if lang is not None else None
+        engine = open_database()
+        try:
+            note = edit_note(engine, note_id, author=author, body=body, period=period, lang=lang, area=code)
+        finally:
+            engine.dispose()
+    out().print(f"edited note {note_id}: now {note_line(note)}", highlight=False, markup=False)
+
+
+@note_app.command("withdraw", epilog=EPILOG)
+def note_withdraw_command(
+    note_id: Annotated[int, typer.Argument(metavar="ID", help="The note's id (see `kestava note list`).")],
+    author: Annotated[str, typer.Option("--author", help="Who withdraws the note.")],
+    why: Annotated[str, typer.Option("--why", help="Why the note is withdrawn (recorded with it).")],
+) -> None:
+    """Withdraw a note: it no longer shows anywhere, and stays in the database with who, why and when."""
+    from kestava.status import when
+    from storage.engine import open_database
+    from storage.notes import check_person, withdraw_note
+
+    with note_errors():
+        check_person(author)
+        if not why.strip():
+            raise typer.BadParameter("expected the reason for withdrawing the note", param_hint="--why")
+        engine = open_database()
+        try:
+            note = withdraw_note(engine, note_id, author=author, why=why)
+        finally:
+            engine.dispose()
+    out().print(
+        f"withdrew note {note.id} by {note.withdrawn_by} at {when(note.withdrawn_at)} Europe/Helsinki: "
+        f"{note.withdrawn_why}",
+        highlight=False,
+        markup=False,
+    )
+
+
+@note_app.command("list", epilog=EPILOG)
+def note_list_command(
+    indicators: Annotated[
+        list[str] | None, typer.Option("--indicator", help="Only this indicator (may be repeated).")
+    ] = None,
+    area: Annotated[str | None, typer.Option("--area", help="Only this area (code or name).")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Only this period, e.g. 2024.")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Only notes in this language.")] = None,
+    history: Annotated[
+        bool, typer.Option("--all", help="Every version, edited and withdrawn ones too.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table (times ISO 8601 UTC).")
+    ] = False,
+) -> None:
+    """List the current notes (or with --all every version) with their text, author and time. Reads only:
+    a missing database is an error (exit 2), never created."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from indicators.query import known_note_indicators
+    from kestava.status import _jsonable, when
+    from storage.engine import open_existing_database
+    from storage.notes import check_lang, check_period, list_notes
+
+    known = known_note_indicators()
+    for indicator in indicators or []:
+        if indicator not in known:
+            raise unknown("indicator", indicator, sorted(known), "--indicator")
+    code = note_area_code(area) if area is not None else None
+    with note_errors():
+        if period is not None:
+            period = check_period(period)
+        if lang is not None:
+            check_lang(lang)
+    engine = open_existing_database()
+    try:
+        found = list_notes(
+            engine, indicator=indicators or None, area=code, period=period, lang=lang, history=history
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        import dataclasses
+        import json
+
+        rows = [dataclasses.asdict(n) for n in found]
+        out().print_json(json.dumps(_jsonable(rows), ensure_ascii=False))
+        return
+    table = Table(title="Staff notes (times Europe/Helsinki)", show_lines=True)
+    for column in ("id", "indicator", "area", "period", "lang", "author", "written", "text"):
+        table.add_column(column, overflow="fold")
+    if history:
+        table.add_column("state", overflow="fold")
+    replaced = {n.replaces for n in found if n.replaces is not None}
+    for n in found:
+        row = [str(n.id), n.indicator_id, n.area, n.period, n.lang, n.author, when(n.created_at), n.body]
+        if history:
+            state = (
+                f"withdrawn by {n.withdrawn_by} {when(n.withdrawn_at)}: {n.withdrawn_why}"
+                if n.withdrawn_at
+                else "edited"
+                if n.id in replaced
+                else "current"
+            )
+            row.append(state + (f" (edits note {n.replaces})" if n.replaces else ""))
+        table.add_row(*(Text(cell) for cell in row))  # a note's [brackets] are text, not markup
+    out().print(table)
+    out().print(f"{len(found)} note{'' if len(found) == 1 else 's'}", highlight=False)
+
+
 if __name__ == "__main__":
     app()

@@ -47,6 +47,7 @@ from report.i18n import (
     label,
     t,
 )
+from report.notes import report_notes
 from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
@@ -970,26 +971,51 @@ def _method_notes(lang: str) -> dict[str, Any]:
     }
 
 
-def _status_table(engine: Engine, lang: str) -> Table | None:
+def _status_table(
+    engine: Engine, lang: str, notes: Mapping[tuple[str, str], Markup] | None = None
+) -> tuple[Table | None, list[dict[str, Any]]]:
+    """Every indicator's status by every method with its reason; with `notes` (report.notes.report_notes)
+    a last column holding each indicator's staff notes, on its first row, beside the numbers they explain.
+    Also the notes on an indicator or area the table has no row for (name and HTML), to show below it."""
+    notes = notes or {}
     frame = rd.status_frame(engine, lang)
+    keys_in_table = {(r["indicator_id"], r["area"]) for r in frame.iter_rows(named=True)}
+    others = [
+        {
+            "name": f"{charts.indicator_label(indicator, lang)} ({rd.area_label(area, lang)})",
+            "html": notes[(indicator, area)],
+        }
+        for indicator, area in sorted(set(notes) - keys_in_table)
+    ]
     if frame.height == 0:
-        return None
-    return Table(
+        return None, others
+    keys = ["indicator", "area", "method", "status", "reason", "years"]
+    shown = keys_in_table & set(notes)
+    rows: list[list[str | list[str]]] = []
+    seen: set[tuple[str, str]] = set()
+    for r in frame.iter_rows(named=True):
+        row: list[str | list[str]] = [
+            r["indicator"],
+            r["area_name"],
+            r["method_name"],
+            r["status_name"],
+            r["reason"],
+            f"{r['base_year'] or NOT_AVAILABLE}–{r['latest_year'] or NOT_AVAILABLE}",
+        ]
+        if shown:
+            key = (r["indicator_id"], r["area"])
+            row.append(notes.get(key, Markup("")) if key not in seen else "")
+            seen.add(key)
+        rows.append(row)
+    if shown:
+        keys.append("note")
+    table = Table(
         t("report.indicator_status_caption", lang),
-        [t(f"report_col.{k}", lang) for k in ("indicator", "area", "method", "status", "reason", "years")],
-        [
-            [
-                r["indicator"],
-                r["area_name"],
-                r["method_name"],
-                r["status_name"],
-                r["reason"],
-                f"{r['base_year'] or NOT_AVAILABLE}–{r['latest_year'] or NOT_AVAILABLE}",
-            ]
-            for r in frame.iter_rows(named=True)
-        ],
-        [False] * 6,
+        [t(f"report_col.{k}", lang) for k in keys],
+        rows,
+        [False] * len(keys),
     )
+    return table, others
 
 
 def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], lang: str) -> Table | None:
@@ -1080,6 +1106,7 @@ def _ui(lang: str) -> dict[str, str]:
         "indicator_status_heading",
         "indicator_status_intro",
         "indicator_status_none",
+        "other_notes_heading",
         "charts_heading",
         "downloads",
         "png_link",
@@ -1277,7 +1304,11 @@ def _write_report(
     changed = _changes_context(found or period_changes(engine, period), period, lang)
     timings["changes"] = time.perf_counter() - step
     step = time.perf_counter()
-    statuses = _status_table(engine, lang) if period.kind == "half" else None
+    statuses, other_notes = (
+        _status_table(engine, lang, report_notes(engine, period.last_day, lang))
+        if period.kind == "half"
+        else (None, [])
+    )
     timings["statuses"] = time.perf_counter() - step
 
     results = []
@@ -1341,6 +1372,7 @@ def _write_report(
             headline=head,
             changes=changed,
             statuses=statuses,
+            other_notes=other_notes,
             charts=[r for r in results if r.name not in peers.PEER_CHARTS],
             peer_charts=[r for r in results if r.name in peers.PEER_CHARTS],
             peer_section=_peer_section(engine, lang),

@@ -22,9 +22,10 @@ def database_as_of(engine: Engine, moment: datetime) -> Iterator[Engine]:
     """An engine on a copy of `engine` holding only what the tracker had been given before `moment`
     (naive UTC): the snapshots fetched before it with their payload records, every observation that had
     been loaded by then (a row revised later is current again in the copy), the jobs started and the
-    payloads rejected before it. Nothing computed is copied (compute the copy as of that day). The copy
-    keeps the ids of the original, so provenance read from it names the same snapshots; it is deleted
-    when the block ends.
+    payloads rejected before it. Staff notes are copied whole, with their history: they are commentary
+    on the period, mostly written after it closes, for the report made then. Nothing computed is copied
+    (compute the copy as of that day). The copy keeps the ids of the original, so provenance read from it
+    names the same snapshots; it is deleted when the block ends.
     """
     with tempfile.TemporaryDirectory(prefix="kestava-as-of-") as folder:
         copy = create_db_engine(f"sqlite:///{Path(folder) / 'as_of.sqlite3'}")
@@ -68,6 +69,7 @@ def _copy_rows(source: Connection, target: Connection, moment: datetime) -> None
             else row
         ),
     )
+    _copy(source, target, schema.note, select(schema.note).order_by(schema.note.c.id))
     rejected = schema.rejected_payload
     _copy(
         source,

@@ -235,3 +235,23 @@ rejected_payload = Table(
     Column("snapshot_id", Integer),  # the snapshot it was loaded as, once accepted and loaded
     UniqueConstraint("dataset_id", "sha256"),
 )
+
+note = Table(
+    "note",
+    metadata,
+    # a person's note on an indicator for a period (Markdown), never deleted: an edit is a new row that
+    # replaces the old one, a withdrawal marks the row with who, why and when (storage.notes)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("indicator_id", String(128), nullable=False),
+    Column("area", String(32), nullable=False),
+    Column("period", String(16), nullable=False),  # 2024, 2026-H1, 2026-Q3, 2026-05, 2026-W45
+    Column("lang", String(2), nullable=False),  # fi, sv, en
+    Column("body", Text, nullable=False),  # Markdown
+    Column("author", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("replaces", Integer, ForeignKey("note.id"), unique=True),  # one edit per note: a line of versions
+    Column("withdrawn_at", DateTime),
+    Column("withdrawn_by", String(255)),
+    Column("withdrawn_why", Text),
+    Index(None, "indicator_id", "area"),
+)

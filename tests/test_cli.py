@@ -32,6 +32,7 @@ COMMANDS = [
     "status",
     "accept",
     "probe",
+    "note",
 ]
 
 
@@ -116,6 +117,10 @@ BAD_ARGUMENTS = {
     "status": (["status", "--lang-x"], "No such option"),
     "accept": (["accept", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
     "probe": (["probe", "fingrid"], "unknown dataset 'fingrid'; nearest: fingrid_emission_factor"),
+    "note": (
+        ["note", "add", "ghg_totl", "--period", "2024", "--lang", "fi", "--author", "A", "--text", "x"],
+        "unknown indicator 'ghg_totl'; nearest: ghg_total",
+    ),
 }
 
 
