@@ -18,6 +18,7 @@ from indicators.outlook import outlook as target_outlook
 from indicators.vintage import assess_as_of, explain_changes
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness as dataset_freshness
+from ingest.peers import peer_names
 from storage import read, schema
 from storage.engine import open_database
 from storage.notes import check_lang, check_period, list_notes
@@ -87,9 +88,14 @@ def municipalities() -> pl.DataFrame:
 
 
 def area_names(lang: str = "fi") -> dict[str, str]:
-    """Area code → name in `lang` (municipalities, the Helsinki region and Eurostat's FI/EU)."""
+    """Area code → name in `lang` (municipalities, the Helsinki region, Eurostat's FI/EU, peer cities)."""
     if lang not in LANGUAGES:
         raise ValueError(f"language: expected one of {LANGUAGES}, got {lang!r}")
+    return dict(_area_names(lang))
+
+
+@cache
+def _area_names(lang: str) -> tuple[tuple[str, str], ...]:
     column = "name_sv" if lang == "sv" else "name_fi"
     names = dict(municipalities().select("code", column).iter_rows())
     extra = {
@@ -97,7 +103,8 @@ def area_names(lang: str = "fi") -> dict[str, str]:
         "sv": {"PKS": "Huvudstadsregionen", "FI": "Finland", "EU27_2020": "EU-27"},
         "en": {"PKS": "Helsinki region", "FI": "Finland", "EU27_2020": "EU-27"},
     }[lang]
-    return {**names, **extra}
+    peers = {area: name for area, name in peer_names(lang).items() if area not in names}
+    return tuple({**names, **extra, **peers}.items())
 
 
 def indicator_values(

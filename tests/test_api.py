@@ -60,7 +60,7 @@ def test_assessments_latest_and_catalogue(loaded_engine: Engine) -> None:
 
 def test_freshness_and_assess_at(loaded_engine: Engine) -> None:
     fresh = api.freshness(engine=loaded_engine)
-    assert fresh.height == len(load_catalogue().datasets) == 15 and fresh["is_demo"].all()
+    assert fresh.height == len(load_catalogue().datasets) == 20 and fresh["is_demo"].all()
     now = api.assess_at(None, ["ghg_total"], engine=loaded_engine)
     stored = api.assessments("ghg_total", engine=loaded_engine)
     joined = now.join(stored, on=["indicator", "area", "method"], suffix="_stored")

@@ -29,6 +29,7 @@ COMMANDS = [
     "migrate",
     "run",
     "report",
+    "site",
     "status",
     "accept",
     "probe",

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,7 +41,6 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
     ("peers", "peers.html"),
     ("reports", "reports.html"),
 )
-NotesFor = Callable[[str, str], list[dict[str, str]]]
 
 
 @dataclass
@@ -217,20 +216,17 @@ def _pages(
     langs: Sequence[str],
     reports: Sequence[content.ArchivedReport],
     today: date,
-    notes: NotesFor | None,
 ) -> list[content.Page]:
-    ids = content.listed_indicators(engine)
+    data = content.SiteData(engine)
+    ids = content.listed_indicators(data)
     pages: list[content.Page] = []
     for lang in langs:
-        pages.append(content.home_page(engine, ids, reports, today, lang))
-        pages.append(content.indicators_page(engine, ids, lang))
-        pages.extend(
-            content.indicator_page(engine, indicator, lang, notes(indicator, lang) if notes else None)
-            for indicator in ids
-        )
-        pages.extend(content.goal_pages(engine, ids, lang))
-        pages.append(content.circular_page(engine, ids, lang))
-        pages.append(content.peers_page(engine, lang))
+        pages.append(content.home_page(data, ids, reports, today, lang))
+        pages.append(content.indicators_page(data, ids, lang))
+        pages.extend(content.indicator_page(data, indicator, lang) for indicator in ids)
+        pages.extend(content.goal_pages(data, ids, lang))
+        pages.append(content.circular_page(data, ids, lang))
+        pages.append(content.peers_page(data, lang))
         pages.append(content.reports_page(reports, lang))
     return pages
 
@@ -243,7 +239,6 @@ def build_site(
     report_root: Path | None = None,
     today: date | None = None,
     renderer: Renderer | None = None,
-    notes: NotesFor | None = None,
 ) -> SiteResult:
     """Build the whole site into `out`, published in one step (common.atomic): a reader finds the previous
     site or the new one, never a mix. Files whose bytes did not change are linked from the previous build
@@ -257,7 +252,7 @@ def build_site(
     previous, recorded = _previous(out)
     result = SiteResult(out)
     environment = _environment()
-    pages = _pages(engine, langs, reports, today, notes)
+    pages = _pages(engine, langs, reports, today)
     result.pages = len(pages)
     own_renderer = renderer is None
     drawer = renderer or Renderer()
@@ -301,7 +296,7 @@ def build_site(
                 )
                 .encode("utf-8"),
             )
-            _downloads(engine, content.listed_indicators(engine), writer)
+            _downloads(engine, content.listed_indicators(content.SiteData(engine)), writer)
             if report_root is not None:
                 _copy_reports(reports, report_root, writer)
             for path, future in pending:

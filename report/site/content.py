@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import altair as alt
 import polars as pl
+from markupsafe import Markup
 from sqlalchemy import Engine, select
 
 from indicators import query
@@ -21,8 +22,10 @@ from report import charts
 from report import data as rd
 from report import peers as report_peers
 from report.i18n import LANGS, format_number, has, t
+from report.notes import note_html
 from report.weekly import Table, frame_table, headline_context
 from storage import schema
+from storage.notes import list_notes
 from storage.read import query_frame
 
 HOME_AREA: Final = "049"
@@ -38,6 +41,15 @@ CEI_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("cei_gsr", "global_sustainability"),
 )
 REVISIONS_SHOWN: Final = 20
+
+
+@dataclass
+class SiteData:
+    """The database of one build, with what the pages share read once (all values, each language's
+    statuses) instead of once per page."""
+
+    engine: Engine
+    cache: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,23 +104,28 @@ def _visible(catalogue_ids: Sequence[str], stored: set[str]) -> list[str]:
     return sorted(found, key=catalogue.display_key)
 
 
-def stored_indicators(engine: Engine) -> set[str]:
+def stored_indicators(data: SiteData) -> set[str]:
     """Every indicator id with at least one stored value."""
-    with engine.connect() as conn:
+    with data.engine.connect() as conn:
         rows = conn.execute(select(schema.indicator_value.c.indicator_id).distinct()).scalars().all()
     return set(rows)
 
 
-def listed_indicators(engine: Engine) -> list[str]:
+def listed_indicators(data: SiteData) -> list[str]:
     """The indicators that get a page: the catalogue's, with values, in display order."""
-    return _visible(list(load_indicator_catalogue().indicators), stored_indicators(engine))
+    return _visible(list(load_indicator_catalogue().indicators), stored_indicators(data))
 
 
 def _statuses(
-    engine: Engine, lang: str, indicators: Sequence[str] | None = None
+    data: SiteData, lang: str, indicators: Sequence[str] | None = None
 ) -> dict[str, list[dict[str, str]]]:
     """Per indicator id: its methods' latest statuses (name, status, level, reason) in lang."""
-    frame = rd.status_frame(engine, lang, indicators=list(indicators) if indicators else None)
+    key = ("statuses", lang)
+    if key not in data.cache:
+        data.cache[key] = rd.status_frame(data.engine, lang)
+    frame: pl.DataFrame = data.cache[key]
+    if indicators:
+        frame = frame.filter(pl.col("indicator_id").is_in(list(indicators)))
     found: dict[str, list[dict[str, str]]] = {}
     for r in frame.iter_rows(named=True):
         found.setdefault(str(r["indicator_id"]), []).append(
@@ -167,8 +184,25 @@ def _main_area(areas: Sequence[str]) -> str:
     return sorted(areas)[0]
 
 
-def _values(engine: Engine, indicator: str) -> pl.DataFrame:
-    return query.indicator_values(indicator, engine=engine)
+def _values(data: SiteData, indicator: str) -> pl.DataFrame:
+    """The indicator's stored values (its breakdown's parts included), read once per build for all."""
+    if "values" not in data.cache:
+        every = query.indicator_values(engine=data.engine)
+        base = (
+            every.get_column("indicator").str.split(".").list.first()
+            if every.height
+            else pl.Series([], dtype=pl.Utf8)
+        )
+        data.cache["values"] = (
+            every.with_columns(base.alias("base")).partition_by("base", as_dict=True, include_key=False)
+            if every.height
+            else {}
+        )
+    found: dict[tuple[str, ...], pl.DataFrame] = data.cache["values"]
+    frame = found.get((indicator,))
+    if frame is None:
+        return query.indicator_values(indicator, engine=data.engine).head(0)
+    return frame
 
 
 def _history_frame(values: pl.DataFrame, area: str) -> pl.DataFrame:
@@ -192,15 +226,15 @@ def _unit_text(unit: str, lang: str) -> str:
 
 
 def _indicator_chart(
-    engine: Engine, entry: Indicator, values: pl.DataFrame, area: str, lang: str
+    data: SiteData, entry: Indicator, values: pl.DataFrame, area: str, lang: str
 ) -> SiteChart | None:
     """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path."""
     try:
         if entry.peers is not None:
-            found = report_peers.peer_frames(engine, entry.id)
+            found = report_peers.peer_frames(data.engine, entry.id)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(
-                rd.chart_meta(engine, snapshot_ids=ids), method=t(f"peers.method_{found.source}", lang)
+                rd.chart_meta(data.engine, snapshot_ids=ids), method=t(f"peers.method_{found.source}", lang)
             )
             chart: alt.TopLevelMixin = charts.peer_comparison(
                 found.standings,
@@ -213,9 +247,9 @@ def _indicator_chart(
             )
             return SiteChart(entry.id, chart, ids)
         if entry.expanded_ids() != [entry.id]:
-            frame = rd.sector_frame(engine, area, indicator=entry.id)
+            frame = rd.sector_frame(data.engine, area, indicator=entry.id)
             ids = rd.snapshot_ids_of(frame)
-            chart = charts.sector_area(frame, meta=rd.chart_meta(engine, snapshot_ids=ids), lang=lang)
+            chart = charts.sector_area(frame, meta=rd.chart_meta(data.engine, snapshot_ids=ids), lang=lang)
             return SiteChart(entry.id, chart, ids)
         history = _history_frame(values, area)
         if history.filter(pl.col("kind") == "observed").height == 0:
@@ -223,7 +257,7 @@ def _indicator_chart(
         ids = rd.snapshot_ids_of(history)
         chart = charts.indicator_history(
             history.drop("snapshot_ids"),
-            meta=rd.chart_meta(engine, snapshot_ids=ids),
+            meta=rd.chart_meta(data.engine, snapshot_ids=ids),
             lang=lang,
             name=_name(entry, lang),
             area_name=rd.area_label(area, lang),
@@ -303,14 +337,14 @@ def _targets(values: pl.DataFrame, entry: Indicator, lang: str) -> list[dict[str
     return found
 
 
-def _vintages(engine: Engine, entry: Indicator, area: str, lang: str) -> tuple[Table | None, Table | None]:
+def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[Table | None, Table | None]:
     """What was published when (the snapshots of the indicator's datasets) and the area's revised values."""
     datasets = sorted(load_indicator_catalogue().datasets_of(entry.id))
     if not datasets:
         return None, None
     snap = schema.snapshot
     snapshots = query_frame(
-        engine,
+        data.engine,
         select(
             snap.c.id,
             snap.c.dataset_id,
@@ -347,7 +381,7 @@ def _vintages(engine: Engine, entry: Indicator, area: str, lang: str) -> tuple[T
         )
     obs, series = schema.observation, schema.series
     revised = query_frame(
-        engine,
+        data.engine,
         select(
             series.c.dataset_id,
             series.c.key,
@@ -396,19 +430,26 @@ def citation(entry: Indicator, sources: list[dict[str, str]], vintage: str, lang
     )
 
 
-def indicator_page(
-    engine: Engine, indicator: str, lang: str, notes: list[dict[str, str]] | None = None
-) -> Page:
+def _notes(data: SiteData, indicator: str, lang: str) -> list[Markup]:
+    """The indicator's current staff notes in lang (its breakdown's parts too), newest period first."""
+    key = ("notes", lang)
+    if key not in data.cache:
+        data.cache[key] = list_notes(data.engine, lang=lang)
+    mine = [n for n in data.cache[key] if n.indicator_id.split(".", 1)[0] == indicator]
+    return [note_html(n, lang) for n in sorted(mine, key=lambda n: (n.first_day, n.id), reverse=True)]
+
+
+def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     """An indicator's page: definition, sources, target, chart and table, verdicts, comparisons, vintages."""
     entry = load_indicator_catalogue().get(indicator)
-    values = _values(engine, indicator)
+    values = _values(data, indicator)
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
-    site_chart = _indicator_chart(engine, entry, values, area, lang)
+    site_chart = _indicator_chart(data, entry, values, area, lang)
     sources = _sources(entry)
     vintage = values.get_column("vintage").max() if values.height else None
     vintage_text = rd.local_time(vintage).date().isoformat() if isinstance(vintage, datetime) else "–"
-    published, revisions = _vintages(engine, entry, area, lang)
+    published, revisions = _vintages(data, entry, area, lang)
     chart_table = None
     if site_chart is not None:
         shown = charts.chart_table(site_chart.chart, keys=False)
@@ -416,7 +457,7 @@ def indicator_page(
         chart_table = frame_table(
             shown, t("site.chart_table_caption", lang, name=_name(entry, lang)), lang, headers
         )
-    statuses = _statuses(engine, lang, list(entry.expanded_ids())).get(indicator, [])
+    statuses = _statuses(data, lang, list(entry.expanded_ids())).get(indicator, [])
     context = {
         "id": indicator,
         "name": _name(entry, lang),
@@ -443,7 +484,7 @@ def indicator_page(
         "revisions": revisions,
         "citation": citation(entry, sources, vintage_text, lang),
         "vintage": vintage_text,
-        "notes": notes or [],
+        "notes": _notes(data, indicator, lang),
     }
     return Page(
         indicator_path(lang, indicator),
@@ -462,10 +503,10 @@ def _title_of(site_chart: SiteChart | None) -> str:
     return " ".join(text) if isinstance(text, list) else str(text)
 
 
-def _listing(engine: Engine, ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
+def _listing(data: SiteData, ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
     """Rows of an indicator list: name, address, SDG, unit and its first method's status."""
     catalogue = load_indicator_catalogue()
-    statuses = _statuses(engine, lang)
+    statuses = _statuses(data, lang)
     rows = []
     for indicator in ids:
         entry = catalogue.get(indicator)
@@ -482,14 +523,14 @@ def _listing(engine: Engine, ids: Sequence[str], lang: str) -> list[dict[str, An
     return rows
 
 
-def indicators_page(engine: Engine, ids: Sequence[str], lang: str) -> Page:
+def indicators_page(data: SiteData, ids: Sequence[str], lang: str) -> Page:
     """Every indicator in a list the reader can filter by name."""
     return Page(
-        f"{lang}/indicators/index.html", "indicators.html.j2", lang, {"items": _listing(engine, ids, lang)}
+        f"{lang}/indicators/index.html", "indicators.html.j2", lang, {"items": _listing(data, ids, lang)}
     )
 
 
-def goal_pages(engine: Engine, ids: Sequence[str], lang: str) -> list[Page]:
+def goal_pages(data: SiteData, ids: Sequence[str], lang: str) -> list[Page]:
     """The 17 SDGs: an index, and per goal its indicators with their status."""
     catalogue = load_indicator_catalogue()
     by_goal: dict[int, list[str]] = {}
@@ -508,20 +549,20 @@ def goal_pages(engine: Engine, ids: Sequence[str], lang: str) -> list[Page]:
     ]
     pages = [Page(f"{lang}/goals/index.html", "goals.html.j2", lang, {"goals": goals})]
     for number, goal in zip(GOALS, goals, strict=True):
-        items = _listing(engine, by_goal.get(number, []), lang)
+        items = _listing(data, by_goal.get(number, []), lang)
         for item in items:
             item["href"] = f"../indicators/{item['id']}.html"
         pages.append(Page(goal_path(lang, number), "goal.html.j2", lang, {**goal, "items": items}))
     return pages
 
 
-def circular_page(engine: Engine, ids: Sequence[str], lang: str) -> Page:
+def circular_page(data: SiteData, ids: Sequence[str], lang: str) -> Page:
     """The circular-economy indicators along the EU monitoring framework's dimensions."""
     catalogue = load_indicator_catalogue()
     dimensions = []
     for prefix, key in CEI_DIMENSIONS:
         members = [i for i in ids if (catalogue.get(i).cei or "").startswith(prefix)]
-        items = _listing(engine, members, lang)
+        items = _listing(data, members, lang)
         for item in items:
             item["href"] = f"indicators/{item['id']}.html"
             item["cei"] = catalogue.get(item["id"]).cei
@@ -565,17 +606,17 @@ def reports_page(reports: Sequence[ArchivedReport], lang: str) -> Page:
     return Page(f"{lang}/reports.html", "reports.html.j2", lang, {"weekly": weekly, "council": council})
 
 
-def peers_page(engine: Engine, lang: str) -> Page:
+def peers_page(data: SiteData, lang: str) -> Page:
     """Espoo among its European peers: each source's charts, the standings and the totals by source."""
     site_charts = []
     for indicator in peer_indicators():
         entry = load_indicator_catalogue().get(indicator)
-        values = _values(engine, indicator)
-        found = _indicator_chart(engine, entry, values, HOME_AREA, lang) if values.height else None
+        values = _values(data, indicator)
+        found = _indicator_chart(data, entry, values, HOME_AREA, lang) if values.height else None
         if found is not None:
             site_charts.append(found)
-    standings = report_peers.standing_rows(engine, lang)
-    totals = report_peers.reconciliation_rows(engine, lang)
+    standings = report_peers.standing_rows(data.engine, lang)
+    totals = report_peers.reconciliation_rows(data.engine, lang)
     context = {
         "heading": t("peers.heading", lang),
         "intro": t("peers.intro", lang),
@@ -609,15 +650,15 @@ def peers_page(engine: Engine, lang: str) -> Page:
 
 
 def home_page(
-    engine: Engine, ids: Sequence[str], reports: Sequence[ArchivedReport], today: date, lang: str
+    data: SiteData, ids: Sequence[str], reports: Sequence[ArchivedReport], today: date, lang: str
 ) -> Page:
     """The home page: the 2030 target at a glance, headline indicators, changes, freshness, reports."""
     catalogue = load_indicator_catalogue()
     headline_ids = [i for i in ids if catalogue.get(i).headline]
-    items = _listing(engine, headline_ids, lang)
+    items = _listing(data, headline_ids, lang)
     for item in items:
         item["href"] = f"indicators/{item['id']}.html"
-    freshness = rd.freshness_frame(engine, today, lang)
+    freshness = rd.freshness_frame(data.engine, today, lang)
     fresh_rows = [
         [
             str(r["dataset"]),
@@ -633,7 +674,7 @@ def home_page(
     latest_week = next((r for r in mine if r.kind == "week"), None)
     latest_half = next((r for r in mine if r.kind == "half"), None)
     context = {
-        "headline": headline_context(engine, lang),
+        "headline": headline_context(data.engine, lang),
         "items": items,
         "freshness": Table(
             t("site.freshness_caption", lang),
@@ -650,17 +691,17 @@ def home_page(
         else None,
         "latest_week": {"period": latest_week.period, "href": latest_week.href} if latest_week else None,
         "latest_half": {"period": latest_half.period, "href": latest_half.href} if latest_half else None,
-        "changes": _recent_changes(engine, today, lang),
+        "changes": _recent_changes(data, today, lang),
     }
     return Page(f"{lang}/index.html", "home.html.j2", lang, context)
 
 
-def _recent_changes(engine: Engine, today: date, lang: str) -> Table | None:
+def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
     """What changed in the last seven days: the snapshots loaded, with rows added and revised."""
     snap = schema.snapshot
     since = datetime.combine(today - timedelta(days=7), datetime.min.time())
     frame = query_frame(
-        engine,
+        data.engine,
         select(snap.c.dataset_id, snap.c.fetched_at, snap.c.rows_added, snap.c.rows_revised)
         .where(snap.c.fetched_at >= since)
         .order_by(snap.c.fetched_at.desc()),
