@@ -22,7 +22,7 @@ from indicators.peers import (
 from ingest.peers import home_peer, peer_by_area
 from report import data as rd
 from report.charts import indicator_label
-from report.i18n import format_number, format_percent, t
+from report.i18n import format_number, format_percent, label, t
 
 # chart name → the peer indicator it draws (the emissions per resident of each source)
 PEER_CHARTS: Final[dict[str, str]] = {
@@ -31,21 +31,9 @@ PEER_CHARTS: Final[dict[str, str]] = {
 }
 
 
-# a unit's name on the peer charts' axis (translations [peers] unit_<key>); any other unit is shown as written
-UNIT_KEYS: Final[dict[str, str]] = {
-    "t CO2e per resident": "per_resident",
-    "kg per resident": "kg_per_resident",
-    "%": "percent",
-    "m² per resident": "m2_per_resident",
-    "µg/m³": "ug_m3",
-    "cars per 1 000 residents": "cars_per_1000",
-}
-
-
 def unit_text(indicator: str, lang: str) -> str:
-    """The indicator's unit as the peer chart's axis title in lang."""
-    unit = load_indicator_catalogue().get(indicator).unit
-    return t(f"peers.unit_{UNIT_KEYS[unit]}", lang) if unit in UNIT_KEYS else unit
+    """The indicator's unit as the peer chart's axis title in lang ([unit_name] of the translations)."""
+    return label("unit_name", load_indicator_catalogue().get(indicator).unit, lang)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ BAD_ARGUMENTS = {
     "migrate": (["migrate", "extra"], "unexpected extra argument"),
     "run": (["run", "--lang", "de"], "expected one of fi, sv, en, got 'de'"),
     "report": (["report", "--week", "2026-48"], "--week"),
+    "site": (["site", "--lang", "de"], "expected one of fi, sv, en, got 'de'"),
     "status": (["status", "--lang-x"], "No such option"),
     "accept": (["accept", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
     "probe": (["probe", "fingrid"], "unknown dataset 'fingrid'; nearest: fingrid_emission_factor"),

@@ -21,7 +21,7 @@ from ingest.catalogue import load_catalogue
 from report import charts
 from report import data as rd
 from report import peers as report_peers
-from report.i18n import LANGS, format_number, has, t
+from report.i18n import LANGS, format_number, has, label, t
 from report.notes import note_html
 from report.weekly import Table, frame_table, headline_context
 from storage import schema
@@ -221,8 +221,7 @@ def _history_frame(values: pl.DataFrame, area: str) -> pl.DataFrame:
 
 
 def _unit_text(unit: str, lang: str) -> str:
-    key = report_peers.UNIT_KEYS.get(unit)
-    return t(f"peers.unit_{key}", lang) if key else unit
+    return label("unit_name", unit, lang)
 
 
 def _indicator_chart(
