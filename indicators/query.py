@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy import ColumnElement, Engine, or_, select
 
 from indicators.catalogue import LANGUAGES, load_indicator_catalogue
 from indicators.lookup import area_code, unknown_code
@@ -127,6 +127,13 @@ def indicator_values(
         query = query.where(table.c.area.in_(areas))
     if kinds:
         query = query.where(table.c.kind.in_(kinds))
+    if indicators:  # the ids and their breakdowns' parts ('ghg_by_sector' → 'ghg_by_sector.transport')
+        query = query.where(
+            or_(
+                table.c.indicator_id.in_(indicators),
+                *(table.c.indicator_id.startswith(f"{i}.", autoescape=True) for i in indicators),
+            )
+        )
     frame = read.query_frame(engine, query)
     if frame.height == 0:
         return frame

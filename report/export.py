@@ -117,7 +117,8 @@ def export_table(
     for column in EXPORT_COLUMNS:
         if column not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", nulls_last=True)
+    # a total order: the same data export to the same bytes (the site rewrites a download only on a change)
+    return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", "method", nulls_last=True)
 
 
 def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[dict[str, object]]:

@@ -148,7 +148,7 @@ def reconciliation_rows(engine: Engine, lang: str) -> list[list[str]]:
         rows.append(
             [
                 indicator_label(str(r["indicator"]), lang),
-                str(r["boundary"]),
+                t(f"peers.boundary_{r['indicator']}", lang),
                 f"{format_number(r['first_value'], lang, 0)} ({r['first_year']})",
                 f"{format_number(r['latest_value'], lang, 0)} ({r['latest_year']})",
                 common,

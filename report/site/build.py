@@ -112,6 +112,10 @@ class _Writer:
 
     def write(self, path: str, data: bytes) -> None:
         digest = _sha(data)
+        if path in self.files:  # the same chart on two pages: written once
+            if self.files[path] != digest:
+                raise ValueError(f"site: two different files for {path}")
+            return
         if self.before.get(path) == digest and self.keep(path):
             return
         target = self.folder / path
@@ -211,19 +215,64 @@ def _copy_reports(reports: Sequence[content.ArchivedReport], report_root: Path, 
                 writer.write(relative, file.read_bytes())
 
 
+# what the pages are made with besides the data: a change to any of these makes every page anew
+CODE_INPUTS: Final[tuple[Path, ...]] = (
+    Path(__file__).parent,
+    TEMPLATE_DIR,
+    TEMPLATE_DIR.parent / "charts",
+    TEMPLATE_DIR.parent / "translations.toml",
+    TEMPLATE_DIR.parent.parent / "indicators" / "catalogue.toml",
+    TEMPLATE_DIR.parent.parent / "ingest" / "catalogue.toml",
+    TEMPLATE_DIR.parent.parent / "ingest" / "peers.toml",
+)
+
+
+def code_digest() -> str:
+    """A digest of the code, templates and catalogues the pages are made with."""
+    digest = hashlib.sha256()
+    for root in CODE_INPUTS:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for file in files:
+            if file.is_file() and file.suffix in (".py", ".j2", ".toml", ".css", ".js"):
+                digest.update(file.as_posix().encode("utf-8"))
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    """A page whose inputs did not change since the previous build: its files are linked, not made."""
+
+    path: str
+    files: tuple[str, ...]
+    inputs: str
+
+
 def _pages(
     engine: Engine,
     langs: Sequence[str],
     reports: Sequence[content.ArchivedReport],
     today: date,
-) -> list[content.Page]:
+    recorded: dict[str, Any],
+) -> list[content.Page | KeptPage]:
     data = content.SiteData(engine)
     ids = content.listed_indicators(data)
-    pages: list[content.Page] = []
+    code = code_digest()
+    before_inputs: dict[str, str] = recorded.get("inputs", {})
+    before_files: dict[str, list[str]] = recorded.get("page_files", {})
+    pages: list[content.Page | KeptPage] = []
     for lang in langs:
         pages.append(content.home_page(data, ids, reports, today, lang))
         pages.append(content.indicators_page(data, ids, lang))
-        pages.extend(content.indicator_page(data, indicator, lang) for indicator in ids)
+        for indicator in ids:
+            path = content.indicator_path(lang, indicator)
+            inputs = _sha(f"{code}:{content.indicator_inputs(data, indicator, lang)}".encode())
+            if before_inputs.get(path) == inputs and path in before_files:
+                pages.append(KeptPage(path, tuple(before_files[path]), inputs))
+            else:
+                page = content.indicator_page(data, indicator, lang)
+                page.inputs = inputs
+                pages.append(page)
         pages.extend(content.goal_pages(data, ids, lang))
         pages.append(content.circular_page(data, ids, lang))
         pages.append(content.peers_page(data, lang))
@@ -252,7 +301,7 @@ def build_site(
     previous, recorded = _previous(out)
     result = SiteResult(out)
     environment = _environment()
-    pages = _pages(engine, langs, reports, today)
+    pages = _pages(engine, langs, reports, today, recorded)
     result.pages = len(pages)
     own_renderer = renderer is None
     drawer = renderer or Renderer()
@@ -262,11 +311,31 @@ def build_site(
             charts_before: dict[str, str] = recorded.get("charts", {})
             charts_now: dict[str, str] = {}
             pending: list[tuple[str, Future[Rendered]]] = []
+            inputs: dict[str, str] = {}
+            page_files: dict[str, list[str]] = {}
             for page in pages:
+                if isinstance(page, KeptPage):
+                    for path in page.files:
+                        if path.endswith(".svg"):
+                            charts_now[path] = charts_before[path]
+                            result.charts_kept += 1
+                        if path not in writer.files and not writer.keep(path):
+                            raise RuntimeError(f"site: the previous build lost {path}")
+                    inputs[page.path], page_files[page.path] = page.inputs, list(page.files)
+                    continue
+                if page.inputs:
+                    inputs[page.path] = page.inputs
+                    page_files[page.path] = [page.path] + [
+                        f"{page.lang}/charts/{c.name}{suffix}"
+                        for c in page.charts
+                        for suffix in (".svg", ".vl.json")
+                    ]
                 for chart in page.charts:
-                    spec = chart.chart.to_dict(validate=False)
+                    spec = chart.spec
                     spec_bytes = json.dumps(spec, ensure_ascii=False, sort_keys=True).encode("utf-8")
                     stem = f"{page.lang}/charts/{chart.name}"
+                    if f"{stem}.svg" in charts_now:
+                        continue
                     writer.write(f"{stem}.vl.json", spec_bytes)
                     key = _sha(spec_bytes)
                     charts_now[f"{stem}.svg"] = key
@@ -275,6 +344,8 @@ def build_site(
                         continue
                     pending.append((f"{stem}.svg", drawer.submit(spec, svg_only=True)))
             for page in pages:
+                if isinstance(page, KeptPage):
+                    continue
                 html = environment.get_template(page.template).render(
                     lang=page.lang,
                     page=page.context,
@@ -307,6 +378,8 @@ def build_site(
                 "built": datetime.now().isoformat(timespec="seconds"),
                 "files": writer.files,
                 "charts": charts_now,
+                "inputs": inputs,
+                "page_files": page_files,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,11 @@ class SiteChart:
     name: str
     chart: alt.TopLevelMixin
     snapshot_ids: list[int] = field(default_factory=list)
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.spec:  # the Vega-Lite spec, made once: the page's title and alt text and the drawing
+            self.spec = self.chart.to_dict(validate=False)
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Page:
     lang: str
     context: dict[str, Any]
     charts: list[SiteChart] = field(default_factory=list)
+    inputs: str = ""  # a digest of everything the page is made from ("" : always made anew)
 
 
 def indicator_path(lang: str, indicator: str) -> str:
@@ -431,11 +438,45 @@ def citation(entry: Indicator, sources: list[dict[str, str]], vintage: str, lang
 
 def _notes(data: SiteData, indicator: str, lang: str) -> list[Markup]:
     """The indicator's current staff notes in lang (its breakdown's parts too), newest period first."""
+    mine = [n for n in _note_list(data, lang) if n.indicator_id.split(".", 1)[0] == indicator]
+    return [note_html(n, lang) for n in sorted(mine, key=lambda n: (n.first_day, n.id), reverse=True)]
+
+
+def indicator_inputs(data: SiteData, indicator: str, lang: str) -> str:
+    """A digest of everything an indicator's page is made from: its values, its methods' statuses, its staff
+    notes and the snapshots of its datasets (with their revisions). The same digest, and the same code and
+    catalogues (build.code_digest), make the same page: a rebuild keeps it without making it again."""
+    if "snapshots" not in data.cache:
+        snap = schema.snapshot
+        frame = query_frame(data.engine, select(snap.c.dataset_id, snap.c.id).order_by(snap.c.id))
+        data.cache["snapshots"] = frame.group_by("dataset_id").agg(pl.col("id")).rows()
+    entry = load_indicator_catalogue().get(indicator)
+    datasets = load_indicator_catalogue().datasets_of(indicator)
+    snapshots = sorted((d, ids) for d, ids in data.cache["snapshots"] if d in datasets)
+    statuses = _statuses(data, lang, entry.expanded_ids())
+    notes = [(n.id, n.body) for n in _note_list(data, lang) if n.indicator_id.split(".", 1)[0] == indicator]
+    digest = hashlib.sha256()
+    for part in (
+        _values(data, indicator)
+        .sort("indicator", "area", "kind", "period")
+        .with_columns(pl.col("snapshot_ids").cast(pl.List(pl.String)).list.join(","))
+        .write_csv(),
+        repr(sorted((k, [sorted(s.items()) for s in v]) for k, v in statuses.items())),
+        repr(notes),
+        repr(snapshots),
+        lang,
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _note_list(data: SiteData, lang: str) -> list[Any]:
     key = ("notes", lang)
     if key not in data.cache:
         data.cache[key] = list_notes(data.engine, lang=lang)
-    mine = [n for n in data.cache[key] if n.indicator_id.split(".", 1)[0] == indicator]
-    return [note_html(n, lang) for n in sorted(mine, key=lambda n: (n.first_day, n.id), reverse=True)]
+    found: list[Any] = data.cache[key]
+    return found
 
 
 def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
@@ -472,9 +513,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "targets": _targets(values, entry, lang),
         "chart": site_chart.name if site_chart else None,
         "chart_title": _title_of(site_chart),
-        "chart_alt": str(site_chart.chart.to_dict(validate=False).get("description", ""))
-        if site_chart
-        else "",
+        "chart_alt": str(site_chart.spec.get("description", "")) if site_chart else "",
         "chart_table": chart_table,
         "statuses": statuses,
         "comparison": _comparison(values, entry, area, lang),
@@ -497,7 +536,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
 def _title_of(site_chart: SiteChart | None) -> str:
     if site_chart is None:
         return ""
-    title = site_chart.chart.to_dict(validate=False).get("title", {})
+    title = site_chart.spec.get("title", {})
     text = title.get("text", "") if isinstance(title, dict) else title
     return " ".join(text) if isinstance(text, list) else str(text)
 
@@ -640,7 +679,7 @@ def peers_page(data: SiteData, lang: str) -> Page:
             {
                 "name": c.name,
                 "title": _title_of(c),
-                "alt": str(c.chart.to_dict(validate=False).get("description", "")),
+                "alt": str(c.spec.get("description", "")),
             }
             for c in site_charts
         ],
