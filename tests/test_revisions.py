@@ -1,11 +1,11 @@
 """A partial revision of every dataset, in its real wire format: compute, export and report follow it.
 
 The bundled snapshot is loaded and computed; then a copy of it with a few values revised in every
-dataset's own payload (the HSY workbook's XML, Syke's CSV, PxWeb's and Eurostat's JSON-stat, Fingrid's
-JSON) is ingested as the next vintage and computed again. Sums then take rows from two snapshots (the
-revised row from the second, the rest from the first), which crashed `compute` before (issue 14). The
-expected values are the values before plus the change made to the payload, worked out here from the
-payload, not from the code under test.
+dataset's own payload (the HSY and Covenant of Mayors workbooks' XML, Syke's CSV, the OECD's CSV with
+labels, PxWeb's and Eurostat's JSON-stat, Fingrid's JSON) is ingested as the next vintage and computed
+again. Sums then take rows from two snapshots (the revised row from the second, the rest from the
+first), which crashed `compute` before (issue 14). The expected values are the values before plus the
+change made to the payload, worked out here from the payload, not from the code under test.
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ REVISED = {
     "eurostat_sdg_07_40",
     "eurostat_sdg_13_10",
     "fingrid_emission_factor",
+    "oecd_ghg",
+    "oecd_green_area",
+    "oecd_air_pollution",
+    "oecd_pt_access",
+    "covenant_inventories",
+    "covenant_targets",
+    "eurostat_urb_cenv",
+    "eurostat_urb_ctran",
+    "eurostat_urb_cpop1",
 }
 
 
@@ -141,17 +150,28 @@ def _jsonstat_value(path: Path, where: dict[str, str], time: str) -> float:
     return float(value)
 
 
-def _jsonstat_revise(path: Path, where: dict[str, str], delta: float) -> tuple[str, float]:
-    """Add delta to the newest value at the categories `where`; returns (time code, old value)."""
+def _jsonstat_revise(
+    path: Path, where: dict[str, str], delta: float, time: str | None = None
+) -> tuple[str, float]:
+    """Add delta to the newest value at the categories `where` (or the time code's); returns (time
+    code, old value)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     values = doc["value"]
     for code, key in _jsonstat_cells(doc, where, path.name).items():
         old = values[key] if isinstance(values, list) else values.get(key)
-        if old is not None:
+        if old is not None and time in (None, code):
             values[key] = round(old + delta, 6)
             path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
             return code, float(old)
     raise AssertionError(f"{path.name}: no value at {where}")
+
+
+def _jsonstat_code(path: Path, dimension: str, label: str) -> str:
+    """The category of a dimension whose label is `label` (e.g. a city's Urban Audit code)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    labels = doc["dimension"][dimension]["category"]["label"]
+    (code,) = [code for code, name in labels.items() if name == label]
+    return str(code)
 
 
 _CELL = re.compile(r'<c r="([A-Z]+)\d+"([^>]*)><v>([^<]*)</v></c>')  # column, attributes, value
@@ -272,6 +292,148 @@ def _fingrid_revise(path: Path, delta: float) -> tuple[str, int, float]:
     return f"{iso.year}-W{iso.week:02d}", len(week), mean
 
 
+def _oecd_fields(line: str, width: int) -> list[str]:
+    """A line of an OECD CSV with labels as fields: a label holding an unquoted ", " (e.g. "Buildings,
+    residential and commercial") is split there, so a field starting with a space joins the one before."""
+    fields: list[str] = []
+    for part in line.split(","):
+        if fields and part.startswith(" "):
+            fields[-1] += "," + part
+        else:
+            fields.append(part)
+    assert len(fields) == width, line
+    return fields
+
+
+def _oecd_number(fields: list[str], header: list[str]) -> float:
+    """OBS_VALUE × 10^UNIT_MULT (the documented SDMX meaning of the unit multiplier)."""
+    exponent = fields[header.index("UNIT_MULT")].strip() or "0"
+    return float(fields[header.index("OBS_VALUE")]) * 10.0 ** int(exponent)
+
+
+def _oecd_revise(
+    path: Path, city: str, where: dict[str, str], delta: float, exponent: int | None = None
+) -> tuple[str, float, float]:
+    """Add delta (in the stored unit: OBS_VALUE × 10^UNIT_MULT) to the newest year of the city (by its
+    REF_AREA label) at the codes `where`, written with the line's UNIT_MULT or `exponent` (e.g. 3: in
+    thousands); returns (year, value before, value after), the value after read back from the line."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    area, time, value = header.index("REF_AREA"), header.index("TIME_PERIOD"), header.index("OBS_VALUE")
+    rows = {i: _oecd_fields(line, len(header)) for i, line in enumerate(lines[1:], 1) if line}
+    matching = [
+        (fields[time], i)
+        for i, fields in rows.items()
+        if fields[area + 1] == city
+        and re.fullmatch(r"\d{4}", fields[time])
+        and all(fields[header.index(d)] == code for d, code in where.items())
+        and fields[value]
+    ]
+    assert matching, (path.name, city, where)
+    year, number = max(matching)
+    fields = rows[number]
+    old = _oecd_number(fields, header)
+    mult = header.index("UNIT_MULT")
+    if exponent is None:
+        exponent = int(fields[mult].strip() or "0")
+    else:
+        fields[mult : mult + 2] = [str(exponent), {0: "Units", 3: "Thousands", 6: "Millions"}[exponent]]
+    text = repr(round((old + delta) / 10.0**exponent, 9)).removesuffix(".0")
+    fields[value] = fields[value + 1] = text  # the code column and its label column hold the number
+    lines[number] = ",".join(fields)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return year, old, _oecd_number(_oecd_fields(lines[number], len(header)), header)
+
+
+_XLSX_CELL = re.compile(r'<c r="([A-Z]+)(\d+)"([^>]*)><v>([^<]*)</v></c>')  # column, row, attributes, value
+
+
+def _xlsx_sheet_path(source: zipfile.ZipFile, sheet: str) -> str:
+    """The part name of the sheet called `sheet` (workbook.xml's r:id, resolved by its relationships)."""
+    workbook = source.read("xl/workbook.xml").decode()
+    (rid,) = re.findall(rf'<sheet name="{re.escape(sheet)}" sheetId="\d+" r:id="([^"]+)"/>', workbook)
+    relations = source.read("xl/_rels/workbook.xml.rels").decode()
+    (target,) = re.findall(rf'<Relationship Id="{rid}" Type="[^"]+" Target="([^"]+)"/>', relations)
+    return f"xl/{target}"
+
+
+def _xlsx_table(path: Path, sheet: str) -> list[dict[str, tuple[str, str]]]:
+    """A sheet's rows after its header row as {header: (cell reference, text)}; shared strings resolved."""
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    strings = re.findall(r"<si><t[^>]*>(.*?)</t></si>", source.read("xl/sharedStrings.xml").decode())
+    xml = source.read(_xlsx_sheet_path(source, sheet)).decode()
+    rows = []
+    for cells in re.findall(r"<row [^>]*>(.*?)</row>", xml):
+        rows.append(
+            {
+                column: (f"{column}{row}", strings[int(v)] if ' t="s"' in kind else v)
+                for column, row, kind, v in _XLSX_CELL.findall(cells)
+            }
+        )
+    header = {column: text for column, (_, text) in rows[0].items()}
+    return [{header[column]: cell for column, cell in row.items()} for row in rows[1:]]
+
+
+def _xlsx_set(path: Path, sheet: str, reference: str, value: float) -> None:
+    """Write a number into a cell of the sheet (the cell's XML edited, the other parts copied)."""
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    part = _xlsx_sheet_path(source, sheet)
+    xml = source.read(part).decode()
+    cell = re.search(rf'<c r="{reference}"(?: t="n")?><v>[^<]*</v></c>', xml)
+    assert cell is not None, (path.name, sheet, reference)  # a number cell, not a shared string
+    xml = xml.replace(cell.group(0), f'<c r="{reference}"><v>{value!r}</v></c>', 1)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, xml.encode() if item.filename == part else source.read(item.filename))
+    path.write_bytes(out.getvalue())
+
+
+def _covenant_plans(folder: Path, city: str) -> tuple[set[str], set[str]]:
+    """The city's action plans (sheet 2 of df2_) and monitoring reports (sheet 3 of df3_), found by its
+    organisation_name in the signatories (sheet 1 of df1_)."""
+    signatories = _xlsx_table(_file(folder, "covenant_inventories", r"/df1_"), "1")
+    (organisation,) = [r["organisation_id"][1] for r in signatories if r["organisation_name"][1] == city]
+    plans = _xlsx_table(_file(folder, "covenant_inventories", r"/df2_"), "2")
+    reports = _xlsx_table(_file(folder, "covenant_inventories", r"/df3_"), "3")
+    return (
+        {r["action_plan_id"][1] for r in plans if r["organisation_id"][1] == organisation},
+        {r["monitoring_report_id"][1] for r in reports if r["organisation_id"][1] == organisation},
+    )
+
+
+def _covenant_revise(folder: Path, city: str, delta: float) -> tuple[str, float, float]:
+    """Add delta (t) to the first reported emission_measure of the city's newest monitoring inventory
+    (sheet 3D_1); returns (year, the inventory's total after: its emission rows summed, "-" and "null"
+    not counted, and its population in the inventory year)."""
+    workbook = _file(folder, "covenant_inventories", r"/df3_")
+    _, reports = _covenant_plans(folder, city)
+    rows = [r for r in _xlsx_table(workbook, "3D_1") if r["monitoring_report_id"][1] in reports]
+    year = max(r["inventory_year"][1] for r in rows)
+    mine = [r for r in rows if r["inventory_year"][1] == year]
+    assert len({r["monitoring_report_id"][1] for r in mine}) == 1, mine  # one inventory that year
+    first = next(r for r in mine if r["emission_measure"][1] not in ("-", "null"))
+    reference, old = first["emission_measure"]
+    _xlsx_set(workbook, "3D_1", reference, float(old) + delta)
+    revised = [r for r in _xlsx_table(workbook, "3D_1") if r["monitoring_report_id"][1] in reports]
+    total = sum(
+        float(r["emission_measure"][1])
+        for r in revised
+        if r["inventory_year"][1] == year and r["emission_measure"][1] not in ("-", "null")
+    )
+    (population,) = {float(r["population_in_the_inventory_year"][1]) for r in mine}
+    return str(int(float(year))), total, population
+
+
+def _covenant_target_revise(folder: Path, city: str, target: str, delta: float) -> None:
+    """Add delta (a fraction of 1) to the city's reduction target `target` (sheet 2A_1 of df2_)."""
+    workbook = _file(folder, "covenant_inventories", r"/df2_")
+    plans, _ = _covenant_plans(folder, city)
+    (row,) = [r for r in _xlsx_table(workbook, "2A_1") if r["action_plan_id"][1] in plans]
+    reference, old = row[f"co2_target_{target}"]
+    _xlsx_set(workbook, "2A_1", reference, round(float(old) + delta, 6))
+
+
 def _file(folder: Path, dataset: str, pattern: str) -> Path:
     (exchange,) = [
         e for e in read_manifest(folder).exchanges if e.dataset == dataset and re.search(pattern, e.file)
@@ -338,7 +500,108 @@ def revise_snapshot(folder: Path) -> tuple[list[Expected], dict[str, int]]:
             "electricity_emission_factor", "FI", week, 48.0 / count, "fingrid_emission_factor", False, mean
         )
     )
+    expected += _revise_peers(folder, cells)
     return expected, cells
+
+
+def _revise_peers(folder: Path, cells: dict[str, int]) -> list[Expected]:
+    """Espoo's figures in the peer-city sources (area 049, found by each source's own name for it)."""
+    expected: list[Expected] = []
+    # OECD (CSV with labels): the total in t and per resident, green area, PM2.5, public transport access
+    ghg = _file(folder, "oecd_ghg", r"data\.csv$")
+    total = {"MEASURE": "GHG_TOTAL", "UNIT_MEASURE": "T_CO2E"}
+    # the revised total written in thousands (UNIT_MULT 3): stored as OBS_VALUE × 10^UNIT_MULT tonnes
+    year, old, new = _oecd_revise(ghg, "Espoo/Esbo", total, 1000.0, exponent=3)
+    expected.append(Expected("peer_ghg_total_oecd", "049", year, 1.0, "oecd_ghg", False, new / 1000))
+    per_resident = {"MEASURE": "GHG_TOTAL", "UNIT_MEASURE": "T_CO2E_PS"}
+    year, old, new = _oecd_revise(ghg, "Espoo/Esbo", per_resident, 0.01)
+    expected.append(Expected("peer_ghg_per_resident_oecd", "049", year, 0.01, "oecd_ghg", False, new))
+    # a sector whose label holds an unquoted comma ("Buildings, residential and commercial"): no
+    # indicator, but the repaired line must revise its own stored row and no other
+    buildings = {"MEASURE": "GHG_BUILDINGS", "UNIT_MEASURE": "T_CO2E"}
+    _oecd_revise(ghg, "Espoo/Esbo", buildings, 500.0)
+    cells["oecd_ghg"] = 3
+    for dataset, indicator, where, delta in (
+        ("oecd_green_area", "peer_green_area_oecd", {"MEASURE": "GREEN_AREA", "UNIT_MEASURE": "M2_PS"}, 2.5),
+        ("oecd_air_pollution", "peer_pm25_oecd", {"MEASURE": "PM25_POP_EXP", "UNIT_MEASURE": "MCG_M3"}, 0.25),
+        (
+            "oecd_pt_access",
+            "peer_pt_access_oecd",
+            {"MEASURE": "POP_WITH_ACCESS", "TRAVEL_TIME": "MN_LE10"},
+            1.5,
+        ),
+    ):
+        year, old, new = _oecd_revise(_file(folder, dataset, r"data\.csv$"), "Espoo/Esbo", where, delta)
+        expected.append(Expected(indicator, "049", year, delta, dataset, False, new))
+    # Covenant of Mayors (XLSX): the newest inventory's emissions, stored with the emissions per resident
+    # derived from them (2 rows); a reduction target (no indicator: only its stored row)
+    year, total_t, population = _covenant_revise(folder, "Espoo", 5000.0)
+    expected += [
+        Expected("peer_ghg_total_covenant", "049", year, 5.0, "covenant_inventories", False, total_t / 1000),
+        Expected(
+            "peer_ghg_per_resident_covenant",
+            "049",
+            year,
+            5000.0 / population,
+            "covenant_inventories",
+            False,
+            total_t / population,
+        ),
+    ]
+    cells["covenant_inventories"] = 2
+    _covenant_target_revise(folder, "Espoo", "CoM2030", -0.05)
+    cells["covenant_targets"] = 1
+    # Eurostat city statistics (JSON-stat, a `cities` dimension): waste and green urban area (2 cells),
+    # cars, and the population of a year that has a waste figure, so the ratio moves on both sides. Each
+    # ratio takes the other input from the old snapshot of the other dataset: not from both of its own.
+    cenv = _file(folder, "eurostat_urb_cenv", r"\.json$")
+    pop = _file(folder, "eurostat_urb_cpop1", r"\.json$")
+    espoo = _jsonstat_code(cenv, "cities", "Espoo/Esbo")
+    assert espoo == _jsonstat_code(pop, "cities", "Espoo/Esbo")
+    people = {"cities": espoo, "indic_ur": "DE1001V"}
+    waste = {"cities": espoo, "indic_ur": "EN4008V"}
+    year, old = _jsonstat_revise(cenv, waste, 1.5)
+    residents = _jsonstat_value(pop, people, year)
+    expected += [
+        Expected("peer_waste_total_ua", "049", year, 1.5, "eurostat_urb_cenv", False, old + 1.5),
+        Expected(
+            "peer_waste_per_resident_ua",
+            "049",
+            year,
+            1.5 / residents * 1e6,
+            "eurostat_urb_cenv",
+            False,
+            (old + 1.5) / residents * 1e6,
+        ),
+    ]
+    green = {"cities": espoo, "indic_ur": "EN5205V"}
+    year, old = _jsonstat_revise(cenv, green, 0.3)
+    expected.append(
+        Expected("peer_green_urban_area_ua", "049", year, 0.3, "eurostat_urb_cenv", False, old + 0.3)
+    )
+    cells["eurostat_urb_cenv"] = 2
+    ctran = _file(folder, "eurostat_urb_ctran", r"\.json$")
+    year, old = _jsonstat_revise(ctran, {"cities": espoo, "indic_ur": "TT1057I"}, 2.0)
+    expected.append(Expected("peer_cars_ua", "049", year, 2.0, "eurostat_urb_ctran", False, old + 2.0))
+    # the newest year with a waste figure before the one revised above
+    doc = json.loads(cenv.read_text(encoding="utf-8"))
+    years = [code for code, key in _jsonstat_cells(doc, waste, cenv.name).items() if key in doc["value"]]
+    year = years[1]  # newest first
+    kilotonnes = _jsonstat_value(cenv, waste, year)
+    year, old = _jsonstat_revise(pop, people, 1000.0, time=year)
+    expected += [
+        Expected("peer_population_ua", "049", year, 1000.0, "eurostat_urb_cpop1", False, old + 1000),
+        Expected(
+            "peer_waste_per_resident_ua",
+            "049",
+            year,
+            (kilotonnes / (old + 1000) - kilotonnes / old) * 1e6,
+            "eurostat_urb_cpop1",
+            False,
+            kilotonnes / (old + 1000) * 1e6,
+        ),
+    ]
+    return expected
 
 
 # --------------------------------------------------------------------------------------------------
