@@ -134,7 +134,7 @@ def _relative_root(path: str) -> str:
     return "../" * path.count("/")
 
 
-def _page_links(page: content.Page) -> dict[str, Any]:
+def _page_links(page: content.Page, langs: Sequence[str]) -> dict[str, Any]:
     """The navigation, the language switcher and the search form of a page, as paths relative to it."""
     root = _relative_root(page.path)
     inside = page.path.split("/", 1)[1]
@@ -157,7 +157,7 @@ def _page_links(page: content.Page) -> dict[str, Any]:
                 "href": f"{root}{other}/{inside}",
                 "current": other == lang,
             }
-            for other in LANGS
+            for other in langs
         ],
         "search": f"{root}{lang}/indicators/index.html",
         "css": f"{root}assets/site.css",
@@ -349,7 +349,7 @@ def build_site(
                 html = environment.get_template(page.template).render(
                     lang=page.lang,
                     page=page.context,
-                    links=_page_links(page),
+                    links=_page_links(page, langs),
                     ui=_ui(page.lang),
                     t=partial(_translate, lang=page.lang),
                 )

@@ -1,0 +1,252 @@
+"""The public site: a page per indicator in every language, working links, downloads, notes, rebuilds."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+from sqlalchemy import Engine
+
+from indicators.catalogue import load_indicator_catalogue
+from indicators.engine import compute
+from indicators.query import indicator_values
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+from ingest.run import ingest
+from report import weekly
+from report.export import export_table
+from report.i18n import LANGS, format_number, t
+from report.site import content
+from report.site.build import MANIFEST, build_site
+from report.site.links import check_site
+from report.site.serve import make_server
+from storage.engine import open_database
+from storage.notes import add_note
+from storage.rawstore import RawStore
+from tests.conftest import LOADED_TODAY, fresh_database
+from tests.test_revisions import _file, _jsonstat_revise
+
+
+@dataclass
+class Built:
+    engine: Engine
+    folder: Path
+    site: Path
+    reports: Path
+    raw: RawStore
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """The bundled data loaded and computed on SQLite, a weekly report in each language, a note in Finnish,
+    and the site built from it."""
+    folder = tmp_path_factory.mktemp("site")
+    with fresh_database("sqlite", folder) as url:
+        engine = open_database(url)
+        raw = RawStore(folder / "raw")
+        assert all(o.ok for o in ingest(engine, raw, offline=True))
+        assert not compute(engine, today=LOADED_TODAY).errors
+        known = set(load_indicator_catalogue().indicators)
+        add_note(
+            engine,
+            "ghg_total",
+            period="2025",
+            lang="fi",
+            body="Kaukolämmön **päästöt** laskivat. <script>alert(1)</script>",
+            author="Kestävä Espoo",
+            known_indicators=known,
+        )
+        reports = folder / "reports"
+        period = weekly.parse_week("2026-W45")
+        for lang in LANGS:
+            weekly.build_report(engine, period, lang=lang, out_dir=reports, images=False)
+        site = folder / "site"
+        build_site(engine, site, report_root=reports)
+        yield Built(engine, folder, site, reports, raw)
+        engine.dispose()
+
+
+def _page(built: Built, path: str) -> str:
+    return (built.site / path).read_text(encoding="utf-8")
+
+
+def test_every_indicator_has_a_page_in_every_language_at_a_permanent_address(built: Built) -> None:
+    catalogue = load_indicator_catalogue()
+    listed = content.listed_indicators(content.SiteData(built.engine))
+    assert "ghg_total" in listed and "peer_ghg_per_resident_oecd" in listed and "ghg_by_sector" in listed
+    for lang in LANGS:
+        for indicator in listed:
+            html = _page(built, f"{lang}/indicators/{indicator}.html")
+            assert f'<html lang="{lang}">' in html
+            assert f"<h1>{catalogue.get(indicator).name.get(lang)}</h1>" in html
+            # the language switcher leads to the same indicator in the other languages
+            for other in LANGS:
+                assert f'href="../../{other}/indicators/{indicator}.html"' in html
+            assert f"<code>{lang}/indicators/{indicator}.html</code>" in html
+
+
+def test_every_page_type_exists_and_every_link_and_asset_resolves(built: Built) -> None:
+    for lang in LANGS:
+        for path in (
+            "index.html",
+            "indicators/index.html",
+            "goals/index.html",
+            "goals/sdg-13.html",
+            "circular-economy.html",
+            "peers.html",
+            "reports.html",
+        ):
+            assert (built.site / lang / path).is_file(), path
+    problems = check_site(built.site)
+    assert problems == []
+
+
+def test_the_link_check_finds_a_broken_link_and_a_file_from_another_host(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text(
+        '<a href="b.html">b</a><a href="missing.html">x</a><a href="b.html#nope">y</a>'
+        '<img src="https://example.org/x.png" alt=""><a href="https://example.org/">a link is fine</a>',
+        encoding="utf-8",
+    )
+    (tmp_path / "b.html").write_text('<p id="here">b</p>', encoding="utf-8")
+    found = {(p.url, p.why) for p in check_site(tmp_path)}
+    assert found == {
+        ("missing.html", "no such file"),
+        ("b.html#nope", "no element with id 'nope'"),
+        ("https://example.org/x.png", "loads a file from another host"),
+    }
+
+
+def test_the_home_page_and_the_indicator_page_state_the_same_latest_emissions(built: Built) -> None:
+    values = indicator_values("ghg_total", area="049", kind="observed", engine=built.engine)
+    latest = values.sort("year").row(-1, named=True)
+    for lang in LANGS:
+        shown = format_number(latest["value"], lang, 0)  # kt CO2e as whole numbers, the headline's way
+        home = _page(built, f"{lang}/index.html")
+        page = _page(built, f"{lang}/indicators/ghg_total.html")
+        assert shown in home, (lang, shown)
+        assert shown in page, (lang, shown)
+        assert str(latest["year"]) in page
+
+
+def test_downloads_are_the_export_of_the_indicator_with_a_citation(built: Built) -> None:
+    expected = export_table(built.engine, load_indicator_catalogue(), ["ghg_total"], lang="en")
+    assert (built.site / "data" / "ghg_total.csv").read_text(encoding="utf-8") == expected.write_csv()
+    assert pl.read_json(built.site / "data" / "ghg_total.json").height == expected.height
+    assert (built.site / "data" / "ghg_total.xlsx").read_bytes()[:2] == b"PK"
+    page = _page(built, "en/indicators/ghg_total.html")
+    assert 'href="../../data/ghg_total.csv"' in page and "Cite as: HSY; processed by" in page
+
+
+def test_a_peer_indicator_page_ranks_espoo_and_states_the_method(built: Built) -> None:
+    page = _page(built, "en/indicators/peer_ghg_per_resident_oecd.html")
+    assert re.search(r"Espoo \d+(st|nd|rd|th) of \d+ peers in emissions per resident, OECD \d{4}", page)
+    spec = (built.site / "en" / "charts" / "peer_ghg_per_resident_oecd.vl.json").read_text(encoding="utf-8")
+    assert "Method: OECD" in spec
+    peers = _page(built, "fi/peers.html")
+    assert t("peers.reconciliation_caption", "fi") in peers and t("peers.standings_caption", "fi") in peers
+
+
+def test_a_note_shows_on_its_indicator_page_in_its_language_only(built: Built) -> None:
+    fi = _page(built, "fi/indicators/ghg_total.html")
+    assert "Kaukolämmön <strong>päästöt</strong> laskivat." in fi
+    assert "<script>alert(1)</script>" not in fi and "&lt;script&gt;" in fi
+    assert "Kaukolämmön" not in _page(built, "sv/indicators/ghg_total.html")
+
+
+def test_the_list_can_be_filtered_by_names_in_the_pages_language(built: Built) -> None:
+    sv = _page(built, "sv/indicators/index.html")
+    assert "data-filter" in sv and 'data-name="utsläpp per invånare"' in sv
+    assert 'action="../../sv/indicators/index.html"' in _page(built, "sv/indicators/ghg_total.html")
+
+
+def test_the_reports_archive_links_every_report(built: Built) -> None:
+    for lang in LANGS:
+        page = _page(built, f"{lang}/reports.html")
+        assert f'href="../reports/2026-W45/{lang}/report.html"' in page
+        assert (built.site / "reports" / "2026-W45" / lang / "report.html").is_file()
+
+
+def _inodes(site: Path) -> dict[str, int]:
+    root = site.resolve()
+    return {p.relative_to(root).as_posix(): p.stat().st_ino for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_rebuild_with_nothing_new_touches_no_page_and_draws_no_chart(built: Built, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(built.site.resolve(), tmp_path / "first", symlinks=True)
+    os.symlink(tmp_path / "first", site)
+    before = _inodes(site)
+    result = build_site(built.engine, site, report_root=built.reports)
+    assert result.written == [] and result.charts_drawn == 0
+    after = _inodes(site)
+    assert set(after) == set(before)
+    changed = sorted(p for p in after if after[p] != before[p] and p != MANIFEST)
+    assert changed == []  # every file is the same file, linked into the new build
+
+
+def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(tmp_path: Path) -> None:
+    with fresh_database("sqlite", tmp_path) as url:
+        engine = open_database(url)
+        raw = RawStore(tmp_path / "raw")
+        assert all(o.ok for o in ingest(engine, raw, offline=True))
+        assert not compute(engine, today=LOADED_TODAY).errors
+        site = tmp_path / "site"
+        build_site(engine, site, langs=("en",))
+        snapshot = tmp_path / "snapshot"
+        shutil.copytree(DEFAULT_SNAPSHOT_DIR, snapshot)
+        _jsonstat_revise(_file(snapshot, "eurostat_cei_pc031", r"\.json$"), {"geo": "FI"}, 5.0)
+        (outcome,) = ingest(engine, raw, ["eurostat_cei_pc031"], offline=True, snapshot_dir=snapshot)
+        assert outcome.outcome == "success" and outcome.result is not None and outcome.result.revised == 1
+        assert not compute(engine, today=LOADED_TODAY).errors
+        result = build_site(engine, site, langs=("en",))
+        pages = {p for p in result.written if p.startswith("en/indicators/")}
+        assert "en/indicators/municipal_waste_per_capita.html" in pages
+        assert "en/indicators/ghg_total.html" not in pages
+        assert result.charts_drawn == 1  # only the revised indicator's chart
+        assert "data/municipal_waste_per_capita.csv" in result.written
+        assert "data/ghg_total.csv" not in result.written
+        assert check_site(site) == []
+        engine.dispose()
+
+
+def test_a_failed_build_leaves_the_previous_site(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    build_site(built.engine, site, langs=("en",))
+    first = (site / "en" / "index.html").read_text(encoding="utf-8")
+
+    def broken(*args: object, **kwargs: object) -> content.Page:
+        raise RuntimeError("the reports archive could not be read")
+
+    monkeypatch.setattr(content, "reports_page", broken)
+    with pytest.raises(RuntimeError):
+        build_site(built.engine, site, langs=("en",))
+    assert (site / "en" / "index.html").read_text(encoding="utf-8") == first
+    assert check_site(site) == []
+
+
+def test_the_preview_serves_the_site_on_localhost_only(built: Built) -> None:
+    server = make_server(built.site, 0)
+    host, port = server.server_address[:2]
+    assert host == "127.0.0.1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/en/indicators/ghg_total.html", timeout=10)
+        assert answer.status_code == 200 and "<h1>Greenhouse gas emissions</h1>" in answer.text
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_bad_language_is_refused(built: Built, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected some of"):
+        build_site(built.engine, tmp_path / "s", langs=("de",))
