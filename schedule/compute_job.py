@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from kestava.alerts import Problem, check_run, redact
 from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
 from schedule.runtime import Runtime, current_runtime
+from schedule.site_job import run_site
 from storage import schema
 
 log = logging.getLogger("scheduler")
@@ -80,6 +81,8 @@ def run_compute(runtime: Runtime, *, wait_s: float | None = None) -> str:
     _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
     log.info("compute covered %s", ", ".join(datasets), extra={"job": job, "outcome": outcome})
     check_run(runtime.alerter, job, outcome, error)
+    if outcome == "success":
+        run_site(runtime)  # the public site follows every compute
     return outcome
 
 

@@ -11,6 +11,7 @@ from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
 from schedule.jobs import ALL_LANGS
 from schedule.runtime import Runtime, _today, current_runtime
+from schedule.site_job import run_site
 
 
 def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
@@ -24,6 +25,8 @@ def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
             outcome, error = _run_recorded(runtime, job, work)
         _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
         check_run(runtime.alerter, job, outcome, error)
+        if outcome == "success":
+            run_site(runtime)  # the site's reports archive and home page link the new report
         return outcome
 
     return _guarded(runtime, job, body)

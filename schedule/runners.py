@@ -24,6 +24,7 @@ ComputeRunner = Callable[[Engine, Sequence[str]], object]
 WeeklyReportRunner = Callable[[Engine, str], object]
 HalfYearReportRunner = Callable[[Engine, str, str], object]
 ProbeRunner = Callable[[Catalogue], list[ProbeResult]]
+SiteRunner = Callable[[Engine], object]
 
 
 def default_ingest(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
@@ -70,6 +71,14 @@ def default_half_year_report(engine: Engine, half: str, lang: str) -> object:
     return [weekly.write_half_year_report(engine, half=half, lang=one) for one in langs]
 
 
+def default_site(engine: Engine) -> object:
+    """report.site.build.build_site into the configured site folder, with the reports archive: only the
+    pages whose inputs changed are made again."""
+    settings = get_settings()
+    build = importlib.import_module("report.site.build")
+    return build.build_site(engine, settings.site, report_root=settings.reports)
+
+
 @dataclass(frozen=True)
 class Runners:
     """The work behind the jobs; replaced in tests (KESTAVA_SCHEDULER_HOOKS) without touching the schedule."""
@@ -79,6 +88,7 @@ class Runners:
     weekly_report: WeeklyReportRunner = default_weekly_report
     half_year_report: HalfYearReportRunner = default_half_year_report
     probe: ProbeRunner = default_probe
+    site: SiteRunner = default_site
 
     @classmethod
     def from_module(cls, name: str | None) -> Runners:
@@ -93,4 +103,5 @@ class Runners:
             weekly_report=getattr(module, "weekly_report", defaults.weekly_report),
             half_year_report=getattr(module, "half_year_report", defaults.half_year_report),
             probe=getattr(module, "probe", defaults.probe),
+            site=getattr(module, "site", defaults.site),
         )

@@ -213,8 +213,11 @@ class Work:
     def half(self, engine: Engine, half: str, lang: str) -> None:
         self.calls.append(("report:half", half, lang))
 
+    def site(self, engine: Engine) -> None:
+        self.calls.append(("site",))
+
     def runners(self) -> Runners:
-        return Runners(self.ingest, self.compute, self.weekly, self.half)
+        return Runners(self.ingest, self.compute, self.weekly, self.half, site=self.site)
 
 
 class Collect:
@@ -322,10 +325,12 @@ def test_compute_only_after_changes_and_catches_up_what_is_pending(
     scheduler.run_ingest_job("b")
     assert scheduler.pending_datasets(engine) == ["a", "b"]
     assert scheduler.run_weekly_report_job("sv") == "success"  # … and the report computes them first
-    assert work.calls[-2:] == [("compute", ("a", "b")), ("report:weekly", "sv")]
+    # the site follows the compute and the report
+    assert work.calls[-4:] == [("compute", ("a", "b")), ("site",), ("report:weekly", "sv"), ("site",)]
     assert scheduler.pending_datasets(engine) == []
     assert runs(engine, "compute") == [("success", "scheduler")]
     assert runs(engine, "report:weekly") == [("success", "scheduler")]
+    assert runs(engine, "site") == [("success", "scheduler"), ("success", "scheduler")]
     assert channel.alerts == []
 
 
@@ -370,7 +375,9 @@ def test_jobs_are_lock_guarded_also_against_a_manual_run(engine: Engine, db_url:
     cat = parse_catalogue(catalogue_dict())
     work = Work()
     runtime, _channel = make_runtime(engine, db_url, tmp_path, work, cat)
-    runtime.runners = Runners(compute=work.compute, weekly_report=work.weekly, half_year_report=work.half)
+    runtime.runners = Runners(
+        compute=work.compute, weekly_report=work.weekly, half_year_report=work.half, site=work.site
+    )
     with job_lock(engine, "ingest:a", holder="kestava ingest by hand"):
         assert scheduler.run_ingest_job("a") == "busy"  # the real ingest.run path
     assert runs(engine, "ingest:a") == [("busy", "scheduler")]  # recorded, and not retried
@@ -383,7 +390,8 @@ def test_jobs_are_lock_guarded_also_against_a_manual_run(engine: Engine, db_url:
     (engine_row,) = runs(engine, "report:half")
     assert engine_row == ("busy", "scheduler")
     assert scheduler.run_half_year_report_job("en") == "success"
-    assert work.calls == [("report:half", scheduler.previous_half(datetime.now(HELSINKI).date()), "en")]
+    half = scheduler.previous_half(datetime.now(HELSINKI).date())
+    assert work.calls == [("report:half", half, "en"), ("site",)]
 
 
 def test_a_stopping_scheduler_starts_no_new_job(engine: Engine, db_url: str, tmp_path: Path) -> None:
@@ -535,7 +543,7 @@ def test_missed_runs_are_coalesced_into_one_on_restart(db_url: str, engine: Engi
     finally:
         stop.set()
         thread.join(30)
-    assert [c[:2] for c in work.calls] == [("ingest", "a"), ("compute", ("a",))]
+    assert [c[:2] for c in work.calls] == [("ingest", "a"), ("compute", ("a",)), ("site",)]
     next_run = store_times(db_url)["ingest:a"]
     assert next_run is not None and next_run > datetime.now(HELSINKI)
     assert next_run.astimezone(HELSINKI).strftime("%H:%M") == "03:00"
@@ -623,6 +631,10 @@ HOOKS = textwrap.dedent(
 
     def half_year_report(engine, half, lang):
         note(f"report:half {half} {lang}")
+
+
+    def site(engine):
+        note("site")
     '''
 )
 
@@ -717,7 +729,7 @@ def rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         (tmp_path / "sched_hooks.py").write_text(HOOKS)
         (tmp_path / "sched_hooks_no_ingest.py").write_text(
             '"""Stand-in compute and reports only."""\n'
-            "from sched_hooks import compute, half_year_report, weekly_report\n"
+            "from sched_hooks import compute, half_year_report, site, weekly_report\n"
         )
         catalogue = tmp_path / "catalogue.toml"
         catalogue.write_text(CATALOGUE_TOML + datasets)
@@ -1002,3 +1014,21 @@ def test_two_processes_race_for_a_dataset_with_the_real_ingest(
     for process in (one, two):
         assert SECRET not in process.log_path.read_text()
     assert [r for r in runs_ if r.outcome == "running"] == []
+
+
+def test_a_site_build_that_fails_is_recorded_and_alerted(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    from schedule.site_job import run_site
+
+    work = Work(outcomes={"a": ["success"]})
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+
+    def broken(engine: Engine) -> None:
+        raise OSError("No space left on device")
+
+    runtime.runners = Runners(compute=work.compute, site=broken)
+    runtime.alerter.settings.alert_failures = 1
+    assert run_site(runtime) == "failed"
+    assert runs(engine, "site")[0] == ("failed", "scheduler")  # then retried, as every job
+    assert {outcome for outcome, _ in runs(engine, "site")} == {"failed"}
+    (alert,) = channel.alerts
+    assert alert.key == "failing:site" and "No space left on device" in alert.message
