@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from common.atomic import publish_file
 from indicators.catalogue import IndicatorCatalogue
 from indicators.outlook import outlook
+from ingest.licensing import publishable
 from report.i18n import label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame
@@ -54,11 +55,14 @@ def export_table(
     and trajectory chart state: the projection for the target year with its 95 % band, the year the trend
     reaches the target (empty when it does not) and the compound rate needed each year from the latest."""
     wanted = set(indicators)
+    withheld = [i for i in catalogue.indicators if not publishable_indicator(catalogue, i)]
 
     def selected(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        base = pl.col(column).str.split(".").list.first()
         if wanted:
-            base = pl.col(column).str.split(".").list.first()
             frame = frame.filter(pl.col(column).is_in(wanted) | base.is_in(wanted))
+        if withheld:  # a restricted source without a declared licence never goes out (ingest.licensing)
+            frame = frame.filter(~base.is_in(withheld))
         return frame.filter(pl.col("area") == area) if area else frame
 
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
@@ -119,6 +123,11 @@ def export_table(
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     # a total order: the same data export to the same bytes (the site rewrites a download only on a change)
     return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", "method", nulls_last=True)
+
+
+def publishable_indicator(catalogue: IndicatorCatalogue, indicator_id: str) -> bool:
+    """Whether an indicator may be published: every dataset it is made from may be (ingest.licensing)."""
+    return all(publishable(dataset) for dataset in catalogue.datasets_of(indicator_id))
 
 
 def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[dict[str, object]]:

@@ -250,3 +250,19 @@ def test_the_preview_serves_the_site_on_localhost_only(built: Built) -> None:
 def test_a_bad_language_is_refused(built: Built, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected some of"):
         build_site(built.engine, tmp_path / "s", langs=("de",))
+
+
+def test_an_indicator_from_a_restricted_source_is_neither_listed_nor_exported(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CDP-ICLEI's rows go out only under a declared licence: an indicator made from a dataset that may not
+    be published (ingest.licensing) has no page and no rows in any export."""
+    import report.export
+
+    monkeypatch.setattr(report.export, "publishable", lambda dataset: dataset != "oecd_ghg")
+    listed = content.listed_indicators(content.SiteData(built.engine))
+    assert "peer_ghg_per_resident_oecd" not in listed and "peer_ghg_total_oecd" not in listed
+    assert "peer_ghg_per_resident_covenant" in listed
+    table = export_table(built.engine, load_indicator_catalogue(), lang="en")
+    assert not table.filter(pl.col("indicator").str.starts_with("peer_ghg_total_oecd")).height
+    assert table.filter(pl.col("indicator") == "ghg_total").height

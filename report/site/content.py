@@ -22,6 +22,7 @@ from ingest.catalogue import load_catalogue
 from report import charts
 from report import data as rd
 from report import peers as report_peers
+from report.export import publishable_indicator
 from report.i18n import LANGS, format_number, has, label, t
 from report.notes import note_html
 from report.weekly import Table, frame_table, headline_context
@@ -120,7 +121,9 @@ def stored_indicators(data: SiteData) -> set[str]:
 
 def listed_indicators(data: SiteData) -> list[str]:
     """The indicators that get a page: the catalogue's, with values, in display order."""
-    return _visible(list(load_indicator_catalogue().indicators), stored_indicators(data))
+    catalogue = load_indicator_catalogue()
+    published = [i for i in catalogue.indicators if publishable_indicator(catalogue, i)]
+    return _visible(published, stored_indicators(data))
 
 
 def _statuses(
