@@ -22,6 +22,7 @@ from indicators.peers import (
 from ingest.peers import home_peer, peer_by_area
 from report import data as rd
 from report.charts import indicator_label
+from report.charts.per_resident import _rank_decimals
 from report.i18n import format_number, format_percent, label, t
 
 # chart name → the peer indicator it draws (the emissions per resident of each source)
@@ -90,6 +91,13 @@ def standing_rows(engine: Engine, lang: str) -> list[list[str]]:
             continue
         entry = catalogue.get(indicator)
         ranked = found.standings
+        # the decimals the peer chart shows (enough to tell neighbours apart), so both say the same
+        places = _rank_decimals(ranked.get_column("value").to_list(), lang)
+        unit = label("unit_name", entry.unit, lang)
+
+        def shown(value: float, places: int = places, unit: str = unit) -> str:
+            return f"{format_number(value, lang, places)}\u00a0{unit}"
+
         mine = ranked.filter(pl.col("area") == home).row(0, named=True)
         best = ranked.row(0, named=True)
         change_text = "–"
@@ -121,10 +129,10 @@ def standing_rows(engine: Engine, lang: str) -> list[list[str]]:
                 indicator_label(indicator, lang),
                 t(f"peers.source_{found.source}", lang),
                 str(mine["year"]),
-                rd.format_value(mine["value"], entry.unit, lang),
+                shown(mine["value"]),
                 t("peers.rank_of", lang, rank=mine["rank"], n=mine["peers"]),
                 change_text,
-                f"{names[best['area']].name[lang]} {rd.format_value(best['value'], entry.unit, lang)}"  # type: ignore[index]
+                f"{names[best['area']].name[lang]} {shown(best['value'])}"  # type: ignore[index]
                 + (f" ({best['year']})" if best["year"] != mine["year"] else ""),
             ]
         )
