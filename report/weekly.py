@@ -64,6 +64,7 @@ __all__ = [
     "javascript_bundle",
     "parse_half",
     "parse_week",
+    "peer_section",
     "period_changes",
     "report_command",
     "write_half_year_report",
@@ -928,7 +929,7 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
     )
 
 
-def _peer_section(engine: Engine, lang: str) -> dict[str, Any]:
+def peer_section(engine: Engine, lang: str) -> dict[str, Any]:
     """The peer section's texts and its two tables: the home city's standings and its totals by source."""
     standings = peers.standing_rows(engine, lang)
     totals = peers.reconciliation_rows(engine, lang)
@@ -1375,7 +1376,7 @@ def _write_report(
             other_notes=other_notes,
             charts=[r for r in results if r.name not in peers.PEER_CHARTS],
             peer_charts=[r for r in results if r.name in peers.PEER_CHARTS],
-            peer_section=_peer_section(engine, lang),
+            peer_section=peer_section(engine, lang),
             specs=specs,
             provenance=provenance,
             print_widths=sorted(set(provenance.print_widths)) if provenance else [],

@@ -25,7 +25,7 @@ from report import peers as report_peers
 from report.export import publishable_indicator
 from report.i18n import LANGS, format_number, has, label, t
 from report.notes import note_html
-from report.weekly import Table, frame_table, headline_context
+from report.weekly import Table, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
 from storage.read import query_frame
@@ -656,28 +656,8 @@ def peers_page(data: SiteData, lang: str) -> Page:
         found = _indicator_chart(data, entry, values, HOME_AREA, lang) if values.height else None
         if found is not None:
             site_charts.append(found)
-    standings = report_peers.standing_rows(data.engine, lang)
-    totals = report_peers.reconciliation_rows(data.engine, lang)
     context = {
-        "heading": t("peers.heading", lang),
-        "intro": t("peers.intro", lang),
-        "none": t("peers.none", lang),
-        "standings": Table(
-            t("peers.standings_caption", lang),
-            [t(f"peers.col_{k}", lang) for k in report_peers.STANDING_COLUMNS],
-            standings,
-            [False, False, True, True, True, False, False],
-        )
-        if standings
-        else None,
-        "reconciliation": Table(
-            t("peers.reconciliation_caption", lang),
-            [t(f"peers.col_{k}", lang) for k in report_peers.RECONCILIATION_COLUMNS],
-            totals,
-            [False, False, True, True, True],
-        )
-        if totals
-        else None,
+        **peer_section(data.engine, lang),
         "charts": [
             {
                 "name": c.name,
