@@ -241,6 +241,22 @@ def test_no_request_leaves_the_machine_and_no_console_error(survey: Survey) -> N
     assert {key: errors for key, errors in survey.severe.items() if errors} == {}
 
 
+@pytest.mark.parametrize("lang", ["sv"])
+def test_a_planted_request_to_another_host_is_seen(driver: Any, site: Path, lang: str) -> None:
+    """The check above can fail: an image and a fetch from another host are in the entries and the log."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")
+    driver.get(_page(site, lang, "home"))
+    driver.execute_script(
+        "const i = document.createElement('img'); i.src = 'https://example.org/x.png'; i.alt = '';"
+        "document.body.append(i); fetch('https://example.org/y.json').catch(() => null);"
+    )
+    planted = {"https://example.org/x.png", "https://example.org/y.json"}
+    WebDriverWait(driver, 10).until(lambda d: planted <= set(d.execute_script(REQUESTS)))
+    assert any("example.org" in e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE")
+
+
 def _tab(driver: Any, times: int = 1) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
