@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,11 +54,9 @@ class _PlaceholderRenderer(Renderer):
     def __init__(self) -> None:
         super().__init__(workers=0)
 
-    def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Any:
-        from concurrent.futures import Future
-
-        width = int(spec.get("width", 560)) + 80 if isinstance(spec.get("width"), int) else 640
-        height = int(spec.get("height", 260)) + 90 if isinstance(spec.get("height"), int) else 350
+    def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Future[Rendered]:
+        width = spec["width"] + 80 if isinstance(spec.get("width"), int) else 640  # + axes and legend
+        height = spec["height"] + 90 if isinstance(spec.get("height"), int) else 350
         svg = (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}"><rect x="1" y="1" width="{width - 2}" height="{height - 2}" '
