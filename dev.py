@@ -40,7 +40,6 @@ def setup() -> None:
     # PYTHONDONTWRITEBYTECODE never write any) recompiles every imported module, seconds per command.
     sh(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode")
     sh(BIN / "python", "-m", "compileall", "-q", *PROJECT_CODE)  # the project itself is installed editable
-    setup_browser_tests()
 
 
 def setup_browser_tests() -> None:
@@ -67,6 +66,8 @@ def main(argv: list[str]) -> None:
     if len(argv) < 1 or argv[0] not in ("run", "test", "setup"):
         raise SystemExit(__doc__)
     setup()
+    if argv[0] in ("setup", "test"):  # `run` needs no npm (nor the registry)
+        setup_browser_tests()
     env = env_with_venv()
     if argv[0] == "run":
         sh(BIN / "kestava", "run", *argv[1:], env=env)
