@@ -6,7 +6,9 @@ python3 dev.py test    # set up, then ruff, mypy, import layers, pytest (needs P
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 UV_VERSION = "0.13.8"
+BROWSER_TESTS = ROOT / "tests" / "browser"  # axe-core for tests/test_site_browser.py (package-lock.json)
 PROJECT_CODE = ("common", "kestava", "ingest", "indicators", "storage", "report", "schedule", "scheduler.py")
 
 
@@ -39,6 +42,22 @@ def setup() -> None:
     sh(BIN / "python", "-m", "compileall", "-q", *PROJECT_CODE)  # the project itself is installed editable
 
 
+def setup_browser_tests() -> None:
+    """npm ci in tests/browser (axe-core, exactly as locked), only when the lock file changed since the
+    last install; without npm, a note (the site's accessibility test fails under CI=true, else skips)."""
+    lock = BROWSER_TESTS / "package-lock.json"
+    stamp = BROWSER_TESTS / "node_modules" / ".kestava-lock"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == digest:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        print("note: npm not found; tests/test_site_browser.py needs it (apt-get install -y npm)", flush=True)
+        return
+    sh(npm, "ci", "--prefix", BROWSER_TESTS, "--no-audit", "--no-fund", "--silent")
+    stamp.write_text(digest, encoding="utf-8")
+
+
 def env_with_venv() -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(VENV)}
 
@@ -47,6 +66,8 @@ def main(argv: list[str]) -> None:
     if len(argv) < 1 or argv[0] not in ("run", "test", "setup"):
         raise SystemExit(__doc__)
     setup()
+    if argv[0] in ("setup", "test"):  # `run` needs no npm (nor the registry)
+        setup_browser_tests()
     env = env_with_venv()
     if argv[0] == "run":
         sh(BIN / "kestava", "run", *argv[1:], env=env)
@@ -56,7 +77,9 @@ def main(argv: list[str]) -> None:
         sh(BIN / "mypy", ".", env=env)
         sh(BIN / "lint-imports", env=env)  # the layers (pyproject.toml [tool.importlinter], README Layout)
         sh(BIN / "python", "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", env=env)
-        sh(BIN / "pytest", *(argv[1:] or ["-n", "2"]), env=env)  # two workers: the machine has two cores
+        # two workers: the machine has two cores; loadgroup: tests marked xdist_group share one worker (and
+        # its module fixtures, such as the site built once for tests/test_site_browser.py)
+        sh(BIN / "pytest", *(argv[1:] or ["-n", "2", "--dist", "loadgroup"]), env=env)
 
 
 if __name__ == "__main__":

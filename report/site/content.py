@@ -505,7 +505,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "id": indicator,
         "name": _name(entry, lang),
         "description": entry.description.get(lang),
-        "unit": entry.unit,
+        "unit": _unit_text(entry.unit, lang),
         "direction": t(f"site.direction_{entry.direction}", lang),
         "sdg": entry.sdg_code,
         "goal": entry.sdg.goal if entry.sdg else None,

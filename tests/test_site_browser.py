@@ -1,0 +1,364 @@
+"""The public site in headless Chromium: axe-core WCAG 2.1 AA, keyboard, phone and desktop widths, search."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from report.render import Rendered, Renderer
+from report.site import build as site_build
+from tests.test_report_browser import driver
+
+__all__ = ["driver"]  # the headless Chromium fixture with the network off, shared with the report tests
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "artefacts" / "site-screenshots"
+LANGS = ("fi", "sv", "en")
+PAGE_TYPES = {
+    "home": "index.html",
+    "indicators": "indicators/index.html",
+    "indicator": "indicators/ghg_total.html",
+    "peer-indicator": "indicators/peer_ghg_per_resident_oecd.html",
+    "breakdown": "indicators/ghg_by_sector.html",
+    "goals": "goals/index.html",
+    "goal": "goals/sdg-13.html",
+    "circular": "circular-economy.html",
+    "peers": "peers.html",
+    "reports": "reports.html",
+}
+PHONE, DESKTOP = 390, 1280
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+TODAY = date(2026, 11, 27)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("site_browser"),  # one worker builds the site once (dev.py: --dist loadgroup)
+    pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True),
+]
+
+
+class _PlaceholderRenderer(Renderer):
+    """Charts as placeholder SVGs of the spec's size: drawing 120 charts with vl-convert takes half a minute,
+    and the pages show them as <img> with alt text (the drawing itself is tested in tests/test_charts.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(workers=0)
+
+    def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Future[Rendered]:
+        width = spec["width"] + 80 if isinstance(spec.get("width"), int) else 640  # + axes and legend
+        height = spec["height"] + 90 if isinstance(spec.get("height"), int) else 350
+        svg = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}"><rect x="1" y="1" width="{width - 2}" height="{height - 2}" '
+            'fill="#f4f8fb" stroke="#005a8c"/>'
+            '<text x="12" y="28" font-size="14">chart placeholder</text></svg>'
+        )
+        future: Future[Rendered] = Future()
+        future.set_result(Rendered(svg, b"", b""))
+        return future
+
+
+@pytest.fixture(scope="module")
+def site(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole site in three languages, with a small archive of reports to list."""
+    reports = tmp_path_factory.mktemp("reports")
+    for period in ("2026-W48", "2026-H2"):
+        for lang in LANGS:
+            folder = reports / period / lang
+            folder.mkdir(parents=True)
+            (folder / "report.html").write_text(
+                f'<!DOCTYPE html><html lang="{lang}"><title>{period}</title><p>{period}</p></html>',
+                encoding="utf-8",
+            )
+    out = tmp_path_factory.mktemp("site") / "site"
+    with pytest.MonkeyPatch.context() as patch:
+        # the 42 XLSX downloads are half the build time, and these tests open pages, not downloads
+        patch.setattr(site_build, "write_xlsx", _placeholder_xlsx)
+        site_build.build_site(
+            loaded_engine, out, report_root=reports, today=TODAY, renderer=_PlaceholderRenderer()
+        )
+    return out
+
+
+def _placeholder_xlsx(frame: Any, target: Path, *args: Any) -> None:
+    target.write_bytes(b"placeholder")
+
+
+def _page(site: Path, lang: str, kind: str) -> str:
+    return (site / lang / PAGE_TYPES[kind]).as_uri()
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    """axe.min.js as npm ci installed it from tests/browser/package-lock.json (dev.py setup)."""
+    message = (
+        f"the site's accessibility test needs axe-core in {AXE.parent}; "
+        "install it with: python3 dev.py setup (runs npm ci in tests/browser)"
+    )
+    if not AXE.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE.read_text(encoding="utf-8")
+
+
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+// preload off: axe would fetch the stylesheets again by XMLHttpRequest, which file: pages may not do
+axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations'], preload: false})
+  .then(r => done({passed: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact,
+        help: v.help, nodes: v.nodes.slice(0, 5).map(n => ({target: n.target.join(' '),
+        summary: n.failureSummary}))}))}))
+  .catch(e => done({passed: 0,
+                    violations: [{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]}));
+"""
+
+OPEN_DETAILS = "document.querySelectorAll('details').forEach(d => { d.open = true; });\n"
+
+MEASURE = """
+const s = document.scrollingElement;
+return {scroll: s.scrollWidth, inner: window.innerWidth, height: s.scrollHeight,
+        wide: [...document.querySelectorAll('main *, header *, footer *')]
+          .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5
+                       && !e.closest('.table-wrap') && e.getClientRects().length)
+          .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))};
+"""
+
+REQUESTS = """
+const urls = performance.getEntriesByType('resource').map(e => e.name)
+  .concat(performance.getEntriesByType('navigation').map(e => e.name))
+  .concat([...document.querySelectorAll('[src], link[href]')].map(e => e.src || e.href));
+return urls;
+"""
+
+
+@dataclass
+class Survey:
+    """What every page type in every language showed: axe violations, widths, requests, console errors."""
+
+    violations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    passed: dict[str, int] = field(default_factory=dict)
+    overflow: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: dict[str, list[str]] = field(default_factory=dict)
+    severe: dict[str, list[str]] = field(default_factory=dict)
+    shots: list[Path] = field(default_factory=list)
+
+
+def _screenshot(driver: Any, path: Path, height: int) -> None:
+    import base64
+
+    width = driver.execute_script("return window.innerWidth;")
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "optimizeForSpeed": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 6000), "scale": 1},
+        },
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.fixture(scope="module")
+def survey(driver: Any, site: Path) -> Iterator[Survey]:
+    """Every page type in every language opened (its <details> unfolded: axe skips what is hidden) at
+    desktop then phone width: axe (at desktop width), the page's width, the URLs it loaded, the console's
+    errors and a full-page screenshot (artefacts)."""
+    axe = AXE.read_text(encoding="utf-8") if AXE.is_file() else None  # else the axe test skips or fails
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir(parents=True)
+    found = Survey()
+    for width in (DESKTOP, PHONE):
+        driver.set_window_size(width, 900)
+        for lang in LANGS:
+            for kind in PAGE_TYPES:
+                key = f"{lang}/{kind}@{width}"
+                driver.get_log("browser")
+                driver.get(_page(site, lang, kind))
+                driver.execute_script(OPEN_DETAILS)  # tables folded in <details> are checked open too
+                if width == DESKTOP and axe is not None:
+                    driver.execute_script(axe)
+                    checked = driver.execute_async_script(RUN_AXE, AXE_TAGS)
+                    found.violations[key], found.passed[key] = checked["violations"], checked["passed"]
+                if width == DESKTOP:
+                    found.requests[key] = driver.execute_script(REQUESTS)
+                measured = driver.execute_script(MEASURE)
+                found.overflow[key] = measured
+                shot = SCREENSHOTS / f"{lang}-{kind}-{width}.png"
+                _screenshot(driver, shot, measured["height"])
+                found.shots.append(shot)
+                found.severe[key] = [
+                    e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+                ]
+    yield found
+
+
+def test_every_page_passes_axe_wcag21_aa(axe: str, survey: Survey) -> None:
+    failing = {key: found for key, found in survey.violations.items() if found}
+    assert len(survey.violations) == len(LANGS) * len(PAGE_TYPES)
+    assert failing == {}
+    assert min(survey.passed.values()) >= 10  # axe did check the pages (rules passed on each)
+
+
+@pytest.mark.parametrize("lang", ["fi"])
+def test_axe_finds_a_planted_violation(axe: str, driver: Any, site: Path, lang: str) -> None:
+    """The check above can fail: a chart without its text alternative and text too pale are reported."""
+    driver.get(_page(site, lang, "indicator"))
+    driver.execute_script(
+        "document.querySelector('figure img').removeAttribute('alt');"
+        "document.querySelector('h1').style.color = '#aaa';" + axe
+    )
+    found = {v["id"] for v in driver.execute_async_script(RUN_AXE, AXE_TAGS)["violations"]}
+    assert {"image-alt", "color-contrast"} <= found, found
+
+
+def test_no_page_scrolls_sideways_at_phone_or_desktop_width(survey: Survey) -> None:
+    assert len(survey.overflow) == 2 * len(LANGS) * len(PAGE_TYPES)
+    wide = {key: m for key, m in survey.overflow.items() if m["scroll"] > m["inner"] or m["wide"]}
+    assert wide == {}
+    assert all(shot.stat().st_size > 1000 for shot in survey.shots)
+
+
+def test_no_request_leaves_the_machine_and_no_console_error(survey: Survey) -> None:
+    elsewhere = {
+        key: [u for u in urls if not u.startswith(("file:", "data:", "blob:"))]
+        for key, urls in survey.requests.items()
+    }
+    assert {key: urls for key, urls in elsewhere.items() if urls} == {}
+    assert {key: errors for key, errors in survey.severe.items() if errors} == {}
+
+
+@pytest.mark.parametrize("lang", ["sv"])
+def test_a_planted_request_to_another_host_is_seen(driver: Any, site: Path, lang: str) -> None:
+    """The check above can fail: an image and a fetch from another host are in the entries and the log."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")
+    driver.get(_page(site, lang, "home"))
+    driver.execute_script(
+        "const i = document.createElement('img'); i.src = 'https://example.org/x.png'; i.alt = '';"
+        "document.body.append(i); fetch('https://example.org/y.json').catch(() => null);"
+    )
+    planted = {"https://example.org/x.png", "https://example.org/y.json"}
+    WebDriverWait(driver, 10).until(lambda d: planted <= set(d.execute_script(REQUESTS)))
+    assert any("example.org" in e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE")
+
+
+def _tab(driver: Any, times: int = 1) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    chain = ActionChains(driver)
+    for _ in range(times):
+        chain.send_keys(Keys.TAB)
+    chain.perform()
+
+
+FOCUSED = """
+const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
+return {tag: e.tagName.toLowerCase(), id: e.id, cls: e.className,
+        text: (e.textContent || '').trim().slice(0, 40),
+        in_main: !!e.closest('main'), outline: s.outlineStyle, outline_width: parseFloat(s.outlineWidth),
+        left: r.left, top: r.top, right: r.right, width: r.width, height: r.height};
+"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_skip_link_and_visible_focus(driver: Any, site: Path, lang: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(DESKTOP, 900)
+    driver.get(_page(site, lang, "indicator"))
+    _tab(driver)
+    skip = driver.execute_script(FOCUSED)
+    assert skip["cls"] == "skip" and skip["tag"] == "a", skip
+    assert skip["left"] >= 0 and skip["top"] >= 0 and skip["width"] > 20, skip  # shown when focused
+    assert skip["outline"] != "none" and skip["outline_width"] >= 2, skip
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    assert driver.execute_script("return location.hash;") == "#main"
+    _tab(driver)
+    after = driver.execute_script(FOCUSED)
+    assert after["in_main"], after  # the next Tab goes into the content, past the header's links
+    # every stop of the first Tabs through the page shows where the focus is
+    driver.get(_page(site, lang, "indicators"))
+    for _ in range(14):
+        _tab(driver)
+        focused = driver.execute_script(FOCUSED)
+        assert focused["outline"] != "none" and focused["outline_width"] >= 2, focused
+        assert focused["width"] > 0 and focused["height"] > 0, focused
+
+
+VISIBLE = """
+const items = [...document.querySelectorAll('[data-filterable] li[data-name]')];
+return {shown: items.filter(i => !i.hidden && i.getClientRects().length).map(i => i.dataset.name),
+        total: items.length, status: document.querySelector('.filter-count').textContent,
+        value: document.querySelector('#filter').value};
+"""
+
+
+def _tab_to(driver: Any, element_id: str) -> None:
+    for _ in range(40):
+        _tab(driver)
+        if driver.execute_script("return document.activeElement.id;") == element_id:
+            return
+    raise AssertionError(f"#{element_id} cannot be reached with Tab")
+
+
+@pytest.mark.parametrize(("lang", "word"), [("fi", "päästö"), ("sv", "utsläpp"), ("en", "emission")])
+def test_filter_from_the_keyboard(driver: Any, site: Path, lang: str, word: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(PHONE, 900)
+    driver.get(_page(site, lang, "indicators"))
+    before = driver.execute_script(VISIBLE)
+    assert len(before["shown"]) == before["total"] > 10
+    assert before["status"] == f"{before['total']} / {before['total']}"
+    _tab_to(driver, "filter")
+    ActionChains(driver).send_keys(word.upper()).perform()  # case does not matter
+    after = driver.execute_script(VISIBLE)
+    assert 0 < len(after["shown"]) < after["total"], after
+    assert all(word in name for name in after["shown"]), after
+    assert after["status"] == f"{len(after['shown'])} / {after['total']}"
+    ActionChains(driver).send_keys("zzzq").perform()
+    none = driver.execute_script(VISIBLE)
+    assert none["shown"] == [] and none["status"] == driver.execute_script(
+        "return document.querySelector('.filter-count').dataset.none;"
+    )
+    assert none["status"]
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys(
+        Keys.BACKSPACE
+    ).perform()
+    assert len(driver.execute_script(VISIBLE)["shown"]) == before["total"]
+
+
+@pytest.mark.parametrize(("lang", "word"), [("fi", "kasvihuone"), ("en", "greenhouse")])
+def test_header_search_opens_the_filtered_list(driver: Any, site: Path, lang: str, word: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(DESKTOP, 900)
+    driver.get(_page(site, lang, "goal"))
+    _tab_to(driver, "site-search")
+    ActionChains(driver).send_keys(word).send_keys(Keys.ENTER).perform()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 10).until(lambda d: "?q=" in d.current_url)
+    assert driver.current_url.split("?")[0] == _page(site, lang, "indicators")
+    found = driver.execute_script(VISIBLE)
+    assert found["value"] == word
+    assert 0 < len(found["shown"]) < found["total"], found
+    assert all(word in name for name in found["shown"]), found
+    assert found["status"] == f"{len(found['shown'])} / {found['total']}"
