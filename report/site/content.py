@@ -551,10 +551,12 @@ def _listing(data: SiteData, ids: Sequence[str], lang: str) -> list[dict[str, An
     rows = []
     for indicator in ids:
         entry = catalogue.get(indicator)
+        # the peers' indicators share their names across sources: the list says whose figures they are
+        source = f" ({t(f'peers.source_{entry.peers}', lang)})" if entry.peers else ""
         rows.append(
             {
                 "id": indicator,
-                "name": _name(entry, lang),
+                "name": _name(entry, lang) + source,
                 "href": f"{indicator}.html",
                 "sdg": entry.sdg_code,
                 "unit": entry.unit,
