@@ -67,7 +67,16 @@ def indicator_history(
         raise ValueError(f"{chart_name}: `frame` has no observed value")
     places = _decimals(f.get_column("value").to_list())
     kind_names = {k: t(f"site.kind_{k}", lang) for k in KINDS}
+    # a gap of missing years (an annual series) breaks the observed line: never bridged as if measured
+    annual = f.get_column("period").str.contains(r"^\d{4}$").all()
+    year = pl.col("period").cast(pl.Int64, strict=False)
+    segment = (
+        ((year.diff().fill_null(1) > 1).cum_sum().over("kind")).alias("segment")
+        if annual
+        else pl.lit(0, dtype=pl.UInt32).alias("segment")
+    )
     df = f.with_columns(
+        segment,
         pl.col("kind").replace_strict(kind_names).alias("kind_name"),
         pl.col("value")
         .map_elements(lambda v: format_number(v, lang, places), return_dtype=pl.Utf8)
@@ -98,7 +107,7 @@ def indicator_history(
     layers.append(
         base.transform_filter(alt.datum.kind == "observed")
         .mark_line(point=alt.OverlayMarkDef(filled=True, size=36))
-        .encode(x=x, y=y, color=colour, tooltip=tips)
+        .encode(x=x, y=y, color=colour, detail="segment:N", tooltip=tips)
     )
     if df.filter(pl.col("kind") == "projection").height:
         layers.append(

@@ -1,0 +1,52 @@
+"""The site's indicator chart: latest value and change in the title, gaps never bridged, kinds apart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from report.charts import ChartMeta, chart_table, indicator_history
+
+META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
+
+
+def _frame(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "period": [p for p, _, _ in rows],
+            "date": [date(int(p), 1, 1) for p, _, _ in rows],
+            "kind": [k for _, k, _ in rows],
+            "value": [v for _, _, v in rows],
+        }
+    )
+
+
+def test_the_title_states_the_latest_observed_value_and_the_change_since_the_first() -> None:
+    frame = _frame([("1990", "observed", 1000.0), ("2024", "observed", 700.0), ("2030", "target", 200.0)])
+    chart = indicator_history(
+        frame, meta=META, lang="en", name="Emissions", area_name="Espoo", unit_text="kt"
+    )
+    assert chart.to_dict()["title"]["text"] == "Espoo: Emissions 700 kt (2024), -30% since 1990"
+
+
+def test_a_gap_in_an_annual_series_breaks_the_line() -> None:
+    frame = _frame([("1990", "observed", 10.0), ("2000", "observed", 8.0), ("2001", "observed", 7.0)])
+    chart = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u")
+    (data,) = chart.to_dict()["datasets"].values()
+    assert [row["segment"] for row in data] == [0, 1, 1]
+    line = next(layer for layer in chart.to_dict()["layer"] if layer.get("mark", {}).get("type") == "line")
+    assert line["encoding"]["detail"]["field"] == "segment"
+
+
+def test_the_table_names_each_kind_in_the_charts_language() -> None:
+    frame = _frame([("2023", "observed", 5.0), ("2024", "estimate", 4.0), ("2030", "target", 1.0)])
+    chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="u")
+    assert chart_table(chart).get_column("kind_name").to_list() == ["Havaittu", "Arvio", "Tavoite"]
+
+
+def test_a_kind_the_chart_does_not_know_is_refused() -> None:
+    frame = _frame([("2023", "observed", 5.0), ("2024", "guess", 4.0)])
+    with pytest.raises(ValueError, match="unknown kinds"):
+        indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u")
