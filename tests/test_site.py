@@ -89,7 +89,7 @@ def test_every_indicator_has_a_page_in_every_language_at_a_permanent_address(bui
             # the language switcher leads to the same indicator in the other languages
             for other in LANGS:
                 assert f'href="../../{other}/indicators/{indicator}.html"' in html
-            assert f"<code>{lang}/indicators/{indicator}.html</code>" in html
+            assert f"<code>{lang}/<wbr>indicators/<wbr>{indicator}.html</code>" in html
 
 
 def test_every_page_type_exists_and_every_link_and_asset_resolves(built: Built) -> None:
