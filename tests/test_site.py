@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from ingest.run import ingest
 from report import weekly
 from report.export import export_table
 from report.i18n import LANGS, format_number, t
+from report.site import build as site_build
 from report.site import content
 from report.site.build import MANIFEST, build_site
 from report.site.links import check_site
@@ -31,6 +33,7 @@ from storage.engine import open_database
 from storage.notes import add_note
 from storage.rawstore import RawStore
 from tests.conftest import LOADED_TODAY, fresh_database
+from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_revisions import _file, _jsonstat_revise
 
 
@@ -65,10 +68,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         )
         reports = folder / "reports"
         period = weekly.parse_week("2026-W45")
-        for lang in LANGS:
-            weekly.build_report(engine, period, lang=lang, out_dir=reports, images=False)
+        for lang in LANGS:  # the archive copies report folders; one real report, the others stand-ins
+            if lang == "fi":
+                weekly.build_report(engine, period, lang=lang, out_dir=reports, images=False)
+            else:
+                (reports / period.key / lang).mkdir(parents=True)
+                (reports / period.key / lang / "report.html").write_text(
+                    f'<!DOCTYPE html><html lang="{lang}"><title>{period.key}</title></html>', encoding="utf-8"
+                )
         site = folder / "site"
-        build_site(engine, site, report_root=reports)
+        build_site(engine, site, report_root=reports, renderer=PlaceholderRenderer())
         yield Built(engine, folder, site, reports, raw)
         engine.dispose()
 
@@ -183,7 +192,7 @@ def test_a_rebuild_with_nothing_new_touches_no_page_and_draws_no_chart(built: Bu
     shutil.copytree(built.site.resolve(), tmp_path / "first", symlinks=True)
     os.symlink(tmp_path / "first", site)
     before = _inodes(site)
-    result = build_site(built.engine, site, report_root=built.reports)
+    result = build_site(built.engine, site, report_root=built.reports, renderer=PlaceholderRenderer())
     assert result.written == [] and result.charts_drawn == 0
     after = _inodes(site)
     assert set(after) == set(before)
@@ -191,21 +200,24 @@ def test_a_rebuild_with_nothing_new_touches_no_page_and_draws_no_chart(built: Bu
     assert changed == []  # every file is the same file, linked into the new build
 
 
-def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(tmp_path: Path) -> None:
+def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
     with fresh_database("sqlite", tmp_path) as url:
         engine = open_database(url)
         raw = RawStore(tmp_path / "raw")
         assert all(o.ok for o in ingest(engine, raw, offline=True))
         assert not compute(engine, today=LOADED_TODAY).errors
         site = tmp_path / "site"
-        build_site(engine, site, langs=("en",))
+        build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
         snapshot = tmp_path / "snapshot"
         shutil.copytree(DEFAULT_SNAPSHOT_DIR, snapshot)
         _jsonstat_revise(_file(snapshot, "eurostat_cei_pc031", r"\.json$"), {"geo": "FI"}, 5.0)
         (outcome,) = ingest(engine, raw, ["eurostat_cei_pc031"], offline=True, snapshot_dir=snapshot)
         assert outcome.outcome == "success" and outcome.result is not None and outcome.result.revised == 1
         assert not compute(engine, today=LOADED_TODAY).errors
-        result = build_site(engine, site, langs=("en",))
+        result = build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
         pages = {p for p in result.written if p.startswith("en/indicators/")}
         assert "en/indicators/municipal_waste_per_capita.html" in pages
         assert "en/indicators/ghg_total.html" not in pages
@@ -220,7 +232,8 @@ def test_a_failed_build_leaves_the_previous_site(
     built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = tmp_path / "site"
-    build_site(built.engine, site, langs=("en",))
+    monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
+    build_site(built.engine, site, langs=("en",), renderer=PlaceholderRenderer())
     first = (site / "en" / "index.html").read_text(encoding="utf-8")
 
     def broken(*args: object, **kwargs: object) -> content.Page:
@@ -228,7 +241,7 @@ def test_a_failed_build_leaves_the_previous_site(
 
     monkeypatch.setattr(content, "reports_page", broken)
     with pytest.raises(RuntimeError):
-        build_site(built.engine, site, langs=("en",))
+        build_site(built.engine, site, langs=("en",), renderer=PlaceholderRenderer())
     assert (site / "en" / "index.html").read_text(encoding="utf-8") == first
     assert check_site(site) == []
 
@@ -266,3 +279,12 @@ def test_an_indicator_from_a_restricted_source_is_neither_listed_nor_exported(
     table = export_table(built.engine, load_indicator_catalogue(), lang="en")
     assert not table.filter(pl.col("indicator").str.starts_with("peer_ghg_total_oecd")).height
     assert table.filter(pl.col("indicator") == "ghg_total").height
+
+
+def test_a_site_chart_spec_draws_as_the_page_shows_it(built: Built) -> None:
+    """The pages above use placeholder drawings; the specs the site writes are drawn by vl-convert here."""
+    from report.render import render
+
+    spec = json.loads((built.site / "sv" / "charts" / "ghg_total.vl.json").read_text(encoding="utf-8"))
+    svg = render(spec, svg_only=True).svg
+    assert svg.startswith("<svg") and "Esbo" in svg and "kt CO₂e" in svg

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from report.render import Rendered, Renderer
 from report.site import build as site_build
+from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_report_browser import driver
 
 __all__ = ["driver"]  # the headless Chromium fixture with the network off, shared with the report tests
@@ -47,27 +46,6 @@ pytestmark = [
 ]
 
 
-class _PlaceholderRenderer(Renderer):
-    """Charts as placeholder SVGs of the spec's size: drawing 120 charts with vl-convert takes half a minute,
-    and the pages show them as <img> with alt text (the drawing itself is tested in tests/test_charts.py)."""
-
-    def __init__(self) -> None:
-        super().__init__(workers=0)
-
-    def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Future[Rendered]:
-        width = spec["width"] + 80 if isinstance(spec.get("width"), int) else 640  # + axes and legend
-        height = spec["height"] + 90 if isinstance(spec.get("height"), int) else 350
-        svg = (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}"><rect x="1" y="1" width="{width - 2}" height="{height - 2}" '
-            'fill="#f4f8fb" stroke="#005a8c"/>'
-            '<text x="12" y="28" font-size="14">chart placeholder</text></svg>'
-        )
-        future: Future[Rendered] = Future()
-        future.set_result(Rendered(svg, b"", b""))
-        return future
-
-
 @pytest.fixture(scope="module")
 def site(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole site in three languages, with a small archive of reports to list."""
@@ -83,15 +61,11 @@ def site(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("site") / "site"
     with pytest.MonkeyPatch.context() as patch:
         # the 42 XLSX downloads are half the build time, and these tests open pages, not downloads
-        patch.setattr(site_build, "write_xlsx", _placeholder_xlsx)
+        patch.setattr(site_build, "write_xlsx", placeholder_xlsx)
         site_build.build_site(
-            loaded_engine, out, report_root=reports, today=TODAY, renderer=_PlaceholderRenderer()
+            loaded_engine, out, report_root=reports, today=TODAY, renderer=PlaceholderRenderer()
         )
     return out
-
-
-def _placeholder_xlsx(frame: Any, target: Path, *args: Any) -> None:
-    target.write_bytes(b"placeholder")
 
 
 def _page(site: Path, lang: str, kind: str) -> str:
