@@ -240,7 +240,10 @@ def _indicator_chart(
     """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path."""
     try:
         if entry.peers is not None:
-            found = report_peers.peer_frames(data.engine, entry.id)
+            key = ("peer_frames", entry.id)  # the same in every language: read once per build
+            if key not in data.cache:
+                data.cache[key] = report_peers.peer_frames(data.engine, entry.id)
+            found = data.cache[key]
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(
                 rd.chart_meta(data.engine, snapshot_ids=ids), method=t(f"peers.method_{found.source}", lang)
