@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from common.atomic import publish_directory
 from indicators.catalogue import load_indicator_catalogue
+from indicators.peers import RECONCILED, peer_indicators
 from report.export import export_table
 from report.i18n import LANGS, t
 from report.render import Rendered, Renderer
@@ -181,26 +182,40 @@ def _ui(lang: str) -> dict[str, str]:
     return {key: t(f"site.{key}", lang) for key in keys}
 
 
-def _downloads(engine: Engine, ids: Sequence[str], writer: _Writer) -> None:
-    """Per indicator, its values, targets, outlook and assessments with provenance as CSV, JSON and XLSX."""
-    table = export_table(engine, load_indicator_catalogue(), ids, lang="en")
+def _downloads(
+    data: content.SiteData, ids: Sequence[str], writer: _Writer, recorded: dict[str, Any], code: str
+) -> dict[str, str]:
+    """Per indicator, its values, targets, outlook and assessments with provenance as CSV, JSON and XLSX;
+    an indicator whose inputs did not change keeps the previous build's files (not exported again).
+    Returns each indicator's inputs digest for the manifest."""
+    before: dict[str, str] = recorded.get("download_inputs", {})
+    inputs = {i: _sha(f"{code}:{content.indicator_inputs(data, i, 'en')}".encode()) for i in ids}
+    names = [f"data/{i}.{suffix}" for i in ids for suffix in ("csv", "json", "xlsx")]
+    kept = {
+        i
+        for i in ids
+        if before.get(i) == inputs[i] and all(n in writer.before for n in names if n.startswith(f"data/{i}."))
+    }
+    for indicator in sorted(kept):
+        for suffix in ("csv", "json", "xlsx"):
+            if not writer.keep(f"data/{indicator}.{suffix}"):
+                raise RuntimeError(f"site: the previous build lost data/{indicator}.{suffix}")
+    changed = [i for i in ids if i not in kept]
+    if not changed:
+        return inputs
+    table = export_table(data.engine, load_indicator_catalogue(), changed, lang="en")
     base = pl.col("indicator").str.split(".").list.first()
-    for indicator in ids:
+    for indicator in changed:
         part = table.filter(base == indicator)
-        csv = part.write_csv().encode("utf-8")
-        writer.write(f"data/{indicator}.csv", csv)
+        writer.write(f"data/{indicator}.csv", part.write_csv().encode("utf-8"))
         writer.write(f"data/{indicator}.json", part.write_json().encode("utf-8"))
         xlsx = f"data/{indicator}.xlsx"
-        key = f"{xlsx}#{_sha(csv)}"  # an XLSX is not byte-stable: it is rebuilt only when its data change
-        if writer.before.get(key) == "same" and writer.keep(xlsx):
-            writer.files[key] = "same"
-            continue
         target = writer.folder / xlsx
         target.parent.mkdir(parents=True, exist_ok=True)
         write_xlsx(part.drop("snapshot_ids", strict=False), target, indicator[:31], {})
         writer.files[xlsx] = _sha(target.read_bytes())
-        writer.files[key] = "same"
         writer.result.written.append(xlsx)
+    return inputs
 
 
 def _copy_reports(reports: Sequence[content.ArchivedReport], report_root: Path, writer: _Writer) -> None:
@@ -249,33 +264,44 @@ class KeptPage:
 
 
 def _pages(
-    engine: Engine,
+    data: content.SiteData,
     langs: Sequence[str],
     reports: Sequence[content.ArchivedReport],
     today: date,
     recorded: dict[str, Any],
+    code: str,
 ) -> list[content.Page | KeptPage]:
-    data = content.SiteData(engine)
     ids = content.listed_indicators(data)
-    code = code_digest()
     before_inputs: dict[str, str] = recorded.get("inputs", {})
     before_files: dict[str, list[str]] = recorded.get("page_files", {})
     pages: list[content.Page | KeptPage] = []
+
+    def made_or_kept(path: str, inputs: str, make: Callable[[], content.Page]) -> None:
+        if before_inputs.get(path) == inputs and path in before_files:
+            pages.append(KeptPage(path, tuple(before_files[path]), inputs))
+        else:
+            page = make()
+            page.inputs = inputs
+            pages.append(page)
+
+    shown_on_peers = [*peer_indicators(), *RECONCILED]
     for lang in langs:
         pages.append(content.home_page(data, ids, reports, today, lang))
         pages.append(content.indicators_page(data, ids, lang))
         for indicator in ids:
-            path = content.indicator_path(lang, indicator)
-            inputs = _sha(f"{code}:{content.indicator_inputs(data, indicator, lang)}".encode())
-            if before_inputs.get(path) == inputs and path in before_files:
-                pages.append(KeptPage(path, tuple(before_files[path]), inputs))
-            else:
-                page = content.indicator_page(data, indicator, lang)
-                page.inputs = inputs
-                pages.append(page)
+            made_or_kept(
+                content.indicator_path(lang, indicator),
+                _sha(f"{code}:{content.indicator_inputs(data, indicator, lang)}".encode()),
+                partial(content.indicator_page, data, indicator, lang),
+            )
         pages.extend(content.goal_pages(data, ids, lang))
         pages.append(content.circular_page(data, ids, lang))
-        pages.append(content.peers_page(data, lang))
+        peers_inputs = ":".join(content.indicator_inputs(data, i, lang) for i in shown_on_peers)
+        made_or_kept(
+            f"{lang}/peers.html",
+            _sha(f"{code}:{peers_inputs}".encode()),
+            partial(content.peers_page, data, lang),
+        )
         pages.append(content.reports_page(reports, lang))
     return pages
 
@@ -301,7 +327,9 @@ def build_site(
     previous, recorded = _previous(out)
     result = SiteResult(out)
     environment = _environment()
-    pages = _pages(engine, langs, reports, today, recorded)
+    data = content.SiteData(engine)
+    code = code_digest()
+    pages = _pages(data, langs, reports, today, recorded, code)
     result.pages = len(pages)
     own_renderer = renderer is None
     drawer = renderer or Renderer()
@@ -316,7 +344,7 @@ def build_site(
             for page in pages:
                 if isinstance(page, KeptPage):
                     for path in page.files:
-                        if path.endswith(".svg"):
+                        if path.endswith(".svg") and path not in charts_now:
                             charts_now[path] = charts_before[path]
                             result.charts_kept += 1
                         if path not in writer.files and not writer.keep(path):
@@ -367,7 +395,7 @@ def build_site(
                 )
                 .encode("utf-8"),
             )
-            _downloads(engine, content.listed_indicators(content.SiteData(engine)), writer)
+            download_inputs = _downloads(data, content.listed_indicators(data), writer, recorded, code)
             if report_root is not None:
                 _copy_reports(reports, report_root, writer)
             for path, future in pending:
@@ -380,6 +408,7 @@ def build_site(
                 "charts": charts_now,
                 "inputs": inputs,
                 "page_files": page_files,
+                "download_inputs": download_inputs,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     finally:

@@ -459,7 +459,8 @@ def indicator_inputs(data: SiteData, indicator: str, lang: str) -> str:
     entry = load_indicator_catalogue().get(indicator)
     datasets = load_indicator_catalogue().datasets_of(indicator)
     snapshots = sorted((d, ids) for d, ids in data.cache["snapshots"] if d in datasets)
-    statuses = _statuses(data, lang, entry.expanded_ids())
+    _statuses(data, lang)  # reads the language's status frame once per build
+    statuses = data.cache[("statuses", lang)].filter(pl.col("indicator_id").is_in(entry.expanded_ids()))
     notes = [(n.id, n.body) for n in _note_list(data, lang) if n.indicator_id.split(".", 1)[0] == indicator]
     digest = hashlib.sha256()
     for part in (
@@ -467,7 +468,7 @@ def indicator_inputs(data: SiteData, indicator: str, lang: str) -> str:
         .sort("indicator", "area", "kind", "period")
         .with_columns(pl.col("snapshot_ids").cast(pl.List(pl.String)).list.join(","))
         .write_csv(),
-        repr(sorted((k, [sorted(s.items()) for s in v]) for k, v in statuses.items())),
+        statuses.sort("indicator_id", "area", "method").write_csv(),  # with each assessment's as_of
         repr(notes),
         repr(snapshots),
         lang,
