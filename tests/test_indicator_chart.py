@@ -50,3 +50,22 @@ def test_a_kind_the_chart_does_not_know_is_refused() -> None:
     frame = _frame([("2023", "observed", 5.0), ("2024", "guess", 4.0)])
     with pytest.raises(ValueError, match="unknown kinds"):
         indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u")
+
+
+def test_the_straight_path_runs_from_the_base_year_to_the_target() -> None:
+    frame = _frame(
+        [
+            ("1990", "observed", 1060.0),
+            ("2024", "observed", 712.0),
+            ("2030", "target", 212.0),
+            ("1990", "path", 1060.0),
+            ("2030", "path", 212.0),
+        ]
+    )
+    chart = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="kt")
+    table = chart_table(chart).filter(pl.col("kind_name") == "Straight path to the target")
+    assert table.select("period", "value").rows() == [("1990", 1060.0), ("2030", 212.0)]
+    dotted = [
+        layer for layer in chart.to_dict()["layer"] if layer.get("mark", {}).get("strokeDash") == [2, 3]
+    ]
+    assert len(dotted) == 1

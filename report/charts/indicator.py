@@ -16,17 +16,18 @@ from report.theme import ChartMeta
 INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "period": Col("str", "the period as stored: '2023', '2026-W45', '2026-11-02'"),
     "date": Col("date", "the period's first day (the x position)"),
-    "kind": Col("str", "observed, estimate, projection or target"),
+    "kind": Col("str", "observed, estimate, projection, target or path (two points: base and target)"),
     "value": Col("num", "the value in the indicator's unit"),
     "lower": Col("num", "lower bound of a projection or estimate band", nullable=True, required=False),
     "upper": Col("num", "upper bound of a projection or estimate band", nullable=True, required=False),
 }
-KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target")
+KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path")
 KIND_COLOURS: Final[Mapping[str, str]] = {
     "observed": th.OKABE_ITO["blue"],
     "estimate": th.OKABE_ITO["blue"],
     "projection": th.NEUTRAL,
     "target": th.OKABE_ITO["vermillion"],
+    "path": th.OKABE_ITO["vermillion"],
 }
 
 
@@ -46,8 +47,8 @@ def indicator_history(
     unit_text: str,
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
-    projection dashed in its band, and the target as a marked point; the title states the latest value and
-    the change since the first period.
+    projection dashed in its band, the straight path from the base year to the target dotted, and the target
+    as a marked point; the title states the latest value and the change since the first period.
 
     frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
     """
@@ -119,6 +120,12 @@ def indicator_history(
         layers.append(
             base.transform_filter(alt.datum.kind == "estimate")
             .mark_point(filled=False, size=60)
+            .encode(x=x, y=y, color=colour, tooltip=tips)
+        )
+    if df.filter(pl.col("kind") == "path").height:
+        layers.append(
+            base.transform_filter(alt.datum.kind == "path")
+            .mark_line(strokeDash=[2, 3], strokeWidth=1.5)
             .encode(x=x, y=y, color=colour, tooltip=tips)
         )
     if df.filter(pl.col("kind") == "target").height:

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from sqlalchemy import Engine, select
 
 from indicators import query
-from indicators.catalogue import Indicator, load_indicator_catalogue
+from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
 from ingest.catalogue import load_catalogue
 from report import charts
@@ -215,18 +215,23 @@ def _values(data: SiteData, indicator: str) -> pl.DataFrame:
     return frame
 
 
-def _history_frame(values: pl.DataFrame, area: str) -> pl.DataFrame:
+def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.DataFrame:
+    """The area's observed, estimated, projected and target values, and for a reduction target the straight
+    path from the base year's observed value to the target (kind "path")."""
     part = values.filter(
         (pl.col("area") == area) & pl.col("kind").is_in(["observed", "estimate", "projection", "target"])
-    )
-    return part.select(
-        "period",
-        pl.col("period").map_elements(period_date, return_dtype=pl.Date).alias("date"),
-        "kind",
-        "value",
-        "lower",
-        "upper",
-        "snapshot_ids",
+    ).select("period", "kind", "value", "lower", "upper", "snapshot_ids")
+    paths = []
+    for target in entry.targets:
+        if not isinstance(target, ReductionTarget) or (target.areas and area not in target.areas):
+            continue
+        base = part.filter((pl.col("kind") == "observed") & (pl.col("period") == str(target.base_year)))
+        goal = part.filter((pl.col("kind") == "target") & (pl.col("period") == str(target.year)))
+        if base.height and goal.height:
+            paths.append(base.with_columns(pl.lit("path").alias("kind")))
+            paths.append(goal.with_columns(pl.lit("path").alias("kind")))
+    return pl.concat([part, *paths], how="vertical_relaxed").with_columns(
+        pl.col("period").map_elements(period_date, return_dtype=pl.Date).alias("date")
     )
 
 
@@ -263,7 +268,7 @@ def _indicator_chart(
             ids = rd.snapshot_ids_of(frame)
             chart = charts.sector_area(frame, meta=rd.chart_meta(data.engine, snapshot_ids=ids), lang=lang)
             return SiteChart(entry.id, chart, ids)
-        history = _history_frame(values, area)
+        history = _history_frame(values, area, entry)
         if history.filter(pl.col("kind") == "observed").height == 0:
             return None
         ids = rd.snapshot_ids_of(history)
