@@ -42,13 +42,30 @@ TODAY = date(2026, 11, 27)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.xdist_group("site_browser"),  # one worker builds the site once (dev.py: --dist loadgroup)
-    pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True),
 ]
 
 
-@pytest.fixture(scope="module")
-def site(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole site in three languages, with a small archive of reports to list."""
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The whole site in three languages, with a small archive of reports to list: built once per test
+    process (a session fixture: xdist's scheduling may leave the module between these tests), from the
+    bundled data on SQLite."""
+    from indicators.engine import compute
+    from ingest.run import ingest
+    from storage.engine import open_database
+    from storage.rawstore import RawStore
+    from tests.conftest import LOADED_TODAY, fresh_database
+
+    folder = tmp_path_factory.mktemp("site-data")
+    with fresh_database("sqlite", folder) as url:
+        engine = open_database(url)
+        assert all(o.ok for o in ingest(engine, RawStore(folder / "raw"), offline=True))
+        assert not compute(engine, today=LOADED_TODAY).errors
+        yield _build(engine, tmp_path_factory)
+        engine.dispose()
+
+
+def _build(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
     reports = tmp_path_factory.mktemp("reports")
     for period in ("2026-W48", "2026-H2"):
         for lang in LANGS:
@@ -62,9 +79,7 @@ def site(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Pat
     with pytest.MonkeyPatch.context() as patch:
         # the 42 XLSX downloads are half the build time, and these tests open pages, not downloads
         patch.setattr(site_build, "write_xlsx", placeholder_xlsx)
-        site_build.build_site(
-            loaded_engine, out, report_root=reports, today=TODAY, renderer=PlaceholderRenderer()
-        )
+        site_build.build_site(engine, out, report_root=reports, today=TODAY, renderer=PlaceholderRenderer())
     return out
 
 
