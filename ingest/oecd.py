@@ -36,6 +36,16 @@ Catalogue options (`[datasets.X] options`):
 - `flow`, `version` (pinned), `agency` (default OECD.CFE.EDS), `since` (startPeriod);
 - `key`: {dimension: code or [codes]} for the other dimensions; `REF_AREA = "peers"` (the only value it
   takes) stands for the peer cities' codes; dimensions left out are empty (all);
+- `key_names`: {dimension: {alias: name}}: codes resolved from the dimension's codelist by their English
+  name, added to that dimension's key (beside its explicit codes), for codes never seen in public material
+  (they are not guessed). Rule: a code matches when `name` occurs in the code's English name as whole
+  words, ignoring case ("nitrogen dioxide" and "NO2" both match "Nitrogen dioxide (NO2)", "NO" does not
+  match "NO2"). Two matching codes are a ValidationError naming both. No matching code is a logged
+  warning and the request goes without the alias: a scheduled job keeps updating the codes it can ask
+  for (one missing name must not stop the others), and the alias's indicator simply gets no new values;
+  but when the dimension would be left with no code at all (which would ask for all of its codes) it is a
+  ValidationError naming the dimension and listing the codelist's names. Aliases are lower-case words;
+  REF_AREA takes no names (the peers are resolved by ingest.peers);
 - `peers`: the peer keys to ask for (default: every peer with an `oecd` name); the probe asks for Espoo;
 - `units`: {OECD unit code: kestava unit} overrides of UNIT_CODES.
 
@@ -53,7 +63,9 @@ OBS_STATUS is the flag (`A`, normal value, is no flag: null).
 
 Output: area (the peer's tracker area), period (year), value, flag, unit (kestava unit), city_code
 (REF_AREA), measure (MEASURE), unit_code (UNIT_MEASURE), and every other dimension of the DSD as a
-lower-case column of codes (freq, territorial_level, travel_time, …).
+lower-case column of codes (freq, territorial_level, travel_time, …); for each dimension of `key_names` a
+column `<dimension lower-case>_alias` (measure_alias): the alias of a code resolved by name (an alias wins
+over the same code given explicitly), else the code itself (never null).
 """
 
 from __future__ import annotations
@@ -65,7 +77,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import polars as pl
@@ -122,6 +134,7 @@ _CODE_VALUE = re.compile(r"^[A-Za-z0-9_@$.:()+-]*$")
 _YEAR = re.compile(r"^\d{4}$")
 NOT_APPLICABLE = frozenset({"not applicable", "_z"})
 NORMAL_STATUS = "A"
+_ALIAS = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED = frozenset({"area", "period", "value", "flag", "unit", "city_code", "measure", "unit_code"})
 
 
@@ -134,6 +147,7 @@ class OecdOptions(pydantic.BaseModel):
     version: str = pydantic.Field(pattern=r"^\d+(\.\d+)*$")
     key: dict[str, str | list[str]] = pydantic.Field(default_factory=dict)
     since: str | None = pydantic.Field(default=None, pattern=r"^\d{4}$")
+    key_names: dict[str, dict[str, str]] = pydantic.Field(default_factory=dict)
     peers: list[str] | None = None
     units: dict[str, str] = pydantic.Field(default_factory=dict)
 
@@ -152,6 +166,17 @@ def read_options(spec: DatasetSpec) -> OecdOptions:
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         raise ValidationError(spec.id, "catalogue options", "valid oecd_sdmx options", problems) from None
+    for dimension, names in options.key_names.items():
+        where = f"catalogue options.key_names.{dimension}"
+        if dimension == AREA or not names:
+            raise ValidationError(
+                spec.id, where, "{alias: name} of a dimension other than REF_AREA", str(names)
+            )
+        for alias, name in names.items():
+            if not _ALIAS.match(alias) or alias in options.codes(dimension) or not _words(name):
+                raise ValidationError(
+                    spec.id, f"{where}.{alias}", "a lower-case alias (no code of the key) and a name", name
+                )
     if options.codes(AREA) not in ([], [PEERS]):
         raise ValidationError(
             spec.id, f"catalogue options.key.{AREA}", f'"{PEERS}" (the peer cities)', str(options.key[AREA])
@@ -189,11 +214,18 @@ def data_url(spec: DatasetSpec, options: OecdOptions, version: str, key: str) ->
 @dataclass(frozen=True)
 class Structure:
     """What the data request needs from the structure message: the flow's version, the DSD's dimensions
-    in key order, and the cities of the REF_AREA codelist."""
+    in key order, the cities of the REF_AREA codelist and the codes resolved by name (dimension → {code:
+    alias}, see `key_names`)."""
 
     version: str
     dimensions: tuple[str, ...]
     areas: tuple[Candidate, ...]
+    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def codes(self, options: OecdOptions, dimension: str) -> list[str]:
+        """The key's codes of one dimension: the explicit ones, then those resolved by name ([] = all)."""
+        explicit = options.codes(dimension)
+        return explicit + [code for code in self.aliases.get(dimension, {}) if code not in explicit]
 
 
 def _name(element: ET.Element) -> str:
@@ -210,7 +242,7 @@ def _enumeration(element: ET.Element, representation: str) -> ET.Element | None:
     return element.find(f"str:{representation}/str:Enumeration/{{*}}Ref", NS)
 
 
-def _area_codelist_ref(root: ET.Element, dimension: ET.Element) -> ET.Element | None:
+def _codelist_ref(root: ET.Element, dimension: ET.Element) -> ET.Element | None:
     """The dimension's own codelist reference, else its concept's (CoreRepresentation)."""
     ref = _enumeration(dimension, "LocalRepresentation")
     if ref is not None:
@@ -261,10 +293,31 @@ def parse_structure(source: str, body: bytes, options: OecdOptions) -> Structure
         raise ValidationError(
             source, "catalogue options.key", f"dimensions of the flow ({', '.join(ids)})", ", ".join(unknown)
         )
-    ref = _area_codelist_ref(root, dimensions[ids.index(AREA)])
+    unknown = [d for d in options.key_names if d not in ids]
+    if unknown:
+        raise ValidationError(
+            source,
+            "catalogue options.key_names",
+            f"dimensions of the flow ({', '.join(ids)})",
+            ", ".join(unknown),
+        )
+    areas = _codelist(source, root, dimensions[ids.index(AREA)])
+    aliases = {
+        dimension: _resolve_names(
+            source, options, dimension, _codelist(source, root, dimensions[ids.index(dimension)])
+        )
+        for dimension in options.key_names
+    }
+    return Structure(version, ids, areas, aliases)
+
+
+def _codelist(source: str, root: ET.Element, dimension: ET.Element) -> tuple[Candidate, ...]:
+    """The codes and English names of a dimension's codelist (the reference's agency and version)."""
+    dimension_id = dimension.get("id")
+    ref = _codelist_ref(root, dimension)
     if ref is None or not ref.get("id"):
         raise ValidationError(
-            source, f"structure dimension {AREA}", "an enumerated codelist", "no Enumeration Ref"
+            source, f"structure dimension {dimension_id}", "an enumerated codelist", "no Enumeration Ref"
         )
     codelist_id = ref.get("id")
     codelists = [
@@ -276,12 +329,67 @@ def parse_structure(source: str, body: bytes, options: OecdOptions) -> Structure
     ]
     if not codelists:
         raise ValidationError(
-            source, "structure Codelists", f"the codelist {codelist_id} of {AREA}", "absent from the message"
+            source,
+            "structure Codelists",
+            f"the codelist {codelist_id} of {dimension_id}",
+            "absent from the message",
         )
-    areas = tuple(
+    return tuple(
         Candidate(code.get("id") or "", _name(code)) for code in codelists[0].findall("str:Code", NS)
     )
-    return Structure(version, ids, areas)
+
+
+def _words(text: str) -> list[str]:
+    """The lower-case words of a name: "Nitrogen dioxide (NO2)" → nitrogen, dioxide, no2."""
+    return re.findall(r"[^\W_]+", text.casefold())
+
+
+def _contains(name: str, words: list[str]) -> bool:
+    """Whether the words occur in the name as consecutive whole words."""
+    found = _words(name)
+    return any(found[i : i + len(words)] == words for i in range(len(found) - len(words) + 1))
+
+
+def _resolve_names(
+    source: str, options: OecdOptions, dimension: str, codes: Sequence[Candidate]
+) -> dict[str, str]:
+    """Code → alias for the dimension's `key_names` (the rule is in the module docstring)."""
+    resolved: dict[str, str] = {}
+    missing: list[str] = []
+    for alias, name in options.key_names[dimension].items():
+        matches = [code for code in codes if _contains(code.label, _words(name))]
+        if len(matches) > 1:
+            raise ValidationError(
+                source,
+                f"{dimension} codelist name {name!r} ({alias})",
+                "exactly one code",
+                "; ".join(f"{code.code} ({code.label})" for code in matches),
+            )
+        if matches and matches[0].code in resolved:
+            raise ValidationError(
+                source,
+                f"{dimension} codelist name {name!r} ({alias})",
+                "a code no other alias names",
+                f"{matches[0].code}, named by {resolved[matches[0].code]} too",
+            )
+        if matches:
+            resolved[matches[0].code] = alias
+        else:
+            missing.append(f"{name!r} ({alias})")
+    if missing:
+        listed = "; ".join(f"{code.code} ({code.label})" for code in codes)
+        if not options.codes(dimension) and not resolved:  # an empty key part would ask for every code
+            raise ValidationError(
+                source, f"{dimension} codelist names {', '.join(missing)}", "a code with each name", listed
+            )
+        logger.warning(
+            "%s: no code of the %s codelist is named %s; asking without it. The codelist: %s",
+            source,
+            dimension,
+            ", ".join(missing),
+            listed,
+        )
+    return resolved
 
 
 def resolve(source: str, options: OecdOptions, structure: Structure) -> dict[str, str]:
@@ -294,7 +402,7 @@ def data_key(options: OecdOptions, structure: Structure, codes: Iterable[str]) -
     """The key in the DSD's dimension order: the peers' codes at REF_AREA, the options' codes elsewhere."""
     parts = []
     for dimension in structure.dimensions:
-        values = list(codes) if dimension == AREA else options.codes(dimension)
+        values = list(codes) if dimension == AREA else structure.codes(options, dimension)
         parts.append("+".join(values))
     return ".".join(parts)
 
@@ -486,13 +594,27 @@ def _observations(
             source, "structure DimensionList", "dimensions that are not output names", str(clash)
         )
     units = {**UNIT_CODES, **options.units}
-    wanted = {d: set(options.codes(d)) for d in dimensions if d != AREA and options.codes(d)}
+    wanted = {
+        d: set(structure.codes(options, d)) for d in dimensions if d != AREA and structure.codes(options, d)
+    }
+    aliased = [d for d in dimensions if d in options.key_names]
+    clash = [
+        f"{d.lower()}_alias"
+        for d in aliased
+        if f"{d.lower()}_alias" in {*RESERVED, *(o.lower() for o in others)}
+    ]
+    if clash:
+        raise ValidationError(
+            source, "structure DimensionList", "dimensions that are not output names", str(clash)
+        )
 
     records: dict[str, list[object]] = {
         name: [] for name in ("area", "period", "value", "flag", "unit", "city_code", "measure", "unit_code")
     }
     for name in others:
         records[name.lower()] = []
+    for name in aliased:
+        records[f"{name.lower()}_alias"] = []
     not_applicable = 0
     for row in rows:
         code = row[index[AREA]]
@@ -531,6 +653,9 @@ def _observations(
         records["unit_code"].append(unit_code)
         for name in others:
             records[name.lower()].append(row[index[name]])
+        for name in aliased:
+            value = row[index[name]]
+            records[f"{name.lower()}_alias"].append(structure.aliases.get(name, {}).get(value, value))
     if not_applicable:
         logger.warning("%s: %d rows with TIME_PERIOD 'Not applicable' dropped", source, not_applicable)
     schema = {name: (pl.Float64 if name == "value" else pl.Utf8) for name in records}

@@ -50,8 +50,13 @@ def _dimension(identifier: str, position: int, codelist: str) -> str:
     )
 
 
-def structure(version: str = "1.5", areas: tuple[tuple[str, str], ...] | None = None) -> bytes:
-    """A structure message: the GHG flow, a 5-dimension DSD (listed out of order) and the area codelist."""
+def structure(
+    version: str = "1.5",
+    areas: tuple[tuple[str, str], ...] | None = None,
+    measures: tuple[tuple[str, str], ...] = (),
+) -> bytes:
+    """A structure message: the GHG flow, a 5-dimension DSD (listed out of order), the area codelist and,
+    when given, the measure codelist."""
     areas = areas or (
         ("FI001C", "Helsinki"),
         ("FI001F", "Helsinki"),
@@ -85,7 +90,19 @@ def structure(version: str = "1.5", areas: tuple[tuple[str, str], ...] | None = 
         "Old areas</com:Name></str:Codelist>"
         '<str:Codelist id="CL_AREA" agencyID="OECD" version="2.0">'
         f'<com:Name xml:lang="en">Areas</com:Name>{codes}'
-        "</str:Codelist></str:Codelists>"
+        "</str:Codelist>"
+        + (
+            '<str:Codelist id="CL_MEASURE" agencyID="OECD" version="2.0"><com:Name xml:lang="en">Measure'
+            "</com:Name>"
+            + "".join(
+                f'<str:Code id="{code}"><com:Name xml:lang="en">{name}</com:Name></str:Code>'
+                for code, name in measures
+            )
+            + "</str:Codelist>"
+            if measures
+            else ""
+        )
+        + "</str:Codelists>"
         '<str:DataStructures><str:DataStructure id="DSD_FUA_ENV" agencyID="OECD.CFE.EDS" version="1.5">'
         f'<str:DataStructureComponents><str:DimensionList id="DimensionDescriptor">{dimensions}'
         '<str:TimeDimension id="TIME_PERIOD" position="6"/></str:DimensionList></str:DataStructureComponents>'
@@ -483,3 +500,112 @@ def test_the_area_codelist_may_come_from_the_concept() -> None:
     assert bare in xml and concepts in xml
     frame = parse(HAND_CHECKED, xml.encode())
     assert set(frame["city_code"]) == {"FI013C", "FI001C"}
+
+
+# ------------------------------------------------------------------------------------------ codes by name
+
+MEASURES = (
+    ("PM25_POP_EXP", "Population exposure to PM2.5"),
+    ("NO2_EXP", "Nitrogen dioxide (NO2) population exposure"),
+    ("NOX_EMI", "Nitrogen oxides (NOx) emissions"),
+)
+POLLUTION = {
+    "key": {"REF_AREA": "peers", "FREQ": "A", "MEASURE": ["PM25_POP_EXP"], "UNIT_MEASURE": ["MCG_M3"]},
+    "key_names": {"MEASURE": {"no2": "nitrogen dioxide"}},
+}
+MCG = "MCG_M3,Microgrammes per cubic metre"
+POLLUTION_CSV = "\n".join(
+    [
+        HEADER,
+        row("FI013C", "Espoo/Esbo", "2022", "4.1", measure="PM25_POP_EXP,PM2.5", unit=MCG),
+        row("FI013C", "Espoo/Esbo", "2022", "8.9", measure="NO2_EXP,Nitrogen dioxide (NO2)", unit=MCG),
+        row("FI001C", "Helsinki", "2022", "11.7", measure="NO2_EXP,Nitrogen dioxide (NO2)", unit=MCG),
+    ]
+)
+
+
+def serve_pollution(httpserver: HTTPServer, key: str, csv: str = POLLUTION_CSV) -> None:
+    httpserver.expect_request(STRUCTURE_PATH, query_string="references=all").respond_with_data(
+        structure(measures=MEASURES), content_type="application/xml"
+    )
+    httpserver.expect_request(
+        f"/rest/data/OECD.CFE.EDS,{FLOW},1.5/{key}", query_string=DATA_QUERY
+    ).respond_with_data(csv, content_type="text/csv")
+
+
+def test_a_measure_is_resolved_by_its_name_asked_for_and_its_rows_carry_the_alias(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    key = "FI013C+FI001C.A.PM25_POP_EXP+NO2_EXP.MCG_M3."
+    serve_pollution(httpserver, key)
+    spec = make_spec(httpserver.url_for("/rest"), **POLLUTION)
+    payloads = OecdConnector().fetch(spec, fetcher)
+    assert payloads[1].request.url.endswith(f"/{key}")  # the explicit code, then the one found by name
+    frame = OecdConnector().parse(spec, payloads)
+    assert "measure_alias" in frame.columns and frame["measure_alias"].null_count() == 0
+    rows = {(r["area"], r["measure"], r["measure_alias"]): r["value"] for r in frame.iter_rows(named=True)}
+    assert rows == {
+        ("049", "PM25_POP_EXP", "PM25_POP_EXP"): 4.1,  # given explicitly: the code itself
+        ("049", "NO2_EXP", "no2"): 8.9,
+        ("091", "NO2_EXP", "no2"): 11.7,
+    }
+    check_observations(frame, "oecd_ghg")
+
+
+def test_a_name_matches_whole_words_ignoring_case() -> None:
+    by_formula = parse(
+        POLLUTION_CSV, structure(measures=MEASURES), **{**POLLUTION, "key_names": {"MEASURE": {"no2": "no2"}}}
+    )
+    assert set(by_formula["measure_alias"]) == {"PM25_POP_EXP", "no2"}
+    # "NO" is not a word of "NO2" (nor "Nitrogen oxides (NOx)"): nothing matches, and with no explicit
+    # code the dimension would be left empty (all measures): refused, the codelist listed
+    only_names = {"key": {"REF_AREA": "peers", "FREQ": "A"}, "key_names": {"MEASURE": {"no": "NO"}}}
+    with pytest.raises(ValidationError, match="Nitrogen dioxide \\(NO2\\) population exposure") as caught:
+        parse(POLLUTION_CSV, structure(measures=MEASURES), **only_names)
+    assert caught.value.field.startswith("MEASURE codelist names")
+
+
+def test_two_codes_with_the_name_are_named() -> None:
+    two = (*MEASURES, ("NO2_WHO", "Share of population exposed to nitrogen dioxide above the WHO guideline"))
+    with pytest.raises(ValidationError) as caught:
+        parse(POLLUTION_CSV, structure(measures=two), **POLLUTION)
+    assert "NO2_EXP" in str(caught.value) and "NO2_WHO" in str(caught.value)
+    assert caught.value.field == "MEASURE codelist name 'nitrogen dioxide' (no2)"
+
+
+def test_no_code_with_the_name_is_a_warning_and_the_explicit_codes_are_still_asked_for(
+    httpserver: HTTPServer, fetcher: LiveFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "FI013C+FI001C.A.PM25_POP_EXP.MCG_M3."
+    serve_pollution(httpserver, key, "\n".join(POLLUTION_CSV.splitlines()[:2]))
+    options = {**POLLUTION, "key_names": {"MEASURE": {"o3": "ozone"}}}
+    spec = make_spec(httpserver.url_for("/rest"), **options)
+    with caplog.at_level(logging.WARNING, logger="ingest.oecd"):
+        payloads = OecdConnector().fetch(spec, fetcher)
+        frame = OecdConnector().parse(spec, payloads)
+    assert payloads[1].request.url.endswith(f"/{key}")
+    assert "named 'ozone' (o3)" in caplog.text and "NO2_EXP (Nitrogen dioxide" in caplog.text
+    assert frame["measure_alias"].to_list() == ["PM25_POP_EXP"]
+
+
+def test_bad_key_names_are_named() -> None:
+    with pytest.raises(ValidationError, match=r"key_names\.REF_AREA"):
+        read_options(make_spec(key_names={"REF_AREA": {"espoo": "Espoo"}}))
+    with pytest.raises(ValidationError, match=r"key_names\.MEASURE\.NO2"):
+        read_options(make_spec(key_names={"MEASURE": {"NO2": "nitrogen dioxide"}}))
+    with pytest.raises(ValidationError, match="POLLUTANT"):
+        parse(POLLUTION_CSV, structure(measures=MEASURES), key_names={"POLLUTANT": {"no2": "NO2"}})
+
+
+def test_the_demo_snapshot_resolves_no2_by_name_with_plausible_espoo_values(tmp_path: Path) -> None:
+    manifest = Manifest(label="demo", description="test", created="2026-12-05")
+    demo.generate(tmp_path, manifest)
+    spec = load_catalogue().dataset("oecd_air_pollution")
+    frame = OecdConnector().parse(
+        spec, OecdConnector().fetch(spec, ReplayFetcher(tmp_path, manifest=manifest))
+    )
+    no2 = frame.filter((pl.col("measure_alias") == "no2") & (pl.col("area") == "049")).sort("period")
+    assert set(no2["measure"]) == {"NO2_POP_EXP"} and no2["period"][-1] == "2022"
+    assert 8.0 <= no2["value"][-1] <= 10.0
+    assert set(frame["measure_alias"]) == {"PM25_POP_EXP", "no2"}
+    assert check_payload(spec, frame, jumps=False) == []

@@ -7,9 +7,11 @@ column followed by its label column, labels written UNQUOTED as the OECD has bee
 "Buildings, residential and commercial" measure label splits a row), one missing value and flags.
 
 DEMO DATA. City codes other than FI001C (Helsinki) are invented, as are the GHG sector codes beyond
-GHG_TOTAL, GHG_POWER and GHG_BUILDINGS, the TRAN_MODE code and every value. Values are plausible:
+GHG_TOTAL, GHG_POWER and GHG_BUILDINGS, the NO2 measure code NO2_POP_EXP (DEMO: the real code was never
+seen; the connector finds it by its name, "Nitrogen dioxide (NO2) population exposure"), the TRAN_MODE
+code and every value. Values are plausible:
 territorial (gridded) emissions per resident of 1.5–6 t in 2022, falling since 1990 (Espoo about
-2.5 t in 2022).
+2.5 t in 2022); population-weighted NO2 of 6–25 µg/m³, falling (Espoo about 9 µg/m³ in 2022).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ NS_COMMON = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common"
 
 @dataclass(frozen=True)
 class City:
-    """A demo city: code, codelist name, population 1990 and 2022, t CO2e per resident 1990 and 2022."""
+    """A demo city: code, codelist name, population 1990 and 2022, t CO2e per resident 1990 and 2022, PM2.5
+    and NO2 in 2022 (µg/m³), green area (m² per resident)."""
 
     code: str
     name: str
@@ -47,30 +50,31 @@ class City:
     per_resident: tuple[float, float]
     pm25: float
     green_m2: float
+    no2: float
 
 
 # peer key → city; the codelist also lists their FUAs and a few cities that are no peers
 CITIES: Mapping[str, City] = {
-    "espoo": City("FI009C", "Espoo/Esbo", (172_000, 305_000), (5.6, 2.5), 5.0, 410.0),
-    "helsinki": City("FI001C", "Helsinki", (492_000, 658_000), (8.0, 4.2), 5.8, 180.0),
-    "vantaa": City("FI010C", "Vantaa/Vanda", (155_000, 240_000), (6.4, 3.4), 5.5, 330.0),
-    "tampere": City("FI002C", "Tampere", (172_000, 244_000), (6.8, 3.6), 4.9, 300.0),
-    "turku": City("FI003C", "Turku", (159_000, 195_000), (6.0, 3.0), 5.2, 260.0),
-    "stockholm": City("SE001C", "Stockholm", (674_000, 980_000), (4.5, 1.9), 5.4, 150.0),
-    "goteborg": City("SE002C", "Göteborg", (433_000, 590_000), (6.5, 3.8), 5.6, 240.0),
-    "malmo": City("SE003C", "Malmö", (233_000, 355_000), (4.8, 2.2), 7.1, 90.0),
-    "oslo": City("NO001C", "Oslo", (458_000, 700_000), (3.2, 1.6), 5.9, 210.0),
-    "bergen": City("NO002C", "Bergen", (212_000, 286_000), (3.5, 2.0), 4.1, 380.0),
-    "copenhagen": City("DK001C", "København", (467_000, 650_000), (6.0, 2.1), 8.4, 70.0),
-    "aarhus": City("DK002C", "Aarhus", (262_000, 360_000), (6.2, 2.8), 7.6, 160.0),
-    "reykjavik": City("IS001C", "Reykjavík", (97_000, 136_000), (3.8, 3.0), 3.2, 290.0),
-    "tallinn": City("EE001C", "Tallinn", (480_000, 440_000), (9.0, 5.5), 5.3, 140.0),
-    "amsterdam": City("NL002C", "Amsterdam", (695_000, 905_000), (6.0, 4.5), 10.2, 60.0),
-    "vienna": City("AT001C", "Wien", (1_490_000, 1_980_000), (5.0, 3.6), 12.4, 120.0),
-    "zurich": City("CH001C", "Zürich", (365_000, 420_000), (5.2, 3.2), 9.8, 110.0),
-    "freiburg": City("DE027C", "Freiburg im Breisgau", (190_000, 232_000), (6.0, 4.0), 9.1, 230.0),
-    "ljubljana": City("SI001C", "Ljubljana", (270_000, 290_000), (6.5, 4.5), 15.6, 200.0),
-    "lahti": City("FI005C", "Lahti", (94_000, 120_000), (7.0, 3.5), 5.1, 350.0),
+    "espoo": City("FI009C", "Espoo/Esbo", (172_000, 305_000), (5.6, 2.5), 5.0, 410.0, 9.0),
+    "helsinki": City("FI001C", "Helsinki", (492_000, 658_000), (8.0, 4.2), 5.8, 180.0, 12.5),
+    "vantaa": City("FI010C", "Vantaa/Vanda", (155_000, 240_000), (6.4, 3.4), 5.5, 330.0, 10.5),
+    "tampere": City("FI002C", "Tampere", (172_000, 244_000), (6.8, 3.6), 4.9, 300.0, 8.5),
+    "turku": City("FI003C", "Turku", (159_000, 195_000), (6.0, 3.0), 5.2, 260.0, 8.0),
+    "stockholm": City("SE001C", "Stockholm", (674_000, 980_000), (4.5, 1.9), 5.4, 150.0, 11.0),
+    "goteborg": City("SE002C", "Göteborg", (433_000, 590_000), (6.5, 3.8), 5.6, 240.0, 12.0),
+    "malmo": City("SE003C", "Malmö", (233_000, 355_000), (4.8, 2.2), 7.1, 90.0, 13.5),
+    "oslo": City("NO001C", "Oslo", (458_000, 700_000), (3.2, 1.6), 5.9, 210.0, 14.0),
+    "bergen": City("NO002C", "Bergen", (212_000, 286_000), (3.5, 2.0), 4.1, 380.0, 10.0),
+    "copenhagen": City("DK001C", "København", (467_000, 650_000), (6.0, 2.1), 8.4, 70.0, 14.5),
+    "aarhus": City("DK002C", "Aarhus", (262_000, 360_000), (6.2, 2.8), 7.6, 160.0, 11.5),
+    "reykjavik": City("IS001C", "Reykjavík", (97_000, 136_000), (3.8, 3.0), 3.2, 290.0, 7.0),
+    "tallinn": City("EE001C", "Tallinn", (480_000, 440_000), (9.0, 5.5), 5.3, 140.0, 10.0),
+    "amsterdam": City("NL002C", "Amsterdam", (695_000, 905_000), (6.0, 4.5), 10.2, 60.0, 21.0),
+    "vienna": City("AT001C", "Wien", (1_490_000, 1_980_000), (5.0, 3.6), 12.4, 120.0, 19.5),
+    "zurich": City("CH001C", "Zürich", (365_000, 420_000), (5.2, 3.2), 9.8, 110.0, 18.0),
+    "freiburg": City("DE027C", "Freiburg im Breisgau", (190_000, 232_000), (6.0, 4.0), 9.1, 230.0, 15.0),
+    "ljubljana": City("SI001C", "Ljubljana", (270_000, 290_000), (6.5, 4.5), 15.6, 200.0, 17.5),
+    "lahti": City("FI005C", "Lahti", (94_000, 120_000), (7.0, 3.5), 5.1, 350.0, 7.5),
 }
 OTHER_AREAS = (
     ("FI001F", "Helsinki"),
@@ -96,6 +100,7 @@ LABELS: dict[str, tuple[str, dict[str, str]]] = {
             "GHG_TRANSPORT": "Transport",
             "GREEN_AREA": "Green area in FUAs' urban centres",
             "PM25_POP_EXP": "Population exposure to PM2.5",
+            "NO2_POP_EXP": "Nitrogen dioxide (NO2) population exposure",  # DEMO code (see the docstring)
             "POP_WITH_ACCESS": "Population with access to at least one service point",
         },
     ),
@@ -205,6 +210,9 @@ def _pollution_rows(key: str, city: City, rng: random.Random) -> list[Row]:
     for year in range(2010, 2023):
         value = round(city.pm25 * (1.35 - 0.35 * (year - 2010) / 12) * (1 + rng.gauss(0, 0.05)), 2)
         rows.append(({"MEASURE": "PM25_POP_EXP", "UNIT_MEASURE": "MCG_M3"}, year, value, "A"))
+    for year in range(2010, 2023):  # after PM2.5, so PM2.5 draws the same numbers as before NO2 came
+        value = round(city.no2 * (1.5 - 0.5 * (year - 2010) / 12) * (1 + rng.gauss(0, 0.05)), 2)
+        rows.append(({"MEASURE": "NO2_POP_EXP", "UNIT_MEASURE": "MCG_M3"}, year, value, "A"))
     return rows
 
 
