@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,6 +367,53 @@ def _values(series: Series, years: range, rng: random.Random) -> dict[int, float
     return out
 
 
+def _document(
+    label: str,
+    code: str,
+    updated: str,
+    value: Mapping[str, float | int],
+    status: Mapping[str, str],
+    dimensions: Sequence[tuple[str, str, tuple[tuple[str, str], ...]]],
+    no_data: Mapping[str, list[int]],
+) -> bytes:
+    """A JSON-stat 2.0 dataset as Eurostat's statistics API sends it (sparse value and status, in key
+    order; `no_data`: the categories without any value, per dimension)."""
+    document: dict[str, Any] = {
+        "version": "2.0",
+        "class": "dataset",
+        "label": label,
+        "source": "ESTAT",
+        "updated": updated,
+        "value": {key: value[key] for key in sorted(value, key=int)},
+        "status": {key: status[key] for key in sorted(status, key=int)},
+        "id": [d[0] for d in dimensions],
+        "size": [len(d[2]) for d in dimensions],
+        "dimension": {
+            did: {
+                "label": dimension_label,
+                "category": {
+                    "index": {category: i for i, (category, _) in enumerate(categories)},
+                    "label": dict(categories),
+                },
+            }
+            for did, dimension_label, categories in dimensions
+        },
+        "extension": {
+            "lang": "EN",
+            "agencyId": "ESTAT",
+            "id": code.upper(),
+            "version": "1.0",
+            "datastructure": {"id": code.upper(), "agencyId": "ESTAT", "version": "1.0"},
+            "annotation": [
+                {"type": "OBS_LAST_UPDATE", "date": updated},
+                {"type": "DISSEMINATION_TIMESTAMP_DATA", "date": updated},
+            ],
+            "positions-with-no-data": dict(no_data),
+        },
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def jsonstat_response(dataset: DemoDataset) -> bytes:
     """The dataset as Eurostat's statistics API sends it: JSON-stat 2.0, sparse value and status."""
     rng = random.Random(f"{SEED}-{dataset.code}")
@@ -412,45 +459,8 @@ def jsonstat_response(dataset: DemoDataset) -> bytes:
                     value[flat] = int(scaled) if series.decimals == 0 else scaled
                     if year in series.flags:
                         status[flat] = series.flags[year]
-    ordered_value = {key: value[key] for key in sorted(value, key=int)}
-    ordered_status = {key: status[key] for key in sorted(status, key=int)}
-    document: dict[str, Any] = {
-        "version": "2.0",
-        "class": "dataset",
-        "label": dataset.label,
-        "source": "ESTAT",
-        "updated": dataset.updated,
-        "value": ordered_value,
-        "status": ordered_status,
-        "id": ids,
-        "size": sizes,
-        "dimension": {
-            did: {
-                "label": label,
-                "category": {
-                    "index": {code: i for i, (code, _) in enumerate(categories)},
-                    "label": dict(categories),
-                },
-            }
-            for did, label, categories in dimensions
-        },
-        "extension": {
-            "lang": "EN",
-            "agencyId": "ESTAT",
-            "id": dataset.code.upper(),
-            "version": "1.0",
-            "datastructure": {"id": dataset.code.upper(), "agencyId": "ESTAT", "version": "1.0"},
-            "annotation": [
-                {"type": "OBS_LAST_UPDATE", "date": dataset.updated},
-                {"type": "DISSEMINATION_TIMESTAMP_DATA", "date": dataset.updated},
-            ],
-            "positions-with-no-data": {
-                "geo": [],
-                "time": [i for i, time in enumerate(times) if time not in used_times],
-            },
-        },
-    }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    no_data = {"geo": [], "time": [i for i, time in enumerate(times) if time not in used_times]}
+    return _document(dataset.label, dataset.code, dataset.updated, value, status, dimensions, no_data)
 
 
 # ------------------------------------------------------------------------------ city statistics
@@ -588,43 +598,11 @@ def urban_response(dataset: UrbanDataset) -> bytes:
         ("cities", "Geopolitical entity (declaring)", tuple((c[0], c[1]) for c in CITIES)),
         ("time", "Time", tuple((t, t) for t in times)),
     ]
-    document: dict[str, Any] = {
-        "version": "2.0",
-        "class": "dataset",
-        "label": dataset.label,
-        "source": "ESTAT",
-        "updated": dataset.updated,
-        "value": {key: value[key] for key in sorted(value, key=int)},
-        "status": {key: status[key] for key in sorted(status, key=int)},
-        "id": [d[0] for d in dimensions],
-        "size": [len(d[2]) for d in dimensions],
-        "dimension": {
-            did: {
-                "label": label,
-                "category": {
-                    "index": {code: i for i, (code, _) in enumerate(categories)},
-                    "label": dict(categories),
-                },
-            }
-            for did, label, categories in dimensions
-        },
-        "extension": {
-            "lang": "EN",
-            "agencyId": "ESTAT",
-            "id": dataset.code.upper(),
-            "version": "1.0",
-            "datastructure": {"id": dataset.code.upper(), "agencyId": "ESTAT", "version": "1.0"},
-            "annotation": [
-                {"type": "OBS_LAST_UPDATE", "date": dataset.updated},
-                {"type": "DISSEMINATION_TIMESTAMP_DATA", "date": dataset.updated},
-            ],
-            "positions-with-no-data": {
-                "cities": [i for i, city in enumerate(CITIES) if city[0] not in used_cities],
-                "time": [i for i, time in enumerate(times) if time not in used_times],
-            },
-        },
+    no_data = {
+        "cities": [i for i, city in enumerate(CITIES) if city[0] not in used_cities],
+        "time": [i for i, time in enumerate(times) if time not in used_times],
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _document(dataset.label, dataset.code, dataset.updated, value, status, dimensions, no_data)
 
 
 def generate(folder: Path, manifest: Manifest) -> None:
