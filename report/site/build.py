@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from common.atomic import publish_directory
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import RECONCILED, peer_indicators
+from report.data import HELSINKI_TZ
 from report.export import export_table
 from report.i18n import LANGS, t
 from report.render import Rendered, Renderer
@@ -322,7 +323,7 @@ def build_site(
     for lang in langs:
         if lang not in LANGS:
             raise ValueError(f"site language: expected some of {LANGS}, got {lang!r}")
-    today = today or date.today()
+    today = today or datetime.now(HELSINKI_TZ).date()  # the reports' day: Europe/Helsinki
     reports = content.archive(report_root) if report_root is not None else []
     previous, recorded = _previous(out)
     result = SiteResult(out)
