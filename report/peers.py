@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 from sqlalchemy import Engine
@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import (
     RECONCILED,
-    RECONCILED_UNIT,
     YEAR_WINDOW,
     changes,
     peer_areas,
@@ -33,7 +32,7 @@ PEER_CHARTS: Final[dict[str, str]] = {
 
 
 def unit_text(indicator: str, lang: str) -> str:
-    """The indicator's unit as the peer chart's axis title in lang ([unit_name] of the translations)."""
+    """The indicator's unit in lang, as charts and pages name it ([unit_name] of the translations)."""
     return label("unit_name", load_indicator_catalogue().get(indicator).unit, lang)
 
 
@@ -77,16 +76,27 @@ def peer_frames(engine: Engine, indicator: str) -> PeerFrames:
     )
 
 
-def standing_rows(engine: Engine, lang: str) -> list[list[str]]:
+def shared_peer_frames(engine: Engine, indicator: str, shared: dict[Any, Any] | None) -> PeerFrames:
+    """peer_frames, read once per run when `shared` (a run's cache, the same for every language) is given."""
+    if shared is None:
+        return peer_frames(engine, indicator)
+    key = ("peer_frames", indicator)
+    if key not in shared:
+        shared[key] = peer_frames(engine, indicator)
+    found: PeerFrames = shared[key]
+    return found
+
+
+def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = None) -> list[list[str]]:
     """Per peer indicator with data: indicator, source, year, the home city's value, rank of n, its change
-    since its base year with that change's rank, and the best peer."""
+    since its base year with that change's rank, and the best peer (frames from `shared` when given)."""
     names = peer_by_area()
     home = home_peer().area
     catalogue = load_indicator_catalogue()
     rows = []
     for indicator in peer_indicators():
         try:
-            found = peer_frames(engine, indicator)
+            found = shared_peer_frames(engine, indicator, shared)
         except rd.MissingDataError:
             continue
         entry = catalogue.get(indicator)
@@ -169,12 +179,12 @@ RECONCILIATION_COLUMNS: Final = ("source", "boundary", "first", "latest", "commo
 STANDING_COLUMNS: Final = ("indicator", "source", "year", "value", "rank", "trend", "best")
 __all__ = [
     "PEER_CHARTS",
-    "RECONCILED_UNIT",
     "RECONCILIATION_COLUMNS",
     "STANDING_COLUMNS",
     "PeerFrames",
     "peer_frames",
     "reconciliation_rows",
+    "shared_peer_frames",
     "standing_rows",
     "unit_text",
 ]

@@ -449,9 +449,7 @@ def _builders(
 
     def peer(name: str) -> Callable[[], Built]:
         def build() -> Built:
-            found: peers.PeerFrames = once(
-                ("peer", name), lambda: peers.peer_frames(engine, peers.PEER_CHARTS[name])
-            )
+            found = peers.shared_peer_frames(engine, peers.PEER_CHARTS[name], shared)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(meta_of(ids, ""), method=t(f"peers.method_{found.source}", lang))
             chart = charts.peer_comparison(
@@ -929,9 +927,10 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
     )
 
 
-def peer_section(engine: Engine, lang: str) -> dict[str, Any]:
-    """The peer section's texts and its two tables: the home city's standings and its totals by source."""
-    standings = peers.standing_rows(engine, lang)
+def peer_section(engine: Engine, lang: str, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """The peer section's texts and its two tables: the home city's standings and its totals by source
+    (`shared`: a run's cache of what every language reads alike)."""
+    standings = peers.standing_rows(engine, lang, shared)
     totals = peers.reconciliation_rows(engine, lang)
     return {
         "heading": t("peers.heading", lang),
@@ -1376,7 +1375,7 @@ def _write_report(
             other_notes=other_notes,
             charts=[r for r in results if r.name not in peers.PEER_CHARTS],
             peer_charts=[r for r in results if r.name in peers.PEER_CHARTS],
-            peer_section=peer_section(engine, lang),
+            peer_section=peer_section(engine, lang, shared),
             specs=specs,
             provenance=provenance,
             print_widths=sorted(set(provenance.print_widths)) if provenance else [],

@@ -64,8 +64,9 @@ def _compute(runtime: Runtime, datasets: Sequence[str]) -> None:
         runtime.alerter.resolve_many([("indicators", "compute")], "every indicator computed again.")
 
 
-def run_compute(runtime: Runtime, *, wait_s: float | None = None) -> str:
-    """Recompute what the pending changed datasets affect, under the `compute` lock; 'unchanged' if none."""
+def run_compute(runtime: Runtime, *, wait_s: float | None = None, site: bool = True) -> str:
+    """Recompute what the pending changed datasets affect, under the `compute` lock; 'unchanged' if none.
+    Then the site is rebuilt, unless `site` is False (a report job rebuilds it once, after the report)."""
     if not pending_datasets(runtime.engine):
         return "unchanged"
     job = "compute"
@@ -81,7 +82,7 @@ def run_compute(runtime: Runtime, *, wait_s: float | None = None) -> str:
     _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
     log.info("compute covered %s", ", ".join(datasets), extra={"job": job, "outcome": outcome})
     check_run(runtime.alerter, job, outcome, error)
-    if outcome == "success":
+    if outcome == "success" and site:
         run_site(runtime)  # the public site follows every compute
     return outcome
 

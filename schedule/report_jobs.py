@@ -17,7 +17,7 @@ from schedule.site_job import run_site
 def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
     def body() -> str:
         started = time.monotonic()
-        run_compute(runtime)  # the report reflects every change loaded so far
+        run_compute(runtime, site=False)  # the report reflects every change loaded so far
         lock, why = _lock_or_none(runtime, job, 0.0)
         if lock is None:
             return _record_busy(runtime, job, why or "busy", started)

@@ -266,13 +266,13 @@ class KeptPage:
 
 def _pages(
     data: content.SiteData,
+    ids: Sequence[str],
     langs: Sequence[str],
     reports: Sequence[content.ArchivedReport],
     today: date,
     recorded: dict[str, Any],
     code: str,
 ) -> list[content.Page | KeptPage]:
-    ids = content.listed_indicators(data)
     before_inputs: dict[str, str] = recorded.get("inputs", {})
     before_files: dict[str, list[str]] = recorded.get("page_files", {})
     pages: list[content.Page | KeptPage] = []
@@ -330,7 +330,8 @@ def build_site(
     environment = _environment()
     data = content.SiteData(engine)
     code = code_digest()
-    pages = _pages(data, langs, reports, today, recorded, code)
+    ids = content.listed_indicators(data)
+    pages = _pages(data, ids, langs, reports, today, recorded, code)
     result.pages = len(pages)
     own_renderer = renderer is None
     drawer = renderer or Renderer()
@@ -396,7 +397,7 @@ def build_site(
                 )
                 .encode("utf-8"),
             )
-            download_inputs = _downloads(data, content.listed_indicators(data), writer, recorded, code)
+            download_inputs = _downloads(data, ids, writer, recorded, code)
             if report_root is not None:
                 _copy_reports(reports, report_root, writer)
             for path, future in pending:

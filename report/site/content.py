@@ -23,7 +23,7 @@ from report import charts
 from report import data as rd
 from report import peers as report_peers
 from report.export import publishable_indicator
-from report.i18n import LANGS, format_number, has, label, t
+from report.i18n import LANGS, format_number, has, t
 from report.notes import note_html
 from report.weekly import Table, frame_table, headline_context, peer_section
 from storage import schema
@@ -235,20 +235,13 @@ def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.Data
     )
 
 
-def _unit_text(unit: str, lang: str) -> str:
-    return label("unit_name", unit, lang)
-
-
 def _indicator_chart(
     data: SiteData, entry: Indicator, values: pl.DataFrame, area: str, lang: str
 ) -> SiteChart | None:
     """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path."""
     try:
         if entry.peers is not None:
-            key = ("peer_frames", entry.id)  # the same in every language: read once per build
-            if key not in data.cache:
-                data.cache[key] = report_peers.peer_frames(data.engine, entry.id)
-            found = data.cache[key]
+            found = report_peers.shared_peer_frames(data.engine, entry.id, data.cache)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(
                 rd.chart_meta(data.engine, snapshot_ids=ids), method=t(f"peers.method_{found.source}", lang)
@@ -278,7 +271,7 @@ def _indicator_chart(
             lang=lang,
             name=_name(entry, lang),
             area_name=rd.area_label(area, lang),
-            unit_text=_unit_text(entry.unit, lang),
+            unit_text=report_peers.unit_text(entry.id, lang),
         )
         return SiteChart(entry.id, chart, ids)
     except (rd.MissingDataError, ValueError):
@@ -457,6 +450,14 @@ def indicator_inputs(data: SiteData, indicator: str, lang: str) -> str:
     """A digest of everything an indicator's page is made from: its values, its methods' statuses, its staff
     notes and the snapshots of its datasets (with their revisions). The same digest, and the same code and
     catalogues (build.code_digest), make the same page: a rebuild keeps it without making it again."""
+    memo = ("inputs", indicator, lang)  # the peers page and the downloads ask again for the same digests
+    if memo not in data.cache:
+        data.cache[memo] = _inputs_digest(data, indicator, lang)
+    found: str = data.cache[memo]
+    return found
+
+
+def _inputs_digest(data: SiteData, indicator: str, lang: str) -> str:
     if "snapshots" not in data.cache:
         snap = schema.snapshot
         frame = query_frame(data.engine, select(snap.c.dataset_id, snap.c.id).order_by(snap.c.id))
@@ -514,7 +515,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "id": indicator,
         "name": _name(entry, lang),
         "description": entry.description.get(lang),
-        "unit": _unit_text(entry.unit, lang),
+        "unit": report_peers.unit_text(indicator, lang),
         "direction": t(f"site.direction_{entry.direction}", lang),
         "sdg": entry.sdg_code,
         "goal": entry.sdg.goal if entry.sdg else None,
@@ -668,7 +669,7 @@ def peers_page(data: SiteData, lang: str) -> Page:
         if found is not None:
             site_charts.append(found)
     context = {
-        **peer_section(data.engine, lang),
+        **peer_section(data.engine, lang, data.cache),
         "charts": [
             {
                 "name": c.name,
