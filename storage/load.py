@@ -15,11 +15,11 @@ from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_,
 from common.payload import Payload
 from storage import schema
 from storage.checks import check_observations, dimension_columns
+from storage.fetch import TIMESTAMP_FORMAT as TIMESTAMP_FORMAT  # re-exported: the writers use it
 from storage.fetch import fetch_frame
 from storage.rawstore import RawStore
 
 SQLITE_BATCH = 50_000  # rows per executemany on SQLite
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy stores for DateTime on SQLite
 OBSERVATION_COLUMNS = ("series_id", "period", "snapshot_id", "value", "flag", "valid_from")
 
 
