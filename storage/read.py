@@ -141,10 +141,11 @@ def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.Da
 
 
 def query_frame(engine: Engine, query: object) -> pl.DataFrame:
+    """The rows of any query as a frame, each column's type inferred from all its values."""
     with engine.connect() as conn:
         result = conn.execute(query)  # type: ignore[call-overload]
         columns = list(result.keys())
         rows = result.fetchall()
     if not rows:
         return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
-    return pl.DataFrame([dict(zip(columns, row, strict=True)) for row in rows], infer_schema_length=None)
+    return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
