@@ -25,6 +25,7 @@ import jinja2
 import polars as pl
 import typer
 import vl_convert as vlc
+import xlsxwriter
 from markupsafe import Markup
 from sqlalchemy import Engine, func, select
 
@@ -559,13 +560,22 @@ def write_xlsx(frame: pl.DataFrame, path: Path, sheet: str, decimals: Mapping[st
     decimals, years without a thousands separator, dates as dates."""
     formats: dict[str, str] = {c: "0" for c, dtype in frame.schema.items() if dtype.is_integer()}
     formats |= {c: "0." + "0" * d if d else "0" for c, d in decimals.items()}
-    frame.write_excel(
-        path,
-        worksheet=sheet[:31],
-        column_formats=formats,  # type: ignore[arg-type]
-        dtype_formats={pl.Date: "yyyy-mm-dd", pl.Datetime: "yyyy-mm-dd hh:mm"},
-        autofit=True,
-    )
+    # The workbook is made here, with the options polars would give it, only to add in_memory: without
+    # it xlsxwriter writes each part of the file to a temporary file and deletes it (a dozen per workbook).
+    options = {
+        "in_memory": True,
+        "nan_inf_to_errors": True,
+        "strings_to_formulas": False,  # a text beginning with "=" stays text
+        "default_date_format": "yyyy-mm-dd;@",
+    }
+    with xlsxwriter.Workbook(str(path), options) as workbook:
+        frame.write_excel(
+            workbook,
+            worksheet=sheet[:31],
+            column_formats=formats,  # type: ignore[arg-type]
+            dtype_formats={pl.Date: "yyyy-mm-dd", pl.Datetime: "yyyy-mm-dd hh:mm"},
+            autofit=True,
+        )
 
 
 def _build_chart(

@@ -727,6 +727,31 @@ def _float_columns(chart: weekly.ChartResult) -> list[str]:
     return [c for c, dtype in chart.frame.schema.items() if dtype.is_float()]
 
 
+def test_xlsx_keeps_text_as_text_and_dates_as_dates(tmp_path: Path) -> None:
+    """A name like "=HYPERLINK(…)" must never become a formula in staff's Excel (formula injection)."""
+    import zipfile
+
+    frame = pl.DataFrame(
+        {
+            "area": ["=HYPERLINK(\"http://x\")", "+SUM(1,2)"],
+            "day": [date(2024, 2, 29), None],
+            "value": [1.25, float("nan")],
+        }
+    )
+    path = tmp_path / "probe.xlsx"
+    weekly.write_xlsx(frame, path, "a sheet name longer than thirty-one characters", {"value": 1})
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    # the only formula is the error cell standing for NaN (xlsxwriter's nan_inf_to_errors)
+    assert re.findall(r"<f>(.*?)</f>", sheet_xml) == ["#NUM!"] and "xl/worksheets/sheet1.xml" in names
+    back = pl.read_excel(path, engine="calamine")
+    assert back.get_column("area").to_list() == frame.get_column("area").to_list()
+    assert back.get_column("day").cast(pl.Date).to_list() == [date(2024, 2, 29), None]
+    assert back.get_column("value").to_list()[0] == 1.25
+    assert list(tmp_path.iterdir()) == [path]  # nothing else left behind
+
+
 def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResult) -> None:
     folder = full.path.parent
     links = {v for tag, a, v in parse(full.path).attrs if a == "href" and tag == "a"}
