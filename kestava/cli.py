@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from indicators.catalogue import AbsoluteTarget, ReductionTarget
     from indicators.engine import ComputeSummary
     from ingest.run import DatasetOutcome
+    from report.render import Renderer
 
 EPILOG = (
     "Exit codes: 0 done, all well; 1 ran, but something failed or is stale (a dataset, an indicator, "
@@ -515,7 +516,7 @@ def migrate_command() -> None:
     out().print(f"database at {safe_url(url)} is at the newest schema")
 
 
-def write_reports(langs: list[str]) -> None:
+def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
     """The weekly report in each language, recorded as one `report:weekly` run."""
     from report.weekly import write_weekly_reports
     from storage.engine import open_database
@@ -523,7 +524,7 @@ def write_reports(langs: list[str]) -> None:
     engine = open_database()
     try:
         with recorded(engine, "report:weekly"):
-            for lang, path in write_weekly_reports(engine, langs).items():
+            for lang, path in write_weekly_reports(engine, langs, renderer=renderer).items():
                 out().print(f"report ({lang}): {path}")
     finally:
         engine.dispose()
@@ -545,9 +546,13 @@ def run_command(
     wanted = langs or list(LANGS)
     for lang in wanted:
         check_lang(lang)
-    outcomes = run_ingest([], offline=not live)
-    summary = run_compute([])
-    write_reports(wanted)
+    from report.render import Renderer
+
+    with Renderer() as renderer:
+        renderer.warm()  # the drawing workers start while the data are ingested and computed
+        outcomes = run_ingest([], offline=not live)
+        summary = run_compute([])
+        write_reports(wanted, renderer)
     if any(not o.ok for o in outcomes) or summary.errors:
         raise typer.Exit(code=EXIT_FAILED)
 

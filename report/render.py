@@ -17,6 +17,9 @@ PNG_SCALE: Final = 2.0  # the PNG file: twice the CSS size, sharp on high-densit
 EMBED_SCALE: Final = 1.0  # the PNG inlined in the page for readers without JavaScript: a third of the bytes
 
 
+_WARM_UP_SPEC: Final = {"data": {"values": [{"x": 1}]}, "mark": "point", "encoding": {"x": {"field": "x"}}}
+
+
 @dataclass(frozen=True)
 class Rendered:
     """One chart drawn: the SVG file, the PNG file (PNG_SCALE) and the PNG inlined in the page."""
@@ -73,6 +76,12 @@ class Renderer:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def warm(self) -> None:
+        """Start the workers now and have each draw a tiny chart, so that their start and vl-convert's
+        first-drawing cost (about half a second each) overlap whatever the caller does before drawing."""
+        for _ in range(self.workers):
+            self.submit(_WARM_UP_SPEC, svg_only=True)
 
     def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Future[Rendered]:
         """Start drawing a spec; the future's result is the Rendered chart (or the drawing's error)."""

@@ -11,7 +11,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -1257,18 +1257,23 @@ def build_reports(
     *,
     out_dir: Path | None = None,
     images: bool = True,
+    renderer: Renderer | None = None,
 ) -> dict[str, ReportResult]:
     """The report of one period in several languages, each in <out>/<period>/<lang>/ (_write_one).
 
     A closed period's report reads the data as published by the period's end (period_database); the
-    period's changes are computed once for all languages.
+    period's changes are computed once for all languages. `renderer`: the caller's (started early, see
+    Renderer.warm), else one for this call.
     """
     for lang in langs:
         _check_lang(lang)
     root = out_dir or get_settings().reports
     results = {}
     step = time.perf_counter()
-    with period_database(engine, period) as source, Renderer(None if images else 0) as renderer:
+    with (
+        period_database(engine, period) as source,
+        nullcontext(renderer) if renderer is not None else Renderer(None if images else 0) as renderer,
+    ):
         as_of_seconds = time.perf_counter() - step
         step = time.perf_counter()
         found = period_changes(source, period)
@@ -1428,10 +1433,11 @@ def write_weekly_reports(
     week: str | None = None,
     out_dir: Path | None = None,
     images: bool = True,
+    renderer: Renderer | None = None,
 ) -> dict[str, Path]:
     """write_weekly_report in several languages, the week's changes computed once; report.html by language."""
     period = parse_week(week) if week is not None else current_week()
-    found = build_reports(engine, period, langs, out_dir=out_dir, images=images)
+    found = build_reports(engine, period, langs, out_dir=out_dir, images=images, renderer=renderer)
     return {lang: result.path for lang, result in found.items()}
 
 

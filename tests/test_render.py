@@ -38,6 +38,17 @@ def test_workers_draw_the_same_files_as_this_process() -> None:
     assert here.png.startswith(b"\x89PNG") and len(here.embedded) < len(here.png)
 
 
+def test_warming_starts_every_worker_before_the_first_chart() -> None:
+    with Renderer(2) as renderer:
+        renderer.warm()
+        pool = renderer._pool
+        assert pool is not None and len(pool._processes) == 2  # both spawned, before any chart is asked for
+        assert renderer.submit(SPEC).result(timeout=120) == render(SPEC)  # the same pool draws the charts
+    with Renderer(0) as in_process:
+        in_process.warm()
+        assert in_process._pool is None  # drawing in this process: nothing to start
+
+
 def test_a_drawing_error_reaches_the_caller() -> None:
     broken = {**SPEC, "mark": "no-such-mark"}
     for workers in (0, 1):
