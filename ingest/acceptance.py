@@ -109,7 +109,7 @@ def check_before_load(
     violations = check_payload(spec, frame, previous, jumps=not accepted, series_jumps=same_reader)
     if not violations:
         return
-    stored = [raw_store.put(p.body)[1] for p in payloads]
+    stored = [path for _sha, path in raw_store.put_all([p.body for p in payloads])]
     acceptable = all(v.acceptable for v in violations)
     record_rejection(
         engine,

@@ -108,7 +108,7 @@ def load_snapshot(
         return LoadResult(dataset.id, previous[0], unchanged_payload=True)
     frame = check_observations(observations, dataset.id)
     fetched_at = utc_naive(max(p.fetched_at for p in payloads))
-    stored = [raw_store.put(p.body) for p in payloads]
+    stored = raw_store.put_all([p.body for p in payloads])
     keyed = frame.with_columns(series_keys(frame).alias("key"))
     stage("validated")
     with engine.begin() as conn:

@@ -266,6 +266,26 @@ def test_raw_bytes_and_provenance_are_kept(
     assert raw_store.get(prov["sha256"][0]) == b"raw xlsx bytes"
 
 
+def test_many_payloads_are_stored_at_once_each_once_and_in_order(tmp_path: Path) -> None:
+    import hashlib
+
+    store = RawStore(tmp_path / "raw")
+    bodies = [f"municipality {i};kt\n{i}".encode() for i in range(40)]
+    bodies += [bodies[3], b""]  # a repeated body and an empty one
+    stored = store.put_all(bodies)
+    assert [sha for sha, _path in stored] == [hashlib.sha256(b).hexdigest() for b in bodies]  # in order
+    assert [store.get(sha) for sha, _path in stored] == bodies
+    assert all(
+        (tmp_path / "raw" / path).read_bytes() == body
+        for (_sha, path), body in zip(stored, bodies, strict=True)
+    )
+    files = [p for p in (tmp_path / "raw").rglob("*") if p.is_file()]
+    assert len(files) == 41 and not any(
+        p.name.startswith(".tmp-") for p in files
+    )  # stored once, no leftovers
+    assert store.put_all(bodies[:1]) == stored[:1] and store.put_all([]) == []
+
+
 KILL_SCRIPT = textwrap.dedent(
     """
     import os, sys, time
