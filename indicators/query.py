@@ -50,6 +50,10 @@ def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Eng
     if not areas:
         return areas
     with engine.connect() as conn:
+        # codes as stored are the usual case: found among their own rows, not among every area's
+        found = set(conn.execute(select(column).where(column.in_(areas)).distinct()).scalars())
+        if found.issuperset(areas):
+            return areas
         stored = conn.execute(select(column).distinct()).scalars().all()
     return [area_code(area, stored) for area in areas]
 
