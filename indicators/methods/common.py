@@ -248,16 +248,24 @@ def _prepare_frame(
     if unknown:
         raise TypeError(f"{method} does not take parameter(s) {sorted(unknown)}")
     if keys is None:
-        keys = [col for col in frame.columns if col not in {"year", "value", *spec}]
+        keys = [col for col in frame.columns if col not in {"year", "value", "decimals", *spec}]
     keys = list(keys)
     lf = frame.lazy()
     if not keys:
         lf = lf.with_columns(_group=pl.lit(0))
         keys = ["_group"]
     valid = c("value").is_not_null() & c("value").cast(_F).is_not_nan()
+    # each value's published precision: given (a "decimals" column), else read from the value here,
+    # in a lazy select (its text is made once), not in the group-by
+    decimals = (
+        c("decimals").cast(pl.Int64)
+        if "decimals" in frame.columns
+        else value_decimals_expr(c("value").cast(_F))
+    )
     columns = [
         pl.when(valid).then(c("year").cast(pl.Int64)).alias("_year"),
         pl.when(valid).then(c("value").cast(_F)).alias("_value"),
+        pl.when(valid).then(decimals).alias("_decimals"),
     ]
     for name, default in spec.items():
         dtype = _PARAM_TYPES[name]
@@ -310,7 +318,7 @@ def _aggregate(
             n_points=((year >= base) & (year <= latest)).sum().cast(pl.Int64),
             value_max=value.max(),
             value_min=value.min(),
-            decimals=value_decimals_expr(value).max().fill_null(0),
+            decimals=c("_decimals").max().fill_null(0),
             _duplicate=year.filter(year.is_duplicated() & year.is_not_null()).min(),
             **{name: _param(frame_params, name) for name in params},
         )
