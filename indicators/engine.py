@@ -401,10 +401,14 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         spec = METHOD_SPECS[method]
         if spec.needs_target:
             included = included & pl.col("target").is_not_null()
-        params = chosen.filter(included)
+        # a method every assessed indicator lists, needing no target, takes every series: no filter
+        everything = not spec.needs_target and all(
+            method in catalogue.get(i).assess for i in derived if catalogue.get(i).assess
+        )
+        params = chosen if everything else chosen.filter(included)
         if params.height == 0:
             continue
-        frame = series.filter(included).with_columns(pl.col("sid").set_sorted())
+        frame = series if everything else series.filter(included).with_columns(pl.col("sid").set_sorted())
         frame = frame.select("sid", "year", "value", "decimals", "direction", *spec.engine_columns())
         assessed = _assess_series(frame, method, params)
         results.append(_assessment_records(assessed, method, params))
