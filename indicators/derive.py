@@ -118,16 +118,27 @@ def _merge_ids(frame: pl.DataFrame, other: str) -> pl.DataFrame:
     """snapshot_ids becomes the sorted union of snapshot_ids and the other list column (dropped).
 
     Both lists are sorted and unique already, and usually equal (both inputs from one snapshot):
-    those rows keep their list, and only the others pay for a per-row union. Row order changes.
+    those rows keep their list. Two different single ids (inputs from one snapshot each, not the
+    same) become the pair in order; only the other rows pay for a general per-row union. Row order
+    changes.
     """
-    same = (pl.col("snapshot_ids") == pl.col(other)).fill_null(False)
+    ids, others = pl.col("snapshot_ids"), pl.col(other)
+    same = (ids == others).fill_null(False)
+    single = (ids.list.len() == 1) & (others.list.len() == 1)
+    pair = pl.concat_list(
+        pl.min_horizontal(ids.list.first(), others.list.first()),
+        pl.max_horizontal(ids.list.first(), others.list.first()),
+    )
     # list.eval, not .list.unique().list.sort(): polars' list.sort costs ~10 µs per row
-    union = (
-        pl.concat_list("snapshot_ids", other).list.eval(pl.element().unique().sort()).alias("snapshot_ids")
-    )
-    return pl.concat([frame.filter(same), frame.filter(~same).with_columns(union)], how="vertical").drop(
-        other
-    )
+    union = pl.concat_list(ids, others).list.eval(pl.element().unique().sort())
+    return pl.concat(
+        [
+            frame.filter(same),
+            frame.filter(~same & single.fill_null(False)).with_columns(pair.alias("snapshot_ids")),
+            frame.filter(~same & ~single.fill_null(False)).with_columns(union.alias("snapshot_ids")),
+        ],
+        how="vertical",
+    ).drop(other)
 
 
 def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.DataFrame) -> pl.DataFrame:

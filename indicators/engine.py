@@ -18,7 +18,7 @@ from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
 from indicators.methods.common import HORIZON_YEAR as HORIZON_YEAR  # re-exported: callers read it here
 from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.targets import targets_frame
-from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile
+from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, value_decimals_expr
 from storage import read, schema
 from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
@@ -377,9 +377,12 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             pl.lit(None, dtype=pl.Float64).alias("target"),
             pl.lit(None, dtype=pl.Int64).alias("base_year"),
         )
-    # every method measures a series against the same chosen target: attach it to the rows once
+    # every method measures a series against the same chosen target: attach it to the rows once, and
+    # the published precision of each value (read once here, not by each method)
     series = (
-        series.drop("area", "vintage")
+        series.lazy()
+        .select(pl.exclude("area", "vintage"), value_decimals_expr(pl.col("value")).alias("decimals"))
+        .collect()
         .join(
             chosen.select("sid", "target", "target_year", "base_year"),
             on="sid",
@@ -398,11 +401,15 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         spec = METHOD_SPECS[method]
         if spec.needs_target:
             included = included & pl.col("target").is_not_null()
-        params = chosen.filter(included)
+        # a method every assessed indicator lists, needing no target, takes every series: no filter
+        everything = not spec.needs_target and all(
+            method in catalogue.get(i).assess for i in derived if catalogue.get(i).assess
+        )
+        params = chosen if everything else chosen.filter(included)
         if params.height == 0:
             continue
-        frame = series.filter(included).with_columns(pl.col("sid").set_sorted())
-        frame = frame.select("sid", "year", "value", "direction", *spec.engine_columns())
+        frame = series if everything else series.filter(included).with_columns(pl.col("sid").set_sorted())
+        frame = frame.select("sid", "year", "value", "decimals", "direction", *spec.engine_columns())
         assessed = _assess_series(frame, method, params)
         results.append(_assessment_records(assessed, method, params))
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()

@@ -154,15 +154,21 @@ def published_decimals(values: Iterable[float]) -> int:
 
 
 def value_decimals_expr(value: pl.Expr) -> pl.Expr:
-    """value_decimals as a polars expression (polars writes floats in the same shortest form)."""
+    """value_decimals as a polars expression (polars writes floats in the same shortest form).
+
+    Positions, not splits: the fraction runs from the "." to the "e" (or the end), and a fraction that
+    is one "0" counts none. Evaluate it in a lazy select or with_columns, where polars computes the text
+    once for all its uses (common-subexpression elimination), not inside a group-by aggregation.
+    """
     text = value.cast(pl.String)
-    parts = text.str.split("e")
+    e = text.str.find("e", literal=True)
+    fraction = e.fill_null(text.str.len_bytes()) - text.str.find(".", literal=True) - 1  # null: no "."
+    whole = (fraction == 1) & text.str.contains(".0", literal=True)
+    digits = pl.when(fraction.is_null() | whole).then(0).otherwise(fraction)
     exponent = (
-        pl.when(parts.list.len() > 1).then(parts.list.last().str.replace(r"^\+", "")).otherwise(pl.lit("0"))
+        pl.when(e.is_null()).then(0).otherwise(text.str.slice(e + 1).str.strip_prefix("+").cast(pl.Int64))
     )
-    fraction = parts.list.first().str.split(".").list.get(1, null_on_oob=True)
-    digits = pl.when(fraction.is_null() | (fraction == "0")).then(0).otherwise(fraction.str.len_chars())
-    return (digits.cast(pl.Int64) - exponent.cast(pl.Int64)).clip(0, MAX_DECIMALS)
+    return (digits.cast(pl.Int64) - exponent).clip(0, MAX_DECIMALS)
 
 
 def half_unit(decimals: int) -> float:

@@ -248,16 +248,24 @@ def _prepare_frame(
     if unknown:
         raise TypeError(f"{method} does not take parameter(s) {sorted(unknown)}")
     if keys is None:
-        keys = [col for col in frame.columns if col not in {"year", "value", *spec}]
+        keys = [col for col in frame.columns if col not in {"year", "value", "decimals", *spec}]
     keys = list(keys)
     lf = frame.lazy()
     if not keys:
         lf = lf.with_columns(_group=pl.lit(0))
         keys = ["_group"]
     valid = c("value").is_not_null() & c("value").cast(_F).is_not_nan()
+    # each value's published precision: given (a "decimals" column), else read from the value here,
+    # in a lazy select (its text is made once), not in the group-by
+    decimals = (
+        c("decimals").cast(pl.Int64)
+        if "decimals" in frame.columns
+        else value_decimals_expr(c("value").cast(_F))
+    )
     columns = [
         pl.when(valid).then(c("year").cast(pl.Int64)).alias("_year"),
         pl.when(valid).then(c("value").cast(_F)).alias("_value"),
+        pl.when(valid).then(decimals).alias("_decimals"),
     ]
     for name, default in spec.items():
         dtype = _PARAM_TYPES[name]
@@ -289,29 +297,35 @@ def _aggregate(
 ) -> pl.DataFrame:
     """One group_by pass: latest and base observations (base = requested year or the next available).
 
-    All expressions are evaluated per group inside the aggregation (``requested`` may use the group's
-    latest year or parameter), so there is no window function and no Python loop over groups. The
-    aggregated frame (one row per series) is collected and validated: duplicate years and unknown
-    directions raise ValueError.
+    The group's latest year, requested base year (``requested`` may use the group's latest year or
+    parameter) and base year are first put on its rows as window expressions, so that the aggregation
+    itself uses only simple per-group reductions (max, min, sum, first), which polars runs without
+    evaluating an expression per group; there is no Python loop over groups. The aggregated frame (one
+    row per series) is collected and validated: duplicate years and unknown directions raise ValueError.
     """
     method, frame_params = method_spec.method, method_spec.frame_params
     year, value = c("_year"), c("_value")
-    latest = year.max()
-    base = pl.when(year >= requested).then(year).min()
     params = [name for name in frame_params if name != "base_year"]
+    rows = lf.with_columns(_latest=year.max().over(keys), _requested=requested.over(keys)).with_columns(
+        _base=pl.when(year >= c("_requested")).then(year).min().over(keys)
+    )
+    # years are unique in a group when they count as many as their distinct values (null not counted)
+    repeats = year.count() > year.n_unique() - (year.null_count() > 0).cast(pl.UInt32)
     g = (
-        lf.group_by(keys)
+        rows.group_by(keys)
         .agg(
-            latest_year=latest,
-            latest_value=value.filter(year == latest).first(),
-            requested_base_year=requested,
-            base_year=base,
-            base_value=value.filter(year == base).first(),
-            n_points=((year >= base) & (year <= latest)).sum().cast(pl.Int64),
+            latest_year=year.max(),
+            # the rows of a group hold one value per year (repeats raise below): the max of one value
+            latest_value=pl.when(year == c("_latest")).then(value).max(),
+            requested_base_year=c("_requested").first(),
+            base_year=c("_base").first(),
+            base_value=pl.when(year == c("_base")).then(value).max(),
+            # no year of the group lies between the requested and the base year, nor after the latest
+            n_points=(year >= c("_base")).sum().cast(pl.Int64),
             value_max=value.max(),
             value_min=value.min(),
-            decimals=value_decimals_expr(value).max().fill_null(0),
-            _duplicate=year.filter(year.is_duplicated() & year.is_not_null()).min(),
+            decimals=c("_decimals").max().fill_null(0),
+            _repeats=repeats,
             **{name: _param(frame_params, name) for name in params},
         )
         .collect()
@@ -320,8 +334,13 @@ def _aggregate(
     def key(row: dict[str, Any]) -> dict[str, Any]:
         return {k: row[k] for k in keys if k != "_group"}
 
-    duplicates = g.filter(c("_duplicate").is_not_null())
-    if duplicates.height:
+    if g.get_column("_repeats").any():
+        duplicates = (
+            lf.group_by(keys)
+            .agg(_duplicate=year.filter(year.is_duplicated() & year.is_not_null()).min())
+            .filter(c("_duplicate").is_not_null())
+            .collect()
+        )
         row = duplicates.sort(keys).row(0, named=True)
         raise SeriesError(f"duplicate year {row['_duplicate']}", key(row))
     for name, default in frame_params.items():
@@ -336,7 +355,7 @@ def _aggregate(
             raise ValueError(
                 f"direction must be 'decrease' or 'increase', got {sorted(map(str, seen - allowed))}"
             )
-    return g.drop("_duplicate")
+    return g.drop("_repeats")
 
 
 def _compound_expr(quotient: pl.Expr, years: pl.Expr) -> pl.Expr:
