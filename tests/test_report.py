@@ -733,7 +733,7 @@ def test_xlsx_keeps_text_as_text_and_dates_as_dates(tmp_path: Path) -> None:
 
     frame = pl.DataFrame(
         {
-            "area": ["=HYPERLINK(\"http://x\")", "+SUM(1,2)"],
+            "area": ['=HYPERLINK("http://x")', "+SUM(1,2)"],
             "day": [date(2024, 2, 29), None],
             "value": [1.25, float("nan")],
         }
