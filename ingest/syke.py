@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import ClassVar
 
@@ -268,6 +269,7 @@ class SykeConnector:
         raw = _read_joined(spec.id, payloads, by_url)
         if raw is None:  # something irregular: read file by file, which names the file at fault
             frames = []
+            areas: list[str] = []
             for payload in payloads:
                 code = by_url.get(payload.request.url)
                 if code is None:
@@ -277,8 +279,16 @@ class SykeConnector:
                         "a municipality file named in the catalogue",
                         payload.request.url,
                     )
-                frames.append(_read_csv(spec.id, payload, code))
-            raw = pl.concat(frames, how="vertical")
+                frames.append(
+                    _read_csv(spec.id, payload, code).with_columns(pl.lit(len(areas), pl.UInt32).alias(_FILE))
+                )
+                areas.append(code)
+            raw = _Raw(
+                pl.concat(frames, how="vertical"),
+                areas,
+                [_file_name(payload) for payload in payloads],
+                [frame.height for frame in frames],
+            )
         return _normalise(spec.id, raw, self._today().year)
 
 
@@ -287,22 +297,39 @@ def _file_name(payload: Payload) -> str:
 
 
 _BOM = b"\xef\xbb\xbf"
+_FILE = "file"
 
 
-def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> pl.DataFrame | None:
+class _Raw:
+    """The files' data rows in file order: the required columns as written (text) and `file`, the index
+    of the row's file in `areas` (its municipality) and `names`; a row's CSV line follows from `counts`."""
+
+    def __init__(self, frame: pl.DataFrame, areas: list[str], names: list[str], counts: list[int]) -> None:
+        self.frame = frame
+        self.areas = areas
+        self.names = names
+        self.starts = list(accumulate(counts, initial=0))
+
+    def where(self, row: int) -> tuple[str, int]:
+        """The file name and CSV line (the header is line 1) of a row."""
+        index = self.frame[_FILE][row]
+        return self.names[index], row - self.starts[index] + 2
+
+
+def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> _Raw | None:
     """All files with one read_csv of their bodies joined, or None when the files are not regular.
 
-    Regular: every URL is in the catalogue, no file is an HTML page, every file is UTF-8 with the
-    same header line as the first, has no quotes and no blank lines (so that each data row is one
-    line, which gives every row its file and line number), and at least one data row. Anything else
-    (or a read error, or missing columns) returns None, and the caller reads the files one by one,
-    with the same checks and error messages file by file.
+    Regular: every URL is in the catalogue, no file is an HTML page, every file has the same header
+    line as the first, no quotes (so that each data row is one line, which gives every row its file
+    and line number) and at least one data row, and the joined bodies read as UTF-8 with the required
+    columns. Anything else returns None, and the caller reads the files one by one, with the same
+    checks and error messages file by file. A blank line is a row of nulls at its own line number in
+    both reads (and fails the year check there).
     """
     header = b""
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     counts: list[int] = []
     codes: list[str] = []
-    names: list[str] = []
     for index, payload in enumerate(payloads):
         code = by_url.get(payload.request.url)
         if code is None:
@@ -313,28 +340,22 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
             return None
         body = payload.body.removeprefix(_BOM)
         first_line_end = body.find(b"\n")
-        if first_line_end < 0 or b'"' in body or b"\n\n" in body or b"\n\r\n" in body:
-            return None
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
+        if first_line_end < 0 or b'"' in body:
             return None
         line = body[:first_line_end].removesuffix(b"\r")
         if index == 0:
             header = line
         elif line != header:
             return None
-        rows = body[first_line_end + 1 :]
-        count = rows.count(b"\n")
-        if rows and not rows.endswith(b"\n"):
-            rows += b"\n"
+        count = body.count(b"\n", first_line_end + 1)
+        parts.append(memoryview(body)[first_line_end + 1 :])
+        if not body.endswith(b"\n"):
+            parts.append(b"\n")
             count += 1
         if count == 0:
             return None
-        parts.append(rows)
         counts.append(count)
         codes.append(code)
-        names.append(_file_name(payload))
     try:
         frame = pl.read_csv(
             b"".join([header, b"\n", *parts]),
@@ -349,31 +370,21 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
     if frame.height != sum(counts) or any(column not in columns for column in REQUIRED_COLUMNS):
         return None
     files = pl.DataFrame(
-        {
-            "area": codes,
-            "file": names,
-            "count": pl.Series(counts, dtype=pl.Int64),
-        }
-    ).with_columns((pl.col("count").cum_sum() - pl.col("count")).alias("start"))
-    file_index = files.select(pl.int_range(pl.len(), dtype=pl.UInt32).repeat_by(pl.col("count")).explode())
-    per_row = files.drop("count")[file_index.to_series()]
-    return pl.concat(
-        [
-            per_row.select(
-                "area",
-                "file",
-                (pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("start") + 2).alias("line"),
-            ),
-            frame.select(
-                *[pl.col(columns[column]).str.strip_chars().alias(column) for column in REQUIRED_COLUMNS]
-            ),
-        ],
-        how="horizontal",
+        {_FILE: range(len(counts)), "count": counts}, schema={_FILE: pl.UInt32, "count": pl.UInt32}
+    )
+    return _Raw(
+        frame.select(
+            *[pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS],
+            files.select(pl.col(_FILE).repeat_by("count").explode()).to_series(),
+        ),
+        codes,
+        [_file_name(payload) for payload in payloads],
+        counts,
     )
 
 
 def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
-    """One file as text columns (the required ones) plus `area`, `file` and the CSV `line`."""
+    """One file's required columns as written (text)."""
     name = _file_name(payload)
     check_not_html(source, payload.headers, payload.body)
     try:
@@ -401,101 +412,151 @@ def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
         )
     if frame.is_empty():
         raise ValidationError(source, name, "at least one data row", "only a header")
-    return frame.select(
-        pl.lit(code).alias("area"),
-        pl.lit(name).alias("file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("line"),
-        *[pl.col(columns[column]).str.strip_chars().alias(column) for column in REQUIRED_COLUMNS],
-    )
+    return frame.select(*[pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS])
 
 
 _FLAG_VALUES = {"on": "on", "ei": "ei", "true": "on", "false": "ei", "1": "on", "0": "ei"}
+_FLAGS = (("hinku_laskenta", "hinku"), ("päästökauppa", "ets"))
+_NUMERIC = tuple(column for column, _, _ in _MEASURES)
+# The checked columns in the order a failure is reported (each check: `bad <column>`, true on a bad row).
+_CHECKED = (*_NUMERIC, "vuosi", *(column for column, _ in _FLAGS), "taso_3")
+_TEXT = ("taso_3", "taso_4", "taso_5", *(column for column, _ in _FLAGS))
 
 
-def _fail(source: str, raw: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
-    if bad.any():
-        row = raw.filter(bad).row(0, named=True)
-        raise ValidationError(
-            source, f"{row['file']}: column {column!r}, line {row['line']}", expected, repr(row[column])
+def _parents(codes: pl.Series) -> dict[str, pl.Series]:
+    """taso_1 and taso_2 of each taso_3 code (null for null)."""
+    return {
+        f"taso_{level}": codes.replace_strict(
+            {code: names[3 - level] for code, names in TASO3.items()}, default=None, return_dtype=pl.String
         )
+        for level in (1, 2)
+    }
 
 
-def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFrame:
-    numbers: dict[str, pl.Series] = {}
-    for column, _, _ in _MEASURES:
-        values = raw[column]
-        _fail(
-            source,
-            raw,
-            values.str.contains(_DOT_DECIMAL).fill_null(False),
-            column,
-            "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
-        )
-        _fail(source, raw, ~values.str.contains(_DECIMAL_COMMA).fill_null(True), column, "a number or NA")
-        numbers[column] = values.str.replace(",", ".", literal=True).cast(pl.Float64)
-
-    years = raw["vuosi"].cast(pl.Int64, strict=False)
-    bad_year = years.is_null() | (years < FIRST_YEAR) | (years > current_year)
-    _fail(source, raw, bad_year, "vuosi", f"a year from {FIRST_YEAR} to {current_year}")
-
-    flags: dict[str, pl.Series] = {}
-    for column, dimension in (("hinku_laskenta", "hinku"), ("päästökauppa", "ets")):
-        # the CSVs' encoding is unverified: On/Ei (the older bulk XLSX), true/false or 1/0 (what the one
-        # working public client casts to Boolean); every one is stored as the same "on"/"ei"
-        lowered = raw[column].str.strip_chars().str.to_lowercase()
-        known = lowered.is_in(list(_FLAG_VALUES)).fill_null(False)
-        _fail(source, raw, ~known, column, "On/Ei, true/false or 1/0")
-        flags[dimension] = lowered.replace_strict(_FLAG_VALUES, return_dtype=pl.String)
-
-    written = raw["taso_3"].unique().drop_nulls()  # a few distinct spellings: map those, then the rows
+def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> tuple[pl.DataFrame, bool]:
+    """Every row's output columns (area, period, taso_1…taso_5, hinku, ets and the three measures) and a
+    `bad <column>` column per checked column; and whether every value is valid as written (every check
+    passes and no sector code or name has white space around it, which the caller would strip)."""
+    written = {column: frame[column].unique() for column in _TEXT}  # a few distinct spellings per column
+    names = written["taso_3"].drop_nulls()
     codes = (
-        written.str.normalize("NFC")
+        names.str.normalize("NFC")
         .str.to_lowercase()
         .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
     )
-    taso3 = raw["taso_3"].replace_strict(written, codes, default=None, return_dtype=pl.String)
-    _fail(source, raw, taso3.is_null(), "taso_3", "a sector code: " + ", ".join(TASO3))
-    taso2 = taso3.replace_strict({code: names[1] for code, names in TASO3.items()}, return_dtype=pl.String)
-    taso1 = taso3.replace_strict({code: names[2] for code, names in TASO3.items()}, return_dtype=pl.String)
-
-    rows = pl.DataFrame(
-        {
-            "area": raw["area"],
-            "period": years.cast(pl.String),
-            "taso_1": taso1,
-            "taso_2": taso2,
-            "taso_3": taso3,
-            "taso_4": raw["taso_4"].fill_null(""),
-            "taso_5": raw["taso_5"].fill_null(""),
-            **flags,
-            **{measure: numbers[column] for column, measure, _ in _MEASURES},
-        }
+    taso3 = pl.col("taso_3").replace_strict(names, codes, default=None, return_dtype=pl.String)
+    flags = {
+        column: pl.col(column).replace_strict(
+            written[column],
+            written[column]
+            .str.to_lowercase()
+            .replace_strict(_FLAG_VALUES, default=None, return_dtype=pl.String),
+            default=None,
+            return_dtype=pl.String,
+        )
+        for column, _ in _FLAGS
+    }
+    years = pl.col("vuosi").cast(pl.Int64, strict=False)
+    rows = frame.select(
+        pl.Series("area", raw.areas).gather(frame[_FILE]),
+        years.cast(pl.String).alias("period"),
+        *[
+            pl.col("taso_3").replace_strict(names, parents, default=None, return_dtype=pl.String).alias(level)
+            for level, parents in _parents(codes).items()
+        ],
+        taso3.alias("taso_3"),
+        pl.col("taso_4").fill_null(""),
+        pl.col("taso_5").fill_null(""),
+        *[flags[column].alias(dimension) for column, dimension in _FLAGS],
+        *[
+            pl.col(column).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(measure)
+            for column, measure, _ in _MEASURES
+        ],
+        *[
+            (~pl.col(column).str.contains(_DECIMAL_COMMA).fill_null(True)).alias(f"bad {column}")
+            for column, _, _ in _MEASURES
+        ],
+        (years.is_null() | (years < FIRST_YEAR) | (years > current_year)).alias("bad vuosi"),
+        *[flags[column].is_null().alias(f"bad {column}") for column, _ in _FLAGS],
+        taso3.is_null().alias("bad taso_3"),
     )
+    padded = any(not written[column].eq_missing(written[column].str.strip_chars()).all() for column in _TEXT)
+    valid = (
+        not padded and not rows.select(pl.any_horizontal(f"bad {column}" for column in _CHECKED).any()).item()
+    )
+    return rows, valid
+
+
+def _fail(source: str, raw: _Raw, frame: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
+    if bad.any():
+        row = bad.arg_true()[0]
+        name, line = raw.where(row)
+        raise ValidationError(
+            source, f"{name}: column {column!r}, line {line}", expected, repr(frame[column][row])
+        )
+
+
+def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
+    """Validated rows reshaped to one block per measure; the first bad value is named (file, column, line).
+
+    The values are checked as written first; only when something fails are they stripped of white space
+    and checked again, and a value still bad is named in a fixed order (columns as in `_CHECKED`).
+    """
+    frame = raw.frame
+    rows, valid = _rows(raw, frame, current_year)
+    if not valid:
+        frame = frame.with_columns(pl.col(REQUIRED_COLUMNS).str.strip_chars())
+        rows, valid = _rows(raw, frame, current_year)
+        expected = {
+            **{column: "a number or NA" for column, _, _ in _MEASURES},
+            "vuosi": f"a year from {FIRST_YEAR} to {current_year}",
+            **{column: "On/Ei, true/false or 1/0" for column, _ in _FLAGS},
+            "taso_3": "a sector code: " + ", ".join(TASO3),
+        }
+        for column in _CHECKED:
+            if column in _NUMERIC:
+                dotted = frame[column].str.contains(_DOT_DECIMAL).fill_null(False)
+                _fail(
+                    source,
+                    raw,
+                    frame,
+                    dotted,
+                    column,
+                    "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
+                )
+            _fail(source, raw, frame, rows[f"bad {column}"], column, expected[column])
+    rows = rows.drop(f"bad {column}" for column in _CHECKED)
     key = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
-    duplicated = rows.select(key).is_duplicated()
-    if duplicated.any():
+    # equal keys hash alike, so only rows whose key hash repeats can repeat a key: those are compared exactly
+    candidates = rows.select(key).hash_rows().is_duplicated()
+    if candidates.any():
         # Some releases repeat rows (reported for the Åland municipalities): a row repeated exactly is
         # dropped with a note; a repeated key with other numbers cannot be resolved and is rejected.
-        conflicting = duplicated & ~rows.is_duplicated()
+        indices = candidates.arg_true()
+        compared = rows[indices]
+        conflicting = compared.select(key).is_duplicated() & ~compared.is_duplicated()
         if conflicting.any():
-            first = raw.filter(conflicting).row(0, named=True)
+            name, line = raw.where(indices[conflicting.arg_true()[0]])
             raise ValidationError(
                 source,
-                f"{first['file']}: line {first['line']}",
+                f"{name}: line {line}",
                 "one row per year, sector (taso_3…taso_5) and accounting rule (hinku_laskenta, päästökauppa)",
                 "a row with the same year, sector and rule as another but other numbers",
             )
-        first_seen = rows.select(pl.struct(pl.all()).is_first_distinct()).to_series()
-        repeated = raw.filter(~first_seen)
-        for (file,), group in repeated.group_by(["file"], maintain_order=True):
+        repeated = indices.filter(~compared.select(pl.struct(pl.all()).is_first_distinct()).to_series())
+        lines: dict[str, list[int]] = {}
+        for row in repeated:
+            name, line = raw.where(row)
+            lines.setdefault(name, []).append(line)
+        for name, numbers in lines.items():
             log.warning(
                 "%s: %s: %d row(s) repeated exactly (lines %s); each is counted once",
                 source,
-                file,
-                group.height,
-                ", ".join(str(line) for line in group["line"].head(5)),
+                name,
+                len(numbers),
+                ", ".join(str(number) for number in numbers[:5]),
             )
-        rows = rows.filter(first_seen)
+        rows = rows.filter(~pl.int_range(pl.len()).is_in(repeated.implode()))
     dimensions = ["taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
     return pl.concat(
         [
