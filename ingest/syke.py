@@ -11,7 +11,7 @@ from datetime import date
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import polars as pl
 
@@ -418,73 +418,109 @@ def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
 _FLAG_VALUES = {"on": "on", "ei": "ei", "true": "on", "false": "ei", "1": "on", "0": "ei"}
 _FLAGS = (("hinku_laskenta", "hinku"), ("päästökauppa", "ets"))
 _NUMERIC = tuple(column for column, _, _ in _MEASURES)
-# The checked columns in the order a failure is reported (each check: `bad <column>`, true on a bad row).
-_CHECKED = (*_NUMERIC, "vuosi", *(column for column, _ in _FLAGS), "taso_3")
-_TEXT = ("taso_3", "taso_4", "taso_5", *(column for column, _ in _FLAGS))
+# The checked columns in the order a failure is reported, and the output column that is null on a bad row.
+_CHECKED = {**{column: column for column in _NUMERIC}, "vuosi": "period", **dict(_FLAGS), "taso_3": "taso_3"}
+_KEY = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
 
 
-def _parents(codes: pl.Series) -> dict[str, pl.Series]:
-    """taso_1 and taso_2 of each taso_3 code (null for null)."""
-    return {
-        f"taso_{level}": codes.replace_strict(
-            {code: names[3 - level] for code, names in TASO3.items()}, default=None, return_dtype=pl.String
-        )
-        for level in (1, 2)
-    }
-
-
-def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> tuple[pl.DataFrame, bool]:
-    """Every row's output columns (area, period, taso_1…taso_5, hinku, ets and the three measures) and a
-    `bad <column>` column per checked column; and whether every value is valid as written (every check
-    passes and no sector code or name has white space around it, which the caller would strip)."""
-    written = {column: frame[column].unique() for column in _TEXT}  # a few distinct spellings per column
-    names = written["taso_3"].drop_nulls()
-    codes = (
-        names.str.normalize("NFC")
+def _meanings(current_year: int) -> dict[str, pl.Expr]:
+    """Output column -> its value from the spellings of year, sector and flags (null for a bad year,
+    sector code or flag)."""
+    year = pl.col("vuosi").cast(pl.Int64, strict=False)
+    code = (
+        pl.col("taso_3")
+        .str.normalize("NFC")
         .str.to_lowercase()
         .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
     )
-    taso3 = pl.col("taso_3").replace_strict(names, codes, default=None, return_dtype=pl.String)
-    flags = {
-        column: pl.col(column).replace_strict(
-            written[column],
-            written[column]
+    return {
+        "period": pl.when(year.is_between(FIRST_YEAR, current_year)).then(year.cast(pl.String)),
+        **{
+            f"taso_{level}": code.replace_strict(
+                {code: names[3 - level] for code, names in TASO3.items()},
+                default=None,
+                return_dtype=pl.String,
+            )
+            for level in (1, 2)
+        },
+        "taso_3": code,
+        "taso_4": pl.col("taso_4").fill_null(""),
+        "taso_5": pl.col("taso_5").fill_null(""),
+        **{
+            dimension: pl.col(column)
             .str.to_lowercase()
-            .replace_strict(_FLAG_VALUES, default=None, return_dtype=pl.String),
-            default=None,
-            return_dtype=pl.String,
-        )
-        for column, _ in _FLAGS
+            .replace_strict(_FLAG_VALUES, default=None, return_dtype=pl.String)
+            for column, dimension in _FLAGS
+        },
     }
-    years = pl.col("vuosi").cast(pl.Int64, strict=False)
-    rows = frame.select(
-        pl.Series("area", raw.areas).gather(frame[_FILE]),
-        years.cast(pl.String).alias("period"),
-        *[
-            pl.col("taso_3").replace_strict(names, parents, default=None, return_dtype=pl.String).alias(level)
-            for level, parents in _parents(codes).items()
-        ],
-        taso3.alias("taso_3"),
-        pl.col("taso_4").fill_null(""),
-        pl.col("taso_5").fill_null(""),
-        *[flags[column].alias(dimension) for column, dimension in _FLAGS],
+
+
+class _Rows(NamedTuple):
+    """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check; whether
+    every value is valid as written; and per row two numbers that are equal exactly when the rows' key
+    values (`_KEY`) are."""
+
+    frame: pl.DataFrame
+    bad: dict[str, pl.Series]
+    valid: bool
+    keys: pl.DataFrame
+
+
+def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
+    """Area, period, taso_1…taso_5, hinku, ets and the three measures of every row, and their checks.
+
+    Year, sector and flag columns have a few hundred distinct combinations of spellings (the rows of one
+    file): each combination is worked out once and spread to its rows. Valid as written: no check fails
+    and no taso_4/taso_5 value has white space around it (which the caller would strip).
+    """
+    spelled = ["vuosi", "taso_3", "taso_4", "taso_5", *(column for column, _ in _FLAGS)]
+    combinations = frame.select(spelled).with_row_index("row").group_by(spelled).agg("row")
+    spread = combinations.select(
+        pl.col("row").explode(),
+        pl.int_range(pl.len(), dtype=pl.UInt32)
+        .repeat_by(pl.col("row").list.len())
+        .explode()
+        .alias("combination"),
+    )
+    combination = pl.zeros(frame.height, pl.UInt32, eager=True).scatter(spread["row"], spread["combination"])
+    meanings = combinations.select(**_meanings(current_year))
+    first_area = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
+    computed = frame.select(
         *[
             pl.col(column).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(measure)
             for column, measure, _ in _MEASURES
         ],
         *[
-            (~pl.col(column).str.contains(_DECIMAL_COMMA).fill_null(True)).alias(f"bad {column}")
-            for column, _, _ in _MEASURES
+            (~pl.col(column).str.contains(_DECIMAL_COMMA).fill_null(True)).alias(column)
+            for column in _NUMERIC
         ],
-        (years.is_null() | (years < FIRST_YEAR) | (years > current_year)).alias("bad vuosi"),
-        *[flags[column].is_null().alias(f"bad {column}") for column, _ in _FLAGS],
-        taso3.is_null().alias("bad taso_3"),
     )
-    padded = any(not written[column].eq_missing(written[column].str.strip_chars()).all() for column in _TEXT)
-    valid = (
-        not padded and not rows.select(pl.any_horizontal(f"bad {column}" for column in _CHECKED).any()).item()
+    rows = pl.DataFrame(
+        [
+            pl.Series("area", raw.areas).gather(frame[_FILE]),
+            *meanings.select("period", *(f"taso_{level}" for level in range(1, 6)), "hinku", "ets")[
+                combination
+            ].get_columns(),
+            *(computed[measure] for _, measure, _ in _MEASURES),
+        ]
     )
-    return rows, valid
+    bad = {
+        column: computed[column] if column in _NUMERIC else rows[output].is_null()
+        for column, output in _CHECKED.items()
+    }
+    padded = combinations.select(
+        pl.any_horizontal(
+            (pl.col(column) != pl.col(column).str.strip_chars()).any() for column in ("taso_4", "taso_5")
+        )
+    ).item()
+    valid = not padded and not any(check.any() for check in bad.values())
+    keys = pl.DataFrame(
+        [
+            pl.Series("area", [first_area[area] for area in raw.areas], dtype=pl.UInt32).gather(frame[_FILE]),
+            meanings.select(pl.struct(_KEY[1:]).rank("dense").alias("key")).to_series().gather(combination),
+        ]
+    )
+    return _Rows(rows, bad, valid, keys)
 
 
 def _fail(source: str, raw: _Raw, frame: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
@@ -503,17 +539,17 @@ def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
     and checked again, and a value still bad is named in a fixed order (columns as in `_CHECKED`).
     """
     frame = raw.frame
-    rows, valid = _rows(raw, frame, current_year)
-    if not valid:
+    rows = _rows(raw, frame, current_year)
+    if not rows.valid:
         frame = frame.with_columns(pl.col(REQUIRED_COLUMNS).str.strip_chars())
-        rows, valid = _rows(raw, frame, current_year)
+        rows = _rows(raw, frame, current_year)
         expected = {
-            **{column: "a number or NA" for column, _, _ in _MEASURES},
+            **dict.fromkeys(_NUMERIC, "a number or NA"),
             "vuosi": f"a year from {FIRST_YEAR} to {current_year}",
             **{column: "On/Ei, true/false or 1/0" for column, _ in _FLAGS},
             "taso_3": "a sector code: " + ", ".join(TASO3),
         }
-        for column in _CHECKED:
+        for column, bad in rows.bad.items():
             if column in _NUMERIC:
                 dotted = frame[column].str.contains(_DOT_DECIMAL).fill_null(False)
                 _fail(
@@ -524,17 +560,16 @@ def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
                     column,
                     "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
                 )
-            _fail(source, raw, frame, rows[f"bad {column}"], column, expected[column])
-    rows = rows.drop(f"bad {column}" for column in _CHECKED)
-    key = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
+            _fail(source, raw, frame, bad, column, expected[column])
     # equal keys hash alike, so only rows whose key hash repeats can repeat a key: those are compared exactly
-    candidates = rows.select(key).hash_rows().is_duplicated()
+    candidates = rows.keys.hash_rows().is_duplicated()
+    kept = rows.frame
     if candidates.any():
         # Some releases repeat rows (reported for the Åland municipalities): a row repeated exactly is
         # dropped with a note; a repeated key with other numbers cannot be resolved and is rejected.
         indices = candidates.arg_true()
-        compared = rows[indices]
-        conflicting = compared.select(key).is_duplicated() & ~compared.is_duplicated()
+        compared = rows.frame[indices]
+        conflicting = compared.select(_KEY).is_duplicated() & ~compared.is_duplicated()
         if conflicting.any():
             name, line = raw.where(indices[conflicting.arg_true()[0]])
             raise ValidationError(
@@ -556,11 +591,11 @@ def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
                 len(numbers),
                 ", ".join(str(number) for number in numbers[:5]),
             )
-        rows = rows.filter(~pl.int_range(pl.len()).is_in(repeated.implode()))
+        kept = kept.filter(~pl.int_range(pl.len()).is_in(repeated.implode()))
     dimensions = ["taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
     return pl.concat(
         [
-            rows.select(
+            kept.select(
                 "area",
                 "period",
                 pl.col(measure).alias("value"),
