@@ -301,19 +301,62 @@ _FILE = "file"
 
 
 class _Raw:
-    """The files' data rows in file order: the required columns as written (text) and `file`, the index
-    of the row's file in `areas` (its municipality) and `names`; a row's CSV line follows from `counts`."""
+    """The files' data rows in file order: the required columns as written (text; the three numbers may
+    be read as numbers, see `text`) and `file`, the index of the row's file in `areas` (its municipality)
+    and `names`; a row's CSV line follows from `counts`. `data`: the joined files, if read that way."""
 
-    def __init__(self, frame: pl.DataFrame, areas: list[str], names: list[str], counts: list[int]) -> None:
+    def __init__(
+        self,
+        frame: pl.DataFrame,
+        areas: list[str],
+        names: list[str],
+        counts: list[int],
+        data: tuple[bytes, dict[str, str]] | None = None,
+    ) -> None:
         self.frame = frame
         self.areas = areas
         self.names = names
         self.starts = list(accumulate(counts, initial=0))
+        self.data = data
 
     def where(self, row: int) -> tuple[str, int]:
         """The file name and CSV line (the header is line 1) of a row."""
         index = self.frame[_FILE][row]
         return self.names[index], row - self.starts[index] + 2
+
+    def text(self) -> pl.DataFrame:
+        """The frame with every required column as text: the joined files read again as text when their
+        numbers were read as numbers."""
+        if self.data is None or self.frame.schema[_NUMERIC[0]] == pl.String:
+            return self.frame
+        return _read_required(*self.data, numbers=False).with_columns(self.frame[_FILE])
+
+
+def _plain_numbers(data: bytes) -> bool:
+    """Whether polars' own decimal-comma reading of the numbers in `data` accepts exactly what
+    `_DECIMAL_COMMA` does. Polars also reads "12.5", " 5", a blank field and a comma without a digit on
+    one side (",5", "-,5", "5,", "5,e3"); so: no '.', space, tab, CR, vertical tab or form feed, and no
+    ',' after a separator, line start or sign, or before a separator, line end or exponent. "inf" and
+    "nan" are caught by the check that every number is finite."""
+    if any(character in data for character in (b".", b" ", b"\t", b"\r", b"\x0b", b"\x0c")):
+        return False
+    text = pl.Series([data], dtype=pl.Binary).cast(pl.String, strict=False)  # null if not UTF-8
+    return text.str.contains("[;\n+\\-],|,[;\neE]").item() is False
+
+
+def _read_required(data: bytes, columns: Mapping[str, str], *, numbers: bool) -> pl.DataFrame:
+    """The required columns (`columns`: name -> as written in the header) of CSV `data`, all as text or
+    with the three numbers read by polars (`numbers`, only after `_plain_numbers`)."""
+    frame = pl.read_csv(
+        data,
+        separator=";",
+        infer_schema=False,
+        schema_overrides={columns[column]: pl.Float64 for column in _NUMERIC} if numbers else None,
+        decimal_comma=numbers,
+        null_values=NULL_MARKERS,
+        truncate_ragged_lines=False,
+    )
+    return frame.select(pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS)
 
 
 def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> _Raw | None:
@@ -357,29 +400,34 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
         counts.append(count)
         codes.append(code)
     try:
-        frame = pl.read_csv(
-            b"".join([header, b"\n", *parts]),
-            separator=";",
-            infer_schema=False,
-            null_values=NULL_MARKERS,
-            truncate_ragged_lines=False,
-        )
-    except (pl.exceptions.PolarsError, ValueError):
+        written = header.decode("utf-8").split(";")
+    except UnicodeDecodeError:
         return None
-    columns = {unicodedata.normalize("NFC", column.strip()): column for column in frame.columns}
-    if frame.height != sum(counts) or any(column not in columns for column in REQUIRED_COLUMNS):
+    columns = {unicodedata.normalize("NFC", column.strip()): column for column in written}
+    if any(column not in columns for column in REQUIRED_COLUMNS):
+        return None
+    data = b"".join([header, b"\n", *parts])
+    numbers = _plain_numbers(data)
+    try:
+        frame = _read_required(data, columns, numbers=numbers)
+    except (pl.exceptions.PolarsError, ValueError):
+        if not numbers:
+            return None
+        try:  # a number polars does not read: as text, to be named by the checks
+            frame = _read_required(data, columns, numbers=False)
+        except (pl.exceptions.PolarsError, ValueError):
+            return None
+    if frame.height != sum(counts):
         return None
     files = pl.DataFrame(
         {_FILE: range(len(counts)), "count": counts}, schema={_FILE: pl.UInt32, "count": pl.UInt32}
     )
     return _Raw(
-        frame.select(
-            *[pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS],
-            files.select(pl.col(_FILE).repeat_by("count").explode()).to_series(),
-        ),
+        frame.with_columns(files.select(pl.col(_FILE).repeat_by("count").explode()).to_series()),
         codes,
         [_file_name(payload) for payload in payloads],
         counts,
+        (data, columns),
     )
 
 
@@ -455,6 +503,21 @@ def _meanings(current_year: int) -> dict[str, pl.Expr]:
     }
 
 
+def _number(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A number column's values: as read (numbers), or from text with a decimal comma."""
+    if dtype == pl.Float64:
+        return pl.col(column)
+    return pl.col(column).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+
+
+def _bad_number(column: str, dtype: pl.DataType) -> pl.Expr:
+    """True on the rows whose number is not "a number or NA" (read as numbers: not finite, to be named
+    from the text)."""
+    if dtype == pl.Float64:
+        return ~pl.col(column).is_finite().fill_null(True)
+    return ~pl.col(column).str.contains(_DECIMAL_COMMA).fill_null(True)
+
+
 class _Rows(NamedTuple):
     """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check; whether
     every value is valid as written; and per row two numbers that are equal exactly when the rows' key
@@ -486,14 +549,8 @@ def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
     meanings = combinations.select(**_meanings(current_year))
     first_area = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
     computed = frame.select(
-        *[
-            pl.col(column).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False).alias(measure)
-            for column, measure, _ in _MEASURES
-        ],
-        *[
-            (~pl.col(column).str.contains(_DECIMAL_COMMA).fill_null(True)).alias(column)
-            for column in _NUMERIC
-        ],
+        *[_number(column, frame.schema[column]).alias(measure) for column, measure, _ in _MEASURES],
+        *[_bad_number(column, frame.schema[column]).alias(column) for column in _NUMERIC],
     )
     rows = pl.DataFrame(
         [
@@ -541,7 +598,7 @@ def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
     frame = raw.frame
     rows = _rows(raw, frame, current_year)
     if not rows.valid:
-        frame = frame.with_columns(pl.col(REQUIRED_COLUMNS).str.strip_chars())
+        frame = raw.text().with_columns(pl.col(REQUIRED_COLUMNS).str.strip_chars())
         rows = _rows(raw, frame, current_year)
         expected = {
             **dict.fromkeys(_NUMERIC, "a number or NA"),
