@@ -468,7 +468,8 @@ _FLAGS = (("hinku_laskenta", "hinku"), ("päästökauppa", "ets"))
 _NUMERIC = tuple(column for column, _, _ in _MEASURES)
 # The checked columns in the order a failure is reported, and the output column that is null on a bad row.
 _CHECKED = {**{column: column for column in _NUMERIC}, "vuosi": "period", **dict(_FLAGS), "taso_3": "taso_3"}
-_KEY = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
+# A row's key besides its area: one row per year, sector and accounting rule.
+_KEY = ["period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
 
 
 def _meanings(current_year: int) -> dict[str, pl.Expr]:
@@ -520,13 +521,13 @@ def _bad_number(column: str, dtype: pl.DataType) -> pl.Expr:
 
 class _Rows(NamedTuple):
     """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check; whether
-    every value is valid as written; and per row two numbers that are equal exactly when the rows' key
-    values (`_KEY`) are."""
+    every value is valid as written; and per row a number that is equal exactly when the rows' key values
+    (area and `_KEY`) are."""
 
     frame: pl.DataFrame
     bad: dict[str, pl.Series]
     valid: bool
-    keys: pl.DataFrame
+    key: pl.Series
 
 
 def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
@@ -571,13 +572,9 @@ def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
         )
     ).item()
     valid = not padded and not any(check.any() for check in bad.values())
-    keys = pl.DataFrame(
-        [
-            pl.Series("area", [first_area[area] for area in raw.areas], dtype=pl.UInt32).gather(frame[_FILE]),
-            meanings.select(pl.struct(_KEY[1:]).rank("dense").alias("key")).to_series().gather(combination),
-        ]
-    )
-    return _Rows(rows, bad, valid, keys)
+    area = pl.Series([first_area[area] for area in raw.areas], dtype=pl.UInt64).gather(frame[_FILE])
+    meaning = meanings.select(pl.struct(_KEY).rank("dense").cast(pl.UInt64)).to_series().gather(combination)
+    return _Rows(rows, bad, valid, area * 2**32 + meaning)
 
 
 def _fail(source: str, raw: _Raw, frame: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
@@ -618,15 +615,14 @@ def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
                     "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
                 )
             _fail(source, raw, frame, bad, column, expected[column])
-    # equal keys hash alike, so only rows whose key hash repeats can repeat a key: those are compared exactly
-    candidates = rows.keys.hash_rows().is_duplicated()
     kept = rows.frame
-    if candidates.any():
+    if rows.key.n_unique() < rows.key.len():  # (counting distinct keys is cheaper than marking repeats)
         # Some releases repeat rows (reported for the Åland municipalities): a row repeated exactly is
         # dropped with a note; a repeated key with other numbers cannot be resolved and is rejected.
-        indices = candidates.arg_true()
+        duplicated = rows.key.is_duplicated()
+        indices = duplicated.arg_true()
         compared = rows.frame[indices]
-        conflicting = compared.select(_KEY).is_duplicated() & ~compared.is_duplicated()
+        conflicting = ~compared.is_duplicated()
         if conflicting.any():
             name, line = raw.where(indices[conflicting.arg_true()[0]])
             raise ValidationError(
