@@ -132,7 +132,7 @@ class FingridConnector:
                 accept="application/json",
             )
             payloads.append(payload)
-            document = _document(spec.id, payload, page)
+            document = _document(spec.id, payload, page, keys_checked=False)
             self._remember(payload, document)
             next_page = _pagination(spec.id, payload, page, document).get("nextPage")
             if next_page is None:
@@ -154,15 +154,17 @@ class FingridConnector:
             page = next_page
 
     def _remember(self, payload: Payload, document: dict[str, Any]) -> None:
-        """Keep the decoded page for parse while the payload lives (so each page is decoded once)."""
+        """Keep the decoded page for parse while the payload lives (so each page is decoded once; its
+        keys are checked only by parse, which an unchanged payload never reaches)."""
         key = id(payload)
         documents = self._documents
         documents[key] = (weakref.ref(payload, lambda _: documents.pop(key, None)), document)
 
     def _decoded(self, source: str, payload: Payload, page: int) -> dict[str, Any]:
-        """The page as fetch decoded it, else decoded now."""
+        """The page as fetch decoded it (its keys checked now), else decoded now."""
         known = self._documents.get(id(payload))
         if known is not None and known[0]() is payload:
+            jsondecode.check_keys(payload.body, known[1], source, f"page {page}: body")
             return known[1]
         return _document(source, payload, page)
 
@@ -236,10 +238,14 @@ def _int_option(spec: DatasetSpec, name: str, default: int | None) -> int:
     return value
 
 
-def _document(source: str, payload: Payload, page: int) -> dict[str, Any]:
+def _document(source: str, payload: Payload, page: int, *, keys_checked: bool = True) -> dict[str, Any]:
+    """The page decoded, its shape checked; with `keys_checked`, also no object repeating a key."""
     check_not_html(source, payload.headers, payload.body)
     try:
-        document = jsondecode.loads(payload.body, source, f"page {page}: body")
+        if keys_checked:
+            document = jsondecode.loads(payload.body, source, f"page {page}: body")
+        else:
+            document = orjson.loads(payload.body)
     except orjson.JSONDecodeError:
         excerpt = payload.body[:120].decode("utf-8", errors="replace")
         raise ValidationError(source, f"page {page}: body", "a JSON document", excerpt) from None

@@ -112,6 +112,9 @@ def resolve_codes(
     """
     listed = list(candidates)
     by_code = {candidate.code: candidate for candidate in listed}
+    by_country: dict[str, list[Candidate]] = {}
+    for candidate in listed:
+        by_country.setdefault((candidate.country or candidate.code[:2]).upper(), []).append(candidate)
     resolved: dict[str, str] = {}
     for peer in peers if peers is not None else load_peers():
         ref = peer.sources.get(source)
@@ -129,9 +132,8 @@ def resolve_codes(
         matches = sorted(
             {
                 candidate.code
-                for candidate in listed
-                if (candidate.country or candidate.code[:2]).upper() == peer.country
-                and (code_suffix is None or candidate.code.endswith(code_suffix))
+                for candidate in by_country.get(peer.country, [])
+                if (code_suffix is None or candidate.code.endswith(code_suffix))
                 and wanted in _label_parts(candidate.label)
             }
         )

@@ -23,6 +23,7 @@ from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.fingrid import HELSINKI, FingridConnector, format_time, window
 from ingest.http import LiveFetcher
+from ingest.jsondecode import DuplicateKeyError
 from ingest.manifest import Manifest
 from ingest.replay import ReplayFetcher
 from scripts.demo import fingrid as demo
@@ -326,6 +327,26 @@ def test_each_page_is_decoded_once_and_parse_still_decodes_other_payloads(
     assert len(decoded) == 6
     del payloads
     assert source._documents == {}  # nothing kept once the payloads are gone
+
+
+def test_a_repeated_key_in_a_fetched_page_is_rejected_by_parse(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    """fetch decodes pages only to follow nextPage; the keys are checked when parse uses the page."""
+
+    class RepeatedKey(PagedApi):
+        def __call__(self, request: Request) -> Response:
+            response = super().__call__(request)
+            body = response.get_data().replace(b'"value": ', b'"value": 1.0, "value": ', 1)
+            return Response(body, content_type="application/json")
+
+    httpserver.expect_request(PATH).respond_with_handler(RepeatedKey(two_days()))
+    spec = make_spec(httpserver, page_size=200)
+    source = connector()
+    payloads = source.fetch(spec, fetcher)
+    with pytest.raises(DuplicateKeyError) as caught:
+        source.parse(spec, payloads)
+    assert caught.value.field == "page 1: body: data[0]"
 
 
 # --------------------------------------------------------------------------------------------------
