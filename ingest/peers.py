@@ -6,7 +6,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -62,11 +62,10 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _label_parts(label: str) -> set[str]:
+@lru_cache(maxsize=8192)  # the same codelists' labels in every OECD flow and every run
+def _label_parts(label: str) -> frozenset[str]:
     """The names a label holds: "Espoo/Esbo" holds "espoo" and "esbo" (and the whole label)."""
-    parts = {_fold(label)}
-    parts.update(_fold(part) for part in label.split("/") if part.strip())
-    return parts
+    return frozenset({_fold(label), *(_fold(part) for part in label.split("/") if part.strip())})
 
 
 @cache
