@@ -280,7 +280,7 @@ class SykeConnector:
                         payload.request.url,
                     )
                 frames.append(
-                    _read_csv(spec.id, payload, code).with_columns(pl.lit(len(areas), pl.UInt32).alias(_FILE))
+                    _read_csv(spec.id, payload).with_columns(pl.lit(len(areas), pl.UInt32).alias(_FILE))
                 )
                 areas.append(code)
             raw = _Raw(
@@ -431,7 +431,7 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
     )
 
 
-def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
+def _read_csv(source: str, payload: Payload) -> pl.DataFrame:
     """One file's required columns as written (text)."""
     name = _file_name(payload)
     check_not_html(source, payload.headers, payload.body)
