@@ -132,8 +132,10 @@ class FingridConnector:
                 accept="application/json",
             )
             payloads.append(payload)
-            document = _document(spec.id, payload, page, keys_checked=False)
-            self._remember(payload, document)
+            document = _last_member(payload.body)
+            if document is None:  # not the API's compact form: decode the whole page
+                document = _document(spec.id, payload, page, keys_checked=False)
+                self._remember(payload, document)
             next_page = _pagination(spec.id, payload, page, document).get("nextPage")
             if next_page is None:
                 return payloads
@@ -256,6 +258,25 @@ def _document(source: str, payload: Payload, page: int, *, keys_checked: bool = 
             source, f"page {page}: data", "a list of values", repr(document.get("data"))[:80]
         )
     return document
+
+
+def _last_member(body: bytes) -> dict[str, Any] | None:
+    """{"pagination": …} read from the end of a page in the API's compact form (`…],"pagination":{…}}`)
+    without decoding its values; None when the page does not end so.
+
+    Sound for valid JSON: an unescaped quote cannot be inside a string, so the last `,"pagination":`
+    is a key, and when the rest parses as one object's members, their closing brace is the document's,
+    so the key is the top-level one (the last of its name, which orjson keeps too). An invalid page is
+    rejected by parse, which decodes every page it loads; an unchanged page never gets there.
+    """
+    at = body.rfind(b',"pagination":')
+    if at < 0:
+        return None
+    try:
+        members = orjson.loads(b"{" + body[at + 1 :])
+    except orjson.JSONDecodeError:
+        return None
+    return members if isinstance(members, dict) else None
 
 
 def _pagination(
