@@ -132,8 +132,10 @@ class FingridConnector:
                 accept="application/json",
             )
             payloads.append(payload)
-            document = _document(spec.id, payload, page)
-            self._remember(payload, document)
+            document = _last_member(payload.body)
+            if document is None:  # not the API's compact form: decode the whole page
+                document = _document(spec.id, payload, page, keys_checked=False)
+                self._remember(payload, document)
             next_page = _pagination(spec.id, payload, page, document).get("nextPage")
             if next_page is None:
                 return payloads
@@ -154,15 +156,17 @@ class FingridConnector:
             page = next_page
 
     def _remember(self, payload: Payload, document: dict[str, Any]) -> None:
-        """Keep the decoded page for parse while the payload lives (so each page is decoded once)."""
+        """Keep the decoded page for parse while the payload lives (so each page is decoded once; its
+        keys are checked only by parse, which an unchanged payload never reaches)."""
         key = id(payload)
         documents = self._documents
         documents[key] = (weakref.ref(payload, lambda _: documents.pop(key, None)), document)
 
     def _decoded(self, source: str, payload: Payload, page: int) -> dict[str, Any]:
-        """The page as fetch decoded it, else decoded now."""
+        """The page as fetch decoded it (its keys checked now), else decoded now."""
         known = self._documents.get(id(payload))
         if known is not None and known[0]() is payload:
+            jsondecode.check_keys(payload.body, known[1], source, f"page {page}: body")
             return known[1]
         return _document(source, payload, page)
 
@@ -236,10 +240,14 @@ def _int_option(spec: DatasetSpec, name: str, default: int | None) -> int:
     return value
 
 
-def _document(source: str, payload: Payload, page: int) -> dict[str, Any]:
+def _document(source: str, payload: Payload, page: int, *, keys_checked: bool = True) -> dict[str, Any]:
+    """The page decoded, its shape checked; with `keys_checked`, also no object repeating a key."""
     check_not_html(source, payload.headers, payload.body)
     try:
-        document = jsondecode.loads(payload.body, source, f"page {page}: body")
+        if keys_checked:
+            document = jsondecode.loads(payload.body, source, f"page {page}: body")
+        else:
+            document = orjson.loads(payload.body)
     except orjson.JSONDecodeError:
         excerpt = payload.body[:120].decode("utf-8", errors="replace")
         raise ValidationError(source, f"page {page}: body", "a JSON document", excerpt) from None
@@ -250,6 +258,25 @@ def _document(source: str, payload: Payload, page: int) -> dict[str, Any]:
             source, f"page {page}: data", "a list of values", repr(document.get("data"))[:80]
         )
     return document
+
+
+def _last_member(body: bytes) -> dict[str, Any] | None:
+    """{"pagination": …} read from the end of a page in the API's compact form (`…],"pagination":{…}}`)
+    without decoding its values; None when the page does not end so.
+
+    Sound for valid JSON: an unescaped quote cannot be inside a string, so the last `,"pagination":`
+    is a key, and when the rest parses as one object's members, their closing brace is the document's,
+    so the key is the top-level one (the last of its name, which orjson keeps too). An invalid page is
+    rejected by parse, which decodes every page it loads; an unchanged page never gets there.
+    """
+    at = body.rfind(b',"pagination":')
+    if at < 0:
+        return None
+    try:
+        members = orjson.loads(b"{" + body[at + 1 :])
+    except orjson.JSONDecodeError:
+        return None
+    return members if isinstance(members, dict) else None
 
 
 def _pagination(

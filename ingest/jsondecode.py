@@ -9,7 +9,9 @@ strings, so the raw text holds (keys) + (':' inside strings) colons. The same ta
 document (its keys, and the ':' in its strings, counted with C-level joins) is smaller exactly when keys
 were dropped. A colon written as the escape \\u003a counts in the decoded strings but not in the raw
 text, so a payload holding that escape is checked exactly with the standard library's pairs hook
-instead. On a 1 M-cell JSON-stat payload the tally costs a fraction of the orjson parse itself
+instead. `check_keys` runs the same check on a document already decoded with orjson (Fingrid's fetch
+decodes each page only to read where the next one is, and checks the keys in parse, which an unchanged
+payload never reaches). On a 1 M-cell JSON-stat payload the tally costs a fraction of the orjson parse itself
 (bench/bench_jsonstat.py measures read_jsonstat, which decodes through here).
 """
 
@@ -24,7 +26,7 @@ import orjson
 
 from ingest.errors import ValidationError
 
-__all__ = ["DuplicateKeyError", "loads"]
+__all__ = ["DuplicateKeyError", "check_keys", "loads"]
 
 _ESCAPED_COLON: Final = re.compile(rb"\\u003[aA]")
 _CONTAINERS: Final = (dict, list)
@@ -48,6 +50,13 @@ def loads(raw: bytes | str, source: str, field: str = "body") -> Any:
     Invalid JSON raises orjson.JSONDecodeError as orjson.loads does, so callers keep their own message.
     """
     document = orjson.loads(raw)
+    check_keys(raw, document, source, field)
+    return document
+
+
+def check_keys(raw: bytes | str, document: object, source: str, field: str = "body") -> None:
+    """DuplicateKeyError naming the key and its JSON path when an object of `raw` repeats a key;
+    `document` is orjson.loads(raw)."""
     if isinstance(raw, bytes):
         colons = raw.count(b":")
         escaped = b"\\" in raw and _ESCAPED_COLON.search(raw) is not None  # memchr first: fast
@@ -55,10 +64,10 @@ def loads(raw: bytes | str, source: str, field: str = "body") -> Any:
         colons = raw.count(":")
         escaped = "\\" in raw and _ESCAPED_COLON.search(raw.encode()) is not None
     if not escaped and colons <= _tally(document):  # without escapes, never less: equal
-        return document
+        return
     found = _find_duplicate(raw)
     if found is None:
-        return document
+        return
     path, duplicate = found
     where = f"{field}: {path}" if path else field
     listed = ", ".join(json.dumps(k, ensure_ascii=False) for k in dict.fromkeys(duplicate.keys[:6]))

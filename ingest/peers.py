@@ -6,7 +6,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -62,11 +62,10 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _label_parts(label: str) -> set[str]:
+@lru_cache(maxsize=8192)  # the same codelists' labels in every OECD flow and every run
+def _label_parts(label: str) -> frozenset[str]:
     """The names a label holds: "Espoo/Esbo" holds "espoo" and "esbo" (and the whole label)."""
-    parts = {_fold(label)}
-    parts.update(_fold(part) for part in label.split("/") if part.strip())
-    return parts
+    return frozenset({_fold(label), *(_fold(part) for part in label.split("/") if part.strip())})
 
 
 @cache
@@ -112,6 +111,9 @@ def resolve_codes(
     """
     listed = list(candidates)
     by_code = {candidate.code: candidate for candidate in listed}
+    by_country: dict[str, list[Candidate]] = {}
+    for candidate in listed:
+        by_country.setdefault((candidate.country or candidate.code[:2]).upper(), []).append(candidate)
     resolved: dict[str, str] = {}
     for peer in peers if peers is not None else load_peers():
         ref = peer.sources.get(source)
@@ -129,9 +131,8 @@ def resolve_codes(
         matches = sorted(
             {
                 candidate.code
-                for candidate in listed
-                if (candidate.country or candidate.code[:2]).upper() == peer.country
-                and (code_suffix is None or candidate.code.endswith(code_suffix))
+                for candidate in by_country.get(peer.country, [])
+                if (code_suffix is None or candidate.code.endswith(code_suffix))
                 and wanted in _label_parts(candidate.label)
             }
         )

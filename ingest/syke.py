@@ -9,8 +9,9 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import polars as pl
 
@@ -268,6 +269,7 @@ class SykeConnector:
         raw = _read_joined(spec.id, payloads, by_url)
         if raw is None:  # something irregular: read file by file, which names the file at fault
             frames = []
+            areas: list[str] = []
             for payload in payloads:
                 code = by_url.get(payload.request.url)
                 if code is None:
@@ -277,8 +279,16 @@ class SykeConnector:
                         "a municipality file named in the catalogue",
                         payload.request.url,
                     )
-                frames.append(_read_csv(spec.id, payload, code))
-            raw = pl.concat(frames, how="vertical")
+                frames.append(
+                    _read_csv(spec.id, payload).with_columns(pl.lit(len(areas), pl.UInt32).alias(_FILE))
+                )
+                areas.append(code)
+            raw = _Raw(
+                pl.concat(frames, how="vertical"),
+                areas,
+                [_file_name(payload) for payload in payloads],
+                [frame.height for frame in frames],
+            )
         return _normalise(spec.id, raw, self._today().year)
 
 
@@ -287,22 +297,82 @@ def _file_name(payload: Payload) -> str:
 
 
 _BOM = b"\xef\xbb\xbf"
+_FILE = "file"
 
 
-def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> pl.DataFrame | None:
+class _Raw:
+    """The files' data rows in file order: the required columns as written (text; the three numbers may
+    be read as numbers, see `text`) and `file`, the index of the row's file in `areas` (its municipality)
+    and `names`; a row's CSV line follows from `counts`. `data`: the joined files, if read that way."""
+
+    def __init__(
+        self,
+        frame: pl.DataFrame,
+        areas: list[str],
+        names: list[str],
+        counts: list[int],
+        data: tuple[bytes, dict[str, str]] | None = None,
+    ) -> None:
+        self.frame = frame
+        self.areas = areas
+        self.names = names
+        self.starts = list(accumulate(counts, initial=0))
+        self.data = data
+
+    def where(self, row: int) -> tuple[str, int]:
+        """The file name and CSV line (the header is line 1) of a row."""
+        index = self.frame[_FILE][row]
+        return self.names[index], row - self.starts[index] + 2
+
+    def text(self) -> pl.DataFrame:
+        """The frame with every required column as text: the joined files read again as text when their
+        numbers were read as numbers."""
+        if self.data is None or self.frame.schema[_NUMERIC[0]] == pl.String:
+            return self.frame
+        return _read_required(*self.data, numbers=False).with_columns(self.frame[_FILE])
+
+
+def _plain_numbers(data: bytes) -> bool:
+    """Whether polars' own decimal-comma reading of the numbers in `data` accepts exactly what
+    `_DECIMAL_COMMA` does. Polars also reads "12.5", " 5", a blank field and a comma without a digit on
+    one side (",5", "-,5", "5,", "5,e3"); so: no '.', space, tab, CR, vertical tab or form feed, and no
+    ',' after a separator, line start or sign, or before a separator, line end or exponent. "inf" and
+    "nan" are caught by the check that every number is finite."""
+    if any(character in data for character in (b".", b" ", b"\t", b"\r", b"\x0b", b"\x0c")):
+        return False
+    text = pl.Series([data], dtype=pl.Binary).cast(pl.String, strict=False)  # null if not UTF-8
+    return text.str.contains("[;\n+\\-],|,[;\neE]").item() is False
+
+
+def _read_required(data: bytes, columns: Mapping[str, str], *, numbers: bool) -> pl.DataFrame:
+    """The required columns (`columns`: name -> as written in the header) of CSV `data`, all as text or
+    with the three numbers read by polars (`numbers`, only after `_plain_numbers`)."""
+    frame = pl.read_csv(
+        data,
+        separator=";",
+        infer_schema=False,
+        schema_overrides={columns[column]: pl.Float64 for column in _NUMERIC} if numbers else None,
+        decimal_comma=numbers,
+        null_values=NULL_MARKERS,
+        truncate_ragged_lines=False,
+    )
+    return frame.select(pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS)
+
+
+def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> _Raw | None:
     """All files with one read_csv of their bodies joined, or None when the files are not regular.
 
-    Regular: every URL is in the catalogue, no file is an HTML page, every file is UTF-8 with the
-    same header line as the first, has no quotes and no blank lines (so that each data row is one
-    line, which gives every row its file and line number), and at least one data row. Anything else
-    (or a read error, or missing columns) returns None, and the caller reads the files one by one,
-    with the same checks and error messages file by file.
+    Regular: every URL is in the catalogue, no file is an HTML page, every file has the same header
+    line as the first, no quotes (so that each data row is one line, which gives every row its file
+    and line number) and at least one data row, and the joined bodies read as UTF-8 with the required
+    columns. Anything else returns None, and the caller reads the files one by one, with the same
+    checks and error messages file by file. A blank line is a row of nulls at its own line number in
+    both reads (and fails the year check there).
     """
     header = b""
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     counts: list[int] = []
     codes: list[str] = []
-    names: list[str] = []
     for index, payload in enumerate(payloads):
         code = by_url.get(payload.request.url)
         if code is None:
@@ -313,67 +383,56 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
             return None
         body = payload.body.removeprefix(_BOM)
         first_line_end = body.find(b"\n")
-        if first_line_end < 0 or b'"' in body or b"\n\n" in body or b"\n\r\n" in body:
-            return None
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
+        if first_line_end < 0 or b'"' in body:
             return None
         line = body[:first_line_end].removesuffix(b"\r")
         if index == 0:
             header = line
         elif line != header:
             return None
-        rows = body[first_line_end + 1 :]
-        count = rows.count(b"\n")
-        if rows and not rows.endswith(b"\n"):
-            rows += b"\n"
+        count = body.count(b"\n", first_line_end + 1)
+        parts.append(memoryview(body)[first_line_end + 1 :])
+        if not body.endswith(b"\n"):
+            parts.append(b"\n")
             count += 1
         if count == 0:
             return None
-        parts.append(rows)
         counts.append(count)
         codes.append(code)
-        names.append(_file_name(payload))
     try:
-        frame = pl.read_csv(
-            b"".join([header, b"\n", *parts]),
-            separator=";",
-            infer_schema=False,
-            null_values=NULL_MARKERS,
-            truncate_ragged_lines=False,
-        )
-    except (pl.exceptions.PolarsError, ValueError):
+        written = header.decode("utf-8").split(";")
+    except UnicodeDecodeError:
         return None
-    columns = {unicodedata.normalize("NFC", column.strip()): column for column in frame.columns}
-    if frame.height != sum(counts) or any(column not in columns for column in REQUIRED_COLUMNS):
+    columns = {unicodedata.normalize("NFC", column.strip()): column for column in written}
+    if any(column not in columns for column in REQUIRED_COLUMNS):
+        return None
+    data = b"".join([header, b"\n", *parts])
+    numbers = _plain_numbers(data)
+    try:
+        frame = _read_required(data, columns, numbers=numbers)
+    except (pl.exceptions.PolarsError, ValueError):
+        if not numbers:
+            return None
+        try:  # a number polars does not read: as text, to be named by the checks
+            frame = _read_required(data, columns, numbers=False)
+        except (pl.exceptions.PolarsError, ValueError):
+            return None
+    if frame.height != sum(counts):
         return None
     files = pl.DataFrame(
-        {
-            "area": codes,
-            "file": names,
-            "count": pl.Series(counts, dtype=pl.Int64),
-        }
-    ).with_columns((pl.col("count").cum_sum() - pl.col("count")).alias("start"))
-    file_index = files.select(pl.int_range(pl.len(), dtype=pl.UInt32).repeat_by(pl.col("count")).explode())
-    per_row = files.drop("count")[file_index.to_series()]
-    return pl.concat(
-        [
-            per_row.select(
-                "area",
-                "file",
-                (pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("start") + 2).alias("line"),
-            ),
-            frame.select(
-                *[pl.col(columns[column]).str.strip_chars().alias(column) for column in REQUIRED_COLUMNS]
-            ),
-        ],
-        how="horizontal",
+        {_FILE: range(len(counts)), "count": counts}, schema={_FILE: pl.UInt32, "count": pl.UInt32}
+    )
+    return _Raw(
+        frame.with_columns(files.select(pl.col(_FILE).repeat_by("count").explode()).to_series()),
+        codes,
+        [_file_name(payload) for payload in payloads],
+        counts,
+        (data, columns),
     )
 
 
-def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
-    """One file as text columns (the required ones) plus `area`, `file` and the CSV `line`."""
+def _read_csv(source: str, payload: Payload) -> pl.DataFrame:
+    """One file's required columns as written (text)."""
     name = _file_name(payload)
     check_not_html(source, payload.headers, payload.body)
     try:
@@ -401,105 +460,195 @@ def _read_csv(source: str, payload: Payload, code: str) -> pl.DataFrame:
         )
     if frame.is_empty():
         raise ValidationError(source, name, "at least one data row", "only a header")
-    return frame.select(
-        pl.lit(code).alias("area"),
-        pl.lit(name).alias("file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias("line"),
-        *[pl.col(columns[column]).str.strip_chars().alias(column) for column in REQUIRED_COLUMNS],
-    )
+    return frame.select(*[pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS])
 
 
 _FLAG_VALUES = {"on": "on", "ei": "ei", "true": "on", "false": "ei", "1": "on", "0": "ei"}
+_FLAGS = (("hinku_laskenta", "hinku"), ("päästökauppa", "ets"))
+_NUMERIC = tuple(column for column, _, _ in _MEASURES)
+# The checked columns in the order a failure is reported, and the output column that is null on a bad row.
+_CHECKED = {**{column: column for column in _NUMERIC}, "vuosi": "period", **dict(_FLAGS), "taso_3": "taso_3"}
+# A row's key besides its area: one row per year, sector and accounting rule.
+_KEY = ["period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
 
 
-def _fail(source: str, raw: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
-    if bad.any():
-        row = raw.filter(bad).row(0, named=True)
-        raise ValidationError(
-            source, f"{row['file']}: column {column!r}, line {row['line']}", expected, repr(row[column])
-        )
-
-
-def _normalise(source: str, raw: pl.DataFrame, current_year: int) -> pl.DataFrame:
-    numbers: dict[str, pl.Series] = {}
-    for column, _, _ in _MEASURES:
-        values = raw[column]
-        _fail(
-            source,
-            raw,
-            values.str.contains(_DOT_DECIMAL).fill_null(False),
-            column,
-            "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
-        )
-        _fail(source, raw, ~values.str.contains(_DECIMAL_COMMA).fill_null(True), column, "a number or NA")
-        numbers[column] = values.str.replace(",", ".", literal=True).cast(pl.Float64)
-
-    years = raw["vuosi"].cast(pl.Int64, strict=False)
-    bad_year = years.is_null() | (years < FIRST_YEAR) | (years > current_year)
-    _fail(source, raw, bad_year, "vuosi", f"a year from {FIRST_YEAR} to {current_year}")
-
-    flags: dict[str, pl.Series] = {}
-    for column, dimension in (("hinku_laskenta", "hinku"), ("päästökauppa", "ets")):
-        # the CSVs' encoding is unverified: On/Ei (the older bulk XLSX), true/false or 1/0 (what the one
-        # working public client casts to Boolean); every one is stored as the same "on"/"ei"
-        lowered = raw[column].str.strip_chars().str.to_lowercase()
-        known = lowered.is_in(list(_FLAG_VALUES)).fill_null(False)
-        _fail(source, raw, ~known, column, "On/Ei, true/false or 1/0")
-        flags[dimension] = lowered.replace_strict(_FLAG_VALUES, return_dtype=pl.String)
-
-    written = raw["taso_3"].unique().drop_nulls()  # a few distinct spellings: map those, then the rows
-    codes = (
-        written.str.normalize("NFC")
+def _meanings(current_year: int) -> dict[str, pl.Expr]:
+    """Output column -> its value from the spellings of year, sector and flags (null for a bad year,
+    sector code or flag)."""
+    year = pl.col("vuosi").cast(pl.Int64, strict=False)
+    code = (
+        pl.col("taso_3")
+        .str.normalize("NFC")
         .str.to_lowercase()
         .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
     )
-    taso3 = raw["taso_3"].replace_strict(written, codes, default=None, return_dtype=pl.String)
-    _fail(source, raw, taso3.is_null(), "taso_3", "a sector code: " + ", ".join(TASO3))
-    taso2 = taso3.replace_strict({code: names[1] for code, names in TASO3.items()}, return_dtype=pl.String)
-    taso1 = taso3.replace_strict({code: names[2] for code, names in TASO3.items()}, return_dtype=pl.String)
+    return {
+        "period": pl.when(year.is_between(FIRST_YEAR, current_year)).then(year.cast(pl.String)),
+        **{
+            f"taso_{level}": code.replace_strict(
+                {code: names[3 - level] for code, names in TASO3.items()},
+                default=None,
+                return_dtype=pl.String,
+            )
+            for level in (1, 2)
+        },
+        "taso_3": code,
+        "taso_4": pl.col("taso_4").fill_null(""),
+        "taso_5": pl.col("taso_5").fill_null(""),
+        **{
+            dimension: pl.col(column)
+            .str.to_lowercase()
+            .replace_strict(_FLAG_VALUES, default=None, return_dtype=pl.String)
+            for column, dimension in _FLAGS
+        },
+    }
 
-    rows = pl.DataFrame(
-        {
-            "area": raw["area"],
-            "period": years.cast(pl.String),
-            "taso_1": taso1,
-            "taso_2": taso2,
-            "taso_3": taso3,
-            "taso_4": raw["taso_4"].fill_null(""),
-            "taso_5": raw["taso_5"].fill_null(""),
-            **flags,
-            **{measure: numbers[column] for column, measure, _ in _MEASURES},
-        }
+
+def _number(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A number column's values: as read (numbers), or from text with a decimal comma."""
+    if dtype == pl.Float64:
+        return pl.col(column)
+    return pl.col(column).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+
+
+def _bad_number(column: str, dtype: pl.DataType) -> pl.Expr:
+    """True on the rows whose number is not "a number or NA" (read as numbers: not finite, to be named
+    from the text)."""
+    if dtype == pl.Float64:
+        return ~pl.col(column).is_finite().fill_null(True)
+    return ~pl.col(column).str.contains(_DECIMAL_COMMA).fill_null(True)
+
+
+class _Rows(NamedTuple):
+    """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check; whether
+    every value is valid as written; and per row a number that is equal exactly when the rows' key values
+    (area and `_KEY`) are."""
+
+    frame: pl.DataFrame
+    bad: dict[str, pl.Series]
+    valid: bool
+    key: pl.Series
+
+
+def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
+    """Area, period, taso_1…taso_5, hinku, ets and the three measures of every row, and their checks.
+
+    Year, sector and flag columns have a few hundred distinct combinations of spellings (the rows of one
+    file): each combination is worked out once and spread to its rows. Valid as written: no check fails
+    and no taso_4/taso_5 value has white space around it (which the caller would strip).
+    """
+    spelled = ["vuosi", "taso_3", "taso_4", "taso_5", *(column for column, _ in _FLAGS)]
+    combinations = frame.select(spelled).with_row_index("row").group_by(spelled).agg("row")
+    spread = combinations.select(
+        pl.col("row").explode(),
+        pl.int_range(pl.len(), dtype=pl.UInt32)
+        .repeat_by(pl.col("row").list.len())
+        .explode()
+        .alias("combination"),
     )
-    key = ["area", "period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
-    duplicated = rows.select(key).is_duplicated()
-    if duplicated.any():
+    combination = pl.zeros(frame.height, pl.UInt32, eager=True).scatter(spread["row"], spread["combination"])
+    meanings = combinations.select(**_meanings(current_year))
+    first_area = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
+    computed = frame.select(
+        *[_number(column, frame.schema[column]).alias(measure) for column, measure, _ in _MEASURES],
+        *[_bad_number(column, frame.schema[column]).alias(column) for column in _NUMERIC],
+    )
+    rows = pl.DataFrame(
+        [
+            pl.Series("area", raw.areas).gather(frame[_FILE]),
+            *meanings.select("period", *(f"taso_{level}" for level in range(1, 6)), "hinku", "ets")[
+                combination
+            ].get_columns(),
+            *(computed[measure] for _, measure, _ in _MEASURES),
+        ]
+    )
+    bad = {
+        column: computed[column] if column in _NUMERIC else rows[output].is_null()
+        for column, output in _CHECKED.items()
+    }
+    padded = combinations.select(
+        pl.any_horizontal(
+            (pl.col(column) != pl.col(column).str.strip_chars()).any() for column in ("taso_4", "taso_5")
+        )
+    ).item()
+    valid = not padded and not any(check.any() for check in bad.values())
+    area = pl.Series([first_area[area] for area in raw.areas], dtype=pl.UInt64).gather(frame[_FILE])
+    meaning = meanings.select(pl.struct(_KEY).rank("dense").cast(pl.UInt64)).to_series().gather(combination)
+    return _Rows(rows, bad, valid, area * 2**32 + meaning)
+
+
+def _fail(source: str, raw: _Raw, frame: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
+    if bad.any():
+        row = bad.arg_true()[0]
+        name, line = raw.where(row)
+        raise ValidationError(
+            source, f"{name}: column {column!r}, line {line}", expected, repr(frame[column][row])
+        )
+
+
+def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
+    """Validated rows reshaped to one block per measure; the first bad value is named (file, column, line).
+
+    The values are checked as written first; only when something fails are they stripped of white space
+    and checked again, and a value still bad is named in a fixed order (columns as in `_CHECKED`).
+    """
+    frame = raw.frame
+    rows = _rows(raw, frame, current_year)
+    if not rows.valid:
+        frame = raw.text().with_columns(pl.col(REQUIRED_COLUMNS).str.strip_chars())
+        rows = _rows(raw, frame, current_year)
+        expected = {
+            **dict.fromkeys(_NUMERIC, "a number or NA"),
+            "vuosi": f"a year from {FIRST_YEAR} to {current_year}",
+            **{column: "On/Ei, true/false or 1/0" for column, _ in _FLAGS},
+            "taso_3": "a sector code: " + ", ".join(TASO3),
+        }
+        for column, bad in rows.bad.items():
+            if column in _NUMERIC:
+                dotted = frame[column].str.contains(_DOT_DECIMAL).fill_null(False)
+                _fail(
+                    source,
+                    raw,
+                    frame,
+                    dotted,
+                    column,
+                    "a decimal comma (e.g. 12,5): this file looks like it uses a decimal point",
+                )
+            _fail(source, raw, frame, bad, column, expected[column])
+    kept = rows.frame
+    if rows.key.n_unique() < rows.key.len():  # (counting distinct keys is cheaper than marking repeats)
         # Some releases repeat rows (reported for the Åland municipalities): a row repeated exactly is
         # dropped with a note; a repeated key with other numbers cannot be resolved and is rejected.
-        conflicting = duplicated & ~rows.is_duplicated()
+        duplicated = rows.key.is_duplicated()
+        indices = duplicated.arg_true()
+        compared = rows.frame[indices]
+        conflicting = ~compared.is_duplicated()
         if conflicting.any():
-            first = raw.filter(conflicting).row(0, named=True)
+            name, line = raw.where(indices[conflicting.arg_true()[0]])
             raise ValidationError(
                 source,
-                f"{first['file']}: line {first['line']}",
+                f"{name}: line {line}",
                 "one row per year, sector (taso_3…taso_5) and accounting rule (hinku_laskenta, päästökauppa)",
                 "a row with the same year, sector and rule as another but other numbers",
             )
-        first_seen = rows.select(pl.struct(pl.all()).is_first_distinct()).to_series()
-        repeated = raw.filter(~first_seen)
-        for (file,), group in repeated.group_by(["file"], maintain_order=True):
+        repeated = indices.filter(~compared.select(pl.struct(pl.all()).is_first_distinct()).to_series())
+        lines: dict[str, list[int]] = {}
+        for row in repeated:
+            name, line = raw.where(row)
+            lines.setdefault(name, []).append(line)
+        for name, numbers in lines.items():
             log.warning(
                 "%s: %s: %d row(s) repeated exactly (lines %s); each is counted once",
                 source,
-                file,
-                group.height,
-                ", ".join(str(line) for line in group["line"].head(5)),
+                name,
+                len(numbers),
+                ", ".join(str(number) for number in numbers[:5]),
             )
-        rows = rows.filter(first_seen)
+        kept = kept.filter(~pl.int_range(pl.len()).is_in(repeated.implode()))
     dimensions = ["taso_1", "taso_2", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
     return pl.concat(
         [
-            rows.select(
+            kept.select(
                 "area",
                 "period",
                 pl.col(measure).alias("value"),

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -23,6 +24,7 @@ from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.fingrid import HELSINKI, FingridConnector, format_time, window
 from ingest.http import LiveFetcher
+from ingest.jsondecode import DuplicateKeyError
 from ingest.manifest import Manifest
 from ingest.replay import ReplayFetcher
 from scripts.demo import fingrid as demo
@@ -326,6 +328,79 @@ def test_each_page_is_decoded_once_and_parse_still_decodes_other_payloads(
     assert len(decoded) == 6
     del payloads
     assert source._documents == {}  # nothing kept once the payloads are gone
+
+
+class CompactApi(PagedApi):
+    """The API's own compact JSON (no spaces), which ends `…],"pagination":{…}}`."""
+
+    def __call__(self, request: Request) -> Response:
+        response = super().__call__(request)
+        if response.status_code != 200:
+            return response
+        body = orjson.dumps(json.loads(response.get_data()))
+        return Response(body, content_type="application/json")
+
+
+def test_compact_pages_are_followed_from_their_end_and_decoded_once_by_parse(
+    httpserver: HTTPServer, fetcher: LiveFetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[int] = []
+    real_loads = orjson.loads
+
+    def counting_loads(data: bytes) -> Any:
+        decoded.append(len(data))
+        return real_loads(data)
+
+    httpserver.expect_request(PATH).respond_with_handler(CompactApi(two_days()))
+    spec = make_spec(httpserver, page_size=200)
+    source = connector()
+    monkeypatch.setattr("ingest.fingrid.orjson.loads", counting_loads)
+    payloads = source.fetch(spec, fetcher)
+    assert len(payloads) == 3
+    assert all(size < 300 for size in decoded)  # only each page's pagination, not its values
+    frame = source.parse(spec, payloads)
+    assert sorted(decoded[3:]) == sorted(len(p.body) for p in payloads)  # each page decoded once, by parse
+    monkeypatch.setattr("ingest.fingrid.orjson.loads", real_loads)
+    httpserver.clear()
+    httpserver.expect_request(PATH).respond_with_handler(PagedApi(two_days()))
+    assert_frame_equal(connector().parse(spec, connector().fetch(spec, fetcher)), frame)
+
+
+def test_a_repeated_key_in_a_fetched_page_is_rejected_by_parse(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    """fetch decodes pages only to follow nextPage; the keys are checked when parse uses the page."""
+
+    class RepeatedKey(PagedApi):
+        def __call__(self, request: Request) -> Response:
+            response = super().__call__(request)
+            body = response.get_data().replace(b'"value": ', b'"value": 1.0, "value": ', 1)
+            return Response(body, content_type="application/json")
+
+    httpserver.expect_request(PATH).respond_with_handler(RepeatedKey(two_days()))
+    spec = make_spec(httpserver, page_size=200)
+    source = connector()
+    payloads = source.fetch(spec, fetcher)
+    with pytest.raises(DuplicateKeyError) as caught:
+        source.parse(spec, payloads)
+    assert caught.value.field == "page 1: body: data[0]"
+
+
+def test_a_repeated_key_in_a_compact_page_is_rejected_by_parse(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    class RepeatedKey(CompactApi):
+        def __call__(self, request: Request) -> Response:
+            body = super().__call__(request).get_data().replace(b'"value":', b'"value":1.0,"value":', 1)
+            return Response(body, content_type="application/json")
+
+    httpserver.expect_request(PATH).respond_with_handler(RepeatedKey(two_days()))
+    spec = make_spec(httpserver, page_size=200)
+    source = connector()
+    payloads = source.fetch(spec, fetcher)
+    with pytest.raises(DuplicateKeyError) as caught:
+        source.parse(spec, payloads)
+    assert caught.value.field == "page 1: body: data[0]"
 
 
 # --------------------------------------------------------------------------------------------------

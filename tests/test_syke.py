@@ -442,6 +442,43 @@ def test_header_only_file_among_many_is_named() -> None:
     assert caught.value.field == "kunta_046.csv"
 
 
+@pytest.mark.parametrize(
+    ("value", "field", "expected"),
+    [
+        ("inf", "column 'kt', line 3", "a number or NA"),
+        (",5", "column 'kt', line 3", "a number or NA"),
+        ("5,", "column 'kt', line 3", "a number or NA"),
+        ("-,5", "column 'kt', line 3", "a number or NA"),
+        ("5,e3", "column 'kt', line 3", "a number or NA"),
+        ("5.5", "column 'kt', line 3", "a decimal comma"),
+        ("paljon", "column 'kt', line 3", "a number or NA"),
+    ],
+)
+def test_numbers_read_by_polars_are_checked_as_written(value: str, field: str, expected: str) -> None:
+    """Plain files (no '.', spaces or misplaced commas) have their numbers read by polars, which would
+    also take these: each must still be rejected naming the file, column and line."""
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["047"] += f"{value};1,0;1,0;On;Ei;2024;Tie;Katuajo;Kuorma-autot\n".encode()
+    with pytest.raises(ValidationError, match=expected) as caught:
+        _parse_many(bodies)
+    assert caught.value.field == f"kunta_047.csv: {field}"
+
+
+def test_numbers_read_by_polars_equal_those_read_as_text() -> None:
+    bodies = {code: municipality_csv(code) for code in MANY}
+    bodies["047"] += b"-1,25e2;+0,5;007;true;FALSE;2024;Tie;Katuajo;Kuorma-autot\n"
+    plain = _parse_many(bodies)
+    bodies["047"] = bodies["047"].replace(b"Katuajo;Kuorma", b"Katuajo; Kuorma")  # a space: read as text
+    assert_frame_equal(plain, _parse_many(bodies), check_exact=True)
+    row = plain.filter(pl.col("area") == "047", pl.col("taso_5") == "Kuorma-autot")
+    assert dict(row.select("measure", "value").iter_rows()) == {
+        "emissions": -125.0,
+        "emissions_wind_credit": 0.5,
+        "energy": 7.0,
+    }
+    assert row.select("hinku", "ets").unique().rows() == [("on", "ei")]
+
+
 def test_ragged_line_among_many_files_is_named() -> None:
     bodies = {code: municipality_csv(code) for code in MANY}
     bodies["018"] = bodies["018"] + b"1;2;3;On;Ei;2024;Tie;Katuajo;x;extra;more\n"
