@@ -147,9 +147,13 @@ def load_snapshot(
         if revised.height:
             _close_revised(conn, revised, fetched_at)
         stage("revisions closed")
-        new_rows = pl.concat([added, revised]).with_columns(
-            pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
-            pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+        new_rows = (
+            pl.concat([added, revised])
+            .sort("series_id", "period")
+            .with_columns(
+                pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
+                pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+            )
         )
         if new_rows.get_column("series_id").null_count():
             raise RuntimeError(f"{dataset.id}: rows without a series id reached the load (a bug)")
@@ -241,21 +245,19 @@ def _series_count(conn: Connection, dataset_id: str) -> int:
 
 
 def _existing_series(conn: Connection, dataset_id: str) -> pl.DataFrame:
-    result = conn.execute(
-        select(schema.series.c.key, schema.series.c.id).where(schema.series.c.dataset_id == dataset_id)
-    )
-    return pl.DataFrame(result.fetchall(), schema={"key": pl.String, "series_id": pl.Int64}, orient="row")
+    query = select(schema.series.c.key, schema.series.c.id).where(schema.series.c.dataset_id == dataset_id)
+    return fetch_frame(conn, query, {"key": pl.String(), "series_id": pl.Int64()})
 
 
 def _series_ids(conn: Connection, dataset_id: str, keyed: pl.DataFrame) -> pl.DataFrame:
-    """Map every series key in the frame to its id, inserting the series the database lacks."""
-    wanted = keyed.select("key", "area", "unit").unique("key")
+    """Map every series key in the frame to its id, inserting the series the database lacks (ids in the
+    frame's order)."""
+    wanted = keyed.select("key", "area", "unit").unique("key", maintain_order=True)
     existing = _existing_series(conn, dataset_id)
-    missing = wanted.join(existing, on="key", how="anti")
+    missing = wanted.join(existing, on="key", how="anti", maintain_order="left")
     if missing.height:
-        conn.execute(
-            insert(schema.series),
-            [{"dataset_id": dataset_id, **row} for row in missing.iter_rows(named=True)],
+        bulk_insert(
+            conn, "series", missing.select(pl.lit(dataset_id).alias("dataset_id"), "key", "area", "unit")
         )
         existing = _existing_series(conn, dataset_id)
     return existing
@@ -276,15 +278,20 @@ def _current_observations(conn: Connection, dataset_id: str) -> pl.DataFrame:
 
 
 def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Split incoming rows into (added, revised, count unchanged) against the current values."""
+    """Split incoming rows into (added, revised, count unchanged) against the current values (one join)."""
     if current is None or current.height == 0:
         return rows, rows.clear(), 0
-    joined = rows.join(current, on=["series_id", "period"], how="left", suffix="_old", coalesce=True)
-    present = joined.join(current.select("series_id", "period"), on=["series_id", "period"], how="semi")
-    added = rows.join(current.select("series_id", "period"), on=["series_id", "period"], how="anti")
+    joined = rows.join(
+        current.with_columns(pl.lit(True).alias("present")),
+        on=["series_id", "period"],
+        how="left",
+        suffix="_old",
+    )
+    present = pl.col("present").is_not_null()
     changed = pl.col("value").ne_missing(pl.col("value_old")) | pl.col("flag").ne_missing(pl.col("flag_old"))
-    revised = present.filter(changed).select(rows.columns)
-    return added, revised, present.height - revised.height
+    added = joined.filter(~present).select(rows.columns)
+    revised = joined.filter(present & changed).select(rows.columns)
+    return added, revised, rows.height - added.height - revised.height
 
 
 def _close_revised(conn: Connection, revised: pl.DataFrame, valid_to: datetime) -> None:
