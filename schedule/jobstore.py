@@ -74,10 +74,13 @@ class JobStore:
             max_instances=1,
             next_run_time=next_run_time,
         )
-        try:
-            self.store.add_job(job)
-        except ConflictingIdError:
+        try:  # the job is stored already but on the first start: one update, no failed insert first
             self.store.update_job(job)
+        except JobLookupError:
+            try:
+                self.store.add_job(job)
+            except ConflictingIdError:  # another process stored it in between
+                self.store.update_job(job)
 
     def remove(self, job_id: str) -> None:
         with suppress(JobLookupError):
