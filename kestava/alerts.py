@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness
 from storage import schema
+from storage.engine import autocommit
 
 __all__ = [
     "HELSINKI",
@@ -356,7 +357,7 @@ class Alerter:
         table = schema.alert_state
         now = self._now()
         try:
-            with self.engine.begin() as conn:  # one statement: nothing open means nothing written
+            with autocommit(self.engine) as conn:  # one statement: nothing open means nothing written
                 rows = conn.execute(
                     update(table)
                     .where(table.c.problem_key.in_(keys), table.c.resolved_at.is_(None))
