@@ -11,16 +11,24 @@ from psycopg import pq
 from psycopg.errors import error_from_result
 from sqlalchemy import Connection, Select
 
+PLAIN_DTYPES = (pl.Int64(), pl.Float64(), pl.String())
+
 
 def fetch_frame(conn: Connection, query: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """The rows of `query` as a frame with these columns and dtypes (in the query's column order).
 
     On PostgreSQL the result travels as CSV through COPY (a million rows in a fraction of the time of
     fetching them as Python tuples); the statement is compiled with its parameters inlined by the
-    dialect's own quoting. On SQLite the rows are fetched.
+    dialect's own quoting. On SQLite the rows are fetched; when every column is an integer, a float or a
+    text (which the driver returns as they are), as the driver's tuples: a SQLAlchemy Row made of each
+    row doubled the time of reading a million.
     """
     if conn.dialect.name != "postgresql":
-        return pl.DataFrame(conn.execute(query).fetchall(), schema=schema, orient="row")
+        result = conn.execute(query)
+        plain = all(dtype in PLAIN_DTYPES for dtype in schema.values())
+        rows = result.cursor.fetchall() if plain and result.cursor is not None else result.fetchall()
+        result.close()
+        return pl.DataFrame(rows, schema=schema, orient="row")
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -108,59 +109,62 @@ def load_snapshot(
         return LoadResult(dataset.id, previous[0], unchanged_payload=True)
     frame = check_observations(observations, dataset.id)
     fetched_at = utc_naive(max(p.fetched_at for p in payloads))
-    stored = [raw_store.put(p.body) for p in payloads]
-    keyed = frame.with_columns(series_keys(frame).alias("key"))
-    stage("validated")
-    with engine.begin() as conn:
-        previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
-        if previous is not None and previous[1] == digest:
-            return LoadResult(dataset.id, previous[0], unchanged_payload=True)
-        _upsert_dataset(conn, dataset)
-        had_series = _series_count(conn, dataset.id) > 0
-        ids = _series_ids(conn, dataset.id, keyed)
-        rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
-        current = _current_observations(conn, dataset.id) if had_series else None
-        added, revised, unchanged = _diff(rows, current)
-        stage("diffed")
-        inserted = conn.execute(
-            insert(schema.snapshot).values(
-                dataset_id=dataset.id,
-                fetched_at=fetched_at,
-                sha256=digest,
-                reader_version=reader_version,
-                is_demo=any(p.is_demo for p in payloads),
-                rows_added=added.height,
-                rows_revised=revised.height,
-                rows_unchanged=unchanged,
+    with ThreadPoolExecutor(max_workers=1) as disk:
+        # the payloads are hashed, written and synced to disk while the database work goes on; the
+        # payload rows, which name their files, wait for them
+        writing = disk.submit(lambda: [raw_store.put(p.body) for p in payloads])
+        keyed = frame.with_columns(series_keys(frame).alias("key"))
+        stage("validated")
+        with engine.begin() as conn:
+            previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
+            if previous is not None and previous[1] == digest:
+                return LoadResult(dataset.id, previous[0], unchanged_payload=True)
+            _upsert_dataset(conn, dataset)
+            had_series = _series_count(conn, dataset.id) > 0
+            ids = _series_ids(conn, dataset.id, keyed)
+            rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
+            current = _current_observations(conn, dataset.id) if had_series else None
+            added, revised, unchanged = _diff(rows, current)
+            stage("diffed")
+            inserted = conn.execute(
+                insert(schema.snapshot).values(
+                    dataset_id=dataset.id,
+                    fetched_at=fetched_at,
+                    sha256=digest,
+                    reader_version=reader_version,
+                    is_demo=any(p.is_demo for p in payloads),
+                    rows_added=added.height,
+                    rows_revised=revised.height,
+                    rows_unchanged=unchanged,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            snapshot_id = int(inserted[0])
+            conn.execute(
+                insert(schema.payload),
+                [
+                    _payload_row(snapshot_id, seq, p, path)
+                    for seq, (p, (_sha, path)) in enumerate(zip(payloads, writing.result(), strict=True))
+                ],
             )
-        ).inserted_primary_key
-        assert inserted is not None
-        snapshot_id = int(inserted[0])
-        conn.execute(
-            insert(schema.payload),
-            [
-                _payload_row(snapshot_id, seq, p, path)
-                for seq, (p, (_sha, path)) in enumerate(zip(payloads, stored, strict=True))
-            ],
-        )
-        stage("snapshot recorded")
-        if revised.height:
-            _close_revised(conn, revised, fetched_at)
-        stage("revisions closed")
-        new_rows = (
-            pl.concat([added, revised])
-            .sort("series_id", "period")
-            .with_columns(
-                pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
-                pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+            stage("snapshot recorded")
+            if revised.height:
+                _close_revised(conn, revised, fetched_at)
+            stage("revisions closed")
+            new_rows = (
+                pl.concat([added, revised])
+                .sort("series_id", "period")
+                .with_columns(
+                    pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
+                    pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+                )
             )
-        )
-        if new_rows.get_column("series_id").null_count():
-            raise RuntimeError(f"{dataset.id}: rows without a series id reached the load (a bug)")
-        bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
-        check_references(conn, snapshot_id)
-        stage("observations written")
-    return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
+            if new_rows.get_column("series_id").null_count():
+                raise RuntimeError(f"{dataset.id}: rows without a series id reached the load (a bug)")
+            bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
+            check_references(conn, snapshot_id)
+            stage("observations written")
+        return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
 
 
 def check_references(conn: Connection, snapshot_id: int | None = None) -> None:
