@@ -27,12 +27,12 @@ log = logging.getLogger("scheduler")
 def jobstore_engine(database_url: str) -> Engine:
     """The job store's own engine. On SQLite its reads take no write lock and it waits long for one, so
     that a long load transaction neither stalls the scheduler loop nor (after the busy timeout) kills it.
-    On PostgreSQL it runs in autocommit: APScheduler's job store writes one statement per transaction."""
+    On PostgreSQL it runs in autocommit (APScheduler's job store writes one statement per transaction): no
+    BEGIN and COMMIT round trips."""
     if make_url(database_url).get_backend_name() == "sqlite":
         engine = create_engine(database_url, connect_args={"timeout": 600})
         event.listen(engine, "connect", _sqlite_jobstore_pragmas)
         return engine
-    # each of the job store's statements is a transaction of its own: no BEGIN and COMMIT round trips
     return create_db_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
 
 
