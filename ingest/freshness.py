@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from ingest.catalogue import Catalogue
 from storage import schema
@@ -73,16 +73,23 @@ _STORED: weakref.WeakKeyDictionary[Engine, tuple[tuple[int | None, int | None], 
 
 
 def _stored(engine: Engine) -> _Stored:
-    """The stored state, read again only when a snapshot or a job run was added since the last read."""
+    """The stored state, read again only when a snapshot or a job run was added since the last read (the
+    observations only when a snapshot was: they change with snapshots alone)."""
     snap, obs, series, run = schema.snapshot, schema.observation, schema.series, schema.job_run
     with engine.connect() as conn:
-        marker = (
-            conn.execute(select(func.max(snap.c.id))).scalar(),
-            conn.execute(select(func.max(run.c.id))).scalar(),
-        )
+        newest = conn.execute(
+            select(
+                select(func.max(snap.c.id)).scalar_subquery(), select(func.max(run.c.id)).scalar_subquery()
+            )
+        ).one()
+        marker = (newest[0], newest[1])
         cached = _STORED.get(engine)
         if cached is not None and cached[0] == marker:
             return cached[1]
+        if cached is not None and cached[0][0] == marker[0]:  # only runs were added: no observation changed
+            stored = replace(cached[1], runs=_ingest_runs(conn))
+            _STORED[engine] = (marker, stored)
+            return stored
         latest_period = dict(
             conn.execute(
                 select(series.c.dataset_id, func.max(obs.c.period))
@@ -105,14 +112,20 @@ def _stored(engine: Engine) -> _Stored:
                 )
             ).all()
         )
-        runs = conn.execute(
-            select(run.c.dataset_id, run.c.finished_at, run.c.outcome, run.c.error)
-            .where(run.c.dataset_id.is_not(None), run.c.outcome != "running", run.c.job.like("ingest:%"))
-            .order_by(run.c.id)
-        ).all()
-    stored = _Stored(latest_period, last_change, demo, [(r[0], r[1], r[2], r[3]) for r in runs])
+        stored = _Stored(latest_period, last_change, demo, _ingest_runs(conn))
     _STORED[engine] = (marker, stored)
     return stored
+
+
+def _ingest_runs(conn: Connection) -> list[tuple[str, datetime | None, str, str | None]]:
+    """Every finished ingest run, oldest first: (dataset, finished_at, outcome, error)."""
+    run = schema.job_run
+    rows = conn.execute(
+        select(run.c.dataset_id, run.c.finished_at, run.c.outcome, run.c.error)
+        .where(run.c.dataset_id.is_not(None), run.c.outcome != "running", run.c.job.like("ingest:%"))
+        .order_by(run.c.id)
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:

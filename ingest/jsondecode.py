@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from typing import Any, Final
+from itertools import chain
+from typing import Any, Final, cast
 
 import orjson
 
@@ -86,10 +86,10 @@ def _tally(document: object) -> int:
     stack: list[object] = [document]
     while stack:
         node = stack.pop()
-        values: Iterable[object]
+        values: list[Any]
         if isinstance(node, dict):
             total += len(node) + "".join(node).count(":")
-            values = node.values()
+            values = list(node.values())
         elif isinstance(node, list):
             values = node
         elif isinstance(node, str):
@@ -103,10 +103,14 @@ def _tally(document: object) -> int:
         except (TypeError, OverflowError):
             pass
         kinds = set(map(type, values))
-        if kinds == {str}:
-            total += "".join(values).count(":")
+        if kinds == {dict}:  # records (a list of objects): their keys at once, their values as one list
+            records = cast(list[dict[str, object]], values)
+            total += sum(map(len, records)) + "".join(chain.from_iterable(records)).count(":")
+            stack.append(list(chain.from_iterable(map(dict.values, records))))
             continue
-        stack.extend(v for v in values if isinstance(v, dict | list | str))
+        total += "".join(filter(str.__instancecheck__, values)).count(":")  # C-level, as above
+        if kinds & {dict, list}:
+            stack.extend(v for v in values if isinstance(v, _CONTAINERS))
     return total
 
 

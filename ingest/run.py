@@ -21,6 +21,7 @@ from ingest.http import LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
+from storage.engine import autocommit
 from storage.jobs import finish_run, now_utc, record_runs, start_run
 from storage.load import (
     DatasetInfo,
@@ -312,7 +313,7 @@ def ingest(
     outcomes = []
     finished: list[dict[str, object]] = []
     try:
-        with engine.connect() as conn:
+        with autocommit(engine) as conn:
             held = held_locks(conn, [f"ingest:{spec.id}" for spec in specs])
             digests = latest_digests(conn)
         for spec in specs:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness
 from storage import schema
+from storage.engine import autocommit
 
 __all__ = [
     "HELSINKI",
@@ -356,19 +357,13 @@ class Alerter:
         table = schema.alert_state
         now = self._now()
         try:
-            with self.engine.begin() as conn:
+            with autocommit(self.engine) as conn:  # one statement: nothing open means nothing written
                 rows = conn.execute(
-                    select(table).where(table.c.problem_key.in_(keys), table.c.resolved_at.is_(None))
+                    update(table)
+                    .where(table.c.problem_key.in_(keys), table.c.resolved_at.is_(None))
+                    .values(resolved_at=now)
+                    .returning(table.c.problem_key, table.c.last_sent, table.c.first_seen)
                 ).all()
-                if rows:
-                    conn.execute(
-                        update(table)
-                        .where(
-                            table.c.problem_key.in_([r.problem_key for r in rows]),
-                            table.c.resolved_at.is_(None),
-                        )
-                        .values(resolved_at=now)
-                    )
         except Exception as error:
             log.warning("alert state: could not resolve %s: %s", ", ".join(keys), self._safe(error))
             return 0

@@ -26,12 +26,14 @@ log = logging.getLogger("scheduler")
 
 def jobstore_engine(database_url: str) -> Engine:
     """The job store's own engine. On SQLite its reads take no write lock and it waits long for one, so
-    that a long load transaction neither stalls the scheduler loop nor (after the busy timeout) kills it."""
+    that a long load transaction neither stalls the scheduler loop nor (after the busy timeout) kills it.
+    On PostgreSQL it runs in autocommit (APScheduler's job store writes one statement per transaction): no
+    BEGIN and COMMIT round trips."""
     if make_url(database_url).get_backend_name() == "sqlite":
         engine = create_engine(database_url, connect_args={"timeout": 600})
         event.listen(engine, "connect", _sqlite_jobstore_pragmas)
         return engine
-    return create_db_engine(database_url)
+    return create_db_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _sqlite_jobstore_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,10 +76,13 @@ class JobStore:
             max_instances=1,
             next_run_time=next_run_time,
         )
-        try:
-            self.store.add_job(job)
-        except ConflictingIdError:
+        try:  # the job is stored already but on the first start: one update, no failed insert first
             self.store.update_job(job)
+        except JobLookupError:
+            try:
+                self.store.add_job(job)
+            except ConflictingIdError:  # another process stored it in between
+                self.store.update_job(job)
 
     def remove(self, job_id: str) -> None:
         with suppress(JobLookupError):

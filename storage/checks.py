@@ -56,7 +56,9 @@ def check_observations(frame: pl.DataFrame, dataset_id: str) -> pl.DataFrame:
     if unknown_units:
         raise ObservationError(dataset_id, "unit", f"one of {sorted(UNITS)}", repr(unknown_units[0]))
     key = [*dimension_columns(frame), "period"]
-    duplicated = frame.filter(pl.struct(key).is_duplicated())
+    # distinct row hashes first (cheap); only a repeated hash (a duplicate or a collision) costs the search
+    hashes_repeat = frame.select(key).hash_rows().n_unique() < frame.height
+    duplicated = frame.filter(pl.struct(key).is_duplicated()) if hashes_repeat else frame.clear()
     if duplicated.height:
         first = duplicated.row(0, named=True)
         where = ", ".join(f"{k}={first[k]!r}" for k in key)

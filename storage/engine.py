@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from common.config import get_settings
@@ -39,6 +40,15 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def autocommit(engine: Engine) -> AbstractContextManager[Connection]:
+    """A connection for work of one statement at a time (a run record, a read): on PostgreSQL each
+    statement commits on its own, without the round trips of BEGIN and COMMIT (or ROLLBACK); on SQLite
+    an ordinary transaction, committed at the end of the block."""
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return engine.begin()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

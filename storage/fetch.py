@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import Connection, Select
+
+if TYPE_CHECKING:
+    import psycopg
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy stores for DateTime on SQLite
 _TIMESTAMP_PARSE = "%Y-%m-%d %H:%M:%S%.6f"  # the same, in the form polars parses (chrono's)
@@ -25,13 +28,16 @@ def fetch_frame(conn: Connection, query: Select[Any], schema: dict[str, pl.DataT
     """
     if conn.dialect.name != "postgresql":
         return _sqlite_frame(conn, query, schema)
+    import psycopg  # here: commands on SQLite do not pay for importing the PostgreSQL driver
+    from psycopg import pq
+
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     driver = conn.connection.driver_connection
-    assert driver is not None
+    assert isinstance(driver, psycopg.Connection)
+    if not driver.autocommit and driver.info.transaction_status == pq.TransactionStatus.IDLE:
+        conn.exec_driver_sql("SELECT 1")  # the transaction begins (for SQLAlchemy too), as for a statement
     buffer = io.BytesIO()
-    with driver.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
-        for block in copy:
-            buffer.write(block)
+    _copy_out(driver, f"COPY ({sql}) TO STDOUT (FORMAT csv)", buffer)
     if buffer.tell() == 0:
         return pl.DataFrame(schema=schema)
     buffer.seek(0)
@@ -64,3 +70,27 @@ def _sqlite_frame(conn: Connection, query: Select[Any], schema: dict[str, pl.Dat
         if isinstance(dtype, pl.Datetime | pl.Date)
     ]
     return frame.with_columns(parsed) if parsed else frame
+
+
+def _copy_out(driver: psycopg.Connection[Any], statement: str, out: io.BytesIO) -> None:
+    """Write what a COPY ... TO STDOUT sends into out, read from libpq in one blocking loop.
+
+    The server sends one message per row, and psycopg's Copy iterator takes each through its wait
+    machinery: on a million rows that doubled the time of the whole read. Runs in the connection's
+    open transaction; an error of the statement is raised as psycopg raises it.
+    """
+    from psycopg import pq
+    from psycopg.errors import error_from_result
+
+    pgconn = driver.pgconn
+    with driver.lock:
+        pgconn.send_query(statement.encode(driver.info.encoding))
+        error: psycopg.Error | None = None
+        while (result := pgconn.get_result()) is not None:
+            if result.status == pq.ExecStatus.COPY_OUT:
+                while (received := pgconn.get_copy_data(0))[0] > 0:
+                    out.write(received[1])
+            elif result.status != pq.ExecStatus.COMMAND_OK and error is None:
+                error = error_from_result(result, driver.info.encoding)
+    if error is not None:
+        raise error

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, update
 
 from storage import schema
+from storage.engine import autocommit
 
 OUTCOMES = ("running", "success", "unchanged", "failed", "rejected", "busy")
 
@@ -28,7 +29,7 @@ def start_run(
     started_at: datetime | None = None,
 ) -> int:
     """Record that a job has started (now, or at started_at: naive UTC); returns the run id."""
-    with engine.begin() as conn:
+    with autocommit(engine) as conn:
         result = conn.execute(
             insert(schema.job_run).values(
                 job=job,
@@ -59,7 +60,7 @@ def finish_run(
     """Record how a job ended."""
     if outcome not in OUTCOMES:
         raise ValueError(f"job outcome: expected one of {OUTCOMES}, got {outcome!r}")
-    with engine.begin() as conn:
+    with autocommit(engine) as conn:
         conn.execute(
             update(schema.job_run)
             .where(schema.job_run.c.id == run_id)
@@ -119,5 +120,5 @@ def record_runs(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
                 "pid": pid,
             }
         )
-    with engine.begin() as conn:
+    with autocommit(engine) as conn:
         conn.execute(insert(schema.job_run), values)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -108,55 +109,62 @@ def load_snapshot(
         return LoadResult(dataset.id, previous[0], unchanged_payload=True)
     frame = check_observations(observations, dataset.id)
     fetched_at = utc_naive(max(p.fetched_at for p in payloads))
-    stored = raw_store.put_all([p.body for p in payloads])
-    keyed = frame.with_columns(series_keys(frame).alias("key"))
-    stage("validated")
-    with engine.begin() as conn:
-        previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
-        if previous is not None and previous[1] == digest:
-            return LoadResult(dataset.id, previous[0], unchanged_payload=True)
-        _upsert_dataset(conn, dataset)
-        had_series = _series_count(conn, dataset.id) > 0
-        ids = _series_ids(conn, dataset.id, keyed)
-        rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
-        current = _current_observations(conn, dataset.id) if had_series else None
-        added, revised, unchanged = _diff(rows, current)
-        stage("diffed")
-        inserted = conn.execute(
-            insert(schema.snapshot).values(
-                dataset_id=dataset.id,
-                fetched_at=fetched_at,
-                sha256=digest,
-                reader_version=reader_version,
-                is_demo=any(p.is_demo for p in payloads),
-                rows_added=added.height,
-                rows_revised=revised.height,
-                rows_unchanged=unchanged,
+    with ThreadPoolExecutor(max_workers=1) as disk:
+        # the payloads are hashed, written and synced to disk while the database work goes on; the
+        # payload rows, which name their files, wait for them
+        writing = disk.submit(raw_store.put_all, [p.body for p in payloads])
+        keyed = frame.with_columns(series_keys(frame).alias("key"))
+        stage("validated")
+        with engine.begin() as conn:
+            previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
+            if previous is not None and previous[1] == digest:
+                return LoadResult(dataset.id, previous[0], unchanged_payload=True)
+            _upsert_dataset(conn, dataset)
+            had_series = _series_count(conn, dataset.id) > 0
+            ids = _series_ids(conn, dataset.id, keyed)
+            rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
+            current = _current_observations(conn, dataset.id) if had_series else None
+            added, revised, unchanged = _diff(rows, current)
+            stage("diffed")
+            inserted = conn.execute(
+                insert(schema.snapshot).values(
+                    dataset_id=dataset.id,
+                    fetched_at=fetched_at,
+                    sha256=digest,
+                    reader_version=reader_version,
+                    is_demo=any(p.is_demo for p in payloads),
+                    rows_added=added.height,
+                    rows_revised=revised.height,
+                    rows_unchanged=unchanged,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            snapshot_id = int(inserted[0])
+            conn.execute(
+                insert(schema.payload),
+                [
+                    _payload_row(snapshot_id, seq, p, path)
+                    for seq, (p, (_sha, path)) in enumerate(zip(payloads, writing.result(), strict=True))
+                ],
             )
-        ).inserted_primary_key
-        assert inserted is not None
-        snapshot_id = int(inserted[0])
-        conn.execute(
-            insert(schema.payload),
-            [
-                _payload_row(snapshot_id, seq, p, path)
-                for seq, (p, (_sha, path)) in enumerate(zip(payloads, stored, strict=True))
-            ],
-        )
-        stage("snapshot recorded")
-        if revised.height:
-            _close_revised(conn, revised, fetched_at)
-        stage("revisions closed")
-        new_rows = pl.concat([added, revised]).with_columns(
-            pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
-            pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
-        )
-        if new_rows.get_column("series_id").null_count():
-            raise RuntimeError(f"{dataset.id}: rows without a series id reached the load (a bug)")
-        bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
-        check_references(conn, snapshot_id)
-        stage("observations written")
-    return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
+            stage("snapshot recorded")
+            if revised.height:
+                _close_revised(conn, revised, fetched_at)
+            stage("revisions closed")
+            new_rows = (
+                pl.concat([added, revised])
+                .sort("series_id", "period")
+                .with_columns(
+                    pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
+                    pl.lit(fetched_at.strftime(TIMESTAMP_FORMAT)).alias("valid_from"),
+                )
+            )
+            if new_rows.get_column("series_id").null_count():
+                raise RuntimeError(f"{dataset.id}: rows without a series id reached the load (a bug)")
+            bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
+            check_references(conn, snapshot_id)
+            stage("observations written")
+        return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
 
 
 def check_references(conn: Connection, snapshot_id: int | None = None) -> None:
@@ -241,21 +249,19 @@ def _series_count(conn: Connection, dataset_id: str) -> int:
 
 
 def _existing_series(conn: Connection, dataset_id: str) -> pl.DataFrame:
-    result = conn.execute(
-        select(schema.series.c.key, schema.series.c.id).where(schema.series.c.dataset_id == dataset_id)
-    )
-    return pl.DataFrame(result.fetchall(), schema={"key": pl.String, "series_id": pl.Int64}, orient="row")
+    query = select(schema.series.c.key, schema.series.c.id).where(schema.series.c.dataset_id == dataset_id)
+    return fetch_frame(conn, query, {"key": pl.String(), "series_id": pl.Int64()})
 
 
 def _series_ids(conn: Connection, dataset_id: str, keyed: pl.DataFrame) -> pl.DataFrame:
-    """Map every series key in the frame to its id, inserting the series the database lacks."""
-    wanted = keyed.select("key", "area", "unit").unique("key")
+    """Map every series key in the frame to its id, inserting the series the database lacks (ids in the
+    frame's order)."""
+    wanted = keyed.select("key", "area", "unit").unique("key", maintain_order=True)
     existing = _existing_series(conn, dataset_id)
-    missing = wanted.join(existing, on="key", how="anti")
+    missing = wanted.join(existing, on="key", how="anti", maintain_order="left")
     if missing.height:
-        conn.execute(
-            insert(schema.series),
-            [{"dataset_id": dataset_id, **row} for row in missing.iter_rows(named=True)],
+        bulk_insert(
+            conn, "series", missing.select(pl.lit(dataset_id).alias("dataset_id"), "key", "area", "unit")
         )
         existing = _existing_series(conn, dataset_id)
     return existing
@@ -276,15 +282,20 @@ def _current_observations(conn: Connection, dataset_id: str) -> pl.DataFrame:
 
 
 def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Split incoming rows into (added, revised, count unchanged) against the current values."""
+    """Split incoming rows into (added, revised, count unchanged) against the current values (one join)."""
     if current is None or current.height == 0:
         return rows, rows.clear(), 0
-    joined = rows.join(current, on=["series_id", "period"], how="left", suffix="_old", coalesce=True)
-    present = joined.join(current.select("series_id", "period"), on=["series_id", "period"], how="semi")
-    added = rows.join(current.select("series_id", "period"), on=["series_id", "period"], how="anti")
+    joined = rows.join(
+        current.with_columns(pl.lit(True).alias("present")),
+        on=["series_id", "period"],
+        how="left",
+        suffix="_old",
+    )
+    present = pl.col("present").is_not_null()
     changed = pl.col("value").ne_missing(pl.col("value_old")) | pl.col("flag").ne_missing(pl.col("flag_old"))
-    revised = present.filter(changed).select(rows.columns)
-    return added, revised, present.height - revised.height
+    added = joined.filter(~present).select(rows.columns)
+    revised = joined.filter(present & changed).select(rows.columns)
+    return added, revised, rows.height - added.height - revised.height
 
 
 def _close_revised(conn: Connection, revised: pl.DataFrame, valid_to: datetime) -> None:

@@ -89,16 +89,18 @@ def job_lock(
 def held_locks(conn: Connection, names: Sequence[str]) -> set[str]:
     """Which of the named job locks some run holds now (a hint for skipping work: the lock decides)."""
     if conn.dialect.name == "postgresql":
-        namespace = str(conn.execute(text("SELECT current_schema()")).scalar())
-        keys = {advisory_key(name, namespace) & 0xFFFFFFFFFFFFFFFF: name for name in names}
+        # one round trip: the schema (part of each key) on a row of its own, then one row per lock held
         rows = conn.execute(
             text(
-                "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND objsubid = 1"
+                "SELECT current_schema() AS namespace, NULL::oid AS classid, NULL::oid AS objid"
+                " UNION ALL SELECT NULL, classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+                " AND granted AND objsubid = 1"
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         ).all()
-        held = ((int(row.classid) << 32) | int(row.objid) for row in rows)
+        namespace = next(str(row.namespace) for row in rows if row.classid is None)
+        keys = {advisory_key(name, namespace) & 0xFFFFFFFFFFFFFFFF: name for name in names}
+        held = ((int(row.classid) << 32) | int(row.objid) for row in rows if row.classid is not None)
         return {keys[key] for key in held if key in keys}
     lock = schema.job_lock
     query = select(lock.c.name).where(lock.c.name.in_(list(names)), lock.c.expires_at >= now_utc())
