@@ -305,17 +305,23 @@ def test_demo_snapshot_replays_with_the_reference_date(tmp_path: Path) -> None:
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
 
 
-def test_each_page_is_decoded_once_and_parse_still_decodes_other_payloads(
-    httpserver: HTTPServer, fetcher: LiveFetcher, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    decoded: list[int] = []
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the documents the connector decodes, in order (orjson.loads counted, not replaced)."""
+    sizes: list[int] = []
     real_loads = orjson.loads
 
     def counting_loads(data: bytes) -> Any:
-        decoded.append(len(data))
+        sizes.append(len(data))
         return real_loads(data)
 
     monkeypatch.setattr("ingest.fingrid.orjson.loads", counting_loads)
+    return sizes
+
+
+def test_each_page_is_decoded_once_and_parse_still_decodes_other_payloads(
+    httpserver: HTTPServer, fetcher: LiveFetcher, decoded: list[int]
+) -> None:
     httpserver.expect_request(PATH).respond_with_handler(PagedApi(two_days()))
     spec = make_spec(httpserver, page_size=200)
     source = connector()
@@ -342,25 +348,16 @@ class CompactApi(PagedApi):
 
 
 def test_compact_pages_are_followed_from_their_end_and_decoded_once_by_parse(
-    httpserver: HTTPServer, fetcher: LiveFetcher, monkeypatch: pytest.MonkeyPatch
+    httpserver: HTTPServer, fetcher: LiveFetcher, decoded: list[int]
 ) -> None:
-    decoded: list[int] = []
-    real_loads = orjson.loads
-
-    def counting_loads(data: bytes) -> Any:
-        decoded.append(len(data))
-        return real_loads(data)
-
     httpserver.expect_request(PATH).respond_with_handler(CompactApi(two_days()))
     spec = make_spec(httpserver, page_size=200)
     source = connector()
-    monkeypatch.setattr("ingest.fingrid.orjson.loads", counting_loads)
     payloads = source.fetch(spec, fetcher)
     assert len(payloads) == 3
     assert all(size < 300 for size in decoded)  # only each page's pagination, not its values
     frame = source.parse(spec, payloads)
     assert sorted(decoded[3:]) == sorted(len(p.body) for p in payloads)  # each page decoded once, by parse
-    monkeypatch.setattr("ingest.fingrid.orjson.loads", real_loads)
     httpserver.clear()
     httpserver.expect_request(PATH).respond_with_handler(PagedApi(two_days()))
     assert_frame_equal(connector().parse(spec, connector().fetch(spec, fetcher)), frame)
