@@ -583,7 +583,13 @@ def report_command(
     if week is not None and half is not None:
         raise typer.BadParameter("give either --week or --half, not both", param_hint="--half")
     try:
-        _ = weekly.parse_half(half) if half is not None else weekly.parse_week(week) if week else None
+        period = (
+            weekly.parse_half(half)
+            if half is not None
+            else weekly.parse_week(week)
+            if week
+            else weekly.current_week()
+        )
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
@@ -591,7 +597,7 @@ def report_command(
     engine = open_database()
     try:
         with recorded(engine, "report:half" if half is not None else "report:weekly"):
-            weekly.report_command(lang=lang, week=week, half=half, out=out_dir)
+            out().print(weekly.write_report_for(engine, period, lang, out_dir))
     finally:
         engine.dispose()
 

@@ -18,12 +18,11 @@ from datetime import time as clock
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import altair as alt
 import jinja2
 import polars as pl
-import typer
 import vl_convert as vlc
 import xlsxwriter
 from altair.utils.schemapi import debug_mode
@@ -54,7 +53,6 @@ from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
 from storage.as_of import database_as_of
-from storage.engine import open_database
 
 __all__ = [
     "CHART_NAMES",
@@ -68,8 +66,8 @@ __all__ = [
     "parse_week",
     "peer_section",
     "period_changes",
-    "report_command",
     "write_half_year_report",
+    "write_report_for",
     "write_weekly_report",
     "write_weekly_reports",
 ]
@@ -1466,36 +1464,8 @@ def write_half_year_report(
 # command line
 
 
-def report_command(
-    lang: Annotated[
-        str, typer.Option("--lang", help="Language of the report: fi (default), sv or en.")
-    ] = "fi",
-    week: Annotated[
-        str | None,
-        typer.Option("--week", help="ISO week as YYYY-Www, e.g. 2026-W48 (default: the current week)."),
-    ] = None,
-    half: Annotated[
-        str | None,
-        typer.Option("--half", help="Half-year as YYYY-H1 or YYYY-H2: write the council report instead."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (default: KESTAVA_REPORT_DIR, data/reports)."),
-    ] = None,
-) -> None:
-    """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV."""
-    if lang not in LANGS:
-        raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint="--lang")
-    if week is not None and half is not None:
-        raise typer.BadParameter("give either --week or --half, not both", param_hint="--half")
-    try:
-        period = parse_half(half) if half is not None else parse_week(week) if week else current_week()
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
-    engine = open_database()
-    try:
-        result = build_report(engine, period, lang=lang, out_dir=out)
-    finally:
-        engine.dispose()
+def write_report_for(engine: Engine, period: ReportPeriod, lang: str, out: Path | None = None) -> str:
+    """Write one period's report (a week's, or a half-year's for the council) and say what was written."""
+    result = build_report(engine, period, lang=lang, out_dir=out)
     drawn = sum(1 for c in result.charts if c.error is None)
-    typer.echo(f"wrote {result.path} ({drawn}/{len(result.charts)} charts, {result.timings['total']:.1f} s)")
+    return f"wrote {result.path} ({drawn}/{len(result.charts)} charts, {result.timings['total']:.1f} s)"

@@ -22,12 +22,12 @@ from xml.etree import ElementTree
 
 import polars as pl
 import pytest
-import typer
 import vl_convert as vlc
 from sqlalchemy import Engine, delete, insert, update
 from typer.testing import CliRunner
 
 from ingest.catalogue import load_catalogue
+from kestava import cli
 from report import data as rd
 from report import weekly
 from report.charts import STATUS_LEVELS
@@ -477,19 +477,18 @@ def test_strings_from_data_are_escaped(loaded_engine: Engine, tmp_path: Path) ->
 # the half-yearly report and the command line
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-    app.command()(weekly.report_command)
-    return app
+def _report(args: list[str]) -> Any:
+    """`kestava report ARGS`, output unwrapped."""
+    return CliRunner().invoke(cli.app, ["report", *args], env={"COLUMNS": "400", "NO_COLOR": "1"})
 
 
 def test_half_year_report_via_the_command_line(
     loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(weekly, "open_database", lambda: _Borrowed(loaded_engine))
+    monkeypatch.setattr("storage.engine.open_database", lambda: _Borrowed(loaded_engine))
     monkeypatch.setattr(weekly, "build_report", functools.partial(weekly.build_report, images=False))
     half = f"{date.today().year}-H{1 if date.today().month <= 6 else 2}"
-    result = CliRunner().invoke(_cli(), ["--half", half, "--lang", "fi", "--out", str(tmp_path)])
+    result = _report(["--half", half, "--lang", "fi", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     path = tmp_path / half / "fi" / "report.html"
     charts = len(EXPECTED_CHARTS)
@@ -509,7 +508,7 @@ def test_half_year_report_via_the_command_line(
 
 
 class _Borrowed:
-    """The module's engine for report_command, which disposes of what it opened."""
+    """The test's engine for the report command, which disposes of what it opened."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -532,7 +531,7 @@ class _Borrowed:
     ],
 )
 def test_bad_arguments_exit_2_naming_option_and_format(args: list[str], option: str, expected: str) -> None:
-    result = CliRunner().invoke(_cli(), args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    result = _report(args)
     assert result.exit_code == 2, result.output
     assert option in result.output and expected in result.output
 
