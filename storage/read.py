@@ -53,7 +53,7 @@ def observations(
     """
     obs, series = schema.observation, schema.series
     # Per row only what differs by row: the dataset comes with the series keys, and a current row's
-    # valid_to is known to be empty (a fifth less for the driver to turn into Python objects).
+    # valid_to is known to be empty (two columns of eight fewer for the driver to turn into Python objects).
     row_schema = {k: v for k, v in _OBSERVATION_ROW_SCHEMA.items() if k != "dataset"}
     if as_of is None:
         del row_schema["valid_to"]

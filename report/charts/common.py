@@ -243,7 +243,7 @@ def _finish(
 
     The chart is one the caller has just built and hands over, so these are set on it in place:
     Altair's `properties()` and `configure()` copy a layered chart by constructing it again, which deep
-    copies every layer (a third of a report's chart-building time). The whole spec is still validated
+    copies every layer (about a fifth of a report's chart-building time). The whole spec is still validated
     against the Vega-Lite schema when it is turned into a dict.
     """
     finding = finding[:1].upper() + finding[1:]
