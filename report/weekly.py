@@ -1461,7 +1461,7 @@ def write_half_year_report(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# command line
+# what `kestava report` writes and says
 
 
 def write_report_for(engine: Engine, period: ReportPeriod, lang: str, out: Path | None = None) -> str:

@@ -363,32 +363,21 @@ def test_compact_pages_are_followed_from_their_end_and_decoded_once_by_parse(
     assert_frame_equal(connector().parse(spec, connector().fetch(spec, fetcher)), frame)
 
 
+@pytest.mark.parametrize(
+    ("api", "member", "repeated"),
+    [
+        (PagedApi, b'"value": ', b'"value": 1.0, "value": '),  # spaced JSON: decoded whole by fetch
+        (CompactApi, b'"value":', b'"value":1.0,"value":'),  # the API's compact form: followed from its end
+    ],
+)
 def test_a_repeated_key_in_a_fetched_page_is_rejected_by_parse(
-    httpserver: HTTPServer, fetcher: LiveFetcher
+    httpserver: HTTPServer, fetcher: LiveFetcher, api: type[PagedApi], member: bytes, repeated: bytes
 ) -> None:
     """fetch decodes pages only to follow nextPage; the keys are checked when parse uses the page."""
 
-    class RepeatedKey(PagedApi):
+    class RepeatedKey(api):  # type: ignore[valid-type,misc]
         def __call__(self, request: Request) -> Response:
-            response = super().__call__(request)
-            body = response.get_data().replace(b'"value": ', b'"value": 1.0, "value": ', 1)
-            return Response(body, content_type="application/json")
-
-    httpserver.expect_request(PATH).respond_with_handler(RepeatedKey(two_days()))
-    spec = make_spec(httpserver, page_size=200)
-    source = connector()
-    payloads = source.fetch(spec, fetcher)
-    with pytest.raises(DuplicateKeyError) as caught:
-        source.parse(spec, payloads)
-    assert caught.value.field == "page 1: body: data[0]"
-
-
-def test_a_repeated_key_in_a_compact_page_is_rejected_by_parse(
-    httpserver: HTTPServer, fetcher: LiveFetcher
-) -> None:
-    class RepeatedKey(CompactApi):
-        def __call__(self, request: Request) -> Response:
-            body = super().__call__(request).get_data().replace(b'"value":', b'"value":1.0,"value":', 1)
+            body = super().__call__(request).get_data().replace(member, repeated, 1)
             return Response(body, content_type="application/json")
 
     httpserver.expect_request(PATH).respond_with_handler(RepeatedKey(two_days()))
