@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-import types
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
+
+from common.spawn import main_module_hidden
 
 PNG_SCALE: Final = 2.0  # the PNG file: twice the CSS size, sharp on high-density screens and slides
 EMBED_SCALE: Final = 1.0  # the PNG inlined in the page for readers without JavaScript: a third of the bytes
@@ -94,24 +92,5 @@ class Renderer:
             return future
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        with _main_module_hidden():  # a worker may be started here
+        with main_module_hidden():  # a worker may be started here
             return self._pool.submit(render, spec, svg_only)
-
-
-@contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """While workers start: a bare __main__, so that a spawned worker does not import the caller's script.
-
-    multiprocessing's spawn runs the parent's main script again in every worker (to find functions
-    defined there); a script that calls the report without an `if __name__ == "__main__":` guard
-    would then run itself in each worker, which waits for a drawing that never comes. The workers
-    need nothing from it: render is imported from this module.
-    """
-    modules = sys.modules
-    main = modules.get("__main__")
-    modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            modules["__main__"] = main
