@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+CHANGES_AT_BEGIN = "kestava_changes_at_begin"  # Connection.info key: sqlite3's total_changes at BEGIN
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +36,7 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -49,6 +50,13 @@ def autocommit(engine: Engine) -> AbstractContextManager[Connection]:
     if engine.dialect.name == "postgresql":
         return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     return engine.begin()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Begin with the write lock (no other writer commits until this transaction ends), noting how many
+    rows the connection had changed, so that storage.fetch can tell whether this transaction wrote yet."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.info[CHANGES_AT_BEGIN] = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

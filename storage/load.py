@@ -119,11 +119,12 @@ def load_snapshot(
             previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
             if previous is not None and previous[1] == digest:
                 return LoadResult(dataset.id, previous[0], unchanged_payload=True)
+            # the current values are read before this transaction writes anything, so that SQLite can read
+            # them in its read worker (storage.fetch); the writes below do not change them
+            current = _current_observations(conn, dataset.id) if _series_count(conn, dataset.id) else None
             _upsert_dataset(conn, dataset)
-            had_series = _series_count(conn, dataset.id) > 0
             ids = _series_ids(conn, dataset.id, keyed)
             rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
-            current = _current_observations(conn, dataset.id) if had_series else None
             added, revised, unchanged = _diff(rows, current)
             stage("diffed")
             inserted = conn.execute(

@@ -1,12 +1,17 @@
-"""Query results as frames: PostgreSQL's COPY path gives exactly what fetching the rows gives."""
+"""Query results as frames: PostgreSQL's COPY path and SQLite's read worker give exactly what fetching the
+rows gives."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import polars as pl
+import pytest
 from sqlalchemy import Column, Date, DateTime, Engine, Float, Integer, MetaData, String, Table, insert, select
 
+import storage.fetch
+from storage import sqlite_arrow
+from storage.engine import create_db_engine
 from storage.fetch import fetch_frame
 
 ROWS = [
@@ -42,7 +47,8 @@ SCHEMA = {
 }
 
 
-def test_fetch_frame_gives_the_rows_as_stored(engine: Engine) -> None:
+def probe_table(engine: Engine) -> Table:
+    """The probe table, created in engine's database and holding ROWS."""
     metadata = MetaData()
     table = Table(
         "fetch_probe",
@@ -57,6 +63,21 @@ def test_fetch_frame_gives_the_rows_as_stored(engine: Engine) -> None:
     metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(table), ROWS)
+    return table
+
+
+@pytest.fixture(params=["cursor", "worker"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How SQLite reads results: "worker" hands every result of more than one row to the read worker,
+    which is made ready first (PostgreSQL reads through COPY either way)."""
+    if request.param == "worker":
+        monkeypatch.setattr(storage.fetch, "WORKER_ROWS", 2)
+        assert sqlite_arrow.wait(120), "the SQLite read worker did not start"
+    return str(request.param)
+
+
+def test_fetch_frame_gives_the_rows_as_stored(engine: Engine, reader: str) -> None:
+    table = probe_table(engine)
     expected = pl.DataFrame(ROWS, schema=SCHEMA)
     query = select(*table.c).order_by(table.c.id)
     with engine.connect() as conn:
@@ -67,3 +88,42 @@ def test_fetch_frame_gives_the_rows_as_stored(engine: Engine) -> None:
         assert some["id"].to_list() == [2, 3]
         since = fetch_frame(conn, query.where(table.c.at >= datetime(2024, 1, 2, 3, 4, 5)), SCHEMA)
         assert since["id"].to_list() == [1, 4]  # a datetime parameter is bound as the column stores it
+
+
+def test_fetch_frame_sees_what_its_own_transaction_wrote(engine: Engine, reader: str) -> None:
+    # on SQLite the rows are read by a second connection only while this one has written nothing: a
+    # transaction that wrote must still see its own rows, and a read before the write the stored ones
+    table = probe_table(engine)
+    query = select(*table.c).order_by(table.c.id)
+    with engine.begin() as conn:
+        assert fetch_frame(conn, query, SCHEMA)["id"].to_list() == [1, 2, 3, 4, 5]
+        conn.execute(insert(table), [{**ROWS[0], "id": 6, "flag": "uncommitted"}])
+        conn.execute(table.update().where(table.c.id == 1).values(value=2.5))
+        frame = fetch_frame(conn, query, SCHEMA)
+        assert frame["id"].to_list() == [1, 2, 3, 4, 5, 6]
+        assert frame["value"][0] == 2.5 and frame["flag"][5] == "uncommitted"
+    with engine.connect() as conn:  # and a new transaction reads the committed rows
+        assert fetch_frame(conn, query, SCHEMA)["value"].to_list()[:1] == [2.5]
+
+
+def test_fetch_frame_reads_a_database_in_memory(reader: str) -> None:
+    engine = create_db_engine("sqlite://")
+    try:
+        table = probe_table(engine)
+        with engine.connect() as conn:
+            frame = fetch_frame(conn, select(*table.c).order_by(table.c.id), SCHEMA)
+        assert frame.equals(pl.DataFrame(ROWS, schema=SCHEMA))
+    finally:
+        engine.dispose()
+
+
+def test_fetch_frame_types_a_column_of_nulls_by_the_schema(engine: Engine, reader: str) -> None:
+    table = probe_table(engine)
+    query = select(table.c.id, table.c.flag, table.c.at).where(table.c.id == 5)
+    schema = {"id": pl.Int64(), "flag": pl.String(), "at": pl.Datetime("us")}
+    with engine.connect() as conn:
+        frame = fetch_frame(conn, query, schema)
+    assert frame.schema == pl.Schema(schema) and frame.rows() == [(5, "\\N", None)]
+    with engine.connect() as conn:
+        nulls = fetch_frame(conn, query.where(table.c.flag.is_(None)), schema)
+    assert nulls.height == 0 and nulls.schema == pl.Schema(schema)
