@@ -8,6 +8,7 @@ import logging
 import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import cache
 from itertools import accumulate
@@ -371,6 +372,26 @@ def _read_required(data: bytes, columns: Mapping[str, str], kind: _Kind) -> pl.D
     return frame.select(pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS)
 
 
+def _try_read(data: bytes, columns: Mapping[str, str], kind: _Kind) -> pl.DataFrame | None:
+    """`_read_required`, or None when polars does not read the data as that kind."""
+    try:
+        return _read_required(data, columns, kind)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+
+
+def _data_lines(bodies: Sequence[tuple[bytes, int]]) -> list[int] | None:
+    """The number of data rows (lines after the header, a last line without a line end counted) of each
+    body, given the end of its header line; None if a body has a quote or no data row."""
+    counts = []
+    for body, first_line_end in bodies:
+        count = body.count(b"\n", first_line_end + 1) + (not body.endswith(b"\n"))
+        if count == 0 or b'"' in body:
+            return None
+        counts.append(count)
+    return counts
+
+
 def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> _Raw | None:
     """All files with one read_csv of their bodies joined, or None when the files are not regular.
 
@@ -382,8 +403,8 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
     both reads (and fails the year check there).
     """
     header = b""
+    bodies: list[tuple[bytes, int]] = []  # each body and the end of its header line
     parts: list[bytes | memoryview] = []
-    counts: list[int] = []
     codes: list[str] = []
     for index, payload in enumerate(payloads):
         code = by_url.get(payload.request.url)
@@ -395,21 +416,17 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
             return None
         body = payload.body.removeprefix(_BOM)
         first_line_end = body.find(b"\n")
-        if first_line_end < 0 or b'"' in body:
+        if first_line_end < 0:
             return None
         line = body[:first_line_end].removesuffix(b"\r")
         if index == 0:
             header = line
         elif line != header:
             return None
-        count = body.count(b"\n", first_line_end + 1)
+        bodies.append((body, first_line_end))
         parts.append(memoryview(body)[first_line_end + 1 :])
         if not body.endswith(b"\n"):
             parts.append(b"\n")
-            count += 1
-        if count == 0:
-            return None
-        counts.append(count)
         codes.append(code)
     try:
         written = header.decode("utf-8").split(";")
@@ -419,18 +436,23 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
     if any(column not in columns for column in REQUIRED_COLUMNS):
         return None
     data = b"".join([header, b"\n", *parts])
-    # A value polars does not read as typed (a flag spelled On/Ei or 1/0, a number it rejects): the next
-    # kind, down to text, where the checks name it.
-    kinds: tuple[_Kind, ...] = ("typed", "numbers", "text") if _plain_numbers(data) else ("text",)
-    for kind in kinds:
-        try:
-            frame = _read_required(data, columns, kind)
-            break
-        except (pl.exceptions.PolarsError, ValueError):
-            continue
-    else:
+    # polars reads typed on other threads while this one counts the lines and checks the numbers; a
+    # value polars does not read as typed (a flag spelled On/Ei or 1/0, a number it rejects) is read as
+    # the next kind, down to text, where the checks name it.
+    with ThreadPoolExecutor(1) as pool:
+        typed = pool.submit(_try_read, data, columns, "typed")
+        counts = _data_lines(bodies)
+        plain = counts is not None and _plain_numbers(data)
+        frame = typed.result()
+    if counts is None:
         return None
-    if frame.height != sum(counts):
+    if not plain:  # polars would read numbers the checks reject
+        frame = None
+    kinds: tuple[_Kind, ...] = ("numbers", "text") if plain else ("text",)
+    for kind in kinds:
+        if frame is None:
+            frame = _try_read(data, columns, kind)
+    if frame is None or frame.height != sum(counts):
         return None
     files = pl.DataFrame(
         {_FILE: range(len(counts)), "count": counts}, schema={_FILE: pl.UInt32, "count": pl.UInt32}
