@@ -454,11 +454,10 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
             frame = _try_read(data, columns, kind)
     if frame is None or frame.height != sum(counts):
         return None
-    files = pl.DataFrame(
-        {_FILE: range(len(counts)), "count": counts}, schema={_FILE: pl.UInt32, "count": pl.UInt32}
-    )
+    # Every row's file: 1 at the first row of each file but the first, summed up.
+    file = pl.zeros(frame.height, pl.UInt32, eager=True).scatter(list(accumulate(counts))[:-1], 1).cum_sum()
     return _Raw(
-        frame.with_columns(files.select(pl.col(_FILE).repeat_by("count").explode()).to_series()),
+        frame.with_columns(file.alias(_FILE)),
         codes,
         [_file_name(payload) for payload in payloads],
         counts,
