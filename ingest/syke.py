@@ -330,7 +330,7 @@ class _Raw:
 
     def text(self) -> pl.DataFrame:
         """The frame with every required column as text: the joined files read again as text when their
-        numbers were read as numbers."""
+        numbers (and perhaps year, flags and sectors) were read typed."""
         if self.data is None or self.frame.schema[_NUMERIC[0]] == pl.String:
             return self.frame
         return _read_required(*self.data, "text").with_columns(self.frame[_FILE])
@@ -563,9 +563,9 @@ def _bad_number(column: str, dtype: pl.DataType) -> pl.Expr:
 
 
 class _Rows(NamedTuple):
-    """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check; whether
-    every value is valid as written; and per row a number that is equal exactly when the rows' key values
-    (area and `_KEY`) are."""
+    """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check (none
+    listed for a frame read typed, see `_typed_rows`); whether every value is valid as written; and per
+    row a number that is equal exactly when the rows' key values (area and `_KEY`) are."""
 
     frame: pl.DataFrame
     bad: dict[str, pl.Series]
