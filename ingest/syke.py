@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import polars as pl
 
@@ -298,12 +300,14 @@ def _file_name(payload: Payload) -> str:
 
 _BOM = b"\xef\xbb\xbf"
 _FILE = "file"
+_Kind = Literal["typed", "numbers", "text"]
 
 
 class _Raw:
-    """The files' data rows in file order: the required columns as written (text; the three numbers may
-    be read as numbers, see `text`) and `file`, the index of the row's file in `areas` (its municipality)
-    and `names`; a row's CSV line follows from `counts`. `data`: the joined files, if read that way."""
+    """The files' data rows in file order: the required columns as written (text; the three numbers, the
+    year and the flags may be read typed, see `_read_required` and `text`) and `file`, the index of the
+    row's file in `areas` (its municipality) and `names`; a row's CSV line follows from `counts`. `data`:
+    the joined files, if read that way."""
 
     def __init__(
         self,
@@ -326,10 +330,10 @@ class _Raw:
 
     def text(self) -> pl.DataFrame:
         """The frame with every required column as text: the joined files read again as text when their
-        numbers were read as numbers."""
+        numbers (and perhaps year, flags and sectors) were read typed."""
         if self.data is None or self.frame.schema[_NUMERIC[0]] == pl.String:
             return self.frame
-        return _read_required(*self.data, numbers=False).with_columns(self.frame[_FILE])
+        return _read_required(*self.data, "text").with_columns(self.frame[_FILE])
 
 
 def _plain_numbers(data: bytes) -> bool:
@@ -344,19 +348,48 @@ def _plain_numbers(data: bytes) -> bool:
     return text.str.contains("[;\n+\\-],|,[;\neE]").item() is False
 
 
-def _read_required(data: bytes, columns: Mapping[str, str], *, numbers: bool) -> pl.DataFrame:
-    """The required columns (`columns`: name -> as written in the header) of CSV `data`, all as text or
-    with the three numbers read by polars (`numbers`, only after `_plain_numbers`)."""
+def _read_required(data: bytes, columns: Mapping[str, str], kind: _Kind) -> pl.DataFrame:
+    """The required columns (`columns`: name -> as written in the header) of CSV `data`: all as text,
+    or with the three numbers read by polars ("numbers", only after `_plain_numbers`), or also the year
+    as an integer, the flags as booleans and the sector columns as categoricals ("typed": polars reads
+    exactly the spellings "true"/"false" in any case, which the flags' own check maps to on/ei, and the
+    integers the year's check reads)."""
+    overrides: dict[str, pl.DataType] = {}
+    if kind != "text":
+        overrides |= {columns[column]: pl.Float64() for column in _NUMERIC}
+    if kind == "typed":
+        overrides |= {columns[column]: dtype for column, dtype in _TYPED.items()}
+        overrides |= {columns[column]: pl.Categorical(pl.Categories.random()) for column in _TEXT}
     frame = pl.read_csv(
         data,
         separator=";",
         infer_schema=False,
-        schema_overrides={columns[column]: pl.Float64 for column in _NUMERIC} if numbers else None,
-        decimal_comma=numbers,
+        schema_overrides=overrides or None,
+        decimal_comma=kind != "text",
         null_values=NULL_MARKERS,
         truncate_ragged_lines=False,
     )
     return frame.select(pl.col(columns[column]).alias(column) for column in REQUIRED_COLUMNS)
+
+
+def _try_read(data: bytes, columns: Mapping[str, str], kind: _Kind) -> pl.DataFrame | None:
+    """`_read_required`, or None when polars does not read the data as that kind."""
+    try:
+        return _read_required(data, columns, kind)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+
+
+def _data_lines(bodies: Sequence[tuple[bytes, int]]) -> list[int] | None:
+    """The number of data rows (lines after the header, a last line without a line end counted) of each
+    body, given the end of its header line; None if a body has a quote or no data row."""
+    counts = []
+    for body, first_line_end in bodies:
+        count = body.count(b"\n", first_line_end + 1) + (not body.endswith(b"\n"))
+        if count == 0 or b'"' in body:
+            return None
+        counts.append(count)
+    return counts
 
 
 def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, str]) -> _Raw | None:
@@ -370,8 +403,8 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
     both reads (and fails the year check there).
     """
     header = b""
+    bodies: list[tuple[bytes, int]] = []  # each body and the end of its header line
     parts: list[bytes | memoryview] = []
-    counts: list[int] = []
     codes: list[str] = []
     for index, payload in enumerate(payloads):
         code = by_url.get(payload.request.url)
@@ -383,21 +416,17 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
             return None
         body = payload.body.removeprefix(_BOM)
         first_line_end = body.find(b"\n")
-        if first_line_end < 0 or b'"' in body:
+        if first_line_end < 0:
             return None
         line = body[:first_line_end].removesuffix(b"\r")
         if index == 0:
             header = line
         elif line != header:
             return None
-        count = body.count(b"\n", first_line_end + 1)
+        bodies.append((body, first_line_end))
         parts.append(memoryview(body)[first_line_end + 1 :])
         if not body.endswith(b"\n"):
             parts.append(b"\n")
-            count += 1
-        if count == 0:
-            return None
-        counts.append(count)
         codes.append(code)
     try:
         written = header.decode("utf-8").split(";")
@@ -407,23 +436,28 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
     if any(column not in columns for column in REQUIRED_COLUMNS):
         return None
     data = b"".join([header, b"\n", *parts])
-    numbers = _plain_numbers(data)
-    try:
-        frame = _read_required(data, columns, numbers=numbers)
-    except (pl.exceptions.PolarsError, ValueError):
-        if not numbers:
-            return None
-        try:  # a number polars does not read: as text, to be named by the checks
-            frame = _read_required(data, columns, numbers=False)
-        except (pl.exceptions.PolarsError, ValueError):
-            return None
-    if frame.height != sum(counts):
+    # polars reads typed on other threads while this one counts the lines and checks the numbers; a
+    # value polars does not read as typed (a flag spelled On/Ei or 1/0, a number it rejects) is read as
+    # the next kind, down to text, where the checks name it.
+    with ThreadPoolExecutor(1) as pool:
+        typed = pool.submit(_try_read, data, columns, "typed")
+        counts = _data_lines(bodies)
+        plain = counts is not None and _plain_numbers(data)
+        frame = typed.result()
+    if counts is None:
         return None
-    files = pl.DataFrame(
-        {_FILE: range(len(counts)), "count": counts}, schema={_FILE: pl.UInt32, "count": pl.UInt32}
-    )
+    if not plain:  # polars would read numbers the checks reject
+        frame = None
+    kinds: tuple[_Kind, ...] = ("numbers", "text") if plain else ("text",)
+    for kind in kinds:
+        if frame is None:
+            frame = _try_read(data, columns, kind)
+    if frame is None or frame.height != sum(counts):
+        return None
+    # Every row's file: 1 at the first row of each file but the first, summed up.
+    file = pl.zeros(frame.height, pl.UInt32, eager=True).scatter(list(accumulate(counts))[:-1], 1).cum_sum()
     return _Raw(
-        frame.with_columns(files.select(pl.col(_FILE).repeat_by("count").explode()).to_series()),
+        frame.with_columns(file.alias(_FILE)),
         codes,
         [_file_name(payload) for payload in payloads],
         counts,
@@ -470,18 +504,27 @@ _NUMERIC = tuple(column for column, _, _ in _MEASURES)
 _CHECKED = {**{column: column for column in _NUMERIC}, "vuosi": "period", **dict(_FLAGS), "taso_3": "taso_3"}
 # A row's key besides its area: one row per year, sector and accounting rule.
 _KEY = ["period", "taso_3", "taso_4", "taso_5", "hinku", "ets"]
+# The columns a "typed" read takes as other than text (the three numbers aside), and those it reads as
+# categoricals, each with categories of its own.
+_TYPED: dict[str, pl.DataType] = {"vuosi": pl.Int64(), **{column: pl.Boolean() for column, _ in _FLAGS}}
+_TEXT = ("taso_3", "taso_4", "taso_5")
+
+
+def _sector_code() -> pl.Expr:
+    """The taso_3 code of a spelling (code or name, any case, NFC), null if it is neither."""
+    return (
+        pl.col("taso_3")
+        .str.normalize("NFC")
+        .str.to_lowercase()
+        .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
+    )
 
 
 def _meanings(current_year: int) -> dict[str, pl.Expr]:
     """Output column -> its value from the spellings of year, sector and flags (null for a bad year,
     sector code or flag)."""
     year = pl.col("vuosi").cast(pl.Int64, strict=False)
-    code = (
-        pl.col("taso_3")
-        .str.normalize("NFC")
-        .str.to_lowercase()
-        .replace_strict(_TASO3_LOOKUP, default=None, return_dtype=pl.String)
-    )
+    code = _sector_code()
     return {
         "period": pl.when(year.is_between(FIRST_YEAR, current_year)).then(year.cast(pl.String)),
         **{
@@ -520,9 +563,9 @@ def _bad_number(column: str, dtype: pl.DataType) -> pl.Expr:
 
 
 class _Rows(NamedTuple):
-    """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check; whether
-    every value is valid as written; and per row a number that is equal exactly when the rows' key values
-    (area and `_KEY`) are."""
+    """Every row's output columns; per checked column (`_CHECKED`) the rows that fail its check (none
+    listed for a frame read typed, see `_typed_rows`); whether every value is valid as written; and per
+    row a number that is equal exactly when the rows' key values (area and `_KEY`) are."""
 
     frame: pl.DataFrame
     bad: dict[str, pl.Series]
@@ -577,6 +620,73 @@ def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
     return _Rows(rows, bad, valid, area * 2**32 + meaning)
 
 
+def _typed_rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
+    """What `_rows` gives for a frame read typed, from one query over the rows (its columns in parallel).
+
+    The text columns were read as categoricals of their own: each column's spellings are worked out
+    once (as `_meanings` does) into a table indexed by the code, and a row's value is the table's entry
+    at its code (null at one past the end). The key is one integer per row when its parts fit, as they
+    do for any real file. `bad` is left empty: a frame that is not valid is checked again as text.
+    """
+    # Each column's spellings by code, and one more entry for a null.
+    spelled = {column: pl.Series([*_categories(frame, column), None], dtype=pl.String) for column in _TEXT}
+    code = pl.DataFrame({"taso_3": spelled["taso_3"]}).select(_sector_code()).to_series()
+    filled = {column: spelled[column].fill_null("") for column in ("taso_4", "taso_5")}
+    position = {column: pl.col(column).to_physical().fill_null(len(spelled[column]) - 1) for column in _TEXT}
+    year = pl.when(pl.col("vuosi").is_between(FIRST_YEAR, current_year)).then(pl.col("vuosi") - FIRST_YEAR)
+    years = pl.int_range(FIRST_YEAR, current_year + 1, eager=True).cast(pl.String)
+    flags = pl.Series(["ei", "on"])
+    output = {
+        "area": pl.lit(pl.Series(raw.areas, dtype=pl.String)).gather(_FILE),
+        "period": pl.lit(years).gather(year),
+        **{
+            f"taso_{level}": pl.lit(
+                code.replace_strict(list(TASO3), [names[3 - level] for names in TASO3.values()], default=None)
+            ).gather(position["taso_3"])
+            for level in (1, 2)
+        },
+        "taso_3": pl.lit(code).gather(position["taso_3"]),
+        **{column: pl.lit(filled[column]).gather(position[column]) for column in filled},
+        **{dimension: pl.lit(flags).gather(pl.col(column).cast(pl.UInt32)) for column, dimension in _FLAGS},
+        **{measure: pl.col(column) for column, measure, _ in _MEASURES},
+    }
+    # The meaning of a row's year, sector code, flags, taso_4 and taso_5 as one mixed-radix integer.
+    digits = [
+        year.cast(pl.UInt64),
+        pl.lit(
+            code.replace_strict(list(TASO3), range(len(TASO3)), default=None, return_dtype=pl.UInt64)
+        ).gather(position["taso_3"]),
+        *(pl.col(column).cast(pl.UInt64) for column, _ in _FLAGS),
+        *(position[column].cast(pl.UInt64) for column in filled),
+    ]
+    radix = [len(years), len(TASO3), 2, 2, *(len(filled[column]) for column in filled)]
+    meaning = pl.lit(0, dtype=pl.UInt64)
+    for digit, base in zip(digits, radix, strict=True):
+        meaning = meaning * base + digit
+    if math.prod(radix) > 2**32:  # not for a real file: a dense rank of the parts
+        meaning = pl.struct(digits).rank("dense").cast(pl.UInt64)
+    first_area = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
+    area = pl.lit(pl.Series([first_area[area] for area in raw.areas], dtype=pl.UInt64)).gather(_FILE)
+    # (the read's chunks joined first: a frame whose columns are chunked alike is not joined again later)
+    rows = frame.rechunk().lazy().select(**output, key=area * 2**32 + meaning).collect()
+    checked = [_CHECKED[column] for column in _CHECKED if column not in _NUMERIC]
+    valid = (
+        not any((values != values.str.strip_chars()).any() for values in filled.values())
+        and not any(rows[column].null_count() for column in checked)
+        and rows.select(
+            pl.all_horizontal(pl.col(measure).is_finite().all() for _, measure, _ in _MEASURES)
+        ).item()
+    )
+    return _Rows(rows.drop("key"), {}, valid, rows["key"])
+
+
+def _categories(frame: pl.DataFrame, column: str) -> pl.Categories:
+    """The categories of a column read as a categorical of its own (codes 0, 1, … in order)."""
+    dtype = frame.schema[column]
+    assert isinstance(dtype, pl.Categorical)
+    return dtype.categories
+
+
 def _fail(source: str, raw: _Raw, frame: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:
     if bad.any():
         row = bad.arg_true()[0]
@@ -593,7 +703,8 @@ def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:
     and checked again, and a value still bad is named in a fixed order (columns as in `_CHECKED`).
     """
     frame = raw.frame
-    rows = _rows(raw, frame, current_year)
+    typed = frame.schema["vuosi"] == pl.Int64
+    rows = (_typed_rows if typed else _rows)(raw, frame, current_year)
     if not rows.valid:
         frame = raw.text().with_columns(pl.col(REQUIRED_COLUMNS).str.strip_chars())
         rows = _rows(raw, frame, current_year)
