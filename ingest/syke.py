@@ -344,7 +344,10 @@ def _plain_numbers(data: bytes) -> bool:
     "nan" are caught by the check that every number is finite."""
     if any(character in data for character in (b".", b" ", b"\t", b"\r", b"\x0b", b"\x0c")):
         return False
-    text = pl.Series([data], dtype=pl.Binary).cast(pl.String, strict=False)  # null if not UTF-8
+    try:
+        text = pl.Series([data], dtype=pl.Binary).cast(pl.String, strict=False)
+    except pl.exceptions.ComputeError:  # not UTF-8 (polars raises rather than giving null): not plain
+        return False
     return text.str.contains("[;\n+\\-],|,[;\neE]").item() is False
 
 

@@ -590,3 +590,15 @@ def test_api_observations_name_the_codes_in_the_language_asked(loaded_engine: En
         ("Vägtrafik", "Gatukörning", "Personbilar")
     ]
     assert "taso_3_name" not in api.observations("syke_emissions", engine=loaded_engine).columns
+
+
+def test_a_file_of_mixed_encodings_among_many_is_named() -> None:
+    # a UTF-8 header over a Latin-1 row: the joined read must not crash on the byte that is not UTF-8;
+    # the file read on its own (as cp1252, being no UTF-8) fails the header check, which names it
+    bodies = {code: municipality_csv(code) for code in MANY}
+    header, rows = bodies["010"].split(b"\n", 1)
+    bodies["010"] = header + b"\n" + rows.decode("utf-8").encode("cp1252")
+    assert b"Henkil\xf6autot" in bodies["010"]  # a byte that is not UTF-8, after a header that is
+    with pytest.raises(ValidationError, match="expected the ALas columns") as caught:
+        _parse_many(bodies)
+    assert caught.value.field == "kunta_010.csv: column 'päästökauppa'"
