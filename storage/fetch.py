@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Engine, Select
 
 from storage import sqlite_arrow
 from storage.engine import CHANGES_AT_BEGIN
@@ -55,6 +55,17 @@ def fetch_frame(conn: Connection, query: Select[Any], schema: dict[str, pl.DataT
         schema_overrides=schema,
         infer_schema=False,
     )
+
+
+def expect_many_rows(engine: Engine, rows: int) -> None:
+    """A hint that results of about `rows` rows will be read: on a SQLite file with more than WORKER_ROWS,
+    the read worker is started now (in the background), so that it is ready for the first of them."""
+    if (
+        rows > WORKER_ROWS
+        and engine.dialect.name == "sqlite"
+        and engine.url.database not in (None, "", ":memory:")
+    ):
+        sqlite_arrow.start()
 
 
 def _sqlite_frame(conn: Connection, query: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:

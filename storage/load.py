@@ -17,7 +17,7 @@ from common.payload import Payload
 from storage import schema
 from storage.checks import check_observations, dimension_columns
 from storage.fetch import TIMESTAMP_FORMAT as TIMESTAMP_FORMAT  # re-exported: the writers use it
-from storage.fetch import fetch_frame
+from storage.fetch import expect_many_rows, fetch_frame
 from storage.rawstore import RawStore
 
 SQLITE_BATCH = 50_000  # rows per executemany on SQLite
@@ -108,6 +108,7 @@ def load_snapshot(
     if previous is not None and previous[1] == digest:
         return LoadResult(dataset.id, previous[0], unchanged_payload=True)
     frame = check_observations(observations, dataset.id)
+    expect_many_rows(engine, frame.height)  # this dataset's rows will be read back: next time, and to compute
     fetched_at = utc_naive(max(p.fetched_at for p in payloads))
     with ThreadPoolExecutor(max_workers=1) as disk:
         # the payloads are hashed, written and synced to disk while the database work goes on; the

@@ -77,6 +77,12 @@ def start() -> None:
                 _started = _pool.submit(_warm)
 
 
+def started() -> bool:
+    """Whether the worker has been started (it may still be starting)."""
+    with _lock:
+        return _pool is not None
+
+
 def ready() -> bool:
     """Whether the worker can read now (without waiting); it is started if it is not running."""
     return _ready_pool() is not None

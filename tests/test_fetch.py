@@ -127,3 +127,18 @@ def test_fetch_frame_types_a_column_of_nulls_by_the_schema(engine: Engine, reade
     with engine.connect() as conn:
         nulls = fetch_frame(conn, query.where(table.c.flag.is_(None)), schema)
     assert nulls.height == 0 and nulls.schema == pl.Schema(schema)
+
+
+def test_a_hint_of_many_rows_starts_the_read_worker_on_a_sqlite_file(engine: Engine) -> None:
+    sqlite_arrow.stop()
+    storage.fetch.expect_many_rows(engine, storage.fetch.WORKER_ROWS)  # not more than the cursor reads
+    assert not sqlite_arrow.started()
+    storage.fetch.expect_many_rows(engine, storage.fetch.WORKER_ROWS + 1)
+    assert sqlite_arrow.started() == (engine.dialect.name == "sqlite")
+    sqlite_arrow.stop()
+    in_memory = create_db_engine("sqlite://")
+    try:
+        storage.fetch.expect_many_rows(in_memory, 10**7)  # no file for a worker to read
+        assert not sqlite_arrow.started()
+    finally:
+        in_memory.dispose()
