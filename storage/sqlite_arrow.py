@@ -159,7 +159,7 @@ def _read_arrow(uri: str, sql: str, out: str) -> str | None:
             statement.set_sql_query(sql)
             stream, _rows = statement.execute_query()
             frame = pl.DataFrame(stream)
-    except (adbc_driver_manager.Error, pl.exceptions.PolarsError) as error:
+        frame.write_ipc(out, compression="uncompressed")
+    except (adbc_driver_manager.Error, pl.exceptions.PolarsError, OSError) as error:  # OSError: disk full
         return f"{type(error).__name__}: {error}"
-    frame.write_ipc(out, compression="uncompressed")
     return None

@@ -56,3 +56,15 @@ def test_a_dead_worker_is_started_again(database: Path) -> None:
     assert sqlite_arrow.wait(120)  # ... and a new worker reads the next
     frame = sqlite_arrow.read(database, "SELECT id FROM t ORDER BY id")
     assert frame is not None and frame["id"].to_list() == [1, 2, 2**40]
+
+
+def test_an_answer_that_cannot_be_written_is_no_reason_to_restart(
+    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = sqlite_arrow._pool
+    monkeypatch.setattr(sqlite_arrow, "_exchange_dir", lambda: tmp_path / "gone")  # as when the disk is full
+    assert sqlite_arrow.read(database, "SELECT id FROM t") is None
+    assert sqlite_arrow._pool is pool  # the same worker, still ready
+    monkeypatch.undo()
+    frame = sqlite_arrow.read(database, "SELECT count(*) AS n FROM t")
+    assert frame is not None and frame.rows() == [(3,)]
