@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,56 @@ from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html, display_url, full_url, status_error
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Exchange, Manifest, read_manifest
 
-__all__ = ["ReplayFetcher", "record_exchange"]
+__all__ = ["ReplayFetcher", "record_exchange", "snapshot_manifest"]
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """One version of a snapshot's manifest.json: its (mtime_ns, size), the manifest, its exchanges by key."""
+
+    stamp: tuple[int, int]
+    manifest: Manifest
+    by_key: dict[str, Exchange]
+
+
+# manifest.json path -> the version last read: a scheduler replays the same snapshot on every firing
+_indexed: dict[Path, _Indexed] = {}
+
+
+def snapshot_manifest(folder: Path = DEFAULT_SNAPSHOT_DIR) -> Manifest:
+    """folder's manifest, read (and indexed) again only when manifest.json changed; treat it as read-only."""
+    return _index(folder).manifest
+
+
+def _index(folder: Path) -> _Indexed:
+    """The manifest and its exchanges by request key, kept while manifest.json keeps its mtime and size."""
+    path = folder / "manifest.json"
+    status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
+    stamp = (status.st_mtime_ns, status.st_size)
+    known = _indexed.get(path)
+    if known is not None and known.stamp == stamp:
+        return known
+    manifest = read_manifest(folder)
+    known = _Indexed(stamp, manifest, _by_key(folder, manifest))
+    _indexed[path] = known
+    return known
+
+
+def _by_key(folder: Path, manifest: Manifest) -> dict[str, Exchange]:
+    """The manifest's exchanges by request key; two different recordings of one request are an error."""
+    by_key: dict[str, Exchange] = {}
+    for index, exchange in enumerate(manifest.exchanges):
+        key = exchange.request().key
+        known = by_key.get(key)
+        if known is not None and (known.status, known.file) != (exchange.status, exchange.file):
+            raise ValidationError(
+                f"snapshot {folder}",
+                f"manifest.json exchanges[{index}]",
+                "at most one recording per request",
+                got=f"{exchange.method} {exchange.url} recorded twice",
+            )
+        by_key[key] = exchange
+    return by_key
 
 
 class ReplayFetcher:
@@ -33,20 +83,15 @@ class ReplayFetcher:
         if fetched_at is not None and fetched_at.utcoffset() is None:
             raise ValueError("fetched_at must be timezone-aware")
         self.folder = folder
-        self.manifest = manifest if manifest is not None else read_manifest(folder)
         self._fetched_at = fetched_at.astimezone(UTC) if fetched_at is not None else None
-        self._by_key: dict[str, Exchange] = {}
-        for index, exchange in enumerate(self.manifest.exchanges):
-            key = exchange.request().key
-            known = self._by_key.get(key)
-            if known is not None and (known.status, known.file) != (exchange.status, exchange.file):
-                raise ValidationError(
-                    f"snapshot {folder}",
-                    f"manifest.json exchanges[{index}]",
-                    "at most one recording per request",
-                    got=f"{exchange.method} {exchange.url} recorded twice",
-                )
-            self._by_key[key] = exchange
+        # the snapshot as last read (unless manifest.json changed since), or the manifest given: that of
+        # snapshot_manifest keeps its index, any other is indexed here
+        known = _index(folder) if manifest is None else _indexed.get(folder / "manifest.json")
+        if known is not None and (manifest is None or manifest is known.manifest):
+            self.manifest, self._by_key = known.manifest, known.by_key
+        else:
+            self.manifest = manifest if manifest is not None else read_manifest(folder)
+            self._by_key = _by_key(folder, self.manifest)
 
     def __repr__(self) -> str:
         return f"ReplayFetcher({str(self.folder)!r}, exchanges={len(self._by_key)})"

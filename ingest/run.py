@@ -18,9 +18,9 @@ from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.completeness import check_complete
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
-from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
 from ingest.registry import connector_for
-from ingest.replay import ReplayFetcher
+from ingest.replay import ReplayFetcher, snapshot_manifest
 from storage.engine import autocommit
 from storage.jobs import finish_run, now_utc, record_runs, start_run
 from storage.load import (
@@ -83,7 +83,7 @@ def make_fetcher(
 
 def offline_spec(spec: DatasetSpec, snapshot_dir: Path, *, manifest: Manifest | None = None) -> DatasetSpec:
     """The dataset as the bundled snapshot recorded it: its option overrides, and no API key needed."""
-    manifest = manifest if manifest is not None else read_manifest(snapshot_dir)
+    manifest = manifest if manifest is not None else snapshot_manifest(snapshot_dir)
     overrides = manifest.dataset_options.get(spec.id, {})
     return spec.model_copy(update={"options": {**spec.options, **overrides}, "secret_env": None})
 
@@ -304,7 +304,7 @@ def ingest(
     manifest = None
     if offline:
         folder = snapshot_dir or DEFAULT_SNAPSHOT_DIR
-        manifest = read_manifest(folder)  # once per call, for every spec and the replaying fetcher
+        manifest = snapshot_manifest(folder)  # read again only when changed; its index shared by the fetcher
         specs = [offline_spec(spec, folder, manifest=manifest) for spec in specs]
     specs = [configured_spec(spec) for spec in specs]
     fetcher = fetcher or make_fetcher(
