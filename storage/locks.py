@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from storage import schema
@@ -86,25 +86,30 @@ def job_lock(
             )
 
 
+# built once (held_locks runs on every scheduled ingest). PostgreSQL: the schema (part of each key) on a row
+# of its own, then one row per advisory lock held in this database; SQLite: the named leases not expired
+_PG_HELD = text(
+    "SELECT current_schema() AS namespace, NULL::oid AS classid, NULL::oid AS objid"
+    " UNION ALL SELECT NULL, classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+    " AND granted AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+_LEASES_HELD = select(schema.job_lock.c.name).where(
+    schema.job_lock.c.name.in_(bindparam("names", expanding=True)),
+    schema.job_lock.c.expires_at >= bindparam("now"),
+)
+
+
 def held_locks(conn: Connection, names: Sequence[str]) -> set[str]:
     """Which of the named job locks some run holds now (a hint for skipping work: the lock decides)."""
     if conn.dialect.name == "postgresql":
-        # one round trip: the schema (part of each key) on a row of its own, then one row per lock held
-        rows = conn.execute(
-            text(
-                "SELECT current_schema() AS namespace, NULL::oid AS classid, NULL::oid AS objid"
-                " UNION ALL SELECT NULL, classid, objid FROM pg_locks WHERE locktype = 'advisory'"
-                " AND granted AND objsubid = 1"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-        ).all()
+        rows = conn.execute(_PG_HELD).all()  # one round trip
         namespace = next(str(row.namespace) for row in rows if row.classid is None)
         keys = {advisory_key(name, namespace) & 0xFFFFFFFFFFFFFFFF: name for name in names}
         held = ((int(row.classid) << 32) | int(row.objid) for row in rows if row.classid is not None)
         return {keys[key] for key in held if key in keys}
-    lock = schema.job_lock
-    query = select(lock.c.name).where(lock.c.name.in_(list(names)), lock.c.expires_at >= now_utc())
-    return {str(name) for name in conn.execute(query).scalars()}
+    leases = conn.execute(_LEASES_HELD, {"names": list(names), "now": now_utc()})
+    return {str(name) for name in leases.scalars()}
 
 
 def _pg_holder(conn: Connection, key: int) -> str | None:

@@ -12,17 +12,19 @@ from typing import Any
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy import Engine, MetaData, create_engine, event, select, text
 from werkzeug import Request, Response
 
 from ingest.catalogue import Catalogue, parse_catalogue
 from ingest.http import LiveFetcher
+from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
 from ingest.run import ingest as run_ingest
 from storage import read
 from storage.locks import job_lock
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
+from tests.conftest import PG_ADMIN_URL
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "data" / "snapshot"
 EUROSTAT_BODY = (SNAPSHOT / "eurostat" / "cei_wm011.json").read_bytes()
@@ -311,3 +313,33 @@ def test_the_environment_chooses_the_syke_municipalities(
         assert "kunta_5.csv" in (whole.error or "")  # Alajärvi (005), the first of the 309, is not recorded
     finally:
         get_settings.cache_clear()
+
+
+def test_a_database_restart_during_the_fetch_costs_no_run_record(
+    engine: Engine, raw: RawStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the connection read before the fetch is kept for the record after it; when the server
+    dropped it meanwhile (as a restart does), the run is recorded on a fresh one, not lost."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the kept connection is PostgreSQL's")
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
+    checked_out: list[int] = []
+    event.listen(
+        engine, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid)
+    )
+    fetch = ReplayFetcher.get
+
+    def fetch_after_a_restart(fetcher: ReplayFetcher, *args: Any, **kwargs: Any) -> Any:
+        if checked_out:  # every connection this ingest holds goes, as in a restart of the server
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for pid in checked_out:
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.dispose()
+            checked_out.clear()
+        return fetch(fetcher, *args, **kwargs)
+
+    monkeypatch.setattr(ReplayFetcher, "get", fetch_after_a_restart)
+    (outcome,) = run_ingest(engine, raw, ["statfin_population"], offline=True)
+    assert outcome.outcome == "unchanged"
+    assert read.job_runs(engine)["outcome"].to_list()[:2] == ["unchanged", "success"]

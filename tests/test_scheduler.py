@@ -29,9 +29,9 @@ from werkzeug import Request, Response
 
 import scheduler
 from indicators.engine import ComputeSummary
-from ingest.catalogue import Catalogue, parse_catalogue
+from ingest.catalogue import Catalogue, load_catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
-from kestava.alerts import Alert, Alerter, AlertSettings
+from kestava.alerts import Alert, Alerter, AlertSettings, Problem
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
 from storage.engine import open_database
@@ -286,6 +286,31 @@ def test_failed_ingest_is_retried_with_backoff_and_alerted(
     work.outcomes["a"] = ["unchanged"]
     assert scheduler.run_ingest_job("a") == "unchanged"
     assert [a.state for a in channel.alerts] == ["problem", "resolved"]
+
+
+def test_an_unchanged_offline_ingest_records_its_run_and_clears_a_problem_another_process_opened(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work()
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
+    runtime.offline = True
+    assert scheduler.run_ingest_job("statfin_population") == "success"
+    channel.alerts.clear()  # the snapshot's data are late by today's calendar: not what this test is about
+    other = Alerter(engine, AlertSettings(), channels=[Collect()], secrets=[])  # another process
+    other.problem(Problem("failing", "ingest:statfin_population", "failing elsewhere", job="ingest:x"))
+    other.problem(
+        Problem("rejected", "statfin_population", "rejected elsewhere", dataset="statfin_population")
+    )
+    assert scheduler.run_ingest_job("statfin_population") == "unchanged"
+    assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
+    assert {(a.key, a.state) for a in channel.alerts} == {
+        ("failing:ingest:statfin_population", "resolved"),
+        ("rejected:statfin_population", "resolved"),
+    }
+    assert runtime.alerter.open_problems() == ["late:statfin_population"]  # not the ingest's to clear
+    assert scheduler.run_ingest_job("statfin_population") == "unchanged"  # nothing open: no all-clear
+    assert len(channel.alerts) == 2
 
 
 def test_rejected_payload_is_not_retried_and_alerted_at_once(
