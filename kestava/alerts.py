@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ingest.catalogue import Catalogue
@@ -273,6 +273,15 @@ def _local_day_start(naive_utc: datetime) -> datetime:
     return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
 
 
+_state = schema.alert_state
+# the problems (of those named) open and alerted since the start of the (Helsinki) day: nothing to send
+_ALERTED_TODAY = select(_state.c.problem_key).where(
+    _state.c.problem_key.in_(bindparam("keys", expanding=True)),
+    _state.c.resolved_at.is_(None),
+    _state.c.last_sent >= bindparam("day_start"),
+)
+
+
 class Alerter:
     """Sends problem alerts (at most one per problem key per Helsinki day) and all-clears.
 
@@ -346,6 +355,24 @@ class Alerter:
         except Exception as error:
             log.warning("alert %s: could not reset alert state: %s", problem.key, self._safe(error))
         return False
+
+    def problems(self, problems: Sequence[Problem]) -> int:
+        """Alert each problem unless it was already alerted today (read for all in one query first, so that
+        a check finding the same problems again writes nothing); how many alerts went out."""
+        if not problems:
+            return 0
+        keys = [problem.key for problem in problems]
+        day_start = _local_day_start(self._now())
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(_ALERTED_TODAY, {"keys": keys, "day_start": day_start}).scalars()
+                alerted = set(rows)
+        except Exception as error:
+            log.warning("alert state: could not read %s: %s", ", ".join(keys), self._safe(error))
+            alerted = set()  # each problem's own claim reads (and reports) again
+        for key in sorted(alerted):
+            log.debug("alert %s: already sent today", key)
+        return sum(self.problem(problem) for problem in problems if problem.key not in alerted)
 
     def resolved(self, kind: str, subject: str, message: str = "") -> bool:
         """Close the problem kind:subject if open; True when an all-clear went out."""
@@ -533,12 +560,13 @@ def check_freshness(
         frame = freshness(alerter.engine, catalogue, today)
         wanted = set(datasets) if datasets is not None else None
         fresh: list[tuple[str, str]] = []
+        late: list[Problem] = []
         for row in frame.iter_rows(named=True):
             dataset = row["dataset"]
             if wanted is not None and dataset not in wanted:
                 continue
             if row["state"] == "late":
-                alerter.problem(
+                late.append(
                     Problem(
                         "late",
                         dataset,
@@ -550,6 +578,7 @@ def check_freshness(
                 )
             elif row["state"] == "fresh":
                 fresh.append(("late", dataset))
+        alerter.problems(late)
         alerter.resolve_many(fresh, "The source is on time again.")
     except Exception as problem:
         log.warning("freshness alerts: %s", redact(f"{type(problem).__name__}: {problem}", alerter.secrets))

@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
 
 from ingest.catalogue import Catalogue, parse_catalogue
 from kestava.alerts import (
@@ -138,6 +138,30 @@ def test_webhook_once_a_day_then_all_clear(engine: Engine, httpserver: HTTPServe
     with engine.connect() as conn:
         row = conn.execute(select(schema.alert_state)).one()
     assert row.resolved_at is None and row.first_seen == clock.now.replace(tzinfo=None)
+
+
+def test_problems_found_again_the_same_day_are_read_in_one_query_and_write_nothing(
+    engine: Engine, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    clock = Clock(T0)
+    alerter = webhook_alerter(engine, httpserver.url_for("/hook"), clock)
+    late = [Problem("late", dataset, f"{dataset} is late", dataset) for dataset in ("a", "b")]
+    assert alerter.problems(late) == 2
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    clock.now = T0 + timedelta(hours=11)  # 22:00 in Helsinki, the same day
+    more = [*late, Problem("late", "c", "c is late", "c")]
+    assert alerter.problems(more) == 1  # only the new one
+    assert [b["key"] for b in posted(httpserver)] == ["late:a", "late:b", "late:c"]
+    assert alerter.problems(more) == 0
+    # the first call: one read, then c's claim (its select and insert); the second: the read alone
+    verbs = [s.split()[0].upper() for s in statements if "alert_state" in s]
+    assert verbs == ["SELECT", "SELECT", "INSERT", "SELECT"]
+    alerter.resolved("late", "b")
+    clock.now = T0 + timedelta(hours=13, minutes=30)  # 00:30 in Helsinki the next day: sent again
+    assert alerter.problems(more) == 3
+    assert [b["key"] for b in posted(httpserver)[4:]] == ["late:a", "late:b", "late:c"]
 
 
 def test_problems_are_deduplicated_per_kind_and_subject(engine: Engine, httpserver: HTTPServer) -> None:
