@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
 from rich.console import Console
@@ -32,6 +33,7 @@ from indicators.engine import ComputeSummary
 from ingest.catalogue import Catalogue, load_catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
 from kestava.alerts import Alert, Alerter, AlertSettings, Problem
+from kestava.status import JOBSTORE_TABLE
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
 from storage.engine import open_database
@@ -525,6 +527,56 @@ def test_sync_applies_catalogue_edits_and_keeps_pending_runs(db_url: str, engine
     assert times["ingest:a"] == overdue  # the pending run is not lost by replacing the job
     assert times["ingest:b"] == datetime(2026, 5, 6, 9, tzinfo=HELSINKI)
     assert "ingest:c" not in times and times["report:weekly"] == datetime(2026, 5, 11, 7, tzinfo=HELSINKI)
+
+
+def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: Engine) -> None:
+    now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    upstream = SQLAlchemyJobStore(engine=create_engine(db_url), tablename=JOBSTORE_TABLE)
+    upstream.start(store.holder, "upstream")
+
+    def due(job_store: Any, at: datetime) -> list[tuple[Any, ...]]:
+        jobs = job_store.get_due_jobs(at)
+        return [(j.id, j.next_run_time, repr(j.trigger), j.func_ref, j.args, j.kwargs) for j in jobs]
+
+    try:
+        scheduler.sync_jobs(store, specs, now, start_now=lambda _s: False)
+        at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI)
+        first = due(store.store, at)
+        assert [job[0] for job in first] == ["ingest:a", "ingest:b"] and first == due(upstream, at)
+        again = store.store.get_due_jobs(at)  # the same states: unpickled once, each job its own
+        assert due(store.store, at) == first and again[0] is not store.store.get_due_jobs(at)[0]
+        assert again[0].kwargs is not store.store.get_due_jobs(at)[0].kwargs
+        (spec_a,) = [s for s in specs if s.id == "ingest:a"]
+        store.put(spec_a, datetime(2026, 5, 7, 5, tzinfo=HELSINKI))  # a new state: read anew
+        assert [job[0] for job in due(store.store, at)] == ["ingest:b"] and due(store.store, at) == due(
+            upstream, at
+        )
+        with engine.begin() as conn:  # a state that cannot be restored is removed, as upstream does
+            table = upstream.jobs_t
+            conn.execute(table.update().where(table.c.id == "ingest:b").values(job_state=b"not a pickle"))
+        assert due(store.store, at) == []
+        assert "ingest:b" not in store.jobs()
+    finally:
+        store.close()
+        upstream.shutdown()
+
+
+def test_the_job_stores_commits_do_not_wait_for_the_disk_but_the_run_records_do(
+    db_url: str, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's synchronous_commit (SQLite's job store has synchronous=NORMAL)")
+    jobstore = scheduler.jobstore_engine(db_url)
+    try:
+        with jobstore.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            assert conn.execute(text("SELECT count(*) FROM alert_state")).scalar() == 0  # the schema
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    finally:
+        jobstore.dispose()
 
 
 def test_list_shows_every_job_and_its_next_run(db_url: str, engine: Engine, tmp_path: Path) -> None:
