@@ -26,8 +26,10 @@ def safe_url(url: str | Engine) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for url; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
+def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
+    """An engine for url; SQLite gets foreign keys, WAL and a busy timeout on every connection. On
+    PostgreSQL each checkout first pings the server (so that a restart costs no failed statement) unless
+    pre_ping is False: for a caller that retries a statement whose connection turned out dead."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,7 +41,7 @@ def create_db_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=pre_ping)
 
 
 def autocommit(engine: Engine) -> AbstractContextManager[Connection]:

@@ -25,7 +25,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
 from rich.console import Console
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from werkzeug import Request, Response
 
 import scheduler
@@ -561,6 +561,49 @@ def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: 
     finally:
         store.close()
         upstream.shutdown()
+
+
+def test_a_database_restart_between_firings_fails_no_firing(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL: the tracker's engine pings on checkout; the job store's, which does not, runs a statement
+    again on a new connection. Terminating every backend of both between two firings is a restart."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    work = Work()
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
+    runtime.offline = True
+    (spec,) = [s for s in scheduler.catalogue_jobs(runtime.catalogue) if s.id == "ingest:statfin_population"]
+    store = scheduler.JobStore(db_url)
+    backends: list[int] = []
+    for pool_of in (engine, store.engine):
+        event.listen(
+            pool_of, "checkout", lambda dbapi, _record, _proxy: backends.append(dbapi.info.backend_pid)
+        )
+    at = datetime(2026, 5, 6, 7, tzinfo=HELSINKI)
+
+    def firing() -> str:
+        assert [job.id for job in store.store.get_due_jobs(at)] == [spec.id]
+        outcome = scheduler.run_ingest_job("statfin_population")
+        store.put(spec, at)  # still due: the next firing finds it again
+        return outcome
+
+    try:
+        store.put(spec, at)
+        assert firing() == "success"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for pid in backends:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        assert len(set(backends)) >= 2  # the tracker's and the job store's connections at least
+        assert firing() == "unchanged"
+        assert store.store.get_next_run_time() == at
+    finally:
+        store.close()
+    assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
+    assert [a.kind for a in channel.alerts if a.kind == "failing"] == []
 
 
 def test_the_job_stores_commits_do_not_wait_for_the_disk_but_the_run_records_do(
