@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,15 +19,26 @@ __all__ = ["ReplayFetcher", "record_exchange", "snapshot_manifest"]
 
 @dataclass(frozen=True)
 class _Indexed:
-    """One version of a snapshot's manifest.json: its (mtime_ns, size), the manifest, its exchanges by key."""
+    """One version of a snapshot's manifest.json: (mtime_ns, size, inode), the manifest, exchanges by key."""
 
-    stamp: tuple[int, int]
+    stamp: tuple[int, int, int]
     manifest: Manifest
     by_key: dict[str, Exchange]
 
 
-# manifest.json path -> the version last read: a scheduler replays the same snapshot on every firing
+@dataclass(frozen=True)
+class _Body:
+    """One version of a recorded body file: its (mtime_ns, size, inode), its bytes and their sha256."""
+
+    stamp: tuple[int, int, int]
+    data: bytes
+    sha256: str
+
+
+# manifest.json path -> the version last read, and body file -> the same: a scheduler replays the same
+# snapshot on every firing, and an unchanged dataset is known by the digests of the same bodies
 _indexed: dict[Path, _Indexed] = {}
+_bodies: dict[Path, _Body] = {}
 
 
 def snapshot_manifest(folder: Path = DEFAULT_SNAPSHOT_DIR) -> Manifest:
@@ -35,16 +47,28 @@ def snapshot_manifest(folder: Path = DEFAULT_SNAPSHOT_DIR) -> Manifest:
 
 
 def _index(folder: Path) -> _Indexed:
-    """The manifest and its exchanges by request key, kept while manifest.json keeps its mtime and size."""
+    """The manifest and its exchanges by request key, kept while manifest.json keeps mtime, size, inode."""
     path = folder / "manifest.json"
     status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
-    stamp = (status.st_mtime_ns, status.st_size)
+    stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
     known = _indexed.get(path)
     if known is not None and known.stamp == stamp:
         return known
     manifest = read_manifest(folder)
     known = _Indexed(stamp, manifest, _by_key(folder, manifest))
     _indexed[path] = known
+    return known
+
+
+def _read_body(path: Path) -> _Body:
+    """The file's bytes and sha256, read and hashed again only when its mtime, size or inode changed."""
+    status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
+    stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+    known = _bodies.get(path)
+    if known is None or known.stamp != stamp:
+        data = path.read_bytes()
+        known = _Body(stamp, data, hashlib.sha256(data).hexdigest())
+        _bodies[path] = known
     return known
 
 
@@ -132,23 +156,25 @@ class ReplayFetcher:
             )
         body = self._body(source, spec, exchange)
         if not 200 <= exchange.status < 300:
-            raise status_error(source, spec.method, display_url(spec.url, spec.params), exchange.status, body)
+            raise status_error(
+                source, spec.method, display_url(spec.url, spec.params), exchange.status, body.data
+            )
         headers = {name.lower(): value for name, value in exchange.headers.items()}
-        check_not_html(source, headers, body, accept=accept)
+        check_not_html(source, headers, body.data, accept=accept)
         return Payload(
             request=spec,
             status=exchange.status,
             headers=headers,
-            body=body,
+            body=body.data,
             fetched_at=self._fetched_at or datetime.now(UTC),
             final_url=_final_url(spec),
             is_demo=self.manifest.is_demo,
+            known_sha256=body.sha256,
         )
 
-    def _body(self, source: str, spec: RequestSpec, exchange: Exchange) -> bytes:
+    def _body(self, source: str, spec: RequestSpec, exchange: Exchange) -> _Body:
         try:
-            path = _inside(self.folder, exchange.file)
-            return path.read_bytes()
+            return _read_body(_inside(self.folder, exchange.file))
         except (OSError, ValueError) as exc:
             raise FetchError(
                 source,

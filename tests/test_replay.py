@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta, timezone
@@ -253,3 +254,20 @@ def test_a_rewrite_of_the_same_size_is_seen_by_its_mtime(snapshot: Path) -> None
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))  # same size, a later mtime
     assert path.stat().st_size == before.st_size
     assert snapshot_manifest(snapshot).label == "omed"
+
+
+def test_a_body_file_is_read_and_hashed_again_only_when_it_changed(snapshot: Path) -> None:
+    fetcher = ReplayFetcher(snapshot)
+    first = fetcher.get("statfin_11ra", BASE)
+    assert first.sha256 == hashlib.sha256(b'{"title": "meta"}').hexdigest()
+    again = fetcher.get("statfin_11ra", BASE)
+    assert again.body is first.body and again.sha256 == first.sha256  # the file as read before
+    path = snapshot / "statfin" / "11ra_meta.json"
+    before = path.stat()
+    path.write_bytes(b'{"title": "mexa"}')  # the same size: seen by its later mtime
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    changed = fetcher.get("statfin_11ra", BASE)
+    assert changed.body == b'{"title": "mexa"}'
+    assert changed.sha256 == hashlib.sha256(b'{"title": "mexa"}').hexdigest() != first.sha256
+    path.write_bytes(b'{"title": "a longer title"}')
+    assert ReplayFetcher(snapshot).get("statfin_11ra", BASE).body == b'{"title": "a longer title"}'
