@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -319,15 +318,13 @@ def ingest(
     )
     outcomes: list[DatasetOutcome] = []
     finished: list[dict[str, object]] = []
-    # PostgreSQL: one autocommit connection (no transaction held between statements) for the reads here
-    # and the records at the end, one checkout and pre-ping for both, unless a load needs the pool between
-    kept = None
-    if engine.dialect.name == "postgresql":
-        kept = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    # one autocommit connection (no transaction held between statements) for the reads here and the
+    # records at the end: one checkout (on PostgreSQL one pre-ping) for both, unless a load comes between
+    conn = autocommit(engine)
+    kept: Connection | None = conn
     try:
-        with nullcontext(kept) if kept is not None else autocommit(engine) as conn:
-            held = held_locks(conn, [f"ingest:{spec.id}" for spec in specs])
-            digests = latest_digests(conn, [spec.id for spec in specs])
+        held = held_locks(conn, [f"ingest:{spec.id}" for spec in specs])
+        digests = latest_digests(conn, [spec.id for spec in specs])
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,20 +36,32 @@ def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=pre_ping)
 
 
-def autocommit(engine: Engine) -> AbstractContextManager[Connection]:
-    """A connection for work of one statement at a time (a run record, a read): on PostgreSQL each
-    statement commits on its own, without the round trips of BEGIN and COMMIT (or ROLLBACK); on SQLite
-    an ordinary transaction, committed at the end of the block."""
+def autocommit(engine: Engine) -> Connection:
+    """A connection for work of one statement at a time (a run record, a read): each statement commits on
+    its own. On PostgreSQL without the round trips of BEGIN and COMMIT (or ROLLBACK); on SQLite without
+    BEGIN IMMEDIATE (the sqlite3 module is in autocommit mode): a read takes no write lock, a write takes
+    it for its statement alone."""
     if engine.dialect.name == "postgresql":
         return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    return engine.begin()
+    return engine.connect().execution_options(**{_STATEMENT_COMMITS: True})
+
+
+# a SQLite connection's execution option: no BEGIN IMMEDIATE, each statement commits on its own
+_STATEMENT_COMMITS = "kestava_statement_commits"
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """SQLite: a transaction takes the write lock at once (no deadlock upgrading a read), unless the
+    connection is autocommit's."""
+    if not conn.get_execution_options().get(_STATEMENT_COMMITS):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
