@@ -31,10 +31,9 @@ from storage.load import (
     SourceInfo,
     combined_sha256,
     latest_digest,
-    latest_digests,
     load_snapshot,
 )
-from storage.locks import BusyError, held_locks, job_lock
+from storage.locks import BusyError, held_locks_and_digests, job_lock
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 
@@ -323,8 +322,8 @@ def ingest(
     conn = autocommit(engine)
     kept: Connection | None = conn
     try:
-        held = held_locks(conn, [f"ingest:{spec.id}" for spec in specs])
-        digests = latest_digests(conn, [spec.id for spec in specs])
+        names = [f"ingest:{spec.id}" for spec in specs]
+        held, digests = held_locks_and_digests(conn, names, [spec.id for spec in specs])
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)
