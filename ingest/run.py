@@ -319,11 +319,11 @@ def ingest(
     finished: list[dict[str, object]] = []
     # one autocommit connection (no transaction held between statements) for the reads here and the
     # records at the end: one checkout (on PostgreSQL one pre-ping) for both, unless a load comes between
-    conn = autocommit(engine)
-    kept: Connection | None = conn
+    kept: Connection | None = None
     try:
+        kept = autocommit(engine)
         names = [f"ingest:{spec.id}" for spec in specs]
-        held, digests = held_locks_and_digests(conn, names, [spec.id for spec in specs])
+        held, digests = held_locks_and_digests(kept, names, [spec.id for spec in specs])
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)
