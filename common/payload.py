@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -51,9 +51,11 @@ class Payload:
     not_modified: bool = False  # True when the server answered 304 and body is the cached copy
     is_demo: bool = False  # True when replayed from the bundled demo snapshot
     sha256: str = field(init=False)
+    # the body's sha256 when the caller has it already (the replay, of a snapshot file it hashed before)
+    known_sha256: InitVar[str | None] = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", hashlib.sha256(self.body).hexdigest())
+    def __post_init__(self, known_sha256: str | None) -> None:
+        object.__setattr__(self, "sha256", known_sha256 or hashlib.sha256(self.body).hexdigest())
 
     @property
     def size(self) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +14,79 @@ from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html, display_url, full_url, status_error
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Exchange, Manifest, read_manifest
 
-__all__ = ["ReplayFetcher", "record_exchange"]
+__all__ = ["ReplayFetcher", "record_exchange", "snapshot_manifest"]
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """One version of a snapshot's manifest.json: (mtime_ns, size, inode), the manifest, exchanges by key."""
+
+    stamp: tuple[int, int, int]
+    manifest: Manifest
+    by_key: dict[str, Exchange]
+
+
+@dataclass(frozen=True)
+class _Body:
+    """One version of a recorded body file: its (mtime_ns, size, inode), its bytes and their sha256."""
+
+    stamp: tuple[int, int, int]
+    data: bytes
+    sha256: str
+
+
+# manifest.json path -> the version last read, and body file -> the same: a scheduler replays the same
+# snapshot on every firing, and an unchanged dataset is known by the digests of the same bodies
+_indexed: dict[Path, _Indexed] = {}
+_bodies: dict[Path, _Body] = {}
+
+
+def snapshot_manifest(folder: Path = DEFAULT_SNAPSHOT_DIR) -> Manifest:
+    """folder's manifest, read (and indexed) again only when manifest.json changed; treat it as read-only."""
+    return _index(folder).manifest
+
+
+def _index(folder: Path) -> _Indexed:
+    """The manifest and its exchanges by request key, kept while manifest.json keeps mtime, size, inode."""
+    path = folder / "manifest.json"
+    status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
+    stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+    known = _indexed.get(path)
+    if known is not None and known.stamp == stamp:
+        return known
+    manifest = read_manifest(folder)
+    known = _Indexed(stamp, manifest, _by_key(folder, manifest))
+    _indexed[path] = known
+    return known
+
+
+def _read_body(path: Path) -> _Body:
+    """The file's bytes and sha256, read and hashed again only when its mtime, size or inode changed."""
+    status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
+    stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+    known = _bodies.get(path)
+    if known is None or known.stamp != stamp:
+        data = path.read_bytes()
+        known = _Body(stamp, data, hashlib.sha256(data).hexdigest())
+        _bodies[path] = known
+    return known
+
+
+def _by_key(folder: Path, manifest: Manifest) -> dict[str, Exchange]:
+    """The manifest's exchanges by request key; two different recordings of one request are an error."""
+    by_key: dict[str, Exchange] = {}
+    for index, exchange in enumerate(manifest.exchanges):
+        key = exchange.request().key
+        known = by_key.get(key)
+        if known is not None and (known.status, known.file) != (exchange.status, exchange.file):
+            raise ValidationError(
+                f"snapshot {folder}",
+                f"manifest.json exchanges[{index}]",
+                "at most one recording per request",
+                got=f"{exchange.method} {exchange.url} recorded twice",
+            )
+        by_key[key] = exchange
+    return by_key
 
 
 class ReplayFetcher:
@@ -33,20 +107,15 @@ class ReplayFetcher:
         if fetched_at is not None and fetched_at.utcoffset() is None:
             raise ValueError("fetched_at must be timezone-aware")
         self.folder = folder
-        self.manifest = manifest if manifest is not None else read_manifest(folder)
         self._fetched_at = fetched_at.astimezone(UTC) if fetched_at is not None else None
-        self._by_key: dict[str, Exchange] = {}
-        for index, exchange in enumerate(self.manifest.exchanges):
-            key = exchange.request().key
-            known = self._by_key.get(key)
-            if known is not None and (known.status, known.file) != (exchange.status, exchange.file):
-                raise ValidationError(
-                    f"snapshot {folder}",
-                    f"manifest.json exchanges[{index}]",
-                    "at most one recording per request",
-                    got=f"{exchange.method} {exchange.url} recorded twice",
-                )
-            self._by_key[key] = exchange
+        # the snapshot as last read (unless manifest.json changed since), or the manifest given: that of
+        # snapshot_manifest keeps its index, any other is indexed here
+        known = _index(folder) if manifest is None else _indexed.get(folder / "manifest.json")
+        if known is not None and (manifest is None or manifest is known.manifest):
+            self.manifest, self._by_key = known.manifest, known.by_key
+        else:
+            self.manifest = manifest if manifest is not None else read_manifest(folder)
+            self._by_key = _by_key(folder, self.manifest)
 
     def __repr__(self) -> str:
         return f"ReplayFetcher({str(self.folder)!r}, exchanges={len(self._by_key)})"
@@ -87,23 +156,25 @@ class ReplayFetcher:
             )
         body = self._body(source, spec, exchange)
         if not 200 <= exchange.status < 300:
-            raise status_error(source, spec.method, display_url(spec.url, spec.params), exchange.status, body)
+            raise status_error(
+                source, spec.method, display_url(spec.url, spec.params), exchange.status, body.data
+            )
         headers = {name.lower(): value for name, value in exchange.headers.items()}
-        check_not_html(source, headers, body, accept=accept)
+        check_not_html(source, headers, body.data, accept=accept)
         return Payload(
             request=spec,
             status=exchange.status,
             headers=headers,
-            body=body,
+            body=body.data,
             fetched_at=self._fetched_at or datetime.now(UTC),
             final_url=_final_url(spec),
             is_demo=self.manifest.is_demo,
+            known_sha256=body.sha256,
         )
 
-    def _body(self, source: str, spec: RequestSpec, exchange: Exchange) -> bytes:
+    def _body(self, source: str, spec: RequestSpec, exchange: Exchange) -> _Body:
         try:
-            path = _inside(self.folder, exchange.file)
-            return path.read_bytes()
+            return _read_body(_inside(self.folder, exchange.file))
         except (OSError, ValueError) as exc:
             raise FetchError(
                 source,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from common.errors import DataError
 from common.payload import Fetcher, Payload
@@ -18,9 +19,10 @@ from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.completeness import check_complete
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
-from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
 from ingest.registry import connector_for
-from ingest.replay import ReplayFetcher
+from ingest.replay import ReplayFetcher, snapshot_manifest
+from storage.alert_state import AllClear, ClosedProblem
 from storage.engine import autocommit
 from storage.jobs import finish_run, now_utc, record_runs, start_run
 from storage.load import (
@@ -29,10 +31,9 @@ from storage.load import (
     SourceInfo,
     combined_sha256,
     latest_digest,
-    latest_digests,
     load_snapshot,
 )
-from storage.locks import BusyError, held_locks, job_lock
+from storage.locks import BusyError, held_locks_and_digests, job_lock
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 
@@ -50,6 +51,8 @@ class DatasetOutcome:
     error: str | None = None
     payloads: int = 0
     not_modified: int = 0
+    # the problems closed with the run's record (ingest's all_clear); None: no all-clear was made with it
+    cleared: tuple[ClosedProblem, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,7 +86,7 @@ def make_fetcher(
 
 def offline_spec(spec: DatasetSpec, snapshot_dir: Path, *, manifest: Manifest | None = None) -> DatasetSpec:
     """The dataset as the bundled snapshot recorded it: its option overrides, and no API key needed."""
-    manifest = manifest if manifest is not None else read_manifest(snapshot_dir)
+    manifest = manifest if manifest is not None else snapshot_manifest(snapshot_dir)
     overrides = manifest.dataset_options.get(spec.id, {})
     return spec.model_copy(update={"options": {**spec.options, **overrides}, "secret_env": None})
 
@@ -286,6 +289,7 @@ def ingest(
     on_dataset: Callable[[str], None] | None = None,
     on_done: Callable[[DatasetOutcome], None] | None = None,
     fetcher: Fetcher | None = None,
+    all_clear: AllClear | None = None,
 ) -> list[DatasetOutcome]:
     """Ingest the named datasets (all when none are named); one failure does not stop the others.
 
@@ -295,27 +299,31 @@ def ingest(
     Each dataset is fetched first without its job lock, unless another run holds the lock (then it is
     reported busy without fetching). A payload equal to the dataset's newest snapshot (digests read in
     one query before fetching) is recorded as an 'unchanged' run, and all such runs (and failed
-    fetches) are written in one insert at the end. A changed payload is loaded under the lock, after
-    checking there that nothing was loaded since the digests were read (else it is fetched again
-    under the lock), so that two runs never load the same dataset at once.
+    fetches) are written in one insert at the end; with all_clear, the open problems its keys name for
+    the unchanged datasets are closed with that insert (their outcomes' `cleared`). A changed payload is
+    loaded under the lock, after checking there that nothing was loaded since the digests were read
+    (else it is fetched again under the lock), so that two runs never load the same dataset at once.
     """
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())
     manifest = None
     if offline:
         folder = snapshot_dir or DEFAULT_SNAPSHOT_DIR
-        manifest = read_manifest(folder)  # once per call, for every spec and the replaying fetcher
+        manifest = snapshot_manifest(folder)  # read again only when changed; its index shared by the fetcher
         specs = [offline_spec(spec, folder, manifest=manifest) for spec in specs]
     specs = [configured_spec(spec) for spec in specs]
     fetcher = fetcher or make_fetcher(
         engine, raw_store, offline=offline, snapshot_dir=snapshot_dir, manifest=manifest
     )
-    outcomes = []
+    outcomes: list[DatasetOutcome] = []
     finished: list[dict[str, object]] = []
+    # one autocommit connection (no transaction held between statements) for the reads here and the
+    # records at the end: one checkout (on PostgreSQL one pre-ping) for both, unless a load comes between
+    kept: Connection | None = None
     try:
-        with autocommit(engine) as conn:
-            held = held_locks(conn, [f"ingest:{spec.id}" for spec in specs])
-            digests = latest_digests(conn)
+        kept = autocommit(engine)
+        names = [f"ingest:{spec.id}" for spec in specs]
+        held, digests = held_locks_and_digests(kept, names, [spec.id for spec in specs])
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)
@@ -328,6 +336,9 @@ def ingest(
             if isinstance(ahead, DatasetOutcome):
                 outcome = ahead
             else:
+                if kept is not None:  # a load may take long: its connection back to the pool meanwhile
+                    kept.close()
+                    kept = None
                 outcome = _ingest_with_lock(
                     engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, ahead
                 )
@@ -336,9 +347,39 @@ def ingest(
                 on_done(outcome)
     finally:
         try:
-            record_runs(engine, finished)
+            cleared = _record(engine, kept, finished, all_clear)
         finally:
+            if kept is not None:
+                kept.close()
             close = getattr(fetcher, "close", None)
             if close is not None:
                 close()
-    return outcomes
+    if all_clear is None:
+        return outcomes
+    return [replace(o, cleared=cleared[o.dataset_id]) if o.dataset_id in cleared else o for o in outcomes]
+
+
+def _record(
+    engine: Engine, kept: Connection | None, finished: list[dict[str, object]], all_clear: AllClear | None
+) -> dict[str, tuple[ClosedProblem, ...]]:
+    """Write the look-ahead's runs, closing all_clear's problems of the unchanged ones; dataset id -> closed.
+
+    On the kept connection when there is one: if the database went away since it was checked out (a
+    restart during a long fetch), once more on a fresh (pre-pinged) one."""
+    unchanged = [str(row["dataset_id"]) for row in finished if row["outcome"] == "unchanged"]
+    if all_clear is None or not unchanged:
+        keys: dict[str, str] = {}
+        closed_at = None
+    else:
+        keys = {key: dataset for dataset in unchanged for key in all_clear.keys(dataset)}
+        closed_at = all_clear.clock()
+    try:
+        closed = record_runs(kept or engine, finished, close=list(keys), closed_at=closed_at)
+    except DBAPIError as error:
+        if kept is None or not error.connection_invalidated:
+            raise
+        closed = record_runs(engine, finished, close=list(keys), closed_at=closed_at)
+    by_dataset: dict[str, tuple[ClosedProblem, ...]] = dict.fromkeys(unchanged, ()) if keys else {}
+    for problem in closed:
+        by_dataset[keys[problem.key]] += (problem,)
+    return by_dataset

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness
 from storage import schema
+from storage.alert_state import AllClear, ClosedProblem, close_problems
 from storage.engine import autocommit
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "check_run",
     "consecutive_failures",
     "redact",
+    "run_problems",
     "secret_values",
 ]
 
@@ -271,6 +273,15 @@ def _local_day_start(naive_utc: datetime) -> datetime:
     return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
 
 
+_state = schema.alert_state
+# the problems (of those named) open and alerted since the start of the (Helsinki) day: nothing to send
+_ALERTED_TODAY = select(_state.c.problem_key).where(
+    _state.c.problem_key.in_(bindparam("keys", expanding=True)),
+    _state.c.resolved_at.is_(None),
+    _state.c.last_sent >= bindparam("day_start"),
+)
+
+
 class Alerter:
     """Sends problem alerts (at most one per problem key per Helsinki day) and all-clears.
 
@@ -345,6 +356,24 @@ class Alerter:
             log.warning("alert %s: could not reset alert state: %s", problem.key, self._safe(error))
         return False
 
+    def problems(self, problems: Sequence[Problem]) -> int:
+        """Alert each problem unless it was already alerted today (read for all in one query first, so that
+        a check finding the same problems again writes nothing); how many alerts went out."""
+        if not problems:
+            return 0
+        keys = [problem.key for problem in problems]
+        day_start = _local_day_start(self._now())
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(_ALERTED_TODAY, {"keys": keys, "day_start": day_start}).scalars()
+                alerted = set(rows)
+        except Exception as error:
+            log.warning("alert state: could not read %s: %s", ", ".join(keys), self._safe(error))
+            alerted = set()  # each problem's own claim reads (and reports) again
+        for key in sorted(alerted):
+            log.debug("alert %s: already sent today", key)
+        return sum(self.problem(problem) for problem in problems if problem.key not in alerted)
+
     def resolved(self, kind: str, subject: str, message: str = "") -> bool:
         """Close the problem kind:subject if open; True when an all-clear went out."""
         return self.resolve_many([(kind, subject)], message) > 0
@@ -354,37 +383,42 @@ class Alerter:
         keys = [f"{kind}:{subject}" for kind, subject in problems]
         if not keys:
             return 0
-        table = schema.alert_state
-        now = self._now()
         try:
             with autocommit(self.engine) as conn:  # one statement: nothing open means nothing written
-                rows = conn.execute(
-                    update(table)
-                    .where(table.c.problem_key.in_(keys), table.c.resolved_at.is_(None))
-                    .values(resolved_at=now)
-                    .returning(table.c.problem_key, table.c.last_sent, table.c.first_seen)
-                ).all()
+                closed = close_problems(conn, keys, self._now())
         except Exception as error:
             log.warning("alert state: could not resolve %s: %s", ", ".join(keys), self._safe(error))
             return 0
+        return self.all_clears(closed, message)
+
+    def all_clears(self, closed: Sequence[ClosedProblem], message: str = "") -> int:
+        """Send the all-clear of each closed problem that was alerted; how many went out."""
         sent = 0
-        for row in rows:
-            if row.last_sent is None:
+        for problem in closed:
+            if problem.last_sent is None:
                 continue  # never alerted: nothing to give the all-clear for
-            kind, _, subject = row.problem_key.partition(":")
+            kind, _, subject = problem.key.partition(":")
             alert = Alert(
-                row.problem_key,
+                problem.key,
                 kind,
                 "resolved",
                 subject,
                 redact(message, self.secrets),
-                row.first_seen,
-                now,
+                problem.first_seen,
+                problem.closed_at,
                 subject if kind in ("rejected", "late") else None,
                 subject if kind == "failing" else None,
             )
             sent += self._deliver(alert)
         return sent
+
+    def ingest_all_clear(self) -> AllClear:
+        """What an unchanged ingest closes with its run record: what check_run would close, at this clock."""
+
+        def keys(dataset: str) -> list[str]:
+            return [f"{kind}:{subject}" for kind, subject in run_problems(f"ingest:{dataset}", dataset)]
+
+        return AllClear(keys=keys, clock=self._now)
 
     def open_problems(self) -> list[str]:
         """Keys of the problems not yet resolved."""
@@ -470,14 +504,27 @@ def consecutive_failures(engine: Engine, job: str, *, limit: int = 200) -> int:
     return count
 
 
+def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
+    """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears."""
+    return [("failing", job)] + ([("rejected", dataset)] if dataset else [])
+
+
 def check_run(
-    alerter: Alerter, job: str, outcome: str, error: str | None = None, *, dataset: str | None = None
+    alerter: Alerter,
+    job: str,
+    outcome: str,
+    error: str | None = None,
+    *,
+    dataset: str | None = None,
+    cleared: Sequence[ClosedProblem] | None = None,
 ) -> None:
-    """After a run's final outcome: alert a job failing N times in a row or a rejected payload; all-clear."""
+    """After a run's final outcome: alert a job failing N times in a row or a rejected payload; all-clear
+    (of the problems given as cleared when the run's record closed them already)."""
     try:
-        if outcome in ("success", "unchanged"):
-            problems = [("failing", job)] + ([("rejected", dataset)] if dataset else [])
-            alerter.resolve_many(problems, f"{job} finished: {outcome}.")
+        if outcome in ("success", "unchanged") and cleared is not None:  # closed with the run's record
+            alerter.all_clears(cleared, f"{job} finished: {outcome}.")
+        elif outcome in ("success", "unchanged"):
+            alerter.resolve_many(run_problems(job, dataset), f"{job} finished: {outcome}.")
         elif outcome == "failed":
             failures = consecutive_failures(alerter.engine, job)
             if failures >= alerter.threshold:
@@ -513,12 +560,13 @@ def check_freshness(
         frame = freshness(alerter.engine, catalogue, today)
         wanted = set(datasets) if datasets is not None else None
         fresh: list[tuple[str, str]] = []
+        late: list[Problem] = []
         for row in frame.iter_rows(named=True):
             dataset = row["dataset"]
             if wanted is not None and dataset not in wanted:
                 continue
             if row["state"] == "late":
-                alerter.problem(
+                late.append(
                     Problem(
                         "late",
                         dataset,
@@ -530,6 +578,7 @@ def check_freshness(
                 )
             elif row["state"] == "fresh":
                 fresh.append(("late", dataset))
+        alerter.problems(late)
         alerter.resolve_many(fresh, "The source is on time again.")
     except Exception as problem:
         log.warning("freshness alerts: %s", redact(f"{type(problem).__name__}: {problem}", alerter.secrets))

@@ -41,7 +41,9 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
         rows_revised=revised,
         error=redact(outcome.error, runtime.secrets) if outcome.error else None,
     )
-    check_run(runtime.alerter, job, outcome.outcome, outcome.error, dataset=dataset_id)
+    check_run(
+        runtime.alerter, job, outcome.outcome, outcome.error, dataset=dataset_id, cleared=outcome.cleared
+    )
     if outcome.outcome == "success" and added + revised > 0:
         check_freshness(runtime.alerter, runtime.catalogue, _today(), [dataset_id])
         if runtime.stop.is_set():

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine, create_engine, event, select
+from apscheduler.util import datetime_to_utc_timestamp
+from sqlalchemy import Engine, bindparam, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
@@ -22,18 +25,29 @@ from storage import schema
 from storage.engine import create_db_engine
 
 log = logging.getLogger("scheduler")
+_T = TypeVar("_T")
 
 
 def jobstore_engine(database_url: str) -> Engine:
     """The job store's own engine. On SQLite its reads take no write lock and it waits long for one, so
     that a long load transaction neither stalls the scheduler loop nor (after the busy timeout) kills it.
     On PostgreSQL it runs in autocommit (APScheduler's job store writes one statement per transaction): no
-    BEGIN and COMMIT round trips."""
-    if make_url(database_url).get_backend_name() == "sqlite":
+    BEGIN and COMMIT round trips; its commits do not wait for the disk (synchronous_commit off, as
+    synchronous=NORMAL on SQLite): a server crash may lose the last ~0.6 s of schedule updates, so that a
+    job runs once more, never a run record (the tracker's own engine keeps synchronous commits); and a
+    checkout does not ping the server first: KestavaJobStore runs a statement again on a new connection
+    when the server dropped the old one (a restart), one round trip less per statement."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
         engine = create_engine(database_url, connect_args={"timeout": 600})
         event.listen(engine, "connect", _sqlite_jobstore_pragmas)
         return engine
-    return create_db_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
+    given = url.query.get("options")
+    options = " ".join([*([given] if isinstance(given, str) else given or ()), "-c synchronous_commit=off"])
+    url = url.update_query_dict({"options": options})
+    return create_db_engine(url.render_as_string(hide_password=False), pre_ping=False).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
 
 
 def _sqlite_jobstore_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,13 +57,120 @@ def _sqlite_jobstore_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    """APScheduler's SQLAlchemyJobStore with the statements of every firing (due jobs, the job's update)
+    built once, and each stored job state unpickled once while it stays due (the scheduler asks for the
+    due jobs again and again, and the jobs due at one time are asked for each time). Every operation is
+    one statement: when its connection turns out dead (the database restarted since it was last used),
+    it runs once more on a new one, so that the job store's engine needs no ping before each checkout."""
+
+    def __init__(self, *, engine: Engine, tablename: str = JOBSTORE_TABLE) -> None:
+        super().__init__(engine=engine, tablename=tablename)
+        jobs = self.jobs_t
+        self._due = (
+            select(jobs.c.id, jobs.c.job_state)
+            .where(jobs.c.next_run_time <= bindparam("due_at"))
+            .order_by(jobs.c.next_run_time)
+        )
+        self._update = (
+            jobs.update()
+            .where(jobs.c.id == bindparam("job_id"))
+            .values(next_run_time=bindparam("new_next_run_time"), job_state=bindparam("new_job_state"))
+        )
+        self._states: dict[bytes, dict[str, Any]] = {}  # the due jobs' states as last unpickled
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        """The stored job of that id, or None."""
+        return _again(lambda: super(KestavaJobStore, self).lookup_job(job_id))
+
+    def get_next_run_time(self) -> datetime | None:
+        """The earliest next run time of the stored jobs (None: no job is scheduled)."""
+        when: datetime | None = _again(lambda: super(KestavaJobStore, self).get_next_run_time())
+        return when
+
+    def get_all_jobs(self) -> list[Job]:
+        """Every stored job, earliest next run first (paused jobs last)."""
+        return _again(lambda: super(KestavaJobStore, self).get_all_jobs())
+
+    def add_job(self, job: Job) -> None:
+        """Store a new job; ConflictingIdError when one of that id is stored."""
+        _again(lambda: super(KestavaJobStore, self).add_job(job))
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove the job; JobLookupError when it is not stored."""
+        _again(lambda: super(KestavaJobStore, self).remove_job(job_id))
+
+    def remove_all_jobs(self) -> None:
+        """Remove every stored job."""
+        _again(lambda: super(KestavaJobStore, self).remove_all_jobs())
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        """The jobs due at now, earliest first (a job that cannot be restored is removed, as upstream)."""
+        return _again(lambda: self._due_jobs(now))
+
+    def _due_jobs(self, now: datetime) -> list[Job]:
+        with self.engine.begin() as connection:
+            rows = connection.execute(self._due, {"due_at": datetime_to_utc_timestamp(now)}).all()
+        known, self._states = self._states, {}
+        jobs, failed = [], []
+        for job_id, job_state in rows:
+            try:
+                state = known.get(job_state) or pickle.loads(job_state)  # noqa: S301 (our own table, as upstream)
+                jobs.append(self._restored(state))
+            except BaseException:
+                self._logger.exception('Unable to restore job "%s" -- removing it', job_id)
+                failed.append(job_id)
+                continue
+            self._states[job_state] = state
+        if failed:
+            with self.engine.begin() as connection:
+                connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(failed)))
+        return jobs
+
+    def _restored(self, state: dict[str, Any]) -> Job:
+        """A Job of its own from an unpickled state (the trigger, immutable, shared; kwargs copied)."""
+        job: Job = Job.__new__(Job)
+        job.__setstate__({**state, "kwargs": dict(state["kwargs"]), "jobstore": self})
+        job._scheduler = self._scheduler
+        job._jobstore_alias = self._alias
+        return job
+
+    def update_job(self, job: Job) -> None:
+        """Store the job's new state and next run time; JobLookupError when it is not stored."""
+        _again(lambda: self._update_job(job))
+
+    def _update_job(self, job: Job) -> None:
+        params = {
+            "job_id": job.id,
+            "new_next_run_time": datetime_to_utc_timestamp(job.next_run_time),
+            "new_job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
+        }
+        with self.engine.begin() as connection:
+            if connection.execute(self._update, params).rowcount == 0:
+                raise JobLookupError(job.id)
+
+
+def _again(operation: Callable[[], _T]) -> _T:
+    """operation(), once more if the server had dropped its connection: it is one statement, so it either
+    failed before the database did anything or (a job added twice) says so (ConflictingIdError)."""
+    try:
+        return operation()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.info(
+            "job store: the database connection was lost (%s); once more on a new one", type(error).__name__
+        )
+        return operation()
+
+
 class JobStore:
     """The persisted schedule (APScheduler's SQLAlchemyJobStore), read and written without a running loop."""
 
     def __init__(self, database_url: str, table: str = JOBSTORE_TABLE) -> None:
         self.engine = jobstore_engine(database_url)
         self.holder = BackgroundScheduler(timezone=HELSINKI)  # never started: Job objects need one
-        self.store = SQLAlchemyJobStore(engine=self.engine, tablename=table)
+        self.store = KestavaJobStore(engine=self.engine, tablename=table)
         try:
             self.store.start(self.holder, "default")
         except Exception:  # another process created the table at the same moment

@@ -28,7 +28,8 @@ SiteRunner = Callable[[Engine], object]
 
 
 def default_ingest(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
-    """ingest.run.ingest for one dataset (it takes the ingest:<dataset> lock and records job_run)."""
+    """ingest.run.ingest for one dataset (it takes the ingest:<dataset> lock and records job_run; an
+    unchanged run's record closes the problems its success clears, see kestava.alerts.check_run)."""
     (outcome,) = ingest(
         runtime.engine,
         runtime.raw_store,
@@ -37,6 +38,7 @@ def default_ingest(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOu
         snapshot_dir=runtime.snapshot_dir,
         catalogue=runtime.catalogue,
         trigger=trigger,
+        all_clear=runtime.alerter.ingest_all_clear(),
     )
     return outcome
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import ref_to_obj
 from rich.console import Console
@@ -21,7 +20,7 @@ from rich.table import Table
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
-from schedule.jobstore import JobStore, _has_run, jobstore_engine, sync_jobs
+from schedule.jobstore import JobStore, KestavaJobStore, _has_run, jobstore_engine, sync_jobs
 from schedule.orphans import reap_orphans
 from schedule.runtime import Runtime, running_jobs, set_runtime
 from schedule.shutdown import (
@@ -83,7 +82,7 @@ def serve(
     executor = ThreadPoolExecutor(workers)
     scheduler = BackgroundScheduler(
         jobstores={
-            "default": SQLAlchemyJobStore(
+            "default": KestavaJobStore(
                 engine=jobstore_engine(runtime.database_url), tablename=JOBSTORE_TABLE
             ),
             "memory": MemoryJobStore(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +26,10 @@ def safe_url(url: str | Engine) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for url; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
+def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
+    """An engine for url; SQLite gets foreign keys, WAL and a busy timeout on every connection. On
+    PostgreSQL each checkout first pings the server (so that a restart costs no failed statement) unless
+    pre_ping is False: for a caller that retries a statement whose connection turned out dead."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -36,25 +37,35 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=pre_ping)
 
 
-def autocommit(engine: Engine) -> AbstractContextManager[Connection]:
-    """A connection for work of one statement at a time (a run record, a read): on PostgreSQL each
-    statement commits on its own, without the round trips of BEGIN and COMMIT (or ROLLBACK); on SQLite
-    an ordinary transaction, committed at the end of the block."""
+def autocommit(engine: Engine) -> Connection:
+    """A connection for work of one statement at a time (a run record, a read): each statement commits on
+    its own. On PostgreSQL without the round trips of BEGIN and COMMIT (or ROLLBACK); on SQLite without
+    BEGIN IMMEDIATE (the sqlite3 module is in autocommit mode): a read takes no write lock, a write takes
+    it for its statement alone."""
     if engine.dialect.name == "postgresql":
         return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    return engine.begin()
+    return engine.connect().execution_options(**{_STATEMENT_COMMITS: True})
 
 
-def _sqlite_begin(conn: Connection) -> None:
-    """Begin with the write lock (no other writer commits until this transaction ends), noting how many
-    rows the connection had changed, so that storage.fetch can tell whether this transaction wrote yet."""
+# a SQLite connection's execution option: no BEGIN IMMEDIATE, each statement commits on its own
+_STATEMENT_COMMITS = "kestava_statement_commits"
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """SQLite: a transaction takes the write lock at once (no deadlock upgrading a read, and no other
+    writer commits until it ends), unless the connection is autocommit's. It notes how many rows the
+    connection had changed, so that storage.fetch can tell whether the transaction wrote yet; a
+    connection without the lock has no such note."""
+    if conn.get_execution_options().get(_STATEMENT_COMMITS):
+        conn.info.pop(CHANGES_AT_BEGIN, None)
+        return
     conn.exec_driver_sql("BEGIN IMMEDIATE")
     conn.info[CHANGES_AT_BEGIN] = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
 

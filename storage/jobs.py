@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 
 from storage import schema
+from storage.alert_state import CLOSE_PROBLEMS, ClosedProblem, close_problems, closed
 from storage.engine import autocommit
 
 OUTCOMES = ("running", "success", "unchanged", "failed", "rejected", "busy")
@@ -76,6 +78,16 @@ def finish_run(
         )
 
 
+# built once (record_runs runs on every scheduled firing; a statement made per call costs more Python than
+# the database takes to run it): the insert, and on PostgreSQL one run's insert with the all-clear
+_INSERT_RUN = insert(schema.job_run)
+_RUN_COLUMNS = (
+    *("job", "dataset_id", "trigger", "started_at", "finished_at", "outcome", "error"),
+    *("rows_added", "rows_revised", "rows_unchanged", "snapshot_id", "host", "pid"),
+)
+_RECORD_ONE_AND_CLOSE = CLOSE_PROBLEMS.add_cte(
+    insert(schema.job_run).values({name: bindparam(f"run_{name}") for name in _RUN_COLUMNS}).cte("run")
+)
 RUN_FIELDS = frozenset(
     {
         "job",
@@ -93,11 +105,40 @@ RUN_FIELDS = frozenset(
 )
 
 
-def record_runs(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
+def record_runs(
+    bind: Engine | Connection,
+    rows: Sequence[Mapping[str, object]],
+    *,
+    close: Sequence[str] = (),
+    closed_at: datetime | None = None,
+) -> list[ClosedProblem]:
     """Record finished runs in one insert: each row has job, outcome, started_at and finished_at (naive UTC),
-    optionally dataset_id, trigger (default "cli"), error, rows_added/revised/unchanged and snapshot_id."""
-    if not rows:
-        return
+    optionally dataset_id, trigger (default "cli"), error, rows_added/revised/unchanged and snapshot_id.
+
+    With close, the open problems of those alert_state keys are closed (at closed_at, default now) on
+    the same connection (on PostgreSQL, for one run, in the same statement); returns the problems
+    closed. A Connection given is used as it is (its transaction, if any, is the caller's)."""
+    values = _run_values(rows)
+    if not values and not close:
+        return []
+    at = closed_at or now_utc()
+    with _connection(bind) as conn:
+        if len(values) == 1 and close and conn.dialect.name == "postgresql":  # one statement, one round trip
+            params = {f"run_{name}": value for name, value in values[0].items()}
+            found = conn.execute(_RECORD_ONE_AND_CLOSE, {**params, "keys": list(close), "closed_at": at})
+            return closed(found, at)
+        if values:
+            conn.execute(_INSERT_RUN, values)
+        return close_problems(conn, close, at)
+
+
+def _connection(bind: Engine | Connection) -> AbstractContextManager[Connection]:
+    """The connection given, or one of engine's for one-statement work (storage.engine.autocommit)."""
+    return nullcontext(bind) if isinstance(bind, Connection) else autocommit(bind)
+
+
+def _run_values(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """The job_run rows with every column's default filled in; raises ValueError for a malformed row."""
     host, pid = socket.gethostname(), os.getpid()
     values = []
     for row in rows:
@@ -120,5 +161,4 @@ def record_runs(engine: Engine, rows: Sequence[Mapping[str, object]]) -> None:
                 "pid": pid,
             }
         )
-    with autocommit(engine) as conn:
-        conn.execute(insert(schema.job_run), values)
+    return values

@@ -201,16 +201,33 @@ def latest_digest(engine: Engine, dataset_id: str) -> str | None:
     return None if latest is None else latest[1]
 
 
-def latest_digests(bind: Engine | Connection) -> dict[str, str]:
-    """Every dataset's latest_digest in one query: dataset id -> sha256 of its newest snapshot."""
-    snap = schema.snapshot
-    newest = select(func.max(snap.c.id)).group_by(snap.c.dataset_id).scalar_subquery()
-    query = select(snap.c.dataset_id, snap.c.sha256).where(snap.c.id.in_(newest))
+_snap = schema.snapshot
+# built once (latest_digests runs on every scheduled firing): every dataset's newest snapshot, or those named
+_LATEST_DIGESTS = select(_snap.c.dataset_id, _snap.c.sha256).where(
+    _snap.c.id.in_(select(func.max(_snap.c.id)).group_by(_snap.c.dataset_id).scalar_subquery())
+)
+_LATEST_DIGESTS_OF = select(_snap.c.dataset_id, _snap.c.sha256).where(
+    _snap.c.id.in_(
+        select(func.max(_snap.c.id))
+        .where(_snap.c.dataset_id.in_(bindparam("datasets", expanding=True)))
+        .group_by(_snap.c.dataset_id)
+        .scalar_subquery()
+    )
+)
+
+
+def latest_digests(bind: Engine | Connection, dataset_ids: Sequence[str] | None = None) -> dict[str, str]:
+    """latest_digest of every dataset (or of those named) in one query: dataset id -> sha256 of its newest
+    snapshot."""
+    if dataset_ids is None:
+        query, params = _LATEST_DIGESTS, {}
+    else:
+        query, params = _LATEST_DIGESTS_OF, {"datasets": list(dataset_ids)}
     if isinstance(bind, Connection):
-        rows = bind.execute(query).all()
+        rows = bind.execute(query, params).all()
     else:
         with bind.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, params).all()
     return {str(dataset_id): str(sha256) for dataset_id, sha256 in rows}
 
 

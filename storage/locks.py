@@ -14,8 +14,23 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from storage import schema
@@ -86,25 +101,69 @@ def job_lock(
             )
 
 
+# built once (an ingest reads these before every fetch). PostgreSQL: the schema (part of each key) on a row
+# of its own, then one row per advisory lock held in this database; SQLite: the named leases not expired
+_PG_HELD = (
+    "SELECT current_schema() AS namespace, NULL::oid AS classid, NULL::oid AS objid,"
+    " NULL::text AS dataset_id, NULL::text AS sha256"
+    " UNION ALL SELECT NULL, classid, objid, NULL, NULL FROM pg_locks WHERE locktype = 'advisory'"
+    " AND granted AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+_PG_HELD_LOCKS = text(_PG_HELD)
+_lock, _snap = schema.job_lock, schema.snapshot
+_LEASES_HELD = select(_lock.c.name).where(
+    _lock.c.name.in_(bindparam("names", expanding=True)), _lock.c.expires_at >= bindparam("now")
+)
+# and with them, one row per named dataset: the sha256 of its newest snapshot (storage.load.latest_digests)
+_PG_HELD_AND_DIGESTS = text(
+    _PG_HELD + " UNION ALL SELECT NULL, NULL, NULL, dataset_id, sha256 FROM snapshot WHERE id IN"
+    " (SELECT max(id) FROM snapshot WHERE dataset_id IN :datasets GROUP BY dataset_id)"
+).bindparams(bindparam("datasets", expanding=True, type_=String))
+_LEASES_HELD_AND_DIGESTS = union_all(
+    select(_lock.c.name.label("lock"), null().label("dataset_id"), null().label("sha256")).where(
+        _lock.c.name.in_(bindparam("names", expanding=True)), _lock.c.expires_at >= bindparam("now")
+    ),
+    select(null(), _snap.c.dataset_id, _snap.c.sha256).where(
+        _snap.c.id.in_(
+            select(func.max(_snap.c.id))
+            .where(_snap.c.dataset_id.in_(bindparam("datasets", expanding=True)))
+            .group_by(_snap.c.dataset_id)
+            .scalar_subquery()
+        )
+    ),
+)
+
+
 def held_locks(conn: Connection, names: Sequence[str]) -> set[str]:
     """Which of the named job locks some run holds now (a hint for skipping work: the lock decides)."""
     if conn.dialect.name == "postgresql":
-        # one round trip: the schema (part of each key) on a row of its own, then one row per lock held
-        rows = conn.execute(
-            text(
-                "SELECT current_schema() AS namespace, NULL::oid AS classid, NULL::oid AS objid"
-                " UNION ALL SELECT NULL, classid, objid FROM pg_locks WHERE locktype = 'advisory'"
-                " AND granted AND objsubid = 1"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            )
-        ).all()
-        namespace = next(str(row.namespace) for row in rows if row.classid is None)
-        keys = {advisory_key(name, namespace) & 0xFFFFFFFFFFFFFFFF: name for name in names}
-        held = ((int(row.classid) << 32) | int(row.objid) for row in rows if row.classid is not None)
-        return {keys[key] for key in held if key in keys}
-    lock = schema.job_lock
-    query = select(lock.c.name).where(lock.c.name.in_(list(names)), lock.c.expires_at >= now_utc())
-    return {str(name) for name in conn.execute(query).scalars()}
+        return _held_on_pg(conn.execute(_PG_HELD_LOCKS).all(), names)  # one round trip
+    leases = conn.execute(_LEASES_HELD, {"names": list(names), "now": now_utc()})
+    return {str(name) for name in leases.scalars()}
+
+
+def held_locks_and_digests(
+    conn: Connection, names: Sequence[str], dataset_ids: Sequence[str]
+) -> tuple[set[str], dict[str, str]]:
+    """held_locks(names) and storage.load.latest_digests(dataset_ids) in one statement (one round trip):
+    what an ingest reads before it fetches."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_PG_HELD_AND_DIGESTS, {"datasets": list(dataset_ids)}).all()
+        held = _held_on_pg(rows, names)
+    else:
+        params = {"names": list(names), "now": now_utc(), "datasets": list(dataset_ids)}
+        rows = conn.execute(_LEASES_HELD_AND_DIGESTS, params).all()
+        held = {str(row.lock) for row in rows if row.lock is not None}
+    return held, {str(row.dataset_id): str(row.sha256) for row in rows if row.dataset_id is not None}
+
+
+def _held_on_pg(rows: Sequence[Row[Any]], names: Sequence[str]) -> set[str]:
+    """Which of the named locks the rows of _PG_HELD say are held (the keys depend on the schema)."""
+    namespace = next(str(row.namespace) for row in rows if row.namespace is not None)
+    keys = {advisory_key(name, namespace) & 0xFFFFFFFFFFFFFFFF: name for name in names}
+    held = ((int(row.classid) << 32) | int(row.objid) for row in rows if row.classid is not None)
+    return {keys[key] for key in held if key in keys}
 
 
 def _pg_holder(conn: Connection, key: int) -> str | None:

@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
 
 from ingest.catalogue import Catalogue, parse_catalogue
 from kestava.alerts import (
@@ -35,7 +35,7 @@ from kestava.alerts import (
 )
 from storage import schema
 from storage.engine import alembic_config, open_database
-from storage.jobs import finish_run, start_run
+from storage.jobs import finish_run, record_runs, start_run
 from storage.load import DatasetInfo, SourceInfo, load_snapshot
 from storage.rawstore import RawStore
 from tests.conftest import make_payload
@@ -138,6 +138,30 @@ def test_webhook_once_a_day_then_all_clear(engine: Engine, httpserver: HTTPServe
     with engine.connect() as conn:
         row = conn.execute(select(schema.alert_state)).one()
     assert row.resolved_at is None and row.first_seen == clock.now.replace(tzinfo=None)
+
+
+def test_problems_found_again_the_same_day_are_read_in_one_query_and_write_nothing(
+    engine: Engine, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    clock = Clock(T0)
+    alerter = webhook_alerter(engine, httpserver.url_for("/hook"), clock)
+    late = [Problem("late", dataset, f"{dataset} is late", dataset) for dataset in ("a", "b")]
+    assert alerter.problems(late) == 2
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    clock.now = T0 + timedelta(hours=11)  # 22:00 in Helsinki, the same day
+    more = [*late, Problem("late", "c", "c is late", "c")]
+    assert alerter.problems(more) == 1  # only the new one
+    assert [b["key"] for b in posted(httpserver)] == ["late:a", "late:b", "late:c"]
+    assert alerter.problems(more) == 0
+    # the first call: one read, then c's claim (its select and insert); the second: the read alone
+    verbs = [s.split()[0].upper() for s in statements if "alert_state" in s]
+    assert verbs == ["SELECT", "SELECT", "INSERT", "SELECT"]
+    alerter.resolved("late", "b")
+    clock.now = T0 + timedelta(hours=13, minutes=30)  # 00:30 in Helsinki the next day: sent again
+    assert alerter.problems(more) == 3
+    assert [b["key"] for b in posted(httpserver)[4:]] == ["late:a", "late:b", "late:c"]
 
 
 def test_problems_are_deduplicated_per_kind_and_subject(engine: Engine, httpserver: HTTPServer) -> None:
@@ -369,6 +393,54 @@ def test_check_run_alerts_after_n_failed_runs_and_clears(engine: Engine, httpser
     assert cleared == {f"failing:{job}", "rejected:fingrid_emission_factor"}
     assert all(b["state"] == "resolved" for b in posted(httpserver)[2:])
     assert alerter.open_problems() == []
+
+
+@pytest.mark.parametrize("runs", [1, 2])  # PostgreSQL: one run is one statement, two are two
+def test_recording_runs_closes_open_problems_and_check_run_sends_their_all_clears(
+    engine: Engine, httpserver: HTTPServer, runs: int
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    clock = Clock(T0)
+    other = webhook_alerter(engine, httpserver.url_for("/hook"), clock)  # another process's alerter
+    job = "ingest:fingrid_emission_factor"
+    other.problem(Problem("failing", job, "failing", job=job))
+    other.problem(
+        Problem("rejected", "fingrid_emission_factor", "rejected", dataset="fingrid_emission_factor")
+    )
+    assert len(posted(httpserver)) == 2
+    later = T0.replace(tzinfo=None) + timedelta(hours=1)
+    keys = [f"failing:{job}", "rejected:fingrid_emission_factor", "failing:ingest:never_alerted"]
+    rows = [
+        {"job": job, "dataset_id": "fingrid_emission_factor", "outcome": "unchanged", "trigger": "scheduler"},
+        {"job": "ingest:hsy_emissions", "dataset_id": "hsy_emissions", "outcome": "unchanged"},
+    ][:runs]
+    closed = record_runs(
+        engine,
+        [{**row, "started_at": later, "finished_at": later} for row in rows],
+        close=keys,
+        closed_at=later,
+    )
+    assert {(c.key, c.closed_at, c.last_sent is not None) for c in closed} == {
+        (f"failing:{job}", later, True),
+        ("rejected:fingrid_emission_factor", later, True),
+    }
+    run = schema.job_run
+    with engine.connect() as conn:
+        recorded = conn.execute(select(run.c.job, run.c.outcome, run.c.trigger).order_by(run.c.id)).all()
+        assert [tuple(r) for r in recorded] == [
+            (row["job"], "unchanged", row.get("trigger", "cli")) for row in rows
+        ]
+    assert other.open_problems() == []
+    assert record_runs(engine, [], close=keys, closed_at=later) == []  # nothing open: nothing closed
+
+    alerter = webhook_alerter(engine, httpserver.url_for("/hook"), clock)
+    check_run(alerter, job, "unchanged", dataset="fingrid_emission_factor", cleared=closed)
+    sent = posted(httpserver)[2:]
+    assert {(b["key"], b["state"]) for b in sent} == {
+        (f"failing:{job}", "resolved"),
+        ("rejected:fingrid_emission_factor", "resolved"),
+    }
+    assert all(b["at"] == later.replace(tzinfo=UTC).isoformat() for b in sent)
 
 
 CATALOGUE: dict[str, Any] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -12,17 +13,21 @@ from typing import Any
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy import Engine, MetaData, create_engine, event, select, text
 from werkzeug import Request, Response
 
 from ingest.catalogue import Catalogue, parse_catalogue
 from ingest.http import LiveFetcher
+from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
 from ingest.run import ingest as run_ingest
 from storage import read
-from storage.locks import job_lock
+from storage.engine import autocommit
+from storage.load import latest_digests
+from storage.locks import held_locks, job_lock
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
+from tests.conftest import PG_ADMIN_URL
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "data" / "snapshot"
 EUROSTAT_BODY = (SNAPSHOT / "eurostat" / "cei_wm011.json").read_bytes()
@@ -311,3 +316,46 @@ def test_the_environment_chooses_the_syke_municipalities(
         assert "kunta_5.csv" in (whole.error or "")  # Alajärvi (005), the first of the 309, is not recorded
     finally:
         get_settings.cache_clear()
+
+
+def test_a_database_restart_during_the_fetch_costs_no_run_record(
+    engine: Engine, raw: RawStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection read before the fetch is kept for the record after it; when the server (PostgreSQL)
+    dropped it meanwhile (as a restart does), the run is recorded on a fresh one, not lost."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
+    checked_out: list[int] = []
+    event.listen(
+        engine, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid)
+    )
+    fetch = ReplayFetcher.get
+
+    def fetch_after_a_restart(fetcher: ReplayFetcher, *args: Any, **kwargs: Any) -> Any:
+        if checked_out:  # every connection this ingest holds goes, as in a restart of the server
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for pid in checked_out:
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.dispose()
+            checked_out.clear()
+        return fetch(fetcher, *args, **kwargs)
+
+    monkeypatch.setattr(ReplayFetcher, "get", fetch_after_a_restart)
+    (outcome,) = run_ingest(engine, raw, ["statfin_population"], offline=True)
+    assert outcome.outcome == "unchanged"
+    assert read.job_runs(engine)["outcome"].to_list()[:2] == ["unchanged", "success"]
+
+
+def test_the_reads_before_the_fetch_do_not_wait_for_a_load_holding_the_write_lock(engine: Engine) -> None:
+    """SQLite: autocommit's statements commit one by one, without BEGIN IMMEDIATE, so the lock check and
+    the digests read while another run's load holds the write lock (before, they waited for it)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    with engine.begin() as load:  # BEGIN IMMEDIATE: a load in progress
+        load.execute(text("DELETE FROM job_lock"))
+        started = time.monotonic()
+        with autocommit(engine) as conn:
+            assert held_locks(conn, ["ingest:a"]) == set() and latest_digests(conn, ["a"]) == {}
+        assert time.monotonic() - started < 5  # the busy timeout is 30 s

@@ -12,9 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
-from storage.locks import BusyError, job_lock
+from ingest.run import ingest
+from storage.engine import autocommit
+from storage.load import latest_digests
+from storage.locks import BusyError, held_locks, held_locks_and_digests, job_lock
+from storage.rawstore import RawStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +95,21 @@ def test_trackers_in_different_postgresql_schemas_do_not_block_each_other(tmp_pa
         finally:
             one.dispose()
             two.dispose()
+
+
+def test_the_locks_held_and_the_digests_are_read_in_one_statement(engine: Engine, tmp_path: Path) -> None:
+    (outcome,) = ingest(engine, RawStore(tmp_path / "raw"), ["statfin_population"], offline=True)
+    assert outcome.outcome == "success"
+    names, datasets = ["ingest:statfin_population", "ingest:other"], ["statfin_population", "other"]
+    digests = latest_digests(engine, datasets)
+    assert list(digests) == ["statfin_population"]
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with autocommit(engine) as conn:
+        assert held_locks_and_digests(conn, names, datasets) == (set(), digests)
+        with job_lock(engine, "ingest:statfin_population"):
+            assert held_locks_and_digests(conn, names, datasets) == ({"ingest:statfin_population"}, digests)
+            assert held_locks(conn, names) == {"ingest:statfin_population"}
+        assert held_locks_and_digests(conn, names, []) == (set(), {})
+    reads = [s for s in statements if "snapshot" in s]
+    assert len(reads) == 3  # one statement per call

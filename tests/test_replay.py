@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from common.payload import RequestSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
 from ingest.manifest import Manifest, read_manifest, write_manifest
-from ingest.replay import ReplayFetcher, record_exchange
+from ingest.replay import ReplayFetcher, record_exchange, snapshot_manifest
 
 BASE = "https://pxdata.stat.fi/PxWeb/api/v1/fi/StatFin/vaerak/11ra.px"
 FINGRID = "https://data.fingrid.fi/api/datasets/265/data"
@@ -221,3 +223,51 @@ def test_errors_name_the_request_and_repeated_replays_give_the_same_final_url(sn
     with pytest.raises(FetchError) as gone:
         fetcher.get("statfin_11ra", BASE)
     assert gone.value.field == f"GET {BASE}"
+
+
+def test_the_manifest_is_read_again_only_when_the_file_changed(snapshot: Path) -> None:
+    first = snapshot_manifest(snapshot)
+    assert snapshot_manifest(snapshot) is first  # unchanged file: the manifest and its index as read
+    fetcher = ReplayFetcher(snapshot)
+    assert fetcher.manifest is first
+    assert ReplayFetcher(snapshot, manifest=first).get("statfin_11ra", BASE).body == b'{"title": "meta"}'
+    # re-recorded: another body file for the same request, and the label changed (a new mtime and size)
+    manifest = read_manifest(snapshot)
+    manifest.label = "recorded"
+    record_exchange(
+        snapshot, manifest, "statfin_11ra", RequestSpec("GET", BASE), 200, {}, b'{"title": "new"}', "new.json"
+    )
+    write_manifest(manifest, snapshot)
+    second = snapshot_manifest(snapshot)
+    assert second is not first and second.label == "recorded"
+    replayed = ReplayFetcher(snapshot).get("statfin_11ra", BASE)
+    assert replayed.body == b'{"title": "new"}' and not replayed.is_demo
+    # a manifest of the caller's is indexed as given, whatever the file says
+    assert ReplayFetcher(snapshot, manifest=first).get("statfin_11ra", BASE).body == b'{"title": "meta"}'
+
+
+def test_a_rewrite_of_the_same_size_is_seen_by_its_mtime(snapshot: Path) -> None:
+    assert snapshot_manifest(snapshot).label == "demo"
+    path = snapshot / "manifest.json"
+    before = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace('"demo"', '"omed"'), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))  # same size, a later mtime
+    assert path.stat().st_size == before.st_size
+    assert snapshot_manifest(snapshot).label == "omed"
+
+
+def test_a_body_file_is_read_and_hashed_again_only_when_it_changed(snapshot: Path) -> None:
+    fetcher = ReplayFetcher(snapshot)
+    first = fetcher.get("statfin_11ra", BASE)
+    assert first.sha256 == hashlib.sha256(b'{"title": "meta"}').hexdigest()
+    again = fetcher.get("statfin_11ra", BASE)
+    assert again.body is first.body and again.sha256 == first.sha256  # the file as read before
+    path = snapshot / "statfin" / "11ra_meta.json"
+    before = path.stat()
+    path.write_bytes(b'{"title": "mexa"}')  # the same size: seen by its later mtime
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    changed = fetcher.get("statfin_11ra", BASE)
+    assert changed.body == b'{"title": "mexa"}'
+    assert changed.sha256 == hashlib.sha256(b'{"title": "mexa"}').hexdigest() != first.sha256
+    path.write_bytes(b'{"title": "a longer title"}')
+    assert ReplayFetcher(snapshot).get("statfin_11ra", BASE).body == b'{"title": "a longer title"}'

@@ -21,17 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
 from rich.console import Console
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from werkzeug import Request, Response
 
 import scheduler
 from indicators.engine import ComputeSummary
-from ingest.catalogue import Catalogue, parse_catalogue
+from ingest.catalogue import Catalogue, load_catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
-from kestava.alerts import Alert, Alerter, AlertSettings
+from kestava.alerts import Alert, Alerter, AlertSettings, Problem
+from kestava.status import JOBSTORE_TABLE
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
 from storage.engine import open_database
@@ -288,6 +290,31 @@ def test_failed_ingest_is_retried_with_backoff_and_alerted(
     assert [a.state for a in channel.alerts] == ["problem", "resolved"]
 
 
+def test_an_unchanged_offline_ingest_records_its_run_and_clears_a_problem_another_process_opened(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work()
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
+    runtime.offline = True
+    assert scheduler.run_ingest_job("statfin_population") == "success"
+    channel.alerts.clear()  # the snapshot's data are late by today's calendar: not what this test is about
+    other = Alerter(engine, AlertSettings(), channels=[Collect()], secrets=[])  # another process
+    other.problem(Problem("failing", "ingest:statfin_population", "failing elsewhere", job="ingest:x"))
+    other.problem(
+        Problem("rejected", "statfin_population", "rejected elsewhere", dataset="statfin_population")
+    )
+    assert scheduler.run_ingest_job("statfin_population") == "unchanged"
+    assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
+    assert {(a.key, a.state) for a in channel.alerts} == {
+        ("failing:ingest:statfin_population", "resolved"),
+        ("rejected:statfin_population", "resolved"),
+    }
+    assert runtime.alerter.open_problems() == ["late:statfin_population"]  # not the ingest's to clear
+    assert scheduler.run_ingest_job("statfin_population") == "unchanged"  # nothing open: no all-clear
+    assert len(channel.alerts) == 2
+
+
 def test_rejected_payload_is_not_retried_and_alerted_at_once(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
@@ -500,6 +527,99 @@ def test_sync_applies_catalogue_edits_and_keeps_pending_runs(db_url: str, engine
     assert times["ingest:a"] == overdue  # the pending run is not lost by replacing the job
     assert times["ingest:b"] == datetime(2026, 5, 6, 9, tzinfo=HELSINKI)
     assert "ingest:c" not in times and times["report:weekly"] == datetime(2026, 5, 11, 7, tzinfo=HELSINKI)
+
+
+def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: Engine) -> None:
+    now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    upstream = SQLAlchemyJobStore(engine=create_engine(db_url), tablename=JOBSTORE_TABLE)
+    upstream.start(store.holder, "upstream")
+
+    def due(job_store: Any, at: datetime) -> list[tuple[Any, ...]]:
+        jobs = job_store.get_due_jobs(at)
+        return [(j.id, j.next_run_time, repr(j.trigger), j.func_ref, j.args, j.kwargs) for j in jobs]
+
+    try:
+        scheduler.sync_jobs(store, specs, now, start_now=lambda _s: False)
+        at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI)
+        first = due(store.store, at)
+        assert [job[0] for job in first] == ["ingest:a", "ingest:b"] and first == due(upstream, at)
+        again = store.store.get_due_jobs(at)  # the same states: unpickled once, each job its own
+        assert due(store.store, at) == first and again[0] is not store.store.get_due_jobs(at)[0]
+        assert again[0].kwargs is not store.store.get_due_jobs(at)[0].kwargs
+        (spec_a,) = [s for s in specs if s.id == "ingest:a"]
+        store.put(spec_a, datetime(2026, 5, 7, 5, tzinfo=HELSINKI))  # a new state: read anew
+        assert [job[0] for job in due(store.store, at)] == ["ingest:b"] and due(store.store, at) == due(
+            upstream, at
+        )
+        with engine.begin() as conn:  # a state that cannot be restored is removed, as upstream does
+            table = upstream.jobs_t
+            conn.execute(table.update().where(table.c.id == "ingest:b").values(job_state=b"not a pickle"))
+        assert due(store.store, at) == []
+        assert "ingest:b" not in store.jobs()
+    finally:
+        store.close()
+        upstream.shutdown()
+
+
+def test_a_database_restart_between_firings_fails_no_firing(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL: the tracker's engine pings on checkout; the job store's, which does not, runs a statement
+    again on a new connection. Terminating every backend of both between two firings is a restart."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    work = Work()
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
+    runtime.offline = True
+    (spec,) = [s for s in scheduler.catalogue_jobs(runtime.catalogue) if s.id == "ingest:statfin_population"]
+    store = scheduler.JobStore(db_url)
+    backends: list[int] = []
+    for pool_of in (engine, store.engine):
+        event.listen(
+            pool_of, "checkout", lambda dbapi, _record, _proxy: backends.append(dbapi.info.backend_pid)
+        )
+    at = datetime(2026, 5, 6, 7, tzinfo=HELSINKI)
+
+    def firing() -> str:
+        assert [job.id for job in store.store.get_due_jobs(at)] == [spec.id]
+        outcome = scheduler.run_ingest_job("statfin_population")
+        store.put(spec, at)  # still due: the next firing finds it again
+        return outcome
+
+    try:
+        store.put(spec, at)
+        assert firing() == "success"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for pid in backends:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        assert len(set(backends)) >= 2  # the tracker's and the job store's connections at least
+        assert firing() == "unchanged"
+        assert store.store.get_next_run_time() == at
+    finally:
+        store.close()
+    assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
+    assert [a.kind for a in channel.alerts if a.kind == "failing"] == []
+
+
+def test_the_job_stores_commits_do_not_wait_for_the_disk_but_the_run_records_do(
+    db_url: str, engine: Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's synchronous_commit (SQLite's job store has synchronous=NORMAL)")
+    jobstore = scheduler.jobstore_engine(db_url)
+    try:
+        with jobstore.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            assert conn.execute(text("SELECT count(*) FROM alert_state")).scalar() == 0  # the schema
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    finally:
+        jobstore.dispose()
 
 
 def test_list_shows_every_job_and_its_next_run(db_url: str, engine: Engine, tmp_path: Path) -> None:

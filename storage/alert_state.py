@@ -1,0 +1,51 @@
+"""The alert_state table's all-clear: close open problems in one statement, on the caller's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Update, bindparam, update
+
+from storage import schema
+
+_state = schema.alert_state
+# built once: a statement made per call costs more Python than the database takes to run it
+CLOSE_PROBLEMS: Update = (
+    update(_state)
+    .where(_state.c.problem_key.in_(bindparam("keys", expanding=True)), _state.c.resolved_at.is_(None))
+    .values(resolved_at=bindparam("closed_at"))
+    .returning(_state.c.problem_key, _state.c.first_seen, _state.c.last_sent)
+)
+
+
+@dataclass(frozen=True)
+class AllClear:
+    """The open problems (keys) a dataset's 'unchanged' run closes with its record (ingest.run), and when."""
+
+    keys: Callable[[str], Sequence[str]]  # dataset id -> problem keys
+    clock: Callable[[], datetime]  # naive UTC
+
+
+@dataclass(frozen=True)
+class ClosedProblem:
+    """A problem an all-clear closed: its key, when it was first seen and last alerted, when it was closed."""
+
+    key: str
+    first_seen: datetime
+    last_sent: datetime | None  # None: never alerted, so no all-clear is owed
+    closed_at: datetime
+
+
+def close_problems(conn: Connection, keys: Sequence[str], closed_at: datetime) -> list[ClosedProblem]:
+    """Close those of the problems (kind:subject keys) still open; nothing open means nothing written."""
+    if not keys:
+        return []
+    return closed(conn.execute(CLOSE_PROBLEMS, {"keys": list(keys), "closed_at": closed_at}), closed_at)
+
+
+def closed(rows: Iterable[Any], closed_at: datetime) -> list[ClosedProblem]:
+    """The ClosedProblems of rows of (problem_key, first_seen, last_sent), as CLOSE_PROBLEMS returns them."""
+    return [ClosedProblem(str(key), first, last, closed_at) for key, first, last in rows]
