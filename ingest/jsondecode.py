@@ -11,14 +11,17 @@ were dropped. A colon written as the escape \\u003a counts in the decoded string
 text, so a payload holding that escape is checked exactly with the standard library's pairs hook
 instead. `check_keys` runs the same check on a document already decoded with orjson (Fingrid's fetch
 decodes each page only to read where the next one is, and checks the keys in parse, which an unchanged
-payload never reaches). On a 1 M-cell JSON-stat payload the tally costs a fraction of the orjson parse itself
-(bench/bench_jsonstat.py measures read_jsonstat, which decodes through here).
+payload never reaches); a caller that has already found an array to hold only numbers (the JSON-stat
+reader, by building its Float64 Series) names it in `numeric` and the tally skips it. On a 1 M-cell
+JSON-stat payload the tally costs a fraction of the orjson parse itself (bench/bench_jsonstat.py measures
+read_jsonstat, which decodes through here).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Set
 from itertools import chain
 from typing import Any, Final, cast
 
@@ -54,16 +57,30 @@ def loads(raw: bytes | str, source: str, field: str = "body") -> Any:
     return document
 
 
-def check_keys(raw: bytes | str, document: object, source: str, field: str = "body") -> None:
+def check_keys(
+    raw: bytes | str,
+    document: object,
+    source: str,
+    field: str = "body",
+    *,
+    numeric: Collection[list[Any]] = (),
+) -> None:
     """DuplicateKeyError naming the key and its JSON path when an object of `raw` repeats a key;
-    `document` is orjson.loads(raw)."""
+    `document` is orjson.loads(raw).
+
+    `numeric`: arrays of `document` the caller has already found to hold only numbers, booleans and
+    nulls (such as by building a polars Float64 Series of them); the tally skips them, as they hold no
+    key and no string.
+    """
     if isinstance(raw, bytes):
         colons = raw.count(b":")
         escaped = b"\\" in raw and _ESCAPED_COLON.search(raw) is not None  # memchr first: fast
     else:
         colons = raw.count(":")
         escaped = "\\" in raw and _ESCAPED_COLON.search(raw.encode()) is not None
-    if not escaped and colons <= _tally(document):  # without escapes, never less: equal
+    if not escaped and colons <= _tally(
+        document, {id(array) for array in numeric}
+    ):  # without escapes, never less: equal
         return
     found = _find_duplicate(raw)
     if found is None:
@@ -80,12 +97,15 @@ def check_keys(raw: bytes | str, document: object, source: str, field: str = "bo
     )
 
 
-def _tally(document: object) -> int:
-    """Keys plus ':' characters inside strings, over the whole decoded document."""
+def _tally(document: object, numeric: Set[int]) -> int:
+    """Keys plus ':' characters inside strings, over the whole decoded document but the arrays whose id()
+    is in `numeric`."""
     total = 0
     stack: list[object] = [document]
     while stack:
         node = stack.pop()
+        if numeric and id(node) in numeric:
+            continue
         values: list[Any]
         if isinstance(node, dict):
             total += len(node) + "".join(node).count(":")

@@ -32,6 +32,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final, NoReturn
 
@@ -47,6 +48,8 @@ __all__ = ["MAX_CELLS", "JsonStatDataset", "JsonStatError", "read_jsonstat"]
 # (or, for a sparse `value`, read with drop_missing=True, which materialises only the cells present).
 MAX_CELLS: Final = 100_000_000
 
+# From this many cells the code columns are built on a second thread, beside the value Series.
+_PARALLEL_CELLS: Final = 100_000
 _RESERVED_COLUMNS: Final = ("value", "status")
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _UNIT_POSITIONS: Final = ("start", "end")
@@ -102,9 +105,23 @@ def read_jsonstat(
     """Read a JSON-stat 2.0 dataset (bytes, text or an already parsed object) into a JsonStatDataset.
 
     `source` is the dataset id used in error messages. Raises JsonStatError on anything that does not
-    follow the specification (see the module comment for the exact rules).
+    follow the specification (see the module comment for the exact rules), and jsondecode's
+    DuplicateKeyError, before any other error, when an object of the JSON text repeats a key.
     """
-    doc = _select_dataset(_load(data, source), source)
+    parsed, keys = _load(data, source)
+    try:
+        return _read(parsed, keys, source, drop_missing)
+    except Exception as exc:  # a repeated key is reported first, whatever else the document gets wrong
+        failure = exc
+    keys.check()
+    raise failure
+
+
+def _read(parsed: object, keys: _KeyCheck, source: str, drop_missing: bool) -> JsonStatDataset:
+    """read_jsonstat on the decoded document; `keys.check` runs once the value array is in hand."""
+    if not isinstance(parsed, Mapping):  # a Mapping passed in is read as it is
+        raise JsonStatError(source, "body", "a JSON object (a JSON-stat response)", _kind(parsed))
+    doc = _select_dataset(parsed, source)
     version = _optional_str(doc, "version", source)
     if version is not None:
         _check_version(version, source)
@@ -122,9 +139,10 @@ def read_jsonstat(
     raw_value = doc["value"]
     raw_status = doc.get("status")
     if isinstance(raw_value, dict) and drop_missing:
+        keys.check()
         frame = _sparse_present_frame(dims, sizes, raw_value, raw_status, n_cells, source)
     else:
-        frame = _full_frame(dims, sizes, raw_value, raw_status, n_cells, source)
+        frame = _full_frame(dims, sizes, raw_value, raw_status, n_cells, source, keys)
         if drop_missing:
             frame = frame.filter(pl.col("value").is_not_null())
 
@@ -155,28 +173,37 @@ def read_jsonstat(
 # The document: parse, pick the dataset, top-level fields
 
 
-def _load(data: bytes | str | Mapping[str, object], source: str) -> Mapping[str, object]:
+class _KeyCheck:
+    """jsondecode's duplicate-key check of the JSON text read, run once (nothing to check for a Mapping)."""
+
+    def __init__(self, raw: bytes | str | None, document: object, source: str) -> None:
+        self._raw = raw
+        self._document = document
+        self._source = source
+
+    def check(self, numeric: tuple[list[object], ...] = ()) -> None:
+        """DuplicateKeyError when an object repeats a key; `numeric`: arrays known to hold only numbers."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            jsondecode.check_keys(raw, self._document, self._source, numeric=numeric)
+
+
+def _load(data: bytes | str | Mapping[str, object], source: str) -> tuple[object, _KeyCheck]:
+    """The decoded document and its pending duplicate-key check."""
     if isinstance(data, Mapping):
-        return data
+        return data, _KeyCheck(None, data, source)
+    raw: bytes | str
     if isinstance(data, bytes | bytearray | memoryview):
-        raw = bytes(data)
-        if raw.startswith(_UTF8_BOM):
-            raw = raw[len(_UTF8_BOM) :]
-        parsed = _loads(raw, source)
+        raw = bytes(data).removeprefix(_UTF8_BOM)
     elif isinstance(data, str):
-        parsed = _loads(data.removeprefix("\ufeff"), source)
+        raw = data.removeprefix("\ufeff")
     else:
         raise JsonStatError(source, "body", "JSON bytes, text or a parsed object", type(data).__name__)
-    if not isinstance(parsed, dict):
-        raise JsonStatError(source, "body", "a JSON object (a JSON-stat response)", _kind(parsed))
-    return parsed
-
-
-def _loads(raw: bytes | str, source: str) -> object:
     try:
-        return jsondecode.loads(raw, source)
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise JsonStatError(source, "body", "valid JSON", str(exc)) from None
+    return parsed, _KeyCheck(raw, parsed, source)
 
 
 def _select_dataset(doc: Mapping[str, object], source: str) -> Mapping[str, object]:
@@ -470,6 +497,7 @@ def _full_frame(
     raw_status: object,
     n_cells: int,
     source: str,
+    keys: _KeyCheck,
 ) -> pl.DataFrame:
     """One row per cell of the cube, in row-major order."""
     if n_cells > MAX_CELLS:
@@ -479,32 +507,51 @@ def _full_frame(
             f"at most {MAX_CELLS:,} cells (split the request, or read a sparse value with drop_missing)",
             f"{' x '.join(map(str, sizes))} = {n_cells:,} cells",
         )
+    if isinstance(raw_value, list) and len(raw_value) != n_cells:
+        raise JsonStatError(
+            source,
+            "value",
+            f"{n_cells} values (the product of size {sizes})",
+            f"an array of {len(raw_value)} values",
+        )
+    columns = _dimension_columns(dims, sizes, pl.int_range(0, n_cells, dtype=_index_dtype(n_cells)))
+    if n_cells < _PARALLEL_CELLS:
+        value, status = _values(raw_value, raw_status, n_cells, source, keys)
+        frame = pl.select(*columns)
+    else:
+        # polars builds the code columns without the GIL on another thread while this one turns the
+        # values into a Series and checks the keys (both Python-object work, under the GIL).
+        with ThreadPoolExecutor(1, thread_name_prefix="jsonstat") as pool:
+            pending = pool.submit(pl.select, *columns)
+            value, status = _values(raw_value, raw_status, n_cells, source, keys)
+            frame = pending.result()
+    return frame.with_columns(
+        pl.lit(value).alias("value"),
+        (pl.lit(status) if isinstance(status, pl.Series) else pl.lit(status, dtype=pl.String)).alias(
+            "status"
+        ),
+    )
+
+
+def _values(
+    raw_value: object, raw_status: object, n_cells: int, source: str, keys: _KeyCheck
+) -> tuple[pl.Series, pl.Series | str | None]:
+    """The value of every cell (Float64) and the status (as _status_full), the keys checked first."""
     if isinstance(raw_value, list):
-        if len(raw_value) != n_cells:
-            raise JsonStatError(
-                source,
-                "value",
-                f"{n_cells} values (the product of size {sizes})",
-                f"an array of {len(raw_value)} values",
-            )
-        value = _number_series(raw_value, None, source)
+        series = _float_series(raw_value)
+        keys.check(() if series is None else (raw_value,))  # a Float64 Series holds no key, no string
+        value = _number_series(raw_value, None, source, series)
     elif isinstance(raw_value, dict):
+        keys.check()
         positions, present = _sparse(raw_value, n_cells, "value", source)
         numbers = _number_series(present, positions, source)
         value = pl.repeat(None, n_cells, dtype=pl.Float64, eager=True)
         if len(positions):
             value.scatter(positions, numbers)
     else:
+        keys.check()
         raise JsonStatError(source, "value", "an array or an object keyed by flat index", _kind(raw_value))
-    status = _status_full(raw_status, n_cells, source)
-    row = pl.int_range(0, n_cells, dtype=_index_dtype(n_cells))
-    return pl.select(
-        *_dimension_columns(dims, sizes, row),
-        pl.lit(value).alias("value"),
-        (pl.lit(status) if isinstance(status, pl.Series) else pl.lit(status, dtype=pl.String)).alias(
-            "status"
-        ),
-    )
+    return value, _status_full(raw_status, n_cells, source)
 
 
 def _sparse_present_frame(
@@ -601,12 +648,23 @@ def _bad_key(key: str, what: str, source: str) -> NoReturn:
     )
 
 
-def _number_series(items: list[object], positions: pl.Series | None, source: str) -> pl.Series:
-    """Float64 from JSON numbers and nulls in one constructor; anything else raises, naming the index."""
+def _float_series(items: list[object]) -> pl.Series | None:
+    """pl.Series("value", items, dtype=Float64), or None where polars cannot convert an item."""
     try:
-        series = pl.Series("value", items, dtype=pl.Float64)
+        return pl.Series("value", items, dtype=pl.Float64)
     except (TypeError, ValueError, OverflowError):
-        series = None
+        return None
+
+
+def _number_series(
+    items: list[object], positions: pl.Series | None, source: str, series: pl.Series | None = None
+) -> pl.Series:
+    """Float64 from JSON numbers and nulls in one constructor; anything else raises, naming the index.
+
+    `series`: _float_series(items) when the caller has it already.
+    """
+    if series is None:
+        series = _float_series(items)
     if series is not None:
         # The constructor turns booleans into 0.0/1.0: look at those cells only.
         candidates = series.is_in([0.0, 1.0]).arg_true().to_list()

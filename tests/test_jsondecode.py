@@ -63,6 +63,16 @@ def test_repeated_keys_anywhere_are_found_with_their_path(raw: bytes, path: str,
         jsondecode.loads(raw.decode(), "src")  # text as well as bytes
 
 
+def test_arrays_known_to_hold_numbers_are_skipped_and_other_repeats_still_found() -> None:
+    raw = b'{"value": [1.5, null, 2, true], "dimension": {"a": {"k": 1, "k": 2}}}'
+    document = orjson.loads(raw)
+    with pytest.raises(DuplicateKeyError, match=r"body: dimension\.a"):
+        jsondecode.check_keys(raw, document, "src", numeric=(document["value"],))
+    unique = b'{"value": [1.5, null, 2, true], "label": "a:b", "n": [3]}'
+    document = orjson.loads(unique)
+    jsondecode.check_keys(unique, document, "src", numeric=(document["value"], document["n"]))
+
+
 def test_invalid_json_raises_orjsons_error_for_the_callers_message() -> None:
     with pytest.raises(orjson.JSONDecodeError):
         jsondecode.loads(b'{"value": {"0": 1.0', "src")

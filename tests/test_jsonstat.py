@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ingest import jsonstat
 from ingest.errors import IngestError, ValidationError
+from ingest.jsondecode import DuplicateKeyError
 from ingest.jsonstat import JsonStatDataset, JsonStatError, read_jsonstat
 
 SOURCE = "test_dataset"
@@ -867,3 +868,69 @@ def test_mapping_input_is_not_modified() -> None:
     read_jsonstat(doc, source=SOURCE)
     assert doc == before
     assert isinstance(doc, Mapping)
+
+
+def _large(status: object = None) -> dict[str, Any]:
+    """A dense cube of 120,000 cells: its code columns are built on a second thread."""
+    areas = [f"A{i:05d}" for i in range(40_000)]
+    values: list[object] = [None if i % 7 == 0 else i / 4 for i in range(120_000)]
+    doc: dict[str, Any] = {
+        "version": "2.0",
+        "class": "dataset",
+        "id": ["area", "year"],
+        "size": [40_000, 3],
+        "dimension": {
+            "area": {"category": {"index": areas}},
+            "year": {"category": {"index": ["2021", "2022", "2023"]}},
+        },
+        "value": values,
+    }
+    if status is not None:
+        doc["status"] = status
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("status", "status_of_row_8"), [(None, None), ("p", "p"), (["e"] * 120_000, "e"), ({"5": "p"}, None)]
+)
+@pytest.mark.parametrize("drop_missing", [False, True])
+def test_a_large_cube_reads_as_a_small_one_does(
+    monkeypatch: pytest.MonkeyPatch, status: object, status_of_row_8: str | None, drop_missing: bool
+) -> None:
+    body = orjson.dumps(_large(status))
+    assert jsonstat._PARALLEL_CELLS <= 120_000
+    threaded = read_jsonstat(body, source=SOURCE, drop_missing=drop_missing).frame
+    monkeypatch.setattr(jsonstat, "_PARALLEL_CELLS", 10**9)
+    inline = read_jsonstat(body, source=SOURCE, drop_missing=drop_missing).frame
+    assert threaded.equals(inline)
+    assert threaded.schema == inline.schema
+    assert threaded.height == (120_000 - 120_000 // 7 - 1 if drop_missing else 120_000)
+    if not drop_missing:
+        assert threaded.row(8) == ("A00002", "2023", 2.0, status_of_row_8)
+
+
+def test_a_large_cube_with_a_bad_value_names_its_index() -> None:
+    doc = _large()
+    doc["value"][100_001] = True
+    err = raises(orjson.dumps(doc), "value[100001]")
+    assert err.got == "True"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: None,  # nothing else wrong
+        lambda d: d["value"].__setitem__(1, "x"),  # a value the frame cannot hold
+        lambda d: d.update(version="1.0"),  # a version this reader does not read
+        lambda d: d.update(size=[40_000, 4]),  # a size the categories do not match
+        lambda d: d.update(value=d["value"][:-1]),  # one value short
+        lambda d: d.update(label=5),  # a label checked after the frame is built
+    ],
+)
+@pytest.mark.parametrize("large", [False, True])
+def test_a_repeated_key_is_reported_before_anything_else(change: Any, large: bool) -> None:
+    doc = _large() if large else two_by_two(value=[1.0, 2.0, None, 4.0])
+    change(doc)
+    body = orjson.dumps(doc).replace(b'"class":"dataset"', b'"class":"dataset","class":"dataset"', 1)
+    with pytest.raises(DuplicateKeyError, match='key "class" 2 times'):
+        read_jsonstat(body, source=SOURCE)

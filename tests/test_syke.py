@@ -12,12 +12,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 from werkzeug import Request, Response
 
 from common.payload import Payload, RequestSpec
+from ingest import syke
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import ValidationError
@@ -602,3 +605,45 @@ def test_a_file_of_mixed_encodings_among_many_is_named() -> None:
     with pytest.raises(ValidationError, match="expected the ALas columns") as caught:
         _parse_many(bodies)
     assert caught.value.field == "kunta_010.csv: column 'päästökauppa'"
+
+
+_TEXT_BYTES = st.sampled_from([b"1", b"0", b",", b";", b"\n", b"+", b"-", b"e", b"E", b"a", "ä".encode()])
+_RARE_BYTES = st.sampled_from([b"\r", b".", b" ", b"\t", b"\xe4"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    header=st.lists(_TEXT_BYTES.filter(lambda b: b != b"\n"), min_size=1, max_size=6).map(b"".join),
+    files=st.lists(
+        st.tuples(st.booleans(), st.lists(_TEXT_BYTES | _RARE_BYTES, max_size=12).map(b"".join)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_plain_numbers_file_by_file_is_the_check_of_the_joined_bytes(
+    header: bytes, files: list[tuple[bool, bytes]]
+) -> None:
+    # Each body: the header line (perhaps ended by CR + LF), then its data lines, with or without a last
+    # line end; joined as _read_joined joins them. The check is, by definition, over the joined bytes.
+    bodies = [header + (b"\r" if crlf else b"") + b"\n" + lines for crlf, lines in files]
+    parts = [lines + (b"" if lines.endswith(b"\n") else b"\n") for _, lines in files]
+    data = b"".join([header, b"\n", *parts])
+    try:
+        data.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
+    expected = (
+        utf8
+        and not any(character in data for character in b". \t\r\x0b\x0c")
+        and re.search(rb"[;\n+\-],|,[;\neE]", data) is None
+    )
+    assert syke._plain_numbers(data, header, bodies) is expected
+
+
+def test_a_file_ending_in_a_comma_without_a_line_end_is_not_plain() -> None:
+    header = b"kt;x"
+    assert syke._plain_numbers(b"kt;x\n1,5;a\n", header, [b"kt;x\n1,5;a"])
+    assert not syke._plain_numbers(b"kt;x\n1,5;a,\n", header, [b"kt;x\n1,5;a,"])
+    # a header ending in ',' is followed by LF in the joined bytes, by CR + LF in a body
+    assert not syke._plain_numbers(b"kt;x,\n1,5\n", b"kt;x,", [b"kt;x,\r\n1,5\n"])
