@@ -78,10 +78,8 @@ def check_keys(
     else:
         colons = raw.count(":")
         escaped = "\\" in raw and _ESCAPED_COLON.search(raw.encode()) is not None
-    if not escaped and colons <= _tally(
-        document, {id(array) for array in numeric}
-    ):  # without escapes, never less: equal
-        return
+    if not escaped and colons <= _tally(document, {id(array) for array in numeric}):
+        return  # without escapes the tally is never less than the colons: equal, so no key repeats
     found = _find_duplicate(raw)
     if found is None:
         return

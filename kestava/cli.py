@@ -583,13 +583,10 @@ def report_command(
     if week is not None and half is not None:
         raise typer.BadParameter("give either --week or --half, not both", param_hint="--half")
     try:
-        period = (
-            weekly.parse_half(half)
-            if half is not None
-            else weekly.parse_week(week)
-            if week
-            else weekly.current_week()
-        )
+        if half is not None:
+            period = weekly.parse_half(half)
+        else:
+            period = weekly.parse_week(week) if week else weekly.current_week()
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():

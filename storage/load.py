@@ -202,11 +202,12 @@ def latest_digest(engine: Engine, dataset_id: str) -> str | None:
 
 
 _snap = schema.snapshot
-# built once (latest_digests runs on every scheduled firing): every dataset's newest snapshot, or those named
+# built once (read before every scheduled ingest, also by storage.locks): every dataset's newest snapshot, or
+# those named (`datasets`)
 _LATEST_DIGESTS = select(_snap.c.dataset_id, _snap.c.sha256).where(
     _snap.c.id.in_(select(func.max(_snap.c.id)).group_by(_snap.c.dataset_id).scalar_subquery())
 )
-_LATEST_DIGESTS_OF = select(_snap.c.dataset_id, _snap.c.sha256).where(
+LATEST_DIGESTS_OF = select(_snap.c.dataset_id, _snap.c.sha256).where(
     _snap.c.id.in_(
         select(func.max(_snap.c.id))
         .where(_snap.c.dataset_id.in_(bindparam("datasets", expanding=True)))
@@ -222,7 +223,7 @@ def latest_digests(bind: Engine | Connection, dataset_ids: Sequence[str] | None 
     if dataset_ids is None:
         query, params = _LATEST_DIGESTS, {}
     else:
-        query, params = _LATEST_DIGESTS_OF, {"datasets": list(dataset_ids)}
+        query, params = LATEST_DIGESTS_OF, {"datasets": list(dataset_ids)}
     if isinstance(bind, Connection):
         rows = bind.execute(query, params).all()
     else:

@@ -23,7 +23,6 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
-    func,
     insert,
     null,
     select,
@@ -35,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage import schema
 from storage.jobs import now_utc
+from storage.load import LATEST_DIGESTS_OF
 
 DEFAULT_LEASE = timedelta(minutes=10)
 
@@ -111,27 +111,19 @@ _PG_HELD = (
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 _PG_HELD_LOCKS = text(_PG_HELD)
-_lock, _snap = schema.job_lock, schema.snapshot
-_LEASES_HELD = select(_lock.c.name).where(
+_lock = schema.job_lock
+_LEASES_HELD = select(_lock.c.name.label("lock")).where(
     _lock.c.name.in_(bindparam("names", expanding=True)), _lock.c.expires_at >= bindparam("now")
 )
-# and with them, one row per named dataset: the sha256 of its newest snapshot (storage.load.latest_digests)
+# and with them, one row per named dataset: the sha256 of its newest snapshot (storage.load.LATEST_DIGESTS_OF,
+# written out for PostgreSQL's text statement)
 _PG_HELD_AND_DIGESTS = text(
     _PG_HELD + " UNION ALL SELECT NULL, NULL, NULL, dataset_id, sha256 FROM snapshot WHERE id IN"
     " (SELECT max(id) FROM snapshot WHERE dataset_id IN :datasets GROUP BY dataset_id)"
 ).bindparams(bindparam("datasets", expanding=True, type_=String))
 _LEASES_HELD_AND_DIGESTS = union_all(
-    select(_lock.c.name.label("lock"), null().label("dataset_id"), null().label("sha256")).where(
-        _lock.c.name.in_(bindparam("names", expanding=True)), _lock.c.expires_at >= bindparam("now")
-    ),
-    select(null(), _snap.c.dataset_id, _snap.c.sha256).where(
-        _snap.c.id.in_(
-            select(func.max(_snap.c.id))
-            .where(_snap.c.dataset_id.in_(bindparam("datasets", expanding=True)))
-            .group_by(_snap.c.dataset_id)
-            .scalar_subquery()
-        )
-    ),
+    _LEASES_HELD.add_columns(null().label("dataset_id"), null().label("sha256")),
+    LATEST_DIGESTS_OF.with_only_columns(null(), schema.snapshot.c.dataset_id, schema.snapshot.c.sha256),
 )
 
 

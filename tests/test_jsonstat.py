@@ -874,17 +874,15 @@ def _large(status: object = None) -> dict[str, Any]:
     """A dense cube of 120,000 cells: its code columns are built on a second thread."""
     areas = [f"A{i:05d}" for i in range(40_000)]
     values: list[object] = [None if i % 7 == 0 else i / 4 for i in range(120_000)]
-    doc: dict[str, Any] = {
-        "version": "2.0",
-        "class": "dataset",
-        "id": ["area", "year"],
-        "size": [40_000, 3],
-        "dimension": {
+    doc = two_by_two(
+        id=["area", "year"],
+        size=[40_000, 3],
+        dimension={
             "area": {"category": {"index": areas}},
             "year": {"category": {"index": ["2021", "2022", "2023"]}},
         },
-        "value": values,
-    }
+        value=values,
+    )
     if status is not None:
         doc["status"] = status
     return doc
