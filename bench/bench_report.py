@@ -7,9 +7,10 @@ folder is made once, untimed: offline ingest and compute in a fresh SQLite file.
 - measured: `kestava report --lang fi` in a new process (database reads, ten charts, CSV, XLSX, SVG, PNG
   and the inlined PNG, the HTML page, published atomically);
 - baseline: a new Python process that imports vl-convert and draws the same specs the same way, one after
-  another: `vegalite_to_svg`, then `svg_to_png` at the report's file scale and at its inlined scale, and
-  writes the SVG and PNG files. It is the least any report needs: the drawing alone, with no database
-  and no HTML, in the library the report uses.
+  another: `vegalite_to_svg`, then `svg_to_png` at the report's file scale, and the inlined PNG made
+  from that one as the report makes it (Pillow's 2 × 2 block means, not a second drawing), and writes the
+  SVG and PNG files. It is the least any report needs: the drawing alone, with no database and no HTML,
+  in the libraries the report uses.
 Both sides are checked first: every SVG the report wrote equals the baseline's SVG of the same spec. Goal
 (issue 14): median ratio <= 2 at 7 and at 309 municipalities. Prints min / median / max; exits 1 on FAIL.
 """
@@ -41,25 +42,28 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 SPECS_SCRIPT = """
 import json, sys
 from report import weekly
-from report.render import EMBED_SCALE, PNG_SCALE
+from report.render import EMBED_REDUCTION, PNG_SCALE
 from storage.engine import open_database
 engine = open_database()
 out = __import__("pathlib").Path(sys.argv[2])
 result = weekly.build_report(engine, weekly.current_week(), lang="fi", out_dir=out, images=False)
-json.dump({"png_scale": PNG_SCALE, "embed_scale": EMBED_SCALE,
+json.dump({"png_scale": PNG_SCALE, "embed_reduction": EMBED_REDUCTION,
            "specs": {c.name: c.spec for c in result.charts if c.spec is not None}}, open(sys.argv[1], "w"))
 """
 
 BASELINE_SCRIPT = """
-import json, sys, pathlib
+import io, json, sys, pathlib
 import vl_convert as vlc
+from PIL import Image
 job = json.load(open(sys.argv[1]))
 out = pathlib.Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
 for name, spec in job["specs"].items():
     svg = vlc.vegalite_to_svg(spec)
     (out / f"{name}.svg").write_text(svg, encoding="utf-8")
-    (out / f"{name}.png").write_bytes(vlc.svg_to_png(svg, scale=job["png_scale"]))
-    vlc.svg_to_png(svg, scale=job["embed_scale"])
+    png = vlc.svg_to_png(svg, scale=job["png_scale"])
+    (out / f"{name}.png").write_bytes(png)
+    smaller = Image.open(io.BytesIO(png)).reduce(job["embed_reduction"])
+    smaller.save(io.BytesIO(), format="PNG", compress_level=1)
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -10,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import vl_convert as vlc
+from PIL import Image, ImageChops, ImageStat
 
-from report.render import Renderer, default_workers, render
+from report.render import EMBED_SCALE, PNG_SCALE, Renderer, default_workers, reduced_png, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,33 @@ def test_workers_draw_the_same_files_as_this_process() -> None:
     ] * 3
     assert all(f"chart {i}" in d.svg for i, d in enumerate(drawn))  # each its own chart, in order
     assert here.png.startswith(b"\x89PNG") and len(here.embedded) < len(here.png)
+
+
+def _image(png: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def test_the_inlined_png_looks_like_the_chart_drawn_at_its_scale() -> None:
+    drawn = render(SPEC)
+    inlined, own = _image(drawn.embedded), _image(vlc.svg_to_png(drawn.svg, scale=EMBED_SCALE))
+    big = _image(drawn.png)
+    assert inlined.size == own.size == (round(big.width / PNG_SCALE), round(big.height / PNG_SCALE))
+    # the same drawing: on average within 1 of 255 per channel of vl-convert's own at that scale (anti-
+    # aliasing differs), whereas the chart against a blank image differs by more than that
+    blank = Image.new("RGB", own.size, "white")
+    assert max(ImageStat.Stat(ImageChops.difference(inlined, own)).mean) < 1
+    assert min(ImageStat.Stat(ImageChops.difference(blank, own)).mean) > 3
+
+
+def test_a_png_is_reduced_by_block_means() -> None:
+    image = Image.new("RGB", (4, 2), "white")
+    image.putpixel((0, 0), (0, 0, 0))  # one black pixel of the first 2 × 2 block
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    reduced = _image(reduced_png(out.getvalue(), 2))
+    assert reduced.size == (2, 1)
+    assert reduced.getpixel((0, 0)) in {(191, 191, 191), (192, 192, 192)}  # 3 white and 1 black: 3/4 of 255
+    assert reduced.getpixel((1, 0)) == (255, 255, 255)
 
 
 def test_warming_starts_every_worker_before_the_first_chart() -> None:
