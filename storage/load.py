@@ -173,10 +173,22 @@ def check_references(conn: Connection, snapshot_id: int | None = None) -> None:
     """Every observation (of one snapshot, or all) refers to a series and a snapshot that exist.
 
     The observation table has no per-row foreign keys (a key-share lock per row on PostgreSQL made a
-    first load four times slower); this one set-based query per load keeps the same guarantee, inside
-    the load's transaction: a broken reference rolls the whole load back.
+    first load four times slower); this set-based check per load keeps the same guarantee, inside the
+    load's transaction: a broken reference rolls the whole load back. For one snapshot it looks up each
+    distinct series once (the primary key begins with series_id, so DISTINCT is one ordered pass on
+    SQLite: 0.07 s instead of 0.33 s for 750 000 rows) and the snapshot once; only when something is
+    broken are the broken rows counted.
     """
     obs, series, snap = schema.observation, schema.series, schema.snapshot
+    if snapshot_id is not None:
+        ids = select(obs.c.series_id).where(obs.c.snapshot_id == snapshot_id).distinct().subquery()
+        missing_series = (
+            select(func.count()).select_from(ids).where(~exists().where(series.c.id == ids.c.series_id))
+        )
+        snapshot_found = exists().where(snap.c.id == snapshot_id)
+        missing, found = conn.execute(select(missing_series.scalar_subquery(), snapshot_found)).one()
+        if not missing and found:
+            return
     query = (
         select(func.count())
         .select_from(obs)

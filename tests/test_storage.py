@@ -423,4 +423,16 @@ def test_a_reference_to_a_missing_series_or_snapshot_is_caught(
             assert row is not None
             conn.execute(schema.observation.insert().values({**row._mapping, "period": "1999", **change}))
             check_references(conn)
+    # one snapshot's check (the load's): a broken series among its rows, or rows of a missing snapshot
+    for change, checked in [({"series_id": 424242}, first.snapshot_id), ({"snapshot_id": 424242}, 424242)]:
+        with (
+            pytest.raises(RuntimeError, match="1 observations refer to a series or snapshot"),
+            engine.begin() as conn,
+        ):
+            row = conn.execute(select(schema.observation)).first()
+            assert row is not None
+            conn.execute(schema.observation.insert().values({**row._mapping, "period": "1999", **change}))
+            check_references(conn, checked)
+    with engine.connect() as conn:
+        check_references(conn, 424242)  # a snapshot that neither exists nor has rows: nothing broken
     assert count(engine, "observation") == 1  # each broken row was rolled back with its transaction
