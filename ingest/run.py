@@ -365,8 +365,11 @@ def _record(
     """Write the look-ahead's runs, closing all_clear's problems of the unchanged ones; dataset id -> closed.
 
     On the kept connection when there is one: if the database went away since it was checked out (a
-    restart during a long fetch), once more on a fresh (pre-pinged) one."""
+    restart during a long fetch), once more on a fresh (pre-pinged) one. Runs that are all 'unchanged'
+    (a record of a run that loaded nothing, on every firing) commit without waiting for the disk on
+    PostgreSQL (storage.jobs.record_runs' durable=False); a failed fetch's record waits for it."""
     unchanged = [str(row["dataset_id"]) for row in finished if row["outcome"] == "unchanged"]
+    durable = len(unchanged) < len(finished)
     if all_clear is None or not unchanged:
         keys: dict[str, str] = {}
         closed_at = None
@@ -374,11 +377,11 @@ def _record(
         keys = {key: dataset for dataset in unchanged for key in all_clear.keys(dataset)}
         closed_at = all_clear.clock()
     try:
-        closed = record_runs(kept or engine, finished, close=list(keys), closed_at=closed_at)
+        closed = record_runs(kept or engine, finished, close=list(keys), closed_at=closed_at, durable=durable)
     except DBAPIError as error:
         if kept is None or not error.connection_invalidated:
             raise
-        closed = record_runs(engine, finished, close=list(keys), closed_at=closed_at)
+        closed = record_runs(engine, finished, close=list(keys), closed_at=closed_at, durable=durable)
     by_dataset: dict[str, tuple[ClosedProblem, ...]] = dict.fromkeys(unchanged, ()) if keys else {}
     for problem in closed:
         by_dataset[keys[problem.key]] += (problem,)

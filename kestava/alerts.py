@@ -364,7 +364,7 @@ class Alerter:
         keys = [problem.key for problem in problems]
         day_start = _local_day_start(self._now())
         try:
-            with self.engine.connect() as conn:
+            with autocommit(self.engine) as conn:  # one read: no transaction
                 rows = conn.execute(_ALERTED_TODAY, {"keys": keys, "day_start": day_start}).scalars()
                 alerted = set(rows)
         except Exception as error:

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,16 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, MetaData, create_engine, event, select, text
 from werkzeug import Request, Response
 
+import ingest.run as ingest_run
 from ingest.catalogue import Catalogue, parse_catalogue
+from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
 from ingest.run import ingest as run_ingest
 from storage import read
 from storage.engine import autocommit
+from storage.jobs import record_runs
 from storage.load import latest_digests
 from storage.locks import held_locks, job_lock
 from storage.rawstore import RawStore
@@ -359,3 +363,47 @@ def test_the_reads_before_the_fetch_do_not_wait_for_a_load_holding_the_write_loc
         with autocommit(engine) as conn:
             assert held_locks(conn, ["ingest:a"]) == set() and latest_digests(conn, ["a"]) == {}
         assert time.monotonic() - started < 5  # the busy timeout is 30 s
+
+
+def test_an_unchanged_run_record_alone_commits_without_waiting_for_the_disk(engine: Engine) -> None:
+    """PostgreSQL: record_runs(durable=False) turns synchronous_commit off for its own transaction only (in
+    autocommit, the statement's); the default, and the session's setting after it, stay on."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's synchronous_commit")
+    at = datetime(2026, 5, 6, 7)
+    row = {"job": "ingest:a", "dataset_id": "a", "outcome": "unchanged", "started_at": at, "finished_at": at}
+    for durable, close, setting in [
+        (False, [], "off"),
+        (False, ["failing:ingest:a"], "off"),
+        (True, [], "on"),
+    ]:
+        with engine.begin() as conn:
+            assert record_runs(conn, [row], close=close, durable=durable) == []
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == setting
+    with autocommit(engine) as conn:
+        record_runs(conn, [row], durable=False)
+        assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    assert read.job_runs(engine)["outcome"].to_list() == ["unchanged"] * 4
+
+
+def test_an_ingest_records_its_unchanged_runs_without_waiting_for_the_disk_but_a_failure_with_it(
+    engine: Engine, raw: RawStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
+    durable: list[bool] = []
+    original = record_runs
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        durable.append(kwargs["durable"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_run, "record_runs", spying)
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["unchanged"]
+
+    def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise FetchError("statfin_population", "request", "an answer", "none")
+
+    monkeypatch.setattr(ReplayFetcher, "get", failing)
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["failed"]
+    assert durable == [False, True]
+    assert read.job_runs(engine)["outcome"].to_list()[:2] == ["failed", "unchanged"]

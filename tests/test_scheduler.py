@@ -1152,3 +1152,28 @@ def test_a_site_build_that_fails_is_recorded_and_alerted(engine: Engine, db_url:
     assert {outcome for outcome, _ in runs(engine, "site")} == {"failed"}
     (alert,) = channel.alerts
     assert alert.key == "failing:site" and "No space left on device" in alert.message
+
+
+def test_the_health_check_records_its_run_in_one_write_when_it_ends(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work()
+    make_runtime(engine, db_url, tmp_path, work)
+    writes: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "job_run" in statement and statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE"):
+            writes.append(statement.lstrip().split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        before = datetime.now(UTC).replace(tzinfo=None)
+        assert scheduler.run_health_job() == "success"
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert writes == ["INSERT"]
+    run = schema.job_run
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(run).where(run.c.job == "health")).all()
+    assert row.outcome == "success" and row.trigger == "scheduler"
+    assert before <= row.started_at <= row.finished_at
