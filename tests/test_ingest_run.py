@@ -25,7 +25,7 @@ from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
 from ingest.run import ingest as run_ingest
 from storage import read
-from storage.engine import autocommit
+from storage.engine import autocommit, unpinged
 from storage.jobs import record_runs
 from storage.load import latest_digests
 from storage.locks import held_locks, job_lock
@@ -331,9 +331,10 @@ def test_a_database_restart_during_the_fetch_costs_no_run_record(
         pytest.skip("a server restart is PostgreSQL's")
     assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
     checked_out: list[int] = []
-    event.listen(
-        engine, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid)
-    )
+    for pool_of in (engine, unpinged(engine)):  # the reads' connection is the unpinged engine's
+        event.listen(
+            pool_of, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid)
+        )
     fetch = ReplayFetcher.get
 
     def fetch_after_a_restart(fetcher: ReplayFetcher, *args: Any, **kwargs: Any) -> Any:
@@ -407,3 +408,28 @@ def test_an_ingest_records_its_unchanged_runs_without_waiting_for_the_disk_but_a
     assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["failed"]
     assert durable == [False, True]
     assert read.job_runs(engine)["outcome"].to_list()[:2] == ["failed", "unchanged"]
+
+
+def test_a_database_restart_between_runs_costs_the_unpinged_reads_one_retry_not_the_run(
+    engine: Engine, raw: RawStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL: the reads before the fetch take a connection without pinging the server; when the
+    server dropped it since the last run (as a restart does), they run once more on a new one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
+    twin = unpinged(engine)
+    with twin.connect() as conn:  # the pooled connection the next run's reads will take
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    admin.dispose()
+    checked_out: list[int] = []
+    event.listen(twin, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid))
+    with caplog.at_level(logging.INFO, logger="storage.engine"):
+        (outcome,) = run_ingest(engine, raw, ["statfin_population"], offline=True)
+    assert outcome.outcome == "unchanged"
+    assert checked_out[0] == pid and pid not in checked_out[1:]  # the dead one, then a new one
+    assert "once more on a new one" in caplog.text
+    assert read.job_runs(engine)["outcome"].to_list()[:2] == ["unchanged", "success"]

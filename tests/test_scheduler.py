@@ -36,7 +36,7 @@ from kestava.alerts import Alert, Alerter, AlertSettings, Problem
 from kestava.status import JOBSTORE_TABLE
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
-from storage.engine import open_database
+from storage.engine import open_database, unpinged
 from storage.jobs import finish_run, start_run
 from storage.load import LoadResult
 from storage.locks import BusyError, held_locks, job_lock
@@ -566,8 +566,9 @@ def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: 
 def test_a_database_restart_between_firings_fails_no_firing(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    """PostgreSQL: the tracker's engine pings on checkout; the job store's, which does not, runs a statement
-    again on a new connection. Terminating every backend of both between two firings is a restart."""
+    """PostgreSQL: the tracker's engine pings on checkout; the job store's and the ingest reads' (unpinged),
+    which do not, run a statement again on a new connection. Terminating every backend of the three
+    between two firings is a restart."""
     if engine.dialect.name != "postgresql":
         pytest.skip("a server restart is PostgreSQL's")
     work = Work()
@@ -577,7 +578,7 @@ def test_a_database_restart_between_firings_fails_no_firing(
     (spec,) = [s for s in scheduler.catalogue_jobs(runtime.catalogue) if s.id == "ingest:statfin_population"]
     store = scheduler.JobStore(db_url)
     backends: list[int] = []
-    for pool_of in (engine, store.engine):
+    for pool_of in (engine, unpinged(engine), store.engine):
         event.listen(
             pool_of, "checkout", lambda dbapi, _record, _proxy: backends.append(dbapi.info.backend_pid)
         )
@@ -597,7 +598,7 @@ def test_a_database_restart_between_firings_fails_no_firing(
             for pid in backends:
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         admin.dispose()
-        assert len(set(backends)) >= 2  # the tracker's and the job store's connections at least
+        assert len(set(backends)) >= 3  # the tracker's, the ingest reads' and the job store's at least
         assert firing() == "unchanged"
         assert store.store.get_next_run_time() == at
     finally:
