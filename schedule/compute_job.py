@@ -13,7 +13,7 @@ from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, 
 from schedule.runtime import Runtime, current_runtime
 from schedule.site_job import run_site
 from storage import schema
-from storage.engine import autocommit
+from storage.engine import autocommit, once_more
 
 _run = schema.job_run
 # built once (the health check asks every day): the datasets changed by an ingest that finished after the
@@ -39,9 +39,14 @@ log = logging.getLogger("scheduler")
 
 
 def pending_datasets(engine: Engine) -> list[str]:
-    """Datasets changed by an ingest that finished after the last successful compute started."""
-    with autocommit(engine) as conn:
-        return sorted(conn.execute(_PENDING).scalars())
+    """Datasets changed by an ingest that finished after the last successful compute started (one read, its
+    connection not pinged first; once more when the server had dropped it)."""
+
+    def read() -> list[str]:
+        with autocommit(engine, ping=False) as conn:
+            return sorted(conn.execute(_PENDING).scalars())
+
+    return once_more(read)
 
 
 def _compute(runtime: Runtime, datasets: Sequence[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import pickle
 import signal
@@ -1178,3 +1179,43 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
         (row,) = conn.execute(select(run).where(run.c.job == "health")).all()
     assert row.outcome == "success" and row.trigger == "scheduler"
     assert before <= row.started_at <= row.finished_at
+
+
+@pytest.mark.parametrize("dropped", [0, 1, 2])  # the freshness reads, the alerted-today read, pending compute
+def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
+) -> None:
+    """PostgreSQL: the health check's reads take connections without a ping; the one the server dropped
+    (terminated as a restart does, just before its use) costs one retry, not the check or its alerts."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    work = Work()
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
+    runtime.offline = True
+    assert scheduler.run_ingest_job("statfin_population") == "success"
+    assert scheduler.run_health_job() == "success"
+    late = [a.key for a in channel.alerts if a.key.startswith("late:")]
+    assert late  # the snapshot's data are late by today's calendar: the check reads what it alerted today
+    checkouts: list[int] = []
+
+    def drop(dbapi: Any, _record: Any, _proxy: Any) -> None:
+        checkouts.append(dbapi.info.backend_pid)
+        if len(checkouts) == dropped + 1:
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dbapi.info.backend_pid})
+            admin.dispose()
+            time.sleep(0.2)  # the backend is gone before its connection is used
+
+    event.listen(unpinged(engine), "checkout", drop)
+    try:
+        with caplog.at_level(logging.INFO):
+            assert scheduler.run_health_job() == "success"
+    finally:
+        event.remove(unpinged(engine), "checkout", drop)
+    assert len(checkouts) == 4  # three reads, one of them twice
+    assert "once more on a new one" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day
+    assert runs(engine, "health") == [("success", "scheduler"), ("success", "scheduler")]
