@@ -433,3 +433,20 @@ def test_a_database_restart_between_runs_costs_the_unpinged_reads_one_retry_not_
     assert checked_out[0] == pid and pid not in checked_out[1:]  # the dead one, then a new one
     assert "once more on a new one" in caplog.text
     assert read.job_runs(engine)["outcome"].to_list()[:2] == ["unchanged", "success"]
+
+
+def test_the_unpinged_engine_is_made_once_and_disposed_with_its_engine(engine: Engine) -> None:
+    """PostgreSQL: one twin per engine, in autocommit from connect, its pooled connections closed when the
+    engine is disposed (no connection left open to a database the caller is done with); SQLite: the engine."""
+    if engine.dialect.name != "postgresql":
+        assert unpinged(engine) is engine
+        return
+    twin = unpinged(engine)
+    assert unpinged(engine) is twin and twin is not engine
+    with autocommit(engine, ping=False) as conn:
+        assert conn.engine is twin
+        assert conn.execute(text("SHOW transaction_isolation")).scalar()  # a statement outside BEGIN
+        assert conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
+    assert twin.pool.checkedin() == 1  # type: ignore[attr-defined]
+    engine.dispose()
+    assert twin.pool.checkedin() == 0  # type: ignore[attr-defined]
