@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from ingest.catalogue import Catalogue
 from storage import schema
+from storage.engine import autocommit, once_more
 
 
 def period_end(period: str) -> date:
@@ -74,9 +75,16 @@ _STORED: weakref.WeakKeyDictionary[Engine, tuple[tuple[int | None, int | None], 
 
 def _stored(engine: Engine) -> _Stored:
     """The stored state, read again only when a snapshot or a job run was added since the last read (the
-    observations only when a snapshot was: they change with snapshots alone)."""
+    observations only when a snapshot was: they change with snapshots alone). The reads need no
+    transaction: what is added between them is newer than the marker, and so read again next time; their
+    connection is not pinged first (PostgreSQL), and they run once more when the server had dropped it."""
+    return once_more(lambda: _read_stored(engine))
+
+
+def _read_stored(engine: Engine) -> _Stored:
+    """_stored's reads, on one connection."""
     snap, obs, series, run = schema.snapshot, schema.observation, schema.series, schema.job_run
-    with engine.connect() as conn:
+    with autocommit(engine, ping=False) as conn:
         newest = conn.execute(
             select(
                 select(func.max(snap.c.id)).scalar_subquery(), select(func.max(run.c.id)).scalar_subquery()

@@ -23,7 +23,7 @@ from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher, snapshot_manifest
 from storage.alert_state import AllClear, ClosedProblem
-from storage.engine import autocommit
+from storage.engine import autocommit, once_more
 from storage.jobs import finish_run, now_utc, record_runs, start_run
 from storage.load import (
     DatasetInfo,
@@ -318,12 +318,22 @@ def ingest(
     outcomes: list[DatasetOutcome] = []
     finished: list[dict[str, object]] = []
     # one autocommit connection (no transaction held between statements) for the reads here and the
-    # records at the end: one checkout (on PostgreSQL one pre-ping) for both, unless a load comes between
+    # records at the end: one checkout for both, unless a load comes between. On PostgreSQL it is not
+    # pinged first: when the server dropped it (a restart since the last run), the reads run once more on
+    # a new one, and the records (_record) too
+    names = [f"ingest:{spec.id}" for spec in specs]
+
+    def reads() -> tuple[Connection, set[str], dict[str, str]]:
+        conn = autocommit(engine, ping=False)
+        try:
+            return conn, *held_locks_and_digests(conn, names, [spec.id for spec in specs])
+        except BaseException:
+            conn.close()
+            raise
+
     kept: Connection | None = None
     try:
-        kept = autocommit(engine)
-        names = [f"ingest:{spec.id}" for spec in specs]
-        held, digests = held_locks_and_digests(kept, names, [spec.id for spec in specs])
+        kept, held, digests = once_more(reads)
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)
@@ -365,8 +375,11 @@ def _record(
     """Write the look-ahead's runs, closing all_clear's problems of the unchanged ones; dataset id -> closed.
 
     On the kept connection when there is one: if the database went away since it was checked out (a
-    restart during a long fetch), once more on a fresh (pre-pinged) one."""
+    restart during a long fetch), once more on a fresh one of engine (pinged). Runs that are all 'unchanged'
+    (a record of a run that loaded nothing, on every firing) commit without waiting for the disk on
+    PostgreSQL (storage.jobs.record_runs' durable=False); a failed fetch's record waits for it."""
     unchanged = [str(row["dataset_id"]) for row in finished if row["outcome"] == "unchanged"]
+    durable = len(unchanged) < len(finished)
     if all_clear is None or not unchanged:
         keys: dict[str, str] = {}
         closed_at = None
@@ -374,11 +387,11 @@ def _record(
         keys = {key: dataset for dataset in unchanged for key in all_clear.keys(dataset)}
         closed_at = all_clear.clock()
     try:
-        closed = record_runs(kept or engine, finished, close=list(keys), closed_at=closed_at)
+        closed = record_runs(kept or engine, finished, close=list(keys), closed_at=closed_at, durable=durable)
     except DBAPIError as error:
         if kept is None or not error.connection_invalidated:
             raise
-        closed = record_runs(engine, finished, close=list(keys), closed_at=closed_at)
+        closed = record_runs(engine, finished, close=list(keys), closed_at=closed_at, durable=durable)
     by_dataset: dict[str, tuple[ClosedProblem, ...]] = dict.fromkeys(unchanged, ()) if keys else {}
     for problem in closed:
         by_dataset[keys[problem.key]] += (problem,)

@@ -24,7 +24,7 @@ from ingest.catalogue import Catalogue
 from ingest.freshness import freshness
 from storage import schema
 from storage.alert_state import AllClear, ClosedProblem, close_problems
-from storage.engine import autocommit
+from storage.engine import autocommit, once_more
 
 __all__ = [
     "HELSINKI",
@@ -364,15 +364,19 @@ class Alerter:
         keys = [problem.key for problem in problems]
         day_start = _local_day_start(self._now())
         try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(_ALERTED_TODAY, {"keys": keys, "day_start": day_start}).scalars()
-                alerted = set(rows)
+            alerted = once_more(lambda: self._alerted_today(keys, day_start))
         except Exception as error:
             log.warning("alert state: could not read %s: %s", ", ".join(keys), self._safe(error))
             alerted = set()  # each problem's own claim reads (and reports) again
         for key in sorted(alerted):
             log.debug("alert %s: already sent today", key)
         return sum(self.problem(problem) for problem in problems if problem.key not in alerted)
+
+    def _alerted_today(self, keys: Sequence[str], day_start: datetime) -> set[str]:
+        """Which of the keys' problems are open and were alerted since day_start: one read, its connection
+        not pinged first (run once more by the caller when the server had dropped it)."""
+        with autocommit(self.engine, ping=False) as conn:
+            return set(conn.execute(_ALERTED_TODAY, {"keys": list(keys), "day_start": day_start}).scalars())
 
     def resolved(self, kind: str, subject: str, message: str = "") -> bool:
         """Close the problem kind:subject if open; True when an all-clear went out."""

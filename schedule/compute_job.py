@@ -6,37 +6,47 @@ import logging
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from kestava.alerts import Problem, check_run, redact
 from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
 from schedule.runtime import Runtime, current_runtime
 from schedule.site_job import run_site
 from storage import schema
+from storage.engine import autocommit, once_more
+
+_run = schema.job_run
+# built once (the health check asks every day): the datasets changed by an ingest that finished after the
+# last successful compute started (every such dataset when no compute has succeeded yet), in one statement
+_LAST_COMPUTE = (
+    select(func.max(_run.c.started_at))
+    .where(_run.c.job == "compute", _run.c.outcome == "success")
+    .scalar_subquery()
+)
+_PENDING = (
+    select(_run.c.dataset_id)
+    .distinct()
+    .where(
+        _run.c.job.like("ingest:%"),
+        _run.c.outcome == "success",
+        (_run.c.rows_added + _run.c.rows_revised) > 0,
+        _run.c.dataset_id.is_not(None),
+        or_(_LAST_COMPUTE.is_(None), _run.c.finished_at >= _LAST_COMPUTE),
+    )
+)
 
 log = logging.getLogger("scheduler")
 
 
 def pending_datasets(engine: Engine) -> list[str]:
-    """Datasets changed by an ingest that finished after the last successful compute started."""
-    run = schema.job_run
-    with engine.connect() as conn:
-        last = conn.execute(
-            select(func.max(run.c.started_at)).where(run.c.job == "compute", run.c.outcome == "success")
-        ).scalar()
-        query = (
-            select(run.c.dataset_id)
-            .distinct()
-            .where(
-                run.c.job.like("ingest:%"),
-                run.c.outcome == "success",
-                (run.c.rows_added + run.c.rows_revised) > 0,
-                run.c.dataset_id.is_not(None),
-            )
-        )
-        if last is not None:
-            query = query.where(run.c.finished_at >= last)
-        return sorted(conn.execute(query).scalars())
+    """Datasets changed by an ingest that finished after the last successful compute started (one read, its
+    connection not pinged first; once more when the server had dropped it)."""
+
+    def read() -> list[str]:
+        with autocommit(engine, ping=False) as conn:
+            return sorted(conn.execute(_PENDING).scalars())
+
+    return once_more(read)
 
 
 def _compute(runtime: Runtime, datasets: Sequence[str]) -> None:

@@ -7,7 +7,7 @@ import pickle
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
@@ -16,16 +16,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import Engine, bindparam, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
 from schedule.triggers import HELSINKI
 from storage import schema
-from storage.engine import create_db_engine
+from storage.engine import create_db_engine, once_more
 
 log = logging.getLogger("scheduler")
-_T = TypeVar("_T")
 
 
 def jobstore_engine(database_url: str) -> Engine:
@@ -45,8 +43,8 @@ def jobstore_engine(database_url: str) -> Engine:
     given = url.query.get("options")
     options = " ".join([*([given] if isinstance(given, str) else given or ()), "-c synchronous_commit=off"])
     url = url.update_query_dict({"options": options})
-    return create_db_engine(url.render_as_string(hide_password=False), pre_ping=False).execution_options(
-        isolation_level="AUTOCOMMIT"
+    return create_db_engine(
+        url.render_as_string(hide_password=False), pre_ping=False, isolation_level="AUTOCOMMIT"
     )
 
 
@@ -81,32 +79,32 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
 
     def lookup_job(self, job_id: str) -> Job | None:
         """The stored job of that id, or None."""
-        return _again(lambda: super(KestavaJobStore, self).lookup_job(job_id))
+        return once_more(lambda: super(KestavaJobStore, self).lookup_job(job_id))
 
     def get_next_run_time(self) -> datetime | None:
         """The earliest next run time of the stored jobs (None: no job is scheduled)."""
-        when: datetime | None = _again(lambda: super(KestavaJobStore, self).get_next_run_time())
+        when: datetime | None = once_more(lambda: super(KestavaJobStore, self).get_next_run_time())
         return when
 
     def get_all_jobs(self) -> list[Job]:
         """Every stored job, earliest next run first (paused jobs last)."""
-        return _again(lambda: super(KestavaJobStore, self).get_all_jobs())
+        return once_more(lambda: super(KestavaJobStore, self).get_all_jobs())
 
     def add_job(self, job: Job) -> None:
         """Store a new job; ConflictingIdError when one of that id is stored."""
-        _again(lambda: super(KestavaJobStore, self).add_job(job))
+        once_more(lambda: super(KestavaJobStore, self).add_job(job))
 
     def remove_job(self, job_id: str) -> None:
         """Remove the job; JobLookupError when it is not stored."""
-        _again(lambda: super(KestavaJobStore, self).remove_job(job_id))
+        once_more(lambda: super(KestavaJobStore, self).remove_job(job_id))
 
     def remove_all_jobs(self) -> None:
         """Remove every stored job."""
-        _again(lambda: super(KestavaJobStore, self).remove_all_jobs())
+        once_more(lambda: super(KestavaJobStore, self).remove_all_jobs())
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         """The jobs due at now, earliest first (a job that cannot be restored is removed, as upstream)."""
-        return _again(lambda: self._due_jobs(now))
+        return once_more(lambda: self._due_jobs(now))
 
     def _due_jobs(self, now: datetime) -> list[Job]:
         with self.engine.begin() as connection:
@@ -137,7 +135,7 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
 
     def update_job(self, job: Job) -> None:
         """Store the job's new state and next run time; JobLookupError when it is not stored."""
-        _again(lambda: self._update_job(job))
+        once_more(lambda: self._update_job(job))
 
     def _update_job(self, job: Job) -> None:
         params = {
@@ -148,20 +146,6 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         with self.engine.begin() as connection:
             if connection.execute(self._update, params).rowcount == 0:
                 raise JobLookupError(job.id)
-
-
-def _again(operation: Callable[[], _T]) -> _T:
-    """operation(), once more if the server had dropped its connection: it is one statement, so it either
-    failed before the database did anything or (a job added twice) says so (ConflictingIdError)."""
-    try:
-        return operation()
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-        log.info(
-            "job store: the database connection was lost (%s); once more on a new one", type(error).__name__
-        )
-        return operation()
 
 
 class JobStore:

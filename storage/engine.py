@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from common.config import get_settings
 from common.errors import DatabaseMissingError, SchemaVersionError
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 CHANGES_AT_BEGIN = "kestava_changes_at_begin"  # Connection.info key: sqlite3's total_changes at BEGIN
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def safe_url(url: str | Engine) -> str:
@@ -26,10 +31,11 @@ def safe_url(url: str | Engine) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
+def create_db_engine(url: str, *, pre_ping: bool = True, isolation_level: str | None = None) -> Engine:
     """An engine for url; SQLite gets foreign keys, WAL and a busy timeout on every connection. On
     PostgreSQL each checkout first pings the server (so that a restart costs no failed statement) unless
-    pre_ping is False: for a caller that retries a statement whose connection turned out dead."""
+    pre_ping is False: for a caller that retries a statement whose connection turned out dead (once_more);
+    isolation_level "AUTOCOMMIT" sets every connection so once, when it is made (PostgreSQL)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -41,17 +47,58 @@ def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if isolation_level is not None:
+        return create_engine(parsed, pool_pre_ping=pre_ping, isolation_level=isolation_level)
     return create_engine(parsed, pool_pre_ping=pre_ping)
 
 
-def autocommit(engine: Engine) -> Connection:
+def autocommit(engine: Engine, *, ping: bool = True) -> Connection:
     """A connection for work of one statement at a time (a run record, a read): each statement commits on
     its own. On PostgreSQL without the round trips of BEGIN and COMMIT (or ROLLBACK); on SQLite without
     BEGIN IMMEDIATE (the sqlite3 module is in autocommit mode): a read takes no write lock, a write takes
-    it for its statement alone."""
+    it for its statement alone. ping=False, on PostgreSQL: from unpinged(engine), whose checkouts do not
+    ping the server first, for a caller that runs its statement once more when the connection turns out
+    dead (once_more)."""
     if engine.dialect.name == "postgresql":
+        if not ping:
+            return unpinged(engine).connect()
         return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     return engine.connect().execution_options(**{_STATEMENT_COMMITS: True})
+
+
+# engine -> its unpinged twin (a pool of its own), disposed with it
+_UNPINGED: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_UNPINGED_LOCK = threading.Lock()
+
+
+def unpinged(engine: Engine) -> Engine:
+    """PostgreSQL: an engine of the same database (made once, disposed with engine) whose checkouts do
+    not ping the server, its connections in autocommit from the start: one round trip less (and no
+    isolation level set and reset) per checkout, for the work a scheduler firing does on every run. Its
+    callers run a statement once more on a new connection when the server dropped the old one
+    (once_more). Any other backend: engine itself (it does not ping)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    with _UNPINGED_LOCK:
+        twin = _UNPINGED.get(engine)
+        if twin is None:
+            twin = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+            _UNPINGED[engine] = twin
+            event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
+        return twin
+
+
+def once_more(operation: Callable[[], _T]) -> _T:
+    """operation(), once more if the server had dropped its connection (a restart): for an operation of
+    one statement on a connection of its own, which either failed before the database did anything or
+    says what it found (e.g. a row stored twice)."""
+    try:
+        return operation()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.info("the database connection was lost (%s); once more on a new one", type(error).__name__)
+        return operation()
 
 
 # a SQLite connection's execution option: no BEGIN IMMEDIATE, each statement commits on its own

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, bindparam, insert, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from storage import schema
 from storage.alert_state import CLOSE_PROBLEMS, ClosedProblem, close_problems, closed
@@ -88,6 +88,18 @@ _RUN_COLUMNS = (
 _RECORD_ONE_AND_CLOSE = CLOSE_PROBLEMS.add_cte(
     insert(schema.job_run).values({name: bindparam(f"run_{name}") for name in _RUN_COLUMNS}).cte("run")
 )
+# the same whose transaction (the statement's own, in autocommit) commits without waiting for the disk:
+# set_config(..., true) lasts until that transaction ends, and is read when it commits
+_RECORD_ONE_AND_CLOSE_ASYNC = CLOSE_PROBLEMS.add_cte(
+    insert(schema.job_run)
+    .from_select(
+        list(_RUN_COLUMNS),
+        select(*(bindparam(f"run_{name}", type_=schema.job_run.c[name].type) for name in _RUN_COLUMNS)).where(
+            func.set_config("synchronous_commit", "off", True).is_not(None)
+        ),
+    )
+    .cte("run")
+)
 RUN_FIELDS = frozenset(
     {
         "job",
@@ -111,21 +123,29 @@ def record_runs(
     *,
     close: Sequence[str] = (),
     closed_at: datetime | None = None,
+    durable: bool = True,
 ) -> list[ClosedProblem]:
     """Record finished runs in one insert: each row has job, outcome, started_at and finished_at (naive UTC),
     optionally dataset_id, trigger (default "cli"), error, rows_added/revised/unchanged and snapshot_id.
 
     With close, the open problems of those alert_state keys are closed (at closed_at, default now) on
     the same connection (on PostgreSQL, for one run, in the same statement); returns the problems
-    closed. A Connection given is used as it is (its transaction, if any, is the caller's)."""
+    closed. A Connection given is used as it is (its transaction, if any, is the caller's).
+
+    durable=False, on PostgreSQL for one run: its transaction commits without waiting for the disk
+    (synchronous_commit off for that transaction alone). A server crash (not a client's) can then lose the
+    last fraction of a second of such records and their all-clears (a problem closed again by the next
+    run, its all-clear perhaps sent twice); for runs that loaded nothing, never for observations."""
     values = _run_values(rows)
     if not values and not close:
         return []
     at = closed_at or now_utc()
     with _connection(bind) as conn:
-        if len(values) == 1 and close and conn.dialect.name == "postgresql":  # one statement, one round trip
+        postgresql = conn.dialect.name == "postgresql"
+        if len(values) == 1 and postgresql and (close or not durable):  # one statement, one round trip
             params = {f"run_{name}": value for name, value in values[0].items()}
-            found = conn.execute(_RECORD_ONE_AND_CLOSE, {**params, "keys": list(close), "closed_at": at})
+            statement = _RECORD_ONE_AND_CLOSE if durable else _RECORD_ONE_AND_CLOSE_ASYNC
+            found = conn.execute(statement, {**params, "keys": list(close), "closed_at": at})
             return closed(found, at)
         if values:
             conn.execute(_INSERT_RUN, values)

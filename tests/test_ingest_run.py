@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,16 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, MetaData, create_engine, event, select, text
 from werkzeug import Request, Response
 
+import ingest.run as ingest_run
 from ingest.catalogue import Catalogue, parse_catalogue
+from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
 from ingest.run import ingest as run_ingest
 from storage import read
-from storage.engine import autocommit
+from storage.engine import autocommit, unpinged
+from storage.jobs import record_runs
 from storage.load import latest_digests
 from storage.locks import held_locks, job_lock
 from storage.rawstore import RawStore
@@ -327,9 +331,10 @@ def test_a_database_restart_during_the_fetch_costs_no_run_record(
         pytest.skip("a server restart is PostgreSQL's")
     assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
     checked_out: list[int] = []
-    event.listen(
-        engine, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid)
-    )
+    for pool_of in (engine, unpinged(engine)):  # the reads' connection is the unpinged engine's
+        event.listen(
+            pool_of, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid)
+        )
     fetch = ReplayFetcher.get
 
     def fetch_after_a_restart(fetcher: ReplayFetcher, *args: Any, **kwargs: Any) -> Any:
@@ -359,3 +364,89 @@ def test_the_reads_before_the_fetch_do_not_wait_for_a_load_holding_the_write_loc
         with autocommit(engine) as conn:
             assert held_locks(conn, ["ingest:a"]) == set() and latest_digests(conn, ["a"]) == {}
         assert time.monotonic() - started < 5  # the busy timeout is 30 s
+
+
+def test_an_unchanged_run_record_alone_commits_without_waiting_for_the_disk(engine: Engine) -> None:
+    """PostgreSQL: record_runs(durable=False) turns synchronous_commit off for its own transaction only (in
+    autocommit, the statement's); the default, and the session's setting after it, stay on."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's synchronous_commit")
+    at = datetime(2026, 5, 6, 7)
+    row = {"job": "ingest:a", "dataset_id": "a", "outcome": "unchanged", "started_at": at, "finished_at": at}
+    for durable, close, setting in [
+        (False, [], "off"),
+        (False, ["failing:ingest:a"], "off"),
+        (True, [], "on"),
+    ]:
+        with engine.begin() as conn:
+            assert record_runs(conn, [row], close=close, durable=durable) == []
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == setting
+    with autocommit(engine) as conn:
+        record_runs(conn, [row], durable=False)
+        assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    assert read.job_runs(engine)["outcome"].to_list() == ["unchanged"] * 4
+
+
+def test_an_ingest_records_its_unchanged_runs_without_waiting_for_the_disk_but_a_failure_with_it(
+    engine: Engine, raw: RawStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
+    durable: list[bool] = []
+    original = record_runs
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        durable.append(kwargs["durable"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_run, "record_runs", spying)
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["unchanged"]
+
+    def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise FetchError("statfin_population", "request", "an answer", "none")
+
+    monkeypatch.setattr(ReplayFetcher, "get", failing)
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["failed"]
+    assert durable == [False, True]
+    assert read.job_runs(engine)["outcome"].to_list()[:2] == ["failed", "unchanged"]
+
+
+def test_a_database_restart_between_runs_costs_the_unpinged_reads_one_retry_not_the_run(
+    engine: Engine, raw: RawStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL: the reads before the fetch take a connection without pinging the server; when the
+    server dropped it since the last run (as a restart does), they run once more on a new one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    assert [o.outcome for o in run_ingest(engine, raw, ["statfin_population"], offline=True)] == ["success"]
+    twin = unpinged(engine)
+    with twin.connect() as conn:  # the pooled connection the next run's reads will take
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    admin.dispose()
+    checked_out: list[int] = []
+    event.listen(twin, "checkout", lambda dbapi, _record, _proxy: checked_out.append(dbapi.info.backend_pid))
+    with caplog.at_level(logging.INFO, logger="storage.engine"):
+        (outcome,) = run_ingest(engine, raw, ["statfin_population"], offline=True)
+    assert outcome.outcome == "unchanged"
+    assert checked_out[0] == pid and pid not in checked_out[1:]  # the dead one, then a new one
+    assert "once more on a new one" in caplog.text
+    assert read.job_runs(engine)["outcome"].to_list()[:2] == ["unchanged", "success"]
+
+
+def test_the_unpinged_engine_is_made_once_and_disposed_with_its_engine(engine: Engine) -> None:
+    """PostgreSQL: one twin per engine, in autocommit from connect, its pooled connections closed when the
+    engine is disposed (no connection left open to a database the caller is done with); SQLite: the engine."""
+    if engine.dialect.name != "postgresql":
+        assert unpinged(engine) is engine
+        return
+    twin = unpinged(engine)
+    assert unpinged(engine) is twin and twin is not engine
+    with autocommit(engine, ping=False) as conn:
+        assert conn.engine is twin
+        assert conn.execute(text("SHOW transaction_isolation")).scalar()  # a statement outside BEGIN
+        assert conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
+    assert twin.pool.checkedin() == 1  # type: ignore[attr-defined]
+    engine.dispose()
+    assert twin.pool.checkedin() == 0  # type: ignore[attr-defined]

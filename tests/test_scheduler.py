@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import pickle
 import signal
@@ -36,7 +37,7 @@ from kestava.alerts import Alert, Alerter, AlertSettings, Problem
 from kestava.status import JOBSTORE_TABLE
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
-from storage.engine import open_database
+from storage.engine import open_database, unpinged
 from storage.jobs import finish_run, start_run
 from storage.load import LoadResult
 from storage.locks import BusyError, held_locks, job_lock
@@ -566,8 +567,9 @@ def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: 
 def test_a_database_restart_between_firings_fails_no_firing(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    """PostgreSQL: the tracker's engine pings on checkout; the job store's, which does not, runs a statement
-    again on a new connection. Terminating every backend of both between two firings is a restart."""
+    """PostgreSQL: the tracker's engine pings on checkout; the job store's and the ingest reads' (unpinged),
+    which do not, run a statement again on a new connection. Terminating every backend of the three
+    between two firings is a restart."""
     if engine.dialect.name != "postgresql":
         pytest.skip("a server restart is PostgreSQL's")
     work = Work()
@@ -577,7 +579,7 @@ def test_a_database_restart_between_firings_fails_no_firing(
     (spec,) = [s for s in scheduler.catalogue_jobs(runtime.catalogue) if s.id == "ingest:statfin_population"]
     store = scheduler.JobStore(db_url)
     backends: list[int] = []
-    for pool_of in (engine, store.engine):
+    for pool_of in (engine, unpinged(engine), store.engine):
         event.listen(
             pool_of, "checkout", lambda dbapi, _record, _proxy: backends.append(dbapi.info.backend_pid)
         )
@@ -597,7 +599,7 @@ def test_a_database_restart_between_firings_fails_no_firing(
             for pid in backends:
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         admin.dispose()
-        assert len(set(backends)) >= 2  # the tracker's and the job store's connections at least
+        assert len(set(backends)) >= 3  # the tracker's, the ingest reads' and the job store's at least
         assert firing() == "unchanged"
         assert store.store.get_next_run_time() == at
     finally:
@@ -1152,3 +1154,68 @@ def test_a_site_build_that_fails_is_recorded_and_alerted(engine: Engine, db_url:
     assert {outcome for outcome, _ in runs(engine, "site")} == {"failed"}
     (alert,) = channel.alerts
     assert alert.key == "failing:site" and "No space left on device" in alert.message
+
+
+def test_the_health_check_records_its_run_in_one_write_when_it_ends(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    work = Work()
+    make_runtime(engine, db_url, tmp_path, work)
+    writes: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "job_run" in statement and statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE"):
+            writes.append(statement.lstrip().split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        before = datetime.now(UTC).replace(tzinfo=None)
+        assert scheduler.run_health_job() == "success"
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert writes == ["INSERT"]
+    run = schema.job_run
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(run).where(run.c.job == "health")).all()
+    assert row.outcome == "success" and row.trigger == "scheduler"
+    assert before <= row.started_at <= row.finished_at
+
+
+@pytest.mark.parametrize("dropped", [0, 1, 2])  # the freshness reads, the alerted-today read, pending compute
+def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
+) -> None:
+    """PostgreSQL: the health check's reads take connections without a ping; the one the server dropped
+    (terminated as a restart does, just before its use) costs one retry, not the check or its alerts."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server restart is PostgreSQL's")
+    work = Work()
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
+    runtime.offline = True
+    assert scheduler.run_ingest_job("statfin_population") == "success"
+    assert scheduler.run_health_job() == "success"
+    late = [a.key for a in channel.alerts if a.key.startswith("late:")]
+    assert late  # the snapshot's data are late by today's calendar: the check reads what it alerted today
+    checkouts: list[int] = []
+
+    def drop(dbapi: Any, _record: Any, _proxy: Any) -> None:
+        checkouts.append(dbapi.info.backend_pid)
+        if len(checkouts) == dropped + 1:
+            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dbapi.info.backend_pid})
+            admin.dispose()
+            time.sleep(0.2)  # the backend is gone before its connection is used
+
+    event.listen(unpinged(engine), "checkout", drop)
+    try:
+        with caplog.at_level(logging.INFO):
+            assert scheduler.run_health_job() == "success"
+    finally:
+        event.remove(unpinged(engine), "checkout", drop)
+    assert len(checkouts) == 4  # three reads, one of them twice
+    assert "once more on a new one" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day
+    assert runs(engine, "health") == [("success", "scheduler"), ("success", "scheduler")]
