@@ -163,23 +163,17 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
             name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
         )
     keys = ["area", "period"]
+    # the breakdown part as a small integer (its label's position in labels) until the stored ids are
+    # made: a chain that yields strings at every step, or a categorical key, costs more on big frames
+    labels = list(dict.fromkeys([*(rule.key for rule in derive.breakdown), "other"]))
     if derive.breakdown:
-        labels = [*(rule.key for rule in derive.breakdown), "other"]
-        # the first rule that matches, as a small integer: a chain that yields strings at every step
-        # costs several times more on big frames
-        first_rule: pl.Expr = pl.lit(len(labels) - 1, dtype=pl.UInt16)
-        for index, rule in reversed(list(enumerate(derive.breakdown))):
-            first_rule = (
-                pl.when(_match(rule.match)).then(pl.lit(index, dtype=pl.UInt16)).otherwise(first_rule)
-            )
-        label = first_rule.replace_strict(
-            dict(enumerate(labels)), return_dtype=pl.Enum(list(dict.fromkeys(labels)))
-        )
-        selected = selected.with_columns(label.alias("breakdown"))
+        first_rule: pl.Expr = pl.lit(len(labels) - 1, dtype=pl.UInt16)  # "other": no rule matches
+        for rule in reversed(derive.breakdown):
+            code = pl.lit(labels.index(rule.key), dtype=pl.UInt16)
+            first_rule = pl.when(_match(rule.match)).then(code).otherwise(first_rule)
+        selected = selected.with_columns(first_rule.alias("breakdown"))
         keys.append("breakdown")
     summed = _aggregate(selected, keys)
-    if derive.breakdown:
-        summed = summed.with_columns(pl.col("breakdown").cast(pl.String))
     if derive.kind == "select":
         counts = summed.filter(pl.col("n") > 1)
         if counts.height:
@@ -210,7 +204,11 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
         complete = complete.filter(pl.col("n_areas") == len(total.of)).drop("n_areas")
         summed = pl.concat([summed, complete.with_columns(pl.lit(total.area).alias("area"))], how="diagonal")
     indicator_id = (
-        pl.lit(indicator.id) + pl.lit(".") + pl.col("breakdown") if derive.breakdown else pl.lit(indicator.id)
+        pl.col("breakdown").replace_strict(
+            {code: f"{indicator.id}.{label}" for code, label in enumerate(labels)}, return_dtype=pl.String
+        )
+        if derive.breakdown
+        else pl.lit(indicator.id)
     )
     return _finish(summed, indicator_id, indicator.unit, indicator.areas)
 

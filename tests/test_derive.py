@@ -75,6 +75,45 @@ def test_breakdown_first_rule_wins_and_unmatched_goes_to_other() -> None:
     }
 
 
+def test_breakdown_rules_sharing_a_key_give_one_part_and_region_totals_per_part() -> None:
+    # "heating" is the key of two rules that are not next to each other: one stored part, summed over
+    # both rules' rows, and the region total of each part adds the members' parts
+    derive = {
+        "kind": "sum",
+        "dataset": "d",
+        "unit_in": "kt CO2e",
+        "breakdown": [
+            {"key": "heating", "match": {"s1": "Lämmitys"}},
+            {"key": "transport", "match": {"s1": "Liikenne"}},
+            {"key": "heating", "match": {"s1": "Lämpöpumput"}},
+        ],
+        "totals": [{"area": "R", "of": ["049", "091"]}],
+    }
+    rows: list[tuple[str, str, float | None, dict[str, str]]] = []
+    for area, scale in (("049", 1.0), ("091", 100.0)):
+        rows += [
+            (area, "2020", 1.0 * scale, {"s1": "Lämmitys"}),
+            (area, "2020", 2.0 * scale, {"s1": "Liikenne"}),
+            (area, "2020", 4.0 * scale, {"s1": "Lämpöpumput"}),
+            (area, "2020", 8.0 * scale, {"s1": "Muu"}),
+        ]
+    done, errors = derive_all(catalogue(sectors={"derive": derive}), {"d": obs(rows)})
+    assert not errors
+    result = {(r[0], r[1]): r[2] for r in done["sectors"].select("indicator", "area", "value").iter_rows()}
+    assert result == {
+        ("sectors.heating", "049"): 5.0,
+        ("sectors.transport", "049"): 2.0,
+        ("sectors.other", "049"): 8.0,
+        ("sectors.heating", "091"): 500.0,
+        ("sectors.transport", "091"): 200.0,
+        ("sectors.other", "091"): 800.0,
+        ("sectors.heating", "R"): 505.0,
+        ("sectors.transport", "R"): 202.0,
+        ("sectors.other", "R"): 808.0,
+    }
+    assert done["sectors"].schema["indicator"] == pl.String
+
+
 def test_breakdown_rules_treat_a_missing_dimension_as_not_matching() -> None:
     data = obs(
         [
