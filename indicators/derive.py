@@ -119,26 +119,27 @@ def _merge_ids(frame: pl.DataFrame, other: str) -> pl.DataFrame:
 
     Both lists are sorted and unique already, and usually equal (both inputs from one snapshot):
     those rows keep their list. Two different single ids (inputs from one snapshot each, not the
-    same) become the pair in order; only the other rows pay for a general per-row union. Row order
-    changes.
+    same) become the pair in order, in the same pass; only the other rows (usually none) pay for a
+    general per-row union. Row order changes when there are such rows.
     """
     ids, others = pl.col("snapshot_ids"), pl.col(other)
-    same = (ids == others).fill_null(False)
-    single = (ids.list.len() == 1) & (others.list.len() == 1)
+    same, single = pl.col("_same"), pl.col("_single")
+    marked = frame.with_columns(
+        (ids == others).fill_null(False).alias("_same"),
+        ((ids.list.len() == 1) & (others.list.len() == 1)).fill_null(False).alias("_single"),
+    )
     pair = pl.concat_list(
         pl.min_horizontal(ids.list.first(), others.list.first()),
         pl.max_horizontal(ids.list.first(), others.list.first()),
     )
-    # list.eval, not .list.unique().list.sort(): polars' list.sort costs ~10 µs per row
-    union = pl.concat_list(ids, others).list.eval(pl.element().unique().sort())
-    return pl.concat(
-        [
-            frame.filter(same),
-            frame.filter(~same & single.fill_null(False)).with_columns(pair.alias("snapshot_ids")),
-            frame.filter(~same & ~single.fill_null(False)).with_columns(union.alias("snapshot_ids")),
-        ],
-        how="vertical",
-    ).drop(other)
+    general = marked.filter(~same & ~single)
+    quick = marked.filter(same | single) if general.height else marked
+    parts = [quick.with_columns(pl.when(same).then(ids).otherwise(pair).alias("snapshot_ids"))]
+    if general.height:
+        # list.eval, not .list.unique().list.sort(): polars' list.sort costs ~10 µs per row
+        union = pl.concat_list(ids, others).list.eval(pl.element().unique().sort())
+        parts.append(general.with_columns(union.alias("snapshot_ids")))
+    return pl.concat(parts, how="vertical").drop(other, "_same", "_single")
 
 
 def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.DataFrame) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indicators.catalogue import IndicatorCatalogue, parse_indicator_catalogue
-from indicators.derive import derive_all
+from indicators.derive import _merge_ids, derive_all
 
 T = datetime(2025, 6, 1)
 NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
@@ -277,6 +277,31 @@ def test_provenance_union_is_sorted_and_per_row() -> None:
     index = dict(done["idx"].select("period", "snapshot_ids").iter_rows())
     assert index == {"1990": [4], "2020": [2, 4], "2021": [4]}
     assert done["per"]["snapshot_ids"].to_list() == [[1, 2]]
+
+
+def test_merged_snapshot_ids_are_the_sorted_union_of_each_rows_lists() -> None:
+    # equal lists, two different single ids and longer lists in one frame: each row its own union
+    frame = pl.DataFrame(
+        {
+            "key": [1, 2, 3, 4, 5, 6],
+            "snapshot_ids": [[1], [3], [1, 5], [4], [1, 2], [2]],
+            "other_ids": [[1], [2], [2], [1, 4], [1, 2], [2]],
+        },
+        schema={"key": pl.Int64, "snapshot_ids": pl.List(pl.Int64), "other_ids": pl.List(pl.Int64)},
+    )
+    merged = _merge_ids(frame, "other_ids")
+    assert merged.columns == ["key", "snapshot_ids"]
+    assert dict(merged.sort("key").iter_rows()) == {
+        1: [1],
+        2: [2, 3],
+        3: [1, 2, 5],
+        4: [1, 4],
+        5: [1, 2],
+        6: [2],
+    }
+    # only equal lists and single ids: the same result without the general union
+    quick = _merge_ids(frame.filter(pl.col("key").is_in([1, 2, 6])), "other_ids")
+    assert dict(quick.iter_rows()) == {1: [1], 2: [2, 3], 6: [2]}
 
 
 def test_vintage_is_the_latest_valid_from_of_each_key() -> None:
