@@ -151,29 +151,29 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
     missing = [c for c in missing if c not in observations.columns]
     if missing:
         raise DerivationError(name, missing[0], f"a dimension of {derive.dataset}", f"{observations.columns}")
-    tested = sorted({column for rule in derive.breakdown for column in rule.match})
     wanted = _match(derive.filter)
-    # only the columns the sum needs are filtered (a dataset may carry many more dimensions)
-    needed = dict.fromkeys(["area", "period", "value", "flag", "unit", "snapshot_id", "valid_from", *tested])
-    selected = (
-        observations.lazy().filter(wanted & (pl.col("unit") == derive.unit_in)).select(list(needed)).collect()
-    )
-    if selected.height == 0:
-        units = sorted(observations.filter(wanted).get_column("unit").unique().to_list())
-        raise DerivationError(
-            name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
-        )
     keys = ["area", "period"]
+    # only the columns the sum needs are kept (a dataset may carry many more dimensions)
+    columns: list[str | pl.Expr] = ["area", "period", "value", "flag", "snapshot_id", "valid_from"]
     # the breakdown part as a small integer (its label's position in labels) until the stored ids are
-    # made: a chain that yields strings at every step, or a categorical key, costs more on big frames
+    # made: a chain that yields strings at every step, or a categorical key, costs more on big frames;
+    # it is made in the same pass as the filter, from the filtered rows' dimensions
     labels = list(dict.fromkeys([*(rule.key for rule in derive.breakdown), "other"]))
     if derive.breakdown:
         first_rule: pl.Expr = pl.lit(len(labels) - 1, dtype=pl.UInt16)  # "other": no rule matches
         for rule in reversed(derive.breakdown):
             code = pl.lit(labels.index(rule.key), dtype=pl.UInt16)
             first_rule = pl.when(_match(rule.match)).then(code).otherwise(first_rule)
-        selected = selected.with_columns(first_rule.alias("breakdown"))
+        columns.append(first_rule.alias("breakdown"))
         keys.append("breakdown")
+    selected = (
+        observations.lazy().filter(wanted & (pl.col("unit") == derive.unit_in)).select(columns).collect()
+    )
+    if selected.height == 0:
+        units = sorted(observations.filter(wanted).get_column("unit").unique().to_list())
+        raise DerivationError(
+            name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
+        )
     summed = _aggregate(selected, keys)
     if derive.kind == "select":
         counts = summed.filter(pl.col("n") > 1)
