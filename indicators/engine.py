@@ -18,7 +18,7 @@ from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
 from indicators.methods.common import HORIZON_YEAR as HORIZON_YEAR  # re-exported: callers read it here
 from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.targets import targets_frame
-from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, value_decimals_expr
+from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, with_value_decimals
 from storage import read, schema
 from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
@@ -380,8 +380,7 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
     # every method measures a series against the same chosen target: attach it to the rows once, and
     # the published precision of each value (read once here, not by each method)
     series = (
-        series.lazy()
-        .select(pl.exclude("area", "vintage"), value_decimals_expr(pl.col("value")).alias("decimals"))
+        with_value_decimals(series.lazy().select(pl.exclude("area", "vintage")), pl.col("value"), "decimals")
         .collect()
         .join(
             chosen.select("sid", "target", "target_year", "base_year"),

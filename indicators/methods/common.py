@@ -20,7 +20,7 @@ from indicators.trajectory import (
     Point,
     first_at_or_after,
     published_decimals,
-    value_decimals_expr,
+    with_value_decimals,
 )
 
 Period = Literal["short", "long"]
@@ -256,12 +256,10 @@ def _prepare_frame(
         keys = ["_group"]
     valid = c("value").is_not_null() & c("value").cast(_F).is_not_nan()
     # each value's published precision: given (a "decimals" column), else read from the value here,
-    # in a lazy select (its text is made once), not in the group-by
-    decimals = (
-        c("decimals").cast(pl.Int64)
-        if "decimals" in frame.columns
-        else value_decimals_expr(c("value").cast(_F))
-    )
+    # in lazy steps of their own (its text is made once), not in the group-by
+    if "decimals" not in frame.columns:
+        lf = with_value_decimals(lf, c("value").cast(_F), "decimals")
+    decimals = c("decimals").cast(pl.Int64)
     columns = [
         pl.when(valid).then(c("year").cast(pl.Int64)).alias("_year"),
         pl.when(valid).then(c("value").cast(_F)).alias("_value"),
