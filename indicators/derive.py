@@ -119,26 +119,29 @@ def _merge_ids(frame: pl.DataFrame, other: str) -> pl.DataFrame:
 
     Both lists are sorted and unique already, and usually equal (both inputs from one snapshot):
     those rows keep their list. Two different single ids (inputs from one snapshot each, not the
-    same) become the pair in order; only the other rows pay for a general per-row union. Row order
-    changes.
+    same) become the pair in order, in the same pass; only the other rows (usually none) pay for a
+    general per-row union. Row order changes when there are such rows.
     """
     ids, others = pl.col("snapshot_ids"), pl.col(other)
-    same = (ids == others).fill_null(False)
-    single = (ids.list.len() == 1) & (others.list.len() == 1)
-    pair = pl.concat_list(
+    same, single = pl.col("_same"), pl.col("_single")
+    marked = frame.with_columns(
+        (ids == others).fill_null(False).alias("_same"),
+        ((ids.list.len() == 1) & (others.list.len() == 1)).fill_null(False).alias("_single"),
+    )
+    # a fixed-width array made a list: concat_list of two columns goes through the general list
+    # concatenation, about 15 times slower
+    pair = pl.concat_arr(
         pl.min_horizontal(ids.list.first(), others.list.first()),
         pl.max_horizontal(ids.list.first(), others.list.first()),
-    )
-    # list.eval, not .list.unique().list.sort(): polars' list.sort costs ~10 µs per row
-    union = pl.concat_list(ids, others).list.eval(pl.element().unique().sort())
-    return pl.concat(
-        [
-            frame.filter(same),
-            frame.filter(~same & single.fill_null(False)).with_columns(pair.alias("snapshot_ids")),
-            frame.filter(~same & ~single.fill_null(False)).with_columns(union.alias("snapshot_ids")),
-        ],
-        how="vertical",
-    ).drop(other)
+    ).cast(pl.List(pl.Int64))
+    general = marked.filter(~same & ~single)
+    quick = marked.filter(same | single) if general.height else marked
+    parts = [quick.with_columns(pl.when(same).then(ids).otherwise(pair).alias("snapshot_ids"))]
+    if general.height:
+        # list.eval, not .list.unique().list.sort(): polars' list.sort costs ~10 µs per row
+        union = pl.concat_list(ids, others).list.eval(pl.element().unique().sort())
+        parts.append(general.with_columns(union.alias("snapshot_ids")))
+    return pl.concat(parts, how="vertical").drop(other, "_same", "_single")
 
 
 def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.DataFrame) -> pl.DataFrame:
@@ -150,36 +153,30 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
     missing = [c for c in missing if c not in observations.columns]
     if missing:
         raise DerivationError(name, missing[0], f"a dimension of {derive.dataset}", f"{observations.columns}")
-    tested = sorted({column for rule in derive.breakdown for column in rule.match})
     wanted = _match(derive.filter)
-    # only the columns the sum needs are filtered (a dataset may carry many more dimensions)
-    needed = dict.fromkeys(["area", "period", "value", "flag", "unit", "snapshot_id", "valid_from", *tested])
+    keys = ["area", "period"]
+    # only the columns the sum needs are kept (a dataset may carry many more dimensions)
+    columns: list[str | pl.Expr] = ["area", "period", "value", "flag", "snapshot_id", "valid_from"]
+    # the breakdown part as a small integer (its label's position in labels) until the stored ids are
+    # made: a chain that yields strings at every step, or a categorical key, costs more on big frames;
+    # it is made in the same pass as the filter, from the filtered rows' dimensions
+    labels = list(dict.fromkeys([*(rule.key for rule in derive.breakdown), "other"]))
+    if derive.breakdown:
+        first_rule: pl.Expr = pl.lit(len(labels) - 1, dtype=pl.UInt16)  # "other": no rule matches
+        for rule in reversed(derive.breakdown):
+            code = pl.lit(labels.index(rule.key), dtype=pl.UInt16)
+            first_rule = pl.when(_match(rule.match)).then(code).otherwise(first_rule)
+        columns.append(first_rule.alias("breakdown"))
+        keys.append("breakdown")
     selected = (
-        observations.lazy().filter(wanted & (pl.col("unit") == derive.unit_in)).select(list(needed)).collect()
+        observations.lazy().filter(wanted & (pl.col("unit") == derive.unit_in)).select(columns).collect()
     )
     if selected.height == 0:
         units = sorted(observations.filter(wanted).get_column("unit").unique().to_list())
         raise DerivationError(
             name, "unit", f"series in {derive.unit_in!r} after the filter", f"units {units}"
         )
-    keys = ["area", "period"]
-    if derive.breakdown:
-        labels = [*(rule.key for rule in derive.breakdown), "other"]
-        # the first rule that matches, as a small integer: a chain that yields strings at every step
-        # costs several times more on big frames
-        first_rule: pl.Expr = pl.lit(len(labels) - 1, dtype=pl.UInt16)
-        for index, rule in reversed(list(enumerate(derive.breakdown))):
-            first_rule = (
-                pl.when(_match(rule.match)).then(pl.lit(index, dtype=pl.UInt16)).otherwise(first_rule)
-            )
-        label = first_rule.replace_strict(
-            dict(enumerate(labels)), return_dtype=pl.Enum(list(dict.fromkeys(labels)))
-        )
-        selected = selected.with_columns(label.alias("breakdown"))
-        keys.append("breakdown")
     summed = _aggregate(selected, keys)
-    if derive.breakdown:
-        summed = summed.with_columns(pl.col("breakdown").cast(pl.String))
     if derive.kind == "select":
         counts = summed.filter(pl.col("n") > 1)
         if counts.height:
@@ -210,7 +207,11 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
         complete = complete.filter(pl.col("n_areas") == len(total.of)).drop("n_areas")
         summed = pl.concat([summed, complete.with_columns(pl.lit(total.area).alias("area"))], how="diagonal")
     indicator_id = (
-        pl.lit(indicator.id) + pl.lit(".") + pl.col("breakdown") if derive.breakdown else pl.lit(indicator.id)
+        pl.col("breakdown").replace_strict(
+            {code: f"{indicator.id}.{label}" for code, label in enumerate(labels)}, return_dtype=pl.String
+        )
+        if derive.breakdown
+        else pl.lit(indicator.id)
     )
     return _finish(summed, indicator_id, indicator.unit, indicator.areas)
 

@@ -18,7 +18,7 @@ from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
 from indicators.methods.common import HORIZON_YEAR as HORIZON_YEAR  # re-exported: callers read it here
 from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.targets import targets_frame
-from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, value_decimals_expr
+from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, with_value_decimals
 from storage import read, schema
 from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
@@ -171,10 +171,11 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         )
     if not series_parts:
         return pl.DataFrame(schema=VALUE_SCHEMA) if not out else pl.concat(out).cast(VALUE_SCHEMA)
-    series = pl.concat(series_parts)
-    # one pass per series: its metadata and its last ≤ TREND_MAX_POINTS non-NaN points, in year order
+    # one pass per series: its metadata and its last ≤ TREND_MAX_POINTS non-NaN points, in year order.
+    # Grouped per catalogue indicator, and by area alone when the indicator is stored under one id: one
+    # text key hashes in about half the time of two
     fitted = value.is_not_nan()
-    meta = series.group_by(keys).agg(
+    aggregations = [
         year.max().alias("latest_year"),
         pl.col("vintage").max(),
         pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
@@ -182,6 +183,14 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         pl.col("horizon").first(),
         year.filter(fitted).sort().tail(TREND_MAX_POINTS).alias("xs"),
         value.filter(fitted).sort_by(year.filter(fitted)).tail(TREND_MAX_POINTS).alias("ys"),
+    ]
+    meta = pl.concat(
+        part.group_by(keys).agg(aggregations)
+        if len(catalogue.get(indicator_id).expanded_ids()) > 1
+        else part.group_by("area")
+        .agg(pl.col("indicator").first(), *aggregations)
+        .select(*keys, pl.exclude(keys))
+        for indicator_id, part in zip(derived, series_parts, strict=True)
     )
     xs, ys = pl.col("xs"), pl.col("ys")
     if all_targets is not None:
@@ -380,8 +389,7 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
     # every method measures a series against the same chosen target: attach it to the rows once, and
     # the published precision of each value (read once here, not by each method)
     series = (
-        series.lazy()
-        .select(pl.exclude("area", "vintage"), value_decimals_expr(pl.col("value")).alias("decimals"))
+        with_value_decimals(series.lazy().select(pl.exclude("area", "vintage")), pl.col("value"), "decimals")
         .collect()
         .join(
             chosen.select("sid", "target", "target_year", "base_year"),

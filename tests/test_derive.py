@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indicators.catalogue import IndicatorCatalogue, parse_indicator_catalogue
-from indicators.derive import derive_all
+from indicators.derive import _merge_ids, derive_all
 
 T = datetime(2025, 6, 1)
 NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
@@ -73,6 +73,45 @@ def test_breakdown_first_rule_wins_and_unmatched_goes_to_other() -> None:
         "sectors.transport": 5.0,
         "sectors.other": 1.0,
     }
+
+
+def test_breakdown_rules_sharing_a_key_give_one_part_and_region_totals_per_part() -> None:
+    # "heating" is the key of two rules that are not next to each other: one stored part, summed over
+    # both rules' rows, and the region total of each part adds the members' parts
+    derive = {
+        "kind": "sum",
+        "dataset": "d",
+        "unit_in": "kt CO2e",
+        "breakdown": [
+            {"key": "heating", "match": {"s1": "Lämmitys"}},
+            {"key": "transport", "match": {"s1": "Liikenne"}},
+            {"key": "heating", "match": {"s1": "Lämpöpumput"}},
+        ],
+        "totals": [{"area": "R", "of": ["049", "091"]}],
+    }
+    rows: list[tuple[str, str, float | None, dict[str, str]]] = []
+    for area, scale in (("049", 1.0), ("091", 100.0)):
+        rows += [
+            (area, "2020", 1.0 * scale, {"s1": "Lämmitys"}),
+            (area, "2020", 2.0 * scale, {"s1": "Liikenne"}),
+            (area, "2020", 4.0 * scale, {"s1": "Lämpöpumput"}),
+            (area, "2020", 8.0 * scale, {"s1": "Muu"}),
+        ]
+    done, errors = derive_all(catalogue(sectors={"derive": derive}), {"d": obs(rows)})
+    assert not errors
+    result = {(r[0], r[1]): r[2] for r in done["sectors"].select("indicator", "area", "value").iter_rows()}
+    assert result == {
+        ("sectors.heating", "049"): 5.0,
+        ("sectors.transport", "049"): 2.0,
+        ("sectors.other", "049"): 8.0,
+        ("sectors.heating", "091"): 500.0,
+        ("sectors.transport", "091"): 200.0,
+        ("sectors.other", "091"): 800.0,
+        ("sectors.heating", "R"): 505.0,
+        ("sectors.transport", "R"): 202.0,
+        ("sectors.other", "R"): 808.0,
+    }
+    assert done["sectors"].schema["indicator"] == pl.String
 
 
 def test_breakdown_rules_treat_a_missing_dimension_as_not_matching() -> None:
@@ -238,6 +277,31 @@ def test_provenance_union_is_sorted_and_per_row() -> None:
     index = dict(done["idx"].select("period", "snapshot_ids").iter_rows())
     assert index == {"1990": [4], "2020": [2, 4], "2021": [4]}
     assert done["per"]["snapshot_ids"].to_list() == [[1, 2]]
+
+
+def test_merged_snapshot_ids_are_the_sorted_union_of_each_rows_lists() -> None:
+    # equal lists, two different single ids and longer lists in one frame: each row its own union
+    frame = pl.DataFrame(
+        {
+            "key": [1, 2, 3, 4, 5, 6],
+            "snapshot_ids": [[1], [3], [1, 5], [4], [1, 2], [2]],
+            "other_ids": [[1], [2], [2], [1, 4], [1, 2], [2]],
+        },
+        schema={"key": pl.Int64, "snapshot_ids": pl.List(pl.Int64), "other_ids": pl.List(pl.Int64)},
+    )
+    merged = _merge_ids(frame, "other_ids")
+    assert merged.columns == ["key", "snapshot_ids"]
+    assert dict(merged.sort("key").iter_rows()) == {
+        1: [1],
+        2: [2, 3],
+        3: [1, 2, 5],
+        4: [1, 4],
+        5: [1, 2],
+        6: [2],
+    }
+    # only equal lists and single ids: the same result without the general union
+    quick = _merge_ids(frame.filter(pl.col("key").is_in([1, 2, 6])), "other_ids")
+    assert dict(quick.iter_rows()) == {1: [1], 2: [2, 3], 6: [2]}
 
 
 def test_vintage_is_the_latest_valid_from_of_each_key() -> None:

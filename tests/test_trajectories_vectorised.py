@@ -160,3 +160,36 @@ def test_a_duplicate_year_is_reported_by_indicator_and_area() -> None:
     duplicated = derived_frame("total", {"049": points, "091": [*points, (2020, 1.0)]}, 1)
     with pytest.raises(ValueError, match=r"duplicate year 2020 for indicator='total', area='091'"):
         assessments(catalogue(), {"total": duplicated})
+
+
+def test_each_breakdown_part_and_area_is_its_own_series() -> None:
+    # two parts of one indicator in the same areas, and a single-id indicator beside them: each
+    # (stored id, area) gets the projection of its own points, never a mix of its parts
+    cat = catalogue()
+    rising = [(year, 10.0 + 2 * (year - 2010) + (year % 3)) for year in range(2010, 2025)]
+    falling = [(year, 90.0 - 3 * (year - 2010) + (year % 2)) for year in range(2010, 2025)]
+    parts = pl.concat(
+        [
+            derived_frame("parts.transport", {"049": rising, "091": falling}, 1),
+            derived_frame("parts.other", {"049": falling, "091": rising}, 2),
+        ]
+    )
+    derived = {"parts": parts, "total": derived_frame("total", {"049": falling, "091": rising}, 3)}
+    result = trajectories(cat, derived)
+    for indicator, area, points in [
+        ("parts.transport", "049", rising),
+        ("parts.transport", "091", falling),
+        ("parts.other", "049", falling),
+        ("parts.other", "091", rising),
+        ("total", "049", falling),
+        ("total", "091", rising),
+    ]:
+        fit = fit_trend(points)
+        assert not isinstance(fit, InsufficientData)
+        got = lines(result, "projection", indicator, area)
+        horizon = 2035 if indicator == "total" else HORIZON_YEAR  # the total's last target year
+        assert sorted(got) == list(range(2025, horizon + 1)), (indicator, area)
+        for year, (value, lower, upper) in got.items():
+            expected = project(fit, year)
+            assert close(value, expected.value), (indicator, area, year)
+            assert close(lower, expected.lower) and close(upper, expected.upper), (indicator, area, year)

@@ -30,6 +30,9 @@ from indicators.trajectory import (
     target_from_base,
     to_points,
     trend_outlook,
+    value_decimals,
+    value_decimals_expr,
+    with_value_decimals,
     year_target_reached,
 )
 
@@ -374,3 +377,28 @@ def test_budget_view_floor_and_insufficient_trend() -> None:
     assert short.path_total == pytest.approx(3074.0)
     with pytest.raises(ValueError):
         budget_view(series, target_year=2023, target_value=0.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-(10**6), 10**6).map(float),
+            st.integers(-(10**6), 10**6).map(lambda n: n / 100.0),
+            st.sampled_from([1e-07, 1.5e-05, 1e16, 1.25e22, -3.5e-10, 0.0, -0.0, 742.3, 212.0]),
+        ),
+        max_size=40,
+    )
+)
+def test_value_decimals_in_steps_equal_the_scalar_and_the_one_expression(values: list[float]) -> None:
+    frame = pl.DataFrame(
+        {"key": range(len(values)), "value": values}, schema={"key": pl.Int64, "value": pl.Float64}
+    )
+    stepped = with_value_decimals(frame.lazy(), pl.col("value"), "decimals").collect()
+    assert stepped.columns == ["key", "value", "decimals"]  # the text column is gone
+    assert stepped["decimals"].to_list() == [value_decimals(v) for v in values]
+    assert (
+        stepped["decimals"].to_list()
+        == frame.select(value_decimals_expr(pl.col("value")).alias("d"))["d"].to_list()
+    )

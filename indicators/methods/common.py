@@ -20,7 +20,7 @@ from indicators.trajectory import (
     Point,
     first_at_or_after,
     published_decimals,
-    value_decimals_expr,
+    with_value_decimals,
 )
 
 Period = Literal["short", "long"]
@@ -256,12 +256,10 @@ def _prepare_frame(
         keys = ["_group"]
     valid = c("value").is_not_null() & c("value").cast(_F).is_not_nan()
     # each value's published precision: given (a "decimals" column), else read from the value here,
-    # in a lazy select (its text is made once), not in the group-by
-    decimals = (
-        c("decimals").cast(pl.Int64)
-        if "decimals" in frame.columns
-        else value_decimals_expr(c("value").cast(_F))
-    )
+    # in lazy steps of their own (its text is made once), not in the group-by
+    if "decimals" not in frame.columns:
+        lf = with_value_decimals(lf, c("value").cast(_F), "decimals")
+    decimals = c("decimals").cast(pl.Int64)
     columns = [
         pl.when(valid).then(c("year").cast(pl.Int64)).alias("_year"),
         pl.when(valid).then(c("value").cast(_F)).alias("_value"),
@@ -364,7 +362,11 @@ def _compound_expr(quotient: pl.Expr, years: pl.Expr) -> pl.Expr:
 
 
 def _warnings(*items: pl.Expr) -> pl.Expr:
-    return pl.concat_list([item.cast(pl.String) for item in items]).list.drop_nulls().alias("warnings")
+    """The items that apply (not null), as a list per row."""
+    # a fixed-width array made a list: concat_list of several columns goes through the general list
+    # concatenation, several times slower
+    texts = pl.concat_arr([item.cast(pl.String) for item in items]).cast(pl.List(pl.String))
+    return texts.list.drop_nulls().alias("warnings")
 
 
 def _substitution() -> pl.Expr:

@@ -61,7 +61,7 @@ def assess_frame(
     ``target`` takes precedence over ``reduction``. Duplicate (key, year) observations raise ValueError
     naming the year; missing values are ignored; groups without observations report insufficient_data.
     An optional ``decimals`` column gives each value's published precision
-    (``trajectory.value_decimals_expr`` of it, which is what is used when the column is absent), so that
+    (``trajectory.with_value_decimals`` of it, which is what is used when the column is absent), so that
     a caller assessing the same values by several methods reads their precision once.
     """
     if method not in METHODS:

@@ -317,3 +317,15 @@ def test_precision_comes_from_the_data_and_a_real_miss_stays_a_miss() -> None:
     for latest in (212.04, 212.000000001):
         result = open_sdg({2024: 400.25, 2028: latest}, target=212.0, base_year=2024, direction="decrease")
         assert result.status != "target_achieved", latest
+
+
+def test_warnings_keep_the_items_that_apply_in_order_per_row() -> None:
+    from indicators.methods.common import _warnings
+
+    frame = pl.DataFrame(
+        {"a": ["base year 1991", None, "x", None], "b": [None, "reason", "y", None]},
+        schema={"a": pl.String, "b": pl.String},
+    )
+    result = frame.select(_warnings(pl.col("a"), pl.col("b")))
+    assert result.schema["warnings"] == pl.List(pl.String)
+    assert result["warnings"].to_list() == [["base year 1991"], ["reason"], ["x", "y"], []]
