@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 
-from common.spawn import main_module_hidden
+from common.spawn import main_module_hidden, spawned_pool
 
 PNG_SCALE: Final = 2.0  # the PNG file: twice the CSS size, sharp on high-density screens and slides
 EMBED_SCALE: Final = 1.0  # the PNG inlined in the page for readers without JavaScript: a third of the bytes
@@ -110,6 +109,6 @@ class Renderer:
                 future.set_exception(error)
             return future
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = spawned_pool(self.workers)
         with main_module_hidden():  # a worker may be started here
             return self._pool.submit(render, spec, svg_only)

@@ -15,7 +15,6 @@ then, and whenever it fails, `read` returns None and the caller reads through th
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import tempfile
 import threading
 import uuid
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from common.spawn import main_module_hidden
+from common.spawn import main_module_hidden, spawned_pool
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 600.0  # a read that takes longer is given up (and the worker restarted)
@@ -72,7 +71,7 @@ def start() -> None:
     global _pool, _started
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            _pool = spawned_pool(1)
             with main_module_hidden():
                 _started = _pool.submit(_warm)
 
