@@ -259,6 +259,14 @@ def make_runtime(
     return runtime, channel
 
 
+def make_offline_runtime(engine: Engine, db_url: str, tmp_path: Path, work: Work) -> tuple[Runtime, Collect]:
+    """make_runtime with the real catalogue and the real ingest, offline (compute and site are work's)."""
+    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
+    runtime.runners = Runners(compute=work.compute, site=work.site)
+    runtime.offline = True
+    return runtime, channel
+
+
 def runs(engine: Engine, job: str) -> list[tuple[str, str]]:
     run = schema.job_run
     with engine.connect() as conn:
@@ -295,9 +303,7 @@ def test_an_unchanged_offline_ingest_records_its_run_and_clears_a_problem_anothe
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     work = Work()
-    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
-    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
-    runtime.offline = True
+    runtime, channel = make_offline_runtime(engine, db_url, tmp_path, work)
     assert scheduler.run_ingest_job("statfin_population") == "success"
     channel.alerts.clear()  # the snapshot's data are late by today's calendar: not what this test is about
     other = Alerter(engine, AlertSettings(), channels=[Collect()], secrets=[])  # another process
@@ -573,9 +579,7 @@ def test_a_database_restart_between_firings_fails_no_firing(
     if engine.dialect.name != "postgresql":
         pytest.skip("a server restart is PostgreSQL's")
     work = Work()
-    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
-    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
-    runtime.offline = True
+    runtime, channel = make_offline_runtime(engine, db_url, tmp_path, work)
     (spec,) = [s for s in scheduler.catalogue_jobs(runtime.catalogue) if s.id == "ingest:statfin_population"]
     store = scheduler.JobStore(db_url)
     backends: list[int] = []
@@ -1190,9 +1194,7 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
     if engine.dialect.name != "postgresql":
         pytest.skip("a server restart is PostgreSQL's")
     work = Work()
-    runtime, channel = make_runtime(engine, db_url, tmp_path, work, catalogue=load_catalogue())
-    runtime.runners = Runners(compute=work.compute, site=work.site)  # the real ingest, offline
-    runtime.offline = True
+    _runtime, channel = make_offline_runtime(engine, db_url, tmp_path, work)
     assert scheduler.run_ingest_job("statfin_population") == "success"
     assert scheduler.run_health_job() == "success"
     late = [a.key for a in channel.alerts if a.key.startswith("late:")]
