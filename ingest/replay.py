@@ -49,8 +49,7 @@ def snapshot_manifest(folder: Path = DEFAULT_SNAPSHOT_DIR) -> Manifest:
 def _index(folder: Path) -> _Indexed:
     """The manifest and its exchanges by request key, kept while manifest.json keeps mtime, size, inode."""
     path = folder / "manifest.json"
-    status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
-    stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+    stamp = _stamp(path)  # before reading: a change made while reading shows as a new stamp next time
     known = _indexed.get(path)
     if known is not None and known.stamp == stamp:
         return known
@@ -60,10 +59,15 @@ def _index(folder: Path) -> _Indexed:
     return known
 
 
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """The file's (mtime_ns, size, inode): a cached reading of it stays good while these do not change."""
+    status = path.stat()
+    return (status.st_mtime_ns, status.st_size, status.st_ino)
+
+
 def _read_body(path: Path) -> _Body:
     """The file's bytes and sha256, read and hashed again only when its mtime, size or inode changed."""
-    status = path.stat()  # before reading: a change made while reading shows as a new stamp next time
-    stamp = (status.st_mtime_ns, status.st_size, status.st_ino)
+    stamp = _stamp(path)  # before reading: a change made while reading shows as a new stamp next time
     known = _bodies.get(path)
     if known is None or known.stamp != stamp:
         data = path.read_bytes()

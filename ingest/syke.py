@@ -621,7 +621,6 @@ def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
     )
     combination = pl.zeros(frame.height, pl.UInt32, eager=True).scatter(spread["row"], spread["combination"])
     meanings = combinations.select(**_meanings(current_year))
-    first_area = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
     computed = frame.select(
         *[_number(column, frame.schema[column]).alias(measure) for column, measure, _ in _MEASURES],
         *[_bad_number(column, frame.schema[column]).alias(column) for column in _NUMERIC],
@@ -645,7 +644,7 @@ def _rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
         )
     ).item()
     valid = not padded and not any(check.any() for check in bad.values())
-    area = pl.Series([first_area[area] for area in raw.areas], dtype=pl.UInt64).gather(frame[_FILE])
+    area = _area_numbers(raw).gather(frame[_FILE])
     meaning = meanings.select(pl.struct(_KEY).rank("dense").cast(pl.UInt64)).to_series().gather(combination)
     return _Rows(rows, bad, valid, area * 2**32 + meaning)
 
@@ -695,8 +694,7 @@ def _typed_rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
         meaning = meaning * base + digit
     if math.prod(radix) > 2**32:  # not for a real file: a dense rank of the parts
         meaning = pl.struct(digits).rank("dense").cast(pl.UInt64)
-    first_area = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
-    area = pl.lit(pl.Series([first_area[area] for area in raw.areas], dtype=pl.UInt64)).gather(_FILE)
+    area = pl.lit(_area_numbers(raw)).gather(_FILE)
     # (the read's chunks joined first: a frame whose columns are chunked alike is not joined again later)
     rows = frame.rechunk().lazy().select(**output, key=area * 2**32 + meaning).collect()
     checked = [_CHECKED[column] for column in _CHECKED if column not in _NUMERIC]
@@ -708,6 +706,12 @@ def _typed_rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
         ).item()
     )
     return _Rows(rows.drop("key"), {}, valid, rows["key"])
+
+
+def _area_numbers(raw: _Raw) -> pl.Series:
+    """Per file, its area as a number for the row key: the index of the area's first file."""
+    first = {area: number for number, area in reversed(list(enumerate(raw.areas)))}
+    return pl.Series([first[area] for area in raw.areas], dtype=pl.UInt64)
 
 
 def _categories(frame: pl.DataFrame, column: str) -> pl.Categories:

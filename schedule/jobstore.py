@@ -43,9 +43,7 @@ def jobstore_engine(database_url: str) -> Engine:
     given = url.query.get("options")
     options = " ".join([*([given] if isinstance(given, str) else given or ()), "-c synchronous_commit=off"])
     url = url.update_query_dict({"options": options})
-    return create_db_engine(
-        url.render_as_string(hide_password=False), pre_ping=False, isolation_level="AUTOCOMMIT"
-    )
+    return create_db_engine(url, pre_ping=False, isolation_level="AUTOCOMMIT")
 
 
 def _sqlite_jobstore_pragmas(dbapi_connection: Any, _record: Any) -> None:

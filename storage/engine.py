@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from common.config import get_settings
@@ -31,7 +31,7 @@ def safe_url(url: str | Engine) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, *, pre_ping: bool = True, isolation_level: str | None = None) -> Engine:
+def create_db_engine(url: str | URL, *, pre_ping: bool = True, isolation_level: str | None = None) -> Engine:
     """An engine for url; SQLite gets foreign keys, WAL and a busy timeout on every connection. On
     PostgreSQL each checkout first pings the server (so that a restart costs no failed statement) unless
     pre_ping is False: for a caller that retries a statement whose connection turned out dead (once_more);
@@ -82,7 +82,7 @@ def unpinged(engine: Engine) -> Engine:
     with _UNPINGED_LOCK:
         twin = _UNPINGED.get(engine)
         if twin is None:
-            twin = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+            twin = create_db_engine(engine.url, pre_ping=False, isolation_level="AUTOCOMMIT")
             _UNPINGED[engine] = twin
             event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
         return twin

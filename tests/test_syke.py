@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -647,3 +647,31 @@ def test_a_file_ending_in_a_comma_without_a_line_end_is_not_plain() -> None:
     assert not syke._plain_numbers(b"kt;x\n1,5;a,\n", header, [b"kt;x\n1,5;a,"])
     # a header ending in ',' is followed by LF in the joined bytes, by CR + LF in a body
     assert not syke._plain_numbers(b"kt;x,\n1,5\n", b"kt;x,", [b"kt;x,\r\n1,5\n"])
+
+
+def test_the_typed_and_the_text_reading_give_the_same_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled files (short codes, decimal commas: as Syke publishes them) are read typed; read as text
+    instead (as a file that is not plain is), they must give the same frame, row for row."""
+    spec = load_catalogue().dataset("syke_emissions")
+    connector = SykeConnector(memory=UrlFormMemory(None))
+    payloads = connector.fetch(spec, ReplayFetcher(DEFAULT_SNAPSHOT_DIR))
+    paths: list[str] = []
+
+    def spy(name: str) -> Callable[..., object]:
+        original = getattr(syke, name)
+
+        def called(*args: object) -> object:
+            paths.append(name)
+            return original(*args)
+
+        return called
+
+    for name in ("_typed_rows", "_rows"):
+        monkeypatch.setattr(syke, name, spy(name))
+    typed = connector.parse(spec, payloads)
+    assert paths == ["_typed_rows"]
+    monkeypatch.setattr(syke, "_plain_numbers", lambda *_args: False)
+    as_text = connector.parse(spec, payloads)
+    assert paths == ["_typed_rows", "_rows"]
+    assert typed.height > 10_000
+    assert_frame_equal(as_text, typed)
