@@ -13,6 +13,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import common  # noqa: F401  polars' allocator set as in every kestava process (common.allocator)
+
+# isort: split
 import numpy as np
 import pandas as pd
 import polars as pl

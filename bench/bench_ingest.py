@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import common  # noqa: F401  polars' allocator set as in every kestava process (common.allocator)
+
+# isort: split
 import polars as pl
 from sqlalchemy import Engine, create_engine, text
 

@@ -15,6 +15,9 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import common  # noqa: F401  polars' allocator set as in every kestava process (common.allocator)
+
+# isort: split
 import orjson
 import polars as pl
 

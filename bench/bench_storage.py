@@ -19,6 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import common  # noqa: F401  polars' allocator set as in every kestava process (common.allocator)
+
+# isort: split
 import polars as pl
 from bench_stats import MIN_PAIRS, Pairs, fmt, interleave, spread
 from sqlalchemy import Engine, create_engine, func, insert, select, text
