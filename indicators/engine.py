@@ -67,6 +67,7 @@ def load_inputs(
     """Current (or as-of) observations of each dataset, dimensions expanded: one read per dataset, so
     that each frame has its own dimension columns only (one read of all would give every row the columns
     of every dataset: at 309 municipalities most of compute's memory)."""
+    read.expect_observations(engine, datasets)
     found = {dataset: read.observations(engine, dataset, as_of=as_of) for dataset in dict.fromkeys(datasets)}
     return {dataset: frame for dataset, frame in found.items() if frame.height}
 

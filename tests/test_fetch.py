@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Column, Date, DateTime, Engine, Float, Integer, MetaData, String, Table, insert, select
 
 import storage.fetch
-from storage import sqlite_arrow
+import storage.read
+from storage import schema, sqlite_arrow
 from storage.engine import create_db_engine
 from storage.fetch import fetch_frame
 
@@ -142,3 +143,55 @@ def test_a_hint_of_many_rows_starts_the_read_worker_on_a_sqlite_file(engine: Eng
         assert not sqlite_arrow.started()
     finally:
         in_memory.dispose()
+
+
+def test_reading_a_large_dataset_is_announced_by_its_latest_snapshot(engine: Engine) -> None:
+    """`kestava compute` on its own: the worker starts before the first large dataset is read."""
+    snap = schema.snapshot
+    with engine.begin() as conn:
+        conn.execute(
+            insert(schema.source),
+            [{"id": "s", "publisher": "p", "licence": "l", "attribution": "a", "homepage": "h"}],
+        )
+        conn.execute(
+            insert(schema.dataset),
+            [
+                {"id": name, "source_id": "s", "title": name, "protocol": "csv"}
+                for name in ("big", "small", "shrunk")
+            ],
+        )
+        common = {
+            "fetched_at": datetime(2026, 12, 6),
+            "sha256": "0" * 64,
+            "reader_version": "r",
+            "is_demo": False,
+        }
+        rows = storage.fetch.WORKER_ROWS
+        conn.execute(
+            insert(snap),
+            [
+                {
+                    **common,
+                    "dataset_id": "big",
+                    "rows_added": rows - 10,
+                    "rows_revised": 6,
+                    "rows_unchanged": 5,
+                },
+                {**common, "dataset_id": "small", "rows_added": rows, "rows_revised": 0, "rows_unchanged": 0},
+                # once large; its latest snapshot, which holds its current rows, is not
+                {
+                    **common,
+                    "dataset_id": "shrunk",
+                    "rows_added": 10 * rows,
+                    "rows_revised": 0,
+                    "rows_unchanged": 0,
+                },
+                {**common, "dataset_id": "shrunk", "rows_added": 10, "rows_revised": 0, "rows_unchanged": 0},
+            ],
+        )
+    sqlite_arrow.stop()
+    storage.read.expect_observations(engine, ["small", "shrunk"])
+    assert not sqlite_arrow.started()
+    storage.read.expect_observations(engine, ["small", "big"])  # big: WORKER_ROWS + 1 rows
+    assert sqlite_arrow.started() == (engine.dialect.name == "sqlite")
+    sqlite_arrow.stop()
