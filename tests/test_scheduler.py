@@ -1238,15 +1238,18 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     writes: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "job_run" in statement and statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE"):
-            writes.append(statement.lstrip().split()[0].upper())
+        if "INSERT INTO job_run" in statement or statement.lstrip().startswith("UPDATE job_run"):
+            writes.append("INSERT" if "INSERT INTO job_run" in statement else "UPDATE")
 
-    event.listen(engine, "before_cursor_execute", note)
+    engines = {engine, unpinged(engine)}  # (the record's connection is not pinged first: one on SQLite)
+    for one in engines:
+        event.listen(one, "before_cursor_execute", note)
     try:
         before = datetime.now(UTC).replace(tzinfo=None)
         assert scheduler.run_health_job() == "success"
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        for one in engines:
+            event.remove(one, "before_cursor_execute", note)
     assert writes == ["INSERT"]
     run = schema.job_run
     with engine.connect() as conn:
@@ -1255,12 +1258,13 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     assert before <= row.started_at <= row.finished_at
 
 
-@pytest.mark.parametrize("dropped", [0, 1, 2])  # the freshness reads, the alerted-today read, pending compute
+@pytest.mark.parametrize("dropped", [0, 1, 2, 3])  # freshness, alerted today, the record, pending compute
 def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
 ) -> None:
-    """PostgreSQL: the health check's reads take connections without a ping; the one the server dropped
-    (terminated as a restart does, just before its use) costs one retry, not the check or its alerts."""
+    """PostgreSQL: the health check's reads and its record take connections without a ping; the one the
+    server dropped (terminated as a restart does, just before its use) costs one retry, not the check, its
+    record or its alerts."""
     if engine.dialect.name != "postgresql":
         pytest.skip("a server restart is PostgreSQL's")
     work = Work()
@@ -1286,7 +1290,7 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
             assert scheduler.run_health_job() == "success"
     finally:
         event.remove(unpinged(engine), "checkout", drop)
-    assert len(checkouts) == 4  # three reads, one of them twice
+    assert len(checkouts) == 5  # three reads and the record, one of them twice
     assert "once more on a new one" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day
