@@ -104,9 +104,11 @@ def full_run(runtime: scheduler.Runtime, reports: Path, no_report: bool) -> tupl
     return time.perf_counter() - start, stages
 
 
-def simulated_day(runtime: scheduler.Runtime, day: datetime) -> tuple[float, int, dict[str, int]]:
+def simulated_day(
+    runtime: scheduler.Runtime, store: scheduler.JobStore, day: datetime
+) -> tuple[float, int, dict[str, int]]:
     """Replay one day of the scheduler loop through the job store and the job functions; (seconds, firings,
-    outcomes).
+    outcomes). The store is the one the days share, as a scheduler process keeps its own.
 
     The job store first holds what a scheduler running through the days before leaves in it (each job's
     next run time its trigger's first fire time of the day or later; untimed). Then, as
@@ -122,29 +124,25 @@ def simulated_day(runtime: scheduler.Runtime, day: datetime) -> tuple[float, int
         while fire is not None and fire < end:
             expected += 1
             fire = spec.trigger.get_next_fire_time(fire, fire)
-    store = scheduler.JobStore(runtime.database_url)
     jobs = store.store
     outcomes: dict[str, int] = {}
     firings = 0
-    try:
-        scheduler.sync_jobs(store, specs, day, start_now=lambda _s: False)
-        for spec in specs:  # where the days before left the schedule (a job never stays overdue)
-            store.put(spec, spec.trigger.get_next_fire_time(None, day))
-        wake = jobs.get_next_run_time()  # (what the day before's last wake-up asked)
-        start = time.perf_counter()
-        while wake is not None and wake < end:
-            now = wake.astimezone(scheduler.HELSINKI)  # the loop's clock
-            for job in jobs.get_due_jobs(now):  # the loop's query
-                run_times = job._get_run_times(now)[-1:]  # coalesced
-                outcome = str(job.func(*job.args, **job.kwargs))
-                job._modify(next_run_time=job.trigger.get_next_fire_time(run_times[-1], now))
-                jobs.update_job(job)  # and its update
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                firings += 1
-            wake = jobs.get_next_run_time()  # and the next wake-up
-        seconds = time.perf_counter() - start
-    finally:
-        store.close()
+    scheduler.sync_jobs(store, specs, day, start_now=lambda _s: False)
+    for spec in specs:  # where the days before left the schedule (a job never stays overdue)
+        store.put(spec, spec.trigger.get_next_fire_time(None, day))
+    wake = jobs.get_next_run_time()  # (what the day before's last wake-up asked)
+    start = time.perf_counter()
+    while wake is not None and wake < end:
+        now = wake.astimezone(scheduler.HELSINKI)  # the loop's clock
+        for job in jobs.get_due_jobs(now):  # the loop's query
+            run_times = job._get_run_times(now)[-1:]  # coalesced
+            outcome = str(job.func(*job.args, **job.kwargs))
+            job._modify(next_run_time=job.trigger.get_next_fire_time(run_times[-1], now))
+            jobs.update_job(job)  # and its update
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            firings += 1
+        wake = jobs.get_next_run_time()  # and the next wake-up
+    seconds = time.perf_counter() - start
     if firings != expected:
         raise SystemExit(f"FAIL: the day fired {firings} jobs, its triggers say {expected}")
     return seconds, firings, outcomes
@@ -191,15 +189,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url, drop = fresh(args.backend, Path(folder))
         runtime = runtime_for(url, Path(folder))
+        store: scheduler.JobStore | None = None
         try:
             scheduler.set_runtime(runtime)
             full_run(runtime, Path(folder) / "reports", args.no_report)  # the data the days run on
+            store = shared = scheduler.JobStore(url)  # the scheduler's job store, kept from day to day
             days = iter(range(max(args.days, MIN_PAIRS) + 1))
 
             def day() -> float:
                 nonlocal firings
                 scheduler.set_runtime(runtime)
-                seconds, firings, outcomes = simulated_day(runtime, DAY + timedelta(days=7 * next(days)))
+                when = DAY + timedelta(days=7 * next(days))
+                seconds, firings, outcomes = simulated_day(runtime, shared, when)
                 day_outcomes.append(outcomes)
                 contents.add(current_rows(runtime))
                 return seconds
@@ -226,6 +227,8 @@ def main() -> None:
             pairs = interleave(day, baseline, args.days)  # and every timed pair is checked again
         finally:
             scheduler.set_runtime(None)
+            if store is not None:
+                store.close()
             runtime.engine.dispose()
             drop()
     odd = [o for o in day_outcomes if set(o) - {"unchanged", "success"} or o.get("success", 0) > 1]
