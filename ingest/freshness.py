@@ -125,15 +125,32 @@ def _read_stored(engine: Engine) -> _Stored:
     return stored
 
 
+_run = schema.job_run
+_FINISHED_INGEST = (_run.c.dataset_id.is_not(None), _run.c.outcome != "running", _run.c.job.like("ingest:%"))
+# per dataset its newest finished ingest run (its last outcome) and its newest fetch that worked (its last
+# fetch), oldest first: what reading every run ever made in that order leaves (a log growing every firing)
+_INGEST_RUNS = (
+    select(_run.c.dataset_id, _run.c.finished_at, _run.c.outcome, _run.c.error)
+    .where(
+        _run.c.id.in_(select(func.max(_run.c.id)).where(*_FINISHED_INGEST).group_by(_run.c.dataset_id))
+        | _run.c.id.in_(
+            select(func.max(_run.c.id))
+            .where(
+                *_FINISHED_INGEST,
+                _run.c.outcome.in_(("success", "unchanged")),
+                _run.c.finished_at.is_not(None),
+            )
+            .group_by(_run.c.dataset_id)
+        )
+    )
+    .order_by(_run.c.id)
+)
+
+
 def _ingest_runs(conn: Connection) -> list[tuple[str, datetime | None, str, str | None]]:
-    """Every finished ingest run, oldest first: (dataset, finished_at, outcome, error)."""
-    run = schema.job_run
-    rows = conn.execute(
-        select(run.c.dataset_id, run.c.finished_at, run.c.outcome, run.c.error)
-        .where(run.c.dataset_id.is_not(None), run.c.outcome != "running", run.c.job.like("ingest:%"))
-        .order_by(run.c.id)
-    ).all()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    """The finished ingest runs freshness reads, oldest first: (dataset, finished_at, outcome, error); per
+    dataset its newest, and its newest that fetched (success or unchanged), the same or older."""
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(_INGEST_RUNS).all()]
 
 
 def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:

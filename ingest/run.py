@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -33,7 +34,7 @@ from storage.load import (
     latest_digest,
     load_snapshot,
 )
-from storage.locks import BusyError, held_locks_and_digests, job_lock
+from storage.locks import BusyError, held_locks_digests_and_namespace, job_lock, record_unchanged_if_current
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 
@@ -103,6 +104,21 @@ def configured_spec(spec: DatasetSpec) -> DatasetSpec:
         "all" if chosen.strip() == "all" else [code.strip() for code in chosen.split(",") if code.strip()]
     )
     return spec.model_copy(update={"options": {**spec.options, "municipalities": municipalities}})
+
+
+@dataclass
+class _Known:
+    """What this process last saw of a database before a fetch: the schema of its PostgreSQL lock keys, and
+    the digest of each dataset's newest snapshot (read before an ingest's fetch, or confirmed since by an
+    unchanged run's record)."""
+
+    namespace: str | None
+    digests: dict[str, str]
+
+
+# engine -> what its ingests last read or confirmed: a firing of one dataset whose digest is known here
+# fetches without reading first (_on_known_digest)
+_KNOWN: weakref.WeakKeyDictionary[Engine, _Known] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -323,17 +339,36 @@ def ingest(
     # a new one, and the records (_record) too
     names = [f"ingest:{spec.id}" for spec in specs]
 
-    def reads() -> tuple[Connection, set[str], dict[str, str]]:
+    def reads() -> tuple[Connection, set[str], dict[str, str], str | None]:
         conn = autocommit(engine, ping=False)
         try:
-            return conn, *held_locks_and_digests(conn, names, [spec.id for spec in specs])
+            return conn, *held_locks_digests_and_namespace(conn, names, [spec.id for spec in specs])
         except BaseException:
             conn.close()
             raise
 
     kept: Connection | None = None
     try:
-        kept, held, digests = once_more(reads)
+        known = _KNOWN.get(engine)
+        if len(specs) == 1 and known is not None and specs[0].id in known.digests:
+            if on_dataset:
+                on_dataset(specs[0].id)
+            quick = _on_known_digest(
+                engine, catalogue, specs[0], fetcher, raw_store, trigger, all_clear, known
+            )
+            if quick is not None:
+                if on_done:
+                    on_done(quick)
+                return [quick]
+            on_dataset = None  # announced already: the dataset is read and fetched afresh below
+        kept, held, digests, namespace = once_more(reads)
+        known = _KNOWN.setdefault(engine, _Known(namespace, {}))
+        known.namespace = namespace
+        for spec in specs:  # read before the fetches below: good for the next run's fetch too
+            if spec.id in digests:
+                known.digests[spec.id] = digests[spec.id]
+            else:
+                known.digests.pop(spec.id, None)
         for spec in specs:
             if on_dataset:
                 on_dataset(spec.id)
@@ -349,6 +384,7 @@ def ingest(
                 if kept is not None:  # a load may take long: its connection back to the pool meanwhile
                     kept.close()
                     kept = None
+                known.digests.pop(spec.id, None)  # a load may change it: read again next time
                 outcome = _ingest_with_lock(
                     engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, ahead
                 )
@@ -369,6 +405,58 @@ def ingest(
     return [replace(o, cleared=cleared[o.dataset_id]) if o.dataset_id in cleared else o for o in outcomes]
 
 
+def _on_known_digest(
+    engine: Engine,
+    catalogue: Catalogue,
+    spec: DatasetSpec,
+    fetcher: Fetcher,
+    raw_store: RawStore,
+    trigger: str,
+    all_clear: AllClear | None,
+    known: _Known,
+) -> DatasetOutcome | None:
+    """An ingest of one dataset whose newest digest this process knows (read before an earlier fetch, so
+    before this one): fetch without reading first. An unchanged payload is recorded in one statement that
+    checks that the digest is still the newest and no run holds the dataset's lock, closing all_clear's
+    problems with it (storage.locks.record_unchanged_if_current); when either is not so, nothing is
+    written and None is returned: the caller reads and fetches afresh. A changed payload is loaded under
+    the lock as the look-ahead's is (the digest it is checked against was read before its fetch), and a
+    failed fetch is recorded (waiting for the disk). Unlike the full path the fetch is made even while
+    another run holds the lock; its record then waits for the full path, which finds the run busy."""
+    digest = known.digests[spec.id]
+    started, started_at = time.monotonic(), now_utc()
+    finished: list[dict[str, object]] = []
+    ahead = _look_ahead(engine, spec, fetcher, trigger, started, started_at, digest, finished)
+    if isinstance(ahead, _Prefetched):
+        known.digests.pop(spec.id, None)  # a load may change it: read again next time
+        return _ingest_with_lock(
+            engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, ahead
+        )
+    if ahead.outcome != "unchanged":
+        _record(engine, None, finished, None)
+        return ahead
+    keys = list(all_clear.keys(spec.id)) if all_clear is not None else []
+    closed_at = all_clear.clock() if all_clear is not None else now_utc()
+
+    def record() -> list[ClosedProblem] | None:
+        with autocommit(engine, ping=False) as conn:
+            return record_unchanged_if_current(
+                conn,
+                finished[0],
+                digest=digest,
+                lock=f"ingest:{spec.id}",
+                namespace=known.namespace,
+                close=keys,
+                closed_at=closed_at,
+            )
+
+    closed = once_more(record)
+    if closed is None:  # loaded meanwhile, or a run holds the lock
+        known.digests.pop(spec.id, None)
+        return None
+    return replace(ahead, cleared=tuple(closed)) if keys else ahead
+
+
 def _record(
     engine: Engine, kept: Connection | None, finished: list[dict[str, object]], all_clear: AllClear | None
 ) -> dict[str, tuple[ClosedProblem, ...]]:
@@ -378,6 +466,8 @@ def _record(
     restart during a long fetch), once more on a fresh one of engine (pinged). Runs that are all 'unchanged'
     (a record of a run that loaded nothing, on every firing) commit without waiting for the disk on
     PostgreSQL (storage.jobs.record_runs' durable=False); a failed fetch's record waits for it."""
+    if not finished:
+        return {}
     unchanged = [str(row["dataset_id"]) for row in finished if row["outcome"] == "unchanged"]
     durable = len(unchanged) < len(finished)
     if all_clear is None or not unchanged:

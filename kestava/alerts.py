@@ -315,6 +315,10 @@ class Alerter:
     def _now(self) -> datetime:
         return _naive_utc(self.clock())
 
+    def now(self) -> datetime:
+        """The alerter's clock, as naive UTC (when a problem closed with a run's record closes)."""
+        return self._now()
+
     def problem(self, problem: Problem) -> bool:
         """Alert a problem unless it was already alerted today; True when an alert went out."""
         problem = Problem(
@@ -556,10 +560,22 @@ def check_run(
         log.warning("alerts for %s: %s", job, redact(f"{type(problem).__name__}: {problem}", alerter.secrets))
 
 
+ON_TIME_AGAIN = "The source is on time again."
+
+
 def check_freshness(
     alerter: Alerter, catalogue: Catalogue, today: date, datasets: Sequence[str] | None = None
 ) -> None:
     """Alert sources later than their publication calendar; all-clear those on time again."""
+    alerter.resolve_many(alert_late_sources(alerter, catalogue, today, datasets), ON_TIME_AGAIN)
+
+
+def alert_late_sources(
+    alerter: Alerter, catalogue: Catalogue, today: date, datasets: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """Alert sources later than their publication calendar; the (kind, subject) problems of those on time,
+    for the caller to close (Alerter.resolve_many, or with a run's record). Never raises: a failure is
+    logged, and nothing is to be closed."""
     try:
         frame = freshness(alerter.engine, catalogue, today)
         wanted = set(datasets) if datasets is not None else None
@@ -583,6 +599,7 @@ def check_freshness(
             elif row["state"] == "fresh":
                 fresh.append(("late", dataset))
         alerter.problems(late)
-        alerter.resolve_many(fresh, "The source is on time again.")
     except Exception as problem:
         log.warning("freshness alerts: %s", redact(f"{type(problem).__name__}: {problem}", alerter.secrets))
+        return []
+    return fresh

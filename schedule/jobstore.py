@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.util import datetime_to_utc_timestamp
-from sqlalchemy import Engine, bindparam, create_engine, event, select
+from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
@@ -24,6 +26,8 @@ from storage import schema
 from storage.engine import create_db_engine, once_more
 
 log = logging.getLogger("scheduler")
+_UNKNOWN = object()  # KestavaJobStore: the next run time is not known from the last update
+_T = TypeVar("_T")
 
 
 def jobstore_engine(database_url: str) -> Engine:
@@ -54,11 +58,16 @@ def _sqlite_jobstore_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
-    """APScheduler's SQLAlchemyJobStore with the statements of every firing (due jobs, the job's update)
-    built once, and each stored job state unpickled once while it stays due (the scheduler asks for the
-    due jobs again and again, and the jobs due at one time are asked for each time). Every operation is
-    one statement: when its connection turns out dead (the database restarted since it was last used),
-    it runs once more on a new one, so that the job store's engine needs no ping before each checkout."""
+    """APScheduler's SQLAlchemyJobStore with the statements of every firing (due jobs, the job's update,
+    the next run time) built once, and each stored job state unpickled once while it stays due (the
+    scheduler asks for the due jobs again and again, and the jobs due at one time are asked for each
+    time). A job's update returns the earliest next run time of the other jobs with it, so that the
+    scheduler loop's next question, the store's next run time (asked right after it has updated the due
+    jobs, under its job stores' lock), is answered without a statement of its own. The statements of a
+    firing run on one connection the store keeps between them (no pool checkout, check-in and reset per
+    statement). Every operation is one statement: when its connection turns out dead (the database
+    restarted since it was last used), it runs once more on a new one, so that the job store's engine
+    needs no ping before each checkout."""
 
     def __init__(self, *, engine: Engine, tablename: str = JOBSTORE_TABLE) -> None:
         super().__init__(engine=engine, tablename=tablename)
@@ -68,45 +77,104 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             .where(jobs.c.next_run_time <= bindparam("due_at"))
             .order_by(jobs.c.next_run_time)
         )
+        others = jobs.alias("others")
         self._update = (
             jobs.update()
             .where(jobs.c.id == bindparam("job_id"))
             .values(next_run_time=bindparam("new_next_run_time"), job_state=bindparam("new_job_state"))
+            .returning(  # the other jobs' earliest next run time, in the same statement (NULL: paused)
+                select(func.min(others.c.next_run_time))
+                .where(others.c.id != bindparam("job_id"))
+                .scalar_subquery()
+            )
+        )
+        self._next = (
+            select(jobs.c.next_run_time)
+            .where(jobs.c.next_run_time.is_not(None))
+            .order_by(jobs.c.next_run_time)
+            .limit(1)
         )
         self._states: dict[bytes, dict[str, Any]] = {}  # the due jobs' states as last unpickled
+        # the store's next run time (a UTC timestamp, None: no job scheduled) as the last operation, an
+        # update, left it; _UNKNOWN after any other operation
+        self._next_known: object = _UNKNOWN
+        self._kept: Connection | None = None  # the connection of a firing's statements, between them
+        self._kept_lock = threading.Lock()  # (APScheduler calls a store under its lock; JobStore's owner too)
+
+    def _on_kept(self, work: Callable[[Connection], _T]) -> _T:
+        """work(connection) in a transaction of its own on the kept connection; once more on a new one
+        when the server had dropped it (a restart)."""
+
+        def attempt() -> _T:
+            with self._kept_lock:
+                if self._kept is None or self._kept.closed or self._kept.invalidated:
+                    self._kept = self.engine.connect()
+                connection = self._kept
+                try:
+                    with connection.begin():
+                        return work(connection)
+                except DBAPIError as error:
+                    if error.connection_invalidated:
+                        self._kept = None
+                        connection.close()
+                    raise
+
+        return once_more(attempt)
+
+    def shutdown(self) -> None:
+        """Close the kept connection and the engine."""
+        with self._kept_lock:
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
+        super().shutdown()
 
     def lookup_job(self, job_id: str) -> Job | None:
         """The stored job of that id, or None."""
+        self._next_known = _UNKNOWN
         return once_more(lambda: super(KestavaJobStore, self).lookup_job(job_id))
 
     def get_next_run_time(self) -> datetime | None:
-        """The earliest next run time of the stored jobs (None: no job is scheduled)."""
-        when: datetime | None = once_more(lambda: super(KestavaJobStore, self).get_next_run_time())
-        return when
+        """The earliest next run time of the stored jobs (None: no job is scheduled): as the update just
+        made left it, else read."""
+        known, self._next_known = self._next_known, _UNKNOWN
+        if known is not _UNKNOWN:
+            return cast("datetime | None", utc_timestamp_to_datetime(known))
+        return self._on_kept(
+            lambda connection: cast(
+                "datetime | None", utc_timestamp_to_datetime(connection.execute(self._next).scalar())
+            )
+        )
 
     def get_all_jobs(self) -> list[Job]:
         """Every stored job, earliest next run first (paused jobs last)."""
+        self._next_known = _UNKNOWN
         return once_more(lambda: super(KestavaJobStore, self).get_all_jobs())
 
     def add_job(self, job: Job) -> None:
         """Store a new job; ConflictingIdError when one of that id is stored."""
+        self._next_known = _UNKNOWN
         once_more(lambda: super(KestavaJobStore, self).add_job(job))
 
     def remove_job(self, job_id: str) -> None:
         """Remove the job; JobLookupError when it is not stored."""
+        self._next_known = _UNKNOWN
         once_more(lambda: super(KestavaJobStore, self).remove_job(job_id))
 
     def remove_all_jobs(self) -> None:
         """Remove every stored job."""
+        self._next_known = _UNKNOWN
         once_more(lambda: super(KestavaJobStore, self).remove_all_jobs())
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         """The jobs due at now, earliest first (a job that cannot be restored is removed, as upstream)."""
-        return once_more(lambda: self._due_jobs(now))
+        self._next_known = _UNKNOWN
+        due_at = datetime_to_utc_timestamp(now)
+        rows = self._on_kept(lambda connection: connection.execute(self._due, {"due_at": due_at}).all())
+        return self._restore(rows)
 
-    def _due_jobs(self, now: datetime) -> list[Job]:
-        with self.engine.begin() as connection:
-            rows = connection.execute(self._due, {"due_at": datetime_to_utc_timestamp(now)}).all()
+    def _restore(self, rows: Sequence[Any]) -> list[Job]:
+        """The due jobs from their rows (id, state); those that cannot be restored are removed."""
         known, self._states = self._states, {}
         jobs, failed = [], []
         for job_id, job_state in rows:
@@ -119,8 +187,11 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
                 continue
             self._states[job_state] = state
         if failed:
-            with self.engine.begin() as connection:
-                connection.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(failed)))
+            self._on_kept(
+                lambda connection: connection.execute(
+                    self.jobs_t.delete().where(self.jobs_t.c.id.in_(failed))
+                )
+            )
         return jobs
 
     def _restored(self, state: dict[str, Any]) -> Job:
@@ -133,17 +204,18 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
 
     def update_job(self, job: Job) -> None:
         """Store the job's new state and next run time; JobLookupError when it is not stored."""
-        once_more(lambda: self._update_job(job))
-
-    def _update_job(self, job: Job) -> None:
+        self._next_known = _UNKNOWN
+        when = datetime_to_utc_timestamp(job.next_run_time)
         params = {
             "job_id": job.id,
-            "new_next_run_time": datetime_to_utc_timestamp(job.next_run_time),
+            "new_next_run_time": when,
             "new_job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
         }
-        with self.engine.begin() as connection:
-            if connection.execute(self._update, params).rowcount == 0:
-                raise JobLookupError(job.id)
+        row = self._on_kept(lambda connection: connection.execute(self._update, params).first())
+        if row is None:
+            raise JobLookupError(job.id)
+        times = [t for t in (when, row[0]) if t is not None]  # this job's and the others' earliest
+        self._next_known = min(times) if times else None
 
 
 class JobStore:

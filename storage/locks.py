@@ -11,9 +11,9 @@ import hashlib
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    exists,
     insert,
     null,
     select,
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from storage import schema
+from storage.alert_state import ClosedProblem, close_problems, closed
 from storage.jobs import now_utc
 from storage.load import LATEST_DIGESTS_OF
 
@@ -140,14 +142,112 @@ def held_locks_and_digests(
 ) -> tuple[set[str], dict[str, str]]:
     """held_locks(names) and storage.load.latest_digests(dataset_ids) in one statement (one round trip):
     what an ingest reads before it fetches."""
+    held, digests, _ = held_locks_digests_and_namespace(conn, names, dataset_ids)
+    return held, digests
+
+
+def held_locks_digests_and_namespace(
+    conn: Connection, names: Sequence[str], dataset_ids: Sequence[str]
+) -> tuple[set[str], dict[str, str], str | None]:
+    """held_locks_and_digests and, on PostgreSQL, the schema its lock keys are made in (None on SQLite)."""
+    namespace = None
     if conn.dialect.name == "postgresql":
         rows = conn.execute(_PG_HELD_AND_DIGESTS, {"datasets": list(dataset_ids)}).all()
         held = _held_on_pg(rows, names)
+        namespace = next(str(row.namespace) for row in rows if row.namespace is not None)
     else:
         params = {"names": list(names), "now": now_utc(), "datasets": list(dataset_ids)}
         rows = conn.execute(_LEASES_HELD_AND_DIGESTS, params).all()
         held = {str(row.lock) for row in rows if row.lock is not None}
-    return held, {str(row.dataset_id): str(row.sha256) for row in rows if row.dataset_id is not None}
+    digests = {str(row.dataset_id): str(row.sha256) for row in rows if row.dataset_id is not None}
+    return held, digests, namespace
+
+
+# an 'unchanged' run recorded only while its dataset's newest snapshot has the digest the run found and no
+# run holds its lock; on PostgreSQL with the all-clear of its problems, in one statement committed without
+# waiting for the disk (as storage.jobs.record_runs(durable=False)): how many runs it recorded, then a
+# row per problem closed
+_PG_RECORD_UNCHANGED_IF_CURRENT = text(
+    "WITH run AS (INSERT INTO job_run (job, dataset_id, trigger, started_at, finished_at, outcome,"
+    " rows_added, rows_revised, rows_unchanged, host, pid)"
+    " SELECT CAST(:job AS varchar), CAST(:dataset_id AS varchar), CAST(:trigger AS varchar),"
+    " CAST(:started_at AS timestamp), CAST(:finished_at AS timestamp), 'unchanged', 0, 0, 0,"
+    " CAST(:host AS varchar), CAST(:pid AS integer)"
+    " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL"
+    " AND (SELECT sha256 FROM snapshot WHERE dataset_id = CAST(:dataset_id AS varchar)"
+    " ORDER BY id DESC LIMIT 1) = CAST(:digest AS varchar)"
+    " AND NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+    " AND classid = :lock_high AND objid = :lock_low"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+    " RETURNING id),"
+    " closed AS (UPDATE alert_state SET resolved_at = :closed_at"
+    " WHERE problem_key = ANY(CAST(:keys AS varchar[])) AND resolved_at IS NULL AND EXISTS (SELECT FROM run)"
+    " RETURNING problem_key, first_seen, last_sent)"
+    " SELECT (SELECT count(*) FROM run) AS recorded, closed.problem_key, closed.first_seen, closed.last_sent"
+    " FROM (SELECT 1) AS one LEFT JOIN closed ON true"
+)
+_run = schema.job_run
+_SQLITE_RECORD_UNCHANGED_IF_CURRENT = insert(_run).from_select(
+    ["job", "dataset_id", "trigger", "started_at", "finished_at", "outcome", "host", "pid"],
+    select(
+        bindparam("job", type_=_run.c.job.type),
+        bindparam("dataset_id", type_=_run.c.dataset_id.type),
+        bindparam("trigger", type_=_run.c.trigger.type),
+        bindparam("started_at", type_=_run.c.started_at.type),
+        bindparam("finished_at", type_=_run.c.finished_at.type),
+        bindparam("outcome", "unchanged", type_=_run.c.outcome.type),
+        bindparam("host", type_=_run.c.host.type),
+        bindparam("pid", type_=_run.c.pid.type),
+    ).where(
+        select(schema.snapshot.c.sha256)
+        .where(schema.snapshot.c.dataset_id == bindparam("dataset_id"))
+        .order_by(schema.snapshot.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        == bindparam("digest"),
+        ~exists().where(_lock.c.name == bindparam("lock"), _lock.c.expires_at >= bindparam("now")),
+    ),
+)
+
+
+def record_unchanged_if_current(
+    conn: Connection,
+    run: Mapping[str, object],
+    *,
+    digest: str,
+    lock: str,
+    namespace: str | None,
+    close: Sequence[str] = (),
+    closed_at: datetime,
+) -> list[ClosedProblem] | None:
+    """Record the finished 'unchanged' run (job, dataset_id, trigger, started_at, finished_at) only if its
+    dataset's newest snapshot still has digest and no run holds the lock named `lock` (namespace: the
+    schema of PostgreSQL's lock keys, from held_locks_digests_and_namespace), closing the open problems of
+    `close` with it; returns the problems closed, or None when nothing was written. On PostgreSQL one
+    statement (one round trip), committed without waiting for the disk as record_runs(durable=False) does
+    (a server crash may lose it, never an observation); on SQLite the insert, then the close. The caller
+    passes an autocommit connection (storage.engine.autocommit)."""
+    values = {
+        **{name: run[name] for name in ("job", "dataset_id", "trigger", "started_at", "finished_at")},
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "digest": digest,
+    }
+    if conn.dialect.name == "postgresql":
+        if namespace is None:
+            raise ValueError("record_unchanged_if_current: PostgreSQL's lock keys need the namespace")
+        unsigned = advisory_key(lock, namespace) & 0xFFFFFFFFFFFFFFFF
+        params = {"lock_high": unsigned >> 32, "lock_low": unsigned & 0xFFFFFFFF, "keys": list(close)}
+        rows = conn.execute(
+            _PG_RECORD_UNCHANGED_IF_CURRENT, {**values, **params, "closed_at": closed_at}
+        ).all()
+        if not rows[0].recorded:
+            return None
+        return closed(((r.problem_key, r.first_seen, r.last_sent) for r in rows if r.problem_key), closed_at)
+    inserted = conn.execute(_SQLITE_RECORD_UNCHANGED_IF_CURRENT, {**values, "lock": lock, "now": now_utc()})
+    if inserted.rowcount != 1:
+        return None
+    return close_problems(conn, close, closed_at)
 
 
 def _held_on_pg(rows: Sequence[Row[Any]], names: Sequence[str]) -> set[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, MetaData, create_engine, event, select, text
+from sqlalchemy import Engine, MetaData, create_engine, event, func, select, text
 from werkzeug import Request, Response
 
 import ingest.run as ingest_run
@@ -24,7 +24,8 @@ from ingest.http import LiveFetcher
 from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
 from ingest.run import ingest as run_ingest
-from storage import read
+from storage import read, schema
+from storage.alert_state import AllClear
 from storage.engine import autocommit, unpinged
 from storage.jobs import record_runs
 from storage.load import latest_digests
@@ -450,3 +451,32 @@ def test_the_unpinged_engine_is_made_once_and_disposed_with_its_engine(engine: E
     assert twin.pool.checkedin() == 1  # type: ignore[attr-defined]
     engine.dispose()
     assert twin.pool.checkedin() == 0  # type: ignore[attr-defined]
+
+
+def test_a_known_digest_makes_an_unchanged_run_one_statement_and_a_held_lock_or_a_new_snapshot_its_full_path(
+    engine: Engine, raw: RawStore
+) -> None:
+    """After an ingest of one dataset has read its newest digest, the next fetches first and records its
+    unchanged run in one statement (two on SQLite: the record, then the all-clear), written only while
+    the digest is still the newest and no run holds the lock; otherwise it reads and decides afresh."""
+    dataset = "statfin_population"
+    clear = AllClear(keys=lambda d: [f"failing:ingest:{d}"], clock=lambda: datetime(2026, 5, 6, 7))
+    assert [o.outcome for o in run_ingest(engine, raw, [dataset], offline=True)] == ["success"]
+    assert [o.outcome for o in run_ingest(engine, raw, [dataset], offline=True)] == ["unchanged"]  # reads
+    statements: list[str] = []
+    for pool_of in {engine, unpinged(engine)}:  # (one engine on SQLite)
+        event.listen(pool_of, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    (quick,) = run_ingest(engine, raw, [dataset], offline=True, all_clear=clear)
+    assert quick.outcome == "unchanged" and quick.cleared == ()
+    assert len(statements) == (1 if engine.dialect.name == "postgresql" else 2)
+    assert read.job_runs(engine)["outcome"].to_list()[:1] == ["unchanged"]
+    with job_lock(engine, f"ingest:{dataset}", holder="another run"):  # held: the full path finds it busy
+        assert [o.outcome for o in run_ingest(engine, raw, [dataset], offline=True)] == ["busy"]
+    ingest_run._KNOWN[engine].digests[dataset] = "0" * 64  # another digest known: fetched and read afresh
+    statements.clear()
+    assert [o.outcome for o in run_ingest(engine, raw, [dataset], offline=True)] == ["unchanged"]
+    assert len(statements) > 2
+    outcomes = read.job_runs(engine)["outcome"].to_list()
+    assert outcomes[:4] == ["unchanged", "busy", "unchanged", "unchanged"] and len(outcomes) == 5
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.snapshot)).scalar() == 1

@@ -8,16 +8,26 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
 
 from ingest.run import ingest
+from kestava.alerts import Alerter, AlertSettings, Problem
+from storage import read
+from storage.alert_state import ClosedProblem
 from storage.engine import autocommit
 from storage.load import latest_digests
-from storage.locks import BusyError, held_locks, held_locks_and_digests, job_lock
+from storage.locks import (
+    BusyError,
+    held_locks,
+    held_locks_and_digests,
+    held_locks_digests_and_namespace,
+    job_lock,
+    record_unchanged_if_current,
+)
 from storage.rawstore import RawStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +47,7 @@ def test_second_holder_is_refused_until_release(engine: Engine) -> None:
 HOLD_SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from datetime import timedelta
+    from datetime import datetime, timedelta
     from storage.engine import open_database
     from storage.locks import job_lock
     engine = open_database(sys.argv[1])
@@ -113,3 +123,44 @@ def test_the_locks_held_and_the_digests_are_read_in_one_statement(engine: Engine
         assert held_locks_and_digests(conn, names, []) == (set(), {})
     reads = [s for s in statements if "snapshot" in s]
     assert len(reads) == 3  # one statement per call
+
+
+def test_an_unchanged_run_is_recorded_only_against_the_newest_digest_and_a_free_lock(
+    engine: Engine, tmp_path: Path
+) -> None:
+    (outcome,) = ingest(engine, RawStore(tmp_path / "raw"), ["statfin_population"], offline=True)
+    assert outcome.outcome == "success"
+    digest = latest_digests(engine, ["statfin_population"])["statfin_population"]
+    at = datetime(2026, 5, 6, 7)
+    run: dict[str, object] = {"job": "ingest:statfin_population", "dataset_id": "statfin_population"}
+    run |= {"trigger": "test", "started_at": at, "finished_at": at}
+    alerter = Alerter(engine, AlertSettings(), channels=[], secrets=[])
+    alerter.problem(
+        Problem("failing", "ingest:statfin_population", "failing", job="ingest:statfin_population")
+    )
+    with autocommit(engine) as conn:
+        _, _, namespace = held_locks_digests_and_namespace(conn, [], [])
+        assert (namespace is None) == (engine.dialect.name == "sqlite")
+
+        def record(known: str) -> list[ClosedProblem] | None:
+            keys = ["failing:ingest:statfin_population", "rejected:statfin_population"]
+            return record_unchanged_if_current(
+                conn,
+                run,
+                digest=known,
+                lock="ingest:statfin_population",
+                namespace=namespace,
+                close=keys,
+                closed_at=at,
+            )
+
+        assert record("0" * 64) is None  # not the newest digest
+        with job_lock(engine, "ingest:statfin_population", holder="another run"):
+            assert record(digest) is None  # a run holds the lock
+        assert alerter.open_problems() == ["failing:ingest:statfin_population"]
+        (closed,) = record(digest) or []
+        assert closed.key == "failing:ingest:statfin_population" and closed.closed_at == at
+        assert record(digest) == []  # recorded again, nothing left open
+    runs = read.job_runs(engine)
+    assert runs["outcome"].to_list() == ["unchanged", "unchanged", "success"]
+    assert runs["trigger"].to_list()[:2] == ["test", "test"] and alerter.open_problems() == []

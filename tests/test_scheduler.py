@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
@@ -570,6 +572,67 @@ def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: 
         upstream.shutdown()
 
 
+def test_the_next_run_time_after_an_update_is_the_one_stored(db_url: str, engine: Engine) -> None:
+    """The store's next run time right after a job's update comes with the update (no statement of its
+    own) and is what APScheduler's own job store reads; after any other operation it is read again."""
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 9 * * *"})))
+    spec_a, spec_b = [s for s in specs if s.id in ("ingest:a", "ingest:b")]
+    store = scheduler.JobStore(db_url)
+    upstream = SQLAlchemyJobStore(engine=create_engine(db_url), tablename=JOBSTORE_TABLE)
+    upstream.start(store.holder, "upstream")
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def next_run(expected_statements: int) -> datetime | None:
+        statements.clear()
+        when = store.store.get_next_run_time()
+        assert len(statements) == expected_statements and when == upstream.get_next_run_time()
+        return when
+
+    try:
+        now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+        scheduler.sync_jobs(store, specs, now, start_now=lambda _s: False)
+        (job_a,) = store.store.get_due_jobs(datetime(2026, 5, 6, 5, tzinfo=HELSINKI))
+        soon, later = datetime(2026, 5, 6, 4, tzinfo=HELSINKI), datetime(2026, 12, 1, tzinfo=HELSINKI)
+        health = datetime(2026, 5, 6, 8, tzinfo=HELSINKI)  # the others' earliest
+        for when, expected in [(soon, soon), (later, health), (None, health)]:  # earliest, later, paused
+            job_a._modify(next_run_time=when)
+            store.store.update_job(job_a)
+            assert next_run(0) == expected  # with the update
+            assert next_run(1) == expected  # asked again: read
+        store.put(spec_b, None)  # every ingest paused; the health check and the reports still scheduled
+        assert next_run(0) == upstream.get_next_run_time() is not None
+        store.remove("ingest:a")  # after any other operation, read
+        assert next_run(1) is not None
+        store.put(spec_a, soon)  # an update that finds no job, then an insert: read
+        assert next_run(1) == soon
+        for job in store.store.get_all_jobs():
+            job._modify(next_run_time=None)
+            store.store.update_job(job)
+        assert next_run(0) is None  # nothing scheduled
+        with pytest.raises(JobLookupError):
+            store.store.update_job(
+                Job(
+                    store.holder,
+                    id="gone",
+                    func=spec_a.func,
+                    args=spec_a.args,
+                    kwargs={},
+                    trigger=spec_a.trigger,
+                    executor="default",
+                    name="gone",
+                    misfire_grace_time=None,
+                    coalesce=True,
+                    max_instances=1,
+                    next_run_time=soon,
+                )
+            )
+        assert next_run(1) is None
+    finally:
+        store.close()
+        upstream.shutdown()
+
+
 def test_a_database_restart_between_firings_fails_no_firing(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
@@ -605,7 +668,14 @@ def test_a_database_restart_between_firings_fails_no_firing(
         admin.dispose()
         assert len(set(backends)) >= 3  # the tracker's, the ingest reads' and the job store's at least
         assert firing() == "unchanged"
-        assert store.store.get_next_run_time() == at
+        assert store.store.get_next_run_time() == at  # with the update
+        assert store.store._kept is not None
+        kept = store.store._kept.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        with admin.connect() as conn:  # the job store's kept connection dropped again: its next read
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept})
+        admin.dispose()
+        assert [job.id for job in store.store.get_due_jobs(at)] == [spec.id]
+        assert store.store.get_next_run_time() == at  # read (after the due jobs)
     finally:
         store.close()
     assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
@@ -1168,15 +1238,18 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     writes: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "job_run" in statement and statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE"):
-            writes.append(statement.lstrip().split()[0].upper())
+        if "INSERT INTO job_run" in statement or statement.lstrip().startswith("UPDATE job_run"):
+            writes.append("INSERT" if "INSERT INTO job_run" in statement else "UPDATE")
 
-    event.listen(engine, "before_cursor_execute", note)
+    engines = {engine, unpinged(engine)}  # (the record's connection is not pinged first: one on SQLite)
+    for one in engines:
+        event.listen(one, "before_cursor_execute", note)
     try:
         before = datetime.now(UTC).replace(tzinfo=None)
         assert scheduler.run_health_job() == "success"
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        for one in engines:
+            event.remove(one, "before_cursor_execute", note)
     assert writes == ["INSERT"]
     run = schema.job_run
     with engine.connect() as conn:
@@ -1185,12 +1258,13 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     assert before <= row.started_at <= row.finished_at
 
 
-@pytest.mark.parametrize("dropped", [0, 1, 2])  # the freshness reads, the alerted-today read, pending compute
+@pytest.mark.parametrize("dropped", [0, 1, 2, 3])  # freshness, alerted today, the record, pending compute
 def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
 ) -> None:
-    """PostgreSQL: the health check's reads take connections without a ping; the one the server dropped
-    (terminated as a restart does, just before its use) costs one retry, not the check or its alerts."""
+    """PostgreSQL: the health check's reads and its record take connections without a ping; the one the
+    server dropped (terminated as a restart does, just before its use) costs one retry, not the check, its
+    record or its alerts."""
     if engine.dialect.name != "postgresql":
         pytest.skip("a server restart is PostgreSQL's")
     work = Work()
@@ -1216,7 +1290,7 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
             assert scheduler.run_health_job() == "success"
     finally:
         event.remove(unpinged(engine), "checkout", drop)
-    assert len(checkouts) == 4  # three reads, one of them twice
+    assert len(checkouts) == 5  # three reads and the record, one of them twice
     assert "once more on a new one" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day

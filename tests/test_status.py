@@ -11,16 +11,18 @@ from typing import Any
 import polars as pl
 import pytest
 import typer
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 from typer.testing import CliRunner
 
 import scheduler
 from common.config import get_settings
+from ingest import freshness as freshness_module
 from ingest.catalogue import Catalogue, parse_catalogue
 from kestava import status
 from kestava.status import status_command, status_report
+from storage import schema
 from storage.engine import create_db_engine, open_database
-from storage.jobs import finish_run, start_run
+from storage.jobs import finish_run, record_runs, start_run
 from storage.load import DatasetInfo, SourceInfo, load_snapshot
 from storage.rawstore import RawStore
 from tests.conftest import make_payload
@@ -269,3 +271,41 @@ def test_freshness_reads_again_after_every_new_snapshot_or_run(engine: Engine, r
     )
     record(engine, "ingest:alpha", "failed", error="HTTP 500", dataset="alpha")  # a new run: the state moves
     assert freshness(engine, lenient, TODAY).filter(pl.col("dataset") == "alpha")["state"].item() == "failed"
+
+
+def test_freshness_reads_of_the_runs_each_datasets_newest_and_newest_fetch_as_every_run_gives_them(
+    engine: Engine,
+) -> None:
+    """The freshness read of the job runs returns, per dataset, its newest finished ingest run and its
+    newest that fetched: what going through every run ever made, oldest first, leaves."""
+    at = datetime(2026, 5, 1)
+    histories = {
+        "a": ["success", "failed", "unchanged", "failed", "rejected"],
+        "b": ["unchanged", "success"],
+        "c": ["failed", "busy"],
+    }
+    for step in range(5):
+        for dataset, outcomes in histories.items():
+            if step < len(outcomes):
+                when = at + timedelta(hours=step)
+                row = {"job": f"ingest:{dataset}", "dataset_id": dataset, "outcome": outcomes[step]}
+                record_runs(engine, [{**row, "started_at": when, "finished_at": when, "error": f"{step}"}])
+    start_run(engine, "ingest:a", dataset_id="a")  # still running: not a finished run
+    record_runs(engine, [{"job": "compute", "outcome": "success", "started_at": at, "finished_at": at}])
+
+    def last(runs: list[tuple[str, datetime | None, str, str | None]]) -> tuple[dict[str, Any], ...]:
+        last_run = {dataset: (outcome, error) for dataset, _, outcome, error in runs}
+        fetched = {d: f for d, f, outcome, _ in runs if outcome in ("success", "unchanged") and f is not None}
+        return last_run, fetched
+
+    with engine.connect() as conn:
+        read = freshness_module._ingest_runs(conn)
+        run = schema.job_run
+        every = conn.execute(
+            select(run.c.dataset_id, run.c.finished_at, run.c.outcome, run.c.error)
+            .where(run.c.dataset_id.is_not(None), run.c.outcome != "running", run.c.job.like("ingest:%"))
+            .order_by(run.c.id)
+        ).all()
+    assert len(read) == 4 and len(every) == 9  # a: two rows; b: its newest fetched; c: never fetched
+    assert last(read) == last([(r[0], r[1], r[2], r[3]) for r in every])
+    assert last(read)[0]["a"] == ("rejected", "4") and last(read)[1]["a"] == at + timedelta(hours=2)
