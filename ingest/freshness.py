@@ -5,13 +5,16 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from sqlalchemy import Connection, Engine, func, select
 
 from ingest.catalogue import Catalogue
 from storage import schema
 from storage.engine import autocommit, once_more
+
+if TYPE_CHECKING:  # polars is imported where the frame is made: `kestava status` reads the rows only
+    import polars as pl
 
 
 def period_end(period: str) -> date:
@@ -37,23 +40,27 @@ def _month_end(year: int, month: int) -> date:
     return first_next - timedelta(days=1)
 
 
-FRESHNESS_SCHEMA = pl.Schema(
-    {
-        "dataset": pl.String(),
-        "source": pl.String(),
-        "title": pl.String(),
-        "frequency": pl.String(),
-        "latest_period": pl.String(),
-        "latest_period_end": pl.Date(),
-        "expected_period_end": pl.Date(),
-        "last_fetch": pl.Datetime("us"),
-        "last_change": pl.Datetime("us"),
-        "last_outcome": pl.String(),
-        "last_error": pl.String(),
-        "is_demo": pl.Boolean(),
-        "state": pl.String(),
-    }
-)
+def freshness_schema() -> pl.Schema:
+    """The columns of `freshness` and their types."""
+    import polars as pl
+
+    return pl.Schema(
+        {
+            "dataset": pl.String(),
+            "source": pl.String(),
+            "title": pl.String(),
+            "frequency": pl.String(),
+            "latest_period": pl.String(),
+            "latest_period_end": pl.Date(),
+            "expected_period_end": pl.Date(),
+            "last_fetch": pl.Datetime("us"),
+            "last_change": pl.Datetime("us"),
+            "last_outcome": pl.String(),
+            "last_error": pl.String(),
+            "is_demo": pl.Boolean(),
+            "state": pl.String(),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,13 @@ def _ingest_runs(conn: Connection) -> list[tuple[str, datetime | None, str, str 
 
 def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:
     """One row per catalogue dataset; state is fresh, late, failed or never (never fetched)."""
+    import polars as pl
+
+    return pl.DataFrame(freshness_rows(engine, catalogue, today), schema=freshness_schema())
+
+
+def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[dict[str, Any]]:
+    """The rows of `freshness` (its columns as keys, in its order), without polars."""
     stored = _stored(engine)
     latest_period, last_change, demo, runs = (
         stored.latest_period,
@@ -199,4 +213,4 @@ def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame
                 "state": state,
             }
         )
-    return pl.DataFrame(rows, schema=FRESHNESS_SCHEMA)
+    return rows

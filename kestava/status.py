@@ -16,7 +16,7 @@ from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import get_settings
 from ingest.catalogue import Catalogue, load_catalogue
-from ingest.freshness import freshness
+from ingest.freshness import freshness_rows
 from storage import schema
 from storage.engine import open_existing_database, safe_url
 
@@ -181,7 +181,7 @@ def status_report(
     """
     now = now or datetime.now(UTC)
     run = schema.job_run
-    fresh = {row["dataset"]: row for row in freshness(engine, catalogue, today).iter_rows(named=True)}
+    fresh = {row["dataset"]: row for row in freshness_rows(engine, catalogue, today)}
     stored = scheduled_runs(engine)
     next_runs = stored or {}
     with engine.connect() as conn:

@@ -273,6 +273,19 @@ def test_importing_the_cli_imports_no_heavy_module() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_status_runs_without_polars(data_dir: Path) -> None:
+    """`kestava status` stays fast: its freshness rows are read without polars (about 0.1 s of import)."""
+    assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
+    code = (
+        "import sys\nfrom kestava.cli import app\n"
+        "try:\n    app(['status'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('polars', 'altair', 'indicators')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "hsy_emissions" in done.stdout  # it did report
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_an_indicator_that_raises_fails_the_run_and_shows_in_status(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
