@@ -1,5 +1,3 @@
 """kestava package."""
 
-from common.allocator import configure_allocator
-
-configure_allocator()  # `from kestava import api` (notebooks) loads polars next: set its allocator first
+import common  # noqa: F401  first: common sets polars' allocator (common.allocator) before polars loads

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from storage import schema
 from storage.fetch import WORKER_ROWS, expect_many_rows, fetch_frame
-from storage.load import utc_naive
+from storage.load import LATEST_DIGESTS_OF, utc_naive
 
 OBSERVATION_SCHEMA = pl.Schema(
     {
@@ -46,15 +46,10 @@ def expect_observations(engine: Engine, datasets: Sequence[str]) -> None:
     if engine.dialect.name != "sqlite" or not datasets:
         return
     snap = schema.snapshot
-    latest = (
-        select(func.max(snap.c.id).label("id"))
-        .where(snap.c.dataset_id.in_(list(datasets)))
-        .group_by(snap.c.dataset_id)
-        .subquery()
-    )
     rows = snap.c.rows_added + snap.c.rows_revised + snap.c.rows_unchanged
+    largest_latest = LATEST_DIGESTS_OF.with_only_columns(func.max(rows))  # over each one's newest snapshot
     with engine.connect() as conn:
-        largest = conn.execute(select(func.max(rows)).join(latest, latest.c.id == snap.c.id)).scalar()
+        largest = conn.execute(largest_latest, {"datasets": list(datasets)}).scalar()
     if largest is not None and largest > WORKER_ROWS:
         expect_many_rows(engine, largest)
 
