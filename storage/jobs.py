@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Insert, bindparam, func, insert, select, update
 
 from storage import schema
 from storage.alert_state import CLOSE_PROBLEMS, ClosedProblem, close_problems, closed
@@ -88,18 +88,24 @@ _RUN_COLUMNS = (
 _RECORD_ONE_AND_CLOSE = CLOSE_PROBLEMS.add_cte(
     insert(schema.job_run).values({name: bindparam(f"run_{name}") for name in _RUN_COLUMNS}).cte("run")
 )
-# the same whose transaction (the statement's own, in autocommit) commits without waiting for the disk:
-# set_config(..., true) lasts until that transaction ends, and is read when it commits
-_RECORD_ONE_AND_CLOSE_ASYNC = CLOSE_PROBLEMS.add_cte(
-    insert(schema.job_run)
-    .from_select(
+# PostgreSQL, a condition that holds: the statement's own transaction (in autocommit) commits without waiting
+# for the disk (set_config(..., true) lasts until that transaction ends, and is read when it commits)
+SYNCHRONOUS_COMMIT_OFF = func.set_config("synchronous_commit", "off", True).is_not(None)
+
+
+def run_insert(*conditions: ColumnElement[bool]) -> Insert:
+    """One run's insert (parameters run_<column>, as one_run_params gives them), made only where
+    conditions hold."""
+    return insert(schema.job_run).from_select(
         list(_RUN_COLUMNS),
         select(*(bindparam(f"run_{name}", type_=schema.job_run.c[name].type) for name in _RUN_COLUMNS)).where(
-            func.set_config("synchronous_commit", "off", True).is_not(None)
+            *conditions
         ),
     )
-    .cte("run")
-)
+
+
+# the same as _RECORD_ONE_AND_CLOSE, committed without waiting for the disk
+_RECORD_ONE_AND_CLOSE_ASYNC = CLOSE_PROBLEMS.add_cte(run_insert(SYNCHRONOUS_COMMIT_OFF).cte("run"))
 RUN_FIELDS = frozenset(
     {
         "job",
@@ -143,7 +149,7 @@ def record_runs(
     with _connection(bind) as conn:
         postgresql = conn.dialect.name == "postgresql"
         if len(values) == 1 and postgresql and (close or not durable):  # one statement, one round trip
-            params = {f"run_{name}": value for name, value in values[0].items()}
+            params = _run_params(values[0])
             statement = _RECORD_ONE_AND_CLOSE if durable else _RECORD_ONE_AND_CLOSE_ASYNC
             found = conn.execute(statement, {**params, "keys": list(close), "closed_at": at})
             return closed(found, at)
@@ -155,6 +161,16 @@ def record_runs(
 def _connection(bind: Engine | Connection) -> AbstractContextManager[Connection]:
     """The connection given, or one of engine's for one-statement work (storage.engine.autocommit)."""
     return nullcontext(bind) if isinstance(bind, Connection) else autocommit(bind)
+
+
+def one_run_params(row: Mapping[str, object]) -> dict[str, object]:
+    """The parameters run_<column> of one run's insert (run_insert), every column's default filled in."""
+    return _run_params(_run_values([row])[0])
+
+
+def _run_params(values: Mapping[str, object]) -> dict[str, object]:
+    """A run's column values as the parameters run_<column> of the one-run statements."""
+    return {f"run_{name}": value for name, value in values.items()}
 
 
 def _run_values(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:

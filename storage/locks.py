@@ -22,20 +22,25 @@ from sqlalchemy import (
     Row,
     String,
     bindparam,
+    column,
     delete,
     exists,
+    func,
     insert,
+    literal,
     null,
     select,
+    table,
     text,
+    true,
     union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from storage import schema
-from storage.alert_state import ClosedProblem, close_problems, closed
-from storage.jobs import now_utc
+from storage.alert_state import CLOSE_PROBLEMS, ClosedProblem, close_problems, closed
+from storage.jobs import SYNCHRONOUS_COMMIT_OFF, now_utc, one_run_params, run_insert
 from storage.load import LATEST_DIGESTS_OF
 
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -164,49 +169,46 @@ def held_locks_digests_and_namespace(
 
 
 # an 'unchanged' run recorded only while its dataset's newest snapshot has the digest the run found and no
-# run holds its lock; on PostgreSQL with the all-clear of its problems, in one statement committed without
-# waiting for the disk (as storage.jobs.record_runs(durable=False)): how many runs it recorded, then a
-# row per problem closed
-_PG_RECORD_UNCHANGED_IF_CURRENT = text(
-    "WITH run AS (INSERT INTO job_run (job, dataset_id, trigger, started_at, finished_at, outcome,"
-    " rows_added, rows_revised, rows_unchanged, host, pid)"
-    " SELECT CAST(:job AS varchar), CAST(:dataset_id AS varchar), CAST(:trigger AS varchar),"
-    " CAST(:started_at AS timestamp), CAST(:finished_at AS timestamp), 'unchanged', 0, 0, 0,"
-    " CAST(:host AS varchar), CAST(:pid AS integer)"
-    " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL"
-    " AND (SELECT sha256 FROM snapshot WHERE dataset_id = CAST(:dataset_id AS varchar)"
-    " ORDER BY id DESC LIMIT 1) = CAST(:digest AS varchar)"
-    " AND NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-    " AND classid = :lock_high AND objid = :lock_low"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
-    " RETURNING id),"
-    " closed AS (UPDATE alert_state SET resolved_at = :closed_at"
-    " WHERE problem_key = ANY(CAST(:keys AS varchar[])) AND resolved_at IS NULL AND EXISTS (SELECT FROM run)"
-    " RETURNING problem_key, first_seen, last_sent)"
-    " SELECT (SELECT count(*) FROM run) AS recorded, closed.problem_key, closed.first_seen, closed.last_sent"
-    " FROM (SELECT 1) AS one LEFT JOIN closed ON true"
+# run holds its lock (storage.jobs.run_insert with those conditions). PostgreSQL: with the all-clear of its
+# problems, in one statement committed without waiting for the disk (as storage.jobs.record_runs(
+# durable=False)): how many runs it recorded, then a row per problem closed (none: one row of nulls)
+_NEWEST_DIGEST = (
+    select(schema.snapshot.c.sha256)
+    .where(schema.snapshot.c.dataset_id == bindparam("run_dataset_id"))
+    .order_by(schema.snapshot.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
 )
+_pg_locks = table(
+    "pg_locks",
+    *(column(name) for name in ("locktype", "granted", "objsubid", "classid", "objid", "database")),
+)
+_pg_database = table("pg_database", column("oid"), column("datname"))
+_PG_LOCK_HELD = exists().where(  # the advisory lock of the bigint key (lock_high, lock_low) in this database
+    _pg_locks.c.locktype == "advisory",
+    _pg_locks.c.granted,
+    _pg_locks.c.objsubid == 1,
+    _pg_locks.c.classid == bindparam("lock_high"),
+    _pg_locks.c.objid == bindparam("lock_low"),
+    _pg_locks.c.database
+    == select(_pg_database.c.oid).where(_pg_database.c.datname == func.current_database()).scalar_subquery(),
+)
+_PG_RUN_IF_CURRENT = (
+    run_insert(SYNCHRONOUS_COMMIT_OFF, bindparam("digest") == _NEWEST_DIGEST, ~_PG_LOCK_HELD)
+    .returning(schema.job_run.c.id)
+    .cte("run")
+)
+_PG_CLOSED_WITH_IT = CLOSE_PROBLEMS.where(exists(select(_PG_RUN_IF_CURRENT.c.id))).cte("closed")
+_PG_RECORD_UNCHANGED_IF_CURRENT = select(
+    select(func.count()).select_from(_PG_RUN_IF_CURRENT).scalar_subquery().label("recorded"),
+    _PG_CLOSED_WITH_IT.c.problem_key,
+    _PG_CLOSED_WITH_IT.c.first_seen,
+    _PG_CLOSED_WITH_IT.c.last_sent,
+).select_from(select(literal(1).label("one")).subquery().outerjoin(_PG_CLOSED_WITH_IT, true()))
 _run = schema.job_run
-_SQLITE_RECORD_UNCHANGED_IF_CURRENT = insert(_run).from_select(
-    ["job", "dataset_id", "trigger", "started_at", "finished_at", "outcome", "host", "pid"],
-    select(
-        bindparam("job", type_=_run.c.job.type),
-        bindparam("dataset_id", type_=_run.c.dataset_id.type),
-        bindparam("trigger", type_=_run.c.trigger.type),
-        bindparam("started_at", type_=_run.c.started_at.type),
-        bindparam("finished_at", type_=_run.c.finished_at.type),
-        bindparam("outcome", "unchanged", type_=_run.c.outcome.type),
-        bindparam("host", type_=_run.c.host.type),
-        bindparam("pid", type_=_run.c.pid.type),
-    ).where(
-        select(schema.snapshot.c.sha256)
-        .where(schema.snapshot.c.dataset_id == bindparam("dataset_id"))
-        .order_by(schema.snapshot.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        == bindparam("digest"),
-        ~exists().where(_lock.c.name == bindparam("lock"), _lock.c.expires_at >= bindparam("now")),
-    ),
+_SQLITE_RECORD_UNCHANGED_IF_CURRENT = run_insert(
+    bindparam("digest") == _NEWEST_DIGEST,
+    ~exists().where(_lock.c.name == bindparam("lock"), _lock.c.expires_at >= bindparam("now")),
 )
 
 
@@ -227,10 +229,9 @@ def record_unchanged_if_current(
     statement (one round trip), committed without waiting for the disk as record_runs(durable=False) does
     (a server crash may lose it, never an observation); on SQLite the insert, then the close. The caller
     passes an autocommit connection (storage.engine.autocommit)."""
+    fields = ("job", "dataset_id", "trigger", "started_at", "finished_at")
     values = {
-        **{name: run[name] for name in ("job", "dataset_id", "trigger", "started_at", "finished_at")},
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
+        **one_run_params({**{name: run[name] for name in fields}, "outcome": "unchanged"}),
         "digest": digest,
     }
     if conn.dialect.name == "postgresql":
