@@ -111,15 +111,9 @@ observation = Table(
     Column("flag", String(16)),
     Column("valid_from", DateTime, nullable=False),
     Column("valid_to", DateTime),
-    Index(
-        "ix_observation_current",
-        "series_id",
-        "period",
-        unique=True,
-        postgresql_where=text("valid_to IS NULL"),
-        sqlite_where=text("valid_to IS NULL"),
-    ),
+    # and the partial unique index ix_observation_current: see with_current_index
 )
+
 
 indicator_value = Table(
     "indicator_value",
@@ -255,3 +249,23 @@ note = Table(
     Column("withdrawn_why", Text),
     Index(None, "indicator_id", "area"),
 )
+
+
+def with_current_index() -> MetaData:
+    """The metadata with observation's partial unique index (one current row per series and period).
+
+    It is attached here, where DDL is made (the migrations' environment, which Alembic compares with
+    the migrated schema), not when this module is imported: its PostgreSQL condition makes SQLAlchemy
+    import the PostgreSQL dialect with all its drivers (about 30 ms), which every command that reads a
+    SQLite file (`kestava status`) would pay for. Idempotent.
+    """
+    if not any(index.name == "ix_observation_current" for index in observation.indexes):
+        Index(
+            "ix_observation_current",
+            observation.c.series_id,
+            observation.c.period,
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+            sqlite_where=text("valid_to IS NULL"),
+        )
+    return metadata

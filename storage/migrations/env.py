@@ -5,9 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from storage.schema import metadata
+from storage.schema import with_current_index
 
 config = context.config
+metadata = with_current_index()
 
 
 def run_migrations_online() -> None:
