@@ -142,6 +142,40 @@ def test_triggers_survive_the_job_store_pickle() -> None:
     assert fires(again, *day) == fires(trigger, *day)
 
 
+def test_the_loops_second_question_is_answered_without_computing_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # APScheduler's loop: Job._get_run_times(now), then get_next_fire_time(run_times[-1], now), with the
+    # same two objects. The second answer is the first's; any other question is computed, and every answer
+    # is the trigger's own (a fresh trigger, never asked before, over a year with both DST changes).
+    computed: list[tuple[datetime | None, datetime]] = []
+    plain = CronTrigger.get_next_fire_time
+
+    def counted(self: CronTrigger, previous: datetime | None, now: datetime) -> datetime | None:
+        computed.append((previous, now))
+        return plain(self, previous, now)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(CronTrigger, "get_next_fire_time", counted)
+    for expression in ("30 3 * * *", "15 6 * * 1", "0 * * * *", "0 8 2 1,7 *"):
+        trigger = scheduler.cron(expression)
+        job = Job.__new__(Job)
+        job.trigger = trigger
+        job.next_run_time = trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=HELSINKI))
+        while job.next_run_time is not None and job.next_run_time < datetime(2027, 1, 1, tzinfo=HELSINKI):
+            now = job.next_run_time + timedelta(seconds=(job.next_run_time.minute % 3) * 40)  # late too
+            computed.clear()
+            run_times = job._get_run_times(now)
+            asked = len(computed)
+            following = trigger.get_next_fire_time(run_times[-1], now)
+            assert len(computed) == asked  # answered from the last call
+            assert following == scheduler.cron(expression).get_next_fire_time(run_times[-1], now)
+            assert trigger.get_next_fire_time(run_times[-1], now + timedelta(0)) == following
+            assert len(computed) > asked  # an equal but other `now`: computed again
+            job.next_run_time = following
+    state = pickle.dumps(trigger)  # the last answer is not part of the stored trigger
+    assert pickle.loads(state)._last is None and b"_last" not in state
+
+
 def test_accelerated_jobs_keep_their_weekly_order() -> None:
     specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict()))
     now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
