@@ -15,7 +15,7 @@ from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Executable, bindparam, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -23,7 +23,7 @@ from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
 from schedule.triggers import HELSINKI
 from storage import schema
-from storage.engine import create_db_engine, once_more
+from storage.engine import create_db_engine, driver_rows, once_more
 
 log = logging.getLogger("scheduler")
 _UNKNOWN = object()  # KestavaJobStore: the next run time is not known from the last update
@@ -94,6 +94,12 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             .order_by(jobs.c.next_run_time)
             .limit(1)
         )
+        # PostgreSQL: the due jobs' query and the update, run on the driver's cursor (storage.engine.
+        # driver_rows: their parameters and results are the driver's own types)
+        dialect = engine.dialect
+        self._on_driver = dialect.name == "postgresql"
+        self._due_sql = str(self._due.compile(dialect=dialect))
+        self._update_sql = str(self._update.compile(dialect=dialect))
         self._states: dict[bytes, dict[str, Any]] = {}  # the due jobs' states as last unpickled
         # the store's next run time (a UTC timestamp, None: no job scheduled) as the last operation, an
         # update, left it; _UNKNOWN after any other operation
@@ -170,8 +176,14 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         """The jobs due at now, earliest first (a job that cannot be restored is removed, as upstream)."""
         self._next_known = _UNKNOWN
         due_at = datetime_to_utc_timestamp(now)
-        rows = self._on_kept(lambda connection: connection.execute(self._due, {"due_at": due_at}).all())
-        return self._restore(rows)
+        return self._restore(self._rows(self._due, self._due_sql, {"due_at": due_at}))
+
+    def _rows(self, statement: Executable, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+        """The rows of one of a firing's statements (sql: the statement compiled for the engine's dialect),
+        on the kept connection; on PostgreSQL on the driver's cursor (storage.engine.driver_rows)."""
+        if self._on_driver:
+            return self._on_kept(lambda connection: driver_rows(connection, sql, params))
+        return self._on_kept(lambda connection: connection.execute(statement, params).all())
 
     def _restore(self, rows: Sequence[Any]) -> list[Job]:
         """The due jobs from their rows (id, state); those that cannot be restored are removed."""
@@ -211,9 +223,10 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             "new_next_run_time": when,
             "new_job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
         }
-        row = self._on_kept(lambda connection: connection.execute(self._update, params).first())
-        if row is None:
+        rows = self._rows(self._update, self._update_sql, params)
+        if not rows:
             raise JobLookupError(job.id)
+        (row,) = rows
         times = [t for t in (when, row[0]) if t is not None]  # this job's and the others' earliest
         self._next_known = min(times) if times else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -99,6 +99,23 @@ def once_more(operation: Callable[[], _T]) -> _T:
             raise
         log.info("the database connection was lost (%s); once more on a new one", type(error).__name__)
         return operation()
+
+
+def driver_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows (none for a statement that returns none) of sql run with params on a cursor of conn's
+    driver connection, as SQLAlchemy runs its own special-case statements (Connection._cursor_execute: the
+    statement events, echo, and a driver error raised as DBAPIError, the pool invalidated when the server
+    is gone, as for any statement), but without its execution context and result object and their
+    per-execution parameter handling, which take about as much client CPU again as psycopg's own work
+    (≈ 80 µs a statement here): for the few statements a scheduler firing runs. sql is a statement
+    compiled once for conn's dialect whose parameters and results need no conversion by SQLAlchemy's
+    types (params: what SQLAlchemy would pass to the driver)."""
+    cursor = conn.connection.cursor()
+    try:
+        conn._cursor_execute(cursor, sql, params)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+    finally:
+        cursor.close()
 
 
 # a SQLite connection's execution option: no BEGIN IMMEDIATE, each statement commits on its own

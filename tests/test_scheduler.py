@@ -29,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
 from rich.console import Console
 from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError
 from werkzeug import Request, Response
 
 import scheduler
@@ -39,7 +40,7 @@ from kestava.alerts import Alert, Alerter, AlertSettings, Problem
 from kestava.status import JOBSTORE_TABLE
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
-from storage.engine import open_database, unpinged
+from storage.engine import driver_rows, open_database, unpinged
 from storage.jobs import finish_run, start_run
 from storage.load import LoadResult
 from storage.locks import BusyError, held_locks, job_lock
@@ -714,6 +715,36 @@ def test_a_database_restart_between_firings_fails_no_firing(
         store.close()
     assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
     assert [a.kind for a in channel.alerts if a.kind == "failing"] == []
+
+
+def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: Engine) -> None:
+    """storage.engine.driver_rows (the job store's due jobs and update on PostgreSQL): the rows SQLAlchemy's
+    execute gives, the statement seen by statement listeners, a driver error raised as SQLAlchemy raises
+    it (the connection usable after it; a dropped one invalidated: the restart test above)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the job store runs its statements on the driver on PostgreSQL")
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    seen: list[str] = []
+    try:
+        scheduler.sync_jobs(
+            store, specs, datetime(2026, 5, 5, 12, tzinfo=HELSINKI), start_now=lambda _s: False
+        )
+        jobs = store.store
+        with store.engine.connect() as conn:
+            due_at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI).timestamp()
+            expected = [tuple(row) for row in conn.execute(jobs._due, {"due_at": due_at})]
+            assert [row[0] for row in expected] == ["ingest:a", "ingest:b"]
+            event.listen(conn, "before_cursor_execute", lambda *args: seen.append(args[2]))
+            assert driver_rows(conn, jobs._due_sql, {"due_at": due_at}) == expected
+            assert seen == [jobs._due_sql]
+            params = {"job_id": "ingest:a", "new_next_run_time": 1.0, "new_job_state": None}
+            with pytest.raises(IntegrityError) as raised:  # job_state is NOT NULL
+                driver_rows(conn, jobs._update_sql, params)
+            assert not raised.value.connection_invalidated and not conn.invalidated
+            assert driver_rows(conn, "SELECT 1", {}) == [(1,)]
+    finally:
+        store.close()
 
 
 def test_the_job_stores_commits_do_not_wait_for_the_disk_but_the_run_records_do(
