@@ -94,12 +94,8 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             .order_by(jobs.c.next_run_time)
             .limit(1)
         )
-        # PostgreSQL: the due jobs' query and the update, run on the driver's cursor (storage.engine.
-        # driver_rows: their parameters and results are the driver's own types)
-        dialect = engine.dialect
-        self._on_driver = dialect.name == "postgresql"
-        self._due_sql = str(self._due.compile(dialect=dialect))
-        self._update_sql = str(self._update.compile(dialect=dialect))
+        # PostgreSQL: the due jobs' query and the update on the driver's cursor (storage.engine.driver_rows)
+        self._on_driver = engine.dialect.name == "postgresql"
         self._states: dict[bytes, dict[str, Any]] = {}  # the due jobs' states as last unpickled
         # the store's next run time (a UTC timestamp, None: no job scheduled) as the last operation, an
         # update, left it; _UNKNOWN after any other operation
@@ -176,13 +172,13 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         """The jobs due at now, earliest first (a job that cannot be restored is removed, as upstream)."""
         self._next_known = _UNKNOWN
         due_at = datetime_to_utc_timestamp(now)
-        return self._restore(self._rows(self._due, self._due_sql, {"due_at": due_at}))
+        return self._restore(self._rows(self._due, {"due_at": due_at}))
 
-    def _rows(self, statement: Executable, sql: str, params: dict[str, Any]) -> Sequence[Any]:
-        """The rows of one of a firing's statements (sql: the statement compiled for the engine's dialect),
-        on the kept connection; on PostgreSQL on the driver's cursor (storage.engine.driver_rows)."""
+    def _rows(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        """The rows of one of a firing's statements on the kept connection; on PostgreSQL on the driver's
+        cursor (storage.engine.driver_rows)."""
         if self._on_driver:
-            return self._on_kept(lambda connection: driver_rows(connection, sql, params))
+            return self._on_kept(lambda connection: driver_rows(connection, statement, params))
         return self._on_kept(lambda connection: connection.execute(statement, params).all())
 
     def _restore(self, rows: Sequence[Any]) -> list[Job]:
@@ -223,7 +219,7 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             "new_next_run_time": when,
             "new_job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
         }
-        rows = self._rows(self._update, self._update_sql, params)
+        rows = self._rows(self._update, params)
         if not rows:
             raise JobLookupError(job.id)
         (row,) = rows

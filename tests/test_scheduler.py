@@ -718,9 +718,11 @@ def test_a_database_restart_between_firings_fails_no_firing(
 
 
 def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: Engine) -> None:
-    """storage.engine.driver_rows (the job store's due jobs and update on PostgreSQL): the rows SQLAlchemy's
-    execute gives, the statement seen by statement listeners, a driver error raised as SQLAlchemy raises
-    it (the connection usable after it; a dropped one invalidated: the restart test above)."""
+    """storage.engine.driver_rows (the job store's due jobs and update, the unchanged run's record, on
+    PostgreSQL): the rows SQLAlchemy's execute gives, with its parameters' conversions (the job state's
+    bytes as the driver's Binary) and constants; the statement seen by statement listeners; a driver error
+    raised as SQLAlchemy raises it (the connection usable after it; a dropped one invalidated: the
+    restart test above); a statement it cannot write out once refused."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the job store runs its statements on the driver on PostgreSQL")
     specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
@@ -736,13 +738,18 @@ def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: E
             expected = [tuple(row) for row in conn.execute(jobs._due, {"due_at": due_at})]
             assert [row[0] for row in expected] == ["ingest:a", "ingest:b"]
             event.listen(conn, "before_cursor_execute", lambda *args: seen.append(args[2]))
-            assert driver_rows(conn, jobs._due_sql, {"due_at": due_at}) == expected
-            assert seen == [jobs._due_sql]
-            params = {"job_id": "ingest:a", "new_next_run_time": 1.0, "new_job_state": None}
+            assert driver_rows(conn, jobs._due, {"due_at": due_at}) == expected
+            assert len(seen) == 1 and seen[0].startswith("SELECT apscheduler_jobs.id")
+            state = b"\x80" + bytes(range(256))  # any bytes: stored and read back as they are
+            update = {"job_id": "ingest:a", "new_next_run_time": 1.0, "new_job_state": state}
+            assert driver_rows(conn, jobs._update, update) == [(due_at,)]  # the others' earliest
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]
             with pytest.raises(IntegrityError) as raised:  # job_state is NOT NULL
-                driver_rows(conn, jobs._update_sql, params)
+                driver_rows(conn, jobs._update, {**update, "new_job_state": None})
             assert not raised.value.connection_invalidated and not conn.invalidated
-            assert driver_rows(conn, "SELECT 1", {}) == [(1,)]
+            assert driver_rows(conn, select(func.count()).select_from(jobs.jobs_t), {}) == [(len(specs),)]
+            with pytest.raises(ValueError, match="expanding"):
+                driver_rows(conn, jobs.jobs_t.delete().where(jobs.jobs_t.c.id.in_(["x"])), {})
     finally:
         store.close()
 
