@@ -143,6 +143,7 @@ class _Written:
 
 _WRITTEN: weakref.WeakKeyDictionary[Dialect, dict[int, _Written]] = weakref.WeakKeyDictionary()
 _WRITTEN_LOCK = threading.Lock()
+_WRITTEN_MAX = 64  # statements per dialect
 
 
 def _written(statement: Executable, dialect: Dialect) -> _Written:
@@ -167,7 +168,10 @@ def _written(statement: Executable, dialect: Dialect) -> _Written:
             constants[name] = process(value) if process is not None else value
     found = _Written(sql, constants, processors, statement)
     with _WRITTEN_LOCK:
-        _WRITTEN.setdefault(dialect, {})[id(statement)] = found
+        known = _WRITTEN.setdefault(dialect, {})
+        if len(known) >= _WRITTEN_MAX:  # statements made per call (not what driver_rows is for): no leak
+            known.clear()
+        known[id(statement)] = found
     return found
 
 

@@ -28,11 +28,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
 from rich.console import Console
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug import Request, Response
 
 import scheduler
+import storage.engine
 from indicators.engine import ComputeSummary
 from ingest.catalogue import Catalogue, load_catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
@@ -750,6 +751,9 @@ def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: E
             assert driver_rows(conn, select(func.count()).select_from(jobs.jobs_t), {}) == [(len(specs),)]
             with pytest.raises(ValueError, match="expanding"):
                 driver_rows(conn, jobs.jobs_t.delete().where(jobs.jobs_t.c.id.in_(["x"])), {})
+            for n in range(100):  # statements made per call (not its use) are not all kept
+                assert driver_rows(conn, select(literal(n)), {}) == [(n,)]
+            assert len(storage.engine._WRITTEN[conn.dialect]) <= storage.engine._WRITTEN_MAX
     finally:
         store.close()
 
