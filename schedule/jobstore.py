@@ -97,6 +97,9 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         # PostgreSQL: the due jobs' query and the update on the driver's cursor (storage.engine.driver_rows)
         self._on_driver = engine.dialect.name == "postgresql"
         self._states: dict[bytes, dict[str, Any]] = {}  # the due jobs' states as last unpickled
+        # per job, the state its last update here stored and its bytes: when the job falls due, the state
+        # read back is those bytes (unless another process stored the job since), so it is not unpickled
+        self._written: dict[str, tuple[bytes, dict[str, Any]]] = {}
         # the store's next run time (a UTC timestamp, None: no job scheduled) as the last operation, an
         # update, left it; _UNKNOWN after any other operation
         self._next_known: object = _UNKNOWN
@@ -187,7 +190,7 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         jobs, failed = [], []
         for job_id, job_state in rows:
             try:
-                state = known.get(job_state) or pickle.loads(job_state)  # noqa: S301 (our own table, as upstream)
+                state = known.get(job_state) or self._written_state(job_id, job_state)
                 jobs.append(self._restored(state))
             except BaseException:
                 self._logger.exception('Unable to restore job "%s" -- removing it', job_id)
@@ -202,6 +205,14 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             )
         return jobs
 
+    def _written_state(self, job_id: str, job_state: bytes) -> dict[str, Any]:
+        """The job's state from its stored bytes: the state this store wrote as those very bytes (its last
+        update of the job), else unpickled."""
+        written = self._written.get(job_id)
+        if written is not None and written[0] == job_state:
+            return written[1]
+        return cast("dict[str, Any]", pickle.loads(job_state))  # noqa: S301 (our own table, as upstream)
+
     def _restored(self, state: dict[str, Any]) -> Job:
         """A Job of its own from an unpickled state (the trigger, immutable, shared; kwargs copied)."""
         job: Job = Job.__new__(Job)
@@ -214,15 +225,14 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         """Store the job's new state and next run time; JobLookupError when it is not stored."""
         self._next_known = _UNKNOWN
         when = datetime_to_utc_timestamp(job.next_run_time)
-        params = {
-            "job_id": job.id,
-            "new_next_run_time": when,
-            "new_job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
-        }
+        state = job.__getstate__()
+        blob = pickle.dumps(state, self.pickle_protocol)
+        params = {"job_id": job.id, "new_next_run_time": when, "new_job_state": blob}
         rows = self._rows(self._update, params)
         if not rows:
             raise JobLookupError(job.id)
         (row,) = rows
+        self._written[job.id] = (blob, {**state, "kwargs": dict(state["kwargs"])})  # (not the job's own)
         times = [t for t in (when, row[0]) if t is not None]  # this job's and the others' earliest
         self._next_known = min(times) if times else None
 

@@ -608,6 +608,52 @@ def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: 
         upstream.shutdown()
 
 
+def test_a_job_this_store_updated_is_restored_without_unpickling_as_upstream_restores_it(
+    db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    other = scheduler.JobStore(db_url)  # another process's store
+    upstream = SQLAlchemyJobStore(engine=create_engine(db_url), tablename=JOBSTORE_TABLE)
+    upstream.start(store.holder, "upstream")
+    loads: list[bytes] = []
+    unpickle = pickle.loads
+
+    def counted(data: bytes) -> Any:
+        loads.append(data)
+        return unpickle(data)
+
+    monkeypatch.setattr(pickle, "loads", counted)
+
+    def due(job_store: Any, at: datetime) -> list[tuple[Any, ...]]:
+        jobs = job_store.get_due_jobs(at)
+        return [(j.id, j.next_run_time, repr(j.trigger), j.func_ref, j.args, j.kwargs) for j in jobs]
+
+    try:
+        now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+        scheduler.sync_jobs(store, specs, now, start_now=lambda _s: False)
+        spec_a, spec_b = [s for s in specs if s.id in ("ingest:a", "ingest:b")]
+        at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI)
+        store.put(spec_a, at)
+        store.put(spec_b, at)
+        expected = due(upstream, at)
+        loads.clear()
+        assert due(store.store, at) == expected and loads == []  # the states this store wrote
+        assert [job[0] for job in expected] == ["ingest:a", "ingest:b"]
+        (job_a, _) = store.store.get_due_jobs(at)
+        job_a.kwargs["x"] = 1  # a restored job's kwargs are its own
+        assert due(store.store, at) == expected
+        later = at + timedelta(minutes=1)
+        other.put(spec_b, later)  # stored since by another process: unpickled
+        expected = due(upstream, later)
+        loads.clear()
+        assert due(store.store, later) == expected and len(loads) == 1
+    finally:
+        store.close()
+        other.close()
+        upstream.shutdown()
+
+
 def test_the_next_run_time_after_an_update_is_the_one_stored(db_url: str, engine: Engine) -> None:
     """The store's next run time right after a job's update comes with the update (no statement of its
     own) and is what APScheduler's own job store reads; after any other operation it is read again."""
