@@ -62,6 +62,7 @@ Output (every emitted row is a peer city of ingest/peers.toml, resolved by `orga
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -299,8 +300,21 @@ def listing_links(source: str, payload: Payload) -> list[tuple[str, str]]:
     base = payload.final_url or payload.request.url
     if not base.endswith("/"):
         base += "/"
+    children = _children(base, payload.body)
+    if not children:
+        raise ValidationError(
+            source, f"listing {payload.request.url}", "links to the folder's entries", "no links"
+        )
+    return list(children)
+
+
+@functools.lru_cache(maxsize=16)
+def _children(base: str, body: bytes) -> tuple[tuple[str, str], ...]:
+    """The (name, URL) entries of the listing body of folder base. Kept for the last few listings: a
+    scheduler fetches the same two listings (the root, the newest release) at every firing, and parsing
+    the HTML was most of a firing's fetch whose answer had not changed."""
     parser = _Links()
-    parser.feed(payload.body.decode("utf-8", errors="replace"))
+    parser.feed(body.decode("utf-8", errors="replace"))
     children: dict[str, str] = {}
     for href in parser.hrefs:
         url = urljoin(base, href)
@@ -311,11 +325,7 @@ def listing_links(source: str, payload: Payload) -> list[tuple[str, str]]:
         if "/" in rest.rstrip("/"):
             continue  # a grandchild: not this folder's entry
         children.setdefault(unquote(rest).rstrip("/"), url)
-    if not children:
-        raise ValidationError(
-            source, f"listing {payload.request.url}", "links to the folder's entries", "no links"
-        )
-    return list(children.items())
+    return tuple(children.items())
 
 
 def _release_key(name: str) -> tuple[int, int] | None:

@@ -58,6 +58,7 @@ layout fails with a message naming the variable or value that was expected.
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import re
 import unicodedata
@@ -222,7 +223,15 @@ def read_options(spec: DatasetSpec) -> PxWebOptions:
 
 
 def parse_metadata(source: str, body: bytes) -> TableMetadata:
-    """Validate a table-metadata response {title, variables: [{code, text, values, valueTexts, …}]}."""
+    """Validate a table-metadata response {title, variables: [{code, text, values, valueTexts, …}]}.
+
+    The answers for the last few bodies are kept (TableMetadata is immutable): a scheduler fetches the
+    same metadata at every firing of a table, and parses it again when the table has changed."""
+    return _parse_metadata(source, body)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_metadata(source: str, body: bytes) -> TableMetadata:
     try:
         doc = jsondecode.loads(body.removeprefix(_UTF8_BOM), source, "metadata")
     except orjson.JSONDecodeError as exc:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ingest.catalogue import Catalogue
-from ingest.freshness import freshness
+from ingest.freshness import freshness_rows
 from storage import schema
 from storage.alert_state import AllClear, ClosedProblem, close_problems
 from storage.engine import autocommit, once_more
@@ -577,11 +577,11 @@ def alert_late_sources(
     for the caller to close (Alerter.resolve_many, or with a run's record). Never raises: a failure is
     logged, and nothing is to be closed."""
     try:
-        frame = freshness(alerter.engine, catalogue, today)
+        rows = freshness_rows(alerter.engine, catalogue, today)  # (freshness' rows, without a frame)
         wanted = set(datasets) if datasets is not None else None
         fresh: list[tuple[str, str]] = []
         late: list[Problem] = []
-        for row in frame.iter_rows(named=True):
+        for row in rows:
             dataset = row["dataset"]
             if wanted is not None and dataset not in wanted:
                 continue

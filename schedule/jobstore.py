@@ -15,7 +15,7 @@ from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Executable, bindparam, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -23,7 +23,7 @@ from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
 from schedule.triggers import HELSINKI
 from storage import schema
-from storage.engine import create_db_engine, once_more
+from storage.engine import create_db_engine, driver_rows, once_more
 
 log = logging.getLogger("scheduler")
 _UNKNOWN = object()  # KestavaJobStore: the next run time is not known from the last update
@@ -94,7 +94,12 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             .order_by(jobs.c.next_run_time)
             .limit(1)
         )
+        # PostgreSQL: the due jobs' query and the update on the driver's cursor (storage.engine.driver_rows)
+        self._on_driver = engine.dialect.name == "postgresql"
         self._states: dict[bytes, dict[str, Any]] = {}  # the due jobs' states as last unpickled
+        # per job, the state its last update here stored and its bytes: when the job falls due, the state
+        # read back is those bytes (unless another process stored the job since), so it is not unpickled
+        self._written: dict[str, tuple[bytes, dict[str, Any]]] = {}
         # the store's next run time (a UTC timestamp, None: no job scheduled) as the last operation, an
         # update, left it; _UNKNOWN after any other operation
         self._next_known: object = _UNKNOWN
@@ -170,8 +175,14 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         """The jobs due at now, earliest first (a job that cannot be restored is removed, as upstream)."""
         self._next_known = _UNKNOWN
         due_at = datetime_to_utc_timestamp(now)
-        rows = self._on_kept(lambda connection: connection.execute(self._due, {"due_at": due_at}).all())
-        return self._restore(rows)
+        return self._restore(self._rows(self._due, {"due_at": due_at}))
+
+    def _rows(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        """The rows of one of a firing's statements on the kept connection; on PostgreSQL on the driver's
+        cursor (storage.engine.driver_rows)."""
+        if self._on_driver:
+            return self._on_kept(lambda connection: driver_rows(connection, statement, params))
+        return self._on_kept(lambda connection: connection.execute(statement, params).all())
 
     def _restore(self, rows: Sequence[Any]) -> list[Job]:
         """The due jobs from their rows (id, state); those that cannot be restored are removed."""
@@ -179,7 +190,7 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         jobs, failed = [], []
         for job_id, job_state in rows:
             try:
-                state = known.get(job_state) or pickle.loads(job_state)  # noqa: S301 (our own table, as upstream)
+                state = known.get(job_state) or self._written_state(job_id, job_state)
                 jobs.append(self._restored(state))
             except BaseException:
                 self._logger.exception('Unable to restore job "%s" -- removing it', job_id)
@@ -194,6 +205,14 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             )
         return jobs
 
+    def _written_state(self, job_id: str, job_state: bytes) -> dict[str, Any]:
+        """The job's state from its stored bytes: the state this store wrote as those very bytes (its last
+        update of the job), else unpickled."""
+        written = self._written.get(job_id)
+        if written is not None and written[0] == job_state:
+            return written[1]
+        return cast("dict[str, Any]", pickle.loads(job_state))  # noqa: S301 (our own table, as upstream)
+
     def _restored(self, state: dict[str, Any]) -> Job:
         """A Job of its own from an unpickled state (the trigger, immutable, shared; kwargs copied)."""
         job: Job = Job.__new__(Job)
@@ -206,14 +225,14 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         """Store the job's new state and next run time; JobLookupError when it is not stored."""
         self._next_known = _UNKNOWN
         when = datetime_to_utc_timestamp(job.next_run_time)
-        params = {
-            "job_id": job.id,
-            "new_next_run_time": when,
-            "new_job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol),
-        }
-        row = self._on_kept(lambda connection: connection.execute(self._update, params).first())
-        if row is None:
+        state = job.__getstate__()
+        blob = pickle.dumps(state, self.pickle_protocol)
+        params = {"job_id": job.id, "new_next_run_time": when, "new_job_state": blob}
+        rows = self._rows(self._update, params)
+        if not rows:
             raise JobLookupError(job.id)
+        (row,) = rows
+        self._written[job.id] = (blob, {**state, "kwargs": dict(state["kwargs"])})  # (not the job's own)
         times = [t for t in (when, row[0]) if t is not None]  # this job's and the others' earliest
         self._next_known = min(times) if times else None
 

@@ -17,7 +17,22 @@ class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]
     (In spring a time inside the skipped hour fires once, an hour later on the clock, as in CronTrigger.)
     """
 
+    # the last call's (previous_fire_time, now, result), the arguments kept alive so that their ids stay
+    # theirs: APScheduler's loop asks the same question twice per firing (Job._get_run_times, then the
+    # next run time of run_times[-1]) with the same two objects. Not pickled (CronTrigger.__getstate__).
+    _last: tuple[datetime | None, datetime, datetime | None] | None = None
+
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        """The next fire time after previous_fire_time (None: the first at or after now), as CronTrigger's
+        but never in the repeated autumn hour; asked again with the very same objects, the last answer."""
+        last = self._last
+        if last is not None and last[0] is previous_fire_time and last[1] is now:
+            return last[2]
+        fire = self._next_fire_time(previous_fire_time, now)
+        self._last = (previous_fire_time, now, fire)
+        return fire
+
+    def _next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         fire: datetime | None = super().get_next_fire_time(previous_fire_time, now)
         for _ in range(4):  # (CronTrigger computes wrongly inside the repeated hour: it can go backwards)
             if fire is None or not _second_occurrence(fire, self.timezone):

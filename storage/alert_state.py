@@ -7,17 +7,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, update
+from sqlalchemy import ARRAY, ColumnElement, Connection, String, Update, any_, bindparam, update
 
 from storage import schema
 
 _state = schema.alert_state
-# built once: a statement made per call costs more Python than the database takes to run it
-CLOSE_PROBLEMS: Update = (
-    update(_state)
-    .where(_state.c.problem_key.in_(bindparam("keys", expanding=True)), _state.c.resolved_at.is_(None))
-    .values(resolved_at=bindparam("closed_at"))
-    .returning(_state.c.problem_key, _state.c.first_seen, _state.c.last_sent)
+
+
+def _close_problems(keys: ColumnElement[bool]) -> Update:
+    """Close the open problems whose keys match (parameter closed_at), returning each one closed."""
+    return (
+        update(_state)
+        .where(keys, _state.c.resolved_at.is_(None))
+        .values(resolved_at=bindparam("closed_at"))
+        .returning(_state.c.problem_key, _state.c.first_seen, _state.c.last_sent)
+    )
+
+
+# built once: a statement made per call costs more Python than the database takes to run it (keys: a list)
+CLOSE_PROBLEMS: Update = _close_problems(_state.c.problem_key.in_(bindparam("keys", expanding=True)))
+# the same with the keys as one array (= ANY): PostgreSQL, for a statement written out once, whatever the
+# number of keys (storage.engine.driver_rows)
+CLOSE_PROBLEMS_ANY: Update = _close_problems(
+    _state.c.problem_key == any_(bindparam("keys", type_=ARRAY(String)))
 )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Dialect, Engine, Executable, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -18,6 +19,8 @@ from common.errors import DatabaseMissingError, SchemaVersionError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.sql import ClauseElement
+    from sqlalchemy.sql.compiler import SQLCompiler
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 CHANGES_AT_BEGIN = "kestava_changes_at_begin"  # Connection.info key: sqlite3's total_changes at BEGIN
@@ -99,6 +102,77 @@ def once_more(operation: Callable[[], _T]) -> _T:
             raise
         log.info("the database connection was lost (%s); once more on a new one", type(error).__name__)
         return operation()
+
+
+def driver_rows(conn: Connection, statement: Executable, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows (none for a statement that returns none) of a statement built once (a module's or an
+    object's constant) run with params on a cursor of conn's driver connection, as SQLAlchemy runs its own
+    special-case statements (Connection._cursor_execute: the statement events, echo, and a driver error
+    raised as DBAPIError, the pool invalidated when the server is gone, as for any statement), but
+    without its execution context and result object and their per-execution parameter handling, which
+    take about as much client CPU again as psycopg's own work (≈ 80 µs a statement here): for the few
+    statements a scheduler firing runs. The statement is written out for conn's dialect at its first use
+    (_Written: its SQL, its constant parameters, the bind conversions its types make); one with an
+    expanding parameter (IN) is refused (ValueError). The rows are the driver's, not converted by
+    SQLAlchemy's result types: for statements whose results the driver gives as SQLAlchemy would (on
+    PostgreSQL text, numbers, timestamps and bytes; tests compare them with Connection.execute's)."""
+    written = _written(statement, conn.dialect)
+    values = {**written.constants, **params}
+    for name, process in written.processors.items():
+        if name in params:
+            values[name] = process(values[name])
+    cursor = conn.connection.cursor()
+    try:
+        conn._cursor_execute(cursor, written.sql, values)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A statement written out for a dialect: its SQL, the values of its constant parameters (converted),
+    the conversions of the parameters the caller gives (by name), and the statement (kept alive: _WRITTEN
+    knows it by id)."""
+
+    sql: str
+    constants: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+    statement: Executable
+
+
+_WRITTEN: weakref.WeakKeyDictionary[Dialect, dict[int, _Written]] = weakref.WeakKeyDictionary()
+_WRITTEN_LOCK = threading.Lock()
+_WRITTEN_MAX = 64  # statements per dialect
+
+
+def _written(statement: Executable, dialect: Dialect) -> _Written:
+    """The statement written out for dialect (once per dialect: see driver_rows)."""
+    known = _WRITTEN.get(dialect)
+    found = known.get(id(statement)) if known is not None else None
+    if found is not None:
+        return found
+    compiled = cast("SQLCompiler", cast("ClauseElement", statement).compile(dialect=dialect))
+    sql = str(compiled)
+    if "POSTCOMPILE" in sql:
+        raise ValueError(f"driver_rows: a statement with an expanding parameter (IN): {sql}")
+    constants: dict[str, Any] = {}
+    processors: dict[str, Callable[[Any], Any]] = {}
+    for bind, name in compiled.bind_names.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.required:
+            if process is not None:
+                processors[name] = process
+        else:
+            value = bind.effective_value
+            constants[name] = process(value) if process is not None else value
+    found = _Written(sql, constants, processors, statement)
+    with _WRITTEN_LOCK:
+        known = _WRITTEN.setdefault(dialect, {})
+        if len(known) >= _WRITTEN_MAX:  # statements made per call (not what driver_rows is for): no leak
+            known.clear()
+        known[id(statement)] = found
+    return found
 
 
 # a SQLite connection's execution option: no BEGIN IMMEDIATE, each statement commits on its own

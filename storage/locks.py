@@ -39,7 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from storage import schema
-from storage.alert_state import CLOSE_PROBLEMS, ClosedProblem, close_problems, closed
+from storage.alert_state import CLOSE_PROBLEMS_ANY, ClosedProblem, close_problems, closed
+from storage.engine import driver_rows
 from storage.jobs import SYNCHRONOUS_COMMIT_OFF, now_utc, one_run_params, run_insert
 from storage.load import LATEST_DIGESTS_OF
 
@@ -198,7 +199,7 @@ _PG_RUN_IF_CURRENT = (
     .returning(schema.job_run.c.id)
     .cte("run")
 )
-_PG_CLOSED_WITH_IT = CLOSE_PROBLEMS.where(exists(select(_PG_RUN_IF_CURRENT.c.id))).cte("closed")
+_PG_CLOSED_WITH_IT = CLOSE_PROBLEMS_ANY.where(exists(select(_PG_RUN_IF_CURRENT.c.id))).cte("closed")
 _PG_RECORD_UNCHANGED_IF_CURRENT = select(
     select(func.count()).select_from(_PG_RUN_IF_CURRENT).scalar_subquery().label("recorded"),
     _PG_CLOSED_WITH_IT.c.problem_key,
@@ -237,14 +238,18 @@ def record_unchanged_if_current(
     if conn.dialect.name == "postgresql":
         if namespace is None:
             raise ValueError("record_unchanged_if_current: PostgreSQL's lock keys need the namespace")
-        unsigned = advisory_key(lock, namespace) & 0xFFFFFFFFFFFFFFFF
-        params = {"lock_high": unsigned >> 32, "lock_low": unsigned & 0xFFFFFFFF, "keys": list(close)}
-        rows = conn.execute(
-            _PG_RECORD_UNCHANGED_IF_CURRENT, {**values, **params, "closed_at": closed_at}
-        ).all()
-        if not rows[0].recorded:
+        key = advisory_key(lock, namespace) & 0xFFFFFFFFFFFFFFFF
+        params = {
+            "lock_high": key >> 32,
+            "lock_low": key & 0xFFFFFFFF,
+            "keys": list(close),
+            "closed_at": closed_at,
+        }
+        # on the driver's cursor (storage.engine.driver_rows): every unchanged firing runs it
+        rows = driver_rows(conn, _PG_RECORD_UNCHANGED_IF_CURRENT, {**values, **params})
+        if not rows[0][0]:  # recorded
             return None
-        return closed(((r.problem_key, r.first_seen, r.last_sent) for r in rows if r.problem_key), closed_at)
+        return closed((row[1:] for row in rows if row[1] is not None), closed_at)
     inserted = conn.execute(_SQLITE_RECORD_UNCHANGED_IF_CURRENT, {**values, "lock": lock, "now": now_utc()})
     if inserted.rowcount != 1:
         return None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
 
+from common.payload import Payload, RequestSpec
+from ingest import covenant
 from ingest.catalogue import load_catalogue
 from ingest.covenant import CovenantConnector, newest_release
 from ingest.errors import ValidationError
@@ -432,3 +435,41 @@ def test_the_newest_release_by_year_then_ordinal_or_month(
         "covenant_inventories", fetcher.get("t", httpserver.url_for(ROOT), accept="text/html")
     )
     assert name == newest and url == httpserver.url_for(f"{ROOT}{newest}/")
+
+
+def test_a_listing_read_again_is_parsed_once_and_its_entries_depend_on_body_and_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a scheduler fetches the same listings at every firing: the parse of a body is kept
+    fed: list[str] = []
+    feed = covenant._Links.feed
+
+    def counted(self: covenant._Links, data: str) -> None:
+        fed.append(data)
+        feed(self, data)
+
+    monkeypatch.setattr(covenant._Links, "feed", counted)
+    body = demo.listing_html(ROOT, [("2024_release/", "2024-11-18 10:12", "-"), ("a.xlsx", "", "1K")])
+
+    def listing(url: str, content: bytes) -> Payload:
+        request = RequestSpec(method="GET", url=url)
+        return Payload(request, 200, {"content-type": "text/html"}, content, datetime.now(UTC), url)
+
+    base = f"https://example.test{ROOT}"
+    first = covenant.listing_links("s", listing(base, body))
+    assert first == [("2024_release", f"{base}2024_release/"), ("a.xlsx", f"{base}a.xlsx")] and len(fed) == 1
+    first.clear()  # the caller's own list
+    assert covenant.listing_links("s", listing(base, bytes(body))) == [
+        ("2024_release", f"{base}2024_release/"),
+        ("a.xlsx", f"{base}a.xlsx"),
+    ]
+    assert len(fed) == 1  # an equal body: not parsed again
+    other = "https://mirror.test/jrc/"
+    assert covenant.listing_links("s", listing(other, body))[1] == ("a.xlsx", f"{other}a.xlsx")
+    changed = body.replace(b"a.xlsx", b"b.xlsx")
+    assert covenant.listing_links("s", listing(base, changed))[1] == ("b.xlsx", f"{base}b.xlsx")
+    assert len(fed) == 3
+    with pytest.raises(ValidationError, match="no links"):  # an error is not kept: raised every time
+        covenant.listing_links("s", listing(base, b"<html><body>nothing</body></html>"))
+    with pytest.raises(ValidationError, match="no links"):
+        covenant.listing_links("s", listing(base, b"<html><body>nothing</body></html>"))

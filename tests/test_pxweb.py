@@ -662,6 +662,22 @@ def test_malformed_metadata_names_the_field() -> None:
         parse_metadata("s", '[{"id": "vaerak", "type": "l", "text": "Väestörakenne"}]'.encode())
 
 
+def test_metadata_read_again_is_the_answer_kept_and_an_error_is_raised_every_time() -> None:
+    body = _meta(json.loads(json.dumps(METADATA["variables"])))  # a body no other test parses
+    meta = parse_metadata("s", body)
+    assert parse_metadata("s", bytes(body)) is meta  # an equal body: not parsed again
+    assert meta == parse_metadata("other", body) and parse_metadata("other", body) is not meta  # per source
+    changed = body.replace(b'"t"', b'"t2"', 1)
+    assert (
+        parse_metadata("s", changed).title == "t2"
+        and parse_metadata("s", changed).variables == meta.variables
+    )
+    bad = body.replace(b'"valueTexts"', b'"valueTexts_"', 1)
+    for _ in range(2):
+        with pytest.raises(ValidationError, match="valueTexts"):
+            parse_metadata("s", bad)
+
+
 def test_unknown_option_and_unit_are_rejected() -> None:
     with pytest.raises(ValidationError, match=r"options.*contents"):
         PxWebConnector().fetch(make_spec("http://unused", {**POPULATION_OPTIONS, "contents": "x"}), None)  # type: ignore[arg-type]

@@ -28,10 +28,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
 from pytest_httpserver import HTTPServer
 from rich.console import Console
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, literal, select, text
+from sqlalchemy.exc import IntegrityError
 from werkzeug import Request, Response
 
 import scheduler
+import storage.engine
 from indicators.engine import ComputeSummary
 from ingest.catalogue import Catalogue, load_catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
@@ -39,7 +41,7 @@ from kestava.alerts import Alert, Alerter, AlertSettings, Problem
 from kestava.status import JOBSTORE_TABLE
 from scheduler import HELSINKI, Runners, Runtime
 from storage import schema
-from storage.engine import open_database, unpinged
+from storage.engine import driver_rows, open_database, unpinged
 from storage.jobs import finish_run, start_run
 from storage.load import LoadResult
 from storage.locks import BusyError, held_locks, job_lock
@@ -140,6 +142,40 @@ def test_triggers_survive_the_job_store_pickle() -> None:
     assert type(again) is scheduler.WallClockCronTrigger and repr(again) == repr(trigger)
     day = (utc(2026, 10, 24, 21), utc(2026, 10, 25, 21, 59))
     assert fires(again, *day) == fires(trigger, *day)
+
+
+def test_the_loops_second_question_is_answered_without_computing_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # APScheduler's loop: Job._get_run_times(now), then get_next_fire_time(run_times[-1], now), with the
+    # same two objects. The second answer is the first's; any other question is computed, and every answer
+    # is the trigger's own (a fresh trigger, never asked before, over a year with both DST changes).
+    computed: list[tuple[datetime | None, datetime]] = []
+    plain = CronTrigger.get_next_fire_time
+
+    def counted(self: CronTrigger, previous: datetime | None, now: datetime) -> datetime | None:
+        computed.append((previous, now))
+        return plain(self, previous, now)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(CronTrigger, "get_next_fire_time", counted)
+    for expression in ("30 3 * * *", "15 6 * * 1", "0 * * * *", "0 8 2 1,7 *"):
+        trigger = scheduler.cron(expression)
+        job = Job.__new__(Job)
+        job.trigger = trigger
+        job.next_run_time = trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=HELSINKI))
+        while job.next_run_time is not None and job.next_run_time < datetime(2027, 1, 1, tzinfo=HELSINKI):
+            now = job.next_run_time + timedelta(seconds=(job.next_run_time.minute % 3) * 40)  # late too
+            computed.clear()
+            run_times = job._get_run_times(now)
+            asked = len(computed)
+            following = trigger.get_next_fire_time(run_times[-1], now)
+            assert len(computed) == asked  # answered from the last call
+            assert following == scheduler.cron(expression).get_next_fire_time(run_times[-1], now)
+            assert trigger.get_next_fire_time(run_times[-1], now + timedelta(0)) == following
+            assert len(computed) > asked  # an equal but other `now`: computed again
+            job.next_run_time = following
+    state = pickle.dumps(trigger)  # the last answer is not part of the stored trigger
+    assert pickle.loads(state)._last is None and b"_last" not in state
 
 
 def test_accelerated_jobs_keep_their_weekly_order() -> None:
@@ -572,6 +608,52 @@ def test_the_job_store_restores_what_apschedulers_own_does(db_url: str, engine: 
         upstream.shutdown()
 
 
+def test_a_job_this_store_updated_is_restored_without_unpickling_as_upstream_restores_it(
+    db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    other = scheduler.JobStore(db_url)  # another process's store
+    upstream = SQLAlchemyJobStore(engine=create_engine(db_url), tablename=JOBSTORE_TABLE)
+    upstream.start(store.holder, "upstream")
+    loads: list[bytes] = []
+    unpickle = pickle.loads
+
+    def counted(data: bytes) -> Any:
+        loads.append(data)
+        return unpickle(data)
+
+    monkeypatch.setattr(pickle, "loads", counted)
+
+    def due(job_store: Any, at: datetime) -> list[tuple[Any, ...]]:
+        jobs = job_store.get_due_jobs(at)
+        return [(j.id, j.next_run_time, repr(j.trigger), j.func_ref, j.args, j.kwargs) for j in jobs]
+
+    try:
+        now = datetime(2026, 5, 5, 12, tzinfo=HELSINKI)
+        scheduler.sync_jobs(store, specs, now, start_now=lambda _s: False)
+        spec_a, spec_b = [s for s in specs if s.id in ("ingest:a", "ingest:b")]
+        at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI)
+        store.put(spec_a, at)
+        store.put(spec_b, at)
+        expected = due(upstream, at)
+        loads.clear()
+        assert due(store.store, at) == expected and loads == []  # the states this store wrote
+        assert [job[0] for job in expected] == ["ingest:a", "ingest:b"]
+        (job_a, _) = store.store.get_due_jobs(at)
+        job_a.kwargs["x"] = 1  # a restored job's kwargs are its own
+        assert due(store.store, at) == expected
+        later = at + timedelta(minutes=1)
+        other.put(spec_b, later)  # stored since by another process: unpickled
+        expected = due(upstream, later)
+        loads.clear()
+        assert due(store.store, later) == expected and len(loads) == 1
+    finally:
+        store.close()
+        other.close()
+        upstream.shutdown()
+
+
 def test_the_next_run_time_after_an_update_is_the_one_stored(db_url: str, engine: Engine) -> None:
     """The store's next run time right after a job's update comes with the update (no statement of its
     own) and is what APScheduler's own job store reads; after any other operation it is read again."""
@@ -680,6 +762,46 @@ def test_a_database_restart_between_firings_fails_no_firing(
         store.close()
     assert runs(engine, "ingest:statfin_population") == [("success", "scheduler"), ("unchanged", "scheduler")]
     assert [a.kind for a in channel.alerts if a.kind == "failing"] == []
+
+
+def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: Engine) -> None:
+    """storage.engine.driver_rows (the job store's due jobs and update, the unchanged run's record, on
+    PostgreSQL): the rows SQLAlchemy's execute gives, with its parameters' conversions (the job state's
+    bytes as the driver's Binary) and constants; the statement seen by statement listeners; a driver error
+    raised as SQLAlchemy raises it (the connection usable after it; a dropped one invalidated: the
+    restart test above); a statement it cannot write out once refused."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the job store runs its statements on the driver on PostgreSQL")
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *", "b": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    seen: list[str] = []
+    try:
+        scheduler.sync_jobs(
+            store, specs, datetime(2026, 5, 5, 12, tzinfo=HELSINKI), start_now=lambda _s: False
+        )
+        jobs = store.store
+        with store.engine.connect() as conn:
+            due_at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI).timestamp()
+            expected = [tuple(row) for row in conn.execute(jobs._due, {"due_at": due_at})]
+            assert [row[0] for row in expected] == ["ingest:a", "ingest:b"]
+            event.listen(conn, "before_cursor_execute", lambda *args: seen.append(args[2]))
+            assert driver_rows(conn, jobs._due, {"due_at": due_at}) == expected
+            assert len(seen) == 1 and seen[0].startswith("SELECT apscheduler_jobs.id")
+            state = b"\x80" + bytes(range(256))  # any bytes: stored and read back as they are
+            update = {"job_id": "ingest:a", "new_next_run_time": 1.0, "new_job_state": state}
+            assert driver_rows(conn, jobs._update, update) == [(due_at,)]  # the others' earliest
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]
+            with pytest.raises(IntegrityError) as raised:  # job_state is NOT NULL
+                driver_rows(conn, jobs._update, {**update, "new_job_state": None})
+            assert not raised.value.connection_invalidated and not conn.invalidated
+            assert driver_rows(conn, select(func.count()).select_from(jobs.jobs_t), {}) == [(len(specs),)]
+            with pytest.raises(ValueError, match="expanding"):
+                driver_rows(conn, jobs.jobs_t.delete().where(jobs.jobs_t.c.id.in_(["x"])), {})
+            for n in range(100):  # statements made per call (not its use) are not all kept
+                assert driver_rows(conn, select(literal(n)), {}) == [(n,)]
+            assert len(storage.engine._WRITTEN[conn.dialect]) <= storage.engine._WRITTEN_MAX
+    finally:
+        store.close()
 
 
 def test_the_job_stores_commits_do_not_wait_for_the_disk_but_the_run_records_do(
