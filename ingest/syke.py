@@ -403,9 +403,13 @@ def _read_typed(data: bytes, columns: Mapping[str, str], reading: threading.Even
 
 
 def _file_index(counts: list[int]) -> pl.Series:
-    """Every row's file: 1 at the first row of each file but the first, summed up."""
-    first_rows = list(accumulate(counts))[:-1]
-    return pl.zeros(sum(counts), pl.UInt32, eager=True).scatter(first_rows, 1).cum_sum()
+    """Every row's file: each file's index as four bytes, once per row, read back as integers (half the
+    time of a cumulative sum over the rows)."""
+    rows = b"".join(index.to_bytes(4, "little") * count for index, count in enumerate(counts))
+    array = pl.Series([rows], dtype=pl.Binary).bin.reinterpret(
+        dtype=pl.Array(pl.UInt32, sum(counts)), endianness="little"
+    )
+    return array.reshape((-1,))
 
 
 def _try_read(data: bytes, columns: Mapping[str, str], kind: _Kind) -> pl.DataFrame | None:
@@ -729,12 +733,13 @@ def _typed_rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
         *(position[column] for column in filled),
     ]
     radix = [len(years), sectors, 2, 2, *(len(filled[column]) for column in filled)]
-    key = area.cast(pl.UInt64)
     if math.prod(radix) > 2**32:  # not for a real file: a dense rank of the digits
-        key = key * 2**32 + pl.struct(digits).rank("dense").cast(pl.UInt64)
-    else:
+        key = area.cast(pl.UInt64) * 2**32 + pl.struct(digits).rank("dense").cast(pl.UInt64)
+    else:  # (in 32 bits when every key fits, as for any real set of files: half the bytes to go over)
+        dtype = pl.UInt32 if len(raw.areas) * math.prod(radix) <= 2**32 else pl.UInt64
+        key = area.cast(dtype)
         for digit, base in zip(digits, radix, strict=True):
-            key = key * base + digit.cast(pl.UInt64)
+            key = key * base + digit.cast(dtype)
     # (the read's chunks joined first: a frame whose columns are chunked alike is not joined again later)
     rows = frame.rechunk().lazy().select(**output, key=key).collect()
     checked = [_CHECKED[column] for column in _CHECKED if column not in _NUMERIC]
