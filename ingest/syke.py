@@ -737,6 +737,9 @@ def _typed_rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
         key = area.cast(pl.UInt64) * 2**32 + pl.struct(digits).rank("dense").cast(pl.UInt64)
     else:  # (in 32 bits when every key fits, as for any real set of files: half the bytes to go over)
         dtype = pl.UInt32 if len(raw.areas) * math.prod(radix) <= 2**32 else pl.UInt64
+        # (the year digit without the range check, in wrapping arithmetic, is cheaper than `year` cast;
+        # it differs only for a year out of range, whose null period makes the rows invalid: no key used)
+        digits[0] = pl.col("vuosi").cast(dtype, wrap_numerical=True) - FIRST_YEAR
         key = area.cast(dtype)
         for digit, base in zip(digits, radix, strict=True):
             key = key * base + digit.cast(dtype)
