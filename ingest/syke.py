@@ -682,7 +682,8 @@ def _typed_rows(raw: _Raw, frame: pl.DataFrame, current_year: int) -> _Rows:
     The text columns were read as categoricals of their own: each column's spellings are worked out
     once (as `_meanings` does) into a table indexed by the code, and a row's value is the table's entry
     at its code (null at one past the end). The key is one integer per row when its parts fit, as they
-    do for any real file. `bad` is left empty: a frame that is not valid is checked again as text.
+    do for any real file. `bad` is left empty, and the key is meant for valid rows only: a frame that
+    is not valid is checked again as text.
     """
     # Each column's spellings by code, and per table one more entry, for a null (the small tables are
     # made in Python).
