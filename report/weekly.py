@@ -11,7 +11,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -1179,34 +1179,6 @@ def period_database(engine: Engine, period: ReportPeriod) -> Iterator[Engine]:
         yield copy
 
 
-def _write_one(
-    engine: Engine,
-    period: ReportPeriod,
-    lang: str,
-    root: Path,
-    *,
-    renderer: Renderer | None,
-    found: rd.Changes,
-    together: Sequence[str],
-    shared: dict[Any, Any] | None = None,
-) -> ReportResult:
-    """Write one language's report from `engine` (already the period's database) into <root>/<period>/<lang>/.
-
-    The folder gets report.html (self-contained: the Vega libraries inlined once, no request to any
-    host), and per chart a CSV and an XLSX of its data table and, with images, a PNG and an SVG
-    (vl-convert). The folder is published in one step (common.atomic): a reader, or a run killed at any
-    moment, finds the previous complete report or the new one, never a mix. together: the languages
-    written in the same run (linked to even before they exist; report_links).
-    """
-    final = root / period.key / lang
-    links = report_links(root, period, lang, together=together)
-    with publish_directory(final) as folder:
-        result = _write_report(
-            engine, period, lang, folder, renderer=renderer, found=found, links=links, shared=shared
-        )
-    return ReportResult(final / HTML_NAME, result.charts, result.timings)
-
-
 LINK_KEYS: Final = ("languages_label", "periods_label", "xlsx_link")
 
 
@@ -1261,8 +1233,13 @@ def build_reports(
     images: bool = True,
     renderer: Renderer | None = None,
 ) -> dict[str, ReportResult]:
-    """The report of one period in several languages, each in <out>/<period>/<lang>/ (_write_one).
+    """The report of one period in several languages, each in <out>/<period>/<lang>/.
 
+    Each folder gets report.html (self-contained: the Vega libraries inlined once, no request to any
+    host), and per chart a CSV and an XLSX of its data table and, with images, a PNG and an SVG
+    (vl-convert). Each folder is published in one step (common.atomic): a reader, or a run killed at any
+    moment, finds the previous complete report or the new one, never a mix. The reports link to each
+    other even before they exist (report_links).
     A closed period's report reads the data as published by the period's end (period_database); the
     period's changes are computed once for all languages. `renderer`: the caller's (started early, see
     Renderer.warm), else one for this call.
@@ -1281,23 +1258,61 @@ def build_reports(
         found = period_changes(source, period)
         seconds = time.perf_counter() - step
         shared: dict[Any, Any] = {}  # the charts' data, the same in every language
-        for lang in langs:
-            results[lang] = _write_one(
-                source,
-                period,
-                lang,
-                root,
-                renderer=renderer if images else None,
-                found=found,
-                together=langs,
-                shared=shared,
-            )
-            results[lang].timings["changes_shared"] = seconds
-            results[lang].timings["as_of_copy"] = as_of_seconds
+        # Every language's charts are built and handed to the drawing workers before the first language
+        # waits for its drawings: the workers draw one language's charts while this process builds the
+        # next one's (one language after another, each waited for, left the workers idle while this
+        # process built, and this process idle while they drew). Each language is published (atomically,
+        # common.atomic) as soon as it is finished; one that fails leaves its previous report in place,
+        # and the languages not yet finished too (the error goes up, as before).
+        with ExitStack() as unfinished:
+            started = {}
+            for lang in langs:
+                final = root / period.key / lang
+                publishing = ExitStack()
+                unfinished.push(publishing.__exit__)  # closed with the error if one is raised
+                folder = publishing.enter_context(publish_directory(final))
+                links = report_links(root, period, lang, together=langs)
+                report = _start_report(
+                    source,
+                    period,
+                    lang,
+                    folder,
+                    renderer=renderer if images else None,
+                    found=found,
+                    links=links,
+                    shared=shared,
+                )
+                started[lang] = (final, publishing, report)
+            for lang, (final, publishing, report) in started.items():
+                result = _finish_report(report)
+                publishing.close()  # published
+                results[lang] = ReportResult(final / HTML_NAME, result.charts, result.timings)
+                results[lang].timings["changes_shared"] = seconds
+                results[lang].timings["as_of_copy"] = as_of_seconds
     return results
 
 
-def _write_report(
+@dataclass
+class _StartedReport:
+    """One language's report with its charts built and their drawings started (_start_report), to be
+    finished (_finish_report) in its unpublished folder."""
+
+    engine: Engine
+    period: ReportPeriod
+    lang: str
+    folder: Path
+    links: Mapping[str, Any]
+    shared: dict[Any, Any] | None
+    head: dict[str, Any] | None
+    changed: Any
+    statuses: Any
+    other_notes: Any
+    results: list[ChartResult]
+    timings: dict[str, float]
+    started: float
+
+
+def _start_report(
     engine: Engine,
     period: ReportPeriod,
     lang: str,
@@ -1307,8 +1322,9 @@ def _write_report(
     found: rd.Changes | None,
     links: Mapping[str, Any],
     shared: dict[Any, Any] | None = None,
-) -> ReportResult:
-    """Build the report's files in folder (an unpublished directory); the result's path is in folder."""
+) -> _StartedReport:
+    """Start the report's files in folder (an unpublished directory): the sections' data, and every
+    chart built, its CSV and XLSX written and its drawing handed to the renderer."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     today = datetime.now(rd.HELSINKI_TZ).date()
@@ -1338,6 +1354,34 @@ def _write_report(
                 count = len(result.breakdowns.rows)
                 result.breakdowns_summary = t("report.breakdowns_summary", lang, rows=count)
         results.append(result)
+    return _StartedReport(
+        engine,
+        period,
+        lang,
+        folder,
+        links,
+        shared,
+        head,
+        changed,
+        statuses,
+        other_notes,
+        results,
+        timings,
+        started,
+    )
+
+
+def _finish_report(report: _StartedReport) -> ReportResult:
+    """Finish a started report: wait for its drawings, write the images and the page; the result's path
+    is in its (still unpublished) folder."""
+    engine, period, lang, folder = report.engine, report.period, report.lang, report.folder
+    links, shared, head, changed = report.links, report.shared, report.head, report.changed
+    statuses, other_notes, results, timings = (
+        report.statuses,
+        report.other_notes,
+        report.results,
+        report.timings,
+    )
     _write_images(results, folder)
     for result in results:
         timings[f"chart:{result.name}"] = result.seconds_build + result.seconds_render
@@ -1406,7 +1450,7 @@ def _write_report(
     path = folder / HTML_NAME
     path.write_text(html, encoding="utf-8")
     timings["html"] = time.perf_counter() - step
-    timings["total"] = time.perf_counter() - started
+    timings["total"] = time.perf_counter() - report.started
     return ReportResult(path, results, timings)
 
 

@@ -26,6 +26,7 @@ import vl_convert as vlc
 from sqlalchemy import Engine, delete, insert, update
 from typer.testing import CliRunner
 
+from common.atomic import PART_SUFFIX
 from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
@@ -715,6 +716,42 @@ def test_changes_are_computed_once_for_all_languages(
         assert result.path == tmp_path / period.key / lang / "report.html"
         text = " ".join(parse(result.path).text)
         assert t("report.changes_heading_week", lang, week=period.number) in text
+
+
+def test_every_language_is_started_before_the_first_is_finished_and_each_is_published_alone(
+    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_reports builds every language's charts (handing their drawings to the workers) before it
+    waits for the first language's drawings; each language is then published when it is finished, so a
+    failure while finishing one leaves the languages finished before it published and the others at their
+    previous report, with no unpublished folder left beside them."""
+    period = weekly.parse_week(this_week())
+    before = weekly.build_reports(loaded_engine, period, out_dir=tmp_path, images=False)
+    previous = {lang: result.path.read_text(encoding="utf-8") for lang, result in before.items()}
+    events: list[tuple[str, str]] = []
+    start, finish = weekly._start_report, weekly._finish_report
+
+    def started(*args: Any, **kwargs: Any) -> Any:
+        events.append(("start", args[2]))
+        return start(*args, **kwargs)
+
+    def finished(report: Any) -> weekly.ReportResult:
+        events.append(("finish", report.lang))
+        if report.lang == "sv":
+            raise RuntimeError("sv failed while finishing")
+        return finish(report)
+
+    monkeypatch.setattr(weekly, "_start_report", started)
+    monkeypatch.setattr(weekly, "_finish_report", finished)
+    monkeypatch.setattr(weekly, "format_datetime", lambda *_: "GENERATED-AGAIN")  # the new pages differ
+    with pytest.raises(RuntimeError, match="sv failed"):
+        weekly.build_reports(loaded_engine, period, out_dir=tmp_path, images=False)
+    assert events == [("start", "fi"), ("start", "sv"), ("start", "en"), ("finish", "fi"), ("finish", "sv")]
+    week = tmp_path / period.key
+    assert "GENERATED-AGAIN" in (week / "fi" / "report.html").read_text(encoding="utf-8")  # published
+    for lang in ("sv", "en"):  # the previous complete report, as it was
+        assert (week / lang / "report.html").read_text(encoding="utf-8") == previous[lang]
+    assert not [p.name for p in week.iterdir() if p.name.endswith(PART_SUFFIX)]  # no unpublished folder left
 
 
 # ---------------------------------------------------------------------------------------------------------
