@@ -491,10 +491,11 @@ def _read_joined(source: str, payloads: Sequence[Payload], by_url: Mapping[str, 
         # (this thread's Python work would hold the GIL the worker needs to start the read, for up to a
         # switch interval: it waits until the worker is about to call polars, which releases the GIL)
         reading.wait()
-        texts = _texts(header, [body for body, _ in bodies])
+        contents = [body for body, _ in bodies]
+        texts = _texts(header, contents)
         counts = _data_lines(data, bodies, texts)
         file = None if counts is None else _file_index(counts)
-        plain = counts is not None and _plain_numbers(data, header, [body for body, _ in bodies], texts)
+        plain = counts is not None and _plain_numbers(data, header, contents, texts)
         frame = typed.result()
     if counts is None or file is None:
         return None

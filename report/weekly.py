@@ -1268,8 +1268,7 @@ def build_reports(
             started = {}
             for lang in langs:
                 final = root / period.key / lang
-                publishing = ExitStack()
-                unfinished.push(publishing.__exit__)  # closed with the error if one is raised
+                publishing = unfinished.enter_context(ExitStack())  # closed with the error if one is raised
                 folder = publishing.enter_context(publish_directory(final))
                 links = report_links(root, period, lang, together=langs)
                 report = _start_report(
@@ -1304,9 +1303,9 @@ class _StartedReport:
     links: Mapping[str, Any]
     shared: dict[Any, Any] | None
     head: dict[str, Any] | None
-    changed: Any
-    statuses: Any
-    other_notes: Any
+    changed: dict[str, Any]
+    statuses: Table | None
+    other_notes: list[dict[str, Any]]
     results: list[ChartResult]
     timings: dict[str, float]
     started: float
