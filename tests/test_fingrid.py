@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from ingest.fingrid import HELSINKI, FingridConnector, format_time, window
 from ingest.http import LiveFetcher
 from ingest.jsondecode import DuplicateKeyError
 from ingest.manifest import Manifest
+from ingest.plausibility import PlausibilityError, require_plausible
 from ingest.replay import ReplayFetcher
 from scripts.demo import fingrid as demo
 
@@ -467,3 +469,72 @@ def test_window_of_a_single_value_is_partial() -> None:
     frame = parse(page([item(DAY1, 10.0)], DONE))
     assert flags(frame, "daily_mean") == {"2026-11-17": "partial"}
     assert flags(frame, "weekly_mean") == {"2026-W47": "partial"}
+
+
+# --------------------------------------------------------------------------------------------------
+# A real answer of the API (tests/realdata/fingrid): dataset 124, 10 Oct 2024 UTC, 15-minute, newest first
+
+REAL_ANSWER = Path(__file__).parent / "realdata" / "fingrid" / "fingriddata2025-02-02_dataset124.csv"
+
+
+def real_items() -> list[dict[str, Any]]:
+    """The real answer's rows as the JSON form's data items (the same four fields), in their order."""
+    with REAL_ANSWER.open(encoding="utf-8", newline="") as handle:
+        return [
+            {
+                "datasetId": int(row["datasetId"]),
+                "startTime": row["startTime"],
+                "endTime": row["endTime"],
+                "value": float(row["value"]),
+            }
+            for row in csv.DictReader(handle, delimiter=";")
+        ]
+
+
+def real_spec(httpserver: HTTPServer) -> DatasetSpec:
+    """The catalogue entry asking for dataset 124 over three whole Helsinki days up to 12 Oct 2024."""
+    base = make_spec(httpserver, dataset=124, days=3, reference_date="2024-10-12")
+    return base.model_copy(update={"url": httpserver.url_for("/api/datasets/{dataset}/data")})
+
+
+def test_real_answer_newest_first_gives_helsinki_day_means_flagged_partial(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    items = real_items()
+    assert len(items) == 96 and items[0]["startTime"] > items[-1]["startTime"]  # as the API sent them
+    api = PagedApi(items)
+    httpserver.expect_request("/api/datasets/124/data").respond_with_handler(api)
+    spec = real_spec(httpserver)
+    source = connector()
+    frame = source.parse(spec, source.fetch(spec, fetcher))
+    # the expected means, by Helsinki date (UTC+3 in October), straight from the file
+    by_day: dict[str, list[float]] = defaultdict(list)
+    for entry in items:
+        start = datetime.fromisoformat(entry["startTime"].replace("Z", "+00:00"))
+        by_day[start.astimezone(HELSINKI).date().isoformat()].append(entry["value"])
+    assert {day: len(values) for day, values in by_day.items()} == {"2024-10-10": 84, "2024-10-11": 12}
+    daily = frame.filter(pl.col("measure") == "daily_mean").sort("period")
+    assert daily["period"].to_list() == ["2024-10-10", "2024-10-11"]
+    means = [sum(values) / len(values) for _day, values in sorted(by_day.items())]
+    assert daily["value"].to_list() == pytest.approx(means, rel=1e-12)
+    # 84 and 12 of the day's 96 quarter-hours: neither day, nor their ISO week, is complete
+    assert flags(frame, "daily_mean") == {"2024-10-10": "partial", "2024-10-11": "partial"}
+    weekly = frame.filter(pl.col("measure") == "weekly_mean")
+    assert weekly["period"].to_list() == ["2024-W41"] and weekly["flag"].to_list() == ["partial"]
+    assert weekly["value"].item() == pytest.approx(sum(entry["value"] for entry in items) / 96, rel=1e-12)
+    assert api.queries[0]["startTime"] == "2024-10-08T21:00:00.000Z"  # 9 Oct 00:00 in Helsinki
+
+
+def test_real_consumption_under_the_emission_factor_entry_is_rejected_whole(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    """A wrong dataset number (124, consumption in MW, for 265, gCO2/kWh) fails the declared range."""
+    httpserver.expect_request("/api/datasets/124/data").respond_with_handler(PagedApi(real_items()))
+    spec = real_spec(httpserver)
+    source = connector()
+    frame = source.parse(spec, source.fetch(spec, fetcher))
+    with pytest.raises(PlausibilityError) as caught:
+        require_plausible(spec, frame)
+    message = str(caught.value)
+    assert message.startswith("fingrid_emission_factor: plausibility: 3 value(s) fail")
+    assert "emission_factor" in message and "1000" in message.replace(" ", "")
