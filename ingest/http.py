@@ -49,7 +49,8 @@ USER_AGENT = f"kestava/{_version()} (+https://github.com/kestava-espoo)"
 
 # Minimum seconds between two requests to the same host (the sources' house rules, see SOURCES.md).
 DEFAULT_MIN_INTERVAL: Mapping[str, float] = {
-    "pxdata.stat.fi": 1.0,
+    "pxdata.stat.fi": 1.0,  # PxWeb's house rule: about 10 requests per 10 s
+    "trafi2.stat.fi": 1.0,  # Traficom's PxWeb, the same rule
     "data.fingrid.fi": 6.0,
     "sdmx.oecd.org": 6.0,  # OECD answers HTTP 429 after 10–15 quick requests (SOURCES.md)
 }
@@ -190,10 +191,15 @@ def status_error(
     *,
     secrets: Mapping[str, str] | None = None,
 ) -> HttpError:
-    """The error for a final non-2xx response (TooManyCellsError for 403). `url` must already be safe."""
+    """The error for a final non-2xx response. `url` must already be safe.
+
+    403 to a POST is TooManyCellsError (PxWeb's answer to a query of too many cells, which the caller
+    splits); 403 to a GET is refused access (a wrong or missing API key, or a source that blocks this
+    network), said as such.
+    """
     got = describe_status(status, body, secrets)
     field = f"{method.upper()} {url}"
-    if status == 403:
+    if status == 403 and method.upper() == "POST":
         return TooManyCellsError(
             source,
             field,
@@ -201,6 +207,9 @@ def status_error(
             got,
             status=status,
         )
+    if status == 403:
+        expected = "access (HTTP 403: refused — check the API key, or whether the source blocks this network)"
+        return HttpError(source, field, expected, got, status=status)
     return HttpError(source, field, "HTTP 2xx", got, status=status)
 
 

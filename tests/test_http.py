@@ -395,6 +395,21 @@ def test_403_is_too_many_cells(httpserver: HTTPServer, make_fetcher: Make) -> No
     assert len(httpserver.log) == 1
 
 
+def test_403_to_a_get_is_refused_access_not_too_many_cells(
+    httpserver: HTTPServer, make_fetcher: Make
+) -> None:
+    refused = '{"message": "Forbidden"}'
+    httpserver.expect_request("/api/datasets/265/data").respond_with_data(refused, status=403)
+    with pytest.raises(FetchError) as info:
+        make_fetcher().get("fingrid_emission_factor", httpserver.url_for("/api/datasets/265/data"))
+    text = str(info.value)
+    assert not isinstance(info.value, TooManyCellsError)
+    assert info.value.status == 403
+    assert "check the API key" in text and "too many cells" not in text
+    assert text.startswith("fingrid_emission_factor: GET http://") and "HTTP 403 Forbidden" in text
+    assert len(httpserver.log) == 1
+
+
 def test_404_fails_without_retry(httpserver: HTTPServer, make_fetcher: Make, rec: Recorder) -> None:
     httpserver.expect_request("/missing").respond_with_data("No such table: 11zz", status=404)
     with pytest.raises(FetchError) as info:
@@ -526,4 +541,5 @@ def test_default_intervals_follow_house_rules() -> None:
     from ingest.http import DEFAULT_MIN_INTERVAL
 
     assert DEFAULT_MIN_INTERVAL["pxdata.stat.fi"] == 1.0
+    assert DEFAULT_MIN_INTERVAL["trafi2.stat.fi"] == 1.0  # Traficom's PxWeb: the same 10 requests per 10 s
     assert DEFAULT_MIN_INTERVAL["data.fingrid.fi"] == 6.0
