@@ -1,9 +1,10 @@
 """Benchmark: `kestava report` as a whole process against vl-convert alone drawing the same specs.
 
-    .venv/bin/python bench/bench_report.py [--pairs 5] [--sizes 7,309]
+    .venv/bin/python bench/bench_report.py [--pairs 5] [--sizes 7,all]
 
-For each size (Syke for the bundled 7 municipalities, and for all 309: bench_run309.snapshot_309) a data
-folder is made once, untimed: offline ingest and compute in a fresh SQLite file. Then, interleaved:
+For each size (Syke for the bundled 7 municipalities, and `all`: the whole country, 308 municipalities
+since 2025, bench_whole_country.snapshot_whole_country) a data folder is made once, untimed: offline
+ingest and compute in a fresh SQLite file. Then, interleaved:
 - measured: `kestava report --lang fi` in a new process (database reads, ten charts, CSV, XLSX, SVG, PNG
   and the inlined PNG, the HTML page, published atomically);
 - baseline: a new Python process that imports vl-convert and draws the same specs the same way, one after
@@ -12,7 +13,8 @@ folder is made once, untimed: offline ingest and compute in a fresh SQLite file.
   SVG and PNG files. It is the least any report needs: the drawing alone, with no database and no HTML,
   in the libraries the report uses.
 Both sides are checked first: every SVG the report wrote equals the baseline's SVG of the same spec. Goal
-(issue 14): median ratio <= 2 at 7 and at 309 municipalities. Prints min / median / max; exits 1 on FAIL.
+(issue 14): median ratio <= 2 at 7 municipalities and for the whole country. Prints min / median / max;
+exits 1 on FAIL.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_run309 import snapshot_309  # noqa: E402  (bench/ is on sys.path when run as a script)
-from bench_stats import interleave, spread  # noqa: E402
+from bench_stats import interleave, spread  # noqa: E402  (bench/ is on sys.path when run as a script)
+from bench_whole_country import snapshot_whole_country  # noqa: E402
 
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR  # noqa: E402
 
@@ -113,7 +115,9 @@ def bench_size(size: str, snapshot: Path, work: Path, pairs: int) -> tuple[list[
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5, help="interleaved pairs per size (at least 5)")
-    parser.add_argument("--sizes", default="7,309", help="Syke municipalities: 7 (bundled), 309, or both")
+    parser.add_argument(
+        "--sizes", default="7,all", help="Syke municipalities: 7 (bundled), all (the whole country), or both"
+    )
     args = parser.parse_args(argv)
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
@@ -121,10 +125,10 @@ def main(argv: list[str]) -> int:
         for size in args.sizes.split(","):
             if size == "7":
                 snapshot = DEFAULT_SNAPSHOT_DIR
-            elif size == "309":
-                snapshot = snapshot_309(work / "snapshot309")
+            elif size == "all":
+                snapshot = snapshot_whole_country(work / "snapshot-whole-country")
             else:
-                raise SystemExit(f"--sizes: expected 7 and/or 309, got {size!r}")
+                raise SystemExit(f"--sizes: expected 7 and/or all, got {size!r}")
             ratios, same = bench_size(size, snapshot, work, args.pairs)
             low, median, high = spread(ratios)
             passed = same and median <= GOAL

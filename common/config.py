@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     site_dir: Path | None = Field(default=None, description="The public site (default: data_dir/site)")
     syke_municipalities: str | None = Field(
         default=None,
-        description='Syke municipalities to ingest, overriding the catalogue: "all" (the whole country, 309) '
+        description='Syke municipalities to ingest, overriding the catalogue: "all" (the whole country, 308) '
         'or numbers separated by commas ("049,091")',
     )
 

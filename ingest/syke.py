@@ -29,6 +29,8 @@ __all__ = [
     "URL_FORMS",
     "SykeConnector",
     "UrlFormMemory",
+    "current_municipality_codes",
+    "merged_municipalities",
     "municipalities",
     "municipality_codes",
     "municipality_url",
@@ -86,28 +88,48 @@ _DOT_DECIMAL = r"^[-+]?\d+\.\d+([eE][-+]?\d+)?$"
 
 
 @cache
-def municipalities() -> tuple[tuple[str, str, str], ...]:
-    """(code, Finnish name, Swedish name) of the 309 municipalities (ingest/municipalities.json)."""
+def _municipality_rows() -> tuple[dict[str, str], ...]:
     document = json.loads(MUNICIPALITIES_PATH.read_text(encoding="utf-8"))
-    return tuple((row["code"], row["fi"], row["sv"]) for row in document["municipalities"])
+    return tuple(document["municipalities"])
+
+
+def municipalities() -> tuple[tuple[str, str, str], ...]:
+    """(code, Finnish name, Swedish name) of every municipality since 2021, merged ones included (their
+    names still label older data; ingest/municipalities.json)."""
+    return tuple((row["code"], row["fi"], row["sv"]) for row in _municipality_rows())
 
 
 def municipality_codes() -> tuple[str, ...]:
-    """The three-digit numbers ("005" … "992") of all Finnish municipalities."""
+    """The three-digit numbers ("005" … "992") of every municipality since 2021, merged ones included."""
     return tuple(code for code, _, _ in municipalities())
+
+
+def merged_municipalities() -> dict[str, tuple[str, str]]:
+    """Number of a municipality that no longer exists -> (number it joined, last day as ISO date)."""
+    return {row["code"]: (row["merged_into"], row["until"]) for row in _municipality_rows() if "until" in row}
+
+
+def current_municipality_codes() -> tuple[str, ...]:
+    """The numbers of today's municipalities (308 since Pertunmaa joined Mäntyharju on 1 January 2025):
+    the sources publish in the current division, so these are the ones to ask for."""
+    merged = merged_municipalities()
+    return tuple(code for code in municipality_codes() if code not in merged)
 
 
 def request_codes(spec: DatasetSpec) -> dict[str, str]:
     """Municipality number ("049") -> the number as written in the URL, from the catalogue options.
 
-    `options.municipalities` is a list of numbers or "all" (the 309 of municipalities.json). The number
-    is written without zero padding ("49"), as the one public client known to work across the 2025 and
-    2026 releases writes it; SykeConnector.fetch falls back to the padded form ("049") on HTTP 404.
+    `options.municipalities` is a list of numbers or "all" (today's municipalities: 308 since 2025). A
+    municipality that has joined another is refused, naming the one to ask for (Syke publishes in the
+    current division, so its file is gone). The number is written without zero padding ("49"), as the
+    one public client known to work across the 2025 and 2026 releases writes it; SykeConnector.fetch
+    falls back to the padded form ("049") on HTTP 404.
     """
     chosen = spec.options.get("municipalities", "all")
     known = set(municipality_codes())
+    merged = merged_municipalities()
     if chosen == "all":
-        codes = list(municipality_codes())
+        codes = list(current_municipality_codes())
     elif isinstance(chosen, list) and chosen:
         codes = []
         for item in chosen:
@@ -117,7 +139,14 @@ def request_codes(spec: DatasetSpec) -> dict[str, str]:
                     f"catalogue: dataset {spec.id!r}: options.municipalities: {item!r} is not a Finnish "
                     f"municipality number (see {MUNICIPALITIES_PATH.name})"
                 )
-            codes.append(text.zfill(3))
+            code = text.zfill(3)
+            if code in merged:
+                into, until = merged[code]
+                raise ValueError(
+                    f"catalogue: dataset {spec.id!r}: options.municipalities: {item!r} no longer exists "
+                    f"after {until}: it joined {into}, which the sources now publish it under; ask for {into}"
+                )
+            codes.append(code)
     else:
         raise ValueError(
             f"catalogue: dataset {spec.id!r}: options.municipalities must be a list of municipality numbers "

@@ -318,7 +318,7 @@ def test_the_environment_chooses_the_syke_municipalities(
         get_settings.cache_clear()
         (whole,) = run_ingest(engine, RawStore(tmp_path / "raw2"), ["syke_emissions"], offline=True)
         assert whole.outcome == "failed"
-        assert "kunta_5.csv" in (whole.error or "")  # Alajärvi (005), the first of the 309, is not recorded
+        assert "kunta_5.csv" in (whole.error or "")  # Alajärvi (005), the first asked for, is not recorded
     finally:
         get_settings.cache_clear()
 

@@ -31,8 +31,9 @@ from ingest.syke import (
     TASO3,
     SykeConnector,
     UrlFormMemory,
+    current_municipality_codes,
+    merged_municipalities,
     municipalities,
-    municipality_codes,
     request_codes,
 )
 from scripts.demo import syke as demo
@@ -200,7 +201,9 @@ def test_the_zero_pad_option_is_no_longer_read(httpserver: HTTPServer) -> None:
         request_codes(make_spec(httpserver, municipalities=["049"], zero_pad=True))
 
 
-def test_all_309_municipalities_in_one_run(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+def test_all_308_municipalities_of_today_in_one_run(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    """ "all" asks for today's municipalities: not Pertunmaa (588), which joined Mäntyharju in 2025."""
+
     def handler(request: Request) -> Response:
         code = re.fullmatch(r"/Tulokset_taso_5/kunta_([1-9]\d{0,2})\.csv", request.path)
         assert code is not None
@@ -213,18 +216,24 @@ def test_all_309_municipalities_in_one_run(httpserver: HTTPServer, fetcher: Live
     started = time.perf_counter()
     frame = run(spec, fetcher)
     assert time.perf_counter() - started < 10
-    assert len(httpserver.log) == 309
-    assert frame["area"].n_unique() == 309
+    assert len(httpserver.log) == 308
+    assert csv_path("588") not in {request.path for request, _ in httpserver.log}
+    assert frame["area"].n_unique() == 308
     emissions = frame.filter(pl.col("measure") == "emissions")
     assert dict(emissions.select("area", "value").iter_rows()) == {
-        code: int(code) + 0.5 for code in municipality_codes()
+        code: int(code) + 0.5 for code in current_municipality_codes()
     }
 
 
-def test_municipality_list_has_the_309_codes_with_names() -> None:
+def test_municipality_list_has_the_309_codes_of_2021_with_names_and_the_2025_merger() -> None:
     rows = municipalities()
     assert len(rows) == 309
     assert len({code for code, _, _ in rows}) == 309
+    # Pertunmaa joined Mäntyharju on 1 January 2025 (Finnish Government decision of 6 June 2024): its name
+    # still labels older data, but no source publishes it any more
+    assert merged_municipalities() == {"588": ("507", "2024-12-31")}
+    today = current_municipality_codes()
+    assert len(today) == 308 and "588" not in today and "507" in today
     names = {code: (fi, sv) for code, fi, sv in rows}
     assert names["049"] == ("Espoo", "Esbo")
     assert names["091"] == ("Helsinki", "Helsingfors")
@@ -245,6 +254,13 @@ def test_connector_fulfils_the_protocol() -> None:
     connector: Connector = SykeConnector()
     assert (connector.protocol, connector.reader_version) == ("syke_csv", "syke-csv/2")
     assert load_catalogue().dataset("syke_emissions").protocol == connector.protocol
+
+
+def test_a_merged_municipality_is_refused_naming_the_one_it_joined(httpserver: HTTPServer) -> None:
+    with pytest.raises(ValueError, match=r"'588' no longer exists after 2024-12-31: it joined 507") as caught:
+        request_codes(make_spec(httpserver, municipalities=["049", "588"]))
+    assert "ask for 507" in str(caught.value)
+    assert list(request_codes(make_spec(httpserver, municipalities=["049", "507"]))) == ["049", "507"]
 
 
 def test_unknown_municipality_option_is_a_clear_error(httpserver: HTTPServer) -> None:
