@@ -15,6 +15,10 @@ class KestavaError(Exception):
     exit_code = EXIT_USAGE
 
 
+class DatabaseUrlError(KestavaError):
+    """The database URL (KESTAVA_DATABASE_URL or --database-url) cannot be parsed; never repeats it."""
+
+
 class DatabaseMissingError(KestavaError):
     """A read-only command found no database (or no tracker schema) where the settings point."""
 

@@ -16,14 +16,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from sqlalchemy import Connection, Engine, Executable, bindparam, create_engine, event, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
 from schedule.triggers import HELSINKI
 from storage import schema
-from storage.engine import create_db_engine, driver_rows, once_more
+from storage.engine import create_db_engine, driver_rows, once_more, parse_url
 
 log = logging.getLogger("scheduler")
 _UNKNOWN = object()  # KestavaJobStore: the next run time is not known from the last update
@@ -39,7 +38,7 @@ def jobstore_engine(database_url: str) -> Engine:
     job runs once more, never a run record (the tracker's own engine keeps synchronous commits); and a
     checkout does not ping the server first: KestavaJobStore runs a statement again on a new connection
     when the server dropped the old one (a restart), one round trip less per statement."""
-    url = make_url(database_url)
+    url = parse_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(database_url, connect_args={"timeout": 600})
         event.listen(engine, "connect", _sqlite_jobstore_pragmas)

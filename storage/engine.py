@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Dialect, Engine, Executable, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from common.config import get_settings
-from common.errors import DatabaseMissingError, SchemaVersionError
+from common.errors import DatabaseMissingError, DatabaseUrlError, SchemaVersionError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -28,9 +28,33 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+UNREADABLE_URL = "<a database URL that cannot be parsed>"
+
+
+def parse_url(url: str | URL) -> URL:
+    """The URL parsed; one that cannot be raises DatabaseUrlError, which does not repeat it (it may hold a
+    password) but says what is wrong and what a URL looks like."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as error:
+        reason = (
+            "its port is not a number"
+            if isinstance(error, ValueError)
+            else "it is not of the form dialect+driver://user@host:port/database"
+        )
+        raise DatabaseUrlError(
+            f"the database URL (KESTAVA_DATABASE_URL or --database-url) cannot be parsed: {reason}; "
+            "for example sqlite:///data/kestava.sqlite3 or postgresql+psycopg://user@host:5432/kestava"
+        ) from None
+
+
 def safe_url(url: str | Engine) -> str:
-    """The URL with any password masked, for logs and messages."""
-    parsed = url.url if isinstance(url, Engine) else make_url(url)
+    """The URL with any password masked, for logs and messages; never raises (a URL that cannot be
+    parsed is not repeated at all)."""
+    try:
+        parsed = url.url if isinstance(url, Engine) else make_url(url)
+    except (ArgumentError, ValueError):
+        return UNREADABLE_URL
     return parsed.render_as_string(hide_password=True)
 
 
@@ -39,7 +63,7 @@ def create_db_engine(url: str | URL, *, pre_ping: bool = True, isolation_level: 
     PostgreSQL each checkout first pings the server (so that a restart costs no failed statement) unless
     pre_ping is False: for a caller that retries a statement whose connection turned out dead (once_more);
     isolation_level "AUTOCOMMIT" sets every connection so once, when it is made (PostgreSQL)."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -242,7 +266,7 @@ def open_existing_database(url: str | None = None) -> Engine:
     (no Alembic version table), saying how to create one.
     """
     url = url or get_settings().resolved_database_url()
-    parsed = make_url(url)
+    parsed = parse_url(url)
     hint = "run `kestava ingest` (or `kestava migrate`) first, or set KESTAVA_DATABASE_URL"
     file = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if file and file != ":memory:" and not Path(file).is_file():

@@ -16,7 +16,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from common.config import get_settings
-from common.errors import EXIT_INTERNAL, EXIT_USAGE
+from common.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE
 from kestava.cli import app
 
 runner = CliRunner()
@@ -233,6 +233,55 @@ def test_a_broken_database_is_one_line_and_exit_2(
     expected = "Connection refused" if condition == "unreachable" else "file is not a database"
     assert "cannot use the database at" in lines[0] and expected in lines[0]
     assert "KESTAVA_DATABASE_URL" in lines[0]
+
+
+MALFORMED_URLS = {
+    "no colon after the dialect": "postgresql+psycopg//nobody:topsecret@127.0.0.1/none",
+    "a port that is not a number": "postgresql+psycopg://nobody:topsecret@127.0.0.1:notaport/none",
+}
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS.values(), ids=list(MALFORMED_URLS))
+@pytest.mark.parametrize("command", [*DATABASE_COMMANDS, ["status"]], ids=lambda c: c[0])
+def test_a_malformed_database_url_is_one_line_and_exit_2_without_repeating_it(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, url: str, command: list[str]
+) -> None:
+    monkeypatch.setenv("KESTAVA_DATABASE_URL", url)
+    get_settings.cache_clear()
+    result = runner.invoke(app, command)
+    assert result.exit_code == EXIT_USAGE, result.output
+    output = " ".join(result.output.split())  # rich wraps status's line
+    assert "Traceback" not in output and "topsecret" not in output and "nobody" not in output
+    assert "KESTAVA_DATABASE_URL or --database-url) cannot be parsed" in output
+    reason = "its port is not a number" if "notaport" in url else "dialect+driver://user@host:port/database"
+    assert reason in output
+
+
+def test_status_json_on_a_malformed_database_url_is_json_saying_so(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KESTAVA_DATABASE_URL", MALFORMED_URLS["no colon after the dialect"])
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == EXIT_USAGE
+    answer = json.loads(result.stdout)
+    assert answer["ok"] is False and "cannot be parsed" in answer["error"]
+    assert "topsecret" not in result.output
+
+
+def test_the_scheduler_on_a_malformed_database_url_logs_one_error_and_exits_1(tmp_path: Path) -> None:
+    url = MALFORMED_URLS["no colon after the dialect"]
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).parents[1] / "scheduler.py"), "--database-url", url, "--list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert "Traceback" not in done.stderr and "topsecret" not in done.stderr + done.stdout
+    assert "cannot open <a database URL that cannot be parsed>: DatabaseUrlError" in done.stderr
 
 
 def test_unwritable_output_is_a_usage_error(data_dir: Path) -> None:
