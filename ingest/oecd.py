@@ -581,7 +581,8 @@ def _observations(
     dimensions = list(structure.dimensions)
     index = {name: _required(source, header, name) for name in (*dimensions, "TIME_PERIOD", "OBS_VALUE")}
     status = _column(source, header, "OBS_STATUS")
-    mult = _column(source, header, "UNIT_MULT")
+    # required: without it a value published in thousands (UNIT_MULT 3) would pass as units, off by 10^3
+    mult = _required(source, header, "UNIT_MULT")
     for required in ("MEASURE", "UNIT_MEASURE"):
         if required not in dimensions:
             raise ValidationError(
@@ -668,9 +669,7 @@ def _observations(
     return frame.sort([c for c in frame.columns if c not in ("period", "value", "flag", "unit")] + ["period"])
 
 
-def _value(
-    source: str, row: list[str], value_at: int, mult_at: int | None, code: str, period: str
-) -> float | None:
+def _value(source: str, row: list[str], value_at: int, mult_at: int, code: str, period: str) -> float | None:
     """OBS_VALUE × 10^UNIT_MULT; an empty OBS_VALUE (or NaN) is null."""
     text = row[value_at].strip()
     if text == "" or text.lower() == "nan":
@@ -683,7 +682,7 @@ def _value(
         ) from None
     if not math.isfinite(value):
         raise ValidationError(source, "column OBS_VALUE", "a finite number", f"{text!r} ({code} {period})")
-    exponent = row[mult_at].strip() if mult_at is not None else ""
+    exponent = row[mult_at].strip()  # empty: no multiplier (10^0)
     if exponent:
         if not re.fullmatch(r"-?\d{1,2}", exponent):
             raise ValidationError(

@@ -392,6 +392,14 @@ def test_not_applicable_periods_are_dropped_and_other_periods_rejected() -> None
     assert caught.value.field == "column TIME_PERIOD" and "2022-Q1" in str(caught.value)
 
 
+def test_a_missing_or_renamed_unit_mult_column_is_rejected_not_read_as_units() -> None:
+    """Espoo's 3,Thousands row would be a thousand times too small if the multiplier were lost."""
+    for renamed in ("UNIT_MULTIPLIER", "UNITMULT"):
+        with pytest.raises(ValidationError) as caught:
+            parse(HAND_CHECKED.replace("UNIT_MULT,Unit multiplier", f"{renamed},Unit multiplier"))
+        assert caught.value.field == "column UNIT_MULT" and "expected a column UNIT_MULT" in str(caught.value)
+
+
 def test_unit_mult_must_be_a_power_of_ten() -> None:
     with pytest.raises(ValidationError) as caught:
         parse(HAND_CHECKED.replace("3,Thousands", "k,Thousands"))
