@@ -18,6 +18,7 @@ from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_ty
 from tenacity.wait import wait_exponential_jitter
 
 from common.payload import Params, Payload, RequestSpec, ValidatorCache
+from common.secrets import REDACTED, redact
 from ingest.errors import FetchError, ValidationError
 
 __all__ = [
@@ -75,7 +76,6 @@ _SECRET_PARAM_NAMES = frozenset(
         "subscription_key",
     }
 )
-_REDACTED = "***"
 
 
 class _MaskUrls(logging.Filter):
@@ -118,12 +118,8 @@ class TooManyCellsError(HttpError):
 
 
 def scrub(text: str, secrets: Mapping[str, str] | None) -> str:
-    """Replace every secret value occurring in text with ***."""
-    if secrets:
-        for value in secrets.values():
-            if value:
-                text = text.replace(value, _REDACTED)
-    return text
+    """Replace every secret value (of a request's secret headers or parameters) occurring in text with ***."""
+    return redact(text, sorted(secrets.values(), key=len, reverse=True)) if secrets else text
 
 
 def full_url(url: str, params: Params = ()) -> str:
@@ -143,11 +139,11 @@ def display_url(url: str | httpx.URL, params: Params = (), secrets: Mapping[str,
         parsed = parsed.copy_with(username=None, password=None)
     if parsed.query:
         masked = [
-            (name, _REDACTED if name.lower().replace("-", "_") in _SECRET_PARAM_NAMES else value)
+            (name, REDACTED if name.lower().replace("-", "_") in _SECRET_PARAM_NAMES else value)
             for name, value in parsed.params.multi_items()
         ]
         parsed = parsed.copy_with(params=masked)
-    return scrub(str(parsed).replace("%2A%2A%2A", _REDACTED), secrets)
+    return scrub(str(parsed).replace("%2A%2A%2A", REDACTED), secrets)
 
 
 def looks_like_html(content_type: str | None, body: bytes) -> str | None:

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common.secrets import redact
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness_rows
 from storage import schema
@@ -45,7 +46,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
-REDACTED = "***"
 # Environment variables whose values are secrets wherever they might turn up (logs, alerts).
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_PASSWORD", "_SECRET")
 _SECRET_NAMES = ("KESTAVA_ALERT_WEBHOOK_URL", "KESTAVA_DATABASE_URL")
@@ -90,14 +90,6 @@ def secret_values(environ: Mapping[str, str] | None = None, extra_names: Iterabl
     return sorted(
         values, key=len, reverse=True
     )  # longest first, so a secret containing another is masked whole
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """text with every secret value replaced by ***."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, func, or_, select
 
-from kestava.alerts import Problem, check_run, redact
+from common.secrets import redact
+from kestava.alerts import Problem, check_run
 from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
 from schedule.runtime import Runtime, current_runtime
 from schedule.site_job import run_site

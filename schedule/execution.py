@@ -17,7 +17,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from kestava.alerts import RETRY_TRIGGER, Problem, redact
+from common.secrets import redact
+from kestava.alerts import RETRY_TRIGGER, Problem
 from schedule.runtime import Runtime, _in_flight, _skip
 from storage.jobs import finish_run, start_run
 from storage.locks import BusyError, job_lock

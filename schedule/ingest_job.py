@@ -10,8 +10,9 @@ from tenacity import (
     retry_if_result,
 )
 
+from common.secrets import redact
 from ingest.run import DatasetOutcome
-from kestava.alerts import RETRY_TRIGGER, check_freshness, check_run, redact
+from kestava.alerts import RETRY_TRIGGER, check_freshness, check_run
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job, _retrying
 from schedule.runtime import Runtime, _today, current_runtime

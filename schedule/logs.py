@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from common.logs import configure_logging
-from kestava.alerts import redact
+from common.secrets import redact
 
 
 class _RedactingFormatter(logging.Formatter):

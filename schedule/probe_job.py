@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from kestava.alerts import Problem, redact
+from common.secrets import redact
+from kestava.alerts import Problem
 from schedule.execution import _guarded, _log_job
 from schedule.runtime import current_runtime
 from storage.jobs import finish_run, start_run

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, event, inspect, select
 
+from common.secrets import redact
 from ingest.catalogue import Catalogue, parse_catalogue
 from kestava.alerts import (
     Alerter,
@@ -30,7 +31,6 @@ from kestava.alerts import (
     check_freshness,
     check_run,
     consecutive_failures,
-    redact,
     secret_values,
 )
 from storage import schema
