@@ -722,7 +722,10 @@ def accept_command(
                 why=why,
                 raw_store=RawStore(get_settings().raw_dir),
             )
-        except (AcceptError, RejectionLookupError, BusyError, DataError) as error:
+        except RejectionLookupError as error:  # SNAPSHOT names no rejected payload: a bad argument
+            err().print(f"[red]not accepted: {error}")
+            raise typer.Exit(code=EXIT_USAGE) from None
+        except (AcceptError, BusyError, DataError) as error:
             err().print(f"[red]{dataset}: not accepted: {error}")
             raise typer.Exit(code=EXIT_FAILED) from None
         r = done.rejection

@@ -415,7 +415,8 @@ def test_a_fivefold_revision_is_rejected_then_accepted_and_loaded(
     refused = runner.invoke(app, ["accept", "hsy_emissions", kept.short])
     assert refused.exit_code != 0 and "--why" in refused.output
     unknown = runner.invoke(app, ["accept", "hsy_emissions", "00000000", "--why", "x"])
-    assert unknown.exit_code == 1 and "no rejected payload" in unknown.output
+    assert unknown.exit_code == 2 and "no rejected payload" in unknown.output  # a bad SNAPSHOT argument
+    assert unknown.output.count("hsy_emissions:") == 1  # the dataset named once
     listed = runner.invoke(app, ["accept", "hsy_emissions"])
     assert listed.exit_code == 0 and kept.short in listed.output
 
