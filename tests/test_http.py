@@ -400,7 +400,7 @@ def test_403_to_a_get_is_refused_access_not_too_many_cells(
 ) -> None:
     refused = '{"message": "Forbidden"}'
     httpserver.expect_request("/api/datasets/265/data").respond_with_data(refused, status=403)
-    with pytest.raises(FetchError) as info:
+    with pytest.raises(HttpError) as info:
         make_fetcher().get("fingrid_emission_factor", httpserver.url_for("/api/datasets/265/data"))
     text = str(info.value)
     assert not isinstance(info.value, TooManyCellsError)
