@@ -31,7 +31,8 @@ def unknown_code(what: str, given: str, choices: Iterable[str]) -> UnknownCodeEr
 
 
 def area_code(given: str, stored: Iterable[str]) -> str:
-    """The area code for a code or a name in any language (Espoo, Esbo → 049), checked against stored codes.
+    """The area code for a code (49 or 049), or a name in any language (Espoo, Esbo → 049), checked against
+    stored codes.
 
     UnknownCodeError names the nearest codes and names when nothing matches, or the areas that have
     values when nothing is near.
@@ -42,6 +43,9 @@ def area_code(given: str, stored: Iterable[str]) -> str:
     codes = set(stored)
     if given in codes:
         return given
+    padded = given.strip().zfill(3)  # a municipality number without its zeros: 49 → 049
+    if given.strip().isdigit() and padded in codes:
+        return padded
     names: dict[str, str] = {}  # name as written → code
     for lang in LANGUAGES:
         for area, name in area_names(lang).items():

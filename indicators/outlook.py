@@ -17,6 +17,32 @@ from indicators.trajectory import (
 )
 
 TREND_METHODS: tuple[TrendMethod, ...] = ("ols", "theil_sen")
+OUTLOOK_SCHEMA = pl.Schema(
+    {
+        "indicator": pl.String(),
+        "area": pl.String(),
+        "latest_year": pl.Int64(),
+        "latest_value": pl.Float64(),
+        "target_year": pl.Int64(),
+        "target_value": pl.Float64(),
+        "gap": pl.Float64(),
+        "gap_pct": pl.Float64(),
+        "required_rate": pl.Float64(),
+        "required_change_per_year": pl.Float64(),
+        "method": pl.String(),
+        "status": pl.String(),
+        "reason": pl.String(),
+        "slope_per_year": pl.Float64(),
+        "n_points": pl.Int64(),
+        "projected_value": pl.Float64(),
+        "projected_lower": pl.Float64(),
+        "projected_upper": pl.Float64(),
+        "year_reached": pl.Int64(),
+        "path_total": pl.Float64(),
+        "trend_total": pl.Float64(),
+        "overshoot": pl.Float64(),
+    }
+)
 
 
 def outlook(values: pl.DataFrame, direction: Direction = "decrease") -> pl.DataFrame:
@@ -27,7 +53,8 @@ def outlook(values: pl.DataFrame, direction: Direction = "decrease") -> pl.DataF
     gap (units and % of latest), required compound rate and linear change per year from now on, the
     trend's projected target-year value with its 95 % band, the year the trend reaches the target,
     remaining cumulative amounts under the path and under the trend, and status ok or
-    insufficient_data with the reason (fewer than 5 yearly values: never a guess).
+    insufficient_data with the reason (fewer than 5 yearly values: never a guess). OUTLOOK_SCHEMA, also
+    when there is no row.
     """
     rows: list[dict[str, object]] = []
     annual = values.filter(pl.col("year").is_not_null())
@@ -83,4 +110,4 @@ def outlook(values: pl.DataFrame, direction: Direction = "decrease") -> pl.DataF
                     "overshoot": budget.overshoot,
                 }
             )
-    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    return pl.DataFrame(rows, schema=OUTLOOK_SCHEMA)

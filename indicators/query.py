@@ -13,35 +13,60 @@ import polars as pl
 from sqlalchemy import ColumnElement, Engine, or_, select
 
 from indicators.catalogue import LANGUAGES, load_indicator_catalogue
-from indicators.lookup import area_code, unknown_code
+from indicators.lookup import UnknownCodeError, area_code, unknown_code
 from indicators.outlook import outlook as target_outlook
 from indicators.vintage import assess_as_of, explain_changes
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness as dataset_freshness
 from ingest.peers import peer_names
 from storage import read, schema
-from storage.engine import open_database
+from storage.engine import open_existing_database
 from storage.notes import check_lang, check_period, list_notes
 
 MUNICIPALITIES_PATH = Path(__file__).resolve().parent.parent / "ingest" / "municipalities.json"
 ESPOO = "049"
 LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
+# the kinds of computed values (indicators.engine.indicator_values writes these, tests/test_api.py checks it)
+VALUE_KINDS = ("observed", "estimate", "target", "path", "path_from_latest", "projection")
 
 
 @cache
 def _default_engine() -> Engine:
-    return open_database()
+    return open_existing_database()
 
 
 def connect(url: str | None = None) -> Engine:
-    """An engine on the given URL, or on the configured database (migrated to the newest schema)."""
-    return open_database(url) if url else _default_engine()
+    """An engine on the given URL, or on the configured database, for reading: it must exist and have the
+    tracker's schema (DatabaseMissingError or SchemaVersionError says what to do); never creates one, so
+    a mistyped URL is an error, not an empty database."""
+    return open_existing_database(url) if url else _default_engine()
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    """One code or several as a list (a single string is one code, not its characters)."""
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def as_date(name: str, value: date | datetime | str | None) -> date | datetime | None:
+    """A date argument as a date or datetime; ISO text ('2025-06-30', '2025-06-30T12:00') is accepted,
+    anything else is a ValueError naming the argument."""
+    if value is None or isinstance(value, date):  # datetime is a date too
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{name}: expected a date, a datetime or ISO text like '2025-06-30', got {value!r}")
+
+
+def _check_kinds(kinds: list[str] | None) -> None:
+    """UnknownCodeError for a value kind that does not exist (a typo would else give an empty frame)."""
+    for kind in kinds or []:
+        if kind not in VALUE_KINDS:
+            raise unknown_code("kind", kind, VALUE_KINDS)
 
 
 def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Engine) -> list[str] | None:
@@ -59,11 +84,32 @@ def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Eng
 
 
 def _check_indicators(indicators: list[str] | None) -> None:
-    """UnknownCodeError for an indicator id the catalogue does not know (breakdown parts by their parent)."""
+    """UnknownCodeError for an indicator id the catalogue does not know (breakdown parts by their parent);
+    an indicator's name in fi, sv or en is pointed to its id."""
     known = load_indicator_catalogue().indicators
     for indicator in indicators or []:
-        if indicator.split(".", 1)[0] not in known:
-            raise unknown_code("indicator", indicator, known)
+        if indicator.split(".", 1)[0] in known:
+            continue
+        wanted = indicator.strip().lower()
+        named = [i.id for i in known.values() if wanted in {i.name.get(lang).lower() for lang in LANGUAGES}]
+        if named:
+            raise UnknownCodeError(
+                f"unknown indicator {indicator!r}: that is the name of {', '.join(named)}; give the id"
+            )
+        raise unknown_code("indicator", indicator, known)
+
+
+def _with_breakdowns(column: ColumnElement[str], indicators: list[str]) -> ColumnElement[bool]:
+    """The ids and their breakdowns' parts ('ghg_by_sector' → 'ghg_by_sector.transport')."""
+    return or_(column.in_(indicators), *(column.startswith(f"{i}.", autoescape=True) for i in indicators))
+
+
+def _only(frame: pl.DataFrame, indicators: list[str] | None) -> pl.DataFrame:
+    """The rows of the indicators asked (a part asked alone is that part only, not its siblings)."""
+    if not indicators:
+        return frame
+    base = pl.col("indicator").str.split(".").list.first()
+    return frame.filter(pl.col("indicator").is_in(indicators) | base.is_in(indicators))
 
 
 def catalogue(lang: str = "fi") -> pl.DataFrame:
@@ -119,32 +165,23 @@ def indicator_values(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Computed values: indicator, area, period, year (for annual periods), kind, value, lower, upper, unit,
-    vintage, snapshot_ids, is_demo. An indicator id with a breakdown (e.g. 'ghg_by_sector') returns all
-    its parts ('ghg_by_sector.transport', …)."""
+    vintage, snapshot_ids, is_demo (the same columns when nothing matches). An indicator id with a
+    breakdown (e.g. 'ghg_by_sector') returns all its parts ('ghg_by_sector.transport', …); kind is one of
+    VALUE_KINDS or several."""
     table = schema.indicator_value
     query = select(table)
-    engine = engine or connect()
     indicators, kinds = _as_list(indicator), _as_list(kind)
     _check_indicators(indicators)
+    _check_kinds(kinds)
+    engine = engine or connect()
     areas = _area_codes(_as_list(area), table.c.area, engine)
     if areas:
         query = query.where(table.c.area.in_(areas))
     if kinds:
         query = query.where(table.c.kind.in_(kinds))
-    if indicators:  # the ids and their breakdowns' parts ('ghg_by_sector' → 'ghg_by_sector.transport')
-        query = query.where(
-            or_(
-                table.c.indicator_id.in_(indicators),
-                *(table.c.indicator_id.startswith(f"{i}.", autoescape=True) for i in indicators),
-            )
-        )
-    frame = read.query_frame(engine, query)
-    if frame.height == 0:
-        return frame
-    frame = frame.rename({"indicator_id": "indicator"})
     if indicators:
-        base = pl.col("indicator").str.split(".").list.first()
-        frame = frame.filter(pl.col("indicator").is_in(indicators) | base.is_in(indicators))
+        query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
+    frame = _only(read.query_frame(engine, query).rename({"indicator_id": "indicator"}), indicators)
     return (
         frame.with_columns(
             pl.when(pl.col("period").str.contains(r"^\d{4}$"))
@@ -164,21 +201,20 @@ def assessments(
     latest: bool = True,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Stored assessments with all inputs and outputs (details as JSON); the latest vintage by default."""
+    """Stored assessments with all inputs and outputs (details as JSON); the latest vintage by default.
+    An indicator id with a breakdown returns its parts' assessments too, as indicator_values does. Rates
+    (observed_rate, required_rate) are fractions a year, as stored (kestava.api gives them in %)."""
     table = schema.assessment
     query = select(table)
-    engine = engine or connect()
     indicators = _as_list(indicator)
     _check_indicators(indicators)
+    engine = engine or connect()
     areas = _area_codes(_as_list(area), table.c.area, engine)
     if indicators:
-        query = query.where(table.c.indicator_id.in_(indicators))
+        query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
     if areas:
         query = query.where(table.c.area.in_(areas))
-    frame = read.query_frame(engine, query)
-    if frame.height == 0:
-        return frame
-    frame = frame.rename({"indicator_id": "indicator"})
+    frame = _only(read.query_frame(engine, query).rename({"indicator_id": "indicator"}), indicators)
     if latest:
         frame = frame.sort("as_of").group_by("indicator", "area", "method", maintain_order=True).last()
     return frame.sort("indicator", "area", "method")
@@ -187,29 +223,47 @@ def assessments(
 def outlook(
     indicator: str, *, area: str | Sequence[str] | None = None, engine: Engine | None = None
 ) -> pl.DataFrame:
-    """The road to the indicator's next target per area: gap, required pace from now on, OLS and Theil–Sen
-    projections with 95 % bands, the year the trend reaches the target, and the budget view."""
+    """The road to the indicator's next target per area: gap (unit, and gap_pct in %), required pace from
+    now on (required_rate in % a year, as the reports and `kestava export` show it; required_change_per_year
+    in the unit), OLS and Theil–Sen projections with 95 % bands, the year the trend reaches the target, the
+    budget view, and the provenance of the values it is computed from (unit, vintage, snapshot_ids,
+    is_demo). The same columns when nothing matches."""
     _check_indicators([indicator])
     direction = load_indicator_catalogue().get(indicator).direction
     values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
-    return target_outlook(values.filter(pl.col("indicator") == indicator), direction)
+    values = values.filter(pl.col("indicator") == indicator)
+    found = target_outlook(values, direction).with_columns(pl.col("required_rate") * 100)
+    provenance = values.group_by("indicator", "area").agg(
+        pl.col("unit").first(),
+        pl.col("vintage").max(),
+        pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
+        pl.col("is_demo").any(),
+    )
+    return found.join(provenance, on=["indicator", "area"], how="left", maintain_order="left")
 
 
 def sectors(area: str = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
-    """Observed emissions by sector: sector key, year, value (kt CO2e) for one area."""
+    """Observed emissions by sector for one area: sector key, year, value, unit (kt CO2e), vintage,
+    snapshot_ids, is_demo."""
     indicator = "ghg_by_subsector" if detailed else "ghg_by_sector"
     frame = indicator_values(indicator, area=area, kind="observed", engine=engine)
     return frame.select(
-        pl.col("indicator").str.split(".").list.last().alias("sector"), "year", "value", "unit", "is_demo"
+        pl.col("indicator").str.split(".").list.last().alias("sector"),
+        "year",
+        "value",
+        "unit",
+        "vintage",
+        "snapshot_ids",
+        "is_demo",
     )
 
 
 def compare(
-    indicator: str, areas: Sequence[str], *, lang: str = "fi", engine: Engine | None = None
+    indicator: str, areas: str | Sequence[str], *, lang: str = "fi", engine: Engine | None = None
 ) -> pl.DataFrame:
     """One indicator's observed values for several areas side by side (long form with area names)."""
     names = area_names(lang)
-    frame = indicator_values(indicator, area=list(areas), kind="observed", engine=engine)
+    frame = indicator_values(indicator, area=_as_list(areas), kind="observed", engine=engine)
     return frame.with_columns(pl.col("area").replace_strict(names, default=pl.col("area")).alias("area_name"))
 
 
@@ -224,25 +278,45 @@ def freshness(today: date | None = None, *, engine: Engine | None = None) -> pl.
 
 
 def assess_at(
-    as_of: date | datetime | None, indicators: Sequence[str] | None = None, *, engine: Engine | None = None
+    as_of: date | datetime | str | None,
+    indicators: str | Sequence[str] | None = None,
+    *,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Assess every indicator as the data stood at `as_of` (None: now); nothing is stored."""
-    return assess_as_of(engine or connect(), as_of, indicators)
+    """Assess every indicator (or those named) as the data stood at `as_of` (None: now; a date, a datetime
+    or ISO text); nothing is stored."""
+    wanted = _as_list(indicators)
+    _check_indicators(wanted)
+    parents = list(dict.fromkeys(i.split(".", 1)[0] for i in wanted)) if wanted else None
+    return _only(assess_as_of(engine or connect(), as_date("as_of", as_of), parents), wanted)
 
 
 def status_changes(
-    before: date | datetime,
-    after: date | datetime | None = None,
-    indicators: Sequence[str] | None = None,
+    before: date | datetime | str,
+    after: date | datetime | str | None = None,
+    indicators: str | Sequence[str] | None = None,
     *,
     area: str | Sequence[str] | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Statuses that changed between two vintages, each with its cause (new data or revised history);
-    for `area` (codes or names) only, when given."""
+    """Statuses that changed between two vintages (dates, datetimes or ISO text; `after` None: now), each
+    with its cause (new data or revised history); for `area` (codes or names) only, when given."""
+    start, end = as_date("before", before), as_date("after", after)
+    if start is None:
+        raise ValueError("before: expected a date, a datetime or ISO text like '2025-06-30', got None")
+    if end is not None and _moment(end) < _moment(start):
+        raise ValueError(f"after ({end}) is earlier than before ({start}): give the earlier vintage first")
+    wanted = _as_list(indicators)
+    _check_indicators(wanted)
     engine = engine or connect()
     areas = _area_codes(_as_list(area), schema.indicator_value.c.area, engine)
-    return explain_changes(engine, before, after, indicators, areas=areas)
+    return explain_changes(engine, start, end, wanted, areas=areas)
+
+
+def _moment(value: date | datetime) -> datetime:
+    """A date as the start of its day, to compare it with a datetime (naive, as the arguments are)."""
+    moment = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
+    return moment.replace(tzinfo=None)
 
 
 def known_note_indicators() -> set[str]:

@@ -6,10 +6,14 @@
     api.observations("syke_emissions", area=["049", "091"])
     api.notes("ghg_total", lang="fi")                      # staff notes (Markdown) by period
 
-Every function takes an optional `engine`; by default it opens KESTAVA_DATABASE_URL (or the embedded
-SQLite file). Values come with their unit, vintage, snapshot ids and whether they are demo data. The
+The functions that read the database take an optional `engine`; by default they open
+KESTAVA_DATABASE_URL (or the embedded SQLite file), which must exist: a mistyped URL is an error, not a
+new empty database. Computed values come with their unit, vintage, snapshot ids and whether they are
+demo data (`provenance` turns snapshot ids into URLs and fetch times); observations carry their
+snapshot id. Rates (assessments' and the outlook's observed_rate and required_rate) are in % a year, as
+the reports and `kestava export` show them. Dates may be given as ISO text ('2025-06-30'). Most
 functions live in indicators.query (the report reads them there too); observations is here, as it adds
-the report's labels.
+the report's labels, and so are assessments and assess_at, which give the rates in %.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import date, datetime
 import polars as pl
 from sqlalchemy import Engine
 
+from indicators import query
 from indicators.lookup import unknown_code
 from indicators.query import (
     ESPOO as ESPOO,
@@ -33,15 +38,10 @@ from indicators.query import (
 from indicators.query import (
     _area_codes,
     _as_list,
+    as_date,
 )
 from indicators.query import (
     area_names as area_names,
-)
-from indicators.query import (
-    assess_at as assess_at,
-)
-from indicators.query import (
-    assessments as assessments,
 )
 from indicators.query import (
     catalogue as catalogue,
@@ -79,12 +79,41 @@ from indicators.query import (
 from ingest.catalogue import load_catalogue
 from storage import read, schema
 
+RATE_COLUMNS = ("observed_rate", "required_rate")  # fractions a year as stored; % a year here
+
+
+def _rates_in_percent(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(name) * 100 for name in RATE_COLUMNS if name in frame.columns)
+
+
+def assessments(
+    indicator: str | Sequence[str] | None = None,
+    *,
+    area: str | Sequence[str] | None = None,
+    latest: bool = True,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    """Stored assessments with all inputs and outputs (details as JSON), the latest vintage by default;
+    observed_rate and required_rate in % a year. An indicator with a breakdown gives its parts' too."""
+    return _rates_in_percent(query.assessments(indicator, area=area, latest=latest, engine=engine))
+
+
+def assess_at(
+    as_of: date | datetime | str | None,
+    indicators: str | Sequence[str] | None = None,
+    *,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    """Assess every indicator (or those named) as the data stood at `as_of` (None: now; a date, a datetime
+    or ISO text); nothing is stored. observed_rate and required_rate in % a year, as in assessments."""
+    return _rates_in_percent(query.assess_at(as_of, indicators, engine=engine))
+
 
 def observations(
     dataset: str | Sequence[str],
     *,
     area: str | Sequence[str] | None = None,
-    as_of: date | datetime | None = None,
+    as_of: date | datetime | str | None = None,
     lang: str | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
@@ -98,7 +127,7 @@ def observations(
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
     areas = _area_codes(_as_list(area), schema.series.c.area, engine)
-    frame = read.observations(engine, dataset, area=areas, as_of=as_of)
+    frame = read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of))
     if lang is None:
         return frame
     from report.i18n import SYKE_LEVELS, check_lang, syke_label

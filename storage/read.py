@@ -156,12 +156,32 @@ def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.Da
     return query_frame(engine, query.order_by(schema.job_run.c.id.desc()).limit(limit))
 
 
+_POLARS_TYPES: dict[type, pl.DataType] = {
+    bool: pl.Boolean(),
+    int: pl.Int64(),
+    float: pl.Float64(),
+    datetime: pl.Datetime("us"),
+    date: pl.Date(),
+}
+
+
+def _polars_type(column: object) -> pl.DataType:
+    """The polars type of a selected column's SQL type (text when it has no plain Python type)."""
+    try:
+        python_type = column.type.python_type  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError):
+        return pl.String()
+    return _POLARS_TYPES.get(python_type, pl.String())
+
+
 def query_frame(engine: Engine, query: object) -> pl.DataFrame:
-    """The rows of any query as a frame, each column's type inferred from all its values."""
+    """The rows of any query as a frame, each column's type inferred from all its values; with no rows,
+    each column's type from its SQL type (so an empty answer has the shape of a full one)."""
     with engine.connect() as conn:
         result = conn.execute(query)  # type: ignore[call-overload]
         columns = list(result.keys())
         rows = result.fetchall()
     if not rows:
-        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+        selected = {column.name: column for column in getattr(query, "selected_columns", [])}
+        return pl.DataFrame(schema={name: _polars_type(selected.get(name)) for name in columns})
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from common.errors import DatabaseMissingError
 from indicators.lookup import UnknownCodeError
+from indicators.query import VALUE_KINDS
 from ingest.catalogue import load_catalogue
 from kestava import api
 
@@ -102,3 +106,128 @@ def test_unknown_area_indicator_or_dataset_is_an_error_naming_the_nearest(
         call(loaded_engine)
     assert message in str(caught.value)
     assert isinstance(caught.value, ValueError)  # analysts may catch it as a ValueError
+
+
+def test_values_kinds_are_the_documented_ones(loaded_engine: Engine) -> None:
+    kinds = set(api.indicator_values(engine=loaded_engine)["kind"].unique())
+    assert kinds == set(VALUE_KINDS)  # what `kind` accepts is what compute writes
+
+
+def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    with pytest.raises(DatabaseMissingError, match="no database at"):
+        api.connect(f"sqlite:///{missing}")
+    assert not missing.exists()
+
+
+def test_an_empty_answer_has_the_columns_of_a_full_one(loaded_engine: Engine) -> None:
+    """Tampere (837) has Syke values but no HSY ones: nothing of ghg_total, and frames of the same shape."""
+    full = api.indicator_values("ghg_total", area="049", engine=loaded_engine)
+    empty = api.indicator_values("ghg_total", area="Tampere", engine=loaded_engine)
+    assert empty.height == 0 and empty.schema == full.schema
+    full_sectors, empty_sectors = (api.sectors(area, engine=loaded_engine) for area in ("049", "837"))
+    assert empty_sectors.height == 0 and empty_sectors.schema == full_sectors.schema
+    assert {"snapshot_ids", "vintage", "is_demo"} <= set(full_sectors.columns)
+    full_outlook = api.outlook("ghg_total", area="049", engine=loaded_engine)
+    empty_outlook = api.outlook("ghg_total", area="837", engine=loaded_engine)
+    assert empty_outlook.height == 0 and empty_outlook.schema == full_outlook.schema
+    assert api.outlook("ghg_by_sector", engine=loaded_engine).schema == full_outlook.schema
+    full_assessed = api.assessments("ghg_total", area="049", engine=loaded_engine)
+    empty_assessed = api.assessments("ghg_total", area="837", engine=loaded_engine)
+    assert empty_assessed.height == 0 and empty_assessed.columns == full_assessed.columns
+
+
+def test_outlook_carries_unit_and_provenance(loaded_engine: Engine) -> None:
+    found = api.outlook("ghg_total", area="049", engine=loaded_engine)
+    values = api.indicator_values("ghg_total", area="049", kind=["observed", "target"], engine=loaded_engine)
+    row = found.row(0, named=True)
+    assert row["unit"] == "kt CO2e" and row["is_demo"] is True
+    assert row["vintage"] == values["vintage"].max()
+    assert row["snapshot_ids"] == sorted(set(values["snapshot_ids"].explode().drop_nulls()))
+
+
+def test_rates_are_in_percent_as_the_report_shows_them(loaded_engine: Engine) -> None:
+    """The dashboard shows a method's observed and required rates in % a year; the API gives the same."""
+    from indicators import query
+    from report import data as rd
+
+    shown = rd.dashboard_frame(loaded_engine, "en").filter(pl.col("indicator_id") == "ghg_total")
+    ours = api.assessments("ghg_total", area=rd.ESPOO, engine=loaded_engine)
+    stored = query.assessments("ghg_total", area=rd.ESPOO, engine=loaded_engine)
+    eurostat = ours.filter(pl.col("method") == "eurostat_sdg").row(0, named=True)
+    on_page = shown.filter(pl.col("method") == "eurostat").row(0, named=True)
+    assert eurostat["observed_rate"] == pytest.approx(on_page["observed_rate"], rel=1e-12)
+    assert eurostat["required_rate"] == pytest.approx(on_page["required_rate"], rel=1e-12)
+    raw = stored.filter(pl.col("method") == "eurostat_sdg")["observed_rate"].item()
+    assert eurostat["observed_rate"] == pytest.approx(raw * 100, rel=1e-12)
+    fresh = api.assess_at(None, "ghg_total", engine=loaded_engine).filter(
+        pl.col("area") == rd.ESPOO, pl.col("method") == "eurostat_sdg"
+    )
+    assert fresh["observed_rate"].item() == pytest.approx(eurostat["observed_rate"], rel=1e-12)
+
+
+def test_assessments_of_a_breakdown_are_its_parts(loaded_engine: Engine) -> None:
+    parts = api.assessments("ghg_by_sector", area="049", engine=loaded_engine)
+    assert parts.height > 0 and parts["indicator"].str.starts_with("ghg_by_sector.").all()
+    one = api.assessments("ghg_by_sector.transport", area="049", engine=loaded_engine)
+    assert set(one["indicator"]) == {"ghg_by_sector.transport"}
+    assert one.height == parts.filter(pl.col("indicator") == "ghg_by_sector.transport").height
+    fresh = api.assess_at(None, ["ghg_by_sector.transport"], engine=loaded_engine)
+    assert set(fresh["indicator"]) == {"ghg_by_sector.transport"}
+
+
+def test_one_code_given_as_a_string_is_one_code(loaded_engine: Engine) -> None:
+    as_text = api.compare("syke_ghg_per_resident", "049", engine=loaded_engine)
+    as_list = api.compare("syke_ghg_per_resident", ["049"], engine=loaded_engine)
+    assert as_text.height > 0 and as_text.equals(as_list)
+    assert set(api.assess_at(None, "ghg_total", engine=loaded_engine)["indicator"]) == {"ghg_total"}
+    changes = api.status_changes(date(2020, 1, 1), indicators="ghg_total", engine=loaded_engine)
+    assert set(changes["indicator"]) <= {"ghg_total"}
+
+
+def test_dates_as_iso_text_and_a_municipality_number_without_zeros(loaded_engine: Engine) -> None:
+    by_date = api.observations("statfin_population", area="049", as_of=date(2030, 1, 1), engine=loaded_engine)
+    by_text = api.observations("statfin_population", area="49", as_of="2030-01-01", engine=loaded_engine)
+    assert by_text.height > 0 and by_text.equals(by_date)
+    values = api.indicator_values("ghg_total", area="49", kind="observed", engine=loaded_engine)
+    assert set(values["area"]) == {"049"}
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda e: api.indicator_values("ghg_total", kind="observd", engine=e),
+            UnknownCodeError,
+            "unknown kind 'observd'; nearest: observed",
+        ),
+        (
+            lambda e: api.indicator_values("Kasvihuonekaasupäästöt", engine=e),
+            UnknownCodeError,
+            "that is the name of ghg_total; give the id",
+        ),
+        (lambda e: api.assess_at(None, ["ghg_totl"], engine=e), UnknownCodeError, "nearest: ghg_total"),
+        (
+            lambda e: api.status_changes(date(2020, 1, 1), indicators=["ghg_totl"], engine=e),
+            UnknownCodeError,
+            "nearest: ghg_total",
+        ),
+        (lambda e: api.assess_at("last summer", engine=e), ValueError, "as_of: expected a date"),
+        (
+            lambda e: api.observations("statfin_population", as_of="30.6.2025", engine=e),
+            ValueError,
+            "as_of: expected a date",
+        ),
+        (
+            lambda e: api.status_changes(date(2027, 1, 1), date(2020, 1, 1), engine=e),
+            ValueError,
+            "is earlier than before",
+        ),
+    ],
+)
+def test_bad_arguments_name_the_argument_and_what_is_valid(
+    loaded_engine: Engine, call: Callable[[Engine], object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        call(loaded_engine)
+    assert message in str(caught.value)

@@ -84,6 +84,8 @@ def test_headline_outlook_is_the_api_outlook(loaded_engine: Engine) -> None:
     assert abs(ols["projected_value"] - h.projected_value) < 1e-6
     assert (ols["projected_lower"], ols["projected_upper"]) == (h.projected_lower, h.projected_upper)
     assert ols["year_reached"] == h.year_reached
+    # the pace the headline states (a fraction there, "−18.3 % a year" on the page) in % a year
+    assert h.required_rate is not None and abs(ols["required_rate"] - h.required_rate * 100) < 1e-9
     # the band contains the projection
     assert h.projected_lower <= h.projected_value <= h.projected_upper
 
