@@ -14,7 +14,7 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from indicators import query
-from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
@@ -44,6 +44,7 @@ __all__ = [
     "Changes",
     "Headline",
     "MissingDataError",
+    "absolute_targets",
     "area_label",
     "assessment_reason",
     "balance_frames",
@@ -59,6 +60,7 @@ __all__ = [
     "local_time",
     "per_resident_frame",
     "provenance_frame",
+    "reduction_target",
     "sector_frame",
     "snapshot_ids_of",
     "status_frame",
@@ -802,6 +804,35 @@ def provenance_frame(engine: Engine, snapshot_ids: Sequence[int], lang: str | No
 
 
 # ---------------------------------------------------------------------------------------------------------
+# targets: the catalogue's commitments, read where the charts and the headline need them
+
+
+def reduction_target(area: str = ESPOO, *, indicator: str = "ghg_total") -> ReductionTarget:
+    """The indicator's reduction target for the area, as the indicator catalogue declares it (its first
+    one): the base year, the reduction and the target year the headline and the emissions charts state.
+    MissingDataError when the catalogue declares none for the area."""
+    entry = load_indicator_catalogue().get(indicator)
+    for target in entry.targets:
+        if isinstance(target, ReductionTarget) and (target.areas is None or area in target.areas):
+            return target
+    raise MissingDataError(f"{indicator} has no reduction target for area {area}")
+
+
+def absolute_targets(indicator: str, area: str) -> dict[int, float]:
+    """The indicator's absolute targets for the area by year, as the indicator catalogue declares them
+    (e.g. the EU's recycling targets, each with its legal source there). MissingDataError without any."""
+    entry = load_indicator_catalogue().get(indicator)
+    found = {
+        x.year: x.value
+        for x in entry.targets
+        if isinstance(x, AbsoluteTarget) and (x.areas is None or area in x.areas)
+    }
+    if not found:
+        raise MissingDataError(f"{indicator} has no absolute target for area {area}")
+    return dict(sorted(found.items()))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # headline and changes
 
 
@@ -842,12 +873,7 @@ def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total")
     (indicators.trajectory.required_pace). MissingDataError without the series or a reduction target.
     """
     entry = load_indicator_catalogue().get(indicator)
-    targets = [
-        x for x in entry.targets if isinstance(x, ReductionTarget) and (x.areas is None or area in x.areas)
-    ]
-    if not targets:
-        raise MissingDataError(f"{indicator} has no reduction target for area {area}")
-    target = targets[0]
+    target = reduction_target(area, indicator=indicator)
     observed = _values(engine, indicator, area, "observed").filter(
         pl.col("indicator") == indicator, pl.col("year").is_not_null()
     )

@@ -383,16 +383,21 @@ def _builders(
     def trajectory() -> Built:
         history, projection = once("trajectory", lambda: rd.trajectory_inputs(engine))
         ids = rd.snapshot_ids_of(history, projection)
-        chart = charts.emissions_trajectory(history, projection, meta=meta_of(ids, ""), lang=lang)
+        chart = charts.emissions_trajectory(
+            history, projection, meta=meta_of(ids, ""), target=rd.reduction_target(), lang=lang
+        )
         return chart, ids
 
-    def sectors(kind: Callable[..., alt.TopLevelMixin]) -> Callable[[], Built]:
-        def build() -> Built:
-            frame = once("sectors", lambda: rd.sector_frame(engine))
-            ids = rd.snapshot_ids_of(frame)
-            return kind(frame, meta=meta_of(ids, ""), lang=lang), ids
+    def sectors() -> Built:
+        frame = once("sectors", lambda: rd.sector_frame(engine))
+        ids = rd.snapshot_ids_of(frame)
+        return charts.sector_area(frame, meta=meta_of(ids, ""), lang=lang), ids
 
-        return build
+    def waterfall() -> Built:
+        frame = once("sectors", lambda: rd.sector_frame(engine))
+        ids = rd.snapshot_ids_of(frame)
+        base_year = rd.reduction_target().base_year  # the headline's (the catalogue's), never a constant
+        return charts.sector_waterfall(frame, meta=meta_of(ids, ""), base_year=base_year, lang=lang), ids
 
     def per_resident() -> Built:
         frame = once("per_resident", lambda: rd.per_resident_frame(engine))
@@ -411,7 +416,8 @@ def _builders(
     def circular() -> Built:
         frame = once("circular", lambda: rd.circular_frame(engine))
         ids = rd.snapshot_ids_of(frame)
-        return charts.circular_economy(frame, meta=meta_of(ids, ""), lang=lang), ids
+        targets = rd.absolute_targets("recycling_rate", "FI")  # the chart's area: Finland
+        return charts.circular_economy(frame, meta=meta_of(ids, ""), targets=targets, lang=lang), ids
 
     def weekly() -> Built:
         frame = once("weekly", lambda: rd.weekly_frame(engine, as_of=as_of))
@@ -421,7 +427,9 @@ def _builders(
     def balance() -> Built:
         emissions, sinks = once("balance", lambda: rd.balance_frames(engine))
         ids = rd.snapshot_ids_of(emissions, sinks)
-        chart = charts.neutrality_balance(emissions, sinks, meta=meta_of(ids, ""), lang=lang)
+        chart = charts.neutrality_balance(
+            emissions, sinks, meta=meta_of(ids, ""), target=rd.reduction_target(), lang=lang
+        )
         return chart, ids
 
     def freshness() -> Built:
@@ -468,8 +476,8 @@ def _builders(
     return {
         **{name: peer(name) for name in peers.PEER_CHARTS},
         "emissions_trajectory": trajectory,
-        "sector_area": sectors(charts.sector_area),
-        "sector_waterfall": sectors(charts.sector_waterfall),
+        "sector_area": sectors,
+        "sector_waterfall": waterfall,
         "per_resident_comparison": per_resident,
         "progress_dashboard": dashboard,
         "circular_economy": circular,

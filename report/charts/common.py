@@ -22,9 +22,6 @@ from report.i18n import (
 )
 from report.theme import ChartMeta
 
-# EU Waste Framework Directive: municipal waste prepared for re-use and recycled, % by year.
-EU_RECYCLING_TARGETS: Final[Mapping[int, float]] = {2025: 55.0, 2030: 60.0, 2035: 65.0}
-
 # Statistics Finland municipality codes and Eurostat geo codes accepted in `area` columns.
 AREA_ALIASES: Final[Mapping[str, str]] = {
     "049": "espoo",
