@@ -46,6 +46,7 @@ __all__ = [
     "MissingDataError",
     "absolute_targets",
     "area_label",
+    "assessed_snapshot_ids",
     "assessment_reason",
     "balance_frames",
     "changes",
@@ -57,6 +58,7 @@ __all__ = [
     "format_value",
     "freshness_frame",
     "headline",
+    "latest_snapshot_ids",
     "local_time",
     "per_resident_frame",
     "provenance_frame",
@@ -467,6 +469,31 @@ def dashboard_frame(
     )
 
 
+def assessed_snapshot_ids(engine: Engine, frame: pl.DataFrame) -> list[int]:
+    """The snapshots the statuses in `frame` (dashboard_frame's, or any frame with indicator_id and area
+    columns) were computed from: those behind the annual observed values of each assessed indicator and
+    area, which are the series the methods assessed.
+
+    The indicator engine stores an indicator's values and its assessments in one transaction, and neither
+    when its compute fails (it is tried again on the next run): the stored values are always those the
+    newest assessments were made from, so a snapshot loaded since and not yet computed is not cited for
+    statuses that did not see it. MissingDataError when an assessed series has no stored values."""
+    if frame.height == 0:
+        return []
+    pairs = frame.select(pl.col("indicator_id").alias("indicator"), "area").unique()
+    values = _values(
+        engine,
+        pairs.get_column("indicator").unique().sort().to_list(),
+        pairs.get_column("area").unique().sort().to_list(),
+        "observed",
+    )
+    assessed = values.filter(pl.col("year").is_not_null()).join(pairs, on=["indicator", "area"], how="semi")
+    missing = pairs.join(assessed, on=["indicator", "area"], how="anti")
+    if missing.height:
+        raise MissingDataError(f"no stored observed values behind the assessments of {missing.rows()}")
+    return snapshot_ids_of(assessed)
+
+
 def _details(row: Mapping[str, Any]) -> dict[str, Any]:
     raw = row.get("details")
     if isinstance(raw, str) and raw:
@@ -694,7 +721,8 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
     )
 
 
-def _latest_snapshot_ids(engine: Engine, datasets: Iterable[str] | None) -> list[int]:
+def latest_snapshot_ids(engine: Engine, datasets: Iterable[str] | None) -> list[int]:
+    """The newest snapshot of each of the datasets (of every dataset for None), sorted."""
     snap = schema.snapshot
     query = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
     wanted = list(datasets) if datasets is not None else None
@@ -741,7 +769,7 @@ def chart_meta(
     """
     ids = sorted(set(snapshot_ids)) if snapshot_ids is not None else []
     if not ids:
-        ids = _latest_snapshot_ids(engine, datasets)
+        ids = latest_snapshot_ids(engine, datasets)
     rows = _snapshot_rows(engine, ids) if ids else []
     if not rows:
         raise MissingDataError(f"no snapshots for datasets {sorted(datasets or [])} / ids {ids}")

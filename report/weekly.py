@@ -31,7 +31,6 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
-from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
@@ -407,10 +406,9 @@ def _builders(
 
     def dashboard() -> Built:
         frame = rd.dashboard_frame(engine, lang)
-        datasets = sorted(
-            {d for i in frame.get_column("indicator_id").unique() for d in _datasets_of(str(i))}
-        )
-        ids = _latest_ids(engine, datasets)
+        # the snapshots the statuses were computed from, not the newest: a snapshot loaded since whose
+        # compute failed (tried again on the next run) is not behind the statuses shown
+        ids = once("dashboard_ids", lambda: rd.assessed_snapshot_ids(engine, frame))
         return charts.progress_dashboard(frame, meta=meta_of(ids, "progress_dashboard"), lang=lang), ids
 
     def circular() -> Built:
@@ -434,7 +432,7 @@ def _builders(
 
     def freshness() -> Built:
         frame = rd.freshness_frame(engine, as_of, lang)
-        ids = _latest_ids(engine, None)
+        ids = rd.latest_snapshot_ids(engine, None)
         if ids:
             meta = meta_of(ids, "data_freshness")
         else:  # nothing fetched yet: the sources the catalogue expects
@@ -488,28 +486,11 @@ def _builders(
     }
 
 
-def _datasets_of(indicator: str) -> set[str]:
-    try:
-        return load_indicator_catalogue().datasets_of(indicator)
-    except KeyError:
-        return set()
-
-
 def _any_demo(engine: Engine, snapshot_ids: Sequence[int]) -> bool:
     """Whether any of the snapshots is demo data."""
     if not snapshot_ids:
         return False
     return rd.chart_meta(engine, snapshot_ids=snapshot_ids).is_demo
-
-
-def _latest_ids(engine: Engine, datasets: Sequence[str] | None) -> list[int]:
-    """The newest snapshot of each dataset (of every dataset for None)."""
-    snap = schema.snapshot
-    query = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
-    if datasets is not None:
-        query = query.where(snap.c.dataset_id.in_(list(datasets)))
-    with engine.connect() as conn:
-        return sorted(int(i) for i in conn.execute(query).scalars())
 
 
 def _title_text(spec: Mapping[str, Any]) -> str:

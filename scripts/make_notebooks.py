@@ -160,7 +160,9 @@ STATUS = [
     (
         "code",
         "dashboard = data.dashboard_frame(engine, LANG)\n"
-        "charts.progress_dashboard(dashboard, meta=data.chart_meta(engine), lang=LANG)",
+        "# cite the snapshots the statuses were computed from\n"
+        "meta = data.chart_meta(engine, snapshot_ids=data.assessed_snapshot_ids(engine, dashboard))\n"
+        "charts.progress_dashboard(dashboard, meta=meta, lang=LANG)",
     ),
     ("markdown", "## Circular economy: Finland against the EU"),
     (

@@ -8,6 +8,7 @@ import functools
 import json
 import posixpath
 import re
+import shutil
 import string
 import struct
 import zlib
@@ -591,6 +592,76 @@ def test_chart_meta_from_snapshots(loaded_engine: Engine) -> None:
     assert both.sources == ("HSY", "Eurostat") and " / " in both.licence
     with pytest.raises(rd.MissingDataError):
         rd.chart_meta(loaded_engine, ["no_such_dataset"])
+
+
+def test_dashboard_cites_the_snapshots_its_statuses_came_from(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new vintage is loaded and its compute fails (tried again on the next run): the dashboard still
+    shows the statuses of the first vintage, and cites the first vintage's snapshots, not the new ones."""
+    import indicators.engine as indicator_engine
+    from indicators.engine import compute
+    from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+    from ingest.run import ingest
+    from storage import read
+    from storage.rawstore import RawStore
+    from tests.conftest import LOADED_TODAY
+    from tests.test_revisions import revise_snapshot
+
+    raw = RawStore(tmp_path / "raw")
+    assert all(o.ok for o in ingest(engine, raw, offline=True))
+    assert not compute(engine, today=LOADED_TODAY).errors
+    first = read.snapshots(engine)
+    first_ids = set(first["id"].to_list())
+    statuses = rd.dashboard_frame(engine, "en").select("indicator_id", "area", "method", "status")
+
+    def dashboard_ids() -> set[int]:
+        _, ids = weekly._builders(engine, "en", date.today())["progress_dashboard"]()
+        return set(ids)
+
+    cited = dashboard_ids()
+    dataset_of = dict(first.select("id", "dataset_id").iter_rows())
+    assert cited <= first_ids and "hsy_emissions" in {dataset_of[i] for i in cited}
+
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(DEFAULT_SNAPSHOT_DIR, snapshot)
+    revise_snapshot(snapshot)  # a new vintage of HSY, Syke, Statistics Finland, Eurostat, …
+    assert all(o.outcome == "success" for o in ingest(engine, raw, offline=True, snapshot_dir=snapshot))
+    new = read.snapshots(engine).filter(~pl.col("id").is_in(list(first_ids)))
+    assert "hsy_emissions" in new["dataset_id"].to_list()
+
+    values = indicator_engine.indicator_values
+
+    def broken(catalogue: Any, derived: dict[str, pl.DataFrame], today: date) -> pl.DataFrame:
+        if derived:  # every indicator's values fail; the empty placeholder is made as usual
+            raise RuntimeError("the compute of the new vintage failed")
+        return values(catalogue, derived, today)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(indicator_engine, "indicator_values", broken)
+        failed = compute(engine, today=LOADED_TODAY)
+    assert failed.errors and not failed.computed  # every indicator is tried again on the next run
+    # the statuses shown are still the first vintage's, and so are the snapshots cited for them
+    shown = rd.dashboard_frame(engine, "en").select("indicator_id", "area", "method", "status")
+    assert shown.equals(statuses)
+    assert dashboard_ids() == cited
+    report = weekly.build_report(
+        engine, weekly.current_week(), lang="en", out_dir=tmp_path / "r", images=False
+    )
+    chart = next(c for c in report.charts if c.name == "progress_dashboard")
+    assert chart.error is None and set(chart.snapshot_ids) == cited
+    # each status's vintage (the newest fetch among its inputs) is that of the snapshots cited for it
+    fetched = dict(first.select("id", "fetched_at").iter_rows())
+    ghg = rd.dashboard_frame(engine, "en").filter(pl.col("indicator_id") == "ghg_total")
+    as_of = read.query_frame(
+        engine, schema.assessment.select().where(schema.assessment.c.indicator_id == "ghg_total")
+    )["as_of"].max()
+    assert max(fetched[i] for i in rd.assessed_snapshot_ids(engine, ghg)) == as_of
+
+    # once computed, the statuses come from the new vintage and the dashboard cites it
+    assert not compute(engine, today=LOADED_TODAY).errors
+    now = dashboard_ids()
+    assert now & set(new["id"].to_list()) and now != cited
 
 
 def test_status_frame_reasons_in_every_language(loaded_engine: Engine) -> None:
