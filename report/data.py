@@ -480,18 +480,27 @@ def assessed_snapshot_ids(engine: Engine, frame: pl.DataFrame) -> list[int]:
     statuses that did not see it. MissingDataError when an assessed series has no stored values."""
     if frame.height == 0:
         return []
-    pairs = frame.select(pl.col("indicator_id").alias("indicator"), "area").unique()
-    values = _values(
+    pairs = frame.select("indicator_id", "area").unique()
+    iv = schema.indicator_value
+    # read as stored, like the assessments: an indicator no longer in the catalogue is cited all the same
+    stored = read.query_frame(
         engine,
-        pairs.get_column("indicator").unique().sort().to_list(),
-        pairs.get_column("area").unique().sort().to_list(),
-        "observed",
+        select(iv.c.indicator_id, iv.c.area, iv.c.period, iv.c.snapshot_ids).where(
+            iv.c.kind == "observed",
+            iv.c.value.is_not(None),
+            iv.c.indicator_id.in_(pairs.get_column("indicator_id").unique().sort().to_list()),
+            iv.c.area.in_(pairs.get_column("area").unique().sort().to_list()),
+        ),
     )
-    assessed = values.filter(pl.col("year").is_not_null()).join(pairs, on=["indicator", "area"], how="semi")
-    missing = pairs.join(assessed, on=["indicator", "area"], how="anti")
+    assessed = stored.filter(pl.col("period").str.contains(r"^\d{4}$")).join(
+        pairs, on=["indicator_id", "area"], how="semi"
+    )
+    missing = pairs.join(assessed, on=["indicator_id", "area"], how="anti")
     if missing.height:
-        raise MissingDataError(f"no stored observed values behind the assessments of {missing.rows()}")
-    return snapshot_ids_of(assessed)
+        raise MissingDataError(
+            f"no stored observed values behind the assessments of {sorted(missing.rows())}"
+        )
+    return snapshot_ids_of(assessed.with_columns(pl.col(_SNAPSHOT_IDS).str.json_decode(pl.List(pl.Int64()))))
 
 
 def _details(row: Mapping[str, Any]) -> dict[str, Any]:

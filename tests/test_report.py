@@ -138,11 +138,12 @@ def injected(engine: Engine) -> Iterator[None]:
             .where(iv.c.indicator_id == "ghg_by_sector.waste", iv.c.area == "049")
             .values(indicator_id=f"ghg_by_sector.{EVIL}")
         )
-        conn.execute(
-            update(asm)
-            .where(asm.c.indicator_id == "net_ghg_national", asm.c.area == "FI")
-            .values(indicator_id=EVIL)
-        )
+        for table in (asm, iv):  # an assessment stands on its stored values (the snapshots it cites)
+            conn.execute(
+                update(table)
+                .where(table.c.indicator_id == "net_ghg_national", table.c.area == "FI")
+                .values(indicator_id=EVIL)
+            )
         now = datetime.now(UTC).replace(tzinfo=None)
         run_id = conn.execute(
             insert(run)
@@ -172,9 +173,10 @@ def injected(engine: Engine) -> Iterator[None]:
                 .where(iv.c.indicator_id == f"ghg_by_sector.{EVIL}")
                 .values(indicator_id="ghg_by_sector.waste")
             )
-            conn.execute(
-                update(asm).where(asm.c.indicator_id == EVIL).values(indicator_id="net_ghg_national")
-            )
+            for table in (asm, iv):
+                conn.execute(
+                    update(table).where(table.c.indicator_id == EVIL).values(indicator_id="net_ghg_national")
+                )
             conn.execute(delete(run).where(run.c.id == run_id))
 
 
