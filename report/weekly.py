@@ -38,6 +38,7 @@ from report import data as rd
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
+    check_lang,
     format_date,
     format_datetime,
     format_month_range,
@@ -187,12 +188,6 @@ def current_week(today: date | None = None) -> ReportPeriod:
     day = today or datetime.now(rd.HELSINKI_TZ).date()
     iso = day.isocalendar()
     return parse_week(f"{iso.year}-W{iso.week:02d}")
-
-
-def _check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"expected a language code, one of {', '.join(LANGS)}; got {lang!r}")
-    return lang
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1234,7 +1229,7 @@ def build_reports(
     Renderer.warm), else one for this call.
     """
     for lang in langs:
-        _check_lang(lang)
+        check_lang(lang)
     root = out_dir or get_settings().reports
     results = {}
     step = time.perf_counter()
@@ -1455,7 +1450,7 @@ def write_weekly_report(
     Returns the path of report.html; beside it each chart's PNG, SVG (unless images=False) and CSV.
     ValueError for a malformed week or an unsupported language.
     """
-    _check_lang(lang)
+    check_lang(lang)
     period = parse_week(week) if week is not None else current_week()
     return build_report(engine, period, lang=lang, out_dir=out_dir, images=images).path
 
@@ -1488,7 +1483,7 @@ def write_half_year_report(
     The same building blocks as the weekly report, over the half-year, plus every indicator's status by
     every method with the reasons. Returns the path of report.html.
     """
-    _check_lang(lang)
+    check_lang(lang)
     return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images).path
 
 

@@ -548,7 +548,7 @@ def test_week_and_half_parsing() -> None:
     half = weekly.parse_half("2026-H1")
     assert (half.first_day, half.last_day) == (date(2026, 1, 1), date(2026, 6, 30))
     assert half.start == datetime(2025, 12, 31, 22, 0)  # midnight in Helsinki, as naive UTC
-    with pytest.raises(ValueError, match="expected a language code"):
+    with pytest.raises(ValueError, match="unsupported language 'de'"):
         weekly.write_weekly_report(None, lang="de")  # type: ignore[arg-type]
 
 

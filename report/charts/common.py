@@ -14,7 +14,7 @@ import polars as pl
 from indicators.catalogue import load_indicator_catalogue
 from report import theme as th
 from report.i18n import (
-    LANGS,
+    check_lang,
     has,
     label,
     t,
@@ -176,8 +176,11 @@ def _unique(chart: str, arg: str, frame: pl.DataFrame, keys: Sequence[str]) -> N
 
 
 def _check_lang(chart: str, lang: str) -> None:
-    if lang not in LANGS:
-        raise ValueError(f"{chart}: unsupported language {lang!r}; expected one of {', '.join(LANGS)}")
+    """report.i18n.check_lang, its message naming the chart."""
+    try:
+        check_lang(lang)
+    except ValueError as error:
+        raise ValueError(f"{chart}: {error}") from None
 
 
 def _check_meta(chart: str, meta: object) -> None:
