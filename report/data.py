@@ -18,7 +18,7 @@ from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator
 from indicators.lookup import UnknownCodeError
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
-from indicators.trajectory import Direction, required_pace, target_from_base
+from indicators.trajectory import Direction, required_pace, target_from_base, value_decimals
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -64,6 +64,7 @@ __all__ = [
     "provenance_frame",
     "reduction_target",
     "sector_frame",
+    "shown_decimals",
     "snapshot_ids_of",
     "status_frame",
     "trajectory_inputs",
@@ -134,18 +135,21 @@ def dataset_title(dataset_id: str, lang: str, recorded: str | None = None) -> st
     return recorded or dataset_id
 
 
-def _decimals(value: float) -> int:
+def shown_decimals(value: float) -> int:
+    """The decimals the report prints a value with, in its headline and in its tables alike: by magnitude
+    (none from 100, one from 1, two below), but never more than the value holds at its published
+    precision (indicators.trajectory.value_decimals: 12.0 was published in whole units and prints "12",
+    not "12.0"; 0.5 prints "0.5")."""
     size = abs(value)
-    if size >= 100 or size == 0:
-        return 0
-    return 1 if size >= 1 else 2
+    by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
+    return min(by_size, value_decimals(value))
 
 
 def format_value(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:
-    """A number with its unit in lang ("712 kt CO₂e", "38,5 %"), decimals by magnitude."""
+    """A number with its unit in lang ("712 kt CO₂e", "38,5 %"), decimals as shown_decimals gives them."""
     if value is None or math.isnan(value):
         return NOT_AVAILABLE
-    decimals = _decimals(value)
+    decimals = shown_decimals(value)
     if unit == "%":
         return format_percent(value, lang, decimals, signed=signed)
     return f"{format_number(value, lang, decimals, signed=signed)}\u00a0{label('unit_name', unit, lang)}"

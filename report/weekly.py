@@ -254,13 +254,6 @@ def _script_safe(text: str) -> str:
 # formatting helpers for HTML tables
 
 
-def _decimals(value: float) -> int:
-    size = abs(value)
-    if size >= 100 or size == 0 or float(value).is_integer():
-        return 0
-    return 1 if size >= 1 else 2
-
-
 def format_cell(value: object, column: str, lang: str) -> str:
     """A table cell as text in lang: numbers and dates in the language's format, booleans as yes/no."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -276,7 +269,7 @@ def format_cell(value: object, column: str, lang: str) -> str:
     if isinstance(value, float):
         if column in _FRACTION:
             return format_percent(value * 100, lang, 1 if abs(value) < 0.1 else 0)
-        return format_number(value, lang, _decimals(value))
+        return format_number(value, lang, rd.shown_decimals(value))  # as the headline prints it
     if isinstance(value, list):
         return ", ".join(format_cell(v, column, lang) for v in value)
     return str(value)

@@ -33,7 +33,7 @@ from kestava import cli
 from report import data as rd
 from report import weekly
 from report.charts import STATUS_LEVELS
-from report.i18n import LANGS, NBSP, catalogue, t
+from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
 
 EVIL = "<script>alert(1)</script>"
@@ -594,6 +594,20 @@ def test_chart_meta_from_snapshots(loaded_engine: Engine) -> None:
     assert both.sources == ("HSY", "Eurostat") and " / " in both.licence
     with pytest.raises(rd.MissingDataError):
         rd.chart_meta(loaded_engine, ["no_such_dataset"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_value_prints_alike_in_the_headline_and_in_the_tables(lang: str) -> None:
+    """The headline's figures (report.data.format_value) and the tables' cells (weekly.format_cell) print
+    a number with the same decimals: by magnitude, but never more than the value holds as published
+    (12.0 kt was published in whole kt: "12", not "12.0" in one place and "12" in the other)."""
+    unit = "kt CO2e"
+    shown = {12.0: "12", 12.5: "12.5", 2.63: "2.6", 712.0: "712", 742.3: "742", 0.5: "0.5", 0.123: "0.12"}
+    for value, digits in shown.items():
+        expected = digits if lang == "en" else digits.replace(".", ",")
+        cell = weekly.format_cell(value, "value", lang)
+        assert cell == expected, (value, cell)
+        assert rd.format_value(value, unit, lang) == f"{cell}{NBSP}{label('unit_name', unit, lang)}"
 
 
 def test_dashboard_cites_the_snapshots_its_statuses_came_from(
