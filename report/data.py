@@ -14,11 +14,11 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from indicators import query
-from indicators.catalogue import ReductionTarget, load_indicator_catalogue
+from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
-from indicators.trajectory import Direction, required_pace, target_from_base
+from indicators.trajectory import Direction, required_pace, target_from_base, value_decimals
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -44,7 +44,9 @@ __all__ = [
     "Changes",
     "Headline",
     "MissingDataError",
+    "absolute_targets",
     "area_label",
+    "assessed_snapshot_ids",
     "assessment_reason",
     "balance_frames",
     "changes",
@@ -56,10 +58,13 @@ __all__ = [
     "format_value",
     "freshness_frame",
     "headline",
+    "latest_snapshot_ids",
     "local_time",
     "per_resident_frame",
     "provenance_frame",
+    "reduction_target",
     "sector_frame",
+    "shown_decimals",
     "snapshot_ids_of",
     "status_frame",
     "trajectory_inputs",
@@ -130,18 +135,21 @@ def dataset_title(dataset_id: str, lang: str, recorded: str | None = None) -> st
     return recorded or dataset_id
 
 
-def _decimals(value: float) -> int:
+def shown_decimals(value: float) -> int:
+    """The decimals the report prints a value with, in its headline and in its tables alike: by magnitude
+    (none from 100, one from 1, two below), but never more than the value holds at its published
+    precision (indicators.trajectory.value_decimals: 12.0 was published in whole units and prints "12",
+    not "12.0"; 0.5 prints "0.5")."""
     size = abs(value)
-    if size >= 100 or size == 0:
-        return 0
-    return 1 if size >= 1 else 2
+    by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
+    return min(by_size, value_decimals(value))
 
 
 def format_value(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:
-    """A number with its unit in lang ("712 kt CO₂e", "38,5 %"), decimals by magnitude."""
+    """A number with its unit in lang ("712 kt CO₂e", "38,5 %"), decimals as shown_decimals gives them."""
     if value is None or math.isnan(value):
         return NOT_AVAILABLE
-    decimals = _decimals(value)
+    decimals = shown_decimals(value)
     if unit == "%":
         return format_percent(value, lang, decimals, signed=signed)
     return f"{format_number(value, lang, decimals, signed=signed)}\u00a0{label('unit_name', unit, lang)}"
@@ -465,6 +473,40 @@ def dashboard_frame(
     )
 
 
+def assessed_snapshot_ids(engine: Engine, frame: pl.DataFrame) -> list[int]:
+    """The snapshots the statuses in `frame` (dashboard_frame's, or any frame with indicator_id and area
+    columns) were computed from: those behind the annual observed values of each assessed indicator and
+    area, which are the series the methods assessed.
+
+    The indicator engine stores an indicator's values and its assessments in one transaction, and neither
+    when its compute fails (it is tried again on the next run): the stored values are always those the
+    newest assessments were made from, so a snapshot loaded since and not yet computed is not cited for
+    statuses that did not see it. MissingDataError when an assessed series has no stored values."""
+    if frame.height == 0:
+        return []
+    pairs = frame.select("indicator_id", "area").unique()
+    iv = schema.indicator_value
+    # read as stored, like the assessments: an indicator no longer in the catalogue is cited all the same
+    stored = read.query_frame(
+        engine,
+        select(iv.c.indicator_id, iv.c.area, iv.c.period, iv.c.snapshot_ids).where(
+            iv.c.kind == "observed",
+            iv.c.value.is_not(None),
+            iv.c.indicator_id.in_(pairs.get_column("indicator_id").unique().sort().to_list()),
+            iv.c.area.in_(pairs.get_column("area").unique().sort().to_list()),
+        ),
+    )
+    assessed = stored.filter(pl.col("period").str.contains(r"^\d{4}$")).join(
+        pairs, on=["indicator_id", "area"], how="semi"
+    )
+    missing = pairs.join(assessed, on=["indicator_id", "area"], how="anti")
+    if missing.height:
+        raise MissingDataError(
+            f"no stored observed values behind the assessments of {sorted(missing.rows())}"
+        )
+    return snapshot_ids_of(assessed.with_columns(pl.col(_SNAPSHOT_IDS).str.json_decode(pl.List(pl.Int64()))))
+
+
 def _details(row: Mapping[str, Any]) -> dict[str, Any]:
     raw = row.get("details")
     if isinstance(raw, str) and raw:
@@ -692,7 +734,8 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
     )
 
 
-def _latest_snapshot_ids(engine: Engine, datasets: Iterable[str] | None) -> list[int]:
+def latest_snapshot_ids(engine: Engine, datasets: Iterable[str] | None) -> list[int]:
+    """The newest snapshot of each of the datasets (of every dataset for None), sorted."""
     snap = schema.snapshot
     query = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
     wanted = list(datasets) if datasets is not None else None
@@ -739,7 +782,7 @@ def chart_meta(
     """
     ids = sorted(set(snapshot_ids)) if snapshot_ids is not None else []
     if not ids:
-        ids = _latest_snapshot_ids(engine, datasets)
+        ids = latest_snapshot_ids(engine, datasets)
     rows = _snapshot_rows(engine, ids) if ids else []
     if not rows:
         raise MissingDataError(f"no snapshots for datasets {sorted(datasets or [])} / ids {ids}")
@@ -802,6 +845,35 @@ def provenance_frame(engine: Engine, snapshot_ids: Sequence[int], lang: str | No
 
 
 # ---------------------------------------------------------------------------------------------------------
+# targets: the catalogue's commitments, read where the charts and the headline need them
+
+
+def reduction_target(area: str = ESPOO, *, indicator: str = "ghg_total") -> ReductionTarget:
+    """The indicator's reduction target for the area, as the indicator catalogue declares it (its first
+    one): the base year, the reduction and the target year the headline and the emissions charts state.
+    MissingDataError when the catalogue declares none for the area."""
+    entry = load_indicator_catalogue().get(indicator)
+    for target in entry.targets:
+        if isinstance(target, ReductionTarget) and (target.areas is None or area in target.areas):
+            return target
+    raise MissingDataError(f"{indicator} has no reduction target for area {area}")
+
+
+def absolute_targets(indicator: str, area: str) -> dict[int, float]:
+    """The indicator's absolute targets for the area by year, as the indicator catalogue declares them
+    (e.g. the EU's recycling targets, each with its legal source there). MissingDataError without any."""
+    entry = load_indicator_catalogue().get(indicator)
+    found = {
+        x.year: x.value
+        for x in entry.targets
+        if isinstance(x, AbsoluteTarget) and (x.areas is None or area in x.areas)
+    }
+    if not found:
+        raise MissingDataError(f"{indicator} has no absolute target for area {area}")
+    return dict(sorted(found.items()))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # headline and changes
 
 
@@ -842,12 +914,7 @@ def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total")
     (indicators.trajectory.required_pace). MissingDataError without the series or a reduction target.
     """
     entry = load_indicator_catalogue().get(indicator)
-    targets = [
-        x for x in entry.targets if isinstance(x, ReductionTarget) and (x.areas is None or area in x.areas)
-    ]
-    if not targets:
-        raise MissingDataError(f"{indicator} has no reduction target for area {area}")
-    target = targets[0]
+    target = reduction_target(area, indicator=indicator)
     observed = _values(engine, indicator, area, "observed").filter(
         pl.col("indicator") == indicator, pl.col("year").is_not_null()
     )

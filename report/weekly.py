@@ -31,7 +31,6 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
-from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
@@ -39,6 +38,7 @@ from report import data as rd
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
+    check_lang,
     format_date,
     format_datetime,
     format_month_range,
@@ -190,12 +190,6 @@ def current_week(today: date | None = None) -> ReportPeriod:
     return parse_week(f"{iso.year}-W{iso.week:02d}")
 
 
-def _check_lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"expected a language code, one of {', '.join(LANGS)}; got {lang!r}")
-    return lang
-
-
 # ---------------------------------------------------------------------------------------------------------
 # the JavaScript libraries, inlined once per report
 
@@ -260,13 +254,6 @@ def _script_safe(text: str) -> str:
 # formatting helpers for HTML tables
 
 
-def _decimals(value: float) -> int:
-    size = abs(value)
-    if size >= 100 or size == 0 or float(value).is_integer():
-        return 0
-    return 1 if size >= 1 else 2
-
-
 def format_cell(value: object, column: str, lang: str) -> str:
     """A table cell as text in lang: numbers and dates in the language's format, booleans as yes/no."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -282,7 +269,7 @@ def format_cell(value: object, column: str, lang: str) -> str:
     if isinstance(value, float):
         if column in _FRACTION:
             return format_percent(value * 100, lang, 1 if abs(value) < 0.1 else 0)
-        return format_number(value, lang, _decimals(value))
+        return format_number(value, lang, rd.shown_decimals(value))  # as the headline prints it
     if isinstance(value, list):
         return ", ".join(format_cell(v, column, lang) for v in value)
     return str(value)
@@ -383,16 +370,21 @@ def _builders(
     def trajectory() -> Built:
         history, projection = once("trajectory", lambda: rd.trajectory_inputs(engine))
         ids = rd.snapshot_ids_of(history, projection)
-        chart = charts.emissions_trajectory(history, projection, meta=meta_of(ids, ""), lang=lang)
+        chart = charts.emissions_trajectory(
+            history, projection, meta=meta_of(ids, ""), target=rd.reduction_target(), lang=lang
+        )
         return chart, ids
 
-    def sectors(kind: Callable[..., alt.TopLevelMixin]) -> Callable[[], Built]:
-        def build() -> Built:
-            frame = once("sectors", lambda: rd.sector_frame(engine))
-            ids = rd.snapshot_ids_of(frame)
-            return kind(frame, meta=meta_of(ids, ""), lang=lang), ids
+    def sectors() -> Built:
+        frame = once("sectors", lambda: rd.sector_frame(engine))
+        ids = rd.snapshot_ids_of(frame)
+        return charts.sector_area(frame, meta=meta_of(ids, ""), lang=lang), ids
 
-        return build
+    def waterfall() -> Built:
+        frame = once("sectors", lambda: rd.sector_frame(engine))
+        ids = rd.snapshot_ids_of(frame)
+        base_year = rd.reduction_target().base_year  # the headline's (the catalogue's), never a constant
+        return charts.sector_waterfall(frame, meta=meta_of(ids, ""), base_year=base_year, lang=lang), ids
 
     def per_resident() -> Built:
         frame = once("per_resident", lambda: rd.per_resident_frame(engine))
@@ -402,16 +394,16 @@ def _builders(
 
     def dashboard() -> Built:
         frame = rd.dashboard_frame(engine, lang)
-        datasets = sorted(
-            {d for i in frame.get_column("indicator_id").unique() for d in _datasets_of(str(i))}
-        )
-        ids = _latest_ids(engine, datasets)
+        # the snapshots the statuses were computed from, not the newest: a snapshot loaded since whose
+        # compute failed (tried again on the next run) is not behind the statuses shown
+        ids = once("dashboard_ids", lambda: rd.assessed_snapshot_ids(engine, frame))
         return charts.progress_dashboard(frame, meta=meta_of(ids, "progress_dashboard"), lang=lang), ids
 
     def circular() -> Built:
         frame = once("circular", lambda: rd.circular_frame(engine))
         ids = rd.snapshot_ids_of(frame)
-        return charts.circular_economy(frame, meta=meta_of(ids, ""), lang=lang), ids
+        targets = rd.absolute_targets("recycling_rate", "FI")  # the chart's area: Finland
+        return charts.circular_economy(frame, meta=meta_of(ids, ""), targets=targets, lang=lang), ids
 
     def weekly() -> Built:
         frame = once("weekly", lambda: rd.weekly_frame(engine, as_of=as_of))
@@ -421,12 +413,14 @@ def _builders(
     def balance() -> Built:
         emissions, sinks = once("balance", lambda: rd.balance_frames(engine))
         ids = rd.snapshot_ids_of(emissions, sinks)
-        chart = charts.neutrality_balance(emissions, sinks, meta=meta_of(ids, ""), lang=lang)
+        chart = charts.neutrality_balance(
+            emissions, sinks, meta=meta_of(ids, ""), target=rd.reduction_target(), lang=lang
+        )
         return chart, ids
 
     def freshness() -> Built:
         frame = rd.freshness_frame(engine, as_of, lang)
-        ids = _latest_ids(engine, None)
+        ids = rd.latest_snapshot_ids(engine, None)
         if ids:
             meta = meta_of(ids, "data_freshness")
         else:  # nothing fetched yet: the sources the catalogue expects
@@ -468,8 +462,8 @@ def _builders(
     return {
         **{name: peer(name) for name in peers.PEER_CHARTS},
         "emissions_trajectory": trajectory,
-        "sector_area": sectors(charts.sector_area),
-        "sector_waterfall": sectors(charts.sector_waterfall),
+        "sector_area": sectors,
+        "sector_waterfall": waterfall,
         "per_resident_comparison": per_resident,
         "progress_dashboard": dashboard,
         "circular_economy": circular,
@@ -480,28 +474,11 @@ def _builders(
     }
 
 
-def _datasets_of(indicator: str) -> set[str]:
-    try:
-        return load_indicator_catalogue().datasets_of(indicator)
-    except KeyError:
-        return set()
-
-
 def _any_demo(engine: Engine, snapshot_ids: Sequence[int]) -> bool:
     """Whether any of the snapshots is demo data."""
     if not snapshot_ids:
         return False
     return rd.chart_meta(engine, snapshot_ids=snapshot_ids).is_demo
-
-
-def _latest_ids(engine: Engine, datasets: Sequence[str] | None) -> list[int]:
-    """The newest snapshot of each dataset (of every dataset for None)."""
-    snap = schema.snapshot
-    query = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
-    if datasets is not None:
-        query = query.where(snap.c.dataset_id.in_(list(datasets)))
-    with engine.connect() as conn:
-        return sorted(int(i) for i in conn.execute(query).scalars())
 
 
 def _title_text(spec: Mapping[str, Any]) -> str:
@@ -1245,7 +1222,7 @@ def build_reports(
     Renderer.warm), else one for this call.
     """
     for lang in langs:
-        _check_lang(lang)
+        check_lang(lang)
     root = out_dir or get_settings().reports
     results = {}
     step = time.perf_counter()
@@ -1466,7 +1443,7 @@ def write_weekly_report(
     Returns the path of report.html; beside it each chart's PNG, SVG (unless images=False) and CSV.
     ValueError for a malformed week or an unsupported language.
     """
-    _check_lang(lang)
+    check_lang(lang)
     period = parse_week(week) if week is not None else current_week()
     return build_report(engine, period, lang=lang, out_dir=out_dir, images=images).path
 
@@ -1499,7 +1476,7 @@ def write_half_year_report(
     The same building blocks as the weekly report, over the half-year, plus every indicator's status by
     every method with the reasons. Returns the path of report.html.
     """
-    _check_lang(lang)
+    check_lang(lang)
     return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images).path
 
 

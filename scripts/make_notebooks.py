@@ -52,14 +52,15 @@ ROAD_TO_2030 = [
         "code",
         'history, projection = data.trajectory_inputs(engine, "049")\n'
         'meta = data.chart_meta(engine, ["hsy_emissions"])\n'
-        "charts.emissions_trajectory(history, projection, meta=meta, lang=LANG)",
+        'target = data.reduction_target("049")  # the commitment, as the indicator catalogue declares it\n'
+        "charts.emissions_trajectory(history, projection, meta=meta, target=target, lang=LANG)",
     ),
     ("markdown", "## Sectors"),
     (
         "code",
         'sectors = data.sector_frame(engine, "049")\ncharts.sector_area(sectors, meta=meta, lang=LANG)',
     ),
-    ("code", "charts.sector_waterfall(sectors, meta=meta, lang=LANG)"),
+    ("code", "charts.sector_waterfall(sectors, meta=meta, base_year=target.base_year, lang=LANG)"),
     (
         "markdown",
         "## What each sector must still cut\n"
@@ -86,7 +87,7 @@ ROAD_TO_2030 = [
     (
         "code",
         'emissions, sinks = data.balance_frames(engine, "049")\n'
-        "charts.neutrality_balance(emissions, sinks, meta=meta, lang=LANG)",
+        "charts.neutrality_balance(emissions, sinks, meta=meta, target=target, lang=LANG)",
     ),
 ]
 
@@ -159,14 +160,17 @@ STATUS = [
     (
         "code",
         "dashboard = data.dashboard_frame(engine, LANG)\n"
-        "charts.progress_dashboard(dashboard, meta=data.chart_meta(engine), lang=LANG)",
+        "# cite the snapshots the statuses were computed from\n"
+        "meta = data.chart_meta(engine, snapshot_ids=data.assessed_snapshot_ids(engine, dashboard))\n"
+        "charts.progress_dashboard(dashboard, meta=meta, lang=LANG)",
     ),
     ("markdown", "## Circular economy: Finland against the EU"),
     (
         "code",
         "circular = data.circular_frame(engine)\n"
         'meta = data.chart_meta(engine, ["eurostat_cei_wm011", "eurostat_cei_pc031"])\n'
-        "charts.circular_economy(circular, meta=meta, lang=LANG)",
+        'targets = data.absolute_targets("recycling_rate", "FI")  # the EU targets the catalogue declares\n'
+        "charts.circular_economy(circular, meta=meta, targets=targets, lang=LANG)",
     ),
     (
         "markdown",

@@ -17,11 +17,16 @@ import polars as pl
 import pytest
 import vl_convert as vlc
 
+from indicators.catalogue import ReductionTarget
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
+# the commitment and the recycling targets as a caller reads them from the indicator catalogue (hand-made
+# here, like the frames: Espoo's −80 % on 1990 by 2030, the EU's 55/60/65 % for 2025/2030/2035)
+TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="test")
+RECYCLING_TARGETS = {2025: 55.0, 2030: 60.0, 2035: 65.0}
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
 DEMO = ChartMeta(sources=("HSY", "Syke"), licence="CC BY 4.0", vintage=date(2026, 11, 27), is_demo=True)
 
@@ -145,18 +150,22 @@ def freshness() -> pl.DataFrame:
 Builder = Callable[[str, ChartMeta], Any]
 BUILDERS: dict[str, Builder] = {
     "emissions_trajectory": lambda lang, meta: charts.emissions_trajectory(
-        history(), projection(), meta=meta, lang=lang
+        history(), projection(), meta=meta, target=TARGET, lang=lang
     ),
     "sector_area": lambda lang, meta: charts.sector_area(sectors(), meta=meta, lang=lang),
-    "sector_waterfall": lambda lang, meta: charts.sector_waterfall(sectors(), meta=meta, lang=lang),
+    "sector_waterfall": lambda lang, meta: charts.sector_waterfall(
+        sectors(), meta=meta, base_year=TARGET.base_year, lang=lang
+    ),
     "per_resident_comparison": lambda lang, meta: charts.per_resident_comparison(
         per_resident(), meta=meta, lang=lang
     ),
     "progress_dashboard": lambda lang, meta: charts.progress_dashboard(dashboard(), meta=meta, lang=lang),
-    "circular_economy": lambda lang, meta: charts.circular_economy(circular(), meta=meta, lang=lang),
+    "circular_economy": lambda lang, meta: charts.circular_economy(
+        circular(), meta=meta, targets=RECYCLING_TARGETS, lang=lang
+    ),
     "weekly_mover": lambda lang, meta: charts.weekly_mover(weekly(), meta=meta, lang=lang),
     "neutrality_balance": lambda lang, meta: charts.neutrality_balance(
-        history(), sinks(), meta=meta, lang=lang
+        history(), sinks(), meta=meta, target=TARGET, lang=lang
     ),
     "data_freshness": lambda lang, meta: charts.data_freshness(freshness(), meta=meta, lang=lang),
 }
@@ -385,7 +394,7 @@ def test_trajectory_marks_target_rule_and_label_from_the_data() -> None:
     older = history().with_columns(
         pl.when(pl.col("year") == 1990).then(1224.0).otherwise(pl.col("value")).alias("value")
     )
-    s2 = charts.emissions_trajectory(older, meta=META, lang="en").to_dict()
+    s2 = charts.emissions_trajectory(older, meta=META, target=TARGET, lang="en").to_dict()
     rule2 = next(u for u in units(s2) if mark_type(u) == "rule")
     assert rows_of(s2, rule2)[0]["value"] == pytest.approx(244.8)
 
@@ -432,7 +441,9 @@ def nowcast_history() -> pl.DataFrame:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_trajectory_band_at_the_nowcast_year_is_the_nowcast_band(lang: str) -> None:
-    spec = charts.emissions_trajectory(nowcast_history(), projection(), meta=META, lang=lang).to_dict()
+    spec = charts.emissions_trajectory(
+        nowcast_history(), projection(), meta=META, target=TARGET, lang=lang
+    ).to_dict()
     band = next(u for u in units(spec) if mark_type(u) == "area")
     first = rows_of(spec, band)[0]
     assert (first["year"], first["lower"], first["value"], first["upper"]) == (2023, 640.0, 700.0, 760.0)
@@ -443,12 +454,14 @@ def test_trajectory_band_at_the_nowcast_year_is_the_nowcast_band(lang: str) -> N
     )
     assert any(level in d for d in legend["encoding"]["color"]["scale"]["domain"])
     # a measured latest year: the band starts there with no spread
-    measured = charts.emissions_trajectory(history().head(5), projection(), meta=META).to_dict()
+    measured = charts.emissions_trajectory(
+        history().head(5), projection(), meta=META, target=TARGET
+    ).to_dict()
     m_band = next(u for u in units(measured) if mark_type(u) == "area")
     assert (rows_of(measured, m_band)[0]["year"], rows_of(measured, m_band)[0]["lower"]) == (2022, 750.0)
     bad = nowcast_history().with_columns(upper=pl.when(pl.col("estimated")).then(690.0).otherwise(None))
     with pytest.raises(ValueError, match="lower <= value <= upper"):
-        charts.emissions_trajectory(bad, projection(), meta=META)
+        charts.emissions_trajectory(bad, projection(), meta=META, target=TARGET)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -472,7 +485,7 @@ def test_trajectory_leaves_missing_years_as_a_labelled_gap(lang: str) -> None:
     assert sorted(labels) == sorted(f"{no_data}\n{y}" for y in gaps)
     assert "1991–1999, 2001–2009, 2011–2019, 2021" in spec["description"]
     contiguous = pl.DataFrame({"year": list(range(1990, 2001)), "value": [100.0 - y % 7 for y in range(11)]})
-    full = charts.emissions_trajectory(contiguous, meta=META, lang=lang).to_dict()
+    full = charts.emissions_trajectory(contiguous, meta=META, target=TARGET, lang=lang).to_dict()
     assert not any(no_data in str(r) for u in units(full) for r in rows_of(full, u))
     assert no_data not in full["description"].lower()
 
@@ -481,7 +494,9 @@ def test_trajectory_leaves_missing_years_as_a_labelled_gap(lang: str) -> None:
 def test_trajectory_alt_text_states_the_estimate_as_an_estimate(lang: str) -> None:
     """The 2023 figure (700 kt) is a nowcast: the alt text states 2022 (750 kt) as the latest fact and
     700 only in a sentence that calls it an estimate, with its band."""
-    text = charts.emissions_trajectory(nowcast_history(), projection(), meta=META, lang=lang).to_dict()
+    text = charts.emissions_trajectory(
+        nowcast_history(), projection(), meta=META, target=TARGET, lang=lang
+    ).to_dict()
     description = text["description"].replace(NBSP, " ")
     fact = {"fi": "Vuonna 2022 päästöt olivat 750 kt", "sv": "År 2022 var utsläppen 750 kt"}
     assert fact.get(lang, "In 2022 emissions were 750 kt") in description
@@ -506,13 +521,13 @@ def test_trajectory_title_states_the_published_finding(lang: str, expected: str)
 
 def test_trajectory_title_marks_an_estimate_when_nothing_is_published_after_the_base() -> None:
     only_estimates = pl.DataFrame({"year": [1990, 2023], "value": [1000.0, 700.0], "estimated": [True, True]})
-    spec = charts.emissions_trajectory(only_estimates, meta=META, lang="en").to_dict()
+    spec = charts.emissions_trajectory(only_estimates, meta=META, target=TARGET, lang="en").to_dict()
     assert title_text(spec) == "Espoo's emissions fell 30% from 1990 to 2023 (estimate)"
 
 
 def test_trajectory_title_for_a_rise_and_an_area_without_genitive() -> None:
     rising = pl.DataFrame({"year": [1990, 2020], "value": [100.0, 105.0]})
-    spec = charts.emissions_trajectory(rising, meta=META, area="Nurmijärvi").to_dict()
+    spec = charts.emissions_trajectory(rising, meta=META, target=TARGET, area="Nurmijärvi").to_dict()
     assert title_text(spec) == f"Nurmijärvi: päästöt kasvoivat 5{NBSP}% vuodesta 1990 vuoteen 2020"
     assert "estimated" not in rising.columns  # optional column: every year observed
 
@@ -611,7 +626,7 @@ def test_sector_waterfall_bars_and_signs() -> None:
 def test_sector_waterfall_needs_matching_sectors() -> None:
     odd = sectors().filter(~((pl.col("year") == 1990) & (pl.col("sector") == "transport")))
     with pytest.raises(ValueError, match=r"sector_waterfall: sectors \['transport'\] appear in only one"):
-        charts.sector_waterfall(odd, meta=META)
+        charts.sector_waterfall(odd, meta=META, base_year=TARGET.base_year)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -769,7 +784,7 @@ def test_circular_economy_year_labels_do_not_overlap(lang: str) -> None:
         ]
     )
     for frame in (circular(), long):
-        spec = charts.circular_economy(frame, meta=META, lang=lang).to_dict()
+        spec = charts.circular_economy(frame, meta=META, targets=RECYCLING_TARGETS, lang=lang).to_dict()
         gaps = year_label_gaps(vlc.vegalite_to_svg(spec))
         assert len(gaps) == 2, gaps  # one year axis per panel
         for axis in gaps:
@@ -972,21 +987,23 @@ def test_text_from_data_is_escaped_not_html() -> None:
     ("call", "message"),
     [
         (
-            lambda: charts.emissions_trajectory(history().drop("value"), meta=META),
+            lambda: charts.emissions_trajectory(history().drop("value"), meta=META, target=TARGET),
             r"emissions_trajectory: `history` is missing column 'value'; expected total emissions in kt CO2e",
         ),
         (
             lambda: charts.emissions_trajectory(
-                history().with_columns(pl.col("year").cast(pl.String)), meta=META
+                history().with_columns(pl.col("year").cast(pl.String)), meta=META, target=TARGET
             ),
             r"emissions_trajectory: column 'year' of `history` has dtype String; expected the calendar year",
         ),
         (
-            lambda: charts.emissions_trajectory(history().filter(pl.col("year") > 1990), meta=META),
+            lambda: charts.emissions_trajectory(
+                history().filter(pl.col("year") > 1990), meta=META, target=TARGET
+            ),
             r"emissions_trajectory: `history` needs a positive value for base_year 1990",
         ),
         (
-            lambda: charts.emissions_trajectory(history(), meta=META, lang="de"),
+            lambda: charts.emissions_trajectory(history(), meta=META, target=TARGET, lang="de"),
             r"emissions_trajectory: unsupported language 'de'",
         ),
         (
@@ -1003,7 +1020,9 @@ def test_text_from_data_is_escaped_not_html() -> None:
         ),
         (
             lambda: charts.circular_economy(
-                circular().filter(pl.col("indicator") == "recycling_rate"), meta=META
+                circular().filter(pl.col("indicator") == "recycling_rate"),
+                meta=META,
+                targets=RECYCLING_TARGETS,
             ),
             r"circular_economy: no 'waste_per_resident' rows for area 'fi'",
         ),
@@ -1013,7 +1032,7 @@ def test_text_from_data_is_escaped_not_html() -> None:
         ),
         (
             lambda: charts.neutrality_balance(
-                history(), sinks().with_columns(value=-pl.col("value")), meta=META
+                history(), sinks().with_columns(value=-pl.col("value")), meta=META, target=TARGET
             ),
             r"neutrality_balance: sink value -150.0 for 2020 is negative",
         ),

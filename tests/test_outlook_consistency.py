@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import date, datetime
 from html import escape as html_escape
 from pathlib import Path
 
 import polars as pl
+import pytest
 from sqlalchemy import Engine
 
-from indicators.catalogue import load_indicator_catalogue
+from indicators.catalogue import (
+    CATALOGUE_PATH,
+    IndicatorCatalogue,
+    load_indicator_catalogue,
+    parse_indicator_catalogue,
+)
 from report import data as rd
 from report import weekly
 
@@ -167,3 +174,104 @@ def test_council_and_weekly_reports_state_the_same_outlook(loaded_engine: Engine
         for number in (h.projected_value, h.projected_lower, h.projected_upper, h.latest_value):
             assert format_number(number, lang) in html, (lang, number)
         assert str(h.year_reached) in html
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the charts state the catalogue's commitment, as the headline does
+
+
+def _catalogue_with(targets: dict[str, list[dict[str, object]]]) -> IndicatorCatalogue:
+    """The indicator catalogue with other targets for some indicators (what a changed commitment is)."""
+    with CATALOGUE_PATH.open("rb") as handle:
+        raw = tomllib.load(handle)
+    for indicator, declared in targets.items():
+        raw["indicators"][indicator]["targets"] = declared
+    return parse_indicator_catalogue(raw)
+
+
+def test_emissions_charts_state_the_catalogues_target_as_the_headline_does(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commitment changed in the catalogue (−70 % on 2005 by 2035) moves the headline and the trajectory,
+    balance and waterfall charts alike: none of them keeps 1990, 2030 or 80 %."""
+    from report import charts
+    from report.i18n import format_number, format_percent, t
+
+    changed = _catalogue_with(
+        {
+            "ghg_total": [
+                {
+                    "kind": "reduction_from_base",
+                    "base_year": 2005,
+                    "reduction": 0.70,
+                    "year": 2035,
+                    "areas": ["049"],
+                    "source": "a changed commitment",
+                }
+            ]
+        }
+    )
+    monkeypatch.setattr(rd, "load_indicator_catalogue", lambda: changed)
+    history, _ = rd.trajectory_inputs(loaded_engine)
+    base = history.filter(pl.col("year") == 2005)["value"].item()
+    expected = base * (1 - 0.70)  # the rule of the catalogue, on the same data release
+    h = rd.headline(loaded_engine)
+    assert (h.base_year, h.target_year, h.reduction) == (2005, 2035, 0.70)
+    assert abs(h.target_value - expected) < 1e-9
+
+    built = weekly._builders(loaded_engine, "en", date.today())
+    trajectory, _ = built["emissions_trajectory"]()
+    table = charts.chart_table(trajectory)
+    target = table.filter(pl.col("series") == t("trajectory.series_target", "en"))
+    assert target.select("year", "value").rows() == [(2035, h.target_value)]
+    base_path = table.filter(
+        pl.col("series") == t("trajectory.series_base_path", "en", base_year=2005, target_year=2035)
+    )
+    assert base_path.sort("year").select("year", "value").rows() == [(2005, base), (2035, h.target_value)]
+    spec = trajectory.to_dict()
+    label = t(
+        "trajectory.target_label",
+        "en",
+        year=2035,
+        value=format_number(h.target_value, "en"),
+        pct=format_percent(-70.0, "en"),
+        base=2005,
+    )
+    assert json.dumps(label)[1:-1] in json.dumps(spec), label  # the target's label on the chart
+    assert format_number(h.target_value, "en") in spec["description"]
+
+    balance, _ = built["neutrality_balance"]()
+    rows = {r["item"]: r for r in charts.chart_table(balance).iter_rows(named=True)}
+    assert (rows["residual"]["year"], rows["residual"]["value"]) == (2035, h.target_value)
+    assert "2035" in rows["residual"]["label"] and "2005" in rows["residual"]["label"]
+
+    waterfall, _ = built["sector_waterfall"]()
+    steps = charts.chart_table(waterfall)
+    sectors = rd.sector_frame(loaded_engine)
+    first = steps.row(0, named=True)
+    assert first["step"] == t("waterfall.total_label", "en", year=2005)
+    assert abs(first["end"] - sectors.filter(pl.col("year") == 2005)["value"].sum()) < 1e-9
+    assert not steps["step"].str.contains("1990").any()
+
+
+def test_circular_chart_marks_the_catalogues_recycling_targets(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recycling-rate targets drawn are those the catalogue declares, as declared and when changed."""
+    from report import charts
+
+    def drawn() -> list[tuple[int, float]]:
+        chart, _ = weekly._builders(loaded_engine, "en", date.today())["circular_economy"]()
+        table = charts.chart_table(chart).filter(pl.col("indicator_key") == "recycling_target")
+        return table.sort("year").select("year", "value").rows()
+
+    with CATALOGUE_PATH.open("rb") as handle:
+        declared = tomllib.load(handle)["indicators"]["recycling_rate"]["targets"]
+    assert drawn() == sorted((int(x["year"]), float(x["value"])) for x in declared)
+
+    changed = [
+        {"kind": "absolute", "value": 58.0, "year": 2028, "source": "a changed law"},
+        {"kind": "absolute", "value": 70.0, "year": 2040, "source": "a changed law"},
+    ]
+    monkeypatch.setattr(rd, "load_indicator_catalogue", lambda: _catalogue_with({"recycling_rate": changed}))
+    assert drawn() == [(2028, 58.0), (2040, 70.0)]

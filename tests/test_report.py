@@ -8,6 +8,7 @@ import functools
 import json
 import posixpath
 import re
+import shutil
 import string
 import struct
 import zlib
@@ -32,7 +33,7 @@ from kestava import cli
 from report import data as rd
 from report import weekly
 from report.charts import STATUS_LEVELS
-from report.i18n import LANGS, NBSP, catalogue, t
+from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
 
 EVIL = "<script>alert(1)</script>"
@@ -137,11 +138,12 @@ def injected(engine: Engine) -> Iterator[None]:
             .where(iv.c.indicator_id == "ghg_by_sector.waste", iv.c.area == "049")
             .values(indicator_id=f"ghg_by_sector.{EVIL}")
         )
-        conn.execute(
-            update(asm)
-            .where(asm.c.indicator_id == "net_ghg_national", asm.c.area == "FI")
-            .values(indicator_id=EVIL)
-        )
+        for table in (asm, iv):  # an assessment stands on its stored values (the snapshots it cites)
+            conn.execute(
+                update(table)
+                .where(table.c.indicator_id == "net_ghg_national", table.c.area == "FI")
+                .values(indicator_id=EVIL)
+            )
         now = datetime.now(UTC).replace(tzinfo=None)
         run_id = conn.execute(
             insert(run)
@@ -171,9 +173,10 @@ def injected(engine: Engine) -> Iterator[None]:
                 .where(iv.c.indicator_id == f"ghg_by_sector.{EVIL}")
                 .values(indicator_id="ghg_by_sector.waste")
             )
-            conn.execute(
-                update(asm).where(asm.c.indicator_id == EVIL).values(indicator_id="net_ghg_national")
-            )
+            for table in (asm, iv):
+                conn.execute(
+                    update(table).where(table.c.indicator_id == EVIL).values(indicator_id="net_ghg_national")
+                )
             conn.execute(delete(run).where(run.c.id == run_id))
 
 
@@ -545,7 +548,7 @@ def test_week_and_half_parsing() -> None:
     half = weekly.parse_half("2026-H1")
     assert (half.first_day, half.last_day) == (date(2026, 1, 1), date(2026, 6, 30))
     assert half.start == datetime(2025, 12, 31, 22, 0)  # midnight in Helsinki, as naive UTC
-    with pytest.raises(ValueError, match="expected a language code"):
+    with pytest.raises(ValueError, match="unsupported language 'de'"):
         weekly.write_weekly_report(None, lang="de")  # type: ignore[arg-type]
 
 
@@ -591,6 +594,90 @@ def test_chart_meta_from_snapshots(loaded_engine: Engine) -> None:
     assert both.sources == ("HSY", "Eurostat") and " / " in both.licence
     with pytest.raises(rd.MissingDataError):
         rd.chart_meta(loaded_engine, ["no_such_dataset"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_value_prints_alike_in_the_headline_and_in_the_tables(lang: str) -> None:
+    """The headline's figures (report.data.format_value) and the tables' cells (weekly.format_cell) print
+    a number with the same decimals: by magnitude, but never more than the value holds as published
+    (12.0 kt was published in whole kt: "12", not "12.0" in one place and "12" in the other)."""
+    unit = "kt CO2e"
+    shown = {12.0: "12", 12.5: "12.5", 2.63: "2.6", 712.0: "712", 742.3: "742", 0.5: "0.5", 0.123: "0.12"}
+    for value, digits in shown.items():
+        expected = digits if lang == "en" else digits.replace(".", ",")
+        cell = weekly.format_cell(value, "value", lang)
+        assert cell == expected, (value, cell)
+        assert rd.format_value(value, unit, lang) == f"{cell}{NBSP}{label('unit_name', unit, lang)}"
+
+
+def test_dashboard_cites_the_snapshots_its_statuses_came_from(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new vintage is loaded and its compute fails (tried again on the next run): the dashboard still
+    shows the statuses of the first vintage, and cites the first vintage's snapshots, not the new ones."""
+    import indicators.engine as indicator_engine
+    from indicators.engine import compute
+    from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+    from ingest.run import ingest
+    from storage import read
+    from storage.rawstore import RawStore
+    from tests.conftest import LOADED_TODAY
+    from tests.test_revisions import revise_snapshot
+
+    raw = RawStore(tmp_path / "raw")
+    assert all(o.ok for o in ingest(engine, raw, offline=True))
+    assert not compute(engine, today=LOADED_TODAY).errors
+    first = read.snapshots(engine)
+    first_ids = set(first["id"].to_list())
+    statuses = rd.dashboard_frame(engine, "en").select("indicator_id", "area", "method", "status")
+
+    def dashboard_ids() -> set[int]:
+        _, ids = weekly._builders(engine, "en", date.today())["progress_dashboard"]()
+        return set(ids)
+
+    cited = dashboard_ids()
+    dataset_of = dict(first.select("id", "dataset_id").iter_rows())
+    assert cited <= first_ids and "hsy_emissions" in {dataset_of[i] for i in cited}
+
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(DEFAULT_SNAPSHOT_DIR, snapshot)
+    revise_snapshot(snapshot)  # a new vintage of HSY, Syke, Statistics Finland, Eurostat, …
+    assert all(o.outcome == "success" for o in ingest(engine, raw, offline=True, snapshot_dir=snapshot))
+    new = read.snapshots(engine).filter(~pl.col("id").is_in(list(first_ids)))
+    assert "hsy_emissions" in new["dataset_id"].to_list()
+
+    values = indicator_engine.indicator_values
+
+    def broken(catalogue: Any, derived: dict[str, pl.DataFrame], today: date) -> pl.DataFrame:
+        if derived:  # every indicator's values fail; the empty placeholder is made as usual
+            raise RuntimeError("the compute of the new vintage failed")
+        return values(catalogue, derived, today)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(indicator_engine, "indicator_values", broken)
+        failed = compute(engine, today=LOADED_TODAY)
+    assert failed.errors and not failed.computed  # every indicator is tried again on the next run
+    # the statuses shown are still the first vintage's, and so are the snapshots cited for them
+    shown = rd.dashboard_frame(engine, "en").select("indicator_id", "area", "method", "status")
+    assert shown.equals(statuses)
+    assert dashboard_ids() == cited
+    report = weekly.build_report(
+        engine, weekly.current_week(), lang="en", out_dir=tmp_path / "r", images=False
+    )
+    chart = next(c for c in report.charts if c.name == "progress_dashboard")
+    assert chart.error is None and set(chart.snapshot_ids) == cited
+    # each status's vintage (the newest fetch among its inputs) is that of the snapshots cited for it
+    fetched = dict(first.select("id", "fetched_at").iter_rows())
+    ghg = rd.dashboard_frame(engine, "en").filter(pl.col("indicator_id") == "ghg_total")
+    as_of = read.query_frame(
+        engine, schema.assessment.select().where(schema.assessment.c.indicator_id == "ghg_total")
+    )["as_of"].max()
+    assert max(fetched[i] for i in rd.assessed_snapshot_ids(engine, ghg)) == as_of
+
+    # once computed, the statuses come from the new vintage and the dashboard cites it
+    assert not compute(engine, today=LOADED_TODAY).errors
+    now = dashboard_ids()
+    assert now & set(new["id"].to_list()) and now != cited
 
 
 def test_status_frame_reasons_in_every_language(loaded_engine: Engine) -> None:

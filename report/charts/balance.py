@@ -9,6 +9,7 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 
+from indicators.catalogue import ReductionTarget
 from indicators.trajectory import target_from_base
 from report import theme as th
 from report.charts.common import (
@@ -45,14 +46,15 @@ def neutrality_balance(
     sinks: pl.DataFrame,
     *,
     meta: ChartMeta,
+    target: ReductionTarget,
     lang: str = "fi",
-    base_year: int = 1990,
-    target_year: int = 2030,
-    target_reduction: float = 0.80,
 ) -> alt.LayerChart:
     """Residual emissions left at the target year (base × (1 − reduction)) against the carbon-sink estimate.
 
-    emissions: year (int), value (float, kt CO2e) — must include base_year (extra columns are ignored).
+    emissions: year (int), value (float, kt CO2e) — must include the target's base year (extra columns
+        are ignored).
+    target: the commitment, as the indicator catalogue declares it (report.data.reduction_target): no
+        default, so the residual is the one the headline's target leaves.
     sinks: year (int), value (float, removals in kt CO2e, positive), lower, upper (float, optional).
     The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled. The
     sink is the City of Espoo's assumption (a share of one year's emissions), not a measurement: the chart
@@ -61,6 +63,7 @@ def neutrality_balance(
     name = "neutrality_balance"
     _check_lang(name, lang)
     _check_meta(name, meta)
+    base_year, target_year, target_reduction = target.base_year, target.year, target.reduction
     e = _frame(name, "emissions", emissions, BALANCE_EMISSIONS)
     s = _frame(name, "sinks", sinks, BALANCE_SINKS)
     _unique(name, "emissions", e, ["year"])

@@ -11,7 +11,6 @@ import polars as pl
 from report import theme as th
 from report.charts.common import (
     CIRCULAR_INDICATORS,
-    EU_RECYCLING_TARGETS,
     Col,
     _area_key,
     _check_lang,
@@ -48,10 +47,10 @@ def circular_economy(
     frame: pl.DataFrame,
     *,
     meta: ChartMeta,
+    targets: Mapping[int, float],
     lang: str = "fi",
     area: str = "fi",
     comparison: str = "eu27_2020",
-    targets: Mapping[int, float] = EU_RECYCLING_TARGETS,
 ) -> alt.HConcatChart:
     """Municipal waste per resident and its recycling rate against the EU targets: two panels.
 
@@ -59,7 +58,8 @@ def circular_economy(
         indicator (str: 'waste_per_resident' in kg per resident, 'recycling_rate' in % 0–100),
         area (str: 'FI', 'EU27_2020' or another area; highlighted `area` blue, `comparison` orange,
         any other grey), year (int), value (float).
-    targets: recycling-rate targets in % by year (default: the EU's 55/60/65 % for 2025/2030/2035).
+    targets: recycling-rate targets in % by year, as the indicator catalogue declares them with their legal
+        sources (report.data.absolute_targets of 'recycling_rate'; no default).
     """
     name = "circular_economy"
     _check_lang(name, lang)

@@ -14,16 +14,13 @@ import polars as pl
 from indicators.catalogue import load_indicator_catalogue
 from report import theme as th
 from report.i18n import (
-    LANGS,
+    check_lang,
     has,
     label,
     t,
     vega_locale,
 )
 from report.theme import ChartMeta
-
-# EU Waste Framework Directive: municipal waste prepared for re-use and recycled, % by year.
-EU_RECYCLING_TARGETS: Final[Mapping[int, float]] = {2025: 55.0, 2030: 60.0, 2035: 65.0}
 
 # Statistics Finland municipality codes and Eurostat geo codes accepted in `area` columns.
 AREA_ALIASES: Final[Mapping[str, str]] = {
@@ -179,8 +176,11 @@ def _unique(chart: str, arg: str, frame: pl.DataFrame, keys: Sequence[str]) -> N
 
 
 def _check_lang(chart: str, lang: str) -> None:
-    if lang not in LANGS:
-        raise ValueError(f"{chart}: unsupported language {lang!r}; expected one of {', '.join(LANGS)}")
+    """report.i18n.check_lang, its message naming the chart."""
+    try:
+        check_lang(lang)
+    except ValueError as error:
+        raise ValueError(f"{chart}: {error}") from None
 
 
 def _check_meta(chart: str, meta: object) -> None:

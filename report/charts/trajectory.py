@@ -9,6 +9,7 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 
+from indicators.catalogue import ReductionTarget
 from indicators.trajectory import target_from_base
 from report import theme as th
 from report.charts.common import (
@@ -60,11 +61,9 @@ def emissions_trajectory(
     projection: pl.DataFrame | None = None,
     *,
     meta: ChartMeta,
+    target: ReductionTarget,
     lang: str = "fi",
     area: str = "espoo",
-    base_year: int = 1990,
-    target_year: int = 2030,
-    target_reduction: float = 0.80,
     band_level: float = 0.95,
 ) -> alt.LayerChart:
     """History of an area's emissions against the straight path to its target, with the trend projection.
@@ -79,12 +78,15 @@ def emissions_trajectory(
         prediction band, 95 % by default). It is joined to the last history year so the band starts from
         the latest value: with no spread at a measured value, with its own band at an estimate (an
         estimate without a band: from the latest measured year).
-    The target is derived from the same data: value(base_year) × (1 − target_reduction), drawn as a rule
-    with a label; the required path runs straight from the latest year to (target_year, target).
+    target: the commitment, as the indicator catalogue declares it (report.data.reduction_target): no
+    default, so the chart states the same target as the headline. Its value is derived from the same data:
+    value(base_year) × (1 − reduction), drawn as a rule with a label; the required path runs straight from
+    the latest year to (target year, target value).
     """
     name = "emissions_trajectory"
     _check_lang(name, lang)
     _check_meta(name, meta)
+    base_year, target_year, target_reduction = target.base_year, target.year, target.reduction
     h = _frame(name, "history", history, TRAJECTORY_HISTORY)
     _unique(name, "history", h, ["year"])
     if not 0.0 < target_reduction < 1.0:
@@ -109,7 +111,7 @@ def emissions_trajectory(
             f"{name}: `history` needs a positive value for base_year {base_year} to derive the target"
         )
     area_key = _area_key(area)
-    target = target_from_base(base_value, target_reduction)  # the one derivation: 1060 → 212.0
+    target_value = target_from_base(base_value, target_reduction)  # the one derivation: 1060 → 212.0
     latest_year, latest_value, latest_est = hist[-1]
     # the title's finding is about the latest published value; a nowcast only when nothing is published
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
@@ -169,13 +171,16 @@ def emissions_trajectory(
         ]
     path_rows: list[dict[str, Any]] = []
     if latest_year < target_year:
-        path_rows = [{"year": latest_year, "value": latest_value}, {"year": target_year, "value": target}]
+        path_rows = [
+            {"year": latest_year, "value": latest_value},
+            {"year": target_year, "value": target_value},
+        ]
         table_rows += [
             {"series": series["path"], "lower": None, "upper": None, "estimated": False, **r}
             for r in path_rows
         ]
     # the straight line from the base year the linear-path status compares with (its value in any year)
-    base_path_rows = [{"year": base_year, "value": base_value}, {"year": target_year, "value": target}]
+    base_path_rows = [{"year": base_year, "value": base_value}, {"year": target_year, "value": target_value}]
     table_rows += [
         {"series": series["base_path"], "lower": None, "upper": None, "estimated": False, **r}
         for r in base_path_rows
@@ -184,7 +189,7 @@ def emissions_trajectory(
         {
             "series": series["target"],
             "year": target_year,
-            "value": target,
+            "value": target_value,
             "lower": None,
             "upper": None,
             "estimated": False,
@@ -304,11 +309,11 @@ def emissions_trajectory(
         "trajectory.target_label",
         lang,
         year=target_year,
-        value=format_number(target, lang),
+        value=format_number(target_value, lang),
         pct=format_percent(-target_reduction * 100, lang),
         base=base_year,
     )
-    target_df = pl.DataFrame([{"year": target_year, "value": target, "series": series["target"]}])
+    target_df = pl.DataFrame([{"year": target_year, "value": target_value, "series": series["target"]}])
     layers += [
         alt.Chart(target_df).mark_rule(strokeDash=[2, 3], strokeWidth=1.5).encode(y=y_val, color=colour),
         _years(alt.Chart(target_df))
@@ -355,7 +360,7 @@ def emissions_trajectory(
         base_value=format_number(base_value, lang),
         change=format_percent(found_change, lang, signed=True),
         target_year=target_year,
-        target=format_number(target, lang),
+        target=format_number(target_value, lang),
     )
     for year, value, estimated in hist:
         if not estimated or (found_est and year == found_year):

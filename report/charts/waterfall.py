@@ -30,13 +30,15 @@ def sector_waterfall(
     frame: pl.DataFrame,
     *,
     meta: ChartMeta,
+    base_year: int,
     lang: str = "fi",
-    base_year: int = 1990,
     latest_year: int | None = None,
 ) -> alt.LayerChart:
     """Change from the base year to the latest year by sector: start bar, sector deltas by sign, end bar.
 
     frame: the same long frame as sector_area — year (int), sector (str key), value (float, kt CO2e).
+    base_year: the base year of the commitment, as the indicator catalogue declares it
+    (report.data.reduction_target): no default, so the chart starts where the headline's target does.
     Both years must list the same sectors (add an explicit 0 row for a sector absent in one of them).
     Deltas are sorted from the largest cut to the largest increase; cuts are blue, increases vermillion.
     """
