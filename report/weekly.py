@@ -100,7 +100,7 @@ _PLAIN_INT: Final = frozenset({"year", "week", "base_year", "latest_year", "targ
 # Columns holding a fraction shown as a percentage.
 _FRACTION: Final = frozenset({"share", "share_of_cut", "ratio"})
 # Decimals of the downloads (CSV, XLSX). The catalogues declare no precision per dataset or indicator, so
-# one rule (README, "Reading a report"): amounts in kt CO₂e, g CO₂/kWh and percentages to one decimal, the
+# one rule (README, "Data and provenance"): amounts in kt CO₂e, g CO₂/kWh and percentages to one decimal, the
 # finest the sources state them in (HSY's and Syke's kt, Eurostat's rates); shares (fractions) to three
 # decimals (0.1 percentage point); a ratio of two rates to two; tonnes per resident to two (one decimal
 # does not rank the cities: most read 2.6).
