@@ -82,13 +82,15 @@ class HeldLock:
     PostgreSQL check(conn) confirms that the session holding the advisory lock still has it (a dropped
     connection releases it)."""
 
-    def __init__(self, name: str, holder: str, lease: timedelta) -> None:
+    def __init__(
+        self, name: str, holder: str, lease: timedelta, *, pg_session: tuple[int, int] | None = None
+    ) -> None:
         self.name = name
         self.holder = holder
         self.lease = lease
         self._lost = threading.Event()
         self._why = ""
-        self._pg: tuple[int, int] | None = None  # PostgreSQL: (backend pid, unsigned key)
+        self._pg = pg_session  # PostgreSQL: (the holding session's backend pid, the unsigned key)
 
     @property
     def lost(self) -> bool:
@@ -140,16 +142,16 @@ def job_lock(
     """Hold the named lock for the duration of the block, or raise BusyError at once. The block gets the
     HeldLock, whose check() a writer calls in its transaction before committing."""
     holder = holder or default_holder()
-    held = HeldLock(name, holder, lease)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             key = advisory_key(name, str(conn.execute(text("SELECT current_schema()")).scalar()))
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            got, pid = conn.execute(
+                text("SELECT pg_try_advisory_lock(:k), pg_backend_pid()"), {"k": key}
+            ).one()
             conn.commit()
             if not got:
                 raise BusyError(name, _pg_holder(conn, key))
-            held._pg = (pid, key & 0xFFFFFFFFFFFFFFFF)
+            held = HeldLock(name, holder, lease, pg_session=(int(pid), key & 0xFFFFFFFFFFFFFFFF))
             try:
                 yield held
             finally:
@@ -163,6 +165,7 @@ def job_lock(
                     log.warning("%s: the lock's connection was lost before its release: %s", name, error)
         return
     _acquire_lease(engine, name, holder, lease)
+    held = HeldLock(name, holder, lease)
     stop = threading.Event()
     heartbeat = threading.Thread(target=_renew, args=(engine, held, stop), name=f"lease:{name}", daemon=True)
     heartbeat.start()
