@@ -404,6 +404,14 @@ def local_holder_is_dead(holder: str) -> bool:
     return False
 
 
+def _one_line(error: BaseException) -> str:
+    """The database's own message of an error (sqlite3's "database is locked"), without SQLAlchemy's
+    statement and background lines: it goes into a run's one-line error."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    lines = str(cause).splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
 def _renew(engine: Engine, held: HeldLock, stop: threading.Event) -> None:
     """Renew the lease every third of it until stop is set. A failed renewal is logged and tried again with
     backoff (from a hundredth of the lease, doubling) while the lease lasts; when it runs out unrenewed, or
@@ -422,7 +430,8 @@ def _renew(engine: Engine, held: HeldLock, stop: threading.Event) -> None:
                     .where(lock.c.name == held.name, lock.c.holder == held.holder)
                     .values(expires_at=now_utc() + held.lease)
                 ).rowcount
-        except (SQLAlchemyError, OSError) as error:
+        except (SQLAlchemyError, OSError) as caught:
+            error = _one_line(caught)
             failures += 1
             left = expires - time.monotonic()
             if left <= 0:

@@ -269,7 +269,7 @@ def test_a_lease_that_cannot_be_kept_is_lost_and_the_load_aborts(
             pass
         assert held.lost
         assert _take_expired_lease(engine, "ingest:x", "a second run")  # which may now run
-        with pytest.raises(LockLostError, match="ingest:x: the lock was lost"):
+        with pytest.raises(LockLostError, match="ingest:x: the lock was lost") as lost:
             load_snapshot(
                 engine,
                 dataset_info,
@@ -282,6 +282,7 @@ def test_a_lease_that_cannot_be_kept_is_lost_and_the_load_aborts(
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.snapshot)).scalar_one() == 0
     assert any("lease lost" in r.getMessage() for r in caplog.records)
+    assert "OperationalError: database is locked" in str(lost.value) and "\n" not in str(lost.value)
     engine.dispose()
 
 
