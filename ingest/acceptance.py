@@ -26,7 +26,7 @@ from ingest.registry import connector_for
 from storage import schema
 from storage.jobs import finish_run, start_run
 from storage.load import DatasetInfo, LoadResult, SourceInfo, combined_sha256, load_snapshot, utc_naive
-from storage.locks import job_lock
+from storage.locks import HeldLock, job_lock
 from storage.rawstore import RawStore
 from storage.rejections import (
     Rejection,
@@ -169,10 +169,10 @@ def accept(
     job = f"ingest:{dataset_id}"
     if rejection.accepted_at is None:
         record_acceptance(engine, rejection.id, by=by.strip(), why=why.strip())
-    with job_lock(engine, job):
+    with job_lock(engine, job) as lock:
         run_id = start_run(engine, job, dataset_id=dataset_id, trigger="accept")
         try:
-            result = _load_accepted(engine, catalogue, spec, rejection, raw_store)
+            result = _load_accepted(engine, catalogue, spec, rejection, raw_store, lock)
         except Exception as error:
             finish_run(engine, run_id, "failed", error=f"{dataset_id}: accept: {error}")
             raise
@@ -191,7 +191,12 @@ def accept(
 
 
 def _load_accepted(
-    engine: Engine, catalogue: Catalogue, spec: DatasetSpec, rejection: Rejection, raw_store: RawStore
+    engine: Engine,
+    catalogue: Catalogue,
+    spec: DatasetSpec,
+    rejection: Rejection,
+    raw_store: RawStore,
+    lock: HeldLock,
 ) -> LoadResult:
     _refuse_if_superseded(engine, rejection)  # again under the lock: a load may have come in between
     payloads = [rebuild_payload(record, raw_store) for record in rejection.payloads]
@@ -208,7 +213,7 @@ def _load_accepted(
         SourceInfo(source.id, source.publisher, source.licence, source.attribution, source.homepage),
     )
     return load_snapshot(
-        engine, info, payloads, frame, reader_version=connector.reader_version, raw_store=raw_store
+        engine, info, payloads, frame, reader_version=connector.reader_version, raw_store=raw_store, lock=lock
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,27 @@ def period_end(period: str) -> date:
     if len(rest) == 2:
         return _month_end(year, int(rest))
     return date.fromisoformat(period)
+
+
+def period_kind(period: str) -> str:
+    """The granularity of a period as period_end reads it: annual, half-yearly, quarterly, monthly, weekly
+    or daily (the names of a calendar's frequencies where there is one)."""
+    if len(period) == 4:
+        return "annual"
+    kind = {"W": "weekly", "Q": "quarterly", "H": "half-yearly"}.get(period[5:6])
+    if kind is not None:
+        return kind
+    return "monthly" if len(period) == 7 else "daily"
+
+
+def newest_period(periods: Iterable[str], frequency: str) -> str | None:
+    """The period a dataset's freshness is measured from, of its newest period of each granularity: the
+    newest of the calendar's frequency when the dataset has one (Fingrid's daily calendar is kept by its
+    days: the current week's partial mean is not newer data), else the one that ends last. By end date,
+    never as text: "2026-W47" sorts after "2026-11-27" but ends before it (and "2026-Q1" after "2026-12")."""
+    every = list(periods)
+    of_frequency = [period for period in every if period_kind(period) == frequency]
+    return max(of_frequency or every, key=period_end, default=None)
 
 
 def _month_end(year: int, month: int) -> date:
@@ -67,7 +89,7 @@ def freshness_schema() -> pl.Schema:
 class _Stored:
     """What freshness reads from the database: newest period, last change, demo flag, ingest runs."""
 
-    latest_period: dict[str, str]
+    latest_period: dict[str, list[str]]  # dataset -> its newest period of each granularity
     last_change: dict[str, datetime]
     demo: dict[str, bool]
     runs: list[tuple[str, datetime | None, str, str | None]]
@@ -105,14 +127,17 @@ def _read_stored(engine: Engine) -> _Stored:
             stored = replace(cached[1], runs=_ingest_runs(conn))
             _STORED[engine] = (marker, stored)
             return stored
-        latest_period = dict(
-            conn.execute(
-                select(series.c.dataset_id, func.max(obs.c.period))
-                .join(obs, obs.c.series_id == series.c.id)
-                .where(obs.c.valid_to.is_(None), obs.c.value.is_not(None))
-                .group_by(series.c.dataset_id)
-            ).all()
-        )
+        # the newest period of each form (its length and the letter after the year: W, Q, H or a digit),
+        # within which text order is time order; newest_period compares them by their end dates
+        form = (func.length(obs.c.period), func.substr(obs.c.period, 6, 1))
+        latest_period: dict[str, list[str]] = {}
+        for dataset_id, period in conn.execute(
+            select(series.c.dataset_id, func.max(obs.c.period))
+            .join(obs, obs.c.series_id == series.c.id)
+            .where(obs.c.valid_to.is_(None), obs.c.value.is_not(None))
+            .group_by(series.c.dataset_id, *form)
+        ).all():
+            latest_period.setdefault(str(dataset_id), []).append(str(period))
         last_change = dict(
             conn.execute(
                 select(snap.c.dataset_id, func.max(snap.c.fetched_at))
@@ -184,7 +209,7 @@ def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[di
             last_fetch[dataset_id] = finished_at
     rows = []
     for spec in catalogue.datasets.values():
-        period = latest_period.get(spec.id)
+        period = newest_period(latest_period.get(spec.id, ()), spec.calendar.frequency)
         end = period_end(period) if period else None
         expected = spec.calendar.expected_latest_period_end(today)
         outcome, error = last_run.get(spec.id, (None, None))

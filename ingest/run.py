@@ -34,7 +34,14 @@ from storage.load import (
     latest_digest,
     load_snapshot,
 )
-from storage.locks import BusyError, held_locks_digests_and_namespace, job_lock, record_unchanged_if_current
+from storage.locks import (
+    BusyError,
+    HeldLock,
+    LockLostError,
+    held_locks_digests_and_namespace,
+    job_lock,
+    record_unchanged_if_current,
+)
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 
@@ -157,9 +164,9 @@ def _ingest_with_lock(
 ) -> DatasetOutcome:
     job = f"ingest:{spec.id}"
     try:
-        with job_lock(engine, job):
+        with job_lock(engine, job) as lock:
             return _ingest_locked(
-                engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, prefetched
+                engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, prefetched, lock
             )
     except BusyError as busy:  # raised only when taking the lock: nothing was fetched or written
         run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
@@ -177,6 +184,7 @@ def _ingest_locked(
     started: float,
     started_at: datetime,
     prefetched: _Prefetched | None,
+    lock: HeldLock,
 ) -> DatasetOutcome:
     job = f"ingest:{spec.id}"
     run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
@@ -211,6 +219,7 @@ def _ingest_locked(
             frame,
             reader_version=connector.reader_version,
             raw_store=raw_store,
+            lock=lock,
         )
     except FetchError as error:
         finish_run(engine, run_id, "failed", error=str(error))
@@ -220,6 +229,10 @@ def _ingest_locked(
         finish_run(engine, run_id, "rejected", error=str(error))
         log.error("%s: rejected: %s", spec.id, error)
         return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
+    except LockLostError as error:  # the load rolled back; the next run loads the payload again
+        finish_run(engine, run_id, "failed", error=str(error))
+        log.error("%s", error)
+        return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
     except Exception as error:
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
         finish_run(engine, run_id, "failed", error=message)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import polars as pl
 from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select
@@ -22,6 +23,12 @@ from storage.rawstore import RawStore
 
 SQLITE_BATCH = 50_000  # rows per executemany on SQLite
 OBSERVATION_COLUMNS = ("series_id", "period", "snapshot_id", "value", "flag", "valid_from")
+
+
+class LockGuard(Protocol):
+    """The job lock a load runs under (storage.locks.HeldLock): check(conn) raises when it was lost."""
+
+    def check(self, conn: Connection | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,13 +98,16 @@ def load_snapshot(
     reader_version: str,
     raw_store: RawStore,
     on_stage: Callable[[str], None] | None = None,
+    lock: LockGuard | None = None,
 ) -> LoadResult:
     """Store the payloads and their observations in one transaction.
 
     A payload set identical (sha256) to the dataset's last snapshot changes nothing. Otherwise a new
     snapshot is recorded; observations new to the database are added, changed ones close the previous
     row (valid_to) and add the new value, and identical ones are counted as unchanged. Any error rolls
-    the whole load back, leaving the database as it was.
+    the whole load back, leaving the database as it was. Under a job lock (`lock`, from
+    storage.locks.job_lock), the lock is checked in the transaction before it commits: a lock lost while
+    the load worked (storage.locks.LockLostError) rolls the load back.
     """
     stage = on_stage or (lambda _name: None)
     if not payloads:
@@ -165,6 +175,8 @@ def load_snapshot(
                 raise RuntimeError(f"{dataset.id}: rows without a series id reached the load (a bug)")
             bulk_insert_observations(conn, new_rows.select(OBSERVATION_COLUMNS), on_stage=stage)
             check_references(conn, snapshot_id)
+            if lock is not None:
+                lock.check(conn)  # last: a lock lost meanwhile rolls everything back
             stage("observations written")
         return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
 

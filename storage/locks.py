@@ -2,15 +2,21 @@
 
 PostgreSQL: a session-level advisory lock on a dedicated connection; a crashed holder's connection
 dies and the server releases the lock. SQLite: a lease row in job_lock that the holder renews from a
-heartbeat thread; a crashed holder stops renewing and the lease expires.
+heartbeat thread; a crashed holder stops renewing and the lease expires. A renewal that fails ("database
+is locked" after the busy timeout while another job writes, a full disk) is retried with backoff within the
+lease; when the lease cannot be kept, the lock yielded by job_lock says it was lost (HeldLock.lost), and a
+load checks it in its transaction before committing (HeldLock.check), so that it aborts rather than write
+under a lock another run may have taken.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -36,7 +42,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from storage import schema
 from storage.alert_state import CLOSE_PROBLEMS_ANY, ClosedProblem, close_problems, closed
@@ -45,6 +51,7 @@ from storage.jobs import SYNCHRONOUS_COMMIT_OFF, now_utc, one_run_params, run_in
 from storage.load import LATEST_DIGESTS_OF
 
 DEFAULT_LEASE = timedelta(minutes=10)
+log = logging.getLogger(__name__)
 
 
 class BusyError(RuntimeError):
@@ -55,6 +62,63 @@ class BusyError(RuntimeError):
         self.holder = holder
         who = f" by {holder}" if holder else ""
         super().__init__(f"{name}: busy, already running{who}")
+
+
+class LockLostError(RuntimeError):
+    """The lock was lost while its holder worked: its lease could not be renewed, or another run took it."""
+
+    def __init__(self, name: str, why: str) -> None:
+        self.name = name
+        self.why = why
+        super().__init__(f"{name}: the lock was lost while this run held it ({why}); nothing was written")
+
+
+class HeldLock:
+    """A job lock this run holds (what job_lock yields): whether it still holds it.
+
+    On SQLite the heartbeat sets `lost` when the lease could not be renewed before it ran out, or was found
+    taken by another holder; check(conn), in the transaction about to commit, also renews the lease in that
+    transaction (which holds SQLite's write lock, so no run can take the lease before the commit). On
+    PostgreSQL check(conn) confirms that the session holding the advisory lock still has it (a dropped
+    connection releases it)."""
+
+    def __init__(
+        self, name: str, holder: str, lease: timedelta, *, pg_session: tuple[int, int] | None = None
+    ) -> None:
+        self.name = name
+        self.holder = holder
+        self.lease = lease
+        self._lost = threading.Event()
+        self._why = ""
+        self._pg = pg_session  # PostgreSQL: (the holding session's backend pid, the unsigned key)
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    def lose(self, why: str) -> None:
+        """Mark the lock lost (the heartbeat does, when it cannot keep the lease)."""
+        if not self._lost.is_set():
+            self._why = why
+            self._lost.set()
+
+    def check(self, conn: Connection | None = None) -> None:
+        """Raise LockLostError when the lock was lost; with conn, a transaction on the lock's database,
+        confirm in it that this run still holds the lock."""
+        if conn is not None and not self._lost.is_set():
+            if conn.dialect.name == "postgresql":
+                if self._pg is not None and not conn.execute(_PG_HELD_BY, _pg_params(*self._pg)).scalar():
+                    self.lose("the session holding the advisory lock no longer has it")
+            else:
+                renewed = conn.execute(
+                    update(schema.job_lock)
+                    .where(schema.job_lock.c.name == self.name, schema.job_lock.c.holder == self.holder)
+                    .values(expires_at=now_utc() + self.lease)
+                ).rowcount
+                if renewed != 1:
+                    self.lose("its lease was taken by another run")
+        if self._lost.is_set():
+            raise LockLostError(self.name, self._why)
 
 
 def default_holder() -> str:
@@ -74,30 +138,39 @@ def advisory_key(name: str, namespace: str = "") -> int:
 @contextmanager
 def job_lock(
     engine: Engine, name: str, *, lease: timedelta = DEFAULT_LEASE, holder: str | None = None
-) -> Iterator[None]:
-    """Hold the named lock for the duration of the block, or raise BusyError at once."""
+) -> Iterator[HeldLock]:
+    """Hold the named lock for the duration of the block, or raise BusyError at once. The block gets the
+    HeldLock, whose check() a writer calls in its transaction before committing."""
     holder = holder or default_holder()
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             key = advisory_key(name, str(conn.execute(text("SELECT current_schema()")).scalar()))
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            got, pid = conn.execute(
+                text("SELECT pg_try_advisory_lock(:k), pg_backend_pid()"), {"k": key}
+            ).one()
             conn.commit()
             if not got:
                 raise BusyError(name, _pg_holder(conn, key))
+            held = HeldLock(name, holder, lease, pg_session=(int(pid), key & 0xFFFFFFFFFFFFFFFF))
             try:
-                yield
+                yield held
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        raise
+                    # the session died, and the server released its lock with it
+                    log.warning("%s: the lock's connection was lost before its release: %s", name, error)
         return
     _acquire_lease(engine, name, holder, lease)
+    held = HeldLock(name, holder, lease)
     stop = threading.Event()
-    heartbeat = threading.Thread(
-        target=_renew, args=(engine, name, holder, lease, stop), name=f"lease:{name}", daemon=True
-    )
+    heartbeat = threading.Thread(target=_renew, args=(engine, held, stop), name=f"lease:{name}", daemon=True)
     heartbeat.start()
     try:
-        yield
+        yield held
     finally:
         stop.set()
         heartbeat.join()
@@ -133,6 +206,17 @@ _LEASES_HELD_AND_DIGESTS = union_all(
     _LEASES_HELD.add_columns(null().label("dataset_id"), null().label("sha256")),
     LATEST_DIGESTS_OF.with_only_columns(null(), schema.snapshot.c.dataset_id, schema.snapshot.c.sha256),
 )
+
+
+# whether the backend `pid` still holds the advisory lock of the bigint key (lock_high, lock_low)
+_PG_HELD_BY = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+    " AND classid = :lock_high AND objid = :lock_low AND pid = :pid)"
+)
+
+
+def _pg_params(pid: int, key: int) -> dict[str, int]:
+    return {"pid": pid, "lock_high": key >> 32, "lock_low": key & 0xFFFFFFFF}
 
 
 def held_locks(conn: Connection, names: Sequence[str]) -> set[str]:
@@ -320,12 +404,56 @@ def local_holder_is_dead(holder: str) -> bool:
     return False
 
 
-def _renew(engine: Engine, name: str, holder: str, lease: timedelta, stop: threading.Event) -> None:
+def _one_line(error: BaseException) -> str:
+    """The database's own message of an error (sqlite3's "database is locked"), without SQLAlchemy's
+    statement and background lines: it goes into a run's one-line error."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    lines = str(cause).splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
+def _renew(engine: Engine, held: HeldLock, stop: threading.Event) -> None:
+    """Renew the lease every third of it until stop is set. A failed renewal is logged and tried again with
+    backoff (from a hundredth of the lease, doubling) while the lease lasts; when it runs out unrenewed, or
+    the row is found taken, the lock is marked lost and the heartbeat ends."""
     lock = schema.job_lock
-    while not stop.wait(lease.total_seconds() / 3):
-        with engine.begin() as conn:
-            conn.execute(
-                update(lock)
-                .where(lock.c.name == name, lock.c.holder == holder)
-                .values(expires_at=now_utc() + lease)
+    seconds = held.lease.total_seconds()
+    expires = time.monotonic() + seconds  # when the lease last written runs out (it was written just now)
+    wait = seconds / 3
+    failures = 0
+    while not stop.wait(wait):
+        attempt = time.monotonic()
+        try:
+            with engine.begin() as conn:
+                renewed = conn.execute(
+                    update(lock)
+                    .where(lock.c.name == held.name, lock.c.holder == held.holder)
+                    .values(expires_at=now_utc() + held.lease)
+                ).rowcount
+        except (SQLAlchemyError, OSError) as caught:
+            error = _one_line(caught)
+            failures += 1
+            left = expires - time.monotonic()
+            if left <= 0:
+                held.lose(f"its lease ran out after {failures} failed renewals, the last: {error}")
+                log.error("%s: lease lost: %d renewals failed; the last: %s", held.name, failures, error)
+                return
+            wait = max(0.05, min(seconds / 100 * 2 ** (failures - 1), seconds / 3, left / 2))
+            log.warning(
+                "%s: lease renewal %d failed (%.1f s of the lease left; again in %.1f s): %s",
+                held.name,
+                failures,
+                left,
+                wait,
+                error,
             )
+            continue
+        if renewed != 1:
+            held.lose("its lease was taken by another run")
+            log.error("%s: lease lost: another run holds it", held.name)
+            return
+        if failures:
+            log.info("%s: lease renewed after %d failed attempts", held.name, failures)
+        expires = attempt + seconds
+        wait = seconds / 3
+        failures = 0

@@ -1,38 +1,63 @@
-"""Content-addressed store of raw payload bytes on disk: every fetched payload is kept, once, by sha256."""
+"""Content-addressed store of raw payload bytes on disk: every fetched payload is kept, once, by sha256.
+
+A payload is stored gzip-compressed (`<sha256>.gz`) when that saves a tenth of it or more (JSON, CSV), else
+as it came (`<sha256>`: an XLSX is a zip already). Either way the name is the sha256 of the payload's own
+bytes, and get() gives those bytes back exactly, verified against it. Files stored before compression
+(`<sha256>`, uncompressed) are read as they are.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _WRITERS = 8  # threads writing one snapshot's payloads: each waits on its fsync, not on the CPU
+COMPRESSED = ".gz"
+_KEEP_PLAIN_ABOVE = 0.9  # compressed to more than 90 % of its size: stored as it came
+_LEVEL = 6  # zlib's default: the 1.4 MB Fingrid JSON to 112 kB in 24 ms; 9 takes 5 times as long for 6 % less
 
 
 class RawStore:
-    """Files under root/ab/cd/<sha256>; writes are atomic (temporary file, fsync, rename)."""
+    """Files under root/ab/cd/<sha256>[.gz]; writes are atomic (temporary file, fsync, rename)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def relative_path(self, sha256: str) -> str:
+        """Where the payload of sha256 is stored uncompressed (a compressed one adds COMPRESSED)."""
         return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
+    def stored_path(self, sha256: str) -> str | None:
+        """Where the payload of sha256 is stored (relative to the root), compressed or not; None if not."""
+        plain = self.relative_path(sha256)
+        for relative in (plain + COMPRESSED, plain):
+            if (self.root / relative).exists():
+                return relative
+        return None
+
     def put(self, body: bytes) -> tuple[str, str]:
-        """Store body (if not already there); return (sha256, path relative to the root)."""
+        """Store body (if not already there, compressed or not); return (sha256, path relative to the
+        root). The sha256 is of body itself, whatever is written."""
         sha256 = hashlib.sha256(body).hexdigest()
-        relative = self.relative_path(sha256)
+        existing = self.stored_path(sha256)
+        if existing is not None:
+            return sha256, existing
+        relative, data = self.relative_path(sha256), body
+        packed = gzip.compress(body, compresslevel=_LEVEL, mtime=0)  # mtime 0: the same bytes every time
+        if len(packed) <= len(body) * _KEEP_PLAIN_ABOVE:
+            relative, data = relative + COMPRESSED, packed
         target = self.root / relative
-        if target.exists():
-            return sha256, relative
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(body)
+                out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
             Path(temporary).replace(target)
@@ -49,9 +74,23 @@ class RawStore:
         with ThreadPoolExecutor(min(_WRITERS, len(bodies)), thread_name_prefix="rawstore") as pool:
             return list(pool.map(self.put, bodies))
 
+    def read(self, relative: str) -> bytes:
+        """The payload bytes of the stored file at relative (a payload row's storage_path), decompressed
+        when it is compressed; not verified (get() is)."""
+        data = (self.root / relative).read_bytes()
+        if not relative.endswith(COMPRESSED):
+            return data
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise OSError(f"raw store: {relative} is corrupted ({error})") from error
+
     def get(self, sha256: str) -> bytes:
         """The bytes stored under sha256; verifies them, so a corrupted file is never served."""
-        body = (self.root / self.relative_path(sha256)).read_bytes()
+        relative = self.stored_path(sha256)
+        if relative is None:
+            raise FileNotFoundError(f"raw store: no payload {self.relative_path(sha256)} under {self.root}")
+        body = self.read(relative)
         if hashlib.sha256(body).hexdigest() != sha256:
-            raise OSError(f"raw store: {self.relative_path(sha256)} is corrupted (sha256 mismatch)")
+            raise OSError(f"raw store: {relative} is corrupted (sha256 mismatch)")
         return body

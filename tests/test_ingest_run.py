@@ -29,7 +29,7 @@ from storage.alert_state import AllClear
 from storage.engine import autocommit, unpinged
 from storage.jobs import record_runs
 from storage.load import latest_digests
-from storage.locks import held_locks, job_lock
+from storage.locks import HeldLock, held_locks, job_lock
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 from tests.conftest import PG_ADMIN_URL
@@ -185,8 +185,9 @@ def test_api_key_is_sent_but_never_stored_or_logged(
             dump.extend(str(row) for row in conn.execute(select(table)))
     assert dump and not any(SECRET in row for row in dump)
     for path in raw.root.rglob("*"):
-        if path.is_file():
+        if path.is_file():  # as stored and as read back (a payload may be stored compressed)
             assert SECRET.encode() not in path.read_bytes()
+            assert SECRET.encode() not in raw.read(path.relative_to(raw.root).as_posix())
 
 
 def test_busy_dataset_is_reported_not_run(engine: Engine, raw: RawStore, server: HTTPServer) -> None:
@@ -218,7 +219,7 @@ def test_unchanged_datasets_are_recorded_in_one_insert_without_taking_their_lock
 
     locked: list[str] = []
 
-    def counting_lock(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[None]:
+    def counting_lock(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[HeldLock]:
         locked.append(name)
         return job_lock(engine, name, **kwargs)
 
@@ -254,7 +255,7 @@ def test_changed_payload_is_loaded_under_the_lock(
     server.expect_request("/eurostat/cei_wm011").respond_with_data(changed, content_type="application/json")
     locked: list[str] = []
 
-    def counting_lock(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[None]:
+    def counting_lock(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[HeldLock]:
         locked.append(name)
         return job_lock(engine, name, **kwargs)
 
@@ -285,7 +286,7 @@ def test_a_load_by_another_run_between_fetch_and_lock_means_fetching_again(
     other_run: list[DatasetOutcome] = []
     calls: list[str] = []
 
-    def lock_after_another_run(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[None]:
+    def lock_after_another_run(engine: Engine, name: str, **kwargs: Any) -> AbstractContextManager[HeldLock]:
         calls.append(name)
         if len(calls) == 1:  # the outer run is about to lock: the other run loads first
             bodies["now"] = v3

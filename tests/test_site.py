@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -198,6 +199,60 @@ def test_a_rebuild_with_nothing_new_touches_no_page_and_draws_no_chart(built: Bu
     assert set(after) == set(before)
     changed = sorted(p for p in after if after[p] != before[p] and p != MANIFEST)
     assert changed == []  # every file is the same file, linked into the new build
+
+
+def test_the_reports_archive_is_linked_and_an_unchanged_report_is_not_read_again(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive's files are hard links to the report folders' (no second copy on the disk), and a
+    rebuild reads no archived report that did not change (it hashed the whole archive every time)."""
+    reports = tmp_path / "reports"
+    shutil.copytree(built.reports, reports, symlinks=True)
+    site = tmp_path / "site"
+    shutil.copytree(built.site.resolve(), tmp_path / "first", symlinks=True)
+    os.symlink(tmp_path / "first", site)
+    build_site(built.engine, site, report_root=reports, renderer=PlaceholderRenderer())
+    finnish = [p for p in (reports / "2026-W45" / "fi").resolve().rglob("*") if p.is_file()]
+    assert len(finnish) > 1  # the real report has its charts and data besides report.html
+    for lang in LANGS:
+        source = (reports / "2026-W45" / lang).resolve()
+        for file in source.rglob("*"):
+            if file.is_file():
+                copy = site / "reports" / "2026-W45" / lang / file.relative_to(source)
+                assert copy.stat().st_ino == file.stat().st_ino, copy  # one file on the disk, not two
+
+    read: list[Path] = []
+    original_read_bytes, original_open = Path.read_bytes, Path.open
+
+    def read_bytes(self: Path) -> bytes:
+        read.append(self)
+        return original_read_bytes(self)
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        read.append(self)
+        return original_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
+    again = build_site(built.engine, site, report_root=reports, renderer=PlaceholderRenderer())
+    assert again.written == []
+    assert [p for p in read if p.resolve().is_relative_to(reports.resolve())] == []
+
+    # a report made again (a new file at the same place) is read and linked anew
+    english = reports / "2026-W45" / "en" / "report.html"
+    english.unlink()
+    english.write_text('<!DOCTYPE html><html lang="en"><title>made again</title></html>', encoding="utf-8")
+    read.clear()
+    third = build_site(built.engine, site, report_root=reports, renderer=PlaceholderRenderer())
+    assert third.written == ["reports/2026-W45/en/report.html"]
+    assert [p for p in read if p.resolve().is_relative_to(reports.resolve())] == [english.resolve()]
+    assert (
+        (site / "reports/2026-W45/en/report.html")
+        .read_text(encoding="utf-8")
+        .endswith("made again</title></html>")
+    )
+    assert (site / "reports/2026-W45/en/report.html").stat().st_ino == english.stat().st_ino
+    assert check_site(site) == []
 
 
 def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(

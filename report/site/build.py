@@ -112,6 +112,23 @@ class _Writer:
         self.result.kept += 1
         return True
 
+    def link(self, path: str, source: Path) -> None:
+        """Put the file `source` at path: a hard link to it, or a copy when it is on another file system."""
+        with source.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        if path in self.files:
+            if self.files[path] != digest:
+                raise ValueError(f"site: two different files for {path}")
+            return
+        target = self.folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+        self.files[path] = digest
+        self.result.written.append(path)
+
     def write(self, path: str, data: bytes) -> None:
         digest = _sha(data)
         if path in self.files:  # the same chart on two pages: written once
@@ -219,16 +236,34 @@ def _downloads(
     return inputs
 
 
-def _copy_reports(reports: Sequence[content.ArchivedReport], report_root: Path, writer: _Writer) -> None:
-    """The reports archive: every report folder's files under reports/<period>/<lang>/."""
+def _report_source_key(file: Path) -> str:
+    """What identifies a report file's bytes without reading them: its resolved path, inode, size and
+    modification time (a report is written once into a version folder of its own and never changed in
+    place: common.atomic)."""
+    stat = file.stat()
+    return f"{file}|{stat.st_dev}:{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _link_reports(
+    reports: Sequence[content.ArchivedReport], report_root: Path, writer: _Writer, recorded: dict[str, Any]
+) -> dict[str, str]:
+    """The reports archive: every report folder's files under reports/<period>/<lang>/, hard-linked from
+    the report folder (copied when it is on another file system), so that the archive takes no space twice.
+    A file the previous build linked from the same source (same path, inode, size and time) is linked from
+    that build without being read again. Returns the source key of every file (for the manifest)."""
+    before: dict[str, str] = recorded.get("report_sources", {})
+    sources: dict[str, str] = {}
     for report in reports:
-        source = report_root / report.period / report.lang
-        for file in sorted(source.resolve().rglob("*")):
-            if file.is_file():
-                relative = (
-                    f"reports/{report.period}/{report.lang}/{file.relative_to(source.resolve()).as_posix()}"
-                )
-                writer.write(relative, file.read_bytes())
+        source = (report_root / report.period / report.lang).resolve()
+        for file in sorted(source.rglob("*")):
+            if not file.is_file():
+                continue
+            relative = f"reports/{report.period}/{report.lang}/{file.relative_to(source).as_posix()}"
+            sources[relative] = key = _report_source_key(file)
+            if before.get(relative) == key and writer.keep(relative):
+                continue
+            writer.link(relative, file)
+    return sources
 
 
 # what the pages are made with besides the data: a change to any of these makes every page anew
@@ -398,8 +433,9 @@ def build_site(
                 .encode("utf-8"),
             )
             download_inputs = _downloads(data, ids, writer, recorded, code)
+            report_sources = {}
             if report_root is not None:
-                _copy_reports(reports, report_root, writer)
+                report_sources = _link_reports(reports, report_root, writer, recorded)
             for path, future in pending:
                 svg = future.result().svg
                 writer.write(path, svg.encode("utf-8"))
@@ -411,6 +447,7 @@ def build_site(
                 "inputs": inputs,
                 "page_files": page_files,
                 "download_inputs": download_inputs,
+                "report_sources": report_sources,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     finally:
