@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         "together (s): a stalled or trickling server cannot keep a fetch alive beyond it",
     )
 
+    job_time_limit_min: float = Field(
+        default=360.0,
+        gt=0,
+        description="A scheduled job still running after this many minutes is a problem (hung): shown by "
+        "`kestava status` (exit 1) and alerted by the scheduler",
+    )
+
     cdp_enabled: bool = Field(
         default=False,
         description="Opt in to the CDP-ICLEI city disclosures (catalogue datasets with enabled_by = "

@@ -69,10 +69,13 @@ class JobStatus:
     next_run: datetime | None  # Europe/Helsinki
     overdue: bool = False  # its next run is long past: the scheduler is not running
     retired: bool = False  # the catalogue no longer defines it (e.g. an opt-in dataset switched off)
+    hung: bool = False  # its last run is still running after the job time limit
 
     @property
     def ok(self) -> bool:
-        return self.retired or (self.last_outcome not in PROBLEM_OUTCOMES and not self.overdue)
+        return self.retired or (
+            self.last_outcome not in PROBLEM_OUTCOMES and not self.overdue and not self.hung
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class StatusReport:
     jobs: tuple[JobStatus, ...]
     scheduler_known: bool  # whether the scheduler's job store table exists
     indicators: tuple[IndicatorFailure, ...] = ()  # indicators whose last compute failed
+    job_time_limit_min: float = 360.0  # a run still running longer is hung (Settings.job_time_limit_min)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +122,12 @@ class StatusReport:
             + (f" ({j.last_error})" if j.last_error else "")
             for j in self.jobs
             if j.last_outcome in PROBLEM_OUTCOMES and not j.retired
+        ]
+        limit = f"{self.job_time_limit_min:g}"
+        lines += [
+            f"{j.job}: {t('cli_status.running_too_long', lang, since=when(j.last_started), minutes=limit)}"
+            for j in self.jobs
+            if j.hung and not j.retired
         ]
         lines += [
             f"{j.job}: {t('cli_status.overdue_since', lang, since=when(j.next_run))}"
@@ -186,16 +196,27 @@ def retired_job(job: str, catalogue: Catalogue) -> bool:
 
 
 def status_report(
-    engine: Engine, catalogue: Catalogue, today: date, *, now: datetime | None = None
+    engine: Engine,
+    catalogue: Catalogue,
+    today: date,
+    *,
+    now: datetime | None = None,
+    job_time_limit_min: float | None = None,
 ) -> StatusReport:
     """The health of every catalogue dataset and every job that has run or is scheduled.
 
-    A job the catalogue no longer defines (retired_job) is listed as retired and is never a problem.
+    A job whose last run is still running after job_time_limit_min (default: the setting
+    KESTAVA_JOB_TIME_LIMIT_MIN) is hung, a problem. A job the catalogue no longer defines (retired_job)
+    is listed as retired and is never a problem.
 
     A scheduled job whose next run is more than OVERDUE_AFTER in the past counts as a problem: the
     scheduler (or the cron running `scheduler.py --once`) is not running.
     """
     now = now or datetime.now(UTC)
+    limit = get_settings().job_time_limit_min if job_time_limit_min is None else job_time_limit_min
+    hung_before = now.astimezone(UTC).replace(tzinfo=None) - timedelta(
+        minutes=limit
+    )  # a run started before and still running
     run = schema.job_run
     fresh = {row["dataset"]: row for row in freshness_rows(engine, catalogue, today)}
     stored = scheduled_runs(engine)
@@ -255,6 +276,7 @@ def status_report(
             error if outcome in PROBLEM_OUTCOMES else None,
             None,
             retired=retired_job(job, catalogue),
+            hung=outcome == "running" and started is not None and started < hung_before,
         )
         for job, outcome, started, finished, error in latest
     }
@@ -273,6 +295,7 @@ def status_report(
                 next_run,
                 overdue,
                 known.retired,
+                known.hung,
             )
         )
     return StatusReport(
@@ -281,6 +304,7 @@ def status_report(
         jobs=tuple(jobs[name] for name in sorted(jobs)),
         scheduler_known=stored is not None,
         indicators=failed_indicators,
+        job_time_limit_min=limit,
     )
 
 

@@ -335,3 +335,23 @@ def test_a_job_the_catalogue_no_longer_defines_is_listed_as_retired_never_as_a_p
         "beta: failed (HTTP 500)",
         "ingest:beta: failed (HTTP 500)",
     ]
+
+
+def test_a_run_still_running_past_the_job_time_limit_is_a_problem(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    lenient = catalogue(lag_days=3650)
+    for dataset in ("alpha", "beta"):
+        load(engine, raw_store, dataset, "2025")
+        record(engine, f"ingest:{dataset}", "success", dataset=dataset)
+    started = datetime(2026, 3, 10, 8, 0)  # naive UTC, as stored
+    start_run(engine, "ingest:alpha", dataset_id="alpha", started_at=started)  # never finishes
+    within = status_report(engine, lenient, TODAY, now=datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    assert within.ok  # running for an hour, within the default limit
+    past = status_report(
+        engine, lenient, TODAY, now=datetime(2026, 3, 10, 9, 0, tzinfo=UTC), job_time_limit_min=30
+    )
+    assert not past.ok
+    assert past.problems == ["ingest:alpha: running since 2026-03-10 10:00, over the limit of 30 min (hung?)"]
+    (alpha,) = [j for j in past.to_dict()["jobs"] if j["job"] == "ingest:alpha"]
+    assert alpha["hung"] is True and alpha["last_outcome"] == "running" and alpha["ok"] is False
