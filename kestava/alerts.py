@@ -338,7 +338,7 @@ class Alerter:
             log.warning(
                 "alert %s: could not read or record alert state (%s): alerting without it",
                 problem.key,
-                self._safe(error),
+                (self._safe(error).splitlines() or [""])[0],  # one line (SQLAlchemy adds more)
             )
             return self._problem_unrecorded(problem, now)
         if claim is None:
@@ -561,8 +561,9 @@ def consecutive_failures(engine: Engine, job: str, *, limit: int = 200) -> int:
 
 
 def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
-    """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears."""
-    return [("failing", job)] + ([("rejected", dataset)] if dataset else [])
+    """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears: failing,
+    hung (it ended, and well) and the dataset's rejected payload."""
+    return [("failing", job), ("hung", job)] + ([("rejected", dataset)] if dataset else [])
 
 
 def check_run(

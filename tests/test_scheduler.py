@@ -1434,3 +1434,16 @@ def test_the_health_check_gives_the_all_clear_of_problems_of_jobs_no_longer_in_t
     ]
     assert "no longer in the catalogue" in channel.alerts[0].message
     assert runtime.alerter.open_problems() == ["failing:ingest:a"]
+
+
+def test_a_run_that_ends_well_gives_the_all_clear_of_its_job_alerted_as_hung(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work(outcomes={"a": ["success"]}))
+    runtime.alerter.problem(Problem("hung", "ingest:a", "running for 400 min", job="ingest:a"))
+    assert scheduler.run_ingest_job("a") == "success"
+    assert [(a.key, a.state) for a in channel.alerts] == [
+        ("hung:ingest:a", "problem"),
+        ("hung:ingest:a", "resolved"),
+    ]
+    assert runtime.alerter.open_problems() == []
