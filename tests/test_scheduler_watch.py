@@ -21,7 +21,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 
 import scheduler
@@ -115,7 +115,7 @@ TICKS: list[float] = []
 RELEASE = threading.Event()
 
 
-def tick() -> str:
+def tick(*_notes: str) -> str:
     """A job that touches no database: it notes when it ran."""
     TICKS.append(time.monotonic())
     return "success"
@@ -337,3 +337,38 @@ def test_a_hung_run_is_alerted_once(
     assert "this run skipped" in caplog.text
     message = json.loads(httpserver.log[0][0].get_data())["message"]
     assert "hang" in message and ("skipped" in message or "over the limit" in message)
+
+
+def test_a_full_sqlite_disk_keeps_the_update_and_runs_no_job_again_until_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """SQLite's own "database or disk is full" (its page limit set to the file's size while `full`): the
+    due jobs can still be read, but the job's update cannot be written; the job is not run again and
+    again meanwhile, and the update is written once there is room."""
+    url = f"sqlite:///{tmp_path / 'full.sqlite3'}"
+    holder = JobStore(url)
+    holder.put(spec("tick", "tests.test_scheduler_watch:tick"), datetime.now(HELSINKI) - timedelta(seconds=1))
+    engine = jobstore_engine(url)
+    full = threading.Event()
+
+    def page_limit(_conn: Any, cursor: Any, *_args: Any) -> None:
+        cursor.execute(f"PRAGMA max_page_count = {1 if full.is_set() else 1_000_000}")
+
+    event.listen(engine, "before_cursor_execute", page_limit)
+    store = LoopJobStore(engine=engine, retry_s=5.0)
+    store.start(holder.holder, "default")
+    try:
+        (job,) = store.get_due_jobs(datetime.now(HELSINKI))
+        later = datetime.now(HELSINKI) + timedelta(hours=1)
+        job._modify(next_run_time=later, args=("x" * 50_000,))  # a state that needs new pages
+        full.set()
+        store.update_job(job)  # "database or disk is full": kept, not raised into the loop
+        assert store.outage is not None and "database or disk is full" in store.outage.error
+        assert store.get_due_jobs(datetime.now(HELSINKI)) == []  # readable, but not run again meanwhile
+        assert holder.jobs()["tick"].next_run_time < datetime.now(HELSINKI)  # (still due in the file)
+        full.clear()
+        assert store.get_due_jobs(datetime.now(HELSINKI)) == []
+        assert store.outage is None and holder.jobs()["tick"].next_run_time == later
+    finally:
+        store.shutdown()
+        holder.close()
