@@ -451,7 +451,7 @@ class LiveFetcher:
 
     def _attempt(self, call: _Call, content: bytes | None, conditional: bool = True) -> Payload:
         """One attempt: raises _TransientError (retried), HttpError / ValidationError (final) or returns."""
-        self._check_deadline(call, "no answer yet")  # (a retry's wait may have used it up)
+        self._check_deadline(call, "no successful answer yet, the attempts and their waits took it:")
         headers: dict[str, str] = {}
         if call.accept is not None:
             headers["Accept"] = call.accept
@@ -611,7 +611,9 @@ class LiveFetcher:
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            self._check_deadline(call, f"{size} bytes of the answer received")
+            self._check_deadline(
+                call, f"{size} bytes of the answer, still coming (a stalled or trickling server),"
+            )
             if size > self._max_bytes:
                 raise call.error(
                     f"a body of at most {self._max_bytes} bytes",
@@ -635,7 +637,7 @@ class LiveFetcher:
         if elapsed > self._deadline:
             raise call.error(
                 f"a complete answer within the request's deadline of {self._deadline:g} s",
-                f"{progress} after {elapsed:.1f} s, still coming (a stalled or trickling server)",
+                f"{progress} after {elapsed:.1f} s",
             )
 
     def _read_prefix(self, call: _Call, response: httpx.Response) -> bytes:
@@ -644,7 +646,7 @@ class LiveFetcher:
         try:
             for chunk in response.iter_bytes():
                 data += chunk
-                self._check_deadline(call, f"HTTP {response.status_code}, {len(data)} bytes of its body")
+                self._check_deadline(call, f"HTTP {response.status_code}, its body still coming,")
                 if len(data) >= _ERROR_BODY_BYTES:
                     break
         except httpx.DecodingError:
