@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
+from schedule.logs import duration
 from schedule.triggers import HELSINKI
 from storage import schema
 from storage.engine import create_db_engine, driver_rows, once_more, parse_url
@@ -325,15 +326,15 @@ class LoopJobStore(KestavaJobStore):
                 "every %s; logged again every %s while it lasts)",
                 doing,
                 text,
-                _duration(self.retry_s),
-                _duration(self.log_every_s),
+                duration(self.retry_s),
+                duration(self.log_every_s),
                 extra={"outcome": "jobstore-failed"},
             )
         elif time.monotonic() - self._logged_at >= self.log_every_s:
             self._logged_at = time.monotonic()
             log.error(
                 "job store: still failing after %s (%d failed attempts): %s failed: %s",
-                _duration((now - self.outage.since).total_seconds()),
+                duration((now - self.outage.since).total_seconds()),
                 self.outage.failures,
                 doing,
                 text,
@@ -345,17 +346,10 @@ class LoopJobStore(KestavaJobStore):
         if outage is not None:
             log.warning(
                 "job store: readable and writable again after %s (%d failed attempts)",
-                _duration((datetime.now(UTC) - outage.since).total_seconds()),
+                duration((datetime.now(UTC) - outage.since).total_seconds()),
                 outage.failures,
                 extra={"outcome": "jobstore-recovered"},
             )
-
-
-def _duration(seconds: float) -> str:
-    """A duration for a log line: 0.5 s, 45 s, 12 min, 3.5 h."""
-    if seconds < 120:
-        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 class JobStore:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from kestava.alerts import Problem
 from schedule.jobstore import LoopJobStore
+from schedule.logs import duration
 from schedule.runtime import Runtime, running_since
 from schedule.triggers import HELSINKI
 
@@ -73,9 +74,9 @@ class Watch:
                     Problem(
                         *DATABASE,
                         f"The scheduler cannot read or write its schedule in the database since "
-                        f"{since:%Y-%m-%d %H:%M %Z} ({lasted / 60:.0f} min, {outage.failures} failed "
+                        f"{since:%Y-%m-%d %H:%M %Z} ({duration(lasted)}, {outage.failures} failed "
                         f"attempts): {outage.error}. No job runs until it can; the scheduler tries again "
-                        f"every {self.runtime.store_retry_s:g} s.",
+                        f"every {duration(self.runtime.store_retry_s)}.",
                     )
                 )
         elif self._database_alerted_at is not None:
@@ -94,12 +95,12 @@ class Watch:
                 self._hung_alerted.add(job)
                 self._alert_hung(
                     job,
-                    f"{job} has been running for {(now - started) / 60:.0f} min, over the "
-                    f"limit of {limit / 60:g} min (KESTAVA_JOB_TIME_LIMIT_MIN): it may be hung.",
+                    f"{job} has been running for {duration(now - started)}, over the limit of "
+                    f"{duration(limit)} (KESTAVA_JOB_TIME_LIMIT_MIN): it may be hung.",
                 )
         for job in sorted(skipped):
             since = running.get(job)
-            going = f" (running for {(now - since) / 60:.0f} min)" if since is not None else ""
+            going = f" (running for {duration(now - since)})" if since is not None else ""
             self._alert_hung(
                 job,
                 f"A run of {job} fell due while the previous run{going} was still going, and "
