@@ -292,11 +292,13 @@ class LoopJobStore(KestavaJobStore):
         return due
 
     def update_job(self, job: Job) -> None:
-        """Store the job's new state; when that fails, keep it to write at the next wake-up."""
+        """Store the job's new state; when that fails, keep it to write at the next wake-up. A job removed
+        meanwhile (by another process syncing the schedule) is left removed: in the loop, the
+        JobLookupError would end its thread."""
         try:
             super().update_job(job)
         except JobLookupError:
-            raise
+            log.info("job store: %s was removed meanwhile (by another process); not updated", job.id)
         except Exception as error:
             self._unwritten[job.id] = job
             self._failed(error, f"updating {job.id}")

@@ -281,6 +281,9 @@ def test_an_update_the_database_refused_is_written_at_the_next_wake_up(
         assert store.get_due_jobs(datetime.now(HELSINKI)) == []  # the update written first: not due now
         assert store.outage is None
         assert holder.jobs()["tick"].next_run_time == later
+        holder.remove("tick")  # another process synced the schedule without it
+        store.update_job(job)  # left removed; no JobLookupError into the loop
+        assert holder.jobs() == {} and store.outage is None
     finally:
         store.shutdown()
         holder.close()
