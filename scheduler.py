@@ -32,6 +32,11 @@ Testing hooks (environment variables or the matching options):
   KESTAVA_SCHEDULER_RETRY_WAIT=S  first backoff between attempts (default 30 s, doubling)
   KESTAVA_SCHEDULER_LOCK_LEASE=S  lease of the compute/report locks on SQLite (default 600 s)
   KESTAVA_SCHEDULER_BUSY_WAIT=S   how long a compute waits for another compute to finish (default 600 s)
+  KESTAVA_SCHEDULER_STORE_RETRY=S how soon the loop reads a failing job store again (default 10 s)
+  KESTAVA_SCHEDULER_LOG_EVERY=S   a lasting job store failure is logged again this often (default 600 s)
+
+Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start, a --once job failed, or the scheduler loop
+died (alerted; for a supervisor to restart it); 3 the running jobs were abandoned after the grace period.
 """
 
 from __future__ import annotations

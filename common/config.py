@@ -30,6 +30,20 @@ class Settings(BaseSettings):
         'or numbers separated by commas ("049,091")',
     )
 
+    http_deadline_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="The overall deadline of one HTTP request of an ingest, all its attempts and bodies "
+        "together (s): a stalled or trickling server cannot keep a fetch alive beyond it",
+    )
+
+    job_time_limit_min: float = Field(
+        default=360.0,
+        gt=0,
+        description="A scheduled job still running after this many minutes is a problem (hung): shown by "
+        "`kestava status` (exit 1) and alerted by the scheduler",
+    )
+
     cdp_enabled: bool = Field(
         default=False,
         description="Opt in to the CDP-ICLEI city disclosures (catalogue datasets with enabled_by = "

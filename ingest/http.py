@@ -58,6 +58,8 @@ DEFAULT_MIN_INTERVAL: Mapping[str, float] = {
 
 NOT_HTML = "JSON/CSV/XLSX, not an HTML page"
 MAX_REDIRECTS = 20
+# A request's overall deadline (s): all its attempts and their bodies (LiveFetcher's `deadline`)
+DEFAULT_DEADLINE_S = 300.0
 _ERROR_BODY_BYTES = 4096  # how much of an error response body is read for the message
 _SECRET_PARAM_NAMES = frozenset(
     {
@@ -267,6 +269,7 @@ class _Call:
         self.accept = accept
         self.safe_url = display_url(spec.url, spec.params, self.secrets)
         self.field = f"{spec.method} {self.safe_url}"
+        self.started: float | None = None  # LiveFetcher's clock at the first attempt (its deadline's start)
 
     def error(self, expected: str, got: str | None = None, *, status: int | None = None) -> HttpError:
         return HttpError(
@@ -287,6 +290,11 @@ class LiveFetcher:
     `min_interval` is merged over DEFAULT_MIN_INTERVAL (host → seconds; 0 disables pacing for a host).
     With a `cache`, a 304 returns the cached body; if that body is missing or its hash does not match,
     the request is repeated once without validators.
+
+    `deadline` bounds a request as a whole (s, every attempt and its body together; None: no bound): the
+    per-read `timeout` alone lets a server trickling a byte a second keep a fetch alive for ever. A
+    request past it is refused (HttpError naming the source, the URL without secrets and the deadline),
+    and not tried again.
     """
 
     def __init__(
@@ -294,6 +302,7 @@ class LiveFetcher:
         cache: ValidatorCache | None = None,
         *,
         timeout: float = 30.0,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         max_bytes: int = 200_000_000,
         max_attempts: int = 5,
         backoff_base: float = 1.0,
@@ -305,7 +314,10 @@ class LiveFetcher:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if deadline is not None and deadline <= 0:
+            raise ValueError("deadline must be positive (or None)")
         self._cache = cache
+        self._deadline = deadline
         self._max_bytes = max_bytes
         self._max_attempts = max_attempts
         self._retry_after_max = retry_after_max
@@ -375,6 +387,7 @@ class LiveFetcher:
     # -- internals ----------------------------------------------------------------------------------
 
     def _fetch(self, call: _Call, content: bytes | None) -> Payload:
+        call.started = self._clock()
         retrying = Retrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
@@ -438,6 +451,7 @@ class LiveFetcher:
 
     def _attempt(self, call: _Call, content: bytes | None, conditional: bool = True) -> Payload:
         """One attempt: raises _TransientError (retried), HttpError / ValidationError (final) or returns."""
+        self._check_deadline(call, "no successful answer yet, the attempts and their waits took it:")
         headers: dict[str, str] = {}
         if call.accept is not None:
             headers["Accept"] = call.accept
@@ -479,7 +493,7 @@ class LiveFetcher:
             elif 200 <= response.status_code < 300:
                 body = self._read_capped(call, response)
             else:
-                body = self._read_prefix(response)
+                body = self._read_prefix(call, response)
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
             # Type name only: h11's message may quote an offending header value.
             failure = call.error("a request the client can send", type(exc).__name__)
@@ -597,6 +611,9 @@ class LiveFetcher:
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
+            self._check_deadline(
+                call, f"{size} bytes of the answer, still coming (a stalled or trickling server),"
+            )
             if size > self._max_bytes:
                 raise call.error(
                     f"a body of at most {self._max_bytes} bytes",
@@ -612,13 +629,24 @@ class LiveFetcher:
             )
         return b"".join(chunks)
 
-    @staticmethod
-    def _read_prefix(response: httpx.Response) -> bytes:
+    def _check_deadline(self, call: _Call, progress: str) -> None:
+        """Refuse the request when its deadline has passed (HttpError, not retried)."""
+        if self._deadline is None or call.started is None:
+            return
+        elapsed = self._clock() - call.started
+        if elapsed > self._deadline:
+            raise call.error(
+                f"a complete answer within the request's deadline of {self._deadline:g} s",
+                f"{progress} after {elapsed:.1f} s",
+            )
+
+    def _read_prefix(self, call: _Call, response: httpx.Response) -> bytes:
         """The start of an error response's body (for the message); the rest is not downloaded."""
         data = b""
         try:
             for chunk in response.iter_bytes():
                 data += chunk
+                self._check_deadline(call, f"HTTP {response.status_code}, its body still coming,")
                 if len(data) >= _ERROR_BODY_BYTES:
                     break
         except httpx.DecodingError:

@@ -89,7 +89,9 @@ def make_fetcher(
     """The replaying fetcher for --offline (reusing manifest when given), else the live one."""
     if offline:
         return ReplayFetcher(snapshot_dir or DEFAULT_SNAPSHOT_DIR, manifest=manifest)
-    return LiveFetcher(DbValidatorCache(engine, raw_store))
+    from common.config import get_settings
+
+    return LiveFetcher(DbValidatorCache(engine, raw_store), deadline=get_settings().http_deadline_s)
 
 
 def offline_spec(spec: DatasetSpec, snapshot_dir: Path, *, manifest: Manifest | None = None) -> DatasetSpec:

@@ -6,6 +6,7 @@ import logging
 import os
 import smtplib
 import socket
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -71,6 +72,9 @@ class AlertSettings(BaseSettings):
     alert_email_to: str = Field(default="", description="comma-separated recipients")
     alert_failures: int = Field(default=2, ge=1, description="consecutive failed runs before alerting")
     alert_timeout_s: float = Field(default=10.0, gt=0)
+    alert_database_min: float = Field(
+        default=10.0, gt=0, description="minutes the scheduler's job store may be unreadable before alerting"
+    )
 
     @property
     def recipients(self) -> list[str]:
@@ -278,6 +282,8 @@ class Alerter:
     """Sends problem alerts (at most one per problem key per Helsinki day) and all-clears.
 
     State lives in the alert_state table, so the once-a-day rule holds across processes and restarts.
+    When that table cannot be written (the database is unreachable, its disk full), a problem is alerted
+    all the same, once a day as ever but by this process's memory, and its all-clear comes from there.
     Every public method swallows and logs its own errors: alerting never crashes the job it reports on.
     """
 
@@ -298,6 +304,10 @@ class Alerter:
         if self.settings.alert_webhook_url is not None:
             extra.append(self.settings.alert_webhook_url.get_secret_value())
         self.secrets = [*(secrets if secrets is not None else secret_values()), *extra]
+        # problems alerted without a record in alert_state (it could not be written): key -> (first seen,
+        # last sent), naive UTC; the once-a-day rule and the all-clear for these hold in this process
+        self._unrecorded: dict[str, tuple[datetime, datetime]] = {}
+        self._unrecorded_lock = threading.Lock()
 
     @property
     def threshold(self) -> int:
@@ -317,11 +327,20 @@ class Alerter:
             problem.kind, problem.subject, redact(problem.message, self.secrets), problem.dataset, problem.job
         )
         now = self._now()
+        with self._unrecorded_lock:
+            unrecorded = self._unrecorded.get(problem.key)
+        if unrecorded is not None and unrecorded[1] >= _local_day_start(now):
+            log.debug("alert %s: already sent today (by this process, without alert state)", problem.key)
+            return False
         try:
             claim = self._claim(problem, now)
         except Exception as error:
-            log.warning("alert %s: could not read or record alert state: %s", problem.key, self._safe(error))
-            return False
+            log.warning(
+                "alert %s: could not read or record alert state (%s): alerting without it",
+                problem.key,
+                (self._safe(error).splitlines() or [""])[0],  # one line (SQLAlchemy adds more)
+            )
+            return self._problem_unrecorded(problem, now)
         if claim is None:
             log.debug("alert %s: already sent today", problem.key)
             return False
@@ -351,6 +370,41 @@ class Alerter:
         except Exception as error:
             log.warning("alert %s: could not reset alert state: %s", problem.key, self._safe(error))
         return False
+
+    def _problem_unrecorded(self, problem: Problem, now: datetime) -> bool:
+        """Alert a problem whose claim could not be recorded, unless this process alerted it today."""
+        with self._unrecorded_lock:
+            first_seen, last_sent = self._unrecorded.get(problem.key, (now, None))
+            if last_sent is not None and last_sent >= _local_day_start(now):
+                log.debug("alert %s: already sent today (by this process)", problem.key)
+                return False
+            self._unrecorded[problem.key] = (first_seen, now)
+        alert = Alert(
+            problem.key,
+            problem.kind,
+            "problem",
+            problem.subject,
+            problem.message,
+            first_seen,
+            now,
+            problem.dataset,
+            problem.job,
+        )
+        if self._deliver(alert):
+            return True
+        with self._unrecorded_lock:  # nothing got through: the next check tries again
+            if last_sent is None:
+                self._unrecorded.pop(problem.key, None)
+            else:
+                self._unrecorded[problem.key] = (first_seen, last_sent)
+        return False
+
+    def _resolve_unrecorded(self, keys: Sequence[str]) -> list[ClosedProblem]:
+        """Close the problems of keys that this process alerted without a record in alert_state."""
+        now = self._now()
+        with self._unrecorded_lock:
+            gone = [(key, self._unrecorded.pop(key)) for key in keys if key in self._unrecorded]
+        return [ClosedProblem(key, first_seen, last_sent, now) for key, (first_seen, last_sent) in gone]
 
     def problems(self, problems: Sequence[Problem]) -> int:
         """Alert each problem unless it was already alerted today (read for all in one query first, so that
@@ -383,13 +437,15 @@ class Alerter:
         keys = [f"{kind}:{subject}" for kind, subject in problems]
         if not keys:
             return 0
+        unrecorded = self._resolve_unrecorded(keys) if self._unrecorded else []
         try:
             with autocommit(self.engine) as conn:  # one statement: nothing open means nothing written
                 closed = close_problems(conn, keys, self._now())
         except Exception as error:
             log.warning("alert state: could not resolve %s: %s", ", ".join(keys), self._safe(error))
-            return 0
-        return self.all_clears(closed, message)
+            closed = []
+        recorded = {problem.key for problem in closed}
+        return self.all_clears([*closed, *(p for p in unrecorded if p.key not in recorded)], message)
 
     def all_clears(self, closed: Sequence[ClosedProblem], message: str = "") -> int:
         """Send the all-clear of each closed problem that was alerted; how many went out."""
@@ -505,8 +561,9 @@ def consecutive_failures(engine: Engine, job: str, *, limit: int = 200) -> int:
 
 
 def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
-    """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears."""
-    return [("failing", job)] + ([("rejected", dataset)] if dataset else [])
+    """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears: failing,
+    hung (it ended, and well) and the dataset's rejected payload."""
+    return [("failing", job), ("hung", job)] + ([("rejected", dataset)] if dataset else [])
 
 
 def check_run(

@@ -26,6 +26,7 @@ __all__ = [
     "IndicatorFailure",
     "JobStatus",
     "StatusReport",
+    "retired_job",
     "status_command",
     "status_report",
 ]
@@ -67,10 +68,14 @@ class JobStatus:
     last_error: str | None
     next_run: datetime | None  # Europe/Helsinki
     overdue: bool = False  # its next run is long past: the scheduler is not running
+    retired: bool = False  # the catalogue no longer defines it (e.g. an opt-in dataset switched off)
+    hung: bool = False  # its last run is still running after the job time limit
 
     @property
     def ok(self) -> bool:
-        return self.last_outcome not in PROBLEM_OUTCOMES and not self.overdue
+        return self.retired or (
+            self.last_outcome not in PROBLEM_OUTCOMES and not self.overdue and not self.hung
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class StatusReport:
     jobs: tuple[JobStatus, ...]
     scheduler_known: bool  # whether the scheduler's job store table exists
     indicators: tuple[IndicatorFailure, ...] = ()  # indicators whose last compute failed
+    job_time_limit_min: float = 360.0  # a run still running longer is hung (Settings.job_time_limit_min)
 
     @property
     def ok(self) -> bool:
@@ -115,12 +121,18 @@ class StatusReport:
             f"{j.job}: {outcome_label(j.last_outcome, lang) if lang != 'en' else j.last_outcome}"
             + (f" ({j.last_error})" if j.last_error else "")
             for j in self.jobs
-            if j.last_outcome in PROBLEM_OUTCOMES
+            if j.last_outcome in PROBLEM_OUTCOMES and not j.retired
+        ]
+        limit = f"{self.job_time_limit_min:g}"
+        lines += [
+            f"{j.job}: {t('cli_status.running_too_long', lang, since=when(j.last_started), minutes=limit)}"
+            for j in self.jobs
+            if j.hung and not j.retired
         ]
         lines += [
             f"{j.job}: {t('cli_status.overdue_since', lang, since=when(j.next_run))}"
             for j in self.jobs
-            if j.overdue
+            if j.overdue and not j.retired
         ]
         lines += [
             t("cli_status.indicator_failed", lang, indicator=i.indicator, error=i.error)
@@ -171,15 +183,40 @@ def scheduled_runs(engine: Engine, table_name: str = JOBSTORE_TABLE) -> dict[str
     }
 
 
+def retired_job(job: str, catalogue: Catalogue) -> bool:
+    """Whether job (a job_run name) is one the catalogue no longer defines: the ingest of a dataset not
+    in it (removed, or an opt-in switched off) or the probe when no dataset declares one. Its old runs
+    are history, not a problem (schedule.jobs.catalogue_jobs defines the current jobs)."""
+    kind, _, dataset = job.partition(":")
+    if kind == "ingest":
+        return dataset not in catalogue.datasets
+    if job == "probe":
+        return not any(d.probe is not None for d in catalogue.datasets.values())
+    return False
+
+
 def status_report(
-    engine: Engine, catalogue: Catalogue, today: date, *, now: datetime | None = None
+    engine: Engine,
+    catalogue: Catalogue,
+    today: date,
+    *,
+    now: datetime | None = None,
+    job_time_limit_min: float | None = None,
 ) -> StatusReport:
     """The health of every catalogue dataset and every job that has run or is scheduled.
+
+    A job whose last run is still running after job_time_limit_min (default: the setting
+    KESTAVA_JOB_TIME_LIMIT_MIN) is hung, a problem. A job the catalogue no longer defines (retired_job)
+    is listed as retired and is never a problem.
 
     A scheduled job whose next run is more than OVERDUE_AFTER in the past counts as a problem: the
     scheduler (or the cron running `scheduler.py --once`) is not running.
     """
     now = now or datetime.now(UTC)
+    limit = get_settings().job_time_limit_min if job_time_limit_min is None else job_time_limit_min
+    hung_before = now.astimezone(UTC).replace(tzinfo=None) - timedelta(
+        minutes=limit
+    )  # a run started before and still running
     run = schema.job_run
     fresh = {row["dataset"]: row for row in freshness_rows(engine, catalogue, today)}
     stored = scheduled_runs(engine)
@@ -231,14 +268,23 @@ def status_report(
             )
         )
     jobs = {
-        job: JobStatus(job, outcome, started, finished, error if outcome in PROBLEM_OUTCOMES else None, None)
+        job: JobStatus(
+            job,
+            outcome,
+            started,
+            finished,
+            error if outcome in PROBLEM_OUTCOMES else None,
+            None,
+            retired=retired_job(job, catalogue),
+            hung=outcome == "running" and started is not None and started < hung_before,
+        )
         for job, outcome, started, finished, error in latest
     }
     for job_id, next_run in next_runs.items():
         known = jobs.get(job_id)
         overdue = next_run is not None and next_run < now - OVERDUE_AFTER
         jobs[job_id] = (
-            JobStatus(job_id, None, None, None, None, next_run, overdue)
+            JobStatus(job_id, None, None, None, None, next_run, overdue, retired_job(job_id, catalogue))
             if known is None
             else JobStatus(
                 known.job,
@@ -248,6 +294,8 @@ def status_report(
                 known.last_error,
                 next_run,
                 overdue,
+                known.retired,
+                known.hung,
             )
         )
     return StatusReport(
@@ -256,6 +304,7 @@ def status_report(
         jobs=tuple(jobs[name] for name in sorted(jobs)),
         scheduler_known=stored is not None,
         indicators=failed_indicators,
+        job_time_limit_min=limit,
     )
 
 
@@ -313,12 +362,13 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
     jobs = Table(title=t("cli_status.title_jobs", lang))
     for name in words("job", "last_outcome", "started", "finished", "error", "next_run"):
         jobs.add_column(name, overflow="fold")
-    never_run, overdue = words("never_run", "overdue")
+    never_run, overdue, retired = words("never_run", "overdue", "retired")
     for j in report.jobs:
-        style = "red" if not j.ok else "green" if j.last_outcome else "white"
+        style = "white" if j.retired else "red" if not j.ok else "green" if j.last_outcome else "white"
         jobs.add_row(
             j.job,
-            f"[{style}]{outcome_label(j.last_outcome, lang) if j.last_outcome else never_run}",
+            f"[{style}]{outcome_label(j.last_outcome, lang) if j.last_outcome else never_run}"
+            + (f" ({retired})" if j.retired else ""),
             when(j.last_started),
             when(j.last_finished),
             j.last_error or "",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from apscheduler.job import Job
@@ -20,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
+from schedule.logs import duration
 from schedule.triggers import HELSINKI
 from storage import schema
 from storage.engine import create_db_engine, driver_rows, once_more, parse_url
@@ -234,6 +237,121 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         self._written[job.id] = (blob, {**state, "kwargs": dict(state["kwargs"])})  # (not the job's own)
         times = [t for t in (when, row[0]) if t is not None]  # this job's and the others' earliest
         self._next_known = min(times) if times else None
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The job store unreadable or unwritable since `since` (aware UTC): failed operations, the last error."""
+
+    since: datetime
+    failures: int
+    error: str
+
+
+class LoopJobStore(KestavaJobStore):
+    """The job store of the scheduler loop (serve), which never lets a database error escape into
+    APScheduler's loop: there an error from an update (after a job was submitted) or from the next run
+    time ended the loop's thread, and with it all scheduling, silently; and an error reading the due jobs
+    was logged, multi-line, at every wake-up (every 10 s).
+
+    Here a failed read of the due jobs finds none; a failed update is kept in memory and written first at
+    the next wake-up (until it is, no job is read as due: a store that can be read but not written, e.g.
+    a full disk, does not run the same jobs again and again); and while the store fails, the next run
+    time is retry_s from the failure, so the loop tries again then. The first failure is logged, then
+    once every log_every_s with the count, and the recovery; `outage` says since when it fails (the
+    scheduler's watch alerts a long one)."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        tablename: str = JOBSTORE_TABLE,
+        retry_s: float = 10.0,
+        log_every_s: float = 600.0,
+    ) -> None:
+        super().__init__(engine=engine, tablename=tablename)
+        self.retry_s = retry_s
+        self.log_every_s = log_every_s
+        self.outage: Outage | None = None  # (replaced whole: read by the watch in another thread)
+        self._unwritten: dict[str, Job] = {}  # updates that failed, by job id, to write first
+        self._retry_at: datetime | None = None  # the next wake-up while the store fails
+        self._logged_at = 0.0  # time.monotonic() of the last log line of the outage
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        """The due jobs (after writing the updates that failed); none while the store fails."""
+        try:
+            for job in list(self._unwritten.values()):
+                with suppress(JobLookupError):  # removed since: nothing to write
+                    super().update_job(job)
+                del self._unwritten[job.id]
+            due = super().get_due_jobs(now)
+        except Exception as error:
+            self._failed(error, "reading the due jobs" if not self._unwritten else "writing the schedule")
+            return []
+        self._recovered()
+        return due
+
+    def update_job(self, job: Job) -> None:
+        """Store the job's new state; when that fails, keep it to write at the next wake-up. A job removed
+        meanwhile (by another process syncing the schedule) is left removed: in the loop, the
+        JobLookupError would end its thread."""
+        try:
+            super().update_job(job)
+        except JobLookupError:
+            log.info("job store: %s was removed meanwhile (by another process); not updated", job.id)
+        except Exception as error:
+            self._unwritten[job.id] = job
+            self._failed(error, f"updating {job.id}")
+
+    def get_next_run_time(self) -> datetime | None:
+        """The earliest next run time; retry_s after a failure while the store fails."""
+        if self._retry_at is None:
+            try:
+                return super().get_next_run_time()
+            except Exception as error:
+                self._failed(error, "reading the next run time")
+        return self._retry_at
+
+    def _failed(self, error: Exception, doing: str) -> None:
+        now = datetime.now(UTC)
+        self._retry_at = now + timedelta(seconds=self.retry_s)
+        self._next_known = _UNKNOWN
+        text = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"  # (one line)
+        outage = self.outage
+        self.outage = Outage(
+            now if outage is None else outage.since, 1 if outage is None else outage.failures + 1, text
+        )
+        if outage is None:
+            self._logged_at = time.monotonic()
+            log.error(
+                "job store: %s failed: %s; no job runs until it can be read and written again (tried "
+                "every %s; logged again every %s while it lasts)",
+                doing,
+                text,
+                duration(self.retry_s),
+                duration(self.log_every_s),
+                extra={"outcome": "jobstore-failed"},
+            )
+        elif time.monotonic() - self._logged_at >= self.log_every_s:
+            self._logged_at = time.monotonic()
+            log.error(
+                "job store: still failing after %s (%d failed attempts): %s failed: %s",
+                duration((now - self.outage.since).total_seconds()),
+                self.outage.failures,
+                doing,
+                text,
+                extra={"outcome": "jobstore-failed"},
+            )
+
+    def _recovered(self) -> None:
+        outage, self.outage, self._retry_at = self.outage, None, None
+        if outage is not None:
+            log.warning(
+                "job store: readable and writable again after %s (%d failed attempts)",
+                duration((datetime.now(UTC) - outage.since).total_seconds()),
+                outage.failures,
+                extra={"outcome": "jobstore-recovered"},
+            )
 
 
 class JobStore:

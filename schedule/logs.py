@@ -31,3 +31,10 @@ def setup_logging(*, json_lines: bool, verbose: bool, secrets: Sequence[str]) ->
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     for handler in root.handlers:
         handler.setFormatter(_RedactingFormatter(handler.formatter or logging.Formatter(), secrets))
+
+
+def duration(seconds: float) -> str:
+    """A duration for a log line or an alert: 0.5 s, 45 s, 12 min, 3.5 h."""
+    if seconds < 120:
+        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

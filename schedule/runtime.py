@@ -27,6 +27,8 @@ ENV_HOOKS = "KESTAVA_SCHEDULER_HOOKS"
 ENV_RETRY_WAIT = "KESTAVA_SCHEDULER_RETRY_WAIT"
 ENV_LOCK_LEASE = "KESTAVA_SCHEDULER_LOCK_LEASE"
 ENV_BUSY_WAIT = "KESTAVA_SCHEDULER_BUSY_WAIT"
+ENV_STORE_RETRY = "KESTAVA_SCHEDULER_STORE_RETRY"
+ENV_LOG_EVERY = "KESTAVA_SCHEDULER_LOG_EVERY"
 
 
 @dataclass
@@ -47,6 +49,10 @@ class Runtime:
     lock_lease: timedelta = timedelta(minutes=10)
     busy_wait_s: float = 600.0
     chain_compute: bool = True  # compute right after an ingest that changed data (--once computes at the end)
+    store_retry_s: float = 10.0  # how soon the loop tries a failing job store again
+    log_every_s: float = 600.0  # a failure that lasts (the job store's) is logged again this often
+    database_alert_s: float = 600.0  # the job store failing this long is alerted (AlertSettings)
+    job_time_limit_s: float = 21600.0  # a run going this long is alerted as hung (Settings)
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -95,12 +101,13 @@ def build_runtime(
     settings = get_settings()
     url = database_url or settings.resolved_database_url()
     engine = engine or open_database(url)
+    alerter = Alerter(engine)
     return Runtime(
         engine=engine,
         database_url=url,
         raw_store=RawStore(settings.raw_dir),
         catalogue=catalogue or load_catalogue(),
-        alerter=Alerter(engine),
+        alerter=alerter,
         runners=runners or Runners.from_module(os.environ.get(ENV_HOOKS)),
         offline=offline,
         snapshot_dir=settings.snapshot_dir,
@@ -110,6 +117,10 @@ def build_runtime(
             seconds=_env_float(ENV_LOCK_LEASE, 600.0) if lock_lease_s is None else lock_lease_s
         ),
         busy_wait_s=_env_float(ENV_BUSY_WAIT, 600.0) if busy_wait_s is None else busy_wait_s,
+        store_retry_s=_env_float(ENV_STORE_RETRY, 10.0),
+        log_every_s=_env_float(ENV_LOG_EVERY, 600.0),
+        database_alert_s=alerter.settings.alert_database_min * 60,
+        job_time_limit_s=settings.job_time_limit_min * 60,
     )
 
 
@@ -127,6 +138,12 @@ def _in_flight(job: str) -> Iterator[None]:
     finally:
         with _running_lock:
             _running.pop(job, None)
+
+
+def running_since() -> dict[str, float]:
+    """The jobs running in this process now, and since when (time.monotonic())."""
+    with _running_lock:
+        return dict(_running)
 
 
 def running_jobs() -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -13,14 +12,16 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_J
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.util import ref_to_obj
 from rich.console import Console
 from rich.table import Table
 
+from kestava.alerts import Problem
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
-from schedule.jobstore import JobStore, KestavaJobStore, _has_run, jobstore_engine, sync_jobs
+from schedule.jobstore import JobStore, LoopJobStore, _has_run, jobstore_engine, sync_jobs
 from schedule.orphans import reap_orphans
 from schedule.runtime import Runtime, running_jobs, set_runtime
 from schedule.shutdown import (
@@ -33,17 +34,41 @@ from schedule.shutdown import (
     _watchdog,
 )
 from schedule.triggers import HELSINKI
+from schedule.watch import Watch
 from storage.engine import safe_url
 
 log = logging.getLogger("scheduler")
 _KIND_ORDER = {"ingest": 0, "health": 1, "report": 2, "probe": 3}
+SCHEDULER = ("stopped", "scheduler")  # (kind, subject) of the problem of a scheduler loop that died
 
 
-def _on_event(event: JobEvent) -> None:
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler's BackgroundScheduler whose loop, should anything end its thread, says so (`died`,
+    `death`) instead of ending it silently while the process lives on and never runs a job again."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.died = threading.Event()
+        self.death = ""
+
+    def _main_loop(self) -> None:
+        try:
+            super()._main_loop()
+        except BaseException as error:
+            self.death = f"{type(error).__name__}: {error}"
+            log.exception("the scheduler loop ended: %s", self.death, extra={"outcome": "failed"})
+        finally:
+            if self.state != STATE_STOPPED:
+                self.died.set()
+
+
+def _on_event(event: JobEvent, watch: Watch | None = None) -> None:
     if event.code == EVENT_JOB_MAX_INSTANCES:
         log.warning(
             "%s: previous run still going; this run skipped", event.job_id, extra={"job": event.job_id}
         )
+        if watch is not None:
+            watch.skipped(event.job_id)  # alerted by the watch's thread, not in the loop's
     elif event.code == EVENT_JOB_MISSED:
         log.warning("%s: run missed", event.job_id, extra={"job": event.job_id})
     elif event.code == EVENT_JOB_ERROR:
@@ -71,7 +96,11 @@ def serve(
     install_signals: bool = True,
     stop: threading.Event | None = None,
 ) -> int:
-    """Run the schedule until SIGTERM/SIGINT (or `stop`, in tests); returns the exit code."""
+    """Run the schedule until SIGTERM/SIGINT (or `stop`, in tests); returns the exit code: 1 when the
+    scheduler loop died (alerted, the running jobs given their grace), for a supervisor to restart it.
+
+    The loop's job store (LoopJobStore) keeps database errors out of the loop and retries; the watch
+    (schedule.watch) alerts a job store failing too long, and hung or skipped runs."""
     set_runtime(runtime)
     reap_orphans(runtime.engine)
     store = JobStore(runtime.database_url)
@@ -80,18 +109,22 @@ def serve(
     finally:
         store.close()
     executor = ThreadPoolExecutor(workers)
-    scheduler = BackgroundScheduler(
-        jobstores={
-            "default": KestavaJobStore(
-                engine=jobstore_engine(runtime.database_url), tablename=JOBSTORE_TABLE
-            ),
-            "memory": MemoryJobStore(),
-        },
+    loop_store = LoopJobStore(
+        engine=jobstore_engine(runtime.database_url),
+        tablename=JOBSTORE_TABLE,
+        retry_s=runtime.store_retry_s,
+        log_every_s=runtime.log_every_s,
+    )
+    watch = Watch(runtime, loop_store)
+    scheduler = _Scheduler(
+        jobstores={"default": loop_store, "memory": MemoryJobStore()},
         executors={"default": executor},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=HELSINKI,
     )
-    scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+    scheduler.add_listener(
+        lambda event: _on_event(event, watch), EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED
+    )
     if pending_datasets(runtime.engine):  # e.g. killed between an ingest and its compute
         scheduler.add_job(
             "scheduler:run_compute_job",
@@ -104,6 +137,7 @@ def serve(
     if install_signals:
         signals.install()
     scheduler.start()
+    watch.start()
     log.info(
         "scheduler started: %d jobs, database %s, pid %d",
         len(specs),
@@ -111,11 +145,23 @@ def serve(
         os.getpid(),
         extra={"outcome": "started"},
     )
+    runtime.alerter.resolved(*SCHEDULER, f"The scheduler runs again (pid {os.getpid()}).")
+    died = False
     while signals.count == 0 and not (stop is not None and stop.is_set()):
-        time.sleep(0.2)
+        if scheduler.died.wait(0.2):
+            died = True
+            break
+    watch.stop()
+    if died:
+        message = (
+            f"The scheduler loop ended ({scheduler.death or 'unknown'}): no job would run again. The "
+            "scheduler stops (exit 1) for its supervisor (systemd) to start it again."
+        )
+        log.error("%s", message, extra={"outcome": "failed"})
+        runtime.alerter.problem(Problem(*SCHEDULER, message))
     log.info(
-        "%s received: stopping; waiting up to %.0f s for %s",
-        signals.name or "stop",
+        "%s: stopping; waiting up to %.0f s for %s",
+        "the loop died" if died else f"{signals.name or 'stop'} received",
         grace_s,
         ", ".join(running_jobs()) or "no running job",
         extra={"outcome": "stopping"},
@@ -131,7 +177,7 @@ def serve(
     done.set()
     _keep_due(runtime, specs)
     log.info("scheduler stopped", extra={"outcome": "stopped"})
-    return EXIT_OK
+    return EXIT_FAILED if died else EXIT_OK
 
 
 def run_once(

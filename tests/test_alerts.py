@@ -34,7 +34,7 @@ from kestava.alerts import (
     secret_values,
 )
 from storage import schema
-from storage.engine import alembic_config, open_database, unpinged
+from storage.engine import alembic_config, create_db_engine, open_database, unpinged
 from storage.jobs import finish_run, record_runs, start_run
 from storage.load import DatasetInfo, SourceInfo, load_snapshot
 from storage.rawstore import RawStore
@@ -223,7 +223,11 @@ def test_alert_state_errors_never_raise(engine: Engine, caplog: pytest.LogCaptur
     alerter = Alerter(engine, AlertSettings(), channels=[], clock=Clock(T0), secrets=[])
     schema.alert_state.drop(engine)  # a database in a bad state: logged, never raised
     caplog.set_level(logging.WARNING, logger="kestava.alerts")
-    assert alerter.problem(Problem("late", "x", "late")) is False
+    # the problem is alerted all the same (here: logged, there is no channel), and so is its all-clear
+    assert alerter.problem(Problem("late", "x", "late")) is True
+    assert alerter.problem(Problem("late", "x", "late")) is False  # once a day, by the process's memory
+    assert "ALERT (no channel configured) [Kestävä] LATE: x" in caplog.text
+    assert alerter.resolved("late", "x") is True
     assert alerter.resolved("late", "x") is False
     check_run(alerter, "ingest:x", "success", dataset="x")
     assert "could not" in caplog.text
@@ -507,3 +511,38 @@ def test_secret_values_and_redaction() -> None:
     secrets = secret_values(environ)
     assert set(secrets) == {"abcd-1234", "pw-9999", "https://hooks.example/T0/B1/xyz"}
     assert redact("key abcd-1234 and pw-9999 at /root", secrets) == "key *** and *** at /root"
+
+
+def test_an_alert_goes_out_when_its_state_cannot_be_recorded_once_a_day_and_its_all_clear_too(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database is unreachable (nothing listens on its port): the webhook still hears of the problem,
+    once that day by the process's memory, again the next day, and gets the all-clear."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    engine = create_db_engine(f"postgresql+psycopg://postgres:pg-secret@127.0.0.1:{dead_port}/test")
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    clock = Clock(T0)
+    alerter = webhook_alerter(engine, httpserver.url_for("/hook"), clock)
+    problem = Problem("unreachable", "database", "the database cannot be reached")
+    try:
+        assert alerter.problem(problem) is True
+        clock.now += timedelta(hours=1)
+        assert alerter.problem(problem) is False  # the same day: once
+        assert alerter.problems([problem]) == 0
+        clock.now += timedelta(days=1)
+        assert alerter.problem(problem) is True  # the next day: again
+        assert [p["state"] for p in posted(httpserver)] == ["problem", "problem"]
+        assert alerter.resolved("unreachable", "database", "Readable again.") is True
+        assert alerter.resolved("unreachable", "database", "Readable again.") is False  # closed once
+    finally:
+        engine.dispose()
+    alerts = posted(httpserver)
+    assert [(a["key"], a["state"]) for a in alerts] == [
+        ("unreachable:database", "problem"),
+        ("unreachable:database", "problem"),
+        ("unreachable:database", "resolved"),
+    ]
+    assert alerts[-1]["first_seen"] == alerts[0]["first_seen"] and "Readable again." in alerts[-1]["text"]
+    assert "alerting without it" in caplog.text and "pg-secret" not in caplog.text

@@ -543,3 +543,43 @@ def test_default_intervals_follow_house_rules() -> None:
     assert DEFAULT_MIN_INTERVAL["pxdata.stat.fi"] == 1.0
     assert DEFAULT_MIN_INTERVAL["trafi2.stat.fi"] == 1.0  # Traficom's PxWeb: the same 10 requests per 10 s
     assert DEFAULT_MIN_INTERVAL["data.fingrid.fi"] == 6.0
+
+
+def test_a_server_trickling_its_answer_is_cut_off_at_the_requests_deadline(
+    httpserver: HTTPServer, make_fetcher: Make
+) -> None:
+    """The per-read timeout never fires while a byte comes every 0.2 s; the overall deadline does."""
+
+    def trickle(_request: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            for _ in range(100):  # 20 s in all
+                time.sleep(0.2)
+                yield b"x"
+
+        return Response(body(), headers={"Content-Length": "100"}, content_type="text/csv")
+
+    httpserver.expect_request("/slow").respond_with_handler(trickle)
+    fetcher = make_fetcher(deadline=1.5, timeout=1.0, clock=time.monotonic, sleep=time.sleep)
+    started = time.monotonic()
+    with pytest.raises(HttpError) as caught:
+        fetcher.get(
+            "hsy_emissions",
+            httpserver.url_for("/slow"),
+            params=[("year", "2024")],
+            secret_headers={"x-api-key": "trickle-secret-key"},
+        )
+    assert time.monotonic() - started < 4.0
+    message = str(caught.value)
+    assert "hsy_emissions" in message and f"GET {httpserver.url_for('/slow')}?year=2024" in message
+    assert "deadline of 1.5 s" in message and "bytes of the answer, still coming" in message
+    assert "trickle-secret-key" not in message
+    assert len(httpserver.log) == 1  # not tried again: another attempt would trickle as long
+
+
+def test_the_deadline_covers_every_attempt_and_its_wait(httpserver: HTTPServer, make_fetcher: Make) -> None:
+    httpserver.expect_request("/busy").respond_with_data("busy", status=503, headers={"Retry-After": "1"})
+    fetcher = make_fetcher(deadline=0.5, max_attempts=5, clock=time.monotonic, sleep=time.sleep)
+    with pytest.raises(HttpError) as caught:
+        fetcher.get("statfin_population", httpserver.url_for("/busy"))
+    assert "deadline of 0.5 s" in str(caught.value)
+    assert len(httpserver.log) == 1  # the second attempt would start after the deadline

@@ -1417,3 +1417,33 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day
     assert runs(engine, "health") == [("success", "scheduler"), ("success", "scheduler")]
+
+
+def test_the_health_check_gives_the_all_clear_of_problems_of_jobs_no_longer_in_the_catalogue(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work())
+    other = Alerter(engine, AlertSettings(), channels=[Collect()], secrets=[])  # when CDP was enabled
+    other.problem(Problem("failing", "ingest:cdp_city_emissions", "failed twice", job="ingest:cdp"))
+    other.problem(Problem("rejected", "cdp_city_emissions", "rejected", dataset="cdp_city_emissions"))
+    other.problem(Problem("failing", "ingest:a", "failing", job="ingest:a"))  # a still is in the catalogue
+    assert scheduler.run_health_job() == "success"
+    assert sorted((a.key, a.state) for a in channel.alerts) == [
+        ("failing:ingest:cdp_city_emissions", "resolved"),
+        ("rejected:cdp_city_emissions", "resolved"),
+    ]
+    assert "no longer in the catalogue" in channel.alerts[0].message
+    assert runtime.alerter.open_problems() == ["failing:ingest:a"]
+
+
+def test_a_run_that_ends_well_gives_the_all_clear_of_its_job_alerted_as_hung(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work(outcomes={"a": ["success"]}))
+    runtime.alerter.problem(Problem("hung", "ingest:a", "running for 400 min", job="ingest:a"))
+    assert scheduler.run_ingest_job("a") == "success"
+    assert [(a.key, a.state) for a in channel.alerts] == [
+        ("hung:ingest:a", "problem"),
+        ("hung:ingest:a", "resolved"),
+    ]
+    assert runtime.alerter.open_problems() == []

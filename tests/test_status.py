@@ -309,3 +309,49 @@ def test_freshness_reads_of_the_runs_each_datasets_newest_and_newest_fetch_as_ev
     assert len(read) == 4 and len(every) == 9  # a: two rows; b: its newest fetched; c: never fetched
     assert last(read) == last([(r[0], r[1], r[2], r[3]) for r in every])
     assert last(read)[0]["a"] == ("rejected", "4") and last(read)[1]["a"] == at + timedelta(hours=2)
+
+
+def test_a_job_the_catalogue_no_longer_defines_is_listed_as_retired_never_as_a_problem(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    lenient = catalogue(lag_days=3650)
+    for dataset in ("alpha", "beta"):
+        load(engine, raw_store, dataset, "2025")
+        record(engine, f"ingest:{dataset}", "success", dataset=dataset)
+    # an opt-in dataset, switched on once, failed, then switched off again: its ingest is never run again
+    record(engine, "ingest:cdp_city_emissions", "failed", "HTTP 503", dataset="cdp_city_emissions")
+    record(engine, "probe", "failed", "drift")  # no dataset declares a probe any more
+    report = status_report(engine, lenient, TODAY)
+    assert report.ok and report.problems == []
+    jobs = {j.job: j for j in report.jobs}
+    assert jobs["ingest:cdp_city_emissions"].retired and jobs["probe"].retired
+    assert not jobs["ingest:alpha"].retired
+    document = json.loads(json.dumps(report.to_dict()))
+    (cdp,) = [j for j in document["jobs"] if j["job"] == "ingest:cdp_city_emissions"]
+    assert cdp["retired"] is True and cdp["last_outcome"] == "failed" and cdp["ok"] is True
+    # a job the catalogue still defines that fails is still a problem
+    record(engine, "ingest:beta", "failed", "HTTP 500", dataset="beta")
+    assert status_report(engine, lenient, TODAY).problems == [
+        "beta: failed (HTTP 500)",
+        "ingest:beta: failed (HTTP 500)",
+    ]
+
+
+def test_a_run_still_running_past_the_job_time_limit_is_a_problem(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    lenient = catalogue(lag_days=3650)
+    for dataset in ("alpha", "beta"):
+        load(engine, raw_store, dataset, "2025")
+        record(engine, f"ingest:{dataset}", "success", dataset=dataset)
+    started = datetime(2026, 3, 10, 8, 0)  # naive UTC, as stored
+    start_run(engine, "ingest:alpha", dataset_id="alpha", started_at=started)  # never finishes
+    within = status_report(engine, lenient, TODAY, now=datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    assert within.ok  # running for an hour, within the default limit
+    past = status_report(
+        engine, lenient, TODAY, now=datetime(2026, 3, 10, 9, 0, tzinfo=UTC), job_time_limit_min=30
+    )
+    assert not past.ok
+    assert past.problems == ["ingest:alpha: running since 2026-03-10 10:00, over the limit of 30 min (hung?)"]
+    (alpha,) = [j for j in past.to_dict()["jobs"] if j["job"] == "ingest:alpha"]
+    assert alpha["hung"] is True and alpha["last_outcome"] == "running" and alpha["ok"] is False
