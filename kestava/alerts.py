@@ -112,6 +112,21 @@ class Problem:
         return f"{self.kind}:{self.subject}"
 
 
+def _problem_alert(problem: Problem, first_seen: datetime, now: datetime) -> Alert:
+    """The alert telling of a problem first seen at first_seen, sent now."""
+    return Alert(
+        problem.key,
+        problem.kind,
+        "problem",
+        problem.subject,
+        problem.message,
+        first_seen,
+        now,
+        problem.dataset,
+        problem.job,
+    )
+
+
 @dataclass(frozen=True)
 class Alert:
     """One message as sent: a problem, or the all-clear after it."""
@@ -345,17 +360,7 @@ class Alerter:
             log.debug("alert %s: already sent today", problem.key)
             return False
         previous_sent, first_seen = claim
-        alert = Alert(
-            problem.key,
-            problem.kind,
-            "problem",
-            problem.subject,
-            problem.message,
-            first_seen,
-            now,
-            problem.dataset,
-            problem.job,
-        )
+        alert = _problem_alert(problem, first_seen, now)
         if self._deliver(alert):
             return True
         try:  # nothing got through: forget the claim so that the next check tries again
@@ -379,17 +384,7 @@ class Alerter:
                 log.debug("alert %s: already sent today (by this process)", problem.key)
                 return False
             self._unrecorded[problem.key] = (first_seen, now)
-        alert = Alert(
-            problem.key,
-            problem.kind,
-            "problem",
-            problem.subject,
-            problem.message,
-            first_seen,
-            now,
-            problem.dataset,
-            problem.job,
-        )
+        alert = _problem_alert(problem, first_seen, now)
         if self._deliver(alert):
             return True
         with self._unrecorded_lock:  # nothing got through: the next check tries again

@@ -45,6 +45,14 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
 )
 
 
+def _link_or_copy(source: Path, target: Path) -> None:
+    """target as a hard link to source, or a copy when the two are on different file systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @dataclass
 class SiteResult:
     """What a build did: where, how many files it wrote anew or kept, how many charts it drew, how long."""
@@ -104,10 +112,7 @@ class _Writer:
             return False
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
+        _link_or_copy(source, target)
         self.files[path] = self.before[path]
         self.result.kept += 1
         return True
@@ -122,10 +127,7 @@ class _Writer:
             return
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
+        _link_or_copy(source, target)
         self.files[path] = digest
         self.result.written.append(path)
 
