@@ -47,3 +47,11 @@ def shorten(text: str, limit: int = 200) -> str:
     """Keep messages readable when the offending value is long (e.g. an HTML page)."""
     text = text.replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(error: BaseException) -> str:
+    """ "Type: message" on one line, for a run's error or a log line: a database error's own message
+    (sqlite3's "database is locked"; its `orig`), without SQLAlchemy's statement and background lines."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"

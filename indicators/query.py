@@ -105,7 +105,8 @@ def _with_breakdowns(column: ColumnElement[str], indicators: list[str]) -> Colum
 
 
 def _only(frame: pl.DataFrame, indicators: list[str] | None) -> pl.DataFrame:
-    """The rows of the indicators asked (a part asked alone is that part only, not its siblings)."""
+    """The rows of the indicators asked and their parts (a part asked alone is that part only, not its
+    siblings), for a frame computed for their parents (assess_at); a query filters with _with_breakdowns."""
     if not indicators:
         return frame
     base = pl.col("indicator").str.split(".").list.first()
@@ -181,7 +182,7 @@ def indicator_values(
         query = query.where(table.c.kind.in_(kinds))
     if indicators:
         query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
-    frame = _only(read.query_frame(engine, query).rename({"indicator_id": "indicator"}), indicators)
+    frame = read.query_frame(engine, query).rename({"indicator_id": "indicator"})
     return (
         frame.with_columns(
             pl.when(pl.col("period").str.contains(r"^\d{4}$"))
@@ -214,7 +215,7 @@ def assessments(
         query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
     if areas:
         query = query.where(table.c.area.in_(areas))
-    frame = _only(read.query_frame(engine, query).rename({"indicator_id": "indicator"}), indicators)
+    frame = read.query_frame(engine, query).rename({"indicator_id": "indicator"})
     if latest:
         frame = frame.sort("as_of").group_by("indicator", "area", "method", maintain_order=True).last()
     return frame.sort("indicator", "area", "method")

@@ -20,6 +20,7 @@ from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetim
 from sqlalchemy import Connection, Engine, Executable, bindparam, create_engine, event, func, select
 from sqlalchemy.exc import DBAPIError
 
+from common.errors import one_line
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
 from schedule.logs import duration
@@ -316,7 +317,7 @@ class LoopJobStore(KestavaJobStore):
         now = datetime.now(UTC)
         self._retry_at = now + timedelta(seconds=self.retry_s)
         self._next_known = _UNKNOWN
-        text = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"  # (one line)
+        text = one_line(error)
         outage = self.outage
         self.outage = Outage(
             now if outage is None else outage.since, 1 if outage is None else outage.failures + 1, text

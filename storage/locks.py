@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from common.errors import one_line
 from storage import schema
 from storage.alert_state import CLOSE_PROBLEMS_ANY, ClosedProblem, close_problems, closed
 from storage.engine import driver_rows
@@ -215,8 +216,15 @@ _PG_HELD_BY = text(
 )
 
 
+def _key_halves(key: int) -> dict[str, int]:
+    """An advisory key as pg_locks shows it: its unsigned 64 bits split into classid (lock_high) and objid
+    (lock_low)."""
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return {"lock_high": unsigned >> 32, "lock_low": unsigned & 0xFFFFFFFF}
+
+
 def _pg_params(pid: int, key: int) -> dict[str, int]:
-    return {"pid": pid, "lock_high": key >> 32, "lock_low": key & 0xFFFFFFFF}
+    return {"pid": pid, **_key_halves(key)}
 
 
 def held_locks(conn: Connection, names: Sequence[str]) -> set[str]:
@@ -322,13 +330,7 @@ def record_unchanged_if_current(
     if conn.dialect.name == "postgresql":
         if namespace is None:
             raise ValueError("record_unchanged_if_current: PostgreSQL's lock keys need the namespace")
-        key = advisory_key(lock, namespace) & 0xFFFFFFFFFFFFFFFF
-        params = {
-            "lock_high": key >> 32,
-            "lock_low": key & 0xFFFFFFFF,
-            "keys": list(close),
-            "closed_at": closed_at,
-        }
+        params = {**_key_halves(advisory_key(lock, namespace)), "keys": list(close), "closed_at": closed_at}
         # on the driver's cursor (storage.engine.driver_rows): every unchanged firing runs it
         rows = driver_rows(conn, _PG_RECORD_UNCHANGED_IF_CURRENT, {**values, **params})
         if not rows[0][0]:  # recorded
@@ -350,13 +352,12 @@ def _held_on_pg(rows: Sequence[Row[Any]], names: Sequence[str]) -> set[str]:
 
 def _pg_holder(conn: Connection, key: int) -> str | None:
     """Which backend holds the advisory lock (a bigint key is split into classid and objid)."""
-    unsigned = key & 0xFFFFFFFFFFFFFFFF
     row = conn.execute(
         text(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = :high AND objid = :low AND objsubid = 1"
+            "AND classid = :lock_high AND objid = :lock_low AND objsubid = 1"
         ),
-        {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF},
+        _key_halves(key),
     ).first()
     return None if row is None else f"PostgreSQL backend pid {row.pid}"
 
@@ -404,14 +405,6 @@ def local_holder_is_dead(holder: str) -> bool:
     return False
 
 
-def _one_line(error: BaseException) -> str:
-    """The database's own message of an error (sqlite3's "database is locked"), without SQLAlchemy's
-    statement and background lines: it goes into a run's one-line error."""
-    cause = error.orig if isinstance(error, DBAPIError) else error
-    lines = str(cause).splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
-
-
 def _renew(engine: Engine, held: HeldLock, stop: threading.Event) -> None:
     """Renew the lease every third of it until stop is set. A failed renewal is logged and tried again with
     backoff (from a hundredth of the lease, doubling) while the lease lasts; when it runs out unrenewed, or
@@ -431,7 +424,7 @@ def _renew(engine: Engine, held: HeldLock, stop: threading.Event) -> None:
                     .values(expires_at=now_utc() + held.lease)
                 ).rowcount
         except (SQLAlchemyError, OSError) as caught:
-            error = _one_line(caught)
+            error = one_line(caught)
             failures += 1
             left = expires - time.monotonic()
             if left <= 0:
