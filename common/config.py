@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         "`kestava status` (exit 1) and alerted by the scheduler",
     )
 
+    min_free_disk_gb: float = Field(
+        default=2.0,
+        ge=0,
+        description="Free space (GB, 10⁹ bytes) below which a file system the tracker writes to (data, "
+        "raw payloads, reports, the site, a SQLite file) is a problem: shown by `kestava status` (exit 1) "
+        "and alerted by the scheduler's daily health check; 0 turns the check off",
+    )
+
     cdp_enabled: bool = Field(
         default=False,
         description="Opt in to the CDP-ICLEI city disclosures (catalogue datasets with enabled_by = "

@@ -100,8 +100,8 @@ def secret_values(environ: Mapping[str, str] | None = None, extra_names: Iterabl
 class Problem:
     """Something an operator must hear about: a failing job, a rejected payload or a late source."""
 
-    kind: str  # failing, rejected, late
-    subject: str  # the job (failing) or the dataset (rejected, late)
+    kind: str  # failing, rejected, late, disk (the scheduler's health check)
+    subject: str  # the job (failing), the dataset (rejected, late) or the folder (disk)
     message: str
     dataset: str | None = None
     job: str | None = None

@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, column, func, inspect, select, table
 
-from common.config import get_settings
+from common.config import Settings, get_settings
+from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
 from storage import schema
@@ -26,6 +28,7 @@ __all__ = [
     "IndicatorFailure",
     "JobStatus",
     "StatusReport",
+    "disk_report",
     "retired_job",
     "status_command",
     "status_report",
@@ -97,10 +100,16 @@ class StatusReport:
     scheduler_known: bool  # whether the scheduler's job store table exists
     indicators: tuple[IndicatorFailure, ...] = ()  # indicators whose last compute failed
     job_time_limit_min: float = 360.0  # a run still running longer is hung (Settings.job_time_limit_min)
+    disks: tuple[DiskSpace, ...] = ()  # the file systems written to (disk_report)
 
     @property
     def ok(self) -> bool:
-        return all(d.ok for d in self.datasets) and all(j.ok for j in self.jobs) and not self.indicators
+        return (
+            all(d.ok for d in self.datasets)
+            and all(j.ok for j in self.jobs)
+            and not self.indicators
+            and not any(disk.low for disk in self.disks)
+        )
 
     @property
     def problems(self) -> list[str]:
@@ -138,6 +147,7 @@ class StatusReport:
             t("cli_status.indicator_failed", lang, indicator=i.indicator, error=i.error)
             for i in self.indicators
         ]
+        lines += [disk_problem(disk, lang) for disk in self.disks if disk.low]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +161,7 @@ class StatusReport:
                 "datasets": [asdict(d) | {"ok": d.ok} for d in self.datasets],
                 "jobs": [asdict(j) | {"ok": j.ok} for j in self.jobs],
                 "failed_indicators": [asdict(i) for i in self.indicators],
+                "disks": [disk.as_dict() for disk in self.disks],
             }
         )
         return document
@@ -195,6 +206,29 @@ def retired_job(job: str, catalogue: Catalogue) -> bool:
     return False
 
 
+def disk_report(engine: Engine, settings: Settings | None = None) -> tuple[DiskSpace, ...]:
+    """Free space of each file system the tracker writes to: the data folder (raw payloads), the
+    reports, the public site and, on SQLite, the database file's folder."""
+    settings = settings or get_settings()
+    folders = [settings.data_dir, settings.raw_dir, settings.reports, settings.site]
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        folders.append(Path(str(engine.url.database)).parent)
+    return disk_space(folders, round(settings.min_free_disk_gb * BYTES_PER_GB))
+
+
+def disk_problem(disk: DiskSpace, lang: str) -> str:
+    """The problem line of a file system low on space, in lang (fi, sv or en)."""
+    from report.i18n import format_number, t
+
+    return t(
+        "cli_status.disk_low",
+        lang,
+        folder=disk.folder,
+        free=format_number(disk.free_bytes / BYTES_PER_GB, lang, 1),
+        minimum=format_number(disk.minimum_bytes / BYTES_PER_GB, lang, 1),
+    )
+
+
 def status_report(
     engine: Engine,
     catalogue: Catalogue,
@@ -202,6 +236,7 @@ def status_report(
     *,
     now: datetime | None = None,
     job_time_limit_min: float | None = None,
+    disks: tuple[DiskSpace, ...] | None = None,
 ) -> StatusReport:
     """The health of every catalogue dataset and every job that has run or is scheduled.
 
@@ -211,6 +246,9 @@ def status_report(
 
     A scheduled job whose next run is more than OVERDUE_AFTER in the past counts as a problem: the
     scheduler (or the cron running `scheduler.py --once`) is not running.
+
+    A file system the tracker writes to with less free space than KESTAVA_MIN_FREE_DISK_GB is a problem
+    (disks: default disk_report's).
     """
     now = now or datetime.now(UTC)
     limit = get_settings().job_time_limit_min if job_time_limit_min is None else job_time_limit_min
@@ -305,6 +343,7 @@ def status_report(
         scheduler_known=stored is not None,
         indicators=failed_indicators,
         job_time_limit_min=limit,
+        disks=disk_report(engine) if disks is None else disks,
     )
 
 
@@ -382,6 +421,19 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
         for i in report.indicators:
             failed.add_row(i.indicator, when(i.computed_at), i.error)
         console.print(failed)
+    if report.disks:
+        from report.i18n import format_number
+
+        disks = Table(title=t("cli_status.title_disks", lang))
+        for name in words("folder", "free_gb", "total_gb"):
+            disks.add_column(name, overflow="fold")
+        for disk in report.disks:
+            disks.add_row(
+                str(disk.folder),
+                f"[{'red' if disk.low else 'green'}]{format_number(disk.free_bytes / BYTES_PER_GB, lang, 1)}",
+                format_number(disk.total_bytes / BYTES_PER_GB, lang, 1),
+            )
+        console.print(disks)
     if report.ok:
         console.print(f"[green]{t('cli_status.ok', lang)}")
     else:

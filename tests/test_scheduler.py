@@ -34,6 +34,7 @@ from werkzeug import Request, Response
 
 import scheduler
 import storage.engine
+from common.config import get_settings
 from indicators.engine import ComputeSummary
 from ingest.catalogue import Catalogue, load_catalogue, parse_catalogue
 from ingest.run import DatasetOutcome
@@ -1434,6 +1435,44 @@ def test_the_health_check_gives_the_all_clear_of_problems_of_jobs_no_longer_in_t
     ]
     assert "no longer in the catalogue" in channel.alerts[0].message
     assert runtime.alerter.open_problems() == ["failing:ingest:a"]
+
+
+def test_the_health_check_alerts_a_disk_short_of_space_once_a_day_and_gives_the_all_clear_when_freed(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work())
+    monkeypatch.setenv("KESTAVA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KESTAVA_MIN_FREE_DISK_GB", "1e9")  # no disk has a billion GB free
+    get_settings.cache_clear()
+    try:
+        assert scheduler.run_health_job() == "success"
+        assert scheduler.run_health_job() == "success"  # the same day: not alerted again
+        disk = [a for a in channel.alerts if a.kind == "disk"]
+        assert [(a.key, a.state) for a in disk] == [(f"disk:{tmp_path / 'data'}", "problem")]
+        assert "GB free, below the minimum of" in disk[0].message
+        assert "[Kestävä] DISK:" in disk[0].title
+        assert runtime.alerter.open_problems() == [f"disk:{tmp_path / 'data'}"]
+
+        monkeypatch.setenv("KESTAVA_MIN_FREE_DISK_GB", "0")  # space freed (the check off counts as freed)
+        get_settings.cache_clear()
+        assert scheduler.run_health_job() == "success"
+        resolved = [a for a in channel.alerts if a.kind == "disk" and a.state == "resolved"]
+        assert [a.key for a in resolved] == [f"disk:{tmp_path / 'data'}"]
+        assert resolved[0].message == "Free space is above the minimum again."
+        assert runtime.alerter.open_problems() == []
+        assert runs(engine, "health") == [("success", "scheduler")] * 3
+
+        # a folder the tracker no longer writes to (moved by configuration) is all-cleared, not left open
+        monkeypatch.setenv("KESTAVA_MIN_FREE_DISK_GB", "1e9")
+        get_settings.cache_clear()
+        channel.alerts.clear()
+        runtime.alerter.problem(Problem("disk", "/srv/old-data", "disk space: /srv/old-data: low"))
+        assert scheduler.run_health_job() == "success"
+        gone = [(a.key, a.state) for a in channel.alerts if a.key == "disk:/srv/old-data"]
+        assert gone == [("disk:/srv/old-data", "problem"), ("disk:/srv/old-data", "resolved")]
+        assert runtime.alerter.open_problems() == [f"disk:{tmp_path / 'data'}"]
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_run_that_ends_well_gives_the_all_clear_of_its_job_alerted_as_hung(

@@ -209,6 +209,41 @@ def test_status_command_exit_codes(db_url: str, raw_store: RawStore, settings_fo
     assert result.exit_code == 0 and json.loads(result.stdout)["ok"] is True
 
 
+def test_a_disk_short_of_free_space_is_a_problem_in_every_language_and_in_the_json(
+    db_url: str, raw_store: RawStore, settings_for: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lenient = catalogue(lag_days=3650)
+    settings_for(db_url, lenient)
+    monkeypatch.setenv("KESTAVA_DATA_DIR", str(tmp_path / "data"))
+    engine = open_database(db_url)
+    try:
+        for dataset in ("alpha", "beta"):
+            load(engine, raw_store, dataset, "2025")
+            record(engine, f"ingest:{dataset}", "success", dataset=dataset)
+    finally:
+        engine.dispose()
+    result = invoke("--json")
+    assert result.exit_code == 0, result.output  # the default minimum (2 GB) is met here
+    (disk,) = [d for d in json.loads(result.stdout)["disks"] if d["folder"] == str(tmp_path / "data")]
+    assert disk["low"] is False and disk["free_gb"] >= 2
+
+    monkeypatch.setenv("KESTAVA_MIN_FREE_DISK_GB", "1e9")  # a billion GB: no disk has that much free
+    get_settings.cache_clear()
+    result = invoke("--json")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    (problem,) = document["problems"]
+    assert problem.startswith(f"disk space: {tmp_path / 'data'}: ") and "below the minimum of" in problem
+    assert "KESTAVA_MIN_FREE_DISK_GB" in problem
+    words = {"fi": ("Levytila", "vapaana", "vähimmäismäärän"), "sv": ("Diskutrymme", "ledigt", "minimum")}
+    for lang, (title, free, below) in words.items():
+        result = invoke("--lang", lang)
+        assert result.exit_code == 1
+        assert title in result.stdout and free in result.stdout and below in result.stdout, result.stdout
+        assert "below the minimum" not in result.stdout
+
+
 def test_status_command_unreachable_database(settings_for: Any) -> None:
     settings_for("postgresql+psycopg://nobody:topsecret@127.0.0.1:1/none?connect_timeout=2", catalogue())
     result = invoke("--json")
