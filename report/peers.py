@@ -22,7 +22,7 @@ from ingest.peers import home_peer, peer_by_area
 from report import data as rd
 from report.charts import indicator_label
 from report.charts.per_resident import _rank_decimals
-from report.i18n import format_number, format_percent, label, t
+from report.i18n import format_number, format_percent, has, label, t
 
 # chart name → the peer indicator it draws (the emissions per resident of each source)
 PEER_CHARTS: Final[dict[str, str]] = {
@@ -34,6 +34,14 @@ PEER_CHARTS: Final[dict[str, str]] = {
 def unit_text(indicator: str, lang: str) -> str:
     """The indicator's unit in lang, as charts and pages name it ([unit_name] of the translations)."""
     return label("unit_name", load_indicator_catalogue().get(indicator).unit, lang)
+
+
+def method_text(indicator: str, source: str, lang: str) -> str:
+    """The chart's method line in lang: the indicator's own ([peers] method_<indicator>) when its method
+    differs from the rest of its source's (OECD's air quality, green area and transport access are not
+    its emission model), else its source's (method_<source>)."""
+    key = f"peers.method_{indicator}"
+    return t(key, lang) if has(key) else t(f"peers.method_{source}", lang)
 
 
 @dataclass(frozen=True)

@@ -291,13 +291,28 @@ class Table:
     print_widths: Sequence[int] = ()
 
 
-def frame_table(frame: pl.DataFrame, caption: str, lang: str, headers: Sequence[str] | None = None) -> Table:
-    """A polars frame as a Table with formatted cells (headers: translated names, default the columns)."""
+def frame_table(
+    frame: pl.DataFrame,
+    caption: str,
+    lang: str,
+    headers: Sequence[str] | None = None,
+    decimals: Mapping[str, int] | None = None,
+) -> Table:
+    """A polars frame as a Table with formatted cells (headers: translated names, default the columns).
+
+    decimals: the places of the float columns a chart chose them for (charts.chart_decimals), so that
+    the chart's table prints its values as the chart labels them (two peers at 2.17 and 2.25 are not
+    both "2.2"); the other floats as format_cell prints them."""
     names = list(headers) if headers is not None else frame.columns
     numeric = [frame.schema[c].is_numeric() for c in frame.columns]
-    rows = [
-        [format_cell(v, c, lang) for c, v in zip(frame.columns, row, strict=True)] for row in frame.rows()
-    ]
+    places = decimals or {}
+
+    def cell(value: object, column: str) -> str:
+        if column in places and isinstance(value, float) and not math.isnan(value):
+            return format_number(value, lang, places[column])
+        return format_cell(value, column, lang)
+
+    rows = [[cell(v, c) for c, v in zip(frame.columns, row, strict=True)] for row in frame.rows()]
     return Table(caption, names, rows, numeric)
 
 
@@ -445,7 +460,7 @@ def _builders(
         def build() -> Built:
             found = peers.shared_peer_frames(engine, peers.PEER_CHARTS[name], shared)
             ids = rd.snapshot_ids_of(found.standings)
-            meta = replace(meta_of(ids, ""), method=t(f"peers.method_{found.source}", lang))
+            meta = replace(meta_of(ids, ""), method=peers.method_text(found.indicator, found.source, lang))
             chart = charts.peer_comparison(
                 found.standings,
                 meta=meta,
@@ -579,7 +594,13 @@ def _build_chart(
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
     result.decimals = float_decimals(chart)
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
-    result.table = frame_table(shown, t("report.table_caption", lang, heading=result.heading), lang, headers)
+    result.table = frame_table(
+        shown,
+        t("report.table_caption", lang, heading=result.heading),
+        lang,
+        headers,
+        charts.chart_decimals(chart),
+    )
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
     result.seconds_build = time.perf_counter() - start
     if folder is not None:

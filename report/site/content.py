@@ -244,7 +244,8 @@ def _indicator_chart(
             found = report_peers.shared_peer_frames(data.engine, entry.id, data.cache)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(
-                rd.chart_meta(data.engine, snapshot_ids=ids), method=t(f"peers.method_{found.source}", lang)
+                rd.chart_meta(data.engine, snapshot_ids=ids),
+                method=report_peers.method_text(entry.id, found.source, lang),
             )
             chart: alt.TopLevelMixin = charts.peer_comparison(
                 found.standings,
@@ -508,7 +509,11 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         shown = charts.chart_table(site_chart.chart, keys=False)
         headers = charts.chart_table(site_chart.chart, translated_headers=True, keys=False).columns
         chart_table = frame_table(
-            shown, t("site.chart_table_caption", lang, name=_name(entry, lang)), lang, headers
+            shown,
+            t("site.chart_table_caption", lang, name=_name(entry, lang)),
+            lang,
+            headers,
+            charts.chart_decimals(site_chart.chart),
         )
     statuses = _statuses(data, lang, list(entry.expanded_ids())).get(indicator, [])
     context = {

@@ -1,0 +1,65 @@
+"""Peer charts as the reader gets them: each states its own indicator's method, and its table prints
+the numbers as the chart labels them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pytest
+
+from indicators.catalogue import load_indicator_catalogue
+from indicators.peers import standings
+from report.charts import ChartMeta, chart_table, peer_comparison
+from report.i18n import format_number
+from report.peers import method_text
+from report.weekly import _build_chart
+
+EMISSION_WORDS = ("emission", "päästö", "utsläpp", "EDGAR", "kraftverk", "power plant", "voimalaitos")
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_oecd_air_green_and_transport_charts_do_not_state_the_emission_model(lang: str) -> None:
+    catalogue = load_indicator_catalogue()
+    peers = {i.id: i.peers for i in catalogue.indicators.values() if i.peers is not None}
+    oecd = {indicator for indicator, source in peers.items() if source == "oecd"}
+    emissions = {indicator for indicator in oecd if "ghg" in indicator}
+    others = oecd - emissions
+    assert emissions and {"peer_pm25_oecd", "peer_no2_oecd", "peer_green_area_oecd"} <= others
+    for indicator in emissions:  # the emission model's text, as before
+        assert "EDGAR" in method_text(indicator, "oecd", lang)
+    for indicator in others:
+        text = method_text(indicator, "oecd", lang)
+        assert not any(word.lower() in text.lower() for word in EMISSION_WORDS), (indicator, text)
+        assert "OECD" in text
+    # the other sources keep their one text
+    for indicator, source in peers.items():
+        if source != "oecd":
+            assert method_text(indicator, source, lang) == method_text("no_such_indicator", source, lang)
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_a_peer_charts_table_prints_the_values_as_the_chart_labels_them(lang: str) -> None:
+    values = pl.DataFrame(
+        [("049", 2022, 2.439), ("091", 2022, 3.1), ("stockholm", 2022, 2.17), ("aarhus", 2022, 2.25)],
+        schema={"area": pl.Utf8, "year": pl.Int64, "value": pl.Float64},
+        orient="row",
+    )
+    ranked = standings(values, direction="decrease", home="049")
+    meta = ChartMeta(sources=("OECD",), licence="CC BY 4.0", vintage=date(2026, 12, 1), method="Method: test")
+
+    def build() -> tuple[Any, list[int]]:
+        chart = peer_comparison(ranked, meta=meta, lang=lang, indicator="x", unit_text="t", source="oecd")
+        return chart, [1]
+
+    result = _build_chart("peer_emissions_oecd", build, lang, None, renderer=None)
+    assert result.table is not None
+    data = chart_table(build()[0], keys=False)
+    column = data.columns.index("value")
+    printed = [row[column] for row in result.table.rows]
+    # 2.17 and 2.25 differ at two decimals: the chart labels them so, and so must its table (at the
+    # report's default rule both were "2.2", ranked 1st and 2nd side by side)
+    expected = [format_number(v, lang, 2) for v in data.get_column("value")]
+    assert printed == expected, printed
+    assert len(set(printed)) == len(printed)
