@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select, update
 
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
@@ -30,6 +30,7 @@ from report.site import content
 from report.site.build import MANIFEST, build_site
 from report.site.links import check_site
 from report.site.serve import make_server
+from storage import schema
 from storage.engine import open_database
 from storage.notes import add_note
 from storage.rawstore import RawStore
@@ -280,6 +281,51 @@ def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
         assert "data/municipal_waste_per_capita.csv" in result.written
         assert "data/ghg_total.csv" not in result.written
         assert check_site(site) == []
+        engine.dispose()
+
+
+def test_every_page_says_demo_data_while_the_newest_snapshot_of_a_dataset_is_demo(built: Built) -> None:
+    notices = {
+        "fi": ("DEMO-AINEISTO", "eikä niitä pidä lainata"),
+        "sv": ("DEMODATA", "ska inte citeras"),
+        "en": ("DEMO DATA", "must not be quoted"),
+    }
+    pages = sorted(page for lang in LANGS for page in (built.site / lang).glob("**/*.html"))
+    assert len(pages) > 100  # the archived reports carry their own notice
+    for page in pages:
+        lang = page.relative_to(built.site).parts[0]
+        html = page.read_text(encoding="utf-8")
+        assert 'id="demo-banner"' in html, page
+        notice, quote = notices[lang]
+        assert notice in html and quote in html, page
+
+
+def test_the_demo_notice_goes_from_every_page_kept_or_made_when_no_newest_snapshot_is_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
+    with fresh_database("sqlite", tmp_path) as url:
+        engine = open_database(url)
+        raw = RawStore(tmp_path / "raw")
+        assert all(o.ok for o in ingest(engine, raw, offline=True))
+        assert not compute(engine, today=LOADED_TODAY).errors
+        site = tmp_path / "site"
+        build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
+        assert 'id="demo-banner"' in (site / "en/indicators/ghg_total.html").read_text(encoding="utf-8")
+        # live data replace the demo: every dataset's newest snapshot is real (the older ones stay demo)
+        snap = schema.snapshot
+        newest = select(func.max(snap.c.id)).group_by(snap.c.dataset_id).scalar_subquery()
+        with engine.begin() as conn:
+            conn.execute(update(snap).where(snap.c.id.in_(newest)).values(is_demo=False))
+        build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
+        pages = sorted((site / "en").glob("**/*.html"))
+        assert pages and not [p for p in pages if 'id="demo-banner"' in p.read_text(encoding="utf-8")]
+        # one dataset demo again: every page says so (a kept page too)
+        with engine.begin() as conn:
+            one = conn.execute(select(func.max(snap.c.id))).scalar_one()
+            conn.execute(update(snap).where(snap.c.id == one).values(is_demo=True))
+        build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
+        assert all('id="demo-banner"' in p.read_text(encoding="utf-8") for p in pages)
         engine.dispose()
 
 

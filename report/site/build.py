@@ -198,6 +198,7 @@ def _ui(lang: str) -> dict[str, str]:
         "search_none",
         "footer",
         "demo_notice",
+        "demo_banner",
     )
     return {key: t(f"site.{key}", lang) for key in keys}
 
@@ -366,7 +367,9 @@ def build_site(
     result = SiteResult(out)
     environment = _environment()
     data = content.SiteData(engine)
-    code = code_digest()
+    demo = content.demo_datasets(data)
+    # a page kept from the previous build must carry the same demo notice as a page made now
+    code = f"{code_digest()}:demo={','.join(demo)}"
     ids = content.listed_indicators(data)
     pages = _pages(data, ids, langs, reports, today, recorded, code)
     result.pages = len(pages)
@@ -418,6 +421,7 @@ def build_site(
                     page=page.context,
                     links=_page_links(page, langs),
                     ui=_ui(page.lang),
+                    demo=demo,
                     t=partial(_translate, lang=page.lang),
                 )
                 writer.write(page.path, html.encode("utf-8"))

@@ -13,12 +13,13 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 from markupsafe import Markup
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from indicators import query
 from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
 from ingest.catalogue import load_catalogue
+from ingest.licensing import publishable
 from report import charts
 from report import data as rd
 from report import peers as report_peers
@@ -346,6 +347,20 @@ def _targets(values: pl.DataFrame, entry: Indicator, lang: str) -> list[dict[str
                 }
             )
     return found
+
+
+def demo_datasets(data: SiteData) -> list[str]:
+    """The datasets whose newest snapshot is demo data (the bundled snapshot): the site says so on every
+    page while any is, as the report does; the published datasets only (CDP's are never shown)."""
+    snap = schema.snapshot
+    newest = select(func.max(snap.c.id)).group_by(snap.c.dataset_id)
+    with data.engine.connect() as conn:
+        demo = conn.execute(
+            select(snap.c.dataset_id).where(snap.c.id.in_(newest), snap.c.is_demo).order_by(snap.c.dataset_id)
+        ).scalars()
+        found = list(demo)
+    catalogue = load_catalogue()
+    return [d for d in found if d in catalogue.datasets and publishable(d, catalogue=catalogue)]
 
 
 def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[Table | None, Table | None]:
