@@ -648,7 +648,8 @@ def test_per_resident_highlights_espoo_and_marks_the_median() -> None:
     rule = next(u for u in units(spec) if mark_type(u) == "rule")
     assert rows_of(spec, rule) == [{"median": 3.0}]
     assert title_text(spec).replace(NBSP, " ") == (
-        "Espoon päästöt asukasta kohden olivat 2,0 t vuonna 2023, 33 % alle vertailukaupunkien mediaanin"
+        "Espoon päästöt asukasta kohden Syken kuntalaskennassa olivat 2,0 t vuonna 2023, "
+        "33 % alle vertailukaupunkien mediaanin"
     )
     change = {r["area"]: r["change"] for r in rows_of(spec, bars)}
     assert change["Espoo"] == f"{MINUS}50{NBSP}% (2005–2023)"
