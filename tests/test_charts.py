@@ -389,7 +389,8 @@ def test_trajectory_marks_target_rule_and_label_from_the_data() -> None:
     assert rows_of(spec, rules[0])[0]["value"] == pytest.approx(200.0)  # 1000 × (1 − 0.8)
     assert any("200 kt" in s.replace(NBSP, " ") and "2030" in s for s in text_literals(spec))
     path = [u for u in us if mark_type(u) == "line" and u["mark"].get("strokeDash") == [7, 4]]
-    assert [(r["year"], r["value"]) for r in rows_of(spec, path[0])] == [(2023, 700.0), (2030, 200.0)]
+    # from the latest published year (2022), not the 2023 nowcast, as the headline's required rate
+    assert [(r["year"], r["value"]) for r in rows_of(spec, path[0])] == [(2022, 750.0), (2030, 200.0)]
     # a different base in the same release moves the target: never a constant
     older = history().with_columns(
         pl.when(pl.col("year") == 1990).then(1224.0).otherwise(pl.col("value")).alias("value")
@@ -968,6 +969,22 @@ def test_trajectory_table_holds_history_path_projection_and_target() -> None:
     line = table.filter(pl.col("series") == base_path).sort("year").select("year", "value").rows()
     assert line == [(1990, base_1990), (2030, 200.0)]
     assert table.filter(pl.col("year") == 2023, pl.col("series") == "Emissions")["estimated"].item() is True
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_required_path_starts_from_the_latest_published_year_not_from_an_estimate(lang: str) -> None:
+    """history(): 2022 published (750 kt), 2023 a nowcast (700 kt). The headline's required rate runs from
+    the latest published year, so the drawn path must too: from (2022, 750) to the target (2030, 200)."""
+    chart = charts.emissions_trajectory(history(), projection(), meta=META, target=TARGET, lang=lang)
+    table = chart_table(chart)
+    path = table.filter(pl.col("series") == t("trajectory.series_path", lang)).sort("year")
+    assert path.select("year", "value", "estimated").rows() == [(2022, 750.0, False), (2030, 200.0, False)]
+    text = str(chart.to_dict()["description"])
+    assert {"fi": "vuoden 2022 tasosta", "sv": "från nivån 2022", "en": "from the 2022 level"}[lang] in text
+    # every year published: the path starts at the latest
+    measured = chart_table(charts.emissions_trajectory(history().head(5), meta=META, target=TARGET))
+    first = measured.filter(pl.col("series") == t("trajectory.series_path", "fi")).sort("year").row(0)
+    assert first[1:3] == (2022, 750.0)
 
 
 def test_text_from_data_is_escaped_not_html() -> None:

@@ -81,7 +81,8 @@ def emissions_trajectory(
     target: the commitment, as the indicator catalogue declares it (report.data.reduction_target): no
     default, so the chart states the same target as the headline. Its value is derived from the same data:
     value(base_year) × (1 − reduction), drawn as a rule with a label; the required path runs straight from
-    the latest year to (target year, target value).
+    the latest published year (the latest year when every year is an estimate) to (target year, target
+    value), as the headline's required rate does.
     """
     name = "emissions_trajectory"
     _check_lang(name, lang)
@@ -170,9 +171,11 @@ def emissions_trajectory(
             for r in proj_rows
         ]
     path_rows: list[dict[str, Any]] = []
-    if latest_year < target_year:
+    # the required path starts where the headline's required rate does: the latest published value (a
+    # nowcast only when nothing is published), never an estimate after it
+    if found_year < target_year:
         path_rows = [
-            {"year": latest_year, "value": latest_value},
+            {"year": found_year, "value": found_value},
             {"year": target_year, "value": target_value},
         ]
         table_rows += [
