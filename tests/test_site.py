@@ -24,7 +24,7 @@ from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
 from report import weekly
 from report.export import export_table
-from report.i18n import LANGS, format_number, t
+from report.i18n import LANGS, format_number, label, t
 from report.site import build as site_build
 from report.site import content
 from report.site.build import MANIFEST, build_site
@@ -282,6 +282,21 @@ def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
         assert "data/ghg_total.csv" not in result.written
         assert check_site(site) == []
         engine.dispose()
+
+
+def test_a_breakdown_page_gives_its_parts_statuses_as_the_report_does(built: Built) -> None:
+    from report import data as rd
+
+    statuses = rd.status_frame(built.engine, "en")
+    parts = statuses.filter(pl.col("indicator_id").str.starts_with("ghg_by_sector."))
+    assert parts.height  # the report's breakdown table has them
+    html = _page(built, "en/indicators/ghg_by_sector.html")
+    assert t("site.no_assessment", "en") not in html
+    for row in parts.iter_rows(named=True):
+        sector = label("sector", str(row["indicator_id"]).split(".", 1)[1], "en")
+        assert f"{sector} · {row['method_name']}: {row['status_name']}" in html, (sector, row["method_name"])
+    fi = _page(built, "fi/indicators/ghg_by_sector.html")
+    assert t("site.no_assessment", "fi") not in fi and label("sector", "transport", "fi") + " · " in fi
 
 
 def test_every_page_says_demo_data_while_the_newest_snapshot_of_a_dataset_is_demo(built: Built) -> None:

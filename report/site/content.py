@@ -24,7 +24,7 @@ from report import charts
 from report import data as rd
 from report import peers as report_peers
 from report.export import publishable_indicator
-from report.i18n import LANGS, format_number, has, t
+from report.i18n import LANGS, format_number, has, label, t
 from report.notes import note_html
 from report.weekly import Table, frame_table, headline_context, peer_section
 from storage import schema
@@ -530,7 +530,15 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
             headers,
             charts.chart_decimals(site_chart.chart),
         )
-    statuses = _statuses(data, lang, list(entry.expanded_ids())).get(indicator, [])
+    by_id = _statuses(data, lang, list(entry.expanded_ids()))
+    # a breakdown's statuses are its parts' (ghg_by_sector.transport, …), each named, as the report gives them
+    statuses = [
+        {**status, "method": f"{label('sector', part.split('.', 1)[1], lang)} · {status['method']}"}
+        if part != indicator
+        else status
+        for part in entry.expanded_ids()
+        for status in by_id.get(part, [])
+    ]
     context = {
         "id": indicator,
         "name": _name(entry, lang),
