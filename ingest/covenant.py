@@ -195,6 +195,11 @@ class CovenantConnector:
     def __init__(self, today: date | None = None) -> None:
         self._today = today
 
+    @staticmethod
+    def is_data_request(method: str, url: str) -> bool:
+        """The release's workbooks hold the values; the folder listings only find them."""
+        return url.lower().endswith(".xlsx")
+
     def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
         """GET the root listing, the newest release's listing, then its workbooks."""
         options = read_options(spec)

@@ -104,6 +104,11 @@ class HsyConnector:
     def __init__(self, today: Callable[[], date] = date.today) -> None:
         self._today = today
 
+    @staticmethod
+    def is_data_request(method: str, url: str) -> bool:
+        """The XLSX holds the values; the package_show envelope only finds it (not cited as their source)."""
+        return not url.rstrip("/").endswith("/action/package_show")
+
     def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
         """GET package_show, pick the newest emissions XLSX resource, GET it: [envelope, xlsx]."""
         package_id = spec.options.get("package_id")

@@ -484,6 +484,11 @@ class OecdConnector:
     protocol: ClassVar[str] = "oecd_sdmx"
     reader_version: ClassVar[str] = "oecd-sdmx-1"
 
+    @staticmethod
+    def is_data_request(method: str, url: str) -> bool:
+        """The SDMX data query holds the values; the dataflow's structure only describes them."""
+        return "/data/" in url
+
     def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
         """The structure (pinned version, else latest on 404) and the data for the resolved peer cities."""
         options = read_options(spec)

@@ -719,6 +719,11 @@ class PxWebConnector:
     protocol: ClassVar[str] = "pxweb"
     reader_version: ClassVar[str] = "pxweb-1"
 
+    @staticmethod
+    def is_data_request(method: str, url: str) -> bool:
+        """The POSTed queries hold the values; the GET of the table's metadata only describes them."""
+        return method.upper() == "POST"
+
     def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
         """GET the metadata, then POST the (split) queries; payloads in request order, metadata first."""
         options = read_options(spec)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +14,8 @@ from sqlalchemy import Engine, select
 from common.atomic import publish_file
 from indicators.catalogue import IndicatorCatalogue
 from indicators.outlook import outlook
+from ingest.catalogue import load_catalogue
+from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
 from report.i18n import label, source_text, t
 from storage import schema
@@ -68,8 +72,17 @@ def export_table(
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
     id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
     sources = _sources(engine, {i for ids in id_lists for i in ids}, lang)
+
+    def cite(ids: Iterable[int], area: str) -> str:
+        return "; ".join(sorted({sources[i].text(area, lang) for i in ids if i in sources}))
+
     rows = []
+    # an assessment is made from the observed values of its indicator and area: their snapshots are its own
+    assessed_from: dict[tuple[str, str], tuple[set[int], bool]] = {}
     for r, ids in zip(frame.iter_rows(named=True), id_lists, strict=True):
+        if r["kind"] == "observed":
+            seen, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
+            assessed_from[(r["indicator_id"], r["area"])] = (seen | set(ids), demo or bool(r["is_demo"]))
         rows.append(
             {
                 "indicator": r["indicator_id"],
@@ -80,7 +93,7 @@ def export_table(
                 "lower": r["lower"],
                 "upper": r["upper"],
                 "unit": r["unit"],
-                "source": "; ".join(sorted({sources[i] for i in ids if i in sources})),
+                "source": cite(ids, r["area"]),
                 "snapshot_ids": ",".join(str(i) for i in ids),
                 "vintage": r["vintage"],
                 "is_demo": r["is_demo"],
@@ -93,6 +106,7 @@ def export_table(
             assessed.sort("as_of").group_by("indicator_id", "area", "method").last(), "indicator_id"
         )
         for r in latest.iter_rows(named=True):
+            ids, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
             rows.append(
                 {
                     "indicator": r["indicator_id"],
@@ -104,7 +118,13 @@ def export_table(
                     "method": f"{r['method']} ({r['method_version']})",
                     "status": r["status"],
                     "score": r["score"],
+                    "source": "; ".join(
+                        sorted({sources[i].text(r["area"], lang) for i in ids if i in sources})
+                    )
+                    or None,
+                    "snapshot_ids": ",".join(str(i) for i in sorted(ids)) or None,
                     "vintage": r["as_of"],
+                    "is_demo": demo if ids else None,
                 }
             )
     table = pl.DataFrame(rows, infer_schema_length=None)
@@ -195,22 +215,57 @@ def _name(catalogue: IndicatorCatalogue, indicator_id: str, lang: str) -> str:
     return f"{name}: {label('sector', part, lang)}" if part else name
 
 
-def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, str]:
-    """snapshot id → 'attribution (licence), fetched <YYYY-MM-DD HH:MM> UTC, <first URL>' in lang."""
-    if not snapshot_ids:
-        return {}
-    first_payloads = provenance(engine, sorted(snapshot_ids)).filter(pl.col("seq") == 0)
-    return {
-        int(r["snapshot_id"]): t(
+@dataclass(frozen=True)
+class _Cited:
+    """A snapshot as a value's source: its publisher's attribution and licence, and the payloads that hold
+    values (url, fetch time, the area the file is of or None), in request order."""
+
+    attribution: str
+    licence: str
+    payloads: tuple[tuple[str, datetime, str | None], ...]
+
+    def text(self, area: str, lang: str) -> str:
+        """'attribution (licence), fetched <YYYY-MM-DD HH:MM> UTC, <url>' for a value of area: the file of
+        that area where the snapshot has one file per area (Syke), else its first data file, with how
+        many more the snapshot holds (a region total adds several areas' files)."""
+        own = [p for p in self.payloads if p[2] == area]
+        url, fetched, _ = (own or list(self.payloads))[0]
+        more = len(self.payloads) - 1 if not own else 0
+        return t(
             "export.source",
             lang,
-            attribution=source_text(str(r["attribution"]), lang),
-            licence=source_text(str(r["licence"]), lang),
-            fetched=f"{r['fetched_at']:%Y-%m-%d %H:%M}",
-            url=r["url"],
+            attribution=self.attribution,
+            licence=self.licence,
+            fetched=f"{fetched:%Y-%m-%d %H:%M}",
+            url=url + (t("export.more_files", lang, n=more) if more else ""),
         )
-        for r in first_payloads.iter_rows(named=True)
-    }
+
+
+def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, _Cited]:
+    """snapshot id → what a value from it cites: its data payloads (ingest.citation), each with its area
+    where the catalogue's URL names one; a snapshot of a dataset the catalogue no longer has cites all."""
+    if not snapshot_ids:
+        return {}
+    datasets = load_catalogue().datasets
+    cited: dict[int, _Cited] = {}
+    for (snapshot_id,), rows in provenance(engine, sorted(snapshot_ids)).group_by(
+        "snapshot_id", maintain_order=True
+    ):
+        spec = datasets.get(str(rows["dataset_id"][0]))
+        payloads = [
+            (str(r["url"]), r["fetched_at"], area_of_url(spec.url, str(r["url"])) if spec else None)
+            for r in rows.iter_rows(named=True)
+            if spec is None or is_data_request(spec.protocol, str(r["method"]), str(r["url"]))
+        ]
+        if not payloads:  # a dataset whose every payload was discovery: cite them rather than nothing
+            payloads = [(str(r["url"]), r["fetched_at"], None) for r in rows.iter_rows(named=True)]
+        first = rows.row(0, named=True)
+        cited[int(snapshot_id)] = _Cited(
+            source_text(str(first["attribution"]), lang),
+            source_text(str(first["licence"]), lang),
+            tuple(payloads),
+        )
+    return cited
 
 
 def write_export(table: pl.DataFrame, fmt: str, out: Path | None) -> str | None:

@@ -132,6 +132,7 @@ def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
             src.c.licence,
             src.c.attribution,
             pay.c.seq,
+            pay.c.method,
             pay.c.url,
             pay.c.params,
             pay.c.fetched_at,

@@ -41,6 +41,7 @@ from indicators.catalogue import (
 )
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
+from ingest.citation import area_of_url, is_data_request
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
 from ingest.run import ingest
 from kestava import api
@@ -927,15 +928,26 @@ def test_export_carries_the_revised_numbers_and_both_snapshots(revised: Revised)
         assert revised.new_snapshots[e.dataset] in {int(i) for i in ids.split(",")}, e
         if e.from_both:
             assert revised.old_snapshots[e.dataset] in {int(i) for i in ids.split(",")}, e
-    # the source column names every snapshot's fetch time and first URL (the two vintages of a sum alike)
+    # the source column names each snapshot's fetch time and the URL of the file holding the value, not
+    # of a request that only found it (the two vintages of a sum alike)
     both = [e for e in revised.expected if e.from_both]
+    datasets = load_catalogue().datasets
     for e in both:
         _, _, source = exported[(e.indicator, e.area, _period(revised, e))]
         ids = [revised.old_snapshots[e.dataset], revised.new_snapshots[e.dataset]]
-        payloads = api.provenance(ids, engine=revised.engine).filter(pl.col("seq") == 0)
-        assert payloads.height == 2, e
-        for r in payloads.iter_rows(named=True):
+        for snapshot_id in ids:
+            rows = api.provenance([snapshot_id], engine=revised.engine).rows(named=True)
+            spec = datasets[e.dataset]
+            holding = [
+                r
+                for r in rows
+                if is_data_request(spec.protocol, r["method"], r["url"])
+                and area_of_url(spec.url, r["url"]) in (None, e.area)
+            ]
+            assert holding, (e, rows)
+            r = holding[0]
             assert f"{r['fetched_at']:%Y-%m-%d %H:%M}" in source and r["url"] in source, (e, source)
+            assert "package_show" not in source, (e, source)
 
 
 def test_a_partial_revision_stores_only_the_rows_it_changes(revised: Revised) -> None:
