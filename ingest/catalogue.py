@@ -50,10 +50,16 @@ class CalendarSpec(BaseModel):
     lag_days: int = Field(ge=0)
     # extra days tolerated before the dataset counts as late
     grace_days: int = Field(default=30, ge=0)
+    # "periods": freshness by the newest period published; "releases": by the date the content last
+    # changed, for a dataset whose periods are not when its data are from (targets: 2030, 2050)
+    tracks: Literal["periods", "releases"] = "periods"
 
     def expected_latest_period_end(self, today: date) -> date:
-        """The end date of the newest period that should be published by `today`."""
+        """The end date of the newest period that should be published by `today` (tracks = "releases":
+        the date after which the content should have changed again)."""
         cutoff = today - timedelta(days=self.lag_days + self.grace_days)
+        if self.tracks == "releases":
+            return cutoff
         if self.frequency == "annual":
             return date(cutoff.year - 1, 12, 31) if cutoff < date(cutoff.year, 12, 31) else cutoff
         if self.frequency == "monthly":

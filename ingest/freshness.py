@@ -211,6 +211,11 @@ def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[di
     for spec in catalogue.datasets.values():
         period = newest_period(latest_period.get(spec.id, ()), spec.calendar.frequency)
         end = period_end(period) if period else None
+        if spec.calendar.tracks == "releases" and period is not None:
+            # periods are not when the data are from (a target year, 2030): the release is, seen as the
+            # last change of the content (or the first load)
+            changed = last_change.get(spec.id)
+            period, end = (f"{changed:%Y-%m-%d}", changed.date()) if changed is not None else (None, None)
         expected = spec.calendar.expected_latest_period_end(today)
         outcome, error = last_run.get(spec.id, (None, None))
         if period is None:

@@ -87,3 +87,37 @@ def test_fingrid_going_quiet_is_late_when_its_calendar_says(engine: Engine, raw_
         date(2026, 11, 22): ("2026-11-17", date(2026, 11, 17), "late"),
         date(2026, 11, 26): ("2026-11-17", date(2026, 11, 17), "late"),
     }
+
+
+def test_a_dataset_of_target_years_is_fresh_by_its_release_not_by_its_2050_period(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    """Covenant targets: periods are target years (2030, 2050), never "a period ended in 2050": the
+    calendar tracks releases, the last change of the content, expected again within lag + grace days."""
+    catalogue = load_catalogue()
+    calendar = catalogue.dataset("covenant_targets").calendar
+    assert calendar.tracks == "releases"
+    data = pl.DataFrame(
+        {
+            "area": ["049", "049"],
+            "measure": ["reduction", "reduction"],
+            "period": ["2030", "2050"],
+            "value": [80.0, 100.0],
+            "flag": [None, None],
+            "unit": ["%", "%"],
+        },
+        schema={
+            c: pl.Float64 if c == "value" else pl.String
+            for c in ("area", "measure", "period", "value", "flag", "unit")
+        },
+    )
+    source = SourceInfo("covenant", "JRC", "CC BY 4.0", "JRC", "https://example.test/")
+    info = DatasetInfo("covenant_targets", "Covenant targets", "gcom_xlsx", source)
+    load_snapshot(engine, info, [make_payload(b"targets")], data, reader_version="t/1", raw_store=raw_store)
+    loaded = freshness(engine, catalogue, date.today()).filter(pl.col("dataset") == "covenant_targets")
+    period, end, state = loaded.select("latest_period", "latest_period_end", "state").row(0)
+    assert end is not None and end <= date.today() and period == end.isoformat()  # the release seen
+    assert state == "fresh"
+    later = date.today() + timedelta(days=calendar.lag_days + calendar.grace_days + 1)
+    stale = freshness(engine, catalogue, later).filter(pl.col("dataset") == "covenant_targets")
+    assert stale.select("latest_period_end", "state").row(0) == (end, "late")
