@@ -160,6 +160,25 @@ def source_text(text: str, lang: str) -> str:
     return text
 
 
+@cache
+def _catalogue_texts() -> dict[str, str]:
+    """The English texts of [catalogue_text] -> their translation keys."""
+    return {
+        entry["en"].strip(): key
+        for key, entry in catalogue().items()
+        if key.startswith("catalogue_text.") and "en" in entry
+    }
+
+
+def catalogue_text(text: str, lang: str) -> str:
+    """A text the indicator catalogue records in English (a target's source document, a boundary) in lang:
+    the [catalogue_text] translation whose English is that text; a text it does not list (a name such as
+    "HSY" or "Traficom", or one added after this release) as given."""
+    check_lang(lang)
+    key = _catalogue_texts().get(text.strip())
+    return t(key, lang) if key is not None else text
+
+
 # ---------------------------------------------------------------------------------------------------------
 # numbers (CLDR symbols and patterns)
 

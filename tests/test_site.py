@@ -24,7 +24,7 @@ from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
 from report import weekly
 from report.export import export_table
-from report.i18n import LANGS, format_number, label, t
+from report.i18n import LANGS, catalogue_text, format_number, label, source_text, t
 from report.site import build as site_build
 from report.site import content
 from report.site.build import MANIFEST, build_site
@@ -297,6 +297,35 @@ def test_a_breakdown_page_gives_its_parts_statuses_as_the_report_does(built: Bui
         assert f"{sector} · {row['method_name']}: {row['status_name']}" in html, (sector, row["method_name"])
     fi = _page(built, "fi/indicators/ghg_by_sector.html")
     assert t("site.no_assessment", "fi") not in fi and label("sector", "transport", "fi") + " · " in fi
+
+
+def test_sources_targets_and_boundaries_are_in_the_pages_language_with_the_fetched_url(built: Built) -> None:
+    fi = _page(built, "fi/indicators/ghg_total.html")
+    sv = _page(built, "sv/indicators/syke_ghg_total.html")
+    # the target's document and the boundary in the page's language, not the catalogue's English
+    assert "Espoon hiilineutraalius 2030" in fi and "Espoo carbon neutrality" not in fi
+    assert catalogue_text("Syke ALas (all emissions)", "sv") in sv and "(all emissions)" not in sv
+    # the publisher and licence as the report names them in that language
+    assert source_text("Statistics Finland", "sv") != "Statistics Finland"
+    pop = _page(built, "sv/indicators/population.html")
+    assert source_text("Statistics Finland", "sv") in pop and ">Statistics Finland<" not in pop
+    # the URL last fetched, not the catalogue's pattern: Syke's Espoo file on Espoo's page
+    for page in ("fi/indicators/syke_ghg_total.html", "en/indicators/syke_ghg_total.html"):
+        html = _page(built, page)
+        assert "kunta_{municipality}" not in html and "/kunta_49.csv" in html, page
+    assert not [
+        p for p in (built.site / "en").glob("**/*.html") if "{dataset}" in p.read_text(encoding="utf-8")
+    ]
+
+
+def test_every_boundary_and_target_document_of_the_catalogue_is_translated() -> None:
+    names = {"HSY", "Eurostat", "Traficom", "Syke ALas", "Syke Hinku"}  # the same in every language
+    catalogue = load_indicator_catalogue()
+    texts = {i.boundary for i in catalogue.indicators.values()} | {
+        target.source for i in catalogue.indicators.values() for target in i.targets
+    }
+    untranslated = sorted(x for x in texts if x not in names and catalogue_text(x, "fi") == x)
+    assert untranslated == []
 
 
 def test_every_page_says_demo_data_while_the_newest_snapshot_of_a_dataset_is_demo(built: Built) -> None:

@@ -19,12 +19,13 @@ from indicators import query
 from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
 from ingest.catalogue import load_catalogue
+from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
 from report import charts
 from report import data as rd
 from report import peers as report_peers
 from report.export import publishable_indicator
-from report.i18n import LANGS, format_number, has, label, t
+from report.i18n import LANGS, catalogue_text, format_number, has, label, source_text, t
 from report.notes import note_html
 from report.weekly import Table, frame_table, headline_context, peer_section
 from storage import schema
@@ -165,8 +166,31 @@ def _summary(statuses: list[dict[str, str]]) -> dict[str, str] | None:
     return statuses[0] if statuses else None
 
 
-def _sources(entry: Indicator) -> list[dict[str, str]]:
-    """The datasets behind an indicator with their publisher, licence, homepage and request URL."""
+def _fetched(data: SiteData, dataset_id: str) -> list[tuple[str, str | None]]:
+    """The (url, area) of each payload holding values in the dataset's newest snapshot (ingest.citation),
+    read once per build; empty when the dataset was never loaded."""
+    key = ("fetched", dataset_id)
+    if key not in data.cache:
+        snap, pay = schema.snapshot, schema.payload
+        newest = select(func.max(snap.c.id)).where(snap.c.dataset_id == dataset_id).scalar_subquery()
+        with data.engine.connect() as conn:
+            rows = conn.execute(
+                select(pay.c.method, pay.c.url).where(pay.c.snapshot_id == newest).order_by(pay.c.seq)
+            ).all()
+        spec = load_catalogue().datasets[dataset_id]
+        data.cache[key] = [
+            (str(url), area_of_url(spec.url, str(url)))
+            for method, url in rows
+            if is_data_request(spec.protocol, str(method), str(url))
+        ]
+    found: list[tuple[str, str | None]] = data.cache[key]
+    return found
+
+
+def _sources(data: SiteData, entry: Indicator, area: str, lang: str) -> list[dict[str, str]]:
+    """The datasets behind an indicator with their publisher, title and licence in lang, homepage, and
+    the URL last fetched: the page's area's own file where the source has one per area (Syke), else the
+    first file holding values (the catalogue's URL pattern when nothing was fetched yet)."""
     ingest = load_catalogue()
     found = []
     for dataset_id in sorted(load_indicator_catalogue().datasets_of(entry.id)):
@@ -174,15 +198,18 @@ def _sources(entry: Indicator) -> list[dict[str, str]]:
         if dataset is None:
             continue
         source = ingest.sources[dataset.source]
+        fetched = _fetched(data, dataset_id)
+        own = [url for url, of in fetched if of == area]
+        url = (own or [u for u, _ in fetched] or [dataset.url])[0]
         found.append(
             {
                 "dataset": dataset_id,
-                "title": dataset.title,
-                "publisher": source.publisher,
-                "licence": source.licence,
-                "attribution": source.attribution,
+                "title": rd.dataset_title(dataset_id, lang, dataset.title),
+                "publisher": source_text(source.publisher, lang),
+                "licence": source_text(source.licence, lang),
+                "attribution": source_text(source.attribution, lang),
                 "homepage": source.homepage,
-                "url": dataset.url,
+                "url": url,
             }
         )
     return found
@@ -343,7 +370,7 @@ def _targets(values: pl.DataFrame, entry: Indicator, lang: str) -> list[dict[str
                     "area": rd.area_label(str(r["area"]), lang),
                     "year": str(target.year),
                     "value": rd.format_value(r["value"], entry.unit, lang),
-                    "source": target.source,
+                    "source": catalogue_text(target.source, lang),
                 }
             )
     return found
@@ -515,7 +542,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
     site_chart = _indicator_chart(data, entry, values, area, lang)
-    sources = _sources(entry)
+    sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
     vintage_text = rd.local_time(vintage).date().isoformat() if isinstance(vintage, datetime) else "–"
     published, revisions = _vintages(data, entry, area, lang)
@@ -548,7 +575,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "sdg": entry.sdg_code,
         "goal": entry.sdg.goal if entry.sdg else None,
         "cei": entry.cei or "",
-        "boundary": entry.boundary,
+        "boundary": catalogue_text(entry.boundary, lang),
         "area": rd.area_label(area, lang),
         "sources": sources,
         "targets": _targets(values, entry, lang),
