@@ -328,6 +328,17 @@ def test_every_boundary_and_target_document_of_the_catalogue_is_translated() -> 
     assert untranslated == []
 
 
+def test_a_status_has_the_same_colour_on_the_site_as_in_the_report(built: Built) -> None:
+    from report.theme import LEVEL_COLOURS
+
+    css = (built.site / "assets/site.css").read_text(encoding="utf-8")
+    rules = dict(re.findall(r"\.level-(\w+) \{ background: (#[0-9A-Fa-f]{6}); \}", css))
+    assert rules == dict(LEVEL_COLOURS)  # every level, once, in the report's palette
+    page = _page(built, "en/indicators/ghg_total.html")
+    used = set(re.findall(r'class="swatch level-(\w+)"', page))
+    assert used and used <= set(rules)
+
+
 def test_every_page_says_demo_data_while_the_newest_snapshot_of_a_dataset_is_demo(built: Built) -> None:
     notices = {
         "fi": ("DEMO-AINEISTO", "eikä niitä pidä lainata"),

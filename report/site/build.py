@@ -28,6 +28,7 @@ from report.export import export_table
 from report.i18n import LANGS, t
 from report.render import Rendered, Renderer
 from report.site import content
+from report.theme import LEVEL_COLOURS
 from report.weekly import TEMPLATE_DIR, write_xlsx
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,19 @@ def _page_links(page: content.Page, langs: Sequence[str]) -> dict[str, Any]:
         "css": f"{root}assets/site.css",
         "js": f"{root}assets/search.js",
     }
+
+
+def _asset(name: str) -> bytes:
+    """A static asset's bytes; the style sheet with the progress levels' swatch colours appended from
+    report.theme.LEVEL_COLOURS, the palette the report's charts use (safe for colour-vision deficiency),
+    so that a status has one colour on the site and in the report."""
+    data = (SITE_TEMPLATES / name).read_bytes()
+    if name != "site.css":
+        return data
+    levels = "".join(
+        f".level-{level} {{ background: {colour}; }}\n" for level, colour in LEVEL_COLOURS.items()
+    )
+    return data + b"/* progress levels: report.theme.LEVEL_COLOURS */\n" + levels.encode("ascii")
 
 
 def _ui(lang: str) -> dict[str, str]:
@@ -426,7 +440,7 @@ def build_site(
                 )
                 writer.write(page.path, html.encode("utf-8"))
             for asset in ASSETS:
-                writer.write(f"assets/{asset}", (SITE_TEMPLATES / asset).read_bytes())
+                writer.write(f"assets/{asset}", _asset(asset))
             writer.write(
                 "index.html",
                 environment.get_template("root.html.j2")
