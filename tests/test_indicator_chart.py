@@ -69,3 +69,35 @@ def test_the_straight_path_runs_from_the_base_year_to_the_target() -> None:
         layer for layer in chart.to_dict()["layer"] if layer.get("mark", {}).get("strokeDash") == [2, 3]
     ]
     assert len(dotted) == 1
+
+
+def test_the_value_axis_starts_at_zero_unless_told_not_to() -> None:
+    frame = _frame([("1990", "observed", 1060.0), ("2024", "observed", 712.0)])
+    layers = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="kt").to_dict()
+    scales = [
+        layer["encoding"]["y"].get("scale", {}) for layer in layers["layer"] if "y" in layer["encoding"]
+    ]
+    assert scales and all(scale.get("zero") is True for scale in scales)  # a cut drawn in proportion
+    index = indicator_history(
+        frame, meta=META, lang="en", name="n", area_name="a", unit_text="index", zero=False
+    ).to_dict()
+    assert all(
+        layer["encoding"]["y"]["scale"]["zero"] is False
+        for layer in index["layer"]
+        if "y" in layer["encoding"]
+    )
+
+
+def test_the_legend_gives_each_kind_the_symbol_it_is_drawn_with() -> None:
+    frame = _frame(
+        [("2023", "observed", 5.0), ("2024", "estimate", 4.0), ("2030", "target", 1.0), ("2030", "path", 1.0)]
+    )
+    spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
+    shapes = [layer["encoding"]["shape"]["scale"] for layer in spec["layer"] if "shape" in layer["encoding"]]
+    assert shapes
+    symbol = dict(zip(shapes[0]["domain"], shapes[0]["range"], strict=True))
+    # observed and estimate were both filled dots in the legend, target and path both orange dots
+    assert (
+        symbol["Observed"] != symbol["Estimate"] and symbol["Target"] != symbol["Straight path to the target"]
+    )
+    assert symbol["Target"] == "diamond" and symbol["Straight path to the target"] == "stroke"

@@ -29,6 +29,15 @@ KIND_COLOURS: Final[Mapping[str, str]] = {
     "target": th.OKABE_ITO["vermillion"],
     "path": th.OKABE_ITO["vermillion"],
 }
+# the symbol of each kind in the legend and on the chart: observed points filled circles, the estimate a
+# hollow square (unlike an observed point in the legend too), the target a diamond, the lines a stroke
+KIND_SYMBOLS: Final[Mapping[str, str]] = {
+    "observed": "circle",
+    "estimate": "square",
+    "projection": "stroke",
+    "target": "diamond",
+    "path": "stroke",
+}
 
 
 def _decimals(values: list[float]) -> int:
@@ -45,12 +54,16 @@ def indicator_history(
     name: str,
     area_name: str,
     unit_text: str,
+    zero: bool = True,
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
     projection dashed in its band, the straight path from the base year to the target dotted, and the target
     as a marked point; the title states the latest value and the change since the first period.
 
     frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
+    zero: the value axis starts at 0 (as the report's charts do), so that a cut is drawn in proportion;
+    False for a series measured against another reference (an index, 1990 = 100). The legend gives each
+    kind the symbol it is drawn with.
     """
     chart_name = "indicator_history"
     _check_lang(chart_name, lang)
@@ -84,7 +97,7 @@ def indicator_history(
         .alias("shown"),
     )
     x = alt.X("date:T", title=None, axis=alt.Axis(format="%Y", labelOverlap=True))
-    y = alt.Y("value:Q", title=unit_text, scale=alt.Scale(zero=False))
+    y = alt.Y("value:Q", title=unit_text, scale=alt.Scale(zero=zero))
     tips = [
         alt.Tooltip("period:N", title=t("label.year", lang)),
         alt.Tooltip("kind_name:N", title=t("site.kind", lang)),
@@ -94,6 +107,13 @@ def indicator_history(
         "kind_name:N",
         title=None,
         scale=alt.Scale(domain=[kind_names[k] for k in KINDS], range=[KIND_COLOURS[k] for k in KINDS]),
+        legend=alt.Legend(orient="bottom", direction="horizontal"),
+    )
+    # one legend of colour and shape: each kind with the symbol it is drawn with (a line for the lines)
+    shape = alt.Shape(
+        "kind_name:N",
+        title=None,
+        scale=alt.Scale(domain=[kind_names[k] for k in KINDS], range=[KIND_SYMBOLS[k] for k in KINDS]),
         legend=alt.Legend(orient="bottom", direction="horizontal"),
     )
     base = alt.Chart(df)
@@ -108,7 +128,7 @@ def indicator_history(
     layers.append(
         base.transform_filter(alt.datum.kind == "observed")
         .mark_line(point=alt.OverlayMarkDef(filled=True, size=36))
-        .encode(x=x, y=y, color=colour, detail="segment:N", tooltip=tips)
+        .encode(x=x, y=y, color=colour, shape=shape, detail="segment:N", tooltip=tips)
     )
     if df.filter(pl.col("kind") == "projection").height:
         layers.append(
@@ -120,7 +140,7 @@ def indicator_history(
         layers.append(
             base.transform_filter(alt.datum.kind == "estimate")
             .mark_point(filled=False, size=60)
-            .encode(x=x, y=y, color=colour, tooltip=tips)
+            .encode(x=x, y=y, color=colour, shape=shape, tooltip=tips)
         )
     if df.filter(pl.col("kind") == "path").height:
         layers.append(
@@ -131,8 +151,8 @@ def indicator_history(
     if df.filter(pl.col("kind") == "target").height:
         layers.append(
             base.transform_filter(alt.datum.kind == "target")
-            .mark_point(shape="diamond", filled=True, size=110)
-            .encode(x=x, y=y, color=colour, tooltip=tips)
+            .mark_point(filled=True, size=110)
+            .encode(x=x, y=y, color=colour, shape=shape, tooltip=tips)
         )
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)

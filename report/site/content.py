@@ -301,6 +301,7 @@ def _indicator_chart(
             name=_name(entry, lang),
             area_name=rd.area_label(area, lang),
             unit_text=report_peers.unit_text(entry.id, lang),
+            zero=entry.unit != "index",
         )
         return SiteChart(entry.id, chart, ids)
     except (rd.MissingDataError, ValueError):
