@@ -721,7 +721,7 @@ def test_progress_dashboard_grid_text_and_reasons() -> None:
     # no indicator is sufficient by every method (0/2)
     assert title_text(spec) == (
         "Kasvihuonekaasupäästöt: riittävä edistys 0/4 menetelmällä · "
-        "0/2 indikaattoria edistyy riittävästi kaikilla menetelmillä"
+        "0/2 indikaattoria edistyy riittävästi kaikilla menetelmillä, joilla se arvioitiin"
     )
     with pytest.raises(ValueError, match="progress_dashboard: unknown status 'great'"):
         charts.progress_dashboard(dashboard().with_columns(status=pl.lit("great")), meta=META)

@@ -47,6 +47,47 @@ def _dashboard_row(engine: Engine, lang: str, indicator: str, method: str) -> di
 
 
 # ---------------------------------------------------------------------------------------------------------
+# 6. the dashboard's title counts by the methods that assessed each indicator
+
+
+def test_dashboard_title_says_by_every_method_that_assessed_it() -> None:
+    rows = [
+        ("ghg_total", "eurostat", "significant_progress"),
+        ("ghg_total", "linear", "behind_path"),
+        ("recycling_rate", "eurostat", "significant_progress"),
+        ("recycling_rate", "opensdg", "substantial_progress"),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": i,
+                "sdg": "13.2",
+                "method": m,
+                "status": s,
+                "observed_rate": None,
+                "required_rate": None,
+                "ratio": None,
+                "base_year": 2019,
+                "latest_year": 2024,
+            }
+            for i, m, s in rows
+        ],
+        schema_overrides={"observed_rate": pl.Float64, "required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+    # recycling_rate: good by both of the 2 methods that assessed it (of the 3 methods in the grid)
+    wanted = {
+        "fi": "1/2 indikaattoria edistyy riittävästi kaikilla menetelmillä, joilla se arvioitiin",
+        "sv": "1 av 2 indikatorer gör tillräckliga framsteg enligt varje metod som bedömde dem",
+        "en": "1 of 2 indicators make sufficient progress by every method that assessed them",
+    }
+    for lang in LANGS:
+        spec = charts.progress_dashboard(frame, meta=META, lang=lang).to_dict()
+        title = spec["title"]["text"]
+        text = " ".join(title) if isinstance(title, list) else str(title)
+        assert wanted[lang] in " ".join(text.split()), text
+
+
+# ---------------------------------------------------------------------------------------------------------
 # 7. a movement away from the target is never shown as progress
 
 
