@@ -18,7 +18,7 @@ from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator
 from indicators.lookup import UnknownCodeError
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
-from indicators.trajectory import Direction, required_pace, target_from_base, value_decimals
+from indicators.trajectory import Direction, required_pace, target_from_base
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -29,6 +29,7 @@ from report.i18n import (
     format_percent,
     has,
     label,
+    shown_decimals,
     source_text,
     t,
 )
@@ -133,16 +134,6 @@ def dataset_title(dataset_id: str, lang: str, recorded: str | None = None) -> st
     if has(f"dataset_title.{dataset_id}"):
         return t(f"dataset_title.{dataset_id}", lang)
     return recorded or dataset_id
-
-
-def shown_decimals(value: float) -> int:
-    """The decimals the report prints a value with, in its headline and in its tables alike: by magnitude
-    (none from 100, one from 1, two below), but never more than the value holds at its published
-    precision (indicators.trajectory.value_decimals: 12.0 was published in whole units and prints "12",
-    not "12.0"; 0.5 prints "0.5")."""
-    size = abs(value)
-    by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
-    return min(by_size, value_decimals(value))
 
 
 def format_value(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:

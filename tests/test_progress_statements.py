@@ -14,10 +14,10 @@ import polars as pl
 from sqlalchemy import Engine
 
 from indicators import query
-from report import charts
+from report import charts, weekly
 from report import data as rd
 from report.charts import STATUS_LEVELS
-from report.i18n import LANGS, t
+from report.i18n import LANGS, format_number, format_percent, t
 from report.theme import ChartMeta
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
@@ -44,6 +44,49 @@ def _reduction_target(engine: Engine, indicator: str) -> tuple[int, float, int]:
 def _dashboard_row(engine: Engine, lang: str, indicator: str, method: str) -> dict[str, object]:
     frame = rd.dashboard_frame(engine, lang)
     return frame.filter(pl.col("indicator_id") == indicator, pl.col("method") == method).row(0, named=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. one value reads the same in the title, the label, the table and the CSV
+
+
+def test_recycling_rate_reads_the_same_in_the_circular_chart_as_on_the_site() -> None:
+    frame = pl.DataFrame(
+        {
+            "indicator": ["recycling_rate", "recycling_rate", "waste_per_resident", "waste_per_resident"],
+            "area": ["FI", "EU27_2020", "FI", "EU27_2020"],
+            "year": [2023, 2023, 2023, 2023],
+            "value": [41.4, 48.2, 598.0, 511.0],
+        }
+    )
+    for lang in LANGS:
+        chart = charts.circular_economy(frame, meta=META, targets={2025: 55.0, 2030: 60.0}, lang=lang)
+        spec = chart.to_dict()
+        title = spec["title"]["text"]
+        text = " ".join(title) if isinstance(title, list) else str(title)
+        site = rd.format_value(41.4, "%", lang)  # the indicator page's value
+        assert site in text and site in spec["description"]
+        assert format_percent(41, lang) + " " not in text + " "
+
+
+def test_emission_factor_reads_the_same_in_title_label_table_and_csv() -> None:
+    frame = pl.DataFrame({"year": [2026] * 4, "week": [44, 45, 46, 47], "value": [56.7, 71.5, 68.2, 59.1]})
+    for lang in LANGS:
+        chart = charts.weekly_mover(frame, meta=META, lang=lang)
+        spec = chart.to_dict()
+        title = spec["title"]["text"]
+        text = " ".join(title) if isinstance(title, list) else str(title)
+        site = format_number(59.1, lang, rd.shown_decimals(59.1))  # the site's "59.1 gCO₂/kWh"
+        assert f"{site}\u00a0gCO" in text or f"{site} gCO" in text, text
+        labels = [d["label"] for d in spec["datasets"].values() for d in d if "label" in d]
+        assert f"2026: {site}" in labels
+        # the change on the week before is the difference of the two values as printed (68.2 → 59.1)
+        assert format_number(59.1 - 68.2, lang, 1, signed=True) in text
+        shown = charts.chart_table(chart, keys=False)
+        table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
+        assert table.rows[-1][-1] == site
+        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        assert download[t("column.value", lang)].to_list()[-1] == 59.1
 
 
 # ---------------------------------------------------------------------------------------------------------
