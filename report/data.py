@@ -90,7 +90,14 @@ CHART_DATASETS: Final[Mapping[str, tuple[str, ...]]] = {
     "neutrality_balance": ("hsy_emissions",),
     "data_freshness": (),  # every dataset
 }
+# the methods whose observed and required rates are compound rates a year (the dashboard's "% a year")
 _RATE_METHODS: Final = frozenset({"eurostat_sdg", "open_sdg", "linear_trajectory_check"})
+# the methods whose own ratio is another measure than observed ÷ required compound rate: the linear path's
+# (the share of the straight path's change achieved, a ratio of straight-line slopes) is replaced by the
+# ratio of the rates the dashboard shows beside it; the German model's (1 − deviation) is not shown as a
+# pace at all, its deviation is (the dashboard's `deviation` column)
+_RATE_RATIO_METHODS: Final = frozenset({"linear_trajectory_check"})
+_DEVIATION_METHODS: Final = frozenset({"german_strategy"})
 _CIRCULAR: Final[Mapping[str, str]] = {
     "municipal_waste_per_capita": "waste_per_resident",
     "recycling_rate": "recycling_rate",
@@ -411,7 +418,10 @@ def dashboard_frame(
     indicator: the name in lang (with the area in brackets when it is not Espoo), indicator_id, area,
     sdg (SDG target, e.g. '13.2'), method (dashboard key: eurostat, opensdg, sdsn, german, linear),
     status, observed_rate and required_rate (% a year; only for the methods that compare compound rates —
-    Eurostat, Open SDG and the linear path), ratio (observed/required pace), base_year, latest_year.
+    Eurostat, Open SDG and the linear path), ratio (observed/required pace: for the rate methods the ratio
+    of the two rates shown, for SDSN the pace of its normalised score; none for the German model),
+    deviation (the German model's deviation, % of the remaining distance; none for the other methods),
+    base_year, latest_year.
     Each indicator is shown for the first of `areas` it is assessed for. Rows follow the catalogue's
     display order (indicators.catalogue.IndicatorCatalogue.display_key: headline indicators first,
     breakdowns right after their parent), the same in every language. part: the indicators themselves
@@ -427,6 +437,15 @@ def dashboard_frame(
     rows = []
     for r in ordered:
         rate_method = r["method"] in _RATE_METHODS
+        observed, required = _num(r["observed_rate"]), _num(r["required_rate"])
+        ratio = _num(r["ratio"])
+        if r["method"] in _RATE_RATIO_METHODS:
+            ratio = observed / required if observed is not None and required else None
+        deviation = None
+        if r["method"] in _DEVIATION_METHODS:
+            ratio = None
+            found = _num(_details(r).get("deviation"))
+            deviation = found * 100 if found is not None else None
         rows.append(
             {
                 "indicator": _display_name(r["indicator"], r["area"], lang),
@@ -435,13 +454,10 @@ def dashboard_frame(
                 "sdg": _sdg_target(r["indicator"]),
                 "method": METHOD_ALIASES.get(r["method"], r["method"]),
                 "status": r["status"],
-                "observed_rate": r["observed_rate"] * 100
-                if rate_method and r["observed_rate"] is not None
-                else None,
-                "required_rate": r["required_rate"] * 100
-                if rate_method and r["required_rate"] is not None
-                else None,
-                "ratio": r["ratio"],
+                "observed_rate": observed * 100 if rate_method and observed is not None else None,
+                "required_rate": required * 100 if rate_method and required is not None else None,
+                "ratio": ratio,
+                "deviation": deviation,
                 "base_year": r["base_year"],
                 "latest_year": r["latest_year"],
             }
@@ -458,6 +474,7 @@ def dashboard_frame(
             "observed_rate": pl.Float64(),
             "required_rate": pl.Float64(),
             "ratio": pl.Float64(),
+            "deviation": pl.Float64(),
             "base_year": pl.Int64(),
             "latest_year": pl.Int64(),
         },

@@ -714,8 +714,8 @@ def test_progress_dashboard_grid_text_and_reasons() -> None:
     assert ghg["required_text"] == f"{MINUS}3,9{NBSP}% vuodessa"
     assert ghg["ratio_text"] == f"53{NBSP}%" and ghg["years_text"] == "2015\u2009→\u20092024"
     tip_titles = [d["title"] for d in rect["encoding"]["tooltip"]]
-    assert tip_titles[-4:] == [
-        t(f"label.{k}", "fi") for k in ("observed_rate", "required_rate", "ratio", "period")
+    assert tip_titles[-5:] == [
+        t(f"label.{k}", "fi") for k in ("observed_rate", "required_rate", "ratio", "deviation", "period")
     ]
     # indicators, not cells: no GHG method is sufficient (0/4); renewables are 'decreasing' by SDSN, so
     # no indicator is sufficient by every method (0/2)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 
 import polars as pl
+import pytest
 from sqlalchemy import Engine
 
 from indicators import query
@@ -44,6 +46,116 @@ def _reduction_target(engine: Engine, indicator: str) -> tuple[int, float, int]:
 def _dashboard_row(engine: Engine, lang: str, indicator: str, method: str) -> dict[str, object]:
     frame = rd.dashboard_frame(engine, lang)
     return frame.filter(pl.col("indicator_id") == indicator, pl.col("method") == method).row(0, named=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. the dashboard's pace ratio is the ratio of the rates beside it; the German model shows its deviation
+
+
+def test_linear_path_pace_ratio_is_the_ratio_of_the_rates_shown(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    base_year, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    observed = _cagr(series[base_year], series[latest], latest - base_year)
+    required = _cagr(series[base_year], target, target_year - base_year)
+    assert required == pytest.approx(0.2 ** (1 / 40) - 1)  # FIGURES.md: ≈ −3.94 % a year
+    row = _dashboard_row(loaded_engine, "en", "ghg_total", "linear")
+    assert row["observed_rate"] == pytest.approx(observed * 100)
+    assert row["required_rate"] == pytest.approx(required * 100)
+    assert row["ratio"] == pytest.approx(observed / required)
+    # the straight-line slopes' ratio (the share of the path's change achieved) is no longer shown as pace
+    path = series[base_year] + (target - series[base_year]) * (latest - base_year) / (target_year - base_year)
+    slopes = (series[latest] - series[base_year]) / (path - series[base_year])
+    assert abs(slopes - observed / required) > 0.1
+
+
+def test_german_model_shows_its_deviation_not_a_pace_ratio(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    deviation = (target - projected) / (target - series[latest]) * 100
+    for lang in LANGS:
+        row = _dashboard_row(loaded_engine, lang, "ghg_total", "german")
+        assert row["ratio"] is None
+        assert row["deviation"] == pytest.approx(deviation)
+
+
+def test_dashboard_table_and_csv_read_the_same_in_every_language(
+    loaded_engine: Engine, tmp_path: Path
+) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    base_year, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    ratio = _cagr(series[base_year], series[latest], latest - base_year) / _cagr(
+        series[base_year], target, target_year - base_year
+    )
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    deviation = (target - projected) / (target - series[latest]) * 100
+    for lang in LANGS:
+        frame = rd.dashboard_frame(loaded_engine, lang)
+        name = frame.filter(pl.col("indicator_id") == "ghg_total")["indicator"][0]
+        chart = charts.progress_dashboard(frame, meta=META, lang=lang)
+        table = weekly.frame_table(
+            charts.chart_table(chart, keys=False),
+            "",
+            lang,
+            charts.chart_table(chart, translated_headers=True, keys=False).columns,
+            charts.chart_decimals(chart),
+        )
+        headers = table.headers
+        ratio_col = headers.index(t("column.ratio", lang))
+        deviation_col = headers.index(t("column.deviation", lang))
+        method_col = headers.index(t("column.method", lang))
+        rows = [r for r in table.rows if r[0] == name]
+        linear = next(r for r in rows if r[method_col] == t("method.linear", lang))
+        german = next(r for r in rows if r[method_col] == t("method.german", lang))
+        assert linear[ratio_col] == format_percent(ratio * 100, lang)
+        assert german[ratio_col] == "\u2013" and linear[deviation_col] == "\u2013"
+        assert german[deviation_col] == format_number(deviation, lang, 1)
+        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        by_method = {
+            r[t("column.method_key", lang)]: r
+            for r in download.iter_rows(named=True)
+            if r[t("column.indicator", lang)] == name
+        }
+        assert by_method["linear"][t("column.ratio", lang)] == pytest.approx(round(ratio, 2))
+        assert by_method["german"][t("column.ratio", lang)] is None
+        assert by_method["german"][t("column.deviation", lang)] == pytest.approx(round(deviation, 1))
+
+
+def test_dashboard_rates_have_the_same_decimals_on_the_page_and_in_the_csv() -> None:
+    rates = {"eurostat": 0.18, "opensdg": -0.52, "linear": 0.24}
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": "municipal_waste_per_capita",
+                "sdg": "11.6",
+                "method": method,
+                "status": "moderate_movement_away",
+                "observed_rate": rate,
+                "required_rate": None,
+                "ratio": None,
+                "base_year": 2019,
+                "latest_year": 2024,
+            }
+            for method, rate in rates.items()
+        ],
+        schema_overrides={"required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+    for lang in LANGS:
+        chart = charts.progress_dashboard(frame, meta=META, lang=lang)
+        shown = charts.chart_table(chart, keys=False)
+        table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
+        column = shown.columns.index("observed_rate")
+        on_page = [r[column] for r in table.rows]
+        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        in_csv = download[t("column.observed_rate", lang)].to_list()
+        # one decimal, as the tooltips print the rates (unit.per_year with one decimal)
+        assert on_page == [format_number(round(v, 1), lang, 1) for v in rates.values()]
+        assert in_csv == [round(v, 1) for v in rates.values()]
 
 
 # ---------------------------------------------------------------------------------------------------------
