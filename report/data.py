@@ -575,6 +575,9 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
         )
     if method == "german_strategy":
         deviation = _num(details.get("deviation"))
+        below_zero = _german_below_zero(row, details, unit, lang, years)
+        if below_zero is not None:
+            return below_zero
         return t(
             "reason.german",
             lang,
@@ -591,7 +594,7 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
             key,
             lang,
             latest=value(row.get("latest_value")),
-            gap=format_value(abs(gap), unit, lang) if gap is not None else NOT_AVAILABLE,
+            gap=_difference(abs(gap), unit, lang) if gap is not None else NOT_AVAILABLE,
             gap_pct=format_percent(abs(gap_pct), lang, 1) if gap_pct is not None else NOT_AVAILABLE,
             path=value(details.get("path_value")),
             base=value(row.get("base_value")),
@@ -600,6 +603,41 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
         )
     status_text = t(f"status.{status}", lang) if has(f"status.{status}") else status
     return t("reason.other", lang, status=status_text, **years)
+
+
+def _difference(amount: float, unit: str, lang: str) -> str:
+    """A difference of two values in unit: of two percentages in percentage points ("10.7 percentage
+    points", "10,7 %-yksikköä", "10,7 procentenheter"), else as format_value gives a value."""
+    if unit == "%":
+        return t("unit.percentage_points", lang, value=format_number(amount, lang, shown_decimals(amount)))
+    return format_value(amount, unit, lang)
+
+
+def _german_below_zero(
+    row: Mapping[str, Any], details: Mapping[str, Any], unit: str, lang: str, years: Mapping[str, Any]
+) -> str | None:
+    """The German model's reason when its straight-line projection falls below zero from a value at or
+    above zero: a trend that crosses zero is not a value the indicator would take in the target year, so
+    the text says when the trend reaches the target and that it would fall below zero before the target
+    year, without stating the projected value (or the deviation computed from it). None otherwise."""
+    projected = _num(details.get("projected_value"))
+    latest = _num(row.get("latest_value"))
+    change = _num(row.get("observed_rate"))  # the method's mean change a year, in the indicator's units
+    target = _num(row.get("target_value"))
+    latest_year = row.get("latest_year")
+    if projected is None or latest is None or projected >= 0 or latest < 0 or not change:
+        return None
+    texts = {
+        "change": format_value(change, unit, lang, signed=True),
+        "target": format_value(target, unit, lang),
+        **years,
+    }
+    steps = (target - latest) / change if target is not None else -1.0
+    if steps >= 0 and isinstance(latest_year, int):
+        # the first whole year in which the straight line is at or past the target
+        reached = latest_year + math.ceil(steps - 1e-9)
+        return t("reason.german_below_zero_reached", lang, year_reached=reached, **texts)
+    return t("reason.german_below_zero", lang, **texts)
 
 
 def status_frame(

@@ -159,6 +159,91 @@ def test_dashboard_rates_have_the_same_decimals_on_the_page_and_in_the_csv() -> 
 
 
 # ---------------------------------------------------------------------------------------------------------
+# 2. a trend below zero is not stated as a value
+
+
+def test_german_trend_below_zero_is_not_stated_as_a_value(loaded_engine: Engine) -> None:
+    indicator = "syke_ghg_hinku"
+    series = _observed(loaded_engine, indicator, rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, indicator)
+    latest = max(series)
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    assert projected < 0 < series[latest]  # the demo data's case: the straight line crosses zero
+    reached = next(
+        y for y in range(latest, target_year + 1) if series[latest] + change * (y - latest) <= target
+    )
+    words = {"fi": "nollan alle", "sv": "under noll", "en": "below zero"}
+    for lang in LANGS:
+        frame = rd.status_frame(loaded_engine, lang, indicators=[indicator])
+        reason = frame.filter(pl.col("method") == "german_strategy")["reason"].item()
+        assert rd.format_value(projected, "kt CO2e", lang) not in reason
+        assert format_number(projected, lang) not in reason
+        assert words[lang] in reason and str(target_year) in reason
+        assert str(reached) in reason
+        assert rd.format_value(target, "kt CO2e", lang) in reason
+    # a projection above zero is still stated as the value the trend gives (ghg_total: 260 kt in 2030)
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    assert projected > 0
+    en = rd.status_frame(loaded_engine, "en", indicators=["ghg_total"])
+    reason = en.filter(pl.col("method") == "german_strategy")["reason"].item()
+    assert rd.format_value(projected, "kt CO2e", "en") in reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. every needed rate states its span
+
+
+def test_needed_rates_state_their_span(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    spans = {"eurostat_sdg": latest - 5, "open_sdg": 2015}  # FIGURES.md: last 5 years; base year 2015
+    wording = {
+        "fi": "olisi tarvittu {rate} vuodessa vuodesta {start} vuoteen {end}",
+        "sv": "skulle det ha behövts {rate} per år från {start} till {end}",
+        "en": "would have needed {rate} a year from {start} to {end}",
+    }
+    for lang in LANGS:
+        frame = rd.status_frame(loaded_engine, lang, indicators=["ghg_total"])
+        for method, start in spans.items():
+            reason = frame.filter(pl.col("method") == method)["reason"].item()
+            rate = format_percent(
+                _cagr(series[start], target, target_year - start) * 100, lang, 1, signed=True
+            )
+            assert wording[lang].format(rate=rate, start=start, end=target_year) in reason, reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. the gap between two percentages is in percentage points
+
+
+def test_gap_between_percentages_is_in_percentage_points(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "recycling_rate", "FI")
+    frame = rd.status_frame(loaded_engine, "en", indicators=["recycling_rate"])
+    linear = frame.filter(pl.col("method") == "linear_trajectory_check").row(0, named=True)
+    base_year, target_year = int(linear["base_year"]), int(linear["target_year"])
+    target = rd.absolute_targets("recycling_rate", "FI")[target_year]
+    latest = max(series)
+    path = series[base_year] + (target - series[base_year]) * (latest - base_year) / (target_year - base_year)
+    gap = abs(series[latest] - path)
+    units = {"fi": "%-yksikköä", "sv": "procentenheter", "en": "percentage points"}
+    for lang in LANGS:
+        reason = (
+            rd.status_frame(loaded_engine, lang, indicators=["recycling_rate"])
+            .filter(pl.col("method") == "linear_trajectory_check")["reason"]
+            .item()
+        )
+        expected = f"{format_number(gap, lang, 1)}\u00a0{units[lang]}"
+        assert expected in reason, reason
+        assert format_percent(gap, lang, 1) not in reason.replace(expected, "")
+
+
+# ---------------------------------------------------------------------------------------------------------
 # 5. one value reads the same in the title, the label, the table and the CSV
 
 
