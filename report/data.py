@@ -18,7 +18,7 @@ from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator
 from indicators.lookup import UnknownCodeError
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
-from indicators.trajectory import Direction, required_pace, target_from_base, value_decimals
+from indicators.trajectory import Direction, required_pace, target_from_base
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -29,6 +29,7 @@ from report.i18n import (
     format_percent,
     has,
     label,
+    shown_decimals,
     source_text,
     t,
 )
@@ -89,7 +90,14 @@ CHART_DATASETS: Final[Mapping[str, tuple[str, ...]]] = {
     "neutrality_balance": ("hsy_emissions",),
     "data_freshness": (),  # every dataset
 }
+# the methods whose observed and required rates are compound rates a year (the dashboard's "% a year")
 _RATE_METHODS: Final = frozenset({"eurostat_sdg", "open_sdg", "linear_trajectory_check"})
+# the methods whose own ratio is another measure than observed ÷ required compound rate: the linear path's
+# (the share of the straight path's change achieved, a ratio of straight-line slopes) is replaced by the
+# ratio of the rates the dashboard shows beside it; the German model's (1 − deviation) is not shown as a
+# pace at all, its deviation is (the dashboard's `deviation` column)
+_RATE_RATIO_METHODS: Final = frozenset({"linear_trajectory_check"})
+_DEVIATION_METHODS: Final = frozenset({"german_strategy"})
 _CIRCULAR: Final[Mapping[str, str]] = {
     "municipal_waste_per_capita": "waste_per_resident",
     "recycling_rate": "recycling_rate",
@@ -133,16 +141,6 @@ def dataset_title(dataset_id: str, lang: str, recorded: str | None = None) -> st
     if has(f"dataset_title.{dataset_id}"):
         return t(f"dataset_title.{dataset_id}", lang)
     return recorded or dataset_id
-
-
-def shown_decimals(value: float) -> int:
-    """The decimals the report prints a value with, in its headline and in its tables alike: by magnitude
-    (none from 100, one from 1, two below), but never more than the value holds at its published
-    precision (indicators.trajectory.value_decimals: 12.0 was published in whole units and prints "12",
-    not "12.0"; 0.5 prints "0.5")."""
-    size = abs(value)
-    by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
-    return min(by_size, value_decimals(value))
 
 
 def format_value(value: float | None, unit: str, lang: str, *, signed: bool = False) -> str:
@@ -420,7 +418,10 @@ def dashboard_frame(
     indicator: the name in lang (with the area in brackets when it is not Espoo), indicator_id, area,
     sdg (SDG target, e.g. '13.2'), method (dashboard key: eurostat, opensdg, sdsn, german, linear),
     status, observed_rate and required_rate (% a year; only for the methods that compare compound rates —
-    Eurostat, Open SDG and the linear path), ratio (observed/required pace), base_year, latest_year.
+    Eurostat, Open SDG and the linear path), ratio (observed/required pace: for the rate methods the ratio
+    of the two rates shown, for SDSN the pace of its normalised score; none for the German model),
+    deviation (the German model's deviation, % of the remaining distance; none for the other methods),
+    base_year, latest_year.
     Each indicator is shown for the first of `areas` it is assessed for. Rows follow the catalogue's
     display order (indicators.catalogue.IndicatorCatalogue.display_key: headline indicators first,
     breakdowns right after their parent), the same in every language. part: the indicators themselves
@@ -436,6 +437,15 @@ def dashboard_frame(
     rows = []
     for r in ordered:
         rate_method = r["method"] in _RATE_METHODS
+        observed, required = _num(r["observed_rate"]), _num(r["required_rate"])
+        ratio = _num(r["ratio"])
+        if r["method"] in _RATE_RATIO_METHODS:
+            ratio = observed / required if observed is not None and required else None
+        deviation = None
+        if r["method"] in _DEVIATION_METHODS:
+            ratio = None
+            found = _num(_details(r).get("deviation"))
+            deviation = found * 100 if found is not None else None
         rows.append(
             {
                 "indicator": _display_name(r["indicator"], r["area"], lang),
@@ -444,13 +454,10 @@ def dashboard_frame(
                 "sdg": _sdg_target(r["indicator"]),
                 "method": METHOD_ALIASES.get(r["method"], r["method"]),
                 "status": r["status"],
-                "observed_rate": r["observed_rate"] * 100
-                if rate_method and r["observed_rate"] is not None
-                else None,
-                "required_rate": r["required_rate"] * 100
-                if rate_method and r["required_rate"] is not None
-                else None,
-                "ratio": r["ratio"],
+                "observed_rate": observed * 100 if rate_method and observed is not None else None,
+                "required_rate": required * 100 if rate_method and required is not None else None,
+                "ratio": ratio,
+                "deviation": deviation,
                 "base_year": r["base_year"],
                 "latest_year": r["latest_year"],
             }
@@ -467,6 +474,7 @@ def dashboard_frame(
             "observed_rate": pl.Float64(),
             "required_rate": pl.Float64(),
             "ratio": pl.Float64(),
+            "deviation": pl.Float64(),
             "base_year": pl.Int64(),
             "latest_year": pl.Int64(),
         },
@@ -567,6 +575,9 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
         )
     if method == "german_strategy":
         deviation = _num(details.get("deviation"))
+        below_zero = _german_below_zero(row, details, unit, lang, years)
+        if below_zero is not None:
+            return below_zero
         return t(
             "reason.german",
             lang,
@@ -583,7 +594,7 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
             key,
             lang,
             latest=value(row.get("latest_value")),
-            gap=format_value(abs(gap), unit, lang) if gap is not None else NOT_AVAILABLE,
+            gap=_difference(abs(gap), unit, lang) if gap is not None else NOT_AVAILABLE,
             gap_pct=format_percent(abs(gap_pct), lang, 1) if gap_pct is not None else NOT_AVAILABLE,
             path=value(details.get("path_value")),
             base=value(row.get("base_value")),
@@ -592,6 +603,41 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
         )
     status_text = t(f"status.{status}", lang) if has(f"status.{status}") else status
     return t("reason.other", lang, status=status_text, **years)
+
+
+def _difference(amount: float, unit: str, lang: str) -> str:
+    """A difference of two values in unit: of two percentages in percentage points ("10.7 percentage
+    points", "10,7 %-yksikköä", "10,7 procentenheter"), else as format_value gives a value."""
+    if unit == "%":
+        return t("unit.percentage_points", lang, value=format_number(amount, lang, shown_decimals(amount)))
+    return format_value(amount, unit, lang)
+
+
+def _german_below_zero(
+    row: Mapping[str, Any], details: Mapping[str, Any], unit: str, lang: str, years: Mapping[str, Any]
+) -> str | None:
+    """The German model's reason when its straight-line projection falls below zero from a value at or
+    above zero: a trend that crosses zero is not a value the indicator would take in the target year, so
+    the text says when the trend reaches the target and that it would fall below zero before the target
+    year, without stating the projected value (or the deviation computed from it). None otherwise."""
+    projected = _num(details.get("projected_value"))
+    latest = _num(row.get("latest_value"))
+    change = _num(row.get("observed_rate"))  # the method's mean change a year, in the indicator's units
+    target = _num(row.get("target_value"))
+    latest_year = row.get("latest_year")
+    if projected is None or latest is None or projected >= 0 or latest < 0 or not change:
+        return None
+    texts = {
+        "change": format_value(change, unit, lang, signed=True),
+        "target": format_value(target, unit, lang),
+        **years,
+    }
+    steps = (target - latest) / change if target is not None else -1.0
+    if steps >= 0 and isinstance(latest_year, int):
+        # the first whole year in which the straight line is at or past the target
+        reached = latest_year + math.ceil(steps - 1e-9)
+        return t("reason.german_below_zero_reached", lang, year_reached=reached, **texts)
+    return t("reason.german_below_zero", lang, **texts)
 
 
 def status_frame(

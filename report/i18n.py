@@ -17,6 +17,7 @@ from babel.dates import format_interval
 from babel.dates import format_time as _cldr_time
 from babel.numbers import format_decimal, get_currency_symbol
 
+from indicators.trajectory import value_decimals
 from ingest.catalogue import load_catalogue
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,16 @@ def _percent_affixes(lang: str) -> tuple[str, str]:
     pattern = locale(lang).percent_formats[None]
     sign = _symbol(lang, "percentSign")
     return pattern.prefix[0].replace("%", sign), pattern.suffix[0].replace("%", sign)
+
+
+def shown_decimals(value: float) -> int:
+    """The decimals the report prints a value with, in its headline, its tables and its charts' titles and
+    labels alike: by magnitude (none from 100, one from 1, two below), but never more than the value holds
+    at its published precision (indicators.trajectory.value_decimals: 12.0 was published in whole units
+    and prints "12", not "12.0"; 0.5 prints "0.5")."""
+    size = abs(value)
+    by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
+    return min(by_size, value_decimals(value))
 
 
 def format_number(x: float | None, lang: str, decimals: int = 0, *, signed: bool = False) -> str:

@@ -28,6 +28,7 @@ from report.i18n import (
     format_number,
     format_percent,
     label,
+    shown_decimals,
     t,
 )
 from report.theme import ChartMeta
@@ -41,6 +42,11 @@ CIRCULAR_FRAME: Final[Mapping[str, Col]] = {
 
 
 _PANEL_WIDTH: Final = 300
+
+
+def _percent(value: float, lang: str) -> str:
+    """A rate as the report prints it everywhere (report.i18n.shown_decimals): 41.4 % stays "41,4 %"."""
+    return format_percent(value, lang, shown_decimals(value))
 
 
 def circular_economy(
@@ -139,7 +145,7 @@ def circular_economy(
                 "year": y,
                 "plot_value": v / 100,
                 "area": target_label,
-                "label": format_percent(v, lang),
+                "label": _percent(v, lang),
             }
             for y, v in sorted(targets.items())
         ]
@@ -170,10 +176,10 @@ def circular_economy(
         "circular.title",
         hl,
         lang,
-        value=format_percent(rec_value, lang),
+        value=_percent(rec_value, lang),
         year=rec_year,
         target_year=target_year,
-        target=format_percent(targets[target_year], lang),
+        target=_percent(targets[target_year], lang),
     )
     waste = sorted((y, v) for i, a, y, v in rows if i == "waste_per_resident" and a == hl)
     description = t(
@@ -181,10 +187,10 @@ def circular_economy(
         lang,
         area=label("area", hl, lang),
         waste_year=waste[-1][0],
-        waste=format_number(waste[-1][1], lang),
+        waste=format_number(waste[-1][1], lang, shown_decimals(waste[-1][1])),
         rate_year=rec_year,
-        rate=format_percent(rec_value, lang),
-        targets=", ".join(f"{format_percent(v, lang)} ({y})" for y, v in sorted(targets.items())),
+        rate=_percent(rec_value, lang),
+        targets=", ".join(f"{_percent(v, lang)} ({y})" for y, v in sorted(targets.items())),
     )
     table = pl.concat(
         [

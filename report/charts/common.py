@@ -56,7 +56,7 @@ STATUS_LEVELS: Final[Mapping[str, str]] = {
     "moderate_progress": "moderate",
     "insufficient_progress": "weak",
     "movement_away": "away",
-    "moderate_movement_away": "weak",
+    "moderate_movement_away": "away",  # a movement away from the target, however slow, is no progress
     "significant_movement_away": "away",
     # Open SDG / Statistics Canada
     "target_achieved": "achieved",

@@ -31,6 +31,8 @@ from report.i18n import (
 )
 from report.theme import ChartMeta
 
+# decimals of the rates (% a year) and of the German model's deviation (%), wherever the dashboard shows them
+RATE_DECIMALS: Final = 1
 DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
     "indicator": Col("str", "the indicator name as displayed (or a key in the 'indicator' catalogue)"),
     "sdg": Col("str", "the SDG target code, e.g. '13.2'"),
@@ -39,6 +41,12 @@ DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
     "observed_rate": Col("num", "the observed average change in % a year", nullable=True),
     "required_rate": Col("num", "the required average change in % a year", nullable=True),
     "ratio": Col("num", "observed/required pace as a fraction (1.0 = exactly on pace)", nullable=True),
+    "deviation": Col(
+        "num",
+        "the German model's deviation: % of the remaining distance the trend would still miss",
+        nullable=True,
+        required=False,
+    ),
     "base_year": Col("int", "the first year of the assessment period", nullable=True),
     "latest_year": Col("int", "the last year of the assessment period", nullable=True),
 }
@@ -53,8 +61,11 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
         'eurostat', 'opensdg', 'sdsn', 'german', 'linear', or the engine's names 'eurostat_sdg',
         'open_sdg', 'sdsn_trend', 'german_strategy', 'linear_trajectory_check'), status (str key from
         STATUS_LEVELS), observed_rate, required_rate (float, % a year, nullable), ratio (float,
-        observed/required pace, nullable), base_year, latest_year (int, nullable). A missing
+        observed/required pace, nullable), deviation (float, optional: the German model's deviation in
+        % of the remaining distance, nullable), base_year, latest_year (int, nullable). A missing
         indicator–method pair is shown as "not assessed".
+    The rates and the deviation are shown with one decimal in the tooltips, and the chart's table and
+    downloads give them the same (RATE_DECIMALS).
     Cell colour is the status's level (achieved → good → moderate → weak → wrong direction, blue to
     vermillion); the status name is written in the cell and the reason is in the tooltip.
     """
@@ -63,6 +74,8 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
     _check_meta(name, meta)
     f = _frame(name, "frame", frame, DASHBOARD_FRAME)
     f = f.with_columns(pl.col("method").cast(pl.String).replace(dict(METHOD_ALIASES)))
+    if "deviation" not in f.columns:
+        f = f.with_columns(pl.lit(None, dtype=pl.Float64).alias("deviation"))
     _unique(name, "frame", f, ["indicator", "method"])
     rows = f.rows(named=True)
     for r in rows:
@@ -85,7 +98,7 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
     def rate(v: float | None) -> str:
         if v is None:
             return NOT_AVAILABLE
-        return t("unit.per_year", lang, value=format_percent(v, lang, 1, signed=True))
+        return t("unit.per_year", lang, value=format_percent(v, lang, RATE_DECIMALS, signed=True))
 
     cells: list[dict[str, Any]] = []
     for ind in ind_order:
@@ -112,12 +125,16 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
                     "observed_rate": cell["observed_rate"] if cell else None,
                     "required_rate": cell["required_rate"] if cell else None,
                     "ratio": cell["ratio"] if cell else None,
+                    "deviation": cell["deviation"] if cell else None,
                     "base_year": by,
                     "latest_year": ly,
                     "observed_text": rate(cell["observed_rate"] if cell else None),
                     "required_text": rate(cell["required_rate"] if cell else None),
                     "ratio_text": format_percent(cell["ratio"] * 100, lang)
                     if cell and cell["ratio"] is not None
+                    else NOT_AVAILABLE,
+                    "deviation_text": format_percent(cell["deviation"], lang, RATE_DECIMALS)
+                    if cell and cell["deviation"] is not None
                     else NOT_AVAILABLE,
                     "years_text": f"{by}\u2009→\u2009{ly}"
                     if by is not None and ly is not None
@@ -130,6 +147,7 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
             "observed_rate": pl.Float64,
             "required_rate": pl.Float64,
             "ratio": pl.Float64,
+            "deviation": pl.Float64,
             "base_year": pl.Int64,
             "latest_year": pl.Int64,
         },
@@ -150,6 +168,7 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
         alt.Tooltip("observed_text:N", title=t("label.observed_rate", lang)),
         alt.Tooltip("required_text:N", title=t("label.required_rate", lang)),
         alt.Tooltip("ratio_text:N", title=t("label.ratio", lang)),
+        alt.Tooltip("deviation_text:N", title=t("label.deviation", lang)),
         alt.Tooltip("years_text:N", title=t("label.period", lang)),
     ]
     rect = (
@@ -215,9 +234,17 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
         "observed_rate",
         "required_rate",
         "ratio",
+        "deviation",
         "base_year",
         "latest_year",
     )
     return _finish(
-        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+        chart,
+        name=name,
+        finding=finding,
+        description=description,
+        meta=meta,
+        lang=lang,
+        table=table,
+        decimals=dict.fromkeys(("observed_rate", "required_rate", "deviation"), RATE_DECIMALS),
     )

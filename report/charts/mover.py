@@ -25,6 +25,7 @@ from report.i18n import (
     NOT_AVAILABLE,
     format_number,
     format_percent,
+    shown_decimals,
     t,
 )
 from report.theme import ChartMeta
@@ -105,10 +106,13 @@ def weekly_mover(
         axis=alt.Axis(format="d", values=_week_ticks(weeks), labelOverlap=True),
     )
     y_axis = alt.Y("value:Q", title=t("axis.emission_factor", lang), axis=alt.Axis(format=",.0f"))
+    # the latest value's decimals by the report's one rule (report.i18n.shown_decimals), for every value
+    # of the chart: its title, label, tooltips, table and downloads, so that 59.1 reads "59,1" in each
+    places = shown_decimals(max((w, v) for y, w, v in rows if y == cur)[1])
     tips = [
         alt.Tooltip("year_label:N", title=t("label.year", lang)),
         alt.Tooltip("week:O", title=t("label.week", lang)),
-        alt.Tooltip("value:Q", title=t("label.emission_factor", lang), format=",.0f"),
+        alt.Tooltip("value:Q", title=t("label.emission_factor", lang), format=f",.{places}f"),
     ]
     past = df.filter(pl.col("year") != cur)
     now = df.filter(pl.col("year") == cur)
@@ -124,9 +128,11 @@ def weekly_mover(
         alt.Chart(now).mark_point(filled=True, size=28).encode(x=x, y=y_axis, color=colour, tooltip=tips),
     ]
     last_week, last_value = max((w, v) for y, w, v in rows if y == cur)
-    end_df = pl.DataFrame(
-        [{"week": last_week, "value": last_value, "label": f"{cur}: {format_number(last_value, lang)}"}]
-    )
+
+    def number(value: float) -> str:
+        return format_number(value, lang, places)
+
+    end_df = pl.DataFrame([{"week": last_week, "value": last_value, "label": f"{cur}: {number(last_value)}"}])
     layers.append(
         alt.Chart(end_df)
         .mark_text(align="left", dx=7, fontWeight="bold", color=th.OKABE_ITO["blue"])
@@ -139,23 +145,26 @@ def weekly_mover(
     prev_value = next((v for y, w, v in rows if (y, w) == (prev_year, prev_week)), None)
     change, change_sentence = "", ""
     if prev_value is not None:
-        delta = format_number(last_value - prev_value, lang, 1, signed=True)
+        # the difference of the two values as printed, so that "59.1 … 68.2" reads "−9.1", not "−9.0"
+        delta = format_number(
+            round(last_value, places) - round(prev_value, places), lang, places, signed=True
+        )
         change = t("weekly.change", lang, delta=delta)
         change_sentence = t(
             "weekly.description_change",
             lang,
             prev_week=prev_week,
             prev_year=prev_year,
-            prev=format_number(prev_value, lang),
+            prev=number(prev_value),
             delta=delta,
         )
-    fmt = {"week": last_week, "year": cur, "value": format_number(last_value, lang), "change": change}
+    fmt = {"week": last_week, "year": cur, "value": number(last_value), "change": change}
     if same_week and statistics.fmean(same_week) > 0:
         mean = statistics.fmean(same_week)
         diff = _pct_change(last_value, mean)
         direction = t("weekly.lower" if diff < 0 else "weekly.higher", lang)
         finding = t("weekly.title", lang, pct=format_percent(abs(diff), lang), direction=direction, **fmt)
-        mean_text = format_number(mean, lang)
+        mean_text = number(mean)
     else:
         finding = t("weekly.title_plain", lang, **fmt)
         mean_text = NOT_AVAILABLE
@@ -178,4 +187,5 @@ def weekly_mover(
         meta=meta,
         lang=lang,
         table=df.select("year", "week", "value"),
+        decimals={"value": places},
     )

@@ -1,0 +1,357 @@
+"""How the progress statuses and their rates read: each number consistent with its heading, in fi/sv/en.
+
+The expected numbers are derived here from the stored observed series and the catalogue's targets with
+the methods' published definitions (FIGURES.md, "Progress-assessment methods"), not read back from the
+engine's assessments.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine
+
+from indicators import query
+from report import charts, weekly
+from report import data as rd
+from report.charts import STATUS_LEVELS
+from report.i18n import LANGS, format_number, format_percent, t
+from report.theme import ChartMeta
+
+META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
+GERMAN_WINDOW = 5  # FIGURES.md: the mean of the last five annual changes
+
+
+def _observed(engine: Engine, indicator: str, area: str) -> dict[int, float]:
+    frame = query.indicator_values(indicator, area=area, kind="observed", engine=engine)
+    frame = frame.filter(pl.col("indicator") == indicator, pl.col("year").is_not_null())
+    return {int(y): float(v) for y, v in frame.select("year", "value").iter_rows()}
+
+
+def _cagr(start: float, end: float, years: int) -> float:
+    return float((end / start) ** (1 / years) - 1)
+
+
+def _reduction_target(engine: Engine, indicator: str) -> tuple[int, float, int]:
+    """(base year, target value, target year) from the catalogue's reduction rule and the stored series."""
+    rule = rd.reduction_target(rd.ESPOO, indicator=indicator)
+    series = _observed(engine, indicator, rd.ESPOO)
+    return rule.base_year, series[rule.base_year] * (1 - rule.reduction), rule.year
+
+
+def _dashboard_row(engine: Engine, lang: str, indicator: str, method: str) -> dict[str, object]:
+    frame = rd.dashboard_frame(engine, lang)
+    return frame.filter(pl.col("indicator_id") == indicator, pl.col("method") == method).row(0, named=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. the dashboard's pace ratio is the ratio of the rates beside it; the German model shows its deviation
+
+
+def test_linear_path_pace_ratio_is_the_ratio_of_the_rates_shown(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    base_year, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    observed = _cagr(series[base_year], series[latest], latest - base_year)
+    required = _cagr(series[base_year], target, target_year - base_year)
+    assert required == pytest.approx(0.2 ** (1 / 40) - 1)  # FIGURES.md: ≈ −3.94 % a year
+    row = _dashboard_row(loaded_engine, "en", "ghg_total", "linear")
+    assert row["observed_rate"] == pytest.approx(observed * 100)
+    assert row["required_rate"] == pytest.approx(required * 100)
+    assert row["ratio"] == pytest.approx(observed / required)
+    # the straight-line slopes' ratio (the share of the path's change achieved) is no longer shown as pace
+    path = series[base_year] + (target - series[base_year]) * (latest - base_year) / (target_year - base_year)
+    slopes = (series[latest] - series[base_year]) / (path - series[base_year])
+    assert abs(slopes - observed / required) > 0.1
+
+
+def test_german_model_shows_its_deviation_not_a_pace_ratio(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    deviation = (target - projected) / (target - series[latest]) * 100
+    for lang in LANGS:
+        row = _dashboard_row(loaded_engine, lang, "ghg_total", "german")
+        assert row["ratio"] is None
+        assert row["deviation"] == pytest.approx(deviation)
+
+
+def test_dashboard_table_and_csv_read_the_same_in_every_language(
+    loaded_engine: Engine, tmp_path: Path
+) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    base_year, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    ratio = _cagr(series[base_year], series[latest], latest - base_year) / _cagr(
+        series[base_year], target, target_year - base_year
+    )
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    deviation = (target - projected) / (target - series[latest]) * 100
+    for lang in LANGS:
+        frame = rd.dashboard_frame(loaded_engine, lang)
+        name = frame.filter(pl.col("indicator_id") == "ghg_total")["indicator"][0]
+        chart = charts.progress_dashboard(frame, meta=META, lang=lang)
+        table = weekly.frame_table(
+            charts.chart_table(chart, keys=False),
+            "",
+            lang,
+            charts.chart_table(chart, translated_headers=True, keys=False).columns,
+            charts.chart_decimals(chart),
+        )
+        headers = table.headers
+        ratio_col = headers.index(t("column.ratio", lang))
+        deviation_col = headers.index(t("column.deviation", lang))
+        method_col = headers.index(t("column.method", lang))
+        rows = [r for r in table.rows if r[0] == name]
+        linear = next(r for r in rows if r[method_col] == t("method.linear", lang))
+        german = next(r for r in rows if r[method_col] == t("method.german", lang))
+        assert linear[ratio_col] == format_percent(ratio * 100, lang)
+        assert german[ratio_col] == "\u2013" and linear[deviation_col] == "\u2013"
+        assert german[deviation_col] == format_number(deviation, lang, 1)
+        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        by_method = {
+            r[t("column.method_key", lang)]: r
+            for r in download.iter_rows(named=True)
+            if r[t("column.indicator", lang)] == name
+        }
+        assert by_method["linear"][t("column.ratio", lang)] == pytest.approx(round(ratio, 2))
+        assert by_method["german"][t("column.ratio", lang)] is None
+        assert by_method["german"][t("column.deviation", lang)] == pytest.approx(round(deviation, 1))
+
+
+def test_dashboard_rates_have_the_same_decimals_on_the_page_and_in_the_csv() -> None:
+    rates = {"eurostat": 0.18, "opensdg": -0.52, "linear": 0.24}
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": "municipal_waste_per_capita",
+                "sdg": "11.6",
+                "method": method,
+                "status": "moderate_movement_away",
+                "observed_rate": rate,
+                "required_rate": None,
+                "ratio": None,
+                "base_year": 2019,
+                "latest_year": 2024,
+            }
+            for method, rate in rates.items()
+        ],
+        schema_overrides={"required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+    for lang in LANGS:
+        chart = charts.progress_dashboard(frame, meta=META, lang=lang)
+        shown = charts.chart_table(chart, keys=False)
+        table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
+        column = shown.columns.index("observed_rate")
+        on_page = [r[column] for r in table.rows]
+        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        in_csv = download[t("column.observed_rate", lang)].to_list()
+        # one decimal, as the tooltips print the rates (unit.per_year with one decimal)
+        assert on_page == [format_number(round(v, 1), lang, 1) for v in rates.values()]
+        assert in_csv == [round(v, 1) for v in rates.values()]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. a trend below zero is not stated as a value
+
+
+def test_german_trend_below_zero_is_not_stated_as_a_value(loaded_engine: Engine) -> None:
+    indicator = "syke_ghg_hinku"
+    series = _observed(loaded_engine, indicator, rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, indicator)
+    latest = max(series)
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    assert projected < 0 < series[latest]  # the demo data's case: the straight line crosses zero
+    reached = next(
+        y for y in range(latest, target_year + 1) if series[latest] + change * (y - latest) <= target
+    )
+    words = {"fi": "nollan alle", "sv": "under noll", "en": "below zero"}
+    for lang in LANGS:
+        frame = rd.status_frame(loaded_engine, lang, indicators=[indicator])
+        reason = frame.filter(pl.col("method") == "german_strategy")["reason"].item()
+        assert rd.format_value(projected, "kt CO2e", lang) not in reason
+        assert format_number(projected, lang) not in reason
+        assert words[lang] in reason and str(target_year) in reason
+        assert str(reached) in reason
+        assert rd.format_value(target, "kt CO2e", lang) in reason
+    # a projection above zero is still stated as the value the trend gives (ghg_total: 260 kt in 2030)
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    change = (series[latest] - series[latest - GERMAN_WINDOW]) / GERMAN_WINDOW
+    projected = series[latest] + change * (target_year - latest)
+    assert projected > 0
+    en = rd.status_frame(loaded_engine, "en", indicators=["ghg_total"])
+    reason = en.filter(pl.col("method") == "german_strategy")["reason"].item()
+    assert rd.format_value(projected, "kt CO2e", "en") in reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. every needed rate states its span
+
+
+def test_needed_rates_state_their_span(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "ghg_total", rd.ESPOO)
+    _, target, target_year = _reduction_target(loaded_engine, "ghg_total")
+    latest = max(series)
+    spans = {"eurostat_sdg": latest - 5, "open_sdg": 2015}  # FIGURES.md: last 5 years; base year 2015
+    wording = {
+        "fi": "olisi tarvittu {rate} vuodessa vuodesta {start} vuoteen {end}",
+        "sv": "skulle det ha behövts {rate} per år från {start} till {end}",
+        "en": "would have needed {rate} a year from {start} to {end}",
+    }
+    for lang in LANGS:
+        frame = rd.status_frame(loaded_engine, lang, indicators=["ghg_total"])
+        for method, start in spans.items():
+            reason = frame.filter(pl.col("method") == method)["reason"].item()
+            rate = format_percent(
+                _cagr(series[start], target, target_year - start) * 100, lang, 1, signed=True
+            )
+            assert wording[lang].format(rate=rate, start=start, end=target_year) in reason, reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. the gap between two percentages is in percentage points
+
+
+def test_gap_between_percentages_is_in_percentage_points(loaded_engine: Engine) -> None:
+    series = _observed(loaded_engine, "recycling_rate", "FI")
+    frame = rd.status_frame(loaded_engine, "en", indicators=["recycling_rate"])
+    linear = frame.filter(pl.col("method") == "linear_trajectory_check").row(0, named=True)
+    base_year, target_year = int(linear["base_year"]), int(linear["target_year"])
+    target = rd.absolute_targets("recycling_rate", "FI")[target_year]
+    latest = max(series)
+    path = series[base_year] + (target - series[base_year]) * (latest - base_year) / (target_year - base_year)
+    gap = abs(series[latest] - path)
+    units = {"fi": "%-yksikköä", "sv": "procentenheter", "en": "percentage points"}
+    for lang in LANGS:
+        reason = (
+            rd.status_frame(loaded_engine, lang, indicators=["recycling_rate"])
+            .filter(pl.col("method") == "linear_trajectory_check")["reason"]
+            .item()
+        )
+        expected = f"{format_number(gap, lang, 1)}\u00a0{units[lang]}"
+        assert expected in reason, reason
+        assert format_percent(gap, lang, 1) not in reason.replace(expected, "")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. one value reads the same in the title, the label, the table and the CSV
+
+
+def test_recycling_rate_reads_the_same_in_the_circular_chart_as_on_the_site() -> None:
+    frame = pl.DataFrame(
+        {
+            "indicator": ["recycling_rate", "recycling_rate", "waste_per_resident", "waste_per_resident"],
+            "area": ["FI", "EU27_2020", "FI", "EU27_2020"],
+            "year": [2023, 2023, 2023, 2023],
+            "value": [41.4, 48.2, 598.0, 511.0],
+        }
+    )
+    for lang in LANGS:
+        chart = charts.circular_economy(frame, meta=META, targets={2025: 55.0, 2030: 60.0}, lang=lang)
+        spec = chart.to_dict()
+        title = spec["title"]["text"]
+        text = " ".join(title) if isinstance(title, list) else str(title)
+        site = rd.format_value(41.4, "%", lang)  # the indicator page's value
+        assert site in text and site in spec["description"]
+        assert format_percent(41, lang) + " " not in text + " "
+
+
+def test_emission_factor_reads_the_same_in_title_label_table_and_csv() -> None:
+    frame = pl.DataFrame({"year": [2026] * 4, "week": [44, 45, 46, 47], "value": [56.7, 71.5, 68.2, 59.1]})
+    for lang in LANGS:
+        chart = charts.weekly_mover(frame, meta=META, lang=lang)
+        spec = chart.to_dict()
+        title = spec["title"]["text"]
+        text = " ".join(title) if isinstance(title, list) else str(title)
+        site = format_number(59.1, lang, rd.shown_decimals(59.1))  # the site's "59.1 gCO₂/kWh"
+        assert f"{site}\u00a0gCO" in text or f"{site} gCO" in text, text
+        labels = [d["label"] for d in spec["datasets"].values() for d in d if "label" in d]
+        assert f"2026: {site}" in labels
+        # the change on the week before is the difference of the two values as printed (68.2 → 59.1)
+        assert format_number(59.1 - 68.2, lang, 1, signed=True) in text
+        shown = charts.chart_table(chart, keys=False)
+        table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
+        assert table.rows[-1][-1] == site
+        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        assert download[t("column.value", lang)].to_list()[-1] == 59.1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. the dashboard's title counts by the methods that assessed each indicator
+
+
+def test_dashboard_title_says_by_every_method_that_assessed_it() -> None:
+    rows = [
+        ("ghg_total", "eurostat", "significant_progress"),
+        ("ghg_total", "linear", "behind_path"),
+        ("recycling_rate", "eurostat", "significant_progress"),
+        ("recycling_rate", "opensdg", "substantial_progress"),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": i,
+                "sdg": "13.2",
+                "method": m,
+                "status": s,
+                "observed_rate": None,
+                "required_rate": None,
+                "ratio": None,
+                "base_year": 2019,
+                "latest_year": 2024,
+            }
+            for i, m, s in rows
+        ],
+        schema_overrides={"observed_rate": pl.Float64, "required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+    # recycling_rate: good by both of the 2 methods that assessed it (of the 3 methods in the grid)
+    wanted = {
+        "fi": "1/2 indikaattoria edistyy riittävästi kaikilla menetelmillä, joilla se arvioitiin",
+        "sv": "1 av 2 indikatorer gör tillräckliga framsteg enligt varje metod som bedömde dem",
+        "en": "1 of 2 indicators make sufficient progress by every method that assessed them",
+    }
+    for lang in LANGS:
+        spec = charts.progress_dashboard(frame, meta=META, lang=lang).to_dict()
+        title = spec["title"]["text"]
+        text = " ".join(title) if isinstance(title, list) else str(title)
+        assert wanted[lang] in " ".join(text.split()), text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 7. a movement away from the target is never shown as progress
+
+
+def test_movement_away_is_never_a_progress_level() -> None:
+    away = {"movement_away", "moderate_movement_away", "significant_movement_away", "deterioration"}
+    away |= {"decreasing", "moving_away"}
+    assert {s for s in away if STATUS_LEVELS[s] != "away"} == set()
+    frame = pl.DataFrame(
+        {
+            "indicator": ["municipal_waste_per_capita"],
+            "sdg": ["11.6"],
+            "method": ["eurostat"],
+            "status": ["moderate_movement_away"],
+            "observed_rate": [0.18],
+            "required_rate": [None],
+            "ratio": [None],
+            "base_year": [2019],
+            "latest_year": [2024],
+        },
+        schema_overrides={"required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+    for lang in LANGS:
+        table = charts.chart_table(charts.progress_dashboard(frame, meta=META, lang=lang))
+        cell = table.row(0, named=True)
+        assert cell["level"] == t("level.away", lang)
+        assert cell["level"] != t("level.weak", lang)
+        assert not math.isnan(cell["observed_rate"])
