@@ -438,14 +438,7 @@ def dashboard_frame(
     for r in ordered:
         rate_method = r["method"] in _RATE_METHODS
         observed, required = _num(r["observed_rate"]), _num(r["required_rate"])
-        ratio = _num(r["ratio"])
-        if r["method"] in _RATE_RATIO_METHODS:
-            ratio = observed / required if observed is not None and required else None
-        deviation = None
-        if r["method"] in _DEVIATION_METHODS:
-            ratio = None
-            found = _num(_details(r).get("deviation"))
-            deviation = found * 100 if found is not None else None
+        ratio, deviation = pace_figures(r)
         rows.append(
             {
                 "indicator": _display_name(r["indicator"], r["area"], lang),
@@ -513,6 +506,20 @@ def assessed_snapshot_ids(engine: Engine, frame: pl.DataFrame) -> list[int]:
             f"no stored observed values behind the assessments of {sorted(missing.rows())}"
         )
     return snapshot_ids_of(assessed.with_columns(pl.col(_SNAPSHOT_IDS).str.json_decode(pl.List(pl.Int64()))))
+
+
+def pace_figures(row: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(pace ratio, deviation in % of the remaining distance) of an assessment row as the dashboard and
+    the export state them: the linear path's ratio is that of its compound rates (observed ÷ required),
+    the German model has no pace ratio but its deviation, every other method its own ratio."""
+    method = row["method"]
+    if method in _DEVIATION_METHODS:
+        found = _num(_details(row).get("deviation"))
+        return None, found * 100 if found is not None else None
+    if method in _RATE_RATIO_METHODS:
+        observed, required = _num(row["observed_rate"]), _num(row["required_rate"])
+        return (observed / required if observed is not None and required else None), None
+    return _num(row["ratio"]), None
 
 
 def _details(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from indicators.outlook import outlook
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
+from report.data import pace_figures
 from report.i18n import label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame
@@ -107,14 +108,15 @@ def export_table(
         )
         for r in latest.iter_rows(named=True):
             ids, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
+            ratio, deviation = pace_figures(r)  # as the progress dashboard states them
             rows.append(
                 {
                     "indicator": r["indicator_id"],
                     "area": r["area"],
                     "period": str(r["latest_year"]) if r["latest_year"] is not None else None,
                     "kind": "assessment",
-                    "value": r["ratio"],
-                    "unit": "ratio",
+                    "value": deviation if deviation is not None else ratio,
+                    "unit": "% deviation" if deviation is not None else "ratio",
                     "method": f"{r['method']} ({r['method_version']})",
                     "status": r["status"],
                     "score": r["score"],

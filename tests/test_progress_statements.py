@@ -355,3 +355,20 @@ def test_movement_away_is_never_a_progress_level() -> None:
         assert cell["level"] == t("level.away", lang)
         assert cell["level"] != t("level.weak", lang)
         assert not math.isnan(cell["observed_rate"])
+
+
+def test_the_export_states_the_assessments_pace_as_the_dashboard_does(loaded_engine: Engine) -> None:
+    from indicators.catalogue import load_indicator_catalogue
+    from report.export import export_table
+
+    table = export_table(loaded_engine, load_indicator_catalogue(), ["ghg_total"], area=rd.ESPOO)
+    assessed = table.filter(pl.col("kind") == "assessment")
+
+    def exported(method: str) -> tuple[float, str]:
+        row = assessed.filter(pl.col("method").str.starts_with(method)).row(0, named=True)
+        return row["value"], row["unit"]
+
+    linear = _dashboard_row(loaded_engine, "en", "ghg_total", "linear")
+    assert exported("linear_trajectory_check") == (pytest.approx(linear["ratio"]), "ratio")
+    german = _dashboard_row(loaded_engine, "en", "ghg_total", "german")
+    assert exported("german_strategy") == (pytest.approx(german["deviation"]), "% deviation")
