@@ -18,6 +18,7 @@ the report's labels, and so are assessments and assess_at, which give the rates 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -77,9 +78,14 @@ from indicators.query import (
     status_changes as status_changes,
 )
 from ingest.catalogue import load_catalogue
+from ingest.licensing import publishable
 from storage import read, schema
 
 RATE_COLUMNS = ("observed_rate", "required_rate")  # fractions a year as stored; % a year here
+
+
+class RestrictedDataWarning(UserWarning):
+    """Rows of a dataset whose terms allow internal use only were returned (see observations)."""
 
 
 def _rates_in_percent(frame: pl.DataFrame) -> pl.DataFrame:
@@ -120,14 +126,30 @@ def observations(
     """A dataset's observations (current, or as the tracker held them at `as_of`), dimensions as columns.
 
     With `lang` (fi, sv, en), Syke's short codes get their names beside them (taso_3_name, taso_4_name,
-    taso_5_name) from the one label table in report/translations.toml."""
+    taso_5_name) from the one label table in report/translations.toml.
+
+    Rows of a restricted dataset whose licence is not declared (CDP-ICLEI without KESTAVA_CDP_LICENCE:
+    internal use only) come with a `restricted` column (True) and a RestrictedDataWarning, so that a
+    notebook does not publish them unawares; reports and exports never contain them."""
     engine = engine or connect()
-    known = load_catalogue().datasets
-    for dataset_id in _as_list(dataset) or []:
+    catalogue = load_catalogue()
+    known = catalogue.datasets
+    wanted = _as_list(dataset) or []
+    for dataset_id in wanted:
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
     areas = _area_codes(_as_list(area), schema.series.c.area, engine)
     frame = read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of))
+    restricted = [d for d in wanted if not publishable(d, catalogue=catalogue)]
+    if restricted and frame.height:
+        warnings.warn(
+            f"{', '.join(restricted)}: its rows may be used internally only (no licence declared in the "
+            "setting its catalogue entry names, e.g. KESTAVA_CDP_LICENCE): do not publish them",
+            RestrictedDataWarning,
+            stacklevel=2,
+        )
+        mark = pl.col("dataset").is_in(restricted) if "dataset" in frame.columns else pl.lit(True)
+        frame = frame.with_columns(mark.alias("restricted"))
     if lang is None:
         return frame
     from report.i18n import SYKE_LEVELS, check_lang, syke_label

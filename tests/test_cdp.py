@@ -352,6 +352,29 @@ def test_a_run_fetches_nothing_from_cdp_unless_enabled(
 # ------------------------------------------------------------------------------------------ licence
 
 
+def test_the_analyst_api_marks_and_warns_of_restricted_rows_until_a_licence_is_declared(
+    settings_env: pytest.MonkeyPatch, httpserver: HTTPServer, engine: Engine, raw_store: RawStore
+) -> None:
+    from kestava import api
+
+    Socrata(httpserver, {"542d-zyj8": ROWS_2019, "p43t-fbkj": ROWS_2020})
+    settings_env.setenv("KESTAVA_CDP_ENABLED", "1")
+    get_settings.cache_clear()
+    (outcome,) = _run(engine, raw_store, _server_catalogue(httpserver))
+    assert outcome.outcome == "success", outcome.error
+    with pytest.warns(api.RestrictedDataWarning, match=r"cdp_city_emissions.*internally only.*not publish"):
+        rows = api.observations(DATASET, engine=engine)
+    assert rows.height == len(EXPECTED) and rows["restricted"].to_list() == [True] * rows.height
+    settings_env.setenv("KESTAVA_CDP_LICENCE", "written consent of CDP, 2026-11-30")
+    get_settings.cache_clear()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", api.RestrictedDataWarning)
+        licensed = api.observations(DATASET, engine=engine)
+    assert "restricted" not in licensed.columns and licensed.height == rows.height
+
+
 def test_restricted_rows_are_publishable_only_with_a_declared_licence() -> None:
     catalogue = parse_catalogue(bundled_raw(), switched_on=set())
     assert not publishable(DATASET, catalogue=catalogue, settings=Settings())
