@@ -17,7 +17,6 @@ from babel.dates import format_interval
 from babel.dates import format_time as _cldr_time
 from babel.numbers import format_decimal, get_currency_symbol
 
-from indicators.trajectory import value_decimals
 from ingest.catalogue import load_catalogue
 
 log = logging.getLogger(__name__)
@@ -200,6 +199,10 @@ def shown_decimals(value: float) -> int:
     labels alike: by magnitude (none from 100, one from 1, two below), but never more than the value holds
     at its published precision (indicators.trajectory.value_decimals: 12.0 was published in whole units
     and prints "12", not "12.0"; 0.5 prints "0.5")."""
+    # imported here: indicators.trajectory imports polars, which `kestava status` (and every other user of
+    # the translations alone) must not pay for at start-up
+    from indicators.trajectory import value_decimals
+
     size = abs(value)
     by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
     return min(by_size, value_decimals(value))
