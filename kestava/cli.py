@@ -165,6 +165,22 @@ def recorded(engine: Engine, job: str) -> Iterator[dict[str, str | None]]:
     finish_run(engine, run_id, result["outcome"] or "success", error=result["error"])
 
 
+def writing_database() -> Engine:
+    """The database (created or migrated when needed) for a command that records runs and writes; first the
+    runs left 'running' by processes of this host that no longer exist (killed) are closed as interrupted,
+    and their lock leases dropped (storage.orphans, as the scheduler does when it starts)."""
+    from storage.engine import open_database
+    from storage.orphans import reap_orphans
+
+    engine = open_database()
+    try:
+        reap_orphans(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
 @app.callback()
 def main(
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines to stderr.")] = False,
@@ -187,13 +203,13 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     from common.config import get_settings
     from ingest.catalogue import load_catalogue
     from ingest.run import ingest
-    from storage.engine import open_database, safe_url
+    from storage.engine import safe_url
     from storage.rawstore import RawStore
 
     settings = get_settings()
     catalogue = load_catalogue()
     check_datasets(datasets, catalogue.datasets)
-    engine = open_database()
+    engine = writing_database()
     wanted = datasets or list(catalogue.datasets)
     with Progress(
         SpinnerColumn(),
@@ -348,9 +364,8 @@ def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
     """Compute, record the run (job `compute`, or `compute:selected` for named datasets) and print a
     summary with one line per failed indicator; shared by `compute` and `run`."""
     from indicators.engine import compute
-    from storage.engine import open_database
 
-    engine = open_database()
+    engine = writing_database()
     try:
         with recorded(engine, "compute:selected" if datasets else "compute") as run:
             summary = compute(engine, datasets=datasets or None, force=force)
@@ -519,9 +534,8 @@ def migrate_command() -> None:
 def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
     """The weekly report in each language, recorded as one `report:weekly` run."""
     from report.weekly import write_weekly_reports
-    from storage.engine import open_database
 
-    engine = open_database()
+    engine = writing_database()
     try:
         with recorded(engine, "report:weekly"):
             for lang, path in write_weekly_reports(engine, langs, renderer=renderer).items():
@@ -577,7 +591,6 @@ def report_command(
 ) -> None:
     """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV."""
     from report import weekly
-    from storage.engine import open_database
 
     check_lang(lang)
     if week is not None and half is not None:
@@ -591,7 +604,7 @@ def report_command(
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
-    engine = open_database()
+    engine = writing_database()
     try:
         with recorded(engine, "report:half" if half is not None else "report:weekly"):
             out().print(weekly.write_report_for(engine, period, lang, out_dir))
@@ -618,7 +631,6 @@ def site_command(
     from report.i18n import LANGS
     from report.site.build import build_site
     from report.site.serve import serve as serve_site
-    from storage.engine import open_database
 
     wanted = langs or list(LANGS)
     for lang in wanted:
@@ -627,7 +639,7 @@ def site_command(
         raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
     settings = get_settings()
     out = out_dir or settings.site
-    engine = open_database()
+    engine = writing_database()
     try:
         with recorded(engine, "site"):
             result = build_site(engine, out, langs=wanted, report_root=settings.reports)
@@ -697,7 +709,7 @@ def accept_command(
         raise typer.BadParameter(
             "say why the change is real (recorded with the acceptance)", param_hint="--why"
         )
-    engine = open_database()
+    engine = open_database() if snapshot is None else writing_database()
     try:
         if snapshot is None:
             table = Table(title=f"Rejected payloads of {dataset} (times Europe/Helsinki)")
