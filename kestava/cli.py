@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from indicators.engine import ComputeSummary
     from ingest.run import DatasetOutcome
     from report.render import Renderer
+    from storage.locks import HeldLock
 
 EPILOG = (
     "Exit codes: 0 done, all well; 1 ran, but something failed or is stale (a dataset, an indicator, "
@@ -45,6 +46,8 @@ def explain(error: Exception) -> tuple[int, str]:
     if isinstance(error, KestavaError):
         return error.exit_code, str(error)
     module = type(error).__module__
+    if module == "storage.locks" and type(error).__name__ in ("BusyError", "LockLostError"):
+        return EXIT_FAILED, str(error)  # another run has the job's lock (or took it): not a bug
     if module.startswith("sqlalchemy"):
         from common.config import get_settings
         from storage.engine import safe_url
@@ -179,6 +182,29 @@ def writing_database() -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+@contextmanager
+def job_locked(engine: Engine, lock: str, job: str) -> Iterator[HeldLock]:
+    """Hold the job lock the scheduler's job takes (compute, report:weekly, report:half, site) for the block.
+
+    When another run holds it: the run is recorded as busy (as the scheduler records it), one line names
+    who holds it, and the command exits 1; nothing is written."""
+    from contextlib import ExitStack
+
+    from storage.jobs import finish_run, start_run
+    from storage.locks import BusyError, job_lock
+
+    stack = ExitStack()
+    try:
+        held = stack.enter_context(job_lock(engine, lock))
+    except BusyError as busy:
+        run_id = start_run(engine, job, trigger="cli")
+        finish_run(engine, run_id, "busy", error=str(busy))
+        err().print(f"{job}: not run: {busy}; try again when it has finished", markup=False, highlight=False)
+        raise typer.Exit(code=EXIT_FAILED) from None
+    with stack:
+        yield held
 
 
 @app.callback()
@@ -361,14 +387,16 @@ def compute_command(
 
 
 def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
-    """Compute, record the run (job `compute`, or `compute:selected` for named datasets) and print a
-    summary with one line per failed indicator; shared by `compute` and `run`."""
+    """Compute under the `compute` job lock (the scheduler's: busy, exit 1), record the run (job `compute`,
+    or `compute:selected` for named datasets) and print a summary with one line per failed indicator;
+    shared by `compute` and `run`."""
     from indicators.engine import compute
 
     engine = writing_database()
+    job = "compute:selected" if datasets else "compute"
     try:
-        with recorded(engine, "compute:selected" if datasets else "compute") as run:
-            summary = compute(engine, datasets=datasets or None, force=force)
+        with job_locked(engine, "compute", job) as lock, recorded(engine, job) as run:
+            summary = compute(engine, datasets=datasets or None, force=force, lock=lock)
             if summary.errors:
                 listed = "; ".join(f"{name}: {text}" for name, text in sorted(summary.errors.items()))
                 run["outcome"] = "failed"
@@ -532,13 +560,13 @@ def migrate_command() -> None:
 
 
 def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
-    """The weekly report in each language, recorded as one `report:weekly` run."""
+    """The weekly report in each language under the `report:weekly` job lock, recorded as one run."""
     from report.weekly import write_weekly_reports
 
     engine = writing_database()
     try:
-        with recorded(engine, "report:weekly"):
-            for lang, path in write_weekly_reports(engine, langs, renderer=renderer).items():
+        with job_locked(engine, "report:weekly", "report:weekly") as lock, recorded(engine, "report:weekly"):
+            for lang, path in write_weekly_reports(engine, langs, renderer=renderer, lock=lock).items():
                 out().print(f"report ({lang}): {path}")
     finally:
         engine.dispose()
@@ -604,10 +632,11 @@ def report_command(
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
+    job = "report:half" if half is not None else "report:weekly"
     engine = writing_database()
     try:
-        with recorded(engine, "report:half" if half is not None else "report:weekly"):
-            out().print(weekly.write_report_for(engine, period, lang, out_dir))
+        with job_locked(engine, job, job) as lock, recorded(engine, job):
+            out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
     finally:
         engine.dispose()
 
@@ -641,8 +670,8 @@ def site_command(
     out = out_dir or settings.site
     engine = writing_database()
     try:
-        with recorded(engine, "site"):
-            result = build_site(engine, out, langs=wanted, report_root=settings.reports)
+        with job_locked(engine, "site", "site") as lock, recorded(engine, "site"):
+            result = build_site(engine, out, langs=wanted, report_root=settings.reports, lock=lock)
     finally:
         engine.dispose()
     typer.echo(
