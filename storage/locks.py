@@ -4,9 +4,10 @@ PostgreSQL: a session-level advisory lock on a dedicated connection; a crashed h
 dies and the server releases the lock. SQLite: a lease row in job_lock that the holder renews from a
 heartbeat thread; a crashed holder stops renewing and the lease expires. A renewal that fails ("database
 is locked" after the busy timeout while another job writes, a full disk) is retried with backoff within the
-lease; when the lease cannot be kept, the lock yielded by job_lock says it was lost (HeldLock.lost), and a
-load checks it in its transaction before committing (HeldLock.check), so that it aborts rather than write
-under a lock another run may have taken.
+lease; when the lease cannot be kept, the lock yielded by job_lock says it was lost (HeldLock.lost), and its
+writer checks it right before it commits (HeldLock.check in the transaction: a load, a compute) or publishes
+(HeldLock.confirm: a report, the site), so that it aborts rather than write under a lock another run may have
+taken.
 """
 
 from __future__ import annotations
