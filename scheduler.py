@@ -28,7 +28,9 @@ Testing hooks (environment variables or the matching options):
   KESTAVA_SCHEDULER_HOOKS=module  take job functions from that module where it defines them:
                                   ingest(runtime, dataset_id, trigger) -> ingest.run.DatasetOutcome
                                   (must record job_run like ingest.run.ingest), compute(engine, datasets),
-                                  weekly_report(engine, lang), half_year_report(engine, half, lang)
+                                  weekly_report(engine, lang), half_year_report(engine, half, lang),
+                                  site(engine); each of these four may also take the keyword `lock`, the
+                                  job's storage.locks.HeldLock, to check before it writes
   KESTAVA_SCHEDULER_RETRY_WAIT=S  first backoff between attempts (default 30 s, doubling)
   KESTAVA_SCHEDULER_LOCK_LEASE=S  lease of the compute/report locks on SQLite (default 600 s)
   KESTAVA_SCHEDULER_BUSY_WAIT=S   how long a compute waits for another compute to finish (default 600 s)

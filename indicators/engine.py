@@ -22,6 +22,7 @@ from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile
 from storage import read, schema
 from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
+from storage.locks import HeldLock
 
 ENGINE_VERSION = "engine/1"
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
@@ -597,8 +598,13 @@ def compute(
     force: bool = False,
     today: date | None = None,
     catalogue: IndicatorCatalogue | None = None,
+    lock: HeldLock | None = None,
 ) -> ComputeSummary:
-    """Recompute the indicators whose inputs changed (or those the named datasets affect) and store them."""
+    """Recompute the indicators whose inputs changed (or those the named datasets affect) and store them.
+
+    lock: the `compute` job lock the caller holds (storage.locks.job_lock); it is checked in the writing
+    transaction right before its commit, so that a run that lost it (LockLostError) rolls back instead of
+    writing over another compute's values."""
     catalogue = catalogue or load_indicator_catalogue()
     today = today or date.today()
     candidates = catalogue.affected_by(set(datasets)) if datasets else list(catalogue.indicators)
@@ -705,6 +711,8 @@ def compute(
                 for i in wanted
             ],
         )
+        if lock is not None:
+            lock.check(conn)  # last: a lock lost meanwhile rolls everything back
     summary.computed = [i for i in wanted if i in derived]
     summary.values_written = values.height
     summary.assessments_written = assessed.height

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from indicators.engine import ComputeSummary
     from ingest.run import DatasetOutcome
     from report.render import Renderer
+    from storage.locks import HeldLock
 
 EPILOG = (
     "Exit codes: 0 done, all well; 1 ran, but something failed or is stale (a dataset, an indicator, "
@@ -45,6 +46,8 @@ def explain(error: Exception) -> tuple[int, str]:
     if isinstance(error, KestavaError):
         return error.exit_code, str(error)
     module = type(error).__module__
+    if module == "storage.locks" and type(error).__name__ in ("BusyError", "LockLostError"):
+        return EXIT_FAILED, str(error)  # another run has the job's lock (or took it): not a bug
     if module.startswith("sqlalchemy"):
         from common.config import get_settings
         from storage.engine import safe_url
@@ -165,6 +168,45 @@ def recorded(engine: Engine, job: str) -> Iterator[dict[str, str | None]]:
     finish_run(engine, run_id, result["outcome"] or "success", error=result["error"])
 
 
+def writing_database() -> Engine:
+    """The database (created or migrated when needed) for a command that records runs and writes; first the
+    runs left 'running' by processes of this host that no longer exist (killed) are closed as interrupted,
+    and their lock leases dropped (storage.orphans, as the scheduler does when it starts)."""
+    from storage.engine import open_database
+    from storage.orphans import reap_orphans
+
+    engine = open_database()
+    try:
+        reap_orphans(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def job_locked(engine: Engine, lock: str, job: str) -> Iterator[HeldLock]:
+    """Hold the job lock the scheduler's job takes (compute, report:weekly, report:half, site) for the block.
+
+    When another run holds it: the run is recorded as busy (as the scheduler records it), one line names
+    who holds it, and the command exits 1; nothing is written."""
+    from contextlib import ExitStack
+
+    from storage.jobs import finish_run, start_run
+    from storage.locks import BusyError, job_lock
+
+    stack = ExitStack()
+    try:
+        held = stack.enter_context(job_lock(engine, lock))
+    except BusyError as busy:
+        run_id = start_run(engine, job, trigger="cli")
+        finish_run(engine, run_id, "busy", error=str(busy))
+        err().print(f"{job}: not run: {busy}; try again when it has finished", markup=False, highlight=False)
+        raise typer.Exit(code=EXIT_FAILED) from None
+    with stack:
+        yield held
+
+
 @app.callback()
 def main(
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines to stderr.")] = False,
@@ -187,13 +229,13 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     from common.config import get_settings
     from ingest.catalogue import load_catalogue
     from ingest.run import ingest
-    from storage.engine import open_database, safe_url
+    from storage.engine import safe_url
     from storage.rawstore import RawStore
 
     settings = get_settings()
     catalogue = load_catalogue()
     check_datasets(datasets, catalogue.datasets)
-    engine = open_database()
+    engine = writing_database()
     wanted = datasets or list(catalogue.datasets)
     with Progress(
         SpinnerColumn(),
@@ -345,15 +387,16 @@ def compute_command(
 
 
 def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
-    """Compute, record the run (job `compute`, or `compute:selected` for named datasets) and print a
-    summary with one line per failed indicator; shared by `compute` and `run`."""
+    """Compute under the `compute` job lock (the scheduler's: busy, exit 1), record the run (job `compute`,
+    or `compute:selected` for named datasets) and print a summary with one line per failed indicator;
+    shared by `compute` and `run`."""
     from indicators.engine import compute
-    from storage.engine import open_database
 
-    engine = open_database()
+    engine = writing_database()
+    job = "compute:selected" if datasets else "compute"
     try:
-        with recorded(engine, "compute:selected" if datasets else "compute") as run:
-            summary = compute(engine, datasets=datasets or None, force=force)
+        with job_locked(engine, "compute", job) as lock, recorded(engine, job) as run:
+            summary = compute(engine, datasets=datasets or None, force=force, lock=lock)
             if summary.errors:
                 listed = "; ".join(f"{name}: {text}" for name, text in sorted(summary.errors.items()))
                 run["outcome"] = "failed"
@@ -517,14 +560,13 @@ def migrate_command() -> None:
 
 
 def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
-    """The weekly report in each language, recorded as one `report:weekly` run."""
+    """The weekly report in each language under the `report:weekly` job lock, recorded as one run."""
     from report.weekly import write_weekly_reports
-    from storage.engine import open_database
 
-    engine = open_database()
+    engine = writing_database()
     try:
-        with recorded(engine, "report:weekly"):
-            for lang, path in write_weekly_reports(engine, langs, renderer=renderer).items():
+        with job_locked(engine, "report:weekly", "report:weekly") as lock, recorded(engine, "report:weekly"):
+            for lang, path in write_weekly_reports(engine, langs, renderer=renderer, lock=lock).items():
                 out().print(f"report ({lang}): {path}")
     finally:
         engine.dispose()
@@ -577,7 +619,6 @@ def report_command(
 ) -> None:
     """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV."""
     from report import weekly
-    from storage.engine import open_database
 
     check_lang(lang)
     if week is not None and half is not None:
@@ -591,10 +632,11 @@ def report_command(
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
-    engine = open_database()
+    job = "report:half" if half is not None else "report:weekly"
+    engine = writing_database()
     try:
-        with recorded(engine, "report:half" if half is not None else "report:weekly"):
-            out().print(weekly.write_report_for(engine, period, lang, out_dir))
+        with job_locked(engine, job, job) as lock, recorded(engine, job):
+            out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
     finally:
         engine.dispose()
 
@@ -618,7 +660,6 @@ def site_command(
     from report.i18n import LANGS
     from report.site.build import build_site
     from report.site.serve import serve as serve_site
-    from storage.engine import open_database
 
     wanted = langs or list(LANGS)
     for lang in wanted:
@@ -627,10 +668,10 @@ def site_command(
         raise typer.BadParameter(f"{out_dir} is a file, expected a folder", param_hint="--out")
     settings = get_settings()
     out = out_dir or settings.site
-    engine = open_database()
+    engine = writing_database()
     try:
-        with recorded(engine, "site"):
-            result = build_site(engine, out, langs=wanted, report_root=settings.reports)
+        with job_locked(engine, "site", "site") as lock, recorded(engine, "site"):
+            result = build_site(engine, out, langs=wanted, report_root=settings.reports, lock=lock)
     finally:
         engine.dispose()
     typer.echo(
@@ -697,7 +738,7 @@ def accept_command(
         raise typer.BadParameter(
             "say why the change is real (recorded with the acceptance)", param_hint="--why"
         )
-    engine = open_database()
+    engine = open_database() if snapshot is None else writing_database()
     try:
         if snapshot is None:
             table = Table(title=f"Rejected payloads of {dataset} (times Europe/Helsinki)")

@@ -273,11 +273,22 @@ def status_report(
             .order_by(run.c.id)
         ).all()
         latest_ids = select(func.max(run.c.id)).where(run.c.outcome != "busy").group_by(run.c.job)
-        latest = conn.execute(
-            select(run.c.job, run.c.outcome, run.c.started_at, run.c.finished_at, run.c.error)
-            .where(run.c.id.in_(latest_ids))
-            .order_by(run.c.job)
-        ).all()
+        latest = [
+            _interrupted(*row)
+            for row in conn.execute(
+                select(
+                    run.c.job,
+                    run.c.outcome,
+                    run.c.started_at,
+                    run.c.finished_at,
+                    run.c.error,
+                    run.c.host,
+                    run.c.pid,
+                )
+                .where(run.c.id.in_(latest_ids))
+                .order_by(run.c.job)
+            )
+        ]
         state = schema.indicator_state
         failed_indicators = tuple(
             IndicatorFailure(indicator, computed_at, error)
@@ -345,6 +356,26 @@ def status_report(
         job_time_limit_min=limit,
         disks=disk_report(engine) if disks is None else disks,
     )
+
+
+def _interrupted(
+    job: str,
+    outcome: str,
+    started: datetime | None,
+    finished: datetime | None,
+    error: str | None,
+    host: str | None,
+    pid: int | None,
+) -> tuple[str, str, datetime | None, datetime | None, str | None]:
+    """A job's last run as status shows it: one still 'running' whose process, of this host, no longer
+    exists (killed) is shown as the next writing command or scheduler start will close it (storage.orphans):
+    failed, interrupted, not hung. Nothing is written."""
+    if outcome == "running":
+        from storage.orphans import INTERRUPTED_OUTCOME, interrupted_error, orphaned_run
+
+        if orphaned_run(host, pid):
+            return job, INTERRUPTED_OUTCOME, started, None, interrupted_error(pid, str(host))
+    return job, outcome, started, finished, error
 
 
 def when(moment: datetime | None) -> str:

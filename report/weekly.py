@@ -53,6 +53,7 @@ from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
 from storage.as_of import database_as_of
+from storage.locks import HeldLock
 
 __all__ = [
     "CHART_NAMES",
@@ -1145,9 +1146,10 @@ def build_report(
     lang: str = "fi",
     out_dir: Path | None = None,
     images: bool = True,
+    lock: HeldLock | None = None,
 ) -> ReportResult:
     """One report (weekly or half-yearly) in one language, in <out>/<period>/<lang>/ (build_reports)."""
-    return build_reports(engine, period, (lang,), out_dir=out_dir, images=images)[lang]
+    return build_reports(engine, period, (lang,), out_dir=out_dir, images=images, lock=lock)[lang]
 
 
 def is_closed(period: ReportPeriod, now: datetime | None = None) -> bool:
@@ -1230,6 +1232,7 @@ def build_reports(
     out_dir: Path | None = None,
     images: bool = True,
     renderer: Renderer | None = None,
+    lock: HeldLock | None = None,
 ) -> dict[str, ReportResult]:
     """The report of one period in several languages, each in <out>/<period>/<lang>/.
 
@@ -1240,7 +1243,8 @@ def build_reports(
     other even before they exist (report_links).
     A closed period's report reads the data as published by the period's end (period_database); the
     period's changes are computed once for all languages. `renderer`: the caller's (started early, see
-    Renderer.warm), else one for this call.
+    Renderer.warm), else one for this call. `lock`: the report's job lock the caller holds, confirmed
+    before each language is published (a run that lost it publishes nothing more: LockLostError).
     """
     for lang in langs:
         check_lang(lang)
@@ -1282,6 +1286,8 @@ def build_reports(
                 started[lang] = (final, publishing, report)
             for lang, (final, publishing, report) in started.items():
                 result = _finish_report(report)
+                if lock is not None:
+                    lock.confirm(engine)  # still ours: else the error leaves the previous report in place
                 publishing.close()  # published
                 results[lang] = ReportResult(final / HTML_NAME, result.charts, result.timings)
                 results[lang].timings["changes_shared"] = seconds
@@ -1458,6 +1464,7 @@ def write_weekly_report(
     week: str | None = None,
     out_dir: Path | None = None,
     images: bool = True,
+    lock: HeldLock | None = None,
 ) -> Path:
     """Write the weekly report for an ISO week (default: the current one) into <out>/<YYYY-Www>/<lang>/.
 
@@ -1466,7 +1473,7 @@ def write_weekly_report(
     """
     check_lang(lang)
     period = parse_week(week) if week is not None else current_week()
-    return build_report(engine, period, lang=lang, out_dir=out_dir, images=images).path
+    return build_report(engine, period, lang=lang, out_dir=out_dir, images=images, lock=lock).path
 
 
 def write_weekly_reports(
@@ -1477,10 +1484,11 @@ def write_weekly_reports(
     out_dir: Path | None = None,
     images: bool = True,
     renderer: Renderer | None = None,
+    lock: HeldLock | None = None,
 ) -> dict[str, Path]:
     """write_weekly_report in several languages, the week's changes computed once; report.html by language."""
     period = parse_week(week) if week is not None else current_week()
-    found = build_reports(engine, period, langs, out_dir=out_dir, images=images, renderer=renderer)
+    found = build_reports(engine, period, langs, out_dir=out_dir, images=images, renderer=renderer, lock=lock)
     return {lang: result.path for lang, result in found.items()}
 
 
@@ -1491,6 +1499,7 @@ def write_half_year_report(
     lang: str = "fi",
     out_dir: Path | None = None,
     images: bool = True,
+    lock: HeldLock | None = None,
 ) -> Path:
     """Write the half-yearly council report (YYYY-H1 or YYYY-H2) into <out>/<YYYY-Hn>/<lang>/.
 
@@ -1498,15 +1507,17 @@ def write_half_year_report(
     every method with the reasons. Returns the path of report.html.
     """
     check_lang(lang)
-    return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images).path
+    return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images, lock=lock).path
 
 
 # ---------------------------------------------------------------------------------------------------------
 # what `kestava report` writes and says
 
 
-def write_report_for(engine: Engine, period: ReportPeriod, lang: str, out: Path | None = None) -> str:
+def write_report_for(
+    engine: Engine, period: ReportPeriod, lang: str, out: Path | None = None, *, lock: HeldLock | None = None
+) -> str:
     """Write one period's report (a week's, or a half-year's for the council) and say what was written."""
-    result = build_report(engine, period, lang=lang, out_dir=out)
+    result = build_report(engine, period, lang=lang, out_dir=out, lock=lock)
     drawn = sum(1 for c in result.charts if c.error is None)
     return f"wrote {result.path} ({drawn}/{len(result.charts)} charts, {result.timings['total']:.1f} s)"

@@ -15,6 +15,7 @@ from schedule.runtime import Runtime, current_runtime
 from schedule.site_job import run_site
 from storage import schema
 from storage.engine import autocommit, once_more
+from storage.locks import HeldLock
 
 _run = schema.job_run
 # built once (the health check asks every day): the datasets changed by an ingest that finished after the
@@ -50,11 +51,11 @@ def pending_datasets(engine: Engine) -> list[str]:
     return once_more(read)
 
 
-def _compute(runtime: Runtime, datasets: Sequence[str]) -> None:
+def _compute(runtime: Runtime, datasets: Sequence[str], lock: HeldLock) -> None:
     """The compute runner. Indicators it could not compute are logged and alerted (kind "indicators");
     the run itself succeeded, and the others were stored. A compute with none failing gives the all-clear
     (a failed indicator is retried by every compute until it succeeds)."""
-    summary = runtime.runners.compute(runtime.engine, datasets)
+    summary = runtime.runners.compute(runtime.engine, datasets, lock=lock)
     errors = getattr(summary, "errors", None)
     if isinstance(errors, dict) and errors:
         listed = redact(
@@ -82,14 +83,14 @@ def run_compute(runtime: Runtime, *, wait_s: float | None = None, site: bool = T
         return "unchanged"
     job = "compute"
     started = time.monotonic()
-    lock, why = _lock_or_none(runtime, job, runtime.busy_wait_s if wait_s is None else wait_s)
-    if lock is None:
+    lock, held, why = _lock_or_none(runtime, job, runtime.busy_wait_s if wait_s is None else wait_s)
+    if lock is None or held is None:
         return _record_busy(runtime, job, why or "busy", started)
     with lock:
         datasets = pending_datasets(runtime.engine)  # again, now that no other compute runs
         if not datasets:
             return "unchanged"
-        outcome, error = _run_recorded(runtime, job, lambda: _compute(runtime, datasets))
+        outcome, error = _run_recorded(runtime, job, lambda: _compute(runtime, datasets, held))
     _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
     log.info("compute covered %s", ", ".join(datasets), extra={"job": job, "outcome": outcome})
     check_run(runtime.alerter, job, outcome, error)

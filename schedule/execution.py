@@ -21,7 +21,7 @@ from common.secrets import redact
 from kestava.alerts import RETRY_TRIGGER, Problem
 from schedule.runtime import Runtime, _in_flight, _skip
 from storage.jobs import finish_run, start_run
-from storage.locks import BusyError, job_lock
+from storage.locks import BusyError, HeldLock, LockLostError, job_lock
 
 log = logging.getLogger("scheduler")
 
@@ -103,23 +103,26 @@ def _guarded(runtime: Runtime, job: str, body: Callable[[], str], dataset: str |
             return "failed"
 
 
-def _lock_or_none(runtime: Runtime, name: str, wait_s: float) -> tuple[ExitStack | None, str | None]:
-    """Take the job lock, waiting up to wait_s while another run holds it; (None, why) when still busy."""
+def _lock_or_none(
+    runtime: Runtime, name: str, wait_s: float
+) -> tuple[ExitStack, HeldLock, None] | tuple[None, None, str]:
+    """Take the job lock, waiting up to wait_s while another run holds it: (the stack that releases it, the
+    HeldLock the job's writer checks before it commits, None), or (None, None, why) when still busy."""
     deadline = time.monotonic() + wait_s
     delay = 1.0
     while True:
         stack = ExitStack()
         try:
-            stack.enter_context(job_lock(runtime.engine, name, lease=runtime.lock_lease))
+            held = stack.enter_context(job_lock(runtime.engine, name, lease=runtime.lock_lease))
         except BusyError as busy:
             stack.close()
             left = deadline - time.monotonic()
             if left <= 0 or runtime.stop.is_set():
-                return None, str(busy)
+                return None, None, str(busy)
             runtime.stop.wait(min(delay, left))
             delay = min(delay * 2, 30.0)
         else:
-            return stack, None
+            return stack, held, None
 
 
 def _record_busy(runtime: Runtime, job: str, why: str, started: float) -> str:
@@ -149,7 +152,11 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
         finish_run(runtime.engine, run_id, "success")
 
     retrying = _retrying(
-        runtime, job, retry=retry_if_exception(lambda e: not isinstance(e, ImportError)), reraise=True
+        runtime,
+        job,
+        # a lost lock is not tried again: the next attempt would write without it
+        retry=retry_if_exception(lambda e: not isinstance(e, ImportError | LockLostError)),
+        reraise=True,
     )
     try:
         retrying(attempt)

@@ -12,17 +12,18 @@ from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, 
 from schedule.jobs import ALL_LANGS
 from schedule.runtime import Runtime, _today, current_runtime
 from schedule.site_job import run_site
+from storage.locks import HeldLock
 
 
-def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
+def _run_report(runtime: Runtime, job: str, work: Callable[[HeldLock], object]) -> str:
     def body() -> str:
         started = time.monotonic()
         run_compute(runtime, site=False)  # the report reflects every change loaded so far
-        lock, why = _lock_or_none(runtime, job, 0.0)
-        if lock is None:
+        lock, held, why = _lock_or_none(runtime, job, 0.0)
+        if lock is None or held is None:
             return _record_busy(runtime, job, why or "busy", started)
         with lock:
-            outcome, error = _run_recorded(runtime, job, work)
+            outcome, error = _run_recorded(runtime, job, lambda: work(held))
         _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
         check_run(runtime.alerter, job, outcome, error)
         if outcome == "success":
@@ -35,7 +36,9 @@ def _run_report(runtime: Runtime, job: str, work: Callable[[], object]) -> str:
 def run_weekly_report_job(lang: str = ALL_LANGS) -> str:
     """Scheduled job: the weekly report (after any pending compute)."""
     runtime = current_runtime()
-    return _run_report(runtime, "report:weekly", lambda: runtime.runners.weekly_report(runtime.engine, lang))
+    return _run_report(
+        runtime, "report:weekly", lambda held: runtime.runners.weekly_report(runtime.engine, lang, lock=held)
+    )
 
 
 def previous_half(today: date) -> str:
@@ -48,5 +51,7 @@ def run_half_year_report_job(lang: str = ALL_LANGS) -> str:
     runtime = current_runtime()
     half = previous_half(_today())
     return _run_report(
-        runtime, "report:half", lambda: runtime.runners.half_year_report(runtime.engine, half, lang)
+        runtime,
+        "report:half",
+        lambda held: runtime.runners.half_year_report(runtime.engine, half, lang, lock=held),
     )

@@ -14,11 +14,11 @@ def run_site(runtime: Runtime) -> str:
     previous site stays published (the build is published in one step or not at all)."""
     job = "site"
     started = time.monotonic()
-    lock, why = _lock_or_none(runtime, job, runtime.busy_wait_s)
-    if lock is None:
+    lock, held, why = _lock_or_none(runtime, job, runtime.busy_wait_s)
+    if lock is None or held is None:
         return _record_busy(runtime, job, why or "busy", started)
     with lock:
-        outcome, error = _run_recorded(runtime, job, lambda: runtime.runners.site(runtime.engine))
+        outcome, error = _run_recorded(runtime, job, lambda: runtime.runners.site(runtime.engine, lock=held))
     _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
     check_run(runtime.alerter, job, outcome, error)
     return outcome

@@ -4,9 +4,10 @@ PostgreSQL: a session-level advisory lock on a dedicated connection; a crashed h
 dies and the server releases the lock. SQLite: a lease row in job_lock that the holder renews from a
 heartbeat thread; a crashed holder stops renewing and the lease expires. A renewal that fails ("database
 is locked" after the busy timeout while another job writes, a full disk) is retried with backoff within the
-lease; when the lease cannot be kept, the lock yielded by job_lock says it was lost (HeldLock.lost), and a
-load checks it in its transaction before committing (HeldLock.check), so that it aborts rather than write
-under a lock another run may have taken.
+lease; when the lease cannot be kept, the lock yielded by job_lock says it was lost (HeldLock.lost), and its
+writer checks it right before it commits (HeldLock.check in the transaction: a load, a compute) or publishes
+(HeldLock.confirm: a report, the site), so that it aborts rather than write under a lock another run may have
+taken.
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ class HeldLock:
         if self._lost.is_set():
             raise LockLostError(self.name, self._why)
 
+    def confirm(self, engine: Engine) -> None:
+        """check() in a transaction of its own on engine (the lock's database): for a writer whose last step
+        is not a database commit (a report or the site published into a folder), right before it."""
+        with engine.begin() as conn:
+            self.check(conn)
+
 
 def default_holder() -> str:
     """host:pid:thread identifies who holds a lock."""
@@ -146,18 +153,19 @@ def job_lock(
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             key = advisory_key(name, str(conn.execute(text("SELECT current_schema()")).scalar()))
-            got, pid = conn.execute(
-                text("SELECT pg_try_advisory_lock(:k), pg_backend_pid()"), {"k": key}
-            ).one()
+            got, pid, _ = conn.execute(_PG_TRY_LOCK, {"k": key, "holder": holder[:63]}).one()
             conn.commit()
             if not got:
-                raise BusyError(name, _pg_holder(conn, key))
+                holder_found = _pg_holder(conn, key)
+                conn.execute(_PG_UNNAME)
+                conn.commit()
+                raise BusyError(name, holder_found)
             held = HeldLock(name, holder, lease, pg_session=(int(pid), key & 0xFFFFFFFFFFFFFFFF))
             try:
                 yield held
             finally:
                 try:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.execute(_PG_UNLOCK, {"k": key})
                     conn.commit()
                 except DBAPIError as error:
                     if not error.connection_invalidated:
@@ -182,6 +190,19 @@ def job_lock(
                 )
             )
 
+
+# taking and releasing an advisory lock; while it holds the lock, the session is named after the holder
+# (application_name, which _pg_holder reads back), in the same round trips; the release puts back the name
+# the connection was opened with
+_PG_TRY_LOCK = text(
+    "SELECT pg_try_advisory_lock(:k), pg_backend_pid(), set_config('application_name', :holder, false)"
+)
+_PG_RESET_NAME = (
+    "set_config('application_name',"
+    " (SELECT reset_val FROM pg_settings WHERE name = 'application_name'), false)"
+)
+_PG_UNNAME = text(f"SELECT {_PG_RESET_NAME}")
+_PG_UNLOCK = text(f"SELECT pg_advisory_unlock(:k), {_PG_RESET_NAME}")
 
 # built once (an ingest reads these before every fetch). PostgreSQL: the schema (part of each key) on a row
 # of its own, then one row per advisory lock held in this database; SQLite: the named leases not expired
@@ -354,12 +375,16 @@ def _pg_holder(conn: Connection, key: int) -> str | None:
     """Which backend holds the advisory lock (a bigint key is split into classid and objid)."""
     row = conn.execute(
         text(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = :lock_high AND objid = :lock_low AND objsubid = 1"
+            "SELECT l.pid, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted"
+            " AND l.classid = :lock_high AND l.objid = :lock_low AND l.objsubid = 1"
         ),
         _key_halves(key),
     ).first()
-    return None if row is None else f"PostgreSQL backend pid {row.pid}"
+    if row is None:
+        return None
+    backend = f"PostgreSQL backend pid {row.pid}"
+    return f"{row.application_name} ({backend})" if row.application_name else backend
 
 
 def _acquire_lease(engine: Engine, name: str, holder: str, lease: timedelta) -> None:

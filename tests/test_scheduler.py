@@ -45,7 +45,7 @@ from storage import schema
 from storage.engine import driver_rows, open_database, unpinged
 from storage.jobs import finish_run, start_run
 from storage.load import LoadResult
-from storage.locks import BusyError, held_locks, job_lock
+from storage.locks import BusyError, HeldLock, held_locks, job_lock
 from storage.rawstore import RawStore
 from tests.conftest import PG_ADMIN_URL
 
@@ -243,19 +243,20 @@ class Work:
         result = LoadResult(dataset_id, 1, False, added) if outcome == "success" else None
         return DatasetOutcome(dataset_id, outcome, 0.0, result=result, error=error)
 
-    def compute(self, engine: Engine, datasets: Sequence[str]) -> ComputeSummary:
+    def compute(self, engine: Engine, datasets: Sequence[str], *, lock: HeldLock) -> ComputeSummary:
+        assert not lock.lost  # the job's lock is passed on to its writer
         self.calls.append(("compute", tuple(datasets)))
         if self.compute_errors:
             raise self.compute_errors.pop(0)
         return ComputeSummary(errors=self.failed_indicators.pop(0) if self.failed_indicators else {})
 
-    def weekly(self, engine: Engine, lang: str) -> None:
+    def weekly(self, engine: Engine, lang: str, *, lock: HeldLock) -> None:
         self.calls.append(("report:weekly", lang))
 
-    def half(self, engine: Engine, half: str, lang: str) -> None:
+    def half(self, engine: Engine, half: str, lang: str, *, lock: HeldLock) -> None:
         self.calls.append(("report:half", half, lang))
 
-    def site(self, engine: Engine) -> None:
+    def site(self, engine: Engine, *, lock: HeldLock) -> None:
         self.calls.append(("site",))
 
     def runners(self) -> Runners:
@@ -442,6 +443,26 @@ def test_compute_failures_retry_but_import_errors_do_not(engine: Engine, db_url:
     assert scheduler.pending_datasets(engine) == ["a"]  # left pending for the next compute
     (alert,) = channel.alerts
     assert alert.key == "failing:compute" and "ModuleNotFoundError" in alert.message
+
+
+def test_a_compute_that_lost_its_lock_writes_nothing_and_is_not_retried(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    from tests.test_cli_locks import steal
+
+    work = Work(outcomes={"a": ["success"]})
+    runtime, _channel = make_runtime(engine, db_url, tmp_path, work)
+
+    def losing(engine: Engine, datasets: Sequence[str], *, lock: HeldLock) -> None:
+        work.calls.append(("compute", tuple(datasets)))
+        steal(engine, "compute")  # the lock the scheduler took and passed on is lost meanwhile
+        with engine.begin() as conn:
+            lock.check(conn)  # as indicators.engine.compute does before its commit
+
+    runtime.runners = Runners(ingest=work.ingest, compute=losing, site=work.site)
+    scheduler.run_ingest_job("a")
+    assert runs(engine, "compute") == [("failed", "scheduler")]  # not retried: it would write unlocked
+    assert [call for call in work.calls if call[0] == "compute"] == [("compute", ("a",))]
 
 
 def test_jobs_are_lock_guarded_also_against_a_manual_run(engine: Engine, db_url: str, tmp_path: Path) -> None:
@@ -1341,7 +1362,7 @@ def test_a_site_build_that_fails_is_recorded_and_alerted(engine: Engine, db_url:
     work = Work(outcomes={"a": ["success"]})
     runtime, channel = make_runtime(engine, db_url, tmp_path, work)
 
-    def broken(engine: Engine) -> None:
+    def broken(engine: Engine, *, lock: HeldLock) -> None:
         raise OSError("No space left on device")
 
     runtime.runners = Runners(compute=work.compute, site=broken)

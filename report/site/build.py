@@ -30,6 +30,7 @@ from report.render import Rendered, Renderer
 from report.site import content
 from report.theme import LEVEL_COLOURS
 from report.weekly import TEMPLATE_DIR, write_xlsx
+from storage.locks import HeldLock
 
 log = logging.getLogger(__name__)
 
@@ -367,10 +368,13 @@ def build_site(
     report_root: Path | None = None,
     today: date | None = None,
     renderer: Renderer | None = None,
+    lock: HeldLock | None = None,
 ) -> SiteResult:
     """Build the whole site into `out`, published in one step (common.atomic): a reader finds the previous
     site or the new one, never a mix. Files whose bytes did not change are linked from the previous build
-    (not rewritten), and a chart whose spec did not change is not drawn again."""
+    (not rewritten), and a chart whose spec did not change is not drawn again. `lock`: the `site` job lock
+    the caller holds, confirmed right before the build is published (a run that lost it publishes nothing:
+    LockLostError, the previous site stays)."""
     started = time.perf_counter()
     for lang in langs:
         if lang not in LANGS:
@@ -470,6 +474,8 @@ def build_site(
                 "report_sources": report_sources,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+            if lock is not None:
+                lock.confirm(engine)  # last: raised here, the build is deleted and the previous site stays
     finally:
         if own_renderer:
             drawer.__exit__(None, None, None)
