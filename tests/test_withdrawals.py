@@ -420,7 +420,7 @@ def test_what_each_kind_of_payload_covers() -> None:
 # ------------------------------------------------------------------------------------------ the load itself
 
 
-def _frame(values: dict[tuple[str, str], float | None]) -> pl.DataFrame:
+def _frame(values: dict[tuple[str, str], float]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "area": [a for a, _ in values],

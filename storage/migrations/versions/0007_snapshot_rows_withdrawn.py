@@ -16,13 +16,13 @@ branch_labels = None
 depends_on = None
 
 
+# plain ALTER TABLE on both backends (SQLite adds and drops a column in place since 3.35): a batch rebuild
+# of snapshot would drop a table that payload rows refer to
 def upgrade() -> None:
     for table in ("snapshot", "job_run"):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("rows_withdrawn", sa.Integer(), server_default="0", nullable=False))
+        op.add_column(table, sa.Column("rows_withdrawn", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:
     for table in ("job_run", "snapshot"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("rows_withdrawn")
+        op.drop_column(table, "rows_withdrawn")
