@@ -40,7 +40,9 @@ plausibility violation of kind `withdrawal`) and by it (storage.load closes what
 
 A dropped observation this checker forgave (`previous = "series"`, `"window"` or a may_drop rule) is
 still withdrawn when the payload covers it; a dropped null (nothing published) is closed without a
-rejection. After a reader change (series may be named differently) dropped rows are not compared.
+rejection. After a reader change (series may be named differently) withdrawals are not checked, and the
+load closes the covered rows of series the payload no longer names (their values live on under the new
+names), so that no sum counts both.
 `missing_observations` is pure; `check_complete` reads the current observations and raises
 `IncompleteError` (a ValidationError, so the payload is rejected, recorded and alerted like any other).
 """
