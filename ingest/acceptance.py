@@ -20,8 +20,8 @@ from sqlalchemy import Engine, func, select
 
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, DatasetSpec
-from ingest.completeness import last_reader_version
-from ingest.plausibility import PlausibilityError, check_payload
+from ingest.completeness import coverage, last_reader_version
+from ingest.plausibility import ACCEPTABLE_KINDS, PlausibilityError, check_payload
 from ingest.registry import connector_for
 from storage import schema
 from storage.jobs import finish_run, start_run
@@ -96,17 +96,29 @@ def check_before_load(
     """Raise PlausibilityError if the parsed payload fails the dataset's declared checks.
 
     A payload set a person accepted is checked against the ranges only; one read by another reader version
-    than the newest snapshot is checked for jumps of sums only. A rejected payload set is kept:
-    its bytes in the raw store, its provenance and violations in `rejected_payload`, named by its digest
-    (the error message says how to accept it when only jumps failed)."""
+    than the newest snapshot is checked for jumps of sums only and not for withdrawals (its series may be
+    named otherwise). Every dataset is checked for withdrawn values (ingest.completeness.withdrawn_values)
+    unless it opts out. A rejected payload set is kept: its bytes in the raw store, its provenance and
+    violations in `rejected_payload`, named by its digest (the error message says how to accept it when
+    only jumps and withdrawals failed)."""
     declared = spec.plausibility
-    if not declared.ranges and not declared.jumps:
+    withdrawals = declared.withdrawals.reject
+    if not declared.ranges and not declared.jumps and not withdrawals:
         return
     digest = combined_sha256(payloads)
     accepted = is_accepted(engine, spec.id, digest)
-    previous = previous_values(engine, spec.id) if declared.jumps and not accepted else None
+    wanted = (declared.jumps or withdrawals) and not accepted
+    previous = previous_values(engine, spec.id) if wanted else None
     same_reader = last_reader_version(engine, spec.id) in (None, reader_version)
-    violations = check_payload(spec, frame, previous, jumps=not accepted, series_jumps=same_reader)
+    violations = check_payload(
+        spec,
+        frame,
+        previous,
+        jumps=not accepted,
+        series_jumps=same_reader,
+        withdrawals=withdrawals and same_reader and not accepted,
+        covered=coverage(spec, payloads, frame),
+    )
     if not violations:
         return
     stored = [path for _sha, path in raw_store.put_all([p.body for p in payloads])]
@@ -123,7 +135,8 @@ def check_before_load(
     )
     if acceptable:
         note = (
-            f". The payload is kept as rejected snapshot {digest[:12]}; if the change is real, accept it: "
+            f". The payload is kept as rejected snapshot {digest[:12]}; if the change is real (the publisher "
+            "revised or withdrew the values), accept it: "
             f"kestava accept {spec.id} {digest[:12]} --why '…'"
         )
     else:
@@ -144,9 +157,9 @@ def accept(
     why: str,
     raw_store: RawStore,
 ) -> Accepted:
-    """Accept a jump-rejected payload: record who, why and when, then load it now (job `ingest:<id>`,
-    trigger `accept`). Raises AcceptError, RejectionLookupError, BusyError (nothing loaded; the
-    acceptance stands, so the next ingest of the same payload loads it) or DataError."""
+    """Accept a payload rejected for jumps or withdrawals: record who, why and when, then load it now
+    (job `ingest:<id>`, trigger `accept`). Raises AcceptError, RejectionLookupError, BusyError (nothing
+    loaded; the acceptance stands, so the next ingest of the same payload loads it) or DataError."""
     if not why.strip():
         raise AcceptError(f"{dataset_id}: --why: expected the reason the change is real, got nothing")
     if not by.strip():
@@ -154,10 +167,11 @@ def accept(
     spec = catalogue.dataset(dataset_id)
     rejection = find_rejection(engine, dataset_id, reference)
     if not rejection.acceptable:
-        failed = sorted({str(v["kind"]) for v in rejection.violations} - {"jump"})
+        failed = sorted({str(v["kind"]) for v in rejection.violations} - set(ACCEPTABLE_KINDS))
         raise AcceptError(
             f"{dataset_id}: snapshot {rejection.short} failed {', '.join(failed)} rules, which cannot be "
-            "accepted (only jumps can); fix the source's reading or the catalogue's declaration"
+            "accepted (only jumps and withdrawals can); fix the source's reading or the catalogue's "
+            "declaration"
         )
     if rejection.snapshot_id is not None:
         raise AcceptError(
@@ -183,6 +197,7 @@ def accept(
             rows_added=result.added,
             rows_revised=result.revised,
             rows_unchanged=result.unchanged,
+            rows_withdrawn=result.withdrawn,
             snapshot_id=result.snapshot_id,
         )
         record_loaded(engine, rejection.id, result.snapshot_id)
@@ -213,7 +228,14 @@ def _load_accepted(
         SourceInfo(source.id, source.publisher, source.licence, source.attribution, source.homepage),
     )
     return load_snapshot(
-        engine, info, payloads, frame, reader_version=connector.reader_version, raw_store=raw_store, lock=lock
+        engine,
+        info,
+        payloads,
+        frame,
+        reader_version=connector.reader_version,
+        raw_store=raw_store,
+        lock=lock,
+        covers=coverage(read_spec, payloads, frame),
     )
 
 

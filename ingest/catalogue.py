@@ -116,12 +116,30 @@ class JumpRule(PlausibilityRule):
     floor: float = Field(default=0.0, ge=0)
 
 
+class WithdrawalRule(BaseModel):
+    """Whether a payload withdrawing published values is rejected (the default for every dataset), and
+    why not when a source legitimately blanks values (see ingest/completeness.py, withdrawn_values)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reject: bool = True
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _why_when_allowed(self) -> WithdrawalRule:
+        if not self.reject and not self.why.strip():
+            raise ValueError(
+                "plausibility.withdrawals: reject = false needs a why (how the source blanks values)"
+            )
+        return self
+
+
 class PlausibilitySpec(BaseModel):
     """A dataset's plausibility declarations (see ingest/plausibility.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     ranges: tuple[RangeRule, ...] = ()
     jumps: tuple[JumpRule, ...] = ()
+    withdrawals: WithdrawalRule = Field(default_factory=WithdrawalRule)
 
 
 MAY_DROP_PATTERN = r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|!=|=|<|>)\s*(\S(?:.*\S)?)\s*$"
@@ -148,6 +166,13 @@ class CompleteSpec(BaseModel):
     # lies in the requested window (a moving window drops old days); every series in any period
     # (a point-in-time table whose period moves on); or none
     previous: Literal["all", "window", "series", "none"] = "all"
+    # which stored observations a payload covers, so that one it no longer holds is withdrawn (closed):
+    # every stored observation (`all`, a file holding everything); those of the areas and periods the
+    # request named (`request`: Syke's municipality files, PxWeb's areas and time values, Eurostat's geo
+    # and sinceTimePeriod, the OECD's startPeriod, Fingrid's startTime/endTime window); those and only
+    # the periods the payload holds (`payload_periods`: a point-in-time table's earlier reference dates
+    # are not covered); or nothing (`none`: a dropped observation stays current)
+    covers: Literal["all", "request", "payload_periods", "none"] = "request"
     # missing observations the source may drop: "period < 2000", "area = 235", "taso_5 = *" (any value)
     may_drop: tuple[str, ...] = ()
 

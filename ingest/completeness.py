@@ -20,6 +20,29 @@ value of that column (e.g. `"period < 2000"`, `"area = 235"`, `"taso_5 = *"`).
 
 When the connector's reader version (or its set of dimension columns) changed since the last snapshot,
 series may be named differently, so the previous vintage is compared by (area, period) only.
+
+Withdrawals. `covers` declares which stored observations a payload covers (`coverage`): `all`;
+`request` (the default: the areas and periods the request named, where it names any — Syke's
+municipality files, PxWeb's area codes and time values, Eurostat's `geo` and `sinceTimePeriod`, the
+OECD's `startPeriod`, Fingrid's window with the weeks and months overlapping it); `payload_periods`
+(those, and only the periods the payload holds: a point-in-time table such as Traficom's); `none`.
+Rows outside a payload's coverage (days that left a moving window, areas not requested, earlier
+reference dates) stay current. The one rule, applied before the load (`withdrawn_values`, a
+plausibility violation of kind `withdrawal`) and by it (storage.load closes what it forgave):
+
+- a currently valid non-null value that the payload makes null, or that a payload covering it no
+  longer holds, is *withdrawn*;
+- a withdrawal a may_drop rule forgives is loaded: a dropped observation is closed (valid_to, its
+  history kept) and counted as withdrawn, a nulled one is stored as a revision to null;
+- any other withdrawal rejects the payload whole like a jump (kept as a rejected snapshot, alerted, the
+  last good data stay current) until a person accepts it (`kestava accept DATASET SNAPSHOT --why …`),
+  unless the dataset opts out with `plausibility.withdrawals = { reject = false, why = "…" }`.
+
+A dropped observation this checker forgave (`previous = "series"`, `"window"` or a may_drop rule) is
+still withdrawn when the payload covers it; a dropped null (nothing published) is closed without a
+rejection. After a reader change (series may be named differently) withdrawals are not checked, and the
+load closes the covered rows of series the payload no longer names (their values live on under the new
+names), so that no sum counts both.
 `missing_observations` is pure; `check_complete` reads the current observations and raises
 `IncompleteError` (a ValidationError, so the payload is rejected, recorded and alerted like any other).
 """
@@ -47,10 +70,13 @@ __all__ = [
     "IncompleteError",
     "Previous",
     "check_complete",
+    "coverage",
     "missing_observations",
     "requested_areas",
     "requested_days",
     "requested_periods",
+    "requested_since",
+    "withdrawn_values",
 ]
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -164,6 +190,87 @@ def requested_days(payloads: Sequence[Payload]) -> list[date]:
     first = start.astimezone(HELSINKI).date()
     last = (end - timedelta(microseconds=1)).astimezone(HELSINKI).date()  # the end is exclusive
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def requested_since(payloads: Sequence[Payload]) -> str | None:
+    """The first period the requests asked for (Eurostat's sinceTimePeriod, SDMX's startPeriod), if any."""
+    found = [
+        value
+        for payload in payloads
+        for name, value in payload.request.params
+        if name in ("sinceTimePeriod", "startPeriod")
+    ]
+    return min(found) if found else None
+
+
+def coverage(spec: DatasetSpec, payloads: Sequence[Payload], frame: pl.DataFrame) -> pl.Expr | None:
+    """The stored observations the payload covers, as a filter on `area` and `period` (complete.covers);
+    None when it covers none. One the payload no longer holds is withdrawn (see the module docstring)."""
+    covers = spec.complete.covers
+    if covers == "none":
+        return None
+    covered = pl.lit(True)
+    if covers == "all":
+        return covered
+    areas = requested_areas(spec, payloads)
+    if areas:
+        covered = covered & pl.col("area").is_in(areas)
+    periods = requested_periods(spec, payloads)
+    if periods:
+        covered = covered & pl.col("period").is_in(periods)
+    days = requested_days(payloads)
+    if days:
+        covered = covered & _window_filter(days)
+    since = requested_since(payloads)
+    if since is not None:
+        covered = covered & (pl.col("period") >= since)
+    if covers == "payload_periods":
+        held = frame["period"].unique().to_list() if "period" in frame.columns else []
+        covered = covered & pl.col("period").is_in(held)
+    return covered
+
+
+def withdrawn_values(
+    spec: DatasetSpec,
+    frame: pl.DataFrame,
+    previous: pl.DataFrame,
+    covered: pl.Expr | None,
+) -> pl.DataFrame:
+    """The currently valid non-null values the frame withdraws and no may_drop rule forgives.
+
+    `previous` is the stored current values shaped like a connector's output (dimension columns, period,
+    value: ingest.acceptance.previous_values); `covered` the payload's coverage (`coverage`). A value is
+    withdrawn when the frame holds its series and period with no value, or (covered) does not hold them.
+    The result has the dimension columns, period, `value` (the stored one) and `how` ("null"/"dropped").
+    When the frame's series are named otherwise than the stored ones (a reader change), nothing is."""
+    dims = dimension_columns(frame) if {"period", "value"} <= set(frame.columns) else []
+    empty = previous.clear().with_columns(pl.lit(None, dtype=pl.String).alias("how"))
+    if not dims or sorted(c for c in previous.columns if c not in ("period", "value")) != sorted(dims):
+        return empty
+    old = previous.filter(pl.col("value").is_not_null())
+    if old.height == 0:
+        return empty
+    new = frame.select(
+        *dims,
+        "period",
+        pl.col("value").cast(pl.Float64, strict=False).alias("_new"),
+        pl.lit(True).alias("_held"),
+    ).with_columns(pl.col([*dims, "period"]).cast(pl.String))
+    joined = old.with_columns(pl.col([*dims, "period"]).cast(pl.String)).join(
+        new, on=[*dims, "period"], how="left", nulls_equal=True
+    )
+    nulled = joined.filter(pl.col("_held").is_not_null() & pl.col("_new").is_null())
+    nulled = nulled.with_columns(pl.lit("null").alias("how"))
+    dropped = joined.filter(pl.col("_held").is_null())
+    if covered is None:
+        dropped = dropped.clear()
+    elif "area" in dropped.columns:
+        dropped = dropped.filter(covered)
+    dropped = dropped.with_columns(pl.lit("dropped").alias("how"))
+    withdrawn = pl.concat([nulled, dropped]).drop("_new", "_held")
+    if spec.complete.may_drop and withdrawn.height:
+        withdrawn = withdrawn.filter(~_may_drop(spec.complete.may_drop, withdrawn))
+    return withdrawn
 
 
 # ------------------------------------------------------------------------------------ the checks

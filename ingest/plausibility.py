@@ -2,9 +2,10 @@
 
 The model is OWID ETL's sanity checks: declarative, run on every load before anything is written. A
 range says where a value (or the sum of the matching rows per `by`) must lie, in a declared unit; a jump
-says by how much a value may change on the previous vintage. `check_payload` is pure (no database): it
-returns every violation; `require_plausible` raises `PlausibilityError`, a DataError, so a rejection is
-recorded and alerted like every other rejected payload.
+says by how much a value may change on the previous vintage; a withdrawal is a published value the
+payload makes missing (the rule and its coverage: ingest/completeness.py). `check_payload` is pure (no
+database): it returns every violation; `require_plausible` raises `PlausibilityError`, a DataError, so a
+rejection is recorded and alerted like every other rejected payload.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import polars as pl
 from common.errors import DataError
 from common.units import UNITS, conversion_factor
 from ingest.catalogue import DatasetSpec, JumpRule, PlausibilityRule, RangeRule
+from ingest.completeness import withdrawn_values
 from storage.checks import MEASURE_COLUMNS
 
 # how many violations a rejection message spells out (the error object keeps them all)
 MESSAGE_LIMIT = 3
+# the kinds of violation a person may accept (`kestava accept`): the change can be real
+ACCEPTABLE_KINDS = ("jump", "withdrawal")
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Violation:
 
     dataset_id: str
     rule: str  # the rule's name in the catalogue
-    kind: str  # range, jump or unit
+    kind: str  # range, jump, withdrawal or unit
     series: dict[str, str]  # the dimension values (area, measure, sectors…), period excluded
     period: str
     value: float | None
@@ -40,11 +44,17 @@ class Violation:
 
     @property
     def acceptable(self) -> bool:
-        """Whether a person may accept it (`kestava accept`): jumps can be real; ranges and units cannot."""
-        return self.kind == "jump"
+        """Whether a person may accept it (`kestava accept`): jumps and withdrawals can be real; ranges
+        and units cannot."""
+        return self.kind in ACCEPTABLE_KINDS
 
     def message(self) -> str:
         series = ", ".join(f"{key}={value!r}" for key, value in self.series.items())
+        if self.kind == "withdrawal":
+            return (
+                f"{self.dataset_id}: series {series}, period {self.period}: {_number(self.previous)} "
+                f"{self.unit} → missing {self.detail}"
+            )
         summed = f" (sum of {self.rows} rows)" if self.rows > 1 else ""
         return (
             f"{self.dataset_id}: series {series}{summed}, period {self.period}: value "
@@ -66,10 +76,14 @@ class PlausibilityError(DataError):
         shown = "; ".join(v.message() for v in self.violations[:MESSAGE_LIMIT])
         more = len(self.violations) - MESSAGE_LIMIT
         self.got = shown + (f"; and {more} more" if more > 0 else "")
+        withdrawn = sum(v.kind == "withdrawal" for v in self.violations)
+        failed = len(self.violations) - withdrawn
+        counts = [f"{failed} value(s) fail the declared checks"] if failed else []
+        if withdrawn:
+            counts.append(f"{withdrawn} previously published value(s) withdrawn (missing in the new payload)")
         Exception.__init__(
             self,
-            f"{dataset_id}: plausibility: {len(self.violations)} value(s) fail the declared checks, "
-            f"nothing was loaded: {self.got}{note}",
+            f"{dataset_id}: plausibility: {', '.join(counts)}, nothing was loaded: {self.got}{note}",
         )
 
     @property
@@ -85,9 +99,13 @@ def check_payload(
     *,
     jumps: bool = True,
     series_jumps: bool = True,
+    withdrawals: bool = False,
+    covered: pl.Expr | None = None,
 ) -> list[Violation]:
     """Every violation of the dataset's declared ranges, and (with the previous vintage, unless
-    `jumps` is False) of its declared jumps. Writes nothing.
+    `jumps` is False) of its declared jumps; with `withdrawals` (and the previous vintage, unless the
+    dataset opts out), every published value withdrawn (ingest.completeness.withdrawn_values; `covered`
+    is the payload's coverage, None: dropped rows are not compared). Writes nothing.
 
     `frame` is a connector's parsed observations (dimension columns, period, value, flag, unit);
     `previous` the dataset's current stored observations in the same shape (None on a first load).
@@ -110,6 +128,8 @@ def check_payload(
         for jump in spec.plausibility.jumps:
             if series_jumps or jump.aggregate == "sum":
                 found += _check_jump(spec.id, jump, frame, old)
+    if withdrawals and spec.plausibility.withdrawals.reject and previous is not None and previous.height:
+        found += _check_withdrawals(spec, frame, previous, covered)
     return found
 
 
@@ -286,6 +306,33 @@ def _check_jump(
     return found
 
 
+def _check_withdrawals(
+    spec: DatasetSpec, frame: pl.DataFrame, previous: pl.DataFrame, covered: pl.Expr | None
+) -> list[Violation]:
+    withdrawn = withdrawn_values(spec, frame, previous, covered)
+    if withdrawn.height == 0:
+        return []
+    keys = [*_dimensions(withdrawn.drop("how")), "period"]
+    detail = {
+        "null": "(the new payload has no value: withdrawn)",
+        "dropped": "(the new payload no longer holds it: withdrawn)",
+    }
+    return [
+        Violation(
+            spec.id,
+            "withdrawals",
+            "withdrawal",
+            _series(row, keys),
+            str(row["period"]),
+            None,
+            str(row.get("unit") or ""),
+            detail[str(row["how"])],
+            previous=row["value"],
+        )
+        for row in withdrawn.sort(keys).iter_rows(named=True)
+    ]
+
+
 def _number(value: float | None) -> str:
     if value is None:
         return "null"
@@ -295,6 +342,7 @@ def _number(value: float | None) -> str:
 
 
 __all__ = [
+    "ACCEPTABLE_KINDS",
     "PlausibilityError",
     "Violation",
     "check_payload",

@@ -17,7 +17,7 @@ from common.errors import DataError
 from common.payload import Fetcher, Payload
 from ingest.acceptance import check_before_load
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
-from ingest.completeness import check_complete
+from ingest.completeness import check_complete, coverage
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
@@ -222,6 +222,7 @@ def _ingest_locked(
             reader_version=connector.reader_version,
             raw_store=raw_store,
             lock=lock,
+            covers=coverage(spec, payloads, frame),
         )
     except FetchError as error:
         finish_run(engine, run_id, "failed", error=str(error))
@@ -248,6 +249,7 @@ def _ingest_locked(
         rows_added=result.added,
         rows_revised=result.revised,
         rows_unchanged=result.unchanged,
+        rows_withdrawn=result.withdrawn,
         snapshot_id=result.snapshot_id,
     )
     log.info("%s", result.summary())

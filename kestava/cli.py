@@ -269,7 +269,8 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     engine.dispose()
     mode = "offline snapshot" if offline else "live"
     table = Table(title=f"Ingest ({mode}) into {safe_url(settings.resolved_database_url())}")
-    for column in ("dataset", "outcome", "new", "revised", "unchanged", "payloads (304)", "s", "error"):
+    counts = ("new", "revised", "unchanged", "withdrawn")
+    for column in ("dataset", "outcome", *counts, "payloads (304)", "s", "error"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
         result = o.result
@@ -279,6 +280,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
             str(result.added if result else 0),
             str(result.revised if result else 0),
             str(result.unchanged if result else 0),
+            str(result.withdrawn if result else 0),
             f"{o.payloads} ({o.not_modified})",
             f"{o.seconds:.1f}",
             o.error or "",

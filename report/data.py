@@ -1061,10 +1061,10 @@ class Changes:
     """What changed between `start` and `end` (naive UTC): the report's "what changed" section.
 
     snapshots: snapshot_id, dataset_id, title, fetched_at (Europe/Helsinki), rows_added, rows_revised,
-    rows_unchanged, is_demo. flips: indicator, area, method, status_before, status_after, cause (the
-    report areas only). sources: the freshness_frame rows that are late, failed or never fetched at the
-    end, with state_before (at the start). failed_runs: job, dataset_id, started_at (Europe/Helsinki),
-    outcome, error.
+    rows_unchanged, rows_withdrawn, is_demo. flips: indicator, area, method, status_before, status_after,
+    cause (the report areas only). sources: the freshness_frame rows that are late, failed or never
+    fetched at the end, with state_before (at the start). failed_runs: job, dataset_id, started_at
+    (Europe/Helsinki), outcome, error.
     """
 
     start: datetime
@@ -1107,6 +1107,7 @@ def changes(
                 "rows_added": int(r["rows_added"]),
                 "rows_revised": int(r["rows_revised"]),
                 "rows_unchanged": int(r["rows_unchanged"]),
+                "rows_withdrawn": int(r["rows_withdrawn"]),
                 "is_demo": bool(r["is_demo"]),
             }
             for r in snaps.iter_rows(named=True)
@@ -1119,6 +1120,7 @@ def changes(
             "rows_added": pl.Int64(),
             "rows_revised": pl.Int64(),
             "rows_unchanged": pl.Int64(),
+            "rows_withdrawn": pl.Int64(),
             "is_demo": pl.Boolean(),
         },
     )

@@ -809,6 +809,15 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
             date=format_date(r["fetched_at"], lang),
         )
         for r in snaps.filter(pl.col("rows_revised") > 0).iter_rows(named=True)
+    ] + [
+        t(
+            "report.withdrawn_item",
+            lang,
+            dataset=rd.dataset_label(r["dataset_id"], lang, r["title"]),
+            rows=format_number(r["rows_withdrawn"], lang),
+            date=format_date(r["fetched_at"], lang),
+        )
+        for r in snaps.filter(pl.col("rows_withdrawn") > 0).iter_rows(named=True)
     ]
     flips = None
     if found.flips.height:

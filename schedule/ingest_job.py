@@ -32,6 +32,7 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
     outcome = _ingest_with_retries(runtime, dataset_id)
     result = outcome.result
     added, revised = (result.added, result.revised) if result else (0, 0)
+    withdrawn = result.withdrawn if result else 0
     _log_job(
         job,
         outcome.outcome,
@@ -45,7 +46,7 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
     check_run(
         runtime.alerter, job, outcome.outcome, outcome.error, dataset=dataset_id, cleared=outcome.cleared
     )
-    if outcome.outcome == "success" and added + revised > 0:
+    if outcome.outcome == "success" and added + revised + withdrawn > 0:
         check_freshness(runtime.alerter, runtime.catalogue, _today(), [dataset_id])
         if runtime.stop.is_set():
             log.info("compute left pending: the scheduler is stopping", extra={"job": "compute"})

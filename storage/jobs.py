@@ -57,6 +57,7 @@ def finish_run(
     rows_added: int = 0,
     rows_revised: int = 0,
     rows_unchanged: int = 0,
+    rows_withdrawn: int = 0,
     snapshot_id: int | None = None,
 ) -> None:
     """Record how a job ended."""
@@ -73,6 +74,7 @@ def finish_run(
                 rows_added=rows_added,
                 rows_revised=rows_revised,
                 rows_unchanged=rows_unchanged,
+                rows_withdrawn=rows_withdrawn,
                 snapshot_id=snapshot_id,
             )
         )

@@ -23,6 +23,7 @@ from storage.rawstore import RawStore
 
 SQLITE_BATCH = 50_000  # rows per executemany on SQLite
 OBSERVATION_COLUMNS = ("series_id", "period", "snapshot_id", "value", "flag", "valid_from")
+KEY = ["series_id", "period"]  # an observation's identity within its vintages
 
 
 class LockGuard(Protocol):
@@ -54,7 +55,8 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a load did: nothing (same payload as before), or rows added, revised and unchanged."""
+    """What a load did: nothing (same payload as before), or rows added, revised, unchanged and withdrawn
+    (closed: the payload covered them and no longer holds them)."""
 
     dataset_id: str
     snapshot_id: int
@@ -62,13 +64,15 @@ class LoadResult:
     added: int = 0
     revised: int = 0
     unchanged: int = 0
+    withdrawn: int = 0
 
     def summary(self) -> str:
         if self.unchanged_payload:
             return f"{self.dataset_id}: payload unchanged (snapshot {self.snapshot_id}); nothing written"
+        withdrawn = f", {self.withdrawn} withdrawn" if self.withdrawn else ""
         return (
             f"{self.dataset_id}: snapshot {self.snapshot_id}: {self.added} new, {self.revised} revised, "
-            f"{self.unchanged} unchanged"
+            f"{self.unchanged} unchanged{withdrawn}"
         )
 
 
@@ -99,12 +103,16 @@ def load_snapshot(
     raw_store: RawStore,
     on_stage: Callable[[str], None] | None = None,
     lock: LockGuard | None = None,
+    covers: pl.Expr | None = None,
 ) -> LoadResult:
     """Store the payloads and their observations in one transaction.
 
     A payload set identical (sha256) to the dataset's last snapshot changes nothing. Otherwise a new
     snapshot is recorded; observations new to the database are added, changed ones close the previous
-    row (valid_to) and add the new value, and identical ones are counted as unchanged. Any error rolls
+    row (valid_to) and add the new value, and identical ones are counted as unchanged. A current
+    observation the payload covers (`covers`, a filter on area and period: ingest.completeness.coverage;
+    None: none) and no longer holds is withdrawn: its row is closed (valid_to) with no new one, its
+    history kept. Any error rolls
     the whole load back, leaving the database as it was. Under a job lock (`lock`, from
     storage.locks.job_lock), the lock is checked in the transaction before it commits: a lock lost while
     the load worked (storage.locks.LockLostError) rolls the load back.
@@ -137,6 +145,7 @@ def load_snapshot(
             ids = _series_ids(conn, dataset.id, keyed)
             rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
             added, revised, unchanged = _diff(rows, current)
+            withdrawn = _withdrawn(conn, dataset.id, rows, current, covers)
             stage("diffed")
             inserted = conn.execute(
                 insert(schema.snapshot).values(
@@ -148,6 +157,9 @@ def load_snapshot(
                     rows_added=added.height,
                     rows_revised=revised.height,
                     rows_unchanged=unchanged,
+                    # left to its server default (0) when none: a load still writes a database that
+                    # predates the column (migration 0007) the same way
+                    **({"rows_withdrawn": withdrawn.height} if withdrawn.height else {}),
                 )
             ).inserted_primary_key
             assert inserted is not None
@@ -160,8 +172,8 @@ def load_snapshot(
                 ],
             )
             stage("snapshot recorded")
-            if revised.height:
-                _close_revised(conn, revised, fetched_at)
+            if revised.height or withdrawn.height:
+                _close_revised(conn, pl.concat([revised.select(KEY), withdrawn.select(KEY)]), fetched_at)
             stage("revisions closed")
             new_rows = (
                 pl.concat([added, revised])
@@ -178,7 +190,9 @@ def load_snapshot(
             if lock is not None:
                 lock.check(conn)  # last: a lock lost meanwhile rolls everything back
             stage("observations written")
-        return LoadResult(dataset.id, snapshot_id, False, added.height, revised.height, unchanged)
+        return LoadResult(
+            dataset.id, snapshot_id, False, added.height, revised.height, unchanged, withdrawn.height
+        )
 
 
 def check_references(conn: Connection, snapshot_id: int | None = None) -> None:
@@ -340,6 +354,25 @@ def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> tuple[pl.DataFram
     added = joined.filter(~present).select(rows.columns)
     revised = joined.filter(present & changed).select(rows.columns)
     return added, revised, rows.height - added.height - revised.height
+
+
+def _withdrawn(
+    conn: Connection,
+    dataset_id: str,
+    rows: pl.DataFrame,
+    current: pl.DataFrame | None,
+    covers: pl.Expr | None,
+) -> pl.DataFrame:
+    """The current (series_id, period) the payload covers and no longer holds (one anti join; the
+    series' areas are read only when there are any)."""
+    if covers is None or current is None or current.height == 0:
+        return pl.DataFrame(schema={"series_id": pl.Int64(), "period": pl.String()})
+    dropped = current.select(KEY).join(rows.select(KEY), on=KEY, how="anti")
+    if dropped.height == 0:
+        return dropped
+    query = select(schema.series.c.id, schema.series.c.area).where(schema.series.c.dataset_id == dataset_id)
+    areas = fetch_frame(conn, query, {"series_id": pl.Int64(), "area": pl.String()})
+    return dropped.join(areas, on="series_id", how="left").filter(covers).select(KEY)
 
 
 def _close_revised(conn: Connection, revised: pl.DataFrame, valid_to: datetime) -> None:

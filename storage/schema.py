@@ -62,6 +62,8 @@ snapshot = Table(
     Column("rows_added", Integer, nullable=False),
     Column("rows_revised", Integer, nullable=False),
     Column("rows_unchanged", Integer, nullable=False),
+    # observations closed because the payload covered them and no longer held them (storage.load)
+    Column("rows_withdrawn", Integer, nullable=False, server_default="0"),
     Index(None, "dataset_id", "sha256"),
 )
 
@@ -173,6 +175,7 @@ job_run = Table(
     Column("rows_added", Integer, nullable=False, server_default="0"),
     Column("rows_revised", Integer, nullable=False, server_default="0"),
     Column("rows_unchanged", Integer, nullable=False, server_default="0"),
+    Column("rows_withdrawn", Integer, nullable=False, server_default="0"),  # see snapshot.rows_withdrawn
     Column("snapshot_id", Integer),
     Column("host", String(255)),
     Column("pid", Integer),

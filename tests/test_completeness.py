@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, CompleteSpec, load_catalogue
@@ -28,6 +28,7 @@ from ingest.completeness import (
 from ingest.manifest import Manifest, read_manifest, write_manifest
 from ingest.run import DatasetOutcome, ingest
 from scripts.demo import fingrid
+from storage import schema
 from storage.load import series_keys
 from storage.rawstore import RawStore
 from storage.read import job_runs, observations, snapshots
@@ -337,6 +338,7 @@ def test_eurostat_geo_the_catalogue_lets_go_is_accepted(
     snapshot_copy = damaged("eurostat_cei_wm011")
     dataset = "eurostat_cei_wm011"
     assert _ingest_one(engine, raw_store, snapshot_copy, dataset).outcome == "success"
+    before = observations(engine, dataset)
     ((path, _),) = _files(snapshot_copy, dataset)
     _drop_geo(path, "EU27_2020")
     allowed = _with_complete(dataset, may_drop=("area = EU27_2020",))
@@ -345,8 +347,26 @@ def test_eurostat_geo_the_catalogue_lets_go_is_accepted(
 
     assert outcome.outcome == "success", outcome.error
     assert outcome.result is not None and outcome.result.added == 0
-    # the EU rows are not deleted: they stay the currently valid observations
-    assert "EU27_2020" in observations(engine, dataset)["area"].to_list()
+    # the request still names EU27_2020, so the payload covers its rows: forgiven, they are withdrawn
+    # (closed, their history kept), no longer current
+    eu_rows = before.filter(pl.col("area") == "EU27_2020").height
+    assert eu_rows > 0 and outcome.result.withdrawn == eu_rows
+    assert "EU27_2020" not in observations(engine, dataset)["area"].to_list()
+    assert _closed_rows(engine, dataset, "EU27_2020") == eu_rows  # the rows stay, closed
+    assert snapshots(engine, dataset)["rows_withdrawn"].to_list() == [0, eu_rows]
+
+
+def _closed_rows(engine: Engine, dataset: str, area: str) -> int:
+    """How many stored rows of the area are closed (valid_to set): history, not current values."""
+    obs, series = schema.observation, schema.series
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(obs.join(series, series.c.id == obs.c.series_id))
+                .where(series.c.dataset_id == dataset, series.c.area == area, obs.c.valid_to.is_not(None))
+            ).scalar_one()
+        )
 
 
 # ------------------------------------------------------------------------------------------ HSY

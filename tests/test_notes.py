@@ -241,7 +241,7 @@ def test_migration_0006_upgrades_a_database_holding_data(
         before = read.observations(engine, dataset_info.id)
         assert "note" not in inspect(engine).get_table_names()
         migrate(engine)
-        assert head_revision() == "0006"
+        assert head_revision() >= "0006"
         assert read.observations(engine, dataset_info.id).equals(before)
         assert "note" in inspect(engine).get_table_names()
         note = _add(engine)

@@ -713,6 +713,7 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
                 "rows_added": [26],
                 "rows_revised": [1234],
                 "rows_unchanged": [5000],
+                "rows_withdrawn": [3],
                 "is_demo": [False],
             }
         ),
@@ -744,7 +745,9 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
     ]
     assert context["revised"] == [
         "HSY: Helsinki-region greenhouse gas emissions: "
-        "1,234 previously published values revised (24 Nov 2026)"
+        "1,234 previously published values revised (24 Nov 2026)",
+        "HSY: Helsinki-region greenhouse gas emissions: "
+        "3 previously published values withdrawn from the new release (24 Nov 2026)",
     ]
     assert context["flips"].rows == [
         [
