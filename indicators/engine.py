@@ -17,6 +17,7 @@ from indicators.derive import derive_all
 from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
 from indicators.methods.common import HORIZON_YEAR as HORIZON_YEAR  # re-exported: callers read it here
 from indicators.methods.registry import METHODS as METHOD_SPECS
+from indicators.peers import comparison_indicators
 from indicators.targets import targets_frame
 from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, with_value_decimals
 from storage import read, schema
@@ -107,7 +108,8 @@ def _t_quantiles(df: pl.Series) -> dict[int, float]:
 def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Targets, linear paths and trend projections (with bands) for every annual series, vectorised.
 
-    Every stored series (each breakdown part of an indicator counts as its own series) gets a trend
+    Every stored series (each breakdown part of an indicator counts as its own series) but those of the
+    peer comparison (indicators.peers.comparison_indicators: observed values only) gets a trend
     projection; series with a target (only the catalogue id itself carries targets) also get the
     target, the path and the path from the latest value. Kinds: target (the target value in its year),
     path (the linear path from base to target), path_from_latest (the straight line from the latest
@@ -118,6 +120,9 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
     """
     keys = ["indicator", "area"]
     series_parts, target_parts = [], []
+    # the peer comparison's indicators get no projections (indicators.peers.comparison_indicators)
+    comparison_only = comparison_indicators(catalogue)
+    derived = {i: frame for i, frame in derived.items() if i not in comparison_only}
     for indicator_id, frame in derived.items():
         indicator = catalogue.get(indicator_id)
         targets = targets_frame(indicator, frame)

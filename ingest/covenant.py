@@ -53,7 +53,10 @@ Output (every emitted row is a peer city of ingest/peers.toml, resolved by `orga
   `population` (persons, the population in the inventory year) and `emissions_per_resident`
   (t CO2e per resident, emissions / population: derived here so that the catalogue's plausibility
   range can check it); `inventory` `baseline` or `monitoring`; `inventory_id` (emission_inventory_id,
-  else `AP<action_plan_id>` / `MR<monitoring_report_id>`); `reported_unit`. Period = inventory year.
+  else `AP<action_plan_id>` / `MR<monitoring_report_id>`); `reported_unit`; `preferred` ("true" for the
+  one inventory per city and year the indicators select, "false" for the others, which stay stored: a
+  city may have two, e.g. a SEAP's and a later SECAP's 1990 baseline; the newest document's is preferred,
+  a monitoring report after an action plan, then the larger plan or report number). Period = inventory year.
   An inventory whose emission cells are all missing has a null value flagged `missing`. Without
   `bei_flag`, an action plan's earliest inventory year is its baseline and later years are monitoring.
 - targets: `measure` `reduction_target` in % (the fraction × 100), `target` (CoM2030, Mid-term target,
@@ -525,6 +528,7 @@ class _Inventory:
     emissions: float | None
     population: float | None
     reported_unit: str | None
+    document: str = ""  # the action plan (AP<id>) or monitoring report (MR<id>) the inventory is part of
 
 
 def _years(source: str, frame: pl.DataFrame, where: str, current_year: int) -> list[int]:
@@ -592,6 +596,7 @@ def _inventory_rows(
         first_year[ident] = min(year, first_year.get(ident, year))
 
     groups: dict[tuple[str, str, str, int], list[int]] = {}
+    document_of: dict[tuple[str, str, str, int], str] = {}
     for i, ident in enumerate(table[key].to_list()):
         if flags is not None and prefix == "AP":
             baseline = _bei(source, flags[i], where)
@@ -600,6 +605,7 @@ def _inventory_rows(
         inventory_id = (ids[i] if ids is not None else "") or f"{prefix}{ident}"
         kind = "baseline" if baseline else "monitoring"
         groups.setdefault((owner[ident], kind, inventory_id, years[i]), []).append(i)
+        document_of[(owner[ident], kind, inventory_id, years[i])] = f"{prefix}{ident}"
 
     out = []
     for (organisation, kind, inventory_id, year), members in groups.items():
@@ -626,6 +632,7 @@ def _inventory_rows(
                 sum(values) if values else None,
                 people.pop() if people else None,
                 written.pop() if written else None,
+                document_of[(organisation, kind, inventory_id, year)],
             )
         )
     return out
@@ -636,6 +643,7 @@ def _inventory_frame(
 ) -> pl.DataFrame:
     if not rows:
         raise ValidationError(source, "inventories", "at least one inventory of a peer city", "none")
+    preferred = _preferred(rows)
     records = []
     for row in rows:
         unit_written = row.reported_unit or default_unit
@@ -650,6 +658,7 @@ def _inventory_frame(
             "city_code": row.organisation,
             "inventory": row.inventory,
             "inventory_id": row.inventory_id,
+            "preferred": "true" if preferred[(row.organisation, row.year)] is row else "false",
         }
         for measure, value, unit, written in (
             ("emissions", row.emissions, STORED_UNIT, unit_written),
@@ -674,6 +683,7 @@ def _inventory_frame(
             "city_code": pl.String,
             "inventory": pl.String,
             "inventory_id": pl.String,
+            "preferred": pl.String,
             "value": pl.Float64,
             "flag": pl.String,
             "unit": pl.String,
@@ -698,8 +708,29 @@ def _inventory_frame(
         "measure",
         "inventory",
         "inventory_id",
+        "preferred",
         "reported_unit",
     ).sort(["area", "measure", "inventory", "period", "inventory_id"])
+
+
+def _document_order(row: _Inventory) -> tuple[int, int, str]:
+    """How new an inventory's document is: a monitoring report (it reports on a plan already submitted)
+    after an action plan, then by the document's number (MyCovenant numbers plans and reports as they are
+    submitted; THIN: inferred from the ids seen, no submission date is read), then by the inventory id."""
+    number = row.document[2:]
+    return (row.document.startswith("MR"), int(number) if number.isdigit() else -1, row.inventory_id)
+
+
+def _preferred(rows: Sequence[_Inventory]) -> dict[tuple[str, int], _Inventory]:
+    """The one inventory per (organisation, year) the indicators use: the newest document's
+    (_document_order), e.g. a SECAP's 1990 baseline over the earlier SEAP's. The others stay stored
+    (column preferred = "false"), so which one was chosen is recorded with every observation."""
+    chosen: dict[tuple[str, int], _Inventory] = {}
+    for row in rows:
+        key = (row.organisation, row.year)
+        if key not in chosen or _document_order(row) > _document_order(chosen[key]):
+            chosen[key] = row
+    return chosen
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -68,6 +68,10 @@ def _label_parts(label: str) -> frozenset[str]:
     return frozenset({_fold(label), *(_fold(part) for part in label.split("/") if part.strip())})
 
 
+# the Nordic countries (and their autonomous territories: Åland, the Faroe Islands, Greenland)
+NORDIC_COUNTRIES: Final = frozenset({"FI", "SE", "NO", "DK", "IS", "AX", "FO", "GL"})
+
+
 @cache
 def load_peers(path: Path = PEERS_PATH) -> tuple[Peer, ...]:
     """Every peer of the catalogue, in its order; exactly one is the home city."""
@@ -77,6 +81,11 @@ def load_peers(path: Path = PEERS_PATH) -> tuple[Peer, ...]:
     homes = [peer.key for peer in peers if peer.group == "home"]
     if len(homes) != 1:
         raise ValueError(f"{path}: exactly one peer must have group = 'home', found {homes}")
+    not_nordic = [p.key for p in peers if p.group == "nordic" and p.country not in NORDIC_COUNTRIES]
+    if not_nordic:
+        raise ValueError(
+            f"{path}: group 'nordic' is for the Nordic countries {sorted(NORDIC_COUNTRIES)}: {not_nordic}"
+        )
     areas = [peer.area for peer in peers]
     if len(set(areas)) != len(areas):
         raise ValueError(f"{path}: two peers share an area code: {sorted(areas)}")

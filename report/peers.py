@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+import altair as alt
 import polars as pl
 from sqlalchemy import Engine
 
@@ -13,16 +14,20 @@ from indicators.peers import (
     RECONCILED,
     YEAR_WINDOW,
     changes,
+    left_out,
     peer_areas,
     peer_indicators,
     reconciliation,
     standings,
 )
-from ingest.peers import home_peer, peer_by_area
+from ingest.peers import home_peer, load_peers, peer_by_area
 from report import data as rd
-from report.charts import indicator_label
+from report.charts import indicator_label, peer_comparison
+from report.charts.peers import change_words
 from report.charts.per_resident import _rank_decimals
-from report.i18n import format_number, format_percent, has, label, t
+from report.i18n import format_number, has, label, t
+from report.theme import ChartMeta
+from storage import read
 
 # chart name → the peer indicator it draws (the emissions per resident of each source)
 PEER_CHARTS: Final[dict[str, str]] = {
@@ -46,12 +51,17 @@ def method_text(indicator: str, source: str, lang: str) -> str:
 
 @dataclass(frozen=True)
 class PeerFrames:
-    """One peer indicator's standings in its latest year (with snapshot_ids) and the peers' trends."""
+    """One peer indicator's standings (with snapshot_ids), the peers' trends, who was left out and why,
+    and, for a source whose figures come in more than one unit, the unit each city reported."""
 
     indicator: str
     source: str
     standings: pl.DataFrame
     changes: pl.DataFrame
+    left_out: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"area": pl.Utf8, "latest_year": pl.Int64})
+    )
+    reported_units: dict[str, str] = field(default_factory=dict)
 
 
 def _observed(engine: Engine, indicator: str) -> pl.DataFrame:
@@ -59,29 +69,76 @@ def _observed(engine: Engine, indicator: str) -> pl.DataFrame:
     return values.filter(pl.col("area").is_in(peer_areas()) & pl.col("year").is_not_null())
 
 
+def unit_kind(written: str) -> str:
+    """`tCO2`, `tCO2e` or `tCO2 or tCO2e` (not stated) for a Covenant inventory's reported_unit."""
+    head = written.split(" per ")[0].strip()
+    return head if head in ("tCO2", "tCO2e") else "tCO2 or tCO2e"
+
+
+def reported_units(engine: Engine, indicator: str) -> dict[str, str]:
+    """Per area, the unit its latest inventory was reported in (unit_kind), where the indicator's dataset
+    records one (`reported_unit`: Covenant of Mayors inventories are t CO2 or t CO2e as each city chose);
+    keyed by "area/year". Empty for other sources."""
+    derive = load_indicator_catalogue().get(indicator).derive
+    dataset = getattr(derive, "dataset", None)
+    if dataset is None:
+        return {}
+    observations = read.observations(engine, dataset, area=peer_areas())
+    if "reported_unit" not in observations.columns:
+        return {}
+    for column, wanted in getattr(derive, "filter", {}).items():
+        if column in observations.columns:
+            observations = observations.filter(pl.col(column) == wanted)
+    return {
+        f"{r['area']}/{r['period']}": unit_kind(str(r["reported_unit"]))
+        for r in observations.select("area", "period", "reported_unit").unique().iter_rows(named=True)
+        if r["reported_unit"] is not None
+    }
+
+
 def peer_frames(engine: Engine, indicator: str) -> PeerFrames:
-    """The standings and trends of one peer indicator; MissingDataError when the home city has no value."""
+    """The standings and trends of one peer indicator; MissingDataError when the home city has no value.
+
+    Where the cities reported in different units (Covenant inventories in t CO2 or t CO2e), a city whose
+    unit is known to differ from the home city's is shown but not ranked (standings' `unranked`).
+    """
     entry = load_indicator_catalogue().get(indicator)
     if entry.peers is None:
         raise ValueError(f"{indicator} is not a peer indicator (no `peers` source in the catalogue)")
     values = _observed(engine, indicator)
-    ranked = standings(
-        values.select("area", "year", "value"),
-        direction=entry.direction,
-        home=home_peer().area,
-        window=YEAR_WINDOW[entry.peers],
-    )
-    if ranked.height == 0:
+    home = home_peer().area
+    plain = values.select("area", "year", "value")
+    units_by_year = reported_units(engine, indicator)
+    first = standings(plain, direction=entry.direction, home=home, window=YEAR_WINDOW[entry.peers])
+    if first.height == 0:
         raise rd.MissingDataError(f"no value of {indicator} for the home city; ingest and compute first")
+    units = {
+        str(r["area"]): units_by_year[key]
+        for r in first.iter_rows(named=True)
+        if (key := f"{r['area']}/{r['year']}") in units_by_year
+    }
+    mine = units.get(home)
+    other_unit = [
+        area for area, unit in units.items() if mine in KNOWN_UNITS and unit in KNOWN_UNITS and unit != mine
+    ]
+    ranked = standings(
+        plain, direction=entry.direction, home=home, window=YEAR_WINDOW[entry.peers], unranked=other_unit
+    )
     ids = values.join(ranked.select("area", "year"), on=["area", "year"], how="semi").select(
         "area", "snapshot_ids"
     )
+    covered = [p.area for p in load_peers() if entry.peers in p.sources]
     return PeerFrames(
         indicator=indicator,
         source=entry.peers,
         standings=ranked.join(ids, on="area", how="left"),
-        changes=changes(values.select("area", "year", "value"), ranked),
+        changes=changes(plain, ranked, home),
+        left_out=left_out(plain, ranked, covered),
+        reported_units=units,
     )
+
+
+KNOWN_UNITS: Final = ("tCO2", "tCO2e")
 
 
 def shared_peer_frames(engine: Engine, indicator: str, shared: dict[Any, Any] | None) -> PeerFrames:
@@ -95,9 +152,57 @@ def shared_peer_frames(engine: Engine, indicator: str, shared: dict[Any, Any] | 
     return found
 
 
+def per_resident(indicator: str) -> bool:
+    """Whether the indicator is a value per resident (its change is labelled so)."""
+    return load_indicator_catalogue().get(indicator).unit.endswith("per resident")
+
+
+def change_text(row: dict[str, Any], lang: str, *, per_resident: bool = False) -> str:
+    """A change row (indicators.peers.changes) as the chart words it (report.charts.peers.change_words)."""
+    return change_words(
+        float(row["change"]),
+        int(row["base_year"]),
+        int(row["year"]),
+        comparable=bool(row["comparable"]),
+        per_resident=per_resident,
+        lang=lang,
+    )
+
+
+def peer_chart(found: PeerFrames, *, meta: ChartMeta, lang: str, indicator: str) -> alt.LayerChart:
+    """The peer chart of one indicator's frames, with its notes (span, newer figures, left out, units)."""
+    return peer_comparison(
+        found.standings,
+        meta=meta,
+        lang=lang,
+        indicator=indicator,
+        unit_text=unit_text(found.indicator, lang),
+        source=found.source,
+        changes=found.changes,
+        per_resident=per_resident(found.indicator),
+        left_out=found.left_out,
+        reported_units=found.reported_units,
+    )
+
+
+def change_ranks(frames: PeerFrames) -> pl.DataFrame:
+    """The comparable changes ranked (standings over the `change` values, same direction as the
+    indicator): area, rank, peers. Only changes over the one compared span are ranked."""
+    entry = load_indicator_catalogue().get(frames.indicator)
+    comparable = frames.changes.filter(pl.col("comparable"))
+    if comparable.height == 0:
+        return pl.DataFrame(schema={"area": pl.Utf8, "rank": pl.Int64, "peers": pl.Int64})
+    return standings(
+        comparable.select("area", "year", pl.col("change").alias("value")),
+        direction=entry.direction,
+        home=home_peer().area,
+    ).select("area", "rank", "peers")
+
+
 def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = None) -> list[list[str]]:
-    """Per peer indicator with data: indicator, source, year, the home city's value, rank of n, its change
-    since its base year with that change's rank, and the best peer (frames from `shared` when given)."""
+    """Per peer indicator with data: indicator, source, year (and how many peers have newer figures), the
+    home city's value, rank of n, its change since the common base year with that change's rank among the
+    changes over the same span, and the best peer (frames from `shared` when given)."""
     names = peer_by_area()
     home = home_peer().area
     catalogue = load_indicator_catalogue()
@@ -118,38 +223,30 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
 
         mine = ranked.filter(pl.col("area") == home).row(0, named=True)
         best = ranked.row(0, named=True)
-        change_text = "–"
+        change_cell = "–"
         trend = found.changes
         if trend.filter(pl.col("area") == home).height:
             own = trend.filter(pl.col("area") == home).row(0, named=True)
-            trend_ranked = standings(
-                trend.select(
-                    "area", pl.lit(int(mine["year"])).alias("year"), pl.col("change").alias("value")
-                ),
-                direction=entry.direction,
-                home=home,
-            )
-            own_rank = trend_ranked.filter(pl.col("area") == home).row(0, named=True)
-            change_text = t(
-                "peers.change_ranked",
-                lang,
-                change=t(
-                    "peers.change",
+            change_cell = change_text(own, lang, per_resident=per_resident(indicator))
+            ranks = change_ranks(found).filter(pl.col("area") == home)
+            if own["comparable"] and ranks.height and int(ranks["peers"][0]) > 1:
+                change_cell = t(
+                    "peers.change_ranked",
                     lang,
-                    pct=format_percent(own["change"], lang, signed=True),
-                    base=own["base_year"],
-                ),
-                rank=own_rank["rank"],
-                n=own_rank["peers"],
-            )
+                    change=change_cell,
+                    rank=ranks["rank"][0],
+                    n=ranks["peers"][0],
+                )
+        newer = ranked.filter(pl.col("year") > mine["year"]).height
+        year_cell = str(mine["year"]) + (f" ({t('peers.newer_count', lang, n=newer)})" if newer else "")
         rows.append(
             [
                 indicator_label(indicator, lang),
                 t(f"peers.source_{found.source}", lang),
-                str(mine["year"]),
+                year_cell,
                 shown(mine["value"]),
                 t("peers.rank_of", lang, rank=mine["rank"], n=mine["peers"]),
-                change_text,
+                change_cell,
                 f"{names[best['area']].name[lang]} {shown(best['value'])}"  # type: ignore[index]
                 + (f" ({best['year']})" if best["year"] != mine["year"] else ""),
             ]
@@ -190,8 +287,13 @@ __all__ = [
     "RECONCILIATION_COLUMNS",
     "STANDING_COLUMNS",
     "PeerFrames",
+    "change_ranks",
+    "change_text",
+    "peer_chart",
     "peer_frames",
+    "per_resident",
     "reconciliation_rows",
+    "reported_units",
     "shared_peer_frames",
     "standing_rows",
     "unit_text",

@@ -462,14 +462,8 @@ def _builders(
             found = peers.shared_peer_frames(engine, peers.PEER_CHARTS[name], shared)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(meta_of(ids, ""), method=peers.method_text(found.indicator, found.source, lang))
-            chart = charts.peer_comparison(
-                found.standings,
-                meta=meta,
-                lang=lang,
-                indicator=charts.indicator_label(found.indicator, lang),
-                unit_text=peers.unit_text(found.indicator, lang),
-                source=found.source,
-                changes=found.changes,
+            chart = peers.peer_chart(
+                found, meta=meta, lang=lang, indicator=charts.indicator_label(found.indicator, lang)
             )
             return chart, ids
 

@@ -11,6 +11,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from common.payload import Payload, RequestSpec
+from indicators.catalogue import load_indicator_catalogue
+from indicators.derive import derive_sum
 from ingest import covenant
 from ingest.catalogue import load_catalogue
 from ingest.covenant import CovenantConnector, newest_release
@@ -215,6 +217,50 @@ def test_several_inventories_per_city_and_two_of_the_same_year_keep_their_ids(
         ("2019", "monitoring", "MR7003", 1_150_000.0),  # 1 100 000 + 50 000
         ("2019", "monitoring", "MR7004", 1_120_000.0),
     ]
+
+
+def test_two_inventories_of_one_city_and_year_one_is_preferred_and_the_indicators_still_derive(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    # a SEAP (plan 100) and a later SECAP (plan 101), both with a 1990 baseline, and two 2019 reports
+    plans = (("100", "1418"), ("101", "1418"), ("200", "1403"), ("300", "1020"))
+    df2 = action_plans(
+        [*BASELINES, *rows("101", 1990, "172629", "1100000")],
+        plans=plans,
+    )
+    reports = (("1418", "100", "7001"), ("1418", "101", "7003"), ("1418", "101", "7004"))
+    df3 = monitoring(
+        [
+            *rows("7001", 2016, "274583", "1367949"),
+            *rows("7003", 2019, "289731", "1150000"),
+            *rows("7004", 2019, "289731", "1120000"),
+        ],
+        reports=reports,
+    )
+    serve(httpserver, {"2024_release": release_files(df2=df2, df3=df3)})
+    frame = run(httpserver, fetcher)
+    espoo = frame.filter(pl.col("area") == "049", pl.col("measure") == "emissions")
+    # both inventories stay stored; the newer document's is the one the indicators use
+    assert sorted(espoo.select("period", "inventory_id", "preferred").rows()) == [
+        ("1990", "AP100", "false"),
+        ("1990", "AP101", "true"),
+        ("2016", "MR7001", "true"),
+        ("2019", "MR7003", "false"),
+        ("2019", "MR7004", "true"),
+    ]
+    observations = frame.with_columns(
+        pl.lit(1).alias("snapshot_id"), pl.lit(datetime(2025, 6, 1)).alias("valid_from")
+    )
+    catalogue = load_indicator_catalogue()
+    for indicator in ("peer_ghg_total_covenant", "peer_ghg_per_resident_covenant"):
+        entry = catalogue.get(indicator)
+        derived = derive_sum(entry, entry.derive, observations)  # type: ignore[arg-type]
+        mine = dict(derived.filter(pl.col("area") == "049").select("period", "value").rows())
+        assert set(mine) == {"1990", "2016", "2019"}
+    totals = catalogue.get("peer_ghg_total_covenant")
+    derived = derive_sum(totals, totals.derive, observations)  # type: ignore[arg-type]
+    mine = dict(derived.filter(pl.col("area") == "049").select("period", "value").rows())
+    assert mine["1990"] == pytest.approx(1100.0) and mine["2019"] == pytest.approx(1120.0)  # kt
 
 
 def test_inventory_ids_and_the_baseline_flag_are_read_when_the_sheet_has_them(

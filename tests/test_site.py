@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from indicators.engine import compute
 from indicators.query import indicator_values
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
+from report import peers as report_peers
 from report import weekly
 from report.export import export_table
 from report.i18n import LANGS, catalogue_text, format_number, label, source_text, t
@@ -157,11 +159,31 @@ def test_downloads_are_the_export_of_the_indicator_with_a_citation(built: Built)
 
 def test_a_peer_indicator_page_ranks_espoo_and_states_the_method(built: Built) -> None:
     page = _page(built, "en/indicators/peer_ghg_per_resident_oecd.html")
-    assert re.search(r"Espoo \d+(st|nd|rd|th) of \d+ peers in emissions per resident, OECD \d{4}", page)
+    assert re.search(r"Espoo \d+(st|nd|rd|th) of \d+ cities in emissions per resident, OECD \d{4}", page)
     spec = (built.site / "en" / "charts" / "peer_ghg_per_resident_oecd.vl.json").read_text(encoding="utf-8")
     assert "Method: OECD" in spec
     peers = _page(built, "fi/peers.html")
     assert t("peers.reconciliation_caption", "fi") in peers and t("peers.standings_caption", "fi") in peers
+
+
+def test_a_peer_pages_table_lists_the_charts_cities_and_years_under_a_peer_heading(built: Built) -> None:
+    page = _page(built, "en/indicators/peer_ghg_per_resident_covenant.html")
+    assert "Over time" not in page and "Espoo among the peer cities" in page
+    caption = html.escape(t("site.peer_comparison_caption", "en"), quote=False)
+    table = page[page.index(caption.split("'")[-1] + "</caption>") :]
+    table = table[: table.index("</table>")]
+    shown = re.findall(r'<th scope="row">([^<]+?)(?: ◀)?</th><td class="num">(\d{4})</td>', table)
+    spec = json.loads(
+        (built.site / "en" / "charts" / "peer_ghg_per_resident_covenant.vl.json").read_text(encoding="utf-8")
+    )
+    drawn = next(d for d in spec["datasets"].values() if d and "area_key" in d[0])
+    assert sorted(shown) == sorted((row["area"], str(row["year"])) for row in drawn)
+    # the standings themselves: every city on its latest figure, one row per city
+    found = report_peers.peer_frames(built.engine, "peer_ghg_per_resident_covenant")
+    assert len(shown) == found.standings.height
+    # Covenant inventories are t CO2 or t CO2e as each city chose: the unit reported is carried to the chart
+    assert set(found.reported_units) == set(found.standings.get_column("area").to_list())
+    assert t("peers.note_unit_unknown", "en") in " ".join(spec["title"]["subtitle"])
 
 
 def test_a_note_shows_on_its_indicator_page_in_its_language_only(built: Built) -> None:

@@ -17,27 +17,51 @@ from report.theme import ChartMeta
 
 PEER_STANDINGS_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the peer's area code (ingest/peers.toml)"),
-    "year": Col("int", "the year of the value ranked (the home city's latest, or a peer's latest before it)"),
+    "year": Col("int", "the year of the value compared (each city's latest within the recency limit)"),
     "value": Col("num", "the indicator's value in that year"),
-    "rank": Col("int", "1 = best in the indicator's desired direction; ties share the better rank"),
-    "peers": Col("int", "how many peers have a value that year"),
+    "rank": Col(
+        "int",
+        "1 = best in the indicator's desired direction; ties share the better rank; null: shown, not ranked",
+        nullable=True,
+    ),
+    "peers": Col("int", "how many cities are ranked, the home city among them"),
 }
 PEER_CHANGE_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the peer's area code"),
     "base_year": Col("int", "the year the change is measured from"),
-    "change": Col("num", "the change since base_year, per cent"),
+    "year": Col("int", "the year the change is measured to"),
+    "change": Col("num", "the change from base_year to year, per cent"),
+    "comparable": Col("bool", "whether the change covers the compared span (and may be ranked)"),
+}
+PEER_LEFT_OUT_FRAME: Final[Mapping[str, Col]] = {
+    "area": Col("str", "a peer the standings do not show"),
+    "latest_year": Col("int", "its latest figure's year; null: the source has none", nullable=True),
 }
 GROUP_COLOURS: Final[Mapping[str, str]] = {
     "home": th.OKABE_ITO["blue"],
     "nordic": th.NEUTRAL,
     "leader": th.LIGHT_NEUTRAL,
 }
+# the peer chart's notes under its title wrap at this width
+NOTE_WRAP: Final = 95
 
 
 def _ordinal(number: int) -> str:
     """An English ordinal: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st."""
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
+
+
+def change_words(
+    change: float, base_year: int, year: int, *, comparable: bool, per_resident: bool, lang: str
+) -> str:
+    """A peer's change as the chart and the tables word it: "−39 % per resident since 1990" over the
+    compared span, "+5 % 2016–2022 (other span, not ranked)" over another."""
+    pct = format_percent(change, lang, signed=True)
+    if not comparable:
+        key = "peers.change_other_per_resident" if per_resident else "peers.change_other"
+        return t(key, lang, pct=pct, base=base_year, year=year)
+    return t("peers.change_per_resident" if per_resident else "peers.change", lang, pct=pct, base=base_year)
 
 
 def peer_comparison(
@@ -49,13 +73,21 @@ def peer_comparison(
     unit_text: str,
     source: str,
     changes: pl.DataFrame | None = None,
+    per_resident: bool = False,
+    left_out: pl.DataFrame | None = None,
+    reported_units: Mapping[str, str] | None = None,
 ) -> alt.LayerChart:
-    """The peers' values in one year as ranked bars, the home city highlighted, each bar labelled with its
-    value and, when `changes` is given, the change since its base year (the trend).
+    """The peers' latest values as ranked bars, the home city highlighted, each bar labelled with its
+    value (its year when not the home city's) and, when `changes` has rows, its change (the trend).
 
     standings: indicators.peers.standings for one indicator of one source (PEER_STANDINGS_FRAME); the
-    title states the home city's rank ("Espoo 7th of 14 peers …, OECD 2022"), and `meta.method` the
+    title states the home city's rank ("Espoo 7th of 14 cities …, OECD 2022"), and `meta.method` the
     method the figures follow. indicator: the indicator's name in lang; unit_text: its unit in lang.
+    Notes under the title say what span the changes cover (PEER_CHANGE_FRAME; only `comparable` changes
+    share it), which cities have newer figures than the home city, which peers are left out and why
+    (`left_out`, PEER_LEFT_OUT_FRAME) and, with `reported_units` (area -> tCO2 / tCO2e / "tCO2 or
+    tCO2e"), the unit each inventory was reported in. An unranked row (null rank) is drawn after the
+    ranked ones and marked. `per_resident`: the changes are of a value per resident and say so.
     """
     name = "peer_comparison"
     _check_lang(name, lang)
@@ -71,24 +103,43 @@ def peer_comparison(
     home = next(p.area for p in peers.values() if p.group == "home")
     if home not in set(f.get_column("area")):
         raise ValueError(f"{name}: the home city {home!r} has no row in `standings`")
-    change_of: dict[str, tuple[int, float]] = {}
-    if changes is not None:
+    change_of: dict[str, dict[str, object]] = {}
+    # a single year of figures has no changes: the chart is drawn without them
+    if changes is not None and changes.height:
         c = _frame(name, "changes", changes, PEER_CHANGE_FRAME)
         _unique(name, "changes", c, ["area"])
-        change_of = {str(r["area"]): (int(r["base_year"]), float(r["change"])) for r in c.rows(named=True)}
+        change_of = {str(r["area"]): r for r in c.rows(named=True)}
+    units = dict(reported_units or {})
 
     year = int(f.filter(pl.col("area") == home).get_column("year")[0])
     first_year = int(f.get_column("year").min())  # type: ignore[arg-type]
     count = int(f.get_column("peers")[0])
-    rows = sorted(f.rows(named=True), key=lambda r: (r["rank"], peers[r["area"]].name[lang]))  # type: ignore[index]
+    rows = sorted(
+        f.rows(named=True),
+        key=lambda r: (r["rank"] is None, r["rank"] or 0, peers[r["area"]].name[lang]),  # type: ignore[index]
+    )
     places = _rank_decimals([float(r["value"]) for r in rows], lang)
-    groups = {g: t(f"peers.group_{g}", lang) for g in GROUP_COLOURS}
+    present_groups = {peers[r["area"]].group for r in rows}
+    groups = {g: t(f"peers.group_{g}", lang) for g in GROUP_COLOURS if g in present_groups}
 
     def change_text(area: str) -> str:
         if area not in change_of:
             return NOT_AVAILABLE
-        base, pct = change_of[area]
-        return t("peers.change", lang, pct=format_percent(pct, lang, signed=True), base=base)
+        r = change_of[area]
+        return change_words(
+            float(r["change"]),  # type: ignore[arg-type]
+            int(r["base_year"]),  # type: ignore[call-overload]
+            int(r["year"]),  # type: ignore[call-overload]
+            comparable=bool(r["comparable"]),
+            per_resident=per_resident,
+            lang=lang,
+        )
+
+    def unit_mark(area: str, rank: object) -> str:
+        marks = [t("peers.unit_co2_only", lang)] if units.get(area) == "tCO2" else []
+        if rank is None:
+            marks.append(t("peers.unranked", lang))
+        return " · " + ", ".join(marks) if marks else ""
 
     df = pl.DataFrame(
         [
@@ -97,15 +148,17 @@ def peer_comparison(
                 "area": peers[r["area"]].name[lang],  # type: ignore[index]
                 "year": int(r["year"]),
                 "value": float(r["value"]),
-                "rank": int(r["rank"]),
+                "rank": r["rank"],
                 "group": groups[peers[r["area"]].group],
                 "change": change_text(r["area"]),
                 "label": format_number(float(r["value"]), lang, places)
                 + (f" ({r['year']})" if int(r["year"]) != year else "")
+                + unit_mark(r["area"], r["rank"])
                 + (f" · {change_text(r['area'])}" if r["area"] in change_of else ""),
             }
             for r in rows
-        ]
+        ],
+        schema_overrides={"rank": pl.Int64},
     )
     order = df.get_column("area").to_list()
     y_enc = alt.Y("area:N", sort=order, title=None)
@@ -118,7 +171,7 @@ def peer_comparison(
             color=alt.Color(
                 "group:N",
                 title=None,
-                scale=alt.Scale(domain=list(groups.values()), range=list(GROUP_COLOURS.values())),
+                scale=alt.Scale(domain=list(groups.values()), range=[GROUP_COLOURS[g] for g in groups]),
                 legend=alt.Legend(orient="bottom", direction="horizontal"),
             ),
             tooltip=[
@@ -158,6 +211,18 @@ def peer_comparison(
             source=t(f"peers.source_{source}", lang),
             year=when,
         )
+    notes = _notes(
+        lang,
+        home=home,
+        home_name=str(home_row["area"]),
+        year=year,
+        rows=rows,
+        names={a: str(p.name[lang]) for a, p in peers.items()},  # type: ignore[index]
+        change_of=change_of,
+        per_resident=per_resident,
+        left_out=left_out,
+        units=units,
+    )
     description = t(
         "peers.description",
         lang,
@@ -171,8 +236,9 @@ def peer_comparison(
         best=f"{order[0]} {format_number(float(df.get_column('value')[0]), lang, places)}",
         source=t(f"peers.source_{source}", lang),
     )
+    description = " ".join([description, *notes])
     table = df.select("area_key", "area", "year", "value", "rank", "group", "change")
-    return _finish(
+    finished = _finish(
         chart,
         name=name,
         finding=finding,
@@ -182,3 +248,59 @@ def peer_comparison(
         table=table,
         decimals={"value": places},
     )
+    title = finished.title
+    if notes and isinstance(title, alt.TitleParams):
+        lines = [line for note in notes for line in th.wrap_title(note, NOTE_WRAP)]
+        title.subtitle = [*lines, *title.subtitle]
+    return finished
+
+
+def _notes(
+    lang: str,
+    *,
+    home: str,
+    home_name: str,
+    year: int,
+    rows: list[dict[str, object]],
+    names: Mapping[str, str],
+    change_of: Mapping[str, Mapping[str, object]],
+    per_resident: bool,
+    left_out: pl.DataFrame | None,
+    units: Mapping[str, str],
+) -> list[str]:
+    """The notes under the peer chart's title: the span compared, newer figures, who is left out, units."""
+    notes = []
+    own = change_of.get(home)
+    if own is not None and own["comparable"]:
+        others = sum(1 for a, r in change_of.items() if a != home and not r["comparable"])
+        notes.append(
+            t(
+                "peers.note_span_per_resident" if per_resident else "peers.note_span",
+                lang,
+                base=own["base_year"],
+                year=own["year"],
+            )
+            + (" " + t("peers.note_other_spans", lang, n=others) if others else "")
+        )
+    count = sum(1 for r in rows if int(str(r["year"])) > year)
+    if count:
+        notes.append(t("peers.note_newer", lang, n=count, area=home_name, year=year))
+    if left_out is not None and left_out.height:
+        lo = _frame("peer_comparison", "left_out", left_out, PEER_LEFT_OUT_FRAME)
+        rows_out = lo.sort("area").rows(named=True)
+        none = [names.get(str(r["area"]), str(r["area"])) for r in rows_out if r["latest_year"] is None]
+        old = [
+            f"{names.get(str(r['area']), str(r['area']))} ({r['latest_year']})"
+            for r in rows_out
+            if r["latest_year"] is not None
+        ]
+        if old:
+            notes.append(t("peers.note_left_out_old", lang, cities=", ".join(old)))
+        if none:
+            notes.append(t("peers.note_left_out_none", lang, cities=", ".join(none)))
+    shown_units = {units[str(r["area"])] for r in rows if str(r["area"]) in units}
+    if "tCO2 or tCO2e" in shown_units:
+        notes.append(t("peers.note_unit_unknown", lang))
+    if "tCO2" in shown_units:
+        notes.append(t("peers.note_unit_co2", lang))
+    return notes

@@ -24,6 +24,7 @@ from ingest.licensing import publishable
 from report import charts
 from report import data as rd
 from report import peers as report_peers
+from report.charts.per_resident import _rank_decimals
 from report.export import publishable_indicator
 from report.i18n import LANGS, catalogue_text, format_number, has, label, source_text, t
 from report.notes import note_html
@@ -275,14 +276,8 @@ def _indicator_chart(
                 rd.chart_meta(data.engine, snapshot_ids=ids),
                 method=report_peers.method_text(entry.id, found.source, lang),
             )
-            chart: alt.TopLevelMixin = charts.peer_comparison(
-                found.standings,
-                meta=meta,
-                lang=lang,
-                indicator=_name(entry, lang),
-                unit_text=report_peers.unit_text(entry.id, lang),
-                source=found.source,
-                changes=found.changes,
+            chart: alt.TopLevelMixin = report_peers.peer_chart(
+                found, meta=meta, lang=lang, indicator=_name(entry, lang)
             )
             return SiteChart(entry.id, chart, ids)
         if entry.expanded_ids() != [entry.id]:
@@ -308,8 +303,55 @@ def _indicator_chart(
         return None
 
 
-def _comparison(values: pl.DataFrame, entry: Indicator, main: str, lang: str) -> Table | None:
-    """Every area's latest observed value (the main area's row marked), when the indicator has several."""
+def _peer_comparison(found: report_peers.PeerFrames, main: str, lang: str) -> Table:
+    """A peer indicator's comparison table: the chart's standings (the same cities, years, values to the
+    chart's decimals and ranks), so the page's two views agree on who is compared and on which year."""
+    standings = found.standings
+    places = _rank_decimals(standings.get_column("value").to_list(), lang)
+    unit = report_peers.unit_text(found.indicator, lang)
+    rows = [
+        [
+            rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
+            str(r["year"]),
+            f"{format_number(float(r['value']), lang, places)}\u00a0{unit}",
+            "–" if r["rank"] is None else t("peers.rank_of", lang, rank=r["rank"], n=r["peers"]),
+        ]
+        for r in standings.iter_rows(named=True)
+    ]
+    return Table(
+        t("site.peer_comparison_caption", lang),
+        [
+            t("site.col_area", lang),
+            t("site.col_period", lang),
+            t("site.col_value", lang),
+            t("peers.rank", lang),
+        ],
+        rows,
+        [False, True, True, True],
+    )
+
+
+def _peer_frames_of(data: SiteData, entry: Indicator) -> report_peers.PeerFrames | None:
+    """The peer frames of a peer indicator (read once per build), None for other indicators or no data."""
+    if entry.peers is None:
+        return None
+    try:
+        return report_peers.shared_peer_frames(data.engine, entry.id, data.cache)
+    except rd.MissingDataError:
+        return None
+
+
+def _comparison(
+    values: pl.DataFrame,
+    entry: Indicator,
+    main: str,
+    lang: str,
+    peers: report_peers.PeerFrames | None = None,
+) -> Table | None:
+    """Every area's latest observed value (the main area's row marked), when the indicator has several; a
+    peer indicator's standings (`peers`, the frames its chart draws) instead, when given."""
+    if peers is not None:
+        return _peer_comparison(peers, main, lang)
     observed = values.filter((pl.col("kind") == "observed") & pl.col("value").is_not_null())
     if entry.expanded_ids() != [entry.id]:
         return None
@@ -581,11 +623,14 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "sources": sources,
         "targets": _targets(values, entry, lang),
         "chart": site_chart.name if site_chart else None,
+        "chart_heading": t("site.peer_chart_heading", lang, area=rd.area_label(area, lang))
+        if entry.peers is not None
+        else t("site.chart_heading", lang, area=rd.area_label(area, lang)),
         "chart_title": _title_of(site_chart),
         "chart_alt": str(site_chart.spec.get("description", "")) if site_chart else "",
         "chart_table": chart_table,
         "statuses": statuses,
-        "comparison": _comparison(values, entry, area, lang),
+        "comparison": _comparison(values, entry, area, lang, _peer_frames_of(data, entry)),
         "breakdown": _breakdown(values, entry, area, lang),
         "published": published,
         "revisions": revisions,
