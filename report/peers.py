@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -252,6 +253,20 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
             ]
         )
     return rows
+
+
+def section_snapshot_ids(engine: Engine, shared: dict[Any, Any] | None = None) -> list[int]:
+    """The snapshots behind the peer section's two tables (every peer indicator's standings and the home
+    city's totals by source), for the report's sources and traceability."""
+    ids: set[int] = set()
+    for indicator in peer_indicators():
+        try:
+            ids.update(rd.snapshot_ids_of(shared_peer_frames(engine, indicator, shared).standings))
+        except rd.MissingDataError:
+            continue
+    with contextlib.suppress(rd.MissingDataError):  # no totals yet: nothing of theirs to cite
+        ids.update(rd.snapshot_ids_of(rd._values(engine, list(RECONCILED), home_peer().area, "observed")))
+    return sorted(ids)
 
 
 def reconciliation_rows(engine: Engine, lang: str) -> list[list[str]]:

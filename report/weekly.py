@@ -1396,6 +1396,10 @@ def _finish_report(report: _StartedReport) -> ReportResult:
     chart_ids = {r.heading: r.snapshot_ids for r in results if r.snapshot_ids}
     if head is not None:
         chart_ids = {head["heading"]: head["snapshot_ids"], **chart_ids}
+    # the peer section's tables (standings, totals by source) are numbers the reader sees too
+    peer_ids = peers.section_snapshot_ids(engine, shared)
+    if peer_ids:
+        chart_ids[t("peers.heading", lang)] = peer_ids
     provenance = _provenance_table(engine, chart_ids, lang)
     is_demo = _any_demo(engine, [i for ids in chart_ids.values() for i in ids]) or any(
         r.spec and r.spec["usermeta"]["kestava"]["is_demo"] for r in results

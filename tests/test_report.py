@@ -1072,3 +1072,18 @@ def test_the_languages_of_one_run_read_each_charts_data_once(
     # and each language drew them: the same numbers under three languages' headers
     tables = {lang: r.path.parent / "sector_waterfall.csv" for lang, r in results.items()}
     assert len({path.read_text(encoding="utf-8") for path in tables.values()}) == 3
+
+
+def test_the_peer_sections_tables_are_traced_to_their_snapshots(light: dict[str, Path]) -> None:
+    """The peers' standings and the totals by source are numbers the reader sees: the sources table names
+    their datasets' snapshots with the peer section among their users (OECD green area and the Urban Audit
+    tables were listed as feeding only "Data freshness")."""
+    text = light["en"].read_text(encoding="utf-8")
+    section = text[text.index('<section id="provenance"') :]
+    section = section[: section.index("</section>")]
+    rows = section.split("<tr")[2:]  # after the header row
+    peer_heading = t("peers.heading", "en")
+    cited = [row for row in rows if peer_heading in row]
+    assert cited, "no snapshot lists the peer section as a user"
+    assert any("DF_GREEN_AREA" in row for row in cited)
+    assert any("urb_cenv" in row for row in cited)
