@@ -12,6 +12,7 @@ from datetime import date, datetime
 import polars as pl
 from sqlalchemy import Engine, delete, func, insert, select
 
+from common.flags import normalised_flags
 from indicators.catalogue import IndicatorCatalogue, ReductionTarget, load_indicator_catalogue
 from indicators.derive import derive_all
 from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
@@ -25,7 +26,7 @@ from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
 from storage.locks import HeldLock
 
-ENGINE_VERSION = "engine/1"
+ENGINE_VERSION = "engine/2"  # 2: observed values carry their sources' status flags
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ VALUE_SCHEMA = pl.Schema(
         "snapshot_ids": pl.List(pl.Int64()),
     }
 )
+# what compute stores: VALUE_SCHEMA plus the source status flags behind an observed value (flags)
+STORED_VALUE_SCHEMA = pl.Schema({**VALUE_SCHEMA, "flags": pl.String()})
 
 
 @dataclass
@@ -300,6 +303,7 @@ def indicator_values(
             "unit",
             "vintage",
             "snapshot_ids",
+            normalised_flags(pl.col("flags")).alias("flags"),
         )
         for frame in derived.values()
     ]
@@ -307,8 +311,15 @@ def indicator_values(
     estimates = paths.filter(
         pl.col("kind") == "projection", pl.col("period").cast(pl.Int64) <= today.year - 1
     ).with_columns(pl.lit("estimate").alias("kind"))
+    no_flags = pl.lit(None, dtype=pl.String).alias("flags")  # computed, not published: no source status
     # unsorted: storage does not need an order, and readers (kestava.api) sort what they return
-    return pl.concat([*[o.cast(VALUE_SCHEMA) for o in observed], paths, estimates])
+    return pl.concat(
+        [
+            *[o.cast(STORED_VALUE_SCHEMA) for o in observed],
+            paths.with_columns(no_flags),
+            estimates.with_columns(no_flags),
+        ]
+    )
 
 
 def _thresholds(method: str, has_target: bool) -> dict[str, float]:
@@ -669,6 +680,7 @@ def compute(
                 "lower",
                 "upper",
                 "unit",
+                "flags",
                 pl.col("vintage").fill_null(computed_at).dt.strftime(TIMESTAMP_FORMAT).alias("vintage"),
                 pl.concat_str(
                     pl.lit("["),

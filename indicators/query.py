@@ -166,7 +166,9 @@ def indicator_values(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Computed values: indicator, area, period, year (for annual periods), kind, value, lower, upper, unit,
-    vintage, snapshot_ids, is_demo (the same columns when nothing matches). An indicator id with a
+    vintage, snapshot_ids, is_demo, flags (the same columns when nothing matches). flags are the source
+    status flags behind an observed value, comma-joined ("p" provisional, "e" estimated, "b" break in
+    series, …: common.flags.MEANINGS), null when none. An indicator id with a
     breakdown (e.g. 'ghg_by_sector') returns all its parts ('ghg_by_sector.transport', …); kind is one of
     VALUE_KINDS or several."""
     table = schema.indicator_value

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, DatasetSpec
 from ingest.completeness import coverage, last_reader_version
+from ingest.connector import parse_flagged
 from ingest.plausibility import ACCEPTABLE_KINDS, PlausibilityError, check_payload
 from ingest.registry import connector_for
 from storage import schema
@@ -218,7 +219,7 @@ def _load_accepted(
     # read exactly as when it was rejected (the snapshot's option overrides), with the current reader
     read_spec = spec.model_copy(update={"options": rejection.options, "secret_env": None})
     connector = connector_for(spec.protocol)
-    frame = connector.parse(read_spec, payloads)
+    frame = parse_flagged(connector, read_spec, payloads)
     check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # ranges only now
     source = catalogue.sources[spec.source]
     info = DatasetInfo(

@@ -231,6 +231,10 @@ class DatasetSpec(BaseModel):
     # see ingest.licensing.publishable
     restricted: bool = False
     licence_setting: str | None = None
+    # periods the publisher calls preliminary, flagged "p" (common.flags) when the payload does not say so
+    # itself: "latest_period" = the newest period holding a value (HSY, Syke: SOURCES.md); a later release
+    # that holds the final figure clears the flag (a flag change is a revision)
+    provisional: Literal["none", "latest_period"] = "none"
 
     @model_validator(mode="after")
     def _check_column_units(self) -> DatasetSpec:

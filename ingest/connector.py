@@ -22,6 +22,7 @@ from typing import ClassVar, Protocol
 
 import polars as pl
 
+from common.flags import provisional_flags
 from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
 
@@ -41,3 +42,13 @@ class Connector(Protocol):
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
         """Turn the payloads into a normalised observation frame (see module docstring)."""
         ...
+
+
+def parse_flagged(connector: Connector, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+    """The connector's frame, the periods the catalogue declares preliminary flagged (spec.provisional)."""
+    frame = connector.parse(spec, payloads)
+    if spec.provisional == "latest_period" and frame.height:
+        latest = frame.filter(pl.col("value").is_not_null())["period"].max()
+        if latest is not None:
+            frame = provisional_flags(frame, [str(latest)])
+    return frame

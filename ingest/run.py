@@ -18,6 +18,7 @@ from common.payload import Fetcher, Payload
 from ingest.acceptance import check_before_load
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.completeness import check_complete, coverage
+from ingest.connector import parse_flagged
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
@@ -211,7 +212,7 @@ def _ingest_locked(
                 payloads=len(payloads),
                 not_modified=not_modified,
             )
-        frame = connector.parse(spec, payloads)
+        frame = parse_flagged(connector, spec, payloads)
         check_complete(engine, spec, payloads, frame, reader_version=connector.reader_version)
         check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
         result = load_snapshot(

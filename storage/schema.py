@@ -132,6 +132,9 @@ indicator_value = Table(
     Column("snapshot_ids", Text, nullable=False),  # JSON list of the snapshots behind the value
     Column("is_demo", Boolean, nullable=False),
     Column("computed_at", DateTime, nullable=False),
+    # the source status flags of the observations behind an observed value (common.flags), sorted,
+    # unique, comma-joined ("p", "b,e"); null for none and for computed kinds (migration 0008)
+    Column("flags", Text),
 )
 
 assessment = Table(

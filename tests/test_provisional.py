@@ -1,0 +1,189 @@
+"""A publisher's preliminary year is flagged provisional, and the next release that holds it clears the flag.
+
+HSY and Syke publish their newest year as preliminary (SOURCES.md); the catalogue says so
+(`provisional = "latest_period"`). Here a previous release is made from the bundled snapshot by removing
+its newest year from HSY's workbook and from every Syke file; it is loaded and computed, then the bundled
+snapshot (one year more) is loaded as the next release. The years are read from the payloads here, not
+from the code under test.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine
+
+from common.flags import flag_meanings, normalised_flags, provisional_flags
+from indicators.catalogue import load_indicator_catalogue
+from indicators.engine import compute
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
+from ingest.run import ingest
+from kestava import api
+from report.export import export_table
+from storage.engine import open_database
+from storage.rawstore import RawStore
+from tests.conftest import BACKENDS, LOADED_TODAY, fresh_database
+from tests.test_revisions import _xlsx_rows
+
+DATASETS = ["hsy_emissions", "syke_emissions"]
+
+
+def _files(folder: Path, dataset: str) -> list[Path]:
+    return [folder / e.file for e in read_manifest(folder).exchanges if e.dataset == dataset]
+
+
+def _drop_hsy_year(path: Path, year: int) -> None:
+    """Remove every row of the year from the HSY workbook's sheet (row numbers may skip in XLSX)."""
+    source, sheet, rows = _xlsx_rows(path)
+    numbers = {number for _, y, number, _ in rows if y == year}
+    assert numbers, f"no {year} rows in {path.name}"
+    sheet = re.sub(
+        r'<row r="(\d+)"[^>]*>.*?</row>',
+        lambda m: "" if int(m.group(1)) in numbers else m.group(0),
+        sheet,
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            name = item.filename
+            target.writestr(item, sheet.encode() if name == "xl/worksheets/sheet1.xml" else source.read(name))
+    path.write_bytes(out.getvalue())
+
+
+def _syke_years(path: Path) -> set[int]:
+    lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line]
+    column = lines[0].split(";").index("vuosi")
+    return {int(line.split(";")[column]) for line in lines[1:]}
+
+
+def _drop_syke_year(path: Path, year: int) -> None:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    column = lines[0].split(";").index("vuosi")
+    kept = [lines[0]] + [line for line in lines[1:] if not line or int(line.split(";")[column]) != year]
+    path.write_text("\n".join(kept), encoding="utf-8")
+
+
+@dataclass
+class Releases:
+    """Observed values after the previous release and after the next one, and the two newest years."""
+
+    engine: Engine
+    hsy_newest: int
+    syke_newest: int
+    before: pl.DataFrame
+    after: pl.DataFrame
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def releases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Releases]:
+    folder = tmp_path_factory.mktemp("provisional")
+    previous = folder / "previous"
+    shutil.copytree(DEFAULT_SNAPSHOT_DIR, previous)
+    (workbook,) = [p for p in _files(previous, "hsy_emissions") if p.suffix == ".xlsx"]
+    hsy_newest = max(y for _, y, _, _ in _xlsx_rows(workbook)[2])
+    _drop_hsy_year(workbook, hsy_newest)
+    syke_files = [p for p in _files(previous, "syke_emissions") if p.suffix == ".csv"]
+    syke_newest = max(max(_syke_years(p)) for p in syke_files)
+    for path in syke_files:
+        _drop_syke_year(path, syke_newest)
+    with fresh_database(request.param, folder) as url:
+        engine = open_database(url)
+        raw = RawStore(folder / "raw")
+        first = ingest(engine, raw, offline=True, snapshot_dir=previous)
+        assert all(o.ok for o in first), [(o.dataset_id, o.error) for o in first if not o.ok]
+        assert not compute(engine, today=LOADED_TODAY).errors
+        before = api.indicator_values(kind="observed", engine=engine)
+        second = ingest(engine, raw, DATASETS, offline=True)
+        assert {o.dataset_id: o.outcome for o in second} == dict.fromkeys(DATASETS, "success")
+        # the year that became final is a revision of its flag, not of its number
+        assert all(o.result is not None and o.result.revised > 0 for o in second)
+        assert not compute(engine, today=LOADED_TODAY).errors
+        after = api.indicator_values(kind="observed", engine=engine)
+        yield Releases(engine, hsy_newest, syke_newest, before, after)
+        engine.dispose()
+
+
+def _flags(frame: pl.DataFrame, indicator: str, area: str) -> dict[int, str | None]:
+    rows = frame.filter(pl.col("indicator") == indicator, pl.col("area") == area)
+    return dict(zip(rows["year"].to_list(), rows["flags"].to_list(), strict=True))
+
+
+def _provisional(flags: str | None) -> bool:
+    return "provisional" in flag_meanings(flags)
+
+
+def test_the_newest_year_of_a_release_is_provisional_and_no_other(releases: Releases) -> None:
+    for frame, hsy_newest, syke_newest in (
+        (releases.before, releases.hsy_newest - 1, releases.syke_newest - 1),
+        (releases.after, releases.hsy_newest, releases.syke_newest),
+    ):
+        for indicator, newest in (("ghg_total", hsy_newest), ("syke_ghg_total", syke_newest)):
+            flags = _flags(frame, indicator, "049")
+            assert max(flags) == newest, (indicator, sorted(flags))
+            assert [y for y, f in flags.items() if _provisional(f)] == [newest], (indicator, flags)
+
+
+def test_the_next_release_makes_the_preliminary_year_final_with_its_number_kept(releases: Releases) -> None:
+    year = releases.hsy_newest - 1
+    before = releases.before.filter(pl.col("indicator") == "ghg_total", pl.col("year") == year)
+    after = releases.after.filter(pl.col("indicator") == "ghg_total", pl.col("year") == year)
+    assert before.height == after.height > 0
+    joined = before.join(after, on="area", suffix="_after")
+    assert (
+        joined["value"] == joined["value_after"]
+    ).all()  # the bundled release did not revise 2023's numbers
+    assert all(_provisional(f) for f in joined["flags"])
+    assert not any(_provisional(f) for f in joined["flags_after"])
+
+
+def test_values_from_a_provisional_year_carry_the_flag_through_ratios_and_indexes(releases: Releases) -> None:
+    for indicator in ("ghg_per_resident", "ghg_index", "ghg_by_sector.transport"):
+        flags = _flags(releases.after, indicator, "049")
+        assert _provisional(flags[releases.hsy_newest]), (indicator, flags)
+        assert not _provisional(flags[releases.hsy_newest - 1]), (indicator, flags)
+
+
+def test_computed_kinds_carry_no_source_flags(releases: Releases) -> None:
+    computed = api.indicator_values("ghg_total", area="049", engine=releases.engine).filter(
+        pl.col("kind") != "observed"
+    )
+    assert computed.height > 0
+    assert computed["flags"].null_count() == computed.height
+
+
+def test_the_export_says_which_values_are_provisional(releases: Releases) -> None:
+    table = export_table(releases.engine, load_indicator_catalogue(), ["ghg_total"], area="049")
+    observed = table.filter(pl.col("kind") == "observed")
+    flagged = observed.filter(pl.col("flags").str.contains("p"))
+    assert flagged["period"].to_list() == [str(releases.hsy_newest)]
+
+
+def test_normalised_flags_are_sorted_unique_and_null_when_empty() -> None:
+    frame = pl.DataFrame({"flags": ["p,e,p", "", None, "b", "neg,p"]})
+    assert frame.select(normalised_flags(pl.col("flags")).alias("flags"))["flags"].to_list() == [
+        "e,p",
+        None,
+        None,
+        "b",
+        "neg,p",
+    ]
+
+
+def test_flag_meanings_read_both_eurostat_and_sdmx_spellings() -> None:
+    assert flag_meanings("p") == flag_meanings("P") == ("provisional",)
+    assert flag_meanings("b,e") == ("estimated", "break")
+    assert flag_meanings("neg") == ()  # HSY's kept negative value: data for those who look, not a caveat
+    assert flag_meanings(None) == ()
+
+
+def test_provisional_flags_keep_a_flag_the_source_gave() -> None:
+    frame = pl.DataFrame({"period": ["2023", "2024", "2024", "2024"], "flag": [None, None, "neg", "p"]})
+    assert provisional_flags(frame, ["2024"])["flag"].to_list() == [None, "p", "neg,p", "p"]
