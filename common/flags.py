@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-__all__ = ["MEANINGS", "flag_meanings", "normalised_flags", "provisional_flags"]
+__all__ = ["MEANINGS", "flag_meanings", "is_provisional", "normalised_flags", "provisional_flags"]
 
 # meaning key -> the codes that mean it (Eurostat's lower case, SDMX's CL_OBS_STATUS upper case)
 MEANINGS: dict[str, frozenset[str]] = {
@@ -34,6 +34,12 @@ def normalised_flags(flags: pl.Expr) -> pl.Expr:
     """Comma-joined flags made sorted and unique ("p,e,p" -> "e,p"); empty or null -> null."""
     joined = flags.str.split(",").list.eval(pl.element().filter(pl.element() != "")).list.unique().list.sort()
     return pl.when(flags.is_null() | (flags == "")).then(None).otherwise(joined.list.join(","))
+
+
+def is_provisional(flags: pl.Expr) -> pl.Expr:
+    """True where a stored flags text holds a provisional code (MEANINGS["provisional"]); never null."""
+    codes = sorted(MEANINGS["provisional"])
+    return flags.str.split(",").list.eval(pl.element().is_in(codes)).list.any().fill_null(False)
 
 
 def flag_meanings(flags: str | None) -> tuple[str, ...]:

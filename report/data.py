@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from common.flags import flag_meanings, is_provisional
 from indicators import query
 from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError
@@ -202,8 +203,9 @@ def trajectory_inputs(
     """(history, projection) for report.charts.emissions_trajectory.
 
     history: year, value (kt CO2e), estimated (bool), lower, upper (the nowcast's 95 % band; null for
-    observed years), snapshot_ids — the observed years, then (with include_estimates) the engine's
-    nowcasts for finished years after the latest observation.
+    observed years), snapshot_ids, provisional (bool: the source calls the figure preliminary,
+    common.flags) — the observed years, then (with include_estimates) the engine's nowcasts for finished
+    years after the latest observation.
     projection: year, value, lower, upper, snapshot_ids for the years after the history (the trend with
     its 95 % band), or None when the engine stored no projection.
     """
@@ -223,11 +225,18 @@ def trajectory_inputs(
         no_band.alias("lower"),
         no_band.alias("upper"),
         _SNAPSHOT_IDS,
+        is_provisional(pl.col("flags")).alias("provisional"),
     )
     last_observed = int(observed.get_column("year").max())  # type: ignore[arg-type]
     if include_estimates:
         estimates = values.filter(pl.col("kind") == "estimate", pl.col("year") > last_observed).select(
-            "year", "value", pl.lit(True).alias("estimated"), "lower", "upper", _SNAPSHOT_IDS
+            "year",
+            "value",
+            pl.lit(True).alias("estimated"),
+            "lower",
+            "upper",
+            _SNAPSHOT_IDS,
+            pl.lit(False).alias("provisional"),
         )
         history = pl.concat([history, estimates])
     history = history.sort("year")
@@ -951,6 +960,7 @@ class Headline:
     required_change: float  # linear change a year from latest to target (negative: a cut)
     snapshot_ids: tuple[int, ...]
     is_demo: bool
+    latest_provisional: bool  # the source calls the latest figure preliminary (common.flags)
     # the OLS trend of indicators.outlook.outlook (the same numbers as kestava.api.outlook): the value
     # projected for the target year with its 95 % band, and the year the target is reached at that pace
     projected_value: float | None = None
@@ -1002,6 +1012,7 @@ def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total")
         required_change=pace.linear_change if pace else 0.0,
         snapshot_ids=tuple(snapshot_ids_of(observed)),
         is_demo=bool(observed.get_column("is_demo").any()),
+        latest_provisional="provisional" in flag_meanings(latest["flags"]),
     )
 
 

@@ -700,12 +700,13 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
             target=format_number(h.target_value, lang),
             gap=format_number(h.gap, lang),
             gap_pct=format_percent(h.gap_pct, lang),
-        ),
+        )
+        + (" " + t("report.headline_provisional", lang, year=h.latest_year) if h.latest_provisional else ""),
         "figures": [
             {
                 "label": t("report.fig_latest", lang, year=h.latest_year),
                 "value": rd.format_value(h.latest_value, kt, lang),
-                "note": "",
+                "note": t("report.fig_latest_provisional", lang) if h.latest_provisional else "",
             },
             {
                 "label": t("report.fig_target", lang, year=h.target_year),

@@ -15,25 +15,33 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from sqlalchemy import Engine
 
 from common.flags import flag_meanings, normalised_flags, provisional_flags
-from indicators.catalogue import load_indicator_catalogue
+from indicators.catalogue import ReductionTarget, load_indicator_catalogue
 from indicators.engine import compute
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
 from ingest.run import ingest
 from kestava import api
+from report import charts, weekly
+from report import data as rd
+from report.charts import ChartMeta, chart_table, indicator_history
 from report.export import export_table
+from report.i18n import LANGS, t
 from storage.engine import open_database
 from storage.rawstore import RawStore
 from tests.conftest import BACKENDS, LOADED_TODAY, fresh_database
 from tests.test_revisions import _xlsx_rows
 
 DATASETS = ["hsy_emissions", "syke_emissions"]
+META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
+TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="t")
 
 
 def _files(folder: Path, dataset: str) -> list[Path]:
@@ -187,3 +195,95 @@ def test_flag_meanings_read_both_eurostat_and_sdmx_spellings() -> None:
 def test_provisional_flags_keep_a_flag_the_source_gave() -> None:
     frame = pl.DataFrame({"period": ["2023", "2024", "2024", "2024"], "flag": [None, None, "neg", "p"]})
     assert provisional_flags(frame, ["2024"])["flag"].to_list() == [None, "p", "neg,p", "p"]
+
+
+# --------------------------------------------------------------------------------------------------
+# what the reader sees: hand-made frames, the words from the translations
+
+
+def _trajectory(provisional: list[bool], lang: str) -> dict[str, Any]:
+    history = pl.DataFrame(
+        {
+            "year": [1990, 2022, 2023, 2024],
+            "value": [1000.0, 750.0, 720.0, 700.0],
+            "provisional": provisional,
+        }
+    )
+    return charts.emissions_trajectory(history, meta=META, target=TARGET, lang=lang).to_dict()
+
+
+def _point_fill(spec: dict[str, Any]) -> dict[str, Any]:
+    layer = next(
+        u for u in spec["layer"] if u.get("mark", {}).get("type") == "point" and "fill" in u["encoding"]
+    )
+    fill: dict[str, Any] = layer["encoding"]["fill"]
+    return fill
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_trajectory_names_a_provisional_latest_year_in_title_text_legend_and_table(lang: str) -> None:
+    spec = _trajectory([False, False, False, True], lang)
+    title = spec["title"]["text"]
+    assert title.endswith(t("trajectory.title_provisional", lang)), title
+    assert t("trajectory.description_provisional", lang, year=2024) in spec["description"]
+    fill = _point_fill(spec)
+    assert fill["scale"]["domain"] == [
+        t("trajectory.observed", lang),
+        t("trajectory.provisional", lang),
+        t("trajectory.estimated", lang),
+    ]
+    assert fill["scale"]["range"][1] != fill["scale"]["range"][0]  # drawn unlike a final figure
+    spec_chart = charts.emissions_trajectory(
+        pl.DataFrame({"year": [1990, 2024], "value": [1000.0, 700.0], "provisional": [False, True]}),
+        meta=META,
+        target=ReductionTarget(
+            kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="t"
+        ),
+        lang=lang,
+    )
+    table = chart_table(spec_chart)
+    history = table.filter(pl.col("series") == t("trajectory.series_history", lang))
+    assert dict(zip(history["year"], history["provisional"], strict=True)) == {1990: False, 2024: True}
+
+
+def test_a_trajectory_without_provisional_years_keeps_its_two_statuses() -> None:
+    spec = _trajectory([False, False, False, False], "fi")
+    assert _point_fill(spec)["scale"]["domain"] == [
+        t("trajectory.observed", "fi"),
+        t("trajectory.estimated", "fi"),
+    ]
+    assert t("trajectory.title_provisional", "fi") not in spec["title"]["text"]
+
+
+def test_the_site_chart_says_which_values_are_provisional() -> None:
+    frame = pl.DataFrame(
+        {
+            "period": ["1990", "2023", "2024"],
+            "date": [date(1990, 1, 1), date(2023, 1, 1), date(2024, 1, 1)],
+            "kind": ["observed", "observed", "observed"],
+            "value": [1000.0, 720.0, 700.0],
+            "provisional": [False, False, True],
+        }
+    )
+    chart = indicator_history(
+        frame, meta=META, lang="en", name="Emissions", area_name="Espoo", unit_text="kt"
+    )
+    spec = chart.to_dict()
+    assert spec["title"]["text"].endswith(t("trajectory.title_provisional", "en"))
+    assert t("site.description_provisional", "en", period="2024") in spec["description"]
+    assert chart_table(chart)["provisional"].to_list() == [False, False, True]
+    plain = indicator_history(
+        frame.drop("provisional"), meta=META, lang="en", name="Emissions", area_name="Espoo", unit_text="kt"
+    )
+    assert "provisional" not in chart_table(plain).columns
+
+
+def test_the_headline_says_the_latest_figure_is_provisional(releases: Releases) -> None:
+    headline = rd.headline(releases.engine)
+    assert headline.latest_year == releases.hsy_newest
+    assert headline.latest_provisional
+    for lang in LANGS:
+        context = weekly.headline_context(releases.engine, lang)
+        assert context is not None
+        assert context["lead"].endswith(t("report.headline_provisional", lang, year=releases.hsy_newest))
+        assert context["figures"][0]["note"] == t("report.fig_latest_provisional", lang)

@@ -318,7 +318,7 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
-        assert handle.readline().strip() == "Sarja;Vuosi;Arvo;Alaraja;Yläraja;Ennakkoarvio"
+        assert handle.readline().strip() == "Sarja;Vuosi;Arvo;Alaraja;Yläraja;Ennakkoarvio;Ennakkotieto"
 
 
 def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
@@ -558,7 +558,9 @@ def test_week_and_half_parsing() -> None:
 
 def test_frames_match_the_chart_contracts(loaded_engine: Engine) -> None:
     history, projection = rd.trajectory_inputs(loaded_engine)
-    assert history.columns == ["year", "value", "estimated", "lower", "upper", "snapshot_ids"]
+    assert history.columns == ["year", "value", "estimated", "lower", "upper", "snapshot_ids", "provisional"]
+    # the bundled HSY workbook's newest year, 2024, is its preliminary one (its note row says so)
+    assert history.filter(pl.col("provisional"))["year"].to_list() == [2024]
     assert history.filter(pl.col("year") == 1990)["value"].item() == 1060.0
     assert history.filter(pl.col("estimated"))["year"].to_list() == [2025]
     nowcast = history.filter(pl.col("estimated")).row(0, named=True)

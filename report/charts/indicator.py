@@ -20,6 +20,7 @@ INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "value": Col("num", "the value in the indicator's unit"),
     "lower": Col("num", "lower bound of a projection or estimate band", nullable=True, required=False),
     "upper": Col("num", "upper bound of a projection or estimate band", nullable=True, required=False),
+    "provisional": Col("bool", "an observed value its source calls provisional", required=False),
 }
 KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path")
 KIND_COLOURS: Final[Mapping[str, str]] = {
@@ -75,6 +76,11 @@ def indicator_history(
     for column in ("lower", "upper"):
         if column not in f.columns:
             f = f.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
+    if "provisional" not in f.columns:
+        f = f.with_columns(pl.lit(False).alias("provisional"))
+    f = f.with_columns(
+        (pl.col("provisional").fill_null(False) & (pl.col("kind") == "observed")).alias("provisional")
+    )
     f = f.filter(pl.col("value").is_not_null()).sort("date")
     observed = f.filter(pl.col("kind") == "observed")
     if observed.height == 0:
@@ -103,6 +109,13 @@ def indicator_history(
         alt.Tooltip("kind_name:N", title=t("site.kind", lang)),
         alt.Tooltip("shown:N", title=unit_text),
     ]
+    any_provisional = bool(df.get_column("provisional").any())
+    if any_provisional:  # which published values may still change (the source's own flag)
+        provisional_text = t("column.provisional", lang)
+        df = df.with_columns(
+            pl.when(pl.col("provisional")).then(pl.lit(provisional_text)).otherwise(pl.lit("")).alias("note")
+        )
+        tips.append(alt.Tooltip("note:N", title=t("site.note", lang)))
     colour = alt.Color(
         "kind_name:N",
         title=None,
@@ -157,6 +170,7 @@ def indicator_history(
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
     value = format_number(latest["value"], lang, places)
+    latest_provisional = bool(latest["provisional"])
     if first["period"] != latest["period"] and first["value"]:
         change = format_percent(_pct_change(latest["value"], first["value"]), lang, signed=True)
         finding = t(
@@ -180,6 +194,8 @@ def indicator_history(
             unit=unit_text,
             period=latest["period"],
         )
+    if latest_provisional:
+        finding += t("trajectory.title_provisional", lang)
     description = t(
         "site.chart_description",
         lang,
@@ -191,7 +207,11 @@ def indicator_history(
         value=value,
         unit=unit_text,
     )
-    table = df.select("period", "kind_name", "value", "lower", "upper")
+    for period in observed.filter(pl.col("provisional")).get_column("period").to_list():
+        description += " " + t("site.description_provisional", lang, period=period)
+    table = df.select(
+        "period", "kind_name", "value", "lower", "upper", *(["provisional"] if any_provisional else [])
+    )
     return _finish(
         chart,
         name=chart_name,

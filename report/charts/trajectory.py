@@ -45,6 +45,7 @@ TRAJECTORY_HISTORY: Final[Mapping[str, Col]] = {
     "year": Col("int", "the calendar year"),
     "value": Col("num", "total emissions in kt CO2e"),
     "estimated": Col("bool", "True for a nowcast/preliminary year", required=False),
+    "provisional": Col("bool", "True where the source calls a published figure provisional", required=False),
     "lower": Col("num", "an estimated year's lower band bound in kt CO2e", nullable=True, required=False),
     "upper": Col("num", "an estimated year's upper band bound in kt CO2e", nullable=True, required=False),
 }
@@ -69,10 +70,11 @@ def emissions_trajectory(
     """History of an area's emissions against the straight path to its target, with the trend projection.
 
     history: one row per year —
-        year (int), value (float, kt CO2e), estimated (bool, optional: True marks nowcast/preliminary
-        years, drawn hollow with a dashed line; absent means every year is observed), lower, upper
-        (float, optional, nullable: an estimated year's band). Missing years are a gap in the line,
-        labelled, never bridged as if measured.
+        year (int), value (float, kt CO2e), estimated (bool, optional: True marks nowcast years, drawn
+        hollow with a dashed line; absent means every year is observed), provisional (bool, optional: a
+        published figure its source calls provisional, drawn in a lighter fill and named in the title and
+        the text), lower, upper (float, optional, nullable: an estimated year's band). Missing years are a
+        gap in the line, labelled, never bridged as if measured.
     projection (optional): one row per projected year —
         year (int), value (float, central projection, kt CO2e), lower, upper (float, the band_level
         prediction band, 95 % by default). It is joined to the last history year so the band starts from
@@ -96,6 +98,7 @@ def emissions_trajectory(
         raise ValueError(f"{name}: target_year ({target_year}) must be after base_year ({base_year})")
     rows = sorted(h.rows(named=True), key=lambda r: int(r["year"]))
     hist = [(int(r["year"]), float(r["value"]), bool(r.get("estimated") or False)) for r in rows]
+    provisional = {int(r["year"]) for r in rows if r.get("provisional") and not r.get("estimated")}
     # an estimated year's own band (a nowcast is uncertain: the projection band starts from it, not from 0)
     est_bands = {
         int(r["year"]): (float(r["lower"]), float(r["upper"]))
@@ -118,6 +121,9 @@ def emissions_trajectory(
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
     first_year = hist[0][0]
     obs_label, est_label = t("trajectory.observed", lang), t("trajectory.estimated", lang)
+    prov_label = t("trajectory.provisional", lang)
+    # the point legend: published, provisional (only when a year is), estimate
+    statuses = [obs_label, *([prov_label] if provisional else []), est_label]
     level_text = format_percent(band_level * 100, lang)
     series = {
         "history": t("trajectory.series_history", lang),
@@ -142,6 +148,7 @@ def emissions_trajectory(
             "lower": est_bands.get(y, (None, None))[0],
             "upper": est_bands.get(y, (None, None))[1],
             "estimated": e,
+            "provisional": y in provisional,
         }
         for y, v, e in hist
     ]
@@ -281,14 +288,17 @@ def emissions_trajectory(
                 strokeDash=alt.StrokeDash(
                     "status:N",
                     title=status_title,
-                    scale=alt.Scale(domain=[obs_label, est_label], range=[_dash(False), _dash(True)]),
+                    scale=alt.Scale(domain=statuses, range=[_dash(s == est_label) for s in statuses]),
                     legend=status_legend,
                 ),
             )
         )
-    point_df = pl.DataFrame(
-        [{"year": y, "value": v, "status": est_label if e else obs_label} for y, v, e in hist]
-    )
+
+    def point_status(year: int, estimated: bool) -> str:
+        return est_label if estimated else prov_label if year in provisional else obs_label
+
+    point_df = pl.DataFrame([{"year": y, "value": v, "status": point_status(y, e)} for y, v, e in hist])
+    fills = {obs_label: colours["history"], prov_label: th.OKABE_ITO["sky_blue"], est_label: "#FFFFFF"}
     layers.append(
         _years(alt.Chart(point_df))
         .mark_point(filled=True, size=46, stroke=colours["history"], strokeWidth=1.6, fillOpacity=1)
@@ -298,7 +308,7 @@ def emissions_trajectory(
             fill=alt.Fill(
                 "status:N",
                 title=status_title,
-                scale=alt.Scale(domain=[obs_label, est_label], range=[colours["history"], "#FFFFFF"]),
+                scale=alt.Scale(domain=statuses, range=[fills[s] for s in statuses]),
                 legend=status_legend,
             ),
             tooltip=[
@@ -351,6 +361,8 @@ def emissions_trajectory(
     )
     if found_est:
         finding += t("trajectory.title_estimated", lang)
+    elif found_year in provisional:
+        finding += t("trajectory.title_provisional", lang)
     # the alt text states the latest published value as fact and every estimate as an estimate
     description = t(
         "trajectory.description_estimated_only" if found_est else "trajectory.description",
@@ -378,6 +390,8 @@ def emissions_trajectory(
             lower=format_number(band[0], lang) if band else NOT_AVAILABLE,
             upper=format_number(band[1], lang) if band else NOT_AVAILABLE,
         )
+    for year in sorted(provisional):
+        description += " " + t("trajectory.description_provisional", lang, year=year)
     if proj_rows:
         end = proj_rows[-1]
         description += " " + t(
@@ -399,8 +413,9 @@ def emissions_trajectory(
             "lower": pl.Float64,
             "upper": pl.Float64,
             "estimated": pl.Boolean,
+            "provisional": pl.Boolean,
         },
-    )
+    ).with_columns(pl.col("provisional").fill_null(False))
     return _finish(
         chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
     )

@@ -15,6 +15,7 @@ import polars as pl
 from markupsafe import Markup
 from sqlalchemy import Engine, func, select
 
+from common.flags import is_provisional
 from indicators import query
 from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
@@ -249,7 +250,15 @@ def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.Data
     path from the base year's observed value to the target (kind "path")."""
     part = values.filter(
         (pl.col("area") == area) & pl.col("kind").is_in(["observed", "estimate", "projection", "target"])
-    ).select("period", "kind", "value", "lower", "upper", "snapshot_ids")
+    ).select(
+        "period",
+        "kind",
+        "value",
+        "lower",
+        "upper",
+        "snapshot_ids",
+        is_provisional(pl.col("flags")).alias("provisional"),
+    )
     paths = []
     for target in entry.targets:
         if not isinstance(target, ReductionTarget) or (target.areas and area not in target.areas):
