@@ -12,22 +12,38 @@ The other codes stay in the data (export, API) for those who look them up at the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["MEANINGS", "flag_meanings", "is_provisional", "normalised_flags", "provisional_flags"]
+__all__ = ["MEANINGS", "Meaning", "flag_meanings", "is_provisional", "normalised_flags", "provisional_flags"]
 
-# meaning key -> the codes that mean it (Eurostat's lower case, SDMX's CL_OBS_STATUS upper case)
-MEANINGS: dict[str, frozenset[str]] = {
-    "provisional": frozenset({"p", "P"}),
-    "estimated": frozenset({"e", "E", "s", "I"}),
-    "forecast": frozenset({"f", "F"}),
-    "break": frozenset({"b", "B"}),
-    "definition_differs": frozenset({"d", "D"}),
-    "low_reliability": frozenset({"u", "U"}),
-    "incomplete": frozenset({"partial"}),  # Fingrid: a day or ISO week not all of whose values have come
+# Eurostat's flags are letters, and one observation may carry several in one code ("bp": break and
+# provisional; "ep", "bep", "bu": rOpenGov/eurostat#87, datacommonsorg/data#2053): a code made only of these
+# letters is read letter by letter. Other sources' codes are read whole (HSY's "neg" is not n + e + g).
+EUROSTAT_LETTERS = frozenset("bcdefnprsuz")
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What a reader is told, and the codes that say it: Eurostat letters, and other sources' whole codes."""
+
+    letters: frozenset[str]
+    codes: frozenset[str]
+
+
+# meaning key -> its codes (Eurostat's letters; SDMX CL_OBS_STATUS's upper case, as OECD writes them)
+MEANINGS: dict[str, Meaning] = {
+    "provisional": Meaning(frozenset("p"), frozenset({"P"})),
+    "estimated": Meaning(frozenset("es"), frozenset({"E", "I"})),
+    "forecast": Meaning(frozenset("f"), frozenset({"F"})),
+    "break": Meaning(frozenset("b"), frozenset({"B"})),
+    "definition_differs": Meaning(frozenset("d"), frozenset({"D"})),
+    "low_reliability": Meaning(frozenset("u"), frozenset({"U"})),
+    "incomplete": Meaning(frozenset(), frozenset({"partial"})),  # Fingrid: a day or week not all in yet
 }
 PROVISIONAL = "p"  # the code the tracker itself writes for a publisher's preliminary period
+_EUROSTAT_CLASS = "[" + "".join(sorted(EUROSTAT_LETTERS)) + "]"
 
 
 def normalised_flags(flags: pl.Expr) -> pl.Expr:
@@ -38,8 +54,11 @@ def normalised_flags(flags: pl.Expr) -> pl.Expr:
 
 def is_provisional(flags: pl.Expr) -> pl.Expr:
     """True where a stored flags text holds a provisional code (MEANINGS["provisional"]); never null."""
-    codes = sorted(MEANINGS["provisional"])
-    return flags.str.split(",").list.eval(pl.element().is_in(codes)).list.any().fill_null(False)
+    meaning = MEANINGS["provisional"]
+    letters = "[" + "".join(sorted(meaning.letters)) + "]"
+    in_letters = pl.element().str.contains(f"^{_EUROSTAT_CLASS}*{letters}{_EUROSTAT_CLASS}*$")
+    whole = pl.element().is_in(sorted(meaning.codes))
+    return flags.str.split(",").list.eval(in_letters | whole).list.any().fill_null(False)
 
 
 def flag_meanings(flags: str | None) -> tuple[str, ...]:
@@ -47,7 +66,8 @@ def flag_meanings(flags: str | None) -> tuple[str, ...]:
     if not flags:
         return ()
     codes = set(flags.split(","))
-    return tuple(meaning for meaning, spelled in MEANINGS.items() if codes & spelled)
+    letters = {letter for code in codes if set(code) <= EUROSTAT_LETTERS for letter in code}
+    return tuple(key for key, m in MEANINGS.items() if letters & m.letters or codes & m.codes)
 
 
 def provisional_flags(frame: pl.DataFrame, periods: Iterable[str]) -> pl.DataFrame:

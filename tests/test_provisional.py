@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
-from common.flags import flag_meanings, normalised_flags, provisional_flags
+from common.flags import flag_meanings, is_provisional, normalised_flags, provisional_flags
 from indicators.catalogue import ReductionTarget, load_indicator_catalogue
 from indicators.engine import compute
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
@@ -188,8 +188,23 @@ def test_normalised_flags_are_sorted_unique_and_null_when_empty() -> None:
 def test_flag_meanings_read_both_eurostat_and_sdmx_spellings() -> None:
     assert flag_meanings("p") == flag_meanings("P") == ("provisional",)
     assert flag_meanings("b,e") == ("estimated", "break")
-    assert flag_meanings("neg") == ()  # HSY's kept negative value: data for those who look, not a caveat
+    # Eurostat combines letters in one code (rOpenGov/eurostat#87: "bu"; datacommonsorg/data#2053: "bep")
+    assert flag_meanings("bp") == ("provisional", "break")
+    assert flag_meanings("bep") == ("provisional", "estimated", "break")
+    assert flag_meanings("bu") == ("break", "low_reliability")
+    # other sources' codes are read whole: HSY's kept negative value is not n + e (estimated) + g
+    assert flag_meanings("neg") == ()
+    assert flag_meanings("partial") == ("incomplete",)
+    assert flag_meanings("..") == ()
     assert flag_meanings(None) == ()
+
+
+def test_is_provisional_reads_codes_as_flag_meanings_does() -> None:
+    texts = ["p", "P", "bp", "e,bep", "neg", "neg,p", "partial", "e", "E", None, ""]
+    frame = pl.DataFrame({"flags": texts}, schema={"flags": pl.String})
+    found = frame.select(is_provisional(pl.col("flags")))["flags"].to_list()
+    assert found == ["provisional" in flag_meanings(text) for text in texts]
+    assert found == [True, True, True, True, False, True, False, False, False, False, False]
 
 
 def test_provisional_flags_keep_a_flag_the_source_gave() -> None:
