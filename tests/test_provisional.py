@@ -270,27 +270,34 @@ def test_a_trajectory_without_provisional_years_keeps_its_two_statuses() -> None
     assert t("trajectory.title_provisional", "fi") not in spec["title"]["text"]
 
 
-def test_the_site_chart_says_which_values_are_provisional() -> None:
+def test_the_site_chart_says_which_values_are_provisional_or_otherwise_flagged() -> None:
     frame = pl.DataFrame(
         {
-            "period": ["1990", "2023", "2024"],
-            "date": [date(1990, 1, 1), date(2023, 1, 1), date(2024, 1, 1)],
-            "kind": ["observed", "observed", "observed"],
-            "value": [1000.0, 720.0, 700.0],
-            "provisional": [False, False, True],
+            "period": ["1990", "2023", "2024", "2030"],
+            "date": [date(1990, 1, 1), date(2023, 1, 1), date(2024, 1, 1), date(2030, 1, 1)],
+            "kind": ["observed", "observed", "observed", "target"],
+            "value": [1000.0, 720.0, 700.0, 200.0],
+            "flags": [None, "e", "bp", "p"],  # a target's flags are never a reader's note
         }
     )
-    chart = indicator_history(
-        frame, meta=META, lang="en", name="Emissions", area_name="Espoo", unit_text="kt"
-    )
+    names = {"name": "Emissions", "area_name": "Espoo", "unit_text": "kt"}
+    chart = indicator_history(frame, meta=META, lang="en", **names)
     spec = chart.to_dict()
     assert spec["title"]["text"].endswith(t("trajectory.title_provisional", "en"))
     assert t("site.description_provisional", "en", period="2024") in spec["description"]
-    assert chart_table(chart)["provisional"].to_list() == [False, False, True]
-    plain = indicator_history(
-        frame.drop("provisional"), meta=META, lang="en", name="Emissions", area_name="Espoo", unit_text="kt"
-    )
-    assert "provisional" not in chart_table(plain).columns
+    assert t("site.description_provisional", "en", period="2023") not in spec["description"]
+    notes = chart_table(chart)["note"].to_list()
+    assert notes == [
+        "",
+        t("flag.estimated", "en"),
+        f"{t('flag.provisional', 'en')}; {t('flag.break', 'en')}",
+        "",
+    ]
+    tips = [tip["field"] for layer in spec["layer"] for tip in layer.get("encoding", {}).get("tooltip", [])]
+    assert "note" in tips
+    plain = indicator_history(frame.drop("flags"), meta=META, lang="en", **names)
+    assert "note" not in chart_table(plain).columns
+    assert not plain.to_dict()["title"]["text"].endswith(t("trajectory.title_provisional", "en"))
 
 
 def test_the_headline_says_the_latest_figure_is_provisional(releases: Releases) -> None:

@@ -8,6 +8,7 @@ from typing import Final
 import altair as alt
 import polars as pl
 
+from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
 from report.i18n import format_number, format_percent, t
@@ -20,7 +21,7 @@ INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "value": Col("num", "the value in the indicator's unit"),
     "lower": Col("num", "lower bound of a projection or estimate band", nullable=True, required=False),
     "upper": Col("num", "upper bound of a projection or estimate band", nullable=True, required=False),
-    "provisional": Col("bool", "an observed value its source calls provisional", required=False),
+    "flags": Col("str", "an observed value's source flags (common.flags)", nullable=True, required=False),
 }
 KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path")
 KIND_COLOURS: Final[Mapping[str, str]] = {
@@ -76,10 +77,23 @@ def indicator_history(
     for column in ("lower", "upper"):
         if column not in f.columns:
             f = f.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
-    if "provisional" not in f.columns:
-        f = f.with_columns(pl.lit(False).alias("provisional"))
+    if "flags" not in f.columns:
+        f = f.with_columns(pl.lit(None, dtype=pl.String).alias("flags"))
+    # what the source's flags tell a reader, in the chart's language (observed values only)
+    observed_kind = pl.col("kind") == "observed"
+    texts = f.filter(observed_kind).get_column("flags").drop_nulls().unique().to_list()
+    meanings = {text: flag_meanings(text) for text in texts}
+    notes = {text: "; ".join(t(f"flag.{m}", lang) for m in found) for text, found in meanings.items()}
+    provisional = {text: "provisional" in found for text, found in meanings.items()}
     f = f.with_columns(
-        (pl.col("provisional").fill_null(False) & (pl.col("kind") == "observed")).alias("provisional")
+        pl.when(observed_kind)
+        .then(pl.col("flags").replace_strict(notes, default="", return_dtype=pl.String))
+        .fill_null("")
+        .alias("note"),
+        pl.when(observed_kind)
+        .then(pl.col("flags").replace_strict(provisional, default=False, return_dtype=pl.Boolean))
+        .fill_null(False)
+        .alias("provisional"),
     )
     f = f.filter(pl.col("value").is_not_null()).sort("date")
     observed = f.filter(pl.col("kind") == "observed")
@@ -109,12 +123,8 @@ def indicator_history(
         alt.Tooltip("kind_name:N", title=t("site.kind", lang)),
         alt.Tooltip("shown:N", title=unit_text),
     ]
-    any_provisional = bool(df.get_column("provisional").any())
-    if any_provisional:  # which published values may still change (the source's own flag)
-        provisional_text = t("column.provisional", lang)
-        df = df.with_columns(
-            pl.when(pl.col("provisional")).then(pl.lit(provisional_text)).otherwise(pl.lit("")).alias("note")
-        )
+    any_note = bool((df.get_column("note") != "").any())
+    if any_note:  # provisional, the source's estimate, a break in series…: how to read the value
         tips.append(alt.Tooltip("note:N", title=t("site.note", lang)))
     colour = alt.Color(
         "kind_name:N",
@@ -209,9 +219,7 @@ def indicator_history(
     )
     for period in observed.filter(pl.col("provisional")).get_column("period").to_list():
         description += " " + t("site.description_provisional", lang, period=period)
-    table = df.select(
-        "period", "kind_name", "value", "lower", "upper", *(["provisional"] if any_provisional else [])
-    )
+    table = df.select("period", "kind_name", "value", "lower", "upper", *(["note"] if any_note else []))
     return _finish(
         chart,
         name=chart_name,

@@ -15,7 +15,6 @@ import polars as pl
 from markupsafe import Markup
 from sqlalchemy import Engine, func, select
 
-from common.flags import is_provisional
 from indicators import query
 from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
@@ -257,7 +256,7 @@ def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.Data
         "lower",
         "upper",
         "snapshot_ids",
-        is_provisional(pl.col("flags")).alias("provisional"),
+        "flags",
     )
     paths = []
     for target in entry.targets:
