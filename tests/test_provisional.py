@@ -295,6 +295,11 @@ def test_the_site_chart_says_which_values_are_provisional_or_otherwise_flagged()
     ]
     tips = [tip["field"] for layer in spec["layer"] for tip in layer.get("encoding", {}).get("tooltip", [])]
     assert "note" in tips
+    # the downloads' and the page table's header, in each language
+    for lang in LANGS:
+        translated = indicator_history(frame, meta=META, lang=lang, **names)
+        headers = chart_table(translated, translated_headers=True)
+        assert headers.columns[-1] == t("column.note", lang)
     plain = indicator_history(frame.drop("flags"), meta=META, lang="en", **names)
     assert "note" not in chart_table(plain).columns
     assert not plain.to_dict()["title"]["text"].endswith(t("trajectory.title_provisional", "en"))
