@@ -191,6 +191,22 @@ def _values(
     return frame.filter(pl.col("value").is_not_null())
 
 
+# a value its source calls preliminary (common.flags), on the frames of the report's charts
+_PROVISIONAL = is_provisional(pl.col("flags")).alias("provisional")
+
+
+def provisional_years(*frames: pl.DataFrame | None) -> list[int]:
+    """The years of the frames (with a `provisional` column) that hold a figure the source calls
+    provisional, for the charts' titles and alt texts."""
+    years = {
+        int(year)
+        for frame in frames
+        if frame is not None and "provisional" in frame.columns
+        for year in frame.filter(pl.col("provisional")).get_column("year").unique().to_list()
+    }
+    return sorted(years)
+
+
 def _require(frame: pl.DataFrame, what: str) -> pl.DataFrame:
     if frame.height == 0:
         raise MissingDataError(f"no stored values for {what}; ingest and compute first")
@@ -255,7 +271,8 @@ def trajectory_inputs(
 
 
 def sector_frame(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_by_sector") -> pl.DataFrame:
-    """year, sector (key, e.g. 'district_heat'), value (kt CO2e), snapshot_ids for sector_area/waterfall.
+    """year, sector (key, e.g. 'district_heat'), value (kt CO2e), snapshot_ids, provisional (the source calls
+    the figure preliminary) for sector_area/waterfall.
 
     Every year has every sector: a sector without a value in a year is 0 there (empty snapshot_ids).
     """
@@ -264,7 +281,11 @@ def sector_frame(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_by_
         f"{indicator} in area {area}",
     )
     long = values.select(
-        "year", pl.col("indicator").str.split(".").list.last().alias("sector"), "value", _SNAPSHOT_IDS
+        "year",
+        pl.col("indicator").str.split(".").list.last().alias("sector"),
+        "value",
+        _SNAPSHOT_IDS,
+        _PROVISIONAL,
     )
     grid = long.select("year").unique().join(long.select("sector").unique(), how="cross")
     return (
@@ -272,6 +293,7 @@ def sector_frame(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_by_
         .with_columns(
             pl.col("value").fill_null(0.0),
             pl.col(_SNAPSHOT_IDS).fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+            pl.col("provisional").fill_null(False),
         )
         .sort("year", "sector")
     )
@@ -283,18 +305,19 @@ def per_resident_frame(
     *,
     indicator: str = "syke_ghg_per_resident",
 ) -> pl.DataFrame:
-    """area (municipality code), year, value (t CO2e per resident), snapshot_ids for per_resident_comparison.
+    """area (municipality code), year, value (t CO2e per resident), snapshot_ids, provisional for
+    per_resident_comparison.
 
     Syke's ALas emissions (every sector, the same rules for every municipality) divided by the population;
     areas=None gives every area the indicator has.
     """
     values = _values(engine, indicator, list(areas) if areas else None, "observed")
     values = _require(values.filter(pl.col("year").is_not_null()), f"{indicator} for {areas}")
-    return values.select("area", "year", "value", _SNAPSHOT_IDS).sort("area", "year")
+    return values.select("area", "year", "value", _SNAPSHOT_IDS, _PROVISIONAL).sort("area", "year")
 
 
 def circular_frame(engine: Engine, areas: Sequence[str] = ("FI", "EU27_2020")) -> pl.DataFrame:
-    """indicator ('waste_per_resident' kg, 'recycling_rate' %), area, year, value, snapshot_ids.
+    """indicator ('waste_per_resident' kg, 'recycling_rate' %), area, year, value, snapshot_ids, provisional.
 
     From Eurostat's municipal waste per capita (cei_pc031) and recycling rate (cei_wm011), for
     report.charts.circular_economy.
@@ -307,6 +330,7 @@ def circular_frame(engine: Engine, areas: Sequence[str] = ("FI", "EU27_2020")) -
         "year",
         "value",
         _SNAPSHOT_IDS,
+        _PROVISIONAL,
     ).sort("indicator", "area", "year")
 
 
@@ -362,7 +386,8 @@ def balance_frames(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(emissions, sinks) for report.charts.neutrality_balance.
 
-    emissions: year, value (kt CO2e), snapshot_ids — the observed series (it must include the base year).
+    emissions: year, value (kt CO2e), snapshot_ids, provisional — the observed series (it must include the
+    base year).
     sinks: year, value (removals in kt CO2e, positive), lower, upper (null when the estimate has no band),
     snapshot_ids.
     """
@@ -371,7 +396,7 @@ def balance_frames(
     sink = _values(engine, sinks, area, ["observed", "estimate"]).filter(pl.col("indicator") == sinks)
     sink = _require(sink.filter(pl.col("year").is_not_null()), f"{sinks} in area {area}")
     return (
-        observed.select("year", "value", _SNAPSHOT_IDS).sort("year"),
+        observed.select("year", "value", _SNAPSHOT_IDS, _PROVISIONAL).sort("year"),
         sink.select("year", "value", "lower", "upper", _SNAPSHOT_IDS).sort("year"),
     )
 

@@ -394,18 +394,28 @@ def _builders(
     def sectors() -> Built:
         frame = once("sectors", lambda: rd.sector_frame(engine))
         ids = rd.snapshot_ids_of(frame)
-        return charts.sector_area(frame, meta=meta_of(ids, ""), lang=lang), ids
+        years = rd.provisional_years(frame)
+        return charts.sector_area(frame, meta=meta_of(ids, ""), lang=lang, provisional_years=years), ids
 
     def waterfall() -> Built:
         frame = once("sectors", lambda: rd.sector_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         base_year = rd.reduction_target().base_year  # the headline's (the catalogue's), never a constant
-        return charts.sector_waterfall(frame, meta=meta_of(ids, ""), base_year=base_year, lang=lang), ids
+        chart = charts.sector_waterfall(
+            frame,
+            meta=meta_of(ids, ""),
+            base_year=base_year,
+            lang=lang,
+            provisional_years=rd.provisional_years(frame),
+        )
+        return chart, ids
 
     def per_resident() -> Built:
         frame = once("per_resident", lambda: rd.per_resident_frame(engine))
         ids = rd.snapshot_ids_of(frame)
-        chart = charts.per_resident_comparison(frame, meta=meta_of(ids, ""), lang=lang)
+        chart = charts.per_resident_comparison(
+            frame, meta=meta_of(ids, ""), lang=lang, provisional_years=rd.provisional_years(frame)
+        )
         return chart, ids
 
     def dashboard() -> Built:
@@ -419,7 +429,14 @@ def _builders(
         frame = once("circular", lambda: rd.circular_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         targets = rd.absolute_targets("recycling_rate", "FI")  # the chart's area: Finland
-        return charts.circular_economy(frame, meta=meta_of(ids, ""), targets=targets, lang=lang), ids
+        chart = charts.circular_economy(
+            frame,
+            meta=meta_of(ids, ""),
+            targets=targets,
+            lang=lang,
+            provisional_years=rd.provisional_years(frame),
+        )
+        return chart, ids
 
     def weekly() -> Built:
         frame = once("weekly", lambda: rd.weekly_frame(engine, as_of=as_of))
@@ -430,7 +447,12 @@ def _builders(
         emissions, sinks = once("balance", lambda: rd.balance_frames(engine))
         ids = rd.snapshot_ids_of(emissions, sinks)
         chart = charts.neutrality_balance(
-            emissions, sinks, meta=meta_of(ids, ""), target=rd.reduction_target(), lang=lang
+            emissions,
+            sinks,
+            meta=meta_of(ids, ""),
+            target=rd.reduction_target(),
+            lang=lang,
+            provisional_years=rd.provisional_years(emissions),
         )
         return chart, ids
 

@@ -314,3 +314,30 @@ def test_the_headline_says_the_latest_figure_is_provisional(releases: Releases) 
         assert context is not None
         assert context["lead"].endswith(t("report.headline_provisional", lang, year=releases.hsy_newest))
         assert context["figures"][0]["note"] == t("report.fig_latest_provisional", lang)
+
+
+def test_every_report_chart_over_a_provisional_year_says_so(
+    releases: Releases, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    assert rd.provisional_years(rd.sector_frame(releases.engine)) == [releases.hsy_newest]
+    assert rd.provisional_years(rd.per_resident_frame(releases.engine)) == [releases.syke_newest]
+    folder = tmp_path_factory.mktemp("report")
+    (built,) = weekly.build_reports(
+        releases.engine, weekly.current_week(), ("en",), out_dir=folder, images=False
+    ).values()
+    by_name = {c.name: c for c in built.charts}
+    hsy = t("provisional.years", "en", years=str(releases.hsy_newest))
+    syke = t("provisional.years", "en", years=str(releases.syke_newest))
+    suffix = t("trajectory.title_provisional", "en")
+    for name, sentence in (
+        ("sector_area", hsy),
+        ("sector_waterfall", hsy),
+        ("per_resident_comparison", syke),
+        ("neutrality_balance", hsy),
+    ):
+        chart = by_name[name]
+        assert chart.error is None, (name, chart.error)
+        assert chart.alt.endswith(sentence) or sentence in chart.alt, (name, chart.alt)
+        if name != "neutrality_balance":  # its title is about the target year
+            assert chart.title.endswith(suffix), (name, chart.title)
+    assert by_name["emissions_trajectory"].title.endswith(suffix)

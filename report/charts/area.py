@@ -21,6 +21,7 @@ from report.charts.common import (
     _year_tip,
     _years,
 )
+from report.charts.provisional import provisional_texts
 from report.i18n import (
     format_number,
     format_percent,
@@ -41,6 +42,7 @@ def sector_area(
     meta: ChartMeta,
     lang: str = "fi",
     label_count: int = 3,
+    provisional_years: Sequence[int] = (),
 ) -> alt.LayerChart:
     """Emissions by sector over time as stacked areas, largest sector at the bottom, the largest labelled.
 
@@ -150,6 +152,8 @@ def sector_area(
             for s in sectors[:3]
         ),
     ) + _gap_sentence(years, lang)
+    suffix, sentence = provisional_texts(provisional_years, latest, lang)
+    finding, description = finding + suffix, description + sentence
     table = df.select("year", "sector_key", "sector", "value", "share")
     return _finish(
         chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -21,6 +21,7 @@ from report.charts.common import (
     _layer,
     _unique,
 )
+from report.charts.provisional import provisional_texts
 from report.i18n import (
     format_number,
     format_percent,
@@ -48,6 +49,7 @@ def neutrality_balance(
     meta: ChartMeta,
     target: ReductionTarget,
     lang: str = "fi",
+    provisional_years: Sequence[int] = (),
 ) -> alt.LayerChart:
     """Residual emissions left at the target year (base × (1 − reduction)) against the carbon-sink estimate.
 
@@ -224,6 +226,8 @@ def neutrality_balance(
         latest=format_number(float(latest["value"]), lang),
         **fmt,
     )
+    suffix, sentence = provisional_texts(provisional_years, None, lang)
+    finding, description = finding + suffix, description + sentence
     table = pl.DataFrame(
         [
             {"item": "residual", "label": cats["residual"], "year": target_year, "value": residual},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import altair as alt
@@ -24,6 +24,7 @@ from report.charts.common import (
     _year_tip,
     _years,
 )
+from report.charts.provisional import provisional_texts
 from report.i18n import (
     format_number,
     format_percent,
@@ -57,6 +58,7 @@ def circular_economy(
     lang: str = "fi",
     area: str = "fi",
     comparison: str = "eu27_2020",
+    provisional_years: Sequence[int] = (),
 ) -> alt.HConcatChart:
     """Municipal waste per resident and its recycling rate against the EU targets: two panels.
 
@@ -192,6 +194,8 @@ def circular_economy(
         rate=_percent(rec_value, lang),
         targets=", ".join(f"{_percent(v, lang)} ({y})" for y, v in sorted(targets.items())),
     )
+    suffix, sentence = provisional_texts(provisional_years, rec_year, lang)
+    finding, description = finding + suffix, description + sentence
     table = pl.concat(
         [
             df.select(

@@ -25,6 +25,7 @@ from report.charts.common import (
     _unique,
     _year_tip,
 )
+from report.charts.provisional import provisional_texts
 from report.i18n import (
     NOT_AVAILABLE,
     format_number,
@@ -59,6 +60,7 @@ def per_resident_comparison(
     lang: str = "fi",
     highlight: str = "espoo",
     year: int | None = None,
+    provisional_years: Sequence[int] = (),
 ) -> alt.LayerChart:
     """Per-resident emissions in one year: the highlighted city against the capital region and large cities.
 
@@ -193,6 +195,8 @@ def per_resident_comparison(
         lowest=f"{label('area', ordered[0], lang)} {format_number(current[ordered[0]], lang, places)}",
         highest=f"{label('area', ordered[-1], lang)} {format_number(current[ordered[-1]], lang, places)}",
     )
+    suffix, sentence = provisional_texts(provisional_years, yr, lang)
+    finding, description = finding + suffix, description + sentence
     table = df.select("area_key", "area", "year", "value", "group", "change")
     return _finish(
         chart,

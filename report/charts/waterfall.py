@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
@@ -16,6 +17,7 @@ from report.charts.common import (
     _pct_change,
     _sector_rows,
 )
+from report.charts.provisional import provisional_texts
 from report.i18n import (
     NOT_AVAILABLE,
     format_number,
@@ -33,6 +35,7 @@ def sector_waterfall(
     base_year: int,
     lang: str = "fi",
     latest_year: int | None = None,
+    provisional_years: Sequence[int] = (),
 ) -> alt.LayerChart:
     """Change from the base year to the latest year by sector: start bar, sector deltas by sign, end bar.
 
@@ -180,6 +183,8 @@ def sector_waterfall(
         ),
         **span,
     )
+    suffix, sentence = provisional_texts(provisional_years, end_year, lang)
+    finding, description = finding + suffix, description + sentence
     table = df.select("step", "sector_key", "kind", "start", "end", "change", "share_of_cut")
     return _finish(
         chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table

@@ -291,7 +291,12 @@ def _indicator_chart(
         if entry.expanded_ids() != [entry.id]:
             frame = rd.sector_frame(data.engine, area, indicator=entry.id)
             ids = rd.snapshot_ids_of(frame)
-            chart = charts.sector_area(frame, meta=rd.chart_meta(data.engine, snapshot_ids=ids), lang=lang)
+            chart = charts.sector_area(
+                frame,
+                meta=rd.chart_meta(data.engine, snapshot_ids=ids),
+                lang=lang,
+                provisional_years=rd.provisional_years(frame),
+            )
             return SiteChart(entry.id, chart, ids)
         history = _history_frame(values, area, entry)
         if history.filter(pl.col("kind") == "observed").height == 0:
