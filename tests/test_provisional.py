@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import altair as alt
 import polars as pl
 import pytest
 from sqlalchemy import Engine
@@ -280,8 +281,12 @@ def test_the_site_chart_says_which_values_are_provisional_or_otherwise_flagged()
             "flags": [None, "e", "bp", "p"],  # a target's flags are never a reader's note
         }
     )
-    names = {"name": "Emissions", "area_name": "Espoo", "unit_text": "kt"}
-    chart = indicator_history(frame, meta=META, lang="en", **names)
+
+    def draw(frame: pl.DataFrame, lang: str) -> alt.LayerChart:
+        names = {"name": "Emissions", "area_name": "Espoo", "unit_text": "kt"}
+        return indicator_history(frame, meta=META, lang=lang, zero=True, **names)
+
+    chart = draw(frame, "en")
     spec = chart.to_dict()
     assert spec["title"]["text"].endswith(t("trajectory.title_provisional", "en"))
     assert t("site.description_provisional", "en", period="2024") in spec["description"]
@@ -297,10 +302,10 @@ def test_the_site_chart_says_which_values_are_provisional_or_otherwise_flagged()
     assert "note" in tips
     # the downloads' and the page table's header, in each language
     for lang in LANGS:
-        translated = indicator_history(frame, meta=META, lang=lang, **names)
+        translated = draw(frame, lang)
         headers = chart_table(translated, translated_headers=True)
         assert headers.columns[-1] == t("column.note", lang)
-    plain = indicator_history(frame.drop("flags"), meta=META, lang="en", **names)
+    plain = draw(frame.drop("flags"), "en")
     assert "note" not in chart_table(plain).columns
     assert not plain.to_dict()["title"]["text"].endswith(t("trajectory.title_provisional", "en"))
 
