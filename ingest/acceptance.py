@@ -22,11 +22,12 @@ from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, DatasetSpec
 from ingest.completeness import coverage, last_reader_version
 from ingest.connector import parse_flagged
+from ingest.loading import load_parsed
 from ingest.plausibility import ACCEPTABLE_KINDS, PlausibilityError, check_payload
 from ingest.registry import connector_for
 from storage import schema
 from storage.jobs import finish_run, start_run
-from storage.load import DatasetInfo, LoadResult, SourceInfo, combined_sha256, load_snapshot, utc_naive
+from storage.load import LoadResult, combined_sha256, utc_naive
 from storage.locks import HeldLock, job_lock
 from storage.rawstore import RawStore
 from storage.rejections import (
@@ -221,22 +222,15 @@ def _load_accepted(
     connector = connector_for(spec.protocol)
     frame = parse_flagged(connector, read_spec, payloads)
     check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # ranges only now
-    source = catalogue.sources[spec.source]
-    info = DatasetInfo(
-        spec.id,
-        spec.title,
-        spec.protocol,
-        SourceInfo(source.id, source.publisher, source.licence, source.attribution, source.homepage),
-    )
-    return load_snapshot(
+    return load_parsed(
         engine,
-        info,
+        catalogue,
+        read_spec,
         payloads,
         frame,
         reader_version=connector.reader_version,
         raw_store=raw_store,
         lock=lock,
-        covers=coverage(read_spec, payloads, frame),
     )
 
 

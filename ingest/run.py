@@ -17,10 +17,11 @@ from common.errors import DataError
 from common.payload import Fetcher, Payload
 from ingest.acceptance import check_before_load
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
-from ingest.completeness import check_complete, coverage
+from ingest.completeness import check_complete
 from ingest.connector import parse_flagged
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
+from ingest.loading import load_parsed
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher, snapshot_manifest
@@ -28,12 +29,9 @@ from storage.alert_state import AllClear, ClosedProblem
 from storage.engine import autocommit, once_more
 from storage.jobs import finish_run, now_utc, record_runs, start_run
 from storage.load import (
-    DatasetInfo,
     LoadResult,
-    SourceInfo,
     combined_sha256,
     latest_digest,
-    load_snapshot,
 )
 from storage.locks import (
     BusyError,
@@ -66,17 +64,6 @@ class DatasetOutcome:
     @property
     def ok(self) -> bool:
         return self.outcome in ("success", "unchanged")
-
-
-def dataset_info(catalogue: Catalogue, spec: DatasetSpec) -> DatasetInfo:
-    """The storage record of a catalogue dataset and its source."""
-    source = catalogue.sources[spec.source]
-    return DatasetInfo(
-        spec.id,
-        spec.title,
-        spec.protocol,
-        SourceInfo(source.id, source.publisher, source.licence, source.attribution, source.homepage),
-    )
 
 
 def make_fetcher(
@@ -215,15 +202,15 @@ def _ingest_locked(
         frame = parse_flagged(connector, spec, payloads)
         check_complete(engine, spec, payloads, frame, reader_version=connector.reader_version)
         check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
-        result = load_snapshot(
+        result = load_parsed(
             engine,
-            dataset_info(catalogue, spec),
+            catalogue,
+            spec,
             payloads,
             frame,
             reader_version=connector.reader_version,
             raw_store=raw_store,
             lock=lock,
-            covers=coverage(spec, payloads, frame),
         )
     except FetchError as error:
         finish_run(engine, run_id, "failed", error=str(error))
