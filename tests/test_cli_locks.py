@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -123,20 +124,28 @@ def test_two_computes_at_once_never_crash(env: tuple[str, dict[str, str]]) -> No
 def steal(engine: Engine, name: str) -> None:
     """What a lost lock looks like to its holder: on SQLite another run has the lease, on PostgreSQL the
     session holding the advisory lock is gone (the server released the lock)."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            key = advisory_key(name, str(conn.execute(text("SELECT current_schema()")).scalar()))
-            unsigned = key & 0xFFFFFFFFFFFFFFFF
-            pid = conn.execute(
-                text(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND classid = :high AND objid = :low AND objsubid = 1"
-                ),
-                {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF},
-            ).scalar_one()
-            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
-        else:
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
             conn.execute(update(schema.job_lock).values(holder="a second run"))
+        return
+    held = text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND classid = :high AND objid = :low AND objsubid = 1"
+    )
+    with engine.begin() as conn:
+        key = advisory_key(name, str(conn.execute(text("SELECT current_schema()")).scalar()))
+        unsigned = key & 0xFFFFFFFFFFFFFFFF
+        where = {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF}
+        pid = conn.execute(held, where).scalar_one()
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    # pg_terminate_backend only signals the session: on a busy server it may hold the lock a moment longer
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with engine.begin() as conn:
+            if conn.execute(held, where).first() is None:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{name}: the terminated session still holds the advisory lock after 10 s")
 
 
 def test_a_compute_that_lost_its_lock_writes_nothing(engine: Engine, tmp_path: Path) -> None:
