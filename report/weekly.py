@@ -44,6 +44,7 @@ from report.i18n import (
     format_month_range,
     format_number,
     format_percent,
+    format_period,
     has,
     label,
     t,
@@ -100,6 +101,8 @@ _HALF_RE: Final = re.compile(r"^(\d{4})-H([12])$")
 _PLAIN_INT: Final = frozenset({"year", "week", "base_year", "latest_year", "target_year"})
 # Columns holding a fraction shown as a percentage.
 _FRACTION: Final = frozenset({"share", "share_of_cut", "ratio"})
+# columns holding a stored period ('2024', '2026-W45', '2026-09-30'): a day is shown as a date in lang
+_PERIOD: Final = frozenset({"period"})
 # Decimals of the downloads (CSV, XLSX). The catalogues declare no precision per dataset or indicator, so
 # one rule (README, "Data and provenance"): amounts in kt CO₂e, g CO₂/kWh and percentages to one decimal, the
 # finest the sources state them in (HSY's and Syke's kt, Eurostat's rates); shares (fractions) to three
@@ -273,6 +276,8 @@ def format_cell(value: object, column: str, lang: str) -> str:
         return format_number(value, lang, rd.shown_decimals(value))  # as the headline prints it
     if isinstance(value, list):
         return ", ".join(format_cell(v, column, lang) for v in value)
+    if isinstance(value, str) and column in _PERIOD:
+        return format_period(value, lang)
     return str(value)
 
 

@@ -1087,3 +1087,19 @@ def test_the_peer_sections_tables_are_traced_to_their_snapshots(light: dict[str,
     assert cited, "no snapshot lists the peer section as a user"
     assert any("DF_GREEN_AREA" in row for row in cited)
     assert any("urb_cenv" in row for row in cited)
+
+
+def test_percentages_follow_the_language_throughout_the_report(
+    full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """English writes "91.9%" (CLDR en), Finnish and Swedish "91,9 %" with a no-break space: in every
+    section, the peer standings (a percentage indicator's value and its best peer) and notes included."""
+    pages = {"fi": full.path, **light}
+    for lang, path in pages.items():
+        text = "\n".join(parse(path).text)
+        wrong = re.compile(r"\d[ \u00a0]%") if lang == "en" else re.compile(r"\d ?%")
+        found = [text[max(0, m.start() - 50) : m.end()] for m in wrong.finditer(text)]
+        assert found == [], lang
+        assert re.search(r"\d%" if lang == "en" else r"\d\u00a0%", text), lang
+    peers_en = "\n".join(parse(light["en"]).text)
+    assert re.search(r"\d\.\d%", peers_en)

@@ -466,3 +466,58 @@ def test_a_site_chart_spec_draws_as_the_page_shows_it(built: Built) -> None:
     spec = json.loads((built.site / "sv" / "charts" / "ghg_total.vl.json").read_text(encoding="utf-8"))
     svg = render(spec, svg_only=True).svg
     assert svg.startswith("<svg") and "Esbo" in svg and "kt CO₂e" in svg
+
+
+# ---------------------------------------------------------------------------------------------------------
+# numbers and dates as the reader sees them: one locale rule per language
+
+
+def _visible(html_text: str) -> str:
+    """The text a reader sees: no scripts, styles, code (addresses), tags or attribute values."""
+    text = re.sub(r"<(script|style|code)\b.*?</\1>", " ", html_text, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "\n", text))
+
+
+def _figures(html_text: str) -> str:
+    """The visible text of the page's tables, chart captions, headline figures and citation (the numbers
+    the site writes itself, not the catalogue's descriptions)."""
+    found = re.finditer(
+        r"<(table|figcaption|dl)\b.*?</\1>|<p class=\"citation\">.*?</p>", html_text, flags=re.DOTALL
+    )
+    return "\n".join(_visible(m.group(0)) for m in found)
+
+
+def _pages(built: Built, lang: str) -> list[Path]:
+    return sorted((built.site / lang).rglob("*.html"))
+
+
+def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(built: Built) -> None:
+    """Dates and fetch times on the site are written as the report writes them (format_date,
+    format_datetime); ISO dates stay in the downloads and the JSON only."""
+    iso = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b")
+    for lang in LANGS:
+        for path in _pages(built, lang):
+            found = iso.search(_visible(path.read_text(encoding="utf-8")))
+            assert found is None, (path.relative_to(built.site), found.group(0) if found else "")
+    home = _visible(_page(built, "fi/index.html"))
+    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d \d{1,2}\.\d\d\b", home), "no Finnish fetch time"
+    citation = _visible(_page(built, "en/indicators/ghg_total.html"))
+    assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
+
+
+def test_percentages_follow_the_language_on_every_page(built: Built) -> None:
+    """English "91.9%", Finnish and Swedish "91,9 %" with a no-break space: in the tables, the charts'
+    captions, the headline and the citations of every page (peer standings included)."""
+    for lang in LANGS:
+        wrong = re.compile(r"\d[ \u00a0]%") if lang == "en" else re.compile(r"\d ?%")
+        for path in _pages(built, lang):
+            shown = _figures(path.read_text(encoding="utf-8"))
+            found = wrong.search(shown)
+            assert found is None, (
+                path.relative_to(built.site),
+                shown[max(0, found.start() - 60) : found.end()],
+            )
+    # a percentage indicator's caption and a peer indicator's standings do show percentages
+    for page in ("indicators/ev_share.html", "indicators/peer_pt_access_oecd.html"):
+        assert re.search(r"\d%", _figures(_page(built, f"en/{page}"))), page
+        assert re.search(r"\d\u00a0%", _figures(_page(built, f"fi/{page}"))), page
