@@ -325,10 +325,45 @@ def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) ->
     html = full.path.read_text(encoding="utf-8")
     trajectory = next(c for c in full.charts if c.name == "emissions_trajectory")
     assert trajectory.table is not None
-    assert trajectory.table.headers[:3] == ["Sarja", "Vuosi", "Arvo"]
+    assert trajectory.table.headers[:3] == ["Sarja", "Vuosi", "Arvo (kt CO₂e)"]
     row_2024 = next(r for r in trajectory.table.rows if r[1] == "2024" and r[0] == "Päästöt")
     assert row_2024[2] == "712"
     assert f"1{NBSP}060" in html
+
+
+def test_a_chart_tables_value_columns_name_their_unit(
+    full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """The table under a chart heads its values with their unit ("Arvo (kt CO₂e)"); a table whose rows
+    mix units (the circular economy's kg per resident and %) has a unit column beside the values instead."""
+    tables = {c.name: c.table for c in full.charts if c.table is not None}
+    assert tables["emissions_trajectory"].headers[2:5] == [
+        "Arvo (kt CO₂e)",
+        "Alaraja (kt CO₂e)",
+        "Yläraja (kt CO₂e)",
+    ]
+    assert "Arvo (kt CO₂e)" in tables["sector_area"].headers
+    assert [h for h in tables["sector_waterfall"].headers if h.startswith(("Alku", "Loppu", "Muutos"))] == [
+        "Alku (kt CO₂e)",
+        "Loppu (kt CO₂e)",
+        "Muutos (kt CO₂e)",
+    ]
+    assert "Arvo (t CO₂e/asukas)" in tables["per_resident_comparison"].headers
+    assert "Arvo (gCO₂/kWh)" in tables["weekly_mover"].headers
+    assert "Arvo (kt CO₂e)" in tables["neutrality_balance"].headers
+    for name in ("peer_emissions_oecd", "peer_emissions_covenant"):
+        assert "Arvo (t CO₂e/asukas)" in tables[name].headers, name
+    circular = tables["circular_economy"]
+    at = circular.headers.index("Arvo")
+    assert circular.headers[at + 1] == "Yksikkö"
+    assert {row[at + 1] for row in circular.rows} == {"kg/asukas", "%"}
+    for name, table in tables.items():  # a bare "Arvo" only beside a unit column
+        for i, header in enumerate(table.headers):
+            if header == "Arvo":
+                assert table.headers[i + 1] == "Yksikkö", name
+    english = "\n".join(parse(light["en"]).text)
+    assert "Value (kt CO₂e)" in english and "Value (t CO₂e per resident)" in english
+    assert "Värde (kt CO₂e)" in "\n".join(parse(light["sv"]).text)
 
 
 def test_every_chart_spec_carries_its_data_and_locale(full: weekly.ReportResult) -> None:

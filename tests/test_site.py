@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import polars as pl
 import pytest
+from markupsafe import escape
 from sqlalchemy import Engine, func, select, update
 
 from indicators.catalogue import load_indicator_catalogue
@@ -521,3 +522,25 @@ def test_percentages_follow_the_language_on_every_page(built: Built) -> None:
     for page in ("indicators/ev_share.html", "indicators/peer_pt_access_oecd.html"):
         assert re.search(r"\d%", _figures(_page(built, f"en/{page}"))), page
         assert re.search(r"\d\u00a0%", _figures(_page(built, f"fi/{page}"))), page
+
+
+def test_a_site_charts_table_heads_its_values_with_the_indicators_unit(built: Built) -> None:
+    """The table under each indicator's chart names the unit of its values in every language."""
+    expected = {
+        ("en", "ghg_total"): "Value (kt CO₂e)",
+        ("fi", "ghg_total"): "Arvo (kt CO₂e)",
+        ("sv", "ev_share"): "Värde (%)",
+        ("en", "peer_pt_access_oecd"): "Value (%)",
+        ("fi", "ghg_per_resident"): "Arvo (t CO₂e/asukas)",
+        ("fi", "ghg_index"): "Arvo (indeksi)",
+    }
+    for (lang, indicator), header in expected.items():
+        page = _page(built, f"{lang}/indicators/{indicator}.html")
+        caption = escape(t("site.chart_table_caption", lang, name=_indicator_name(indicator, lang)))
+        table = page[page.index(f"<caption>{caption}</caption>") :]
+        table = table[: table.index("</thead>")]
+        assert f'<th scope="col" class="num">{header}</th>' in table, (lang, indicator, table)
+
+
+def _indicator_name(indicator: str, lang: str) -> str:
+    return load_indicator_catalogue().get(indicator).name.get(lang) or indicator

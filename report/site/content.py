@@ -616,6 +616,8 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
             lang,
             headers,
             charts.chart_decimals(site_chart.chart),
+            # every site chart draws the indicator's values (its history, its peers or its sectors)
+            {c: entry.unit for c in ("value", "lower", "upper") if c in shown.columns},
         )
     by_id = _statuses(data, lang, list(entry.expanded_ids()))
     # a breakdown's statuses are its parts' (ghg_by_sector.transport, …), each named, as the report gives them
