@@ -160,11 +160,20 @@ def source_text(text: str, lang: str) -> str:
     return text
 
 
+_SPACED_PERCENT: Final = re.compile(r"(\d)[ \u00a0]%")
+
+
+def _text_key(text: str) -> str:
+    """A text as [catalogue_text] is looked up by: stripped, "80 %" and "80%" alike (the catalogue may
+    write English percentages either way; the translations write them as CLDR's en does, "80%")."""
+    return _SPACED_PERCENT.sub(r"\1%", text.strip())
+
+
 @cache
 def _catalogue_texts() -> dict[str, str]:
-    """The English texts of [catalogue_text] -> their translation keys."""
+    """The English texts of [catalogue_text] (as _text_key gives them) -> their translation keys."""
     return {
-        entry["en"].strip(): key
+        _text_key(entry["en"]): key
         for key, entry in catalogue().items()
         if key.startswith("catalogue_text.") and "en" in entry
     }
@@ -175,7 +184,7 @@ def catalogue_text(text: str, lang: str) -> str:
     the [catalogue_text] translation whose English is that text; a text it does not list (a name such as
     "HSY" or "Traficom", or one added after this release) as given."""
     check_lang(lang)
-    key = _catalogue_texts().get(text.strip())
+    key = _catalogue_texts().get(_text_key(text))
     return t(key, lang) if key is not None else text
 
 
@@ -236,6 +245,17 @@ def format_percent(x: float | None, lang: str, decimals: int = 0, *, signed: boo
     return prefix + format_number(x, lang, decimals, signed=signed) + suffix
 
 
+def format_quantity(x: float | None, unit: str, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
+    """x with its unit as a reader sees it: a percentage in the locale's percent pattern ("48.2%" en,
+    "48,2 %" fi/sv, as format_percent), any other unit after a no-break space ("712 kt CO₂e"). unit: the
+    catalogue's unit (translated through [unit_name]) or a unit already written in lang."""
+    if x is None or math.isnan(x):
+        return NOT_AVAILABLE
+    if unit.strip() == "%":
+        return format_percent(x, lang, decimals, signed=signed)
+    return f"{format_number(x, lang, decimals, signed=signed)}{NBSP}{label('unit_name', unit.strip(), lang)}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # dates and times (CLDR patterns)
 
@@ -260,6 +280,22 @@ def format_datetime(dt: datetime, lang: str) -> str:
     loc = locale(lang)
     time_text = _cldr_time(dt.replace(tzinfo=None).time(), "short", locale=loc)
     return str(loc.datetime_formats["medium"]).replace("{1}", format_date(dt, lang)).replace("{0}", time_text)
+
+
+_ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def format_period(period: str, lang: str) -> str:
+    """A stored period as a reader sees it: a day ("2026-09-30") as format_date writes it ("30.9.2026",
+    "30 sep. 2026", "30 Sept 2026"); a year ("2024") or an ISO week ("2026-W45") as stored."""
+    check_lang(lang)
+    text = period.strip()
+    if _ISO_DAY.fullmatch(text):
+        try:
+            return format_date(date.fromisoformat(text), lang)
+        except ValueError:  # not a calendar day (2026-02-30): shown as stored
+            return period
+    return period
 
 
 def format_month_range(first: date, last: date, lang: str) -> str:

@@ -26,7 +26,7 @@ from report import data as rd
 from report.charts import indicator_label, peer_comparison
 from report.charts.peers import change_words
 from report.charts.per_resident import _rank_decimals
-from report.i18n import format_number, has, label, t
+from report.i18n import format_number, format_quantity, has, label, t
 from report.theme import ChartMeta
 from storage import read
 
@@ -217,10 +217,9 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
         ranked = found.standings
         # the decimals the peer chart shows (enough to tell neighbours apart), so both say the same
         places = _rank_decimals(ranked.get_column("value").to_list(), lang)
-        unit = label("unit_name", entry.unit, lang)
 
-        def shown(value: float, places: int = places, unit: str = unit) -> str:
-            return f"{format_number(value, lang, places)}\u00a0{unit}"
+        def shown(value: float, places: int = places, unit: str = entry.unit) -> str:
+            return format_quantity(value, unit, lang, places)  # "91.9%" en, "91,9 %" fi/sv, "2.1 t CO₂e …"
 
         mine = ranked.filter(pl.col("area") == home).row(0, named=True)
         best = ranked.row(0, named=True)

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
+from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
@@ -44,6 +45,7 @@ from report.i18n import (
     format_month_range,
     format_number,
     format_percent,
+    format_period,
     has,
     label,
     t,
@@ -100,6 +102,8 @@ _HALF_RE: Final = re.compile(r"^(\d{4})-H([12])$")
 _PLAIN_INT: Final = frozenset({"year", "week", "base_year", "latest_year", "target_year"})
 # Columns holding a fraction shown as a percentage.
 _FRACTION: Final = frozenset({"share", "share_of_cut", "ratio"})
+# columns holding a stored period ('2024', '2026-W45', '2026-09-30'): a day is shown as a date in lang
+_PERIOD: Final = frozenset({"period"})
 # Decimals of the downloads (CSV, XLSX). The catalogues declare no precision per dataset or indicator, so
 # one rule (README, "Data and provenance"): amounts in kt CO₂e, g CO₂/kWh and percentages to one decimal, the
 # finest the sources state them in (HSY's and Syke's kt, Eurostat's rates); shares (fractions) to three
@@ -273,6 +277,8 @@ def format_cell(value: object, column: str, lang: str) -> str:
         return format_number(value, lang, rd.shown_decimals(value))  # as the headline prints it
     if isinstance(value, list):
         return ", ".join(format_cell(v, column, lang) for v in value)
+    if isinstance(value, str) and column in _PERIOD:
+        return format_period(value, lang)
     return str(value)
 
 
@@ -292,19 +298,34 @@ class Table:
     print_widths: Sequence[int] = ()
 
 
+def unit_header(header: str, unit: str, lang: str) -> str:
+    """A column header with the unit its values share: "Arvo (kt CO₂e)", "Value (%)"; unit is the
+    catalogue's unit (translated through [unit_name]) or one already in lang."""
+    shown = label("unit_name", unit.strip(), lang)
+    if shown.startswith("("):  # a unit written in brackets already: "(indeksi)"
+        return f"{header} {shown}"
+    return t("column.with_unit", lang, column=header, unit=shown)
+
+
 def frame_table(
     frame: pl.DataFrame,
     caption: str,
     lang: str,
     headers: Sequence[str] | None = None,
     decimals: Mapping[str, int] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> Table:
     """A polars frame as a Table with formatted cells (headers: translated names, default the columns).
 
     decimals: the places of the float columns a chart chose them for (charts.chart_decimals), so that
     the chart's table prints its values as the chart labels them (two peers at 2.17 and 2.25 are not
-    both "2.2"); the other floats as format_cell prints them."""
+    both "2.2"); the other floats as format_cell prints them. units: the unit of a column's values
+    (catalogue units, by column), named in its header (unit_header)."""
     names = list(headers) if headers is not None else frame.columns
+    names = [
+        unit_header(name, units[c], lang) if units and c in units else name
+        for c, name in zip(frame.columns, names, strict=True)
+    ]
     numeric = [frame.schema[c].is_numeric() for c in frame.columns]
     places = decimals or {}
 
@@ -319,6 +340,51 @@ def frame_table(
 
 # ---------------------------------------------------------------------------------------------------------
 # the charts
+
+_KT: Final = "kt CO2e"
+# The unit of each chart's value columns, as its input contract states it: the data table under the chart
+# names it in their headers ("Arvo (kt CO₂e)"). A peer chart's is its indicator's (peers.PEER_CHARTS).
+TABLE_UNITS: Final[Mapping[str, tuple[str, frozenset[str]]]] = {
+    "emissions_trajectory": (_KT, frozenset({"value", "lower", "upper"})),
+    "sector_area": (_KT, frozenset({"value"})),
+    "sector_waterfall": (_KT, frozenset({"start", "end", "change"})),
+    "neutrality_balance": (_KT, frozenset({"value"})),
+    "per_resident_comparison": ("t CO2e per resident", frozenset({"value"})),
+    "weekly_mover": ("gCO2/kWh", frozenset({"value"})),
+}
+# A chart whose rows mix units: its table gets a unit column after the values instead, by the key column
+# that tells the rows apart (charts.CIRCULAR_FRAME: kg per resident or %; the targets in %).
+ROW_UNITS: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
+    "circular_economy": (
+        "indicator_key",
+        {"waste_per_resident": "kg per resident", "recycling_rate": "%", "recycling_target": "%"},
+    ),
+}
+
+
+def table_units(name: str, frame: pl.DataFrame) -> dict[str, str]:
+    """The unit of each value column of a chart's table (by column), when its rows share one."""
+    if name in TABLE_UNITS:
+        unit, columns = TABLE_UNITS[name]
+    elif name in peers.PEER_CHARTS:
+        unit, columns = load_indicator_catalogue().get(peers.PEER_CHARTS[name]).unit, frozenset({"value"})
+    else:
+        return {}
+    return {c: unit for c in frame.columns if c in columns}
+
+
+def with_row_units(
+    name: str, shown: pl.DataFrame, keyed: pl.DataFrame, headers: Sequence[str], lang: str
+) -> tuple[pl.DataFrame, list[str]]:
+    """A table whose rows mix units (ROW_UNITS) with a unit column after its values, and its headers;
+    any other table as given. keyed: the same rows with their key columns (charts.chart_table)."""
+    if name not in ROW_UNITS or "value" not in shown.columns:
+        return shown, list(headers)
+    key, units = ROW_UNITS[name]
+    texts = [label("unit_name", units.get(str(k), ""), lang) for k in keyed.get_column(key).to_list()]
+    at = shown.columns.index("value") + 1
+    table = shown.insert_column(at, pl.Series("unit", texts, dtype=pl.String))
+    return table, [*headers[:at], t("column.unit", lang), *headers[at:]]
 
 
 @dataclass
@@ -611,12 +677,14 @@ def _build_chart(
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
     result.decimals = float_decimals(chart)
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
+    shown, headers = with_row_units(name, shown, frame, headers, lang)
     result.table = frame_table(
         shown,
         t("report.table_caption", lang, heading=result.heading),
         lang,
         headers,
         charts.chart_decimals(chart),
+        table_units(name, shown),
     )
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
     result.seconds_build = time.perf_counter() - start

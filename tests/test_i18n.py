@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import date, datetime
 
@@ -20,6 +21,8 @@ from report.i18n import (
     format_locale,
     format_number,
     format_percent,
+    format_period,
+    format_quantity,
     t,
     time_format_locale,
     vega_locale,
@@ -228,3 +231,53 @@ def test_month_range_is_cldr_interval_format() -> None:
     assert i18n.format_month_range(first, last, "sv") == "januari–juni 2026"
     assert i18n.format_month_range(first, last, "en") == "January\u2009–\u2009June 2026"  # thin spaces
     assert i18n.format_month_range(date(2026, 7, 1), date(2026, 12, 31), "fi") == "heinä–joulukuu 2026"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one rule per language for percentages and periods
+
+
+def test_format_quantity_writes_a_percentage_as_the_locale_does_and_other_units_after_a_no_break_space() -> (
+    None
+):
+    assert format_quantity(91.9, "%", "en", 1) == "91.9%"
+    assert format_quantity(91.9, "%", "fi", 1) == f"91,9{NBSP}%"
+    assert format_quantity(91.9, "%", "sv", 1) == f"91,9{NBSP}%"
+    assert format_quantity(-4.0, "%", "fi", 1, signed=True) == f"{MINUS}4,0{NBSP}%"
+    assert format_quantity(1060.0, "kt CO2e", "fi") == f"1{NBSP}060{NBSP}kt CO₂e"
+    assert format_quantity(2.5, "t CO2e per resident", "sv", 1) == f"2,5{NBSP}t CO₂e/invånare"
+    assert format_quantity(2.5, "t CO₂e/asukas", "fi", 1) == f"2,5{NBSP}t CO₂e/asukas"  # already in lang
+    assert format_quantity(None, "%", "en") == i18n.NOT_AVAILABLE
+
+
+def test_format_period_writes_a_day_as_the_reports_dates_and_leaves_years_and_weeks() -> None:
+    assert format_period("2026-09-30", "fi") == "30.9.2026"
+    assert format_period("2026-09-30", "sv") == format_date(date(2026, 9, 30), "sv")
+    assert format_period("2026-09-30", "en") == format_date(date(2026, 9, 30), "en")
+    assert "2026-09-30" not in {format_period("2026-09-30", lang) for lang in LANGS}
+    assert format_period("2024", "en") == "2024"
+    assert format_period("2026-W45", "fi") == "2026-W45"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_translation_writes_a_percent_sign_against_its_locale(lang: str) -> None:
+    """English writes "80%" (CLDR en), Finnish and Swedish "80 %" with a no-break space, never a plain
+    space (a line may break before the sign) and never without one."""
+    wrong = re.compile(r"(\d|\})[ \u00a0]%") if lang == "en" else re.compile(r"(\d|\})( ?)%")
+    found = [
+        (key, match.group(0))
+        for key, entry in i18n.catalogue().items()
+        for match in wrong.finditer(entry[lang])
+    ]
+    assert found == []
+
+
+def test_catalogue_texts_are_found_whether_the_catalogue_spaces_its_percentages_or_not() -> None:
+    recorded = (
+        "Espoo carbon neutrality 2030: −80 % on 1990 (climate roadmap, city council May 2024; espoo.fi)"
+    )
+    assert i18n.catalogue_text(recorded, "fi").startswith(f"Espoon hiilineutraalius 2030: −80{NBSP}%")
+    assert i18n.catalogue_text(recorded.replace(" %", "%"), "sv").startswith(
+        f"Esbos koldioxidneutralitet 2030: −80{NBSP}%"
+    )
+    assert "80%" in i18n.catalogue_text(recorded, "en")

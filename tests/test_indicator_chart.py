@@ -28,7 +28,7 @@ def test_the_title_states_the_latest_observed_value_and_the_change_since_the_fir
     chart = indicator_history(
         frame, meta=META, lang="en", name="Emissions", area_name="Espoo", unit_text="kt"
     )
-    assert chart.to_dict()["title"]["text"] == "Espoo: Emissions 700 kt (2024), -30% since 1990"
+    assert chart.to_dict()["title"]["text"] == "Espoo: Emissions 700\u00a0kt (2024), -30% since 1990"
 
 
 def test_a_gap_in_an_annual_series_breaks_the_line() -> None:

@@ -325,10 +325,45 @@ def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) ->
     html = full.path.read_text(encoding="utf-8")
     trajectory = next(c for c in full.charts if c.name == "emissions_trajectory")
     assert trajectory.table is not None
-    assert trajectory.table.headers[:3] == ["Sarja", "Vuosi", "Arvo"]
+    assert trajectory.table.headers[:3] == ["Sarja", "Vuosi", "Arvo (kt CO₂e)"]
     row_2024 = next(r for r in trajectory.table.rows if r[1] == "2024" and r[0] == "Päästöt")
     assert row_2024[2] == "712"
     assert f"1{NBSP}060" in html
+
+
+def test_a_chart_tables_value_columns_name_their_unit(
+    full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """The table under a chart heads its values with their unit ("Arvo (kt CO₂e)"); a table whose rows
+    mix units (the circular economy's kg per resident and %) has a unit column beside the values instead."""
+    tables = {c.name: c.table for c in full.charts if c.table is not None}
+    assert tables["emissions_trajectory"].headers[2:5] == [
+        "Arvo (kt CO₂e)",
+        "Alaraja (kt CO₂e)",
+        "Yläraja (kt CO₂e)",
+    ]
+    assert "Arvo (kt CO₂e)" in tables["sector_area"].headers
+    assert [h for h in tables["sector_waterfall"].headers if h.startswith(("Alku", "Loppu", "Muutos"))] == [
+        "Alku (kt CO₂e)",
+        "Loppu (kt CO₂e)",
+        "Muutos (kt CO₂e)",
+    ]
+    assert "Arvo (t CO₂e/asukas)" in tables["per_resident_comparison"].headers
+    assert "Arvo (gCO₂/kWh)" in tables["weekly_mover"].headers
+    assert "Arvo (kt CO₂e)" in tables["neutrality_balance"].headers
+    for name in ("peer_emissions_oecd", "peer_emissions_covenant"):
+        assert "Arvo (t CO₂e/asukas)" in tables[name].headers, name
+    circular = tables["circular_economy"]
+    at = circular.headers.index("Arvo")
+    assert circular.headers[at + 1] == "Yksikkö"
+    assert {row[at + 1] for row in circular.rows} == {"kg/asukas", "%"}
+    for name, table in tables.items():  # a bare "Arvo" only beside a unit column
+        for i, header in enumerate(table.headers):
+            if header == "Arvo":
+                assert table.headers[i + 1] == "Yksikkö", name
+    english = "\n".join(parse(light["en"]).text)
+    assert "Value (kt CO₂e)" in english and "Value (t CO₂e per resident)" in english
+    assert "Värde (kt CO₂e)" in "\n".join(parse(light["sv"]).text)
 
 
 def test_every_chart_spec_carries_its_data_and_locale(full: weekly.ReportResult) -> None:
@@ -1089,3 +1124,19 @@ def test_the_peer_sections_tables_are_traced_to_their_snapshots(light: dict[str,
     assert cited, "no snapshot lists the peer section as a user"
     assert any("DF_GREEN_AREA" in row for row in cited)
     assert any("urb_cenv" in row for row in cited)
+
+
+def test_percentages_follow_the_language_throughout_the_report(
+    full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """English writes "91.9%" (CLDR en), Finnish and Swedish "91,9 %" with a no-break space: in every
+    section, the peer standings (a percentage indicator's value and its best peer) and notes included."""
+    pages = {"fi": full.path, **light}
+    for lang, path in pages.items():
+        text = "\n".join(parse(path).text)
+        wrong = re.compile(r"\d[ \u00a0]%") if lang == "en" else re.compile(r"\d ?%")
+        found = [text[max(0, m.start() - 50) : m.end()] for m in wrong.finditer(text)]
+        assert found == [], lang
+        assert re.search(r"\d%" if lang == "en" else r"\d\u00a0%", text), lang
+    peers_en = "\n".join(parse(light["en"]).text)
+    assert re.search(r"\d\.\d%", peers_en)

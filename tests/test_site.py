@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import polars as pl
 import pytest
+from markupsafe import escape
 from sqlalchemy import Engine, func, select, update
 
 from indicators.catalogue import load_indicator_catalogue
@@ -466,3 +467,80 @@ def test_a_site_chart_spec_draws_as_the_page_shows_it(built: Built) -> None:
     spec = json.loads((built.site / "sv" / "charts" / "ghg_total.vl.json").read_text(encoding="utf-8"))
     svg = render(spec, svg_only=True).svg
     assert svg.startswith("<svg") and "Esbo" in svg and "kt CO₂e" in svg
+
+
+# ---------------------------------------------------------------------------------------------------------
+# numbers and dates as the reader sees them: one locale rule per language
+
+
+def _visible(html_text: str) -> str:
+    """The text a reader sees: no scripts, styles, code (addresses), tags or attribute values."""
+    text = re.sub(r"<(script|style|code)\b.*?</\1>", " ", html_text, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "\n", text))
+
+
+def _figures(html_text: str) -> str:
+    """The visible text of the page's tables, chart captions, headline figures and citation (the numbers
+    the site writes itself, not the catalogue's descriptions)."""
+    found = re.finditer(
+        r"<(table|figcaption|dl)\b.*?</\1>|<p class=\"citation\">.*?</p>", html_text, flags=re.DOTALL
+    )
+    return "\n".join(_visible(m.group(0)) for m in found)
+
+
+def _pages(built: Built, lang: str) -> list[Path]:
+    return sorted((built.site / lang).rglob("*.html"))
+
+
+def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(built: Built) -> None:
+    """Dates and fetch times on the site are written as the report writes them (format_date,
+    format_datetime); ISO dates stay in the downloads and the JSON only."""
+    iso = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b")
+    for lang in LANGS:
+        for path in _pages(built, lang):
+            found = iso.search(_visible(path.read_text(encoding="utf-8")))
+            assert found is None, (path.relative_to(built.site), found.group(0) if found else "")
+    home = _visible(_page(built, "fi/index.html"))
+    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d \d{1,2}\.\d\d\b", home), "no Finnish fetch time"
+    citation = _visible(_page(built, "en/indicators/ghg_total.html"))
+    assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
+
+
+def test_percentages_follow_the_language_on_every_page(built: Built) -> None:
+    """English "91.9%", Finnish and Swedish "91,9 %" with a no-break space: in the tables, the charts'
+    captions, the headline and the citations of every page (peer standings included)."""
+    for lang in LANGS:
+        wrong = re.compile(r"\d[ \u00a0]%") if lang == "en" else re.compile(r"\d ?%")
+        for path in _pages(built, lang):
+            shown = _figures(path.read_text(encoding="utf-8"))
+            found = wrong.search(shown)
+            assert found is None, (
+                path.relative_to(built.site),
+                shown[max(0, found.start() - 60) : found.end()],
+            )
+    # a percentage indicator's caption and a peer indicator's standings do show percentages
+    for page in ("indicators/ev_share.html", "indicators/peer_pt_access_oecd.html"):
+        assert re.search(r"\d%", _figures(_page(built, f"en/{page}"))), page
+        assert re.search(r"\d\u00a0%", _figures(_page(built, f"fi/{page}"))), page
+
+
+def test_a_site_charts_table_heads_its_values_with_the_indicators_unit(built: Built) -> None:
+    """The table under each indicator's chart names the unit of its values in every language."""
+    expected = {
+        ("en", "ghg_total"): "Value (kt CO₂e)",
+        ("fi", "ghg_total"): "Arvo (kt CO₂e)",
+        ("sv", "ev_share"): "Värde (%)",
+        ("en", "peer_pt_access_oecd"): "Value (%)",
+        ("fi", "ghg_per_resident"): "Arvo (t CO₂e/asukas)",
+        ("fi", "ghg_index"): "Arvo (indeksi)",
+    }
+    for (lang, indicator), header in expected.items():
+        page = _page(built, f"{lang}/indicators/{indicator}.html")
+        caption = escape(t("site.chart_table_caption", lang, name=_indicator_name(indicator, lang)))
+        table = page[page.index(f"<caption>{caption}</caption>") :]
+        table = table[: table.index("</thead>")]
+        assert f'<th scope="col" class="num">{header}</th>' in table, (lang, indicator, table)
+
+
+def _indicator_name(indicator: str, lang: str) -> str:
+    return load_indicator_catalogue().get(indicator).name.get(lang) or indicator

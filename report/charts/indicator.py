@@ -11,7 +11,7 @@ import polars as pl
 from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
-from report.i18n import format_number, format_percent, t
+from report.i18n import format_number, format_percent, format_period, format_quantity, t
 from report.theme import ChartMeta
 
 INDICATOR_FRAME: Final[Mapping[str, Col]] = {
@@ -179,7 +179,9 @@ def indicator_history(
         )
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
-    value = format_number(latest["value"], lang, places)
+    # the value with its unit as the locale writes it ("10.5%" en, "10,5 %" fi/sv, "712 kt CO₂e")
+    value = format_quantity(latest["value"], unit_text, lang, places)
+    first_period, latest_period = format_period(first["period"], lang), format_period(latest["period"], lang)
     latest_provisional = bool(latest["provisional"])
     if first["period"] != latest["period"] and first["value"]:
         change = format_percent(_pct_change(latest["value"], first["value"]), lang, signed=True)
@@ -189,10 +191,9 @@ def indicator_history(
             area=area_name,
             name=name,
             value=value,
-            unit=unit_text,
-            period=latest["period"],
+            period=latest_period,
             change=change,
-            first=first["period"],
+            first=first_period,
         )
     else:
         finding = t(
@@ -201,8 +202,7 @@ def indicator_history(
             area=area_name,
             name=name,
             value=value,
-            unit=unit_text,
-            period=latest["period"],
+            period=latest_period,
         )
     if latest_provisional:
         finding += t("trajectory.title_provisional", lang)
@@ -212,13 +212,12 @@ def indicator_history(
         name=name,
         area=area_name,
         n=observed.height,
-        first=first["period"],
-        last=latest["period"],
+        first=first_period,
+        last=latest_period,
         value=value,
-        unit=unit_text,
     )
     for period in observed.filter(pl.col("provisional")).get_column("period").to_list():
-        description += " " + t("site.description_provisional", lang, period=period)
+        description += " " + t("site.description_provisional", lang, period=format_period(period, lang))
     table = df.select("period", "kind_name", "value", "lower", "upper", *(["note"] if any_note else []))
     return _finish(
         chart,

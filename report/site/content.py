@@ -26,9 +26,21 @@ from report import data as rd
 from report import peers as report_peers
 from report.charts.per_resident import _rank_decimals
 from report.export import publishable_indicator
-from report.i18n import LANGS, catalogue_text, format_number, has, label, source_text, t
+from report.i18n import (
+    LANGS,
+    catalogue_text,
+    format_date,
+    format_datetime,
+    format_number,
+    format_period,
+    format_quantity,
+    has,
+    label,
+    source_text,
+    t,
+)
 from report.notes import note_html
-from report.weekly import Table, frame_table, headline_context, peer_section
+from report.weekly import Table, format_cell, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
 from storage.read import query_frame
@@ -326,7 +338,7 @@ def _peer_comparison(found: report_peers.PeerFrames, main: str, lang: str) -> Ta
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
             str(r["year"]),
-            f"{format_number(float(r['value']), lang, places)}\u00a0{unit}",
+            format_quantity(float(r["value"]), unit, lang, places),
             "–" if r["rank"] is None else t("peers.rank_of", lang, rank=r["rank"], n=r["peers"]),
         ]
         for r in standings.iter_rows(named=True)
@@ -376,7 +388,7 @@ def _comparison(
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
-            str(r["period"]),
+            format_period(str(r["period"]), lang),
             rd.format_value(r["value"], entry.unit, lang),
         ]
         for r in latest.iter_rows(named=True)
@@ -405,7 +417,12 @@ def _breakdown(values: pl.DataFrame, entry: Indicator, area: str, lang: str) -> 
         for r in part.iter_rows(named=True)
     ]
     return Table(
-        t("site.breakdown_caption", lang, area=rd.area_label(area, lang), period=str(period)),
+        t(
+            "site.breakdown_caption",
+            lang,
+            area=rd.area_label(area, lang),
+            period=format_period(str(period), lang),
+        ),
         [t("site.col_part", lang), t("site.col_value", lang)],
         rows,
         [False, True],
@@ -478,7 +495,7 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
             ],
             [
                 [
-                    rd.local_time(r["fetched_at"]).strftime("%Y-%m-%d %H:%M"),
+                    format_datetime(rd.local_time(r["fetched_at"]), lang),
                     rd.dataset_label(str(r["dataset_id"]), lang),
                     str(r["id"]),
                     format_number(r["rows_added"], lang),
@@ -517,9 +534,9 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
             ],
             [
                 [
-                    rd.local_time(r["valid_to"]).strftime("%Y-%m-%d %H:%M"),
+                    format_datetime(rd.local_time(r["valid_to"]), lang),
                     rd.dataset_label(str(r["dataset_id"]), lang),
-                    str(r["period"]),
+                    format_period(str(r["period"]), lang),
                     format_number(r["value"], lang) if r["value"] is not None else "–",
                     str(r["key"]),
                 ]
@@ -600,7 +617,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     site_chart = _indicator_chart(data, entry, values, area, lang)
     sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
-    vintage_text = rd.local_time(vintage).date().isoformat() if isinstance(vintage, datetime) else "–"
+    vintage_text = format_date(rd.local_time(vintage), lang) if isinstance(vintage, datetime) else "–"
     published, revisions = _vintages(data, entry, area, lang)
     chart_table = None
     if site_chart is not None:
@@ -612,6 +629,8 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
             lang,
             headers,
             charts.chart_decimals(site_chart.chart),
+            # every site chart draws the indicator's values (its history, its peers or its sectors)
+            {c: entry.unit for c in ("value", "lower", "upper") if c in shown.columns},
         )
     by_id = _statuses(data, lang, list(entry.expanded_ids()))
     # a breakdown's statuses are its parts' (ghg_by_sector.transport, …), each named, as the report gives them
@@ -812,8 +831,9 @@ def home_page(
             t(f"freshness.status_{r['status']}", lang)
             if has(f"freshness.status_{r['status']}")
             else str(r["status"]),
-            r["last_period_end"].isoformat() if r["last_period_end"] is not None else "–",
-            r["last_fetch"].strftime("%Y-%m-%d %H:%M") if r["last_fetch"] is not None else "–",
+            # as the report's freshness table writes them (format_cell: the language's date and time)
+            format_cell(r["last_period_end"], "", lang),
+            format_cell(r["last_fetch"], "", lang),
         ]
         for r in freshness.iter_rows(named=True)
     ]
@@ -866,7 +886,7 @@ def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
         [
             [
                 rd.dataset_label(str(r["dataset_id"]), lang),
-                rd.local_time(r["fetched_at"]).strftime("%Y-%m-%d %H:%M"),
+                format_datetime(rd.local_time(r["fetched_at"]), lang),
                 format_number(r["rows_added"], lang),
                 format_number(r["rows_revised"], lang),
             ]
