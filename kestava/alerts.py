@@ -432,20 +432,23 @@ class Alerter:
         keys = [f"{kind}:{subject}" for kind, subject in problems]
         if not keys:
             return 0
-        unrecorded = self._resolve_unrecorded(keys) if self._unrecorded else []
         try:
             with autocommit(self.engine) as conn:  # one statement: nothing open means nothing written
                 closed = close_problems(conn, keys, self._now())
         except Exception as error:
             log.warning("alert state: could not resolve %s: %s", ", ".join(keys), self._safe(error))
             closed = []
-        recorded = {problem.key for problem in closed}
-        return self.all_clears([*closed, *(p for p in unrecorded if p.key not in recorded)], message)
+        return self.all_clears(closed, message, keys=keys)
 
-    def all_clears(self, closed: Sequence[ClosedProblem], message: str = "") -> int:
-        """Send the all-clear of each closed problem that was alerted; how many went out."""
+    def all_clears(
+        self, closed: Sequence[ClosedProblem], message: str = "", *, keys: Sequence[str] = ()
+    ) -> int:
+        """Send the all-clear of each closed problem that was alerted, and of those of keys this process
+        alerted without a record in alert_state (closed here); how many went out."""
+        unrecorded = self._resolve_unrecorded(keys) if keys and self._unrecorded else []
+        recorded = {problem.key for problem in closed}
         sent = 0
-        for problem in closed:
+        for problem in [*closed, *(p for p in unrecorded if p.key not in recorded)]:
             if problem.last_sent is None:
                 continue  # never alerted: nothing to give the all-clear for
             kind, _, subject = problem.key.partition(":")
@@ -561,6 +564,10 @@ def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
     return [("failing", job), ("hung", job)] + ([("rejected", dataset)] if dataset else [])
 
 
+def _keys(problems: Sequence[tuple[str, str]]) -> list[str]:
+    return [f"{kind}:{subject}" for kind, subject in problems]
+
+
 def check_run(
     alerter: Alerter,
     job: str,
@@ -571,10 +578,12 @@ def check_run(
     cleared: Sequence[ClosedProblem] | None = None,
 ) -> None:
     """After a run's final outcome: alert a job failing N times in a row or a rejected payload; all-clear
-    (of the problems given as cleared when the run's record closed them already)."""
+    (of the problems given as cleared when the run's record closed them already, and of those alerted
+    without a record)."""
     try:
         if outcome in ("success", "unchanged") and cleared is not None:  # closed with the run's record
-            alerter.all_clears(cleared, f"{job} finished: {outcome}.")
+            keys = _keys(run_problems(job, dataset))
+            alerter.all_clears(cleared, f"{job} finished: {outcome}.", keys=keys)
         elif outcome in ("success", "unchanged"):
             alerter.resolve_many(run_problems(job, dataset), f"{job} finished: {outcome}.")
         elif outcome == "failed":

@@ -6,7 +6,12 @@ import logging
 import time
 
 from ingest.catalogue import Catalogue
-from kestava.alerts import ON_TIME_AGAIN, Alerter, Problem, alert_late_sources
+from kestava.alerts import (
+    ON_TIME_AGAIN,
+    Alerter,
+    Problem,
+    alert_late_sources,
+)
 from kestava.status import disk_problem, disk_report, retired_job
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job
@@ -19,6 +24,7 @@ log = logging.getLogger("scheduler")
 NO_LONGER_SCHEDULED = "It is no longer in the catalogue, so it no longer runs."
 _DATASET_KINDS = ("rejected", "late")  # problems whose subject is a dataset
 DISK = "disk"  # problems whose subject is a folder (disk_report); the others name a job
+DISK_PREFIX = f"{DISK}:"
 SPACE_AGAIN = "Free space is above the minimum again."
 NO_LONGER_CHECKED = "The tracker no longer writes there, so its space is no longer checked."
 
@@ -83,9 +89,12 @@ def run_health_job() -> str:
                 return record_runs(conn, [{**run, "finished_at": now_utc()}], close=keys, closed_at=closed_at)
 
         closed = once_more(record)
-        disk_prefix = f"{DISK}:"
-        runtime.alerter.all_clears([c for c in closed if not c.key.startswith(disk_prefix)], ON_TIME_AGAIN)
-        runtime.alerter.all_clears([c for c in closed if c.key.startswith(disk_prefix)], SPACE_AGAIN)
+        # each all-clear also of the problems alerted while alert_state could not record them (in memory)
+        late = [key for key in keys if key.startswith("late:")]
+        disks = [key for key in keys if key.startswith(DISK_PREFIX)]
+        alerter = runtime.alerter
+        alerter.all_clears([c for c in closed if c.key in set(late)], ON_TIME_AGAIN, keys=late)
+        alerter.all_clears([c for c in closed if c.key.startswith(DISK_PREFIX)], SPACE_AGAIN, keys=disks)
         close_retired(runtime.alerter, runtime.catalogue, folders or None)
         _log_job("health", "success", time.monotonic() - started, trigger=runtime.trigger)
         run_compute(runtime)

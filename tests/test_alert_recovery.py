@@ -1,0 +1,98 @@
+"""Alerts that recover and go quiet as operators expect: all-clears of problems alerted without alert state,
+a scheduler starting without its database, blocked jobs, failures alerted by time, repeats backed off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+import scheduler
+from common.config import get_settings
+from kestava.alerts import Alerter, AlertSettings, Problem, check_run
+from schedule.health_job import alert_low_disks
+from storage.jobs import finish_run, start_run
+from tests.test_scheduler import Collect, Work, make_runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 11:00 in Helsinki
+HOLDER = "otherhost:4242:1"
+
+
+class Clock:
+    """An injectable clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _forget_runtime() -> Iterator[None]:
+    yield
+    scheduler.set_runtime(None)
+
+
+def sent(channel: Collect) -> list[tuple[str, str]]:
+    return [(a.key, a.state) for a in channel.alerts]
+
+
+def without_alert_state(engine: Engine) -> None:
+    """alert_state cannot be read or written (as when the database is locked or its disk full)."""
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE alert_state RENAME TO alert_state_away"))
+
+
+def with_alert_state(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE alert_state_away RENAME TO alert_state"))
+
+
+def record(engine: Engine, job: str, outcome: str, at: datetime, error: str | None = None) -> None:
+    """A finished run of job started at (naive UTC)."""
+    run_id = start_run(engine, job, trigger="scheduler", started_at=at)
+    finish_run(engine, run_id, outcome, error=error)
+
+
+# ------------------------------------------------- 1: all-clears of problems alerted without alert state
+
+
+def test_a_run_closed_with_its_record_gives_the_all_clear_of_a_failure_alerted_without_alert_state(
+    engine: Engine,
+) -> None:
+    channel = Collect()
+    alerter = Alerter(engine, AlertSettings(), channels=[channel], secrets=[])
+    without_alert_state(engine)
+    assert alerter.problem(Problem("failing", "ingest:a", "crashed: database is locked", job="ingest:a"))
+    with_alert_state(engine)
+    check_run(alerter, "ingest:a", "unchanged", dataset="a", cleared=[])  # the record closed nothing
+    assert sent(channel) == [("failing:ingest:a", "problem"), ("failing:ingest:a", "resolved")]
+    check_run(alerter, "ingest:a", "unchanged", dataset="a", cleared=[])
+    assert len(channel.alerts) == 2  # once
+
+
+def test_the_health_check_gives_the_all_clear_of_a_low_disk_alerted_without_alert_state(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work())
+    monkeypatch.setenv("KESTAVA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KESTAVA_MIN_FREE_DISK_GB", "1e9")  # no disk has a billion GB free
+    get_settings.cache_clear()
+    try:
+        without_alert_state(engine)  # the disk is full: nothing can be recorded
+        alert_low_disks(runtime.alerter)
+        with_alert_state(engine)
+        disk = f"disk:{tmp_path / 'data'}"
+        assert sent(channel) == [(disk, "problem")]
+        monkeypatch.setenv("KESTAVA_MIN_FREE_DISK_GB", "0")  # space freed
+        get_settings.cache_clear()
+        assert scheduler.run_health_job() == "success"
+        assert sent(channel) == [(disk, "problem"), (disk, "resolved")]
+        assert channel.alerts[1].message == "Free space is above the minimum again."
+    finally:
+        get_settings.cache_clear()
