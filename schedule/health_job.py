@@ -11,6 +11,7 @@ from kestava.alerts import (
     Alerter,
     Problem,
     alert_late_sources,
+    run_problems,
 )
 from kestava.status import disk_problem, disk_report, retired_job
 from schedule.compute_job import run_compute
@@ -81,7 +82,8 @@ def run_health_job() -> str:
         # PostgreSQL one statement); a process killed during it leaves no record of it. Its connection is
         # not pinged first: the write runs once more when the server had dropped it (a restart)
         run = {"job": "health", "trigger": runtime.trigger, "started_at": started_at, "outcome": "success"}
-        keys = [f"{kind}:{subject}" for kind, subject in [*on_time, *roomy]]
+        own = [f"{kind}:{subject}" for kind, subject in run_problems("health")]  # e.g. a crash of it
+        keys = [f"{kind}:{subject}" for kind, subject in [*on_time, *roomy]] + own
         closed_at = runtime.alerter.now()
 
         def record() -> list[ClosedProblem]:
@@ -95,6 +97,7 @@ def run_health_job() -> str:
         alerter = runtime.alerter
         alerter.all_clears([c for c in closed if c.key in set(late)], ON_TIME_AGAIN, keys=late)
         alerter.all_clears([c for c in closed if c.key.startswith(DISK_PREFIX)], SPACE_AGAIN, keys=disks)
+        alerter.all_clears([c for c in closed if c.key in set(own)], "health finished: success.", keys=own)
         close_retired(runtime.alerter, runtime.catalogue, folders or None)
         _log_job("health", "success", time.monotonic() - started, trigger=runtime.trigger)
         run_compute(runtime)

@@ -4,6 +4,7 @@ a scheduler starting without its database, blocked jobs, failures alerted by tim
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,3 +97,21 @@ def test_the_health_check_gives_the_all_clear_of_a_low_disk_alerted_without_aler
         assert channel.alerts[1].message == "Free space is above the minimum again."
     finally:
         get_settings.cache_clear()
+
+
+# ------------------------------------------------------- 5: health and probe runs close their own problems
+
+
+def test_a_successful_health_or_probe_run_gives_the_all_clear_of_its_crash_and_hang(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work())
+    runtime.runners = replace(runtime.runners, probe=lambda catalogue: [])
+    for job in ("health", "probe"):
+        runtime.alerter.problem(Problem("failing", job, f"{job} crashed: ConnectionError", job=job))
+        runtime.alerter.problem(Problem("hung", job, f"{job} running for 400 min", job=job))
+    assert scheduler.run_health_job() == "success"
+    assert scheduler.run_probe_job() == "success"
+    resolved = sorted(key for key, state in sent(channel) if state == "resolved")
+    assert resolved == ["failing:health", "failing:probe", "hung:health", "hung:probe"]
+    assert runtime.alerter.open_problems() == []
