@@ -1,4 +1,4 @@
-"""Alerts by webhook and e-mail: one per problem per day, an all-clear on recovery, never crashing a job."""
+"""Alerts by webhook and e-mail: daily, then weekly, per problem; an all-clear on recovery; never raising."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -71,6 +71,11 @@ class AlertSettings(BaseSettings):
     smtp_starttls: bool | None = Field(default=None, description="None: STARTTLS when the server offers it")
     alert_email_to: str = Field(default="", description="comma-separated recipients")
     alert_failures: int = Field(default=2, ge=1, description="consecutive failed runs before alerting")
+    alert_daily_days: int = Field(
+        default=3,
+        ge=1,
+        description="days an open problem is alerted again daily; after them, weekly",
+    )
     alert_timeout_s: float = Field(default=10.0, gt=0)
     alert_database_min: float = Field(
         default=10.0, gt=0, description="minutes the scheduler's job store may be unreadable before alerting"
@@ -108,7 +113,7 @@ class Problem:
 
     @property
     def key(self) -> str:
-        """The dedupe key: one alert per key per day."""
+        """The dedupe key: one alert per key per repeat (daily, then weekly)."""
         return f"{self.kind}:{self.subject}"
 
 
@@ -152,6 +157,8 @@ class Alert:
         since = _local(self.first_seen).strftime("%Y-%m-%d %H:%M %Z")
         if self.state == "resolved":
             return f"All clear: {self.subject} has recovered (problem since {since}). {self.message}".strip()
+        if _local(self.first_seen).date() < _local(self.at).date():  # a repeat
+            return f"Still open since {since}: {self.message}\n\nFirst seen {since} on {self.host}."
         return f"{self.message}\n\nFirst seen {since} on {self.host}."
 
     def payload(self) -> dict[str, Any]:
@@ -284,21 +291,59 @@ def _local_day_start(naive_utc: datetime) -> datetime:
     return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
 
 
+def _days_before_start(naive_utc: datetime, days: int) -> datetime:
+    """Midnight (Europe/Helsinki) days before the day naive_utc falls on, as naive UTC."""
+    day: date = _local(naive_utc).date() - timedelta(days=days)
+    return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """When an open problem is alerted again: daily for its first daily_days (Helsinki) days, then weekly.
+
+    Not due: alerted today, or first seen before the daily days and alerted within the last 7 days."""
+
+    day_start: datetime  # naive UTC: midnight (Helsinki) today
+    daily_start: datetime  # first seen before this: its daily repeats are over
+    week_start: datetime  # midnight six days ago: a weekly repeat alerted since is not due
+
+    @classmethod
+    def at(cls, now: datetime, daily_days: int) -> _Repeat:
+        """The repeat rule's moments for now (naive UTC)."""
+        return cls(_local_day_start(now), _days_before_start(now, daily_days - 1), _days_before_start(now, 6))
+
+    def due(self, first_seen: datetime, last_sent: datetime | None) -> bool:
+        """Whether a problem open since first_seen, last alerted at last_sent, is to be alerted again now."""
+        if last_sent is None:
+            return True
+        if last_sent >= self.day_start:
+            return False
+        return not (first_seen < self.daily_start and last_sent >= self.week_start)
+
+    def params(self) -> dict[str, datetime]:
+        """The bind parameters of _NOT_DUE."""
+        return {"day_start": self.day_start, "daily_start": self.daily_start, "week_start": self.week_start}
+
+
 _state = schema.alert_state
-# the problems (of those named) open and alerted since the start of the (Helsinki) day: nothing to send
+# the problems (of those named) open and not due again (_Repeat.due): nothing to send
+_NOT_DUE = or_(
+    _state.c.last_sent >= bindparam("day_start"),
+    (_state.c.first_seen < bindparam("daily_start")) & (_state.c.last_sent >= bindparam("week_start")),
+)
 _ALERTED_TODAY = select(_state.c.problem_key).where(
     _state.c.problem_key.in_(bindparam("keys", expanding=True)),
     _state.c.resolved_at.is_(None),
-    _state.c.last_sent >= bindparam("day_start"),
+    _NOT_DUE,
 )
 
 
 class Alerter:
-    """Sends problem alerts (at most one per problem key per Helsinki day) and all-clears.
+    """Sends problem alerts (daily for a problem's first days, then weekly: _Repeat) and all-clears.
 
-    State lives in the alert_state table, so the once-a-day rule holds across processes and restarts.
+    State lives in the alert_state table, so the repeat rule holds across processes and restarts.
     When that table cannot be written (the database is unreachable, its disk full), a problem is alerted
-    all the same, once a day as ever but by this process's memory, and its all-clear comes from there.
+    all the same, repeated as ever but by this process's memory, and its all-clear comes from there.
     Every public method swallows and logs its own errors: alerting never crashes the job it reports on.
     """
 
@@ -336,16 +381,22 @@ class Alerter:
         """The alerter's clock, as naive UTC (when a problem closed with a run's record closes)."""
         return self._now()
 
-    def problem(self, problem: Problem) -> bool:
-        """Alert a problem unless it was already alerted today; True when an alert went out."""
-        problem = Problem(
+    def _repeat(self, now: datetime) -> _Repeat:
+        return _Repeat.at(now, self.settings.alert_daily_days)
+
+    def _redacted(self, problem: Problem) -> Problem:
+        return Problem(
             problem.kind, problem.subject, redact(problem.message, self.secrets), problem.dataset, problem.job
         )
+
+    def problem(self, problem: Problem) -> bool:
+        """Alert a problem unless it is not due again (_Repeat); True when an alert went out."""
+        problem = self._redacted(problem)
         now = self._now()
         with self._unrecorded_lock:
             unrecorded = self._unrecorded.get(problem.key)
-        if unrecorded is not None and unrecorded[1] >= _local_day_start(now):
-            log.debug("alert %s: already sent today (by this process, without alert state)", problem.key)
+        if unrecorded is not None and not self._repeat(now).due(*unrecorded):
+            log.debug("alert %s: not due again (sent by this process, without alert state)", problem.key)
             return False
         try:
             claim = self._claim(problem, now)
@@ -377,11 +428,12 @@ class Alerter:
         return False
 
     def _problem_unrecorded(self, problem: Problem, now: datetime) -> bool:
-        """Alert a problem whose claim could not be recorded, unless this process alerted it today."""
+        """Alert a problem whose claim could not be recorded, unless this process alerted it and it is not
+        due again."""
         with self._unrecorded_lock:
             first_seen, last_sent = self._unrecorded.get(problem.key, (now, None))
-            if last_sent is not None and last_sent >= _local_day_start(now):
-                log.debug("alert %s: already sent today (by this process)", problem.key)
+            if not self._repeat(now).due(first_seen, last_sent):
+                log.debug("alert %s: not due again (sent by this process)", problem.key)
                 return False
             self._unrecorded[problem.key] = (first_seen, now)
         alert = _problem_alert(problem, first_seen, now)
@@ -407,21 +459,21 @@ class Alerter:
         if not problems:
             return 0
         keys = [problem.key for problem in problems]
-        day_start = _local_day_start(self._now())
+        repeat = self._repeat(self._now())
         try:
-            alerted = once_more(lambda: self._alerted_today(keys, day_start))
+            alerted = once_more(lambda: self._alerted_today(keys, repeat))
         except Exception as error:
             log.warning("alert state: could not read %s: %s", ", ".join(keys), self._safe(error))
             alerted = set()  # each problem's own claim reads (and reports) again
         for key in sorted(alerted):
-            log.debug("alert %s: already sent today", key)
+            log.debug("alert %s: not due again", key)
         return sum(self.problem(problem) for problem in problems if problem.key not in alerted)
 
-    def _alerted_today(self, keys: Sequence[str], day_start: datetime) -> set[str]:
-        """Which of the keys' problems are open and were alerted since day_start: one read, its connection
-        not pinged first (run once more by the caller when the server had dropped it)."""
+    def _alerted_today(self, keys: Sequence[str], repeat: _Repeat) -> set[str]:
+        """Which of the keys' problems are open and not due again: one read, its connection not pinged first
+        (run once more by the caller when the server had dropped it)."""
         with autocommit(self.engine, ping=False) as conn:
-            return set(conn.execute(_ALERTED_TODAY, {"keys": list(keys), "day_start": day_start}).scalars())
+            return set(conn.execute(_ALERTED_TODAY, {"keys": list(keys), **repeat.params()}).scalars())
 
     def resolved(self, kind: str, subject: str, message: str = "") -> bool:
         """Close the problem kind:subject if open; True when an all-clear went out."""
@@ -487,9 +539,10 @@ class Alerter:
             )
 
     def _claim(self, problem: Problem, now: datetime) -> tuple[datetime | None, datetime] | None:
-        """Record that problem is being alerted now; None when it already was today (or by someone else)."""
+        """Record that problem is being alerted now; None when it is not due again (or someone else alerts
+        it)."""
         table = schema.alert_state
-        day_start = _local_day_start(now)
+        repeat = self._repeat(now)
         values = {"last_sent": now, "last_message": problem.message}
         try:
             with self.engine.begin() as conn:
@@ -504,16 +557,17 @@ class Alerter:
                         .values(first_seen=now, resolved_at=None, **values)
                     ).rowcount
                     return (None, now) if changed else None
-                if row.last_sent is not None and row.last_sent >= day_start:
+                if not repeat.due(row.first_seen, row.last_sent):
                     return None
                 changed = conn.execute(
                     update(table)
                     .where(
                         table.c.problem_key == problem.key,
                         table.c.resolved_at.is_(None),
-                        or_(table.c.last_sent.is_(None), table.c.last_sent < day_start),
+                        or_(table.c.last_sent.is_(None), ~_NOT_DUE),
                     )
-                    .values(**values)
+                    .values(**values),
+                    repeat.params(),
                 ).rowcount
                 return (row.last_sent, row.first_seen) if changed else None
         except IntegrityError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -115,3 +115,23 @@ def test_a_successful_health_or_probe_run_gives_the_all_clear_of_its_crash_and_h
     resolved = sorted(key for key, state in sent(channel) if state == "resolved")
     assert resolved == ["failing:health", "failing:probe", "hung:health", "hung:probe"]
     assert runtime.alerter.open_problems() == []
+
+
+# ----------------------------------------------------------------------- 6: repeats: daily, then weekly
+
+
+def test_an_open_problem_is_repeated_daily_for_three_days_then_weekly_saying_since_when(
+    engine: Engine,
+) -> None:
+    channel = Collect()
+    clock = Clock(T0)
+    alerter = Alerter(engine, AlertSettings(), channels=[channel], clock=clock, secrets=[])
+    problem = Problem("late", "a", "a is late", dataset="a")
+    days = []
+    for day in range(17):
+        clock.now = T0 + timedelta(days=day)
+        if alerter.problems([problem]) + alerter.problem(problem):  # the batched read, then one claim
+            days.append(day)
+    assert days == [0, 1, 2, 9, 16]
+    assert "Still open since 2026-03-10 11:00" in channel.alerts[3].text
+    assert "Still open since" not in channel.alerts[0].text
