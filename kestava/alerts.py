@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.secrets import redact
@@ -37,9 +37,11 @@ __all__ = [
     "EmailChannel",
     "Problem",
     "WebhookChannel",
+    "alert_failing_jobs",
     "check_freshness",
     "check_run",
     "consecutive_failures",
+    "failure_streak",
     "redact",
     "run_problems",
     "secret_values",
@@ -71,6 +73,12 @@ class AlertSettings(BaseSettings):
     smtp_starttls: bool | None = Field(default=None, description="None: STARTTLS when the server offers it")
     alert_email_to: str = Field(default="", description="comma-separated recipients")
     alert_failures: int = Field(default=2, ge=1, description="consecutive failed runs before alerting")
+    alert_failing_after_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="hours after the first of a job's consecutive failed runs when it is alerted, however "
+        "few runs failed (a weekly or monthly job fails once in that time)",
+    )
     alert_daily_days: int = Field(
         default=3,
         ge=1,
@@ -595,21 +603,49 @@ class Alerter:
 
 def consecutive_failures(engine: Engine, job: str, *, limit: int = 200) -> int:
     """How many runs of job failed in a row up to now (retry attempts and busy/rejected runs not counted)."""
+    return failure_streak(engine, job, limit=limit)[0]
+
+
+def failure_streak(engine: Engine, job: str, *, limit: int = 200) -> tuple[int, datetime | None]:
+    """How many runs of job failed in a row up to now (as consecutive_failures), and when the first of them
+    started (naive UTC; None when none failed)."""
     run = schema.job_run
     with engine.connect() as conn:
         rows = conn.execute(
-            select(run.c.outcome, run.c.trigger)
+            select(run.c.outcome, run.c.trigger, run.c.started_at)
             .where(run.c.job == job, run.c.outcome.in_(("success", "unchanged", "failed")))
             .order_by(run.c.id.desc())
             .limit(limit)
         ).all()
-    count = 0
-    for outcome, trigger in rows:
+    count, first = 0, None
+    for outcome, trigger, started_at in rows:
         if outcome != "failed":
             break
+        first = started_at
         if trigger != RETRY_TRIGGER:
             count += 1
-    return count
+    return count, first
+
+
+def _failing(alerter: Alerter, job: str, error: str | None, dataset: str | None) -> None:
+    """Alert job as failing when it failed threshold runs in a row, or its first failure in a row is older
+    than alert_failing_after_h."""
+    failures, first = failure_streak(alerter.engine, job)
+    if failures == 0 or first is None:
+        return
+    lasted = alerter.now() - first
+    if failures >= alerter.threshold or lasted >= timedelta(hours=alerter.settings.alert_failing_after_h):
+        since = _local(first).strftime("%Y-%m-%d %H:%M %Z")
+        alerter.problem(
+            Problem(
+                "failing",
+                job,
+                f"{job} has failed {failures} run{'s' if failures != 1 else ''} in a row, since {since}. "
+                f"Last error: {error or 'unknown'}",
+                dataset=dataset,
+                job=job,
+            )
+        )
 
 
 def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
@@ -631,9 +667,9 @@ def check_run(
     dataset: str | None = None,
     cleared: Sequence[ClosedProblem] | None = None,
 ) -> None:
-    """After a run's final outcome: alert a job failing N times in a row or a rejected payload; all-clear
-    (of the problems given as cleared when the run's record closed them already, and of those alerted
-    without a record)."""
+    """After a run's final outcome: alert a job failing N times in a row (or for alert_failing_after_h) or
+    a rejected payload; all-clear (of the problems given as cleared when the run's record closed them
+    already, and of those alerted without a record)."""
     try:
         if outcome in ("success", "unchanged") and cleared is not None:  # closed with the run's record
             keys = _keys(run_problems(job, dataset))
@@ -641,17 +677,7 @@ def check_run(
         elif outcome in ("success", "unchanged"):
             alerter.resolve_many(run_problems(job, dataset), f"{job} finished: {outcome}.")
         elif outcome == "failed":
-            failures = consecutive_failures(alerter.engine, job)
-            if failures >= alerter.threshold:
-                alerter.problem(
-                    Problem(
-                        "failing",
-                        job,
-                        f"{job} has failed {failures} runs in a row. Last error: {error or 'unknown'}",
-                        dataset=dataset,
-                        job=job,
-                    )
-                )
+            _failing(alerter, job, error, dataset)
         elif outcome == "rejected" and dataset:
             alerter.problem(
                 Problem(
@@ -675,6 +701,30 @@ def check_freshness(
 ) -> None:
     """Alert sources later than their publication calendar; all-clear those on time again."""
     alerter.resolve_many(alert_late_sources(alerter, catalogue, today, datasets), ON_TIME_AGAIN)
+
+
+def alert_failing_jobs(alerter: Alerter, skip: Callable[[str], bool] = lambda job: False) -> None:
+    """Alert each job (but those skip names) whose last run failed, as check_run would after it: a job
+    run weekly or monthly is so alerted alert_failing_after_h after its first failure, and its repeats go
+    on between its runs. Never raises: a failure is logged."""
+    run = schema.job_run
+    try:
+        latest = (
+            select(func.max(run.c.id))
+            .where(run.c.outcome.in_(("success", "unchanged", "failed")))
+            .group_by(run.c.job)
+        )
+        with alerter.engine.connect() as conn:
+            rows = conn.execute(
+                select(run.c.job, run.c.error, run.c.dataset_id)
+                .where(run.c.id.in_(latest), run.c.outcome == "failed")
+                .order_by(run.c.job)
+            ).all()
+        for job, error, dataset in rows:
+            if not skip(job):
+                _failing(alerter, job, error, dataset)
+    except Exception as problem:
+        log.warning("failing jobs: %s", redact(f"{type(problem).__name__}: {problem}", alerter.secrets))
 
 
 def alert_late_sources(

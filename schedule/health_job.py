@@ -10,6 +10,7 @@ from kestava.alerts import (
     ON_TIME_AGAIN,
     Alerter,
     Problem,
+    alert_failing_jobs,
     alert_late_sources,
     run_problems,
 )
@@ -98,6 +99,7 @@ def run_health_job() -> str:
         alerter.all_clears([c for c in closed if c.key in set(late)], ON_TIME_AGAIN, keys=late)
         alerter.all_clears([c for c in closed if c.key.startswith(DISK_PREFIX)], SPACE_AGAIN, keys=disks)
         alerter.all_clears([c for c in closed if c.key in set(own)], "health finished: success.", keys=own)
+        alert_failing_jobs(alerter, lambda job: job == "probe" or retired_job(job, runtime.catalogue))
         close_retired(runtime.alerter, runtime.catalogue, folders or None)
         _log_job("health", "success", time.monotonic() - started, trigger=runtime.trigger)
         run_compute(runtime)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+import kestava.alerts
 import scheduler
 from common.config import get_settings
 from kestava.alerts import Alerter, AlertSettings, Problem, check_run
 from schedule.health_job import alert_low_disks
-from storage.jobs import finish_run, start_run
+from storage.jobs import finish_run, now_utc, start_run
 from tests.test_scheduler import Collect, Work, make_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +98,39 @@ def test_the_health_check_gives_the_all_clear_of_a_low_disk_alerted_without_aler
         assert channel.alerts[1].message == "Free space is above the minimum again."
     finally:
         get_settings.cache_clear()
+
+
+# ------------------------------------------------------------------ 4: failures alerted after a time too
+
+
+def test_a_failure_of_a_weekly_job_is_alerted_a_day_after_it_not_at_its_next_run(engine: Engine) -> None:
+    channel = Collect()
+    clock = Clock(T0)
+    alerter = Alerter(engine, AlertSettings(), channels=[channel], clock=clock, secrets=[])
+    start = T0.replace(tzinfo=None)
+    for trigger in ("scheduler", "retry", "retry"):  # one run, three attempts
+        run_id = start_run(engine, "ingest:a", dataset_id="a", trigger=trigger, started_at=start)
+        finish_run(engine, run_id, "failed", error="HTTP 401 Unauthorized")
+    check_run(alerter, "ingest:a", "failed", "HTTP 401 Unauthorized", dataset="a")
+    assert channel.alerts == []  # one failed run: could be a blip
+    clock.now = T0 + timedelta(hours=23)
+    kestava.alerts.alert_failing_jobs(alerter)
+    assert channel.alerts == []
+    clock.now = T0 + timedelta(hours=24, minutes=1)  # the daily health check, a day later
+    kestava.alerts.alert_failing_jobs(alerter)
+    (alert,) = channel.alerts
+    assert alert.key == "failing:ingest:a" and "1 run in a row, since 2026-03-10 11:00" in alert.message
+    assert "HTTP 401" in alert.message
+
+
+def test_the_health_check_alerts_a_job_failing_since_more_than_a_day(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    _runtime, channel = make_runtime(engine, db_url, tmp_path, Work())
+    record(engine, "ingest:a", "failed", now_utc() - timedelta(hours=25), "HTTP 503")
+    record(engine, "probe", "failed", now_utc() - timedelta(hours=25), "drift")  # alerted as drift
+    assert scheduler.run_health_job() == "success"
+    assert sent(channel) == [("failing:ingest:a", "problem")]
 
 
 # ------------------------------------------------------- 5: health and probe runs close their own problems
