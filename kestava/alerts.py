@@ -38,6 +38,7 @@ __all__ = [
     "Problem",
     "WebhookChannel",
     "alert_failing_jobs",
+    "busy_streak",
     "check_freshness",
     "check_run",
     "consecutive_failures",
@@ -78,6 +79,12 @@ class AlertSettings(BaseSettings):
         gt=0,
         description="hours after the first of a job's consecutive failed runs when it is alerted, however "
         "few runs failed (a weekly or monthly job fails once in that time)",
+    )
+    alert_busy_runs: int = Field(
+        default=3,
+        ge=1,
+        description="runs in a row that found the job's lock held by another run before it is alerted as "
+        "blocked (also alerted once it has been so for longer than KESTAVA_JOB_TIME_LIMIT_MIN)",
     )
     alert_daily_days: int = Field(
         default=3,
@@ -521,7 +528,7 @@ class Alerter:
                 problem.first_seen,
                 problem.closed_at,
                 subject if kind in ("rejected", "late") else None,
-                subject if kind == "failing" else None,
+                subject if kind in ("failing", "hung", "blocked") else None,
             )
             sent += self._deliver(alert)
         return sent
@@ -627,6 +634,25 @@ def failure_streak(engine: Engine, job: str, *, limit: int = 200) -> tuple[int, 
     return count, first
 
 
+def busy_streak(engine: Engine, job: str, *, limit: int = 200) -> tuple[int, datetime | None, str | None]:
+    """How many runs of job in a row found its lock held by another run (busy) up to now, when the first of
+    them started (naive UTC) and the last one's error (naming the holder); (0, None, None) when none."""
+    run = schema.job_run
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(run.c.outcome, run.c.started_at, run.c.error)
+            .where(run.c.job == job, run.c.outcome != "running")
+            .order_by(run.c.id.desc())
+            .limit(limit)
+        ).all()
+    count, first, error = 0, None, None
+    for outcome, started_at, why in rows:
+        if outcome != "busy":
+            break
+        count, first, error = count + 1, started_at, error if count else why
+    return count, first, error
+
+
 def _failing(alerter: Alerter, job: str, error: str | None, dataset: str | None) -> None:
     """Alert job as failing when it failed threshold runs in a row, or its first failure in a row is older
     than alert_failing_after_h."""
@@ -648,10 +674,31 @@ def _failing(alerter: Alerter, job: str, error: str | None, dataset: str | None)
         )
 
 
+def _blocked(alerter: Alerter, job: str, limit_min: float) -> None:
+    """Alert job as blocked when alert_busy_runs runs in a row, or for longer than limit_min minutes, found
+    its lock held by another run."""
+    count, first, error = busy_streak(alerter.engine, job)
+    if count == 0 or first is None:
+        return
+    lasted = alerter.now() - first
+    if count >= alerter.settings.alert_busy_runs or lasted >= timedelta(minutes=limit_min):
+        since = _local(first).strftime("%Y-%m-%d %H:%M %Z")
+        alerter.problem(
+            Problem(
+                "blocked",
+                job,
+                f"{job} has not run since {since}: its {count} run{'s' if count != 1 else ''} since found "
+                f"its lock held by another run ({error or 'busy'}). A hung `kestava` command or a second "
+                "scheduler may hold it: find the holder (host:pid) and end it.",
+                job=job,
+            )
+        )
+
+
 def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
     """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears: failing,
-    hung (it ended, and well) and the dataset's rejected payload."""
-    return [("failing", job), ("hung", job)] + ([("rejected", dataset)] if dataset else [])
+    hung (it ended, and well), blocked (it ran) and the dataset's rejected payload."""
+    return [("failing", job), ("hung", job), ("blocked", job)] + ([("rejected", dataset)] if dataset else [])
 
 
 def _keys(problems: Sequence[tuple[str, str]]) -> list[str]:
@@ -666,19 +713,25 @@ def check_run(
     *,
     dataset: str | None = None,
     cleared: Sequence[ClosedProblem] | None = None,
+    busy_limit_min: float = 360.0,
 ) -> None:
-    """After a run's final outcome: alert a job failing N times in a row (or for alert_failing_after_h) or
-    a rejected payload; all-clear (of the problems given as cleared when the run's record closed them
-    already, and of those alerted without a record)."""
+    """After a run's final outcome: alert a job failing N times in a row (or for alert_failing_after_h), a
+    rejected payload or a job blocked by another run's lock (busy_limit_min: the job time limit);
+    all-clear (of the problems given as cleared when the run's record closed them already, and of those
+    alerted without a record)."""
     try:
         if outcome in ("success", "unchanged") and cleared is not None:  # closed with the run's record
             keys = _keys(run_problems(job, dataset))
             alerter.all_clears(cleared, f"{job} finished: {outcome}.", keys=keys)
         elif outcome in ("success", "unchanged"):
             alerter.resolve_many(run_problems(job, dataset), f"{job} finished: {outcome}.")
+        elif outcome == "busy":
+            _blocked(alerter, job, busy_limit_min)
         elif outcome == "failed":
+            alerter.resolved("blocked", job, f"{job} ran again (and failed).")
             _failing(alerter, job, error, dataset)
         elif outcome == "rejected" and dataset:
+            alerter.resolved("blocked", job, f"{job} ran again.")
             alerter.problem(
                 Problem(
                     "rejected",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,14 @@ from sqlalchemy import Engine, text
 import kestava.alerts
 import scheduler
 from common.config import get_settings
+from ingest.catalogue import parse_catalogue
 from kestava.alerts import Alerter, AlertSettings, Problem, check_run
+from kestava.status import status_report
 from schedule.health_job import alert_low_disks
+from schedule.site_job import run_site
 from storage.jobs import finish_run, now_utc, start_run
-from tests.test_scheduler import Collect, Work, make_runtime
+from storage.locks import job_lock
+from tests.test_scheduler import Collect, Work, catalogue_dict, make_runtime, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 11:00 in Helsinki
@@ -98,6 +102,60 @@ def test_the_health_check_gives_the_all_clear_of_a_low_disk_alerted_without_aler
         assert channel.alerts[1].message == "Free space is above the minimum again."
     finally:
         get_settings.cache_clear()
+
+
+# ---------------------------------------------------------------------------- 3: a job blocked by a lock
+
+
+def test_a_job_whose_lock_another_run_keeps_is_alerted_as_blocked_naming_the_holder_then_cleared(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    runtime, channel = make_runtime(engine, db_url, tmp_path, Work())
+    with job_lock(engine, "site", holder=HOLDER):  # e.g. a hung command, alive
+        assert [run_site(runtime) for _ in range(2)] == ["busy", "busy"]
+        assert channel.alerts == []  # two busy runs: another run may just be finishing
+        assert run_site(runtime) == "busy"
+    (alert,) = channel.alerts
+    assert alert.key == "blocked:site" and HOLDER in alert.message and "has not run since" in alert.message
+    assert run_site(runtime) == "success"
+    assert sent(channel) == [("blocked:site", "problem"), ("blocked:site", "resolved")]
+    assert runs(engine, "site")[-1] == ("success", "scheduler")
+
+
+def test_a_job_busy_for_longer_than_the_time_limit_is_alerted_at_its_first_busy_run(engine: Engine) -> None:
+    channel = Collect()
+    alerter = Alerter(engine, AlertSettings(), channels=[channel], secrets=[])
+    record(
+        engine,
+        "ingest:a",
+        "busy",
+        now_utc() - timedelta(hours=7),
+        f"ingest:a: busy, already running by {HOLDER}",
+    )
+    check_run(alerter, "ingest:a", "busy", "busy", dataset="a", busy_limit_min=360)
+    assert sent(channel) == [("blocked:ingest:a", "problem")]
+
+
+def test_status_shows_a_job_busy_since_its_first_busy_run_and_who_holds_it(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    naive = now.replace(tzinfo=None)
+    busy = f"ingest:a: busy, already running by {HOLDER}"
+    record(engine, "ingest:a", "success", naive - timedelta(hours=10))
+    record(engine, "ingest:a", "busy", naive - timedelta(hours=8), busy)
+    record(engine, "ingest:a", "busy", naive - timedelta(hours=1), busy)
+    record(engine, "ingest:b", "busy", naive - timedelta(hours=1), "ingest:b: busy, already running")
+    catalogue = parse_catalogue(catalogue_dict())
+    report = status_report(engine, catalogue, date.today(), now=now, job_time_limit_min=360, disks=())
+    jobs = {j.job: j for j in report.jobs}
+    a = jobs["ingest:a"]
+    assert a.last_outcome == "success" and a.busy_since == naive - timedelta(hours=8)
+    assert a.busy_holder == HOLDER and a.blocked and not a.ok
+    assert any(
+        line.startswith("ingest:a: busy since ") and f"(held by {HOLDER})" in line for line in report.problems
+    )
+    b = jobs["ingest:b"]  # busy for an hour only: shown, not a problem
+    assert b.busy_since is not None and not b.blocked and b.ok
+    assert "busy since" in b.busy_note
 
 
 # ------------------------------------------------------------------ 4: failures alerted after a time too
