@@ -442,6 +442,11 @@ class Alerter:
             log.warning("alert %s: could not reset alert state: %s", problem.key, self._safe(error))
         return False
 
+    def problem_unrecorded(self, problem: Problem) -> bool:
+        """Alert a problem without reading or writing alert_state (there is no database to record it in),
+        unless this process alerted it and it is not due again; its all-clear comes from this process."""
+        return self._problem_unrecorded(self._redacted(problem), self._now())
+
     def _problem_unrecorded(self, problem: Problem, now: datetime) -> bool:
         """Alert a problem whose claim could not be recorded, unless this process alerted it and it is not
         due again."""

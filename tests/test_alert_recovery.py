@@ -3,12 +3,19 @@ a scheduler starting without its database, blocked jobs, failures alerted by tim
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, text
 
 import kestava.alerts
@@ -102,6 +109,69 @@ def test_the_health_check_gives_the_all_clear_of_a_low_disk_alerted_without_aler
         assert channel.alerts[1].message == "Free space is above the minimum again."
     finally:
         get_settings.cache_clear()
+
+
+# ---------------------------------------------------------- 2: the scheduler starting without its database
+
+
+def test_the_scheduler_once_without_its_database_alerts_it_naming_the_database_without_its_password(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    url = "postgresql+psycopg://kestava:pa55-w0rd-kept@127.0.0.1:9/kestava"  # nothing listens on port 9
+    env = {
+        **os.environ,
+        "KESTAVA_DATA_DIR": str(tmp_path),
+        "KESTAVA_ALERT_WEBHOOK_URL": httpserver.url_for("/hook"),
+    }
+    env.pop("KESTAVA_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scheduler.py"), "--once", "--database-url", url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    (body,) = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert body["key"] == "unreachable:database" and body["state"] == "problem"
+    assert "kestava:***@127.0.0.1:9/kestava" in body["message"]
+    assert "pa55-w0rd-kept" not in json.dumps(body) and b"pa55-w0rd-kept" not in done.stderr
+
+
+def test_the_scheduler_waits_for_its_database_alerts_the_outage_and_its_end(
+    engine: Engine, db_url: str, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    from schedule.startup import open_runtime  # (here: the module is new)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    runtime, _ = make_runtime(engine, db_url, tmp_path, Work())
+    attempts: list[int] = []
+
+    def build() -> scheduler.Runtime:
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise ConnectionError("connection refused")
+        return runtime
+
+    settings = AlertSettings(
+        alert_webhook_url=SecretStr(httpserver.url_for("/hook")), alert_database_min=0.0005
+    )  # 30 ms
+    opened = open_runtime(build, db_url, settings=settings, first_wait_s=0.02, max_wait_s=0.05)
+    assert opened is runtime and len(attempts) == 4
+    bodies = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert [(b["key"], b["state"]) for b in bodies] == [
+        ("unreachable:database", "problem"),
+        ("unreachable:database", "resolved"),
+    ]
+    assert "connection refused" in bodies[0]["message"]
+    stop = threading.Event()
+    stop.set()  # stopped while waiting: no runtime
+    assert open_runtime(lambda: build_failing(), db_url, settings=settings, stop=stop) is None
+
+
+def build_failing() -> scheduler.Runtime:
+    raise ConnectionError("connection refused")
 
 
 # ---------------------------------------------------------------------------- 3: a job blocked by a lock
@@ -227,3 +297,16 @@ def test_an_open_problem_is_repeated_daily_for_three_days_then_weekly_saying_sin
     assert days == [0, 1, 2, 9, 16]
     assert "Still open since 2026-03-10 11:00" in channel.alerts[3].text
     assert "Still open since" not in channel.alerts[0].text
+
+
+def test_repeats_back_off_for_problems_alerted_without_alert_state_too(engine: Engine) -> None:
+    channel = Collect()
+    clock = Clock(T0)
+    alerter = Alerter(engine, AlertSettings(), channels=[channel], clock=clock, secrets=[])
+    problem = Problem("unreachable", "database", "down")
+    days = []
+    for day in range(10):
+        clock.now = T0 + timedelta(days=day)
+        if alerter.problem_unrecorded(problem):
+            days.append(day)
+    assert days == [0, 1, 2, 9]
