@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, bindparam, column, func, inspect, select, table
+from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
@@ -304,11 +304,11 @@ def status_report(
                 .order_by(run.c.job)
             )
         ]
-        busy = {
-            job: (first, error)
-            for job, first, error in conn.execute(_BUSY_SINCE, {"busy": "busy"})
-            if first is not None
-        }
+        since = {job: (first, last) for job, first, last in conn.execute(_BUSY_SINCE) if first is not None}
+        lasts = [last for _, last in since.values()]
+        found = conn.execute(select(run.c.id, run.c.error).where(run.c.id.in_(lasts))).all() if since else []
+        errors: dict[int, str | None] = dict(found)
+        busy = {job: (first, errors.get(last)) for job, (first, last) in since.items()}
         state = schema.indicator_state
         failed_indicators = tuple(
             IndicatorFailure(indicator, computed_at, error)
@@ -374,28 +374,15 @@ def status_report(
 
 
 _run = schema.job_run
-_later = _run.alias("later")
-# per job, its busy runs after its last run that was not busy: when the first started, the last one's error
+_last_ran = (  # per job, its last run that was not busy
+    select(_run.c.job, func.max(_run.c.id).label("id")).where(_run.c.outcome != "busy").group_by(_run.c.job)
+).subquery("last_ran")
+# per job, its busy runs after its last run that was not busy: when the first started, the last one's id
+# (two scans of job_run, whatever its size: no correlated subquery per busy run)
 _BUSY_SINCE = (
-    select(
-        _run.c.job,
-        func.min(_run.c.started_at),
-        select(_later.c.error)
-        .where(_later.c.job == _run.c.job, _later.c.outcome == bindparam("busy"))
-        .order_by(_later.c.id.desc())
-        .limit(1)
-        .scalar_subquery(),
-    )
-    .where(
-        _run.c.outcome == bindparam("busy"),
-        _run.c.id
-        > func.coalesce(
-            select(func.max(_later.c.id))
-            .where(_later.c.job == _run.c.job, _later.c.outcome != bindparam("busy"))
-            .scalar_subquery(),
-            0,
-        ),
-    )
+    select(_run.c.job, func.min(_run.c.started_at), func.max(_run.c.id))
+    .select_from(_run.outerjoin(_last_ran, _last_ran.c.job == _run.c.job))
+    .where(_run.c.outcome == "busy", _run.c.id > func.coalesce(_last_ran.c.id, 0))
     .group_by(_run.c.job)
 )
 _HELD_BY = re.compile(r"busy, already running by (.+)$")
