@@ -37,8 +37,13 @@ Testing hooks (environment variables or the matching options):
   KESTAVA_SCHEDULER_STORE_RETRY=S how soon the loop reads a failing job store again (default 10 s)
   KESTAVA_SCHEDULER_LOG_EVERY=S   a lasting job store failure is logged again this often (default 600 s)
 
-Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start, a --once job failed, or the scheduler loop
-died (alerted; for a supervisor to restart it); 3 the running jobs were abandoned after the grace period.
+Starting while the database cannot be opened, the scheduler tries again (waits doubling up to 60 s) until
+it opens; once that lasted KESTAVA_ALERT_DATABASE_MIN it alerts `unreachable:database` (without the
+database's password), and gives the all-clear when it opens. --once alerts it at once and exits 1.
+
+Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (--once, --list), a --once job failed, or the
+scheduler loop died (alerted; for a supervisor to restart it); 3 the running jobs were abandoned after the
+grace period.
 """
 
 from __future__ import annotations
@@ -107,11 +112,11 @@ from schedule.shutdown import EXIT_FAILED as EXIT_FAILED
 from schedule.shutdown import EXIT_FORCED as EXIT_FORCED
 from schedule.shutdown import EXIT_OK as EXIT_OK
 from schedule.shutdown import _keep_due as _keep_due
+from schedule.startup import open_runtime as open_runtime
 from schedule.triggers import HELSINKI as HELSINKI
 from schedule.triggers import WallClockCronTrigger as WallClockCronTrigger
 from schedule.triggers import cron as cron
 from schedule.triggers import crontab_day_of_week as crontab_day_of_week
-from storage.engine import safe_url
 
 __all__ = [
     "HELSINKI",
@@ -181,17 +186,20 @@ def main(
     extra_secret_names = [d.secret_env for d in catalogue.datasets.values() if d.secret_env]
     setup_logging(json_lines=log_json, verbose=verbose, secrets=secret_values(extra_names=extra_secret_names))
     url = database_url or get_settings().resolved_database_url()
-    try:
-        runtime = build_runtime(
+    runtime = open_runtime(
+        lambda: build_runtime(
             url,
             catalogue=catalogue,
             offline=offline,
             runners=Runners.from_module(hooks),
             trigger="once" if once else "scheduler",
-        )
-    except Exception as error:
-        log.error("cannot open %s: %s: %s", safe_url(url), type(error).__name__, error)
-        raise typer.Exit(code=EXIT_FAILED) from None
+        ),
+        url,
+        wait=not (once or list_only),  # serving, wait for the database (alerted when that lasts)
+        alert=not list_only,
+    )
+    if runtime is None:
+        raise typer.Exit(code=EXIT_FAILED)
     specs = catalogue_jobs(catalogue, report_lang=report_lang)
     accelerated = accelerate_s is not None and accelerate_s > 0
     if accelerate_s is not None and accelerate_s > 0:

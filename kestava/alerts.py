@@ -1,4 +1,4 @@
-"""Alerts by webhook and e-mail: one per problem per day, an all-clear on recovery, never crashing a job."""
+"""Alerts by webhook and e-mail: daily, then weekly, per problem; an all-clear on recovery; never raising."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.secrets import redact
@@ -37,9 +37,12 @@ __all__ = [
     "EmailChannel",
     "Problem",
     "WebhookChannel",
+    "alert_failing_jobs",
+    "busy_streak",
     "check_freshness",
     "check_run",
     "consecutive_failures",
+    "failure_streak",
     "redact",
     "run_problems",
     "secret_values",
@@ -71,6 +74,23 @@ class AlertSettings(BaseSettings):
     smtp_starttls: bool | None = Field(default=None, description="None: STARTTLS when the server offers it")
     alert_email_to: str = Field(default="", description="comma-separated recipients")
     alert_failures: int = Field(default=2, ge=1, description="consecutive failed runs before alerting")
+    alert_failing_after_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="hours after the first of a job's consecutive failed runs when it is alerted, however "
+        "few runs failed (a weekly or monthly job fails once in that time)",
+    )
+    alert_busy_runs: int = Field(
+        default=3,
+        ge=1,
+        description="runs in a row that found the job's lock held by another run before it is alerted as "
+        "blocked (also alerted once it has been so for longer than KESTAVA_JOB_TIME_LIMIT_MIN)",
+    )
+    alert_daily_days: int = Field(
+        default=3,
+        ge=1,
+        description="days an open problem is alerted again daily; after them, weekly",
+    )
     alert_timeout_s: float = Field(default=10.0, gt=0)
     alert_database_min: float = Field(
         default=10.0, gt=0, description="minutes the scheduler's job store may be unreadable before alerting"
@@ -108,7 +128,7 @@ class Problem:
 
     @property
     def key(self) -> str:
-        """The dedupe key: one alert per key per day."""
+        """The dedupe key: one alert per key per repeat (daily, then weekly)."""
         return f"{self.kind}:{self.subject}"
 
 
@@ -152,6 +172,8 @@ class Alert:
         since = _local(self.first_seen).strftime("%Y-%m-%d %H:%M %Z")
         if self.state == "resolved":
             return f"All clear: {self.subject} has recovered (problem since {since}). {self.message}".strip()
+        if _local(self.first_seen).date() < _local(self.at).date():  # a repeat
+            return f"Still open since {since}: {self.message}\n\nFirst seen {since} on {self.host}."
         return f"{self.message}\n\nFirst seen {since} on {self.host}."
 
     def payload(self) -> dict[str, Any]:
@@ -284,21 +306,59 @@ def _local_day_start(naive_utc: datetime) -> datetime:
     return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
 
 
+def _days_before_start(naive_utc: datetime, days: int) -> datetime:
+    """Midnight (Europe/Helsinki) days before the day naive_utc falls on, as naive UTC."""
+    day: date = _local(naive_utc).date() - timedelta(days=days)
+    return _naive_utc(datetime.combine(day, time(0), tzinfo=HELSINKI))
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """When an open problem is alerted again: daily for its first daily_days (Helsinki) days, then weekly.
+
+    Not due: alerted today, or first seen before the daily days and alerted within the last 7 days."""
+
+    day_start: datetime  # naive UTC: midnight (Helsinki) today
+    daily_start: datetime  # first seen before this: its daily repeats are over
+    week_start: datetime  # midnight six days ago: a weekly repeat alerted since is not due
+
+    @classmethod
+    def at(cls, now: datetime, daily_days: int) -> _Repeat:
+        """The repeat rule's moments for now (naive UTC)."""
+        return cls(_local_day_start(now), _days_before_start(now, daily_days - 1), _days_before_start(now, 6))
+
+    def due(self, first_seen: datetime, last_sent: datetime | None) -> bool:
+        """Whether a problem open since first_seen, last alerted at last_sent, is to be alerted again now."""
+        if last_sent is None:
+            return True
+        if last_sent >= self.day_start:
+            return False
+        return not (first_seen < self.daily_start and last_sent >= self.week_start)
+
+    def params(self) -> dict[str, datetime]:
+        """The bind parameters of _NOT_DUE."""
+        return {"day_start": self.day_start, "daily_start": self.daily_start, "week_start": self.week_start}
+
+
 _state = schema.alert_state
-# the problems (of those named) open and alerted since the start of the (Helsinki) day: nothing to send
+# the problems (of those named) open and not due again (_Repeat.due): nothing to send
+_NOT_DUE = or_(
+    _state.c.last_sent >= bindparam("day_start"),
+    (_state.c.first_seen < bindparam("daily_start")) & (_state.c.last_sent >= bindparam("week_start")),
+)
 _ALERTED_TODAY = select(_state.c.problem_key).where(
     _state.c.problem_key.in_(bindparam("keys", expanding=True)),
     _state.c.resolved_at.is_(None),
-    _state.c.last_sent >= bindparam("day_start"),
+    _NOT_DUE,
 )
 
 
 class Alerter:
-    """Sends problem alerts (at most one per problem key per Helsinki day) and all-clears.
+    """Sends problem alerts (daily for a problem's first days, then weekly: _Repeat) and all-clears.
 
-    State lives in the alert_state table, so the once-a-day rule holds across processes and restarts.
+    State lives in the alert_state table, so the repeat rule holds across processes and restarts.
     When that table cannot be written (the database is unreachable, its disk full), a problem is alerted
-    all the same, once a day as ever but by this process's memory, and its all-clear comes from there.
+    all the same, repeated as ever but by this process's memory, and its all-clear comes from there.
     Every public method swallows and logs its own errors: alerting never crashes the job it reports on.
     """
 
@@ -336,16 +396,22 @@ class Alerter:
         """The alerter's clock, as naive UTC (when a problem closed with a run's record closes)."""
         return self._now()
 
-    def problem(self, problem: Problem) -> bool:
-        """Alert a problem unless it was already alerted today; True when an alert went out."""
-        problem = Problem(
+    def _repeat(self, now: datetime) -> _Repeat:
+        return _Repeat.at(now, self.settings.alert_daily_days)
+
+    def _redacted(self, problem: Problem) -> Problem:
+        return Problem(
             problem.kind, problem.subject, redact(problem.message, self.secrets), problem.dataset, problem.job
         )
+
+    def problem(self, problem: Problem) -> bool:
+        """Alert a problem unless it is not due again (_Repeat); True when an alert went out."""
+        problem = self._redacted(problem)
         now = self._now()
         with self._unrecorded_lock:
             unrecorded = self._unrecorded.get(problem.key)
-        if unrecorded is not None and unrecorded[1] >= _local_day_start(now):
-            log.debug("alert %s: already sent today (by this process, without alert state)", problem.key)
+        if unrecorded is not None and not self._repeat(now).due(*unrecorded):
+            log.debug("alert %s: not due again (sent by this process, without alert state)", problem.key)
             return False
         try:
             claim = self._claim(problem, now)
@@ -376,12 +442,18 @@ class Alerter:
             log.warning("alert %s: could not reset alert state: %s", problem.key, self._safe(error))
         return False
 
+    def problem_unrecorded(self, problem: Problem) -> bool:
+        """Alert a problem without reading or writing alert_state (there is no database to record it in),
+        unless this process alerted it and it is not due again; its all-clear comes from this process."""
+        return self._problem_unrecorded(self._redacted(problem), self._now())
+
     def _problem_unrecorded(self, problem: Problem, now: datetime) -> bool:
-        """Alert a problem whose claim could not be recorded, unless this process alerted it today."""
+        """Alert a problem whose claim could not be recorded, unless this process alerted it and it is not
+        due again."""
         with self._unrecorded_lock:
             first_seen, last_sent = self._unrecorded.get(problem.key, (now, None))
-            if last_sent is not None and last_sent >= _local_day_start(now):
-                log.debug("alert %s: already sent today (by this process)", problem.key)
+            if not self._repeat(now).due(first_seen, last_sent):
+                log.debug("alert %s: not due again (sent by this process)", problem.key)
                 return False
             self._unrecorded[problem.key] = (first_seen, now)
         alert = _problem_alert(problem, first_seen, now)
@@ -407,21 +479,21 @@ class Alerter:
         if not problems:
             return 0
         keys = [problem.key for problem in problems]
-        day_start = _local_day_start(self._now())
+        repeat = self._repeat(self._now())
         try:
-            alerted = once_more(lambda: self._alerted_today(keys, day_start))
+            alerted = once_more(lambda: self._alerted_today(keys, repeat))
         except Exception as error:
             log.warning("alert state: could not read %s: %s", ", ".join(keys), self._safe(error))
             alerted = set()  # each problem's own claim reads (and reports) again
         for key in sorted(alerted):
-            log.debug("alert %s: already sent today", key)
+            log.debug("alert %s: not due again", key)
         return sum(self.problem(problem) for problem in problems if problem.key not in alerted)
 
-    def _alerted_today(self, keys: Sequence[str], day_start: datetime) -> set[str]:
-        """Which of the keys' problems are open and were alerted since day_start: one read, its connection
-        not pinged first (run once more by the caller when the server had dropped it)."""
+    def _alerted_today(self, keys: Sequence[str], repeat: _Repeat) -> set[str]:
+        """Which of the keys' problems are open and not due again: one read, its connection not pinged first
+        (run once more by the caller when the server had dropped it)."""
         with autocommit(self.engine, ping=False) as conn:
-            return set(conn.execute(_ALERTED_TODAY, {"keys": list(keys), "day_start": day_start}).scalars())
+            return set(conn.execute(_ALERTED_TODAY, {"keys": list(keys), **repeat.params()}).scalars())
 
     def resolved(self, kind: str, subject: str, message: str = "") -> bool:
         """Close the problem kind:subject if open; True when an all-clear went out."""
@@ -432,20 +504,23 @@ class Alerter:
         keys = [f"{kind}:{subject}" for kind, subject in problems]
         if not keys:
             return 0
-        unrecorded = self._resolve_unrecorded(keys) if self._unrecorded else []
         try:
             with autocommit(self.engine) as conn:  # one statement: nothing open means nothing written
                 closed = close_problems(conn, keys, self._now())
         except Exception as error:
             log.warning("alert state: could not resolve %s: %s", ", ".join(keys), self._safe(error))
             closed = []
-        recorded = {problem.key for problem in closed}
-        return self.all_clears([*closed, *(p for p in unrecorded if p.key not in recorded)], message)
+        return self.all_clears(closed, message, keys=keys)
 
-    def all_clears(self, closed: Sequence[ClosedProblem], message: str = "") -> int:
-        """Send the all-clear of each closed problem that was alerted; how many went out."""
+    def all_clears(
+        self, closed: Sequence[ClosedProblem], message: str = "", *, keys: Sequence[str] = ()
+    ) -> int:
+        """Send the all-clear of each closed problem that was alerted, and of those of keys this process
+        alerted without a record in alert_state (closed here); how many went out."""
+        unrecorded = self._resolve_unrecorded(keys) if keys and self._unrecorded else []
+        recorded = {problem.key for problem in closed}
         sent = 0
-        for problem in closed:
+        for problem in [*closed, *(p for p in unrecorded if p.key not in recorded)]:
             if problem.last_sent is None:
                 continue  # never alerted: nothing to give the all-clear for
             kind, _, subject = problem.key.partition(":")
@@ -458,7 +533,7 @@ class Alerter:
                 problem.first_seen,
                 problem.closed_at,
                 subject if kind in ("rejected", "late") else None,
-                subject if kind == "failing" else None,
+                subject if kind in ("failing", "hung", "blocked") else None,
             )
             sent += self._deliver(alert)
         return sent
@@ -484,9 +559,10 @@ class Alerter:
             )
 
     def _claim(self, problem: Problem, now: datetime) -> tuple[datetime | None, datetime] | None:
-        """Record that problem is being alerted now; None when it already was today (or by someone else)."""
+        """Record that problem is being alerted now; None when it is not due again (or someone else alerts
+        it)."""
         table = schema.alert_state
-        day_start = _local_day_start(now)
+        repeat = self._repeat(now)
         values = {"last_sent": now, "last_message": problem.message}
         try:
             with self.engine.begin() as conn:
@@ -501,16 +577,17 @@ class Alerter:
                         .values(first_seen=now, resolved_at=None, **values)
                     ).rowcount
                     return (None, now) if changed else None
-                if row.last_sent is not None and row.last_sent >= day_start:
+                if not repeat.due(row.first_seen, row.last_sent):
                     return None
                 changed = conn.execute(
                     update(table)
                     .where(
                         table.c.problem_key == problem.key,
                         table.c.resolved_at.is_(None),
-                        or_(table.c.last_sent.is_(None), table.c.last_sent < day_start),
+                        or_(table.c.last_sent.is_(None), ~_NOT_DUE),
                     )
-                    .values(**values)
+                    .values(**values),
+                    repeat.params(),
                 ).rowcount
                 return (row.last_sent, row.first_seen) if changed else None
         except IntegrityError:
@@ -538,27 +615,99 @@ class Alerter:
 
 def consecutive_failures(engine: Engine, job: str, *, limit: int = 200) -> int:
     """How many runs of job failed in a row up to now (retry attempts and busy/rejected runs not counted)."""
+    return failure_streak(engine, job, limit=limit)[0]
+
+
+def failure_streak(engine: Engine, job: str, *, limit: int = 200) -> tuple[int, datetime | None]:
+    """How many runs of job failed in a row up to now (as consecutive_failures), and when the first of them
+    started (naive UTC; None when none failed)."""
     run = schema.job_run
     with engine.connect() as conn:
         rows = conn.execute(
-            select(run.c.outcome, run.c.trigger)
+            select(run.c.outcome, run.c.trigger, run.c.started_at)
             .where(run.c.job == job, run.c.outcome.in_(("success", "unchanged", "failed")))
             .order_by(run.c.id.desc())
             .limit(limit)
         ).all()
-    count = 0
-    for outcome, trigger in rows:
+    count, first = 0, None
+    for outcome, trigger, started_at in rows:
         if outcome != "failed":
             break
+        first = started_at
         if trigger != RETRY_TRIGGER:
             count += 1
-    return count
+    return count, first
+
+
+def busy_streak(engine: Engine, job: str, *, limit: int = 200) -> tuple[int, datetime | None, str | None]:
+    """How many runs of job in a row found its lock held by another run (busy) up to now, when the first of
+    them started (naive UTC) and the last one's error (naming the holder); (0, None, None) when none."""
+    run = schema.job_run
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(run.c.outcome, run.c.started_at, run.c.error)
+            .where(run.c.job == job, run.c.outcome != "running")
+            .order_by(run.c.id.desc())
+            .limit(limit)
+        ).all()
+    count, first, error = 0, None, None
+    for outcome, started_at, why in rows:
+        if outcome != "busy":
+            break
+        count, first, error = count + 1, started_at, error if count else why
+    return count, first, error
+
+
+def _failing(alerter: Alerter, job: str, error: str | None, dataset: str | None) -> None:
+    """Alert job as failing when it failed threshold runs in a row, or its first failure in a row is older
+    than alert_failing_after_h."""
+    failures, first = failure_streak(alerter.engine, job)
+    if failures == 0 or first is None:
+        return
+    lasted = alerter.now() - first
+    if failures >= alerter.threshold or lasted >= timedelta(hours=alerter.settings.alert_failing_after_h):
+        since = _local(first).strftime("%Y-%m-%d %H:%M %Z")
+        alerter.problem(
+            Problem(
+                "failing",
+                job,
+                f"{job} has failed {failures} run{'s' if failures != 1 else ''} in a row, since {since}. "
+                f"Last error: {error or 'unknown'}",
+                dataset=dataset,
+                job=job,
+            )
+        )
+
+
+def _blocked(alerter: Alerter, job: str, limit_min: float) -> None:
+    """Alert job as blocked when alert_busy_runs runs in a row, or for longer than limit_min minutes, found
+    its lock held by another run."""
+    count, first, error = busy_streak(alerter.engine, job)
+    if count == 0 or first is None:
+        return
+    lasted = alerter.now() - first
+    if count >= alerter.settings.alert_busy_runs or lasted >= timedelta(minutes=limit_min):
+        since = _local(first).strftime("%Y-%m-%d %H:%M %Z")
+        alerter.problem(
+            Problem(
+                "blocked",
+                job,
+                f"{job} has not run since {since}: its {count} run{'s' if count != 1 else ''} since found "
+                f"its lock held by another run ({error or 'busy'}). A hung `kestava` command or a second "
+                "scheduler may hold it: find the holder (host:pid) and end it.",
+                job=job,
+            )
+        )
 
 
 def run_problems(job: str, dataset: str | None = None) -> list[tuple[str, str]]:
     """The problems (kind, subject) a successful or unchanged run of job (on dataset) clears: failing,
-    hung (it ended, and well) and the dataset's rejected payload."""
-    return [("failing", job), ("hung", job)] + ([("rejected", dataset)] if dataset else [])
+    hung (it ended, and well), blocked (it ran) and the dataset's rejected payload."""
+    return [("failing", job), ("hung", job), ("blocked", job)] + ([("rejected", dataset)] if dataset else [])
+
+
+def _keys(problems: Sequence[tuple[str, str]]) -> list[str]:
+    return [f"{kind}:{subject}" for kind, subject in problems]
 
 
 def check_run(
@@ -569,27 +718,25 @@ def check_run(
     *,
     dataset: str | None = None,
     cleared: Sequence[ClosedProblem] | None = None,
+    busy_limit_min: float = 360.0,
 ) -> None:
-    """After a run's final outcome: alert a job failing N times in a row or a rejected payload; all-clear
-    (of the problems given as cleared when the run's record closed them already)."""
+    """After a run's final outcome: alert a job failing N times in a row (or for alert_failing_after_h), a
+    rejected payload or a job blocked by another run's lock (busy_limit_min: the job time limit);
+    all-clear (of the problems given as cleared when the run's record closed them already, and of those
+    alerted without a record)."""
     try:
         if outcome in ("success", "unchanged") and cleared is not None:  # closed with the run's record
-            alerter.all_clears(cleared, f"{job} finished: {outcome}.")
+            keys = _keys(run_problems(job, dataset))
+            alerter.all_clears(cleared, f"{job} finished: {outcome}.", keys=keys)
         elif outcome in ("success", "unchanged"):
             alerter.resolve_many(run_problems(job, dataset), f"{job} finished: {outcome}.")
+        elif outcome == "busy":
+            _blocked(alerter, job, busy_limit_min)
         elif outcome == "failed":
-            failures = consecutive_failures(alerter.engine, job)
-            if failures >= alerter.threshold:
-                alerter.problem(
-                    Problem(
-                        "failing",
-                        job,
-                        f"{job} has failed {failures} runs in a row. Last error: {error or 'unknown'}",
-                        dataset=dataset,
-                        job=job,
-                    )
-                )
+            alerter.resolved("blocked", job, f"{job} ran again (and failed).")
+            _failing(alerter, job, error, dataset)
         elif outcome == "rejected" and dataset:
+            alerter.resolved("blocked", job, f"{job} ran again.")
             alerter.problem(
                 Problem(
                     "rejected",
@@ -612,6 +759,30 @@ def check_freshness(
 ) -> None:
     """Alert sources later than their publication calendar; all-clear those on time again."""
     alerter.resolve_many(alert_late_sources(alerter, catalogue, today, datasets), ON_TIME_AGAIN)
+
+
+def alert_failing_jobs(alerter: Alerter, skip: Callable[[str], bool] = lambda job: False) -> None:
+    """Alert each job (but those skip names) whose last run failed, as check_run would after it: a job
+    run weekly or monthly is so alerted alert_failing_after_h after its first failure, and its repeats go
+    on between its runs. Never raises: a failure is logged."""
+    run = schema.job_run
+    try:
+        latest = (
+            select(func.max(run.c.id))
+            .where(run.c.outcome.in_(("success", "unchanged", "failed")))
+            .group_by(run.c.job)
+        )
+        with alerter.engine.connect() as conn:
+            rows = conn.execute(
+                select(run.c.job, run.c.error, run.c.dataset_id)
+                .where(run.c.id.in_(latest), run.c.outcome == "failed")
+                .order_by(run.c.job)
+            ).all()
+        for job, error, dataset in rows:
+            if not skip(job):
+                _failing(alerter, job, error, dataset)
+    except Exception as problem:
+        log.warning("failing jobs: %s", redact(f"{type(problem).__name__}: {problem}", alerter.secrets))
 
 
 def alert_late_sources(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -73,12 +74,25 @@ class JobStatus:
     overdue: bool = False  # its next run is long past: the scheduler is not running
     retired: bool = False  # the catalogue no longer defines it (e.g. an opt-in dataset switched off)
     hung: bool = False  # its last run is still running after the job time limit
+    busy_since: datetime | None = None  # naive UTC: the first of its runs since the last that found it busy
+    busy_holder: str | None = None  # who held its lock then (the last busy run's error)
+    blocked: bool = False  # busy since longer than the job time limit: another run holds its lock
 
     @property
     def ok(self) -> bool:
         return self.retired or (
-            self.last_outcome not in PROBLEM_OUTCOMES and not self.overdue and not self.hung
+            self.last_outcome not in PROBLEM_OUTCOMES
+            and not self.overdue
+            and not self.hung
+            and not self.blocked
         )
+
+    @property
+    def busy_note(self) -> str:
+        """'busy since … (held by …)' when its runs since the last one found its lock held; else ''."""
+        if self.busy_since is None:
+            return ""
+        return f"busy since {when(self.busy_since)} (held by {self.busy_holder or 'another run'})"
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class StatusReport:
             for j in self.jobs
             if j.hung and not j.retired
         ]
+        lines += [f"{j.job}: {j.busy_note}" for j in self.jobs if j.blocked and not j.retired]
         lines += [
             f"{j.job}: {t('cli_status.overdue_since', lang, since=when(j.next_run))}"
             for j in self.jobs
@@ -289,6 +304,11 @@ def status_report(
                 .order_by(run.c.job)
             )
         ]
+        since = {job: (first, last) for job, first, last in conn.execute(_BUSY_SINCE) if first is not None}
+        lasts = [last for _, last in since.values()]
+        found = conn.execute(select(run.c.id, run.c.error).where(run.c.id.in_(lasts))).all() if since else []
+        errors: dict[int, str | None] = dict(found)
+        busy = {job: (first, errors.get(last)) for job, (first, last) in since.items()}
         state = schema.indicator_state
         failed_indicators = tuple(
             IndicatorFailure(indicator, computed_at, error)
@@ -329,23 +349,18 @@ def status_report(
         )
         for job, outcome, started, finished, error in latest
     }
+    for job, (first, error) in busy.items():
+        base = jobs.get(job) or JobStatus(
+            job, None, None, None, None, None, retired=retired_job(job, catalogue)
+        )
+        jobs[job] = replace(base, busy_since=first, busy_holder=_holder(error), blocked=first < hung_before)
     for job_id, next_run in next_runs.items():
         known = jobs.get(job_id)
         overdue = next_run is not None and next_run < now - OVERDUE_AFTER
         jobs[job_id] = (
             JobStatus(job_id, None, None, None, None, next_run, overdue, retired_job(job_id, catalogue))
             if known is None
-            else JobStatus(
-                known.job,
-                known.last_outcome,
-                known.last_started,
-                known.last_finished,
-                known.last_error,
-                next_run,
-                overdue,
-                known.retired,
-                known.hung,
-            )
+            else replace(known, next_run=next_run, overdue=overdue)
         )
     return StatusReport(
         today=today,
@@ -356,6 +371,27 @@ def status_report(
         job_time_limit_min=limit,
         disks=disk_report(engine) if disks is None else disks,
     )
+
+
+_run = schema.job_run
+_last_ran = (  # per job, its last run that was not busy
+    select(_run.c.job, func.max(_run.c.id).label("id")).where(_run.c.outcome != "busy").group_by(_run.c.job)
+).subquery("last_ran")
+# per job, its busy runs after its last run that was not busy: when the first started, the last one's id
+# (two scans of job_run, whatever its size: no correlated subquery per busy run)
+_BUSY_SINCE = (
+    select(_run.c.job, func.min(_run.c.started_at), func.max(_run.c.id))
+    .select_from(_run.outerjoin(_last_ran, _last_ran.c.job == _run.c.job))
+    .where(_run.c.outcome == "busy", _run.c.id > func.coalesce(_last_ran.c.id, 0))
+    .group_by(_run.c.job)
+)
+_HELD_BY = re.compile(r"busy, already running by (.+)$")
+
+
+def _holder(error: str | None) -> str | None:
+    """The lock's holder a busy run's error names (storage.locks.BusyError), or the error itself."""
+    found = _HELD_BY.search(error or "")
+    return found.group(1) if found else error
 
 
 def _interrupted(
@@ -438,7 +474,8 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
         jobs.add_row(
             j.job,
             f"[{style}]{outcome_label(j.last_outcome, lang) if j.last_outcome else never_run}"
-            + (f" ({retired})" if j.retired else ""),
+            + (f" ({retired})" if j.retired else "")
+            + (f"; {j.busy_note}" if j.busy_note else ""),
             when(j.last_started),
             when(j.last_finished),
             j.last_error or "",

@@ -18,7 +18,7 @@ from tenacity import (
 )
 
 from common.secrets import redact
-from kestava.alerts import RETRY_TRIGGER, Problem
+from kestava.alerts import RETRY_TRIGGER, Problem, check_run
 from schedule.runtime import Runtime, _in_flight, _skip
 from storage.jobs import finish_run, start_run
 from storage.locks import BusyError, HeldLock, LockLostError, job_lock
@@ -126,9 +126,11 @@ def _lock_or_none(
 
 
 def _record_busy(runtime: Runtime, job: str, why: str, started: float) -> str:
+    """Record a run that found its lock held by another run (alerted as blocked when that lasts)."""
     run_id = start_run(runtime.engine, job, trigger=runtime.trigger)
     finish_run(runtime.engine, run_id, "busy", error=why)
     _log_job(job, "busy", time.monotonic() - started, trigger=runtime.trigger, error=why)
+    check_run(runtime.alerter, job, "busy", why, busy_limit_min=runtime.job_time_limit_s / 60)
     return "busy"
 
 

@@ -6,7 +6,14 @@ import logging
 import time
 
 from ingest.catalogue import Catalogue
-from kestava.alerts import ON_TIME_AGAIN, Alerter, Problem, alert_late_sources
+from kestava.alerts import (
+    ON_TIME_AGAIN,
+    Alerter,
+    Problem,
+    alert_failing_jobs,
+    alert_late_sources,
+    run_problems,
+)
 from kestava.status import disk_problem, disk_report, retired_job
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job
@@ -19,6 +26,7 @@ log = logging.getLogger("scheduler")
 NO_LONGER_SCHEDULED = "It is no longer in the catalogue, so it no longer runs."
 _DATASET_KINDS = ("rejected", "late")  # problems whose subject is a dataset
 DISK = "disk"  # problems whose subject is a folder (disk_report); the others name a job
+DISK_PREFIX = f"{DISK}:"
 SPACE_AGAIN = "Free space is above the minimum again."
 NO_LONGER_CHECKED = "The tracker no longer writes there, so its space is no longer checked."
 
@@ -75,7 +83,8 @@ def run_health_job() -> str:
         # PostgreSQL one statement); a process killed during it leaves no record of it. Its connection is
         # not pinged first: the write runs once more when the server had dropped it (a restart)
         run = {"job": "health", "trigger": runtime.trigger, "started_at": started_at, "outcome": "success"}
-        keys = [f"{kind}:{subject}" for kind, subject in [*on_time, *roomy]]
+        own = [f"{kind}:{subject}" for kind, subject in run_problems("health")]  # e.g. a crash of it
+        keys = [f"{kind}:{subject}" for kind, subject in [*on_time, *roomy]] + own
         closed_at = runtime.alerter.now()
 
         def record() -> list[ClosedProblem]:
@@ -83,9 +92,14 @@ def run_health_job() -> str:
                 return record_runs(conn, [{**run, "finished_at": now_utc()}], close=keys, closed_at=closed_at)
 
         closed = once_more(record)
-        disk_prefix = f"{DISK}:"
-        runtime.alerter.all_clears([c for c in closed if not c.key.startswith(disk_prefix)], ON_TIME_AGAIN)
-        runtime.alerter.all_clears([c for c in closed if c.key.startswith(disk_prefix)], SPACE_AGAIN)
+        # each all-clear also of the problems alerted while alert_state could not record them (in memory)
+        late = [key for key in keys if key.startswith("late:")]
+        disks = [key for key in keys if key.startswith(DISK_PREFIX)]
+        alerter = runtime.alerter
+        alerter.all_clears([c for c in closed if c.key in set(late)], ON_TIME_AGAIN, keys=late)
+        alerter.all_clears([c for c in closed if c.key.startswith(DISK_PREFIX)], SPACE_AGAIN, keys=disks)
+        alerter.all_clears([c for c in closed if c.key in set(own)], "health finished: success.", keys=own)
+        alert_failing_jobs(alerter, lambda job: job == "probe" or retired_job(job, runtime.catalogue))
         close_retired(runtime.alerter, runtime.catalogue, folders or None)
         _log_job("health", "success", time.monotonic() - started, trigger=runtime.trigger)
         run_compute(runtime)

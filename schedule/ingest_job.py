@@ -44,7 +44,13 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
         error=redact(outcome.error, runtime.secrets) if outcome.error else None,
     )
     check_run(
-        runtime.alerter, job, outcome.outcome, outcome.error, dataset=dataset_id, cleared=outcome.cleared
+        runtime.alerter,
+        job,
+        outcome.outcome,
+        outcome.error,
+        dataset=dataset_id,
+        cleared=outcome.cleared,
+        busy_limit_min=runtime.job_time_limit_s / 60,
     )
     if outcome.outcome == "success" and added + revised + withdrawn > 0:
         check_freshness(runtime.alerter, runtime.catalogue, _today(), [dataset_id])

@@ -6,7 +6,7 @@ import logging
 import time
 
 from common.secrets import redact
-from kestava.alerts import Problem
+from kestava.alerts import Problem, run_problems
 from schedule.execution import _guarded, _log_job
 from schedule.runtime import current_runtime
 from storage.jobs import finish_run, start_run
@@ -44,7 +44,10 @@ def run_probe_job() -> str:
                 )
             )
         else:
-            runtime.alerter.resolved("drift", "probe", f"kestava probe: {len(results)} datasets as expected.")
+            runtime.alerter.resolve_many(  # and the problems of an earlier crashed or hung probe
+                [("drift", "probe"), *run_problems("probe")],
+                f"kestava probe: {len(results)} datasets as expected.",
+            )
         return outcome
 
     return _guarded(runtime, "probe", body)

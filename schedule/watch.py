@@ -67,7 +67,7 @@ class Watch:
         if outage is not None:
             lasted = (datetime.now(UTC) - outage.since).total_seconds()
             again = self._database_alerted_at is None or time.monotonic() - self._database_alerted_at > 3600
-            if lasted >= self.runtime.database_alert_s and again:  # (the alerter sends it once a day)
+            if lasted >= self.runtime.database_alert_s and again:  # (the alerter repeats it as it does any)
                 self._database_alerted_at = time.monotonic()
                 since = outage.since.astimezone(HELSINKI)
                 alerter.problem(

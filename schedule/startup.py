@@ -1,0 +1,89 @@
+"""Opening the database at start: retried with backoff; an outage that lasts is alerted without it.
+
+The problem is `unreachable:database` (as the watch's, schedule.watch): it is alerted through the Alerter's
+no-database path (nothing can record it), repeated as alerts are, and its all-clear is sent by this
+process once the database opens. The message names the database without its password (safe_url).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from common.secrets import redact
+from kestava.alerts import Alerter, AlertSettings, Problem, secret_values
+from schedule.logs import duration
+from schedule.runtime import Runtime
+from schedule.triggers import HELSINKI
+from schedule.watch import DATABASE
+from storage.engine import safe_url
+
+log = logging.getLogger("scheduler")
+
+
+def _password(url: str) -> list[str]:
+    """The URL's password, if it has one (a secret to mask wherever the URL's error turns up)."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return []
+    return [str(password)] if password else []
+
+
+def open_runtime(
+    build: Callable[[], Runtime],
+    url: str,
+    *,
+    wait: bool = True,
+    alert: bool = True,
+    settings: AlertSettings | None = None,
+    first_wait_s: float = 1.0,
+    max_wait_s: float = 60.0,
+    stop: threading.Event | None = None,
+) -> Runtime | None:
+    """The runtime build() makes; None when it cannot be made (the database cannot be opened).
+
+    wait: try again, the waits doubling from first_wait_s up to max_wait_s, until it opens (or stop is
+    set: None); once the outage lasted KESTAVA_ALERT_DATABASE_MIN it is alerted (alert), and its all-clear
+    sent when the database opens. Without wait, one attempt, its failure alerted at once (alert)."""
+    settings = settings or AlertSettings()
+    # the alerter's engine is never read while the database is down: the problem goes without alert state
+    alerter = Alerter(create_engine("sqlite://"), settings, secrets=[*secret_values(), *_password(url)])
+    stop = stop or threading.Event()
+    started, since = time.monotonic(), datetime.now(HELSINKI)
+    pause, failures, alerted = first_wait_s, 0, False
+    while True:
+        try:
+            runtime = build()
+        except Exception as error:
+            failures += 1
+            reason = redact(f"{type(error).__name__}: {error}", alerter.secrets).strip().splitlines()[0]
+            lasted = time.monotonic() - started
+            again = f"; trying again in {duration(pause)}" if wait else ""
+            log.error("cannot open %s: %s (attempt %d%s)", safe_url(url), reason, failures, again)
+            if alert and (not wait or lasted >= settings.alert_database_min * 60):
+                retrying = (
+                    f"It does not start until it can, and tries again every {duration(max_wait_s)} at most."
+                    if wait
+                    else "It exited (status 1)."
+                )
+                message = (
+                    f"The scheduler cannot open its database {safe_url(url)} since {since:%Y-%m-%d %H:%M %Z} "
+                    f"({failures} failed attempt{'s' if failures != 1 else ''}): {reason}. No job runs. "
+                    f"{retrying}"
+                )
+                alerted = alerter.problem_unrecorded(Problem(*DATABASE, message)) or alerted
+            if not wait or stop.wait(pause):
+                return None
+            pause = min(pause * 2, max_wait_s)
+            continue
+        if alerted:
+            alerter.engine = runtime.engine  # nothing of it is recorded there: closed from this process
+            alerter.resolved(*DATABASE, f"The scheduler opened its database {safe_url(url)} and starts.")
+        return runtime
