@@ -34,7 +34,7 @@ from report import charts, weekly
 from report import data as rd
 from report.charts import ChartMeta, chart_table, indicator_history
 from report.export import export_table
-from report.i18n import LANGS, t
+from report.i18n import LANGS, format_period, t
 from storage.engine import open_database
 from storage.rawstore import RawStore
 from tests.conftest import BACKENDS, LOADED_TODAY, fresh_database
@@ -346,3 +346,19 @@ def test_every_report_chart_over_a_provisional_year_says_so(
         if name != "neutrality_balance":  # its title is about the target year
             assert chart.title.endswith(suffix), (name, chart.title)
     assert by_name["emissions_trajectory"].title.endswith(suffix)
+
+
+def test_the_site_revision_table_shows_a_preliminary_figure_made_final(releases: Releases) -> None:
+    from report.site.content import SiteData, _vintages
+
+    entry = load_indicator_catalogue().get("ghg_total")
+    _published, revisions = _vintages(SiteData(releases.engine), entry, "049", "en")
+    assert revisions is not None
+    year = format_period(str(releases.hsy_newest - 1), "en")
+    rows = [row for row in revisions.rows if row[2] == year]
+    assert rows, revisions.rows
+    provisional = f"({t('flag.provisional', 'en')})"
+    for row in rows:
+        old, new = str(row[3]), str(row[4])
+        assert old.endswith(provisional), row  # the earlier row was the preliminary figure
+        assert new == old.removesuffix(provisional).strip(), row  # the same number, now final

@@ -15,6 +15,7 @@ import polars as pl
 from markupsafe import Markup
 from sqlalchemy import Engine, func, select
 
+from common.flags import flag_meanings
 from indicators import query
 from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
@@ -511,8 +512,10 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
         select(
             series.c.dataset_id,
             series.c.key,
+            obs.c.series_id,
             obs.c.period,
             obs.c.value,
+            obs.c.flag,
             obs.c.valid_from,
             obs.c.valid_to,
         )
@@ -523,6 +526,21 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
     )
     revisions = None
     if revised.height:
+        # the row that replaced each one (none: withdrawn), so that a reader sees what changed, the number
+        # or only its status (a provisional figure made final keeps its number)
+        after = query_frame(
+            data.engine,
+            select(obs.c.series_id, obs.c.period, obs.c.value, obs.c.flag, obs.c.valid_from).where(
+                obs.c.series_id.in_(revised["series_id"].unique().to_list())
+            ),
+        ).rename({"value": "new_value", "flag": "new_flag", "valid_from": "valid_to"})
+        revised = revised.join(after, on=["series_id", "period", "valid_to"], how="left")
+
+        def shown(value: float | None, flag: str | None) -> str:
+            text = format_number(value, lang) if value is not None else "–"
+            meanings = [t(f"flag.{m}", lang) for m in flag_meanings(flag)]
+            return f"{text} ({'; '.join(meanings)})" if meanings else text
+
         revisions = Table(
             t("site.revisions_caption", lang, area=rd.area_label(area, lang), n=REVISIONS_SHOWN),
             [
@@ -530,6 +548,7 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
                 t("site.col_dataset", lang),
                 t("site.col_period", lang),
                 t("site.col_old_value", lang),
+                t("site.col_new_value", lang),
                 t("site.col_series", lang),
             ],
             [
@@ -537,13 +556,16 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
                     format_datetime(rd.local_time(r["valid_to"]), lang),
                     rd.dataset_label(str(r["dataset_id"]), lang),
                     format_period(str(r["period"]), lang),
-                    format_number(r["value"], lang) if r["value"] is not None else "–",
+                    shown(r["value"], r["flag"]),
+                    shown(r["new_value"], r["new_flag"])
+                    if r["new_value"] is not None or r["new_flag"] is not None
+                    else t("site.withdrawn", lang),
                     str(r["key"]),
                 ]
                 for r in revised.iter_rows(named=True)
             ],
-            [False, False, False, True, False],
-            code_columns=frozenset({4}),
+            [False, False, False, True, True, False],
+            code_columns=frozenset({5}),
         )
     return published, revisions
 
