@@ -283,6 +283,15 @@ def _line(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
     )
 
 
+def _normalised(frame: pl.DataFrame) -> pl.DataFrame:
+    """The derived frame with its flags sorted and unique (common.flags.normalised_flags), worked out only
+    where a combination (a ratio's two inputs' flags) joined several: most frames have none."""
+    flags = frame["flags"]
+    if not (flags.str.contains(",", literal=True) | (flags == "")).any():
+        return frame
+    return frame.with_columns(normalised_flags(pl.col("flags")).alias("flags"))
+
+
 def indicator_values(
     catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame], today: date
 ) -> pl.DataFrame:
@@ -303,9 +312,9 @@ def indicator_values(
             "unit",
             "vintage",
             "snapshot_ids",
-            normalised_flags(pl.col("flags")).alias("flags"),
+            "flags",
         )
-        for frame in derived.values()
+        for frame in map(_normalised, derived.values())
     ]
     paths = trajectories(catalogue, derived)
     estimates = paths.filter(
