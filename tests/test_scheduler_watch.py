@@ -205,6 +205,11 @@ def alerts(server: HTTPServer) -> list[tuple[str, str]]:
     return [(body["key"], body["state"]) for body in (json.loads(r.get_data()) for r, _ in server.log)]
 
 
+def database_alerts(server: HTTPServer) -> list[tuple[str, str]]:
+    """The database's alerts only: on a loaded machine a 0.2 s tick may also be alerted as hung meanwhile."""
+    return [a for a in alerts(server) if a[0] == "unreachable:database"]
+
+
 # ---------------------------------------------------------------------------------------- the tests
 
 
@@ -229,21 +234,25 @@ def test_an_unreachable_database_is_alerted_once_and_cleared_and_the_schedule_go
     try:
         wait_for(lambda: len(TICKS) >= 2)
         proxy.stop()  # the database is gone: refused connections, the open ones cut
-        wait_for(lambda: alerts(httpserver) == [("unreachable:database", "problem")])
+        wait_for(lambda: database_alerts(httpserver) == [("unreachable:database", "problem")])
         ticks = len(TICKS)
         time.sleep(1.5)  # the outage lasts: no second alert, no job run, the log says it once a second
-        assert alerts(httpserver) == [("unreachable:database", "problem")]
+        assert database_alerts(httpserver) == [("unreachable:database", "problem")]
         assert len(TICKS) <= ticks + 1  # (one submitted just before)
         proxy.start()
-        wait_for(lambda: len(alerts(httpserver)) == 2)
+        wait_for(lambda: len(database_alerts(httpserver)) == 2)
         wait_for(lambda: len(TICKS) >= ticks + 3)  # the schedule goes on
     finally:
         stop.set()
         code = finished()
         runtime.engine.dispose()
     assert code == 0
-    assert alerts(httpserver) == [("unreachable:database", "problem"), ("unreachable:database", "resolved")]
-    first = json.loads(httpserver.log[0][0].get_data())
+    assert database_alerts(httpserver) == [
+        ("unreachable:database", "problem"),
+        ("unreachable:database", "resolved"),
+    ]
+    bodies = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    first = next(body for body in bodies if body["key"] == "unreachable:database")
     assert "cannot read or write its schedule" in first["message"] and "failed attempts" in first["message"]
     store_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job store:")]
     failures = [line for line in store_lines if "failed" in line]
