@@ -87,12 +87,14 @@ class JobStatus:
             and not self.blocked
         )
 
-    @property
-    def busy_note(self) -> str:
-        """'busy since … (held by …)' when its runs since the last one found its lock held; else ''."""
+    def busy_note(self, lang: str) -> str:
+        """'busy since … (held by …)' in lang when its runs since its last one found its lock held, or ''."""
         if self.busy_since is None:
             return ""
-        return f"busy since {when(self.busy_since)} (held by {self.busy_holder or 'another run'})"
+        from report.i18n import t
+
+        holder = self.busy_holder or t("cli_status.another_run", lang)
+        return t("cli_status.busy_since", lang, since=when(self.busy_since), holder=holder)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class StatusReport:
             for j in self.jobs
             if j.hung and not j.retired
         ]
-        lines += [f"{j.job}: {j.busy_note}" for j in self.jobs if j.blocked and not j.retired]
+        lines += [f"{j.job}: {j.busy_note(lang)}" for j in self.jobs if j.blocked and not j.retired]
         lines += [
             f"{j.job}: {t('cli_status.overdue_since', lang, since=when(j.next_run))}"
             for j in self.jobs
@@ -475,7 +477,7 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
             j.job,
             f"[{style}]{outcome_label(j.last_outcome, lang) if j.last_outcome else never_run}"
             + (f" ({retired})" if j.retired else "")
-            + (f"; {j.busy_note}" if j.busy_note else ""),
+            + (f"; {j.busy_note(lang)}" if j.busy_since is not None else ""),
             when(j.last_started),
             when(j.last_finished),
             j.last_error or "",

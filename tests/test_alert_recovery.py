@@ -225,7 +225,9 @@ def test_status_shows_a_job_busy_since_its_first_busy_run_and_who_holds_it(engin
     )
     b = jobs["ingest:b"]  # busy for an hour only: shown, not a problem
     assert b.busy_since is not None and not b.blocked and b.ok
-    assert "busy since" in b.busy_note
+    assert "busy since" in b.busy_note("en")
+    # in the status's language, as the rest of the table (fi: "varattu … alkaen")
+    assert a.busy_note("fi").startswith("varattu ") and f"(lukon pitää {HOLDER})" in a.busy_note("fi")
 
 
 # ------------------------------------------------------------------ 4: failures alerted after a time too
