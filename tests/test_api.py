@@ -231,3 +231,22 @@ def test_bad_arguments_name_the_argument_and_what_is_valid(
     with pytest.raises(error) as caught:
         call(loaded_engine)
     assert message in str(caught.value)
+
+
+def test_assess_at_before_any_data_is_empty_with_the_columns_and_types_of_a_full_one(
+    loaded_engine: Engine,
+) -> None:
+    full = api.assess_at(None, "ghg_total", engine=loaded_engine)
+    empty = api.assess_at(date(2000, 1, 1), "ghg_total", engine=loaded_engine)
+    assert full.height > 0 and empty.height == 0 and empty.schema == full.schema
+    assert full.schema["observed_rate"] == pl.Float64 and full.schema["as_of"] == pl.Datetime("us")
+
+
+def test_a_frame_s_types_do_not_depend_on_its_values(loaded_engine: Engine) -> None:
+    """Targets have no bounds nor flags: still the types of the observed rows', so frames concatenate."""
+    observed = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    targets = api.indicator_values("ghg_total", area="049", kind="target", engine=loaded_engine)
+    assert targets.height > 0 and targets["lower"].is_null().all() and targets["flags"].is_null().all()
+    assert targets.schema == observed.schema
+    assert targets.schema["lower"] == pl.Float64 and targets.schema["flags"] == pl.String
+    assert pl.concat([observed, targets]).height == observed.height + targets.height
