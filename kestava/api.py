@@ -10,12 +10,12 @@ The functions that read the database take an optional `engine`; by default they 
 KESTAVA_DATABASE_URL (or the embedded SQLite file), which must exist: a mistyped URL is an error, not a
 new empty database. Computed values come with their unit, vintage, snapshot ids and whether they are
 demo data (`provenance` turns snapshot ids into URLs and fetch times); observations carry their
-snapshot id.
+snapshot id, computed values their source flags (`flag_meanings` says what a flags text means).
 Assessments' observed_rate and required_rate are in the unit their `rate_unit` column names: % a year
 for the compound-rate methods (eurostat_sdg, open_sdg, linear_trajectory_check), the indicator's unit a
 year for german_strategy, score points a year for sdsn_trend; the outlook's required_rate is in % a year.
 pace_ratio and deviation_pct are the figures the reports and `kestava export` show. Dates may be given
-as ISO text ('2025-06-30'). Most functions live in
+as ISO text ('2025-06-30'), areas as codes, names or municipality numbers (49). Most functions live in
 indicators.query (the report reads them there too); observations is here, as it adds the report's
 labels, and so are assessments and assess_at, which add the rates' units and the shown pace figures.
 """
@@ -29,6 +29,7 @@ from datetime import date, datetime
 import polars as pl
 from sqlalchemy import Engine
 
+from common.flags import flag_meanings as flag_meanings
 from indicators import query
 from indicators.catalogue import load_indicator_catalogue
 from indicators.lookup import unknown_code
@@ -42,7 +43,9 @@ from indicators.query import (
     MUNICIPALITIES_PATH as MUNICIPALITIES_PATH,
 )
 from indicators.query import (
+    Areas,
     _area_codes,
+    _area_list,
     _as_list,
     as_date,
 )
@@ -132,7 +135,7 @@ def _shown_rates(frame: pl.DataFrame) -> pl.DataFrame:
 def assessments(
     indicator: str | Sequence[str] | None = None,
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     latest: bool = True,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
@@ -162,7 +165,7 @@ def assess_at(
 def observations(
     dataset: str | Sequence[str],
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     as_of: date | datetime | str | None = None,
     lang: str | None = None,
     engine: Engine | None = None,
@@ -182,7 +185,7 @@ def observations(
     for dataset_id in wanted:
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
-    areas = _area_codes(_as_list(area), schema.series.c.area, engine)
+    areas = _area_codes(_area_list(area), schema.series.c.area, engine)
     frame = read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of))
     restricted = [d for d in wanted if not publishable(d, catalogue=catalogue)]
     if restricted and frame.height:

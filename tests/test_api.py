@@ -98,6 +98,11 @@ def test_areas_by_name_in_finnish_or_swedish_give_the_code_s_values(loaded_engin
             "unknown dataset 'hsy_emision'; nearest: hsy_emissions",
         ),
         (lambda e: api.observations("hsy_emissions", area="Tamper", engine=e), "nearest: Tampere (837)"),
+        (
+            lambda e: api.indicator_values("ghg_by_sector.transprt", engine=e),
+            "unknown indicator 'ghg_by_sector.transprt'; nearest: ghg_by_sector.transport",
+        ),
+        (lambda e: api.assessments("ghg_by_sector.nope", engine=e), "unknown indicator 'ghg_by_sector.nope'"),
     ],
 )
 def test_unknown_area_indicator_or_dataset_is_an_error_naming_the_nearest(
@@ -309,3 +314,33 @@ def test_a_frame_s_types_do_not_depend_on_its_values(loaded_engine: Engine) -> N
     assert targets.schema == observed.schema
     assert targets.schema["lower"] == pl.Float64 and targets.schema["flags"] == pl.String
     assert pl.concat([observed, targets]).height == observed.height + targets.height
+
+
+def test_provisional_figures_keep_their_flags(loaded_engine: Engine) -> None:
+    """HSY's newest year is provisional (the catalogue marks it 'p'): the outlook and sectors say so."""
+    observed = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    newest = observed.filter(pl.col("year") == observed["year"].max()).row(0, named=True)
+    found = api.outlook("ghg_total", area="049", engine=loaded_engine).row(0, named=True)
+    assert found["latest_year"] == newest["year"] and found["latest_flags"] == newest["flags"]
+    assert "p" in found["latest_flags"].split(",") and found["latest_provisional"] is True
+    assert "provisional" in api.flag_meanings(found["latest_flags"])
+    sectors = api.sectors("049", engine=loaded_engine)
+    newest_sectors = sectors.filter(pl.col("year") == newest["year"])
+    assert newest_sectors.height > 0 and newest_sectors["flags"].str.contains("p").all()
+    assert (
+        api.outlook("ghg_total", area="837", engine=loaded_engine).schema["latest_provisional"] == pl.Boolean
+    )
+
+
+def test_arguments_in_the_forms_the_docs_promise(loaded_engine: Engine) -> None:
+    by_text = api.freshness("2026-12-01", engine=loaded_engine)
+    assert by_text.equals(api.freshness(date(2026, 12, 1), engine=loaded_engine))
+    by_number = api.indicator_values("ghg_total", area=49, kind="observed", engine=loaded_engine)
+    by_code = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    assert by_number.height > 0 and by_number.equals(by_code)
+    several = api.assessments("ghg_total", area=[49, "091"], engine=loaded_engine)
+    assert sorted(several["area"].unique()) == ["049", "091"]
+    one = by_code["snapshot_ids"][0].to_list()[0]
+    assert api.provenance(one, engine=loaded_engine).equals(api.provenance([one], engine=loaded_engine))
+    with pytest.raises(TypeError, match="expected one indicator id"):
+        api.outlook(["ghg_total"], engine=loaded_engine)  # type: ignore[arg-type]
