@@ -336,26 +336,30 @@ def _thresholds(method: str, has_target: bool) -> dict[str, float]:
     return METHOD_SPECS[method].thresholds(has_target)
 
 
-ASSESSMENT_COLUMNS = (
-    "indicator",
-    "area",
-    "method",
-    "method_version",
-    "as_of",
-    "status",
-    "score",
-    "base_year",
-    "base_value",
-    "latest_year",
-    "latest_value",
-    "target_year",
-    "target_value",
-    "observed_rate",
-    "required_rate",
-    "ratio",
-    "n_points",
-    "details",
+# the columns of an assessments frame and their types (an empty frame has them too)
+ASSESSMENT_SCHEMA = pl.Schema(
+    {
+        "indicator": pl.String(),
+        "area": pl.String(),
+        "method": pl.String(),
+        "method_version": pl.String(),
+        "as_of": pl.Datetime("us"),
+        "status": pl.String(),
+        "score": pl.Float64(),
+        "base_year": pl.Int64(),
+        "base_value": pl.Float64(),
+        "latest_year": pl.Int64(),
+        "latest_value": pl.Float64(),
+        "target_year": pl.Int64(),
+        "target_value": pl.Float64(),
+        "observed_rate": pl.Float64(),
+        "required_rate": pl.Float64(),
+        "ratio": pl.Float64(),
+        "n_points": pl.Int64(),
+        "details": pl.String(),
+    }
 )
+ASSESSMENT_COLUMNS = tuple(ASSESSMENT_SCHEMA)
 
 
 def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -387,7 +391,7 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
                 )
             )
     if not series_parts:
-        return pl.DataFrame(schema=dict.fromkeys(ASSESSMENT_COLUMNS, pl.String))
+        return pl.DataFrame(schema=ASSESSMENT_SCHEMA)
     series = _numbered(series_parts)
     latest = series.group_by("sid").agg(
         pl.col("indicator", "area").first(),

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import ColumnElement, Engine, or_, select
 
+from common.flags import is_provisional
 from indicators.catalogue import LANGUAGES, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError, area_code, unknown_code
 from indicators.outlook import outlook as target_outlook
@@ -42,11 +43,24 @@ def connect(url: str | None = None) -> Engine:
     return open_existing_database(url) if url else _default_engine()
 
 
+# an area argument: a code ('049'), a name ('Espoo', 'Esbo'), a municipality number (49), or several
+Areas = str | int | Sequence[str | int]
+
+
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
     """One code or several as a list (a single string is one code, not its characters)."""
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def _area_list(value: Areas | None) -> list[str] | None:
+    """One area or several as a list of text; a number is a municipality code zero-padded to 3 digits
+    (49 → '049')."""
+    if value is None:
+        return None
+    given = [value] if isinstance(value, (str, int)) else list(value)
+    return [f"{area:03d}" if isinstance(area, int) else area for area in given]
 
 
 def as_date(name: str, value: date | datetime | str | None) -> date | datetime | None:
@@ -84,12 +98,16 @@ def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Eng
 
 
 def _check_indicators(indicators: list[str] | None) -> None:
-    """UnknownCodeError for an indicator id the catalogue does not know (breakdown parts by their parent);
-    an indicator's name in fi, sv or en is pointed to its id."""
+    """UnknownCodeError for an indicator id the catalogue does not know (a breakdown part checked against
+    its parent's expanded ids); an indicator's name in fi, sv or en is pointed to its id."""
     known = load_indicator_catalogue().indicators
     for indicator in indicators or []:
-        if indicator.split(".", 1)[0] in known:
+        parent = known.get(indicator.split(".", 1)[0])
+        if parent is not None and (indicator == parent.id or indicator in parent.expanded_ids()):
             continue
+        if parent is not None:  # a breakdown part mistyped: the nearest of every stored id
+            stored = [part for i in known.values() for part in (i.id, *i.expanded_ids())]
+            raise unknown_code("indicator", indicator, stored)
         wanted = indicator.strip().lower()
         named = [i.id for i in known.values() if wanted in {i.name.get(lang).lower() for lang in LANGUAGES}]
         if named:
@@ -161,7 +179,7 @@ def _area_names(lang: str) -> tuple[tuple[str, str], ...]:
 def indicator_values(
     indicator: str | Sequence[str] | None = None,
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     kind: str | Sequence[str] | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
@@ -177,7 +195,7 @@ def indicator_values(
     _check_indicators(indicators)
     _check_kinds(kinds)
     engine = engine or connect()
-    areas = _area_codes(_as_list(area), table.c.area, engine)
+    areas = _area_codes(_area_list(area), table.c.area, engine)
     if areas:
         query = query.where(table.c.area.in_(areas))
     if kinds:
@@ -200,19 +218,21 @@ def indicator_values(
 def assessments(
     indicator: str | Sequence[str] | None = None,
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     latest: bool = True,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Stored assessments with all inputs and outputs (details as JSON); the latest vintage by default.
     An indicator id with a breakdown returns its parts' assessments too, as indicator_values does. Rates
-    (observed_rate, required_rate) are fractions a year, as stored (kestava.api gives them in %)."""
+    (observed_rate, required_rate) as stored: fractions a year for the compound-rate methods, the
+    indicator's unit a year for german_strategy, score points a year for sdsn_trend (kestava.api gives
+    the fractions in % and names each row's rate_unit)."""
     table = schema.assessment
     query = select(table)
     indicators = _as_list(indicator)
     _check_indicators(indicators)
     engine = engine or connect()
-    areas = _area_codes(_as_list(area), table.c.area, engine)
+    areas = _area_codes(_area_list(area), table.c.area, engine)
     if indicators:
         query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
     if areas:
@@ -223,14 +243,18 @@ def assessments(
     return frame.sort("indicator", "area", "method")
 
 
-def outlook(
-    indicator: str, *, area: str | Sequence[str] | None = None, engine: Engine | None = None
-) -> pl.DataFrame:
+def outlook(indicator: str, *, area: Areas | None = None, engine: Engine | None = None) -> pl.DataFrame:
     """The road to the indicator's next target per area: gap (unit, and gap_pct in %), required pace from
     now on (required_rate in % a year, as the reports and `kestava export` show it; required_change_per_year
     in the unit), OLS and Theil–Sen projections with 95 % bands, the year the trend reaches the target, the
-    budget view, and the provenance of the values it is computed from (unit, vintage, snapshot_ids,
-    is_demo). The same columns when nothing matches."""
+    budget view, the source flags of the latest observed value (latest_flags, as indicator_values' flags;
+    latest_provisional True when one marks it provisional), and the provenance of the values it is
+    computed from (unit, vintage, snapshot_ids, is_demo). The same columns when nothing matches."""
+    if not isinstance(indicator, str):
+        raise TypeError(
+            f"indicator: expected one indicator id (text, e.g. 'ghg_total'), got {indicator!r}; "
+            "call outlook once per indicator"
+        )
     _check_indicators([indicator])
     direction = load_indicator_catalogue().get(indicator).direction
     values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
@@ -242,12 +266,20 @@ def outlook(
         pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
         pl.col("is_demo").any(),
     )
-    return found.join(provenance, on=["indicator", "area"], how="left", maintain_order="left")
+    latest_flags = values.filter(pl.col("kind") == "observed").select(
+        "indicator", "area", pl.col("year").alias("latest_year"), pl.col("flags").alias("latest_flags")
+    )
+    return (
+        found.join(latest_flags, on=["indicator", "area", "latest_year"], how="left", maintain_order="left")
+        .with_columns(is_provisional(pl.col("latest_flags")).alias("latest_provisional"))
+        .join(provenance, on=["indicator", "area"], how="left", maintain_order="left")
+    )
 
 
-def sectors(area: str = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
-    """Observed emissions by sector for one area: sector key, year, value, unit (kt CO2e), vintage,
-    snapshot_ids, is_demo."""
+def sectors(area: str | int = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
+    """Observed emissions by sector for one area (a code, name or municipality number): sector key, year,
+    value, unit (kt CO2e), flags (as indicator_values': "p" provisional, …), vintage, snapshot_ids,
+    is_demo."""
     indicator = "ghg_by_subsector" if detailed else "ghg_by_sector"
     frame = indicator_values(indicator, area=area, kind="observed", engine=engine)
     return frame.select(
@@ -255,29 +287,33 @@ def sectors(area: str = ESPOO, *, detailed: bool = False, engine: Engine | None 
         "year",
         "value",
         "unit",
+        "flags",
         "vintage",
         "snapshot_ids",
         "is_demo",
     )
 
 
-def compare(
-    indicator: str, areas: str | Sequence[str], *, lang: str = "fi", engine: Engine | None = None
-) -> pl.DataFrame:
+def compare(indicator: str, areas: Areas, *, lang: str = "fi", engine: Engine | None = None) -> pl.DataFrame:
     """One indicator's observed values for several areas side by side (long form with area names)."""
     names = area_names(lang)
-    frame = indicator_values(indicator, area=_as_list(areas), kind="observed", engine=engine)
+    frame = indicator_values(indicator, area=_area_list(areas), kind="observed", engine=engine)
     return frame.with_columns(pl.col("area").replace_strict(names, default=pl.col("area")).alias("area_name"))
 
 
-def provenance(snapshot_ids: Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
-    """Where values came from: dataset, publisher, licence, URL, fetch time, sha256 for each snapshot."""
-    return read.provenance(engine or connect(), list(snapshot_ids))
+def provenance(snapshot_ids: int | Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
+    """Where values came from: dataset, publisher, licence, URL, fetch time, sha256 for each snapshot (one
+    id or several)."""
+    ids = [snapshot_ids] if isinstance(snapshot_ids, int) else list(snapshot_ids)
+    return read.provenance(engine or connect(), ids)
 
 
-def freshness(today: date | None = None, *, engine: Engine | None = None) -> pl.DataFrame:
-    """Each dataset's newest period, last fetch and change, and whether it is fresh, late or failing."""
-    return dataset_freshness(engine or connect(), load_catalogue(), today or date.today())
+def freshness(today: date | datetime | str | None = None, *, engine: Engine | None = None) -> pl.DataFrame:
+    """Each dataset's newest period, last fetch and change, and whether it is fresh, late or failing on
+    `today` (a date, a datetime or ISO text; None: today)."""
+    given = as_date("today", today)
+    day = given.date() if isinstance(given, datetime) else given
+    return dataset_freshness(engine or connect(), load_catalogue(), day or date.today())
 
 
 def assess_at(
@@ -299,7 +335,7 @@ def status_changes(
     after: date | datetime | str | None = None,
     indicators: str | Sequence[str] | None = None,
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Statuses that changed between two vintages (dates, datetimes or ISO text; `after` None: now), each
@@ -312,7 +348,7 @@ def status_changes(
     wanted = _as_list(indicators)
     _check_indicators(wanted)
     engine = engine or connect()
-    areas = _area_codes(_as_list(area), schema.indicator_value.c.area, engine)
+    areas = _area_codes(_area_list(area), schema.indicator_value.c.area, engine)
     return explain_changes(engine, start, end, wanted, areas=areas)
 
 
@@ -338,7 +374,7 @@ def note_area(given: str) -> str:
 def notes(
     indicator: str | Sequence[str] | None = None,
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     period: str | Sequence[str] | None = None,
     lang: str | Sequence[str] | None = None,
     engine: Engine | None = None,
@@ -351,7 +387,7 @@ def notes(
     for indicator_id in indicators or []:
         if indicator_id not in known:
             raise unknown_code("indicator", indicator_id, sorted(known))
-    areas = [note_area(a) for a in _as_list(area) or []] or None
+    areas = [note_area(a) for a in _area_list(area) or []] or None
     periods = [check_period(p) for p in _as_list(period) or []] or None
     langs = [check_lang(code) for code in _as_list(lang) or []] or None
     found = list_notes(engine or connect(), indicator=indicators, area=areas, period=periods, lang=langs)

@@ -10,10 +10,14 @@ The functions that read the database take an optional `engine`; by default they 
 KESTAVA_DATABASE_URL (or the embedded SQLite file), which must exist: a mistyped URL is an error, not a
 new empty database. Computed values come with their unit, vintage, snapshot ids and whether they are
 demo data (`provenance` turns snapshot ids into URLs and fetch times); observations carry their
-snapshot id. Rates (assessments' and the outlook's observed_rate and required_rate) are in % a year, as
-the reports and `kestava export` show them. Dates may be given as ISO text ('2025-06-30'). Most
-functions live in indicators.query (the report reads them there too); observations is here, as it adds
-the report's labels, and so are assessments and assess_at, which give the rates in %.
+snapshot id, computed values their source flags (`flag_meanings` says what a flags text means).
+Assessments' observed_rate and required_rate are in the unit their `rate_unit` column names: % a year
+for the compound-rate methods (eurostat_sdg, open_sdg, linear_trajectory_check), the indicator's unit a
+year for german_strategy, score points a year for sdsn_trend; the outlook's required_rate is in % a year.
+pace_ratio and deviation_pct are the figures the reports and `kestava export` show. Dates may be given
+as ISO text ('2025-06-30'), areas as codes, names or municipality numbers (49). Most functions live in
+indicators.query (the report reads them there too); observations is here, as it adds the report's
+labels, and so are assessments and assess_at, which add the rates' units and the shown pace figures.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from datetime import date, datetime
 import polars as pl
 from sqlalchemy import Engine
 
+from common.flags import flag_meanings as flag_meanings
 from indicators import query
+from indicators.catalogue import load_indicator_catalogue
 from indicators.lookup import unknown_code
 from indicators.query import (
     ESPOO as ESPOO,
@@ -37,7 +43,9 @@ from indicators.query import (
     MUNICIPALITIES_PATH as MUNICIPALITIES_PATH,
 )
 from indicators.query import (
+    Areas,
     _area_codes,
+    _area_list,
     _as_list,
     as_date,
 )
@@ -81,27 +89,66 @@ from ingest.catalogue import load_catalogue
 from ingest.licensing import publishable
 from storage import read, schema
 
-RATE_COLUMNS = ("observed_rate", "required_rate")  # fractions a year as stored; % a year here
+# compound rates (report.data's _RATE_METHODS) are stored as fractions a year and given here in % a year;
+# german_strategy's are in the indicator's unit a year, sdsn_trend's in score points a year, as stored
+RATE_COLUMNS = ("observed_rate", "required_rate")
 
 
 class RestrictedDataWarning(UserWarning):
     """Rows of a dataset whose terms allow internal use only were returned (see observations)."""
 
 
-def _rates_in_percent(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.col(name) * 100 for name in RATE_COLUMNS if name in frame.columns)
+def _rate_unit(method: str, indicator: str, percent_methods: frozenset[str]) -> str | None:
+    """The unit of an assessment's observed_rate and required_rate as given by this API."""
+    if method in percent_methods:
+        return "% a year"
+    if method == "sdsn_trend":
+        return "score points a year"
+    if method == "german_strategy":
+        return f"{load_indicator_catalogue().get(indicator).unit} a year"
+    return None
+
+
+def _shown_rates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Assessments with the compound rates in % a year, each row's rate_unit, and the pace ratio and
+    deviation (%) the report and the export show (report.data.pace_figures of the stored row)."""
+    from report.data import _RATE_METHODS, pace_figures  # here, not on import: it brings in altair
+
+    rows = frame.to_dicts()  # the stored rows: pace_figures reads the rates as stored
+    figures = [pace_figures(row) for row in rows]
+    percent = pl.col("method").is_in(sorted(_RATE_METHODS))
+    return frame.with_columns(
+        *(
+            pl.when(percent).then(pl.col(name) * 100).otherwise(pl.col(name)).alias(name)
+            for name in RATE_COLUMNS
+        ),
+        pl.Series(
+            "rate_unit",
+            [_rate_unit(r["method"], r["indicator"], _RATE_METHODS) for r in rows],
+            dtype=pl.String,
+        ),
+        pl.Series("pace_ratio", [ratio for ratio, _ in figures], dtype=pl.Float64),
+        pl.Series("deviation_pct", [deviation for _, deviation in figures], dtype=pl.Float64),
+    )
 
 
 def assessments(
     indicator: str | Sequence[str] | None = None,
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     latest: bool = True,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Stored assessments with all inputs and outputs (details as JSON), the latest vintage by default;
-    observed_rate and required_rate in % a year. An indicator with a breakdown gives its parts' too."""
-    return _rates_in_percent(query.assessments(indicator, area=area, latest=latest, engine=engine))
+    """Stored assessments (the latest vintage by default; an indicator with a breakdown gives its parts').
+
+    Every input and output (details as JSON); observed_rate and required_rate in the unit `rate_unit`
+    names (% a year for the compound-rate methods, the indicator's unit a year for german_strategy, score
+    points a year for sdsn_trend). `ratio` is each method's own stored measure (observed ÷ required pace;
+    the linear path's is the share of the straight path's change achieved, the German model's 1 −
+    deviation); `pace_ratio` and `deviation_pct` are what the reports and `kestava export` show: the pace
+    ratio (the linear path's of its compound rates, none for the German model) and the German model's
+    deviation in % of the remaining distance."""
+    return _shown_rates(query.assessments(indicator, area=area, latest=latest, engine=engine))
 
 
 def assess_at(
@@ -111,14 +158,14 @@ def assess_at(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Assess every indicator (or those named) as the data stood at `as_of` (None: now; a date, a datetime
-    or ISO text); nothing is stored. observed_rate and required_rate in % a year, as in assessments."""
-    return _rates_in_percent(query.assess_at(as_of, indicators, engine=engine))
+    or ISO text); nothing is stored. Rates, rate_unit, pace_ratio and deviation_pct as in assessments."""
+    return _shown_rates(query.assess_at(as_of, indicators, engine=engine))
 
 
 def observations(
     dataset: str | Sequence[str],
     *,
-    area: str | Sequence[str] | None = None,
+    area: Areas | None = None,
     as_of: date | datetime | str | None = None,
     lang: str | None = None,
     engine: Engine | None = None,
@@ -138,7 +185,7 @@ def observations(
     for dataset_id in wanted:
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
-    areas = _area_codes(_as_list(area), schema.series.c.area, engine)
+    areas = _area_codes(_area_list(area), schema.series.c.area, engine)
     frame = read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of))
     restricted = [d for d in wanted if not publishable(d, catalogue=catalogue)]
     if restricted and frame.height:

@@ -159,6 +159,7 @@ def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.Da
 
 _POLARS_TYPES: dict[type, pl.DataType] = {
     bool: pl.Boolean(),
+    str: pl.String(),
     int: pl.Int64(),
     float: pl.Float64(),
     datetime: pl.Datetime("us"),
@@ -176,13 +177,24 @@ def _polars_type(column: object) -> pl.DataType:
 
 
 def query_frame(engine: Engine, query: object) -> pl.DataFrame:
-    """The rows of any query as a frame, each column's type inferred from all its values; with no rows,
-    each column's type from its SQL type (so an empty answer has the shape of a full one)."""
+    """The rows of any query as a frame, each selected column of its SQL type's polars type whatever its
+    values (an all-null column too), so that an answer's schema never depends on what it holds."""
     with engine.connect() as conn:
         result = conn.execute(query)  # type: ignore[call-overload]
         columns = list(result.keys())
         rows = result.fetchall()
+    selected = {column.name: column for column in getattr(query, "selected_columns", [])}
     if not rows:
-        selected = {column.name: column for column in getattr(query, "selected_columns", [])}
         return pl.DataFrame(schema={name: _polars_type(selected.get(name)) for name in columns})
-    return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+    frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+    # columns of a known SQL type take its polars type; any other (an untyped expression) keeps its values'
+    typed = {name: _polars_type(selected[name]) for name in columns if _has_python_type(selected.get(name))}
+    return frame.cast(typed)
+
+
+def _has_python_type(column: object) -> bool:
+    """Whether a selected column's SQL type has a plain Python type query_frame knows."""
+    try:
+        return column.type.python_type in _POLARS_TYPES  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError):
+        return False

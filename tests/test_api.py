@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -97,6 +98,11 @@ def test_areas_by_name_in_finnish_or_swedish_give_the_code_s_values(loaded_engin
             "unknown dataset 'hsy_emision'; nearest: hsy_emissions",
         ),
         (lambda e: api.observations("hsy_emissions", area="Tamper", engine=e), "nearest: Tampere (837)"),
+        (
+            lambda e: api.indicator_values("ghg_by_sector.transprt", engine=e),
+            "unknown indicator 'ghg_by_sector.transprt'; nearest: ghg_by_sector.transport",
+        ),
+        (lambda e: api.assessments("ghg_by_sector.nope", engine=e), "unknown indicator 'ghg_by_sector.nope'"),
     ],
 )
 def test_unknown_area_indicator_or_dataset_is_an_error_naming_the_nearest(
@@ -231,3 +237,110 @@ def test_bad_arguments_name_the_argument_and_what_is_valid(
     with pytest.raises(error) as caught:
         call(loaded_engine)
     assert message in str(caught.value)
+
+
+def _espoo_ghg(engine: Engine) -> dict[str, dict[str, Any]]:
+    """ghg_total's assessments for Espoo by method, as the API gives them."""
+    found = api.assessments("ghg_total", area="049", engine=engine)
+    return {row["method"]: row for row in found.iter_rows(named=True)}
+
+
+def test_each_method_s_rates_in_the_unit_it_names(loaded_engine: Engine) -> None:
+    """Only the compound-rate methods' fractions are scaled to %; the German model's rates are in kt a
+    year and SDSN's in score points a year, as those methods define them (their module docstrings)."""
+    rows = _espoo_ghg(loaded_engine)
+    german = rows["german_strategy"]
+    assert german["rate_unit"] == "kt CO2e a year"
+    span = german["latest_year"] - german["base_year"]
+    mean_change = (german["latest_value"] - german["base_value"]) / span
+    horizon = german["target_year"] - german["latest_year"]
+    needed = (german["target_value"] - german["latest_value"]) / horizon
+    assert german["observed_rate"] == pytest.approx(mean_change, rel=1e-9)
+    assert german["required_rate"] == pytest.approx(needed, rel=1e-9)
+    sdsn = rows["sdsn_trend"]
+    assert sdsn["rate_unit"] == "score points a year"
+    assert -100 <= sdsn["observed_rate"] <= 100 and 0 < sdsn["required_rate"] <= 100
+    linear = rows["linear_trajectory_check"]
+    assert linear["rate_unit"] == "% a year"
+    years = linear["latest_year"] - linear["base_year"]
+    compound = (linear["latest_value"] / linear["base_value"]) ** (1 / years) - 1
+    assert linear["observed_rate"] == pytest.approx(compound * 100, rel=1e-9)
+    assert {rows[m]["rate_unit"] for m in ("eurostat_sdg", "open_sdg")} == {"% a year"}
+
+
+def test_pace_ratio_and_deviation_are_those_the_report_shows(loaded_engine: Engine) -> None:
+    """The stored ratio is each method's own measure; the dashboard (and the export) show the linear
+    path's ratio of compound rates and the German model's deviation in %: the API gives those too."""
+    from report import data as rd
+
+    rows = _espoo_ghg(loaded_engine)
+    linear, german = rows["linear_trajectory_check"], rows["german_strategy"]
+    base, latest, target = linear["base_value"], linear["latest_value"], linear["target_value"]
+    observed = (latest / base) ** (1 / (linear["latest_year"] - linear["base_year"])) - 1
+    required = (target / base) ** (1 / (linear["target_year"] - linear["base_year"])) - 1
+    assert linear["pace_ratio"] == pytest.approx(observed / required, rel=1e-9)
+    assert linear["ratio"] != pytest.approx(linear["pace_ratio"])  # the stored measure is another one
+    projected = german["latest_value"] + german["observed_rate"] * (
+        german["target_year"] - german["latest_year"]
+    )
+    gap = german["target_value"] - german["latest_value"]
+    assert german["deviation_pct"] == pytest.approx(
+        (german["target_value"] - projected) / gap * 100, rel=1e-9
+    )
+    assert german["pace_ratio"] is None
+    shown = rd.dashboard_frame(loaded_engine, "en").filter(
+        pl.col("indicator_id") == "ghg_total", pl.col("area") == "049"
+    )
+    on_page = {row["method"]: row for row in shown.iter_rows(named=True)}
+    assert linear["pace_ratio"] == pytest.approx(on_page["linear"]["ratio"], rel=1e-12)
+    assert german["deviation_pct"] == pytest.approx(on_page["german"]["deviation"], rel=1e-12)
+    assert rows["eurostat_sdg"]["pace_ratio"] == pytest.approx(on_page["eurostat"]["ratio"], rel=1e-12)
+
+
+def test_assess_at_before_any_data_is_empty_with_the_columns_and_types_of_a_full_one(
+    loaded_engine: Engine,
+) -> None:
+    full = api.assess_at(None, "ghg_total", engine=loaded_engine)
+    empty = api.assess_at(date(2000, 1, 1), "ghg_total", engine=loaded_engine)
+    assert full.height > 0 and empty.height == 0 and empty.schema == full.schema
+    assert full.schema["observed_rate"] == pl.Float64 and full.schema["as_of"] == pl.Datetime("us")
+
+
+def test_a_frame_s_types_do_not_depend_on_its_values(loaded_engine: Engine) -> None:
+    """Targets have no bounds nor flags: still the types of the observed rows', so frames concatenate."""
+    observed = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    targets = api.indicator_values("ghg_total", area="049", kind="target", engine=loaded_engine)
+    assert targets.height > 0 and targets["lower"].is_null().all() and targets["flags"].is_null().all()
+    assert targets.schema == observed.schema
+    assert targets.schema["lower"] == pl.Float64 and targets.schema["flags"] == pl.String
+    assert pl.concat([observed, targets]).height == observed.height + targets.height
+
+
+def test_provisional_figures_keep_their_flags(loaded_engine: Engine) -> None:
+    """HSY's newest year is provisional (the catalogue marks it 'p'): the outlook and sectors say so."""
+    observed = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    newest = observed.filter(pl.col("year") == observed["year"].max()).row(0, named=True)
+    found = api.outlook("ghg_total", area="049", engine=loaded_engine).row(0, named=True)
+    assert found["latest_year"] == newest["year"] and found["latest_flags"] == newest["flags"]
+    assert "p" in found["latest_flags"].split(",") and found["latest_provisional"] is True
+    assert "provisional" in api.flag_meanings(found["latest_flags"])
+    sectors = api.sectors("049", engine=loaded_engine)
+    newest_sectors = sectors.filter(pl.col("year") == newest["year"])
+    assert newest_sectors.height > 0 and newest_sectors["flags"].str.contains("p").all()
+    assert (
+        api.outlook("ghg_total", area="837", engine=loaded_engine).schema["latest_provisional"] == pl.Boolean
+    )
+
+
+def test_arguments_in_the_forms_the_docs_promise(loaded_engine: Engine) -> None:
+    by_text = api.freshness("2026-12-01", engine=loaded_engine)
+    assert by_text.equals(api.freshness(date(2026, 12, 1), engine=loaded_engine))
+    by_number = api.indicator_values("ghg_total", area=49, kind="observed", engine=loaded_engine)
+    by_code = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    assert by_number.height > 0 and by_number.equals(by_code)
+    several = api.assessments("ghg_total", area=[49, "091"], engine=loaded_engine)
+    assert sorted(several["area"].unique()) == ["049", "091"]
+    one = by_code["snapshot_ids"][0].to_list()[0]
+    assert api.provenance(one, engine=loaded_engine).equals(api.provenance([one], engine=loaded_engine))
+    with pytest.raises(TypeError, match="expected one indicator id"):
+        api.outlook(["ghg_total"], engine=loaded_engine)  # type: ignore[arg-type]

@@ -50,3 +50,32 @@ def test_notebook_runs(path: Path, database_url: str, monkeypatch: pytest.Monkey
     assert outputs and not any(o.get("output_type") == "error" for o in outputs)
     rendered = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert rendered, f"{path.name} rendered no chart"
+
+
+def test_the_stored_notebooks_are_those_the_script_writes() -> None:
+    from scripts.make_notebooks import NOTEBOOKS as SOURCES
+    from scripts.make_notebooks import notebook
+
+    for name, cells in SOURCES.items():
+        stored = nbformat.read(NOTEBOOKS[0].parent / name, as_version=4)
+        assert [c.source for c in stored.cells] == [c.source for c in notebook(cells).cells], name
+
+
+def test_municipalities_are_picked_by_name_in_either_language_or_by_code(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notebook 02's picking cell resolves names as the API does: Helsingfors and Åbo are Swedish, 564 a
+    code (Oulu); the Statistics Finland codes are those of municipalities.json."""
+    from indicators import query
+    from scripts.make_notebooks import COMPARE
+
+    (source,) = [s for kind, s in COMPARE if kind == "code" and s.startswith("# pick municipalities")]
+    engine = open_database(database_url)
+    monkeypatch.setattr(query, "_default_engine", lambda: engine)  # api.connect() gives this database's
+    found: dict[str, object] = {}
+    try:
+        exec(f"import polars as pl\nfrom kestava import api\n{source}", found)
+    finally:
+        engine.dispose()
+    assert "Helsingfors" in found["picked"] and "Åbo" in found["picked"]  # type: ignore[operator]
+    assert found["areas"] == ["049", "091", "092", "235", "564", "837", "853"]
