@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import date, datetime
+from typing import Final
 
 import pytest
 
@@ -269,6 +270,43 @@ def test_no_translation_writes_a_percent_sign_against_its_locale(lang: str) -> N
         for key, entry in i18n.catalogue().items()
         for match in wrong.finditer(entry[lang])
     ]
+    assert found == []
+
+
+_NUMBER_THEN_PERCENT: Final = re.compile(r"\d(\s*)%")
+
+
+def _percent_spacing_errors(text: str, lang: str) -> list[str]:
+    """The "<digit><space>%" of text that break lang's percent rule: nothing between in en ("80%"), one
+    no-break space in fi and sv ("80\u00a0%")."""
+    wanted = "" if lang == "en" else NBSP
+    return [m.group(0) for m in _NUMBER_THEN_PERCENT.finditer(text) if m.group(1) != wanted]
+
+
+def test_the_percent_rule_check_itself() -> None:
+    assert _percent_spacing_errors("−80 % on 1990", "en") == ["0 %"]
+    assert _percent_spacing_errors(f"−80{NBSP}% on 1990", "en") == [f"0{NBSP}%"]
+    assert _percent_spacing_errors("−80% on 1990, 21%", "en") == []
+    assert _percent_spacing_errors("tavoite −80 % ja 21%", "fi") == ["0 %", "1%"]
+    assert _percent_spacing_errors(f"mål −80{NBSP}%", "sv") == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_catalogue_text_a_reader_sees_follows_the_percent_rule(lang: str) -> None:
+    """The indicator catalogue's names, descriptions, boundaries and targets' source documents, as the site's
+    indicator pages and the reports show them in lang (boundaries and sources through catalogue_text), and
+    in English the recorded sources as `kestava export` writes them."""
+    shown: list[tuple[str, str]] = []
+    for indicator in load_indicator_catalogue().indicators.values():
+        shown += [(f"{indicator.id}.name", indicator.name.get(lang))]
+        shown += [(f"{indicator.id}.description", indicator.description.get(lang))]
+        shown += [(f"{indicator.id}.boundary", i18n.catalogue_text(indicator.boundary, lang))]
+        for target in indicator.targets:
+            shown += [(f"{indicator.id}.target", i18n.catalogue_text(target.source, lang))]
+            if lang == "en":
+                shown += [(f"{indicator.id}.target (recorded)", target.source)]
+    assert any("%" in text for _, text in shown)  # the scan sees the catalogue's percentages
+    found = [(where, error) for where, text in shown for error in _percent_spacing_errors(text, lang)]
     assert found == []
 
 
