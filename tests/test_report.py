@@ -647,6 +647,34 @@ def test_a_value_prints_alike_in_the_headline_and_in_the_tables(lang: str) -> No
         assert rd.format_value(value, unit, lang) == f"{cell}{NBSP}{label('unit_name', unit, lang)}"
 
 
+def test_format_value_writes_a_quantity_through_format_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """report.data.format_value is report.i18n.format_quantity with the shown decimals, not a second copy
+    of the rule: a change to format_quantity (here a marker) reaches every value format_value writes."""
+    calls: list[tuple[float | None, str, str, int, bool]] = []
+
+    def marked(x: float | None, unit: str, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
+        calls.append((x, unit, lang, decimals, signed))
+        return "marked"
+
+    monkeypatch.setattr(rd, "format_quantity", marked)
+    assert rd.format_value(742.3, "kt CO2e", "fi") == "marked"
+    assert rd.format_value(-8.14, "%", "en", signed=True) == "marked"
+    assert calls == [(742.3, "kt CO2e", "fi", 0, False), (-8.14, "%", "en", 1, True)]
+    assert rd.format_value(None, "%", "sv") == "\u2013"  # no value: the dash, as before
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_format_value_writes_units_and_percentages_as_before(lang: str) -> None:
+    """format_value's output did not change by going through format_quantity."""
+    comma = lang != "en"
+    assert rd.format_value(48.25, "%", lang) == ("48,2\u00a0%" if comma else "48.2%")
+    assert rd.format_value(-3.0, "%", lang, signed=True) == ("\u22123\u00a0%" if comma else "-3%")
+    assert rd.format_value(0.5, "%", lang, signed=True) == ("+0,5\u00a0%" if comma else "+0.5%")
+    kt = label("unit_name", "kt CO2e", lang)
+    assert rd.format_value(1060.0, "kt CO2e", lang) == ("1\u00a0060" if comma else "1,060") + f"\u00a0{kt}"
+    assert rd.format_value(float("nan"), "kt CO2e", lang) == "\u2013"
+
+
 def test_dashboard_cites_the_snapshots_its_statuses_came_from(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
