@@ -307,6 +307,16 @@ def unit_header(header: str, unit: str, lang: str) -> str:
     return t("column.with_unit", lang, column=header, unit=shown)
 
 
+def unit_headers(
+    columns: Sequence[str], headers: Sequence[str], units: Mapping[str, str], lang: str
+) -> list[str]:
+    """The headers of a table's columns, each column with a unit (by column) naming it (unit_header)."""
+    return [
+        unit_header(header, units[c], lang) if c in units else header
+        for c, header in zip(columns, headers, strict=True)
+    ]
+
+
 def frame_table(
     frame: pl.DataFrame,
     caption: str,
@@ -321,11 +331,7 @@ def frame_table(
     the chart's table prints its values as the chart labels them (two peers at 2.17 and 2.25 are not
     both "2.2"); the other floats as format_cell prints them. units: the unit of a column's values
     (catalogue units, by column), named in its header (unit_header)."""
-    names = list(headers) if headers is not None else frame.columns
-    names = [
-        unit_header(name, units[c], lang) if units and c in units else name
-        for c, name in zip(frame.columns, names, strict=True)
-    ]
+    names = unit_headers(frame.columns, headers if headers is not None else frame.columns, units or {}, lang)
     numeric = [frame.schema[c].is_numeric() for c in frame.columns]
     places = decimals or {}
 
@@ -604,14 +610,19 @@ def float_decimals(chart: alt.TopLevelMixin) -> dict[str, int]:
 
 
 def download_frame(
-    chart: alt.TopLevelMixin, decimals: Mapping[str, int]
+    chart: alt.TopLevelMixin, decimals: Mapping[str, int], *, name: str, lang: str
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in the
-    chart's language; with the decimals of each float column by its translated header."""
+    """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in lang
+    (the chart's) with the unit of the values as the table on the page names it ("Arvo (kt CO₂e)"; a chart
+    whose rows mix units gets the page's unit column); with the decimals of each float column by its
+    header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS)."""
     frame = charts.chart_table(chart)
-    headers = charts.chart_table(chart, translated_headers=True).columns
     rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
-    renamed = dict(zip(frame.columns, headers, strict=True))
+    rounded, headers = with_row_units(
+        name, rounded, frame, charts.chart_table(chart, translated_headers=True).columns, lang
+    )
+    named = unit_headers(rounded.columns, headers, table_units(name, rounded), lang)
+    renamed = dict(zip(rounded.columns, named, strict=True))
     return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
 
 
@@ -692,7 +703,7 @@ def _build_chart(
         start = time.perf_counter()
         if renderer is not None:
             result.drawing = renderer.submit(spec)
-        download, decimals = download_frame(chart, result.decimals)
+        download, decimals = download_frame(chart, result.decimals, name=name, lang=lang)
         result.csv, result.xlsx = f"{name}.csv", f"{name}.xlsx"
         write_csv(download, folder / result.csv, lang)
         write_xlsx(download, folder / result.xlsx, name, decimals)

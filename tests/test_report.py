@@ -32,7 +32,7 @@ from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
 from report import weekly
-from report.charts import STATUS_LEVELS
+from report.charts import KEY_COLUMNS, STATUS_LEVELS
 from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
 
@@ -313,12 +313,18 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         assert len(marks) >= 2, chart.name
         with (folder / f"{chart.name}.csv").open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle, delimiter=";"))
-        assert chart.frame is not None
-        assert rows[0] == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name  # in the language
+        assert chart.frame is not None and chart.table is not None
+        # in the language, headed as the table on the page heads the same columns (with their unit), the
+        # catalogue keys the page leaves out in between
+        keys = {t(f"column.{c}", "fi") for c in chart.frame.columns if c in KEY_COLUMNS}
+        assert [h for h in rows[0] if h not in keys] == chart.table.headers, chart.name
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
+    # the download names the unit of its values as the page's table does (it said "Arvo", "Alaraja", …)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
-        assert handle.readline().strip() == "Sarja;Vuosi;Arvo;Alaraja;Yläraja;Ennakkoarvio;Ennakkotieto"
+        assert handle.readline().strip() == (
+            "Sarja;Vuosi;Arvo (kt CO₂e);Alaraja (kt CO₂e);Yläraja (kt CO₂e);Ennakkoarvio;Ennakkotieto"
+        )
 
 
 def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
@@ -943,17 +949,61 @@ def test_xlsx_keeps_text_as_text_and_dates_as_dates(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # nothing else left behind
 
 
+def _download_columns(chart: weekly.ChartResult) -> list[str]:
+    """The columns of a chart's CSV and XLSX: its data table's, with a unit column after the values where
+    the rows mix units (weekly.ROW_UNITS, as the table on the page)."""
+    assert chart.frame is not None
+    columns = list(chart.frame.columns)
+    if chart.name in weekly.ROW_UNITS:
+        columns.insert(columns.index("value") + 1, "unit")
+    return columns
+
+
+def test_downloads_name_the_unit_of_their_values_as_the_page_does(
+    full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """A chart's CSV and XLSX head the values with their unit, as the table under the chart does ("Arvo
+    (kt CO₂e)"; they said "Arvo"/"Value"), and the circular economy's, whose rows mix kg per resident and
+    %, has the page's unit column after its values."""
+
+    def csv_header(folder: Path, name: str) -> list[str]:
+        line = (folder / f"{name}.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+        return line.split(";" if ";" in line else ",")
+
+    fi, sv, en = full.path.parent, light["sv"].parent, light["en"].parent
+    assert "Arvo (kt CO₂e)" in csv_header(fi, "sector_area")
+    assert "Värde (kt CO₂e)" in csv_header(sv, "neutrality_balance")
+    assert "Value (kt CO₂e)" in csv_header(en, "sector_area")
+    assert "Value (gCO₂/kWh)" in csv_header(en, "weekly_mover")
+    assert "Value (t CO₂e per resident)" in csv_header(en, "per_resident_comparison")
+    assert "Value (t CO₂e per resident)" in csv_header(en, "peer_emissions_oecd")
+    assert [h for h in csv_header(en, "sector_waterfall") if h.startswith(("Start", "End", "Change"))] == [
+        "Start (kt CO₂e)",
+        "End (kt CO₂e)",
+        "Change (kt CO₂e)",
+    ]
+    circular = csv_header(en, "circular_economy")
+    assert circular[circular.index("Value") + 1] == "Unit"
+    units = pl.read_csv(en / "circular_economy.csv").get_column("Unit").unique().sort().to_list()
+    assert units == ["%", "kg per resident"]
+    sheet = pl.read_excel(fi / "sector_area.xlsx", engine="calamine")
+    assert "Arvo (kt CO₂e)" in sheet.columns and "Arvo" not in sheet.columns
+
+
 def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResult) -> None:
     folder = full.path.parent
     links = {v for tag, a, v in parse(full.path).attrs if a == "href" and tag == "a"}
     for chart in full.charts:
         assert chart.frame is not None and chart.xlsx == f"{chart.name}.xlsx" and chart.xlsx in links
         sheet = pl.read_excel(folder / chart.xlsx, engine="calamine")
-        assert sheet.columns == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name
+        assert chart.table is not None and len(sheet.columns) == len(_download_columns(chart)), chart.name
+        # headed as the CSV and the table on the page: the unit with the values, the keys in between
+        keys = {t(f"column.{c}", "fi") for c in chart.frame.columns if c in KEY_COLUMNS}
+        assert [h for h in sheet.columns if h not in keys] == chart.table.headers, chart.name
         assert sheet.height == chart.frame.height, chart.name
         for column in _float_columns(chart):
             decimals = chart.decimals[column]
-            got = sheet.get_column(t(f"column.{column}", "fi")).cast(pl.Float64).to_list()
+            got = sheet.to_series(_download_columns(chart).index(column)).cast(pl.Float64).to_list()
             for value, cell in zip(chart.frame.get_column(column).to_list(), got, strict=True):
                 if value is None:
                     assert cell is None, (chart.name, column)
@@ -963,12 +1013,12 @@ def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResu
     # spot values worked out by hand from the demo data: kt to one decimal, shares to three
     trajectory = pl.read_excel(folder / "emissions_trajectory.xlsx", engine="calamine")
     row = trajectory.filter((pl.col("Sarja") == "Päästöt") & (pl.col("Vuosi") == 2024))
-    assert row.get_column("Arvo").item() == 712
+    assert row.get_column("Arvo (kt CO₂e)").item() == 712
     sectors = pl.read_excel(folder / "sector_area.xlsx", engine="calamine")
     heat = sectors.filter((pl.col("Vuosi") == 1990) & (pl.col("Sektorin tunnus") == "district_heat"))
     assert heat.get_column("Osuus").item() == 0.298  # 315.6 kt / 1 060 kt = 0.29774
     per_resident = pl.read_excel(folder / "per_resident_comparison.xlsx", engine="calamine")
-    values = per_resident.get_column("Arvo").to_list()
+    values = per_resident.get_column("Arvo (t CO₂e/asukas)").to_list()
     assert any(round(v, 1) != v for v in values)  # two decimals where one would make them all read 2.6
     # as many decimals as the chart shows: its labels (the decimals it chose to rank the cities) agree
     shown = next(c for c in full.charts if c.name == "per_resident_comparison")
@@ -991,10 +1041,11 @@ def test_csv_opens_as_columns_in_the_languages_spreadsheet(
         assert raw.startswith(b"\xef\xbb\xbf"), chart.name  # UTF-8 with a BOM: Excel reads ä and ö right
         text = raw.decode("utf-8-sig")
         rows = list(csv.reader(text.splitlines(), delimiter=separator))
-        assert len(rows[0]) == len(chart.frame.columns), chart.name  # type: ignore[union-attr]
+        columns = _download_columns(chart)
+        assert len(rows[0]) == len(columns), chart.name
         assert all(len(r) == len(rows[0]) for r in rows), chart.name
         for column in _float_columns(chart):
-            index = chart.frame.columns.index(column)  # type: ignore[union-attr]
+            index = columns.index(column)
             cells = [r[index] for r in rows[1:] if r[index] != ""]
             assert cells and all(number.match(c) for c in cells), (chart.name, column, cells[:5])
     rows = list(
