@@ -42,7 +42,6 @@ from report.i18n import (
     check_lang,
     format_date,
     format_datetime,
-    format_month_range,
     format_number,
     format_percent,
     format_period,
@@ -1029,7 +1028,7 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
             [
                 charts.indicator_label(str(r["indicator"]), lang),
                 rd.area_label(str(r["area"]), lang),
-                str(r["period"]),
+                format_period(str(r["period"]), lang),
                 rd.format_value(r["value"], "%", lang, signed=True),
                 "±" + rd.format_value(r["tolerance"], "%", lang),
                 t("report.reconciliation_compared", lang, of=of, against=against),
@@ -1072,7 +1071,8 @@ def peer_section(engine: Engine, lang: str, shared: dict[Any, Any] | None = None
 
 
 def _half_name(period: ReportPeriod, lang: str) -> str:
-    return format_month_range(period.first_day, period.last_day, lang)
+    """A half-year as the report names it: its months ("heinä–joulukuu 2026"), as format_period."""
+    return format_period(period.key, lang)
 
 
 #: Where the tracker's methods depart from a reference implementation or need a word of explanation
@@ -1324,9 +1324,7 @@ def report_links(
 
 def _period_name(period: ReportPeriod, lang: str) -> str:
     """A period as the report's title names it: week 48/2026, or the months of the half-year."""
-    if period.kind == "week":
-        return t("report_links.week_name", lang, week=period.number, year=period.year)
-    return _half_name(period, lang)
+    return format_period(period.key, lang)
 
 
 def build_reports(

@@ -251,13 +251,32 @@ def test_format_quantity_writes_a_percentage_as_the_locale_does_and_other_units_
     assert format_quantity(None, "%", "en") == i18n.NOT_AVAILABLE
 
 
-def test_format_period_writes_a_day_as_the_reports_dates_and_leaves_years_and_weeks() -> None:
+def test_format_period_writes_a_day_as_the_reports_dates_and_leaves_years() -> None:
     assert format_period("2026-09-30", "fi") == "30.9.2026"
     assert format_period("2026-09-30", "sv") == format_date(date(2026, 9, 30), "sv")
     assert format_period("2026-09-30", "en") == format_date(date(2026, 9, 30), "en")
     assert "2026-09-30" not in {format_period("2026-09-30", lang) for lang in LANGS}
     assert format_period("2024", "en") == "2024"
-    assert format_period("2026-W45", "fi") == "2026-W45"
+    # an ISO week was shown as stored ("2026-W45"); it is now named as the report names weeks (below)
+    assert format_period("2026-W45", "fi") == "viikko 45/2026"
+
+
+def test_format_period_names_an_iso_week_and_a_half_year_as_the_report_does() -> None:
+    """The report's title and links say "viikko 48/2026"; a stored week ("2026-W45", a report folder's key)
+    reads the same wherever a reader sees it, the week without its leading zero."""
+    assert format_period("2026-W45", "fi") == "viikko 45/2026"
+    assert format_period("2026-W45", "sv") == "vecka 45/2026"
+    assert format_period("2026-W45", "en") == "week 45/2026"
+    assert format_period(" 2026-W01 ", "sv") == "vecka 1/2026"
+    assert format_period("2026-W53", "en") == "week 53/2026"  # 2026 begins on a Thursday: 53 weeks
+    assert format_period("2025-W53", "en") == "2025-W53"  # 2025 has 52: no such week, shown as stored
+    assert format_period("2026-W00", "fi") == "2026-W00"
+    # a half-year as the council report's title names it: its months
+    assert format_period("2026-H1", "fi") == "tammi–kesäkuu 2026"
+    assert format_period("2026-H2", "sv") == "juli–december 2026"
+    months = i18n.format_month_range(date(2026, 7, 1), date(2026, 12, 31), "en")
+    assert format_period("2026-H2", "en") == months
+    assert format_period("2026-H3", "en") == "2026-H3"
 
 
 @pytest.mark.parametrize("lang", LANGS)

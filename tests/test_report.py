@@ -31,7 +31,7 @@ from common.atomic import PART_SUFFIX
 from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
-from report import weekly
+from report import i18n, weekly
 from report.charts import KEY_COLUMNS, STATUS_LEVELS
 from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
@@ -1072,6 +1072,18 @@ def test_page_spec_takes_the_container_width() -> None:
     assert weekly.page_spec(concat) == concat  # "container" is for single and layered views only
     stepped = {"width": {"step": 150}, "layer": []}
     assert weekly.page_spec(stepped) == stepped
+
+
+def test_a_report_period_is_named_as_format_period_names_it() -> None:
+    """The report's title, its links to the previous and next week and the site's archive name a week
+    alike: report.i18n.format_period on its key ("2026-W48" → "viikko 48/2026")."""
+    week, half = weekly.parse_week("2026-W48"), weekly.parse_half("2026-H2")
+    assert weekly._period_name(week, "fi") == "viikko 48/2026"
+    assert weekly._period_name(week, "en") == "week 48/2026"
+    assert weekly._period_name(half, "sv") == "juli–december 2026"
+    for lang in LANGS:
+        for period in (week, half, weekly.parse_week("2027-W01")):
+            assert weekly._period_name(period, lang) == i18n.format_period(period.key, lang)
 
 
 def test_period_steps() -> None:
