@@ -28,8 +28,8 @@ from report.i18n import (
     check_lang,
     format_number,
     format_percent,
+    format_quantity,
     has,
-    label,
     shown_decimals,
     source_text,
     t,
@@ -148,10 +148,7 @@ def format_value(value: float | None, unit: str, lang: str, *, signed: bool = Fa
     """A number with its unit in lang ("712 kt CO₂e", "38,5 %"), decimals as shown_decimals gives them."""
     if value is None or math.isnan(value):
         return NOT_AVAILABLE
-    decimals = shown_decimals(value)
-    if unit == "%":
-        return format_percent(value, lang, decimals, signed=signed)
-    return f"{format_number(value, lang, decimals, signed=signed)}\u00a0{label('unit_name', unit, lang)}"
+    return format_quantity(value, unit, lang, shown_decimals(value), signed=signed)
 
 
 def _rate(rate: float | None, lang: str) -> str:

@@ -283,11 +283,15 @@ def format_datetime(dt: datetime, lang: str) -> str:
 
 
 _ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_WEEK: Final = re.compile(r"(\d{4})-W(\d{2})")
+_HALF_YEAR: Final = re.compile(r"(\d{4})-H([12])")
 
 
 def format_period(period: str, lang: str) -> str:
     """A stored period as a reader sees it: a day ("2026-09-30") as format_date writes it ("30.9.2026",
-    "30 sep. 2026", "30 Sept 2026"); a year ("2024") or an ISO week ("2026-W45") as stored."""
+    "30 sep. 2026", "30 Sept 2026"); an ISO week ("2026-W45") as the report's title names it ("viikko
+    45/2026", "vecka 45/2026", "week 45/2026"); a half-year ("2026-H2") as its months ("heinä–joulukuu
+    2026", format_month_range); a year ("2024") or anything else as stored."""
     check_lang(lang)
     text = period.strip()
     if _ISO_DAY.fullmatch(text):
@@ -295,6 +299,14 @@ def format_period(period: str, lang: str) -> str:
             return format_date(date.fromisoformat(text), lang)
         except ValueError:  # not a calendar day (2026-02-30): shown as stored
             return period
+    if week := _ISO_WEEK.fullmatch(text):
+        year, number = int(week.group(1)), int(week.group(2))
+        if 1 <= number <= date(year, 12, 28).isocalendar().week:  # 2026-W54 is no week: shown as stored
+            return t("report_links.week_name", lang, week=number, year=year)
+    if half := _HALF_YEAR.fullmatch(text):
+        year, first = int(half.group(1)), half.group(2) == "1"
+        last = date(year, 6, 30) if first else date(year, 12, 31)
+        return format_month_range(date(year, 1 if first else 7, 1), last, lang)
     return period
 
 

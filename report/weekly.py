@@ -42,7 +42,6 @@ from report.i18n import (
     check_lang,
     format_date,
     format_datetime,
-    format_month_range,
     format_number,
     format_percent,
     format_period,
@@ -307,6 +306,16 @@ def unit_header(header: str, unit: str, lang: str) -> str:
     return t("column.with_unit", lang, column=header, unit=shown)
 
 
+def unit_headers(
+    columns: Sequence[str], headers: Sequence[str], units: Mapping[str, str], lang: str
+) -> list[str]:
+    """The headers of a table's columns, each column with a unit (by column) naming it (unit_header)."""
+    return [
+        unit_header(header, units[c], lang) if c in units else header
+        for c, header in zip(columns, headers, strict=True)
+    ]
+
+
 def frame_table(
     frame: pl.DataFrame,
     caption: str,
@@ -321,11 +330,7 @@ def frame_table(
     the chart's table prints its values as the chart labels them (two peers at 2.17 and 2.25 are not
     both "2.2"); the other floats as format_cell prints them. units: the unit of a column's values
     (catalogue units, by column), named in its header (unit_header)."""
-    names = list(headers) if headers is not None else frame.columns
-    names = [
-        unit_header(name, units[c], lang) if units and c in units else name
-        for c, name in zip(frame.columns, names, strict=True)
-    ]
+    names = unit_headers(frame.columns, headers if headers is not None else frame.columns, units or {}, lang)
     numeric = [frame.schema[c].is_numeric() for c in frame.columns]
     places = decimals or {}
 
@@ -604,14 +609,19 @@ def float_decimals(chart: alt.TopLevelMixin) -> dict[str, int]:
 
 
 def download_frame(
-    chart: alt.TopLevelMixin, decimals: Mapping[str, int]
+    chart: alt.TopLevelMixin, decimals: Mapping[str, int], *, name: str, lang: str
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in the
-    chart's language; with the decimals of each float column by its translated header."""
+    """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in lang
+    (the chart's) with the unit of the values as the table on the page names it ("Arvo (kt CO₂e)"; a chart
+    whose rows mix units gets the page's unit column); with the decimals of each float column by its
+    header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS)."""
     frame = charts.chart_table(chart)
-    headers = charts.chart_table(chart, translated_headers=True).columns
     rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
-    renamed = dict(zip(frame.columns, headers, strict=True))
+    rounded, headers = with_row_units(
+        name, rounded, frame, charts.chart_table(chart, translated_headers=True).columns, lang
+    )
+    named = unit_headers(rounded.columns, headers, table_units(name, rounded), lang)
+    renamed = dict(zip(rounded.columns, named, strict=True))
     return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
 
 
@@ -692,7 +702,7 @@ def _build_chart(
         start = time.perf_counter()
         if renderer is not None:
             result.drawing = renderer.submit(spec)
-        download, decimals = download_frame(chart, result.decimals)
+        download, decimals = download_frame(chart, result.decimals, name=name, lang=lang)
         result.csv, result.xlsx = f"{name}.csv", f"{name}.xlsx"
         write_csv(download, folder / result.csv, lang)
         write_xlsx(download, folder / result.xlsx, name, decimals)
@@ -1018,7 +1028,7 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
             [
                 charts.indicator_label(str(r["indicator"]), lang),
                 rd.area_label(str(r["area"]), lang),
-                str(r["period"]),
+                format_period(str(r["period"]), lang),
                 rd.format_value(r["value"], "%", lang, signed=True),
                 "±" + rd.format_value(r["tolerance"], "%", lang),
                 t("report.reconciliation_compared", lang, of=of, against=against),
@@ -1061,7 +1071,8 @@ def peer_section(engine: Engine, lang: str, shared: dict[Any, Any] | None = None
 
 
 def _half_name(period: ReportPeriod, lang: str) -> str:
-    return format_month_range(period.first_day, period.last_day, lang)
+    """A half-year as the report names it: its months ("heinä–joulukuu 2026"), as format_period."""
+    return format_period(period.key, lang)
 
 
 #: Where the tracker's methods depart from a reference implementation or need a word of explanation
@@ -1313,9 +1324,7 @@ def report_links(
 
 def _period_name(period: ReportPeriod, lang: str) -> str:
     """A period as the report's title names it: week 48/2026, or the months of the half-year."""
-    if period.kind == "week":
-        return t("report_links.week_name", lang, week=period.number, year=period.year)
-    return _half_name(period, lang)
+    return format_period(period.key, lang)
 
 
 def build_reports(

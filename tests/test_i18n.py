@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import date, datetime
+from typing import Final
 
 import pytest
 
@@ -250,13 +251,32 @@ def test_format_quantity_writes_a_percentage_as_the_locale_does_and_other_units_
     assert format_quantity(None, "%", "en") == i18n.NOT_AVAILABLE
 
 
-def test_format_period_writes_a_day_as_the_reports_dates_and_leaves_years_and_weeks() -> None:
+def test_format_period_writes_a_day_as_the_reports_dates_and_leaves_years() -> None:
     assert format_period("2026-09-30", "fi") == "30.9.2026"
     assert format_period("2026-09-30", "sv") == format_date(date(2026, 9, 30), "sv")
     assert format_period("2026-09-30", "en") == format_date(date(2026, 9, 30), "en")
     assert "2026-09-30" not in {format_period("2026-09-30", lang) for lang in LANGS}
     assert format_period("2024", "en") == "2024"
-    assert format_period("2026-W45", "fi") == "2026-W45"
+    # an ISO week was shown as stored ("2026-W45"); it is now named as the report names weeks (below)
+    assert format_period("2026-W45", "fi") == "viikko 45/2026"
+
+
+def test_format_period_names_an_iso_week_and_a_half_year_as_the_report_does() -> None:
+    """The report's title and links say "viikko 48/2026"; a stored week ("2026-W45", a report folder's key)
+    reads the same wherever a reader sees it, the week without its leading zero."""
+    assert format_period("2026-W45", "fi") == "viikko 45/2026"
+    assert format_period("2026-W45", "sv") == "vecka 45/2026"
+    assert format_period("2026-W45", "en") == "week 45/2026"
+    assert format_period(" 2026-W01 ", "sv") == "vecka 1/2026"
+    assert format_period("2026-W53", "en") == "week 53/2026"  # 2026 begins on a Thursday: 53 weeks
+    assert format_period("2025-W53", "en") == "2025-W53"  # 2025 has 52: no such week, shown as stored
+    assert format_period("2026-W00", "fi") == "2026-W00"
+    # a half-year as the council report's title names it: its months
+    assert format_period("2026-H1", "fi") == "tammi–kesäkuu 2026"
+    assert format_period("2026-H2", "sv") == "juli–december 2026"
+    months = i18n.format_month_range(date(2026, 7, 1), date(2026, 12, 31), "en")
+    assert format_period("2026-H2", "en") == months
+    assert format_period("2026-H3", "en") == "2026-H3"
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -269,6 +289,43 @@ def test_no_translation_writes_a_percent_sign_against_its_locale(lang: str) -> N
         for key, entry in i18n.catalogue().items()
         for match in wrong.finditer(entry[lang])
     ]
+    assert found == []
+
+
+_NUMBER_THEN_PERCENT: Final = re.compile(r"\d(\s*)%")
+
+
+def _percent_spacing_errors(text: str, lang: str) -> list[str]:
+    """The "<digit><space>%" of text that break lang's percent rule: nothing between in en ("80%"), one
+    no-break space in fi and sv ("80\u00a0%")."""
+    wanted = "" if lang == "en" else NBSP
+    return [m.group(0) for m in _NUMBER_THEN_PERCENT.finditer(text) if m.group(1) != wanted]
+
+
+def test_the_percent_rule_check_itself() -> None:
+    assert _percent_spacing_errors("−80 % on 1990", "en") == ["0 %"]
+    assert _percent_spacing_errors(f"−80{NBSP}% on 1990", "en") == [f"0{NBSP}%"]
+    assert _percent_spacing_errors("−80% on 1990, 21%", "en") == []
+    assert _percent_spacing_errors("tavoite −80 % ja 21%", "fi") == ["0 %", "1%"]
+    assert _percent_spacing_errors(f"mål −80{NBSP}%", "sv") == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_catalogue_text_a_reader_sees_follows_the_percent_rule(lang: str) -> None:
+    """The indicator catalogue's names, descriptions, boundaries and targets' source documents, as the site's
+    indicator pages and the reports show them in lang (boundaries and sources through catalogue_text), and
+    in English the recorded sources as `kestava export` writes them."""
+    shown: list[tuple[str, str]] = []
+    for indicator in load_indicator_catalogue().indicators.values():
+        shown += [(f"{indicator.id}.name", indicator.name.get(lang))]
+        shown += [(f"{indicator.id}.description", indicator.description.get(lang))]
+        shown += [(f"{indicator.id}.boundary", i18n.catalogue_text(indicator.boundary, lang))]
+        for target in indicator.targets:
+            shown += [(f"{indicator.id}.target", i18n.catalogue_text(target.source, lang))]
+            if lang == "en":
+                shown += [(f"{indicator.id}.target (recorded)", target.source)]
+    assert any("%" in text for _, text in shown)  # the scan sees the catalogue's percentages
+    found = [(where, error) for where, text in shown for error in _percent_spacing_errors(text, lang)]
     assert found == []
 
 

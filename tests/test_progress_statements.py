@@ -115,7 +115,9 @@ def test_dashboard_table_and_csv_read_the_same_in_every_language(
         assert linear[ratio_col] == format_percent(ratio * 100, lang)
         assert german[ratio_col] == "\u2013" and linear[deviation_col] == "\u2013"
         assert german[deviation_col] == format_number(deviation, lang, 1)
-        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        download, _ = weekly.download_frame(
+            chart, weekly.float_decimals(chart), name="progress_dashboard", lang=lang
+        )
         by_method = {
             r[t("column.method_key", lang)]: r
             for r in download.iter_rows(named=True)
@@ -151,7 +153,9 @@ def test_dashboard_rates_have_the_same_decimals_on_the_page_and_in_the_csv() -> 
         table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
         column = shown.columns.index("observed_rate")
         on_page = [r[column] for r in table.rows]
-        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
+        download, _ = weekly.download_frame(
+            chart, weekly.float_decimals(chart), name="progress_dashboard", lang=lang
+        )
         in_csv = download[t("column.observed_rate", lang)].to_list()
         # one decimal, as the tooltips print the rates (unit.per_year with one decimal)
         assert on_page == [format_number(round(v, 1), lang, 1) for v in rates.values()]
@@ -282,8 +286,12 @@ def test_emission_factor_reads_the_same_in_title_label_table_and_csv() -> None:
         shown = charts.chart_table(chart, keys=False)
         table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
         assert table.rows[-1][-1] == site
-        download, _ = weekly.download_frame(chart, weekly.float_decimals(chart))
-        assert download[t("column.value", lang)].to_list()[-1] == 59.1
+        download, _ = weekly.download_frame(
+            chart, weekly.float_decimals(chart), name="weekly_mover", lang=lang
+        )
+        # the download heads the values with their unit, as the table on the page (it said "Arvo")
+        value = {"fi": "Arvo (gCO₂/kWh)", "sv": "Värde (gCO₂/kWh)", "en": "Value (gCO₂/kWh)"}[lang]
+        assert download[value].to_list()[-1] == 59.1
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from common.atomic import PART_SUFFIX
 from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
-from report import weekly
-from report.charts import STATUS_LEVELS
+from report import i18n, weekly
+from report.charts import KEY_COLUMNS, STATUS_LEVELS
 from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
 
@@ -313,12 +313,18 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         assert len(marks) >= 2, chart.name
         with (folder / f"{chart.name}.csv").open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle, delimiter=";"))
-        assert chart.frame is not None
-        assert rows[0] == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name  # in the language
+        assert chart.frame is not None and chart.table is not None
+        # in the language, headed as the table on the page heads the same columns (with their unit), the
+        # catalogue keys the page leaves out in between
+        keys = {t(f"column.{c}", "fi") for c in chart.frame.columns if c in KEY_COLUMNS}
+        assert [h for h in rows[0] if h not in keys] == chart.table.headers, chart.name
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
+    # the download names the unit of its values as the page's table does (it said "Arvo", "Alaraja", …)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
-        assert handle.readline().strip() == "Sarja;Vuosi;Arvo;Alaraja;Yläraja;Ennakkoarvio;Ennakkotieto"
+        assert handle.readline().strip() == (
+            "Sarja;Vuosi;Arvo (kt CO₂e);Alaraja (kt CO₂e);Yläraja (kt CO₂e);Ennakkoarvio;Ennakkotieto"
+        )
 
 
 def test_data_tables_are_formatted_in_the_language(full: weekly.ReportResult) -> None:
@@ -647,6 +653,34 @@ def test_a_value_prints_alike_in_the_headline_and_in_the_tables(lang: str) -> No
         assert rd.format_value(value, unit, lang) == f"{cell}{NBSP}{label('unit_name', unit, lang)}"
 
 
+def test_format_value_writes_a_quantity_through_format_quantity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """report.data.format_value is report.i18n.format_quantity with the shown decimals, not a second copy
+    of the rule: a change to format_quantity (here a marker) reaches every value format_value writes."""
+    calls: list[tuple[float | None, str, str, int, bool]] = []
+
+    def marked(x: float | None, unit: str, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
+        calls.append((x, unit, lang, decimals, signed))
+        return "marked"
+
+    monkeypatch.setattr(rd, "format_quantity", marked)
+    assert rd.format_value(742.3, "kt CO2e", "fi") == "marked"
+    assert rd.format_value(-8.14, "%", "en", signed=True) == "marked"
+    assert calls == [(742.3, "kt CO2e", "fi", 0, False), (-8.14, "%", "en", 1, True)]
+    assert rd.format_value(None, "%", "sv") == "\u2013"  # no value: the dash, as before
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_format_value_writes_units_and_percentages_as_before(lang: str) -> None:
+    """format_value's output did not change by going through format_quantity."""
+    comma = lang != "en"
+    assert rd.format_value(48.25, "%", lang) == ("48,2\u00a0%" if comma else "48.2%")
+    assert rd.format_value(-3.0, "%", lang, signed=True) == ("\u22123\u00a0%" if comma else "-3%")
+    assert rd.format_value(0.5, "%", lang, signed=True) == ("+0,5\u00a0%" if comma else "+0.5%")
+    kt = label("unit_name", "kt CO2e", lang)
+    assert rd.format_value(1060.0, "kt CO2e", lang) == ("1\u00a0060" if comma else "1,060") + f"\u00a0{kt}"
+    assert rd.format_value(float("nan"), "kt CO2e", lang) == "\u2013"
+
+
 def test_dashboard_cites_the_snapshots_its_statuses_came_from(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -915,17 +949,61 @@ def test_xlsx_keeps_text_as_text_and_dates_as_dates(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # nothing else left behind
 
 
+def _download_columns(chart: weekly.ChartResult) -> list[str]:
+    """The columns of a chart's CSV and XLSX: its data table's, with a unit column after the values where
+    the rows mix units (weekly.ROW_UNITS, as the table on the page)."""
+    assert chart.frame is not None
+    columns = list(chart.frame.columns)
+    if chart.name in weekly.ROW_UNITS:
+        columns.insert(columns.index("value") + 1, "unit")
+    return columns
+
+
+def test_downloads_name_the_unit_of_their_values_as_the_page_does(
+    full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """A chart's CSV and XLSX head the values with their unit, as the table under the chart does ("Arvo
+    (kt CO₂e)"; they said "Arvo"/"Value"), and the circular economy's, whose rows mix kg per resident and
+    %, has the page's unit column after its values."""
+
+    def csv_header(folder: Path, name: str) -> list[str]:
+        line = (folder / f"{name}.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+        return line.split(";" if ";" in line else ",")
+
+    fi, sv, en = full.path.parent, light["sv"].parent, light["en"].parent
+    assert "Arvo (kt CO₂e)" in csv_header(fi, "sector_area")
+    assert "Värde (kt CO₂e)" in csv_header(sv, "neutrality_balance")
+    assert "Value (kt CO₂e)" in csv_header(en, "sector_area")
+    assert "Value (gCO₂/kWh)" in csv_header(en, "weekly_mover")
+    assert "Value (t CO₂e per resident)" in csv_header(en, "per_resident_comparison")
+    assert "Value (t CO₂e per resident)" in csv_header(en, "peer_emissions_oecd")
+    assert [h for h in csv_header(en, "sector_waterfall") if h.startswith(("Start", "End", "Change"))] == [
+        "Start (kt CO₂e)",
+        "End (kt CO₂e)",
+        "Change (kt CO₂e)",
+    ]
+    circular = csv_header(en, "circular_economy")
+    assert circular[circular.index("Value") + 1] == "Unit"
+    units = pl.read_csv(en / "circular_economy.csv").get_column("Unit").unique().sort().to_list()
+    assert units == ["%", "kg per resident"]
+    sheet = pl.read_excel(fi / "sector_area.xlsx", engine="calamine")
+    assert "Arvo (kt CO₂e)" in sheet.columns and "Arvo" not in sheet.columns
+
+
 def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResult) -> None:
     folder = full.path.parent
     links = {v for tag, a, v in parse(full.path).attrs if a == "href" and tag == "a"}
     for chart in full.charts:
         assert chart.frame is not None and chart.xlsx == f"{chart.name}.xlsx" and chart.xlsx in links
         sheet = pl.read_excel(folder / chart.xlsx, engine="calamine")
-        assert sheet.columns == [t(f"column.{c}", "fi") for c in chart.frame.columns], chart.name
+        assert chart.table is not None and len(sheet.columns) == len(_download_columns(chart)), chart.name
+        # headed as the CSV and the table on the page: the unit with the values, the keys in between
+        keys = {t(f"column.{c}", "fi") for c in chart.frame.columns if c in KEY_COLUMNS}
+        assert [h for h in sheet.columns if h not in keys] == chart.table.headers, chart.name
         assert sheet.height == chart.frame.height, chart.name
         for column in _float_columns(chart):
             decimals = chart.decimals[column]
-            got = sheet.get_column(t(f"column.{column}", "fi")).cast(pl.Float64).to_list()
+            got = sheet.to_series(_download_columns(chart).index(column)).cast(pl.Float64).to_list()
             for value, cell in zip(chart.frame.get_column(column).to_list(), got, strict=True):
                 if value is None:
                     assert cell is None, (chart.name, column)
@@ -935,12 +1013,12 @@ def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResu
     # spot values worked out by hand from the demo data: kt to one decimal, shares to three
     trajectory = pl.read_excel(folder / "emissions_trajectory.xlsx", engine="calamine")
     row = trajectory.filter((pl.col("Sarja") == "Päästöt") & (pl.col("Vuosi") == 2024))
-    assert row.get_column("Arvo").item() == 712
+    assert row.get_column("Arvo (kt CO₂e)").item() == 712
     sectors = pl.read_excel(folder / "sector_area.xlsx", engine="calamine")
     heat = sectors.filter((pl.col("Vuosi") == 1990) & (pl.col("Sektorin tunnus") == "district_heat"))
     assert heat.get_column("Osuus").item() == 0.298  # 315.6 kt / 1 060 kt = 0.29774
     per_resident = pl.read_excel(folder / "per_resident_comparison.xlsx", engine="calamine")
-    values = per_resident.get_column("Arvo").to_list()
+    values = per_resident.get_column("Arvo (t CO₂e/asukas)").to_list()
     assert any(round(v, 1) != v for v in values)  # two decimals where one would make them all read 2.6
     # as many decimals as the chart shows: its labels (the decimals it chose to rank the cities) agree
     shown = next(c for c in full.charts if c.name == "per_resident_comparison")
@@ -963,10 +1041,11 @@ def test_csv_opens_as_columns_in_the_languages_spreadsheet(
         assert raw.startswith(b"\xef\xbb\xbf"), chart.name  # UTF-8 with a BOM: Excel reads ä and ö right
         text = raw.decode("utf-8-sig")
         rows = list(csv.reader(text.splitlines(), delimiter=separator))
-        assert len(rows[0]) == len(chart.frame.columns), chart.name  # type: ignore[union-attr]
+        columns = _download_columns(chart)
+        assert len(rows[0]) == len(columns), chart.name
         assert all(len(r) == len(rows[0]) for r in rows), chart.name
         for column in _float_columns(chart):
-            index = chart.frame.columns.index(column)  # type: ignore[union-attr]
+            index = columns.index(column)
             cells = [r[index] for r in rows[1:] if r[index] != ""]
             assert cells and all(number.match(c) for c in cells), (chart.name, column, cells[:5])
     rows = list(
@@ -993,6 +1072,18 @@ def test_page_spec_takes_the_container_width() -> None:
     assert weekly.page_spec(concat) == concat  # "container" is for single and layered views only
     stepped = {"width": {"step": 150}, "layer": []}
     assert weekly.page_spec(stepped) == stepped
+
+
+def test_a_report_period_is_named_as_format_period_names_it() -> None:
+    """The report's title, its links to the previous and next week and the site's archive name a week
+    alike: report.i18n.format_period on its key ("2026-W48" → "viikko 48/2026")."""
+    week, half = weekly.parse_week("2026-W48"), weekly.parse_half("2026-H2")
+    assert weekly._period_name(week, "fi") == "viikko 48/2026"
+    assert weekly._period_name(week, "en") == "week 48/2026"
+    assert weekly._period_name(half, "sv") == "juli–december 2026"
+    for lang in LANGS:
+        for period in (week, half, weekly.parse_week("2027-W01")):
+            assert weekly._period_name(period, lang) == i18n.format_period(period.key, lang)
 
 
 def test_period_steps() -> None:

@@ -27,7 +27,7 @@ from ingest.run import ingest
 from report import peers as report_peers
 from report import weekly
 from report.export import export_table
-from report.i18n import LANGS, catalogue_text, format_number, label, source_text, t
+from report.i18n import LANGS, NBSP, catalogue_text, format_number, label, source_text, t
 from report.site import build as site_build
 from report.site import content
 from report.site.build import MANIFEST, build_site
@@ -522,6 +522,43 @@ def test_percentages_follow_the_language_on_every_page(built: Built) -> None:
     for page in ("indicators/ev_share.html", "indicators/peer_pt_access_oecd.html"):
         assert re.search(r"\d%", _figures(_page(built, f"en/{page}"))), page
         assert re.search(r"\d\u00a0%", _figures(_page(built, f"fi/{page}"))), page
+
+
+def test_every_page_writes_percentages_by_the_languages_rule_descriptions_too(built: Built) -> None:
+    """The whole visible text of every page, the indicator catalogue's descriptions included (they wrote
+    "−80 %" and "21 %" with a plain space in every language), follows the percent rule."""
+    for lang in LANGS:
+        wrong = re.compile(r"\d\s%") if lang == "en" else re.compile(r"\d(%|[^\S\u00a0]%)")
+        for path in _pages(built, lang):
+            shown = _visible(path.read_text(encoding="utf-8"))
+            found = wrong.search(shown)
+            assert found is None, (
+                path.relative_to(built.site),
+                shown[max(0, found.start() - 60) : found.end()],
+            )
+    assert f"(tavoite −80{NBSP}% vuonna 2030)" in _visible(
+        _page(built, "fi/indicators/ghg_change_on_1990.html")
+    )
+    assert "about 21% of Espoo's" in _visible(_page(built, "en/indicators/carbon_sink_estimate.html"))
+
+
+def test_no_page_shows_an_iso_week_where_the_report_names_the_week(built: Built) -> None:
+    """A week (a report folder's key, a weekly indicator's period) reads as the report names it ("viikko
+    45/2026", "vecka 45/2026", "week 45/2026"); the ISO key stays in addresses and <time datetime>."""
+    iso_week = re.compile(r"\b\d{4}-W\d{2}\b")
+    for lang in LANGS:
+        for path in _pages(built, lang):
+            found = iso_week.search(_visible(path.read_text(encoding="utf-8")))
+            assert found is None, (path.relative_to(built.site), found.group(0) if found else "")
+    names = {"fi": "Viikko 45/2026", "sv": "Vecka 45/2026", "en": "Week 45/2026"}
+    latest = {"fi": "Viikkoraportti, viikko 45/2026", "sv": "Veckorapport, vecka 45/2026"}
+    latest |= {"en": "Weekly report, week 45/2026"}
+    for lang in LANGS:
+        archive = _page(built, f"{lang}/reports.html")
+        href = f"../reports/2026-W45/{lang}/report.html"
+        link = f'<a href="{href}"><time datetime="2026-W45">{names[lang]}</time></a>'
+        assert link in archive, lang
+        assert latest[lang] in _visible(_page(built, f"{lang}/index.html")), lang
 
 
 def test_a_site_charts_table_heads_its_values_with_the_indicators_unit(built: Built) -> None:

@@ -806,11 +806,18 @@ def archive(report_root: Path) -> list[ArchivedReport]:
     return sorted(found, key=lambda r: (r.period, r.lang), reverse=True)
 
 
+def _report_link(report: ArchivedReport, lang: str, href: str) -> dict[str, str]:
+    """A report's period key (ISO, for <time datetime>), its name in lang ("viikko 45/2026"; label: as a
+    list item begins, "Viikko 45/2026") and its address."""
+    name = format_period(report.period, lang)
+    return {"period": report.period, "name": name, "label": name[:1].upper() + name[1:], "href": href}
+
+
 def reports_page(reports: Sequence[ArchivedReport], lang: str) -> Page:
     """The archive of weekly and council reports, per language."""
     mine = [r for r in reports if r.lang == lang]
-    weekly = [{"period": r.period, "href": f"../{r.href}"} for r in mine if r.kind == "week"]
-    council = [{"period": r.period, "href": f"../{r.href}"} for r in mine if r.kind == "half"]
+    weekly = [_report_link(r, lang, f"../{r.href}") for r in mine if r.kind == "week"]
+    council = [_report_link(r, lang, f"../{r.href}") for r in mine if r.kind == "half"]
     return Page(f"{lang}/reports.html", "reports.html.j2", lang, {"weekly": weekly, "council": council})
 
 
@@ -878,8 +885,8 @@ def home_page(
         )
         if fresh_rows
         else None,
-        "latest_week": {"period": latest_week.period, "href": latest_week.href} if latest_week else None,
-        "latest_half": {"period": latest_half.period, "href": latest_half.href} if latest_half else None,
+        "latest_week": _report_link(latest_week, lang, latest_week.href) if latest_week else None,
+        "latest_half": _report_link(latest_half, lang, latest_half.href) if latest_half else None,
         "changes": _recent_changes(data, today, lang),
     }
     return Page(f"{lang}/index.html", "home.html.j2", lang, context)
