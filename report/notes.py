@@ -10,7 +10,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import Engine
 
-from report.i18n import format_date, t
+from report.i18n import format_date, format_period, t
 from storage.notes import Note, list_notes, period_bounds
 
 
@@ -33,7 +33,7 @@ def note_html(note: Note, lang: str) -> Markup:
         lang,
         author=note.author,
         date=format_date(note.created_at.date(), lang),
-        period=note.period,
+        period=format_period(note.period, lang),
     )
     return Markup('<div class="staff-note"><p class="note-meta">{}</p>{}</div>').format(
         meta, render_markdown(note.body)

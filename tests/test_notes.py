@@ -411,3 +411,13 @@ def test_the_council_report_shows_each_note_in_its_language_beside_its_indicator
     below = html.split(f"<h3>{t('report.other_notes_heading', 'fi')}</h3>", 1)[1].split("</dl>", 1)[0]
     assert f"<dt>{name} (Helsinki)</dt>" in below and "Helsingin <em>huomio</em>" in below
     assert "Helsingin" not in "".join(rows) and "laskivat" not in below
+
+
+def test_a_note_s_period_reads_as_the_report_names_it() -> None:
+    from report.notes import note_html
+    from storage.notes import Note
+
+    note = Note(1, "electricity_emission_factor", "FI", "2026-W45", "fi", "Tuulinen viikko.", "Anna",
+                datetime(2026, 11, 12, 9, 0), None, None, None, None)  # fmt: skip
+    html = str(note_html(note, "fi"))
+    assert "viikko 45/2026" in html and "2026-W45" not in html  # as the report's own week titles read

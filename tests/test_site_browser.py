@@ -165,9 +165,9 @@ def survey(driver: Any, site: Path) -> Iterator[Survey]:
     desktop then phone width: axe (at desktop width), the page's width, the URLs it loaded, the console's
     errors and a full-page screenshot (artefacts)."""
     axe = AXE.read_text(encoding="utf-8") if AXE.is_file() else None  # else the axe test skips or fails
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
+    # last run's screenshots go; a file another process is still writing there must not fail the survey
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     found = Survey()
     for width in (DESKTOP, PHONE):
         driver.set_window_size(width, 900)
