@@ -101,3 +101,29 @@ def test_the_legend_gives_each_kind_the_symbol_it_is_drawn_with() -> None:
         symbol["Observed"] != symbol["Estimate"] and symbol["Target"] != symbol["Straight path to the target"]
     )
     assert symbol["Target"] == "diamond" and symbol["Straight path to the target"] == "stroke"
+
+
+def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> None:
+    frame = pl.DataFrame(
+        {
+            "period": ["2026-W44", "2026-W45", "2026-W46", "2026-W47"],
+            "date": [date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)],
+            "kind": ["observed"] * 4,
+            "value": [57.0, 71.0, 68.0, 59.1],
+        }
+    )
+    for lang, wanted in (("fi", "%-d.%-m."), ("en", "%-d %b")):
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="u"
+        ).to_dict()
+        formats = {
+            layer["encoding"]["x"]["axis"]["format"]
+            for layer in spec["layer"]
+            if "x" in layer.get("encoding", {})
+        }
+        assert formats == {wanted}, (lang, formats)
+    annual = _frame([("2023", "observed", 5.0), ("2024", "observed", 4.0)])
+    spec = indicator_history(annual, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
+    assert {
+        layer["encoding"]["x"]["axis"]["format"] for layer in spec["layer"] if "x" in layer["encoding"]
+    } == {"%Y"}

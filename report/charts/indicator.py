@@ -116,7 +116,10 @@ def indicator_history(
         .map_elements(lambda v: format_number(v, lang, places), return_dtype=pl.Utf8)
         .alias("shown"),
     )
-    x = alt.X("date:T", title=None, axis=alt.Axis(format="%Y", labelOverlap=True))
+    # years for an annual series; a weekly or daily one by its days ("30.11." fi/sv, "30 Nov" en, the
+    # chart's locale naming the month): "%Y" labelled every tick of a few weeks "2026"
+    day_format = "%-d %b" if lang == "en" else "%-d.%-m."
+    x = alt.X("date:T", title=None, axis=alt.Axis(format="%Y" if annual else day_format, labelOverlap=True))
     y = alt.Y("value:Q", title=unit_text, scale=alt.Scale(zero=zero))
     tips = [
         alt.Tooltip("period:N", title=t("label.year", lang)),
