@@ -122,8 +122,25 @@ def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> Non
             if "x" in layer.get("encoding", {})
         }
         assert formats == {wanted}, (lang, formats)
+    # the change is "since week 44", not "from the year week 44" (fi "vuodesta" is "from the year")
+    title = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="u").to_dict()
+    assert (
+        title["title"]["text"].endswith("viikko 44/2026 lähtien") and "vuodesta" not in title["title"]["text"]
+    )
     annual = _frame([("2023", "observed", 5.0), ("2024", "observed", 4.0)])
     spec = indicator_history(annual, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
     assert {
         layer["encoding"]["x"]["axis"]["format"] for layer in spec["layer"] if "x" in layer["encoding"]
     } == {"%Y"}
+
+
+def test_the_legend_names_only_the_kinds_the_chart_draws() -> None:
+    frame = _frame([("2022", "observed", 5.0), ("2023", "observed", 4.5), ("2024", "estimate", 4.0)])
+    spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
+    domains = [
+        layer["encoding"][channel]["scale"]["domain"]
+        for layer in spec["layer"]
+        for channel in ("color", "shape")
+        if channel in layer["encoding"]
+    ]
+    assert domains and all(domain == ["Observed", "Estimate"] for domain in domains), domains

@@ -129,17 +129,20 @@ def indicator_history(
     any_note = bool((df.get_column("note") != "").any())
     if any_note:  # provisional, the source's estimate, a break in series…: how to read the value
         tips.append(alt.Tooltip("note:N", title=t("site.note", lang)))
+    # the legend names the kinds the chart draws: a weekly series without a target lists no target
+    drawn = set(df.get_column("kind"))
+    shown = [k for k in KINDS if k in drawn]
     colour = alt.Color(
         "kind_name:N",
         title=None,
-        scale=alt.Scale(domain=[kind_names[k] for k in KINDS], range=[KIND_COLOURS[k] for k in KINDS]),
+        scale=alt.Scale(domain=[kind_names[k] for k in shown], range=[KIND_COLOURS[k] for k in shown]),
         legend=alt.Legend(orient="bottom", direction="horizontal"),
     )
     # one legend of colour and shape: each kind with the symbol it is drawn with (a line for the lines)
     shape = alt.Shape(
         "kind_name:N",
         title=None,
-        scale=alt.Scale(domain=[kind_names[k] for k in KINDS], range=[KIND_SYMBOLS[k] for k in KINDS]),
+        scale=alt.Scale(domain=[kind_names[k] for k in shown], range=[KIND_SYMBOLS[k] for k in shown]),
         legend=alt.Legend(orient="bottom", direction="horizontal"),
     )
     base = alt.Chart(df)
@@ -189,7 +192,8 @@ def indicator_history(
     if first["period"] != latest["period"] and first["value"]:
         change = format_percent(_pct_change(latest["value"], first["value"]), lang, signed=True)
         finding = t(
-            "site.chart_title_change",
+            # "vuodesta 1990", but a week or a day is no year: "viikko 44/2026 lähtien"
+            "site.chart_title_change" if annual else "site.chart_title_change_period",
             lang,
             area=area_name,
             name=name,
