@@ -33,6 +33,7 @@ from common.flags import flag_meanings as flag_meanings
 from indicators import query
 from indicators.catalogue import load_indicator_catalogue
 from indicators.lookup import unknown_code
+from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.query import (
     ESPOO as ESPOO,
 )
@@ -89,34 +90,34 @@ from ingest.catalogue import load_catalogue
 from ingest.licensing import publishable
 from storage import read, schema
 
-# compound rates (report.data's _RATE_METHODS) are stored as fractions a year and given here in % a year;
-# german_strategy's are in the indicator's unit a year, sdsn_trend's in score points a year, as stored
+# the rates' unit as this API gives them, by the method's stored unit (MethodSpec.rate_unit): compound rates
+# are stored as fractions a year and given here in % a year; the others as stored
 RATE_COLUMNS = ("observed_rate", "required_rate")
+_RATE_UNIT_TEXT = {"compound": "% a year", "score_points": "score points a year"}
 
 
 class RestrictedDataWarning(UserWarning):
     """Rows of a dataset whose terms allow internal use only were returned (see observations)."""
 
 
-def _rate_unit(method: str, indicator: str, percent_methods: frozenset[str]) -> str | None:
+def _rate_unit(method: str, indicator: str) -> str | None:
     """The unit of an assessment's observed_rate and required_rate as given by this API."""
-    if method in percent_methods:
-        return "% a year"
-    if method == "sdsn_trend":
-        return "score points a year"
-    if method == "german_strategy":
+    spec = METHOD_SPECS.get(method)
+    if spec is None:
+        return None
+    if spec.rate_unit == "indicator_unit":
         return f"{load_indicator_catalogue().get(indicator).unit} a year"
-    return None
+    return _RATE_UNIT_TEXT[spec.rate_unit]
 
 
 def _shown_rates(frame: pl.DataFrame) -> pl.DataFrame:
     """Assessments with the compound rates in % a year, each row's rate_unit, and the pace ratio and
     deviation (%) the report and the export show (report.data.pace_figures of the stored row)."""
-    from report.data import _RATE_METHODS, pace_figures  # here, not on import: it brings in altair
+    from report.data import RATE_METHODS, pace_figures  # here, not on import: it brings in altair
 
     rows = frame.to_dicts()  # the stored rows: pace_figures reads the rates as stored
     figures = [pace_figures(row) for row in rows]
-    percent = pl.col("method").is_in(sorted(_RATE_METHODS))
+    percent = pl.col("method").is_in(sorted(RATE_METHODS))
     return frame.with_columns(
         *(
             pl.when(percent).then(pl.col(name) * 100).otherwise(pl.col(name)).alias(name)
@@ -124,7 +125,7 @@ def _shown_rates(frame: pl.DataFrame) -> pl.DataFrame:
         ),
         pl.Series(
             "rate_unit",
-            [_rate_unit(r["method"], r["indicator"], _RATE_METHODS) for r in rows],
+            [_rate_unit(r["method"], r["indicator"]) for r in rows],
             dtype=pl.String,
         ),
         pl.Series("pace_ratio", [ratio for ratio, _ in figures], dtype=pl.Float64),

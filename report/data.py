@@ -17,6 +17,7 @@ from common.flags import flag_meanings, is_provisional
 from indicators import query
 from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError
+from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
 from indicators.trajectory import Direction, required_pace, target_from_base
@@ -92,7 +93,7 @@ CHART_DATASETS: Final[Mapping[str, tuple[str, ...]]] = {
     "data_freshness": (),  # every dataset
 }
 # the methods whose observed and required rates are compound rates a year (the dashboard's "% a year")
-_RATE_METHODS: Final = frozenset({"eurostat_sdg", "open_sdg", "linear_trajectory_check"})
+RATE_METHODS: Final = frozenset(m for m, spec in METHOD_SPECS.items() if spec.rate_unit == "compound")
 # the methods whose own ratio is another measure than observed ÷ required compound rate: the linear path's
 # (the share of the straight path's change achieved, a ratio of straight-line slopes) is replaced by the
 # ratio of the rates the dashboard shows beside it; the German model's (1 − deviation) is not shown as a
@@ -467,7 +468,7 @@ def dashboard_frame(
     ordered = sorted(frame.iter_rows(named=True), key=lambda r: catalogue.display_key(r["indicator"]))
     rows = []
     for r in ordered:
-        rate_method = r["method"] in _RATE_METHODS
+        rate_method = r["method"] in RATE_METHODS
         observed, required = _num(r["observed_rate"]), _num(r["required_rate"])
         ratio, deviation = pace_figures(r)
         rows.append(

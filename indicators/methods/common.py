@@ -151,6 +151,9 @@ def _target_columns() -> list[pl.Expr]:
     return [pl.col("target"), pl.col("target_year")]
 
 
+RateUnit = Literal["compound", "score_points", "indicator_unit"]
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """Everything the catalogue (``indicators.methods.registry``) needs to know about one method.
@@ -177,6 +180,9 @@ class MethodSpec:
     needs_target: bool = False
     thresholds: Callable[[bool], dict[str, float]] = _no_thresholds
     engine_columns: Callable[[], list[pl.Expr]] = _target_columns
+    # the unit of observed_rate and required_rate (see Assessment): a compound rate a year (a fraction),
+    # score points a year, or the indicator's own unit a year
+    rate_unit: RateUnit = "compound"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -299,4 +299,5 @@ SPEC = MethodSpec(
     frame_scalars=FRAME_SCALARS,
     needs_target=True,
     thresholds=_thresholds,
+    rate_unit="indicator_unit",
 )

@@ -373,4 +373,5 @@ SPEC = MethodSpec(
     needs_target=True,
     thresholds=_thresholds,
     engine_columns=_engine_columns,
+    rate_unit="score_points",
 )

@@ -531,7 +531,8 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
         after = query_frame(
             data.engine,
             select(obs.c.series_id, obs.c.period, obs.c.value, obs.c.flag, obs.c.valid_from).where(
-                obs.c.series_id.in_(revised["series_id"].unique().to_list())
+                obs.c.series_id.in_(revised["series_id"].unique().to_list()),
+                obs.c.period.in_(revised["period"].unique().to_list()),
             ),
         ).rename({"value": "new_value", "flag": "new_flag", "valid_from": "valid_to"})
         revised = revised.join(after, on=["series_id", "period", "valid_to"], how="left")
