@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, true
 
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, CompleteSpec, load_catalogue
@@ -356,15 +356,17 @@ def test_eurostat_geo_the_catalogue_lets_go_is_accepted(
     assert snapshots(engine, dataset)["rows_withdrawn"].to_list() == [0, eu_rows]
 
 
-def _closed_rows(engine: Engine, dataset: str, area: str) -> int:
-    """How many stored rows of the area are closed (valid_to set): history, not current values."""
+def _closed_rows(engine: Engine, dataset: str, area: str | None = None) -> int:
+    """How many stored rows of the dataset (of the area, when given) are closed (valid_to set): history,
+    not current values."""
     obs, series = schema.observation, schema.series
+    of_area = series.c.area == area if area is not None else true()
     with engine.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
                 .select_from(obs.join(series, series.c.id == obs.c.series_id))
-                .where(series.c.dataset_id == dataset, series.c.area == area, obs.c.valid_to.is_not(None))
+                .where(series.c.dataset_id == dataset, of_area, obs.c.valid_to.is_not(None))
             ).scalar_one()
         )
 

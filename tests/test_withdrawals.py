@@ -14,24 +14,25 @@ import orjson
 import polars as pl
 import pytest
 import xlsxwriter
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from common.payload import Payload
 from ingest.acceptance import accept
-from ingest.catalogue import Catalogue, CompleteSpec, DatasetSpec, load_catalogue
+from ingest.catalogue import CompleteSpec, DatasetSpec, load_catalogue
 from ingest.completeness import coverage
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest, read_manifest, write_manifest
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher
-from ingest.run import DatasetOutcome, ingest, offline_spec
+from ingest.run import offline_spec
 from report import data as rd
 from scripts.demo import fingrid
-from storage import schema
 from storage.load import DatasetInfo, load_snapshot
 from storage.rawstore import RawStore
 from storage.read import job_runs, observations, snapshots
 from storage.rejections import rejections
 from tests.conftest import make_payload
+from tests.test_completeness import _closed_rows, _with_complete
+from tests.test_completeness import _ingest_one as _ingest
 
 HSY_XLSX = "hsy_emissions/paakaupunkiseudun_kasvihuonekaasupaastot_1990-2024.xlsx"
 
@@ -42,34 +43,6 @@ def release(tmp_path: Path) -> Path:
     folder = tmp_path / "release"
     shutil.copytree(DEFAULT_SNAPSHOT_DIR, folder)
     return folder
-
-
-def _ingest(
-    engine: Engine, raw: RawStore, folder: Path, dataset: str, catalogue: Catalogue | None = None
-) -> DatasetOutcome:
-    (outcome,) = ingest(engine, raw, [dataset], offline=True, snapshot_dir=folder, catalogue=catalogue)
-    return outcome
-
-
-def _with_complete(dataset: str, **changes: object) -> Catalogue:
-    catalogue = load_catalogue()
-    spec = catalogue.dataset(dataset)
-    complete = CompleteSpec.model_validate({**spec.complete.model_dump(), **changes})
-    datasets = {**catalogue.datasets, dataset: spec.model_copy(update={"complete": complete})}
-    return catalogue.model_copy(update={"datasets": datasets})
-
-
-def _closed(engine: Engine, dataset: str) -> int:
-    """How many stored rows of the dataset are closed (history, not current)."""
-    obs, series = schema.observation, schema.series
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(obs.join(series, series.c.id == obs.c.series_id))
-                .where(series.c.dataset_id == dataset, obs.c.valid_to.is_not(None))
-            ).scalar_one()
-        )
 
 
 # ------------------------------------------------------------------------------------------ HSY: a blank cell
@@ -252,13 +225,13 @@ def test_a_dropped_home_city_year_is_rejected_then_closed_as_withdrawn_on_accept
     espoo_2004 = (pl.col("area") == "049") & (pl.col("indic_ur") == "EN4008V") & (pl.col("period") == "2004")
     assert now.filter(espoo_2004).height == 0
     assert now.height == before.height - 2
-    assert _closed(engine, dataset) == 2  # their history is kept
+    assert _closed_rows(engine, dataset) == 2  # their history is kept
     assert snapshots(engine, dataset)["rows_withdrawn"].to_list() == [0, 2]
     runs = job_runs(engine, f"ingest:{dataset}")
     assert (runs["trigger"][0], runs["rows_withdrawn"][0]) == ("accept", 2)
     # the same release again: unchanged, nothing more closed
     assert _ingest(engine, raw_store, release, dataset).outcome == "unchanged"
-    assert _closed(engine, dataset) == 2
+    assert _closed_rows(engine, dataset) == 2
 
 
 def test_a_year_a_may_drop_rule_lets_go_is_closed_as_withdrawn_and_reported(
@@ -297,7 +270,7 @@ def test_a_year_a_may_drop_rule_lets_go_is_closed_as_withdrawn_and_reported(
     )
     assert before.filter(eu_2005)["value"].to_list() == [value]
     assert observations(engine, dataset).filter(eu_2005).height == 0
-    assert _closed(engine, dataset) == 1
+    assert _closed_rows(engine, dataset) == 1
     found = rd.changes(engine, start, datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1))
     assert found.snapshots.select("dataset_id", "rows_revised", "rows_withdrawn").rows()[-1] == (
         dataset,
@@ -369,7 +342,7 @@ def test_days_that_left_fingrids_moving_window_stay_current(
     now = observations(engine, dataset)
     oldest = before["period"].min()
     assert now.filter(pl.col("period") == oldest).height == before.filter(pl.col("period") == oldest).height
-    assert _closed(engine, dataset) == outcome.result.revised
+    assert _closed_rows(engine, dataset) == outcome.result.revised
 
 
 def _recorded(dataset: str) -> tuple[DatasetSpec, list[Payload], pl.DataFrame]:
