@@ -12,13 +12,13 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from common.atomic import publish_file
-from indicators.catalogue import IndicatorCatalogue
+from indicators.catalogue import IndicatorCatalogue, ShareOfYearDerivation
 from indicators.outlook import outlook
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
 from report.data import pace_figures
-from report.i18n import label, source_text, t
+from report.i18n import format_percent, label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame
 
@@ -75,8 +75,14 @@ def export_table(
     id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
     sources = _sources(engine, {i for ids in id_lists for i in ids}, lang)
 
-    def cite(ids: Iterable[int], area: str) -> str:
-        return "; ".join(sorted({sources[i].text(area, lang) for i in ids if i in sources}))
+    assumed = _assumptions(catalogue, lang)
+
+    def cite(ids: Iterable[int], area: str, indicator: str = "") -> str:
+        cited = "; ".join(sorted({sources[i].text(area, lang) for i in ids if i in sources}))
+        base = indicator.split(".")[0]
+        if base not in assumed:
+            return cited
+        return t("export.assumption", lang, assumption=assumed[base], cited=cited)
 
     rows = []
     # an assessment is made from the observed values of its indicator and area: their snapshots are its own
@@ -96,7 +102,7 @@ def export_table(
                 "upper": r["upper"],
                 "unit": r["unit"],
                 "flags": r["flags"],
-                "source": cite(ids, r["area"]),
+                "source": cite(ids, r["area"], r["indicator_id"]),
                 "snapshot_ids": ",".join(str(i) for i in ids),
                 "vintage": r["vintage"],
                 "is_demo": r["is_demo"],
@@ -243,6 +249,23 @@ class _Cited:
             fetched=f"{fetched:%Y-%m-%d %H:%M}",
             url=url + (t("export.more_files", lang, n=more) if more else ""),
         )
+
+
+def _assumptions(catalogue: IndicatorCatalogue, lang: str) -> dict[str, str]:
+    """The indicators that are an assumption on a source's value (derive kind share_of_year: a share of
+    one year's value), each with the assumption in words: their values are not the cited source's figures."""
+    found: dict[str, str] = {}
+    for indicator_id, indicator in catalogue.indicators.items():
+        derive = indicator.derive
+        if isinstance(derive, ShareOfYearDerivation):
+            found[indicator_id] = t(
+                "export.share_of_year",
+                lang,
+                share=format_percent(derive.share * 100, lang),
+                year=derive.year,
+                of=_name(catalogue, derive.of, lang),
+            )
+    return found
 
 
 def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, _Cited]:

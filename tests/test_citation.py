@@ -89,3 +89,22 @@ def test_the_export_cites_the_file_each_value_came_from(loaded_engine: Engine) -
     assert assessed["is_demo"].to_list() == [True] * assessed.height
     espoo = assessed.filter(pl.col("area") == "049")["source"].to_list()
     assert espoo and all(text.endswith("/kunta_49.csv") for text in espoo)
+
+
+def test_an_assumed_value_is_exported_as_the_assumption_it_is_not_as_the_sources_figure(
+    loaded_engine: Engine,
+) -> None:
+    catalogue = load_indicator_catalogue()
+    derive = catalogue.get("carbon_sink_estimate").derive
+    assert derive.kind == "share_of_year"  # the catalogue's sink is a share of one year's emissions
+    for lang, word in (("fi", "oletus"), ("sv", "antagande"), ("en", "assumption")):
+        table = export_table(loaded_engine, catalogue, ["carbon_sink_estimate"], lang=lang)
+        sink = table.filter(pl.col("kind") == "observed")
+        assert sink.height == 1 and sink["period"].item() == str(derive.year)
+        source = str(sink["source"].item())
+        # the assumption comes first, then the figure it is taken of (HSY's XLSX), never HSY alone
+        assert source.startswith(f"{word}: "), source
+        assert str(derive.year) in source and source.rstrip().endswith(".xlsx"), source
+        hsy_total = export_table(loaded_engine, catalogue, ["ghg_total"], area="049", lang=lang)
+        cited = hsy_total.filter(pl.col("kind") == "observed", pl.col("period") == str(derive.year))
+        assert source.endswith(str(cited["source"].item())), (source, cited["source"].item())
