@@ -16,7 +16,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["MEANINGS", "Meaning", "flag_meanings", "is_provisional", "normalised_flags", "provisional_flags"]
+__all__ = [
+    "MEANINGS",
+    "VALUE_ONLY",
+    "Meaning",
+    "carried_flags",
+    "flag_meanings",
+    "is_provisional",
+    "normalised_flags",
+    "provisional_flags",
+]
 
 # Eurostat's flags are letters, and one observation may carry several in one code ("bp": break and
 # provisional; "ep", "bep", "bu": rOpenGov/eurostat#87, datacommonsorg/data#2053): a code made only of these
@@ -42,6 +51,10 @@ MEANINGS: dict[str, Meaning] = {
     "low_reliability": Meaning(frozenset("u"), frozenset({"U"})),
     "incomplete": Meaning(frozenset(), frozenset({"partial"})),  # Fingrid: a day or week not all in yet
 }
+# codes that describe the one value they sit on, not a figure made from it: the HSY connector marks a row
+# below zero "neg" (ingest.hsy); a total, a share or a ratio that adds such a row is not negative itself,
+# so derivations do not carry these codes (indicators.derive)
+VALUE_ONLY = frozenset({"neg"})
 PROVISIONAL = "p"  # the code the tracker itself writes for a publisher's preliminary period
 _EUROSTAT_CLASS = "[" + "".join(sorted(EUROSTAT_LETTERS)) + "]"
 
@@ -50,6 +63,16 @@ def normalised_flags(flags: pl.Expr) -> pl.Expr:
     """Comma-joined flags made sorted and unique ("p,e,p" -> "e,p"); empty or null -> null."""
     joined = flags.str.split(",").list.eval(pl.element().filter(pl.element() != "")).list.unique().list.sort()
     return pl.when(flags.is_null() | (flags == "")).then(None).otherwise(joined.list.join(","))
+
+
+def carried_flags(flags: pl.Expr) -> pl.Expr:
+    """A flag text without the VALUE_ONLY codes ("neg,p" -> "p", "neg" -> null): what a figure made from the
+    value carries."""
+    dropped = sorted(VALUE_ONLY)
+    kept = flags.str.split(",").list.eval(pl.element().filter(~pl.element().is_in(dropped))).list.join(",")
+    whole = pl.when(flags.is_in(dropped)).then(None).otherwise(flags)
+    text = pl.when(flags.str.contains(",", literal=True)).then(kept).otherwise(whole)
+    return pl.when(text == "").then(None).otherwise(text)
 
 
 def is_provisional(flags: pl.Expr) -> pl.Expr:

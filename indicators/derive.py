@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from common.errors import DataError
+from common.flags import carried_flags
 from indicators.catalogue import (
     ChangeDerivation,
     IndexDerivation,
@@ -51,9 +52,10 @@ def _match(rule: Match) -> pl.Expr:
 def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Sum per key; all-missing groups stay missing (null), never 0. Also n, the rows per key.
 
-    Provenance per key: flags (sorted, comma-joined; skipped when no row has a flag), snapshot_ids
-    (sorted, unique; one id per key is the usual case and is taken from min/max, the full list is only
-    aggregated for the keys whose rows come from several snapshots) and vintage (latest valid_from).
+    Provenance per key: flags (sorted, comma-joined, without common.flags.VALUE_ONLY; skipped when no row
+    has a flag), snapshot_ids (sorted, unique; one id per key is the usual case and is taken from
+    min/max, the full list is only aggregated for the keys whose rows come from several snapshots) and
+    vintage (latest valid_from).
     Only group-by aggregations polars evaluates on its fast path are used for the bulk of the rows.
     """
     has_flags = frame["flag"].null_count() < frame.height
@@ -73,6 +75,8 @@ def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     if has_flags:
         flags = (
             frame.filter(pl.col("flag").is_not_null())
+            .with_columns(carried_flags(pl.col("flag")).alias("flag"))
+            .filter(pl.col("flag").is_not_null())
             .group_by(keys)
             .agg(pl.col("flag").unique().sort().str.join(",").alias("flags"))
         )
@@ -193,9 +197,10 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
         # whatever order the rows came in: a revision of one row reorders them, and a total that changed
         # in its last bit would be a spurious revision
         members = summed.filter(pl.col("area").is_in(total.of)).sort(keys)
-        complete = members.group_by([k for k in keys if k != "area"]).agg(
+        group = [k for k in keys if k != "area"]
+        complete = members.group_by(group).agg(
             pl.col("area").n_unique().alias("n_areas"),
-            pl.when(pl.col("value").count() == len(total.of)).then(pl.col("value").sum()).alias("value"),
+            pl.when(pl.col("value").count() == pl.len()).then(pl.col("value").sum()).alias("value"),
             pl.col("flags").drop_nulls().unique().sort().str.join(",").alias("flags"),
             pl.col("snapshot_ids")
             .list.explode(keep_nulls=False, empty_as_null=False)
@@ -204,7 +209,11 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
             .alias("snapshot_ids"),
             pl.col("vintage").max().alias("vintage"),
         )
-        complete = complete.filter(pl.col("n_areas") == len(total.of)).drop("n_areas")
+        complete = (
+            complete.join(_expected_members(members, len(total.of)), on=group)
+            .filter(pl.col("n_areas") == pl.col("n_expected"))
+            .drop("n_areas", "n_expected")
+        )
         summed = pl.concat([summed, complete.with_columns(pl.lit(total.area).alias("area"))], how="diagonal")
     indicator_id = (
         pl.col("breakdown").replace_strict(
@@ -214,6 +223,28 @@ def derive_sum(indicator: Indicator, derive: SumDerivation, observations: pl.Dat
         else pl.lit(indicator.id)
     )
     return _finish(summed, indicator_id, indicator.unit, indicator.areas)
+
+
+def _expected_members(members: pl.DataFrame, n_members: int) -> pl.DataFrame:
+    """Per period (and breakdown part) of a region total, how many member areas must have a row in it.
+
+    Every member must have some row in the period, else the period has no total. A breakdown part counts
+    the members that report it in some period: a member that never reports a part (a city with no
+    geothermal heating rows at all) adds nothing to that part's total, as it adds nothing to the region's
+    whole; one that reports the part in other periods but not in this one leaves this total out."""
+    present = members.select("area", "period").unique()
+    full = (
+        present.group_by("period").agg(pl.len().alias("n")).filter(pl.col("n") == n_members).select("period")
+    )
+    if "breakdown" not in members.columns:
+        return full.with_columns(pl.lit(n_members, dtype=pl.UInt32).alias("n_expected"))
+    parts = members.select("area", "breakdown").unique()
+    return (
+        present.join(full, on="period", how="semi")
+        .join(parts, on="area")
+        .group_by("period", "breakdown")
+        .agg(pl.len().alias("n_expected"))
+    )
 
 
 def derive_ratio(

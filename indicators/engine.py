@@ -26,7 +26,8 @@ from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
 from storage.locks import HeldLock
 
-ENGINE_VERSION = "engine/2"  # 2: observed values carry their sources' status flags
+ENGINE_VERSION = "engine/3"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
+# flags, region totals of a breakdown part add the members that report it
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)

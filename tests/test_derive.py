@@ -164,6 +164,59 @@ def test_region_total_only_when_every_member_has_a_value() -> None:
     assert dict(region.select("period", "value").iter_rows()) == {"2020": 3.0}  # 2021 lacks 091
 
 
+def test_a_region_part_adds_the_members_that_report_it_so_the_parts_add_up_to_the_region_total() -> None:
+    # 049 never reports geothermal heating (no row in any year): the region's part is 091's alone, and
+    # the region's parts add up to its total; 091 lacks transport in 2021 only, which leaves the
+    # region's 2021 transport out, and a member missing from a year leaves that year's totals out
+    derive = {
+        "kind": "sum",
+        "dataset": "d",
+        "unit_in": "kt CO2e",
+        "breakdown": [
+            {"key": "geothermal", "match": {"s1": "Maalämpö"}},
+            {"key": "transport", "match": {"s1": "Liikenne"}},
+        ],
+        "totals": [{"area": "R", "of": ["049", "091"]}],
+    }
+    whole = {**derive, "breakdown": [], "totals": derive["totals"]}
+    rows: list[tuple[str, str, float | None, dict[str, str]]] = [
+        ("049", "2020", 10.0, {"s1": "Liikenne"}),
+        ("049", "2021", 11.0, {"s1": "Liikenne"}),
+        ("049", "2022", 12.0, {"s1": "Liikenne"}),
+        ("091", "2020", 3.0, {"s1": "Maalämpö"}),
+        ("091", "2020", 20.0, {"s1": "Liikenne"}),
+        ("091", "2021", 4.0, {"s1": "Maalämpö"}),
+    ]
+    done, errors = derive_all(catalogue(parts={"derive": derive}, total={"derive": whole}), {"d": obs(rows)})
+    assert not errors
+    region = done["parts"].filter(pl.col("area") == "R")
+    found = {(r[0], r[1]): r[2] for r in region.select("indicator", "period", "value").iter_rows()}
+    assert found == {
+        ("parts.geothermal", "2020"): 3.0,
+        ("parts.transport", "2020"): 30.0,
+        ("parts.geothermal", "2021"): 4.0,  # 049 has no geothermal part at all
+    }  # 2021 transport: 091 reports transport, not in 2021; 2022: 091 has no row at all
+    totals = dict(done["total"].filter(pl.col("area") == "R").select("period", "value").iter_rows())
+    assert totals == {"2020": 33.0, "2021": 15.0}
+    assert sum(v for (_, period), v in found.items() if period == "2020") == totals["2020"]
+
+
+def test_a_flag_of_the_one_value_it_sits_on_is_not_carried_into_a_total() -> None:
+    # the HSY connector marks a negative row "neg"; the positive total is not negative, while a
+    # provisional row makes its total provisional
+    rows: list[tuple[str, str, float | None, dict[str, str]]] = [
+        ("049", "2020", 10.0, {"s": "a"}),
+        ("049", "2020", -2.0, {"s": "b"}),
+        ("049", "2021", 5.0, {"s": "a"}),
+        ("049", "2021", -1.0, {"s": "b"}),  # negative in the provisional year: "neg,p"
+    ]
+    data = obs(rows).with_columns(pl.Series("flag", [None, "neg", "p", "neg,p"], dtype=pl.String))
+    done, _ = derive_all(
+        catalogue(t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}}), {"d": data}
+    )
+    assert dict(done["t"].select("period", "flags").iter_rows()) == {"2020": None, "2021": "p"}
+
+
 def test_select_refuses_an_ambiguous_filter() -> None:
     data = obs([("FI", "2020", 1.0, {"unit_code": "I90"}), ("FI", "2020", 2.0, {"unit_code": "T_HAB"})])
     derive = {"kind": "select", "dataset": "d", "unit_in": "kt CO2e"}
