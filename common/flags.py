@@ -22,6 +22,7 @@ __all__ = [
     "Meaning",
     "carried_flags",
     "flag_meanings",
+    "has_meaning",
     "is_provisional",
     "normalised_flags",
     "provisional_flags",
@@ -75,13 +76,19 @@ def carried_flags(flags: pl.Expr) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
+def has_meaning(flags: pl.Expr, key: str) -> pl.Expr:
+    """True where a stored flags text holds a code of MEANINGS[key] (e.g. "incomplete"); never null."""
+    meaning = MEANINGS[key]
+    whole = pl.element().is_in(sorted(meaning.codes))
+    if meaning.letters:
+        letters = "[" + "".join(sorted(meaning.letters)) + "]"
+        whole = whole | pl.element().str.contains(f"^{_EUROSTAT_CLASS}*{letters}{_EUROSTAT_CLASS}*$")
+    return flags.str.split(",").list.eval(whole).list.any().fill_null(False)
+
+
 def is_provisional(flags: pl.Expr) -> pl.Expr:
     """True where a stored flags text holds a provisional code (MEANINGS["provisional"]); never null."""
-    meaning = MEANINGS["provisional"]
-    letters = "[" + "".join(sorted(meaning.letters)) + "]"
-    in_letters = pl.element().str.contains(f"^{_EUROSTAT_CLASS}*{letters}{_EUROSTAT_CLASS}*$")
-    whole = pl.element().is_in(sorted(meaning.codes))
-    return flags.str.split(",").list.eval(in_letters | whole).list.any().fill_null(False)
+    return has_meaning(flags, "provisional")
 
 
 def flag_meanings(flags: str | None) -> tuple[str, ...]:

@@ -28,11 +28,13 @@ from sqlalchemy import Engine, delete, insert, update
 from typer.testing import CliRunner
 
 from common.atomic import PART_SUFFIX
+from indicators.catalogue import load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
 from report import i18n, weekly
 from report.charts import KEY_COLUMNS, STATUS_LEVELS
+from report.export import export_table
 from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
 
@@ -620,6 +622,14 @@ def test_frames_match_the_chart_contracts(loaded_engine: Engine) -> None:
     assert set(circular["indicator"]) == {"waste_per_resident", "recycling_rate"}
     weeks = rd.weekly_frame(loaded_engine)
     assert min(weeks["week"].to_list()) >= 1 and weeks["year"].n_unique() >= 1
+    # the weeks the export flags "partial" (Fingrid's week not all in yet) are the incomplete ones
+    partial = export_table(
+        loaded_engine, load_indicator_catalogue(), ["electricity_emission_factor"], area="FI"
+    )
+    flagged = partial.filter(pl.col("kind") == "observed", pl.col("flags").str.contains("partial"))
+    expected = {(int(p[:4]), int(p[6:])) for p in flagged["period"].to_list() if "-W" in p}
+    assert expected, "the bundled Fingrid data has an incomplete week"
+    assert set(weeks.filter("incomplete").select("year", "week").iter_rows()) == expected
     emissions, sinks = rd.balance_frames(loaded_engine)
     assert emissions["year"].min() == 1990
     assert sinks["year"].to_list() == [2019] and sinks["value"].item() > 0
