@@ -35,6 +35,20 @@ class Text(_Model):
         return str(getattr(self, lang))
 
 
+class Bounds(_Model):
+    """The range a quantity can take (an amount is never below 0, a share never above 100 %): a trend
+    projection and its band are cut at it, as a straight line beyond it is no forecast."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Bounds:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"bounds: min {self.min} must be below max {self.max}")
+        return self
+
+
 class Sdg(_Model):
     goal: int = Field(ge=1, le=17)
     target: str
@@ -207,6 +221,8 @@ class Indicator(_Model):
     # display order: headline indicators first, then by `order`, then catalogue position
     headline: bool = False
     order: int | None = None
+    # the range the quantity can take; None: a change or a difference, which may take any value
+    bounds: Bounds | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Indicator:
@@ -217,6 +233,11 @@ class Indicator(_Model):
         if isinstance(self.derive, SumDerivation):
             check_unit(self.derive.unit_in)
         return self
+
+    @property
+    def value_bounds(self) -> tuple[float | None, float | None]:
+        """(least, greatest) value the quantity can take; None where it has no bound."""
+        return (self.bounds.min, self.bounds.max) if self.bounds else (None, None)
 
     @property
     def sdg_code(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +28,7 @@ from storage.load import TIMESTAMP_FORMAT, bulk_insert
 from storage.locks import HeldLock
 
 ENGINE_VERSION = "engine/3"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
-# flags, region totals of a breakdown part add the members that report it
+# flags, region totals of a breakdown part add the members that report it, projections cut at bounds
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
@@ -247,14 +248,30 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
     distance = pl.col("year") - pl.col("x_mean")
     centre = pl.col("y_mean") + pl.col("slope") * distance
     band = pl.col("q") * (pl.col("se") * (1.0 + 1.0 / pl.col("n") + distance**2 / pl.col("sxx")).sqrt())
+    # value and band cut at the quantity's bounds (trajectory.project; catalogue Indicator.value_bounds)
+    bounded = {i: e.value_bounds for i, e in catalogue.indicators.items() if e.bounds is not None}
+    least = pl.col("indicator").replace_strict(
+        {i: -math.inf if b[0] is None else b[0] for i, b in bounded.items()},
+        default=-math.inf,
+        return_dtype=pl.Float64,
+    )
+    greatest = pl.col("indicator").replace_strict(
+        {i: math.inf if b[1] is None else b[1] for i, b in bounded.items()},
+        default=math.inf,
+        return_dtype=pl.Float64,
+    )
+
+    def cut(expr: pl.Expr) -> pl.Expr:
+        return expr.clip(least, greatest) if bounded else expr
+
     out.append(
         projected.select(
             *keys,
             pl.col("year").cast(pl.String).alias("period"),
             pl.lit("projection").alias("kind"),
-            centre.alias("value"),
-            (centre - band).alias("lower"),
-            (centre + band).alias("upper"),
+            cut(centre).alias("value"),
+            cut(centre - band).alias("lower"),
+            cut(centre + band).alias("upper"),
             "unit",
             "vintage",
             "snapshot_ids",

@@ -45,13 +45,18 @@ OUTLOOK_SCHEMA = pl.Schema(
 )
 
 
-def outlook(values: pl.DataFrame, direction: Direction = "decrease") -> pl.DataFrame:
+def outlook(
+    values: pl.DataFrame,
+    direction: Direction = "decrease",
+    bounds: tuple[float | None, float | None] = (None, None),
+) -> pl.DataFrame:
     """For each (indicator, area) with observed values and a later target: one row per trend method.
 
     `values` is a frame like kestava.api.indicator_values (indicator, area, kind, year, value). The
     target is the first target after the latest observation. Columns: latest and target (year, value),
     gap (units and % of latest), required compound rate and linear change per year from now on, the
-    trend's projected target-year value with its 95 % band, the year the trend reaches the target,
+    trend's projected target-year value with its 95 % band (cut at the quantity's `bounds`,
+    catalogue Indicator.value_bounds), the year the trend reaches the target,
     remaining cumulative amounts under the path and under the trend, and status ok or
     insufficient_data with the reason (fewer than 5 yearly values: never a guess). OUTLOOK_SCHEMA, also
     when there is no row.
@@ -91,7 +96,7 @@ def outlook(values: pl.DataFrame, direction: Direction = "decrease") -> pl.DataF
             if isinstance(fit, InsufficientData):
                 rows.append({**common, "method": method, "status": "insufficient_data", "reason": fit.reason})
                 continue
-            projection = project(fit, target_year)
+            projection = project(fit, target_year, bounds=bounds)
             budget = budget_view(points, target_year=target_year, target_value=target_value, method=method)
             rows.append(
                 {

@@ -256,10 +256,12 @@ def outlook(indicator: str, *, area: Areas | None = None, engine: Engine | None 
             "call outlook once per indicator"
         )
     _check_indicators([indicator])
-    direction = load_indicator_catalogue().get(indicator).direction
+    entry = load_indicator_catalogue().get(indicator)
     values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
     values = values.filter(pl.col("indicator") == indicator)
-    found = target_outlook(values, direction).with_columns(pl.col("required_rate") * 100)
+    found = target_outlook(values, entry.direction, entry.value_bounds).with_columns(
+        pl.col("required_rate") * 100
+    )
     provenance = values.group_by("indicator", "area").agg(
         pl.col("unit").first(),
         pl.col("vintage").max(),

@@ -557,8 +557,25 @@ class Projection(_Record):
     estimated: bool = True
 
 
-def project(fit: TrendFit, year: int, *, level: float = 0.95) -> Projection:
-    """Trend value in ``year`` with a ``level`` prediction band.
+def clip_to_bounds(value: float, bounds: tuple[float | None, float | None]) -> float:
+    """value within (least, greatest); a None bound does not cut."""
+    least, greatest = bounds
+    if least is not None and value < least:
+        return least
+    if greatest is not None and value > greatest:
+        return greatest
+    return value
+
+
+def project(
+    fit: TrendFit,
+    year: int,
+    *,
+    level: float = 0.95,
+    bounds: tuple[float | None, float | None] = (None, None),
+) -> Projection:
+    """Trend value in ``year`` with a ``level`` prediction band, value and band cut at the quantity's
+    ``bounds`` (catalogue Indicator.value_bounds: an amount's trend does not go below 0).
 
     Band: value ± t(1 − (1 − level)/2, n − 2) · s · sqrt(1 + 1/n + (year − x̄)²/Sxx), with s the residual
     standard error and t the exact Student-t quantile (see ``t_quantile``). For Theil–Sen the same formula
@@ -573,9 +590,9 @@ def project(fit: TrendFit, year: int, *, level: float = 0.95) -> Projection:
     return Projection(
         method=fit.method,
         year=year,
-        value=value,
-        lower=value - quantile * standard_error,
-        upper=value + quantile * standard_error,
+        value=clip_to_bounds(value, bounds),
+        lower=clip_to_bounds(value - quantile * standard_error, bounds),
+        upper=clip_to_bounds(value + quantile * standard_error, bounds),
         level=level,
         t_quantile=quantile,
         standard_error=standard_error,
@@ -617,6 +634,7 @@ def trend_outlook(
     level: float = 0.95,
     max_points: int = TREND_MAX_POINTS,
     min_points: int = TREND_MIN_POINTS,
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> TrendOutlook:
     """Project the current trend to the target year; ``on_course`` is None when data are insufficient."""
     sign = direction_sign(direction)
@@ -631,7 +649,7 @@ def trend_outlook(
             year_reached=None,
             on_course=None,
         )
-    projection = project(fit, target_year, level=level)
+    projection = project(fit, target_year, level=level, bounds=bounds)
     return TrendOutlook(
         target_year=target_year,
         target_value=target_value,
@@ -660,8 +678,10 @@ def nowcast(
     level: float = 0.95,
     max_points: int = TREND_MAX_POINTS,
     min_points: int = TREND_MIN_POINTS,
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> pl.DataFrame:
-    """Trend estimates for the years after the latest observation up to ``until_year``, ``estimated=True``.
+    """Trend estimates for the years after the latest observation up to ``until_year``, ``estimated=True``,
+    cut at the quantity's ``bounds`` as ``project`` does.
 
     Columns year, value, lower, upper, estimated. Raises InsufficientDataError rather than guess; an
     ``until_year`` not after the latest observation gives an empty frame.
@@ -670,7 +690,7 @@ def nowcast(
     if isinstance(fit, InsufficientData):
         raise InsufficientDataError(fit.reason)
     latest_year = fit.years[-1]
-    rows = [project(fit, year, level=level) for year in range(latest_year + 1, until_year + 1)]
+    rows = [project(fit, year, level=level, bounds=bounds) for year in range(latest_year + 1, until_year + 1)]
     return pl.DataFrame(
         {
             "year": [p.year for p in rows],

@@ -1017,7 +1017,9 @@ def headline(engine: Engine, area: str = ESPOO, *, indicator: str = "ghg_total")
     gap = latest_value - target_value
     years = target.year - latest_year
     pace = required_pace(latest_year, latest_value, target.year, target_value) if years > 0 else None
-    projection = _ols_outlook(observed, indicator, area, target.year, target_value, entry.direction)
+    projection = _ols_outlook(
+        observed, indicator, area, target.year, target_value, entry.direction, entry.value_bounds
+    )
     return Headline(
         **projection,
         indicator=indicator,
@@ -1048,6 +1050,7 @@ def _ols_outlook(
     target_year: int,
     target_value: float,
     direction: Direction,
+    bounds: tuple[float | None, float | None],
 ) -> dict[str, Any]:
     """The OLS row of indicators.outlook.outlook for the headline's series and target (empty if none)."""
     values = pl.concat(
@@ -1077,7 +1080,7 @@ def _ols_outlook(
             ),
         ]
     )
-    found = target_outlook(values, direction)
+    found = target_outlook(values, direction, bounds)
     if found.height == 0 or "projected_value" not in found.columns:
         return {}
     rows = found.filter(pl.col("method") == "ols", pl.col("status") == "ok")

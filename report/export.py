@@ -177,7 +177,8 @@ def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[d
     )
     rows: list[dict[str, object]] = []
     for (indicator,), part in annual.partition_by(["indicator"], as_dict=True).items():
-        found = outlook(part, catalogue.get(str(indicator)).direction)
+        entry = catalogue.get(str(indicator))
+        found = outlook(part, entry.direction, entry.value_bounds)
         if found.height == 0 or "projected_value" not in found.columns:
             continue
         for r in found.filter(pl.col("method") == "ols", pl.col("status") == "ok").iter_rows(named=True):

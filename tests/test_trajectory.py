@@ -276,6 +276,32 @@ def test_projection_band_by_hand() -> None:
     assert projection.estimated
 
 
+def test_a_projection_and_its_band_are_cut_at_the_quantitys_bounds() -> None:
+    # SMALL rises 1.1 a year: 26.7 in 2030, band about ±17 (test_projection_band_by_hand)
+    fit = fit_trend(SMALL)
+    assert isinstance(fit, TrendFit)
+    free = project(fit, 2030)
+    assert free.lower < 20.0 < free.value < 30.0 < free.upper  # so every cut below is a real one
+    share = project(fit, 2030, bounds=(20.0, 30.0))
+    assert (share.lower, share.value, share.upper) == (20.0, free.value, 30.0)
+    capped = project(fit, 2030, bounds=(None, 25.0))
+    assert (capped.lower, capped.value, capped.upper) == (free.lower, 25.0, 25.0)
+    # a falling amount (5 kt a year from 100) is never projected below 0: its line stops at 0
+    falling = fit_trend({y: 100.0 - 5 * (y - 2010) + (0.5 if y % 2 else -0.5) for y in range(2010, 2020)})
+    assert isinstance(falling, TrendFit)
+    assert project(falling, 2035).value < 0
+    amount = project(falling, 2035, bounds=(0.0, None))
+    assert amount.value == 0.0 and amount.lower == 0.0 and amount.upper >= 0.0
+    assert project(fit, 2030, bounds=(None, None)) == free
+
+
+def test_the_catalogue_refuses_bounds_that_leave_no_room() -> None:
+    from indicators.catalogue import Bounds
+
+    with pytest.raises(ValueError, match=r"min 100\.0 must be below max 0\.0"):
+        Bounds(min=100, max=0)
+
+
 def test_trend_uses_the_last_ten_points() -> None:
     # 2000–2009 flat at 500 (ignored), 2010–2019 on the line 100 − 5(t − 2010)
     series = dict.fromkeys(range(2000, 2010), 500.0) | {y: 100.0 - 5 * (y - 2010) for y in range(2010, 2020)}
