@@ -22,7 +22,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from common.flags import flag_meanings, is_provisional, normalised_flags, provisional_flags
 from indicators.catalogue import ReductionTarget, load_indicator_catalogue
@@ -35,7 +35,9 @@ from report import data as rd
 from report.charts import ChartMeta, chart_table, indicator_history
 from report.export import export_table
 from report.i18n import LANGS, format_period, t
+from storage import read, schema
 from storage.engine import open_database
+from storage.load import LoadResult
 from storage.rawstore import RawStore
 from tests.conftest import BACKENDS, LOADED_TODAY, fresh_database
 from tests.test_revisions import _xlsx_rows
@@ -89,6 +91,10 @@ class Releases:
     syke_newest: int
     before: pl.DataFrame
     after: pl.DataFrame
+    provisional_rows: dict[
+        str, int
+    ]  # each dataset's current rows flagged provisional before the next release
+    results: dict[str, LoadResult]  # the next release's loads
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -110,13 +116,15 @@ def releases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         assert all(o.ok for o in first), [(o.dataset_id, o.error) for o in first if not o.ok]
         assert not compute(engine, today=LOADED_TODAY).errors
         before = api.indicator_values(kind="observed", engine=engine)
+        provisional_rows = {
+            d: read.observations(engine, d).filter(is_provisional(pl.col("flag"))).height for d in DATASETS
+        }
         second = ingest(engine, raw, DATASETS, offline=True)
         assert {o.dataset_id: o.outcome for o in second} == dict.fromkeys(DATASETS, "success")
-        # the year that became final is a revision of its flag, not of its number
-        assert all(o.result is not None and o.result.revised > 0 for o in second)
+        results = {o.dataset_id: o.result for o in second if o.result is not None}
         assert not compute(engine, today=LOADED_TODAY).errors
         after = api.indicator_values(kind="observed", engine=engine)
-        yield Releases(engine, hsy_newest, syke_newest, before, after)
+        yield Releases(engine, hsy_newest, syke_newest, before, after, provisional_rows, results)
         engine.dispose()
 
 
@@ -151,6 +159,37 @@ def test_the_next_release_makes_the_preliminary_year_final_with_its_number_kept(
     ).all()  # the bundled release did not revise 2023's numbers
     assert all(_provisional(f) for f in joined["flags"])
     assert not any(_provisional(f) for f in joined["flags_after"])
+
+
+def test_the_year_made_final_counts_as_confirmed_not_revised_and_its_history_is_kept(
+    releases: Releases,
+) -> None:
+    obs, series, snap = schema.observation, schema.series, schema.snapshot
+    for dataset in DATASETS:
+        result = releases.results[dataset]
+        provisional = releases.provisional_rows[dataset]
+        assert provisional > 0, dataset
+        counts = (result.revised, result.confirmed, result.reflagged)
+        assert counts == (0, provisional, 0), (dataset, result.summary())
+        assert result.added > 0, dataset  # the new year
+        assert f"{provisional} provisional confirmed" in result.summary()
+        with releases.engine.connect() as conn:
+            stored = conn.execute(
+                select(snap.c.rows_revised, snap.c.rows_confirmed, snap.c.rows_reflagged).where(
+                    snap.c.id == result.snapshot_id
+                )
+            ).one()
+            closed = conn.execute(
+                select(obs.c.period, obs.c.flag)
+                .join(series, series.c.id == obs.c.series_id)
+                .where(series.c.dataset_id == dataset, obs.c.valid_to.is_not(None))
+            ).all()
+        assert tuple(stored) == (0, provisional, 0), dataset
+        # history kept: every provisional row closed (its successor, the same number, is current)
+        assert len(closed) == provisional, dataset
+        newest = str((releases.hsy_newest if dataset == "hsy_emissions" else releases.syke_newest) - 1)
+        assert {period for period, _ in closed} == {newest}, dataset
+        assert all(flag is not None and "p" in flag.split(",") for _, flag in closed), dataset
 
 
 def test_values_from_a_provisional_year_carry_the_flag_through_ratios_and_indexes(releases: Releases) -> None:
