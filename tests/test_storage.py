@@ -198,7 +198,7 @@ def test_a_flag_change_alone_is_counted_apart_from_revised_values_and_keeps_the_
     reflagged = [("049", "Liikenne", "2021"), ("049", "Sähkö", "2021")]  # e -> none; none -> e
     revised = [("049", "Liikenne", "2022"), ("049", "Sähkö", "2022")]  # value changed; p -> none
     unchanged = ("049", "Maatalous", "2022")
-    first = {
+    first: dict[tuple[str, str, str], float | None] = {
         **dict.fromkeys(confirmed, 10.0),
         **dict.fromkeys(reflagged, 20.0),
         **dict.fromkeys(revised, 30.0),
@@ -212,7 +212,13 @@ def test_a_flag_change_alone_is_counted_apart_from_revised_values_and_keeps_the_
         reader_version="t/1",
         raw_store=raw_store,
     )
-    second = {**first, revised[0]: 31.0, revised[1]: 29.0, unchanged: 40.0, ("049", "Liikenne", "2024"): 5.0}
+    second: dict[tuple[str, str, str], float | None] = {
+        **first,
+        revised[0]: 31.0,
+        revised[1]: 29.0,
+        unchanged: 40.0,
+        ("049", "Liikenne", "2024"): 5.0,
+    }
     second_flags = {reflagged[1]: "e", unchanged: "e", ("049", "Liikenne", "2024"): "p"}
     result = load_snapshot(
         engine,
