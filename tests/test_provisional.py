@@ -164,7 +164,7 @@ def test_the_next_release_makes_the_preliminary_year_final_with_its_number_kept(
 def test_the_year_made_final_counts_as_confirmed_not_revised_and_its_history_is_kept(
     releases: Releases,
 ) -> None:
-    obs, series, snap = schema.observation, schema.series, schema.snapshot
+    obs, series, snap, runs = schema.observation, schema.series, schema.snapshot, schema.job_run
     for dataset in DATASETS:
         result = releases.results[dataset]
         provisional = releases.provisional_rows[dataset]
@@ -185,6 +185,13 @@ def test_the_year_made_final_counts_as_confirmed_not_revised_and_its_history_is_
                 .where(series.c.dataset_id == dataset, obs.c.valid_to.is_not(None))
             ).all()
         assert tuple(stored) == (0, provisional, 0), dataset
+        with releases.engine.connect() as conn:
+            run = conn.execute(
+                select(runs.c.rows_revised, runs.c.rows_confirmed, runs.c.rows_reflagged).where(
+                    runs.c.snapshot_id == result.snapshot_id, runs.c.outcome == "success"
+                )
+            ).one()
+        assert tuple(run) == (0, provisional, 0), dataset  # the job run records the same counts
         # history kept: every provisional row closed (its successor, the same number, is current)
         assert len(closed) == provisional, dataset
         newest = str((releases.hsy_newest if dataset == "hsy_emissions" else releases.syke_newest) - 1)
