@@ -486,6 +486,54 @@ def test_migration_0005_keeps_the_data_and_the_current_index_and_drops_only_the_
         engine.dispose()
 
 
+def test_migration_0009_adds_the_flag_only_counts_as_zero_to_the_snapshots_loaded_before(
+    db_url: str, dataset_info: DatasetInfo, raw_store: RawStore
+) -> None:
+    from alembic import command
+
+    from storage.engine import alembic_config, create_db_engine
+
+    def to(revision: str, step: str = "upgrade") -> None:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+
+    engine = create_db_engine(db_url)
+    snap = schema.snapshot
+    try:
+        to("0008")  # a database of the previous schema: a load that changes no flag still writes it
+        data = frame({("049", "Liikenne", "2023"): 240.5}, {("049", "Liikenne", "2023"): "p"})
+        load_snapshot(
+            engine, dataset_info, [make_payload(b"v1", T0)], data, reader_version="t/1", raw_store=raw_store
+        )
+        migrate(engine)
+        columns = (snap.c.rows_added, snap.c.rows_confirmed, snap.c.rows_reflagged)
+        with engine.connect() as conn:
+            assert conn.execute(select(*columns)).all() == [(1, 0, 0)]
+        result = load_snapshot(
+            engine,
+            dataset_info,
+            [make_payload(b"v2", T0 + timedelta(days=1))],
+            frame({("049", "Liikenne", "2023"): 240.5}),
+            reader_version="t/1",
+            raw_store=raw_store,
+        )
+        assert (result.revised, result.confirmed) == (0, 1)
+        with engine.connect() as conn:
+            assert conn.execute(select(*columns).order_by(snap.c.id)).all() == [(1, 0, 0), (0, 1, 0)]
+        to("0008", "downgrade")
+        assert {"rows_confirmed", "rows_reflagged"}.isdisjoint(
+            c["name"] for c in inspect(engine).get_columns("snapshot")
+        )
+        migrate(engine)
+        assert {"rows_confirmed", "rows_reflagged"} <= {
+            c["name"] for c in inspect(engine).get_columns("job_run")
+        }
+    finally:
+        engine.dispose()
+
+
 def test_a_reference_to_a_missing_series_or_snapshot_is_caught(
     engine: Engine, dataset_info: DatasetInfo, raw_store: RawStore
 ) -> None:
