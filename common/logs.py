@@ -8,7 +8,10 @@ import sys
 from datetime import UTC, datetime
 
 # Extra fields a log call may carry (logger.info(..., extra={...})) that the JSON form keeps.
-STRUCTURED_FIELDS = ("job", "dataset", "duration_s", "rows_added", "rows_revised", "outcome", "trigger")
+STRUCTURED_FIELDS = (
+    *("job", "dataset", "duration_s", "rows_added", "rows_revised", "rows_confirmed", "rows_reflagged"),
+    *("outcome", "trigger"),
+)
 
 
 class JsonLinesFormatter(logging.Formatter):

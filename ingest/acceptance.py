@@ -200,6 +200,8 @@ def accept(
             rows_revised=result.revised,
             rows_unchanged=result.unchanged,
             rows_withdrawn=result.withdrawn,
+            rows_confirmed=result.confirmed,
+            rows_reflagged=result.reflagged,
             snapshot_id=result.snapshot_id,
         )
         record_loaded(engine, rejection.id, result.snapshot_id)

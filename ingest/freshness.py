@@ -141,7 +141,16 @@ def _read_stored(engine: Engine) -> _Stored:
         last_change = dict(
             conn.execute(
                 select(snap.c.dataset_id, func.max(snap.c.fetched_at))
-                .where((snap.c.rows_added + snap.c.rows_revised + snap.c.rows_withdrawn) > 0)
+                .where(
+                    (
+                        snap.c.rows_added
+                        + snap.c.rows_revised
+                        + snap.c.rows_withdrawn
+                        + snap.c.rows_confirmed
+                        + snap.c.rows_reflagged
+                    )
+                    > 0
+                )
                 .group_by(snap.c.dataset_id)
             ).all()
         )

@@ -238,6 +238,8 @@ def _ingest_locked(
         rows_revised=result.revised,
         rows_unchanged=result.unchanged,
         rows_withdrawn=result.withdrawn,
+        rows_confirmed=result.confirmed,
+        rows_reflagged=result.reflagged,
         snapshot_id=result.snapshot_id,
     )
     log.info("%s", result.summary())

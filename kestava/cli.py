@@ -269,7 +269,9 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     engine.dispose()
     mode = "offline snapshot" if offline else "live"
     table = Table(title=f"Ingest ({mode}) into {safe_url(settings.resolved_database_url())}")
-    counts = ("new", "revised", "unchanged", "withdrawn")
+    # revised: the value changed; confirmed: provisional made final, same value; reflagged: another flag
+    # change, same value
+    counts = ("new", "revised", "confirmed", "reflagged", "unchanged", "withdrawn")
     for column in ("dataset", "outcome", *counts, "payloads (304)", "s", "error"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
@@ -279,6 +281,8 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
             f"[{OUTCOME_STYLE.get(o.outcome, 'white')}]{o.outcome}",
             str(result.added if result else 0),
             str(result.revised if result else 0),
+            str(result.confirmed if result else 0),
+            str(result.reflagged if result else 0),
             str(result.unchanged if result else 0),
             str(result.withdrawn if result else 0),
             f"{o.payloads} ({o.not_modified})",

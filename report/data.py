@@ -1099,11 +1099,12 @@ def _ols_outlook(
 class Changes:
     """What changed between `start` and `end` (naive UTC): the report's "what changed" section.
 
-    snapshots: snapshot_id, dataset_id, title, fetched_at (Europe/Helsinki), rows_added, rows_revised,
-    rows_unchanged, rows_withdrawn, is_demo. flips: indicator, area, method, status_before, status_after,
-    cause (the report areas only). sources: the freshness_frame rows that are late, failed or never
-    fetched at the end, with state_before (at the start). failed_runs: job, dataset_id, started_at
-    (Europe/Helsinki), outcome, error.
+    snapshots: snapshot_id, dataset_id, title, fetched_at (Europe/Helsinki), rows_added, rows_revised
+    (values changed), rows_unchanged, rows_withdrawn, rows_confirmed and rows_reflagged (the same value, its
+    flag changed: provisional made final, or otherwise), is_demo. flips: indicator, area, method,
+    status_before, status_after, cause (the report areas only). sources: the freshness_frame rows that are
+    late, failed or never fetched at the end, with state_before (at the start). failed_runs: job,
+    dataset_id, started_at (Europe/Helsinki), outcome, error.
     """
 
     start: datetime
@@ -1147,6 +1148,8 @@ def changes(
                 "rows_revised": int(r["rows_revised"]),
                 "rows_unchanged": int(r["rows_unchanged"]),
                 "rows_withdrawn": int(r["rows_withdrawn"]),
+                "rows_confirmed": int(r["rows_confirmed"]),
+                "rows_reflagged": int(r["rows_reflagged"]),
                 "is_demo": bool(r["is_demo"]),
             }
             for r in snaps.iter_rows(named=True)
@@ -1160,6 +1163,8 @@ def changes(
             "rows_revised": pl.Int64(),
             "rows_unchanged": pl.Int64(),
             "rows_withdrawn": pl.Int64(),
+            "rows_confirmed": pl.Int64(),
+            "rows_reflagged": pl.Int64(),
             "is_demo": pl.Boolean(),
         },
     )

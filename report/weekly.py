@@ -870,49 +870,41 @@ def _method_name(method: object, lang: str) -> str:
 
 
 def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict[str, Any]:
-    col = {k: t(f"report_col.{k}", lang) for k in ("dataset", "fetched", "rows_added", "rows_revised")}
+    counts = ("rows_added", "rows_revised", "rows_confirmed", "rows_reflagged")
     snaps = found.snapshots
     new_data = None
     if snaps.height:
         new_data = Table(
             t("report.new_data_caption", lang),
-            [
-                col["dataset"],
-                col["fetched"],
-                col["rows_added"],
-                col["rows_revised"],
-                t("report_col.demo", lang),
-            ],
+            [t(f"report_col.{k}", lang) for k in ("dataset", "fetched", *counts, "demo")],
             [
                 [
                     rd.dataset_label(r["dataset_id"], lang, r["title"]),
                     format_datetime(r["fetched_at"], lang),
-                    format_number(r["rows_added"], lang),
-                    format_number(r["rows_revised"], lang),
+                    *(format_number(r[k], lang) for k in counts),
                     format_cell(r["is_demo"], "is_demo", lang),
                 ]
                 for r in snaps.iter_rows(named=True)
             ],
-            [False, False, True, True, False],
+            [False, False, *(True for _ in counts), False],
         )
+    # values changed, then values withdrawn, then flags changed with the values kept (a provisional figure
+    # made final is not a revision: a reader looking for the changed number would find none)
     revised = [
         t(
-            "report.revised_item",
+            f"report.{item}",
             lang,
             dataset=rd.dataset_label(r["dataset_id"], lang, r["title"]),
-            rows=format_number(r["rows_revised"], lang),
+            rows=format_number(r[column], lang),
             date=format_date(r["fetched_at"], lang),
         )
-        for r in snaps.filter(pl.col("rows_revised") > 0).iter_rows(named=True)
-    ] + [
-        t(
-            "report.withdrawn_item",
-            lang,
-            dataset=rd.dataset_label(r["dataset_id"], lang, r["title"]),
-            rows=format_number(r["rows_withdrawn"], lang),
-            date=format_date(r["fetched_at"], lang),
+        for item, column in (
+            ("revised_item", "rows_revised"),
+            ("withdrawn_item", "rows_withdrawn"),
+            ("confirmed_item", "rows_confirmed"),
+            ("reflagged_item", "rows_reflagged"),
         )
-        for r in snaps.filter(pl.col("rows_withdrawn") > 0).iter_rows(named=True)
+        for r in snaps.filter(pl.col(column) > 0).iter_rows(named=True)
     ]
     flips = None
     if found.flips.height:
@@ -998,6 +990,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
         "heading": heading,
         "new_data": new_data,
         "revised": revised,
+        "values_revised": bool(snaps.height) and bool((snaps["rows_revised"] > 0).any()),
         "flips": flips,
         "sources": sources,
         "failed": failed,

@@ -31,7 +31,15 @@ _PENDING = (
     .where(
         _run.c.job.like("ingest:%"),
         _run.c.outcome == "success",
-        (_run.c.rows_added + _run.c.rows_revised + _run.c.rows_withdrawn) > 0,
+        # a flag alone changed (confirmed, reflagged) changes the indicators' flags (provisional)
+        (
+            _run.c.rows_added
+            + _run.c.rows_revised
+            + _run.c.rows_withdrawn
+            + _run.c.rows_confirmed
+            + _run.c.rows_reflagged
+        )
+        > 0,
         _run.c.dataset_id.is_not(None),
         or_(_LAST_COMPUTE.is_(None), _run.c.finished_at >= _LAST_COMPUTE),
     )

@@ -35,6 +35,8 @@ def _log_job(
     dataset: str | None = None,
     rows_added: int = 0,
     rows_revised: int = 0,
+    rows_confirmed: int = 0,
+    rows_reflagged: int = 0,
     error: str | None = None,
 ) -> None:
     level = logging.ERROR if outcome in ("failed", "rejected") else logging.INFO
@@ -51,6 +53,8 @@ def _log_job(
             "duration_s": round(seconds, 3),
             "rows_added": rows_added,
             "rows_revised": rows_revised,
+            "rows_confirmed": rows_confirmed,
+            "rows_reflagged": rows_reflagged,
             "outcome": outcome,
             "trigger": trigger,
         },

@@ -33,6 +33,7 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
     result = outcome.result
     added, revised = (result.added, result.revised) if result else (0, 0)
     withdrawn = result.withdrawn if result else 0
+    confirmed, reflagged = (result.confirmed, result.reflagged) if result else (0, 0)
     _log_job(
         job,
         outcome.outcome,
@@ -41,6 +42,8 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
         dataset=dataset_id,
         rows_added=added,
         rows_revised=revised,
+        rows_confirmed=confirmed,
+        rows_reflagged=reflagged,
         error=redact(outcome.error, runtime.secrets) if outcome.error else None,
     )
     check_run(
@@ -52,7 +55,7 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
         cleared=outcome.cleared,
         busy_limit_min=runtime.job_time_limit_s / 60,
     )
-    if outcome.outcome == "success" and added + revised + withdrawn > 0:
+    if outcome.outcome == "success" and added + revised + withdrawn + confirmed + reflagged > 0:
         check_freshness(runtime.alerter, runtime.catalogue, _today(), [dataset_id])
         if runtime.stop.is_set():
             log.info("compute left pending: the scheduler is stopping", extra={"job": "compute"})

@@ -58,6 +58,8 @@ def finish_run(
     rows_revised: int = 0,
     rows_unchanged: int = 0,
     rows_withdrawn: int = 0,
+    rows_confirmed: int = 0,
+    rows_reflagged: int = 0,
     snapshot_id: int | None = None,
 ) -> None:
     """Record how a job ended."""
@@ -75,6 +77,8 @@ def finish_run(
                 rows_revised=rows_revised,
                 rows_unchanged=rows_unchanged,
                 rows_withdrawn=rows_withdrawn,
+                rows_confirmed=rows_confirmed,
+                rows_reflagged=rows_reflagged,
                 snapshot_id=snapshot_id,
             )
         )

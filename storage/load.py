@@ -14,6 +14,7 @@ from typing import Protocol
 import polars as pl
 from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select
 
+from common.flags import is_provisional
 from common.payload import Payload
 from storage import schema
 from storage.checks import check_observations, dimension_columns
@@ -55,8 +56,9 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a load did: nothing (same payload as before), or rows added, revised, unchanged and withdrawn
-    (closed: the payload covered them and no longer holds them)."""
+    """What a load did: nothing (same payload as before), or rows added, revised (value changed),
+    unchanged, withdrawn (closed: the payload covered them and no longer holds them), confirmed (same
+    value, no longer provisional) and reflagged (same value, another flag change)."""
 
     dataset_id: str
     snapshot_id: int
@@ -65,15 +67,39 @@ class LoadResult:
     revised: int = 0
     unchanged: int = 0
     withdrawn: int = 0
+    confirmed: int = 0
+    reflagged: int = 0
 
     def summary(self) -> str:
+        """One line: the snapshot and its counts (withdrawn, confirmed and reflagged only when any)."""
         if self.unchanged_payload:
             return f"{self.dataset_id}: payload unchanged (snapshot {self.snapshot_id}); nothing written"
-        withdrawn = f", {self.withdrawn} withdrawn" if self.withdrawn else ""
+        extra = "".join(
+            f", {count} {name}"
+            for count, name in (
+                (self.withdrawn, "withdrawn"),
+                (self.confirmed, "provisional confirmed (value unchanged)"),
+                (self.reflagged, "reflagged (value unchanged)"),
+            )
+            if count
+        )
         return (
             f"{self.dataset_id}: snapshot {self.snapshot_id}: {self.added} new, {self.revised} revised, "
-            f"{self.unchanged} unchanged{withdrawn}"
+            f"{self.unchanged} unchanged{extra}"
         )
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Incoming rows against the current ones: added, replaced (value or flag changed: the current row is
+    closed and the new one written) and the counts of replaced rows by kind, and of unchanged rows."""
+
+    added: pl.DataFrame
+    replaced: pl.DataFrame
+    revised: int  # the value changed (ne_missing)
+    confirmed: int  # same value; the old flag was provisional, the new one is not
+    reflagged: int  # same value; any other flag change
+    unchanged: int
 
 
 def combined_sha256(payloads: Sequence[Payload]) -> str:
@@ -109,7 +135,8 @@ def load_snapshot(
 
     A payload set identical (sha256) to the dataset's last snapshot changes nothing. Otherwise a new
     snapshot is recorded; observations new to the database are added, changed ones close the previous
-    row (valid_to) and add the new value, and identical ones are counted as unchanged. A current
+    row (valid_to) and add the new value (counted as revised when the value changed, confirmed or reflagged
+    when only its flag did), and identical ones are counted as unchanged. A current
     observation the payload covers (`covers`, a filter on area and period: ingest.completeness.coverage;
     None: none) and no longer holds is withdrawn: its row is closed (valid_to) with no new one, its
     history kept. Any error rolls
@@ -144,7 +171,8 @@ def load_snapshot(
             _upsert_dataset(conn, dataset)
             ids = _series_ids(conn, dataset.id, keyed)
             rows = keyed.join(ids, on="key", how="left").select("series_id", "period", "value", "flag")
-            added, revised, unchanged = _diff(rows, current)
+            diff = _diff(rows, current)
+            added, replaced = diff.added, diff.replaced  # replaced: every kind closes its old row
             withdrawn = _withdrawn(conn, dataset.id, rows, current, covers)
             stage("diffed")
             inserted = conn.execute(
@@ -155,11 +183,13 @@ def load_snapshot(
                     reader_version=reader_version,
                     is_demo=any(p.is_demo for p in payloads),
                     rows_added=added.height,
-                    rows_revised=revised.height,
-                    rows_unchanged=unchanged,
-                    # left to its server default (0) when none: a load still writes a database that
-                    # predates the column (migration 0007) the same way
+                    rows_revised=diff.revised,
+                    rows_unchanged=diff.unchanged,
+                    # each left to its server default (0) when none: a load still writes a database that
+                    # predates the column (migrations 0007, 0009) the same way
                     **({"rows_withdrawn": withdrawn.height} if withdrawn.height else {}),
+                    **({"rows_confirmed": diff.confirmed} if diff.confirmed else {}),
+                    **({"rows_reflagged": diff.reflagged} if diff.reflagged else {}),
                 )
             ).inserted_primary_key
             assert inserted is not None
@@ -172,11 +202,11 @@ def load_snapshot(
                 ],
             )
             stage("snapshot recorded")
-            if revised.height or withdrawn.height:
-                _close_revised(conn, pl.concat([revised.select(KEY), withdrawn.select(KEY)]), fetched_at)
+            if replaced.height or withdrawn.height:
+                _close_revised(conn, pl.concat([replaced.select(KEY), withdrawn.select(KEY)]), fetched_at)
             stage("revisions closed")
             new_rows = (
-                pl.concat([added, revised])
+                pl.concat([added, replaced])
                 .sort("series_id", "period")
                 .with_columns(
                     pl.lit(snapshot_id, dtype=pl.Int64).alias("snapshot_id"),
@@ -191,7 +221,15 @@ def load_snapshot(
                 lock.check(conn)  # last: a lock lost meanwhile rolls everything back
             stage("observations written")
         return LoadResult(
-            dataset.id, snapshot_id, False, added.height, revised.height, unchanged, withdrawn.height
+            dataset.id,
+            snapshot_id,
+            False,
+            added=added.height,
+            revised=diff.revised,
+            unchanged=diff.unchanged,
+            withdrawn=withdrawn.height,
+            confirmed=diff.confirmed,
+            reflagged=diff.reflagged,
         )
 
 
@@ -339,10 +377,11 @@ def _current_observations(conn: Connection, dataset_id: str) -> pl.DataFrame:
     )
 
 
-def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Split incoming rows into (added, revised, count unchanged) against the current values (one join)."""
+def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> Diff:
+    """Split incoming rows into added, replaced (revised, confirmed or reflagged) and unchanged against the
+    current values (one join)."""
     if current is None or current.height == 0:
-        return rows, rows.clear(), 0
+        return Diff(rows, rows.clear(), 0, 0, 0, 0)
     joined = rows.join(
         current.with_columns(pl.lit(True).alias("present")),
         on=["series_id", "period"],
@@ -350,10 +389,22 @@ def _diff(rows: pl.DataFrame, current: pl.DataFrame | None) -> tuple[pl.DataFram
         suffix="_old",
     )
     present = pl.col("present").is_not_null()
-    changed = pl.col("value").ne_missing(pl.col("value_old")) | pl.col("flag").ne_missing(pl.col("flag_old"))
+    value_changed = pl.col("value").ne_missing(pl.col("value_old"))
+    flag_changed = pl.col("flag").ne_missing(pl.col("flag_old"))
     added = joined.filter(~present).select(rows.columns)
-    revised = joined.filter(present & changed).select(rows.columns)
-    return added, revised, rows.height - added.height - revised.height
+    replaced = joined.filter(present & (value_changed | flag_changed))
+    reflags = replaced.filter(~value_changed)
+    confirmed = int(
+        reflags.select((is_provisional(pl.col("flag_old")) & ~is_provisional(pl.col("flag"))).sum()).item()
+    )
+    return Diff(
+        added=added,
+        replaced=replaced.select(rows.columns),
+        revised=replaced.height - reflags.height,
+        confirmed=confirmed,
+        reflagged=reflags.height - confirmed,
+        unchanged=rows.height - added.height - replaced.height,
+    )
 
 
 def _withdrawn(

@@ -46,7 +46,13 @@ def expect_observations(engine: Engine, datasets: Sequence[str]) -> None:
     if engine.dialect.name != "sqlite" or not datasets:
         return
     snap = schema.snapshot
-    rows = snap.c.rows_added + snap.c.rows_revised + snap.c.rows_unchanged
+    rows = (
+        snap.c.rows_added
+        + snap.c.rows_revised
+        + snap.c.rows_confirmed
+        + snap.c.rows_reflagged
+        + snap.c.rows_unchanged
+    )
     largest_latest = LATEST_DIGESTS_OF.with_only_columns(func.max(rows))  # over each one's newest snapshot
     with engine.connect() as conn:
         largest = conn.execute(largest_latest, {"datasets": list(datasets)}).scalar()

@@ -64,6 +64,10 @@ snapshot = Table(
     Column("rows_unchanged", Integer, nullable=False),
     # observations closed because the payload covered them and no longer held them (storage.load)
     Column("rows_withdrawn", Integer, nullable=False, server_default="0"),
+    # observations whose value stayed and whose flag changed: provisional made final (confirmed), or any
+    # other flag change (reflagged); rows_revised counts changed values only (storage.load)
+    Column("rows_confirmed", Integer, nullable=False, server_default="0"),
+    Column("rows_reflagged", Integer, nullable=False, server_default="0"),
     Index(None, "dataset_id", "sha256"),
 )
 
@@ -179,6 +183,8 @@ job_run = Table(
     Column("rows_revised", Integer, nullable=False, server_default="0"),
     Column("rows_unchanged", Integer, nullable=False, server_default="0"),
     Column("rows_withdrawn", Integer, nullable=False, server_default="0"),  # see snapshot.rows_withdrawn
+    Column("rows_confirmed", Integer, nullable=False, server_default="0"),  # see snapshot.rows_confirmed
+    Column("rows_reflagged", Integer, nullable=False, server_default="0"),  # see snapshot.rows_reflagged
     Column("snapshot_id", Integer),
     Column("host", String(255)),
     Column("pid", Integer),

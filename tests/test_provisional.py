@@ -15,14 +15,14 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from common.flags import flag_meanings, is_provisional, normalised_flags, provisional_flags
 from indicators.catalogue import ReductionTarget, load_indicator_catalogue
@@ -34,8 +34,10 @@ from report import charts, weekly
 from report import data as rd
 from report.charts import ChartMeta, chart_table, indicator_history
 from report.export import export_table
-from report.i18n import LANGS, format_period, t
+from report.i18n import LANGS, format_date, format_number, format_period, t
+from storage import read, schema
 from storage.engine import open_database
+from storage.load import LoadResult
 from storage.rawstore import RawStore
 from tests.conftest import BACKENDS, LOADED_TODAY, fresh_database
 from tests.test_revisions import _xlsx_rows
@@ -89,6 +91,10 @@ class Releases:
     syke_newest: int
     before: pl.DataFrame
     after: pl.DataFrame
+    provisional_rows: dict[
+        str, int
+    ]  # each dataset's current rows flagged provisional before the next release
+    results: dict[str, LoadResult]  # the next release's loads
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -110,13 +116,15 @@ def releases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         assert all(o.ok for o in first), [(o.dataset_id, o.error) for o in first if not o.ok]
         assert not compute(engine, today=LOADED_TODAY).errors
         before = api.indicator_values(kind="observed", engine=engine)
+        provisional_rows = {
+            d: read.observations(engine, d).filter(is_provisional(pl.col("flag"))).height for d in DATASETS
+        }
         second = ingest(engine, raw, DATASETS, offline=True)
         assert {o.dataset_id: o.outcome for o in second} == dict.fromkeys(DATASETS, "success")
-        # the year that became final is a revision of its flag, not of its number
-        assert all(o.result is not None and o.result.revised > 0 for o in second)
+        results = {o.dataset_id: o.result for o in second if o.result is not None}
         assert not compute(engine, today=LOADED_TODAY).errors
         after = api.indicator_values(kind="observed", engine=engine)
-        yield Releases(engine, hsy_newest, syke_newest, before, after)
+        yield Releases(engine, hsy_newest, syke_newest, before, after, provisional_rows, results)
         engine.dispose()
 
 
@@ -151,6 +159,120 @@ def test_the_next_release_makes_the_preliminary_year_final_with_its_number_kept(
     ).all()  # the bundled release did not revise 2023's numbers
     assert all(_provisional(f) for f in joined["flags"])
     assert not any(_provisional(f) for f in joined["flags_after"])
+
+
+def test_the_year_made_final_counts_as_confirmed_not_revised_and_its_history_is_kept(
+    releases: Releases,
+) -> None:
+    obs, series, snap, runs = schema.observation, schema.series, schema.snapshot, schema.job_run
+    for dataset in DATASETS:
+        result = releases.results[dataset]
+        provisional = releases.provisional_rows[dataset]
+        assert provisional > 0, dataset
+        counts = (result.revised, result.confirmed, result.reflagged)
+        assert counts == (0, provisional, 0), (dataset, result.summary())
+        assert result.added > 0, dataset  # the new year
+        assert f"{provisional} provisional confirmed" in result.summary()
+        with releases.engine.connect() as conn:
+            stored = conn.execute(
+                select(snap.c.rows_revised, snap.c.rows_confirmed, snap.c.rows_reflagged).where(
+                    snap.c.id == result.snapshot_id
+                )
+            ).one()
+            closed = conn.execute(
+                select(obs.c.period, obs.c.flag)
+                .join(series, series.c.id == obs.c.series_id)
+                .where(series.c.dataset_id == dataset, obs.c.valid_to.is_not(None))
+            ).all()
+        assert tuple(stored) == (0, provisional, 0), dataset
+        with releases.engine.connect() as conn:
+            run = conn.execute(
+                select(runs.c.rows_revised, runs.c.rows_confirmed, runs.c.rows_reflagged).where(
+                    runs.c.snapshot_id == result.snapshot_id, runs.c.outcome == "success"
+                )
+            ).one()
+        assert tuple(run) == (0, provisional, 0), dataset  # the job run records the same counts
+        # history kept: every provisional row closed (its successor, the same number, is current)
+        assert len(closed) == provisional, dataset
+        newest = str((releases.hsy_newest if dataset == "hsy_emissions" else releases.syke_newest) - 1)
+        assert {period for period, _ in closed} == {newest}, dataset
+        assert all(flag is not None and "p" in flag.split(",") for _, flag in closed), dataset
+
+
+def _snapshot_changes(releases: Releases) -> rd.Changes:
+    """The report's changes over both releases (each snapshot's counts as loaded)."""
+    end = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)
+    return rd.changes(releases.engine, datetime(2000, 1, 1), end, lang="en")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_what_changed_says_provisional_values_were_confirmed_not_revised(
+    releases: Releases, lang: str
+) -> None:
+    found = _snapshot_changes(releases)
+    context = weekly._changes_context(found, weekly.current_week(), lang)
+    latest = (
+        found.snapshots.filter(pl.col("dataset_id").is_in(DATASETS))
+        .group_by("dataset_id")
+        .agg(pl.all().sort_by("snapshot_id").last())
+    )
+    assert latest.height == len(DATASETS)
+    for r in latest.iter_rows(named=True):
+        rows = format_number(releases.provisional_rows[r["dataset_id"]], lang)
+        date_text = format_date(r["fetched_at"], lang)
+        label = rd.dataset_label(r["dataset_id"], lang, r["title"])
+        confirmed = t("report.confirmed_item", lang, dataset=label, rows=rows, date=date_text)
+        assert confirmed in context["revised"], (confirmed, context["revised"])
+        # no item claims that this release revised values
+        revised = t("report.revised_item", lang, dataset=label, rows=rows, date=date_text)
+        assert revised not in context["revised"]
+        assert not any(
+            item.startswith(f"{label}: ") and date_text in item
+            for item in context["revised"]
+            if item != confirmed
+        ), context["revised"]
+    assert not context["values_revised"]
+    table = context["new_data"]
+    confirmed_column = table.headers.index(t("report_col.rows_confirmed", lang))
+    revised_column = table.headers.index(t("report_col.rows_revised", lang))
+    shown = [(row[revised_column], row[confirmed_column]) for row in table.rows]
+    for r in latest.iter_rows(named=True):
+        assert ("0", format_number(releases.provisional_rows[r["dataset_id"]], lang)) in shown, shown
+
+
+def test_the_built_report_says_no_value_was_revised_and_names_the_confirmed_ones(
+    releases: Releases, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    found = _snapshot_changes(releases)
+    fetched = found.snapshots.filter(pl.col("snapshot_id") == releases.results["syke_emissions"].snapshot_id)
+    week = weekly.current_week(fetched["fetched_at"].item().date())
+    (built,) = weekly.build_reports(
+        releases.engine, week, ("en",), out_dir=tmp_path_factory.mktemp("changes"), images=False
+    ).values()
+    html = built.path.read_text(encoding="utf-8")
+    section = html[html.index('id="changes"') :]
+    section = section[: section.index("</section>")]
+    assert t("report.revised_none", "en") in section
+    assert "provisional values confirmed, numbers unchanged" in section
+    assert "previously published values revised" not in section
+
+
+def test_the_site_vintages_table_counts_the_year_made_final_apart_from_revisions(releases: Releases) -> None:
+    from report.site.content import SiteData, _vintages
+
+    entry = load_indicator_catalogue().get("ghg_total")
+    for lang in LANGS:
+        published, _revisions = _vintages(SiteData(releases.engine), entry, "049", lang)
+        assert published is not None
+        headers = published.headers
+        revised = headers.index(t("site.col_revised", lang))
+        confirmed = headers.index(t("site.col_confirmed", lang))
+        reflagged = headers.index(t("site.col_reflagged", lang))
+        snapshot = headers.index(t("site.col_snapshot", lang))
+        by_snapshot = {row[snapshot]: row for row in published.rows}
+        latest = by_snapshot[str(releases.results["hsy_emissions"].snapshot_id)]
+        expected = format_number(releases.provisional_rows["hsy_emissions"], lang)
+        assert (latest[revised], latest[confirmed], latest[reflagged]) == ("0", expected, "0"), latest
 
 
 def test_values_from_a_provisional_year_carry_the_flag_through_ratios_and_indexes(releases: Releases) -> None:

@@ -795,6 +795,8 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
                 "rows_revised": [1234],
                 "rows_unchanged": [5000],
                 "rows_withdrawn": [3],
+                "rows_confirmed": [12],
+                "rows_reflagged": [2],
                 "is_demo": [False],
             }
         ),
@@ -822,14 +824,33 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
     context = weekly._changes_context(found, weekly.parse_week("2026-W48"), "en")
     assert context["heading"] == "What changed in week 48"
     assert context["new_data"].rows == [
-        ["HSY: Helsinki-region greenhouse gas emissions", "24 Nov 2026, 08:05", "26", "1,234", "no"]
+        [
+            "HSY: Helsinki-region greenhouse gas emissions",
+            "24 Nov 2026, 08:05",
+            "26",
+            "1,234",
+            "12",
+            "2",
+            "no",
+        ]
+    ]
+    assert context["new_data"].headers[2:6] == [
+        "New rows",
+        "Revised rows",
+        "Provisional confirmed",
+        "Status flag changed",
     ]
     assert context["revised"] == [
         "HSY: Helsinki-region greenhouse gas emissions: "
         "1,234 previously published values revised (24 Nov 2026)",
         "HSY: Helsinki-region greenhouse gas emissions: "
         "3 previously published values withdrawn from the new release (24 Nov 2026)",
+        "HSY: Helsinki-region greenhouse gas emissions: "
+        "12 provisional values confirmed, numbers unchanged (24 Nov 2026)",
+        "HSY: Helsinki-region greenhouse gas emissions: "
+        "status flag changed for 2 previously published values, numbers unchanged (24 Nov 2026)",
     ]
+    assert context["values_revised"]
     assert context["flips"].rows == [
         [
             "Greenhouse gas emissions",

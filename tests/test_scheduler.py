@@ -1186,7 +1186,16 @@ def test_scheduler_process_runs_in_order_retries_alerts_and_stops_cleanly(
     stopped = [e for e in entries if e.get("message") == "scheduler stopped"]
     assert stopped and stopped[0]["outcome"] == "stopped"
     finished = [e for e in entries if e.get("job") == "ingest:a" and e.get("outcome") == "success"]
-    assert finished and {"dataset", "duration_s", "rows_added", "rows_revised", "trigger"} <= set(finished[0])
+    logged = {
+        "dataset",
+        "duration_s",
+        "rows_added",
+        "rows_revised",
+        "rows_confirmed",
+        "rows_reflagged",
+        "trigger",
+    }
+    assert finished and logged <= set(finished[0])
     assert SECRET not in process.log_path.read_text()
 
 

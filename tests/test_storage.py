@@ -189,6 +189,77 @@ def test_missing_value_is_null_not_zero_and_flag_change_is_a_revision(
     assert result.revised == 1
 
 
+def test_a_flag_change_alone_is_counted_apart_from_revised_values_and_keeps_the_history(
+    engine: Engine, dataset_info: DatasetInfo, raw_store: RawStore
+) -> None:
+    """Same value, provisional flag gone: confirmed; same value, another flag change: reflagged; a changed
+    value is revised whatever its flag did. Every one closes its old row and writes the new one."""
+    confirmed = [("049", "Liikenne", "2023"), ("049", "Sähkö", "2023"), ("049", "Maatalous", "2023")]
+    reflagged = [("049", "Liikenne", "2021"), ("049", "Sähkö", "2021")]  # e -> none; none -> e
+    revised = [("049", "Liikenne", "2022"), ("049", "Sähkö", "2022")]  # value changed; p -> none
+    unchanged = ("049", "Maatalous", "2022")
+    first: dict[tuple[str, str, str], float | None] = {
+        **dict.fromkeys(confirmed, 10.0),
+        **dict.fromkeys(reflagged, 20.0),
+        **dict.fromkeys(revised, 30.0),
+    }
+    first_flags = {**dict.fromkeys(confirmed, "p"), reflagged[0]: "e", revised[0]: "p", unchanged: "e"}
+    load_snapshot(
+        engine,
+        dataset_info,
+        [make_payload(b"v1", T0)],
+        frame({**first, unchanged: 40.0}, first_flags),
+        reader_version="t/1",
+        raw_store=raw_store,
+    )
+    second: dict[tuple[str, str, str], float | None] = {
+        **first,
+        revised[0]: 31.0,
+        revised[1]: 29.0,
+        unchanged: 40.0,
+        ("049", "Liikenne", "2024"): 5.0,
+    }
+    second_flags = {reflagged[1]: "e", unchanged: "e", ("049", "Liikenne", "2024"): "p"}
+    result = load_snapshot(
+        engine,
+        dataset_info,
+        [make_payload(b"v2", T0 + timedelta(days=30))],
+        frame(second, second_flags),
+        reader_version="t/1",
+        raw_store=raw_store,
+    )
+    counts = (result.added, result.revised, result.confirmed, result.reflagged, result.unchanged)
+    assert counts == (1, 2, 3, 2, 1)
+    assert "2 revised" in result.summary() and "3 provisional confirmed" in result.summary()
+    assert "2 reflagged" in result.summary()
+    snap = schema.snapshot
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(snap.c.rows_revised, snap.c.rows_confirmed, snap.c.rows_reflagged).where(
+                snap.c.id == result.snapshot_id
+            )
+        ).one()
+    assert tuple(stored) == (2, 3, 2)
+    # history kept: each replaced row closed, its successor current
+    replaced = len(confirmed) + len(reflagged) + len(revised)
+    assert count(engine, "observation") == len(first) + 1 + replaced + 1
+    closed = read.observations(engine, "hsy_emissions", as_of=T0 + timedelta(days=1))
+    assert closed.filter(pl.col("period") == "2023")["flag"].to_list() == ["p"] * 3
+    current = read.observations(engine, "hsy_emissions").filter(pl.col("period") == "2023")
+    assert current["value"].to_list() == [10.0] * 3 and current["flag"].null_count() == 3
+    # a load that changes nothing but values names no flag-only changes
+    again = load_snapshot(
+        engine,
+        dataset_info,
+        [make_payload(b"v3", T0 + timedelta(days=60))],
+        frame({**second, unchanged: 41.0}, second_flags),
+        reader_version="t/1",
+        raw_store=raw_store,
+    )
+    assert (again.revised, again.confirmed, again.reflagged) == (1, 0, 0)
+    assert "confirmed" not in again.summary() and "reflagged" not in again.summary()
+
+
 def test_unicode_names_round_trip(engine: Engine, raw_store: RawStore, dataset_info: DatasetInfo) -> None:
     names = ["Lämmitys", "Jätteiden käsittely", "Område å", "Öljylämmitys"]
     data = frame({("049", name, "2023"): float(i) for i, name in enumerate(names)})
@@ -411,6 +482,54 @@ def test_migration_0005_keeps_the_data_and_the_current_index_and_drops_only_the_
             ).first()
             assert row is not None
             conn.execute(schema.observation.insert().values({**row._mapping, "snapshot_id": 999999}))
+    finally:
+        engine.dispose()
+
+
+def test_migration_0009_adds_the_flag_only_counts_as_zero_to_the_snapshots_loaded_before(
+    db_url: str, dataset_info: DatasetInfo, raw_store: RawStore
+) -> None:
+    from alembic import command
+
+    from storage.engine import alembic_config, create_db_engine
+
+    def to(revision: str, step: str = "upgrade") -> None:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+
+    engine = create_db_engine(db_url)
+    snap = schema.snapshot
+    try:
+        to("0008")  # a database of the previous schema: a load that changes no flag still writes it
+        data = frame({("049", "Liikenne", "2023"): 240.5}, {("049", "Liikenne", "2023"): "p"})
+        load_snapshot(
+            engine, dataset_info, [make_payload(b"v1", T0)], data, reader_version="t/1", raw_store=raw_store
+        )
+        migrate(engine)
+        columns = (snap.c.rows_added, snap.c.rows_confirmed, snap.c.rows_reflagged)
+        with engine.connect() as conn:
+            assert conn.execute(select(*columns)).all() == [(1, 0, 0)]
+        result = load_snapshot(
+            engine,
+            dataset_info,
+            [make_payload(b"v2", T0 + timedelta(days=1))],
+            frame({("049", "Liikenne", "2023"): 240.5}),
+            reader_version="t/1",
+            raw_store=raw_store,
+        )
+        assert (result.revised, result.confirmed) == (0, 1)
+        with engine.connect() as conn:
+            assert conn.execute(select(*columns).order_by(snap.c.id)).all() == [(1, 0, 0), (0, 1, 0)]
+        to("0008", "downgrade")
+        assert {"rows_confirmed", "rows_reflagged"}.isdisjoint(
+            c["name"] for c in inspect(engine).get_columns("snapshot")
+        )
+        migrate(engine)
+        assert {"rows_confirmed", "rows_reflagged"} <= {
+            c["name"] for c in inspect(engine).get_columns("job_run")
+        }
     finally:
         engine.dispose()
 

@@ -59,6 +59,10 @@ CEI_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("cei_gsr", "global_sustainability"),
 )
 REVISIONS_SHOWN: Final = 20
+# a snapshot's counts in the site's tables, and their headers: a changed value is revised; a value kept with
+# its flag changed is confirmed (provisional made final) or reflagged (any other flag change)
+SNAPSHOT_COUNTS: Final = ("rows_added", "rows_revised", "rows_confirmed", "rows_reflagged")
+SNAPSHOT_COUNT_HEADERS: Final = ("col_added", "col_revised", "col_confirmed", "col_reflagged")
 
 
 @dataclass
@@ -478,6 +482,8 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
             snap.c.fetched_at,
             snap.c.rows_added,
             snap.c.rows_revised,
+            snap.c.rows_confirmed,
+            snap.c.rows_reflagged,
             snap.c.is_demo,
         )
         .where(snap.c.dataset_id.in_(datasets))
@@ -491,20 +497,18 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
                 t("site.col_fetched", lang),
                 t("site.col_dataset", lang),
                 t("site.col_snapshot", lang),
-                t("site.col_added", lang),
-                t("site.col_revised", lang),
+                *(t(f"site.{key}", lang) for key in SNAPSHOT_COUNT_HEADERS),
             ],
             [
                 [
                     format_datetime(rd.local_time(r["fetched_at"]), lang),
                     rd.dataset_label(str(r["dataset_id"]), lang),
                     str(r["id"]),
-                    format_number(r["rows_added"], lang),
-                    format_number(r["rows_revised"], lang),
+                    *(format_number(r[column], lang) for column in SNAPSHOT_COUNTS),
                 ]
                 for r in snapshots.iter_rows(named=True)
             ],
-            [False, False, True, True, True],
+            [False, False, True, *(True for _ in SNAPSHOT_COUNTS)],
         )
     obs, series = schema.observation, schema.series
     revised = query_frame(
@@ -894,12 +898,13 @@ def home_page(
 
 
 def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
-    """What changed in the last seven days: the snapshots loaded, with rows added and revised."""
+    """What changed in the last seven days: the snapshots loaded, with rows added, revised (value changed),
+    confirmed and reflagged (flag changed, value kept)."""
     snap = schema.snapshot
     since = datetime.combine(today - timedelta(days=7), datetime.min.time())
     frame = query_frame(
         data.engine,
-        select(snap.c.dataset_id, snap.c.fetched_at, snap.c.rows_added, snap.c.rows_revised)
+        select(snap.c.dataset_id, snap.c.fetched_at, *(snap.c[column] for column in SNAPSHOT_COUNTS))
         .where(snap.c.fetched_at >= since)
         .order_by(snap.c.fetched_at.desc()),
     )
@@ -910,17 +915,15 @@ def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
         [
             t("site.col_dataset", lang),
             t("site.col_fetched", lang),
-            t("site.col_added", lang),
-            t("site.col_revised", lang),
+            *(t(f"site.{key}", lang) for key in SNAPSHOT_COUNT_HEADERS),
         ],
         [
             [
                 rd.dataset_label(str(r["dataset_id"]), lang),
                 format_datetime(rd.local_time(r["fetched_at"]), lang),
-                format_number(r["rows_added"], lang),
-                format_number(r["rows_revised"], lang),
+                *(format_number(r[column], lang) for column in SNAPSHOT_COUNTS),
             ]
             for r in frame.iter_rows(named=True)
         ],
-        [False, False, True, True],
+        [False, False, *(True for _ in SNAPSHOT_COUNTS)],
     )
