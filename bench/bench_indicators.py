@@ -656,6 +656,9 @@ def pandas_pipeline(
                 continue
             part_annual["year"] = part_annual["period"].astype(int)
             trend = part_annual.groupby("area")[["year", "value"]].apply(_trend, horizon, quantiles)
+            if part_id == indicator_id and indicator.bounds is not None:  # cut at the quantity's bounds
+                least, greatest = indicator.value_bounds
+                trend[["value", "lower", "upper"]] = trend[["value", "lower", "upper"]].clip(least, greatest)
             projections.append(trend.reset_index(level=0).assign(indicator=part_id))
             own_series = part_id == indicator_id
             methods = [m for m in indicator.assess if own_series or m not in METHODS_NEEDING_TARGET]
@@ -963,6 +966,12 @@ def vector_pipeline(
             "upper": value + band,
         }
     )
+    # cut at the quantity's bounds (an indicator's own series only; breakdown parts keep their lines)
+    bounded = {i: e.value_bounds for i, e in catalogue.indicators.items() if e.bounds is not None}
+    least = projection["indicator"].map({i: b[0] for i, b in bounded.items()}).astype(float).fillna(-np.inf)
+    greatest = projection["indicator"].map({i: b[1] for i, b in bounded.items()}).astype(float).fillna(np.inf)
+    for column in ("value", "lower", "upper"):
+        projection[column] = projection[column].clip(least, greatest, axis=0)
     estimates = projection[projection["year"] <= TODAY.year - 1]
     projections = pd.concat([projection.assign(kind="projection"), estimates.assign(kind="estimate")])
 
