@@ -367,3 +367,15 @@ def test_catalogue_texts_are_found_whether_the_catalogue_spaces_its_percentages_
         f"Esbos koldioxidneutralitet 2030: −80{NBSP}%"
     )
     assert "80%" in i18n.catalogue_text(recorded, "en")
+
+
+def test_a_units_thousands_never_break_and_english_groups_them_with_a_comma() -> None:
+    # "481,9 autoa/1 000 asukasta" broke before "000 asukasta" in a table: the group separator of a unit is
+    # a no-break space in Finnish and Swedish (as CLDR's), a comma in English ("per 1,000 residents")
+    units = {key: entry for key, entry in i18n.catalogue().items() if key.startswith("unit_name.")}
+    assert any(re.search(r"\d\u00a0\d{3}", entry["fi"]) for entry in units.values())
+    for key, entry in units.items():
+        for lang, text in entry.items():
+            assert not re.search(r"\d[ \u202f]\d{3}", text), (key, lang, text)
+        assert not re.search(r"\d\s\d{3}", entry["en"]), (key, entry["en"])
+    assert i18n.label("unit_name", "cars per 1 000 residents", "en") == "cars per 1,000 residents"
