@@ -173,7 +173,8 @@ def test_a_peer_pages_table_lists_the_charts_cities_and_years_under_a_peer_headi
     caption = html.escape(t("site.peer_comparison_caption", "en"), quote=False)
     table = page[page.index(caption.split("'")[-1] + "</caption>") :]
     table = table[: table.index("</table>")]
-    shown = re.findall(r'<th scope="row">([^<]+?)(?: ◀)?</th><td class="num">(\d{4})</td>', table)
+    # the cells as a phone's cards label them too (role, data-label)
+    shown = re.findall(r'<th scope="row"[^>]*>([^<]+?)(?: ◀)?</th><td[^>]* class="num">(\d{4})</td>', table)
     spec = json.loads(
         (built.site / "en" / "charts" / "peer_ghg_per_resident_covenant.vl.json").read_text(encoding="utf-8")
     )
