@@ -310,6 +310,39 @@ def format_period(period: str, lang: str) -> str:
     return period
 
 
+# the CLDR interval skeleton of a span of days, as format_date's short style writes a day: numeric in
+# Finnish ("27.10.–23.11.2026"), the abbreviated month in Swedish and English ("27 okt.–23 nov. 2026")
+_DAY_RANGE_SKELETONS: Final[dict[str, str]] = {"fi": "yMd", "sv": "yMMMd", "en": "yMMMd"}
+_YEAR: Final = re.compile(r"\d{4}")
+
+
+def format_period_range(first: str, last: str, lang: str) -> str:
+    """The span of two stored periods as a reader sees it: one period alone as format_period writes it;
+    weeks of one year as one range ("viikot 44–47/2026", "veckorna 44–47/2026", "weeks 44–47/2026"); days
+    in CLDR's interval format ("27.10.–23.11.2026", "27 okt.–23 nov. 2026", "27 Oct – 23 Nov 2026");
+    years "2015–2024"; anything else as "A–B" of the two periods' names."""
+    check_lang(lang)
+    a, b = first.strip(), last.strip()
+    if a == b:
+        return format_period(a, lang)
+    week_a, week_b = _ISO_WEEK.fullmatch(a), _ISO_WEEK.fullmatch(b)
+    if week_a and week_b and week_a.group(1) == week_b.group(1):
+        year = int(week_a.group(1))
+        numbers = int(week_a.group(2)), int(week_b.group(2))
+        if all(1 <= n <= date(year, 12, 28).isocalendar().week for n in numbers):
+            return t("site.week_range", lang, first=numbers[0], last=numbers[1], year=year)
+    if _ISO_DAY.fullmatch(a) and _ISO_DAY.fullmatch(b):
+        try:
+            days = date.fromisoformat(a), date.fromisoformat(b)
+        except ValueError:  # not a calendar day: the two as format_period shows them
+            days = None
+        if days is not None:
+            return str(format_interval(*days, _DAY_RANGE_SKELETONS[lang], locale=locale(lang)))
+    if _YEAR.fullmatch(a) and _YEAR.fullmatch(b):
+        return f"{a}–{b}"
+    return f"{format_period(a, lang)}–{format_period(b, lang)}"
+
+
 def format_month_range(first: date, last: date, lang: str) -> str:
     """The months from first to last in CLDR's interval format ("tammi–kesäkuu 2026", "januari–juni 2026",
     "January – June 2026")."""

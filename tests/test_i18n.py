@@ -23,6 +23,7 @@ from report.i18n import (
     format_number,
     format_percent,
     format_period,
+    format_period_range,
     format_quantity,
     t,
     time_format_locale,
@@ -261,6 +262,34 @@ def test_format_period_writes_a_day_as_the_reports_dates_and_leaves_years() -> N
     assert format_period("2026-W45", "fi") == "viikko 45/2026"
 
 
+def test_format_period_range_names_weeks_of_one_year_once() -> None:
+    assert format_period_range("2026-W44", "2026-W47", "fi") == "viikot 44–47/2026"
+    assert format_period_range("2026-W44", "2026-W47", "sv") == "veckorna 44–47/2026"
+    assert format_period_range("2026-W44", "2026-W47", "en") == "weeks 44–47/2026"
+    # weeks across a year end: each named in full
+    assert format_period_range("2025-W52", "2026-W02", "fi") == "viikko 52/2025–viikko 2/2026"
+
+
+def test_format_period_range_writes_days_as_a_cldr_interval() -> None:
+    # the same month and year are written once, as CLDR's interval formats do
+    assert format_period_range("2026-10-27", "2026-11-23", "fi") == "27.10.–23.11.2026"
+    assert format_period_range("2026-10-27", "2026-11-23", "sv") == "27 okt.–23 nov. 2026"
+    assert format_period_range("2026-11-02", "2026-11-23", "en") == "2–23 Nov 2026"
+    assert format_period_range("2025-12-27", "2026-01-03", "fi") == "27.12.2025–3.1.2026"
+
+
+def test_format_period_range_of_years_and_of_one_period() -> None:
+    assert format_period_range("2015", "2024", "en") == "2015–2024"
+    # one period is named alone, never "2030–2030"
+    assert format_period_range("2030", "2030", "fi") == "2030"
+    assert format_period_range("2026-W44", "2026-W44", "fi") == "viikko 44/2026"
+    assert format_period_range("2026-11-02", "2026-11-02", "fi") == "2.11.2026"
+    # a span of two kinds: the two as format_period names them
+    assert format_period_range("2026-H1", "2026-H2", "fi") == (
+        f"{format_period('2026-H1', 'fi')}–{format_period('2026-H2', 'fi')}"
+    )
+
+
 def test_format_period_names_an_iso_week_and_a_half_year_as_the_report_does() -> None:
     """The report's title and links say "viikko 48/2026"; a stored week ("2026-W45", a report folder's key)
     reads the same wherever a reader sees it, the week without its leading zero."""
@@ -338,3 +367,15 @@ def test_catalogue_texts_are_found_whether_the_catalogue_spaces_its_percentages_
         f"Esbos koldioxidneutralitet 2030: −80{NBSP}%"
     )
     assert "80%" in i18n.catalogue_text(recorded, "en")
+
+
+def test_a_units_thousands_never_break_and_english_groups_them_with_a_comma() -> None:
+    # "481,9 autoa/1 000 asukasta" broke before "000 asukasta" in a table: the group separator of a unit is
+    # a no-break space in Finnish and Swedish (as CLDR's), a comma in English ("per 1,000 residents")
+    units = {key: entry for key, entry in i18n.catalogue().items() if key.startswith("unit_name.")}
+    assert any(re.search(r"\d\u00a0\d{3}", entry["fi"]) for entry in units.values())
+    for key, entry in units.items():
+        for lang, text in entry.items():
+            assert not re.search(r"\d[ \u202f]\d{3}", text), (key, lang, text)
+        assert not re.search(r"\d\s\d{3}", entry["en"]), (key, entry["en"])
+    assert i18n.label("unit_name", "cars per 1 000 residents", "en") == "cars per 1,000 residents"

@@ -7,7 +7,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from report.charts import ChartMeta, chart_table, indicator_history
+from report.charts import ChartMeta, chart_decimals, chart_table, indicator_history
+from report.weekly import frame_table
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
 
@@ -122,11 +123,18 @@ def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> Non
             if "x" in layer.get("encoding", {})
         }
         assert formats == {wanted}, (lang, formats)
-    # the change is "since week 44", not "from the year week 44" (fi "vuodesta" is "from the year")
-    title = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="u").to_dict()
-    assert (
-        title["title"]["text"].endswith("viikko 44/2026 lähtien") and "vuodesta" not in title["title"]["text"]
-    )
+    # the change is "since week 44", not "from the year week 44" (fi "vuodesta" is "from the year"); the
+    # Finnish postposition "lähtien" takes the elative: "viikosta", not "viikko"
+    for lang, since in (
+        ("fi", ", +4\u00a0% viikosta 44/2026 lähtien"),
+        ("sv", ", +4\u00a0% sedan vecka 44/2026"),
+        ("en", ", +4% since week 44/2026"),
+    ):
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="u"
+        ).to_dict()
+        assert spec["title"]["text"].endswith(since), (lang, spec["title"]["text"])
+        assert "vuodesta" not in spec["title"]["text"]
     annual = _frame([("2023", "observed", 5.0), ("2024", "observed", 4.0)])
     spec = indicator_history(annual, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
     assert {
@@ -144,3 +152,75 @@ def test_the_legend_names_only_the_kinds_the_chart_draws() -> None:
         if channel in layer["encoding"]
     ]
     assert domains and all(domain == ["Observed", "Estimate"] for domain in domains), domains
+
+
+def _chart_title(frame: pl.DataFrame, lang: str = "en", change: str = "relative") -> str:
+    spec = indicator_history(
+        frame, meta=META, lang=lang, name="n", area_name="a", unit_text="%", change=change
+    ).to_dict()
+    return str(spec["title"]["text"])
+
+
+def test_a_percentage_changes_in_percentage_points_not_in_per_cent_of_itself() -> None:
+    # 22.6% to 41.4% is 18.8 points; per cent of 22.6 it would be "+83%", which means nothing for a share
+    frame = _frame([("2000", "observed", 22.6), ("2023", "observed", 41.4)])
+    wanted = "A: n 41.4% (2023), +18.8\u00a0percentage points since 2000"
+    assert _chart_title(frame, change="points") == wanted
+    assert _chart_title(frame, "fi", change="points").endswith("+18,8\u00a0%-yks. vuodesta 2000")
+    assert _chart_title(frame, "sv", change="points").endswith("+18,8\u00a0procentenheter sedan 2000")
+
+
+def test_a_series_that_is_itself_a_change_states_no_change_of_it() -> None:
+    # a year-on-year change from +0.9% to -4.0% is no "-565%": the title gives the value alone
+    frame = _frame([("2001", "observed", 0.9), ("2024", "observed", -4.1)])
+    assert _chart_title(frame, change="none") == "A: n -4.1% (2024)"
+
+
+def test_no_relative_change_from_a_first_value_at_or_below_zero() -> None:
+    for first in (0.0, -2.0):
+        frame = _frame([("2001", "observed", first), ("2024", "observed", 5.2)])
+        assert _chart_title(frame) == "A: n 5.2% (2024)", first
+
+
+def test_the_title_and_the_table_print_a_value_as_the_report_does() -> None:
+    # the report prints 67.2 with one decimal (report.i18n.shown_decimals: one from 1 up to 100), also
+    # when another value of the series is over 100: the title says 67.2 as the table does, not "67"
+    frame = _frame([("1990", "observed", 100.0), ("2010", "observed", 122.4), ("2024", "observed", 67.2)])
+    chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="(indeksi)")
+    assert chart.to_dict()["title"]["text"].startswith("A: n 67,2\u00a0(indeksi) (2024)")
+    table = frame_table(chart_table(chart), "c", "fi", decimals=chart_decimals(chart))
+    assert [row[2] for row in table.rows] == ["100", "122", "67,2"]
+
+
+def test_the_projection_of_an_estimated_year_is_the_estimate_one_row() -> None:
+    # the engine stores the trend's past years both as estimate and as projection: the table lists the
+    # year once, as the estimate, and the dashed line starts from it
+    frame = _frame(
+        [
+            ("2024", "observed", 712.0),
+            ("2025", "estimate", 665.0),
+            ("2025", "projection", 665.0),
+            ("2026", "projection", 607.0),
+        ]
+    )
+    chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="kt")
+    rows = chart_table(chart).select("period", "kind_name").rows()
+    assert rows == [("2024", "Havaittu"), ("2025", "Arvio"), ("2026", "Trendin jatke")]
+    dashed = [
+        layer for layer in chart.to_dict()["layer"] if layer.get("mark", {}).get("strokeDash") == [5, 4]
+    ]
+    assert len(dashed) == 1 and "estimate" in str(dashed[0]["transform"])
+
+
+def test_the_alt_text_counts_one_observation_in_the_singular_and_names_one_period_alone() -> None:
+    one = _frame([("2030", "observed", 212.0)])
+    for lang, wanted in (
+        ("fi", "1 havainto (2030)"),
+        ("sv", "1 observation (2030)"),
+        ("en", "1 observation (2030)"),
+    ):
+        spec = indicator_history(one, meta=META, lang=lang, name="n", area_name="a", unit_text="kt").to_dict()
+        assert wanted in spec["description"], (lang, spec["description"])
+    two = _frame([("2015", "observed", 2.0), ("2024", "observed", 1.0)])
+    spec = indicator_history(two, meta=META, lang="fi", name="n", area_name="a", unit_text="kt").to_dict()
+    assert "2\u00a0havaintoa (2015–2024)" in spec["description"]

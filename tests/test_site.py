@@ -173,7 +173,8 @@ def test_a_peer_pages_table_lists_the_charts_cities_and_years_under_a_peer_headi
     caption = html.escape(t("site.peer_comparison_caption", "en"), quote=False)
     table = page[page.index(caption.split("'")[-1] + "</caption>") :]
     table = table[: table.index("</table>")]
-    shown = re.findall(r'<th scope="row">([^<]+?)(?: ◀)?</th><td class="num">(\d{4})</td>', table)
+    # the cells as a phone's cards label them too (role, data-label)
+    shown = re.findall(r'<th scope="row"[^>]*>([^<]+?)(?: ◀)?</th><td[^>]* class="num">(\d{4})</td>', table)
     spec = json.loads(
         (built.site / "en" / "charts" / "peer_ghg_per_resident_covenant.vl.json").read_text(encoding="utf-8")
     )
@@ -581,3 +582,60 @@ def test_a_site_charts_table_heads_its_values_with_the_indicators_unit(built: Bu
 
 def _indicator_name(indicator: str, lang: str) -> str:
     return load_indicator_catalogue().get(indicator).name.get(lang) or indicator
+
+
+def test_the_catalogue_decides_how_a_chart_states_its_change_and_whether_it_is_projected() -> None:
+    catalogue = load_indicator_catalogue()
+    # a change or a difference can cross zero: a change of it means nothing, nor does its straight-line trend
+    for indicator in (
+        "ghg_change_on_previous_year",
+        "reconcile_ghg_hsy_syke",
+        "reconcile_population_national",
+    ):
+        assert content.change_kind(catalogue.get(indicator)) == "none", indicator
+        assert not content.is_projected(catalogue.get(indicator)), indicator
+    # a change on a fixed base year is the level rescaled: projected, but no change of the change stated
+    assert content.change_kind(catalogue.get("ghg_change_on_1990")) == "none"
+    assert content.is_projected(catalogue.get("ghg_change_on_1990"))
+    for indicator in ("recycling_rate", "renewable_share", "circular_material_use_rate"):
+        assert content.change_kind(catalogue.get(indicator)) == "points", indicator
+    assert content.change_kind(catalogue.get("ghg_total")) == "relative"
+    assert content.is_projected(catalogue.get("ghg_total"))
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_a_change_series_page_has_no_relative_change_nor_a_trend_to_2030(built: Built) -> None:
+    for lang in LANGS:
+        page = _page(built, f"{lang}/indicators/ghg_change_on_previous_year.html")
+        title = re.search(r"<figcaption><strong>([^<]*)", page)
+        assert title is not None
+        # "−4,0 % (2024), −565 % vuodesta 2001" was a per cent of a per cent
+        assert "(2024)," not in html.unescape(title.group(1)), title.group(1)  # nothing after the value
+        table = _text(page[page.index("<details>") : page.index("</details>")])
+        assert t("site.kind_projection", lang) not in table, lang
+        assert t("site.kind_estimate", lang) not in table, lang
+        assert t("site.kind_observed", lang) in table, lang
+
+
+def test_the_emissions_page_lists_each_year_once_and_names_both_projection_methods(built: Built) -> None:
+    for lang in LANGS:
+        page = _page(built, f"{lang}/indicators/ghg_total.html")
+        table = page[page.index("<details>") : page.index("</details>")]
+        rows = re.findall(r"<tr>\s*<t[hd][^>]*>([^<]*)</t[hd]>\s*<td[^>]*>([^<]*)</td>", table)
+        estimated = [p for p, kind in rows if kind == t("site.kind_estimate", lang)]
+        assert estimated, lang
+        # an estimated year is not also a row of the trend projection with the same figures
+        projected = [p for p, kind in rows if kind == t("site.kind_projection", lang)]
+        assert not set(estimated) & set(projected), (lang, estimated, projected)
+        text = _text(page)
+        # the dashed line's least-squares trend and the German model's five-year mean change are told apart
+        assert t("site.projection_method", lang, first="2015", last="2024") in text, lang
+        assert re.search(
+            re.escape(t("site.projection_method_german", lang, year="2030", projected="@")).replace(
+                "@", ".*?"
+            ),
+            text,
+        ), lang

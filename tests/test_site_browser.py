@@ -351,3 +351,57 @@ def test_header_search_opens_the_filtered_list(driver: Any, site: Path, lang: st
     assert 0 < len(found["shown"]) < found["total"], found
     assert all(word in name for name in found["shown"]), found
     assert found["status"] == f"{len(found['shown'])} / {found['total']}"
+
+
+@pytest.mark.parametrize(
+    ("lang", "inflected", "stem", "compound"),
+    [
+        # "päästöt" (plural) found 13 of 43 names: not "Päästöindeksi" nor "Päästöjen muutos"
+        ("fi", "päästöt", "päästö", "päästöindeksi (1990 = 100)"),
+        ("fi", "päästöjen", "päästö", "kasvihuonekaasupäästöt"),
+        ("sv", "utsläppen", "utsläpp", "utsläppsindex (1990 = 100)"),
+        ("en", "emissions", "emission", "emissions index (1990 = 100)"),
+    ],
+)
+def test_search_finds_inflected_and_compound_forms_by_the_words_stem(
+    driver: Any, site: Path, lang: str, inflected: str, stem: str, compound: str
+) -> None:
+    driver.set_window_size(DESKTOP, 900)
+    driver.get(_page(site, lang, "indicators") + "?q=" + stem)
+    by_stem = driver.execute_script(VISIBLE)
+    driver.get(_page(site, lang, "indicators") + "?q=" + inflected)
+    found = driver.execute_script(VISIBLE)
+    assert compound in found["shown"], found
+    # the inflected word finds what its stem finds, and no more than names holding that stem
+    assert sorted(found["shown"]) == sorted(by_stem["shown"]), (found, by_stem)
+    assert all(stem in name for name in found["shown"])
+    assert 0 < len(found["shown"]) < found["total"]
+
+
+CARD_TABLES = """
+const wraps = [...document.querySelectorAll('.table-wrap')];
+const width = document.documentElement.clientWidth;
+return wraps.map(w => ({
+  cards: w.classList.contains('cards'),
+  columns: w.querySelectorAll('thead th').length,
+  inside: w.scrollWidth <= w.clientWidth + 1,
+  // every cell, the value and the rank included, within the page's width: none off to the right
+  offRight: [...w.querySelectorAll('tbody td, tbody th')]
+    .filter(c => c.getBoundingClientRect().right > width + 1).length,
+}));
+"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_wide_table_on_a_phone_shows_every_cell_without_scrolling_sideways(
+    driver: Any, site: Path, lang: str
+) -> None:
+    # the peers' standings at 390 px showed Indicator, Source and Year; Espoo's value and rank were off to
+    # the right in a box scrolling both ways
+    driver.set_window_size(PHONE, 900)
+    driver.get(_page(site, lang, "peers"))
+    tables = driver.execute_script(CARD_TABLES)
+    wide = [t for t in tables if t["columns"] >= 4]
+    assert wide, tables
+    for table in wide:
+        assert table["cards"] and table["inside"] and table["offRight"] == 0, table

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 import altair as alt
 import polars as pl
@@ -11,7 +12,15 @@ import polars as pl
 from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
-from report.i18n import format_number, format_percent, format_period, format_quantity, t
+from report.i18n import (
+    format_number,
+    format_percent,
+    format_period,
+    format_period_range,
+    format_quantity,
+    shown_decimals,
+    t,
+)
 from report.theme import ChartMeta
 
 INDICATOR_FRAME: Final[Mapping[str, Col]] = {
@@ -33,6 +42,12 @@ KIND_COLOURS: Final[Mapping[str, str]] = {
 }
 # the symbol of each kind in the legend and on the chart: observed points filled circles, the estimate a
 # hollow square (unlike an observed point in the legend too), the target a diamond, the lines a stroke
+# how the title states the change since the first period: "relative" (a per cent of the first value), "points"
+# (the difference, for a percentage: "+18.8 percentage points") or "none" (a series that is itself a change
+# or a difference: a change of a change means nothing)
+ChangeKind = Literal["relative", "points", "none"]
+CHANGE_KINDS: Final[tuple[str, ...]] = ("relative", "points", "none")
+_ISO_WEEK: Final = re.compile(r"(\d{4})-W(\d{2})")
 KIND_SYMBOLS: Final[Mapping[str, str]] = {
     "observed": "circle",
     "estimate": "square",
@@ -42,10 +57,30 @@ KIND_SYMBOLS: Final[Mapping[str, str]] = {
 }
 
 
-def _decimals(values: list[float]) -> int:
-    """Decimals that show the values' differences: none from 100 up, one from 1, two below."""
-    biggest = max((abs(v) for v in values), default=0.0)
-    return 0 if biggest >= 100 else 1 if biggest >= 1 else 2
+def _shown(value: float | None) -> int:
+    """The decimals the report prints a value with (report.i18n.shown_decimals; 0 for a missing one)."""
+    return 0 if value is None else shown_decimals(value)
+
+
+def _change_text(first: float, latest: float, change: str, lang: str) -> str | None:
+    """The change from first to latest as the title states it, None when it states none: a percentage's
+    in percentage points; a relative change only from a positive first value (from zero or below a per
+    cent of it means nothing)."""
+    if change == "none":
+        return None
+    if change == "points":
+        return t("site.percentage_points", lang, value=format_number(latest - first, lang, 1, signed=True))
+    if first <= 0:
+        return None
+    return format_percent(_pct_change(latest, first), lang, signed=True)
+
+
+def _since(period: str, lang: str) -> str:
+    """Since a week or a day, as the title of a weekly or daily series says it ("viikosta 44/2026
+    lähtien", "sedan vecka 44/2026", "since week 44/2026")."""
+    if week := _ISO_WEEK.fullmatch(period.strip()):
+        return t("site.since_week", lang, week=int(week.group(2)), year=int(week.group(1)))
+    return t("site.since_period", lang, period=format_period(period, lang))
 
 
 def indicator_history(
@@ -57,6 +92,7 @@ def indicator_history(
     area_name: str,
     unit_text: str,
     zero: bool = True,
+    change: str = "relative",
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
     projection dashed in its band, the straight path from the base year to the target dotted, and the target
@@ -65,12 +101,18 @@ def indicator_history(
     frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
     zero: the value axis starts at 0 (as the report's charts do), so that a cut is drawn in proportion;
     False for a series measured against another reference (an index, 1990 = 100). The legend gives each
-    kind the symbol it is drawn with.
+    kind the symbol it is drawn with. change: how the title states the change since the first period
+    (CHANGE_KINDS: "points" for a percentage, "none" for a series that is itself a change or a difference).
+    Values are printed as the report prints them (report.i18n.shown_decimals), in the title, the tooltips
+    and the table alike. A projection for a period that has an estimate (the engine stores the trend's
+    past years both ways) is the estimate: one row, the dashed line starting from it.
     """
     chart_name = "indicator_history"
     _check_lang(chart_name, lang)
     _check_meta(chart_name, meta)
     f = _frame(chart_name, "frame", frame, INDICATOR_FRAME)
+    if change not in CHANGE_KINDS:
+        raise ValueError(f"{chart_name}: change must be one of {CHANGE_KINDS}, got {change!r}")
     unknown = sorted(set(f.get_column("kind")) - set(KINDS))
     if unknown:
         raise ValueError(f"{chart_name}: unknown kinds {unknown}; expected some of {KINDS}")
@@ -96,10 +138,12 @@ def indicator_history(
         .alias("provisional"),
     )
     f = f.filter(pl.col("value").is_not_null()).sort("date")
+    # the engine's estimate of a past year is its projection of that year: one row, the estimate's
+    estimated = f.filter(pl.col("kind") == "estimate").get_column("period")
+    f = f.filter(~((pl.col("kind") == "projection") & pl.col("period").is_in(estimated.implode())))
     observed = f.filter(pl.col("kind") == "observed")
     if observed.height == 0:
         raise ValueError(f"{chart_name}: `frame` has no observed value")
-    places = _decimals(f.get_column("value").to_list())
     kind_names = {k: t(f"site.kind_{k}", lang) for k in KINDS}
     # a gap of missing years (an annual series) breaks the observed line: never bridged as if measured
     annual = f.get_column("period").str.contains(r"^\d{4}$").all()
@@ -113,7 +157,7 @@ def indicator_history(
         segment,
         pl.col("kind").replace_strict(kind_names).alias("kind_name"),
         pl.col("value")
-        .map_elements(lambda v: format_number(v, lang, places), return_dtype=pl.Utf8)
+        .map_elements(lambda v: format_number(v, lang, _shown(v)), return_dtype=pl.Utf8)
         .alias("shown"),
     )
     # years for an annual series; a weekly or daily one by its days ("30.11." fi/sv, "30 Nov" en, the
@@ -160,8 +204,9 @@ def indicator_history(
         .encode(x=x, y=y, color=colour, shape=shape, detail="segment:N", tooltip=tips)
     )
     if df.filter(pl.col("kind") == "projection").height:
+        # the dashed line runs from the estimates (the trend's past years) on into the projection
         layers.append(
-            base.transform_filter(alt.datum.kind == "projection")
+            base.transform_filter((alt.datum.kind == "projection") | (alt.datum.kind == "estimate"))
             .mark_line(strokeDash=[5, 4])
             .encode(x=x, y=y, color=colour, tooltip=tips)
         )
@@ -186,21 +231,26 @@ def indicator_history(
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
     # the value with its unit as the locale writes it ("10.5%" en, "10,5 %" fi/sv, "712 kt CO₂e")
-    value = format_quantity(latest["value"], unit_text, lang, places)
+    value = format_quantity(latest["value"], unit_text, lang, _shown(latest["value"]))
     first_period, latest_period = format_period(first["period"], lang), format_period(latest["period"], lang)
     latest_provisional = bool(latest["provisional"])
-    if first["period"] != latest["period"] and first["value"]:
-        change = format_percent(_pct_change(latest["value"], first["value"]), lang, signed=True)
+    change_text = (
+        _change_text(first["value"], latest["value"], change, lang)
+        if first["period"] != latest["period"]
+        else None
+    )
+    if change_text is not None:
         finding = t(
-            # "vuodesta 1990", but a week or a day is no year: "viikko 44/2026 lähtien"
+            # "vuodesta 1990", but a week or a day is no year: "viikosta 44/2026 lähtien"
             "site.chart_title_change" if annual else "site.chart_title_change_period",
             lang,
             area=area_name,
             name=name,
             value=value,
             period=latest_period,
-            change=change,
+            change=change_text,
             first=first_period,
+            since=_since(first["period"], lang),
         )
     else:
         finding = t(
@@ -218,9 +268,10 @@ def indicator_history(
         lang,
         name=name,
         area=area_name,
-        n=observed.height,
-        first=first_period,
-        last=latest_period,
+        observations=t("site.observations_one", lang)
+        if observed.height == 1
+        else t("site.observations", lang, n=format_number(observed.height, lang)),
+        span=format_period_range(first["period"], latest["period"], lang),
         value=value,
     )
     for period in observed.filter(pl.col("provisional")).get_column("period").to_list():
@@ -234,5 +285,4 @@ def indicator_history(
         meta=meta,
         lang=lang,
         table=table,
-        decimals={"value": places, "lower": places, "upper": places},
     )

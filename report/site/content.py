@@ -17,14 +17,16 @@ from sqlalchemy import Engine, func, select
 
 from common.flags import flag_meanings
 from indicators import query
-from indicators.catalogue import Indicator, ReductionTarget, load_indicator_catalogue
+from indicators.catalogue import ChangeDerivation, Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
+from indicators.trajectory import TREND_MAX_POINTS
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
 from report import charts
 from report import data as rd
 from report import peers as report_peers
+from report.charts.indicator import ChangeKind
 from report.charts.per_resident import _rank_decimals
 from report.export import publishable_indicator
 from report.i18n import (
@@ -161,6 +163,7 @@ def _statuses(
         found.setdefault(str(r["indicator_id"]), []).append(
             {
                 "method": str(r["method_name"]),
+                "method_id": str(r["method"]),
                 "status": str(r["status_name"]),
                 "level": str(r["level"]),
                 "reason": str(r["reason"]),
@@ -261,12 +264,38 @@ def _values(data: SiteData, indicator: str) -> pl.DataFrame:
     return frame
 
 
+def is_difference(entry: Indicator) -> bool:
+    """Whether the indicator is itself a change or a difference (a change on the previous year or on a base
+    year, two sources' gap): it can be negative or cross zero, so a change of it means nothing."""
+    return isinstance(entry.derive, ChangeDerivation) or entry.derive.kind in ("reconcile", "reconcile_total")
+
+
+def is_projected(entry: Indicator) -> bool:
+    """Whether the site draws the engine's trend projection (and its estimates) of the indicator: not for a
+    year-on-year change or two sources' gap, whose straight-line trend to the horizon means nothing (a
+    change on a fixed base year is the level rescaled, and is projected as the level is)."""
+    derive = entry.derive
+    if isinstance(derive, ChangeDerivation):
+        return derive.against == "base_year"
+    return derive.kind not in ("reconcile", "reconcile_total")
+
+
+def change_kind(entry: Indicator) -> ChangeKind:
+    """How the page's chart states the change since the first period: none for a change or a difference,
+    in percentage points for a percentage, else relative."""
+    if is_difference(entry):
+        return "none"
+    return "points" if entry.unit.strip() == "%" else "relative"
+
+
 def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.DataFrame:
     """The area's observed, estimated, projected and target values, and for a reduction target the straight
-    path from the base year's observed value to the target (kind "path")."""
-    part = values.filter(
-        (pl.col("area") == area) & pl.col("kind").is_in(["observed", "estimate", "projection", "target"])
-    ).select(
+    path from the base year's observed value to the target (kind "path"); no estimates nor projection for
+    an indicator the site does not project (is_projected)."""
+    kinds = (
+        ["observed", "estimate", "projection", "target"] if is_projected(entry) else ["observed", "target"]
+    )
+    part = values.filter((pl.col("area") == area) & pl.col("kind").is_in(kinds)).select(
         "period",
         "kind",
         "value",
@@ -327,6 +356,7 @@ def _indicator_chart(
             area_name=rd.area_label(area, lang),
             unit_text=report_peers.unit_text(entry.id, lang),
             zero=entry.unit != "index",
+            change=change_kind(entry),
         )
         return SiteChart(entry.id, chart, ids)
     except (rd.MissingDataError, ValueError):
@@ -668,6 +698,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         for part in entry.expanded_ids()
         for status in by_id.get(part, [])
     ]
+    projection_note, german_note = _projection_notes(values, entry, area, site_chart, statuses, lang)
     context = {
         "id": indicator,
         "name": _name(entry, lang),
@@ -688,7 +719,10 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "chart_title": _title_of(site_chart),
         "chart_alt": str(site_chart.spec.get("description", "")) if site_chart else "",
         "chart_table": chart_table,
-        "statuses": statuses,
+        "projection_note": projection_note,
+        "statuses": [
+            {**s, "basis": german_note if s.get("method_id") == "german_strategy" else ""} for s in statuses
+        ],
         "comparison": _comparison(values, entry, area, lang, _peer_frames_of(data, entry)),
         "breakdown": _breakdown(values, entry, area, lang),
         "published": published,
@@ -704,6 +738,41 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         context,
         [site_chart] if site_chart else [],
     )
+
+
+def _projection_notes(
+    values: pl.DataFrame,
+    entry: Indicator,
+    area: str,
+    site_chart: SiteChart | None,
+    statuses: Sequence[dict[str, str]],
+    lang: str,
+) -> tuple[str, str]:
+    """What the chart's trend projection is (the least-squares line through the last observations, as the
+    engine fits it) and, for the German model's status, that its value for the target year comes from the
+    mean change of the last five years instead: two methods, so that the page never calls both "the
+    trend". Empty strings when the page draws no projection."""
+    if site_chart is None or entry.peers is not None or not is_projected(entry):
+        return "", ""
+    mine = values.filter((pl.col("area") == area) & (pl.col("indicator") == entry.id))
+    projected = mine.filter(pl.col("kind") == "projection").sort("period")
+    observed = mine.filter(
+        (pl.col("kind") == "observed") & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
+    )
+    if projected.height == 0 or observed.height == 0:
+        return "", ""
+    window = observed.get_column("period").sort().tail(TREND_MAX_POINTS).to_list()
+    note = t("site.projection_method", lang, first=window[0], last=window[-1])
+    german = ""
+    if any(s.get("method_id") == "german_strategy" for s in statuses):
+        last = projected.row(-1, named=True)
+        german = t(
+            "site.projection_method_german",
+            lang,
+            year=format_period(str(last["period"]), lang),
+            projected=rd.format_value(last["value"], entry.unit, lang),
+        )
+    return note, german
 
 
 def _title_of(site_chart: SiteChart | None) -> str:
