@@ -21,6 +21,7 @@ from indicators.peers import (
     reconciliation,
     standings,
 )
+from ingest.catalogue import load_catalogue
 from ingest.peers import home_peer, load_peers, peer_by_area
 from report import data as rd
 from report.charts import indicator_label, peer_comparison
@@ -37,9 +38,20 @@ PEER_CHARTS: Final[dict[str, str]] = {
 }
 
 
+def units_by_city(indicator: str) -> bool:
+    """Whether each city chose the unit of its figures (its dataset records a `reported_unit`: Covenant of
+    Mayors inventories are t CO2 or t CO2e, stored alike as t CO2e)."""
+    dataset = getattr(load_indicator_catalogue().get(indicator).derive, "dataset", None)
+    spec = load_catalogue().datasets.get(str(dataset)) if dataset is not None else None
+    return spec is not None and "reported_unit" in spec.options
+
+
 def unit_text(indicator: str, lang: str) -> str:
-    """The indicator's unit in lang, as charts and pages name it ([unit_name] of the translations)."""
-    return label("unit_name", load_indicator_catalogue().get(indicator).unit, lang)
+    """The indicator's unit in lang, as charts and pages name it ([unit_name] of the translations); where
+    each city chose t CO2 or t CO2e (units_by_city), "t CO₂(e)", as the chart's note explains, never a
+    "t CO₂e" the figures may not be."""
+    text = label("unit_name", load_indicator_catalogue().get(indicator).unit, lang)
+    return text.replace("CO₂e", "CO₂(e)") if units_by_city(indicator) else text
 
 
 def method_text(indicator: str, source: str, lang: str) -> str:
@@ -218,7 +230,10 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
         # the decimals the peer chart shows (enough to tell neighbours apart), so both say the same
         places = _rank_decimals(ranked.get_column("value").to_list(), lang)
 
-        def shown(value: float, places: int = places, unit: str = entry.unit) -> str:
+        # the unit as the chart's axis names it ("t CO₂(e)" where each city chose t CO2 or t CO2e)
+        unit = unit_text(indicator, lang) if units_by_city(indicator) else entry.unit
+
+        def shown(value: float, places: int = places, unit: str = unit) -> str:
             return format_quantity(value, unit, lang, places)  # "91.9%" en, "91,9 %" fi/sv, "2.1 t CO₂e …"
 
         mine = ranked.filter(pl.col("area") == home).row(0, named=True)
@@ -311,4 +326,5 @@ __all__ = [
     "shared_peer_frames",
     "standing_rows",
     "unit_text",
+    "units_by_city",
 ]

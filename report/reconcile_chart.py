@@ -19,6 +19,9 @@ from report.charts import (
     _check_meta,
     _finish,
     _frame,
+    _gap_labels,
+    _gap_rows,
+    _gap_sentence,
     _layer,
     _unique,
     _x_year,
@@ -32,6 +35,16 @@ from report.theme import ChartMeta
 NAME: Final = "cross_source_checks"
 INDICATOR: Final = "reconcile_ghg_hsy_syke"
 AREAS: Final[tuple[str, ...]] = (ESPOO, "091", "092", "235")  # the four HSY cities, Espoo highlighted
+# the other cities: Okabe-Ito hues apart from the highlight's blue, and a dash each (colour is not the
+# only cue)
+_OTHER_COLOURS: Final[tuple[str, ...]] = (
+    th.VERMILLION_TEXT,
+    th.OKABE_ITO["bluish_green"],
+    th.OKABE_ITO["reddish_purple"],
+    th.ORANGE_MARK,
+    th.OKABE_ITO["black"],
+)
+_OTHER_DASHES: Final[tuple[list[int], ...]] = ([6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3])
 RECONCILE_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the area: a key such as 'espoo', a municipality code such as '049', or a name"),
     "year": Col("int", "the calendar year"),
@@ -79,26 +92,49 @@ def cross_source_checks(
     if len(tolerances) != 1:
         raise ValueError(f"{NAME}: `frame` has several tolerances {sorted(tolerances)}; expected one")
     tolerance = float(tolerances[0])
+    if tolerance <= 0:
+        raise ValueError(f"{NAME}: the tolerance must be positive, got {tolerance}")
     rows = [(_area_key(str(r["area"])), int(r["year"]), float(r["value"])) for r in f.rows(named=True)]
     hl = _area_key(highlight)
     if not any(a == hl for a, _, _ in rows):
         hl = sorted(rows)[0][0]
     first, last = min(y for _, y, _ in rows), max(y for _, y, _ in rows)
-    df = pl.DataFrame(
-        [
+    # a run of consecutive years is one stretch of line: a missing year breaks it, never bridged
+    run, previous = 0, ("", 0)
+    records = []
+    for a, yr, v in sorted(rows):
+        if (a, yr - 1) != previous:
+            run += 1
+        previous = (a, yr)
+        records.append(
             {
                 "area_key": a,
                 "area": label("area", a, lang),
-                "year": y,
+                "year": yr,
                 "value": v,
                 "outside": abs(v) > tolerance + 1e-9,
+                "run": run,
             }
-            for a, y, v in sorted(rows)
-        ]
-    )
+        )
+    df = pl.DataFrame(records)
     axis_title = t("reconcile_chart.axis", lang)
     x = _x_year(first, last)
-    y = alt.Y("value:Q", title=axis_title, axis=alt.Axis(format="+.0f"))
+    # the axis reaches past the band, so that its edge shows (±25 % band, axis to ±35 %)
+    step = 5 if tolerance <= 10 else 10
+    top = max(tolerance, max(abs(v) for _, _, v in rows))
+    reach = (int(top // step) + 1) * step
+    y = alt.Y(
+        "value:Q",
+        title=axis_title,
+        scale=alt.Scale(domain=[-reach, reach], nice=False),
+        # "+10", "0", "−10": a plus sign on rises, none on zero
+        axis=alt.Axis(
+            format=",.0f",
+            values=list(range(-reach, reach + 1, step)),
+            labelExpr="datum.value > 0 ? '+' + datum.label : datum.label",
+            labelOverlap=False,  # the values are chosen: every one is labelled, "0" too
+        ),
+    )
     band_df = pl.DataFrame([{"year": first, "year_end": last, "low": -tolerance, "high": tolerance}])
     band = _years(
         alt.Chart(band_df)
@@ -107,14 +143,16 @@ def cross_source_checks(
     ).transform_calculate(year_end_t="datetime(datum.year_end, 0, 1)")
     zero = alt.Chart(pl.DataFrame([{"zero": 0.0}])).mark_rule(color=th.TEXT_COLOUR).encode(y="zero:Q")
     areas = [label("area", a, lang) for a in dict.fromkeys(a for a, _, _ in sorted(rows)) if a != hl]
-    colour = alt.Color(
+    # the highlighted city solid blue; each other its own colour and dash, told apart in the legend
+    domain = [label("area", hl, lang), *areas]
+    legend = alt.Legend(orient="right", symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=400)
+    colour_scale = alt.Scale(domain=domain, range=[th.OKABE_ITO["blue"], *_OTHER_COLOURS[: len(areas)]])
+    colour = alt.Color("area:N", title=t("label.area", lang), scale=colour_scale, legend=legend)
+    dash = alt.StrokeDash(
         "area:N",
         title=t("label.area", lang),
-        scale=alt.Scale(
-            domain=[label("area", hl, lang), *areas],
-            range=[th.OKABE_ITO["blue"], *([th.NEUTRAL] * len(areas))],
-        ),
-        legend=alt.Legend(orient="right"),
+        scale=alt.Scale(domain=domain, range=[[1, 0], *_OTHER_DASHES[: len(areas)]]),
+        legend=legend,
     )
     tips = [
         alt.Tooltip("area:N", title=t("label.area", lang)),
@@ -123,16 +161,29 @@ def cross_source_checks(
     ]
     lines = _years(
         alt.Chart(df)
-        .mark_line(point=True)
+        .mark_line()
         .encode(
             x=x,
             y=y,
             color=colour,
-            strokeWidth=alt.condition(f"datum.area_key == '{hl}'", alt.value(3), alt.value(1.3)),
+            strokeDash=dash,
+            detail="run:N",
+            strokeWidth=alt.condition(f"datum.area_key == '{hl}'", alt.value(3), alt.value(1.6)),
             tooltip=tips,
         )
     )
-    chart = _layer([band, zero, lines], meta, lang).properties(width=560, height=280)
+    points = _years(
+        alt.Chart(df)
+        .mark_point(filled=True, size=30)
+        .encode(x=x, y=y, color=alt.Color("area:N", scale=colour_scale, legend=None), tooltip=tips)
+    )
+    layers = [band, zero, lines, points]
+    # years no city has: "no data 1991–2004" in the gap, above the band, as the other charts write it
+    years = sorted({yr for _, yr, _ in rows})
+    gap_rows = [{**r, "value": (tolerance + reach) / 2} for r in _gap_rows(dict.fromkeys(years, 0.0))]
+    if gap_rows:
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title), lang))
+    chart = _layer(layers, meta, lang).properties(width=560, height=280)
     latest = max((yr, v) for a, yr, v in rows if a == hl)
     within = abs(latest[1]) <= tolerance + 1e-9
     fmt = {
@@ -146,7 +197,7 @@ def cross_source_checks(
     outside = df.filter(pl.col("outside")).height
     description = t(
         "reconcile_chart.description", lang, first=first, last=last, n=df.height, outside=outside, **fmt
-    )
+    ) + _gap_sentence(years, lang)
     table = df.select(
         "area_key", "area", "year", pl.col("value").alias("difference"), pl.lit(tolerance).alias("tolerance")
     )

@@ -388,7 +388,9 @@ def test_trajectory_marks_target_rule_and_label_from_the_data() -> None:
     assert len(rules) == 1 and "x" not in rules[0]["encoding"]  # full-width horizontal rule
     assert rows_of(spec, rules[0])[0]["value"] == pytest.approx(200.0)  # 1000 × (1 − 0.8)
     assert any("200 kt" in s.replace(NBSP, " ") and "2030" in s for s in text_literals(spec))
-    path = [u for u in us if mark_type(u) == "line" and u["mark"].get("strokeDash") == [7, 4]]
+    # the required path: the line whose rows are that series (drawn dashed by the series' strokeDash)
+    path_name = t("trajectory.series_path", "fi")
+    path = [u for u in us if mark_type(u) == "line" and rows_of(spec, u)[0].get("series") == path_name]
     # from the latest published year (2022), not the 2023 nowcast, as the headline's required rate
     assert [(r["year"], r["value"]) for r in rows_of(spec, path[0])] == [(2022, 750.0), (2030, 200.0)]
     # a different base in the same release moves the target: never a constant
@@ -408,10 +410,12 @@ def test_trajectory_distinguishes_estimated_years() -> None:
     assert dict(zip(fill["domain"], fill["range"], strict=True))[est] == "#FFFFFF"  # hollow
     statuses = {r["year"]: r["status"] for r in rows_of(spec, points)}
     assert statuses[2023] == est and statuses[2022] == t("trajectory.observed", "fi")
-    line = next(u for u in units(spec) if "strokeDash" in u.get("encoding", {}))
+    # the history line in two-point segments; one touching an estimate is the dashed "estimate" series
+    # of the lines' legend (its strokeDash scale, shared with the other series)
+    line = next(u for u in units(spec) if "detail" in u.get("encoding", {}))
     dash = line["encoding"]["strokeDash"]["scale"]
     assert dict(zip(dash["domain"], dash["range"], strict=True))[est] == [5, 3]
-    seg = [r for r in rows_of(spec, line) if r["year"] in (2022, 2023) and r["status"] == est]
+    seg = [r for r in rows_of(spec, line) if r["year"] in (2022, 2023) and r["series"] == est]
     assert len(seg) == 2  # the 2022→2023 segment is dashed
 
 
@@ -470,7 +474,7 @@ def test_trajectory_leaves_missing_years_as_a_labelled_gap(lang: str) -> None:
     """1991–1999 are not in the data: no line across them, a "no data" label in the gap, and the alt text
     says so (history(): 1990, 2000, 2010, 2020, 2022, 2023)."""
     spec = spec_of("emissions_trajectory", lang)
-    line = next(u for u in units(spec) if "strokeDash" in u.get("encoding", {}))
+    line = next(u for u in units(spec) if "detail" in u.get("encoding", {}))
     segments: dict[int, list[int]] = {}
     for r in rows_of(spec, line):
         segments.setdefault(r["segment"], []).append(r["year"])
@@ -615,7 +619,17 @@ def test_sector_waterfall_bars_and_signs() -> None:
     ]
     colours = colour_map(bars)
     assert colours[dec] == theme.OKABE_ITO["blue"]
-    assert colours[t("waterfall.kind_increase", "fi")] == theme.OKABE_ITO["vermillion"]
+    # no sector grew: the legend names no "Increase" (it used to list it with no bar of that kind)
+    assert t("waterfall.kind_increase", "fi") not in colours
+    grew = sectors().with_columns(
+        pl.when((pl.col("year") == 2023) & (pl.col("sector") == "transport"))
+        .then(pl.col("value") + 500)
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+    grown = charts.sector_waterfall(grew, meta=META, base_year=TARGET.base_year).to_dict()
+    grown_bars = next(u for u in units(grown) if mark_type(u) == "bar")
+    assert colour_map(grown_bars)[t("waterfall.kind_increase", "fi")] == theme.OKABE_ITO["vermillion"]
     assert bars["encoding"]["x2"]["field"] == "hi"
     assert title_text(spec) == f"Kaukolämpö kantoi suurimman vähennyksen 1990–2023 ({MINUS}250{NBSP}kt)"
     table = chart_table(BUILDERS["sector_waterfall"]("fi", META))
@@ -647,7 +661,13 @@ def test_per_resident_highlights_espoo_and_marks_the_median() -> None:
     assert colour_map(bars)["Espoo"] == theme.OKABE_ITO["blue"]
     assert bars["encoding"]["y"]["sort"] == ["Espoo", "Vantaa", "Helsinki", "Tampere"]
     rule = next(u for u in units(spec) if mark_type(u) == "rule")
-    assert rows_of(spec, rule) == [{"median": 3.0}]
+    # the median (3.0) drawn row by row, except Helsinki's: its bar ends at 3.0, so its label "3,0" starts
+    # at the median and the dashed line would strike through it
+    assert rows_of(spec, rule) == [
+        {"area": "Espoo", "median": 3.0},
+        {"area": "Vantaa", "median": 3.0},
+        {"area": "Tampere", "median": 3.0},
+    ]
     assert title_text(spec).replace(NBSP, " ") == (
         "Espoon päästöt asukasta kohden Syken kuntalaskennassa olivat 2,0 t vuonna 2023, "
         "33 % alle vertailukaupunkien mediaanin"

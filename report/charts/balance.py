@@ -20,11 +20,14 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    text_width,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
     format_number,
     format_percent,
+    format_quantity,
+    shown_decimals,
     source_text,
     t,
 )
@@ -34,6 +37,8 @@ BALANCE_EMISSIONS: Final[Mapping[str, Col]] = {
     "year": Col("int", "the calendar year"),
     "value": Col("num", "total emissions in kt CO2e"),
 }
+_WIDTH: Final = 520  # the plot's width in px
+_LABEL_DX: Final = 6  # px between a bar's end and its label
 BALANCE_SINKS: Final[Mapping[str, Col]] = {
     "year": Col("int", "the year of the sink estimate"),
     "value": Col("num", "net removals by carbon sinks in kt CO2e, as a positive number"),
@@ -105,7 +110,12 @@ def neutrality_balance(
         "gap": t("balance.kind_gap", lang),
         "surplus": t("balance.kind_surplus", lang),
     }
-    gap = residual - sink
+    # one number per subject: residual and sink rounded as the report prints them (shown_decimals), the
+    # gap their difference as printed (212 − 229 = −17, never a "16.7" beside "229" and "212"), and the
+    # label, the text, the table and the downloads all show these
+    places = max(shown_decimals(residual), shown_decimals(sink))
+    residual, sink = round(residual, places), round(sink, places)
+    gap = round(residual - sink, places)
     gap_kind = "gap" if gap > 0 else "surplus"
     bar_colours = {"residual": th.MUTED_TEXT, "sink": th.OKABE_ITO["bluish_green"], gap_kind: th.BACKGROUND}
     bars_rows: list[dict[str, Any]] = [
@@ -136,23 +146,41 @@ def neutrality_balance(
         "hi": max(sink, residual),
         "value": abs(gap),
         "source": f"{emission_sources}, {sink_source}",
-        "label": t(f"balance.{gap_kind}_label", lang, value=format_number(abs(gap), lang)),
+        "label": t(f"balance.{gap_kind}_label", lang, value=format_quantity(abs(gap), "kt", lang, places)),
     }
     df = pl.DataFrame(bars_rows).with_columns(
-        label=pl.Series([format_number(r["value"], lang) for r in bars_rows])
+        label=pl.Series([format_number(r["value"], lang, places) for r in bars_rows])
     )
     gap_df = pl.DataFrame([gap_row])
     y = alt.Y("category:N", sort=[cats["residual"], cats["sink"]], title=None, axis=alt.Axis(labelLimit=300))
     x_title = t("axis.emissions_kt", lang)
-    colour = alt.Color(
+    domain = [kinds["residual"], kinds["sink"], kinds[gap_kind]]
+    gap_stroke = th.OKABE_ITO["vermillion"] if gap > 0 else th.OKABE_ITO["blue"]
+    # fill, outline colour and dash by kind, in one legend: its gap (surplus) symbol is the dashed outline
+    # the chart draws, not a plain box
+    legend = alt.Legend(orient="bottom", direction="horizontal", symbolStrokeWidth=2)
+    colour = alt.Fill(
         "kind:N",
         title=None,
         scale=alt.Scale(
-            domain=[kinds["residual"], kinds["sink"], kinds[gap_kind]],
-            range=[bar_colours["residual"], bar_colours["sink"], bar_colours[gap_kind]],
+            domain=domain, range=[bar_colours["residual"], bar_colours["sink"], bar_colours[gap_kind]]
         ),
-        legend=alt.Legend(orient="bottom", direction="horizontal", symbolStrokeColor=th.TEXT_COLOUR),
+        legend=legend,
     )
+    outline = alt.Stroke(
+        "kind:N",
+        title=None,
+        scale=alt.Scale(domain=domain, range=[bar_colours["residual"], bar_colours["sink"], gap_stroke]),
+        legend=legend,
+    )
+    dash = alt.StrokeDash(
+        "kind:N", title=None, scale=alt.Scale(domain=domain, range=[[1, 0], [1, 0], [5, 3]]), legend=legend
+    )
+    # room right of the longest bar for its label ("Överskott 17 kt" in bold), measured, not guessed
+    upper_end = sink_row.get("upper")
+    far = max(residual, sink, float(upper_end) if upper_end is not None else 0.0)
+    label_px = text_width(str(gap_row["label"]), 11, bold=True) + _LABEL_DX + 4
+    x_scale = alt.Scale(domain=[0.0, far * _WIDTH / (_WIDTH - label_px)], nice=False, zero=True)
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
         alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
@@ -163,19 +191,24 @@ def neutrality_balance(
         .mark_bar(height={"band": 0.6})
         .encode(
             y=y,
-            x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=True)),
+            x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=x_scale),
             x2="hi:Q",
-            color=colour,
+            fill=colour,
+            stroke=outline,
+            strokeDash=dash,
             tooltip=tips,
         ),
         alt.Chart(gap_df)
-        .mark_bar(
-            height={"band": 0.6},
-            stroke=th.OKABE_ITO["vermillion"] if gap > 0 else th.OKABE_ITO["blue"],
-            strokeDash=[5, 3],
-            strokeWidth=2,
-        )
-        .encode(y=y, x=alt.X("lo:Q", title=x_title), x2="hi:Q", color=colour, tooltip=tips),
+        .mark_bar(height={"band": 0.6}, strokeWidth=2)
+        .encode(
+            y=y,
+            x=alt.X("lo:Q", title=x_title),
+            x2="hi:Q",
+            fill=colour,
+            stroke=outline,
+            strokeDash=dash,
+            tooltip=tips,
+        ),
         alt.Chart(df)
         .mark_text(align="left", dx=6, fontWeight="bold")
         .encode(
@@ -185,7 +218,7 @@ def neutrality_balance(
             fill=alt.Fill("text_colour:N", scale=None),
         ),
         alt.Chart(gap_df)
-        .mark_text(align="left", dx=6, fontWeight="bold", color=th.TEXT_COLOUR)
+        .mark_text(align="left", dx=_LABEL_DX, fontWeight="bold", color=th.TEXT_COLOUR)
         .encode(y=y, x=alt.X("hi:Q", title=x_title), text="label:N"),
     ]
     has_band = "lower" in s.columns and "upper" in s.columns
@@ -205,10 +238,10 @@ def neutrality_balance(
                 ],
             )
         )
-    chart = _layer(layers, meta, lang).properties(width=520, height=alt.Step(56))
+    chart = _layer(layers, meta, lang).properties(width=_WIDTH, height=alt.Step(56))
     fmt = {
-        "sink": format_number(sink, lang),
-        "residual": format_number(residual, lang),
+        "sink": format_number(sink, lang, places),
+        "residual": format_number(residual, lang, places),
         "pct": format_percent(sink / residual * 100, lang),
         "year": target_year,
     }
@@ -221,7 +254,8 @@ def neutrality_balance(
         reduction=format_percent(target_reduction * 100, lang),
         sink_year=sink_year,
         source=sink_source,
-        gap=gap_row["label"],
+        # mid-sentence, after a semicolon: "…; surplus 17 kt", not "; Surplus"
+        gap=str(gap_row["label"])[:1].lower() + str(gap_row["label"])[1:],
         latest_year=int(latest["year"]),
         latest=format_number(float(latest["value"]), lang),
         **fmt,
@@ -235,6 +269,15 @@ def neutrality_balance(
             {"item": gap_kind, "label": gap_row["label"], "year": target_year, "value": abs(gap)},
         ]
     )
+    if places == 0:  # whole numbers as the chart prints them: "229" in the table and the CSV, not "229.0"
+        table = table.with_columns(pl.col("value").round(0).cast(pl.Int64))
     return _finish(
-        chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table
+        chart,
+        name=name,
+        finding=finding,
+        description=description,
+        meta=meta,
+        lang=lang,
+        table=table,
+        decimals={"value": places},
     )

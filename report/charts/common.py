@@ -3,10 +3,11 @@ the chart table, the finishing step, year axes and label helpers."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import altair as alt
 import polars as pl
@@ -21,6 +22,9 @@ from report.i18n import (
     vega_locale,
 )
 from report.theme import ChartMeta
+
+if TYPE_CHECKING:
+    from PIL.ImageFont import FreeTypeFont
 
 # Statistics Finland municipality codes and Eurostat geo codes accepted in `area` columns.
 AREA_ALIASES: Final[Mapping[str, str]] = {
@@ -303,6 +307,25 @@ def _x_year(first: int, last: int, title: str | None = None, width: int | None =
             labelAngle=0,
         ),
     )
+
+
+@functools.cache
+def _font(size: int, bold: bool) -> FreeTypeFont | None:
+    """DejaVu Sans (the theme's first font, what vl-convert draws with) at a pixel size; None if absent."""
+    from PIL import ImageFont  # imported when a label is measured: most users of the charts never do
+
+    try:
+        return ImageFont.truetype("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf", size)
+    except OSError:
+        return None
+
+
+def text_width(text: str, size: int = 11, *, bold: bool = False) -> float:
+    """The width in px of one line of text in the theme's font (DejaVu Sans; without it, a wide estimate)."""
+    font = _font(size, bold)
+    if font is None:
+        return len(text) * size * (0.72 if bold else 0.66)
+    return float(font.getlength(text))
 
 
 def _year_tip(lang: str, field: str = "year") -> alt.Tooltip:

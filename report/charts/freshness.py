@@ -19,6 +19,7 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    text_width,
 )
 from report.i18n import (
     NOT_AVAILABLE,
@@ -40,7 +41,42 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
         "str", "the calendar frequency: annual, monthly, weekly or daily", nullable=True, required=False
     ),
 }
+# a row label wider than this (px) is written on two lines, split after its source ("OECD:")
+_LABEL_WRAP_PX: Final = 280
+_LINE_HEIGHT: Final = 13
 _SEVERITY: Final[Mapping[str, int]] = {"failed": 0, "never": 1, "late": 2, "due": 3, "fresh": 4}
+
+
+def _label_lines(text: str) -> list[str]:
+    """A dataset's row label as lines: two, after the source's colon, when one line is wider than
+    _LABEL_WRAP_PX; else one."""
+    head, colon, rest = text.partition(": ")
+    if not colon or text_width(text) <= _LABEL_WRAP_PX:
+        return [text]
+    return [head + ":", rest]
+
+
+def _row_axis(labels: list[str]) -> alt.Axis:
+    """The y axis of the dataset rows: long labels on two lines, labelLimit the widest line measured, so
+    no label is cut ("…") in any language."""
+    wrapped = {name: lines for name in labels if len(lines := _label_lines(name)) > 1}
+    widest = max(text_width(line) for name in labels for line in wrapped.get(name, [name]))
+    expr = "datum.label"
+    for name, lines in wrapped.items():
+        expr = f"datum.label === {_js(name)} ? [{', '.join(_js(line) for line in lines)}] : {expr}"
+    is_wrapped = f"indexof([{', '.join(_js(name) for name in wrapped)}], datum.label) >= 0"
+    return alt.Axis(
+        labelLimit=int(widest) + 8,
+        labelExpr=expr,
+        labelLineHeight=_LINE_HEIGHT,
+        # a two-line label centred on its row (Vega puts the first line there)
+        labelOffset={"condition": {"test": is_wrapped, "value": -_LINE_HEIGHT / 2}, "value": 0},
+    )
+
+
+def _js(text: str) -> str:
+    """A string as a Vega expression literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _iso_day(d: date | datetime) -> str:
@@ -131,15 +167,29 @@ def data_freshness(
     x_title = t("axis.date", lang)
     plot = plot.with_columns(edge=pl.lit(x_scale.domain[1]))
 
-    def x(field: str) -> alt.X:
-        return alt.X(
-            f"{field}:T",
-            title=x_title,
-            scale=x_scale,
-            axis=alt.Axis(format="%b %Y", labelOverlap=True),
+    # a span of years: a tick at each new year ("2021"), not "Oct 2020" at whatever month d3 picks
+    years = (hi - lo).days >= 2 * 365
+    axis = (
+        # each year's label right of its 1 January tick, over the year it names: a period ending
+        # 31.12.2023 sits at the end of "2023", not under a "2024" centred on the tick
+        alt.Axis(
+            format="%Y",
+            tickCount={"interval": "year", "step": 1},
+            labelOverlap=True,
+            labelAlign="left",
+            labelFlush=False,
+            labelPadding=4,
+            labelOffset=3,
         )
+        if years
+        else alt.Axis(format="%b %Y", labelOverlap=True)
+    )
 
-    y = alt.Y("dataset:N", sort=[str(r["dataset"]) for r in rows], title=None, axis=alt.Axis(labelLimit=300))
+    def x(field: str) -> alt.X:
+        return alt.X(f"{field}:T", title=x_title, scale=x_scale, axis=axis)
+
+    names = [str(r["dataset"]) for r in rows]
+    y = alt.Y("dataset:N", sort=names, title=None, axis=_row_axis(names))
     tips = [
         alt.Tooltip("dataset:N", title=t("label.dataset", lang)),
         alt.Tooltip("source:N", title=t("label.source", lang)),
@@ -214,7 +264,8 @@ def data_freshness(
             tooltip=tips,
         ),
     ]
-    chart = _layer(layers, meta, lang).properties(width=560, height=alt.Step(30))
+    step = 36 if any(len(_label_lines(n)) > 1 for n in names) else 30  # room for two-line labels
+    chart = _layer(layers, meta, lang).properties(width=560, height=alt.Step(step))
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in FRESHNESS_STATUSES}
     attention = counts["late"] + counts["failed"] + counts["never"]
     fmt = {"fresh": counts["fresh"], "n": len(rows), "bad": attention}

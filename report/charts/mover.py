@@ -10,6 +10,7 @@ from typing import Final
 import altair as alt
 import polars as pl
 
+from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import (
     Col,
@@ -20,9 +21,9 @@ from report.charts.common import (
     _layer,
     _pct_change,
     _unique,
+    _years_text,
 )
 from report.i18n import (
-    NOT_AVAILABLE,
     format_number,
     format_percent,
     shown_decimals,
@@ -34,6 +35,12 @@ WEEKLY_FRAME: Final[Mapping[str, Col]] = {
     "year": Col("int", "the ISO year"),
     "week": Col("int", "the ISO week number, 1–53"),
     "value": Col("num", "the mean emission factor of consumed electricity in gCO2/kWh"),
+    "flags": Col(
+        "str",
+        "the value's stored source flags (common.flags; 'partial': the week is not all in yet)",
+        nullable=True,
+        required=False,
+    ),
 }
 
 
@@ -78,6 +85,12 @@ def weekly_mover(
     f = _frame(name, "frame", frame, WEEKLY_FRAME)
     _unique(name, "frame", f, ["year", "week"])
     rows = [(int(r["year"]), int(r["week"]), float(r["value"])) for r in f.rows(named=True)]
+    # weeks whose data are not all in yet (Fingrid's "partial"): marked, as the site marks them
+    partial = {
+        (int(r["year"]), int(r["week"]))
+        for r in f.rows(named=True)
+        if "incomplete" in flag_meanings(r.get("flags"))
+    }
     bad = [r for r in rows if not 1 <= r[1] <= 53]
     if bad:
         raise ValueError(f"{name}: week {bad[0][1]} in {bad[0][0]} is outside 1–53")
@@ -96,9 +109,23 @@ def weekly_mover(
         "year_label:N",
         title=t("label.year", lang),
         scale=alt.Scale(domain=[str(y) for y in earlier] + [str(cur)], range=[*greys, th.OKABE_ITO["blue"]]),
-        legend=alt.Legend(orient="right"),
+        # one year alone needs no legend: the title names it
+        legend=alt.Legend(orient="right") if earlier else None,
     )
-    df = pl.DataFrame([{"year": y, "year_label": str(y), "week": w, "value": v} for y, w, v in sorted(rows)])
+    incomplete_text = t("flag.incomplete", lang)
+    df = pl.DataFrame(
+        [
+            {
+                "year": y,
+                "year_label": str(y),
+                "week": w,
+                "value": v,
+                "incomplete": (y, w) in partial,
+                "period_note": incomplete_text if (y, w) in partial else "",
+            }
+            for y, w, v in sorted(rows)
+        ]
+    )
     x = alt.X(
         "week:Q",
         title=t("axis.iso_week", lang),
@@ -113,6 +140,7 @@ def weekly_mover(
         alt.Tooltip("year_label:N", title=t("label.year", lang)),
         alt.Tooltip("week:O", title=t("label.week", lang)),
         alt.Tooltip("value:Q", title=t("label.emission_factor", lang), format=f",.{places}f"),
+        *([alt.Tooltip("period_note:N", title=t("column.note", lang))] if partial else []),
     ]
     past = df.filter(pl.col("year") != cur)
     now = df.filter(pl.col("year") == cur)
@@ -125,8 +153,21 @@ def weekly_mover(
         )
     layers += [
         alt.Chart(now).mark_line(strokeWidth=3).encode(x=x, y=y_axis, color=colour),
-        alt.Chart(now).mark_point(filled=True, size=28).encode(x=x, y=y_axis, color=colour, tooltip=tips),
+        alt.Chart(now.filter(~pl.col("incomplete")))
+        .mark_point(filled=True, size=28)
+        .encode(x=x, y=y_axis, color=colour, tooltip=tips),
     ]
+    if now.filter(pl.col("incomplete")).height:
+        # an incomplete week: a hollow point, named beside it ("Incomplete period"), as the site marks it
+        open_weeks = now.filter(pl.col("incomplete"))
+        layers += [
+            alt.Chart(open_weeks)
+            .mark_point(filled=True, size=70, fill=th.BACKGROUND, strokeWidth=2, color=th.OKABE_ITO["blue"])
+            .encode(x=x, y=y_axis, tooltip=tips),
+            alt.Chart(open_weeks)
+            .mark_text(dy=-12, fontSize=10, fontStyle="italic", color=th.MUTED_TEXT)
+            .encode(x=x, y=y_axis, text="period_note:N"),
+        ]
     last_week, last_value = max((w, v) for y, w, v in rows if y == cur)
 
     def number(value: float) -> str:
@@ -149,7 +190,13 @@ def weekly_mover(
         delta = format_number(
             round(last_value, places) - round(prev_value, places), lang, places, signed=True
         )
-        change = t("weekly.change", lang, delta=delta)
+        # a comparison with an incomplete week says so
+        change = t(
+            "weekly.change_incomplete" if (prev_year, prev_week) in partial else "weekly.change",
+            lang,
+            delta=delta,
+            prev_week=prev_week,
+        )
         change_sentence = t(
             "weekly.description_change",
             lang,
@@ -158,25 +205,30 @@ def weekly_mover(
             prev=number(prev_value),
             delta=delta,
         )
-    fmt = {"week": last_week, "year": cur, "value": number(last_value), "change": change}
+    fmt = {
+        "week": last_week,
+        "year": cur,
+        "value": number(last_value),
+        "change": change,
+    }
     if same_week and statistics.fmean(same_week) > 0:
         mean = statistics.fmean(same_week)
         diff = _pct_change(last_value, mean)
         direction = t("weekly.lower" if diff < 0 else "weekly.higher", lang)
         finding = t("weekly.title", lang, pct=format_percent(abs(diff), lang), direction=direction, **fmt)
-        mean_text = number(mean)
+        mean_sentence = t("weekly.description_mean", lang, mean=number(mean))
     else:
         finding = t("weekly.title_plain", lang, **fmt)
-        mean_text = NOT_AVAILABLE
-    description = (
-        t(
-            "weekly.description",
-            lang,
-            first=years[0],
-            last=years[-1],
-            mean=mean_text,
-            **fmt,
+        # no earlier year has this week: said so, not "the mean was – gCO₂/kWh"
+        mean_sentence = t(
+            "weekly.description_no_earlier" if not earlier else "weekly.description_no_mean", lang
         )
+    if (cur, last_week) in partial:  # the latest week itself is not all in yet
+        finding += f" ({incomplete_text.lower()})"
+        mean_sentence = t("weekly.description_incomplete", lang, week=last_week) + mean_sentence
+    description = (
+        t("weekly.description", lang, years=_years_text(years[0], years[-1]), **fmt)
+        + mean_sentence
         + change_sentence
     )
     return _finish(

@@ -10,7 +10,7 @@ import polars as pl
 
 from ingest.peers import load_peers
 from report import theme as th
-from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _unique
+from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _unique, text_width
 from report.charts.per_resident import _rank_decimals
 from report.i18n import NOT_AVAILABLE, format_number, format_percent, t
 from report.theme import ChartMeta
@@ -44,6 +44,13 @@ GROUP_COLOURS: Final[Mapping[str, str]] = {
 }
 # the peer chart's notes under its title wrap at this width
 NOTE_WRAP: Final = 95
+_WIDTH: Final = 420  # the plot's width in px
+_LABEL_DX: Final = 4  # px between a bar's end and its value
+
+
+def _js(text: str) -> str:
+    """A string as a Vega expression literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _ordinal(number: int) -> str:
@@ -153,8 +160,7 @@ def peer_comparison(
                 "change": change_text(r["area"]),
                 "label": format_number(float(r["value"]), lang, places)
                 + (f" ({r['year']})" if int(r["year"]) != year else "")
-                + unit_mark(r["area"], r["rank"])
-                + (f" · {change_text(r['area'])}" if r["area"] in change_of else ""),
+                + unit_mark(r["area"], r["rank"]),
             }
             for r in rows
         ],
@@ -162,12 +168,18 @@ def peer_comparison(
     )
     order = df.get_column("area").to_list()
     y_enc = alt.Y("area:N", sort=order, title=None)
+    # each bar's value at its end, inside the plot: the x scale leaves room for the widest, measured
+    far = max(
+        float(r["value"]) * _WIDTH / (_WIDTH - _LABEL_DX - 4 - text_width(str(r["label"])))
+        for r in df.iter_rows(named=True)
+    )
+    x_scale = alt.Scale(zero=True, domain=[0.0, far], nice=False)
     bars = (
         alt.Chart(df)
         .mark_bar(height={"band": 0.7})
         .encode(
             y=y_enc,
-            x=alt.X("value:Q", title=unit_text, scale=alt.Scale(zero=True)),
+            x=alt.X("value:Q", title=unit_text, scale=x_scale),
             color=alt.Color(
                 "group:N",
                 title=None,
@@ -185,10 +197,42 @@ def peer_comparison(
     )
     labels = (
         alt.Chart(df)
-        .mark_text(align="left", dx=4, color=th.TEXT_COLOUR)
-        .encode(y=y_enc, x=alt.X("value:Q", title=unit_text), text="label:N")
+        .mark_text(align="left", dx=_LABEL_DX, color=th.TEXT_COLOUR)
+        .encode(y=alt.Y("area:N", sort=order, axis=None), x=alt.X("value:Q", title=unit_text), text="label:N")
     )
-    chart = _layer([bars, labels], meta, lang).properties(width=420, height=alt.Step(24))
+    layers = [bars, labels]
+    changed = {
+        str(r["area"]): str(r["change"]) for r in df.iter_rows(named=True) if r["area_key"] in change_of
+    }
+    if changed:
+        # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
+        expr = "''"
+        for area, words in changed.items():
+            expr = f"datum.label === {_js(area)} ? {_js(words)} : {expr}"
+        layers.append(
+            alt.Chart(df)
+            .mark_tick(opacity=0)
+            .encode(
+                y=alt.Y(
+                    "area:N",
+                    sort=order,
+                    title=None,
+                    axis=alt.Axis(
+                        orient="right",
+                        labelExpr=expr,
+                        labelLimit=int(max(text_width(w) for w in changed.values())) + 8,
+                        domain=False,
+                        ticks=False,
+                        grid=False,
+                        labelColor=th.TEXT_COLOUR,
+                    ),
+                ),
+                x=alt.X("value:Q", title=unit_text),
+            )
+        )
+    chart = _layer(layers, meta, lang).properties(width=_WIDTH, height=alt.Step(24))
+    if changed:
+        chart = chart.resolve_axis(y="independent")
     home_row = df.filter(pl.col("area_key") == home).row(0, named=True)
     when = str(year) if first_year == year else t("peers.years_span", lang, first=first_year, last=year)
     if count < 2:
@@ -228,7 +272,10 @@ def peer_comparison(
         lang,
         indicator=indicator,
         unit=unit_text,
-        year=when,
+        # "in 2022", or "latest figures from 2017–2020": never "in (latest figures …)"
+        when=t("peers.when_year", lang, year=year)
+        if first_year == year
+        else t("peers.when_span", lang, first=first_year, last=year),
         n=count,
         area=home_row["area"],
         value=format_number(home_row["value"], lang, places),

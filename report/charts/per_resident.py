@@ -24,6 +24,7 @@ from report.charts.common import (
     _titled,
     _unique,
     _year_tip,
+    text_width,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -35,6 +36,9 @@ from report.i18n import (
 )
 from report.theme import ChartMeta
 
+_WIDTH: Final = 480  # the plot's width in px
+_STEP: Final = 26  # px per row
+_LABEL_DX: Final = 4  # px between a bar's end and its value
 PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the area: a key such as 'espoo', a municipality code such as '049', or a name"),
     "year": Col("int", "the calendar year"),
@@ -126,7 +130,19 @@ def per_resident_comparison(
     # one decimal, or more where the ranking needs it: two cities that differ never print the same
     places = _rank_decimals([current[a] for a in ordered], lang)
     value_format = f",.{places}f"
-    y_enc = alt.Y("area:N", sort=[label("area", a, lang) for a in ordered], title=None)
+    # the x scale leaves room for every value label inside the plot, measured; the median is drawn row by
+    # row and left out of a row whose label it would strike through (2,55 / 2,58 … beside the median)
+    label_px = {a: text_width(format_number(current[a], lang, places)) for a in ordered}
+    far = max(current[a] * _WIDTH / (_WIDTH - _LABEL_DX - 2 - label_px[a]) for a in ordered)
+
+    def px(value: float) -> float:
+        return value / far * _WIDTH
+
+    struck = {
+        a for a in ordered if px(current[a]) - 2 <= px(median) <= px(current[a]) + _LABEL_DX + label_px[a] + 2
+    }
+    area_order = [label("area", a, lang) for a in ordered]
+    y_enc = alt.Y("area:N", sort=area_order, title=None)
     x_title = t("axis.per_resident", lang)
     group_domain = [groups["highlight"], groups["capital"], groups["other"]]
     bars = (
@@ -134,7 +150,12 @@ def per_resident_comparison(
         .mark_bar(height={"band": 0.7})
         .encode(
             y=y_enc,
-            x=alt.X("value:Q", title=x_title, axis=alt.Axis(format=",.1f"), scale=alt.Scale(zero=True)),
+            x=alt.X(
+                "value:Q",
+                title=x_title,
+                axis=alt.Axis(format=",.1f"),
+                scale=alt.Scale(zero=True, domain=[0.0, far], nice=False),
+            ),
             color=alt.Color(
                 "group:N",
                 title=None,
@@ -153,22 +174,33 @@ def per_resident_comparison(
     )
     values = (
         alt.Chart(df)
-        .mark_text(align="left", dx=4)
+        .mark_text(align="left", dx=_LABEL_DX)
         .encode(y=y_enc, x=alt.X("value:Q", title=x_title), text=alt.Text("value:Q", format=value_format))
     )
     median_df = pl.DataFrame([{"median": median}])
     median_text = t("per_resident.median_label", lang, value=format_number(median, lang, places))
+    rule_rows = pl.DataFrame(
+        [{"area": label("area", a, lang), "median": median} for a in ordered if a not in struck],
+        schema={"area": pl.String, "median": pl.Float64},
+    )
     rule = (
-        alt.Chart(median_df)
+        alt.Chart(rule_rows)
         .mark_rule(strokeDash=[4, 3], color=th.TEXT_COLOUR)
-        .encode(x=alt.X("median:Q", title=x_title))
+        .encode(
+            x=alt.X("median:Q", title=x_title),
+            # from the top to the bottom of the row's band: one stretch of the dashed line per row
+            y=alt.Y("area:N", sort=area_order, title=None, bandPosition=0),
+            y2=alt.Y2("area:N", bandPosition=1),
+        )
     )
     rule_text = (
         alt.Chart(median_df)
         .mark_text(text=median_text, align="left", baseline="top", dx=4, y=-14, color=th.TEXT_COLOUR)
         .encode(x=alt.X("median:Q", title=x_title))
     )
-    chart = _layer([bars, values, rule, rule_text], meta, lang).properties(width=480, height=alt.Step(26))
+    chart = _layer([bars, values, rule, rule_text], meta, lang).properties(
+        width=_WIDTH, height=alt.Step(_STEP)
+    )
     diff = _pct_change(current[hl], median) if median else 0.0
     if abs(diff) < 0.5:
         comparison = t("per_resident.same", lang)

@@ -137,8 +137,22 @@ def emissions_trajectory(
         "projection": th.ORANGE_MARK,
         "path": th.OKABE_ITO["bluish_green"],
         "base_path": th.OKABE_ITO["reddish_purple"],
-        "target": th.OKABE_ITO["vermillion"],
+        # black, not vermillion: beside the trend's gold the two were hard to tell apart
+        "target": th.TEXT_COLOUR,
     }
+    # each series' line as drawn: the legend shows the same dashes (a strokeDash legend with its colour)
+    dashes = {
+        "history": [1, 0],
+        "estimate": _dash(True),
+        "projection": [1, 0],
+        "path": [7, 4],
+        "base_path": [2, 3],
+        "target": [2, 3],
+    }
+    series["estimate"] = est_label
+    colours["estimate"] = colours["history"]
+    # a line segment touching an estimated year is dashed: a series of its own in the lines' legend
+    estimate_line = any(y1 - y0 == 1 and (e0 or e1) for (y0, _, e0), (y1, _, e1) in itertools.pairwise(hist))
 
     table_rows: list[dict[str, Any]] = [
         {
@@ -207,15 +221,30 @@ def emissions_trajectory(
     )
     used = (
         ["history"]
+        + (["estimate"] if estimate_line else [])
         + (["projection"] if proj_rows else [])
         + (["path"] if path_rows else [])
         + ["base_path", "target"]
+    )
+    series_legend = alt.Legend(
+        orient="bottom",
+        direction="horizontal",
+        symbolType="stroke",
+        columns=3,
+        symbolStrokeWidth=2,
+        symbolSize=500,  # a stroke long enough (about 22 px) to show each dash pattern
     )
     colour = alt.Color(
         "series:N",
         title=None,
         scale=alt.Scale(domain=[series[k] for k in used], range=[colours[k] for k in used]),
-        legend=alt.Legend(orient="bottom", direction="horizontal", symbolType="stroke", columns=3),
+        legend=series_legend,
+    )
+    series_dash = alt.StrokeDash(
+        "series:N",
+        title=None,
+        scale=alt.Scale(domain=[series[k] for k in used], range=[dashes[k] for k in used]),
+        legend=series_legend,
     )
     last_x = max(target_year, int(proj_rows[-1]["year"]) if proj_rows else target_year)
     x = _x_year(min(first_year, base_year), last_x)
@@ -237,10 +266,10 @@ def emissions_trajectory(
     for i, ((y0, v0, e0), (y1, v1, e1)) in enumerate(itertools.pairwise(hist)):
         if y1 - y0 > 1:
             continue  # missing years are a gap, not a line as if measured
-        dash = est_label if (e0 or e1) else obs_label
+        kind = series["estimate"] if (e0 or e1) else series["history"]
         seg_rows += [
-            {"segment": i, "year": y0, "value": v0, "status": dash, "series": series["history"]},
-            {"segment": i, "year": y1, "value": v1, "status": dash, "series": series["history"]},
+            {"segment": i, "year": y0, "value": v0, "series": kind},
+            {"segment": i, "year": y1, "value": v1, "series": kind},
         ]
     layers: list[alt.Chart] = []
     if proj_rows:
@@ -261,20 +290,20 @@ def emissions_trajectory(
         layers.append(
             _years(alt.Chart(proj_df))
             .mark_line(strokeWidth=2)
-            .encode(x=x, y=y_val, color=colour, tooltip=[_year_tip(lang), value_tip])
+            .encode(x=x, y=y_val, color=colour, strokeDash=series_dash, tooltip=[_year_tip(lang), value_tip])
         )
     if path_rows:
         path_df = pl.DataFrame(path_rows).with_columns(series=pl.lit(series["path"]))
         layers.append(
             _years(alt.Chart(path_df))
-            .mark_line(strokeDash=[7, 4], strokeWidth=1.8)
-            .encode(x=x, y=y_val, color=colour)
+            .mark_line(strokeWidth=1.8)
+            .encode(x=x, y=y_val, color=colour, strokeDash=series_dash)
         )
     base_path_df = pl.DataFrame(base_path_rows).with_columns(series=pl.lit(series["base_path"]))
     layers.append(
         _years(alt.Chart(base_path_df))
-        .mark_line(strokeDash=[2, 3], strokeWidth=1.6)
-        .encode(x=x, y=y_val, color=colour, tooltip=[_year_tip(lang), value_tip])
+        .mark_line(strokeWidth=1.6)
+        .encode(x=x, y=y_val, color=colour, strokeDash=series_dash, tooltip=[_year_tip(lang), value_tip])
     )
     if seg_rows:
         layers.append(
@@ -285,12 +314,7 @@ def emissions_trajectory(
                 y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=",.0f")),
                 color=colour,
                 detail="segment:N",
-                strokeDash=alt.StrokeDash(
-                    "status:N",
-                    title=status_title,
-                    scale=alt.Scale(domain=statuses, range=[_dash(s == est_label) for s in statuses]),
-                    legend=status_legend,
-                ),
+                strokeDash=series_dash,
             )
         )
 
@@ -327,20 +351,23 @@ def emissions_trajectory(
         base=base_year,
     )
     target_df = pl.DataFrame([{"year": target_year, "value": target_value, "series": series["target"]}])
+    left_year = min(first_year, base_year)
     layers += [
-        alt.Chart(target_df).mark_rule(strokeDash=[2, 3], strokeWidth=1.5).encode(y=y_val, color=colour),
-        _years(alt.Chart(target_df))
-        .mark_point(shape="diamond", filled=True, size=120, color=colours["target"])
-        .encode(x=x, y=y_val, tooltip=[_year_tip(lang), value_tip]),
-        _years(alt.Chart(target_df))
+        # the target as its legend shows it: a dotted line (no extra marker the legend would not name)
+        alt.Chart(target_df)
+        .mark_rule(strokeWidth=1.5)
+        .encode(y=y_val, color=colour, strokeDash=series_dash, tooltip=[_year_tip(lang), value_tip]),
+        # its label at the left end of the line, where no other line runs (near the target year the
+        # paths and the band converge on it)
+        _years(alt.Chart(target_df.with_columns(year=pl.lit(left_year))))
         .mark_text(
             text=target_text,
-            align="right",
+            align="left",
             baseline="bottom",
-            dx=-10,
-            dy=-6,
+            dx=4,
+            dy=-4,
             fontWeight="bold",
-            color=th.VERMILLION_TEXT,
+            color=th.TEXT_COLOUR,
         )
         .encode(x=x, y=y_val),
     ]

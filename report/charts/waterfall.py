@@ -125,6 +125,13 @@ def sector_waterfall(
         schema_overrides={"sector_key": pl.String, "change": pl.Float64, "share_of_cut": pl.Float64},
     )
     order = [s["step"] for s in steps]
+    kind_colours = {
+        "total": th.NEUTRAL,
+        "decrease": th.OKABE_ITO["blue"],
+        "increase": th.OKABE_ITO["vermillion"],
+    }
+    present = set(df.get_column("kind").to_list())
+    drawn = [k for k in kind_colours if kinds[k] in present]
     y_enc = alt.Y("step:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     x_title = t("axis.emissions_kt", lang)
     tips = [
@@ -143,9 +150,10 @@ def sector_waterfall(
             color=alt.Color(
                 "kind:N",
                 title=None,
+                # the legend names only the kinds drawn: no "Increase" when no sector grew
                 scale=alt.Scale(
-                    domain=[kinds["total"], kinds["decrease"], kinds["increase"]],
-                    range=[th.NEUTRAL, th.OKABE_ITO["blue"], th.OKABE_ITO["vermillion"]],
+                    domain=[kinds[k] for k in drawn],
+                    range=[kind_colours[k] for k in drawn],
                 ),
                 legend=alt.Legend(orient="bottom", direction="horizontal"),
             ),

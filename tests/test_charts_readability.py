@@ -1,0 +1,364 @@
+"""What a reader sees in the report's charts: whole labels, one number per subject, legends that match
+the marks, texts that read naturally in every language (the review of report 2026-W49)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+import pytest
+from PIL import ImageFont
+
+from indicators.catalogue import ReductionTarget
+from indicators.peers import standings
+from report import charts, theme
+from report.charts import ChartMeta, chart_decimals, chart_table
+from report.charts.peers import peer_comparison
+from report.i18n import LANGS, NBSP, t
+from report.peers import unit_text
+from report.reconcile_chart import cross_source_checks
+
+META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 6))
+TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="test")
+
+
+def measured(text: str, bold: bool = False) -> float:
+    """The width in px of text at 11 px in DejaVu Sans (what vl-convert draws with), measured here."""
+    font = ImageFont.truetype("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf", 11)
+    return float(font.getlength(text))
+
+
+def units(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every unit (single-mark) view of a layered spec."""
+    for layer in spec.get("layer", []):
+        if "layer" in layer:
+            yield from units(layer)
+        else:
+            yield layer
+
+
+def mark(unit: dict[str, Any]) -> str:
+    m = unit["mark"]
+    return str(m if isinstance(m, str) else m["type"])
+
+
+def rows(spec: dict[str, Any], unit: dict[str, Any]) -> list[dict[str, Any]]:
+    data: dict[str, Any] = unit.get("data") or spec["data"]
+    return list(spec["datasets"][data["name"]])
+
+
+def plot_px(value: float, domain: list[float], width: float) -> float:
+    return (value - domain[0]) / (domain[1] - domain[0]) * width
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the carbon balance: Espoo's figures as the review found them (1 060 kt in 1990, a 228.7 kt sink)
+
+
+def balance(lang: str) -> Any:
+    emissions = pl.DataFrame({"year": [1990, 2024], "value": [1060.0, 712.0]})
+    sinks = pl.DataFrame({"year": [2019], "value": [228.7]})
+    return charts.neutrality_balance(emissions, sinks, meta=META, target=TARGET, lang=lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_balance_states_one_number_per_subject(lang: str) -> None:
+    chart = balance(lang)
+    spec = chart.to_dict()
+    # 1 060 × 20 % = 212 and the sink prints "229": the surplus a reader can check is 229 − 212 = 17,
+    # in the label, the alt text, the table and the downloads alike (it was "17" beside a table's "16,7")
+    table = chart_table(chart)
+    values = dict(zip(table["item"], table["value"], strict=True))
+    assert values == {"residual": 212, "sink": 229, "surplus": 17}
+    assert chart_decimals(chart) == {"value": 0}
+    label = t("balance.surplus_label", lang, value=f"17{NBSP}kt")
+    assert label in table["label"].to_list()
+    assert label[:1].lower() + label[1:] in spec["description"]
+    # mid-sentence after the semicolon: lower case ("; ylijäämä 17 kt", never "; Ylijäämä")
+    assert "; " + label not in spec["description"]
+    assert f"229{NBSP}kt" in spec["description"] and "228" not in spec["description"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_balance_surplus_label_fits_inside_the_chart(lang: str) -> None:
+    spec = balance(lang).to_dict()
+    bar = next(u for u in units(spec) if mark(u) == "bar")
+    domain = bar["encoding"]["x"]["scale"]["domain"]
+    width = spec["width"]
+    label_unit = next(u for u in units(spec) if mark(u) == "text" and u["encoding"]["x"]["field"] == "hi")
+    (row,) = rows(spec, label_unit)
+    end = plot_px(row["hi"], domain, width) + label_unit["mark"]["dx"] + measured(row["label"], bold=True)
+    assert end <= width, (row["label"], end, width)  # "Överskott 17 kt": its "t" was cut off
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_balance_legend_draws_the_surplus_as_the_dashed_outline(lang: str) -> None:
+    spec = balance(lang).to_dict()
+    surplus = t("balance.kind_surplus", lang)
+    for unit in (u for u in units(spec) if mark(u) == "bar"):
+        enc = unit["encoding"]
+        dash = dict(
+            zip(enc["strokeDash"]["scale"]["domain"], enc["strokeDash"]["scale"]["range"], strict=True)
+        )
+        stroke = dict(zip(enc["stroke"]["scale"]["domain"], enc["stroke"]["scale"]["range"], strict=True))
+        assert dash[surplus] == [5, 3] and stroke[surplus] == theme.OKABE_ITO["blue"]
+        assert dash[t("balance.kind_sink", lang)] == [1, 0]  # the filled bars stay solid
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the peer chart
+
+
+def covenant_like(first: int, last: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    values = pl.DataFrame(
+        [("049", last, 3.77), ("091", first, 4.21), ("stockholm", last, 2.17), ("837", first, 5.37)],
+        schema={"area": pl.Utf8, "year": pl.Int64, "value": pl.Float64},
+        orient="row",
+    )
+    ranked = standings(values, direction="decrease", home="049", window=10)
+    changes = pl.DataFrame(
+        {
+            "area": ["049", "091", "stockholm", "837"],
+            "base_year": [1990, 1990, 1990, 1990],
+            "year": [last, first, last, first],
+            "change": [-39.0, -39.0, -60.0, -38.0],
+            "comparable": [True, False, True, False],
+        }
+    )
+    return ranked, changes
+
+
+def peer_spec(lang: str, first: int = 2018, last: int = 2020) -> dict[str, Any]:
+    ranked, changes = covenant_like(first, last)
+    chart = peer_comparison(
+        ranked,
+        meta=META,
+        lang=lang,
+        indicator=t("peers.trend", lang),
+        unit_text="t",
+        source="covenant",
+        changes=changes,
+        per_resident=True,
+    )
+    return dict(chart.to_dict())
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_peer_labels_are_never_cut(lang: str) -> None:
+    spec = peer_spec(lang)
+    bar = next(u for u in units(spec) if mark(u) == "bar")
+    domain = bar["encoding"]["x"]["scale"]["domain"]
+    text = next(u for u in units(spec) if mark(u) == "text" and u["encoding"].get("text", {}).get("field"))
+    for row in rows(spec, text):
+        end = plot_px(row["value"], domain, spec["width"]) + text["mark"]["dx"] + measured(row["label"])
+        assert end <= spec["width"], row["label"]
+    # the changes ("… (eri jakso, ei sijoitettu)") in a column of axis labels as wide as the widest
+    axis = next(
+        u["encoding"]["y"]["axis"]
+        for u in units(spec)
+        if (u["encoding"].get("y", {}).get("axis") or {}).get("orient") == "right"
+    )
+    changes = [r["change"] for r in rows(spec, bar)]
+    other = t("peers.change_other_per_resident", lang, pct="−38 %", base=1990, year=2018)
+    assert any(other.split(" ", 2)[-1] in c for c in changes)
+    assert axis["labelLimit"] >= max(measured(c) for c in changes)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_peer_alt_text_names_the_year_or_the_span_naturally(lang: str) -> None:
+    one = peer_spec(lang, first=2020, last=2020)["description"]
+    span = peer_spec(lang, first=2018, last=2020)["description"]
+    in_year = {"fi": "vuonna 2020", "sv": "år 2020", "en": "in 2020"}[lang]
+    assert in_year in one
+    word = {"fi": "vuonna", "sv": "år", "en": "in"}[lang]
+    for text in (one, span):  # never "(t CO₂e/asukas) vuonna (viimeisimmät luvut …)": a year follows
+        assert f"(t) {word} (" not in text and t("peers.years_span", lang, first=2018, last=2020) not in text
+    assert "2018–2020" in span and in_year not in span
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_covenant_unit_is_the_one_the_note_explains(lang: str) -> None:
+    # Covenant inventories are t CO2 or t CO2e as each city chose (its dataset records reported_unit): the
+    # axis, alt text and tables say "t CO₂(e)", as the note does; OECD's figures are CO2e
+    covenant = unit_text("peer_ghg_per_resident_covenant", lang)
+    assert "CO₂(e)" in covenant
+    assert "CO₂(e)" in t("peers.note_unit_unknown", lang)
+    assert "CO₂e" in unit_text("peer_ghg_per_resident_oecd", lang)
+    assert "CO₂(e)" not in unit_text("peer_ghg_per_resident_oecd", lang)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the freshness chart
+
+
+def freshness_frame() -> pl.DataFrame:
+    names = [
+        "Kaupunginjohtajien ilmastosopimus: päästöinventaariot",
+        "OECD: joukkoliikenteen saavutettavuus vertailukaupungeissa",
+        "Fingrid: sähkön päästökerroin",
+    ]
+    return pl.DataFrame(
+        {
+            "dataset": names,
+            "status": ["late", "fresh", "fresh"],
+            "last_period_end": [date(2020, 12, 31), date(2023, 12, 31), date(2026, 12, 5)],
+            "expected_period_end": [date(2022, 12, 31), date(2020, 12, 31), date(2026, 12, 4)],
+            "last_fetch": [datetime(2026, 12, 6, 6, 0)] * 3,
+        }
+    )
+
+
+def test_freshness_row_labels_are_whole_and_years_are_year_ticks() -> None:
+    spec = charts.data_freshness(freshness_frame(), meta=META, lang="fi").to_dict()
+    axes = [u["encoding"]["y"]["axis"] for u in units(spec) if "axis" in u["encoding"].get("y", {})]
+    axis = axes[0]
+    # every label's lines within labelLimit, measured: "…päästöinventaa…" was cut at 300 px
+    for name in freshness_frame()["dataset"]:
+        head, _, rest = name.partition(": ")
+        lines = [name] if measured(name) <= axis["labelLimit"] else [head + ":", rest]
+        assert all(measured(line) <= axis["labelLimit"] for line in lines), name
+        if len(lines) > 1:  # the expression gives these lines
+            assert f"'{rest}'" in axis["labelExpr"]
+    x_axes = [u["encoding"]["x"]["axis"] for u in units(spec) if "axis" in u["encoding"].get("x", {})]
+    assert x_axes and all(a["format"] == "%Y" for a in x_axes)  # "2024", not "loka 2023"
+    assert all(a["tickCount"] == {"interval": "year", "step": 1} for a in x_axes)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the HSY vs Syke cross-check
+
+
+def reconcile_frame() -> pl.DataFrame:
+    years = [1990, *range(2005, 2025)]
+    return pl.DataFrame(
+        [
+            {"area": area, "year": y, "value": base + (y % 3), "tolerance": 25.0}
+            for area, base in (("049", -10.0), ("091", -5.0), ("092", -8.0), ("235", 1.0))
+            for y in years
+        ]
+    )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_cross_check_cities_band_zero_and_gaps(lang: str) -> None:
+    spec = cross_source_checks(reconcile_frame(), meta=META, lang=lang).to_dict()
+    line = next(u for u in units(spec) if mark(u) == "line")
+    colour = line["encoding"]["color"]["scale"]
+    dash = line["encoding"]["strokeDash"]["scale"]
+    # four cities, four colours (Helsinki, Kauniainen and Vantaa were one grey), each with its own dash
+    assert len(set(colour["range"])) == len(colour["domain"]) == 4
+    assert len({tuple(d) for d in dash["range"]}) == 4
+    assert line["encoding"]["strokeDash"]["legend"] is not None
+    # the axis reaches beyond the ±25 % band: its edge is visible
+    y = line["encoding"]["y"]
+    assert y["scale"]["domain"][0] < -25 and y["scale"]["domain"][1] > 25
+    assert "0" in [str(v) for v in y["axis"]["values"]] or 0 in y["axis"]["values"]
+    # a plus sign only on rises: d3 "+" would print "+0"
+    assert "+" not in y["axis"]["format"] and "datum.value > 0" in y["axis"]["labelExpr"]
+    # 1991–2004 are in no city's data: each city's line breaks there (two runs), with a "no data" label
+    runs = {(r["area_key"], r["run"]) for r in rows(spec, line)}
+    assert len(runs) == 8
+    assert line["encoding"]["detail"]["field"] == "run"
+    labels = [r.get("label", "") for u in units(spec) if mark(u) == "text" for r in rows(spec, u)]
+    assert any("1991–2004" in label for label in labels)
+    assert "1991–2004" in spec["description"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the weekly electricity chart
+
+
+def one_year_weeks(flags: list[str | None] | None = None) -> pl.DataFrame:
+    frame = pl.DataFrame({"year": [2026] * 4, "week": [44, 45, 46, 47], "value": [56.7, 71.5, 68.2, 59.1]})
+    return frame if flags is None else frame.with_columns(flags=pl.Series(flags, dtype=pl.String))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_chart_of_one_year(lang: str) -> None:
+    spec = charts.weekly_mover(one_year_weeks(), meta=META, lang=lang).to_dict()
+    assert "2026–2026" not in spec["description"]
+    assert f"–{NBSP}gCO₂" not in spec["description"]  # no empty value with a unit
+    assert t("weekly.description_no_earlier", lang).strip() in spec["description"]
+    colours = [u["encoding"]["color"] for u in units(spec) if "color" in u.get("encoding", {})]
+    assert colours and all(c.get("legend", "absent") is None for c in colours)  # no one-entry legend
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_chart_marks_an_incomplete_week_and_says_the_comparison_uses_it(lang: str) -> None:
+    partial = one_year_weeks([None, None, "partial", None])
+    spec = charts.weekly_mover(partial, meta=META, lang=lang).to_dict()
+    title = (
+        " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
+    )
+    # the headline's week-on-week change compares with week 46, which is not all in: it says so
+    assert t("weekly.change_incomplete", lang, delta="", prev_week=46).split("(")[-1] in title
+    notes = [r for u in units(spec) if mark(u) == "text" for r in rows(spec, u) if r.get("period_note")]
+    assert [(r["week"], r["period_note"]) for r in notes] == [(46, t("flag.incomplete", lang))]
+    plain = charts.weekly_mover(one_year_weeks(), meta=META, lang=lang).to_dict()
+    assert t("flag.incomplete", lang) not in str(plain)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the trajectory chart
+
+
+def trajectory_spec(lang: str = "fi") -> dict[str, Any]:
+    history = pl.DataFrame(
+        {
+            "year": [1990, 2000, 2022, 2023],
+            "value": [1000.0, 1100.0, 750.0, 700.0],
+            "estimated": [False, False, False, True],
+        }
+    )
+    projection = pl.DataFrame(
+        {"year": [2024, 2030], "value": [680.0, 560.0], "lower": [650.0, 530.0], "upper": [710.0, 590.0]}
+    )
+    return dict(
+        charts.emissions_trajectory(history, projection, meta=META, target=TARGET, lang=lang).to_dict()
+    )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_trajectory_legend_shows_each_line_as_drawn(lang: str) -> None:
+    spec = trajectory_spec(lang)
+    dashed = {
+        t("trajectory.series_path", lang): [7, 4],
+        t("trajectory.series_base_path", lang, base_year=1990, target_year=2030): [2, 3],
+        t("trajectory.series_target", lang): [2, 3],
+        t("trajectory.series_history", lang): [1, 0],
+    }
+    for unit in units(spec):
+        enc = unit.get("encoding", {})
+        if "color" not in enc or enc["color"].get("field") != "series":
+            continue
+        # every series line carries the legend's strokeDash (the same field, domain and legend as the
+        # colour): the legend draws the dash, not a solid swatch
+        assert enc["strokeDash"]["field"] == "series", unit["mark"]
+        assert enc["strokeDash"]["scale"]["domain"] == enc["color"]["scale"]["domain"]
+        assert enc["strokeDash"]["legend"] == enc["color"]["legend"]
+        scale = dict(
+            zip(enc["strokeDash"]["scale"]["domain"], enc["strokeDash"]["scale"]["range"], strict=True)
+        )
+        assert all(scale[name] == d for name, d in dashed.items())
+        assert "strokeDash" not in (unit["mark"] if isinstance(unit["mark"], dict) else {})
+
+
+def test_trajectory_target_and_trend_are_told_apart_and_the_label_clears_the_lines() -> None:
+    spec = trajectory_spec()
+    line = next(u for u in units(spec) if u.get("encoding", {}).get("color", {}).get("field") == "series")
+    colours = dict(
+        zip(
+            line["encoding"]["color"]["scale"]["domain"],
+            line["encoding"]["color"]["scale"]["range"],
+            strict=True,
+        )
+    )
+    target = colours[t("trajectory.series_target", "fi")]
+    trend = colours[t("trajectory.series_projection", "fi", level=f"95{NBSP}%")]
+    # gold against vermillion was 1.3:1 in lightness; distinguishable without hue needs 3:1 (WCAG 1.4.11)
+    assert theme.contrast_ratio(target, trend) >= 3.0
+    label = next(u for u in units(spec) if mark(u) == "text" and "Tavoite" in str(u["mark"].get("text", "")))
+    # at the left end of the target line (1990), where no path or band runs, not at 2030 where they meet
+    assert rows(spec, label)[0]["year"] == 1990 and label["mark"]["align"] == "left"
