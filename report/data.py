@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import Engine, func, select
 
-from common.flags import flag_meanings, has_meaning, is_provisional
+from common.flags import flag_meanings, is_provisional
 from indicators import query
 from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError
@@ -339,8 +339,8 @@ def weekly_frame(
     indicator: str = "electricity_emission_factor",
     as_of: date | None = None,
 ) -> pl.DataFrame:
-    """year (ISO year), week (1–53), value (gCO2/kWh), incomplete (the source's week is not all in yet:
-    flag "partial", common.flags), snapshot_ids from the weekly periods ("2026-W45").
+    """year (ISO year), week (1–53), value (gCO2/kWh), flags (the stored source flags: "partial", the
+    week is not all in yet, common.flags), snapshot_ids from the weekly periods ("2026-W45").
 
     With `as_of` (a report period's last day): only the weeks that ended by that day, from snapshots
     fetched by its end (Europe/Helsinki) — what had been published then, not later weeks or fetches.
@@ -352,7 +352,7 @@ def weekly_frame(
         pl.col("period").str.slice(0, 4).cast(pl.Int64).alias("year"),
         pl.col("period").str.slice(6, 2).cast(pl.Int64).alias("week"),
         "value",
-        has_meaning(pl.col("flags"), "incomplete").alias("incomplete"),
+        "flags",
         _SNAPSHOT_IDS,
     )
     if as_of is not None:
