@@ -148,15 +148,16 @@ def common_base_year(values: pl.DataFrame, ranked: pl.DataFrame, home: str) -> i
     return int(min(c for c in candidates if counts[c] == best))
 
 
-def changes(values: pl.DataFrame, ranked: pl.DataFrame, home: str) -> pl.DataFrame:
-    """Each shown peer's change, in per cent, to the year it is ranked on: the trend beside the rank.
+def changes(values: pl.DataFrame, ranked: pl.DataFrame, home: str, *, points: bool = False) -> pl.DataFrame:
+    """Each shown peer's change, in per cent, to the year it is ranked on: the trend beside the rank; with
+    `points` (the indicator is itself a percentage) in percentage points, as a change of a share is read.
 
     The change runs from the common base year (common_base_year) where the peer has a value then; it is
     `comparable` (may be ranked against the home city's) only when it also ends in the home city's year,
     so every comparable change covers the same span. A peer without a value in the base year gets its
     change from its own first year, shown but not comparable (marked, unranked). A peer with one year
-    only, an unranked row, or a zero base value has no row. Columns: area, base_year, year, change,
-    comparable.
+    only, an unranked row, or a zero base value (in per cent) has no row. Columns: area, base_year, year,
+    change, comparable, points.
     """
     present = _present(values)
     base_year = common_base_year(values, ranked, home)
@@ -170,15 +171,18 @@ def changes(values: pl.DataFrame, ranked: pl.DataFrame, home: str) -> pl.DataFra
             continue
         at_base = own.filter(pl.col("year") == base_year) if base_year is not None else own.clear()
         start = at_base.row(0, named=True) if at_base.height else own.row(0, named=True)
-        if start["value"] == 0:
+        if start["value"] == 0 and not points:
             continue
         rows.append(
             {
                 "area": area,
                 "base_year": int(start["year"]),
                 "year": year,
-                "change": (float(r["value"]) / float(start["value"]) - 1) * 100,
+                "change": float(r["value"]) - float(start["value"])
+                if points
+                else (float(r["value"]) / float(start["value"]) - 1) * 100,
                 "comparable": bool(at_base.height) and year == end,
+                "points": points,
             }
         )
     schema = {
@@ -187,6 +191,7 @@ def changes(values: pl.DataFrame, ranked: pl.DataFrame, home: str) -> pl.DataFra
         "year": pl.Int64,
         "change": pl.Float64,
         "comparable": pl.Boolean,
+        "points": pl.Boolean,
     }
     return pl.DataFrame(rows, schema=schema).sort("area")
 

@@ -145,7 +145,7 @@ def peer_frames(engine: Engine, indicator: str) -> PeerFrames:
         indicator=indicator,
         source=entry.peers,
         standings=ranked.join(ids, on="area", how="left"),
-        changes=changes(plain, ranked, home),
+        changes=changes(plain, ranked, home, points=entry.unit == "%"),
         left_out=left_out(plain, ranked, covered),
         reported_units=units,
     )
@@ -179,6 +179,7 @@ def change_text(row: dict[str, Any], lang: str, *, per_resident: bool = False) -
         comparable=bool(row["comparable"]),
         per_resident=per_resident,
         lang=lang,
+        points=bool(row.get("points") or False),
     )
 
 

@@ -22,6 +22,7 @@ from indicators.peers import (
 from ingest.errors import ValidationError
 from ingest.peers import Candidate, PinnedCode, home_peer, load_peers, resolve_codes
 from report.charts import ChartMeta, chart_table, peer_comparison
+from report.charts.peers import change_words
 from report.i18n import NOT_AVAILABLE
 
 META = ChartMeta(sources=("OECD",), licence="CC BY 4.0", vintage=date(2026, 12, 1), method="Method: test")
@@ -216,6 +217,27 @@ def test_changes_over_different_base_years_are_not_ranked_against_each_other() -
     # Copenhagen's −54 % since 2005 is shown but not comparable with a change since 1990
     assert (found["copenhagen"]["base_year"], found["copenhagen"]["change"]) == (2005, pytest.approx(-54.0))
     assert not found["copenhagen"]["comparable"]
+
+
+def test_a_share_changes_in_percentage_points_not_per_cent_of_itself() -> None:
+    # green urban area 4.2 % → 4.5 %: +0.3 percentage points, not "+7 %"; a zero start is a change too
+    values = _values([("049", 2012, 4.2), ("049", 2018, 4.5), ("091", 2012, 0.0), ("091", 2018, 1.5)])
+    ranked = standings(values, direction="increase", home="049")
+    found = {r["area"]: r for r in changes(values, ranked, "049", points=True).iter_rows(named=True)}
+    assert found["049"]["change"] == pytest.approx(0.3) and found["049"]["points"]
+    assert found["091"]["change"] == pytest.approx(1.5)
+    words = {
+        lang: change_words(0.3, 2012, 2018, comparable=True, per_resident=False, lang=lang, points=True)
+        for lang in ("fi", "sv", "en")
+    }
+    assert words == {
+        "fi": "+0,3\u00a0%-yksikköä vuodesta 2012",
+        "sv": "+0,3\u00a0procentenheter sedan 2012",
+        "en": "+0.3\u00a0percentage points since 2012",
+    }
+    # the same rows as a relative change, as for an amount: +7 %, and no change from a zero start
+    relative = {r["area"]: r for r in changes(values, ranked, "049").iter_rows(named=True)}
+    assert relative["049"]["change"] == pytest.approx(100 * (4.5 / 4.2 - 1)) and "091" not in relative
 
 
 def test_the_common_base_year_is_the_one_most_peers_share_with_the_home_city() -> None:

@@ -32,6 +32,7 @@ PEER_CHANGE_FRAME: Final[Mapping[str, Col]] = {
     "year": Col("int", "the year the change is measured to"),
     "change": Col("num", "the change from base_year to year, per cent"),
     "comparable": Col("bool", "whether the change covers the compared span (and may be ranked)"),
+    "points": Col("bool", "the change is in percentage points (of an indicator in per cent)", required=False),
 }
 PEER_LEFT_OUT_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "a peer the standings do not show"),
@@ -60,11 +61,22 @@ def _ordinal(number: int) -> str:
 
 
 def change_words(
-    change: float, base_year: int, year: int, *, comparable: bool, per_resident: bool, lang: str
+    change: float,
+    base_year: int,
+    year: int,
+    *,
+    comparable: bool,
+    per_resident: bool,
+    lang: str,
+    points: bool = False,
 ) -> str:
     """A peer's change as the chart and the tables word it: "−39 % per resident since 1990" over the
-    compared span, "+5 % 2016–2022 (other span, not ranked)" over another."""
-    pct = format_percent(change, lang, signed=True)
+    compared span, "+5 % 2016–2022 (other span, not ranked)" over another; `points`: a change of a
+    percentage, in percentage points ("+0,3 %-yksikköä vuodesta 2012")."""
+    if points:
+        pct = t("unit.percentage_points", lang, value=format_number(change, lang, 1, signed=True))
+    else:
+        pct = format_percent(change, lang, signed=True)
     if not comparable:
         key = "peers.change_other_per_resident" if per_resident else "peers.change_other"
         return t(key, lang, pct=pct, base=base_year, year=year)
@@ -140,6 +152,7 @@ def peer_comparison(
             comparable=bool(r["comparable"]),
             per_resident=per_resident,
             lang=lang,
+            points=bool(r.get("points") or False),
         )
 
     def unit_mark(area: str, rank: object) -> str:
