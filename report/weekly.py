@@ -659,15 +659,33 @@ def download_frame(
     """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in lang
     (the chart's) with the unit of the values as the table on the page names it ("Arvo (kt CO₂e)"; a chart
     whose rows mix units gets the page's unit column); with the decimals of each float column by its
-    header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS)."""
+    header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS).
+
+    As the page shows them: a fraction (_FRACTION: 0.298) in percent (29.8, its header "Osuus (%)"), a
+    flag (True/False) as the page's yes/no in lang ("kyllä"/"ei")."""
     frame = charts.chart_table(chart)
-    rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
+    places = {c: percent_decimals(d) if c in _FRACTION else d for c, d in decimals.items()}
+    yes, no = t("report.yes", lang), t("report.no", lang)
+    rounded = frame.with_columns(
+        *((pl.col(c) * 100 if c in _FRACTION else pl.col(c)).round(d) for c, d in places.items()),
+        *(
+            pl.when(pl.col(c)).then(pl.lit(yes)).when(~pl.col(c)).then(pl.lit(no)).alias(c)
+            for c, dtype in frame.schema.items()
+            if dtype == pl.Boolean
+        ),
+    )
     rounded, headers = with_row_units(
         name, rounded, frame, charts.chart_table(chart, translated_headers=True).columns, lang
     )
-    named = unit_headers(rounded.columns, headers, table_units(name, rounded), lang)
+    units = table_units(name, rounded) | {c: "%" for c in rounded.columns if c in _FRACTION}
+    named = unit_headers(rounded.columns, headers, units, lang)
     renamed = dict(zip(rounded.columns, named, strict=True))
-    return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
+    return rounded.rename(renamed), {renamed[c]: d for c, d in places.items()}
+
+
+def percent_decimals(decimals: int) -> int:
+    """The decimals of a fraction's download in percent: two fewer (0.298 to three decimals is 29.8 %)."""
+    return max(decimals - 2, 0)
 
 
 def write_csv(frame: pl.DataFrame, path: Path, lang: str) -> None:

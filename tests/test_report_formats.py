@@ -1,16 +1,19 @@
-"""The report's numbers as a reader sees them: decimals by series, shares in percent."""
+"""The report's numbers as a reader sees them: decimals by series, shares in percent, downloads alike."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
+from pathlib import Path
 
+import altair as alt
 import polars as pl
 import pytest
 
 from indicators.catalogue import ReductionTarget
-from report import weekly
+from report import charts, weekly
 from report.charts import ChartMeta
-from report.i18n import LANGS, NBSP, series_precision, shown_decimals
+from report.i18n import LANGS, NBSP, series_precision, shown_decimals, t
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 6), is_demo=True)
 TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="test")
@@ -94,3 +97,69 @@ def test_the_reconciliation_table_prints_a_column_at_one_precision() -> None:
     assert table is not None
     assert cells(table, 3) == [f"\u22127,0{NBSP}%", f"\u22126,7{NBSP}%"]
     assert cells(table, 4) == [f"±5{NBSP}%", f"±5{NBSP}%"]
+
+
+def sector_chart(lang: str) -> alt.TopLevelMixin:
+    """The sector area chart of two years and two sectors (shares 0.298 and 0.702 of 2023)."""
+    frame = pl.DataFrame(
+        {
+            "year": [2022, 2022, 2023, 2023],
+            "sector": ["transport", "district_heat", "transport", "district_heat"],
+            "value": [300.0, 700.0, 298.0, 702.0],
+        }
+    )
+    return charts.sector_area(frame, meta=META, lang=lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_downloads_write_shares_in_percent_as_the_page_does(lang: str, tmp_path: Path) -> None:
+    """The page shows a share as "30 %": the CSV and the XLSX write 29.8 under "Osuus (%)", not 0.298."""
+    chart = sector_chart(lang)
+    download, decimals = weekly.download_frame(
+        chart, weekly.float_decimals(chart), name="sector_area", lang=lang
+    )
+    header = t("column.with_unit", lang, column=t("column.share", lang), unit="%")
+    assert header in download.columns and decimals[header] == 1
+    assert sorted(download.get_column(header).to_list()) == [29.8, 30.0, 70.0, 70.2]
+    path = tmp_path / "sector_area.csv"
+    weekly.write_csv(download, path, lang)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="," if lang == "en" else ";"))
+    assert {r[header] for r in rows} == (
+        {"30.0", "70.0", "29.8", "70.2"} if lang == "en" else {"30,0", "70,0", "29,8", "70,2"}
+    )
+    weekly.write_xlsx(download, tmp_path / "sector_area.xlsx", "sector_area", decimals)
+    back = pl.read_excel(tmp_path / "sector_area.xlsx", engine="calamine")
+    assert sorted(back.get_column(header).to_list()) == [29.8, 30.0, 70.0, 70.2]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_downloads_write_flags_as_the_pages_yes_and_no(lang: str, tmp_path: Path) -> None:
+    """The trajectory table shows its flags as "kyllä"/"ei" (fi): the CSV writes them so, not true/false;
+    its two flag columns have names a reader tells apart (sv had "Preliminär" and "Preliminär uppgift")."""
+    history = pl.DataFrame(
+        {
+            "year": [1990, 2023, 2024, 2025],
+            "value": [1060.0, 745.0, 712.0, 665.0],
+            "estimated": [False, False, False, True],
+            "provisional": [False, False, True, False],
+        }
+    )
+    chart = charts.emissions_trajectory(history, meta=META, target=TARGET, lang=lang)
+    download, _ = weekly.download_frame(
+        chart, weekly.float_decimals(chart), name="emissions_trajectory", lang=lang
+    )
+    estimated, provisional = t("column.estimated", lang), t("column.provisional", lang)
+    assert not estimated.startswith(provisional) and not provisional.startswith(estimated)
+    yes, no = t("report.yes", lang), t("report.no", lang)
+    path = tmp_path / "trajectory.csv"
+    weekly.write_csv(download, path, lang)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="," if lang == "en" else ";"))
+    series = next(iter(rows[0]))  # the history's rows first, then the target path's and others
+    observed = [r for r in rows if r[series] == rows[0][series]]
+    assert [r[t("column.year", lang)] for r in observed] == ["1990", "2023", "2024", "2025"]
+    assert [r[provisional] for r in observed] == [no, no, yes, no]
+    assert [r[estimated] for r in observed] == [no, no, no, yes]
+    assert {r[estimated] for r in rows} <= {yes, no, ""} and yes in {r[estimated] for r in rows}
+    assert "true" not in path.read_text(encoding="utf-8-sig").lower().split(";" if lang != "en" else ",")
