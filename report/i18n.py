@@ -6,6 +6,7 @@ import logging
 import math
 import re
 import tomllib
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -203,18 +204,26 @@ def _percent_affixes(lang: str) -> tuple[str, str]:
     return pattern.prefix[0].replace("%", sign), pattern.suffix[0].replace("%", sign)
 
 
-def shown_decimals(value: float) -> int:
-    """The decimals the report prints a value with, in its headline, its tables and its charts' titles and
-    labels alike: by magnitude (none from 100, one from 1, two below), but never more than the value holds
-    at its published precision (indicators.trajectory.value_decimals: 12.0 was published in whole units
-    and prints "12", not "12.0"; 0.5 prints "0.5")."""
+def series_precision(values: Iterable[float | None]) -> int:
+    """The decimals a series (or a table column of one quantity) is published at: the most its values show."""
     # imported here: indicators.trajectory imports polars, which `kestava status` (and every other user of
     # the translations alone) must not pay for at start-up
-    from indicators.trajectory import value_decimals
+    from indicators.trajectory import published_decimals
 
+    return published_decimals(v for v in values if v is not None and math.isfinite(v))
+
+
+def shown_decimals(value: float, precision: int | None = None) -> int:
+    """The decimals the report prints a value with, in its headline, its tables and its charts' titles and
+    labels alike: by magnitude (none from 100, one from 1, two below), but never more than its series is
+    published at (precision: series_precision of the series' values, so that 30.0 next to 31.1 prints
+    "30.0" and not "30"); without a series, the value's own (indicators.trajectory.value_decimals: a lone
+    12.0 prints "12", 0.5 prints "0.5")."""
+    if precision is None:
+        precision = series_precision([value])
     size = abs(value)
     by_size = 0 if size >= 100 or size == 0 else 1 if size >= 1 else 2
-    return min(by_size, value_decimals(value))
+    return min(by_size, precision)
 
 
 def format_number(x: float | None, lang: str, decimals: int = 0, *, signed: bool = False) -> str:

@@ -47,6 +47,8 @@ from report.i18n import (
     format_period,
     has,
     label,
+    series_precision,
+    shown_decimals,
     t,
 )
 from report.notes import report_notes
@@ -258,8 +260,11 @@ def _script_safe(text: str) -> str:
 # formatting helpers for HTML tables
 
 
-def format_cell(value: object, column: str, lang: str) -> str:
-    """A table cell as text in lang: numbers and dates in the language's format, booleans as yes/no."""
+def format_cell(value: object, column: str, lang: str, precision: int | None = None) -> str:
+    """A table cell as text in lang: numbers and dates in the language's format, booleans as yes/no.
+
+    precision: the decimals the cell's series (its column, or its quantity in a column that mixes them) is
+    published at (report.i18n.series_precision); None: the value's own (report.i18n.shown_decimals)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_AVAILABLE
     if isinstance(value, bool):
@@ -272,13 +277,37 @@ def format_cell(value: object, column: str, lang: str) -> str:
         return str(value) if column in _PLAIN_INT else format_number(value, lang)
     if isinstance(value, float):
         if column in _FRACTION:
-            return format_percent(value * 100, lang, 1 if abs(value) < 0.1 else 0)
-        return format_number(value, lang, rd.shown_decimals(value))  # as the headline prints it
+            return format_percent(value * 100, lang, fraction_decimals(value))
+        return format_number(value, lang, shown_decimals(value, precision))  # as the headline prints it
     if isinstance(value, list):
-        return ", ".join(format_cell(v, column, lang) for v in value)
+        return ", ".join(format_cell(v, column, lang, precision) for v in value)
     if isinstance(value, str) and column in _PERIOD:
         return format_period(value, lang)
     return str(value)
+
+
+def fraction_decimals(value: float) -> int:
+    """The decimals of a fraction shown as a percentage: one below 10 %, none from 10 %, decided on the
+    percentage as rounded to one decimal (71.2/712 is 0.09999…: "10 %", not "10.0 %")."""
+    return 1 if round(abs(value) * 100, 1) < 10 else 0
+
+
+def column_precisions(
+    frame: pl.DataFrame, series: Sequence[object] | None = None
+) -> dict[str, dict[object, int]]:
+    """The published precision (report.i18n.series_precision) of each float column of a table, by series:
+    series names each row's series where a column mixes quantities (ROW_UNITS: kg per resident and %);
+    without it a column is one series."""
+    keys = list(series) if series is not None else [None] * frame.height
+    found: dict[str, dict[object, int]] = {}
+    for column, dtype in frame.schema.items():
+        if not dtype.is_float():
+            continue
+        values: dict[object, list[float | None]] = {}
+        for key, value in zip(keys, frame.get_column(column).to_list(), strict=True):
+            values.setdefault(key, []).append(value)
+        found[column] = {key: series_precision(vs) for key, vs in values.items()}
+    return found
 
 
 @dataclass(frozen=True)
@@ -323,23 +352,31 @@ def frame_table(
     headers: Sequence[str] | None = None,
     decimals: Mapping[str, int] | None = None,
     units: Mapping[str, str] | None = None,
+    series: Sequence[object] | None = None,
 ) -> Table:
     """A polars frame as a Table with formatted cells (headers: translated names, default the columns).
 
     decimals: the places of the float columns a chart chose them for (charts.chart_decimals), so that
     the chart's table prints its values as the chart labels them (two peers at 2.17 and 2.25 are not
     both "2.2"); the other floats as format_cell prints them. units: the unit of a column's values
-    (catalogue units, by column), named in its header (unit_header)."""
+    (catalogue units, by column), named in its header (unit_header). The other floats take the decimals
+    their column is published at (column_precisions; series: each row's series where a column mixes
+    quantities), so that 30.0 next to 31.1 prints "30.0"."""
     names = unit_headers(frame.columns, headers if headers is not None else frame.columns, units or {}, lang)
     numeric = [frame.schema[c].is_numeric() for c in frame.columns]
     places = decimals or {}
+    precisions = column_precisions(frame, series)
+    keys = list(series) if series is not None else [None] * frame.height
 
-    def cell(value: object, column: str) -> str:
+    def cell(value: object, column: str, key: object) -> str:
         if column in places and isinstance(value, float) and not math.isnan(value):
             return format_number(value, lang, places[column])
-        return format_cell(value, column, lang)
+        return format_cell(value, column, lang, precisions.get(column, {}).get(key))
 
-    rows = [[cell(v, c) for c, v in zip(frame.columns, row, strict=True)] for row in frame.rows()]
+    rows = [
+        [cell(v, c, key) for c, v in zip(frame.columns, row, strict=True)]
+        for key, row in zip(keys, frame.rows(), strict=True)
+    ]
     return Table(caption, names, rows, numeric)
 
 
@@ -390,6 +427,14 @@ def with_row_units(
     at = shown.columns.index("value") + 1
     table = shown.insert_column(at, pl.Series("unit", texts, dtype=pl.String))
     return table, [*headers[:at], t("column.unit", lang), *headers[at:]]
+
+
+def table_series(name: str, keyed: pl.DataFrame) -> list[object] | None:
+    """The series of each row of a chart's table whose value column mixes quantities (ROW_UNITS: its key,
+    e.g. the indicator), for the decimals of its values (column_precisions); None: one series a column."""
+    if name not in ROW_UNITS or ROW_UNITS[name][0] not in keyed.columns:
+        return None
+    return keyed.get_column(ROW_UNITS[name][0]).to_list()
 
 
 @dataclass
@@ -614,15 +659,33 @@ def download_frame(
     """A chart's data table for download: floats rounded to `decimals` (float_decimals), headers in lang
     (the chart's) with the unit of the values as the table on the page names it ("Arvo (kt CO₂e)"; a chart
     whose rows mix units gets the page's unit column); with the decimals of each float column by its
-    header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS)."""
+    header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS).
+
+    As the page shows them: a fraction (_FRACTION: 0.298) in percent (29.8, its header "Osuus (%)"), a
+    flag (True/False) as the page's yes/no in lang ("kyllä"/"ei")."""
     frame = charts.chart_table(chart)
-    rounded = frame.with_columns(pl.col(c).round(d) for c, d in decimals.items())
+    places = {c: percent_decimals(d) if c in _FRACTION else d for c, d in decimals.items()}
+    yes, no = t("report.yes", lang), t("report.no", lang)
+    rounded = frame.with_columns(
+        *((pl.col(c) * 100 if c in _FRACTION else pl.col(c)).round(d) for c, d in places.items()),
+        *(
+            pl.when(pl.col(c)).then(pl.lit(yes)).when(~pl.col(c)).then(pl.lit(no)).alias(c)
+            for c, dtype in frame.schema.items()
+            if dtype == pl.Boolean
+        ),
+    )
     rounded, headers = with_row_units(
         name, rounded, frame, charts.chart_table(chart, translated_headers=True).columns, lang
     )
-    named = unit_headers(rounded.columns, headers, table_units(name, rounded), lang)
+    units = table_units(name, rounded) | {c: "%" for c in rounded.columns if c in _FRACTION}
+    named = unit_headers(rounded.columns, headers, units, lang)
     renamed = dict(zip(rounded.columns, named, strict=True))
-    return rounded.rename(renamed), {renamed[c]: d for c, d in decimals.items()}
+    return rounded.rename(renamed), {renamed[c]: d for c, d in places.items()}
+
+
+def percent_decimals(decimals: int) -> int:
+    """The decimals of a fraction's download in percent: two fewer (0.298 to three decimals is 29.8 %)."""
+    return max(decimals - 2, 0)
 
 
 def write_csv(frame: pl.DataFrame, path: Path, lang: str) -> None:
@@ -695,6 +758,7 @@ def _build_chart(
         headers,
         charts.chart_decimals(chart),
         table_units(name, shown),
+        table_series(name, frame),
     )
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))
     result.seconds_build = time.perf_counter() - start
@@ -1009,6 +1073,14 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
     if found is None or found.height == 0:
         return None
     columns = ("check", "area", "period", "difference", "tolerance", "compared")
+    # each column one quantity: its decimals from its most precise value, as in the charts' tables
+    precision = column_precisions(found.select(pl.col("value", "tolerance").cast(pl.Float64)))
+
+    def percent(value: float | None, column: str, *, signed: bool = False) -> str:
+        if value is None or math.isnan(value):
+            return NOT_AVAILABLE
+        return format_percent(value, lang, shown_decimals(value, precision[column][None]), signed=signed)
+
     rows = []
     for r in found.iter_rows(named=True):
         of = charts.indicator_label(str(r["of"]), lang)
@@ -1022,8 +1094,8 @@ def _reconciliation_table(found: pl.DataFrame | None, lang: str) -> Table | None
                 charts.indicator_label(str(r["indicator"]), lang),
                 rd.area_label(str(r["area"]), lang),
                 format_period(str(r["period"]), lang),
-                rd.format_value(r["value"], "%", lang, signed=True),
-                "±" + rd.format_value(r["tolerance"], "%", lang),
+                percent(r["value"], "value", signed=True),
+                "±" + percent(r["tolerance"], "tolerance"),
                 t("report.reconciliation_compared", lang, of=of, against=against),
             ]
         )

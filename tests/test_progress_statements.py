@@ -123,8 +123,10 @@ def test_dashboard_table_and_csv_read_the_same_in_every_language(
             for r in download.iter_rows(named=True)
             if r[t("column.indicator", lang)] == name
         }
-        assert by_method["linear"][t("column.ratio", lang)] == pytest.approx(round(ratio, 2))
-        assert by_method["german"][t("column.ratio", lang)] is None
+        # the ratio in percent, as the page shows it (its header says "(%)"; the download wrote 0.59)
+        ratio_header = weekly.unit_header(t("column.ratio", lang), "%", lang)
+        assert by_method["linear"][ratio_header] == pytest.approx(round(ratio * 100))
+        assert by_method["german"][ratio_header] is None
         assert by_method["german"][t("column.deviation", lang)] == pytest.approx(round(deviation, 1))
 
 

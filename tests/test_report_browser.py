@@ -129,3 +129,56 @@ def test_report_renders_offline_without_errors(driver: Any, report: Path) -> Non
     )
     assert [url for url in requested if not url.startswith(("data:", "blob:"))] == []
     assert driver.execute_script("return document.documentElement.lang;") == "fi"
+
+
+CHART_NAMES_AND_CAPTIONS = """
+const charts = Array.from(document.querySelectorAll('.vis')).map(function (el) {
+  var described = document.getElementById(el.getAttribute('aria-describedby') || '');
+  var figure = el.closest('figure');
+  var named = document.getElementById(figure.getAttribute('aria-labelledby') || '');
+  return {id: el.id, state: el.getAttribute('data-rendered'), role: el.getAttribute('role'),
+          label: el.getAttribute('aria-label'), title: named ? named.textContent : null,
+          description: described ? described.textContent : null,
+          caption: figure.querySelector('figcaption').textContent};
+});
+document.querySelectorAll('details').forEach(function (d) { d.open = true; });
+var cut = Array.from(document.querySelectorAll('.table-wrap')).filter(function (wrap) {
+  var caption = wrap.querySelector('caption');
+  return caption.getBoundingClientRect().right > wrap.getBoundingClientRect().left + wrap.clientWidth + 0.5;
+}).map(function (wrap) { return wrap.querySelector('caption').textContent; });
+return {charts: charts, cut: cut, tables: document.querySelectorAll('.table-wrap').length};
+"""
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_report_charts_are_described_once_and_captions_wrap_at_phone_width(driver: Any, report: Path) -> None:
+    """At 390 px, every chart drawn: the image is named by its short title and described by the caption's
+    long text (aria-describedby), which the page holds once; no table's caption runs past its scroll box
+    (they were cut: "Jaksolla ladatut aineistoversiot ja niiden uu…")."""
+    from tests.test_site_browser import AXE, RUN_AXE  # here: that module imports this one's driver
+
+    driver.set_window_size(390, 900)
+    try:
+        driver.get(report.resolve().as_uri())
+        deadline = time.monotonic() + 60
+        found: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            found = driver.execute_script(CHART_NAMES_AND_CAPTIONS)
+            if found["charts"] and all(c["state"] for c in found["charts"]):
+                break
+            time.sleep(0.2)
+        assert len(found["charts"]) == len(weekly.CHART_NAMES)
+        for chart in found["charts"]:
+            assert chart["state"] == "true" and chart["role"] == "img", chart
+            assert chart["label"] and chart["label"] == chart["title"], chart  # the title, short
+            assert chart["description"] and chart["description"] not in chart["label"], chart
+            assert chart["caption"].count(chart["description"]) == 1, chart
+        assert found["tables"] > 10 and found["cut"] == [], found["cut"]
+        if AXE.is_file():  # as the site's test: WCAG 2.1 AA, the tables unfolded (axe skips what is hidden)
+            driver.set_window_size(1280, 1000)
+            driver.set_script_timeout(120)
+            driver.execute_script(AXE.read_text(encoding="utf-8"))
+            result = driver.execute_async_script(RUN_AXE, ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+            assert result["violations"] == [] and result["passed"] >= 10, result
+    finally:
+        driver.set_window_size(1400, 1000)
