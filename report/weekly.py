@@ -31,7 +31,6 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
-from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
@@ -404,12 +403,14 @@ ROW_UNITS: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
 }
 
 
-def table_units(name: str, frame: pl.DataFrame) -> dict[str, str]:
-    """The unit of each value column of a chart's table (by column), when its rows share one."""
+def table_units(name: str, frame: pl.DataFrame, lang: str) -> dict[str, str]:
+    """The unit of each value column of a chart's table (by column), when its rows share one: a catalogue
+    unit, or a peer chart's unit as its chart names it (peers.unit_text: "t CO₂(e)/asukas" where each city
+    chose t CO2 or t CO2e)."""
     if name in TABLE_UNITS:
         unit, columns = TABLE_UNITS[name]
     elif name in peers.PEER_CHARTS:
-        unit, columns = load_indicator_catalogue().get(peers.PEER_CHARTS[name]).unit, frozenset({"value"})
+        unit, columns = peers.unit_text(peers.PEER_CHARTS[name], lang), frozenset({"value"})
     else:
         return {}
     return {c: unit for c in frame.columns if c in columns}
@@ -677,7 +678,7 @@ def download_frame(
     rounded, headers = with_row_units(
         name, rounded, frame, charts.chart_table(chart, translated_headers=True).columns, lang
     )
-    units = table_units(name, rounded) | {c: "%" for c in rounded.columns if c in _FRACTION}
+    units = table_units(name, rounded, lang) | {c: "%" for c in rounded.columns if c in _FRACTION}
     named = unit_headers(rounded.columns, headers, units, lang)
     renamed = dict(zip(rounded.columns, named, strict=True))
     return rounded.rename(renamed), {renamed[c]: d for c, d in places.items()}
@@ -757,7 +758,7 @@ def _build_chart(
         lang,
         headers,
         charts.chart_decimals(chart),
-        table_units(name, shown),
+        table_units(name, shown, lang),
         table_series(name, frame),
     )
     result.summary = t("report.table_summary", lang, rows=format_number(frame.height, lang))

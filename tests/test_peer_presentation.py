@@ -63,3 +63,17 @@ def test_a_peer_charts_table_prints_the_values_as_the_chart_labels_them(lang: st
     expected = [format_number(v, lang, 2) for v in data.get_column("value")]
     assert printed == expected, printed
     assert len(set(printed)) == len(printed)
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_a_peer_tables_unit_header_is_the_unit_its_chart_names(lang: str) -> None:
+    from report.peers import PEER_CHARTS, unit_text, units_by_city
+    from report.weekly import table_units
+
+    frame = pl.DataFrame({"area": ["049"], "value": [3.77]})
+    covenant = next(name for name, indicator in PEER_CHARTS.items() if units_by_city(indicator))
+    oecd = next(name for name, indicator in PEER_CHARTS.items() if indicator == "peer_ghg_per_resident_oecd")
+    # each city chose t CO2 or t CO2e: the header must not claim "CO₂e" where the chart says "CO₂(e)"
+    shown = table_units(covenant, frame, lang)["value"]
+    assert "CO₂(e)" in shown and shown == unit_text(PEER_CHARTS[covenant], lang)
+    assert "CO₂e" in table_units(oecd, frame, lang)["value"]

@@ -29,6 +29,7 @@ from report.i18n import (
     format_number,
     format_percent,
     label,
+    series_precision,
     shown_decimals,
     t,
 )
@@ -45,9 +46,10 @@ CIRCULAR_FRAME: Final[Mapping[str, Col]] = {
 _PANEL_WIDTH: Final = 300
 
 
-def _percent(value: float, lang: str) -> str:
-    """A rate as the report prints it everywhere (report.i18n.shown_decimals): 41.4 % stays "41,4 %"."""
-    return format_percent(value, lang, shown_decimals(value))
+def _percent(value: float, lang: str, precision: int | None = None) -> str:
+    """A rate as the report prints it everywhere (report.i18n.shown_decimals): 41.4 % stays "41,4 %"; with
+    its series' precision (series_precision), 30.0 in a series published to one decimal is "30,0 %"."""
+    return format_percent(value, lang, shown_decimals(value, precision))
 
 
 def circular_economy(
@@ -170,6 +172,9 @@ def circular_economy(
         spacing=28,
     ).resolve_scale(color="shared")
 
+    # the figures in words at their series' published precision, as the table prints them
+    rate_precision = series_precision(v for i, _, _, v in rows if i == "recycling_rate")
+    waste_precision = series_precision(v for i, _, _, v in rows if i == "waste_per_resident")
     rec = sorted((y, v) for i, a, y, v in rows if i == "recycling_rate" and a == hl)
     rec_year, rec_value = rec[-1]
     upcoming = [y for y in sorted(targets) if y >= rec_year]
@@ -178,7 +183,7 @@ def circular_economy(
         "circular.title",
         hl,
         lang,
-        value=_percent(rec_value, lang),
+        value=_percent(rec_value, lang, rate_precision),
         year=rec_year,
         target_year=target_year,
         target=_percent(targets[target_year], lang),
@@ -189,9 +194,9 @@ def circular_economy(
         lang,
         area=label("area", hl, lang),
         waste_year=waste[-1][0],
-        waste=format_number(waste[-1][1], lang, shown_decimals(waste[-1][1])),
+        waste=format_number(waste[-1][1], lang, shown_decimals(waste[-1][1], waste_precision)),
         rate_year=rec_year,
-        rate=_percent(rec_value, lang),
+        rate=_percent(rec_value, lang, rate_precision),
         targets=", ".join(f"{_percent(v, lang)} ({y})" for y, v in sorted(targets.items())),
     )
     suffix, sentence = provisional_texts(provisional_years, rec_year, lang)

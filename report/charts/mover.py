@@ -26,6 +26,7 @@ from report.charts.common import (
 from report.i18n import (
     format_number,
     format_percent,
+    series_precision,
     shown_decimals,
     t,
 )
@@ -135,7 +136,9 @@ def weekly_mover(
     y_axis = alt.Y("value:Q", title=t("axis.emission_factor", lang), axis=alt.Axis(format=",.0f"))
     # the latest value's decimals by the report's one rule (report.i18n.shown_decimals), for every value
     # of the chart: its title, label, tooltips, table and downloads, so that 59.1 reads "59,1" in each
-    places = shown_decimals(max((w, v) for y, w, v in rows if y == cur)[1])
+    places = shown_decimals(
+        max((w, v) for y, w, v in rows if y == cur)[1], series_precision(v for _, _, v in rows)
+    )
     tips = [
         alt.Tooltip("year_label:N", title=t("label.year", lang)),
         alt.Tooltip("week:O", title=t("label.week", lang)),
