@@ -1380,3 +1380,21 @@ def test_every_chart_text_meets_wcag_aa_contrast_on_the_bundled_data(loaded_engi
         ]
     assert texts > 30  # the check has teeth: the charts' own text marks were found and judged
     assert not failures, failures
+
+
+def test_sector_waterfall_labels_a_change_at_its_series_precision_as_the_table_prints_it() -> None:
+    # sectors published to one decimal: a cut of 81.4 reads "−81,4" on its bar, in the title and in the
+    # alt text (the table's figure), not "−81"; the 1990 total of 1 000.0 still reads "1 000" (≥ 100)
+    precise = pl.DataFrame(
+        {
+            "year": [1990, 1990, 2023, 2023],
+            "sector": ["district_heat", "transport", "district_heat", "transport"],
+            "value": [958.3, 41.7, 876.9, 40.1],
+        }
+    )
+    spec = charts.sector_waterfall(precise, meta=META, base_year=1990).to_dict()
+    texts = [r["text"] for u in units(spec) if mark_type(u) == "text" for r in rows_of(spec, u)]
+    assert f"{MINUS}81,4" in texts and f"{MINUS}1,6" in texts, texts
+    assert f"1{NBSP}000" in texts and "917" in texts, texts
+    assert f"({MINUS}81,4{NBSP}kt)" in title_text(spec)
+    assert f"{MINUS}81,4" in spec["description"]

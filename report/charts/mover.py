@@ -165,7 +165,14 @@ def weekly_mover(
         open_weeks = now.filter(pl.col("incomplete"))
         layers += [
             alt.Chart(open_weeks)
-            .mark_point(filled=True, size=70, fill=th.BACKGROUND, strokeWidth=2, color=th.OKABE_ITO["blue"])
+            .mark_point(
+                filled=True,
+                size=70,
+                fill=th.BACKGROUND,
+                stroke=th.OKABE_ITO["blue"],  # the ring: a fill alone leaves a pale patch on the line
+                strokeWidth=2,
+                opacity=1,
+            )
             .encode(x=x, y=y_axis, tooltip=tips),
             alt.Chart(open_weeks)
             .mark_text(dy=-12, fontSize=10, fontStyle="italic", color=th.MUTED_TEXT)
@@ -208,6 +215,8 @@ def weekly_mover(
             prev=number(prev_value),
             delta=delta,
         )
+        if (prev_year, prev_week) in partial:  # the week compared with is not all in yet: said in words
+            change_sentence += t("weekly.description_incomplete", lang, week=prev_week)
     fmt = {
         "week": last_week,
         "year": cur,

@@ -23,6 +23,8 @@ from report.i18n import (
     format_number,
     format_percent,
     label,
+    series_precision,
+    shown_decimals,
     t,
 )
 from report.theme import ChartMeta
@@ -67,6 +69,12 @@ def sector_waterfall(
     deltas = sorted(((s, end[s] - start[s]) for s in start), key=lambda p: (p[1], p[0]))
     total_start, total_end = sum(start.values()), sum(end.values())
     total_cut = sum(d for _, d in deltas if d < 0)
+    # every figure at its series' published precision, as the report's tables print them (−81,4, not −81)
+    precision = series_precision([*start.values(), *end.values()])
+
+    def shown(value: float, *, signed: bool = False) -> str:
+        return format_number(value, lang, shown_decimals(value, precision), signed=signed)
+
     kinds = {
         "total": t("waterfall.kind_total", lang),
         "decrease": t("waterfall.kind_decrease", lang),
@@ -81,7 +89,7 @@ def sector_waterfall(
             "end": total_start,
             "change": None,
             "share_of_cut": None,
-            "text": format_number(total_start, lang),
+            "text": shown(total_start),
         }
     ]
     running = total_start
@@ -95,7 +103,7 @@ def sector_waterfall(
                 "end": running + d,
                 "change": d,
                 "share_of_cut": d / total_cut if d < 0 and total_cut else None,
-                "text": format_number(d, lang, signed=True),
+                "text": shown(d, signed=True),
             }
         )
         running += d
@@ -108,7 +116,7 @@ def sector_waterfall(
             "end": total_end,
             "change": None,
             "share_of_cut": None,
-            "text": format_number(total_end, lang),
+            "text": shown(total_end),
         }
     )
     df = pl.DataFrame(
@@ -117,8 +125,8 @@ def sector_waterfall(
                 **s,
                 "lo": min(s["start"], s["end"]),
                 "hi": max(s["start"], s["end"]),
-                "start_text": format_number(s["start"], lang),
-                "end_text": format_number(s["end"], lang),
+                "start_text": shown(s["start"]),
+                "end_text": shown(s["end"]),
             }
             for s in steps
         ],
@@ -173,7 +181,7 @@ def sector_waterfall(
             "waterfall.title",
             lang,
             sector=label("sector", cut_sector, lang),
-            delta=format_number(cut, lang, signed=True),
+            delta=shown(cut, signed=True),
             **span,
         )
     else:
@@ -181,14 +189,12 @@ def sector_waterfall(
     description = t(
         "waterfall.description",
         lang,
-        start=format_number(total_start, lang),
-        end=format_number(total_end, lang),
+        start=shown(total_start),
+        end=shown(total_end),
         change=format_percent(_pct_change(total_end, total_start), lang, signed=True)
         if total_start
         else NOT_AVAILABLE,
-        steps="; ".join(
-            f"{label('sector', s, lang)} {format_number(d, lang, signed=True)}" for s, d in deltas
-        ),
+        steps="; ".join(f"{label('sector', s, lang)} {shown(d, signed=True)}" for s, d in deltas),
         **span,
     )
     suffix, sentence = provisional_texts(provisional_years, end_year, lang)
