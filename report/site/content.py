@@ -273,11 +273,9 @@ def is_difference(entry: Indicator) -> bool:
 def is_projected(entry: Indicator) -> bool:
     """Whether the site draws the engine's trend projection (and its estimates) of the indicator: not for a
     year-on-year change or two sources' gap, whose straight-line trend to the horizon means nothing (a
-    change on a fixed base year is the level rescaled, and is projected as the level is)."""
-    derive = entry.derive
-    if isinstance(derive, ChangeDerivation):
-        return derive.against == "base_year"
-    return derive.kind not in ("reconcile", "reconcile_total")
+    change on a fixed base year is the level rescaled, and is projected as the level is): the catalogue's
+    Indicator.projected, so the engine stores none for the others either."""
+    return entry.projected
 
 
 def change_kind(entry: Indicator) -> ChangeKind:
