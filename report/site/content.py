@@ -932,8 +932,9 @@ def home_page(
             t(f"freshness.status_{r['status']}", lang)
             if has(f"freshness.status_{r['status']}")
             else str(r["status"]),
-            # as the report's freshness table writes them (format_cell: the language's date and time)
-            format_cell(r["last_period_end"], "", lang),
+            # as the report's freshness table writes them (the language's date and time; a release-tracked
+            # dataset's day as the release seen, not a period)
+            charts.last_period_text(r["last_period_end"], r["tracks"], lang),
             format_cell(r["last_fetch"], "", lang),
         ]
         for r in freshness.iter_rows(named=True)
