@@ -655,11 +655,14 @@ def pandas_pipeline(
             if not len(part_annual):
                 continue
             part_annual["year"] = part_annual["period"].astype(int)
-            trend = part_annual.groupby("area")[["year", "value"]].apply(_trend, horizon, quantiles)
-            if part_id == indicator_id and indicator.bounds is not None:  # cut at the quantity's bounds
-                least, greatest = indicator.value_bounds
-                trend[["value", "lower", "upper"]] = trend[["value", "lower", "upper"]].clip(least, greatest)
-            projections.append(trend.reset_index(level=0).assign(indicator=part_id))
+            if indicator.projected:  # no trend of a change on the previous year nor of a difference
+                trend = part_annual.groupby("area")[["year", "value"]].apply(_trend, horizon, quantiles)
+                if part_id == indicator_id and indicator.bounds is not None:  # cut at the quantity's bounds
+                    least, greatest = indicator.value_bounds
+                    trend[["value", "lower", "upper"]] = trend[["value", "lower", "upper"]].clip(
+                        least, greatest
+                    )
+                projections.append(trend.reset_index(level=0).assign(indicator=part_id))
             own_series = part_id == indicator_id
             methods = [m for m in indicator.assess if own_series or m not in METHODS_NEEDING_TARGET]
             if not methods:
@@ -944,7 +947,10 @@ def vector_pipeline(
     fit["rss"] = (
         pd.DataFrame({"sid": tail["sid"], "r2": residual * residual}).groupby("sid", sort=False)["r2"].sum()
     )
-    fit = fit[fit["n"] >= TREND_MIN_POINTS].join(per[["indicator", "area", "L", "horizon"]])
+    # no trend of a change on the previous year nor of a difference (catalogue Indicator.projected)
+    fit = fit.join(per[["indicator", "area", "owner", "L", "horizon"]])
+    unprojected = [i for i in derived if not catalogue.get(i).projected]
+    fit = fit[(fit["n"] >= TREND_MIN_POINTS) & ~fit["owner"].isin(unprojected)]
     fit["s"] = np.sqrt(fit["rss"] / (fit["n"] - 2))
     fit["q"] = (fit["n"] - 2).map(quantiles)
     rows, years = _expand((fit["L"] + 1).to_numpy(), (fit["horizon"] - fit["L"]).to_numpy())

@@ -240,6 +240,16 @@ class Indicator(_Model):
         return (self.bounds.min, self.bounds.max) if self.bounds else (None, None)
 
     @property
+    def projected(self) -> bool:
+        """Whether the engine projects the indicator's trend (and nowcasts from it): not for a change on the
+        previous year nor two sources' difference, whose trend is no forecast of anything (a change on a fixed
+        base year is the level rescaled, and is projected as the level is)."""
+        derive = self.derive
+        if isinstance(derive, ChangeDerivation):
+            return derive.against == "base_year"
+        return not isinstance(derive, ReconcileDerivation | ReconcileTotalDerivation)
+
+    @property
     def sdg_code(self) -> str:
         return self.sdg.indicator if self.sdg else ""
 

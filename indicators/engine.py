@@ -27,8 +27,9 @@ from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
 from storage.locks import HeldLock
 
-ENGINE_VERSION = "engine/3"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
-# flags, region totals of a breakdown part add the members that report it, projections cut at bounds
+ENGINE_VERSION = "engine/4"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
+# flags, region totals of a breakdown part add the members that report it, projections cut at bounds; 4: no
+# projections nor estimates of a change on the previous year or a difference (Indicator.projected)
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
     """Targets, linear paths and trend projections (with bands) for every annual series, vectorised.
 
     Every stored series (each breakdown part of an indicator counts as its own series) but those of the
-    peer comparison (indicators.peers.comparison_indicators: observed values only) gets a trend
+    peer comparison (indicators.peers.comparison_indicators: observed values only) and those that are
+    themselves a change on the previous year or a difference (catalogue Indicator.projected) gets a trend
     projection; series with a target (only the catalogue id itself carries targets) also get the
     target, the path and the path from the latest value. Kinds: target (the target value in its year),
     path (the linear path from base to target), path_from_latest (the straight line from the latest
@@ -225,8 +227,14 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
             "snapshot_ids",
         )
         out.append(_line(start.join(ahead.drop("latest_year"), on=keys), "path_from_latest"))
-    # OLS trend of the window (≥ TREND_MIN_POINTS points): means first, then the centred sums
-    fit = meta.filter(xs.list.len() >= TREND_MIN_POINTS).with_columns(
+    # OLS trend of the window (≥ TREND_MIN_POINTS points): means first, then the centred sums; none of a
+    # series that is itself a change on the previous year or a difference (catalogue Indicator.projected)
+    unprojected = [
+        part for i in derived if not (entry := catalogue.get(i)).projected for part in entry.expanded_ids()
+    ]
+    fit = meta.filter(
+        xs.list.len() >= TREND_MIN_POINTS, ~pl.col("indicator").is_in(unprojected)
+    ).with_columns(
         xs.list.len().alias("n"),
         xs.list.mean().alias("x_mean"),
         ys.list.mean().alias("y_mean"),

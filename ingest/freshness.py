@@ -72,6 +72,9 @@ def freshness_schema() -> pl.Schema:
             "source": pl.String(),
             "title": pl.String(),
             "frequency": pl.String(),
+            # what latest_period is: "periods", the newest period published; "releases", the day the content
+            # was last seen to change (a release-tracked dataset's periods are target years, not its date)
+            "tracks": pl.String(),
             "latest_period": pl.String(),
             "latest_period_end": pl.Date(),
             "expected_period_end": pl.Date(),
@@ -241,6 +244,7 @@ def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[di
                 "source": spec.source,
                 "title": spec.title,
                 "frequency": spec.calendar.frequency,
+                "tracks": spec.calendar.tracks,
                 "latest_period": period,
                 "latest_period_end": end,
                 "expected_period_end": expected,

@@ -801,13 +801,19 @@ def alert_late_sources(
             if wanted is not None and dataset not in wanted:
                 continue
             if row["state"] == "late":
+                seen = (
+                    # a dataset tracked by its releases: its date is the last release seen, not a period
+                    f"the last release was seen on {row['latest_period']}, one seen on or after "
+                    f"{row['expected_period_end']} was expected by {today}"
+                    if row["tracks"] == "releases"
+                    else f"the newest period is {row['latest_period']} (ending {row['latest_period_end']}), "
+                    f"a period ending {row['expected_period_end']} was expected by {today}"
+                )
                 late.append(
                     Problem(
                         "late",
                         dataset,
-                        f"{dataset} is later than its {row['frequency']} publication calendar: the newest "
-                        f"period is {row['latest_period']} (ending {row['latest_period_end']}), a period "
-                        f"ending {row['expected_period_end']} was expected by {today}.",
+                        f"{dataset} is later than its {row['frequency']} publication calendar: {seen}.",
                         dataset=dataset,
                     )
                 )

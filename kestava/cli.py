@@ -330,7 +330,7 @@ def sources_command(
 
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
-    from kestava.status import _jsonable, state_label, when
+    from kestava.status import _jsonable, period_text, state_label, when
     from report.i18n import t
     from storage.engine import open_existing_database
 
@@ -364,7 +364,7 @@ def sources_command(
             row["dataset"],
             row["source"],
             row["frequency"],
-            row["latest_period"] or "–",
+            period_text(row["latest_period"], row["tracks"], lang),
             str(row["expected_period_end"]),
             when(row["last_fetch"]) if row["last_fetch"] else never,
             when(row["last_change"]),

@@ -55,6 +55,9 @@ class DatasetStatus:
     last_failure: datetime | None  # naive UTC
     last_error: str | None  # the error of the last failure
     next_run: datetime | None  # Europe/Helsinki, from the scheduler's job store
+    # "periods": latest_period is the newest period published; "releases": the day (YYYY-MM-DD) a release
+    # was last seen (the content changed), for a dataset whose periods are target years (ingest.freshness)
+    tracks: str = "periods"
 
     @property
     def ok(self) -> bool:
@@ -336,6 +339,7 @@ def status_report(
                 last_failure=failure_at,
                 last_error=failure_error,
                 next_run=next_runs.get(f"ingest:{spec.id}"),
+                tracks=row.get("tracks") or spec.calendar.tracks,
             )
         )
     jobs = {
@@ -424,6 +428,18 @@ def when(moment: datetime | None) -> str:
     return f"{local:%Y-%m-%d %H:%M}"
 
 
+def period_text(latest_period: str | None, tracks: str | None, lang: str) -> str:
+    """A dataset's newest period as the command line prints it: as stored ("2024", "2026-W47"), or for a
+    dataset tracked by its releases the day a release was seen ("release seen 6 Dec 2026"); – for none."""
+    from report.i18n import format_date, t
+
+    if not latest_period:
+        return "–"
+    if tracks == "releases":
+        return t("freshness.release_seen", lang, date=format_date(date.fromisoformat(latest_period), lang))
+    return latest_period
+
+
 STATE_STYLE = {"fresh": "green", "late": "yellow", "failed": "red", "never": "yellow"}
 
 
@@ -460,7 +476,7 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
         datasets.add_row(
             d.dataset,
             f"[{STATE_STYLE.get(d.state, 'white')}]{state_label(d.state, lang)}",
-            d.latest_period or "–",
+            period_text(d.latest_period, d.tracks, lang),
             when(d.last_success),
             when(d.last_failure),
             d.last_error or "",

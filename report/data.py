@@ -780,7 +780,9 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
 
     dataset (short name in lang), dataset_id, title (full title in lang), status (fresh, late, failed or
     never), last_period_end, expected_period_end (dates), last_fetch (last successful fetch,
-    Europe/Helsinki wall-clock time), source (attribution in lang), frequency, last_outcome, last_error.
+    Europe/Helsinki wall-clock time), source (attribution in lang), frequency, tracks ("periods": the end of
+    the newest period; "releases": last_period_end is the day a release was last seen, not a period),
+    last_outcome, last_error.
     """
     check_lang(lang)
     fresh = query.freshness(today, engine=engine)
@@ -798,6 +800,7 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
             "last_fetch": local_time(r["last_fetch"]) if r["last_fetch"] is not None else None,
             "source": source_text(str(sources.get(r["dataset"], {}).get("attribution", r["source"])), lang),
             "frequency": r["frequency"],
+            "tracks": r["tracks"],
             "last_outcome": r["last_outcome"],
             "last_error": r["last_error"],
         }
@@ -815,6 +818,7 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
             "last_fetch": pl.Datetime("us"),
             "source": pl.String(),
             "frequency": pl.String(),
+            "tracks": pl.String(),
             "last_outcome": pl.String(),
             "last_error": pl.String(),
         },

@@ -500,6 +500,24 @@ def test_late_source_alert_and_all_clear(engine: Engine, raw_store: RawStore, ht
     assert posted(httpserver)[1]["key"] == "late:annual_demo"
 
 
+def test_a_late_release_tracked_source_is_named_by_its_release_not_a_period(
+    engine: Engine, raw_store: RawStore, httpserver: HTTPServer
+) -> None:
+    """A dataset whose periods are target years (tracks releases) is late by the day its release was seen:
+    the alert says so, not "newest period is 2026-…" as if it held data to then."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    released = json.loads(json.dumps(CATALOGUE))
+    released["datasets"]["annual_demo"]["calendar"]["tracks"] = "releases"
+    catalogue: Catalogue = parse_catalogue(released)
+    alerter = webhook_alerter(engine, httpserver.url_for("/hook"), Clock(T0))
+    load_period(engine, raw_store, "2030", b"v1")
+    seen = date.today()  # loaded now: the release seen today
+    check_freshness(alerter, catalogue, seen + timedelta(days=200))  # lag 100 + grace 30 days passed
+    (late,) = posted(httpserver)
+    assert f"the last release was seen on {seen.isoformat()}" in late["message"], late["message"]
+    assert "newest period" not in late["message"]
+
+
 def test_secret_values_and_redaction() -> None:
     environ = {
         "FINGRID_API_KEY": "abcd-1234",

@@ -1214,6 +1214,35 @@ def test_data_freshness_never_fetched_is_a_problem() -> None:
     assert title_text(spec) == "1 of 3 datasets are up to date, 2 need attention"
 
 
+@pytest.mark.parametrize(
+    ("lang", "seen", "period"),
+    [
+        ("fi", "julkaisu havaittu 6.12.2026", "31.12.2024"),
+        ("sv", "publicering noterad 6 dec. 2026", "31 dec. 2024"),
+        ("en", "release seen 6 Dec 2026", "31 Dec 2024"),
+    ],
+)
+def test_data_freshness_a_release_tracked_dataset_shows_the_release_seen_not_a_period(
+    lang: str, seen: str, period: str
+) -> None:
+    """Covenant targets (periods 2030, 2050): its day is the release seen, never its newest period; a
+    dataset tracked by periods beside it keeps its period's end."""
+    frame = freshness().with_columns(
+        tracks=pl.Series(["periods", "releases", "periods"]),
+        last_period_end=pl.Series([date(2024, 12, 31), date(2026, 12, 6), None]),
+    )
+    chart = charts.data_freshness(frame, meta=META, lang=lang)
+    spec = chart.to_dict()
+    points = next(u for u in units(spec) if mark_type(u) == "point" and "color" in u["encoding"])
+    tips = {r["dataset"]: r for r in rows_of(spec, points)}
+    assert tips["ds_b"]["last_text"] == seen
+    assert tips["ds_a"]["last_text"] == period
+    table = {r["dataset"]: r for r in chart_table(chart).iter_rows(named=True)}
+    assert (table["ds_b"]["last_period_end"], table["ds_b"]["release_seen"]) == (None, date(2026, 12, 6))
+    assert (table["ds_a"]["last_period_end"], table["ds_a"]["release_seen"]) == (date(2024, 12, 31), None)
+    assert t("column.release_seen", lang) in chart_table(chart, translated_headers=True).columns
+
+
 # ---------------------------------------------------------------------------------------------------------
 # WCAG AA contrast of every text a chart draws (1.4.3: 4.5:1 against what the text sits on)
 

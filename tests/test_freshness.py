@@ -82,6 +82,7 @@ def test_fingrid_going_quiet_is_late_when_its_calendar_says(engine: Engine, raw_
     for today in (date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 26)):
         frame = freshness(engine, catalogue, today).filter(pl.col("dataset") == "fingrid_emission_factor")
         rows[today] = frame.select("latest_period", "latest_period_end", "state").row(0)
+        assert frame["tracks"].item() == "periods"
     assert rows == {
         date(2026, 11, 21): ("2026-11-17", date(2026, 11, 17), "fresh"),
         date(2026, 11, 22): ("2026-11-17", date(2026, 11, 17), "late"),
@@ -115,8 +116,9 @@ def test_a_dataset_of_target_years_is_fresh_by_its_release_not_by_its_2050_perio
     info = DatasetInfo("covenant_targets", "Covenant targets", "gcom_xlsx", source)
     load_snapshot(engine, info, [make_payload(b"targets")], data, reader_version="t/1", raw_store=raw_store)
     loaded = freshness(engine, catalogue, date.today()).filter(pl.col("dataset") == "covenant_targets")
-    period, end, state = loaded.select("latest_period", "latest_period_end", "state").row(0)
+    period, end, state, tracks = loaded.select("latest_period", "latest_period_end", "state", "tracks").row(0)
     assert end is not None and end <= date.today() and period == end.isoformat()  # the release seen
+    assert tracks == "releases"  # so displays say "release seen", not a newest period (2026 data)
     assert state == "fresh"
     later = date.today() + timedelta(days=calendar.lag_days + calendar.grace_days + 1)
     stale = freshness(engine, catalogue, later).filter(pl.col("dataset") == "covenant_targets")

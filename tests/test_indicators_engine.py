@@ -217,6 +217,22 @@ def test_changes_agree_with_published_figures(loaded: Engine) -> None:
     assert value(loaded, "ghg_per_resident_change_on_1990", "049", "2024") == pytest.approx(-64.0, abs=1.0)
 
 
+def test_no_projection_of_a_change_on_the_previous_year_nor_of_a_difference(loaded: Engine) -> None:
+    """Their observed values are stored, no trend nor estimate; a change on 1990 keeps its trend."""
+    values = schema.indicator_value
+
+    def kinds(indicator: str) -> set[str]:
+        with loaded.connect() as conn:
+            found = conn.execute(
+                select(values.c.kind).where(values.c.indicator_id == indicator, values.c.area == "049")
+            )
+            return set(found.scalars())
+
+    for indicator in ("ghg_change_on_previous_year", "reconcile_ghg_hsy_syke"):
+        assert kinds(indicator) == {"observed"}, indicator
+    assert {"observed", "projection", "estimate"} <= kinds("ghg_change_on_1990")
+
+
 def test_path_from_latest_and_outlook(loaded: Engine) -> None:
     latest = value(loaded, "ghg_total", "049", "2024")
     target = value(loaded, "ghg_total", "049", "2030", "target")

@@ -649,6 +649,8 @@ def test_frames_match_the_chart_contracts(loaded_engine: Engine) -> None:
     assert fresh.height == len(load_catalogue().datasets)  # one row per dataset of the catalogue
     assert set(fresh["status"]) <= {"fresh", "late", "failed", "never"}
     assert "HSY: Helsinki-region greenhouse gas emissions" in fresh["dataset"].to_list()
+    tracks = dict(fresh.select("dataset_id", "tracks").iter_rows())
+    assert (tracks["covenant_targets"], tracks["hsy_emissions"]) == ("releases", "periods")
 
 
 def test_chart_meta_from_snapshots(loaded_engine: Engine) -> None:
@@ -789,6 +791,49 @@ def test_vendored_bundle_is_vl_converts() -> None:
     assert vendored.startswith(weekly.bundle_header())
     make: Callable[..., str] = vlc.javascript_bundle  # the default snippet: window.vegaEmbed etc.
     assert vendored == weekly.bundle_header() + make() + "\n"
+
+
+@pytest.mark.parametrize(
+    ("lang", "seen", "period"),
+    [
+        ("fi", "julkaisu havaittu 6.12.2026", "31.12.2023"),
+        ("sv", "publicering noterad 6 dec. 2026", "31 dec. 2023"),
+        ("en", "release seen 6 Dec 2026", "31 Dec 2023"),
+    ],
+)
+def test_the_sources_table_shows_a_release_tracked_datasets_day_as_the_release_seen(
+    lang: str, seen: str, period: str
+) -> None:
+    """Covenant targets' day is when its release was seen (its periods are target years), not its newest
+    period: readers would take "6.12.2026" beside a required "31.12.2023" as data up to 2026."""
+    empty = pl.DataFrame()
+    snapshots = pl.DataFrame(
+        schema={f"rows_{k}": pl.Int64 for k in ("added", "revised", "withdrawn", "confirmed", "reflagged")}
+    )
+    sources = pl.DataFrame(
+        {
+            "dataset_id": ["covenant_targets", "hsy_emissions"],
+            "title": ["Covenant targets", "HSY emissions"],
+            "status": ["late", "late"],
+            "state_before": ["fresh", "fresh"],
+            "tracks": ["releases", "periods"],
+            "last_period_end": [date(2026, 12, 6), date(2023, 12, 31)],
+            "expected_period_end": [date(2027, 1, 1), date(2024, 12, 31)],
+            "last_fetch": [datetime(2026, 12, 6, 8, 0), datetime(2026, 12, 6, 8, 0)],
+            "last_error": [None, None],
+        }
+    )
+    found = rd.Changes(
+        start=datetime(2026, 11, 29, 22),
+        end=datetime(2026, 12, 6, 22),
+        as_of=date(2026, 12, 6),
+        snapshots=snapshots,
+        flips=empty,
+        sources=sources,
+        failed_runs=empty,
+    )
+    table = weekly._changes_context(found, weekly.parse_week("2026-W49"), lang)["sources"]
+    assert [row[3] for row in table.rows] == [seen, period]
 
 
 def test_changes_section_translates_flips_revisions_and_failures() -> None:

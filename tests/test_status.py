@@ -390,3 +390,69 @@ def test_a_run_still_running_past_the_job_time_limit_is_a_problem(
     assert past.problems == ["ingest:alpha: running since 2026-03-10 10:00, over the limit of 30 min (hung?)"]
     (alpha,) = [j for j in past.to_dict()["jobs"] if j["job"] == "ingest:alpha"]
     assert alpha["hung"] is True and alpha["last_outcome"] == "running" and alpha["ok"] is False
+
+
+def _released_catalogue() -> Catalogue:
+    """alpha, tracked by its periods, and gamma, tracked by its releases (periods are target years)."""
+    dataset = {
+        "source": "hsy",
+        "protocol": "ckan_xlsx",
+        "url": "https://example.test/a",
+        "cadence": "15 6 * * 1",
+    }
+    return parse_catalogue(
+        {
+            "sources": {"hsy": {"publisher": "HSY", "licence": "CC", "attribution": "HSY", "homepage": "h"}},
+            "datasets": {
+                "alpha": {"title": "A", **dataset, "calendar": {"frequency": "annual", "lag_days": 3650}},
+                "gamma": {
+                    "title": "G",
+                    **dataset,
+                    "calendar": {"frequency": "annual", "lag_days": 3650, "tracks": "releases"},
+                },
+            },
+        }
+    )
+
+
+def test_a_release_tracked_dataset_says_release_seen_in_status_and_sources(
+    db_url: str, raw_store: RawStore, settings_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gamma's newest "period" 2030 is a target year: status and sources print the day its release was seen
+    (loaded today), named so in each language, never as a period; alpha keeps its period 2025."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from kestava.cli import app
+
+    cat = _released_catalogue()
+    settings_for(db_url, cat)
+    monkeypatch.setattr("ingest.catalogue.load_catalogue", lambda: cat)
+    engine = open_database(db_url)
+    try:
+        load(engine, raw_store, "alpha", "2025")
+        load(engine, raw_store, "gamma", "2030")
+        report = status_report(engine, cat, today=date.today())
+    finally:
+        engine.dispose()
+    seen = date.today()
+    gamma = next(d for d in report.datasets if d.dataset == "gamma")
+    assert (gamma.tracks, gamma.latest_period) == ("releases", seen.isoformat())
+    expected = {
+        "fi": f"julkaisu havaittu {seen.day}.{seen.month}.{seen.year}",
+        "sv": f"publicering noterad {seen.day} ",
+        "en": f"release seen {seen.day} {seen:%b} {seen.year}",
+    }
+    for lang, text in expected.items():
+        out = StringIO()
+        status.render(report, Console(file=out, width=250, color_system=None), lang)
+        rows = {line.split()[1]: line for line in out.getvalue().splitlines() if line.startswith("│")}
+        assert text in rows["gamma"] and seen.isoformat() not in rows["gamma"], (lang, rows)
+        assert "2025" in rows["alpha"] and "havaittu" not in rows["alpha"], (lang, rows)
+        listed = CliRunner().invoke(app, ["sources", "--lang", lang])
+        assert listed.exit_code == 0, listed.output
+        lines = {line.split()[1]: line for line in listed.stdout.splitlines() if line.startswith("│")}
+        assert text in lines["gamma"] and "2025" in lines["alpha"], (lang, lines)
+    found = {r["dataset"]: r for r in json.loads(CliRunner().invoke(app, ["sources", "--json"]).stdout)}
+    assert (found["gamma"]["tracks"], found["alpha"]["tracks"]) == ("releases", "periods")

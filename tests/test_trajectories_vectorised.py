@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 
 import polars as pl
 import pytest
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from indicators.catalogue import IndicatorCatalogue, parse_indicator_catalogue
 from indicators.derive import DERIVED_SCHEMA
-from indicators.engine import HORIZON_YEAR, assessments, trajectories
+from indicators.engine import HORIZON_YEAR, assessments, indicator_values, trajectories
 from indicators.trajectory import InsufficientData, fit_trend, linear_path, path_from_latest, project
 
 T = datetime(2025, 6, 1)
@@ -199,3 +199,70 @@ def test_each_breakdown_part_and_area_is_its_own_series() -> None:
             expected = project(fit, year)
             assert close(value, expected.value), (indicator, area, year)
             assert close(lower, expected.lower) and close(upper, expected.upper), (indicator, area, year)
+
+
+def change_catalogue() -> IndicatorCatalogue:
+    """A total, its change on the previous year and on 1990, and a gap between it and a second source."""
+    level: dict[str, object] = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test"}
+    share: dict[str, object] = {"unit": "%", "direction": "decrease", "boundary": "test"}
+    entries: dict[str, dict[str, object]] = {
+        "total": {**level, "derive": SUM, "assess": ["eurostat_sdg"]},
+        "other_total": {**level, "derive": SUM, "assess": []},
+        "yoy": {
+            **share,
+            "derive": {"kind": "change", "of": "total", "against": "previous_year"},
+            "targets": [{"kind": "absolute", "value": -4.0, "year": 2030, "source": "s"}],
+            "assess": ["eurostat_sdg", "open_sdg"],
+        },
+        "since_1990": {
+            **share,
+            "derive": {"kind": "change", "of": "total", "against": "base_year", "base_year": 1990},
+            "assess": ["eurostat_sdg"],
+        },
+        "gap": {
+            **share,
+            "derive": {"kind": "reconcile", "of": "total", "against": "other_total", "tolerance": 5.0},
+            "assess": ["eurostat_sdg"],
+        },
+        "gap_total": {
+            **share,
+            "derive": {"kind": "reconcile_total", "of": "total", "whole": "FI", "tolerance": 1.0},
+            "assess": [],
+        },
+    }
+    return parse_indicator_catalogue({"indicators": {k: {**NAMES, **v} for k, v in entries.items()}})
+
+
+def test_no_trend_of_a_change_on_the_previous_year_nor_of_a_difference() -> None:
+    """A year-on-year change and a cross-source gap keep observed values, targets and assessments but get no
+    projection nor estimate; a change on a fixed base year (the level rescaled) keeps its trend."""
+    cat = change_catalogue()
+    assert [i for i, e in cat.indicators.items() if not e.projected] == ["yoy", "gap", "gap_total"]
+    wobbly = [(year, 5.0 - 0.5 * (year - 2010) + (year % 3)) for year in range(2010, 2024)]
+    derived = {i: derived_frame(i, {"049": wobbly}, 1) for i in cat.indicators}
+    values = indicator_values(cat, derived, date(2026, 6, 1))
+    kinds = {
+        i: set(values.filter(pl.col("indicator") == i)["kind"].to_list()) for i in ["yoy", "gap", "gap_total"]
+    }
+    assert kinds == {
+        "yoy": {"observed", "target", "path_from_latest"},  # its target and the line to it stay
+        "gap": {"observed"},
+        "gap_total": {"observed"},
+    }
+    observed = values.filter(pl.col("indicator") == "yoy", pl.col("kind") == "observed")
+    assert sorted(observed["period"].to_list()) == [str(y) for y, _ in wobbly]
+    # the fixed-base change and the level: the trend of their last ten points, estimates for 2024 and 2025
+    fit = fit_trend(wobbly)
+    assert not isinstance(fit, InsufficientData)
+    for indicator in ("since_1990", "total"):
+        for kind, years in (("projection", range(2024, HORIZON_YEAR + 1)), ("estimate", range(2024, 2026))):
+            got = lines(values, kind, indicator, "049")
+            assert sorted(got) == list(years), (indicator, kind)
+            assert all(close(got[y][0], project(fit, y).value) for y in years)
+    # assessments are made of the observed values, projected or not
+    assessed = assessments(cat, derived)
+    assert set(assessed.filter(pl.col("indicator") == "yoy")["method"].to_list()) == {
+        "eurostat_sdg",
+        "open_sdg",
+    }
+    assert assessed.filter(pl.col("indicator") == "gap")["method"].to_list() == ["eurostat_sdg"]

@@ -77,6 +77,7 @@ from report.charts.freshness import (
     _SEVERITY as _SEVERITY,
     _iso_day as _iso_day,
     data_freshness as data_freshness,
+    last_period_text as last_period_text,
 )
 from report.charts.mover import (
     WEEKLY_FRAME as WEEKLY_FRAME,
@@ -122,6 +123,7 @@ __all__ = [
     "emissions_trajectory",
     "indicator_history",
     "indicator_label",
+    "last_period_text",
     "neutrality_balance",
     "peer_comparison",
     "per_resident_comparison",

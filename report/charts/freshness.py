@@ -40,6 +40,13 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
     "frequency": Col(
         "str", "the calendar frequency: annual, monthly, weekly or daily", nullable=True, required=False
     ),
+    "tracks": Col(
+        "str",
+        'what last_period_end is: "periods", the end of the newest period; "releases", the day a release was '
+        "last seen (a dataset whose periods are target years)",
+        nullable=True,
+        required=False,
+    ),
 }
 # a row label wider than this (px) is written on two lines, split after its source ("OECD:")
 _LABEL_WRAP_PX: Final = 280
@@ -79,6 +86,17 @@ def _js(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def last_period_text(end: date | None, tracks: str | None, lang: str) -> str:
+    """A dataset's newest period as the freshness displays write it: the day its newest period ends, or for
+    a dataset tracked by its releases (tracks "releases") the day a release was seen ("julkaisu havaittu
+    6.12.2026"), which is no period of its data."""
+    if end is None:
+        return NOT_AVAILABLE
+    if tracks == "releases":
+        return t("freshness.release_seen", lang, date=format_date(end, lang))
+    return format_date(end, lang)
+
+
 def _iso_day(d: date | datetime) -> str:
     return (d.date() if isinstance(d, datetime) else d).isoformat()
 
@@ -95,7 +113,9 @@ def data_freshness(
     frame: one row per dataset —
         dataset (str), status (str: 'fresh', 'due', 'late', 'failed'), last_period_end (date, null when
         nothing is held yet), expected_period_end (date), last_fetch (date or datetime, nullable),
-        source (str, optional), frequency (str: 'annual', 'monthly', 'weekly', 'daily'; optional).
+        source (str, optional), frequency (str: 'annual', 'monthly', 'weekly', 'daily'; optional), tracks
+        (str, optional: 'releases' where last_period_end is the day a release was seen, written so in the
+        tooltip and in the table's release_seen column, not as a period).
     Status is colour and shape; the triangle marks the period the calendar expects, the square the last
     fetch, the dashed rule `as_of` (default: meta.vintage). Problems are listed first.
     """
@@ -117,20 +137,22 @@ def data_freshness(
     data = []
     for r in rows:
         last, expected, fetched = r["last_period_end"], r["expected_period_end"], r["last_fetch"]
-        freq = r.get("frequency")
+        freq, released = r.get("frequency"), r.get("tracks") == "releases"
         data.append(
             {
                 "dataset": str(r["dataset"]),
                 "source": str(r.get("source") or NOT_AVAILABLE),
                 "status_key": r["status"],
                 "status": status_labels[r["status"]],
-                "last_period_end": last,
+                # a release-tracked dataset's day is no period: its own column in the table
+                "last_period_end": None if released else last,
+                "release_seen": last if released else None,
                 "expected_period_end": expected,
                 "last_fetch": fetched,
                 "marker_x": _iso_day(last if last is not None else expected),
                 "last_x": _iso_day(last) if last is not None else None,
                 "expected_x": _iso_day(expected),
-                "last_text": format_date(last, lang) if last is not None else NOT_AVAILABLE,
+                "last_text": last_period_text(last, r.get("tracks"), lang),
                 "expected_text": format_date(expected, lang),
                 "fetch_text": (
                     format_datetime(fetched, lang)
@@ -146,13 +168,14 @@ def data_freshness(
         data,
         schema_overrides={
             "last_period_end": pl.Date,
+            "release_seen": pl.Date,
             "last_fetch": pl.Datetime("us")
             if any(isinstance(d["last_fetch"], datetime) for d in data)
             else pl.Date,
             "last_x": pl.String,
         },
     )
-    plot = df.drop("last_period_end", "expected_period_end", "last_fetch")
+    plot = df.drop("last_period_end", "release_seen", "expected_period_end", "last_fetch")
     dates = [d for r in rows for d in (r["last_period_end"], r["expected_period_end"], r["last_fetch"]) if d]
     day_list = [d.date() if isinstance(d, datetime) else d for d in dates] + [today]
     lo, hi = min(day_list), max(day_list)
@@ -282,7 +305,14 @@ def data_freshness(
         or NOT_AVAILABLE,
     )
     table = df.select(
-        "dataset", "source", "status_key", "status", "last_period_end", "expected_period_end", "last_fetch"
+        "dataset",
+        "source",
+        "status_key",
+        "status",
+        "last_period_end",
+        "release_seen",
+        "expected_period_end",
+        "last_fetch",
     )
     return _finish(
         chart, name=name, finding=finding, description=description, meta=meta, lang=lang, table=table

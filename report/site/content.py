@@ -273,11 +273,9 @@ def is_difference(entry: Indicator) -> bool:
 def is_projected(entry: Indicator) -> bool:
     """Whether the site draws the engine's trend projection (and its estimates) of the indicator: not for a
     year-on-year change or two sources' gap, whose straight-line trend to the horizon means nothing (a
-    change on a fixed base year is the level rescaled, and is projected as the level is)."""
-    derive = entry.derive
-    if isinstance(derive, ChangeDerivation):
-        return derive.against == "base_year"
-    return derive.kind not in ("reconcile", "reconcile_total")
+    change on a fixed base year is the level rescaled, and is projected as the level is): the catalogue's
+    Indicator.projected, so the engine stores none for the others either."""
+    return entry.projected
 
 
 def change_kind(entry: Indicator) -> ChangeKind:
@@ -934,8 +932,9 @@ def home_page(
             t(f"freshness.status_{r['status']}", lang)
             if has(f"freshness.status_{r['status']}")
             else str(r["status"]),
-            # as the report's freshness table writes them (format_cell: the language's date and time)
-            format_cell(r["last_period_end"], "", lang),
+            # as the report's freshness table writes them (the language's date and time; a release-tracked
+            # dataset's day as the release seen, not a period)
+            charts.last_period_text(r["last_period_end"], r["tracks"], lang),
             format_cell(r["last_fetch"], "", lang),
         ]
         for r in freshness.iter_rows(named=True)
