@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 import pytest
 
+from report import theme as th
 from report.charts import ChartMeta, chart_decimals, chart_table, indicator_history
 from report.weekly import frame_table
 
@@ -66,10 +68,7 @@ def test_the_straight_path_runs_from_the_base_year_to_the_target() -> None:
     chart = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="kt")
     table = chart_table(chart).filter(pl.col("kind_name") == "Straight path to the target")
     assert table.select("period", "value").rows() == [("1990", 1060.0), ("2030", 212.0)]
-    dotted = [
-        layer for layer in chart.to_dict()["layer"] if layer.get("mark", {}).get("strokeDash") == [2, 3]
-    ]
-    assert len(dotted) == 1
+    assert _legend(chart.to_dict())["Straight path to the target"]["strokeDash"] == [2, 3]  # dotted
 
 
 def test_the_value_axis_starts_at_zero_unless_told_not_to() -> None:
@@ -89,19 +88,57 @@ def test_the_value_axis_starts_at_zero_unless_told_not_to() -> None:
     )
 
 
-def test_the_legend_gives_each_kind_the_symbol_it_is_drawn_with() -> None:
+def _legend(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each legend entry's mark: its value on every channel that draws the legend (stroke, fill, shape,
+    dash), the same on every layer that encodes it."""
+    entries: dict[str, dict[str, Any]] = {}
+    for layer in spec["layer"]:
+        for channel in ("stroke", "fill", "shape", "strokeDash"):
+            if channel in layer.get("encoding", {}):
+                scale = layer["encoding"][channel]["scale"]
+                for name, value in zip(scale["domain"], scale["range"], strict=True):
+                    assert entries.setdefault(name, {}).setdefault(channel, value) == value, (name, channel)
+    return entries
+
+
+def _drawn_by(spec: dict[str, Any], channel: str) -> list[dict[str, Any]]:
+    """The layers that take a channel from the legend's scale (and no fixed value that would override it)."""
+    return [
+        layer
+        for layer in spec["layer"]
+        if channel in layer.get("encoding", {}) and channel not in layer.get("mark", {})
+    ]
+
+
+def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     frame = _frame(
-        [("2023", "observed", 5.0), ("2024", "estimate", 4.0), ("2030", "target", 1.0), ("2030", "path", 1.0)]
+        [
+            ("2023", "observed", 5.0),
+            ("2024", "estimate", 4.0),
+            ("2024", "projection", 4.0),
+            ("2026", "projection", 3.0),
+            ("2030", "target", 1.0),
+            ("2023", "path", 5.0),
+            ("2030", "path", 1.0),
+        ]
     )
     spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
-    shapes = [layer["encoding"]["shape"]["scale"] for layer in spec["layer"] if "shape" in layer["encoding"]]
-    assert shapes
-    symbol = dict(zip(shapes[0]["domain"], shapes[0]["range"], strict=True))
-    # observed and estimate were both filled dots in the legend, target and path both orange dots
-    assert (
-        symbol["Observed"] != symbol["Estimate"] and symbol["Target"] != symbol["Straight path to the target"]
-    )
-    assert symbol["Target"] == "diamond" and symbol["Straight path to the target"] == "stroke"
+    legend = _legend(spec)
+    # the estimate was a filled square in the legend, hollow on the chart; the lines solid, drawn dashed
+    assert legend["Estimate"]["shape"] == "square" and legend["Estimate"]["fill"] == th.BACKGROUND
+    assert legend["Estimate"]["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
+    assert legend["Trend projection"]["strokeDash"] == [5, 4]
+    assert legend["Straight path to the target"]["strokeDash"] == [2, 3]
+    assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"
+    for line in ("Trend projection", "Straight path to the target"):
+        assert legend[line]["fill"] == "transparent" and legend[line]["shape"].startswith("M")
+    # one legend: every channel over the same entries, so Vega-Lite merges them
+    assert all(set(entry) == {"stroke", "fill", "shape", "strokeDash"} for entry in legend.values())
+    # the chart draws with those scales: the dashes on the lines, the fills and shapes on the points
+    assert len(_drawn_by(spec, "strokeDash")) == 2
+    points = _drawn_by(spec, "fill")
+    assert points and all(layer["mark"]["type"] == "point" for layer in points)
+    assert all("shape" in layer["encoding"] for layer in points)
 
 
 def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> None:
@@ -148,7 +185,7 @@ def test_the_legend_names_only_the_kinds_the_chart_draws() -> None:
     domains = [
         layer["encoding"][channel]["scale"]["domain"]
         for layer in spec["layer"]
-        for channel in ("color", "shape")
+        for channel in ("stroke", "fill", "shape", "strokeDash")
         if channel in layer["encoding"]
     ]
     assert domains and all(domain == ["Observed", "Estimate"] for domain in domains), domains
@@ -206,10 +243,42 @@ def test_the_projection_of_an_estimated_year_is_the_estimate_one_row() -> None:
     chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="kt")
     rows = chart_table(chart).select("period", "kind_name").rows()
     assert rows == [("2024", "Havaittu"), ("2025", "Arvio"), ("2026", "Trendin jatke")]
-    dashed = [
-        layer for layer in chart.to_dict()["layer"] if layer.get("mark", {}).get("strokeDash") == [5, 4]
+    assert _trend(chart.to_dict()) == [("2025", "Arvio"), ("2026", "Trendin jatke")]
+
+
+def _trend(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The dashed trend line's points (period, kind) in the order drawn: one legend entry, one line."""
+    (layer,) = [
+        layer
+        for layer in _drawn_by(spec, "strokeDash")
+        if not layer.get("transform")
+        and {row["legend"] for row in spec["datasets"][layer["data"]["name"]]} == {"Trendin jatke"}
     ]
-    assert len(dashed) == 1 and "estimate" in str(dashed[0]["transform"])
+    rows = sorted(spec["datasets"][layer["data"]["name"]], key=lambda row: str(row["date"]))
+    return [(row["period"], row["kind_name"]) for row in rows]
+
+
+def test_the_dashed_trend_starts_from_the_estimate_or_the_latest_observed_value() -> None:
+    # it started at 2026: the estimate and the projection were two lines, the estimate's a lone point
+    estimated = _frame(
+        [
+            ("2023", "observed", 730.0),
+            ("2024", "observed", 712.0),
+            ("2025", "estimate", 665.0),
+            ("2025", "projection", 665.0),
+            ("2026", "projection", 607.0),
+            ("2027", "projection", 590.0),
+        ]
+    )
+    spec = indicator_history(
+        estimated, meta=META, lang="fi", name="n", area_name="a", unit_text="kt"
+    ).to_dict()
+    assert _trend(spec)[0] == ("2025", "Arvio")
+    observed = estimated.filter(pl.col("kind") != "estimate")
+    spec = indicator_history(
+        observed, meta=META, lang="fi", name="n", area_name="a", unit_text="kt"
+    ).to_dict()
+    assert _trend(spec)[:2] == [("2024", "Havaittu"), ("2025", "Trendin jatke")]
 
 
 def test_the_alt_text_counts_one_observation_in_the_singular_and_names_one_period_alone() -> None:
@@ -224,3 +293,66 @@ def test_the_alt_text_counts_one_observation_in_the_singular_and_names_one_perio
     two = _frame([("2015", "observed", 2.0), ("2024", "observed", 1.0)])
     spec = indicator_history(two, meta=META, lang="fi", name="n", area_name="a", unit_text="kt").to_dict()
     assert "2\u00a0havaintoa (2015–2024)" in spec["description"]
+
+
+def test_a_provisional_value_has_its_own_lighter_point_and_legend_entry() -> None:
+    frame = _frame([("2022", "observed", 760.0), ("2023", "observed", 712.0)]).with_columns(
+        flags=pl.Series([None, "p"], dtype=pl.String)
+    )
+    for lang, name in (("fi", "Ennakkotieto"), ("sv", "Preliminär uppgift"), ("en", "Provisional figure")):
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="kt"
+        ).to_dict()
+        legend = _legend(spec)
+        observed = next(key for key in legend if key != name)
+        assert list(legend) == [observed, name], (lang, list(legend))
+        assert legend[name]["fill"] == th.OKABE_ITO["sky_blue"] != legend[observed]["fill"]
+        assert legend[name]["stroke"] == legend[observed]["stroke"] and legend[name]["shape"] == "circle"
+        (data,) = spec["datasets"].values()
+        assert [row["legend"] for row in data] == [observed, name]
+        # the observed line runs on through it (a line by legend entry would stop before it)
+        line = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+        assert "stroke" not in line["encoding"] and "color" not in line["encoding"]
+
+
+def test_an_incomplete_week_is_drawn_hollow_and_named_in_the_alt_text() -> None:
+    frame = pl.DataFrame(
+        {
+            "period": ["2026-W46", "2026-W47", "2026-W48"],
+            "date": [date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)],
+            "kind": ["observed"] * 3,
+            "value": [68.0, 59.1, 62.0],
+            "flags": [None, None, "partial"],
+        }
+    )
+    for lang, name, sentence in (
+        (
+            "fi",
+            "Jakso kesken",
+            "Kauden viikko 48/2026 luku on keskeneräiseltä jaksolta (ontto piste): se voi vielä muuttua, "
+            "kun jakson kaikki tiedot tulevat.",
+        ),
+        (
+            "sv",
+            "Ofullständig period",
+            "Siffran för vecka 48/2026 gäller en ofullständig period (ihålig punkt): den kan ännu ändras när "
+            "periodens alla uppgifter har kommit in.",
+        ),
+        (
+            "en",
+            "Incomplete period",
+            "The week 48/2026 figure is for an incomplete period (hollow point): it may still change as the "
+            "rest of the period's data come in.",
+        ),
+    ):
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="g"
+        ).to_dict()
+        legend = _legend(spec)
+        observed = next(key for key in legend if key != name)
+        # hollow: the background inside a stroke of the series' colour, not a filled point
+        assert legend[name]["fill"] == th.BACKGROUND and legend[name]["stroke"] == legend[observed]["fill"]
+        assert legend[name]["stroke"] != th.BACKGROUND
+        (data,) = spec["datasets"].values()
+        assert [row["legend"] for row in data] == [observed, observed, name]
+        assert spec["description"].endswith(sentence), (lang, spec["description"])

@@ -40,20 +40,54 @@ KIND_COLOURS: Final[Mapping[str, str]] = {
     "target": th.OKABE_ITO["vermillion"],
     "path": th.OKABE_ITO["vermillion"],
 }
-# the symbol of each kind in the legend and on the chart: observed points filled circles, the estimate a
-# hollow square (unlike an observed point in the legend too), the target a diamond, the lines a stroke
 # how the title states the change since the first period: "relative" (a per cent of the first value), "points"
 # (the difference, for a percentage: "+18.8 percentage points") or "none" (a series that is itself a change
 # or a difference: a change of a change means nothing)
 ChangeKind = Literal["relative", "points", "none"]
 CHANGE_KINDS: Final[tuple[str, ...]] = ("relative", "points", "none")
 _ISO_WEEK: Final = re.compile(r"(\d{4})-W(\d{2})")
-KIND_SYMBOLS: Final[Mapping[str, str]] = {
+# what the legend names, each with the mark the chart draws: the kinds, and an observed value its source
+# flags provisional (a lighter point) or a period not all in yet (a weekly or daily series: hollow)
+MARKS: Final[tuple[str, ...]] = ("observed", "provisional", "incomplete", *KINDS[1:])
+MARK_NAMES: Final[Mapping[str, str]] = {
+    **{k: f"site.kind_{k}" for k in KINDS},
+    "provisional": "trajectory.provisional",
+    "incomplete": "flag.incomplete",
+}
+# a line's symbol: a stroke twice a point's width, long enough to show its dash pattern
+_LINE_SYMBOL: Final = "M-2,0H2"
+MARK_SYMBOLS: Final[Mapping[str, str]] = {
     "observed": "circle",
+    "provisional": "circle",
+    "incomplete": "circle",
     "estimate": "square",
-    "projection": "stroke",
+    "projection": _LINE_SYMBOL,
     "target": "diamond",
-    "path": "stroke",
+    "path": _LINE_SYMBOL,
+}
+MARK_STROKES: Final[Mapping[str, str]] = {
+    **KIND_COLOURS,
+    "provisional": KIND_COLOURS["observed"],
+    "incomplete": KIND_COLOURS["observed"],
+}
+# a point's fill: hollow ones the background's colour inside their coloured stroke; a line has none
+MARK_FILLS: Final[Mapping[str, str]] = {
+    "observed": KIND_COLOURS["observed"],
+    "provisional": th.OKABE_ITO["sky_blue"],
+    "incomplete": th.BACKGROUND,
+    "estimate": th.BACKGROUND,
+    "projection": "transparent",
+    "target": KIND_COLOURS["target"],
+    "path": "transparent",
+}
+MARK_DASHES: Final[Mapping[str, list[int]]] = {
+    "observed": [1, 0],
+    "provisional": [1, 0],
+    "incomplete": [1, 0],
+    "estimate": [1, 0],
+    "projection": [5, 4],
+    "target": [1, 0],
+    "path": [2, 3],
 }
 
 
@@ -101,11 +135,15 @@ def indicator_history(
     frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
     zero: the value axis starts at 0 (as the report's charts do), so that a cut is drawn in proportion;
     False for a series measured against another reference (an index, 1990 = 100). The legend gives each
-    kind the symbol it is drawn with. change: how the title states the change since the first period
+    kind the mark it is drawn with (shape and fill of a point, dash of a line); an observed value its
+    source flags provisional is a lighter point, one of a period not all in yet (a weekly or daily series)
+    a hollow one, each with its own legend entry and a sentence in the alt text.
+    change: how the title states the change since the first period
     (CHANGE_KINDS: "points" for a percentage, "none" for a series that is itself a change or a difference).
     Values are printed as the report prints them (report.i18n.shown_decimals), in the title, the tooltips
     and the table alike. A projection for a period that has an estimate (the engine stores the trend's
-    past years both ways) is the estimate: one row, the dashed line starting from it.
+    past years both ways) is the estimate: one row, the dashed line starting from it (from the latest
+    observed value when there is no estimate).
     """
     chart_name = "indicator_history"
     _check_lang(chart_name, lang)
@@ -127,6 +165,7 @@ def indicator_history(
     meanings = {text: flag_meanings(text) for text in texts}
     notes = {text: "; ".join(t(f"flag.{m}", lang) for m in found) for text, found in meanings.items()}
     provisional = {text: "provisional" in found for text, found in meanings.items()}
+    incomplete = {text: "incomplete" in found for text, found in meanings.items()}
     f = f.with_columns(
         pl.when(observed_kind)
         .then(pl.col("flags").replace_strict(notes, default="", return_dtype=pl.String))
@@ -136,6 +175,10 @@ def indicator_history(
         .then(pl.col("flags").replace_strict(provisional, default=False, return_dtype=pl.Boolean))
         .fill_null(False)
         .alias("provisional"),
+        pl.when(observed_kind)
+        .then(pl.col("flags").replace_strict(incomplete, default=False, return_dtype=pl.Boolean))
+        .fill_null(False)
+        .alias("incomplete"),
     )
     f = f.filter(pl.col("value").is_not_null()).sort("date")
     # the engine's estimate of a past year is its projection of that year: one row, the estimate's
@@ -156,6 +199,13 @@ def indicator_history(
     df = f.with_columns(
         segment,
         pl.col("kind").replace_strict(kind_names).alias("kind_name"),
+        # the legend's entry: an observed value's own when a flag changes how it is drawn
+        pl.when(pl.col("incomplete"))
+        .then(pl.lit("incomplete"))
+        .when(pl.col("provisional"))
+        .then(pl.lit("provisional"))
+        .otherwise(pl.col("kind"))
+        .alias("mark"),
         pl.col("value")
         .map_elements(lambda v: format_number(v, lang, _shown(v)), return_dtype=pl.Utf8)
         .alias("shown"),
@@ -173,22 +223,23 @@ def indicator_history(
     any_note = bool((df.get_column("note") != "").any())
     if any_note:  # provisional, the source's estimate, a break in series…: how to read the value
         tips.append(alt.Tooltip("note:N", title=t("site.note", lang)))
-    # the legend names the kinds the chart draws: a weekly series without a target lists no target
-    drawn = set(df.get_column("kind"))
-    shown = [k for k in KINDS if k in drawn]
-    colour = alt.Color(
-        "kind_name:N",
-        title=None,
-        scale=alt.Scale(domain=[kind_names[k] for k in shown], range=[KIND_COLOURS[k] for k in shown]),
-        legend=alt.Legend(orient="bottom", direction="horizontal"),
-    )
-    # one legend of colour and shape: each kind with the symbol it is drawn with (a line for the lines)
-    shape = alt.Shape(
-        "kind_name:N",
-        title=None,
-        scale=alt.Scale(domain=[kind_names[k] for k in shown], range=[KIND_SYMBOLS[k] for k in shown]),
-        legend=alt.Legend(orient="bottom", direction="horizontal"),
-    )
+    # the legend names what the chart draws (a weekly series without a target lists no target), each with
+    # its mark: stroke, fill, shape and dash share one domain, so Vega-Lite merges them into one legend
+    drawn = set(df.get_column("mark"))
+    shown = [m for m in MARKS if m in drawn]
+    mark_names = {m: t(MARK_NAMES[m], lang) for m in MARKS}
+    df = df.with_columns(pl.col("mark").replace_strict(mark_names).alias("legend"))
+    domain = [mark_names[m] for m in shown]
+    legend = alt.Legend(orient="bottom", direction="horizontal", symbolStrokeWidth=1.6, symbolSize=64)
+
+    def scale(values: Mapping[str, str] | Mapping[str, list[int]]) -> alt.Scale:
+        """The legend's scale: each drawn entry's value."""
+        return alt.Scale(domain=domain, range=[values[m] for m in shown])
+
+    stroke = alt.Stroke("legend:N", title=None, scale=scale(MARK_STROKES), legend=legend)
+    fill = alt.Fill("legend:N", title=None, scale=scale(MARK_FILLS), legend=legend)
+    shape = alt.Shape("legend:N", title=None, scale=scale(MARK_SYMBOLS), legend=legend)
+    dash = alt.StrokeDash("legend:N", title=None, scale=scale(MARK_DASHES), legend=legend)
     base = alt.Chart(df)
     layers: list[alt.Chart] = []
     band = df.filter(pl.col("kind").is_in(["projection", "estimate"]) & pl.col("lower").is_not_null())
@@ -198,36 +249,37 @@ def indicator_history(
             .mark_area(opacity=0.18, color=th.NEUTRAL)
             .encode(x=x, y=alt.Y("lower:Q", title=unit_text), y2="upper:Q")
         )
+    # the observed line one colour through its flagged points (a colour by entry would cut it there)
     layers.append(
         base.transform_filter(alt.datum.kind == "observed")
-        .mark_line(point=alt.OverlayMarkDef(filled=True, size=36))
-        .encode(x=x, y=y, color=colour, shape=shape, detail="segment:N", tooltip=tips)
+        .mark_line(color=KIND_COLOURS["observed"])
+        .encode(x=x, y=y, detail="segment:N", tooltip=tips)
     )
     if df.filter(pl.col("kind") == "projection").height:
-        # the dashed line runs from the estimates (the trend's past years) on into the projection
+        # the dashed line runs from the estimates (the trend's past years) on into the projection, one line
+        # (its entry for every row: by kind it was two, the estimate's a lone point); with no estimate from
+        # the latest observed value, so that no gap opens before the trend
+        trend = df.filter(pl.col("kind").is_in(["estimate", "projection"]))
+        if not trend.filter(pl.col("kind") == "estimate").height:
+            trend = pl.concat([df.filter(pl.col("kind") == "observed").tail(1), trend])
         layers.append(
-            base.transform_filter((alt.datum.kind == "projection") | (alt.datum.kind == "estimate"))
-            .mark_line(strokeDash=[5, 4])
-            .encode(x=x, y=y, color=colour, tooltip=tips)
-        )
-    if df.filter(pl.col("kind") == "estimate").height:
-        layers.append(
-            base.transform_filter(alt.datum.kind == "estimate")
-            .mark_point(filled=False, size=60)
-            .encode(x=x, y=y, color=colour, shape=shape, tooltip=tips)
+            alt.Chart(trend.with_columns(legend=pl.lit(mark_names["projection"])))
+            .mark_line()
+            .encode(x=x, y=y, stroke=stroke, strokeDash=dash, tooltip=tips)
         )
     if df.filter(pl.col("kind") == "path").height:
         layers.append(
             base.transform_filter(alt.datum.kind == "path")
-            .mark_line(strokeDash=[2, 3], strokeWidth=1.5)
-            .encode(x=x, y=y, color=colour, tooltip=tips)
+            .mark_line(strokeWidth=1.5)
+            .encode(x=x, y=y, stroke=stroke, strokeDash=dash, tooltip=tips)
         )
-    if df.filter(pl.col("kind") == "target").height:
-        layers.append(
-            base.transform_filter(alt.datum.kind == "target")
-            .mark_point(filled=True, size=110)
-            .encode(x=x, y=y, color=colour, shape=shape, tooltip=tips)
-        )
+    for kind, size in (("observed", 36), ("estimate", 60), ("target", 110)):
+        if df.filter(pl.col("kind") == kind).height:
+            layers.append(
+                base.transform_filter(alt.datum.kind == kind)
+                .mark_point(filled=True, size=size, strokeWidth=1.5, opacity=1)
+                .encode(x=x, y=y, stroke=stroke, fill=fill, shape=shape, tooltip=tips)
+            )
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
     # the value with its unit as the locale writes it ("10.5%" en, "10,5 %" fi/sv, "712 kt CO₂e")
@@ -276,6 +328,8 @@ def indicator_history(
     )
     for period in observed.filter(pl.col("provisional")).get_column("period").to_list():
         description += " " + t("site.description_provisional", lang, period=format_period(period, lang))
+    for period in observed.filter(pl.col("incomplete")).get_column("period").to_list():
+        description += " " + t("site.description_incomplete", lang, period=format_period(period, lang))
     table = df.select("period", "kind_name", "value", "lower", "upper", *(["note"] if any_note else []))
     return _finish(
         chart,
