@@ -657,7 +657,7 @@ def pandas_pipeline(
             part_annual["year"] = part_annual["period"].astype(int)
             if indicator.projected:  # no trend of a change on the previous year nor of a difference
                 trend = part_annual.groupby("area")[["year", "value"]].apply(_trend, horizon, quantiles)
-                if part_id == indicator_id and indicator.bounds is not None:  # cut at the quantity's bounds
+                if indicator.bounds is not None:  # cut at the quantity's bounds (each breakdown part too)
                     least, greatest = indicator.value_bounds
                     trend[["value", "lower", "upper"]] = trend[["value", "lower", "upper"]].clip(
                         least, greatest
@@ -972,10 +972,11 @@ def vector_pipeline(
             "upper": value + band,
         }
     )
-    # cut at the quantity's bounds (an indicator's own series only; breakdown parts keep their lines)
+    # cut at the quantity's bounds (a breakdown's hold for each of its parts)
     bounded = {i: e.value_bounds for i, e in catalogue.indicators.items() if e.bounds is not None}
-    least = projection["indicator"].map({i: b[0] for i, b in bounded.items()}).astype(float).fillna(-np.inf)
-    greatest = projection["indicator"].map({i: b[1] for i, b in bounded.items()}).astype(float).fillna(np.inf)
+    owner = projection["indicator"].str.split(".").str[0]
+    least = owner.map({i: b[0] for i, b in bounded.items()}).astype(float).fillna(-np.inf)
+    greatest = owner.map({i: b[1] for i, b in bounded.items()}).astype(float).fillna(np.inf)
     for column in ("value", "lower", "upper"):
         projection[column] = projection[column].clip(least, greatest, axis=0)
     estimates = projection[projection["year"] <= TODAY.year - 1]

@@ -29,7 +29,8 @@ from storage.locks import HeldLock
 
 ENGINE_VERSION = "engine/4"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
 # flags, region totals of a breakdown part add the members that report it, projections cut at bounds; 4: no
-# projections nor estimates of a change on the previous year or a difference (Indicator.projected)
+# projections nor estimates of a change on the previous year or a difference (Indicator.projected), and a
+# breakdown's bounds cut its parts' projections
 FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
@@ -258,12 +259,14 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
     band = pl.col("q") * (pl.col("se") * (1.0 + 1.0 / pl.col("n") + distance**2 / pl.col("sxx")).sqrt())
     # value and band cut at the quantity's bounds (trajectory.project; catalogue Indicator.value_bounds)
     bounded = {i: e.value_bounds for i, e in catalogue.indicators.items() if e.bounds is not None}
-    least = pl.col("indicator").replace_strict(
+    # a breakdown indicator's bounds hold for each of its parts (ghg_by_sector.transport: ghg_by_sector's)
+    owner = pl.col("indicator").str.split(".").list.first()
+    least = owner.replace_strict(
         {i: -math.inf if b[0] is None else b[0] for i, b in bounded.items()},
         default=-math.inf,
         return_dtype=pl.Float64,
     )
-    greatest = pl.col("indicator").replace_strict(
+    greatest = owner.replace_strict(
         {i: math.inf if b[1] is None else b[1] for i, b in bounded.items()},
         default=math.inf,
         return_dtype=pl.Float64,

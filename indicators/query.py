@@ -132,7 +132,9 @@ def _only(frame: pl.DataFrame, indicators: list[str] | None) -> pl.DataFrame:
 
 
 def catalogue(lang: str = "fi") -> pl.DataFrame:
-    """Every indicator: id, name and description in `lang`, unit, direction, SDG code, boundary, methods."""
+    """Every indicator: id, name and description in `lang`, unit, direction, SDG code, boundary, methods,
+    its stored ids, and the range its value can take (min, max: catalogue `bounds`, where projections stop;
+    null: unbounded)."""
     rows = [
         {
             "indicator": i.id,
@@ -144,10 +146,12 @@ def catalogue(lang: str = "fi") -> pl.DataFrame:
             "boundary": i.boundary,
             "methods": ", ".join(i.assess),
             "stored_as": ", ".join(i.expanded_ids()),
+            "min": i.value_bounds[0],
+            "max": i.value_bounds[1],
         }
         for i in load_indicator_catalogue().indicators.values()
     ]
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, schema_overrides={"min": pl.Float64, "max": pl.Float64})
 
 
 def municipalities() -> pl.DataFrame:

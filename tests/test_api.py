@@ -61,6 +61,17 @@ def test_assessments_latest_and_catalogue(loaded_engine: Engine) -> None:
     cat = api.catalogue("en")
     assert cat.filter(pl.col("indicator") == "ghg_total")["name"].item() == "Greenhouse gas emissions"
     assert api.municipalities().height == 309
+    # the range each value can take, where projections stop: an amount, a share, a change (unbounded)
+    bounds = {r["indicator"]: (r["min"], r["max"]) for r in cat.iter_rows(named=True)}
+    assert bounds["ghg_total"] == (0.0, None) and bounds["recycling_rate"] == (0.0, 100.0)
+    assert bounds["ghg_change_on_1990"] == (None, None)
+    # and no stored projection, of an indicator or of a sector, goes below its indicator's bound
+    projected = api.indicator_values(
+        ["ghg_total", "ghg_by_sector"], kind=["projection", "estimate"], engine=loaded_engine
+    )
+    below = projected.filter(pl.col("lower") < 0)
+    assert projected.height and below.height == 0, below.head(3)
+    assert projected.filter(pl.col("indicator").str.starts_with("ghg_by_sector.")).height
 
 
 def test_freshness_and_assess_at(loaded_engine: Engine) -> None:
