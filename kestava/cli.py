@@ -634,6 +634,7 @@ def report_command(
             period = weekly.parse_half(half)
         else:
             period = weekly.parse_week(week) if week else weekly.current_week()
+        period = weekly.check_begun(period)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():

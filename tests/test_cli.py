@@ -401,3 +401,33 @@ def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
     for command in ("sources", "status"):
         wrong = runner.invoke(app, [command, "--lang", "de"])
         assert wrong.exit_code == EXIT_USAGE and "expected one of fi, sv, en, got 'de'" in clean(wrong.output)
+
+
+def test_a_week_or_half_year_not_begun_is_a_usage_error_naming_the_latest(data_dir: Path) -> None:
+    from report import weekly
+
+    week, half = weekly.current_week(), weekly.current_half()
+    for option, period, latest in (
+        ("--week", week.following(), week),
+        ("--half", half.following(), half),
+        ("--week", weekly.parse_week("2030-W01"), week),
+    ):
+        result = runner.invoke(app, ["report", option, period.key])
+        assert result.exit_code == EXIT_USAGE, result.output
+        text = clean(result.output)
+        assert f"{period.key} has not begun" in text and f"the latest allowed is {latest.key}" in text, text
+    assert not (data_dir / "kestava.sqlite3").exists()  # nothing written
+
+
+def test_check_begun_allows_the_current_and_earlier_periods() -> None:
+    from datetime import date
+
+    from report import weekly
+
+    today = date(2026, 12, 6)  # a Sunday: the last day of 2026-W49
+    assert weekly.check_begun(weekly.parse_week("2026-W49"), today).key == "2026-W49"
+    assert weekly.check_begun(weekly.parse_half("2026-H2"), today).key == "2026-H2"
+    with pytest.raises(ValueError, match=r"2026-W50 has not begun .*latest allowed is 2026-W49, the current"):
+        weekly.check_begun(weekly.parse_week("2026-W50"), today)
+    with pytest.raises(ValueError, match=r"2027-H1 has not begun .*latest allowed is 2026-H2, the current"):
+        weekly.check_begun(weekly.parse_half("2027-H1"), today)
