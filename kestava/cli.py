@@ -272,31 +272,38 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     # revised: the value changed; confirmed: provisional made final, same value; reflagged: another flag
     # change, same value
     counts = ("new", "revised", "confirmed", "reflagged", "unchanged", "withdrawn")
-    for column in ("dataset", "outcome", *counts, "payloads (304)", "s", "error"):
+    # the bracketed number: payloads the server answered 304 Not Modified (the cached body reused)
+    for column in ("dataset", "outcome", *counts, "payloads (HTTP 304 not modified)", "s", "error"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
         result = o.result
+        # no load result (payloads identical to the last snapshot, or a failure): nothing was compared
+        compared = result is not None and not result.unchanged_payload
+        shown = [str(getattr(result, "added" if c == "new" else c)) if compared else "–" for c in counts]
         table.add_row(
             o.dataset_id,
             f"[{OUTCOME_STYLE.get(o.outcome, 'white')}]{o.outcome}",
-            str(result.added if result else 0),
-            str(result.revised if result else 0),
-            str(result.confirmed if result else 0),
-            str(result.reflagged if result else 0),
-            str(result.unchanged if result else 0),
-            str(result.withdrawn if result else 0),
+            *shown,
             f"{o.payloads} ({o.not_modified})",
             f"{o.seconds:.1f}",
             o.error or "",
         )
     out().print(table)
-    skipped = sum(1 for o in outcomes if o.outcome == "unchanged")
-    failures = [o for o in outcomes if not o.ok]
-    out().print(
-        f"{len(outcomes)} datasets: {sum(o.outcome == 'success' for o in outcomes)} loaded, "
-        f"{skipped} unchanged payloads skipped, {len(failures)} failed"
-    )
+    out().print(ingest_summary(outcomes), highlight=False)
     return outcomes
+
+
+def ingest_summary(outcomes: list[DatasetOutcome]) -> str:
+    """One line counting the datasets loaded, unchanged (payloads identical, not loaded) and failed."""
+    unchanged = [o for o in outcomes if o.outcome == "unchanged"]
+    payloads = sum(o.payloads for o in unchanged)
+    failed = sum(1 for o in outcomes if not o.ok)
+    loaded = sum(o.outcome == "success" for o in outcomes)
+    return (
+        f"{len(outcomes)} dataset{'' if len(outcomes) == 1 else 's'}: {loaded} loaded, "
+        f"{len(unchanged)} unchanged (their {payloads} payload{'' if payloads == 1 else 's'} identical to "
+        f"the last snapshot, not loaded again), {failed} failed"
+    )
 
 
 @app.command("ingest", epilog=EPILOG)

@@ -84,7 +84,7 @@ def test_offline_ingest_compute_sources_export(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 datasets: 2 loaded" in result.output
     again = runner.invoke(app, ["ingest", "--offline", "hsy_emissions"])
-    assert "1 unchanged payloads skipped" in again.output
+    assert "1 dataset: 0 loaded, 1 unchanged (their 2 payloads identical to the last snapshot" in again.output
     computed = runner.invoke(app, ["compute"])
     assert "compute:" in computed.output
     sources = runner.invoke(app, ["sources", "--json"])
@@ -431,3 +431,18 @@ def test_check_begun_allows_the_current_and_earlier_periods() -> None:
         weekly.check_begun(weekly.parse_week("2026-W50"), today)
     with pytest.raises(ValueError, match=r"2027-H1 has not begun .*latest allowed is 2026-H2, the current"):
         weekly.check_begun(weekly.parse_half("2027-H1"), today)
+
+
+def test_a_second_ingest_says_what_it_counts(data_dir: Path) -> None:
+    assert runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"]).exit_code == 0
+    again = runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"])
+    assert again.exit_code == 0, again.output
+    text = clean(again.stdout)
+    assert (
+        "2 datasets: 0 loaded, 2 unchanged (their 4 payloads identical to the last snapshot, "
+        "not loaded again), 0 failed"
+    ) in text, text
+    assert "payloads (HTTP 304 not modified)" in text
+    [row] = [line for line in again.stdout.splitlines() if "hsy_emissions" in line]
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells[1] == "unchanged" and cells[2:8] == ["–"] * 6, cells  # nothing compared, not 0 unchanged
