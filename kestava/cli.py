@@ -141,12 +141,30 @@ def check_lang(lang: str, param_hint: str = "--lang") -> None:
         raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint=param_hint)
 
 
-def check_datasets(datasets: Iterable[str], known: Iterable[str]) -> None:
-    """A usage error naming the nearest ids for the first unknown dataset id."""
+def check_datasets(datasets: Iterable[str], known: Iterable[str], command: str = "the command") -> None:
+    """A usage error for the first unknown dataset id: an indicator id names the datasets feeding it,
+    another id the nearest dataset ids (or where to find them)."""
+    from indicators.catalogue import load_indicator_catalogue
+    from indicators.lookup import nearest
+
     known = sorted(known)
     for dataset_id in datasets:
-        if dataset_id not in known:
-            raise unknown("dataset", dataset_id, known, "DATASET")
+        if dataset_id in known:
+            continue
+        indicators = load_indicator_catalogue()
+        if dataset_id.split(".", 1)[0] in indicators.indicators:
+            feeding = sorted(indicators.datasets_of(dataset_id) & set(known))
+            example = (
+                f" (e.g. {', '.join(feeding)}, which {'feeds' if len(feeding) == 1 else 'feed'} it)"
+                if feeding
+                else ""
+            )
+            message = f"{dataset_id} is an indicator; {command} takes dataset ids{example}"
+        else:
+            close = nearest(dataset_id, known)
+            hint = f"nearest: {', '.join(close)}" if close else "`kestava sources` lists the dataset ids"
+            message = f"unknown dataset {dataset_id!r}; {hint}"
+        raise typer.BadParameter(message, param_hint="DATASET")
 
 
 @contextmanager
@@ -234,7 +252,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
 
     settings = get_settings()
     catalogue = load_catalogue()
-    check_datasets(datasets, catalogue.datasets)
+    check_datasets(datasets, catalogue.datasets, "ingest")
     engine = writing_database()
     wanted = datasets or list(catalogue.datasets)
     with Progress(
@@ -393,7 +411,7 @@ def compute_command(
     if datasets:
         from ingest.catalogue import load_catalogue
 
-        check_datasets(datasets, load_catalogue().datasets)
+        check_datasets(datasets, load_catalogue().datasets, "compute")
     summary = run_compute(list(datasets or []), force=force)
     if summary.errors:
         raise typer.Exit(code=EXIT_FAILED)
@@ -747,7 +765,7 @@ def accept_command(
     from storage.rejections import RejectionLookupError, rejections
 
     catalogue = load_catalogue()
-    check_datasets([dataset], catalogue.datasets)
+    check_datasets([dataset], catalogue.datasets, "accept")
     if snapshot is not None and (not why or not why.strip()):
         raise typer.BadParameter(
             "say why the change is real (recorded with the acceptance)", param_hint="--why"
@@ -820,7 +838,7 @@ def probe_command(
     if catalogue_file is not None and not catalogue_file.is_file():
         raise typer.BadParameter(f"no catalogue file at {catalogue_file}", param_hint="--catalogue")
     catalogue = load_catalogue(catalogue_file or CATALOGUE_PATH)
-    check_datasets(datasets or [], catalogue.datasets)
+    check_datasets(datasets or [], catalogue.datasets, "probe")
     snapshot_dir = get_settings().snapshot_dir
     show: Callable[[str], None] = lambda name: None if as_json else err().print(f"probing {name}…")  # noqa: E731
     results = probe(

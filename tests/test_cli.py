@@ -446,3 +446,24 @@ def test_a_second_ingest_says_what_it_counts(data_dir: Path) -> None:
     [row] = [line for line in again.stdout.splitlines() if "hsy_emissions" in line]
     cells = [cell.strip() for cell in row.split("│")[1:-1]]
     assert cells[1] == "unchanged" and cells[2:8] == ["–"] * 6, cells  # nothing compared, not 0 unchanged
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "expected"),
+    [
+        (
+            "compute",
+            "ghg_total",
+            "ghg_total is an indicator; compute takes dataset ids (e.g. hsy_emissions, which feeds it)",
+        ),
+        ("ingest", "ghg_total", "ghg_total is an indicator; ingest takes dataset ids (e.g. hsy_emissions"),
+        ("compute", "xyzzy", "unknown dataset 'xyzzy'; `kestava sources` lists the dataset ids"),
+        ("compute", "hsy_emision", "unknown dataset 'hsy_emision'; nearest: hsy_emissions"),
+    ],
+)
+def test_an_indicator_id_given_for_a_dataset_names_its_datasets(
+    data_dir: Path, command: str, given: str, expected: str
+) -> None:
+    result = runner.invoke(app, [command, given])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert expected in clean(result.output)
