@@ -356,7 +356,7 @@ def sources_command(
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
     from kestava.status import _jsonable, period_text, state_label, when
-    from report.i18n import t
+    from report.i18n import label, t
     from storage.engine import open_existing_database
 
     check_lang(lang)
@@ -388,7 +388,7 @@ def sources_command(
         table.add_row(
             row["dataset"],
             row["source"],
-            row["frequency"],
+            label("frequency", row["frequency"], lang),
             period_text(row["latest_period"], row["tracks"], lang),
             str(row["expected_period_end"]),
             when(row["last_fetch"]) if row["last_fetch"] else never,

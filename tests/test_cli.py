@@ -467,3 +467,13 @@ def test_an_indicator_id_given_for_a_dataset_names_its_datasets(
     result = runner.invoke(app, [command, given])
     assert result.exit_code == EXIT_USAGE, result.output
     assert expected in clean(result.output)
+
+
+def test_sources_translates_the_frequency(data_dir: Path) -> None:
+    assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
+    for lang, annual, daily in (("fi", "Vuosittain", "Päivittäin"), ("sv", "Årligen", "Dagligen")):
+        result = runner.invoke(app, ["sources", "--lang", lang])
+        assert result.exit_code == 0, result.output
+        [row] = [line for line in result.stdout.splitlines() if "hsy_emissions" in line]
+        assert annual in row and "annual" not in row
+        assert daily in result.stdout and " daily " not in result.stdout  # Fingrid's emission factor
