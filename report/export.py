@@ -117,6 +117,8 @@ def export_table(
         for r in latest.iter_rows(named=True):
             ids, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
             ratio, deviation = pace_figures(r)  # as the progress dashboard states them
+            # a method without a target states a status, no ratio nor deviation: no value, so no unit
+            unit = "% deviation" if deviation is not None else "ratio" if ratio is not None else None
             rows.append(
                 {
                     "indicator": r["indicator_id"],
@@ -124,7 +126,7 @@ def export_table(
                     "period": str(r["latest_year"]) if r["latest_year"] is not None else None,
                     "kind": "assessment",
                     "value": deviation if deviation is not None else ratio,
-                    "unit": "% deviation" if deviation is not None else "ratio",
+                    "unit": unit,
                     "method": f"{r['method']} ({r['method_version']})",
                     "status": r["status"],
                     "score": r["score"],

@@ -477,3 +477,20 @@ def test_sources_translates_the_frequency(data_dir: Path) -> None:
         [row] = [line for line in result.stdout.splitlines() if "hsy_emissions" in line]
         assert annual in row and "annual" not in row
         assert daily in result.stdout and " daily " not in result.stdout  # Fingrid's emission factor
+
+
+@pytest.fixture
+def computed(data_dir: Path) -> Path:
+    """hsy_emissions and the population ingested and computed."""
+    assert runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"]).exit_code == 0
+    assert runner.invoke(app, ["compute"]).exit_code in (0, 1)
+    return data_dir
+
+
+def test_an_assessment_without_a_value_has_no_unit(computed: Path) -> None:
+    out = computed / "all.csv"
+    assert runner.invoke(app, ["export", "--out", str(out)]).exit_code == 0
+    assessed = pl.read_csv(out, infer_schema_length=None).filter(pl.col("kind") == "assessment")
+    assert assessed.filter(pl.col("value").is_null()).height > 0  # methods without a target
+    assert assessed.filter(pl.col("value").is_null(), pl.col("unit").is_not_null()).height == 0
+    assert set(assessed.filter(pl.col("value").is_not_null())["unit"]) <= {"ratio", "% deviation"}
