@@ -544,7 +544,7 @@ def export_command(
     from sqlalchemy import select
 
     from indicators.catalogue import load_indicator_catalogue
-    from report.export import FORMATS, export_table, write_export
+    from report.export import FORMATS, export_table, why_empty, write_export
     from storage import schema
     from storage.engine import open_existing_database
 
@@ -570,8 +570,13 @@ def export_command(
                 stored = conn.execute(select(schema.indicator_value.c.area).distinct()).scalars().all()
             area = area_code(area, stored)
         table = export_table(engine, catalogue, list(indicators or []), area=area, lang=lang)
+        # nothing selected: say why and exit 1, writing nothing (a previous file at --out is kept)
+        empty = why_empty(engine, catalogue, list(indicators or []), area=area) if table.height == 0 else None
     finally:
         engine.dispose()
+    if empty is not None:
+        err().print(f"nothing exported: {empty}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=EXIT_FAILED)
     text = write_export(table, fmt, out_file)
     if text is not None:
         sys.stdout.write(text)

@@ -494,3 +494,16 @@ def test_an_assessment_without_a_value_has_no_unit(computed: Path) -> None:
     assert assessed.filter(pl.col("value").is_null()).height > 0  # methods without a target
     assert assessed.filter(pl.col("value").is_null(), pl.col("unit").is_not_null()).height == 0
     assert set(assessed.filter(pl.col("value").is_not_null())["unit"]) <= {"ratio", "% deviation"}
+
+
+def test_an_export_that_selects_nothing_says_why_and_exits_1(computed: Path) -> None:
+    out = computed / "sink.csv"
+    result = runner.invoke(app, ["export", "carbon_sink_estimate", "--area", "Helsinki", "--out", str(out)])
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert result.stdout == "" and not out.exists()  # nothing written
+    assert (
+        "nothing exported: carbon_sink_estimate: computed only for 049 (Espoo), not for 091 (Helsinki)"
+        in clean(result.stderr)
+    )
+    to_stdout = runner.invoke(app, ["export", "carbon_sink_estimate", "--area", "091"])
+    assert to_stdout.exit_code == EXIT_FAILED and to_stdout.stdout == ""
