@@ -141,12 +141,30 @@ def check_lang(lang: str, param_hint: str = "--lang") -> None:
         raise typer.BadParameter(f"expected one of {', '.join(LANGS)}, got {lang!r}", param_hint=param_hint)
 
 
-def check_datasets(datasets: Iterable[str], known: Iterable[str]) -> None:
-    """A usage error naming the nearest ids for the first unknown dataset id."""
+def check_datasets(datasets: Iterable[str], known: Iterable[str], command: str = "the command") -> None:
+    """A usage error for the first unknown dataset id: an indicator id names the datasets feeding it,
+    another id the nearest dataset ids (or where to find them)."""
+    from indicators.catalogue import load_indicator_catalogue
+    from indicators.lookup import nearest
+
     known = sorted(known)
     for dataset_id in datasets:
-        if dataset_id not in known:
-            raise unknown("dataset", dataset_id, known, "DATASET")
+        if dataset_id in known:
+            continue
+        indicators = load_indicator_catalogue()
+        if dataset_id.split(".", 1)[0] in indicators.indicators:
+            feeding = sorted(indicators.datasets_of(dataset_id) & set(known))
+            example = (
+                f" (e.g. {', '.join(feeding)}, which {'feeds' if len(feeding) == 1 else 'feed'} it)"
+                if feeding
+                else ""
+            )
+            message = f"{dataset_id} is an indicator; {command} takes dataset ids{example}"
+        else:
+            close = nearest(dataset_id, known)
+            hint = f"nearest: {', '.join(close)}" if close else "`kestava sources` lists the dataset ids"
+            message = f"unknown dataset {dataset_id!r}; {hint}"
+        raise typer.BadParameter(message, param_hint="DATASET")
 
 
 @contextmanager
@@ -234,7 +252,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
 
     settings = get_settings()
     catalogue = load_catalogue()
-    check_datasets(datasets, catalogue.datasets)
+    check_datasets(datasets, catalogue.datasets, "ingest")
     engine = writing_database()
     wanted = datasets or list(catalogue.datasets)
     with Progress(
@@ -272,31 +290,38 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     # revised: the value changed; confirmed: provisional made final, same value; reflagged: another flag
     # change, same value
     counts = ("new", "revised", "confirmed", "reflagged", "unchanged", "withdrawn")
-    for column in ("dataset", "outcome", *counts, "payloads (304)", "s", "error"):
+    # the bracketed number: payloads the server answered 304 Not Modified (the cached body reused)
+    for column in ("dataset", "outcome", *counts, "payloads (HTTP 304 not modified)", "s", "error"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
         result = o.result
+        # no load result (payloads identical to the last snapshot, or a failure): nothing was compared
+        compared = result is not None and not result.unchanged_payload
+        shown = [str(getattr(result, "added" if c == "new" else c)) if compared else "–" for c in counts]
         table.add_row(
             o.dataset_id,
             f"[{OUTCOME_STYLE.get(o.outcome, 'white')}]{o.outcome}",
-            str(result.added if result else 0),
-            str(result.revised if result else 0),
-            str(result.confirmed if result else 0),
-            str(result.reflagged if result else 0),
-            str(result.unchanged if result else 0),
-            str(result.withdrawn if result else 0),
+            *shown,
             f"{o.payloads} ({o.not_modified})",
             f"{o.seconds:.1f}",
             o.error or "",
         )
     out().print(table)
-    skipped = sum(1 for o in outcomes if o.outcome == "unchanged")
-    failures = [o for o in outcomes if not o.ok]
-    out().print(
-        f"{len(outcomes)} datasets: {sum(o.outcome == 'success' for o in outcomes)} loaded, "
-        f"{skipped} unchanged payloads skipped, {len(failures)} failed"
-    )
+    out().print(ingest_summary(outcomes), highlight=False)
     return outcomes
+
+
+def ingest_summary(outcomes: list[DatasetOutcome]) -> str:
+    """One line counting the datasets loaded, unchanged (payloads identical, not loaded) and failed."""
+    unchanged = [o for o in outcomes if o.outcome == "unchanged"]
+    payloads = sum(o.payloads for o in unchanged)
+    failed = sum(1 for o in outcomes if not o.ok)
+    loaded = sum(o.outcome == "success" for o in outcomes)
+    return (
+        f"{len(outcomes)} dataset{'' if len(outcomes) == 1 else 's'}: {loaded} loaded, "
+        f"{len(unchanged)} unchanged (their {payloads} payload{'' if payloads == 1 else 's'} identical to "
+        f"the last snapshot, not loaded again), {failed} failed"
+    )
 
 
 @app.command("ingest", epilog=EPILOG)
@@ -331,7 +356,7 @@ def sources_command(
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
     from kestava.status import _jsonable, period_text, state_label, when
-    from report.i18n import t
+    from report.i18n import label, t
     from storage.engine import open_existing_database
 
     check_lang(lang)
@@ -363,7 +388,7 @@ def sources_command(
         table.add_row(
             row["dataset"],
             row["source"],
-            row["frequency"],
+            label("frequency", row["frequency"], lang),
             period_text(row["latest_period"], row["tracks"], lang),
             str(row["expected_period_end"]),
             when(row["last_fetch"]) if row["last_fetch"] else never,
@@ -386,7 +411,7 @@ def compute_command(
     if datasets:
         from ingest.catalogue import load_catalogue
 
-        check_datasets(datasets, load_catalogue().datasets)
+        check_datasets(datasets, load_catalogue().datasets, "compute")
     summary = run_compute(list(datasets or []), force=force)
     if summary.errors:
         raise typer.Exit(code=EXIT_FAILED)
@@ -519,7 +544,7 @@ def export_command(
     from sqlalchemy import select
 
     from indicators.catalogue import load_indicator_catalogue
-    from report.export import FORMATS, export_table, write_export
+    from report.export import FORMATS, export_table, why_empty, write_export
     from storage import schema
     from storage.engine import open_existing_database
 
@@ -545,8 +570,13 @@ def export_command(
                 stored = conn.execute(select(schema.indicator_value.c.area).distinct()).scalars().all()
             area = area_code(area, stored)
         table = export_table(engine, catalogue, list(indicators or []), area=area, lang=lang)
+        # nothing selected: say why and exit 1, writing nothing (a previous file at --out is kept)
+        empty = why_empty(engine, catalogue, list(indicators or []), area=area) if table.height == 0 else None
     finally:
         engine.dispose()
+    if empty is not None:
+        err().print(f"nothing exported: {empty}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=EXIT_FAILED)
     text = write_export(table, fmt, out_file)
     if text is not None:
         sys.stdout.write(text)
@@ -634,6 +664,7 @@ def report_command(
             period = weekly.parse_half(half)
         else:
             period = weekly.parse_week(week) if week else weekly.current_week()
+        period = weekly.check_begun(period)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--half" if half is not None else "--week") from None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
@@ -739,7 +770,7 @@ def accept_command(
     from storage.rejections import RejectionLookupError, rejections
 
     catalogue = load_catalogue()
-    check_datasets([dataset], catalogue.datasets)
+    check_datasets([dataset], catalogue.datasets, "accept")
     if snapshot is not None and (not why or not why.strip()):
         raise typer.BadParameter(
             "say why the change is real (recorded with the acceptance)", param_hint="--why"
@@ -812,7 +843,7 @@ def probe_command(
     if catalogue_file is not None and not catalogue_file.is_file():
         raise typer.BadParameter(f"no catalogue file at {catalogue_file}", param_hint="--catalogue")
     catalogue = load_catalogue(catalogue_file or CATALOGUE_PATH)
-    check_datasets(datasets or [], catalogue.datasets)
+    check_datasets(datasets or [], catalogue.datasets, "probe")
     snapshot_dir = get_settings().snapshot_dir
     show: Callable[[str], None] = lambda name: None if as_json else err().print(f"probing {name}…")  # noqa: E731
     results = probe(

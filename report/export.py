@@ -117,6 +117,8 @@ def export_table(
         for r in latest.iter_rows(named=True):
             ids, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
             ratio, deviation = pace_figures(r)  # as the progress dashboard states them
+            # a method without a target states a status, no ratio nor deviation: no value, so no unit
+            unit = "% deviation" if deviation is not None else "ratio" if ratio is not None else None
             rows.append(
                 {
                     "indicator": r["indicator_id"],
@@ -124,7 +126,7 @@ def export_table(
                     "period": str(r["latest_year"]) if r["latest_year"] is not None else None,
                     "kind": "assessment",
                     "value": deviation if deviation is not None else ratio,
-                    "unit": "% deviation" if deviation is not None else "ratio",
+                    "unit": unit,
                     "method": f"{r['method']} ({r['method_version']})",
                     "status": r["status"],
                     "score": r["score"],
@@ -153,6 +155,38 @@ def export_table(
             table = table.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     # a total order: the same data export to the same bytes (the site rewrites a download only on a change)
     return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", "method", nulls_last=True)
+
+
+def why_empty(
+    engine: Engine, catalogue: IndicatorCatalogue, indicators: Sequence[str] = (), *, area: str | None = None
+) -> str:
+    """Why export_table selected no rows, in one line: no values at all, an indicator withheld for its
+    licence, or (for an area) the areas the indicators are computed for or have values for."""
+    from indicators.query import area_names
+
+    names = area_names("fi")
+
+    def listed(codes: Iterable[str]) -> str:
+        return ", ".join(f"{c} ({names.get(c, c)})" for c in sorted(codes)) or "none"
+
+    bases = sorted({i.split(".", 1)[0] for i in indicators})
+    withheld = [i for i in bases if not publishable_indicator(catalogue, i)]
+    if bases and len(withheld) == len(bases):
+        return f"{', '.join(withheld)}: withheld (a restricted source without a declared licence)"
+    stored = query_frame(engine, select(schema.indicator_value.c.indicator_id, schema.indicator_value.c.area))
+    base = pl.col("indicator_id").str.split(".").list.first()
+    if bases:
+        stored = stored.filter(base.is_in(bases))
+    what = ", ".join(bases) or "the database"
+    if stored.height == 0:
+        return f"{what}: no computed values (run `kestava compute`)"
+    if area is None:
+        return f"{what}: nothing to export"
+    declared = sorted({a for i in bases for a in (catalogue.get(i).areas or [])})
+    computed_for = [i for i in bases if catalogue.get(i).areas and area not in (catalogue.get(i).areas or [])]
+    if bases and len(computed_for) == len(bases):
+        return f"{what}: computed only for {listed(declared)}, not for {listed([area])}"
+    return f"{what}: no values for {listed([area])}; areas with values: {listed(set(stored['area']))}"
 
 
 def publishable_indicator(catalogue: IndicatorCatalogue, indicator_id: str) -> bool:

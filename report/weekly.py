@@ -195,6 +195,24 @@ def current_week(today: date | None = None) -> ReportPeriod:
     return parse_week(f"{iso.year}-W{iso.week:02d}")
 
 
+def current_half(today: date | None = None) -> ReportPeriod:
+    """The half-year containing today (Finnish date)."""
+    day = today or datetime.now(rd.HELSINKI_TZ).date()
+    return parse_half(f"{day.year}-H{1 if day.month <= 6 else 2}")
+
+
+def check_begun(period: ReportPeriod, today: date | None = None) -> ReportPeriod:
+    """The period unless it starts after today (Finnish date); ValueError naming the latest allowed."""
+    day = today or datetime.now(rd.HELSINKI_TZ).date()
+    if period.first_day <= day:
+        return period
+    latest, what = (current_week(day), "week") if period.kind == "week" else (current_half(day), "half-year")
+    raise ValueError(
+        f"{period.key} has not begun (it starts {period.first_day:%Y-%m-%d}); "
+        f"the latest allowed is {latest.key}, the current {what}"
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the JavaScript libraries, inlined once per report
 

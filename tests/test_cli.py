@@ -84,7 +84,7 @@ def test_offline_ingest_compute_sources_export(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 datasets: 2 loaded" in result.output
     again = runner.invoke(app, ["ingest", "--offline", "hsy_emissions"])
-    assert "1 unchanged payloads skipped" in again.output
+    assert "1 dataset: 0 loaded, 1 unchanged (their 2 payloads identical to the last snapshot" in again.output
     computed = runner.invoke(app, ["compute"])
     assert "compute:" in computed.output
     sources = runner.invoke(app, ["sources", "--json"])
@@ -401,3 +401,109 @@ def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
     for command in ("sources", "status"):
         wrong = runner.invoke(app, [command, "--lang", "de"])
         assert wrong.exit_code == EXIT_USAGE and "expected one of fi, sv, en, got 'de'" in clean(wrong.output)
+
+
+def test_a_week_or_half_year_not_begun_is_a_usage_error_naming_the_latest(data_dir: Path) -> None:
+    from report import weekly
+
+    week, half = weekly.current_week(), weekly.current_half()
+    for option, period, latest in (
+        ("--week", week.following(), week),
+        ("--half", half.following(), half),
+        ("--week", weekly.parse_week("2030-W01"), week),
+    ):
+        result = runner.invoke(app, ["report", option, period.key])
+        assert result.exit_code == EXIT_USAGE, result.output
+        text = clean(result.output)
+        assert f"{period.key} has not begun" in text and f"the latest allowed is {latest.key}" in text, text
+    assert not (data_dir / "kestava.sqlite3").exists()  # nothing written
+
+
+def test_check_begun_allows_the_current_and_earlier_periods() -> None:
+    from datetime import date
+
+    from report import weekly
+
+    today = date(2026, 12, 6)  # a Sunday: the last day of 2026-W49
+    assert weekly.check_begun(weekly.parse_week("2026-W49"), today).key == "2026-W49"
+    assert weekly.check_begun(weekly.parse_half("2026-H2"), today).key == "2026-H2"
+    with pytest.raises(ValueError, match=r"2026-W50 has not begun .*latest allowed is 2026-W49, the current"):
+        weekly.check_begun(weekly.parse_week("2026-W50"), today)
+    with pytest.raises(ValueError, match=r"2027-H1 has not begun .*latest allowed is 2026-H2, the current"):
+        weekly.check_begun(weekly.parse_half("2027-H1"), today)
+
+
+def test_a_second_ingest_says_what_it_counts(data_dir: Path) -> None:
+    assert runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"]).exit_code == 0
+    again = runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"])
+    assert again.exit_code == 0, again.output
+    text = clean(again.stdout)
+    assert (
+        "2 datasets: 0 loaded, 2 unchanged (their 4 payloads identical to the last snapshot, "
+        "not loaded again), 0 failed"
+    ) in text, text
+    assert "payloads (HTTP 304 not modified)" in text
+    [row] = [line for line in again.stdout.splitlines() if "hsy_emissions" in line]
+    cells = [cell.strip() for cell in row.split("│")[1:-1]]
+    assert cells[1] == "unchanged" and cells[2:8] == ["–"] * 6, cells  # nothing compared, not 0 unchanged
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "expected"),
+    [
+        (
+            "compute",
+            "ghg_total",
+            "ghg_total is an indicator; compute takes dataset ids (e.g. hsy_emissions, which feeds it)",
+        ),
+        ("ingest", "ghg_total", "ghg_total is an indicator; ingest takes dataset ids (e.g. hsy_emissions"),
+        ("compute", "xyzzy", "unknown dataset 'xyzzy'; `kestava sources` lists the dataset ids"),
+        ("compute", "hsy_emision", "unknown dataset 'hsy_emision'; nearest: hsy_emissions"),
+    ],
+)
+def test_an_indicator_id_given_for_a_dataset_names_its_datasets(
+    data_dir: Path, command: str, given: str, expected: str
+) -> None:
+    result = runner.invoke(app, [command, given])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert expected in clean(result.output)
+
+
+def test_sources_translates_the_frequency(data_dir: Path) -> None:
+    assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
+    for lang, annual, daily in (("fi", "Vuosittain", "Päivittäin"), ("sv", "Årligen", "Dagligen")):
+        result = runner.invoke(app, ["sources", "--lang", lang])
+        assert result.exit_code == 0, result.output
+        [row] = [line for line in result.stdout.splitlines() if "hsy_emissions" in line]
+        assert annual in row and "annual" not in row
+        assert daily in result.stdout and " daily " not in result.stdout  # Fingrid's emission factor
+
+
+@pytest.fixture
+def computed(data_dir: Path) -> Path:
+    """hsy_emissions and the population ingested and computed."""
+    assert runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"]).exit_code == 0
+    assert runner.invoke(app, ["compute"]).exit_code in (0, 1)
+    return data_dir
+
+
+def test_an_assessment_without_a_value_has_no_unit(computed: Path) -> None:
+    out = computed / "all.csv"
+    assert runner.invoke(app, ["export", "--out", str(out)]).exit_code == 0
+    assessed = pl.read_csv(out, infer_schema_length=None).filter(pl.col("kind") == "assessment")
+    assert assessed.filter(pl.col("value").is_null()).height > 0  # methods without a target
+    assert assessed.filter(pl.col("value").is_null(), pl.col("unit").is_not_null()).height == 0
+    assert set(assessed.filter(pl.col("value").is_not_null())["unit"]) <= {"ratio", "% deviation"}
+
+
+def test_an_export_that_selects_nothing_says_why_and_exits_1(computed: Path) -> None:
+    out = computed / "sink.csv"
+    result = runner.invoke(app, ["export", "carbon_sink_estimate", "--area", "Helsinki", "--out", str(out)])
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert result.stdout == "" and not out.exists()  # nothing written
+    assert (
+        "nothing exported: carbon_sink_estimate: computed only for 049 (Espoo), not for 091 (Helsinki)"
+        in clean(result.stderr)
+    )
+    to_stdout = runner.invoke(app, ["export", "carbon_sink_estimate", "--area", "091"])
+    assert to_stdout.exit_code == EXIT_FAILED and to_stdout.stdout == ""
