@@ -317,10 +317,15 @@ def ingest_summary(outcomes: list[DatasetOutcome]) -> str:
     payloads = sum(o.payloads for o in unchanged)
     failed = sum(1 for o in outcomes if not o.ok)
     loaded = sum(o.outcome == "success" for o in outcomes)
+    why = (  # said only when some were skipped: a first run reads "0 unchanged", not "(their 0 payloads …)"
+        f" (their {payloads} payload{'' if payloads == 1 else 's'} identical to the last snapshot, "
+        "not loaded again)"
+        if unchanged
+        else ""
+    )
     return (
         f"{len(outcomes)} dataset{'' if len(outcomes) == 1 else 's'}: {loaded} loaded, "
-        f"{len(unchanged)} unchanged (their {payloads} payload{'' if payloads == 1 else 's'} identical to "
-        f"the last snapshot, not loaded again), {failed} failed"
+        f"{len(unchanged)} unchanged{why}, {failed} failed"
     )
 
 

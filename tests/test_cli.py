@@ -434,7 +434,10 @@ def test_check_begun_allows_the_current_and_earlier_periods() -> None:
 
 
 def test_a_second_ingest_says_what_it_counts(data_dir: Path) -> None:
-    assert runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"]).exit_code == 0
+    first = runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"])
+    assert first.exit_code == 0, first.output
+    # nothing skipped: no "(their 0 payloads …)"
+    assert "2 datasets: 2 loaded, 0 unchanged, 0 failed" in clean(first.stdout), first.stdout
     again = runner.invoke(app, ["ingest", "hsy_emissions", "statfin_population"])
     assert again.exit_code == 0, again.output
     text = clean(again.stdout)
