@@ -196,12 +196,7 @@ def accept(
             engine,
             run_id,
             "success",
-            rows_added=result.added,
-            rows_revised=result.revised,
-            rows_unchanged=result.unchanged,
-            rows_withdrawn=result.withdrawn,
-            rows_confirmed=result.confirmed,
-            rows_reflagged=result.reflagged,
+            **result.run_counts(),
             snapshot_id=result.snapshot_id,
         )
         record_loaded(engine, rejection.id, result.snapshot_id)

@@ -234,12 +234,7 @@ def _ingest_locked(
         engine,
         run_id,
         outcome,
-        rows_added=result.added,
-        rows_revised=result.revised,
-        rows_unchanged=result.unchanged,
-        rows_withdrawn=result.withdrawn,
-        rows_confirmed=result.confirmed,
-        rows_reflagged=result.reflagged,
+        **result.run_counts(),
         snapshot_id=result.snapshot_id,
     )
     log.info("%s", result.summary())

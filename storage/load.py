@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 import polars as pl
 from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select
@@ -54,6 +54,17 @@ class DatasetInfo:
     source: SourceInfo
 
 
+class RunCounts(TypedDict):
+    """A load's row counts under the names a job run records them (storage.jobs.finish_run)."""
+
+    rows_added: int
+    rows_revised: int
+    rows_unchanged: int
+    rows_withdrawn: int
+    rows_confirmed: int
+    rows_reflagged: int
+
+
 @dataclass(frozen=True)
 class LoadResult:
     """What a load did: nothing (same payload as before), or rows added, revised (value changed),
@@ -69,6 +80,17 @@ class LoadResult:
     withdrawn: int = 0
     confirmed: int = 0
     reflagged: int = 0
+
+    def run_counts(self) -> RunCounts:
+        """The counts as a job run records them (storage.jobs.finish_run's rows_* arguments)."""
+        return {
+            "rows_added": self.added,
+            "rows_revised": self.revised,
+            "rows_unchanged": self.unchanged,
+            "rows_withdrawn": self.withdrawn,
+            "rows_confirmed": self.confirmed,
+            "rows_reflagged": self.reflagged,
+        }
 
     def summary(self) -> str:
         """One line: the snapshot and its counts (withdrawn, confirmed and reflagged only when any)."""
