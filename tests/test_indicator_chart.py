@@ -10,6 +10,7 @@ import pytest
 
 from report import theme as th
 from report.charts import ChartMeta, chart_decimals, chart_table, indicator_history
+from report.charts.indicator import LABEL_GAP
 from report.weekly import frame_table
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
@@ -160,6 +161,13 @@ def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> Non
             if "x" in layer.get("encoding", {})
         }
         assert formats == {wanted}, (lang, formats)
+        # day labels keep a gap: the last two of a few weeks touched ("21.11.23.11.")
+        gaps = {
+            layer["encoding"]["x"]["axis"].get("labelSeparation")
+            for layer in spec["layer"]
+            if "x" in layer.get("encoding", {})
+        }
+        assert gaps == {LABEL_GAP} and LABEL_GAP >= 4, gaps
     # the change is "since week 44", not "from the year week 44" (fi "vuodesta" is "from the year"); the
     # Finnish postposition "lähtien" takes the elative: "viikosta", not "viikko"
     for lang, since in (

@@ -23,6 +23,8 @@ from report.i18n import (
 )
 from report.theme import ChartMeta
 
+LABEL_GAP: Final = 8  # px between two axis labels, at least
+
 INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "period": Col("str", "the period as stored: '2023', '2026-W45', '2026-11-02'"),
     "date": Col("date", "the period's first day (the x position)"),
@@ -213,7 +215,12 @@ def indicator_history(
     # years for an annual series; a weekly or daily one by its days ("30.11." fi/sv, "30 Nov" en, the
     # chart's locale naming the month): "%Y" labelled every tick of a few weeks "2026"
     day_format = "%-d %b" if lang == "en" else "%-d.%-m."
-    x = alt.X("date:T", title=None, axis=alt.Axis(format="%Y" if annual else day_format, labelOverlap=True))
+    # labels closer than LABEL_GAP px count as overlapping and are thinned ("21.11.23.11." touched)
+    x = alt.X(
+        "date:T",
+        title=None,
+        axis=alt.Axis(format="%Y" if annual else day_format, labelOverlap=True, labelSeparation=LABEL_GAP),
+    )
     y = alt.Y("value:Q", title=unit_text, scale=alt.Scale(zero=zero))
     tips = [
         alt.Tooltip("period:N", title=t("label.year", lang)),
