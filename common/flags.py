@@ -69,10 +69,8 @@ def normalised_flags(flags: pl.Expr) -> pl.Expr:
 def carried_flags(flags: pl.Expr) -> pl.Expr:
     """A flag text without the VALUE_ONLY codes ("neg,p" -> "p", "neg" -> null): what a figure made from the
     value carries."""
-    dropped = sorted(VALUE_ONLY)
-    kept = flags.str.split(",").list.eval(pl.element().filter(~pl.element().is_in(dropped))).list.join(",")
-    whole = pl.when(flags.is_in(dropped)).then(None).otherwise(flags)
-    text = pl.when(flags.str.contains(",", literal=True)).then(kept).otherwise(whole)
+    kept = flags.str.split(",").list.eval(pl.element().filter(~pl.element().is_in(sorted(VALUE_ONLY))))
+    text = kept.list.join(",")
     return pl.when(text == "").then(None).otherwise(text)
 
 

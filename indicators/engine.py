@@ -272,17 +272,14 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         return_dtype=pl.Float64,
     )
 
-    def cut(expr: pl.Expr) -> pl.Expr:
-        return expr.clip(least, greatest) if bounded else expr
-
     out.append(
         projected.select(
             *keys,
             pl.col("year").cast(pl.String).alias("period"),
             pl.lit("projection").alias("kind"),
-            cut(centre).alias("value"),
-            cut(centre - band).alias("lower"),
-            cut(centre + band).alias("upper"),
+            centre.clip(least, greatest).alias("value"),
+            (centre - band).clip(least, greatest).alias("lower"),
+            (centre + band).clip(least, greatest).alias("upper"),
             "unit",
             "vintage",
             "snapshot_ids",

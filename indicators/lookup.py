@@ -23,10 +23,11 @@ def nearest(given: str, choices: Iterable[str], n: int = 5) -> list[str]:
     return [by_lower[f] for f in dict.fromkeys([*sorted(containing, key=len), *found])][:n]
 
 
-def unknown_code(what: str, given: str, choices: Iterable[str]) -> UnknownCodeError:
-    """The error for an unknown code, naming the nearest valid ones."""
+def unknown_code(what: str, given: str, choices: Iterable[str], otherwise: str = "") -> UnknownCodeError:
+    """The error for an unknown code, naming the nearest valid ones (or, when none is near, `otherwise`:
+    where to find them)."""
     close = nearest(given, choices)
-    hint = f"; nearest: {', '.join(close)}" if close else ""
+    hint = f"; nearest: {', '.join(close)}" if close else (f"; {otherwise}" if otherwise else "")
     return UnknownCodeError(f"unknown {what} {given!r}{hint}")
 
 

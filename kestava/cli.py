@@ -126,11 +126,13 @@ OUTCOME_STYLE = {
 }
 
 
-def unknown(what: str, given: str, choices: Iterable[str], param_hint: str) -> typer.BadParameter:
-    """A usage error for an unknown code that names the nearest valid ones."""
+def unknown(
+    what: str, given: str, choices: Iterable[str], param_hint: str, otherwise: str = ""
+) -> typer.BadParameter:
+    """A usage error for an unknown code that names the nearest valid ones (or, none near, `otherwise`)."""
     from indicators.lookup import unknown_code  # here, not at the top: `kestava --help` imports no layer
 
-    return typer.BadParameter(str(unknown_code(what, given, choices)), param_hint=param_hint)
+    return typer.BadParameter(str(unknown_code(what, given, choices, otherwise)), param_hint=param_hint)
 
 
 def check_lang(lang: str, param_hint: str = "--lang") -> None:
@@ -145,7 +147,6 @@ def check_datasets(datasets: Iterable[str], known: Iterable[str], command: str =
     """A usage error for the first unknown dataset id: an indicator id names the datasets feeding it,
     another id the nearest dataset ids (or where to find them)."""
     from indicators.catalogue import load_indicator_catalogue
-    from indicators.lookup import nearest
 
     known = sorted(known)
     for dataset_id in datasets:
@@ -160,11 +161,8 @@ def check_datasets(datasets: Iterable[str], known: Iterable[str], command: str =
                 else ""
             )
             message = f"{dataset_id} is an indicator; {command} takes dataset ids{example}"
-        else:
-            close = nearest(dataset_id, known)
-            hint = f"nearest: {', '.join(close)}" if close else "`kestava sources` lists the dataset ids"
-            message = f"unknown dataset {dataset_id!r}; {hint}"
-        raise typer.BadParameter(message, param_hint="DATASET")
+            raise typer.BadParameter(message, param_hint="DATASET")
+        raise unknown("dataset", dataset_id, known, "DATASET", "`kestava sources` lists the dataset ids")
 
 
 @contextmanager

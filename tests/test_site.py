@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -507,18 +507,24 @@ def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(bui
     assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
 
 
+def _first_match(
+    built: Built, lang: str, pattern: re.Pattern[str], text_of: Callable[[str], str]
+) -> tuple[Path, str] | None:
+    """The first page of lang whose text (text_of its HTML) matches pattern: its path and the text before
+    the match; None when no page does."""
+    for path in _pages(built, lang):
+        shown = text_of(path.read_text(encoding="utf-8"))
+        if found := pattern.search(shown):
+            return path.relative_to(built.site), shown[max(0, found.start() - 60) : found.end()]
+    return None
+
+
 def test_percentages_follow_the_language_on_every_page(built: Built) -> None:
     """English "91.9%", Finnish and Swedish "91,9 %" with a no-break space: in the tables, the charts'
     captions, the headline and the citations of every page (peer standings included)."""
     for lang in LANGS:
         wrong = re.compile(r"\d[ \u00a0]%") if lang == "en" else re.compile(r"\d ?%")
-        for path in _pages(built, lang):
-            shown = _figures(path.read_text(encoding="utf-8"))
-            found = wrong.search(shown)
-            assert found is None, (
-                path.relative_to(built.site),
-                shown[max(0, found.start() - 60) : found.end()],
-            )
+        assert _first_match(built, lang, wrong, _figures) is None
     # a percentage indicator's caption and a peer indicator's standings do show percentages
     for page in ("indicators/ev_share.html", "indicators/peer_pt_access_oecd.html"):
         assert re.search(r"\d%", _figures(_page(built, f"en/{page}"))), page
@@ -530,13 +536,7 @@ def test_every_page_writes_percentages_by_the_languages_rule_descriptions_too(bu
     "−80 %" and "21 %" with a plain space in every language), follows the percent rule."""
     for lang in LANGS:
         wrong = re.compile(r"\d\s%") if lang == "en" else re.compile(r"\d(%|[^\S\u00a0]%)")
-        for path in _pages(built, lang):
-            shown = _visible(path.read_text(encoding="utf-8"))
-            found = wrong.search(shown)
-            assert found is None, (
-                path.relative_to(built.site),
-                shown[max(0, found.start() - 60) : found.end()],
-            )
+        assert _first_match(built, lang, wrong, _visible) is None
     assert f"(tavoite −80{NBSP}% vuonna 2030)" in _visible(
         _page(built, "fi/indicators/ghg_change_on_1990.html")
     )

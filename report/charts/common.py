@@ -320,6 +320,11 @@ def _font(size: int, bold: bool) -> FreeTypeFont | None:
         return None
 
 
+def vega_string(text: str) -> str:
+    """A text as a string literal of a Vega expression (labelExpr), quotes and backslashes escaped."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def text_width(text: str, size: int = 11, *, bold: bool = False) -> float:
     """The width in px of one line of text in the theme's font (DejaVu Sans; without it, a wide estimate)."""
     font = _font(size, bold)

@@ -20,6 +20,7 @@ from report.charts.common import (
     _layer,
     _unique,
     text_width,
+    vega_string,
 )
 from report.i18n import (
     NOT_AVAILABLE,
@@ -70,8 +71,9 @@ def _row_axis(labels: list[str]) -> alt.Axis:
     widest = max(text_width(line) for name in labels for line in wrapped.get(name, [name]))
     expr = "datum.label"
     for name, lines in wrapped.items():
-        expr = f"datum.label === {_js(name)} ? [{', '.join(_js(line) for line in lines)}] : {expr}"
-    is_wrapped = f"indexof([{', '.join(_js(name) for name in wrapped)}], datum.label) >= 0"
+        shown = ", ".join(vega_string(line) for line in lines)
+        expr = f"datum.label === {vega_string(name)} ? [{shown}] : {expr}"
+    is_wrapped = f"indexof([{', '.join(vega_string(name) for name in wrapped)}], datum.label) >= 0"
     return alt.Axis(
         labelLimit=int(widest) + 8,
         labelExpr=expr,
@@ -79,11 +81,6 @@ def _row_axis(labels: list[str]) -> alt.Axis:
         # a two-line label centred on its row (Vega puts the first line there)
         labelOffset={"condition": {"test": is_wrapped, "value": -_LINE_HEIGHT / 2}, "value": 0},
     )
-
-
-def _js(text: str) -> str:
-    """A string as a Vega expression literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def last_period_text(end: date | None, tracks: str | None, lang: str) -> str:

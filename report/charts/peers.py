@@ -10,7 +10,17 @@ import polars as pl
 
 from ingest.peers import load_peers
 from report import theme as th
-from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _unique, text_width
+from report.charts.common import (
+    Col,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _layer,
+    _unique,
+    text_width,
+    vega_string,
+)
 from report.charts.per_resident import _rank_decimals
 from report.i18n import NOT_AVAILABLE, format_number, format_percent, t
 from report.theme import ChartMeta
@@ -47,11 +57,6 @@ GROUP_COLOURS: Final[Mapping[str, str]] = {
 NOTE_WRAP: Final = 95
 _WIDTH: Final = 420  # the plot's width in px
 _LABEL_DX: Final = 4  # px between a bar's end and its value
-
-
-def _js(text: str) -> str:
-    """A string as a Vega expression literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _ordinal(number: int) -> str:
@@ -221,7 +226,7 @@ def peer_comparison(
         # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
         expr = "''"
         for area, words in changed.items():
-            expr = f"datum.label === {_js(area)} ? {_js(words)} : {expr}"
+            expr = f"datum.label === {vega_string(area)} ? {vega_string(words)} : {expr}"
         layers.append(
             alt.Chart(df)
             .mark_tick(opacity=0)
