@@ -205,6 +205,9 @@ class Indicator(_Model):
 
     id: str
     name: Text
+    # the name without its source, for where the source stands beside it (a peer chart's title names it);
+    # None: the name itself
+    short_name: Text | None = None
     description: Text
     unit: str
     direction: Literal["decrease", "increase"]
@@ -233,6 +236,10 @@ class Indicator(_Model):
         if isinstance(self.derive, SumDerivation):
             check_unit(self.derive.unit_in)
         return self
+
+    def short(self, lang: str) -> str:
+        """The name in lang for where the source is said beside it (short_name, else the name)."""
+        return (self.short_name or self.name).get(lang)
 
     @property
     def value_bounds(self) -> tuple[float | None, float | None]:
@@ -324,7 +331,23 @@ def parse_indicator_catalogue(raw: dict[str, object]) -> IndicatorCatalogue:
         for dependency in indicator.dependencies():
             if dependency not in indicators:
                 raise ValueError(f"indicator {indicator.id!r}: depends on unknown indicator {dependency!r}")
+    _check_unique_names(indicators)
     return IndicatorCatalogue(indicators=indicators)
+
+
+def _check_unique_names(indicators: dict[str, Indicator]) -> None:
+    """Each indicator's name is its own in every language: the export, the API and the site list indicators
+    by name, and two series under one name (a peer source's figure beside HSY's) read as one."""
+    for lang in LANGUAGES:
+        seen: dict[str, str] = {}
+        for indicator in indicators.values():
+            name = indicator.name.get(lang)
+            if name in seen:
+                raise ValueError(
+                    f"indicator catalogue: {indicator.id!r} and {seen[name]!r} share the {lang} name"
+                    f" {name!r}; expected a name of its own (name the source, e.g. '… (OECD)')"
+                )
+            seen[name] = indicator.id
 
 
 @cache

@@ -183,13 +183,14 @@ def change_text(row: dict[str, Any], lang: str, *, per_resident: bool = False) -
     )
 
 
-def peer_chart(found: PeerFrames, *, meta: ChartMeta, lang: str, indicator: str) -> alt.LayerChart:
-    """The peer chart of one indicator's frames, with its notes (span, newer figures, left out, units)."""
+def peer_chart(found: PeerFrames, *, meta: ChartMeta, lang: str) -> alt.LayerChart:
+    """The peer chart of one indicator's frames, with its notes (span, newer figures, left out, units); its
+    title names the indicator by its short name, the source beside it."""
     return peer_comparison(
         found.standings,
         meta=meta,
         lang=lang,
-        indicator=indicator,
+        indicator=load_indicator_catalogue().get(found.indicator).short(lang),
         unit_text=unit_text(found.indicator, lang),
         source=found.source,
         changes=found.changes,

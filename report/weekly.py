@@ -619,9 +619,7 @@ def _builders(
             found = peers.shared_peer_frames(engine, peers.PEER_CHARTS[name], shared)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(meta_of(ids, ""), method=peers.method_text(found.indicator, found.source, lang))
-            chart = peers.peer_chart(
-                found, meta=meta, lang=lang, indicator=charts.indicator_label(found.indicator, lang)
-            )
+            chart = peers.peer_chart(found, meta=meta, lang=lang)
             return chart, ids
 
         return build

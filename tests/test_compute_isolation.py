@@ -35,6 +35,7 @@ def small_catalogue(*, broken: bool) -> IndicatorCatalogue:
         entry = copy.deepcopy(raw["indicators"]["ghg_total"])
         entry.pop("headline", None)
         entry.pop("order", None)
+        entry["name"] = {"fi": "rikki", "sv": "trasig", "en": "broken"}
         entry["derive"]["filter"] = {"measure": "emissions", "value": "abc"}
         indicators["broken_sum"] = entry
     return parse_indicator_catalogue({"indicators": indicators})

@@ -10,16 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indicators.catalogue import IndicatorCatalogue, parse_indicator_catalogue
+from indicators.catalogue import IndicatorCatalogue, load_indicator_catalogue, parse_indicator_catalogue
 from indicators.derive import _merge_ids, derive_all
 
 T = datetime(2025, 6, 1)
 NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
 
 
+def named(key: str) -> dict[str, str]:
+    """A name of its own in each language (the catalogue refuses two indicators of one name)."""
+    return {"fi": key, "sv": key, "en": key}
+
+
 def catalogue(**entries: Mapping[str, object]) -> IndicatorCatalogue:
     base = {"unit": "kt CO2e", "direction": "decrease", "boundary": "test", "assess": []}
-    return parse_indicator_catalogue({"indicators": {k: {**NAMES, **base, **v} for k, v in entries.items()}})
+    return parse_indicator_catalogue(
+        {"indicators": {k: {**NAMES, "name": named(k), **base, **v} for k, v in entries.items()}}
+    )
 
 
 def obs(
@@ -245,6 +252,30 @@ def test_bad_inputs_name_the_indicator_and_field(derive: dict[str, object], fiel
 def test_unknown_dependency_is_rejected_when_the_catalogue_loads() -> None:
     with pytest.raises(ValueError, match="depends on unknown indicator 'nope'"):
         catalogue(r={"derive": {"kind": "index", "of": "nope", "base_year": 1990}})
+
+
+def test_two_indicators_of_one_name_are_rejected_when_the_catalogue_loads() -> None:
+    # the peer figures were all "Emissions per resident", beside HSY's own series of that name
+    same = {
+        "fi": "Päästöt asukasta kohden",
+        "sv": "Utsläpp per invånare (OECD)",
+        "en": "Emissions per resident",
+    }
+    with pytest.raises(ValueError, match="'b' and 'a' share the fi name 'Päästöt asukasta kohden'"):
+        catalogue(
+            a={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}, "name": same},
+            b={
+                "derive": {"kind": "sum", "dataset": "e", "unit_in": "kt CO2e"},
+                "name": {**same, "fi": same["fi"]},
+            },
+        )
+
+
+def test_every_indicator_of_the_shipped_catalogue_has_a_name_of_its_own_in_each_language() -> None:
+    entries = load_indicator_catalogue().indicators.values()
+    for lang in ("fi", "sv", "en"):
+        names = [entry.name.get(lang) for entry in entries]
+        assert len(set(names)) == len(names), [n for n in names if names.count(n) > 1]
 
 
 def test_target_is_derived_from_the_same_release() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -33,11 +34,12 @@ from storage.validators import DbValidatorCache
 VINTAGE = datetime(2026, 6, 1, 12, 0)
 META = ChartMeta(sources=("HSY", "Syke"), licence="CC BY 4.0", vintage=date(2026, 6, 1))
 TEXT = {"fi": "x", "sv": "x", "en": "x"}
+NAME_NUMBER = itertools.count()  # each indicator a name of its own: the catalogue refuses two of one name
 
 
 def indicator(unit: str, derive: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
-        "name": TEXT,
+        "name": {lang: f"{derive} {unit} {next(NAME_NUMBER)}" for lang in ("fi", "sv", "en")},
         "description": TEXT,
         "unit": unit,
         "direction": "decrease",

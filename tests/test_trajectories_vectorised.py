@@ -20,6 +20,13 @@ NAMES: dict[str, object] = {
     "name": {"fi": "x", "sv": "x", "en": "x"},
     "description": {"fi": "x", "sv": "x", "en": "x"},
 }
+
+
+def named(key: str) -> dict[str, str]:
+    """A name of its own in each language (the catalogue refuses two indicators of one name)."""
+    return {"fi": key, "sv": key, "en": key}
+
+
 SUM = {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}
 BREAKDOWN = {**SUM, "breakdown": [{"key": "transport", "match": {"s": "traffic"}}]}
 TARGETS = [
@@ -44,7 +51,9 @@ def catalogue() -> IndicatorCatalogue:
             "bounds": {"max": 5000},  # a breakdown's bounds hold for each part: its projections stop there
         },
     }
-    return parse_indicator_catalogue({"indicators": {k: {**NAMES, **base, **v} for k, v in entries.items()}})
+    return parse_indicator_catalogue(
+        {"indicators": {k: {**NAMES, "name": named(k), **base, **v} for k, v in entries.items()}}
+    )
 
 
 def derived_frame(indicator: str, series: dict[str, list[tuple[int, float]]], snapshot: int) -> pl.DataFrame:
@@ -235,7 +244,9 @@ def change_catalogue() -> IndicatorCatalogue:
             "assess": [],
         },
     }
-    return parse_indicator_catalogue({"indicators": {k: {**NAMES, **v} for k, v in entries.items()}})
+    return parse_indicator_catalogue(
+        {"indicators": {k: {**NAMES, "name": named(k), **v} for k, v in entries.items()}}
+    )
 
 
 def test_no_trend_of_a_change_on_the_previous_year_nor_of_a_difference() -> None:

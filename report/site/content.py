@@ -328,9 +328,7 @@ def _indicator_chart(
                 rd.chart_meta(data.engine, snapshot_ids=ids),
                 method=report_peers.method_text(entry.id, found.source, lang),
             )
-            chart: alt.TopLevelMixin = report_peers.peer_chart(
-                found, meta=meta, lang=lang, indicator=_name(entry, lang)
-            )
+            chart: alt.TopLevelMixin = report_peers.peer_chart(found, meta=meta, lang=lang)
             return SiteChart(entry.id, chart, ids)
         if entry.expanded_ids() != [entry.id]:
             frame = rd.sector_frame(data.engine, area, indicator=entry.id)
@@ -788,12 +786,10 @@ def _listing(data: SiteData, ids: Sequence[str], lang: str) -> list[dict[str, An
     rows = []
     for indicator in ids:
         entry = catalogue.get(indicator)
-        # the peers' indicators share their names across sources: the list says whose figures they are
-        source = f" ({t(f'peers.source_{entry.peers}', lang)})" if entry.peers else ""
         rows.append(
             {
                 "id": indicator,
-                "name": _name(entry, lang) + source,
+                "name": _name(entry, lang),
                 "href": f"{indicator}.html",
                 "sdg": entry.sdg_code,
                 "unit": entry.unit,
