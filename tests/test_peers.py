@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -338,6 +340,35 @@ def test_the_chart_states_the_rank_the_source_and_the_method(lang: str, title: s
     assert table.get_column("rank").to_list() == [1, 2, 3]
     change = table.filter(pl.col("area_key") == "049").get_column("change").item()
     assert "1990" in change and "35" in change
+
+
+def test_a_phone_chart_wraps_each_change_into_short_lines_and_gives_its_bars_room() -> None:
+    ranked = standings(
+        _values([("049", 2022, 3.1), ("091", 2022, 3.4), ("stockholm", 2022, 2.2)]),
+        direction="decrease",
+        home="049",
+    )
+    trend = _changes([("049", 1990, 2022, -35.0, True), ("stockholm", 1990, 2019, -60.0, False)])
+    common: dict[str, Any] = {
+        "meta": META,
+        "lang": "en",
+        "indicator": "x",
+        "unit_text": "t",
+        "source": "oecd",
+    }
+    wide = peer_comparison(ranked, changes=trend, **common).to_dict()
+    phone = peer_comparison(ranked, changes=trend, width=190, change_chars=24, **common).to_dict()
+    assert (wide["width"], phone["width"]) == (420, 190)
+    # the change column: one line on a wide screen, a Vega array of lines of at most 24 characters on a phone
+    wide_expr = wide["layer"][2]["encoding"]["y"]["axis"]["labelExpr"]
+    phone_expr = phone["layer"][2]["encoding"]["y"]["axis"]["labelExpr"]
+    change = re.search(r"'stockholm' \? '([^']+)'", wide_expr.replace("Stockholm", "stockholm"))
+    lines = re.search(r"'stockholm' \? \[([^\]]+)\]", phone_expr.replace("Stockholm", "stockholm"))
+    assert change and lines, (wide_expr, phone_expr)
+    parts = re.findall(r"'([^']+)'", lines.group(1))
+    assert len(parts) > 1 and all(len(part) <= 24 for part in parts)
+    assert " ".join(parts) == change.group(1)
+    assert phone["height"]["step"] > wide["height"]["step"]  # a bar as tall as its lines
 
 
 def test_the_chart_refuses_areas_that_are_not_peers() -> None:

@@ -301,7 +301,7 @@ def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
         pages = {p for p in result.written if p.startswith("en/indicators/")}
         assert "en/indicators/municipal_waste_per_capita.html" in pages
         assert "en/indicators/ghg_total.html" not in pages
-        assert result.charts_drawn == 1  # only the revised indicator's chart
+        assert result.charts_drawn == 2  # only the revised indicator's chart, wide and for a phone
         assert "data/municipal_waste_per_capita.csv" in result.written
         assert "data/ghg_total.csv" not in result.written
         assert check_site(site) == []

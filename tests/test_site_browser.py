@@ -405,3 +405,32 @@ def test_a_wide_table_on_a_phone_shows_every_cell_without_scrolling_sideways(
     assert wide, tables
     for table in wide:
         assert table["cards"] and table["inside"] and table["offRight"] == 0, table
+
+
+CHART_IMAGES = """
+return [...document.querySelectorAll('figure picture img')].map(img => ({
+  src: img.currentSrc.split('/').pop(), shown: img.getBoundingClientRect().width, natural: img.naturalWidth,
+  column: img.closest('figure').getBoundingClientRect().width}));
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "kind"), [("fi", "indicator"), ("sv", "breakdown"), ("en", "peer-indicator"), ("fi", "peers")]
+)
+def test_a_phone_shows_each_chart_drawn_for_its_width_not_shrunk(
+    driver: Any, site: Path, lang: str, kind: str
+) -> None:
+    # the charts were drawn 730 px wide and shrunk into a phone's 358 px column: 11 px labels read 5 px
+    driver.set_window_size(PHONE, 900)
+    driver.get(_page(site, lang, kind))
+    driver.execute_script("return Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    images = driver.execute_script(CHART_IMAGES)
+    assert images, kind
+    for image in images:
+        assert image["src"].endswith(".phone.svg"), image
+        assert image["shown"] >= 0.8 * image["natural"], image  # at 80 % of its size or more
+    driver.set_window_size(DESKTOP, 900)
+    driver.get(_page(site, lang, kind))
+    driver.execute_script("return Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    wide = driver.execute_script(CHART_IMAGES)
+    assert wide and all(not image["src"].endswith(".phone.svg") for image in wide), wide

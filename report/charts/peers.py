@@ -57,6 +57,9 @@ GROUP_COLOURS: Final[Mapping[str, str]] = {
 NOTE_WRAP: Final = 95
 _WIDTH: Final = 420  # the plot's width in px
 _LABEL_DX: Final = 4  # px between a bar's end and its value
+# a phone's variant: a narrower plot, and the changes' column wrapped at this many characters a line
+PHONE_WIDTH: Final = 190
+PHONE_CHANGE_CHARS: Final = 24
 
 
 def _ordinal(number: int) -> str:
@@ -100,6 +103,8 @@ def peer_comparison(
     per_resident: bool = False,
     left_out: pl.DataFrame | None = None,
     reported_units: Mapping[str, str] | None = None,
+    width: int = _WIDTH,
+    change_chars: int | None = None,
 ) -> alt.LayerChart:
     """The peers' latest values as ranked bars, the home city highlighted, each bar labelled with its
     value (its year when not the home city's) and, when `changes` has rows, its change (the trend).
@@ -112,6 +117,8 @@ def peer_comparison(
     (`left_out`, PEER_LEFT_OUT_FRAME) and, with `reported_units` (area -> tCO2 / tCO2e / "tCO2 or
     tCO2e"), the unit each inventory was reported in. An unranked row (null rank) is drawn after the
     ranked ones and marked. `per_resident`: the changes are of a value per resident and say so.
+    `width`: the plot's width in px; `change_chars`: the changes' labels wrapped at this many characters
+    a line (a phone's narrow variant), one line each when None.
     """
     name = "peer_comparison"
     _check_lang(name, lang)
@@ -188,7 +195,7 @@ def peer_comparison(
     y_enc = alt.Y("area:N", sort=order, title=None)
     # each bar's value at its end, inside the plot: the x scale leaves room for the widest, measured
     far = max(
-        float(r["value"]) * _WIDTH / (_WIDTH - _LABEL_DX - 4 - text_width(str(r["label"])))
+        float(r["value"]) * width / (width - _LABEL_DX - 4 - text_width(str(r["label"])))
         for r in df.iter_rows(named=True)
     )
     x_scale = alt.Scale(zero=True, domain=[0.0, far], nice=False)
@@ -224,9 +231,15 @@ def peer_comparison(
     }
     if changed:
         # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
+        change_lines = {
+            area: th.wrap_title(words, change_chars) if change_chars else [words]
+            for area, words in changed.items()
+        }
         expr = "''"
-        for area, words in changed.items():
-            expr = f"datum.label === {vega_string(area)} ? {vega_string(words)} : {expr}"
+        for area, parts in change_lines.items():
+            # a label of several lines is an array of them (Vega draws each on a line of its own)
+            text = ", ".join(vega_string(part) for part in parts)
+            expr = f"datum.label === {vega_string(area)} ? {f'[{text}]' if len(parts) > 1 else text} : {expr}"
         layers.append(
             alt.Chart(df)
             .mark_tick(opacity=0)
@@ -238,7 +251,10 @@ def peer_comparison(
                     axis=alt.Axis(
                         orient="right",
                         labelExpr=expr,
-                        labelLimit=int(max(text_width(w) for w in changed.values())) + 8,
+                        labelLimit=int(
+                            max(text_width(part) for parts in change_lines.values() for part in parts)
+                        )
+                        + 8,
                         domain=False,
                         ticks=False,
                         grid=False,
@@ -248,7 +264,8 @@ def peer_comparison(
                 x=alt.X("value:Q", title=unit_text),
             )
         )
-    chart = _layer(layers, meta, lang).properties(width=_WIDTH, height=alt.Step(24))
+    most_lines = max((len(parts) for parts in change_lines.values()), default=1) if changed else 1
+    chart = _layer(layers, meta, lang).properties(width=width, height=alt.Step(max(24, 13 * most_lines + 6)))
     if changed:
         chart = chart.resolve_axis(y="independent")
     home_row = df.filter(pl.col("area_key") == home).row(0, named=True)

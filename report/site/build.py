@@ -28,6 +28,7 @@ from report.export import export_table
 from report.i18n import LANGS, t
 from report.render import Rendered, Renderer
 from report.site import content
+from report.site.phone import PHONE_MEDIA
 from report.theme import LEVEL_COLOURS
 from report.weekly import TEMPLATE_DIR, write_xlsx
 from storage.locks import HeldLock
@@ -73,7 +74,7 @@ def _sha(data: bytes) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([SITE_TEMPLATES, TEMPLATE_DIR]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -81,6 +82,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.globals["phone_media"] = PHONE_MEDIA  # when a page shows a chart's phone variant
+    return environment
 
 
 def _previous(out: Path) -> tuple[Path | None, dict[str, Any]]:
@@ -416,21 +419,22 @@ def build_site(
                     page_files[page.path] = [page.path] + [
                         f"{page.lang}/charts/{c.name}{suffix}"
                         for c in page.charts
-                        for suffix in (".svg", ".vl.json")
+                        for suffix in (".svg", ".vl.json", ".phone.svg", ".phone.vl.json")
                     ]
                 for chart in page.charts:
-                    spec = chart.spec
-                    spec_bytes = json.dumps(spec, ensure_ascii=False, sort_keys=True).encode("utf-8")
                     stem = f"{page.lang}/charts/{chart.name}"
                     if f"{stem}.svg" in charts_now:
                         continue
-                    writer.write(f"{stem}.vl.json", spec_bytes)
-                    key = _sha(spec_bytes)
-                    charts_now[f"{stem}.svg"] = key
-                    if charts_before.get(f"{stem}.svg") == key and writer.keep(f"{stem}.svg"):
-                        result.charts_kept += 1
-                        continue
-                    pending.append((f"{stem}.svg", drawer.submit(spec, svg_only=True)))
+                    # the chart as drawn for a wide screen and for a phone (report.site.phone)
+                    for variant, spec in ((stem, chart.spec), (f"{stem}.phone", chart.phone)):
+                        spec_bytes = json.dumps(spec, ensure_ascii=False, sort_keys=True).encode("utf-8")
+                        writer.write(f"{variant}.vl.json", spec_bytes)
+                        path, key = f"{variant}.svg", _sha(spec_bytes)
+                        charts_now[path] = key
+                        if charts_before.get(path) == key and writer.keep(path):
+                            result.charts_kept += 1
+                            continue
+                        pending.append((path, drawer.submit(spec, svg_only=True)))
             for page in pages:
                 if isinstance(page, KeptPage):
                     continue

@@ -43,6 +43,7 @@ from report.i18n import (
     t,
 )
 from report.notes import note_html
+from report.site.phone import phone_spec
 from report.weekly import Table, format_cell, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
@@ -84,10 +85,14 @@ class SiteChart:
     chart: alt.TopLevelMixin
     snapshot_ids: list[int] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
+    # the chart drawn for a phone (report.site.phone): by default the spec made narrow; a chart whose
+    # layout depends on its width (a peer chart) gives its own narrow spec
+    phone: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.spec:  # the Vega-Lite spec, made once: the page's title and alt text and the drawing
             self.spec = self.chart.to_dict(validate=False)
+        self.phone = phone_spec(self.phone or self.spec)
 
 
 @dataclass
@@ -329,7 +334,8 @@ def _indicator_chart(
                 method=report_peers.method_text(entry.id, found.source, lang),
             )
             chart: alt.TopLevelMixin = report_peers.peer_chart(found, meta=meta, lang=lang)
-            return SiteChart(entry.id, chart, ids)
+            narrow = report_peers.peer_chart(found, meta=meta, lang=lang, phone=True).to_dict(validate=False)
+            return SiteChart(entry.id, chart, ids, phone=narrow)
         if entry.expanded_ids() != [entry.id]:
             frame = rd.sector_frame(data.engine, area, indicator=entry.id)
             ids = rd.snapshot_ids_of(frame)

@@ -1,0 +1,73 @@
+"""A site chart's phone-width variant: the same spec drawn narrow, its text shown at its size on a phone."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Final
+
+from report.charts.common import text_width
+from report.theme import wrap_title
+
+# A site chart is drawn 560 px wide plus its axes, about 730 px in all: a phone's 360 px column shrinks it
+# to half, its 11 px labels to 5 px. Drawn this narrow it fits a phone unscaled. (A peer chart is made
+# narrow by its builder, report.charts.peers.peer_comparison's width, which keeps its labels inside.)
+SITE_WIDTH: Final = 560
+PHONE_WIDTH: Final = 260
+# a stacked sector chart labels its areas right of the plot, about 110 px: its plot is narrower still
+PHONE_WIDTH_OF_CHART: Final = {"sector_area": 190}
+# characters per line at a phone's width: the title is 15 px bold, the subtitle 11 px
+TITLE_CHARS: Final = 32
+SUBTITLE_CHARS: Final = 52
+TITLE_FONT_SIZE: Final = 15
+# a phone's legend: two entries a row when every label fits in this width (px), else one a row
+LEGEND_COLUMN_WIDTH: Final = 140
+# media query of the phone variant, for <source media=…> (the site's own breakpoint, site.css)
+PHONE_MEDIA: Final = "(max-width: 40rem)"
+
+
+def phone_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec drawn at a phone's width: narrower plot, the title and each subtitle line wrapped shorter,
+    the legends in two columns. The data, marks and encodings are the same, so the two variants agree."""
+    narrow = copy.deepcopy(dict(spec))
+    if narrow.get("width") == SITE_WIDTH:
+        kind = narrow.get("usermeta", {}).get("kestava", {}).get("chart")
+        narrow["width"] = PHONE_WIDTH_OF_CHART.get(str(kind), PHONE_WIDTH)
+    title = narrow.get("title")
+    if isinstance(title, dict):
+        narrow["title"] = _phone_title(title)
+    narrow.setdefault("config", {}).setdefault("title", {})["fontSize"] = TITLE_FONT_SIZE
+    _columns(narrow.get("layer", []))
+    return narrow
+
+
+def _phone_title(title: Mapping[str, Any]) -> dict[str, Any]:
+    """The title with its text wrapped at TITLE_CHARS and each subtitle line at SUBTITLE_CHARS."""
+    phone = dict(title)
+    text = title.get("text", "")
+    phone["text"] = wrap_title(" ".join(text) if isinstance(text, list) else str(text), TITLE_CHARS)
+    subtitle = title.get("subtitle")
+    if subtitle:
+        lines = subtitle if isinstance(subtitle, list) else [subtitle]
+        phone["subtitle"] = [part for line in lines for part in wrap_title(str(line), SUBTITLE_CHARS)]
+    return phone
+
+
+def _columns(node: Any) -> None:
+    """Every horizontal legend under node in columns (a row of six overflows a phone): two when each of its
+    labels (the encoding's scale domain) fits LEGEND_COLUMN_WIDTH, else one, so that none is cut."""
+    if isinstance(node, list):
+        for item in node:
+            _columns(item)
+    elif isinstance(node, dict):
+        legend = node.get("legend")
+        if isinstance(legend, dict) and (
+            legend.get("direction") == "horizontal" or legend.get("columns", 0) > 2
+        ):
+            scale = node.get("scale")
+            domain = scale.get("domain") if isinstance(scale, dict) else None
+            labels = [str(value) for value in domain] if isinstance(domain, list) else []
+            legend["columns"] = 2 if all(text_width(label) <= LEGEND_COLUMN_WIDTH for label in labels) else 1
+        for key, value in node.items():
+            if key not in ("data", "datasets"):
+                _columns(value)
