@@ -296,8 +296,14 @@ def test_weekly_chart_marks_an_incomplete_week_and_says_the_comparison_uses_it(l
     assert t("weekly.change_incomplete", lang, delta="", prev_week=46).split("(")[-1] in title
     notes = [r for u in units(spec) if mark(u) == "text" for r in rows(spec, u) if r.get("period_note")]
     assert [(r["week"], r["period_note"]) for r in notes] == [(46, t("flag.incomplete", lang))]
-    plain = charts.weekly_mover(one_year_weeks(), meta=META, lang=lang).to_dict()
-    assert t("flag.incomplete", lang) not in str(plain)
+    # its table (the report's and the site's, and the CSV/XLSX downloads) names the week too
+    table = chart_table(charts.weekly_mover(partial, meta=META, lang=lang), translated_headers=True)
+    noted = table.filter(pl.col(t("column.note", lang)) != "")
+    assert noted.get_column(t("column.week", lang)).to_list() == [46]
+    assert noted.get_column(t("column.note", lang)).to_list() == [t("flag.incomplete", lang)]
+    plain = charts.weekly_mover(one_year_weeks(), meta=META, lang=lang)
+    assert t("flag.incomplete", lang) not in str(plain.to_dict())
+    assert chart_table(plain).columns == ["year", "week", "value"]
 
 
 # ---------------------------------------------------------------------------------------------------------

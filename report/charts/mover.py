@@ -250,6 +250,7 @@ def weekly_mover(
         description=description,
         meta=meta,
         lang=lang,
-        table=df.select("year", "week", "value"),
+        # the table and the downloads name the incomplete week as the chart does
+        table=df.select("year", "week", "value", *([pl.col("period_note").alias("note")] if partial else [])),
         decimals={"value": places},
     )
