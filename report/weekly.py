@@ -51,6 +51,7 @@ from report.i18n import (
     t,
 )
 from report.notes import report_notes
+from report.phone import phone_patch
 from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
@@ -249,20 +250,31 @@ def bundle_header() -> str:
 _COMPOSITE: Final = frozenset({"hconcat", "vconcat", "concat", "facet", "repeat"})
 
 
+# the narrowest plot a page draws in a phone's column (px); narrower, the chart is scaled down instead
+PHONE_MIN_PLOT: Final = 140
+
+
 def page_spec(spec: Mapping[str, Any], natural_width: int = 0) -> dict[str, Any]:
     """The spec as the page embeds it: a single or layered view with a fixed width takes its container's
     width instead (Vega-Lite width "container", autosize fit-x), so a chart fills the column on a
     desktop. In a column narrower than the chart's natural width (natural_width: the whole drawing with
     title and legend, in CSS pixels; default the view's width and a quarter more for axes and legend),
-    the page's script keeps the fixed width and the page scales the drawing down to the column (it shows
-    the whole x range and every label, smaller). Composite and step-sized views keep their width and are
-    scaled down likewise. The PNG and SVG files are drawn from the spec as it is."""
+    the page's script draws the plot as wide as the column leaves beside the axes and labels (at least
+    PHONE_MIN_PLOT px) with the phone variant's title and legends (report.phone.phone_patch), its text at
+    its size; where that is too narrow it keeps the fixed width and the page scales the drawing down to the
+    column (it shows the whole x range and every label, smaller). Composite and step-sized views keep their
+    width and are scaled down likewise. The PNG and SVG files are drawn from the spec as it is."""
     out = dict(spec)
     width = out.get("width")
     if isinstance(width, int | float) and not _COMPOSITE & out.keys():
         meta = dict(out.get("usermeta") or {})
         kestava = dict(meta.get("kestava") or {})
-        kestava["page"] = {"fixed_width": width, "natural_width": natural_width or round(width * 1.25)}
+        kestava["page"] = {
+            "fixed_width": width,
+            "natural_width": natural_width or round(width * 1.25),
+            "phone": phone_patch(spec),
+            "phone_min_plot": PHONE_MIN_PLOT,
+        }
         meta["kestava"] = kestava
         out |= {"width": "container", "autosize": {"type": "fit-x", "contains": "padding"}, "usermeta": meta}
     return out

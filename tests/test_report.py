@@ -1159,7 +1159,15 @@ def test_page_spec_takes_the_container_width() -> None:
     spec: dict[str, Any] = {"width": 620, "height": 340, "layer": [], "usermeta": {"kestava": {"lang": "fi"}}}
     page = weekly.page_spec(spec, 700)
     assert page["width"] == "container" and page["autosize"] == {"type": "fit-x", "contains": "padding"}
-    assert page["usermeta"]["kestava"] == {"lang": "fi", "page": {"fixed_width": 620, "natural_width": 700}}
+    meta = page["usermeta"]["kestava"]
+    assert meta["lang"] == "fi"
+    assert {k: meta["page"][k] for k in ("fixed_width", "natural_width")} == {
+        "fixed_width": 620,
+        "natural_width": 700,
+    }
+    # in a phone's column the page's script draws it with the phone's title size (report.phone.phone_patch)
+    assert meta["page"]["phone"]["config"]["title"]["fontSize"] < 17 and "width" not in meta["page"]["phone"]
+    assert meta["page"]["phone_min_plot"] == weekly.PHONE_MIN_PLOT
     assert spec["width"] == 620 and "page" not in spec["usermeta"]["kestava"]  # the files' spec unchanged
     assert weekly.page_spec(spec)["usermeta"]["kestava"]["page"]["natural_width"] == 775
     concat = {"hconcat": [{"width": 300}], "width": 300}

@@ -182,3 +182,45 @@ def test_report_charts_are_described_once_and_captions_wrap_at_phone_width(drive
             assert result["violations"] == [] and result["passed"] >= 10, result
     finally:
         driver.set_window_size(1400, 1000)
+
+
+DRAWN_SIZES = """
+return Array.from(document.querySelectorAll('.vis')).map(function (el) {
+  var svg = el.querySelector('svg');
+  return {id: el.id, state: el.getAttribute('data-rendered'), column: el.clientWidth,
+          shown: svg ? svg.getBoundingClientRect().width : 0,
+          drawn: svg ? Number(svg.getAttribute('width')) : 0,
+          titleLines: svg ? svg.querySelectorAll('.role-title-text tspan').length : 0};
+});
+"""
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
+    driver: Any, report: Path
+) -> None:
+    """At 390 px the emissions chart was drawn 732 px wide and shrunk to the 358 px column: its 11 px labels
+    read 5 px. It is now drawn as wide as the column, its title wrapped; a chart whose labels leave too
+    little plot (the dashboard) is still drawn whole and scaled down."""
+    driver.set_window_size(390, 900)
+    try:
+        driver.get(report.resolve().as_uri())
+        deadline = time.monotonic() + 60
+        charts: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            charts = driver.execute_script(DRAWN_SIZES)
+            if charts and all(c["state"] for c in charts):
+                break
+            time.sleep(0.2)
+        by_id = {c["id"]: c for c in charts}
+        for name in ("emissions_trajectory", "sector_area", "weekly_mover"):
+            chart = by_id[f"vis-{name}"]
+            assert chart["state"] == "true", chart
+            assert chart["drawn"] <= chart["column"] + 1, chart  # fits the column
+            assert chart["shown"] >= 0.97 * chart["drawn"], chart  # at its own size, not scaled
+        trajectory = by_id["vis-emissions_trajectory"]
+        assert trajectory["titleLines"] >= 2, trajectory  # the phone's title, wrapped short
+        dashboard = by_id["vis-progress_dashboard"]
+        assert dashboard["drawn"] > dashboard["column"] and dashboard["shown"] <= dashboard["column"] + 1
+    finally:
+        driver.set_window_size(1400, 1000)

@@ -26,9 +26,9 @@ from indicators.peers import RECONCILED, peer_indicators
 from report.data import HELSINKI_TZ
 from report.export import export_table
 from report.i18n import LANGS, t
+from report.phone import PHONE_MEDIA
 from report.render import Rendered, Renderer
 from report.site import content
-from report.site.phone import PHONE_MEDIA
 from report.theme import LEVEL_COLOURS
 from report.weekly import TEMPLATE_DIR, write_xlsx
 from storage.locks import HeldLock
@@ -425,7 +425,7 @@ def build_site(
                     stem = f"{page.lang}/charts/{chart.name}"
                     if f"{stem}.svg" in charts_now:
                         continue
-                    # the chart as drawn for a wide screen and for a phone (report.site.phone)
+                    # the chart as drawn for a wide screen and for a phone (report.phone)
                     for variant, spec in ((stem, chart.spec), (f"{stem}.phone", chart.phone)):
                         spec_bytes = json.dumps(spec, ensure_ascii=False, sort_keys=True).encode("utf-8")
                         writer.write(f"{variant}.vl.json", spec_bytes)

@@ -43,7 +43,7 @@ from report.i18n import (
     t,
 )
 from report.notes import note_html
-from report.site.phone import phone_spec
+from report.phone import phone_spec
 from report.weekly import Table, format_cell, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
@@ -85,7 +85,7 @@ class SiteChart:
     chart: alt.TopLevelMixin
     snapshot_ids: list[int] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
-    # the chart drawn for a phone (report.site.phone): by default the spec made narrow; a chart whose
+    # the chart drawn for a phone (report.phone): by default the spec made narrow; a chart whose
     # layout depends on its width (a peer chart) gives its own narrow spec
     phone: dict[str, Any] = field(default_factory=dict)
 

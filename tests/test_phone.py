@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from report.site.phone import PHONE_WIDTH, PHONE_WIDTH_OF_CHART, SUBTITLE_CHARS, TITLE_CHARS, phone_spec
+from report.phone import PHONE_WIDTH, PHONE_WIDTH_OF_CHART, SUBTITLE_CHARS, TITLE_CHARS, phone_spec
 
 TITLE = "Espoo: Kasvihuonekaasupäästöt 712 kt CO₂e (2024), −33 % vuodesta 1990 (ennakkotieto)"
 SOURCE = "Lähde: Helsingin seudun ympäristöpalvelut HSY · Lisenssi: CC BY 4.0 · Tilanne 6.12.2026"

@@ -41,6 +41,14 @@ def phone_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return narrow
 
 
+def phone_patch(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level keys of spec that its phone variant changes, width left out (title, legends, title
+    size): a page's script merges them into the spec when it draws the chart in a phone's column, its plot
+    as wide as the column leaves. Layers refer to the spec's datasets by name, so the patch holds no data."""
+    phone = phone_spec({key: value for key, value in spec.items() if key != "width"})
+    return {key: value for key, value in phone.items() if spec.get(key) != value}
+
+
 def _phone_title(title: Mapping[str, Any]) -> dict[str, Any]:
     """The title with its text wrapped at TITLE_CHARS and each subtitle line at SUBTITLE_CHARS."""
     phone = dict(title)
