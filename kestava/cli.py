@@ -352,13 +352,14 @@ def sources_command(
     ] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the table: fi, sv or en.")] = "en",
 ) -> None:
-    """List the catalogue with each dataset's last fetch, last change and staleness. Reads only: a missing
-    database is an error (exit 2), never created."""
+    """List the catalogue with each dataset's last fetch, last change and staleness; exit 1 when any dataset
+    is late, failing or never fetched (as `kestava status`), the table or JSON printed all the same. Reads
+    only: a missing database is an error (exit 2), never created."""
     from rich.table import Table
 
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
-    from kestava.status import _jsonable, period_text, state_label, when
+    from kestava.status import _jsonable, dataset_problem, dataset_state_ok, period_text, state_label, when
     from report.i18n import label, t
     from storage.engine import open_existing_database
 
@@ -368,10 +369,13 @@ def sources_command(
         frame = freshness(engine, load_catalogue(), date.today())
     finally:
         engine.dispose()
+    problems = [row for row in frame.iter_rows(named=True) if not dataset_state_ok(row["state"])]
     if as_json:
         import json
 
         out().print_json(json.dumps(_jsonable(frame.to_dicts()), ensure_ascii=False))
+        if problems:
+            raise typer.Exit(code=EXIT_FAILED)
         return
     table = Table(title=t("cli_status.sources_title", lang))
     for key in (
@@ -399,6 +403,12 @@ def sources_command(
             state,
         )
     out().print(table)
+    if problems:  # the verdict as `kestava status` words it, the datasets' lines only
+        out().print(f"[red]{t('cli_status.problems', lang, n=len(problems))}")
+        for row in problems:
+            line = dataset_problem(row["dataset"], row["state"], row["last_error"], lang)
+            out().print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(code=EXIT_FAILED)
 
 
 @app.command("compute", epilog=EPILOG)
