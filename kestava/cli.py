@@ -350,7 +350,9 @@ def sources_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table (times ISO 8601 UTC).")
     ] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the table: fi, sv or en.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the table: fi (default), sv or en.")
+    ] = "fi",
 ) -> None:
     """List the catalogue with each dataset's last fetch, last change and staleness; exit 1 when any dataset
     is late, failing or never fetched (as `kestava status`), the table or JSON printed all the same. Reads
@@ -737,7 +739,9 @@ def status_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of tables (times ISO 8601 UTC).")
     ] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the tables: fi, sv or en.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the tables: fi (default), sv or en.")
+    ] = "fi",
 ) -> None:
     """Health check for monitoring: datasets, the last ingest, compute and report runs, failed indicators.
 

@@ -469,7 +469,7 @@ def outcome_label(outcome: str | None, lang: str) -> str:
     return t(key, lang) if outcome and has(key) else str(outcome)
 
 
-def render(report: StatusReport, console: Console, lang: str = "en") -> None:
+def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
     """Print the report as rich tables and a one-line verdict, every heading in lang (fi, sv or en)."""
     from report.i18n import t
 
@@ -540,7 +540,9 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
 
 def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the tables: fi, sv or en.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the tables: fi (default), sv or en.")
+    ] = "fi",
 ) -> None:
     """Health check for monitoring: exit 0 when all is well, 1 when anything is failing or stale.
 

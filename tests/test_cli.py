@@ -362,7 +362,7 @@ def test_an_indicator_that_raises_fails_the_run_and_shows_in_status(
     assert jobs["compute"]["last_outcome"] == "failed"
     assert jobs["compute"]["last_error"].startswith("1 indicator(s) failed: broken_sum: ")
     assert any(p.startswith("indicator broken_sum: failed (") for p in document["problems"])
-    shown = clean(runner.invoke(app, ["status"]).output)
+    shown = clean(runner.invoke(app, ["status", "--lang", "en"]).output)
     assert "Indicators whose last compute failed" in shown and "broken_sum" in shown
 
 
@@ -399,6 +399,15 @@ def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
         assert problems in sources.stdout  # most datasets never fetched: stale, as status says
         status = runner.invoke(app, ["status", "--lang", lang])
         assert status.exit_code == EXIT_FAILED and problems in status.stdout
+    for command in ("sources", "status"):  # Finnish first, as export, indicators, report and the API
+        default = runner.invoke(app, [command])
+        assert expected["fi"][2] in default.stdout and expected["en"][2] not in default.stdout
+    # the JSON is for machines: the same in any language (states as codes, problems in English)
+    default_json, english_json = (
+        json.loads(runner.invoke(app, ["status", "--json", *lang]).stdout) for lang in ([], ["--lang", "en"])
+    )
+    assert default_json["problems"] == english_json["problems"]
+    assert "syke_emissions: never" in default_json["problems"]
     for command in ("sources", "status"):
         wrong = runner.invoke(app, [command, "--lang", "de"])
         assert wrong.exit_code == EXIT_USAGE and "expected one of fi, sv, en, got 'de'" in clean(wrong.output)

@@ -204,7 +204,9 @@ def test_status_command_exit_codes(db_url: str, raw_store: RawStore, settings_fo
         engine.dispose()
     result = invoke()
     assert result.exit_code == 0, result.output
-    assert "OK: every dataset is fresh" in result.stdout and "alpha" in result.stdout
+    # Finnish by default, as every command (the JSON's fields are language-independent)
+    assert "OK: kaikki aineistot ovat ajan tasalla" in result.stdout and "alpha" in result.stdout
+    assert "OK: every dataset is fresh" in invoke("--lang", "en").stdout
     result = invoke("--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["ok"] is True
 
