@@ -38,6 +38,7 @@ EPILOG = (
     "traceback).  Times are shown in Europe/Helsinki time and stored in UTC.  `ingest` and `run` "
     "replay the bundled snapshot unless --live; `probe` is always live."
 )
+INDICATOR_IDS_HINT = "`kestava indicators` lists the indicator ids"  # an unknown indicator with none near
 VERBOSE = {"on": False}  # set by the --verbose option: the error handler then prints tracebacks
 
 
@@ -559,6 +560,8 @@ def export_command(
     from sqlalchemy import select
 
     from indicators.catalogue import load_indicator_catalogue
+    from indicators.lookup import UnknownCodeError
+    from indicators.query import _check_indicators
     from report.export import FORMATS, export_table, why_empty, write_export
     from storage import schema
     from storage.engine import open_existing_database
@@ -574,10 +577,11 @@ def export_command(
             raise typer.BadParameter(f"{out_file} is a folder, expected a file", param_hint="--out")
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise typer.BadParameter(f"cannot write into the folder {folder}", param_hint="--out")
+    try:  # the whole id: a breakdown part too (ghg_by_sector.foo), as the API checks it
+        _check_indicators(list(indicators or []), otherwise=INDICATOR_IDS_HINT)
+    except UnknownCodeError as error:
+        raise typer.BadParameter(str(error), param_hint="INDICATOR") from None
     catalogue = load_indicator_catalogue()
-    for indicator_id in indicators or []:
-        if indicator_id.split(".", 1)[0] not in catalogue.indicators:
-            raise unknown("indicator", indicator_id, catalogue.indicators, "INDICATOR")
     engine = open_existing_database()
     try:
         if area is not None:
@@ -991,7 +995,7 @@ def note_add_command(
 
     known = known_note_indicators()
     if indicator not in known:
-        raise unknown("indicator", indicator, sorted(known), "INDICATOR")
+        raise unknown("indicator", indicator, sorted(known), "INDICATOR", INDICATOR_IDS_HINT)
     body = note_text(text, file, required=True)
     assert body is not None
     code = note_area_code(area)
@@ -1101,7 +1105,7 @@ def note_list_command(
     known = known_note_indicators()
     for indicator in indicators or []:
         if indicator not in known:
-            raise unknown("indicator", indicator, sorted(known), "--indicator")
+            raise unknown("indicator", indicator, sorted(known), "--indicator", INDICATOR_IDS_HINT)
     code = note_area_code(area) if area is not None else None
     with note_errors():
         if period is not None:

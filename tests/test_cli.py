@@ -482,6 +482,30 @@ def test_an_indicator_id_given_for_a_dataset_names_its_datasets(
     assert expected in clean(result.output)
 
 
+NOTE_ADD = ["--period", "2024", "--lang", "fi", "--author", "A", "--text", "x"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [  # a breakdown part is checked whole, as the API checks it (its parent alone was)
+        (["export", "ghg_by_sector.foo"], "unknown indicator 'ghg_by_sector.foo'; nearest: ghg_by_sector,"),
+        (["export", "ghg_total.foo"], "unknown indicator 'ghg_total.foo'; nearest: ghg_total,"),
+        (["export", "ghg_total", "ghg_by_sector.transprt"], "nearest: ghg_by_sector.transport"),
+        # nothing near: where the ids are listed
+        (["export", "nope"], "unknown indicator 'nope'; `kestava indicators` lists the indicator ids"),
+        (["note", "list", "--indicator", "nope"], "unknown indicator 'nope'; `kestava indicators` lists"),
+        (["note", "add", "nope", *NOTE_ADD], "unknown indicator 'nope'; `kestava indicators` lists"),
+    ],
+)
+def test_an_unknown_indicator_names_the_nearest_ids_or_where_to_find_them(
+    data_dir: Path, args: list[str], expected: str
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert expected in clean(result.output)
+    assert not (data_dir / "kestava.sqlite3").exists()  # refused before any database is opened
+
+
 def test_sources_translates_the_frequency(data_dir: Path) -> None:
     assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
     for lang, annual, daily in (("fi", "Vuosittain", "Päivittäin"), ("sv", "Årligen", "Dagligen")):
