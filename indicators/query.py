@@ -97,9 +97,10 @@ def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Eng
     return [area_code(area, stored) for area in areas]
 
 
-def _check_indicators(indicators: list[str] | None) -> None:
+def _check_indicators(indicators: list[str] | None, otherwise: str = "") -> None:
     """UnknownCodeError for an indicator id the catalogue does not know (a breakdown part checked against
-    its parent's expanded ids); an indicator's name in fi, sv or en is pointed to its id."""
+    its parent's expanded ids), naming the nearest ids (or, none near, `otherwise`: where to find them); an
+    indicator's name in fi, sv or en is pointed to its id."""
     known = load_indicator_catalogue().indicators
     for indicator in indicators or []:
         parent = known.get(indicator.split(".", 1)[0])
@@ -107,14 +108,14 @@ def _check_indicators(indicators: list[str] | None) -> None:
             continue
         if parent is not None:  # a breakdown part mistyped: the nearest of every stored id
             stored = [part for i in known.values() for part in (i.id, *i.expanded_ids())]
-            raise unknown_code("indicator", indicator, stored)
+            raise unknown_code("indicator", indicator, stored, otherwise)
         wanted = indicator.strip().lower()
         named = [i.id for i in known.values() if wanted in {i.name.get(lang).lower() for lang in LANGUAGES}]
         if named:
             raise UnknownCodeError(
                 f"unknown indicator {indicator!r}: that is the name of {', '.join(named)}; give the id"
             )
-        raise unknown_code("indicator", indicator, known)
+        raise unknown_code("indicator", indicator, known, otherwise)
 
 
 def _with_breakdowns(column: ColumnElement[str], indicators: list[str]) -> ColumnElement[bool]:

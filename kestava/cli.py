@@ -38,6 +38,7 @@ EPILOG = (
     "traceback).  Times are shown in Europe/Helsinki time and stored in UTC.  `ingest` and `run` "
     "replay the bundled snapshot unless --live; `probe` is always live."
 )
+INDICATOR_IDS_HINT = "`kestava indicators` lists the indicator ids"  # an unknown indicator with none near
 VERBOSE = {"on": False}  # set by the --verbose option: the error handler then prints tracebacks
 
 
@@ -350,15 +351,18 @@ def sources_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table (times ISO 8601 UTC).")
     ] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the table: fi, sv or en.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the table: fi (default), sv or en.")
+    ] = "fi",
 ) -> None:
-    """List the catalogue with each dataset's last fetch, last change and staleness. Reads only: a missing
-    database is an error (exit 2), never created."""
+    """List the catalogue with each dataset's last fetch, last change and staleness; exit 1 when any dataset
+    is late, failing or never fetched (as `kestava status`), the table or JSON printed all the same. Reads
+    only: a missing database is an error (exit 2), never created."""
     from rich.table import Table
 
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
-    from kestava.status import _jsonable, period_text, state_label, when
+    from kestava.status import _jsonable, dataset_problem, dataset_state_ok, period_text, state_label, when
     from report.i18n import label, t
     from storage.engine import open_existing_database
 
@@ -368,10 +372,13 @@ def sources_command(
         frame = freshness(engine, load_catalogue(), date.today())
     finally:
         engine.dispose()
+    problems = [row for row in frame.iter_rows(named=True) if not dataset_state_ok(row["state"])]
     if as_json:
         import json
 
         out().print_json(json.dumps(_jsonable(frame.to_dicts()), ensure_ascii=False))
+        if problems:
+            raise typer.Exit(code=EXIT_FAILED)
         return
     table = Table(title=t("cli_status.sources_title", lang))
     for key in (
@@ -399,6 +406,12 @@ def sources_command(
             state,
         )
     out().print(table)
+    if problems:  # the verdict as `kestava status` words it, the datasets' lines only
+        out().print(f"[red]{t('cli_status.problems', lang, n=len(problems))}")
+        for row in problems:
+            line = dataset_problem(row["dataset"], row["state"], row["last_error"], lang)
+            out().print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(code=EXIT_FAILED)
 
 
 @app.command("compute", epilog=EPILOG)
@@ -547,6 +560,8 @@ def export_command(
     from sqlalchemy import select
 
     from indicators.catalogue import load_indicator_catalogue
+    from indicators.lookup import UnknownCodeError
+    from indicators.query import _check_indicators
     from report.export import FORMATS, export_table, why_empty, write_export
     from storage import schema
     from storage.engine import open_existing_database
@@ -562,10 +577,11 @@ def export_command(
             raise typer.BadParameter(f"{out_file} is a folder, expected a file", param_hint="--out")
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise typer.BadParameter(f"cannot write into the folder {folder}", param_hint="--out")
+    try:  # the whole id: a breakdown part too (ghg_by_sector.foo), as the API checks it
+        _check_indicators(list(indicators or []), otherwise=INDICATOR_IDS_HINT)
+    except UnknownCodeError as error:
+        raise typer.BadParameter(str(error), param_hint="INDICATOR") from None
     catalogue = load_indicator_catalogue()
-    for indicator_id in indicators or []:
-        if indicator_id.split(".", 1)[0] not in catalogue.indicators:
-            raise unknown("indicator", indicator_id, catalogue.indicators, "INDICATOR")
     engine = open_existing_database()
     try:
         if area is not None:
@@ -727,7 +743,9 @@ def status_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of tables (times ISO 8601 UTC).")
     ] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the tables: fi, sv or en.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the tables: fi (default), sv or en.")
+    ] = "fi",
 ) -> None:
     """Health check for monitoring: datasets, the last ingest, compute and report runs, failed indicators.
 
@@ -977,7 +995,7 @@ def note_add_command(
 
     known = known_note_indicators()
     if indicator not in known:
-        raise unknown("indicator", indicator, sorted(known), "INDICATOR")
+        raise unknown("indicator", indicator, sorted(known), "INDICATOR", INDICATOR_IDS_HINT)
     body = note_text(text, file, required=True)
     assert body is not None
     code = note_area_code(area)
@@ -1087,7 +1105,7 @@ def note_list_command(
     known = known_note_indicators()
     for indicator in indicators or []:
         if indicator not in known:
-            raise unknown("indicator", indicator, sorted(known), "--indicator")
+            raise unknown("indicator", indicator, sorted(known), "--indicator", INDICATOR_IDS_HINT)
     code = note_area_code(area) if area is not None else None
     with note_errors():
         if period is not None:

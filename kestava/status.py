@@ -29,6 +29,8 @@ __all__ = [
     "IndicatorFailure",
     "JobStatus",
     "StatusReport",
+    "dataset_problem",
+    "dataset_state_ok",
     "disk_report",
     "retired_job",
     "status_command",
@@ -40,6 +42,19 @@ JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJob
 PROBLEM_OUTCOMES = ("failed", "rejected")
 EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2
 OVERDUE_AFTER = timedelta(hours=1)  # a scheduled run this late means nothing is running the schedule
+
+
+def dataset_state_ok(state: str) -> bool:
+    """Whether a dataset in this freshness state (ingest.freshness: fresh, late, failed, never) is well: any
+    other than fresh is a problem, and makes `kestava status` and `kestava sources` exit 1."""
+    return state == "fresh"
+
+
+def dataset_problem(dataset: str, state: str, error: str | None, lang: str) -> str:
+    """A dataset's problem line: its state as the reports name it in lang (in English its code, as
+    monitoring reads it), with the error of a failure."""
+    named = state_label(state, lang) if lang != "en" else state
+    return f"{dataset}: {named}" + (f" ({error})" if error and state == "failed" else "")
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class DatasetStatus:
 
     @property
     def ok(self) -> bool:
-        return self.state == "fresh"
+        return dataset_state_ok(self.state)
 
 
 @dataclass(frozen=True)
@@ -139,12 +154,7 @@ class StatusReport:
         """One line per problem in lang (fi, sv or en): states and outcomes as the reports name them."""
         from report.i18n import t
 
-        lines = [
-            f"{d.dataset}: {state_label(d.state, lang) if lang != 'en' else d.state}"
-            + (f" ({d.last_error})" if d.last_error and d.state == "failed" else "")
-            for d in self.datasets
-            if not d.ok
-        ]
+        lines = [dataset_problem(d.dataset, d.state, d.last_error, lang) for d in self.datasets if not d.ok]
         lines += [
             f"{j.job}: {outcome_label(j.last_outcome, lang) if lang != 'en' else j.last_outcome}"
             + (f" ({j.last_error})" if j.last_error else "")
@@ -459,7 +469,7 @@ def outcome_label(outcome: str | None, lang: str) -> str:
     return t(key, lang) if outcome and has(key) else str(outcome)
 
 
-def render(report: StatusReport, console: Console, lang: str = "en") -> None:
+def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
     """Print the report as rich tables and a one-line verdict, every heading in lang (fi, sv or en)."""
     from report.i18n import t
 
@@ -530,7 +540,9 @@ def render(report: StatusReport, console: Console, lang: str = "en") -> None:
 
 def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="Language of the tables: fi, sv or en.")] = "en",
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the tables: fi (default), sv or en.")
+    ] = "fi",
 ) -> None:
     """Health check for monitoring: exit 0 when all is well, 1 when anything is failing or stale.
 

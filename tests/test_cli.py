@@ -362,7 +362,7 @@ def test_an_indicator_that_raises_fails_the_run_and_shows_in_status(
     assert jobs["compute"]["last_outcome"] == "failed"
     assert jobs["compute"]["last_error"].startswith("1 indicator(s) failed: broken_sum: ")
     assert any(p.startswith("indicator broken_sum: failed (") for p in document["problems"])
-    shown = clean(runner.invoke(app, ["status"]).output)
+    shown = clean(runner.invoke(app, ["status", "--lang", "en"]).output)
     assert "Indicators whose last compute failed" in shown and "broken_sum" in shown
 
 
@@ -395,9 +395,19 @@ def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
     }
     for lang, (title, fetch, problems) in expected.items():
         sources = runner.invoke(app, ["sources", "--lang", lang])
-        assert sources.exit_code == 0 and title in sources.stdout and fetch in sources.stdout
+        assert sources.exit_code == EXIT_FAILED and title in sources.stdout and fetch in sources.stdout
+        assert problems in sources.stdout  # most datasets never fetched: stale, as status says
         status = runner.invoke(app, ["status", "--lang", lang])
-        assert status.exit_code == 1 and problems in status.stdout  # most datasets never fetched
+        assert status.exit_code == EXIT_FAILED and problems in status.stdout
+    for command in ("sources", "status"):  # Finnish first, as export, indicators, report and the API
+        default = runner.invoke(app, [command])
+        assert expected["fi"][2] in default.stdout and expected["en"][2] not in default.stdout
+    # the JSON is for machines: the same in any language (states as codes, problems in English)
+    default_json, english_json = (
+        json.loads(runner.invoke(app, ["status", "--json", *lang]).stdout) for lang in ([], ["--lang", "en"])
+    )
+    assert default_json["problems"] == english_json["problems"]
+    assert "syke_emissions: never" in default_json["problems"]
     for command in ("sources", "status"):
         wrong = runner.invoke(app, [command, "--lang", "de"])
         assert wrong.exit_code == EXIT_USAGE and "expected one of fi, sv, en, got 'de'" in clean(wrong.output)
@@ -472,12 +482,36 @@ def test_an_indicator_id_given_for_a_dataset_names_its_datasets(
     assert expected in clean(result.output)
 
 
+NOTE_ADD = ["--period", "2024", "--lang", "fi", "--author", "A", "--text", "x"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [  # a breakdown part is checked whole, as the API checks it (its parent alone was)
+        (["export", "ghg_by_sector.foo"], "unknown indicator 'ghg_by_sector.foo'; nearest: ghg_by_sector,"),
+        (["export", "ghg_total.foo"], "unknown indicator 'ghg_total.foo'; nearest: ghg_total,"),
+        (["export", "ghg_total", "ghg_by_sector.transprt"], "nearest: ghg_by_sector.transport"),
+        # nothing near: where the ids are listed
+        (["export", "nope"], "unknown indicator 'nope'; `kestava indicators` lists the indicator ids"),
+        (["note", "list", "--indicator", "nope"], "unknown indicator 'nope'; `kestava indicators` lists"),
+        (["note", "add", "nope", *NOTE_ADD], "unknown indicator 'nope'; `kestava indicators` lists"),
+    ],
+)
+def test_an_unknown_indicator_names_the_nearest_ids_or_where_to_find_them(
+    data_dir: Path, args: list[str], expected: str
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert expected in clean(result.output)
+    assert not (data_dir / "kestava.sqlite3").exists()  # refused before any database is opened
+
+
 def test_sources_translates_the_frequency(data_dir: Path) -> None:
     assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
     for lang, annual, daily in (("fi", "Vuosittain", "Päivittäin"), ("sv", "Årligen", "Dagligen")):
         result = runner.invoke(app, ["sources", "--lang", lang])
-        assert result.exit_code == 0, result.output
-        [row] = [line for line in result.stdout.splitlines() if "hsy_emissions" in line]
+        assert result.exit_code == EXIT_FAILED, result.output  # most datasets never fetched
+        [row] = [line for line in result.stdout.splitlines() if "│ hsy_emissions" in line]  # the table's
         assert annual in row and "annual" not in row
         assert daily in result.stdout and " daily " not in result.stdout  # Fingrid's emission factor
 

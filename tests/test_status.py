@@ -204,9 +204,53 @@ def test_status_command_exit_codes(db_url: str, raw_store: RawStore, settings_fo
         engine.dispose()
     result = invoke()
     assert result.exit_code == 0, result.output
-    assert "OK: every dataset is fresh" in result.stdout and "alpha" in result.stdout
+    # Finnish by default, as every command (the JSON's fields are language-independent)
+    assert "OK: kaikki aineistot ovat ajan tasalla" in result.stdout and "alpha" in result.stdout
+    assert "OK: every dataset is fresh" in invoke("--lang", "en").stdout
     result = invoke("--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["ok"] is True
+
+
+def test_sources_exits_as_status_does_on_the_same_state(
+    db_url: str, raw_store: RawStore, settings_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kestava sources` keeps the epilog's exit codes as `status` decides a dataset's state: 1 while any
+    is late, failing or never fetched (its table or JSON printed all the same), 0 when all are fresh."""
+    import logging
+
+    import ingest.catalogue
+    from kestava.cli import app
+
+    lenient = catalogue(lag_days=3650)
+    settings_for(db_url, lenient)
+    monkeypatch.setattr(ingest.catalogue, "load_catalogue", lambda: lenient)  # the one sources reads
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # the CLI configures logging on the runner's stderr
+    runner = CliRunner()
+    engine = open_database(db_url)
+    try:
+        load(engine, raw_store, "alpha", "2025")
+        record(engine, "ingest:alpha", "success", dataset="alpha")
+        for args in ([], ["--json"]):
+            sources, health = runner.invoke(app, ["sources", *args]), runner.invoke(app, ["status", *args])
+            assert (sources.exit_code, health.exit_code) == (1, 1), sources.output
+        rows = {row["dataset"]: row["state"] for row in json.loads(sources.stdout)}
+        assert rows == {"alpha": "fresh", "beta": "never"}  # the JSON still printed, and only the JSON
+        table = runner.invoke(app, ["sources", "--lang", "fi"])
+        assert "alpha" in table.stdout and "ONGELMIA (1):" in table.stdout
+        assert "beta: Ei vielä haettu" in table.stdout and "alpha: " not in table.stdout
+        load(engine, raw_store, "beta", "2025")
+        record(engine, "ingest:beta", "failed", error="HTTP 503", dataset="beta")
+        failing = runner.invoke(app, ["sources", "--lang", "en"])
+        assert failing.exit_code == 1 and "beta: failed (HTTP 503)" in failing.stdout, failing.stdout
+        record(engine, "ingest:beta", "success", dataset="beta")
+        for args in ([], ["--json"]):
+            sources, health = runner.invoke(app, ["sources", *args]), runner.invoke(app, ["status", *args])
+            assert (sources.exit_code, health.exit_code) == (0, 0), sources.output
+        assert "ONGELMIA" not in runner.invoke(app, ["sources", "--lang", "fi"]).stdout
+    finally:
+        engine.dispose()
+        root.handlers[:], root.level = handlers, level
 
 
 def test_a_disk_short_of_free_space_is_a_problem_in_every_language_and_in_the_json(
