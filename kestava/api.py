@@ -182,9 +182,10 @@ def assessments(
     points a year for sdsn_trend). `pace_ratio` and `deviation_pct` are what the reports and
     `kestava export` show (its unit `pace_ratio` or `% deviation`): the pace ratio, observed ÷ required
     compound rate (none for the German model), and the German model's deviation in % of the remaining
-    distance. `method_measure` is each method's own stored measure, another number: observed ÷ required
-    pace for eurostat_sdg and open_sdg, the share of the straight path's change achieved for
-    linear_trajectory_check, 1 − deviation for german_strategy. unit, snapshot_ids and is_demo are those of
+    distance. `method_measure` is each method's own stored measure: observed ÷ required pace for
+    eurostat_sdg, open_sdg and sdsn_trend (their pace_ratio), but another number for
+    linear_trajectory_check (the share of the straight path's change achieved) and german_strategy
+    (1 − deviation). unit, snapshot_ids and is_demo are those of
     the observed values assessed (as the export cites them)."""
     found = _shown_rates(query.assessments(indicator, area=area, latest=latest, engine=engine))
     return utc_times(_assessed_from(found, engine))
