@@ -912,7 +912,9 @@ def test_provenance_lists_both_snapshots_of_a_sum_over_a_revision(revised: Revis
 def test_export_carries_the_revised_numbers_and_both_snapshots(revised: Revised) -> None:
     """The export states every stored value with its snapshots: the revised ones, the unrevised ones and
     the derivations over both vintages alike."""
-    table = export_table(revised.engine, load_indicator_catalogue()).filter(pl.col("kind") == "observed")
+    table = export_table(revised.engine, load_indicator_catalogue()).filter(
+        pl.col("kind").is_in(["observed", "target_derived", "assumption"])
+    )
     exported = {
         (r["indicator"], r["area"], r["period"]): (r["value"], r["snapshot_ids"], r["source"])
         for r in table.iter_rows(named=True)
