@@ -3,9 +3,10 @@ for the report and for the analysts' API (kestava.api, which adds the observatio
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -27,8 +28,14 @@ from storage.notes import check_lang, check_period, list_notes
 MUNICIPALITIES_PATH = Path(__file__).resolve().parent.parent / "ingest" / "municipalities.json"
 ESPOO = "049"
 LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
-# the kinds of computed values (indicators.engine.indicator_values writes these, tests/test_api.py checks it)
-VALUE_KINDS = ("observed", "estimate", "target", "path", "path_from_latest", "projection")
+# the kinds of computed values as indicators.engine.indicator_values stores them
+STORED_VALUE_KINDS = ("observed", "estimate", "target", "path", "path_from_latest", "projection")
+# the kind an indicator's own values are given with when they are not a source's figures, by derive kind:
+# residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of one
+# year's value (stored as the series' values, "observed"; indicator_values and the export give these kinds)
+DERIVED_VALUE_KINDS = {"residual": "target_derived", "share_of_year": "assumption"}
+# the kinds indicator_values gives and accepts (tests/test_api.py checks that compute writes each)
+VALUE_KINDS = (*STORED_VALUE_KINDS, *DERIVED_VALUE_KINDS.values())
 
 
 @cache
@@ -64,23 +71,54 @@ def _area_list(value: Areas | None) -> list[str] | None:
 
 
 def as_date(name: str, value: date | datetime | str | None) -> date | datetime | None:
-    """A date argument as a date or datetime; ISO text ('2025-06-30', '2025-06-30T12:00') is accepted,
-    anything else is a ValueError naming the argument."""
+    """A date argument as a date or a naive UTC datetime (as the tracker stores times); ISO text
+    ('2025-06-30', '2025-06-30T12:00', '2025-06-30T15:00+03:00') is accepted; a datetime with a time zone
+    is converted to UTC, a naive one is read as UTC; anything else is a ValueError naming the argument."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # not ISO text: the error below names the argument
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
     if value is None or isinstance(value, date):  # datetime is a date too
         return value
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"{name}: expected a date, a datetime or ISO text like '2025-06-30', got {value!r}")
+    raise ValueError(
+        f"{name}: expected a date, a datetime or ISO text like '2025-06-30' or '2025-06-30T12:00+03:00', "
+        f"got {value!r}"
+    )
+
+
+def utc_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its naive datetime columns (UTC, as stored) marked as UTC, for callers outside."""
+    return frame.with_columns(
+        pl.col(name).dt.replace_time_zone("UTC")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None
+    )
+
+
+def shown_kind(indicator_column: str = "indicator") -> pl.Expr:
+    """The kind a stored value is given with (DERIVED_VALUE_KINDS): the values of an indicator derived from
+    a target or from an assumption are not observations; every other kind as stored."""
+    derived = {
+        entry.id: DERIVED_VALUE_KINDS[entry.derive.kind]
+        for entry in load_indicator_catalogue().indicators.values()
+        if entry.derive.kind in DERIVED_VALUE_KINDS
+    }
+    base = pl.col(indicator_column).str.split(".").list.first()
+    return (
+        pl.when(pl.col("kind") == "observed", base.is_in(list(derived)))
+        .then(base.replace_strict(derived, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("kind"))
+        .alias("kind")
+    )
 
 
 def _check_kinds(kinds: list[str] | None) -> None:
     """UnknownCodeError for a value kind that does not exist (a typo would else give an empty frame)."""
     for kind in kinds or []:
         if kind not in VALUE_KINDS:
-            raise unknown_code("kind", kind, VALUE_KINDS)
+            error = unknown_code("kind", kind, VALUE_KINDS)
+            raise UnknownCodeError(f"{error} (the kinds: {', '.join(VALUE_KINDS)})")
 
 
 def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Engine) -> list[str] | None:
@@ -189,16 +227,37 @@ def indicator_values(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Computed values: indicator, area, period, year (for annual periods), kind, value, lower, upper, unit,
-    vintage, snapshot_ids, is_demo, flags (the same columns when nothing matches). flags are the source
-    status flags behind an observed value, comma-joined ("p" provisional, "e" estimated, "b" break in
-    series, …: common.flags.MEANINGS), null when none. An indicator id with a
-    breakdown (e.g. 'ghg_by_sector') returns all its parts ('ghg_by_sector.transport', …); kind is one of
-    VALUE_KINDS or several."""
+    vintage, snapshot_ids, is_demo, flags (the same columns when nothing matches). flags are the
+    source status flags behind an observed value, comma-joined ("p" provisional, "e" estimated, "b" break
+    in series, …: common.flags.MEANINGS), null when none. An indicator id with a breakdown (e.g.
+    'ghg_by_sector') returns all its parts ('ghg_by_sector.transport', …); kind is one of VALUE_KINDS or
+    several: the values of an indicator derived from a target are of kind target_derived (e.g. the
+    residual emissions the −80 % target leaves), those of an assumption on a source's value of kind
+    assumption (DERIVED_VALUE_KINDS), never observed."""
+    kinds = _as_list(kind)
+    _check_kinds(kinds)
+    stored = None if kinds is None else sorted({k if k in STORED_VALUE_KINDS else "observed" for k in kinds})
+    frame = stored_indicator_values(indicator, area=area, kind=stored, engine=engine)
+    frame = frame.with_columns(shown_kind()).sort("indicator", "area", "kind", "period")
+    return frame.filter(pl.col("kind").is_in(kinds)) if kinds else frame
+
+
+def stored_indicator_values(
+    indicator: str | Sequence[str] | None = None,
+    *,
+    area: Areas | None = None,
+    kind: str | Sequence[str] | None = None,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    """The computed values as stored, for the report and the site: the columns of indicator_values, kinds
+    among STORED_VALUE_KINDS (a derived indicator's own values as "observed"), vintage naive UTC."""
     table = schema.indicator_value
     query = select(table)
     indicators, kinds = _as_list(indicator), _as_list(kind)
     _check_indicators(indicators)
-    _check_kinds(kinds)
+    for stored_kind in kinds or []:
+        if stored_kind not in STORED_VALUE_KINDS:
+            raise unknown_code("stored kind", stored_kind, STORED_VALUE_KINDS)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
     if areas:
@@ -310,9 +369,20 @@ def compare(indicator: str, areas: Areas, *, lang: str = "fi", engine: Engine | 
 
 def provenance(snapshot_ids: int | Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
     """Where values came from: dataset, publisher, licence, URL, fetch time, sha256 for each snapshot (one
-    id or several)."""
+    id or several, as the snapshot_ids columns hold them); a snapshot id that is not an integer is a
+    TypeError, one that is not stored an UnknownCodeError naming it."""
     ids = [snapshot_ids] if isinstance(snapshot_ids, int) else list(snapshot_ids)
-    return read.provenance(engine or connect(), ids)
+    wrong = [i for i in ids if not isinstance(i, int) or isinstance(i, bool)]
+    if wrong:
+        raise TypeError(f"snapshot_ids: expected integer snapshot ids (e.g. 4 or [1, 4]), got {wrong!r}")
+    found = read.provenance(engine or connect(), ids)
+    missing = sorted(set(ids) - set(found["snapshot_id"].to_list()))
+    if missing:
+        raise UnknownCodeError(
+            f"unknown snapshot id(s) {', '.join(map(str, missing))}: no such snapshot is stored "
+            "(the snapshot_ids columns of indicator_values, observations and the export name the stored ones)"
+        )
+    return found
 
 
 def freshness(today: date | datetime | str | None = None, *, engine: Engine | None = None) -> pl.DataFrame:

@@ -14,17 +14,26 @@ snapshot id, computed values their source flags (`flag_meanings` says what a fla
 Assessments' observed_rate and required_rate are in the unit their `rate_unit` column names: % a year
 for the compound-rate methods (eurostat_sdg, open_sdg, linear_trajectory_check), the indicator's unit a
 year for german_strategy, score points a year for sdsn_trend; the outlook's required_rate is in % a year.
-pace_ratio and deviation_pct are the figures the reports and `kestava export` show. Dates may be given
-as ISO text ('2025-06-30'), areas as codes, names or municipality numbers (49). Most functions live in
-indicators.query (the report reads them there too); observations is here, as it adds the report's
-labels, and so are assessments and assess_at, which add the rates' units and the shown pace figures.
+pace_ratio and deviation_pct are the figures the reports and `kestava export` show (the export's unit
+pace_ratio is this pace_ratio); method_measure is each method's own stored measure, another number.
+Assessments' vintage is the export's vintage of their rows. Value kinds are VALUE_KINDS: a value set by a
+target (compensation_need) is target_derived, an assumed share (carbon_sink_estimate) assumption.
+
+Times are UTC: every datetime column is UTC-aware. A time argument (as_of, before, after, today) may be
+a date, a datetime or ISO text ('2025-06-30', '2025-06-30T12:00', '2025-06-30T15:00+03:00'); one with an
+offset or a time zone is converted to UTC, a naive one is read as UTC. Areas may be codes, names or
+municipality numbers (49). Most functions live in indicators.query (the report reads them there too);
+here they give their times UTC-aware; observations is here, as it adds the report's labels, and so are
+assessments and assess_at, which add the rates' units, the shown pace figures and the provenance.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import ParamSpec
 
 import polars as pl
 from sqlalchemy import Engine
@@ -44,11 +53,15 @@ from indicators.query import (
     MUNICIPALITIES_PATH as MUNICIPALITIES_PATH,
 )
 from indicators.query import (
+    VALUE_KINDS as VALUE_KINDS,
+)
+from indicators.query import (
     Areas,
     _area_codes,
     _area_list,
     _as_list,
     as_date,
+    utc_times,
 )
 from indicators.query import (
     area_names as area_names,
@@ -57,34 +70,10 @@ from indicators.query import (
     catalogue as catalogue,
 )
 from indicators.query import (
-    compare as compare,
-)
-from indicators.query import (
     connect as connect,
 )
 from indicators.query import (
-    freshness as freshness,
-)
-from indicators.query import (
-    indicator_values as indicator_values,
-)
-from indicators.query import (
     municipalities as municipalities,
-)
-from indicators.query import (
-    notes as notes,
-)
-from indicators.query import (
-    outlook as outlook,
-)
-from indicators.query import (
-    provenance as provenance,
-)
-from indicators.query import (
-    sectors as sectors,
-)
-from indicators.query import (
-    status_changes as status_changes,
 )
 from ingest.catalogue import load_catalogue
 from ingest.licensing import publishable
@@ -94,6 +83,32 @@ from storage import read, schema
 # are stored as fractions a year and given here in % a year; the others as stored
 RATE_COLUMNS = ("observed_rate", "required_rate")
 _RATE_UNIT_TEXT = {"compound": "% a year", "score_points": "score points a year"}
+
+
+_P = ParamSpec("_P")
+
+
+def _in_utc(function: Callable[_P, pl.DataFrame]) -> Callable[_P, pl.DataFrame]:
+    """The query function with its frame's times (stored as naive UTC) given as UTC-aware datetimes."""
+
+    @functools.wraps(function)
+    def in_utc(*args: _P.args, **kwargs: _P.kwargs) -> pl.DataFrame:
+        return utc_times(function(*args, **kwargs))
+
+    return in_utc
+
+
+indicator_values = _in_utc(query.indicator_values)
+outlook = _in_utc(query.outlook)
+sectors = _in_utc(query.sectors)
+compare = _in_utc(query.compare)
+provenance = _in_utc(query.provenance)
+freshness = _in_utc(query.freshness)
+status_changes = _in_utc(query.status_changes)
+notes = _in_utc(query.notes)
+# the API's names for the stored assessment columns: `as_of` is the export's `vintage`; `ratio` is each
+# method's own measure, not the pace ratio the reports show (pace_ratio)
+_ASSESSMENT_NAMES = {"as_of": "vintage", "ratio": "method_measure"}
 
 
 class RestrictedDataWarning(UserWarning):
@@ -130,7 +145,26 @@ def _shown_rates(frame: pl.DataFrame) -> pl.DataFrame:
         ),
         pl.Series("pace_ratio", [ratio for ratio, _ in figures], dtype=pl.Float64),
         pl.Series("deviation_pct", [deviation for _, deviation in figures], dtype=pl.Float64),
+    ).rename(_ASSESSMENT_NAMES)
+
+
+def _assessed_from(frame: pl.DataFrame, engine: Engine | None) -> pl.DataFrame:
+    """Assessments with the provenance of the values they were made from (the observed values of their
+    indicator and area, as `kestava export` cites them): unit, snapshot_ids, is_demo."""
+    columns = pl.Schema({"unit": pl.String(), "snapshot_ids": pl.List(pl.Int64()), "is_demo": pl.Boolean()})
+    if frame.height == 0:
+        return frame.with_columns(pl.lit(None, dtype=dtype).alias(name) for name, dtype in columns.items())
+    known = load_indicator_catalogue().indicators
+    bases = sorted({i.split(".", 1)[0] for i in frame["indicator"].unique()} & set(known))
+    values = query.stored_indicator_values(
+        bases, area=frame["area"].unique().sort().to_list(), kind="observed", engine=engine
     )
+    found = values.group_by("indicator", "area").agg(
+        pl.col("unit").first(),
+        pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
+        pl.col("is_demo").any(),
+    )
+    return frame.join(found.cast(columns), on=["indicator", "area"], how="left", maintain_order="left")
 
 
 def assessments(
@@ -142,14 +176,19 @@ def assessments(
 ) -> pl.DataFrame:
     """Stored assessments (the latest vintage by default; an indicator with a breakdown gives its parts').
 
-    Every input and output (details as JSON); observed_rate and required_rate in the unit `rate_unit`
+    Every input and output (details as JSON); `vintage` (UTC) is when the assessment was made (the
+    export's vintage of its assessment rows); observed_rate and required_rate in the unit `rate_unit`
     names (% a year for the compound-rate methods, the indicator's unit a year for german_strategy, score
-    points a year for sdsn_trend). `ratio` is each method's own stored measure (observed ÷ required pace;
-    the linear path's is the share of the straight path's change achieved, the German model's 1 −
-    deviation); `pace_ratio` and `deviation_pct` are what the reports and `kestava export` show: the pace
-    ratio (the linear path's of its compound rates, none for the German model) and the German model's
-    deviation in % of the remaining distance."""
-    return _shown_rates(query.assessments(indicator, area=area, latest=latest, engine=engine))
+    points a year for sdsn_trend). `pace_ratio` and `deviation_pct` are what the reports and
+    `kestava export` show (its unit `pace_ratio` or `% deviation`): the pace ratio, observed ÷ required
+    compound rate (none for the German model), and the German model's deviation in % of the remaining
+    distance. `method_measure` is each method's own stored measure: observed ÷ required pace for
+    eurostat_sdg, open_sdg and sdsn_trend (their pace_ratio), but another number for
+    linear_trajectory_check (the share of the straight path's change achieved) and german_strategy
+    (1 − deviation). unit, snapshot_ids and is_demo are those of
+    the observed values assessed (as the export cites them)."""
+    found = _shown_rates(query.assessments(indicator, area=area, latest=latest, engine=engine))
+    return utc_times(_assessed_from(found, engine))
 
 
 def assess_at(
@@ -159,8 +198,9 @@ def assess_at(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """Assess every indicator (or those named) as the data stood at `as_of` (None: now; a date, a datetime
-    or ISO text); nothing is stored. Rates, rate_unit, pace_ratio and deviation_pct as in assessments."""
-    return _shown_rates(query.assess_at(as_of, indicators, engine=engine))
+    or ISO text; naive times are UTC); nothing is stored. vintage, rates, rate_unit, pace_ratio,
+    deviation_pct and method_measure as in assessments."""
+    return utc_times(_shown_rates(query.assess_at(as_of, indicators, engine=engine)))
 
 
 def observations(
@@ -187,7 +227,7 @@ def observations(
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
     areas = _area_codes(_area_list(area), schema.series.c.area, engine)
-    frame = read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of))
+    frame = utc_times(read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of)))
     restricted = [d for d in wanted if not publishable(d, catalogue=catalogue)]
     if restricted and frame.height:
         warnings.warn(

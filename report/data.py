@@ -179,7 +179,7 @@ def _values(
     kind: str | Sequence[str],
 ) -> pl.DataFrame:
     try:
-        frame = query.indicator_values(indicator, area=area, kind=kind, engine=engine)
+        frame = query.stored_indicator_values(indicator, area=area, kind=kind, engine=engine)
     except UnknownCodeError as error:  # e.g. an area with no values yet (nothing fetched by a past period)
         raise MissingDataError(f"no stored values for the report: {error}") from error
     if frame.height == 0:

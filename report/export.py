@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +12,14 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from common.atomic import publish_file
-from indicators.catalogue import IndicatorCatalogue, ShareOfYearDerivation
+from indicators.catalogue import (
+    IndicatorCatalogue,
+    ReductionTarget,
+    ResidualDerivation,
+    ShareOfYearDerivation,
+)
 from indicators.outlook import outlook
+from indicators.query import shown_kind, utc_times
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -35,6 +41,7 @@ EXPORT_COLUMNS = (
     "unit",
     "flags",
     "method",
+    "method_version",
     "status",
     "score",
     "source",
@@ -43,6 +50,18 @@ EXPORT_COLUMNS = (
     "is_demo",
 )
 FORMATS = ("csv", "parquet", "json")
+# the export's column types where a column may be all null in a selection (the same types in every export)
+_TYPES = {
+    "value": pl.Float64(),
+    "lower": pl.Float64(),
+    "upper": pl.Float64(),
+    "score": pl.Float64(),
+    "snapshot_ids": pl.List(pl.Int64()),
+    "vintage": pl.Datetime("us"),
+    "is_demo": pl.Boolean(),
+}
+# times in CSV and JSON: ISO 8601 with the UTC offset
+_ISO_UTC = "%Y-%m-%dT%H:%M:%S%.6f%:z"
 
 
 def export_table(
@@ -53,9 +72,14 @@ def export_table(
     area: str | None = None,
     lang: str = "en",
 ) -> pl.DataFrame:
-    """indicator, area, period, value, unit, kind (observed/target/path/projection/estimate/assessment,
-    and the outlook to the next target: outlook_projection, outlook_year_reached, outlook_required_rate)
-    plus the assessment method, status and score, and provenance: source, snapshot ids, vintage, demo.
+    """indicator, area, period, value, unit, kind (the kinds of indicators.query.VALUE_KINDS: observed,
+    target, path, path_from_latest, projection, estimate, target_derived, assumption; assessment; and the
+    outlook to the next target: outlook_projection, outlook_year_reached, outlook_required_rate) plus the
+    assessment method (its id, as kestava.api gives it) and method_version, status and score, and
+    provenance: source, snapshot ids (a list), vintage (UTC), demo.
+
+    An assessment's value is the pace ratio (unit pace_ratio: observed ÷ required compound rate, as
+    kestava.api.assessments' pace_ratio) or the German model's deviation (unit "% deviation").
 
     The outlook rows are indicators.outlook's OLS row (method "ols"), the numbers the reports' headline
     and trajectory chart state: the projection for the target year with its 95 % band, the year the trend
@@ -72,6 +96,7 @@ def export_table(
         return frame.filter(pl.col("area") == area) if area else frame
 
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
+    frame = frame.with_columns(shown_kind("indicator_id"))  # a derived indicator's values are not observed
     id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
     sources = _sources(engine, {i for ids in id_lists for i in ids}, lang)
 
@@ -103,12 +128,12 @@ def export_table(
                 "unit": r["unit"],
                 "flags": r["flags"],
                 "source": cite(ids, r["area"], r["indicator_id"]),
-                "snapshot_ids": ",".join(str(i) for i in ids),
+                "snapshot_ids": ids,
                 "vintage": r["vintage"],
                 "is_demo": r["is_demo"],
             }
         )
-    rows.extend(_outlook_rows(frame, catalogue))
+    rows.extend(_outlook_rows(frame, catalogue, cite))
     assessed = query_frame(engine, select(schema.assessment))
     if assessed.height:
         latest = selected(
@@ -118,7 +143,7 @@ def export_table(
             ids, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
             ratio, deviation = pace_figures(r)  # as the progress dashboard states them
             # a method without a target states a status, no ratio nor deviation: no value, so no unit
-            unit = "% deviation" if deviation is not None else "ratio" if ratio is not None else None
+            unit = "% deviation" if deviation is not None else "pace_ratio" if ratio is not None else None
             rows.append(
                 {
                     "indicator": r["indicator_id"],
@@ -127,21 +152,22 @@ def export_table(
                     "kind": "assessment",
                     "value": deviation if deviation is not None else ratio,
                     "unit": unit,
-                    "method": f"{r['method']} ({r['method_version']})",
+                    "method": r["method"],
+                    "method_version": r["method_version"],
                     "status": r["status"],
                     "score": r["score"],
                     "source": "; ".join(
                         sorted({sources[i].text(r["area"], lang) for i in ids if i in sources})
                     )
                     or None,
-                    "snapshot_ids": ",".join(str(i) for i in sorted(ids)) or None,
+                    "snapshot_ids": sorted(ids) or None,
                     "vintage": r["as_of"],
                     "is_demo": demo if ids else None,
                 }
             )
-    table = pl.DataFrame(rows, infer_schema_length=None)
+    table = pl.DataFrame(rows, schema_overrides=_TYPES, infer_schema_length=None)
     if table.height == 0:
-        return pl.DataFrame(schema=dict.fromkeys(EXPORT_COLUMNS, pl.String))
+        return pl.DataFrame(schema={c: _TYPES.get(c, pl.String()) for c in EXPORT_COLUMNS})
     names = {
         e: (_name(catalogue, e, lang), catalogue.get(e).sdg_code)
         for e in table["indicator"].unique().to_list()
@@ -152,9 +178,10 @@ def export_table(
     )
     for column in EXPORT_COLUMNS:
         if column not in table.columns:
-            table = table.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+            table = table.with_columns(pl.lit(None, dtype=_TYPES.get(column, pl.String())).alias(column))
     # a total order: the same data export to the same bytes (the site rewrites a download only on a change)
-    return table.select(EXPORT_COLUMNS).sort("indicator", "area", "kind", "period", "method", nulls_last=True)
+    order = ("indicator", "area", "kind", "period", "method")
+    return utc_times(table.select(EXPORT_COLUMNS).sort(order, nulls_last=True))
 
 
 def why_empty(
@@ -194,8 +221,11 @@ def publishable_indicator(catalogue: IndicatorCatalogue, indicator_id: str) -> b
     return all(publishable(dataset) for dataset in catalogue.datasets_of(indicator_id))
 
 
-def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[dict[str, object]]:
-    """The OLS outlook of every indicator and area with observed values and a later target, as export rows."""
+def _outlook_rows(
+    values: pl.DataFrame, catalogue: IndicatorCatalogue, cite: Callable[[list[int], str, str], str]
+) -> list[dict[str, object]]:
+    """The OLS outlook of every indicator and area with observed values and a later target, as export rows,
+    each citing (cite) the source of the latest observed value it runs from, as that value's row does."""
     if values.height == 0:
         return []
     annual = values.filter(pl.col("period").str.contains(r"^\d{4}$")).select(
@@ -219,12 +249,14 @@ def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[d
             latest = part.filter(
                 pl.col("area") == r["area"], pl.col("kind") == "observed", pl.col("year") == r["latest_year"]
             ).row(0, named=True)
+            ids = json.loads(latest["snapshot_ids"])
             common = {
                 "indicator": indicator,
                 "area": r["area"],
                 "period": str(r["target_year"]),
                 "method": "ols",
-                "snapshot_ids": ",".join(str(i) for i in json.loads(latest["snapshot_ids"])),
+                "source": cite(ids, r["area"], str(indicator)),
+                "snapshot_ids": ids,
                 "vintage": latest["vintage"],
                 "is_demo": latest["is_demo"],
             }
@@ -287,12 +319,29 @@ class _Cited:
 
 
 def _assumptions(catalogue: IndicatorCatalogue, lang: str) -> dict[str, str]:
-    """The indicators that are an assumption on a source's value (derive kind share_of_year: a share of
-    one year's value), each with the assumption in words: their values are not the cited source's figures."""
+    """The indicators whose values are not a source's figures, each with how they are derived in words: an
+    assumption on a source's value (derive kind share_of_year: a share of one year's value) or the value a
+    reduction target sets (residual: e.g. 20 % of the 1990 value for −80 %); the source cited is then that
+    of the base value."""
     found: dict[str, str] = {}
     for indicator_id, indicator in catalogue.indicators.items():
         derive = indicator.derive
-        if isinstance(derive, ShareOfYearDerivation):
+        if isinstance(derive, ResidualDerivation):
+            source = catalogue.get(derive.of)
+            found[indicator_id] = "; ".join(
+                t(
+                    "export.residual",
+                    lang,
+                    share=format_percent((1 - target.reduction) * 100, lang),
+                    base_year=target.base_year,
+                    reduction=format_percent(target.reduction * 100, lang),
+                    year=target.year,
+                    of=_name(catalogue, derive.of, lang),
+                )
+                for target in source.targets
+                if isinstance(target, ReductionTarget)
+            )
+        elif isinstance(derive, ShareOfYearDerivation):
             found[indicator_id] = t(
                 "export.share_of_year",
                 lang,
@@ -330,6 +379,16 @@ def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, _Ci
     return cited
 
 
+def export_text(table: pl.DataFrame, fmt: str) -> str:
+    """The table as CSV or JSON text: times in ISO 8601 with their UTC offset; snapshot_ids a list in JSON,
+    comma-joined text in CSV (a cell holds no list)."""
+    if fmt == "csv":
+        joined = pl.col("snapshot_ids").cast(pl.List(pl.String)).list.join(",")
+        return table.with_columns(joined).write_csv(datetime_format=_ISO_UTC)
+    times = [name for name, dtype in table.schema.items() if isinstance(dtype, pl.Datetime)]
+    return table.with_columns(pl.col(times).dt.to_string(_ISO_UTC)).write_json()
+
+
 def write_export(table: pl.DataFrame, fmt: str, out: Path | None) -> str | None:
     """Write the table as csv, parquet or json to out (csv/json to the returned string when out is None)."""
     if fmt not in FORMATS:
@@ -340,7 +399,7 @@ def write_export(table: pl.DataFrame, fmt: str, out: Path | None) -> str | None:
         with publish_file(out) as part:  # a killed export leaves the previous file, never half a file
             table.write_parquet(part)
         return None
-    text = table.write_csv() if fmt == "csv" else table.write_json()
+    text = export_text(table, fmt)
     if out is None:
         return text
     with publish_file(out) as part:

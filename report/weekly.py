@@ -743,6 +743,7 @@ def write_xlsx(frame: pl.DataFrame, path: Path, sheet: str, decimals: Mapping[st
         "nan_inf_to_errors": True,
         "strings_to_formulas": False,  # a text beginning with "=" stays text
         "default_date_format": "yyyy-mm-dd;@",
+        "remove_timezone": True,  # Excel has no time zones: a UTC time (the exports' vintage) as written
     }
     with xlsxwriter.Workbook(str(path), options) as workbook:
         frame.write_excel(

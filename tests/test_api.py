@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -290,7 +292,9 @@ def test_pace_ratio_and_deviation_are_those_the_report_shows(loaded_engine: Engi
     observed = (latest / base) ** (1 / (linear["latest_year"] - linear["base_year"])) - 1
     required = (target / base) ** (1 / (linear["target_year"] - linear["base_year"])) - 1
     assert linear["pace_ratio"] == pytest.approx(observed / required, rel=1e-9)
-    assert linear["ratio"] != pytest.approx(linear["pace_ratio"])  # the stored measure is another one
+    # the method's own measure (the share of the straight path's change achieved) is another number
+    assert linear["method_measure"] != pytest.approx(linear["pace_ratio"])
+    assert "ratio" not in rows["linear_trajectory_check"]  # one word, one number: pace_ratio
     projected = german["latest_value"] + german["observed_rate"] * (
         german["target_year"] - german["latest_year"]
     )
@@ -314,7 +318,7 @@ def test_assess_at_before_any_data_is_empty_with_the_columns_and_types_of_a_full
     full = api.assess_at(None, "ghg_total", engine=loaded_engine)
     empty = api.assess_at(date(2000, 1, 1), "ghg_total", engine=loaded_engine)
     assert full.height > 0 and empty.height == 0 and empty.schema == full.schema
-    assert full.schema["observed_rate"] == pl.Float64 and full.schema["as_of"] == pl.Datetime("us")
+    assert full.schema["observed_rate"] == pl.Float64 and full.schema["vintage"] == pl.Datetime("us", "UTC")
 
 
 def test_a_frame_s_types_do_not_depend_on_its_values(loaded_engine: Engine) -> None:
@@ -355,3 +359,71 @@ def test_arguments_in_the_forms_the_docs_promise(loaded_engine: Engine) -> None:
     assert api.provenance(one, engine=loaded_engine).equals(api.provenance([one], engine=loaded_engine))
     with pytest.raises(TypeError, match="expected one indicator id"):
         api.outlook(["ghg_total"], engine=loaded_engine)  # type: ignore[arg-type]
+
+
+def test_a_value_derived_from_a_target_or_an_assumption_is_not_observed(loaded_engine: Engine) -> None:
+    """compensation_need is what the −80 % target leaves (20 % of 1990), the sink 21 % of 2019: neither is
+    an observation, and `kind` says which they are."""
+    ghg = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    of_year = dict(ghg.select("year", "value").iter_rows())
+    need = api.indicator_values("compensation_need", engine=loaded_engine).row(0, named=True)
+    assert need["kind"] == "target_derived" and need["value"] == pytest.approx(of_year[1990] * 0.2)
+    sink = api.indicator_values("carbon_sink_estimate", engine=loaded_engine).row(0, named=True)
+    assert sink["kind"] == "assumption" and sink["value"] == pytest.approx(of_year[2019] * 0.21)
+    assumed = api.indicator_values(kind="assumption", engine=loaded_engine)
+    assert assumed["indicator"].unique().to_list() == ["carbon_sink_estimate"]
+    observed = api.indicator_values(kind="observed", engine=loaded_engine)
+    assert not observed["indicator"].is_in(["compensation_need", "carbon_sink_estimate"]).any()
+
+
+def test_an_unknown_kind_is_an_error_listing_the_kinds(loaded_engine: Engine) -> None:
+    with pytest.raises(UnknownCodeError) as caught:
+        api.indicator_values("ghg_total", kind="assessment", engine=loaded_engine)
+    assert all(kind in str(caught.value) for kind in VALUE_KINDS), caught.value
+
+
+def test_provenance_of_a_snapshot_that_does_not_exist_is_an_error_naming_it(loaded_engine: Engine) -> None:
+    with pytest.raises(UnknownCodeError, match=r"unknown snapshot id\(s\) 99999:"):
+        api.provenance([1, 99999], engine=loaded_engine)
+    with pytest.raises(TypeError, match="expected integer snapshot ids"):
+        api.provenance(["abc"], engine=loaded_engine)  # type: ignore[list-item]
+
+
+def test_times_are_utc_and_an_argument_with_an_offset_is_converted(loaded_engine: Engine) -> None:
+    values = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    assert values.schema["vintage"] == pl.Datetime("us", "UTC")
+    assessed = api.assessments("ghg_total", area="049", engine=loaded_engine)
+    assert assessed.schema["vintage"] == pl.Datetime("us", "UTC") and "as_of" not in assessed.columns
+    fetched = api.provenance(values["snapshot_ids"][0].to_list(), engine=loaded_engine)["fetched_at"]
+    assert fetched.dtype == pl.Datetime("us", "UTC")
+    # one instant three ways: an offset, UTC, and a naive time (read as UTC) give the same statuses
+    moment = values["vintage"].max()
+    assert isinstance(moment, datetime) and moment.tzinfo is not None
+    helsinki = moment.astimezone(ZoneInfo("Europe/Helsinki"))
+    at_offset = api.assess_at(helsinki.isoformat(), "ghg_total", engine=loaded_engine)
+    at_utc = api.assess_at(moment, "ghg_total", engine=loaded_engine)
+    at_naive = api.assess_at(moment.replace(tzinfo=None), "ghg_total", engine=loaded_engine)
+    assert at_offset.height > 0 and at_offset.equals(at_utc) and at_naive.equals(at_utc)
+    # an hour before the data, in Helsinki time read as UTC would be after it: nothing assessed yet
+    before = (moment - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Helsinki"))
+    assert api.assess_at(before, "ghg_total", engine=loaded_engine).height == 0
+
+
+def test_assessments_carry_the_provenance_of_the_values_they_assessed(loaded_engine: Engine) -> None:
+    assessed = api.assessments("syke_ghg_hinku", area=["091", "837"], engine=loaded_engine)
+    areas = ["091", "837"]
+    values = api.indicator_values("syke_ghg_hinku", area=areas, kind="observed", engine=loaded_engine)
+    for row in assessed.iter_rows(named=True):
+        own = values.filter(pl.col("area") == row["area"])
+        assert row["unit"] == "kt CO2e"
+        assert row["snapshot_ids"] == sorted(set(own["snapshot_ids"].explode().to_list()))
+        assert row["is_demo"] is own["is_demo"].any()
+
+
+def test_every_installed_package_says_it_is_typed() -> None:
+    """PEP 561: without py.typed mypy treats `from kestava import api` in a notebook's script as untyped."""
+    root = Path(__file__).resolve().parent.parent
+    build = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = build["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert "kestava" in packages and "report" in packages
+    assert [p for p in packages if not (root / p / "py.typed").is_file()] == []

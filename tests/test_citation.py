@@ -99,7 +99,7 @@ def test_an_assumed_value_is_exported_as_the_assumption_it_is_not_as_the_sources
     assert derive.kind == "share_of_year"  # the catalogue's sink is a share of one year's emissions
     for lang, word in (("fi", "oletus"), ("sv", "antagande"), ("en", "assumption")):
         table = export_table(loaded_engine, catalogue, ["carbon_sink_estimate"], lang=lang)
-        sink = table.filter(pl.col("kind") == "observed")
+        sink = table.filter(pl.col("kind") == "assumption")  # not an observation (indicators.query)
         assert sink.height == 1 and sink["period"].item() == str(derive.year)
         source = str(sink["source"].item())
         # the assumption comes first, then the figure it is taken of (HSY's XLSX), never HSY alone
@@ -108,3 +108,21 @@ def test_an_assumed_value_is_exported_as_the_assumption_it_is_not_as_the_sources
         hsy_total = export_table(loaded_engine, catalogue, ["ghg_total"], area="049", lang=lang)
         cited = hsy_total.filter(pl.col("kind") == "observed", pl.col("period") == str(derive.year))
         assert source.endswith(str(cited["source"].item())), (source, cited["source"].item())
+
+
+def test_a_value_derived_from_a_target_cites_the_target_then_the_base_value(loaded_engine: Engine) -> None:
+    """compensation_need is 20 % of 1990 (the −80 % target), not HSY's figure: its source says so first."""
+    catalogue = load_indicator_catalogue()
+    for lang, words in (
+        ("fi", "johdettu tavoitteesta: 20 % vuoden 1990 arvosta"),
+        ("sv", "härlett ur målet: 20 % av värdet för 1990"),
+        ("en", "derived from the target: 20 % of the 1990 value"),
+    ):
+        table = export_table(loaded_engine, catalogue, ["compensation_need"], lang=lang)
+        need = table.row(0, named=True)
+        assert table.height == 1 and need["kind"] == "target_derived" and need["period"] == "2030"
+        source = str(need["source"])
+        assert source.replace("\u00a0", "").replace(" %", "%").startswith(words.replace(" %", "%")), source
+        hsy_total = export_table(loaded_engine, catalogue, ["ghg_total"], area="049", lang=lang)
+        base = hsy_total.filter(pl.col("kind") == "observed", pl.col("period") == "1990")
+        assert source.endswith(str(base["source"].item())), source

@@ -530,7 +530,7 @@ def test_an_assessment_without_a_value_has_no_unit(computed: Path) -> None:
     assessed = pl.read_csv(out, infer_schema_length=None).filter(pl.col("kind") == "assessment")
     assert assessed.filter(pl.col("value").is_null()).height > 0  # methods without a target
     assert assessed.filter(pl.col("value").is_null(), pl.col("unit").is_not_null()).height == 0
-    assert set(assessed.filter(pl.col("value").is_not_null())["unit"]) <= {"ratio", "% deviation"}
+    assert set(assessed.filter(pl.col("value").is_not_null())["unit"]) <= {"pace_ratio", "% deviation"}
 
 
 def test_an_export_that_selects_nothing_says_why_and_exits_1(computed: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from sqlalchemy import Engine, select
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.run import ingest
+from kestava import api
 from report.export import export_table, write_export
 from storage import schema
 from storage.rawstore import RawStore
@@ -198,11 +201,34 @@ def test_export_is_tidy_with_provenance(loaded: Engine, tmp_path: Path) -> None:
     assert observed["name"] == "Kasvihuonekaasupäästöt" and observed["sdg"] == "13.2.2"
     assert "HSY (CC BY 4.0)" in observed["source"] and "hri.fi" in observed["source"]
     assert observed["is_demo"] is True and observed["snapshot_ids"]
+    assert isinstance(observed["snapshot_ids"], list) and observed["vintage"].tzinfo is not None
+    assessed = api.assessments("ghg_total", area="049", engine=loaded)
+    exported = table.filter(pl.col("kind") == "assessment")
+    # the method's id and version in two columns, as kestava.api gives them
+    assert sorted(exported.select("method", "method_version").rows()) == sorted(
+        assessed.select("method", "method_version").rows()
+    )
     out = tmp_path / "x.parquet"
     write_export(table, "parquet", out)
-    assert pl.read_parquet(out).height == table.height
+    from_parquet = pl.read_parquet(out)
+    assert from_parquet.height == table.height
+    assert from_parquet.schema["snapshot_ids"] == pl.List(pl.Int64)
+    assert from_parquet.schema["vintage"] == pl.Datetime("us", "UTC")
     csv = write_export(table, "csv", None)
     assert csv is not None and csv.startswith("indicator,name,sdg,area,period,kind,value")
+    iso_utc = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$"
+    as_text = {"vintage": pl.String, "snapshot_ids": pl.String}
+    from_csv = pl.read_csv(io.StringIO(csv), infer_schema_length=None, schema_overrides=as_text)
+    assert from_csv["vintage"].str.contains(iso_utc).all()
+    joined = [",".join(map(str, ids)) for ids in table["snapshot_ids"].fill_null([]).to_list()]
+    assert from_csv["snapshot_ids"].fill_null("").to_list() == joined  # text in a CSV cell
+    text = write_export(table, "json", None)
+    assert text is not None
+    rows = json.loads(text)
+    assert all(re.match(iso_utc, row["vintage"]) for row in rows)
+    assert {type(row["snapshot_ids"]) for row in rows} == {list}
+    # as the README says: polars reads it whole when told to look at every row (score is null at first)
+    assert pl.read_json(io.StringIO(text), infer_schema_length=None).height == table.height
     with pytest.raises(ValueError, match="expected one of"):
         write_export(table, "xlsx", None)
 

@@ -153,9 +153,11 @@ def test_export_outlook_rows_are_the_headline_numbers(loaded_engine: Engine) -> 
     assert (None if reached is None else int(reached)) == h.year_reached
     assert h.required_rate is not None
     assert abs(by_kind["outlook_required_rate"]["value"] - h.required_rate * 100) < 1e-9
-    # traceable like every other row: the snapshots of the latest observed value
+    # traceable like every other row: the snapshots and the source of the latest observed value
     observed = table.filter(pl.col("kind") == "observed", pl.col("period") == str(h.latest_year))
-    assert projection["snapshot_ids"] == observed["snapshot_ids"].item()
+    for row in by_kind.values():
+        assert row["snapshot_ids"] == observed["snapshot_ids"].item().to_list()
+        assert row["source"] and row["source"] == observed["source"].item()
 
 
 def test_council_and_weekly_reports_state_the_same_outlook(loaded_engine: Engine, tmp_path: Path) -> None:

@@ -380,7 +380,7 @@ def test_the_export_states_the_assessments_pace_as_the_dashboard_does(loaded_eng
 
     linear = _dashboard_row(loaded_engine, "en", "ghg_total", "linear")
     value, unit = exported("linear_trajectory_check")
-    assert value == pytest.approx(linear["ratio"]) and unit == "ratio"
+    assert value == pytest.approx(linear["ratio"]) and unit == "pace_ratio"  # kestava.api's name
     german = _dashboard_row(loaded_engine, "en", "ghg_total", "german")
     value, unit = exported("german_strategy")
     assert value == pytest.approx(german["deviation"]) and unit == "% deviation"

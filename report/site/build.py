@@ -24,7 +24,7 @@ from common.atomic import publish_directory
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import RECONCILED, peer_indicators
 from report.data import HELSINKI_TZ
-from report.export import export_table
+from report.export import export_table, export_text
 from report.i18n import LANGS, t
 from report.phone import PHONE_MEDIA
 from report.render import Rendered, Renderer
@@ -246,8 +246,8 @@ def _downloads(
     base = pl.col("indicator").str.split(".").list.first()
     for indicator in changed:
         part = table.filter(base == indicator)
-        writer.write(f"data/{indicator}.csv", part.write_csv().encode("utf-8"))
-        writer.write(f"data/{indicator}.json", part.write_json().encode("utf-8"))
+        writer.write(f"data/{indicator}.csv", export_text(part, "csv").encode("utf-8"))
+        writer.write(f"data/{indicator}.json", export_text(part, "json").encode("utf-8"))
         xlsx = f"data/{indicator}.xlsx"
         target = writer.folder / xlsx
         target.parent.mkdir(parents=True, exist_ok=True)

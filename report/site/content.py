@@ -251,7 +251,7 @@ def _main_area(areas: Sequence[str]) -> str:
 def _values(data: SiteData, indicator: str) -> pl.DataFrame:
     """The indicator's stored values (its breakdown's parts included), read once per build for all."""
     if "values" not in data.cache:
-        every = query.indicator_values(engine=data.engine)
+        every = query.stored_indicator_values(engine=data.engine)
         base = (
             every.get_column("indicator").str.split(".").list.first()
             if every.height
@@ -265,7 +265,7 @@ def _values(data: SiteData, indicator: str) -> pl.DataFrame:
     found: dict[tuple[str, ...], pl.DataFrame] = data.cache["values"]
     frame = found.get((indicator,))
     if frame is None:
-        return query.indicator_values(indicator, engine=data.engine).head(0)
+        return query.stored_indicator_values(indicator, engine=data.engine).head(0)
     return frame
 
 
