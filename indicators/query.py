@@ -135,7 +135,7 @@ def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Eng
     return [area_code(area, stored) for area in areas]
 
 
-def _check_indicators(indicators: list[str] | None, otherwise: str = "") -> None:
+def check_indicators(indicators: list[str] | None, otherwise: str = "") -> None:
     """UnknownCodeError for an indicator id the catalogue does not know (a breakdown part checked against
     its parent's expanded ids), naming the nearest ids (or, none near, `otherwise`: where to find them); an
     indicator's name in fi, sv or en is pointed to its id."""
@@ -254,7 +254,7 @@ def stored_indicator_values(
     table = schema.indicator_value
     query = select(table)
     indicators, kinds = _as_list(indicator), _as_list(kind)
-    _check_indicators(indicators)
+    check_indicators(indicators)
     for stored_kind in kinds or []:
         if stored_kind not in STORED_VALUE_KINDS:
             raise unknown_code("stored kind", stored_kind, STORED_VALUE_KINDS)
@@ -294,7 +294,7 @@ def assessments(
     table = schema.assessment
     query = select(table)
     indicators = _as_list(indicator)
-    _check_indicators(indicators)
+    check_indicators(indicators)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
     if indicators:
@@ -319,7 +319,7 @@ def outlook(indicator: str, *, area: Areas | None = None, engine: Engine | None 
             f"indicator: expected one indicator id (text, e.g. 'ghg_total'), got {indicator!r}; "
             "call outlook once per indicator"
         )
-    _check_indicators([indicator])
+    check_indicators([indicator])
     entry = load_indicator_catalogue().get(indicator)
     values = indicator_values(indicator, area=area, kind=["observed", "target"], engine=engine)
     values = values.filter(pl.col("indicator") == indicator)
@@ -402,7 +402,7 @@ def assess_at(
     """Assess every indicator (or those named) as the data stood at `as_of` (None: now; a date, a datetime
     or ISO text); nothing is stored."""
     wanted = _as_list(indicators)
-    _check_indicators(wanted)
+    check_indicators(wanted)
     parents = list(dict.fromkeys(i.split(".", 1)[0] for i in wanted)) if wanted else None
     return _only(assess_as_of(engine or connect(), as_date("as_of", as_of), parents), wanted)
 
@@ -423,7 +423,7 @@ def status_changes(
     if end is not None and _moment(end) < _moment(start):
         raise ValueError(f"after ({end}) is earlier than before ({start}): give the earlier vintage first")
     wanted = _as_list(indicators)
-    _check_indicators(wanted)
+    check_indicators(wanted)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), schema.indicator_value.c.area, engine)
     return explain_changes(engine, start, end, wanted, areas=areas)

@@ -561,7 +561,7 @@ def export_command(
 
     from indicators.catalogue import load_indicator_catalogue
     from indicators.lookup import UnknownCodeError
-    from indicators.query import _check_indicators
+    from indicators.query import check_indicators
     from report.export import FORMATS, export_table, why_empty, write_export
     from storage import schema
     from storage.engine import open_existing_database
@@ -578,7 +578,7 @@ def export_command(
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise typer.BadParameter(f"cannot write into the folder {folder}", param_hint="--out")
     try:  # the whole id: a breakdown part too (ghg_by_sector.foo), as the API checks it
-        _check_indicators(list(indicators or []), otherwise=INDICATOR_IDS_HINT)
+        check_indicators(list(indicators or []), otherwise=INDICATOR_IDS_HINT)
     except UnknownCodeError as error:
         raise typer.BadParameter(str(error), param_hint="INDICATOR") from None
     catalogue = load_indicator_catalogue()
