@@ -1451,6 +1451,9 @@ def build_reports(
         # process built, and this process idle while they drew). Each language is published (atomically,
         # common.atomic) as soon as it is finished; one that fails leaves its previous report in place,
         # and the languages not yet finished too (the error goes up, as before).
+        # one compile time for the run: every language says the same "Compiled …" (each asking the clock
+        # when it was finished said 23.18 in Finnish and 23:19 in Swedish and English)
+        compiled = datetime.now(rd.HELSINKI_TZ).replace(tzinfo=None)
         with ExitStack() as unfinished:
             started = {}
             for lang in langs:
@@ -1467,6 +1470,7 @@ def build_reports(
                     found=found,
                     links=links,
                     shared=shared,
+                    compiled=compiled,
                 )
                 started[lang] = (final, publishing, report)
             for lang, (final, publishing, report) in started.items():
@@ -1498,6 +1502,7 @@ class _StartedReport:
     results: list[ChartResult]
     timings: dict[str, float]
     started: float
+    compiled: datetime  # the run's compile time, Finnish local time: the same in every language
 
 
 def _start_report(
@@ -1509,6 +1514,7 @@ def _start_report(
     renderer: Renderer | None,
     found: rd.Changes | None,
     links: Mapping[str, Any],
+    compiled: datetime,
     shared: dict[Any, Any] | None = None,
 ) -> _StartedReport:
     """Start the report's files in folder (an unpublished directory): the sections' data, and every
@@ -1556,6 +1562,7 @@ def _start_report(
         results,
         timings,
         started,
+        compiled,
     )
 
 
@@ -1586,7 +1593,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
     is_demo = _any_demo(engine, [i for ids in chart_ids.values() for i in ids]) or any(
         r.spec and r.spec["usermeta"]["kestava"]["is_demo"] for r in results
     )
-    generated = format_datetime(datetime.now(rd.HELSINKI_TZ).replace(tzinfo=None), lang)
+    generated = format_datetime(report.compiled, lang)
     if period.kind == "week":
         title = t("report.title_weekly", lang, week=period.number, year=period.year)
     else:
