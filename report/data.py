@@ -58,6 +58,7 @@ __all__ = [
     "dashboard_frame",
     "dataset_label",
     "dataset_title",
+    "display_name",
     "format_value",
     "freshness_frame",
     "headline",
@@ -425,7 +426,9 @@ def _primary_assessments(
     )
 
 
-def _display_name(indicator: str, area: str, lang: str) -> str:
+def display_name(indicator: str, area: str, lang: str) -> str:
+    """An indicator's name in lang, with the area in brackets when its figures are not Espoo's
+    ("Recycling rate of municipal waste (Finland)"): the report's grid and the site's lists name them so."""
     name = indicator_label(indicator, lang)
     return name if area == ESPOO else f"{name} ({area_label(area, lang)})"
 
@@ -475,7 +478,7 @@ def dashboard_frame(
         ratio, deviation = pace_figures(r)
         rows.append(
             {
-                "indicator": _display_name(r["indicator"], r["area"], lang),
+                "indicator": display_name(r["indicator"], r["area"], lang),
                 "indicator_id": r["indicator"],
                 "area": r["area"],
                 "sdg": _sdg_target(r["indicator"]),

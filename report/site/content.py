@@ -151,7 +151,8 @@ def listed_indicators(data: SiteData) -> list[str]:
 def _statuses(
     data: SiteData, lang: str, indicators: Sequence[str] | None = None
 ) -> dict[str, list[dict[str, str]]]:
-    """Per indicator id: its methods' latest statuses (name, status, level, reason) in lang."""
+    """Per indicator id: its methods' latest statuses (name, status, level, reason) in lang; a status measured
+    without a target (the methods' trend-only variants) says so (site.status_no_target)."""
     key = ("statuses", lang)
     if key not in data.cache:
         data.cache[key] = rd.status_frame(data.engine, lang)
@@ -160,11 +161,16 @@ def _statuses(
         frame = frame.filter(pl.col("indicator_id").is_in(list(indicators)))
     found: dict[str, list[dict[str, str]]] = {}
     for r in frame.iter_rows(named=True):
+        status = str(r["status_name"])
+        if r["target_year"] is None and r["level"] != "none":
+            # a trend-only verdict says so where it stands (beside ghg_total's target-based one on a goal
+            # page, "significant progress" read as on track)
+            status = t("site.status_no_target", lang, status=status)
         found.setdefault(str(r["indicator_id"]), []).append(
             {
                 "method": str(r["method_name"]),
                 "method_id": str(r["method"]),
-                "status": str(r["status_name"]),
+                "status": status,
                 "level": str(r["level"]),
                 "reason": str(r["reason"]),
                 "area": str(r["area_name"]),
@@ -780,16 +786,19 @@ def _title_of(site_chart: SiteChart | None) -> str:
 
 
 def _listing(data: SiteData, ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
-    """Rows of an indicator list: name, address, SDG, unit and its first method's status."""
+    """Rows of an indicator list: name (with the area of its figures where it is not Espoo, as on its page),
+    address, SDG, unit and its first method's status."""
     catalogue = load_indicator_catalogue()
     statuses = _statuses(data, lang)
     rows = []
     for indicator in ids:
         entry = catalogue.get(indicator)
+        areas = _values(data, indicator).get_column("area").unique().to_list()
         rows.append(
             {
                 "id": indicator,
-                "name": _name(entry, lang),
+                # whose figures they are, as the report's grid says: "… (Finland)" where not Espoo's
+                "name": rd.display_name(indicator, _main_area(areas) if areas else HOME_AREA, lang),
                 "href": f"{indicator}.html",
                 "sdg": entry.sdg_code,
                 "unit": entry.unit,
