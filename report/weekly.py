@@ -31,6 +31,8 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
+from indicators import query
+from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
@@ -836,6 +838,30 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
                     "reason": r["reason"],
                 }
             )
+    # the grid's other verdicts of the same indicator, and why they differ from the headline's (the German
+    # model's "current pace" is the mean change of five years, the headline's the least-squares trend):
+    # the explanation the site's indicator page gives (report.data.projection_notes)
+    german_year = statuses.filter(pl.col("method") == "german_strategy").get_column("target_year").to_list()
+    trend_note, german_note = rd.projection_notes(
+        query.indicator_values(h.indicator, area=h.area, engine=engine),
+        h.indicator,
+        h.area,
+        kt,
+        german_year[0] if german_year else None,
+        lang,
+    )
+    others = [
+        {
+            "method": r["method_name"],
+            "status": r["status_name"],
+            "level": r["level"],
+            "reason": r["reason"],
+            "basis": german_note if r["method"] == "german_strategy" else "",
+        }
+        for method in load_indicator_catalogue().get(h.indicator).assess
+        if method not in HEADLINE_METHODS
+        for r in statuses.filter(pl.col("method") == method).head(1).iter_rows(named=True)
+    ]
     required = None
     if h.latest_year < h.target_year and h.gap > 0:
         rate = h.required_rate
@@ -869,6 +895,8 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
             ),
         }
     return {
+        "others": others,
+        "trend_note": trend_note if others else "",
         "heading": t("report.headline_heading", lang, gen=gen, year=h.target_year),
         "lead": t(
             "report.headline_lead",
@@ -1290,6 +1318,8 @@ def _ui(lang: str) -> dict[str, str]:
         "toc",
         "figures_label",
         "status_heading",
+        "other_methods_heading",
+        "other_methods_intro",
         "new_data_heading",
         "new_data_none",
         "revised_heading",

@@ -231,6 +231,30 @@ def test_headline_states_value_target_gap_pace_and_status(full: weekly.ReportRes
     assert f"339{NBSP}kt CO₂e" in text  # the linear path's value in 2024: the reason
 
 
+def test_the_headline_says_why_the_grids_other_verdicts_differ(
+    loaded_engine: Engine, full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """The grid's German model ("nearly on track", 260 kt in 2030 at its pace) and SDSN verdicts of the
+    headline indicator stand under the headline with the explanation the site's page gives: the headline's
+    "at the current pace" figure is the least-squares trend, the German model's the five-year mean change,
+    both for 2030 (fi, sv, en)."""
+    h = rd.headline(loaded_engine)
+    assert h.projected_value is not None
+    for lang, path in {"fi": full.path, **light}.items():
+        text = " ".join(parse(path).text)
+        section = text[text.index(t("report.other_methods_heading", lang)) :]
+        german = t(
+            "site.projection_method_german",
+            lang,
+            year=str(h.target_year),
+            projected=rd.format_value(h.projected_value, h.unit, lang),  # the headline's own figure
+        )
+        assert german in section, lang
+        for method in ("german", "sdsn"):
+            assert f"{t(f'method.{method}', lang)}: " in section, (lang, method)
+        assert t("site.projection_method", lang, first="2015", last="2024") in section, lang
+
+
 def test_headline_numbers(loaded_engine: Engine) -> None:
     h = rd.headline(loaded_engine)
     assert (h.base_year, h.base_value, h.target_year) == (1990, 1060.0, 2030)

@@ -685,3 +685,27 @@ def test_the_circular_economy_page_says_whose_figures_it_lists(built: Built) -> 
             assert items[f"indicators/{indicator}.html"].startswith(f"{name} ({finland})"), (lang, indicator)
         espoo = _items(_page(built, f"{lang}/goals/sdg-13.html"))["../indicators/ghg_total.html"]
         assert espoo.startswith(f"{load_indicator_catalogue().get('ghg_total').name.get(lang)} SDG")
+
+
+def test_the_german_models_sentence_compares_the_trend_in_its_own_target_year(built: Built) -> None:
+    """On the recycling rate the German model's figure is for 2025, its target year; the sentence on the
+    chart's trend names the trend's value in 2025 too, not in 2035 (the horizon), so "hence the two figures
+    differ" compares like with like."""
+    from report import data as rd
+
+    german = rd.status_frame(built.engine, "en", indicators=["recycling_rate"]).filter(
+        pl.col("method") == "german_strategy"
+    )
+    year = german.item(0, "target_year")
+    assert year is not None
+    values = indicator_values("recycling_rate", area="FI", kind="projection", engine=built.engine)
+    trend = values.filter(pl.col("period") == str(year)).item(0, "value")
+    for lang in LANGS:
+        page = _text(_page(built, f"{lang}/indicators/recycling_rate.html"))
+        expected = t(
+            "site.projection_method_german", lang, year=str(year), projected=rd.format_value(trend, "%", lang)
+        )
+        assert expected in page, lang
+        sentence = re.escape(t("site.projection_method_german", lang, year="YYYY", projected="VVVV"))
+        years = re.findall(sentence.replace("YYYY", r"(\d{4})").replace("VVVV", ".*?"), page)
+        assert set(years) == {str(year)}, (lang, years)

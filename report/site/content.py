@@ -19,7 +19,6 @@ from common.flags import flag_meanings
 from indicators import query
 from indicators.catalogue import ChangeDerivation, Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
-from indicators.trajectory import TREND_MAX_POINTS
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -175,6 +174,7 @@ def _statuses(
                 "reason": str(r["reason"]),
                 "area": str(r["area_name"]),
                 "years": _years_text(r),
+                "target_year": str(r["target_year"] or ""),
             }
         )
     return found
@@ -750,31 +750,15 @@ def _projection_notes(
     statuses: Sequence[dict[str, str]],
     lang: str,
 ) -> tuple[str, str]:
-    """What the chart's trend projection is (the least-squares line through the last observations, as the
-    engine fits it) and, for the German model's status, that its value for the target year comes from the
-    mean change of the last five years instead: two methods, so that the page never calls both "the
-    trend". Empty strings when the page draws no projection."""
+    """The chart's trend projection and, beside the German model's status, the trend's value in the German
+    model's target year (report.data.projection_notes, which the report's headline says too). Empty
+    strings when the page draws no projection."""
     if site_chart is None or entry.peers is not None or not is_projected(entry):
         return "", ""
-    mine = values.filter((pl.col("area") == area) & (pl.col("indicator") == entry.id))
-    projected = mine.filter(pl.col("kind") == "projection").sort("period")
-    observed = mine.filter(
-        (pl.col("kind") == "observed") & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
-    )
-    if projected.height == 0 or observed.height == 0:
-        return "", ""
-    window = observed.get_column("period").sort().tail(TREND_MAX_POINTS).to_list()
-    note = t("site.projection_method", lang, first=window[0], last=window[-1])
-    german = ""
-    if any(s.get("method_id") == "german_strategy" for s in statuses):
-        last = projected.row(-1, named=True)
-        german = t(
-            "site.projection_method_german",
-            lang,
-            year=format_period(str(last["period"]), lang),
-            projected=rd.format_value(last["value"], entry.unit, lang),
-        )
-    return note, german
+    german = [
+        s["target_year"] for s in statuses if s.get("method_id") == "german_strategy" and s["target_year"]
+    ]
+    return rd.projection_notes(values, entry.id, area, entry.unit, int(german[0]) if german else None, lang)
 
 
 def _title_of(site_chart: SiteChart | None) -> str:
