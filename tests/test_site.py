@@ -709,3 +709,30 @@ def test_the_german_models_sentence_compares_the_trend_in_its_own_target_year(bu
         sentence = re.escape(t("site.projection_method_german", lang, year="YYYY", projected="VVVV"))
         years = re.findall(sentence.replace("YYYY", r"(\d{4})").replace("VVVV", ".*?"), page)
         assert set(years) == {str(year)}, (lang, years)
+
+
+def test_an_indicator_pages_comparison_prints_the_ranking_as_the_reports_ranking_does(built: Built) -> None:
+    """Syke's per-resident emissions: Turku 2.55, Espoo 2.58, Kauniainen … all printed "2.6" in the page's
+    table, while the report's per-resident comparison says Espoo 2.58 t. Neighbours that differ print
+    differently, at the fewest decimals that tell them apart."""
+    latest = (
+        indicator_values("syke_ghg_per_resident", kind="observed", engine=built.engine)
+        .filter(pl.col("value").is_not_null())
+        .sort("period")
+        .group_by("area")
+        .last()
+    )
+    espoo = latest.filter(pl.col("area") == "049").item(0, "value")
+    for lang in LANGS:
+        page = _page(built, f"{lang}/indicators/syke_ghg_per_resident.html")
+        table = page[page.index('id="comparison-heading"') :]
+        table = table[: table.index("</table>")]
+        rows = [
+            re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)
+            for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+        ]
+        cells = [" ".join(_text(" ".join(r)).split()) for r in rows[1:]]
+        printed = [_text(r[-1]) for r in rows[1:]]
+        assert len(printed) == latest.height
+        assert len(set(printed)) == len(set(latest.get_column("value").to_list())), (lang, printed)
+        assert any(format_number(espoo, lang, 2) in c and "◀" in c for c in cells), (lang, cells)

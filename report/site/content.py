@@ -38,6 +38,8 @@ from report.i18n import (
     format_quantity,
     has,
     label,
+    series_precision,
+    shown_decimals,
     source_text,
     t,
 )
@@ -422,11 +424,22 @@ def _comparison(
         return None
     latest = observed.sort("period").group_by("area", maintain_order=True).last()
     latest = latest.sort("value", descending=entry.direction == "increase")
+    # a ranking: where the report's rule (shown_decimals) prints neighbours alike, as the report's rankings
+    # print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest decimals at which they
+    # differ, not Turku, Espoo and Kauniainen all at "2.6"; never beyond the series' published precision
+    shown = latest.get_column("value").to_list()
+    precision = series_precision(shown)
+    ranked = _rank_decimals(shown, lang, least=0)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
             format_period(str(r["period"]), lang),
-            rd.format_value(r["value"], entry.unit, lang),
+            format_quantity(
+                r["value"],
+                entry.unit,
+                lang,
+                min(max(shown_decimals(r["value"], precision), ranked), precision),
+            ),
         ]
         for r in latest.iter_rows(named=True)
     ]
