@@ -181,6 +181,10 @@ Derivation = Annotated[
 
 
 class ReductionTarget(_Model):
+    """A reduction of `reduction` on base_year by `year`, from the same data release (indicators.targets):
+    value(base_year) × (1 − reduction) on a level or an index (1990 = 100 → 20 for −80 %), the change it
+    means on a series that is the % change on a fixed base year (−80 % → −80)."""
+
     kind: Literal["reduction_from_base"]
     base_year: int
     reduction: float = Field(gt=0, le=1)
@@ -235,6 +239,13 @@ class Indicator(_Model):
             raise ValueError(f"indicator {self.id!r}: assess: unknown methods {unknown}; known {METHODS}")
         if isinstance(self.derive, SumDerivation):
             check_unit(self.derive.unit_in)
+        if isinstance(self.derive, ChangeDerivation) and self.derive.against == "previous_year":
+            reductions = [t for t in self.targets if isinstance(t, ReductionTarget)]
+            if reductions:
+                raise ValueError(
+                    f"indicator {self.id!r}: a reduction target needs a level or a change on a fixed base"
+                    " year; a change on the previous year has no base to reduce"
+                )
         return self
 
     def short(self, lang: str) -> str:

@@ -20,7 +20,7 @@ from indicators.lookup import UnknownCodeError
 from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.outlook import outlook as target_outlook
 from indicators.reconcile import latest_status as latest_reconciliation
-from indicators.trajectory import Direction, required_pace, target_from_base
+from indicators.trajectory import TREND_MAX_POINTS, Direction, required_pace, target_from_base
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
 from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
@@ -29,6 +29,7 @@ from report.i18n import (
     check_lang,
     format_number,
     format_percent,
+    format_period,
     format_quantity,
     has,
     shown_decimals,
@@ -58,12 +59,14 @@ __all__ = [
     "dashboard_frame",
     "dataset_label",
     "dataset_title",
+    "display_name",
     "format_value",
     "freshness_frame",
     "headline",
     "latest_snapshot_ids",
     "local_time",
     "per_resident_frame",
+    "projection_notes",
     "provenance_frame",
     "reduction_target",
     "sector_frame",
@@ -425,7 +428,9 @@ def _primary_assessments(
     )
 
 
-def _display_name(indicator: str, area: str, lang: str) -> str:
+def display_name(indicator: str, area: str, lang: str) -> str:
+    """An indicator's name in lang, with the area in brackets when its figures are not Espoo's
+    ("Recycling rate of municipal waste (Finland)"): the report's grid and the site's lists name them so."""
     name = indicator_label(indicator, lang)
     return name if area == ESPOO else f"{name} ({area_label(area, lang)})"
 
@@ -438,6 +443,41 @@ def _sdg_target(indicator: str) -> str:
 def _unit(indicator: str) -> str:
     entry = load_indicator_catalogue().indicators.get(indicator.split(".", 1)[0])
     return entry.unit if entry is not None else ""
+
+
+def projection_notes(
+    values: pl.DataFrame, indicator: str, area: str, unit: str, german_year: int | None, lang: str
+) -> tuple[str, str]:
+    """What the trend projection is (the least-squares line through the last observations, as the engine
+    fits it) and, for the German model's target year, the trend's value in that year: the German model's
+    value for it comes from the mean change of the last five years instead, so one year has two figures,
+    and the sentence says why (the site's indicator page and the report's headline both say it). values:
+    the indicator's stored values (indicators.query.indicator_values). Empty strings without a projection;
+    no German sentence without the trend's value in that year (it is before the latest observation or
+    beyond the horizon: no like-for-like figure to compare)."""
+    mine = values.filter((pl.col("area") == area) & (pl.col("indicator") == indicator))
+    projected = mine.filter(pl.col("kind") == "projection").sort("period")
+    observed = mine.filter(
+        (pl.col("kind") == "observed") & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
+    )
+    if projected.height == 0 or observed.height == 0:
+        return "", ""
+    window = observed.get_column("period").sort().tail(TREND_MAX_POINTS).to_list()
+    note = t("site.projection_method", lang, first=window[0], last=window[-1])
+    at = (
+        projected.filter(pl.col("period") == str(german_year))
+        if german_year is not None
+        else projected.head(0)
+    )
+    if at.height == 0:
+        return note, ""
+    german = t(
+        "site.projection_method_german",
+        lang,
+        year=format_period(str(german_year), lang),
+        projected=format_value(at.item(0, "value"), unit, lang),
+    )
+    return note, german
 
 
 def dashboard_frame(
@@ -475,7 +515,7 @@ def dashboard_frame(
         ratio, deviation = pace_figures(r)
         rows.append(
             {
-                "indicator": _display_name(r["indicator"], r["area"], lang),
+                "indicator": display_name(r["indicator"], r["area"], lang),
                 "indicator_id": r["indicator"],
                 "area": r["area"],
                 "sdg": _sdg_target(r["indicator"]),

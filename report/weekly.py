@@ -31,6 +31,8 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
+from indicators import query
+from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
@@ -849,6 +851,30 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
                     "reason": r["reason"],
                 }
             )
+    # the grid's other verdicts of the same indicator, and why they differ from the headline's (the German
+    # model's "current pace" is the mean change of five years, the headline's the least-squares trend):
+    # the explanation the site's indicator page gives (report.data.projection_notes)
+    german_year = statuses.filter(pl.col("method") == "german_strategy").get_column("target_year").to_list()
+    trend_note, german_note = rd.projection_notes(
+        query.indicator_values(h.indicator, area=h.area, engine=engine),
+        h.indicator,
+        h.area,
+        kt,
+        german_year[0] if german_year else None,
+        lang,
+    )
+    others = [
+        {
+            "method": r["method_name"],
+            "status": r["status_name"],
+            "level": r["level"],
+            "reason": r["reason"],
+            "basis": german_note if r["method"] == "german_strategy" else "",
+        }
+        for method in load_indicator_catalogue().get(h.indicator).assess
+        if method not in HEADLINE_METHODS
+        for r in statuses.filter(pl.col("method") == method).head(1).iter_rows(named=True)
+    ]
     required = None
     if h.latest_year < h.target_year and h.gap > 0:
         rate = h.required_rate
@@ -882,6 +908,8 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
             ),
         }
     return {
+        "others": others,
+        "trend_note": trend_note if others else "",
         "heading": t("report.headline_heading", lang, gen=gen, year=h.target_year),
         "lead": t(
             "report.headline_lead",
@@ -1303,6 +1331,8 @@ def _ui(lang: str) -> dict[str, str]:
         "toc",
         "figures_label",
         "status_heading",
+        "other_methods_heading",
+        "other_methods_intro",
         "new_data_heading",
         "new_data_none",
         "revised_heading",
@@ -1464,6 +1494,9 @@ def build_reports(
         # process built, and this process idle while they drew). Each language is published (atomically,
         # common.atomic) as soon as it is finished; one that fails leaves its previous report in place,
         # and the languages not yet finished too (the error goes up, as before).
+        # one compile time for the run: every language says the same "Compiled …" (each asking the clock
+        # when it was finished said 23.18 in Finnish and 23:19 in Swedish and English)
+        compiled = datetime.now(rd.HELSINKI_TZ).replace(tzinfo=None)
         with ExitStack() as unfinished:
             started = {}
             for lang in langs:
@@ -1480,6 +1513,7 @@ def build_reports(
                     found=found,
                     links=links,
                     shared=shared,
+                    compiled=compiled,
                 )
                 started[lang] = (final, publishing, report)
             for lang, (final, publishing, report) in started.items():
@@ -1511,6 +1545,7 @@ class _StartedReport:
     results: list[ChartResult]
     timings: dict[str, float]
     started: float
+    compiled: datetime  # the run's compile time, Finnish local time: the same in every language
 
 
 def _start_report(
@@ -1522,6 +1557,7 @@ def _start_report(
     renderer: Renderer | None,
     found: rd.Changes | None,
     links: Mapping[str, Any],
+    compiled: datetime,
     shared: dict[Any, Any] | None = None,
 ) -> _StartedReport:
     """Start the report's files in folder (an unpublished directory): the sections' data, and every
@@ -1569,6 +1605,7 @@ def _start_report(
         results,
         timings,
         started,
+        compiled,
     )
 
 
@@ -1599,7 +1636,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
     is_demo = _any_demo(engine, [i for ids in chart_ids.values() for i in ids]) or any(
         r.spec and r.spec["usermeta"]["kestava"]["is_demo"] for r in results
     )
-    generated = format_datetime(datetime.now(rd.HELSINKI_TZ).replace(tzinfo=None), lang)
+    generated = format_datetime(report.compiled, lang)
     if period.kind == "week":
         title = t("report.title_weekly", lang, week=period.number, year=period.year)
     else:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from indicators.catalogue import IndicatorCatalogue, load_indicator_catalogue, parse_indicator_catalogue
 from indicators.derive import _merge_ids, derive_all
+from indicators.targets import targets_frame
 
 T = datetime(2025, 6, 1)
 NAMES = {"name": {"fi": "x", "sv": "x", "en": "x"}, "description": {"fi": "x", "sv": "x", "en": "x"}}
@@ -289,6 +290,44 @@ def test_target_is_derived_from_the_same_release() -> None:
     for base in (1060.0, 1224.0):  # the current release and the older SECAP calculation
         done, _ = derive_all(cat, {"d": obs([("049", "1990", base, {}), ("049", "2023", 742.0, {})])})
         assert done["r"]["value"].to_list() == [pytest.approx(base * 0.2)]
+
+
+def test_a_reduction_target_on_a_change_series_is_the_change_it_means() -> None:
+    """A reduction on a base year, declared on the % change on 1990, is the change the reduction means:
+    −80 % on 1990 is −80 (the 1990 level 100 → 20); −50 % on 2007, when 2007 stood at +10 % on 1990 (110),
+    is 55, i.e. −45 %. On the index (1990 = 100) it is the base-year value reduced: 20."""
+    goal = {"kind": "reduction_from_base", "base_year": 1990, "reduction": 0.8, "year": 2030, "source": "s"}
+    later = {**goal, "base_year": 2007, "reduction": 0.5, "year": 2035}
+    cat = catalogue(
+        t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}},
+        c={
+            "derive": {"kind": "change", "of": "t", "against": "base_year", "base_year": 1990},
+            "unit": "%",
+            "targets": [goal, later],
+        },
+        i={"derive": {"kind": "index", "of": "t", "base_year": 1990}, "unit": "index", "targets": [goal]},
+    )
+    done, _ = derive_all(cat, {"d": obs([("049", "1990", 1060.0, {}), ("049", "2007", 1166.0, {})])})
+    change = targets_frame(cat.get("c"), done["c"])
+    assert dict(zip(change["year"], change["value"], strict=True)) == {
+        2030: pytest.approx(-80.0),
+        2035: pytest.approx(-45.0),
+    }
+    assert change.filter(pl.col("year") == 2030)["base_value"].to_list() == [0.0]  # the series' own 1990
+    assert targets_frame(cat.get("i"), done["i"])["value"].to_list() == [pytest.approx(20.0)]
+
+
+def test_a_change_on_the_previous_year_takes_no_reduction_target() -> None:
+    goal = {"kind": "reduction_from_base", "base_year": 1990, "reduction": 0.8, "year": 2030, "source": "s"}
+    with pytest.raises(ValueError, match="previous year has no base"):
+        catalogue(
+            t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}},
+            c={
+                "derive": {"kind": "change", "of": "t", "against": "previous_year"},
+                "unit": "%",
+                "targets": [goal],
+            },
+        )
 
 
 ratio_catalogue = catalogue(

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from indicators.catalogue import load_indicator_catalogue
-from indicators.engine import compute
+from indicators.engine import assessments, compute, derive_for
 from ingest.run import ingest
 from kestava import api
 from report.export import export_table, write_export
@@ -313,3 +313,45 @@ def test_a_sixth_method_is_one_spec_in_the_registry(loaded: Engine, monkeypatch:
     new = found.filter(pl.col("method") == "sixth_method")
     assert new.height == linear.height > 0 and set(new["method_version"]) == {"sixth/1"}
     assert new.drop("method", "method_version").sort("area").equals(linear.sort("area"))
+
+
+def test_the_1990_index_and_the_change_on_1990_carry_espoos_target(loaded: Engine) -> None:
+    """Espoo's −80 % on 1990 by 2030 is the target of every form of the series (the index and the change
+    on 1990 said "no quantified target" and got trend-only verdicts beside ghg_total's "insufficient
+    progress"): on 1990 = 100 it is 20, as a change on 1990 it is −80 %, with its straight path from the
+    base year; the index's verdicts are ghg_total's."""
+    assert value(loaded, "ghg_index", "049", "2030", "target") == pytest.approx(20.0)  # 100 × (1 − 0.8)
+    assert value(loaded, "ghg_change_on_1990", "049", "2030", "target") == pytest.approx(-80.0)
+    assert value(loaded, "ghg_change_on_1990", "049", "1990", "path") == pytest.approx(0.0)
+    assert value(loaded, "ghg_change_on_1990", "049", "2010", "path") == pytest.approx(-40.0)  # halfway
+    with loaded.connect() as conn:
+        rows = conn.execute(
+            select(schema.assessment.c.indicator_id, schema.assessment.c.method, schema.assessment.c.status)
+            .where(schema.assessment.c.area == "049")
+            .where(schema.assessment.c.indicator_id.in_(["ghg_total", "ghg_index"]))
+        ).all()
+    index = {method: status for indicator, method, status in rows if indicator == "ghg_index"}
+    total = {method: status for indicator, method, status in rows if indicator == "ghg_total"}
+    assert index and all(status == total[method] for method, status in index.items()), (index, total)
+
+
+def test_every_method_gives_the_index_the_totals_verdict(loaded: Engine) -> None:
+    """The index is the total rescaled (1990 = 100): every method measures rates and ratios, so each of the
+    five gives it the total's verdict against the same commitment, not only the two the catalogue lists."""
+    catalogue = load_indicator_catalogue()
+    total = catalogue.get("ghg_total")
+    every = catalogue.model_copy(
+        update={
+            "indicators": {
+                **catalogue.indicators,
+                "ghg_index": catalogue.get("ghg_index").model_copy(update={"assess": total.assess}),
+            }
+        }
+    )
+    derived, errors = derive_for(loaded, every, ["ghg_total", "ghg_index"])
+    assert not errors
+    found = assessments(every, derived).filter(pl.col("area") == "049")
+    statuses = {(r["indicator"], r["method"]): r["status"] for r in found.iter_rows(named=True)}
+    assert len(total.assess) == 5
+    for method in total.assess:
+        assert statuses[("ghg_index", method)] == statuses[("ghg_total", method)], method

@@ -366,7 +366,7 @@ def test_the_trajectory_names_a_provisional_latest_year_in_title_text_legend_and
     assert t("trajectory.description_provisional", lang, year=2024) in spec["description"]
     fill = _point_fill(spec)
     assert fill["scale"]["domain"] == [
-        t("trajectory.observed", lang),
+        t("site.kind_observed", lang),
         t("trajectory.provisional", lang),
         t("trajectory.estimated", lang),
     ]
@@ -387,7 +387,7 @@ def test_the_trajectory_names_a_provisional_latest_year_in_title_text_legend_and
 def test_a_trajectory_without_provisional_years_keeps_its_two_statuses() -> None:
     spec = _trajectory([False, False, False, False], "fi")
     assert _point_fill(spec)["scale"]["domain"] == [
-        t("trajectory.observed", "fi"),
+        t("site.kind_observed", "fi"),
         t("trajectory.estimated", "fi"),
     ]
     assert t("trajectory.title_provisional", "fi") not in spec["title"]["text"]

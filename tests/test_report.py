@@ -15,7 +15,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -229,6 +229,30 @@ def test_headline_states_value_target_gap_pace_and_status(full: weekly.ReportRes
     assert "Tasainen polku: Jäljessä tavoitepolusta." in text
     assert "Eurostat: Riittämätöntä edistystä." in text
     assert f"339{NBSP}kt CO₂e" in text  # the linear path's value in 2024: the reason
+
+
+def test_the_headline_says_why_the_grids_other_verdicts_differ(
+    loaded_engine: Engine, full: weekly.ReportResult, light: dict[str, Path]
+) -> None:
+    """The grid's German model ("nearly on track", 260 kt in 2030 at its pace) and SDSN verdicts of the
+    headline indicator stand under the headline with the explanation the site's page gives: the headline's
+    "at the current pace" figure is the least-squares trend, the German model's the five-year mean change,
+    both for 2030 (fi, sv, en)."""
+    h = rd.headline(loaded_engine)
+    assert h.projected_value is not None
+    for lang, path in {"fi": full.path, **light}.items():
+        text = " ".join(parse(path).text)
+        section = text[text.index(t("report.other_methods_heading", lang)) :]
+        german = t(
+            "site.projection_method_german",
+            lang,
+            year=str(h.target_year),
+            projected=rd.format_value(h.projected_value, h.unit, lang),  # the headline's own figure
+        )
+        assert german in section, lang
+        for method in ("german", "sdsn"):
+            assert f"{t(f'method.{method}', lang)}: " in section, (lang, method)
+        assert t("site.projection_method", lang, first="2015", last="2024") in section, lang
 
 
 def test_headline_numbers(loaded_engine: Engine) -> None:
@@ -965,6 +989,37 @@ def test_changes_are_computed_once_for_all_languages(
         assert result.path == tmp_path / period.key / lang / "report.html"
         text = " ".join(parse(result.path).text)
         assert t("report.changes_heading_week", lang, week=period.number) in text
+
+
+def test_one_run_says_one_compile_time_in_every_language(
+    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The languages of one run are one report: each says the same compile time in its period line and
+    footer (each language asking the clock when it was finished said 23.18 in Finnish, 23:19 in the
+    others). The clock here moves a minute every time it is read."""
+
+    class Ticking(datetime):
+        reads = 0
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            Ticking.reads += 1
+            return datetime.now(tz) + timedelta(minutes=Ticking.reads)
+
+    monkeypatch.setattr(weekly, "datetime", Ticking)
+    monkeypatch.setattr(weekly, "format_datetime", lambda value, lang: f"T{value:%d%H%M%S%f}")
+    results = weekly.build_reports(
+        loaded_engine, weekly.parse_week(this_week()), out_dir=tmp_path, images=False
+    )
+    shown = {}
+    for lang, result in results.items():
+        html = result.path.read_text(encoding="utf-8")
+        footer = re.escape(t("report.footer", lang, generated="@@")).replace("@@", r"(T\d+)")
+        found = re.search(footer, html)
+        assert found is not None, lang
+        shown[lang] = found[1]
+        assert shown[lang] in html[: html.index(found[0])]  # the period line says it too
+    assert len(set(shown.values())) == 1, shown
 
 
 def test_every_language_is_started_before_the_first_is_finished_and_each_is_published_alone(

@@ -640,3 +640,100 @@ def test_the_emissions_page_lists_each_year_once_and_names_both_projection_metho
             ),
             text,
         ), lang
+
+
+def _items(page: str) -> dict[str, str]:
+    """An indicator list's items: the link's address → the item's text."""
+    found = re.findall(r'<li data-name="[^"]*"><a href="([^"]+)">(.*?)</li>', page)
+    return {href: " ".join(_text(item).split()) for href, item in found}
+
+
+def test_the_climate_goal_page_gives_the_emissions_series_one_verdict_and_says_which_have_no_target(
+    built: Built,
+) -> None:
+    """The index (1990 = 100) is measured against Espoo's −80 % as ghg_total is (it said "significant
+    progress" from a trend-only method while ghg_total said "insufficient progress"); a verdict without a
+    target says so on the goal page and on the indicator page."""
+    for lang in LANGS:
+        items = _items(_page(built, f"{lang}/goals/sdg-13.html"))
+        total, index = items["../indicators/ghg_total.html"], items["../indicators/ghg_index.html"]
+        verdict = total.split(f"{t('method.eurostat', lang)}: ", 1)[1]
+        assert index.endswith(f"{t('method.eurostat', lang)}: {verdict}"), (lang, index)
+        no_target = t("site.status_no_target", lang, status="@").split("@", 1)[1]
+        assert no_target not in total and no_target not in index
+        per_resident = items["../indicators/ghg_per_resident.html"]  # no target of its own
+        assert per_resident.endswith(no_target), (lang, per_resident)
+        page = _text(_page(built, f"{lang}/indicators/ghg_per_resident.html"))
+        assert t("site.no_target", lang) in page and no_target in page
+        change = _text(_page(built, f"{lang}/indicators/ghg_change_on_1990.html"))
+        assert t("site.no_target", lang) not in change  # −80 % on 1990 is its target too
+        from report import data as rd
+
+        line = t("site.target_line", lang, area=rd.area_label("049", lang), year=2030, value="@")
+        shown = re.search(re.escape(line).replace("@", "(.*?)"), change)
+        assert shown is not None and shown[1] == rd.format_value(-80.0, "%", lang), lang
+
+
+def test_the_circular_economy_page_says_whose_figures_it_lists(built: Built) -> None:
+    """Finland's figures are named "(Finland)" as in the report's grid, not taken for Espoo's."""
+    from report import data as rd
+
+    for lang in LANGS:
+        items = _items(_page(built, f"{lang}/circular-economy.html"))
+        finland = rd.area_label("FI", lang)
+        for indicator in ("municipal_waste_per_capita", "recycling_rate", "circular_material_use_rate"):
+            name = load_indicator_catalogue().get(indicator).name.get(lang)
+            assert items[f"indicators/{indicator}.html"].startswith(f"{name} ({finland})"), (lang, indicator)
+        espoo = _items(_page(built, f"{lang}/goals/sdg-13.html"))["../indicators/ghg_total.html"]
+        assert espoo.startswith(f"{load_indicator_catalogue().get('ghg_total').name.get(lang)} SDG")
+
+
+def test_the_german_models_sentence_compares_the_trend_in_its_own_target_year(built: Built) -> None:
+    """On the recycling rate the German model's figure is for 2025, its target year; the sentence on the
+    chart's trend names the trend's value in 2025 too, not in 2035 (the horizon), so "hence the two figures
+    differ" compares like with like."""
+    from report import data as rd
+
+    german = rd.status_frame(built.engine, "en", indicators=["recycling_rate"]).filter(
+        pl.col("method") == "german_strategy"
+    )
+    year = german.item(0, "target_year")
+    assert year is not None
+    values = indicator_values("recycling_rate", area="FI", kind="projection", engine=built.engine)
+    trend = values.filter(pl.col("period") == str(year)).item(0, "value")
+    for lang in LANGS:
+        page = _text(_page(built, f"{lang}/indicators/recycling_rate.html"))
+        expected = t(
+            "site.projection_method_german", lang, year=str(year), projected=rd.format_value(trend, "%", lang)
+        )
+        assert expected in page, lang
+        sentence = re.escape(t("site.projection_method_german", lang, year="YYYY", projected="VVVV"))
+        years = re.findall(sentence.replace("YYYY", r"(\d{4})").replace("VVVV", ".*?"), page)
+        assert set(years) == {str(year)}, (lang, years)
+
+
+def test_an_indicator_pages_comparison_prints_the_ranking_as_the_reports_ranking_does(built: Built) -> None:
+    """Syke's per-resident emissions: Turku 2.55, Espoo 2.58, Kauniainen … all printed "2.6" in the page's
+    table, while the report's per-resident comparison says Espoo 2.58 t. Neighbours that differ print
+    differently, at the fewest decimals that tell them apart."""
+    latest = (
+        indicator_values("syke_ghg_per_resident", kind="observed", engine=built.engine)
+        .filter(pl.col("value").is_not_null())
+        .sort("period")
+        .group_by("area")
+        .last()
+    )
+    espoo = latest.filter(pl.col("area") == "049").item(0, "value")
+    for lang in LANGS:
+        page = _page(built, f"{lang}/indicators/syke_ghg_per_resident.html")
+        table = page[page.index('id="comparison-heading"') :]
+        table = table[: table.index("</table>")]
+        rows = [
+            re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)
+            for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+        ]
+        cells = [" ".join(_text(" ".join(r)).split()) for r in rows[1:]]
+        printed = [_text(r[-1]) for r in rows[1:]]
+        assert len(printed) == latest.height
+        assert len(set(printed)) == len(set(latest.get_column("value").to_list())), (lang, printed)
+        assert any(format_number(espoo, lang, 2) in c and "◀" in c for c in cells), (lang, cells)

@@ -120,7 +120,8 @@ def emissions_trajectory(
     # the title's finding is about the latest published value; a nowcast only when nothing is published
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
     first_year = hist[0][0]
-    obs_label, est_label = t("trajectory.observed", lang), t("trajectory.estimated", lang)
+    # an observed value has the word the site's charts and tables give it (one word for one thing)
+    obs_label, est_label = t("site.kind_observed", lang), t("trajectory.estimated", lang)
     prov_label = t("trajectory.provisional", lang)
     # the point legend: published, provisional (only when a year is), estimate
     statuses = [obs_label, *([prov_label] if provisional else []), est_label]

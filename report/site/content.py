@@ -19,7 +19,6 @@ from common.flags import flag_meanings
 from indicators import query
 from indicators.catalogue import ChangeDerivation, Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
-from indicators.trajectory import TREND_MAX_POINTS
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -39,6 +38,8 @@ from report.i18n import (
     format_quantity,
     has,
     label,
+    series_precision,
+    shown_decimals,
     source_text,
     t,
 )
@@ -156,7 +157,8 @@ def listed_indicators(data: SiteData) -> list[str]:
 def _statuses(
     data: SiteData, lang: str, indicators: Sequence[str] | None = None
 ) -> dict[str, list[dict[str, str]]]:
-    """Per indicator id: its methods' latest statuses (name, status, level, reason) in lang."""
+    """Per indicator id: its methods' latest statuses (name, status, level, reason) in lang; a status measured
+    without a target (the methods' trend-only variants) says so (site.status_no_target)."""
     key = ("statuses", lang)
     if key not in data.cache:
         data.cache[key] = rd.status_frame(data.engine, lang)
@@ -165,15 +167,21 @@ def _statuses(
         frame = frame.filter(pl.col("indicator_id").is_in(list(indicators)))
     found: dict[str, list[dict[str, str]]] = {}
     for r in frame.iter_rows(named=True):
+        status = str(r["status_name"])
+        if r["target_year"] is None and r["level"] != "none":
+            # a trend-only verdict says so where it stands (beside ghg_total's target-based one on a goal
+            # page, "significant progress" read as on track)
+            status = t("site.status_no_target", lang, status=status)
         found.setdefault(str(r["indicator_id"]), []).append(
             {
                 "method": str(r["method_name"]),
                 "method_id": str(r["method"]),
-                "status": str(r["status_name"]),
+                "status": status,
                 "level": str(r["level"]),
                 "reason": str(r["reason"]),
                 "area": str(r["area_name"]),
                 "years": _years_text(r),
+                "target_year": str(r["target_year"] or ""),
             }
         )
     return found
@@ -422,11 +430,22 @@ def _comparison(
         return None
     latest = observed.sort("period").group_by("area", maintain_order=True).last()
     latest = latest.sort("value", descending=entry.direction == "increase")
+    # a ranking: where the report's rule (shown_decimals) prints neighbours alike, as the report's rankings
+    # print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest decimals at which they
+    # differ, not Turku, Espoo and Kauniainen all at "2.6"; never beyond the series' published precision
+    shown = latest.get_column("value").to_list()
+    precision = series_precision(shown)
+    ranked = _rank_decimals(shown, lang, least=0)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
             format_period(str(r["period"]), lang),
-            rd.format_value(r["value"], entry.unit, lang),
+            format_quantity(
+                r["value"],
+                entry.unit,
+                lang,
+                min(max(shown_decimals(r["value"], precision), ranked), precision),
+            ),
         ]
         for r in latest.iter_rows(named=True)
     ]
@@ -750,31 +769,15 @@ def _projection_notes(
     statuses: Sequence[dict[str, str]],
     lang: str,
 ) -> tuple[str, str]:
-    """What the chart's trend projection is (the least-squares line through the last observations, as the
-    engine fits it) and, for the German model's status, that its value for the target year comes from the
-    mean change of the last five years instead: two methods, so that the page never calls both "the
-    trend". Empty strings when the page draws no projection."""
+    """The chart's trend projection and, beside the German model's status, the trend's value in the German
+    model's target year (report.data.projection_notes, which the report's headline says too). Empty
+    strings when the page draws no projection."""
     if site_chart is None or entry.peers is not None or not is_projected(entry):
         return "", ""
-    mine = values.filter((pl.col("area") == area) & (pl.col("indicator") == entry.id))
-    projected = mine.filter(pl.col("kind") == "projection").sort("period")
-    observed = mine.filter(
-        (pl.col("kind") == "observed") & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
-    )
-    if projected.height == 0 or observed.height == 0:
-        return "", ""
-    window = observed.get_column("period").sort().tail(TREND_MAX_POINTS).to_list()
-    note = t("site.projection_method", lang, first=window[0], last=window[-1])
-    german = ""
-    if any(s.get("method_id") == "german_strategy" for s in statuses):
-        last = projected.row(-1, named=True)
-        german = t(
-            "site.projection_method_german",
-            lang,
-            year=format_period(str(last["period"]), lang),
-            projected=rd.format_value(last["value"], entry.unit, lang),
-        )
-    return note, german
+    german = [
+        s["target_year"] for s in statuses if s.get("method_id") == "german_strategy" and s["target_year"]
+    ]
+    return rd.projection_notes(values, entry.id, area, entry.unit, int(german[0]) if german else None, lang)
 
 
 def _title_of(site_chart: SiteChart | None) -> str:
@@ -786,16 +789,19 @@ def _title_of(site_chart: SiteChart | None) -> str:
 
 
 def _listing(data: SiteData, ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
-    """Rows of an indicator list: name, address, SDG, unit and its first method's status."""
+    """Rows of an indicator list: name (with the area of its figures where it is not Espoo, as on its page),
+    address, SDG, unit and its first method's status."""
     catalogue = load_indicator_catalogue()
     statuses = _statuses(data, lang)
     rows = []
     for indicator in ids:
         entry = catalogue.get(indicator)
+        areas = _values(data, indicator).get_column("area").unique().to_list()
         rows.append(
             {
                 "id": indicator,
-                "name": _name(entry, lang),
+                # whose figures they are, as the report's grid says: "… (Finland)" where not Espoo's
+                "name": rd.display_name(indicator, _main_area(areas) if areas else HOME_AREA, lang),
                 "href": f"{indicator}.html",
                 "sdg": entry.sdg_code,
                 "unit": entry.unit,
