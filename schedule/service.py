@@ -19,6 +19,7 @@ from rich.table import Table
 
 from kestava.alerts import Problem
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
+from schedule.catchup import catch_up
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore, LoopJobStore, _has_run, jobstore_engine, sync_jobs
@@ -105,7 +106,10 @@ def serve(
     reap_orphans(runtime.engine)
     store = JobStore(runtime.database_url)
     try:
-        sync_jobs(store, specs, datetime.now(HELSINKI), start_now=_start_now(runtime, accelerated))
+        now = datetime.now(HELSINKI)
+        start_now = _start_now(runtime, accelerated)
+        synced = sync_jobs(store, specs, now, start_now=start_now)
+        catch_up(runtime.engine, store, specs, now, synced, start_now=start_now)  # runs a stop lost
     finally:
         store.close()
     executor = ThreadPoolExecutor(workers)
@@ -212,7 +216,9 @@ def run_once(
             or (stored[spec.id].next_run_time is not None and stored[spec.id].next_run_time <= now)
             or not _has_run(runtime.engine, spec.id)
         ]
-        sync_jobs(store, specs, now, start_now=lambda _spec: False)
+        synced = sync_jobs(store, specs, now, start_now=lambda _spec: False)
+        lost = catch_up(runtime.engine, store, specs, now, synced, start_now=lambda _spec: False)
+        due += [spec for spec in specs if spec.id in lost and spec not in due]
         stored = store.jobs()
 
         def order(spec: JobSpec) -> tuple[int, float, str]:

@@ -61,7 +61,11 @@ def _watchdog(runtime: Runtime, grace_s: float, signals: _Signals, done: threadi
         marker = threading.Thread(target=_mark_abandoned, args=(runtime.engine,), daemon=True)
         marker.start()
         marker.join(2.0)
-        log.error("scheduler stopped (forced)", extra={"outcome": "forced"})
+        log.error(
+            "scheduler stopped (forced); the abandoned runs, and those queued but not started, run at the "
+            "next start",
+            extra={"outcome": "forced"},
+        )
         for handler in logging.getLogger().handlers:
             handler.flush()
         os._exit(EXIT_FORCED)
