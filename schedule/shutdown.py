@@ -71,7 +71,8 @@ def _watchdog(runtime: Runtime, grace_s: float, signals: _Signals, done: threadi
         os._exit(EXIT_FORCED)
 
 
-def _mark_abandoned(engine: Engine) -> None:
+def _mark_abandoned(engine: Engine, error: str = "interrupted: abandoned at shutdown") -> None:
+    """Close this process's runs still recorded 'running' as failed with error (best effort)."""
     run = schema.job_run
     try:
         with engine.begin() as conn:
@@ -80,7 +81,7 @@ def _mark_abandoned(engine: Engine) -> None:
                 .where(
                     run.c.outcome == "running", run.c.pid == os.getpid(), run.c.host == socket.gethostname()
                 )
-                .values(outcome="failed", finished_at=now_utc(), error="interrupted: abandoned at shutdown")
+                .values(outcome="failed", finished_at=now_utc(), error=error)
             )
     except Exception as error:  # e.g. SQLite still locked by the abandoned transaction
         log.warning("could not mark abandoned runs: %s", type(error).__name__)
