@@ -65,9 +65,10 @@ class Watch:
         self._check_runs()
 
     def _ping(self) -> None:
-        """Check the database when the last check is database_ping_s old (store_retry_s in an outage)."""
+        """Check the database when neither the loop nor a check read it for database_ping_s (store_retry_s
+        in an outage): while jobs run, their reads are the checks."""
         every = self.runtime.store_retry_s if self.store.outage is not None else self.runtime.database_ping_s
-        if time.monotonic() - self._pinged_at >= every:
+        if time.monotonic() - max(self._pinged_at, self.store.read_at) >= every:
             self._pinged_at = time.monotonic()
             self.store.ping()
 
