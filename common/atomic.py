@@ -171,6 +171,13 @@ def _locked(final: Path) -> Iterator[None]:
         handle.close()  # closing releases the lock
 
 
+def _name_the_place(error: BaseException, final: Path) -> None:
+    """An OSError that names no file (a write on a full disk: "No space left on device") names final, the
+    output it was building, so that its message says where."""
+    if isinstance(error, OSError) and not error.filename:
+        error.filename = str(final)
+
+
 @contextlib.contextmanager
 def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield an empty directory to build the output in; on success it replaces final in one step.
@@ -186,8 +193,9 @@ def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
         building.mkdir()
         try:
             yield building
-        except BaseException:
+        except BaseException as error:
             _remove(building)
+            _name_the_place(error, final)
             raise
         if durable:
             _fsync_tree(building)
@@ -213,7 +221,11 @@ def publish_file(final: Path, *, durable: bool = True) -> Iterator[Path]:
             stale.unlink(missing_ok=True)
     building = final.with_name(f"{prefix}{_new_token()}{PART_SUFFIX}")
     try:
-        yield building
+        try:
+            yield building
+        except OSError as error:
+            _name_the_place(error, final)
+            raise
         if durable and building.exists():
             with building.open("rb") as handle:
                 os.fsync(handle.fileno())

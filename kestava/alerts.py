@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from common.secrets import redact
@@ -46,13 +47,16 @@ __all__ = [
     "redact",
     "run_problems",
     "secret_values",
+    "url_password",
 ]
 
 log = logging.getLogger(__name__)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # Environment variables whose values are secrets wherever they might turn up (logs, alerts).
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_PASSWORD", "_SECRET")
-_SECRET_NAMES = ("KESTAVA_ALERT_WEBHOOK_URL", "KESTAVA_DATABASE_URL")
+_SECRET_NAMES = ("KESTAVA_ALERT_WEBHOOK_URL",)
+# the database URL: only its password is a secret (so that a log or an alert still says which database)
+_DATABASE_URL = "KESTAVA_DATABASE_URL"
 _MIN_SECRET_LENGTH = 4
 # job_run.trigger of the second and later attempts of one run: not counted as separate failed runs
 RETRY_TRIGGER = "retry"
@@ -111,9 +115,27 @@ def secret_values(environ: Mapping[str, str] | None = None, extra_names: Iterabl
         if (name in names or name.upper().endswith(_SECRET_SUFFIXES))
         and len(value.strip()) >= _MIN_SECRET_LENGTH
     }
+    values |= set(url_password(environ.get(_DATABASE_URL, "")))
     return sorted(
         values, key=len, reverse=True
     )  # longest first, so a secret containing another is masked whole
+
+
+def url_password(url: str) -> list[str]:
+    """The secrets of a database URL: its password as given and as written in a URL (percent-encoded);
+    a URL that cannot be parsed is a secret whole (where its password is cannot be told)."""
+    url = url.strip()
+    if not url:
+        return []
+    try:
+        password = make_url(url).password
+    except Exception:
+        return [url] if len(url) >= _MIN_SECRET_LENGTH else []
+    if not password:
+        return []
+    text = str(password)
+    forms = {text, quote(text, safe=""), quote_plus(text)}
+    return sorted((form for form in forms if len(form) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,8 @@ class LoopJobStore(KestavaJobStore):
         self._unwritten: dict[str, Job] = {}  # updates that failed, by job id, to write first
         self._retry_at: datetime | None = None  # the next wake-up while the store fails
         self._logged_at = 0.0  # time.monotonic() of the last log line of the outage
+        self._ping = select(self.jobs_t.c.id).limit(1)  # the watch's check of the database (ping)
+        self.read_at = time.monotonic()  # of the last successful read of the due jobs or ping
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         """The due jobs (after writing the updates that failed); none while the store fails."""
@@ -289,6 +291,7 @@ class LoopJobStore(KestavaJobStore):
         except Exception as error:
             self._failed(error, "reading the due jobs" if not self._unwritten else "writing the schedule")
             return []
+        self.read_at = time.monotonic()
         self._recovered()
         return due
 
@@ -303,6 +306,20 @@ class LoopJobStore(KestavaJobStore):
         except Exception as error:
             self._unwritten[job.id] = job
             self._failed(error, f"updating {job.id}")
+
+    def ping(self) -> None:
+        """One cheap read of the job store, on the connection the loop keeps between its firings (the watch's,
+        while the loop sleeps until its next job, hours overnight): a failure starts (or continues) the
+        outage as the loop's would; a success ends an outage unless updates the loop could not write are
+        still waiting for it."""
+        try:
+            self._rows(self._ping, {})
+        except Exception as error:
+            self._failed(error, "checking the database")
+            return
+        self.read_at = time.monotonic()
+        if self.outage is not None and not self._unwritten:
+            self._recovered()
 
     def get_next_run_time(self) -> datetime | None:
         """The earliest next run time; retry_s after a failure while the store fails."""

@@ -29,6 +29,7 @@ ENV_LOCK_LEASE = "KESTAVA_SCHEDULER_LOCK_LEASE"
 ENV_BUSY_WAIT = "KESTAVA_SCHEDULER_BUSY_WAIT"
 ENV_STORE_RETRY = "KESTAVA_SCHEDULER_STORE_RETRY"
 ENV_LOG_EVERY = "KESTAVA_SCHEDULER_LOG_EVERY"
+ENV_DATABASE_PING = "KESTAVA_SCHEDULER_DATABASE_PING"
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Runtime:
     chain_compute: bool = True  # compute right after an ingest that changed data (--once computes at the end)
     store_retry_s: float = 10.0  # how soon the loop tries a failing job store again
     log_every_s: float = 600.0  # a failure that lasts (the job store's) is logged again this often
+    database_ping_s: float = 60.0  # how often the watch checks the database (one cheap read)
     database_alert_s: float = 600.0  # the job store failing this long is alerted (AlertSettings)
     job_time_limit_s: float = 21600.0  # a run going this long is alerted as hung (Settings)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -119,6 +121,7 @@ def build_runtime(
         busy_wait_s=_env_float(ENV_BUSY_WAIT, 600.0) if busy_wait_s is None else busy_wait_s,
         store_retry_s=_env_float(ENV_STORE_RETRY, 10.0),
         log_every_s=_env_float(ENV_LOG_EVERY, 600.0),
+        database_ping_s=_env_float(ENV_DATABASE_PING, 60.0),
         database_alert_s=alerter.settings.alert_database_min * 60,
         job_time_limit_s=settings.job_time_limit_min * 60,
     )

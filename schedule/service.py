@@ -17,8 +17,11 @@ from apscheduler.util import ref_to_obj
 from rich.console import Console
 from rich.table import Table
 
+from common.errors import one_line
+from common.secrets import redact
 from kestava.alerts import Problem
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
+from schedule.catchup import catch_up
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore, LoopJobStore, _has_run, jobstore_engine, sync_jobs
@@ -29,12 +32,13 @@ from schedule.shutdown import (
     EXIT_FAILED,
     EXIT_OK,
     _keep_due,
+    _mark_abandoned,
     _Signals,
     _stop_on_signal,
     _watchdog,
 )
 from schedule.triggers import HELSINKI
-from schedule.watch import Watch
+from schedule.watch import DATABASE, Watch
 from storage.engine import safe_url
 
 log = logging.getLogger("scheduler")
@@ -105,7 +109,10 @@ def serve(
     reap_orphans(runtime.engine)
     store = JobStore(runtime.database_url)
     try:
-        sync_jobs(store, specs, datetime.now(HELSINKI), start_now=_start_now(runtime, accelerated))
+        now = datetime.now(HELSINKI)
+        start_now = _start_now(runtime, accelerated)
+        synced = sync_jobs(store, specs, now, start_now=start_now)
+        catch_up(runtime.engine, store, specs, now, synced, start_now=start_now)  # runs a stop lost
     finally:
         store.close()
     executor = ThreadPoolExecutor(workers)
@@ -202,6 +209,7 @@ def run_once(
     reap_orphans(runtime.engine)
     store = JobStore(runtime.database_url)
     outcomes: dict[str, str] = {}
+    unwritten: str | None = None  # why the schedule could not be written (the first failure)
     try:
         now = datetime.now(HELSINKI)
         stored = store.jobs()
@@ -212,7 +220,9 @@ def run_once(
             or (stored[spec.id].next_run_time is not None and stored[spec.id].next_run_time <= now)
             or not _has_run(runtime.engine, spec.id)
         ]
-        sync_jobs(store, specs, now, start_now=lambda _spec: False)
+        synced = sync_jobs(store, specs, now, start_now=lambda _spec: False)
+        lost = catch_up(runtime.engine, store, specs, now, synced, start_now=lambda _spec: False)
+        due += [spec for spec in specs if spec.id in lost and spec not in due]
         stored = store.jobs()
 
         def order(spec: JobSpec) -> tuple[int, float, str]:
@@ -225,7 +235,8 @@ def run_once(
             if runtime.stop.is_set():
                 break
             outcomes[spec.id] = str(ref_to_obj(spec.func)(*spec.args))
-            store.put(spec, spec.trigger.get_next_fire_time(None, datetime.now(HELSINKI)))
+            if unwritten is None:  # after a failure, the rest is run without writing the schedule
+                unwritten = _put_next(runtime, store, spec)
         if not runtime.stop.is_set():
             compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
             if compute != "unchanged":
@@ -234,13 +245,40 @@ def run_once(
         store.close()
         done.set()
     failed = sorted(job for job, outcome in outcomes.items() if outcome in ("failed", "rejected"))
+    if unwritten is not None:  # runs left 'running' because their end could not be recorded: say why
+        _mark_abandoned(runtime.engine, f"interrupted: its end could not be recorded: {unwritten}")
     log.info(
-        "--once finished: %d job(s) run%s",
+        "--once finished: %d job(s) run%s%s",
         len(outcomes),
         f"; failed: {', '.join(failed)}" if failed else "",
-        extra={"outcome": "failed" if failed else "success"},
+        f"; the schedule could not be written: {unwritten}" if unwritten else "",
+        extra={"outcome": "failed" if failed or unwritten else "success"},
     )
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if failed or unwritten else EXIT_OK
+
+
+def _put_next(runtime: Runtime, store: JobStore, spec: JobSpec) -> str | None:
+    """Store the job's next run time after its run; when the database refuses (its disk full, gone), log
+    one line and alert `unreachable:database`: the cause (None when written)."""
+    try:
+        store.put(spec, spec.trigger.get_next_fire_time(None, datetime.now(HELSINKI)))
+    except Exception as error:
+        cause = redact(one_line(error), runtime.secrets)
+        full = " (the disk is full)" if _disk_full(cause) else ""
+        message = (
+            f"--once cannot write its schedule in the database {safe_url(runtime.database_url)}{full}: "
+            f"{cause}. The jobs still due run without it (they run again at the next --once); exit 1."
+        )
+        log.error("%s", message, extra={"job": spec.id, "outcome": "jobstore-failed"})
+        runtime.alerter.problem(Problem(*DATABASE, message))
+        return cause
+    return None
+
+
+def _disk_full(cause: str) -> bool:
+    """Whether a database error says its disk is full (SQLite's, PostgreSQL's)."""
+    lowered = cause.lower()
+    return "disk is full" in lowered or "no space left" in lowered or "disk full" in lowered
 
 
 def list_jobs(runtime: Runtime, specs: Sequence[JobSpec], console: Console) -> None:

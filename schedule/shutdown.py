@@ -61,13 +61,18 @@ def _watchdog(runtime: Runtime, grace_s: float, signals: _Signals, done: threadi
         marker = threading.Thread(target=_mark_abandoned, args=(runtime.engine,), daemon=True)
         marker.start()
         marker.join(2.0)
-        log.error("scheduler stopped (forced)", extra={"outcome": "forced"})
+        log.error(
+            "scheduler stopped (forced); the abandoned runs, and those queued but not started, run at the "
+            "next start",
+            extra={"outcome": "forced"},
+        )
         for handler in logging.getLogger().handlers:
             handler.flush()
         os._exit(EXIT_FORCED)
 
 
-def _mark_abandoned(engine: Engine) -> None:
+def _mark_abandoned(engine: Engine, error: str = "interrupted: abandoned at shutdown") -> None:
+    """Close this process's runs still recorded 'running' as failed with error (best effort)."""
     run = schema.job_run
     try:
         with engine.begin() as conn:
@@ -76,7 +81,7 @@ def _mark_abandoned(engine: Engine) -> None:
                 .where(
                     run.c.outcome == "running", run.c.pid == os.getpid(), run.c.host == socket.gethostname()
                 )
-                .values(outcome="failed", finished_at=now_utc(), error="interrupted: abandoned at shutdown")
+                .values(outcome="failed", finished_at=now_utc(), error=error)
             )
     except Exception as error:  # e.g. SQLite still locked by the abandoned transaction
         log.warning("could not mark abandoned runs: %s", type(error).__name__)

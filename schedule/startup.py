@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from common.secrets import redact
-from kestava.alerts import Alerter, AlertSettings, Problem, secret_values
+from kestava.alerts import Alerter, AlertSettings, Problem, secret_values, url_password
 from schedule.logs import duration
 from schedule.runtime import Runtime
 from schedule.triggers import HELSINKI
@@ -25,15 +24,6 @@ from schedule.watch import DATABASE
 from storage.engine import safe_url
 
 log = logging.getLogger("scheduler")
-
-
-def _password(url: str) -> list[str]:
-    """The URL's password, if it has one (a secret to mask wherever the URL's error turns up)."""
-    try:
-        password = make_url(url).password
-    except Exception:
-        return []
-    return [str(password)] if password else []
 
 
 def open_runtime(
@@ -54,7 +44,7 @@ def open_runtime(
     sent when the database opens. Without wait, one attempt, its failure alerted at once (alert)."""
     settings = settings or AlertSettings()
     # the alerter's engine is never read while the database is down: the problem goes without alert state
-    alerter = Alerter(create_engine("sqlite://"), settings, secrets=[*secret_values(), *_password(url)])
+    alerter = Alerter(create_engine("sqlite://"), settings, secrets=[*secret_values(), *url_password(url)])
     stop = stop or threading.Event()
     started, since = time.monotonic(), datetime.now(HELSINKI)
     pause, failures, alerted = first_wait_s, 0, False

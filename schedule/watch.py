@@ -1,5 +1,7 @@
 """The scheduler's watch: alerts what the loop cannot, from a thread of its own (never blocking it).
 
+- the database checked every Runtime.database_ping_s (one cheap read; every store_retry_s while it
+  fails), so that an outage is seen while the loop sleeps until its next job (hours overnight);
 - the job store failing (the database unreachable or full) longer than Runtime.database_alert_s: problem
   `unreachable:database`, and its all-clear once the store is read and written again;
 - a run going longer than Runtime.job_time_limit_s, or a run skipped because the previous one is still
@@ -31,6 +33,7 @@ class Watch:
         self.store = store
         self.every_s = every_s
         self._database_alerted_at: float | None = None  # time.monotonic() of its last alert in an outage
+        self._pinged_at = time.monotonic()  # of the last check of the database (LoopJobStore.ping)
         self._hung_alerted: set[str] = set()  # the running jobs alerted as hung (until they end)
         self._skipped: set[str] = set()
         self._lock = threading.Lock()
@@ -61,7 +64,16 @@ class Watch:
         self._check_store()
         self._check_runs()
 
+    def _ping(self) -> None:
+        """Check the database when neither the loop nor a check read it for database_ping_s (store_retry_s
+        in an outage): while jobs run, their reads are the checks."""
+        every = self.runtime.store_retry_s if self.store.outage is not None else self.runtime.database_ping_s
+        if time.monotonic() - max(self._pinged_at, self.store.read_at) >= every:
+            self._pinged_at = time.monotonic()
+            self.store.ping()
+
     def _check_store(self) -> None:
+        self._ping()
         outage = self.store.outage
         alerter = self.runtime.alerter
         if outage is not None:

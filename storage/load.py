@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Protocol, TypedDict
 
 import polars as pl
-from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Table, bindparam, exists, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.flags import is_provisional
 from common.payload import Payload
@@ -342,23 +344,28 @@ def _latest_snapshot(conn: Connection, dataset_id: str) -> tuple[int, str] | Non
 
 
 def _upsert_dataset(conn: Connection, dataset: DatasetInfo) -> None:
+    """The dataset's source and dataset rows, inserted or updated, each in one INSERT … ON CONFLICT: two
+    first loads of datasets of one source at once (the scheduler starts every new ingest at once) no
+    longer race between a check and an insert (a UniqueViolation on PostgreSQL). A row already as given is
+    not written (no row lock held for the rest of the load)."""
     source_row = {
         "publisher": dataset.source.publisher,
         "licence": dataset.source.licence,
         "attribution": dataset.source.attribution,
         "homepage": dataset.source.homepage,
     }
-    if conn.execute(select(schema.source.c.id).where(schema.source.c.id == dataset.source.id)).first():
-        conn.execute(
-            schema.source.update().where(schema.source.c.id == dataset.source.id).values(**source_row)
-        )
-    else:
-        conn.execute(insert(schema.source).values(id=dataset.source.id, **source_row))
+    _upsert(conn, schema.source, {"id": dataset.source.id, **source_row})
     dataset_row = {"source_id": dataset.source.id, "title": dataset.title, "protocol": dataset.protocol}
-    if conn.execute(select(schema.dataset.c.id).where(schema.dataset.c.id == dataset.id)).first():
-        conn.execute(schema.dataset.update().where(schema.dataset.c.id == dataset.id).values(**dataset_row))
-    else:
-        conn.execute(insert(schema.dataset).values(id=dataset.id, **dataset_row))
+    _upsert(conn, schema.dataset, {"id": dataset.id, **dataset_row})
+
+
+def _upsert(conn: Connection, table: Table, row: dict[str, object]) -> None:
+    """Insert row into table (primary key id), or update the row of its id where any value differs."""
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table).values(**row)
+    changed = {name: statement.excluded[name] for name in row if name != "id"}
+    differs = or_(*(table.c[name].is_distinct_from(value) for name, value in changed.items()))
+    conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changed, where=differs))
 
 
 def _series_count(conn: Connection, dataset_id: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import tempfile
 import zlib
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 _WRITERS = 8  # threads writing one snapshot's payloads: each waits on its fsync, not on the CPU
 COMPRESSED = ".gz"
 _KEEP_PLAIN_ABOVE = 0.9  # compressed to more than 90 % of its size: stored as it came
@@ -49,11 +51,35 @@ class RawStore:
         sha256 = hashlib.sha256(body).hexdigest()
         existing = self.stored_path(sha256)
         if existing is not None:
+            if self._intact(existing, sha256, len(body)):
+                return sha256, existing
+            # repaired in place, in its own form: the payload rows name this very path
+            log.warning(
+                "raw store: %s was corrupted (its content is not the payload of its sha256); written again",
+                self.root / existing,
+            )
+            compressed = existing.endswith(COMPRESSED)
+            self._write(existing, gzip.compress(body, compresslevel=_LEVEL, mtime=0) if compressed else body)
             return sha256, existing
         relative, data = self.relative_path(sha256), body
         packed = gzip.compress(body, compresslevel=_LEVEL, mtime=0)  # mtime 0: the same bytes every time
         if len(packed) <= len(body) * _KEEP_PLAIN_ABOVE:
             relative, data = relative + COMPRESSED, packed
+        self._write(relative, data)
+        return sha256, relative
+
+    def _intact(self, relative: str, sha256: str, size: int) -> bool:
+        """Whether the stored file at relative holds the payload of sha256 (of size bytes): a plain file of
+        another size is not, without reading it; else its content is hashed."""
+        if not relative.endswith(COMPRESSED) and (self.root / relative).stat().st_size != size:
+            return False
+        try:
+            return hashlib.sha256(self.read(relative)).hexdigest() == sha256
+        except OSError:  # not gzip, or truncated
+            return False
+
+    def _write(self, relative: str, data: bytes) -> None:
+        """Write data to relative atomically: a temporary file beside it, fsync, rename."""
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -66,7 +92,6 @@ class RawStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        return sha256, relative
 
     def put_all(self, bodies: Sequence[bytes]) -> list[tuple[str, str]]:
         """put() each body, in order; several are written at once, so that their fsyncs overlap (a

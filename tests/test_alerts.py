@@ -11,6 +11,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -32,9 +33,10 @@ from kestava.alerts import (
     check_run,
     consecutive_failures,
     secret_values,
+    url_password,
 )
 from storage import schema
-from storage.engine import alembic_config, create_db_engine, open_database, unpinged
+from storage.engine import alembic_config, create_db_engine, open_database, safe_url, unpinged
 from storage.jobs import finish_run, record_runs, start_run
 from storage.load import DatasetInfo, SourceInfo, load_snapshot
 from storage.rawstore import RawStore
@@ -529,6 +531,30 @@ def test_secret_values_and_redaction() -> None:
     secrets = secret_values(environ)
     assert set(secrets) == {"abcd-1234", "pw-9999", "https://hooks.example/T0/B1/xyz"}
     assert redact("key abcd-1234 and pw-9999 at /root", secrets) == "key *** and *** at /root"
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("sqlite:////var/lib/kestava/k.sqlite3", None),
+        ("postgresql+psycopg://kestava@db.example:5432/kestava", None),  # peer, trust or .pgpass
+        ("postgresql+psycopg://kestava:pa55-w0rd@db.example/kestava", "pa55-w0rd"),
+        ("postgresql+psycopg://kestava:p%40ss%2Fw%3Ard%25x@db.example/kestava", "p@ss/w:rd%x"),
+    ],
+)
+def test_only_the_database_urls_password_is_a_secret(url: str, password: str | None) -> None:
+    """The database is named in logs and alerts (which one is meant shows); its password never is."""
+    secrets = secret_values({"KESTAVA_DATABASE_URL": url})
+    shown = redact(f"cannot open {safe_url(url)}; from {url}", secrets)
+    assert safe_url(url) in shown  # the database named
+    if password is None:
+        assert secrets == [] and shown == f"cannot open {url}; from {url}"
+    else:
+        assert password in url_password(url)
+        assert password not in shown and quote(password, safe="") not in shown
+        assert "***@db.example" in shown
+    unparsable = "postgresql+psycopg://kestava:se:cr@et@db:port/x"
+    assert secret_values({"KESTAVA_DATABASE_URL": unparsable}) == [unparsable]  # whole, when unreadable
 
 
 def test_an_alert_goes_out_when_its_state_cannot_be_recorded_once_a_day_and_its_all_clear_too(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,37 @@ def test_a_corrupted_compressed_payload_is_never_served(tmp_path: Path) -> None:
         store.get(sha)
     with pytest.raises(FileNotFoundError):
         store.get("0" * 64)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"garbage",  # overwritten
+        lambda data: data[:-100],  # cut short
+        lambda data: data[:50] + bytes([data[50] ^ 1]) + data[51:],  # one bit flipped, same size
+    ],
+    ids=["overwritten", "truncated", "bit-flip"],
+)
+@pytest.mark.parametrize("payload", ["compressed", "plain"])
+def test_a_corrupted_payload_is_written_again_when_it_is_put_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: Callable[[bytes], bytes], payload: str
+) -> None:
+    store = RawStore(tmp_path / "raw")
+    body = FINGRID_PAGE.read_bytes() if payload == "compressed" else os.urandom(4096)
+    sha, path = store.put(body)
+    assert path.endswith(".gz") == (payload == "compressed")
+    file = tmp_path / "raw" / path
+    file.write_bytes(damage(file.read_bytes()))
+    with caplog.at_level(logging.WARNING, logger="storage.rawstore"):
+        assert store.put(body) == (sha, path)  # the same path: the payload rows name it
+    assert store.get(sha) == body
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert str(file) in warning and "corrupted" in warning
+    assert list(file.parent.glob(".tmp-*")) == []
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="storage.rawstore"):
+        assert store.put(body) == (sha, path)  # intact: left as it is
+    assert caplog.records == []
 
 
 def test_an_ingested_payload_keeps_its_digest_size_and_bytes(engine: Engine, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import os
@@ -292,3 +293,23 @@ def test_killed_report_leaves_the_previous_complete_report_or_none(
         assert left == (set() if published is None else {"fi", published.name}), f"seed {seed}: {left}"
         if published is not None:
             _check_complete(final, f"seed {seed}, recovered in {out.name}")
+
+
+def test_a_write_error_that_names_no_file_names_the_output_it_was_building(tmp_path: Path) -> None:
+    """A full disk fails a write with "No space left on device" and no file name: the message names the
+    report folder (or file) being published, and the previous output stays."""
+    from kestava.cli import explain
+
+    final = tmp_path / "reports" / "2026-W49" / "fi"
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with pytest.raises(OSError) as caught, publish_directory(final) as building:
+        (building / "report.html").write_text("half")
+        raise full
+    assert caught.value.filename == str(final)
+    code, message = explain(caught.value)
+    assert code == 2 and message == f"cannot read or write {final}: No space left on device"
+    assert not final.exists() and list(final.parent.iterdir()) == [final.parent / ".fi.lock"]
+    single = tmp_path / "site" / "index.html"
+    with pytest.raises(OSError) as caught, publish_file(single):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert caught.value.filename == str(single)

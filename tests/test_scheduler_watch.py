@@ -269,6 +269,43 @@ def test_an_unreachable_database_is_alerted_once_and_cleared_and_the_schedule_go
     assert not [r for r in caplog.records if "Error getting due jobs" in r.getMessage()]
 
 
+def test_a_database_lost_while_the_scheduler_sleeps_is_alerted_without_waiting_for_a_job(
+    proxied_pg: tuple[str, TcpProxy],
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, proxy = proxied_pg
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    runtime = make_runtime(
+        url,
+        tmp_path,
+        httpserver.url_for("/hook"),
+        store_retry_s=0.1,
+        database_alert_s=0.5,
+        database_ping_s=0.2,
+    )
+    caplog.set_level(logging.INFO)
+    idle = spec("tick", "tests.test_scheduler_watch:tick", seconds=3600)  # the loop sleeps an hour
+    stop, finished = serving(runtime, [idle])
+    try:
+        time.sleep(0.5)
+        proxy.stop()  # the database is gone while no job is due
+        wait_for(lambda: database_alerts(httpserver) == [("unreachable:database", "problem")])
+        proxy.start()
+        wait_for(lambda: len(database_alerts(httpserver)) == 2)
+    finally:
+        stop.set()
+        code = finished()
+        runtime.engine.dispose()
+    assert code == 0 and TICKS == []
+    assert database_alerts(httpserver)[1] == ("unreachable:database", "resolved")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job store:")]
+    failed = [line for line in lines if "failed" in line]
+    assert failed and failed[0].startswith("job store: checking the database failed: OperationalError")
+    assert "readable and writable again" in lines[-1]
+
+
 def test_an_update_the_database_refused_is_written_at_the_next_wake_up(
     proxied_pg: tuple[str, TcpProxy],
 ) -> None:

@@ -7,17 +7,19 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, text
 
 from storage import read, schema
 from storage.checks import ObservationError
 from storage.engine import migrate, open_database
-from storage.load import DatasetInfo, load_snapshot
+from storage.load import DatasetInfo, SourceInfo, load_snapshot
 from storage.rawstore import RawStore
 from tests.conftest import make_payload
 
@@ -565,3 +567,82 @@ def test_a_reference_to_a_missing_series_or_snapshot_is_caught(
     with engine.connect() as conn:
         check_references(conn, 424242)  # a snapshot that neither exists nor has rows: nothing broken
     assert count(engine, "observation") == 1  # each broken row was rolled back with its transaction
+
+
+def test_first_loads_of_two_datasets_of_one_source_at_once_both_succeed(
+    engine: Engine, raw_store: RawStore, dataset_info: DatasetInfo
+) -> None:
+    """PostgreSQL: the second load meets the source row the first inserted and has not committed yet; it
+    waits for it, then goes on (a check-then-insert failed here with a UniqueViolation on pk_source)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    other = DatasetInfo("hsy_energy", "Energia", "ckan_xlsx", dataset_info.source)
+    data = frame({("049", "Liikenne", "2022"): 250.0})
+    errors: list[BaseException] = []
+
+    class WaitForTheOther:
+        """The first load's lock check, right before its commit: waits until the second load waits."""
+
+        def check(self, conn: object = None) -> None:
+            deadline = time.monotonic() + 5
+            query = text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO source%'"
+            )
+            while time.monotonic() < deadline:
+                with engine.connect() as watcher:
+                    if watcher.execute(query).scalar():
+                        return
+                time.sleep(0.05)
+
+    def second() -> None:
+        try:
+            load_snapshot(
+                engine, other, [make_payload(b"e1", T0)], data, reader_version="t/1", raw_store=raw_store
+            )
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=second)
+
+    def on_stage(name: str) -> None:
+        if name == "diffed" and not thread.is_alive() and thread.ident is None:
+            thread.start()  # the first has inserted the source row, uncommitted
+
+    first = load_snapshot(
+        engine,
+        dataset_info,
+        [make_payload(b"v1", T0)],
+        data,
+        reader_version="t/1",
+        raw_store=raw_store,
+        on_stage=on_stage,
+        lock=WaitForTheOther(),
+    )
+    thread.join(30)
+    assert errors == [] and first.added == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.dataset.c.id).order_by(schema.dataset.c.id)).scalars().all() == [
+            "hsy_emissions",
+            "hsy_energy",
+        ]
+        assert conn.execute(select(func.count()).select_from(schema.source)).scalar() == 1
+
+
+def test_a_changed_source_is_updated_on_the_next_load(
+    engine: Engine, raw_store: RawStore, dataset_info: DatasetInfo
+) -> None:
+    data = frame({("049", "Liikenne", "2022"): 250.0})
+    load_snapshot(
+        engine, dataset_info, [make_payload(b"v1", T0)], data, reader_version="t/1", raw_store=raw_store
+    )
+    renamed = DatasetInfo(
+        dataset_info.id,
+        "Uusi nimi",
+        dataset_info.protocol,
+        SourceInfo("hsy", "HSY (new)", "CC BY 4.0", "HSY", "https://hri.fi/"),
+    )
+    load_snapshot(engine, renamed, [make_payload(b"v2", T0)], data, reader_version="t/1", raw_store=raw_store)
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.source.c.publisher)).scalars().all() == ["HSY (new)"]
+        assert conn.execute(select(schema.dataset.c.title)).scalars().all() == ["Uusi nimi"]

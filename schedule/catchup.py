@@ -1,0 +1,104 @@
+"""Runs lost at a stop, due again at the next start (once), however the scheduler stopped.
+
+APScheduler moves a job's next run time on as soon as it submits the job to the pool, before the job
+starts. A stop (a graceful one past its grace period, a forced one, SIGKILL, a power cut) therefore leaves
+in the job store, for the runs it cut short or that were queued and never started, a next run time as if
+they had run. What did run is durable in job_run (each run is recorded when it starts, or, for the runs
+recorded in one write, with the time it started), so at start a job whose schedule is unchanged is made
+due now when:
+
+- its last run was interrupted (closed "interrupted: …" by reap_orphans or by a forced stop);
+- it was due (its trigger fired) since its last run began, yet the store's next run time is later: it
+  was queued and moved on, but never began;
+- it is a job that starts at once when new (start_now: an ingest that never ran) and has never run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+
+from schedule.jobs import JobSpec
+from schedule.jobstore import JobStore
+from storage import schema
+
+log = logging.getLogger("scheduler")
+INTERRUPTED = "interrupted:"  # the start of the error of a run closed as interrupted (storage.orphans)
+_KEPT = ("kept", "updated")  # what sync_jobs did to a job whose trigger (and stored next run) it kept
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """A job's last recorded run: its outcome and error, and when the latest of its runs began (aware UTC)."""
+
+    outcome: str
+    error: str | None
+    began: datetime
+
+
+def last_runs(engine: Engine) -> dict[str, LastRun]:
+    """Every job's last run (the latest recorded), with the latest start of any of its runs."""
+    run = schema.job_run
+    latest = select(func.max(run.c.id).label("id"), func.max(run.c.started_at).label("began")).group_by(
+        run.c.job
+    )
+    latest_sq = latest.subquery()
+    query = select(run.c.job, run.c.outcome, run.c.error, latest_sq.c.began).join(
+        latest_sq, run.c.id == latest_sq.c.id
+    )
+    with engine.connect() as conn:
+        return {
+            row.job: LastRun(row.outcome, row.error, row.began.replace(tzinfo=UTC))
+            for row in conn.execute(query)
+        }
+
+
+def lost_run(spec: JobSpec, next_run: datetime, last: LastRun | None, now: datetime) -> str | None:
+    """Why the job, stored to run next at next_run (later than now), must run now; None: it need not."""
+    if last is None:
+        return None
+    if last.outcome == "failed" and (last.error or "").startswith(INTERRUPTED):
+        return f"its last run was interrupted ({last.error})"
+    if last.outcome == "running":  # still running in another process (or one reap_orphans cannot judge)
+        return None
+    # the trigger's first fire after the last run began (a run begins after its fire time, here by 1 s at
+    # least: a fire time is a whole second): before the stored next run, it was submitted but never began
+    fired = spec.trigger.get_next_fire_time(None, last.began + timedelta(seconds=1))
+    if fired is not None and fired < next_run and fired <= now:
+        return f"it fell due at {fired:%Y-%m-%d %H:%M %Z} but never began (queued when the scheduler stopped)"
+    return None
+
+
+def catch_up(
+    engine: Engine,
+    store: JobStore,
+    specs: Sequence[JobSpec],
+    now: datetime,
+    synced: Mapping[str, str],
+    *,
+    start_now: Callable[[JobSpec], bool],
+) -> dict[str, str]:
+    """Make due now, in store, the jobs whose runs a stop lost (synced: what sync_jobs did, by job id);
+    each is logged (a warning) with why; returns job id -> why."""
+    stored = store.jobs()
+    last = last_runs(engine)
+    due: dict[str, str] = {}
+    for spec in specs:
+        job = stored.get(spec.id)
+        if synced.get(spec.id) not in _KEPT or job is None or job.next_run_time is None:
+            continue
+        if job.next_run_time <= now:  # due anyway
+            continue
+        why = lost_run(spec, job.next_run_time, last.get(spec.id), now)
+        if why is None and spec.id not in last and start_now(spec):
+            why = "it has never run"
+        if why is None:
+            continue
+        store.put(spec, now)
+        due[spec.id] = why
+        log.warning("%s: runs now (once): %s", spec.id, why, extra={"job": spec.id, "outcome": "catch-up"})
+    return due
