@@ -50,6 +50,22 @@ def test_the_table_names_each_kind_in_the_charts_language() -> None:
     assert chart_table(chart).get_column("kind_name").to_list() == ["Havaittu", "Arvio", "Tavoite"]
 
 
+def test_a_value_derived_from_the_target_or_an_assumption_is_never_named_an_observation() -> None:
+    # compensation_need (20 % of 1990, for 2030) and carbon_sink_estimate (21 % of 2019) read "Havaittu"
+    frame = _frame([("2030", "observed", 212.0)])
+    for kind, names in (
+        ("target_derived", ("Tavoitteesta johdettu", "Härlett ur målet", "Derived from the target")),
+        ("assumption", ("Oletus", "Antagande", "Assumption")),
+    ):
+        for lang, name in zip(("fi", "sv", "en"), names, strict=True):
+            chart = indicator_history(
+                frame, meta=META, lang=lang, name="n", area_name="a", unit_text="u", observed_as=kind
+            )
+            assert chart_table(chart).get_column("kind_name").to_list() == [name]
+            legend = _legend(chart.to_dict())
+            assert name in legend and not {"Havaittu", "Observerat", "Observed"} & legend.keys(), legend
+
+
 def test_a_kind_the_chart_does_not_know_is_refused() -> None:
     frame = _frame([("2023", "observed", 5.0), ("2024", "guess", 4.0)])
     with pytest.raises(ValueError, match="unknown kinds"):

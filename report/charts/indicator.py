@@ -129,6 +129,7 @@ def indicator_history(
     unit_text: str,
     zero: bool = True,
     change: str = "relative",
+    observed_as: str = "observed",
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
     projection dashed in its band, the straight path from the base year to the target dotted, and the target
@@ -146,6 +147,9 @@ def indicator_history(
     and the table alike. A projection for a period that has an estimate (the engine stores the trend's
     past years both ways) is the estimate: one row, the dashed line starting from it (from the latest
     observed value when there is no estimate).
+    observed_as: what the series' own values are called in the legend, tooltips and table: "observed", or
+    for a value derived from a target or an assumption (indicators.query.DERIVED_VALUE_KINDS) that kind,
+    drawn as an observed value is but never named an observation.
     """
     chart_name = "indicator_history"
     _check_lang(chart_name, lang)
@@ -189,7 +193,9 @@ def indicator_history(
     observed = f.filter(pl.col("kind") == "observed")
     if observed.height == 0:
         raise ValueError(f"{chart_name}: `frame` has no observed value")
-    kind_names = {k: t(f"site.kind_{k}", lang) for k in KINDS}
+    kind_names = {k: t(f"site.kind_{k}", lang) for k in KINDS} | {
+        "observed": t(f"site.kind_{observed_as}", lang)
+    }
     # a gap of missing years (an annual series) breaks the observed line: never bridged as if measured
     annual = f.get_column("period").str.contains(r"^\d{4}$").all()
     year = pl.col("period").cast(pl.Int64, strict=False)
@@ -234,7 +240,7 @@ def indicator_history(
     # its mark: stroke, fill, shape and dash share one domain, so Vega-Lite merges them into one legend
     drawn = set(df.get_column("mark"))
     shown = [m for m in MARKS if m in drawn]
-    mark_names = {m: t(MARK_NAMES[m], lang) for m in MARKS}
+    mark_names = {m: t(MARK_NAMES[m], lang) for m in MARKS} | {"observed": kind_names["observed"]}
     df = df.with_columns(pl.col("mark").replace_strict(mark_names).alias("legend"))
     domain = [mark_names[m] for m in shown]
     legend = alt.Legend(orient="bottom", direction="horizontal", symbolStrokeWidth=1.6, symbolSize=64)

@@ -19,6 +19,7 @@ from common.flags import flag_meanings
 from indicators import query
 from indicators.catalogue import ChangeDerivation, Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
+from indicators.query import DERIVED_VALUE_KINDS
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -367,6 +368,7 @@ def _indicator_chart(
             unit_text=report_peers.unit_text(entry.id, lang),
             zero=entry.unit != "index",
             change=change_kind(entry),
+            observed_as=DERIVED_VALUE_KINDS.get(entry.derive.kind, "observed"),
         )
         return SiteChart(entry.id, chart, ids)
     except (rd.MissingDataError, ValueError):
