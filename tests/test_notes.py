@@ -203,7 +203,7 @@ def test_the_api_returns_current_notes_as_a_frame(engine: Engine) -> None:
         "replaces",
     ]
     assert frame.select("area", "period", "lang", "body").rows() == [("049", "2026-H1", "en", "In English")]
-    assert frame.schema["created_at"] == pl.Datetime("us")
+    assert frame.schema["created_at"] == pl.Datetime("us", "UTC")  # the API gives UTC-aware times
     assert api.notes(period="2024", engine=engine)["body"].to_list() == ["Suomeksi"]
     assert api.notes("ghg_by_sector", engine=engine).height == 0
     with pytest.raises(ValueError, match="unknown indicator 'ghg_totall'; nearest: ghg_total"):
