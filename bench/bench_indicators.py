@@ -322,7 +322,9 @@ def _pd_sum(indicator_id: str, derive: SumDerivation, obs: pd.DataFrame) -> pd.D
 
 
 def _pd_target(indicator: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """The indicator's reduction targets per area: value(base year) × (1 − reduction)."""
+    """The indicator's reduction targets per area: value(base year) × (1 − reduction); of a % change on a
+    fixed base year, the level (100 + the change) reduced, as a change again (indicators.targets)."""
+    offset = 100.0 if isinstance(indicator.derive, ChangeDerivation) else 0.0
     parts = []
     for target in indicator.targets:
         if isinstance(target, ReductionTarget):
@@ -332,7 +334,7 @@ def _pd_target(indicator: Any, frame: pd.DataFrame) -> pd.DataFrame:
                     {
                         "area": base["area"],
                         "year": target.year,
-                        "value": base["value"] * (1.0 - target.reduction),
+                        "value": (base["value"] + offset) * (1.0 - target.reduction) - offset,
                         "base_year": target.base_year,
                         "base_value": base["value"],
                     }
