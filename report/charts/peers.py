@@ -229,12 +229,13 @@ def peer_comparison(
     changed = {
         str(r["area"]): str(r["change"]) for r in df.iter_rows(named=True) if r["area_key"] in change_of
     }
+    # each change's label in lines: one, or wrapped at change_chars (a phone's narrow variant)
+    change_lines = {
+        area: th.wrap_title(words, change_chars) if change_chars else [words]
+        for area, words in changed.items()
+    }
     if changed:
         # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
-        change_lines = {
-            area: th.wrap_title(words, change_chars) if change_chars else [words]
-            for area, words in changed.items()
-        }
         expr = "''"
         for area, parts in change_lines.items():
             # a label of several lines is an array of them (Vega draws each on a line of its own)
@@ -264,7 +265,7 @@ def peer_comparison(
                 x=alt.X("value:Q", title=unit_text),
             )
         )
-    most_lines = max((len(parts) for parts in change_lines.values()), default=1) if changed else 1
+    most_lines = max((len(parts) for parts in change_lines.values()), default=1)
     chart = _layer(layers, meta, lang).properties(width=width, height=alt.Step(max(24, 13 * most_lines + 6)))
     if changed:
         chart = chart.resolve_axis(y="independent")
