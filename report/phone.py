@@ -29,7 +29,11 @@ PHONE_MEDIA: Final = "(max-width: 40rem)"
 def phone_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The spec drawn at a phone's width: narrower plot, the title and each subtitle line wrapped shorter,
     the legends in two columns. The data, marks and encodings are the same, so the two variants agree."""
-    narrow = copy.deepcopy(dict(spec))
+    # the datasets are shared with the wide spec, never changed: only what is changed is copied
+    narrow = {
+        **spec,
+        **{key: copy.deepcopy(spec[key]) for key in ("config", "layer", "usermeta") if key in spec},
+    }
     if narrow.get("width") == SITE_WIDTH:
         kind = narrow.get("usermeta", {}).get("kestava", {}).get("chart")
         narrow["width"] = PHONE_WIDTH_OF_CHART.get(str(kind), PHONE_WIDTH)
