@@ -29,7 +29,7 @@ from tests.conftest import LOADED_TODAY, fresh_database
 
 KESTAVA = Path(sys.executable).with_name("kestava")
 # Replay a failure with KESTAVA_KILL_SEED=<the printed seed>; KESTAVA_KILL_TRIALS=n for a longer run.
-KILL_TRIALS = int(os.environ.get("KESTAVA_KILL_TRIALS", "10"))
+KILL_TRIALS = int(os.environ.get("KESTAVA_KILL_TRIALS", "6"))
 
 
 def _write(folder: Path, files: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from report.site import build as site_build
+from tests.conftest import LoadedTemplates
 from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_report_browser import driver
 
@@ -39,28 +40,18 @@ PHONE, DESKTOP = 390, 1280
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 TODAY = date(2026, 11, 27)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("site_browser"),  # one worker builds the site once (dev.py: --dist loadgroup)
-]
+pytestmark = pytest.mark.slow  # the site is built once: dev.py runs each test file whole on one worker
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The whole site in three languages, with a small archive of reports to list: built once per test
-    process (a session fixture: xdist's scheduling may leave the module between these tests), from the
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, loaded_templates: LoadedTemplates) -> Iterator[Path]:
+    """The whole site in three languages, with a small archive of reports to list, built once from the
     bundled data on SQLite."""
-    from indicators.engine import compute
-    from ingest.run import ingest
     from storage.engine import open_database
-    from storage.rawstore import RawStore
-    from tests.conftest import LOADED_TODAY, fresh_database
 
     folder = tmp_path_factory.mktemp("site-data")
-    with fresh_database("sqlite", folder) as url:
+    with loaded_templates.copy("sqlite", folder) as url:
         engine = open_database(url)
-        assert all(o.ok for o in ingest(engine, RawStore(folder / "raw"), offline=True))
-        assert not compute(engine, today=LOADED_TODAY).errors
         yield _build(engine, tmp_path_factory)
         engine.dispose()
 
