@@ -37,7 +37,7 @@ from storage import schema
 from storage.engine import open_database
 from storage.notes import add_note
 from storage.rawstore import RawStore
-from tests.conftest import LOADED_TODAY, LoadedTemplates, fresh_database
+from tests.conftest import LOADED_TODAY, LoadedTemplates
 from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_revisions import _file, _jsonstat_revise
 
@@ -289,14 +289,12 @@ def test_the_reports_archive_is_linked_and_an_unchanged_report_is_not_read_again
 
 
 def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loaded_templates: LoadedTemplates
 ) -> None:
     monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
-    with fresh_database("sqlite", tmp_path) as url:
+    with loaded_templates.copy("sqlite", tmp_path) as url:
         engine = open_database(url)
         raw = RawStore(tmp_path / "raw")
-        assert all(o.ok for o in ingest(engine, raw, offline=True))
-        assert not compute(engine, today=LOADED_TODAY).errors
         site = tmp_path / "site"
         build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
         snapshot = tmp_path / "snapshot"
@@ -388,14 +386,11 @@ def test_every_page_says_demo_data_while_the_newest_snapshot_of_a_dataset_is_dem
 
 
 def test_the_demo_notice_goes_from_every_page_kept_or_made_when_no_newest_snapshot_is_demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loaded_templates: LoadedTemplates
 ) -> None:
     monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
-    with fresh_database("sqlite", tmp_path) as url:
+    with loaded_templates.copy("sqlite", tmp_path) as url:
         engine = open_database(url)
-        raw = RawStore(tmp_path / "raw")
-        assert all(o.ok for o in ingest(engine, raw, offline=True))
-        assert not compute(engine, today=LOADED_TODAY).errors
         site = tmp_path / "site"
         build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
         assert 'id="demo-banner"' in (site / "en/indicators/ghg_total.html").read_text(encoding="utf-8")

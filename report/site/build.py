@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import jinja2
 import polars as pl
+from altair.utils.schemapi import debug_mode
 from sqlalchemy import Engine
 
 from common.atomic import publish_directory
@@ -392,7 +393,10 @@ def build_site(
     # a page kept from the previous build must carry the same demo notice as a page made now
     code = f"{code_digest()}:demo={','.join(demo)}"
     ids = content.listed_indicators(data)
-    pages = _pages(data, ids, langs, reports, today, recorded, code)
+    # Altair's debug mode validates every schema object as it is made; the charts' builders are the
+    # report's, whose specs the tests validate whole (tests/test_charts.py), so here they run without it
+    with debug_mode(False):
+        pages = _pages(data, ids, langs, reports, today, recorded, code)
     result.pages = len(pages)
     own_renderer = renderer is None
     drawer = renderer or Renderer()
