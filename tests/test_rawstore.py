@@ -131,7 +131,7 @@ def test_an_unchanged_ingest_repairs_the_damaged_raw_file_of_its_payload(
         (row,) = conn.execute(select(schema.payload)).mappings().all()
     file = tmp_path / "raw" / row["storage_path"]
     intact = file.read_bytes()
-    damages: list[Callable[[Path], None]] = [
+    damages: list[Callable[[Path], object]] = [
         lambda f: f.write_bytes(gzip.compress(FINGRID_PAGE.read_bytes()[:-10], mtime=0)),  # other bytes
         lambda f: f.write_bytes(f.read_bytes()[:-100]),  # cut short
         lambda f: f.unlink(),  # gone
