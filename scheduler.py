@@ -12,6 +12,8 @@ Jobs (ids are also the job_run names and the job lock names):
   report:half       2 January and 2 July 07:30, for the previous half year
   probe             Sundays 05:00, when the catalogue declares probes: `kestava probe` of those datasets
                     (live, writes no data); drift is alerted, an all-clear follows a clean probe
+  site              no schedule of its own: after each successful compute and report; a rebuild a stop
+                    lost (interrupted, or never begun after its compute or report) runs at the next start
 
 Cadences are standard cron (minute hour day month day-of-week; 0 or 7 = Sunday, 1 = Monday), translated for
 APScheduler 3 (whose own day numbers start from Monday = 0); a time in the repeated autumn hour fires once.
@@ -112,6 +114,7 @@ from schedule.shutdown import EXIT_FAILED as EXIT_FAILED
 from schedule.shutdown import EXIT_FORCED as EXIT_FORCED
 from schedule.shutdown import EXIT_OK as EXIT_OK
 from schedule.shutdown import _keep_due as _keep_due
+from schedule.site_job import run_site_job as run_site_job
 from schedule.startup import open_runtime as open_runtime
 from schedule.triggers import HELSINKI as HELSINKI
 from schedule.triggers import WallClockCronTrigger as WallClockCronTrigger
@@ -133,6 +136,7 @@ __all__ = [
     "run_ingest_job",
     "run_once",
     "run_probe_job",
+    "run_site_job",
     "run_weekly_report_job",
     "serve",
     "sync_jobs",

@@ -21,7 +21,7 @@ from common.errors import one_line
 from common.secrets import redact
 from kestava.alerts import Problem
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
-from schedule.catchup import catch_up
+from schedule.catchup import catch_up, catch_up_site, lost_site
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore, LoopJobStore, _has_run, jobstore_engine, sync_jobs
@@ -37,6 +37,7 @@ from schedule.shutdown import (
     _stop_on_signal,
     _watchdog,
 )
+from schedule.site_job import run_site
 from schedule.triggers import HELSINKI
 from schedule.watch import DATABASE, Watch
 from storage.engine import safe_url
@@ -140,6 +141,14 @@ def serve(
             jobstore="memory",
             misfire_grace_time=None,
         )
+    elif catch_up_site(runtime.engine):  # a rebuild a stop lost (else the compute's catch-up rebuilds it)
+        scheduler.add_job(
+            "scheduler:run_site_job",
+            "date",
+            id="site:catch-up",
+            jobstore="memory",
+            misfire_grace_time=None,
+        )
     signals = _Signals()
     if install_signals:
         signals.install()
@@ -223,6 +232,7 @@ def run_once(
         synced = sync_jobs(store, specs, now, start_now=lambda _spec: False)
         lost = catch_up(runtime.engine, store, specs, now, synced, start_now=lambda _spec: False)
         due += [spec for spec in specs if spec.id in lost and spec not in due]
+        site_lost = catch_up_site(runtime.engine)  # rebuilt at the end, unless a compute or report did
         stored = store.jobs()
 
         def order(spec: JobSpec) -> tuple[int, float, str]:
@@ -241,6 +251,8 @@ def run_once(
             compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
             if compute != "unchanged":
                 outcomes["compute"] = compute
+            if site_lost is not None and lost_site(runtime.engine) is not None:
+                outcomes["site"] = run_site(runtime)
     finally:
         store.close()
         done.set()
