@@ -59,8 +59,8 @@ import typer
 from rich.console import Console
 
 from common.config import get_settings
-from ingest.catalogue import load_catalogue
-from kestava.alerts import secret_values
+from ingest.catalogue import CATALOGUE_PATH, load_catalogue
+from kestava.alerts import AlertSettings, secret_values, url_password
 
 # The service lives in the schedule package; every name code and tests use as scheduler.<name> is
 # re-exported here. The job references stored in the job store ("scheduler:run_ingest_job") resolve here.
@@ -82,6 +82,7 @@ from schedule.jobstore import jobstore_engine as jobstore_engine
 from schedule.jobstore import sync_jobs as sync_jobs
 from schedule.logs import setup_logging as setup_logging
 from schedule.orphans import reap_orphans as reap_orphans
+from schedule.preflight import StartupError, refuse, step
 from schedule.probe_job import run_probe_job as run_probe_job
 from schedule.report_jobs import previous_half as previous_half
 from schedule.report_jobs import run_half_year_report_job as run_half_year_report_job
@@ -186,30 +187,39 @@ def main(
     ] = None,
 ) -> None:
     """Kestävä Espoo scheduler: ingest on each dataset's cadence, compute, report, alert."""
-    catalogue = load_catalogue(catalogue_path.resolve()) if catalogue_path else load_catalogue()
-    extra_secret_names = [d.secret_env for d in catalogue.datasets.values() if d.secret_env]
-    setup_logging(json_lines=log_json, verbose=verbose, secrets=secret_values(extra_names=extra_secret_names))
-    url = database_url or get_settings().resolved_database_url()
-    runtime = open_runtime(
-        lambda: build_runtime(
-            url,
-            catalogue=catalogue,
-            offline=offline,
-            runners=Runners.from_module(hooks),
-            trigger="once" if once else "scheduler",
-        ),
-        url,
-        wait=not (once or list_only),  # serving, wait for the database (alerted when that lasts)
-        alert=not list_only,
-    )
-    if runtime is None:
-        raise typer.Exit(code=EXIT_FAILED)
-    specs = catalogue_jobs(catalogue, report_lang=report_lang)
-    accelerated = accelerate_s is not None and accelerate_s > 0
-    if accelerate_s is not None and accelerate_s > 0:
-        specs = accelerate(specs, accelerate_s, datetime.now(HELSINKI))
-        log.warning("accelerated schedule: every job every %g s (testing only)", accelerate_s)
+    secrets = secret_values()
+    setup_logging(json_lines=log_json, verbose=verbose, secrets=secrets)  # first: a failure is logged
+    where = catalogue_path.resolve() if catalogue_path else CATALOGUE_PATH
+    runtime: Runtime | None = None
     try:
+        with step("invalid settings (environment variables)", secrets, env_prefix="KESTAVA_"):
+            url = database_url or get_settings().resolved_database_url()
+            AlertSettings()
+        with step(f"cannot read the catalogue {where}", secrets):
+            catalogue = load_catalogue(where)
+        extra_names = [d.secret_env for d in catalogue.datasets.values() if d.secret_env]
+        secrets = [*secret_values(extra_names=extra_names), *url_password(url)]
+        setup_logging(json_lines=log_json, verbose=verbose, secrets=secrets)  # the catalogue's secrets too
+        runtime = open_runtime(
+            lambda: build_runtime(
+                url,
+                catalogue=catalogue,
+                offline=offline,
+                runners=Runners.from_module(hooks),
+                trigger="once" if once else "scheduler",
+            ),
+            url,
+            wait=not (once or list_only),  # serving, wait for the database (alerted when that lasts)
+            alert=not list_only,
+        )
+        if runtime is None:
+            raise typer.Exit(code=EXIT_FAILED)
+        with step(f"cannot read the schedule from the catalogue {where}", secrets):
+            specs = catalogue_jobs(catalogue, report_lang=report_lang)
+        accelerated = accelerate_s is not None and accelerate_s > 0
+        if accelerate_s is not None and accelerate_s > 0:
+            specs = accelerate(specs, accelerate_s, datetime.now(HELSINKI))
+            log.warning("accelerated schedule: every job every %g s (testing only)", accelerate_s)
         if list_only:
             list_jobs(runtime, specs, Console())
             code = EXIT_OK
@@ -217,8 +227,12 @@ def main(
             code = run_once(runtime, specs, grace_s=grace)
         else:
             code = serve(runtime, specs, grace_s=grace, workers=workers, accelerated=accelerated)
+    except StartupError as error:  # before any job ran: one line, an alert, exit 1
+        refuse(error, secrets, alert=not list_only, alerter=runtime.alerter if runtime else None)
+        code = EXIT_FAILED
     finally:
-        runtime.engine.dispose()
+        if runtime is not None:
+            runtime.engine.dispose()
     raise typer.Exit(code=code)
 
 
