@@ -681,7 +681,17 @@ def compute(
     writing over another compute's values."""
     catalogue = catalogue or load_indicator_catalogue()
     today = today or date.today()
+    with engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                select(schema.indicator_state.c.indicator_id, schema.indicator_state.c.input_hash)
+            ).all()
+        )
     candidates = catalogue.affected_by(set(datasets)) if datasets else list(catalogue.indicators)
+    affected = set(candidates)
+    # an indicator whose last compute failed is tried again by every compute, whatever changed (so that
+    # a compute without errors means that none is failing: the scheduler's all-clear)
+    candidates += [i for i in catalogue.indicators if stored.get(i) == FAILED_HASH and i not in affected]
     summary = ComputeSummary(waiting=waiting_for_data(catalogue, candidates, set(newest_snapshots(engine))))
     if summary.waiting:  # computed once those datasets are loaded (their ingest makes them pending)
         log.info(
@@ -691,12 +701,6 @@ def compute(
         )
         candidates = [i for i in candidates if i not in summary.waiting]
     hashes = input_hashes(engine, catalogue, candidates)
-    with engine.connect() as conn:
-        stored = dict(
-            conn.execute(
-                select(schema.indicator_state.c.indicator_id, schema.indicator_state.c.input_hash)
-            ).all()
-        )
     wanted = [i for i in candidates if force or stored.get(i) != hashes[i]]
     summary.unchanged = [i for i in candidates if i not in wanted]
     if not wanted:
