@@ -12,6 +12,8 @@ Jobs (ids are also the job_run names and the job lock names):
   report:half       2 January and 2 July 07:30, for the previous half year
   probe             Sundays 05:00, when the catalogue declares probes: `kestava probe` of those datasets
                     (live, writes no data); drift is alerted, an all-clear follows a clean probe
+  site              no schedule of its own: after each successful compute and report; a rebuild a stop
+                    lost (interrupted, or never begun after its compute or report) runs at the next start
 
 Cadences are standard cron (minute hour day month day-of-week; 0 or 7 = Sunday, 1 = Monday), translated for
 APScheduler 3 (whose own day numbers start from Monday = 0); a time in the repeated autumn hour fires once.
@@ -57,8 +59,8 @@ import typer
 from rich.console import Console
 
 from common.config import get_settings
-from ingest.catalogue import load_catalogue
-from kestava.alerts import secret_values
+from ingest.catalogue import CATALOGUE_PATH, load_catalogue
+from kestava.alerts import AlertSettings, secret_values, url_password
 
 # The service lives in the schedule package; every name code and tests use as scheduler.<name> is
 # re-exported here. The job references stored in the job store ("scheduler:run_ingest_job") resolve here.
@@ -80,6 +82,7 @@ from schedule.jobstore import jobstore_engine as jobstore_engine
 from schedule.jobstore import sync_jobs as sync_jobs
 from schedule.logs import setup_logging as setup_logging
 from schedule.orphans import reap_orphans as reap_orphans
+from schedule.preflight import StartupError, refuse, step
 from schedule.probe_job import run_probe_job as run_probe_job
 from schedule.report_jobs import previous_half as previous_half
 from schedule.report_jobs import run_half_year_report_job as run_half_year_report_job
@@ -112,6 +115,7 @@ from schedule.shutdown import EXIT_FAILED as EXIT_FAILED
 from schedule.shutdown import EXIT_FORCED as EXIT_FORCED
 from schedule.shutdown import EXIT_OK as EXIT_OK
 from schedule.shutdown import _keep_due as _keep_due
+from schedule.site_job import run_site_job as run_site_job
 from schedule.startup import open_runtime as open_runtime
 from schedule.triggers import HELSINKI as HELSINKI
 from schedule.triggers import WallClockCronTrigger as WallClockCronTrigger
@@ -133,6 +137,7 @@ __all__ = [
     "run_ingest_job",
     "run_once",
     "run_probe_job",
+    "run_site_job",
     "run_weekly_report_job",
     "serve",
     "sync_jobs",
@@ -182,30 +187,39 @@ def main(
     ] = None,
 ) -> None:
     """Kestävä Espoo scheduler: ingest on each dataset's cadence, compute, report, alert."""
-    catalogue = load_catalogue(catalogue_path.resolve()) if catalogue_path else load_catalogue()
-    extra_secret_names = [d.secret_env for d in catalogue.datasets.values() if d.secret_env]
-    setup_logging(json_lines=log_json, verbose=verbose, secrets=secret_values(extra_names=extra_secret_names))
-    url = database_url or get_settings().resolved_database_url()
-    runtime = open_runtime(
-        lambda: build_runtime(
-            url,
-            catalogue=catalogue,
-            offline=offline,
-            runners=Runners.from_module(hooks),
-            trigger="once" if once else "scheduler",
-        ),
-        url,
-        wait=not (once or list_only),  # serving, wait for the database (alerted when that lasts)
-        alert=not list_only,
-    )
-    if runtime is None:
-        raise typer.Exit(code=EXIT_FAILED)
-    specs = catalogue_jobs(catalogue, report_lang=report_lang)
-    accelerated = accelerate_s is not None and accelerate_s > 0
-    if accelerate_s is not None and accelerate_s > 0:
-        specs = accelerate(specs, accelerate_s, datetime.now(HELSINKI))
-        log.warning("accelerated schedule: every job every %g s (testing only)", accelerate_s)
+    secrets = secret_values()
+    setup_logging(json_lines=log_json, verbose=verbose, secrets=secrets)  # first: a failure is logged
+    where = catalogue_path.resolve() if catalogue_path else CATALOGUE_PATH
+    runtime: Runtime | None = None
     try:
+        with step("invalid settings (environment variables)", secrets, env_prefix="KESTAVA_"):
+            url = database_url or get_settings().resolved_database_url()
+            AlertSettings()
+        with step(f"cannot read the catalogue {where}", secrets):
+            catalogue = load_catalogue(where)
+        extra_names = [d.secret_env for d in catalogue.datasets.values() if d.secret_env]
+        secrets = [*secret_values(extra_names=extra_names), *url_password(url)]
+        setup_logging(json_lines=log_json, verbose=verbose, secrets=secrets)  # the catalogue's secrets too
+        runtime = open_runtime(
+            lambda: build_runtime(
+                url,
+                catalogue=catalogue,
+                offline=offline,
+                runners=Runners.from_module(hooks),
+                trigger="once" if once else "scheduler",
+            ),
+            url,
+            wait=not (once or list_only),  # serving, wait for the database (alerted when that lasts)
+            alert=not list_only,
+        )
+        if runtime is None:
+            raise typer.Exit(code=EXIT_FAILED)
+        with step(f"cannot read the schedule from the catalogue {where}", secrets):
+            specs = catalogue_jobs(catalogue, report_lang=report_lang)
+        accelerated = accelerate_s is not None and accelerate_s > 0
+        if accelerate_s is not None and accelerate_s > 0:
+            specs = accelerate(specs, accelerate_s, datetime.now(HELSINKI))
+            log.warning("accelerated schedule: every job every %g s (testing only)", accelerate_s)
         if list_only:
             list_jobs(runtime, specs, Console())
             code = EXIT_OK
@@ -213,8 +227,12 @@ def main(
             code = run_once(runtime, specs, grace_s=grace)
         else:
             code = serve(runtime, specs, grace_s=grace, workers=workers, accelerated=accelerated)
+    except StartupError as error:  # before any job ran: one line, an alert, exit 1
+        refuse(error, secrets, alert=not list_only, alerter=runtime.alerter if runtime else None)
+        code = EXIT_FAILED
     finally:
-        runtime.engine.dispose()
+        if runtime is not None:
+            runtime.engine.dispose()
     raise typer.Exit(code=code)
 
 

@@ -60,13 +60,17 @@ class ComputeSummary:
     computed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # indicators not computed yet, not failed: an input dataset has never been loaded (id → those datasets)
+    waiting: dict[str, list[str]] = field(default_factory=dict)
     values_written: int = 0
     assessments_written: int = 0
 
     def summary(self) -> str:
+        waiting = f", {len(self.waiting)} waiting for a first load of their data" if self.waiting else ""
         return (
             f"{len(self.computed)} indicators computed, {len(self.unchanged)} unchanged, "
-            f"{len(self.errors)} failed; {self.values_written} values, {self.assessments_written} assessments"
+            f"{len(self.errors)} failed{waiting}; {self.values_written} values, "
+            f"{self.assessments_written} assessments"
         )
 
 
@@ -549,18 +553,23 @@ def _json_ready(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name)
 
 
-def input_hashes(
-    engine: Engine, catalogue: IndicatorCatalogue, indicator_ids: Sequence[str]
-) -> dict[str, str]:
-    """Per indicator: a digest of its catalogue entry, the engine version and its inputs' newest snapshots."""
+def newest_snapshots(engine: Engine) -> dict[str, int]:
+    """Each loaded dataset's newest snapshot id (a dataset never loaded is absent)."""
     with engine.connect() as conn:
-        newest = dict(
+        return dict(
             conn.execute(
                 select(schema.snapshot.c.dataset_id, func.max(schema.snapshot.c.id)).group_by(
                     schema.snapshot.c.dataset_id
                 )
             ).all()
         )
+
+
+def input_hashes(
+    engine: Engine, catalogue: IndicatorCatalogue, indicator_ids: Sequence[str]
+) -> dict[str, str]:
+    """Per indicator: a digest of its catalogue entry, the engine version and its inputs' newest snapshots."""
+    newest = newest_snapshots(engine)
     hashes = {}
     for indicator_id in indicator_ids:
         inputs = {d: newest.get(d) for d in sorted(catalogue.datasets_of(indicator_id))}
@@ -646,6 +655,16 @@ def isolated(
     return pl.concat(parts, how="diagonal_relaxed") if parts else run({})
 
 
+def waiting_for_data(
+    catalogue: IndicatorCatalogue, indicator_ids: Sequence[str], loaded: set[str]
+) -> dict[str, list[str]]:
+    """The indicators one of whose input datasets (directly or through other indicators) has never been
+    loaded, with those datasets: not computable yet, which is no failure (e.g. a fresh start, before the
+    first ingest of every dataset has run)."""
+    missing = {i: sorted(catalogue.datasets_of(i) - loaded) for i in indicator_ids}
+    return {i: datasets for i, datasets in missing.items() if datasets}
+
+
 def compute(
     engine: Engine,
     *,
@@ -662,15 +681,26 @@ def compute(
     writing over another compute's values."""
     catalogue = catalogue or load_indicator_catalogue()
     today = today or date.today()
-    candidates = catalogue.affected_by(set(datasets)) if datasets else list(catalogue.indicators)
-    hashes = input_hashes(engine, catalogue, candidates)
     with engine.connect() as conn:
         stored = dict(
             conn.execute(
                 select(schema.indicator_state.c.indicator_id, schema.indicator_state.c.input_hash)
             ).all()
         )
-    summary = ComputeSummary()
+    candidates = catalogue.affected_by(set(datasets)) if datasets else list(catalogue.indicators)
+    affected = set(candidates)
+    # an indicator whose last compute failed is tried again by every compute, whatever changed (so that
+    # a compute without errors means that none is failing: the scheduler's all-clear)
+    candidates += [i for i in catalogue.indicators if stored.get(i) == FAILED_HASH and i not in affected]
+    summary = ComputeSummary(waiting=waiting_for_data(catalogue, candidates, set(newest_snapshots(engine))))
+    if summary.waiting:  # computed once those datasets are loaded (their ingest makes them pending)
+        log.info(
+            "compute: %d indicator(s) wait for a first load of their data: %s",
+            len(summary.waiting),
+            "; ".join(f"{i} ({', '.join(d)})" for i, d in sorted(summary.waiting.items())),
+        )
+        candidates = [i for i in candidates if i not in summary.waiting]
+    hashes = input_hashes(engine, catalogue, candidates)
     wanted = [i for i in candidates if force or stored.get(i) != hashes[i]]
     summary.unchanged = [i for i in candidates if i not in wanted]
     if not wanted:

@@ -190,6 +190,7 @@ def _ingest_locked(
             payloads = connector.fetch(spec, fetcher)
         not_modified = sum(p.not_modified for p in payloads)
         if payloads and latest == combined_sha256(payloads):
+            repair_raw(raw_store, spec.id, payloads)
             finish_run(engine, run_id, "unchanged")
             log.info("%s: payload unchanged; skipped", spec.id)
             return DatasetOutcome(
@@ -248,9 +249,32 @@ def _ingest_locked(
     )
 
 
+def repair_raw(raw_store: RawStore, dataset_id: str, payloads: Sequence[Payload]) -> list[str]:
+    """An unchanged dataset's payloads are not stored again: check their raw files against their sha256
+    (the digests the newest snapshot recorded) and write each damaged or missing one again from the bytes
+    just fetched, logged (a warning per file); the paths repaired. A 304's body came from the store,
+    verified: not checked again."""
+    repaired = []
+    for payload in payloads:
+        if payload.not_modified:
+            continue
+        path = raw_store.repair(payload.body, payload.sha256)
+        if path is not None:
+            log.warning(
+                "%s: payload unchanged, but its raw file %s was damaged or missing; written again from "
+                "the payload fetched now (sha256 %s)",
+                dataset_id,
+                raw_store.root / path,
+                payload.sha256,
+            )
+            repaired.append(path)
+    return repaired
+
+
 def _look_ahead(
     engine: Engine,
     spec: DatasetSpec,
+    raw_store: RawStore,
     fetcher: Fetcher,
     trigger: str,
     started: float,
@@ -283,6 +307,7 @@ def _look_ahead(
         log.exception("%s: failed", spec.id)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
     if payloads and digest_before == combined_sha256(payloads):
+        repair_raw(raw_store, spec.id, payloads)
         finished.append({**record, "finished_at": now_utc(), "outcome": "unchanged"})
         log.info("%s: payload unchanged; skipped", spec.id)
         return DatasetOutcome(
@@ -378,7 +403,15 @@ def ingest(
             ahead: DatasetOutcome | _Prefetched | None = None
             if f"ingest:{spec.id}" not in held:
                 ahead = _look_ahead(
-                    engine, spec, fetcher, trigger, started, started_at, digests.get(spec.id), finished
+                    engine,
+                    spec,
+                    raw_store,
+                    fetcher,
+                    trigger,
+                    started,
+                    started_at,
+                    digests.get(spec.id),
+                    finished,
                 )
             if isinstance(ahead, DatasetOutcome):
                 outcome = ahead
@@ -428,7 +461,7 @@ def _on_known_digest(
     digest = known.digests[spec.id]
     started, started_at = time.monotonic(), now_utc()
     finished: list[dict[str, object]] = []
-    ahead = _look_ahead(engine, spec, fetcher, trigger, started, started_at, digest, finished)
+    ahead = _look_ahead(engine, spec, raw_store, fetcher, trigger, started, started_at, digest, finished)
     if isinstance(ahead, _Prefetched):
         known.digests.pop(spec.id, None)  # a load may change it: read again next time
         return _ingest_with_lock(

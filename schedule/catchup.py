@@ -11,6 +11,10 @@ due now when:
 - it was due (its trigger fired) since its last run began, yet the store's next run time is later: it
   was queued and moved on, but never began;
 - it is a job that starts at once when new (start_now: an ingest that never ran) and has never run.
+
+The site has no schedule of its own: it is rebuilt after each of the scheduler's successful computes and
+reports. It is due at start (lost_site, run by serve and --once) when its last run was interrupted, or
+when such a compute or report finished after the last site run began (the stop came before the rebuild).
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from sqlalchemy import Engine, func, select
 
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore
+from schedule.triggers import HELSINKI
 from storage import schema
 
 log = logging.getLogger("scheduler")
 INTERRUPTED = "interrupted:"  # the start of the error of a run closed as interrupted (storage.orphans)
+SITE = "site"  # the site job (schedule.site_job)
+_SITE_FOLLOWS = ("compute", "report:weekly", "report:half")  # the scheduler rebuilds the site after these
 _KEPT = ("kept", "updated")  # what sync_jobs did to a job whose trigger (and stored next run) it kept
 
 
@@ -57,12 +64,18 @@ def last_runs(engine: Engine) -> dict[str, LastRun]:
         }
 
 
+def _interrupted(last: LastRun) -> str | None:
+    if last.outcome == "failed" and (last.error or "").startswith(INTERRUPTED):
+        return f"its last run was interrupted ({last.error})"
+    return None
+
+
 def lost_run(spec: JobSpec, next_run: datetime, last: LastRun | None, now: datetime) -> str | None:
     """Why the job, stored to run next at next_run (later than now), must run now; None: it need not."""
     if last is None:
         return None
-    if last.outcome == "failed" and (last.error or "").startswith(INTERRUPTED):
-        return f"its last run was interrupted ({last.error})"
+    if interrupted := _interrupted(last):
+        return interrupted
     if last.outcome == "running":  # still running in another process (or one reap_orphans cannot judge)
         return None
     # the trigger's first fire after the last run began (a run begins after its fire time, here by 1 s at
@@ -102,3 +115,40 @@ def catch_up(
         due[spec.id] = why
         log.warning("%s: runs now (once): %s", spec.id, why, extra={"job": spec.id, "outcome": "catch-up"})
     return due
+
+
+def lost_site(engine: Engine) -> str | None:
+    """Why the site must be rebuilt now (its rebuild lost by a stop); None: it need not. Not for a
+    compute or report of a person's command (trigger cli), which does not rebuild the site."""
+    site = last_runs(engine).get(SITE)
+    if site is not None:
+        if interrupted := _interrupted(site):
+            return interrupted
+        if site.outcome == "running":  # still running in another process
+            return None
+    run = schema.job_run
+    query = (
+        select(run.c.job, run.c.finished_at)
+        .where(run.c.job.in_(_SITE_FOLLOWS), run.c.outcome == "success", run.c.trigger != "cli")
+        .order_by(run.c.finished_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        latest = conn.execute(query).first()
+    if latest is None or latest.finished_at is None:
+        return None
+    finished = latest.finished_at.replace(tzinfo=UTC)
+    if site is not None and finished <= site.began:
+        return None
+    return (
+        f"the {latest.job} that finished at {finished.astimezone(HELSINKI):%Y-%m-%d %H:%M %Z} was not "
+        "followed by a site rebuild (the scheduler stopped before it began)"
+    )
+
+
+def catch_up_site(engine: Engine) -> str | None:
+    """lost_site, logged (a warning, as catch_up logs the jobs it makes due) when the site is due."""
+    why = lost_site(engine)
+    if why is not None:
+        log.warning("%s: runs now (once): %s", SITE, why, extra={"job": SITE, "outcome": "catch-up"})
+    return why

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -21,11 +22,12 @@ from common.errors import one_line
 from common.secrets import redact
 from kestava.alerts import Problem
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
-from schedule.catchup import catch_up
+from schedule.catchup import catch_up, catch_up_site, lost_site
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore, LoopJobStore, _has_run, jobstore_engine, sync_jobs
 from schedule.orphans import reap_orphans
+from schedule.preflight import step
 from schedule.runtime import Runtime, running_jobs, set_runtime
 from schedule.shutdown import (
     DEFAULT_GRACE_S,
@@ -37,6 +39,7 @@ from schedule.shutdown import (
     _stop_on_signal,
     _watchdog,
 )
+from schedule.site_job import run_site
 from schedule.triggers import HELSINKI
 from schedule.watch import DATABASE, Watch
 from storage.engine import safe_url
@@ -106,15 +109,16 @@ def serve(
     The loop's job store (LoopJobStore) keeps database errors out of the loop and retries; the watch
     (schedule.watch) alerts a job store failing too long, and hung or skipped runs."""
     set_runtime(runtime)
-    reap_orphans(runtime.engine)
-    store = JobStore(runtime.database_url)
-    try:
-        now = datetime.now(HELSINKI)
-        start_now = _start_now(runtime, accelerated)
-        synced = sync_jobs(store, specs, now, start_now=start_now)
-        catch_up(runtime.engine, store, specs, now, synced, start_now=start_now)  # runs a stop lost
-    finally:
-        store.close()
+    with _job_store_step(runtime):
+        reap_orphans(runtime.engine)
+        store = JobStore(runtime.database_url)
+        try:
+            now = datetime.now(HELSINKI)
+            start_now = _start_now(runtime, accelerated)
+            synced = sync_jobs(store, specs, now, start_now=start_now)
+            catch_up(runtime.engine, store, specs, now, synced, start_now=start_now)  # runs a stop lost
+        finally:
+            store.close()
     executor = ThreadPoolExecutor(workers)
     loop_store = LoopJobStore(
         engine=jobstore_engine(runtime.database_url),
@@ -132,11 +136,21 @@ def serve(
     scheduler.add_listener(
         lambda event: _on_event(event, watch), EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED
     )
-    if pending_datasets(runtime.engine):  # e.g. killed between an ingest and its compute
+    with _job_store_step(runtime):
+        pending, site_lost = pending_datasets(runtime.engine), catch_up_site(runtime.engine)
+    if pending:  # e.g. killed between an ingest and its compute
         scheduler.add_job(
             "scheduler:run_compute_job",
             "date",
             id="compute:catch-up",
+            jobstore="memory",
+            misfire_grace_time=None,
+        )
+    elif site_lost:  # a rebuild a stop lost (else the compute's catch-up rebuilds it)
+        scheduler.add_job(
+            "scheduler:run_site_job",
+            "date",
+            id="site:catch-up",
             jobstore="memory",
             misfire_grace_time=None,
         )
@@ -206,24 +220,27 @@ def run_once(
     if install_signals:
         signals.install()
         threading.Thread(target=_stop_on_signal, args=(runtime, grace_s, signals, done), daemon=True).start()
-    reap_orphans(runtime.engine)
-    store = JobStore(runtime.database_url)
     outcomes: dict[str, str] = {}
     unwritten: str | None = None  # why the schedule could not be written (the first failure)
+    store: JobStore | None = None
     try:
-        now = datetime.now(HELSINKI)
-        stored = store.jobs()
-        due = [
-            spec
-            for spec in specs
-            if spec.id not in stored
-            or (stored[spec.id].next_run_time is not None and stored[spec.id].next_run_time <= now)
-            or not _has_run(runtime.engine, spec.id)
-        ]
-        synced = sync_jobs(store, specs, now, start_now=lambda _spec: False)
-        lost = catch_up(runtime.engine, store, specs, now, synced, start_now=lambda _spec: False)
-        due += [spec for spec in specs if spec.id in lost and spec not in due]
-        stored = store.jobs()
+        with _job_store_step(runtime):
+            reap_orphans(runtime.engine)
+            store = JobStore(runtime.database_url)
+            now = datetime.now(HELSINKI)
+            stored = store.jobs()
+            due = [
+                spec
+                for spec in specs
+                if spec.id not in stored
+                or (stored[spec.id].next_run_time is not None and stored[spec.id].next_run_time <= now)
+                or not _has_run(runtime.engine, spec.id)
+            ]
+            synced = sync_jobs(store, specs, now, start_now=lambda _spec: False)
+            lost = catch_up(runtime.engine, store, specs, now, synced, start_now=lambda _spec: False)
+            due += [spec for spec in specs if spec.id in lost and spec not in due]
+            site_lost = catch_up_site(runtime.engine)  # rebuilt at the end, unless a compute or report did
+            stored = store.jobs()
 
         def order(spec: JobSpec) -> tuple[int, float, str]:
             job = stored.get(spec.id)
@@ -241,8 +258,11 @@ def run_once(
             compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
             if compute != "unchanged":
                 outcomes["compute"] = compute
+            if site_lost is not None and lost_site(runtime.engine) is not None:
+                outcomes["site"] = run_site(runtime)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         done.set()
     failed = sorted(job for job, outcome in outcomes.items() if outcome in ("failed", "rejected"))
     if unwritten is not None:  # runs left 'running' because their end could not be recorded: say why
@@ -255,6 +275,13 @@ def run_once(
         extra={"outcome": "failed" if failed or unwritten else "success"},
     )
     return EXIT_FAILED if failed or unwritten else EXIT_OK
+
+
+def _job_store_step(runtime: Runtime) -> AbstractContextManager[None]:
+    """A failure of the block (reading or writing the schedule before any job runs) as a StartupError
+    naming the database (without its password), alerted as `unreachable:database`."""
+    where = f"cannot read or write the schedule in the database {safe_url(runtime.database_url)}"
+    return step(where, runtime.secrets, problem=DATABASE)
 
 
 def _put_next(runtime: Runtime, store: JobStore, spec: JobSpec) -> str | None:
@@ -283,7 +310,8 @@ def _disk_full(cause: str) -> bool:
 
 def list_jobs(runtime: Runtime, specs: Sequence[JobSpec], console: Console) -> None:
     """Print every job with its schedule and next run time (Europe/Helsinki) from the job store."""
-    stored = scheduled_runs(runtime.engine) or {}
+    with _job_store_step(runtime):
+        stored = scheduled_runs(runtime.engine) or {}
     now = datetime.now(HELSINKI)
     table = Table(title="Scheduled jobs (times Europe/Helsinki)")
     for name in ("job", "schedule", "next run", "note"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from kestava.alerts import check_run
-from schedule.execution import _lock_or_none, _log_job, _record_busy, _run_recorded
-from schedule.runtime import Runtime
+from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
+from schedule.runtime import Runtime, current_runtime
 
 
 def run_site(runtime: Runtime) -> str:
@@ -22,3 +22,9 @@ def run_site(runtime: Runtime) -> str:
     _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
     check_run(runtime.alerter, job, outcome, error)
     return outcome
+
+
+def run_site_job() -> str:
+    """Scheduled job: rebuild the site (used to catch up a rebuild a stop lost)."""
+    runtime = current_runtime()
+    return _guarded(runtime, "site", lambda: run_site(runtime))

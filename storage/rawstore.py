@@ -51,22 +51,38 @@ class RawStore:
         sha256 = hashlib.sha256(body).hexdigest()
         existing = self.stored_path(sha256)
         if existing is not None:
-            if self._intact(existing, sha256, len(body)):
-                return sha256, existing
-            # repaired in place, in its own form: the payload rows name this very path
-            log.warning(
-                "raw store: %s was corrupted (its content is not the payload of its sha256); written again",
-                self.root / existing,
-            )
+            if not self._intact(existing, sha256, len(body)):
+                log.warning(
+                    "raw store: %s was corrupted (its content is not the payload of its sha256); written "
+                    "again",
+                    self.root / existing,
+                )
+                self._store(body, sha256, existing)
+            return sha256, existing
+        return sha256, self._store(body, sha256, None)
+
+    def repair(self, body: bytes, sha256: str) -> str | None:
+        """Check the stored file of the payload sha256 (body: its bytes, of that sha256) and write it again
+        from body when it is damaged or missing; the path written (relative to the root), None when it
+        was intact. For a payload that is not stored again (its dataset unchanged)."""
+        existing = self.stored_path(sha256)
+        if existing is not None and self._intact(existing, sha256, len(body)):
+            return None
+        return self._store(body, sha256, existing)
+
+    def _store(self, body: bytes, sha256: str, existing: str | None) -> str:
+        """Write body as the payload of sha256: over existing in its own form (compressed or not: the
+        payload rows name this very path), else compressed when that saves enough; the path written."""
+        if existing is not None:
             compressed = existing.endswith(COMPRESSED)
             self._write(existing, gzip.compress(body, compresslevel=_LEVEL, mtime=0) if compressed else body)
-            return sha256, existing
+            return existing
         relative, data = self.relative_path(sha256), body
         packed = gzip.compress(body, compresslevel=_LEVEL, mtime=0)  # mtime 0: the same bytes every time
         if len(packed) <= len(body) * _KEEP_PLAIN_ABOVE:
             relative, data = relative + COMPRESSED, packed
         self._write(relative, data)
-        return sha256, relative
+        return relative
 
     def _intact(self, relative: str, sha256: str, size: int) -> bool:
         """Whether the stored file at relative holds the payload of sha256 (of size bytes): a plain file of

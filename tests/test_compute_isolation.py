@@ -85,6 +85,11 @@ def test_an_indicator_that_raises_does_not_stop_the_others(two_datasets: Engine)
     again = compute(engine, today=TODAY, catalogue=small_catalogue(broken=True))
     assert list(again.errors) == ["broken_sum"] and again.computed == []
     assert sorted(again.unchanged) == sorted(KEPT)
+    # also by a compute for datasets it does not read: one without errors means that none is failing
+    other = compute(
+        engine, datasets=["statfin_population"], today=TODAY, catalogue=small_catalogue(broken=True)
+    )
+    assert list(other.errors) == ["broken_sum"] and other.computed == []
 
 
 def test_an_assessment_that_raises_drops_only_its_indicator(two_datasets: Engine) -> None:

@@ -119,3 +119,36 @@ def test_an_ingested_payload_keeps_its_digest_size_and_bytes(engine: Engine, tmp
     # what `kestava accept` loads a rejected payload from: the record, its bytes from the store
     record = payload_record(make_payload(body), row["storage_path"])
     assert rebuild_payload(record, raw).body == body
+
+
+def test_an_unchanged_ingest_repairs_the_damaged_raw_file_of_its_payload(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = RawStore(tmp_path / "raw")
+    (first,) = ingest(engine, raw, ["fingrid_emission_factor"], offline=True)
+    assert first.outcome == "success"
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(schema.payload)).mappings().all()
+    file = tmp_path / "raw" / row["storage_path"]
+    intact = file.read_bytes()
+    damages: list[Callable[[Path], object]] = [
+        lambda f: f.write_bytes(gzip.compress(FINGRID_PAGE.read_bytes()[:-10], mtime=0)),  # other bytes
+        lambda f: f.write_bytes(f.read_bytes()[:-100]),  # cut short
+        lambda f: f.unlink(),  # gone
+    ]
+    for damage in damages:  # the first ingest after loading, then those knowing the digest already
+        damage(file)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ingest.run"):
+            (again,) = ingest(engine, raw, ["fingrid_emission_factor"], offline=True)
+        assert again.outcome == "unchanged" and again.result is None  # still counts as unchanged
+        assert file.read_bytes() == intact
+        assert raw.get(row["sha256"]) == FINGRID_PAGE.read_bytes()
+        (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert "fingrid_emission_factor" in warning and str(file) in warning and "written again" in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ingest.run"):
+        (quiet,) = ingest(engine, raw, ["fingrid_emission_factor"], offline=True)
+    assert quiet.outcome == "unchanged" and caplog.records == []  # an intact file is left as it is
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.snapshot.c.id)).scalars().all() == [row["snapshot_id"]]

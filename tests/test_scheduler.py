@@ -431,6 +431,28 @@ def test_indicators_that_fail_are_alerted_and_all_clear_once_they_compute(
     ]
 
 
+def test_a_fresh_start_computing_before_every_first_ingest_alerts_nothing(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A fresh start chains a compute after each first ingest: an indicator whose other input dataset is
+    not loaded yet waits for it (no alert, no all-clear), and is computed once that dataset is loaded."""
+    work = Work()
+    runtime, channel = make_offline_runtime(engine, db_url, tmp_path, work)
+    runtime.runners = Runners(site=work.site)  # the real ingest and the real compute
+    assert scheduler.run_ingest_job("eurostat_urb_cenv") == "success"  # waste; the population is not loaded
+    assert runs(engine, "compute") == [("success", "scheduler")]
+    assert [a.key for a in channel.alerts if a.kind == "indicators"] == []
+    state = schema.indicator_state
+    with engine.connect() as conn:
+        failed = conn.execute(select(state.c.indicator_id).where(state.c.error.is_not(None))).scalars().all()
+    assert failed == []  # kestava status shows no failed indicator either
+    assert scheduler.run_ingest_job("eurostat_urb_cpop1") == "success"
+    assert [a.key for a in channel.alerts if a.kind == "indicators"] == []
+    with engine.connect() as conn:
+        computed = dict(conn.execute(select(state.c.indicator_id, state.c.error)).all())
+    assert "peer_waste_per_resident_ua" in computed and computed["peer_waste_per_resident_ua"] is None
+
+
 def test_compute_failures_retry_but_import_errors_do_not(engine: Engine, db_url: str, tmp_path: Path) -> None:
     work = Work(outcomes={"a": ["success", "success"]}, compute_errors=[RuntimeError("database hiccup")])
     runtime, channel = make_runtime(engine, db_url, tmp_path, work)

@@ -29,6 +29,7 @@ from tests.test_scheduler import (
     job_runs,
     make_runtime,
     rig,  # noqa: F401 (the fixture)
+    runs,
     store_times,
     wait_for,
 )
@@ -94,6 +95,7 @@ def _left_by_a_stop(engine: Engine, db_url: str) -> list[scheduler.JobSpec]:
         )
         for job in ("health", "report:half"):
             _ran(engine, job, now - timedelta(seconds=1))
+        _ran(engine, "site", datetime.now(HELSINKI))  # the site's rebuild that followed report:half
     finally:
         store.close()
     for job, when in store_times(db_url).items():
@@ -175,3 +177,80 @@ def test_a_run_killed_mid_way_runs_again_at_the_next_start(db_url: str, rig: Cal
     assert [o for o, _ in outcomes] == ["failed", "success"] and outcomes[0][1].startswith(INTERRUPTED)
     times = store_times(db_url)
     assert times["ingest:k"] is not None and times["ingest:k"] > datetime.now(HELSINKI)
+
+
+def _all_ran(engine: Engine, db_url: str) -> list[scheduler.JobSpec]:
+    """Every scheduled job ran a moment ago and its next run is on its schedule: none of them is lost."""
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict(CADENCES)))
+    now = datetime.now(HELSINKI)
+    store = scheduler.JobStore(db_url)
+    try:
+        scheduler.sync_jobs(store, specs, now, start_now=lambda _s: False)
+        began = now - timedelta(seconds=2)
+        for spec in specs:
+            _ran(engine, spec.id, began)
+            store.put(spec, spec.trigger.get_next_fire_time(None, began))
+        _ran(engine, "site", datetime.now(HELSINKI))  # the rebuild after the reports
+    finally:
+        store.close()
+    return specs
+
+
+def test_run_once_rebuilds_a_site_a_stop_interrupted(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    work = Work()
+    runtime, _ = make_runtime(engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict(CADENCES)))
+    specs = _all_ran(engine, db_url)
+    _ran(engine, "compute", datetime.now(HELSINKI) - timedelta(minutes=6))
+    _killed(engine, "site", datetime.now(HELSINKI) - timedelta(minutes=5))  # the compute's rebuild, killed
+    assert scheduler.run_once(runtime, specs, install_signals=False) == scheduler.EXIT_OK
+    assert work.calls == [("site",)]  # rebuilt once, nothing else run
+    outcomes = [(r.outcome, r.error or "") for r in job_runs(db_url) if r.job == "site"]
+    assert [o for o, _ in outcomes] == ["success", "failed", "success"]
+    assert outcomes[1][1].startswith(INTERRUPTED)
+    work.calls.clear()
+    assert scheduler.run_once(runtime, specs, install_signals=False) == scheduler.EXIT_OK
+    assert work.calls == []  # nothing is lost any more
+
+
+def test_run_once_rebuilds_a_site_a_stop_came_before(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """The scheduler stopped after a compute (or a report) and before the site rebuild that follows it;
+    a person's `kestava compute` (trigger cli) does not rebuild the site, and does not make it due."""
+    work = Work()
+    runtime, _ = make_runtime(engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict(CADENCES)))
+    specs = _all_ran(engine, db_url)
+    run_id = start_run(engine, "compute", trigger="cli")
+    finish_run(engine, run_id, "success")
+    assert scheduler.run_once(runtime, specs, install_signals=False) == scheduler.EXIT_OK
+    assert work.calls == []
+    _ran(engine, "report:weekly", datetime.now(HELSINKI))  # as if it ran, then the scheduler stopped
+    assert scheduler.run_once(runtime, specs, install_signals=False) == scheduler.EXIT_OK
+    assert work.calls == [("site",)]
+
+
+def test_serve_rebuilds_a_site_a_stop_interrupted(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work = Work()
+    runtime, _ = make_runtime(engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict(CADENCES)))
+    specs = _all_ran(engine, db_url)
+    # a forced stop (grace period over) abandoned the site's rebuild
+    _ran(engine, "site", datetime.now(HELSINKI) - timedelta(minutes=5), "failed", "interrupted: abandoned")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=scheduler.serve, args=(runtime, specs), kwargs={"install_signals": False, "stop": stop}
+    )
+    caplog.set_level(logging.INFO, logger="scheduler")
+    thread.start()
+    try:
+        wait_for(lambda: ("site",) in work.calls, 10, "the site's catch-up")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert work.calls == [("site",)]
+    caught = {
+        getattr(r, "job", ""): r.getMessage()
+        for r in caplog.records
+        if getattr(r, "outcome", None) == "catch-up"
+    }
+    assert set(caught) == {"site"} and INTERRUPTED in caught["site"]
+    assert [o for o, _ in runs(engine, "site")] == ["success", "failed", "success"]
