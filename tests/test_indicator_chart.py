@@ -142,8 +142,9 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
     legend = _legend(spec)
     # the estimate was a filled square in the legend, hollow on the chart; the lines solid, drawn dashed
-    assert legend["Preliminary estimate"]["shape"] == "square" and legend["Preliminary estimate"]["fill"] == th.BACKGROUND
-    assert legend["Preliminary estimate"]["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
+    estimate = legend["Preliminary estimate"]
+    assert estimate["shape"] == "square" and estimate["fill"] == th.BACKGROUND
+    assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
     assert legend["Trend projection"]["strokeDash"] == [5, 4]
     assert legend["Straight path to the target"]["strokeDash"] == [2, 3]
     assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"
