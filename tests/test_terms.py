@@ -91,3 +91,23 @@ def test_a_projection_row_of_the_report_is_no_estimate() -> None:
     assert estimates.select("year", "kind_key").rows() == [(2024, "estimate")]
     projected = table.filter(pl.col("kind_key") == "projection")
     assert {2025, 2026} <= set(projected["year"]) and not projected["estimated"].any()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_report_and_the_site_name_the_trend_the_paths_and_the_target_alike(lang: str) -> None:
+    """The report's emissions chart names its series as the site's charts name the same kinds: the trend
+    projection (the report adds its band), the path from the latest value, the linear path from the base
+    year (the report adds its years) and the target (the site said "Trendin jatke" where the report said
+    "Trendiennuste")."""
+    history = pl.DataFrame({"year": [1990, 2023, 2024], "value": [1000.0, 700.0, 690.0]})
+    projection = pl.DataFrame(
+        {"year": [2025, 2026], "value": [680.0, 670.0], "lower": [600.0, 590.0], "upper": [760.0, 750.0]}
+    )
+    chart = charts.emissions_trajectory(history, projection, meta=META, target=TARGET, lang=lang)
+    table = chart_table(chart)
+    series = dict(zip(table["kind_key"].to_list(), table["series"].to_list(), strict=True))
+    site = {k: t(f"site.kind_{k}", lang) for k in ("projection", "path_from_latest", "path", "target")}
+    assert series["projection"].startswith(site["projection"] + " ")
+    assert series["path_from_latest"] == site["path_from_latest"]
+    assert series["path"].split()[:2] == site["path"].split()[:2]  # "Tasainen polku 1990–2030"
+    assert series["target"] == site["target"]
