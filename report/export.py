@@ -12,6 +12,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from common.atomic import publish_file
+from common.flags import flag_meanings
 from indicators.catalogue import (
     IndicatorCatalogue,
     ReductionTarget,
@@ -24,7 +25,7 @@ from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
 from report.data import pace_figures
-from report.i18n import format_percent, label, source_text, t
+from report.i18n import format_percent, has, label, source_text, t
 from storage import schema
 from storage.read import provenance, query_frame
 
@@ -98,17 +99,6 @@ def export_table(
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
     frame = frame.with_columns(shown_kind("indicator_id"))  # a derived indicator's values are not observed
     id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
-    sources = _sources(engine, {i for ids in id_lists for i in ids}, lang)
-
-    assumed = _assumptions(catalogue, lang)
-
-    def cite(ids: Iterable[int], area: str, indicator: str = "") -> str:
-        cited = "; ".join(sorted({sources[i].text(area, lang) for i in ids if i in sources}))
-        base = indicator.split(".")[0]
-        if base not in assumed:
-            return cited
-        return t("export.assumption", lang, assumption=assumed[base], cited=cited)
-
     rows = []
     # an assessment is made from the observed values of its indicator and area: their snapshots are its own
     assessed_from: dict[tuple[str, str], tuple[set[int], bool]] = {}
@@ -127,13 +117,12 @@ def export_table(
                 "upper": r["upper"],
                 "unit": r["unit"],
                 "flags": r["flags"],
-                "source": cite(ids, r["area"], r["indicator_id"]),
                 "snapshot_ids": ids,
                 "vintage": r["vintage"],
                 "is_demo": r["is_demo"],
             }
         )
-    rows.extend(_outlook_rows(frame, catalogue, cite))
+    rows.extend(_outlook_rows(frame, catalogue))
     assessed = query_frame(engine, select(schema.assessment))
     if assessed.height:
         latest = selected(
@@ -156,10 +145,6 @@ def export_table(
                     "method_version": r["method_version"],
                     "status": r["status"],
                     "score": r["score"],
-                    "source": "; ".join(
-                        sorted({sources[i].text(r["area"], lang) for i in ids if i in sources})
-                    )
-                    or None,
                     "snapshot_ids": sorted(ids) or None,
                     "vintage": r["as_of"],
                     "is_demo": demo if ids else None,
@@ -168,13 +153,9 @@ def export_table(
     table = pl.DataFrame(rows, schema_overrides=_TYPES, infer_schema_length=None)
     if table.height == 0:
         return pl.DataFrame(schema={c: _TYPES.get(c, pl.String()) for c in EXPORT_COLUMNS})
-    names = {
-        e: (_name(catalogue, e, lang), catalogue.get(e).sdg_code)
-        for e in table["indicator"].unique().to_list()
-    }
-    table = table.with_columns(
-        pl.col("indicator").replace_strict({k: v[0] for k, v in names.items()}).alias("name"),
-        pl.col("indicator").replace_strict({k: v[1] for k, v in names.items()}).alias("sdg"),
+    sdg = {e: catalogue.get(e).sdg_code for e in table["indicator"].unique().to_list()}
+    table = in_language(
+        table.with_columns(pl.col("indicator").replace_strict(sdg).alias("sdg")), engine, catalogue, lang
     )
     for column in EXPORT_COLUMNS:
         if column not in table.columns:
@@ -221,11 +202,41 @@ def publishable_indicator(catalogue: IndicatorCatalogue, indicator_id: str) -> b
     return all(publishable(dataset) for dataset in catalogue.datasets_of(indicator_id))
 
 
-def _outlook_rows(
-    values: pl.DataFrame, catalogue: IndicatorCatalogue, cite: Callable[[list[int], str, str], str]
-) -> list[dict[str, object]]:
+def in_language(
+    table: pl.DataFrame, engine: Engine, catalogue: IndicatorCatalogue, lang: str
+) -> pl.DataFrame:
+    """export_table's table with its words in lang: each indicator's name (name) and each row's source,
+    made from the row's snapshot ids and area (every other column is the same in any language), so that a
+    table exported once is given in another language without being exported again.
+
+    A value's or an outlook's source cites its snapshots' payloads, after how the value is derived where it
+    is no source's figure (an assumption, or the value a target sets); an assessment's the snapshots of the
+    observed values it assessed (None when there are none)."""
+    id_lists = table["snapshot_ids"].to_list()
+    sources = _sources(engine, {i for ids in id_lists for i in ids or []}, lang)
+    assumed = _assumptions(catalogue, lang)
+    cited: list[str | None] = []
+    for ids, area, indicator, kind in zip(
+        id_lists, table["area"], table["indicator"], table["kind"], strict=True
+    ):
+        text = "; ".join(sorted({sources[i].text(area, lang) for i in ids or [] if i in sources}))
+        base = indicator.split(".")[0]
+        if kind == "assessment":
+            cited.append(text or None)
+        elif base in assumed:
+            cited.append(t("export.assumption", lang, assumption=assumed[base], cited=text))
+        else:
+            cited.append(text)
+    names = {e: _name(catalogue, e, lang) for e in table["indicator"].unique().to_list()}
+    return table.with_columns(
+        pl.col("indicator").replace_strict(names, return_dtype=pl.String).alias("name"),
+        pl.Series("source", cited, dtype=pl.String),
+    )
+
+
+def _outlook_rows(values: pl.DataFrame, catalogue: IndicatorCatalogue) -> list[dict[str, object]]:
     """The OLS outlook of every indicator and area with observed values and a later target, as export rows,
-    each citing (cite) the source of the latest observed value it runs from, as that value's row does."""
+    each with the snapshots of the latest observed value it runs from (its source: that value's)."""
     if values.height == 0:
         return []
     annual = values.filter(pl.col("period").str.contains(r"^\d{4}$")).select(
@@ -255,7 +266,6 @@ def _outlook_rows(
                 "area": r["area"],
                 "period": str(r["target_year"]),
                 "method": "ols",
-                "source": cite(ids, r["area"], str(indicator)),
                 "snapshot_ids": ids,
                 "vintage": latest["vintage"],
                 "is_demo": latest["is_demo"],
@@ -377,6 +387,73 @@ def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, _Ci
             tuple(payloads),
         )
     return cited
+
+
+# a reader's copy of an export (the site's data/<lang>/<id>.csv): the export's columns but the snapshot ids
+# (the machine-readable files keep them), with the area's name after its code
+READER_COLUMNS = (
+    "indicator",
+    "name",
+    "sdg",
+    "area",
+    "area_name",
+    "period",
+    "kind",
+    "value",
+    "lower",
+    "upper",
+    "unit",
+    "flags",
+    "method",
+    "method_version",
+    "status",
+    "score",
+    "source",
+    "vintage",
+    "is_demo",
+)
+
+
+def reader_table(table: pl.DataFrame, lang: str) -> pl.DataFrame:
+    """An export table (its words already in lang: in_language) for a reader's spreadsheet in lang: every
+    header in lang ([download] of the translations), the area's name beside its code, each kind, unit,
+    source flag, method and status in words (the names the report and the site give them: an estimate is
+    "Ennakkoarvio"), is_demo as the page's yes or no. The ids (indicator, area, period) and every number
+    are the machine-readable file's, numbers as numbers, never rounded."""
+    from indicators.query import area_names  # the catalogue of areas, read when a download is made
+    from report.charts.common import METHOD_ALIASES
+
+    def words(column: str, name: Callable[[str], str]) -> pl.Expr:
+        values = [v for v in table[column].unique().to_list() if v is not None]
+        return pl.col(column).replace_strict(
+            {v: name(v) for v in values}, default=None, return_dtype=pl.String
+        )
+
+    def method(code: str) -> str:
+        key = f"method.{METHOD_ALIASES.get(code, code)}"
+        return t(key, lang) if has(key) else label("download", f"method_{code}", lang)
+
+    def flags(text: str) -> str:
+        return ", ".join(t(f"flag.{m}", lang) for m in flag_meanings(text)) or text
+
+    yes, no = t("report.yes", lang), t("report.no", lang)
+    names = area_names(lang)
+    shown = table.with_columns(
+        pl.col("area")
+        .replace_strict(names, default=pl.col("area"), return_dtype=pl.String)
+        .alias("area_name"),
+        words("kind", lambda k: t(f"site.kind_{k}", lang)),
+        words("unit", lambda u: label("unit_name", u, lang)),
+        words("flags", flags),
+        words("method", method),
+        words("status", lambda s: label("status", s, lang)),
+        pl.when(pl.col("is_demo"))
+        .then(pl.lit(yes))
+        .when(~pl.col("is_demo"))
+        .then(pl.lit(no))
+        .alias("is_demo"),
+    ).select(READER_COLUMNS)
+    return shown.rename({c: t(f"download.{c}", lang) for c in READER_COLUMNS})
 
 
 def export_text(table: pl.DataFrame, fmt: str) -> str:

@@ -37,6 +37,7 @@ from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
 from report import data as rd
+from report.chart_ids import REPLACED_KEYS, api_ids
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
@@ -693,7 +694,11 @@ def download_frame(
     header. name: the chart's name in the report (TABLE_UNITS, ROW_UNITS, peers.PEER_CHARTS).
 
     As the page shows them: a fraction (_FRACTION: 0.298) in percent (29.8, its header "Osuus (%)"), a
-    flag (True/False) as the page's yes/no in lang ("kyllä"/"ei")."""
+    flag (True/False) as the page's yes/no in lang ("kyllä"/"ei").
+
+    A chart of indicator values begins with the API's ids of each row (report.chart_ids.ID_COLUMNS:
+    indicator_id, area_id, period_id, kind_id, unit_id, the same headers in every language), in place of
+    its own keys (area_key "espoo" is area_id "049")."""
     frame = charts.chart_table(chart)
     places = {c: percent_decimals(d) if c in _FRACTION else d for c, d in decimals.items()}
     yes, no = t("report.yes", lang), t("report.no", lang)
@@ -711,7 +716,12 @@ def download_frame(
     units = table_units(name, rounded, lang) | {c: "%" for c in rounded.columns if c in _FRACTION}
     named = unit_headers(rounded.columns, headers, units, lang)
     renamed = dict(zip(rounded.columns, named, strict=True))
-    return rounded.rename(renamed), {renamed[c]: d for c, d in places.items()}
+    shown = rounded.rename(renamed)
+    ids = api_ids(name, frame)
+    if ids is not None:  # the API's ids first, in place of the chart's own keys (report.chart_ids)
+        kept = [renamed[c] for c in rounded.columns if c not in REPLACED_KEYS]
+        shown = pl.concat([ids, shown.select(kept)], how="horizontal")
+    return shown, {renamed[c]: d for c, d in places.items()}
 
 
 def percent_decimals(decimals: int) -> int:

@@ -404,7 +404,7 @@ def test_trajectory_marks_target_rule_and_label_from_the_data() -> None:
 
 def test_trajectory_distinguishes_estimated_years() -> None:
     spec = spec_of("emissions_trajectory")
-    est = t("trajectory.estimated", "fi")
+    est = t("site.kind_estimate", "fi")
     points = next(u for u in units(spec) if mark_type(u) == "point" and "fill" in u["encoding"])
     fill = points["encoding"]["fill"]["scale"]
     assert dict(zip(fill["domain"], fill["range"], strict=True))[est] == "#FFFFFF"  # hollow
@@ -532,7 +532,7 @@ def test_trajectory_title_states_the_published_finding(lang: str, expected: str)
 def test_trajectory_title_marks_an_estimate_when_nothing_is_published_after_the_base() -> None:
     only_estimates = pl.DataFrame({"year": [1990, 2023], "value": [1000.0, 700.0], "estimated": [True, True]})
     spec = charts.emissions_trajectory(only_estimates, meta=META, target=TARGET, lang="en").to_dict()
-    assert title_text(spec) == "Espoo's emissions fell 30% from 1990 to 2023 (estimate)"
+    assert title_text(spec) == "Espoo's emissions fell 30% from 1990 to 2023 (preliminary estimate)"
 
 
 def test_trajectory_title_for_a_rise_and_an_area_without_genitive() -> None:

@@ -47,7 +47,7 @@ def test_a_gap_in_an_annual_series_breaks_the_line() -> None:
 def test_the_table_names_each_kind_in_the_charts_language() -> None:
     frame = _frame([("2023", "observed", 5.0), ("2024", "estimate", 4.0), ("2030", "target", 1.0)])
     chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="u")
-    assert chart_table(chart).get_column("kind_name").to_list() == ["Havaittu", "Arvio", "Tavoite"]
+    assert chart_table(chart).get_column("kind_name").to_list() == ["Havaittu", "Ennakkoarvio", "Tavoite"]
 
 
 def test_a_value_derived_from_the_target_or_an_assumption_is_never_named_an_observation() -> None:
@@ -83,9 +83,9 @@ def test_the_straight_path_runs_from_the_base_year_to_the_target() -> None:
         ]
     )
     chart = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="kt")
-    table = chart_table(chart).filter(pl.col("kind_name") == "Straight path to the target")
+    table = chart_table(chart).filter(pl.col("kind_name") == "Linear path to the target")
     assert table.select("period", "value").rows() == [("1990", 1060.0), ("2030", 212.0)]
-    assert _legend(chart.to_dict())["Straight path to the target"]["strokeDash"] == [2, 3]  # dotted
+    assert _legend(chart.to_dict())["Linear path to the target"]["strokeDash"] == [2, 3]  # dotted
 
 
 def test_the_value_axis_starts_at_zero_unless_told_not_to() -> None:
@@ -142,12 +142,13 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
     legend = _legend(spec)
     # the estimate was a filled square in the legend, hollow on the chart; the lines solid, drawn dashed
-    assert legend["Estimate"]["shape"] == "square" and legend["Estimate"]["fill"] == th.BACKGROUND
-    assert legend["Estimate"]["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
+    estimate = legend["Preliminary estimate"]
+    assert estimate["shape"] == "square" and estimate["fill"] == th.BACKGROUND
+    assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
     assert legend["Trend projection"]["strokeDash"] == [5, 4]
-    assert legend["Straight path to the target"]["strokeDash"] == [2, 3]
+    assert legend["Linear path to the target"]["strokeDash"] == [2, 3]
     assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"
-    for line in ("Trend projection", "Straight path to the target"):
+    for line in ("Trend projection", "Linear path to the target"):
         assert legend[line]["fill"] == "transparent" and legend[line]["shape"].startswith("M")
     # one legend: every channel over the same entries, so Vega-Lite merges them
     assert all(set(entry) == {"stroke", "fill", "shape", "strokeDash"} for entry in legend.values())
@@ -212,7 +213,7 @@ def test_the_legend_names_only_the_kinds_the_chart_draws() -> None:
         for channel in ("stroke", "fill", "shape", "strokeDash")
         if channel in layer["encoding"]
     ]
-    assert domains and all(domain == ["Observed", "Estimate"] for domain in domains), domains
+    assert domains and all(domain == ["Observed", "Preliminary estimate"] for domain in domains), domains
 
 
 def _chart_title(frame: pl.DataFrame, lang: str = "en", change: str = "relative") -> str:
@@ -266,8 +267,8 @@ def test_the_projection_of_an_estimated_year_is_the_estimate_one_row() -> None:
     )
     chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="kt")
     rows = chart_table(chart).select("period", "kind_name").rows()
-    assert rows == [("2024", "Havaittu"), ("2025", "Arvio"), ("2026", "Trendin jatke")]
-    assert _trend(chart.to_dict()) == [("2025", "Arvio"), ("2026", "Trendin jatke")]
+    assert rows == [("2024", "Havaittu"), ("2025", "Ennakkoarvio"), ("2026", "Trendiennuste")]
+    assert _trend(chart.to_dict()) == [("2025", "Ennakkoarvio"), ("2026", "Trendiennuste")]
 
 
 def _trend(spec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -276,7 +277,7 @@ def _trend(spec: dict[str, Any]) -> list[tuple[str, str]]:
         layer
         for layer in _drawn_by(spec, "strokeDash")
         if not layer.get("transform")
-        and {row["legend"] for row in spec["datasets"][layer["data"]["name"]]} == {"Trendin jatke"}
+        and {row["legend"] for row in spec["datasets"][layer["data"]["name"]]} == {"Trendiennuste"}
     ]
     rows = sorted(spec["datasets"][layer["data"]["name"]], key=lambda row: str(row["date"]))
     return [(row["period"], row["kind_name"]) for row in rows]
@@ -297,12 +298,12 @@ def test_the_dashed_trend_starts_from_the_estimate_or_the_latest_observed_value(
     spec = indicator_history(
         estimated, meta=META, lang="fi", name="n", area_name="a", unit_text="kt"
     ).to_dict()
-    assert _trend(spec)[0] == ("2025", "Arvio")
+    assert _trend(spec)[0] == ("2025", "Ennakkoarvio")
     observed = estimated.filter(pl.col("kind") != "estimate")
     spec = indicator_history(
         observed, meta=META, lang="fi", name="n", area_name="a", unit_text="kt"
     ).to_dict()
-    assert _trend(spec)[:2] == [("2024", "Havaittu"), ("2025", "Trendin jatke")]
+    assert _trend(spec)[:2] == [("2024", "Havaittu"), ("2025", "Trendiennuste")]
 
 
 def test_the_alt_text_counts_one_observation_in_the_singular_and_names_one_period_alone() -> None:

@@ -368,7 +368,7 @@ def test_the_trajectory_names_a_provisional_latest_year_in_title_text_legend_and
     assert fill["scale"]["domain"] == [
         t("site.kind_observed", lang),
         t("trajectory.provisional", lang),
-        t("trajectory.estimated", lang),
+        t("site.kind_estimate", lang),
     ]
     assert fill["scale"]["range"][1] != fill["scale"]["range"][0]  # drawn unlike a final figure
     spec_chart = charts.emissions_trajectory(
@@ -388,7 +388,7 @@ def test_a_trajectory_without_provisional_years_keeps_its_two_statuses() -> None
     spec = _trajectory([False, False, False, False], "fi")
     assert _point_fill(spec)["scale"]["domain"] == [
         t("site.kind_observed", "fi"),
-        t("trajectory.estimated", "fi"),
+        t("site.kind_estimate", "fi"),
     ]
     assert t("trajectory.title_provisional", "fi") not in spec["title"]["text"]
 

@@ -34,6 +34,7 @@ from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
 from report import i18n, weekly
+from report.chart_ids import ID_COLUMNS, REPLACED_KEYS
 from report.charts import KEY_COLUMNS, STATUS_LEVELS
 from report.export import export_table
 from report.i18n import LANGS, NBSP, catalogue, label, t
@@ -353,12 +354,14 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         # a fraction the page shows as "30 %" is written in percent, its header saying so ("Osuus (%)")
         fractions = {t(f"column.{c}", "fi") for c in ("share", "share_of_cut", "ratio")}
         headers = [f"{h} (%)" if h in fractions else h for h in chart.table.headers]
-        assert [h for h in rows[0] if h not in keys] == headers, chart.name
+        # a chart of indicator values begins with the API's ids (report.chart_ids), under their API names
+        assert [h for h in rows[0] if h not in keys and h not in ID_COLUMNS] == headers, chart.name
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
     # the download names the unit of its values as the page's table does (it said "Arvo", "Alaraja", …)
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
         assert handle.readline().strip() == (
+            "indicator_id;area_id;period_id;kind_id;unit_id;"
             "Sarja;Vuosi;Arvo (kt CO₂e);Alaraja (kt CO₂e);Yläraja (kt CO₂e);Ennakkoarvio;Ennakkotieto"
         )
 
@@ -1099,7 +1102,10 @@ def _download_columns(chart: weekly.ChartResult) -> list[str]:
     columns = list(chart.frame.columns)
     if chart.name in weekly.ROW_UNITS:
         columns.insert(columns.index("value") + 1, "unit")
-    return columns
+    if chart.name in ("progress_dashboard", "data_freshness"):  # no indicator's values: no API ids
+        return columns
+    # the API's ids first (report.chart_ids), in place of the chart's keys they replace
+    return [*ID_COLUMNS, *(c for c in columns if c not in REPLACED_KEYS)]
 
 
 def test_downloads_name_the_unit_of_their_values_as_the_page_does(
@@ -1145,7 +1151,7 @@ def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResu
         # a fraction the page shows as "30 %" is in percent, its header saying so ("Osuus (%)")
         fractions = {t(f"column.{c}", "fi") for c in ("share", "share_of_cut", "ratio")}
         headers = [f"{h} (%)" if h in fractions else h for h in chart.table.headers]
-        assert [h for h in sheet.columns if h not in keys] == headers, chart.name
+        assert [h for h in sheet.columns if h not in keys and h not in ID_COLUMNS] == headers, chart.name
         assert sheet.height == chart.frame.height, chart.name
         for column in _float_columns(chart):
             percent = column in ("share", "share_of_cut", "ratio")
@@ -1163,7 +1169,7 @@ def test_xlsx_per_chart_holds_the_charts_numbers_rounded(full: weekly.ReportResu
     row = trajectory.filter((pl.col("Sarja") == "Päästöt") & (pl.col("Vuosi") == 2024))
     assert row.get_column("Arvo (kt CO₂e)").item() == 712
     sectors = pl.read_excel(folder / "sector_area.xlsx", engine="calamine")
-    heat = sectors.filter((pl.col("Vuosi") == 1990) & (pl.col("Sektorin tunnus") == "district_heat"))
+    heat = sectors.filter(pl.col("Vuosi") == 1990, pl.col("indicator_id") == "ghg_by_sector.district_heat")
     assert heat.get_column("Osuus (%)").item() == 29.8  # 315.6 kt / 1 060 kt = 29.774 %
     per_resident = pl.read_excel(folder / "per_resident_comparison.xlsx", engine="calamine")
     values = per_resident.get_column("Arvo (t CO₂e/asukas)").to_list()
@@ -1205,9 +1211,10 @@ def test_csv_opens_as_columns_in_the_languages_spreadsheet(
     sectors = list(
         csv.reader((folder / "sector_area.csv").read_text("utf-8-sig").splitlines(), delimiter=separator)
     )
-    heat_1990 = next(r for r in sectors if r[0] == "1990" and r[1] == "district_heat")
+    # indicator, area, period, kind, unit (the API's ids), year, sector, value, share
+    heat_1990 = next(r for r in sectors if r[0] == "ghg_by_sector.district_heat" and r[2] == "1990")
     # 315.6 kt, its share 315.6 / 1 060 in percent as the page shows it (it was the fraction 0.298)
-    assert heat_1990[3:] == [f"315{decimal}6", f"29{decimal}8"]
+    assert heat_1990[7:] == [f"315{decimal}6", f"29{decimal}8"]
 
 
 def test_page_spec_takes_the_container_width() -> None:

@@ -156,7 +156,7 @@ def test_downloads_write_flags_as_the_pages_yes_and_no(lang: str, tmp_path: Path
     weekly.write_csv(download, path, lang)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="," if lang == "en" else ";"))
-    series = next(iter(rows[0]))  # the history's rows first, then the target path's and others
+    series = t("column.series", lang)  # the history's rows first, then the target path's and others
     observed = [r for r in rows if r[series] == rows[0][series]]
     assert [r[t("column.year", lang)] for r in observed] == ["1990", "2023", "2024", "2025"]
     assert [r[provisional] for r in observed] == [no, no, yes, no]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import os
 import re
@@ -288,6 +290,53 @@ def test_the_reports_archive_is_linked_and_an_unchanged_report_is_not_read_again
     assert check_site(site) == []
 
 
+# how a spreadsheet in each language reads a CSV: field separator and decimal mark (Excel's list and decimal
+# separators in Finland and Sweden are ";" and ","), and the words a reader finds in its header
+SPREADSHEET = {
+    "fi": (";", ",", ("Indikaattorin tunnus", "Alueen tunnus", "Jakso", "Tyyppi", "Arvo", "Yksikkö")),
+    "sv": (";", ",", ("Indikatorns kod", "Områdets kod", "Period", "Typ", "Värde", "Enhet")),
+    "en": (",", ".", ("Indicator id", "Area code", "Period", "Kind", "Value", "Unit")),
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_readers_download_opens_in_the_languages_spreadsheet_with_the_machine_files_numbers(
+    built: Built, lang: str
+) -> None:
+    """data/<lang>/<id>.csv: headers and kinds in the page's language, the language's separators, and the
+    same rows and numbers as the machine-readable data/<id>.csv (English ids, "." decimals)."""
+    separator, decimal, words = SPREADSHEET[lang]
+    machine = pl.read_csv(
+        built.site / "data" / "ghg_total.csv", infer_schema_length=None, schema_overrides={"area": pl.String}
+    )
+    assert (
+        machine.columns[:4] == ["indicator", "name", "sdg", "area"] and machine["value"].dtype == pl.Float64
+    )
+    raw = (built.site / "data" / lang / "ghg_total.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel reads ä and ö right
+    with io.StringIO(raw.decode("utf-8-sig"), newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=separator))
+    header, body = rows[0], rows[1:]
+    assert set(words) <= set(header), header
+    assert len(body) == machine.height and all(len(r) == len(header) for r in body)
+    column = {name: [r[header.index(name)] for r in body] for name in words}
+    assert column[words[0]] == machine["indicator"].to_list()  # the ids as the machine file has them
+    assert column[words[1]] == machine["area"].to_list()
+    other = "." if decimal == "," else ","
+    cells = [c for c in column[words[4]] if c]
+    assert cells and all(other not in c for c in cells), cells[:3]
+    numbers = [float(c.replace(decimal, ".")) if c else None for c in column[words[4]]]
+    assert numbers == machine["value"].to_list()  # the same numbers, not rounded
+    # the kinds in the words the report and the site give them: a nowcast is a preliminary estimate
+    kinds = dict(zip(machine["kind"].to_list(), column[words[3]], strict=True))
+    assert kinds["estimate"] == t("site.kind_estimate", lang) and kinds["observed"] == t(
+        "site.kind_observed", lang
+    )
+    page = _page(built, f"{lang}/indicators/ghg_total.html")
+    assert f'<a href="../../data/{lang}/ghg_total.csv" download>{t("report.csv_link", lang)}</a>' in page
+    assert t("site.downloads_machines", lang) in page and 'href="../../data/ghg_total.json"' in page
+
+
 def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loaded_templates: LoadedTemplates
 ) -> None:
@@ -310,6 +359,9 @@ def test_a_new_vintage_of_one_dataset_rebuilds_only_the_pages_it_feeds(
         assert result.charts_drawn == 2  # only the revised indicator's chart, wide and for a phone
         assert "data/municipal_waste_per_capita.csv" in result.written
         assert "data/ghg_total.csv" not in result.written
+        # a reader's copy too: made again for the revised indicator only (ghg_total's is linked)
+        assert "data/en/municipal_waste_per_capita.csv" in result.written
+        assert "data/en/ghg_total.csv" not in result.written and (site / "data/en/ghg_total.csv").is_file()
         assert check_site(site) == []
         engine.dispose()
 

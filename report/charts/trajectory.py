@@ -121,7 +121,7 @@ def emissions_trajectory(
     found_year, found_value, found_est = ([h for h in hist if not h[2]] or hist)[-1]
     first_year = hist[0][0]
     # an observed value has the word the site's charts and tables give it (one word for one thing)
-    obs_label, est_label = t("site.kind_observed", lang), t("trajectory.estimated", lang)
+    obs_label, est_label = t("site.kind_observed", lang), t("site.kind_estimate", lang)
     prov_label = t("trajectory.provisional", lang)
     # the point legend: published, provisional (only when a year is), estimate
     statuses = [obs_label, *([prov_label] if provisional else []), est_label]
@@ -164,6 +164,7 @@ def emissions_trajectory(
             "upper": est_bands.get(y, (None, None))[1],
             "estimated": e,
             "provisional": y in provisional,
+            "kind_key": "estimate" if e else "observed",
         }
         for y, v, e in hist
     ]
@@ -189,7 +190,14 @@ def emissions_trajectory(
                 year, value = observed[-1]
                 proj_rows.insert(0, _band_row(year, value, value, value))
         table_rows += [
-            {"series": series["projection"], "estimated": True, **{k: r[k] for k in TRAJECTORY_PROJECTION}}
+            # a projection is no preliminary estimate: its own kind (the first row starts the band from the
+            # latest value, which keeps its own row above)
+            {
+                "series": series["projection"],
+                "estimated": False,
+                "kind_key": "projection",
+                **{k: r[k] for k in TRAJECTORY_PROJECTION},
+            }
             for r in proj_rows
         ]
     path_rows: list[dict[str, Any]] = []
@@ -201,13 +209,27 @@ def emissions_trajectory(
             {"year": target_year, "value": target_value},
         ]
         table_rows += [
-            {"series": series["path"], "lower": None, "upper": None, "estimated": False, **r}
+            {
+                "series": series["path"],
+                "lower": None,
+                "upper": None,
+                "estimated": False,
+                "kind_key": "path_from_latest",
+                **r,
+            }
             for r in path_rows
         ]
     # the straight line from the base year the linear-path status compares with (its value in any year)
     base_path_rows = [{"year": base_year, "value": base_value}, {"year": target_year, "value": target_value}]
     table_rows += [
-        {"series": series["base_path"], "lower": None, "upper": None, "estimated": False, **r}
+        {
+            "series": series["base_path"],
+            "lower": None,
+            "upper": None,
+            "estimated": False,
+            "kind_key": "path",
+            **r,
+        }
         for r in base_path_rows
     ]
     table_rows.append(
@@ -218,6 +240,7 @@ def emissions_trajectory(
             "lower": None,
             "upper": None,
             "estimated": False,
+            "kind_key": "target",
         }
     )
     used = (
@@ -442,6 +465,8 @@ def emissions_trajectory(
             "upper": pl.Float64,
             "estimated": pl.Boolean,
             "provisional": pl.Boolean,
+            # the kind of each row as kestava.api and the export name it (a key: not shown on the page)
+            "kind_key": pl.String,
         },
     ).with_columns(pl.col("provisional").fill_null(False))
     return _finish(

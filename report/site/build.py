@@ -25,13 +25,13 @@ from common.atomic import publish_directory
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import RECONCILED, peer_indicators
 from report.data import HELSINKI_TZ
-from report.export import export_table, export_text
+from report.export import export_table, export_text, in_language, reader_table
 from report.i18n import LANGS, t
 from report.phone import PHONE_MEDIA
 from report.render import Rendered, Renderer
 from report.site import content
 from report.theme import LEVEL_COLOURS
-from report.weekly import TEMPLATE_DIR, write_xlsx
+from report.weekly import TEMPLATE_DIR, write_csv, write_xlsx
 from storage.locks import HeldLock
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,17 @@ class _Writer:
         self.files[path] = digest
         self.result.written.append(path)
 
+    def place(self, path: str) -> Path:
+        """Where to write the file at path oneself (a workbook, a CSV written by polars); then placed()."""
+        target = self.folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def placed(self, path: str) -> None:
+        """Record the file written at place(path)."""
+        self.files[path] = _sha((self.folder / path).read_bytes())
+        self.result.written.append(path)
+
     def write(self, path: str, data: bytes) -> None:
         digest = _sha(data)
         if path in self.files:  # the same chart on two pages: written once
@@ -222,39 +233,63 @@ def _ui(lang: str) -> dict[str, str]:
     return {key: t(f"site.{key}", lang) for key in keys}
 
 
+# the downloads of an indicator: for machines, one set in any language (data/<id>.csv, .json, .xlsx: the
+# export's English column ids, "." decimals, UTF-8, as `kestava export` writes them); for a reader's
+# spreadsheet, one CSV per language (data/<lang>/<id>.csv: headers and words in the language, written as the
+# weekly report's CSVs are, report.weekly.write_csv: in fi and sv ";" and the decimal comma)
+MACHINE_SUFFIXES: Final[tuple[str, ...]] = ("csv", "json", "xlsx")
+
+
+def download_paths(indicator: str, langs: Sequence[str]) -> list[str]:
+    """Every download of an indicator: the machine-readable files, then a reader's CSV per language."""
+    return [f"data/{indicator}.{suffix}" for suffix in MACHINE_SUFFIXES] + [
+        f"data/{lang}/{indicator}.csv" for lang in langs
+    ]
+
+
 def _downloads(
-    data: content.SiteData, ids: Sequence[str], writer: _Writer, recorded: dict[str, Any], code: str
+    data: content.SiteData,
+    ids: Sequence[str],
+    writer: _Writer,
+    recorded: dict[str, Any],
+    code: str,
+    langs: Sequence[str],
 ) -> dict[str, str]:
-    """Per indicator, its values, targets, outlook and assessments with provenance as CSV, JSON and XLSX;
-    an indicator whose inputs did not change keeps the previous build's files (not exported again).
-    Returns each indicator's inputs digest for the manifest."""
+    """Per indicator, its values, targets, outlook and assessments with provenance (download_paths): for
+    machines as CSV, JSON and XLSX, for readers a CSV per language; an indicator whose inputs did not
+    change keeps the previous build's files (not exported again). The export is made once, in English; a
+    reader's copy takes its names and sources in its language from it (report.export.in_language), its
+    numbers unchanged. Returns each indicator's inputs digest for the manifest."""
     before: dict[str, str] = recorded.get("download_inputs", {})
     inputs = {i: _sha(f"{code}:{content.indicator_inputs(data, i, 'en')}".encode()) for i in ids}
-    names = [f"data/{i}.{suffix}" for i in ids for suffix in ("csv", "json", "xlsx")]
     kept = {
         i
         for i in ids
-        if before.get(i) == inputs[i] and all(n in writer.before for n in names if n.startswith(f"data/{i}."))
+        if before.get(i) == inputs[i] and all(n in writer.before for n in download_paths(i, langs))
     }
     for indicator in sorted(kept):
-        for suffix in ("csv", "json", "xlsx"):
-            if not writer.keep(f"data/{indicator}.{suffix}"):
-                raise RuntimeError(f"site: the previous build lost data/{indicator}.{suffix}")
+        for path in download_paths(indicator, langs):
+            if not writer.keep(path):
+                raise RuntimeError(f"site: the previous build lost {path}")
     changed = [i for i in ids if i not in kept]
     if not changed:
         return inputs
-    table = export_table(data.engine, load_indicator_catalogue(), changed, lang="en")
+    catalogue = load_indicator_catalogue()
+    table = export_table(data.engine, catalogue, changed, lang="en")
     base = pl.col("indicator").str.split(".").list.first()
     for indicator in changed:
         part = table.filter(base == indicator)
         writer.write(f"data/{indicator}.csv", export_text(part, "csv").encode("utf-8"))
         writer.write(f"data/{indicator}.json", export_text(part, "json").encode("utf-8"))
-        xlsx = f"data/{indicator}.xlsx"
-        target = writer.folder / xlsx
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_xlsx(part.drop("snapshot_ids", strict=False), target, indicator[:31], {})
-        writer.files[xlsx] = _sha(target.read_bytes())
-        writer.result.written.append(xlsx)
+        xlsx = writer.place(f"data/{indicator}.xlsx")
+        write_xlsx(part.drop("snapshot_ids", strict=False), xlsx, indicator[:31], {})
+        writer.placed(f"data/{indicator}.xlsx")
+    for lang in langs:
+        words = table if lang == "en" else in_language(table, data.engine, catalogue, lang)
+        for indicator in changed:
+            path = f"data/{lang}/{indicator}.csv"
+            write_csv(reader_table(words.filter(base == indicator), lang), writer.place(path), lang)
+            writer.placed(path)
     return inputs
 
 
@@ -464,7 +499,7 @@ def build_site(
                 )
                 .encode("utf-8"),
             )
-            download_inputs = _downloads(data, ids, writer, recorded, code)
+            download_inputs = _downloads(data, ids, writer, recorded, code, langs)
             report_sources = {}
             if report_root is not None:
                 report_sources = _link_reports(reports, report_root, writer, recorded)
