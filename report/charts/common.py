@@ -448,3 +448,62 @@ def _sector_rows(name: str, frame: pl.DataFrame) -> list[tuple[int, str, float]]
         y, s, v = negative[0]
         raise ValueError(f"{name}: sector {s!r} has a negative value {v} in {y}; expected emissions >= 0")
     return rows
+
+
+# A chart's phone layout (report.phone, a report's page below 40rem): its plot this wide, its row labels
+# above its marks, so that the whole drawing fits a phone's column (PHONE_COLUMN) at its size, unscaled.
+PHONE_PLOT_WIDTH: Final = 285
+# the height of one line of a label written above its row (px, the 11 px font)
+PHONE_LINE_HEIGHT: Final = 13
+
+
+def wrap_px(text: str, px: float, size: int = 11, *, bold: bool = False) -> list[str]:
+    """text in lines no wider than px (measured, text_width), broken between words; a word wider than px
+    is a line of its own."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and text_width(f"{lines[-1]} {word}", size, bold=bold) <= px:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def labels_above(
+    y: alt.Y, field: str, lines: Mapping[str, Sequence[str]], *, mark_px: float
+) -> tuple[alt.Chart, int]:
+    """Each row's label (lines: by the row's value of field, its lines, wrap_px) written at the plot's
+    left edge, its last line just above the row's mark (mark_px high, centred on the row): a phone's
+    layout, whose labels take no width beside the plot. y: the rows' encoding, its axis hidden
+    (axis=None). With the rows' height (px) that fits the longest label, its mark and a gap."""
+    most = max((len(parts) for parts in lines.values()), default=1)
+    step = round(most * PHONE_LINE_HEIGHT + mark_px + 10)
+    frame = pl.DataFrame(
+        {
+            field: list(lines),
+            "row_label": ["\n".join(parts) for parts in lines.values()],
+            # the offset from the row's top (yOffset): Vega writes a label's first line there and the others
+            # below it, so a label of more lines starts higher, its last line above the mark
+            "label_dy": [
+                (step - mark_px) / 2 - 3 - (len(parts) - 1) * PHONE_LINE_HEIGHT for parts in lines.values()
+            ],
+        }
+    )
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_text(
+            align="left",
+            baseline="bottom",
+            fontSize=11,
+            lineBreak="\n",
+            lineHeight=PHONE_LINE_HEIGHT,
+            color=th.TEXT_COLOUR,
+        )
+        .encode(
+            y=y,
+            yOffset=alt.YOffset("label_dy:Q", scale=None),
+            x=alt.value(0),
+            text="row_label:N",
+        )
+    )
+    return chart, step

@@ -1,0 +1,85 @@
+"""The report charts whose labels leave a phone too little plot: a phone layout that fits it unscaled."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import pytest
+import vl_convert as vlc
+from sqlalchemy import Engine
+
+from report import charts, peers, theme, weekly
+from report.data import HELSINKI_TZ
+from report.i18n import LANGS
+from report.phone import PHONE_COLUMN, PHONE_MEDIA
+
+# the charts drawn whole and scaled down at 390 px before (their text 5–7 px): each has a layout of its own
+OWN_LAYOUT = {
+    "sector_waterfall",
+    "progress_dashboard",
+    "neutrality_balance",
+    "data_freshness",
+    *peers.PEER_CHARTS,
+}
+# the column of each chart's table that names its rows (the labels the phone layout must still show)
+ROW_NAMES = {
+    "sector_waterfall": ("step",),
+    "neutrality_balance": ("label",),
+    "data_freshness": ("dataset", "status"),
+    "progress_dashboard": ("method", "status"),
+    **dict.fromkeys(peers.PEER_CHARTS, ("area",)),
+}
+
+
+def _svg_facts(spec: dict[str, Any]) -> tuple[float, float, str]:
+    """The drawing's width, its smallest font size and all its text (each line's words, space-joined)."""
+    svg = vlc.vegalite_to_svg(spec)
+    width = float(re.search(r'<svg[^>]*\swidth="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    sizes = [float(s) for s in re.findall(r"font-size[=:]\s*\"?([\d.]+)px", svg)]
+    words = " ".join(re.sub(r"<[^>]+>", " ", svg).split())
+    return width, min(sizes), words.replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_phone_layout_fits_a_phone_column_its_text_at_the_report_size_every_label_shown(
+    loaded_engine: Engine, lang: str
+) -> None:
+    """Drawn as a page below 40rem draws it, each layout is no wider than a 390 px phone's column, so it is
+    not scaled down: its smallest text is the charts' body size (the theme's 11 px axis labels), and every
+    row's name is written whole (wrapped, never cut with an ellipsis)."""
+    body = theme.theme_config()["config"]["axis"]["labelFontSize"]
+    today = datetime.now(HELSINKI_TZ).date()
+    built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+    assert layouts.keys() >= OWN_LAYOUT
+    for name in sorted(OWN_LAYOUT):
+        desktop, _ = built[name]()
+        desktop_width, _, _ = _svg_facts(desktop.to_dict(validate=False))
+        assert desktop_width > PHONE_COLUMN, name  # the layout is needed: the wide chart does not fit
+        phone = weekly.phone_layout(layouts[name])
+        width, smallest, text = _svg_facts(phone)
+        assert width <= PHONE_COLUMN, (name, width)
+        assert smallest >= body, (name, smallest)
+        assert "…" not in text, name
+        table = charts.chart_table(desktop, keys=False)
+        for column in ROW_NAMES[name]:
+            for value in table.get_column(column).unique().to_list():
+                # a name wrapped over lines: its words in order, each line a text element of its own
+                assert all(word in text for word in str(value).split()), (name, value)
+
+
+def test_the_page_draws_the_phone_layout_only_where_a_phone_column_is() -> None:
+    """The page spec carries the layout for its script to draw below 40rem; the datasets both share are
+    not carried twice."""
+    shared = {"d": [{"x": 1}]}
+    spec = {"width": 520, "layer": [], "datasets": shared, "usermeta": {"kestava": {"chart": "c"}}}
+    layout = {"width": 300, "layer": [], "datasets": {**shared, "p": [{"x": 2}]}}
+    page = weekly.page_spec(spec, 700, layout)["usermeta"]["kestava"]["page"]
+    assert page["phone_media"] == PHONE_MEDIA
+    assert page["phone_layout"]["width"] == 300
+    assert page["phone_layout"]["datasets"] == {"p": [{"x": 2}]}
+    stepped = {"width": {"step": 150}, "layer": [], "datasets": shared}
+    assert weekly.page_spec(stepped, 1100, layout)["usermeta"]["kestava"]["page"]["phone_layout"]
+    assert "page" not in weekly.page_spec(stepped, 1100).get("usermeta", {}).get("kestava", {})
