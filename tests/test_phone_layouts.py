@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 import pytest
 import vl_convert as vlc
 from sqlalchemy import Engine
 
 from report import charts, peers, theme, weekly
+from report.charts.common import text_width
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS
-from report.phone import PHONE_COLUMN, PHONE_MEDIA
+from report.phone import PHONE_COLUMN, PHONE_MEDIA, phone_spec
+from report.theme import ChartMeta
 
 # the charts drawn whole and scaled down at 390 px before (their text 5–7 px): each has a layout of its own
 OWN_LAYOUT = {
@@ -83,3 +86,47 @@ def test_the_page_draws_the_phone_layout_only_where_a_phone_column_is() -> None:
     stepped = {"width": {"step": 150}, "layer": [], "datasets": shared}
     assert weekly.page_spec(stepped, 1100, layout)["usermeta"]["kestava"]["page"]["phone_layout"]
     assert "page" not in weekly.page_spec(stepped, 1100).get("usermeta", {}).get("kestava", {})
+
+
+def _marks(node: Any, marktype: str) -> list[dict[str, Any]]:
+    """The items of every data mark of marktype in a Vega scenegraph (axes, legends and titles left out)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("marktype") == marktype and node.get("role") == "mark":
+            found += node.get("items", [])
+        for value in node.values():
+            found += _marks(value, marktype)
+    elif isinstance(node, list):
+        for value in node:
+            found += _marks(value, marktype)
+    return found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_sector_chart_draws_1990_as_a_readable_column_and_its_gap_note_whole(lang: str) -> None:
+    """1990 alone before 2000 was a 6 px sliver (a 5 px one on a phone), and its "no data 1991–1999" note,
+    centred in a gap narrower than itself on a phone, ran off the plot's left edge. The column is a year
+    wide (at least 14 px), and the note lies in the gap between the column and 2000: level where it fits,
+    upright on a phone."""
+    frame = pl.DataFrame(
+        [
+            {"year": y, "sector": s, "value": v}
+            for y in (1990, *range(2000, 2025))
+            for s, v in (("transport", 300.0), ("district_heat", 500.0))
+        ]
+    )
+    meta = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
+    wide = charts.sector_area(frame, meta=meta, lang=lang).to_dict()
+    for spec, upright in ((wide, False), (phone_spec(wide), True)):
+        scene = vlc.vegalite_to_scenegraph(spec)
+        columns = _marks(scene, "rect")
+        assert len(columns) == 2  # 1990's two sectors
+        year_px = spec["width"] / (2024 - 1990)
+        column_end = max(c["x"] + c["width"] for c in columns)
+        assert min(c["width"] for c in columns) >= max(14, year_px - 0.5)
+        note = next(n for n in _marks(scene, "text") if "1991–1999" in str(n["text"]))
+        assert note["angle"] == (270 if upright else 0)
+        lines = str(note["text"]).split("\n")
+        half = len(lines) * 6.5 if upright else max(text_width(line, 10) for line in lines) / 2
+        x_2000 = min(c["x"] for c in columns) + 10 * year_px
+        assert column_end <= note["x"] - half and note["x"] + half <= x_2000, (note, column_end, x_2000)

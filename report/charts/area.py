@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import altair as alt
 import polars as pl
@@ -15,11 +16,13 @@ from report.charts.common import (
     _gap_labels,
     _gap_rows,
     _gap_sentence,
+    _gaps,
     _layer,
     _sector_rows,
     _x_year,
     _year_tip,
     _years,
+    text_width,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -29,6 +32,8 @@ from report.i18n import (
     t,
 )
 from report.theme import ChartMeta
+
+_BAR_PX: Final = 14  # the narrowest a lone year's column is drawn (px)
 
 
 def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
@@ -118,9 +123,18 @@ def sector_area(
             labels.append({"year": latest, "mid": below + v / 2, "label": text})
         below += v
     layers: list[alt.Chart] = [area]
-    single = df.filter(pl.col("run").replace_strict(run_sizes) == 1)
-    if single.height:  # a year alone between gaps (1990 before 2000): a stacked column, not a vanishing area
-        layers.append(_years(alt.Chart(single)).mark_bar(width=6).encode(**stacked))
+    # a year alone between gaps (1990 before 2000): a stacked column a year wide (a readable _BAR_PX at
+    # least, on a phone too), drawn into the gap after it, not a sliver or an area of no width
+    span = max(latest - years[0], 1)
+    bar = f"max({_BAR_PX}, width / {span})"
+    lone = sorted(set(df.filter(pl.col("run").replace_strict(run_sizes) == 1).get_column("year")))
+    for year in lone:
+        side = -1 if year == latest else 1  # the last year's column is drawn into the gap before it
+        layers.append(
+            _years(alt.Chart(df.filter(pl.col("year") == year)))
+            .mark_bar(width=alt.ExprRef(bar), xOffset=alt.ExprRef(f"{side} * {bar} / 2"))
+            .encode(**stacked)
+        )
     if labels:
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
@@ -128,8 +142,23 @@ def sector_area(
             .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
         )
     gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
-    if gap_rows:
-        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=y_title, stack=None), lang))
+    for (first, last), row in zip(_gaps(years), gap_rows, strict=True):
+        # written in the free part of the gap, beside a lone year's column drawn into it; upright where
+        # that is narrower than its text (on a phone), never cut at the plot's edge or over the column
+        into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
+        shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
+        room = f"width * {last - first + 2} / {span} - {into} * {bar}"
+        wide = max(text_width(line, 10) for line in t("gap.label", lang, years=row["years"]).split("\n"))
+        layers.append(
+            _gap_labels(
+                [row],
+                x,
+                alt.Y("value:Q", title=y_title, stack=None),
+                lang,
+                angle=alt.ExprRef(f"{room} < {wide + 8:.0f} ? 270 : 0"),
+                x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
+            )
+        )
     chart = _layer(layers, meta, lang).properties(width=560, height=320)
     top = sectors[0]
     top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0

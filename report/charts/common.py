@@ -396,8 +396,17 @@ def _gap_rows(points: Mapping[int, float], value_field: str = "value") -> list[d
     return rows
 
 
-def _gap_labels(rows: Sequence[Mapping[str, Any]], x: alt.X, y: alt.Y, lang: str) -> alt.Chart:
-    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there)."""
+def _gap_labels(
+    rows: Sequence[Mapping[str, Any]],
+    x: alt.X,
+    y: alt.Y,
+    lang: str,
+    *,
+    angle: alt.ExprRef | None = None,
+    x_offset: alt.ExprRef | None = None,
+) -> alt.Chart:
+    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there).
+    angle, x_offset: the text's, as Vega expressions of the plot's width; None: level, at the gap's middle."""
     frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
     chart: alt.Chart = (
         alt.Chart(frame)
@@ -409,6 +418,8 @@ def _gap_labels(rows: Sequence[Mapping[str, Any]], x: alt.X, y: alt.Y, lang: str
             color=th.MUTED_TEXT,
             align="center",
             baseline="middle",
+            angle=alt.Undefined if angle is None else angle,
+            xOffset=alt.Undefined if x_offset is None else x_offset,
         )
         .encode(x=x, y=y, text="label:N")
     )
