@@ -541,8 +541,8 @@ def _all_builders(
     engine: Engine, lang: str, as_of: date, shared: dict[Any, Any] | None = None
 ) -> tuple[dict[str, Callable[[], Built]], dict[str, Callable[[], Built]]]:
     """The charts' builders (_builders) and, for the charts with a phone layout of their own
-    (the waterfall, dashboard, balance, freshness and peer charts), the builders of that layout, which read
-    the same data (shared, else once here)."""
+    (the waterfall, per-resident, dashboard, circular, balance, freshness and peer charts), the builders
+    of that layout, which read the same data (shared, else once here)."""
     shared = {} if shared is None else shared
 
     def once(key: Any, load: Callable[[], Any]) -> Any:
@@ -582,11 +582,15 @@ def _all_builders(
         )
         return chart, ids
 
-    def per_resident() -> Built:
+    def per_resident(phone: bool = False) -> Built:
         frame = once("per_resident", lambda: rd.per_resident_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         chart = charts.per_resident_comparison(
-            frame, meta=meta_of(ids, ""), lang=lang, provisional_years=rd.provisional_years(frame)
+            frame,
+            meta=meta_of(ids, ""),
+            lang=lang,
+            provisional_years=rd.provisional_years(frame),
+            phone=phone,
         )
         return chart, ids
 
@@ -598,7 +602,7 @@ def _all_builders(
         meta = meta_of(ids, "progress_dashboard")
         return charts.progress_dashboard(frame, meta=meta, lang=lang, phone=phone), ids
 
-    def circular() -> Built:
+    def circular(phone: bool = False) -> Built:
         frame = once("circular", lambda: rd.circular_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         targets = rd.absolute_targets("recycling_rate", "FI")  # the chart's area: Finland
@@ -608,6 +612,7 @@ def _all_builders(
             targets=targets,
             lang=lang,
             provisional_years=rd.provisional_years(frame),
+            phone=phone,
         )
         return chart, ids
 
@@ -667,6 +672,8 @@ def _all_builders(
         **{name: peer(name, phone=True) for name in peers.PEER_CHARTS},
         "sector_waterfall": lambda: waterfall(phone=True),
         "progress_dashboard": lambda: dashboard(phone=True),
+        "per_resident_comparison": lambda: per_resident(phone=True),
+        "circular_economy": lambda: circular(phone=True),
         "neutrality_balance": lambda: balance(phone=True),
         "data_freshness": lambda: freshness(phone=True),
     }

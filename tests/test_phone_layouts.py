@@ -21,7 +21,9 @@ from report.theme import ChartMeta
 # the charts drawn whole and scaled down at 390 px before (their text 5–7 px): each has a layout of its own
 OWN_LAYOUT = {
     "sector_waterfall",
+    "per_resident_comparison",
     "progress_dashboard",
+    "circular_economy",
     "neutrality_balance",
     "data_freshness",
     *peers.PEER_CHARTS,
@@ -29,6 +31,8 @@ OWN_LAYOUT = {
 # the column of each chart's table that names its rows (the labels the phone layout must still show)
 ROW_NAMES = {
     "sector_waterfall": ("step",),
+    "per_resident_comparison": ("area",),
+    "circular_economy": ("area",),
     "neutrality_balance": ("label",),
     "data_freshness": ("dataset", "status"),
     "progress_dashboard": ("method", "status"),

@@ -202,8 +202,9 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
 ) -> None:
     """At 390 px the emissions chart was drawn 732 px wide and shrunk to the 358 px column: its 11 px labels
     read 5 px. It is now drawn as wide as the column, its title wrapped; a chart whose labels leave too
-    little plot (the waterfall, dashboard, balance, freshness and peer charts) is drawn in its own phone
-    layout, which fits the column at its size; wider than 40rem, the desktop layout again."""
+    little plot (the waterfall, per-resident, dashboard, circular, balance, freshness and peer charts) is
+    drawn in its own phone layout, which fits the column at its size; wider than 40rem, the desktop layout
+    again."""
     driver.set_window_size(390, 900)
     try:
         driver.get(report.resolve().as_uri())
@@ -215,7 +216,14 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
                 break
             time.sleep(0.2)
         by_id = {c["id"]: c for c in charts}
-        own_layout = ("sector_waterfall", "progress_dashboard", "neutrality_balance", "data_freshness")
+        own_layout = (
+            "sector_waterfall",
+            "per_resident_comparison",
+            "progress_dashboard",
+            "circular_economy",
+            "neutrality_balance",
+            "data_freshness",
+        )
         for name in ("emissions_trajectory", "sector_area", "weekly_mover", *own_layout, *PEER_CHARTS):
             chart = by_id[f"vis-{name}"]
             assert chart["state"] == "true", chart

@@ -97,7 +97,7 @@ _TITLE_WRAP: Final[Mapping[str, int]] = {"circular_economy": 100, "progress_dash
 _YEAR_T: Final = "year_t"
 
 Kind = Literal["int", "num", "str", "bool", "date", "datetime"]
-_C = TypeVar("_C", alt.LayerChart, alt.HConcatChart)
+_C = TypeVar("_C", bound=alt.LayerChart | alt.HConcatChart | alt.VConcatChart)
 _KIND_TEXT: Final[Mapping[str, str]] = {
     "int": "an integer dtype",
     "num": "a numeric dtype",
