@@ -17,6 +17,7 @@ from report.data import HELSINKI_TZ
 from report.i18n import LANGS
 from report.phone import PHONE_COLUMN, PHONE_MEDIA, phone_spec
 from report.theme import ChartMeta
+from tests.test_charts import text_contrasts
 
 # the charts drawn whole and scaled down at 390 px before (their text 5–7 px): each has a layout of its own
 OWN_LAYOUT = {
@@ -70,6 +71,8 @@ def test_each_phone_layout_fits_a_phone_column_its_text_at_the_report_size_every
         assert width <= PHONE_COLUMN, (name, width)
         assert smallest >= body, (name, smallest)
         assert "…" not in text, name
+        low = [c for c in text_contrasts(phone) if c[3] < theme.WCAG_TEXT_CONTRAST]
+        assert not low, (name, low)  # WCAG AA, as the desktop charts (test_charts)
         table = charts.chart_table(desktop, keys=False)
         for column in ROW_NAMES[name]:
             for value in table.get_column(column).unique().to_list():

@@ -281,8 +281,9 @@ def _stacked(
                 heads.append({"slot": f"head {len(heads)}", "text": line})
         heads.append({"slot": f"cell {len(heads)}", "text": ""})
         rows.append({**c, "slot": heads[-1]["slot"]})
-    y = alt.Y("slot:N", sort=[h["slot"] for h in heads], title=None, axis=None)
-    head_frame = pl.DataFrame(heads)
+    # every row in order, the blank ones and the cells' too: the headings' layer holds the headings only
+    y = alt.Y("slot:N", scale=alt.Scale(domain=[h["slot"] for h in heads]), title=None, axis=None)
+    head_frame = pl.DataFrame([h for h in heads if h["text"]])
     shown = ("row", "method", "status", "observed_text", "required_text", "ratio_text", "deviation_text")
     cell_frame = pl.DataFrame(rows).select("slot", *shown, "years_text", "level", "text_colour")
     return [
