@@ -1633,7 +1633,10 @@ def _start_report(
     for name in CHART_NAMES:
         result = _build_chart(name, builders[name], lang, folder, renderer=renderer)
         if name in phone_layouts and result.spec is not None:
-            result.phone = phone_layout(phone_layouts[name])
+            try:
+                result.phone = phone_layout(phone_layouts[name])
+            except (rd.MissingDataError, ValueError) as error:  # as _build_chart: the wide chart, scaled
+                log.warning("report: chart %s has no phone layout: %s", name, error)
         if name == "progress_dashboard" and result.error is None:
             result.breakdowns = _breakdown_table(engine, lang)
             if result.breakdowns is not None:
