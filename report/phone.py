@@ -22,9 +22,6 @@ SUBTITLE_CHARS: Final = 48
 TITLE_FONT_SIZE: Final = 15
 # a phone's legend: two entries a row when every label fits in this width (px), else one a row
 LEGEND_COLUMN_WIDTH: Final = 125
-# a 390 px phone's column in a report (1rem padding each side; 343 px beside a 15 px scrollbar): a
-# chart's phone layout fits it
-PHONE_COLUMN: Final = 340
 # media query of the phone variant, for <source media=…> (the site's own breakpoint, site.css)
 PHONE_MEDIA: Final = "(max-width: 40rem)"
 

@@ -540,9 +540,9 @@ def _builders(
 def _all_builders(
     engine: Engine, lang: str, as_of: date, shared: dict[Any, Any] | None = None
 ) -> tuple[dict[str, Callable[[], Built]], dict[str, Callable[[], Built]]]:
-    """The charts' builders (_builders) and, for the charts with a phone layout of their own
-    (the waterfall, per-resident, dashboard, circular, balance, freshness and peer charts), the builders
-    of that layout, which read the same data (shared, else once here)."""
+    """The charts' builders (_builders) and, for the charts with a phone layout of their own (the
+    sector, waterfall, per-resident, dashboard, circular, balance, freshness and peer charts), the
+    builders of that layout, which read the same data (shared, else once here)."""
     shared = {} if shared is None else shared
 
     def once(key: Any, load: Callable[[], Any]) -> Any:
@@ -562,11 +562,12 @@ def _all_builders(
         )
         return chart, ids
 
-    def sectors() -> Built:
+    def sectors(phone: bool = False) -> Built:
         frame = once("sectors", lambda: rd.sector_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         years = rd.provisional_years(frame)
-        return charts.sector_area(frame, meta=meta_of(ids, ""), lang=lang, provisional_years=years), ids
+        meta = meta_of(ids, "")
+        return charts.sector_area(frame, meta=meta, lang=lang, provisional_years=years, phone=phone), ids
 
     def waterfall(phone: bool = False) -> Built:
         frame = once("sectors", lambda: rd.sector_frame(engine))
@@ -671,6 +672,7 @@ def _all_builders(
     phone_layouts: dict[str, Callable[[], Built]] = {
         **{name: peer(name, phone=True) for name in peers.PEER_CHARTS},
         "sector_waterfall": lambda: waterfall(phone=True),
+        "sector_area": lambda: sectors(phone=True),
         "progress_dashboard": lambda: dashboard(phone=True),
         "per_resident_comparison": lambda: per_resident(phone=True),
         "circular_economy": lambda: circular(phone=True),

@@ -12,15 +12,16 @@ import vl_convert as vlc
 from sqlalchemy import Engine
 
 from report import charts, peers, theme, weekly
-from report.charts.common import text_width
+from report.charts.common import PHONE_COLUMN, text_width
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS
-from report.phone import PHONE_COLUMN, PHONE_MEDIA, phone_spec
+from report.phone import PHONE_MEDIA, phone_spec
 from report.theme import ChartMeta
 from tests.test_charts import text_contrasts
 
 # the charts drawn whole and scaled down at 390 px before (their text 5–7 px): each has a layout of its own
 OWN_LAYOUT = {
+    "sector_area",
     "sector_waterfall",
     "per_resident_comparison",
     "progress_dashboard",
@@ -31,6 +32,7 @@ OWN_LAYOUT = {
 }
 # the column of each chart's table that names its rows (the labels the phone layout must still show)
 ROW_NAMES = {
+    "sector_area": ("sector",),
     "sector_waterfall": ("step",),
     "per_resident_comparison": ("area",),
     "circular_economy": ("area",),

@@ -10,6 +10,7 @@ import polars as pl
 
 from report import theme as th
 from report.charts.common import (
+    PHONE_COLUMN,
     _check_lang,
     _check_meta,
     _finish,
@@ -23,6 +24,7 @@ from report.charts.common import (
     _year_tip,
     _years,
     text_width,
+    wrap_px,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -34,6 +36,9 @@ from report.i18n import (
 from report.theme import ChartMeta
 
 _BAR_PX: Final = 14  # the narrowest a lone year's column is drawn (px)
+# the phone's layout: a sector's label wider than this (px, bold) on two lines; the y axis and padding (px)
+_PHONE_LABEL_PX: Final = 110
+_PHONE_AXIS_PX: Final = 80
 
 
 def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
@@ -48,8 +53,11 @@ def sector_area(
     lang: str = "fi",
     label_count: int = 3,
     provisional_years: Sequence[int] = (),
+    phone: bool = False,
 ) -> alt.LayerChart:
     """Emissions by sector over time as stacked areas, largest sector at the bottom, the largest labelled.
+    phone: the phone's layout (report.phone): the sectors' labels right of the plot on two lines where
+    long (_PHONE_LABEL_PX), the plot as wide as a phone's column leaves beside them and the y axis.
 
     frame: one row per year and sector —
         year (int), sector (str key; known keys are translated and keep their colour in every chart,
@@ -86,6 +94,16 @@ def sector_area(
         for s in sectors
     ]
     df = pl.DataFrame(data)
+    width = 560
+    if phone:  # the column less the y axis and the widest label (wrapped), measured
+        shown = [
+            line
+            for s in sectors[:label_count]
+            for line in wrap_px(
+                f"{label('sector', s, lang)} {format_percent(100.0, lang)}", _PHONE_LABEL_PX, bold=True
+            )
+        ]
+        width = int(PHONE_COLUMN - _PHONE_AXIS_PX - max(text_width(line, bold=True) for line in shown) - 6)
     x = _x_year(years[0], latest)
     colour = alt.Color(
         "sector:N",
@@ -120,6 +138,8 @@ def sector_area(
         share = v / total_latest if total_latest else 0.0
         if order[s] < label_count and share >= 0.04:
             text = f"{label('sector', s, lang)} {format_percent(share * 100, lang)}"
+            if phone:
+                text = "\n".join(wrap_px(text, _PHONE_LABEL_PX, bold=True))
             labels.append({"year": latest, "mid": below + v / 2, "label": text})
         below += v
     layers: list[alt.Chart] = [area]
@@ -138,7 +158,7 @@ def sector_area(
     if labels:
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
-            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
+            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11, lineBreak="\n")
             .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
         )
     gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
@@ -148,7 +168,8 @@ def sector_area(
         into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
         shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
         room = f"width * {last - first + 2} / {span} - {into} * {bar}"
-        wide = max(text_width(line, 10) for line in t("gap.label", lang, years=row["years"]).split("\n"))
+        size = 11 if phone else 10  # a phone's text at the report's body size
+        wide = max(text_width(line, size) for line in t("gap.label", lang, years=row["years"]).split("\n"))
         layers.append(
             _gap_labels(
                 [row],
@@ -157,9 +178,10 @@ def sector_area(
                 lang,
                 angle=alt.ExprRef(f"{room} < {wide + 8:.0f} ? 270 : 0"),
                 x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
+                size=size,
             )
         )
-    chart = _layer(layers, meta, lang).properties(width=560, height=320)
+    chart = _layer(layers, meta, lang).properties(width=width, height=320)
     top = sectors[0]
     top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0
     finding = t(

@@ -404,16 +404,18 @@ def _gap_labels(
     *,
     angle: alt.ExprRef | None = None,
     x_offset: alt.ExprRef | None = None,
+    size: int = 10,
 ) -> alt.Chart:
     """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there).
-    angle, x_offset: the text's, as Vega expressions of the plot's width; None: level, at the gap's middle."""
+    angle, x_offset: the text's, as Vega expressions of the plot's width; None: level, at the gap's middle.
+    size: its font size (px)."""
     frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
     chart: alt.Chart = (
         alt.Chart(frame)
         .transform_calculate(**{_YEAR_T: "datetime(datum.year, datum.month, 1)"})
         .mark_text(
             lineBreak="\n",
-            fontSize=10,
+            fontSize=size,
             fontStyle="italic",
             color=th.MUTED_TEXT,
             align="center",
@@ -464,15 +466,18 @@ def _sector_rows(name: str, frame: pl.DataFrame) -> list[tuple[int, str, float]]
 # A chart's phone layout (report.phone, a report's page below 40rem): its plot this wide, its row labels
 # above its marks, so that the whole drawing fits a phone's column (PHONE_COLUMN) at its size, unscaled.
 PHONE_PLOT_WIDTH: Final = 285
+# a 390 px phone's column in a report (1rem padding each side; 343 px beside a 15 px scrollbar): a
+# chart's phone layout fits it
+PHONE_COLUMN: Final = 340
 # the height of one line of a label written above its row (px, the 11 px font)
 PHONE_LINE_HEIGHT: Final = 13
 
 
 def wrap_px(text: str, px: float, size: int = 11, *, bold: bool = False) -> list[str]:
-    """text in lines no wider than px (measured, text_width), broken between words; a word wider than px
-    is a line of its own."""
+    """text in lines no wider than px (measured, text_width), broken at its spaces (never at a no-break
+    space: "11 %" stays whole); a word wider than px is a line of its own."""
     lines: list[str] = []
-    for word in text.split():
+    for word in filter(None, text.split(" ")):
         if lines and text_width(f"{lines[-1]} {word}", size, bold=bold) <= px:
             lines[-1] = f"{lines[-1]} {word}"
         else:
