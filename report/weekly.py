@@ -541,8 +541,8 @@ def _all_builders(
     engine: Engine, lang: str, as_of: date, shared: dict[Any, Any] | None = None
 ) -> tuple[dict[str, Callable[[], Built]], dict[str, Callable[[], Built]]]:
     """The charts' builders (_builders) and, for the charts with a phone layout of their own (the
-    sector, waterfall, per-resident, dashboard, circular, balance, freshness and peer charts), the
-    builders of that layout, which read the same data (shared, else once here)."""
+    sector, waterfall, per-resident, dashboard, circular, balance, freshness, cross-source and peer charts),
+    the builders of that layout, which read the same data (shared, else once here)."""
     shared = {} if shared is None else shared
 
     def once(key: Any, load: Callable[[], Any]) -> Any:
@@ -650,13 +650,13 @@ def _all_builders(
             )
         return charts.data_freshness(frame, meta=meta, lang=lang, as_of=as_of, phone=phone), ids
 
-    def cross_source() -> Built:
+    def cross_source(phone: bool = False) -> Built:
         frame = once(
             "reconciliation",
             lambda: reconcile_chart.reconciliation_frame(engine, areas=reconcile_chart.AREAS),
         )
         ids = rd.snapshot_ids_of(frame)
-        chart = reconcile_chart.cross_source_checks(frame, meta=meta_of(ids, ""), lang=lang)
+        chart = reconcile_chart.cross_source_checks(frame, meta=meta_of(ids, ""), lang=lang, phone=phone)
         return chart, ids
 
     def peer(name: str, phone: bool = False) -> Callable[[], Built]:
@@ -678,6 +678,7 @@ def _all_builders(
         "circular_economy": lambda: circular(phone=True),
         "neutrality_balance": lambda: balance(phone=True),
         "data_freshness": lambda: freshness(phone=True),
+        "cross_source_checks": lambda: cross_source(phone=True),
     }
     return {
         **{name: peer(name) for name in peers.PEER_CHARTS},

@@ -28,6 +28,7 @@ OWN_LAYOUT = {
     "circular_economy",
     "neutrality_balance",
     "data_freshness",
+    "cross_source_checks",
     *peers.PEER_CHARTS,
 }
 # the column of each chart's table that names its rows (the labels the phone layout must still show)
@@ -39,6 +40,7 @@ ROW_NAMES = {
     "neutrality_balance": ("label",),
     "data_freshness": ("dataset", "status"),
     "progress_dashboard": ("method", "status"),
+    "cross_source_checks": ("area",),
     **dict.fromkeys(peers.PEER_CHARTS, ("area",)),
 }
 
