@@ -18,10 +18,10 @@ PHONE_WIDTH: Final = 260
 PHONE_WIDTH_OF_CHART: Final = {"sector_area": 190}
 # characters per line at a phone's width: the title is 15 px bold, the subtitle 11 px
 TITLE_CHARS: Final = 32
-SUBTITLE_CHARS: Final = 52
+SUBTITLE_CHARS: Final = 48
 TITLE_FONT_SIZE: Final = 15
 # a phone's legend: two entries a row when every label fits in this width (px), else one a row
-LEGEND_COLUMN_WIDTH: Final = 140
+LEGEND_COLUMN_WIDTH: Final = 125
 # media query of the phone variant, for <source media=…> (the site's own breakpoint, site.css)
 PHONE_MEDIA: Final = "(max-width: 40rem)"
 
@@ -40,7 +40,10 @@ def phone_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     title = narrow.get("title")
     if isinstance(title, dict):
         narrow["title"] = _phone_title(title)
-    narrow.setdefault("config", {}).setdefault("title", {})["fontSize"] = TITLE_FONT_SIZE
+    config = narrow.setdefault("config", {})
+    config.setdefault("title", {})["fontSize"] = TITLE_FONT_SIZE
+    # two legends below the plot one above the other, not side by side (wider than a phone together)
+    config.setdefault("legend", {})["layout"] = {"bottom": {"direction": "vertical", "anchor": "start"}}
     _columns(narrow.get("layer", []))
     return narrow
 

@@ -45,6 +45,7 @@ _OTHER_COLOURS: Final[tuple[str, ...]] = (
     th.OKABE_ITO["black"],
 )
 _OTHER_DASHES: Final[tuple[list[int], ...]] = ([6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3])
+_PHONE_WIDTH: Final = 250  # the plot's width in a phone's layout (px), the y axis beside it
 RECONCILE_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the area: a key such as 'espoo', a municipality code such as '049', or a name"),
     "year": Col("int", "the calendar year"),
@@ -76,10 +77,11 @@ def reconciliation_frame(
 
 
 def cross_source_checks(
-    frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi", highlight: str = "espoo"
+    frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi", highlight: str = "espoo", phone: bool = False
 ) -> alt.LayerChart:
     """HSY's total against Syke's ALas total: one line per city of the difference in % of Syke's, a band
-    for the declared tolerance and a rule at zero; the highlighted city drawn strongest.
+    for the declared tolerance and a rule at zero; the highlighted city drawn strongest. phone: the phone's
+    layout (report.phone): the cities' legend below the plot, not right of it, the plot _PHONE_WIDTH wide.
 
     frame: one row per area and year — area (str: 'espoo' or a municipality code), year (int), value
     (float, the difference in per cent), tolerance (float, percentage points, the same on every row).
@@ -145,7 +147,13 @@ def cross_source_checks(
     areas = [label("area", a, lang) for a in dict.fromkeys(a for a, _, _ in sorted(rows)) if a != hl]
     # the highlighted city solid blue; each other its own colour and dash, told apart in the legend
     domain = [label("area", hl, lang), *areas]
-    legend = alt.Legend(orient="right", symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=400)
+    legend = alt.Legend(
+        orient="bottom" if phone else "right",
+        direction="horizontal" if phone else alt.Undefined,
+        symbolType="stroke",
+        symbolStrokeWidth=2.5,
+        symbolSize=400,
+    )
     colour_scale = alt.Scale(domain=domain, range=[th.OKABE_ITO["blue"], *_OTHER_COLOURS[: len(areas)]])
     colour = alt.Color("area:N", title=t("label.area", lang), scale=colour_scale, legend=legend)
     dash = alt.StrokeDash(
@@ -182,8 +190,9 @@ def cross_source_checks(
     years = sorted({yr for _, yr, _ in rows})
     gap_rows = [{**r, "value": (tolerance + reach) / 2} for r in _gap_rows(dict.fromkeys(years, 0.0))]
     if gap_rows:
-        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title), lang))
-    chart = _layer(layers, meta, lang).properties(width=560, height=280)
+        size = 11 if phone else 10  # a phone's text at the report's body size
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title), lang, size=size))
+    chart = _layer(layers, meta, lang).properties(width=_PHONE_WIDTH if phone else 560, height=280)
     latest = max((yr, v) for a, yr, v in rows if a == hl)
     within = abs(latest[1]) <= tolerance + 1e-9
     fmt = {

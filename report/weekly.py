@@ -54,7 +54,7 @@ from report.i18n import (
     t,
 )
 from report.notes import report_notes
-from report.phone import phone_patch
+from report.phone import PHONE_MEDIA, phone_patch, phone_spec
 from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
@@ -257,7 +257,9 @@ _COMPOSITE: Final = frozenset({"hconcat", "vconcat", "concat", "facet", "repeat"
 PHONE_MIN_PLOT: Final = 140
 
 
-def page_spec(spec: Mapping[str, Any], natural_width: int = 0) -> dict[str, Any]:
+def page_spec(
+    spec: Mapping[str, Any], natural_width: int = 0, phone: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The spec as the page embeds it: a single or layered view with a fixed width takes its container's
     width instead (Vega-Lite width "container", autosize fit-x), so a chart fills the column on a
     desktop. In a column narrower than the chart's natural width (natural_width: the whole drawing with
@@ -266,20 +268,30 @@ def page_spec(spec: Mapping[str, Any], natural_width: int = 0) -> dict[str, Any]
     PHONE_MIN_PLOT px) with the phone variant's title and legends (report.phone.phone_patch), its text at
     its size; where that is too narrow it keeps the fixed width and the page scales the drawing down to the
     column (it shows the whole x range and every label, smaller). Composite and step-sized views keep their
-    width and are scaled down likewise. The PNG and SVG files are drawn from the spec as it is."""
+    width and are scaled down likewise. The PNG and SVG files are drawn from the spec as it is.
+
+    phone: the chart's phone layout (phone_layout), which the script draws instead where PHONE_MEDIA
+    matches (a phone's column), at its own size; its datasets that the spec holds too are left out of it
+    (the script takes them from the spec)."""
     out = dict(spec)
     width = out.get("width")
+    page: dict[str, Any] = {}
     if isinstance(width, int | float) and not _COMPOSITE & out.keys():
-        meta = dict(out.get("usermeta") or {})
-        kestava = dict(meta.get("kestava") or {})
-        kestava["page"] = {
+        page = {
             "fixed_width": width,
             "natural_width": natural_width or round(width * 1.25),
             "phone": phone_patch(spec),
             "phone_min_plot": PHONE_MIN_PLOT,
         }
-        meta["kestava"] = kestava
-        out |= {"width": "container", "autosize": {"type": "fit-x", "contains": "padding"}, "usermeta": meta}
+        out |= {"width": "container", "autosize": {"type": "fit-x", "contains": "padding"}}
+    if phone is not None:
+        shared = spec.get("datasets") or {}
+        own = {k: v for k, v in (phone.get("datasets") or {}).items() if shared.get(k) != v}
+        page |= {"phone_layout": {**phone, "datasets": own}, "phone_media": PHONE_MEDIA}
+    if page:
+        meta = dict(out.get("usermeta") or {})
+        meta["kestava"] = {**(meta.get("kestava") or {}), "page": page}
+        out["usermeta"] = meta
     return out
 
 
@@ -503,6 +515,8 @@ class ChartResult:
     # folded under the chart: the statuses of the indicators' breakdowns (the dashboard shows indicators)
     breakdowns: Table | None = None
     breakdowns_summary: str = ""
+    # the chart's phone layout (phone_layout), drawn instead below PHONE_MEDIA; None: the chart made narrow
+    phone: dict[str, Any] | None = None
 
 
 Built = tuple[alt.TopLevelMixin, list[int]]
@@ -521,10 +535,18 @@ def _builders(
     """Per chart: a function that loads its data from the database and draws it in lang. shared: what
     the languages of one run have in common (a chart's data and provenance are the same in every
     language), read from the database once per run instead of once per language."""
+    return _all_builders(engine, lang, as_of, shared)[0]
+
+
+def _all_builders(
+    engine: Engine, lang: str, as_of: date, shared: dict[Any, Any] | None = None
+) -> tuple[dict[str, Callable[[], Built]], dict[str, Callable[[], Built]]]:
+    """The charts' builders (_builders) and, for the charts with a phone layout of their own (the
+    sector, waterfall, per-resident, dashboard, circular, balance, freshness, cross-source and peer charts),
+    the builders of that layout, which read the same data (shared, else once here)."""
+    shared = {} if shared is None else shared
 
     def once(key: Any, load: Callable[[], Any]) -> Any:
-        if shared is None:
-            return load()
         if key not in shared:
             shared[key] = load()
         return shared[key]
@@ -541,13 +563,14 @@ def _builders(
         )
         return chart, ids
 
-    def sectors() -> Built:
+    def sectors(phone: bool = False) -> Built:
         frame = once("sectors", lambda: rd.sector_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         years = rd.provisional_years(frame)
-        return charts.sector_area(frame, meta=meta_of(ids, ""), lang=lang, provisional_years=years), ids
+        meta = meta_of(ids, "")
+        return charts.sector_area(frame, meta=meta, lang=lang, provisional_years=years, phone=phone), ids
 
-    def waterfall() -> Built:
+    def waterfall(phone: bool = False) -> Built:
         frame = once("sectors", lambda: rd.sector_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         base_year = rd.reduction_target().base_year  # the headline's (the catalogue's), never a constant
@@ -557,25 +580,31 @@ def _builders(
             base_year=base_year,
             lang=lang,
             provisional_years=rd.provisional_years(frame),
+            phone=phone,
         )
         return chart, ids
 
-    def per_resident() -> Built:
+    def per_resident(phone: bool = False) -> Built:
         frame = once("per_resident", lambda: rd.per_resident_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         chart = charts.per_resident_comparison(
-            frame, meta=meta_of(ids, ""), lang=lang, provisional_years=rd.provisional_years(frame)
+            frame,
+            meta=meta_of(ids, ""),
+            lang=lang,
+            provisional_years=rd.provisional_years(frame),
+            phone=phone,
         )
         return chart, ids
 
-    def dashboard() -> Built:
-        frame = rd.dashboard_frame(engine, lang)
+    def dashboard(phone: bool = False) -> Built:
+        frame = once(("dashboard", lang), lambda: rd.dashboard_frame(engine, lang))
         # the snapshots the statuses were computed from, not the newest: a snapshot loaded since whose
         # compute failed (tried again on the next run) is not behind the statuses shown
         ids = once("dashboard_ids", lambda: rd.assessed_snapshot_ids(engine, frame))
-        return charts.progress_dashboard(frame, meta=meta_of(ids, "progress_dashboard"), lang=lang), ids
+        meta = meta_of(ids, "progress_dashboard")
+        return charts.progress_dashboard(frame, meta=meta, lang=lang, phone=phone), ids
 
-    def circular() -> Built:
+    def circular(phone: bool = False) -> Built:
         frame = once("circular", lambda: rd.circular_frame(engine))
         ids = rd.snapshot_ids_of(frame)
         targets = rd.absolute_targets("recycling_rate", "FI")  # the chart's area: Finland
@@ -585,6 +614,7 @@ def _builders(
             targets=targets,
             lang=lang,
             provisional_years=rd.provisional_years(frame),
+            phone=phone,
         )
         return chart, ids
 
@@ -593,7 +623,7 @@ def _builders(
         ids = rd.snapshot_ids_of(frame)
         return charts.weekly_mover(frame, meta=meta_of(ids, ""), lang=lang), ids
 
-    def balance() -> Built:
+    def balance(phone: bool = False) -> Built:
         emissions, sinks = once("balance", lambda: rd.balance_frames(engine))
         ids = rd.snapshot_ids_of(emissions, sinks)
         chart = charts.neutrality_balance(
@@ -603,11 +633,12 @@ def _builders(
             target=rd.reduction_target(),
             lang=lang,
             provisional_years=rd.provisional_years(emissions),
+            phone=phone,
         )
         return chart, ids
 
-    def freshness() -> Built:
-        frame = rd.freshness_frame(engine, as_of, lang)
+    def freshness(phone: bool = False) -> Built:
+        frame = once(("freshness", as_of, lang), lambda: rd.freshness_frame(engine, as_of, lang))
         ids = rd.latest_snapshot_ids(engine, None)
         if ids:
             meta = meta_of(ids, "data_freshness")
@@ -618,27 +649,38 @@ def _builders(
                 licence=" / ".join(dict.fromkeys(s.licence for s in sources)),
                 vintage=as_of,
             )
-        return charts.data_freshness(frame, meta=meta, lang=lang, as_of=as_of), ids
+        return charts.data_freshness(frame, meta=meta, lang=lang, as_of=as_of, phone=phone), ids
 
-    def cross_source() -> Built:
+    def cross_source(phone: bool = False) -> Built:
         frame = once(
             "reconciliation",
             lambda: reconcile_chart.reconciliation_frame(engine, areas=reconcile_chart.AREAS),
         )
         ids = rd.snapshot_ids_of(frame)
-        chart = reconcile_chart.cross_source_checks(frame, meta=meta_of(ids, ""), lang=lang)
+        chart = reconcile_chart.cross_source_checks(frame, meta=meta_of(ids, ""), lang=lang, phone=phone)
         return chart, ids
 
-    def peer(name: str) -> Callable[[], Built]:
+    def peer(name: str, phone: bool = False) -> Callable[[], Built]:
         def build() -> Built:
             found = peers.shared_peer_frames(engine, peers.PEER_CHARTS[name], shared)
             ids = rd.snapshot_ids_of(found.standings)
             meta = replace(meta_of(ids, ""), method=peers.method_text(found.indicator, found.source, lang))
-            chart = peers.peer_chart(found, meta=meta, lang=lang)
+            chart = peers.peer_chart(found, meta=meta, lang=lang, phone=phone)
             return chart, ids
 
         return build
 
+    phone_layouts: dict[str, Callable[[], Built]] = {
+        **{name: peer(name, phone=True) for name in peers.PEER_CHARTS},
+        "sector_waterfall": lambda: waterfall(phone=True),
+        "sector_area": lambda: sectors(phone=True),
+        "progress_dashboard": lambda: dashboard(phone=True),
+        "per_resident_comparison": lambda: per_resident(phone=True),
+        "circular_economy": lambda: circular(phone=True),
+        "neutrality_balance": lambda: balance(phone=True),
+        "data_freshness": lambda: freshness(phone=True),
+        "cross_source_checks": lambda: cross_source(phone=True),
+    }
     return {
         **{name: peer(name) for name in peers.PEER_CHARTS},
         "emissions_trajectory": trajectory,
@@ -651,7 +693,7 @@ def _builders(
         "neutrality_balance": balance,
         "data_freshness": freshness,
         "cross_source_checks": cross_source,
-    }
+    }, phone_layouts
 
 
 def _any_demo(engine: Engine, snapshot_ids: Sequence[int]) -> bool:
@@ -765,6 +807,14 @@ def write_xlsx(frame: pl.DataFrame, path: Path, sheet: str, decimals: Mapping[st
             dtype_formats={pl.Date: "yyyy-mm-dd", pl.Datetime: "yyyy-mm-dd hh:mm"},
             autofit=True,
         )
+
+
+def phone_layout(build: Callable[[], Built]) -> dict[str, Any]:
+    """The spec of a chart's phone layout (its builder's phone=True: labels above the marks, a narrow
+    plot), with the phone variant's title and legends (report.phone.phone_spec)."""
+    with debug_mode(False):
+        chart, _ = build()
+    return phone_spec(chart.to_dict(validate=False))
 
 
 def _build_chart(
@@ -1592,9 +1642,14 @@ def _start_report(
     timings["statuses"] = time.perf_counter() - step
 
     results = []
-    builders = _builders(engine, lang, as_of, shared)
+    builders, phone_layouts = _all_builders(engine, lang, as_of, shared)
     for name in CHART_NAMES:
         result = _build_chart(name, builders[name], lang, folder, renderer=renderer)
+        if name in phone_layouts and result.spec is not None:
+            try:
+                result.phone = phone_layout(phone_layouts[name])
+            except (rd.MissingDataError, ValueError) as error:  # as _build_chart: the wide chart, scaled
+                log.warning("report: chart %s has no phone layout: %s", name, error)
         if name == "progress_dashboard" and result.error is None:
             result.breakdowns = _breakdown_table(engine, lang)
             if result.breakdowns is not None:
@@ -1653,7 +1708,9 @@ def _finish_report(report: _StartedReport) -> ReportResult:
         title = t("report.title_half", lang, period=_half_name(period, lang))
     specs = {
         r.name: Markup(  # noqa: S704 - escaped for a <script> element by _script_safe
-            _script_safe(json.dumps(page_spec(r.spec, r.width), ensure_ascii=False, separators=(",", ":")))
+            _script_safe(
+                json.dumps(page_spec(r.spec, r.width, r.phone), ensure_ascii=False, separators=(",", ":"))
+            )
         )
         for r in results
         if r.spec is not None

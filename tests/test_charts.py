@@ -1303,6 +1303,13 @@ def _sits_on(text: dict[str, Any], shape: dict[str, Any]) -> tuple[str, ...] | N
         return None
     align = text["mark"].get("align", "center") if isinstance(text["mark"], dict) else "center"
     sx2 = senc.get("x2", {}).get("field")
+    at, start, end = (
+        tenc.get("x", {}).get("value"),
+        senc.get("x", {}).get("value"),
+        senc.get("x2", {}).get("value"),
+    )
+    if None not in (at, start, end):  # placed in pixels (a phone's stacked dashboard): on it if inside it
+        return (ty,) if start <= at <= end else None
     if mark_type(shape) == "rect" and tx == sx:
         return (ty, tx)
     if mark_type(shape) == "bar" and (

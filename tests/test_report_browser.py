@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from report import weekly
+from report.peers import PEER_CHARTS
 from tests.test_report import EVIL, EVIL_IMG, injected, this_week
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -201,7 +202,9 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
 ) -> None:
     """At 390 px the emissions chart was drawn 732 px wide and shrunk to the 358 px column: its 11 px labels
     read 5 px. It is now drawn as wide as the column, its title wrapped; a chart whose labels leave too
-    little plot (the dashboard) is still drawn whole and scaled down."""
+    little plot (the waterfall, per-resident, dashboard, circular, balance, freshness and peer charts) is
+    drawn in its own phone layout, which fits the column at its size; wider than 40rem, the desktop layout
+    again."""
     driver.set_window_size(390, 900)
     try:
         driver.get(report.resolve().as_uri())
@@ -213,14 +216,31 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
                 break
             time.sleep(0.2)
         by_id = {c["id"]: c for c in charts}
-        for name in ("emissions_trajectory", "sector_area", "weekly_mover"):
+        own_layout = (
+            "sector_waterfall",
+            "per_resident_comparison",
+            "progress_dashboard",
+            "circular_economy",
+            "neutrality_balance",
+            "data_freshness",
+        )
+        for name in ("emissions_trajectory", "sector_area", "weekly_mover", *own_layout, *PEER_CHARTS):
             chart = by_id[f"vis-{name}"]
             assert chart["state"] == "true", chart
             assert chart["drawn"] <= chart["column"] + 1, chart  # fits the column
             assert chart["shown"] >= 0.97 * chart["drawn"], chart  # at its own size, not scaled
         trajectory = by_id["vis-emissions_trajectory"]
         assert trajectory["titleLines"] >= 2, trajectory  # the phone's title, wrapped short
-        dashboard = by_id["vis-progress_dashboard"]
-        assert dashboard["drawn"] > dashboard["column"] and dashboard["shown"] <= dashboard["column"] + 1
+        driver.set_window_size(1280, 900)
+        driver.get(report.resolve().as_uri())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            charts = driver.execute_script(DRAWN_SIZES)
+            if charts and all(c["state"] for c in charts):
+                break
+            time.sleep(0.2)
+        wide = {c["id"]: c for c in charts}
+        for name in own_layout:  # the desktop layout: labels beside the plot, wider than a phone's
+            assert wide[f"vis-{name}"]["drawn"] > by_id[f"vis-{name}"]["drawn"], name
     finally:
         driver.set_window_size(1400, 1000)

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import altair as alt
 import polars as pl
 
 from report import theme as th
 from report.charts.common import (
+    PHONE_COLUMN,
     _check_lang,
     _check_meta,
     _finish,
     _gap_labels,
     _gap_rows,
     _gap_sentence,
+    _gaps,
     _layer,
     _sector_rows,
     _x_year,
     _year_tip,
     _years,
+    text_width,
+    wrap_px,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -29,6 +34,11 @@ from report.i18n import (
     t,
 )
 from report.theme import ChartMeta
+
+_BAR_PX: Final = 14  # the narrowest a lone year's column is drawn (px)
+# the phone's layout: a sector's label wider than this (px, bold) on two lines; the y axis and padding (px)
+_PHONE_LABEL_PX: Final = 110
+_PHONE_AXIS_PX: Final = 80
 
 
 def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
@@ -43,8 +53,11 @@ def sector_area(
     lang: str = "fi",
     label_count: int = 3,
     provisional_years: Sequence[int] = (),
+    phone: bool = False,
 ) -> alt.LayerChart:
     """Emissions by sector over time as stacked areas, largest sector at the bottom, the largest labelled.
+    phone: the phone's layout (report.phone): the sectors' labels right of the plot on two lines where
+    long (_PHONE_LABEL_PX), the plot as wide as a phone's column leaves beside them and the y axis.
 
     frame: one row per year and sector —
         year (int), sector (str key; known keys are translated and keep their colour in every chart,
@@ -81,6 +94,16 @@ def sector_area(
         for s in sectors
     ]
     df = pl.DataFrame(data)
+    width = 560
+    if phone:  # the column less the y axis and the widest label (wrapped), measured
+        shown = [
+            line
+            for s in sectors[:label_count]
+            for line in wrap_px(
+                f"{label('sector', s, lang)} {format_percent(100.0, lang)}", _PHONE_LABEL_PX, bold=True
+            )
+        ]
+        width = int(PHONE_COLUMN - _PHONE_AXIS_PX - max(text_width(line, bold=True) for line in shown) - 6)
     x = _x_year(years[0], latest)
     colour = alt.Color(
         "sector:N",
@@ -115,22 +138,50 @@ def sector_area(
         share = v / total_latest if total_latest else 0.0
         if order[s] < label_count and share >= 0.04:
             text = f"{label('sector', s, lang)} {format_percent(share * 100, lang)}"
+            if phone:
+                text = "\n".join(wrap_px(text, _PHONE_LABEL_PX, bold=True))
             labels.append({"year": latest, "mid": below + v / 2, "label": text})
         below += v
     layers: list[alt.Chart] = [area]
-    single = df.filter(pl.col("run").replace_strict(run_sizes) == 1)
-    if single.height:  # a year alone between gaps (1990 before 2000): a stacked column, not a vanishing area
-        layers.append(_years(alt.Chart(single)).mark_bar(width=6).encode(**stacked))
+    # a year alone between gaps (1990 before 2000): a stacked column a year wide (a readable _BAR_PX at
+    # least, on a phone too), drawn into the gap after it, not a sliver or an area of no width
+    span = max(latest - years[0], 1)
+    bar = f"max({_BAR_PX}, width / {span})"
+    lone = sorted(set(df.filter(pl.col("run").replace_strict(run_sizes) == 1).get_column("year")))
+    for year in lone:
+        side = -1 if year == latest else 1  # the last year's column is drawn into the gap before it
+        layers.append(
+            _years(alt.Chart(df.filter(pl.col("year") == year)))
+            .mark_bar(width=alt.ExprRef(bar), xOffset=alt.ExprRef(f"{side} * {bar} / 2"))
+            .encode(**stacked)
+        )
     if labels:
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
-            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
+            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11, lineBreak="\n")
             .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
         )
     gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
-    if gap_rows:
-        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=y_title, stack=None), lang))
-    chart = _layer(layers, meta, lang).properties(width=560, height=320)
+    for (first, last), row in zip(_gaps(years), gap_rows, strict=True):
+        # written in the free part of the gap, beside a lone year's column drawn into it; upright where
+        # that is narrower than its text (on a phone), never cut at the plot's edge or over the column
+        into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
+        shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
+        room = f"width * {last - first + 2} / {span} - {into} * {bar}"
+        size = 11 if phone else 10  # a phone's text at the report's body size
+        wide = max(text_width(line, size) for line in t("gap.label", lang, years=row["years"]).split("\n"))
+        layers.append(
+            _gap_labels(
+                [row],
+                x,
+                alt.Y("value:Q", title=y_title, stack=None),
+                lang,
+                angle=alt.ExprRef(f"{room} < {wide + 8:.0f} ? 270 : 0"),
+                x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
+                size=size,
+            )
+        )
+    chart = _layer(layers, meta, lang).properties(width=width, height=320)
     top = sectors[0]
     top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0
     finding = t(

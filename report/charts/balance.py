@@ -13,6 +13,7 @@ from indicators.catalogue import ReductionTarget
 from indicators.trajectory import target_from_base
 from report import theme as th
 from report.charts.common import (
+    PHONE_PLOT_WIDTH,
     Col,
     _check_lang,
     _check_meta,
@@ -20,7 +21,9 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    labels_above,
     text_width,
+    wrap_px,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -39,6 +42,7 @@ BALANCE_EMISSIONS: Final[Mapping[str, Col]] = {
 }
 _WIDTH: Final = 520  # the plot's width in px
 _LABEL_DX: Final = 6  # px between a bar's end and its label
+_PHONE_BAR: Final = 24  # a bar's height (px) in the phone's layout, its label above it
 BALANCE_SINKS: Final[Mapping[str, Col]] = {
     "year": Col("int", "the year of the sink estimate"),
     "value": Col("num", "net removals by carbon sinks in kt CO2e, as a positive number"),
@@ -55,6 +59,7 @@ def neutrality_balance(
     target: ReductionTarget,
     lang: str = "fi",
     provisional_years: Sequence[int] = (),
+    phone: bool = False,
 ) -> alt.LayerChart:
     """Residual emissions left at the target year (base × (1 − reduction)) against the carbon-sink estimate.
 
@@ -66,6 +71,8 @@ def neutrality_balance(
     The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled. The
     sink is the City of Espoo's assumption (a share of one year's emissions), not a measurement: the chart
     labels it so, credits it to the City of Espoo and states the balance as a what-if.
+    phone: the phone's layout (report.phone): each bar's name wrapped above it, the plot PHONE_PLOT_WIDTH
+    wide.
     """
     name = "neutrality_balance"
     _check_lang(name, lang)
@@ -152,7 +159,13 @@ def neutrality_balance(
         label=pl.Series([format_number(r["value"], lang, places) for r in bars_rows])
     )
     gap_df = pl.DataFrame([gap_row])
-    y = alt.Y("category:N", sort=[cats["residual"], cats["sink"]], title=None, axis=alt.Axis(labelLimit=300))
+    width = PHONE_PLOT_WIDTH if phone else _WIDTH
+    y = alt.Y(
+        "category:N",
+        sort=[cats["residual"], cats["sink"]],
+        title=None,
+        axis=None if phone else alt.Axis(labelLimit=300),
+    )
     x_title = t("axis.emissions_kt", lang)
     domain = [kinds["residual"], kinds["sink"], kinds[gap_kind]]
     gap_stroke = th.OKABE_ITO["vermillion"] if gap > 0 else th.OKABE_ITO["blue"]
@@ -180,7 +193,7 @@ def neutrality_balance(
     upper_end = sink_row.get("upper")
     far = max(residual, sink, float(upper_end) if upper_end is not None else 0.0)
     label_px = text_width(str(gap_row["label"]), 11, bold=True) + _LABEL_DX + 4
-    x_scale = alt.Scale(domain=[0.0, far * _WIDTH / (_WIDTH - label_px)], nice=False, zero=True)
+    x_scale = alt.Scale(domain=[0.0, far * width / (width - label_px)], nice=False, zero=True)
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
         alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
@@ -188,7 +201,7 @@ def neutrality_balance(
     ]
     layers: list[alt.Chart] = [
         alt.Chart(df)
-        .mark_bar(height={"band": 0.6})
+        .mark_bar(height=_PHONE_BAR if phone else {"band": 0.6})
         .encode(
             y=y,
             x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=x_scale),
@@ -199,7 +212,7 @@ def neutrality_balance(
             tooltip=tips,
         ),
         alt.Chart(gap_df)
-        .mark_bar(height={"band": 0.6}, strokeWidth=2)
+        .mark_bar(height=_PHONE_BAR if phone else {"band": 0.6}, strokeWidth=2)
         .encode(
             y=y,
             x=alt.X("lo:Q", title=x_title),
@@ -238,7 +251,12 @@ def neutrality_balance(
                 ],
             )
         )
-    chart = _layer(layers, meta, lang).properties(width=_WIDTH, height=alt.Step(56))
+    step = 56
+    if phone:
+        lines = {c: wrap_px(c, PHONE_PLOT_WIDTH) for c in cats.values()}
+        above, step = labels_above(y, "category", lines, mark_px=_PHONE_BAR)
+        layers.append(above)
+    chart = _layer(layers, meta, lang).properties(width=width, height=alt.Step(step))
     fmt = {
         "sink": format_number(sink, lang, places),
         "residual": format_number(residual, lang, places),

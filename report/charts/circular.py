@@ -44,6 +44,7 @@ CIRCULAR_FRAME: Final[Mapping[str, Col]] = {
 
 
 _PANEL_WIDTH: Final = 300
+_PHONE_PANEL_WIDTH: Final = 250
 
 
 def _percent(value: float, lang: str, precision: int | None = None) -> str:
@@ -61,8 +62,10 @@ def circular_economy(
     area: str = "fi",
     comparison: str = "eu27_2020",
     provisional_years: Sequence[int] = (),
-) -> alt.HConcatChart:
-    """Municipal waste per resident and its recycling rate against the EU targets: two panels.
+    phone: bool = False,
+) -> alt.HConcatChart | alt.VConcatChart:
+    """Municipal waste per resident and its recycling rate against the EU targets: two panels (phone: the
+    phone's layout, report.phone, one above the other and narrower, _PHONE_PANEL_WIDTH).
 
     frame: one row per indicator, area and year —
         indicator (str: 'waste_per_resident' in kg per resident, 'recycling_rate' in % 0–100),
@@ -114,11 +117,12 @@ def circular_economy(
         for i, a, y, v in sorted(rows, key=lambda r: (r[0], r[1], r[2]))
     ]
     df = pl.DataFrame(data)
+    width = _PHONE_PANEL_WIDTH if phone else _PANEL_WIDTH
 
     def panel(ind: str, y_axis: alt.Y, fmt: str, extra: list[alt.Chart], last_year: int) -> alt.LayerChart:
         sub = df.filter(pl.col("indicator") == ind)
         years = sub.get_column("year")
-        x = _x_year(int(years.min()), max(int(years.max()), last_year), width=_PANEL_WIDTH)  # type: ignore[arg-type]
+        x = _x_year(int(years.min()), max(int(years.max()), last_year), width=width)  # type: ignore[arg-type]
         tips = [
             alt.Tooltip("area:N", title=t("label.area", lang)),
             _year_tip(lang),
@@ -131,7 +135,7 @@ def circular_economy(
         ]
         layers = lines + [e.encode(x=x) for e in extra]
         return _layer(layers, meta, lang).properties(
-            width=_PANEL_WIDTH,
+            width=width,
             height=260,
             title=alt.TitleParams(t(f"circular.panel_{ind}", lang), fontSize=13),
         )
@@ -163,13 +167,15 @@ def circular_economy(
         .mark_point(shape="diamond", filled=True, size=90)
         .encode(y=rate_y, color=colour, tooltip=target_tips),
         _years(alt.Chart(target_df))
-        .mark_text(dy=-12, fontWeight="bold", fontSize=10)
+        .mark_text(dy=-12, fontWeight="bold", fontSize=11 if phone else 10)
         .encode(y=rate_y, text="label:N"),
     ]
-    chart: alt.HConcatChart = alt.hconcat(
+    panels = (
         panel("waste_per_resident", waste_y, ",.0f", [], 0),
         panel("recycling_rate", rate_y, ".1%", target_layers, max(targets)),
-        spacing=28,
+    )
+    chart: alt.HConcatChart | alt.VConcatChart = (
+        alt.vconcat(*panels, spacing=28) if phone else alt.hconcat(*panels, spacing=28)
     ).resolve_scale(color="shared")
 
     # the figures in words at their series' published precision, as the table prints them

@@ -97,7 +97,7 @@ _TITLE_WRAP: Final[Mapping[str, int]] = {"circular_economy": 100, "progress_dash
 _YEAR_T: Final = "year_t"
 
 Kind = Literal["int", "num", "str", "bool", "date", "datetime"]
-_C = TypeVar("_C", alt.LayerChart, alt.HConcatChart)
+_C = TypeVar("_C", bound=alt.LayerChart | alt.HConcatChart | alt.VConcatChart)
 _KIND_TEXT: Final[Mapping[str, str]] = {
     "int": "an integer dtype",
     "num": "a numeric dtype",
@@ -396,19 +396,32 @@ def _gap_rows(points: Mapping[int, float], value_field: str = "value") -> list[d
     return rows
 
 
-def _gap_labels(rows: Sequence[Mapping[str, Any]], x: alt.X, y: alt.Y, lang: str) -> alt.Chart:
-    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there)."""
+def _gap_labels(
+    rows: Sequence[Mapping[str, Any]],
+    x: alt.X,
+    y: alt.Y,
+    lang: str,
+    *,
+    angle: alt.ExprRef | None = None,
+    x_offset: alt.ExprRef | None = None,
+    size: int = 10,
+) -> alt.Chart:
+    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there).
+    angle, x_offset: the text's, as Vega expressions of the plot's width; None: level, at the gap's middle.
+    size: its font size (px)."""
     frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
     chart: alt.Chart = (
         alt.Chart(frame)
         .transform_calculate(**{_YEAR_T: "datetime(datum.year, datum.month, 1)"})
         .mark_text(
             lineBreak="\n",
-            fontSize=10,
+            fontSize=size,
             fontStyle="italic",
             color=th.MUTED_TEXT,
             align="center",
             baseline="middle",
+            angle=alt.Undefined if angle is None else angle,
+            xOffset=alt.Undefined if x_offset is None else x_offset,
         )
         .encode(x=x, y=y, text="label:N")
     )
@@ -448,3 +461,65 @@ def _sector_rows(name: str, frame: pl.DataFrame) -> list[tuple[int, str, float]]
         y, s, v = negative[0]
         raise ValueError(f"{name}: sector {s!r} has a negative value {v} in {y}; expected emissions >= 0")
     return rows
+
+
+# A chart's phone layout (report.phone, a report's page below 40rem): its plot this wide, its row labels
+# above its marks, so that the whole drawing fits a phone's column (PHONE_COLUMN) at its size, unscaled.
+PHONE_PLOT_WIDTH: Final = 285
+# a 390 px phone's column in a report (1rem padding each side; 343 px beside a 15 px scrollbar): a
+# chart's phone layout fits it
+PHONE_COLUMN: Final = 340
+# the height of one line of a label written above its row (px, the 11 px font)
+PHONE_LINE_HEIGHT: Final = 13
+
+
+def wrap_px(text: str, px: float, size: int = 11, *, bold: bool = False) -> list[str]:
+    """text in lines no wider than px (measured, text_width), broken at its spaces (never at a no-break
+    space: "11 %" stays whole); a word wider than px is a line of its own."""
+    lines: list[str] = []
+    for word in filter(None, text.split(" ")):
+        if lines and text_width(f"{lines[-1]} {word}", size, bold=bold) <= px:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def labels_above(
+    y: alt.Y, field: str, lines: Mapping[str, Sequence[str]], *, mark_px: float
+) -> tuple[alt.Chart, int]:
+    """Each row's label (lines: by the row's value of field, its lines, wrap_px) written at the plot's
+    left edge, its last line just above the row's mark (mark_px high, centred on the row): a phone's
+    layout, whose labels take no width beside the plot. y: the rows' encoding, its axis hidden
+    (axis=None). With the rows' height (px) that fits the longest label, its mark and a gap."""
+    most = max((len(parts) for parts in lines.values()), default=1)
+    step = round(most * PHONE_LINE_HEIGHT + mark_px + 10)
+    frame = pl.DataFrame(
+        {
+            field: list(lines),
+            "row_label": ["\n".join(parts) for parts in lines.values()],
+            # the offset from the row's top (yOffset): Vega writes a label's first line there and the others
+            # below it, so a label of more lines starts higher, its last line above the mark
+            "label_dy": [
+                (step - mark_px) / 2 - 3 - (len(parts) - 1) * PHONE_LINE_HEIGHT for parts in lines.values()
+            ],
+        }
+    )
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_text(
+            align="left",
+            baseline="bottom",
+            fontSize=11,
+            lineBreak="\n",
+            lineHeight=PHONE_LINE_HEIGHT,
+            color=th.TEXT_COLOUR,
+        )
+        .encode(
+            y=y,
+            yOffset=alt.YOffset("label_dy:Q", scale=None),
+            x=alt.value(0),
+            text="row_label:N",
+        )
+    )
+    return chart, step

@@ -14,6 +14,7 @@ from report.charts.common import (
     LEVELS,
     METHOD_ALIASES,
     METHODS,
+    PHONE_PLOT_WIDTH,
     STATUS_LEVELS,
     Col,
     _check_lang,
@@ -23,6 +24,8 @@ from report.charts.common import (
     _layer,
     _unique,
     indicator_label,
+    text_width,
+    wrap_px,
 )
 from report.i18n import (
     NOT_AVAILABLE,
@@ -52,7 +55,14 @@ DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
 }
 
 
-def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi") -> alt.LayerChart:
+# the phone's layout: the height of a row (px), and the space left of the status cells for the methods' names
+_PHONE_ROW: Final = 22
+_PHONE_CELL_PAD: Final = 6
+
+
+def progress_dashboard(
+    frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi", phone: bool = False
+) -> alt.LayerChart:
     """Every indicator's status by every assessment method, as a colour-blind-safe grid with text cells.
 
     frame: one row per indicator and method —
@@ -68,6 +78,8 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
     downloads give them the same (RATE_DECIMALS).
     Cell colour is the status's level (achieved → good → moderate → weak → wrong direction, blue to
     vermillion); the status name is written in the cell and the reason is in the tooltip.
+    phone: the phone's layout (report.phone): the grid stacked, each indicator's name (wrapped) above a row
+    per method, its name beside its status cell; PHONE_PLOT_WIDTH wide.
     """
     name = "progress_dashboard"
     _check_lang(name, lang)
@@ -171,29 +183,30 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
         alt.Tooltip("deviation_text:N", title=t("label.deviation", lang)),
         alt.Tooltip("years_text:N", title=t("label.period", lang)),
     ]
-    rect = (
-        alt.Chart(df)
-        .mark_rect(stroke="white", strokeWidth=2)
-        .encode(
-            x=x,
-            y=y,
-            color=alt.Color(
-                "level:N",
-                title=t("dashboard.legend", lang),
-                scale=alt.Scale(
-                    domain=[level_labels[lv] for lv in LEVELS], range=[th.LEVEL_COLOURS[lv] for lv in LEVELS]
-                ),
-                legend=alt.Legend(orient="bottom", direction="horizontal", columns=3),
-            ),
-            tooltip=tips,
+    colour = alt.Color(
+        "level:N",
+        title=t("dashboard.legend", lang),
+        scale=alt.Scale(
+            domain=[level_labels[lv] for lv in LEVELS], range=[th.LEVEL_COLOURS[lv] for lv in LEVELS]
+        ),
+        legend=alt.Legend(orient="bottom", direction="horizontal", columns=3),
+    )
+    if phone:
+        chart = _layer(_stacked(cells, method_order, colour, tips), meta, lang).properties(
+            width=PHONE_PLOT_WIDTH, height=alt.Step(_PHONE_ROW)
         )
-    )
-    text = (
-        alt.Chart(df)
-        .mark_text(fontSize=10, lineBreak="\n", lineHeight=12)
-        .encode(x=x, y=y, text="cell_text:N", fill=alt.Fill("text_colour:N", scale=None), tooltip=tips)
-    )
-    chart = _layer([rect, text], meta, lang).properties(width=alt.Step(150), height=alt.Step(40))
+    else:
+        rect = (
+            alt.Chart(df)
+            .mark_rect(stroke="white", strokeWidth=2)
+            .encode(x=x, y=y, color=colour, tooltip=tips)
+        )
+        text = (
+            alt.Chart(df)
+            .mark_text(fontSize=10, lineBreak="\n", lineHeight=12)
+            .encode(x=x, y=y, text="cell_text:N", fill=alt.Fill("text_colour:N", scale=None), tooltip=tips)
+        )
+        chart = _layer([rect, text], meta, lang).properties(width=alt.Step(150), height=alt.Step(40))
     assessed = [c for c in cells if c["level_key"] != "none"]
     good = [c for c in assessed if c["level_key"] in ("achieved", "good")]
     away = [c for c in assessed if c["level_key"] == "away"]
@@ -248,3 +261,48 @@ def progress_dashboard(frame: pl.DataFrame, *, meta: ChartMeta, lang: str = "fi"
         table=table,
         decimals=dict.fromkeys(("observed_rate", "required_rate", "deviation"), RATE_DECIMALS),
     )
+
+
+def _stacked(
+    cells: list[dict[str, Any]], methods: list[str], colour: alt.Color, tips: list[alt.Tooltip]
+) -> list[alt.Chart]:
+    """The phone's layers of the dashboard: per indicator its name (bold, wrapped at PHONE_PLOT_WIDTH) on a
+    row or more, then a row per method, its name at the left and its status cell beside it."""
+    name_px = max(text_width(m) for m in methods) + 2 * _PHONE_CELL_PAD
+    heads: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for c in cells:
+        if c["indicator"] not in seen:
+            seen.add(c["indicator"])
+            if heads:  # a blank row between indicators
+                heads.append({"slot": f"gap {len(heads)}", "text": ""})
+            for line in wrap_px(c["row"], PHONE_PLOT_WIDTH, bold=True):
+                heads.append({"slot": f"head {len(heads)}", "text": line})
+        heads.append({"slot": f"cell {len(heads)}", "text": ""})
+        rows.append({**c, "slot": heads[-1]["slot"]})
+    # every row in order, the blank ones and the cells' too: the headings' layer holds the headings only
+    y = alt.Y("slot:N", scale=alt.Scale(domain=[h["slot"] for h in heads]), title=None, axis=None)
+    head_frame = pl.DataFrame([h for h in heads if h["text"]])
+    shown = ("row", "method", "status", "observed_text", "required_text", "ratio_text", "deviation_text")
+    cell_frame = pl.DataFrame(rows).select("slot", *shown, "years_text", "level", "text_colour")
+    return [
+        alt.Chart(head_frame)
+        .mark_text(align="left", fontWeight="bold", fontSize=11)
+        .encode(y=y, x=alt.value(0), text="text:N"),
+        alt.Chart(cell_frame)
+        .mark_text(align="left", fontSize=11)
+        .encode(y=y, x=alt.value(0), text="method:N"),
+        alt.Chart(cell_frame)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(y=y, x=alt.value(name_px), x2=alt.value(PHONE_PLOT_WIDTH), color=colour, tooltip=tips),
+        alt.Chart(cell_frame)
+        .mark_text(align="left", fontSize=11)
+        .encode(
+            y=y,
+            x=alt.value(name_px + _PHONE_CELL_PAD),
+            text="status:N",
+            fill=alt.Fill("text_colour:N", scale=None),
+            tooltip=tips,
+        ),
+    ]

@@ -12,6 +12,7 @@ import polars as pl
 from report import theme as th
 from report.charts.common import (
     FRESHNESS_STATUSES,
+    PHONE_PLOT_WIDTH,
     Col,
     _check_lang,
     _check_meta,
@@ -19,8 +20,10 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    labels_above,
     text_width,
     vega_string,
+    wrap_px,
 )
 from report.i18n import (
     NOT_AVAILABLE,
@@ -52,6 +55,7 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
 # a row label wider than this (px) is written on two lines, split after its source ("OECD:")
 _LABEL_WRAP_PX: Final = 280
 _LINE_HEIGHT: Final = 13
+_PHONE_MARK: Final = 14  # a row's markers' height (px) in the phone's layout, its label above them
 _SEVERITY: Final[Mapping[str, int]] = {"failed": 0, "never": 1, "late": 2, "due": 3, "fresh": 4}
 
 
@@ -104,6 +108,7 @@ def data_freshness(
     meta: ChartMeta,
     lang: str = "fi",
     as_of: date | None = None,
+    phone: bool = False,
 ) -> alt.LayerChart:
     """Each dataset's newest published period and last fetch against its publication calendar.
 
@@ -115,6 +120,8 @@ def data_freshness(
         tooltip and in the table's release_seen column, not as a period).
     Status is colour and shape; the triangle marks the period the calendar expects, the square the last
     fetch, the dashed rule `as_of` (default: meta.vintage). Problems are listed first.
+    phone: the phone's layout (report.phone): each dataset's name and status wrapped above its row, the
+    plot PHONE_PLOT_WIDTH wide.
     """
     name = "data_freshness"
     _check_lang(name, lang)
@@ -209,7 +216,7 @@ def data_freshness(
         return alt.X(f"{field}:T", title=x_title, scale=x_scale, axis=axis)
 
     names = [str(r["dataset"]) for r in rows]
-    y = alt.Y("dataset:N", sort=names, title=None, axis=_row_axis(names))
+    y = alt.Y("dataset:N", sort=names, title=None, axis=None if phone else _row_axis(names))
     tips = [
         alt.Tooltip("dataset:N", title=t("label.dataset", lang)),
         alt.Tooltip("source:N", title=t("label.source", lang)),
@@ -238,10 +245,12 @@ def data_freshness(
         .mark_text(
             text=t("freshness.as_of", lang, date=format_date(today, lang)),
             baseline="bottom",
+            # a phone's: ending at the rule, inside the narrow drawing
+            align="right" if phone else "center",
             dy=-4,
             y=0,
             color=th.MUTED_TEXT,
-            fontSize=10,
+            fontSize=11 if phone else 10,
         )
         .encode(x=x("x")),
         alt.Chart(pl.DataFrame(marker_rows))
@@ -284,8 +293,15 @@ def data_freshness(
             tooltip=tips,
         ),
     ]
-    step = 36 if any(len(_label_lines(n)) > 1 for n in names) else 30  # room for two-line labels
-    chart = _layer(layers, meta, lang).properties(width=560, height=alt.Step(step))
+    if phone:
+        # the status is written after the name, above the row, not right of the plot
+        lines = {d["dataset"]: wrap_px(f"{d['dataset']} · {d['status']}", PHONE_PLOT_WIDTH) for d in data}
+        above, step = labels_above(y, "dataset", lines, mark_px=_PHONE_MARK)
+        layers = [*layers[:-1], above]
+        chart = _layer(layers, meta, lang).properties(width=PHONE_PLOT_WIDTH, height=alt.Step(step))
+    else:
+        step = 36 if any(len(_label_lines(n)) > 1 for n in names) else 30  # room for two-line labels
+        chart = _layer(layers, meta, lang).properties(width=560, height=alt.Step(step))
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in FRESHNESS_STATUSES}
     attention = counts["late"] + counts["failed"] + counts["never"]
     fmt = {"fresh": counts["fresh"], "n": len(rows), "bad": attention}

@@ -58,8 +58,8 @@ NOTE_WRAP: Final = 95
 _WIDTH: Final = 420  # the plot's width in px
 _LABEL_DX: Final = 4  # px between a bar's end and its value
 # a phone's variant: a narrower plot, and the changes' column wrapped at this many characters a line
-PHONE_WIDTH: Final = 190
-PHONE_CHANGE_CHARS: Final = 24
+PHONE_WIDTH: Final = 126
+PHONE_CHANGE_CHARS: Final = 15
 
 
 def _ordinal(number: int) -> str:

@@ -25,6 +25,7 @@ from report.charts.common import (
     _unique,
     _year_tip,
     text_width,
+    wrap_px,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -37,6 +38,8 @@ from report.i18n import (
 from report.theme import ChartMeta
 
 _WIDTH: Final = 480  # the plot's width in px
+_PHONE_WIDTH: Final = 200
+_PHONE_NOTE_PX: Final = 120
 _STEP: Final = 26  # px per row
 _LABEL_DX: Final = 4  # px between a bar's end and its value
 PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
@@ -65,8 +68,10 @@ def per_resident_comparison(
     highlight: str = "espoo",
     year: int | None = None,
     provisional_years: Sequence[int] = (),
+    phone: bool = False,
 ) -> alt.LayerChart:
     """Per-resident emissions in one year: the highlighted city against the capital region and large cities.
+    phone: the phone's layout (report.phone), its plot _PHONE_WIDTH wide beside the cities' short names.
 
     frame: one row per area and year —
         area (str: 'espoo', 'helsinki', … or a Statistics Finland code '049'; other names are shown as
@@ -133,10 +138,11 @@ def per_resident_comparison(
     # the x scale leaves room for every value label inside the plot, measured; the median is drawn row by
     # row and left out of a row whose label it would strike through (2,55 / 2,58 … beside the median)
     label_px = {a: text_width(format_number(current[a], lang, places)) for a in ordered}
-    far = max(current[a] * _WIDTH / (_WIDTH - _LABEL_DX - 2 - label_px[a]) for a in ordered)
+    width = _PHONE_WIDTH if phone else _WIDTH
+    far = max(current[a] * width / (width - _LABEL_DX - 2 - label_px[a]) for a in ordered)
 
     def px(value: float) -> float:
-        return value / far * _WIDTH
+        return value / far * width
 
     struck = {
         a for a in ordered if px(current[a]) - 2 <= px(median) <= px(current[a]) + _LABEL_DX + label_px[a] + 2
@@ -193,13 +199,23 @@ def per_resident_comparison(
             y2=alt.Y2("area:N", bandPosition=1),
         )
     )
+    # a phone's: on lines of _PHONE_NOTE_PX at most, ending inside the drawing
+    lines = wrap_px(median_text, _PHONE_NOTE_PX) if phone else [median_text]
     rule_text = (
         alt.Chart(median_df)
-        .mark_text(text=median_text, align="left", baseline="top", dx=4, y=-14, color=th.TEXT_COLOUR)
+        .mark_text(
+            text=lines if len(lines) > 1 else median_text,
+            align="left",
+            baseline="top",
+            dx=4,
+            y=-1 - 13 * len(lines),
+            lineHeight=13,
+            color=th.TEXT_COLOUR,
+        )
         .encode(x=alt.X("median:Q", title=x_title))
     )
     chart = _layer([bars, values, rule, rule_text], meta, lang).properties(
-        width=_WIDTH, height=alt.Step(_STEP)
+        width=width, height=alt.Step(_STEP)
     )
     diff = _pct_change(current[hl], median) if median else 0.0
     if abs(diff) < 0.5:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import altair as alt
 import polars as pl
 
 from report import theme as th
 from report.charts.common import (
+    PHONE_PLOT_WIDTH,
     _check_lang,
     _check_meta,
     _finish,
     _layer,
     _pct_change,
     _sector_rows,
+    labels_above,
+    text_width,
+    wrap_px,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -29,6 +33,8 @@ from report.i18n import (
 )
 from report.theme import ChartMeta
 
+_PHONE_BAR: Final = 14  # a bar's height (px) in the phone's layout, its label above it
+
 
 def sector_waterfall(
     frame: pl.DataFrame,
@@ -38,6 +44,7 @@ def sector_waterfall(
     lang: str = "fi",
     latest_year: int | None = None,
     provisional_years: Sequence[int] = (),
+    phone: bool = False,
 ) -> alt.LayerChart:
     """Change from the base year to the latest year by sector: start bar, sector deltas by sign, end bar.
 
@@ -46,6 +53,8 @@ def sector_waterfall(
     (report.data.reduction_target): no default, so the chart starts where the headline's target does.
     Both years must list the same sectors (add an explicit 0 row for a sector absent in one of them).
     Deltas are sorted from the largest cut to the largest increase; cuts are blue, increases vermillion.
+    phone: the phone's layout (report.phone): each step's name wrapped above its bar, the plot
+    PHONE_PLOT_WIDTH wide and its x range leaving room for the values right of the bars.
     """
     name = "sector_waterfall"
     _check_lang(name, lang)
@@ -140,7 +149,13 @@ def sector_waterfall(
     }
     present = set(df.get_column("kind").to_list())
     drawn = [k for k in kind_colours if kinds[k] in present]
-    y_enc = alt.Y("step:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
+    y_enc = alt.Y("step:N", sort=order, title=None, axis=None if phone else alt.Axis(labelLimit=220))
+    x_scale = alt.Scale(zero=True)
+    if phone:
+        # the values are written right of the bars: the x range leaves room for the widest
+        room = max(text_width(str(s["text"])) for s in steps) + 8
+        far = max(max(s["start"], s["end"]) for s in steps)
+        x_scale = alt.Scale(domain=[0.0, far * PHONE_PLOT_WIDTH / (PHONE_PLOT_WIDTH - room)], nice=False)
     x_title = t("axis.emissions_kt", lang)
     tips = [
         alt.Tooltip("step:N", title=t("label.item", lang)),
@@ -150,10 +165,10 @@ def sector_waterfall(
     ]
     bars = (
         alt.Chart(df)
-        .mark_bar(height={"band": 0.72})
+        .mark_bar(height=_PHONE_BAR if phone else {"band": 0.72})
         .encode(
             y=y_enc,
-            x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=alt.Scale(zero=True)),
+            x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=x_scale),
             x2="hi:Q",
             color=alt.Color(
                 "kind:N",
@@ -173,7 +188,14 @@ def sector_waterfall(
         .mark_text(align="left", dx=5, fontSize=11)
         .encode(y=y_enc, x=alt.X("hi:Q", title=x_title), text="text:N", tooltip=tips)
     )
-    chart = _layer([bars, texts], meta, lang).properties(width=520, height=alt.Step(30))
+    if phone:
+        lines = {str(s["step"]): wrap_px(str(s["step"]), PHONE_PLOT_WIDTH) for s in steps}
+        above, step = labels_above(y_enc, "step", lines, mark_px=_PHONE_BAR)
+        chart = _layer([bars, texts, above], meta, lang).properties(
+            width=PHONE_PLOT_WIDTH, height=alt.Step(step)
+        )
+    else:
+        chart = _layer([bars, texts], meta, lang).properties(width=520, height=alt.Step(30))
     cut_sector, cut = deltas[0]
     span = {"base": base_year, "latest": end_year}
     if cut < 0:

@@ -1,0 +1,143 @@
+"""The report charts whose labels leave a phone too little plot: a phone layout that fits it unscaled."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+import pytest
+import vl_convert as vlc
+from sqlalchemy import Engine
+
+from report import charts, peers, theme, weekly
+from report.charts.common import PHONE_COLUMN, text_width
+from report.data import HELSINKI_TZ
+from report.i18n import LANGS
+from report.phone import PHONE_MEDIA, phone_spec
+from report.theme import ChartMeta
+from tests.test_charts import text_contrasts
+
+# the charts drawn whole and scaled down at 390 px before (their text 5–7 px): each has a layout of its own
+OWN_LAYOUT = {
+    "sector_area",
+    "sector_waterfall",
+    "per_resident_comparison",
+    "progress_dashboard",
+    "circular_economy",
+    "neutrality_balance",
+    "data_freshness",
+    "cross_source_checks",
+    *peers.PEER_CHARTS,
+}
+# the column of each chart's table that names its rows (the labels the phone layout must still show)
+ROW_NAMES = {
+    "sector_area": ("sector",),
+    "sector_waterfall": ("step",),
+    "per_resident_comparison": ("area",),
+    "circular_economy": ("area",),
+    "neutrality_balance": ("label",),
+    "data_freshness": ("dataset", "status"),
+    "progress_dashboard": ("method", "status"),
+    "cross_source_checks": ("area",),
+    **dict.fromkeys(peers.PEER_CHARTS, ("area",)),
+}
+
+
+def _svg_facts(spec: dict[str, Any]) -> tuple[float, float, str]:
+    """The drawing's width, its smallest font size and all its text (each line's words, space-joined)."""
+    svg = vlc.vegalite_to_svg(spec)
+    width = float(re.search(r'<svg[^>]*\swidth="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    sizes = [float(s) for s in re.findall(r"font-size[=:]\s*\"?([\d.]+)px", svg)]
+    words = " ".join(re.sub(r"<[^>]+>", " ", svg).split())
+    return width, min(sizes), words.replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_phone_layout_fits_a_phone_column_its_text_at_the_report_size_every_label_shown(
+    loaded_engine: Engine, lang: str
+) -> None:
+    """Drawn as a page below 40rem draws it, each layout is no wider than a 390 px phone's column, so it is
+    not scaled down: its smallest text is the charts' body size (the theme's 11 px axis labels), and every
+    row's name is written whole (wrapped, never cut with an ellipsis)."""
+    body = theme.theme_config()["config"]["axis"]["labelFontSize"]
+    today = datetime.now(HELSINKI_TZ).date()
+    built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+    assert layouts.keys() >= OWN_LAYOUT
+    for name in sorted(OWN_LAYOUT):
+        desktop, _ = built[name]()
+        desktop_width, _, _ = _svg_facts(desktop.to_dict(validate=False))
+        assert desktop_width > PHONE_COLUMN, name  # the layout is needed: the wide chart does not fit
+        phone = weekly.phone_layout(layouts[name])
+        width, smallest, text = _svg_facts(phone)
+        assert width <= PHONE_COLUMN, (name, width)
+        assert smallest >= body, (name, smallest)
+        assert "…" not in text, name
+        low = [c for c in text_contrasts(phone) if c[3] < theme.WCAG_TEXT_CONTRAST]
+        assert not low, (name, low)  # WCAG AA, as the desktop charts (test_charts)
+        table = charts.chart_table(desktop, keys=False)
+        for column in ROW_NAMES[name]:
+            for value in table.get_column(column).unique().to_list():
+                # a name wrapped over lines: its words in order, each line a text element of its own
+                assert all(word in text for word in str(value).split()), (name, value)
+
+
+def test_the_page_draws_the_phone_layout_only_where_a_phone_column_is() -> None:
+    """The page spec carries the layout for its script to draw below 40rem; the datasets both share are
+    not carried twice."""
+    shared = {"d": [{"x": 1}]}
+    spec = {"width": 520, "layer": [], "datasets": shared, "usermeta": {"kestava": {"chart": "c"}}}
+    layout = {"width": 300, "layer": [], "datasets": {**shared, "p": [{"x": 2}]}}
+    page = weekly.page_spec(spec, 700, layout)["usermeta"]["kestava"]["page"]
+    assert page["phone_media"] == PHONE_MEDIA
+    assert page["phone_layout"]["width"] == 300
+    assert page["phone_layout"]["datasets"] == {"p": [{"x": 2}]}
+    stepped = {"width": {"step": 150}, "layer": [], "datasets": shared}
+    assert weekly.page_spec(stepped, 1100, layout)["usermeta"]["kestava"]["page"]["phone_layout"]
+    assert "page" not in weekly.page_spec(stepped, 1100).get("usermeta", {}).get("kestava", {})
+
+
+def _marks(node: Any, marktype: str) -> list[dict[str, Any]]:
+    """The items of every data mark of marktype in a Vega scenegraph (axes, legends and titles left out)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("marktype") == marktype and node.get("role") == "mark":
+            found += node.get("items", [])
+        for value in node.values():
+            found += _marks(value, marktype)
+    elif isinstance(node, list):
+        for value in node:
+            found += _marks(value, marktype)
+    return found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_sector_chart_draws_1990_as_a_readable_column_and_its_gap_note_whole(lang: str) -> None:
+    """1990 alone before 2000 was a 6 px sliver (a 5 px one on a phone), and its "no data 1991–1999" note,
+    centred in a gap narrower than itself on a phone, ran off the plot's left edge. The column is a year
+    wide (at least 14 px), and the note lies in the gap between the column and 2000: level where it fits,
+    upright on a phone."""
+    frame = pl.DataFrame(
+        [
+            {"year": y, "sector": s, "value": v}
+            for y in (1990, *range(2000, 2025))
+            for s, v in (("transport", 300.0), ("district_heat", 500.0))
+        ]
+    )
+    meta = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
+    wide = charts.sector_area(frame, meta=meta, lang=lang).to_dict()
+    for spec, upright in ((wide, False), (phone_spec(wide), True)):
+        scene = vlc.vegalite_to_scenegraph(spec)
+        columns = _marks(scene, "rect")
+        assert len(columns) == 2  # 1990's two sectors
+        year_px = spec["width"] / (2024 - 1990)
+        column_end = max(c["x"] + c["width"] for c in columns)
+        assert min(c["width"] for c in columns) >= max(14, year_px - 0.5)
+        note = next(n for n in _marks(scene, "text") if "1991–1999" in str(n["text"]))
+        assert note["angle"] == (270 if upright else 0)
+        lines = str(note["text"]).split("\n")
+        half = len(lines) * 6.5 if upright else max(text_width(line, 10) for line in lines) / 2
+        x_2000 = min(c["x"] for c in columns) + 10 * year_px
+        assert column_end <= note["x"] - half and note["x"] + half <= x_2000, (note, column_end, x_2000)
