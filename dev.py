@@ -77,10 +77,12 @@ def main(argv: list[str]) -> None:
         sh(BIN / "mypy", ".", env=env)
         sh(BIN / "lint-imports", env=env)  # the layers (pyproject.toml [tool.importlinter], README Layout)
         sh(BIN / "python", "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", env=env)
-        # two workers: the machine has two cores; loadfile: each test file runs whole on one worker, so that
-        # its module fixtures (a loaded database, a built site, rendered reports) are made once, not again
-        # each time a worker comes back to the file (ungrouped tests were dealt out one by one: 23 % more CPU)
-        sh(BIN / "pytest", *(argv[1:] or ["-n", "2", "--dist", "loadfile"]), env=env)
+        # three workers on the two cores: the tests wait on subprocesses, browsers and the database about a
+        # third of the time (two workers: 554 s, three: 460–496 s on an idle machine, 2026-12-07); loadfile:
+        # each test file runs whole on one worker, so that its module fixtures (a loaded database, a built
+        # site, rendered reports) are made once, not again each time a worker comes back to the file
+        # (loadgroup dealt ungrouped tests out one by one: 23 % more CPU)
+        sh(BIN / "pytest", *(argv[1:] or ["-n", "3", "--dist", "loadfile"]), env=env)
 
 
 if __name__ == "__main__":
