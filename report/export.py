@@ -391,26 +391,11 @@ def _sources(engine: Engine, snapshot_ids: set[int], lang: str) -> dict[int, _Ci
 
 # a reader's copy of an export (the site's data/<lang>/<id>.csv): the export's columns but the snapshot ids
 # (the machine-readable files keep them), with the area's name after its code
-READER_COLUMNS = (
-    "indicator",
-    "name",
-    "sdg",
-    "area",
-    "area_name",
-    "period",
-    "kind",
-    "value",
-    "lower",
-    "upper",
-    "unit",
-    "flags",
-    "method",
-    "method_version",
-    "status",
-    "score",
-    "source",
-    "vintage",
-    "is_demo",
+READER_COLUMNS = tuple(
+    name
+    for column in EXPORT_COLUMNS
+    if column != "snapshot_ids"
+    for name in ((column, "area_name") if column == "area" else (column,))
 )
 
 
