@@ -62,13 +62,27 @@ class RawStore:
         return sha256, self._store(body, sha256, None)
 
     def repair(self, body: bytes, sha256: str) -> str | None:
-        """Check the stored file of the payload sha256 (body: its bytes, of that sha256) and write it again
-        from body when it is damaged or missing; the path written (relative to the root), None when it
-        was intact. For a payload that is not stored again (its dataset unchanged)."""
+        """Write the payload sha256 (body: its bytes) again when its stored file is missing or holds
+        another length than body (cut short, or other bytes); the path written (relative to the root), None
+        when it was whole. For a payload that is not stored again (its dataset unchanged), on every
+        unchanged ingest, so it reads no content: damage of the same length is found when the file is read
+        (gzip's CRC) or when the payload is stored again (put hashes it)."""
         existing = self.stored_path(sha256)
-        if existing is not None and self._intact(existing, sha256, len(body)):
+        if existing is not None and self._holds_length(existing, len(body)):
             return None
         return self._store(body, sha256, existing)
+
+    def _holds_length(self, relative: str, size: int) -> bool:
+        """Whether a stored file holds a payload of size bytes, without reading its content: a plain file's
+        size, a gzip file's ISIZE (its last four bytes: the length modulo 2**32)."""
+        path = self.root / relative
+        if not relative.endswith(COMPRESSED):
+            return path.stat().st_size == size
+        with path.open("rb") as handle:
+            if handle.seek(0, os.SEEK_END) < 18:  # a gzip header and trailer alone take 18 bytes
+                return False
+            handle.seek(-4, os.SEEK_END)
+            return int.from_bytes(handle.read(4), "little") == size % 2**32
 
     def _store(self, body: bytes, sha256: str, existing: str | None) -> str:
         """Write body as the payload of sha256: over existing in its own form (compressed or not: the
