@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -566,10 +566,10 @@ def newest_snapshots(engine: Engine) -> dict[str, int]:
 
 
 def input_hashes(
-    engine: Engine, catalogue: IndicatorCatalogue, indicator_ids: Sequence[str]
+    newest: Mapping[str, int], catalogue: IndicatorCatalogue, indicator_ids: Sequence[str]
 ) -> dict[str, str]:
-    """Per indicator: a digest of its catalogue entry, the engine version and its inputs' newest snapshots."""
-    newest = newest_snapshots(engine)
+    """Per indicator: a digest of its catalogue entry, the engine version and its inputs' newest snapshots
+    (newest: each loaded dataset's, newest_snapshots)."""
     hashes = {}
     for indicator_id in indicator_ids:
         inputs = {d: newest.get(d) for d in sorted(catalogue.datasets_of(indicator_id))}
@@ -692,7 +692,8 @@ def compute(
     # an indicator whose last compute failed is tried again by every compute, whatever changed (so that
     # a compute without errors means that none is failing: the scheduler's all-clear)
     candidates += [i for i in catalogue.indicators if stored.get(i) == FAILED_HASH and i not in affected]
-    summary = ComputeSummary(waiting=waiting_for_data(catalogue, candidates, set(newest_snapshots(engine))))
+    newest = newest_snapshots(engine)
+    summary = ComputeSummary(waiting=waiting_for_data(catalogue, candidates, set(newest)))
     if summary.waiting:  # computed once those datasets are loaded (their ingest makes them pending)
         log.info(
             "compute: %d indicator(s) wait for a first load of their data: %s",
@@ -700,7 +701,7 @@ def compute(
             "; ".join(f"{i} ({', '.join(d)})" for i, d in sorted(summary.waiting.items())),
         )
         candidates = [i for i in candidates if i not in summary.waiting]
-    hashes = input_hashes(engine, catalogue, candidates)
+    hashes = input_hashes(newest, catalogue, candidates)
     wanted = [i for i in candidates if force or stored.get(i) != hashes[i]]
     summary.unchanged = [i for i in candidates if i not in wanted]
     if not wanted:
