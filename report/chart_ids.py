@@ -9,6 +9,7 @@ import polars as pl
 
 from indicators.catalogue import load_indicator_catalogue
 from report.charts.common import AREA_ALIASES
+from report.data import ESPOO
 from report.peers import PEER_CHARTS
 from report.reconcile_chart import INDICATOR as RECONCILED
 
@@ -31,10 +32,10 @@ _INDICATOR: Final[Mapping[str, str]] = {
 }
 # the one area every row of a chart is of (report.data's defaults: Espoo, Finland's electricity)
 _AREA: Final[Mapping[str, str]] = {
-    "emissions_trajectory": "049",
-    "sector_area": "049",
-    "sector_waterfall": "049",
-    "neutrality_balance": "049",
+    "emissions_trajectory": ESPOO,
+    "sector_area": ESPOO,
+    "sector_waterfall": ESPOO,
+    "neutrality_balance": ESPOO,
     "weekly_mover": "FI",
 }
 # the parts of a breakdown chart: its key column, and the indicator id of each key's row
