@@ -157,7 +157,8 @@ def serve(
     signals = _Signals()
     if install_signals:
         signals.install()
-    scheduler.start()
+    with _job_store_step(runtime):  # the loop's store checks its table: the database may be gone by now
+        scheduler.start()
     watch.start()
     log.info(
         "scheduler started: %d jobs, database %s, pid %d",

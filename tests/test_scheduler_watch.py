@@ -289,8 +289,8 @@ def test_a_database_lost_while_the_scheduler_sleeps_is_alerted_without_waiting_f
     idle = spec("tick", "tests.test_scheduler_watch:tick", seconds=3600)  # the loop sleeps an hour
     stop, finished = serving(runtime, [idle])
     try:
-        time.sleep(0.5)
-        proxy.stop()  # the database is gone while no job is due
+        wait_for(lambda: any(r.getMessage().startswith("scheduler started") for r in caplog.records))
+        proxy.stop()  # the database is gone while no job is due (after the start, which reads the table)
         wait_for(lambda: database_alerts(httpserver) == [("unreachable:database", "problem")])
         proxy.start()
         wait_for(lambda: len(database_alerts(httpserver)) == 2)
