@@ -1,14 +1,15 @@
-"""The API's ids of a report chart's rows (indicator, area code, period, kind, unit) for its downloads."""
+"""The API's ids of a report chart's rows (indicator, area code, period, kind, unit; or the assessment's
+indicator, area and method; or the dataset) for its downloads."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
 import polars as pl
 
 from indicators.catalogue import load_indicator_catalogue
-from report.charts.common import AREA_ALIASES
+from report.charts.common import AREA_ALIASES, METHOD_ALIASES
 from report.data import ESPOO
 from report.peers import PEER_CHARTS
 from report.reconcile_chart import INDICATOR as RECONCILED
@@ -19,8 +20,15 @@ from report.reconcile_chart import INDICATOR as RECONCILED
 # ignores case), so that a report CSV joins an API frame on indicator, area and period
 API_COLUMNS: Final[tuple[str, ...]] = ("indicator", "area", "period", "kind", "unit")
 ID_COLUMNS: Final[tuple[str, ...]] = tuple(f"{column}_id" for column in API_COLUMNS)
-# the chart keys these replace in a download (the others, e.g. method_key, stay with their own headers)
+# the chart keys these replace in a download (the others, e.g. status_key, stay with their own headers)
 REPLACED_KEYS: Final[frozenset[str]] = frozenset({"area_key", "sector_key", "indicator_key", "kind_key"})
+# the progress grid's rows are assessments: api.assessments' indicator, area and method (its status is the
+# grid's status_key); the data freshness's rows are datasets: api.freshness' dataset (its state the
+# status_key)
+ASSESSMENT_ID_COLUMNS: Final[tuple[str, ...]] = ("indicator_id", "area_id", "method_id")
+DATASET_ID_COLUMNS: Final[tuple[str, ...]] = ("dataset_id",)
+_ASSESSMENT_KEYS: Final = frozenset({"indicator_key", "area_key", "method_key"})
+_API_METHODS: Final[Mapping[str, str]] = {key: method for method, key in METHOD_ALIASES.items()}
 
 # the one indicator every row of a chart is a value of
 _INDICATOR: Final[Mapping[str, str]] = {
@@ -86,10 +94,30 @@ def _periods(keyed: pl.DataFrame) -> list[str | None]:
     return [None if y is None else str(y) for y in years]
 
 
-def api_ids(name: str, keyed: pl.DataFrame) -> pl.DataFrame | None:
-    """The ID_COLUMNS of each row of chart `name`'s table (keyed: with its key columns, charts.chart_table),
-    as kestava.api gives them: None for a chart whose rows are no indicator's values (the progress grid,
-    the data freshness). The unit is the catalogue's, as the API's `unit` column."""
+class ChartIds(NamedTuple):
+    """A download's first columns (the API's ids of its rows) and the chart keys they stand in for."""
+
+    frame: pl.DataFrame
+    replaced: frozenset[str]
+
+
+def api_ids(name: str, keyed: pl.DataFrame) -> ChartIds | None:
+    """The API's ids of each row of chart `name`'s table (keyed: with its key columns, charts.chart_table):
+    ID_COLUMNS for a chart of indicator values (the unit the catalogue's, as the API's `unit` column);
+    ASSESSMENT_ID_COLUMNS for the progress grid, DATASET_ID_COLUMNS for the data freshness; None for a
+    chart whose table has no keys to make them from."""
+    if name == "progress_dashboard" and "indicator_key" in keyed.columns:
+        methods = [_API_METHODS.get(m, m) for m in keyed.get_column("method_key").to_list()]
+        ids = [keyed.get_column("indicator_key"), keyed.get_column("area_key"), pl.Series(methods)]
+        frame = pl.DataFrame(ids, schema=dict.fromkeys(ASSESSMENT_ID_COLUMNS, pl.String), orient="col")
+        return ChartIds(frame, _ASSESSMENT_KEYS)
+    if name == "data_freshness" and "dataset_key" in keyed.columns:
+        frame = pl.DataFrame(
+            [keyed.get_column("dataset_key")],
+            schema=dict.fromkeys(DATASET_ID_COLUMNS, pl.String),
+            orient="col",
+        )
+        return ChartIds(frame, frozenset({"dataset_key"}))
     indicators, kinds = _indicators(name, keyed)
     if all(i is None for i in indicators):
         return None
@@ -104,8 +132,9 @@ def api_ids(name: str, keyed: pl.DataFrame) -> pl.DataFrame | None:
         areas = [target if a is None and k == "target" else a for a, k in zip(areas, kinds, strict=True)]
     catalogue = load_indicator_catalogue()
     units = [catalogue.get(i.split(".", 1)[0]).unit if i else None for i in indicators]
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         [indicators, areas, _periods(keyed), kinds, units],
         schema=dict.fromkeys(ID_COLUMNS, pl.String),
         orient="col",
     )
+    return ChartIds(frame, REPLACED_KEYS)

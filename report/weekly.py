@@ -37,7 +37,7 @@ from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
 from report import data as rd
-from report.chart_ids import REPLACED_KEYS, api_ids
+from report.chart_ids import api_ids
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
@@ -740,7 +740,8 @@ def download_frame(
 
     A chart of indicator values begins with the API's ids of each row (report.chart_ids.ID_COLUMNS:
     indicator_id, area_id, period_id, kind_id, unit_id, the same headers in every language), in place of
-    its own keys (area_key "espoo" is area_id "049")."""
+    its own keys (area_key "espoo" is area_id "049"); the progress grid with its assessments' ids
+    (indicator_id, area_id, method_id), the data freshness with its datasets' (dataset_id)."""
     frame = charts.chart_table(chart)
     places = {c: percent_decimals(d) if c in _FRACTION else d for c, d in decimals.items()}
     yes, no = t("report.yes", lang), t("report.no", lang)
@@ -761,8 +762,8 @@ def download_frame(
     shown = rounded.rename(renamed)
     ids = api_ids(name, frame)
     if ids is not None:  # the API's ids first, in place of the chart's own keys (report.chart_ids)
-        kept = [renamed[c] for c in rounded.columns if c not in REPLACED_KEYS]
-        shown = pl.concat([ids, shown.select(kept)], how="horizontal")
+        kept = [renamed[c] for c in rounded.columns if c not in ids.replaced]
+        shown = pl.concat([ids.frame, shown.select(kept)], how="horizontal")
     return shown, {renamed[c]: d for c, d in places.items()}
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from kestava import api
 from report import data as rd
 from report import weekly
-from report.chart_ids import API_COLUMNS, ID_COLUMNS
+from report.chart_ids import API_COLUMNS, ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS
 from report.i18n import t
 
 # the languages whose spreadsheets (Excel in Finland and Sweden) take ";" between fields and the decimal comma
@@ -100,3 +100,39 @@ def test_a_sector_csv_names_the_apis_breakdown_parts(folders: dict[str, Path], l
         rows = _rows(folders["en"] / f"{name}.csv", "en")
         named = {r["indicator_id"] for r in rows if r["indicator_id"]}
         assert named and named <= parts, (name, named - parts)
+
+
+@pytest.mark.parametrize("lang", ["fi", "en"])
+def test_the_progress_grid_csv_joins_the_apis_assessments(
+    folders: dict[str, Path], loaded_engine: Engine, lang: str
+) -> None:
+    """Each assessed cell of the grid is one of api.assessments' rows, found by the CSV's indicator, area
+    and method ids (the API's method names, not the grid's short keys), with the same status and years."""
+    rows = _rows(folders[lang] / "progress_dashboard.csv", lang)
+    assert list(rows[0])[: len(ASSESSMENT_ID_COLUMNS)] == list(ASSESSMENT_ID_COLUMNS)
+    assessed = api.assessments(engine=loaded_engine)
+    status = t("column.status_key", lang)
+    latest = t("column.latest_year", lang)
+    joined = 0
+    for row in rows:
+        if row[status] == "not_assessed":
+            continue
+        keys = {c: row[f"{c}_id"] for c in ("indicator", "area", "method")}
+        found = assessed.filter(*(pl.col(c) == v for c, v in keys.items()))
+        assert found.height == 1, row
+        assert found["status"][0] == row[status], (row, found.row(0, named=True))
+        assert str(found["latest_year"][0]) == row[latest], row
+        joined += 1
+    assert joined >= 20
+    assert {r["method_id"] for r in rows} <= set(assessed["method"].unique())
+
+
+def test_the_freshness_csv_joins_the_apis_freshness(folders: dict[str, Path], loaded_engine: Engine) -> None:
+    """Every dataset of the freshness chart is one of api.freshness' rows by its dataset_id, with the same
+    state, and every catalogue dataset is there once."""
+    rows = _rows(folders["en"] / "data_freshness.csv", "en")
+    assert list(rows[0])[: len(DATASET_ID_COLUMNS)] == list(DATASET_ID_COLUMNS)
+    states = dict(api.freshness(engine=loaded_engine).select("dataset", "state").iter_rows())
+    shown = {r["dataset_id"]: r[t("column.status_key", "en")] for r in rows}
+    assert len(shown) == len(rows) == len(states)
+    assert shown == states

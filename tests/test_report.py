@@ -34,7 +34,7 @@ from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
 from report import i18n, weekly
-from report.chart_ids import ID_COLUMNS, REPLACED_KEYS
+from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS, REPLACED_KEYS
 from report.charts import KEY_COLUMNS, STATUS_LEVELS
 from report.export import export_table
 from report.i18n import LANGS, NBSP, catalogue, label, t
@@ -355,7 +355,8 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
         fractions = {t(f"column.{c}", "fi") for c in ("share", "share_of_cut", "ratio")}
         headers = [f"{h} (%)" if h in fractions else h for h in chart.table.headers]
         # a chart of indicator values begins with the API's ids (report.chart_ids), under their API names
-        assert [h for h in rows[0] if h not in keys and h not in ID_COLUMNS] == headers, chart.name
+        ids = {*ID_COLUMNS, *ASSESSMENT_ID_COLUMNS, *DATASET_ID_COLUMNS}
+        assert [h for h in rows[0] if h not in keys and h not in ids] == headers, chart.name
         assert len(rows) - 1 == chart.frame.height
     assert len(pngs) == len(full.charts)
     # the download names the unit of its values as the page's table does (it said "Arvo", "Alaraja", …)
@@ -1102,9 +1103,12 @@ def _download_columns(chart: weekly.ChartResult) -> list[str]:
     columns = list(chart.frame.columns)
     if chart.name in weekly.ROW_UNITS:
         columns.insert(columns.index("value") + 1, "unit")
-    if chart.name in ("progress_dashboard", "data_freshness"):  # no indicator's values: no API ids
-        return columns
     # the API's ids first (report.chart_ids), in place of the chart's keys they replace
+    if chart.name == "progress_dashboard":  # assessments
+        replaced = {"indicator_key", "area_key", "method_key"}
+        return [*ASSESSMENT_ID_COLUMNS, *(c for c in columns if c not in replaced)]
+    if chart.name == "data_freshness":  # datasets
+        return [*DATASET_ID_COLUMNS, *(c for c in columns if c != "dataset_key")]
     return [*ID_COLUMNS, *(c for c in columns if c not in REPLACED_KEYS)]
 
 

@@ -90,7 +90,17 @@ CIRCULAR_INDICATORS: Final[tuple[str, ...]] = ("waste_per_resident", "recycling_
 _TABLE_ATTR: Final = "_kestava_table"
 # columns of the chart tables that hold catalogue keys (for joining the CSV), not words for a reader
 KEY_COLUMNS: Final[frozenset[str]] = frozenset(
-    {"sector_key", "area_key", "method_key", "status_key", "level_key", "item", "indicator_key", "kind_key"}
+    {
+        "sector_key",
+        "area_key",
+        "method_key",
+        "status_key",
+        "level_key",
+        "item",
+        "indicator_key",
+        "kind_key",
+        "dataset_key",
+    }
 )
 # characters per title line, by chart (roughly the chart's width at the title font size)
 _TITLE_WRAP: Final[Mapping[str, int]] = {"circular_economy": 100, "progress_dashboard": 75}

@@ -52,6 +52,9 @@ DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
     ),
     "base_year": Col("int", "the first year of the assessment period", nullable=True),
     "latest_year": Col("int", "the last year of the assessment period", nullable=True),
+    # the ids the downloads begin with (report.chart_ids), when the caller has them (report.data has)
+    "indicator_id": Col("str", "the indicator's id in the catalogue", required=False),
+    "area": Col("str", "the code of the area assessed", required=False),
 }
 
 
@@ -72,8 +75,9 @@ def progress_dashboard(
         'open_sdg', 'sdsn_trend', 'german_strategy', 'linear_trajectory_check'), status (str key from
         STATUS_LEVELS), observed_rate, required_rate (float, % a year, nullable), ratio (float,
         observed/required pace, nullable), deviation (float, optional: the German model's deviation in
-        % of the remaining distance, nullable), base_year, latest_year (int, nullable). A missing
-        indicator–method pair is shown as "not assessed".
+        % of the remaining distance, nullable), base_year, latest_year (int, nullable); optional
+        indicator_id and area (the code), carried to the chart's table as indicator_key and area_key
+        for the downloads' ids. A missing indicator–method pair is shown as "not assessed".
     The rates and the deviation are shown with one decimal in the tooltips, and the chart's table and
     downloads give them the same (RATE_DECIMALS).
     Cell colour is the status's level (achieved → good → moderate → weak → wrong direction, blue to
@@ -99,8 +103,10 @@ def progress_dashboard(
                 f"expected one of {sorted(STATUS_LEVELS)}"
             )
     indicators: dict[str, str] = {}
+    keys: dict[str, tuple[str | None, str | None]] = {}  # an indicator's (indicator_key, area_key)
     for r in rows:
         indicators.setdefault(str(r["indicator"]), str(r["sdg"]))
+        keys.setdefault(str(r["indicator"]), (r.get("indicator_id"), r.get("area")))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     by_key = {(str(r["indicator"]), str(r["method"])): r for r in rows}
     # the caller's row order (report.data.dashboard_frame: the catalogue's display order, headline first)
@@ -124,6 +130,8 @@ def progress_dashboard(
             cells.append(
                 {
                     "indicator": ind,
+                    "indicator_key": keys[ind][0],
+                    "area_key": keys[ind][1],
                     "sdg": indicators[ind],
                     "row": row_label,
                     "method_key": m,
@@ -237,6 +245,7 @@ def progress_dashboard(
     )
     table = df.select(
         "indicator",
+        *(["indicator_key", "area_key"] if "indicator_id" in f.columns else []),
         "sdg",
         "method_key",
         "method",

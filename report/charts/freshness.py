@@ -41,6 +41,7 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
     "expected_period_end": Col("date", "the end of the newest period the publication calendar expects"),
     "last_fetch": Col("datetime", "when the dataset was last fetched (attempted)", nullable=True),
     "source": Col("str", "the publisher's short name", nullable=True, required=False),
+    "dataset_id": Col("str", "the dataset id the downloads begin with (report.chart_ids)", required=False),
     "frequency": Col(
         "str", "the calendar frequency: annual, monthly, weekly or daily", nullable=True, required=False
     ),
@@ -145,6 +146,7 @@ def data_freshness(
         data.append(
             {
                 "dataset": str(r["dataset"]),
+                "dataset_key": r.get("dataset_id"),
                 "source": str(r.get("source") or NOT_AVAILABLE),
                 "status_key": r["status"],
                 "status": status_labels[r["status"]],
@@ -319,6 +321,7 @@ def data_freshness(
     )
     table = df.select(
         "dataset",
+        *(["dataset_key"] if "dataset_id" in f.columns else []),
         "source",
         "status_key",
         "status",
