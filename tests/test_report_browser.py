@@ -244,3 +244,43 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
             assert wide[f"vis-{name}"]["drawn"] > by_id[f"vis-{name}"]["drawn"], name
     finally:
         driver.set_window_size(1400, 1000)
+
+
+REPORT_TABLES = """
+const width = document.documentElement.clientWidth;
+return [...document.querySelectorAll('.table-wrap')].filter(w => !w.closest('details')).map(w => ({
+  caption: w.querySelector('caption').textContent,
+  cards: w.classList.contains('cards'),
+  columns: w.querySelectorAll('thead th').length,
+  inside: w.scrollWidth <= w.clientWidth + 1,
+  offRight: [...w.querySelectorAll('tbody td, tbody th')]
+    .filter(c => c.getBoundingClientRect().right > width + 1).length,
+  labelled: [...w.querySelectorAll('tbody td')].every(c => c.dataset.label),
+}));
+"""
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_at_phone_width_a_wide_report_table_is_read_as_cards_without_scrolling_sideways(
+    driver: Any, report: Path
+) -> None:
+    """At 390 px the week's new data versions (dataset, fetched, new, revised, confirmed rows, …) and the
+    sources needing action showed two or three columns, the rest off to the right in a box scrolling
+    sideways; they are now one card per row, as on the site (_cards.css). A chart's own data table (in
+    its folded details) stays a table."""
+    driver.set_window_size(390, 900)
+    try:
+        driver.get(report.resolve().as_uri())
+        tables = driver.execute_script(REPORT_TABLES)
+        wide = [t for t in tables if t["columns"] >= 4]
+        assert len(wide) >= 2, tables
+        for table in wide:
+            assert table["cards"] and table["labelled"], table
+            assert table["inside"] and table["offRight"] == 0, table
+        folded = driver.execute_script(
+            "return [...document.querySelectorAll('details .table-wrap')]"
+            ".map(w => w.classList.contains('cards'))"
+        )
+        assert folded and not any(folded)
+    finally:
+        driver.set_window_size(1400, 1000)

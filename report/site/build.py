@@ -204,16 +204,18 @@ def _page_links(page: content.Page, langs: Sequence[str]) -> dict[str, Any]:
 
 
 def _asset(name: str) -> bytes:
-    """A static asset's bytes; the style sheet with the progress levels' swatch colours appended from
-    report.theme.LEVEL_COLOURS, the palette the report's charts use (safe for colour-vision deficiency),
-    so that a status has one colour on the site and in the report."""
+    """A static asset's bytes; the style sheet with the tables' phone cards (_cards.css, the report's too)
+    and the progress levels' swatch colours appended from report.theme.LEVEL_COLOURS, the palette the
+    report's charts use (safe for colour-vision deficiency), so that a status has one colour and a table
+    one phone layout on the site and in the report."""
     data = (SITE_TEMPLATES / name).read_bytes()
     if name != "site.css":
         return data
+    cards = (TEMPLATE_DIR / "_cards.css").read_bytes()
     levels = "".join(
         f".level-{level} {{ background: {colour}; }}\n" for level, colour in LEVEL_COLOURS.items()
     )
-    return data + b"/* progress levels: report.theme.LEVEL_COLOURS */\n" + levels.encode("ascii")
+    return data + cards + b"/* progress levels: report.theme.LEVEL_COLOURS */\n" + levels.encode("ascii")
 
 
 def _ui(lang: str) -> dict[str, str]:
