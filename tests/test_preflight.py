@@ -21,7 +21,7 @@ from schedule.alert_ledger import LEDGER_NAME, AlertLedger
 from schedule.preflight import StartupError
 from storage import schema
 from storage.engine import open_database
-from tests.test_scheduler import Collect, Rig, Work, dataset_toml, job_runs, make_runtime, rig
+from tests.test_scheduler import Collect, Rig, Work, dataset_toml, job_runs, make_runtime, rig, wait_for
 
 __all__ = ["rig"]  # the fixture, imported for these tests
 
@@ -180,6 +180,23 @@ def test_problems_alerted_without_the_database_join_its_record_once_it_is_back(
     assert again.resolved("invalid", "configuration", "fixed")
     assert [(a.key, a.state) for a in channel.alerts] == [
         ("invalid:configuration", "problem"),
+        ("invalid:configuration", "problem"),
+        ("invalid:configuration", "resolved"),
+    ]
+
+
+def test_a_serving_scheduler_that_starts_gives_the_all_clear_of_what_refused_starts_alerted(
+    db_url: str, httpserver: HTTPServer, rig: Callable[..., Rig]
+) -> None:
+    setup = _setup(rig, db_url, httpserver)
+    assert setup.start(KESTAVA_JOB_TIME_LIMIT_MIN="six hours").popen.wait(120) == 1  # systemd's first try
+    assert _alerts(httpserver) == [("invalid:configuration", "problem")]
+    process = setup.start()  # fixed, served
+    try:
+        wait_for(lambda: ("invalid:configuration", "resolved") in _alerts(httpserver), 60, "the all-clear")
+    finally:
+        assert process.stop() == 0
+    assert _alerts(httpserver) == [
         ("invalid:configuration", "problem"),
         ("invalid:configuration", "resolved"),
     ]
