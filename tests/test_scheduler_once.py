@@ -45,7 +45,10 @@ def test_once_with_a_full_disk_says_so_in_one_line_alerts_and_runs_the_rest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     work = Work()
-    runtime, channel = make_runtime(engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict()))
+    same_time = {"a": "0 5 * * *", "b": "0 5 * * *", "c": "0 5 * * *"}  # run in id order at any hour
+    runtime, channel = make_runtime(
+        engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict(same_time))
+    )
     full = {"now": False}
     real_put, real_ingest = JobStore.put, work.ingest
 
