@@ -14,14 +14,14 @@ import polars as pl
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 
 from common.flags import normalised_flags
+from common.indicator_marks import FAILED_HASH as FAILED_HASH  # re-exported: callers read it here
+from common.indicator_marks import WAITING_HASH, waiting_reason
 from indicators.catalogue import IndicatorCatalogue, ReductionTarget, load_indicator_catalogue
 from indicators.derive import derive_all
 from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
 from indicators.methods.common import HORIZON_YEAR as HORIZON_YEAR  # re-exported: callers read it here
 from indicators.methods.registry import METHODS as METHOD_SPECS
 from indicators.peers import comparison_indicators
-from indicators.state_marks import FAILED_HASH as FAILED_HASH  # re-exported: callers read it here
-from indicators.state_marks import WAITING_HASH, waiting_reason
 from indicators.targets import targets_frame
 from indicators.trajectory import TREND_MAX_POINTS, TREND_MIN_POINTS, t_quantile, with_value_decimals
 from storage import read, schema

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
-from indicators.state_marks import WAITING_HASH
+from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
 from storage import schema
