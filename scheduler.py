@@ -43,6 +43,11 @@ Starting while the database cannot be opened, the scheduler tries again (waits d
 it opens; once that lasted KESTAVA_ALERT_DATABASE_MIN it alerts `unreachable:database` (without the
 database's password), and gives the all-clear when it opens. --once alerts it at once and exits 1.
 
+A start refused before the database opened (an invalid setting, a catalogue it cannot read, the database
+unreachable) is alerted without it and kept in <data dir>/scheduler-alerts.json, so that cron's next --once
+does not send it again before it is due (daily, then weekly) and the first start that succeeds sends its
+all-clear. A schedule table that is not one (other columns) is alerted as `invalid:schedule`.
+
 Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (--once, --list), a --once job failed, or the
 scheduler loop died (alerted; for a supervisor to restart it); 3 the running jobs were abandoned after the
 grace period.
@@ -61,6 +66,7 @@ from rich.console import Console
 from common.config import get_settings
 from ingest.catalogue import CATALOGUE_PATH, load_catalogue
 from kestava.alerts import AlertSettings, secret_values, url_password
+from schedule.alert_ledger import AlertLedger, ledger_path
 
 # The service lives in the schedule package; every name code and tests use as scheduler.<name> is
 # re-exported here. The job references stored in the job store ("scheduler:run_ingest_job") resolve here.
@@ -211,6 +217,7 @@ def main(
             url,
             wait=not (once or list_only),  # serving, wait for the database (alerted when that lasts)
             alert=not list_only,
+            unrecorded=AlertLedger(ledger_path()),  # cron's --once runs: one alert, then its repeats
         )
         if runtime is None:
             raise typer.Exit(code=EXIT_FAILED)

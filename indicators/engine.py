@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import polars as pl
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 
 from common.flags import normalised_flags
+from common.indicator_marks import FAILED_HASH as FAILED_HASH  # re-exported: callers read it here
+from common.indicator_marks import WAITING_HASH, waiting_reason
 from indicators.catalogue import IndicatorCatalogue, ReductionTarget, load_indicator_catalogue
 from indicators.derive import derive_all
 from indicators.methods import METHOD_VERSIONS, SeriesError, assess_frame
@@ -31,7 +33,6 @@ ENGINE_VERSION = "engine/4"  # 2: observed values carry their sources' status fl
 # flags, region totals of a breakdown part add the members that report it, projections cut at bounds; 4: no
 # projections nor estimates of a change on the previous year or a difference (Indicator.projected), and a
 # breakdown's bounds cut its parts' projections
-FAILED_HASH = "failed"  # indicator_state.input_hash of an indicator whose last compute failed
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
 
@@ -665,6 +666,33 @@ def waiting_for_data(
     return {i: datasets for i, datasets in missing.items() if datasets}
 
 
+def record_waiting(
+    engine: Engine, waiting: Mapping[str, list[str]], records: Mapping[str, tuple[str, str | None]]
+) -> None:
+    """Record the waiting indicators as waiting (WAITING_HASH, the datasets never loaded) where their record
+    says failed (or waiting for other datasets): a failure an older compute recorded for want of those
+    datasets is no failure now. An indicator with no record, or with values, is left as it is."""
+    rows = [
+        {"id": i, "why": waiting_reason(datasets)}
+        for i, datasets in sorted(waiting.items())
+        if i in records
+        and records[i][0] in (FAILED_HASH, WAITING_HASH)
+        and records[i] != (WAITING_HASH, waiting_reason(datasets))
+    ]
+    if not rows:
+        return
+    state = schema.indicator_state
+    with engine.begin() as conn:  # (only a record still failed or waiting: another compute may have run)
+        conn.execute(
+            update(state)
+            .where(
+                state.c.indicator_id == bindparam("id"), state.c.input_hash.in_((FAILED_HASH, WAITING_HASH))
+            )
+            .values(input_hash=WAITING_HASH, error=bindparam("why"), computed_at=now_utc()),
+            rows,
+        )
+
+
 def compute(
     engine: Engine,
     *,
@@ -681,12 +709,15 @@ def compute(
     writing over another compute's values."""
     catalogue = catalogue or load_indicator_catalogue()
     today = today or date.today()
+    state = schema.indicator_state
     with engine.connect() as conn:
-        stored = dict(
-            conn.execute(
-                select(schema.indicator_state.c.indicator_id, schema.indicator_state.c.input_hash)
-            ).all()
-        )
+        records = {
+            i: (input_hash, error)
+            for i, input_hash, error in conn.execute(
+                select(state.c.indicator_id, state.c.input_hash, state.c.error)
+            )
+        }
+    stored = {i: input_hash for i, (input_hash, _) in records.items()}
     candidates = catalogue.affected_by(set(datasets)) if datasets else list(catalogue.indicators)
     affected = set(candidates)
     # an indicator whose last compute failed is tried again by every compute, whatever changed (so that
@@ -701,6 +732,7 @@ def compute(
             "; ".join(f"{i} ({', '.join(d)})" for i, d in sorted(summary.waiting.items())),
         )
         candidates = [i for i in candidates if i not in summary.waiting]
+        record_waiting(engine, summary.waiting, records)
     hashes = input_hashes(newest, catalogue, candidates)
     wanted = [i for i in candidates if force or stored.get(i) != hashes[i]]
     summary.unchanged = [i for i in candidates if i not in wanted]
@@ -782,7 +814,6 @@ def compute(
                     for r in assessed.iter_rows(named=True)
                 ],
             )
-        state = schema.indicator_state
         conn.execute(delete(state).where(state.c.indicator_id.in_(wanted)))
         conn.execute(
             insert(state),

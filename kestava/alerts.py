@@ -36,7 +36,9 @@ __all__ = [
     "Alerter",
     "Channel",
     "EmailChannel",
+    "MemoryUnrecorded",
     "Problem",
+    "UnrecordedStore",
     "WebhookChannel",
     "alert_failing_jobs",
     "busy_streak",
@@ -362,6 +364,33 @@ class _Repeat:
         return {"day_start": self.day_start, "daily_start": self.daily_start, "week_start": self.week_start}
 
 
+# an unrecorded problem: (first seen, last sent), naive UTC
+Unrecorded = tuple[datetime, datetime]
+
+
+class UnrecordedStore(Protocol):
+    """Where an Alerter keeps the problems it alerted without a record in alert_state (key -> Unrecorded)."""
+
+    def load(self) -> dict[str, Unrecorded]: ...
+
+    def save(self, entries: Mapping[str, Unrecorded]) -> None: ...
+
+
+class MemoryUnrecorded:
+    """An UnrecordedStore in this process's memory: its repeats and all-clears hold in this process only."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Unrecorded] = {}
+
+    def load(self) -> dict[str, Unrecorded]:
+        """The problems kept (a copy)."""
+        return dict(self._entries)
+
+    def save(self, entries: Mapping[str, Unrecorded]) -> None:
+        """Keep entries, replacing what was kept."""
+        self._entries = dict(entries)
+
+
 _state = schema.alert_state
 # the problems (of those named) open and not due again (_Repeat.due): nothing to send
 _NOT_DUE = or_(
@@ -380,7 +409,9 @@ class Alerter:
 
     State lives in the alert_state table, so the repeat rule holds across processes and restarts.
     When that table cannot be written (the database is unreachable, its disk full), a problem is alerted
-    all the same, repeated as ever but by this process's memory, and its all-clear comes from there.
+    all the same, repeated as ever but by the `unrecorded` store (this process's memory unless given one
+    that lasts, e.g. the scheduler's file), and its all-clear comes from there; merge_unrecorded moves
+    what it holds into alert_state once the database is back.
     Every public method swallows and logs its own errors: alerting never crashes the job it reports on.
     """
 
@@ -392,6 +423,7 @@ class Alerter:
         channels: Sequence[Channel] | None = None,
         clock: Callable[[], datetime] = _utc_now,
         secrets: Sequence[str] | None = None,
+        unrecorded: UnrecordedStore | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings or AlertSettings()
@@ -401,9 +433,9 @@ class Alerter:
         if self.settings.alert_webhook_url is not None:
             extra.append(self.settings.alert_webhook_url.get_secret_value())
         self.secrets = [*(secrets if secrets is not None else secret_values()), *extra]
-        # problems alerted without a record in alert_state (it could not be written): key -> (first seen,
-        # last sent), naive UTC; the once-a-day rule and the all-clear for these hold in this process
-        self._unrecorded: dict[str, tuple[datetime, datetime]] = {}
+        # problems alerted without a record in alert_state (it could not be written): the repeat rule and
+        # the all-clear for these hold as long as the store keeps them
+        self._unrecorded: UnrecordedStore = unrecorded if unrecorded is not None else MemoryUnrecorded()
         self._unrecorded_lock = threading.Lock()
 
     @property
@@ -431,9 +463,9 @@ class Alerter:
         problem = self._redacted(problem)
         now = self._now()
         with self._unrecorded_lock:
-            unrecorded = self._unrecorded.get(problem.key)
+            unrecorded = self._unrecorded.load().get(problem.key)
         if unrecorded is not None and not self._repeat(now).due(*unrecorded):
-            log.debug("alert %s: not due again (sent by this process, without alert state)", problem.key)
+            log.debug("alert %s: not due again (sent without alert state)", problem.key)
             return False
         try:
             claim = self._claim(problem, now)
@@ -466,34 +498,75 @@ class Alerter:
 
     def problem_unrecorded(self, problem: Problem) -> bool:
         """Alert a problem without reading or writing alert_state (there is no database to record it in),
-        unless this process alerted it and it is not due again; its all-clear comes from this process."""
+        unless the unrecorded store says it is not due again; its all-clear comes from that store."""
         return self._problem_unrecorded(self._redacted(problem), self._now())
 
     def _problem_unrecorded(self, problem: Problem, now: datetime) -> bool:
-        """Alert a problem whose claim could not be recorded, unless this process alerted it and it is not
-        due again."""
+        """Alert a problem whose claim could not be recorded, unless the unrecorded store says it is not due
+        again."""
         with self._unrecorded_lock:
-            first_seen, last_sent = self._unrecorded.get(problem.key, (now, None))
+            kept = self._unrecorded.load()
+            first_seen, last_sent = kept.get(problem.key, (now, None))
             if not self._repeat(now).due(first_seen, last_sent):
-                log.debug("alert %s: not due again (sent by this process)", problem.key)
+                log.debug("alert %s: not due again (sent without alert state)", problem.key)
                 return False
-            self._unrecorded[problem.key] = (first_seen, now)
+            self._unrecorded.save({**kept, problem.key: (first_seen, now)})
         alert = _problem_alert(problem, first_seen, now)
         if self._deliver(alert):
             return True
         with self._unrecorded_lock:  # nothing got through: the next check tries again
+            kept = self._unrecorded.load()
             if last_sent is None:
-                self._unrecorded.pop(problem.key, None)
+                kept.pop(problem.key, None)
             else:
-                self._unrecorded[problem.key] = (first_seen, last_sent)
+                kept[problem.key] = (first_seen, last_sent)
+            self._unrecorded.save(kept)
         return False
 
     def _resolve_unrecorded(self, keys: Sequence[str]) -> list[ClosedProblem]:
-        """Close the problems of keys that this process alerted without a record in alert_state."""
+        """Close the problems of keys alerted without a record in alert_state (those the store keeps)."""
         now = self._now()
         with self._unrecorded_lock:
-            gone = [(key, self._unrecorded.pop(key)) for key in keys if key in self._unrecorded]
+            kept = self._unrecorded.load()
+            gone = [(key, kept.pop(key)) for key in keys if key in kept]
+            if gone:
+                self._unrecorded.save(kept)
         return [ClosedProblem(key, first_seen, last_sent, now) for key, (first_seen, last_sent) in gone]
+
+    def merge_unrecorded(self) -> list[str]:
+        """Move the problems the unrecorded store keeps into alert_state (the database is back): each keeps
+        the earlier first seen and the later last sent of the two records, open; the keys moved (those
+        that could not be written stay in the store)."""
+        with self._unrecorded_lock:
+            kept = self._unrecorded.load()
+            moved = [key for key, times in sorted(kept.items()) if self._merged(key, *times)]
+            if moved:
+                self._unrecorded.save({key: times for key, times in kept.items() if key not in moved})
+        return moved
+
+    def _merged(self, key: str, first_seen: datetime, last_sent: datetime) -> bool:
+        """Record the unrecorded problem key in alert_state, open; False (logged) when that failed."""
+        table = schema.alert_state
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(table).where(table.c.problem_key == key)).first()
+                if row is None:
+                    conn.execute(
+                        insert(table).values(problem_key=key, first_seen=first_seen, last_sent=last_sent)
+                    )
+                    return True
+                if row.resolved_at is None:  # open in both: one problem since the earlier sighting
+                    first_seen = min(first_seen, row.first_seen)
+                    last_sent = max(last_sent, row.last_sent or last_sent)
+                conn.execute(
+                    update(table)
+                    .where(table.c.problem_key == key)
+                    .values(first_seen=first_seen, last_sent=last_sent, resolved_at=None)
+                )
+        except Exception as error:
+            log.warning("alert %s: could not record it in alert state: %s", key, self._safe(error))
+            return False
+        return True
 
     def problems(self, problems: Sequence[Problem]) -> int:
         """Alert each problem unless it was already alerted today (read for all in one query first, so that
@@ -539,7 +612,7 @@ class Alerter:
     ) -> int:
         """Send the all-clear of each closed problem that was alerted, and of those of keys this process
         alerted without a record in alert_state (closed here); how many went out."""
-        unrecorded = self._resolve_unrecorded(keys) if keys and self._unrecorded else []
+        unrecorded = self._resolve_unrecorded(keys) if keys else []
         recorded = {problem.key for problem in closed}
         sent = 0
         for problem in [*closed, *(p for p in unrecorded if p.key not in recorded)]:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
+from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
 from storage import schema
@@ -27,6 +28,7 @@ __all__ = [
     "JOBSTORE_TABLE",
     "DatasetStatus",
     "IndicatorFailure",
+    "IndicatorWaiting",
     "JobStatus",
     "StatusReport",
     "dataset_problem",
@@ -125,6 +127,15 @@ class IndicatorFailure:
 
 
 @dataclass(frozen=True)
+class IndicatorWaiting:
+    """An indicator not computed yet, and no failure: an input dataset was never loaded (named in why)."""
+
+    indicator: str
+    since: datetime  # naive UTC: when a compute found it waiting
+    why: str
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """Everything `kestava status` shows; ok is False when any dataset is not fresh or any job failing."""
 
@@ -133,6 +144,7 @@ class StatusReport:
     jobs: tuple[JobStatus, ...]
     scheduler_known: bool  # whether the scheduler's job store table exists
     indicators: tuple[IndicatorFailure, ...] = ()  # indicators whose last compute failed
+    waiting: tuple[IndicatorWaiting, ...] = ()  # indicators waiting for a first load of their data
     job_time_limit_min: float = 360.0  # a run still running longer is hung (Settings.job_time_limit_min)
     disks: tuple[DiskSpace, ...] = ()  # the file systems written to (disk_report)
 
@@ -191,6 +203,7 @@ class StatusReport:
                 "datasets": [asdict(d) | {"ok": d.ok} for d in self.datasets],
                 "jobs": [asdict(j) | {"ok": j.ok} for j in self.jobs],
                 "failed_indicators": [asdict(i) for i in self.indicators],
+                "waiting_indicators": [asdict(i) for i in self.waiting],
                 "disks": [disk.as_dict() for disk in self.disks],
             }
         )
@@ -325,14 +338,22 @@ def status_report(
         errors: dict[int, str | None] = dict(found)
         busy = {job: (first, errors.get(last)) for job, (first, last) in since.items()}
         state = schema.indicator_state
-        failed_indicators = tuple(
-            IndicatorFailure(indicator, computed_at, error)
-            for indicator, computed_at, error in conn.execute(
-                select(state.c.indicator_id, state.c.computed_at, state.c.error)
-                .where(state.c.error.is_not(None))
-                .order_by(state.c.indicator_id)
-            )
-        )
+        unfinished = conn.execute(
+            select(state.c.indicator_id, state.c.input_hash, state.c.computed_at, state.c.error)
+            .where(state.c.error.is_not(None))
+            .order_by(state.c.indicator_id)
+        ).all()
+    # a waiting record supersedes a failure recorded before its datasets were known never to have loaded
+    failed_indicators = tuple(
+        IndicatorFailure(indicator, at, error)
+        for indicator, mark, at, error in unfinished
+        if mark != WAITING_HASH
+    )
+    waiting_indicators = tuple(
+        IndicatorWaiting(indicator, at, error)
+        for indicator, mark, at, error in unfinished
+        if mark == WAITING_HASH
+    )
     last_failure = {dataset: (finished, error) for dataset, finished, error in failures}
     datasets = []
     for spec in catalogue.datasets.values():
@@ -384,6 +405,7 @@ def status_report(
         jobs=tuple(jobs[name] for name in sorted(jobs)),
         scheduler_known=stored is not None,
         indicators=failed_indicators,
+        waiting=waiting_indicators,
         job_time_limit_min=limit,
         disks=disk_report(engine) if disks is None else disks,
     )

@@ -17,7 +17,21 @@ from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
-from sqlalchemy import Connection, Engine, Executable, bindparam, create_engine, event, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Float,
+    LargeBinary,
+    Numeric,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 
 from common.errors import one_line
@@ -29,6 +43,12 @@ from storage import schema
 from storage.engine import create_db_engine, driver_rows, once_more, parse_url
 
 log = logging.getLogger("scheduler")
+# the schedule table's columns as APScheduler's job store makes and reads them, and their types
+SCHEDULE_COLUMNS: dict[str, tuple[type, ...]] = {
+    "id": (String,),
+    "next_run_time": (Float, Numeric),
+    "job_state": (LargeBinary,),
+}
 _UNKNOWN = object()  # KestavaJobStore: the next run time is not known from the last update
 _T = TypeVar("_T")
 
@@ -58,6 +78,32 @@ def _sqlite_jobstore_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # as storage.engine: readers and one writer side by side
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def schedule_table_fault(engine: Engine, table: str = JOBSTORE_TABLE) -> str | None:
+    """What is wrong with the schedule table when it exists but is not one (its columns or their types),
+    with how to fix it; None when it is missing, looks right, or cannot be inspected (the database fails)."""
+    try:
+        inspector = inspect(engine)
+        if not inspector.has_table(table):
+            return None
+        columns = {column["name"]: column["type"] for column in inspector.get_columns(table)}
+    except Exception:
+        return None
+    wrong = [
+        name
+        for name, types in SCHEDULE_COLUMNS.items()
+        if name not in columns or not isinstance(columns[name], types)
+    ]
+    if not wrong:
+        return None
+    found = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+    needed = "id (text), next_run_time (a number), job_state (binary)"
+    return (
+        f"the table {table} is not a schedule: it has the columns {found}, and the scheduler's job store "
+        f"(APScheduler's) needs {needed}. Drop it, or rename it to keep it (ALTER TABLE {table} RENAME TO "
+        f"{table}_old), and start again: the scheduler recreates it from the catalogue"
+    )
 
 
 class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]

@@ -12,9 +12,11 @@ from sqlalchemy import create_engine
 from common.errors import one_line
 from common.secrets import redact
 from kestava.alerts import Alerter, AlertSettings, Problem
+from schedule.alert_ledger import AlertLedger, ledger_path
 
 log = logging.getLogger("scheduler")
 CONFIGURATION = ("invalid", "configuration")  # (kind, subject) of a setting or catalogue the start refused
+SCHEDULE = ("invalid", "schedule")  # (kind, subject) of a schedule table that is not one (schedule.jobstore)
 
 
 class StartupError(Exception):
@@ -57,8 +59,9 @@ def refuse(
     error: StartupError, secrets: Sequence[str], *, alert: bool, alerter: Alerter | None = None
 ) -> None:
     """Log the failure (one line) and, with alert, alert it: through alerter (the runtime's, once the
-    database is open), else without recording it (the alert channels of the settings, when they can
-    be read)."""
+    database is open), else without the database (the alert channels of the settings, when they can be
+    read), kept in the alert ledger so that the next start (cron's next --once) does not send it again
+    before it is due and gives its all-clear."""
     message = f"the scheduler cannot start: {error}. It exited (status 1)."
     log.error("%s", message, extra={"outcome": "failed"})
     log.debug("the cause of the failure to start", exc_info=error.__cause__)  # --verbose: its traceback
@@ -74,4 +77,13 @@ def refuse(
         log.error("no alert sent: the alert settings are invalid: %s", reason(invalid, env_prefix="KESTAVA_"))
         return
     # no database to record it in: sent as the start's database outage is (schedule.startup)
-    Alerter(create_engine("sqlite://"), settings, secrets=list(secrets)).problem_unrecorded(problem)
+    alerter = Alerter(
+        create_engine("sqlite://"), settings, secrets=list(secrets), unrecorded=AlertLedger(ledger_path())
+    )
+    alerter.problem_unrecorded(problem)
+
+
+def started(alerter: Alerter, message: str) -> None:
+    """The start succeeded (settings, catalogue and schedule read): the all-clear of what refused starts
+    alerted (an invalid setting or catalogue, a schedule table that is not one)."""
+    alerter.resolve_many([CONFIGURATION, SCHEDULE], message)

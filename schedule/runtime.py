@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from common.config import get_settings
 from ingest.catalogue import Catalogue, load_catalogue
 from kestava.alerts import Alerter
+from schedule.alert_ledger import LEDGER_NAME, AlertLedger
 from schedule.runners import Runners
 from schedule.triggers import HELSINKI
 from storage.engine import open_database
@@ -103,7 +104,7 @@ def build_runtime(
     settings = get_settings()
     url = database_url or settings.resolved_database_url()
     engine = engine or open_database(url)
-    alerter = Alerter(engine)
+    alerter = Alerter(engine, unrecorded=AlertLedger(settings.data_dir / LEDGER_NAME))
     return Runtime(
         engine=engine,
         database_url=url,

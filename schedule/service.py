@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -25,9 +25,16 @@ from kestava.status import JOBSTORE_TABLE, scheduled_runs
 from schedule.catchup import catch_up, catch_up_site, lost_site
 from schedule.compute_job import pending_datasets, run_compute
 from schedule.jobs import JobSpec
-from schedule.jobstore import JobStore, LoopJobStore, _has_run, jobstore_engine, sync_jobs
+from schedule.jobstore import (
+    JobStore,
+    LoopJobStore,
+    _has_run,
+    jobstore_engine,
+    schedule_table_fault,
+    sync_jobs,
+)
 from schedule.orphans import reap_orphans
-from schedule.preflight import step
+from schedule.preflight import SCHEDULE, StartupError, started, step
 from schedule.runtime import Runtime, running_jobs, set_runtime
 from schedule.shutdown import (
     DEFAULT_GRACE_S,
@@ -168,6 +175,9 @@ def serve(
         extra={"outcome": "started"},
     )
     runtime.alerter.resolved(*SCHEDULER, f"The scheduler runs again (pid {os.getpid()}).")
+    # it read and wrote its schedule: what refused starts alerted is over, the database's outage too
+    started(runtime.alerter, f"The scheduler started (pid {os.getpid()}).")
+    runtime.alerter.resolved(*DATABASE, "The scheduler reads and writes its schedule.")
     died = False
     while signals.count == 0 and not (stop is not None and stop.is_set()):
         if scheduler.died.wait(0.2):
@@ -223,6 +233,7 @@ def run_once(
         threading.Thread(target=_stop_on_signal, args=(runtime, grace_s, signals, done), daemon=True).start()
     outcomes: dict[str, str] = {}
     unwritten: str | None = None  # why the schedule could not be written (the first failure)
+    written = 0  # jobs whose next run time was stored after their run
     store: JobStore | None = None
     try:
         with _job_store_step(runtime):
@@ -242,6 +253,7 @@ def run_once(
             due += [spec for spec in specs if spec.id in lost and spec not in due]
             site_lost = catch_up_site(runtime.engine)  # rebuilt at the end, unless a compute or report did
             stored = store.jobs()
+        started(runtime.alerter, "scheduler.py --once started.")
 
         def order(spec: JobSpec) -> tuple[int, float, str]:
             job = stored.get(spec.id)
@@ -255,6 +267,7 @@ def run_once(
             outcomes[spec.id] = str(ref_to_obj(spec.func)(*spec.args))
             if unwritten is None:  # after a failure, the rest is run without writing the schedule
                 unwritten = _put_next(runtime, store, spec)
+                written += unwritten is None
         if not runtime.stop.is_set():
             compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
             if compute != "unchanged":
@@ -268,6 +281,8 @@ def run_once(
     failed = sorted(job for job, outcome in outcomes.items() if outcome in ("failed", "rejected"))
     if unwritten is not None:  # runs left 'running' because their end could not be recorded: say why
         _mark_abandoned(runtime.engine, f"interrupted: its end could not be recorded: {unwritten}")
+    elif written:  # it read and wrote its schedule: a database outage alerted before is over
+        runtime.alerter.resolved(*DATABASE, "scheduler.py --once read and wrote its schedule.")
     log.info(
         "--once finished: %d job(s) run%s%s",
         len(outcomes),
@@ -278,11 +293,24 @@ def run_once(
     return EXIT_FAILED if failed or unwritten else EXIT_OK
 
 
-def _job_store_step(runtime: Runtime) -> AbstractContextManager[None]:
+@contextmanager
+def _job_store_step(runtime: Runtime) -> Iterator[None]:
     """A failure of the block (reading or writing the schedule before any job runs) as a StartupError
-    naming the database (without its password), alerted as `unreachable:database`."""
+    naming the database (without its password): alerted as `invalid:schedule` when the schedule table
+    is not one (schedule_table_fault: what is wrong, how to fix it), else as `unreachable:database`."""
     where = f"cannot read or write the schedule in the database {safe_url(runtime.database_url)}"
-    return step(where, runtime.secrets, problem=DATABASE)
+    try:
+        with step(where, runtime.secrets, problem=DATABASE):
+            yield
+    except StartupError as error:
+        fault = schedule_table_fault(runtime.engine, JOBSTORE_TABLE)
+        if fault is None:
+            raise
+        message = redact(
+            f"cannot read the schedule in the database {safe_url(runtime.database_url)}: {fault}",
+            runtime.secrets,
+        )
+        raise StartupError(message, SCHEDULE) from error.__cause__
 
 
 def _put_next(runtime: Runtime, store: JobStore, spec: JobSpec) -> str | None:

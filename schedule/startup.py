@@ -1,8 +1,10 @@
 """Opening the database at start: retried with backoff; an outage that lasts is alerted without it.
 
 The problem is `unreachable:database` (as the watch's, schedule.watch): it is alerted through the Alerter's
-no-database path (nothing can record it), repeated as alerts are, and its all-clear is sent by this
-process once the database opens. The message names the database without its password (safe_url).
+no-database path (nothing can record it), repeated as alerts are (by the `unrecorded` store: the
+scheduler's alert ledger keeps it across cron's --once runs), and once the database opens, what the store
+keeps is moved into alert_state and the outage's all-clear sent. The message names the database without
+its password (safe_url).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import create_engine
 
 from common.secrets import redact
-from kestava.alerts import Alerter, AlertSettings, Problem, secret_values, url_password
+from kestava.alerts import Alerter, AlertSettings, Problem, UnrecordedStore, secret_values, url_password
 from schedule.logs import duration
 from schedule.runtime import Runtime
 from schedule.triggers import HELSINKI
@@ -33,6 +35,7 @@ def open_runtime(
     wait: bool = True,
     alert: bool = True,
     settings: AlertSettings | None = None,
+    unrecorded: UnrecordedStore | None = None,
     first_wait_s: float = 1.0,
     max_wait_s: float = 60.0,
     stop: threading.Event | None = None,
@@ -41,10 +44,16 @@ def open_runtime(
 
     wait: try again, the waits doubling from first_wait_s up to max_wait_s, until it opens (or stop is
     set: None); once the outage lasted KESTAVA_ALERT_DATABASE_MIN it is alerted (alert), and its all-clear
-    sent when the database opens. Without wait, one attempt, its failure alerted at once (alert)."""
+    sent when the database opens (also of an outage an earlier process alerted, kept by unrecorded). Without
+    wait, one attempt, its failure alerted at once (alert)."""
     settings = settings or AlertSettings()
     # the alerter's engine is never read while the database is down: the problem goes without alert state
-    alerter = Alerter(create_engine("sqlite://"), settings, secrets=[*secret_values(), *url_password(url)])
+    alerter = Alerter(
+        create_engine("sqlite://"),
+        settings,
+        secrets=[*secret_values(), *url_password(url)],
+        unrecorded=unrecorded,
+    )
     stop = stop or threading.Event()
     started, since = time.monotonic(), datetime.now(HELSINKI)
     pause, failures, alerted = first_wait_s, 0, False
@@ -73,7 +82,8 @@ def open_runtime(
                 return None
             pause = min(pause * 2, max_wait_s)
             continue
-        if alerted:
-            alerter.engine = runtime.engine  # nothing of it is recorded there: closed from this process
+        alerter.engine = runtime.engine
+        merged = alerter.merge_unrecorded()  # what starts without the database alerted: recorded now
+        if alerted or ":".join(DATABASE) in merged:
             alerter.resolved(*DATABASE, f"The scheduler opened its database {safe_url(url)} and starts.")
         return runtime

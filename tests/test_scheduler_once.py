@@ -45,7 +45,10 @@ def test_once_with_a_full_disk_says_so_in_one_line_alerts_and_runs_the_rest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     work = Work()
-    runtime, channel = make_runtime(engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict()))
+    same_time = {"a": "0 5 * * *", "b": "0 5 * * *", "c": "0 5 * * *"}  # run in id order at any hour
+    runtime, channel = make_runtime(
+        engine, db_url, tmp_path, work, parse_catalogue(catalogue_dict(same_time))
+    )
     full = {"now": False}
     real_put, real_ingest = JobStore.put, work.ingest
 
@@ -183,7 +186,7 @@ def test_once_with_an_invalid_setting_names_it_and_exits_1(tmp_path: Path, https
     assert len(_alerts(httpserver)) == 1
 
 
-def test_once_whose_job_store_cannot_be_read_names_the_database_without_its_password(
+def test_once_whose_schedule_table_is_not_one_names_it_and_the_database_without_its_password(
     db_url: str, tmp_path: Path, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
@@ -199,9 +202,9 @@ def test_once_whose_job_store_cannot_be_read_names_the_database_without_its_pass
         engine.dispose()
     shown = url.render_as_string(hide_password=False)
     result = _once(tmp_path, "--database-url", shown, KESTAVA_ALERT_WEBHOOK_URL=httpserver.url_for("/hook"))
-    error = _refused(result, "cannot read or write the schedule in the database", safe_url(shown))
+    error = _refused(result, "cannot read the schedule in the database", safe_url(shown), "is not a schedule")
     assert "pw-Secret-4711" not in result.stderr
     (alert,) = _alerts(httpserver)
-    assert alert["key"] == "unreachable:database" and "pw-Secret-4711" not in json.dumps(alert)
+    assert alert["key"] == "invalid:schedule" and "pw-Secret-4711" not in json.dumps(alert)
     assert alert["message"] == error.split("ERROR scheduler: ")[1]
     assert job_runs(db_url) == []  # no job ran

@@ -500,3 +500,37 @@ def test_a_release_tracked_dataset_says_release_seen_in_status_and_sources(
         assert text in lines["gamma"] and "2025" in lines["alpha"], (lang, lines)
     found = {r["dataset"]: r for r in json.loads(CliRunner().invoke(app, ["sources", "--json"]).stdout)}
     assert (found["gamma"]["tracks"], found["alpha"]["tracks"]) == ("releases", "periods")
+
+
+def test_a_failure_recorded_for_want_of_data_never_loaded_shows_as_waiting_once_a_compute_saw_it(
+    engine: Engine,
+) -> None:
+    from indicators.catalogue import load_indicator_catalogue
+    from indicators.engine import FAILED_HASH, compute
+
+    indicators = load_indicator_catalogue()
+    indicator = sorted(indicators.indicators)[0]
+    datasets = sorted(indicators.datasets_of(indicator))
+    with engine.begin() as conn:  # what an older compute recorded before the first ingest of its data
+        conn.execute(
+            schema.indicator_state.insert().values(
+                indicator_id=indicator,
+                input_hash=FAILED_HASH,
+                computed_at=datetime(2026, 3, 1),
+                error=f"derive: {datasets[0]}: no observations",
+            )
+        )
+    before = status_report(engine, catalogue(), TODAY)
+    assert [i.indicator for i in before.indicators] == [indicator]  # shown failed by the old record
+    summary = compute(engine, catalogue=indicators, today=TODAY)  # nothing loaded: every indicator waits
+    assert indicator in summary.waiting and not summary.errors
+    report = status_report(engine, catalogue(), TODAY)
+    assert report.indicators == ()
+    assert not any("failed" in line for line in report.problems)
+    (waiting,) = report.waiting  # only the indicator with a record: the others have none to supersede
+    assert waiting.indicator == indicator and all(d in waiting.why for d in datasets)
+    assert "waiting for a first load" in waiting.why
+    document = report.to_dict()
+    assert document["failed_indicators"] == [] and document["waiting_indicators"][0]["indicator"] == indicator
+    compute(engine, catalogue=indicators, today=TODAY)  # still waiting: the record is left as it is
+    assert status_report(engine, catalogue(), TODAY).waiting == report.waiting
