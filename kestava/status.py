@@ -539,6 +539,13 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
         for i in report.indicators:
             failed.add_row(i.indicator, when(i.computed_at), i.error)
         console.print(failed)
+    if report.waiting:
+        waiting = Table(title=t("cli_status.title_waiting", lang))
+        for name in words("indicator", "waiting_since", "waiting_for"):
+            waiting.add_column(name, overflow="fold")
+        for w in report.waiting:
+            waiting.add_row(w.indicator, when(w.since), w.why)
+        console.print(waiting)
     if report.disks:
         from report.i18n import format_number
 

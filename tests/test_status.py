@@ -534,3 +534,13 @@ def test_a_failure_recorded_for_want_of_data_never_loaded_shows_as_waiting_once_
     assert document["failed_indicators"] == [] and document["waiting_indicators"][0]["indicator"] == indicator
     compute(engine, catalogue=indicators, today=TODAY)  # still waiting: the record is left as it is
     assert status_report(engine, catalogue(), TODAY).waiting == report.waiting
+    from io import StringIO
+
+    from rich.console import Console
+
+    titles = {"fi": "odottavat aineistonsa", "sv": "väntar på den första", "en": "waiting for a"}
+    for lang, title in titles.items():
+        out = StringIO()
+        status.render(report, Console(file=out, width=250, color_system=None), lang)
+        shown = out.getvalue()
+        assert title in shown and indicator in shown and datasets[0] in shown, (lang, shown)
