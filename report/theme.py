@@ -250,7 +250,11 @@ def theme_config() -> dict[str, Any]:
                 "anchor": "start",
                 "limit": 900,
             },
+            # Vega's own descriptions of axes and legends are English ("X-axis for a time scale with
+            # values from 1990 to 2030") in every language: guides are hidden from screen readers, which
+            # read the chart's description (its alt text) and its data table instead
             "axis": {
+                "aria": False,
                 "labelFont": FONT,
                 "titleFont": FONT,
                 "labelFontSize": 11,
@@ -265,6 +269,7 @@ def theme_config() -> dict[str, Any]:
             "axisTemporal": {"labelFlush": True},
             "axisQuantitative": {"tickCount": 6, "labelOverlap": True},
             "legend": {
+                "aria": False,
                 "labelFont": FONT,
                 "titleFont": FONT,
                 "labelFontSize": 11,

@@ -3,6 +3,7 @@ the marks, texts that read naturally in every language (the review of report 202
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -368,3 +369,17 @@ def test_trajectory_target_and_trend_are_told_apart_and_the_label_clears_the_lin
     label = next(u for u in units(spec) if mark(u) == "text" and "Tavoite" in str(u["mark"].get("text", "")))
     # at the left end of the target line (1990), where no path or band runs, not at 2030 where they meet
     assert rows(spec, label)[0]["year"] == 1990 and label["mark"]["align"] == "left"
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv"])
+def test_a_drawn_chart_tells_screen_readers_nothing_in_english(lang: str) -> None:
+    """Vega described each axis and legend to screen readers in English ("X-axis for a time scale with
+    values from 1990 to 2030", "Symbol legend titled …") on the Finnish and Swedish pages; the guides are
+    now hidden from them (the chart's own description and its data table say what they show)."""
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(trajectory_spec(lang))
+    labels = re.findall(r'aria-label="([^"]*)"', svg)
+    english = [label for label in labels if re.search(r"\b(axis|legend|scale|values from)\b", label, re.I)]
+    assert english == [], english
+    assert "aria-hidden" in svg  # the guides are there, hidden

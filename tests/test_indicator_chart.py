@@ -353,21 +353,21 @@ def test_an_incomplete_week_is_drawn_hollow_and_named_in_the_alt_text() -> None:
     for lang, name, sentence in (
         (
             "fi",
-            "Jakso kesken",
-            "Kauden viikko 48/2026 luku on keskeneräiseltä jaksolta (ontto piste): se voi vielä muuttua, "
-            "kun jakson kaikki tiedot tulevat.",
+            "Tiedot vajaat",
+            "Kauden viikko 48/2026 luvusta puuttuu osa jakson tiedoista (ontto piste): jakso voi olla vielä "
+            "kesken tai lähteeltä puuttuu arvoja, ja luku voi muuttua, kun ne tulevat.",
         ),
         (
             "sv",
-            "Ofullständig period",
-            "Siffran för vecka 48/2026 gäller en ofullständig period (ihålig punkt): den kan ännu ändras när "
-            "periodens alla uppgifter har kommit in.",
+            "Ofullständiga uppgifter",
+            "I siffran för vecka 48/2026 saknas en del av periodens uppgifter (ihålig punkt): perioden kan vara "
+            "pågående eller källan sakna värden, och siffran kan ändras när de kommer in.",
         ),
         (
             "en",
-            "Incomplete period",
-            "The week 48/2026 figure is for an incomplete period (hollow point): it may still change as the "
-            "rest of the period's data come in.",
+            "Incomplete data",
+            "The week 48/2026 figure lacks part of the period's data (hollow point): the period may still be "
+            "running or the source may be missing values, and the figure may change when they come in.",
         ),
     ):
         spec = indicator_history(
