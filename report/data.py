@@ -430,9 +430,14 @@ def _primary_assessments(
 
 def display_name(indicator: str, area: str, lang: str) -> str:
     """An indicator's name in lang, with the area in brackets when its figures are not Espoo's
-    ("Recycling rate of municipal waste (Finland)"): the report's grid and the site's lists name them so."""
+    ("Recycling rate of municipal waste (Finland)"; in a name's own brackets, "Net greenhouse gas emissions
+    (national, Finland)"): the report's grid and the site's lists name them so."""
     name = indicator_label(indicator, lang)
-    return name if area == ESPOO else f"{name} ({area_label(area, lang)})"
+    if area == ESPOO:
+        return name
+    if name.endswith(")"):  # not "(national) (Finland)"
+        return f"{name[:-1]}, {area_label(area, lang)})"
+    return f"{name} ({area_label(area, lang)})"
 
 
 def _sdg_target(indicator: str) -> str:

@@ -111,3 +111,16 @@ def test_the_report_and_the_site_name_the_trend_the_paths_and_the_target_alike(l
     assert series["path_from_latest"] == site["path_from_latest"]
     assert series["path"].split()[:2] == site["path"].split()[:2]  # "Tasainen polku 1990–2030"
     assert series["target"] == site["target"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_indicator_named_with_brackets_gets_its_area_inside_them(lang: str) -> None:
+    """The report's grid and the site's lists read "Net greenhouse gas emissions (national) (Finland)"; the
+    area joins the name's own brackets, and a name without them gets its own."""
+    from report.data import area_label, display_name
+
+    finland = area_label("FI", lang)
+    national = display_name("net_ghg_national", "FI", lang)
+    assert national.endswith(f", {finland})") and national.count("(") == 1, national
+    assert display_name("recycling_rate", "FI", lang).endswith(f" ({finland})")
+    assert "(" not in display_name("ghg_total", "049", lang)
