@@ -118,16 +118,14 @@ def test_dashboard_table_and_csv_read_the_same_in_every_language(
         download, _ = weekly.download_frame(
             chart, weekly.float_decimals(chart), name="progress_dashboard", lang=lang
         )
-        by_method = {
-            r[t("column.method_key", lang)]: r
-            for r in download.iter_rows(named=True)
-            if r[t("column.indicator", lang)] == name
-        }
+        rows_of = [r for r in download.iter_rows(named=True) if r[t("column.indicator", lang)] == name]
+        by_method = {r["method_id"]: r for r in rows_of}  # the API's method ids (report.chart_ids)
         # the ratio in percent, as the page shows it (its header says "(%)"; the download wrote 0.59)
         ratio_header = weekly.unit_header(t("column.ratio", lang), "%", lang)
-        assert by_method["linear"][ratio_header] == pytest.approx(round(ratio * 100))
-        assert by_method["german"][ratio_header] is None
-        assert by_method["german"][t("column.deviation", lang)] == pytest.approx(round(deviation, 1))
+        linear_row, german_row = by_method["linear_trajectory_check"], by_method["german_strategy"]
+        assert linear_row[ratio_header] == pytest.approx(round(ratio * 100))
+        assert german_row[ratio_header] is None
+        assert german_row[t("column.deviation", lang)] == pytest.approx(round(deviation, 1))
 
 
 def test_dashboard_rates_have_the_same_decimals_on_the_page_and_in_the_csv() -> None:
