@@ -360,8 +360,8 @@ def test_an_incomplete_week_is_drawn_hollow_and_named_in_the_alt_text() -> None:
         (
             "sv",
             "Ofullständiga uppgifter",
-            "I siffran för vecka 48/2026 saknas en del av periodens uppgifter (ihålig punkt): perioden kan vara "
-            "pågående eller källan sakna värden, och siffran kan ändras när de kommer in.",
+            "I siffran för vecka 48/2026 saknas en del av periodens uppgifter (ihålig punkt): perioden kan "
+            "vara pågående eller källan sakna värden, och siffran kan ändras när de kommer in.",
         ),
         (
             "en",
