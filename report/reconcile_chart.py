@@ -141,9 +141,9 @@ def cross_source_checks(
     band = _years(
         alt.Chart(band_df)
         .mark_rect(opacity=0.25, color=th.LIGHT_NEUTRAL)
-        .encode(x=x, x2="year_end_t:T", y=alt.Y("low:Q", title=axis_title), y2="high:Q")
+        .encode(x=x, x2=alt.X2("year_end_t:T"), y=alt.Y("low:Q", title=axis_title), y2=alt.Y2("high:Q"))
     ).transform_calculate(year_end_t="datetime(datum.year_end, 0, 1)")
-    zero = alt.Chart(pl.DataFrame([{"zero": 0.0}])).mark_rule(color=th.TEXT_COLOUR).encode(y="zero:Q")
+    zero = alt.Chart(pl.DataFrame([{"zero": 0.0}])).mark_rule(color=th.TEXT_COLOUR).encode(y=alt.Y("zero:Q"))
     areas = [label("area", a, lang) for a in dict.fromkeys(a for a, _, _ in sorted(rows)) if a != hl]
     # the highlighted city solid blue; each other its own colour and dash, told apart in the legend
     domain = [label("area", hl, lang), *areas]
@@ -175,8 +175,10 @@ def cross_source_checks(
             y=y,
             color=colour,
             strokeDash=dash,
-            detail="run:N",
-            strokeWidth=alt.condition(f"datum.area_key == '{hl}'", alt.value(3), alt.value(1.6)),
+            detail=alt.Detail("run:N"),
+            strokeWidth=alt.StrokeWidthValue(
+                1.6, condition={"test": f"datum.area_key == '{hl}'", "value": 3}
+            ),
             tooltip=tips,
         )
     )

@@ -127,7 +127,7 @@ def sector_area(
     area = (
         _years(alt.Chart(df.filter(pl.col("run").replace_strict(run_sizes) > 1)))
         .mark_area(line={"color": "white", "strokeWidth": 0.6})
-        .encode(detail="run:N", **stacked)
+        .encode(detail=alt.Detail("run:N"), **stacked)
     )
     # right-end labels for the largest sectors, at the middle of their band
     total_latest = totals[latest]
@@ -159,7 +159,7 @@ def sector_area(
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
             .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11, lineBreak="\n")
-            .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text="label:N")
+            .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text=alt.Text("label:N"))
         )
     gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
     for (first, last), row in zip(_gaps(years), gap_rows, strict=True):

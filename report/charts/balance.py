@@ -205,7 +205,7 @@ def neutrality_balance(
         .encode(
             y=y,
             x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=x_scale),
-            x2="hi:Q",
+            x2=alt.X2("hi:Q"),
             fill=colour,
             stroke=outline,
             strokeDash=dash,
@@ -216,7 +216,7 @@ def neutrality_balance(
         .encode(
             y=y,
             x=alt.X("lo:Q", title=x_title),
-            x2="hi:Q",
+            x2=alt.X2("hi:Q"),
             fill=colour,
             stroke=outline,
             strokeDash=dash,
@@ -227,12 +227,12 @@ def neutrality_balance(
         .encode(
             y=y,
             x=alt.X("lo:Q", title=x_title),
-            text="label:N",
+            text=alt.Text("label:N"),
             fill=alt.Fill("text_colour:N", scale=None),
         ),
         alt.Chart(gap_df)
         .mark_text(align="left", dx=_LABEL_DX, fontWeight="bold", color=th.TEXT_COLOUR)
-        .encode(y=y, x=alt.X("hi:Q", title=x_title), text="label:N"),
+        .encode(y=y, x=alt.X("hi:Q", title=x_title), text=alt.Text("label:N")),
     ]
     has_band = "lower" in s.columns and "upper" in s.columns
     lower, upper = (sink_row.get("lower"), sink_row.get("upper")) if has_band else (None, None)
@@ -244,7 +244,7 @@ def neutrality_balance(
             .encode(
                 y=y,
                 x=alt.X("lower:Q", title=x_title),
-                x2="upper:Q",
+                x2=alt.X2("upper:Q"),
                 tooltip=[
                     alt.Tooltip("lower:Q", title=t("label.lower", lang), format=",.0f"),
                     alt.Tooltip("upper:Q", title=t("label.upper", lang), format=",.0f"),

@@ -168,15 +168,20 @@ def circular_economy(
         .encode(y=rate_y, color=colour, tooltip=target_tips),
         _years(alt.Chart(target_df))
         .mark_text(dy=-12, fontWeight="bold", fontSize=11 if phone else 10)
-        .encode(y=rate_y, text="label:N"),
+        .encode(y=rate_y, text=alt.Text("label:N")),
     ]
     panels = (
         panel("waste_per_resident", waste_y, ",.0f", [], 0),
         panel("recycling_rate", rate_y, ".1%", target_layers, max(targets)),
     )
+    # one colour legend for both panels; given to the constructor, as resolve_scale() would set it on a
+    # copy: each copy of a concatenation deep-copies its panels
+    shared = alt.Resolve(scale=alt.ScaleResolveMap(color="shared"))
     chart: alt.HConcatChart | alt.VConcatChart = (
-        alt.vconcat(*panels, spacing=28) if phone else alt.hconcat(*panels, spacing=28)
-    ).resolve_scale(color="shared")
+        alt.vconcat(*panels, spacing=28, resolve=shared)
+        if phone
+        else alt.hconcat(*panels, spacing=28, resolve=shared)
+    )
 
     # the figures in words at their series' published precision, as the table prints them
     rate_precision = series_precision(v for i, _, _, v in rows if i == "recycling_rate")

@@ -23,6 +23,7 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    at_px,
     indicator_label,
     text_width,
     wrap_px,
@@ -212,7 +213,13 @@ def progress_dashboard(
         text = (
             alt.Chart(df)
             .mark_text(fontSize=10, lineBreak="\n", lineHeight=12)
-            .encode(x=x, y=y, text="cell_text:N", fill=alt.Fill("text_colour:N", scale=None), tooltip=tips)
+            .encode(
+                x=x,
+                y=y,
+                text=alt.Text("cell_text:N"),
+                fill=alt.Fill("text_colour:N", scale=None),
+                tooltip=tips,
+            )
         )
         chart = _layer([rect, text], meta, lang).properties(width=alt.Step(150), height=alt.Step(40))
     assessed = [c for c in cells if c["level_key"] != "none"]
@@ -298,19 +305,25 @@ def _stacked(
     return [
         alt.Chart(head_frame)
         .mark_text(align="left", fontWeight="bold", fontSize=11)
-        .encode(y=y, x=alt.value(0), text="text:N"),
+        .encode(y=y, x=at_px(alt.XValue, 0), text=alt.Text("text:N")),
         alt.Chart(cell_frame)
         .mark_text(align="left", fontSize=11)
-        .encode(y=y, x=alt.value(0), text="method:N"),
+        .encode(y=y, x=at_px(alt.XValue, 0), text=alt.Text("method:N")),
         alt.Chart(cell_frame)
         .mark_rect(stroke="white", strokeWidth=2)
-        .encode(y=y, x=alt.value(name_px), x2=alt.value(PHONE_PLOT_WIDTH), color=colour, tooltip=tips),
+        .encode(
+            y=y,
+            x=at_px(alt.XValue, name_px),
+            x2=at_px(alt.X2Value, PHONE_PLOT_WIDTH),
+            color=colour,
+            tooltip=tips,
+        ),
         alt.Chart(cell_frame)
         .mark_text(align="left", fontSize=11)
         .encode(
             y=y,
-            x=alt.value(name_px + _PHONE_CELL_PAD),
-            text="status:N",
+            x=at_px(alt.XValue, name_px + _PHONE_CELL_PAD),
+            text=alt.Text("status:N"),
             fill=alt.Fill("text_colour:N", scale=None),
             tooltip=tips,
         ),

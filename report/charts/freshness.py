@@ -241,7 +241,7 @@ def data_freshness(
     layers: list[alt.Chart] = [
         alt.Chart(plot.filter(pl.col("last_x").is_not_null()))
         .mark_rule(color=th.LIGHT_NEUTRAL, strokeWidth=3)
-        .encode(y=y, x=x("last_x"), x2="expected_x:T"),
+        .encode(y=y, x=x("last_x"), x2=alt.X2("expected_x:T")),
         alt.Chart(today_df).mark_rule(strokeDash=[4, 3], color=th.MUTED_TEXT).encode(x=x("x")),
         alt.Chart(today_df)
         .mark_text(
@@ -291,7 +291,7 @@ def data_freshness(
         .encode(
             y=y,
             x=alt.X("edge:T", title=x_title, scale=x_scale),
-            text="status:N",
+            text=alt.Text("status:N"),
             tooltip=tips,
         ),
     ]

@@ -260,13 +260,13 @@ def indicator_history(
         layers.append(
             alt.Chart(band)
             .mark_area(opacity=0.18, color=th.NEUTRAL)
-            .encode(x=x, y=alt.Y("lower:Q", title=unit_text), y2="upper:Q")
+            .encode(x=x, y=alt.Y("lower:Q", title=unit_text), y2=alt.Y2("upper:Q"))
         )
     # the observed line one colour through its flagged points (a colour by entry would cut it there)
     layers.append(
         base.transform_filter(alt.datum.kind == "observed")
         .mark_line(color=KIND_COLOURS["observed"])
-        .encode(x=x, y=y, detail="segment:N", tooltip=tips)
+        .encode(x=x, y=y, detail=alt.Detail("segment:N"), tooltip=tips)
     )
     if df.filter(pl.col("kind") == "projection").height:
         # the dashed line runs from the estimates (the trend's past years) on into the projection, one line

@@ -152,7 +152,7 @@ def weekly_mover(
         layers.append(
             alt.Chart(past)
             .mark_line(strokeWidth=1.3)
-            .encode(x=x, y=y_axis, color=colour, detail="year:N", tooltip=tips)
+            .encode(x=x, y=y_axis, color=colour, detail=alt.Detail("year:N"), tooltip=tips)
         )
     layers += [
         alt.Chart(now).mark_line(strokeWidth=3).encode(x=x, y=y_axis, color=colour),
@@ -176,7 +176,7 @@ def weekly_mover(
             .encode(x=x, y=y_axis, tooltip=tips),
             alt.Chart(open_weeks)
             .mark_text(dy=-12, fontSize=10, fontStyle="italic", color=th.MUTED_TEXT)
-            .encode(x=x, y=y_axis, text="period_note:N"),
+            .encode(x=x, y=y_axis, text=alt.Text("period_note:N")),
         ]
     last_week, last_value = max((w, v) for y, w, v in rows if y == cur)
 
@@ -187,7 +187,7 @@ def weekly_mover(
     layers.append(
         alt.Chart(end_df)
         .mark_text(align="left", dx=7, fontWeight="bold", color=th.OKABE_ITO["blue"])
-        .encode(x=x, y=y_axis, text="label:N")
+        .encode(x=x, y=y_axis, text=alt.Text("label:N"))
     )
     chart = _layer(layers, meta, lang).properties(width=560, height=300)
     same_week = [v for y, w, v in rows if y != cur and w == last_week]

@@ -223,7 +223,11 @@ def peer_comparison(
     labels = (
         alt.Chart(df)
         .mark_text(align="left", dx=_LABEL_DX, color=th.TEXT_COLOUR)
-        .encode(y=alt.Y("area:N", sort=order, axis=None), x=alt.X("value:Q", title=unit_text), text="label:N")
+        .encode(
+            y=alt.Y("area:N", sort=order, axis=None),
+            x=alt.X("value:Q", title=unit_text),
+            text=alt.Text("label:N"),
+        )
     )
     layers = [bars, labels]
     changed = {

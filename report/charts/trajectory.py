@@ -303,7 +303,7 @@ def emissions_trajectory(
             band.encode(
                 x=x,
                 y=alt.Y("lower:Q", title=y_title),
-                y2="upper:Q",
+                y2=alt.Y2("upper:Q"),
                 tooltip=[
                     _year_tip(lang),
                     alt.Tooltip("lower:Q", title=t("label.lower", lang), format=",.0f"),
@@ -337,7 +337,7 @@ def emissions_trajectory(
                 x=x,
                 y=alt.Y("value:Q", title=y_title, axis=alt.Axis(format=",.0f")),
                 color=colour,
-                detail="segment:N",
+                detail=alt.Detail("segment:N"),
                 strokeDash=series_dash,
             )
         )

@@ -169,7 +169,7 @@ def sector_waterfall(
         .encode(
             y=y_enc,
             x=alt.X("lo:Q", title=x_title, axis=alt.Axis(format=",.0f"), scale=x_scale),
-            x2="hi:Q",
+            x2=alt.X2("hi:Q"),
             color=alt.Color(
                 "kind:N",
                 title=None,
@@ -186,7 +186,7 @@ def sector_waterfall(
     texts = (
         alt.Chart(df)
         .mark_text(align="left", dx=5, fontSize=11)
-        .encode(y=y_enc, x=alt.X("hi:Q", title=x_title), text="text:N", tooltip=tips)
+        .encode(y=y_enc, x=alt.X("hi:Q", title=x_title), text=alt.Text("text:N"), tooltip=tips)
     )
     if phone:
         lines = {str(s["step"]): wrap_px(str(s["step"]), PHONE_PLOT_WIDTH) for s in steps}

@@ -1,0 +1,115 @@
+"""Building the report's charts without Altair's slow paths: layered charts whose copies do not deep-copy
+their layers, channels given as channel objects (never a string or dict that Altair indexes every schema
+class to convert); the specs are those Altair's own constructors give."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import altair as alt
+import polars as pl
+import pytest
+from altair.utils import schemapi
+from sqlalchemy import Engine
+
+from report import weekly
+from report.charts.common import LayerChart, at_px
+from report.data import HELSINKI_TZ
+from report.i18n import LANGS
+
+
+def _spec(chart: alt.TopLevelMixin) -> str:
+    """The chart's spec as the report writes it (key order included)."""
+    return json.dumps(chart.to_dict(validate=False), ensure_ascii=False)
+
+
+def _layers() -> list[Any]:
+    """Layers as the report's charts make them: some sharing a frame, one with its own, sizes on some."""
+    shared = pl.DataFrame({"year": [2020, 2021, 2022], "value": [3.0, 2.5, 2.25], "label": ["a", "b", "c"]})
+    base = alt.Chart(shared)
+    return [
+        base.mark_line().encode(x=alt.X("year:O"), y=alt.Y("value:Q")),
+        base.mark_text(dy=-8).encode(x=alt.X("year:O"), y=alt.Y("value:Q"), text=alt.Text("label:N")),
+        alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule().encode(y=alt.Y("zero:Q")).properties(width=300),
+        alt.Chart().mark_text(text="demo").encode(x=at_px(alt.XValue, 4)).properties(name="demo_watermark"),
+    ]
+
+
+def test_a_layered_chart_gives_altairs_spec_and_its_copies_do_not_copy_the_layers() -> None:
+    """The same spec as alt.LayerChart's, the shared width lifted to the top as Altair lifts it, and after
+    properties(), a concatenation and a deep copy too; a copy does not deep-copy the layers again (Altair's
+    LayerChart deep-copies each layer twice whenever it is constructed, and every copy constructs it)."""
+    ours, altairs = LayerChart(layer=_layers()), alt.LayerChart(layer=_layers())
+    assert ours.width == altairs.width == 300
+    assert _spec(ours) == _spec(altairs)
+    sized = {"width": 560, "height": alt.Step(30)}
+    assert _spec(ours.properties(**sized)) == _spec(altairs.properties(**sized))
+    assert _spec(ours.copy()) == _spec(altairs.copy())
+    assert _spec(alt.hconcat(ours, ours.copy())) == _spec(alt.hconcat(altairs, altairs.copy()))
+    shared = pl.DataFrame({"x": [1, 2]})  # one frame for every layer: Altair puts it at the top
+    one = [alt.Chart(shared).mark_point().encode(x=alt.X("x:Q")), alt.Chart(shared).mark_rule()]
+    assert _spec(LayerChart(layer=one)) == _spec(alt.LayerChart(layer=one))
+
+    copies = 0
+    deep_copy = schemapi._deep_copy
+
+    def counted(obj: Any, by_ref: set[str]) -> Any:
+        nonlocal copies
+        copies += 1
+        return deep_copy(obj, by_ref)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schemapi, "_deep_copy", counted)
+        ours.properties(height=200).to_dict(validate=False)
+        assert copies == 0
+        altairs.properties(height=200).to_dict(validate=False)
+        assert copies > 0  # the check can see a copy
+
+
+def test_a_layer_with_parameters_is_layered_by_altair() -> None:
+    """A layer with a selection parameter takes Altair's own constructor, which lifts it to the top."""
+    frame = pl.DataFrame({"x": [1, 2]})
+    pick = alt.selection_point(name="pick")
+    layers = [
+        alt.Chart(frame).mark_point().encode(x=alt.X("x:Q")).add_params(pick),
+        alt.Chart(frame).mark_rule(),
+    ]
+    ours = LayerChart(layer=layers)
+    assert ours.to_dict(validate=False)["params"][0]["name"] == "pick"
+    assert _spec(ours) == _spec(alt.LayerChart(layer=layers))
+
+
+@pytest.fixture
+def no_channel_from_dict() -> Iterator[list[str]]:
+    """The schema classes Altair converted a plain dict to (from_dict) while the fixture was active."""
+    converted: list[str] = []
+    original = schemapi._FromDict.__init__
+
+    def noted(self: Any, wrapper_classes: Any, /) -> None:
+        converted.append("from_dict")
+        original(self, wrapper_classes)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schemapi._FromDict, "__init__", noted)
+        yield converted
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_the_report_charts_give_every_channel_as_a_channel_object(
+    loaded_engine: Engine, no_channel_from_dict: list[str]
+) -> None:
+    """Each chart of the report and each phone layout, in every language, is built without Altair turning a
+    channel given as a string or dict into its class: that indexes every schema class first (16 ms each
+    time, about 200 times a run). Give the channel's class instead (alt.Text("label:N"), at_px)."""
+    today = datetime.now(HELSINKI_TZ).date()
+    for lang in LANGS:
+        built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+        for name in weekly.CHART_NAMES:
+            chart, _ = built[name]()
+            chart.to_dict(validate=False)
+            if name in layouts:
+                weekly.phone_layout(layouts[name])
+            assert not no_channel_from_dict, (lang, name)
