@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import assessments, compute, derive_for
@@ -152,6 +152,62 @@ def test_breakdown_parts_get_projections_and_trend_assessments(loaded: Engine) -
     for row in methods.values():
         assert row.target_value is None and row.latest_year == 2024
         assert "thresholds" in json.loads(row.details)
+
+
+def test_the_database_stores_the_kind_of_values_no_source_published(loaded: Engine) -> None:
+    """Read with plain SQL (an analyst's or a BI tool's view): the residual the target leaves is
+    target_derived, the assumed sink share assumption; neither has an observed row."""
+    with loaded.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT indicator_id, kind, count(*) FROM indicator_value"
+                " WHERE indicator_id IN ('compensation_need', 'carbon_sink_estimate')"
+                " GROUP BY indicator_id, kind ORDER BY indicator_id, kind"
+            )
+        ).all()
+    assert [(i, k) for i, k, _ in rows] == [
+        ("carbon_sink_estimate", "assumption"),
+        ("compensation_need", "target_derived"),
+    ]
+    assert all(n >= 1 for *_, n in rows)
+
+
+def test_a_database_migrated_to_the_stored_kinds_recomputes_without_duplicates(fresh_loaded: Engine) -> None:
+    """A computed database of the schema before the kinds were stored (its values as observed) migrated:
+    nothing to recompute (no input changed), and a forced recompute writes the same rows, none twice."""
+    from alembic import command
+
+    from storage.engine import alembic_config, migrate
+
+    def kinds() -> list[tuple[str, str, int]]:
+        with fresh_loaded.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT indicator_id, kind, count(*) FROM indicator_value"
+                    " WHERE indicator_id IN ('compensation_need', 'carbon_sink_estimate')"
+                    " GROUP BY indicator_id, kind ORDER BY indicator_id, kind"
+                )
+            )
+            return [(str(i), str(k), int(n)) for i, k, n in found]
+
+    def count() -> int:
+        with fresh_loaded.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM indicator_value")).scalar_one())
+
+    total, stored = count(), kinds()
+    with fresh_loaded.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+    assert [(i, k) for i, k, _ in kinds()] == [
+        ("carbon_sink_estimate", "observed"),
+        ("compensation_need", "observed"),
+    ]
+    migrate(fresh_loaded)
+    assert (count(), kinds()) == (total, stored)
+    assert compute(fresh_loaded, today=TODAY).computed == []
+    assert not compute(fresh_loaded, today=TODAY, force=True).errors
+    assert (count(), kinds()) == (total, stored)
 
 
 def test_compute_recomputes_only_what_changed(fresh_loaded: Engine) -> None:
