@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +16,10 @@ CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("fi", "sv", "en")
 # every progress-assessment method, one module each under indicators/methods/ (its registry lists them)
 METHODS = tuple(METHOD_SPECS)
+# the kind an indicator's own values are stored with when they are no source's figures, by derive kind:
+# residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of
+# one year's value; every other derivation (sums, ratios, indices, … of sources' figures) is "observed"
+DERIVED_VALUE_KINDS: Final = {"residual": "target_derived", "share_of_year": "assumption"}
 
 
 class _Model(BaseModel):
@@ -266,6 +270,11 @@ class Indicator(_Model):
         if isinstance(derive, ChangeDerivation):
             return derive.against == "base_year"
         return not isinstance(derive, ReconcileDerivation | ReconcileTotalDerivation)
+
+    @property
+    def value_kind(self) -> str:
+        """The kind the indicator's own values are stored with: DERIVED_VALUE_KINDS', else observed."""
+        return DERIVED_VALUE_KINDS.get(self.derive.kind, "observed")
 
     @property
     def sdg_code(self) -> str:

@@ -326,17 +326,19 @@ def _normalised(frame: pl.DataFrame) -> pl.DataFrame:
 def indicator_values(
     catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame], today: date
 ) -> pl.DataFrame:
-    """Every stored value: observed values, then targets, paths, projections, and estimates.
+    """Every stored value: each indicator's own values (kind observed, or target_derived and assumption for
+    values no source published: catalogue Indicator.value_kind), then targets, paths, projections, and
+    estimates.
 
     Estimates (nowcasts) are the projection values for years after the latest observation that should
     already be over (up to last year), marked kind=estimate so charts show them differently.
     """
     observed = [
-        frame.select(
+        _normalised(frame).select(
             "indicator",
             "area",
             "period",
-            pl.lit("observed").alias("kind"),
+            pl.lit(catalogue.get(indicator_id).value_kind).alias("kind"),
             "value",
             pl.lit(None, dtype=pl.Float64).alias("lower"),
             pl.lit(None, dtype=pl.Float64).alias("upper"),
@@ -345,7 +347,7 @@ def indicator_values(
             "snapshot_ids",
             "flags",
         )
-        for frame in map(_normalised, derived.values())
+        for indicator_id, frame in derived.items()
     ]
     paths = trajectories(catalogue, derived)
     estimates = paths.filter(

@@ -14,7 +14,7 @@ import polars as pl
 from sqlalchemy import ColumnElement, Engine, or_, select
 
 from common.flags import is_provisional
-from indicators.catalogue import LANGUAGES, load_indicator_catalogue
+from indicators.catalogue import DERIVED_VALUE_KINDS, LANGUAGES, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError, area_code, unknown_code
 from indicators.outlook import outlook as target_outlook
 from indicators.vintage import assess_as_of, explain_changes
@@ -28,14 +28,19 @@ from storage.notes import check_lang, check_period, list_notes
 MUNICIPALITIES_PATH = Path(__file__).resolve().parent.parent / "ingest" / "municipalities.json"
 ESPOO = "049"
 LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
-# the kinds of computed values as indicators.engine.indicator_values stores them
-STORED_VALUE_KINDS = ("observed", "estimate", "target", "path", "path_from_latest", "projection")
-# the kind an indicator's own values are given with when they are not a source's figures, by derive kind:
-# residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of one
-# year's value (stored as the series' values, "observed"; indicator_values and the export give these kinds)
-DERIVED_VALUE_KINDS = {"residual": "target_derived", "share_of_year": "assumption"}
-# the kinds indicator_values gives and accepts (tests/test_api.py checks that compute writes each)
-VALUE_KINDS = (*STORED_VALUE_KINDS, *DERIVED_VALUE_KINDS.values())
+# the kinds of computed values as indicators.engine.indicator_values stores them: an indicator's own values
+# are observed, or target_derived (set by a reduction target) or assumption (an assumed share of one year's
+# value) when no source published them (catalogue DERIVED_VALUE_KINDS); tests/test_api.py checks that
+# compute writes each
+VALUE_KINDS = (
+    "observed",
+    "estimate",
+    "target",
+    "path",
+    "path_from_latest",
+    "projection",
+    *DERIVED_VALUE_KINDS.values(),
+)
 
 
 @cache
@@ -93,23 +98,6 @@ def utc_times(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col(name).dt.replace_time_zone("UTC")
         for name, dtype in frame.schema.items()
         if isinstance(dtype, pl.Datetime) and dtype.time_zone is None
-    )
-
-
-def shown_kind(indicator_column: str = "indicator") -> pl.Expr:
-    """The kind a stored value is given with (DERIVED_VALUE_KINDS): the values of an indicator derived from
-    a target or from an assumption are not observations; every other kind as stored."""
-    derived = {
-        entry.id: DERIVED_VALUE_KINDS[entry.derive.kind]
-        for entry in load_indicator_catalogue().indicators.values()
-        if entry.derive.kind in DERIVED_VALUE_KINDS
-    }
-    base = pl.col(indicator_column).str.split(".").list.first()
-    return (
-        pl.when(pl.col("kind") == "observed", base.is_in(list(derived)))
-        .then(base.replace_strict(derived, default=None, return_dtype=pl.String))
-        .otherwise(pl.col("kind"))
-        .alias("kind")
     )
 
 
@@ -226,38 +214,19 @@ def indicator_values(
     kind: str | Sequence[str] | None = None,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Computed values: indicator, area, period, year (for annual periods), kind, value, lower, upper, unit,
-    vintage, snapshot_ids, is_demo, flags (the same columns when nothing matches). flags are the
-    source status flags behind an observed value, comma-joined ("p" provisional, "e" estimated, "b" break
-    in series, …: common.flags.MEANINGS), null when none. An indicator id with a breakdown (e.g.
-    'ghg_by_sector') returns all its parts ('ghg_by_sector.transport', …); kind is one of VALUE_KINDS or
-    several: the values of an indicator derived from a target are of kind target_derived (e.g. the
-    residual emissions the −80 % target leaves), those of an assumption on a source's value of kind
-    assumption (DERIVED_VALUE_KINDS), never observed."""
-    kinds = _as_list(kind)
-    _check_kinds(kinds)
-    stored = None if kinds is None else sorted({k if k in STORED_VALUE_KINDS else "observed" for k in kinds})
-    frame = stored_indicator_values(indicator, area=area, kind=stored, engine=engine)
-    frame = frame.with_columns(shown_kind()).sort("indicator", "area", "kind", "period")
-    return frame.filter(pl.col("kind").is_in(kinds)) if kinds else frame
-
-
-def stored_indicator_values(
-    indicator: str | Sequence[str] | None = None,
-    *,
-    area: Areas | None = None,
-    kind: str | Sequence[str] | None = None,
-    engine: Engine | None = None,
-) -> pl.DataFrame:
-    """The computed values as stored, for the report and the site: the columns of indicator_values, kinds
-    among STORED_VALUE_KINDS (a derived indicator's own values as "observed"), vintage naive UTC."""
+    """Computed values as stored: indicator, area, period, year (for annual periods), kind, value, lower,
+    upper, unit, vintage (naive UTC), snapshot_ids, is_demo, flags (the same columns when nothing matches).
+    flags are the source status flags behind an observed value, comma-joined ("p" provisional, "e"
+    estimated, "b" break in series, …: common.flags.MEANINGS), null when none. An indicator id with a
+    breakdown (e.g. 'ghg_by_sector') returns all its parts ('ghg_by_sector.transport', …); kind is one of
+    VALUE_KINDS or several: the values of an indicator derived from a target are of kind target_derived
+    (e.g. the residual emissions the −80 % target leaves), those of an assumption on a source's value of
+    kind assumption (catalogue DERIVED_VALUE_KINDS), never observed."""
     table = schema.indicator_value
     query = select(table)
     indicators, kinds = _as_list(indicator), _as_list(kind)
     check_indicators(indicators)
-    for stored_kind in kinds or []:
-        if stored_kind not in STORED_VALUE_KINDS:
-            raise unknown_code("stored kind", stored_kind, STORED_VALUE_KINDS)
+    _check_kinds(kinds)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
     if areas:
@@ -277,6 +246,10 @@ def stored_indicator_values(
         .drop("computed_at")
         .sort("indicator", "area", "kind", "period")
     )
+
+
+# the name report.reconcile_chart reads them by (the values as stored are those the API gives)
+stored_indicator_values = indicator_values
 
 
 def assessments(

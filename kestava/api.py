@@ -16,8 +16,9 @@ for the compound-rate methods (eurostat_sdg, open_sdg, linear_trajectory_check),
 year for german_strategy, score points a year for sdsn_trend; the outlook's required_rate is in % a year.
 pace_ratio and deviation_pct are the figures the reports and `kestava export` show (the export's unit
 pace_ratio is this pace_ratio); method_measure is each method's own stored measure, another number.
-Assessments' vintage is the export's vintage of their rows. Value kinds are VALUE_KINDS: a value set by a
-target (compensation_need) is target_derived, an assumed share (carbon_sink_estimate) assumption.
+Assessments' vintage is the export's vintage of their rows. Value kinds are VALUE_KINDS, as the database
+stores them: a value set by a target (compensation_need) is target_derived, an assumed share
+(carbon_sink_estimate) assumption.
 
 Times are UTC: every datetime column is UTC-aware. A time argument (as_of, before, after, today) may be
 a date, a datetime or ISO text ('2025-06-30', '2025-06-30T12:00', '2025-06-30T15:00+03:00'); one with an
@@ -156,7 +157,7 @@ def _assessed_from(frame: pl.DataFrame, engine: Engine | None) -> pl.DataFrame:
         return frame.with_columns(pl.lit(None, dtype=dtype).alias(name) for name, dtype in columns.items())
     known = load_indicator_catalogue().indicators
     bases = sorted({i.split(".", 1)[0] for i in frame["indicator"].unique()} & set(known))
-    values = query.stored_indicator_values(
+    values = query.indicator_values(
         bases, area=frame["area"].unique().sort().to_list(), kind="observed", engine=engine
     )
     found = values.group_by("indicator", "area").agg(

@@ -182,7 +182,7 @@ def _values(
     kind: str | Sequence[str],
 ) -> pl.DataFrame:
     try:
-        frame = query.stored_indicator_values(indicator, area=area, kind=kind, engine=engine)
+        frame = query.indicator_values(indicator, area=area, kind=kind, engine=engine)
     except UnknownCodeError as error:  # e.g. an area with no values yet (nothing fetched by a past period)
         raise MissingDataError(f"no stored values for the report: {error}") from error
     if frame.height == 0:
@@ -392,11 +392,13 @@ def balance_frames(
     emissions: year, value (kt CO2e), snapshot_ids, provisional — the observed series (it must include the
     base year).
     sinks: year, value (removals in kt CO2e, positive), lower, upper (null when the estimate has no band),
-    snapshot_ids.
+    snapshot_ids — the sinks' own values (of their stored kind: assumption for an assumed share of one
+    year's emissions, catalogue Indicator.value_kind) and estimates.
     """
     observed = _values(engine, emissions, area, "observed").filter(pl.col("indicator") == emissions)
     observed = _require(observed.filter(pl.col("year").is_not_null()), f"{emissions} in area {area}")
-    sink = _values(engine, sinks, area, ["observed", "estimate"]).filter(pl.col("indicator") == sinks)
+    own = load_indicator_catalogue().get(sinks).value_kind
+    sink = _values(engine, sinks, area, [own, "estimate"]).filter(pl.col("indicator") == sinks)
     sink = _require(sink.filter(pl.col("year").is_not_null()), f"{sinks} in area {area}")
     return (
         observed.select("year", "value", _SNAPSHOT_IDS, _PROVISIONAL).sort("year"),

@@ -20,7 +20,7 @@ from indicators.catalogue import (
     ShareOfYearDerivation,
 )
 from indicators.outlook import outlook
-from indicators.query import shown_kind, utc_times
+from indicators.query import utc_times
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -96,8 +96,8 @@ def export_table(
             frame = frame.filter(~base.is_in(withheld))
         return frame.filter(pl.col("area") == area) if area else frame
 
+    # kinds as stored: a derived indicator's own values are target_derived or assumption, not observed
     frame = selected(query_frame(engine, select(schema.indicator_value)), "indicator_id")
-    frame = frame.with_columns(shown_kind("indicator_id"))  # a derived indicator's values are not observed
     id_lists = [json.loads(text) for text in frame["snapshot_ids"]] if frame.height else []
     rows = []
     # an assessment is made from the observed values of its indicator and area: their snapshots are its own

@@ -127,7 +127,9 @@ indicator_value = Table(
     Column("indicator_id", String(128), primary_key=True),
     Column("area", String(32), primary_key=True),
     Column("period", String(16), primary_key=True),
-    Column("kind", String(16), primary_key=True),  # observed, target, path, projection, estimate
+    # observed, estimate, target, path, path_from_latest, projection; the own values of an indicator no
+    # source published: target_derived (set by a reduction target), assumption (migration 0010)
+    Column("kind", String(16), primary_key=True),
     Column("value", Float),
     Column("lower", Float),
     Column("upper", Float),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 import polars as pl
 import pytest
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from indicators.catalogue import IndicatorCatalogue, load_indicator_catalogue, parse_indicator_catalogue
 from indicators.derive import _merge_ids, derive_all
+from indicators.engine import indicator_values
 from indicators.targets import targets_frame
 
 T = datetime(2025, 6, 1)
@@ -290,6 +291,26 @@ def test_target_is_derived_from_the_same_release() -> None:
     for base in (1060.0, 1224.0):  # the current release and the older SECAP calculation
         done, _ = derive_all(cat, {"d": obs([("049", "1990", base, {}), ("049", "2023", 742.0, {})])})
         assert done["r"]["value"].to_list() == [pytest.approx(base * 0.2)]
+
+
+def test_values_no_source_published_are_stored_with_the_kind_of_their_derivation() -> None:
+    """The engine's kind of an indicator's own values follows its derive kind, whatever its id: a residual
+    is target_derived, a share of one year's value an assumption, anything else observed."""
+    goal = {"kind": "reduction_from_base", "base_year": 1990, "reduction": 0.8, "year": 2030, "source": "s"}
+    cat = catalogue(
+        t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}, "targets": [goal]},
+        r={"derive": {"kind": "residual", "of": "t"}},
+        s={"derive": {"kind": "share_of_year", "of": "t", "year": 2019, "share": 0.2, "source": "x"}},
+    )
+    done, _ = derive_all(cat, {"d": obs([("049", "1990", 1000.0, {}), ("049", "2019", 800.0, {})])})
+    values = indicator_values(cat, done, date(2026, 11, 27))
+    own = values.filter(pl.col("kind").is_in(["observed", "target_derived", "assumption"]))
+    assert sorted(own.select("indicator", "period", "kind", "value").rows()) == [
+        ("r", "2030", "target_derived", pytest.approx(200.0)),
+        ("s", "2019", "assumption", pytest.approx(160.0)),
+        ("t", "1990", "observed", 1000.0),
+        ("t", "2019", "observed", 800.0),
+    ]
 
 
 def test_a_reduction_target_on_a_change_series_is_the_change_it_means() -> None:

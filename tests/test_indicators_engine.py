@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import assessments, compute, derive_for
@@ -63,8 +63,8 @@ def test_espoo_agrees_with_published_figures(loaded: Engine) -> None:
     assert latest / value(loaded, "ghg_total", "049", "2022") - 1 == pytest.approx(-0.18, abs=0.005)
     assert round(value(loaded, "ghg_per_resident", "049", "2023"), 1) == 2.4  # 2.4 t per resident
     assert value(loaded, "ghg_index", "049", "1990") == pytest.approx(100.0)
-    assert value(loaded, "compensation_need", "049", "2030") == pytest.approx(target)
-    assert value(loaded, "carbon_sink_estimate", "049", "2019") == pytest.approx(
+    assert value(loaded, "compensation_need", "049", "2030", "target_derived") == pytest.approx(target)
+    assert value(loaded, "carbon_sink_estimate", "049", "2019", "assumption") == pytest.approx(
         0.21 * value(loaded, "ghg_total", "049", "2019")
     )
     # the linear path runs from the 1990 value to the target
@@ -152,6 +152,62 @@ def test_breakdown_parts_get_projections_and_trend_assessments(loaded: Engine) -
     for row in methods.values():
         assert row.target_value is None and row.latest_year == 2024
         assert "thresholds" in json.loads(row.details)
+
+
+def test_the_database_stores_the_kind_of_values_no_source_published(loaded: Engine) -> None:
+    """Read with plain SQL (an analyst's or a BI tool's view): the residual the target leaves is
+    target_derived, the assumed sink share assumption; neither has an observed row."""
+    with loaded.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT indicator_id, kind, count(*) FROM indicator_value"
+                " WHERE indicator_id IN ('compensation_need', 'carbon_sink_estimate')"
+                " GROUP BY indicator_id, kind ORDER BY indicator_id, kind"
+            )
+        ).all()
+    assert [(i, k) for i, k, _ in rows] == [
+        ("carbon_sink_estimate", "assumption"),
+        ("compensation_need", "target_derived"),
+    ]
+    assert all(n >= 1 for *_, n in rows)
+
+
+def test_a_database_migrated_to_the_stored_kinds_recomputes_without_duplicates(fresh_loaded: Engine) -> None:
+    """A computed database of the schema before the kinds were stored (its values as observed) migrated:
+    nothing to recompute (no input changed), and a forced recompute writes the same rows, none twice."""
+    from alembic import command
+
+    from storage.engine import alembic_config, migrate
+
+    def kinds() -> list[tuple[str, str, int]]:
+        with fresh_loaded.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT indicator_id, kind, count(*) FROM indicator_value"
+                    " WHERE indicator_id IN ('compensation_need', 'carbon_sink_estimate')"
+                    " GROUP BY indicator_id, kind ORDER BY indicator_id, kind"
+                )
+            )
+            return [(str(i), str(k), int(n)) for i, k, n in found]
+
+    def count() -> int:
+        with fresh_loaded.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM indicator_value")).scalar_one())
+
+    total, stored = count(), kinds()
+    with fresh_loaded.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+    assert [(i, k) for i, k, _ in kinds()] == [
+        ("carbon_sink_estimate", "observed"),
+        ("compensation_need", "observed"),
+    ]
+    migrate(fresh_loaded)
+    assert (count(), kinds()) == (total, stored)
+    assert compute(fresh_loaded, today=TODAY).computed == []
+    assert not compute(fresh_loaded, today=TODAY, force=True).errors
+    assert (count(), kinds()) == (total, stored)
 
 
 def test_compute_recomputes_only_what_changed(fresh_loaded: Engine) -> None:

@@ -536,6 +536,74 @@ def test_migration_0009_adds_the_flag_only_counts_as_zero_to_the_snapshots_loade
         engine.dispose()
 
 
+def test_migration_0010_stores_the_kinds_of_the_values_no_source_published(db_url: str) -> None:
+    """A database of the previous schema holds compensation_need and carbon_sink_estimate as observed: the
+    migration makes them target_derived and assumption, changes no other row (nor the count), and its
+    downgrade gives the rows back as they were."""
+    from alembic import command
+
+    from storage.engine import alembic_config, create_db_engine
+
+    def to(revision: str, step: str = "upgrade") -> None:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+
+    def rows() -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT * FROM indicator_value")).all()]
+
+    def row(indicator: str, period: str, kind: str, value: float) -> dict[str, object]:
+        stamp = datetime(2026, 12, 1, 6, 0)
+        return {
+            "indicator_id": indicator,
+            "area": "049",
+            "period": period,
+            "kind": kind,
+            "value": value,
+            "unit": "kt CO2e",
+            "vintage": stamp,
+            "snapshot_ids": "[1]",
+            "is_demo": True,
+            "computed_at": stamp,
+            "flags": "e" if indicator == "carbon_sink_estimate" else None,
+        }
+
+    engine = create_db_engine(db_url)
+    try:
+        to("0009")
+        with engine.begin() as conn:
+            conn.execute(
+                schema.indicator_value.insert(),
+                [
+                    row("ghg_total", "1990", "observed", 1060.0),
+                    row("ghg_total", "2030", "target", 212.0),
+                    row("compensation_need", "2030", "observed", 212.0),
+                    row("carbon_sink_estimate", "2019", "observed", 229.0),
+                    row("ghg_per_resident", "2019", "observed", 3.6),
+                ],
+            )
+        before = rows()
+        migrate(engine)
+        after = rows()
+        assert len(after) == len(before)
+        kinds = {(r[0], r[2]): r[3] for r in after}
+        assert kinds == {
+            ("ghg_total", "1990"): "observed",
+            ("ghg_total", "2030"): "target",
+            ("compensation_need", "2030"): "target_derived",
+            ("carbon_sink_estimate", "2019"): "assumption",
+            ("ghg_per_resident", "2019"): "observed",
+        }
+        # every other column of every row as it was
+        assert sorted(r[:3] + r[4:] for r in after) == sorted(r[:3] + r[4:] for r in before)
+        to("0009", "downgrade")
+        assert sorted(rows()) == sorted(before)
+    finally:
+        engine.dispose()
+
+
 def test_a_reference_to_a_missing_series_or_snapshot_is_caught(
     engine: Engine, dataset_info: DatasetInfo, raw_store: RawStore
 ) -> None:

@@ -19,7 +19,6 @@ from common.flags import flag_meanings
 from indicators import query
 from indicators.catalogue import ChangeDerivation, Indicator, ReductionTarget, load_indicator_catalogue
 from indicators.peers import peer_indicators
-from indicators.query import DERIVED_VALUE_KINDS
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -260,7 +259,7 @@ def _main_area(areas: Sequence[str]) -> str:
 def _values(data: SiteData, indicator: str) -> pl.DataFrame:
     """The indicator's stored values (its breakdown's parts included), read once per build for all."""
     if "values" not in data.cache:
-        every = query.stored_indicator_values(engine=data.engine)
+        every = query.indicator_values(engine=data.engine)
         base = (
             every.get_column("indicator").str.split(".").list.first()
             if every.height
@@ -274,7 +273,7 @@ def _values(data: SiteData, indicator: str) -> pl.DataFrame:
     found: dict[tuple[str, ...], pl.DataFrame] = data.cache["values"]
     frame = found.get((indicator,))
     if frame is None:
-        return query.stored_indicator_values(indicator, engine=data.engine).head(0)
+        return query.indicator_values(indicator, engine=data.engine).head(0)
     return frame
 
 
@@ -301,15 +300,16 @@ def change_kind(entry: Indicator) -> ChangeKind:
 
 
 def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.DataFrame:
-    """The area's observed, estimated, projected and target values, and for a reduction target the straight
+    """The area's own, estimated, projected and target values, and for a reduction target the straight
     path from the base year's observed value to the target (kind "path"); no estimates nor projection for
-    an indicator the site does not project (is_projected)."""
-    kinds = (
-        ["observed", "estimate", "projection", "target"] if is_projected(entry) else ["observed", "target"]
-    )
+    an indicator the site does not project (is_projected). The indicator's own values (of its stored kind,
+    Indicator.value_kind: target_derived, assumption or observed) are kind "observed" here, the chart's
+    name for the series' own values (charts.indicator_history names them by its observed_as)."""
+    own = entry.value_kind
+    kinds = [own, "estimate", "projection", "target"] if is_projected(entry) else [own, "target"]
     part = values.filter((pl.col("area") == area) & pl.col("kind").is_in(kinds)).select(
         "period",
-        "kind",
+        pl.when(pl.col("kind") == own).then(pl.lit("observed")).otherwise(pl.col("kind")).alias("kind"),
         "value",
         "lower",
         "upper",
@@ -368,7 +368,7 @@ def _indicator_chart(
             unit_text=report_peers.unit_text(entry.id, lang),
             zero=entry.unit != "index",
             change=change_kind(entry),
-            observed_as=DERIVED_VALUE_KINDS.get(entry.derive.kind, "observed"),
+            observed_as=entry.value_kind,
         )
         return SiteChart(entry.id, chart, ids)
     except (rd.MissingDataError, ValueError):
@@ -420,11 +420,12 @@ def _comparison(
     lang: str,
     peers: report_peers.PeerFrames | None = None,
 ) -> Table | None:
-    """Every area's latest observed value (the main area's row marked), when the indicator has several; a
-    peer indicator's standings (`peers`, the frames its chart draws) instead, when given."""
+    """Every area's latest own value (observed, or of the indicator's stored kind: Indicator.value_kind;
+    the main area's row marked), when the indicator has several; a peer indicator's standings (`peers`,
+    the frames its chart draws) instead, when given."""
     if peers is not None:
         return _peer_comparison(peers, main, lang)
-    observed = values.filter((pl.col("kind") == "observed") & pl.col("value").is_not_null())
+    observed = values.filter((pl.col("kind") == entry.value_kind) & pl.col("value").is_not_null())
     if entry.expanded_ids() != [entry.id]:
         return None
     areas = observed.get_column("area").unique().to_list()
