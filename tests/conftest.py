@@ -176,19 +176,32 @@ def make_payload(
     )
 
 
-# The test files that take longest (pytest --durations=0 on a 2-core machine, 2026-12-07: 60–175 s each),
-# run first: each file runs whole on one worker (dev.py: --dist loadfile), and one of these dealt out
-# last would leave the other workers idle for a minute or more at the end.
+# The test files that take longest, longest first (their tests' durations summed, pytest --junitxml on the
+# 2-core machine under load, 2026-12-07: test_report.py 866 s of 6 377 s in all, down to
+# test_report_browser.py 109 s; the proportions are what count): each file runs whole on one worker
+# (dev.py: --dist loadfile; pyproject.toml's --no-loadscope-reorder keeps this order, else xdist deals the
+# files out by their number of tests), and one of these dealt out last would leave the other workers idle
+# for a minute or more at the end.
 LONGEST_FIRST = (
     "test_report.py",
     "test_site.py",
     "test_cli_locks.py",
+    "test_report_asof.py",
     "test_revisions.py",
     "test_site_browser.py",
-    "test_report_asof.py",
     "test_scheduler.py",
+    "test_untranslated.py",
     "test_kill_trials.py",
     "test_charts.py",
+    "test_outlook_consistency.py",
+    "test_report_atomic.py",
+    "test_report_print.py",
+    "test_plausibility.py",
+    "test_phone_layouts.py",
+    "test_provisional.py",
+    "test_storage.py",
+    "test_citation.py",
+    "test_report_browser.py",
 )
 
 
