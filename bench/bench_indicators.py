@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import common  # noqa: F401  polars' allocator set as in every kestava process (common.allocator)
 
@@ -1047,19 +1047,24 @@ def _compare(
     return problems
 
 
+# the kinds of the indicators' own derived values (indicators.catalogue.Indicator.value_kind)
+OWN_KINDS: Final = ("observed", "target_derived", "assumption")
+
+
 def sanity_check(ours: TrackerResult, theirs: PandasResult) -> list[str]:
     """Every derived value, target, path, projection/estimate (value and band) and method status/ratio."""
     values = ours.values.with_columns(pl.col("period").cast(pl.Int64, strict=False).alias("year"))
     derived = pl.from_pandas(pd.concat(theirs.derived.values(), ignore_index=True))
     problems = _compare(
         "observed",
-        values.filter(pl.col("kind") == "observed").select("indicator", "area", "period", "value"),
+        # the indicators' own values: observed, or a target's residual, or an assumption
+        values.filter(pl.col("kind").is_in(OWN_KINDS)).select("indicator", "area", "period", "value"),
         derived.select("indicator", "area", "period", pl.col("value").cast(pl.Float64)),
         ["indicator", "area", "period"],
         ["value"],
     )
     unchecked = set(values["kind"].unique()) - {
-        "observed",
+        *OWN_KINDS,
         "target",
         "path",
         "path_from_latest",

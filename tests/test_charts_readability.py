@@ -3,6 +3,7 @@ the marks, texts that read naturally in every language (the review of report 202
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -383,3 +384,28 @@ def test_a_drawn_chart_tells_screen_readers_nothing_in_english(lang: str) -> Non
     english = [label for label in labels if re.search(r"\b(axis|legend|scale|values from)\b", label, re.I)]
     assert english == [], english
     assert "aria-hidden" in svg  # the guides are there, hidden
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_peer_bars_without_changes_are_named_and_their_axis_ends_at_a_round_number(lang: str) -> None:
+    """OECD's public-transport chart (one year: no changes) drew twenty bars without the cities' names (the
+    labels' layer took away the axis the layers shared) and its share's axis ran to 120 %."""
+    import vl_convert as vlc
+
+    from ingest.peers import load_peers
+
+    ranked, _ = covenant_like(2020, 2020)
+    chart = peer_comparison(ranked, meta=META, lang=lang, indicator="Osuus", unit_text="%", source="oecd")
+    spec = dict(chart.to_dict())
+    svg = vlc.vegalite_to_svg(spec)
+    names = {p.area: str(p.name[lang]) for p in load_peers()}  # type: ignore[index]
+    shown = [names[a] for a in ranked.get_column("area")]
+    assert all(f">{html.escape(name, quote=False)}<" in svg for name in shown), shown
+    bar = next(u for u in units(spec) if mark(u) == "bar")
+    ticks = bar["encoding"]["x"]["axis"]["values"]
+    largest = float(ranked.get_column("value").max())  # type: ignore[arg-type]
+    far = bar["encoding"]["x"]["scale"]["domain"][1]
+    step = ticks[1] - ticks[0]
+    assert ticks[0] == 0 and ticks[-1] <= far and ticks[-2] < largest, ticks
+    # the round number at or above the largest value, unless the scale stops short of it
+    assert ticks[-1] >= largest or ticks[-1] + step > far, (ticks, far)
