@@ -141,3 +141,17 @@ def test_the_sector_chart_draws_1990_as_a_readable_column_and_its_gap_note_whole
         half = len(lines) * 6.5 if upright else max(text_width(line, 10) for line in lines) / 2
         x_2000 = min(c["x"] for c in columns) + 10 * year_px
         assert column_end <= note["x"] - half and note["x"] + half <= x_2000, (note, column_end, x_2000)
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_no_report_chart_writes_text_below_the_body_size(loaded_engine: Engine) -> None:
+    """The progress grid's status cells, the gap notes ("ei tietoja 1991–1999"), the weekly chart's note of
+    an incomplete week, the circular economy's and the freshness chart's labels were 10 px on a desktop
+    (the audit of 2026-12-07): every chart's smallest text is the theme's 11 px."""
+    body = theme.theme_config()["config"]["axis"]["labelFontSize"]
+    today = datetime.now(HELSINKI_TZ).date()
+    built, _ = weekly._all_builders(loaded_engine, "fi", today, {})
+    for name, build in sorted(built.items()):
+        chart, _ = build()
+        _, smallest, _ = _svg_facts(chart.to_dict(validate=False))
+        assert smallest >= body, (name, smallest)

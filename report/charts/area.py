@@ -168,7 +168,7 @@ def sector_area(
         into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
         shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
         room = f"width * {last - first + 2} / {span} - {into} * {bar}"
-        size = 11 if phone else 10  # a phone's text at the report's body size
+        size = 11  # the report's body size, on a phone too
         wide = max(text_width(line, size) for line in t("gap.label", lang, years=row["years"]).split("\n"))
         layers.append(
             _gap_labels(

@@ -167,7 +167,7 @@ def circular_economy(
         .mark_point(shape="diamond", filled=True, size=90)
         .encode(y=rate_y, color=colour, tooltip=target_tips),
         _years(alt.Chart(target_df))
-        .mark_text(dy=-12, fontWeight="bold", fontSize=11 if phone else 10)
+        .mark_text(dy=-12, fontWeight="bold", fontSize=11)
         .encode(y=rate_y, text=alt.Text("label:N")),
     ]
     panels = (

@@ -453,7 +453,7 @@ def _gap_labels(
     *,
     angle: alt.ExprRef | None = None,
     x_offset: alt.ExprRef | None = None,
-    size: int = 10,
+    size: int = 11,
 ) -> alt.Chart:
     """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there).
     angle, x_offset: the text's, as Vega expressions of the plot's width; None: level, at the gap's middle.

@@ -212,7 +212,7 @@ def progress_dashboard(
         )
         text = (
             alt.Chart(df)
-            .mark_text(fontSize=10, lineBreak="\n", lineHeight=12)
+            .mark_text(fontSize=11, lineBreak="\n", lineHeight=13)
             .encode(
                 x=x,
                 y=y,

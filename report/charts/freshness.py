@@ -252,7 +252,7 @@ def data_freshness(
             dy=-4,
             y=0,
             color=th.MUTED_TEXT,
-            fontSize=11 if phone else 10,
+            fontSize=11,
         )
         .encode(x=x("x")),
         alt.Chart(pl.DataFrame(marker_rows))

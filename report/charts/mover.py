@@ -175,7 +175,7 @@ def weekly_mover(
             )
             .encode(x=x, y=y_axis, tooltip=tips),
             alt.Chart(open_weeks)
-            .mark_text(dy=-12, fontSize=10, fontStyle="italic", color=th.MUTED_TEXT)
+            .mark_text(dy=-12, fontSize=11, fontStyle="italic", color=th.MUTED_TEXT)
             .encode(x=x, y=y_axis, text=alt.Text("period_note:N")),
         ]
     last_week, last_value = max((w, v) for y, w, v in rows if y == cur)
