@@ -532,20 +532,27 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
             when(j.next_run) + (f" [red]({overdue})" if j.overdue else ""),
         )
     console.print(jobs)
-    if report.indicators:
-        failed = Table(title=t("cli_status.title_indicators", lang))
-        for name in words("indicator", "computed", "error"):
-            failed.add_column(name, overflow="fold")
-        for i in report.indicators:
-            failed.add_row(i.indicator, when(i.computed_at), i.error)
-        console.print(failed)
-    if report.waiting:
-        waiting = Table(title=t("cli_status.title_waiting", lang))
-        for name in words("indicator", "waiting_since", "waiting_for"):
-            waiting.add_column(name, overflow="fold")
-        for w in report.waiting:
-            waiting.add_row(w.indicator, when(w.since), w.why)
-        console.print(waiting)
+    # the indicators whose last compute failed, then those waiting for a first load of their data
+    for title, columns, rows in (
+        (
+            "title_indicators",
+            ("computed", "error"),
+            [(i.indicator, i.computed_at, i.error) for i in report.indicators],
+        ),
+        (
+            "title_waiting",
+            ("waiting_since", "waiting_for"),
+            [(w.indicator, w.since, w.why) for w in report.waiting],
+        ),
+    ):
+        if not rows:
+            continue
+        indicators = Table(title=t(f"cli_status.{title}", lang))
+        for name in words("indicator", *columns):
+            indicators.add_column(name, overflow="fold")
+        for indicator, moment, text in rows:
+            indicators.add_row(indicator, when(moment), text)
+        console.print(indicators)
     if report.disks:
         from report.i18n import format_number
 
