@@ -248,10 +248,6 @@ def indicator_values(
     )
 
 
-# the name report.reconcile_chart reads them by (the values as stored are those the API gives)
-stored_indicator_values = indicator_values
-
-
 def assessments(
     indicator: str | Sequence[str] | None = None,
     *,

@@ -65,7 +65,7 @@ def reconciliation_frame(
     check = (catalogue or load_indicator_catalogue()).get(indicator)
     if not isinstance(check.derive, ReconcileDerivation):
         raise ValueError(f"{NAME}: indicator {indicator!r} is not a reconcile derivation")
-    frame = query.stored_indicator_values(
+    frame = query.indicator_values(
         indicator, area=list(areas) if areas else None, kind="observed", engine=engine
     )
     frame = frame.filter(pl.col("value").is_not_null() & pl.col("year").is_not_null())
