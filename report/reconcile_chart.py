@@ -192,8 +192,7 @@ def cross_source_checks(
     years = sorted({yr for _, yr, _ in rows})
     gap_rows = [{**r, "value": (tolerance + reach) / 2} for r in _gap_rows(dict.fromkeys(years, 0.0))]
     if gap_rows:
-        size = 11  # the report's body size, on a phone too
-        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title), lang, size=size))
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title), lang))
     chart = _layer(layers, meta, lang).properties(width=_PHONE_WIDTH if phone else 560, height=280)
     latest = max((yr, v) for a, yr, v in rows if a == hl)
     within = abs(latest[1]) <= tolerance + 1e-9

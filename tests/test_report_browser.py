@@ -196,6 +196,19 @@ return Array.from(document.querySelectorAll('.vis')).map(function (el) {
 """
 
 
+def _drawn_sizes(driver: Any) -> dict[str, dict[str, Any]]:
+    """DRAWN_SIZES of the loaded page's charts by their element's id, once every chart is drawn (or after
+    60 s, as they then are)."""
+    deadline = time.monotonic() + 60
+    charts: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        charts = driver.execute_script(DRAWN_SIZES)
+        if charts and all(c["state"] for c in charts):
+            break
+        time.sleep(0.2)
+    return {c["id"]: c for c in charts}
+
+
 @pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
 def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
     driver: Any, report: Path
@@ -208,14 +221,7 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
     driver.set_window_size(390, 900)
     try:
         driver.get(report.resolve().as_uri())
-        deadline = time.monotonic() + 60
-        charts: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            charts = driver.execute_script(DRAWN_SIZES)
-            if charts and all(c["state"] for c in charts):
-                break
-            time.sleep(0.2)
-        by_id = {c["id"]: c for c in charts}
+        by_id = _drawn_sizes(driver)
         own_layout = (
             "sector_waterfall",
             "per_resident_comparison",
@@ -233,13 +239,7 @@ def test_at_phone_width_the_headline_charts_are_drawn_for_the_column_not_shrunk(
         assert trajectory["titleLines"] >= 2, trajectory  # the phone's title, wrapped short
         driver.set_window_size(1280, 900)
         driver.get(report.resolve().as_uri())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            charts = driver.execute_script(DRAWN_SIZES)
-            if charts and all(c["state"] for c in charts):
-                break
-            time.sleep(0.2)
-        wide = {c["id"]: c for c in charts}
+        wide = _drawn_sizes(driver)
         for name in own_layout:  # the desktop layout: labels beside the plot, wider than a phone's
             assert wide[f"vis-{name}"]["drawn"] > by_id[f"vis-{name}"]["drawn"], name
     finally:

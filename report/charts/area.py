@@ -168,8 +168,7 @@ def sector_area(
         into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
         shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
         room = f"width * {last - first + 2} / {span} - {into} * {bar}"
-        size = 11  # the report's body size, on a phone too
-        wide = max(text_width(line, size) for line in t("gap.label", lang, years=row["years"]).split("\n"))
+        wide = max(text_width(line) for line in t("gap.label", lang, years=row["years"]).split("\n"))
         layers.append(
             _gap_labels(
                 [row],
@@ -178,7 +177,6 @@ def sector_area(
                 lang,
                 angle=alt.ExprRef(f"{room} < {wide + 8:.0f} ? 270 : 0"),
                 x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
-                size=size,
             )
         )
     chart = _layer(layers, meta, lang).properties(width=width, height=320)

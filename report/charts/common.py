@@ -453,18 +453,17 @@ def _gap_labels(
     *,
     angle: alt.ExprRef | None = None,
     x_offset: alt.ExprRef | None = None,
-    size: int = 11,
 ) -> alt.Chart:
-    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there).
-    angle, x_offset: the text's, as Vega expressions of the plot's width; None: level, at the gap's middle.
-    size: its font size (px)."""
+    """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there), at
+    the charts' 11 px body size. angle, x_offset: the text's, as Vega expressions of the plot's width; None:
+    level, at the gap's middle."""
     frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
     chart: alt.Chart = (
         alt.Chart(frame)
         .transform_calculate(**{_YEAR_T: "datetime(datum.year, datum.month, 1)"})
         .mark_text(
             lineBreak="\n",
-            fontSize=size,
+            fontSize=11,
             fontStyle="italic",
             color=th.MUTED_TEXT,
             align="center",
