@@ -639,7 +639,7 @@ def _all_builders(
 
     def freshness(phone: bool = False) -> Built:
         frame = once(("freshness", as_of, lang), lambda: rd.freshness_frame(engine, as_of, lang))
-        ids = rd.latest_snapshot_ids(engine, None)
+        ids = once("latest_ids", lambda: rd.latest_snapshot_ids(engine, None))  # every language, both layouts
         if ids:
             meta = meta_of(ids, "data_freshness")
         else:  # nothing fetched yet: the sources the catalogue expects
