@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from common.payload import Payload, RequestSpec
 from storage.engine import open_database
@@ -59,12 +61,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 class LoadedTemplates:
-    """The bundled snapshot ingested and computed once per backend in a test process, and copied for each
-    fixture that wants it loaded (2–3 s a load, a copy 0.1–0.5 s): a SQLite file copied, a PostgreSQL
-    database made with CREATE DATABASE … TEMPLATE."""
+    """The bundled snapshot ingested and computed once per backend in a test run, shared by the run's
+    xdist workers, and copied for each fixture that wants it loaded (a load takes seconds, a copy 0.1–0.5 s):
+    a SQLite file copied, a PostgreSQL database made with CREATE DATABASE … TEMPLATE.
 
-    def __init__(self, folder: Path) -> None:
+    The first worker to want a backend makes it under a file lock in folder (shared by the workers) and
+    leaves a marker; the others wait for the lock and use it. The PostgreSQL template is named after the
+    run (template_name), and the controller drops it when the run ends (pytest_sessionfinish)."""
+
+    def __init__(self, folder: Path, run_id: str) -> None:
         self.folder = folder
+        self.run_id = run_id
         self.made: dict[str, str] = {}  # backend: the SQLite file, or the PostgreSQL database's name
 
     def _make(self, backend: str) -> str:
@@ -72,13 +79,16 @@ class LoadedTemplates:
         from ingest.run import ingest
 
         folder = self.folder / backend
+        if folder.exists():  # a worker that failed while making it: start again
+            shutil.rmtree(folder)
         folder.mkdir()
         if backend == "sqlite":
             name = str(folder / "loaded.sqlite3")
             url = f"sqlite:///{name}"
         else:
-            name = f"kt_tpl_{uuid.uuid4().hex[:12]}"
+            name = template_name(self.run_id)
             with _pg_admin().connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
         engine = open_database(url)
@@ -91,13 +101,21 @@ class LoadedTemplates:
             engine.dispose()  # a template database takes no copy while a session is connected to it
         return name
 
+    def _template(self, backend: str) -> str:
+        """The backend's template, made by the first worker that wants it (the others wait for it)."""
+        if backend not in self.made:
+            marker = self.folder / f"{backend}.made"
+            with FileLock(self.folder / f"{backend}.lock"):
+                if not marker.exists():
+                    marker.write_text(self._make(backend), encoding="utf-8")
+            self.made[backend] = marker.read_text(encoding="utf-8")
+        return self.made[backend]
+
     @contextmanager
     def copy(self, backend: str, folder: Path) -> Iterator[str]:
         """A URL to a database of its own holding the bundled data loaded and computed, with a copy of its
         raw store in folder / "raw" (the stored paths are relative to the store's root)."""
-        if backend not in self.made:
-            self.made[backend] = self._make(backend)
-        template = self.made[backend]
+        template = self._template(backend)
         shutil.copytree(self.folder / backend / "raw", folder / "raw")
         if backend == "sqlite":
             target = folder / f"loaded-{uuid.uuid4().hex[:8]}.sqlite3"
@@ -115,18 +133,50 @@ class LoadedTemplates:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
-    def drop(self) -> None:
-        if "postgresql" in self.made:
-            with _pg_admin().connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.made["postgresql"]}" WITH (FORCE)'))
+
+def template_name(run_id: str) -> str:
+    """The PostgreSQL template database of a test run."""
+    return f"kt_tpl_{run_id[:16]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller names the run (xdist hands the name to its workers), so that they share templates."""
+    if not hasattr(config, "workerinput") and config.getoption("testrunuid", None) is None:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def _run_id(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["testrunuid"] if workerinput else config.getoption("testrunuid"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (or the only process) drops the run's PostgreSQL template once every worker is done."""
+    if hasattr(session.config, "workerinput"):
+        return
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(
+                text(f'DROP DATABASE IF EXISTS "{template_name(_run_id(session.config))}" WITH (FORCE)')
+            )
+    except OperationalError:  # no server: nothing was made on it (the tests that need it have failed)
+        pass
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def loaded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedTemplates]:
-    """The bundled data loaded once per backend in this test process, to be copied (LoadedTemplates)."""
-    templates = LoadedTemplates(tmp_path_factory.mktemp("loaded-templates"))
-    yield templates
-    templates.drop()
+def loaded_templates(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> LoadedTemplates:
+    """The bundled data loaded once per backend in this test run, to be copied (LoadedTemplates): in the
+    folder the run's workers share (the parent of each worker's own temporary folder)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if hasattr(request.config, "workerinput") else base
+    folder = shared / "loaded-templates"
+    folder.mkdir(exist_ok=True)
+    return LoadedTemplates(folder, _run_id(request.config))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
