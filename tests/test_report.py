@@ -15,6 +15,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -197,16 +198,70 @@ def full(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> wee
     return weekly.build_report(loaded_engine, weekly.parse_week(this_week()), lang="fi", out_dir=out)
 
 
+class TickingClock(datetime):
+    """A clock that moves a minute every time it is read: one run that asked it twice would say two times."""
+
+    given: list[datetime] = []  # noqa: RUF012 - the readings of every run on this clock, in order
+
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:
+        reading = datetime.now(tz) + timedelta(minutes=len(TickingClock.given) + 1)
+        TickingClock.given.append(reading)
+        return reading
+
+
+@dataclass
+class OneRun:
+    """One run of build_reports (every language, no images), watched: how often it computed the changes
+    and read each chart's data, on a clock that moves a minute every time it is read."""
+
+    results: dict[str, weekly.ReportResult]
+    period: weekly.ReportPeriod
+    out_dir: Path
+    changes_calls: int
+    frame_reads: Counter[str]
+
+
+FRAME_READERS = (
+    "trajectory_inputs",
+    "sector_frame",
+    "per_resident_frame",
+    "circular_frame",
+    "balance_frames",
+)
+
+
 @pytest.fixture(scope="module")
-def light(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The Swedish and English weekly reports without images (the HTML and the CSVs)."""
-    out = tmp_path_factory.mktemp("light")
-    return {
-        lang: weekly.write_weekly_report(
-            loaded_engine, lang=lang, week=this_week(), out_dir=out, images=False
-        )
-        for lang in ("sv", "en")
-    }
+def one_run(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> OneRun:
+    """The languages' reports of one run, shared by the tests that look at a run as a whole (its watchers
+    only count calls, so the pages are the run's own)."""
+    out = tmp_path_factory.mktemp("one-run")
+    changes_calls: list[tuple[Any, ...]] = []
+    frame_reads: Counter[str] = Counter()
+
+    def counted(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if name == "changes":
+                changes_calls.append(args)
+            else:
+                frame_reads[name] += 1
+            return original(*args, **kwargs)
+
+        return call
+
+    period = weekly.parse_week(this_week())
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("changes", *FRAME_READERS):
+            patch.setattr(rd, name, counted(name, getattr(rd, name)))
+        patch.setattr(weekly, "datetime", TickingClock)
+        results = weekly.build_reports(loaded_engine, period, out_dir=out, images=False)
+    return OneRun(results, period, out, len(changes_calls), frame_reads)
+
+
+@pytest.fixture(scope="module")
+def light(one_run: OneRun) -> dict[str, Path]:
+    """The Swedish and English weekly reports without images (the HTML and the CSVs), of one_run."""
+    return {lang: one_run.results[lang].path for lang in ("sv", "en")}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -989,68 +1044,43 @@ def test_method_notes_in_every_language(full: weekly.ReportResult, light: dict[s
         assert ("a", "href", "#method-notes") in page.attrs  # listed in the contents
 
 
-def test_changes_are_computed_once_for_all_languages(
-    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[Any, ...]] = []
-    real = rd.changes
-
-    def counting(*args: Any, **kwargs: Any) -> rd.Changes:
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(rd, "changes", counting)
-    period = weekly.parse_week(this_week())
-    results = weekly.build_reports(loaded_engine, period, out_dir=tmp_path, images=False)
-    assert len(calls) == 1
-    assert list(results) == list(LANGS)
-    for lang, result in results.items():
-        assert result.path == tmp_path / period.key / lang / "report.html"
+def test_changes_are_computed_once_for_all_languages(one_run: OneRun) -> None:
+    assert one_run.changes_calls == 1
+    assert list(one_run.results) == list(LANGS)
+    for lang, result in one_run.results.items():
+        assert result.path == one_run.out_dir / one_run.period.key / lang / "report.html"
         text = " ".join(parse(result.path).text)
-        assert t("report.changes_heading_week", lang, week=period.number) in text
+        assert t("report.changes_heading_week", lang, week=one_run.period.number) in text
 
 
-def test_one_run_says_one_compile_time_in_every_language(
-    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_one_run_says_one_compile_time_in_every_language(one_run: OneRun) -> None:
     """The languages of one run are one report: each says the same compile time in its period line and
     footer (each language asking the clock when it was finished said 23.18 in Finnish, 23:19 in the
-    others). The clock here moves a minute every time it is read."""
-
-    class Ticking(datetime):
-        reads = 0
-
-        @classmethod
-        def now(cls, tz: Any = None) -> Any:
-            Ticking.reads += 1
-            return datetime.now(tz) + timedelta(minutes=Ticking.reads)
-
-    monkeypatch.setattr(weekly, "datetime", Ticking)
-    monkeypatch.setattr(weekly, "format_datetime", lambda value, lang: f"T{value:%d%H%M%S%f}")
-    results = weekly.build_reports(
-        loaded_engine, weekly.parse_week(this_week()), out_dir=tmp_path, images=False
-    )
+    others). The run's clock moved a minute every time it was read (TickingClock)."""
     shown = {}
-    for lang, result in results.items():
+    for lang, result in one_run.results.items():
         html = result.path.read_text(encoding="utf-8")
-        footer = re.escape(t("report.footer", lang, generated="@@")).replace("@@", r"(T\d+)")
+        footer = re.escape(t("report.footer", lang, generated="@@")).replace("@@", "([^<]+?)")
         found = re.search(footer, html)
         assert found is not None, lang
         shown[lang] = found[1]
         assert shown[lang] in html[: html.index(found[0])]  # the period line says it too
-    assert len(set(shown.values())) == 1, shown
+    # one reading of the clock, each language's format of it (two readings are a minute apart)
+    readings = [r.replace(tzinfo=None) for r in TickingClock.given]
+    said = [r for r in readings if all(i18n.format_datetime(r, lang) == shown[lang] for lang in shown)]
+    assert len(said) == 1, (shown, readings)
 
 
 def test_every_language_is_started_before_the_first_is_finished_and_each_is_published_alone(
-    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    one_run: OneRun, loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """build_reports builds every language's charts (handing their drawings to the workers) before it
     waits for the first language's drawings; each language is then published when it is finished, so a
     failure while finishing one leaves the languages finished before it published and the others at their
     previous report, with no unpublished folder left beside them."""
-    period = weekly.parse_week(this_week())
-    before = weekly.build_reports(loaded_engine, period, out_dir=tmp_path, images=False)
-    previous = {lang: result.path.read_text(encoding="utf-8") for lang, result in before.items()}
+    shutil.copytree(one_run.out_dir, tmp_path, dirs_exist_ok=True)  # the previous complete reports
+    week = tmp_path / one_run.period.key
+    previous = {lang: (week / lang / "report.html").read_text(encoding="utf-8") for lang in LANGS}
     events: list[tuple[str, str]] = []
     start, finish = weekly._start_report, weekly._finish_report
 
@@ -1068,9 +1098,8 @@ def test_every_language_is_started_before_the_first_is_finished_and_each_is_publ
     monkeypatch.setattr(weekly, "_finish_report", finished)
     monkeypatch.setattr(weekly, "format_datetime", lambda *_: "GENERATED-AGAIN")  # the new pages differ
     with pytest.raises(RuntimeError, match="sv failed"):
-        weekly.build_reports(loaded_engine, period, out_dir=tmp_path, images=False)
+        weekly.build_reports(loaded_engine, one_run.period, out_dir=tmp_path, images=False)
     assert events == [("start", "fi"), ("start", "sv"), ("start", "en"), ("finish", "fi"), ("finish", "sv")]
-    week = tmp_path / period.key
     assert "GENERATED-AGAIN" in (week / "fi" / "report.html").read_text(encoding="utf-8")  # published
     for lang in ("sv", "en"):  # the previous complete report, as it was
         assert (week / lang / "report.html").read_text(encoding="utf-8") == previous[lang]
@@ -1359,30 +1388,12 @@ def test_charts_show_without_javascript(full: weekly.ReportResult) -> None:
     assert t("report.no_js", "fi") in html and "<noscript><p>" in html
 
 
-def test_the_languages_of_one_run_read_each_charts_data_once(
-    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: Counter[str] = Counter()
-    for name in (
-        "trajectory_inputs",
-        "sector_frame",
-        "per_resident_frame",
-        "circular_frame",
-        "balance_frames",
-    ):
-        original = getattr(rd, name)
-
-        def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
-            calls[_name] += 1
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(rd, name, counted)
-    results = weekly.build_reports(
-        loaded_engine, weekly.parse_week(this_week()), ("fi", "sv", "en"), out_dir=tmp_path, images=False
-    )
-    assert calls == dict.fromkeys(calls, 1) and len(calls) == 5, calls  # not once per language
+def test_the_languages_of_one_run_read_each_charts_data_once(one_run: OneRun) -> None:
+    assert one_run.frame_reads == dict.fromkeys(FRAME_READERS, 1), (
+        one_run.frame_reads
+    )  # not once per language
     # and each language drew them: the same numbers under three languages' headers
-    tables = {lang: r.path.parent / "sector_waterfall.csv" for lang, r in results.items()}
+    tables = {lang: r.path.parent / "sector_waterfall.csv" for lang, r in one_run.results.items()}
     assert len({path.read_text(encoding="utf-8") for path in tables.values()}) == 3
 
 
