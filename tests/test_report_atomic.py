@@ -24,8 +24,7 @@ import pytest
 from common import atomic
 from common.atomic import publish_directory, publish_file, recover
 from report import weekly
-from storage.rawstore import RawStore
-from tests.conftest import LOADED_TODAY, fresh_database
+from tests.conftest import LoadedTemplates
 
 KESTAVA = Path(sys.executable).with_name("kestava")
 # Replay a failure with KESTAVA_KILL_SEED=<the printed seed>; KESTAVA_KILL_TRIALS=n for a longer run.
@@ -197,25 +196,17 @@ def _fingerprint(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def report_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment for `kestava report` on a SQLite database loaded from the bundled snapshot.
+def report_env(
+    tmp_path_factory: pytest.TempPathFactory, loaded_templates: LoadedTemplates
+) -> Iterator[dict[str, str]]:
+    """Environment for `kestava report` on a SQLite database loaded from the bundled snapshot (a copy of
+    the run's loaded template).
 
     One backend is enough here: what is under test is how the files reach the disk, and the report reads
     the database the same way on both (tests/test_report.py covers both).
     """
-    from common.config import get_settings
-    from indicators.engine import compute
-    from ingest.run import ingest
-    from storage.engine import open_database
-
     folder = tmp_path_factory.mktemp("kill")
-    with fresh_database("sqlite", folder) as url:
-        engine = open_database(url)
-        snapshot = get_settings().snapshot_dir
-        outcomes = ingest(engine, RawStore(folder / "raw"), offline=True, snapshot_dir=snapshot)
-        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
-        assert not compute(engine, today=LOADED_TODAY).errors
-        engine.dispose()
+    with loaded_templates.copy("sqlite", folder) as url:
         yield {**os.environ, "KESTAVA_DATABASE_URL": url, "KESTAVA_DATA_DIR": str(folder / "data")}
 
 
