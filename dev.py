@@ -82,7 +82,8 @@ def main(argv: list[str]) -> None:
         # each test file runs whole on one worker, so that its module fixtures (a loaded database, a built
         # site, rendered reports) are made once, not again each time a worker comes back to the file
         # (loadgroup dealt ungrouped tests out one by one: 23 % more CPU)
-        sh(BIN / "pytest", *(argv[1:] or ["-n", "3", "--dist", "loadfile"]), env=env)
+        # --durations: CI's log names the slowest tests, where the suite's time goes
+        sh(BIN / "pytest", *(argv[1:] or ["-n", "3", "--dist", "loadfile", "--durations=40"]), env=env)
 
 
 if __name__ == "__main__":
