@@ -76,6 +76,25 @@ WCAG_GRAPHICS_CONTRAST: Final = 3.0
 VERMILLION_TEXT: Final = "#BE5400"
 ORANGE_MARK: Final = "#C28600"
 
+# How the report's trajectory chart and the site's indicator charts draw the series they share, so a reader
+# who has learnt one reads the other alike: the history, the trend projection, the required path from the
+# latest year to the target, the linear path from the base year and the target (colour, and dash as a
+# Vega strokeDash: [1, 0] solid).
+SERIES_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "history": OKABE_ITO["blue"],
+        "projection": ORANGE_MARK,
+        "path": OKABE_ITO["bluish_green"],
+        "base_path": OKABE_ITO["reddish_purple"],
+        # black, not vermillion: beside the trend's gold the two were hard to tell apart
+        "target": TEXT_COLOUR,
+    }
+)
+SERIES_DASHES: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
+    {"history": (1, 0), "projection": (1, 0), "path": (7, 4), "base_path": (2, 3), "target": (2, 3)}
+)
+BAND_OPACITY: Final = 0.22  # a projection's prediction band, in the projection's colour
+
 # Progress levels (progress dashboard), a blue-to-vermillion order that survives colour-vision deficiency.
 LEVEL_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
     {

@@ -8,10 +8,13 @@ from typing import Any
 import polars as pl
 import pytest
 
+from report import charts
 from report import theme as th
 from report.charts import ChartMeta, chart_decimals, chart_table, indicator_history
 from report.charts.indicator import LABEL_GAP
+from report.i18n import t
 from report.weekly import frame_table
+from tests import test_charts
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
 
@@ -145,8 +148,7 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     estimate = legend["Preliminary estimate"]
     assert estimate["shape"] == "square" and estimate["fill"] == th.BACKGROUND
     assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
-    assert legend["Trend projection"]["strokeDash"] == [5, 4]
-    assert legend["Linear path to the target"]["strokeDash"] == [2, 3]
+    assert legend["Linear path to the target"]["strokeDash"] != legend["Observed"]["strokeDash"]
     assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"
     for line in ("Trend projection", "Linear path to the target"):
         assert legend[line]["fill"] == "transparent" and legend[line]["shape"].startswith("M")
@@ -381,3 +383,53 @@ def test_an_incomplete_week_is_drawn_hollow_and_named_in_the_alt_text() -> None:
         (data,) = spec["datasets"].values()
         assert [row["legend"] for row in data] == [observed, observed, name]
         assert spec["description"].endswith(sentence), (lang, spec["description"])
+
+
+def _series_marks(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The report trajectory chart's series: each one's colour and dash, from its colour and dash scales."""
+    marks: dict[str, dict[str, Any]] = {}
+    for layer in spec["layer"]:
+        for channel in ("color", "strokeDash"):
+            encoding = layer.get("encoding", {}).get(channel)
+            if encoding and "scale" in encoding:
+                for name, value in zip(encoding["scale"]["domain"], encoding["scale"]["range"], strict=True):
+                    marks.setdefault(name, {})[channel] = value
+    return marks
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_the_site_draws_each_series_in_the_colour_and_dash_of_the_reports_trajectory_chart(lang: str) -> None:
+    """A reader of the weekly report and of the site sees one trend, one linear path and one target, not a
+    grey dashed trend and a red path on the site beside an orange trend and a purple path in the report."""
+    report = _series_marks(
+        charts.emissions_trajectory(
+            test_charts.history(), test_charts.projection(), meta=META, target=test_charts.TARGET, lang=lang
+        ).to_dict()
+    )
+    frame = _frame(
+        [
+            ("1990", "observed", 1060.0),
+            ("2024", "observed", 712.0),
+            ("2026", "projection", 650.0),
+            ("2030", "projection", 560.0),
+            ("2030", "target", 212.0),
+            ("1990", "path", 1060.0),
+            ("2030", "path", 212.0),
+        ]
+    )
+    site = _legend(
+        indicator_history(frame, meta=META, lang=lang, name="n", area_name="a", unit_text="u").to_dict()
+    )
+    pairs = {  # the site's legend entry: the report's series drawn alike
+        t("site.kind_observed", lang): t("trajectory.series_history", lang),
+        t("site.kind_projection", lang): next(
+            n for n in report if n.startswith(t("site.kind_projection", lang))
+        ),
+        t("site.kind_path", lang): t("trajectory.series_base_path", lang, base_year=1990, target_year=2030),
+        t("site.kind_target", lang): t("trajectory.series_target", lang),
+    }
+    for on_site, in_report in pairs.items():
+        drawn = site[on_site]["stroke"]
+        assert drawn == report[in_report]["color"], (lang, on_site, drawn, report[in_report])
+    for on_site, in_report in list(pairs.items())[1:3]:  # the lines: the same dash
+        assert site[on_site]["strokeDash"] == report[in_report]["strokeDash"], (lang, on_site)

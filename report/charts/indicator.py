@@ -35,12 +35,14 @@ INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "flags": Col("str", "an observed value's source flags (common.flags)", nullable=True, required=False),
 }
 KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path")
+# the colours of the report's trajectory chart (theme.SERIES_COLOURS): this chart's path is its linear path
+# from the base year
 KIND_COLOURS: Final[Mapping[str, str]] = {
-    "observed": th.OKABE_ITO["blue"],
-    "estimate": th.OKABE_ITO["blue"],
-    "projection": th.NEUTRAL,
-    "target": th.OKABE_ITO["vermillion"],
-    "path": th.OKABE_ITO["vermillion"],
+    "observed": th.SERIES_COLOURS["history"],
+    "estimate": th.SERIES_COLOURS["history"],
+    "projection": th.SERIES_COLOURS["projection"],
+    "target": th.SERIES_COLOURS["target"],
+    "path": th.SERIES_COLOURS["base_path"],
 }
 # how the title states the change since the first period: "relative" (a per cent of the first value), "points"
 # (the difference, for a percentage: "+18.8 percentage points") or "none" (a series that is itself a change
@@ -87,9 +89,9 @@ MARK_DASHES: Final[Mapping[str, list[int]]] = {
     "provisional": [1, 0],
     "incomplete": [1, 0],
     "estimate": [1, 0],
-    "projection": [5, 4],
-    "target": [1, 0],
-    "path": [2, 3],
+    "projection": list(th.SERIES_DASHES["projection"]),
+    "target": [1, 0],  # a point
+    "path": list(th.SERIES_DASHES["base_path"]),
 }
 
 
@@ -132,8 +134,9 @@ def indicator_history(
     observed_as: str = "observed",
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
-    projection dashed in its band, the straight path from the base year to the target dotted, and the target
-    as a marked point; the title states the latest value and the change since the first period.
+    projection in its band, the straight path from the base year to the target dotted, and the target as a
+    marked point, each in the colour and dash of the report's trajectory chart (theme.SERIES_COLOURS);
+    the title states the latest value and the change since the first period.
 
     frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
     zero: the value axis starts at 0 (as the report's charts do), so that a cut is drawn in proportion;
@@ -259,7 +262,7 @@ def indicator_history(
     if band.height:
         layers.append(
             alt.Chart(band)
-            .mark_area(opacity=0.18, color=th.NEUTRAL)
+            .mark_area(opacity=th.BAND_OPACITY, color=KIND_COLOURS["projection"])
             .encode(x=x, y=alt.Y("lower:Q", title=unit_text), y2=alt.Y2("upper:Q"))
         )
     # the observed line one colour through its flagged points (a colour by entry would cut it there)

@@ -133,23 +133,9 @@ def emissions_trajectory(
         "base_path": t("trajectory.series_base_path", lang, base_year=base_year, target_year=target_year),
         "target": t("trajectory.series_target", lang),
     }
-    colours = {
-        "history": th.OKABE_ITO["blue"],
-        "projection": th.ORANGE_MARK,
-        "path": th.OKABE_ITO["bluish_green"],
-        "base_path": th.OKABE_ITO["reddish_purple"],
-        # black, not vermillion: beside the trend's gold the two were hard to tell apart
-        "target": th.TEXT_COLOUR,
-    }
+    colours = dict(th.SERIES_COLOURS)  # as the site's indicator charts draw them (theme.SERIES_COLOURS)
     # each series' line as drawn: the legend shows the same dashes (a strokeDash legend with its colour)
-    dashes = {
-        "history": [1, 0],
-        "estimate": _dash(True),
-        "projection": [1, 0],
-        "path": [7, 4],
-        "base_path": [2, 3],
-        "target": [2, 3],
-    }
+    dashes = {key: list(dash) for key, dash in th.SERIES_DASHES.items()} | {"estimate": _dash(True)}
     series["estimate"] = est_label
     colours["estimate"] = colours["history"]
     # a line segment touching an estimated year is dashed: a series of its own in the lines' legend
@@ -298,7 +284,7 @@ def emissions_trajectory(
     layers: list[alt.Chart] = []
     if proj_rows:
         proj_df = pl.DataFrame(proj_rows).with_columns(series=pl.lit(series["projection"]))
-        band = _years(alt.Chart(proj_df)).mark_area(opacity=0.22, color=colours["projection"])
+        band = _years(alt.Chart(proj_df)).mark_area(opacity=th.BAND_OPACITY, color=colours["projection"])
         layers.append(
             band.encode(
                 x=x,
