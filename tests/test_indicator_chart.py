@@ -415,6 +415,8 @@ def test_the_site_draws_each_series_in_the_colour_and_dash_of_the_reports_trajec
             ("2030", "target", 212.0),
             ("1990", "path", 1060.0),
             ("2030", "path", 212.0),
+            ("2024", "path_from_latest", 712.0),
+            ("2030", "path_from_latest", 212.0),
         ]
     )
     site = _legend(
@@ -426,10 +428,11 @@ def test_the_site_draws_each_series_in_the_colour_and_dash_of_the_reports_trajec
             n for n in report if n.startswith(t("site.kind_projection", lang))
         ),
         t("site.kind_path", lang): t("trajectory.series_base_path", lang, base_year=1990, target_year=2030),
+        t("site.kind_path_from_latest", lang): t("trajectory.series_path", lang),
         t("site.kind_target", lang): t("trajectory.series_target", lang),
     }
     for on_site, in_report in pairs.items():
         drawn = site[on_site]["stroke"]
         assert drawn == report[in_report]["color"], (lang, on_site, drawn, report[in_report])
-    for on_site, in_report in list(pairs.items())[1:3]:  # the lines: the same dash
+    for on_site, in_report in list(pairs.items())[1:4]:  # the lines: the same dash
         assert site[on_site]["strokeDash"] == report[in_report]["strokeDash"], (lang, on_site)

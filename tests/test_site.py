@@ -791,3 +791,21 @@ def test_an_indicator_pages_comparison_prints_the_ranking_as_the_reports_ranking
         assert len(printed) == latest.height
         assert len(set(printed)) == len(set(latest.get_column("value").to_list())), (lang, printed)
         assert any(format_number(espoo, lang, 2) in c and "◀" in c for c in cells), (lang, cells)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_indicator_pages_chart_draws_the_path_required_from_the_latest_value_as_the_report_does(
+    built: Built, lang: str
+) -> None:
+    """The report's trajectory chart draws the path required from the latest observed year to the target;
+    the emissions page drew only the linear path from 1990, so the two views showed different paths."""
+    spec = json.loads((built.site / lang / "charts" / "ghg_total.vl.json").read_text(encoding="utf-8"))
+    rows = [row for data in spec["datasets"].values() for row in data]
+    name = t("site.kind_path_from_latest", lang)
+    drawn = {row["period"]: row["value"] for row in rows if row.get("kind_name") == name}
+    stored = indicator_values("ghg_total", area="049", kind="path_from_latest", engine=built.engine)
+    assert drawn and drawn == dict(stored.select("period", "value").iter_rows())
+    latest = indicator_values("ghg_total", area="049", kind="observed", engine=built.engine)
+    assert min(drawn) == latest.get_column("period").max()  # from the latest observed year
+    layers = [layer for layer in spec["layer"] if layer.get("mark", {}).get("type") == "line"]
+    assert any("path_from_latest" in json.dumps(layer.get("transform", [])) for layer in layers)

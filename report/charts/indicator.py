@@ -28,13 +28,17 @@ LABEL_GAP: Final = 8  # px between two axis labels, at least
 INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "period": Col("str", "the period as stored: '2023', '2026-W45', '2026-11-02'"),
     "date": Col("date", "the period's first day (the x position)"),
-    "kind": Col("str", "observed, estimate, projection, target or path (two points: base and target)"),
+    "kind": Col(
+        "str",
+        "observed, estimate, projection, target, path (two points: base and target) or path_from_latest (the"
+        " engine's straight line from the latest observed value to the target)",
+    ),
     "value": Col("num", "the value in the indicator's unit"),
     "lower": Col("num", "lower bound of a projection or estimate band", nullable=True, required=False),
     "upper": Col("num", "upper bound of a projection or estimate band", nullable=True, required=False),
     "flags": Col("str", "an observed value's source flags (common.flags)", nullable=True, required=False),
 }
-KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path")
+KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path", "path_from_latest")
 # the colours of the report's trajectory chart (theme.SERIES_COLOURS): this chart's path is its linear path
 # from the base year
 KIND_COLOURS: Final[Mapping[str, str]] = {
@@ -43,6 +47,7 @@ KIND_COLOURS: Final[Mapping[str, str]] = {
     "projection": th.SERIES_COLOURS["projection"],
     "target": th.SERIES_COLOURS["target"],
     "path": th.SERIES_COLOURS["base_path"],
+    "path_from_latest": th.SERIES_COLOURS["path"],
 }
 # how the title states the change since the first period: "relative" (a per cent of the first value), "points"
 # (the difference, for a percentage: "+18.8 percentage points") or "none" (a series that is itself a change
@@ -68,6 +73,7 @@ MARK_SYMBOLS: Final[Mapping[str, str]] = {
     "projection": _LINE_SYMBOL,
     "target": "diamond",
     "path": _LINE_SYMBOL,
+    "path_from_latest": _LINE_SYMBOL,
 }
 MARK_STROKES: Final[Mapping[str, str]] = {
     **KIND_COLOURS,
@@ -83,6 +89,7 @@ MARK_FILLS: Final[Mapping[str, str]] = {
     "projection": "transparent",
     "target": KIND_COLOURS["target"],
     "path": "transparent",
+    "path_from_latest": "transparent",
 }
 MARK_DASHES: Final[Mapping[str, list[int]]] = {
     "observed": [1, 0],
@@ -92,6 +99,7 @@ MARK_DASHES: Final[Mapping[str, list[int]]] = {
     "projection": list(th.SERIES_DASHES["projection"]),
     "target": [1, 0],  # a point
     "path": list(th.SERIES_DASHES["base_path"]),
+    "path_from_latest": list(th.SERIES_DASHES["path"]),
 }
 
 
@@ -134,9 +142,10 @@ def indicator_history(
     observed_as: str = "observed",
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
-    projection in its band, the straight path from the base year to the target dotted, and the target as a
-    marked point, each in the colour and dash of the report's trajectory chart (theme.SERIES_COLOURS);
-    the title states the latest value and the change since the first period.
+    projection in its band, the straight path from the base year to the target dotted, the path required
+    from the latest observed value to the target dashed, and the target as a marked point, each in the
+    colour and dash of the report's trajectory chart (theme.SERIES_COLOURS); the title states the latest
+    value and the change since the first period.
 
     frame: INDICATOR_FRAME rows of one indicator and one area (kinds other than KINDS are refused).
     zero: the value axis starts at 0 (as the report's charts do), so that a cut is drawn in proportion;
@@ -283,12 +292,13 @@ def indicator_history(
             .mark_line()
             .encode(x=x, y=y, stroke=stroke, strokeDash=dash, tooltip=tips)
         )
-    if df.filter(pl.col("kind") == "path").height:
-        layers.append(
-            base.transform_filter(alt.datum.kind == "path")
-            .mark_line(strokeWidth=1.5)
-            .encode(x=x, y=y, stroke=stroke, strokeDash=dash, tooltip=tips)
-        )
+    for path in ("path", "path_from_latest"):
+        if df.filter(pl.col("kind") == path).height:
+            layers.append(
+                base.transform_filter(alt.datum.kind == path)
+                .mark_line(strokeWidth=1.5)
+                .encode(x=x, y=y, stroke=stroke, strokeDash=dash, tooltip=tips)
+            )
     for kind, size in (("observed", 36), ("estimate", 60), ("target", 110)):
         if df.filter(pl.col("kind") == kind).height:
             layers.append(

@@ -301,12 +301,14 @@ def change_kind(entry: Indicator) -> ChangeKind:
 
 def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.DataFrame:
     """The area's own, estimated, projected and target values, and for a reduction target the straight
-    path from the base year's observed value to the target (kind "path"); no estimates nor projection for
-    an indicator the site does not project (is_projected). The indicator's own values (of its stored kind,
-    Indicator.value_kind: target_derived, assumption or observed) are kind "observed" here, the chart's
-    name for the series' own values (charts.indicator_history names them by its observed_as)."""
+    path from the base year's observed value to the target (kind "path") and the engine's path required
+    from the latest observed value (kind "path_from_latest", as the report draws it); no estimates nor
+    projection for an indicator the site does not project (is_projected). The indicator's own values (of
+    its stored kind, Indicator.value_kind: target_derived, assumption or observed) are kind "observed" here,
+    the chart's name for the series' own values (charts.indicator_history names them by its observed_as)."""
     own = entry.value_kind
-    kinds = [own, "estimate", "projection", "target"] if is_projected(entry) else [own, "target"]
+    kinds = [own, "estimate", "projection"] if is_projected(entry) else [own]
+    kinds += ["target", "path_from_latest"]
     part = values.filter((pl.col("area") == area) & pl.col("kind").is_in(kinds)).select(
         "period",
         pl.when(pl.col("kind") == own).then(pl.lit("observed")).otherwise(pl.col("kind")).alias("kind"),
