@@ -1,0 +1,84 @@
+"""Every number a reader sees agrees with every other number on the same subject: in the weekly report and
+on the site, in Finnish, Swedish and English."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from report import charts
+from report import data as rd
+from report.i18n import LANGS
+from report.site.content import Page, SiteData, indicator_page
+from storage.engine import open_database
+from tests.conftest import LoadedTemplates
+
+# a number as the three languages print it: "2.22", "2,22", "−32,8", "320 931" (with a no-break space)
+NUMBER = r"[−+-]?\d{1,3}(?:[,\u00a0]\d{3})*(?:[.,]\d+)?"
+
+
+@pytest.fixture(scope="module")
+def site_data(
+    tmp_path_factory: pytest.TempPathFactory, loaded_templates: LoadedTemplates
+) -> Iterator[SiteData]:
+    """The bundled data loaded and computed on SQLite, read as the site's build reads it."""
+    folder = tmp_path_factory.mktemp("reader-numbers")
+    with loaded_templates.copy("sqlite", folder) as url:
+        engine: Engine = open_database(url)
+        yield SiteData(engine)
+        engine.dispose()
+
+
+def _main_row(page: Page) -> list[str]:
+    """The comparison table's row of the page's main area (marked ◀)."""
+    table = page.context["comparison"]
+    assert table is not None, page.path
+    (row,) = [r for r in table.rows if r[0].endswith("◀")]
+    return list(row)
+
+
+def _number_before_unit(text: str, unit: str) -> str:
+    """The number a text prints just before unit ("… 2.22 t CO₂e per resident (2024) …" -> "2.22")."""
+    found = re.search(rf"({NUMBER})\u00a0?{re.escape(unit)}", text)
+    assert found is not None, (unit, text)
+    return found.group(1)
+
+
+@pytest.mark.parametrize("indicator", ["ghg_per_resident", "syke_ghg_per_resident"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_pages_chart_title_prints_the_latest_value_as_its_ranking_does(
+    site_data: SiteData, indicator: str, lang: str
+) -> None:
+    """The chart's title said "2.2 t" above a comparison table that ranks the same value "2.22" (two
+    decimals to tell Espoo from its neighbours): a value is printed one way on a page."""
+    page = indicator_page(site_data, indicator, lang)
+    unit = page.context["unit"]
+    ranked = _main_row(page)[2]
+    assert ranked.endswith(unit), (ranked, unit)
+    in_table = ranked.removesuffix(unit).strip("\u00a0 ")
+    assert _number_before_unit(page.context["chart_title"], unit) == in_table
+    # the ranking tells Espoo from every other area: two areas never print alike
+    values = [r[2] for r in page.context["comparison"].rows]
+    assert len(set(values)) == len(values), values
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_report_and_the_site_print_espoos_emissions_per_resident_alike(
+    site_data: SiteData, lang: str
+) -> None:
+    """The report's per-resident comparison (Syke's municipal figures) said Espoo "2.58 t" where the site's
+    page of the same series said "2.6 t"."""
+    frame = rd.per_resident_frame(site_data.engine)  # the report's chart's frame (report.weekly)
+    meta = rd.chart_meta(site_data.engine, snapshot_ids=rd.snapshot_ids_of(frame))
+    spec = charts.per_resident_comparison(frame, meta=meta, lang=lang).to_dict(validate=False)
+    report_title = " ".join(spec["title"]["text"])
+    page = indicator_page(site_data, "syke_ghg_per_resident", lang)
+    espoo = rd.area_label("049", lang)
+    assert page.context["area"] == espoo
+    # the report's title names Espoo's value before its unit "t" (whatever follows: a year, a comparison)
+    found = re.search(rf"({NUMBER})\u00a0t\b", report_title)
+    assert found is not None, report_title
+    assert _number_before_unit(page.context["chart_title"], page.context["unit"]) == found.group(1)
