@@ -254,6 +254,20 @@ def format_percent(x: float | None, lang: str, decimals: int = 0, *, signed: boo
     return prefix + format_number(x, lang, decimals, signed=signed) + suffix
 
 
+# A change in per cent (on a base year, since a series' first period, between two years) is printed in whole
+# per cent wherever a reader sees it, in the report's headline and titles and on the site's pages alike: as
+# HSY publishes it ("−33 % on 1990" for 2024), the inventory's own precision; "−32.8 %" on one page and
+# "−33 %" in the headline read as two figures. A ranking that needs more places to tell two areas apart
+# adds them (report.site.content.value_decimals).
+CHANGE_DECIMALS: Final = 0
+
+
+def format_change(pct: float | None, lang: str, *, signed: bool = True) -> str:
+    """A change in per cent as every headline, title and table prints it: CHANGE_DECIMALS places, signed
+    ("−33 %", "-33%"), or unsigned where the sentence says the direction ("fell 33%")."""
+    return format_percent(pct, lang, CHANGE_DECIMALS, signed=signed)
+
+
 def format_quantity(x: float | None, unit: str, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
     """x with its unit as a reader sees it: a percentage in the locale's percent pattern ("48.2%" en,
     "48,2 %" fi/sv, as format_percent), any other unit after a no-break space ("712 kt CO₂e"). unit: the

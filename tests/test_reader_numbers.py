@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from report import charts
+from report import charts, weekly
 from report import data as rd
-from report.i18n import LANGS
+from report.i18n import LANGS, format_percent
 from report.site.content import Page, SiteData, indicator_page
 from storage.engine import open_database
 from tests.conftest import LoadedTemplates
@@ -82,3 +82,21 @@ def test_the_report_and_the_site_print_espoos_emissions_per_resident_alike(
     found = re.search(rf"({NUMBER})\u00a0t\b", report_title)
     assert found is not None, report_title
     assert _number_before_unit(page.context["chart_title"], page.context["unit"]) == found.group(1)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_change_on_1990_is_printed_one_way_in_the_headline_the_titles_and_the_ranking(
+    site_data: SiteData, lang: str
+) -> None:
+    """HSY's release (2025) gives Espoo's 2024 emissions as "−33 % on 1990"; the headline said "−33 %" and
+    the page of the change on 1990 "−32.8 %". Every place prints the change as the source publishes it,
+    in whole per cent, in the language's percent format."""
+    published = format_percent(-33.0, lang, 0, signed=True)
+    headline = weekly.headline_context(site_data.engine, lang)
+    assert headline is not None
+    assert published in headline["lead"], headline["lead"]
+    change_page = indicator_page(site_data, "ghg_change_on_1990", lang)
+    assert _main_row(change_page)[2] == published
+    assert re.search(rf"(?<![\d.,]){re.escape(published)}", change_page.context["chart_title"])
+    # the emissions page's title states the same change since 1990
+    assert published in indicator_page(site_data, "ghg_total", lang).context["chart_title"]

@@ -13,8 +13,8 @@ from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
 from report.i18n import (
+    format_change,
     format_number,
-    format_percent,
     format_period,
     format_period_range,
     format_quantity,
@@ -108,7 +108,7 @@ def _change_text(first: float, latest: float, change: str, lang: str) -> str | N
         return t("site.percentage_points", lang, value=format_number(latest - first, lang, 1, signed=True))
     if first <= 0:
         return None
-    return format_percent(_pct_change(latest, first), lang, signed=True)
+    return format_change(_pct_change(latest, first), lang)
 
 
 def _since(period: str, lang: str) -> str:

@@ -29,6 +29,7 @@ from report.charts.indicator import ChangeKind
 from report.charts.per_resident import _rank_decimals
 from report.export import publishable_indicator
 from report.i18n import (
+    CHANGE_DECIMALS,
     LANGS,
     catalogue_text,
     format_date,
@@ -423,19 +424,29 @@ def _latest_values(values: pl.DataFrame, entry: Indicator) -> pl.DataFrame:
     return latest.sort("value", descending=entry.direction == "increase")
 
 
-def value_decimals(latest: pl.DataFrame, lang: str) -> dict[str, int]:
+def is_base_year_change(entry: Indicator) -> bool:
+    """Whether the indicator is a change in per cent on a base year (the change on 1990): printed as the
+    report's headline and every title print a change (report.i18n.CHANGE_DECIMALS)."""
+    return isinstance(entry.derive, ChangeDerivation) and entry.derive.against == "base_year"
+
+
+def value_decimals(latest: pl.DataFrame, entry: Indicator, lang: str) -> dict[str, int]:
     """The decimals each area's latest value (_latest_values) is printed with on the indicator's page, in
-    the comparison table and the chart's title alike: the report's rule (shown_decimals), or more where it
-    prints neighbours in the ranking alike, never beyond the series' published precision."""
+    the comparison table and the chart's title alike: the report's rule (shown_decimals; a change on a
+    base year as every change, CHANGE_DECIMALS), or more where it prints neighbours in the ranking alike,
+    never beyond the series' published precision."""
     # as the report's rankings print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest
     # decimals at which they differ, not Turku, Espoo and Kauniainen all at "2.6"
     shown = latest.get_column("value").to_list()
     precision = series_precision(shown)
     ranked = _rank_decimals(shown, lang, least=0)
-    return {
-        str(r["area"]): min(max(shown_decimals(r["value"], precision), ranked), precision)
-        for r in latest.iter_rows(named=True)
-    }
+
+    def own(value: float) -> int:
+        """The value's decimals before the ranking adds any."""
+        return CHANGE_DECIMALS if is_base_year_change(entry) else shown_decimals(value, precision)
+
+    rows = latest.iter_rows(named=True)
+    return {str(r["area"]): min(max(own(r["value"]), ranked), precision) for r in rows}
 
 
 def _comparison(
@@ -455,7 +466,7 @@ def _comparison(
     latest = _latest_values(values, entry)
     if latest.height < 2:
         return None
-    decimals = value_decimals(latest, lang)
+    decimals = value_decimals(latest, entry, lang)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
@@ -708,7 +719,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
     # the main area's latest value printed as the comparison ranks it, in the chart's title too
-    decimals = value_decimals(_latest_values(values, entry), lang).get(area)
+    decimals = value_decimals(_latest_values(values, entry), entry, lang).get(area)
     site_chart = _indicator_chart(data, entry, values, area, lang, decimals)
     sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
