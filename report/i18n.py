@@ -183,10 +183,23 @@ def _catalogue_texts() -> dict[str, str]:
 def catalogue_text(text: str, lang: str) -> str:
     """A text the indicator catalogue records in English (a target's source document, a boundary) in lang:
     the [catalogue_text] translation whose English is that text; a text it does not list (a name such as
-    "HSY" or "Traficom", or one added after this release) as given."""
+    "HSY" or "Traficom", or one added after this release) as given; its numbers' signs as locale_signs
+    writes them."""
     check_lang(lang)
     key = _catalogue_texts().get(_text_key(text))
-    return t(key, lang) if key is not None else text
+    return locale_signs(t(key, lang) if key is not None else text, lang)
+
+
+# the sign of a negative number in a text written by hand (U+2212 or the hyphen-minus right before a digit,
+# after neither a letter, a digit nor a closing bracket: not "EU-27", "CO2-e" nor a date's "2026-09-30")
+_HAND_SIGN: Final = re.compile(r"(?<![\w)\]])[\u2212-](?=\d)")
+
+
+def locale_signs(text: str, lang: str) -> str:
+    """A text written by hand (the indicator catalogue's descriptions and targets' documents) with each
+    negative number's sign as format_number writes it in lang (U+2212 in fi/sv, CLDR en's hyphen-minus in
+    en), so that its "−80%" and a computed "-33%" on one English page read alike."""
+    return _HAND_SIGN.sub(_symbol(lang, "minusSign"), text)
 
 
 # ---------------------------------------------------------------------------------------------------------

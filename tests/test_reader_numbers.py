@@ -3,15 +3,18 @@ on the site, in Finnish, Swedish and English."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from sqlalchemy import Engine
 
 from report import charts, weekly
 from report import data as rd
-from report.i18n import LANGS, format_percent
+from report.i18n import LANGS, format_number, format_percent, locale_signs
+from report.site import build as site_build
 from report.site.content import Page, SiteData, indicator_page
 from storage.engine import open_database
 from tests.conftest import LoadedTemplates
@@ -100,3 +103,42 @@ def test_the_change_on_1990_is_printed_one_way_in_the_headline_the_titles_and_th
     assert re.search(rf"(?<![\d.,]){re.escape(published)}", change_page.context["chart_title"])
     # the emissions page's title states the same change since 1990
     assert published in indicator_page(site_data, "ghg_total", lang).context["chart_title"]
+
+
+def _visible(page: Page) -> str:
+    """The page as the site writes it, as a reader sees it: no tags, scripts or styles."""
+    html_text = (
+        site_build._environment()
+        .get_template(page.template)
+        .render(
+            lang=page.lang,
+            page=page.context,
+            links=site_build._page_links(page, LANGS),
+            ui=site_build._ui(page.lang),
+            demo=False,
+            t=partial(site_build._translate, lang=page.lang),
+        )
+    )
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html_text, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "\n", text))
+
+
+@pytest.mark.parametrize("indicator", ["ghg_change_on_1990", "ghg_total"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_page_writes_every_negative_number_with_one_minus_sign(
+    site_data: SiteData, indicator: str, lang: str
+) -> None:
+    """English showed the catalogue's "−80%" (U+2212) beside a computed "-33%" (CLDR en's hyphen-minus):
+    a negative number's sign is the language's, in the catalogue's texts too."""
+    shown = _visible(indicator_page(site_data, indicator, lang))
+    signs = re.findall(r"(?<![\w)\]])([\u2212-])\d", shown)
+    assert signs, shown  # the page does show a negative number (the change on 1990, the target −80 %)
+    assert set(signs) == {format_number(-1.0, lang).removesuffix("1")}, shown
+
+
+def test_a_hand_written_sign_becomes_the_languages_and_nothing_else_changes() -> None:
+    """locale_signs changes the sign of a negative number only: not a hyphen in a name or a date, nor
+    the minus of a formula."""
+    text = "target −80% (−5 kt), -3; EU-27, CO2-e, 2026-09-30, 1 − x"
+    assert locale_signs(text, "en") == "target -80% (-5 kt), -3; EU-27, CO2-e, 2026-09-30, 1 − x"
+    assert locale_signs(text, "fi") == "target −80% (−5 kt), −3; EU-27, CO2-e, 2026-09-30, 1 − x"

@@ -39,6 +39,7 @@ from report.i18n import (
     format_quantity,
     has,
     label,
+    locale_signs,
     series_precision,
     shown_decimals,
     source_text,
@@ -751,7 +752,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     context = {
         "id": indicator,
         "name": _name(entry, lang),
-        "description": entry.description.get(lang),
+        "description": locale_signs(entry.description.get(lang), lang),
         "unit": report_peers.unit_text(indicator, lang),
         "direction": t(f"site.direction_{entry.direction}", lang),
         "sdg": entry.sdg_code,
