@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 
 from report import charts, weekly
 from report import data as rd
-from report.i18n import LANGS, format_number, format_percent, locale_signs
+from report.i18n import LANGS, format_number, format_percent, locale_signs, t
 from report.site import build as site_build
 from report.site.content import Page, SiteData, indicator_page
 from storage.engine import open_database
 from tests.conftest import LoadedTemplates
+from tests.test_terms import _report_names, _site_names
 
 # a number as the three languages print it: "2.22", "2,22", "−32,8", "320 931" (with a no-break space)
 NUMBER = r"[−+-]?\d{1,3}(?:[,\u00a0]\d{3})*(?:[.,]\d+)?"
@@ -142,3 +143,25 @@ def test_a_hand_written_sign_becomes_the_languages_and_nothing_else_changes() ->
     text = "target −80% (−5 kt), -3; EU-27, CO2-e, 2026-09-30, 1 − x"
     assert locale_signs(text, "en") == "target -80% (-5 kt), -3; EU-27, CO2-e, 2026-09-30, 1 − x"
     assert locale_signs(text, "fi") == "target −80% (−5 kt), −3; EU-27, CO2-e, 2026-09-30, 1 − x"
+
+
+def _stems(text: str) -> set[str]:
+    """The words of a name by their first six letters ("Ennakkoarvio" and "Ennakkotieto": "ennakk")."""
+    return {word[:6] for word in re.findall(r"\w+", text.lower())}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_trackers_own_estimate_is_named_as_the_trackers_and_not_as_a_sources_figure(lang: str) -> None:
+    """Readers took the engine's nowcast ("Ennakkoarvio", "Preliminär uppskattning", "Preliminary
+    estimate") for the source's provisional figure ("Ennakkotieto", "Preliminär uppgift", "Provisional
+    figure"). Wherever the report and the site name an estimate, the name says it is the tracker's own,
+    with the word the site calls itself by (its title: "… – seuranta", "… – uppföljning", "… tracker"),
+    and shares no word with the source's provisional figure."""
+    statuses, estimate_header, _title = _report_names(lang)
+    names = {statuses["2024"], estimate_header, _site_names(lang)["2024"]}
+    assert len(names) == 1, names
+    (name,) = names
+    tracker = re.findall(r"\w+", t("site.site_title", lang).lower())[-1][:6]
+    assert tracker in _stems(name), (name, tracker)
+    provisional = t("trajectory.provisional", lang)
+    assert not _stems(name) & _stems(provisional), (name, provisional)
