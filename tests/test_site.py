@@ -327,7 +327,7 @@ def test_a_readers_download_opens_in_the_languages_spreadsheet_with_the_machine_
     assert cells and all(other not in c for c in cells), cells[:3]
     numbers = [float(c.replace(decimal, ".")) if c else None for c in column[words[4]]]
     assert numbers == machine["value"].to_list()  # the same numbers, not rounded
-    # the kinds in the words the report and the site give them: a nowcast is a preliminary estimate
+    # the kinds in the words the report and the site give them: a nowcast is the tracker's own estimate
     kinds = dict(zip(machine["kind"].to_list(), column[words[3]], strict=True))
     assert kinds["estimate"] == t("site.kind_estimate", lang) and kinds["observed"] == t(
         "site.kind_observed", lang
