@@ -183,10 +183,23 @@ def _catalogue_texts() -> dict[str, str]:
 def catalogue_text(text: str, lang: str) -> str:
     """A text the indicator catalogue records in English (a target's source document, a boundary) in lang:
     the [catalogue_text] translation whose English is that text; a text it does not list (a name such as
-    "HSY" or "Traficom", or one added after this release) as given."""
+    "HSY" or "Traficom", or one added after this release) as given; its numbers' signs as locale_signs
+    writes them."""
     check_lang(lang)
     key = _catalogue_texts().get(_text_key(text))
-    return t(key, lang) if key is not None else text
+    return locale_signs(t(key, lang) if key is not None else text, lang)
+
+
+# the sign of a negative number in a text written by hand (U+2212 or the hyphen-minus right before a digit,
+# after neither a letter, a digit nor a closing bracket: not "EU-27", "CO2-e" nor a date's "2026-09-30")
+_HAND_SIGN: Final = re.compile(r"(?<![\w)\]])[\u2212-](?=\d)")
+
+
+def locale_signs(text: str, lang: str) -> str:
+    """A text written by hand (the indicator catalogue's descriptions and targets' documents) with each
+    negative number's sign as format_number writes it in lang (U+2212 in fi/sv, CLDR en's hyphen-minus in
+    en), so that its "−80%" and a computed "-33%" on one English page read alike."""
+    return _HAND_SIGN.sub(_symbol(lang, "minusSign"), text)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -252,6 +265,20 @@ def format_percent(x: float | None, lang: str, decimals: int = 0, *, signed: boo
         return NOT_AVAILABLE
     prefix, suffix = _percent_affixes(lang)
     return prefix + format_number(x, lang, decimals, signed=signed) + suffix
+
+
+# A change in per cent (on a base year, since a series' first period, between two years) is printed in whole
+# per cent wherever a reader sees it, in the report's headline and titles and on the site's pages alike: as
+# HSY publishes it ("−33 % on 1990" for 2024), the inventory's own precision; "−32.8 %" on one page and
+# "−33 %" in the headline read as two figures. A ranking that needs more places to tell two areas apart
+# adds them (report.site.content.value_decimals).
+CHANGE_DECIMALS: Final = 0
+
+
+def format_change(pct: float | None, lang: str, *, signed: bool = True) -> str:
+    """A change in per cent as every headline, title and table prints it: CHANGE_DECIMALS places, signed
+    ("−33 %", "-33%"), or unsigned where the sentence says the direction ("fell 33%")."""
+    return format_percent(pct, lang, CHANGE_DECIMALS, signed=signed)
 
 
 def format_quantity(x: float | None, unit: str, lang: str, decimals: int = 0, *, signed: bool = False) -> str:

@@ -510,7 +510,7 @@ def test_trajectory_alt_text_states_the_estimate_as_an_estimate(lang: str) -> No
     description = text["description"].replace(NBSP, " ")
     fact = {"fi": "Vuonna 2022 päästöt olivat 750 kt", "sv": "År 2022 var utsläppen 750 kt"}
     assert fact.get(lang, "In 2022 emissions were 750 kt") in description
-    estimate = {"fi": "ennakkoarvio", "sv": "uppskattning", "en": "estimate"}[lang]
+    estimate = {"fi": "oma arvio", "sv": "egen uppskattning", "en": "own estimate"}[lang]
     sentences = [s for s in re.split(r"(?<=[.)])\s+(?=[A-ZÅÄÖ])", description) if "700" in s]
     assert sentences and all(estimate in s.lower() for s in sentences), sentences
     assert all("640" in s and "760" in s for s in sentences)  # with its band
@@ -532,7 +532,7 @@ def test_trajectory_title_states_the_published_finding(lang: str, expected: str)
 def test_trajectory_title_marks_an_estimate_when_nothing_is_published_after_the_base() -> None:
     only_estimates = pl.DataFrame({"year": [1990, 2023], "value": [1000.0, 700.0], "estimated": [True, True]})
     spec = charts.emissions_trajectory(only_estimates, meta=META, target=TARGET, lang="en").to_dict()
-    assert title_text(spec) == "Espoo's emissions fell 30% from 1990 to 2023 (preliminary estimate)"
+    assert title_text(spec) == "Espoo's emissions fell 30% from 1990 to 2023 (tracker's own estimate)"
 
 
 def test_trajectory_title_for_a_rise_and_an_area_without_genitive() -> None:

@@ -50,7 +50,11 @@ def test_a_gap_in_an_annual_series_breaks_the_line() -> None:
 def test_the_table_names_each_kind_in_the_charts_language() -> None:
     frame = _frame([("2023", "observed", 5.0), ("2024", "estimate", 4.0), ("2030", "target", 1.0)])
     chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="u")
-    assert chart_table(chart).get_column("kind_name").to_list() == ["Havaittu", "Ennakkoarvio", "Tavoite"]
+    assert chart_table(chart).get_column("kind_name").to_list() == [
+        "Havaittu",
+        "Seurannan oma arvio",
+        "Tavoite",
+    ]
 
 
 def test_a_value_derived_from_the_target_or_an_assumption_is_never_named_an_observation() -> None:
@@ -145,7 +149,7 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
     legend = _legend(spec)
     # the estimate was a filled square in the legend, hollow on the chart; the lines solid, drawn dashed
-    estimate = legend["Preliminary estimate"]
+    estimate = legend["Tracker's own estimate"]
     assert estimate["shape"] == "square" and estimate["fill"] == th.BACKGROUND
     assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
     assert legend["Linear path to the target"]["strokeDash"] != legend["Observed"]["strokeDash"]
@@ -215,7 +219,7 @@ def test_the_legend_names_only_the_kinds_the_chart_draws() -> None:
         for channel in ("stroke", "fill", "shape", "strokeDash")
         if channel in layer["encoding"]
     ]
-    assert domains and all(domain == ["Observed", "Preliminary estimate"] for domain in domains), domains
+    assert domains and all(domain == ["Observed", "Tracker's own estimate"] for domain in domains), domains
 
 
 def _chart_title(frame: pl.DataFrame, lang: str = "en", change: str = "relative") -> str:
@@ -269,8 +273,8 @@ def test_the_projection_of_an_estimated_year_is_the_estimate_one_row() -> None:
     )
     chart = indicator_history(frame, meta=META, lang="fi", name="n", area_name="a", unit_text="kt")
     rows = chart_table(chart).select("period", "kind_name").rows()
-    assert rows == [("2024", "Havaittu"), ("2025", "Ennakkoarvio"), ("2026", "Trendiennuste")]
-    assert _trend(chart.to_dict()) == [("2025", "Ennakkoarvio"), ("2026", "Trendiennuste")]
+    assert rows == [("2024", "Havaittu"), ("2025", "Seurannan oma arvio"), ("2026", "Trendiennuste")]
+    assert _trend(chart.to_dict()) == [("2025", "Seurannan oma arvio"), ("2026", "Trendiennuste")]
 
 
 def _trend(spec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -300,7 +304,7 @@ def test_the_dashed_trend_starts_from_the_estimate_or_the_latest_observed_value(
     spec = indicator_history(
         estimated, meta=META, lang="fi", name="n", area_name="a", unit_text="kt"
     ).to_dict()
-    assert _trend(spec)[0] == ("2025", "Ennakkoarvio")
+    assert _trend(spec)[0] == ("2025", "Seurannan oma arvio")
     observed = estimated.filter(pl.col("kind") != "estimate")
     spec = indicator_history(
         observed, meta=META, lang="fi", name="n", area_name="a", unit_text="kt"

@@ -406,7 +406,7 @@ def test_the_site_chart_says_which_values_are_provisional_or_otherwise_flagged()
 
     def draw(frame: pl.DataFrame, lang: str) -> alt.LayerChart:
         names = {"name": "Emissions", "area_name": "Espoo", "unit_text": "kt"}
-        return indicator_history(frame, meta=META, lang=lang, zero=True, **names)
+        return indicator_history(frame, meta=META, lang=lang, zero=True, decimals=None, **names)
 
     chart = draw(frame, "en")
     spec = chart.to_dict()

@@ -327,7 +327,7 @@ def test_a_readers_download_opens_in_the_languages_spreadsheet_with_the_machine_
     assert cells and all(other not in c for c in cells), cells[:3]
     numbers = [float(c.replace(decimal, ".")) if c else None for c in column[words[4]]]
     assert numbers == machine["value"].to_list()  # the same numbers, not rounded
-    # the kinds in the words the report and the site give them: a nowcast is a preliminary estimate
+    # the kinds in the words the report and the site give them: a nowcast is the tracker's own estimate
     kinds = dict(zip(machine["kind"].to_list(), column[words[3]], strict=True))
     assert kinds["estimate"] == t("site.kind_estimate", lang) and kinds["observed"] == t(
         "site.kind_observed", lang
@@ -679,7 +679,8 @@ def test_the_emissions_page_lists_each_year_once_and_names_both_projection_metho
     for lang in LANGS:
         page = _page(built, f"{lang}/indicators/ghg_total.html")
         table = page[page.index("<details>") : page.index("</details>")]
-        rows = re.findall(r"<tr>\s*<t[hd][^>]*>([^<]*)</t[hd]>\s*<td[^>]*>([^<]*)</td>", table)
+        found = re.findall(r"<tr>\s*<t[hd][^>]*>([^<]*)</t[hd]>\s*<td[^>]*>([^<]*)</td>", table)
+        rows = [(period, html.unescape(kind)) for period, kind in found]  # "Tracker&#39;s own estimate"
         estimated = [p for p, kind in rows if kind == t("site.kind_estimate", lang)]
         assert estimated, lang
         # an estimated year is not also a row of the trend projection with the same figures

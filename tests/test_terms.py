@@ -14,9 +14,13 @@ from report.i18n import LANGS, t
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
 TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="t")
-# the Finnish statistics' word for a figure estimated before the statistic is published, and its Swedish
-# and English equivalents: the engine's nowcast of a finished year is one (indicators.engine)
-NOWCAST = {"fi": "Ennakkoarvio", "sv": "Preliminär uppskattning", "en": "Preliminary estimate"}
+# the engine's nowcast of a finished year (indicators.engine), named as the tracker's own calculation so
+# that it is not taken for a source's provisional figure (tests/test_reader_numbers.py)
+NOWCAST = {
+    "fi": "Seurannan oma arvio",
+    "sv": "Uppföljningens egen uppskattning",
+    "en": "Tracker's own estimate",
+}
 
 
 def _report_names(lang: str) -> tuple[dict[str, str], str, str]:

@@ -13,8 +13,8 @@ from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
 from report.i18n import (
+    format_change,
     format_number,
-    format_percent,
     format_period,
     format_period_range,
     format_quantity,
@@ -118,7 +118,7 @@ def _change_text(first: float, latest: float, change: str, lang: str) -> str | N
         return t("site.percentage_points", lang, value=format_number(latest - first, lang, 1, signed=True))
     if first <= 0:
         return None
-    return format_percent(_pct_change(latest, first), lang, signed=True)
+    return format_change(_pct_change(latest, first), lang)
 
 
 def _since(period: str, lang: str) -> str:
@@ -140,6 +140,7 @@ def indicator_history(
     zero: bool = True,
     change: str = "relative",
     observed_as: str = "observed",
+    decimals: int | None = None,
 ) -> alt.LayerChart:
     """One indicator for one area over time: observed values as a solid line, estimates hollow, the trend
     projection in its band, the straight path from the base year to the target dotted, the path required
@@ -162,8 +163,17 @@ def indicator_history(
     observed_as: what the series' own values are called in the legend, tooltips and table: "observed", or
     for a value derived from a target or an assumption (indicators.query.DERIVED_VALUE_KINDS) that kind,
     drawn as an observed value is but never named an observation.
+    decimals: the places the page prints the indicator's values with where it ranks them (the site's
+    comparison table: report.site.content.value_decimals), so that the title, tooltips and table print
+    the latest value as the ranking does ("2.22 t", not "2.2 t" above "2.22"); None: each value's own
+    (report.i18n.shown_decimals).
     """
     chart_name = "indicator_history"
+
+    def places(value: float | None) -> int:
+        """The decimals a value is printed with: the page's, else its own."""
+        return _shown(value) if decimals is None else decimals
+
     _check_lang(chart_name, lang)
     _check_meta(chart_name, meta)
     f = _frame(chart_name, "frame", frame, INDICATOR_FRAME)
@@ -227,7 +237,7 @@ def indicator_history(
         .otherwise(pl.col("kind"))
         .alias("mark"),
         pl.col("value")
-        .map_elements(lambda v: format_number(v, lang, _shown(v)), return_dtype=pl.Utf8)
+        .map_elements(lambda v: format_number(v, lang, places(v)), return_dtype=pl.Utf8)
         .alias("shown"),
     )
     # years for an annual series; a weekly or daily one by its days ("30.11." fi/sv, "30 Nov" en, the
@@ -309,7 +319,7 @@ def indicator_history(
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
     # the value with its unit as the locale writes it ("10.5%" en, "10,5 %" fi/sv, "712 kt CO₂e")
-    value = format_quantity(latest["value"], unit_text, lang, _shown(latest["value"]))
+    value = format_quantity(latest["value"], unit_text, lang, places(latest["value"]))
     first_period, latest_period = format_period(first["period"], lang), format_period(latest["period"], lang)
     latest_provisional = bool(latest["provisional"])
     change_text = (
@@ -365,4 +375,5 @@ def indicator_history(
         meta=meta,
         lang=lang,
         table=table,
+        decimals=None if decimals is None else dict.fromkeys(("value", "lower", "upper"), decimals),
     )

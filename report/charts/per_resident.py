@@ -30,6 +30,7 @@ from report.charts.common import (
 from report.charts.provisional import provisional_texts
 from report.i18n import (
     NOT_AVAILABLE,
+    format_change,
     format_number,
     format_percent,
     label,
@@ -114,7 +115,7 @@ def per_resident_comparison(
         y0, v0 = first[a]
         if y0 >= yr or v0 == 0:
             return NOT_AVAILABLE
-        pct = format_percent(_pct_change(v, v0), lang, signed=True)
+        pct = format_change(_pct_change(v, v0), lang)
         return f"{pct} ({y0}–{yr})"
 
     ordered = sorted(current, key=lambda a: (current[a], label("area", a, lang)))

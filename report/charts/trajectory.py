@@ -34,6 +34,7 @@ from report.charts.common import (
 )
 from report.i18n import (
     NOT_AVAILABLE,
+    format_change,
     format_number,
     format_percent,
     label,
@@ -392,7 +393,7 @@ def emissions_trajectory(
         f"trajectory.title_{verb}",
         area_key,
         lang,
-        pct=format_percent(abs(found_change), lang),
+        pct=format_change(abs(found_change), lang, signed=False),
         base=base_year,
         latest=found_year,
     )
@@ -410,7 +411,7 @@ def emissions_trajectory(
         latest_value=format_number(found_value, lang),
         base=base_year,
         base_value=format_number(base_value, lang),
-        change=format_percent(found_change, lang, signed=True),
+        change=format_change(found_change, lang),
         target_year=target_year,
         target=format_number(target_value, lang),
     )

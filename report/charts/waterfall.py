@@ -24,8 +24,8 @@ from report.charts.common import (
 from report.charts.provisional import provisional_texts
 from report.i18n import (
     NOT_AVAILABLE,
+    format_change,
     format_number,
-    format_percent,
     label,
     series_precision,
     shown_decimals,
@@ -213,9 +213,7 @@ def sector_waterfall(
         lang,
         start=shown(total_start),
         end=shown(total_end),
-        change=format_percent(_pct_change(total_end, total_start), lang, signed=True)
-        if total_start
-        else NOT_AVAILABLE,
+        change=format_change(_pct_change(total_end, total_start), lang) if total_start else NOT_AVAILABLE,
         steps="; ".join(f"{label('sector', s, lang)} {shown(d, signed=True)}" for s, d in deltas),
         **span,
     )

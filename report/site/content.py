@@ -29,6 +29,7 @@ from report.charts.indicator import ChangeKind
 from report.charts.per_resident import _rank_decimals
 from report.export import publishable_indicator
 from report.i18n import (
+    CHANGE_DECIMALS,
     LANGS,
     catalogue_text,
     format_date,
@@ -38,6 +39,7 @@ from report.i18n import (
     format_quantity,
     has,
     label,
+    locale_signs,
     series_precision,
     shown_decimals,
     source_text,
@@ -333,9 +335,10 @@ def _history_frame(values: pl.DataFrame, area: str, entry: Indicator) -> pl.Data
 
 
 def _indicator_chart(
-    data: SiteData, entry: Indicator, values: pl.DataFrame, area: str, lang: str
+    data: SiteData, entry: Indicator, values: pl.DataFrame, area: str, lang: str, decimals: int | None = None
 ) -> SiteChart | None:
-    """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path."""
+    """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path (its
+    values to decimals: the page's, value_decimals; None: each value's own)."""
     try:
         if entry.peers is not None:
             found = report_peers.shared_peer_frames(data.engine, entry.id, data.cache)
@@ -371,6 +374,7 @@ def _indicator_chart(
             zero=entry.unit != "index",
             change=change_kind(entry),
             observed_as=entry.value_kind,
+            decimals=decimals,
         )
         return SiteChart(entry.id, chart, ids)
     except (rd.MissingDataError, ValueError):
@@ -415,6 +419,39 @@ def _peer_frames_of(data: SiteData, entry: Indicator) -> report_peers.PeerFrames
         return None
 
 
+def _latest_values(values: pl.DataFrame, entry: Indicator) -> pl.DataFrame:
+    """Every area's latest own value (observed, or of the indicator's stored kind: Indicator.value_kind), in
+    the order the comparison ranks them (best first)."""
+    observed = values.filter((pl.col("kind") == entry.value_kind) & pl.col("value").is_not_null())
+    latest = observed.sort("period").group_by("area", maintain_order=True).last()
+    return latest.sort("value", descending=entry.direction == "increase")
+
+
+def is_base_year_change(entry: Indicator) -> bool:
+    """Whether the indicator is a change in per cent on a base year (the change on 1990): printed as the
+    report's headline and every title print a change (report.i18n.CHANGE_DECIMALS)."""
+    return isinstance(entry.derive, ChangeDerivation) and entry.derive.against == "base_year"
+
+
+def value_decimals(latest: pl.DataFrame, entry: Indicator, lang: str) -> dict[str, int]:
+    """The decimals each area's latest value (_latest_values) is printed with on the indicator's page, in
+    the comparison table and the chart's title alike: the report's rule (shown_decimals; a change on a
+    base year as every change, CHANGE_DECIMALS), or more where it prints neighbours in the ranking alike,
+    never beyond the series' published precision."""
+    # as the report's rankings print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest
+    # decimals at which they differ, not Turku, Espoo and Kauniainen all at "2.6"
+    shown = latest.get_column("value").to_list()
+    precision = series_precision(shown)
+    ranked = _rank_decimals(shown, lang, least=0)
+
+    def own(value: float) -> int:
+        """The value's decimals before the ranking adds any."""
+        return CHANGE_DECIMALS if is_base_year_change(entry) else shown_decimals(value, precision)
+
+    rows = latest.iter_rows(named=True)
+    return {str(r["area"]): min(max(own(r["value"]), ranked), precision) for r in rows}
+
+
 def _comparison(
     values: pl.DataFrame,
     entry: Indicator,
@@ -422,35 +459,22 @@ def _comparison(
     lang: str,
     peers: report_peers.PeerFrames | None = None,
 ) -> Table | None:
-    """Every area's latest own value (observed, or of the indicator's stored kind: Indicator.value_kind;
-    the main area's row marked), when the indicator has several; a peer indicator's standings (`peers`,
-    the frames its chart draws) instead, when given."""
+    """Every area's latest own value (_latest_values; the main area's row marked, each with value_decimals),
+    when the indicator has several; a peer indicator's standings (`peers`, the frames its chart draws)
+    instead, when given."""
     if peers is not None:
         return _peer_comparison(peers, main, lang)
-    observed = values.filter((pl.col("kind") == entry.value_kind) & pl.col("value").is_not_null())
     if entry.expanded_ids() != [entry.id]:
         return None
-    areas = observed.get_column("area").unique().to_list()
-    if len(areas) < 2:
+    latest = _latest_values(values, entry)
+    if latest.height < 2:
         return None
-    latest = observed.sort("period").group_by("area", maintain_order=True).last()
-    latest = latest.sort("value", descending=entry.direction == "increase")
-    # a ranking: where the report's rule (shown_decimals) prints neighbours alike, as the report's rankings
-    # print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest decimals at which they
-    # differ, not Turku, Espoo and Kauniainen all at "2.6"; never beyond the series' published precision
-    shown = latest.get_column("value").to_list()
-    precision = series_precision(shown)
-    ranked = _rank_decimals(shown, lang, least=0)
+    decimals = value_decimals(latest, entry, lang)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
             format_period(str(r["period"]), lang),
-            format_quantity(
-                r["value"],
-                entry.unit,
-                lang,
-                min(max(shown_decimals(r["value"], precision), ranked), precision),
-            ),
+            format_quantity(r["value"], entry.unit, lang, decimals[str(r["area"])]),
         ]
         for r in latest.iter_rows(named=True)
     ]
@@ -697,7 +721,9 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     values = _values(data, indicator)
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
-    site_chart = _indicator_chart(data, entry, values, area, lang)
+    # the main area's latest value printed as the comparison ranks it, in the chart's title too
+    decimals = value_decimals(_latest_values(values, entry), entry, lang).get(area)
+    site_chart = _indicator_chart(data, entry, values, area, lang, decimals)
     sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
     vintage_text = format_date(rd.local_time(vintage), lang) if isinstance(vintage, datetime) else "–"
@@ -728,7 +754,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     context = {
         "id": indicator,
         "name": _name(entry, lang),
-        "description": entry.description.get(lang),
+        "description": locale_signs(entry.description.get(lang), lang),
         "unit": report_peers.unit_text(indicator, lang),
         "direction": t(f"site.direction_{entry.direction}", lang),
         "sdg": entry.sdg_code,

@@ -1,0 +1,167 @@
+"""Every number a reader sees agrees with every other number on the same subject: in the weekly report and
+on the site, in Finnish, Swedish and English."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from functools import partial
+
+import pytest
+from sqlalchemy import Engine
+
+from report import charts, weekly
+from report import data as rd
+from report.i18n import LANGS, format_number, format_percent, locale_signs, t
+from report.site import build as site_build
+from report.site.content import Page, SiteData, indicator_page
+from storage.engine import open_database
+from tests.conftest import LoadedTemplates
+from tests.test_terms import _report_names, _site_names
+
+# a number as the three languages print it: "2.22", "2,22", "−32,8", "320 931" (with a no-break space)
+NUMBER = r"[−+-]?\d{1,3}(?:[,\u00a0]\d{3})*(?:[.,]\d+)?"
+
+
+@pytest.fixture(scope="module")
+def site_data(
+    tmp_path_factory: pytest.TempPathFactory, loaded_templates: LoadedTemplates
+) -> Iterator[SiteData]:
+    """The bundled data loaded and computed on SQLite, read as the site's build reads it."""
+    folder = tmp_path_factory.mktemp("reader-numbers")
+    with loaded_templates.copy("sqlite", folder) as url:
+        engine: Engine = open_database(url)
+        yield SiteData(engine)
+        engine.dispose()
+
+
+def _main_row(page: Page) -> list[str]:
+    """The comparison table's row of the page's main area (marked ◀)."""
+    table = page.context["comparison"]
+    assert table is not None, page.path
+    (row,) = [r for r in table.rows if r[0].endswith("◀")]
+    return list(row)
+
+
+def _number_before_unit(text: str, unit: str) -> str:
+    """The number a text prints just before unit ("… 2.22 t CO₂e per resident (2024) …" -> "2.22")."""
+    found = re.search(rf"({NUMBER})\u00a0?{re.escape(unit)}", text)
+    assert found is not None, (unit, text)
+    return found.group(1)
+
+
+@pytest.mark.parametrize("indicator", ["ghg_per_resident", "syke_ghg_per_resident"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_pages_chart_title_prints_the_latest_value_as_its_ranking_does(
+    site_data: SiteData, indicator: str, lang: str
+) -> None:
+    """The chart's title said "2.2 t" above a comparison table that ranks the same value "2.22" (two
+    decimals to tell Espoo from its neighbours): a value is printed one way on a page."""
+    page = indicator_page(site_data, indicator, lang)
+    unit = page.context["unit"]
+    ranked = _main_row(page)[2]
+    assert ranked.endswith(unit), (ranked, unit)
+    in_table = ranked.removesuffix(unit).strip("\u00a0 ")
+    assert _number_before_unit(page.context["chart_title"], unit) == in_table
+    # the ranking tells Espoo from every other area: two areas never print alike
+    values = [r[2] for r in page.context["comparison"].rows]
+    assert len(set(values)) == len(values), values
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_report_and_the_site_print_espoos_emissions_per_resident_alike(
+    site_data: SiteData, lang: str
+) -> None:
+    """The report's per-resident comparison (Syke's municipal figures) said Espoo "2.58 t" where the site's
+    page of the same series said "2.6 t"."""
+    frame = rd.per_resident_frame(site_data.engine)  # the report's chart's frame (report.weekly)
+    meta = rd.chart_meta(site_data.engine, snapshot_ids=rd.snapshot_ids_of(frame))
+    spec = charts.per_resident_comparison(frame, meta=meta, lang=lang).to_dict(validate=False)
+    report_title = " ".join(spec["title"]["text"])
+    page = indicator_page(site_data, "syke_ghg_per_resident", lang)
+    espoo = rd.area_label("049", lang)
+    assert page.context["area"] == espoo
+    # the report's title names Espoo's value before its unit "t" (whatever follows: a year, a comparison)
+    found = re.search(rf"({NUMBER})\u00a0t\b", report_title)
+    assert found is not None, report_title
+    assert _number_before_unit(page.context["chart_title"], page.context["unit"]) == found.group(1)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_change_on_1990_is_printed_one_way_in_the_headline_the_titles_and_the_ranking(
+    site_data: SiteData, lang: str
+) -> None:
+    """HSY's release (2025) gives Espoo's 2024 emissions as "−33 % on 1990"; the headline said "−33 %" and
+    the page of the change on 1990 "−32.8 %". Every place prints the change as the source publishes it,
+    in whole per cent, in the language's percent format."""
+    published = format_percent(-33.0, lang, 0, signed=True)
+    headline = weekly.headline_context(site_data.engine, lang)
+    assert headline is not None
+    assert published in headline["lead"], headline["lead"]
+    change_page = indicator_page(site_data, "ghg_change_on_1990", lang)
+    assert _main_row(change_page)[2] == published
+    assert re.search(rf"(?<![\d.,]){re.escape(published)}", change_page.context["chart_title"])
+    # the emissions page's title states the same change since 1990
+    assert published in indicator_page(site_data, "ghg_total", lang).context["chart_title"]
+
+
+def _visible(page: Page) -> str:
+    """The page as the site writes it, as a reader sees it: no tags, scripts or styles."""
+    html_text = (
+        site_build._environment()
+        .get_template(page.template)
+        .render(
+            lang=page.lang,
+            page=page.context,
+            links=site_build._page_links(page, LANGS),
+            ui=site_build._ui(page.lang),
+            demo=False,
+            t=partial(site_build._translate, lang=page.lang),
+        )
+    )
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html_text, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "\n", text))
+
+
+@pytest.mark.parametrize("indicator", ["ghg_change_on_1990", "ghg_total"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_page_writes_every_negative_number_with_one_minus_sign(
+    site_data: SiteData, indicator: str, lang: str
+) -> None:
+    """English showed the catalogue's "−80%" (U+2212) beside a computed "-33%" (CLDR en's hyphen-minus):
+    a negative number's sign is the language's, in the catalogue's texts too."""
+    shown = _visible(indicator_page(site_data, indicator, lang))
+    signs = re.findall(r"(?<![\w)\]])([\u2212-])\d", shown)
+    assert signs, shown  # the page does show a negative number (the change on 1990, the target −80 %)
+    assert set(signs) == {format_number(-1.0, lang).removesuffix("1")}, shown
+
+
+def test_a_hand_written_sign_becomes_the_languages_and_nothing_else_changes() -> None:
+    """locale_signs changes the sign of a negative number only: not a hyphen in a name or a date, nor
+    the minus of a formula."""
+    text = "target −80% (−5 kt), -3; EU-27, CO2-e, 2026-09-30, 1 − x"
+    assert locale_signs(text, "en") == "target -80% (-5 kt), -3; EU-27, CO2-e, 2026-09-30, 1 − x"
+    assert locale_signs(text, "fi") == "target −80% (−5 kt), −3; EU-27, CO2-e, 2026-09-30, 1 − x"
+
+
+def _stems(text: str) -> set[str]:
+    """The words of a name by their first six letters ("Ennakkoarvio" and "Ennakkotieto": "ennakk")."""
+    return {word[:6] for word in re.findall(r"\w+", text.lower())}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_trackers_own_estimate_is_named_as_the_trackers_and_not_as_a_sources_figure(lang: str) -> None:
+    """Readers took the engine's nowcast ("Ennakkoarvio", "Preliminär uppskattning", "Preliminary
+    estimate") for the source's provisional figure ("Ennakkotieto", "Preliminär uppgift", "Provisional
+    figure"). Wherever the report and the site name an estimate, the name says it is the tracker's own,
+    with the word the site calls itself by (its title: "… – seuranta", "… – uppföljning", "… tracker"),
+    and shares no word with the source's provisional figure."""
+    statuses, estimate_header, _title = _report_names(lang)
+    names = {statuses["2024"], estimate_header, _site_names(lang)["2024"]}
+    assert len(names) == 1, names
+    (name,) = names
+    tracker = re.findall(r"\w+", t("site.site_title", lang).lower())[-1][:6]
+    assert tracker in _stems(name), (name, tracker)
+    provisional = t("trajectory.provisional", lang)
+    assert not _stems(name) & _stems(provisional), (name, provisional)
