@@ -403,8 +403,8 @@ def reader_table(table: pl.DataFrame, lang: str) -> pl.DataFrame:
     """An export table (its words already in lang: in_language) for a reader's spreadsheet in lang: every
     header in lang ([download] of the translations), the area's name beside its code, each kind, unit,
     source flag, method and status in words (the names the report and the site give them: an estimate is
-    "Ennakkoarvio"), is_demo as the page's yes or no. The ids (indicator, area, period) and every number
-    are the machine-readable file's, numbers as numbers, never rounded."""
+    "Seurannan oma arvio"), is_demo as the page's yes or no. The ids (indicator, area, period) and every
+    number are the machine-readable file's, numbers as numbers, never rounded."""
     from indicators.query import area_names  # the catalogue of areas, read when a download is made
     from report.charts.common import METHOD_ALIASES
 

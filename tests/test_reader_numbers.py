@@ -8,13 +8,16 @@ import re
 from collections.abc import Iterator
 from functools import partial
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from indicators.catalogue import load_indicator_catalogue
 from report import charts, weekly
 from report import data as rd
 from report.i18n import LANGS, format_number, format_percent, locale_signs, t
 from report.site import build as site_build
+from report.site import content
 from report.site.content import Page, SiteData, indicator_page
 from storage.engine import open_database
 from tests.conftest import LoadedTemplates
@@ -165,3 +168,20 @@ def test_the_trackers_own_estimate_is_named_as_the_trackers_and_not_as_a_sources
     assert tracker in _stems(name), (name, tracker)
     provisional = t("trajectory.provisional", lang)
     assert not _stems(name) & _stems(provisional), (name, provisional)
+
+
+def test_a_long_ranking_adds_only_the_decimals_that_tell_the_main_area_from_its_neighbours() -> None:
+    """ev_share ranks 300 municipalities: telling every pair apart took three decimals, so the title and
+    every row printed "10.500 %". The ranking needs only those that tell the main area from the areas
+    beside it."""
+    entry = load_indicator_catalogue().get("ev_share")
+    # pairs 0.001 apart, none beside the main area, in a ranking longer than the report's
+    far = [10.0 + i * 0.001 for i in range(content.RANKED_IN_FULL)]
+    latest = pl.DataFrame(
+        {"area": [f"m{i}" for i in range(len(far))] + ["049", "a", "b"], "value": [*far, 14.5, 14.0, 15.0]}
+    )
+    assert content.value_decimals(latest, entry, "049", "en")["049"] == 1  # "14.5%", not "14.500%"
+    close = latest.with_columns(
+        pl.when(pl.col("area") == "a").then(14.46).otherwise(pl.col("value")).alias("value")
+    )
+    assert content.value_decimals(close, entry, "049", "en")["049"] == 2  # 14.46 beside 14.50

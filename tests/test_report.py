@@ -420,7 +420,7 @@ def test_png_svg_csv_per_chart(full: weekly.ReportResult) -> None:
     with (folder / "emissions_trajectory.csv").open(encoding="utf-8-sig") as handle:
         assert handle.readline().strip() == (
             "indicator_id;area_id;period_id;kind_id;unit_id;"
-            "Sarja;Vuosi;Arvo (kt CO₂e);Alaraja (kt CO₂e);Yläraja (kt CO₂e);Ennakkoarvio;Ennakkotieto"
+            "Sarja;Vuosi;Arvo (kt CO₂e);Alaraja (kt CO₂e);Yläraja (kt CO₂e);Seurannan oma arvio;Ennakkotieto"
         )
 
 

@@ -65,6 +65,9 @@ CEI_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("cei_gsr", "global_sustainability"),
 )
 REVISIONS_SHOWN: Final = 20
+# a comparison of at most this many areas prints every two neighbours apart (the report's rankings have up
+# to 20 cities); a longer one, only the main area apart from those beside it (value_decimals)
+RANKED_IN_FULL: Final = 20
 # a snapshot's counts in the site's tables, and their headers: a changed value is revised; a value kept with
 # its flag changed is confirmed (provisional made final) or reflagged (any other flag change)
 SNAPSHOT_COUNTS: Final = ("rows_added", "rows_revised", "rows_confirmed", "rows_reflagged")
@@ -433,16 +436,19 @@ def is_base_year_change(entry: Indicator) -> bool:
     return isinstance(entry.derive, ChangeDerivation) and entry.derive.against == "base_year"
 
 
-def value_decimals(latest: pl.DataFrame, entry: Indicator, lang: str) -> dict[str, int]:
+def value_decimals(latest: pl.DataFrame, entry: Indicator, main: str, lang: str) -> dict[str, int]:
     """The decimals each area's latest value (_latest_values) is printed with on the indicator's page, in
     the comparison table and the chart's title alike: the report's rule (shown_decimals; a change on a
-    base year as every change, CHANGE_DECIMALS), or more where it prints neighbours in the ranking alike,
-    never beyond the series' published precision."""
+    base year as every change, CHANGE_DECIMALS), or more where it prints the main area and a neighbour in
+    the ranking alike, never beyond the series' published precision."""
     # as the report's rankings print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest
-    # decimals at which they differ, not Turku, Espoo and Kauniainen all at "2.6"
+    # decimals at which neighbours differ, not Turku, Espoo and Kauniainen all at "2.6"; in a ranking
+    # longer than the report's, only the main area and its neighbours: to tell every pair of 300
+    # municipalities apart took "10.500 %" in the title and every row
     shown = latest.get_column("value").to_list()
     precision = series_precision(shown)
-    ranked = _rank_decimals(shown, lang, least=0)
+    apart = shown if len(shown) <= RANKED_IN_FULL else _with_neighbours(latest, main)
+    ranked = _rank_decimals(apart, lang, least=0)
 
     def own(value: float) -> int:
         """The value's decimals before the ranking adds any."""
@@ -450,6 +456,17 @@ def value_decimals(latest: pl.DataFrame, entry: Indicator, lang: str) -> dict[st
 
     rows = latest.iter_rows(named=True)
     return {str(r["area"]): min(max(own(r["value"]), ranked), precision) for r in rows}
+
+
+def _with_neighbours(latest: pl.DataFrame, main: str) -> list[float]:
+    """The main area's latest value and the nearest distinct values below and above it (every value when
+    the main area has none)."""
+    values = sorted(set(latest.get_column("value").to_list()))
+    own = latest.filter(pl.col("area") == main).get_column("value").to_list()
+    if not own:
+        return values
+    at = values.index(own[0])
+    return values[max(at - 1, 0) : at + 2]
 
 
 def _comparison(
@@ -469,7 +486,7 @@ def _comparison(
     latest = _latest_values(values, entry)
     if latest.height < 2:
         return None
-    decimals = value_decimals(latest, entry, lang)
+    decimals = value_decimals(latest, entry, main, lang)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
@@ -722,7 +739,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
     # the main area's latest value printed as the comparison ranks it, in the chart's title too
-    decimals = value_decimals(_latest_values(values, entry), entry, lang).get(area)
+    decimals = value_decimals(_latest_values(values, entry), entry, area, lang).get(area)
     site_chart = _indicator_chart(data, entry, values, area, lang, decimals)
     sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
