@@ -141,11 +141,24 @@ class ResidualDerivation(_Model):
 
 
 class ShareOfYearDerivation(_Model):
+    """share × `of` in one year: a share someone states (stated_by, in the statement `source`, published at
+    `url` when one is known), not a source's figure; its values are assumptions (DERIVED_VALUE_KINDS)."""
+
     kind: Literal["share_of_year"]
     of: str
     year: int
     share: float = Field(gt=0, lt=1)
     source: str
+    stated_by: Text
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ShareOfYearDerivation:
+        if self.url is not None and (
+            not self.url.startswith(("https://", "http://")) or any(c.isspace() for c in self.url)
+        ):
+            raise ValueError(f"share_of_year: url must be an http(s) address, no spaces: {self.url!r}")
+        return self
 
 
 class ReconcileDerivation(_Model):

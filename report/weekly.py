@@ -37,7 +37,8 @@ from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
 from report import data as rd
-from report.chart_ids import api_ids
+from report.chart_ids import BALANCE_INDICATORS, api_ids
+from report.export import derivation_texts
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
@@ -1318,6 +1319,16 @@ def _status_table(
     return table, others
 
 
+def _derivations(chart_names: Sequence[str], lang: str) -> list[tuple[str, str]]:
+    """(name, how it is derived) of each value the report's charts draw that is no source's figure (the
+    carbon-neutrality balance's assumed sink and target residual), as the site's indicator pages say it."""
+    if "neutrality_balance" not in chart_names:
+        return []
+    catalogue = load_indicator_catalogue()
+    texts = derivation_texts(catalogue, lang)
+    return [(charts.indicator_label(i, lang), texts[i]) for i in BALANCE_INDICATORS if i in texts]
+
+
 def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], lang: str) -> Table | None:
     """One row per snapshot behind the report: dataset, source, licence, fetch time, every payload's URL
     and sha256 prefix, and the sections that use it."""
@@ -1417,6 +1428,7 @@ def _ui(lang: str) -> dict[str, str]:
         "provenance_heading",
         "provenance_intro",
         "provenance_none",
+        "provenance_derived",
         "headline_missing",
         "demo_banner",
         "no_js",
@@ -1699,6 +1711,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
     if peer_ids:
         chart_ids[t("peers.heading", lang)] = peer_ids
     provenance = _provenance_table(engine, chart_ids, lang)
+    derivations = _derivations([r.name for r in results], lang)
     is_demo = _any_demo(engine, [i for ids in chart_ids.values() for i in ids]) or any(
         r.spec and r.spec["usermeta"]["kestava"]["is_demo"] for r in results
     )
@@ -1749,6 +1762,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
             peer_section=peer_section(engine, lang, shared),
             specs=specs,
             provenance=provenance,
+            derivations=derivations,
             print_widths=sorted(set(provenance.print_widths)) if provenance else [],
             method_notes=_method_notes(lang),
             level_colours=LEVEL_COLOURS,
