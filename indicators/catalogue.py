@@ -20,6 +20,9 @@ METHODS = tuple(METHOD_SPECS)
 # residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of
 # one year's value; every other derivation (sums, ratios, indices, … of sources' figures) is "observed"
 DERIVED_VALUE_KINDS: Final = {"residual": "target_derived", "share_of_year": "assumption"}
+# the areas the tracker is about: Espoo, and Finland where a national series stands in for it (an indicator
+# that lists no areas of its own is read for these; the others' areas are comparisons)
+HOME_AREAS: Final[tuple[str, ...]] = ("049", "FI")
 
 
 class _Model(BaseModel):
@@ -348,6 +351,15 @@ class IndicatorCatalogue(_Model):
         for dependency in indicator.dependencies():
             found |= self.datasets_of(dependency)
         return found
+
+    def dataset_areas(self) -> dict[str, frozenset[str]]:
+        """Per dataset the areas the tracker uses of it: each indicator's own `areas`, or the home areas
+        (HOME_AREAS: Espoo, Finland) of one that lists none; a dataset's freshness is judged on them."""
+        found: dict[str, set[str]] = {}
+        for indicator_id, indicator in self.indicators.items():
+            for dataset in self.datasets_of(indicator_id):
+                found.setdefault(dataset, set()).update(indicator.areas or HOME_AREAS)
+        return {dataset: frozenset(areas) for dataset, areas in found.items()}
 
     def affected_by(self, datasets: set[str]) -> list[str]:
         """Indicators (catalogue ids) whose inputs include any of the datasets."""

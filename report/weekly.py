@@ -1138,7 +1138,9 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                     rd.dataset_label(str(r["dataset_id"]), lang, r["title"]),
                     t(f"freshness.status_{r['status']}", lang),
                     t(f"freshness.status_{r['state_before']}", lang) if r["state_before"] else NOT_AVAILABLE,
-                    charts.last_period_text(r["last_period_end"], r["tracks"], lang),
+                    rd.of_areas(
+                        charts.last_period_text(r["last_period_end"], r["tracks"], lang), r.get("areas"), lang
+                    ),
                     format_cell(r["expected_period_end"], "", lang),
                     format_cell(r["last_fetch"], "", lang),
                     str(r["last_error"] or NOT_AVAILABLE),

@@ -954,7 +954,7 @@ def home_page(
             else str(r["status"]),
             # as the report's freshness table writes them (the language's date and time; a release-tracked
             # dataset's day as the release seen, not a period)
-            charts.last_period_text(r["last_period_end"], r["tracks"], lang),
+            rd.of_areas(charts.last_period_text(r["last_period_end"], r["tracks"], lang), r["areas"], lang),
             format_cell(r["last_fetch"], "", lang),
         ]
         for r in freshness.iter_rows(named=True)
