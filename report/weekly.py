@@ -1332,8 +1332,10 @@ def _derivations(chart_names: Sequence[str], lang: str) -> list[tuple[str, str]]
 
 
 def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], lang: str) -> Table | None:
-    """One row per snapshot behind the report: dataset, source, licence, fetch time, every payload's URL
-    and sha256 prefix, and the sections that use it."""
+    """One row per snapshot behind the report: the snapshot with its fetch time (and whether it is demo
+    data), the dataset with its full title, publisher and licence, every payload's URL and sha256 prefix,
+    and the sections that use it. Five columns, each merging two of the former nine (the URLs wrap), so
+    that the table fits a 1 280 px window without scrolling sideways."""
     users: dict[int, list[str]] = {}
     for heading, ids in chart_ids.items():
         for i in ids:
@@ -1341,35 +1343,34 @@ def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], la
     frame = rd.provenance_frame(engine, sorted(users), lang)
     if frame.height == 0:
         return None
-    keys = ("snapshot", "dataset", "title_at_source", "publisher", "licence", "fetched")
     rows: list[list[str | list[str]]] = []
     for (snapshot_id,), part in frame.partition_by("snapshot_id", as_dict=True, maintain_order=True).items():
         first = part.row(0, named=True)
+        fetched = format_datetime(part.get_column("fetched_at").max(), lang)  # type: ignore[arg-type]
+        demo = f"{t('report_col.demo', lang)}: {format_cell(first['is_demo'], 'is_demo', lang)}"
         rows.append(
             [
-                str(snapshot_id),
-                rd.dataset_label(first["dataset_id"], lang, first["title"]),
-                str(first["title"]),
-                str(first["publisher"]),
-                str(first["licence"]),
-                format_datetime(part.get_column("fetched_at").max(), lang),  # type: ignore[arg-type]
+                Markup("{}<br>{}<br>{}").format(snapshot_id, fetched, demo),
+                Markup("{}<br>{}").format(
+                    rd.dataset_label(first["dataset_id"], lang, first["title"]), first["title"]
+                ),
+                Markup("{}<br>{}").format(first["publisher"], first["licence"]),
                 [f"{r['url']} · {r['sha256_prefix']}" for r in part.iter_rows(named=True)],
                 list(users.get(int(str(snapshot_id)), [])),
-                format_cell(first["is_demo"], "is_demo", lang),
             ]
         )
+    keys = ("snapshot", "fetched", "dataset", "title_at_source", "publisher", "licence", "url", "sha256")
+    col = {key: t(f"report_col.{key}", lang) for key in (*keys, "charts")}
     return Table(
         t("report.provenance_caption", lang),
-        [t(f"report_col.{k}", lang) for k in keys]
-        + [
-            f"{t('report_col.url', lang)} · {t('report_col.sha256', lang)}",
-            t("report_col.charts", lang),
-            t("report_col.demo", lang),
+        [
+            *(f"{col[a]} · {col[b]}" for a, b in zip(keys[::2], keys[1::2], strict=True)),
+            col["charts"],
         ],
         rows,
-        [True] + [False] * 8,
-        code_columns=frozenset({6}),
-        print_widths=(6, 10, 12, 10, 8, 8, 28, 12, 6),
+        [False] * 5,
+        code_columns=frozenset({3}),
+        print_widths=(12, 20, 16, 34, 18),
     )
 
 
