@@ -20,6 +20,9 @@ METHODS = tuple(METHOD_SPECS)
 # residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of
 # one year's value; every other derivation (sums, ratios, indices, … of sources' figures) is "observed"
 DERIVED_VALUE_KINDS: Final = {"residual": "target_derived", "share_of_year": "assumption"}
+# the areas the tracker is about: Espoo, and Finland where a national series stands in for it (an indicator
+# that lists no areas of its own is read for these; the others' areas are comparisons)
+HOME_AREAS: Final[tuple[str, ...]] = ("049", "FI")
 
 
 class _Model(BaseModel):
@@ -141,11 +144,24 @@ class ResidualDerivation(_Model):
 
 
 class ShareOfYearDerivation(_Model):
+    """share × `of` in one year: a share someone states (stated_by, in the statement `source`, published at
+    `url` when one is known), not a source's figure; its values are assumptions (DERIVED_VALUE_KINDS)."""
+
     kind: Literal["share_of_year"]
     of: str
     year: int
     share: float = Field(gt=0, lt=1)
     source: str
+    stated_by: Text
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ShareOfYearDerivation:
+        if self.url is not None and (
+            not self.url.startswith(("https://", "http://")) or any(c.isspace() for c in self.url)
+        ):
+            raise ValueError(f"share_of_year: url must be an http(s) address, no spaces: {self.url!r}")
+        return self
 
 
 class ReconcileDerivation(_Model):
@@ -335,6 +351,15 @@ class IndicatorCatalogue(_Model):
         for dependency in indicator.dependencies():
             found |= self.datasets_of(dependency)
         return found
+
+    def dataset_areas(self) -> dict[str, frozenset[str]]:
+        """Per dataset the areas the tracker uses of it: each indicator's own `areas`, or the home areas
+        (HOME_AREAS: Espoo, Finland) of one that lists none; a dataset's freshness is judged on them."""
+        found: dict[str, set[str]] = {}
+        for indicator_id, indicator in self.indicators.items():
+            for dataset in self.datasets_of(indicator_id):
+                found.setdefault(dataset, set()).update(indicator.areas or HOME_AREAS)
+        return {dataset: frozenset(areas) for dataset, areas in found.items()}
 
     def affected_by(self, datasets: set[str]) -> list[str]:
         """Indicators (catalogue ids) whose inputs include any of the datasets."""

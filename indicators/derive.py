@@ -351,9 +351,10 @@ def derive_residual(
 def derive_share_of_year(
     indicator: Indicator, derive: ShareOfYearDerivation, done: Mapping[str, pl.DataFrame]
 ) -> pl.DataFrame:
-    """share × the source indicator's value in one year, dated that year."""
+    """share × the source indicator's value in one year, dated that year: an assumption (its kind says so),
+    not the source's estimate, so without a status flag (a source's "e" would read "Source's estimate")."""
     source = done[derive.of].filter(pl.col("period") == str(derive.year))
-    result = source.with_columns(pl.col("value") * derive.share, pl.lit("e").alias("flags"))
+    result = source.with_columns(pl.col("value") * derive.share, pl.lit(None, dtype=pl.String).alias("flags"))
     return _finish(result, pl.lit(indicator.id), indicator.unit, indicator.areas)
 
 

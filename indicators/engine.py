@@ -29,10 +29,11 @@ from storage.jobs import now_utc
 from storage.load import TIMESTAMP_FORMAT, bulk_insert
 from storage.locks import HeldLock
 
-ENGINE_VERSION = "engine/4"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
+ENGINE_VERSION = "engine/5"  # 2: observed values carry their sources' status flags; 3: no "neg" in derived
 # flags, region totals of a breakdown part add the members that report it, projections cut at bounds; 4: no
 # projections nor estimates of a change on the previous year or a difference (Indicator.projected), and a
-# breakdown's bounds cut its parts' projections
+# breakdown's bounds cut its parts' projections; 5: an assumed share of one year's value (share_of_year)
+# carries no "e" flag (it is an assumption, not the source's estimate)
 METHODS_NEEDING_TARGET = frozenset(m for m, spec in METHOD_SPECS.items() if spec.needs_target)
 log = logging.getLogger(__name__)
 

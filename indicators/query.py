@@ -356,10 +356,12 @@ def provenance(snapshot_ids: int | Sequence[int], *, engine: Engine | None = Non
 
 def freshness(today: date | datetime | str | None = None, *, engine: Engine | None = None) -> pl.DataFrame:
     """Each dataset's newest period, last fetch and change, and whether it is fresh, late or failing on
-    `today` (a date, a datetime or ISO text; None: today)."""
+    `today` (a date, a datetime or ISO text; None: today); the newest period of the areas the indicators
+    use of the dataset (IndicatorCatalogue.dataset_areas, listed in `areas`), not of an area none uses."""
     given = as_date("today", today)
     day = given.date() if isinstance(given, datetime) else given
-    return dataset_freshness(engine or connect(), load_catalogue(), day or date.today())
+    areas = load_indicator_catalogue().dataset_areas()  # judged on the areas the indicators use
+    return dataset_freshness(engine or connect(), load_catalogue(), day or date.today(), areas)
 
 
 def assess_at(

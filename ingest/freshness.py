@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,9 @@ def freshness_schema() -> pl.Schema:
             "tracks": pl.String(),
             "latest_period": pl.String(),
             "latest_period_end": pl.Date(),
+            # the areas latest_period is judged on, sorted (freshness' `areas`: those the tracker uses, when
+            # the dataset has any of them; else every area it has)
+            "areas": pl.List(pl.String()),
             "expected_period_end": pl.Date(),
             "last_fetch": pl.Datetime("us"),
             "last_change": pl.Datetime("us"),
@@ -92,7 +95,7 @@ def freshness_schema() -> pl.Schema:
 class _Stored:
     """What freshness reads from the database: newest period, last change, demo flag, ingest runs."""
 
-    latest_period: dict[str, list[str]]  # dataset -> its newest period of each granularity
+    latest_period: dict[str, dict[str, list[str]]]  # dataset -> area -> its newest period of each granularity
     last_change: dict[str, datetime]
     demo: dict[str, bool]
     runs: list[tuple[str, datetime | None, str, str | None]]
@@ -130,17 +133,17 @@ def _read_stored(engine: Engine) -> _Stored:
             stored = replace(cached[1], runs=_ingest_runs(conn))
             _STORED[engine] = (marker, stored)
             return stored
-        # the newest period of each form (its length and the letter after the year: W, Q, H or a digit),
-        # within which text order is time order; newest_period compares them by their end dates
+        # each area's newest period of each form (its length and the letter after the year: W, Q, H or a
+        # digit), within which text order is time order; newest_period compares them by their end dates
         form = (func.length(obs.c.period), func.substr(obs.c.period, 6, 1))
-        latest_period: dict[str, list[str]] = {}
-        for dataset_id, period in conn.execute(
-            select(series.c.dataset_id, func.max(obs.c.period))
+        latest_period: dict[str, dict[str, list[str]]] = {}
+        for dataset_id, area, period in conn.execute(
+            select(series.c.dataset_id, series.c.area, func.max(obs.c.period))
             .join(obs, obs.c.series_id == series.c.id)
             .where(obs.c.valid_to.is_(None), obs.c.value.is_not(None))
-            .group_by(series.c.dataset_id, *form)
+            .group_by(series.c.dataset_id, series.c.area, *form)
         ).all():
-            latest_period.setdefault(str(dataset_id), []).append(str(period))
+            latest_period.setdefault(str(dataset_id), {}).setdefault(str(area), []).append(str(period))
         last_change = dict(
             conn.execute(
                 select(snap.c.dataset_id, func.max(snap.c.fetched_at))
@@ -197,14 +200,33 @@ def _ingest_runs(conn: Connection) -> list[tuple[str, datetime | None, str, str 
     return [(r[0], r[1], r[2], r[3]) for r in conn.execute(_INGEST_RUNS).all()]
 
 
-def freshness(engine: Engine, catalogue: Catalogue, today: date) -> pl.DataFrame:
-    """One row per catalogue dataset; state is fresh, late, failed or never (never fetched)."""
+def freshness(
+    engine: Engine,
+    catalogue: Catalogue,
+    today: date,
+    areas: Mapping[str, Collection[str]] | None = None,
+) -> pl.DataFrame:
+    """One row per catalogue dataset; state is fresh, late, failed or never (never fetched). areas: per
+    dataset the areas the tracker uses of it; its newest period is theirs (judged_areas)."""
     import polars as pl
 
-    return pl.DataFrame(freshness_rows(engine, catalogue, today), schema=freshness_schema())
+    return pl.DataFrame(freshness_rows(engine, catalogue, today, areas), schema=freshness_schema())
 
 
-def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[dict[str, Any]]:
+def judged_areas(stored: Collection[str], used: Collection[str] | None) -> list[str]:
+    """The areas a dataset's newest period is judged on: those of `used` it has data for, so that no area the
+    tracker does not use (EU-27 beside Finland's series) makes it look up to date; every stored area when it
+    has none of them or nothing says which it uses (sorted)."""
+    mine = sorted(area for area in stored if used is not None and area in used)
+    return mine or sorted(stored)
+
+
+def freshness_rows(
+    engine: Engine,
+    catalogue: Catalogue,
+    today: date,
+    areas: Mapping[str, Collection[str]] | None = None,
+) -> list[dict[str, Any]]:
     """The rows of `freshness` (its columns as keys, in its order), without polars."""
     stored = _stored(engine)
     latest_period, last_change, demo, runs = (
@@ -221,7 +243,9 @@ def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[di
             last_fetch[dataset_id] = finished_at
     rows = []
     for spec in catalogue.datasets.values():
-        period = newest_period(latest_period.get(spec.id, ()), spec.calendar.frequency)
+        by_area = latest_period.get(spec.id, {})
+        judged = judged_areas(by_area, (areas or {}).get(spec.id))
+        period = newest_period((p for area in judged for p in by_area[area]), spec.calendar.frequency)
         end = period_end(period) if period else None
         if spec.calendar.tracks == "releases" and period is not None:
             # periods are not when the data are from (a target year, 2030): the release is, seen as the
@@ -247,6 +271,7 @@ def freshness_rows(engine: Engine, catalogue: Catalogue, today: date) -> list[di
                 "tracks": spec.calendar.tracks,
                 "latest_period": period,
                 "latest_period_end": end,
+                "areas": judged,
                 "expected_period_end": expected,
                 "last_fetch": last_fetch.get(spec.id),
                 "last_change": last_change.get(spec.id),

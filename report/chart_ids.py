@@ -57,6 +57,9 @@ _BALANCE: Final[Mapping[str, tuple[str, str]]] = {  # charts.balance's items: (i
     "residual": ("compensation_need", "target_derived"),
     "sink": ("carbon_sink_estimate", "assumption"),
 }
+# the indicators whose values the carbon-neutrality balance draws (no source's figures: their derivation is
+# stated beside the report's provenance, report.export.derivation_texts)
+BALANCE_INDICATORS: Final[tuple[str, ...]] = tuple(dict.fromkeys(i for i, _ in _BALANCE.values()))
 # the area whose target a chart draws as rows of their own (report.weekly's builders: Finland's recycling)
 _TARGET_AREA: Final[Mapping[str, str]] = {"circular_economy": "FI"}
 _CODES: Final[Mapping[str, str]] = {key: code for code, key in AREA_ALIASES.items()}

@@ -65,6 +65,7 @@ __all__ = [
     "headline",
     "latest_snapshot_ids",
     "local_time",
+    "of_areas",
     "per_resident_frame",
     "projection_notes",
     "provenance_frame",
@@ -822,14 +823,23 @@ def _sources(engine: Engine) -> dict[str, dict[str, str]]:
     return out
 
 
+def of_areas(text: str, areas: Sequence[str] | None, lang: str) -> str:
+    """A dataset's newest period (as charts.last_period_text writes it) with the areas it is judged on, as
+    the site's and the report's freshness tables write it: "31 Dec 2022 (Finland)"."""
+    if not areas or text == NOT_AVAILABLE:
+        return text
+    return f"{text} ({', '.join(area_label(area, lang) for area in areas)})"
+
+
 def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFrame:
     """One row per catalogue dataset for report.charts.data_freshness.
 
     dataset (short name in lang), dataset_id, title (full title in lang), status (fresh, late, failed or
-    never), last_period_end, expected_period_end (dates), last_fetch (last successful fetch,
-    Europe/Helsinki wall-clock time), source (attribution in lang), frequency, tracks ("periods": the end of
-    the newest period; "releases": last_period_end is the day a release was last seen, not a period),
-    last_outcome, last_error.
+    never), last_period_end, expected_period_end (dates), areas (the area codes last_period_end is judged
+    on: those the indicators use of the dataset, ingest.freshness.judged_areas), last_fetch (last successful
+    fetch, Europe/Helsinki wall-clock time), source (attribution in lang), frequency, tracks ("periods":
+    the end of the newest period; "releases": last_period_end is the day a release was last seen, not a
+    period), last_outcome, last_error.
     """
     check_lang(lang)
     fresh = query.freshness(today, engine=engine)
@@ -843,6 +853,7 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
             ),
             "status": r["state"],
             "last_period_end": r["latest_period_end"],
+            "areas": r["areas"],
             "expected_period_end": r["expected_period_end"],
             "last_fetch": local_time(r["last_fetch"]) if r["last_fetch"] is not None else None,
             "source": source_text(str(sources.get(r["dataset"], {}).get("attribution", r["source"])), lang),
@@ -861,6 +872,7 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
             "title": pl.String(),
             "status": pl.String(),
             "last_period_end": pl.Date(),
+            "areas": pl.List(pl.String()),
             "expected_period_end": pl.Date(),
             "last_fetch": pl.Datetime("us"),
             "source": pl.String(),

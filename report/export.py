@@ -214,7 +214,7 @@ def in_language(
     observed values it assessed (None when there are none)."""
     id_lists = table["snapshot_ids"].to_list()
     sources = _sources(engine, {i for ids in id_lists for i in ids or []}, lang)
-    assumed = _assumptions(catalogue, lang)
+    assumed = derivation_texts(catalogue, lang)
     cited: list[str | None] = []
     for ids, area, indicator, kind in zip(
         id_lists, table["area"], table["indicator"], table["kind"], strict=True
@@ -328,11 +328,12 @@ class _Cited:
         )
 
 
-def _assumptions(catalogue: IndicatorCatalogue, lang: str) -> dict[str, str]:
+def derivation_texts(catalogue: IndicatorCatalogue, lang: str) -> dict[str, str]:
     """The indicators whose values are not a source's figures, each with how they are derived in words: an
-    assumption on a source's value (derive kind share_of_year: a share of one year's value) or the value a
-    reduction target sets (residual: e.g. 20 % of the 1990 value for −80 %); the source cited is then that
-    of the base value."""
+    assumption on a source's value (derive kind share_of_year: a share of one year's value, with who states
+    it and where, or that the statement's address is not known) or the value a reduction target sets
+    (residual: e.g. 20 % of the 1990 value for −80 %); the source cited is then that of the base value.
+    The export's source column, the site's indicator page and the report's provenance all say it so."""
     found: dict[str, str] = {}
     for indicator_id, indicator in catalogue.indicators.items():
         derive = indicator.derive
@@ -352,12 +353,18 @@ def _assumptions(catalogue: IndicatorCatalogue, lang: str) -> dict[str, str]:
                 if isinstance(target, ReductionTarget)
             )
         elif isinstance(derive, ShareOfYearDerivation):
-            found[indicator_id] = t(
+            assumption = t(
                 "export.share_of_year",
                 lang,
                 share=format_percent(derive.share * 100, lang),
                 year=derive.year,
                 of=_name(catalogue, derive.of, lang),
+            )
+            stated_by = derive.stated_by.get(lang)
+            found[indicator_id] = (
+                t("export.stated_at", lang, assumption=assumption, by=stated_by, url=derive.url)
+                if derive.url
+                else t("export.stated_no_url", lang, assumption=assumption, by=stated_by)
             )
     return found
 

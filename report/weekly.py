@@ -37,7 +37,8 @@ from indicators.engine import compute
 from ingest.catalogue import load_catalogue
 from report import charts, peers, reconcile_chart
 from report import data as rd
-from report.chart_ids import api_ids
+from report.chart_ids import BALANCE_INDICATORS, api_ids
+from report.export import derivation_texts
 from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
@@ -1138,7 +1139,9 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                     rd.dataset_label(str(r["dataset_id"]), lang, r["title"]),
                     t(f"freshness.status_{r['status']}", lang),
                     t(f"freshness.status_{r['state_before']}", lang) if r["state_before"] else NOT_AVAILABLE,
-                    charts.last_period_text(r["last_period_end"], r["tracks"], lang),
+                    rd.of_areas(
+                        charts.last_period_text(r["last_period_end"], r["tracks"], lang), r.get("areas"), lang
+                    ),
                     format_cell(r["expected_period_end"], "", lang),
                     format_cell(r["last_fetch"], "", lang),
                     str(r["last_error"] or NOT_AVAILABLE),
@@ -1319,9 +1322,21 @@ def _status_table(
     return table, others
 
 
+def _derivations(chart_names: Sequence[str], lang: str) -> list[tuple[str, str]]:
+    """(name, how it is derived) of each value the report's charts draw that is no source's figure (the
+    carbon-neutrality balance's assumed sink and target residual), as the site's indicator pages say it."""
+    if "neutrality_balance" not in chart_names:
+        return []
+    catalogue = load_indicator_catalogue()
+    texts = derivation_texts(catalogue, lang)
+    return [(charts.indicator_label(i, lang), texts[i]) for i in BALANCE_INDICATORS if i in texts]
+
+
 def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], lang: str) -> Table | None:
-    """One row per snapshot behind the report: dataset, source, licence, fetch time, every payload's URL
-    and sha256 prefix, and the sections that use it."""
+    """One row per snapshot behind the report: the snapshot with its fetch time (and whether it is demo
+    data), the dataset with its full title, publisher and licence, every payload's URL and sha256 prefix,
+    and the sections that use it. Five columns, each merging two of the former nine (the URLs wrap), so
+    that the table fits a 1 280 px window without scrolling sideways."""
     users: dict[int, list[str]] = {}
     for heading, ids in chart_ids.items():
         for i in ids:
@@ -1329,35 +1344,34 @@ def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], la
     frame = rd.provenance_frame(engine, sorted(users), lang)
     if frame.height == 0:
         return None
-    keys = ("snapshot", "dataset", "title_at_source", "publisher", "licence", "fetched")
     rows: list[list[str | list[str]]] = []
     for (snapshot_id,), part in frame.partition_by("snapshot_id", as_dict=True, maintain_order=True).items():
         first = part.row(0, named=True)
+        fetched = format_datetime(part.get_column("fetched_at").max(), lang)  # type: ignore[arg-type]
+        demo = f"{t('report_col.demo', lang)}: {format_cell(first['is_demo'], 'is_demo', lang)}"
         rows.append(
             [
-                str(snapshot_id),
-                rd.dataset_label(first["dataset_id"], lang, first["title"]),
-                str(first["title"]),
-                str(first["publisher"]),
-                str(first["licence"]),
-                format_datetime(part.get_column("fetched_at").max(), lang),  # type: ignore[arg-type]
+                Markup("{}<br>{}<br>{}").format(snapshot_id, fetched, demo),
+                Markup("{}<br>{}").format(
+                    rd.dataset_label(first["dataset_id"], lang, first["title"]), first["title"]
+                ),
+                Markup("{}<br>{}").format(first["publisher"], first["licence"]),
                 [f"{r['url']} · {r['sha256_prefix']}" for r in part.iter_rows(named=True)],
                 list(users.get(int(str(snapshot_id)), [])),
-                format_cell(first["is_demo"], "is_demo", lang),
             ]
         )
+    keys = ("snapshot", "fetched", "dataset", "title_at_source", "publisher", "licence", "url", "sha256")
+    col = {key: t(f"report_col.{key}", lang) for key in (*keys, "charts")}
     return Table(
         t("report.provenance_caption", lang),
-        [t(f"report_col.{k}", lang) for k in keys]
-        + [
-            f"{t('report_col.url', lang)} · {t('report_col.sha256', lang)}",
-            t("report_col.charts", lang),
-            t("report_col.demo", lang),
+        [
+            *(f"{col[a]} · {col[b]}" for a, b in zip(keys[::2], keys[1::2], strict=True)),
+            col["charts"],
         ],
         rows,
-        [True] + [False] * 8,
-        code_columns=frozenset({6}),
-        print_widths=(6, 10, 12, 10, 8, 8, 28, 12, 6),
+        [False] * 5,
+        code_columns=frozenset({3}),
+        print_widths=(12, 20, 16, 34, 18),
     )
 
 
@@ -1418,6 +1432,7 @@ def _ui(lang: str) -> dict[str, str]:
         "provenance_heading",
         "provenance_intro",
         "provenance_none",
+        "provenance_derived",
         "headline_missing",
         "demo_banner",
         "no_js",
@@ -1700,6 +1715,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
     if peer_ids:
         chart_ids[t("peers.heading", lang)] = peer_ids
     provenance = _provenance_table(engine, chart_ids, lang)
+    derivations = _derivations([r.name for r in results], lang)
     is_demo = _any_demo(engine, [i for ids in chart_ids.values() for i in ids]) or any(
         r.spec and r.spec["usermeta"]["kestava"]["is_demo"] for r in results
     )
@@ -1750,6 +1766,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
             peer_section=peer_section(engine, lang, shared),
             specs=specs,
             provenance=provenance,
+            derivations=derivations,
             print_widths=sorted(set(provenance.print_widths)) if provenance else [],
             method_notes=_method_notes(lang),
             level_colours=LEVEL_COLOURS,

@@ -300,7 +300,16 @@ def test_values_no_source_published_are_stored_with_the_kind_of_their_derivation
     cat = catalogue(
         t={"derive": {"kind": "sum", "dataset": "d", "unit_in": "kt CO2e"}, "targets": [goal]},
         r={"derive": {"kind": "residual", "of": "t"}},
-        s={"derive": {"kind": "share_of_year", "of": "t", "year": 2019, "share": 0.2, "source": "x"}},
+        s={
+            "derive": {
+                "kind": "share_of_year",
+                "of": "t",
+                "year": 2019,
+                "share": 0.2,
+                "source": "x",
+                "stated_by": {"fi": "x", "sv": "x", "en": "x"},
+            }
+        },
     )
     done, _ = derive_all(cat, {"d": obs([("049", "1990", 1000.0, {}), ("049", "2019", 800.0, {})])})
     values = indicator_values(cat, done, date(2026, 11, 27))

@@ -17,7 +17,13 @@ from sqlalchemy import Engine, func, select
 
 from common.flags import flag_meanings
 from indicators import query
-from indicators.catalogue import ChangeDerivation, Indicator, ReductionTarget, load_indicator_catalogue
+from indicators.catalogue import (
+    ChangeDerivation,
+    Indicator,
+    ReductionTarget,
+    ShareOfYearDerivation,
+    load_indicator_catalogue,
+)
 from indicators.peers import peer_indicators
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
@@ -27,7 +33,7 @@ from report import data as rd
 from report import peers as report_peers
 from report.charts.indicator import ChangeKind
 from report.charts.per_resident import _rank_decimals
-from report.export import publishable_indicator
+from report.export import derivation_texts, publishable_indicator
 from report.i18n import (
     CHANGE_DECIMALS,
     LANGS,
@@ -673,8 +679,10 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
 
 
 def citation(entry: Indicator, sources: list[dict[str, str]], vintage: str, lang: str) -> str:
-    """How to cite the indicator's data: the publishers, the tracker, the indicator and the data's date."""
-    publishers = "; ".join(dict.fromkeys(s["attribution"] for s in sources)) or "–"
+    """How to cite the indicator's data: the publishers (first whoever states an assumed share, then the
+    datasets'), the tracker, the indicator and the data's date."""
+    stated = [entry.derive.stated_by.get(lang)] if isinstance(entry.derive, ShareOfYearDerivation) else []
+    publishers = "; ".join(dict.fromkeys([*stated, *(s["attribution"] for s in sources)])) or "–"
     return t(
         "site.citation", lang, publishers=publishers, name=_name(entry, lang), id=entry.id, vintage=vintage
     )
@@ -780,6 +788,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "boundary": catalogue_text(entry.boundary, lang),
         "area": rd.area_label(area, lang),
         "sources": sources,
+        "derivation": derivation_texts(load_indicator_catalogue(), lang).get(indicator, ""),
         "targets": _targets(values, entry, lang),
         "chart": site_chart.name if site_chart else None,
         "chart_heading": t("site.peer_chart_heading", lang, area=rd.area_label(area, lang))
@@ -990,7 +999,7 @@ def home_page(
             else str(r["status"]),
             # as the report's freshness table writes them (the language's date and time; a release-tracked
             # dataset's day as the release seen, not a period)
-            charts.last_period_text(r["last_period_end"], r["tracks"], lang),
+            rd.of_areas(charts.last_period_text(r["last_period_end"], r["tracks"], lang), r["areas"], lang),
             format_cell(r["last_fetch"], "", lang),
         ]
         for r in freshness.iter_rows(named=True)
