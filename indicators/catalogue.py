@@ -10,12 +10,12 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.units import check_unit
-from indicators.methods.registry import METHODS as METHOD_SPECS
+from indicators.method_ids import METHOD_IDS
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("fi", "sv", "en")
 # every progress-assessment method, one module each under indicators/methods/ (its registry lists them)
-METHODS = tuple(METHOD_SPECS)
+METHODS = METHOD_IDS
 # the kind an indicator's own values are stored with when they are no source's figures, by derive kind:
 # residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of
 # one year's value; every other derivation (sums, ratios, indices, … of sources' figures) is "observed"

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from common.secrets import redact
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness_rows
+from kestava.status import used_areas
 from storage import schema
 from storage.alert_state import AllClear, ClosedProblem, close_problems
 from storage.engine import autocommit, once_more
@@ -887,7 +888,8 @@ def alert_late_sources(
     for the caller to close (Alerter.resolve_many, or with a run's record). Never raises: a failure is
     logged, and nothing is to be closed."""
     try:
-        rows = freshness_rows(alerter.engine, catalogue, today)  # (freshness' rows, without a frame)
+        # (freshness' rows, without a frame), judged on the areas the indicators use, as the report does
+        rows = freshness_rows(alerter.engine, catalogue, today, used_areas())
         wanted = set(datasets) if datasets is not None else None
         fresh: list[tuple[str, str]] = []
         late: list[Problem] = []

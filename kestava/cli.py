@@ -362,14 +362,22 @@ def sources_command(
 
     from ingest.catalogue import load_catalogue
     from ingest.freshness import freshness
-    from kestava.status import _jsonable, dataset_problem, dataset_state_ok, period_text, state_label, when
+    from kestava.status import (
+        _jsonable,
+        dataset_problem,
+        dataset_state_ok,
+        period_text,
+        state_label,
+        used_areas,
+        when,
+    )
     from report.i18n import label, t
     from storage.engine import open_existing_database
 
     check_lang(lang)
     engine = open_existing_database()
     try:
-        frame = freshness(engine, load_catalogue(), date.today())
+        frame = freshness(engine, load_catalogue(), date.today(), used_areas())
     finally:
         engine.dispose()
     problems = [row for row in frame.iter_rows(named=True) if not dataset_state_ok(row["state"])]

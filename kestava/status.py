@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,18 @@ JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJob
 PROBLEM_OUTCOMES = ("failed", "rejected")
 EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2
 OVERDUE_AFTER = timedelta(hours=1)  # a scheduled run this late means nothing is running the schedule
+
+
+def used_areas() -> Mapping[str, frozenset[str]] | None:
+    """Per dataset the areas the indicators use of it, on which its freshness is judged as the report and
+    the site judge it (IndicatorCatalogue.dataset_areas: Finland's 2022, not EU-27's 2023); None, every
+    area, when the indicator catalogue cannot be read (status still reports, and says so elsewhere)."""
+    from indicators.catalogue import load_indicator_catalogue  # pydantic only: no polars for `status`
+
+    try:
+        return load_indicator_catalogue().dataset_areas()
+    except (OSError, ValueError):
+        return None
 
 
 def dataset_state_ok(state: str) -> bool:
@@ -299,7 +312,7 @@ def status_report(
         minutes=limit
     )  # a run started before and still running
     run = schema.job_run
-    fresh = {row["dataset"]: row for row in freshness_rows(engine, catalogue, today)}
+    fresh = {row["dataset"]: row for row in freshness_rows(engine, catalogue, today, used_areas())}
     stored = scheduled_runs(engine)
     next_runs = stored or {}
     with engine.connect() as conn:

@@ -12,6 +12,8 @@ from indicators import query
 from indicators.catalogue import HOME_AREAS, load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness, judged_areas
+from kestava.alerts import Alerter, alert_late_sources
+from kestava.status import status_report, used_areas
 from report import data as rd
 from storage.jobs import finish_run, start_run
 from storage.load import DatasetInfo, SourceInfo, load_snapshot
@@ -102,3 +104,19 @@ def test_eu27s_newer_year_does_not_make_finlands_series_up_to_date(
     # while 2022 is the year due, Finland's series is up to date on its own year
     earlier = query.freshness(_a_day_expecting(2022), engine=engine).filter(pl.col("dataset") == DATASET)
     assert earlier.select("latest_period", "state").row(0) == ("2022", "fresh")
+
+
+def test_status_sources_and_alerts_judge_on_the_areas_used_as_the_report_does(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    """`kestava status`, `kestava sources` and the late-source alerts said Eurostat's net emissions were up
+    to date (EU-27's 2023) while the report and the site said late (Finland's 2022)."""
+    _load_net_ghg(engine, raw_store)
+    today = _a_day_expecting(2023)
+    report = status_report(engine, load_catalogue(), today, disks=())
+    (row,) = [d for d in report.datasets if d.dataset == DATASET]
+    assert (row.state, row.latest_period) == ("late", "2022")
+    on_time = alert_late_sources(Alerter(engine, channels=[]), load_catalogue(), today, [DATASET])
+    assert DATASET not in {subject for _, subject in on_time}
+    listed = freshness(engine, load_catalogue(), today, used_areas()).filter(pl.col("dataset") == DATASET)
+    assert listed.select("latest_period", "state").row(0) == ("2022", "late")  # what `sources` lists

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from indicators.method_ids import METHOD_IDS
 from indicators.methods.common import _OUTPUT_COLUMNS, MethodSpec, _aggregate, _prepare_frame
 from indicators.methods.eurostat_sdg import SPEC as EUROSTAT_SDG
 from indicators.methods.german_strategy import SPEC as GERMAN_STRATEGY
@@ -29,6 +30,9 @@ METHODS: dict[str, MethodSpec] = {
         LINEAR_TRAJECTORY_CHECK,
     )
 }
+
+if tuple(METHODS) != METHOD_IDS:  # the catalogue validates against METHOD_IDS without importing the methods
+    raise ImportError(f"indicators.method_ids.METHOD_IDS {METHOD_IDS} != the registry's {tuple(METHODS)}")
 
 METHOD_VERSIONS: dict[str, str] = {method: spec.version for method, spec in METHODS.items()}
 
