@@ -17,7 +17,7 @@ from altair.utils import schemapi
 from sqlalchemy import Engine
 
 from report import weekly
-from report.charts.common import LayerChart, at_px, inline_data
+from report.charts.common import HConcatChart, LayerChart, VConcatChart, at_px, inline_data
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS
 
@@ -187,3 +187,36 @@ def test_altair_converts_no_frame_of_the_report_charts(
             if name in layouts:
                 weekly.phone_layout(layouts[name])
             assert not altair_conversions, (lang, name, altair_conversions)
+
+
+@pytest.mark.parametrize(("ours", "altairs"), [(HConcatChart, alt.hconcat), (VConcatChart, alt.vconcat)])
+def test_a_concatenation_gives_altairs_spec_without_copying_its_panels(ours: Any, altairs: Any) -> None:
+    """The same spec as Altair's concatenation (a named layer renamed by its panel's position, the shared
+    colour scale), and neither it nor its copies deep-copy the panels (Altair's deep-copies each panel
+    whenever it is constructed, and to_dict constructs it again)."""
+    shared = alt.Resolve(scale=alt.ScaleResolveMap(color="shared"))
+    key = "hconcat" if ours is HConcatChart else "vconcat"
+    mine = ours(
+        **{key: [LayerChart(layer=_layers()), LayerChart(layer=_layers())]}, spacing=28, resolve=shared
+    )
+    theirs = altairs(
+        alt.LayerChart(layer=_layers()), alt.LayerChart(layer=_layers()), spacing=28, resolve=shared
+    )
+    assert _spec(mine) == _spec(theirs)
+    assert '"demo_watermark_1"' in _spec(mine)
+    assert _spec(mine.copy()) == _spec(theirs.copy())
+
+    copies = 0
+    deep_copy = schemapi._deep_copy
+
+    def counted(obj: Any, by_ref: set[str]) -> Any:
+        nonlocal copies
+        copies += 1
+        return deep_copy(obj, by_ref)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schemapi, "_deep_copy", counted)
+        mine.to_dict(validate=False)
+        assert copies == 0
+        theirs.to_dict(validate=False)
+        assert copies > 0  # the check can see a copy

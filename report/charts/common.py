@@ -304,6 +304,62 @@ class LayerChart(alt.LayerChart):
             self[prop] = value
 
 
+class HConcatChart(alt.HConcatChart):
+    """alt.HConcatChart without the deep copy of every panel Altair's constructor makes to merge their
+    selection parameters (and makes again for every copy of the chart, to_dict's included), when no panel
+    has any: with one, Altair's own constructor runs. The spec is the same (concatenated_parts)."""
+
+    def __init__(self, data: Any = alt.Undefined, hconcat: Sequence[Any] = (), **kwargs: Any) -> None:
+        """As alt.HConcatChart(data, hconcat, **kwargs): the same checks and spec, the panels not copied."""
+        parts = list(hconcat)
+        if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
+            super().__init__(data=data, hconcat=parts, **kwargs)
+            return
+        for part in parts:
+            altair_api._check_if_valid_subspec(part, "HConcatChart")
+        alt.TopLevelHConcatSpec.__init__(self, data=data, hconcat=parts, **kwargs)
+        self.data, parts = altair_api._combine_subchart_data(self.data, parts)
+        self.hconcat = concatenated_parts(parts)
+
+
+class VConcatChart(alt.VConcatChart):
+    """alt.VConcatChart without the deep copies of its panels, as HConcatChart."""
+
+    def __init__(self, data: Any = alt.Undefined, vconcat: Sequence[Any] = (), **kwargs: Any) -> None:
+        """As alt.VConcatChart(data, vconcat, **kwargs): the same checks and spec, the panels not copied."""
+        parts = list(vconcat)
+        if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
+            super().__init__(data=data, vconcat=parts, **kwargs)
+            return
+        for part in parts:
+            altair_api._check_if_valid_subspec(part, "VConcatChart")
+        alt.TopLevelVConcatSpec.__init__(self, data=data, vconcat=parts, **kwargs)
+        self.data, parts = altair_api._combine_subchart_data(self.data, parts)
+        self.vconcat = concatenated_parts(parts)
+
+
+def concatenated_parts(parts: Sequence[Any]) -> list[Any]:
+    """The panels of a concatenation without parameters as Altair's constructor leaves them: a named
+    layer of a layered panel renamed by the panel's position ("demo_watermark_1"), in a shallow copy of
+    that layer and panel; every other panel as it is."""
+    if len(parts) < 2:
+        return list(parts)
+    out = []
+    for i, part in enumerate(parts):
+        layers = part.layer if isinstance(part, alt.LayerChart) else []
+        if any(isinstance(layer, alt.Chart) and layer.name is not alt.Undefined for layer in layers):
+            renamed = []
+            for layer in layers:
+                if isinstance(layer, alt.Chart) and layer.name is not alt.Undefined:
+                    layer = layer.copy(deep=False)
+                    layer.name = f"{altair_api._view_base_for_chart(layer)}_{i}"
+                renamed.append(layer)
+            part = part.copy(deep=False)
+            part.layer = renamed
+        out.append(part)
+    return out
+
+
 # Altair's default data transformer refuses frames longer than this (altair.utils.data.limit_rows)
 _ALTAIR_MAX_ROWS: Final = 5000
 _ISO_TIME: Final = "%Y-%m-%dT%H:%M:%S"
