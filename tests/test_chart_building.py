@@ -1,12 +1,13 @@
 """Building the report's charts without Altair's slow paths: layered charts whose copies do not deep-copy
 their layers, channels given as channel objects (never a string or dict that Altair indexes every schema
-class to convert); the specs are those Altair's own constructors give."""
+class to convert), layers' frames turned into JSON rows once (not by Altair per layer and per to_dict);
+the specs are those Altair's own constructors give."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import altair as alt
@@ -16,7 +17,7 @@ from altair.utils import schemapi
 from sqlalchemy import Engine
 
 from report import weekly
-from report.charts.common import LayerChart, at_px
+from report.charts.common import HConcatChart, LayerChart, VConcatChart, at_px, inline_data
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS
 
@@ -113,3 +114,109 @@ def test_the_report_charts_give_every_channel_as_a_channel_object(
             if name in layouts:
                 weekly.phone_layout(layouts[name])
             assert not no_channel_from_dict, (lang, name)
+
+
+def test_a_frame_becomes_the_rows_altairs_data_transformer_makes_of_it() -> None:
+    """inline_data writes dates and times (naive, zoned, any unit) as Altair's default transformer does and
+    leaves every other value as it is; a frame Altair would refuse (a duration) is left to Altair."""
+    stamp = pl.Series([datetime(2024, 6, 1, 12, 0, 5, 123456, tzinfo=UTC), None])
+    frame = pl.DataFrame(
+        {
+            "day": [date(2024, 1, 2), None],
+            "at": [datetime(2024, 1, 2, 3, 4, 5, 123456), None],
+            "ms": pl.Series([datetime(2024, 1, 2, 3, 4, 5), None]).cast(pl.Datetime("ms")),
+            "zoned": stamp.dt.convert_time_zone("Europe/Helsinki"),
+            "value": [1.5, None],
+            "label": ["a", None],
+            "flag": [True, None],
+            "nothing": [None, None],
+            "parts": [[1], None],
+        }
+    )
+    inline = inline_data(frame, {})
+    transform = alt.data_transformers.get()
+    assert isinstance(inline, alt.InlineData) and transform is not None
+    assert inline.values == transform(frame)["values"]
+    assert inline_data(frame, {id(frame): (frame, inline)}) is inline  # converted once
+    lasting = pl.DataFrame({"span": [timedelta(days=1)]})
+    assert inline_data(lasting, {}) is lasting
+
+
+@pytest.fixture
+def altair_conversions() -> Iterator[list[str]]:
+    """The columns of every frame Altair's data transformer converts while the fixture is active."""
+    converted: list[str] = []
+    default = alt.data_transformers.get()
+    assert default is not None
+
+    def counting(data: Any) -> Any:
+        converted.append(",".join(getattr(data, "columns", [])))
+        return default(data)
+
+    alt.data_transformers.register("kestava_counting", counting)
+    with alt.data_transformers.enable("kestava_counting"):
+        yield converted
+
+
+def test_a_layered_charts_frames_are_converted_once_for_every_to_dict(altair_conversions: list[str]) -> None:
+    """LayerChart gives its layers their frames as inline data, converted once when it is made: Altair
+    converts none of them at to_dict (it did for each layer at each to_dict, wide and phone layout alike)."""
+    chart = LayerChart(layer=_layers())
+    assert altair_conversions == []
+    assert not any(isinstance(getattr(part, "data", None), pl.DataFrame) for part in chart.layer)
+    assert _spec(chart) == _spec(alt.LayerChart(layer=_layers()))
+    assert len(altair_conversions) == 3  # Altair's own: one per layer with a frame, a shared one twice
+    altair_conversions.clear()
+    chart.to_dict(validate=False)
+    chart.properties(height=200).to_dict(validate=False)
+    assert altair_conversions == []
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_altair_converts_no_frame_of_the_report_charts(
+    loaded_engine: Engine, altair_conversions: list[str]
+) -> None:
+    """No chart of the report nor phone layout, in any language, leaves a frame for Altair to convert at
+    to_dict (its data transformer: about 5 ms each, several a chart, each layout again)."""
+    today = datetime.now(HELSINKI_TZ).date()
+    for lang in LANGS:
+        built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+        for name in weekly.CHART_NAMES:
+            chart, _ = built[name]()
+            chart.to_dict(validate=False)
+            if name in layouts:
+                weekly.phone_layout(layouts[name])
+            assert not altair_conversions, (lang, name, altair_conversions)
+
+
+@pytest.mark.parametrize(("ours", "altairs"), [(HConcatChart, alt.hconcat), (VConcatChart, alt.vconcat)])
+def test_a_concatenation_gives_altairs_spec_without_copying_its_panels(ours: Any, altairs: Any) -> None:
+    """The same spec as Altair's concatenation (a named layer renamed by its panel's position, the shared
+    colour scale), and neither it nor its copies deep-copy the panels (Altair's deep-copies each panel
+    whenever it is constructed, and to_dict constructs it again)."""
+    shared = alt.Resolve(scale=alt.ScaleResolveMap(color="shared"))
+    key = "hconcat" if ours is HConcatChart else "vconcat"
+    mine = ours(
+        **{key: [LayerChart(layer=_layers()), LayerChart(layer=_layers())]}, spacing=28, resolve=shared
+    )
+    theirs = altairs(
+        alt.LayerChart(layer=_layers()), alt.LayerChart(layer=_layers()), spacing=28, resolve=shared
+    )
+    assert _spec(mine) == _spec(theirs)
+    assert '"demo_watermark_1"' in _spec(mine)
+    assert _spec(mine.copy()) == _spec(theirs.copy())
+
+    copies = 0
+    deep_copy = schemapi._deep_copy
+
+    def counted(obj: Any, by_ref: set[str]) -> Any:
+        nonlocal copies
+        copies += 1
+        return deep_copy(obj, by_ref)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schemapi, "_deep_copy", counted)
+        mine.to_dict(validate=False)
+        assert copies == 0
+        theirs.to_dict(validate=False)
+        assert copies > 0  # the check can see a copy

@@ -12,6 +12,8 @@ from report import theme as th
 from report.charts.common import (
     CIRCULAR_INDICATORS,
     Col,
+    HConcatChart,
+    VConcatChart,
     _area_key,
     _check_lang,
     _check_meta,
@@ -175,12 +177,12 @@ def circular_economy(
         panel("recycling_rate", rate_y, ".1%", target_layers, max(targets)),
     )
     # one colour legend for both panels; given to the constructor, as resolve_scale() would set it on a
-    # copy: each copy of a concatenation deep-copies its panels
+    # copy (common.HConcatChart: a concatenation whose copies do not deep-copy its panels)
     shared = alt.Resolve(scale=alt.ScaleResolveMap(color="shared"))
     chart: alt.HConcatChart | alt.VConcatChart = (
-        alt.vconcat(*panels, spacing=28, resolve=shared)
+        VConcatChart(vconcat=panels, spacing=28, resolve=shared)
         if phone
-        else alt.hconcat(*panels, spacing=28, resolve=shared)
+        else HConcatChart(hconcat=panels, spacing=28, resolve=shared)
     )
 
     # the figures in words at their series' published precision, as the table prints them

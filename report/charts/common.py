@@ -282,7 +282,8 @@ class LayerChart(alt.LayerChart):
     constructor runs). Altair constructs a layered chart again for every copy of it (`properties()`,
     `to_dict()`, a concatenation of it), so those copies, each deep-copying every layer twice, were most
     of a report's chart-building time. The data and the width, height and view common to the layers go
-    to the top as Altair's constructor puts them there; the spec is the same."""
+    to the top as Altair's constructor puts them there; the spec is the same. Each layer's polars frame is
+    turned into its JSON rows here, once (inline_data), not by Altair for each layer at every to_dict."""
 
     def __init__(self, data: Any = alt.Undefined, layer: Sequence[Any] = (), **kwargs: Any) -> None:
         """As alt.LayerChart(data, layer, **kwargs): the same checks and spec, the layers not copied."""
@@ -293,11 +294,113 @@ class LayerChart(alt.LayerChart):
         for part in layers:
             altair_api._check_if_valid_subspec(part, "LayerChart")
             altair_api._check_if_can_be_layered(part)
+        converted: dict[int, Any] = {}  # a frame shared by layers: one conversion, one data object
+        data = inline_data(data, converted)
+        layers = [_with_inline_data(part, converted) for part in layers]
         alt.TopLevelLayerSpec.__init__(self, data=data, layer=layers, **kwargs)
         self.data, self.layer = altair_api._combine_subchart_data(self.data, self.layer)
         lifted, self.layer = altair_api._remove_layer_props(self, self.layer, ("height", "width", "view"))
         for prop, value in lifted.items():
             self[prop] = value
+
+
+class HConcatChart(alt.HConcatChart):
+    """alt.HConcatChart without the deep copy of every panel Altair's constructor makes to merge their
+    selection parameters (and makes again for every copy of the chart, to_dict's included), when no panel
+    has any: with one, Altair's own constructor runs. The spec is the same (concatenated_parts)."""
+
+    def __init__(self, data: Any = alt.Undefined, hconcat: Sequence[Any] = (), **kwargs: Any) -> None:
+        """As alt.HConcatChart(data, hconcat, **kwargs): the same checks and spec, the panels not copied."""
+        parts = list(hconcat)
+        if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
+            super().__init__(data=data, hconcat=parts, **kwargs)
+            return
+        for part in parts:
+            altair_api._check_if_valid_subspec(part, "HConcatChart")
+        alt.TopLevelHConcatSpec.__init__(self, data=data, hconcat=parts, **kwargs)
+        self.data, parts = altair_api._combine_subchart_data(self.data, parts)
+        self.hconcat = concatenated_parts(parts)
+
+
+class VConcatChart(alt.VConcatChart):
+    """alt.VConcatChart without the deep copies of its panels, as HConcatChart."""
+
+    def __init__(self, data: Any = alt.Undefined, vconcat: Sequence[Any] = (), **kwargs: Any) -> None:
+        """As alt.VConcatChart(data, vconcat, **kwargs): the same checks and spec, the panels not copied."""
+        parts = list(vconcat)
+        if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
+            super().__init__(data=data, vconcat=parts, **kwargs)
+            return
+        for part in parts:
+            altair_api._check_if_valid_subspec(part, "VConcatChart")
+        alt.TopLevelVConcatSpec.__init__(self, data=data, vconcat=parts, **kwargs)
+        self.data, parts = altair_api._combine_subchart_data(self.data, parts)
+        self.vconcat = concatenated_parts(parts)
+
+
+def concatenated_parts(parts: Sequence[Any]) -> list[Any]:
+    """The panels of a concatenation without parameters as Altair's constructor leaves them: a named
+    layer of a layered panel renamed by the panel's position ("demo_watermark_1"), in a shallow copy of
+    that layer and panel; every other panel as it is."""
+    if len(parts) < 2:
+        return list(parts)
+    out = []
+    for i, part in enumerate(parts):
+        layers = part.layer if isinstance(part, alt.LayerChart) else []
+        if any(isinstance(layer, alt.Chart) and layer.name is not alt.Undefined for layer in layers):
+            renamed = []
+            for layer in layers:
+                if isinstance(layer, alt.Chart) and layer.name is not alt.Undefined:
+                    layer = layer.copy(deep=False)
+                    layer.name = f"{altair_api._view_base_for_chart(layer)}_{i}"
+                renamed.append(layer)
+            part = part.copy(deep=False)
+            part.layer = renamed
+        out.append(part)
+    return out
+
+
+# Altair's default data transformer refuses frames longer than this (altair.utils.data.limit_rows)
+_ALTAIR_MAX_ROWS: Final = 5000
+_ISO_TIME: Final = "%Y-%m-%dT%H:%M:%S"
+
+
+def inline_data(data: Any, converted: dict[int, Any]) -> Any:
+    """A polars frame as alt.InlineData of the rows Altair's default data transformer makes of it
+    (altair.utils.data.to_values: a date or time as ISO text, the rest as it is), so that Altair neither
+    converts nor re-checks it per layer and per to_dict; it names the dataset by the same hash, so the spec
+    is the same. converted: the frames already turned (by id, the same frame gives the same object). Other
+    data, a frame of a duration or too long for Altair, is returned as given (Altair's own checks)."""
+    if not isinstance(data, pl.DataFrame):
+        return data
+    if id(data) in converted:
+        return converted[id(data)][1]
+    if data.height > _ALTAIR_MAX_ROWS or any(isinstance(d, pl.Duration) for d in data.dtypes):
+        return data
+    columns = [
+        pl.col(name).cast(pl.Datetime("us")).dt.to_string(_ISO_TIME)
+        if dtype == pl.Date
+        else pl.col(name).dt.to_string(f"{_ISO_TIME}%.f" + ("%z" if dtype.time_zone else ""))
+        if isinstance(dtype, pl.Datetime)
+        else pl.col(name)
+        for name, dtype in data.schema.items()
+    ]
+    inline = alt.InlineData(values=data.select(columns).rows(named=True))
+    converted[id(data)] = (data, inline)  # the frame kept alive while its id is a key
+    return inline
+
+
+def _with_inline_data(part: Any, converted: dict[int, Any]) -> Any:
+    """A layer with its polars frame as inline_data (a shallow copy of it; the layer itself unchanged)."""
+    data = getattr(part, "data", alt.Undefined) if isinstance(part, alt.Chart) else alt.Undefined
+    if not isinstance(data, pl.DataFrame):
+        return part
+    inline = inline_data(data, converted)
+    if inline is data:
+        return part
+    copy = part.copy(deep=False)
+    copy.data = inline
+    return copy
 
 
 _Position = TypeVar("_Position", alt.XValue, alt.X2Value)
