@@ -20,8 +20,10 @@ METHODS = METHOD_IDS
 # residual is the value the reduction target sets (e.g. 20 % of 1990), share_of_year an assumed share of
 # one year's value; every other derivation (sums, ratios, indices, … of sources' figures) is "observed"
 DERIVED_VALUE_KINDS: Final = {"residual": "target_derived", "share_of_year": "assumption"}
-# the areas the tracker is about: Espoo, and Finland where a national series stands in for it (an indicator
-# that lists no areas of its own is read for these; the others' areas are comparisons)
+# the areas the tracker is about: Espoo, and Finland where a national series stands in for it. A dataset's
+# freshness is judged on these for an indicator that lists no areas of its own (which publishes every area
+# its inputs have, EU-27 and peers too: theirs are comparisons, and a comparison behind does not make the
+# tracker's own figures late)
 HOME_AREAS: Final[tuple[str, ...]] = ("049", "FI")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from collections.abc import Mapping
@@ -47,15 +48,20 @@ EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2
 OVERDUE_AFTER = timedelta(hours=1)  # a scheduled run this late means nothing is running the schedule
 
 
+log = logging.getLogger(__name__)
+
+
 def used_areas() -> Mapping[str, frozenset[str]] | None:
     """Per dataset the areas the indicators use of it, on which its freshness is judged as the report and
     the site judge it (IndicatorCatalogue.dataset_areas: Finland's 2022, not EU-27's 2023); None, every
-    area, when the indicator catalogue cannot be read (status still reports, and says so elsewhere)."""
+    area, when the indicator catalogue cannot be read: status still reports, with a warning that says so
+    (the catalogue's own error is compute's to report)."""
     from indicators.catalogue import load_indicator_catalogue  # pydantic only: no polars for `status`
 
     try:
         return load_indicator_catalogue().dataset_areas()
-    except (OSError, ValueError):
+    except (OSError, ValueError) as error:
+        log.warning("freshness judged on every area: the indicator catalogue cannot be read (%s)", error)
         return None
 
 

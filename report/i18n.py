@@ -239,6 +239,14 @@ def shown_decimals(value: float, precision: int | None = None) -> int:
     return min(by_size, precision)
 
 
+def decimals_showing(value: float, decimals: int) -> int:
+    """decimals, the places a page chose for a whole column or series, unless they would print a value that
+    is not zero as zero (an early EV share of 0.04 % as "0.0 %"): then the value's own (shown_decimals)."""
+    if value != 0 and round(abs(value), decimals) == 0:
+        return shown_decimals(value)
+    return decimals
+
+
 def format_number(x: float | None, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
     """x in the locale's CLDR format ("1 060,5" fi/sv with a no-break space, "1,060.5" en).
 

@@ -43,6 +43,7 @@ from report.i18n import (
     LANGS,
     NOT_AVAILABLE,
     check_lang,
+    decimals_showing,
     format_change,
     format_date,
     format_datetime,
@@ -416,7 +417,7 @@ def frame_table(
 
     def cell(value: object, column: str, key: object) -> str:
         if column in places and isinstance(value, float) and not math.isnan(value):
-            return format_number(value, lang, places[column])
+            return format_number(value, lang, decimals_showing(value, places[column]))
         return format_cell(value, column, lang, precisions.get(column, {}).get(key))
 
     rows = [

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from indicators.catalogue import ShareOfYearDerivation, load_indicator_catalogue
 from indicators.derive import derive_all
 from report import weekly
-from report.i18n import t
+from report.i18n import format_number, t
 from report.site.content import SiteData, indicator_page
 from storage.engine import open_database
 from tests.conftest import LoadedTemplates
@@ -93,6 +93,8 @@ def test_the_site_page_names_the_assumption_who_states_it_and_the_data_it_is_com
     assert derivation.startswith(t("site.kind_assumption", lang).lower()), derivation
     assert STATED_BY[lang] in derivation and NO_ADDRESS[lang] in derivation, derivation
     assert "2019" in derivation
+    # the city states the share; "lähde"/"källa" (the source) is HSY's, whose figure it is computed from
+    assert not {"lähde", "lähteen", "källa"} & set(re.findall(r"\w+", derivation.lower())), derivation
     assert [s["dataset"] for s in page.context["sources"]] == ["hsy_emissions"]
     table = page.context["chart_table"]
     cells = [str(cell) for row in table.rows for cell in row]
@@ -101,7 +103,8 @@ def test_the_site_page_names_the_assumption_who_states_it_and_the_data_it_is_com
     assert f"{STATED_BY[lang]}; HSY" in str(page.context["citation"]), page.context["citation"]
     # the residual reads as derived from the target, computed from HSY's 1990 value
     need = indicator_page(SiteData(sqlite_engine), NEED, lang)
-    assert "1990" in str(need.context["derivation"]) and "−80" in str(need.context["derivation"])
+    minus_80 = format_number(-80, lang)  # the target's −80 % with the language's minus sign
+    assert "1990" in str(need.context["derivation"]) and minus_80 in str(need.context["derivation"])
 
 
 def test_the_report_says_what_the_site_says(sqlite_engine: Engine, tmp_path: Path) -> None:

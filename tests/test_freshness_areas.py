@@ -35,11 +35,12 @@ def test_the_areas_used_of_a_dataset_are_its_indicators_areas_or_the_home_areas(
     assert judged_areas({"FI", "EU27_2020"}, None) == ["EU27_2020", "FI"]
 
 
-def _load_net_ghg(engine: Engine, raw_store: RawStore) -> None:
-    """sdg_13_10 as its connector stores it: Finland to 2022, EU-27 to 2023."""
-    rows = [("FI", str(year)) for year in range(2018, 2023)] + [
-        ("EU27_2020", str(y)) for y in range(2018, 2024)
-    ]
+def _load_net_ghg(engine: Engine, raw_store: RawStore, rows: list[tuple[str, str]] | None = None) -> None:
+    """sdg_13_10 as its connector stores it (area, period): by default Finland to 2022, EU-27 to 2023."""
+    if rows is None:
+        rows = [("FI", str(year)) for year in range(2018, 2023)] + [
+            ("EU27_2020", str(y)) for y in range(2018, 2024)
+        ]
     data = pl.DataFrame(
         {
             "area": [area for area, _ in rows],
@@ -120,3 +121,14 @@ def test_status_sources_and_alerts_judge_on_the_areas_used_as_the_report_does(
     assert DATASET not in {subject for _, subject in on_time}
     listed = freshness(engine, load_catalogue(), today, used_areas()).filter(pl.col("dataset") == DATASET)
     assert listed.select("latest_period", "state").row(0) == ("2022", "late")  # what `sources` lists
+
+
+def test_the_areas_named_beside_the_newest_period_are_those_that_have_it(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    """Of the areas judged, only those that have the newest period are named beside it: "31.12.2022
+    (Suomi)", not "(Espoo, Suomi)" when Espoo's series ends a year earlier."""
+    rows = [("FI", str(year)) for year in range(2018, 2023)] + [("049", str(y)) for y in range(2018, 2022)]
+    _load_net_ghg(engine, raw_store, rows)
+    judged = query.freshness(_a_day_expecting(2022), engine=engine).filter(pl.col("dataset") == DATASET)
+    assert judged.select("latest_period", "areas").row(0) == ("2022", ["FI"])

@@ -13,6 +13,7 @@ from common.flags import flag_meanings
 from report import theme as th
 from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
 from report.i18n import (
+    decimals_showing,
     format_change,
     format_number,
     format_period,
@@ -171,8 +172,8 @@ def indicator_history(
     chart_name = "indicator_history"
 
     def places(value: float | None) -> int:
-        """The decimals a value is printed with: the page's, else its own."""
-        return _shown(value) if decimals is None else decimals
+        """The decimals a value is printed with: the page's (report.i18n.decimals_showing), else its own."""
+        return _shown(value) if decimals is None or value is None else decimals_showing(value, decimals)
 
     _check_lang(chart_name, lang)
     _check_meta(chart_name, meta)
