@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from indicators.catalogue import load_indicator_catalogue
 from report import charts, weekly
 from report import data as rd
-from report.i18n import LANGS, format_number, format_percent, locale_signs, t
+from report.i18n import LANGS, decimals_showing, format_number, format_percent, locale_signs, t
 from report.site import build as site_build
 from report.site import content
 from report.site.content import Page, SiteData, indicator_page
@@ -185,3 +185,11 @@ def test_a_long_ranking_adds_only_the_decimals_that_tell_the_main_area_from_its_
         pl.when(pl.col("area") == "a").then(14.46).otherwise(pl.col("value")).alias("value")
     )
     assert content.value_decimals(close, entry, "049", "en")["049"] == 2  # 14.46 beside 14.50
+
+
+def test_a_pages_decimals_never_print_a_value_that_is_not_zero_as_zero() -> None:
+    """A page that prints its series at one decimal (its latest value's) printed an early EV share of
+    0.04 % as "0.0 %": such a value keeps its own decimals; the others, and zero, take the page's."""
+    assert format_number(0.04, "en", decimals_showing(0.04, 1)) == "0.04"
+    assert format_number(14.5, "en", decimals_showing(14.5, 2)) == "14.50"
+    assert format_number(0.0, "en", decimals_showing(0.0, 1)) == "0.0"
