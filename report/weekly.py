@@ -1336,8 +1336,9 @@ def _derivations(chart_names: Sequence[str], lang: str) -> list[tuple[str, str]]
 def _provenance_table(engine: Engine, chart_ids: Mapping[str, Sequence[int]], lang: str) -> Table | None:
     """One row per snapshot behind the report: the snapshot with its fetch time (and whether it is demo
     data), the dataset with its full title, publisher and licence, every payload's URL and sha256 prefix,
-    and the sections that use it. Five columns, each merging two of the former nine (the URLs wrap), so
-    that the table fits a 1 280 px window without scrolling sideways."""
+    and the sections that use it. Five columns where there were nine (snapshot, fetch time and demo in one;
+    dataset and title; publisher and licence; URLs and digests; the sections), the URLs wrapping, so that
+    the table fits a 1 280 px window without scrolling sideways."""
     users: dict[int, list[str]] = {}
     for heading, ids in chart_ids.items():
         for i in ids:

@@ -146,6 +146,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _run_id(config: pytest.Config) -> str:
+    """The run's name: the controller's, handed to each xdist worker (pytest_configure)."""
     workerinput = getattr(config, "workerinput", None)
     return str(workerinput["testrunuid"] if workerinput else config.getoption("testrunuid"))
 

@@ -180,11 +180,11 @@ def test_a_long_ranking_adds_only_the_decimals_that_tell_the_main_area_from_its_
     latest = pl.DataFrame(
         {"area": [f"m{i}" for i in range(len(far))] + ["049", "a", "b"], "value": [*far, 14.5, 14.0, 15.0]}
     )
-    assert content.value_decimals(latest, entry, "049", "en")["049"] == 1  # "14.5%", not "14.500%"
+    assert content.ranking_decimals(latest, entry, "049", "en")["049"] == 1  # "14.5%", not "14.500%"
     close = latest.with_columns(
         pl.when(pl.col("area") == "a").then(14.46).otherwise(pl.col("value")).alias("value")
     )
-    assert content.value_decimals(close, entry, "049", "en")["049"] == 2  # 14.46 beside 14.50
+    assert content.ranking_decimals(close, entry, "049", "en")["049"] == 2  # 14.46 beside 14.50
 
 
 def test_a_pages_decimals_never_print_a_value_that_is_not_zero_as_zero() -> None:

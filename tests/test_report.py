@@ -205,6 +205,7 @@ class TickingClock(datetime):
 
     @classmethod
     def now(cls, tz: Any = None) -> Any:
+        """The time now, a minute later for every earlier reading; each reading kept in `given`."""
         reading = datetime.now(tz) + timedelta(minutes=len(TickingClock.given) + 1)
         TickingClock.given.append(reading)
         return reading

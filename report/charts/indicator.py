@@ -40,8 +40,9 @@ INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "flags": Col("str", "an observed value's source flags (common.flags)", nullable=True, required=False),
 }
 KINDS: Final[tuple[str, ...]] = ("observed", "estimate", "projection", "target", "path", "path_from_latest")
-# the colours of the report's trajectory chart (theme.SERIES_COLOURS): this chart's path is its linear path
-# from the base year
+# the colours of the report's trajectory chart (theme.SERIES_COLOURS), whose names differ from this chart's
+# kinds: this chart's "path" (from the base year) is the trajectory's "base_path", and its
+# "path_from_latest" (required from the latest year) the trajectory's "path"
 KIND_COLOURS: Final[Mapping[str, str]] = {
     "observed": th.SERIES_COLOURS["history"],
     "estimate": th.SERIES_COLOURS["history"],
@@ -165,7 +166,7 @@ def indicator_history(
     for a value derived from a target or an assumption (indicators.query.DERIVED_VALUE_KINDS) that kind,
     drawn as an observed value is but never named an observation.
     decimals: the places the page prints the indicator's values with where it ranks them (the site's
-    comparison table: report.site.content.value_decimals), so that the title, tooltips and table print
+    comparison table: report.site.content.ranking_decimals), so that the title, tooltips and table print
     the latest value as the ranking does ("2.22 t", not "2.2 t" above "2.22"); None: each value's own
     (report.i18n.shown_decimals).
     """

@@ -72,7 +72,7 @@ CEI_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
 )
 REVISIONS_SHOWN: Final = 20
 # a comparison of at most this many areas prints every two neighbours apart (the report's rankings have up
-# to 20 cities); a longer one, only the main area apart from those beside it (value_decimals)
+# to 20 cities); a longer one, only the main area apart from those beside it (ranking_decimals)
 RANKED_IN_FULL: Final = 20
 # a snapshot's counts in the site's tables, and their headers: a changed value is revised; a value kept with
 # its flag changed is confirmed (provisional made final) or reflagged (any other flag change)
@@ -347,7 +347,7 @@ def _indicator_chart(
     data: SiteData, entry: Indicator, values: pl.DataFrame, area: str, lang: str, decimals: int | None = None
 ) -> SiteChart | None:
     """The page's chart: the peers ranked, the sectors stacked, or the area's history with its path (its
-    values to decimals: the page's, value_decimals; None: each value's own)."""
+    values to decimals: the page's, ranking_decimals; None: each value's own)."""
     try:
         if entry.peers is not None:
             found = report_peers.shared_peer_frames(data.engine, entry.id, data.cache)
@@ -442,7 +442,7 @@ def is_base_year_change(entry: Indicator) -> bool:
     return isinstance(entry.derive, ChangeDerivation) and entry.derive.against == "base_year"
 
 
-def value_decimals(latest: pl.DataFrame, entry: Indicator, main: str, lang: str) -> dict[str, int]:
+def ranking_decimals(latest: pl.DataFrame, entry: Indicator, main: str, lang: str) -> dict[str, int]:
     """The decimals each area's latest value (_latest_values) is printed with on the indicator's page, in
     the comparison table and the chart's title alike: the report's rule (shown_decimals; a change on a
     base year as every change, CHANGE_DECIMALS), or more where it prints the main area and a neighbour in
@@ -482,7 +482,7 @@ def _comparison(
     lang: str,
     peers: report_peers.PeerFrames | None = None,
 ) -> Table | None:
-    """Every area's latest own value (_latest_values; the main area's row marked, each with value_decimals),
+    """Every area's latest own value (_latest_values; the main area's row marked, each with ranking_decimals),
     when the indicator has several; a peer indicator's standings (`peers`, the frames its chart draws)
     instead, when given."""
     if peers is not None:
@@ -492,7 +492,7 @@ def _comparison(
     latest = _latest_values(values, entry)
     if latest.height < 2:
         return None
-    decimals = value_decimals(latest, entry, main, lang)
+    decimals = ranking_decimals(latest, entry, main, lang)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
@@ -747,7 +747,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
     # the main area's latest value printed as the comparison ranks it, in the chart's title too
-    decimals = value_decimals(_latest_values(values, entry), entry, area, lang).get(area)
+    decimals = ranking_decimals(_latest_values(values, entry), entry, area, lang).get(area)
     site_chart = _indicator_chart(data, entry, values, area, lang, decimals)
     sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
