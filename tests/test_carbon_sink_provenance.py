@@ -101,6 +101,9 @@ def test_the_site_page_names_the_assumption_who_states_it_and_the_data_it_is_com
     assert t("flag.estimated", lang) not in cells, cells
     assert t("site.kind_assumption", lang) in cells, cells
     assert f"{STATED_BY[lang]}; HSY" in str(page.context["citation"]), page.context["citation"]
+    # the chart's source line names the city too (it said "Source: HSY" beside a city's assumption)
+    subtitle = " ".join(page.charts[0].spec["title"]["subtitle"])
+    assert STATED_BY[lang] in subtitle and "HSY" in subtitle, subtitle
     # the residual reads as derived from the target, computed from HSY's 1990 value
     need = indicator_page(SiteData(sqlite_engine), NEED, lang)
     minus_80 = format_number(-80, lang)  # the target's −80 % with the language's minus sign

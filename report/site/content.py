@@ -373,9 +373,10 @@ def _indicator_chart(
         if history.filter(pl.col("kind") == "observed").height == 0:
             return None
         ids = rd.snapshot_ids_of(history)
+        meta = rd.chart_meta(data.engine, snapshot_ids=ids)
         chart = charts.indicator_history(
             history.drop("snapshot_ids"),
-            meta=rd.chart_meta(data.engine, snapshot_ids=ids),
+            meta=replace(meta, sources=tuple(dict.fromkeys([*stated_by(entry, lang), *meta.sources]))),
             lang=lang,
             name=_name(entry, lang),
             area_name=rd.area_label(area, lang),
@@ -678,11 +679,18 @@ def _vintages(data: SiteData, entry: Indicator, area: str, lang: str) -> tuple[T
     return published, revisions
 
 
+def stated_by(entry: Indicator, lang: str) -> list[str]:
+    """Who states an indicator's assumed share (the City of Espoo, for the carbon sink's 21 %), named first
+    wherever the page names its sources: its citation and its chart's source line; [] for the others."""
+    return [entry.derive.stated_by.get(lang)] if isinstance(entry.derive, ShareOfYearDerivation) else []
+
+
 def citation(entry: Indicator, sources: list[dict[str, str]], vintage: str, lang: str) -> str:
     """How to cite the indicator's data: the publishers (first whoever states an assumed share, then the
     datasets'), the tracker, the indicator and the data's date."""
-    stated = [entry.derive.stated_by.get(lang)] if isinstance(entry.derive, ShareOfYearDerivation) else []
-    publishers = "; ".join(dict.fromkeys([*stated, *(s["attribution"] for s in sources)])) or "–"
+    publishers = (
+        "; ".join(dict.fromkeys([*stated_by(entry, lang), *(s["attribution"] for s in sources)])) or "–"
+    )
     return t(
         "site.citation", lang, publishers=publishers, name=_name(entry, lang), id=entry.id, vintage=vintage
     )
