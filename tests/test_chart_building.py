@@ -6,7 +6,7 @@ the specs are those Altair's own constructors give."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,22 @@ def _layers() -> list[Any]:
     ]
 
 
+def _deep_copies(action: Callable[[], object]) -> int:
+    """How many deep copies Altair makes of its schema objects while action runs."""
+    copies = 0
+    deep_copy = schemapi._deep_copy
+
+    def counted(obj: Any, by_ref: set[str]) -> Any:
+        nonlocal copies
+        copies += 1
+        return deep_copy(obj, by_ref)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schemapi, "_deep_copy", counted)
+        action()
+    return copies
+
+
 def test_a_layered_chart_gives_altairs_spec_and_its_copies_do_not_copy_the_layers() -> None:
     """The same spec as alt.LayerChart's, the shared width lifted to the top as Altair lifts it, and after
     properties(), a concatenation and a deep copy too; a copy does not deep-copy the layers again (Altair's
@@ -54,20 +70,8 @@ def test_a_layered_chart_gives_altairs_spec_and_its_copies_do_not_copy_the_layer
     one = [alt.Chart(shared).mark_point().encode(x=alt.X("x:Q")), alt.Chart(shared).mark_rule()]
     assert _spec(LayerChart(layer=one)) == _spec(alt.LayerChart(layer=one))
 
-    copies = 0
-    deep_copy = schemapi._deep_copy
-
-    def counted(obj: Any, by_ref: set[str]) -> Any:
-        nonlocal copies
-        copies += 1
-        return deep_copy(obj, by_ref)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(schemapi, "_deep_copy", counted)
-        ours.properties(height=200).to_dict(validate=False)
-        assert copies == 0
-        altairs.properties(height=200).to_dict(validate=False)
-        assert copies > 0  # the check can see a copy
+    assert _deep_copies(lambda: ours.properties(height=200).to_dict(validate=False)) == 0
+    assert _deep_copies(lambda: altairs.properties(height=200).to_dict(validate=False)) > 0  # it can see one
 
 
 def test_a_layer_with_parameters_is_layered_by_altair() -> None:
@@ -206,17 +210,5 @@ def test_a_concatenation_gives_altairs_spec_without_copying_its_panels(ours: Any
     assert '"demo_watermark_1"' in _spec(mine)
     assert _spec(mine.copy()) == _spec(theirs.copy())
 
-    copies = 0
-    deep_copy = schemapi._deep_copy
-
-    def counted(obj: Any, by_ref: set[str]) -> Any:
-        nonlocal copies
-        copies += 1
-        return deep_copy(obj, by_ref)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(schemapi, "_deep_copy", counted)
-        mine.to_dict(validate=False)
-        assert copies == 0
-        theirs.to_dict(validate=False)
-        assert copies > 0  # the check can see a copy
+    assert _deep_copies(lambda: mine.to_dict(validate=False)) == 0
+    assert _deep_copies(lambda: theirs.to_dict(validate=False)) > 0  # the check can see a copy

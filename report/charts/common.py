@@ -311,15 +311,7 @@ class HConcatChart(alt.HConcatChart):
 
     def __init__(self, data: Any = alt.Undefined, hconcat: Sequence[Any] = (), **kwargs: Any) -> None:
         """As alt.HConcatChart(data, hconcat, **kwargs): the same checks and spec, the panels not copied."""
-        parts = list(hconcat)
-        if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
-            super().__init__(data=data, hconcat=parts, **kwargs)
-            return
-        for part in parts:
-            altair_api._check_if_valid_subspec(part, "HConcatChart")
-        alt.TopLevelHConcatSpec.__init__(self, data=data, hconcat=parts, **kwargs)
-        self.data, parts = altair_api._combine_subchart_data(self.data, parts)
-        self.hconcat = concatenated_parts(parts)
+        _concatenate(self, alt.HConcatChart, alt.TopLevelHConcatSpec, "hconcat", data, hconcat, kwargs)
 
 
 class VConcatChart(alt.VConcatChart):
@@ -327,15 +319,30 @@ class VConcatChart(alt.VConcatChart):
 
     def __init__(self, data: Any = alt.Undefined, vconcat: Sequence[Any] = (), **kwargs: Any) -> None:
         """As alt.VConcatChart(data, vconcat, **kwargs): the same checks and spec, the panels not copied."""
-        parts = list(vconcat)
-        if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
-            super().__init__(data=data, vconcat=parts, **kwargs)
-            return
-        for part in parts:
-            altair_api._check_if_valid_subspec(part, "VConcatChart")
-        alt.TopLevelVConcatSpec.__init__(self, data=data, vconcat=parts, **kwargs)
-        self.data, parts = altair_api._combine_subchart_data(self.data, parts)
-        self.vconcat = concatenated_parts(parts)
+        _concatenate(self, alt.VConcatChart, alt.TopLevelVConcatSpec, "vconcat", data, vconcat, kwargs)
+
+
+def _concatenate(
+    chart: Any,
+    altairs: type[Any],
+    spec: type[Any],
+    key: str,
+    data: Any,
+    panels: Sequence[Any],
+    kwargs: dict[str, Any],
+) -> None:
+    """Construct chart, a concatenation (key "hconcat" or "vconcat") of panels, as Altair's class altairs
+    does when a panel or the chart has parameters, else as its spec class without copying the panels."""
+    parts = list(panels)
+    if kwargs.get("params", alt.Undefined) is not alt.Undefined or any(map(_has_params, parts)):
+        altairs.__init__(chart, data=data, **{key: parts}, **kwargs)
+        return
+    name: Literal["HConcatChart", "VConcatChart"] = "HConcatChart" if key == "hconcat" else "VConcatChart"
+    for part in parts:
+        altair_api._check_if_valid_subspec(part, name)
+    spec.__init__(chart, data=data, **{key: parts}, **kwargs)
+    chart.data, parts = altair_api._combine_subchart_data(chart.data, parts)
+    setattr(chart, key, concatenated_parts(parts))
 
 
 def concatenated_parts(parts: Sequence[Any]) -> list[Any]:
