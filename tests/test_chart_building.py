@@ -109,15 +109,21 @@ def test_the_report_charts_give_every_channel_as_a_channel_object(
     """Each chart of the report and each phone layout, in every language, is built without Altair turning a
     channel given as a string or dict into its class: that indexes every schema class first (16 ms each
     time, about 200 times a run). Give the channel's class instead (alt.Text("label:N"), at_px)."""
+    _build_every_chart(loaded_engine, lambda lang, name: not no_channel_from_dict)
+
+
+def _build_every_chart(engine: Engine, ok: Callable[[str, str], bool]) -> None:
+    """Build and to_dict every chart of the report, and its phone layout, in every language; ok(lang, name)
+    after each."""
     today = datetime.now(HELSINKI_TZ).date()
     for lang in LANGS:
-        built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+        built, layouts = weekly._all_builders(engine, lang, today, {})
         for name in weekly.CHART_NAMES:
             chart, _ = built[name]()
             chart.to_dict(validate=False)
             if name in layouts:
                 weekly.phone_layout(layouts[name])
-            assert not no_channel_from_dict, (lang, name)
+            assert ok(lang, name), (lang, name)
 
 
 def test_a_frame_becomes_the_rows_altairs_data_transformer_makes_of_it() -> None:
@@ -182,15 +188,7 @@ def test_altair_converts_no_frame_of_the_report_charts(
 ) -> None:
     """No chart of the report nor phone layout, in any language, leaves a frame for Altair to convert at
     to_dict (its data transformer: about 5 ms each, several a chart, each layout again)."""
-    today = datetime.now(HELSINKI_TZ).date()
-    for lang in LANGS:
-        built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
-        for name in weekly.CHART_NAMES:
-            chart, _ = built[name]()
-            chart.to_dict(validate=False)
-            if name in layouts:
-                weekly.phone_layout(layouts[name])
-            assert not altair_conversions, (lang, name, altair_conversions)
+    _build_every_chart(loaded_engine, lambda lang, name: not altair_conversions)
 
 
 @pytest.mark.parametrize(("ours", "altairs"), [(HConcatChart, alt.hconcat), (VConcatChart, alt.vconcat)])
