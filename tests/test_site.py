@@ -810,3 +810,25 @@ def test_an_indicator_pages_chart_draws_the_path_required_from_the_latest_value_
     assert min(drawn) == latest.get_column("period").max()  # from the latest observed year
     layers = [layer for layer in spec["layer"] if layer.get("mark", {}).get("type") == "line"]
     assert any("path_from_latest" in json.dumps(layer.get("transform", [])) for layer in layers)
+
+
+def test_a_long_ranking_shows_the_main_areas_neighbourhood_first_and_folds_the_rest(built: Built) -> None:
+    """ev_share ranks every municipality: its page was a table of 300 rows. It now shows Espoo and the
+    areas on each side of it, each with its rank, and folds the whole ranking into a details element; a
+    short comparison (the emissions' five areas) stays as it was."""
+    page = content.indicator_page(content.SiteData(built.engine), "ev_share", "fi")
+    full, near = page.context["comparison"], page.context["comparison_near"]
+    assert len(full.rows) > content.RANKED_IN_FULL and near is not None
+    assert len(near.rows) == 2 * content.NEAR + 1
+    first = [list(row) for row in full.rows].index(list(near.rows[0][:-1]))
+    for offset, row in enumerate(near.rows):  # the full table's rows, in its order, each with a rank
+        assert list(row[:-1]) == list(full.rows[first + offset])
+    (espoo,) = [row for row in near.rows if str(row[0]).endswith("◀")]
+    stored = indicator_values("ev_share", kind="observed", engine=built.engine)
+    latest = stored.sort("period").group_by("area").last()
+    own = latest.filter(pl.col("area") == "049").get_column("value").item()
+    rank = 1 + latest.filter(pl.col("value") > own).height  # a larger share is better (direction increase)
+    assert espoo[-1] == t("peers.rank_of", "fi", rank=rank, n=latest.height)
+    html = _page(built, "fi/indicators/ev_share.html")
+    assert '<details class="all-areas">' in html and t("site.comparison_all", "fi", n=latest.height) in html
+    assert '<details class="all-areas">' not in _page(built, "fi/indicators/ghg_total.html")

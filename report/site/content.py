@@ -74,6 +74,7 @@ REVISIONS_SHOWN: Final = 20
 # a comparison of at most this many areas prints every two neighbours apart (the report's rankings have up
 # to 20 cities); a longer one, only the main area apart from those beside it (ranking_decimals)
 RANKED_IN_FULL: Final = 20
+NEAR: Final = 5  # the areas shown on each side of the main area before a longer ranking (_near_comparison)
 # a snapshot's counts in the site's tables, and their headers: a changed value is revised; a value kept with
 # its flag changed is confirmed (provisional made final) or reflagged (any other flag change)
 SNAPSHOT_COUNTS: Final = ("rows_added", "rows_revised", "rows_confirmed", "rows_reflagged")
@@ -510,6 +511,42 @@ def _comparison(
     )
 
 
+def _near_comparison(
+    comparison: Table | None, values: pl.DataFrame, entry: Indicator, main: str, lang: str
+) -> Table | None:
+    """The main area and the NEAR areas on each side of it in a comparison longer than RANKED_IN_FULL (the
+    page shows these first and folds the whole ranking away: ev_share's 308 municipalities made the page a
+    table of 308 rows), each with its rank; None for a shorter comparison, a peer indicator's (its own
+    ranks) or one without the main area."""
+    if comparison is None or len(comparison.rows) <= RANKED_IN_FULL or entry.peers is not None:
+        return None
+    latest = _latest_values(values, entry)
+    areas = [str(a) for a in latest.get_column("area")]
+    if main not in areas or len(areas) != len(comparison.rows):
+        return None
+    at = areas.index(main)
+    shown = latest.get_column("value").to_list()
+    higher_first = entry.direction == "increase"
+    rows = [
+        [
+            *comparison.rows[i],
+            t("peers.rank_of", lang, rank=_rank(shown[i], shown, higher_first), n=len(shown)),
+        ]
+        for i in range(max(at - NEAR, 0), min(at + NEAR + 1, len(areas)))
+    ]
+    return Table(
+        t("site.comparison_near_caption", lang, area=rd.area_label(main, lang)),
+        [*comparison.headers, t("peers.rank", lang)],
+        rows,
+        [*comparison.numeric, True],
+    )
+
+
+def _rank(value: float, values: Sequence[float], higher_first: bool) -> int:
+    """value's rank among values: 1 + how many are better (ties share a rank)."""
+    return 1 + sum((v > value) if higher_first else (v < value) for v in values)
+
+
 def _breakdown(values: pl.DataFrame, entry: Indicator, area: str, lang: str) -> Table | None:
     """A breakdown indicator's parts in the area's latest year."""
     if entry.expanded_ids() == [entry.id]:
@@ -784,6 +821,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         for status in by_id.get(part, [])
     ]
     projection_note, german_note = _projection_notes(values, entry, area, site_chart, statuses, lang)
+    comparison = _comparison(values, entry, area, lang, _peer_frames_of(data, entry))
     context = {
         "id": indicator,
         "name": _name(entry, lang),
@@ -809,7 +847,8 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         "statuses": [
             {**s, "basis": german_note if s.get("method_id") == "german_strategy" else ""} for s in statuses
         ],
-        "comparison": _comparison(values, entry, area, lang, _peer_frames_of(data, entry)),
+        "comparison": comparison,
+        "comparison_near": _near_comparison(comparison, values, entry, area, lang),
         "breakdown": _breakdown(values, entry, area, lang),
         "published": published,
         "revisions": revisions,
