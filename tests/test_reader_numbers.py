@@ -193,3 +193,12 @@ def test_a_pages_decimals_never_print_a_value_that_is_not_zero_as_zero() -> None
     assert format_number(0.04, "en", decimals_showing(0.04, 1)) == "0.04"
     assert format_number(14.5, "en", decimals_showing(14.5, 2)) == "14.50"
     assert format_number(0.0, "en", decimals_showing(0.0, 1)) == "0.0"
+
+
+def test_a_change_on_1990_keeps_whole_per_cents_where_two_areas_print_alike() -> None:
+    """The per-resident change on 1990 printed "−63.87 %" on its page (Espoo −63.87 beside the region's
+    −63.88) while the source (HSY, 2025) and the headline say "−64 %": a change on a base year stays in
+    whole per cent, the two areas shown tied."""
+    entry = load_indicator_catalogue().get("ghg_change_on_1990")
+    latest = pl.DataFrame({"area": ["049", "PKS", "091"], "value": [-63.87, -63.88, -40.2]})
+    assert content.ranking_decimals(latest, entry, "049", "en") == {"049": 0, "PKS": 0, "091": 0}

@@ -446,9 +446,12 @@ def is_base_year_change(entry: Indicator) -> bool:
 
 def ranking_decimals(latest: pl.DataFrame, entry: Indicator, main: str, lang: str) -> dict[str, int]:
     """The decimals each area's latest value (_latest_values) is printed with on the indicator's page, in
-    the comparison table and the chart's title alike: the report's rule (shown_decimals; a change on a
-    base year as every change, CHANGE_DECIMALS), or more where it prints the main area and a neighbour in
-    the ranking alike, never beyond the series' published precision."""
+    the comparison table and the chart's title alike: the report's rule (shown_decimals), or more where it
+    prints the main area and a neighbour in the ranking alike, never beyond the series' published
+    precision. A change on a base year is always in whole per cent (CHANGE_DECIMALS), as the sources
+    publish it and the report's headline prints it: two areas that print alike are shown tied."""
+    if is_base_year_change(entry):
+        return dict.fromkeys((str(a) for a in latest.get_column("area")), CHANGE_DECIMALS)
     # as the report's rankings print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest
     # decimals at which neighbours differ, not Turku, Espoo and Kauniainen all at "2.6"; in a ranking
     # longer than the report's, only the main area and its neighbours: to tell every pair of 300
@@ -458,12 +461,8 @@ def ranking_decimals(latest: pl.DataFrame, entry: Indicator, main: str, lang: st
     apart = shown if len(shown) <= RANKED_IN_FULL else _with_neighbours(latest, main)
     ranked = _rank_decimals(apart, lang, least=0)
 
-    def own(value: float) -> int:
-        """The value's decimals before the ranking adds any."""
-        return CHANGE_DECIMALS if is_base_year_change(entry) else shown_decimals(value, precision)
-
     rows = latest.iter_rows(named=True)
-    return {str(r["area"]): min(max(own(r["value"]), ranked), precision) for r in rows}
+    return {str(r["area"]): min(max(shown_decimals(r["value"], precision), ranked), precision) for r in rows}
 
 
 def _with_neighbours(latest: pl.DataFrame, main: str) -> list[float]:
