@@ -230,7 +230,7 @@ def shown_decimals(value: float, precision: int | None = None) -> int:
     """The decimals the report prints a value with, in its headline, its tables and its charts' titles and
     labels alike: by magnitude (none from 100, one from 1, two below), but never more than its series is
     published at (precision: series_precision of the series' values, so that 30.0 next to 31.1 prints
-    "30.0" and not "30"); without a series, the value's own (indicators.trajectory.ranking_decimals: a lone
+    "30.0" and not "30"); without a series, the value's own (indicators.trajectory.value_decimals: a lone
     12.0 prints "12", 0.5 prints "0.5")."""
     if precision is None:
         precision = series_precision([value])
@@ -278,8 +278,8 @@ def format_percent(x: float | None, lang: str, decimals: int = 0, *, signed: boo
 # A change in per cent (on a base year, since a series' first period, between two years) is printed in whole
 # per cent wherever a reader sees it, in the report's headline and titles and on the site's pages alike: as
 # HSY publishes it ("−33 % on 1990" for 2024), the inventory's own precision; "−32.8 %" on one page and
-# "−33 %" in the headline read as two figures. A ranking that needs more places to tell two areas apart
-# adds them (report.site.content.ranking_decimals).
+# "−33 %" in the headline read as two figures. A page's ranking of such a change keeps them too: two areas
+# that print alike are shown tied (report.site.content.ranking_decimals).
 CHANGE_DECIMALS: Final = 0
 
 

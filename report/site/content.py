@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -477,23 +477,20 @@ def _with_neighbours(latest: pl.DataFrame, main: str) -> list[float]:
 
 
 def _comparison(
-    values: pl.DataFrame,
+    latest: pl.DataFrame,
+    decimals: Mapping[str, int],
     entry: Indicator,
     main: str,
     lang: str,
     peers: report_peers.PeerFrames | None = None,
 ) -> Table | None:
-    """Every area's latest own value (_latest_values; the main area's row marked, each with ranking_decimals),
-    when the indicator has several; a peer indicator's standings (`peers`, the frames its chart draws)
-    instead, when given."""
+    """Every area's latest own value (latest: _latest_values; the main area's row marked, each to its
+    decimals: ranking_decimals), when the indicator has several; a peer indicator's standings (`peers`, the
+    frames its chart draws) instead, when given."""
     if peers is not None:
         return _peer_comparison(peers, main, lang)
-    if entry.expanded_ids() != [entry.id]:
+    if entry.expanded_ids() != [entry.id] or latest.height < 2:
         return None
-    latest = _latest_values(values, entry)
-    if latest.height < 2:
-        return None
-    decimals = ranking_decimals(latest, entry, main, lang)
     rows = [
         [
             rd.area_label(str(r["area"]), lang) + (" ◀" if r["area"] == main else ""),
@@ -511,17 +508,16 @@ def _comparison(
 
 
 def _near_comparison(
-    comparison: Table | None, values: pl.DataFrame, entry: Indicator, main: str, lang: str
+    comparison: Table | None, latest: pl.DataFrame, entry: Indicator, main: str, lang: str
 ) -> Table | None:
     """The main area and the NEAR areas on each side of it in a comparison longer than RANKED_IN_FULL (the
-    page shows these first and folds the whole ranking away: ev_share's 308 municipalities made the page a
-    table of 308 rows), each with its rank; None for a shorter comparison, a peer indicator's (its own
+    page shows these first and folds the whole ranking away: ev_share's 309 areas made the page a
+    table of 309 rows), each with its rank; None for a shorter comparison, a peer indicator's (its own
     ranks) or one without the main area."""
     if comparison is None or len(comparison.rows) <= RANKED_IN_FULL or entry.peers is not None:
         return None
-    latest = _latest_values(values, entry)
-    areas = [str(a) for a in latest.get_column("area")]
-    if main not in areas or len(areas) != len(comparison.rows):
+    areas = [str(a) for a in latest.get_column("area")]  # the comparison's rows, in its order
+    if main not in areas:
         return None
     at = areas.index(main)
     shown = latest.get_column("value").to_list()
@@ -791,8 +787,9 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     areas = values.get_column("area").unique().to_list() if values.height else []
     area = _main_area(areas) if areas else HOME_AREA
     # the main area's latest value printed as the comparison ranks it, in the chart's title too
-    decimals = ranking_decimals(_latest_values(values, entry), entry, area, lang).get(area)
-    site_chart = _indicator_chart(data, entry, values, area, lang, decimals)
+    latest = _latest_values(values, entry)
+    decimals = ranking_decimals(latest, entry, area, lang)
+    site_chart = _indicator_chart(data, entry, values, area, lang, decimals.get(area))
     sources = _sources(data, entry, area, lang)
     vintage = values.get_column("vintage").max() if values.height else None
     vintage_text = format_date(rd.local_time(vintage), lang) if isinstance(vintage, datetime) else "–"
@@ -820,7 +817,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         for status in by_id.get(part, [])
     ]
     projection_note, german_note = _projection_notes(values, entry, area, site_chart, statuses, lang)
-    comparison = _comparison(values, entry, area, lang, _peer_frames_of(data, entry))
+    comparison = _comparison(latest, decimals, entry, area, lang, _peer_frames_of(data, entry))
     context = {
         "id": indicator,
         "name": _name(entry, lang),
@@ -847,7 +844,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
             {**s, "basis": german_note if s.get("method_id") == "german_strategy" else ""} for s in statuses
         ],
         "comparison": comparison,
-        "comparison_near": _near_comparison(comparison, values, entry, area, lang),
+        "comparison_near": _near_comparison(comparison, latest, entry, area, lang),
         "breakdown": _breakdown(values, entry, area, lang),
         "published": published,
         "revisions": revisions,
