@@ -25,6 +25,7 @@ from typing import Any
 from common.payload import Params, Payload, RequestSpec
 from ingest.catalogue import load_catalogue
 from ingest.manifest import Manifest
+from ingest.municipalities import merged_municipalities
 from ingest.pxweb import PxWebConnector
 from ingest.replay import record_exchange
 from scripts.demo.calibration import ESPOO_POPULATION
@@ -123,10 +124,19 @@ REGIONS = [
 
 
 @cache
-def municipalities() -> tuple[tuple[str, str], ...]:
-    """(number, Finnish name) of the 309 municipalities, in number order."""
+def _every_municipality() -> tuple[tuple[str, str], ...]:
+    """(number, Finnish name) of the 309 municipalities since 2021, merged ones included, in number order:
+    the demo draws its random figures for each, so that the stream does not depend on the division."""
     doc = json.loads(MUNICIPALITIES_FILE.read_text(encoding="utf-8"))
     return tuple(sorted((m["code"], m["fi"]) for m in doc["municipalities"]))
+
+
+@cache
+def municipalities() -> tuple[tuple[str, str], ...]:
+    """(number, Finnish name) of today's 308 municipalities, in number order: the sources publish in the
+    current division, a merged municipality's figures (Pertunmaa's) under the one it joined (Mäntyharju)."""
+    merged = merged_municipalities()
+    return tuple((code, name) for code, name in _every_municipality() if code not in merged)
 
 
 def _interpolate(anchors: Mapping[int, int], year: int) -> int:
@@ -138,11 +148,12 @@ def _interpolate(anchors: Mapping[int, int], year: int) -> int:
 
 
 @cache
-def _population_table() -> dict[tuple[str, int], int | None]:
-    """Year-end population per (municipality number, year); None where the demo marks ".."."""
+def _drawn_population() -> dict[tuple[str, int], int | None]:
+    """Year-end population per (municipality number, year) of every municipality since 2021, merged ones
+    apart; None where the demo marks ".."."""
     rng = random.Random(SEED)
     table: dict[tuple[str, int], int | None] = {}
-    for code, _ in municipalities():
+    for code, _ in _every_municipality():
         # Draw for every municipality (also the fixed ones) so that the stream does not depend on them.
         size = min(60_000.0, max(100.0, math.exp(rng.gauss(8.9, 1.0))))
         growth = rng.uniform(-0.015, 0.012) if size < 20_000 else rng.uniform(-0.004, 0.015)
@@ -160,6 +171,18 @@ def _population_table() -> dict[tuple[str, int], int | None]:
     return table
 
 
+@cache
+def _population_table() -> dict[tuple[str, int], int | None]:
+    """Year-end population per (municipality number, year) in the current division, back to 1990: a
+    merged municipality's residents counted in the one it joined; None where the demo marks ".."."""
+    table = dict(_drawn_population())
+    for code, (into, _) in merged_municipalities().items():
+        for year in POPULATION_YEARS:
+            gone, kept = table.pop((code, year)), table[(into, year)]
+            table[(into, year)] = None if gone is None or kept is None else gone + kept
+    return table
+
+
 def population(code: str, year: int) -> int | None:
     """The demo's year-end population of a municipality (real where REAL_POPULATION has it)."""
     return _population_table()[(code, year)]
@@ -170,7 +193,7 @@ def _car_table() -> dict[str, dict[str, int]]:
     """Passenger cars in traffic on the reference date per municipality by driving power (YH = the sum)."""
     rng = random.Random(SEED + 1)
     table: dict[str, dict[str, int]] = {}
-    for code, _ in municipalities():
+    for code, _ in _every_municipality():
         rate = rng.uniform(0.48, 0.60)
         electric = rng.uniform(0.25, 1.05)
         hybrid = rng.uniform(0.35, 1.05)
@@ -183,7 +206,8 @@ def _car_table() -> dict[str, dict[str, int]]:
                 "092": (0.44, 0.80, 0.90, 0.22),
                 "235": (0.45, 1.35, 1.25, 0.19),
             }[code]
-        people = population(code, POPULATION_YEARS[-1]) or population(code, POPULATION_YEARS[-2]) or 0
+        drawn = _drawn_population()
+        people = drawn[(code, POPULATION_YEARS[-1])] or drawn[(code, POPULATION_YEARS[-2])] or 0
         total = round(people * rate)
         counts = {
             "02": round(total * diesel),
@@ -195,6 +219,9 @@ def _car_table() -> dict[str, dict[str, int]]:
         }
         counts["01"] = total - sum(counts.values())
         table[code] = {"YH": total, **counts}
+    for code, (into, _) in merged_municipalities().items():  # the current division
+        gone = table.pop(code)
+        table[into] = {power: count + gone[power] for power, count in table[into].items()}
     return table
 
 
