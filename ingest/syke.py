@@ -22,6 +22,13 @@ from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import HttpError, check_not_html
+from ingest.municipalities import (
+    MUNICIPALITIES_PATH,
+    current_municipality_codes,
+    merged_municipalities,
+    municipalities,
+    municipality_codes,
+)
 
 __all__ = [
     "MUNICIPALITIES_PATH",
@@ -38,7 +45,6 @@ __all__ = [
     "written",
 ]
 
-MUNICIPALITIES_PATH = Path(__file__).with_name("municipalities.json")
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = (
@@ -85,35 +91,6 @@ _MEASURES = (
 )
 _DECIMAL_COMMA = r"^[-+]?\d+(,\d+)?([eE][-+]?\d+)?$"
 _DOT_DECIMAL = r"^[-+]?\d+\.\d+([eE][-+]?\d+)?$"
-
-
-@cache
-def _municipality_rows() -> tuple[dict[str, str], ...]:
-    document = json.loads(MUNICIPALITIES_PATH.read_text(encoding="utf-8"))
-    return tuple(document["municipalities"])
-
-
-def municipalities() -> tuple[tuple[str, str, str], ...]:
-    """(code, Finnish name, Swedish name) of every municipality since 2021, merged ones included (their
-    names still label older data; ingest/municipalities.json)."""
-    return tuple((row["code"], row["fi"], row["sv"]) for row in _municipality_rows())
-
-
-def municipality_codes() -> tuple[str, ...]:
-    """The three-digit numbers ("005" … "992") of every municipality since 2021, merged ones included."""
-    return tuple(code for code, _, _ in municipalities())
-
-
-def merged_municipalities() -> dict[str, tuple[str, str]]:
-    """Number of a municipality that no longer exists -> (number it joined, last day as ISO date)."""
-    return {row["code"]: (row["merged_into"], row["until"]) for row in _municipality_rows() if "until" in row}
-
-
-def current_municipality_codes() -> tuple[str, ...]:
-    """The numbers of today's municipalities (308 since Pertunmaa joined Mäntyharju on 1 January 2025):
-    the sources publish in the current division, so these are the ones to ask for."""
-    merged = merged_municipalities()
-    return tuple(code for code in municipality_codes() if code not in merged)
 
 
 def request_codes(spec: DatasetSpec) -> dict[str, str]:

@@ -450,6 +450,53 @@ def test_point_in_time_table_period_is_the_reference_date_from_the_title(
     check_observations(frame, "traficom_cars")
 
 
+def with_pertunmaa(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The table with Pertunmaa (588) among its areas: it joined Mäntyharju (507) on 1 January 2025."""
+    area, *others = metadata["variables"]
+    values, texts = [*area["values"], "KU588"], [*area["valueTexts"], "Pertunmaa"]
+    return {**metadata, "variables": [{**area, "values": values, "valueTexts": texts}, *others]}
+
+
+def test_a_municipality_listed_after_its_merger_refuses_the_whole_table(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    # A stock on 30 September 2026 cannot count Pertunmaa's cars: the table is not in a division the tracker
+    # knows (the demo had listed it, so ev_share ranked 309 areas where Finland has 308)
+    metadata = with_pertunmaa(CARS_METADATA)
+    url = serve(httpserver, metadata, pxweb_handler(metadata, car_cell), CARS_PATH)
+    with pytest.raises(ValidationError) as caught:
+        run(cars_spec(url), fetcher)
+    message = str(caught.value)
+    assert "traficom_cars" in message and "area" in message
+    assert "588 Pertunmaa" in message and "507 Mäntyharju" in message and "2024-12-31" in message
+    assert "'2026-09-30'" in message
+
+
+def test_a_merged_municipality_is_accepted_for_the_years_it_existed(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    # a table still in the 2024 division: Pertunmaa's own rows up to 2024 are real data
+    metadata = with_pertunmaa(METADATA)
+    spec = make_spec(
+        serve(httpserver, metadata, pxweb_handler(metadata, population_cell)), POPULATION_OPTIONS
+    )
+    frame = run(spec, fetcher)
+    assert YEARS[-1] <= "2024" and set(frame.filter(pl.col("area") == "588")["period"]) == set(YEARS)
+
+
+def test_a_merged_municipality_in_a_year_after_its_merger_is_refused(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    area, content, year = METADATA["variables"]
+    later = {**year, "values": [*year["values"], "2025"], "valueTexts": [*year["valueTexts"], "2025"]}
+    metadata = with_pertunmaa({**METADATA, "variables": [area, content, later]})
+    spec = make_spec(
+        serve(httpserver, metadata, pxweb_handler(metadata, population_cell)), POPULATION_OPTIONS
+    )
+    with pytest.raises(ValidationError, match=r"statfin_population.*588 Pertunmaa.*first period '2025'"):
+        run(spec, fetcher)
+
+
 def test_reference_date_period_format_is_an_iso_date_storage_and_freshness_read() -> None:
     # The period of a point-in-time table is YYYY-MM-DD: storage accepts it, freshness reads its end, and
     # it is not an annual period (the engine's trends take only YYYY).
@@ -758,7 +805,11 @@ def test_demo_snapshot_replays_through_the_connector(tmp_path: Path) -> None:
 
     spec = catalogue.dataset("statfin_population")
     population_frame = connector.parse(spec, connector.fetch(spec, replay))
-    assert population_frame["area"].n_unique() == 309 + 1  # every municipality and the whole country
+    # today's 308 municipalities (the current division: Pertunmaa counted in Mäntyharju) and the country
+    assert population_frame["area"].n_unique() == 308 + 1 and "588" not in population_frame["area"]
+    drawn = statfin._drawn_population()  # the demo's own figures, each municipality apart
+    mantyharju = population_frame.filter(pl.col("area") == "507", pl.col("period") == "1990")["value"].item()
+    assert mantyharju == drawn[("507", 1990)] + drawn[("588", 1990)]  # type: ignore[operator]
     country = population_frame.filter(pl.col("area") == "FI", pl.col("period") == "2024")["value"].item()
     municipal = population_frame.filter(pl.col("area") != "FI", pl.col("period") == "2024")["value"].sum()
     assert country == municipal  # keep_country: the country's total, which the demo keeps consistent
@@ -774,7 +825,7 @@ def test_demo_snapshot_replays_through_the_connector(tmp_path: Path) -> None:
     spec = catalogue.dataset("traficom_cars")
     cars = connector.parse(spec, connector.fetch(spec, replay))
     check_observations(cars, spec.id)
-    assert cars["area"].n_unique() == 309
+    assert cars["area"].n_unique() == 308 and "588" not in cars["area"]
     assert set(cars["period"]) == {statfin.TRAFICOM_REFERENCE_DATE.isoformat()}
     espoo_cars = dict(cars.filter(pl.col("area") == "049").select("driving_power", "value").rows())
     assert 0.09 <= espoo_cars["04"] / espoo_cars["YH"] <= 0.12

@@ -85,6 +85,12 @@ def test_long_file_with_a_year_column(httpserver: HTTPServer, fetcher: LiveFetch
         ("kuntanro;vuosi;asukasluku\n49;vuosi;314024\n", "column 'year', line 2", "a year"),
         ("kuntanro;2023\n49;314024\n49;314025\n", "column 'kuntanro', line 2", "one row per municipality"),
         ("kuntanro;2023\n", "body", "at least one data row"),
+        # Pertunmaa joined Mäntyharju on 1 January 2025: no residents of its own after 2024
+        (
+            "kuntanro;2024;2025\n588;2 000;1 990\n507;5 500;5 480\n",
+            "area",
+            "588 Pertunmaa joined 507 Mäntyharju",
+        ),
     ],
 )
 def test_bad_files_name_the_field_and_what_was_expected(
@@ -96,6 +102,17 @@ def test_bad_files_name_the_field_and_what_was_expected(
     assert caught.value.source == "syke_population"
     assert caught.value.field == field
     assert words in str(caught.value)
+
+
+def test_a_merged_municipality_counts_for_the_years_it_existed(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    serve(httpserver, "kuntanro;2023;2024\n588;2 010;2 000\n")
+    frame = run(httpserver, fetcher)
+    assert frame.select("area", "period", "value").rows() == [
+        ("588", "2023", 2010.0),
+        ("588", "2024", 2000.0),
+    ]
 
 
 def test_a_row_repeated_exactly_counts_once(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:

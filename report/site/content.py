@@ -511,8 +511,8 @@ def _near_comparison(
     comparison: Table | None, latest: pl.DataFrame, entry: Indicator, main: str, lang: str
 ) -> Table | None:
     """The main area and the NEAR areas on each side of it in a comparison longer than RANKED_IN_FULL (the
-    page shows these first and folds the whole ranking away: ev_share's 309 areas made the page a
-    table of 309 rows), each with its rank; None for a shorter comparison, a peer indicator's (its own
+    page shows these first and folds the whole ranking away: ev_share's 308 municipalities made the page
+    a table of 308 rows), each with its rank; None for a shorter comparison, a peer indicator's (its own
     ranks) or one without the main area."""
     if comparison is None or len(comparison.rows) <= RANKED_IN_FULL or entry.peers is not None:
         return None
