@@ -199,14 +199,16 @@ def full(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> wee
 
 
 class TickingClock(datetime):
-    """A clock that moves a minute every time it is read: one run that asked it twice would say two times."""
+    """A clock that moves a minute every time it is read: one run that asked it twice would say two times.
+    It reads today's noon and on from there, so that its minutes never carry a run's dates past midnight."""
 
     given: list[datetime] = []  # noqa: RUF012 - the readings of every run on this clock, in order
 
     @classmethod
     def now(cls, tz: Any = None) -> Any:
-        """The time now, a minute later for every earlier reading; each reading kept in `given`."""
-        reading = datetime.now(tz) + timedelta(minutes=len(TickingClock.given) + 1)
+        """Noon today, a minute later for every earlier reading; each reading kept in `given`."""
+        noon = datetime.now(tz).replace(hour=12, minute=0, second=0, microsecond=0)
+        reading = noon + timedelta(minutes=len(TickingClock.given) + 1)
         TickingClock.given.append(reading)
         return reading
 
