@@ -44,6 +44,7 @@ __all__ = [
     "COMPARISON_AREAS",
     "ESPOO",
     "HELSINKI_TZ",
+    "PER_RESIDENT_INDICATOR",
     "PRIMARY_AREAS",
     "Changes",
     "Headline",
@@ -63,9 +64,11 @@ __all__ = [
     "format_value",
     "freshness_frame",
     "headline",
+    "latest_by_area",
     "latest_snapshot_ids",
     "local_time",
     "of_areas",
+    "of_comparison_areas",
     "per_resident_frame",
     "projection_notes",
     "provenance_frame",
@@ -84,6 +87,7 @@ HELSINKI_TZ: Final = ZoneInfo("Europe/Helsinki")
 PRIMARY_AREAS: Final[tuple[str, ...]] = (ESPOO, "FI", "EU27_2020")
 # Syke ALas cities compared per resident: the capital region and the other large cities.
 COMPARISON_AREAS: Final[tuple[str, ...]] = ("049", "091", "092", "235", "837", "853", "564")
+PER_RESIDENT_INDICATOR: Final = "syke_ghg_per_resident"  # the per-resident comparison ranks its values
 # The datasets behind each chart of report.charts (for chart_meta when no snapshot ids are at hand).
 CHART_DATASETS: Final[Mapping[str, tuple[str, ...]]] = {
     "emissions_trajectory": ("hsy_emissions",),
@@ -305,7 +309,7 @@ def per_resident_frame(
     engine: Engine,
     areas: Sequence[str] | None = COMPARISON_AREAS,
     *,
-    indicator: str = "syke_ghg_per_resident",
+    indicator: str = PER_RESIDENT_INDICATOR,
 ) -> pl.DataFrame:
     """area (municipality code), year, value (t CO2e per resident), snapshot_ids, provisional for
     per_resident_comparison.
@@ -316,6 +320,18 @@ def per_resident_frame(
     values = _values(engine, indicator, list(areas) if areas else None, "observed")
     values = _require(values.filter(pl.col("year").is_not_null()), f"{indicator} for {areas}")
     return values.select("area", "year", "value", _SNAPSHOT_IDS, _PROVISIONAL).sort("area", "year")
+
+
+def of_comparison_areas(frame: pl.DataFrame, what: str) -> pl.DataFrame:
+    """The rows of COMPARISON_AREAS (the report's per-resident comparison) of a frame of every area."""
+    return _require(frame.filter(pl.col("area").is_in(COMPARISON_AREAS)), f"{what} for {COMPARISON_AREAS}")
+
+
+def latest_by_area(frame: pl.DataFrame) -> dict[str, float]:
+    """Each area's value in its latest year with one (area, year, value rows, as per_resident_frame's)."""
+    present = frame.filter(pl.col("value").is_not_null()).sort("year")
+    latest = present.group_by("area", maintain_order=True).last()
+    return {str(area): float(value) for area, value in latest.select("area", "value").iter_rows()}
 
 
 def circular_frame(engine: Engine, areas: Sequence[str] = ("FI", "EU27_2020")) -> pl.DataFrame:

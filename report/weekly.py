@@ -58,6 +58,7 @@ from report.i18n import (
 )
 from report.notes import report_notes
 from report.phone import PHONE_MEDIA, phone_patch, phone_spec
+from report.ranking import area_decimals
 from report.render import PNG_SCALE, Rendered, Renderer
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
@@ -588,7 +589,11 @@ def _all_builders(
         return chart, ids
 
     def per_resident(phone: bool = False) -> Built:
-        frame = once("per_resident", lambda: rd.per_resident_frame(engine))
+        every_area = once("per_resident", lambda: rd.per_resident_frame(engine, None))
+        frame = rd.of_comparison_areas(every_area, rd.PER_RESIDENT_INDICATOR)
+        # every area's latest value, ranked as the indicator's site page ranks them: Espoo's figure the same
+        latest = rd.latest_by_area(every_area)
+        espoo = area_decimals(latest, rd.ESPOO, lang, report_ranks=rd.COMPARISON_AREAS).get(rd.ESPOO, 1)
         ids = rd.snapshot_ids_of(frame)
         chart = charts.per_resident_comparison(
             frame,
@@ -596,6 +601,7 @@ def _all_builders(
             lang=lang,
             provisional_years=rd.provisional_years(frame),
             phone=phone,
+            least_decimals=espoo,
         )
         return chart, ids
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from datetime import date
 from functools import partial
 
 import polars as pl
@@ -13,12 +14,13 @@ import pytest
 from sqlalchemy import Engine
 
 from indicators.catalogue import load_indicator_catalogue
-from report import charts, weekly
+from report import charts, ranking, weekly
 from report import data as rd
 from report.i18n import LANGS, decimals_showing, format_number, format_percent, locale_signs, t
 from report.site import build as site_build
 from report.site import content
 from report.site.content import Page, SiteData, indicator_page
+from report.theme import ChartMeta
 from storage.engine import open_database
 from tests.conftest import LoadedTemplates
 from tests.test_terms import _report_names, _site_names
@@ -78,9 +80,8 @@ def test_the_report_and_the_site_print_espoos_emissions_per_resident_alike(
 ) -> None:
     """The report's per-resident comparison (Syke's municipal figures) said Espoo "2.58 t" where the site's
     page of the same series said "2.6 t"."""
-    frame = rd.per_resident_frame(site_data.engine)  # the report's chart's frame (report.weekly)
-    meta = rd.chart_meta(site_data.engine, snapshot_ids=rd.snapshot_ids_of(frame))
-    spec = charts.per_resident_comparison(frame, meta=meta, lang=lang).to_dict(validate=False)
+    chart, _ids = weekly._builders(site_data.engine, lang, date.today())["per_resident_comparison"]()
+    spec = chart.to_dict(validate=False)  # the report's chart as the weekly report makes it
     report_title = " ".join(spec["title"]["text"])
     page = indicator_page(site_data, "syke_ghg_per_resident", lang)
     espoo = rd.area_label("049", lang)
@@ -176,7 +177,7 @@ def test_a_long_ranking_adds_only_the_decimals_that_tell_the_main_area_from_its_
     beside it."""
     entry = load_indicator_catalogue().get("ev_share")
     # pairs 0.001 apart, none beside the main area, in a ranking longer than the report's
-    far = [10.0 + i * 0.001 for i in range(content.RANKED_IN_FULL)]
+    far = [10.0 + i * 0.001 for i in range(ranking.RANKED_IN_FULL)]
     latest = pl.DataFrame(
         {"area": [f"m{i}" for i in range(len(far))] + ["049", "a", "b"], "value": [*far, 14.5, 14.0, 15.0]}
     )
@@ -185,6 +186,33 @@ def test_a_long_ranking_adds_only_the_decimals_that_tell_the_main_area_from_its_
         pl.when(pl.col("area") == "a").then(14.46).otherwise(pl.col("value")).alias("value")
     )
     assert content.ranking_decimals(close, entry, "049", "en")["049"] == 2  # 14.46 beside 14.50
+
+
+def test_the_site_and_the_report_rank_espoos_emissions_per_resident_with_the_same_decimals() -> None:
+    """With Syke for the whole country the site ranks 308 municipalities and tells Espoo only from its
+    neighbours, a tenth apart ("2.6 t"), while the report's seven cities need two decimals to tell Helsinki
+    from Vantaa (2.91, 2.94), so the report printed Espoo "2.58 t": both now print the decimals the one that
+    needs more needs."""
+    country = {f"{900 + i}": 4.0 + i * 0.1 for i in range(40)} | {"123": 2.4}
+    cities = {"049": 2.58, "091": 2.91, "092": 2.94, "235": 3.3, "837": 2.7, "853": 3.6, "564": 3.45}
+    latest = country | cities
+    alone = ranking.area_decimals(latest, "049", "en")  # the site's rule without the report's cities
+    assert alone["049"] == 1
+    both = ranking.area_decimals(latest, "049", "en", report_ranks=rd.COMPARISON_AREAS)
+    assert both["049"] == 2 and format_number(latest["049"], "en", both["049"]) == "2.58"
+    # the report's chart prints Espoo with them, though a ranking of these three would do with one
+    frame = pl.DataFrame({"area": ["049", "837", "853"], "year": [2023] * 3, "value": [2.58, 2.7, 3.6]})
+    meta = ChartMeta(sources=("Syke",), licence="CC BY 4.0", vintage=date(2026, 11, 23))
+    title = " ".join(
+        charts.per_resident_comparison(frame, meta=meta, lang="en", least_decimals=both["049"]).to_dict(
+            validate=False
+        )["title"]["text"]
+    )
+    assert "2.58\u00a0t" in title, title
+    own = " ".join(
+        charts.per_resident_comparison(frame, meta=meta, lang="en").to_dict(validate=False)["title"]["text"]
+    )
+    assert "2.6\u00a0t" in own, own
 
 
 def test_a_pages_decimals_never_print_a_value_that_is_not_zero_as_zero() -> None:

@@ -27,7 +27,7 @@ from indicators.query import indicator_values
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
 from report import peers as report_peers
-from report import weekly
+from report import ranking, weekly
 from report.export import export_table, export_text
 from report.i18n import LANGS, NBSP, catalogue_text, format_number, label, source_text, t
 from report.site import build as site_build
@@ -818,7 +818,7 @@ def test_a_long_ranking_shows_the_main_areas_neighbourhood_first_and_folds_the_r
     short comparison (the emissions' five areas) stays as it was."""
     page = content.indicator_page(content.SiteData(built.engine), "ev_share", "fi")
     full, near = page.context["comparison"], page.context["comparison_near"]
-    assert len(full.rows) > content.RANKED_IN_FULL and near is not None
+    assert len(full.rows) > ranking.RANKED_IN_FULL and near is not None
     assert len(near.rows) == 2 * content.NEAR + 1
     first = [list(row) for row in full.rows].index(list(near.rows[0][:-1]))
     for offset, row in enumerate(near.rows):  # the full table's rows, in its order, each with a rank

@@ -70,9 +70,13 @@ def per_resident_comparison(
     year: int | None = None,
     provisional_years: Sequence[int] = (),
     phone: bool = False,
+    least_decimals: int = 1,
 ) -> alt.LayerChart:
     """Per-resident emissions in one year: the highlighted city against the capital region and large cities.
     phone: the phone's layout (report.phone), its plot _PHONE_WIDTH wide beside the cities' short names.
+    least_decimals: the fewest decimals the values print with (at least one): the weekly report passes the
+    highlighted city's decimals on the indicator's site page (report.ranking.area_decimals), so both print
+    the same figure.
 
     frame: one row per area and year —
         area (str: 'espoo', 'helsinki', … or a Statistics Finland code '049'; other names are shown as
@@ -133,8 +137,10 @@ def per_resident_comparison(
         ]
     )
     median = statistics.median(others.values())
-    # one decimal, or more where the ranking needs it: two cities that differ never print the same
-    places = _rank_decimals([current[a] for a in ordered], lang)
+    # one decimal (least_decimals), or more where the ranking needs it: two cities that differ never print
+    # the same
+    least = max(least_decimals, 1)
+    places = _rank_decimals([current[a] for a in ordered], lang, least=least, most=max(least, 3))
     value_format = f",.{places}f"
     # the x scale leaves room for every value label inside the plot, measured; the median is drawn row by
     # row and left out of a row whose label it would strike through (2,55 / 2,58 … beside the median)

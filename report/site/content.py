@@ -46,13 +46,12 @@ from report.i18n import (
     has,
     label,
     locale_signs,
-    series_precision,
-    shown_decimals,
     source_text,
     t,
 )
 from report.notes import note_html
 from report.phone import phone_spec
+from report.ranking import RANKED_IN_FULL, area_decimals
 from report.weekly import Table, format_cell, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
@@ -71,9 +70,6 @@ CEI_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("cei_gsr", "global_sustainability"),
 )
 REVISIONS_SHOWN: Final = 20
-# a comparison of at most this many areas prints every two neighbours apart (the report's rankings have up
-# to 20 cities); a longer one, only the main area apart from those beside it (ranking_decimals)
-RANKED_IN_FULL: Final = 20
 NEAR: Final = 5  # the areas shown on each side of the main area before a longer ranking (_near_comparison)
 # a snapshot's counts in the site's tables, and their headers: a changed value is revised; a value kept with
 # its flag changed is confirmed (provisional made final) or reflagged (any other flag change)
@@ -452,28 +448,9 @@ def ranking_decimals(latest: pl.DataFrame, entry: Indicator, main: str, lang: st
     publish it and the report's headline prints it: two areas that print alike are shown tied."""
     if is_base_year_change(entry):
         return dict.fromkeys((str(a) for a in latest.get_column("area")), CHANGE_DECIMALS)
-    # as the report's rankings print theirs (the per-resident comparison's Espoo "2.58 t"): with the fewest
-    # decimals at which neighbours differ, not Turku, Espoo and Kauniainen all at "2.6"; in a ranking
-    # longer than the report's, only the main area and its neighbours: to tell every pair of 300
-    # municipalities apart took "10.500 %" in the title and every row
-    shown = latest.get_column("value").to_list()
-    precision = series_precision(shown)
-    apart = shown if len(shown) <= RANKED_IN_FULL else _with_neighbours(latest, main)
-    ranked = _rank_decimals(apart, lang, least=0)
-
-    rows = latest.iter_rows(named=True)
-    return {str(r["area"]): min(max(shown_decimals(r["value"], precision), ranked), precision) for r in rows}
-
-
-def _with_neighbours(latest: pl.DataFrame, main: str) -> list[float]:
-    """The main area's latest value and the nearest distinct values below and above it (every value when
-    the main area has none)."""
-    values = sorted(set(latest.get_column("value").to_list()))
-    own = latest.filter(pl.col("area") == main).get_column("value").to_list()
-    if not own:
-        return values
-    at = values.index(own[0])
-    return values[max(at - 1, 0) : at + 2]
+    report_ranks = rd.COMPARISON_AREAS if entry.id == rd.PER_RESIDENT_INDICATOR else ()
+    shown = {str(area): float(value) for area, value in latest.select("area", "value").iter_rows()}
+    return area_decimals(shown, main, lang, report_ranks=report_ranks)
 
 
 def _comparison(
