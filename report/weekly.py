@@ -71,6 +71,7 @@ __all__ = [
     "ReportResult",
     "build_report",
     "build_reports",
+    "changes_window",
     "headline_context",
     "javascript_bundle",
     "parse_half",
@@ -88,6 +89,7 @@ log = logging.getLogger(__name__)
 TEMPLATE_DIR: Final = Path(__file__).with_name("templates")
 VENDOR_DIR: Final = Path(__file__).with_name("vendor")
 HTML_NAME: Final = "report.html"
+CHANGES_DAYS: Final = 7  # a week's report says what changed in the seven days up to its compile time
 # The charts in report order.
 CHART_NAMES: Final[tuple[str, ...]] = (
     "emissions_trajectory",
@@ -1176,8 +1178,15 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
             message_columns=frozenset({3}),
         )
     reconciliation = _reconciliation_table(found.reconciliation, lang)
-    if period.kind == "week":
+    if period.kind == "week" and (found.start, found.end) == (period.start, period.end):
         heading = t("report.changes_heading_week", lang, week=period.number)
+    elif period.kind == "week":  # the seven days up to the compile time
+        heading = t(
+            "report.changes_heading_days",
+            lang,
+            start=format_datetime(rd.local_time(found.start), lang),
+            end=format_datetime(rd.local_time(found.end), lang),
+        )
     else:
         heading = t("report.changes_heading_half", lang, period=_half_name(period, lang))
     return {
@@ -1448,10 +1457,24 @@ def _ui(lang: str) -> dict[str, str]:
     return {k: t(f"report.{k}", lang) for k in keys}
 
 
+def changes_window(period: ReportPeriod, now: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) (naive UTC) a report's "what changed" covers, at `now` (naive UTC).
+
+    A week's report covers the CHANGES_DAYS up to its compile time, the whole week once the week is over:
+    the scheduler compiles it on Monday at 07:00, when the week so far is seven hours long and "what changed
+    in week 50" missed every source loaded in the days before; consecutive Monday reports now cover
+    consecutive weeks, nothing twice and nothing left out, as the site's home page says "the last seven
+    days". A half-year's report covers the half-year so far.
+    """
+    end = max(min(period.end, now), period.start)
+    start = period.start if period.kind == "half" else min(end - timedelta(days=CHANGES_DAYS), period.start)
+    return start, end
+
+
 def period_changes(engine: Engine, period: ReportPeriod) -> rd.Changes:
-    """What changed in the period (up to now): the same for every language, so computed once per run."""
-    end = min(period.end, datetime.now(UTC).replace(tzinfo=None))
-    return rd.changes(engine, period.start, max(end, period.start))
+    """What changed in the report's window (changes_window): the same for every language, so computed once
+    per run."""
+    return rd.changes(engine, *changes_window(period, datetime.now(UTC).replace(tzinfo=None)))
 
 
 def build_report(

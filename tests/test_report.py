@@ -336,7 +336,7 @@ def test_demo_banner_at_the_top(full: weekly.ReportResult) -> None:
 
 def test_what_changed_lists_new_snapshots_and_sources_needing_attention(full: weekly.ReportResult) -> None:
     text = " ".join(parse(full.path).text)
-    assert "Mitä muuttui viikolla" in text
+    assert "Mitä muuttui seitsemän päivän aikana" in text  # the week is not over: its seven days to now
     assert "HSY: pääkaupunkiseudun kasvihuonekaasupäästöt" in text
     assert f"17{NBSP}031" in text  # Syke rows added
     assert t("report.revised_none", "fi") in text
@@ -696,6 +696,21 @@ def test_week_and_half_parsing() -> None:
         weekly.write_weekly_report(None, lang="de")  # type: ignore[arg-type]
 
 
+def test_a_weeks_report_says_what_changed_in_the_seven_days_to_its_compile_time() -> None:
+    """The scheduler compiles week 50's report on Monday 7 December at 07:00 (05:00 UTC): "what changed in
+    week 50" then covered seven hours, and every source loaded Tuesday to Sunday was in no report. It covers
+    the seven days before; the next Monday's report starts where this one ended; a week that is over is
+    covered whole; a half-year from its start."""
+    week = weekly.parse_week("2026-W50")
+    monday = datetime(2026, 12, 7, 5, 0)  # 07:00 in Helsinki, as naive UTC
+    assert weekly.changes_window(week, monday) == (datetime(2026, 11, 30, 5, 0), monday)
+    next_monday = datetime(2026, 12, 14, 5, 0)
+    assert weekly.changes_window(weekly.parse_week("2026-W51"), next_monday)[0] == monday
+    assert weekly.changes_window(week, datetime(2027, 1, 20)) == (week.start, week.end)  # built afterwards
+    half = weekly.parse_half("2026-H2")
+    assert weekly.changes_window(half, monday) == (half.start, monday)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # report.data: the frames notebooks use
 
@@ -1053,7 +1068,12 @@ def test_changes_are_computed_once_for_all_languages(one_run: OneRun) -> None:
     for lang, result in one_run.results.items():
         assert result.path == one_run.out_dir / one_run.period.key / lang / "report.html"
         text = " ".join(parse(result.path).text)
-        assert t("report.changes_heading_week", lang, week=one_run.period.number) in text
+        # the week is not over: the seven days up to the run's clock, from and to a date and time
+        heading = re.escape(t("report.changes_heading_days", lang, start="@", end="@")).replace(
+            "@", "[^–<]+?"
+        )
+        assert re.search(heading, text), (lang, text[:2000])
+        assert t("report.changes_heading_week", lang, week=one_run.period.number) not in text
 
 
 def test_one_run_says_one_compile_time_in_every_language(one_run: OneRun) -> None:
