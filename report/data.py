@@ -50,6 +50,7 @@ __all__ = [
     "Headline",
     "MissingDataError",
     "absolute_targets",
+    "against_target",
     "area_label",
     "assessed_snapshot_ids",
     "assessment_reason",
@@ -504,6 +505,12 @@ def projection_notes(
     return note, german
 
 
+def against_target(assessment: Mapping[str, Any]) -> bool:
+    """Whether an assessment (a row of the assessments) measured progress to a target value; without one
+    the methods read the trend's direction only (Open SDG still names its horizon year, 2030)."""
+    return assessment.get("target_value") is not None
+
+
 def dashboard_frame(
     engine: Engine,
     lang: str = "fi",
@@ -519,7 +526,8 @@ def dashboard_frame(
     Eurostat, Open SDG and the linear path), ratio (observed/required pace: for the rate methods the ratio
     of the two rates shown, for SDSN the pace of its normalised score; none for the German model),
     deviation (the German model's deviation, % of the remaining distance; none for the other methods),
-    base_year, latest_year.
+    base_year, latest_year, has_target (whether any method assessed the indicator against a target; the
+    others read the trend's direction only).
     Each indicator is shown for the first of `areas` it is assessed for. Rows follow the catalogue's
     display order (indicators.catalogue.IndicatorCatalogue.display_key: headline indicators first,
     breakdowns right after their parent), the same in every language. part: the indicators themselves
@@ -532,6 +540,8 @@ def dashboard_frame(
     frame = frame.filter(is_breakdown if part == "breakdowns" else ~is_breakdown)
     catalogue = load_indicator_catalogue()
     ordered = sorted(frame.iter_rows(named=True), key=lambda r: catalogue.display_key(r["indicator"]))
+    # an indicator no method assessed against a target is assessed by its trend's direction only
+    targeted = {str(r["indicator"]) for r in ordered if against_target(r)}
     rows = []
     for r in ordered:
         rate_method = r["method"] in RATE_METHODS
@@ -551,6 +561,7 @@ def dashboard_frame(
                 "deviation": deviation,
                 "base_year": r["base_year"],
                 "latest_year": r["latest_year"],
+                "has_target": r["indicator"] in targeted,
             }
         )
     return pl.DataFrame(
@@ -568,6 +579,7 @@ def dashboard_frame(
             "deviation": pl.Float64(),
             "base_year": pl.Int64(),
             "latest_year": pl.Int64(),
+            "has_target": pl.Boolean(),
         },
     )
 

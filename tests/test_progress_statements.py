@@ -335,6 +335,77 @@ def test_dashboard_title_says_by_every_method_that_assessed_it() -> None:
         assert wanted[lang] in " ".join(text.split()), text
 
 
+def test_dashboard_counts_the_indicators_without_a_target_apart_and_marks_their_rows() -> None:
+    """The grid said "5 of 12 indicators make sufficient progress by every method": all five had no target
+    and were judged by their trend's direction, while the only indicators with a target made none."""
+    rows = [
+        ("ghg_total", "eurostat", "insufficient_progress", True),
+        ("ghg_total", "linear", "behind_path", True),
+        ("ghg_per_resident", "eurostat", "significant_progress", False),
+        ("ghg_per_resident", "opensdg", "substantial_progress", False),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": i,
+                "sdg": "13.2",
+                "method": m,
+                "status": s,
+                "observed_rate": None,
+                "required_rate": None,
+                "ratio": None,
+                "base_year": 2019,
+                "latest_year": 2024,
+                "has_target": target,
+            }
+            for i, m, s, target in rows
+        ],
+        schema_overrides={"observed_rate": pl.Float64, "required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+    wanted = {
+        "fi": (
+            "tavoitteellisista indikaattoreista 0/1 edistyy",
+            "ilman tavoitetta (vain trendin suunta) 1/1",
+        ),
+        "sv": (
+            "av indikatorerna med mål gör 0 av 1 tillräckliga",
+            "utan mål (endast trendens riktning) 1 av 1",
+        ),
+        "en": (
+            "of the indicators with a target, 0 of 1 make",
+            "without a target (trend direction only): 1 of 1",
+        ),
+    }
+    for lang in LANGS:
+        spec = charts.progress_dashboard(frame, meta=META, lang=lang).to_dict()
+        text = " ".join(" ".join(spec["title"]["text"]).split())
+        assert all(part in text for part in wanted[lang]), text
+        labels = {r["indicator"]: r["row"] for d in spec["datasets"].values() for r in d if "row" in r}
+        name = labels["ghg_per_resident"]
+        assert name.endswith(t("dashboard.trend_only", lang, name="@").split("@", 1)[1]), name
+        assert "(" not in labels["ghg_total"].split(" ", 1)[1], labels["ghg_total"]
+
+
+def test_an_indicator_without_a_target_is_marked_by_every_method_in_the_report_and_on_the_site(
+    loaded_engine: Engine,
+) -> None:
+    """Open SDG names its horizon (2030) for an indicator without a target value: the site took that for a
+    target and called ghg_per_resident's "substantial progress" a verdict on one. Whether a status measured
+    progress to a target is its target value (the catalogue gives ghg_total Espoo's −80 % and
+    ghg_per_resident none)."""
+    from report.site.content import SiteData, _statuses
+
+    frame = rd.dashboard_frame(loaded_engine, "en")
+    targets = dict(frame.select("indicator_id", "has_target").unique().iter_rows())
+    assert targets["ghg_total"] is True and targets["ghg_per_resident"] is False
+    for lang in LANGS:
+        marked = t("site.status_no_target", lang, status="@").split("@", 1)[1]
+        statuses = _statuses(SiteData(loaded_engine), lang, ["ghg_per_resident", "ghg_total"])
+        assert len(statuses["ghg_per_resident"]) >= 2  # Eurostat and Open SDG
+        assert all(s["status"].endswith(marked) for s in statuses["ghg_per_resident"]), statuses
+        assert not any(s["status"].endswith(marked) for s in statuses["ghg_total"]), statuses
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 7. a movement away from the target is never shown as progress
 

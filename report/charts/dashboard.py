@@ -56,6 +56,9 @@ DASHBOARD_FRAME: Final[Mapping[str, Col]] = {
     # the ids the downloads begin with (report.chart_ids), when the caller has them (report.data has)
     "indicator_id": Col("str", "the indicator's id in the catalogue", required=False),
     "area": Col("str", "the code of the area assessed", required=False),
+    # whether the indicator has a quantified target (report.data has it): the methods assess one without a
+    # target by its trend's direction only, which the grid and the title say apart
+    "has_target": Col("bool", "whether any method assessed the indicator against a target", required=False),
 }
 
 
@@ -105,9 +108,12 @@ def progress_dashboard(
             )
     indicators: dict[str, str] = {}
     keys: dict[str, tuple[str | None, str | None]] = {}  # an indicator's (indicator_key, area_key)
+    trend_only: set[str] = set()  # the indicators without a target, when the frame says (has_target)
     for r in rows:
         indicators.setdefault(str(r["indicator"]), str(r["sdg"]))
         keys.setdefault(str(r["indicator"]), (r.get("indicator_id"), r.get("area")))
+        if r.get("has_target") is False:
+            trend_only.add(str(r["indicator"]))
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     by_key = {(str(r["indicator"]), str(r["method"])): r for r in rows}
     # the caller's row order (report.data.dashboard_frame: the catalogue's display order, headline first)
@@ -122,6 +128,8 @@ def progress_dashboard(
     cells: list[dict[str, Any]] = []
     for ind in ind_order:
         row_label = f"{indicators[ind]} {indicator_label(ind, lang)}".strip()
+        if ind in trend_only:  # "significant progress" on a trend alone is not progress to a target
+            row_label = t("dashboard.trend_only", lang, name=row_label)
         for m in methods:
             cell = by_key.get((ind, m))
             status = str(cell["status"]) if cell else "not_assessed"
@@ -181,7 +189,7 @@ def progress_dashboard(
         title=None,
         axis=alt.Axis(orient="top", labelAngle=0, labelFontWeight="bold"),
     )
-    y = alt.Y("row:N", sort=row_order, title=None, axis=alt.Axis(labelLimit=320))
+    y = alt.Y("row:N", sort=row_order, title=None, axis=alt.Axis(labelLimit=380))
     tips = [
         alt.Tooltip("row:N", title=t("label.indicator", lang)),
         alt.Tooltip("method:N", title=t("label.method", lang)),
@@ -232,15 +240,25 @@ def progress_dashboard(
     on_track = [i for i, lv in levels_of.items() if all(x in ("achieved", "good") for x in lv)]
     first = ind_order[0]
     first_levels = levels_of.get(first, [])
-    finding = t(
-        "dashboard.title",
-        lang,
-        first=indicator_label(first, lang),
-        first_good=sum(x in ("achieved", "good") for x in first_levels),
-        first_total=len(first_levels),
-        good=len(on_track),
-        total=len(levels_of),
-    )
+    first_counts = {
+        "first": indicator_label(first, lang),
+        "first_good": sum(x in ("achieved", "good") for x in first_levels),
+        "first_total": len(first_levels),
+    }
+    if trend_only:
+        # the indicators with a target counted apart from those whose statuses read a trend's direction
+        targeted = [i for i in levels_of if i not in trend_only]
+        finding = t(
+            "dashboard.title_targets",
+            lang,
+            **first_counts,
+            good=sum(i in on_track for i in targeted),
+            total=len(targeted),
+            trend_good=sum(i in on_track for i in levels_of if i in trend_only),
+            trend_total=len(levels_of) - len(targeted),
+        )
+    else:
+        finding = t("dashboard.title", lang, **first_counts, good=len(on_track), total=len(levels_of))
     description = t(
         "dashboard.description",
         lang,

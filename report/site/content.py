@@ -176,7 +176,7 @@ def _statuses(
     found: dict[str, list[dict[str, str]]] = {}
     for r in frame.iter_rows(named=True):
         status = str(r["status_name"])
-        if r["target_year"] is None and r["level"] != "none":
+        if not rd.against_target(r) and r["level"] != "none":
             # a trend-only verdict says so where it stands (beside ghg_total's target-based one on a goal
             # page, "significant progress" read as on track)
             status = t("site.status_no_target", lang, status=status)
