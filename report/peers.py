@@ -10,6 +10,7 @@ import altair as alt
 import polars as pl
 from sqlalchemy import Engine
 
+from common.flags import is_provisional
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import (
     RECONCILED,
@@ -295,19 +296,28 @@ def reconciliation_rows(engine: Engine, lang: str) -> list[list[str]]:
     except rd.MissingDataError:
         return []
     found = reconciliation(values.filter(pl.col("year").is_not_null()))
+    # the years a source calls provisional say so, as the headline and the charts say of HSY's newest
+    provisional = set(
+        values.filter(is_provisional(pl.col("flags")) & pl.col("year").is_not_null())
+        .select("indicator", "year")
+        .iter_rows()
+    )
+
+    def cell(indicator: str, value: float, year: int) -> str:
+        if (indicator, year) in provisional:
+            return f"{format_number(value, lang, 0)} ({t('peers.year_provisional', lang, year=year)})"
+        return f"{format_number(value, lang, 0)} ({year})"
+
     rows = []
     for r in found.iter_rows(named=True):
-        common = (
-            f"{format_number(r['common_value'], lang, 0)} ({r['common_year']})"
-            if r["common_year"] is not None
-            else "–"
-        )
+        indicator = str(r["indicator"])
+        common = cell(indicator, r["common_value"], r["common_year"]) if r["common_year"] is not None else "–"
         rows.append(
             [
-                indicator_label(str(r["indicator"]), lang),
-                t(f"peers.boundary_{r['indicator']}", lang),
-                f"{format_number(r['first_value'], lang, 0)} ({r['first_year']})",
-                f"{format_number(r['latest_value'], lang, 0)} ({r['latest_year']})",
+                indicator_label(indicator, lang),
+                t(f"peers.boundary_{indicator}", lang),
+                cell(indicator, r["first_value"], r["first_year"]),
+                cell(indicator, r["latest_value"], r["latest_year"]),
                 common,
             ]
         )

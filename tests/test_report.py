@@ -35,8 +35,9 @@ from ingest.catalogue import load_catalogue
 from kestava import cli
 from report import data as rd
 from report import i18n, weekly
+from report import peers as report_peers
 from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS, REPLACED_KEYS
-from report.charts import KEY_COLUMNS, STATUS_LEVELS
+from report.charts import KEY_COLUMNS, STATUS_LEVELS, indicator_label
 from report.export import export_table
 from report.i18n import LANGS, NBSP, catalogue, label, t
 from storage import schema
@@ -1433,6 +1434,17 @@ def test_the_peer_sections_tables_are_traced_to_their_snapshots(light: dict[str,
     assert cited, "no snapshot lists the peer section as a user"
     assert any("DF_GREEN_AREA" in row for row in cited)
     assert any("urb_cenv" in row for row in cited)
+
+
+def test_the_totals_by_source_say_which_years_are_provisional(loaded_engine: Engine) -> None:
+    """HSY's 2024 total is provisional (its newest year: ingest/catalogue.toml, provisional =
+    "latest_period"): the headline and the trajectory say so, the peer section's totals by source printed
+    "712 (2024)" alone. The years a source flags provisional say so there too; a final year does not."""
+    for lang in LANGS:
+        rows = {row[0]: row for row in report_peers.reconciliation_rows(loaded_engine, lang)}
+        hsy = rows[indicator_label("ghg_total", lang)]
+        assert hsy[3] == f"712 ({t('peers.year_provisional', lang, year=2024)})", hsy
+        assert hsy[2] == f"{i18n.format_number(1060, lang)} (1990)", hsy  # 1990 is final
 
 
 def test_percentages_follow_the_language_throughout_the_report(
