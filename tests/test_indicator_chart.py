@@ -148,9 +148,10 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     )
     spec = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="u").to_dict()
     legend = _legend(spec)
-    # the estimate was a filled square in the legend, hollow on the chart; the lines solid, drawn dashed
+    # the estimate was a filled square in the legend, hollow on the chart; the lines solid, drawn dashed; a
+    # hollow circle, as the report's trajectory draws it (the site had a square, the report a circle)
     estimate = legend["Tracker's own estimate"]
-    assert estimate["shape"] == "square" and estimate["fill"] == th.BACKGROUND
+    assert estimate["shape"] == "circle" and estimate["fill"] == th.BACKGROUND
     assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
     assert legend["Linear path to the target"]["strokeDash"] != legend["Observed"]["strokeDash"]
     assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"

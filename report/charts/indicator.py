@@ -71,7 +71,7 @@ MARK_SYMBOLS: Final[Mapping[str, str]] = {
     "observed": "circle",
     "provisional": "circle",
     "incomplete": "circle",
-    "estimate": "square",
+    "estimate": "circle",  # hollow, as the report's trajectory draws the tracker's own estimate
     "projection": _LINE_SYMBOL,
     "target": "diamond",
     "path": _LINE_SYMBOL,
