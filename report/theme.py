@@ -171,13 +171,42 @@ def text_on(background: str) -> str:
     raise ValueError(f"text_on: no text colour reaches {WCAG_TEXT_CONTRAST}:1 on {background}")
 
 
-def sector_colours(keys: Iterable[str]) -> dict[str, str]:
-    """Colour per sector key: the fixed mapping, then fallback greys for unknown keys in sorted order."""
+# a subsector's shade of its sector's colour, in its siblings' sorted order: towards black or white by a
+# share (no shade of blue comes near sky blue, industry's colour: a light one is very light)
+SUBSECTOR_SHADES: Final[tuple[tuple[str, float], ...]] = (
+    ("#000000", 0.4),
+    ("#FFFFFF", 0.7),
+    ("#000000", 0.65),
+    ("#FFFFFF", 0.45),
+)
+
+
+def _mix(colour: str, towards: str, share: float) -> str:
+    """colour moved `share` of the way to `towards` (both #RRGGBB)."""
+    a, b = (tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in (colour, towards))
+    return "#" + "".join(f"{round(x + (y - x) * share):02X}" for x, y in zip(a, b, strict=True))
+
+
+def sector_colours(keys: Iterable[str], groups: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Colour per sector key: the fixed mapping; a subsector (groups: key -> its main sector) a shade of
+    its sector's colour (SUBSECTOR_SHADES: rail, road and waterborne transport three blues), the first in
+    sorted order the colour itself where the sector's own key is not among the keys; then fallback greys
+    for unknown keys in sorted order."""
+    keys = list(keys)
+    groups = groups or {}
     result: dict[str, str] = {}
-    unknown = sorted({k for k in keys if k not in SECTOR_COLOURS})
     for key in keys:
         if key in SECTOR_COLOURS:
             result[key] = SECTOR_COLOURS[key]
+    shaded = sorted(k for k in set(keys) - set(result) if groups.get(k) in SECTOR_COLOURS)
+    for group in sorted({groups[k] for k in shaded}):
+        siblings = [k for k in shaded if groups[k] == group]
+        if group not in result:  # the sector's own colour is free: its first subsector takes it
+            result[siblings.pop(0)] = SECTOR_COLOURS[group]
+        for i, key in enumerate(siblings):
+            towards, share = SUBSECTOR_SHADES[i % len(SUBSECTOR_SHADES)]
+            result[key] = _mix(SECTOR_COLOURS[group], towards, share)
+    unknown = sorted(set(keys) - set(result))
     for i, key in enumerate(unknown):
         result[key] = FALLBACK_SECTOR_COLOURS[i % len(FALLBACK_SECTOR_COLOURS)]
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import itertools
 import json
 import re
@@ -20,6 +21,7 @@ import vl_convert as vlc
 from indicators.catalogue import ReductionTarget
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
+from report.charts import area as area_chart
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
@@ -566,6 +568,30 @@ def test_sector_colours_are_fixed_across_charts_languages_and_subsets() -> None:
             assert colour == theme.SECTOR_COLOURS[key]
     assert colour_map(full)["Liikenne"] == colour_map(sub)["Transport"] == theme.SECTOR_COLOURS["transport"]
     assert len(set(theme.SECTOR_COLOURS.values())) == len(theme.SECTOR_COLOURS)
+
+
+def test_every_subsector_has_a_colour_of_its_own_in_its_sectors_hue() -> None:
+    """The site's subsector chart drew five unknown keys in four cycling greys: electric heating and
+    waterborne transport were the same grey, and transport was blue in one chart and grey in the other."""
+    groups = area_chart.subsector_groups()
+    fine = sorted(groups)  # every fine sector of HSY's sector table
+    spec = charts.sector_area(
+        pl.DataFrame({"year": [2020] * len(fine), "sector": fine, "value": [10.0] * len(fine)}),
+        meta=META,
+        lang="en",
+    ).to_dict()
+    colours = colour_map(next(u for u in units(spec) if mark_type(u) == "area"))
+    assert len(set(colours.values())) == len(fine) == len(colours)  # no two alike
+    assert not set(colours.values()) & set(theme.FALLBACK_SECTOR_COLOURS)  # none a grey
+    by_key = {key: colours[t(f"sector.{key}", "en")] for key in fine}
+    for key, group in groups.items():  # each a shade of its main sector's colour: the same hue
+        assert _hue(by_key[key]) == pytest.approx(_hue(theme.SECTOR_COLOURS[group]), abs=0.02), (key, group)
+
+
+def _hue(colour: str) -> float:
+    """The hue (0–1) of a #RRGGBB colour."""
+    red, green, blue = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hsv(red, green, blue)[0]
 
 
 def test_sector_area_stacks_largest_first_and_labels_right_end() -> None:

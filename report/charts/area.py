@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Final
 
 import altair as alt
 import polars as pl
 
+from ingest.catalogue import load_catalogue
 from report import theme as th
 from report.charts.common import (
     PHONE_COLUMN,
@@ -41,8 +43,14 @@ _PHONE_LABEL_PX: Final = 110
 _PHONE_AXIS_PX: Final = 80
 
 
+@cache
+def subsector_groups() -> dict[str, str]:
+    """Every fine sector key of the datasets' sector tables (ingest/catalogue.toml) -> its main sector."""
+    return {rule.sector: rule.group for d in load_catalogue().datasets.values() for rule in d.sectors}
+
+
 def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
-    colours = th.sector_colours(keys)
+    colours = th.sector_colours(keys, subsector_groups())
     return alt.Scale(domain=[label("sector", k, lang) for k in keys], range=[colours[k] for k in keys])
 
 
