@@ -848,6 +848,32 @@ def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: E
         store.close()
 
 
+def test_the_job_stores_firing_statements_commit_each_and_begin_nothing_on_postgresql(
+    db_url: str, engine: Engine
+) -> None:
+    """The due jobs' query and a job's update (every firing) on PostgreSQL: SQLAlchemy begins and commits
+    nothing around them (the store's connection is in autocommit, each statement commits on its own);
+    another connection sees the update at once, on both backends."""
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    begun: list[str] = []
+    try:
+        scheduler.sync_jobs(
+            store, specs, datetime(2026, 5, 5, 12, tzinfo=HELSINKI), start_now=lambda _s: False
+        )
+        at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI)
+        event.listen(store.engine, "begin", lambda _conn: begun.append("begin"))
+        event.listen(store.engine, "commit", lambda _conn: begun.append("commit"))
+        (job,) = [job for job in store.store.get_due_jobs(at) if job.id == "ingest:a"]
+        later = datetime(2026, 5, 7, 5, tzinfo=HELSINKI)
+        job._modify(next_run_time=later)
+        store.store.update_job(job)
+        assert store_times(db_url)["ingest:a"] == later  # committed: another connection sees it
+        assert begun == ([] if engine.dialect.name == "postgresql" else ["begin", "commit"] * 2)
+    finally:
+        store.close()
+
+
 def test_the_job_stores_commits_do_not_wait_for_the_disk_but_the_run_records_do(
     db_url: str, engine: Engine
 ) -> None:
