@@ -1459,7 +1459,8 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     assert before <= row.started_at <= row.finished_at
 
 
-@pytest.mark.parametrize("dropped", [0, 1, 2, 3])  # freshness, alerted today, the record, pending compute
+# freshness, alerted today, the record, the open problems (close_retired), pending compute
+@pytest.mark.parametrize("dropped", [0, 1, 2, 3, 4])
 def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
 ) -> None:
@@ -1491,7 +1492,7 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
             assert scheduler.run_health_job() == "success"
     finally:
         event.remove(unpinged(engine), "checkout", drop)
-    assert len(checkouts) == 5  # three reads and the record, one of them twice
+    assert len(checkouts) == 6  # four reads and the record, one of them twice
     assert "once more on a new one" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day
