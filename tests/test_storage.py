@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -714,3 +715,38 @@ def test_a_changed_source_is_updated_on_the_next_load(
     with engine.connect() as conn:
         assert conn.execute(select(schema.source.c.publisher)).scalars().all() == ["HSY (new)"]
         assert conn.execute(select(schema.dataset.c.title)).scalars().all() == ["Uusi nimi"]
+
+
+def test_repair_reads_a_compressed_files_length_once_but_finds_any_change_of_the_file_since(
+    tmp_path: Path,
+) -> None:
+    """RawStore.repair on every unchanged ingest: a compressed file found whole is not read again while it
+    keeps its mtime, ctime, size and inode; a file changed since (other bytes of the same length, even with
+    its mtime set back; cut short; gone) is written again."""
+    store = RawStore(tmp_path / "raw")
+    body = b"2024;091;12.5\n" * 1000
+    sha, path = store.put(body)
+    assert path.endswith(".gz")
+    file = tmp_path / "raw" / path
+    intact = file.read_bytes()
+    assert store.repair(body, sha) is None
+    assert list(store._whole) == [path]  # its length read once, kept with the file's stamp
+    assert store.repair(body, sha) is None
+
+    def other_length_same_size(f: Path) -> None:  # the ISIZE says another length, the file keeps its size
+        before = f.stat()
+        with f.open("r+b") as handle:
+            handle.seek(-4, os.SEEK_END)
+            handle.write((len(body) + 1).to_bytes(4, "little"))
+        os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))  # even with its mtime set back
+
+    damages: list[Callable[[Path], object]] = [
+        other_length_same_size,
+        lambda f: f.write_bytes(intact[:-100]),  # cut short
+        lambda f: f.unlink(),  # gone
+    ]
+    for damage in damages:
+        damage(file)
+        assert store.repair(body, sha) == path
+        assert file.read_bytes() == intact and store.get(sha) == body
+        assert store.repair(body, sha) is None
