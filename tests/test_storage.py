@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, event, func, inspect, select, text
 
+from ingest.run import ingest
 from storage import read, schema
 from storage.checks import ObservationError
-from storage.engine import migrate, open_database
-from storage.load import DatasetInfo, SourceInfo, load_snapshot
+from storage.engine import autocommit, migrate, open_database
+from storage.load import DatasetInfo, SourceInfo, latest_digests, load_snapshot
+from storage.locks import held_locks_digests_and_namespace, record_unchanged_if_current
 from storage.rawstore import RawStore
 from tests.conftest import make_payload
 
@@ -750,3 +753,56 @@ def test_repair_reads_a_compressed_files_length_once_but_finds_any_change_of_the
         assert store.repair(body, sha) == path
         assert file.read_bytes() == intact and store.get(sha) == body
         assert store.repair(body, sha) is None
+
+
+def test_an_unchanged_runs_record_writes_the_columns_every_such_run_has_in_its_sql(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """storage.locks.record_unchanged_if_current, run by every unchanged firing: the columns every such
+    run has (its outcome, no error, no rows, no snapshot) and, on PostgreSQL, the lock check's and the
+    asynchronous commit's constants are written in its SQL, not sent as parameters each time; the run is
+    recorded with them as before."""
+    (outcome,) = ingest(engine, RawStore(tmp_path / "raw"), ["statfin_population"], offline=True)
+    assert outcome.outcome == "success"
+    digest = latest_digests(engine, ["statfin_population"])["statfin_population"]
+    at = datetime(2026, 5, 6, 7)
+    run = {"job": "ingest:statfin_population", "dataset_id": "statfin_population", "trigger": "test"}
+    seen: list[tuple[str, object]] = []
+    with autocommit(engine) as conn:
+        _, _, namespace = held_locks_digests_and_namespace(conn, [], [])
+        event.listen(conn, "before_cursor_execute", lambda *args: seen.append((args[2], args[3])))
+        recorded = record_unchanged_if_current(
+            conn,
+            {**run, "started_at": at, "finished_at": at},
+            digest=digest,
+            lock="ingest:statfin_population",
+            namespace=namespace,
+            close=["failing:ingest:statfin_population"],
+            closed_at=at,
+        )
+    assert recorded == []
+    (statement, parameters), *_ = [(s, p) for s, p in seen if "INSERT INTO job_run" in s]
+    assert "'unchanged'" in statement
+    if engine.dialect.name == "postgresql":
+        assert isinstance(parameters, dict)
+        assert set(parameters) == {
+            *("run_job", "run_dataset_id", "run_trigger", "run_started_at", "run_finished_at"),
+            *("run_host", "run_pid", "digest", "lock_high", "lock_low", "keys", "closed_at"),
+        }
+    jobs = schema.job_run
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(jobs).where(jobs.c.trigger == "test")).all()
+    assert (row.job, row.dataset_id, row.started_at, row.finished_at) == (
+        run["job"],
+        run["dataset_id"],
+        at,
+        at,
+    )
+    assert (row.outcome, row.error, row.rows_added, row.rows_revised, row.rows_unchanged) == (
+        "unchanged",
+        None,
+        0,
+        0,
+        0,
+    )
+    assert row.snapshot_id is None and (row.host, row.pid) == (socket.gethostname(), os.getpid())
