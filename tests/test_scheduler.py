@@ -373,6 +373,44 @@ def test_rejected_payload_is_not_retried_and_alerted_at_once(
     assert alert.key == "rejected:b" and "b: rejected on purpose" in alert.message
 
 
+def test_an_ingests_first_attempt_is_retried_as_the_retrying_would_have_made_it(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first attempt runs outside the retrying (an unchanged firing builds none); one that raised or
+    failed is handed to it as its own first attempt: logged, waited on, retried as 'retry', and not retried
+    once the scheduler stops."""
+    work = Work(outcomes={"a": ["raise", "success"], "b": ["failed", "unchanged"], "c": ["unchanged"]})
+    runtime, _channel = make_runtime(engine, db_url, tmp_path, work)
+    with caplog.at_level(logging.WARNING, logger="scheduler"):
+        assert scheduler.run_ingest_job("a") == "success"
+        assert scheduler.run_ingest_job("b") == "unchanged"
+        assert scheduler.run_ingest_job("c") == "unchanged"
+    ingests = [c[1:] for c in work.calls if c[0] == "ingest"]
+    assert ingests == [
+        ("a", "scheduler"),
+        ("a", "retry"),
+        ("b", "scheduler"),
+        ("b", "retry"),
+        ("c", "scheduler"),
+    ]
+    retried = [r.getMessage() for r in caplog.records if "did not succeed" in r.getMessage()]
+    assert retried == [
+        "ingest:a: attempt 1 of 3 did not succeed; retrying in 0.0 s",
+        "ingest:b: attempt 1 of 3 did not succeed; retrying in 0.0 s",
+    ]
+    assert runs(engine, "ingest:b") == [("failed", "scheduler"), ("unchanged", "retry")]
+
+    def failing_then_stopping(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
+        work.calls.append(("ingest", dataset_id, trigger))
+        runtime.stop.set()
+        return DatasetOutcome(dataset_id, "failed", 0.0, error="failed on purpose")
+
+    runtime.runners = Runners(ingest=failing_then_stopping)
+    assert scheduler.run_ingest_job("c") == "failed"  # not tried again: the scheduler is stopping
+    assert [c for c in work.calls if c[0] == "ingest"][-1:] == [("ingest", "c", "scheduler")]
+    assert len([c for c in work.calls if c[0] == "ingest"]) == 6
+
+
 def test_a_crashing_job_is_logged_and_alerted_not_raised(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
