@@ -148,9 +148,16 @@ def driver_rows(conn: Connection, statement: Executable, params: Mapping[str, An
     cursor = conn.connection.cursor()
     try:
         conn._cursor_execute(cursor, written.sql, values)
-        return list(cursor.fetchall()) if cursor.description is not None else []
+        return list(cursor.fetchall()) if _returned_rows(cursor) else []
     finally:
         cursor.close()
+
+
+def _returned_rows(cursor: Any) -> bool:
+    """Whether the cursor's statement returned rows (DB-API's description is not None): psycopg's result
+    has fields, seen without the column descriptions psycopg makes on every read of description."""
+    result = getattr(cursor, "pgresult", None)
+    return (result is not None and result.nfields > 0) or cursor.description is not None
 
 
 @dataclass(frozen=True)

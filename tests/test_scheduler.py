@@ -877,6 +877,9 @@ def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: E
                 driver_rows(conn, jobs._update, {**update, "new_job_state": None})
             assert not raised.value.connection_invalidated and not conn.invalidated
             assert driver_rows(conn, select(func.count()).select_from(jobs.jobs_t), {}) == [(len(specs),)]
+            no_rows = jobs.jobs_t.update().where(jobs.jobs_t.c.id == "ingest:a").values(next_run_time=2.0)
+            assert driver_rows(conn, no_rows, {}) == []  # a statement that returns none
+            assert driver_rows(conn, select(jobs.jobs_t.c.id).where(literal(False)), {}) == []  # no row
             with pytest.raises(ValueError, match="expanding"):
                 driver_rows(conn, jobs.jobs_t.delete().where(jobs.jobs_t.c.id.in_(["x"])), {})
             for n in range(100):  # statements made per call (not its use) are not all kept
