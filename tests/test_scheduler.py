@@ -876,6 +876,14 @@ def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: E
             with pytest.raises(IntegrityError) as raised:  # job_state is NOT NULL
                 driver_rows(conn, jobs._update, {**update, "new_job_state": None})
             assert not raised.value.connection_invalidated and not conn.invalidated
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]  # (a new cursor:
+            driver, cursor = conn.connection.info[storage.engine._CURSOR]  # SQLAlchemy closed the failed one)
+            assert driver is conn.connection.driver_connection and not cursor.closed
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]
+            assert conn.connection.info[storage.engine._CURSOR][1] is cursor  # one cursor, kept and reused
+            cursor.close()  # (closed by anyone): a new one
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]
+            assert conn.connection.info[storage.engine._CURSOR][1] is not cursor
             assert driver_rows(conn, select(func.count()).select_from(jobs.jobs_t), {}) == [(len(specs),)]
             no_rows = jobs.jobs_t.update().where(jobs.jobs_t.c.id == "ingest:a").values(next_run_time=2.0)
             assert driver_rows(conn, no_rows, {}) == []  # a statement that returns none
