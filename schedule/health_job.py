@@ -18,7 +18,7 @@ from kestava.status import disk_problem, disk_report, retired_job
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job
 from schedule.runtime import _today, current_runtime
-from storage.alert_state import ClosedProblem
+from storage.alert_state import ClosedProblem, open_problem_keys
 from storage.engine import autocommit, once_more
 from storage.jobs import now_utc, record_runs
 
@@ -36,9 +36,14 @@ def close_retired(alerter: Alerter, catalogue: Catalogue, disk_folders: set[str]
     ingest of an opt-in dataset switched off again), and of folders no longer among disk_folders (the
     configuration moved them; None: leave disk problems alone): no run will ever close them. How many
     all-clears went out; never raises."""
+
+    def open_keys() -> list[str]:  # (as Alerter.open_problems, on a connection not pinged first)
+        with autocommit(alerter.engine, ping=False) as conn:
+            return open_problem_keys(conn)
+
     try:
         retired = []
-        for key in alerter.open_problems():
+        for key in once_more(open_keys):
             kind, _, subject = key.partition(":")
             if kind == DISK:
                 gone = disk_folders is not None and subject not in disk_folders

@@ -64,8 +64,23 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
     return outcome.outcome
 
 
+def _failed(outcome: object) -> bool:
+    """Whether an ingest attempt's outcome is retried."""
+    return isinstance(outcome, DatasetOutcome) and outcome.outcome == "failed"
+
+
+def _retried(error: BaseException) -> bool:
+    """Whether an exception an ingest attempt raised is retried."""
+    return not isinstance(error, ImportError)
+
+
 def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
-    """Up to retry_attempts ingests while it fails or raises (never for 'rejected' or 'busy')."""
+    """Up to retry_attempts ingests while it fails or raises (never for 'rejected' or 'busy').
+
+    The first attempt runs on its own: an outcome that is not retried (every unchanged firing) is returned
+    as the retrying would return it, without building it. Otherwise the retrying takes over with that
+    attempt replayed as its first (its outcome returned, or its exception raised, again), so that its
+    stop, waits, logs and error callback are as if it had made that attempt itself."""
     attempts = 0
 
     def attempt() -> DatasetOutcome:
@@ -74,12 +89,34 @@ def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
         trigger = runtime.trigger if attempts == 1 else RETRY_TRIGGER
         return runtime.runners.ingest(runtime, dataset_id, trigger)
 
+    first: DatasetOutcome | None = None
+    raised: BaseException | None = None
+    try:
+        first = attempt()
+    except BaseException as error:  # (as the retrying catches them)
+        if not _retried(error):
+            raise
+        raised = error
+    else:
+        if not _failed(first):
+            return first
+    replayed = False
+
+    def again() -> DatasetOutcome:
+        nonlocal replayed
+        if replayed:
+            return attempt()
+        replayed = True
+        if raised is not None:
+            raise raised
+        assert first is not None  # (it returned, or it raised)
+        return first
+
     retrying = _retrying(
         runtime,
         f"ingest:{dataset_id}",
-        retry=retry_if_result(lambda o: isinstance(o, DatasetOutcome) and o.outcome == "failed")
-        | retry_if_exception(lambda e: not isinstance(e, ImportError)),
+        retry=retry_if_result(_failed) | retry_if_exception(_retried),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )
-    outcome: DatasetOutcome = retrying(attempt)
+    outcome: DatasetOutcome = retrying(again)
     return outcome

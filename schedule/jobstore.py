@@ -153,18 +153,26 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         # update, left it; _UNKNOWN after any other operation
         self._next_known: object = _UNKNOWN
         self._kept: Connection | None = None  # the connection of a firing's statements, between them
+        self._kept_autocommit = False  # whether its driver connection commits each statement on its own
         self._kept_lock = threading.Lock()  # (APScheduler calls a store under its lock; JobStore's owner too)
 
-    def _on_kept(self, work: Callable[[Connection], _T]) -> _T:
+    def _on_kept(self, work: Callable[[Connection], _T], *, begin: bool = True) -> _T:
         """work(connection) in a transaction of its own on the kept connection; once more on a new one
-        when the server had dropped it (a restart)."""
+        when the server had dropped it (a restart). begin=False, for a statement on the driver's cursor
+        (driver_rows, which begins nothing at SQLAlchemy's level): none when the driver's connection is
+        in autocommit (jobstore_engine's on PostgreSQL), where SQLAlchemy's begin and commit send nothing
+        to the server but cost Python on every firing."""
 
         def attempt() -> _T:
             with self._kept_lock:
                 if self._kept is None or self._kept.closed or self._kept.invalidated:
                     self._kept = self.engine.connect()
+                    driver = self._kept.connection.driver_connection
+                    self._kept_autocommit = getattr(driver, "autocommit", False) is True
                 connection = self._kept
                 try:
+                    if not begin and self._kept_autocommit:
+                        return work(connection)
                     with connection.begin():
                         return work(connection)
                 except DBAPIError as error:
@@ -229,8 +237,8 @@ class KestavaJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
     def _rows(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
         """The rows of one of a firing's statements on the kept connection; on PostgreSQL on the driver's
         cursor (storage.engine.driver_rows)."""
-        if self._on_driver:
-            return self._on_kept(lambda connection: driver_rows(connection, statement, params))
+        if self._on_driver:  # (autocommit: each statement commits on its own, no transaction to begin)
+            return self._on_kept(lambda connection: driver_rows(connection, statement, params), begin=False)
         return self._on_kept(lambda connection: connection.execute(statement, params).all())
 
     def _restore(self, rows: Sequence[Any]) -> list[Job]:

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Connection, String, Update, any_, bindparam, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Update,
+    any_,
+    bindparam,
+    select,
+    update,
+)
 
 from storage import schema
 
@@ -30,6 +41,12 @@ CLOSE_PROBLEMS: Update = _close_problems(_state.c.problem_key.in_(bindparam("key
 # number of keys (storage.engine.driver_rows)
 CLOSE_PROBLEMS_ANY: Update = _close_problems(
     _state.c.problem_key == any_(bindparam("keys", type_=ARRAY(String)))
+)
+
+
+# built once (the daily health check reads it): the keys of the problems not yet resolved, in key order
+OPEN_PROBLEMS: Select[tuple[str]] = (
+    select(_state.c.problem_key).where(_state.c.resolved_at.is_(None)).order_by(_state.c.problem_key)
 )
 
 
@@ -61,3 +78,8 @@ def close_problems(conn: Connection, keys: Sequence[str], closed_at: datetime) -
 def closed(rows: Iterable[Any], closed_at: datetime) -> list[ClosedProblem]:
     """The ClosedProblems of rows of (problem_key, first_seen, last_sent), as CLOSE_PROBLEMS returns them."""
     return [ClosedProblem(str(key), first, last, closed_at) for key, first, last in rows]
+
+
+def open_problem_keys(conn: Connection) -> list[str]:
+    """The keys of the problems not yet resolved, in key order (one read, on the caller's connection)."""
+    return [str(key) for key in conn.execute(OPEN_PROBLEMS).scalars()]

@@ -7,8 +7,25 @@ import socket
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Insert, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    true,
+    update,
+)
 
 from storage import schema
 from storage.alert_state import CLOSE_PROBLEMS, ClosedProblem, close_problems, closed
@@ -95,18 +112,37 @@ _RECORD_ONE_AND_CLOSE = CLOSE_PROBLEMS.add_cte(
     insert(schema.job_run).values({name: bindparam(f"run_{name}") for name in _RUN_COLUMNS}).cte("run")
 )
 # PostgreSQL, a condition that holds: the statement's own transaction (in autocommit) commits without waiting
-# for the disk (set_config(..., true) lasts until that transaction ends, and is read when it commits)
-SYNCHRONOUS_COMMIT_OFF = func.set_config("synchronous_commit", "off", True).is_not(None)
+# for the disk (set_config(..., true) lasts until that transaction ends, and is read when it commits); its
+# arguments written in the SQL, not sent as parameters on every run
+SYNCHRONOUS_COMMIT_OFF = func.set_config(
+    literal_column("'synchronous_commit'"), literal_column("'off'"), true()
+).is_not(None)
+# an 'unchanged' run's columns that are the same for every such run, written in the SQL (run_insert's
+# fixed): a statement run on every unchanged firing sends six parameters fewer
+UNCHANGED_RUN: dict[str, ColumnElement[Any]] = {
+    "outcome": literal_column("'unchanged'", String),
+    "error": cast(null(), String),
+    "rows_added": literal_column("0", Integer),
+    "rows_revised": literal_column("0", Integer),
+    "rows_unchanged": literal_column("0", Integer),
+    "snapshot_id": cast(null(), Integer),
+}
 
 
-def run_insert(*conditions: ColumnElement[bool]) -> Insert:
+def run_insert(
+    *conditions: ColumnElement[bool], fixed: Mapping[str, ColumnElement[Any]] | None = None
+) -> Insert:
     """One run's insert (parameters run_<column>, as one_run_params gives them), made only where
-    conditions hold."""
+    conditions hold; the columns of fixed are those SQL expressions instead (no parameter)."""
+    fixed = fixed or {}
     return insert(schema.job_run).from_select(
         list(_RUN_COLUMNS),
-        select(*(bindparam(f"run_{name}", type_=schema.job_run.c[name].type) for name in _RUN_COLUMNS)).where(
-            *conditions
-        ),
+        select(
+            *(
+                fixed[name] if name in fixed else bindparam(f"run_{name}", type_=schema.job_run.c[name].type)
+                for name in _RUN_COLUMNS
+            )
+        ).where(*conditions),
     )
 
 
@@ -169,9 +205,12 @@ def _connection(bind: Engine | Connection) -> AbstractContextManager[Connection]
     return nullcontext(bind) if isinstance(bind, Connection) else autocommit(bind)
 
 
-def one_run_params(row: Mapping[str, object]) -> dict[str, object]:
-    """The parameters run_<column> of one run's insert (run_insert), every column's default filled in."""
-    return _run_params(_run_values([row])[0])
+def one_run_params(
+    row: Mapping[str, object], *, fixed: Mapping[str, ColumnElement[Any]] | None = None
+) -> dict[str, object]:
+    """The parameters run_<column> of one run's insert (run_insert, with the same fixed), every column's
+    default filled in."""
+    return _run_params({k: v for k, v in _run_values([row])[0].items() if k not in (fixed or {})})
 
 
 def _run_params(values: Mapping[str, object]) -> dict[str, object]:

@@ -34,7 +34,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
+    literal_column,
     null,
     select,
     table,
@@ -49,7 +49,7 @@ from common.errors import one_line
 from storage import schema
 from storage.alert_state import CLOSE_PROBLEMS_ANY, ClosedProblem, close_problems, closed
 from storage.engine import driver_rows
-from storage.jobs import SYNCHRONOUS_COMMIT_OFF, now_utc, one_run_params, run_insert
+from storage.jobs import SYNCHRONOUS_COMMIT_OFF, UNCHANGED_RUN, now_utc, one_run_params, run_insert
 from storage.load import LATEST_DIGESTS_OF
 
 DEFAULT_LEASE = timedelta(minutes=10)
@@ -290,7 +290,7 @@ _NEWEST_DIGEST = (
     select(schema.snapshot.c.sha256)
     .where(schema.snapshot.c.dataset_id == bindparam("run_dataset_id"))
     .order_by(schema.snapshot.c.id.desc())
-    .limit(1)
+    .limit(literal_column("1"))  # (constants written in the SQL: no parameter to send on every firing)
     .scalar_subquery()
 )
 _pg_locks = table(
@@ -299,16 +299,18 @@ _pg_locks = table(
 )
 _pg_database = table("pg_database", column("oid"), column("datname"))
 _PG_LOCK_HELD = exists().where(  # the advisory lock of the bigint key (lock_high, lock_low) in this database
-    _pg_locks.c.locktype == "advisory",
+    _pg_locks.c.locktype == literal_column("'advisory'"),
     _pg_locks.c.granted,
-    _pg_locks.c.objsubid == 1,
+    _pg_locks.c.objsubid == literal_column("1"),
     _pg_locks.c.classid == bindparam("lock_high"),
     _pg_locks.c.objid == bindparam("lock_low"),
     _pg_locks.c.database
     == select(_pg_database.c.oid).where(_pg_database.c.datname == func.current_database()).scalar_subquery(),
 )
 _PG_RUN_IF_CURRENT = (
-    run_insert(SYNCHRONOUS_COMMIT_OFF, bindparam("digest") == _NEWEST_DIGEST, ~_PG_LOCK_HELD)
+    run_insert(
+        SYNCHRONOUS_COMMIT_OFF, bindparam("digest") == _NEWEST_DIGEST, ~_PG_LOCK_HELD, fixed=UNCHANGED_RUN
+    )
     .returning(schema.job_run.c.id)
     .cte("run")
 )
@@ -318,11 +320,12 @@ _PG_RECORD_UNCHANGED_IF_CURRENT = select(
     _PG_CLOSED_WITH_IT.c.problem_key,
     _PG_CLOSED_WITH_IT.c.first_seen,
     _PG_CLOSED_WITH_IT.c.last_sent,
-).select_from(select(literal(1).label("one")).subquery().outerjoin(_PG_CLOSED_WITH_IT, true()))
+).select_from(select(literal_column("1").label("one")).subquery().outerjoin(_PG_CLOSED_WITH_IT, true()))
 _run = schema.job_run
 _SQLITE_RECORD_UNCHANGED_IF_CURRENT = run_insert(
     bindparam("digest") == _NEWEST_DIGEST,
     ~exists().where(_lock.c.name == bindparam("lock"), _lock.c.expires_at >= bindparam("now")),
+    fixed=UNCHANGED_RUN,
 )
 
 
@@ -345,7 +348,9 @@ def record_unchanged_if_current(
     passes an autocommit connection (storage.engine.autocommit)."""
     fields = ("job", "dataset_id", "trigger", "started_at", "finished_at")
     values = {
-        **one_run_params({**{name: run[name] for name in fields}, "outcome": "unchanged"}),
+        **one_run_params(
+            {**{name: run[name] for name in fields}, "outcome": "unchanged"}, fixed=UNCHANGED_RUN
+        ),
         "digest": digest,
     }
     if conn.dialect.name == "postgresql":

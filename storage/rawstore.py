@@ -32,6 +32,10 @@ class RawStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # repair's finding per compressed file (relative path): its (mtime_ns, ctime_ns, size, inode) when
+        # its ISIZE was read and found to hold the payload's length (also kept); while the file keeps
+        # them (any write, even one that sets the mtime back, changes the ctime), it still does
+        self._whole: dict[str, tuple[int, int, int, int, int]] = {}
 
     def relative_path(self, sha256: str) -> str:
         """Where the payload of sha256 is stored uncompressed (a compressed one adds COMPRESSED)."""
@@ -65,24 +69,37 @@ class RawStore:
         """Write the payload sha256 (body: its bytes) again when its stored file is missing or holds
         another length than body (cut short, or other bytes); the path written (relative to the root), None
         when it was whole. For a payload that is not stored again (its dataset unchanged), on every
-        unchanged ingest, so it reads no content: damage of the same length is found when the file is read
-        (gzip's CRC) or when the payload is stored again (put hashes it)."""
-        existing = self.stored_path(sha256)
-        if existing is not None and self._holds_length(existing, len(body)):
-            return None
-        return self._store(body, sha256, existing)
+        unchanged ingest, so it reads no content (and a compressed file's length once while the file stays
+        as it was): damage of the same length is found when the file is read (gzip's CRC) or when the
+        payload is stored again (put hashes it)."""
+        plain = self.relative_path(sha256)
+        for relative in (plain + COMPRESSED, plain):  # as stored_path, one stat each
+            try:
+                status = (self.root / relative).stat()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if self._holds_length(relative, len(body), status):
+                return None
+            return self._store(body, sha256, relative)
+        return self._store(body, sha256, None)
 
-    def _holds_length(self, relative: str, size: int) -> bool:
-        """Whether a stored file holds a payload of size bytes, without reading its content: a plain file's
-        size, a gzip file's ISIZE (its last four bytes: the length modulo 2**32)."""
-        path = self.root / relative
+    def _holds_length(self, relative: str, size: int, status: os.stat_result) -> bool:
+        """Whether a stored file (status: its stat) holds a payload of size bytes, without reading its
+        content: a plain file's size, a gzip file's ISIZE (its last four bytes: the length modulo 2**32),
+        read once while the file keeps its mtime, ctime, size and inode."""
         if not relative.endswith(COMPRESSED):
-            return path.stat().st_size == size
-        with path.open("rb") as handle:
+            return status.st_size == size
+        stamp = (status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino, size)
+        if self._whole.get(relative) == stamp:
+            return True
+        with (self.root / relative).open("rb") as handle:
             if handle.seek(0, os.SEEK_END) < 18:  # a gzip header and trailer alone take 18 bytes
                 return False
             handle.seek(-4, os.SEEK_END)
-            return int.from_bytes(handle.read(4), "little") == size % 2**32
+            whole = int.from_bytes(handle.read(4), "little") == size % 2**32
+        if whole:
+            self._whole[relative] = stamp
+        return whole
 
     def _store(self, body: bytes, sha256: str, existing: str | None) -> str:
         """Write body as the payload of sha256: over existing in its own form (compressed or not: the

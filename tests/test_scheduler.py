@@ -373,6 +373,44 @@ def test_rejected_payload_is_not_retried_and_alerted_at_once(
     assert alert.key == "rejected:b" and "b: rejected on purpose" in alert.message
 
 
+def test_an_ingests_first_attempt_is_retried_as_the_retrying_would_have_made_it(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first attempt runs outside the retrying (an unchanged firing builds none); one that raised or
+    failed is handed to it as its own first attempt: logged, waited on, retried as 'retry', and not retried
+    once the scheduler stops."""
+    work = Work(outcomes={"a": ["raise", "success"], "b": ["failed", "unchanged"], "c": ["unchanged"]})
+    runtime, _channel = make_runtime(engine, db_url, tmp_path, work)
+    with caplog.at_level(logging.WARNING, logger="scheduler"):
+        assert scheduler.run_ingest_job("a") == "success"
+        assert scheduler.run_ingest_job("b") == "unchanged"
+        assert scheduler.run_ingest_job("c") == "unchanged"
+    ingests = [c[1:] for c in work.calls if c[0] == "ingest"]
+    assert ingests == [
+        ("a", "scheduler"),
+        ("a", "retry"),
+        ("b", "scheduler"),
+        ("b", "retry"),
+        ("c", "scheduler"),
+    ]
+    retried = [r.getMessage() for r in caplog.records if "did not succeed" in r.getMessage()]
+    assert retried == [
+        "ingest:a: attempt 1 of 3 did not succeed; retrying in 0.0 s",
+        "ingest:b: attempt 1 of 3 did not succeed; retrying in 0.0 s",
+    ]
+    assert runs(engine, "ingest:b") == [("failed", "scheduler"), ("unchanged", "retry")]
+
+    def failing_then_stopping(runtime: Runtime, dataset_id: str, trigger: str) -> DatasetOutcome:
+        work.calls.append(("ingest", dataset_id, trigger))
+        runtime.stop.set()
+        return DatasetOutcome(dataset_id, "failed", 0.0, error="failed on purpose")
+
+    runtime.runners = Runners(ingest=failing_then_stopping)
+    assert scheduler.run_ingest_job("c") == "failed"  # not tried again: the scheduler is stopping
+    assert [c for c in work.calls if c[0] == "ingest"][-1:] == [("ingest", "c", "scheduler")]
+    assert len([c for c in work.calls if c[0] == "ingest"]) == 6
+
+
 def test_a_crashing_job_is_logged_and_alerted_not_raised(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -838,12 +876,49 @@ def test_a_statement_on_the_driver_is_one_sqlalchemy_runs(db_url: str, engine: E
             with pytest.raises(IntegrityError) as raised:  # job_state is NOT NULL
                 driver_rows(conn, jobs._update, {**update, "new_job_state": None})
             assert not raised.value.connection_invalidated and not conn.invalidated
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]  # (a new cursor:
+            driver, cursor = conn.connection.info[storage.engine._CURSOR]  # SQLAlchemy closed the failed one)
+            assert driver is conn.connection.driver_connection and not cursor.closed
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]
+            assert conn.connection.info[storage.engine._CURSOR][1] is cursor  # one cursor, kept and reused
+            cursor.close()  # (closed by anyone): a new one
+            assert driver_rows(conn, jobs._due, {"due_at": 1.0}) == [("ingest:a", state)]
+            assert conn.connection.info[storage.engine._CURSOR][1] is not cursor
             assert driver_rows(conn, select(func.count()).select_from(jobs.jobs_t), {}) == [(len(specs),)]
+            no_rows = jobs.jobs_t.update().where(jobs.jobs_t.c.id == "ingest:a").values(next_run_time=2.0)
+            assert driver_rows(conn, no_rows, {}) == []  # a statement that returns none
+            assert driver_rows(conn, select(jobs.jobs_t.c.id).where(literal(False)), {}) == []  # no row
             with pytest.raises(ValueError, match="expanding"):
                 driver_rows(conn, jobs.jobs_t.delete().where(jobs.jobs_t.c.id.in_(["x"])), {})
             for n in range(100):  # statements made per call (not its use) are not all kept
                 assert driver_rows(conn, select(literal(n)), {}) == [(n,)]
             assert len(storage.engine._WRITTEN[conn.dialect]) <= storage.engine._WRITTEN_MAX
+    finally:
+        store.close()
+
+
+def test_the_job_stores_firing_statements_commit_each_and_begin_nothing_on_postgresql(
+    db_url: str, engine: Engine
+) -> None:
+    """The due jobs' query and a job's update (every firing) on PostgreSQL: SQLAlchemy begins and commits
+    nothing around them (the store's connection is in autocommit, each statement commits on its own);
+    another connection sees the update at once, on both backends."""
+    specs = scheduler.catalogue_jobs(parse_catalogue(catalogue_dict({"a": "0 5 * * *"})))
+    store = scheduler.JobStore(db_url)
+    begun: list[str] = []
+    try:
+        scheduler.sync_jobs(
+            store, specs, datetime(2026, 5, 5, 12, tzinfo=HELSINKI), start_now=lambda _s: False
+        )
+        at = datetime(2026, 5, 6, 5, tzinfo=HELSINKI)
+        event.listen(store.engine, "begin", lambda _conn: begun.append("begin"))
+        event.listen(store.engine, "commit", lambda _conn: begun.append("commit"))
+        (job,) = [job for job in store.store.get_due_jobs(at) if job.id == "ingest:a"]
+        later = datetime(2026, 5, 7, 5, tzinfo=HELSINKI)
+        job._modify(next_run_time=later)
+        store.store.update_job(job)
+        assert store_times(db_url)["ingest:a"] == later  # committed: another connection sees it
+        assert begun == ([] if engine.dialect.name == "postgresql" else ["begin", "commit"] * 2)
     finally:
         store.close()
 
@@ -1433,7 +1508,8 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     assert before <= row.started_at <= row.finished_at
 
 
-@pytest.mark.parametrize("dropped", [0, 1, 2, 3])  # freshness, alerted today, the record, pending compute
+# freshness, alerted today, the record, the open problems (close_retired), pending compute
+@pytest.mark.parametrize("dropped", [0, 1, 2, 3, 4])
 def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
 ) -> None:
@@ -1465,7 +1541,7 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
             assert scheduler.run_health_job() == "success"
     finally:
         event.remove(unpinged(engine), "checkout", drop)
-    assert len(checkouts) == 5  # three reads and the record, one of them twice
+    assert len(checkouts) == 6  # four reads and the record, one of them twice
     assert "once more on a new one" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, event, func, inspect, select, text
 
+from ingest.run import ingest
 from storage import read, schema
 from storage.checks import ObservationError
-from storage.engine import migrate, open_database
-from storage.load import DatasetInfo, SourceInfo, load_snapshot
+from storage.engine import autocommit, migrate, open_database
+from storage.load import DatasetInfo, SourceInfo, latest_digests, load_snapshot
+from storage.locks import held_locks_digests_and_namespace, record_unchanged_if_current
 from storage.rawstore import RawStore
 from tests.conftest import make_payload
 
@@ -714,3 +718,91 @@ def test_a_changed_source_is_updated_on_the_next_load(
     with engine.connect() as conn:
         assert conn.execute(select(schema.source.c.publisher)).scalars().all() == ["HSY (new)"]
         assert conn.execute(select(schema.dataset.c.title)).scalars().all() == ["Uusi nimi"]
+
+
+def test_repair_reads_a_compressed_files_length_once_but_finds_any_change_of_the_file_since(
+    tmp_path: Path,
+) -> None:
+    """RawStore.repair on every unchanged ingest: a compressed file found whole is not read again while it
+    keeps its mtime, ctime, size and inode; a file changed since (other bytes of the same length, even with
+    its mtime set back; cut short; gone) is written again."""
+    store = RawStore(tmp_path / "raw")
+    body = b"2024;091;12.5\n" * 1000
+    sha, path = store.put(body)
+    assert path.endswith(".gz")
+    file = tmp_path / "raw" / path
+    intact = file.read_bytes()
+    assert store.repair(body, sha) is None
+    assert list(store._whole) == [path]  # its length read once, kept with the file's stamp
+    assert store.repair(body, sha) is None
+
+    def other_length_same_size(f: Path) -> None:  # the ISIZE says another length, the file keeps its size
+        before = f.stat()
+        with f.open("r+b") as handle:
+            handle.seek(-4, os.SEEK_END)
+            handle.write((len(body) + 1).to_bytes(4, "little"))
+        os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))  # even with its mtime set back
+
+    damages: list[Callable[[Path], object]] = [
+        other_length_same_size,
+        lambda f: f.write_bytes(intact[:-100]),  # cut short
+        lambda f: f.unlink(),  # gone
+    ]
+    for damage in damages:
+        damage(file)
+        assert store.repair(body, sha) == path
+        assert file.read_bytes() == intact and store.get(sha) == body
+        assert store.repair(body, sha) is None
+
+
+def test_an_unchanged_runs_record_writes_the_columns_every_such_run_has_in_its_sql(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """storage.locks.record_unchanged_if_current, run by every unchanged firing: the columns every such
+    run has (its outcome, no error, no rows, no snapshot) and, on PostgreSQL, the lock check's and the
+    asynchronous commit's constants are written in its SQL, not sent as parameters each time; the run is
+    recorded with them as before."""
+    (outcome,) = ingest(engine, RawStore(tmp_path / "raw"), ["statfin_population"], offline=True)
+    assert outcome.outcome == "success"
+    digest = latest_digests(engine, ["statfin_population"])["statfin_population"]
+    at = datetime(2026, 5, 6, 7)
+    run = {"job": "ingest:statfin_population", "dataset_id": "statfin_population", "trigger": "test"}
+    seen: list[tuple[str, object]] = []
+    with autocommit(engine) as conn:
+        _, _, namespace = held_locks_digests_and_namespace(conn, [], [])
+        event.listen(conn, "before_cursor_execute", lambda *args: seen.append((args[2], args[3])))
+        recorded = record_unchanged_if_current(
+            conn,
+            {**run, "started_at": at, "finished_at": at},
+            digest=digest,
+            lock="ingest:statfin_population",
+            namespace=namespace,
+            close=["failing:ingest:statfin_population"],
+            closed_at=at,
+        )
+    assert recorded == []
+    (statement, parameters), *_ = [(s, p) for s, p in seen if "INSERT INTO job_run" in s]
+    assert "'unchanged'" in statement
+    if engine.dialect.name == "postgresql":
+        assert isinstance(parameters, dict)
+        assert set(parameters) == {
+            *("run_job", "run_dataset_id", "run_trigger", "run_started_at", "run_finished_at"),
+            *("run_host", "run_pid", "digest", "lock_high", "lock_low", "keys", "closed_at"),
+        }
+    jobs = schema.job_run
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(jobs).where(jobs.c.trigger == "test")).all()
+    assert (row.job, row.dataset_id, row.started_at, row.finished_at) == (
+        run["job"],
+        run["dataset_id"],
+        at,
+        at,
+    )
+    assert (row.outcome, row.error, row.rows_added, row.rows_revised, row.rows_unchanged) == (
+        "unchanged",
+        None,
+        0,
+        0,
+        0,
+    )
+    assert row.snapshot_id is None and (row.host, row.pid) == (socket.gethostname(), os.getpid())
