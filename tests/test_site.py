@@ -466,10 +466,13 @@ def test_the_demo_notice_goes_from_every_page_kept_or_made_when_no_newest_snapsh
 def test_a_failed_build_leaves_the_previous_site(
     built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the previous site: a copy of the module's build, published as build_site leaves it (a link to it)
     site = tmp_path / "site"
+    shutil.copytree(built.site.resolve(), tmp_path / "first", symlinks=True)
+    os.symlink(tmp_path / "first", site)
     monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
-    build_site(built.engine, site, langs=("en",), renderer=PlaceholderRenderer())
     first = (site / "en" / "index.html").read_text(encoding="utf-8")
+    files = _inodes(site)
 
     def broken(*args: object, **kwargs: object) -> content.Page:
         raise RuntimeError("the reports archive could not be read")
@@ -478,6 +481,7 @@ def test_a_failed_build_leaves_the_previous_site(
     with pytest.raises(RuntimeError):
         build_site(built.engine, site, langs=("en",), renderer=PlaceholderRenderer())
     assert (site / "en" / "index.html").read_text(encoding="utf-8") == first
+    assert _inodes(site) == files  # every file of the previous site, untouched
     assert check_site(site) == []
 
 
