@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, delete, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from common.payload import Payload, RequestSpec
+from storage import schema
 from storage.engine import open_database
 from storage.load import DatasetInfo, SourceInfo
 from storage.rawstore import RawStore
@@ -132,6 +133,13 @@ class LoadedTemplates:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def forget_computed(engine: Engine) -> None:
+    """Delete what compute wrote (values, assessments, indicator states): a template's copy as ingested."""
+    with engine.begin() as conn:
+        for table in (schema.indicator_value, schema.assessment, schema.indicator_state):
+            conn.execute(delete(table))
 
 
 def template_name(run_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -14,13 +14,13 @@ from sqlalchemy import Engine, select, text
 
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import assessments, compute, derive_for
-from ingest.run import ingest
 from kestava import api
 from report.export import export_table, write_export
 from storage import schema
-from storage.rawstore import RawStore
+from storage.engine import open_database
+from tests.conftest import BACKENDS, LOADED_TODAY, LoadedTemplates
 
-TODAY = date(2026, 11, 27)
+TODAY = LOADED_TODAY  # the day the run's loaded template (loaded_engine, fresh_loaded) was computed on
 
 
 @pytest.fixture
@@ -29,14 +29,16 @@ def loaded(loaded_engine: Engine) -> Engine:
     return loaded_engine
 
 
-@pytest.fixture
-def fresh_loaded(engine: Engine, tmp_path: Path) -> Engine:
-    """A private database after an offline ingest and a compute, for tests that change it."""
-    outcomes = ingest(engine, RawStore(tmp_path / "raw"), offline=True)
-    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
-    summary = compute(engine, today=TODAY)
-    assert not summary.errors, summary.errors
-    return engine
+@pytest.fixture(params=BACKENDS)
+def fresh_loaded(
+    request: pytest.FixtureRequest, tmp_path: Path, loaded_templates: LoadedTemplates
+) -> Iterator[Engine]:
+    """A private database after an offline ingest and a compute (a copy of the run's loaded template),
+    for tests that change it."""
+    with loaded_templates.copy(request.param, tmp_path) as url:
+        engine = open_database(url)
+        yield engine
+        engine.dispose()
 
 
 def value(engine: Engine, indicator: str, area: str, period: str, kind: str = "observed") -> float:

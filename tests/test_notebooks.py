@@ -10,22 +10,24 @@ import pytest
 from nbclient import NotebookClient
 
 from indicators.engine import compute
-from ingest.run import ingest
 from storage.engine import open_database
-from storage.rawstore import RawStore
+from tests.conftest import LoadedTemplates, forget_computed
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    tmp_path_factory: pytest.TempPathFactory, loaded_templates: LoadedTemplates
+) -> Iterator[str]:
+    """The bundled snapshot ingested (a copy of the run's loaded template) and computed today, on SQLite."""
     folder = tmp_path_factory.mktemp("notebooks")
-    url = f"sqlite:///{folder / 'tracker.sqlite3'}"
-    engine = open_database(url)
-    assert all(o.ok for o in ingest(engine, RawStore(folder / "raw"), offline=True))
-    assert not compute(engine).errors
-    engine.dispose()
-    yield url
+    with loaded_templates.copy("sqlite", folder) as url:
+        engine = open_database(url)
+        forget_computed(engine)  # the template was computed on LOADED_TODAY: computed again, on today
+        assert not compute(engine).errors
+        engine.dispose()
+        yield url
 
 
 def test_there_are_at_least_three_notebooks_stored_without_outputs() -> None:

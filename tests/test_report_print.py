@@ -21,7 +21,9 @@ from tests.test_report_browser import driver
 
 __all__ = ["driver"]  # the headless Chromium fixture, shared with the browser test
 
-pytestmark = pytest.mark.slow
+# How Chromium lays the pages out, on SQLite only: the pages' layout is the browser's, and the reports read
+# the database the same way on both backends (tests/test_report.py covers both); as test_phone_layouts.py
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)]
 
 PHONE, DESKTOP = 390, 1280
 

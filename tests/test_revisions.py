@@ -49,9 +49,10 @@ from report import data as rd
 from report import weekly
 from report.export import export_table
 from report.i18n import format_number
+from storage import read
 from storage.engine import open_database
 from storage.rawstore import RawStore
-from tests.conftest import BACKENDS, LOADED_TODAY, fresh_database
+from tests.conftest import BACKENDS, LOADED_TODAY, LoadedTemplates
 
 HELSINKI_DAY = timedelta(hours=2)  # Helsinki is UTC+2 in November: a day starts at 22:00 UTC the day before
 
@@ -614,15 +615,25 @@ def _values(engine: Engine) -> pl.DataFrame:
     return api.indicator_values(kind=["observed", "target_derived", "assumption"], engine=engine)
 
 
+def _snapshot_of_each_dataset(engine: Engine) -> dict[str, int]:
+    """The snapshot of each dataset in a database loaded once (the template: one snapshot per dataset)."""
+    snapshots = read.snapshots(engine)
+    assert snapshots["dataset_id"].is_unique().all(), "one load of the bundled snapshot, one snapshot each"
+    return {str(d): int(i) for d, i in zip(snapshots["dataset_id"], snapshots["id"], strict=True)}
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def revised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Revised]:
+def revised(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    loaded_templates: LoadedTemplates,
+) -> Iterator[Revised]:
+    """The bundled snapshot loaded and computed (a copy of the run's template), then a revised copy of it."""
     folder = tmp_path_factory.mktemp("revisions")
-    with fresh_database(request.param, folder) as url:
+    with loaded_templates.copy(request.param, folder) as url:
         engine = open_database(url)
         raw = RawStore(folder / "raw")
-        first = ingest(engine, raw, offline=True)
-        assert all(o.ok for o in first), [o.error for o in first if not o.ok]
-        assert not compute(engine, today=LOADED_TODAY).errors
+        first = _snapshot_of_each_dataset(engine)
         before = _values(engine)
         between = datetime.now(UTC)
 
@@ -636,7 +647,7 @@ def revised(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         summary = compute(engine, today=LOADED_TODAY)
         assert not summary.errors, summary.errors
         state = Revised(engine, before, _values(engine), expected, between=between, cells=cells)
-        state.old_snapshots = {o.dataset_id: o.result.snapshot_id for o in first if o.result}
+        state.old_snapshots = first
         state.new_snapshots = {o.dataset_id: o.result.snapshot_id for o in second if o.result}
         state.loads = {
             o.dataset_id: (o.result.added, o.result.revised, o.result.unchanged) for o in second if o.result

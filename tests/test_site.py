@@ -438,13 +438,15 @@ def test_every_page_says_demo_data_while_the_newest_snapshot_of_a_dataset_is_dem
 
 
 def test_the_demo_notice_goes_from_every_page_kept_or_made_when_no_newest_snapshot_is_demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loaded_templates: LoadedTemplates
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loaded_templates: LoadedTemplates
 ) -> None:
     monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
     with loaded_templates.copy("sqlite", tmp_path) as url:
         engine = open_database(url)
+        # the previous site: a copy of the module's (built from the same snapshot, every dataset demo)
         site = tmp_path / "site"
-        build_site(engine, site, langs=("en",), renderer=PlaceholderRenderer())
+        shutil.copytree(built.site.resolve(), tmp_path / "first", symlinks=True)
+        os.symlink(tmp_path / "first", site)
         assert 'id="demo-banner"' in (site / "en/indicators/ghg_total.html").read_text(encoding="utf-8")
         # live data replace the demo: every dataset's newest snapshot is real (the older ones stay demo)
         snap = schema.snapshot
@@ -466,10 +468,13 @@ def test_the_demo_notice_goes_from_every_page_kept_or_made_when_no_newest_snapsh
 def test_a_failed_build_leaves_the_previous_site(
     built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the previous site: a copy of the module's build, published as build_site leaves it (a link to it)
     site = tmp_path / "site"
+    shutil.copytree(built.site.resolve(), tmp_path / "first", symlinks=True)
+    os.symlink(tmp_path / "first", site)
     monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
-    build_site(built.engine, site, langs=("en",), renderer=PlaceholderRenderer())
     first = (site / "en" / "index.html").read_text(encoding="utf-8")
+    files = _inodes(site)
 
     def broken(*args: object, **kwargs: object) -> content.Page:
         raise RuntimeError("the reports archive could not be read")
@@ -478,6 +483,7 @@ def test_a_failed_build_leaves_the_previous_site(
     with pytest.raises(RuntimeError):
         build_site(built.engine, site, langs=("en",), renderer=PlaceholderRenderer())
     assert (site / "en" / "index.html").read_text(encoding="utf-8") == first
+    assert _inodes(site) == files  # every file of the previous site, untouched
     assert check_site(site) == []
 
 
