@@ -298,6 +298,27 @@ def test_emission_factor_reads_the_same_in_title_label_table_and_csv() -> None:
 # 6. the dashboard's title counts by the methods that assessed each indicator
 
 
+def _dashboard_frame(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+    """A progress dashboard's frame of (indicator, method, status) rows, without rates, 2019–2024."""
+    return pl.DataFrame(
+        [
+            {
+                "indicator": indicator,
+                "sdg": "13.2",
+                "method": method,
+                "status": status,
+                "observed_rate": None,
+                "required_rate": None,
+                "ratio": None,
+                "base_year": 2019,
+                "latest_year": 2024,
+            }
+            for indicator, method, status in rows
+        ],
+        schema_overrides={"observed_rate": pl.Float64, "required_rate": pl.Float64, "ratio": pl.Float64},
+    )
+
+
 def test_dashboard_title_says_by_every_method_that_assessed_it() -> None:
     rows = [
         ("ghg_total", "eurostat", "significant_progress"),
@@ -305,23 +326,7 @@ def test_dashboard_title_says_by_every_method_that_assessed_it() -> None:
         ("recycling_rate", "eurostat", "significant_progress"),
         ("recycling_rate", "opensdg", "substantial_progress"),
     ]
-    frame = pl.DataFrame(
-        [
-            {
-                "indicator": i,
-                "sdg": "13.2",
-                "method": m,
-                "status": s,
-                "observed_rate": None,
-                "required_rate": None,
-                "ratio": None,
-                "base_year": 2019,
-                "latest_year": 2024,
-            }
-            for i, m, s in rows
-        ],
-        schema_overrides={"observed_rate": pl.Float64, "required_rate": pl.Float64, "ratio": pl.Float64},
-    )
+    frame = _dashboard_frame(rows)
     # recycling_rate: good by both of the 2 methods that assessed it (of the 3 methods in the grid)
     wanted = {
         "fi": "1/2 indikaattoria edistyy riittävästi kaikilla menetelmillä, joilla se arvioitiin",
@@ -344,23 +349,8 @@ def test_dashboard_counts_the_indicators_without_a_target_apart_and_marks_their_
         ("ghg_per_resident", "eurostat", "significant_progress", False),
         ("ghg_per_resident", "opensdg", "substantial_progress", False),
     ]
-    frame = pl.DataFrame(
-        [
-            {
-                "indicator": i,
-                "sdg": "13.2",
-                "method": m,
-                "status": s,
-                "observed_rate": None,
-                "required_rate": None,
-                "ratio": None,
-                "base_year": 2019,
-                "latest_year": 2024,
-                "has_target": target,
-            }
-            for i, m, s, target in rows
-        ],
-        schema_overrides={"observed_rate": pl.Float64, "required_rate": pl.Float64, "ratio": pl.Float64},
+    frame = _dashboard_frame([(i, m, status) for i, m, status, _ in rows]).with_columns(
+        pl.Series("has_target", [target for *_, target in rows])
     )
     wanted = {
         "fi": (
