@@ -166,6 +166,22 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     assert all("shape" in layer["encoding"] for layer in points)
 
 
+def test_a_stock_on_one_reference_date_is_labelled_with_its_year() -> None:
+    """ev_share's one point (Traficom's stock on 30 September 2026, one date a release) said "30 Sept" on
+    its axis: a series of a date or two names each date's year."""
+    frame = pl.DataFrame(
+        {"period": ["2026-09-30"], "date": [date(2026, 9, 30)], "kind": ["observed"], "value": [10.5]}
+    )
+    for lang, wanted in (("fi", "%-d.%-m.%Y"), ("en", "%-d %b %Y")):
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="%"
+        ).to_dict()
+        formats = {
+            layer["encoding"]["x"]["axis"]["format"] for layer in spec["layer"] if "x" in layer["encoding"]
+        }
+        assert formats == {wanted}, (lang, formats)
+
+
 def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> None:
     frame = pl.DataFrame(
         {

@@ -65,6 +65,8 @@ MARK_NAMES: Final[Mapping[str, str]] = {
     "provisional": "trajectory.provisional",
     "incomplete": "flag.incomplete",
 }
+# a series of fewer dates than this prints each date's year on the time axis
+DATED_TICKS: Final = 3
 # a line's symbol: a stroke twice a point's width, long enough to show its dash pattern
 _LINE_SYMBOL: Final = "M-2,0H2"
 MARK_SYMBOLS: Final[Mapping[str, str]] = {
@@ -243,8 +245,14 @@ def indicator_history(
         .alias("shown"),
     )
     # years for an annual series; a weekly or daily one by its days ("30.11." fi/sv, "30 Nov" en, the
-    # chart's locale naming the month): "%Y" labelled every tick of a few weeks "2026"
+    # chart's locale naming the month): "%Y" labelled every tick of a few weeks "2026". The days keep
+    # their year where the dates span years or are few (Traficom's stock on one reference date a release:
+    # its one point said "30 Sept" under a title naming the year)
+    dates = f.get_column("date")
+    with_year = dates.dt.year().n_unique() > 1 or dates.n_unique() < DATED_TICKS
     day_format = "%-d %b" if lang == "en" else "%-d.%-m."
+    if with_year:
+        day_format += " %Y" if lang == "en" else "%Y"
     # labels closer than LABEL_GAP px count as overlapping and are thinned ("21.11.23.11." touched)
     x = alt.X(
         "date:T",
