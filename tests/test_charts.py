@@ -1022,6 +1022,10 @@ def test_trajectory_table_holds_history_path_projection_and_target() -> None:
     line = table.filter(pl.col("series") == base_path).sort("year").select("year", "value").rows()
     assert line == [(1990, base_1990), (2030, 200.0)]
     assert table.filter(pl.col("year") == 2023, pl.col("series") == "Emissions")["estimated"].item() is True
+    # each year once: the estimate's 2023 is the series' row, not the projection's too (the row its band
+    # starts from is drawn, not listed), and the projection lists the years it projects
+    projected = table.filter(pl.col("series") == t("trajectory.series_projection", "en", level="95%"))
+    assert 2023 not in projected["year"] and projected["year"].min() == 2024
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -176,9 +176,11 @@ def emissions_trajectory(
             elif observed:
                 year, value = observed[-1]
                 proj_rows.insert(0, _band_row(year, value, value, value))
+        projected_years = {int(r["year"]) for r in p.iter_rows(named=True)}
         table_rows += [
-            # a projection is no preliminary estimate: its own kind (the first row starts the band from the
-            # latest value, which keeps its own row above)
+            # a projection is no preliminary estimate: its own kind. The row the band starts from (the
+            # latest value, an estimate's own band) is drawn, not listed: that year has its row above, and
+            # a second one said the 2025 estimate twice, once as the series' and once as the projection's
             {
                 "series": series["projection"],
                 "estimated": False,
@@ -186,6 +188,7 @@ def emissions_trajectory(
                 **{k: r[k] for k in TRAJECTORY_PROJECTION},
             }
             for r in proj_rows
+            if int(r["year"]) in projected_years
         ]
     path_rows: list[dict[str, Any]] = []
     # the required path starts where the headline's required rate does: the latest published value (a
