@@ -1151,7 +1151,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                     rd.of_areas(
                         charts.last_period_text(r["last_period_end"], r["tracks"], lang), r.get("areas"), lang
                     ),
-                    format_cell(r["expected_period_end"], "", lang),
+                    charts.expected_period_text(r["expected_period_end"], r["tracks"], lang),
                     format_cell(r["last_fetch"], "", lang),
                     str(r["last_error"] or NOT_AVAILABLE),
                 ]

@@ -962,6 +962,10 @@ def test_the_sources_table_shows_a_release_tracked_datasets_day_as_the_release_s
     )
     table = weekly._changes_context(found, weekly.parse_week("2026-W49"), lang)["sources"]
     assert [row[3] for row in table.rows] == [seen, period]
+    # and what the calendar requires of it is a release after a day, not a period that ends then ("8.12.2023"
+    # beside "release seen 7.12.2026" read as a period of its data)
+    required = t("freshness.release_after", lang, date=i18n.format_date(date(2027, 1, 1), lang))
+    assert [row[4] for row in table.rows] == [required, i18n.format_date(date(2024, 12, 31), lang)]
 
 
 def test_changes_section_translates_flips_revisions_and_failures() -> None:

@@ -77,6 +77,7 @@ from report.charts.freshness import (
     _SEVERITY as _SEVERITY,
     _iso_day as _iso_day,
     data_freshness as data_freshness,
+    expected_period_text as expected_period_text,
     last_period_text as last_period_text,
 )
 from report.charts.mover import (
@@ -121,6 +122,7 @@ __all__ = [
     "circular_economy",
     "data_freshness",
     "emissions_trajectory",
+    "expected_period_text",
     "indicator_history",
     "indicator_label",
     "last_period_text",

@@ -99,6 +99,17 @@ def last_period_text(end: date | None, tracks: str | None, lang: str) -> str:
     return format_date(end, lang)
 
 
+def expected_period_text(expected: date | None, tracks: str | None, lang: str) -> str:
+    """The newest period the calendar requires, as last_period_text writes the period held: for a dataset
+    tracked by its releases a release after that day ("julkaisu 8.12.2023 jälkeen"), not a period that
+    ends then (beside "julkaisu havaittu 7.12.2026" it read as a period of the data)."""
+    if expected is None:
+        return NOT_AVAILABLE
+    if tracks == "releases":
+        return t("freshness.release_after", lang, date=format_date(expected, lang))
+    return format_date(expected, lang)
+
+
 def _iso_day(d: date | datetime) -> str:
     return (d.date() if isinstance(d, datetime) else d).isoformat()
 
