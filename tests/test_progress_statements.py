@@ -67,6 +67,12 @@ def test_linear_path_pace_ratio_is_the_ratio_of_the_rates_shown(loaded_engine: E
     path = series[base_year] + (target - series[base_year]) * (latest - base_year) / (target_year - base_year)
     slopes = (series[latest] - series[base_year]) / (path - series[base_year])
     assert abs(slopes - observed / required) > 0.1
+    # the reason says how far above the path the value is, in kt and as a share of the path's own value
+    # ("373 kt (109.9%) above the path" read as 109.9 % of the path)
+    reason = rd.status_frame(loaded_engine, "en", indicators=["ghg_total"])
+    text = reason.filter(pl.col("method") == "linear_trajectory_check")["reason"].item()
+    more = format_percent((series[latest] - path) / path * 100, "en", 1)
+    assert f", {more} more than the path;" in text, text
 
 
 def test_german_model_shows_its_deviation_not_a_pace_ratio(loaded_engine: Engine) -> None:
