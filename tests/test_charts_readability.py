@@ -257,6 +257,13 @@ def test_cross_check_cities_band_zero_and_gaps(lang: str) -> None:
     y = line["encoding"]["y"]
     assert y["scale"]["domain"][0] < -25 and y["scale"]["domain"][1] > 25
     assert "0" in [str(v) for v in y["axis"]["values"]] or 0 in y["axis"]["values"]
+    # and every one is drawn: Vega thinned the seven given values to the theme's tick count, and the axis
+    # read "+30, +10, −10, −30", no zero
+    import vl_convert as vlc
+
+    drawn = [n.replace("-", "−") for n in re.findall(r">([+−-]?\d+)</text>", vlc.vegalite_to_svg(spec))]
+    wanted = [f"+{v}" if v > 0 else str(v).replace("-", "−") for v in y["axis"]["values"]]
+    assert [label for label in drawn if label in wanted] == wanted, drawn
     # a plus sign only on rises: d3 "+" would print "+0"
     assert "+" not in y["axis"]["format"] and "datum.value > 0" in y["axis"]["labelExpr"]
     # 1991–2004 are in no city's data: each city's line breaks there (two runs), with a "no data" label
@@ -407,5 +414,8 @@ def test_peer_bars_without_changes_are_named_and_their_axis_ends_at_a_round_numb
     far = bar["encoding"]["x"]["scale"]["domain"][1]
     step = ticks[1] - ticks[0]
     assert ticks[0] == 0 and ticks[-1] <= far and ticks[-2] < largest, ticks
+    # every tick given is drawn (Vega thins given values to the theme's tick count of 6)
+    labels = re.findall(r">([0-9][0-9\s,.\u00a0\u202f]*)</text>", svg)
+    assert len([label for label in labels if label.strip()]) >= len(ticks), (labels, ticks)
     # the round number at or above the largest value, unless the scale stops short of it
     assert ticks[-1] >= largest or ticks[-1] + step > far, (ticks, far)

@@ -224,7 +224,10 @@ def peer_comparison(
         .mark_bar(height={"band": 0.7})
         .encode(
             y=y_enc,
-            x=alt.X("value:Q", title=unit_text, scale=x_scale, axis=alt.Axis(values=ticks)),
+            # (the count theirs: Vega thins given values to the theme's tick count)
+            x=alt.X(
+                "value:Q", title=unit_text, scale=x_scale, axis=alt.Axis(values=ticks, tickCount=len(ticks))
+            ),
             color=alt.Color(
                 "group:N",
                 title=None,
