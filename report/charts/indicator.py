@@ -11,7 +11,19 @@ import polars as pl
 
 from common.flags import flag_meanings
 from report import theme as th
-from report.charts.common import Col, _check_lang, _check_meta, _finish, _frame, _layer, _pct_change
+from report.charts.common import (
+    _YEAR_T,
+    Col,
+    _check_lang,
+    _check_meta,
+    _finish,
+    _frame,
+    _gap_labels,
+    _gap_rows,
+    _gap_sentence,
+    _layer,
+    _pct_change,
+)
 from report.i18n import (
     decimals_showing,
     format_change,
@@ -25,6 +37,7 @@ from report.i18n import (
 from report.theme import ChartMeta
 
 LABEL_GAP: Final = 8  # px between two axis labels, at least
+LEGEND_COLUMNS: Final = 4  # entries in a row of the legend
 
 INDICATOR_FRAME: Final[Mapping[str, Col]] = {
     "period": Col("str", "the period as stored: '2023', '2026-W45', '2026-11-02'"),
@@ -275,7 +288,10 @@ def indicator_history(
     mark_names = {m: t(MARK_NAMES[m], lang) for m in MARKS} | {"observed": kind_names["observed"]}
     df = df.with_columns(pl.col("mark").replace_strict(mark_names).alias("legend"))
     domain = [mark_names[m] for m in shown]
-    legend = alt.Legend(orient="bottom", direction="horizontal", symbolStrokeWidth=1.6, symbolSize=64)
+    # in rows of LEGEND_COLUMNS entries: in one row the legend ran wider than the plot
+    legend = alt.Legend(
+        orient="bottom", direction="horizontal", columns=LEGEND_COLUMNS, symbolStrokeWidth=1.6, symbolSize=64
+    )
 
     def scale(values: Mapping[str, str] | Mapping[str, list[int]]) -> alt.Scale:
         """The legend's scale: each drawn entry's value."""
@@ -326,6 +342,12 @@ def indicator_history(
                 .mark_point(filled=True, size=size, strokeWidth=1.5, opacity=1)
                 .encode(x=x, y=y, stroke=stroke, fill=fill, shape=shape, tooltip=tips)
             )
+    # years no source covers, on an annual series: "no data 1991–1999" in the gap, as the report's charts
+    # write it (the site drew the gap with nothing in it)
+    observed_years = {int(r["period"]): float(r["value"]) for r in observed.iter_rows(named=True) if annual}
+    gap_rows = _gap_rows(observed_years)
+    if gap_rows:
+        layers.append(_gap_labels(gap_rows, alt.X(f"{_YEAR_T}:T", title=None), y, lang))
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
     # the value with its unit as the locale writes it ("10.5%" en, "10,5 %" fi/sv, "712 kt CO₂e")
@@ -372,6 +394,7 @@ def indicator_history(
         span=format_period_range(first["period"], latest["period"], lang),
         value=value,
     )
+    description += _gap_sentence(list(observed_years), lang)
     for period in observed.filter(pl.col("provisional")).get_column("period").to_list():
         description += " " + t("site.description_provisional", lang, period=format_period(period, lang))
     for period in observed.filter(pl.col("incomplete")).get_column("period").to_list():
