@@ -104,6 +104,9 @@ def test_the_site_page_names_the_assumption_who_states_it_and_the_data_it_is_com
     # the chart's source line names the city too (it said "Source: HSY" beside a city's assumption)
     subtitle = " ".join(page.charts[0].spec["title"]["subtitle"])
     assert STATED_BY[lang] in subtitle and "HSY" in subtitle, subtitle
+    # the page's method and boundary line named HSY alone: it is HSY's total times the city's assumed share
+    boundary = str(page.context["boundary"])
+    assert "HSY" in boundary and STATED_BY[lang].split()[0][:4] in boundary and "2019" in boundary, boundary
     # the residual reads as derived from the target, computed from HSY's 1990 value
     need = indicator_page(SiteData(sqlite_engine), NEED, lang)
     minus_80 = format_number(-80, lang)  # the target's −80 % with the language's minus sign
