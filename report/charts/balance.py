@@ -166,7 +166,7 @@ def neutrality_balance(
         title=None,
         axis=None if phone else alt.Axis(labelLimit=300),
     )
-    x_title = t("axis.emissions_kt", lang)
+    x_title = t("axis.balance_kt", lang)  # the sink's bar is no emission
     domain = [kinds["residual"], kinds["sink"], kinds[gap_kind]]
     gap_stroke = th.OKABE_ITO["vermillion"] if gap > 0 else th.OKABE_ITO["blue"]
     # fill, outline colour and dash by kind, in one legend: its gap (surplus) symbol is the dashed outline
@@ -196,7 +196,7 @@ def neutrality_balance(
     x_scale = alt.Scale(domain=[0.0, far * width / (width - label_px)], nice=False, zero=True)
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
-        alt.Tooltip("value:Q", title=t("label.emissions_kt", lang), format=",.0f"),
+        alt.Tooltip("value:Q", title=t("label.amount_kt", lang), format=",.0f"),
         alt.Tooltip("source:N", title=t("label.source", lang)),
     ]
     layers: list[alt.Chart] = [
