@@ -76,6 +76,8 @@ class PeerFrames:
         default_factory=lambda: pl.DataFrame(schema={"area": pl.Utf8, "latest_year": pl.Int64})
     )
     reported_units: dict[str, str] = field(default_factory=dict)
+    # (area, year) of the values their source calls provisional (OECD's newest year, flagged "P")
+    provisional: frozenset[tuple[str, int]] = frozenset()
 
 
 def _observed(engine: Engine, indicator: str) -> pl.DataFrame:
@@ -149,6 +151,10 @@ def peer_frames(engine: Engine, indicator: str) -> PeerFrames:
         changes=changes(plain, ranked, home, points=entry.unit == "%"),
         left_out=left_out(plain, ranked, covered),
         reported_units=units,
+        provisional=frozenset(
+            (str(area), int(year))
+            for area, year in values.filter(is_provisional(pl.col("flags"))).select("area", "year").rows()
+        ),
     )
 
 
@@ -259,7 +265,13 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
                     n=ranks["peers"][0],
                 )
         newer = ranked.filter(pl.col("year") > mine["year"]).height
-        year_cell = str(mine["year"]) + (f" ({t('peers.newer_count', lang, n=newer)})" if newer else "")
+        # a year the source calls provisional says so, as the indicator's site page does
+        year_cell = (
+            t("peers.year_provisional", lang, year=mine["year"])
+            if (home, int(mine["year"])) in found.provisional
+            else str(mine["year"])
+        )
+        year_cell += f" ({t('peers.newer_count', lang, n=newer)})" if newer else ""
         rows.append(
             [
                 indicator_label(indicator, lang),

@@ -1463,6 +1463,22 @@ def test_the_totals_by_source_say_which_years_are_provisional(loaded_engine: Eng
         assert hsy[2] == f"{i18n.format_number(1060, lang)} (1990)", hsy  # 1990 is final
 
 
+def test_the_peer_standings_say_which_home_years_are_provisional(loaded_engine: Engine) -> None:
+    """OECD flags its newest year provisional ("P"): the indicator's site page said so of Espoo's 2022, the
+    report's standings printed "2022" alone."""
+    from kestava import api
+
+    stored = api.indicator_values("peer_ghg_per_resident_oecd", engine=loaded_engine)
+    espoo = stored.filter(pl.col("area") == "049", pl.col("kind") == "observed").sort("period")
+    latest = espoo.row(-1, named=True)
+    assert "P" in str(latest["flags"])  # the bundled OECD answer flags it
+    name = indicator_label("peer_ghg_per_resident_oecd", "en")
+    row = next(r for r in report_peers.standing_rows(loaded_engine, "en") if r[0] == name)
+    assert row[2].startswith(t("peers.year_provisional", "en", year=int(latest["period"]))), row
+    final = next(r for r in report_peers.standing_rows(loaded_engine, "en") if "Covenant" in r[1])
+    assert "provisional" not in final[2], final
+
+
 def test_percentages_follow_the_language_throughout_the_report(
     full: weekly.ReportResult, light: dict[str, Path]
 ) -> None:
