@@ -272,9 +272,17 @@ def smtp_server() -> Iterator[tuple[Controller, Mailbox, Logins]]:
     controller = Controller(
         mailbox, hostname="127.0.0.1", port=port, authenticator=logins, auth_require_tls=False
     )
+    # the server's own debug lines ("mail.log") stay out: its thread logged them after the test, to the
+    # closed stream of pytest's capture ("--- Logging error ---" in CI's output)
+    server_log = logging.getLogger("mail.log")
+    level = server_log.level
+    server_log.setLevel(logging.WARNING)
     controller.start()
-    yield controller, mailbox, logins
-    controller.stop()
+    try:
+        yield controller, mailbox, logins
+    finally:
+        controller.stop()
+        server_log.setLevel(level)
 
 
 def test_email_alert_and_all_clear(
