@@ -27,6 +27,7 @@ from report.charts import (
     _x_year,
     _year_tip,
     _years,
+    given_ticks,
 )
 from report.data import ESPOO, MissingDataError
 from report.i18n import format_percent, label, t
@@ -125,33 +126,25 @@ def cross_source_checks(
     step = 5 if tolerance <= 10 else 10
     top = max(tolerance, max(abs(v) for _, _, v in rows))
     reach = (int(top // step) + 1) * step
-    # "+10", "0", "−10": a plus sign on rises, none on zero. Vega thins given values to the theme's tick
-    # count (6): seven values drew "+30, +10, −10, −30" and no zero, so the count is theirs
-    ticks = list(range(-reach, reach + 1, step))
-    y_axis = alt.Axis(
-        format=",.0f",
-        values=ticks,
-        tickCount=len(ticks),
-        labelExpr="datum.value > 0 ? '+' + datum.label : datum.label",
-        labelOverlap=False,  # the values are chosen: every one is labelled, "0" too
+    y = alt.Y(
+        "value:Q",
+        title=axis_title,
+        scale=alt.Scale(domain=[-reach, reach], nice=False),
+        # "+10", "0", "−10": a plus sign on rises, none on zero
+        axis=alt.Axis(
+            format=",.0f",
+            **given_ticks(range(-reach, reach + 1, step)),
+            labelExpr="datum.value > 0 ? '+' + datum.label : datum.label",
+            labelOverlap=False,  # the values are chosen: every one is labelled, "0" too
+        ),
     )
-    y = alt.Y("value:Q", title=axis_title, scale=alt.Scale(domain=[-reach, reach], nice=False), axis=y_axis)
     band_df = pl.DataFrame([{"year": first, "year_end": last, "low": -tolerance, "high": tolerance}])
     band = _years(
         alt.Chart(band_df)
         .mark_rect(opacity=0.25, color=th.LIGHT_NEUTRAL)
-        .encode(
-            x=x,
-            x2=alt.X2("year_end_t:T"),
-            y=alt.Y("low:Q", title=axis_title, axis=y_axis),
-            y2=alt.Y2("high:Q"),
-        )
+        .encode(x=x, x2=alt.X2("year_end_t:T"), y=alt.Y("low:Q", title=axis_title), y2=alt.Y2("high:Q"))
     ).transform_calculate(year_end_t="datetime(datum.year_end, 0, 1)")
-    zero = (
-        alt.Chart(pl.DataFrame([{"zero": 0.0}]))
-        .mark_rule(color=th.TEXT_COLOUR)
-        .encode(y=alt.Y("zero:Q", title=axis_title, axis=y_axis))
-    )
+    zero = alt.Chart(pl.DataFrame([{"zero": 0.0}])).mark_rule(color=th.TEXT_COLOUR).encode(y=alt.Y("zero:Q"))
     areas = [label("area", a, lang) for a in dict.fromkeys(a for a, _, _ in sorted(rows)) if a != hl]
     # the highlighted city solid blue; each other its own colour and dash, told apart in the legend
     domain = [label("area", hl, lang), *areas]
@@ -200,7 +193,7 @@ def cross_source_checks(
     years = sorted({yr for _, yr, _ in rows})
     gap_rows = [{**r, "value": (tolerance + reach) / 2} for r in _gap_rows(dict.fromkeys(years, 0.0))]
     if gap_rows:
-        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title, axis=y_axis), lang))
+        layers.append(_gap_labels(gap_rows, x, alt.Y("value:Q", title=axis_title), lang))
     chart = _layer(layers, meta, lang).properties(width=_PHONE_WIDTH if phone else 560, height=280)
     latest = max((yr, v) for a, yr, v in rows if a == hl)
     within = abs(latest[1]) <= tolerance + 1e-9

@@ -66,6 +66,7 @@ from report.charts.common import (
     _years_text as _years_text,
     chart_decimals as chart_decimals,
     chart_table as chart_table,
+    given_ticks as given_ticks,
     indicator_label as indicator_label,
 )
 from report.charts.dashboard import (

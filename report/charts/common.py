@@ -431,6 +431,12 @@ def _layer(layers: Sequence[alt.Chart], meta: ChartMeta, lang: str) -> alt.Layer
     return LayerChart(layer=parts)
 
 
+def given_ticks(values: Sequence[float]) -> dict[str, Any]:
+    """An axis's arguments for ticks at exactly `values`, each labelled: Vega thins given values to the
+    theme's tick count (6), so seven values drew every other one ("+30, +10, −10, −30", no zero)."""
+    return {"values": list(values), "tickCount": len(values)}
+
+
 def _years(chart: alt.Chart, field: str = "year") -> alt.Chart:
     """Add a temporal field for an integer year (local 1 January, matching local axis formatting)."""
     return chart.transform_calculate(**{_YEAR_T: f"datetime(datum.{field}, 0, 1)"})

@@ -19,6 +19,7 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    given_ticks,
     text_width,
     vega_string,
 )
@@ -224,10 +225,7 @@ def peer_comparison(
         .mark_bar(height={"band": 0.7})
         .encode(
             y=y_enc,
-            # (the count theirs: Vega thins given values to the theme's tick count)
-            x=alt.X(
-                "value:Q", title=unit_text, scale=x_scale, axis=alt.Axis(values=ticks, tickCount=len(ticks))
-            ),
+            x=alt.X("value:Q", title=unit_text, scale=x_scale, axis=alt.Axis(**given_ticks(ticks))),
             color=alt.Color(
                 "group:N",
                 title=None,
