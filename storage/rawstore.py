@@ -43,10 +43,17 @@ class RawStore:
 
     def stored_path(self, sha256: str) -> str | None:
         """Where the payload of sha256 is stored (relative to the root), compressed or not; None if not."""
+        found = self._stored(sha256)
+        return found[0] if found is not None else None
+
+    def _stored(self, sha256: str) -> tuple[str, os.stat_result] | None:
+        """Where the payload of sha256 is stored (compressed first) with the file's stat, one stat each."""
         plain = self.relative_path(sha256)
         for relative in (plain + COMPRESSED, plain):
-            if (self.root / relative).exists():
-                return relative
+            try:
+                return relative, (self.root / relative).stat()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
         return None
 
     def put(self, body: bytes) -> tuple[str, str]:
@@ -72,16 +79,13 @@ class RawStore:
         unchanged ingest, so it reads no content (and a compressed file's length once while the file stays
         as it was): damage of the same length is found when the file is read (gzip's CRC) or when the
         payload is stored again (put hashes it)."""
-        plain = self.relative_path(sha256)
-        for relative in (plain + COMPRESSED, plain):  # as stored_path, one stat each
-            try:
-                status = (self.root / relative).stat()
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            if self._holds_length(relative, len(body), status):
-                return None
-            return self._store(body, sha256, relative)
-        return self._store(body, sha256, None)
+        found = self._stored(sha256)
+        if found is None:
+            return self._store(body, sha256, None)
+        relative, status = found
+        if self._holds_length(relative, len(body), status):
+            return None
+        return self._store(body, sha256, relative)
 
     def _holds_length(self, relative: str, size: int, status: os.stat_result) -> bool:
         """Whether a stored file (status: its stat) holds a payload of size bytes, without reading its
