@@ -374,6 +374,12 @@ class Table:
     message_columns: frozenset[int] = frozenset()
     # printed: each column's share of the page width (a wide table gets a landscape page of its own)
     print_widths: Sequence[int] = ()
+    # on a phone, short cards: the cells in a line, cells saying 0 or – left out (a list of many datasets)
+    compact_cards: bool = False
+
+    def left_out_of_card(self, cell: str) -> bool:
+        """Whether a compact card leaves the cell out: it says 0 or nothing (–)."""
+        return self.compact_cards and cell in ("0", NOT_AVAILABLE)
 
 
 def unit_header(header: str, unit: str, lang: str) -> str:
@@ -1081,6 +1087,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                 for r in snaps.iter_rows(named=True)
             ],
             [False, False, *(True for _ in counts), False],
+            compact_cards=True,
         )
     # values changed, then values withdrawn, then flags changed with the values kept (a provisional figure
     # made final is not a revision: a reader looking for the changed number would find none)
@@ -1159,6 +1166,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
             ],
             [False] * 7,
             message_columns=frozenset({6}),
+            compact_cards=True,
         )
     failed = None
     if found.failed_runs.height:

@@ -284,3 +284,47 @@ def test_at_phone_width_a_wide_report_table_is_read_as_cards_without_scrolling_s
         assert folded and not any(folded)
     finally:
         driver.set_window_size(1400, 1000)
+
+
+COMPACT_CARDS = """
+const table = document.querySelector('#changes table');  // the first: the new data versions
+const rows = [...table.querySelectorAll('tbody tr')];
+return {
+  rows: rows.length,
+  heights: rows.map(r => r.getBoundingClientRect().height),
+  cells: rows.map(r => [...r.querySelectorAll('td')].map(c => ({
+    text: c.textContent.trim(), shown: c.getClientRects().length > 0,
+    top: Math.round(c.getBoundingClientRect().top)}))),
+};
+"""
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_at_phone_width_the_weeks_new_data_are_short_cards_without_zero_counts(
+    driver: Any, report: Path
+) -> None:
+    """On a first run every dataset is new: twenty cards of eight lines each ("revised rows 0", …) came
+    before the first chart at 390 px. The new-data table's cards now leave out the counts of 0 and run
+    the rest on in lines; at desktop width the table shows every count, 0 included."""
+    driver.set_window_size(390, 900)
+    try:
+        driver.get(report.resolve().as_uri())
+        phone = driver.execute_script(COMPACT_CARDS)
+        assert phone["rows"] >= 5, phone
+        for cells in phone["cells"]:
+            hidden = [c["text"] for c in cells if not c["shown"]]
+            assert hidden and set(hidden) <= {"0", "–"}, cells  # the demo's first load revised nothing
+            shown = [c for c in cells if c["shown"]]
+            assert all(c["text"] not in {"0", "–"} for c in shown), cells
+            assert len({c["top"] for c in shown}) < len(shown), cells  # cells share a line
+        label_height = driver.execute_script(
+            "return parseFloat(getComputedStyle(document.querySelector('#changes td')).lineHeight)"
+        )
+        assert max(phone["heights"]) < 6 * label_height, phone["heights"]
+        driver.set_window_size(1400, 1000)
+        driver.get(report.resolve().as_uri())
+        desktop = driver.execute_script(COMPACT_CARDS)
+        assert all(c["shown"] for cells in desktop["cells"] for c in cells)
+        assert any(c["text"] == "0" for cells in desktop["cells"] for c in cells)
+    finally:
+        driver.set_window_size(1400, 1000)
