@@ -157,7 +157,9 @@ def recover(final: Path) -> Path | None:
 
 
 @contextlib.contextmanager
-def _locked(final: Path) -> Iterator[None]:
+def exclusive(final: Path) -> Iterator[None]:
+    """final to one process at a time, for a read-modify-write or a build: an exclusive lock on its lock
+    file beside it (`.<name>.lock`), waited for; released when the block ends or the process dies."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: one builder at a time is the caller's job
@@ -186,7 +188,7 @@ def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
     file is flushed to disk before the switch, so the published output survives a power cut too.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(final):
+    with exclusive(final):
         previous = recover(final)
         token = _new_token()
         building = final.with_name(f"{_prefix(final)}{token}{PART_SUFFIX}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
@@ -376,6 +378,10 @@ class UnrecordedStore(Protocol):
 
     def save(self, entries: Mapping[str, Unrecorded]) -> None: ...
 
+    def locked(self) -> AbstractContextManager[object]:
+        """The store to this process alone while the block runs (a load, then a save)."""
+        ...
+
 
 class MemoryUnrecorded:
     """An UnrecordedStore in this process's memory: its repeats and all-clears hold in this process only."""
@@ -390,6 +396,10 @@ class MemoryUnrecorded:
     def save(self, entries: Mapping[str, Unrecorded]) -> None:
         """Keep entries, replacing what was kept."""
         self._entries = dict(entries)
+
+    def locked(self) -> AbstractContextManager[object]:
+        """Nothing to lock: no other process sees this store (the Alerter's thread lock serialises)."""
+        return contextlib.nullcontext()
 
 
 _state = schema.alert_state
@@ -439,6 +449,14 @@ class Alerter:
         self._unrecorded: UnrecordedStore = unrecorded if unrecorded is not None else MemoryUnrecorded()
         self._unrecorded_lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def _holding_unrecorded(self) -> Iterator[None]:
+        """The unrecorded store to this thread alone, and to this process alone where other processes share
+        it (the scheduler's file: two cron runs at once would each save what it had read, one losing the
+        other's problem, alerted again at its next run)."""
+        with self._unrecorded_lock, self._unrecorded.locked():
+            yield
+
     @property
     def threshold(self) -> int:
         """Consecutive failed runs of a job before it is alerted."""
@@ -463,7 +481,7 @@ class Alerter:
         """Alert a problem unless it is not due again (_Repeat); True when an alert went out."""
         problem = self._redacted(problem)
         now = self._now()
-        with self._unrecorded_lock:
+        with self._holding_unrecorded():
             unrecorded = self._unrecorded.load().get(problem.key)
         if unrecorded is not None and not self._repeat(now).due(*unrecorded):
             log.debug("alert %s: not due again (sent without alert state)", problem.key)
@@ -505,7 +523,7 @@ class Alerter:
     def _problem_unrecorded(self, problem: Problem, now: datetime) -> bool:
         """Alert a problem whose claim could not be recorded, unless the unrecorded store says it is not due
         again."""
-        with self._unrecorded_lock:
+        with self._holding_unrecorded():
             kept = self._unrecorded.load()
             first_seen, last_sent = kept.get(problem.key, (now, None))
             if not self._repeat(now).due(first_seen, last_sent):
@@ -515,7 +533,7 @@ class Alerter:
         alert = _problem_alert(problem, first_seen, now)
         if self._deliver(alert):
             return True
-        with self._unrecorded_lock:  # nothing got through: the next check tries again
+        with self._holding_unrecorded():  # nothing got through: the next check tries again
             kept = self._unrecorded.load()
             if last_sent is None:
                 kept.pop(problem.key, None)
@@ -527,7 +545,7 @@ class Alerter:
     def _resolve_unrecorded(self, keys: Sequence[str]) -> list[ClosedProblem]:
         """Close the problems of keys alerted without a record in alert_state (those the store keeps)."""
         now = self._now()
-        with self._unrecorded_lock:
+        with self._holding_unrecorded():
             kept = self._unrecorded.load()
             gone = [(key, kept.pop(key)) for key in keys if key in kept]
             if gone:
@@ -538,7 +556,7 @@ class Alerter:
         """Move the problems the unrecorded store keeps into alert_state (the database is back): each keeps
         the earlier first seen and the later last sent of the two records, open; the keys moved (those
         that could not be written stay in the store)."""
-        with self._unrecorded_lock:
+        with self._holding_unrecorded():
             kept = self._unrecorded.load()
             moved = [key for key, times in sorted(kept.items()) if self._merged(key, *times)]
             if moved:

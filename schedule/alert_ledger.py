@@ -11,14 +11,15 @@ holds across runs; the first start that opens the database moves it into alert_s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from common.atomic import publish_file
+from common.atomic import exclusive, publish_file
 from common.config import DEFAULT_DATA_DIR, get_settings
 from kestava.alerts import Unrecorded
 
@@ -42,6 +43,19 @@ class AlertLedger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The file to this process alone while the block runs (common.atomic.exclusive): two cron runs at
+        once each load, change and save it. A lock that cannot be taken (no data directory yet) is logged
+        and the block runs all the same: alerting goes on."""
+        holding = contextlib.ExitStack()
+        try:
+            holding.enter_context(exclusive(self.path))
+        except OSError as error:
+            log.warning("alert ledger %s not locked (runs at once may each write it): %s", self.path, error)
+        with holding:
+            yield
 
     def load(self) -> dict[str, Unrecorded]:
         """The problems kept."""

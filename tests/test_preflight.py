@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -200,3 +201,43 @@ def test_a_serving_scheduler_that_starts_gives_the_all_clear_of_what_refused_sta
         ("invalid:configuration", "problem"),
         ("invalid:configuration", "resolved"),
     ]
+
+
+HOLD_THE_LEDGER = """
+import sys, time
+from datetime import datetime
+from pathlib import Path
+from schedule.alert_ledger import AlertLedger
+ledger = AlertLedger(Path(sys.argv[1]))
+with ledger.locked():
+    kept = ledger.load()
+    Path(sys.argv[2]).touch()  # holding the lock, having read the ledger
+    time.sleep(1.0)
+    seen = datetime(2026, 3, 10, 8, 0)
+    ledger.save({**kept, "invalid:catalogue": (seen, seen)})
+"""
+
+
+def test_two_starts_at_once_keep_both_their_problems_in_the_ledger(tmp_path: Path) -> None:
+    """Two cron runs refused at once (no database) each load the ledger, add their problem and save it.
+    Without a lock between processes the later save dropped the earlier one's problem, alerted again at
+    the next run as if new; with it, the second waits for the first and both problems are kept."""
+    path = tmp_path / LEDGER_NAME
+    ready = tmp_path / "holding"
+    other = subprocess.Popen([sys.executable, "-c", HOLD_THE_LEDGER, str(path), str(ready)])
+    try:
+        wait_for(ready.exists, 30, "the other run holding the ledger")
+        channel = Collect()
+        alerter = Alerter(
+            create_engine("sqlite://"),
+            AlertSettings(),
+            channels=[channel],
+            secrets=[],
+            clock=lambda: datetime(2026, 3, 10, 9, 0),
+            unrecorded=AlertLedger(path),
+        )
+        assert alerter.problem_unrecorded(Problem("invalid", "configuration", "KESTAVA_X: not a number"))
+    finally:
+        assert other.wait(30) == 0
+    assert set(AlertLedger(path).load()) == {"invalid:catalogue", "invalid:configuration"}
+    assert [a.key for a in channel.alerts] == ["invalid:configuration"]
