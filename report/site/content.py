@@ -1040,6 +1040,7 @@ def home_page(
             ],
             fresh_rows,
             [False, False, True, True],
+            compact_cards=True,
         )
         if fresh_rows
         else None,
@@ -1079,4 +1080,5 @@ def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
             for r in frame.iter_rows(named=True)
         ],
         [False, False, *(True for _ in SNAPSHOT_COUNTS)],
+        compact_cards=True,
     )
