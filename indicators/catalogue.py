@@ -40,7 +40,7 @@ class Text(_Model):
 
     def get(self, lang: str) -> str:
         if lang not in LANGUAGES:
-            raise ValueError(f"language: expected one of {LANGUAGES}, got {lang!r}")
+            raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
         return str(getattr(self, lang))
 
 

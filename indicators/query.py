@@ -59,19 +59,30 @@ def connect(url: str | None = None) -> Engine:
 Areas = str | int | Sequence[str | int]
 
 
-def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
-    """One code or several as a list (a single string is one code, not its characters)."""
+def _as_list(name: str, value: str | Sequence[str] | None) -> list[str] | None:
+    """One code or several as a list (a single string is one code, not its characters); anything but text
+    or a sequence of texts is a TypeError naming the argument."""
     if value is None:
         return None
-    return [value] if isinstance(value, str) else list(value)
+    given = [value] if isinstance(value, str) else list(value) if isinstance(value, Sequence) else None
+    if given is None or not all(isinstance(item, str) for item in given):
+        raise TypeError(f"{name}: expected text or a list of texts, got {value!r} ({type(value).__name__})")
+    return given
 
 
 def _area_list(value: Areas | None) -> list[str] | None:
     """One area or several as a list of text; a number is a municipality code zero-padded to 3 digits
-    (49 → '049')."""
+    (49 → '049'); anything else (a float, True) is a TypeError naming the argument."""
     if value is None:
         return None
-    given = [value] if isinstance(value, (str, int)) else list(value)
+    given = [value] if isinstance(value, (str, int)) else list(value) if isinstance(value, Sequence) else None
+    if given is None or not all(
+        isinstance(area, str) or (isinstance(area, int) and not isinstance(area, bool)) for area in given
+    ):
+        raise TypeError(
+            "area: expected a code, a name or a municipality number, or a list of them; "
+            f"got {value!r} ({type(value).__name__})"
+        )
     return [f"{area:03d}" if isinstance(area, int) else area for area in given]
 
 
@@ -190,7 +201,7 @@ def municipalities() -> pl.DataFrame:
 def area_names(lang: str = "fi") -> dict[str, str]:
     """Area code → name in `lang` (municipalities, the Helsinki region, Eurostat's FI/EU, peer cities)."""
     if lang not in LANGUAGES:
-        raise ValueError(f"language: expected one of {LANGUAGES}, got {lang!r}")
+        raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
     return dict(_area_names(lang))
 
 
@@ -224,7 +235,7 @@ def indicator_values(
     kind assumption (catalogue DERIVED_VALUE_KINDS), never observed."""
     table = schema.indicator_value
     query = select(table)
-    indicators, kinds = _as_list(indicator), _as_list(kind)
+    indicators, kinds = _as_list("indicator", indicator), _as_list("kind", kind)
     check_indicators(indicators)
     _check_kinds(kinds)
     engine = engine or connect()
@@ -260,9 +271,11 @@ def assessments(
     (observed_rate, required_rate) as stored: fractions a year for the compound-rate methods, the
     indicator's unit a year for german_strategy, score points a year for sdsn_trend (kestava.api gives
     the fractions in % and names each row's rate_unit)."""
+    if not isinstance(latest, bool):  # "no" would read as True
+        raise TypeError(f"latest: expected True or False, got {latest!r}")
     table = schema.assessment
     query = select(table)
-    indicators = _as_list(indicator)
+    indicators = _as_list("indicator", indicator)
     check_indicators(indicators)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
@@ -311,13 +324,14 @@ def outlook(indicator: str, *, area: Areas | None = None, engine: Engine | None 
     )
 
 
-def sectors(area: str | int = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
-    """Observed emissions by sector for one area (a code, name or municipality number): sector key, year,
-    value, unit (kt CO2e), flags (as indicator_values': "p" provisional, …), vintage, snapshot_ids,
-    is_demo."""
+def sectors(area: Areas = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
+    """Observed emissions by sector for one area or several (codes, names or municipality numbers): area
+    (its code), sector key, year, value, unit (kt CO2e), flags (as indicator_values': "p" provisional, …),
+    vintage, snapshot_ids, is_demo."""
     indicator = "ghg_by_subsector" if detailed else "ghg_by_sector"
     frame = indicator_values(indicator, area=area, kind="observed", engine=engine)
     return frame.select(
+        "area",
         pl.col("indicator").str.split(".").list.last().alias("sector"),
         "year",
         "value",
@@ -354,14 +368,23 @@ def provenance(snapshot_ids: int | Sequence[int], *, engine: Engine | None = Non
     return found
 
 
-def freshness(today: date | datetime | str | None = None, *, engine: Engine | None = None) -> pl.DataFrame:
+def freshness(
+    today: date | datetime | str | None = None,
+    *,
+    as_of: date | datetime | str | None = None,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
     """Each dataset's newest period, last fetch and change, and whether it is fresh, late or failing on
     `today` (a date, a datetime or ISO text; None: today); the newest period of the areas the indicators
-    use of the dataset (IndicatorCatalogue.dataset_areas, listed in `areas`), not of an area none uses."""
+    use of the dataset (IndicatorCatalogue.dataset_areas, listed in `areas`), not of an area none uses.
+    Judged on the data as stored now, or with `as_of` (a date: its end; a datetime or ISO text) as they
+    stood then: the rows current, the fetches made and the runs finished by that moment."""
     given = as_date("today", today)
     day = given.date() if isinstance(given, datetime) else given
     areas = load_indicator_catalogue().dataset_areas()  # judged on the areas the indicators use
-    return dataset_freshness(engine or connect(), load_catalogue(), day or date.today(), areas)
+    given_as_of = as_date("as_of", as_of)
+    moment = read.as_moment(given_as_of) if given_as_of is not None else None
+    return dataset_freshness(engine or connect(), load_catalogue(), day or date.today(), areas, as_of=moment)
 
 
 def assess_at(
@@ -372,7 +395,7 @@ def assess_at(
 ) -> pl.DataFrame:
     """Assess every indicator (or those named) as the data stood at `as_of` (None: now; a date, a datetime
     or ISO text); nothing is stored."""
-    wanted = _as_list(indicators)
+    wanted = _as_list("indicators", indicators)
     check_indicators(wanted)
     parents = list(dict.fromkeys(i.split(".", 1)[0] for i in wanted)) if wanted else None
     return _only(assess_as_of(engine or connect(), as_date("as_of", as_of), parents), wanted)
@@ -391,19 +414,13 @@ def status_changes(
     start, end = as_date("before", before), as_date("after", after)
     if start is None:
         raise ValueError("before: expected a date, a datetime or ISO text like '2025-06-30', got None")
-    if end is not None and _moment(end) < _moment(start):
+    if end is not None and read.as_moment(end) < read.as_moment(start):  # a date: its end, as read
         raise ValueError(f"after ({end}) is earlier than before ({start}): give the earlier vintage first")
-    wanted = _as_list(indicators)
+    wanted = _as_list("indicators", indicators)
     check_indicators(wanted)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), schema.indicator_value.c.area, engine)
     return explain_changes(engine, start, end, wanted, areas=areas)
-
-
-def _moment(value: date | datetime) -> datetime:
-    """A date as the start of its day, to compare it with a datetime (naive, as the arguments are)."""
-    moment = value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time())
-    return moment.replace(tzinfo=None)
 
 
 def known_note_indicators() -> set[str]:
@@ -430,14 +447,14 @@ def notes(
     """The current staff notes (Markdown, kestava note): id, indicator, area, period, lang, body, author,
     created_at (UTC), replaces (the earlier version it edits, if any); filtered by indicator id, area
     (codes or names), period (e.g. '2024', '2026-H1') and language."""
-    indicators = _as_list(indicator)
+    indicators = _as_list("indicator", indicator)
     known = known_note_indicators()
     for indicator_id in indicators or []:
         if indicator_id not in known:
             raise unknown_code("indicator", indicator_id, sorted(known))
     areas = [note_area(a) for a in _area_list(area) or []] or None
-    periods = [check_period(p) for p in _as_list(period) or []] or None
-    langs = [check_lang(code) for code in _as_list(lang) or []] or None
+    periods = [check_period(p) for p in _as_list("period", period) or []] or None
+    langs = [check_lang(code) for code in _as_list("lang", lang) or []] or None
     found = list_notes(engine or connect(), indicator=indicators, area=areas, period=periods, lang=langs)
     columns = {
         "id": pl.Int64(),

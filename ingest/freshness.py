@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, select
 
 from ingest.catalogue import Catalogue
 from storage import schema
@@ -108,17 +108,21 @@ _STORED: weakref.WeakKeyDictionary[Engine, tuple[tuple[int | None, int | None], 
 )
 
 
-def _stored(engine: Engine) -> _Stored:
+def _stored(engine: Engine, as_of: datetime | None = None) -> _Stored:
     """The stored state, read again only when a snapshot or a job run was added since the last read (the
     observations only when a snapshot was: they change with snapshots alone). The reads need no
     transaction: what is added between them is newer than the marker, and so read again next time; their
-    connection is not pinged first (PostgreSQL), and they run once more when the server had dropped it."""
+    connection is not pinged first (PostgreSQL), and they run once more when the server had dropped it.
+    With as_of (naive UTC), the state as it stood then: the rows current at that moment, the snapshots
+    fetched and the runs finished by then (read each time, not cached)."""
+    if as_of is not None:
+        return once_more(lambda: _read_stored_at(engine, as_of))
     return once_more(lambda: _read_stored(engine))
 
 
 def _read_stored(engine: Engine) -> _Stored:
     """_stored's reads, on one connection."""
-    snap, obs, series, run = schema.snapshot, schema.observation, schema.series, schema.job_run
+    snap, run = schema.snapshot, schema.job_run
     with autocommit(engine, ping=False) as conn:
         newest = conn.execute(
             select(
@@ -133,71 +137,101 @@ def _read_stored(engine: Engine) -> _Stored:
             stored = replace(cached[1], runs=_ingest_runs(conn))
             _STORED[engine] = (marker, stored)
             return stored
-        # each area's newest period of each form (its length and the letter after the year: W, Q, H or a
-        # digit), within which text order is time order; newest_period compares them by their end dates
-        form = (func.length(obs.c.period), func.substr(obs.c.period, 6, 1))
-        latest_period: dict[str, dict[str, list[str]]] = {}
-        for dataset_id, area, period in conn.execute(
-            select(series.c.dataset_id, series.c.area, func.max(obs.c.period))
-            .join(obs, obs.c.series_id == series.c.id)
-            .where(obs.c.valid_to.is_(None), obs.c.value.is_not(None))
-            .group_by(series.c.dataset_id, series.c.area, *form)
-        ).all():
-            latest_period.setdefault(str(dataset_id), {}).setdefault(str(area), []).append(str(period))
-        last_change = dict(
-            conn.execute(
-                select(snap.c.dataset_id, func.max(snap.c.fetched_at))
-                .where(
-                    (
-                        snap.c.rows_added
-                        + snap.c.rows_revised
-                        + snap.c.rows_withdrawn
-                        + snap.c.rows_confirmed
-                        + snap.c.rows_reflagged
-                    )
-                    > 0
-                )
-                .group_by(snap.c.dataset_id)
-            ).all()
-        )
-        demo = dict(
-            conn.execute(
-                select(snap.c.dataset_id, snap.c.is_demo).where(
-                    snap.c.id.in_(select(func.max(snap.c.id)).group_by(snap.c.dataset_id))
-                )
-            ).all()
-        )
-        stored = _Stored(latest_period, last_change, demo, _ingest_runs(conn))
+        stored = _read(conn, None)
     _STORED[engine] = (marker, stored)
     return stored
 
 
+def _read_stored_at(engine: Engine, as_of: datetime) -> _Stored:
+    """_stored's reads as the data stood at as_of, on one connection."""
+    with autocommit(engine, ping=False) as conn:
+        return _read(conn, as_of)
+
+
+def _read(conn: Connection, as_of: datetime | None) -> _Stored:
+    """The stored state now (as_of None) or as it stood at as_of (naive UTC)."""
+    snap, obs, series = schema.snapshot, schema.observation, schema.series
+    current: list[ColumnElement[bool]] = [obs.c.valid_to.is_(None)]
+    fetched: list[ColumnElement[bool]] = []
+    if as_of is not None:
+        current = [obs.c.valid_from <= as_of, or_(obs.c.valid_to.is_(None), obs.c.valid_to > as_of)]
+        fetched = [snap.c.fetched_at <= as_of]
+    # each area's newest period of each form (its length and the letter after the year: W, Q, H or a
+    # digit), within which text order is time order; newest_period compares them by their end dates
+    form = (func.length(obs.c.period), func.substr(obs.c.period, 6, 1))
+    latest_period: dict[str, dict[str, list[str]]] = {}
+    for dataset_id, area, period in conn.execute(
+        select(series.c.dataset_id, series.c.area, func.max(obs.c.period))
+        .join(obs, obs.c.series_id == series.c.id)
+        .where(*current, obs.c.value.is_not(None))
+        .group_by(series.c.dataset_id, series.c.area, *form)
+    ).all():
+        latest_period.setdefault(str(dataset_id), {}).setdefault(str(area), []).append(str(period))
+    last_change = dict(
+        conn.execute(
+            select(snap.c.dataset_id, func.max(snap.c.fetched_at))
+            .where(
+                (
+                    snap.c.rows_added
+                    + snap.c.rows_revised
+                    + snap.c.rows_withdrawn
+                    + snap.c.rows_confirmed
+                    + snap.c.rows_reflagged
+                )
+                > 0,
+                *fetched,
+            )
+            .group_by(snap.c.dataset_id)
+        ).all()
+    )
+    demo = dict(
+        conn.execute(
+            select(snap.c.dataset_id, snap.c.is_demo).where(
+                snap.c.id.in_(select(func.max(snap.c.id)).where(*fetched).group_by(snap.c.dataset_id))
+            )
+        ).all()
+    )
+    return _Stored(latest_period, last_change, demo, _ingest_runs(conn, as_of))
+
+
 _run = schema.job_run
 _FINISHED_INGEST = (_run.c.dataset_id.is_not(None), _run.c.outcome != "running", _run.c.job.like("ingest:%"))
-# per dataset its newest finished ingest run (its last outcome) and its newest fetch that worked (its last
-# fetch), oldest first: what reading every run ever made in that order leaves (a log growing every firing)
-_INGEST_RUNS = (
-    select(_run.c.dataset_id, _run.c.finished_at, _run.c.outcome, _run.c.error)
-    .where(
-        _run.c.id.in_(select(func.max(_run.c.id)).where(*_FINISHED_INGEST).group_by(_run.c.dataset_id))
-        | _run.c.id.in_(
-            select(func.max(_run.c.id))
-            .where(
-                *_FINISHED_INGEST,
-                _run.c.outcome.in_(("success", "unchanged")),
-                _run.c.finished_at.is_not(None),
+
+
+def _ingest_runs_query(*finished: ColumnElement[bool]) -> Select[str, datetime | None, str, str | None]:
+    """Per dataset its newest finished ingest run (its last outcome) and its newest fetch that worked (its
+    last fetch), oldest first: what reading every run ever made in that order leaves (a log growing every
+    firing); finished: further conditions on the runs (finished by a moment)."""
+    ended = (*_FINISHED_INGEST, *finished)
+    return (
+        select(_run.c.dataset_id, _run.c.finished_at, _run.c.outcome, _run.c.error)
+        .where(
+            _run.c.id.in_(select(func.max(_run.c.id)).where(*ended).group_by(_run.c.dataset_id))
+            | _run.c.id.in_(
+                select(func.max(_run.c.id))
+                .where(
+                    *ended,
+                    _run.c.outcome.in_(("success", "unchanged")),
+                    _run.c.finished_at.is_not(None),
+                )
+                .group_by(_run.c.dataset_id)
             )
-            .group_by(_run.c.dataset_id)
         )
+        .order_by(_run.c.id)
     )
-    .order_by(_run.c.id)
-)
 
 
-def _ingest_runs(conn: Connection) -> list[tuple[str, datetime | None, str, str | None]]:
+_INGEST_RUNS = _ingest_runs_query()
+
+
+def _ingest_runs(
+    conn: Connection, as_of: datetime | None = None
+) -> list[tuple[str, datetime | None, str, str | None]]:
     """The finished ingest runs freshness reads, oldest first: (dataset, finished_at, outcome, error); per
-    dataset its newest, and its newest that fetched (success or unchanged), the same or older."""
-    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(_INGEST_RUNS).all()]
+    dataset its newest, and its newest that fetched (success or unchanged), the same or older; with as_of,
+    of the runs finished by then."""
+    query = _INGEST_RUNS if as_of is None else _ingest_runs_query(_run.c.finished_at <= as_of)
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query).all()]
 
 
 def freshness(
@@ -205,12 +239,17 @@ def freshness(
     catalogue: Catalogue,
     today: date,
     areas: Mapping[str, Collection[str]] | None = None,
+    *,
+    as_of: datetime | None = None,
 ) -> pl.DataFrame:
     """One row per catalogue dataset; state is fresh, late, failed or never (never fetched). areas: per
-    dataset the areas the tracker uses of it; its newest period is theirs (judged_areas)."""
+    dataset the areas the tracker uses of it; its newest period is theirs (judged_areas). as_of (naive
+    UTC): judged on the data as they stood then (None: as stored now)."""
     import polars as pl
 
-    return pl.DataFrame(freshness_rows(engine, catalogue, today, areas), schema=freshness_schema())
+    return pl.DataFrame(
+        freshness_rows(engine, catalogue, today, areas, as_of=as_of), schema=freshness_schema()
+    )
 
 
 def judged_areas(stored: Collection[str], used: Collection[str] | None) -> list[str]:
@@ -226,9 +265,11 @@ def freshness_rows(
     catalogue: Catalogue,
     today: date,
     areas: Mapping[str, Collection[str]] | None = None,
+    *,
+    as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of `freshness` (its columns as keys, in its order), without polars."""
-    stored = _stored(engine)
+    stored = _stored(engine, as_of)
     latest_period, last_change, demo, runs = (
         stored.latest_period,
         stored.last_change,

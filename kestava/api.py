@@ -13,7 +13,8 @@ demo data (`provenance` turns snapshot ids into URLs and fetch times); observati
 snapshot id, computed values their source flags (`flag_meanings` says what a flags text means).
 Assessments' observed_rate and required_rate are in the unit their `rate_unit` column names: % a year
 for the compound-rate methods (eurostat_sdg, open_sdg, linear_trajectory_check), the indicator's unit a
-year for german_strategy, score points a year for sdsn_trend; the outlook's required_rate is in % a year.
+year for german_strategy (of a % indicator, percentage points a year), score points a year for sdsn_trend;
+the outlook's required_rate is in % a year.
 pace_ratio and deviation_pct are the figures the reports and `kestava export` show (the export's unit
 pace_ratio is this pace_ratio); method_measure is each method's own stored measure, another number.
 Assessments' vintage is the export's vintage of their rows. Value kinds are VALUE_KINDS, as the database
@@ -22,10 +23,12 @@ stores them: a value set by a target (compensation_need) is target_derived, an a
 
 Times are UTC: every datetime column is UTC-aware. A time argument (as_of, before, after, today) may be
 a date, a datetime or ISO text ('2025-06-30', '2025-06-30T12:00', '2025-06-30T15:00+03:00'); one with an
-offset or a time zone is converted to UTC, a naive one is read as UTC. Areas may be codes, names or
+offset or a time zone is converted to UTC, a naive one is read as UTC; a date as a moment (as_of, before,
+after) means the end of that day, UTC: everything fetched that day. Areas may be codes, names or
 municipality numbers (49). Most functions live in indicators.query (the report reads them there too);
 here they give their times UTC-aware; observations is here, as it adds the report's labels, and so are
-assessments and assess_at, which add the rates' units, the shown pace figures and the provenance.
+assessments and assess_at, which add the rates' units and the shown pace figures (assessments also the
+provenance of the values assessed: assess_at's come from data as they stood, so it gives none).
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ def _in_utc(function: Callable[_P, pl.DataFrame]) -> Callable[_P, pl.DataFrame]:
     def in_utc(*args: _P.args, **kwargs: _P.kwargs) -> pl.DataFrame:
         return utc_times(function(*args, **kwargs))
 
+    # the query function's docstring says how it is stored; here the times are aware
+    in_utc.__doc__ = (function.__doc__ or "").replace("naive UTC", "UTC-aware")
     return in_utc
 
 
@@ -122,7 +127,9 @@ def _rate_unit(method: str, indicator: str) -> str | None:
     if spec is None:
         return None
     if spec.rate_unit == "indicator_unit":
-        return f"{load_indicator_catalogue().get(indicator).unit} a year"
+        unit = load_indicator_catalogue().get(indicator).unit
+        # a share's change a year is in percentage points, not the relative "% a year" of compound rates
+        return f"{'percentage points' if unit == '%' else unit} a year"
     return _RATE_UNIT_TEXT[spec.rate_unit]
 
 
@@ -179,8 +186,8 @@ def assessments(
 
     Every input and output (details as JSON); `vintage` (UTC) is when the assessment was made (the
     export's vintage of its assessment rows); observed_rate and required_rate in the unit `rate_unit`
-    names (% a year for the compound-rate methods, the indicator's unit a year for german_strategy, score
-    points a year for sdsn_trend). `pace_ratio` and `deviation_pct` are what the reports and
+    names (% a year for the compound-rate methods, the indicator's unit a year for german_strategy, in
+    percentage points of a % indicator, score points a year for sdsn_trend). `pace_ratio` and `deviation_pct` are what the reports and
     `kestava export` show (its unit `pace_ratio` or `% deviation`): the pace ratio, observed ÷ required
     compound rate (none for the German model), and the German model's deviation in % of the remaining
     distance. `method_measure` is each method's own stored measure: observed ÷ required pace for
@@ -223,7 +230,7 @@ def observations(
     engine = engine or connect()
     catalogue = load_catalogue()
     known = catalogue.datasets
-    wanted = _as_list(dataset) or []
+    wanted = _as_list("dataset", dataset) or []
     for dataset_id in wanted:
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)

@@ -859,7 +859,9 @@ def of_areas(text: str, areas: Sequence[str] | None, lang: str) -> str:
     return f"{text} ({', '.join(area_label(area, lang) for area in areas)})"
 
 
-def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFrame:
+def freshness_frame(
+    engine: Engine, today: date, lang: str = "fi", *, as_of: datetime | None = None
+) -> pl.DataFrame:
     """One row per catalogue dataset for report.charts.data_freshness.
 
     dataset (short name in lang), dataset_id, title (full title in lang), status (fresh, late, failed or
@@ -867,10 +869,11 @@ def freshness_frame(engine: Engine, today: date, lang: str = "fi") -> pl.DataFra
     on: those the indicators use of the dataset, ingest.freshness.judged_areas), last_fetch (last successful
     fetch, Europe/Helsinki wall-clock time), source (attribution in lang), frequency, tracks ("periods":
     the end of the newest period; "releases": last_period_end is the day a release was last seen, not a
-    period), last_outcome, last_error.
+    period), last_outcome, last_error. Judged on the data as stored now, or as they stood at as_of (naive
+    UTC).
     """
     check_lang(lang)
-    fresh = query.freshness(today, engine=engine)
+    fresh = query.freshness(today, as_of=as_of, engine=engine)
     sources = _sources(engine)
     rows = [
         {
@@ -1264,7 +1267,10 @@ def changes(
     end_day = local_time(end - timedelta(microseconds=1)).date()
     start_day = local_time(start).date()
     now_state = freshness_frame(engine, end_day, lang)
-    before = dict(freshness_frame(engine, start_day, lang).select("dataset_id", "status").iter_rows())
+    # the state at the start as the data stood then: what was stored and fetched by that moment (judged on
+    # today's data, a source first loaded during the week read "late" at its start, not "never fetched")
+    before_state = freshness_frame(engine, start_day, lang, as_of=start)
+    before = dict(before_state.select("dataset_id", "status").iter_rows())
     state_before = pl.col("dataset_id").replace_strict(before, default=None, return_dtype=pl.String)
     sources = now_state.filter(pl.col("status").is_in(["late", "failed", "never"])).with_columns(
         state_before.alias("state_before")

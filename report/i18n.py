@@ -43,7 +43,7 @@ class TranslationError(ValueError):
 def check_lang(lang: str) -> str:
     """Return lang if it is supported, else raise ValueError naming the supported languages."""
     if lang not in LANGS:
-        raise ValueError(f"unsupported language {lang!r}; expected one of {', '.join(LANGS)}")
+        raise ValueError(f"lang: expected one of {', '.join(LANGS)}, got {lang!r}")
     return lang
 
 

@@ -31,8 +31,9 @@ _OBSERVATION_ROW_SCHEMA = pl.Schema({k: v for k, v in OBSERVATION_SCHEMA.items()
 _SERIES_KEY_SCHEMA = pl.Schema({"series_id": pl.Int64(), "dataset": pl.String(), "key": pl.String()})
 
 
-def _as_datetime(moment: date | datetime) -> datetime:
-    """A date means the end of that day (UTC): 'as published on D' includes everything fetched on D."""
+def as_moment(moment: date | datetime) -> datetime:
+    """A moment as naive UTC; a date means the end of that day (UTC): 'as published on D' includes everything
+    fetched on D (every as_of and before/after argument reads a date so)."""
     if isinstance(moment, datetime):
         return utc_naive(moment)
     return datetime.combine(moment, time.max)
@@ -92,7 +93,7 @@ def observations(
     if as_of is None:
         query = query.where(obs.c.valid_to.is_(None))
     else:
-        moment = _as_datetime(as_of)
+        moment = as_moment(as_of)
         query = query.where(
             and_(obs.c.valid_from <= moment, or_(obs.c.valid_to.is_(None), obs.c.valid_to > moment))
         )

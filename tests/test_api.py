@@ -18,6 +18,7 @@ from indicators.lookup import UnknownCodeError
 from indicators.query import VALUE_KINDS
 from ingest.catalogue import load_catalogue
 from kestava import api
+from storage import read
 
 
 def test_indicator_values_have_every_kind_and_provenance(loaded_engine: Engine) -> None:
@@ -53,7 +54,7 @@ def test_breakdown_and_sectors(loaded_engine: Engine) -> None:
 def test_compare_names_areas_in_each_language(loaded_engine: Engine) -> None:
     frame = api.compare("syke_ghg_per_resident", ["049", "091"], lang="sv", engine=loaded_engine)
     assert set(frame["area_name"].unique()) == {"Esbo", "Helsingfors"}
-    with pytest.raises(ValueError, match="language"):
+    with pytest.raises(ValueError, match="lang: expected one of fi, sv, en, got 'de'"):
         api.area_names("de")
 
 
@@ -76,6 +77,18 @@ def test_assessments_latest_and_catalogue(loaded_engine: Engine) -> None:
     assert projected.filter(pl.col("indicator").str.starts_with("ghg_by_sector.")).height
 
 
+def test_sectors_of_several_areas_say_whose_they_are(loaded_engine: Engine) -> None:
+    """Two cities' sectors came back without an area column: two transport rows a year, neither named."""
+    both = api.sectors(["049", "Helsinki"], engine=loaded_engine)
+    assert set(both.get_column("area")) == {"049", "091"}
+    assert (
+        both.filter(pl.col("area") == "049")
+        .drop("area")
+        .equals(api.sectors("049", engine=loaded_engine).drop("area"))
+    )
+    assert both.group_by("area", "sector", "year").len().get_column("len").max() == 1
+
+
 def test_freshness_and_assess_at(loaded_engine: Engine) -> None:
     fresh = api.freshness(engine=loaded_engine)
     assert fresh.height == len(load_catalogue().datasets) == 20 and fresh["is_demo"].all()
@@ -83,6 +96,27 @@ def test_freshness_and_assess_at(loaded_engine: Engine) -> None:
     stored = api.assessments("ghg_total", engine=loaded_engine)
     joined = now.join(stored, on=["indicator", "area", "method"], suffix="_stored")
     assert joined.height == stored.height and (joined["status"] == joined["status_stored"]).all()
+
+
+def fetch_span(engine: Engine) -> tuple[datetime, datetime]:
+    """The first and the last fetch time of the stored snapshots (naive UTC)."""
+    fetched = read.snapshots(engine).get_column("fetched_at")
+    first, last = fetched.min(), fetched.max()
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    return first, last
+
+
+def test_freshness_as_of_judges_the_data_as_they_stood_then(loaded_engine: Engine) -> None:
+    """Before the first fetch no dataset had a period or a fetch (all "never"); after the last fetch the
+    state is today's; a date means its end, as every as_of does."""
+    first, last = fetch_span(loaded_engine)
+    now = api.freshness(engine=loaded_engine)
+    before = api.freshness(as_of=first - timedelta(seconds=1), engine=loaded_engine)
+    assert set(before.get_column("state")) == {"never"}
+    assert before.get_column("last_fetch").null_count() == before.height
+    assert before.get_column("latest_period").null_count() == before.height
+    for moment in (last + timedelta(minutes=5), last.date()):
+        assert api.freshness(as_of=moment, engine=loaded_engine).equals(now), moment
 
 
 def test_areas_by_name_in_finnish_or_swedish_give_the_code_s_values(loaded_engine: Engine) -> None:
@@ -242,6 +276,37 @@ def test_dates_as_iso_text_and_a_municipality_number_without_zeros(loaded_engine
             ValueError,
             "is earlier than before",
         ),
+        # arguments of a wrong type: named, not "'float' object is not iterable" or read as something else
+        (
+            lambda e: api.indicator_values("ghg_total", area=49.0, engine=e),  # type: ignore[arg-type]
+            TypeError,
+            "area: expected a code, a name or a municipality number, or a list of them; got 49.0 (float)",
+        ),
+        (
+            lambda e: api.indicator_values("ghg_total", area=True, engine=e),  # not municipality 001
+            TypeError,
+            "area: expected a code, a name or a municipality number",
+        ),
+        (
+            lambda e: api.indicator_values(5, engine=e),  # type: ignore[arg-type]
+            TypeError,
+            "indicator: expected text or a list of texts, got 5 (int)",
+        ),
+        (
+            lambda e: api.assessments("ghg_total", latest="no", engine=e),  # type: ignore[arg-type]
+            TypeError,
+            "latest: expected True or False, got 'no'",
+        ),
+        (
+            lambda e: api.observations("hsy_emissions", lang="de", engine=e),
+            ValueError,
+            "lang: expected one of fi, sv, en, got 'de'",
+        ),
+        (
+            lambda e: api.compare("ghg_total", ["049"], lang="de", engine=e),
+            ValueError,
+            "lang: expected one of fi, sv, en, got 'de'",
+        ),
     ],
 )
 def test_bad_arguments_name_the_argument_and_what_is_valid(
@@ -250,6 +315,17 @@ def test_bad_arguments_name_the_argument_and_what_is_valid(
     with pytest.raises(error) as caught:
         call(loaded_engine)
     assert message in str(caught.value)
+
+
+def test_a_date_and_a_time_on_that_day_are_ordered_as_they_are_read(loaded_engine: Engine) -> None:
+    """A date means the end of that day wherever a vintage is read (observations' as_of includes what was
+    fetched that day); the order check read it as the day's start, and refused a time earlier that day
+    before the date as "after is earlier than before"."""
+    day = fetch_span(loaded_engine)[1].date()
+    morning = datetime.combine(day, datetime.min.time()) + timedelta(hours=1)
+    api.status_changes(morning, day, engine=loaded_engine)  # the morning first: no error
+    with pytest.raises(ValueError, match="is earlier than before"):
+        api.status_changes(day, morning, engine=loaded_engine)
 
 
 def _espoo_ghg(engine: Engine) -> dict[str, dict[str, Any]]:
@@ -279,6 +355,19 @@ def test_each_method_s_rates_in_the_unit_it_names(loaded_engine: Engine) -> None
     compound = (linear["latest_value"] / linear["base_value"]) ** (1 / years) - 1
     assert linear["observed_rate"] == pytest.approx(compound * 100, rel=1e-9)
     assert {rows[m]["rate_unit"] for m in ("eurostat_sdg", "open_sdg")} == {"% a year"}
+
+
+def test_the_german_models_rates_of_a_share_are_in_percentage_points(loaded_engine: Engine) -> None:
+    """A % indicator's change a year is in percentage points: (latest − base) / years of a share. Said
+    "% a year", as the compound-rate methods' relative rates are, the two read as one quantity."""
+    rows = api.assessments("recycling_rate", area="FI", engine=loaded_engine)
+    units = dict(rows.select("method", "rate_unit").iter_rows())
+    assert units["german_strategy"] == "percentage points a year"
+    assert units["eurostat_sdg"] == "% a year"
+    german = rows.filter(pl.col("method") == "german_strategy").row(0, named=True)
+    span = german["latest_year"] - german["base_year"]
+    points = german["latest_value"] - german["base_value"]
+    assert german["observed_rate"] == pytest.approx(points / span, rel=1e-9)
 
 
 def test_pace_ratio_and_deviation_are_those_the_report_shows(loaded_engine: Engine) -> None:
@@ -427,3 +516,10 @@ def test_every_installed_package_says_it_is_typed() -> None:
     packages = build["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
     assert "kestava" in packages and "report" in packages
     assert [p for p in packages if not (root / p / "py.typed").is_file()] == []
+
+
+def test_the_api_functions_say_their_times_are_aware() -> None:
+    """The query functions' docstrings say how times are stored (naive UTC); the API gives them aware."""
+    for function in (api.indicator_values, api.outlook, api.sectors, api.freshness, api.status_changes):
+        assert function.__doc__ and "naive UTC" not in function.__doc__, function.__name__
+    assert "UTC-aware" in (api.indicator_values.__doc__ or "")

@@ -1079,7 +1079,7 @@ def test_text_from_data_is_escaped_not_html() -> None:
         ),
         (
             lambda: charts.emissions_trajectory(history(), meta=META, target=TARGET, lang="de"),
-            r"emissions_trajectory: unsupported language 'de'",
+            r"emissions_trajectory: lang: expected one of fi, sv, en, got 'de'",
         ),
         (
             lambda: charts.sector_area(pl.concat([sectors(), sectors()]), meta=META),

@@ -40,9 +40,10 @@ from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUM
 from report.charts import KEY_COLUMNS, STATUS_LEVELS, indicator_label
 from report.export import export_table
 from report.i18n import LANGS, NBSP, catalogue, label, t
-from storage import schema
+from storage import read, schema
 from storage.engine import open_database
 from tests.conftest import BACKENDS, LoadedTemplates
+from tests.test_api import fetch_span
 
 EVIL = "<script>alert(1)</script>"
 EVIL_IMG = '<img src=x onerror="alert(2)">'
@@ -704,7 +705,7 @@ def test_week_and_half_parsing() -> None:
     half = weekly.parse_half("2026-H1")
     assert (half.first_day, half.last_day) == (date(2026, 1, 1), date(2026, 6, 30))
     assert half.start == datetime(2025, 12, 31, 22, 0)  # midnight in Helsinki, as naive UTC
-    with pytest.raises(ValueError, match="unsupported language 'de'"):
+    with pytest.raises(ValueError, match="lang: expected one of fi, sv, en, got 'de'"):
         weekly.write_weekly_report(None, lang="de")  # type: ignore[arg-type]
 
 
@@ -843,7 +844,6 @@ def test_dashboard_cites_the_snapshots_its_statuses_came_from(
     from indicators.engine import compute
     from ingest.manifest import DEFAULT_SNAPSHOT_DIR
     from ingest.run import ingest
-    from storage import read
     from storage.rawstore import RawStore
     from tests.conftest import LOADED_TODAY
     from tests.test_revisions import revise_snapshot
@@ -1062,6 +1062,18 @@ def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> Non
     found = rd.changes(loaded_engine, datetime(2020, 1, 5, 22), datetime(2020, 1, 12, 22))
     assert found.snapshots.height == 0 and found.flips.height == 0 and found.failed_runs.height == 0
     assert found.as_of == date(2020, 1, 12)
+
+
+def test_a_source_first_loaded_in_the_period_was_never_fetched_at_its_start(loaded_engine: Engine) -> None:
+    """The state at the start of the period is judged on the data as they stood then: every demo source
+    was loaded in this period, so none had been fetched at its start. Judged on today's data, as before,
+    each read "late" at the start of a week in which it was first loaded."""
+    first, last = fetch_span(loaded_engine)
+    start, end = first - timedelta(minutes=1), last + timedelta(minutes=1)
+    found = rd.changes(loaded_engine, start, end, lang="en")
+    assert found.sources.height, "the demo's sources are late by today's calendar"
+    assert set(found.sources.get_column("state_before")) == {"never"}
+    assert "never" not in set(found.sources.get_column("status"))
 
 
 # ---------------------------------------------------------------------------------------------------------
