@@ -74,11 +74,12 @@ ROAD_TO_2030 = [
         "still_to_cut = latest.select(\n"
         '    "sector",\n'
         '    pl.col("value").alias("latest_kt"),\n'
-        '    (pl.col("value") / pl.col("value").sum() * 100).round(1).alias("share_pct"),\n'
-        '    (pl.col("value") * share_to_cut).round(1).alias("cut_by_2030_kt"),\n'
+        '    (pl.col("value") / pl.col("value").sum() * 100).alias("share_pct"),\n'
+        '    (pl.col("value") * share_to_cut).alias("cut_by_2030_kt"),\n'
         ').sort("latest_kt", descending=True)\n'
+        "# the cuts add up to the gap before they are rounded for display (rounded, they may not)\n"
         'assert abs(still_to_cut["cut_by_2030_kt"].sum() - row["gap"]) < 1e-6 * max(1.0, row["gap"])\n'
-        "still_to_cut",
+        'still_to_cut.with_columns(pl.col("share_pct", "cut_by_2030_kt").round(1))',
     ),
     (
         "markdown",
@@ -119,16 +120,18 @@ COMPARE = [
         'rules = ["syke_ghg_total", "syke_ghg_hinku", "syke_ghg_non_ets"]\n'
         'values = api.indicator_values(rules, area=areas, kind="observed").filter(pl.col("year").is_in([2005, 2024]))\n'
         'wide = values.pivot(on="year", index=["indicator", "area"], values="value")\n'
-        'names = api.area_names("fi")\n'
-        "wide.with_columns(\n"
+        "# the 2024 figures' flags (p: provisional, api.flag_meanings says each), kept beside the change\n"
+        'flags_2024 = values.filter(pl.col("year") == 2024).select("indicator", "area", pl.col("flags").alias("flags_2024"))\n'
+        "names = api.area_names(LANG)\n"
+        'wide.join(flags_2024, on=["indicator", "area"], how="left").with_columns(\n'
         '    ((pl.col("2024") / pl.col("2005") - 1) * 100).round(1).alias("change_pct"),\n'
         '    pl.col("area").replace_strict(names).alias("name"),\n'
         ').sort("indicator", "change_pct")',
     ),
-    ("markdown", "## Provenance of the numbers above"),
+    ("markdown", "## Provenance of the numbers above\nThe per-resident chart's and the change table's."),
     (
         "code",
-        'ids = sorted(set(values["snapshot_ids"].explode().to_list()))\n'
+        'ids = sorted(set(values["snapshot_ids"].explode().to_list()) | set(per_resident["snapshot_ids"].explode().to_list()))\n'
         'api.provenance(ids).select("snapshot_id", "dataset_id", "publisher", "licence", "url", "fetched_at", "is_demo").unique()',
     ),
 ]
