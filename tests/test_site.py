@@ -196,6 +196,11 @@ def test_a_peer_pages_table_lists_the_charts_cities_and_years_under_a_peer_headi
     # Covenant inventories are t CO2 or t CO2e as each city chose: the unit reported is carried to the chart
     assert set(found.reported_units) == set(found.standings.get_column("area").to_list())
     assert t("peers.note_unit_unknown", "en") in " ".join(spec["title"]["subtitle"])
+    # and every header of the page says the unit as the page does: the chart's table said "t CO₂e"
+    for lang in LANGS:
+        page = _page(built, f"{lang}/indicators/peer_ghg_per_resident_covenant.html")
+        headers = re.findall(r'<th scope="col"[^>]*>([^<]*CO₂[^<]*)</th>', page)
+        assert headers and all("CO₂(e)" in h for h in headers), (lang, headers)
 
 
 def test_a_note_shows_on_its_indicator_page_in_its_language_only(built: Built) -> None:

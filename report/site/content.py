@@ -781,8 +781,13 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
             lang,
             headers,
             charts.chart_decimals(site_chart.chart),
-            # every site chart draws the indicator's values (its history, its peers or its sectors)
-            {c: entry.unit for c in ("value", "lower", "upper") if c in shown.columns},
+            # every site chart draws the indicator's values (its history, its peers or its sectors), in the
+            # unit the page names ("t CO₂(e)" where each city chose t CO2 or t CO2e)
+            {
+                c: report_peers.unit_text(indicator, lang)
+                for c in ("value", "lower", "upper")
+                if c in shown.columns
+            },
         )
     by_id = _statuses(data, lang, list(entry.expanded_ids()))
     # a breakdown's statuses are its parts' (ghg_by_sector.transport, …), each named, as the report gives them
