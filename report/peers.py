@@ -10,7 +10,7 @@ import altair as alt
 import polars as pl
 from sqlalchemy import Engine
 
-from common.flags import is_provisional
+from common.flags import has_meaning, is_provisional
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import (
     RECONCILED,
@@ -144,11 +144,19 @@ def peer_frames(engine: Engine, indicator: str) -> PeerFrames:
         "area", "snapshot_ids"
     )
     covered = [p.area for p in load_peers() if entry.peers in p.sources]
+    # a change from a base year whose figure the source estimated says so (OECD's 1990 values, flagged E)
+    estimated = values.filter(has_meaning(pl.col("flags"), "estimated")).select(
+        "area", pl.col("year").alias("base_year"), pl.lit(True).alias("base_estimated")
+    )
+    trends = changes(plain, ranked, home, points=entry.unit == "%")
+    trends = trends.join(estimated, on=["area", "base_year"], how="left", maintain_order="left").with_columns(
+        pl.col("base_estimated").fill_null(False)
+    )
     return PeerFrames(
         indicator=indicator,
         source=entry.peers,
         standings=ranked.join(ids, on="area", how="left"),
-        changes=changes(plain, ranked, home, points=entry.unit == "%"),
+        changes=trends,
         left_out=left_out(plain, ranked, covered),
         reported_units=units,
         provisional=frozenset(
@@ -187,6 +195,7 @@ def change_text(row: dict[str, Any], lang: str, *, per_resident: bool = False) -
         per_resident=per_resident,
         lang=lang,
         points=bool(row.get("points") or False),
+        base_estimated=bool(row.get("base_estimated") or False),
     )
 
 

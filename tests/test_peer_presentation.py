@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 from indicators.catalogue import load_indicator_catalogue
-from indicators.peers import standings
+from indicators.peers import changes, standings
 from report.charts import ChartMeta, chart_table, peer_comparison
-from report.i18n import format_number
-from report.peers import method_text
+from report.i18n import format_number, t
+from report.peers import change_text, method_text
 from report.weekly import _build_chart
 
 EMISSION_WORDS = ("emission", "päästö", "utsläpp", "EDGAR", "kraftverk", "power plant", "voimalaitos")
@@ -77,3 +77,43 @@ def test_a_peer_tables_unit_header_is_the_unit_its_chart_names(lang: str) -> Non
     shown = table_units(covenant, frame, lang)["value"]
     assert "CO₂(e)" in shown and shown == unit_text(PEER_CHARTS[covenant], lang)
     assert "CO₂e" in table_units(oecd, frame, lang)["value"]
+
+
+def _changes_from_1990(estimated: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Standings in 2022 and changes since 1990 of four peers; the 1990 figures of `estimated` areas are
+    the source's estimates (OECD flags its 1990 values E)."""
+    values = pl.DataFrame(
+        [(a, y, v * (1.0 if y == 2022 else 2.0)) for a, v in PEERS_2022 for y in (1990, 2022)],
+        schema={"area": pl.Utf8, "year": pl.Int64, "value": pl.Float64},
+        orient="row",
+    )
+    ranked = standings(values.filter(pl.col("year") == 2022), direction="decrease", home="049")
+    trends = changes(values, ranked, "049").with_columns(
+        pl.col("area").is_in(sorted(estimated)).alias("base_estimated")
+    )
+    return ranked, trends
+
+
+PEERS_2022 = [("049", 2.439), ("091", 3.1), ("stockholm", 2.17), ("aarhus", 2.25)]
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_a_change_from_an_estimated_base_says_so(lang: str) -> None:
+    """OECD's 1990 figures are its estimates: "−57 % since 1990" said nothing of it. When every change
+    starts from an estimate the chart says it once, in its notes; otherwise the changes that do say it."""
+    meta = ChartMeta(sources=("OECD",), licence="CC BY 4.0", vintage=date(2026, 12, 1), method="Method: test")
+    mark = t("peers.base_estimated", lang, year=1990)
+    note = t("peers.note_base_estimated", lang, years="1990")
+    for estimated in ({a for a, _ in PEERS_2022}, {"091"}):
+        ranked, trends = _changes_from_1990(estimated)
+        chart = peer_comparison(
+            ranked, meta=meta, lang=lang, indicator="x", unit_text="t", source="oecd", changes=trends
+        )
+        shown = dict(chart_table(chart, keys=True).select("area_key", "change").iter_rows())
+        notes = " ".join(chart.to_dict()["title"]["subtitle"])
+        every = len(estimated) == len(PEERS_2022)
+        assert (note in notes) == every, (estimated, notes)
+        for area, words in shown.items():
+            assert (mark in words) == (not every and area in estimated), (area, words)
+    own = trends.filter(pl.col("area") == "091").row(0, named=True)
+    assert change_text(own, lang).endswith(mark)  # the standings table's cell

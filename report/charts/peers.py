@@ -45,6 +45,7 @@ PEER_CHANGE_FRAME: Final[Mapping[str, Col]] = {
     "change": Col("num", "the change from base_year to year, per cent"),
     "comparable": Col("bool", "whether the change covers the compared span (and may be ranked)"),
     "points": Col("bool", "the change is in percentage points (of an indicator in per cent)", required=False),
+    "base_estimated": Col("bool", "the base year's figure is the source's estimate", required=False),
 }
 PEER_LEFT_OUT_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "a peer the standings do not show"),
@@ -79,18 +80,23 @@ def change_words(
     per_resident: bool,
     lang: str,
     points: bool = False,
+    base_estimated: bool = False,
 ) -> str:
     """A peer's change as the chart and the tables word it: "−39 % per resident since 1990" over the
     compared span, "+5 % 2016–2022 (other span, not ranked)" over another; `points`: a change of a
-    percentage, in percentage points ("+0,3 %-yksikköä vuodesta 2012")."""
+    percentage, in percentage points ("+0,3 %-yksikköä vuodesta 2012"); `base_estimated`: the base year's
+    figure is the source's estimate, and the change says so ("… since 1990 (1990: estimate)")."""
     if points:
         pct = t("unit.percentage_points", lang, value=format_number(change, lang, 1, signed=True))
     else:
         pct = format_percent(change, lang, signed=True)
     if not comparable:
         key = "peers.change_other_per_resident" if per_resident else "peers.change_other"
-        return t(key, lang, pct=pct, base=base_year, year=year)
-    return t("peers.change_per_resident" if per_resident else "peers.change", lang, pct=pct, base=base_year)
+        words = t(key, lang, pct=pct, base=base_year, year=year)
+    else:
+        key = "peers.change_per_resident" if per_resident else "peers.change"
+        words = t(key, lang, pct=pct, base=base_year)
+    return f"{words} {t('peers.base_estimated', lang, year=base_year)}" if base_estimated else words
 
 
 def value_ticks(maximum: float, far: float, width: int) -> list[float]:
@@ -159,6 +165,8 @@ def peer_comparison(
         _unique(name, "changes", c, ["area"])
         change_of = {str(r["area"]): r for r in c.rows(named=True)}
     units = dict(reported_units or {})
+    # estimated base figures: said once in the notes when every change starts from one, else on each
+    every_base_estimated = bool(change_of) and all(r.get("base_estimated") for r in change_of.values())
 
     year = int(f.filter(pl.col("area") == home).get_column("year")[0])
     first_year = int(f.get_column("year").min())  # type: ignore[arg-type]
@@ -183,6 +191,7 @@ def peer_comparison(
             per_resident=per_resident,
             lang=lang,
             points=bool(r.get("points") or False),
+            base_estimated=bool(r.get("base_estimated")) and not every_base_estimated,
         )
 
     def unit_mark(area: str, rank: object) -> str:
@@ -392,6 +401,9 @@ def _notes(
             )
             + (" " + t("peers.note_other_spans", lang, n=others) if others else "")
         )
+    if change_of and all(r.get("base_estimated") for r in change_of.values()):
+        bases = sorted({int(str(r["base_year"])) for r in change_of.values()})
+        notes.append(t("peers.note_base_estimated", lang, years=", ".join(map(str, bases))))
     count = sum(1 for r in rows if int(str(r["year"])) > year)
     if count:
         notes.append(t("peers.note_newer", lang, n=count, area=home_name, year=year))
