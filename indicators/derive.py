@@ -64,7 +64,7 @@ def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     # aggregations when a sample of the keys looks low-cardinality, add floats in a varying order.
     # This set of aggregations is not partitionable (POLARS_VERBOSE=1 says so), so polars runs its
     # default hash aggregation, which adds each group in row order; a test guards it.
-    grouped = frame.group_by(keys).agg(
+    aggregations = (
         pl.col("value").sum().alias("_sum"),
         pl.col("value").count().alias("_count"),
         pl.len().alias("n"),
@@ -72,6 +72,20 @@ def _aggregate(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         pl.col("snapshot_id").max().alias("_hi"),
         pl.col("valid_from").max().alias("vintage"),
     )
+    if "breakdown" in keys:
+        # one group-by per breakdown part on the other keys: with the part as a third key polars groups
+        # on row-encoded keys, about twice as slow for the ~130,000 groups of a sector sum. A part keeps
+        # its rows in their order, so each group adds the same values in the same order as before.
+        rest = [k for k in keys if k != "breakdown"]
+        grouped = pl.concat(
+            [
+                part.group_by(rest).agg(*aggregations).with_columns(pl.lit(code[0]).alias("breakdown"))
+                for code, part in frame.partition_by("breakdown", as_dict=True).items()
+            ],
+            how="vertical",
+        )
+    else:
+        grouped = frame.group_by(keys).agg(*aggregations)
     if has_flags:
         flags = (
             frame.filter(pl.col("flag").is_not_null())
