@@ -7,6 +7,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -464,7 +465,7 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         )
         .with_columns(pl.col("sid").set_sorted())  # the join kept the order
     )
-    results = []
+    runs: list[tuple[str, pl.DataFrame, pl.DataFrame]] = []
     methods = {m for i in derived for m in catalogue.get(i).assess}
     for method in sorted(methods):
         wanted = [
@@ -483,9 +484,18 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
             continue
         frame = series if everything else series.filter(included).with_columns(pl.col("sid").set_sorted())
         frame = frame.select("sid", "year", "value", "decimals", "direction", *spec.engine_columns())
-        assessed = _assess_series(frame, method, params)
-        results.append(_assessment_records(assessed, method, params))
+        runs.append((method, frame, params))
+    # the methods are independent: two side by side keep both cores busy (much of each runs on one);
+    # results and a failure's error are taken in method order, as one after another gave them
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(_assessed_records, *run) for run in runs]
+        results = [future.result() for future in futures]
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()
+
+
+def _assessed_records(method: str, frame: pl.DataFrame, params: pl.DataFrame) -> pl.DataFrame:
+    """One method's stored records of the series in frame."""
+    return _assessment_records(_assess_series(frame, method, params), method, params)
 
 
 def _assess_series(frame: pl.DataFrame, method: str, params: pl.DataFrame) -> pl.DataFrame:
