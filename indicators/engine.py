@@ -260,7 +260,6 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         (pl.col("n") - 2).replace_strict(quantiles, default=None, return_dtype=pl.Float64).alias("q"),
         pl.int_ranges(pl.col("last_year") + 1, pl.col("horizon") + 1, dtype=pl.Int64).alias("year"),
     )
-    projected = fit.explode("year").filter(pl.col("year").is_not_null())
     distance = pl.col("year") - pl.col("x_mean")
     centre = pl.col("y_mean") + pl.col("slope") * distance
     band = pl.col("q") * (pl.col("se") * (1.0 + 1.0 / pl.col("n") + distance**2 / pl.col("sxx")).sqrt())
@@ -278,7 +277,13 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         default=math.inf,
         return_dtype=pl.Float64,
     )
-
+    # the bounds looked up once per series, before its years are made (not once per projected year)
+    projected = (
+        fit.with_columns(least.alias("_least"), greatest.alias("_greatest"))
+        .explode("year")
+        .filter(pl.col("year").is_not_null())
+    )
+    least, greatest = pl.col("_least"), pl.col("_greatest")
     out.append(
         projected.select(
             *keys,
