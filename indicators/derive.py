@@ -374,9 +374,13 @@ def derive_share_of_year(
 
 
 def _sums_side_by_side(
-    catalogue: IndicatorCatalogue, observations: Mapping[str, pl.DataFrame], wanted: list[str]
+    pool: ThreadPoolExecutor,
+    catalogue: IndicatorCatalogue,
+    observations: Mapping[str, pl.DataFrame],
+    wanted: list[str],
 ) -> dict[str, Future[pl.DataFrame]]:
-    """The sums the wanted indicators need (they read only observations), started on two threads.
+    """The sums the wanted indicators need (they read only observations), started in pool, in the order
+    derive_all's walk takes them.
 
     polars runs much of a sum on one core (the group-by adds each group in row order); two sums side by
     side keep both cores busy. Each sum is computed as it would be alone, so its result is the same.
@@ -394,17 +398,13 @@ def _sums_side_by_side(
 
     for indicator_id in wanted:
         collect(indicator_id, frozenset())
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return {
-            indicator_id: pool.submit(
-                derive_sum,
-                indicator,
-                derive,
-                observations.get(derive.dataset, pl.DataFrame()),
-            )
-            for indicator_id, indicator in needed.items()
-            if isinstance(derive := indicator.derive, SumDerivation)
-        }
+    return {
+        indicator_id: pool.submit(
+            derive_sum, indicator, derive, observations.get(derive.dataset, pl.DataFrame())
+        )
+        for indicator_id, indicator in needed.items()
+        if isinstance(derive := indicator.derive, SumDerivation)
+    }
 
 
 def derive_all(
@@ -418,7 +418,7 @@ def derive_all(
     done: dict[str, pl.DataFrame] = {}
     errors: dict[str, str] = {}
     wanted = wanted if wanted is not None else list(catalogue.indicators)
-    sums = _sums_side_by_side(catalogue, observations, wanted)
+    sums: dict[str, Future[pl.DataFrame]] = {}
 
     def visit(indicator_id: str, trail: tuple[str, ...] = ()) -> None:
         if indicator_id in done or indicator_id in errors:
@@ -453,6 +453,10 @@ def derive_all(
         except DataError as error:
             errors[indicator_id] = str(error)
 
-    for indicator_id in wanted:
-        visit(indicator_id)
+    # the pool stays open during the walk: what depends on the first sums is derived while the later
+    # ones are still being added
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sums.update(_sums_side_by_side(pool, catalogue, observations, wanted))
+        for indicator_id in wanted:
+            visit(indicator_id)
     return done, errors
