@@ -330,6 +330,23 @@ def _normalised(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(normalised_flags(pl.col("flags")).alias("flags"))
 
 
+def _observed(catalogue: IndicatorCatalogue, indicator_id: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A derived frame's values as stored values of the indicator's own kind (observed, target_derived…)."""
+    return _normalised(frame).select(
+        "indicator",
+        "area",
+        "period",
+        pl.lit(catalogue.get(indicator_id).value_kind).alias("kind"),
+        "value",
+        pl.lit(None, dtype=pl.Float64).alias("lower"),
+        pl.lit(None, dtype=pl.Float64).alias("upper"),
+        "unit",
+        "vintage",
+        "snapshot_ids",
+        "flags",
+    )
+
+
 def indicator_values(
     catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame], today: date
 ) -> pl.DataFrame:
@@ -340,23 +357,18 @@ def indicator_values(
     Estimates (nowcasts) are the projection values for years after the latest observation that should
     already be over (up to last year), marked kind=estimate so charts show them differently.
     """
-    observed = [
-        _normalised(frame).select(
-            "indicator",
-            "area",
-            "period",
-            pl.lit(catalogue.get(indicator_id).value_kind).alias("kind"),
-            "value",
-            pl.lit(None, dtype=pl.Float64).alias("lower"),
-            pl.lit(None, dtype=pl.Float64).alias("upper"),
-            "unit",
-            "vintage",
-            "snapshot_ids",
-            "flags",
-        )
-        for indicator_id, frame in derived.items()
-    ]
-    paths = trajectories(catalogue, derived)
+
+    def observed_values() -> list[pl.DataFrame]:
+        return [_observed(catalogue, indicator_id, frame) for indicator_id, frame in derived.items()]
+
+    # the observed values are worked out beside the trajectories (independent; polars runs parts of
+    # each on one core); an error of the observed values comes first, as when they were made first
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        observing = pool.submit(observed_values)
+        try:
+            paths = trajectories(catalogue, derived)
+        finally:
+            observed = observing.result()
     estimates = paths.filter(
         pl.col("kind") == "projection", pl.col("period").cast(pl.Int64) <= today.year - 1
     ).with_columns(pl.lit("estimate").alias("kind"))
