@@ -482,9 +482,8 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         )
         .with_columns(pl.col("sid").set_sorted())  # the join kept the order
     )
-    runs: list[tuple[str, pl.DataFrame, pl.DataFrame]] = []
-    methods = {m for i in derived for m in catalogue.get(i).assess}
-    for method in sorted(methods):
+
+    def assessed(method: str) -> pl.DataFrame | None:
         wanted = [
             e for i in derived if method in catalogue.get(i).assess for e in catalogue.get(i).expanded_ids()
         ]
@@ -498,21 +497,18 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         )
         params = chosen if everything else chosen.filter(included)
         if params.height == 0:
-            continue
+            return None
         frame = series if everything else series.filter(included).with_columns(pl.col("sid").set_sorted())
         frame = frame.select("sid", "year", "value", "decimals", "direction", *spec.engine_columns())
-        runs.append((method, frame, params))
+        return _assessment_records(_assess_series(frame, method, params), method, params)
+
     # the methods are independent: two side by side keep both cores busy (much of each runs on one);
     # results and a failure's error are taken in method order, as one after another gave them
+    methods = {m for i in derived for m in catalogue.get(i).assess}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(_assessed_records, *run) for run in runs]
-        results = [future.result() for future in futures]
+        futures = [pool.submit(assessed, method) for method in sorted(methods)]
+        results = [result for future in futures if (result := future.result()) is not None]
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()
-
-
-def _assessed_records(method: str, frame: pl.DataFrame, params: pl.DataFrame) -> pl.DataFrame:
-    """One method's stored records of the series in frame."""
-    return _assessment_records(_assess_series(frame, method, params), method, params)
 
 
 def _assess_series(frame: pl.DataFrame, method: str, params: pl.DataFrame) -> pl.DataFrame:
