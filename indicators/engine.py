@@ -7,6 +7,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -259,7 +260,6 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         (pl.col("n") - 2).replace_strict(quantiles, default=None, return_dtype=pl.Float64).alias("q"),
         pl.int_ranges(pl.col("last_year") + 1, pl.col("horizon") + 1, dtype=pl.Int64).alias("year"),
     )
-    projected = fit.explode("year").filter(pl.col("year").is_not_null())
     distance = pl.col("year") - pl.col("x_mean")
     centre = pl.col("y_mean") + pl.col("slope") * distance
     band = pl.col("q") * (pl.col("se") * (1.0 + 1.0 / pl.col("n") + distance**2 / pl.col("sxx")).sqrt())
@@ -277,7 +277,13 @@ def trajectories(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame]
         default=math.inf,
         return_dtype=pl.Float64,
     )
-
+    # the bounds looked up once per series, before its years are made (not once per projected year)
+    projected = (
+        fit.with_columns(least.alias("_least"), greatest.alias("_greatest"))
+        .explode("year")
+        .filter(pl.col("year").is_not_null())
+    )
+    least, greatest = pl.col("_least"), pl.col("_greatest")
     out.append(
         projected.select(
             *keys,
@@ -324,6 +330,23 @@ def _normalised(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(normalised_flags(pl.col("flags")).alias("flags"))
 
 
+def _observed(catalogue: IndicatorCatalogue, indicator_id: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A derived frame's values as stored values of the indicator's own kind (observed, target_derived…)."""
+    return _normalised(frame).select(
+        "indicator",
+        "area",
+        "period",
+        pl.lit(catalogue.get(indicator_id).value_kind).alias("kind"),
+        "value",
+        pl.lit(None, dtype=pl.Float64).alias("lower"),
+        pl.lit(None, dtype=pl.Float64).alias("upper"),
+        "unit",
+        "vintage",
+        "snapshot_ids",
+        "flags",
+    )
+
+
 def indicator_values(
     catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame], today: date
 ) -> pl.DataFrame:
@@ -334,23 +357,18 @@ def indicator_values(
     Estimates (nowcasts) are the projection values for years after the latest observation that should
     already be over (up to last year), marked kind=estimate so charts show them differently.
     """
-    observed = [
-        _normalised(frame).select(
-            "indicator",
-            "area",
-            "period",
-            pl.lit(catalogue.get(indicator_id).value_kind).alias("kind"),
-            "value",
-            pl.lit(None, dtype=pl.Float64).alias("lower"),
-            pl.lit(None, dtype=pl.Float64).alias("upper"),
-            "unit",
-            "vintage",
-            "snapshot_ids",
-            "flags",
-        )
-        for indicator_id, frame in derived.items()
-    ]
-    paths = trajectories(catalogue, derived)
+
+    def observed_values() -> list[pl.DataFrame]:
+        return [_observed(catalogue, indicator_id, frame) for indicator_id, frame in derived.items()]
+
+    # the observed values are worked out beside the trajectories (independent; polars runs parts of
+    # each on one core); an error of the observed values comes first, as when they were made first
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        observing = pool.submit(observed_values)
+        try:
+            paths = trajectories(catalogue, derived)
+        finally:
+            observed = observing.result()
     estimates = paths.filter(
         pl.col("kind") == "projection", pl.col("period").cast(pl.Int64) <= today.year - 1
     ).with_columns(pl.lit("estimate").alias("kind"))
@@ -464,9 +482,8 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         )
         .with_columns(pl.col("sid").set_sorted())  # the join kept the order
     )
-    results = []
-    methods = {m for i in derived for m in catalogue.get(i).assess}
-    for method in sorted(methods):
+
+    def assessed(method: str) -> pl.DataFrame | None:
         wanted = [
             e for i in derived if method in catalogue.get(i).assess for e in catalogue.get(i).expanded_ids()
         ]
@@ -480,11 +497,17 @@ def assessments(catalogue: IndicatorCatalogue, derived: dict[str, pl.DataFrame])
         )
         params = chosen if everything else chosen.filter(included)
         if params.height == 0:
-            continue
+            return None
         frame = series if everything else series.filter(included).with_columns(pl.col("sid").set_sorted())
         frame = frame.select("sid", "year", "value", "decimals", "direction", *spec.engine_columns())
-        assessed = _assess_series(frame, method, params)
-        results.append(_assessment_records(assessed, method, params))
+        return _assessment_records(_assess_series(frame, method, params), method, params)
+
+    # the methods are independent: two side by side keep both cores busy (much of each runs on one);
+    # results and a failure's error are taken in method order, as one after another gave them
+    methods = {m for i in derived for m in catalogue.get(i).assess}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(assessed, method) for method in sorted(methods)]
+        results = [result for future in futures if (result := future.result()) is not None]
     return pl.concat(results, how="diagonal_relaxed") if results else pl.DataFrame()
 
 

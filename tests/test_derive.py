@@ -152,6 +152,34 @@ def test_sums_are_bit_identical_from_run_to_run() -> None:
     assert len(runs) == 1
 
 
+def test_a_breakdown_part_adds_its_rows_in_row_order() -> None:
+    # each part is summed on its own (derive._aggregate): its groups must still add their values in the
+    # order the rows come in, as one group-by over all parts did, or the sums change in their last bits
+    sectors = [{"s1": "Lämmitys", "s2": "Kaukolämpö"}, {"s1": "Lämmitys"}, {"s1": "Liikenne"}, {"s1": "Muu"}]
+    parts = ["district_heat", "other_heating", "transport", "other"]
+    rows: list[tuple[str, str, float | None, dict[str, str]]] = [
+        (
+            f"{i % 7:03d}",
+            str(2000 + i % 5),
+            (i * 7919 % 1000) * 10.0 ** (i // 140 % 9 - 4) + 0.1,
+            sectors[i % 4],
+        )
+        for i in range(20_000)
+    ]
+    data = obs(rows)
+    # the reference: one group-by with the part as a third key (each group's values in row order)
+    labelled = data.with_columns(pl.Series("part", [f"sectors.{parts[i % 4]}" for i in range(len(rows))]))
+    reference = labelled.group_by("part", "area", "period").agg(pl.col("value").sum())
+    expected = {(i, a, p): v for i, a, p, v in reference.iter_rows()}
+    done, errors = derive_all(catalogue(sectors={"derive": SECTORS}), {"d": data})
+    assert not errors
+    got = {
+        (i, a, p): v
+        for i, a, p, v in done["sectors"].select("indicator", "area", "period", "value").iter_rows()
+    }
+    assert got == expected
+
+
 def test_all_missing_sum_stays_missing_not_zero() -> None:
     data = obs([("049", "2020", None, {}), ("049", "2020", None, {"s": "b"}), ("049", "2021", 2.0, {})])
     done, _ = derive_all(
