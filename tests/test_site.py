@@ -731,6 +731,9 @@ def test_the_climate_goal_page_gives_the_emissions_series_one_verdict_and_says_w
         assert per_resident.endswith(no_target), (lang, per_resident)
         page = _text(_page(built, f"{lang}/indicators/ghg_per_resident.html"))
         assert t("site.no_target", lang) in page and no_target in page
+        # a trend-only verdict's span points to no target year ("2015–2024 → 2030" read as a target's)
+        assert "→" not in page, (lang, re.findall(r".{40}→.{10}", page))
+        assert "→ 2030" in _text(_page(built, f"{lang}/indicators/ghg_total.html"))  # measured to −80 %
         change = _text(_page(built, f"{lang}/indicators/ghg_change_on_1990.html"))
         assert t("site.no_target", lang) not in change  # −80 % on 1990 is its target too
         from report import data as rd

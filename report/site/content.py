@@ -196,9 +196,11 @@ def _statuses(
 
 
 def _years_text(row: dict[str, Any]) -> str:
+    """The years a status was measured over, "2015–2024", and the target's year after an arrow when it was
+    measured against a target (a trend-only verdict's horizon, Open SDG's 2030, is not a target's year)."""
     years = [str(row[k]) for k in ("base_year", "latest_year") if row.get(k) is not None]
     text = "–".join(years)
-    if row.get("target_year") is not None:
+    if row.get("target_year") is not None and rd.against_target(row):
         text = f"{text} → {row['target_year']}" if text else str(row["target_year"])
     return text
 
