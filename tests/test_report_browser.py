@@ -338,3 +338,29 @@ def test_at_phone_width_the_weeks_new_data_are_short_cards_without_zero_counts(
     # the first table of the section: the new data versions (the demo's first load revised nothing)
     # measured (fi): 2,336 px against 5,507 px as plain cards
     check_compact_cards(driver, report.resolve().as_uri(), "#changes .table-wrap:first-of-type table", [0.6])
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+def test_a_tables_figures_are_right_aligned_on_a_desktop_and_left_in_a_phones_cards(
+    driver: Any, report: Path
+) -> None:
+    """The report's tables left-aligned every figure: `.report-table td` set text-align and outranked
+    `.num`. Figures line up on the right at desktop width; a phone's cards keep them beside their label."""
+    aligned = (
+        "return [...document.querySelectorAll('.report-table td.num')]"
+        ".filter(c => c.getClientRects().length).map(c => getComputedStyle(c).textAlign)"
+    )
+    try:
+        driver.set_window_size(1400, 1000)
+        driver.get(report.resolve().as_uri())
+        desktop = driver.execute_script(aligned)
+        assert desktop and set(desktop) == {"right"}, set(desktop)
+        driver.set_window_size(390, 900)
+        driver.get(report.resolve().as_uri())
+        carded = driver.execute_script(
+            "return [...document.querySelectorAll('.report-table[data-cards] td.num')]"
+            ".filter(c => c.getClientRects().length).map(c => getComputedStyle(c).textAlign)"
+        )
+        assert carded and set(carded) == {"left"}, set(carded)
+    finally:
+        driver.set_window_size(1400, 1000)
