@@ -187,8 +187,9 @@ def assessments(
     Every input and output (details as JSON); `vintage` (UTC) is when the assessment was made (the
     export's vintage of its assessment rows); observed_rate and required_rate in the unit `rate_unit`
     names (% a year for the compound-rate methods, the indicator's unit a year for german_strategy, in
-    percentage points of a % indicator, score points a year for sdsn_trend). `pace_ratio` and `deviation_pct` are what the reports and
-    `kestava export` show (its unit `pace_ratio` or `% deviation`): the pace ratio, observed ÷ required
+    percentage points of a % indicator, score points a year for sdsn_trend). `pace_ratio` and
+    `deviation_pct` are what the reports and `kestava export` show (its unit `pace_ratio` or
+    `% deviation`): the pace ratio, observed ÷ required
     compound rate (none for the German model), and the German model's deviation in % of the remaining
     distance. `method_measure` is each method's own stored measure: observed ÷ required pace for
     eurostat_sdg, open_sdg and sdsn_trend (their pace_ratio), but another number for
