@@ -143,19 +143,44 @@ def _read_stored(engine: Engine) -> _Stored:
 
 
 def _read_stored_at(engine: Engine, as_of: datetime) -> _Stored:
-    """_stored's reads as the data stood at as_of, on one connection."""
+    """_stored's reads as the data stood at as_of. A row is valid from its snapshot's fetch time, so only
+    the datasets with a snapshot fetched after as_of stood otherwise then: theirs are read as of then
+    (usually a few, the week's new data), the others' taken from the current state (_read_stored)."""
+    now = _read_stored(engine)
+    snap = schema.snapshot
     with autocommit(engine, ping=False) as conn:
-        return _read(conn, as_of)
+        moved = sorted(
+            str(dataset_id)
+            for dataset_id in conn.execute(
+                select(snap.c.dataset_id).where(snap.c.fetched_at > as_of).distinct()
+            ).scalars()
+        )
+        then = _read(conn, as_of, moved) if moved else _Stored({}, {}, {}, [])
+        runs = _ingest_runs(conn, as_of)
+
+    def merged(current: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in current.items() if key not in moved} | earlier
+
+    return _Stored(
+        merged(now.latest_period, then.latest_period),
+        merged(now.last_change, then.last_change),
+        merged(now.demo, then.demo),
+        runs,
+    )
 
 
-def _read(conn: Connection, as_of: datetime | None) -> _Stored:
-    """The stored state now (as_of None) or as it stood at as_of (naive UTC)."""
+def _read(conn: Connection, as_of: datetime | None, datasets: list[str] | None = None) -> _Stored:
+    """The stored state now (as_of None) or as it stood at as_of (naive UTC); of `datasets` only, when
+    given (the ingest runs are every dataset's)."""
     snap, obs, series = schema.snapshot, schema.observation, schema.series
     current: list[ColumnElement[bool]] = [obs.c.valid_to.is_(None)]
     fetched: list[ColumnElement[bool]] = []
     if as_of is not None:
         current = [obs.c.valid_from <= as_of, or_(obs.c.valid_to.is_(None), obs.c.valid_to > as_of)]
         fetched = [snap.c.fetched_at <= as_of]
+    if datasets is not None:
+        current.append(series.c.dataset_id.in_(datasets))
+        fetched.append(snap.c.dataset_id.in_(datasets))
     # each area's newest period of each form (its length and the letter after the year: W, Q, H or a
     # digit), within which text order is time order; newest_period compares them by their end dates
     form = (func.length(obs.c.period), func.substr(obs.c.period, 6, 1))

@@ -266,12 +266,17 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
             change_cell = change_text(own, lang, per_resident=per_resident(indicator))
             ranks = change_ranks(found).filter(pl.col("area") == home)
             if own["comparable"] and ranks.height and int(ranks["peers"][0]) > 1:
+                # an estimated base and the rank in one bracket: "… (1990: estimate; rank 3 of 19)"
+                estimated = bool(own.get("base_estimated"))
                 change_cell = t(
-                    "peers.change_ranked",
+                    "peers.change_ranked_base_estimated" if estimated else "peers.change_ranked",
                     lang,
-                    change=change_cell,
+                    change=change_text(
+                        {**own, "base_estimated": False}, lang, per_resident=per_resident(indicator)
+                    ),
                     rank=ranks["rank"][0],
                     n=ranks["peers"][0],
+                    year=own["base_year"],
                 )
         newer = ranked.filter(pl.col("year") > mine["year"]).height
         # a year the source calls provisional says so, as the indicator's site page does

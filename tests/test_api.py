@@ -119,6 +119,32 @@ def test_freshness_as_of_judges_the_data_as_they_stood_then(loaded_engine: Engin
         assert api.freshness(as_of=moment, engine=loaded_engine).equals(now), moment
 
 
+def test_freshness_as_of_between_two_fetches_reads_only_the_later_ones_as_they_stood(
+    loaded_engine: Engine,
+) -> None:
+    """At a moment between the demo's fetches, the datasets fetched by then are as they are now and the
+    others were never fetched; the as-of state built from the current one for the datasets with no later
+    snapshot is the one a full as-of read gives."""
+    from ingest import freshness as ingest_freshness
+    from storage.engine import autocommit
+
+    fetched = read.snapshots(loaded_engine).group_by("dataset_id").agg(pl.col("fetched_at").max())
+    moments = fetched.get_column("fetched_at").sort()
+    middle = moments[len(moments) // 2]
+    assert moments.min() < middle < moments.max(), "the demo's fetches are one after another"
+    now = api.freshness(engine=loaded_engine)
+    then = api.freshness(as_of=middle, engine=loaded_engine)
+    later = set(fetched.filter(pl.col("fetched_at") > middle).get_column("dataset_id"))
+    assert later and set(then.filter(pl.col("dataset").is_in(sorted(later))).get_column("state")) == {"never"}
+    # the earlier ones' data as now (their ingest runs may have finished after the moment: not compared)
+    earlier = pl.col("dataset").is_in(sorted(later)).not_()
+    runs = ("last_fetch", "last_outcome", "last_error")
+    assert then.filter(earlier).drop(runs).equals(now.filter(earlier).drop(runs))
+    with autocommit(loaded_engine) as conn:
+        full = ingest_freshness._read(conn, middle)
+    assert ingest_freshness._stored(loaded_engine, middle) == full
+
+
 def test_areas_by_name_in_finnish_or_swedish_give_the_code_s_values(loaded_engine: Engine) -> None:
     by_code = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
     for name in ("Espoo", "esbo", "ESPOO"):

@@ -1491,6 +1491,18 @@ def test_the_peer_standings_say_which_home_years_are_provisional(loaded_engine: 
     assert "provisional" not in final[2], final
 
 
+def test_the_peer_standings_say_espoos_base_year_figure_is_an_estimate(loaded_engine: Engine) -> None:
+    """OECD flags its 1990 figures E: Espoo's change since 1990 says so in the one bracket it shares with
+    its rank, "(1990: estimate; rank 3 of 19)", not in two brackets one after the other."""
+    for lang in LANGS:
+        name = indicator_label("peer_ghg_per_resident_oecd", lang)
+        row = next(r for r in report_peers.standing_rows(loaded_engine, lang) if r[0] == name)
+        mark = t("peers.base_estimated", lang, year=1990)
+        ranked = t("peers.change_ranked_base_estimated", lang, change="@", year=1990, rank="#", n="#")
+        pattern = re.escape(ranked).replace("@", ".+").replace(re.escape("#"), r"\d+")
+        assert re.fullmatch(pattern, row[5]) and mark not in row[5], row[5]
+
+
 def test_percentages_follow_the_language_throughout_the_report(
     full: weekly.ReportResult, light: dict[str, Path]
 ) -> None:
