@@ -155,8 +155,8 @@ def _read_stored_at(engine: Engine, as_of: datetime) -> _Stored:
                 select(snap.c.dataset_id).where(snap.c.fetched_at > as_of).distinct()
             ).scalars()
         )
-        then = _read(conn, as_of, moved) if moved else _Stored({}, {}, {}, [])
-        runs = _ingest_runs(conn, as_of)
+        # every dataset's runs as of the moment (the partial read reads them too)
+        then = _read(conn, as_of, moved) if moved else _Stored({}, {}, {}, _ingest_runs(conn, as_of))
 
     def merged(current: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in current.items() if key not in moved} | earlier
@@ -165,7 +165,7 @@ def _read_stored_at(engine: Engine, as_of: datetime) -> _Stored:
         merged(now.latest_period, then.latest_period),
         merged(now.last_change, then.last_change),
         merged(now.demo, then.demo),
-        runs,
+        then.runs,
     )
 
 

@@ -263,17 +263,20 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
         trend = found.changes
         if trend.filter(pl.col("area") == home).height:
             own = trend.filter(pl.col("area") == home).row(0, named=True)
-            change_cell = change_text(own, lang, per_resident=per_resident(indicator))
             ranks = change_ranks(found).filter(pl.col("area") == home)
-            if own["comparable"] and ranks.height and int(ranks["peers"][0]) > 1:
-                # an estimated base and the rank in one bracket: "… (1990: estimate; rank 3 of 19)"
-                estimated = bool(own.get("base_estimated"))
+            ranked_change = bool(own["comparable"] and ranks.height and int(ranks["peers"][0]) > 1)
+            estimated = bool(own.get("base_estimated"))
+            # a ranked change says an estimated base in its rank's bracket: "… (1990: estimate; rank 3 of 19)"
+            change_cell = change_text(
+                {**own, "base_estimated": estimated and not ranked_change},
+                lang,
+                per_resident=per_resident(indicator),
+            )
+            if ranked_change:
                 change_cell = t(
                     "peers.change_ranked_base_estimated" if estimated else "peers.change_ranked",
                     lang,
-                    change=change_text(
-                        {**own, "base_estimated": False}, lang, per_resident=per_resident(indicator)
-                    ),
+                    change=change_cell,
                     rank=ranks["rank"][0],
                     n=ranks["peers"][0],
                     year=own["base_year"],

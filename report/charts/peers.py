@@ -166,7 +166,7 @@ def peer_comparison(
         change_of = {str(r["area"]): r for r in c.rows(named=True)}
     units = dict(reported_units or {})
     # estimated base figures: said once in the notes when every change starts from one, else on each
-    every_base_estimated = bool(change_of) and all(r.get("base_estimated") for r in change_of.values())
+    every_base_estimated = _every_base_estimated(change_of)
 
     year = int(f.filter(pl.col("area") == home).get_column("year")[0])
     first_year = int(f.get_column("year").min())  # type: ignore[arg-type]
@@ -374,6 +374,11 @@ def peer_comparison(
     return finished
 
 
+def _every_base_estimated(change_of: Mapping[str, Mapping[str, object]]) -> bool:
+    """Whether there are changes and every one starts from a base figure the source estimated."""
+    return bool(change_of) and all(r.get("base_estimated") for r in change_of.values())
+
+
 def _notes(
     lang: str,
     *,
@@ -401,7 +406,7 @@ def _notes(
             )
             + (" " + t("peers.note_other_spans", lang, n=others) if others else "")
         )
-    if change_of and all(r.get("base_estimated") for r in change_of.values()):
+    if _every_base_estimated(change_of):
         bases = sorted({int(str(r["base_year"])) for r in change_of.values()})
         notes.append(t("peers.note_base_estimated", lang, years=", ".join(map(str, bases))))
     count = sum(1 for r in rows if int(str(r["year"])) > year)
