@@ -27,8 +27,8 @@ from ingest.peers import home_peer, load_peers, peer_by_area
 from report import data as rd
 from report.charts import indicator_label, peer_comparison
 from report.charts.peers import PHONE_CHANGE_CHARS, PHONE_WIDTH, change_words
-from report.charts.per_resident import _rank_decimals
 from report.i18n import format_number, format_quantity, has, label, t
+from report.ranking import rank_decimals
 from report.theme import ChartMeta
 from storage import read
 
@@ -249,7 +249,7 @@ def standing_rows(engine: Engine, lang: str, shared: dict[Any, Any] | None = Non
         entry = catalogue.get(indicator)
         ranked = found.standings
         # the decimals the peer chart shows (enough to tell neighbours apart), so both say the same
-        places = _rank_decimals(ranked.get_column("value").to_list(), lang)
+        places = rank_decimals(ranked.get_column("value").to_list(), lang)
 
         # the unit as the chart's axis names it ("t CO₂(e)" where each city chose t CO2 or t CO2e)
         unit = unit_text(indicator, lang) if units_by_city(indicator) else entry.unit

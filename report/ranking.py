@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from report.charts.per_resident import _rank_decimals
-from report.i18n import series_precision, shown_decimals
+from report.i18n import format_number, series_precision, shown_decimals
 
 # a comparison of up to RANKED_IN_FULL areas is told apart in full (the report ranks up to 20 cities); a
 # longer one only the main area apart from those beside it: to tell every pair of 300 municipalities apart
 # took "10.500 %" in the title and every row
 RANKED_IN_FULL: Final = 20
+
+
+def rank_decimals(values: Sequence[float], lang: str, least: int = 1, most: int = 3) -> int:
+    """The fewest decimals, from least up to most, at which any two neighbours in the ranking of values
+    that differ also differ as printed in lang (2.61 and 2.64 both print "2,6": two decimals)."""
+    ranked = sorted(set(values))
+    for places in range(least, most):
+        printed = [format_number(v, lang, places) for v in ranked]
+        if all(a != b for a, b in itertools.pairwise(printed)):
+            return places
+    return most
 
 
 def _with_neighbours(latest: Mapping[str, float], main: str) -> list[float]:
@@ -39,8 +50,8 @@ def area_decimals(
     values = list(latest.values())
     precision = series_precision(values)
     apart = values if len(values) <= RANKED_IN_FULL else _with_neighbours(latest, main)
-    ranked = _rank_decimals(apart, lang, least=0)
+    ranked = rank_decimals(apart, lang, least=0)
     in_report = [latest[area] for area in report_ranks if area in latest]
     if len(in_report) > 1:
-        ranked = max(ranked, _rank_decimals(in_report, lang))
+        ranked = max(ranked, rank_decimals(in_report, lang))
     return {area: min(max(shown_decimals(v, precision), ranked), precision) for area, v in latest.items()}

@@ -99,7 +99,6 @@ from report.charts.peers import (
 )
 from report.charts.per_resident import (
     PER_RESIDENT_FRAME as PER_RESIDENT_FRAME,
-    _rank_decimals as _rank_decimals,
     per_resident_comparison as per_resident_comparison,
 )
 from report.charts.trajectory import (

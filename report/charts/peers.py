@@ -23,8 +23,8 @@ from report.charts.common import (
     text_width,
     vega_string,
 )
-from report.charts.per_resident import _rank_decimals
 from report.i18n import NOT_AVAILABLE, format_number, format_percent, t
+from report.ranking import rank_decimals
 from report.theme import ChartMeta
 
 PEER_STANDINGS_FRAME: Final[Mapping[str, Col]] = {
@@ -175,7 +175,7 @@ def peer_comparison(
         f.rows(named=True),
         key=lambda r: (r["rank"] is None, r["rank"] or 0, peers[r["area"]].name[lang]),  # type: ignore[index]
     )
-    places = _rank_decimals([float(r["value"]) for r in rows], lang)
+    places = rank_decimals([float(r["value"]) for r in rows], lang)
     present_groups = {peers[r["area"]].group for r in rows}
     groups = {g: t(f"peers.group_{g}", lang) for g in GROUP_COLOURS if g in present_groups}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -36,6 +35,7 @@ from report.i18n import (
     label,
     t,
 )
+from report.ranking import rank_decimals
 from report.theme import ChartMeta
 
 _WIDTH: Final = 480  # the plot's width in px
@@ -48,17 +48,6 @@ PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
     "year": Col("int", "the calendar year"),
     "value": Col("num", "emissions per resident in t CO2e"),
 }
-
-
-def _rank_decimals(values: Sequence[float], lang: str, least: int = 1, most: int = 3) -> int:
-    """The fewest decimals, from least up to most, at which any two neighbours in the ranking of values
-    that differ also differ as printed in lang (2.61 and 2.64 both print "2,6": two decimals)."""
-    ranked = sorted(set(values))
-    for places in range(least, most):
-        printed = [format_number(v, lang, places) for v in ranked]
-        if all(a != b for a, b in itertools.pairwise(printed)):
-            return places
-    return most
 
 
 def per_resident_comparison(
@@ -140,7 +129,7 @@ def per_resident_comparison(
     # one decimal (least_decimals), or more where the ranking needs it: two cities that differ never print
     # the same
     least = max(least_decimals, 1)
-    places = _rank_decimals([current[a] for a in ordered], lang, least=least, most=max(least, 3))
+    places = rank_decimals([current[a] for a in ordered], lang, least=least, most=max(least, 3))
     value_format = f",.{places}f"
     # the x scale leaves room for every value label inside the plot, measured; the median is drawn row by
     # row and left out of a row whose label it would strike through (2,55 / 2,58 … beside the median)

@@ -32,7 +32,6 @@ from report import charts
 from report import data as rd
 from report import peers as report_peers
 from report.charts.indicator import ChangeKind
-from report.charts.per_resident import _rank_decimals
 from report.export import derivation_texts, publishable_indicator
 from report.i18n import (
     CHANGE_DECIMALS,
@@ -51,7 +50,7 @@ from report.i18n import (
 )
 from report.notes import note_html
 from report.phone import phone_spec
-from report.ranking import RANKED_IN_FULL, area_decimals
+from report.ranking import RANKED_IN_FULL, area_decimals, rank_decimals
 from report.weekly import Table, format_cell, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
@@ -394,7 +393,7 @@ def _peer_comparison(found: report_peers.PeerFrames, main: str, lang: str) -> Ta
     """A peer indicator's comparison table: the chart's standings (the same cities, years, values to the
     chart's decimals and ranks), so the page's two views agree on who is compared and on which year."""
     standings = found.standings
-    places = _rank_decimals(standings.get_column("value").to_list(), lang)
+    places = rank_decimals(standings.get_column("value").to_list(), lang)
     unit = report_peers.unit_text(found.indicator, lang)
     rows = [
         [
