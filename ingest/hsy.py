@@ -89,7 +89,9 @@ class HsyConnector:
     Catalogue `column_units` declares the unit of `Päästöt` and `Energiankulutus` (HSY's headers are
     bare; Päästöt is kt CO2e); a header that names a unit must name the declared one, else the file is
     rejected. Catalogue `sectors` maps the hierarchy to the tracker's sectors: a row no rule matches is
-    rejected, naming its labels.
+    rejected, naming its labels. Every row must be a leaf of the hierarchy: a row whose sector path other
+    rows of its city and year continue (a subtotal, which the rules would add to its detail rows), or one
+    with a blank level between filled ones, is rejected.
 
     Output dimensions: `measure` ("emissions" in kt CO2e from `Päästöt`; "energy" in GWh from
     `Energiankulutus`, each converted from its declared unit) and `sector1`…`sector5`, the published
@@ -412,6 +414,7 @@ def _normalise(spec: DatasetSpec, table: _Table, current_year: int) -> pl.DataFr
             "duplicate " + " / ".join(str(first[column]) for column in key),
         )
 
+    _check_paths(source, rows)
     sector_columns = list(SECTOR_DIMENSIONS)
     measures = [("emissions", "kt CO2e"), ("energy", "GWh")]
     long = pl.concat(
@@ -435,6 +438,46 @@ def _normalise(spec: DatasetSpec, table: _Table, current_year: int) -> pl.DataFr
     return long.sort(["area", "measure", *sector_columns, "period"])
 
 
+def _check_paths(source: str, rows: pl.DataFrame) -> None:
+    """Every row is a leaf of the sector hierarchy: its levels filled from Sektori1 on without a gap, and
+    no row's path the beginning of another's for the same city and year (a subtotal beside its detail rows
+    would be added to them: the city's sum counted twice)."""
+    levels = [pl.col(dimension) != "" for dimension in SECTOR_DIMENSIONS]
+    shaped = rows.with_columns(
+        depth=pl.sum_horizontal(pl.all_horizontal(levels[: n + 1]) for n in range(len(levels))),
+        filled=pl.sum_horizontal(levels),
+    )
+    gapped = shaped.filter(pl.col("depth") != pl.col("filled"))
+    if gapped.height:
+        first = gapped.row(0, named=True)
+        raise ValidationError(
+            source,
+            f"sector (Sektori1…) of {first['area']} {first['period']}",
+            "the levels filled from Sektori1 on, without a blank level between filled ones",
+            _path_text(first),
+        )
+    for depth in range(1, len(SECTOR_DIMENSIONS)):
+        key = ["area", "period", *SECTOR_DIMENSIONS[:depth]]
+        subtotals = shaped.filter(pl.col("depth") == depth).join(
+            shaped.filter(pl.col("depth") > depth).select(key).unique(), on=key, how="semi"
+        )
+        if subtotals.height:
+            first = subtotals.row(0, named=True)
+            raise ValidationError(
+                source,
+                f"rows (Kaupunki, Vuosi, Sektori1…) of {first['area']} {first['period']}",
+                "detail rows only: no row for a sector whose levels below it have rows of their own",
+                f"{_path_text(first)}, a subtotal of the rows below it, which would be counted twice",
+            )
+
+
+def _path_text(labels: Mapping[str, Any]) -> str:
+    """A row's published sector path, e.g. Sektori1='Sähkö' / Sektori2='' (blank levels between filled ones
+    shown)."""
+    last = max((n for n, d in enumerate(SECTOR_DIMENSIONS) if labels[d]), default=0)
+    return " / ".join(f"Sektori{n + 1}={labels[d]!r}" for n, d in enumerate(SECTOR_DIMENSIONS[: last + 1]))
+
+
 def _check_sectors(spec: DatasetSpec, frame: pl.DataFrame) -> None:
     """Every published sector path must map to a tracker sector through the catalogue's `sectors` table."""
     if not spec.sectors:
@@ -442,9 +485,7 @@ def _check_sectors(spec: DatasetSpec, frame: pl.DataFrame) -> None:
     paths = frame.select(SECTOR_DIMENSIONS).unique(maintain_order=True)
     for labels in paths.iter_rows(named=True):
         if spec.sector_of(labels) is None:
-            path = " / ".join(
-                f"Sektori{n}={labels[d]!r}" for n, d in enumerate(SECTOR_DIMENSIONS, 1) if labels[d]
-            )
+            path = _path_text(labels)
             raise ValidationError(
                 spec.id,
                 "sector (Sektori1…)",

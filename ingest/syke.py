@@ -789,9 +789,13 @@ def _fail(source: str, raw: _Raw, frame: pl.DataFrame, bad: pl.Series, column: s
     if bad.any():
         row = bad.arg_true()[0]
         name, line = raw.where(row)
-        raise ValidationError(
-            source, f"{name}: column {column!r}, line {line}", expected, repr(frame[column][row])
+        value = frame[column][row]
+        got = (
+            "a missing value (" + ", ".join(repr(m) for m in NULL_MARKERS) + ")"
+            if value is None
+            else repr(value)
         )
+        raise ValidationError(source, f"{name}: column {column!r}, line {line}", expected, got)
 
 
 def _normalise(source: str, raw: _Raw, current_year: int) -> pl.DataFrame:

@@ -631,3 +631,56 @@ def test_the_bundled_workbook_served_over_http_gives_espoo_1060_kt_in_1990(
     emissions = run(spec, fetcher).filter(pl.col("measure") == "emissions", pl.col("area") == "049")
     assert emissions.filter(pl.col("period") == "1990")["value"].sum() == pytest.approx(1060.0)
     assert emissions.filter(pl.col("period") == "2023")["value"].sum() == pytest.approx(742.0)
+
+
+def test_a_subtotal_row_beside_its_detail_rows_is_rejected_not_added_to_them() -> None:
+    """A row with its lower levels blank beside rows under it would be summed with them (Espoo's
+    electricity 258 kt for 129); every rule looks at Sektori1 or Sektori2 only, so it would match."""
+    rows = [
+        ("Espoo", 2022, "Sähkö", "Kulutussähkö", "Sähkö", "Asuminen", 900.0, 70.0),
+        ("Espoo", 2022, "Sähkö", "Kulutussähkö", "Sähkö", "Palvelut", 801.0, 59.0),
+        ("Espoo", 2022, "Sähkö", None, None, None, 1701.0, 129.0),
+    ]
+    error = _parse_error(xlsx(rows))
+    assert error.field == "rows (Kaupunki, Vuosi, Sektori1…) of 049 2022"
+    assert "detail rows only" in error.expected
+    assert (error.got or "").startswith("Sektori1='Sähkö', a subtotal")
+
+
+def test_a_short_path_without_rows_below_it_is_a_row_of_its_own() -> None:
+    """Only a path that other rows of the same city and year continue is a subtotal: the same short path
+    in another city, or beside a sibling branch, is kept."""
+    rows = [
+        ("Espoo", 2022, "Sähkö", "Kulutussähkö", "Sähkö", "Asuminen", 900.0, 70.0),
+        ("Espoo", 2022, "Maatalous", None, None, None, 2.0, 1.5),
+        ("Vantaa", 2022, "Sähkö", None, None, None, 800.0, 60.0),
+        ("Espoo", 2021, "Sähkö", None, None, None, 850.0, 65.0),
+    ]
+    frame = HsyConnector(today=lambda: date(2026, 11, 23)).parse(
+        load_catalogue().dataset("hsy_emissions"), [_payload(xlsx(rows))]
+    )
+    emissions = frame.filter(pl.col("measure") == "emissions").sort("area", "period", "sector2")
+    assert emissions.select("area", "period", "sector1", "value").rows() == [
+        ("049", "2021", "Sähkö", 65.0),
+        ("049", "2022", "Maatalous", 1.5),
+        ("049", "2022", "Sähkö", 70.0),
+        ("092", "2022", "Sähkö", 60.0),
+    ]
+
+
+def test_a_blank_level_between_filled_ones_is_rejected() -> None:
+    rows = [("Espoo", 2022, "Sähkö", None, "Sähkö", "Asuminen", 900.0, 70.0)]
+    error = _parse_error(xlsx(rows))
+    assert error.field == "sector (Sektori1…) of 049 2022"
+    assert "without a blank level" in error.expected
+    assert error.got == "Sektori1='Sähkö' / Sektori2='' / Sektori3='Sähkö' / Sektori4='Asuminen'"
+
+
+@pytest.mark.parametrize("label", ["Muu tai tuntematon", "Muu"])
+def test_other_or_unknown_heating_is_other_heating(label: str) -> None:
+    """Public configurations that read the real file name the other heating "Muu tai tuntematon", alias "Muu"
+    (kausaltech/kausal-paths, configs/frameworks/hsy/buildings.yaml)."""
+    spec = load_catalogue().dataset("hsy_emissions")
+    labels = {"sector1": "Lämmitys", "sector2": label, "sector3": label, "sector4": "Asuminen", "sector5": ""}
+    assert spec.sector_of(labels) is not None
+    assert spec.sector_of(labels) == spec.sector_of({**labels, "sector2": "Muu lämmitys"})

@@ -691,3 +691,13 @@ def test_the_typed_and_the_text_reading_give_the_same_frame(monkeypatch: pytest.
     assert paths == ["_typed_rows", "_rows"]
     assert typed.height > 10_000
     assert_frame_equal(as_text, typed)
+
+
+@pytest.mark.parametrize("marker", [b"NA", b"NULL", b""])
+def test_a_missing_flag_is_named_as_missing_not_none(marker: bytes) -> None:
+    """A flag written NA (or NULL, or empty) is read as missing; the error says so, not "None"."""
+    body = ESPOO_CSV.replace(b";On;On;2020;Kau", b";On;" + marker + b";2020;Kau")
+    with pytest.raises(ValidationError) as caught:
+        _parse(body)
+    assert caught.value.field == "kunta_049.csv: column 'päästökauppa', line 4"
+    assert caught.value.got == "a missing value ('NA', 'NULL', '')"
