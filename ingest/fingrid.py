@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -22,8 +23,11 @@ __all__ = [
     "API_KEY_HEADER",
     "HELSINKI",
     "FingridConnector",
+    "Identity",
+    "dataset_names",
     "dataset_url",
     "format_time",
+    "metadata_url",
     "page_params",
     "window",
 ]
@@ -61,6 +65,35 @@ def page_params(start: datetime, end: datetime, page_size: int, page: int) -> li
 def dataset_url(spec: DatasetSpec) -> str:
     """The data URL of the catalogue entry, with its dataset number filled in."""
     return spec.url.replace("{dataset}", str(_int_option(spec, "dataset", None)))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the source calls a dataset against what the catalogue takes it for (`kestava probe`)."""
+
+    payload: Payload
+    expected: str
+    found: str
+    ok: bool
+
+
+def metadata_url(spec: DatasetSpec) -> str:
+    """The dataset's description, `GET /api/datasets/{dataset}` (the data URL without `/data`)."""
+    return dataset_url(spec).removesuffix("/data")
+
+
+def dataset_names(source: str, payload: Payload) -> list[str]:
+    """The names a dataset description gives (the text of every top-level key beginning with "name", as
+    nameFi and nameEn); a body that is not a JSON object is a ValidationError."""
+    check_not_html(source, payload.headers, payload.body)
+    try:
+        document = jsondecode.loads(payload.body, source, "dataset description")
+    except orjson.JSONDecodeError:
+        excerpt = payload.body[:120].decode("utf-8", errors="replace")
+        raise ValidationError(source, "dataset description", "a JSON document", excerpt) from None
+    if not isinstance(document, dict):
+        raise ValidationError(source, "dataset description", "a JSON object", type(document).__name__)
+    return [str(v) for k, v in document.items() if k.lower().startswith("name") and isinstance(v, str)]
 
 
 def _now() -> datetime:
@@ -185,6 +218,24 @@ class FingridConnector:
                 "not set",
             )
         return key
+
+    def identify(self, spec: DatasetSpec, fetcher: Fetcher) -> Identity:
+        """Whether the source's own name of the dataset has one of the words of `options.name_words`:
+        265 and 266 (consumed and produced) are emission factors of the same magnitude, which no range
+        tells apart, and one older client labels them the other way round (SOURCES.md)."""
+        words = [str(word) for word in spec.options.get("name_words", [])]
+        key = self._api_key(spec)
+        payload = fetcher.get(
+            spec.id,
+            metadata_url(spec),
+            secret_headers={API_KEY_HEADER: key} if key else None,
+            accept="application/json",
+        )
+        names = dataset_names(spec.id, payload)
+        expected = "a name with " + " or ".join(repr(word) for word in words) + " (options.name_words)"
+        found = " / ".join(names) if names else "no name (no key beginning with 'name')"
+        named = any(word.casefold() in name.casefold() for word in words for name in names)
+        return Identity(payload, expected, found, bool(words) and named)
 
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
         """Daily and ISO-week means of all pages' values inside the requested window."""

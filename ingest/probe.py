@@ -13,6 +13,8 @@ and reports what it expected and what it found:
   snapshot never had or a different unit is drift;
 - a sample value and its order of magnitude, and the catalogue's plausibility ranges
   (ingest.plausibility.check_payload) and the request-level completeness (ingest.completeness).
+- the source's own name of the dataset, where the connector can ask for it (`identify`: Fingrid's
+  265 and 266 are both emission factors, and only their names tell them apart).
 
 It writes nothing: no database, no raw store (the live fetcher has no validator cache, so every request
 is a plain GET or POST).
@@ -298,7 +300,32 @@ def probe_dataset(
         result.checks.append(
             Check("completeness", "everything the request asked for", summarise(missing), False)
         )
+    _identify(result, connector, small, fetcher)
     return result
+
+
+def _identify(result: ProbeResult, connector: object, spec: DatasetSpec, fetcher: Fetcher) -> None:
+    """The source's own name of the dataset against what the catalogue takes it for, where the connector
+    can ask (`identify`, e.g. Fingrid's 265 against 266, which no range tells apart)."""
+    identify = getattr(connector, "identify", None)
+    if identify is None:
+        return
+    what = "dataset name"
+    try:
+        identity = identify(spec, fetcher)
+    except FetchError as error:
+        known = hint(spec.protocol, _status(error))
+        found = str(error) + (f" — hint: {known}" if known else "")
+        result.checks.append(Check(what, "the source's description of the dataset", found, False))
+        return
+    except (DataError, ValueError) as error:
+        result.checks.append(Check(what, "the source's description of the dataset", str(error), False))
+        return
+    request = identity.payload.request
+    result.exchanges.append(
+        (request.method, display_url(request.url, request.params), identity.payload.status)
+    )
+    result.checks.append(Check(what, identity.expected, identity.found, identity.ok))
 
 
 def probe(

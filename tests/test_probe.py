@@ -52,6 +52,7 @@ class DemoServer:
     overrides: dict[tuple[str, str], tuple[int, bytes, str]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     fingrid_every: int = 1  # serve every n-th 3-minute value: 5 gives Fingrid's 15-minute resolution
+    fingrid_described: int | None = None  # describe this dataset whichever is asked (a swapped number)
 
     def __post_init__(self) -> None:
         self.base = self.server.url_for("/").rstrip("/")
@@ -88,6 +89,12 @@ class DemoServer:
         if (request.method, url) in self.overrides:
             status, body, content_type = self.overrides[(request.method, url)]
             return Response(body, status=status, content_type=content_type or _content_type(url))
+        described = re.search(r"data\.fingrid\.fi/api/datasets/(\d+)$", url)
+        if described:  # the dataset's description, which the probe reads for its name
+            if request.headers.get("x-api-key") != API_KEY:
+                return Response('{"message":"Access denied"}', status=401, content_type="application/json")
+            body = fingrid.description_bytes(self.fingrid_described or int(described[1]))
+            return Response(body, status=200, content_type="application/json")
         candidates = [e for e in self.exchanges if e.url == url and e.method == request.method]
         flows = [f for f in oecd.FLOWS.values() if f"/data/{oecd.AGENCY},{f.flow},{f.version}/" in url]
         if not candidates and flows:  # the OECD probe asks for fewer cities: the generator's answer
@@ -536,3 +543,44 @@ def test_fingrid_at_15_minutes_is_as_expected_with_complete_days(
     assert code == 0, output
     assert _drift(output, "fingrid_emission_factor") == []
     assert "2026-" in output and "gCO2/kWh (10^1)" in output  # a day's mean of the 96 values, as usual
+
+
+def test_fingrid_dataset_is_checked_by_its_own_name(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path
+) -> None:
+    """265 (consumed) and 266 (produced) are emission factors of one magnitude: only the name tells them
+    apart (SOURCES.md: one older client labels them the other way round)."""
+    code, output = _probe(demo_server, tmp_path, "fingrid_emission_factor", "--json")
+    assert code == 0, output
+    (result,) = json.loads(output)
+    assert result["requests"][-1]["url"].endswith("data.fingrid.fi/api/datasets/265")
+    (named,) = [c for c in result["checks"] if c["what"] == "dataset name"]
+    assert named["ok"] and "consumed" in named["found"]
+    assert API_KEY not in output
+
+    demo_server.fingrid_described = 266  # the number now names the produced electricity's factor
+    code, output = _probe(demo_server, tmp_path, "fingrid_emission_factor", "--json")
+    assert code == 1
+    (drift,) = _drift(output, "fingrid_emission_factor")
+    assert drift["what"] == "dataset name"
+    assert drift["expected"] == "a name with 'kulutetun' or 'consumed' (options.name_words)"
+    assert "sähköntuotannon" in str(drift["found"]) and "production" in str(drift["found"])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "found"),
+    [
+        (404, b"<html>Not Found</html>", "HTTP 404"),
+        (200, b'{"id": 265, "unit": "gCO2/kWh"}', "no name (no key beginning with 'name')"),
+        (200, b"[265]", "expected a JSON object, got list"),
+    ],
+)
+def test_a_fingrid_description_without_its_name_is_drift(
+    demo_server: DemoServer, settings_env: Path, tmp_path: Path, status: int, body: bytes, found: str
+) -> None:
+    demo_server.override("https://data.fingrid.fi/api/datasets/265", body, status, "application/json")
+    code, output = _probe(demo_server, tmp_path, "fingrid_emission_factor", "--json")
+    assert code == 1
+    (drift,) = _drift(output, "fingrid_emission_factor")
+    assert drift["what"] == "dataset name"
+    assert found in str(drift["found"])

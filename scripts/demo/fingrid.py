@@ -75,6 +75,27 @@ def page_bytes(dataset: int, series: list[tuple[datetime, float]], page_size: in
     return json.dumps({"data": data, "pagination": pagination}, separators=(",", ":")).encode("utf-8")
 
 
+# The datasets' names as data.fingrid.fi's dataset pages give them, in Finnish and English: the probe checks
+# that 265 is the consumed electricity's (SOURCES.md). The description's other keys are left out: the shape
+# of GET /api/datasets/{id} beyond its name keys is not known here.
+NAMES = {
+    265: (
+        "Suomeen kulutetun sähkön päästökerroin - reaaliaikatieto",
+        "Emission factor for electricity consumed in Finland - real time data",
+    ),
+    266: (
+        "Suomen sähköntuotannon päästökerroin - reaaliaikatieto",
+        "Emission factor of electricity production in Finland - real time data",
+    ),
+}
+
+
+def description_bytes(dataset: int) -> bytes:
+    """The answer of GET /api/datasets/{dataset} as far as the probe reads it: its id and names."""
+    name_fi, name_en = NAMES[dataset]
+    return json.dumps({"id": dataset, "nameFi": name_fi, "nameEn": name_en}, ensure_ascii=False).encode()
+
+
 def generate(folder: Path, manifest: Manifest) -> None:
     """Record the one page the Fingrid connector asks for when today is DEMO_REFERENCE_DATE."""
     spec = load_catalogue().dataset(DATASET)
