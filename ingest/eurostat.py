@@ -306,6 +306,10 @@ class EurostatConnector:
             if required not in ids:
                 raise ValidationError(source, "id", f"a dimension {required!r}", f"dimensions {ids}")
         frame = dataset.frame.filter(pl.col("value").is_not_null() | pl.col("status").is_not_null())
+        if frame.is_empty():  # before the filters' codes are looked for: none is there to find
+            raise ValidationError(
+                source, "value", "at least one observation", "an answer without any value or status"
+            )
         frame = select_series(source, options, ids, frame)
         if options.peer_source is not None:
             frame = _keep_peers(source, options, dataset, frame)

@@ -172,7 +172,8 @@ def ckan_resources(source: str, payload: Payload) -> list[dict[str, Any]]:
 def pick_resource(
     source: str, resources: Sequence[Mapping[str, Any]], pattern: str | None
 ) -> Mapping[str, Any]:
-    """The newest XLSX resource (matching `pattern`, if given), by last_modified, then created."""
+    """The newest XLSX resource (matching `pattern`, if given), by last_modified, then created: one whose
+    format is XLSX or whose URL ends in .xlsx, whatever format it is labelled with."""
     matcher = re.compile(pattern, re.IGNORECASE) if pattern else None
     candidates: list[tuple[datetime, int, Mapping[str, Any]]] = []
     for position, resource in enumerate(resources):
@@ -180,7 +181,7 @@ def pick_resource(
         fmt = str(resource.get("format") or "").strip().lstrip(".").upper()
         if not isinstance(url, str) or not url:
             continue
-        if fmt != "XLSX" and not (fmt == "" and url.lower().split("?", 1)[0].endswith(".xlsx")):
+        if fmt != "XLSX" and not url.lower().split("?", 1)[0].endswith(".xlsx"):  # (a format "Excel" too)
             continue
         if matcher is not None and not matcher.search(f"{resource.get('name') or ''} {url}"):
             continue

@@ -192,8 +192,8 @@ def status_error(
     """The error for a final non-2xx response. `url` must already be safe.
 
     403 to a POST is TooManyCellsError (PxWeb's answer to a query of too many cells, which the caller
-    splits); 403 to a GET is refused access (a wrong or missing API key, or a source that blocks this
-    network), said as such.
+    splits); 403 to a GET is refused access, said as such: a wrong API key where `secrets` holds one,
+    else a source that blocks this network or client.
     """
     got = describe_status(status, body, secrets)
     field = f"{method.upper()} {url}"
@@ -206,8 +206,12 @@ def status_error(
             status=status,
         )
     if status == 403:
-        expected = "access (HTTP 403: refused — check the API key, or whether the source blocks this network)"
-        return HttpError(source, field, expected, got, status=status)
+        why = (
+            "check the API key, or whether the source blocks this network"
+            if secrets
+            else ("no key was sent: the source blocks this network or this client")
+        )
+        return HttpError(source, field, f"access (HTTP 403: refused — {why})", got, status=status)
     return HttpError(source, field, "HTTP 2xx", got, status=status)
 
 

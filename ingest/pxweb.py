@@ -742,10 +742,16 @@ class PxWebConnector:
         """POST one query; on HTTP 403 (too many cells) halve it and POST the halves."""
         try:
             return [fetcher.post_json(spec.id, spec.url, build_query(part))]
-        except TooManyCellsError:
+        except TooManyCellsError as exc:
             halves = halve_selection(part, layout)
-            if halves is None:
-                raise
+            if halves is None:  # refused at its smallest: not for its size
+                raise FetchError(
+                    spec.id,
+                    f"POST {spec.url}",
+                    "a query the service permits",
+                    f"{exc.got}, also for a query of one period and one area, which cannot be split: "
+                    "the service refuses this network or client, not the query's size",
+                ) from exc
             return [p for half in halves for p in self._post(spec, fetcher, layout, half)]
         except HttpError as exc:
             if exc.status != 400:

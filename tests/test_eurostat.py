@@ -226,6 +226,17 @@ def test_empty_dataset_is_an_error() -> None:
         parse(dataset(value={}, status={"0": ":"}))
 
 
+def test_an_answer_without_observations_says_so_before_looking_for_the_filters_codes() -> None:
+    """An empty answer had read as a renamed code: "dimension nrg_bal: expected the codes ['REN'], got
+    only []"."""
+    spec = make_spec("https://example.test/sdg_07_40", SDG_07_40_OPTIONS, "eurostat_sdg_07_40")
+    empty = {**SDG_07_40, "value": {}, "status": {}}
+    with pytest.raises(ValidationError) as caught:
+        EurostatConnector().parse(spec, [payload(json.dumps(empty).encode())])
+    assert caught.value.field == "value"
+    assert caught.value.got == "an answer without any value or status"
+
+
 def test_filters_are_repeated_parameters_before_since() -> None:
     options = read_options(
         make_spec(

@@ -459,6 +459,20 @@ def test_resource_pattern_option_narrows_the_candidates(
     assert HsyConnector().fetch(narrowed, fetcher)[1].request.url.endswith("/download/new.xlsx")
 
 
+
+def test_an_xlsx_file_labelled_excel_is_a_candidate(
+    httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
+) -> None:
+    """CKAN's format is free text a publisher types: "Excel" for an .xlsx file had left no candidate."""
+    resources = [
+        resource(httpserver.url_for("/download/old.xlsx"), "2024-06-01T00:00:00"),
+        resource(httpserver.url_for("/download/new.xlsx"), "2025-06-01T00:00:00", fmt="Excel"),
+        resource(httpserver.url_for("/download/menetelma.pdf"), "2025-07-01T00:00:00", fmt="Excel"),
+    ]
+    serve(httpserver, xlsx(), resources)
+    assert HsyConnector().fetch(spec, fetcher)[1].request.url.endswith("/download/new.xlsx")
+
+
 # --------------------------------------------------------------------------------------------------
 # The demo snapshot generator
 

@@ -401,13 +401,28 @@ def test_403_to_a_get_is_refused_access_not_too_many_cells(
     refused = '{"message": "Forbidden"}'
     httpserver.expect_request("/api/datasets/265/data").respond_with_data(refused, status=403)
     with pytest.raises(HttpError) as info:
-        make_fetcher().get("fingrid_emission_factor", httpserver.url_for("/api/datasets/265/data"))
+        make_fetcher().get(
+            "fingrid_emission_factor",
+            httpserver.url_for("/api/datasets/265/data"),
+            secret_headers={"x-api-key": "k-123"},
+        )
     text = str(info.value)
     assert not isinstance(info.value, TooManyCellsError)
     assert info.value.status == 403
     assert "check the API key" in text and "too many cells" not in text
     assert text.startswith("fingrid_emission_factor: GET http://") and "HTTP 403 Forbidden" in text
+    assert "k-123" not in text
     assert len(httpserver.log) == 1
+
+
+def test_403_to_a_get_without_a_key_blames_no_key(httpserver: HTTPServer, make_fetcher: Make) -> None:
+    """HRI's CKAN needs no key: its 403 is a block of this network or client (SOURCES.md), not a key."""
+    httpserver.expect_request("/data/api/3/action/package_show").respond_with_data("Forbidden", status=403)
+    with pytest.raises(HttpError) as info:
+        make_fetcher().get("hsy_emissions", httpserver.url_for("/data/api/3/action/package_show"))
+    text = str(info.value)
+    assert "no key was sent: the source blocks this network or this client" in text
+    assert "API key" not in text
 
 
 def test_404_fails_without_retry(httpserver: HTTPServer, make_fetcher: Make, rec: Recorder) -> None:
