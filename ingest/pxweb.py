@@ -80,7 +80,7 @@ from ingest.catalogue import DatasetSpec
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
 from ingest.jsonstat import JsonStatDataset, read_jsonstat
-from ingest.municipalities import check_division
+from ingest.municipalities import within_division
 
 __all__ = [
     "DEFAULT_CELL_LIMIT",
@@ -791,7 +791,7 @@ class PxWebConnector:
                 "one reference date across the split responses (a point-in-time table)",
                 ", ".join(frame.get_column("period").unique().sort().to_list()),
             )
-        check_division(spec.id, frame)
+        frame = within_division(spec.id, frame)
         keys = [c for c in columns if c not in ("value", "flag")]
         duplicated = frame.filter(frame.select(keys).is_duplicated())
         if duplicated.height:

@@ -15,7 +15,7 @@ from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
-from ingest.municipalities import check_division, municipality_codes
+from ingest.municipalities import municipality_codes, within_division
 from ingest.syke import NULL_MARKERS
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def _normalise(source: str, long: pl.DataFrame) -> pl.DataFrame:
             CODE_COLUMN: long[CODE_COLUMN],
         }
     )
-    check_division(source, rows)
+    rows = within_division(source, rows)
     repeated = rows.select("area", "period").is_duplicated()
     if repeated.any():
         exact = rows.select("area", "period", "value").is_duplicated()

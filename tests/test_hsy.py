@@ -459,7 +459,6 @@ def test_resource_pattern_option_narrows_the_candidates(
     assert HsyConnector().fetch(narrowed, fetcher)[1].request.url.endswith("/download/new.xlsx")
 
 
-
 def test_an_xlsx_file_labelled_excel_is_a_candidate(
     httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
 ) -> None:

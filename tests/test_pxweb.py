@@ -463,19 +463,43 @@ def with_pertunmaa(metadata: dict[str, Any]) -> dict[str, Any]:
     return {**metadata, "variables": [{**area, "values": values, "valueTexts": texts}, *others]}
 
 
-def test_a_municipality_listed_after_its_merger_refuses_the_whole_table(
+def test_a_municipality_counted_after_its_merger_refuses_the_whole_table(
     httpserver: HTTPServer, fetcher: LiveFetcher
 ) -> None:
     # A stock on 30 September 2026 cannot count Pertunmaa's cars: the table is not in a division the tracker
     # knows (the demo had listed it, so ev_share ranked 309 areas where Finland has 308)
     metadata = with_pertunmaa(CARS_METADATA)
-    url = serve(httpserver, metadata, pxweb_handler(metadata, car_cell), CARS_PATH)
+
+    def counted(**cell: str) -> int:
+        return 7 if cell["Alue"] == "KU588" else car_cell(**cell)
+
+    url = serve(httpserver, metadata, pxweb_handler(metadata, counted), CARS_PATH)
     with pytest.raises(ValidationError) as caught:
         run(cars_spec(url), fetcher)
     message = str(caught.value)
     assert "traficom_cars" in message and "area" in message
     assert "588 Pertunmaa" in message and "507 Mäntyharju" in message and "2024-12-31" in message
     assert "'2026-09-30'" in message
+
+
+def test_a_municipality_listed_empty_after_its_merger_is_left_out_with_a_warning(
+    httpserver: HTTPServer, fetcher: LiveFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table that still lists Pertunmaa with nothing in it (0 or no value) says nothing of it: its rows
+    are left out, not the whole table refused."""
+    metadata = with_pertunmaa(CARS_METADATA)
+
+    def empty(**cell: str) -> int | None:
+        if cell["Alue"] == "KU588":
+            return None if cell["Käyttövoima"] == "04" else 0
+        return car_cell(**cell)
+
+    url = serve(httpserver, metadata, pxweb_handler(metadata, empty), CARS_PATH)
+    with caplog.at_level("WARNING", logger="ingest.municipalities"):
+        frame = run(cars_spec(url), fetcher)
+    assert "588" not in set(frame["area"]) and {"049", "091", "235"} <= set(frame["area"])
+    (note,) = [r.getMessage() for r in caplog.records if "after its merger" in r.getMessage()]
+    assert note.startswith("traficom_cars: ") and "of 588 Pertunmaa after its merger: left out" in note
 
 
 def test_a_merged_municipality_is_accepted_for_the_years_it_existed(
