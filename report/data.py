@@ -27,6 +27,7 @@ from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator
 from report.i18n import (
     NOT_AVAILABLE,
     check_lang,
+    format_fraction,
     format_number,
     format_percent,
     format_period,
@@ -663,7 +664,7 @@ def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
         return format_value(_num(x), unit, lang)
 
     ratio = _num(row.get("ratio"))
-    ratio_text = format_percent(ratio * 100, lang) if ratio is not None else NOT_AVAILABLE
+    ratio_text = format_fraction(ratio, lang)
     if status in ("insufficient_data", "not_assessed"):
         return t("reason.insufficient", lang, n=row.get("n_points") or 0)
     target = _num(row.get("target_value"))

@@ -275,6 +275,20 @@ def format_percent(x: float | None, lang: str, decimals: int = 0, *, signed: boo
     return prefix + format_number(x, lang, decimals, signed=signed) + suffix
 
 
+def fraction_decimals(value: float) -> int:
+    """The decimals of a fraction shown as a percentage: one below 10 %, none from 10 %, decided on the
+    percentage as rounded to one decimal (71.2/712 is 0.09999…: "10 %", not "10.0 %")."""
+    return 1 if round(abs(value) * 100, 1) < 10 else 0
+
+
+def format_fraction(value: float | None, lang: str) -> str:
+    """A fraction (0.589, a share or a pace ratio) as a percentage, as every table, tooltip and sentence
+    prints it: "59 %", and "7.9 %" below 10 % (fraction_decimals)."""
+    if value is None or math.isnan(value):
+        return NOT_AVAILABLE
+    return format_percent(value * 100, lang, fraction_decimals(value))
+
+
 # A change in per cent (on a base year, since a series' first period, between two years) is printed in whole
 # per cent wherever a reader sees it, in the report's headline and titles and on the site's pages alike: as
 # HSY publishes it ("−33 % on 1990" for 2024), the inventory's own precision; "−32.8 %" on one page and

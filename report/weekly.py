@@ -47,6 +47,7 @@ from report.i18n import (
     format_change,
     format_date,
     format_datetime,
+    format_fraction,
     format_number,
     format_percent,
     format_period,
@@ -117,9 +118,10 @@ _PERIOD: Final = frozenset({"period"})
 # Decimals of the downloads (CSV, XLSX). The catalogues declare no precision per dataset or indicator, so
 # one rule (README, "Data and provenance"): amounts in kt CO₂e, g CO₂/kWh and percentages to one decimal, the
 # finest the sources state them in (HSY's and Syke's kt, Eurostat's rates); shares (fractions) to three
-# decimals (0.1 percentage point); a ratio of two rates to two; tonnes per resident to two (one decimal
-# does not rank the cities: most read 2.6).
-EXPORT_DECIMALS: Final[Mapping[str, int]] = {"share": 3, "share_of_cut": 3, "ratio": 2}
+# decimals (0.1 percentage point), a ratio of two rates too (the page prints "59 %", and "7.9 %" below
+# 10 %: report.i18n.format_fraction; the download 58.9 and 7.9, never less than the page); tonnes per
+# resident to two (one decimal does not rank the cities: most read 2.6).
+EXPORT_DECIMALS: Final[Mapping[str, int]] = {"share": 3, "share_of_cut": 3, "ratio": 3}
 DEFAULT_EXPORT_DECIMALS: Final = 1
 # Languages whose spreadsheet programs use the decimal comma and the semicolon as list separator (Excel
 # in a Finnish or Swedish locale opens a comma-separated file as one column).
@@ -327,19 +329,13 @@ def format_cell(value: object, column: str, lang: str, precision: int | None = N
         return str(value) if column in _PLAIN_INT else format_number(value, lang)
     if isinstance(value, float):
         if column in _FRACTION:
-            return format_percent(value * 100, lang, fraction_decimals(value))
+            return format_fraction(value, lang)
         return format_number(value, lang, shown_decimals(value, precision))  # as the headline prints it
     if isinstance(value, list):
         return ", ".join(format_cell(v, column, lang, precision) for v in value)
     if isinstance(value, str) and column in _PERIOD:
         return format_period(value, lang)
     return str(value)
-
-
-def fraction_decimals(value: float) -> int:
-    """The decimals of a fraction shown as a percentage: one below 10 %, none from 10 %, decided on the
-    percentage as rounded to one decimal (71.2/712 is 0.09999…: "10 %", not "10.0 %")."""
-    return 1 if round(abs(value) * 100, 1) < 10 else 0
 
 
 def column_precisions(

@@ -19,7 +19,7 @@ from indicators import query
 from report import charts, weekly
 from report import data as rd
 from report.charts import STATUS_LEVELS
-from report.i18n import LANGS, format_number, format_percent, t
+from report.i18n import LANGS, format_fraction, format_number, format_percent, t
 from report.theme import ChartMeta
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 11, 27))
@@ -118,7 +118,7 @@ def test_dashboard_table_and_csv_read_the_same_in_every_language(
         rows = [r for r in table.rows if r[0] == name]
         linear = next(r for r in rows if r[method_col] == t("method.linear", lang))
         german = next(r for r in rows if r[method_col] == t("method.german", lang))
-        assert linear[ratio_col] == format_percent(ratio * 100, lang)
+        assert linear[ratio_col] == format_fraction(ratio, lang)
         assert german[ratio_col] == "\u2013" and linear[deviation_col] == "\u2013"
         assert german[deviation_col] == format_number(deviation, lang, 1)
         download, _ = weekly.download_frame(
@@ -126,10 +126,11 @@ def test_dashboard_table_and_csv_read_the_same_in_every_language(
         )
         rows_of = [r for r in download.iter_rows(named=True) if r[t("column.indicator", lang)] == name]
         by_method = {r["method_id"]: r for r in rows_of}  # the API's method ids (report.chart_ids)
-        # the ratio in percent, as the page shows it (its header says "(%)"; the download wrote 0.59)
+        # the ratio in percent, as the page shows it (its header says "(%)"; the download wrote 0.59), to
+        # one decimal: never fewer than the page prints ("7.9 %" below 10 %)
         ratio_header = weekly.unit_header(t("column.ratio", lang), "%", lang)
         linear_row, german_row = by_method["linear_trajectory_check"], by_method["german_strategy"]
-        assert linear_row[ratio_header] == pytest.approx(round(ratio * 100))
+        assert linear_row[ratio_header] == pytest.approx(round(ratio * 100, 1))
         assert german_row[ratio_header] is None
         assert german_row[t("column.deviation", lang)] == pytest.approx(round(deviation, 1))
 
@@ -166,6 +167,52 @@ def test_dashboard_rates_have_the_same_decimals_on_the_page_and_in_the_csv() -> 
         # one decimal, as the tooltips print the rates (unit.per_year with one decimal)
         assert on_page == [format_number(round(v, 1), lang, 1) for v in rates.values()]
         assert in_csv == [round(v, 1) for v in rates.values()]
+
+
+def test_a_pace_ratio_reads_alike_in_the_table_the_tooltip_the_reason_and_the_csv() -> None:
+    """One rounding per number: the table had printed 7.9 %, the tooltip and the council's reason 8 %, the
+    CSV 8.0; and 58.94 % as 59 % on the page but 59.0 in the CSV."""
+    ratios = {"eurostat_sdg": 0.5894, "open_sdg": 0.07894}  # in the grid's method order
+    frame = pl.DataFrame(
+        [
+            {
+                "indicator": "recycling_rate",
+                "sdg": "12.5",
+                "method": method,
+                "status": "limited_progress" if method == "open_sdg" else "insufficient_progress",
+                "observed_rate": 0.2,
+                "required_rate": 3.1,
+                "ratio": ratio,
+                "base_year": 2015,
+                "latest_year": 2023,
+            }
+            for method, ratio in ratios.items()
+        ]
+    )
+    nbsp = "\u00a0"
+    expected = {
+        "fi": [f"59{nbsp}%", f"7,9{nbsp}%"],
+        "sv": [f"59{nbsp}%", f"7,9{nbsp}%"],
+        "en": ["59%", "7.9%"],
+    }
+    for lang in LANGS:
+        chart = charts.progress_dashboard(frame, meta=META, lang=lang)
+        shown = charts.chart_table(chart, keys=False)
+        table = weekly.frame_table(shown, "", lang, None, charts.chart_decimals(chart))
+        column = shown.columns.index("ratio")
+        assert [r[column] for r in table.rows] == expected[lang]
+        (cells,) = chart.to_dict()["datasets"].values()  # the tooltips' texts
+        assert [cell["ratio_text"] for cell in cells] == expected[lang]
+        reasons = [
+            rd.assessment_reason({**row, "target_value": 65.0, "target_year": 2035, "n_points": 9}, lang)
+            for row in frame.iter_rows(named=True)
+        ]
+        assert all(text in reason for text, reason in zip(expected[lang], reasons, strict=True))
+        download, _ = weekly.download_frame(
+            chart, weekly.float_decimals(chart), name="progress_dashboard", lang=lang
+        )
+        ratio_header = weekly.unit_header(t("column.ratio", lang), "%", lang)
+        assert download[ratio_header].to_list() == [58.9, 7.9]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from report.charts.common import (
 )
 from report.i18n import (
     NOT_AVAILABLE,
+    format_fraction,
     format_percent,
     t,
 )
@@ -159,9 +160,7 @@ def progress_dashboard(
                     "latest_year": ly,
                     "observed_text": rate(cell["observed_rate"] if cell else None),
                     "required_text": rate(cell["required_rate"] if cell else None),
-                    "ratio_text": format_percent(cell["ratio"] * 100, lang)
-                    if cell and cell["ratio"] is not None
-                    else NOT_AVAILABLE,
+                    "ratio_text": format_fraction(cell["ratio"] if cell else None, lang),
                     "deviation_text": format_percent(cell["deviation"], lang, RATE_DECIMALS)
                     if cell and cell["deviation"] is not None
                     else NOT_AVAILABLE,
