@@ -23,7 +23,7 @@ from indicators.reconcile import latest_status as latest_reconciliation
 from indicators.trajectory import TREND_MAX_POINTS, Direction, required_pace, target_from_base
 from indicators.vintage import explain_changes
 from ingest.catalogue import load_catalogue
-from report.charts import AREA_ALIASES, METHOD_ALIASES, STATUS_LEVELS, indicator_label
+from report.charts import AREA_ALIASES, METHOD_ALIASES, METHODS, STATUS_LEVELS, indicator_label
 from report.i18n import (
     NOT_AVAILABLE,
     check_lang,
@@ -770,12 +770,20 @@ def status_frame(
     Columns: indicator_id, indicator (name in lang), area, area_name, method (engine name), method_key
     (dashboard key), method_name, status, status_name, level (achieved/good/moderate/weak/away/none),
     reason, base_year, latest_year, target_year, target_value, as_of. One area per indicator: the first of
-    `areas` it is assessed for.
+    `areas` it is assessed for. Rows in the dashboard's order: the catalogue's display order (headline
+    indicators first, breakdowns after their parent), then the methods as the grid's columns.
     """
     check_lang(lang)
     frame = _primary_assessments(engine, areas, indicators)
+    catalogue = load_indicator_catalogue()
+    method_rank = {method: rank for rank, method in enumerate(METHODS)}
+
+    def order(r: Mapping[str, Any]) -> tuple[Any, ...]:
+        key = METHOD_ALIASES.get(r["method"], r["method"])
+        return (catalogue.display_key(r["indicator"]), method_rank.get(key, len(method_rank)), r["method"])
+
     rows = []
-    for r in frame.iter_rows(named=True):
+    for r in sorted(frame.iter_rows(named=True), key=order):
         key = METHOD_ALIASES.get(r["method"], r["method"])
         status = str(r["status"])
         rows.append(

@@ -215,6 +215,28 @@ def test_a_pace_ratio_reads_alike_in_the_table_the_tooltip_the_reason_and_the_cs
         assert download[ratio_header].to_list() == [58.9, 7.9]
 
 
+def test_the_council_status_table_follows_the_dashboard_order(loaded_engine: Engine) -> None:
+    """Sorted by id, the council table had opened with circular material use and 20 sector rows before the
+    headline emissions; it follows the dashboard: headline first, each breakdown after its parent, the
+    methods as the grid's columns."""
+    frame = rd.status_frame(loaded_engine, "sv")
+    indicators = list(dict.fromkeys(frame["indicator_id"]))
+    assert indicators[0] == "ghg_total"
+    dashboard = list(dict.fromkeys(rd.dashboard_frame(loaded_engine, "sv")["indicator_id"]))
+    assert [i for i in indicators if "." not in i] == [i for i in dashboard if i in indicators]
+    parents = {i.split(".")[0] for i in indicators if "." in i}
+    assert parents
+    for parent in parents:  # a breakdown's parts together, right after the parent's own row if it has one
+        places = [n for n, i in enumerate(indicators) if i.startswith(parent + ".")]
+        assert places == list(range(places[0], places[-1] + 1))
+        if parent in indicators:
+            assert indicators.index(parent) == places[0] - 1
+    methods = ["eurostat", "opensdg", "sdsn", "german", "linear"]
+    for indicator in indicators:
+        keys = frame.filter(pl.col("indicator_id") == indicator)["method_key"].to_list()
+        assert keys == [m for m in methods if m in keys]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 2. a trend below zero is not stated as a value
 
