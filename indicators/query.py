@@ -193,9 +193,12 @@ def catalogue(lang: str = "fi") -> pl.DataFrame:
 
 
 def municipalities() -> pl.DataFrame:
-    """Finnish municipalities: code (e.g. '049'), Finnish and Swedish name."""
+    """Finnish municipalities: code (e.g. '049'), Finnish, Swedish and English name (name_en as Statistics
+    Finland's English classification gives it: the Finnish name, or the Swedish one for nine municipalities,
+    e.g. Jakobstad for Pietarsaari)."""
     data = json.loads(MUNICIPALITIES_PATH.read_text(encoding="utf-8"))
-    return pl.DataFrame(data["municipalities"]).rename({"fi": "name_fi", "sv": "name_sv"})
+    rows = [(r["code"], r["fi"], r["sv"], r.get("en", r["fi"])) for r in data["municipalities"]]
+    return pl.DataFrame(rows, schema=["code", "name_fi", "name_sv", "name_en"], orient="row")
 
 
 def area_names(lang: str = "fi") -> dict[str, str]:
@@ -207,12 +210,12 @@ def area_names(lang: str = "fi") -> dict[str, str]:
 
 @cache
 def _area_names(lang: str) -> tuple[tuple[str, str], ...]:
-    column = "name_sv" if lang == "sv" else "name_fi"
+    column = f"name_{lang}"
     names = dict(municipalities().select("code", column).iter_rows())
     extra = {
         "fi": {"PKS": "Pääkaupunkiseutu", "FI": "Suomi", "EU27_2020": "EU-27"},
         "sv": {"PKS": "Huvudstadsregionen", "FI": "Finland", "EU27_2020": "EU-27"},
-        "en": {"PKS": "Helsinki region", "FI": "Finland", "EU27_2020": "EU-27"},
+        "en": {"PKS": "Helsinki capital region", "FI": "Finland", "EU27_2020": "EU-27"},
     }[lang]
     peers = {area: name for area, name in peer_names(lang).items() if area not in names}
     return tuple({**names, **extra, **peers}.items())

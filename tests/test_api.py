@@ -58,6 +58,19 @@ def test_compare_names_areas_in_each_language(loaded_engine: Engine) -> None:
         api.area_names("de")
 
 
+def test_english_names_are_statistics_finlands_english_ones() -> None:
+    """English had fallen back to the Finnish names: "Pedersören kunta", "Närpiö", "Pietarsaari". Statistics
+    Finland's English classification (kunta_1_20230101, lang=en) names nine municipalities in Swedish."""
+    en, fi, sv = (api.area_names(lang) for lang in ("en", "fi", "sv"))
+    assert (en["599"], en["545"], en["598"], en["499"]) == ("Pedersöre", "Närpes", "Jakobstad", "Korsholm")
+    assert (fi["599"], sv["599"]) == ("Pedersören kunta", "Pedersöre")
+    assert (en["049"], en["091"], en["478"]) == ("Espoo", "Helsinki", "Maarianhamina")  # as its list
+    assert en["PKS"] == "Helsinki capital region"
+    names = api.municipalities()
+    assert names.columns == ["code", "name_fi", "name_sv", "name_en"]
+    assert sum(names["name_en"] != names["name_fi"]) == 9
+
+
 def test_assessments_latest_and_catalogue(loaded_engine: Engine) -> None:
     latest = api.assessments("ghg_total", area="049", engine=loaded_engine)
     assert latest.height == 5 and latest["method"].n_unique() == 5

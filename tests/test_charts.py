@@ -1216,7 +1216,7 @@ def test_progress_dashboard_linear_method_engine_names_and_catalogue_names() -> 
     rows = pl.concat([frame, on_path.filter(pl.col("method") == "linear_trajectory_check")])
     expected = {
         "fi": ("Tasainen polku", "Jäljessä tavoitepolusta", "Kasvihuonekaasupäästöt"),
-        "sv": ("Jämn bana", "Efter målbanan", "Växthusgasutsläpp"),
+        "sv": ("Linjär bana", "Efter målbanan", "Växthusgasutsläpp"),
         "en": ("Linear path", "Behind the path", "Greenhouse gas emissions"),
     }
     for lang, (method, status, name) in expected.items():
