@@ -155,3 +155,28 @@ def test_no_report_chart_writes_text_below_the_body_size(loaded_engine: Engine) 
         chart, _ = build()
         _, smallest, _ = _svg_facts(chart.to_dict(validate=False))
         assert smallest >= body, (name, smallest)
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_freshness_labels_end_before_todays_rule_and_leave_its_date_clear(
+    loaded_engine: Engine, lang: str
+) -> None:
+    """On a phone the rows' names ran across the dashed rule of today and its squares, and the first name
+    ran into the "as of" date above the rule (sv: "Läge 7 dec. 2026" over "Borgmästaravtalet: …")."""
+    today = datetime.now(HELSINKI_TZ).date()
+    _, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+    scene = vlc.vegalite_to_scenegraph(weekly.phone_layout(layouts["data_freshness"]))
+    (rule,) = [r for r in _marks(scene, "rule") if r.get("strokeDash")]
+    texts = _marks(scene, "text")
+    as_of = next(n for n in texts if n.get("align") == "right")
+    labels = [n for n in texts if "·" in str(n["text"])]
+    assert len(labels) >= 10
+    size = 11
+    for label in labels:
+        lines = label["text"] if isinstance(label["text"], list) else str(label["text"]).split("\n")
+        widest = max(text_width(line, size) for line in lines)
+        assert label["x"] + widest < rule["x"], (lines, rule["x"])
+    # the date's line ends above the highest label's first line
+    top_label = min(n["y"] - (len(n["text"]) if isinstance(n["text"], list) else 1) * 13 for n in labels)
+    assert as_of["y"] <= top_label, (as_of["y"], top_label)

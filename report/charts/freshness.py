@@ -57,6 +57,8 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
 _LABEL_WRAP_PX: Final = 280
 _LINE_HEIGHT: Final = 13
 _PHONE_MARK: Final = 14  # a row's markers' height (px) in the phone's layout, its label above them
+_PHONE_RULE_GAP: Final = 10  # px between a phone's row label and the dashed rule of today
+_PHONE_TOP_PADDING: Final = 0.6  # rows' steps above the first row on a phone, for the "as of" date
 _SEVERITY: Final[Mapping[str, int]] = {"failed": 0, "never": 1, "late": 2, "due": 3, "fresh": 4}
 
 
@@ -229,7 +231,9 @@ def data_freshness(
         return alt.X(f"{field}:T", title=x_title, scale=x_scale, axis=axis)
 
     names = [str(r["dataset"]) for r in rows]
-    y = alt.Y("dataset:N", sort=names, title=None, axis=None if phone else _row_axis(names))
+    # a phone's: room above the first row's label for the "as of" date over the rule
+    y_scale = alt.Scale(paddingOuter=_PHONE_TOP_PADDING) if phone else alt.Undefined
+    y = alt.Y("dataset:N", sort=names, title=None, axis=None if phone else _row_axis(names), scale=y_scale)
     tips = [
         alt.Tooltip("dataset:N", title=t("label.dataset", lang)),
         alt.Tooltip("source:N", title=t("label.source", lang)),
@@ -308,7 +312,11 @@ def data_freshness(
     ]
     if phone:
         # the status is written after the name, above the row, not right of the plot
-        lines = {d["dataset"]: wrap_px(f"{d['dataset']} · {d['status']}", PHONE_PLOT_WIDTH) for d in data}
+        # wrapped to end left of the dashed rule of today, which they would cross
+        domain_lo, domain_hi = (date.fromisoformat(day[:10]) for day in x_scale.domain)
+        rule_px = (today - domain_lo).days / (domain_hi - domain_lo).days * PHONE_PLOT_WIDTH
+        room = max(rule_px - _PHONE_RULE_GAP, PHONE_PLOT_WIDTH / 2)
+        lines = {d["dataset"]: wrap_px(f"{d['dataset']} · {d['status']}", room) for d in data}
         above, step = labels_above(y, "dataset", lines, mark_px=_PHONE_MARK)
         layers = [*layers[:-1], above]
         chart = _layer(layers, meta, lang).properties(width=PHONE_PLOT_WIDTH, height=alt.Step(step))
