@@ -55,3 +55,18 @@ def one_line(error: BaseException) -> str:
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
+def error_reason(error: BaseException, *, env_prefix: str = "") -> str:
+    """Why, in one line: a validation error names each field (with env_prefix: as its environment
+    variable) and what is wrong with it, never the value given; anything else as one_line."""
+    from pydantic import ValidationError  # (only where an error is explained: pydantic stays unimported)
+
+    if isinstance(error, ValidationError):
+        fields = []
+        for detail in error.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in detail["loc"])
+            name = f"{env_prefix}{where.upper()}" if env_prefix else where
+            fields.append(f"{name}: {detail['msg']}")
+        return "; ".join(fields) or one_line(error)
+    return " ".join(one_line(error).split())

@@ -30,7 +30,7 @@ from ingest.freshness import freshness_rows
 from kestava.status import used_areas
 from storage import schema
 from storage.alert_state import AllClear, ClosedProblem, close_problems
-from storage.engine import autocommit, once_more
+from storage.engine import autocommit, is_secret_parameter, once_more
 
 __all__ = [
     "HELSINKI",
@@ -127,19 +127,24 @@ def secret_values(environ: Mapping[str, str] | None = None, extra_names: Iterabl
 
 
 def url_password(url: str) -> list[str]:
-    """The secrets of a database URL: its password as given and as written in a URL (percent-encoded);
+    """The secrets of a database URL: its password, in its user part or as a query parameter
+    (`?password=…`, storage.engine.is_secret_parameter), as given and as written in a URL (percent-encoded);
     a URL that cannot be parsed is a secret whole (where its password is cannot be told)."""
     url = url.strip()
     if not url:
         return []
     try:
-        password = make_url(url).password
+        parsed = make_url(url)
     except Exception:
         return [url] if len(url) >= _MIN_SECRET_LENGTH else []
-    if not password:
-        return []
-    text = str(password)
-    forms = {text, quote(text, safe=""), quote_plus(text)}
+    query = [
+        value
+        for name, given in parsed.query.items()
+        if is_secret_parameter(name)
+        for value in ((given,) if isinstance(given, str) else given)
+    ]
+    texts = [str(secret) for secret in (parsed.password, *query) if secret]
+    forms = {form for text in texts for form in (text, quote(text, safe=""), quote_plus(text))}
     return sorted((form for form in forms if len(form) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
 
 

@@ -19,7 +19,7 @@ import typer
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from common.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError
+from common.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError, error_reason
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -59,9 +59,10 @@ def explain(error: Exception) -> tuple[int, str]:
             f"cannot use the database at {safe_url(get_settings().resolved_database_url())}: {first} "
             "(check KESTAVA_DATABASE_URL; `kestava migrate` creates or upgrades a database)"
         )
-    if module.startswith("pydantic"):
-        lines = str(error).strip().splitlines()
-        return EXIT_USAGE, f"invalid settings or catalogue: {' '.join(line.strip() for line in lines[:3])}"
+    if module.startswith("pydantic"):  # each field by its environment variable where it is a setting
+        settings = getattr(error, "title", "") == "Settings"
+        what = "invalid settings" if settings else "invalid settings or catalogue"
+        return EXIT_USAGE, f"{what}: {error_reason(error, env_prefix='KESTAVA_' if settings else '')}"
     if isinstance(error, OSError):
         where = f"{error.filename}: " if error.filename else ""
         return EXIT_USAGE, f"cannot read or write {where}{error.strerror or error}"
@@ -793,7 +794,7 @@ def accept_command(
     from ingest.acceptance import AcceptError, accept
     from ingest.catalogue import load_catalogue
     from kestava.status import when
-    from storage.engine import open_database
+    from storage.engine import open_existing_database
     from storage.locks import BusyError
     from storage.rawstore import RawStore
     from storage.rejections import RejectionLookupError, rejections
@@ -804,7 +805,8 @@ def accept_command(
         raise typer.BadParameter(
             "say why the change is real (recorded with the acceptance)", param_hint="--why"
         )
-    engine = open_database() if snapshot is None else writing_database()
+    # the list only reads: a database that is not there is an error (a mistyped URL), never made
+    engine = open_existing_database() if snapshot is None else writing_database()
     try:
         if snapshot is None:
             table = Table(title=f"Rejected payloads of {dataset} (times Europe/Helsinki)")

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
+from common.errors import KestavaError
 from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
@@ -593,6 +594,14 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
             console.print(f"  {line}", markup=False)
 
 
+def _unreadable(error: Exception) -> bool:
+    """Whether an error means the status cannot be read (the database unreachable, missing or of another
+    schema, its file unreadable), not a bug."""
+    return isinstance(error, (KestavaError, OSError)) or type(error).__module__.startswith(
+        ("sqlalchemy", "psycopg")
+    )
+
+
 def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     lang: Annotated[
@@ -611,11 +620,19 @@ def status_command(
         finally:
             engine.dispose()
     except Exception as error:
-        message = f"status unknown: cannot read {safe_url(url)}: {type(error).__name__}: {error}"
+        if not _unreadable(error):
+            raise  # a bug: the command line's handler says so in one line (exit 3)
+        cause = getattr(error, "orig", None) or error
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        message = (
+            f"status unknown: {error}"  # its own message names the database and what to do
+            if isinstance(error, KestavaError)
+            else f"status unknown: cannot read {safe_url(url)}: {first} (check KESTAVA_DATABASE_URL)"
+        )
         if as_json:
             sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")
         else:
-            Console(stderr=True).print(message, style="red", markup=False)
+            Console(stderr=True).print(f"error: {message}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(code=EXIT_UNKNOWN) from None
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n")

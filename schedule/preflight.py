@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pydantic import ValidationError
 from sqlalchemy import create_engine
 
-from common.errors import one_line
+from common.errors import error_reason
 from common.secrets import redact
 from kestava.alerts import Alerter, AlertSettings, Problem
 from schedule.alert_ledger import AlertLedger, ledger_path
@@ -28,19 +28,6 @@ class StartupError(Exception):
         self.problem = problem
 
 
-def reason(error: BaseException, *, env_prefix: str = "") -> str:
-    """Why, in one line: a validation error names each field (with env_prefix: as its environment
-    variable) and what is wrong with it, never the value given; anything else as common.errors.one_line."""
-    if isinstance(error, ValidationError):
-        fields = []
-        for detail in error.errors(include_url=False, include_input=False):
-            where = ".".join(str(part) for part in detail["loc"])
-            name = f"{env_prefix}{where.upper()}" if env_prefix else where
-            fields.append(f"{name}: {detail['msg']}")
-        return "; ".join(fields) or one_line(error)
-    return " ".join(one_line(error).split())
-
-
 @contextmanager
 def step(
     what: str, secrets: Sequence[str], *, problem: tuple[str, str] = CONFIGURATION, env_prefix: str = ""
@@ -51,7 +38,7 @@ def step(
     except StartupError:
         raise
     except Exception as error:
-        message = redact(f"{what}: {reason(error, env_prefix=env_prefix)}", secrets)
+        message = redact(f"{what}: {error_reason(error, env_prefix=env_prefix)}", secrets)
         raise StartupError(message, problem) from error
 
 
@@ -74,7 +61,9 @@ def refuse(
     try:
         settings = AlertSettings()
     except ValidationError as invalid:
-        log.error("no alert sent: the alert settings are invalid: %s", reason(invalid, env_prefix="KESTAVA_"))
+        log.error(
+            "no alert sent: the alert settings are invalid: %s", error_reason(invalid, env_prefix="KESTAVA_")
+        )
         return
     # no database to record it in: sent as the start's database outage is (schedule.startup)
     alerter = Alerter(

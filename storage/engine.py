@@ -48,14 +48,24 @@ def parse_url(url: str | URL) -> URL:
         ) from None
 
 
+def is_secret_parameter(name: str) -> bool:
+    """Whether a URL query parameter holds a secret: libpq's `password` and `sslpassword` (a password may be
+    given as `?password=…` instead of `user:password@`), or any parameter named for a secret or token."""
+    lowered = name.lower()
+    return any(word in lowered for word in ("password", "secret", "token", "passphrase"))
+
+
 def safe_url(url: str | Engine) -> str:
-    """The URL with any password masked, for logs and messages; never raises (a URL that cannot be
-    parsed is not repeated at all)."""
+    """The URL with any password masked, in its user part and in its query (is_secret_parameter), for logs
+    and messages; never raises (a URL that cannot be parsed is not repeated at all)."""
     try:
         parsed = url.url if isinstance(url, Engine) else make_url(url)
     except (ArgumentError, ValueError):
         return UNREADABLE_URL
-    return parsed.render_as_string(hide_password=True)
+    hidden = {name: "***" for name in parsed.query if is_secret_parameter(name)}
+    if hidden:
+        parsed = parsed.update_query_dict(hidden)
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def create_db_engine(url: str | URL, *, pre_ping: bool = True, isolation_level: str | None = None) -> Engine:
@@ -74,9 +84,15 @@ def create_db_engine(url: str | URL, *, pre_ping: bool = True, isolation_level: 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if isolation_level is not None:
-        return create_engine(parsed, pool_pre_ping=pre_ping, isolation_level=isolation_level)
-    return create_engine(parsed, pool_pre_ping=pre_ping)
+    options: dict[str, Any] = {} if isolation_level is None else {"isolation_level": isolation_level}
+    try:
+        return create_engine(parsed, pool_pre_ping=pre_ping, **options)
+    except (ModuleNotFoundError, ArgumentError) as error:  # a driver not installed, a dialect unknown
+        raise DatabaseUrlError(
+            f"the database URL (KESTAVA_DATABASE_URL or --database-url) names {parsed.drivername!r}, which "
+            f"this tracker cannot use ({error}); use postgresql+psycopg://user@host:5432/kestava "
+            "(psycopg 3, installed with the tracker) or sqlite:///data/kestava.sqlite3"
+        ) from None
 
 
 def autocommit(engine: Engine, *, ping: bool = True) -> Connection:

@@ -565,6 +565,27 @@ def test_only_the_database_urls_password_is_a_secret(url: str, password: str | N
     assert secret_values({"KESTAVA_DATABASE_URL": unparsable}) == [unparsable]  # whole, when unreadable
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:5999/x?password=s3cret-pw",
+        "postgresql+psycopg://postgres@db.example/x?sslmode=require&password=s3cret-pw",
+        "postgresql+psycopg://postgres@db.example/x?sslpassword=s3cret-pw&application_name=kestava",
+    ],
+)
+def test_a_password_given_as_a_query_parameter_is_a_secret_too(url: str) -> None:
+    """libpq takes `?password=…` as well as `user:password@`: the audit found it repeated in the CLI's
+    errors, the scheduler's log and its alert ("cannot open its database …?password=s3cret")."""
+    shown = safe_url(url)
+    assert "s3cret-pw" not in shown and "password=***" in shown
+    assert shown.startswith("postgresql+psycopg://postgres@") and "/x?" in shown  # the database named
+    assert "sslmode=require" in safe_url(url) or "sslmode" not in url
+    assert url_password(url) == ["s3cret-pw"]
+    assert redact(f"cannot open {url}", secret_values({"KESTAVA_DATABASE_URL": url})) == (
+        f"cannot open {url.replace('s3cret-pw', '***')}"
+    )
+
+
 def test_an_alert_goes_out_when_its_state_cannot_be_recorded_once_a_day_and_its_all_clear_too(
     httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:

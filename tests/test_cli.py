@@ -160,7 +160,9 @@ def test_bad_arguments_get_clear_errors(data_dir: Path, args: list[str], message
     assert message in clean(result.output)
 
 
-@pytest.mark.parametrize("command", [["status"], ["sources"], ["export", "ghg_total"]])
+@pytest.mark.parametrize(
+    "command", [["status"], ["sources"], ["export", "ghg_total"], ["accept", "hsy_emissions"]]
+)
 def test_read_only_commands_never_create_a_database(data_dir: Path, command: list[str]) -> None:
     result = runner.invoke(app, command)
     assert result.exit_code == EXIT_USAGE, result.output
@@ -282,6 +284,34 @@ def test_the_scheduler_on_a_malformed_database_url_logs_one_error_and_exits_1(tm
     assert done.returncode == EXIT_FAILED, done.stderr
     assert "Traceback" not in done.stderr and "topsecret" not in done.stderr + done.stdout
     assert "cannot open <a database URL that cannot be parsed>: DatabaseUrlError" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["ingest", "--offline", "eurostat_sdg_13_10"], ["sources"], ["migrate"]])
+def test_a_database_driver_that_is_not_installed_is_a_settings_error_not_a_bug(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`postgresql+psycopg2://` (psycopg 2, not installed: the tracker uses psycopg 3) had ended in
+    "unexpected error: ModuleNotFoundError … (a bug)", exit 3."""
+    monkeypatch.setenv("KESTAVA_DATABASE_URL", "postgresql+psycopg2://postgres:topsecret@127.0.0.1/x")
+    get_settings.cache_clear()
+    result = runner.invoke(app, command)
+    assert result.exit_code == EXIT_USAGE, result.output
+    output = clean(result.output)
+    assert "names 'postgresql+psycopg2', which this tracker cannot use" in output
+    assert "use postgresql+psycopg://" in output and "topsecret" not in output and "a bug" not in output
+
+
+def test_an_invalid_setting_is_named_by_its_variable_without_its_value(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It had named pydantic's field and echoed the value ("job_time_limit_min … input_value='x7q'")."""
+    monkeypatch.setenv("KESTAVA_JOB_TIME_LIMIT_MIN", "x7q")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == EXIT_USAGE, result.output
+    output = clean(result.output)
+    assert "invalid settings: KESTAVA_JOB_TIME_LIMIT_MIN: Input should be a valid number" in output
+    assert "x7q" not in output and "input_value" not in output
 
 
 def test_unwritable_output_is_a_usage_error(data_dir: Path) -> None:

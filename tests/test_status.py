@@ -295,6 +295,13 @@ def test_status_command_unreachable_database(settings_for: Any) -> None:
     document = json.loads(result.stdout)
     assert document["ok"] is False and "status unknown" in document["error"]
     assert "topsecret" not in result.output
+    # one line, saying what to check: not the driver's class name, its hint lines and SQLAlchemy's link
+    assert "\n" not in document["error"] and "KESTAVA_DATABASE_URL" in document["error"]
+    assert "OperationalError" not in document["error"] and "sqlalche.me" not in document["error"]
+    plain = invoke()
+    assert plain.exit_code == 2
+    assert plain.output.startswith("error: status unknown: cannot read postgresql+psycopg://nobody:***@")
+    assert plain.output.count("\n") == 1 and "topsecret" not in plain.output
 
 
 def test_json_timestamps_are_utc() -> None:
