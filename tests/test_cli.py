@@ -421,9 +421,9 @@ def test_areas_are_accepted_by_name(data_dir: Path) -> None:
 def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
     assert runner.invoke(app, ["ingest", "hsy_emissions"]).exit_code == 0
     expected = {
-        "fi": ("Aineistot (ajat Suomen aikaa)", "Viimeisin haku", "ONGELMIA ("),
-        "sv": ("Datamängder (tider i finsk tid)", "Senaste hämtning", "PROBLEM ("),
-        "en": ("Datasets (times Europe/Helsinki)", "Last fetch", "PROBLEMS ("),
+        "fi": ("Aineistot (ajat Suomen aikaa)", "Viimeisin onnistunut haku", "ONGELMIA ("),
+        "sv": ("Datamängder (tider i finsk tid)", "Senaste lyckade hämtning", "PROBLEM ("),
+        "en": ("Datasets (times Europe/Helsinki)", "Last successful fetch", "PROBLEMS ("),
     }
     for lang, (title, fetch, problems) in expected.items():
         sources = runner.invoke(app, ["sources", "--lang", lang])
