@@ -274,6 +274,7 @@ class _Call:
         self.safe_url = display_url(spec.url, spec.params, self.secrets)
         self.field = f"{spec.method} {self.safe_url}"
         self.started: float | None = None  # LiveFetcher's clock at the first attempt (its deadline's start)
+        self.last_failure: str | None = None  # why the attempt before the current one failed (retried)
 
     def error(self, expected: str, got: str | None = None, *, status: int | None = None) -> HttpError:
         return HttpError(
@@ -429,6 +430,7 @@ class LiveFetcher:
     def _log_retry(self, call: _Call, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         description = exc.description if isinstance(exc, _TransientError) else type(exc).__name__
+        call.last_failure = scrub(description, call.secrets)
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         logger.warning(
             "%s %s: attempt %d of %d failed (%s); retrying in %.1f s",
@@ -455,7 +457,8 @@ class LiveFetcher:
 
     def _attempt(self, call: _Call, content: bytes | None, conditional: bool = True) -> Payload:
         """One attempt: raises _TransientError (retried), HttpError / ValidationError (final) or returns."""
-        self._check_deadline(call, "no successful answer yet, the attempts and their waits took it:")
+        before = f" (the last attempt: {call.last_failure})" if call.last_failure else ""
+        self._check_deadline(call, f"no successful answer yet{before}; the attempts and their waits took it")
         headers: dict[str, str] = {}
         if call.accept is not None:
             headers["Accept"] = call.accept
@@ -481,6 +484,7 @@ class LiveFetcher:
                 params=list(call.spec.params),
                 content=content,
                 headers=headers,
+                timeout=self._attempt_timeout(call),
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as exc:
             failure = call.error("a valid http(s) URL", type(exc).__name__)
@@ -502,7 +506,7 @@ class LiveFetcher:
             # Type name only: h11's message may quote an offending header value.
             failure = call.error("a request the client can send", type(exc).__name__)
         except httpx.TimeoutException as exc:
-            failure = _TransientError(self._describe_timeout(exc))
+            failure = _TransientError(_describe_timeout(exc))
         except httpx.TransportError as exc:
             failure = _TransientError(scrub(_describe_transport(exc), call.secrets))
         except httpx.HTTPError as exc:
@@ -569,16 +573,23 @@ class LiveFetcher:
             final_url=final_url,
         )
 
-    def _describe_timeout(self, exc: httpx.TimeoutException) -> str:
-        """A timeout in plain words: what did not come within how long."""
+    def _attempt_timeout(self, call: _Call) -> httpx.Timeout:
+        """The client's timeouts, each cut to what is left of the request's deadline: a server that sends
+        nothing at all is given up at the deadline, not after a whole read timeout past it."""
         timeout = self._client.timeout
-        if isinstance(exc, httpx.ConnectTimeout):
-            return f"no connection within {timeout.connect} s (timed out: ConnectTimeout)"
-        if isinstance(exc, httpx.ReadTimeout):
-            return f"no answer within {timeout.read} s (timed out: ReadTimeout)"
-        if isinstance(exc, httpx.WriteTimeout):
-            return f"the request could not be sent within {timeout.write} s (timed out: WriteTimeout)"
-        return f"timed out waiting for a free connection ({type(exc).__name__})"
+        if self._deadline is None or call.started is None:
+            return timeout
+        left = max(self._deadline - (self._clock() - call.started), 0.001)
+
+        def cut(seconds: float | None) -> float:
+            return left if seconds is None else min(seconds, left)
+
+        return httpx.Timeout(
+            connect=cut(timeout.connect),
+            read=cut(timeout.read),
+            write=cut(timeout.write),
+            pool=cut(timeout.pool),
+        )
 
     def _send(self, call: _Call, request: httpx.Request) -> httpx.Response:
         """Send, following redirects by hand; secret headers are dropped when the origin changes."""
@@ -664,6 +675,26 @@ class LiveFetcher:
         except (KeyError, LookupError, OSError, ValueError):
             return None
         return body if hashlib.sha256(body).hexdigest() == sha256 else None
+
+
+def _describe_timeout(exc: httpx.TimeoutException) -> str:
+    """A timeout in plain words: what did not come within how long (the attempt's own timeouts)."""
+    try:
+        limits: Mapping[str, float | None] = exc.request.extensions.get("timeout", {})
+    except RuntimeError:  # no request attached
+        limits = {}
+
+    def within(phase: str) -> str:
+        seconds = limits.get(phase)
+        return "in time" if seconds is None else f"within {seconds:.3g} s"
+
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection {within('connect')} (timed out: ConnectTimeout)"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"no answer {within('read')} (timed out: ReadTimeout)"
+    if isinstance(exc, httpx.WriteTimeout):
+        return f"the request could not be sent {within('write')} (timed out: WriteTimeout)"
+    return f"timed out waiting for a free connection ({type(exc).__name__})"
 
 
 def _describe_transport(exc: httpx.TransportError) -> str:

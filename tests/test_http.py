@@ -598,3 +598,25 @@ def test_the_deadline_covers_every_attempt_and_its_wait(httpserver: HTTPServer, 
         fetcher.get("statfin_population", httpserver.url_for("/busy"))
     assert "deadline of 0.5 s" in str(caught.value)
     assert len(httpserver.log) == 1  # the second attempt would start after the deadline
+
+
+def test_a_server_that_sends_nothing_is_given_up_at_the_deadline_with_the_reason(
+    httpserver: HTTPServer, make_fetcher: Make
+) -> None:
+    """Without headers, the read timeout (here 5 s) governed: a deadline of 1 s was cut at 31 s in the audit,
+    and its message ("within the request's deadline of 4 s … after 31.1 s") dropped why."""
+
+    def silent(_request: Request) -> Response:
+        time.sleep(3.0)
+        return Response("late", content_type="text/csv")
+
+    httpserver.expect_request("/silent").respond_with_handler(silent)
+    fetcher = make_fetcher(deadline=1.0, timeout=5.0, max_attempts=3, clock=time.monotonic, sleep=time.sleep)
+    started = time.monotonic()
+    with pytest.raises(HttpError) as caught:
+        fetcher.get("hsy_emissions", httpserver.url_for("/silent"))
+    took = time.monotonic() - started
+    assert took < 2.0, took
+    message = str(caught.value)
+    assert "deadline of 1 s" in message
+    assert "the last attempt: no answer within" in message and "ReadTimeout" in message
