@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -123,7 +124,9 @@ def test_status_reports_success_failure_staleness_and_next_runs(engine: Engine, 
     ]
     document = json.loads(json.dumps(report.to_dict()))
     assert document["ok"] is False and document["today"] == "2026-03-10"
-    assert document["datasets"][0]["next_run"] == "2026-03-16T06:15:00+02:00"
+    assert (
+        document["datasets"][0]["next_run"] == "2026-03-16T04:15:00+00:00"
+    )  # in UTC, as every time of --json
     assert document["datasets"][0]["last_success"].endswith("+00:00")
 
 
@@ -311,6 +314,9 @@ def test_json_timestamps_are_utc() -> None:
         "d": "2026-01-01",
     }
     assert status._jsonable([datetime(2026, 1, 1, tzinfo=UTC)]) == ["2026-01-01T00:00:00+00:00"]
+    # the scheduler's next run is kept in Helsinki's time: written in UTC as every other time
+    helsinki = datetime(2026, 12, 7, 15, 36, tzinfo=ZoneInfo("Europe/Helsinki"))
+    assert status._jsonable({"next_run": helsinki}) == {"next_run": "2026-12-07T13:36:00+00:00"}
 
 
 def test_status_in_finnish_and_swedish_names_outcomes_and_problems_in_that_language(
