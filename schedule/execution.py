@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -17,6 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from common.errors import one_line
 from common.secrets import redact
 from kestava.alerts import RETRY_TRIGGER, Problem, check_run
 from schedule.runtime import Runtime, _in_flight, _skip
@@ -66,11 +67,13 @@ def _retrying(runtime: Runtime, job: str, **options: Any) -> Retrying:
 
     def before_sleep(state: RetryCallState) -> None:
         assert state.next_action is not None
+        failed = state.outcome.exception() if state.outcome is not None else None
         log.warning(
-            "%s: attempt %d of %d did not succeed; retrying in %.1f s",
+            "%s: attempt %d of %d did not succeed%s; retrying in %.1f s",
             job,
             state.attempt_number,
             runtime.retry_attempts,
+            f" ({why(failed, runtime.secrets)})" if failed is not None else "",
             state.next_action.sleep,
             extra={"job": job, "outcome": "retry"},
         )
@@ -89,21 +92,37 @@ def _pause(runtime: Runtime, seconds: float) -> None:
     runtime.stop.wait(seconds)
 
 
+def why(error: BaseException, secrets: Sequence[str]) -> str:
+    """An error in one line, secrets masked: a database error as its driver's first line (common.errors.
+    one_line), without SQLAlchemy's statement, parameters and link; anything else as "Type: message"."""
+    text = one_line(error) if _is_database_error(error) else f"{type(error).__name__}: {error}"
+    return redact(text, secrets)
+
+
+def _is_database_error(error: BaseException) -> bool:
+    return type(error).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3"))
+
+
 def _guarded(runtime: Runtime, job: str, body: Callable[[], str], dataset: str | None = None) -> str:
-    """Run a job's body unless the scheduler is stopping; anything it raises is logged and alerted."""
+    """Run a job's body unless the scheduler is stopping; anything it raises is logged and alerted: a
+    database error in one line saying the job could not use the database (its traceback with --verbose),
+    anything else as a crash with its traceback."""
     if runtime.stop.is_set():
         return _skip(job)
     with _in_flight(job):
         try:
             return body()
         except Exception as error:  # e.g. the database is unreachable: never take the scheduler down
-            message = redact(f"{type(error).__name__}: {error}", runtime.secrets)
-            log.exception(
-                "%s: crashed: %s", job, message, extra={"job": job, "dataset": dataset, "outcome": "failed"}
-            )
-            runtime.alerter.problem(
-                Problem("failing", job, f"{job} crashed: {message}", dataset=dataset, job=job)
-            )
+            message = why(error, runtime.secrets)
+            extra = {"job": job, "dataset": dataset, "outcome": "failed"}
+            if _is_database_error(error):
+                log.error("%s: could not use the database: %s", job, message, extra=extra)
+                log.debug("the database error's traceback", exc_info=error)
+                text = f"{job} could not use the database: {message}"
+            else:
+                log.exception("%s: crashed: %s", job, message, extra=extra)
+                text = f"{job} crashed: {message}"
+            runtime.alerter.problem(Problem("failing", job, text, dataset=dataset, job=job))
             return "failed"
 
 
@@ -149,7 +168,7 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
         try:
             work()
         except Exception as error:
-            message = redact(f"{type(error).__name__}: {error}", runtime.secrets)
+            message = why(error, runtime.secrets)
             finish_run(runtime.engine, run_id, "failed", error=message)
             log.error(
                 "%s: attempt %d failed: %s", job, attempts, message, extra={"job": job, "outcome": "failed"}
@@ -167,5 +186,5 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
     try:
         retrying(attempt)
     except Exception as error:
-        return "failed", redact(f"{type(error).__name__}: {error}", runtime.secrets)
+        return "failed", why(error, runtime.secrets)
     return "success", None

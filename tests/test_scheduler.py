@@ -26,10 +26,11 @@ from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.cron import CronTrigger
+from psycopg.errors import ReadOnlySqlTransaction
 from pytest_httpserver import HTTPServer
 from rich.console import Console
 from sqlalchemy import Engine, create_engine, event, func, literal, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InternalError
 from werkzeug import Request, Response
 
 import scheduler
@@ -234,6 +235,12 @@ class Work:
         outcome = planned.pop(0) if planned else "unchanged"
         if outcome == "raise":
             raise ConnectionError("database unreachable (password=hunter2-secret)")
+        if outcome == "read_only":  # as psycopg answers a write on a read-only database, through SQLAlchemy
+            raise InternalError(
+                "WITH run AS (INSERT INTO job_run (job, started_at) VALUES (%(job)s, now())) SELECT 1",
+                {"job": f"ingest:{dataset_id}"},
+                ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction"),
+            )
         if outcome == "busy":
             return DatasetOutcome(dataset_id, "busy", 0.0, error="busy")
         added = 3 if outcome == "success" else 0
@@ -423,6 +430,28 @@ def test_a_crashing_job_is_logged_and_alerted_not_raised(
     assert alert.key == "failing:ingest:c" and "crashed: ConnectionError" in alert.message
     assert "hunter2-secret" not in alert.message
     assert "ingest:c: crashed" in caplog.text
+
+
+def test_a_job_the_database_refuses_is_one_line_saying_so_not_a_crash_with_its_sql(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only database had filled the log with four SQL statements and their parameters, the retries
+    had said "did not succeed" without why, and the alert had read "ingest:x crashed: InternalError …
+    [SQL: …]"."""
+    work = Work(outcomes={"c": ["read_only"] * 3})
+    _runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    with caplog.at_level(logging.DEBUG, logger="scheduler"):
+        assert scheduler.run_ingest_job("c") == "failed"
+    reason = "ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction"
+    (alert,) = channel.alerts
+    assert alert.key == "failing:ingest:c"
+    assert alert.message.startswith(f"ingest:c could not use the database: {reason}")
+    assert "[SQL" not in alert.message and "INSERT INTO job_run" not in alert.message
+    retried = [r.getMessage() for r in caplog.records if "did not succeed" in r.getMessage()]
+    assert retried and all(f"did not succeed ({reason})" in line for line in retried)
+    shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not any("[SQL" in r.getMessage() or r.exc_info for r in shown)
+    assert f"ingest:c: could not use the database: {reason}" in caplog.text
 
 
 def test_compute_only_after_changes_and_catches_up_what_is_pending(
