@@ -1778,8 +1778,11 @@ def _finish_report(report: _StartedReport) -> ReportResult:
             lang=lang,
             title=title,
             kind=period.kind,
+            # a week still going (compiled on its Monday) reports the seven days before the compile time
             period_line=t(
-                "report.period_line",
+                "report.period_line_open_week"
+                if period.kind == "week" and not is_closed(period)
+                else "report.period_line",
                 lang,
                 start=format_date(period.first_day, lang),
                 end=format_date(period.last_day, lang),

@@ -1102,6 +1102,18 @@ def test_changes_are_computed_once_for_all_languages(one_run: OneRun) -> None:
         )
         assert re.search(heading, text), (lang, text[:2000])
         assert t("report.changes_heading_week", lang, week=one_run.period.number) not in text
+        # the line under the title says so too: "Period 7–13 Dec · Compiled 7 Dec" beside the changes of
+        # 30 Nov to 7 Dec had read as if the report covered the week it names
+        compiled = re.escape(
+            t("report.period_line_open_week", lang, start="@", end="@", generated="@")
+        ).replace("@", "[^<]+?")
+        assert re.search(compiled, text), lang
+        assert not re.search(
+            re.escape(t("report.period_line", lang, start="@", end="@", generated="@")).replace(
+                "@", "[^<]+?"
+            ),
+            text,
+        )
 
 
 def test_one_run_says_one_compile_time_in_every_language(one_run: OneRun) -> None:
