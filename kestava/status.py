@@ -519,10 +519,12 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
         return [t(f"cli_status.{key}", lang) for key in keys]
 
     datasets = Table(title=t("cli_status.title_datasets", lang, date=report.today))
-    for name in words(
-        "dataset", "state", "latest_period", "last_success", "last_failure", "error", "next_run"
+    # the id whole on its line (cron's 80 columns had cut "hsy_emiss" / "ions"); the other cells fold, so
+    # that nothing of them is lost
+    for n, name in enumerate(
+        words("dataset", "state", "latest_period", "last_success", "last_failure", "error", "next_run")
     ):
-        datasets.add_column(name, overflow="fold")
+        datasets.add_column(name, overflow="fold", no_wrap=n == 0)
     not_scheduled = t("cli_status.not_scheduled", lang)
     for d in report.datasets:
         datasets.add_row(
@@ -536,8 +538,8 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
         )
     console.print(datasets)
     jobs = Table(title=t("cli_status.title_jobs", lang))
-    for name in words("job", "last_outcome", "started", "finished", "error", "next_run"):
-        jobs.add_column(name, overflow="fold")
+    for n, name in enumerate(words("job", "last_outcome", "started", "finished", "error", "next_run")):
+        jobs.add_column(name, overflow="fold", no_wrap=n == 0)
     never_run, overdue, retired = words("never_run", "overdue", "retired")
     for j in report.jobs:
         style = "white" if j.retired else "red" if not j.ok else "green" if j.last_outcome else "white"

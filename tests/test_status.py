@@ -557,3 +557,24 @@ def test_a_failure_recorded_for_want_of_data_never_loaded_shows_as_waiting_once_
         status.render(report, Console(file=out, width=250, color_system=None), lang)
         shown = out.getvalue()
         assert title in shown and indicator in shown and datasets[0] in shown, (lang, shown)
+
+
+def test_status_at_cron_mails_80_columns_keeps_each_id_whole(engine: Engine, raw_store: RawStore) -> None:
+    """At 80 columns (cron's mail) the ids had been cut mid-word ("hsy_emiss" / "ions")."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    long_id = "eurostat_urb_cenv_emissions"
+    wide = catalogue(lag_days=3650)
+    wide = wide.model_copy(
+        update={"datasets": {long_id: wide.datasets["alpha"].model_copy(update={"id": long_id})}}
+    )
+    record(engine, f"ingest:{long_id}", "failed", error="HTTP 503 Service Unavailable", dataset=long_id)
+    report = status_report(engine, wide, today=TODAY)
+    out = StringIO()
+    status.render(report, Console(file=out, width=80, color_system=None), "en")
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for whole in (long_id, f"ingest:{long_id}"):
+        assert any(f"│ {whole} " in line for line in lines), (whole, out.getvalue())
