@@ -790,8 +790,9 @@ def _failing(alerter: Alerter, job: str, error: str | None, dataset: str | None)
             Problem(
                 "failing",
                 job,
-                f"{job} has failed {failures} run{'s' if failures != 1 else ''} in a row, since {since}. "
-                f"Last error: {error or 'unknown'}",
+                # "since", not "in a row": rejected and busy runs between the failures are not counted
+                f"{job} has failed {failures} run{'s' if failures != 1 else ''} since {since}, none "
+                f"succeeding in between. Last error: {error or 'unknown'}",
                 dataset=dataset,
                 job=job,
             )

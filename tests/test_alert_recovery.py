@@ -249,7 +249,10 @@ def test_a_failure_of_a_weekly_job_is_alerted_a_day_after_it_not_at_its_next_run
     clock.now = T0 + timedelta(hours=24, minutes=1)  # the daily health check, a day later
     kestava.alerts.alert_failing_jobs(alerter)
     (alert,) = channel.alerts
-    assert alert.key == "failing:ingest:a" and "1 run in a row, since 2026-03-10 11:00" in alert.message
+    assert (
+        alert.key == "failing:ingest:a"
+        and "1 run since 2026-03-10 11:00 EET, none succeeding in between" in alert.message
+    )
     assert "HTTP 401" in alert.message
 
 

@@ -395,7 +395,11 @@ def test_check_run_alerts_after_n_failed_runs_and_clears(engine: Engine, httpser
     record(engine, job, "failed", error="HTTP 503")
     check_run(alerter, job, "failed", "HTTP 503", dataset="fingrid_emission_factor")
     (alert,) = posted(httpserver)
-    assert alert["key"] == f"failing:{job}" and "failed 2 runs in a row" in alert["message"]
+    assert (
+        alert["key"] == f"failing:{job}"
+        and "failed 2 runs since " in alert["message"]
+        and "none succeeding in between" in alert["message"]
+    )
     assert "HTTP 503" in alert["message"]
 
     record(engine, job, "rejected", error="bad JSON")

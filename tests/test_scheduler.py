@@ -340,7 +340,7 @@ def test_failed_ingest_is_retried_with_backoff_and_alerted(
     scheduler.run_ingest_job("a")
     scheduler.run_ingest_job("a")
     (alert,) = channel.alerts
-    assert alert.key == "failing:ingest:a" and "failed 2 runs in a row" in alert.message
+    assert alert.key == "failing:ingest:a" and "failed 2 runs since " in alert.message
     work.outcomes["a"] = ["unchanged"]
     assert scheduler.run_ingest_job("a") == "unchanged"
     assert [a.state for a in channel.alerts] == ["problem", "resolved"]
