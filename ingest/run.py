@@ -15,14 +15,14 @@ from sqlalchemy.exc import DBAPIError
 
 from common.errors import DataError
 from common.payload import Fetcher, Payload
-from ingest.acceptance import check_before_load
+from ingest.acceptance import check_before_load, check_complete_unless_accepted, keep_refused
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
-from ingest.completeness import check_complete
 from ingest.connector import parse_flagged
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.loading import load_parsed
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
+from ingest.plausibility import PlausibilityError
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher, snapshot_manifest
 from storage.alert_state import AllClear, ClosedProblem
@@ -41,7 +41,7 @@ from storage.locks import (
     job_lock,
     record_unchanged_if_current,
 )
-from storage.rawstore import RawStore
+from storage.rawstore import RawStore, RawStoreError
 from storage.validators import DbValidatorCache
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class DatasetOutcome:
     not_modified: int = 0
     # the problems closed with the run's record (ingest's all_clear); None: no all-clear was made with it
     cleared: tuple[ClosedProblem, ...] | None = None
+    # failed because the raw store could not be written (a storage failure, not the data's)
+    storage_error: RawStoreError | None = None
 
     @property
     def ok(self) -> bool:
@@ -201,7 +203,7 @@ def _ingest_locked(
                 not_modified=not_modified,
             )
         frame = parse_flagged(connector, spec, payloads)
-        check_complete(engine, spec, payloads, frame, reader_version=connector.reader_version)
+        check_complete_unless_accepted(engine, spec, payloads, frame, connector.reader_version)
         check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
         result = load_parsed(
             engine,
@@ -218,13 +220,22 @@ def _ingest_locked(
         log.error("%s: fetch failed: %s", spec.id, error)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
     except DataError as error:
-        finish_run(engine, run_id, "rejected", error=str(error))
-        log.error("%s: rejected: %s", spec.id, error)
-        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
+        message = str(error)
+        if payloads and not isinstance(error, PlausibilityError):  # (a plausibility rejection is kept)
+            # refused by the parser, the shape checks or the completeness check: kept for inspection
+            try:
+                message += keep_refused(engine, spec, payloads, raw_store, connector.reader_version, error)
+            except RawStoreError as storage:
+                return _storage_failed(engine, run_id, spec.id, started, storage, f" (rejected: {error})")
+        finish_run(engine, run_id, "rejected", error=message)
+        log.error("%s: rejected: %s", spec.id, message)
+        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=message)
     except LockLostError as error:  # the load rolled back; the next run loads the payload again
         finish_run(engine, run_id, "failed", error=str(error))
         log.error("%s", error)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+    except RawStoreError as error:
+        return _storage_failed(engine, run_id, spec.id, started, error)
     except Exception as error:
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
         finish_run(engine, run_id, "failed", error=message)
@@ -247,6 +258,19 @@ def _ingest_locked(
         payloads=len(payloads),
         not_modified=sum(p.not_modified for p in payloads),
     )
+
+
+def _storage_failed(
+    engine: Engine, run_id: int, dataset_id: str, started: float, error: RawStoreError, more: str = ""
+) -> DatasetOutcome:
+    """Record the run failed for an unwritable raw store, logged in one line (the traceback only with
+    --verbose, at debug level); nothing was loaded."""
+    message = f"{dataset_id}: storage failure: {error}{more}"
+    finish_run(engine, run_id, "failed", error=message)
+    log.error("%s", message)
+    log.debug("%s: storage failure", dataset_id, exc_info=error)
+    seconds = time.monotonic() - started
+    return DatasetOutcome(dataset_id, "failed", seconds, error=message, storage_error=error)
 
 
 def repair_raw(raw_store: RawStore, dataset_id: str, payloads: Sequence[Payload]) -> list[str]:
@@ -307,7 +331,15 @@ def _look_ahead(
         log.exception("%s: failed", spec.id)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
     if payloads and digest_before == combined_sha256(payloads):
-        repair_raw(raw_store, spec.id, payloads)
+        try:
+            repair_raw(raw_store, spec.id, payloads)
+        except RawStoreError as storage:
+            message = f"{spec.id}: storage failure: {storage}"
+            finished.append({**record, "finished_at": now_utc(), "outcome": "failed", "error": message})
+            log.error("%s", message)
+            log.debug("%s: storage failure", spec.id, exc_info=storage)
+            failed = time.monotonic() - started
+            return DatasetOutcome(spec.id, "failed", failed, error=message, storage_error=storage)
         finished.append({**record, "finished_at": now_utc(), "outcome": "unchanged"})
         log.info("%s: payload unchanged; skipped", spec.id)
         return DatasetOutcome(
@@ -346,6 +378,11 @@ def ingest(
     the unchanged datasets are closed with that insert (their outcomes' `cleared`). A changed payload is
     loaded under the lock, after checking there that nothing was loaded since the digests were read
     (else it is fetched again under the lock), so that two runs never load the same dataset at once.
+
+    A raw store that cannot be written fails the dataset (its run recorded 'failed', "storage failure:
+    …"); with trigger 'cli' the first such failure is raised (storage.rawstore.RawStoreError) once all
+    datasets are done and recorded. A payload the parser, the shape checks or the completeness check
+    refuses is kept as a rejected snapshot (ingest.acceptance.keep_refused), as a plausibility one is.
     """
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())
@@ -386,6 +423,7 @@ def ingest(
             if quick is not None:
                 if on_done:
                     on_done(quick)
+                _raise_storage_failure([quick], trigger)
                 return [quick]
             on_dataset = None  # announced already: the dataset is read and fetched afresh below
         kept, held, digests, namespace = once_more(reads)
@@ -435,9 +473,21 @@ def ingest(
             close = getattr(fetcher, "close", None)
             if close is not None:
                 close()
+    _raise_storage_failure(outcomes, trigger)
     if all_clear is None:
         return outcomes
     return [replace(o, cleared=cleared[o.dataset_id]) if o.dataset_id in cleared else o for o in outcomes]
+
+
+def _raise_storage_failure(outcomes: Sequence[DatasetOutcome], trigger: str) -> None:
+    """On the command line (trigger 'cli'), once every dataset's run is recorded, raise the first
+    storage failure (RawStoreError, exit 2: an output that cannot be written); the scheduler gets the
+    failed outcomes, retried and alerted as any failure."""
+    if trigger != "cli":
+        return
+    for outcome in outcomes:
+        if outcome.storage_error is not None:
+            raise outcome.storage_error
 
 
 def _on_known_digest(
