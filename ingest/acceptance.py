@@ -2,8 +2,11 @@
 
 `check_before_load` is the ingest hook (one call before `load_snapshot`): it runs the catalogue's checks
 against the dataset's current values and, on any failure, keeps the payload (bytes in the raw store, its
-provenance in `rejected_payload`) and raises PlausibilityError. `accept` is `kestava accept`: it records who
-accepted which rejected payload and why, then loads it at once under the dataset's job lock.
+provenance in `rejected_payload`) and raises PlausibilityError. `keep_refused` keeps a payload refused
+before that step the same way (the parser or the shape checks: kind `parse`; the completeness check: kind
+`completeness`, or `withdrawal` when it lacks only what the previous vintage had, which can be accepted).
+`accept` is `kestava accept`: it records who accepted which rejected payload and why, then loads it at
+once under the dataset's job lock.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ STORED_VIOLATIONS = 100
 
 
 class AcceptError(Exception):
-    """A rejected payload that cannot be accepted (unknown, not a jump, superseded, already loaded)."""
+    """A rejected payload that cannot be accepted (not a jump or withdrawal, e.g. one the parser refused;
+    superseded; already loaded)."""
 
 
 @dataclass(frozen=True)
