@@ -2,8 +2,11 @@
 
 `check_before_load` is the ingest hook (one call before `load_snapshot`): it runs the catalogue's checks
 against the dataset's current values and, on any failure, keeps the payload (bytes in the raw store, its
-provenance in `rejected_payload`) and raises PlausibilityError. `accept` is `kestava accept`: it records who
-accepted which rejected payload and why, then loads it at once under the dataset's job lock.
+provenance in `rejected_payload`) and raises PlausibilityError. `keep_refused` keeps a payload refused
+before that step the same way (the parser or the shape checks: kind `parse`; the completeness check: kind
+`completeness`, or `withdrawal` when it lacks only what the previous vintage had, which can be accepted).
+`accept` is `kestava accept`: it records who accepted which rejected payload and why, then loads it at
+once under the dataset's job lock.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from common.errors import DataError
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, DatasetSpec
-from ingest.completeness import coverage, last_reader_version
+from ingest.completeness import REASONS, IncompleteError, check_complete, coverage, last_reader_version
 from ingest.connector import parse_flagged
 from ingest.loading import load_parsed
-from ingest.plausibility import ACCEPTABLE_KINDS, PlausibilityError, check_payload
+from ingest.plausibility import ACCEPTABLE_KINDS, PlausibilityError, Violation, check_payload
 from ingest.registry import connector_for
 from storage import schema
 from storage.jobs import finish_run, start_run
@@ -48,7 +52,8 @@ STORED_VIOLATIONS = 100
 
 
 class AcceptError(Exception):
-    """A rejected payload that cannot be accepted (unknown, not a jump, superseded, already loaded)."""
+    """A rejected payload that cannot be accepted (not a jump or withdrawal, e.g. one the parser refused;
+    superseded; already loaded)."""
 
 
 @dataclass(frozen=True)
@@ -123,19 +128,8 @@ def check_before_load(
     )
     if not violations:
         return
-    stored = [path for _sha, path in raw_store.put_all([p.body for p in payloads])]
-    acceptable = all(v.acceptable for v in violations)
-    record_rejection(
-        engine,
-        spec.id,
-        digest,
-        reader_version=reader_version,
-        options=dict(spec.options),
-        payloads=[payload_record(p, path) for p, path in zip(payloads, stored, strict=True)],
-        violations=[v.as_dict() for v in violations[:STORED_VIOLATIONS]],
-        acceptable=acceptable,
-    )
-    if acceptable:
+    keep_rejected(engine, spec, payloads, raw_store, reader_version, violations)
+    if all(v.acceptable for v in violations):
         note = (
             f". The payload is kept as rejected snapshot {digest[:12]}; if the change is real (the publisher "
             "revised or withdrew the values), accept it: "
@@ -147,6 +141,123 @@ def check_before_load(
             "accepted: fix the source's reading, or the catalogue's declaration if the range is wrong"
         )
     raise PlausibilityError(spec.id, violations, note)
+
+
+def keep_rejected(
+    engine: Engine,
+    spec: DatasetSpec,
+    payloads: Sequence[Payload],
+    raw_store: RawStore,
+    reader_version: str,
+    violations: Sequence[Violation],
+    messages: Sequence[str] | None = None,
+) -> str:
+    """Keep a rejected payload set: its bytes in the raw store, its provenance and (the first
+    STORED_VIOLATIONS) violations in `rejected_payload` (with `messages`, each violation's message is the
+    one given); its digest (the rejected snapshot's name). RawStoreError when the bytes cannot be written
+    (nothing is recorded then)."""
+    digest = combined_sha256(payloads)
+    stored = [path for _sha, path in raw_store.put_all([p.body for p in payloads])]
+    record_rejection(
+        engine,
+        spec.id,
+        digest,
+        reader_version=reader_version,
+        options=dict(spec.options),
+        payloads=[payload_record(p, path) for p, path in zip(payloads, stored, strict=True)],
+        violations=[
+            {**v.as_dict(), **({"message": messages[i]} if messages is not None else {})}
+            for i, v in enumerate(violations[:STORED_VIOLATIONS])
+        ],
+        acceptable=all(v.acceptable for v in violations),
+    )
+    return digest
+
+
+def withdrawn_only(error: DataError) -> bool:
+    """Whether a completeness rejection names only observations the previous vintage had (values the
+    publisher withdrew, which a person may accept as a plausibility withdrawal is)."""
+    return isinstance(error, IncompleteError) and bool(
+        error.missing.height and (error.missing["reason"] == "previous").all()
+    )
+
+
+def rejection_violations(spec: DatasetSpec, error: DataError) -> list[tuple[Violation, str]]:
+    """A rejection before the plausibility step, as violations (with their messages) to keep with the
+    payload: a completeness rejection of only what the previous vintage had as withdrawals (acceptable),
+    any other completeness gap as kind `completeness`, anything else (the parser, the shape checks) as one
+    of kind `parse` (neither acceptable: the payload cannot be loaded as it is)."""
+    if not isinstance(error, IncompleteError):
+        return [(Violation(spec.id, "parse", "parse", {}, "", None, "", str(error)), str(error))]
+    withdrawal = withdrawn_only(error)
+    found = []
+    for row in error.missing.iter_rows(named=True):
+        series = {str(k): str(v) for k, v in row.items() if k not in ("reason", "period") and v is not None}
+        reason = REASONS.get(str(row["reason"]), str(row["reason"]))
+        period = "" if row["period"] is None else str(row["period"])
+        violation = Violation(
+            spec.id,
+            f"complete.{row['reason']}",
+            "withdrawal" if withdrawal else "completeness",
+            series,
+            period,
+            None,
+            "",
+            f"(the new payload lacks what {reason})",
+        )
+        named = ", ".join(f"{key}={value!r}" for key, value in series.items())
+        when = f", period {period}" if period else ""
+        found.append((violation, f"{spec.id}: series {named}{when}: missing {violation.detail}"))
+    return found
+
+
+def keep_refused(
+    engine: Engine,
+    spec: DatasetSpec,
+    payloads: Sequence[Payload],
+    raw_store: RawStore,
+    reader_version: str,
+    error: DataError,
+) -> str:
+    """Keep a payload set refused before the plausibility step (by the parser, the shape checks or the
+    completeness check) as a rejected snapshot (keep_rejected); the note the run's error ends with: its
+    name, and how to accept it (withdrawals only) or why it cannot be."""
+    found = rejection_violations(spec, error)
+    digest = keep_rejected(
+        engine,
+        spec,
+        payloads,
+        raw_store,
+        reader_version,
+        [violation for violation, _ in found],
+        [message for _, message in found],
+    )
+    if withdrawn_only(error):
+        return (
+            f". The payload is kept as rejected snapshot {digest[:12]}; if the publisher withdrew these "
+            f"values, accept it: kestava accept {spec.id} {digest[:12]} --why '…'"
+        )
+    what = "is incomplete" if isinstance(error, IncompleteError) else "cannot be read"
+    return (
+        f". The payload is kept as rejected snapshot {digest[:12]} (`kestava accept {spec.id}` lists it); "
+        f"it {what} and cannot be accepted: fix the source's reading or the catalogue's declaration"
+    )
+
+
+def check_complete_unless_accepted(
+    engine: Engine,
+    spec: DatasetSpec,
+    payloads: Sequence[Payload],
+    frame: pl.DataFrame,
+    reader_version: str,
+) -> None:
+    """ingest.completeness.check_complete, except that a withdrawal (only what the previous vintage had)
+    of a payload set a person accepted passes: the load then closes what the payload covers."""
+    try:
+        check_complete(engine, spec, payloads, frame, reader_version=reader_version)
+    except IncompleteError as error:
+        if not (withdrawn_only(error) and is_accepted(engine, spec.id, combined_sha256(payloads))):
+            raise
 
 
 def accept(
@@ -170,6 +281,12 @@ def accept(
     rejection = find_rejection(engine, dataset_id, reference)
     if not rejection.acceptable:
         failed = sorted({str(v["kind"]) for v in rejection.violations} - set(ACCEPTABLE_KINDS))
+        if "parse" in failed:
+            raise AcceptError(
+                f"{dataset_id}: snapshot {rejection.short} cannot be accepted: the parser refused it, so it "
+                f"cannot be loaded ({rejection.violations[0]['message']}); it is kept only to be inspected: "
+                "fix the source's reading, or wait for a payload that can be read"
+            )
         raise AcceptError(
             f"{dataset_id}: snapshot {rejection.short} failed {', '.join(failed)} rules, which cannot be "
             "accepted (only jumps and withdrawals can); fix the source's reading or the catalogue's "

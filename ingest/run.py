@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -13,16 +16,16 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from common.errors import DataError
+from common.errors import DataError, one_line
 from common.payload import Fetcher, Payload
-from ingest.acceptance import check_before_load
+from ingest.acceptance import check_before_load, check_complete_unless_accepted, keep_refused
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
-from ingest.completeness import check_complete
 from ingest.connector import parse_flagged
 from ingest.errors import FetchError
 from ingest.http import LiveFetcher
 from ingest.loading import load_parsed
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
+from ingest.plausibility import PlausibilityError
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher, snapshot_manifest
 from storage.alert_state import AllClear, ClosedProblem
@@ -41,7 +44,7 @@ from storage.locks import (
     job_lock,
     record_unchanged_if_current,
 )
-from storage.rawstore import RawStore
+from storage.rawstore import RawStore, RawStoreError
 from storage.validators import DbValidatorCache
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,8 @@ class DatasetOutcome:
     not_modified: int = 0
     # the problems closed with the run's record (ingest's all_clear); None: no all-clear was made with it
     cleared: tuple[ClosedProblem, ...] | None = None
+    # failed because the raw store could not be written (a storage failure, not the data's)
+    storage_error: RawStoreError | None = None
 
     @property
     def ok(self) -> bool:
@@ -120,10 +125,90 @@ _KNOWN: weakref.WeakKeyDictionary[Engine, _Known] = weakref.WeakKeyDictionary()
 
 @dataclass
 class _Prefetched:
-    """What the lock-free look-ahead found: the payloads and the latest digest read before fetching them."""
+    """What the lock-free look-ahead found: the payloads and the latest digest read before fetching them,
+    and the run the fetch was recorded as while it went on (a slow fetch: _LateStart), if any."""
 
     payloads: list[Payload]
     digest_before: str | None
+    run_id: int | None = None
+
+
+# a look-ahead fetch still going after this long is recorded as a 'running' run (kestava status shows it,
+# the time limit can find it hung, a kill leaves it to be closed as interrupted); one that ends sooner,
+# every unchanged firing's, writes nothing before its one record
+FETCH_VISIBLE_AFTER_S = 2.0
+
+
+class _LateStart:
+    """The run record of a lock-free fetch, made only if the fetch outlasts FETCH_VISIBLE_AFTER_S."""
+
+    def __init__(self, engine: Engine, spec: DatasetSpec, trigger: str, started_at: datetime) -> None:
+        self._engine, self._spec, self._trigger, self._started_at = engine, spec, trigger, started_at
+        self._lock = threading.Lock()
+        self.closed = False
+        self.run_id: int | None = None
+
+    def fire(self) -> None:
+        """Record the run as running (the watcher thread's call), unless the fetch ended meanwhile."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self.run_id = start_run(
+                    self._engine,
+                    f"ingest:{self._spec.id}",
+                    dataset_id=self._spec.id,
+                    trigger=self._trigger,
+                    started_at=self._started_at,
+                )
+            except Exception as error:  # the fetch goes on; its record is made at its end as ever
+                log.warning("%s: could not record the fetch as running: %s", self._spec.id, one_line(error))
+
+    def close(self) -> int | None:
+        """The fetch ended: no record is made after this; the run recorded as running, if one was."""
+        with self._lock:
+            self.closed = True
+            return self.run_id
+
+
+class _Watcher:
+    """One daemon thread that fires each watched _LateStart at its deadline unless it was closed first."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._due: list[tuple[float, int, _LateStart]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, start: _LateStart, delay: float) -> None:
+        """Fire start after delay seconds unless it is closed by then."""
+        with self._ready:
+            entry = (time.monotonic() + delay, next(self._order), start)
+            heapq.heappush(self._due, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ingest-late-start", daemon=True)
+                self._thread.start()
+            elif self._due[0] is entry:  # the earliest now: the thread waits for a later one
+                self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while True:
+                    while self._due and self._due[0][2].closed:
+                        heapq.heappop(self._due)
+                    if not self._due:
+                        self._ready.wait()
+                        continue
+                    wait = self._due[0][0] - time.monotonic()
+                    if wait <= 0:
+                        start = heapq.heappop(self._due)[2]
+                        break
+                    self._ready.wait(wait)
+            start.fire()
+
+
+_WATCHER = _Watcher()
 
 
 def ingest_dataset(
@@ -158,8 +243,10 @@ def _ingest_with_lock(
             return _ingest_locked(
                 engine, catalogue, spec, fetcher, raw_store, trigger, started, started_at, prefetched, lock
             )
-    except BusyError as busy:  # raised only when taking the lock: nothing was fetched or written
-        run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
+    except BusyError as busy:  # raised only when taking the lock: nothing was written but a slow fetch's run
+        run_id = prefetched.run_id if prefetched is not None else None
+        if run_id is None:
+            run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
         finish_run(engine, run_id, "busy", error=str(busy))
         return DatasetOutcome(spec.id, "busy", time.monotonic() - started, error=str(busy))
 
@@ -177,7 +264,9 @@ def _ingest_locked(
     lock: HeldLock,
 ) -> DatasetOutcome:
     job = f"ingest:{spec.id}"
-    run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
+    run_id = prefetched.run_id if prefetched is not None else None  # a slow look-ahead's running run
+    if run_id is None:
+        run_id = start_run(engine, job, dataset_id=spec.id, trigger=trigger, started_at=started_at)
     connector = connector_for(spec.protocol)
     payloads = []
     try:
@@ -201,7 +290,7 @@ def _ingest_locked(
                 not_modified=not_modified,
             )
         frame = parse_flagged(connector, spec, payloads)
-        check_complete(engine, spec, payloads, frame, reader_version=connector.reader_version)
+        check_complete_unless_accepted(engine, spec, payloads, frame, connector.reader_version)
         check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
         result = load_parsed(
             engine,
@@ -218,13 +307,22 @@ def _ingest_locked(
         log.error("%s: fetch failed: %s", spec.id, error)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
     except DataError as error:
-        finish_run(engine, run_id, "rejected", error=str(error))
-        log.error("%s: rejected: %s", spec.id, error)
-        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
+        message = str(error)
+        if payloads and not isinstance(error, PlausibilityError):  # (a plausibility rejection is kept)
+            # refused by the parser, the shape checks or the completeness check: kept for inspection
+            try:
+                message += keep_refused(engine, spec, payloads, raw_store, connector.reader_version, error)
+            except RawStoreError as storage:
+                return _storage_failed(engine, run_id, spec.id, started, storage, f" (rejected: {error})")
+        finish_run(engine, run_id, "rejected", error=message)
+        log.error("%s: rejected: %s", spec.id, message)
+        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=message)
     except LockLostError as error:  # the load rolled back; the next run loads the payload again
         finish_run(engine, run_id, "failed", error=str(error))
         log.error("%s", error)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+    except RawStoreError as error:
+        return _storage_failed(engine, run_id, spec.id, started, error)
     except Exception as error:
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
         finish_run(engine, run_id, "failed", error=message)
@@ -247,6 +345,19 @@ def _ingest_locked(
         payloads=len(payloads),
         not_modified=sum(p.not_modified for p in payloads),
     )
+
+
+def _storage_failed(
+    engine: Engine, run_id: int, dataset_id: str, started: float, error: RawStoreError, more: str = ""
+) -> DatasetOutcome:
+    """Record the run failed for an unwritable raw store, logged in one line (the traceback only with
+    --verbose, at debug level); nothing was loaded."""
+    message = f"{dataset_id}: storage failure: {error}{more}"
+    finish_run(engine, run_id, "failed", error=message)
+    log.error("%s", message)
+    log.debug("%s: storage failure", dataset_id, exc_info=error)
+    seconds = time.monotonic() - started
+    return DatasetOutcome(dataset_id, "failed", seconds, error=message, storage_error=error)
 
 
 def repair_raw(raw_store: RawStore, dataset_id: str, payloads: Sequence[Payload]) -> list[str]:
@@ -283,7 +394,9 @@ def _look_ahead(
     finished: list[dict[str, object]],
 ) -> DatasetOutcome | _Prefetched:
     """Fetch without the lock: an unchanged payload or a failed fetch ends here, recorded in `finished`
-    (written in one insert later); a changed payload goes on to the locked load."""
+    (written in one insert later); a changed payload goes on to the locked load. A fetch that outlasts
+    FETCH_VISIBLE_AFTER_S is recorded as running meanwhile (_LateStart): its failure then finishes that
+    run, and its payloads, changed or not, go on to the locked path, which finishes it."""
     job = f"ingest:{spec.id}"
     record: dict[str, object] = {
         "job": job,
@@ -291,23 +404,37 @@ def _look_ahead(
         "trigger": trigger,
         "started_at": started_at,
     }
+    late = _LateStart(engine, spec, trigger, started_at)
+    _WATCHER.watch(late, FETCH_VISIBLE_AFTER_S)
     try:
         payloads = connector_for(spec.protocol).fetch(spec, fetcher)
     except FetchError as error:
-        finished.append({**record, "finished_at": now_utc(), "outcome": "failed", "error": str(error)})
+        _ended(engine, late, finished, {**record, "outcome": "failed", "error": str(error)})
         log.error("%s: fetch failed: %s", spec.id, error)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
     except DataError as error:
-        finished.append({**record, "finished_at": now_utc(), "outcome": "rejected", "error": str(error)})
+        _ended(engine, late, finished, {**record, "outcome": "rejected", "error": str(error)})
         log.error("%s: rejected: %s", spec.id, error)
         return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
     except Exception as error:
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
-        finished.append({**record, "finished_at": now_utc(), "outcome": "failed", "error": message})
+        _ended(engine, late, finished, {**record, "outcome": "failed", "error": message})
         log.exception("%s: failed", spec.id)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
+    finally:
+        run_id = late.close()  # (again after _ended: the same answer)
+    if run_id is not None:  # recorded as running: the locked path finishes that run, unchanged or not
+        return _Prefetched(payloads, digest_before, run_id)
     if payloads and digest_before == combined_sha256(payloads):
-        repair_raw(raw_store, spec.id, payloads)
+        try:
+            repair_raw(raw_store, spec.id, payloads)
+        except RawStoreError as storage:
+            message = f"{spec.id}: storage failure: {storage}"
+            finished.append({**record, "finished_at": now_utc(), "outcome": "failed", "error": message})
+            log.error("%s", message)
+            log.debug("%s: storage failure", spec.id, exc_info=storage)
+            failed = time.monotonic() - started
+            return DatasetOutcome(spec.id, "failed", failed, error=message, storage_error=storage)
         finished.append({**record, "finished_at": now_utc(), "outcome": "unchanged"})
         log.info("%s: payload unchanged; skipped", spec.id)
         return DatasetOutcome(
@@ -318,6 +445,19 @@ def _look_ahead(
             not_modified=sum(p.not_modified for p in payloads),
         )
     return _Prefetched(payloads, digest_before)
+
+
+def _ended(
+    engine: Engine, late: _LateStart, finished: list[dict[str, object]], row: dict[str, object]
+) -> None:
+    """A look-ahead fetch that failed: its record joins `finished`, or, when the fetch was recorded as
+    running, that run is finished with its outcome and error now."""
+    run_id = late.close()
+    if run_id is None:
+        finished.append({**row, "finished_at": now_utc()})
+        return
+    error = row.get("error")
+    finish_run(engine, run_id, str(row["outcome"]), error=None if error is None else str(error))
 
 
 def ingest(
@@ -346,6 +486,16 @@ def ingest(
     the unchanged datasets are closed with that insert (their outcomes' `cleared`). A changed payload is
     loaded under the lock, after checking there that nothing was loaded since the digests were read
     (else it is fetched again under the lock), so that two runs never load the same dataset at once.
+
+    The look-ahead writes nothing before its record unless its fetch outlasts FETCH_VISIBLE_AFTER_S: such
+    a fetch is recorded as a 'running' run meanwhile (by a watcher thread), so that `kestava status` and
+    the time limit see it and a process killed during it leaves a run closed later as interrupted; that
+    run then gets the outcome (its payloads, changed or not, go through the locked path).
+
+    A raw store that cannot be written fails the dataset (its run recorded 'failed', "storage failure:
+    …"); with trigger 'cli' the first such failure is raised (storage.rawstore.RawStoreError) once all
+    datasets are done and recorded. A payload the parser, the shape checks or the completeness check
+    refuses is kept as a rejected snapshot (ingest.acceptance.keep_refused), as a plausibility one is.
     """
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())
@@ -386,6 +536,7 @@ def ingest(
             if quick is not None:
                 if on_done:
                     on_done(quick)
+                _raise_storage_failure([quick], trigger)
                 return [quick]
             on_dataset = None  # announced already: the dataset is read and fetched afresh below
         kept, held, digests, namespace = once_more(reads)
@@ -435,9 +586,21 @@ def ingest(
             close = getattr(fetcher, "close", None)
             if close is not None:
                 close()
+    _raise_storage_failure(outcomes, trigger)
     if all_clear is None:
         return outcomes
     return [replace(o, cleared=cleared[o.dataset_id]) if o.dataset_id in cleared else o for o in outcomes]
+
+
+def _raise_storage_failure(outcomes: Sequence[DatasetOutcome], trigger: str) -> None:
+    """On the command line (trigger 'cli'), once every dataset's run is recorded, raise the first
+    storage failure (RawStoreError, exit 2: an output that cannot be written); the scheduler gets the
+    failed outcomes, retried and alerted as any failure."""
+    if trigger != "cli":
+        return
+    for outcome in outcomes:
+        if outcome.storage_error is not None:
+            raise outcome.storage_error
 
 
 def _on_known_digest(

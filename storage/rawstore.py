@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from common.errors import EXIT_USAGE, KestavaError
+
 log = logging.getLogger(__name__)
 _WRITERS = 8  # threads writing one snapshot's payloads: each waits on its fsync, not on the CPU
 COMPRESSED = ".gz"
@@ -25,6 +27,23 @@ _KEEP_PLAIN_ABOVE = 0.9  # compressed to more than 90 % of its size: stored as i
 # zlib's fastest: the bundled snapshot's 2.81 MB to 0.55 MB (level 6: 0.50 MB) at a third of level 6's
 # time; a 46 MB CSV takes 0.16 s against 0.55 s, which is CPU the load's own work wants on 2 cores
 _LEVEL = 1
+
+
+class RawStoreError(KestavaError):
+    """The raw store cannot be written (not a directory, no space, no permission): a storage failure,
+    not a fault of the data; the command line exits 2 as for any output that cannot be written."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, root: Path, path: Path, error: OSError) -> None:
+        self.root = root
+        self.path = path
+        self.errno = error.errno
+        self.reason = error.strerror or str(error)
+        super().__init__(
+            f"raw store: cannot write {path}: {self.reason} (every fetched payload is kept under {root}: "
+            "make it a writable directory with free space, check KESTAVA_DATA_DIR, then ingest again)"
+        )
 
 
 class RawStore:
@@ -130,18 +149,24 @@ class RawStore:
             return False
 
     def _write(self, relative: str, data: bytes) -> None:
-        """Write data to relative atomically: a temporary file beside it, fsync, rename."""
+        """Write data to relative atomically: a temporary file beside it, fsync, rename; RawStoreError
+        when it cannot be written."""
         target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as error:
+            raise RawStoreError(self.root, target, error) from error
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
             Path(temporary).replace(target)
-        except BaseException:
+        except BaseException as error:
             Path(temporary).unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise RawStoreError(self.root, target, error) from error
             raise
 
     def put_all(self, bodies: Sequence[bytes]) -> list[tuple[str, str]]:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -30,6 +35,7 @@ from storage.engine import autocommit, unpinged
 from storage.jobs import record_runs
 from storage.load import latest_digests
 from storage.locks import HeldLock, held_locks, job_lock
+from storage.orphans import reap_orphans
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
 from tests.conftest import PG_ADMIN_URL
@@ -45,38 +51,42 @@ SOURCES = {
 
 
 def catalogue(server: HTTPServer) -> Catalogue:
+    """The test catalogue: Eurostat's recycling rate and Fingrid's emission factor on the local server."""
+    return parse_catalogue(catalogue_document(server))
+
+
+def catalogue_document(server: HTTPServer) -> dict[str, Any]:
+    """The test catalogue as the TOML document it would be."""
     calendar = {"frequency": "annual", "lag_days": 500}
-    return parse_catalogue(
-        {
-            "sources": SOURCES,
-            "datasets": {
-                "recycling": {
-                    "title": "Recycling rate",
-                    "source": "eurostat",
-                    "protocol": "eurostat",
-                    "url": server.url_for("/eurostat/cei_wm011"),
-                    "options": {"geo": ["FI", "EU27_2020"], "since": "2000"},
-                    "cadence": "0 13 * * *",
-                    "calendar": calendar,
-                },
-                "emission_factor": {
-                    "title": "Fingrid 265",
-                    "source": "fingrid",
-                    "protocol": "fingrid",
-                    "url": server.url_for("/api/datasets/{dataset}/data"),
-                    "options": {
-                        "dataset": 265,
-                        "days": 28,
-                        "page_size": 20000,
-                        "reference_date": "2026-11-23",
-                    },
-                    "cadence": "30 5 * * *",
-                    "calendar": {"frequency": "daily", "lag_days": 1},
-                    "secret_env": "FINGRID_API_KEY",
-                },
+    return {
+        "sources": SOURCES,
+        "datasets": {
+            "recycling": {
+                "title": "Recycling rate",
+                "source": "eurostat",
+                "protocol": "eurostat",
+                "url": server.url_for("/eurostat/cei_wm011"),
+                "options": {"geo": ["FI", "EU27_2020"], "since": "2000"},
+                "cadence": "0 13 * * *",
+                "calendar": calendar,
             },
-        }
-    )
+            "emission_factor": {
+                "title": "Fingrid 265",
+                "source": "fingrid",
+                "protocol": "fingrid",
+                "url": server.url_for("/api/datasets/{dataset}/data"),
+                "options": {
+                    "dataset": 265,
+                    "days": 28,
+                    "page_size": 20000,
+                    "reference_date": "2026-11-23",
+                },
+                "cadence": "30 5 * * *",
+                "calendar": {"frequency": "daily", "lag_days": 1},
+                "secret_env": "FINGRID_API_KEY",
+            },
+        },
+    }
 
 
 def ingest(
@@ -481,3 +491,108 @@ def test_a_known_digest_makes_an_unchanged_run_one_statement_and_a_held_lock_or_
     assert outcomes[:4] == ["unchanged", "busy", "unchanged", "unchanged"] and len(outcomes) == 5
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.snapshot)).scalar() == 1
+
+
+# ------------------------------------------------------------------------------------ a slow fetch
+
+
+def _running(engine: Engine, job: str) -> list[tuple[int, int | None]]:
+    """The (id, pid) of the job's runs recorded as running."""
+    run = schema.job_run
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(run.c.id, run.c.pid).where(run.c.job == job, run.c.outcome == "running")
+        ).all()
+    return [(int(i), None if p is None else int(p)) for i, p in rows]
+
+
+def _wait_for(found: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Poll until found() or seconds pass; whether it was found."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_slow_fetch_is_recorded_as_running_and_its_run_finished_once(
+    engine: Engine, raw: RawStore, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look-ahead fetch outlasting FETCH_VISIBLE_AFTER_S shows as a running run while it goes on (the
+    server answers only once it has seen it), and that very run gets the outcome: changed, unchanged,
+    failed; no second record."""
+    monkeypatch.setattr(ingest_run, "FETCH_VISIBLE_AFTER_S", 0.1, raising=False)
+    job = "ingest:recycling"
+    seen: list[bool] = []
+    status = {"code": 200}
+
+    def slow(_request: Request) -> Response:
+        seen.append(_wait_for(lambda: bool(_running(engine, job)), seconds=5))
+        if status["code"] != 200:
+            return Response("down", status=status["code"])
+        return Response(EUROSTAT_BODY, status=200, content_type="application/json")
+
+    server.expect_request("/eurostat/cei_wm011").respond_with_handler(slow)
+    cat = catalogue(server)
+
+    assert ingest(engine, raw, ["recycling"], catalogue=cat)[0].outcome == "success"
+    assert ingest(engine, raw, ["recycling"], catalogue=cat)[0].outcome == "unchanged"
+    status["code"] = 503
+    assert ingest(engine, raw, ["recycling"], catalogue=cat)[0].outcome == "failed"
+
+    assert seen and all(seen)  # every request came while its run showed as running
+    assert _running(engine, job) == []
+    assert read.job_runs(engine, job)["outcome"].to_list() == ["failed", "unchanged", "success"]
+
+
+_KILLED_INGEST = """
+import json, sys
+import ingest.run as run
+from ingest.catalogue import parse_catalogue
+from pathlib import Path
+from storage.engine import open_database
+from storage.rawstore import RawStore
+run.FETCH_VISIBLE_AFTER_S = 0.1
+url, document, raw = sys.argv[1:4]
+cat = parse_catalogue(json.loads(document))
+run.ingest(open_database(url), RawStore(Path(raw)), ["recycling"], catalogue=cat)
+"""
+
+
+def test_a_process_killed_during_a_slow_fetch_leaves_a_run_the_next_command_closes_as_interrupted(
+    db_url: str, engine: Engine, tmp_path: Path, server: HTTPServer
+) -> None:
+    released = threading.Event()
+
+    def hanging(_request: Request) -> Response:
+        released.wait(30)
+        return Response(EUROSTAT_BODY, status=200, content_type="application/json")
+
+    server.expect_request("/eurostat/cei_wm011").respond_with_handler(hanging)
+    document = json.dumps(catalogue_document(server), default=str)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_INGEST, db_url, document, str(tmp_path / "raw")],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert _wait_for(lambda: bool(_running(engine, "ingest:recycling"))), (
+            "no running run during the fetch"
+        )
+        ((_, pid),) = _running(engine, "ingest:recycling")
+        assert pid == child.pid
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        released.set()
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+    assert reap_orphans(engine) == (1, 0)  # what the next command (or the scheduler's start) does first
+
+    runs = read.job_runs(engine, "ingest:recycling")
+    assert runs["outcome"].to_list() == ["failed"]
+    assert str(runs["error"][0]).startswith(f"interrupted: process {child.pid} on {socket.gethostname()}")

@@ -29,7 +29,7 @@ from scripts.demo import fingrid
 from storage.load import DatasetInfo, load_snapshot
 from storage.rawstore import RawStore
 from storage.read import job_runs, observations, snapshots
-from storage.rejections import rejections
+from storage.rejections import record_acceptance, rejections
 from tests.conftest import make_payload
 from tests.test_completeness import _closed_rows, _with_complete
 from tests.test_completeness import _ingest_one as _ingest
@@ -277,6 +277,90 @@ def test_a_year_a_may_drop_rule_lets_go_is_closed_as_withdrawn_and_reported(
         0,
         1,
     )
+
+
+def _eu_2005_nulled(release: Path) -> float:
+    """The audit's repro: sdg_13_10's EU27 I90 TOTXMEMONIA 2005 value set to null in the value map."""
+    path = release / "eurostat" / "sdg_13_10.json"
+    doc: dict[str, Any] = orjson.loads(path.read_bytes())
+    old = float(doc["value"]["5"])
+    doc["value"]["5"] = None
+    path.write_bytes(orjson.dumps(doc))
+    return old
+
+
+EU_2005 = (
+    (pl.col("area") == "EU27_2020")
+    & (pl.col("unit_code") == "I90")
+    & (pl.col("src_crf") == "TOTXMEMONIA")
+    & (pl.col("period") == "2005")
+)
+
+
+def test_a_withdrawal_the_completeness_check_finds_is_kept_and_can_be_accepted(
+    engine: Engine, raw_store: RawStore, release: Path
+) -> None:
+    dataset = "eurostat_sdg_13_10"
+    assert _ingest(engine, raw_store, DEFAULT_SNAPSHOT_DIR, dataset).outcome == "success"
+    good = observations(engine, dataset, expand=False)
+    before = observations(engine, dataset)
+    value = _eu_2005_nulled(release)
+    assert before.filter(EU_2005)["value"].to_list() == [value]
+
+    rejected = _ingest(engine, raw_store, release, dataset)
+
+    assert rejected.outcome == "rejected", rejected
+    error = rejected.error or ""
+    assert error.startswith(f"{dataset}: completeness: the payload lacks what it should hold")
+    assert "area EU27_2020" in error and "periods 2005 [the previous vintage had]" in error
+    (kept,) = rejections(engine, dataset)
+    assert f"kept as rejected snapshot {kept.short}" in error
+    assert f"kestava accept {dataset} {kept.short} --why" in error
+    assert kept.acceptable and [v["kind"] for v in kept.violations] == ["withdrawal"]
+    message = str(kept.violations[0]["message"])
+    assert "area='EU27_2020'" in message and "period 2005" in message and "previous vintage" in message
+    assert raw_store.get(kept.payloads[0]["sha256"]) == (release / "eurostat" / "sdg_13_10.json").read_bytes()
+    assert observations(engine, dataset, expand=False).equals(good)
+    assert job_runs(engine, f"ingest:{dataset}")["outcome"][0] == "rejected"
+
+    done = accept(
+        engine,
+        load_catalogue(),
+        dataset,
+        kept.short,
+        by="Ops",
+        why="Eurostat withdrew it",
+        raw_store=raw_store,
+    )
+
+    assert done.rejection.accepted_by == "Ops" and done.rejection.snapshot_id == done.result.snapshot_id
+    assert (done.result.added, done.result.revised, done.result.withdrawn) == (0, 0, 1)
+    assert observations(engine, dataset).filter(EU_2005).height == 0
+    assert observations(engine, dataset).height == before.height - 1
+    assert _closed_rows(engine, dataset) == 1  # its history kept
+    runs = job_runs(engine, f"ingest:{dataset}")
+    assert (runs["trigger"][0], runs["outcome"][0], runs["rows_withdrawn"][0]) == ("accept", "success", 1)
+    # the same release again: unchanged
+    assert _ingest(engine, raw_store, release, dataset).outcome == "unchanged"
+
+
+def test_an_accepted_completeness_withdrawal_is_loaded_by_the_next_ingest(
+    engine: Engine, raw_store: RawStore, release: Path
+) -> None:
+    """An acceptance whose load did not happen (another run held the lock): the next ingest of the same
+    payload passes the completeness check and loads it."""
+    dataset = "eurostat_sdg_13_10"
+    assert _ingest(engine, raw_store, DEFAULT_SNAPSHOT_DIR, dataset).outcome == "success"
+    _eu_2005_nulled(release)
+    assert _ingest(engine, raw_store, release, dataset).outcome == "rejected"
+    (kept,) = rejections(engine, dataset)
+    record_acceptance(engine, kept.id, by="Ops", why="Eurostat withdrew it")
+
+    outcome = _ingest(engine, raw_store, release, dataset)
+
+    assert outcome.outcome == "success", outcome.error
+    assert outcome.result is not None and outcome.result.withdrawn == 1
+    assert observations(engine, dataset).filter(EU_2005).height == 0
 
 
 # ------------------------------------------------------------------------------------------ what is covered
