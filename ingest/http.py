@@ -596,6 +596,10 @@ class LiveFetcher:
         origin = (request.url.scheme, request.url.host, request.url.port)
         for _ in range(MAX_REDIRECTS + 1):
             self._pace(request.url.host)
+            # what is left of the deadline after the pacing wait and earlier hops (a redirect's request
+            # copies the first hop's timeouts)
+            self._check_deadline(call, "no answer yet (waiting for its turn at the host, or redirected),")
+            request.extensions["timeout"] = self._attempt_timeout(call).as_dict()
             response = self._client.send(request, stream=True, follow_redirects=False)
             if not response.is_redirect or response.next_request is None:
                 return response

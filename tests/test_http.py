@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -620,3 +621,42 @@ def test_a_server_that_sends_nothing_is_given_up_at_the_deadline_with_the_reason
     message = str(caught.value)
     assert "deadline of 1 s" in message
     assert "the last attempt: no answer within" in message and "ReadTimeout" in message
+
+
+def test_a_redirect_to_a_silent_server_is_given_up_at_the_deadline(
+    httpserver: HTTPServer, make_fetcher: Make
+) -> None:
+    """A redirect's request had kept the first hop's timeouts, and no deadline was checked between hops."""
+
+    def slow_redirect(_request: Request) -> Response:
+        time.sleep(0.7)
+        return Response("", status=302, headers={"Location": httpserver.url_for("/silent")})
+
+    def silent(_request: Request) -> Response:
+        time.sleep(3.0)
+        return Response("late", content_type="text/csv")
+
+    httpserver.expect_request("/moved").respond_with_handler(slow_redirect)
+    httpserver.expect_request("/silent").respond_with_handler(silent)
+    fetcher = make_fetcher(deadline=1.0, timeout=5.0, max_attempts=1, clock=time.monotonic, sleep=time.sleep)
+    started = time.monotonic()
+    with pytest.raises(HttpError) as caught:
+        fetcher.get("hsy_emissions", httpserver.url_for("/moved"))
+    assert time.monotonic() - started < 1.4  # the second hop had kept the first hop's 1 s: 1.7 s
+    assert "ReadTimeout" in str(caught.value) or "deadline of 1 s" in str(caught.value)
+
+
+def test_a_wait_for_the_hosts_turn_counts_against_the_deadline(
+    httpserver: HTTPServer, make_fetcher: Make
+) -> None:
+    httpserver.expect_request("/paced").respond_with_data("a,b\n1,2\n", content_type="text/csv")
+    host = httpx.URL(httpserver.url_for("/")).host
+    fetcher = make_fetcher(
+        deadline=0.5, min_interval={host: 2.0}, clock=time.monotonic, sleep=time.sleep, max_attempts=1
+    )
+    fetcher._pace(host)  # a request to the host has just started (as one of another dataset would)
+    started = time.monotonic()
+    with pytest.raises(HttpError) as caught:
+        fetcher.get("hsy_emissions", httpserver.url_for("/paced"))  # waits 2 s for its turn
+    assert "deadline of 0.5 s" in str(caught.value) and "waiting for its turn" in str(caught.value)
+    assert time.monotonic() - started < 2.5
