@@ -49,12 +49,35 @@ def shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's own message: a database error's driver message (sqlite3's "database is
+    locked"; its `orig`), without SQLAlchemy's statement and background lines; its type when it says none."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
 def one_line(error: BaseException) -> str:
-    """ "Type: message" on one line, for a run's error or a log line: a database error's own message
-    (sqlite3's "database is locked"; its `orig`), without SQLAlchemy's statement and background lines."""
+    """ "Type: message" on one line, for a run's error or a log line (first_line, after the type)."""
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
+def is_database_error(error: BaseException) -> bool:
+    """Whether an error is the database's (unreachable, refusing, read-only, a missing table: the driver's
+    errors as SQLAlchemy wraps them, or raised bare), not a bug in the code that used it."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError, NoSuchTableError
+
+    if isinstance(error, (DBAPIError, NoSuchTableError, sqlite3.Error)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # (psycopg is installed with the tracker; without it no PostgreSQL error can come)
+        return False
+    return isinstance(error, psycopg.Error)
 
 
 def error_reason(error: BaseException, *, env_prefix: str = "") -> str:

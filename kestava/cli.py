@@ -19,7 +19,15 @@ import typer
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from common.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, KestavaError, error_reason
+from common.errors import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    KestavaError,
+    error_reason,
+    first_line,
+    is_database_error,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,14 +57,13 @@ def explain(error: Exception) -> tuple[int, str]:
     module = type(error).__module__
     if module == "storage.locks" and type(error).__name__ in ("BusyError", "LockLostError"):
         return EXIT_FAILED, str(error)  # another run has the job's lock (or took it): not a bug
-    if module.startswith("sqlalchemy"):
+    if is_database_error(error):
         from common.config import get_settings
         from storage.engine import safe_url
 
-        cause = getattr(error, "orig", None) or error
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         return EXIT_USAGE, (
-            f"cannot use the database at {safe_url(get_settings().resolved_database_url())}: {first} "
+            f"cannot use the database at {safe_url(get_settings().resolved_database_url())}: "
+            f"{first_line(error)} "
             "(check KESTAVA_DATABASE_URL; `kestava migrate` creates or upgrades a database)"
         )
     if module.startswith("pydantic"):  # each field by its environment variable where it is a setting

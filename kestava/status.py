@@ -20,7 +20,7 @@ from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
-from common.errors import KestavaError
+from common.errors import KestavaError, first_line, is_database_error
 from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
@@ -597,11 +597,9 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
 
 
 def _unreadable(error: Exception) -> bool:
-    """Whether an error means the status cannot be read (the database unreachable, missing or of another
-    schema, its file unreadable), not a bug."""
-    return isinstance(error, (KestavaError, OSError)) or type(error).__module__.startswith(
-        ("sqlalchemy", "psycopg")
-    )
+    """Whether an error means the status cannot be read (the database unreachable, refusing, missing or of
+    another schema, its URL unreadable), not a bug and not another file's."""
+    return isinstance(error, KestavaError) or is_database_error(error)
 
 
 def status_command(
@@ -623,13 +621,15 @@ def status_command(
             engine.dispose()
     except Exception as error:
         if not _unreadable(error):
-            raise  # a bug: the command line's handler says so in one line (exit 3)
-        cause = getattr(error, "orig", None) or error
-        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+            if as_json:  # a monitor reading the JSON still gets it; the command line's one line on stderr
+                found = f"status unknown: unexpected {type(error).__name__}: {first_line(error)}"
+                sys.stdout.write(json.dumps({"ok": False, "error": found}) + "\n")
+            raise  # a bug, or another file unreadable: the command line's handler says which (exit 3 or 2)
         message = (
             f"status unknown: {error}"  # its own message names the database and what to do
             if isinstance(error, KestavaError)
-            else f"status unknown: cannot read {safe_url(url)}: {first} (check KESTAVA_DATABASE_URL)"
+            else f"status unknown: cannot read {safe_url(url)}: {first_line(error)} "
+            "(check KESTAVA_DATABASE_URL)"
         )
         if as_json:
             sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")

@@ -17,7 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from common.errors import one_line
+from common.errors import is_database_error, one_line
 from common.secrets import redact
 from kestava.alerts import RETRY_TRIGGER, Problem, check_run
 from schedule.runtime import Runtime, _in_flight, _skip
@@ -95,12 +95,8 @@ def _pause(runtime: Runtime, seconds: float) -> None:
 def why(error: BaseException, secrets: Sequence[str]) -> str:
     """An error in one line, secrets masked: a database error as its driver's first line (common.errors.
     one_line), without SQLAlchemy's statement, parameters and link; anything else as "Type: message"."""
-    text = one_line(error) if _is_database_error(error) else f"{type(error).__name__}: {error}"
+    text = one_line(error) if is_database_error(error) else f"{type(error).__name__}: {error}"
     return redact(text, secrets)
-
-
-def _is_database_error(error: BaseException) -> bool:
-    return type(error).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3"))
 
 
 def _guarded(runtime: Runtime, job: str, body: Callable[[], str], dataset: str | None = None) -> str:
@@ -115,7 +111,7 @@ def _guarded(runtime: Runtime, job: str, body: Callable[[], str], dataset: str |
         except Exception as error:  # e.g. the database is unreachable: never take the scheduler down
             message = why(error, runtime.secrets)
             extra = {"job": job, "dataset": dataset, "outcome": "failed"}
-            if _is_database_error(error):
+            if is_database_error(error):
                 log.error("%s: could not use the database: %s", job, message, extra=extra)
                 log.debug("the database error's traceback", exc_info=error)
                 text = f"{job} could not use the database: {message}"

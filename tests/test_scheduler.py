@@ -30,7 +30,7 @@ from psycopg.errors import ReadOnlySqlTransaction
 from pytest_httpserver import HTTPServer
 from rich.console import Console
 from sqlalchemy import Engine, create_engine, event, func, literal, select, text
-from sqlalchemy.exc import IntegrityError, InternalError
+from sqlalchemy.exc import IntegrityError, InternalError, InvalidRequestError
 from werkzeug import Request, Response
 
 import scheduler
@@ -235,6 +235,8 @@ class Work:
         outcome = planned.pop(0) if planned else "unchanged"
         if outcome == "raise":
             raise ConnectionError("database unreachable (password=hunter2-secret)")
+        if outcome == "misuse":  # SQLAlchemy used wrongly: a bug, not the database's error
+            raise InvalidRequestError("a statement built wrong")
         if outcome == "read_only":  # as psycopg answers a write on a read-only database, through SQLAlchemy
             raise InternalError(
                 "WITH run AS (INSERT INTO job_run (job, started_at) VALUES (%(job)s, now())) SELECT 1",
@@ -452,6 +454,18 @@ def test_a_job_the_database_refuses_is_one_line_saying_so_not_a_crash_with_its_s
     shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert not any("[SQL" in r.getMessage() or r.exc_info for r in shown)
     assert f"ingest:c: could not use the database: {reason}" in caplog.text
+
+
+def test_sqlalchemy_used_wrongly_is_a_crash_with_its_traceback_not_the_databases_error(
+    engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work = Work(outcomes={"c": ["misuse"] * 3})
+    _runtime, channel = make_runtime(engine, db_url, tmp_path, work)
+    assert scheduler.run_ingest_job("c") == "failed"
+    (alert,) = channel.alerts
+    assert alert.message.startswith("ingest:c crashed: InvalidRequestError: a statement built wrong")
+    crashed = [r for r in caplog.records if "crashed" in r.getMessage()]
+    assert crashed and crashed[-1].exc_info is not None  # the traceback, at ERROR
 
 
 def test_compute_only_after_changes_and_catches_up_what_is_pending(

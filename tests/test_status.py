@@ -307,6 +307,29 @@ def test_status_command_unreachable_database(settings_for: Any) -> None:
     assert plain.output.count("\n") == 1 and "topsecret" not in plain.output
 
 
+def test_status_json_on_a_bug_is_still_json_and_exit_3(
+    settings_for: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bug is not an unreachable database (exit 3, not 2), and a monitor reading --json still gets JSON."""
+    from sqlalchemy.exc import InvalidRequestError
+
+    settings_for(f"sqlite:///{tmp_path / 'none.sqlite3'}", catalogue())
+
+    def misused(*_args: object, **_kwargs: object) -> None:
+        raise InvalidRequestError("a statement built wrong")
+
+    monkeypatch.setattr(status, "open_existing_database", misused)
+    from kestava.cli import app  # the command line's own handler of errors
+
+    result = CliRunner().invoke(app, ["status", "--json"])
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    assert document == {
+        "ok": False,
+        "error": "status unknown: unexpected InvalidRequestError: a statement built wrong",
+    }
+
+
 def test_json_timestamps_are_utc() -> None:
     moment = datetime(2026, 1, 1, 12, 0)
     assert status._jsonable({"t": moment, "d": date(2026, 1, 1)}) == {
