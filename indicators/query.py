@@ -202,7 +202,7 @@ def municipalities() -> pl.DataFrame:
 
 
 def area_names(lang: str = "fi") -> dict[str, str]:
-    """Area code → name in `lang` (municipalities, the Helsinki region, Eurostat's FI/EU, peer cities)."""
+    """Area code → name in `lang` (municipalities, the capital region, Eurostat's FI/EU, peer cities)."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
     return dict(_area_names(lang))

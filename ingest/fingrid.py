@@ -219,11 +219,14 @@ class FingridConnector:
             )
         return key
 
-    def identify(self, spec: DatasetSpec, fetcher: Fetcher) -> Identity:
+    def identify(self, spec: DatasetSpec, fetcher: Fetcher) -> Identity | None:
         """Whether the source's own name of the dataset has one of the words of `options.name_words`:
         265 and 266 (consumed and produced) are emission factors of the same magnitude, which no range
-        tells apart, and one older client labels them the other way round (SOURCES.md)."""
+        tells apart, and one older client labels them the other way round (SOURCES.md). None when the
+        catalogue names no words: nothing is asked."""
         words = [str(word) for word in spec.options.get("name_words", [])]
+        if not words:  # nothing to check the name against
+            return None
         key = self._api_key(spec)
         payload = fetcher.get(
             spec.id,
@@ -235,7 +238,7 @@ class FingridConnector:
         expected = "a name with " + " or ".join(repr(word) for word in words) + " (options.name_words)"
         found = " / ".join(names) if names else "no name (no key beginning with 'name')"
         named = any(word.casefold() in name.casefold() for word in words for name in names)
-        return Identity(payload, expected, found, bool(words) and named)
+        return Identity(payload, expected, found, named)
 
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
         """Daily and ISO-week means of all pages' values inside the requested window."""

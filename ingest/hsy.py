@@ -18,6 +18,7 @@ from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
+from ingest.municipalities import municipalities
 
 __all__ = [
     "CITY_CODES",
@@ -453,7 +454,7 @@ def _check_paths(source: str, rows: pl.DataFrame) -> None:
         first = gapped.row(0, named=True)
         raise ValidationError(
             source,
-            f"sector (Sektori1…) of {first['area']} {first['period']}",
+            f"sector (Sektori1…) of {_city(first['area'])} {first['period']}",
             "the levels filled from Sektori1 on, without a blank level between filled ones",
             _path_text(first),
         )
@@ -466,10 +467,16 @@ def _check_paths(source: str, rows: pl.DataFrame) -> None:
             first = subtotals.row(0, named=True)
             raise ValidationError(
                 source,
-                f"rows (Kaupunki, Vuosi, Sektori1…) of {first['area']} {first['period']}",
+                f"rows (Kaupunki, Vuosi, Sektori1…) of {_city(first['area'])} {first['period']}",
                 "detail rows only: no row for a sector whose levels below it have rows of their own",
                 f"{_path_text(first)}, a subtotal of the rows below it, which would be counted twice",
             )
+
+
+def _city(code: str) -> str:
+    """A city as the file's Kaupunki names it, with its number: "Espoo (049)"."""
+    names = {number: fi for number, fi, _ in municipalities()}
+    return f"{names.get(code, code)} ({code})"
 
 
 def _path_text(labels: Mapping[str, Any]) -> str:

@@ -321,6 +321,8 @@ def _identify(result: ProbeResult, connector: object, spec: DatasetSpec, fetcher
     except (DataError, ValueError) as error:
         result.checks.append(Check(what, "the source's description of the dataset", str(error), False))
         return
+    if identity is None:  # the catalogue names nothing to check
+        return
     request = identity.payload.request
     result.exchanges.append(
         (request.method, display_url(request.url, request.params), identity.payload.status)

@@ -145,7 +145,21 @@ def url_password(url: str) -> list[str]:
     ]
     texts = [str(secret) for secret in (parsed.password, *query) if secret]
     forms = {form for text in texts for form in (text, quote(text, safe=""), quote_plus(text))}
+    forms |= set(_written_secrets(url))  # as written, however much of it is percent-encoded
     return sorted((form for form in forms if len(form) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def _written_secrets(url: str) -> list[str]:
+    """A URL's password and secret query values exactly as written in it (encoded or not, or in part)."""
+    split = urlsplit(url)
+    netloc_password = split.netloc.rpartition("@")[0].partition(":")[2] if "@" in split.netloc else ""
+    query = [value for name, value in _query_pairs(split.query) if is_secret_parameter(name)]
+    return [written for written in (netloc_password, *query) if written]
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    """A query's name=value pairs as written (not decoded)."""
+    return [(pair.partition("=")[0], pair.partition("=")[2]) for pair in query.split("&") if pair]
 
 
 @dataclass(frozen=True)

@@ -590,6 +590,19 @@ def test_a_password_given_as_a_query_parameter_is_a_secret_too(url: str) -> None
     )
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@db.example/x?password=s3cr%40t!x99",  # encoded in part
+        "postgresql+psycopg://postgres:s3cr%40t!x99@db.example/x",
+    ],
+)
+def test_a_password_encoded_only_in_part_is_masked_as_written(url: str) -> None:
+    """Its decoded and fully encoded forms were secrets, not the form written in the URL."""
+    shown = redact(f"cannot open {url}", secret_values({"KESTAVA_DATABASE_URL": url}))
+    assert "s3cr" not in shown and "x99" not in shown and "***" in shown
+
+
 def test_an_alert_goes_out_when_its_state_cannot_be_recorded_once_a_day_and_its_all_clear_too(
     httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -538,3 +538,17 @@ def test_real_consumption_under_the_emission_factor_entry_is_rejected_whole(
     message = str(caught.value)
     assert message.startswith("fingrid_emission_factor: plausibility: 3 value(s) fail")
     assert "emission_factor" in message and "1000" in message.replace(" ", "")
+
+
+def test_the_name_is_asked_only_where_the_catalogue_says_what_it_must_say(
+    httpserver: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    """A dataset without `name_words` had been drift whatever its name ("a name with  (…)")."""
+    plain = make_spec(httpserver, name_words=[])
+    assert connector().identify(plain, fetcher) is None
+    assert httpserver.log == []  # nothing asked
+    described = {"id": 265, "nameEn": "Emission factor for electricity consumed in Finland - real time data"}
+    httpserver.expect_request("/api/datasets/265").respond_with_json(described)
+    identity = connector().identify(make_spec(httpserver), fetcher)
+    assert identity is not None and identity.ok
+    assert httpserver.log[0][0].headers.get("x-api-key") == SECRET  # the key, as for the data

@@ -655,7 +655,7 @@ def test_a_subtotal_row_beside_its_detail_rows_is_rejected_not_added_to_them() -
         ("Espoo", 2022, "Sähkö", None, None, None, 1701.0, 129.0),
     ]
     error = _parse_error(xlsx(rows))
-    assert error.field == "rows (Kaupunki, Vuosi, Sektori1…) of 049 2022"
+    assert error.field == "rows (Kaupunki, Vuosi, Sektori1…) of Espoo (049) 2022"
     assert "detail rows only" in error.expected
     assert (error.got or "").startswith("Sektori1='Sähkö', a subtotal")
 
@@ -684,7 +684,7 @@ def test_a_short_path_without_rows_below_it_is_a_row_of_its_own() -> None:
 def test_a_blank_level_between_filled_ones_is_rejected() -> None:
     rows = [("Espoo", 2022, "Sähkö", None, "Sähkö", "Asuminen", 900.0, 70.0)]
     error = _parse_error(xlsx(rows))
-    assert error.field == "sector (Sektori1…) of 049 2022"
+    assert error.field == "sector (Sektori1…) of Espoo (049) 2022"
     assert "without a blank level" in error.expected
     assert error.got == "Sektori1='Sähkö' / Sektori2='' / Sektori3='Sähkö' / Sektori4='Asuminen'"
 

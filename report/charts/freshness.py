@@ -39,7 +39,9 @@ FRESHNESS_FRAME: Final[Mapping[str, Col]] = {
     "status": Col("str", f"the freshness status, one of {list(FRESHNESS_STATUSES)}"),
     "last_period_end": Col("date", "the end date of the newest published period held", nullable=True),
     "expected_period_end": Col("date", "the end of the newest period the publication calendar expects"),
-    "last_fetch": Col("datetime", "when the dataset was last fetched (attempted)", nullable=True),
+    "last_fetch": Col(
+        "datetime", "when the dataset was last fetched successfully (loaded or unchanged)", nullable=True
+    ),
     "source": Col("str", "the publisher's short name", nullable=True, required=False),
     "dataset_id": Col("str", "the dataset id the downloads begin with (report.chart_ids)", required=False),
     "frequency": Col(
