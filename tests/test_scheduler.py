@@ -404,7 +404,9 @@ def test_an_ingests_first_attempt_is_retried_as_the_retrying_would_have_made_it(
     ]
     retried = [r.getMessage() for r in caplog.records if "did not succeed" in r.getMessage()]
     assert retried == [
-        "ingest:a: attempt 1 of 3 did not succeed; retrying in 0.0 s",
+        # why, where the attempt raised; an attempt that returned "failed" has said why itself
+        "ingest:a: attempt 1 of 3 did not succeed (ConnectionError: database unreachable "
+        "(password=hunter2-secret)); retrying in 0.0 s",
         "ingest:b: attempt 1 of 3 did not succeed; retrying in 0.0 s",
     ]
     assert runs(engine, "ingest:b") == [("failed", "scheduler"), ("unchanged", "retry")]
