@@ -60,8 +60,7 @@ def first_line(error: BaseException) -> str:
 def one_line(error: BaseException) -> str:
     """ "Type: message" on one line, for a run's error or a log line (first_line, after the type)."""
     cause = getattr(error, "orig", None) or error
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+    return f"{type(cause).__name__}: {first_line(cause) if str(cause).strip() else ''}"
 
 
 def is_database_error(error: BaseException) -> bool:

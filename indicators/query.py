@@ -4,11 +4,9 @@ for the report and for the analysts' API (kestava.api, which adds the observatio
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 from sqlalchemy import ColumnElement, Engine, or_, select
@@ -20,12 +18,12 @@ from indicators.outlook import outlook as target_outlook
 from indicators.vintage import assess_as_of, explain_changes
 from ingest.catalogue import load_catalogue
 from ingest.freshness import freshness as dataset_freshness
+from ingest.municipalities import municipality_names
 from ingest.peers import peer_names
 from storage import read, schema
 from storage.engine import open_existing_database
 from storage.notes import check_lang, check_period, list_notes
 
-MUNICIPALITIES_PATH = Path(__file__).resolve().parent.parent / "ingest" / "municipalities.json"
 ESPOO = "049"
 LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
 # the kinds of computed values as indicators.engine.indicator_values stores them: an indicator's own values
@@ -196,9 +194,7 @@ def municipalities() -> pl.DataFrame:
     """Finnish municipalities: code (e.g. '049'), Finnish, Swedish and English name (name_en as Statistics
     Finland's English classification gives it: the Finnish name, or the Swedish one for nine municipalities,
     e.g. Jakobstad for Pietarsaari)."""
-    data = json.loads(MUNICIPALITIES_PATH.read_text(encoding="utf-8"))
-    rows = [(r["code"], r["fi"], r["sv"], r.get("en", r["fi"])) for r in data["municipalities"]]
-    return pl.DataFrame(rows, schema=["code", "name_fi", "name_sv", "name_en"], orient="row")
+    return pl.DataFrame(municipality_names(), schema=["code", "name_fi", "name_sv", "name_en"], orient="row")
 
 
 def area_names(lang: str = "fi") -> dict[str, str]:

@@ -28,6 +28,14 @@ def municipalities() -> tuple[tuple[str, str, str], ...]:
     return tuple((row["code"], row["fi"], row["sv"]) for row in _municipality_rows())
 
 
+def municipality_names() -> tuple[tuple[str, str, str, str], ...]:
+    """(code, Finnish, Swedish, English name) of every municipality since 2021: the English one as Statistics
+    Finland's English classification gives it, the Finnish name but for nine (e.g. Jakobstad)."""
+    return tuple(
+        (row["code"], row["fi"], row["sv"], row.get("en", row["fi"])) for row in _municipality_rows()
+    )
+
+
 def municipality_codes() -> tuple[str, ...]:
     """The three-digit numbers ("005" … "992") of every municipality since 2021, merged ones included."""
     return tuple(code for code, _, _ in municipalities())

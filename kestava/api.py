@@ -54,9 +54,6 @@ from indicators.query import (
     LARGE_CITIES as LARGE_CITIES,
 )
 from indicators.query import (
-    MUNICIPALITIES_PATH as MUNICIPALITIES_PATH,
-)
-from indicators.query import (
     VALUE_KINDS as VALUE_KINDS,
 )
 from indicators.query import (
@@ -81,6 +78,7 @@ from indicators.query import (
 )
 from ingest.catalogue import load_catalogue
 from ingest.licensing import publishable
+from ingest.municipalities import MUNICIPALITIES_PATH as MUNICIPALITIES_PATH
 from storage import read, schema
 
 # the rates' unit as this API gives them, by the method's stored unit (MethodSpec.rate_unit): compound rates

@@ -290,6 +290,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
             catalogue=catalogue,
             on_dataset=started,
             on_done=done,
+            raise_storage_failure=True,
         )
     engine.dispose()
     mode = "offline snapshot" if offline else "live"

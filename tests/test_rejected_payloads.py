@@ -40,10 +40,23 @@ def release(tmp_path: Path) -> Path:
 
 
 def _ingest(
-    engine: Engine, raw_store: RawStore, folder: Path, dataset: str = DATASET, trigger: str = "cli"
+    engine: Engine,
+    raw_store: RawStore,
+    folder: Path,
+    dataset: str = DATASET,
+    trigger: str = "cli",
+    raise_storage_failure: bool = False,
 ) -> DatasetOutcome:
     """One offline ingest of one dataset from the snapshot folder."""
-    (outcome,) = ingest(engine, raw_store, [dataset], offline=True, snapshot_dir=folder, trigger=trigger)
+    (outcome,) = ingest(
+        engine,
+        raw_store,
+        [dataset],
+        offline=True,
+        snapshot_dir=folder,
+        trigger=trigger,
+        raise_storage_failure=raise_storage_failure,
+    )
     return outcome
 
 
@@ -163,7 +176,7 @@ def test_an_unwritable_raw_store_fails_the_run_as_a_storage_failure_in_one_line(
 
     # on the command line the failure is raised once the runs are recorded (the CLI's exit 2)
     with pytest.raises(RawStoreError, match="cannot write"):
-        _ingest(engine, store, DEFAULT_SNAPSHOT_DIR, trigger="cli")
+        _ingest(engine, store, DEFAULT_SNAPSHOT_DIR, trigger="cli", raise_storage_failure=True)
     assert job_runs(engine, f"ingest:{DATASET}")["outcome"].to_list() == ["failed", "failed"]
 
 
