@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -138,20 +140,16 @@ FETCH_VISIBLE_AFTER_S = 2.0
 
 
 class _LateStart:
-    """The run record of a lock-free fetch, made (by a timer's thread) only if the fetch outlasts
-    FETCH_VISIBLE_AFTER_S."""
+    """The run record of a lock-free fetch, made only if the fetch outlasts FETCH_VISIBLE_AFTER_S."""
 
     def __init__(self, engine: Engine, spec: DatasetSpec, trigger: str, started_at: datetime) -> None:
         self._engine, self._spec, self._trigger, self._started_at = engine, spec, trigger, started_at
         self._lock = threading.Lock()
         self.closed = False
         self.run_id: int | None = None
-        self._timer = threading.Timer(FETCH_VISIBLE_AFTER_S, self.fire)
-        self._timer.daemon = True
-        self._timer.start()
 
     def fire(self) -> None:
-        """Record the run as running (the timer's thread's call), unless the fetch ended meanwhile."""
+        """Record the run as running (the watcher thread's call), unless the fetch ended meanwhile."""
         with self._lock:
             if self.closed:
                 return
@@ -168,10 +166,51 @@ class _LateStart:
 
     def close(self) -> int | None:
         """The fetch ended: no record is made after this; the run recorded as running, if one was."""
-        self._timer.cancel()
         with self._lock:
             self.closed = True
             return self.run_id
+
+
+class _Watcher:
+    """One daemon thread that fires each watched _LateStart at its deadline unless it was closed first: a
+    threading.Timer per fetch costs ≈ 0.18 ms to start and cancel, ≈ 6 % of an unchanged scheduler day
+    whose goal is 2 % of a full run; a watch here ≈ 9 µs."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._due: list[tuple[float, int, _LateStart]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, start: _LateStart, delay: float) -> None:
+        """Fire start after delay seconds unless it is closed by then."""
+        with self._ready:
+            entry = (time.monotonic() + delay, next(self._order), start)
+            heapq.heappush(self._due, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ingest-late-start", daemon=True)
+                self._thread.start()
+            elif self._due[0] is entry:  # the earliest now: the thread waits for a later one
+                self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while True:
+                    while self._due and self._due[0][2].closed:
+                        heapq.heappop(self._due)
+                    if not self._due:
+                        self._ready.wait()
+                        continue
+                    wait = self._due[0][0] - time.monotonic()
+                    if wait <= 0:
+                        start = heapq.heappop(self._due)[2]
+                        break
+                    self._ready.wait(wait)
+            start.fire()
+
+
+_WATCHER = _Watcher()
 
 
 def ingest_dataset(
@@ -368,6 +407,7 @@ def _look_ahead(
         "started_at": started_at,
     }
     late = _LateStart(engine, spec, trigger, started_at)
+    _WATCHER.watch(late, FETCH_VISIBLE_AFTER_S)
     try:
         payloads = connector_for(spec.protocol).fetch(spec, fetcher)
     except FetchError as error:
@@ -451,7 +491,7 @@ def ingest(
     (else it is fetched again under the lock), so that two runs never load the same dataset at once.
 
     The look-ahead writes nothing before its record unless its fetch outlasts FETCH_VISIBLE_AFTER_S: such
-    a fetch is recorded as a 'running' run meanwhile (by a timer's thread), so that `kestava status` and
+    a fetch is recorded as a 'running' run meanwhile (by a watcher thread), so that `kestava status` and
     the time limit see it and a process killed during it leaves a run closed later as interrupted; that
     run then gets the outcome (its payloads, changed or not, go through the locked path).
 
