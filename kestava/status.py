@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 from sqlalchemy import Engine, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
@@ -24,6 +24,7 @@ from common.errors import KestavaError, first_line, is_database_error
 from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
+from kestava.fitted_table import FittedColumn, fitted_table
 from storage import schema
 from storage.engine import open_existing_database, safe_url
 
@@ -61,7 +62,7 @@ def used_areas() -> Mapping[str, frozenset[str]] | None:
 
     try:
         return load_indicator_catalogue().dataset_areas()
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, KeyError) as error:  # KeyError: it names a dataset the catalogue has not
         log.warning("freshness judged on every area: the indicator catalogue cannot be read (%s)", error)
         return None
 
@@ -512,50 +513,85 @@ def outcome_label(outcome: str | None, lang: str) -> str:
 
 
 def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
-    """Print the report as rich tables and a one-line verdict, every heading in lang (fi, sv or en)."""
+    """Print the report as tables fitted to the console's width and a verdict, in lang (fi, sv or en)."""
     from report.i18n import t
 
-    def words(*keys: str) -> list[str]:
-        return [t(f"cli_status.{key}", lang) for key in keys]
+    def heading(key: str) -> str:
+        return t(f"cli_status.{key}", lang)
 
-    datasets = Table(title=t("cli_status.title_datasets", lang, date=report.today))
-    # the id whole on its line (cron's 80 columns had cut "hsy_emiss" / "ions"); the other cells fold, so
-    # that nothing of them is lost
-    for n, name in enumerate(
-        words("dataset", "state", "latest_period", "last_success", "last_failure", "error", "next_run")
-    ):
-        datasets.add_column(name, overflow="fold", no_wrap=n == 0)
-    not_scheduled = t("cli_status.not_scheduled", lang)
-    for d in report.datasets:
-        datasets.add_row(
-            d.dataset,
-            f"[{STATE_STYLE.get(d.state, 'white')}]{state_label(d.state, lang)}",
-            period_text(d.latest_period, d.tracks, lang),
+    def column(key: str, *, whole: bool = False, free_text: bool = False) -> FittedColumn:
+        return FittedColumn(heading(key), whole=whole, free_text=free_text)
+
+    def left_out(columns: str) -> str:
+        return t("cli_status.left_out", lang, columns=columns)
+
+    # ids whole on their line (cron's 80 columns had cut "hsy_emiss" / "ions"); a time breaks only at its
+    # space; an error message folds; columns with nothing in them are left out and named in the caption
+    scheduled = report.scheduler_known
+    not_scheduled = [f"{heading('next_run')}: {heading('not_scheduled')}"] if not scheduled else []
+    dataset_columns = [
+        column("dataset", whole=True),
+        column("state"),
+        column("latest_period"),
+        column("last_success"),
+        column("last_failure"),
+        column("error", free_text=True),
+        *([column("next_run")] if scheduled else []),
+    ]
+    dataset_rows = [
+        [
+            escape(d.dataset),
+            f"[{STATE_STYLE.get(d.state, 'white')}]{escape(state_label(d.state, lang))}",
+            escape(period_text(d.latest_period, d.tracks, lang)),
             when(d.last_success),
             when(d.last_failure),
-            d.last_error or "",
-            when(d.next_run) if report.scheduler_known else not_scheduled,
-        )
-    console.print(datasets)
-    jobs = Table(title=t("cli_status.title_jobs", lang))
-    for n, name in enumerate(words("job", "last_outcome", "started", "finished", "error", "next_run")):
-        jobs.add_column(name, overflow="fold", no_wrap=n == 0)
-    never_run, overdue, retired = words("never_run", "overdue", "retired")
+            escape(d.last_error or ""),
+            *([when(d.next_run)] if scheduled else []),
+        ]
+        for d in report.datasets
+    ]
+    title = t("cli_status.title_datasets", lang, date=report.today)
+    console.print(
+        fitted_table(console, title, dataset_columns, dataset_rows, left_out=left_out, notes=not_scheduled)
+    )
+    never_run, overdue, retired = heading("never_run"), heading("overdue"), heading("retired")
+    job_columns = [
+        column("job", whole=True),
+        column("last_outcome"),
+        column("started"),
+        column("finished"),
+        column("error", free_text=True),
+        *([column("next_run")] if scheduled else []),
+    ]
+    job_rows = []
     for j in report.jobs:
         style = "white" if j.retired else "red" if not j.ok else "green" if j.last_outcome else "white"
-        jobs.add_row(
-            j.job,
-            f"[{style}]{outcome_label(j.last_outcome, lang) if j.last_outcome else never_run}"
+        outcome = (
+            (outcome_label(j.last_outcome, lang) if j.last_outcome else never_run)
             + (f" ({retired})" if j.retired else "")
-            + (f"; {j.busy_note(lang)}" if j.busy_since is not None else ""),
-            when(j.last_started),
-            when(j.last_finished),
-            j.last_error or "",
-            when(j.next_run) + (f" [red]({overdue})" if j.overdue else ""),
+            + (f"; {j.busy_note(lang)}" if j.busy_since is not None else "")
         )
-    console.print(jobs)
+        job_rows.append(
+            [
+                escape(j.job),
+                f"[{style}]{escape(outcome)}",
+                when(j.last_started),
+                when(j.last_finished),
+                escape(j.last_error or ""),
+                *(
+                    [when(j.next_run) + (f" [red]({escape(overdue)})" if j.overdue else "")]
+                    if scheduled
+                    else []
+                ),
+            ]
+        )
+    console.print(
+        fitted_table(
+            console, heading("title_jobs"), job_columns, job_rows, left_out=left_out, notes=not_scheduled
+        )
+    )
     # the indicators whose last compute failed, then those waiting for a first load of their data
-    for title, columns, rows in (
+    for title_key, columns, rows in (
         (
             "title_indicators",
             ("computed", "error"),
@@ -569,25 +605,30 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
     ):
         if not rows:
             continue
-        indicators = Table(title=t(f"cli_status.{title}", lang))
-        for name in words("indicator", *columns):
-            indicators.add_column(name, overflow="fold")
-        for indicator, moment, text in rows:
-            indicators.add_row(indicator, when(moment), text)
-        console.print(indicators)
+        indicator_columns = [
+            column("indicator", whole=True),
+            column(columns[0]),
+            column(columns[1], free_text=True),
+        ]
+        indicator_rows = [[escape(indicator), when(moment), escape(text)] for indicator, moment, text in rows]
+        console.print(
+            fitted_table(console, heading(title_key), indicator_columns, indicator_rows, left_out=left_out)
+        )
     if report.disks:
         from report.i18n import format_number
 
-        disks = Table(title=t("cli_status.title_disks", lang))
-        for name in words("folder", "free_gb", "total_gb"):
-            disks.add_column(name, overflow="fold")
-        for disk in report.disks:
-            disks.add_row(
-                str(disk.folder),
+        disk_columns = [column("folder", whole=True), column("free_gb"), column("total_gb")]
+        disk_rows = [
+            [
+                escape(str(disk.folder)),
                 f"[{'red' if disk.low else 'green'}]{format_number(disk.free_bytes / BYTES_PER_GB, lang, 1)}",
                 format_number(disk.total_bytes / BYTES_PER_GB, lang, 1),
-            )
-        console.print(disks)
+            ]
+            for disk in report.disks
+        ]
+        console.print(
+            fitted_table(console, heading("title_disks"), disk_columns, disk_rows, left_out=left_out)
+        )
     if report.ok:
         console.print(f"[green]{t('cli_status.ok', lang)}")
     else:

@@ -527,7 +527,7 @@ def test_a_release_tracked_dataset_says_release_seen_in_status_and_sources(
     for lang, text in expected.items():
         out = StringIO()
         status.render(report, Console(file=out, width=250, color_system=None), lang)
-        rows = {line.split()[1]: line for line in out.getvalue().splitlines() if line.startswith("│")}
+        rows = {line.split()[0]: line for line in out.getvalue().splitlines() if "│" in line}
         assert text in rows["gamma"] and seen.isoformat() not in rows["gamma"], (lang, rows)
         assert "2025" in rows["alpha"] and "havaittu" not in rows["alpha"], (lang, rows)
         listed = CliRunner().invoke(app, ["sources", "--lang", lang])
@@ -600,4 +600,86 @@ def test_status_at_cron_mails_80_columns_keeps_each_id_whole(engine: Engine, raw
     lines = out.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 80
     for whole in (long_id, f"ingest:{long_id}"):
-        assert any(f"│ {whole} " in line for line in lines), (whole, out.getvalue())
+        assert any(line.split()[:1] == [whole] for line in lines), (whole, out.getvalue())
+
+
+def _rendered(report: status.StatusReport, width: int, lang: str = "en") -> str:
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    status.render(report, Console(file=out, width=width, color_system=None), lang)
+    return out.getvalue()
+
+
+def _unfolded(text: str) -> str:
+    """The table's text with its rules and line breaks gone, so that a folded cell reads whole again."""
+    return "".join(text.replace("│", " ").split())
+
+
+def test_status_at_80_columns_keeps_words_and_times_whole_and_every_error_readable(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    """Cron's mail is 80 columns wide: the tables had cut "2026-1" / "2-07" and "Myöhäs" / "sä"."""
+    error = "HTTP 503 Service Unavailable from https://example.test/a after 3 attempts [pid 4242] retry later"
+    load(engine, raw_store, "alpha", "2025")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    record(engine, "ingest:beta", "failed", error=error, dataset="beta")
+    report = status_report(engine, catalogue(lag_days=3650), today=TODAY)
+    for lang in ("fi", "sv", "en"):
+        text = _rendered(report, 80, lang)
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= 80, text
+        stamps = [status.when(d.last_success) for d in report.datasets if d.last_success]
+        stamps += [status.when(d.last_failure) for d in report.datasets if d.last_failure]
+        for stamp in stamps:  # the date and the time each whole, on one line or the date above the time
+            day, minute = stamp.split()
+            assert any(day in line for line in lines) and any(minute in line for line in lines), text
+        for label in {status.state_label(d.state, lang) for d in report.datasets}:
+            for word in label.split():
+                assert any(word in line for line in lines), (word, text)
+        # the message folds where it must, nothing of it lost, its brackets not taken for markup
+        assert _unfolded(error) in _unfolded(text), text
+
+
+def test_status_leaves_out_empty_columns_and_says_which(engine: Engine, raw_store: RawStore) -> None:
+    load(engine, raw_store, "alpha", "2025")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    report = status_report(engine, catalogue(lag_days=3650), today=TODAY)
+    text = _rendered(report, 200)
+    header = next(line for line in text.splitlines() if line.startswith("Dataset "))
+    assert "Last success" in header and "Last failure" not in header and "Error" not in header, text
+    assert "Empty columns left out: Last failure, Error" in text, text
+    # nothing scheduled: said once per table, instead of a column repeating it on every row
+    assert "Next run: not scheduled" in text and "Next run" not in header, text
+    record(engine, "ingest:alpha", "failed", error="HTTP 500", dataset="alpha")
+    failed = _rendered(status_report(engine, catalogue(lag_days=3650), today=TODAY), 200)
+    header = next(line for line in failed.splitlines() if line.startswith("Dataset "))
+    assert "Last failure" in header and "Error" in header and "HTTP 500" in failed, failed
+    assert "Empty columns left out" not in failed.split("Jobs")[0], failed
+
+
+def test_status_narrower_than_its_ids_lists_each_row_as_lines(engine: Engine, raw_store: RawStore) -> None:
+    """Too narrow for the table with each id and word whole: one block per row, every value in it."""
+    load(engine, raw_store, "alpha", "2025")
+    record(engine, "ingest:alpha", "success", dataset="alpha")
+    record(engine, "ingest:beta", "failed", error="HTTP 503 Service Unavailable", dataset="beta")
+    report = status_report(engine, catalogue(lag_days=3650), today=TODAY)
+    text = _rendered(report, 36)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 36, text
+    assert "┃" not in text.split("Disk space")[0], text  # the disks' table is narrow enough to stay one
+    assert "ingest:beta" in lines and "beta" in lines, text
+    beta = lines.index("beta")
+    block = lines[beta + 1 : lines.index("Next run: not scheduled")]  # the caption ends the table
+    assert all(line.startswith("  ") for line in block), text
+    # "  Heading:  value", a value's further lines aligned under its first
+    headings = [line.split(":")[0].strip() for line in block if not line.startswith("   ")]
+    assert headings[:3] == ["State", "Last failure", "Error"], text
+    for cell in (
+        "State: Fetch or load failed",
+        f"Last failure: {status.when(report.datasets[1].last_failure)}",
+        "Error: HTTP 503 Service Unavailable",
+    ):
+        assert _unfolded(cell) in _unfolded("\n".join(block)), (cell, text)
