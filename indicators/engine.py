@@ -719,6 +719,21 @@ def record_waiting(
         )
 
 
+PARAMETERS_PER_STATEMENT = 900  # under SQLite's oldest limit of bound parameters per statement (999)
+
+
+def _areas_by_series_vintage(assessed: pl.DataFrame) -> list[tuple[tuple[str, datetime], list[str]]]:
+    """The areas assessed now per (indicator, vintage assessed): the rows each compute replaces."""
+    grouped = (
+        assessed.select("indicator", "as_of", "area")
+        .unique()
+        .group_by("indicator", "as_of")
+        .agg(pl.col("area").sort())
+        .sort("indicator", "as_of")
+    )
+    return [((r["indicator"], r["as_of"]), r["area"]) for r in grouped.iter_rows(named=True)]
+
+
 def compute(
     engine: Engine,
     *,
@@ -821,13 +836,21 @@ def compute(
         )
         if assessed.height:
             table = schema.assessment
-            # replace the assessments of these indicators at these vintages (all areas are recomputed)
-            conn.execute(
-                delete(table).where(
-                    table.c.indicator_id.in_(assessed["indicator"].unique().to_list()),
-                    table.c.as_of.in_(assessed["as_of"].unique().to_list()),
-                )
-            )
+            # replace each series' assessments at the vintage assessed now, and only those: its earlier
+            # vintages are its history (`assessments(latest=False)`, status changes), and another area's
+            # row at this vintage is not this series'. (Deleting every row of these indicators at any of
+            # these vintages had erased a revised area's history whenever an unrevised area kept the
+            # vintage it had before.)
+            for (indicator_id, as_of), areas in _areas_by_series_vintage(assessed):
+                for start in range(0, len(areas), PARAMETERS_PER_STATEMENT):
+                    chunk = areas[start : start + PARAMETERS_PER_STATEMENT]
+                    conn.execute(
+                        delete(table).where(
+                            table.c.indicator_id == indicator_id,
+                            table.c.as_of == as_of,
+                            table.c.area.in_(chunk),
+                        )
+                    )
             conn.execute(
                 insert(table),
                 [

@@ -920,6 +920,31 @@ def test_provenance_lists_both_snapshots_of_a_sum_over_a_revision(revised: Revis
             assert fetched[old] < fetched[new], (e, fetched)
 
 
+def test_a_revised_series_keeps_its_assessments_of_the_vintage_before(revised: Revised) -> None:
+    """A revised series is assessed at its new vintage and its assessments of the vintage before stay: its
+    history (assessments(latest=False), status changes). An unrevised area's series keeps its one vintage,
+    assessed once per method. Deleting every row of the indicator at any vintage assessed now had erased
+    the revised area's history, because the unrevised areas kept the vintage it had before."""
+    from indicators import query
+
+    for indicator in ("ghg_total", "syke_ghg_total"):
+        changed = {e.area for e in revised.expected if e.indicator == indicator}
+        history = query.assessments(indicator, latest=False, engine=revised.engine)
+        per_series = history.group_by("area", "method").agg(
+            pl.col("as_of").n_unique().alias("vintages"), pl.len().alias("rows")
+        )
+        assert changed and per_series.height, (indicator, changed)
+        for row in per_series.iter_rows(named=True):
+            vintages = 2 if row["area"] in changed else 1
+            assert (row["vintages"], row["rows"]) == (vintages, vintages), (indicator, row)
+        assert set(per_series["area"]) - changed, (indicator, "some area unrevised")
+        # the latest is the new vintage's, the older one the first load's
+        latest = query.assessments(indicator, latest=True, engine=revised.engine)
+        for area in changed:
+            dates = history.filter(pl.col("area") == area)["as_of"]
+            assert latest.filter(pl.col("area") == area)["as_of"].unique().to_list() == [dates.max()]
+
+
 def test_export_carries_the_revised_numbers_and_both_snapshots(revised: Revised) -> None:
     """The export states every stored value with its snapshots: the revised ones, the unrevised ones and
     the derivations over both vintages alike."""
