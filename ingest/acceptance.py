@@ -235,13 +235,12 @@ def keep_refused(
 ) -> tuple[str | None, str]:
     """Keep a payload set refused before the plausibility step (by the fetcher as an HTML page, the parser,
     the shape checks or the completeness check) as a rejected snapshot (keep_rejected): its digest (None
-    for an HTML page over KEPT_PAGE_BYTES, not kept) and the note the run's error ends with: its name, and
-    how to accept it (withdrawals only) or why it cannot be."""
-    if isinstance(error, HtmlPageError) and (size := sum(p.size for p in payloads)) > KEPT_PAGE_BYTES:
-        return (
-            None,
-            f". The page ({size} bytes) is not kept: a refused page is kept up to {KEPT_PAGE_BYTES} bytes",
-        )
+    for the fetcher's page over KEPT_PAGE_BYTES, not kept) and the note the run's error ends with: its
+    name, and how to accept it (withdrawals only) or why it cannot be."""
+    page = error.payload if isinstance(error, HtmlPageError) else None
+    if page is not None and page.size > KEPT_PAGE_BYTES:
+        kept_up_to = f"a refused page is kept up to {KEPT_PAGE_BYTES} bytes"
+        return None, f". The page ({page.size} bytes) is not kept: {kept_up_to}"
     found = rejection_violations(spec, error)
     digest = keep_rejected(
         engine,

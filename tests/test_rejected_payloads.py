@@ -282,3 +282,31 @@ def test_kestava_ingest_says_what_was_fetched_and_kept_and_accept_lists_a_refuse
     refused = _kestava(environment, "accept", DATASET, kept.short, "--why", "looks fine")
     assert refused.returncode == 1
     assert "the fetcher refused it as an HTML page" in " ".join(refused.stderr.split())
+
+
+def test_the_size_cap_applies_to_the_page_the_fetcher_refused_not_to_a_set_a_connector_refused(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    from datetime import UTC, datetime
+
+    from common.payload import Payload, RequestSpec
+    from ingest.acceptance import KEPT_PAGE_BYTES, keep_refused
+    from ingest.errors import HtmlPageError
+
+    spec = load_catalogue().dataset(DATASET)
+    body = b"<!DOCTYPE html><html><body>" + b"x" * KEPT_PAGE_BYTES + b"</body></html>"
+    page = Payload(
+        RequestSpec("GET", spec.url), 200, {"content-type": "text/html"}, body, datetime.now(UTC), spec.url
+    )
+
+    fetched = HtmlPageError(DATASET, "content-type", "data", "text/html", payload=page)
+    assert keep_refused(engine, spec, [page], raw_store, "v1", fetched)[0] is None
+    assert rejections(engine, DATASET) == []
+
+    # the same page among the payloads a connector holds: kept with them, whatever their size
+    held = HtmlPageError(DATASET, "body", "data", "<!DOCTYPE html>")
+    digest, note = keep_refused(engine, spec, [page], raw_store, "v1", held)
+    (kept,) = rejections(engine, DATASET)
+    assert digest == kept.sha256 and f"kept as rejected snapshot {kept.short}" in note
+    assert [v["kind"] for v in kept.violations] == ["html"] and not kept.acceptable
+    assert raw_store.get(str(kept.payloads[0]["sha256"])) == body
