@@ -3,8 +3,9 @@
 `check_before_load` is the ingest hook (one call before `load_snapshot`): it runs the catalogue's checks
 against the dataset's current values and, on any failure, keeps the payload (bytes in the raw store, its
 provenance in `rejected_payload`) and raises PlausibilityError. `keep_refused` keeps a payload refused
-before that step the same way (the parser or the shape checks: kind `parse`; the completeness check: kind
-`completeness`, or `withdrawal` when it lacks only what the previous vintage had, which can be accepted).
+before that step the same way (the parser or the shape checks: kind `parse`; an HTML page where data was
+asked for, which the fetcher refuses: kind `html`; the completeness check: kind `completeness`, or
+`withdrawal` when it lacks only what the previous vintage had, which can be accepted).
 `accept` is `kestava accept`: it records who accepted which rejected payload and why, then loads it at
 once under the dataset's job lock.
 """
@@ -26,6 +27,7 @@ from common.payload import Payload, RequestSpec
 from ingest.catalogue import Catalogue, DatasetSpec
 from ingest.completeness import REASONS, IncompleteError, check_complete, coverage, last_reader_version
 from ingest.connector import parse_flagged
+from ingest.errors import HtmlPageError
 from ingest.loading import load_parsed
 from ingest.plausibility import ACCEPTABLE_KINDS, PlausibilityError, Violation, check_payload
 from ingest.registry import connector_for
@@ -49,6 +51,9 @@ _KEPT_HEADERS = ("content-type", "etag", "last-modified")
 # violations kept with a rejected payload (a ×1000 slip in Syke's 750 000 rows fails 250 000 times; the
 # message states the total, and the first ones show what went wrong)
 STORED_VIOLATIONS = 100
+# the largest refused HTML page kept (a login wall or a "not found" page is some kB; the fetcher reads up to
+# its own cap, 200 MB, before it can tell a page from data): a bigger one is refused and not kept
+KEPT_PAGE_BYTES = 5_000_000
 
 
 class AcceptError(Exception):
@@ -185,10 +190,12 @@ def withdrawn_only(error: DataError) -> bool:
 def rejection_violations(spec: DatasetSpec, error: DataError) -> list[tuple[Violation, str]]:
     """A rejection before the plausibility step, as violations (with their messages) to keep with the
     payload: a completeness rejection of only what the previous vintage had as withdrawals (acceptable),
-    any other completeness gap as kind `completeness`, anything else (the parser, the shape checks) as one
-    of kind `parse` (neither acceptable: the payload cannot be loaded as it is)."""
+    any other completeness gap as kind `completeness`, an HTML page as one of kind `html`, anything else
+    (the parser, the shape checks) as one of kind `parse` (none of these acceptable: the payload cannot be
+    loaded as it is)."""
     if not isinstance(error, IncompleteError):
-        return [(Violation(spec.id, "parse", "parse", {}, "", None, "", str(error)), str(error))]
+        kind = "html" if isinstance(error, HtmlPageError) else "parse"
+        return [(Violation(spec.id, kind, kind, {}, "", None, "", str(error)), str(error))]
     withdrawal = withdrawn_only(error)
     found = []
     for row in error.missing.iter_rows(named=True):
@@ -211,6 +218,13 @@ def rejection_violations(spec: DatasetSpec, error: DataError) -> list[tuple[Viol
     return found
 
 
+def refused_page(error: DataError) -> list[Payload]:
+    """The HTML page the fetcher refused, as the payload set to keep (ingest.errors.HtmlPageError's
+    payload); none for any other error."""
+    page = error.payload if isinstance(error, HtmlPageError) else None
+    return [] if page is None else [page]
+
+
 def keep_refused(
     engine: Engine,
     spec: DatasetSpec,
@@ -218,10 +232,15 @@ def keep_refused(
     raw_store: RawStore,
     reader_version: str,
     error: DataError,
-) -> str:
-    """Keep a payload set refused before the plausibility step (by the parser, the shape checks or the
-    completeness check) as a rejected snapshot (keep_rejected); the note the run's error ends with: its
+) -> tuple[str | None, str]:
+    """Keep a payload set refused before the plausibility step (by the fetcher as an HTML page, the parser,
+    the shape checks or the completeness check) as a rejected snapshot (keep_rejected): its digest (None
+    for the fetcher's page over KEPT_PAGE_BYTES, not kept) and the note the run's error ends with: its
     name, and how to accept it (withdrawals only) or why it cannot be."""
+    page = error.payload if isinstance(error, HtmlPageError) else None
+    if page is not None and page.size > KEPT_PAGE_BYTES:
+        kept_up_to = f"a refused page is kept up to {KEPT_PAGE_BYTES} bytes"
+        return None, f". The page ({page.size} bytes) is not kept: {kept_up_to}"
     found = rejection_violations(spec, error)
     digest = keep_rejected(
         engine,
@@ -233,13 +252,20 @@ def keep_refused(
         [message for _, message in found],
     )
     if withdrawn_only(error):
-        return (
+        return digest, (
             f". The payload is kept as rejected snapshot {digest[:12]}; if the publisher withdrew these "
             f"values, accept it: kestava accept {spec.id} {digest[:12]} --why '…'"
         )
-    what = "is incomplete" if isinstance(error, IncompleteError) else "cannot be read"
-    return (
+    listed = (
         f". The payload is kept as rejected snapshot {digest[:12]} (`kestava accept {spec.id}` lists it); "
+    )
+    if isinstance(error, HtmlPageError):
+        return digest, listed + (
+            "it is an HTML page, not the data, and cannot be accepted: check the catalogue's URL (moved?) "
+            "and the access (a login wall?)"
+        )
+    what = "is incomplete" if isinstance(error, IncompleteError) else "cannot be read"
+    return digest, listed + (
         f"it {what} and cannot be accepted: fix the source's reading or the catalogue's declaration"
     )
 
@@ -281,6 +307,12 @@ def accept(
     rejection = find_rejection(engine, dataset_id, reference)
     if not rejection.acceptable:
         failed = sorted({str(v["kind"]) for v in rejection.violations} - set(ACCEPTABLE_KINDS))
+        if "html" in failed:
+            raise AcceptError(
+                f"{dataset_id}: snapshot {rejection.short} cannot be accepted: the fetcher refused it as an "
+                f"HTML page, not the data ({rejection.violations[0]['message']}); it is kept only to be "
+                "inspected: check the catalogue's URL and the access, or wait for the data"
+            )
         if "parse" in failed:
             raise AcceptError(
                 f"{dataset_id}: snapshot {rejection.short} cannot be accepted: the parser refused it, so it "

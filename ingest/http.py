@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -19,7 +20,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from common.payload import Params, Payload, RequestSpec, ValidatorCache
 from common.secrets import REDACTED, redact
-from ingest.errors import FetchError, ValidationError
+from ingest.errors import FetchError, HtmlPageError
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",
@@ -140,12 +141,16 @@ def display_url(url: str | httpx.URL, params: Params = (), secrets: Mapping[str,
     if parsed.userinfo:
         parsed = parsed.copy_with(username=None, password=None)
     if parsed.query:
-        masked = [
-            (name, REDACTED if name.lower().replace("-", "_") in _SECRET_PARAM_NAMES else value)
-            for name, value in parsed.params.multi_items()
-        ]
-        parsed = parsed.copy_with(params=masked)
+        parsed = parsed.copy_with(params=_masked_params(parsed.params.multi_items()))
     return scrub(str(parsed).replace("%2A%2A%2A", REDACTED), secrets)
+
+
+def _masked_params(params: Params, secrets: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The parameters with the values of secret-like names masked (and secret values scrubbed)."""
+    return [
+        (name, REDACTED if name.lower().replace("-", "_") in _SECRET_PARAM_NAMES else scrub(value, secrets))
+        for name, value in params
+    ]
 
 
 def looks_like_html(content_type: str | None, body: bytes) -> str | None:
@@ -161,23 +166,31 @@ def looks_like_html(content_type: str | None, body: bytes) -> str | None:
 
 
 def check_not_html(
-    source: str, headers: Mapping[str, str], body: bytes, *, accept: str | None = None
+    source: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    accept: str | None = None,
+    page: Callable[[], Payload] | None = None,
 ) -> None:
-    """Raise ValidationError when a successful response is an HTML page the caller did not ask for.
+    """Raise HtmlPageError when a successful response is an HTML page the caller did not ask for.
 
     Portals answer a moved or broken download link with a 200 HTML page (a login wall, a "not found"
     page); parsing that as data fails in confusing ways, so it is rejected here with a clear message.
-    `headers` are lower-cased (as in Payload.headers).
+    `headers` are lower-cased (as in Payload.headers). A fetcher gives `page`, which makes the payload
+    the error carries, its secrets masked (called only for a refused page; ingest.run keeps it as a
+    rejected snapshot); the message quotes that payload.
     """
     if accept is not None and "html" in accept.lower():
         return
-    content_type = headers.get("content-type")
-    why = looks_like_html(content_type, body)
-    if why == "content-type":
-        raise ValidationError(source, "content-type", NOT_HTML, got=content_type)
-    if why == "body":
-        excerpt = body[:200].decode("utf-8", errors="replace").strip()
-        raise ValidationError(source, "body", NOT_HTML, got=excerpt)
+    why = looks_like_html(headers.get("content-type"), body)
+    if why is None:
+        return
+    kept = page() if page is not None else None
+    if kept is not None:
+        headers, body = kept.headers, kept.body
+    got = headers.get("content-type") if why == "content-type" else body[:200].decode("utf-8", "replace")
+    raise HtmlPageError(source, why, NOT_HTML, got=None if got is None else got.strip(), payload=kept)
 
 
 def status_error(
@@ -563,8 +576,7 @@ class LiveFetcher:
                 call.source, call.spec.method, call.safe_url, status, body, secrets=call.secrets
             )
 
-        check_not_html(call.source, response_headers, body, accept=call.accept)
-        return Payload(
+        payload = Payload(
             request=call.spec,
             status=status,
             headers=response_headers,
@@ -572,6 +584,14 @@ class LiveFetcher:
             fetched_at=fetched_at,
             final_url=final_url,
         )
+        check_not_html(
+            call.source,
+            response_headers,
+            body,
+            accept=call.accept,
+            page=lambda: _masked(payload, call.secrets),
+        )
+        return payload
 
     def _attempt_timeout(self, call: _Call) -> httpx.Timeout:
         """The client's timeouts, each cut to what is left of the request's deadline: a server that sends
@@ -679,6 +699,29 @@ class LiveFetcher:
         except (KeyError, LookupError, OSError, ValueError):
             return None
         return body if hashlib.sha256(body).hexdigest() == sha256 else None
+
+
+def _masked(payload: Payload, secrets: Mapping[str, str]) -> Payload:
+    """A payload fit to be stored though it is no data (a refused HTML page): its URLs as display_url
+    masks them (no user info, secret-like parameters ***), each secret value *** in its request, headers
+    and body."""
+    request = payload.request
+    body = payload.body
+    for secret in sorted(secrets.values(), key=len, reverse=True):
+        if secret:
+            body = body.replace(secret.encode(), REDACTED.encode())
+    return replace(
+        payload,
+        request=RequestSpec(
+            request.method,
+            display_url(request.url, secrets=secrets),
+            tuple(_masked_params(request.params, secrets)),
+            None if request.json_body is None else scrub(request.json_body, secrets),
+        ),
+        headers={name: scrub(value, secrets) for name, value in payload.headers.items()},
+        body=body,
+        final_url=display_url(payload.final_url, secrets=secrets),
+    )
 
 
 def _describe_timeout(exc: httpx.TimeoutException) -> str:

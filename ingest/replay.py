@@ -164,8 +164,7 @@ class ReplayFetcher:
                 source, spec.method, display_url(spec.url, spec.params), exchange.status, body.data
             )
         headers = {name.lower(): value for name, value in exchange.headers.items()}
-        check_not_html(source, headers, body.data, accept=accept)
-        return Payload(
+        payload = Payload(
             request=spec,
             status=exchange.status,
             headers=headers,
@@ -175,6 +174,8 @@ class ReplayFetcher:
             is_demo=self.manifest.is_demo,
             known_sha256=body.sha256,
         )
+        check_not_html(source, headers, body.data, accept=accept, page=lambda: payload)
+        return payload
 
     def _body(self, source: str, spec: RequestSpec, exchange: Exchange) -> _Body:
         try:

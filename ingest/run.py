@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from common.errors import DataError, one_line
 from common.payload import Fetcher, Payload
-from ingest.acceptance import check_before_load, check_complete_unless_accepted, keep_refused
+from ingest.acceptance import check_before_load, check_complete_unless_accepted, keep_refused, refused_page
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
 from ingest.connector import parse_flagged
 from ingest.errors import FetchError
@@ -59,8 +59,9 @@ class DatasetOutcome:
     seconds: float
     result: LoadResult | None = None
     error: str | None = None
-    payloads: int = 0
-    not_modified: int = 0
+    payloads: int = 0  # payloads fetched (0 when the fetch failed: none arrived)
+    not_modified: int = 0  # of them, answered HTTP 304 not modified (the cached body reused)
+    kept_as: str | None = None  # rejected: the rejected snapshot (digest) the payloads were kept as
     # the problems closed with the run's record (ingest's all_clear); None: no all-clear was made with it
     cleared: tuple[ClosedProblem, ...] | None = None
     # failed because the raw store could not be written (a storage failure, not the data's)
@@ -131,6 +132,8 @@ class _Prefetched:
     payloads: list[Payload]
     digest_before: str | None
     run_id: int | None = None
+    # the fetch's refusal of an HTML page it carries (acceptance.refused_page), to be kept under the lock
+    refused: DataError | None = None
 
 
 # a look-ahead fetch still going after this long is recorded as a 'running' run (kestava status shows it,
@@ -276,21 +279,16 @@ def _ingest_locked(
         if prefetched is not None and prefetched.digest_before == latest:
             # nothing was loaded since the look-ahead read the digest, so its fetch is as good as one
             # made now under the lock; otherwise another run loaded meanwhile, and we fetch afresh
+            if prefetched.refused is not None:
+                raise prefetched.refused
             payloads = prefetched.payloads
         else:
             payloads = connector.fetch(spec, fetcher)
-        not_modified = sum(p.not_modified for p in payloads)
         if payloads and latest == combined_sha256(payloads):
             repair_raw(raw_store, spec.id, payloads)
             finish_run(engine, run_id, "unchanged")
             log.info("%s: payload unchanged; skipped", spec.id)
-            return DatasetOutcome(
-                spec.id,
-                "unchanged",
-                time.monotonic() - started,
-                payloads=len(payloads),
-                not_modified=not_modified,
-            )
+            return _fetched(DatasetOutcome(spec.id, "unchanged", time.monotonic() - started), payloads)
         frame = parse_flagged(connector, spec, payloads)
         check_complete_unless_accepted(engine, spec, payloads, frame, connector.reader_version)
         check_before_load(engine, spec, frame, payloads, raw_store, connector.reader_version)  # plausibility
@@ -307,29 +305,43 @@ def _ingest_locked(
     except FetchError as error:
         finish_run(engine, run_id, "failed", error=str(error))
         log.error("%s: fetch failed: %s", spec.id, error)
-        return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+        failed = DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+        return _fetched(failed, payloads)
     except DataError as error:
         message = str(error)
-        if payloads and not isinstance(error, PlausibilityError):  # (a plausibility rejection is kept)
-            # refused by the parser, the shape checks or the completeness check: kept for inspection
+        refused = payloads or refused_page(error)
+        # a plausibility rejection was kept by check_before_load
+        kept_as = combined_sha256(payloads) if isinstance(error, PlausibilityError) else None
+        if refused and not isinstance(error, PlausibilityError):
+            # refused by the fetcher (an HTML page), the parser, the shape checks or the completeness
+            # check: kept for inspection
             try:
-                message += keep_refused(engine, spec, payloads, raw_store, connector.reader_version, error)
+                kept_as, note = keep_refused(
+                    engine, spec, refused, raw_store, connector.reader_version, error
+                )
             except RawStoreError as storage:
-                return _storage_failed(engine, run_id, spec.id, started, storage, f" (rejected: {error})")
+                failed = _storage_failed(engine, run_id, spec.id, started, storage, f" (rejected: {error})")
+                return _fetched(failed, refused)
+            message += note
         finish_run(engine, run_id, "rejected", error=message)
         log.error("%s: rejected: %s", spec.id, message)
-        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=message)
+        rejected = DatasetOutcome(
+            spec.id, "rejected", time.monotonic() - started, error=message, kept_as=kept_as
+        )
+        return _fetched(rejected, refused)
     except LockLostError as error:  # the load rolled back; the next run loads the payload again
         finish_run(engine, run_id, "failed", error=str(error))
         log.error("%s", error)
-        return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+        failed = DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
+        return _fetched(failed, payloads)
     except RawStoreError as error:
-        return _storage_failed(engine, run_id, spec.id, started, error)
+        return _fetched(_storage_failed(engine, run_id, spec.id, started, error), payloads)
     except Exception as error:
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
         finish_run(engine, run_id, "failed", error=message)
         log.exception("%s: failed", spec.id)
-        return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
+        failed = DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
+        return _fetched(failed, payloads)
     outcome = "unchanged" if result.unchanged_payload else "success"
     finish_run(
         engine,
@@ -339,14 +351,12 @@ def _ingest_locked(
         snapshot_id=result.snapshot_id,
     )
     log.info("%s", result.summary())
-    return DatasetOutcome(
-        spec.id,
-        outcome,
-        time.monotonic() - started,
-        result=result,
-        payloads=len(payloads),
-        not_modified=sum(p.not_modified for p in payloads),
-    )
+    return _fetched(DatasetOutcome(spec.id, outcome, time.monotonic() - started, result=result), payloads)
+
+
+def _fetched(outcome: DatasetOutcome, payloads: Sequence[Payload]) -> DatasetOutcome:
+    """The outcome with its payload counts: how many were fetched, and of them answered HTTP 304."""
+    return replace(outcome, payloads=len(payloads), not_modified=sum(p.not_modified for p in payloads))
 
 
 def _storage_failed(
@@ -396,7 +406,8 @@ def _look_ahead(
     finished: list[dict[str, object]],
 ) -> DatasetOutcome | _Prefetched:
     """Fetch without the lock: an unchanged payload or a failed fetch ends here, recorded in `finished`
-    (written in one insert later); a changed payload goes on to the locked load. A fetch that outlasts
+    (written in one insert later); a changed payload goes on to the locked load, and so does an HTML page
+    the fetcher refused, to be kept there as a rejected snapshot. A fetch that outlasts
     FETCH_VISIBLE_AFTER_S is recorded as running meanwhile (_LateStart): its failure then finishes that
     run, and its payloads, changed or not, go on to the locked path, which finishes it."""
     job = f"ingest:{spec.id}"
@@ -408,6 +419,7 @@ def _look_ahead(
     }
     late = _LateStart(engine, spec, trigger, started_at)
     _WATCHER.watch(late, FETCH_VISIBLE_AFTER_S)
+    refused: DataError | None = None
     try:
         payloads = connector_for(spec.protocol).fetch(spec, fetcher)
     except FetchError as error:
@@ -415,9 +427,12 @@ def _look_ahead(
         log.error("%s: fetch failed: %s", spec.id, error)
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error))
     except DataError as error:
-        _ended(engine, late, finished, {**record, "outcome": "rejected", "error": str(error)})
-        log.error("%s: rejected: %s", spec.id, error)
-        return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
+        if refused_page(error):  # an HTML page the fetcher refused: kept under the lock (_ingest_locked)
+            refused = error
+        else:
+            _ended(engine, late, finished, {**record, "outcome": "rejected", "error": str(error)})
+            log.error("%s: rejected: %s", spec.id, error)
+            return DatasetOutcome(spec.id, "rejected", time.monotonic() - started, error=str(error))
     except Exception as error:
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
         _ended(engine, late, finished, {**record, "outcome": "failed", "error": message})
@@ -425,6 +440,8 @@ def _look_ahead(
         return DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
     finally:
         run_id = late.close()  # (again after _ended: the same answer)
+    if refused is not None:
+        return _Prefetched([], digest_before, run_id, refused)
     if run_id is not None:  # recorded as running: the locked path finishes that run, unchanged or not
         return _Prefetched(payloads, digest_before, run_id)
     if payloads and digest_before == combined_sha256(payloads):
@@ -439,13 +456,7 @@ def _look_ahead(
             return DatasetOutcome(spec.id, "failed", failed, error=message, storage_error=storage)
         finished.append({**record, "finished_at": now_utc(), "outcome": "unchanged"})
         log.info("%s: payload unchanged; skipped", spec.id)
-        return DatasetOutcome(
-            spec.id,
-            "unchanged",
-            time.monotonic() - started,
-            payloads=len(payloads),
-            not_modified=sum(p.not_modified for p in payloads),
-        )
+        return _fetched(DatasetOutcome(spec.id, "unchanged", time.monotonic() - started), payloads)
     return _Prefetched(payloads, digest_before)
 
 
@@ -499,7 +510,8 @@ def ingest(
     …"); with raise_storage_failure (the command line's) the first such failure is raised
     (storage.rawstore.RawStoreError) once all datasets are done and recorded. A payload the parser, the
     shape checks or the completeness check refuses is kept as a rejected snapshot
-    (ingest.acceptance.keep_refused), as a plausibility one is.
+    (ingest.acceptance.keep_refused), as a plausibility one is, and so is an HTML page the fetcher refuses
+    (ingest.errors.HtmlPageError carries it, its secrets masked), under the dataset's lock.
     """
     catalogue = catalogue or load_catalogue()
     specs = [catalogue.dataset(d) for d in dataset_ids] if dataset_ids else list(catalogue.datasets.values())

@@ -298,7 +298,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     # revised: the value changed; confirmed: provisional made final, same value; reflagged: another flag
     # change, same value
     counts = ("new", "revised", "confirmed", "reflagged", "unchanged", "withdrawn")
-    # the bracketed number: payloads the server answered 304 Not Modified (the cached body reused)
+    # payloads fetched; in brackets, those the server answered 304 Not Modified (the cached body reused)
     for column in ("dataset", "outcome", *counts, "payloads (HTTP 304 not modified)", "s", "error"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
@@ -310,7 +310,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
             o.dataset_id,
             f"[{OUTCOME_STYLE.get(o.outcome, 'white')}]{o.outcome}",
             *shown,
-            f"{o.payloads} ({o.not_modified})",
+            payloads_cell(o),
             f"{o.seconds:.1f}",
             o.error or "",
         )
@@ -319,11 +319,26 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     return outcomes
 
 
+def payloads_cell(o: DatasetOutcome) -> str:
+    """The ingest table's payloads: how many were fetched (HTTP 304 in brackets) and, for a rejected
+    dataset, the rejected snapshot they were kept as; – where none arrived (a failed fetch, busy)."""
+    if o.payloads == 0 and not o.ok:
+        return "–"
+    fetched = f"{o.payloads} ({o.not_modified})"
+    if o.kept_as is not None:
+        return f"{fetched}, kept as rejected snapshot {o.kept_as[:12]}"
+    return f"{fetched}, not kept" if o.outcome == "rejected" else fetched
+
+
 def ingest_summary(outcomes: list[DatasetOutcome]) -> str:
-    """One line counting the datasets loaded, unchanged (payloads identical, not loaded) and failed."""
+    """One line counting the datasets loaded, unchanged (payloads identical, not loaded), rejected (their
+    payloads kept as rejected snapshots) and failed (busy ones too)."""
     unchanged = [o for o in outcomes if o.outcome == "unchanged"]
+    rejected = [o for o in outcomes if o.outcome == "rejected"]
     payloads = sum(o.payloads for o in unchanged)
-    failed = sum(1 for o in outcomes if not o.ok)
+    snapshots = [o for o in rejected if o.kept_as is not None]
+    kept = sum(o.payloads for o in snapshots)
+    failed = sum(1 for o in outcomes if not o.ok) - len(rejected)
     loaded = sum(o.outcome == "success" for o in outcomes)
     why = (  # said only when some were skipped: a first run reads "0 unchanged", not "(their 0 payloads …)"
         f" (their {payloads} payload{'' if payloads == 1 else 's'} identical to the last snapshot, "
@@ -331,9 +346,18 @@ def ingest_summary(outcomes: list[DatasetOutcome]) -> str:
         if unchanged
         else ""
     )
+    # rejections said only when there are some, as `kestava accept DATASET` lists their kept payloads
+    refused = f", {len(rejected)} rejected" if rejected else ""
+    if snapshots:
+        one = len(snapshots) == 1
+        refused += (
+            f" ({kept} payload{'' if kept == 1 else 's'} kept as "
+            f"{'a rejected snapshot' if one else f'{len(snapshots)} rejected snapshots'}: "
+            f"`kestava accept DATASET` lists {'it' if one else 'them'})"
+        )
     return (
         f"{len(outcomes)} dataset{'' if len(outcomes) == 1 else 's'}: {loaded} loaded, "
-        f"{len(unchanged)} unchanged{why}, {failed} failed"
+        f"{len(unchanged)} unchanged{why}{refused}, {failed} failed"
     )
 
 

@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from common.payload import RequestSpec
-from ingest.errors import FetchError, ValidationError
+from ingest.errors import FetchError, HtmlPageError, ValidationError
 from ingest.http import (
     USER_AGENT,
     HttpError,
@@ -359,6 +359,57 @@ def test_html_page_with_200_is_rejected(httpserver: HTTPServer, make_fetcher: Ma
     assert by_body.value.field == "body"
     # Asked for HTML: fine.
     assert fetcher.get("hsy", httpserver.url_for("/by-type"), accept="text/html").body == b"<p>Moved</p>"
+
+
+def test_a_refused_html_page_carries_the_page_as_received_with_its_secrets_masked(
+    httpserver: HTTPServer, make_fetcher: Make
+) -> None:
+    # a login wall: the data URL redirects to a page that echoes the key and carries a session token
+    page = f"<!DOCTYPE html><html><body>Kirjaudu: avain {SECRET} vanhentunut</body></html>".encode()
+    login = httpserver.url_for("/login")
+    httpserver.expect_request("/data").respond_with_data(
+        "", status=302, headers={"Location": f"{login}?back=%2Fdata&token={SECRET}&lang=fi"}
+    )
+    httpserver.expect_request("/login").respond_with_data(page, content_type="text/html; charset=utf-8")
+    secrets = {"x-api-key": SECRET}
+    params = [("page", "1"), ("api_key", "param-secret-0d1e")]
+
+    before = datetime.now(UTC)
+    with pytest.raises(HtmlPageError) as info:
+        make_fetcher().get("fingrid_265", httpserver.url_for("/data"), params=params, secret_headers=secrets)
+    after = datetime.now(UTC)
+
+    kept = info.value.payload
+    assert kept is not None and info.value.field == "content-type"
+    # the page as it came, but for the key it echoed
+    assert kept.body == page.replace(SECRET.encode(), b"***") and SECRET.encode() not in kept.body
+    assert kept.sha256 == hashlib.sha256(kept.body).hexdigest()
+    assert kept.status == 200 and kept.header("content-type") == "text/html; charset=utf-8"
+    assert before <= kept.fetched_at <= after and not kept.not_modified
+    # provenance: what was asked and where the answer came from, secret-like parameters masked
+    assert (kept.request.method, kept.request.url) == ("GET", httpserver.url_for("/data"))
+    assert kept.request.params == (("page", "1"), ("api_key", "***"))
+    assert httpx.URL(kept.final_url).copy_with(query=None) == httpx.URL(login)
+    assert httpx.URL(kept.final_url).params.multi_items() == [
+        ("back", "/data"),
+        ("token", "***"),
+        ("lang", "fi"),
+    ]
+    texts = [
+        repr(kept),
+        kept.final_url,
+        repr(kept.request),
+        repr(dict(kept.headers)),
+        *_error_texts(info.value),
+    ]
+    _assert_no_secret(*texts)
+    assert "param-secret-0d1e" not in " ".join(texts)
+
+
+def test_an_html_page_a_connector_checks_carries_no_payload() -> None:
+    with pytest.raises(HtmlPageError) as info:
+        check_not_html("x", {"content-type": "text/html"}, b"<p>Moved</p>")
+    assert info.value.payload is None
 
 
 def test_html_check_helpers() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import signal
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -596,3 +597,108 @@ def test_a_process_killed_during_a_slow_fetch_leaves_a_run_the_next_command_clos
     runs = read.job_runs(engine, "ingest:recycling")
     assert runs["outcome"].to_list() == ["failed"]
     assert str(runs["error"][0]).startswith(f"interrupted: process {child.pid} on {socket.gethostname()}")
+
+
+# ------------------------------------------------------------------- an HTML page refused by the fetcher
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Kirjaudu</title></head><body>Login required</body></html>"
+
+
+def test_an_html_page_the_fetcher_refuses_is_kept_as_a_rejected_snapshot_that_cannot_be_accepted(
+    engine: Engine, raw: RawStore, server: HTTPServer
+) -> None:
+    from ingest.acceptance import AcceptError, accept
+    from storage.rejections import rejections
+
+    cat = catalogue(server)
+    url = server.url_for("/eurostat/cei_wm011")
+    server.expect_oneshot_request("/eurostat/cei_wm011").respond_with_data(
+        EUROSTAT_BODY, content_type="application/json"
+    )
+    assert ingest(engine, raw, ["recycling"], catalogue=cat)[0].outcome == "success"
+    good = read.observations(engine, "recycling").sort("series_id", "period")
+    # a login wall answers the data URL with HTTP 200, twice (the same page: one rejected snapshot)
+    server.expect_request("/eurostat/cei_wm011").respond_with_data(LOGIN_PAGE, content_type="text/html")
+
+    before = datetime.now(UTC)
+    outcome = ingest(engine, raw, ["recycling"], catalogue=cat)[0]
+    after = datetime.now(UTC)
+
+    assert outcome.outcome == "rejected", outcome
+    (kept,) = rejections(engine, "recycling")
+    error = outcome.error or ""
+    assert error.startswith("recycling: content-type: expected JSON/CSV/XLSX, not an HTML page")
+    assert f"kept as rejected snapshot {kept.short} (`kestava accept recycling` lists it)" in error
+    assert "HTML page" in error and "cannot be accepted" in error
+    assert (outcome.payloads, outcome.not_modified, outcome.kept_as) == (1, 0, kept.sha256)
+    assert not kept.acceptable and [v["kind"] for v in kept.violations] == ["html"]
+    # the page byte for byte, with its provenance: what was asked, where it came from and when
+    (record,) = kept.payloads
+    assert raw.get(str(record["sha256"])) == LOGIN_PAGE
+    assert record["sha256"] == hashlib.sha256(LOGIN_PAGE).hexdigest()
+    assert (record["method"], record["status"]) == ("GET", 200)
+    assert record["url"] == url and str(record["final_url"]).startswith(url)
+    assert record["headers"]["content-type"].startswith("text/html")
+    assert before <= datetime.fromisoformat(str(record["fetched_at"])) <= after
+    # nothing loaded; the run recorded rejected with the note
+    assert read.observations(engine, "recycling").sort("series_id", "period").equals(good)
+    assert read.job_runs(engine, "ingest:recycling")["outcome"].to_list() == ["rejected", "success"]
+    assert read.job_runs(engine, "ingest:recycling")["error"][0] == error
+
+    with pytest.raises(AcceptError, match="the fetcher refused it as an HTML page"):
+        accept(engine, cat, "recycling", kept.short, by="Ops", why="looks fine", raw_store=raw)
+    assert rejections(engine, "recycling")[0].accepted_at is None
+
+    again = ingest(engine, raw, ["recycling"], catalogue=cat)[0]
+    assert again.outcome == "rejected" and again.kept_as == kept.sha256
+    (same,) = rejections(engine, "recycling")
+    assert same.times == 2
+
+
+def test_a_failed_fetch_or_a_page_over_the_cap_keeps_nothing(
+    engine: Engine, raw: RawStore, server: HTTPServer
+) -> None:
+    from ingest.acceptance import KEPT_PAGE_BYTES
+    from storage.rejections import rejections
+
+    cat = catalogue(server)
+    server.expect_oneshot_request("/eurostat/cei_wm011").respond_with_data(b"down", status=503)
+    server.expect_oneshot_request("/eurostat/cei_wm011").respond_with_data(b"down", status=503)
+    failed = ingest(engine, raw, ["recycling"], catalogue=cat)[0]
+    assert (failed.outcome, failed.payloads, failed.kept_as) == ("failed", 0, None)
+
+    huge = b"<!DOCTYPE html><html><body>" + b"x" * KEPT_PAGE_BYTES + b"</body></html>"
+    server.expect_oneshot_request("/eurostat/cei_wm011").respond_with_data(huge, content_type="text/html")
+    refused = ingest(engine, raw, ["recycling"], catalogue=cat)[0]
+    assert (refused.outcome, refused.payloads, refused.kept_as) == ("rejected", 1, None)
+    assert f"The page ({len(huge)} bytes) is not kept" in (refused.error or "")
+
+    assert rejections(engine, "recycling") == []
+    assert not raw.root.exists() or not [p for p in raw.root.rglob("*") if p.is_file()]
+
+
+def test_a_refused_page_is_kept_without_the_api_key(
+    engine: Engine, raw: RawStore, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.rejections import rejections
+
+    monkeypatch.setenv("FINGRID_API_KEY", SECRET)
+    page = f"<html><body>Avain {SECRET} ei kelpaa</body></html>".encode()
+    server.expect_request("/api/datasets/265/data").respond_with_data(page, content_type="text/html")
+
+    outcome = ingest(engine, raw, ["emission_factor"], catalogue=catalogue(server))[0]
+
+    assert outcome.outcome == "rejected" and SECRET not in (outcome.error or "")
+    (kept,) = rejections(engine, "emission_factor")
+    (record,) = kept.payloads
+    assert raw.get(str(record["sha256"])) == page.replace(SECRET.encode(), b"***")
+    dump: list[str] = []
+    with engine.connect() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        for table in tables.sorted_tables:
+            dump.extend(str(row) for row in conn.execute(select(table)))
+    assert dump and not any(SECRET in row for row in dump)
+    for path in raw.root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in raw.read(path.relative_to(raw.root).as_posix())

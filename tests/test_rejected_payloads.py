@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from ingest.acceptance import AcceptError, accept
 from ingest.catalogue import load_catalogue
-from ingest.manifest import DEFAULT_SNAPSHOT_DIR
+from ingest.manifest import DEFAULT_SNAPSHOT_DIR, read_manifest
 from ingest.run import DatasetOutcome, ingest
 from storage.rawstore import RawStore, RawStoreError
 from storage.read import job_runs, observations
@@ -211,3 +211,102 @@ def test_kestava_ingest_exits_2_with_one_line_per_dataset_when_the_raw_store_can
     runs = pl.concat([job_runs(engine, f"ingest:{d}") for d in (DATASET, "hsy_emissions")])
     assert runs["outcome"].to_list() == ["failed", "failed"]
     assert all("storage failure" in str(e) for e in runs["error"])
+
+
+# ------------------------------------------------------------------------ what `kestava ingest` says
+
+
+def _kestava(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KESTAVA), *args], env=environment, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def _row(table: str, first: str) -> list[str]:
+    """The cells of the printed table's row whose first cell is `first`, each cell's folded lines joined."""
+    rows: list[list[str]] = []
+    for line in table.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[0]:
+            rows.append(cells)
+        elif rows:  # a folded row's next line
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+    (row,) = [row for row in rows if row[0] == first]
+    return row
+
+
+def test_kestava_ingest_says_what_was_fetched_and_kept_and_accept_lists_a_refused_html_page(
+    db_url: str, engine: Engine, tmp_path: Path, release: Path
+) -> None:
+    data = tmp_path / "data"
+    environment = {
+        **os.environ,
+        "KESTAVA_DATABASE_URL": db_url,
+        "KESTAVA_DATA_DIR": str(data),
+        "KESTAVA_SNAPSHOT_DIR": str(release),
+    }
+    assert _ingest(engine, RawStore(data / "raw"), DEFAULT_SNAPSHOT_DIR).outcome == "success"
+    # the next release: a login wall for DATASET, a file missing for hsy_emissions (nothing arrives)
+    page = b"<!DOCTYPE html><html><body>Kirjaudu sis\xc3\xa4\xc3\xa4n</body></html>"
+    (release / PAYLOAD).write_bytes(page)
+    (missing, *_) = [e for e in (read_manifest(release).exchanges) if e.dataset == "hsy_emissions"]
+    (release / missing.file).unlink()
+    population = [e for e in read_manifest(release).exchanges if e.dataset == "statfin_population"]
+
+    done = _kestava(environment, "ingest", DATASET, "hsy_emissions", "statfin_population")
+
+    assert done.returncode == 1, done.stderr
+    assert "payloads (HTTP 304 not" in done.stdout
+    (kept,) = rejections(engine, DATASET)
+    assert kept.payloads[0]["sha256"] == hashlib.sha256(page).hexdigest()
+    # the refused dataset: its one page fetched and kept; the failed one: nothing arrived; the loaded one
+    assert _row(done.stdout, DATASET)[1] == "rejected"
+    assert _row(done.stdout, DATASET)[8] == f"1 (0), kept as rejected snapshot {kept.short}"
+    assert _row(done.stdout, "hsy_emissions")[1:2] + _row(done.stdout, "hsy_emissions")[8:9] == [
+        "failed",
+        "–",
+    ]
+    assert _row(done.stdout, "statfin_population")[8] == f"{len(population)} (0)"
+    summary = " ".join(done.stdout.split())
+    assert (
+        "3 datasets: 1 loaded, 0 unchanged, 1 rejected (1 payload kept as a rejected snapshot: "
+        "`kestava accept DATASET` lists it), 1 failed"
+    ) in summary
+
+    listed = _kestava(environment, "accept", DATASET)
+    assert listed.returncode == 0, listed.stderr
+    cells = _row(listed.stdout, kept.short)
+    assert cells[3] == "no" and "not an HTML page" in cells[5] and "Kirjaudu sisään" in cells[5]
+    refused = _kestava(environment, "accept", DATASET, kept.short, "--why", "looks fine")
+    assert refused.returncode == 1
+    assert "the fetcher refused it as an HTML page" in " ".join(refused.stderr.split())
+
+
+def test_the_size_cap_applies_to_the_page_the_fetcher_refused_not_to_a_set_a_connector_refused(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    from datetime import UTC, datetime
+
+    from common.payload import Payload, RequestSpec
+    from ingest.acceptance import KEPT_PAGE_BYTES, keep_refused
+    from ingest.errors import HtmlPageError
+
+    spec = load_catalogue().dataset(DATASET)
+    body = b"<!DOCTYPE html><html><body>" + b"x" * KEPT_PAGE_BYTES + b"</body></html>"
+    page = Payload(
+        RequestSpec("GET", spec.url), 200, {"content-type": "text/html"}, body, datetime.now(UTC), spec.url
+    )
+
+    fetched = HtmlPageError(DATASET, "content-type", "data", "text/html", payload=page)
+    assert keep_refused(engine, spec, [page], raw_store, "v1", fetched)[0] is None
+    assert rejections(engine, DATASET) == []
+
+    # the same page among the payloads a connector holds: kept with them, whatever their size
+    held = HtmlPageError(DATASET, "body", "data", "<!DOCTYPE html>")
+    digest, note = keep_refused(engine, spec, [page], raw_store, "v1", held)
+    (kept,) = rejections(engine, DATASET)
+    assert digest == kept.sha256 and f"kept as rejected snapshot {kept.short}" in note
+    assert [v["kind"] for v in kept.violations] == ["html"] and not kept.acceptable
+    assert raw_store.get(str(kept.payloads[0]["sha256"])) == body
