@@ -14,9 +14,8 @@ from rich.text import Text
 __all__ = ["FittedColumn", "fitted_table"]
 
 EMPTY_CELLS = ("", "–")
-FREE_TEXT_FLOOR = (
-    20  # a free-text column (an error message) is given at least this much before a list is used
-)
+# a free-text column (an error message) is given at least this much before the rows become blocks
+FREE_TEXT_FLOOR = 20
 GAP = 3  # between two columns: a space, the rule, a space (the table has no outer edge: two columns more)
 
 
