@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 
 import polars as pl
-from sqlalchemy import ColumnElement, Engine, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
 from common.flags import is_provisional
 from indicators.catalogue import DERIVED_VALUE_KINDS, LANGUAGES, load_indicator_catalogue
@@ -273,18 +273,25 @@ def assessments(
     if not isinstance(latest, bool):  # "no" would read as True
         raise TypeError(f"latest: expected True or False, got {latest!r}")
     table = schema.assessment
-    query = select(table)
     indicators = _as_list("indicator", indicator)
     check_indicators(indicators)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
+    wanted: list[ColumnElement[bool]] = []
     if indicators:
-        query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
+        wanted.append(_with_breakdowns(table.c.indicator_id, indicators))
     if areas:
-        query = query.where(table.c.area.in_(areas))
+        wanted.append(table.c.area.in_(areas))
+    query = select(table).where(*wanted)
+    if latest:  # each series' newest vintage, chosen by the database: the history grows with every vintage
+        series = (table.c.indicator_id, table.c.area, table.c.method)
+        newest = select(*series, func.max(table.c.as_of).label("as_of")).where(*wanted).group_by(*series)
+        newest_rows = newest.subquery()
+        query = query.join(
+            newest_rows,
+            and_(*(c == newest_rows.c[c.name] for c in (*series, table.c.as_of))),
+        )
     frame = read.query_frame(engine, query).rename({"indicator_id": "indicator"})
-    if latest:
-        frame = frame.sort("as_of").group_by("indicator", "area", "method", maintain_order=True).last()
     return frame.sort("indicator", "area", "method")
 
 

@@ -20,7 +20,7 @@ from indicators.catalogue import (
     ShareOfYearDerivation,
 )
 from indicators.outlook import outlook
-from indicators.query import utc_times
+from indicators.query import assessments, utc_times
 from ingest.catalogue import load_catalogue
 from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
@@ -123,11 +123,10 @@ def export_table(
             }
         )
     rows.extend(_outlook_rows(frame, catalogue))
-    assessed = query_frame(engine, select(schema.assessment))
+    # each series' newest vintage, as the API and the reports take it
+    assessed = assessments(engine=engine).rename({"indicator": "indicator_id"})
     if assessed.height:
-        latest = selected(
-            assessed.sort("as_of").group_by("indicator_id", "area", "method").last(), "indicator_id"
-        )
+        latest = selected(assessed, "indicator_id")
         for r in latest.iter_rows(named=True):
             ids, demo = assessed_from.get((r["indicator_id"], r["area"]), (set(), False))
             ratio, deviation = pace_figures(r)  # as the progress dashboard states them
