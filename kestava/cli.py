@@ -250,6 +250,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     """Ingest with a progress bar per dataset and a summary table; shared by `ingest` and `run`."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text
 
     from common.config import get_settings
     from ingest.catalogue import load_catalogue
@@ -312,7 +313,7 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
             *shown,
             payloads_cell(o),
             f"{o.seconds:.1f}",
-            o.error or "",
+            Text(o.error or ""),  # a source's words, not markup: "[/x]" had crashed the run
         )
     out().print(table)
     out().print(ingest_summary(outcomes), highlight=False)
@@ -491,9 +492,11 @@ def run_compute(datasets: list[str], *, force: bool = False) -> ComputeSummary:
                 run["error"] = f"{len(summary.errors)} indicator(s) failed: {listed}"[:2000]
     finally:
         engine.dispose()
-    out().print(f"compute: {summary.summary()}")
+    from rich.markup import escape
+
+    out().print(f"compute: {summary.summary()}", markup=False)
     for indicator_id, error in summary.errors.items():
-        out().print(f"[red]{indicator_id}[/red]: {error}", highlight=False)
+        out().print(f"[red]{indicator_id}[/red]: {escape(error)}", highlight=False)
     return summary
 
 
@@ -641,7 +644,7 @@ def export_command(
     if text is not None:
         sys.stdout.write(text)
     else:
-        err().print(f"wrote {table.height} rows to {out_file}")
+        err().print(f"wrote {table.height} rows to {out_file}", markup=False)
 
 
 @app.command("migrate", epilog=EPILOG)
@@ -663,7 +666,7 @@ def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
     try:
         with job_locked(engine, "report:weekly", "report:weekly") as lock, recorded(engine, "report:weekly"):
             for lang, path in write_weekly_reports(engine, langs, renderer=renderer, lock=lock).items():
-                out().print(f"report ({lang}): {path}")
+                out().print(f"report ({lang}): {path}", markup=False)
     finally:
         engine.dispose()
 
@@ -819,7 +822,9 @@ def accept_command(
     load it now; without SNAPSHOT, list the dataset's rejected payloads."""
     import getpass
 
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from common.config import get_settings
     from common.errors import DataError
@@ -848,7 +853,9 @@ def accept_command(
                 accepted = f"{r.accepted_by} {when(r.accepted_at)}: {r.accepted_why}" if r.accepted_at else ""
                 first = str(r.violations[0]["message"]) if r.violations else ""
                 can = "yes" if r.acceptable else "no"
-                table.add_row(r.short, when(r.last_rejected_at), str(r.times), can, accepted, first)
+                table.add_row(
+                    r.short, when(r.last_rejected_at), str(r.times), can, Text(accepted), Text(first)
+                )
             out().print(table)
             return
         assert why is not None
@@ -864,15 +871,16 @@ def accept_command(
                 raw_store=RawStore(get_settings().raw_dir),
             )
         except RejectionLookupError as error:  # SNAPSHOT names no rejected payload: a bad argument
-            err().print(f"[red]not accepted: {error}")
+            err().print(f"[red]not accepted: {escape(str(error))}")
             raise typer.Exit(code=EXIT_USAGE) from None
         except (AcceptError, BusyError, DataError) as error:
-            err().print(f"[red]{dataset}: not accepted: {error}")
+            err().print(f"[red]{dataset}: not accepted: {escape(str(error))}")
             raise typer.Exit(code=EXIT_FAILED) from None
         r = done.rejection
         out().print(
             f"{dataset}: snapshot {r.short} accepted by {r.accepted_by} at {when(r.accepted_at)} "
-            f"Europe/Helsinki ({r.accepted_why}); {done.result.summary()}"
+            f"Europe/Helsinki ({r.accepted_why}); {done.result.summary()}",
+            markup=False,
         )
     finally:
         engine.dispose()
@@ -898,6 +906,7 @@ def probe_command(
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from common.config import get_settings
     from ingest.catalogue import CATALOGUE_PATH, load_catalogue
@@ -924,7 +933,12 @@ def probe_command(
             for column in ("check", "expected", "found", ""):
                 table.add_column(column, overflow="fold")
             for check in result.checks:
-                table.add_row(check.what, check.expected, check.found, "ok" if check.ok else "[red]DRIFT")
+                table.add_row(
+                    Text(check.what),
+                    Text(check.expected),
+                    Text(check.found),  # what the source answered: text, never markup
+                    "ok" if check.ok else "[red]DRIFT",
+                )
             out().print(table)
         drifted = [r.dataset_id for r in results if r.drift]
         out().print(

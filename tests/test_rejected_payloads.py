@@ -249,7 +249,10 @@ def test_kestava_ingest_says_what_was_fetched_and_kept_and_accept_lists_a_refuse
     }
     assert _ingest(engine, RawStore(data / "raw"), DEFAULT_SNAPSHOT_DIR).outcome == "success"
     # the next release: a login wall for DATASET, a file missing for hsy_emissions (nothing arrives)
-    page = b"<!DOCTYPE html><html><body>Kirjaudu sis\xc3\xa4\xc3\xa4n</body></html>"
+    # rich markup in a source's words is text: "[/bogus]" had crashed the run (MarkupError, exit 3) and a
+    # [link=…] would have put a link in the operator's terminal
+    hostile = "[/bogus] [link=https://evil.example]uusi avain[/link]"
+    page = f"<!DOCTYPE html><html><body>Kirjaudu sis\u00e4\u00e4n {hostile}</body></html>".encode()
     (release / PAYLOAD).write_bytes(page)
     (missing, *_) = [e for e in (read_manifest(release).exchanges) if e.dataset == "hsy_emissions"]
     (release / missing.file).unlink()
@@ -264,6 +267,7 @@ def test_kestava_ingest_says_what_was_fetched_and_kept_and_accept_lists_a_refuse
     # the refused dataset: its one page fetched and kept; the failed one: nothing arrived; the loaded one
     assert _row(done.stdout, DATASET)[1] == "rejected"
     assert _row(done.stdout, DATASET)[8] == f"1 (0), kept as rejected snapshot {kept.short}"
+    assert "".join(hostile.split()) in "".join(_row(done.stdout, DATASET)[-1].split()), done.stdout
     assert _row(done.stdout, "hsy_emissions")[1:2] + _row(done.stdout, "hsy_emissions")[8:9] == [
         "failed",
         "–",
@@ -279,6 +283,7 @@ def test_kestava_ingest_says_what_was_fetched_and_kept_and_accept_lists_a_refuse
     assert listed.returncode == 0, listed.stderr
     cells = _row(listed.stdout, kept.short)
     assert cells[3] == "no" and "not an HTML page" in cells[5] and "Kirjaudu sisään" in cells[5]
+    assert "".join(hostile.split()) in "".join(cells[5].split()), listed.stdout
     refused = _kestava(environment, "accept", DATASET, kept.short, "--why", "looks fine")
     assert refused.returncode == 1
     assert "the fetcher refused it as an HTML page" in " ".join(refused.stderr.split())
