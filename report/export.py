@@ -26,6 +26,7 @@ from ingest.citation import area_of_url, is_data_request
 from ingest.licensing import publishable
 from report.data import pace_figures
 from report.i18n import format_percent, has, label, source_text, t
+from report.spreadsheet_text import inert_text
 from storage import schema
 from storage.read import provenance, query_frame
 
@@ -449,10 +450,10 @@ def reader_table(table: pl.DataFrame, lang: str) -> pl.DataFrame:
 
 def export_text(table: pl.DataFrame, fmt: str) -> str:
     """The table as CSV or JSON text: times in ISO 8601 with their UTC offset; snapshot_ids a list in JSON,
-    comma-joined text in CSV (a cell holds no list)."""
+    comma-joined text in CSV (a cell holds no list), where no text cell is one a spreadsheet would run."""
     if fmt == "csv":
         joined = pl.col("snapshot_ids").cast(pl.List(pl.String)).list.join(",")
-        return table.with_columns(joined).write_csv(datetime_format=_ISO_UTC)
+        return inert_text(table.with_columns(joined)).write_csv(datetime_format=_ISO_UTC)
     times = [name for name, dtype in table.schema.items() if isinstance(dtype, pl.Datetime)]
     return table.with_columns(pl.col(times).dt.to_string(_ISO_UTC)).write_json()
 

@@ -61,6 +61,7 @@ from report.notes import report_notes
 from report.phone import PHONE_MEDIA, phone_patch, phone_spec
 from report.ranking import area_decimals
 from report.render import PNG_SCALE, Rendered, Renderer
+from report.spreadsheet_text import inert_text
 from report.theme import LEVEL_COLOURS, ChartMeta
 from storage import schema
 from storage.as_of import database_as_of
@@ -788,9 +789,9 @@ def percent_decimals(decimals: int) -> int:
 def write_csv(frame: pl.DataFrame, path: Path, lang: str) -> None:
     """A download as CSV that spreadsheet programs open as columns in lang's locale: UTF-8 with a BOM;
     in fi and sv the semicolon between fields and the decimal comma (Excel's list and decimal separators
-    there), in en the comma and the decimal point."""
+    there), in en the comma and the decimal point; no text cell that a spreadsheet would run (inert_text)."""
     comma = lang in DECIMAL_COMMA_LANGS
-    frame.write_csv(
+    inert_text(frame).write_csv(
         path,
         include_bom=True,
         separator=";" if comma else ",",

@@ -163,3 +163,35 @@ def test_downloads_write_flags_as_the_pages_yes_and_no(lang: str, tmp_path: Path
     assert [r[estimated] for r in observed] == [no, no, no, yes]
     assert {r[estimated] for r in rows} <= {yes, no, ""} and yes in {r[estimated] for r in rows}
     assert "true" not in path.read_text(encoding="utf-8-sig").lower().split(";" if lang != "en" else ",")
+
+
+# what a spreadsheet runs when a cell begins so (OWASP's CSV injection list), and what a reader must see
+HOSTILE_CELLS = {
+    "=1+1": "'=1+1",
+    "@SUM(1)": "'@SUM(1)",
+    "+41 9 123": "'+41 9 123",
+    "-cmd|' /C calc'!A0": "'-cmd|' /C calc'!A0",
+    "\tx": "'\tx",
+    "-48% per resident since 1990": "\u221248% per resident since 1990",  # a change as English writes it
+    "p": "p",  # a flag as the sources write them
+    "−33 %": "−33 %",  # already the minus sign (fi, sv)
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_csv_cell_is_a_formula_a_spreadsheet_would_run(lang: str, tmp_path: Path) -> None:
+    """A source's flag "=1+1" had reached the public downloads as written; a change "-48% …" opened in Excel
+    as a formula (#NAME?). Numbers stay numbers, negative ones too."""
+    from report.export import export_text
+
+    frame = pl.DataFrame({"text": list(HOSTILE_CELLS), "value": [-1.5] * len(HOSTILE_CELLS)})
+    path = tmp_path / "cells.csv"
+    weekly.write_csv(frame, path, lang)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="," if lang == "en" else ";"))
+    assert [r["text"] for r in rows] == list(HOSTILE_CELLS.values())
+    assert {r["value"] for r in rows} == {"-1.5" if lang == "en" else "-1,5"}
+    exported = frame.with_columns(pl.lit([1], dtype=pl.List(pl.Int64)).alias("snapshot_ids"))
+    rows = list(csv.DictReader(export_text(exported, "csv").splitlines()))
+    assert [r["text"] for r in rows] == list(HOSTILE_CELLS.values())
+    assert {r["value"] for r in rows} == {"-1.5"}
