@@ -272,6 +272,12 @@ def test_the_reports_archive_is_linked_and_an_unchanged_report_is_not_read_again
         read.append(self)
         return original_open(self, *args, **kwargs)
 
+    # the manifest is published with the site: the server's folders and inodes are not in it
+    published = (site / MANIFEST).read_text(encoding="utf-8")
+    assert str(reports.resolve()) not in published and str(tmp_path) not in published
+    inode = (reports / "2026-W45" / "fi" / "report.html").resolve().stat().st_ino
+    assert not re.search(rf"\b\d+:{inode}\b", published)  # device:inode, as the key had it
+
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     monkeypatch.setattr(Path, "open", open_)
     again = build_site(built.engine, site, report_root=reports, renderer=PlaceholderRenderer())

@@ -296,11 +296,13 @@ def _downloads(
 
 
 def _report_source_key(file: Path) -> str:
-    """What identifies a report file's bytes without reading them: its resolved path, inode, size and
-    modification time (a report is written once into a version folder of its own and never changed in
-    place: common.atomic)."""
+    """What identifies a report file's bytes without reading them: a digest of its resolved path, inode,
+    size and modification time (a report is written once into a version folder of its own and never
+    changed in place: common.atomic). A digest, because the manifest is published with the site: the
+    server's paths and inodes are not the public's to read."""
     stat = file.stat()
-    return f"{file}|{stat.st_dev}:{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = f"{file}|{stat.st_dev}:{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def _link_reports(
