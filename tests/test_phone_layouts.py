@@ -180,3 +180,67 @@ def test_the_freshness_labels_end_before_todays_rule_and_leave_its_date_clear(
     # the date's line ends above the highest label's first line
     top_label = min(n["y"] - (len(n["text"]) if isinstance(n["text"], list) else 1) * 13 for n in labels)
     assert as_of["y"] <= top_label, (as_of["y"], top_label)
+
+
+Box = tuple[float, float, float, float]
+
+
+def _text_box(item: dict[str, Any]) -> Box:
+    """A text item's extent (x1, y1, x2, y2) in its group: measured lines, its align, baseline and dx."""
+    text = item["text"]
+    lines = [str(line) for line in text] if isinstance(text, list) else str(text).split("\n")
+    size = float(item.get("fontSize", 11))
+    height = float(item.get("lineHeight", size))
+    widest = max(text_width(line, round(size), bold=item.get("fontWeight") == "bold") for line in lines)
+    x = float(item["x"]) + float(item.get("dx", 0))
+    left = {"left": x, "center": x - widest / 2, "right": x - widest}[item.get("align", "left")]
+    y = float(item["y"]) + float(item.get("dy", 0))
+    below = (len(lines) - 1) * height  # Vega writes the first line at y, the others below it
+    top = {"bottom": y - size, "middle": y - size / 2, "top": y}[item.get("baseline", "bottom")]
+    return left, top, left + widest, top + size + below
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    """Whether two boxes overlap by more than half a pixel each way."""
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0.5 and min(a[3], b[3]) - max(a[1], b[1]) > 0.5
+
+
+def _written(node: Any) -> list[str]:
+    """Every text the scenegraph writes (marks, axes, legends, titles), each line on its own."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if node.get("marktype") == "text":
+            for item in node.get("items", []):
+                text = item.get("text")
+                found += [str(line) for line in text] if isinstance(text, list) else str(text).split("\n")
+        for value in node.values():
+            found += _written(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _written(value)
+    return found
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_sector_layout_gives_its_plot_the_column_and_the_largest_shares_to_its_legend(
+    loaded_engine: Engine, lang: str
+) -> None:
+    """The sectors' labels right of the plot (about 110 px) had left 150 px for 35 years on a phone: the
+    plot takes the column beside the y axis, and the shares the wide chart writes at its right end
+    ("Liikenne 44 %") are the legend's labels, the drawing no wider than the column."""
+    today = datetime.now(HELSINKI_TZ).date()
+    built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+    desktop, _ = built["sector_area"]()
+    shares = [str(n["text"]) for n in _marks(vlc.vegalite_to_scenegraph(desktop.to_dict()), "text")]
+    shares = [text for text in shares if "%" in text]
+    assert shares  # the largest sectors' labels of the wide chart
+    phone = weekly.phone_layout(layouts["sector_area"])
+    scene = vlc.vegalite_to_scenegraph(phone)
+    assert scene["width"] <= PHONE_COLUMN
+    assert phone["width"] >= PHONE_COLUMN * 3 / 4
+    written = _written(scene)
+    assert all(share in written for share in shares), (shares, written)
+    for item in _marks(scene, "text"):
+        if "opacity" not in item:  # the demo watermark lies over the plot, faint, by design
+            assert _text_box(item)[2] <= phone["width"], item["text"]

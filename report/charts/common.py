@@ -427,7 +427,7 @@ def _has_params(chart: Any) -> bool:
 def _layer(layers: Sequence[alt.Chart], meta: ChartMeta, lang: str) -> alt.LayerChart:
     parts = list(layers)
     if meta.is_demo:
-        parts.append(th.watermark(lang))
+        parts.append(th.watermark(lang, text_width(t("meta.watermark", lang), 100, bold=True) / 100))
     return LayerChart(layer=parts)
 
 
@@ -635,6 +635,8 @@ PHONE_PLOT_WIDTH: Final = 285
 PHONE_COLUMN: Final = 340
 # the height of one line of a label written above its row (px, the 11 px font)
 PHONE_LINE_HEIGHT: Final = 13
+# a phone's legend: two entries a row when every label fits in this width (px), else one a row
+LEGEND_COLUMN_WIDTH: Final = 125
 
 
 def wrap_px(text: str, px: float, size: int = 11, *, bold: bool = False) -> list[str]:
