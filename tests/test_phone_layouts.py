@@ -244,3 +244,33 @@ def test_the_sector_layout_gives_its_plot_the_column_and_the_largest_shares_to_i
     for item in _marks(scene, "text"):
         if "opacity" not in item:  # the demo watermark lies over the plot, faint, by design
             assert _text_box(item)[2] <= phone["width"], item["text"]
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_peer_layouts_write_every_label_in_the_plot_clear_of_the_bars_and_of_each_other(
+    loaded_engine: Engine, lang: str
+) -> None:
+    """A peer chart's phone layout had the cities left of a 126 px plot and their changes right of it on
+    four lines each, crowding the bars: each city and its change (the wide chart's words) are written above
+    its bar in a plot as wide as the column, no label over a bar, another label or past the plot."""
+    today = datetime.now(HELSINKI_TZ).date()
+    built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
+    for name in sorted(peers.PEER_CHARTS):
+        phone = weekly.phone_layout(layouts[name])
+        scene = vlc.vegalite_to_scenegraph(phone)
+        assert scene["width"] <= PHONE_COLUMN, name
+        assert phone["width"] >= PHONE_COLUMN * 3 / 4, name
+        bars = [(r["x"], r["y"], r["x"] + r["width"], r["y"] + r["height"]) for r in _marks(scene, "rect")]
+        texts = [n for n in _marks(scene, "text") if "opacity" not in n]  # the faint watermark aside
+        boxes = [_text_box(n) for n in texts]
+        assert len(bars) >= 2 and len(texts) >= 2 * len(bars), name  # each bar's value, city and change
+        for item, box in zip(texts, boxes, strict=True):
+            assert box[0] >= 0 and box[2] <= phone["width"], (name, item["text"])
+            assert not any(_overlap(box, bar) for bar in bars), (name, item["text"])
+        for i, box in enumerate(boxes):
+            assert not any(_overlap(box, other) for other in boxes[i + 1 :]), (name, texts[i]["text"])
+        words = " ".join(_written(scene))
+        desktop, _ = built[name]()
+        for change in charts.chart_table(desktop, keys=False).get_column("change").to_list():
+            assert str(change) in words, (name, change)
