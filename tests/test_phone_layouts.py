@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from report import charts, peers, theme, weekly
 from report.charts.common import PHONE_COLUMN, text_width
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS
-from report.phone import PHONE_MEDIA, phone_spec
+from report.phone import PHONE_MEDIA, PHONE_WIDTH, SITE_WIDTH, phone_spec
 from report.theme import ChartMeta
 from tests.test_charts import text_contrasts
 
@@ -99,18 +100,23 @@ def test_the_page_draws_the_phone_layout_only_where_a_phone_column_is() -> None:
     assert "page" not in weekly.page_spec(stepped, 1100).get("usermeta", {}).get("kestava", {})
 
 
-def _marks(node: Any, marktype: str) -> list[dict[str, Any]]:
-    """The items of every data mark of marktype in a Vega scenegraph (axes, legends and titles left out)."""
-    found: list[dict[str, Any]] = []
+def _marks_grouped(node: Any, marktype: str) -> list[list[dict[str, Any]]]:
+    """Each data mark of marktype's items, one list per mark (a line's points in order)."""
+    found: list[list[dict[str, Any]]] = []
     if isinstance(node, dict):
         if node.get("marktype") == marktype and node.get("role") == "mark":
-            found += node.get("items", [])
+            found.append(node.get("items", []))
         for value in node.values():
-            found += _marks(value, marktype)
+            found += _marks_grouped(value, marktype)
     elif isinstance(node, list):
         for value in node:
-            found += _marks(value, marktype)
+            found += _marks_grouped(value, marktype)
     return found
+
+
+def _marks(node: Any, marktype: str) -> list[dict[str, Any]]:
+    """The items of every data mark of marktype in a Vega scenegraph (axes, legends and titles left out)."""
+    return [item for items in _marks_grouped(node, marktype) for item in items]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -185,16 +191,26 @@ def test_the_freshness_labels_end_before_todays_rule_and_leave_its_date_clear(
 Box = tuple[float, float, float, float]
 
 
+def _lines(item: dict[str, Any]) -> list[str]:
+    """A text item's lines as Vega writes them: an array's items, else its text split at its lineBreak."""
+    text = item.get("text")
+    if isinstance(text, list):
+        return [str(line) for line in text]
+    return str(text).split(item["lineBreak"]) if item.get("lineBreak") else [str(text)]
+
+
 def _text_box(item: dict[str, Any]) -> Box:
     """A text item's extent (x1, y1, x2, y2) in its group: measured lines, its align, baseline and dx."""
-    text = item["text"]
-    lines = [str(line) for line in text] if isinstance(text, list) else str(text).split("\n")
+    lines = _lines(item)
     size = float(item.get("fontSize", 11))
     height = float(item.get("lineHeight", size))
     widest = max(text_width(line, round(size), bold=item.get("fontWeight") == "bold") for line in lines)
     x = float(item["x"]) + float(item.get("dx", 0))
-    left = {"left": x, "center": x - widest / 2, "right": x - widest}[item.get("align", "left")]
     y = float(item["y"]) + float(item.get("dy", 0))
+    if item.get("angle") in (90, 270):  # upright, centred (as the gap notes): its lines side by side
+        across = len(lines) * height
+        return x - across / 2, y - widest / 2, x + across / 2, y + widest / 2
+    left = {"left": x, "center": x - widest / 2, "right": x - widest}[item.get("align", "left")]
     below = (len(lines) - 1) * height  # Vega writes the first line at y, the others below it
     top = {"bottom": y - size, "middle": y - size / 2, "top": y}[item.get("baseline", "bottom")]
     return left, top, left + widest, top + size + below
@@ -211,8 +227,7 @@ def _written(node: Any) -> list[str]:
     if isinstance(node, dict):
         if node.get("marktype") == "text":
             for item in node.get("items", []):
-                text = item.get("text")
-                found += [str(line) for line in text] if isinstance(text, list) else str(text).split("\n")
+                found += _lines(item)
         for value in node.values():
             found += _written(value)
     elif isinstance(node, list):
@@ -274,3 +289,31 @@ def test_the_peer_layouts_write_every_label_in_the_plot_clear_of_the_bars_and_of
         desktop, _ = built[name]()
         for change in charts.chart_table(desktop, keys=False).get_column("change").to_list():
             assert str(change) in words, (name, change)
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_trajectorys_notes_lie_clear_of_its_lines_and_points_on_a_phone(
+    loaded_engine: Engine, lang: str
+) -> None:
+    """Drawn as a phone's column draws it (a 260 px plot), the "no data 1991–1999" note lay over 1990's point
+    and the straight path (sv: "uppgifter saknas"), and the target's label ran on over the paths converging
+    on 2030 (fi): no note crosses a line or a point, and each stays inside the plot; on a desktop too."""
+    today = datetime.now(HELSINKI_TZ).date()
+    built, _ = weekly._all_builders(loaded_engine, lang, today, {})
+    desktop = built["emissions_trajectory"]()[0].to_dict(validate=False)
+    phone = phone_spec({**desktop, "width": SITE_WIDTH})
+    assert phone["width"] == PHONE_WIDTH
+    for spec in (desktop, phone):
+        scene = vlc.vegalite_to_scenegraph(spec)
+        points = [(p["x"], p["y"]) for p in _marks(scene, "symbol")]
+        for line in _marks_grouped(scene, "line"):
+            for (x0, y0), (x1, y1) in itertools.pairwise((p["x"], p["y"]) for p in line):
+                points += [(x0 + (x1 - x0) * k / 40, y0 + (y1 - y0) * k / 40) for k in range(41)]
+        notes = [n for n in _marks(scene, "text") if "opacity" not in n]  # the faint watermark aside
+        assert len(notes) == 2, [n["text"] for n in notes]  # the gap's note and the target's label
+        for note in notes:
+            x1, y1, x2, y2 = _text_box(note)
+            assert x1 >= 0 and x2 <= spec["width"], (spec["width"], note["text"])
+            hit = [(x, y) for x, y in points if x1 - 3 < x < x2 + 3 and y1 - 3 < y < y2 + 3]
+            assert not hit, (spec["width"], note["text"], hit[:3])

@@ -25,6 +25,7 @@ from report.charts.common import (
     _x_year,
     _year_tip,
     _years,
+    gap_too_narrow,
     text_width,
     vega_string,
 )
@@ -196,14 +197,13 @@ def sector_area(
         into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
         shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
         room = f"width * {last - first + 2} / {span} - {into} * {bar}"
-        wide = max(text_width(line) for line in t("gap.label", lang, years=row["years"]).split("\n"))
         layers.append(
             _gap_labels(
                 [row],
                 x,
                 alt.Y("value:Q", title=y_title, stack=None),
                 lang,
-                angle=alt.ExprRef(f"{room} < {wide + 8:.0f} ? 270 : 0"),
+                angle=alt.ExprRef(f"{gap_too_narrow(room, row['years'], lang)} ? 270 : 0"),
                 x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
             )
         )

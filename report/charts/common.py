@@ -561,6 +561,13 @@ def _gap_rows(points: Mapping[int, float], value_field: str = "value") -> list[d
     return rows
 
 
+def gap_too_narrow(room: str, years: str, lang: str) -> str:
+    """A Vega expression: whether room (px, an expression of the plot's width) is narrower than the gap's
+    label ("no data 1991–1999", its widest line) and a margin: there the label is written upright."""
+    wide = max(text_width(line) for line in t("gap.label", lang, years=years).split("\n"))
+    return f"{room} < {wide + 8:.0f}"
+
+
 def _gap_labels(
     rows: Sequence[Mapping[str, Any]],
     x: alt.X,
@@ -569,10 +576,11 @@ def _gap_labels(
     *,
     angle: alt.ExprRef | None = None,
     x_offset: alt.ExprRef | None = None,
+    y_offset: alt.ExprRef | None = None,
 ) -> alt.Chart:
     """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there), at
-    the charts' 11 px body size. angle, x_offset: the text's, as Vega expressions of the plot's width; None:
-    level, at the gap's middle."""
+    the charts' 11 px body size. angle, x_offset, y_offset: the text's, as Vega expressions of the plot's
+    width (and the row's fields); None: level, at the gap's middle."""
     frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
     chart: alt.Chart = (
         alt.Chart(frame)
@@ -586,6 +594,7 @@ def _gap_labels(
             baseline="middle",
             angle=alt.Undefined if angle is None else angle,
             xOffset=alt.Undefined if x_offset is None else x_offset,
+            yOffset=alt.Undefined if y_offset is None else y_offset,
         )
         .encode(x=x, y=y, text=alt.Text("label:N"))
     )
