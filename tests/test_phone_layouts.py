@@ -317,3 +317,31 @@ def test_the_trajectorys_notes_lie_clear_of_its_lines_and_points_on_a_phone(
             assert x1 >= 0 and x2 <= spec["width"], (spec["width"], note["text"])
             hit = [(x, y) for x, y in points if x1 - 3 < x < x2 + 3 and y1 - 3 < y < y2 + 3]
             assert not hit, (spec["width"], note["text"], hit[:3])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_indicator_charts_gap_notes_stay_inside_the_plot_clear_of_its_points(lang: str) -> None:
+    """The site's Covenant chart (2016 and 2020 reported, the gap 2017–2019 a 35 px one on a phone) wrote
+    "uppgifter saknas 2017–2019" level across the gap, past the plot's right edge and over 2020's point:
+    a gap narrower than its note has it upright, inside the plot, on a desktop and a phone."""
+    frame = pl.DataFrame(
+        {
+            "period": ["1990", "2016", "2020"],
+            "date": [date(1990, 1, 1), date(2016, 1, 1), date(2020, 1, 1)],
+            "kind": ["observed"] * 3,
+            "value": [1060.0, 1370.0, 1104.0],
+        }
+    )
+    meta = ChartMeta(sources=("JRC",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
+    wide = charts.indicator_history(frame, meta=meta, lang=lang, name="n", area_name="a", unit_text="kt")
+    desktop = wide.to_dict()
+    for spec in (desktop, phone_spec(desktop)):
+        scene = vlc.vegalite_to_scenegraph(spec)
+        points = [(p["x"], p["y"]) for p in _marks(scene, "symbol")]
+        notes = [n for n in _marks(scene, "text") if "opacity" not in n]
+        assert len(notes) == 2, [n["text"] for n in notes]  # 1991–2015 and 2017–2019
+        for note in notes:
+            x1, y1, x2, y2 = _text_box(note)
+            assert x1 >= 0 and x2 <= spec["width"] and y1 >= 0 and y2 <= spec["height"], note["text"]
+            hit = [(x, y) for x, y in points if x1 - 3 < x < x2 + 3 and y1 - 3 < y < y2 + 3]
+            assert not hit, (spec["width"], note["text"], hit)
