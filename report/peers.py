@@ -26,7 +26,7 @@ from ingest.catalogue import load_catalogue
 from ingest.peers import home_peer, load_peers, peer_by_area
 from report import data as rd
 from report.charts import indicator_label, peer_comparison
-from report.charts.peers import PHONE_CHANGE_CHARS, PHONE_WIDTH, change_words
+from report.charts.peers import change_words
 from report.i18n import format_number, format_quantity, has, label, t
 from report.ranking import rank_decimals
 from report.theme import ChartMeta
@@ -201,9 +201,8 @@ def change_text(row: dict[str, Any], lang: str, *, per_resident: bool = False) -
 
 def peer_chart(found: PeerFrames, *, meta: ChartMeta, lang: str, phone: bool = False) -> alt.LayerChart:
     """The peer chart of one indicator's frames, with its notes (span, newer figures, left out, units); its
-    title names the indicator by its short name, the source beside it. phone: drawn for a phone's width
-    (report.charts.peers.PHONE_WIDTH, the changes wrapped)."""
-    narrow = {"width": PHONE_WIDTH, "change_chars": PHONE_CHANGE_CHARS} if phone else {}
+    title names the indicator by its short name, the source beside it. phone: the phone's layout (each
+    city's name and change above its bar)."""
     return peer_comparison(
         found.standings,
         meta=meta,
@@ -215,7 +214,7 @@ def peer_chart(found: PeerFrames, *, meta: ChartMeta, lang: str, phone: bool = F
         per_resident=per_resident(found.indicator),
         left_out=found.left_out,
         reported_units=found.reported_units,
-        **narrow,
+        phone=phone,
     )
 
 

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from report.charts.common import text_width
+from report.charts.common import LEGEND_COLUMN_WIDTH, text_width
 from report.theme import wrap_title
 
 # A site chart is drawn 560 px wide plus its axes, about 730 px in all: a phone's 360 px column shrinks it
@@ -14,14 +14,10 @@ from report.theme import wrap_title
 # narrow by its builder, report.charts.peers.peer_comparison's width, which keeps its labels inside.)
 SITE_WIDTH: Final = 560
 PHONE_WIDTH: Final = 260
-# a stacked sector chart labels its areas right of the plot, about 110 px: its plot is narrower still
-PHONE_WIDTH_OF_CHART: Final = {"sector_area": 190}
 # characters per line at a phone's width: the title is 15 px bold, the subtitle 11 px
 TITLE_CHARS: Final = 32
 SUBTITLE_CHARS: Final = 48
 TITLE_FONT_SIZE: Final = 15
-# a phone's legend: two entries a row when every label fits in this width (px), else one a row
-LEGEND_COLUMN_WIDTH: Final = 125
 # media query of the phone variant, for <source media=…> (the site's own breakpoint, site.css)
 PHONE_MEDIA: Final = "(max-width: 40rem)"
 
@@ -35,8 +31,7 @@ def phone_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         **{key: copy.deepcopy(spec[key]) for key in ("config", "layer", "usermeta") if key in spec},
     }
     if narrow.get("width") == SITE_WIDTH:
-        kind = narrow.get("usermeta", {}).get("kestava", {}).get("chart")
-        narrow["width"] = PHONE_WIDTH_OF_CHART.get(str(kind), PHONE_WIDTH)
+        narrow["width"] = PHONE_WIDTH
     title = narrow.get("title")
     if isinstance(title, dict):
         narrow["title"] = _phone_title(title)

@@ -257,17 +257,23 @@ def title_params(finding: str, meta: ChartMeta, lang: str, width: int = 85) -> a
     )
 
 
-def watermark(lang: str) -> alt.Chart:
-    """A large, light "demo data" text layered over a view (its own one-row data; no scales touched)."""
+def watermark(lang: str, em_width: float) -> alt.Chart:
+    """A large, light "demo data" text layered over a view (its own one-row data; no scales touched), no
+    wider than the view when it can be 18 px (em_width: the text's width per px of its size, bold):
+    "DEMO-AINEISTO" at a phone's width / 8 had run 25 px past a 260 px plot and widened the drawing."""
+    angle = 340
+    turn = math.radians(360 - angle)
+    # the tilted text's width across the view, per px of its size (its line about 1.2 sizes high)
+    across = em_width * math.cos(turn) + 1.2 * math.sin(turn)
     chart: alt.Chart = (
         alt.Chart(pl.DataFrame({"watermark": [1]}))
         .mark_text(
             text=t("meta.watermark", lang),
             x={"expr": "width / 2"},
             y={"expr": "height / 2"},
-            fontSize={"expr": "max(18, min(48, width / 8))"},
+            fontSize={"expr": f"max(18, min(48, width / 8, width * 0.9 / {across:.4f}))"},
             fontWeight="bold",
-            angle=340,
+            angle=angle,
             opacity=0.16,
             color=WATERMARK_COLOUR,
             align="center",

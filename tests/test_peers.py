@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from indicators.peers import (
 from ingest.errors import ValidationError
 from ingest.peers import Candidate, PinnedCode, home_peer, load_peers, resolve_codes
 from report.charts import ChartMeta, chart_table, peer_comparison
+from report.charts.common import PHONE_COLUMN, text_width
 from report.charts.peers import change_words
 from report.i18n import NOT_AVAILABLE
 
@@ -342,7 +342,10 @@ def test_the_chart_states_the_rank_the_source_and_the_method(lang: str, title: s
     assert "1990" in change and "35" in change
 
 
-def test_a_phone_chart_wraps_each_change_into_short_lines_and_gives_its_bars_room() -> None:
+def test_a_phone_chart_writes_each_city_and_its_change_above_its_bar_across_the_plot() -> None:
+    """A phone's layout had the names left of a 126 px plot and the changes right of it on four lines
+    each: there each row's city and change are written above its bar, wrapped at the plot's width, which
+    is a phone's column less the padding; the changes are the wide chart's, word for word."""
     ranked = standings(
         _values([("049", 2022, 3.1), ("091", 2022, 3.4), ("stockholm", 2022, 2.2)]),
         direction="decrease",
@@ -356,19 +359,25 @@ def test_a_phone_chart_wraps_each_change_into_short_lines_and_gives_its_bars_roo
         "unit_text": "t",
         "source": "oecd",
     }
-    wide = peer_comparison(ranked, changes=trend, **common).to_dict()
-    phone = peer_comparison(ranked, changes=trend, width=190, change_chars=24, **common).to_dict()
-    assert (wide["width"], phone["width"]) == (420, 190)
-    # the change column: one line on a wide screen, a Vega array of lines of at most 24 characters on a phone
-    wide_expr = wide["layer"][2]["encoding"]["y"]["axis"]["labelExpr"]
-    phone_expr = phone["layer"][2]["encoding"]["y"]["axis"]["labelExpr"]
-    change = re.search(r"'stockholm' \? '([^']+)'", wide_expr.replace("Stockholm", "stockholm"))
-    lines = re.search(r"'stockholm' \? \[([^\]]+)\]", phone_expr.replace("Stockholm", "stockholm"))
-    assert change and lines, (wide_expr, phone_expr)
-    parts = re.findall(r"'([^']+)'", lines.group(1))
-    assert len(parts) > 1 and all(len(part) <= 24 for part in parts)
-    assert " ".join(parts) == change.group(1)
-    assert phone["height"]["step"] > wide["height"]["step"]  # a bar as tall as its lines
+    wide = peer_comparison(ranked, changes=trend, **common)
+    phone = peer_comparison(ranked, changes=trend, phone=True, **common).to_dict()
+    assert wide.to_dict()["width"] == 420
+    assert PHONE_COLUMN - 60 <= phone["width"] <= PHONE_COLUMN
+    # no column of names or changes beside the plot: the y axes are hidden, none resolved apart
+    assert all(
+        layer["encoding"]["y"].get("axis", {}) is None for layer in phone["layer"] if "y" in layer["encoding"]
+    )
+    assert "resolve" not in phone
+    (above,) = [
+        layer for layer in phone["layer"] if layer["encoding"].get("text", {}).get("field") == "row_label"
+    ]
+    written = {r["area"]: r["row_label"] for r in phone["datasets"][above["data"]["name"]]}
+    table = chart_table(wide, keys=False)
+    for row in table.iter_rows(named=True):
+        lines = written[row["area"]].split("\n")
+        assert all(text_width(line) <= phone["width"] for line in lines), lines
+        expected = row["area"] if row["change"] == NOT_AVAILABLE else f"{row['area']} · {row['change']}"
+        assert " ".join(lines) == expected
 
 
 def test_the_chart_refuses_areas_that_are_not_peers() -> None:

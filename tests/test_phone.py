@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from report.phone import PHONE_WIDTH, PHONE_WIDTH_OF_CHART, SUBTITLE_CHARS, TITLE_CHARS, phone_spec
+from report.phone import PHONE_WIDTH, SUBTITLE_CHARS, TITLE_CHARS, phone_spec
 
 TITLE = "Espoo: Kasvihuonekaasupäästöt 712 kt CO₂e (2024), −33 % vuodesta 1990 (ennakkotieto)"
 SOURCE = "Lähde: Helsingin seudun ympäristöpalvelut HSY · Lisenssi: CC BY 4.0 · Tilanne 6.12.2026"
@@ -55,8 +55,3 @@ def test_a_legend_of_short_labels_takes_two_columns_and_one_with_a_long_label_on
     # "Tasainen polku tavoitteeseen" was cut to "Tasainen polku tavoittee…" in a column of two
     long = phone_spec(_spec(["Havaittu", "Tasainen polku tavoitteeseen"]))
     assert long["layer"][0]["encoding"]["stroke"]["legend"]["columns"] == 1
-
-
-def test_a_sector_chart_is_narrower_for_its_labels_right_of_the_plot() -> None:
-    phone = phone_spec(_spec(["Liikenne"], chart="sector_area"))
-    assert phone["width"] == PHONE_WIDTH_OF_CHART["sector_area"] < PHONE_WIDTH

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Final
 
@@ -25,8 +25,9 @@ from report.charts.common import (
     _x_year,
     _year_tip,
     _years,
+    gap_too_narrow,
     text_width,
-    wrap_px,
+    vega_string,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -38,9 +39,11 @@ from report.i18n import (
 from report.theme import ChartMeta
 
 _BAR_PX: Final = 14  # the narrowest a lone year's column is drawn (px)
-# the phone's layout: a sector's label wider than this (px, bold) on two lines; the y axis and padding (px)
-_PHONE_LABEL_PX: Final = 110
+# the phone's layout: the y axis with its title and the padding (px), the plot the rest of a phone's column
 _PHONE_AXIS_PX: Final = 80
+# a legend entry's symbol and the gap to its label, and the gap between two columns (px, Vega's)
+_LEGEND_ENTRY_PX: Final = 23
+_LEGEND_COLUMN_GAP_PX: Final = 10
 
 
 @cache
@@ -54,6 +57,23 @@ def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
     return alt.Scale(domain=[label("sector", k, lang) for k in keys], range=[colours[k] for k in keys])
 
 
+def _phone_legend(labelled: Mapping[str, str], names: Sequence[str], width: int) -> alt.Legend:
+    """A phone's legend below the plot (width px, where it starts): each sector's name, the labelled ones
+    (name -> "name share") with their share; in two columns (filled downwards) where both fit the plot's
+    width, else one."""
+    expr = "datum.label"
+    for name, text in labelled.items():
+        expr = f"datum.label === {vega_string(name)} ? {vega_string(text)} : {expr}"
+    shown = [labelled.get(name, name) for name in names]
+    half = (len(shown) + 1) // 2
+    columns = (
+        max(text_width(text) for text in shown[:half]),
+        max(text_width(text) for text in shown[half:] or [""]),
+    )
+    fits = sum(columns) + 2 * _LEGEND_ENTRY_PX + _LEGEND_COLUMN_GAP_PX <= width
+    return alt.Legend(orient="bottom", direction="vertical", columns=2 if fits else 1, labelExpr=expr)
+
+
 def sector_area(
     frame: pl.DataFrame,
     *,
@@ -64,8 +84,9 @@ def sector_area(
     phone: bool = False,
 ) -> alt.LayerChart:
     """Emissions by sector over time as stacked areas, largest sector at the bottom, the largest labelled.
-    phone: the phone's layout (report.phone): the sectors' labels right of the plot on two lines where
-    long (_PHONE_LABEL_PX), the plot as wide as a phone's column leaves beside them and the y axis.
+    phone: the phone's layout (report.phone): the plot as wide as a phone's column leaves beside the y
+    axis, the largest sectors' shares in the legend below it instead of in labels right of the plot (which
+    had left a 150 px plot for 35 years).
 
     frame: one row per year and sector —
         year (int), sector (str key; known keys are translated and keep their colour in every chart,
@@ -102,22 +123,27 @@ def sector_area(
         for s in sectors
     ]
     df = pl.DataFrame(data)
-    width = 560
-    if phone:  # the column less the y axis and the widest label (wrapped), measured
-        shown = [
-            line
-            for s in sectors[:label_count]
-            for line in wrap_px(
-                f"{label('sector', s, lang)} {format_percent(100.0, lang)}", _PHONE_LABEL_PX, bold=True
-            )
-        ]
-        width = int(PHONE_COLUMN - _PHONE_AXIS_PX - max(text_width(line, bold=True) for line in shown) - 6)
+    width = PHONE_COLUMN - _PHONE_AXIS_PX if phone else 560
+    # the largest sectors' shares of the latest year: beside the plot's right end, or on a phone in the legend
+    total_latest = totals[latest]
+    shares = {
+        s: values.get((latest, s), 0.0) / total_latest if total_latest else 0.0
+        for s in sectors
+        if order[s] < label_count
+    }
+    labelled = {
+        label("sector", s, lang): f"{label('sector', s, lang)} {format_percent(share * 100, lang)}"
+        for s, share in shares.items()
+        if share >= 0.04
+    }
     x = _x_year(years[0], latest)
     colour = alt.Color(
         "sector:N",
-        title=t("label.sector", lang),
+        title=t("sector_area.legend_phone", lang, year=latest) if phone else t("label.sector", lang),
         scale=_sector_scale(sectors, lang),
-        legend=alt.Legend(orient="bottom", columns=3),
+        legend=_phone_legend(labelled, [label("sector", s, lang) for s in sectors], width)
+        if phone
+        else alt.Legend(orient="bottom", columns=3),
     )
     y_title = t("axis.emissions_kt", lang)
     stacked = {
@@ -137,18 +163,13 @@ def sector_area(
         .mark_area(line={"color": "white", "strokeWidth": 0.6})
         .encode(detail=alt.Detail("run:N"), **stacked)
     )
-    # right-end labels for the largest sectors, at the middle of their band
-    total_latest = totals[latest]
+    # right-end labels for the largest sectors, at the middle of their band (a phone's legend has them)
     labels = []
     below = 0.0
     for s in sectors:
         v = values.get((latest, s), 0.0)
-        share = v / total_latest if total_latest else 0.0
-        if order[s] < label_count and share >= 0.04:
-            text = f"{label('sector', s, lang)} {format_percent(share * 100, lang)}"
-            if phone:
-                text = "\n".join(wrap_px(text, _PHONE_LABEL_PX, bold=True))
-            labels.append({"year": latest, "mid": below + v / 2, "label": text})
+        if not phone and label("sector", s, lang) in labelled:
+            labels.append({"year": latest, "mid": below + v / 2, "label": labelled[label("sector", s, lang)]})
         below += v
     layers: list[alt.Chart] = [area]
     # a year alone between gaps (1990 before 2000): a stacked column a year wide (a readable _BAR_PX at
@@ -166,7 +187,7 @@ def sector_area(
     if labels:
         layers.append(
             _years(alt.Chart(pl.DataFrame(labels)))
-            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11, lineBreak="\n")
+            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
             .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text=alt.Text("label:N"))
         )
     gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
@@ -176,14 +197,13 @@ def sector_area(
         into = int(first - 1 in lone) + int(last + 1 == latest and latest in lone)  # columns drawn in it
         shift = int(first - 1 in lone) - int(last + 1 == latest and latest in lone)
         room = f"width * {last - first + 2} / {span} - {into} * {bar}"
-        wide = max(text_width(line) for line in t("gap.label", lang, years=row["years"]).split("\n"))
         layers.append(
             _gap_labels(
                 [row],
                 x,
                 alt.Y("value:Q", title=y_title, stack=None),
                 lang,
-                angle=alt.ExprRef(f"{room} < {wide + 8:.0f} ? 270 : 0"),
+                angle=alt.ExprRef(f"{gap_too_narrow(room, row['years'], lang)} ? 270 : 0"),
                 x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
             )
         )

@@ -427,7 +427,7 @@ def _has_params(chart: Any) -> bool:
 def _layer(layers: Sequence[alt.Chart], meta: ChartMeta, lang: str) -> alt.LayerChart:
     parts = list(layers)
     if meta.is_demo:
-        parts.append(th.watermark(lang))
+        parts.append(th.watermark(lang, text_width(t("meta.watermark", lang), 100, bold=True) / 100))
     return LayerChart(layer=parts)
 
 
@@ -561,6 +561,13 @@ def _gap_rows(points: Mapping[int, float], value_field: str = "value") -> list[d
     return rows
 
 
+def gap_too_narrow(room: str, years: str, lang: str) -> str:
+    """A Vega expression: whether room (px, an expression of the plot's width) is narrower than the gap's
+    label ("no data 1991–1999", its widest line) and a margin: there the label is written upright."""
+    wide = max(text_width(line) for line in t("gap.label", lang, years=years).split("\n"))
+    return f"{room} < {wide + 8:.0f}"
+
+
 def _gap_labels(
     rows: Sequence[Mapping[str, Any]],
     x: alt.X,
@@ -569,10 +576,11 @@ def _gap_labels(
     *,
     angle: alt.ExprRef | None = None,
     x_offset: alt.ExprRef | None = None,
+    y_offset: alt.ExprRef | None = None,
 ) -> alt.Chart:
     """ "no data 1991–1999" written in the gap of a yearly series (its line or area is not drawn there), at
-    the charts' 11 px body size. angle, x_offset: the text's, as Vega expressions of the plot's width; None:
-    level, at the gap's middle."""
+    the charts' 11 px body size. angle, x_offset, y_offset: the text's, as Vega expressions of the plot's
+    width (and the row's fields); None: level, at the gap's middle."""
     frame = pl.DataFrame([{**r, "label": t("gap.label", lang, years=r["years"])} for r in rows])
     chart: alt.Chart = (
         alt.Chart(frame)
@@ -586,6 +594,7 @@ def _gap_labels(
             baseline="middle",
             angle=alt.Undefined if angle is None else angle,
             xOffset=alt.Undefined if x_offset is None else x_offset,
+            yOffset=alt.Undefined if y_offset is None else y_offset,
         )
         .encode(x=x, y=y, text=alt.Text("label:N"))
     )
@@ -635,6 +644,8 @@ PHONE_PLOT_WIDTH: Final = 285
 PHONE_COLUMN: Final = 340
 # the height of one line of a label written above its row (px, the 11 px font)
 PHONE_LINE_HEIGHT: Final = 13
+# a phone's legend: two entries a row when every label fits in this width (px), else one a row
+LEGEND_COLUMN_WIDTH: Final = 125
 
 
 def wrap_px(text: str, px: float, size: int = 11, *, bold: bool = False) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Final, Literal
@@ -21,8 +22,11 @@ from report.charts.common import (
     _gap_labels,
     _gap_rows,
     _gap_sentence,
+    _gaps,
     _layer,
     _pct_change,
+    gap_too_narrow,
+    text_width,
 )
 from report.i18n import (
     decimals_showing,
@@ -345,9 +349,24 @@ def indicator_history(
     # years no source covers, on an annual series: "no data 1991–1999" in the gap, as the report's charts
     # write it (the site drew the gap with nothing in it)
     observed_years = {int(r["period"]): float(r["value"]) for r in observed.iter_rows(named=True) if annual}
-    gap_rows = _gap_rows(observed_years)
-    if gap_rows:
-        layers.append(_gap_labels(gap_rows, alt.X(f"{_YEAR_T}:T", title=None), y, lang))
+    # where a gap is narrower than its note (a phone's plot), the note is upright, kept inside the plot
+    for (start, end), row in zip(_gaps(sorted(observed_years)), _gap_rows(observed_years), strict=True):
+        room = f"scale('x', datetime({end + 1}, 0, 1)) - scale('x', datetime({start - 1}, 0, 1))"
+        narrow = gap_too_narrow(room, row["years"], lang)
+        half = math.ceil(
+            max(text_width(line) for line in t("gap.label", lang, years=row["years"]).split("\n")) / 2
+        )
+        at = "scale('y', datum.value)"
+        layers.append(
+            _gap_labels(
+                [row],
+                alt.X(f"{_YEAR_T}:T", title=None),
+                y,
+                lang,
+                angle=alt.ExprRef(f"{narrow} ? 270 : 0"),
+                y_offset=alt.ExprRef(f"{narrow} ? clamp({at}, {half + 1}, height - {half + 1}) - {at} : 0"),
+            )
+        )
     chart = _layer(layers, meta, lang).properties(width=560, height=260)
     first, latest = observed.row(0, named=True), observed.row(-1, named=True)
     # the value with its unit as the locale writes it ("10.5%" en, "10,5 %" fi/sv, "712 kt CO₂e")

@@ -12,6 +12,7 @@ import polars as pl
 from ingest.peers import load_peers
 from report import theme as th
 from report.charts.common import (
+    PHONE_PLOT_WIDTH,
     Col,
     _check_lang,
     _check_meta,
@@ -20,8 +21,10 @@ from report.charts.common import (
     _layer,
     _unique,
     given_ticks,
+    labels_above,
     text_width,
     vega_string,
+    wrap_px,
 )
 from report.i18n import NOT_AVAILABLE, format_number, format_percent, t
 from report.ranking import rank_decimals
@@ -60,9 +63,7 @@ GROUP_COLOURS: Final[Mapping[str, str]] = {
 NOTE_WRAP: Final = 95
 _WIDTH: Final = 420  # the plot's width in px
 _LABEL_DX: Final = 4  # px between a bar's end and its value
-# a phone's variant: a narrower plot, and the changes' column wrapped at this many characters a line
-PHONE_WIDTH: Final = 126
-PHONE_CHANGE_CHARS: Final = 15
+_PHONE_BAR: Final = 14  # a bar's height (px) in the phone's layout, its city and change above it
 
 
 def _ordinal(number: int) -> str:
@@ -127,8 +128,7 @@ def peer_comparison(
     per_resident: bool = False,
     left_out: pl.DataFrame | None = None,
     reported_units: Mapping[str, str] | None = None,
-    width: int = _WIDTH,
-    change_chars: int | None = None,
+    phone: bool = False,
 ) -> alt.LayerChart:
     """The peers' latest values as ranked bars, the home city highlighted, each bar labelled with its
     value (its year when not the home city's) and, when `changes` has rows, its change (the trend).
@@ -141,8 +141,10 @@ def peer_comparison(
     (`left_out`, PEER_LEFT_OUT_FRAME) and, with `reported_units` (area -> tCO2 / tCO2e / "tCO2 or
     tCO2e"), the unit each inventory was reported in. An unranked row (null rank) is drawn after the
     ranked ones and marked. `per_resident`: the changes are of a value per resident and say so.
-    `width`: the plot's width in px; `change_chars`: the changes' labels wrapped at this many characters
-    a line (a phone's narrow variant), one line each when None.
+    `phone`: the phone's layout (report.phone): each city's name and change written above its bar
+    ("Oslo · −52 % per resident since 1990", wrapped at the plot's width), the plot a phone's column wide,
+    where a column of names left of a 126 px plot and one of changes right of it, on three or four lines
+    each, had crowded the bars.
     """
     name = "peer_comparison"
     _check_lang(name, lang)
@@ -219,7 +221,8 @@ def peer_comparison(
         schema_overrides={"rank": pl.Int64},
     )
     order = df.get_column("area").to_list()
-    y_enc = alt.Y("area:N", sort=order, title=None)
+    width = PHONE_PLOT_WIDTH if phone else _WIDTH
+    y_enc = alt.Y("area:N", sort=order, title=None, axis=None if phone else alt.Undefined)
     # each bar's value at its end, inside the plot: the x scale leaves room for the widest, measured
     far = max(
         float(r["value"]) * width / (width - _LABEL_DX - 4 - text_width(str(r["label"])))
@@ -231,7 +234,7 @@ def peer_comparison(
     ticks = value_ticks(max(float(v) for v in df.get_column("value")), far, width)
     bars = (
         alt.Chart(df)
-        .mark_bar(height={"band": 0.7})
+        .mark_bar(height=_PHONE_BAR if phone else {"band": 0.7})
         .encode(
             y=y_enc,
             x=alt.X("value:Q", title=unit_text, scale=x_scale, axis=alt.Axis(**given_ticks(ticks))),
@@ -264,47 +267,43 @@ def peer_comparison(
             text=alt.Text("label:N"),
         )
     )
-    layers = [bars, labels]
-    # each change's label in lines: one, or wrapped at change_chars (a phone's narrow variant)
-    change_lines = {
-        area: th.wrap_title(words, change_chars) if change_chars else [words]
-        for area, words in changed.items()
-    }
-    if changed:
-        # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
-        expr = "''"
-        for area, parts in change_lines.items():
-            # a label of several lines is an array of them (Vega draws each on a line of its own)
-            text = ", ".join(vega_string(part) for part in parts)
-            expr = f"datum.label === {vega_string(area)} ? {f'[{text}]' if len(parts) > 1 else text} : {expr}"
-        layers.append(
-            alt.Chart(df)
-            .mark_tick(opacity=0)
-            .encode(
-                y=alt.Y(
-                    "area:N",
-                    sort=order,
-                    title=None,
-                    axis=alt.Axis(
-                        orient="right",
-                        labelExpr=expr,
-                        labelLimit=int(
-                            max(text_width(part) for parts in change_lines.values() for part in parts)
-                        )
-                        + 8,
-                        domain=False,
-                        ticks=False,
-                        grid=False,
-                        labelColor=th.TEXT_COLOUR,
+    if phone:
+        lines = {
+            area: wrap_px(f"{area} · {changed[area]}" if area in changed else area, width) for area in order
+        }
+        above, step = labels_above(y_enc, "area", lines, mark_px=_PHONE_BAR)
+        chart = _layer([bars, labels, above], meta, lang).properties(width=width, height=alt.Step(step))
+    else:
+        layers = [bars, labels]
+        if changed:
+            # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
+            expr = "''"
+            for area, words in changed.items():
+                expr = f"datum.label === {vega_string(area)} ? {vega_string(words)} : {expr}"
+            layers.append(
+                alt.Chart(df)
+                .mark_tick(opacity=0)
+                .encode(
+                    y=alt.Y(
+                        "area:N",
+                        sort=order,
+                        title=None,
+                        axis=alt.Axis(
+                            orient="right",
+                            labelExpr=expr,
+                            labelLimit=int(max(text_width(words) for words in changed.values())) + 8,
+                            domain=False,
+                            ticks=False,
+                            grid=False,
+                            labelColor=th.TEXT_COLOUR,
+                        ),
                     ),
-                ),
-                x=alt.X("value:Q", title=unit_text),
+                    x=alt.X("value:Q", title=unit_text),
+                )
             )
-        )
-    most_lines = max((len(parts) for parts in change_lines.values()), default=1)
-    chart = _layer(layers, meta, lang).properties(width=width, height=alt.Step(max(24, 13 * most_lines + 6)))
-    if changed:
-        chart = chart.resolve_axis(y="independent")
+        chart = _layer(layers, meta, lang).properties(width=width, height=alt.Step(24))
+        if changed:
+            chart = chart.resolve_axis(y="independent")
     home_row = df.filter(pl.col("area_key") == home).row(0, named=True)
     when = str(year) if first_year == year else t("peers.years_span", lang, first=first_year, last=year)
     if count < 2:
@@ -369,8 +368,10 @@ def peer_comparison(
     )
     title = finished.title
     if notes and isinstance(title, alt.TitleParams):
-        lines = [line for note in notes for line in th.wrap_title(note, NOTE_WRAP)]
-        title.subtitle = [*lines, *title.subtitle]
+        # a phone's title wraps each line shorter (report.phone): a note wrapped here first left a stub
+        # of a few words after each of its lines
+        subtitle = [line for note in notes for line in ([note] if phone else th.wrap_title(note, NOTE_WRAP))]
+        title.subtitle = [*subtitle, *title.subtitle]
     return finished
 
 

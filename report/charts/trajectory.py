@@ -13,6 +13,7 @@ from indicators.catalogue import ReductionTarget
 from indicators.trajectory import target_from_base
 from report import theme as th
 from report.charts.common import (
+    PHONE_LINE_HEIGHT,
     Col,
     _area_key,
     _band_row,
@@ -24,6 +25,7 @@ from report.charts.common import (
     _gap_labels,
     _gap_rows,
     _gap_sentence,
+    _gaps,
     _layer,
     _pct_change,
     _titled,
@@ -31,6 +33,8 @@ from report.charts.common import (
     _x_year,
     _year_tip,
     _years,
+    gap_too_narrow,
+    text_width,
 )
 from report.i18n import (
     NOT_AVAILABLE,
@@ -366,6 +370,11 @@ def emissions_trajectory(
     )
     target_df = pl.DataFrame([{"year": target_year, "value": target_value, "series": series["target"]}])
     left_year = min(first_year, base_year)
+    span = max(last_x - left_year, 1)
+    # on a narrow plot (a phone's) the label would run on to where the paths and the band converge on the
+    # target, past the last observed year: there it is written on two lines, "Tavoite 2030" above its value
+    breaks = target_text.count(": ")
+    short = f"width * {latest_year - left_year} / {span} < {text_width(target_text, bold=True) + 8:.0f}"
     layers += [
         # the target as its legend shows it: a dotted line (no extra marker the legend would not name)
         alt.Chart(target_df)
@@ -376,18 +385,35 @@ def emissions_trajectory(
         _years(alt.Chart(target_df.with_columns(year=pl.lit(left_year))))
         .mark_text(
             text=target_text,
+            lineBreak=alt.ExprRef(f"{short} ? ': ' : '\\n'"),
             align="left",
             baseline="bottom",
             dx=4,
-            dy=-4,
+            dy=alt.ExprRef(f"{short} ? {-4 - PHONE_LINE_HEIGHT * breaks} : -4"),
+            lineHeight=PHONE_LINE_HEIGHT,
             fontWeight="bold",
             color=th.TEXT_COLOUR,
         )
         .encode(x=x, y=y_val),
     ]
     gap_rows = _gap_rows({y: v for y, v, _ in hist})
-    if gap_rows:
-        layers.append(_gap_labels(gap_rows, x, y_val, lang))
+    for (first, last), row in zip(_gaps([y for y, _, _ in hist]), gap_rows, strict=True):
+        # level in the gap's middle where it fits; on a narrow plot upright, halfway down from the straight
+        # path to the target, where no line runs (at the ends' height it lay over the path and 1990's point)
+        middle = row["year"] + row["month"] / 12
+        along = min(max((middle - base_year) / max(target_year - base_year, 1), 0.0), 1.0)
+        path = base_value + (target_value - base_value) * along
+        narrow = gap_too_narrow(f"width * {last - first + 2} / {span}", row["years"], lang)
+        layers.append(
+            _gap_labels(
+                [{**row, "low": (path + target_value) / 2}],
+                x,
+                y_val,
+                lang,
+                angle=alt.ExprRef(f"{narrow} ? 270 : 0"),
+                y_offset=alt.ExprRef(f"{narrow} ? scale('y', datum.low) - scale('y', datum.value) : 0"),
+            )
+        )
     chart = _layer(layers, meta, lang).properties(width=620, height=340)
 
     found_change = _pct_change(found_value, base_value)

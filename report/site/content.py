@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -94,7 +95,7 @@ class SiteChart:
     snapshot_ids: list[int] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
     # the chart drawn for a phone (report.phone): by default the spec made narrow; a chart whose
-    # layout depends on its width (a peer chart) gives its own narrow spec
+    # layout depends on its width (a peer or sector chart) gives its own phone layout
     phone: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -360,13 +361,14 @@ def _indicator_chart(
         if entry.expanded_ids() != [entry.id]:
             frame = rd.sector_frame(data.engine, area, indicator=entry.id)
             ids = rd.snapshot_ids_of(frame)
-            chart = charts.sector_area(
+            sectors = partial(
+                charts.sector_area,
                 frame,
                 meta=rd.chart_meta(data.engine, snapshot_ids=ids),
                 lang=lang,
                 provisional_years=rd.provisional_years(frame),
             )
-            return SiteChart(entry.id, chart, ids)
+            return SiteChart(entry.id, sectors(), ids, phone=sectors(phone=True).to_dict(validate=False))
         history = _history_frame(values, area, entry)
         if history.filter(pl.col("kind") == "observed").height == 0:
             return None
