@@ -22,7 +22,8 @@ def assess_as_of(
 ) -> pl.DataFrame:
     """Assess with the data the tracker held at `as_of` (None: current data); nothing is stored."""
     catalogue = catalogue or load_indicator_catalogue()
-    wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    assessed = [i for i in catalogue.indicators if catalogue.get(i).assess]
+    wanted = list(indicators) if indicators is not None else assessed  # [] is none of them
     derived, _errors = derive_for(engine, catalogue, wanted, as_of)
     return assessments(catalogue, derived)
 
@@ -44,7 +45,8 @@ def explain_changes(
     status_after, status_on_old_periods, cause.
     """
     catalogue = catalogue or load_indicator_catalogue()
-    wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    assessed = [i for i in catalogue.indicators if catalogue.get(i).assess]
+    wanted = list(indicators) if indicators is not None else assessed  # [] is none of them
     empty = pl.DataFrame(
         schema={
             c: pl.String() for c in [*KEYS, "status_before", "status_after", "status_on_old_periods", "cause"]

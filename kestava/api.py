@@ -102,10 +102,6 @@ def _in_utc(function: Callable[_P, pl.DataFrame]) -> Callable[_P, pl.DataFrame]:
     return in_utc
 
 
-indicator_values = _in_utc(query.indicator_values)
-outlook = _in_utc(query.outlook)
-sectors = _in_utc(query.sectors)
-compare = _in_utc(query.compare)
 provenance = _in_utc(query.provenance)
 freshness = _in_utc(query.freshness)
 status_changes = _in_utc(query.status_changes)
@@ -117,6 +113,100 @@ _ASSESSMENT_NAMES = {"as_of": "vintage", "ratio": "method_measure"}
 
 class RestrictedDataWarning(UserWarning):
     """Rows of a dataset whose terms allow internal use only were returned (see observations)."""
+
+
+class NoValuesWarning(UserWarning):
+    """An area asked for has no values in the answer; the message says why, as `kestava export` does."""
+
+
+# what the functions that warn of an area without values add to their docstrings
+_WARNS = """
+
+    An area asked for (alone or among several) that has no values in the answer gives a NoValuesWarning
+    saying why, in the words of `kestava export` (e.g. the indicator is computed only for other areas); an
+    area that is not known at all is an UnknownCodeError. An empty list (of indicators, areas or kinds)
+    selects nothing: an empty frame with a full one's columns."""
+
+
+def _area_codes_of(area: Areas | None, engine: Engine) -> list[str] | None:
+    """The codes of the areas asked (codes, names or numbers) among the computed values' areas."""
+    return _area_codes(_area_list(area), schema.indicator_value.c.area, engine)
+
+
+def _warn_of_missing_areas(
+    frame: pl.DataFrame,
+    indicators: Sequence[str],
+    areas: Sequence[str] | None,
+    kinds: Sequence[str],
+    engine: Engine,
+) -> None:
+    """A NoValuesWarning for each area asked that has no row in the frame, saying why (report.export's
+    why_empty, the reason `kestava export` gives for the same request)."""
+    missing = [a for a in dict.fromkeys(areas or []) if a not in set(frame["area"].to_list())]
+    if not missing or not indicators:
+        return
+    from report.export import why_empty  # here, not on import: it brings in altair
+
+    catalogue = load_indicator_catalogue()
+    for area in missing:
+        warnings.warn(
+            why_empty(engine, catalogue, indicators, area=area, kinds=kinds), NoValuesWarning, stacklevel=3
+        )
+
+
+def _documented(function: Callable[..., pl.DataFrame], source: Callable[..., pl.DataFrame]) -> None:
+    """The API function documented as the query function it wraps, times aware, with what it warns of."""
+    function.__doc__ = (_in_utc(source).__doc__ or "") + _WARNS
+
+
+def indicator_values(
+    indicator: str | Sequence[str] | None = None,
+    *,
+    area: Areas | None = None,
+    kind: str | Sequence[str] | None = None,
+    engine: Engine | None = None,
+) -> pl.DataFrame:
+    engine = engine or connect()
+    areas = _area_codes_of(area, engine)
+    found = utc_times(query.indicator_values(indicator, area=areas, kind=kind, engine=engine))
+    _warn_of_missing_areas(
+        found, _as_list("indicator", indicator) or [], areas, _as_list("kind", kind) or (), engine
+    )
+    return found
+
+
+def outlook(indicator: str, *, area: Areas | None = None, engine: Engine | None = None) -> pl.DataFrame:
+    engine = engine or connect()
+    areas = _area_codes_of(area, engine)
+    found = utc_times(query.outlook(indicator, area=areas, engine=engine))
+    _warn_of_missing_areas(found, [indicator], areas, ("target",), engine)
+    return found
+
+
+def sectors(area: Areas = ESPOO, *, detailed: bool = False, engine: Engine | None = None) -> pl.DataFrame:
+    engine = engine or connect()
+    areas = _area_codes_of(area, engine)
+    found = utc_times(query.sectors(areas or [], detailed=detailed, engine=engine))
+    indicator = "ghg_by_subsector" if detailed else "ghg_by_sector"
+    _warn_of_missing_areas(found, [indicator], areas, ("observed",), engine)
+    return found
+
+
+def compare(indicator: str, areas: Areas, *, lang: str = "fi", engine: Engine | None = None) -> pl.DataFrame:
+    engine = engine or connect()
+    codes = _area_codes_of(areas, engine)
+    found = utc_times(query.compare(indicator, codes or [], lang=lang, engine=engine))
+    _warn_of_missing_areas(found, [indicator], codes, ("observed",), engine)
+    return found
+
+
+for _function, _source in (
+    (indicator_values, query.indicator_values),
+    (outlook, query.outlook),
+    (sectors, query.sectors),
+    (compare, query.compare),
+):
+    _documented(_function, _source)
 
 
 def _rate_unit(method: str, indicator: str) -> str | None:
@@ -210,6 +300,18 @@ def assess_at(
     return utc_times(_shown_rates(query.assess_at(as_of, indicators, engine=engine)))
 
 
+def _with_dimensions(frame: pl.DataFrame, declared: Sequence[str]) -> pl.DataFrame:
+    """Observations with one text column per dimension, sorted by name after the observation's own
+    columns: those of the rows found and those the datasets' catalogue entries declare (ingest.catalogue
+    DatasetSpec.dimensions), so that an empty answer has a full one's columns (not the series key)."""
+    own = [name for name in read.OBSERVATION_SCHEMA.names() if name != "key"]
+    dimensions = sorted((set(frame.columns) - {*own, "key"}) | set(declared))
+    return frame.select(
+        *own,
+        *(pl.col(d) if d in frame.columns else pl.lit(None, dtype=pl.String).alias(d) for d in dimensions),
+    )
+
+
 def observations(
     dataset: str | Sequence[str],
     *,
@@ -234,17 +336,18 @@ def observations(
         if dataset_id not in known:
             raise unknown_code("dataset", dataset_id, known)
     areas = _area_codes(_area_list(area), schema.series.c.area, engine)
-    frame = utc_times(read.observations(engine, dataset, area=areas, as_of=as_date("as_of", as_of)))
+    found = utc_times(read.observations(engine, wanted, area=areas, as_of=as_date("as_of", as_of)))
+    frame = _with_dimensions(found, [d for dataset_id in wanted for d in known[dataset_id].dimensions])
     restricted = [d for d in wanted if not publishable(d, catalogue=catalogue)]
-    if restricted and frame.height:
-        warnings.warn(
-            f"{', '.join(restricted)}: its rows may be used internally only (no licence declared in the "
-            "setting its catalogue entry names, e.g. KESTAVA_CDP_LICENCE): do not publish them",
-            RestrictedDataWarning,
-            stacklevel=2,
-        )
-        mark = pl.col("dataset").is_in(restricted) if "dataset" in frame.columns else pl.lit(True)
-        frame = frame.with_columns(mark.alias("restricted"))
+    if restricted:
+        if frame.height:
+            warnings.warn(
+                f"{', '.join(restricted)}: its rows may be used internally only (no licence declared in the "
+                "setting its catalogue entry names, e.g. KESTAVA_CDP_LICENCE): do not publish them",
+                RestrictedDataWarning,
+                stacklevel=2,
+            )
+        frame = frame.with_columns(pl.col("dataset").is_in(restricted).alias("restricted"))
     if lang is None:
         return frame
     from report.i18n import SYKE_LEVELS, check_lang, syke_label
