@@ -28,6 +28,30 @@ def assess_as_of(
     return assessments(catalogue, derived)
 
 
+def values_as_of(
+    engine: Engine,
+    as_of: date | datetime,
+    indicators: Sequence[str],
+    catalogue: IndicatorCatalogue | None = None,
+) -> pl.DataFrame:
+    """The indicators' own values (indicator, area, period, value, unit, flags, snapshot_ids, vintage) as
+    derived from the data the tracker held at `as_of`: what an assessment of that vintage was made from,
+    as the observations keep every version with the time it was fetched (valid_from, valid_to)."""
+    derived, _errors = derive_for(engine, catalogue or load_indicator_catalogue(), list(indicators), as_of)
+    frames = [frame for frame in derived.values() if frame.height]
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "indicator": pl.String(),
+                "area": pl.String(),
+                "unit": pl.String(),
+                "snapshot_ids": pl.List(pl.Int64()),
+                "vintage": pl.Datetime("us"),
+            }
+        )
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
 def explain_changes(
     engine: Engine,
     before: date | datetime,

@@ -76,6 +76,7 @@ from indicators.query import (
 from indicators.query import (
     municipalities as municipalities,
 )
+from indicators.vintage import values_as_of
 from ingest.catalogue import load_catalogue
 from ingest.licensing import publishable
 from ingest.municipalities import MUNICIPALITIES_PATH as MUNICIPALITIES_PATH
@@ -244,23 +245,45 @@ def _shown_rates(frame: pl.DataFrame) -> pl.DataFrame:
     ).rename(_ASSESSMENT_NAMES)
 
 
-def _assessed_from(frame: pl.DataFrame, engine: Engine | None) -> pl.DataFrame:
-    """Assessments with the provenance of the values they were made from (the observed values of their
-    indicator and area, as `kestava export` cites them): unit, snapshot_ids, is_demo."""
-    columns = pl.Schema({"unit": pl.String(), "snapshot_ids": pl.List(pl.Int64()), "is_demo": pl.Boolean()})
-    if frame.height == 0:
-        return frame.with_columns(pl.lit(None, dtype=dtype).alias(name) for name, dtype in columns.items())
-    known = load_indicator_catalogue().indicators
-    bases = sorted({i.split(".", 1)[0] for i in frame["indicator"].unique()} & set(known))
-    values = query.indicator_values(
-        bases, area=frame["area"].unique().sort().to_list(), kind="observed", engine=engine
-    )
-    found = values.group_by("indicator", "area").agg(
+def _cited(values: pl.DataFrame) -> pl.DataFrame:
+    """The unit, snapshot ids, demo flag and newest vintage of values, by indicator and area."""
+    return values.group_by("indicator", "area").agg(
         pl.col("unit").first(),
         pl.col("snapshot_ids").explode().drop_nulls().unique().sort(),
         pl.col("is_demo").any(),
+        pl.col("vintage").max(),
     )
-    return frame.join(found.cast(columns), on=["indicator", "area"], how="left", maintain_order="left")
+
+
+def _assessed_from(frame: pl.DataFrame, engine: Engine | None) -> pl.DataFrame:
+    """Assessments with the provenance of the values each was made from (as `kestava export` cites them):
+    the unit, snapshot_ids and is_demo of its indicator's values for its area as they stood at its vintage.
+
+    A row of the stored values' vintage (the newest fetch behind them) cites the stored observed values.
+    Compute keeps only the current values, but the observations keep every version with the time it was
+    fetched: an older row (assessments(latest=False)) cites the values derived again from the
+    observations as they stood at its vintage (indicators.vintage.values_as_of)."""
+    columns = pl.Schema({"unit": pl.String(), "snapshot_ids": pl.List(pl.Int64()), "is_demo": pl.Boolean()})
+    if frame.height == 0:
+        return frame.with_columns(pl.lit(None, dtype=dtype).alias(name) for name, dtype in columns.items())
+    engine = engine or connect()
+    keys = ["indicator", "area", "vintage"]
+    base = pl.col("indicator").str.split(".").list.first()
+    bases = sorted(set(frame.select(base).to_series()) & set(load_indicator_catalogue().indicators))
+    values = query.indicator_values(
+        bases, area=frame["area"].unique().sort().to_list(), kind="observed", engine=engine
+    )
+    cited = [_cited(values)]
+    older = frame.select(keys).unique().join(cited[0], on=keys, how="anti").filter(base.is_in(bases))
+    demo = read.snapshots(engine).filter(pl.col("is_demo"))["id"].to_list() if older.height else []
+    for (as_of,), wanted in older.group_by("vintage"):
+        then = values_as_of(engine, as_of, sorted(set(wanted.select(base).to_series())))
+        then = then.join(wanted, on=["indicator", "area"], how="semi").with_columns(
+            pl.col("snapshot_ids").list.eval(pl.element().is_in(demo)).list.any().alias("is_demo")
+        )
+        cited.append(_cited(then).with_columns(pl.lit(as_of, dtype=pl.Datetime("us")).alias("vintage")))
+    found = pl.concat([part.select(*keys, *columns).cast(columns) for part in cited])
+    return frame.join(found, on=keys, how="left", maintain_order="left")
 
 
 def assessments(
