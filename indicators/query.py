@@ -347,9 +347,13 @@ def compare(indicator: str, areas: Areas, *, lang: str = "fi", engine: Engine | 
 
 
 def provenance(snapshot_ids: int | Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
-    """Where values came from: dataset, publisher, licence, URL, fetch time, sha256 for each snapshot (one
-    id or several, as the snapshot_ids columns hold them); a snapshot id that is not an integer is a
-    TypeError, one that is not stored an UnknownCodeError naming it."""
+    """Where values came from, one row per payload (each file a snapshot was read from), so that a value
+    traces to its files: the snapshot (snapshot_id, dataset_id and title, is_demo, snapshot_sha256), its
+    source (publisher, licence, attribution) and the payload (seq, method, url, params, fetched_at,
+    http_status, sha256, storage_path); a snapshot of several payloads gives several rows (group by
+    snapshot_id for one a snapshot). For one snapshot id or several, as the snapshot_ids columns hold them
+    (an empty list: none); an id that is not an integer is a TypeError, one that is not stored an
+    UnknownCodeError naming it."""
     ids = [snapshot_ids] if isinstance(snapshot_ids, int) else list(snapshot_ids)
     wrong = [i for i in ids if not isinstance(i, int) or isinstance(i, bool)]
     if wrong:

@@ -2,7 +2,7 @@
 
     from kestava import api
     api.indicator_values("ghg_total", area="049")          # observed, target, path, projection, estimate
-    api.assessments("ghg_total", area="049")               # every method's latest status and reasons
+    api.assessments("ghg_total", area="049")               # every method's latest status and its figures
     api.observations("syke_emissions", area=["049", "091"])
     api.notes("ghg_total", lang="fi")                      # staff notes (Markdown) by period
 
@@ -16,8 +16,10 @@ for the compound-rate methods (eurostat_sdg, open_sdg, linear_trajectory_check),
 year for german_strategy (of a % indicator, percentage points a year), score points a year for sdsn_trend;
 the outlook's required_rate is in % a year.
 pace_ratio and deviation_pct are the figures the reports and `kestava export` show (the export's unit
-pace_ratio is this pace_ratio); method_measure is each method's own stored measure, another number.
-Assessments' vintage is the export's vintage of their rows. Value kinds are VALUE_KINDS, as the database
+pace_ratio is this pace_ratio: a compound-rate ratio, for sdsn_trend a score-pace ratio); method_measure is
+each method's own stored ratio, another number for some (assessments says which); score is open_sdg's
+(−5…+5) or sdsn_trend's (0–100). Assessments' vintage is the vintage of the data assessed (the export's
+vintage of their rows), computed_at when they were made. Value kinds are VALUE_KINDS, as the database
 stores them: a value set by a target (compensation_need) is target_derived, an assumed share
 (carbon_sink_estimate) assumption.
 
@@ -25,10 +27,14 @@ Times are UTC: every datetime column is UTC-aware. A time argument (as_of, befor
 a date, a datetime or ISO text ('2025-06-30', '2025-06-30T12:00', '2025-06-30T15:00+03:00'); one with an
 offset or a time zone is converted to UTC, a naive one is read as UTC; a date as a moment (as_of, before,
 after) means the end of that day, UTC: everything fetched that day. Areas may be codes, names or
-municipality numbers (49). Most functions live in indicators.query (the report reads them there too);
-here they give their times UTC-aware; observations is here, as it adds the report's labels, and so are
-assessments and assess_at, which add the rates' units and the shown pace figures (assessments also the
-provenance of the values assessed: assess_at's come from data as they stood, so it gives none).
+municipality numbers (49). An argument left out (None) selects everything, an empty list nothing (an
+empty frame with a full one's columns); an area asked for without values gives a NoValuesWarning saying
+why, an unknown one an UnknownCodeError. Most functions live in indicators.query (the report reads them
+there too); here they give their times UTC-aware, and indicator_values, outlook, sectors and compare warn
+of areas without values (the reason comes from report.export, a layer above the queries); observations is
+here, as it adds the report's labels, and so are assessments and assess_at, which add the rates' units
+and the shown pace figures (assessments also the provenance of the values assessed: assess_at's come from
+data as they stood, so it gives none).
 """
 
 from __future__ import annotations
@@ -293,20 +299,36 @@ def assessments(
     latest: bool = True,
     engine: Engine | None = None,
 ) -> pl.DataFrame:
-    """Stored assessments (the latest vintage by default; an indicator with a breakdown gives its parts').
+    """Stored assessments (the latest vintage by default; an indicator with a breakdown gives its parts'; an
+    empty list of indicators or areas selects none).
 
-    Every input and output (details as JSON); `vintage` (UTC) is when the assessment was made (the
-    export's vintage of its assessment rows); observed_rate and required_rate in the unit `rate_unit`
-    names (% a year for the compound-rate methods, the indicator's unit a year for german_strategy, in
-    percentage points of a % indicator, score points a year for sdsn_trend). `pace_ratio` and
-    `deviation_pct` are what the reports and `kestava export` show (its unit `pace_ratio` or
-    `% deviation`): the pace ratio, observed ÷ required
-    compound rate (none for the German model), and the German model's deviation in % of the remaining
-    distance. `method_measure` is each method's own stored measure: observed ÷ required pace for
-    eurostat_sdg, open_sdg and sdsn_trend (their pace_ratio), but another number for
-    linear_trajectory_check (the share of the straight path's change achieved) and german_strategy
-    (1 − deviation). unit, snapshot_ids and is_demo are those of
-    the observed values assessed (as the export cites them)."""
+    Every input and output as stored, details as JSON. `vintage` (UTC) is the vintage of the data
+    assessed: the newest fetch behind the values the assessment was made from (schema.assessment.as_of,
+    the export's vintage of its assessment rows); when it was made is `computed_at` (UTC). There is no
+    reason column: the reports word each status's reason from the row's figures; each method's warnings
+    (a substituted base year, a zero replaced, why the data did not suffice) are `warnings` in `details`,
+    beside every intermediate number (thresholds, the number judged: `measure`).
+
+    observed_rate and required_rate are in the unit `rate_unit` names (% a year for the compound-rate
+    methods, the indicator's unit a year for german_strategy, in percentage points of a % indicator, score
+    points a year for sdsn_trend). `pace_ratio` and `deviation_pct` are what the reports and `kestava
+    export` show (its unit `pace_ratio` or `% deviation`): the pace ratio is observed ÷ required compound
+    rate for eurostat_sdg, open_sdg (signed by the desired direction) and linear_trajectory_check, the
+    score pace ratio for sdsn_trend (observed ÷ required score points a year), none for german_strategy,
+    whose `deviation_pct` is the share of the remaining distance the trend would still miss (%).
+    `method_measure` is each method's own stored ratio: the pace ratio for eurostat_sdg, open_sdg and
+    sdsn_trend, but the share of the straight path's change achieved for linear_trajectory_check and the
+    mean change ÷ the required change (1 − deviation) for german_strategy. A row without a target
+    (eurostat_sdg, open_sdg judge the trend alone) has neither: the growth in the desired direction they
+    judge is `measure` in `details` (observed_rate as a fraction a year, its sign that of the desired
+    direction).
+    `score` is open_sdg's progress score (−5…+5, sdg-build's get_score) and sdsn_trend's latest
+    normalised score (0–100, 100 the achievement threshold); null for the other methods.
+
+    unit, snapshot_ids and is_demo are those of the values assessed as they stood at the row's vintage (as
+    the export cites them): for a row of today's values the stored observed values'; for an older row
+    (latest=False) the values derived again from the observations held at its vintage, which keep every
+    version with its fetch time (a payload loaded later than it was fetched counts from its fetch)."""
     found = _shown_rates(query.assessments(indicator, area=area, latest=latest, engine=engine))
     return utc_times(_assessed_from(found, engine))
 

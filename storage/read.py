@@ -132,7 +132,8 @@ def snapshots(engine: Engine, dataset: str | None = None) -> pl.DataFrame:
 
 
 def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
-    """For each snapshot: dataset and its title, source, licence, every payload URL, fetch time and sha256."""
+    """One row per payload of the snapshots: its snapshot, dataset and title, source, licence, URL, fetch
+    time and sha256."""
     snap, pay, ds, src = schema.snapshot, schema.payload, schema.dataset, schema.source
     query = (
         select(

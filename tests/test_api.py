@@ -728,3 +728,44 @@ def test_notes_of_an_indicator_with_a_breakdown_are_its_parts_notes_too(engine: 
     assert api.notes("ghg_by_sector.transport", engine=engine)["id"].to_list() == [transport.id]
     assert api.notes("ghg_by_subsector", engine=engine)["id"].to_list() == [subsector.id]
     assert api.notes([], engine=engine).height == 0
+
+
+def test_assessment_figures_are_what_their_docstring_says(loaded_engine: Engine) -> None:
+    """score, pace_ratio, method_measure and vintage as documented in api.assessments (methods' sources)."""
+    assessed = api.assessments(engine=loaded_engine)
+    by = {m: assessed.filter(pl.col("method") == m) for m in assessed["method"].unique()}
+    open_sdg, sdsn = by["open_sdg"].drop_nulls("score"), by["sdsn_trend"].drop_nulls("score")
+    assert open_sdg.height and open_sdg["score"].is_between(-5, 5).all()  # sdg-build's get_score
+    assert sdsn.height and sdsn["score"].is_between(0, 100).all()  # the normalised score
+    for method in ("eurostat_sdg", "german_strategy", "linear_trajectory_check"):
+        assert by[method]["score"].is_null().all(), method
+    # SDSN's pace ratio is of score points a year, as its rates are
+    sdsn_paced = by["sdsn_trend"].drop_nulls("pace_ratio")
+    assert sdsn_paced.height and set(sdsn_paced["rate_unit"]) == {"score points a year"}
+    ratio = sdsn_paced["observed_rate"] / sdsn_paced["required_rate"]
+    assert sdsn_paced["pace_ratio"].to_list() == pytest.approx(ratio.to_list(), rel=1e-9)
+    # without a target neither ratio: the growth in the desired direction judged is details' measure
+    trend_only = pl.concat([by["eurostat_sdg"], by["open_sdg"]]).filter(
+        pl.col("target_value").is_null(), pl.col("observed_rate").is_not_null()
+    )
+    assert trend_only.height and trend_only["pace_ratio"].is_null().all()
+    assert trend_only["method_measure"].is_null().all()
+    for row in trend_only.iter_rows(named=True):
+        sign = 1 if row["details"] and json.loads(row["details"])["direction"] == "increase" else -1
+        base_sign = 1 if row["base_value"] > 0 else -1
+        measure = json.loads(row["details"])["measure"]
+        assert measure == pytest.approx(sign * base_sign * row["observed_rate"] / 100, rel=1e-9)
+    # the vintage is the data's (the newest fetch behind the values), not when the assessment was made
+    values = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    ghg = assessed.filter(pl.col("indicator") == "ghg_total", pl.col("area") == "049")
+    assert set(ghg["vintage"]) == {values["vintage"].max()}
+    assert (ghg["computed_at"] > ghg["vintage"]).all()
+
+
+def test_provenance_gives_one_row_per_payload(loaded_engine: Engine) -> None:
+    """Syke's emissions come from one file per municipality: one snapshot, several payloads, a row each."""
+    [snapshot] = read.snapshots(loaded_engine, "syke_emissions")["id"].to_list()
+    payloads = api.provenance(snapshot, engine=loaded_engine)
+    assert payloads.height > 1 and payloads["url"].is_unique().all()
+    assert payloads["snapshot_id"].unique().to_list() == [snapshot]
+    assert payloads["seq"].to_list() == list(range(payloads.height))
