@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 
 import polars as pl
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, select
 
 from common.flags import is_provisional
 from indicators.catalogue import DERIVED_VALUE_KINDS, LANGUAGES, load_indicator_catalogue
@@ -23,6 +23,7 @@ from ingest.peers import peer_names
 from storage import read, schema
 from storage.engine import open_existing_database
 from storage.notes import check_lang, check_period, list_notes
+from storage.read import with_breakdowns
 
 ESPOO = "049"
 LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
@@ -153,15 +154,11 @@ def check_indicators(indicators: list[str] | None, otherwise: str = "") -> None:
         raise unknown_code("indicator", indicator, known, otherwise)
 
 
-def _with_breakdowns(column: ColumnElement[str], indicators: list[str]) -> ColumnElement[bool]:
-    """The ids and their breakdowns' parts ('ghg_by_sector' → 'ghg_by_sector.transport')."""
-    return or_(column.in_(indicators), *(column.startswith(f"{i}.", autoescape=True) for i in indicators))
-
-
 def _only(frame: pl.DataFrame, indicators: list[str] | None) -> pl.DataFrame:
     """The rows of the indicators asked and their parts (a part asked alone is that part only, not its
-    siblings), for a frame computed for their parents (assess_at); a query filters with _with_breakdowns."""
-    if not indicators:
+    siblings), for a frame computed for their parents (assess_at); a query filters with
+    storage.read.with_breakdowns."""
+    if indicators is None:
         return frame
     base = pl.col("indicator").str.split(".").list.first()
     return frame.filter(pl.col("indicator").is_in(indicators) | base.is_in(indicators))
@@ -239,12 +236,12 @@ def indicator_values(
     _check_kinds(kinds)
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
-    if areas:
+    if areas is not None:
         query = query.where(table.c.area.in_(areas))
-    if kinds:
+    if kinds is not None:
         query = query.where(table.c.kind.in_(kinds))
-    if indicators:
-        query = query.where(_with_breakdowns(table.c.indicator_id, indicators))
+    if indicators is not None:
+        query = query.where(with_breakdowns(table.c.indicator_id, indicators))
     frame = read.query_frame(engine, query).rename({"indicator_id": "indicator"})
     return (
         frame.with_columns(
@@ -278,9 +275,9 @@ def assessments(
     engine = engine or connect()
     areas = _area_codes(_area_list(area), table.c.area, engine)
     wanted: list[ColumnElement[bool]] = []
-    if indicators:
-        wanted.append(_with_breakdowns(table.c.indicator_id, indicators))
-    if areas:
+    if indicators is not None:
+        wanted.append(with_breakdowns(table.c.indicator_id, indicators))
+    if areas is not None:
         wanted.append(table.c.area.in_(areas))
     query = select(table).where(*wanted)
     if latest:  # each series' newest vintage, chosen by the database: the history grows with every vintage
@@ -357,9 +354,13 @@ def compare(indicator: str, areas: Areas, *, lang: str = "fi", engine: Engine | 
 
 
 def provenance(snapshot_ids: int | Sequence[int], *, engine: Engine | None = None) -> pl.DataFrame:
-    """Where values came from: dataset, publisher, licence, URL, fetch time, sha256 for each snapshot (one
-    id or several, as the snapshot_ids columns hold them); a snapshot id that is not an integer is a
-    TypeError, one that is not stored an UnknownCodeError naming it."""
+    """Where values came from, one row per payload (each file a snapshot was read from), so that a value
+    traces to its files: the snapshot (snapshot_id, dataset_id and title, is_demo, snapshot_sha256), its
+    source (publisher, licence, attribution) and the payload (seq, method, url, params, fetched_at,
+    http_status, sha256, storage_path); a snapshot of several payloads gives several rows (group by
+    snapshot_id for one a snapshot). For one snapshot id or several, as the snapshot_ids columns hold them
+    (an empty list: none); an id that is not an integer is a TypeError, one that is not stored an
+    UnknownCodeError naming it."""
     ids = [snapshot_ids] if isinstance(snapshot_ids, int) else list(snapshot_ids)
     wrong = [i for i in ids if not isinstance(i, int) or isinstance(i, bool)]
     if wrong:
@@ -403,7 +404,7 @@ def assess_at(
     or ISO text); nothing is stored."""
     wanted = _as_list("indicators", indicators)
     check_indicators(wanted)
-    parents = list(dict.fromkeys(i.split(".", 1)[0] for i in wanted)) if wanted else None
+    parents = list(dict.fromkeys(i.split(".", 1)[0] for i in wanted)) if wanted is not None else None
     return _only(assess_as_of(engine or connect(), as_date("as_of", as_of), parents), wanted)
 
 
@@ -451,17 +452,25 @@ def notes(
     engine: Engine | None = None,
 ) -> pl.DataFrame:
     """The current staff notes (Markdown, kestava note): id, indicator, area, period, lang, body, author,
-    created_at (UTC), replaces (the earlier version it edits, if any); filtered by indicator id, area
-    (codes or names), period (e.g. '2024', '2026-H1') and language."""
+    created_at (UTC), replaces (the earlier version it edits, if any); filtered by indicator id (one with a
+    breakdown, e.g. 'ghg_by_sector', gives its parts' notes too, as indicator_values does), area (codes or
+    names), period (e.g. '2024', '2026-H1') and language, each one or several (an empty list: none)."""
     indicators = _as_list("indicator", indicator)
     known = known_note_indicators()
     for indicator_id in indicators or []:
         if indicator_id not in known:
             raise unknown_code("indicator", indicator_id, sorted(known))
-    areas = [note_area(a) for a in _area_list(area) or []] or None
-    periods = [check_period(p) for p in _as_list("period", period) or []] or None
-    langs = [check_lang(code) for code in _as_list("lang", lang) or []] or None
-    found = list_notes(engine or connect(), indicator=indicators, area=areas, period=periods, lang=langs)
+    given_areas, given_periods, given_langs = (
+        _area_list(area),
+        _as_list("period", period),
+        _as_list("lang", lang),
+    )
+    areas = None if given_areas is None else [note_area(a) for a in given_areas]
+    periods = None if given_periods is None else [check_period(p) for p in given_periods]
+    langs = None if given_langs is None else [check_lang(code) for code in given_langs]
+    found = list_notes(
+        engine or connect(), indicator=indicators, area=areas, period=periods, lang=langs, breakdowns=True
+    )
     columns = {
         "id": pl.Int64(),
         "indicator": pl.String(),

@@ -22,9 +22,34 @@ def assess_as_of(
 ) -> pl.DataFrame:
     """Assess with the data the tracker held at `as_of` (None: current data); nothing is stored."""
     catalogue = catalogue or load_indicator_catalogue()
-    wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    assessed = [i for i in catalogue.indicators if catalogue.get(i).assess]
+    wanted = list(indicators) if indicators is not None else assessed  # [] is none of them
     derived, _errors = derive_for(engine, catalogue, wanted, as_of)
     return assessments(catalogue, derived)
+
+
+def values_as_of(
+    engine: Engine,
+    as_of: date | datetime,
+    indicators: Sequence[str],
+    catalogue: IndicatorCatalogue | None = None,
+) -> pl.DataFrame:
+    """The indicators' own values (indicator, area, period, value, unit, flags, snapshot_ids, vintage) as
+    derived from the data the tracker held at `as_of`: what an assessment of that vintage was made from,
+    as the observations keep every version with the time it was fetched (valid_from, valid_to)."""
+    derived, _errors = derive_for(engine, catalogue or load_indicator_catalogue(), list(indicators), as_of)
+    frames = [frame for frame in derived.values() if frame.height]
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "indicator": pl.String(),
+                "area": pl.String(),
+                "unit": pl.String(),
+                "snapshot_ids": pl.List(pl.Int64()),
+                "vintage": pl.Datetime("us"),
+            }
+        )
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def explain_changes(
@@ -44,7 +69,8 @@ def explain_changes(
     status_after, status_on_old_periods, cause.
     """
     catalogue = catalogue or load_indicator_catalogue()
-    wanted = list(indicators) if indicators else [i for i in catalogue.indicators if catalogue.get(i).assess]
+    assessed = [i for i in catalogue.indicators if catalogue.get(i).assess]
+    wanted = list(indicators) if indicators is not None else assessed  # [] is none of them
     empty = pl.DataFrame(
         schema={
             c: pl.String() for c in [*KEYS, "status_before", "status_after", "status_on_old_periods", "cause"]

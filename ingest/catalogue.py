@@ -204,6 +204,11 @@ class DatasetSpec(BaseModel):
     title: str
     source: str
     protocol: Protocol
+    # the columns that identify its series as the connector reads them (every column but period, value and
+    # flag: storage.checks.dimension_columns; area and unit among them): a payload read into other columns
+    # is rejected (ingest.connector.parse_flagged), and an empty answer of kestava.api.observations has
+    # these columns too; () = not declared (nothing checked)
+    dimensions: tuple[str, ...] = ()
     url: str
     # protocol-specific options (table id, filters, municipalities, dataset numbers, ...)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -243,6 +248,19 @@ class DatasetSpec(BaseModel):
                 check_unit(unit)
             except ValueError as error:
                 raise ValueError(f"dataset {self.id!r}: column_units[{column!r}]: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_dimensions(self) -> DatasetSpec:
+        if not self.dimensions:
+            return self
+        # (a measure column, period, value or flag, never is one: the connector's check refuses it)
+        missing = sorted({"area", "unit"} - set(self.dimensions))
+        if missing or len(set(self.dimensions)) < len(self.dimensions):
+            raise ValueError(
+                f"dataset {self.id!r}: dimensions {list(self.dimensions)}: expected distinct columns with "
+                "area and unit among them"
+            )
         return self
 
     @model_validator(mode="after")

@@ -25,6 +25,8 @@ import polars as pl
 from common.flags import provisional_flags
 from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
+from ingest.errors import ValidationError
+from storage.checks import dimension_columns
 
 OBSERVATION_COLUMNS = ("area", "period", "value", "flag", "unit")
 
@@ -45,8 +47,17 @@ class Connector(Protocol):
 
 
 def parse_flagged(connector: Connector, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
-    """The connector's frame, the periods the catalogue declares preliminary flagged (spec.provisional)."""
+    """The connector's frame, the periods the catalogue declares preliminary flagged (spec.provisional);
+    ValidationError when its series are not identified by the columns the catalogue declares (dimensions)."""
     frame = connector.parse(spec, payloads)
+    found = dimension_columns(frame)
+    if spec.dimensions and found != sorted(spec.dimensions):
+        raise ValidationError(
+            spec.id,
+            "dimensions",
+            f"the catalogue's {', '.join(sorted(spec.dimensions))} (a new reading declares its own there)",
+            ", ".join(found),
+        )
     if spec.provisional == "latest_period" and frame.height:
         latest = frame.filter(pl.col("value").is_not_null())["period"].max()
         if latest is not None:

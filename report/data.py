@@ -649,7 +649,8 @@ def _num(value: Any) -> float | None:
 
 
 def assessment_reason(row: Mapping[str, Any], lang: str) -> str:
-    """Why a method gave its status, in lang, from a row of kestava.api.assessments (numbers formatted)."""
+    """Why a method gave its status, in lang, from a stored assessment row (indicators.query.assessments:
+    rates as stored, `ratio`; not kestava.api's, whose rates are in % and ratio is method_measure)."""
     check_lang(lang)
     method, status = str(row.get("method")), str(row.get("status"))
     unit = _unit(str(row.get("indicator", "")))

@@ -166,10 +166,16 @@ def export_table(
 
 
 def why_empty(
-    engine: Engine, catalogue: IndicatorCatalogue, indicators: Sequence[str] = (), *, area: str | None = None
+    engine: Engine,
+    catalogue: IndicatorCatalogue,
+    indicators: Sequence[str] = (),
+    *,
+    area: str | None = None,
+    kinds: Sequence[str] = (),
 ) -> str:
-    """Why export_table selected no rows, in one line: no values at all, an indicator withheld for its
-    licence, or (for an area) the areas the indicators are computed for or have values for."""
+    """Why export_table (or kestava.api, for an area it asked for) selected no rows, in one line: no values
+    at all, an indicator withheld for its licence, or (for an area) the areas the indicators are computed
+    for or have values for (of `kinds` when given: the outlook needs a target)."""
     from indicators.query import area_names
 
     names = area_names("fi")
@@ -181,7 +187,8 @@ def why_empty(
     withheld = [i for i in bases if not publishable_indicator(catalogue, i)]
     if bases and len(withheld) == len(bases):
         return f"{', '.join(withheld)}: withheld (a restricted source without a declared licence)"
-    stored = query_frame(engine, select(schema.indicator_value.c.indicator_id, schema.indicator_value.c.area))
+    table = schema.indicator_value
+    stored = query_frame(engine, select(table.c.indicator_id, table.c.area, table.c.kind).distinct())
     base = pl.col("indicator_id").str.split(".").list.first()
     if bases:
         stored = stored.filter(base.is_in(bases))
@@ -194,7 +201,9 @@ def why_empty(
     computed_for = [i for i in bases if catalogue.get(i).areas and area not in (catalogue.get(i).areas or [])]
     if bases and len(computed_for) == len(bases):
         return f"{what}: computed only for {listed(declared)}, not for {listed([area])}"
-    return f"{what}: no values for {listed([area])}; areas with values: {listed(set(stored['area']))}"
+    values = f"{' or '.join(kinds)} values" if kinds else "values"
+    having = stored.filter(pl.col("kind").is_in(list(kinds))) if kinds else stored
+    return f"{what}: no {values} for {listed([area])}; areas with {values}: {listed(set(having['area']))}"
 
 
 def publishable_indicator(catalogue: IndicatorCatalogue, indicator_id: str) -> bool:

@@ -128,11 +128,18 @@ COMPARE = [
         '    pl.col("area").replace_strict(names).alias("name"),\n'
         ').sort("indicator", "change_pct")',
     ),
-    ("markdown", "## Provenance of the numbers above\nThe per-resident chart's and the change table's."),
+    (
+        "markdown",
+        "## Provenance of the numbers above\nThe per-resident chart's and the change table's: each snapshot "
+        "behind them, with its dataset, licence and the files (payloads) it was read from.",
+    ),
     (
         "code",
         'ids = sorted(set(values["snapshot_ids"].explode().to_list()) | set(per_resident["snapshot_ids"].explode().to_list()))\n'
-        'api.provenance(ids).select("snapshot_id", "dataset_id", "publisher", "licence", "url", "fetched_at", "is_demo").unique()',
+        "# one row per payload (each file's URL and fetch time): grouped here into one row per snapshot\n"
+        'api.provenance(ids).group_by("snapshot_id", "dataset_id", "publisher", "licence", "is_demo").agg(\n'
+        '    pl.len().alias("payloads"), pl.col("fetched_at").max(), pl.col("url").sort().alias("urls")\n'
+        ').sort("snapshot_id")',
     ),
 ]
 
@@ -178,14 +185,21 @@ STATUS = [
     ),
     (
         "markdown",
-        "## Statuses as of an earlier vintage\nWhat the assessment would have said with the data held then.",
+        "## Statuses as of an earlier vintage\nWhat the assessment would have said with the data held at the "
+        "earliest fetch behind today's values, beside today's statuses. On a freshly loaded database every "
+        "value comes from one fetch: that is today's data, and both columns are the same. Once the tracker "
+        "has fetched a revised or newer release, they can differ.",
     ),
     (
         "code",
-        'vintages = api.indicator_values("ghg_total", area="049", kind="observed")["vintage"]\n'
+        'vintages = api.indicator_values("ghg_total", area="049", kind="observed")["vintage"].unique().sort()\n'
         "earliest = vintages.min()\n"
-        'then = api.assess_at(earliest, ["ghg_total"])\n'
-        'then.filter(pl.col("area") == "049").select("indicator", "method", "status")',
+        'print(f"{vintages.len()} vintage(s) behind today\'s values; the earliest: {earliest}")\n'
+        'then = api.assess_at(earliest, ["ghg_total"]).filter(pl.col("area") == "049")\n'
+        'now = api.assessments("ghg_total", area="049")\n'
+        'then.select("method", pl.col("status").alias("status_then")).join(\n'
+        '    now.select("method", pl.col("status").alias("status_now")), on="method", how="full", coalesce=True\n'
+        ').sort("method")',
     ),
 ]
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from common.errors import KestavaError
 from storage import schema
+from storage.read import with_breakdowns
 
 LANGS: Final = ("fi", "sv", "en")
 HOME_AREA: Final = "049"  # Espoo
@@ -259,10 +260,12 @@ def list_notes(
     period: str | Sequence[str] | None = None,
     lang: str | Sequence[str] | None = None,
     history: bool = False,
+    breakdowns: bool = False,
 ) -> list[Note]:
     """The current notes (neither edited nor withdrawn), or with `history` every version, filtered by
     indicator, area, period and language (each one value or several), in the order indicator, area,
-    period, language, creation."""
+    period, language, creation; with `breakdowns` an indicator id also selects its breakdown's parts
+    ('ghg_by_sector' → 'ghg_by_sector.transport', as storage.read.with_breakdowns)."""
     note = schema.note
     newer = aliased(note)
     query = select(note)
@@ -274,8 +277,13 @@ def list_notes(
         (note.c.period, period),
         (note.c.lang, lang),
     ):
-        if wanted is not None:
-            query = query.where(column.in_([wanted] if isinstance(wanted, str) else list(wanted)))
+        if wanted is None:
+            continue
+        given = [wanted] if isinstance(wanted, str) else list(wanted)
+        if breakdowns and column is note.c.indicator_id:
+            query = query.where(with_breakdowns(column, given))
+        else:
+            query = query.where(column.in_(given))
     query = query.order_by(note.c.indicator_id, note.c.area, note.c.period, note.c.lang, note.c.id)
     with engine.connect() as conn:
         return [_note(row) for row in conn.execute(query)]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 import polars as pl
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
 from storage import schema
 from storage.fetch import WORKER_ROWS, expect_many_rows, fetch_frame
@@ -37,6 +37,12 @@ def as_moment(moment: date | datetime) -> datetime:
     if isinstance(moment, datetime):
         return utc_naive(moment)
     return datetime.combine(moment, time.max)
+
+
+def with_breakdowns(column: ColumnElement[str], indicators: Sequence[str]) -> ColumnElement[bool]:
+    """The ids and their breakdowns' parts ('ghg_by_sector' → 'ghg_by_sector.transport'); a part asked
+    alone is that part only."""
+    return or_(column.in_(indicators), *(column.startswith(f"{i}.", autoescape=True) for i in indicators))
 
 
 def expect_observations(engine: Engine, datasets: Sequence[str]) -> None:
@@ -126,7 +132,8 @@ def snapshots(engine: Engine, dataset: str | None = None) -> pl.DataFrame:
 
 
 def provenance(engine: Engine, snapshot_ids: Sequence[int]) -> pl.DataFrame:
-    """For each snapshot: dataset and its title, source, licence, every payload URL, fetch time and sha256."""
+    """One row per payload of the snapshots: its snapshot, dataset and title, source, licence, URL, fetch
+    time and sha256."""
     snap, pay, ds, src = schema.snapshot, schema.payload, schema.dataset, schema.source
     query = (
         select(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
+import warnings
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,10 +17,11 @@ from sqlalchemy import Engine
 
 from common.errors import DatabaseMissingError
 from indicators.lookup import UnknownCodeError
-from indicators.query import VALUE_KINDS
+from indicators.query import VALUE_KINDS, known_note_indicators
 from ingest.catalogue import load_catalogue
 from kestava import api
 from storage import read
+from storage.notes import add_note
 
 
 def test_indicator_values_have_every_kind_and_provenance(loaded_engine: Engine) -> None:
@@ -220,13 +223,17 @@ def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path) -> No
 def test_an_empty_answer_has_the_columns_of_a_full_one(loaded_engine: Engine) -> None:
     """Tampere (837) has Syke values but no HSY ones: nothing of ghg_total, and frames of the same shape."""
     full = api.indicator_values("ghg_total", area="049", engine=loaded_engine)
-    empty = api.indicator_values("ghg_total", area="Tampere", engine=loaded_engine)
+    with pytest.warns(api.NoValuesWarning, match="not for 837"):
+        empty = api.indicator_values("ghg_total", area="Tampere", engine=loaded_engine)
     assert empty.height == 0 and empty.schema == full.schema
-    full_sectors, empty_sectors = (api.sectors(area, engine=loaded_engine) for area in ("049", "837"))
+    full_sectors = api.sectors("049", engine=loaded_engine)
+    with pytest.warns(api.NoValuesWarning, match="not for 837"):
+        empty_sectors = api.sectors("837", engine=loaded_engine)
     assert empty_sectors.height == 0 and empty_sectors.schema == full_sectors.schema
     assert {"snapshot_ids", "vintage", "is_demo"} <= set(full_sectors.columns)
     full_outlook = api.outlook("ghg_total", area="049", engine=loaded_engine)
-    empty_outlook = api.outlook("ghg_total", area="837", engine=loaded_engine)
+    with pytest.warns(api.NoValuesWarning, match="not for 837"):
+        empty_outlook = api.outlook("ghg_total", area="837", engine=loaded_engine)
     assert empty_outlook.height == 0 and empty_outlook.schema == full_outlook.schema
     assert api.outlook("ghg_by_sector", engine=loaded_engine).schema == full_outlook.schema
     full_assessed = api.assessments("ghg_total", area="049", engine=loaded_engine)
@@ -475,9 +482,9 @@ def test_provisional_figures_keep_their_flags(loaded_engine: Engine) -> None:
     sectors = api.sectors("049", engine=loaded_engine)
     newest_sectors = sectors.filter(pl.col("year") == newest["year"])
     assert newest_sectors.height > 0 and newest_sectors["flags"].str.contains("p").all()
-    assert (
-        api.outlook("ghg_total", area="837", engine=loaded_engine).schema["latest_provisional"] == pl.Boolean
-    )
+    with pytest.warns(api.NoValuesWarning):
+        empty = api.outlook("ghg_total", area="837", engine=loaded_engine)
+    assert empty.schema["latest_provisional"] == pl.Boolean
 
 
 def test_arguments_in_the_forms_the_docs_promise(loaded_engine: Engine) -> None:
@@ -567,3 +574,198 @@ def test_the_api_functions_say_their_times_are_aware() -> None:
     for function in (api.indicator_values, api.outlook, api.sectors, api.freshness, api.status_changes):
         assert function.__doc__ and "naive UTC" not in function.__doc__, function.__name__
     assert "UTC-aware" in (api.indicator_values.__doc__ or "")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "lang"),
+    [
+        ("hsy_emissions", None),
+        ("hsy_emissions", "sv"),
+        ("syke_emissions", None),
+        ("syke_emissions", "en"),
+        ("traficom_cars", "fi"),
+        (["hsy_emissions", "statfin_population"], None),
+    ],
+)
+def test_an_empty_observations_answer_has_the_columns_and_types_of_a_full_one(
+    loaded_engine: Engine, dataset: str | list[str], lang: str | None
+) -> None:
+    """Before any snapshot nothing is current: the same columns, of the same types, as now."""
+    full = api.observations(dataset, area="049", lang=lang, engine=loaded_engine)
+    empty = api.observations(dataset, area="049", lang=lang, as_of=date(2000, 1, 1), engine=loaded_engine)
+    assert full.height > 0 and empty.height == 0
+    assert empty.schema == full.schema
+    wanted = [dataset] if isinstance(dataset, str) else dataset
+    declared = {d for i in wanted for d in load_catalogue().datasets[i].dimensions}
+    assert declared <= set(empty.columns) and "key" not in empty.columns
+    if dataset == "syke_emissions" and lang:
+        assert {"taso_3_name", "taso_4_name", "taso_5_name"} <= set(empty.columns)
+
+
+def test_every_dataset_s_series_have_the_dimensions_its_catalogue_entry_declares(
+    loaded_engine: Engine,
+) -> None:
+    stored = read.observations(loaded_engine, expand=False).select("dataset", "key").unique()
+    found: dict[str, set[tuple[str, ...]]] = {}
+    for dataset_id, key in stored.iter_rows():
+        found.setdefault(dataset_id, set()).add(tuple(sorted(json.loads(key))))
+    catalogue = load_catalogue()
+    assert set(found) == set(catalogue.datasets)
+    for dataset_id, keys in found.items():
+        assert keys == {tuple(sorted(catalogue.datasets[dataset_id].dimensions))}, dataset_id
+    assert all(spec.dimensions for spec in [*catalogue.datasets.values(), *catalogue.disabled.values()])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda e: api.indicator_values([], engine=e),
+        lambda e: api.indicator_values("ghg_total", area=[], engine=e),
+        lambda e: api.indicator_values("ghg_total", kind=[], engine=e),
+        lambda e: api.assessments([], engine=e),
+        lambda e: api.assessments("ghg_total", area=[], engine=e),
+        lambda e: api.assess_at(None, [], engine=e),
+        lambda e: api.compare("ghg_total", [], engine=e),
+        lambda e: api.sectors([], engine=e),
+        lambda e: api.outlook("ghg_total", area=[], engine=e),
+        lambda e: api.observations([], engine=e),
+        lambda e: api.observations("hsy_emissions", area=[], engine=e),
+        lambda e: api.notes([], engine=e),
+        lambda e: api.notes(area=[], engine=e),
+        lambda e: api.provenance([], engine=e),
+        lambda e: api.status_changes(date(2020, 1, 1), indicators=[], engine=e),
+    ],
+)
+def test_an_empty_list_selects_nothing(loaded_engine: Engine, call: Callable[[Engine], pl.DataFrame]) -> None:
+    """A list comprehension that comes out empty selects nothing, not everything (as None does)."""
+    assert call(loaded_engine).height == 0
+
+
+def test_an_empty_selection_has_the_columns_of_a_full_one(loaded_engine: Engine) -> None:
+    full = api.indicator_values("ghg_total", area="049", engine=loaded_engine)
+    assert api.indicator_values([], engine=loaded_engine).schema == full.schema
+    assert api.indicator_values("ghg_total", area=[], engine=loaded_engine).schema == full.schema
+    assessed = api.assessments("ghg_total", engine=loaded_engine)
+    assert api.assessments(area=[], engine=loaded_engine).schema == assessed.schema
+    assert (
+        api.assess_at(None, [], engine=loaded_engine).schema
+        == api.assess_at(None, "ghg_total", engine=loaded_engine).schema
+    )
+
+
+# ghg_total is computed for the areas its catalogue entry names (HSY's), Tampere not among them
+TAMPERE_HAS_NO_HSY_VALUES = (
+    "ghg_total: computed only for 049 (Espoo), 091 (Helsinki), 092 (Vantaa), 235 (Kauniainen), "
+    "PKS (Pääkaupunkiseutu), not for 837 (Tampere)"
+)
+
+
+def test_an_area_asked_for_without_values_is_a_warning_saying_why(loaded_engine: Engine) -> None:
+    """Tampere has no HSY values: `kestava export` says why, and so does the API, in the same words."""
+    with pytest.warns(api.NoValuesWarning) as caught:
+        both = api.compare("ghg_total", ["049", "Tampere"], engine=loaded_engine)
+    assert set(both["area"]) == {"049"}
+    assert [str(w.message) for w in caught] == [TAMPERE_HAS_NO_HSY_VALUES]
+    assert caught[0].filename == __file__  # pointing at the caller's line
+    with pytest.warns(api.NoValuesWarning, match="not for 837 \\(Tampere\\)"):
+        assert api.outlook("ghg_total", area="837", engine=loaded_engine).height == 0
+    with pytest.warns(api.NoValuesWarning, match="not for 837"):
+        api.sectors(["049", "837"], engine=loaded_engine)
+    with pytest.warns(api.NoValuesWarning, match="not for 837"):
+        api.indicator_values("ghg_total", area=[49, 837], engine=loaded_engine)
+    # Finland has renewable_share values but no target: no outlook, and the warning says so
+    assert api.indicator_values("renewable_share", area="FI", kind="observed", engine=loaded_engine).height
+    with pytest.warns(
+        api.NoValuesWarning, match=r"no target values for FI \(Suomi\); areas with target values: EU27"
+    ):
+        assert api.outlook("renewable_share", area="FI", engine=loaded_engine).height == 0
+
+
+def test_areas_that_all_have_values_give_no_warning(loaded_engine: Engine) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert api.compare("ghg_total", ["049", "091"], engine=loaded_engine).height > 0
+        assert api.outlook("ghg_total", area="049", engine=loaded_engine).height > 0
+        assert api.indicator_values("ghg_total", engine=loaded_engine).height > 0  # no area asked
+
+
+def test_an_unknown_area_is_still_an_error(loaded_engine: Engine) -> None:
+    with pytest.raises(UnknownCodeError, match="nearest: Tampere"):
+        api.compare("ghg_total", ["049", "Tamper"], engine=loaded_engine)
+
+
+def test_notes_of_an_indicator_with_a_breakdown_are_its_parts_notes_too(engine: Engine) -> None:
+    """As indicator_values and assessments: 'ghg_by_sector' gives the notes on its parts."""
+    known = known_note_indicators()
+    transport = add_note(
+        engine,
+        "ghg_by_sector.transport",
+        period="2024",
+        lang="fi",
+        body="Liikenne.",
+        author="A B",
+        known_indicators=known,
+    )
+    parent = add_note(
+        engine,
+        "ghg_by_sector",
+        period="2024",
+        lang="fi",
+        body="Kaikki.",
+        author="A B",
+        known_indicators=known,
+    )
+    subsector = add_note(
+        engine,
+        "ghg_by_subsector.oil_heating",
+        period="2024",
+        lang="fi",
+        body="Tie.",
+        author="A B",
+        known_indicators=known,
+    )
+    assert sorted(api.notes("ghg_by_sector", engine=engine)["id"]) == sorted([transport.id, parent.id])
+    assert api.notes("ghg_by_sector.transport", engine=engine)["id"].to_list() == [transport.id]
+    assert api.notes("ghg_by_subsector", engine=engine)["id"].to_list() == [subsector.id]
+    assert api.notes([], engine=engine).height == 0
+
+
+def test_assessment_figures_are_what_their_docstring_says(loaded_engine: Engine) -> None:
+    """score, pace_ratio, method_measure and vintage as documented in api.assessments (methods' sources)."""
+    assessed = api.assessments(engine=loaded_engine)
+    by = {m: assessed.filter(pl.col("method") == m) for m in assessed["method"].unique()}
+    open_sdg, sdsn = by["open_sdg"].drop_nulls("score"), by["sdsn_trend"].drop_nulls("score")
+    assert open_sdg.height and open_sdg["score"].is_between(-5, 5).all()  # sdg-build's get_score
+    assert sdsn.height and sdsn["score"].is_between(0, 100).all()  # the normalised score
+    for method in ("eurostat_sdg", "german_strategy", "linear_trajectory_check"):
+        assert by[method]["score"].is_null().all(), method
+    # SDSN's pace ratio is of score points a year, as its rates are
+    sdsn_paced = by["sdsn_trend"].drop_nulls("pace_ratio")
+    assert sdsn_paced.height and set(sdsn_paced["rate_unit"]) == {"score points a year"}
+    ratio = sdsn_paced["observed_rate"] / sdsn_paced["required_rate"]
+    assert sdsn_paced["pace_ratio"].to_list() == pytest.approx(ratio.to_list(), rel=1e-9)
+    # without a target neither ratio: the growth in the desired direction judged is details' measure
+    trend_only = pl.concat([by["eurostat_sdg"], by["open_sdg"]]).filter(
+        pl.col("target_value").is_null(), pl.col("observed_rate").is_not_null()
+    )
+    assert trend_only.height and trend_only["pace_ratio"].is_null().all()
+    assert trend_only["method_measure"].is_null().all()
+    for row in trend_only.iter_rows(named=True):
+        sign = 1 if row["details"] and json.loads(row["details"])["direction"] == "increase" else -1
+        base_sign = 1 if row["base_value"] > 0 else -1
+        measure = json.loads(row["details"])["measure"]
+        assert measure == pytest.approx(sign * base_sign * row["observed_rate"] / 100, rel=1e-9)
+    # the vintage is the data's (the newest fetch behind the values), not when the assessment was made
+    values = api.indicator_values("ghg_total", area="049", kind="observed", engine=loaded_engine)
+    ghg = assessed.filter(pl.col("indicator") == "ghg_total", pl.col("area") == "049")
+    assert set(ghg["vintage"]) == {values["vintage"].max()}
+    assert (ghg["computed_at"] > ghg["vintage"]).all()
+
+
+def test_provenance_gives_one_row_per_payload(loaded_engine: Engine) -> None:
+    """Syke's emissions come from one file per municipality: one snapshot, several payloads, a row each."""
+    [snapshot] = read.snapshots(loaded_engine, "syke_emissions")["id"].to_list()
+    payloads = api.provenance(snapshot, engine=loaded_engine)
+    assert payloads.height > 1 and payloads["url"].is_unique().all()
+    assert payloads["snapshot_id"].unique().to_list() == [snapshot]
+    assert payloads["seq"].to_list() == list(range(payloads.height))

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import pytest
@@ -24,8 +24,10 @@ from sqlalchemy import Engine, MetaData, create_engine, event, func, select, tex
 from werkzeug import Request, Response
 
 import ingest.run as ingest_run
-from ingest.catalogue import Catalogue, parse_catalogue
-from ingest.errors import FetchError
+from common.payload import Fetcher, Payload
+from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue, parse_catalogue
+from ingest.connector import parse_flagged
+from ingest.errors import FetchError, ValidationError
 from ingest.http import LiveFetcher
 from ingest.replay import ReplayFetcher
 from ingest.run import DatasetOutcome
@@ -702,3 +704,28 @@ def test_a_refused_page_is_kept_without_the_api_key(
     for path in raw.root.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in raw.read(path.relative_to(raw.root).as_posix())
+
+
+class _ReadsOtherColumns:
+    """A connector whose reading names one more dimension than the catalogue declares."""
+
+    protocol: ClassVar[str] = "ckan_xlsx"
+    reader_version: ClassVar[str] = "test"
+
+    def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
+        return []
+
+    def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
+        row = {"area": "049", "period": "2024", "value": 1.0, "flag": None, "unit": "kt CO2e"}
+        dims = {d: "x" for d in spec.dimensions if d not in row}
+        return pl.DataFrame([{**row, **dims, "new_column": "y"}], schema_overrides={"flag": pl.String})
+
+
+def test_a_reading_with_other_dimensions_than_the_catalogue_declares_is_refused() -> None:
+    """An empty observations answer takes its columns from the catalogue: a reading must keep to them."""
+    spec = load_catalogue().datasets["hsy_emissions"]
+    with pytest.raises(
+        ValidationError, match="hsy_emissions: dimensions: expected the catalogue's area, measure"
+    ):
+        parse_flagged(_ReadsOtherColumns(), spec, [])
+    assert "new_column" in parse_flagged(_ReadsOtherColumns(), spec.model_copy(update={"dimensions": ()}), [])

@@ -25,6 +25,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from indicators import query
 from indicators.catalogue import (
     ChangeDerivation,
     IndexDerivation,
@@ -49,7 +50,7 @@ from report import data as rd
 from report import weekly
 from report.export import export_table
 from report.i18n import format_number
-from storage import read
+from storage import read, schema
 from storage.engine import open_database
 from storage.rawstore import RawStore
 from tests.conftest import BACKENDS, LOADED_TODAY, LoadedTemplates
@@ -109,6 +110,7 @@ class Revised:
     cells: dict[str, int] = field(default_factory=dict)  # stored rows each dataset's revision changes
     loads: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # added, revised, unchanged
     changes: rd.Changes | None = None  # the report's "what changed" over the revision
+    assessed_before: pl.DataFrame | None = None  # the stored assessments before the revision, as stored
 
 
 # --------------------------------------------------------------------------------------------------
@@ -635,6 +637,7 @@ def revised(
         raw = RawStore(folder / "raw")
         first = _snapshot_of_each_dataset(engine)
         before = _values(engine)
+        assessed_before = query.assessments(latest=False, engine=engine)
         between = datetime.now(UTC)
 
         snapshot = folder / "snapshot"
@@ -648,6 +651,7 @@ def revised(
         assert not summary.errors, summary.errors
         state = Revised(engine, before, _values(engine), expected, between=between, cells=cells)
         state.old_snapshots = first
+        state.assessed_before = assessed_before
         state.new_snapshots = {o.dataset_id: o.result.snapshot_id for o in second if o.result}
         state.loads = {
             o.dataset_id: (o.result.added, o.result.revised, o.result.unchanged) for o in second if o.result
@@ -1076,3 +1080,34 @@ def test_observations_equal_a_row_by_row_decoding_of_the_series_keys(revised: Re
             }
             flags = observations(revised.engine, "fingrid_emission_factor")["flag"]
             assert (flags == "partial").any()
+
+
+def test_an_older_assessment_cites_the_snapshots_of_the_values_it_was_made_from(revised: Revised) -> None:
+    """Espoo's ghg_total was revised: its first assessments cite the values as they stood then (the first
+    HSY snapshot), the newer ones the revised values, not both the current values."""
+    assert revised.assessed_before is not None
+    # the history compute keeps (indicators.engine): what the database lacks of the first assessments is
+    # put back as it was stored, so that the test does not depend on how compute replaces its rows
+    stored = query.assessments(latest=False, engine=revised.engine)
+    gone = revised.assessed_before.join(stored, on=["indicator", "area", "method", "as_of"], how="anti")
+    if gone.height:
+        with revised.engine.begin() as conn:
+            conn.execute(
+                schema.assessment.insert(), gone.drop("id").rename({"indicator": "indicator_id"}).to_dicts()
+            )
+    history = api.assessments("ghg_total", area="049", latest=False, engine=revised.engine)
+    first_vintage, second_vintage = sorted(set(history["vintage"].to_list()))
+
+    def snapshots_of(values: pl.DataFrame) -> list[int]:
+        own = values.filter(pl.col("indicator") == "ghg_total", pl.col("area") == "049")
+        return sorted(set(own["snapshot_ids"].explode().to_list()))
+
+    then, now = snapshots_of(revised.before), snapshots_of(revised.after)
+    assert (
+        revised.new_snapshots["hsy_emissions"] in now and revised.new_snapshots["hsy_emissions"] not in then
+    )
+    for vintage, cited in ((first_vintage, then), (second_vintage, now)):
+        rows = history.filter(pl.col("vintage") == vintage)
+        assert rows.height == len(load_indicator_catalogue().get("ghg_total").assess)
+        assert rows["snapshot_ids"].to_list() == [cited] * rows.height, vintage
+        assert rows["is_demo"].to_list() == [True] * rows.height and set(rows["unit"]) == {"kt CO2e"}
