@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 import fastexcel
 import polars as pl
@@ -19,6 +20,7 @@ from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
 from ingest.municipalities import municipalities
+from ingest.xlsx import ZIP_MAGIC, check_xlsx
 
 __all__ = [
     "CITY_CODES",
@@ -30,7 +32,6 @@ __all__ = [
 ]
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_ZIP_MAGIC = b"PK\x03\x04"
 
 # Kaupunki (city) as written in the file -> Statistics Finland municipality number.
 CITY_CODES: Mapping[str, str] = {
@@ -129,14 +130,15 @@ class HsyConnector:
             raise ValidationError(spec.id, "payloads", "the package_show envelope and the XLSX file", "none")
         payload = payloads[-1]
         check_not_html(spec.id, payload.headers, payload.body)
-        if not payload.body.startswith(_ZIP_MAGIC):
+        if not payload.body.startswith(ZIP_MAGIC):
             raise ValidationError(
                 spec.id,
                 f"body of {payload.request.url}",
                 "an XLSX file (a zip archive)",
                 _excerpt(payload.body),
             )
-        table = _read_table(spec.id, payload.body, spec.options.get("sheet"))
+        name = unquote(urlsplit(payload.request.url).path.rsplit("/", 1)[-1])
+        table = _read_table(spec.id, payload.body, name, spec.options.get("sheet"))
         frame = _normalise(spec, table, self._today().year)
         _check_sectors(spec, frame)
         return frame
@@ -274,7 +276,8 @@ class _Table:
         self.sheet = sheet
 
 
-def _read_table(source: str, body: bytes, sheet: object) -> _Table:
+def _read_table(source: str, body: bytes, name: str, sheet: object) -> _Table:
+    check_xlsx(source, body, name)
     try:
         reader = fastexcel.read_excel(body)
         names: list[str] = list(reader.sheet_names)
