@@ -27,6 +27,7 @@ __all__ = [
     "REGION_TOTAL_NAMES",
     "XLSX_MEDIA_TYPE",
     "HsyConnector",
+    "check_download_url",
     "ckan_resources",
     "pick_resource",
 ]
@@ -121,6 +122,7 @@ class HsyConnector:
         envelope = fetcher.get(spec.id, spec.url, params=[("id", package_id)], accept="application/json")
         resources = ckan_resources(spec.id, envelope)
         resource = pick_resource(spec.id, resources, spec.options.get("resource_pattern"))
+        check_download_url(spec, str(resource["url"]))
         xlsx = fetcher.get(spec.id, str(resource["url"]), accept=f"{XLSX_MEDIA_TYPE}, */*;q=0.5")
         return [envelope, xlsx]
 
@@ -199,6 +201,23 @@ def pick_resource(
     if not url.startswith(("http://", "https://")):
         raise ValidationError(source, "resource url", "an absolute http(s) URL", url)
     return newest
+
+
+def check_download_url(spec: DatasetSpec, url: str) -> None:
+    """ValidationError unless `url` is https (or the catalogue URL's own scheme: a local test server's
+    http) on a host the catalogue allows (DatasetSpec.allows_download_host): a listing that names
+    another host is not followed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    schemes = {"https", urlsplit(spec.url).scheme}
+    allowed = sorted({urlsplit(spec.url).hostname or "", *spec.download_hosts} - {""})
+    if parts.scheme not in schemes or not spec.allows_download_host(host):
+        raise ValidationError(
+            spec.id,
+            "resource url",
+            f"an {' or '.join(sorted(schemes))} URL on one of the catalogue's hosts ({', '.join(allowed)})",
+            f"{url} (host {host or 'none'!r}, scheme {parts.scheme or 'none'!r})",
+        )
 
 
 def _timestamp(value: object) -> datetime | None:
