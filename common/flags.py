@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import polars as pl
 
 __all__ = [
+    "FLAG_EXPECTED",
     "MEANINGS",
     "VALUE_ONLY",
     "Meaning",
     "carried_flags",
     "flag_meanings",
     "has_meaning",
+    "implausible_flags",
     "is_provisional",
     "normalised_flags",
     "provisional_flags",
@@ -58,12 +60,32 @@ MEANINGS: dict[str, Meaning] = {
 VALUE_ONLY = frozenset({"neg"})
 PROVISIONAL = "p"  # the code the tracker itself writes for a publisher's preliminary period
 _EUROSTAT_CLASS = "[" + "".join(sorted(EUROSTAT_LETTERS)) + "]"
+# What a source's flag may be: comma-joined codes, each ASCII letters, digits and ':' (Eurostat "bp", ":";
+# OECD "E"; HSY "neg"; Fingrid "partial") or one of PxWeb's marks (".", "..", …, "-" nil), at most
+# MAX_FLAG_LENGTH characters. Anything else ("=1+1", "@SUM(A1)", a sentence) is no flag code: a payload
+# carrying it is refused at ingest (a flag is written as it came into the public CSV downloads).
+MAX_FLAG_LENGTH = 40
+_FLAG_CODE = r"(?:[A-Za-z0-9:]{1,16}|\.{1,5}|-)"
+_FLAG_PATTERN = rf"^{_FLAG_CODE}(?:,{_FLAG_CODE})*$"
+FLAG_EXPECTED = (
+    f"flag codes of at most {MAX_FLAG_LENGTH} characters: ASCII letters, digits and ':' (e.g. 'p', 'bep', "
+    "'E', 'neg'), or PxWeb's '.' to '.....' and '-', comma-joined"
+)
 
 
 def normalised_flags(flags: pl.Expr) -> pl.Expr:
     """Comma-joined flags made sorted and unique ("p,e,p" -> "e,p"); empty or null -> null."""
     joined = flags.str.split(",").list.eval(pl.element().filter(pl.element() != "")).list.unique().list.sort()
     return pl.when(flags.is_null() | (flags == "")).then(None).otherwise(joined.list.join(","))
+
+
+def implausible_flags(flags: pl.Series) -> list[str]:
+    """The distinct values of `flags` that are no plausible flag code (FLAG_EXPECTED), sorted; null and
+    empty are no flag."""
+    distinct = flags.drop_nulls().unique()
+    distinct = distinct.filter(distinct != "")
+    plausible = distinct.str.contains(_FLAG_PATTERN) & (distinct.str.len_chars() <= MAX_FLAG_LENGTH)
+    return sorted(distinct.filter(~plausible).to_list())
 
 
 def carried_flags(flags: pl.Expr) -> pl.Expr:

@@ -9,12 +9,15 @@ from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.units import check_unit
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
+# a download host of the catalogue: a lowercase DNS name, "*." before it for its subdomains
+_HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 Protocol = Literal[
     "ckan_xlsx",
@@ -240,6 +243,29 @@ class DatasetSpec(BaseModel):
     # itself: "latest_period" = the newest period holding a value (HSY, Syke: SOURCES.md); a later release
     # that holds the final figure clears the flag (a flag change is a revision)
     provisional: Literal["none", "latest_period"] = "none"
+    # hosts a download link found in a payload (HSY's CKAN resource URL) may point at, besides the host of
+    # `url` itself: a host name, or "*.example.fi" for its subdomains; a link elsewhere is refused
+    download_hosts: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_download_hosts(self) -> DatasetSpec:
+        for host in self.download_hosts:
+            if not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(
+                    f"dataset {self.id!r}: download_hosts: {host!r} is not a lowercase host name "
+                    "(optionally '*.' before it for its subdomains)"
+                )
+        return self
+
+    def allows_download_host(self, host: str) -> bool:
+        """Whether a download link may point at `host`: the host of `url`, or one download_hosts names."""
+        host = host.lower().rstrip(".")
+        if host == (urlsplit(self.url).hostname or ""):
+            return True
+        return any(
+            host.endswith(allowed[1:]) if allowed.startswith("*.") else host == allowed
+            for allowed in self.download_hosts
+        )
 
     @model_validator(mode="after")
     def _check_column_units(self) -> DatasetSpec:

@@ -22,7 +22,7 @@ from typing import ClassVar, Protocol
 
 import polars as pl
 
-from common.flags import provisional_flags
+from common.flags import FLAG_EXPECTED, implausible_flags, provisional_flags
 from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
@@ -48,7 +48,8 @@ class Connector(Protocol):
 
 def parse_flagged(connector: Connector, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
     """The connector's frame, the periods the catalogue declares preliminary flagged (spec.provisional);
-    ValidationError when its series are not identified by the columns the catalogue declares (dimensions)."""
+    ValidationError when its series are not identified by the columns the catalogue declares (dimensions)
+    or when a source's flag is no plausible flag code (common.flags.FLAG_EXPECTED)."""
     frame = connector.parse(spec, payloads)
     found = dimension_columns(frame)
     if spec.dimensions and found != sorted(spec.dimensions):
@@ -58,6 +59,13 @@ def parse_flagged(connector: Connector, spec: DatasetSpec, payloads: Sequence[Pa
             f"the catalogue's {', '.join(sorted(spec.dimensions))} (a new reading declares its own there)",
             ", ".join(found),
         )
+    if "flag" in frame.columns:
+        bad = implausible_flags(frame["flag"].cast(pl.Utf8))
+        if bad:
+            shown = ", ".join(repr(flag[:60]) for flag in bad[:3])
+            raise ValidationError(
+                spec.id, "flag", FLAG_EXPECTED, shown + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            )
     if spec.provisional == "latest_period" and frame.height:
         latest = frame.filter(pl.col("value").is_not_null())["period"].max()
         if latest is not None:

@@ -85,6 +85,7 @@ from ingest.errors import ValidationError
 from ingest.hsy import XLSX_MEDIA_TYPE
 from ingest.http import check_not_html, looks_like_html
 from ingest.peers import Candidate, resolve_codes
+from ingest.xlsx import ZIP_MAGIC, check_xlsx
 
 __all__ = [
     "MISSING_MARKERS",
@@ -96,7 +97,6 @@ __all__ = [
     "reported_unit",
 ]
 
-_ZIP_MAGIC = b"PK\x03\x04"
 MISSING_MARKERS = frozenset({"-", "null"})  # case-insensitive; a blank cell is missing too
 FIRST_YEAR = 1990
 STORED_UNIT = "t CO2e"
@@ -411,13 +411,14 @@ class _Workbook:
     def read(cls, source: str, payload: Payload) -> _Workbook:
         name = unquote(urlsplit(payload.request.url).path.rsplit("/", 1)[-1])
         check_not_html(source, payload.headers, payload.body)
-        if not payload.body.startswith(_ZIP_MAGIC):
+        if not payload.body.startswith(ZIP_MAGIC):
             raise ValidationError(
                 source,
                 f"body of {name}",
                 "an XLSX file (a zip archive)",
                 payload.body[:120].decode("utf-8", errors="replace"),
             )
+        check_xlsx(source, payload.body, name)
         try:
             reader = fastexcel.read_excel(payload.body)
         except Exception as exc:  # calamine raises its own error types for corrupt files

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 import fastexcel
 import polars as pl
@@ -19,18 +20,19 @@ from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
 from ingest.municipalities import municipalities
+from ingest.xlsx import ZIP_MAGIC, check_xlsx
 
 __all__ = [
     "CITY_CODES",
     "REGION_TOTAL_NAMES",
     "XLSX_MEDIA_TYPE",
     "HsyConnector",
+    "check_download_url",
     "ckan_resources",
     "pick_resource",
 ]
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_ZIP_MAGIC = b"PK\x03\x04"
 
 # Kaupunki (city) as written in the file -> Statistics Finland municipality number.
 CITY_CODES: Mapping[str, str] = {
@@ -120,6 +122,7 @@ class HsyConnector:
         envelope = fetcher.get(spec.id, spec.url, params=[("id", package_id)], accept="application/json")
         resources = ckan_resources(spec.id, envelope)
         resource = pick_resource(spec.id, resources, spec.options.get("resource_pattern"))
+        check_download_url(spec, str(resource["url"]))
         xlsx = fetcher.get(spec.id, str(resource["url"]), accept=f"{XLSX_MEDIA_TYPE}, */*;q=0.5")
         return [envelope, xlsx]
 
@@ -129,14 +132,15 @@ class HsyConnector:
             raise ValidationError(spec.id, "payloads", "the package_show envelope and the XLSX file", "none")
         payload = payloads[-1]
         check_not_html(spec.id, payload.headers, payload.body)
-        if not payload.body.startswith(_ZIP_MAGIC):
+        if not payload.body.startswith(ZIP_MAGIC):
             raise ValidationError(
                 spec.id,
                 f"body of {payload.request.url}",
                 "an XLSX file (a zip archive)",
                 _excerpt(payload.body),
             )
-        table = _read_table(spec.id, payload.body, spec.options.get("sheet"))
+        name = unquote(urlsplit(payload.request.url).path.rsplit("/", 1)[-1])
+        table = _read_table(spec.id, payload.body, name, spec.options.get("sheet"))
         frame = _normalise(spec, table, self._today().year)
         _check_sectors(spec, frame)
         return frame
@@ -197,6 +201,23 @@ def pick_resource(
     if not url.startswith(("http://", "https://")):
         raise ValidationError(source, "resource url", "an absolute http(s) URL", url)
     return newest
+
+
+def check_download_url(spec: DatasetSpec, url: str) -> None:
+    """ValidationError unless `url` is https (or the catalogue URL's own scheme: a local test server's
+    http) on a host the catalogue allows (DatasetSpec.allows_download_host): a listing that names
+    another host is not followed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    schemes = {"https", urlsplit(spec.url).scheme}
+    allowed = sorted({urlsplit(spec.url).hostname or "", *spec.download_hosts} - {""})
+    if parts.scheme not in schemes or not spec.allows_download_host(host):
+        raise ValidationError(
+            spec.id,
+            "resource url",
+            f"an {' or '.join(sorted(schemes))} URL on one of the catalogue's hosts ({', '.join(allowed)})",
+            f"{url} (host {host or 'none'!r}, scheme {parts.scheme or 'none'!r})",
+        )
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -274,7 +295,8 @@ class _Table:
         self.sheet = sheet
 
 
-def _read_table(source: str, body: bytes, sheet: object) -> _Table:
+def _read_table(source: str, body: bytes, name: str, sheet: object) -> _Table:
+    check_xlsx(source, body, name)
     try:
         reader = fastexcel.read_excel(body)
         names: list[str] = list(reader.sheet_names)

@@ -79,6 +79,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
+from xml.parsers import expat
 
 import polars as pl
 import pydantic
@@ -255,10 +256,35 @@ def _codelist_ref(root: ET.Element, dimension: ET.Element) -> ET.Element | None:
     return None
 
 
+class _DtdFoundError(Exception):
+    """Raised from expat's handler at a document type declaration, to stop reading there."""
+
+
+def _refuse_dtd(source: str, body: bytes) -> None:
+    """ValidationError when the document declares a DTD (where entities are declared), in whatever encoding
+    it is written: expat decodes it as ElementTree's parser then would (a byte search for "<!DOCTYPE"
+    misses a UTF-16 document). Stops at the declaration, before any entity is read; a document that is not
+    XML is left for the parser to report."""
+
+    def refuse(*_: object) -> None:
+        raise _DtdFoundError
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(body, True)
+    except _DtdFoundError:
+        raise ValidationError(
+            source, "structure", "an SDMX-ML message without a DTD", "a DOCTYPE (a document type declaration)"
+        ) from None
+    except expat.ExpatError:
+        return
+
+
 def parse_structure(source: str, body: bytes, options: OecdOptions) -> Structure:
     """Read the dataflow's version, its DSD's dimension order and the REF_AREA codelist's codes and names."""
-    if re.search(rb"<!(DOCTYPE|ENTITY)", body):
-        raise ValidationError(source, "structure", "an SDMX-ML message without a DTD", "a DOCTYPE/ENTITY")
+    _refuse_dtd(source, body)
     try:
         # no DTD, so no entity expansion: the standard library parser is safe on what is left
         root = ET.fromstring(body)  # noqa: S314

@@ -12,13 +12,16 @@ import polars as pl
 import pytest
 from pytest_httpserver import HTTPServer
 
+from common.flags import EUROSTAT_LETTERS, MEANINGS, VALUE_ONLY, implausible_flags
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import CalendarSpec, DatasetSpec, load_catalogue
+from ingest.connector import parse_flagged
 from ingest.errors import FetchError, ValidationError
 from ingest.eurostat import EurostatConnector, read_options, request_params
 from ingest.http import LiveFetcher
 from ingest.jsonstat import read_jsonstat
 from ingest.manifest import Manifest
+from ingest.pxweb import MISSING_MARKS, NIL_MARK
 from ingest.replay import ReplayFetcher
 from storage.checks import check_observations
 
@@ -142,6 +145,38 @@ def test_fetch_repeats_geo_in_catalogue_order_and_decodes_sparse_values(
         ("FI", "2021"): (37.2, None),
         ("FI", "2023"): (40.6, "p"),
     }  # FI 2022 is absent from value and status: not an observation
+
+
+@pytest.mark.parametrize("flag", ["=1+1", "-1+1", "@SUM(A1)", "p\tx", "e p", "provisional value, see notes"])
+def test_a_status_that_is_no_flag_code_is_refused_at_ingest(
+    httpserver: HTTPServer, fetcher: LiveFetcher, flag: str
+) -> None:
+    """A flag is stored and published as written: a hostile one (a spreadsheet formula) never gets in."""
+    hostile = dataset(value=HAND_CHECKED["value"], status={"1": "e", "5": flag})
+    httpserver.expect_request(PATH, method="GET", query_string=QUERY).respond_with_json(hostile)
+    spec = make_spec(httpserver.url_for(PATH))
+    connector = EurostatConnector()
+    with pytest.raises(ValidationError) as caught:
+        parse_flagged(connector, spec, connector.fetch(spec, fetcher))
+    assert caught.value.source == "eurostat_cei_wm011" and caught.value.field == "flag"
+    assert caught.value.got == repr(flag)
+    assert "ASCII letters, digits and ':'" in caught.value.expected
+
+
+def test_every_known_flag_code_is_plausible() -> None:
+    known = [
+        *(code for meaning in MEANINGS.values() for code in meaning.codes),
+        *sorted(EUROSTAT_LETTERS),
+        *VALUE_ONLY,
+        *MISSING_MARKS,
+        NIL_MARK,
+        "bep",
+        ":",
+        "e,p",
+        "neg,p",
+        "",
+    ]
+    assert implausible_flags(pl.Series(known)) == []
 
 
 def test_other_dimensions_are_kept_as_code_columns_and_the_unit_is_mapped() -> None:

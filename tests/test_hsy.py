@@ -20,7 +20,7 @@ from common.units import UNITS
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import ValidationError
-from ingest.hsy import XLSX_MEDIA_TYPE, HsyConnector
+from ingest.hsy import XLSX_MEDIA_TYPE, HsyConnector, check_download_url
 from ingest.http import LiveFetcher
 from ingest.manifest import Manifest
 from ingest.replay import ReplayFetcher
@@ -436,6 +436,47 @@ def test_no_xlsx_resource_is_rejected(
         HsyConnector().fetch(spec, fetcher)
     assert "XLSX" in caught.value.expected
     assert "Menetelmä" in (caught.value.got or "")
+
+
+def test_a_resource_on_a_host_the_catalogue_does_not_allow_is_not_fetched(
+    httpserver: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
+) -> None:
+    """A compromised listing must not make the tracker fetch elsewhere (here the same server by another
+    name: reachable, so only the host check stops it)."""
+    elsewhere = httpserver.url_for("/download/new.xlsx").replace("//localhost:", "//127.0.0.1:")
+    serve(httpserver, xlsx(), [resource(elsewhere, "2025-06-03T09:12:44")])
+    with pytest.raises(ValidationError) as caught:
+        HsyConnector().fetch(spec, fetcher)
+    assert caught.value.field == "resource url"
+    assert "host '127.0.0.1'" in (caught.value.got or "")
+    assert "hosts (*.hsy.fi, hri.fi, hsy.fi, localhost, www.hri.fi)" in caught.value.expected
+    assert not any(request.path.startswith("/download/") for request, _ in httpserver.log)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://hri.fi/data/dataset/p/resource/r/download/p.xlsx", True),
+        ("https://www.hsy.fi/globalassets/paastot.xlsx", True),
+        ("https://HRI.fi/data/p.xlsx", True),
+        ("http://hri.fi/data/p.xlsx", False),  # https only
+        ("ftp://hri.fi/p.xlsx", False),
+        ("https://evil.example/p.xlsx", False),
+        ("https://hri.fi@evil.example/p.xlsx", False),  # user info is not the host
+        ("https://nothsy.fi/p.xlsx", False),
+        ("https://www.hsy.fi.evil.example/p.xlsx", False),
+        ("https://localhost/p.xlsx", False),
+        ("https://127.0.0.1/p.xlsx", False),
+        ("https://169.254.169.254/latest/meta-data", False),
+    ],
+)
+def test_the_real_catalogue_allows_https_on_hri_and_hsy_only(url: str, allowed: bool) -> None:
+    spec = load_catalogue().dataset("hsy_emissions")
+    if allowed:
+        check_download_url(spec, url)
+    else:
+        with pytest.raises(ValidationError, match="resource url: expected an https URL on one of"):
+            check_download_url(spec, url)
 
 
 def test_envelope_without_resources_list_is_rejected(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,6 +72,19 @@ def test_arrays_known_to_hold_numbers_are_skipped_and_other_repeats_still_found(
     unique = b'{"value": [1.5, null, 2, true], "label": "a:b", "n": [3]}'
     document = orjson.loads(unique)
     jsondecode.check_keys(unique, document, "src", numeric=(document["value"], document["n"]))
+
+
+def test_a_huge_object_repeating_its_last_key_is_refused_in_linear_time() -> None:
+    # 40,000 keys (about 430 KB), the last one a repeat: scanning the key list once per key took 49 s
+    keys = [f"key{i:06d}" for i in range(40_000)]
+    raw = ("{" + ",".join(f'"{k}": 1' for k in [*keys, keys[-1]]) + "}").encode()
+    started = time.perf_counter()
+    with pytest.raises(DuplicateKeyError) as info:
+        jsondecode.loads(raw, "src")
+    elapsed = time.perf_counter() - started
+    assert info.value.field == "body"
+    assert info.value.got is not None and info.value.got.startswith('key "key039999" 2 times ')
+    assert elapsed < 5, f"{elapsed:.1f} s"  # loose: well under 0.5 s when linear
 
 
 def test_invalid_json_raises_orjsons_error_for_the_callers_message() -> None:

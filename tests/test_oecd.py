@@ -430,6 +430,26 @@ def test_a_structure_with_a_dtd_or_not_xml_is_rejected() -> None:
         parse(HAND_CHECKED, b"<html")
 
 
+@pytest.mark.parametrize(
+    ("encoding", "declaration"),
+    [
+        ("utf-16", '<?xml version="1.0" encoding="UTF-16"?>'),  # with a byte order mark
+        ("utf-16-le", ""),  # without one: read from the first bytes, as XML says
+        ("utf-16-be", ""),
+        ("utf-8-sig", '<?xml version="1.0" encoding="UTF-8"?>'),
+    ],
+)
+def test_a_dtd_in_another_encoding_is_rejected(encoding: str, declaration: str) -> None:
+    """A byte search for "<!DOCTYPE" misses UTF-16 (two bytes a character): the parser's reading finds it."""
+    laughs = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><x>&b;</x>'
+    evil = (declaration + laughs).encode(encoding)
+    assert b"<!DOCTYPE" not in evil or encoding == "utf-8-sig"
+    with pytest.raises(ValidationError) as caught:
+        parse(HAND_CHECKED, evil)
+    assert caught.value.field == "structure"
+    assert "without a DTD" in caught.value.expected and "DOCTYPE" in (caught.value.got or "")
+
+
 def test_a_key_dimension_the_flow_does_not_have_is_named() -> None:
     with pytest.raises(ValidationError, match="POLLUTANT"):
         parse(HAND_CHECKED, key={"REF_AREA": "peers", "POLLUTANT": ["PM25"]})
