@@ -7,6 +7,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -135,12 +136,45 @@ class LoadedTemplates:
         admin = _pg_admin()
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
         try:
             yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
         finally:
+            DROPS.drop(name)
+
+
+class DatabaseDrops:
+    """The copies' DROP DATABASE, done by a thread of this process while the tests go on: PostgreSQL 15
+    makes each DROP DATABASE wait for an immediate checkpoint of the whole server (up to 10 s a drop with the
+    suite's other workers writing, 2026-12-07), time no test needs to wait. Each drop ends its database's
+    sessions first (WITH (FORCE)); pytest_sessionfinish waits for the drops still queued."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+
+    @staticmethod
+    def _drop(name: str) -> None:
+        admin = _pg_admin()
+        try:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
             admin.dispose()
+
+    def drop(self, name: str) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
+        self._pending.append(self._pool.submit(self._drop, name))
+
+    def wait(self) -> None:
+        """Wait for every drop queued; the first that failed is raised (its database was left behind)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+
+DROPS = DatabaseDrops()
 
 
 def forget_computed(engine: Engine) -> None:
@@ -168,7 +202,9 @@ def _run_id(config: pytest.Config) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The controller (or the only process) drops the run's PostgreSQL template once every worker is done."""
+    """Each process waits for its copies' drops (DatabaseDrops); the controller (or the only process) then
+    drops the run's PostgreSQL template, once every worker is done."""
+    DROPS.wait()
     if hasattr(session.config, "workerinput"):
         return
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -318,30 +354,32 @@ def make_payload(
 
 
 # The test files that take longest, longest first (their tests' durations summed, pytest --junitxml on the
-# 2-core machine under load, 2026-12-07: test_report.py 866 s of 6 377 s in all, down to
-# test_report_browser.py 109 s; the proportions are what count): each file runs whole on one worker
+# 2-core machine under load, 2026-12-07 afternoon: test_preflight.py 158 s of 2 262 s in all, down to
+# test_report_browser.py 37 s; the proportions are what count): each file runs whole on one worker
 # (dev.py: --dist loadfile; pyproject.toml's --no-loadscope-reorder keeps this order, else xdist deals the
 # files out by their number of tests), and one of these dealt out last would leave the other workers idle
 # for a minute or more at the end.
 LONGEST_FIRST = (
-    "test_report.py",
-    "test_site.py",
-    "test_cli_locks.py",
-    "test_report_asof.py",
-    "test_revisions.py",
-    "test_site_browser.py",
+    "test_preflight.py",
     "test_scheduler.py",
-    "test_untranslated.py",
+    "test_report.py",
     "test_kill_trials.py",
-    "test_charts.py",
-    "test_outlook_consistency.py",
-    "test_report_atomic.py",
-    "test_report_print.py",
+    "test_site_browser.py",
+    "test_site.py",
+    "test_report_asof.py",
+    "test_cli_locks.py",
+    "test_untranslated.py",
+    "test_revisions.py",
+    "test_scheduler_catchup.py",
+    "test_scheduler_once.py",
     "test_plausibility.py",
-    "test_phone_layouts.py",
+    "test_report_atomic.py",
+    "test_status.py",
+    "test_outlook_consistency.py",
     "test_provisional.py",
+    "test_notes.py",
+    "test_phone_layouts.py",
     "test_storage.py",
-    "test_citation.py",
     "test_report_browser.py",
 )
 
