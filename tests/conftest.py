@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, delete, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from common.payload import Payload, RequestSpec
 from storage import schema
-from storage.engine import open_database
+from storage.engine import create_db_engine, migrate, open_database
 from storage.load import DatasetInfo, SourceInfo
 from storage.rawstore import RawStore
+
+# Where PYTHONDONTWRITEBYTECODE is set, pytest also stops keeping the test modules it rewrote for its
+# assertion messages, and each xdist worker rewrote all of them again at every run (12 s of CPU a worker on
+# the 2-core machine, 4 s with them kept, 2026-12-07). They are kept in tests/__pycache__ (ignored by git),
+# as dev.py compiles the project's own modules; the processes the tests start keep the environment's choice.
+sys.dont_write_bytecode = False
 
 BACKENDS = ["sqlite", "postgresql"]
 LOADED_TODAY = date(2026, 11, 27)
 PG_ADMIN_URL = os.environ.get("KESTAVA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@functools.cache
 def _pg_admin() -> Engine:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    """The test server's engine for making and dropping schemas and databases, one a process (a new engine's
+    first connection took 50 ms, and each PostgreSQL test makes and drops one); each checkout pings first,
+    for the tests that end the server's sessions."""
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
     except Exception as error:  # pragma: no cover - CI must have PostgreSQL
+        engine.dispose()
         pytest.fail(f"PostgreSQL is required for the storage tests and is unreachable: {error}")
     return engine
 
@@ -51,7 +66,6 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -130,9 +144,37 @@ class LoadedTemplates:
         try:
             yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
         finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            DROPS.drop(name)
+
+
+class DatabaseDrops:
+    """The copies' DROP DATABASE, done by a thread of this process while the tests go on: PostgreSQL 15
+    makes each DROP DATABASE wait for an immediate checkpoint of the whole server (up to 10 s a drop with the
+    suite's other workers writing, 2026-12-07), time no test needs to wait. Each drop ends its database's
+    sessions first (WITH (FORCE)); pytest_sessionfinish waits for the drops still queued."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+
+    @staticmethod
+    def _drop(name: str) -> None:
+        with _pg_admin().connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def drop(self, name: str) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
+        self._pending.append(self._pool.submit(self._drop, name))
+
+    def wait(self) -> None:
+        """Wait for every drop queued; the first that failed is raised (its database was left behind)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+
+DROPS = DatabaseDrops()
 
 
 def forget_computed(engine: Engine) -> None:
@@ -160,7 +202,9 @@ def _run_id(config: pytest.Config) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The controller (or the only process) drops the run's PostgreSQL template once every worker is done."""
+    """Each process waits for its copies' drops (DatabaseDrops); the controller (or the only process) then
+    drops the run's PostgreSQL template, once every worker is done."""
+    DROPS.wait()
     if hasattr(session.config, "workerinput"):
         return
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -202,9 +246,83 @@ def loaded_engine(
         engine.dispose()
 
 
+Recorded = list[tuple[str, Any, bool]]  # (statement, parameters, executemany) as the driver was given them
+
+
+class MigratedTemplates:
+    """Fresh databases made as migrating them to head makes them, without running the migrations for each
+    test (Alembic takes 0.1 s on SQLite, 0.4–1 s on PostgreSQL, and about 250 tests of each backend want a
+    migrated database): on SQLite a copy of a file migrated once per worker; on PostgreSQL the statements
+    that migrating a schema of its own sent to the driver, recorded once per worker, sent again in the same
+    order to the test's schema (the URL's search_path), in one transaction as the migration runs.
+    tests/test_migrated_template.py checks that both give what migrating gives."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._sqlite: Path | None = None
+        self._statements: Recorded | None = None
+
+    def sqlite_template(self) -> Path:
+        """A SQLite file migrated to head (open_database), made on first use."""
+        if self._sqlite is None:
+            path = self.folder / "migrated.sqlite3"
+            open_database(f"sqlite:///{path}").dispose()  # the last connection closed: no -wal file left
+            self._sqlite = path
+        return self._sqlite
+
+    def statements(self) -> Recorded:
+        """What migrating an empty PostgreSQL schema to head sent to the driver, recorded on first use."""
+        if self._statements is None:
+            recorded: Recorded = []
+
+            def record(
+                _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+            ) -> None:
+                recorded.append((statement, parameters, many))
+
+            with fresh_database("postgresql", self.folder) as url:
+                engine = create_db_engine(url)
+                event.listen(engine, "before_cursor_execute", record)
+                try:
+                    migrate(engine)
+                finally:
+                    engine.dispose()
+            assert any("CREATE TABLE" in statement for statement, _, _ in recorded), recorded
+            self._statements = recorded
+        return self._statements
+
+    def fill(self, url: str) -> None:
+        """Make the empty database at url (a db_url) what migrating it to head makes."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            assert parsed.database and not Path(parsed.database).exists(), url
+            shutil.copyfile(self.sqlite_template(), parsed.database)
+            return
+        engine = create_db_engine(url)
+        try:
+            with engine.begin() as conn:
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                for statement, parameters, many in self.statements():
+                    if many:
+                        cursor.executemany(statement, parameters)
+                    else:
+                        cursor.execute(statement, parameters)
+                cursor.close()
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+    """This worker's migrated SQLite file and recorded PostgreSQL migration (MigratedTemplates)."""
+    return MigratedTemplates(tmp_path_factory.mktemp("migrated"))
+
+
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a fresh database migrated to head."""
+def engine(db_url: str, migrated_templates: MigratedTemplates) -> Iterator[Engine]:
+    """An engine on a fresh database migrated to head (made so by MigratedTemplates; open_database finds it
+    at head and migrates nothing)."""
+    migrated_templates.fill(db_url)
     engine = open_database(db_url)
     yield engine
     engine.dispose()
@@ -236,30 +354,32 @@ def make_payload(
 
 
 # The test files that take longest, longest first (their tests' durations summed, pytest --junitxml on the
-# 2-core machine under load, 2026-12-07: test_report.py 866 s of 6 377 s in all, down to
-# test_report_browser.py 109 s; the proportions are what count): each file runs whole on one worker
+# 2-core machine under load, 2026-12-07 afternoon: test_preflight.py 158 s of 2 262 s in all, down to
+# test_report_browser.py 37 s; the proportions are what count): each file runs whole on one worker
 # (dev.py: --dist loadfile; pyproject.toml's --no-loadscope-reorder keeps this order, else xdist deals the
 # files out by their number of tests), and one of these dealt out last would leave the other workers idle
 # for a minute or more at the end.
 LONGEST_FIRST = (
-    "test_report.py",
-    "test_site.py",
-    "test_cli_locks.py",
-    "test_report_asof.py",
-    "test_revisions.py",
-    "test_site_browser.py",
+    "test_preflight.py",
     "test_scheduler.py",
-    "test_untranslated.py",
+    "test_report.py",
     "test_kill_trials.py",
-    "test_charts.py",
-    "test_outlook_consistency.py",
-    "test_report_atomic.py",
-    "test_report_print.py",
+    "test_site_browser.py",
+    "test_site.py",
+    "test_report_asof.py",
+    "test_cli_locks.py",
+    "test_untranslated.py",
+    "test_revisions.py",
+    "test_scheduler_catchup.py",
+    "test_scheduler_once.py",
     "test_plausibility.py",
-    "test_phone_layouts.py",
+    "test_report_atomic.py",
+    "test_status.py",
+    "test_outlook_consistency.py",
     "test_provisional.py",
+    "test_notes.py",
+    "test_phone_layouts.py",
     "test_storage.py",
-    "test_citation.py",
     "test_report_browser.py",
 )
 
