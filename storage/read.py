@@ -171,6 +171,16 @@ def job_runs(engine: Engine, job: str | None = None, limit: int = 1000) -> pl.Da
     return query_frame(engine, query.order_by(schema.job_run.c.id.desc()).limit(limit))
 
 
+def problem_runs(engine: Engine, start: datetime, end: datetime) -> pl.DataFrame:
+    """The failed and rejected job runs started in [start, end) (naive UTC), the newest first: selected by
+    the database, whatever the number of runs recorded before them."""
+    table = schema.job_run
+    query = select(table).where(
+        table.c.outcome.in_(("failed", "rejected")), table.c.started_at >= start, table.c.started_at < end
+    )
+    return query_frame(engine, query.order_by(table.c.id.desc()))
+
+
 _POLARS_TYPES: dict[type, pl.DataType] = {
     bool: pl.Boolean(),
     str: pl.String(),

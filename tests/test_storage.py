@@ -806,3 +806,23 @@ def test_an_unchanged_runs_record_writes_the_columns_every_such_run_has_in_its_s
         0,
     )
     assert row.snapshot_id is None and (row.host, row.pid) == (socket.gethostname(), os.getpid())
+
+
+def test_problem_runs_are_the_periods_failed_and_rejected_runs_newest_first(engine: Engine) -> None:
+    """What the report's "what changed" lists as failed runs, chosen by the database: only failures and
+    rejections, only those started in [start, end), the newest first."""
+    from storage.jobs import finish_run, start_run
+
+    def run(outcome: str) -> int:
+        run_id = start_run(engine, "ingest:alpha", dataset_id="alpha", trigger="test")
+        finish_run(engine, run_id, outcome, error=f"{outcome} error" if outcome != "success" else None)
+        return run_id
+
+    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    ids = {outcome: run(outcome) for outcome in ("failed", "success", "busy", "rejected", "unchanged")}
+    end = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=1)
+    found = read.problem_runs(engine, start, end)
+    assert found["id"].to_list() == [ids["rejected"], ids["failed"]]
+    assert found["error"].to_list() == ["rejected error", "failed error"]
+    assert read.problem_runs(engine, end, end + timedelta(hours=1)).height == 0
+    assert read.problem_runs(engine, start - timedelta(hours=1), start).height == 0
