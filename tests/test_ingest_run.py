@@ -163,6 +163,22 @@ def test_rejected_payload_keeps_the_last_good_data(
     assert read.job_runs(engine, "ingest:recycling")["error"].to_list()[0] == outcome.error
 
 
+def assert_secret_stored_nowhere(engine: Engine, raw: RawStore) -> None:
+    """SECRET in no row of any table and in no raw payload, as stored and as read back (a payload may be
+    stored compressed)."""
+    dump: list[str] = []
+    with engine.connect() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        for table in tables.sorted_tables:
+            dump.extend(str(row) for row in conn.execute(select(table)))
+    assert dump and not any(SECRET in row for row in dump)
+    for path in raw.root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes()
+            assert SECRET.encode() not in raw.read(path.relative_to(raw.root).as_posix())
+
+
 def test_api_key_is_sent_but_never_stored_or_logged(
     engine: Engine,
     raw: RawStore,
@@ -190,17 +206,7 @@ def test_api_key_is_sent_but_never_stored_or_logged(
     failed = ingest(engine, raw, ["emission_factor"], catalogue=cat)[0]
     assert failed.outcome == "failed" and SECRET not in (failed.error or "")
     assert SECRET not in caplog.text
-    dump: list[str] = []
-    with engine.connect() as conn:
-        tables = MetaData()
-        tables.reflect(conn)
-        for table in tables.sorted_tables:
-            dump.extend(str(row) for row in conn.execute(select(table)))
-    assert dump and not any(SECRET in row for row in dump)
-    for path in raw.root.rglob("*"):
-        if path.is_file():  # as stored and as read back (a payload may be stored compressed)
-            assert SECRET.encode() not in path.read_bytes()
-            assert SECRET.encode() not in raw.read(path.relative_to(raw.root).as_posix())
+    assert_secret_stored_nowhere(engine, raw)
 
 
 def test_busy_dataset_is_reported_not_run(engine: Engine, raw: RawStore, server: HTTPServer) -> None:
@@ -694,16 +700,7 @@ def test_a_refused_page_is_kept_without_the_api_key(
     (kept,) = rejections(engine, "emission_factor")
     (record,) = kept.payloads
     assert raw.get(str(record["sha256"])) == page.replace(SECRET.encode(), b"***")
-    dump: list[str] = []
-    with engine.connect() as conn:
-        tables = MetaData()
-        tables.reflect(conn)
-        for table in tables.sorted_tables:
-            dump.extend(str(row) for row in conn.execute(select(table)))
-    assert dump and not any(SECRET in row for row in dump)
-    for path in raw.root.rglob("*"):
-        if path.is_file():
-            assert SECRET.encode() not in raw.read(path.relative_to(raw.root).as_posix())
+    assert_secret_stored_nowhere(engine, raw)
 
 
 class _ReadsOtherColumns:
