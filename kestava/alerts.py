@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import smtplib
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
@@ -45,6 +46,7 @@ __all__ = [
     "WebhookChannel",
     "alert_failing_jobs",
     "busy_streak",
+    "chat_inert",
     "check_freshness",
     "check_run",
     "consecutive_failures",
@@ -223,7 +225,9 @@ class Alert:
         return f"{self.message}\n\nFirst seen {since} on {self.host}."
 
     def payload(self) -> dict[str, Any]:
-        """The webhook JSON body (its `text` also suits Slack/Mattermost/Teams incoming webhooks)."""
+        """The webhook JSON body (its `text` also suits Slack/Mattermost/Teams incoming webhooks); its
+        message, which may quote a source's error text, made inert for a chat to render (chat_inert)."""
+        inert = replace(self, message=chat_inert(self.message))
         return {
             "key": self.key,
             "kind": self.kind,
@@ -232,12 +236,26 @@ class Alert:
             "dataset": self.dataset,
             "job": self.job,
             "title": self.title,
-            "message": self.message,
-            "text": f"{self.title}\n{self.text}",
+            "message": inert.message,
+            "text": f"{self.title}\n{inert.text}",
             "first_seen": self.first_seen.replace(tzinfo=UTC).isoformat(),
             "at": self.at.replace(tzinfo=UTC).isoformat(),
             "host": self.host,
         }
+
+
+# Slack's three control characters as it says to escape them (api.slack.com/reference/surfaces/formatting
+# #escaping: `<url|text>` links, `<!channel>` and `<@U…>` mentions); the backslash and the brackets of a
+# Markdown link or image (Teams, Mattermost: `[text](url)`), backslash-escaped so that they show as written
+_CHAT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "[": "\\[", "]": "\\]"})
+# a plain mention of everyone (Mattermost's @channel, @all, @here): its `@` made the full-width `＠`
+_MASS_MENTION = re.compile(r"@(?=(?:channel|all|here|everyone)\b)", re.IGNORECASE)
+
+
+def chat_inert(text: str) -> str:
+    """Text a chat shows as written, with no link or mention in it however it was worded (_CHAT_ESCAPES,
+    _MASS_MENTION); a bare URL stays a URL shown whole."""
+    return _MASS_MENTION.sub("\uff20", text.translate(_CHAT_ESCAPES))
 
 
 class Channel(Protocol):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 import scheduler
 from ingest.catalogue import parse_catalogue
 from ingest.run import DatasetOutcome
+from kestava.alerts import chat_inert
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobstore import JobStore
 from schedule.runtime import Runtime
@@ -168,7 +169,7 @@ def test_once_with_a_bad_catalogue_says_so_in_one_line_alerts_and_exits_1(
     (alert,) = _alerts(httpserver)
     assert alert["key"] == "invalid:configuration" and alert["state"] == "problem"
     assert str(catalogue) in alert["message"] and why in alert["message"]
-    assert error.split("ERROR scheduler: ")[1] == alert["message"]
+    assert alert["message"] == chat_inert(error.split("ERROR scheduler: ")[1])  # escaped for a chat
 
 
 def test_once_with_an_invalid_setting_names_it_and_exits_1(tmp_path: Path, httpserver: HTTPServer) -> None:
@@ -206,5 +207,5 @@ def test_once_whose_schedule_table_is_not_one_names_it_and_the_database_without_
     assert "pw-Secret-4711" not in result.stderr
     (alert,) = _alerts(httpserver)
     assert alert["key"] == "invalid:schedule" and "pw-Secret-4711" not in json.dumps(alert)
-    assert alert["message"] == error.split("ERROR scheduler: ")[1]
+    assert alert["message"] == chat_inert(error.split("ERROR scheduler: ")[1])
     assert job_runs(db_url) == []  # no job ran
