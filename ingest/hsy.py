@@ -18,7 +18,7 @@ from common.units import conversion_factor
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
 from ingest.errors import ValidationError
-from ingest.http import check_not_html
+from ingest.http import AllowedHosts, check_not_html, get_within
 from ingest.municipalities import municipalities
 from ingest.xlsx import ZIP_MAGIC, check_xlsx
 
@@ -27,6 +27,7 @@ __all__ = [
     "REGION_TOTAL_NAMES",
     "XLSX_MEDIA_TYPE",
     "HsyConnector",
+    "allowed_hosts",
     "check_download_url",
     "ckan_resources",
     "pick_resource",
@@ -119,11 +120,15 @@ class HsyConnector:
         package_id = spec.options.get("package_id")
         if not isinstance(package_id, str) or not package_id:
             raise ValueError(f"catalogue: dataset {spec.id!r}: options.package_id must name the CKAN package")
-        envelope = fetcher.get(spec.id, spec.url, params=[("id", package_id)], accept="application/json")
+        hosts = allowed_hosts(spec)  # each request, and each redirect it takes, checked before it is made
+        envelope = get_within(
+            fetcher, spec.id, spec.url, hosts, params=[("id", package_id)], accept="application/json"
+        )
         resources = ckan_resources(spec.id, envelope)
         resource = pick_resource(spec.id, resources, spec.options.get("resource_pattern"))
         check_download_url(spec, str(resource["url"]))
-        xlsx = fetcher.get(spec.id, str(resource["url"]), accept=f"{XLSX_MEDIA_TYPE}, */*;q=0.5")
+        accept = f"{XLSX_MEDIA_TYPE}, */*;q=0.5"
+        xlsx = get_within(fetcher, spec.id, str(resource["url"]), hosts, accept=accept)
         return [envelope, xlsx]
 
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
@@ -203,19 +208,25 @@ def pick_resource(
     return newest
 
 
+def allowed_hosts(spec: DatasetSpec) -> AllowedHosts:
+    """Where the dataset's requests and their redirects may go: https (or the catalogue URL's own scheme: a
+    local test server's http) on a host the catalogue allows (DatasetSpec.allows_download_host)."""
+    own = urlsplit(spec.url)
+    names = tuple(sorted({own.hostname or "", *spec.download_hosts} - {""}))
+    return AllowedHosts(spec.allows_download_host, names, frozenset({"https", own.scheme}))
+
+
 def check_download_url(spec: DatasetSpec, url: str) -> None:
-    """ValidationError unless `url` is https (or the catalogue URL's own scheme: a local test server's
-    http) on a host the catalogue allows (DatasetSpec.allows_download_host): a listing that names
-    another host is not followed."""
+    """ValidationError unless `url` is one allowed_hosts allows: a listing that names another host is not
+    followed."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    schemes = {"https", urlsplit(spec.url).scheme}
-    allowed = sorted({urlsplit(spec.url).hostname or "", *spec.download_hosts} - {""})
-    if parts.scheme not in schemes or not spec.allows_download_host(host):
+    allowed = allowed_hosts(spec)
+    if parts.scheme not in allowed.schemes or not allowed.allows(host):
         raise ValidationError(
             spec.id,
             "resource url",
-            f"an {' or '.join(sorted(schemes))} URL on one of the catalogue's hosts ({', '.join(allowed)})",
+            allowed.expected,
             f"{url} (host {host or 'none'!r}, scheme {parts.scheme or 'none'!r})",
         )
 

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -18,13 +18,14 @@ import httpx
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from common.payload import Params, Payload, RequestSpec, ValidatorCache
+from common.payload import Fetcher, Params, Payload, RequestSpec, ValidatorCache
 from common.secrets import REDACTED, redact
 from ingest.errors import FetchError, HtmlPageError
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",
     "USER_AGENT",
+    "AllowedHosts",
     "HttpError",
     "LiveFetcher",
     "TooManyCellsError",
@@ -32,6 +33,7 @@ __all__ = [
     "describe_status",
     "display_url",
     "full_url",
+    "get_within",
     "looks_like_html",
     "scrub",
     "status_error",
@@ -110,6 +112,28 @@ class HttpError(FetchError):
         super().__init__(source, field, expected, got)
         self.status = status
         self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class AllowedHosts:
+    """Where a download, and every redirect it takes, may go: a host `allows` accepts (named in errors as
+    `names`), by one of `schemes`."""
+
+    allows: Callable[[str], bool]
+    names: tuple[str, ...]
+    schemes: frozenset[str] = frozenset({"https"})
+
+    def refusal(self, url: httpx.URL) -> str | None:
+        """Why url may not be requested (its host, scheme and URL, without secrets); None when it may."""
+        if url.scheme in self.schemes and url.host and self.allows(url.host):
+            return None
+        return f"{display_url(url)} (host {url.host or 'none'!r}, scheme {url.scheme or 'none'!r})"
+
+    @property
+    def expected(self) -> str:
+        """What a hop must be, for an error: "an https URL on one of the allowed hosts (…)"."""
+        schemes = " or ".join(sorted(self.schemes))
+        return f"an {schemes} URL on one of the allowed hosts ({', '.join(self.names)})"
 
 
 class TooManyCellsError(HttpError):
@@ -279,11 +303,13 @@ class _Call:
         spec: RequestSpec,
         secrets: Mapping[str, str],
         accept: str | None,
+        allowed_hosts: AllowedHosts | None = None,
     ) -> None:
         self.source = source
         self.spec = spec
         self.secrets = dict(secrets)
         self.accept = accept
+        self.allowed_hosts = allowed_hosts  # None: any host, any redirect
         self.safe_url = display_url(spec.url, spec.params, self.secrets)
         self.field = f"{spec.method} {self.safe_url}"
         self.started: float | None = None  # LiveFetcher's clock at the first attempt (its deadline's start)
@@ -383,10 +409,13 @@ class LiveFetcher:
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
+        allowed_hosts: AllowedHosts | None = None,
     ) -> Payload:
-        """GET url; `source` names the dataset in errors. Raises FetchError on failure."""
+        """GET url; `source` names the dataset in errors. Raises FetchError on failure. With
+        `allowed_hosts`, url and every redirect hop are checked before they are requested: a hop elsewhere
+        is refused (HttpError naming the hop's host and the allowed hosts), not requested."""
         spec = RequestSpec("GET", url, tuple(params), None)
-        return self._fetch(_Call(source, spec, secret_headers or {}, accept), content=None)
+        return self._fetch(_Call(source, spec, secret_headers or {}, accept, allowed_hosts), content=None)
 
     def post_json(
         self,
@@ -614,6 +643,7 @@ class LiveFetcher:
     def _send(self, call: _Call, request: httpx.Request) -> httpx.Response:
         """Send, following redirects by hand; secret headers are dropped when the origin changes."""
         origin = (request.url.scheme, request.url.host, request.url.port)
+        self._check_host(call, request.url, "a request to")
         for _ in range(MAX_REDIRECTS + 1):
             self._pace(request.url.host)
             # what is left of the deadline after the pacing wait and earlier hops (a redirect's request
@@ -625,6 +655,7 @@ class LiveFetcher:
                 return response
             next_request = response.next_request
             response.close()
+            self._check_host(call, next_request.url, f"HTTP {response.status_code}: a redirect to")
             if (next_request.url.scheme, next_request.url.host, next_request.url.port) != origin:
                 for name in call.secrets:
                     next_request.headers.pop(name, None)
@@ -638,6 +669,15 @@ class LiveFetcher:
             )
             request = next_request
         raise call.error(f"at most {MAX_REDIRECTS} redirects", "a longer redirect chain")
+
+    def _check_host(self, call: _Call, url: httpx.URL, what: str) -> None:
+        """Refuse url before it is requested when the call allows some hosts only and not url's (HttpError,
+        not retried)."""
+        if call.allowed_hosts is None:
+            return
+        refusal = call.allowed_hosts.refusal(url)
+        if refusal is not None:
+            raise call.error(call.allowed_hosts.expected, f"{what} {refusal}")
 
     def _read_capped(self, call: _Call, response: httpx.Response) -> bytes:
         """Read the whole body, refusing more than max_bytes and detecting truncation."""
@@ -699,6 +739,28 @@ class LiveFetcher:
         except (KeyError, LookupError, OSError, ValueError):
             return None
         return body if hashlib.sha256(body).hexdigest() == sha256 else None
+
+
+def get_within(
+    fetcher: Fetcher,
+    source: str,
+    url: str,
+    allowed_hosts: AllowedHosts,
+    *,
+    params: Params = (),
+    accept: str | None = None,
+) -> Payload:
+    """GET url where it and every redirect may go to allowed_hosts only: a LiveFetcher checks each hop
+    before requesting it; another fetcher (a replay, which follows no redirect) has its answer's final URL
+    checked. HttpError naming source, the host and the allowed hosts otherwise."""
+    if isinstance(fetcher, LiveFetcher):
+        return fetcher.get(source, url, params=params, accept=accept, allowed_hosts=allowed_hosts)
+    payload = fetcher.get(source, url, params=params, accept=accept)
+    refusal = allowed_hosts.refusal(httpx.URL(payload.final_url))
+    if refusal is not None:
+        field = f"GET {display_url(url, params)}"
+        raise HttpError(source, field, allowed_hosts.expected, f"an answer from {refusal}")
+    return payload
 
 
 def _masked(payload: Payload, secrets: Mapping[str, str]) -> Payload:

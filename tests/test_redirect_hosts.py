@@ -1,0 +1,158 @@
+"""Redirects of a download restricted to allowed hosts (HSY's download_hosts): each hop checked before it is
+requested, against real local HTTP servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from common.payload import Params, Payload, RequestSpec
+from ingest.catalogue import DatasetSpec, load_catalogue
+from ingest.hsy import XLSX_MEDIA_TYPE, HsyConnector
+from ingest.http import AllowedHosts, HttpError, LiveFetcher, get_within
+from tests.test_hsy import API_PATH, PACKAGE, envelope, resource, xlsx
+
+# the catalogue's download_hosts for HSY, and the local server's own host (the catalogue URL's, as in
+# production hri.fi's own)
+ALLOWED = "*.hsy.fi, hri.fi, hsy.fi, localhost, www.hri.fi"
+SECRET = "redirect-t0ken-never-shown"
+
+
+@pytest.fixture
+def fetcher() -> Iterator[LiveFetcher]:
+    with LiveFetcher(max_attempts=2, backoff_base=0.001, backoff_max=0.01, timeout=5.0) as live:
+        yield live
+
+
+@pytest.fixture
+def spec(httpserver: HTTPServer) -> DatasetSpec:
+    """HSY's catalogue entry on the local server (http there: the catalogue URL's own scheme is allowed,
+    as tests/test_hsy.py does)."""
+    base = load_catalogue().dataset("hsy_emissions")
+    return base.model_copy(update={"url": httpserver.url_for(API_PATH)})
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[HTTPServer]:
+    """A second server on 127.0.0.1: a host HSY's catalogue entry does not allow."""
+    server = HTTPServer(host="127.0.0.1")
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def mirror() -> Iterator[HTTPServer]:
+    """A second server on localhost (another port): an allowed host."""
+    server = HTTPServer(host="localhost")
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def listing_redirected_to(httpserver: HTTPServer, location: str) -> None:
+    """package_show listing the XLSX on the allowed server, whose download answers 302 to location."""
+    listed = [resource(httpserver.url_for("/download/new.xlsx"), "2025-06-03T09:12:44")]
+    httpserver.expect_request(API_PATH, query_string={"id": PACKAGE}).respond_with_json(envelope(listed))
+    httpserver.expect_request("/download/new.xlsx").respond_with_data(
+        "", status=302, headers={"Location": location}
+    )
+
+
+def test_a_redirect_from_an_allowed_host_to_another_is_refused_before_it_is_requested(
+    httpserver: HTTPServer, elsewhere: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
+) -> None:
+    elsewhere.expect_request("/evil.xlsx").respond_with_data(xlsx(), content_type=XLSX_MEDIA_TYPE)
+    listing_redirected_to(httpserver, elsewhere.url_for(f"/evil.xlsx?token={SECRET}"))
+    with pytest.raises(HttpError) as caught:
+        HsyConnector().fetch(spec, fetcher)
+    error = caught.value
+    assert error.source == "hsy_emissions"
+    assert f"allowed hosts ({ALLOWED})" in error.expected and "an http or https URL" in error.expected
+    assert "HTTP 302: a redirect to" in (error.got or "") and "host '127.0.0.1'" in (error.got or "")
+    assert SECRET not in str(error)  # the hop's secret-like parameter is masked
+    assert error.attempts == 1  # not retried
+    assert elsewhere.log == []  # the target was never asked
+    assert [request.path for request, _ in httpserver.log] == [API_PATH, "/download/new.xlsx"]
+
+
+def test_a_redirect_from_an_allowed_host_to_another_allowed_one_is_followed(
+    httpserver: HTTPServer, mirror: HTTPServer, spec: DatasetSpec, fetcher: LiveFetcher
+) -> None:
+    mirror.expect_request("/mirror/new.xlsx").respond_with_data(xlsx(), content_type=XLSX_MEDIA_TYPE)
+    listing_redirected_to(httpserver, mirror.url_for("/mirror/new.xlsx"))
+    connector = HsyConnector()
+    payloads = connector.fetch(spec, fetcher)
+    assert payloads[-1].final_url == mirror.url_for("/mirror/new.xlsx")
+    frame = connector.parse(spec, payloads)
+    assert set(frame["area"]) == {"049", "091", "092", "235"}  # tests/test_hsy.py's ROWS, PKS dropped
+    assert len(mirror.log) == 1
+
+
+def test_only_the_allowed_schemes_are_requested(httpserver: HTTPServer, fetcher: LiveFetcher) -> None:
+    """https only: a plain-http URL, though on an allowed host, is refused before it is requested."""
+    httpserver.expect_request("/data.csv").respond_with_data("a,b\n")
+    https_only = AllowedHosts(lambda host: host == "localhost", ("localhost",))
+    with pytest.raises(HttpError) as caught:
+        fetcher.get("hsy_emissions", httpserver.url_for("/data.csv"), allowed_hosts=https_only)
+    assert caught.value.expected == "an https URL on one of the allowed hosts (localhost)"
+    assert "scheme 'http'" in (caught.value.got or "")
+    assert httpserver.log == []
+
+
+def test_without_allowed_hosts_a_redirect_anywhere_is_still_followed(
+    httpserver: HTTPServer, elsewhere: HTTPServer, fetcher: LiveFetcher
+) -> None:
+    """The other connectors (no declared host list) keep their behaviour."""
+    elsewhere.expect_request("/moved.csv").respond_with_data("a,b\n1,2\n", content_type="text/csv")
+    httpserver.expect_request("/data.csv").respond_with_data(
+        "", status=301, headers={"Location": elsewhere.url_for("/moved.csv")}
+    )
+    payload = fetcher.get("eurostat_x", httpserver.url_for("/data.csv"))
+    assert payload.body == b"a,b\n1,2\n" and len(elsewhere.log) == 1
+
+
+class _Answered:
+    """A fetcher that requests nothing (as a replay): its answer says where it came from."""
+
+    def __init__(self, final_url: str) -> None:
+        self.final_url = final_url
+
+    def get(
+        self,
+        source: str,
+        url: str,
+        *,
+        params: Params = (),
+        secret_headers: Mapping[str, str] | None = None,
+        accept: str | None = None,
+    ) -> Payload:
+        when = datetime(2026, 12, 7, tzinfo=UTC)
+        return Payload(RequestSpec("GET", url, tuple(params)), 200, {}, b"x", when, self.final_url)
+
+    def post_json(
+        self,
+        source: str,
+        url: str,
+        body: object,
+        *,
+        params: Params = (),
+        secret_headers: Mapping[str, str] | None = None,
+    ) -> Payload:
+        raise NotImplementedError
+
+
+def test_another_fetchers_answer_from_a_host_not_allowed_is_refused() -> None:
+    hosts = AllowedHosts(lambda host: host == "hri.fi", ("hri.fi",))
+    url = "https://hri.fi/data/p.xlsx"
+    assert get_within(_Answered(url), "hsy_emissions", url, hosts).final_url == url
+    with pytest.raises(HttpError) as caught:
+        get_within(_Answered("https://evil.example/p.xlsx"), "hsy_emissions", url, hosts)
+    assert caught.value.source == "hsy_emissions" and "host 'evil.example'" in (caught.value.got or "")
