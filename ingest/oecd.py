@@ -102,6 +102,7 @@ __all__ = [
     "parse_structure",
     "read_csv_rows",
     "read_options",
+    "reading_of",
     "structure_url",
 ]
 
@@ -137,6 +138,10 @@ NOT_APPLICABLE = frozenset({"not applicable", "_z"})
 NORMAL_STATUS = "A"
 _ALIAS = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED = frozenset({"area", "period", "value", "flag", "unit", "city_code", "measure", "unit_code"})
+# An SDMX-ML message's Header (its first element): a new message ID and Prepared (the time the answer was
+# made) on every answer, whether or not anything else changed
+_HEADER_OPEN = re.compile(rb"<(?P<prefix>[A-Za-z_][\w.-]*:)?Header[\s>]")
+_HEADER_WITHIN = 4096  # bytes from the start of the message in which its Header begins
 
 
 class OecdOptions(pydantic.BaseModel):
@@ -434,6 +439,18 @@ def data_key(options: OecdOptions, structure: Structure, codes: Iterable[str]) -
 
 
 # ------------------------------------------------------------------------------------------- CSV
+
+
+def reading_of(body: bytes) -> bytes:
+    """An answer's bytes without what changes on every answer though nothing else did: an SDMX-ML message
+    without its Header (message ID, Prepared, Sender); any other body (the CSV) whole."""
+    start = body[:_HEADER_WITHIN]
+    opened = _HEADER_OPEN.search(start)
+    if opened is None or not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return body
+    closing = b"</" + (opened["prefix"] or b"") + b"Header>"
+    end = body.find(closing, opened.end())
+    return body if end < 0 else body[: opened.start()] + body[end + len(closing) :]
 
 
 def _is_label(header: str) -> bool:
