@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "reports and exports; unset: they never are (cdp.net's terms forbid use beyond internal use "
         "without written consent)",
     )
+    accessibility_feedback: str | None = Field(
+        default=None,
+        description="Where the public site's accessibility statement asks readers to send accessibility "
+        "feedback: an e-mail address or a web form's https:// address (the city's feedback channel); unset: "
+        "the statement says that the publisher must set it, and `kestava site` warns",
+    )
 
     @model_validator(mode="after")
     def _reports_follow_data_dir(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ PAGE_TYPES = {
     "circular": "circular-economy.html",
     "peers": "peers.html",
     "reports": "reports.html",
+    "accessibility": "accessibility.html",
 }
 PHONE, DESKTOP = 390, 1280
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -122,6 +124,14 @@ return urls;
 """
 
 
+# every link's accessible name (aria-label, else its text, hidden words included), target and place
+LINKS = """
+return [...document.querySelectorAll('a[href]')].map(a => ({
+  name: (a.getAttribute('aria-label') || a.textContent).replace(/\\s+/g, ' ').trim(),
+  href: a.href, footer: !!a.closest('footer'), lang: a.closest('[lang]').getAttribute('lang')}));
+"""
+
+
 @dataclass
 class Survey:
     """What every page type in every language showed: axe violations, widths, requests, console errors."""
@@ -132,6 +142,7 @@ class Survey:
     requests: dict[str, list[str]] = field(default_factory=dict)
     severe: dict[str, list[str]] = field(default_factory=dict)
     shots: list[Path] = field(default_factory=list)
+    links: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 def _screenshot(driver: Any, path: Path, height: int) -> None:
@@ -174,6 +185,7 @@ def survey(driver: Any, site: Path) -> Iterator[Survey]:
                     found.violations[key], found.passed[key] = checked["violations"], checked["passed"]
                 if width == DESKTOP:
                     found.requests[key] = driver.execute_script(REQUESTS)
+                    found.links[key] = driver.execute_script(LINKS)
                 measured = driver.execute_script(MEASURE)
                 found.overflow[key] = measured
                 shot = SCREENSHOTS / f"{lang}-{kind}-{width}.png"
@@ -442,3 +454,79 @@ def test_the_home_pages_lists_of_datasets_are_short_cards_on_a_phone(
     # the recent changes (measured: 1,912–2,280 px against 4,826–4,914 px as plain cards) and the freshness
     # (its labels run on: a little shorter)
     check_compact_cards(driver, _page(site, lang, "home"), "table[data-compact]", [0.6, None])
+
+
+def test_links_to_different_places_have_different_names(survey: Survey) -> None:
+    """WCAG 2.4.4: a reader who lists a page's links can tell them apart. The peers page had nine "SVG" and
+    nine "Indikaattorin sivu" links, one under each chart, with nothing in their name to say which chart."""
+    assert len(survey.links) == len(LANGS) * len(PAGE_TYPES)
+    for key, links in survey.links.items():
+        targets: dict[str, set[str]] = {}
+        for link in links:
+            targets.setdefault(link["name"], set()).add(link["href"])
+        shared = {name: sorted(hrefs) for name, hrefs in targets.items() if len(hrefs) > 1}
+        assert shared == {}, key
+        assert all(link["name"] for link in links), key
+
+
+def test_every_page_links_to_the_accessibility_statement_in_its_language(survey: Survey, site: Path) -> None:
+    """The statement is reachable from every page's footer (Directive 2016/2102 art. 7), in the page's
+    language, by the name the model statement gives it."""
+    names = {"fi": "Saavutettavuusseloste", "sv": "Tillgänglighetsutlåtande", "en": "Accessibility statement"}
+    for key, links in survey.links.items():
+        lang = key.split("/")[0]
+        footer = [link for link in links if link["footer"]]
+        assert [link["name"] for link in footer] == [names[lang]], key
+        assert footer[0]["href"] == (site / lang / "accessibility.html").as_uri(), key
+
+
+def _chart_tables(page: str) -> list[tuple[str, list[str]]]:
+    """Each chart of a page with the table folded after it: the chart's file and the table's cells."""
+    chart_then_table = r'<img src="(?:\.\./)?charts/([\w.]+)\.svg".*?<details>.*?<tbody[^>]*>(.*?)</tbody>'
+    return [
+        (chart, re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", rows))
+        for chart, rows in re.findall(chart_then_table, page, re.S)
+    ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_chart_on_the_peers_page_has_its_numbers_in_a_table(site: Path, lang: str) -> None:
+    """WCAG 1.1.1: the peers page showed nine charts with a one-sentence alt text (Espoo and the best city)
+    and no table; each now folds the table of its numbers, row for row the table of its indicator page."""
+    peers = (site / lang / "peers.html").read_text(encoding="utf-8")
+    shown = _chart_tables(peers)
+    assert len(shown) == peers.count("<figure>") >= 5
+    for chart, rows in shown:
+        own = (site / lang / "indicators" / f"{chart}.html").read_text(encoding="utf-8")
+        assert _chart_tables(own) == [(chart, rows)], chart
+        assert len(rows) >= 5 * 4, chart  # five cities or more, each with its value, year and rank
+
+
+TEXT_SPACING = """
+const sheet = new CSSStyleSheet();
+sheet.replaceSync('* { line-height: 1.5 !important; letter-spacing: .12em !important;'
+  + ' word-spacing: .16em !important; } p { margin-bottom: 2em !important; }');
+document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+return getComputedStyle(document.body).letterSpacing;
+"""
+
+
+@pytest.mark.parametrize(("lang", "kind"), [("fi", "indicator"), ("sv", "peers"), ("en", "accessibility")])
+def test_reflow_at_320_px_with_the_text_spacing_of_wcag_1_4_12(
+    driver: Any, site: Path, lang: str, kind: str
+) -> None:
+    """WCAG 1.4.10 and 1.4.12: at 320 CSS px (a 1280 px window at 400 %) with a reader's wider text spacing
+    nothing runs off the page sideways (a table scrolls in its own box) and no text is cut off."""
+    driver.set_window_size(320, 900)
+    driver.get(_page(site, lang, kind))
+    driver.execute_script(OPEN_DETAILS)
+    assert driver.execute_script(TEXT_SPACING) != "normal"  # the override is in force
+    measured = driver.execute_script(MEASURE)
+    assert measured["scroll"] <= measured["inner"] and measured["wide"] == [], measured
+    clipped = driver.execute_script(
+        "return [...document.querySelectorAll('main *, header *, footer *')].filter(e => {"
+        " const s = getComputedStyle(e); return (s.overflow === 'hidden' || s.overflowY === 'hidden')"
+        " && !e.closest('thead') && e.scrollHeight > e.clientHeight + 1 && e.clientHeight > 1; })"
+        ".map(e => e.tagName + '.' + e.className);"
+    )
+    assert clipped == []

@@ -29,7 +29,7 @@ from report.export import export_table, export_text, in_language, reader_table
 from report.i18n import LANGS, t
 from report.phone import PHONE_MEDIA
 from report.render import Rendered, Renderer
-from report.site import content
+from report.site import content, statement
 from report.theme import LEVEL_COLOURS
 from report.weekly import TEMPLATE_DIR, write_csv, write_xlsx
 from storage.locks import HeldLock
@@ -400,6 +400,7 @@ def _pages(
             partial(content.peers_page, data, lang),
         )
         pages.append(content.reports_page(reports, lang))
+        pages.append(statement.statement_page(lang))
     return pages
 
 

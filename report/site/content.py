@@ -760,6 +760,26 @@ def _note_list(data: SiteData, lang: str) -> list[Any]:
     return found
 
 
+def _chart_table(site_chart: SiteChart, entry: Indicator, lang: str) -> Table:
+    """The chart's numbers as a table: its text alternative on every page that shows it (WCAG 1.1.1)."""
+    shown = charts.chart_table(site_chart.chart, keys=False)
+    headers = charts.chart_table(site_chart.chart, translated_headers=True, keys=False).columns
+    return frame_table(
+        shown,
+        t("site.chart_table_caption", lang, name=_name(entry, lang)),
+        lang,
+        headers,
+        charts.chart_decimals(site_chart.chart),
+        # every site chart draws the indicator's values (its history, its peers or its sectors), in the
+        # unit the page names ("t CO₂(e)" where each city chose t CO2 or t CO2e)
+        {
+            c: report_peers.unit_text(entry.id, lang)
+            for c in ("value", "lower", "upper")
+            if c in shown.columns
+        },
+    )
+
+
 def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     """An indicator's page: definition, sources, target, chart and table, verdicts, comparisons, vintages."""
     entry = load_indicator_catalogue().get(indicator)
@@ -774,24 +794,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
     vintage = values.get_column("vintage").max() if values.height else None
     vintage_text = format_date(rd.local_time(vintage), lang) if isinstance(vintage, datetime) else "–"
     published, revisions = _vintages(data, entry, area, lang)
-    chart_table = None
-    if site_chart is not None:
-        shown = charts.chart_table(site_chart.chart, keys=False)
-        headers = charts.chart_table(site_chart.chart, translated_headers=True, keys=False).columns
-        chart_table = frame_table(
-            shown,
-            t("site.chart_table_caption", lang, name=_name(entry, lang)),
-            lang,
-            headers,
-            charts.chart_decimals(site_chart.chart),
-            # every site chart draws the indicator's values (its history, its peers or its sectors), in the
-            # unit the page names ("t CO₂(e)" where each city chose t CO2 or t CO2e)
-            {
-                c: report_peers.unit_text(indicator, lang)
-                for c in ("value", "lower", "upper")
-                if c in shown.columns
-            },
-        )
+    chart_table = _chart_table(site_chart, entry, lang) if site_chart is not None else None
     by_id = _statuses(data, lang, list(entry.expanded_ids()))
     # a breakdown's statuses are its parts' (ghg_by_sector.transport, …), each named, as the report gives them
     statuses = [
@@ -989,23 +992,23 @@ def reports_page(reports: Sequence[ArchivedReport], lang: str) -> Page:
 def peers_page(data: SiteData, lang: str) -> Page:
     """Espoo among its European peers: each source's charts, the standings and the totals by source."""
     site_charts = []
+    shown = []
     for indicator in peer_indicators():
         entry = load_indicator_catalogue().get(indicator)
         values = _values(data, indicator)
         found = _indicator_chart(data, entry, values, HOME_AREA, lang) if values.height else None
         if found is not None:
             site_charts.append(found)
-    context = {
-        **peer_section(data.engine, lang, data.cache),
-        "charts": [
-            {
-                "name": c.name,
-                "title": _title_of(c),
-                "alt": str(c.spec.get("description", "")),
-            }
-            for c in site_charts
-        ],
-    }
+            # each chart with its numbers as on its indicator page (the alt text names Espoo and the best)
+            shown.append(
+                {
+                    "name": found.name,
+                    "title": _title_of(found),
+                    "alt": str(found.spec.get("description", "")),
+                    "table": _chart_table(found, entry, lang),
+                }
+            )
+    context = {**peer_section(data.engine, lang, data.cache), "charts": shown}
     return Page(f"{lang}/peers.html", "peers.html.j2", lang, context, site_charts)
 
 

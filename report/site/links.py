@@ -63,7 +63,7 @@ def check_site(root: Path) -> list[Problem]:
                 if (tag, attribute) in FETCHED:
                     problems.append(Problem(shown, url, "loads a file from another host"))
                 continue
-            if parts.scheme in ("mailto", "data"):
+            if parts.scheme in ("mailto", "tel", "data"):
                 continue
             if parts.scheme:
                 problems.append(Problem(shown, url, f"unexpected scheme {parts.scheme!r}"))
