@@ -43,22 +43,32 @@ CATEGORY_RANGE: Final[tuple[str, ...]] = (
     OKABE_ITO["black"],
 )
 
-# One colour per emission sector key, the same in every chart whatever sectors a frame happens to contain.
+# WCAG 2.2 AA minimum contrast: text (1.4.3) and graphical objects such as lines and bars (1.4.11).
+WCAG_TEXT_CONTRAST: Final = 4.5
+WCAG_GRAPHICS_CONTRAST: Final = 3.0
+# Okabe-Ito hues darkened just enough for white paper: vermillion for text (Okabe-Ito's is 3.9:1 on white),
+# orange for lines and points (2.3:1 on white); the light original stays for areas and bands.
+VERMILLION_TEXT: Final = "#BE5400"
+ORANGE_MARK: Final = "#C28600"
+
+# One colour per emission sector key, the same in every chart whatever sectors a frame happens to contain:
+# each an Okabe-Ito hue darkened where needed to 3:1 against white (WCAG 1.4.11), which orange (2.3:1),
+# sky blue (2.3:1) and yellow (1.3:1) were not; the bands are told apart by their names (sector_area).
 SECTOR_COLOURS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "district_heat": OKABE_ITO["vermillion"],
         "transport": OKABE_ITO["blue"],
-        "consumer_electricity": OKABE_ITO["orange"],
+        "consumer_electricity": ORANGE_MARK,  # Okabe-Ito orange darkened (its hue)
         "other_heating": OKABE_ITO["reddish_purple"],
-        "industry_machinery": OKABE_ITO["sky_blue"],
+        "industry_machinery": "#4999C6",  # sky blue darkened (its hue)
         "waste": OKABE_ITO["bluish_green"],
-        "agriculture": OKABE_ITO["yellow"],
-        "f_gases": "#7F7F7F",
-        "other": "#B3B3B3",
+        "agriculture": "#908928",  # yellow darkened (its hue): an olive
+        "f_gases": "#666666",
+        "other": "#8C8C8C",
     }
 )
 # Sector keys outside SECTOR_COLOURS get these greys in sorted key order.
-FALLBACK_SECTOR_COLOURS: Final[tuple[str, ...]] = ("#5E5E5E", "#9C9C9C", "#3D3D3D", "#C8C8C8")
+FALLBACK_SECTOR_COLOURS: Final[tuple[str, ...]] = ("#5E5E5E", "#7A7A7A", "#3D3D3D", "#4D4D4D")
 
 TEXT_COLOUR: Final = "#222222"
 MUTED_TEXT: Final = "#555555"
@@ -67,14 +77,6 @@ NEUTRAL: Final = "#8C8C8C"
 DARK_NEUTRAL: Final = "#5E5E5E"
 LIGHT_NEUTRAL: Final = "#C4C4C4"
 BACKGROUND: Final = "#FFFFFF"
-
-# WCAG 2.2 AA minimum contrast: text (1.4.3) and graphical objects such as lines and bars (1.4.11).
-WCAG_TEXT_CONTRAST: Final = 4.5
-WCAG_GRAPHICS_CONTRAST: Final = 3.0
-# Okabe-Ito hues darkened just enough for white paper: vermillion for text (Okabe-Ito's is 3.9:1 on white),
-# orange for lines and points (2.3:1 on white); the light original stays for areas and bands.
-VERMILLION_TEXT: Final = "#BE5400"
-ORANGE_MARK: Final = "#C28600"
 
 # How the report's trajectory chart and the site's indicator charts draw the series they share, so a reader
 # who has learnt one reads the other alike: the history, the trend projection, the required path from the
@@ -171,14 +173,9 @@ def text_on(background: str) -> str:
     raise ValueError(f"text_on: no text colour reaches {WCAG_TEXT_CONTRAST}:1 on {background}")
 
 
-# a subsector's shade of its sector's colour, in its siblings' sorted order: towards black or white by a
-# share (no shade of blue comes near sky blue, industry's colour: a light one is very light)
-SUBSECTOR_SHADES: Final[tuple[tuple[str, float], ...]] = (
-    ("#000000", 0.4),
-    ("#FFFFFF", 0.7),
-    ("#000000", 0.65),
-    ("#FFFFFF", 0.45),
-)
+# a subsector's shade of its sector's colour, in its siblings' sorted order: that colour moved a share of the
+# way to black, never to white (a lighter shade of a sector colour at 3:1 would fall below it on white)
+SUBSECTOR_SHADES: Final[tuple[float, ...]] = (0.45, 0.25, 0.65, 0.8)
 
 
 def _mix(colour: str, towards: str, share: float) -> str:
@@ -204,8 +201,7 @@ def sector_colours(keys: Iterable[str], groups: Mapping[str, str] | None = None)
         if group not in result:  # the sector's own colour is free: its first subsector takes it
             result[siblings.pop(0)] = SECTOR_COLOURS[group]
         for i, key in enumerate(siblings):
-            towards, share = SUBSECTOR_SHADES[i % len(SUBSECTOR_SHADES)]
-            result[key] = _mix(SECTOR_COLOURS[group], towards, share)
+            result[key] = _mix(SECTOR_COLOURS[group], "#000000", SUBSECTOR_SHADES[i % len(SUBSECTOR_SHADES)])
     unknown = sorted(set(keys) - set(result))
     for i, key in enumerate(unknown):
         result[key] = FALLBACK_SECTOR_COLOURS[i % len(FALLBACK_SECTOR_COLOURS)]

@@ -1329,9 +1329,12 @@ def _sits_on(text: dict[str, Any], shape: dict[str, Any]) -> tuple[str, ...] | N
     """The fields whose values must match for a text row to sit on a bar or rect row (None: never)."""
     tenc, senc = text.get("encoding", {}), shape.get("encoding", {})
     tx, ty, sx, sy = (e.get(c, {}).get("field") for e in (tenc, senc) for c in ("x", "y"))
+    align = text["mark"].get("align", "center") if isinstance(text["mark"], dict) else "center"
+    band = senc.get("color", {}).get("field")
+    if mark_type(shape) == "area" and tx == sx and align == "right" and band:
+        return (tx, band)  # a band's name written inwards from its end (a phone's sectors): on that band
     if ty is None or ty != sy:
         return None
-    align = text["mark"].get("align", "center") if isinstance(text["mark"], dict) else "center"
     sx2 = senc.get("x2", {}).get("field")
     at, start, end = (
         tenc.get("x", {}).get("value"),
@@ -1389,7 +1392,7 @@ def text_contrasts(spec: dict[str, Any]) -> list[tuple[str, str, str, float]]:
             label = str(row.get(unit.get("encoding", {}).get("text", {}).get("field", ""), mark.get("text")))
             backgrounds = []
             for shape in all_units:
-                keys = _sits_on(unit, shape) if mark_type(shape) in ("bar", "rect") else None
+                keys = _sits_on(unit, shape) if mark_type(shape) in ("bar", "rect", "area") else None
                 if keys is None:
                     continue
                 shape_colours = _row_colours(spec, shape, ("color", "fill"), _VEGA_MARK)

@@ -373,10 +373,14 @@ def test_a_phone_chart_writes_each_city_and_its_change_above_its_bar_across_the_
     ]
     written = {r["area"]: r["row_label"] for r in phone["datasets"][above["data"]["name"]]}
     table = chart_table(wide, keys=False)
+    # each city's group written after its name (its bar's shade is not the only sign), the home city's none
+    tags = {"home": "", "nordic": " · Nordic", "leader": " · leader"}
+    group_of = {str(peer.name["en"]): peer.group for peer in load_peers()}
     for row in table.iter_rows(named=True):
         lines = written[row["area"]].split("\n")
         assert all(text_width(line) <= phone["width"] for line in lines), lines
-        expected = row["area"] if row["change"] == NOT_AVAILABLE else f"{row['area']} · {row['change']}"
+        named = row["area"] + tags[group_of[row["area"]]]
+        expected = named if row["change"] == NOT_AVAILABLE else f"{named} · {row['change']}"
         assert " ".join(lines) == expected
 
 

@@ -80,7 +80,8 @@ def _html(page: Page) -> str:
 
 def test_the_published_declaration_is_valid_and_names_the_criteria_of_each_exception() -> None:
     found = statement.load_declaration()
-    assert found.compliance == "partial" and found.exceptions
+    # fully compliant with no exceptions left, or partially with each one listed (the charts' two were fixed)
+    assert (found.compliance == "full") == (not found.exceptions)
     assert all(statement.CRITERION.fullmatch(c) for e in found.exceptions for c in e.criteria)
     # the assessment is dated, and the statement was not updated before it was drawn up
     assert found.prepared <= found.updated and found.assessed <= found.updated

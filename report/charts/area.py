@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Final
@@ -41,9 +42,14 @@ from report.theme import ChartMeta
 _BAR_PX: Final = 14  # the narrowest a lone year's column is drawn (px)
 # the phone's layout: the y axis with its title and the padding (px), the plot the rest of a phone's column
 _PHONE_AXIS_PX: Final = 80
-# a legend entry's symbol and the gap to its label, and the gap between two columns (px, Vega's)
-_LEGEND_ENTRY_PX: Final = 23
-_LEGEND_COLUMN_GAP_PX: Final = 10
+_HEIGHT: Final = 320  # the plot's height (px)
+# a band is named at its right end where it is at least this tall there (px): one 11 px line and a gap, so
+# two neighbouring names never overlap; a thinner band is found by its place in the legend, which lists the
+# sectors from the top of the stack down
+_NAMED_BAND_PX: Final = 14
+_BAND_STROKE_PX: Final = 1.0  # the white line between two bands: neighbouring colours need not contrast
+_LINE_PX: Final = 13  # a name's line (11 px text) that a band holds inside it on a phone
+_INSIDE_DX: Final = 4  # px between a name inside its band and the plot's right end
 
 
 @cache
@@ -57,21 +63,50 @@ def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
     return alt.Scale(domain=[label("sector", k, lang) for k in keys], range=[colours[k] for k in keys])
 
 
-def _phone_legend(labelled: Mapping[str, str], names: Sequence[str], width: int) -> alt.Legend:
+def nice_maximum(maximum: float, count: int = 10) -> float:
+    """The top of a linear scale from 0 to maximum made "nice" as Vega makes it (d3's scale.nice with its
+    default 10 ticks): where a stacked chart's y axis ends, so a band's height in px is known here."""
+    if maximum <= 0:
+        return maximum
+    stop, previous = maximum, 0.0
+    for _ in range(10):  # d3 repeats until the step no longer changes
+        raw = stop / count
+        power = math.floor(math.log10(raw))
+        error = raw / 10**power
+        factor = (
+            10
+            if error >= math.sqrt(50)
+            else 5
+            if error >= math.sqrt(10)
+            else 2
+            if error >= math.sqrt(2)
+            else 1
+        )
+        step = factor * 10.0**power
+        if step == previous:
+            break
+        stop, previous = math.ceil(stop / step - 1e-9) * step, step
+    return stop
+
+
+def _band_bounds(sectors: Sequence[str], year_values: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """Each sector's band in one year's stack (sectors from the bottom up): its bottom and top (kt)."""
+    bounds: dict[str, tuple[float, float]] = {}
+    below = 0.0
+    for sector in sectors:
+        bounds[sector] = (below, below + year_values[sector])
+        below += year_values[sector]
+    return bounds
+
+
+def _phone_legend(labelled: Mapping[str, str], width: int) -> alt.Legend:
     """A phone's legend below the plot (width px, where it starts): each sector's name, the labelled ones
-    (name -> "name share") with their share; in two columns (filled downwards) where both fit the plot's
-    width, else one."""
+    (name -> "name share") with their share, in one column in the stack's order (two columns had not kept
+    it: Vega fills a grid of entries in an order of its own)."""
     expr = "datum.label"
     for name, text in labelled.items():
         expr = f"datum.label === {vega_string(name)} ? {vega_string(text)} : {expr}"
-    shown = [labelled.get(name, name) for name in names]
-    half = (len(shown) + 1) // 2
-    columns = (
-        max(text_width(text) for text in shown[:half]),
-        max(text_width(text) for text in shown[half:] or [""]),
-    )
-    fits = sum(columns) + 2 * _LEGEND_ENTRY_PX + _LEGEND_COLUMN_GAP_PX <= width
-    return alt.Legend(orient="bottom", direction="vertical", columns=2 if fits else 1, labelExpr=expr)
+    return alt.Legend(orient="bottom", direction="vertical", columns=1, labelExpr=expr, titleLimit=width)
 
 
 def sector_area(
@@ -79,14 +114,16 @@ def sector_area(
     *,
     meta: ChartMeta,
     lang: str = "fi",
-    label_count: int = 3,
+    label_count: int | None = None,
     provisional_years: Sequence[int] = (),
     phone: bool = False,
 ) -> alt.LayerChart:
-    """Emissions by sector over time as stacked areas, largest sector at the bottom, the largest labelled.
-    phone: the phone's layout (report.phone): the plot as wide as a phone's column leaves beside the y
-    axis, the largest sectors' shares in the legend below it instead of in labels right of the plot (which
-    had left a 150 px plot for 35 years).
+    """Emissions by sector over time as stacked areas, largest sector at the bottom, each band named with
+    its share at its right end where it is tall enough there (label_count: at most that many), the legend
+    listing the sectors from the top of the stack down, a white line between two bands: a band is found
+    without telling its colour (WCAG 1.4.1). phone: the phone's layout (report.phone): the plot as wide as
+    a phone's column leaves beside the y axis, the named bands' shares in the legend below it and their
+    names inside the bands instead of labels right of the plot (which had left a 150 px plot for 35 years).
 
     frame: one row per year and sector —
         year (int), sector (str key; known keys are translated and keep their colour in every chart,
@@ -124,26 +161,28 @@ def sector_area(
     ]
     df = pl.DataFrame(data)
     width = PHONE_COLUMN - _PHONE_AXIS_PX if phone else 560
-    # the largest sectors' shares of the latest year: beside the plot's right end, or on a phone in the legend
+    # every band tall enough at the latest year is named with its share of that year: beside the plot's
+    # right end, or on a phone in the legend and inside the band; label_count: at most that many
+    kt_per_px = nice_maximum(max(totals.values())) / _HEIGHT
     total_latest = totals[latest]
-    shares = {
-        s: values.get((latest, s), 0.0) / total_latest if total_latest else 0.0
-        for s in sectors
-        if order[s] < label_count
-    }
+    named = [
+        s for s in sectors if total_latest and values.get((latest, s), 0.0) >= _NAMED_BAND_PX * kt_per_px
+    ]
     labelled = {
-        label("sector", s, lang): f"{label('sector', s, lang)} {format_percent(share * 100, lang)}"
-        for s, share in shares.items()
-        if share >= 0.04
+        label("sector", s, lang): f"{label('sector', s, lang)} "
+        + format_percent(values.get((latest, s), 0.0) / total_latest * 100, lang)
+        for s in named[: len(named) if label_count is None else label_count]
     }
     x = _x_year(years[0], latest)
+    colours = th.sector_colours(sectors, subsector_groups())
+    # the legend lists the sectors in the stack's order from its top, the largest (the bottom) last
     colour = alt.Color(
         "sector:N",
-        title=t("sector_area.legend_phone", lang, year=latest) if phone else t("label.sector", lang),
-        scale=_sector_scale(sectors, lang),
-        legend=_phone_legend(labelled, [label("sector", s, lang) for s in sectors], width)
+        title=t("sector_area.legend_phone_order", lang, year=latest)
         if phone
-        else alt.Legend(orient="bottom", columns=3),
+        else t("sector_area.legend_order", lang),
+        scale=_sector_scale(sectors[::-1], lang),
+        legend=_phone_legend(labelled, width) if phone else alt.Legend(orient="right", direction="vertical"),
     )
     y_title = t("axis.emissions_kt", lang)
     stacked = {
@@ -160,17 +199,33 @@ def sector_area(
     }
     area = (
         _years(alt.Chart(df.filter(pl.col("run").replace_strict(run_sizes) > 1)))
-        .mark_area(line={"color": "white", "strokeWidth": 0.6})
+        .mark_area(opacity=1, line={"color": "white", "strokeWidth": _BAND_STROKE_PX})
         .encode(detail=alt.Detail("run:N"), **stacked)
     )
-    # right-end labels for the largest sectors, at the middle of their band (a phone's legend has them)
+    # the named bands' names at the middle of their band's right end: right of the plot, or on a phone
+    # inside the band (its name only; its share is in the legend), in a colour readable on the band's
+    # band where its name runs (on a phone: only where the band holds the name's line over all its length)
+    bounds = {y: _band_bounds(sectors, {s: values.get((y, s), 0.0) for s in sectors}) for y in years}
+    px_per_year = width / max(latest - years[0], 1)
     labels = []
-    below = 0.0
     for s in sectors:
-        v = values.get((latest, s), 0.0)
-        if not phone and label("sector", s, lang) in labelled:
-            labels.append({"year": latest, "mid": below + v / 2, "label": labelled[label("sector", s, lang)]})
-        below += v
+        name_ = label("sector", s, lang)
+        if name_ not in labelled:
+            continue
+        low, high = bounds[latest][s]
+        mid = (low + high) / 2
+        if phone:
+            reach = (text_width(name_, bold=True) + _INSIDE_DX) / px_per_year  # years the name spans
+            half_line = _LINE_PX / 2 * kt_per_px
+            if not all(
+                y in bounds and bounds[y][s][0] <= mid - half_line and mid + half_line <= bounds[y][s][1]
+                for y in range(math.floor(latest - reach), latest + 1)
+            ):
+                continue
+        text = name_ if phone else labelled[name_]
+        labels.append(
+            {"year": latest, "sector": name_, "mid": mid, "label": text, "ink": th.text_on(colours[s])}
+        )
     layers: list[alt.Chart] = [area]
     # a year alone between gaps (1990 before 2000): a stacked column a year wide (a readable _BAR_PX at
     # least, on a phone too), drawn into the gap after it, not a sliver or an area of no width
@@ -181,14 +236,25 @@ def sector_area(
         side = -1 if year == latest else 1  # the last year's column is drawn into the gap before it
         layers.append(
             _years(alt.Chart(df.filter(pl.col("year") == year)))
-            .mark_bar(width=alt.ExprRef(bar), xOffset=alt.ExprRef(f"{side} * {bar} / 2"))
+            .mark_bar(
+                width=alt.ExprRef(bar),
+                xOffset=alt.ExprRef(f"{side} * {bar} / 2"),
+                opacity=1,
+                stroke="white",
+                strokeWidth=_BAND_STROKE_PX,
+            )
             .encode(**stacked)
         )
     if labels:
+        written = _years(alt.Chart(pl.DataFrame(labels)))
+        if phone:
+            written = written.mark_text(align="right", dx=-_INSIDE_DX, fontWeight="bold", fontSize=11).encode(
+                color=alt.Color("ink:N", scale=None)
+            )
+        else:
+            written = written.mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
         layers.append(
-            _years(alt.Chart(pl.DataFrame(labels)))
-            .mark_text(align="left", dx=6, fontWeight="bold", fontSize=11)
-            .encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text=alt.Text("label:N"))
+            written.encode(x=x, y=alt.Y("mid:Q", title=y_title, stack=None), text=alt.Text("label:N"))
         )
     gap_rows = _gap_rows({y: totals[y] / 2 for y in years})
     for (first, last), row in zip(_gaps(years), gap_rows, strict=True):
@@ -207,7 +273,7 @@ def sector_area(
                 x_offset=alt.ExprRef(f"{shift} * {bar} / 2"),
             )
         )
-    chart = _layer(layers, meta, lang).properties(width=width, height=320)
+    chart = _layer(layers, meta, lang).properties(width=width, height=_HEIGHT)
     top = sectors[0]
     top_share = values.get((latest, top), 0.0) / total_latest * 100 if total_latest else 0.0
     finding = t(

@@ -54,16 +54,33 @@ PEER_LEFT_OUT_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "a peer the standings do not show"),
     "latest_year": Col("int", "its latest figure's year; null: the source has none", nullable=True),
 }
+# every bar 3:1 or more against white (WCAG 1.4.11; the leaders' light grey was 1.7:1); the group is also
+# written beside each city's name (group_tag), so the shades are not its only sign (WCAG 1.4.1)
 GROUP_COLOURS: Final[Mapping[str, str]] = {
     "home": th.OKABE_ITO["blue"],
-    "nordic": th.NEUTRAL,
-    "leader": th.LIGHT_NEUTRAL,
+    "nordic": th.DARK_NEUTRAL,
+    "leader": th.NEUTRAL,
 }
 # the peer chart's notes under its title wrap at this width
 NOTE_WRAP: Final = 95
 _WIDTH: Final = 420  # the plot's width in px
 _LABEL_DX: Final = 4  # px between a bar's end and its value
 _PHONE_BAR: Final = 14  # a bar's height (px) in the phone's layout, its city and change above it
+
+
+def group_tag(group: str, lang: str) -> str:
+    """The short name of a peer's group written beside its name ("Nordic", "leader"); the home city's is
+    none (its name says it)."""
+    return "" if group == "home" else t(f"peers.group_tag_{group}", lang)
+
+
+def _label_expr(texts: Mapping[str, str]) -> str:
+    """A Vega expression writing each axis label (a key of texts) as its text, any other as it is."""
+    expr = "datum.label"
+    for key, text in texts.items():
+        if text != key:
+            expr = f"datum.label === {vega_string(key)} ? {vega_string(text)} : {expr}"
+    return expr
 
 
 def _ordinal(number: int) -> str:
@@ -221,8 +238,19 @@ def peer_comparison(
         schema_overrides={"rank": pl.Int64},
     )
     order = df.get_column("area").to_list()
+    named_peers = [(str(peers[r["area"]].name[lang]), peers[r["area"]]) for r in rows]  # type: ignore[index]
+    # each city's name with its group's short name ("Oslo · Nordic"), the home city's alone and in bold
+    tagged = {
+        name: " · ".join(filter(None, (name, group_tag(peer.group, lang)))) for name, peer in named_peers
+    }
     width = PHONE_PLOT_WIDTH if phone else _WIDTH
-    y_enc = alt.Y("area:N", sort=order, title=None, axis=None if phone else alt.Undefined)
+    city_axis = alt.Axis(
+        labelExpr=_label_expr(tagged),
+        labelFontWeight=alt.ExprRef(
+            f"datum.label === {vega_string(str(peers[home].name[lang]))} ? 'bold' : 'normal'"  # type: ignore[index]
+        ),
+    )
+    y_enc = alt.Y("area:N", sort=order, title=None, axis=None if phone else city_axis)
     # each bar's value at its end, inside the plot: the x scale leaves room for the widest, measured
     far = max(
         float(r["value"]) * width / (width - _LABEL_DX - 4 - text_width(str(r["label"])))
@@ -269,7 +297,8 @@ def peer_comparison(
     )
     if phone:
         lines = {
-            area: wrap_px(f"{area} · {changed[area]}" if area in changed else area, width) for area in order
+            area: wrap_px(f"{tagged[area]} · {changed[area]}" if area in changed else tagged[area], width)
+            for area in order
         }
         above, step = labels_above(y_enc, "area", lines, mark_px=_PHONE_BAR)
         chart = _layer([bars, labels, above], meta, lang).properties(width=width, height=alt.Step(step))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -24,6 +25,7 @@ from report.charts.common import (
     _unique,
     _year_tip,
     text_width,
+    vega_string,
     wrap_px,
 )
 from report.charts.provisional import provisional_texts
@@ -41,8 +43,10 @@ from report.theme import ChartMeta
 _WIDTH: Final = 480  # the plot's width in px
 _PHONE_WIDTH: Final = 200
 _PHONE_NOTE_PX: Final = 120
+_PHONE_NAMES_PX: Final = 100  # a phone's column of names and groups beside the plot, before it narrows it
 _STEP: Final = 26  # px per row
 _LABEL_DX: Final = 4  # px between a bar's end and its value
+_TAG_LINE_PX: Final = 12  # the line height of a city's name and its group's under it (two in a row's _STEP)
 PER_RESIDENT_FRAME: Final[Mapping[str, Col]] = {
     "area": Col("str", "the area: a key such as 'espoo', a municipality code such as '049', or a name"),
     "year": Col("int", "the calendar year"),
@@ -126,6 +130,15 @@ def per_resident_comparison(
         ]
     )
     median = statistics.median(others.values())
+    # each city's group ("Helsinki" / "capital region"): the bars' shades are not its only sign (WCAG 1.4.1)
+    tags = {
+        label("area", a, lang): t(
+            f"per_resident.group_tag_{'capital' if a in CAPITAL_REGION else 'other'}", lang
+        )
+        for a in ordered
+        if a != hl
+    }
+    area_order = [label("area", a, lang) for a in ordered]
     # one decimal (least_decimals), or more where the ranking needs it: two cities that differ never print
     # the same
     least = max(least_decimals, 1)
@@ -134,7 +147,9 @@ def per_resident_comparison(
     # the x scale leaves room for every value label inside the plot, measured; the median is drawn row by
     # row and left out of a row whose label it would strike through (2,55 / 2,58 … beside the median)
     label_px = {a: text_width(format_number(current[a], lang, places)) for a in ordered}
-    width = _PHONE_WIDTH if phone else _WIDTH
+    # a phone's plot gives up what the widest name or group in the column beside it takes past its share
+    widest = max(text_width(text) for text in [*area_order, *tags.values()])
+    width = _PHONE_WIDTH - max(0, math.ceil(widest - _PHONE_NAMES_PX)) if phone else _WIDTH
     far = max(current[a] * width / (width - _LABEL_DX - 2 - label_px[a]) for a in ordered)
 
     def px(value: float) -> float:
@@ -143,8 +158,19 @@ def per_resident_comparison(
     struck = {
         a for a in ordered if px(current[a]) - 2 <= px(median) <= px(current[a]) + _LABEL_DX + label_px[a] + 2
     }
-    area_order = [label("area", a, lang) for a in ordered]
-    y_enc = alt.Y("area:N", sort=area_order, title=None)
+    # each city's group written under its name; the highlighted city's name alone, in bold
+    expr = "datum.label"
+    for city, tag in tags.items():
+        expr = f"datum.label === {vega_string(city)} ? [datum.label, {vega_string(tag)}] : {expr}"
+    highlighted = f"datum.label === {vega_string(groups['highlight'])}"
+    city_axis = alt.Axis(
+        labelExpr=expr,
+        labelLineHeight=_TAG_LINE_PX,
+        # a label of two lines moved up half a line: the pair centred on its bar
+        labelOffset=alt.ExprRef(f"{highlighted} ? 0 : {-_TAG_LINE_PX / 2}"),
+        labelFontWeight=alt.ExprRef(f"{highlighted} ? 'bold' : 'normal'"),
+    )
+    y_enc = alt.Y("area:N", sort=area_order, title=None, axis=city_axis)
     x_title = t("axis.per_resident", lang)
     group_domain = [groups["highlight"], groups["capital"], groups["other"]]
     bars = (
@@ -162,7 +188,7 @@ def per_resident_comparison(
                 "group:N",
                 title=None,
                 scale=alt.Scale(
-                    domain=group_domain, range=[th.OKABE_ITO["blue"], th.NEUTRAL, th.LIGHT_NEUTRAL]
+                    domain=group_domain, range=[th.OKABE_ITO["blue"], th.DARK_NEUTRAL, th.NEUTRAL]
                 ),
                 legend=alt.Legend(orient="bottom", direction="horizontal"),
             ),
