@@ -35,7 +35,7 @@ from indicators import query
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
 from ingest.catalogue import load_catalogue
-from report import charts, peers, reconcile_chart
+from report import charts, csp, peers, reconcile_chart
 from report import data as rd
 from report.chart_ids import BALANCE_INDICATORS, api_ids
 from report.export import derivation_texts
@@ -1776,6 +1776,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
         _environment()
         .get_template("report.html.j2")
         .render(
+            csp_policy=csp.POLICY_PLACEHOLDER,
             lang=lang,
             title=title,
             kind=period.kind,
@@ -1815,7 +1816,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
         )
     )
     path = folder / HTML_NAME
-    path.write_text(html, encoding="utf-8")
+    path.write_text(csp.with_policy(html), encoding="utf-8")
     timings["html"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - report.started
     return ReportResult(path, results, timings)
