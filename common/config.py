@@ -52,6 +52,15 @@ class Settings(BaseSettings):
         "and alerted by the scheduler's daily health check; 0 turns the check off",
     )
 
+    report_keep_weeks: int = Field(
+        default=26,
+        ge=0,
+        description="Weeks a weekly report is kept whole: the current week's report and those of the N "
+        "weeks before it keep every file; an older week's keeps its page (report.html) and its CSVs, and "
+        "its PNG, SVG and XLSX files (18.2 of a week's 27 MB) are removed, by the weekly report job "
+        "and `kestava report`/`run` (report/retention.py); 0 keeps every file of every report",
+    )
+
     cdp_enabled: bool = Field(
         default=False,
         description="Opt in to the CDP-ICLEI city disclosures (catalogue datasets with enabled_by = "

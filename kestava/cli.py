@@ -658,8 +658,25 @@ def migrate_command() -> None:
     out().print(f"database at {safe_url(url)} is at the newest schema")
 
 
+def prune_old_reports(spare: tuple[str, ...] = ()) -> None:
+    """Remove the heavy files of the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS in the report folder
+    (report.retention) and say what was removed, in one line (nothing when there was nothing to remove)."""
+    from common.config import get_settings
+    from report.retention import prune_reports
+
+    settings = get_settings()
+    try:
+        line = prune_reports(settings.reports, settings.report_keep_weeks, spare=spare).summary()
+    except Exception as error:  # the reports were published: their run stays good, the next prune retries
+        err().print(f"reports: pruning the old weekly reports failed: {error}", markup=False)
+        return
+    if line is not None:
+        out().print(line, markup=False)
+
+
 def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
-    """The weekly report in each language under the `report:weekly` job lock, recorded as one run."""
+    """The weekly report in each language under the `report:weekly` job lock, recorded as one run; then
+    the weekly reports past KESTAVA_REPORT_KEEP_WEEKS lose their heavy files (prune_old_reports)."""
     from report.weekly import write_weekly_reports
 
     engine = writing_database()
@@ -667,6 +684,7 @@ def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:
         with job_locked(engine, "report:weekly", "report:weekly") as lock, recorded(engine, "report:weekly"):
             for lang, path in write_weekly_reports(engine, langs, renderer=renderer, lock=lock).items():
                 out().print(f"report ({lang}): {path}", markup=False)
+            prune_old_reports()
     finally:
         engine.dispose()
 
@@ -716,7 +734,10 @@ def report_command(
         typer.Option("--out", help="Output folder (default: KESTAVA_REPORT_DIR, data/reports)."),
     ] = None,
 ) -> None:
-    """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV."""
+    """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV.
+
+    Then, in the report folder, the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS weeks (26) keep
+    their page and CSVs only: their PNG, SVG and XLSX files are removed (one line says so; 0 keeps all)."""
     from report import weekly
 
     check_lang(lang)
@@ -737,6 +758,8 @@ def report_command(
     try:
         with job_locked(engine, job, job) as lock, recorded(engine, job):
             out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
+            if out_dir is None:  # the report folder (not one given with --out): its old weeks pruned
+                prune_old_reports(spare=(period.key,))
     finally:
         engine.dispose()
 
@@ -776,7 +799,9 @@ def site_command(
         engine.dispose()
     typer.echo(
         f"site: {result.pages} pages in {out}; {len(result.written)} files written, {result.kept} unchanged; "
-        f"{result.charts_drawn} charts drawn, {result.charts_kept} kept; {result.seconds:.1f} s"
+        f"{result.charts_drawn} charts drawn, {result.charts_kept} kept; reports archive: "
+        f"{result.archive_linked} folders new or changed, {result.archive_kept} unchanged; "
+        f"{result.seconds:.1f} s"
     )
     if serve:
         serve_site(out, port)

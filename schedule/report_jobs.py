@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import date
 
+from common.config import get_settings
 from kestava.alerts import check_run
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
@@ -14,8 +16,30 @@ from schedule.runtime import Runtime, _today, current_runtime
 from schedule.site_job import run_site
 from storage.locks import HeldLock
 
+log = logging.getLogger("scheduler")
 
-def _run_report(runtime: Runtime, job: str, work: Callable[[HeldLock], object]) -> str:
+
+def prune_old_reports() -> None:
+    """After a weekly report: the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS keep their page and
+    CSVs only (report.retention), logged in one line; a failure is logged, the report's run stays good (the
+    next week's job tries again)."""
+    from report.retention import prune_reports
+
+    settings = get_settings()
+    try:
+        result = prune_reports(settings.reports, settings.report_keep_weeks, today=_today())
+    except Exception as error:  # never the report's failure: it was published
+        log.error("reports: pruning the old weekly reports failed: %s", error, extra={"job": "report:weekly"})
+        return
+    line = result.summary()
+    if line is not None:
+        level = logging.WARNING if result.failed or result.skipped else logging.INFO
+        log.log(level, line, extra={"job": "report:weekly"})
+
+
+def _run_report(
+    runtime: Runtime, job: str, work: Callable[[HeldLock], object], *, prune: bool = False
+) -> str:
     def body() -> str:
         started = time.monotonic()
         run_compute(runtime, site=False)  # the report reflects every change loaded so far
@@ -24,6 +48,8 @@ def _run_report(runtime: Runtime, job: str, work: Callable[[HeldLock], object]) 
             return _record_busy(runtime, job, why or "busy", started)
         with lock:
             outcome, error = _run_recorded(runtime, job, lambda: work(held))
+            if prune and outcome == "success":
+                prune_old_reports()  # under the report's lock, before the site links the archive
         _log_job(job, outcome, time.monotonic() - started, trigger=runtime.trigger, error=error)
         check_run(runtime.alerter, job, outcome, error)
         if outcome == "success":
@@ -37,7 +63,10 @@ def run_weekly_report_job(lang: str = ALL_LANGS) -> str:
     """Scheduled job: the weekly report (after any pending compute)."""
     runtime = current_runtime()
     return _run_report(
-        runtime, "report:weekly", lambda held: runtime.runners.weekly_report(runtime.engine, lang, lock=held)
+        runtime,
+        "report:weekly",
+        lambda held: runtime.runners.weekly_report(runtime.engine, lang, lock=held),
+        prune=True,
     )
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -67,6 +68,10 @@ class SiteResult:
     kept: int = 0
     charts_drawn: int = 0
     charts_kept: int = 0
+    # the reports archive: report folders linked from the report folder (new, or changed: made again, or
+    # pruned), and those linked from the previous build without looking into the report folder
+    archive_linked: int = 0
+    archive_kept: int = 0
     seconds: float = 0.0
 
 
@@ -108,6 +113,10 @@ class _Writer:
         self.folder, self.previous, self.result = folder, previous, result
         self.before: dict[str, str] = recorded.get("files", {})
         self.files: dict[str, str] = {}
+        # the files whose bytes are new to the disk in this build (written, or linked from a report
+        # folder): synced before the build is published (_sync); a file linked from the previous build was
+        # synced by the build that wrote it
+        self.fresh: list[str] = []
 
     def keep(self, path: str) -> bool:
         """Link the previous build's file at path into the new build; False if it has none."""
@@ -123,6 +132,41 @@ class _Writer:
         self.result.kept += 1
         return True
 
+    def keep_folder(self, prefix: str, names: Sequence[str]) -> bool:
+        """Link the previous build's files prefix/<name> into the new build, one folder made once and no
+        file looked at; False (nothing linked) if the previous build lacks any of them."""
+        if self.previous is None or any(f"{prefix}/{name}" not in self.before for name in names):
+            return False
+        # plain strings: a year's archive is some 10,000 files, linked on every build
+        source, target = f"{self.previous}/{prefix}", f"{self.folder}/{prefix}"
+        Path(target).mkdir(parents=True, exist_ok=True)
+        try:
+            for name in names:
+                if "/" in name:
+                    Path(f"{target}/{name}").parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(f"{source}/{name}", f"{target}/{name}", follow_symlinks=False)
+                except FileNotFoundError:
+                    raise
+                except OSError:  # no hard links here: a copy
+                    shutil.copy2(f"{source}/{name}", f"{target}/{name}")
+        except FileNotFoundError:  # the previous build lost one: the caller links the folder anew
+            shutil.rmtree(self.folder / prefix, ignore_errors=True)
+            return False
+        for name in names:
+            self.files[f"{prefix}/{name}"] = self.before[f"{prefix}/{name}"]
+        self.result.kept += len(names)
+        return True
+
+    def drop(self, prefix: str) -> None:
+        """Forget every file under prefix/ and delete them from the new build (a folder to link again)."""
+        gone = {path for path in self.files if path.startswith(f"{prefix}/")}
+        for path in gone:
+            del self.files[path]
+        self.result.written = [path for path in self.result.written if path not in gone]
+        self.fresh = [path for path in self.fresh if path not in gone]
+        shutil.rmtree(self.folder / prefix, ignore_errors=True)
+
     def link(self, path: str, source: Path) -> None:
         """Put the file `source` at path: a hard link to it, or a copy when it is on another file system."""
         with source.open("rb") as handle:
@@ -136,6 +180,7 @@ class _Writer:
         _link_or_copy(source, target)
         self.files[path] = digest
         self.result.written.append(path)
+        self.fresh.append(path)
 
     def place(self, path: str) -> Path:
         """Where to write the file at path oneself (a workbook, a CSV written by polars); then placed()."""
@@ -147,6 +192,7 @@ class _Writer:
         """Record the file written at place(path)."""
         self.files[path] = _sha((self.folder / path).read_bytes())
         self.result.written.append(path)
+        self.fresh.append(path)
 
     def write(self, path: str, data: bytes) -> None:
         digest = _sha(data)
@@ -161,6 +207,7 @@ class _Writer:
         target.write_bytes(data)
         self.files[path] = digest
         self.result.written.append(path)
+        self.fresh.append(path)
 
 
 def _translate(key: str, lang: str, **values: object) -> str:
@@ -305,26 +352,134 @@ def _report_source_key(file: Path) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _report_folder_key(folder: Path, lang: str, root: Path) -> str | None:
+    """What identifies a published report folder's files without looking into it: a digest of the version
+    folder its link points to (common.atomic: <period>/<lang> links to <period>/.<lang>.<token>/), its
+    path, inode and modification time. A report is written once into a version folder of its own and never
+    changed in place; written again, or pruned (report.retention), it is a new version folder. None for a
+    folder not in that layout (a plain folder, a link elsewhere): its files are compared one by one.
+    `root`: the report folder resolved (the key names the version folder by its real path)."""
+    try:
+        if not folder.is_symlink():
+            return None
+        target = folder.readlink()
+        if len(target.parts) != 1 or not target.name.startswith(f".{lang}."):
+            return None
+        version = folder.parent / target
+        found = version.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode):
+        return None
+    real = f"{root}/{folder.parent.name}/{target}"
+    key = f"{real}|{found.st_dev}:{found.st_ino}|{found.st_mtime_ns}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _report_files(source: Path) -> list[tuple[str, Path]]:
+    """Every file of a report folder, by its path relative to the folder."""
+    return [
+        (file.relative_to(source).as_posix(), file) for file in sorted(source.rglob("*")) if file.is_file()
+    ]
+
+
+@dataclass
+class _Archive:
+    """What the manifest records of the reports archive: per folder in the version-folder layout its key and
+    file names; per file of any other folder its source key (_report_source_key)."""
+
+    folders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
 def _link_reports(
     reports: Sequence[content.ArchivedReport], report_root: Path, writer: _Writer, recorded: dict[str, Any]
-) -> dict[str, str]:
+) -> _Archive:
     """The reports archive: every report folder's files under reports/<period>/<lang>/, hard-linked from
     the report folder (copied when it is on another file system), so that the archive takes no space twice.
-    A file the previous build linked from the same source (same path, inode, size and time) is linked from
-    that build without being read again. Returns the source key of every file (for the manifest)."""
-    before: dict[str, str] = recorded.get("report_sources", {})
-    sources: dict[str, str] = {}
+
+    A folder whose version folder (_report_folder_key) is the one the previous build linked is linked from
+    that build as a whole, by the file names the manifest lists, without looking into the report folder;
+    only a new or changed folder (a new week, a report made again, a pruned week) is looked into. There,
+    and in a folder of another layout, a file the previous build linked from the same source (same path,
+    inode, size and time) is linked from that build without being read again; any other is read (its
+    digest) and linked from the report folder."""
+    folders_before: dict[str, dict[str, Any]] = recorded.get("report_folders", {})
+    sources_before: dict[str, str] = recorded.get("report_sources", {})
+    archive = _Archive()
+    root = report_root.resolve()
     for report in reports:
-        source = (report_root / report.period / report.lang).resolve()
-        for file in sorted(source.rglob("*")):
-            if not file.is_file():
+        prefix = f"reports/{report.period}/{report.lang}"
+        folder = report_root / report.period / report.lang
+        for attempt in range(3):
+            key = _report_folder_key(folder, report.lang, root)
+            was = folders_before.get(prefix)
+            if (
+                key is not None
+                and was is not None
+                and was.get("key") == key
+                and writer.keep_folder(prefix, was["files"])
+            ):
+                archive.folders[prefix] = was
+                writer.result.archive_kept += 1
+                break
+            source = folder.resolve()  # as the key's version folder, or a plain folder
+            names = []
+            try:
+                for name, file in _report_files(source):
+                    relative = f"{prefix}/{name}"
+                    file_key = _report_source_key(file)
+                    if key is None:  # compared file by file next time too
+                        archive.sources[relative] = file_key
+                    names.append(name)
+                    if sources_before.get(relative) == file_key and writer.keep(relative):
+                        continue
+                    writer.link(relative, file)
+            except FileNotFoundError:  # replaced meanwhile (made again, pruned): link the new one
+                writer.drop(prefix)
+                for relative in [r for r in archive.sources if r.startswith(f"{prefix}/")]:
+                    del archive.sources[relative]
+                if attempt == 2:
+                    raise
                 continue
-            relative = f"reports/{report.period}/{report.lang}/{file.relative_to(source).as_posix()}"
-            sources[relative] = key = _report_source_key(file)
-            if before.get(relative) == key and writer.keep(relative):
-                continue
-            writer.link(relative, file)
-    return sources
+            if key is not None:
+                archive.folders[prefix] = {"key": key, "files": names}
+            writer.result.archive_linked += 1
+            break
+    return archive
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync(folder: Path, writer: _Writer) -> None:
+    """Flush the new build to disk before it is published: every file whose bytes are new (written, or
+    linked from a report folder) and every folder (their entries, the links to the previous build's files
+    among them), deepest first. The files linked from the previous build are not synced again: that
+    build synced them (common.atomic's publish_directory(durable=True) syncs every file: 8,848 fsync calls
+    of a rebuild with a year's reports archive, each a write barrier of the disk, against 229 here;
+    bench/bench_site_archive.py)."""
+    if os.name != "posix":  # pragma: no cover - folders cannot be opened elsewhere
+        return
+    for name in [*writer.fresh, MANIFEST]:
+        fd = os.open(folder / name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    folders = {folder}
+    for name in writer.files:
+        parent = (folder / name).parent
+        while parent not in folders:
+            folders.add(parent)
+            parent = parent.parent
+    for path in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        _fsync_dir(path)
 
 
 # what the pages are made with besides the data: a change to any of these makes every page anew
@@ -441,7 +596,9 @@ def build_site(
     own_renderer = renderer is None
     drawer = renderer or Renderer()
     try:
-        with publish_directory(out) as folder:
+        # durable=False: the build syncs what is new in it itself (_sync), then the folder the site's
+        # link is in once it is switched
+        with publish_directory(out, durable=False) as folder:
             writer = _Writer(folder, previous, recorded, result)
             charts_before: dict[str, str] = recorded.get("charts", {})
             charts_now: dict[str, str] = {}
@@ -505,9 +662,9 @@ def build_site(
                 .encode("utf-8"),
             )
             download_inputs = _downloads(data, ids, writer, recorded, code, langs)
-            report_sources = {}
+            archive = _Archive()
             if report_root is not None:
-                report_sources = _link_reports(reports, report_root, writer, recorded)
+                archive = _link_reports(reports, report_root, writer, recorded)
             for path, future in pending:
                 svg = future.result().svg
                 writer.write(path, svg.encode("utf-8"))
@@ -519,11 +676,15 @@ def build_site(
                 "inputs": inputs,
                 "page_files": page_files,
                 "download_inputs": download_inputs,
-                "report_sources": report_sources,
+                "report_folders": archive.folders,
+                "report_sources": archive.sources,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+            _sync(folder, writer)
             if lock is not None:
                 lock.confirm(engine)  # last: raised here, the build is deleted and the previous site stays
+        if os.name == "posix":
+            _fsync_dir(out.parent)  # the switch of the site's link to the new build
     finally:
         if own_renderer:
             drawer.__exit__(None, None, None)
