@@ -17,6 +17,8 @@ Both are recursive CTEs (SQLite and PostgreSQL alike); the index names are stora
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import CTE, ColumnElement, func, select
 
 from storage import schema
@@ -24,10 +26,14 @@ from storage import schema
 __all__ = ["dataset_ids", "newest_run_ids"]
 
 
-def newest_run_ids(name: str, *, not_outcome: str | None = None) -> CTE:
-    """A CTE (column `id`) of each job's newest run id, of the runs whose outcome is not not_outcome when
-    given (a job with no such run has none); one row has a null id (where the walk ended): select
-    `id IS NOT NULL`, or use it in `IN`. The same ids as `SELECT max(id) … GROUP BY job`."""
+def newest_run_ids(
+    name: str, *, not_outcome: str | None = None, outcomes: Sequence[str] | None = None
+) -> CTE:
+    """A CTE (column `id`) of each job's newest run id, of the runs whose outcome is not not_outcome and is
+    one of outcomes, when given (a job with no such run has none); one row has a null id (where the walk
+    ended): select `id IS NOT NULL`, or use it in `IN`. The same ids as `SELECT max(id) FROM job_run WHERE
+    <those outcome conditions> GROUP BY job`; each step reads the index's entries of one job from its newest
+    until one has such an outcome (the outcome is in the index: no row is read for it)."""
 
     def newest_below(job: ColumnElement[str] | None) -> ColumnElement[int]:
         run = schema.job_run.alias(f"{name}_run")
@@ -36,6 +42,8 @@ def newest_run_ids(name: str, *, not_outcome: str | None = None) -> CTE:
             query = query.where(run.c.job < job)
         if not_outcome is not None:
             query = query.where(run.c.outcome != not_outcome)
+        if outcomes is not None:
+            query = query.where(run.c.outcome.in_(outcomes))
         # (job DESC, id DESC): the index's own order, read from its end; not `job = …` (an equality would
         # leave id alone to order by, which PostgreSQL may then take from the primary key)
         return query.order_by(run.c.job.desc(), run.c.id.desc()).limit(1).scalar_subquery()

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 
 from ingest.catalogue import load_catalogue
 from kestava import status
 from kestava.status import PROBLEM_OUTCOMES, status_report
 from storage import read, schema
 from storage.engine import alembic_config, create_db_engine, migrate
+from storage.newest_runs import dataset_ids, newest_run_ids
 
 # the synthetic history of the benchmark (bench/job_history.py): the scheduler's jobs on their cadences
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -116,6 +117,30 @@ def test_status_reads_the_same_newest_runs_as_reading_every_run(
     assert jobs["ingest:new_source"].last_outcome is None and jobs["ingest:new_source"].busy_since is not None
     assert jobs["report:half"].last_outcome == "running" and jobs["report:half"].hung
     assert jobs["ingest:retired_source"].retired and jobs["ingest:retired_source"].last_outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("not_outcome", "outcomes"),
+    [(None, None), ("busy", None), (None, ("success", "unchanged", "failed")), (None, ("nothing",))],
+    ids=["any", "not-busy", "decisive", "none"],
+)
+def test_the_walk_finds_the_ids_a_group_by_over_every_run_finds(
+    engine: Engine, history: list[dict[str, Any]], not_outcome: str | None, outcomes: tuple[str, ...] | None
+) -> None:
+    """newest_run_ids is `max(id) … GROUP BY job` (kestava.alerts' failing jobs read the last of
+    outcomes)."""
+    run = schema.job_run
+    conditions = [run.c.outcome != not_outcome] if not_outcome else []
+    conditions += [run.c.outcome.in_(outcomes)] if outcomes else []
+    walk = newest_run_ids("walk", not_outcome=not_outcome, outcomes=outcomes)
+    with engine.connect() as conn:
+        grouped = set(
+            conn.execute(select(func.max(run.c.id)).where(*conditions).group_by(run.c.job)).scalars()
+        )
+        walked = set(conn.execute(select(walk.c.id).where(walk.c.id.is_not(None))).scalars())
+        datasets = list(conn.execute(select(dataset_ids("ds").c.dataset_id)).scalars())
+    assert walked == grouped and (len(walked) > 20 or outcomes == ("nothing",))
+    assert datasets == [*sorted({r["dataset_id"] for r in history if r["dataset_id"]}), None]
 
 
 def test_problem_runs_of_a_period_are_those_of_every_run(
