@@ -7,7 +7,8 @@ On a synthetic job_run of --years of the scheduler's history (bench/job_history.
 five years), per backend, in interleaved pairs (after, before, after, before, …):
 
 - `kestava status`'s status_report (in the process, as the command calls it, the disks left out; the
-  freshness cache emptied before each call, as in a new `kestava status` process);
+  freshness cache emptied before each call, as in a new `kestava status` process), and of it status' own
+  reads (freshness' rows, whose reads ingest/freshness.py makes, read once beforehand);
 - the health check's reads of job_run: freshness (alert_late_sources), the failing jobs
   (alert_failing_jobs, its alerts skipped) and the datasets compute must catch up (pending_datasets);
 - the weekly report's failed and rejected runs of the last week (storage.read.problem_runs).
@@ -126,6 +127,28 @@ def status_side(module: ModuleType, engine: Engine) -> Callable[[], dict[str, An
     return run
 
 
+def own_reads_side(module: ModuleType, engine: Engine) -> Callable[[], dict[str, Any]]:
+    """status_report with freshness' rows read once beforehand (ingest.freshness, whose reads this change
+    left as they were): status' own reads of job_run and indicator_state."""
+    catalogue = load_catalogue()
+    freshness._STORED.pop(engine, None)
+    rows = freshness.freshness_rows(engine, catalogue, TODAY, status.used_areas())
+
+    def run() -> dict[str, Any]:
+        names = module.__dict__
+        kept = names["freshness_rows"]
+        names["freshness_rows"] = lambda *args, **kwargs: rows
+        try:
+            report = module.status_report(
+                engine, catalogue, TODAY, now=NOW, job_time_limit_min=360.0, disks=()
+            )
+        finally:
+            names["freshness_rows"] = kept
+        return dict(report.to_dict())
+
+    return run
+
+
 def health_side(engine: Engine) -> Callable[[], tuple[Any, ...]]:
     catalogue = load_catalogue()
     areas = status.used_areas()
@@ -210,6 +233,10 @@ def main() -> None:
                 "kestava status (status_report)": (
                     status_side(status, after),
                     status_side(before_status, before),
+                ),
+                "  of which status' own reads (freshness read beforehand)": (
+                    own_reads_side(status, after),
+                    own_reads_side(before_status, before),
                 ),
                 "health check reads": (health_side(after), health_side(before)),
                 "problem_runs, one week": (problem_side(after), problem_side(before)),
