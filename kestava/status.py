@@ -342,8 +342,9 @@ def status_report(
         ran = {row[1]: row[0] for row in rows}  # job: the id of its last run that was not busy
         busy: dict[str, tuple[datetime, str | None]] = {}
         for job, error in conn.execute(_BUSY_NOW):  # jobs whose newest run found its lock held
-            first = conn.execute(_BUSY_SINCE, {"job": job, "ran": ran.get(job, 0)}).scalar_one()
-            busy[job] = (first, error)
+            first = conn.execute(_BUSY_SINCE, {"job": job, "ran": ran.get(job, 0)}).scalar()
+            if first is not None:
+                busy[job] = (first, error)
         state = schema.indicator_state
         unfinished = conn.execute(
             select(state.c.indicator_id, state.c.input_hash, state.c.computed_at, state.c.error)

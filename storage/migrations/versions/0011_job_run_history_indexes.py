@@ -2,7 +2,8 @@
 
 `kestava status` and the scheduler's daily health check read each job's and each dataset's newest runs,
 and the weekly report the failed and rejected runs of its week: with only the index on job, each read
-scanned every run ever recorded (27 ms at one year of the scheduler's history on SQLite, 95 ms at five).
+scanned every run ever recorded (the months-of-operation audit: status 27 ms at one year of the
+scheduler's history on SQLite, 95 ms at five; bench/bench_job_history.py measures them).
 ix_job_run_job (job) becomes (job, id, outcome): on SQLite the same order (its rowid is id), on PostgreSQL
 the order storage.newest_runs walks; (dataset_id, outcome, finished_at, job) serves the per-dataset reads
 from the index alone, and (started_at) the reads of a period. No row changes.
