@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import sys
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,19 +45,23 @@ class LogFileError(KestavaError):
     """The log file cannot be opened for writing: says which file, why, and the setting that named it."""
 
 
-class _LogFile(logging.handlers.WatchedFileHandler):
-    """The log file's handler: appends, and opens the file again when it was moved or deleted since the
-    last line (logrotate's rename, without copytruncate nor a signal to the process)."""
-
-
 def open_log_file(path: Path) -> logging.Handler:
     """A handler appending to path (UTF-8), opened now: a path that cannot be written raises LogFileError
-    naming the file and the setting, before anything runs."""
+    naming the file and the setting, before anything runs. It is the standard library's
+    WatchedFileHandler: before each line it checks that path is still the file it has open, and opens it
+    again when it was moved or deleted (logrotate's rename: no copytruncate nor signal needed)."""
+    import logging.handlers  # (here: a command without a log file does not import it)
+
     try:
-        return _LogFile(path, encoding="utf-8")
+        handler = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
     except OSError as error:
         why = error.strerror or str(error)
         raise LogFileError(f"cannot write the log file {path} ({LOG_FILE_SETTING}): {why}") from None
+    _OPENED.add(handler)
+    return handler
+
+
+_OPENED: weakref.WeakSet[logging.Handler] = weakref.WeakSet()  # the log files open_log_file opened
 
 
 def configure_logging(
@@ -78,7 +82,7 @@ def configure_logging(
         )
     root = logging.getLogger()
     for old in root.handlers:
-        if isinstance(old, _LogFile):
+        if old in _OPENED:
             old.close()
     root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if verbose else logging.INFO if json_lines else logging.WARNING)

@@ -184,3 +184,12 @@ def test_the_scheduler_refuses_to_start_with_a_log_file_it_cannot_write(tmp_path
         assert "the scheduler cannot start" in error and f"cannot write the log file {bad}" in error
         assert "KESTAVA_LOG_FILE" in error and "No such file or directory" in error
         assert not (tmp_path / "k.sqlite3").exists()  # refused before the database was opened
+
+
+def test_setting_logging_up_again_closes_the_log_file_it_had_opened(tmp_path: Path) -> None:
+    """The scheduler sets up logging twice at start (the catalogue's secrets): the first file is closed."""
+    setup_logging(json_lines=False, verbose=False, secrets=[], log_file=tmp_path / "a.log")
+    (first,) = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    setup_logging(json_lines=False, verbose=False, secrets=[SECRET], log_file=tmp_path / "a.log")
+    (second,) = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    assert first is not second and first.stream is None and second.stream is not None
