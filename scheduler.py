@@ -64,6 +64,7 @@ import typer
 from rich.console import Console
 
 from common.config import get_settings
+from common.logs import LOG_FILE_ENV
 from ingest.catalogue import CATALOGUE_PATH, load_catalogue
 from kestava.alerts import AlertSettings, secret_values, url_password
 from schedule.alert_ledger import AlertLedger, ledger_path
@@ -171,6 +172,14 @@ def main(
     ] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines to stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            envvar=LOG_FILE_ENV,
+            help="Also append the log to this file, secrets masked (reopened when logrotate moves it).",
+        ),
+    ] = None,
     catalogue_path: Annotated[
         Path | None, typer.Option("--catalogue", help="Another catalogue.toml (default: the bundled one).")
     ] = None,
@@ -198,6 +207,9 @@ def main(
     where = catalogue_path.resolve() if catalogue_path else CATALOGUE_PATH
     runtime: Runtime | None = None
     try:
+        if log_file is not None:  # then in the file too, from the first line on (a bad path: refused)
+            with step("invalid log file", secrets):
+                setup_logging(json_lines=log_json, verbose=verbose, secrets=secrets, log_file=log_file)
         with step("invalid settings (environment variables)", secrets, env_prefix="KESTAVA_"):
             url = database_url or get_settings().resolved_database_url()
             AlertSettings()
@@ -205,7 +217,9 @@ def main(
             catalogue = load_catalogue(where)
         extra_names = [d.secret_env for d in catalogue.datasets.values() if d.secret_env]
         secrets = [*secret_values(extra_names=extra_names), *url_password(url)]
-        setup_logging(json_lines=log_json, verbose=verbose, secrets=secrets)  # the catalogue's secrets too
+        setup_logging(  # the catalogue's secrets too (the log file opened once more: it was writable)
+            json_lines=log_json, verbose=verbose, secrets=secrets, log_file=log_file
+        )
         runtime = open_runtime(
             lambda: build_runtime(
                 url,

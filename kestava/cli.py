@@ -238,12 +238,20 @@ def main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log debug detail; print the traceback of an error.")
     ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            envvar="KESTAVA_LOG_FILE",
+            help="Also append the log to this file (reopened when logrotate moves it).",
+        ),
+    ] = None,
 ) -> None:
     """Kestävä Espoo tracker: data from HSY, Syke, Statistics Finland, Eurostat and Fingrid."""
     from common.logs import configure_logging
 
     VERBOSE["on"] = verbose
-    configure_logging(json_lines=log_json, verbose=verbose)
+    configure_logging(json_lines=log_json, verbose=verbose, log_file=log_file)  # LogFileError: exit 2
 
 
 def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:

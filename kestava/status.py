@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import Engine, column, func, inspect, select, table
+from sqlalchemy import ColumnElement, Engine, Select, bindparam, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
@@ -27,6 +27,7 @@ from ingest.freshness import freshness_rows
 from kestava.fitted_table import FittedColumn, fitted_table
 from storage import schema
 from storage.engine import open_existing_database, safe_url
+from storage.newest_runs import dataset_ids, newest_run_ids
 
 __all__ = [
     "JOBSTORE_TABLE",
@@ -319,45 +320,31 @@ def status_report(
     hung_before = now.astimezone(UTC).replace(tzinfo=None) - timedelta(
         minutes=limit
     )  # a run started before and still running
-    run = schema.job_run
     fresh = {row["dataset"]: row for row in freshness_rows(engine, catalogue, today, used_areas())}
     stored = scheduled_runs(engine)
     next_runs = stored or {}
     with engine.connect() as conn:
-        last_success = dict(
-            conn.execute(
-                select(run.c.dataset_id, func.max(run.c.finished_at))
-                .where(run.c.job.like("ingest:%"), run.c.outcome.in_(("success", "unchanged")))
-                .group_by(run.c.dataset_id)
-            ).all()
-        )
-        failures = conn.execute(
-            select(run.c.dataset_id, run.c.finished_at, run.c.error)
-            .where(run.c.job.like("ingest:%"), run.c.outcome.in_(PROBLEM_OUTCOMES))
-            .order_by(run.c.id)
-        ).all()
-        latest_ids = select(func.max(run.c.id)).where(run.c.outcome != "busy").group_by(run.c.job)
-        latest = [
-            _interrupted(*row)
-            for row in conn.execute(
-                select(
-                    run.c.job,
-                    run.c.outcome,
-                    run.c.started_at,
-                    run.c.finished_at,
-                    run.c.error,
-                    run.c.host,
-                    run.c.pid,
-                )
-                .where(run.c.id.in_(latest_ids))
-                .order_by(run.c.job)
-            )
-        ]
-        since = {job: (first, last) for job, first, last in conn.execute(_BUSY_SINCE) if first is not None}
-        lasts = [last for _, last in since.values()]
-        found = conn.execute(select(run.c.id, run.c.error).where(run.c.id.in_(lasts))).all() if since else []
-        errors: dict[int, str | None] = dict(found)
-        busy = {job: (first, errors.get(last)) for job, (first, last) in since.items()}
+        # per dataset its last success (success or unchanged) and last failure (failed or rejected) of an
+        # ingest, and per job its last run that was not busy, with the busy runs after it: each read one
+        # index probe per dataset or job (storage.newest_runs), however many runs the history holds
+        last_success: dict[str, datetime | None] = {}
+        failed_ids: dict[int, str] = {}  # the id of each dataset's last failed or rejected ingest run
+        for dataset, success, unchanged, failed_id in conn.execute(_PER_DATASET):
+            last_success[dataset] = max((t for t in (success, unchanged) if t is not None), default=None)
+            if failed_id is not None:
+                failed_ids[failed_id] = dataset
+        last_failure = {
+            failed_ids[run_id]: (finished_at, error)
+            for run_id, finished_at, error in conn.execute(_RUNS_ENDED, {"ids": list(failed_ids)})
+        }
+        rows = conn.execute(_LATEST).all()
+        latest = [_interrupted(*row[1:]) for row in rows]
+        ran = {row[1]: row[0] for row in rows}  # job: the id of its last run that was not busy
+        busy: dict[str, tuple[datetime, str | None]] = {}
+        for job, error in conn.execute(_BUSY_NOW):  # jobs whose newest run found its lock held
+            first = conn.execute(_BUSY_SINCE, {"job": job, "ran": ran.get(job, 0)}).scalar()
+            if first is not None:
+                busy[job] = (first, error)
         state = schema.indicator_state
         unfinished = conn.execute(
             select(state.c.indicator_id, state.c.input_hash, state.c.computed_at, state.c.error)
@@ -375,7 +362,6 @@ def status_report(
         for indicator, mark, at, error in unfinished
         if mark == WAITING_HASH
     )
-    last_failure = {dataset: (finished, error) for dataset, finished, error in failures}
     datasets = []
     for spec in catalogue.datasets.values():
         row = fresh.get(spec.id, {})
@@ -433,16 +419,77 @@ def status_report(
 
 
 _run = schema.job_run
-_last_ran = (  # per job, its last run that was not busy
-    select(_run.c.job, func.max(_run.c.id).label("id")).where(_run.c.outcome != "busy").group_by(_run.c.job)
-).subquery("last_ran")
-# per job, its busy runs after its last run that was not busy: when the first started, the last one's id
-# (two scans of job_run, whatever its size: no correlated subquery per busy run)
-_BUSY_SINCE = (
-    select(_run.c.job, func.min(_run.c.started_at), func.max(_run.c.id))
-    .select_from(_run.outerjoin(_last_ran, _last_ran.c.job == _run.c.job))
-    .where(_run.c.outcome == "busy", _run.c.id > func.coalesce(_last_ran.c.id, 0))
+# per job its last run that was not busy (its id first), by job
+_ran = newest_run_ids("ran", not_outcome="busy")
+_LATEST = (
+    select(_run.c.id, _run.c.job, _run.c.outcome, _run.c.started_at, _run.c.finished_at, _run.c.error)
+    .add_columns(_run.c.host, _run.c.pid)
+    .where(_run.c.id.in_(select(_ran.c.id)))
+    .order_by(_run.c.job)
+)
+# the jobs whose newest run was busy, and its error (naming the holder); then per such job, when the first
+# of its busy runs after its last run that was not busy started (all its runs after that one are busy)
+_newest = newest_run_ids("newest")
+_BUSY_NOW = select(_run.c.job, _run.c.error).where(
+    _run.c.id.in_(select(_newest.c.id)), _run.c.outcome == "busy"
+)
+_BUSY_SINCE = (  # one group: not min() alone, which PostgreSQL may read along the index of started_at
+    select(func.min(_run.c.started_at))
+    .where(_run.c.job == bindparam("job"), _run.c.id > bindparam("ran"))
     .group_by(_run.c.job)
+)
+
+
+def _newest_finished(dataset: ColumnElement[str], outcome: str) -> ColumnElement[datetime]:
+    """When the dataset's ingest run of outcome that finished last finished (null: none did)."""
+    run = _run.alias(f"{outcome}_run")
+    return (
+        select(run.c.finished_at)
+        .where(
+            run.c.dataset_id == dataset,
+            run.c.outcome == outcome,
+            run.c.finished_at.is_not(None),
+            run.c.job.like("ingest:%"),
+        )
+        .order_by(run.c.finished_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _per_dataset() -> Select[Any]:
+    """Per dataset_id of job_run: its ingests' last finish of a success and of an unchanged run (the later
+    is its last success, as max(finished_at) over both), and the id of its last failed or rejected ingest
+    run (null without one)."""
+    datasets = dataset_ids("datasets")
+    dataset = datasets.c.dataset_id
+    failed = _run.alias("failed_run")
+    last_failed = (  # one group: not max() alone, which PostgreSQL may read backwards along the primary key
+        select(func.max(failed.c.id))
+        .where(
+            failed.c.dataset_id == dataset,
+            failed.c.outcome.in_(PROBLEM_OUTCOMES),
+            failed.c.job.like("ingest:%"),
+        )
+        .group_by(failed.c.dataset_id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            dataset.label("dataset_id"),
+            _newest_finished(dataset, "success").label("success"),
+            _newest_finished(dataset, "unchanged").label("unchanged"),
+            last_failed.label("failed_id"),
+        )
+        .where(dataset.is_not(None))
+        .order_by(dataset)
+    )
+
+
+_PER_DATASET = _per_dataset()
+# those runs' end and error, by id (not joined: PostgreSQL joined them by hashing all of job_run)
+_RUNS_ENDED = select(_run.c.id, _run.c.finished_at, _run.c.error).where(
+    _run.c.id.in_(bindparam("ids", expanding=True))
 )
 _HELD_BY = re.compile(r"busy, already running by (.+)$")
 

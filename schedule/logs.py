@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from common.logs import configure_logging
 from common.secrets import redact
@@ -22,9 +23,13 @@ class _RedactingFormatter(logging.Formatter):
         return redact(self.inner.format(record), self.secrets)
 
 
-def setup_logging(*, json_lines: bool, verbose: bool, secrets: Sequence[str]) -> None:
-    """common.logs (JSON lines on request) at INFO, with secrets masked in every line."""
-    configure_logging(json_lines=json_lines, verbose=verbose)
+def setup_logging(
+    *, json_lines: bool, verbose: bool, secrets: Sequence[str], log_file: Path | None = None
+) -> None:
+    """common.logs (JSON lines on request) at INFO, with secrets masked in every line: on stderr and in the
+    log file alike (each handler's formatter masks). Raises common.logs.LogFileError (nothing changed) when
+    log_file cannot be opened."""
+    configure_logging(json_lines=json_lines, verbose=verbose, log_file=log_file)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("apscheduler", "alembic"):

@@ -174,7 +174,7 @@ job_run = Table(
     "job_run",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job", String(128), nullable=False, index=True),
+    Column("job", String(128), nullable=False),
     Column("dataset_id", String(128)),
     Column("trigger", String(32), nullable=False),  # cli, scheduler, test
     Column("started_at", DateTime, nullable=False),
@@ -190,6 +190,15 @@ job_run = Table(
     Column("snapshot_id", Integer),
     Column("host", String(255)),
     Column("pid", Integer),
+    # (migration 0011) a job's runs newest first, their outcome in the index (storage.newest_runs walks it
+    # job by job; the streaks of kestava.alerts read it); SQLite's job index had been this already (its
+    # rowid is id), PostgreSQL's had not
+    Index(None, "job", "id", "outcome"),
+    # a dataset's runs by outcome, newest finish last, with job: status' last success and last failure of
+    # each dataset and freshness' newest runs read every column they need from it (covering)
+    Index(None, "dataset_id", "outcome", "finished_at", "job"),
+    # the runs of a period (storage.read.problem_runs: the weekly report's failed and rejected runs)
+    Index(None, "started_at"),
 )
 
 job_lock = Table(

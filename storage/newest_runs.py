@@ -1,0 +1,70 @@
+"""Reads of job_run's newest runs per job and per dataset that stay fast however long its history grows.
+
+"The newest run of each job" written as `max(id) … GROUP BY job` reads every run ever recorded (a scan of
+job_run, on SQLite and on PostgreSQL alike: neither skips through an index group by group), and a
+per-job `ORDER BY id DESC LIMIT 1` lets PostgreSQL walk the primary key backwards from the newest run until
+it meets one of that job (its estimate assumes the job's runs are spread evenly; those of a job run twice
+a year, or retired years ago, are not), which may again be most of the table. These statements walk the
+indexes of migration 0011 instead, one index probe per job or per dataset, so their cost follows the
+number of jobs and datasets, not of runs:
+
+- newest_run_ids: walks ix_job_run_job_id_outcome (job, id, outcome) down from its end, each step the
+  last entry of the next job below: an order only that index gives, so both planners use it;
+- dataset_ids: walks ix_job_run_dataset_id_outcome_finished_at_job up, dataset by dataset.
+
+Both are recursive CTEs (SQLite and PostgreSQL alike); the index names are storage.schema's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import CTE, ColumnElement, func, select
+
+from storage import schema
+
+__all__ = ["dataset_ids", "newest_run_ids"]
+
+
+def newest_run_ids(
+    name: str, *, not_outcome: str | None = None, outcomes: Sequence[str] | None = None
+) -> CTE:
+    """A CTE (column `id`) of each job's newest run id, of the runs whose outcome is not not_outcome and is
+    one of outcomes, when given (a job with no such run has none); one row has a null id (where the walk
+    ended): select `id IS NOT NULL`, or use it in `IN`. The same ids as `SELECT max(id) FROM job_run WHERE
+    <those outcome conditions> GROUP BY job`; each step reads the index's entries of one job from its newest
+    until one has such an outcome (the outcome is in the index: no row is read for it)."""
+
+    def newest_below(job: ColumnElement[str] | None) -> ColumnElement[int]:
+        run = schema.job_run.alias(f"{name}_run")
+        query = select(run.c.id)
+        if job is not None:
+            query = query.where(run.c.job < job)
+        if not_outcome is not None:
+            query = query.where(run.c.outcome != not_outcome)
+        if outcomes is not None:
+            query = query.where(run.c.outcome.in_(outcomes))
+        # (job DESC, id DESC): the index's own order, read from its end; not `job = …` (an equality would
+        # leave id alone to order by, which PostgreSQL may then take from the primary key)
+        return query.order_by(run.c.job.desc(), run.c.id.desc()).limit(1).scalar_subquery()
+
+    walk = select(newest_below(None).label("id")).cte(name, recursive=True)
+    previous = schema.job_run.alias(f"{name}_previous")
+    job_of_previous = (  # (of the walk's row: correlated two levels down, so named)
+        select(previous.c.job).where(previous.c.id == walk.c.id).correlate(walk).scalar_subquery()
+    )
+    return walk.union_all(select(newest_below(job_of_previous)).where(walk.c.id.is_not(None)))
+
+
+def dataset_ids(name: str) -> CTE:
+    """A CTE (column `dataset_id`) of every dataset_id job_run holds (not null), in order: the same as
+    `SELECT DISTINCT dataset_id … WHERE dataset_id IS NOT NULL`, one index probe per dataset."""
+    run = schema.job_run.alias(f"{name}_first")
+    walk = select(func.min(run.c.dataset_id).label("dataset_id")).cte(name, recursive=True)
+    following = schema.job_run.alias(f"{name}_next")
+    step = select(
+        select(func.min(following.c.dataset_id))
+        .where(following.c.dataset_id > walk.c.dataset_id)
+        .scalar_subquery()
+    ).where(walk.c.dataset_id.is_not(None))
+    return walk.union_all(step)
