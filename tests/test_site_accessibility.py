@@ -151,6 +151,17 @@ def test_without_a_feedback_contact_the_statement_says_so_and_the_build_warns(
     assert any("KESTAVA_ACCESSIBILITY_FEEDBACK" in r.getMessage() for r in caplog.records)
 
 
+def test_a_build_warns_of_the_missing_feedback_contact_once_not_per_language(
+    feedback: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    feedback(None)
+    declared = statement.parse_declaration(_declared())
+    with caplog.at_level(logging.WARNING, logger="report.site.statement"):
+        pages = [statement.statement_page(lang, declared, warn=lang == "fi") for lang in ("fi", "sv", "en")]
+    assert all("KESTAVA_ACCESSIBILITY_FEEDBACK" in _html(page) for page in pages)  # every page still says so
+    assert sum("KESTAVA_ACCESSIBILITY_FEEDBACK" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_the_supervisory_authority_is_named_with_its_website_email_and_phone(feedback: Any) -> None:
     feedback("palaute@example.fi")
     declared = statement.parse_declaration(_declared())

@@ -555,7 +555,7 @@ def _pages(
             partial(content.peers_page, data, lang),
         )
         pages.append(content.reports_page(reports, lang))
-        pages.append(statement.statement_page(lang))
+        pages.append(statement.statement_page(lang, warn=lang == langs[0]))
     return pages
 
 

@@ -117,16 +117,16 @@ def feedback_link(contact: str) -> str | None:
     return None
 
 
-def statement_page(lang: str, declaration: Declaration | None = None) -> Page:
+def statement_page(lang: str, declaration: Declaration | None = None, *, warn: bool = True) -> Page:
     """The accessibility statement in lang, from the declaration and the configured feedback contact
-    (KESTAVA_ACCESSIBILITY_FEEDBACK; unset: the page says the publisher must set it, and the build warns)."""
+    (KESTAVA_ACCESSIBILITY_FEEDBACK; unset: the page says the publisher must set it, and, with warn, the
+    log says so: a build warns once, not once per language)."""
     found = declaration or load_declaration()
     contact = (get_settings().accessibility_feedback or "").strip()
-    if not contact:
+    if not contact and warn:
         log.warning(
-            "site: the accessibility statement (%s/%s) has no feedback contact; set "
+            "site: the accessibility statement (%s) has no feedback contact; set "
             "KESTAVA_ACCESSIBILITY_FEEDBACK to the city's feedback e-mail address or form",
-            lang,
             STATEMENT_PAGE,
         )
     authority = found.authority
