@@ -251,7 +251,17 @@ def main(
     from common.logs import configure_logging
 
     VERBOSE["on"] = verbose
-    configure_logging(json_lines=log_json, verbose=verbose, log_file=log_file)  # LogFileError: exit 2
+    # secrets masked as the scheduler masks them, found at the first line logged (--help logs nothing)
+    configure_logging(
+        json_lines=log_json, verbose=verbose, log_file=log_file, secrets=_secret_values
+    )  # LogFileError: exit 2
+
+
+def _secret_values() -> list[str]:
+    """The values the commands' log masks: those of secret-looking settings and the database password."""
+    from kestava.alerts import secret_values
+
+    return secret_values()
 
 
 def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:

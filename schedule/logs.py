@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from common.logs import configure_logging
-from common.secrets import redact
-
-
-class _RedactingFormatter(logging.Formatter):
-    """Wraps a formatter and masks secret values in everything it writes (message, fields, traceback)."""
-
-    def __init__(self, inner: logging.Formatter, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.inner = inner
-        self.secrets = [*secrets, *(json.dumps(s)[1:-1] for s in secrets)]
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(self.inner.format(record), self.secrets)
 
 
 def setup_logging(
@@ -29,13 +15,10 @@ def setup_logging(
     """common.logs (JSON lines on request) at INFO, with secrets masked in every line: on stderr and in the
     log file alike (each handler's formatter masks). Raises common.logs.LogFileError (nothing changed) when
     log_file cannot be opened."""
-    configure_logging(json_lines=json_lines, verbose=verbose, log_file=log_file)
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    configure_logging(json_lines=json_lines, verbose=verbose, log_file=log_file, secrets=secrets)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for handler in root.handlers:
-        handler.setFormatter(_RedactingFormatter(handler.formatter or logging.Formatter(), secrets))
 
 
 def duration(seconds: float) -> str:

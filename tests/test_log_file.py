@@ -193,3 +193,37 @@ def test_setting_logging_up_again_closes_the_log_file_it_had_opened(tmp_path: Pa
     setup_logging(json_lines=False, verbose=False, secrets=[SECRET], log_file=tmp_path / "a.log")
     (second,) = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
     assert first is not second and first.stream is None and second.stream is not None
+
+
+def test_the_command_line_masks_a_secret_in_its_log_file_and_on_stderr(data_dir: Path) -> None:
+    """A command's log line holding a secret value (here the SQLite file's folder is named like the value of
+    a …_TOKEN setting): masked on stderr and in the file, as the scheduler masks it."""
+    folder = data_dir / SECRET
+    folder.mkdir()
+    log_file = data_dir / "kestava.log"
+    env = {"KESTAVA_DATABASE_URL": f"sqlite:///{folder / 'k.sqlite3'}", "EXAMPLE_API_TOKEN": SECRET}
+    result = CliRunner().invoke(app, ["--log-json", "--log-file", str(log_file), "migrate"], env=env)
+    assert result.exit_code == 0, result.output
+    written = log_file.read_text(encoding="utf-8")
+    assert "migrating" in written and "***" in written  # the line that named the folder was written
+    logged = [line for line in result.output.splitlines() if line.startswith("{")]  # the log on stderr
+    assert any("migrating" in line for line in logged)
+    assert SECRET not in written and not any(SECRET in line for line in logged)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def test_a_new_log_file_is_not_readable_by_every_user_also_after_a_rotation(tmp_path: Path) -> None:
+    log_file = tmp_path / "scheduler.log"
+    configure_logging(log_file=log_file)
+    logging.getLogger("ingest.run").warning("first")
+    expected = 0o640 & ~_umask()
+    assert log_file.stat().st_mode & 0o777 == expected
+    log_file.rename(tmp_path / "scheduler.log.1")  # logrotate's rename
+    logging.getLogger("ingest.run").warning("second")
+    assert "second" in log_file.read_text(encoding="utf-8")
+    assert log_file.stat().st_mode & 0o777 == expected
