@@ -450,6 +450,33 @@ def test_the_site_archive_links_no_removed_file_and_a_rebuild_links_only_changed
     assert check_site(site) == []
 
 
+def test_a_folder_pruned_while_the_site_reads_it_is_read_again_not_published_in_part(
+    made: Fixture, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kestava site` reading an old week's folder as the scheduler's prune switches it to its pruned version
+    and deletes the old one: the files listed from the old version are gone (a listing of a deleted folder
+    finds nothing); the build notices the switch and reads the new version, so that the archive holds the
+    pruned folder whole (its page too), and the site no dead link."""
+    monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
+    listed = site_build._report_files
+    old = week_key(40)
+    pruned_meanwhile: list[retention.PruneResult] = []
+
+    def listed_as_pruned_meanwhile(source: Path) -> list[tuple[str, Path]]:
+        if not pruned_meanwhile and source.parent.name == old and source.name.startswith(".fi."):
+            pruned_meanwhile.append(retention.prune_reports(archive, KEEP, today=TODAY))
+        return listed(source)
+
+    monkeypatch.setattr(site_build, "_report_files", listed_as_pruned_meanwhile)
+    site = tmp_path / "site"
+    build_site(made.engine, site, langs=("en",), report_root=archive, renderer=PlaceholderRenderer())
+    assert pruned_meanwhile and pruned_meanwhile[0].pruned, pruned_meanwhile  # the prune ran, mid-read
+    in_site = site / "reports" / old / "fi"
+    assert sorted(os.listdir(in_site)) == sorted(os.listdir(archive / old / "fi"))
+    assert "report.html" in os.listdir(in_site)
+    assert check_site(site) == []
+
+
 def test_a_site_built_by_the_previous_code_is_taken_over_without_reading_the_archive_again(
     made: Fixture, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -50,12 +50,15 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
 )
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    """target as a hard link to source, or a copy when the two are on different file systems."""
+def _link_or_copy(source: Path, target: Path) -> bool:
+    """target as a hard link to source, or a copy when the two are on different file systems; True when it
+    copied (bytes new to the disk, to be synced before the build is published)."""
     try:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+        return True
+    return False
 
 
 @dataclass
@@ -127,7 +130,8 @@ class _Writer:
             return False
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(source, target)
+        if _link_or_copy(source, target):
+            self.fresh.append(path)
         self.files[path] = self.before[path]
         self.result.kept += 1
         return True
@@ -148,10 +152,11 @@ class _Writer:
                     os.link(f"{source}/{name}", f"{target}/{name}", follow_symlinks=False)
                 except FileNotFoundError:
                     raise
-                except OSError:  # no hard links here: a copy
+                except OSError:  # no hard links here: a copy, new bytes to sync
                     shutil.copy2(f"{source}/{name}", f"{target}/{name}")
+                    self.fresh.append(f"{prefix}/{name}")
         except FileNotFoundError:  # the previous build lost one: the caller links the folder anew
-            shutil.rmtree(self.folder / prefix, ignore_errors=True)
+            self.drop(prefix)
             return False
         for name in names:
             self.files[f"{prefix}/{name}"] = self.before[f"{prefix}/{name}"]
@@ -435,12 +440,21 @@ def _link_reports(
                     if sources_before.get(relative) == file_key and writer.keep(relative):
                         continue
                     writer.link(relative, file)
+                # a version folder replaced while it was read (made again, pruned: the old one deleted
+                # after the switch) may have lost files between the listing and their reading: read anew
+                replaced = key is not None and (
+                    folder.resolve() != source or _report_folder_key(folder, report.lang, root) != key
+                )
             except FileNotFoundError:  # replaced meanwhile (made again, pruned): link the new one
+                replaced = True
+            if replaced:
                 writer.drop(prefix)
                 for relative in [r for r in archive.sources if r.startswith(f"{prefix}/")]:
                     del archive.sources[relative]
                 if attempt == 2:
-                    raise
+                    raise FileNotFoundError(
+                        f"site: the report folder {folder} kept changing while it was read"
+                    )
                 continue
             if key is not None:
                 archive.folders[prefix] = {"key": key, "files": names}
