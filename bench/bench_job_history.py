@@ -1,4 +1,4 @@
-"""Benchmark: the reads of job_run's history after years of the scheduler, before and after migration 0011.
+"""Benchmark: the reads of job_run's history after years of the scheduler, before and after 0011 and 0012.
 
     .venv/bin/python bench/bench_job_history.py [--years 5] [--backend sqlite|postgresql|both] [--pairs 5]
                                                [--base 0bd71d5]
@@ -11,13 +11,16 @@ five years), per backend, in interleaved pairs (after, before, after, before, â€
   reads (freshness' rows, whose reads ingest/freshness.py makes, read once beforehand);
 - the health check's reads of job_run: freshness (alert_late_sources), the failing jobs
   (alert_failing_jobs, its alerts skipped) and the datasets compute must catch up (pending_datasets);
-- the weekly report's failed and rejected runs of the last week (storage.read.problem_runs).
+- the weekly report's failed and rejected runs of the last week (storage.read.problem_runs);
+- each of the health check's three reads alone: freshness' newest ingest runs (now, and as of a week ago
+  as the weekly report reads them), the failing jobs and the pending datasets.
 
-"before" is the code of --base (its kestava/status.py, read with git show; the other modules' reads did
-not change) on a database at revision 0010, with only the index on job; "after" is this code on the same
-history migrated to head (0011's indexes; the migration's own time is printed). Each pair's results are
-checked equal first (the status report as JSON, the frames, the lists). PostgreSQL's tables are analysed
-(VACUUM ANALYZE) after the fill, as autovacuum would; SQLite has no statistics, as in use.
+"before" is the code of --base (its kestava/status.py, ingest/freshness.py, kestava/alerts.py and
+schedule/compute_job.py, read with git show, each a module of its own; the other modules' reads did not
+change) on a database at revision 0010, with only the index on job; "after" is this code on the same
+history migrated to head (0011's and 0012's indexes; the migration's own time is printed). Each pair's
+results are checked equal first (the status report as JSON, the frames, the lists). PostgreSQL's tables
+are analysed (VACUUM ANALYZE) after the fill, as autovacuum would; SQLite has no statistics, as in use.
 """
 
 from __future__ import annotations
@@ -42,30 +45,47 @@ from sqlalchemy import Engine, create_engine, func, select, text
 
 from ingest import freshness
 from ingest.catalogue import load_catalogue
-from kestava import status
-from kestava.alerts import alert_failing_jobs
-from schedule.compute_job import pending_datasets
+from kestava import alerts, status
+from schedule import compute_job
 from storage import read, schema
 from storage.engine import alembic_config, create_db_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BASE = "0bd71d5"  # the code before migration 0011 and the rewritten status reads
+AS_OF = END - timedelta(days=7)  # the weekly report's freshness: the runs finished by its period's end
 TODAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
 
-def old_status(base: str) -> ModuleType:
-    """kestava/status.py as it was at base, as a module of its own (status_before)."""
+def base_module(base: str, path: str, name: str) -> ModuleType:
+    """The file at path as it was at base, as a module of its own named name."""
     source = subprocess.run(
-        ["git", "show", f"{base}:kestava/status.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "show", f"{base}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    spec = importlib.util.spec_from_loader("status_before", loader=None)
+    spec = importlib.util.spec_from_loader(name, loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["status_before"] = module  # (its dataclasses look their module up)
-    exec(compile(source, f"{base}:kestava/status.py", "exec"), module.__dict__)
+    sys.modules[name] = module  # (its dataclasses look their module up)
+    exec(compile(source, f"{base}:{path}", "exec"), module.__dict__)
     return module
+
+
+def base_code(base: str) -> SimpleNamespace:
+    """The modules whose reads this benchmark times, as they were at base (status reading the base's
+    freshness, so that its status report is the base's throughout)."""
+    old = SimpleNamespace(
+        freshness=base_module(base, "ingest/freshness.py", "freshness_before"),
+        status=base_module(base, "kestava/status.py", "status_before"),
+        alerts=base_module(base, "kestava/alerts.py", "alerts_before"),
+        compute_job=base_module(base, "schedule/compute_job.py", "compute_job_before"),
+    )
+    old.status.freshness_rows = old.freshness.freshness_rows
+    old.alerts.freshness_rows = old.freshness.freshness_rows
+    return old
+
+
+CURRENT = SimpleNamespace(freshness=freshness, status=status, alerts=alerts, compute_job=compute_job)
 
 
 def upgrade_to(engine: Engine, revision: str) -> None:
@@ -116,23 +136,26 @@ def database(
             admin.dispose()
 
 
-def status_side(module: ModuleType, engine: Engine) -> Callable[[], dict[str, Any]]:
+def status_side(code: SimpleNamespace, engine: Engine) -> Callable[[], dict[str, Any]]:
     catalogue = load_catalogue()
 
     def run() -> dict[str, Any]:
-        freshness._STORED.pop(engine, None)  # as a new `kestava status` process: nothing cached
-        report = module.status_report(engine, catalogue, TODAY, now=NOW, job_time_limit_min=360.0, disks=())
+        code.freshness._STORED.pop(engine, None)  # as a new `kestava status` process: nothing cached
+        report = code.status.status_report(
+            engine, catalogue, TODAY, now=NOW, job_time_limit_min=360.0, disks=()
+        )
         return dict(report.to_dict())
 
     return run
 
 
-def own_reads_side(module: ModuleType, engine: Engine) -> Callable[[], dict[str, Any]]:
-    """status_report with freshness' rows read once beforehand (ingest.freshness, whose reads this change
-    left as they were): status' own reads of job_run and indicator_state."""
+def own_reads_side(code: SimpleNamespace, engine: Engine) -> Callable[[], dict[str, Any]]:
+    """status_report with freshness' rows read once beforehand (ingest.freshness, timed on its own below):
+    status' own reads of job_run and indicator_state."""
     catalogue = load_catalogue()
-    freshness._STORED.pop(engine, None)
-    rows = freshness.freshness_rows(engine, catalogue, TODAY, status.used_areas())
+    code.freshness._STORED.pop(engine, None)
+    rows = code.freshness.freshness_rows(engine, catalogue, TODAY, status.used_areas())
+    module = code.status
 
     def run() -> dict[str, Any]:
         names = module.__dict__
@@ -149,22 +172,42 @@ def own_reads_side(module: ModuleType, engine: Engine) -> Callable[[], dict[str,
     return run
 
 
-def health_side(engine: Engine) -> Callable[[], tuple[Any, ...]]:
+def health_side(code: SimpleNamespace, engine: Engine) -> Callable[[], tuple[Any, ...]]:
     catalogue = load_catalogue()
     areas = status.used_areas()
+    failing = failing_side(code, engine)
 
     def run() -> tuple[Any, ...]:
-        freshness._STORED.pop(engine, None)  # the health check's first read of the day reads them all
-        rows = freshness.freshness_rows(engine, catalogue, TODAY, areas)
+        code.freshness._STORED.pop(engine, None)  # the health check's first read of the day reads them all
+        rows = code.freshness.freshness_rows(engine, catalogue, TODAY, areas)
+        return rows, failing(), code.compute_job.pending_datasets(engine)
+
+    return run
+
+
+def ingest_runs_side(code: SimpleNamespace, engine: Engine, as_of: datetime | None) -> Callable[[], Any]:
+    """freshness' newest ingest runs of each dataset (ingest.freshness._ingest_runs), now or as of."""
+
+    def run() -> Any:
+        with engine.connect() as conn:
+            return code.freshness._ingest_runs(conn, as_of)
+
+    return run
+
+
+def failing_side(code: SimpleNamespace, engine: Engine) -> Callable[[], list[str]]:
+    """alert_failing_jobs: the jobs whose last decisive run failed (noted, their alerts skipped)."""
+
+    def run() -> list[str]:
         failing: list[str] = []
 
-        def skip(job: str) -> bool:  # each job whose last run failed, noted; its alert skipped
+        def skip(job: str) -> bool:
             failing.append(job)
             return True
 
         alerter = SimpleNamespace(engine=engine, secrets=[])
-        alert_failing_jobs(alerter, skip)  # type: ignore[arg-type]
-        return rows, failing, pending_datasets(engine)
+        code.alerts.alert_failing_jobs(alerter, skip)
+        return failing
 
     return run
 
@@ -182,6 +225,9 @@ def plans(engine: Engine) -> list[str]:
         "status per dataset": status._PER_DATASET,
         "status latest per job": status._LATEST,
         "status busy now": status._BUSY_NOW,
+        "freshness ingest runs": freshness._INGEST_RUNS,
+        "freshness ingest runs as of": freshness._ingest_runs_query(AS_OF),
+        "pending datasets": compute_job._PENDING,
         "problem_runs": select(run)
         .where(run.c.outcome.in_(("failed", "rejected")), run.c.started_at >= end - timedelta(days=7))
         .where(run.c.started_at < end)
@@ -211,10 +257,10 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=5.0)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pairs", type=int, default=MIN_PAIRS)
-    parser.add_argument("--base", default=BASE, help="the commit whose kestava/status.py is 'before'")
+    parser.add_argument("--base", default=BASE, help="the commit whose code is 'before'")
     parser.add_argument("--plans", action="store_true", help="print the query plans on the migrated database")
     args = parser.parse_args()
-    before_status = old_status(args.base)
+    before = base_code(args.base)
     rows = history_rows(args.years)
     print(f"job_run: {len(rows):,} runs over {args.years:g} years; before = {args.base} at revision 0010")
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
@@ -222,7 +268,7 @@ def main() -> None:
     for backend in backends:
         with (
             tempfile.TemporaryDirectory(prefix="bench-jobs-") as folder,
-            database(backend, Path(folder), rows) as (before, after, migration),
+            database(backend, Path(folder), rows) as (old_db, after, migration),
         ):
             with after.connect() as conn:
                 count = conn.execute(select(func.count()).select_from(schema.job_run)).scalar_one()
@@ -231,15 +277,31 @@ def main() -> None:
                 print("\n".join(plans(after)))
             sides = {
                 "kestava status (status_report)": (
-                    status_side(status, after),
-                    status_side(before_status, before),
+                    status_side(CURRENT, after),
+                    status_side(before, old_db),
                 ),
                 "  of which status' own reads (freshness read beforehand)": (
-                    own_reads_side(status, after),
-                    own_reads_side(before_status, before),
+                    own_reads_side(CURRENT, after),
+                    own_reads_side(before, old_db),
                 ),
-                "health check reads": (health_side(after), health_side(before)),
-                "problem_runs, one week": (problem_side(after), problem_side(before)),
+                "health check reads": (health_side(CURRENT, after), health_side(before, old_db)),
+                "  freshness' ingest runs": (
+                    ingest_runs_side(CURRENT, after, None),
+                    ingest_runs_side(before, old_db, None),
+                ),
+                "  freshness' ingest runs as of a week ago": (
+                    ingest_runs_side(CURRENT, after, AS_OF),
+                    ingest_runs_side(before, old_db, AS_OF),
+                ),
+                "  failing jobs (alert_failing_jobs)": (
+                    failing_side(CURRENT, after),
+                    failing_side(before, old_db),
+                ),
+                "  pending datasets (compute)": (
+                    lambda: compute_job.pending_datasets(after),
+                    lambda: before.compute_job.pending_datasets(old_db),
+                ),
+                "problem_runs, one week": (problem_side(after), problem_side(old_db)),
             }
             for name, (new, old) in sides.items():
                 if not equal(new(), old()):

@@ -9,10 +9,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, select
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from ingest.catalogue import Catalogue
 from storage import schema
 from storage.engine import autocommit, once_more
+from storage.newest_runs import newest_dataset_run_ids
 
 if TYPE_CHECKING:  # polars is imported where the frame is made: `kestava status` reads the rows only
     import polars as pl
@@ -220,28 +222,26 @@ def _read(conn: Connection, as_of: datetime | None, datasets: list[str] | None =
 
 
 _run = schema.job_run
-_FINISHED_INGEST = (_run.c.dataset_id.is_not(None), _run.c.outcome != "running", _run.c.job.like("ingest:%"))
 
 
-def _ingest_runs_query(*finished: ColumnElement[bool]) -> Select[str, datetime | None, str, str | None]:
+def _ingest_runs_query(as_of: datetime | None = None) -> Select[str, datetime | None, str, str | None]:
     """Per dataset its newest finished ingest run (its last outcome) and its newest fetch that worked (its
     last fetch), oldest first: what reading every run ever made in that order leaves (a log growing every
-    firing); finished: further conditions on the runs (finished by a moment)."""
-    ended = (*_FINISHED_INGEST, *finished)
+    firing); with as_of, of the runs finished by then. Each dataset's two runs are found by walking its runs
+    newest first (storage.newest_runs), not by reading every run."""
+
+    def ended(run: NamedFromClause) -> list[ColumnElement[bool]]:
+        finished = [] if as_of is None else [run.c.finished_at <= as_of]
+        return [run.c.outcome != "running", run.c.job.like("ingest:%"), *finished]
+
+    def fetched(run: NamedFromClause) -> list[ColumnElement[bool]]:
+        return [*ended(run), run.c.outcome.in_(("success", "unchanged")), run.c.finished_at.is_not(None)]
+
+    newest = newest_dataset_run_ids("newest_ended", ended)
+    newest_fetch = newest_dataset_run_ids("newest_fetched", fetched)
     return (
         select(_run.c.dataset_id, _run.c.finished_at, _run.c.outcome, _run.c.error)
-        .where(
-            _run.c.id.in_(select(func.max(_run.c.id)).where(*ended).group_by(_run.c.dataset_id))
-            | _run.c.id.in_(
-                select(func.max(_run.c.id))
-                .where(
-                    *ended,
-                    _run.c.outcome.in_(("success", "unchanged")),
-                    _run.c.finished_at.is_not(None),
-                )
-                .group_by(_run.c.dataset_id)
-            )
-        )
+        .where(_run.c.id.in_(select(newest.c.id).union(select(newest_fetch.c.id))))
         .order_by(_run.c.id)
     )
 
@@ -255,7 +255,7 @@ def _ingest_runs(
     """The finished ingest runs freshness reads, oldest first: (dataset, finished_at, outcome, error); per
     dataset its newest, and its newest that fetched (success or unchanged), the same or older; with as_of,
     of the runs finished by then."""
-    query = _INGEST_RUNS if as_of is None else _ingest_runs_query(_run.c.finished_at <= as_of)
+    query = _INGEST_RUNS if as_of is None else _ingest_runs_query(as_of)
     return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query).all()]
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +32,7 @@ from kestava.status import used_areas
 from storage import schema
 from storage.alert_state import AllClear, ClosedProblem, close_problems
 from storage.engine import autocommit, is_secret_parameter, once_more
+from storage.newest_runs import newest_run_ids
 
 __all__ = [
     "HELSINKI",
@@ -919,15 +920,12 @@ def alert_failing_jobs(alerter: Alerter, skip: Callable[[str], bool] = lambda jo
     on between its runs. Never raises: a failure is logged."""
     run = schema.job_run
     try:
-        latest = (
-            select(func.max(run.c.id))
-            .where(run.c.outcome.in_(("success", "unchanged", "failed")))
-            .group_by(run.c.job)
-        )
+        # each job's newest decisive run, one index probe per job (not every run ever recorded)
+        latest = newest_run_ids("decisive", outcomes=("success", "unchanged", "failed"))
         with alerter.engine.connect() as conn:
             rows = conn.execute(
                 select(run.c.job, run.c.error, run.c.dataset_id)
-                .where(run.c.id.in_(latest), run.c.outcome == "failed")
+                .where(run.c.id.in_(select(latest.c.id)), run.c.outcome == "failed")
                 .order_by(run.c.job)
             ).all()
         for job, error, dataset in rows:

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
 
 from common.secrets import redact
 from kestava.alerts import Problem, check_run
@@ -16,6 +16,7 @@ from schedule.site_job import run_site
 from storage import schema
 from storage.engine import autocommit, once_more
 from storage.locks import HeldLock
+from storage.newest_runs import dataset_ids
 
 _run = schema.job_run
 # built once (the health check asks every day): the datasets changed by an ingest that finished after the
@@ -25,24 +26,38 @@ _LAST_COMPUTE = (
     .where(_run.c.job == "compute", _run.c.outcome == "success")
     .scalar_subquery()
 )
-_PENDING = (
-    select(_run.c.dataset_id)
-    .distinct()
-    .where(
-        _run.c.job.like("ingest:%"),
-        _run.c.outcome == "success",
+_changed = dataset_ids("changed")
+
+
+def _changed_since_last_compute(late: bool) -> ColumnElement[bool]:
+    """Whether the walk's dataset had a successful ingest that changed data and finished after the last
+    successful compute started (late), or had one at all (not late: when no compute has succeeded)."""
+    run = _run.alias("changed_run")
+    return exists().where(
+        run.c.dataset_id == _changed.c.dataset_id,
+        run.c.outcome == "success",
+        # (dataset_id, outcome, finished_at): a range of its index from the last compute on
+        *([run.c.finished_at >= _LAST_COMPUTE] if late else []),
+        run.c.job.like("ingest:%"),
         # a flag alone changed (confirmed, reflagged) changes the indicators' flags (provisional)
         (
-            _run.c.rows_added
-            + _run.c.rows_revised
-            + _run.c.rows_withdrawn
-            + _run.c.rows_confirmed
-            + _run.c.rows_reflagged
+            run.c.rows_added
+            + run.c.rows_revised
+            + run.c.rows_withdrawn
+            + run.c.rows_confirmed
+            + run.c.rows_reflagged
         )
         > 0,
-        _run.c.dataset_id.is_not(None),
-        or_(_LAST_COMPUTE.is_(None), _run.c.finished_at >= _LAST_COMPUTE),
     )
+
+
+# dataset by dataset (storage.newest_runs.dataset_ids), each one index range: not every run ever recorded
+_PENDING = select(_changed.c.dataset_id).where(
+    _changed.c.dataset_id.is_not(None),
+    or_(
+        and_(_LAST_COMPUTE.is_(None), _changed_since_last_compute(late=False)),
+        _changed_since_last_compute(late=True),
+    ),
 )
 
 log = logging.getLogger("scheduler")

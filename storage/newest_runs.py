@@ -5,11 +5,13 @@ job_run, on SQLite and on PostgreSQL alike: neither skips through an index group
 per-job `ORDER BY id DESC LIMIT 1` lets PostgreSQL walk the primary key backwards from the newest run until
 it meets one of that job (its estimate assumes the job's runs are spread evenly; those of a job run twice
 a year, or retired years ago, are not), which may again be most of the table. These statements walk the
-indexes of migration 0011 instead, one index probe per job or per dataset, so their cost follows the
+indexes of migrations 0011 and 0012 instead, one index probe per job or per dataset, so their cost follows the
 number of jobs and datasets, not of runs:
 
 - newest_run_ids: walks ix_job_run_job_id_outcome (job, id, outcome) down from its end, each step the
   last entry of the next job below: an order only that index gives, so both planners use it;
+- newest_dataset_run_ids: walks ix_job_run_dataset_id_id (dataset_id, id) of migration 0012 down from its
+  end, each step the newest run, meeting its conditions, of the next dataset below;
 - dataset_ids: walks ix_job_run_dataset_id_outcome_finished_at_job up, dataset by dataset.
 
 Both are recursive CTEs (SQLite and PostgreSQL alike); the index names are storage.schema's.
@@ -17,13 +19,14 @@ Both are recursive CTEs (SQLite and PostgreSQL alike); the index names are stora
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import CTE, ColumnElement, func, select
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from storage import schema
 
-__all__ = ["dataset_ids", "newest_run_ids"]
+__all__ = ["dataset_ids", "newest_dataset_run_ids", "newest_run_ids"]
 
 
 def newest_run_ids(
@@ -54,6 +57,35 @@ def newest_run_ids(
         select(previous.c.job).where(previous.c.id == walk.c.id).correlate(walk).scalar_subquery()
     )
     return walk.union_all(select(newest_below(job_of_previous)).where(walk.c.id.is_not(None)))
+
+
+def newest_dataset_run_ids(
+    name: str, conditions: Callable[[NamedFromClause], Sequence[ColumnElement[bool]]]
+) -> CTE:
+    """A CTE (column `id`) of each dataset's newest run id, of the runs meeting conditions (made for the
+    alias of job_run given; a dataset with no such run has none); one row has a null id (where the walk
+    ended): select `id IS NOT NULL`, or use it in `IN`. The same ids as `SELECT max(id) FROM job_run WHERE
+    dataset_id IS NOT NULL AND <conditions> GROUP BY dataset_id`; each step reads the index's entries of one
+    dataset from its newest until a run meets the conditions (read from the row, by its primary key)."""
+
+    def newest_below(dataset: ColumnElement[str] | None) -> ColumnElement[int]:
+        run = schema.job_run.alias(f"{name}_run")
+        below = run.c.dataset_id.is_not(None) if dataset is None else run.c.dataset_id < dataset
+        # (dataset_id DESC, id DESC): the index's own order, read from its end, as newest_run_ids does
+        return (
+            select(run.c.id)
+            .where(below, *conditions(run))
+            .order_by(run.c.dataset_id.desc(), run.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    walk = select(newest_below(None).label("id")).cte(name, recursive=True)
+    previous = schema.job_run.alias(f"{name}_previous")
+    dataset_of_previous = (
+        select(previous.c.dataset_id).where(previous.c.id == walk.c.id).correlate(walk).scalar_subquery()
+    )
+    return walk.union_all(select(newest_below(dataset_of_previous)).where(walk.c.id.is_not(None)))
 
 
 def dataset_ids(name: str) -> CTE:

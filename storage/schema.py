@@ -199,6 +199,11 @@ job_run = Table(
     Index(None, "dataset_id", "outcome", "finished_at", "job"),
     # the runs of a period (storage.read.problem_runs: the weekly report's failed and rejected runs)
     Index(None, "started_at"),
+    # (migration 0012) a dataset's runs newest first: storage.newest_runs walks it dataset by dataset
+    # (freshness' newest ingest runs, whatever their outcome)
+    Index(None, "dataset_id", "id"),
+    # a job's last start of an outcome in one probe (schedule.compute_job: the last successful compute)
+    Index(None, "job", "outcome", "started_at"),
 )
 
 job_lock = Table(

@@ -224,13 +224,13 @@ def test_migration_0011_adds_the_history_indexes_and_its_downgrade_gives_the_job
         fill_job_runs(engine, history_rows(years=1 / 52))
         before = rows()
         assert indexes() == {"ix_job_run_job": ["job"]}
-        migrate(engine)
+        _to(engine, "0011")
         assert indexes() == NEW_INDEXES
         assert rows() == before
         _to(engine, "0010", "downgrade")
         assert indexes() == {"ix_job_run_job": ["job"]}
         assert rows() == before
-        migrate(engine)
-        assert indexes() == NEW_INDEXES
+        migrate(engine)  # to head (0012 adds two more: tests/test_job_history_health_reads.py)
+        assert NEW_INDEXES.items() <= indexes().items()
     finally:
         engine.dispose()

@@ -1,0 +1,284 @@
+"""The health check's and freshness' reads of job_run's history (ingest.freshness' newest ingest runs, the
+failing jobs, the datasets compute must catch up): the answers of reading every run, from the indexes."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, inspect, select, text
+
+from ingest import freshness
+from kestava import alerts
+from kestava.alerts import alert_failing_jobs
+from schedule import compute_job
+from schedule.compute_job import pending_datasets
+from storage import schema
+from storage.engine import create_db_engine, migrate
+from storage.newest_runs import newest_run_ids
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from job_history import END, fill_job_runs, history_rows, run_row
+
+DECISIVE = ("success", "unchanged", "failed")
+CHANGES = ("rows_added", "rows_revised", "rows_withdrawn", "rows_confirmed", "rows_reflagged")
+LATE = END + timedelta(hours=2)  # after the history's newest run
+# the recursive CTEs these reads walk, and the row their first step selects from (scanned, not job_run)
+CTES = ("newest_ended", "newest_fetched", "decisive", "changed", "CONSTANT")
+
+
+def _run(job: str, dataset: str | None, started: datetime, outcome: str, **extra: Any) -> dict[str, Any]:
+    return {**dict.fromkeys(CHANGES, 0), **run_row(job, dataset, started, outcome, **extra)}
+
+
+def _corner_runs() -> list[dict[str, Any]]:
+    """Runs where the newest could be told wrongly (recorded after the history, in this order)."""
+    at = LATE
+    return [
+        # a dataset that only ever failed: a last outcome, no last fetch
+        _run("ingest:always_down", "always_down", at, "failed", error="503 first"),
+        _run("ingest:always_down", "always_down", at + timedelta(minutes=1), "rejected", error="jump"),
+        # a fetch recorded last without its end (NULL finished_at): the newest run, but no fetch; the one
+        # before it is the last fetch; a failure with no end
+        _run("ingest:hsy_emissions", "hsy_emissions", at, "success", rows_added=3),
+        {
+            **_run("ingest:hsy_emissions", "hsy_emissions", at + timedelta(minutes=2), "unchanged"),
+            "finished_at": None,
+        },
+        {
+            **_run("ingest:syke_population", "syke_population", at, "failed", error="no end"),
+            "finished_at": None,
+        },
+        # still running: no outcome yet, not read
+        {**_run("ingest:oecd_ghg", "oecd_ghg", at + timedelta(minutes=3), "running"), "finished_at": None},
+        # ties in finished_at: a success and a failure of one dataset ending at the same moment
+        {**_run("ingest:traficom_cars", "traficom_cars", at, "success", rows_confirmed=2), "finished_at": at},
+        {**_run("ingest:traficom_cars", "traficom_cars", at, "failed", error="tie"), "finished_at": at},
+        # a job that is no ingest, with a dataset: not an ingest run of it
+        _run("probe", "statfin_population", at + timedelta(minutes=4), "failed", error="not ingest"),
+        # jobs whose last decisive run failed, followed by runs that decide nothing (busy, rejected, running)
+        _run("site", None, at, "failed", error="disk full"),
+        _run("site", None, at + timedelta(minutes=5), "busy", error="busy, already running by tracker-2:1"),
+        _run("ingest:eurostat_urb_cenv", "eurostat_urb_cenv", at, "failed", error="timeout"),
+        _run("ingest:eurostat_urb_cenv", "eurostat_urb_cenv", at + timedelta(minutes=1), "rejected"),
+        # a job that failed and then succeeded: not failing
+        _run("report:weekly", None, at, "failed", error="render"),
+        _run("report:weekly", None, at + timedelta(minutes=6), "success"),
+    ]
+
+
+@pytest.fixture
+def history(engine: Engine) -> list[dict[str, Any]]:
+    """A month of the scheduler's history with its corner cases (a retired dataset among them), stored; the
+    rows as stored, in id order."""
+    rows = [{**dict.fromkeys(CHANGES, 0), **r} for r in history_rows(years=1 / 12)] + _corner_runs()
+    fill_job_runs(engine, rows)
+    return _stored(engine)
+
+
+def _stored(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(schema.job_run).order_by(schema.job_run.c.id))]
+
+
+def _expected_ingest_runs(
+    rows: list[dict[str, Any]], as_of: datetime | None
+) -> list[tuple[str, datetime | None, str, str | None]]:
+    """Per dataset its newest finished ingest run and its newest that fetched, in id order, from every row."""
+    ended = [
+        r
+        for r in rows
+        if r["dataset_id"] is not None
+        and r["outcome"] != "running"
+        and r["job"].startswith("ingest:")
+        and (as_of is None or (r["finished_at"] is not None and r["finished_at"] <= as_of))
+    ]
+    kept: set[int] = set()
+    for dataset in {r["dataset_id"] for r in ended}:
+        mine = [r for r in ended if r["dataset_id"] == dataset]
+        kept.add(max(r["id"] for r in mine))
+        fetched = [
+            r["id"] for r in mine if r["outcome"] in ("success", "unchanged") and r["finished_at"] is not None
+        ]
+        kept.update(fetched[-1:])
+    return [(r["dataset_id"], r["finished_at"], r["outcome"], r["error"]) for r in rows if r["id"] in kept]
+
+
+def test_freshness_reads_each_datasets_newest_runs_as_every_run_gives_them(
+    engine: Engine, history: list[dict[str, Any]]
+) -> None:
+    """Now and as of several moments: before any run, within the history, at a run's end exactly (it counts)
+    and at the tie of two ends."""
+    some_end = next(r["finished_at"] for r in reversed(history) if r["job"] == "ingest:eurostat_sdg_12_41")
+    moments = [None, END - timedelta(days=60), END - timedelta(days=3), some_end, LATE, LATE + timedelta(1)]
+    with engine.connect() as conn:
+        for as_of in moments:
+            expected = _expected_ingest_runs(history, as_of)
+            assert freshness._ingest_runs(conn, as_of) == expected, as_of
+    now = _expected_ingest_runs(history, None)
+    assert [r for r in now if r[0] == "always_down"] == [
+        ("always_down", LATE + timedelta(minutes=1, seconds=3), "rejected", "jump")
+    ]
+    hsy = [r for r in now if r[0] == "hsy_emissions"]
+    assert [(r[1], r[2]) for r in hsy] == [(LATE + timedelta(seconds=3), "success"), (None, "unchanged")]
+    assert [r[2] for r in now if r[0] == "traficom_cars"] == ["success", "failed"]  # the tie: both, by id
+    assert any(r[0] == "retired_source" for r in now)
+    assert _expected_ingest_runs(history, END - timedelta(days=60)) == []
+
+
+def test_failing_jobs_are_those_whose_newest_decisive_run_failed(
+    engine: Engine, history: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alerted: list[tuple[str, str | None, str | None]] = []
+    monkeypatch.setattr(alerts, "_failing", lambda _alerter, *found: alerted.append(found))
+    alert_failing_jobs(SimpleNamespace(engine=engine, secrets=[]))  # type: ignore[arg-type]
+    expected = []
+    for job in sorted({r["job"] for r in history}):
+        decisive = [r for r in history if r["job"] == job and r["outcome"] in DECISIVE]
+        if decisive and decisive[-1]["outcome"] == "failed":
+            expected.append((job, decisive[-1]["error"], decisive[-1]["dataset_id"]))
+    assert alerted == expected
+    failing = {job for job, _, _ in alerted}
+    assert {"site", "ingest:eurostat_urb_cenv", "ingest:always_down", "ingest:retired_source"} <= failing
+    assert "report:weekly" not in failing
+
+
+def _expected_pending(rows: list[dict[str, Any]]) -> list[str]:
+    computes = [r["started_at"] for r in rows if r["job"] == "compute" and r["outcome"] == "success"]
+    last = max(computes, default=None)
+    return sorted(
+        {
+            r["dataset_id"]
+            for r in rows
+            if r["job"].startswith("ingest:")
+            and r["outcome"] == "success"
+            and sum(r[c] for c in CHANGES) > 0
+            and r["dataset_id"] is not None
+            and (last is None or (r["finished_at"] is not None and r["finished_at"] >= last))
+        }
+    )
+
+
+def test_pending_datasets_are_those_changed_since_the_last_compute_started(
+    engine: Engine, history: list[dict[str, Any]]
+) -> None:
+    """After the last compute: a change ending at its start exactly counts, one with no end does not, a
+    flag alone counts; with no compute at all, every dataset that ever changed (with an end or not)."""
+    compute_at = LATE + timedelta(minutes=10)
+    later = [
+        _run("compute", None, compute_at, "success"),
+        _run("compute", None, compute_at + timedelta(hours=1), "failed", error="not a success"),
+        {
+            **_run("ingest:oecd_ghg", "oecd_ghg", compute_at, "success", rows_added=1),
+            "finished_at": compute_at,
+        },
+        {
+            **_run("ingest:oecd_pt_access", "oecd_pt_access", compute_at, "success", rows_added=1),
+            "finished_at": None,
+        },
+        _run("ingest:covenant_targets", "covenant_targets", compute_at, "success", rows_reflagged=4),
+        _run("ingest:syke_emissions", "syke_emissions", compute_at, "unchanged", rows_unchanged=5),
+        _run(
+            "ingest:hsy_emissions",
+            "hsy_emissions",
+            compute_at - timedelta(seconds=10),
+            "success",
+            rows_added=9,
+        ),
+        _run("probe", "eurostat_sdg_12_41", compute_at, "success", rows_added=1),
+    ]
+    fill_job_runs(engine, later)
+    rows = _stored(engine)
+    assert pending_datasets(engine) == _expected_pending(rows) == ["covenant_targets", "oecd_ghg"]
+    with engine.begin() as conn:
+        conn.execute(delete(schema.job_run).where(schema.job_run.c.job == "compute"))
+    rows = _stored(engine)
+    assert pending_datasets(engine) == _expected_pending(rows)
+    assert {"oecd_pt_access", "hsy_emissions", "traficom_cars"} <= set(_expected_pending(rows))
+
+
+def _plan(engine: Engine, statement: Any) -> list[str]:
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return [str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+        return [str(row[0]) for row in conn.execute(text(f"EXPLAIN {sql}"))]
+
+
+def test_the_health_reads_use_the_indexes_not_a_scan(engine: Engine) -> None:
+    """EXPLAIN (EXPLAIN QUERY PLAN on SQLite) on a year of history: every access to job_run goes through an
+    index (on PostgreSQL after ANALYZE, as autovacuum does; SQLite has no statistics)."""
+    fill_job_runs(engine, history_rows(years=1))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE job_run"))
+    decisive = newest_run_ids("decisive", outcomes=DECISIVE)
+    reads = {
+        "ingest runs": freshness._INGEST_RUNS,
+        "ingest runs as of": freshness._ingest_runs_query(END - timedelta(days=3)),
+        "failing jobs": select(schema.job_run.c.job).where(schema.job_run.c.id.in_(select(decisive.c.id))),
+        "pending": compute_job._PENDING,
+    }
+    plans = {name: _plan(engine, statement) for name, statement in reads.items()}
+    for name, plan in plans.items():
+        if engine.dialect.name == "sqlite":
+            # a SCAN of job_run only where the walk's first step reads an index from its end (LIMIT 1)
+            scans = [line for line in plan if line.startswith("SCAN") and line.split()[1] not in CTES]
+            assert all("COVERING INDEX ix_job_run_job_id_outcome" in line for line in scans), (name, plan)
+        else:
+            assert not any("Seq Scan on job_run" in line for line in plan), (name, plan)
+    joined = {name: "\n".join(plan) for name, plan in plans.items()}
+    assert "ix_job_run_dataset_id_id" in joined["ingest runs"]
+    assert "ix_job_run_dataset_id_id" in joined["ingest runs as of"]
+    assert "ix_job_run_job_id_outcome" in joined["failing jobs"]
+    assert "ix_job_run_dataset_id_outcome_finished_at_job" in joined["pending"]
+    # the last compute's start: one probe (PostgreSQL may instead walk the starts back to the newest compute)
+    last_start = ["ix_job_run_job_outcome_started_at"]
+    last_start += ["ix_job_run_started_at"] if engine.dialect.name == "postgresql" else []
+    assert any(index in joined["pending"] for index in last_start), joined["pending"]
+
+
+def test_migration_0012_adds_the_dataset_and_last_start_indexes_and_its_downgrade_drops_them(
+    db_url: str,
+) -> None:
+    from alembic import command
+
+    from storage.engine import alembic_config
+
+    engine = create_db_engine(db_url)
+
+    def to(revision: str, step: str = "upgrade") -> None:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+
+    def indexes() -> set[str]:
+        return {str(i["name"]) for i in inspect(engine).get_indexes("job_run")}
+
+    def rows() -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(schema.job_run).order_by(schema.job_run.c.id))]
+
+    added = {"ix_job_run_dataset_id_id", "ix_job_run_job_outcome_started_at"}
+    try:
+        to("0011")
+        fill_job_runs(engine, history_rows(years=1 / 52))
+        before, at_0011 = rows(), indexes()
+        assert not added & at_0011
+        migrate(engine)
+        assert indexes() == at_0011 | added
+        columns = {str(i["name"]): i["column_names"] for i in inspect(engine).get_indexes("job_run")}
+        assert columns["ix_job_run_dataset_id_id"] == ["dataset_id", "id"]
+        assert columns["ix_job_run_job_outcome_started_at"] == ["job", "outcome", "started_at"]
+        assert rows() == before
+        to("0011", "downgrade")
+        assert indexes() == at_0011 and rows() == before
+        migrate(engine)
+        assert indexes() == at_0011 | added
+    finally:
+        engine.dispose()
