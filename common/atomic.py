@@ -95,7 +95,8 @@ def _current(final: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (files made, renamed or removed in it) to disk; nothing off POSIX."""
     if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere
         return
     fd = os.open(folder, os.O_RDONLY)
@@ -111,8 +112,8 @@ def _fsync_tree(folder: Path) -> None:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
         elif path.is_dir():
-            _fsync_dir(path)
-    _fsync_dir(folder)
+            fsync_dir(path)
+    fsync_dir(folder)
 
 
 def _link(final: Path, version: Path) -> None:
@@ -181,11 +182,13 @@ def _name_the_place(error: BaseException, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
+def publish_directory(final: Path, *, durable: bool = True, synced_by_caller: bool = False) -> Iterator[Path]:
     """Yield an empty directory to build the output in; on success it replaces final in one step.
 
     If the block raises, the new files are deleted and final is left as it was. With durable, every new
-    file is flushed to disk before the switch, so the published output survives a power cut too.
+    file is flushed to disk before the switch, and the switch before the previous version is removed, so
+    the published output survives a power cut too. synced_by_caller: the block has flushed the new files
+    itself (those new to the disk only: the public site's build), and only the switch is flushed here.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(final):
@@ -199,13 +202,13 @@ def publish_directory(final: Path, *, durable: bool = True) -> Iterator[Path]:
             _remove(building)
             _name_the_place(error, final)
             raise
-        if durable:
+        if durable and not synced_by_caller:
             _fsync_tree(building)
         version = final.with_name(f"{_prefix(final)}{token}")
         building.rename(version)
         _link(final, version)
         if durable:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         if previous is not None and _ours(final, previous):
             _remove(previous)  # a link someone pointed elsewhere by hand: its target is left alone
 
@@ -235,4 +238,4 @@ def publish_file(final: Path, *, durable: bool = True) -> Iterator[Path]:
     finally:
         building.unlink(missing_ok=True)
     if durable:
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)

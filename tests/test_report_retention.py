@@ -24,6 +24,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from common import atomic
 from common.atomic import publish_directory
 from common.config import Settings, get_settings
 from report import retention, weekly
@@ -475,6 +476,39 @@ def test_a_folder_pruned_while_the_site_reads_it_is_read_again_not_published_in_
     assert sorted(os.listdir(in_site)) == sorted(os.listdir(archive / old / "fi"))
     assert "report.html" in os.listdir(in_site)
     assert check_site(site) == []
+
+
+def test_a_rebuild_flushes_the_switch_to_it_before_it_removes_the_previous_build(
+    made: Fixture, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a power cut the site's link must not point at a removed build: the folder holding the link is
+    synced after the switch and before the previous build is deleted."""
+    monkeypatch.setattr(site_build, "write_xlsx", placeholder_xlsx)
+    site = tmp_path / "site"
+
+    def build() -> None:
+        build_site(made.engine, site, langs=("en",), report_root=archive, renderer=PlaceholderRenderer())
+
+    build()
+    previous = site.resolve()
+    events: list[tuple[str, str]] = []
+    original_fsync, original_remove = os.fsync, atomic._remove
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        original_fsync(fd)
+
+    def remove(path: Path) -> None:
+        events.append(("remove", str(path)))
+        original_remove(path)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(atomic, "_remove", remove)
+    build()
+    assert site.resolve() != previous and not previous.exists()
+    removed = events.index(("remove", str(previous)))
+    switch_synced = [i for i, e in enumerate(events) if e == ("fsync", str(site.parent))]
+    assert switch_synced and switch_synced[0] < removed, events[-5:]
 
 
 def test_a_site_built_by_the_previous_code_is_taken_over_without_reading_the_archive_again(

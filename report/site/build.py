@@ -22,7 +22,7 @@ import polars as pl
 from altair.utils.schemapi import debug_mode
 from sqlalchemy import Engine
 
-from common.atomic import publish_directory
+from common.atomic import fsync_dir, publish_directory
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import RECONCILED, peer_indicators
 from report.data import HELSINKI_TZ
@@ -463,14 +463,6 @@ def _link_reports(
     return archive
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sync(folder: Path, writer: _Writer) -> None:
     """Flush the new build to disk before it is published: every file whose bytes are new (written, or
     linked from a report folder) and every folder (their entries, the links to the previous build's files
@@ -493,7 +485,7 @@ def _sync(folder: Path, writer: _Writer) -> None:
             folders.add(parent)
             parent = parent.parent
     for path in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        _fsync_dir(path)
+        fsync_dir(path)
 
 
 # what the pages are made with besides the data: a change to any of these makes every page anew
@@ -610,9 +602,9 @@ def build_site(
     own_renderer = renderer is None
     drawer = renderer or Renderer()
     try:
-        # durable=False: the build syncs what is new in it itself (_sync), then the folder the site's
-        # link is in once it is switched
-        with publish_directory(out, durable=False) as folder:
+        # the build syncs what is new in it itself (_sync); publish_directory syncs the switch of the
+        # site's link to it before it removes the previous build
+        with publish_directory(out, synced_by_caller=True) as folder:
             writer = _Writer(folder, previous, recorded, result)
             charts_before: dict[str, str] = recorded.get("charts", {})
             charts_now: dict[str, str] = {}
@@ -697,8 +689,6 @@ def build_site(
             _sync(folder, writer)
             if lock is not None:
                 lock.confirm(engine)  # last: raised here, the build is deleted and the previous site stays
-        if os.name == "posix":
-            _fsync_dir(out.parent)  # the switch of the site's link to the new build
     finally:
         if own_renderer:
             drawer.__exit__(None, None, None)
