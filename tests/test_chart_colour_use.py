@@ -176,7 +176,7 @@ def _peer_standings() -> pl.DataFrame:
 
 
 GROUP_WORDS = {
-    "fi": {"nordic": "Pohjoismaat", "leader": "edelläkävijä"},
+    "fi": {"nordic": "pohjoismainen", "leader": "edelläkävijä"},
     "sv": {"nordic": "Norden", "leader": "föregångare"},
     "en": {"nordic": "Nordic", "leader": "leader"},
 }
