@@ -24,6 +24,8 @@ from storage.newest_runs import newest_run_ids
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from job_history import END, fill_job_runs, history_rows, run_row
 
+from tests.test_job_history_reads import index_walk_plans
+
 DECISIVE = ("success", "unchanged", "failed")
 CHANGES = ("rows_added", "rows_revised", "rows_withdrawn", "rows_confirmed", "rows_reflagged")
 LATE = END + timedelta(hours=2)  # after the history's newest run
@@ -201,14 +203,6 @@ def test_pending_datasets_are_those_changed_since_the_last_compute_started(
     assert {"oecd_pt_access", "hsy_emissions", "traficom_cars"} <= set(_expected_pending(rows))
 
 
-def _plan(engine: Engine, statement: Any) -> list[str]:
-    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            return [str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
-        return [str(row[0]) for row in conn.execute(text(f"EXPLAIN {sql}"))]
-
-
 def test_the_health_reads_use_the_indexes_not_a_scan(engine: Engine) -> None:
     """EXPLAIN (EXPLAIN QUERY PLAN on SQLite) on a year of history: every access to job_run goes through an
     index (on PostgreSQL after ANALYZE, as autovacuum does; SQLite has no statistics)."""
@@ -223,15 +217,7 @@ def test_the_health_reads_use_the_indexes_not_a_scan(engine: Engine) -> None:
         "failing jobs": select(schema.job_run.c.job).where(schema.job_run.c.id.in_(select(decisive.c.id))),
         "pending": compute_job._PENDING,
     }
-    plans = {name: _plan(engine, statement) for name, statement in reads.items()}
-    for name, plan in plans.items():
-        if engine.dialect.name == "sqlite":
-            # a SCAN of job_run only where the walk's first step reads an index from its end (LIMIT 1)
-            scans = [line for line in plan if line.startswith("SCAN") and line.split()[1] not in CTES]
-            assert all("COVERING INDEX ix_job_run_job_id_outcome" in line for line in scans), (name, plan)
-        else:
-            assert not any("Seq Scan on job_run" in line for line in plan), (name, plan)
-    joined = {name: "\n".join(plan) for name, plan in plans.items()}
+    joined = index_walk_plans(engine, reads, CTES)
     assert "ix_job_run_dataset_id_id" in joined["ingest runs"]
     assert "ix_job_run_dataset_id_id" in joined["ingest runs as of"]
     assert "ix_job_run_job_id_outcome" in joined["failing jobs"]

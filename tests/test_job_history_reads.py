@@ -165,6 +165,21 @@ def _plan(engine: Engine, statement: Any, params: dict[str, Any] | None = None) 
         return [str(row[0]) for row in conn.execute(text(f"EXPLAIN {sql}"), params or {})]
 
 
+def index_walk_plans(engine: Engine, reads: dict[str, Any], ctes: tuple[str, ...]) -> dict[str, str]:
+    """Each read's plan (EXPLAIN; EXPLAIN QUERY PLAN on SQLite), asserting that none scans job_run whole:
+    on SQLite a SCAN of job_run (under any alias) only where a walk's first step reads an index from its
+    end until the first row (ORDER BY … LIMIT 1), the CTEs `ctes` themselves scanned; on PostgreSQL no
+    Seq Scan of job_run. The plans joined, by read, for the indexes each must name."""
+    plans = {name: _plan(engine, statement) for name, statement in reads.items()}
+    for name, plan in plans.items():
+        if engine.dialect.name == "sqlite":
+            scans = [line for line in plan if line.startswith("SCAN") and line.split()[1] not in ctes]
+            assert all("COVERING INDEX ix_job_run_job_id_outcome" in line for line in scans), (name, plan)
+        else:
+            assert not any("Seq Scan on job_run" in line for line in plan), (name, plan)
+    return {name: "\n".join(plan) for name, plan in plans.items()}
+
+
 def test_the_reads_of_status_and_the_report_use_the_indexes_not_a_scan(engine: Engine) -> None:
     """EXPLAIN (EXPLAIN QUERY PLAN on SQLite) of each read on a year of history: every access to job_run
     goes through an index (on PostgreSQL after ANALYZE, as autovacuum does; SQLite has no statistics)."""
@@ -188,16 +203,7 @@ def test_the_reads_of_status_and_the_report_use_the_indexes_not_a_scan(engine: E
         "runs ended": status._RUNS_ENDED.params(ids=[1, 2, 3]),
         "problem runs": week,
     }
-    plans = {name: _plan(engine, statement) for name, statement in reads.items()}
-    for name, plan in plans.items():
-        if engine.dialect.name == "sqlite":
-            # a SCAN of job_run (under any alias) only where it reads an index from its end until the first
-            # row (the walk's first step, ORDER BY … LIMIT 1); the CTEs themselves are scanned
-            scans = [line for line in plan if line.startswith("SCAN") and line.split()[1] not in CTES]
-            assert all("COVERING INDEX ix_job_run_job_id_outcome" in line for line in scans), (name, plan)
-        else:
-            assert not any("Seq Scan on job_run" in line for line in plan), (name, plan)
-    joined = {name: "\n".join(plan) for name, plan in plans.items()}
+    joined = index_walk_plans(engine, reads, CTES)
     assert "ix_job_run_dataset_id_outcome_finished_at_job" in joined["per dataset"]
     assert "ix_job_run_job_id_outcome" in joined["latest per job"]
     assert "ix_job_run_job_id_outcome" in joined["busy since"]
