@@ -606,7 +606,7 @@ def test_sector_area_stacks_largest_first_and_labels_right_end() -> None:
     text = next(u for u in units(spec) if mark_type(u) == "text" and "text" in u.get("encoding", {}))
     labels = {r["label"].replace(NBSP, " "): r["mid"] for r in rows_of(spec, text)}
     assert labels == {"Liikenne 40 %": 140.0, "Kaukolämpö 36 %": 405.0, "Kulutussähkö 24 %": 615.0}
-    assert title_text(spec) == f"Liikenne oli suurin päästölähde vuonna 2023 (40{NBSP}%)"
+    assert title_text(spec) == f"Liikenne oli suurin päästölähde vuonna 2023: 40{NBSP}%"
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -346,7 +346,7 @@ def test_demo_banner_at_the_top(full: weekly.ReportResult) -> None:
 
 def test_what_changed_lists_new_snapshots_and_sources_needing_attention(full: weekly.ReportResult) -> None:
     text = " ".join(parse(full.path).text)
-    assert "Mitä muuttui seitsemän päivän aikana" in text  # the week is not over: its seven days to now
+    assert "Mikä muuttui seitsemän päivän aikana" in text  # the week is not over: its seven days to now
     assert "HSY: pääkaupunkiseudun kasvihuonekaasupäästöt" in text
     assert f"17{NBSP}031" in text  # Syke rows added
     assert t("report.revised_none", "fi") in text
@@ -661,7 +661,7 @@ def test_half_year_report_via_the_command_line(
     text = " ".join(page.text)
     assert "puolivuotisraportti valtuustolle" in text
     assert t("report.indicator_status_heading", "fi") in text
-    assert "Mitä muuttui jaksolla" in text
+    assert "Mikä muuttui jaksolla" in text
     html = path.read_text(encoding="utf-8")
     status_rows = re.findall(
         r"<tr[^>]*><th scope=\"row\"[^>]*>[^<]*</th><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td>", html
