@@ -998,6 +998,7 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
             gap=format_number(h.gap, lang),
             gap_pct=format_percent(h.gap_pct, lang),
         )
+        + _pace_verdict(h, lang)
         + (" " + t("report.headline_provisional", lang, year=h.latest_year) if h.latest_provisional else ""),
         "figures": [
             {
@@ -1034,6 +1035,24 @@ def headline_context(engine: Engine, lang: str) -> dict[str, Any] | None:
         "statuses": items,
         "snapshot_ids": list(h.snapshot_ids),
     }
+
+
+def _pace_verdict(h: rd.Headline, lang: str) -> str:
+    """The lead's last sentence: where the current pace (the card's projection) leaves the target year's
+    emissions, and when it reaches the target ("" without a projection, as the card)."""
+    if h.projected_value is None or h.latest_year >= h.target_year:
+        return ""
+    projected = format_number(h.projected_value, lang)
+    if h.projected_value <= h.target_value:
+        return " " + t("report.headline_pace_met", lang, projected=projected, target_year=h.target_year)
+    reached = (
+        t("report.headline_pace_reached", lang, year=h.year_reached)
+        if h.year_reached is not None
+        else t("report.headline_pace_never", lang)
+    )
+    return " " + t(
+        "report.headline_pace_above", lang, projected=projected, target_year=h.target_year, reached=reached
+    )
 
 
 def _breakdown_table(engine: Engine, lang: str) -> Table | None:

@@ -282,3 +282,24 @@ def test_circular_chart_marks_the_catalogues_recycling_targets(
     ]
     monkeypatch.setattr(rd, "load_indicator_catalogue", lambda: _catalogue_with({"recycling_rate": changed}))
     assert drawn() == [(2028, 58.0), (2040, 70.0)]
+
+
+def test_the_lead_says_where_the_current_pace_leads_as_the_card_does(loaded_engine: Engine) -> None:
+    """The lead's verdict on the target year (a staff reader's audit: the headline gave no one-line answer
+    to "are we on track"): the same projection and year reached as the "At the current pace" card, in
+    every language, and above the target as the numbers say."""
+    from report import weekly
+    from report.i18n import LANGS, format_number, t
+
+    h = rd.headline(loaded_engine)
+    assert h.projected_value is not None and h.projected_value > h.target_value  # the demo's case
+    for lang in LANGS:
+        context = weekly.headline_context(loaded_engine, lang)
+        assert context is not None
+        label = t("report.fig_projection", lang, year=h.target_year)
+        card = next(f for f in context["figures"] if f["label"] == label)
+        lead = str(context["lead"])
+        projected = format_number(h.projected_value, lang)
+        assert f"{projected}\u00a0kt" in lead and projected in str(card["value"]), (lead, card)
+        assert str(h.year_reached) in lead and str(h.year_reached) in card["note"], (lead, card)
+        assert {"fi": "tavoitetta suuremmat", "sv": "över målet", "en": "above the target"}[lang] in lead
