@@ -272,20 +272,42 @@ def alembic_config() -> Config:
     return config
 
 
+# the PostgreSQL advisory lock (a transaction's) under which one process at a time migrates
+MIGRATION_LOCK_KEY = 0x6B657374_6D696772  # "kest" "migr"
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the database to the newest migration (a no-op when it is already there)."""
+    """Upgrade the database to the newest migration (a no-op when it is already there).
+
+    One process at a time: two starting together (the scheduler restarted as a cron command runs) would
+    both create the same tables and indexes. The second waits for the first (PostgreSQL: an advisory lock;
+    SQLite: the write lock its transaction takes at BEGIN IMMEDIATE) and finds the database migrated.
+    A database of a newer tracker (a revision this code does not know: the code rolled back after a
+    migration) raises SchemaVersionError saying so, as open_existing_database does."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     config = alembic_config()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current == head:
         return
-    log.info("migrating %s from %s to %s", safe_url(engine), current, head)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        current = MigrationContext.configure(connection).get_current_revision()  # again, under the lock
+        if current == head:
+            return
+        if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+            raise SchemaVersionError(
+                f"the database at {safe_url(engine)} has schema version {current}, newer than this "
+                f"tracker's {head}: upgrade the tracker (pip or uv) to the version that migrated it; "
+                "nothing was changed"
+            )
+        log.info("migrating %s from %s to %s", safe_url(engine), current, head)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
