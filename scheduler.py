@@ -178,6 +178,7 @@ def main(
             "--log-file",
             envvar=LOG_FILE_ENV,
             help="Also append the log to this file, secrets masked (reopened when logrotate moves it).",
+            readable=False,  # appended to, never read: opening it says why it cannot be written
         ),
     ] = None,
     catalogue_path: Annotated[

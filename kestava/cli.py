@@ -244,6 +244,7 @@ def main(
             "--log-file",
             envvar="KESTAVA_LOG_FILE",
             help="Also append the log to this file (reopened when logrotate moves it).",
+            readable=False,  # appended to, never read: opening it says why it cannot be written
         ),
     ] = None,
 ) -> None:

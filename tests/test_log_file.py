@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,3 +229,37 @@ def test_a_new_log_file_is_not_readable_by_every_user_also_after_a_rotation(tmp_
     logging.getLogger("ingest.run").warning("second")
     assert "second" in log_file.read_text(encoding="utf-8")
     assert log_file.stat().st_mode & 0o777 == expected
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="runs the commands as another user (nobody), which needs root and setpriv",
+)
+def test_a_log_file_the_user_may_append_to_but_not_read_is_used() -> None:
+    """Typer checks a path option for reading by default: a shared log file the operator may append to but
+    not read refused `kestava status` with a usage box (exit 2) and the scheduler alike (an operations
+    audit). As nobody, with a write-only log file: the command runs (here to its one-line "no database")
+    and appends its line to the file."""
+    with tempfile.TemporaryDirectory() as folder:  # in /tmp: pytest's own folders are root's alone
+        _run_as_nobody_with_a_write_only_log_file(Path(folder))
+
+
+def _run_as_nobody_with_a_write_only_log_file(tmp_path: Path) -> None:
+    tmp_path.chmod(0o777)
+    log_file = tmp_path / "shared.log"
+    log_file.touch()
+    os.chown(log_file, 65534, os.getgid())
+    log_file.chmod(0o200)  # write-only for its owner, nobody
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("KESTAVA_", "FINGRID_"))}
+    env = {**base, "KESTAVA_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    for command in (
+        [str(ROOT / ".venv" / "bin" / "kestava"), "--log-file", str(log_file), "status"],
+        [sys.executable, str(ROOT / "scheduler.py"), "--list", "--log-file", str(log_file)],
+    ):
+        result = subprocess.run(
+            [*as_nobody, *command], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+        said = result.stdout + result.stderr
+        assert "not readable" not in said and "cannot write the log file" not in said, said
+    assert log_file.stat().st_size > 0  # the scheduler's lines appended (read as root)
