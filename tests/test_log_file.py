@@ -253,8 +253,12 @@ def _run_as_nobody_with_a_write_only_log_file(tmp_path: Path) -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KESTAVA_", "FINGRID_"))}
     env = {**base, "KESTAVA_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
     as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    kestava = ROOT / ".venv" / "bin" / "kestava"
+    reachable = subprocess.run([*as_nobody, str(kestava), "--help"], capture_output=True, timeout=60)
+    if reachable.returncode != 0:  # a checkout in a folder only its owner may enter (mktemp -d)
+        pytest.skip(f"nobody cannot run {kestava} here")
     for command in (
-        [str(ROOT / ".venv" / "bin" / "kestava"), "--log-file", str(log_file), "status"],
+        [str(kestava), "--log-file", str(log_file), "status"],
         [sys.executable, str(ROOT / "scheduler.py"), "--list", "--log-file", str(log_file)],
     ):
         result = subprocess.run(
@@ -262,4 +266,5 @@ def _run_as_nobody_with_a_write_only_log_file(tmp_path: Path) -> None:
         )
         said = result.stdout + result.stderr
         assert "not readable" not in said and "cannot write the log file" not in said, said
+        assert "--list" in command or "no database" in said, said  # status ran, to its one-line answer
     assert log_file.stat().st_size > 0  # the scheduler's lines appended (read as root)

@@ -345,7 +345,9 @@ def test_the_chart_states_the_rank_the_source_and_the_method(lang: str, title: s
 def test_a_phone_chart_writes_each_city_and_its_change_above_its_bar_across_the_plot() -> None:
     """A phone's layout had the names left of a 126 px plot and the changes right of it on four lines
     each: there each row's city and change are written above its bar, wrapped at the plot's width, which
-    is a phone's column less the padding; the changes are the wide chart's, word for word."""
+    is a phone's column less the padding. A change over the span the title's note names is its number
+    alone (the wide chart's words repeated it on every row, wrapping each onto a second line); one over
+    another span keeps the wide chart's words, which name it."""
     ranked = standings(
         _values([("049", 2022, 3.1), ("091", 2022, 3.4), ("stockholm", 2022, 2.2)]),
         direction="decrease",
@@ -380,8 +382,13 @@ def test_a_phone_chart_writes_each_city_and_its_change_above_its_bar_across_the_
         lines = written[row["area"]].split("\n")
         assert all(text_width(line) <= phone["width"] for line in lines), lines
         named = row["area"] + tags[group_of[row["area"]]]
-        expected = named if row["change"] == NOT_AVAILABLE else f"{named} · {row['change']}"
+        change = str(row["change"])
+        over_the_noted_span = change.endswith(" since 1990")  # the span of the note under the title
+        shown = change.split(" ", 1)[0] if over_the_noted_span else change  # "-35%"
+        expected = named if change == NOT_AVAILABLE else f"{named} · {shown}"
         assert " ".join(lines) == expected
+    assert written["Espoo"] == "Espoo · -35%"  # its change over the noted span, the number alone
+    assert "(other span, not ranked)" in written["Stockholm"].replace("\n", " ")
 
 
 def test_the_chart_refuses_areas_that_are_not_peers() -> None:

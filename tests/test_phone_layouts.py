@@ -285,10 +285,20 @@ def test_the_peer_layouts_write_every_label_in_the_plot_clear_of_the_bars_and_of
             assert not any(_overlap(box, bar) for bar in bars), (name, item["text"])
         for i, box in enumerate(boxes):
             assert not any(_overlap(box, other) for other in boxes[i + 1 :]), (name, texts[i]["text"])
-        words = " ".join(_written(scene))
+        words = " ".join(" ".join(_written(scene)).split())
         desktop, _ = built[name]()
+        subtitle = desktop.to_dict()["title"].get("subtitle") or []
+        notes = " ".join(" ".join([subtitle] if isinstance(subtitle, str) else subtitle).split())
         for change in charts.chart_table(desktop, keys=False).get_column("change").to_list():
-            assert str(change) in words, (name, change)
+            change = " ".join(str(change).split())  # (no-break spaces as the words above: spaces)
+            if change in words:
+                continue
+            # over the span a note under the title names, a row gives the change's number alone: the note
+            # is there, and says what the number is
+            found = re.match(r"[−+-]?[\d ,.]+ ?%", change)  # "−52 %" (fi, sv), "-52%" (en)
+            assert found, (name, change)
+            number = found.group(0)
+            assert f"· {number}" in words and notes.split(":", 1)[0] in words, (name, change, notes)
 
 
 @pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)

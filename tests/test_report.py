@@ -294,7 +294,7 @@ def test_headline_states_value_target_gap_pace_and_status(full: weekly.ReportRes
     assert "Espoon päästöt ja vuoden 2030 tavoite" in text
     assert f"712{NBSP}kt CO₂e" in text and "vuonna 2024" in text
     assert f"212{NBSP}kt CO₂e" in text  # the target, 1990 × (1 − 80 %)
-    assert f"1{NBSP}060{NBSP}kt × (1 − 80{NBSP}%)" in text
+    assert f"1{NBSP}060{NBSP}kt × (1{NBSP}−{NBSP}80{NBSP}%)" in text  # the rule kept whole on a phone
     assert f"500{NBSP}kt CO₂e" in text and f"70{NBSP}% vuoden 2024 tasosta" in text
     assert f"−18,3{NBSP}% vuodessa" in text and f"−83{NBSP}kt vuodessa" in text
     assert "Tasainen polku: Jäljessä tavoitepolusta." in text

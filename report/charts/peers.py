@@ -99,16 +99,21 @@ def change_words(
     lang: str,
     points: bool = False,
     base_estimated: bool = False,
+    bare: bool = False,
 ) -> str:
     """A peer's change as the chart and the tables word it: "−39 % per resident since 1990" over the
     compared span, "+5 % 2016–2022 (other span, not ranked)" over another; `points`: a change of a
     percentage, in percentage points ("+0,3 %-yksikköä vuodesta 2012"); `base_estimated`: the base year's
-    figure is the source's estimate, and the change says so ("… since 1990 (1990: estimate)")."""
+    figure is the source's estimate, and the change says so ("… since 1990 (1990: estimate)"); `bare`: a
+    change over the compared span as its number alone ("−39 %"), where a note under the title names the span
+    (a phone's row, _span_noted)."""
     if points:
         pct = t("unit.percentage_points", lang, value=format_number(change, lang, 1, signed=True))
     else:
         pct = format_percent(change, lang, signed=True)
-    if not comparable:
+    if bare and comparable:
+        words = pct
+    elif not comparable:
         key = "peers.change_other_per_resident" if per_resident else "peers.change_other"
         words = t(key, lang, pct=pct, base=base_year, year=year)
     else:
@@ -198,7 +203,7 @@ def peer_comparison(
     present_groups = {peers[r["area"]].group for r in rows}
     groups = {g: t(f"peers.group_{g}", lang) for g in GROUP_COLOURS if g in present_groups}
 
-    def change_text(area: str) -> str:
+    def change_text(area: str, bare: bool = False) -> str:
         if area not in change_of:
             return NOT_AVAILABLE
         r = change_of[area]
@@ -211,6 +216,7 @@ def peer_comparison(
             lang=lang,
             points=bool(r.get("points") or False),
             base_estimated=bool(r.get("base_estimated")) and not every_base_estimated,
+            bare=bare,
         )
 
     def unit_mark(area: str, rank: object) -> str:
@@ -296,8 +302,15 @@ def peer_comparison(
         )
     )
     if phone:
+        # over the span the title's note names ("Change per resident 1990–2022: …"), a row's change is its
+        # number alone: the words repeated on every row had wrapped each onto a second line
+        bare = {
+            str(r["area"]): change_text(str(r["area_key"]), bare=_span_noted(change_of, home))
+            for r in df.iter_rows(named=True)
+            if r["area_key"] in change_of
+        }
         lines = {
-            area: wrap_px(f"{tagged[area]} · {changed[area]}" if area in changed else tagged[area], width)
+            area: wrap_px(f"{tagged[area]} · {bare[area]}" if area in bare else tagged[area], width)
             for area in order
         }
         above, step = labels_above(y_enc, "area", lines, mark_px=_PHONE_BAR)
@@ -409,6 +422,13 @@ def _every_base_estimated(change_of: Mapping[str, Mapping[str, object]]) -> bool
     return bool(change_of) and all(r.get("base_estimated") for r in change_of.values())
 
 
+def _span_noted(change_of: Mapping[str, Mapping[str, object]], home: str) -> bool:
+    """Whether the notes under the title name the span the changes compare (the home city's change is over
+    it): then a phone's rows give a change over that span as its number alone."""
+    own = change_of.get(home)
+    return own is not None and bool(own["comparable"])
+
+
 def _notes(
     lang: str,
     *,
@@ -425,7 +445,7 @@ def _notes(
     """The notes under the peer chart's title: the span compared, newer figures, who is left out, units."""
     notes = []
     own = change_of.get(home)
-    if own is not None and own["comparable"]:
+    if own is not None and _span_noted(change_of, home):
         others = sum(1 for a, r in change_of.items() if a != home and not r["comparable"])
         notes.append(
             t(
