@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import fastexcel
+import httpx
 import polars as pl
 
 from common.payload import Fetcher, Payload
@@ -219,16 +220,13 @@ def allowed_hosts(spec: DatasetSpec) -> AllowedHosts:
 def check_download_url(spec: DatasetSpec, url: str) -> None:
     """ValidationError unless `url` is one allowed_hosts allows: a listing that names another host is not
     followed."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
     allowed = allowed_hosts(spec)
-    if parts.scheme not in allowed.schemes or not allowed.allows(host):
-        raise ValidationError(
-            spec.id,
-            "resource url",
-            allowed.expected,
-            f"{url} (host {host or 'none'!r}, scheme {parts.scheme or 'none'!r})",
-        )
+    try:
+        refusal = allowed.refusal(httpx.URL(url))  # the check every request and redirect hop gets
+    except httpx.InvalidURL as error:
+        refusal = f"{url} ({error})"
+    if refusal is not None:
+        raise ValidationError(spec.id, "resource url", allowed.expected, refusal)
 
 
 def _timestamp(value: object) -> datetime | None:
