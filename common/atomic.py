@@ -95,6 +95,20 @@ def _current(final: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
+def link_or_copy(source: str | Path, target: str | Path) -> bool:
+    """target as a hard link to source (not following a link), or a copy where hard links cannot be made
+    (another file system); True when it copied: new bytes on the disk, to be synced before publishing.
+    A source that does not exist raises FileNotFoundError either way."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+        return True
+    return False
+
+
 def fsync_dir(folder: Path) -> None:
     """Flush a folder's entries (files made, renamed or removed in it) to disk; nothing off POSIX."""
     if os.name != "posix":  # pragma: no cover - directories cannot be opened elsewhere

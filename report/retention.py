@@ -30,7 +30,6 @@ import html
 import logging
 import os
 import re
-import shutil
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -40,7 +39,7 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from common.atomic import publish_directory
+from common.atomic import link_or_copy, publish_directory
 from report.i18n import LANGS, t
 
 log = logging.getLogger(__name__)
@@ -241,13 +240,6 @@ def _plan(final: Path, lang: str, keep_weeks: int) -> _Plan | None:
     return _Plan(final, version, tuple(sorted(kept)), tuple(sorted(removed)), pages[HTML_NAME])
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except OSError:
-        shutil.copy2(source, target, follow_symlinks=False)
-
-
 def _apply(plan: _Plan) -> None:
     """Publish the pruned folder in one step; the folder is left as it was if it changed meanwhile."""
     with publish_directory(plan.final) as folder:  # holds the folder's lock (a report being written)
@@ -260,7 +252,7 @@ def _apply(plan: _Plan) -> None:
             if name == HTML_NAME:
                 (folder / name).write_text(plan.page, encoding="utf-8")
             else:
-                _link_or_copy(source / name, folder / name)
+                link_or_copy(source / name, folder / name)
 
 
 def _same_files(version: Path, plan: _Plan) -> bool:

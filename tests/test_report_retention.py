@@ -292,7 +292,7 @@ def test_a_prune_interrupted_between_files_leaves_every_folder_consistent(
     archive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     linked = 0
-    original = retention._link_or_copy
+    original = atomic.link_or_copy  # what retention calls (imported from common.atomic)
 
     def failing(source: Path, target: Path) -> None:
         nonlocal linked
@@ -301,7 +301,7 @@ def test_a_prune_interrupted_between_files_leaves_every_folder_consistent(
             raise RuntimeError("power cut")
         original(source, target)
 
-    monkeypatch.setattr(retention, "_link_or_copy", failing)
+    monkeypatch.setattr(retention, "link_or_copy", failing)
     before = snapshot(archive)
     with pytest.raises(RuntimeError, match="power cut"):
         retention.prune_reports(archive, KEEP, today=TODAY)
@@ -322,12 +322,12 @@ def test_a_prune_interrupted_between_files_leaves_every_folder_consistent(
             raise OSError(28, "No space left on device")
         original(source, target)
 
-    monkeypatch.setattr(retention, "_link_or_copy", disk_full)
+    monkeypatch.setattr(retention, "link_or_copy", disk_full)
     result = retention.prune_reports(archive, KEEP, today=TODAY)
     assert [f for f, _ in result.failed] == [interrupted]
     assert result.summary() is not None and "1 folder(s) failed" in str(result.summary())
     _consistent(archive)
-    monkeypatch.setattr(retention, "_link_or_copy", original)
+    monkeypatch.setattr(retention, "link_or_copy", original)
     retention.prune_reports(archive, KEEP, today=TODAY)
     _consistent(archive)
     old = {week_key(age) for age in AGES if age > KEEP}

@@ -58,8 +58,7 @@ def subsector_groups() -> dict[str, str]:
     return {rule.sector: rule.group for d in load_catalogue().datasets.values() for rule in d.sectors}
 
 
-def _sector_scale(keys: Sequence[str], lang: str) -> alt.Scale:
-    colours = th.sector_colours(keys, subsector_groups())
+def _sector_scale(keys: Sequence[str], colours: Mapping[str, str], lang: str) -> alt.Scale:
     return alt.Scale(domain=[label("sector", k, lang) for k in keys], range=[colours[k] for k in keys])
 
 
@@ -114,12 +113,11 @@ def sector_area(
     *,
     meta: ChartMeta,
     lang: str = "fi",
-    label_count: int | None = None,
     provisional_years: Sequence[int] = (),
     phone: bool = False,
 ) -> alt.LayerChart:
     """Emissions by sector over time as stacked areas, largest sector at the bottom, each band named with
-    its share at its right end where it is tall enough there (label_count: at most that many), the legend
+    its share at its right end where it is tall enough there, the legend
     listing the sectors from the top of the stack down, a white line between two bands: a band is found
     without telling its colour (WCAG 1.4.1). phone: the phone's layout (report.phone): the plot as wide as
     a phone's column leaves beside the y axis, the named bands' shares in the legend below it and their
@@ -162,7 +160,7 @@ def sector_area(
     df = pl.DataFrame(data)
     width = PHONE_COLUMN - _PHONE_AXIS_PX if phone else 560
     # every band tall enough at the latest year is named with its share of that year: beside the plot's
-    # right end, or on a phone in the legend and inside the band; label_count: at most that many
+    # right end, or on a phone in the legend and inside the band
     kt_per_px = nice_maximum(max(totals.values())) / _HEIGHT
     total_latest = totals[latest]
     named = [
@@ -171,7 +169,7 @@ def sector_area(
     labelled = {
         label("sector", s, lang): f"{label('sector', s, lang)} "
         + format_percent(values.get((latest, s), 0.0) / total_latest * 100, lang)
-        for s in named[: len(named) if label_count is None else label_count]
+        for s in named
     }
     x = _x_year(years[0], latest)
     colours = th.sector_colours(sectors, subsector_groups())
@@ -181,7 +179,7 @@ def sector_area(
         title=t("sector_area.legend_phone_order", lang, year=latest)
         if phone
         else t("sector_area.legend_order", lang),
-        scale=_sector_scale(sectors[::-1], lang),
+        scale=_sector_scale(sectors[::-1], colours, lang),
         legend=_phone_legend(labelled, width) if phone else alt.Legend(orient="right", direction="vertical"),
     )
     y_title = t("axis.emissions_kt", lang)

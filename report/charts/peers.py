@@ -444,8 +444,8 @@ def _notes(
 ) -> list[str]:
     """The notes under the peer chart's title: the span compared, newer figures, who is left out, units."""
     notes = []
-    own = change_of.get(home)
-    if own is not None and _span_noted(change_of, home):
+    if _span_noted(change_of, home):  # the same test as a phone's rows: the span is named here
+        own = change_of[home]
         others = sum(1 for a, r in change_of.items() if a != home and not r["comparable"])
         notes.append(
             t(

@@ -22,7 +22,7 @@ import polars as pl
 from altair.utils.schemapi import debug_mode
 from sqlalchemy import Engine
 
-from common.atomic import fsync_dir, publish_directory
+from common.atomic import fsync_dir, link_or_copy, publish_directory
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import RECONCILED, peer_indicators
 from report.data import HELSINKI_TZ
@@ -48,17 +48,6 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
     ("peers", "peers.html"),
     ("reports", "reports.html"),
 )
-
-
-def _link_or_copy(source: Path, target: Path) -> bool:
-    """target as a hard link to source, or a copy when the two are on different file systems; True when it
-    copied (bytes new to the disk, to be synced before the build is published)."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-        return True
-    return False
 
 
 @dataclass
@@ -130,7 +119,7 @@ class _Writer:
             return False
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if _link_or_copy(source, target):
+        if link_or_copy(source, target):
             self.fresh.append(path)
         self.files[path] = self.before[path]
         self.result.kept += 1
@@ -148,12 +137,7 @@ class _Writer:
             for name in names:
                 if "/" in name:
                     Path(f"{target}/{name}").parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(f"{source}/{name}", f"{target}/{name}", follow_symlinks=False)
-                except FileNotFoundError:
-                    raise
-                except OSError:  # no hard links here: a copy, new bytes to sync
-                    shutil.copy2(f"{source}/{name}", f"{target}/{name}")
+                if link_or_copy(f"{source}/{name}", f"{target}/{name}"):  # copied: new bytes to sync
                     self.fresh.append(f"{prefix}/{name}")
         except FileNotFoundError:  # the previous build lost one: the caller links the folder anew
             self.drop(prefix)
@@ -182,7 +166,7 @@ class _Writer:
             return
         target = self.folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(source, target)
+        link_or_copy(source, target)
         self.files[path] = digest
         self.result.written.append(path)
         self.fresh.append(path)
@@ -442,9 +426,7 @@ def _link_reports(
                     writer.link(relative, file)
                 # a version folder replaced while it was read (made again, pruned: the old one deleted
                 # after the switch) may have lost files between the listing and their reading: read anew
-                replaced = key is not None and (
-                    folder.resolve() != source or _report_folder_key(folder, report.lang, root) != key
-                )
+                replaced = key is not None and _report_folder_key(folder, report.lang, root) != key
             except FileNotFoundError:  # replaced meanwhile (made again, pruned): link the new one
                 replaced = True
             if replaced:
