@@ -21,9 +21,9 @@ from ingest.freshness import freshness as dataset_freshness
 from ingest.municipalities import municipality_names
 from ingest.peers import peer_names
 from storage import read, schema
+from storage.breakdowns import with_breakdowns
 from storage.engine import open_existing_database
 from storage.notes import check_lang, check_period, list_notes
-from storage.read import with_breakdowns
 
 ESPOO = "049"
 LARGE_CITIES = ("091", "049", "837", "092", "564", "853")  # Helsinki, Espoo, Tampere, Vantaa, Oulu, Turku
@@ -157,7 +157,7 @@ def check_indicators(indicators: list[str] | None, otherwise: str = "") -> None:
 def _only(frame: pl.DataFrame, indicators: list[str] | None) -> pl.DataFrame:
     """The rows of the indicators asked and their parts (a part asked alone is that part only, not its
     siblings), for a frame computed for their parents (assess_at); a query filters with
-    storage.read.with_breakdowns."""
+    storage.breakdowns.with_breakdowns."""
     if indicators is None:
         return frame
     base = pl.col("indicator").str.split(".").list.first()

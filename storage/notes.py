@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from common.errors import KestavaError
 from storage import schema
-from storage.read import with_breakdowns
+from storage.breakdowns import with_breakdowns
 
 LANGS: Final = ("fi", "sv", "en")
 HOME_AREA: Final = "049"  # Espoo
@@ -265,7 +265,7 @@ def list_notes(
     """The current notes (neither edited nor withdrawn), or with `history` every version, filtered by
     indicator, area, period and language (each one value or several), in the order indicator, area,
     period, language, creation; with `breakdowns` an indicator id also selects its breakdown's parts
-    ('ghg_by_sector' → 'ghg_by_sector.transport', as storage.read.with_breakdowns)."""
+    ('ghg_by_sector' → 'ghg_by_sector.transport', as storage.breakdowns.with_breakdowns)."""
     note = schema.note
     newer = aliased(note)
     query = select(note)

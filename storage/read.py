@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 import polars as pl
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from storage import schema
 from storage.fetch import WORKER_ROWS, expect_many_rows, fetch_frame
@@ -37,12 +37,6 @@ def as_moment(moment: date | datetime) -> datetime:
     if isinstance(moment, datetime):
         return utc_naive(moment)
     return datetime.combine(moment, time.max)
-
-
-def with_breakdowns(column: ColumnElement[str], indicators: Sequence[str]) -> ColumnElement[bool]:
-    """The ids and their breakdowns' parts ('ghg_by_sector' → 'ghg_by_sector.transport'); a part asked
-    alone is that part only."""
-    return or_(column.in_(indicators), *(column.startswith(f"{i}.", autoescape=True) for i in indicators))
 
 
 def expect_observations(engine: Engine, datasets: Sequence[str]) -> None:
