@@ -28,6 +28,7 @@ from common.errors import (
     first_line,
     is_database_error,
 )
+from common.logs import LOG_FILE_ENV
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -242,7 +243,7 @@ def main(
         Path | None,
         typer.Option(
             "--log-file",
-            envvar="KESTAVA_LOG_FILE",
+            envvar=LOG_FILE_ENV,
             help="Also append the log to this file (reopened when logrotate moves it).",
             readable=False,  # appended to, never read: opening it says why it cannot be written
         ),
@@ -680,17 +681,12 @@ def migrate_command() -> None:
 def prune_old_reports(spare: tuple[str, ...] = ()) -> None:
     """Remove the heavy files of the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS in the report folder
     (report.retention) and say what was removed, in one line (nothing when there was nothing to remove)."""
-    from common.config import get_settings
-    from report.retention import prune_reports
+    from report.retention import prune_configured_reports
 
-    settings = get_settings()
-    try:
-        line = prune_reports(settings.reports, settings.report_keep_weeks, spare=spare).summary()
-    except Exception as error:  # the reports were published: their run stays good, the next prune retries
-        err().print(f"reports: pruning the old weekly reports failed: {error}", markup=False)
-        return
+    result = prune_configured_reports(spare=spare)  # a failure said, never raised: the reports stand
+    line = result.summary()
     if line is not None:
-        out().print(line, markup=False)
+        (err() if result.failed else out()).print(line, markup=False)
 
 
 def write_reports(langs: list[str], renderer: Renderer | None = None) -> None:

@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from common.atomic import link_or_copy, publish_directory
+from common.config import get_settings
 from report.i18n import LANGS, t
 
 log = logging.getLogger(__name__)
@@ -329,3 +330,16 @@ def prune_reports(
             )
             result.pruned.extend(removed)
     return result
+
+
+def prune_configured_reports(*, today: date | None = None, spare: Sequence[str] = ()) -> PruneResult:
+    """prune_reports on the configured report folder with KESTAVA_REPORT_KEEP_WEEKS, as the scheduler's
+    weekly report and `kestava report`/`run` call it after publishing: an error is recorded in the result's
+    `failed`, never raised (the reports were published, their run stays good; the next prune retries)."""
+    settings = get_settings()
+    try:
+        return prune_reports(settings.reports, settings.report_keep_weeks, today=today, spare=spare)
+    except Exception as error:
+        result = PruneResult(settings.report_keep_weeks)
+        result.failed.append((str(settings.reports), f"pruning the old weekly reports failed: {error}"))
+        return result

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from common.config import get_settings
 from kestava.alerts import check_run
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _lock_or_none, _log_job, _record_busy, _run_recorded
@@ -23,14 +22,9 @@ def prune_old_reports() -> None:
     """After a weekly report: the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS keep their page and
     CSVs only (report.retention), logged in one line; a failure is logged, the report's run stays good (the
     next week's job tries again)."""
-    from report.retention import prune_reports
+    from report.retention import prune_configured_reports
 
-    settings = get_settings()
-    try:
-        result = prune_reports(settings.reports, settings.report_keep_weeks, today=_today())
-    except Exception as error:  # never the report's failure: it was published
-        log.error("reports: pruning the old weekly reports failed: %s", error, extra={"job": "report:weekly"})
-        return
+    result = prune_configured_reports(today=_today())  # never the report's failure: it was published
     line = result.summary()
     if line is not None:
         level = logging.WARNING if result.failed or result.skipped else logging.INFO

@@ -637,3 +637,33 @@ def test_the_scheduler_prunes_after_a_good_weekly_report_and_before_the_site(
     finally:
         scheduler.set_runtime(None)
         get_settings.cache_clear()
+
+
+def test_a_prune_that_fails_is_said_never_raised_by_the_job_and_the_command(
+    archive: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: Any
+) -> None:
+    """The reports were published when the prune runs: its error is a line (the scheduler's log, the
+    command's stderr), never the report run's failure (prune_configured_reports, shared by both)."""
+    from kestava import cli
+    from schedule import report_jobs
+
+    def broken(*_: object, **__: object) -> retention.PruneResult:
+        raise OSError("read-only file system")
+
+    monkeypatch.setenv("KESTAVA_REPORT_DIR", str(archive))
+    monkeypatch.setattr(retention, "prune_reports", broken)
+    get_settings.cache_clear()
+    try:
+        result = retention.prune_configured_reports(today=TODAY)
+        assert result.failed == [
+            (str(archive), "pruning the old weekly reports failed: read-only file system")
+        ]
+        with caplog.at_level(logging.INFO, logger="scheduler"):
+            report_jobs.prune_old_reports()
+        (logged,) = [r for r in caplog.records if r.name == "scheduler"]
+        assert logged.levelno == logging.WARNING and "read-only file system" in logged.getMessage()
+        cli.prune_old_reports()
+        said = capsys.readouterr()
+        assert "read-only file system" in " ".join(said.err.split()) and said.out == ""  # (wrapped)
+    finally:
+        get_settings.cache_clear()
