@@ -174,3 +174,6 @@ def test_the_supervisory_authority_is_named_with_its_website_email_and_phone(fee
     published = _html(statement.statement_page("fi", statement.load_declaration()))
     assert "Liikenne- ja viestintävirasto Traficom" in published
     assert 'href="https://www.saavutettavuusvaatimukset.fi/"' in published
+    # the supervision unit's own address, as Finnish public bodies' statements give it (not the registry's)
+    assert '<a href="mailto:saavutettavuus@traficom.fi">' in published
+    assert "kirjaamo@" not in published
