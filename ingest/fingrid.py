@@ -16,6 +16,7 @@ import polars as pl
 from common.payload import Fetcher, Payload
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html
 
@@ -100,7 +101,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FingridConnector:
+class FingridConnector(Connector):
     """Protocol `fingrid`: `GET /api/datasets/{dataset}/data`, paged until `pagination.nextPage` is null.
 
     Options: `dataset` (number), `days` (window length in whole days), `page_size`, `max_pages` (default

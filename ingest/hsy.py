@@ -18,6 +18,7 @@ from common.payload import Fetcher, Payload
 from common.units import conversion_factor
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.http import AllowedHosts, check_not_html, get_within
 from ingest.municipalities import municipalities
@@ -80,7 +81,7 @@ _HEADER_UNITS: Mapping[str, str] = {
 }
 
 
-class HsyConnector:
+class HsyConnector(Connector):
     """Protocol `ckan_xlsx`: the HSY emissions table published on the Helsinki Region Infoshare CKAN.
 
     Options (catalogue `options`):

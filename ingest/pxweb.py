@@ -77,6 +77,7 @@ from common.payload import Fetcher, Payload
 from common.units import UnitError, check_unit
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
 from ingest.jsonstat import JsonStatDataset, read_jsonstat
@@ -714,7 +715,7 @@ def reference_date(source: str, places: Sequence[str], title: str, dataset: Json
     )
 
 
-class PxWebConnector:
+class PxWebConnector(Connector):
     """Statistics Finland PxWeb v1 tables: metadata GET, split json-stat2 POSTs, normalised frame."""
 
     protocol: ClassVar[str] = "pxweb"
