@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
-from common.payload import Params, Payload, RequestSpec
+from common.payload import Fetcher, HostRule, Params, Payload, RequestSpec
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.hsy import XLSX_MEDIA_TYPE, HsyConnector
-from ingest.http import AllowedHosts, HttpError, LiveFetcher, get_within
+from ingest.http import AllowedHosts, HttpError, LiveFetcher, check_answered_within
+from ingest.manifest import Manifest
+from ingest.replay import ReplayFetcher, record_exchange
 from tests.test_hsy import API_PATH, PACKAGE, envelope, resource, xlsx
 
 # the catalogue's download_hosts for HSY, and the local server's own host (the catalogue URL's, as in
@@ -120,7 +123,7 @@ def test_without_allowed_hosts_a_redirect_anywhere_is_still_followed(
 
 
 class _Answered:
-    """A fetcher that requests nothing (as a replay): its answer says where it came from."""
+    """A test fetcher that requests nothing (as a replay): its answer says it came from final_url."""
 
     def __init__(self, final_url: str) -> None:
         self.final_url = final_url
@@ -133,7 +136,9 @@ class _Answered:
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> Payload:
+        check_answered_within(source, url, params, self.final_url, allowed_hosts)
         when = datetime(2026, 12, 7, tzinfo=UTC)
         return Payload(RequestSpec("GET", url, tuple(params)), 200, {}, b"x", when, self.final_url)
 
@@ -149,10 +154,34 @@ class _Answered:
         raise NotImplementedError
 
 
-def test_another_fetchers_answer_from_a_host_not_allowed_is_refused() -> None:
-    hosts = AllowedHosts(lambda host: host == "hri.fi", ("hri.fi",))
-    url = "https://hri.fi/data/p.xlsx"
-    assert get_within(_Answered(url), "hsy_emissions", url, hosts).final_url == url
+def _refused(fetcher: Fetcher, url: str, hosts: AllowedHosts, host: str) -> None:
     with pytest.raises(HttpError) as caught:
-        get_within(_Answered("https://evil.example/p.xlsx"), "hsy_emissions", url, hosts)
-    assert caught.value.source == "hsy_emissions" and "host 'evil.example'" in (caught.value.got or "")
+        fetcher.get("hsy_emissions", url, allowed_hosts=hosts)
+    assert caught.value.source == "hsy_emissions" and caught.value.expected == hosts.expected
+    assert f"host {host!r}" in (caught.value.got or ""), caught.value.got
+
+
+def test_every_fetcher_answers_whether_the_hosts_allow_it(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """The same AllowedHosts given to a replay of a snapshot, a test fetcher and the live fetcher: each
+    refuses an answer from a host it does not allow (the live one before requesting it), naming the dataset
+    and the host; without them, any host is answered."""
+    hosts = AllowedHosts(lambda host: host == "hri.fi", ("hri.fi",))
+    allowed, elsewhere = "https://hri.fi/data/p.xlsx", "https://evil.example/p.xlsx"
+    manifest = Manifest(label="test", description="test snapshot", created="2026-12-07")
+    for n, url in enumerate((allowed, elsewhere)):
+        record_exchange(
+            tmp_path, manifest, "hsy_emissions", RequestSpec("GET", url), 200, {}, b"x", f"{n}.xlsx"
+        )
+    replay = ReplayFetcher(tmp_path, manifest=manifest)
+    assert replay.get("hsy_emissions", allowed, allowed_hosts=hosts).body == b"x"
+    _refused(replay, elsewhere, hosts, "evil.example")
+    assert replay.get("hsy_emissions", elsewhere).body == b"x"
+
+    assert _Answered(allowed).get("hsy_emissions", allowed, allowed_hosts=hosts).final_url == allowed
+    _refused(_Answered(elsewhere), allowed, hosts, "evil.example")  # redirected there
+
+    httpserver.expect_request("/p.xlsx").respond_with_data(b"x")
+    with LiveFetcher(max_attempts=1) as live:
+        _refused(live, httpserver.url_for("/p.xlsx"), hosts, "localhost")
+        assert httpserver.log == []  # not requested
+        assert live.get("hsy_emissions", httpserver.url_for("/p.xlsx")).body == b"x"
