@@ -16,7 +16,7 @@ import polars as pl
 from common.payload import Fetcher, Payload
 from common.units import conversion_factor
 from ingest import jsondecode
-from ingest.catalogue import DatasetSpec
+from ingest.catalogue import DatasetSpec, own_port
 from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.http import AllowedHosts, check_not_html
@@ -211,9 +211,12 @@ def pick_resource(
 
 def allowed_hosts(spec: DatasetSpec) -> AllowedHosts:
     """Where the dataset's requests and their redirects may go: https (or the catalogue URL's own scheme: a
-    local test server's http) on a host the catalogue allows (DatasetSpec.allows_download_host)."""
+    local test server's http) on a host and port the catalogue allows (DatasetSpec.allows_download_host:
+    the scheme's default port, or the one the catalogue URL or download_hosts names)."""
     own = urlsplit(spec.url)
-    names = tuple(sorted({own.hostname or "", *spec.download_hosts} - {""}))
+    port = own_port(spec.url)
+    here = (own.hostname or "") + ("" if port is None else f":{port}")
+    names = tuple(sorted({here, *spec.download_hosts} - {""}))
     return AllowedHosts(spec.allows_download_host, names, frozenset({"https", own.scheme}))
 
 

@@ -116,22 +116,25 @@ class HttpError(FetchError):
 
 @dataclass(frozen=True)
 class AllowedHosts:
-    """Where a download, and every redirect it takes, may go: a host `allows` accepts (named in errors as
-    `names`), by one of `schemes`."""
+    """Where a download, and every redirect it takes, may go: a host and port `allows` accepts (named in
+    errors as `names`), by one of `schemes`. The port `allows` is given is None for the scheme's default
+    (https://hsy.fi and https://hsy.fi:443 alike), else the one the URL names (https://hsy.fi:8443)."""
 
-    allows: Callable[[str], bool]
+    allows: Callable[[str, int | None], bool]
     names: tuple[str, ...]
     schemes: frozenset[str] = frozenset({"https"})
 
     def refusal(self, url: str | httpx.URL) -> str | None:
-        """Why url may not be requested (its host, scheme and URL, without secrets); None when it may."""
+        """Why url may not be requested (its host, port, scheme and URL, without secrets); None when it
+        may."""
         try:
             parsed = httpx.URL(url) if isinstance(url, str) else url
         except httpx.InvalidURL as error:
             return f"{display_url(str(url))} ({error})"
-        if parsed.scheme in self.schemes and parsed.host and self.allows(parsed.host):
+        if parsed.scheme in self.schemes and parsed.host and self.allows(parsed.host, parsed.port):
             return None
-        return f"{display_url(parsed)} (host {parsed.host or 'none'!r}, scheme {parsed.scheme or 'none'!r})"
+        host = f"host {parsed.host or 'none'!r}" + ("" if parsed.port is None else f", port {parsed.port}")
+        return f"{display_url(parsed)} ({host}, scheme {parsed.scheme or 'none'!r})"
 
     @property
     def expected(self) -> str:
