@@ -42,12 +42,12 @@ from zoneinfo import ZoneInfo
 from common.atomic import link_or_copy, publish_directory
 from common.config import get_settings
 from report.i18n import LANGS, t
+from report.weekly import current_week, parse_week
 
 log = logging.getLogger(__name__)
 
 HEAVY_SUFFIXES: Final[tuple[str, ...]] = (".png", ".svg", ".xlsx")
 HTML_NAME: Final = "report.html"
-_WEEK_FOLDER: Final = re.compile(r"(\d{4})-W(\d{2})")
 _HELSINKI: Final = ZoneInfo("Europe/Helsinki")
 
 # the report's downloads paragraph (report.html.j2, chart_block): its links to the chart's files
@@ -109,24 +109,18 @@ class PruneResult:
 
 
 def week_start(key: str) -> date | None:
-    """The Monday of an ISO week folder's name (2026-W45), None if the name is not one."""
-    match = _WEEK_FOLDER.fullmatch(key)
-    if match is None:
-        return None
+    """The Monday of an ISO week folder's name as `kestava report --week` names it (report.weekly.parse_week:
+    2026-W45), None if the name is not one, written exactly so."""
     try:
-        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError:  # week 00, or 53 of a year that has 52
+        week = parse_week(key)
+    except ValueError:
         return None
+    return week.first_day if week.key == key else None
 
 
 def helsinki_today() -> date:
     """Today in Finland: the reports' weeks are Finnish weeks."""
     return datetime.now(_HELSINKI).date()
-
-
-def _week_key(day: date) -> str:
-    iso = day.isocalendar()
-    return f"{iso.year}-W{iso.week:02d}"
 
 
 def oldest_kept(keep_weeks: int, today: date) -> date:
@@ -278,7 +272,7 @@ def prune_reports(
         return result
     today = today or helsinki_today()
     oldest = oldest_kept(keep_weeks, today)
-    result.cutoff = _week_key(oldest)
+    result.cutoff = current_week(oldest).key
     try:
         period_dirs = sorted(root.iterdir())
     except OSError as error:

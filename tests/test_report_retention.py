@@ -209,6 +209,21 @@ def test_the_pruned_page_differs_only_in_its_downloads(archive: Path, made: Fixt
     )
 
 
+def test_only_folders_named_as_the_report_names_a_week_are_pruned(made: Fixture, tmp_path: Path) -> None:
+    """A week folder is one `kestava report --week` would name (report.weekly.parse_week, written exactly
+    so): one named otherwise, though old, is left alone (not even counted as skipped)."""
+    root = tmp_path / "reports"
+    week = week_key(40)
+    odd = [week.replace("-W", "-w"), week.replace("-W", "-W0"), "2025-W53", "1899-W01", f" {week}", "2025-H2"]
+    make_archive(made.report, root, [week, *odd], ("fi",))
+    assert [retention.week_start(name) for name in odd] == [None] * len(odd)  # 2025 has 52 weeks
+    assert retention.week_start(week) == weekly.parse_week(week).first_day
+    result = retention.prune_reports(root, KEEP, today=TODAY)
+    assert [(p.period, p.lang) for p in result.pruned] == [(week, "fi")] and not result.skipped
+    for name in odd:
+        assert any(f.name.endswith(HEAVY) for f in (root / name / "fi").iterdir()), name
+
+
 def test_keep_weeks_zero_keeps_every_file(archive: Path) -> None:
     before = snapshot(archive)
     result = retention.prune_reports(archive, 0, today=TODAY)
