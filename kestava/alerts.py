@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, Literal, Protocol, get_args
 from urllib.parse import quote, quote_plus, urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import Field, SecretStr
@@ -25,6 +24,7 @@ from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from common.helsinki import HELSINKI
 from common.secrets import redact
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness_rows
@@ -35,7 +35,6 @@ from storage.engine import autocommit, is_secret_parameter, once_more
 from storage.newest_runs import newest_run_ids
 
 __all__ = [
-    "HELSINKI",
     "WEBHOOK_KINDS",
     "Alert",
     "AlertSettings",
@@ -61,7 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-HELSINKI = ZoneInfo("Europe/Helsinki")
 # Environment variables whose values are secrets wherever they might turn up (logs, alerts).
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_PASSWORD", "_SECRET")
 _SECRET_NAMES = ("KESTAVA_ALERT_WEBHOOK_URL",)

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -21,6 +20,7 @@ from sqlalchemy import Engine, Select, bindparam, column, func, inspect, select,
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
 from common.errors import KestavaError, first_line, is_database_error
+from common.helsinki import HELSINKI
 from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
@@ -44,7 +44,6 @@ __all__ = [
     "status_report",
 ]
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJobStore table
 PROBLEM_OUTCOMES = ("failed", "rejected")
 EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2

@@ -37,10 +37,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 from common.atomic import link_or_copy, publish_directory
 from common.config import get_settings
+from common.helsinki import HELSINKI
 from report.i18n import LANGS, t
 from report.weekly import current_week, parse_week
 
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 HEAVY_SUFFIXES: Final[tuple[str, ...]] = (".png", ".svg", ".xlsx")
 HTML_NAME: Final = "report.html"
-_HELSINKI: Final = ZoneInfo("Europe/Helsinki")
 
 # the report's downloads paragraph (report.html.j2, chart_block): its links to the chart's files
 _DOWNLOADS: Final = re.compile(r'(<p class="downloads">)(.*?)(</p>)', re.DOTALL)
@@ -120,7 +119,7 @@ def week_start(key: str) -> date | None:
 
 def helsinki_today() -> date:
     """Today in Finland: the reports' weeks are Finnish weeks."""
-    return datetime.now(_HELSINKI).date()
+    return datetime.now(HELSINKI).date()
 
 
 def oldest_kept(keep_weeks: int, today: date) -> date:

@@ -16,9 +16,9 @@ import pytest
 from altair.utils import schemapi
 from sqlalchemy import Engine
 
+from common.helsinki import HELSINKI
 from report import weekly
 from report.charts.common import HConcatChart, LayerChart, VConcatChart, at_px, inline_data
-from report.data import HELSINKI_TZ
 from report.i18n import LANGS
 
 
@@ -115,7 +115,7 @@ def test_the_report_charts_give_every_channel_as_a_channel_object(
 def _build_every_chart(engine: Engine, ok: Callable[[str, str], bool]) -> None:
     """Build and to_dict every chart of the report, and its phone layout, in every language; ok(lang, name)
     after each."""
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     for lang in LANGS:
         built, layouts = weekly._all_builders(engine, lang, today, {})
         for name in weekly.CHART_NAMES:
