@@ -20,7 +20,10 @@ would (a page this code does not know how to rewrite), the folder is left whole,
 Each folder is pruned in one step (common.atomic.publish_directory): its kept files are hard-linked into a
 new version folder with the rewritten page, which then replaces the published one. A run that fails or is
 killed midway leaves the previous complete folder published (a reader, and the site's archive, never find
-a page whose downloads are half gone); the next prune tries again. The site's archive (report/site) links
+a page whose downloads are half gone); the next prune tries again. A folder written again meanwhile (its
+link points to another version than the one planned) is left whole: a plain folder from before that
+layout is first made a version folder, under the lock the report writer takes, so that this holds for it
+too. The site's archive (report/site) links
 the files of the published folders only, so after its next build it holds no removed file either.
 """
 
@@ -38,7 +41,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
-from common.atomic import link_or_copy, publish_directory
+from common.atomic import exclusive, link_or_copy, publish_directory, recover
 from common.config import get_settings
 from common.helsinki import HELSINKI
 from report.i18n import LANGS, t
@@ -204,8 +207,21 @@ def _version_of(final: Path, lang: str) -> Path:
     return version
 
 
+def _versioned(final: Path) -> None:
+    """A plain report folder (from before common.atomic's layout) made the first version folder final links
+    to, in one rename under the lock a report writer takes (common.atomic.recover), before it is planned:
+    a report written while it is pruned then publishes another version, which _apply finds. (Pruned in
+    place, a plain folder that `kestava report` wrote again meanwhile had the old page put over the new.)"""
+    if final.is_symlink() or not final.is_dir():
+        return
+    with exclusive(final):
+        recover(final)
+
+
 def _plan(final: Path, lang: str, keep_weeks: int) -> _Plan | None:
-    """What pruning the folder would do (None: it holds no heavy file, e.g. pruned already)."""
+    """What pruning the folder would do (None: it holds no heavy file, e.g. pruned already); a plain folder
+    is made a version folder first (_versioned)."""
+    _versioned(final)
     version = _version_of(final, lang)
     kept, removed = [], []
     with os.scandir(version) as entries:
@@ -237,21 +253,15 @@ def _plan(final: Path, lang: str, keep_weeks: int) -> _Plan | None:
 def _apply(plan: _Plan) -> None:
     """Publish the pruned folder in one step; the folder is left as it was if it changed meanwhile."""
     with publish_directory(plan.final) as folder:  # holds the folder's lock (a report being written)
-        # the published folder is still the one planned (no report was written into it meanwhile); a
-        # plain folder from before common.atomic's layout has just been made a version folder (recover)
+        # the published folder is still the one planned (no report was written into it meanwhile)
         source = _version_of(plan.final, plan.final.name)
-        if source != plan.version and not (plan.version == plan.final and _same_files(source, plan)):
+        if source != plan.version:
             raise _LeftWhole("written again while it was being pruned")
         for name in plan.kept:
             if name == HTML_NAME:
                 (folder / name).write_text(plan.page, encoding="utf-8")
             else:
                 link_or_copy(source / name, folder / name)
-
-
-def _same_files(version: Path, plan: _Plan) -> bool:
-    """Whether the version folder holds exactly the files the plan was made from."""
-    return {p.name for p in version.iterdir()} == {*plan.kept, *(name for name, _ in plan.removed)}
 
 
 def prune_reports(

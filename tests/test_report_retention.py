@@ -605,6 +605,37 @@ def test_a_plain_folder_from_before_the_version_layout_is_pruned_too(made: Fixtu
     _consistent_folder(plain)
 
 
+def test_a_plain_folder_written_again_while_it_is_pruned_is_left_as_written(
+    made: Fixture, tmp_path: Path
+) -> None:
+    """`kestava report` writes a plain folder (from before the version layout) again between the prune's
+    plan and its switch: the new report stays whole (its page, its PNGs), the plan made of the old one is
+    dropped; the next prune prunes the new one."""
+    root = tmp_path / "reports"
+    plain = root / week_key(40) / "fi"
+    shutil.copytree(made.report, plain)
+    plan = retention._plan(plain, "fi", KEEP)
+    assert plan is not None
+    assert sorted(os.listdir(plain)) == sorted(os.listdir(made.report))  # every file still there
+    # the report writer (report.weekly: publish_directory) writes the folder again, a new page
+    with publish_directory(plain) as target:
+        for file in made.report.iterdir():
+            shutil.copy2(file, target / file.name)
+        page = (target / "report.html").read_text(encoding="utf-8")
+        (target / "report.html").write_text(
+            page.replace("<body", "<body data-rewritten", 1), encoding="utf-8"
+        )
+    with pytest.raises(retention._LeftWhole, match="written again"):
+        retention._apply(plan)
+    assert "data-rewritten" in (plain / "report.html").read_text(encoding="utf-8")
+    assert sorted(os.listdir(plain)) == sorted(os.listdir(made.report))  # nothing removed
+    assert plain.is_symlink() and len(atomic.versions(plain)) == 1  # the writer's version alone
+    result = retention.prune_reports(root, KEEP, today=TODAY)
+    assert [(p.period, p.lang) for p in result.pruned] == [(week_key(40), "fi")]
+    assert "data-rewritten" in (plain / "report.html").read_text(encoding="utf-8")
+    _consistent_folder(plain)
+
+
 def _consistent_folder(folder: Path) -> None:
     page = (folder / "report.html").read_text(encoding="utf-8")
     names = set(os.listdir(folder))
