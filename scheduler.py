@@ -64,6 +64,7 @@ import typer
 from rich.console import Console
 
 from common.config import get_settings
+from common.helsinki import HELSINKI as HELSINKI
 from common.logs import LOG_FILE_ENV
 from ingest.catalogue import CATALOGUE_PATH, load_catalogue
 from kestava.alerts import AlertSettings, secret_values, url_password
@@ -124,7 +125,6 @@ from schedule.shutdown import EXIT_OK as EXIT_OK
 from schedule.shutdown import _keep_due as _keep_due
 from schedule.site_job import run_site_job as run_site_job
 from schedule.startup import open_runtime as open_runtime
-from schedule.triggers import HELSINKI as HELSINKI
 from schedule.triggers import WallClockCronTrigger as WallClockCronTrigger
 from schedule.triggers import cron as cron
 from schedule.triggers import crontab_day_of_week as crontab_day_of_week

@@ -65,6 +65,19 @@ class Payload:
         return self.headers.get(name.lower())
 
 
+class HostRule(Protocol):
+    """Where a request, and every redirect it takes, may go (ingest.http.AllowedHosts)."""
+
+    @property
+    def expected(self) -> str:
+        """What a URL must be, for an error ("an https URL on one of the allowed hosts (…)")."""
+        ...
+
+    def refusal(self, url: str) -> str | None:
+        """Why url may not be requested (its host, scheme and URL, without secrets); None when it may."""
+        ...
+
+
 class Fetcher(Protocol):
     """How a connector gets payloads: live over HTTP, or replayed from the bundled snapshot."""
 
@@ -76,8 +89,12 @@ class Fetcher(Protocol):
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> Payload:
-        """GET url; `source` names the dataset in errors. Raises FetchError on failure."""
+        """GET url; `source` names the dataset in errors. Raises FetchError on failure. With allowed_hosts,
+        every URL the answer comes by must be one it allows, else a FetchError naming the host and the
+        allowed hosts: a fetcher that requests checks url and each redirect hop before requesting it, one
+        that requests nothing (a replay) the URL its answer came from."""
         ...
 
     def post_json(

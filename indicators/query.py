@@ -69,11 +69,16 @@ def _as_list(name: str, value: str | Sequence[str] | None) -> list[str] | None:
     return given
 
 
+class AreaCodes(list[str]):
+    """Areas resolved to the codes stored already (what _area_codes answers): a query given these as its
+    `area` does not look them up again (kestava.api resolves a call's areas once, for its warnings too)."""
+
+
 def _area_list(value: Areas | None) -> list[str] | None:
     """One area or several as a list of text; a number is a municipality code zero-padded to 3 digits
     (49 → '049'); anything else (a float, True) is a TypeError naming the argument."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, AreaCodes):
+        return value
     given = [value] if isinstance(value, (str, int)) else list(value) if isinstance(value, Sequence) else None
     if given is None or not all(
         isinstance(area, str) or (isinstance(area, int) and not isinstance(area, bool)) for area in given
@@ -121,16 +126,17 @@ def _check_kinds(kinds: list[str] | None) -> None:
 
 def _area_codes(areas: list[str] | None, column: ColumnElement[str], engine: Engine) -> list[str] | None:
     """Codes for the areas asked (codes or names, e.g. 'Espoo', 'Esbo'), each checked against the areas
-    stored in `column`; an unknown one raises UnknownCodeError naming the nearest."""
-    if not areas:
+    stored in `column` (AreaCodes: resolved already, not looked up again); an unknown one raises
+    UnknownCodeError naming the nearest."""
+    if not areas or isinstance(areas, AreaCodes):
         return areas
     with engine.connect() as conn:
         # codes as stored are the usual case: found among their own rows, not among every area's
         found = set(conn.execute(select(column).where(column.in_(areas)).distinct()).scalars())
         if found.issuperset(areas):
-            return areas
+            return AreaCodes(areas)
         stored = conn.execute(select(column).distinct()).scalars().all()
-    return [area_code(area, stored) for area in areas]
+    return AreaCodes(area_code(area, stored) for area in areas)
 
 
 def check_indicators(indicators: list[str] | None, otherwise: str = "") -> None:

@@ -17,7 +17,18 @@ from common.units import check_unit
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.toml")
 # a download host of the catalogue: a lowercase DNS name, "*." before it for its subdomains
-_HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+_HOST_PATTERN = re.compile(
+    r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:(?P<port>[1-9][0-9]{0,4}))?"
+)
+# the port a URL of the scheme goes to when it names none
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def own_port(url: str) -> int | None:
+    """The port url names, None when it names none or its scheme's default (https://x:443)."""
+    parts = urlsplit(url)
+    return None if parts.port == DEFAULT_PORTS.get(parts.scheme) else parts.port
+
 
 Protocol = Literal[
     "ckan_xlsx",
@@ -244,28 +255,37 @@ class DatasetSpec(BaseModel):
     # that holds the final figure clears the flag (a flag change is a revision)
     provisional: Literal["none", "latest_period"] = "none"
     # hosts a download link found in a payload (HSY's CKAN resource URL) may point at, besides the host of
-    # `url` itself: a host name, or "*.example.fi" for its subdomains; a link elsewhere is refused
+    # `url` itself: a host name, or "*.example.fi" for its subdomains, on its scheme's default port unless
+    # another is named after it ("example.fi:8443"); a link elsewhere is refused
     download_hosts: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _check_download_hosts(self) -> DatasetSpec:
         for host in self.download_hosts:
-            if not _HOST_PATTERN.fullmatch(host):
+            found = _HOST_PATTERN.fullmatch(host)
+            if not found or int(found["port"] or 1) > 65535:
                 raise ValueError(
                     f"dataset {self.id!r}: download_hosts: {host!r} is not a lowercase host name "
-                    "(optionally '*.' before it for its subdomains)"
+                    "(optionally '*.' before it for its subdomains, ':port' after it for a port other "
+                    "than the scheme's default)"
                 )
         return self
 
-    def allows_download_host(self, host: str) -> bool:
-        """Whether a download link may point at `host`: the host of `url`, or one download_hosts names."""
+    def allows_download_host(self, host: str, port: int | None = None) -> bool:
+        """Whether a download link may point at `host` and `port` (None: the scheme's default): the host of
+        `url` (on its port), or one download_hosts names (on the port named there); any of them on the
+        default port."""
         host = host.lower().rstrip(".")
-        if host == (urlsplit(self.url).hostname or ""):
+        own = urlsplit(self.url)
+        if host == (own.hostname or "") and port in (None, own_port(self.url)):
             return True
-        return any(
-            host.endswith(allowed[1:]) if allowed.startswith("*.") else host == allowed
-            for allowed in self.download_hosts
-        )
+        for allowed in self.download_hosts:
+            name, _, named_port = allowed.partition(":")
+            if port not in (None, int(named_port) if named_port else None):
+                continue
+            if host.endswith(name[1:]) if name.startswith("*.") else host == name:
+                return True
+        return False
 
     @model_validator(mode="after")
     def _check_column_units(self) -> DatasetSpec:

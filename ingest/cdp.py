@@ -41,6 +41,7 @@ import pydantic
 from common.payload import Fetcher, Payload
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
 from ingest.peers import Candidate, resolve_codes
@@ -184,7 +185,7 @@ def _dataset_id(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
 
 
-class CdpConnector:
+class CdpConnector(Connector):
     """CDP-ICLEI city-wide emissions: paged Socrata JSON per disclosure year, peers kept."""
 
     protocol: ClassVar[str] = "cdp_socrata"

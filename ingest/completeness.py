@@ -53,12 +53,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import orjson
 import polars as pl
 from sqlalchemy import Engine, select
 
+from common.helsinki import HELSINKI
 from common.payload import Payload
 from ingest.catalogue import MAY_DROP_PATTERN, DatasetSpec
 from ingest.errors import ValidationError
@@ -80,7 +80,6 @@ __all__ = [
     "withdrawn_values",
 ]
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 MESSAGE_GROUPS = 6  # how many groups of missing observations a message spells out
 _YEAR = re.compile(r"^\d{4}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -32,7 +32,8 @@ OBSERVATION_COLUMNS = ("area", "period", "value", "flag", "unit")
 
 
 class Connector(Protocol):
-    """Fetches a dataset's payloads and parses them into a normalised observation frame."""
+    """Fetches a dataset's payloads and parses them into a normalised observation frame; every connector
+    subclasses it (inheriting reading_digest's default unless its answers change where nothing else did)."""
 
     protocol: ClassVar[str]
     reader_version: ClassVar[str]
@@ -44,6 +45,13 @@ class Connector(Protocol):
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
         """Turn the payloads into a normalised observation frame (see module docstring)."""
         ...
+
+    def reading_digest(self, body: bytes) -> str | None:
+        """The sha256 of an answer's body without what changes on every answer though nothing else did (the
+        OECD's SDMX-ML message header: its ID and preparation time), so that an answer whose reading is
+        the stored one's is an unchanged run before it is parsed (ingest.reading); None (this default, a
+        connector inheriting it) when its answers have no such part: their own sha256 is their reading."""
+        return None
 
 
 def parse_flagged(connector: Connector, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:

@@ -81,6 +81,7 @@ import pydantic
 
 from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.hsy import XLSX_MEDIA_TYPE
 from ingest.http import check_not_html, looks_like_html
@@ -189,7 +190,7 @@ def _roles(options: CovenantOptions) -> tuple[str, ...]:
     return ("signatories", "action_plans")
 
 
-class CovenantConnector:
+class CovenantConnector(Connector):
     """Protocol `gcom_xlsx`: JRC GCoM MyCovenant release workbooks (see the module docstring)."""
 
     protocol: ClassVar[str] = "gcom_xlsx"

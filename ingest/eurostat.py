@@ -51,6 +51,7 @@ from common.payload import Fetcher, Payload
 from common.units import UnitError, check_unit
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, check_not_html
 from ingest.jsonstat import JsonStatDataset, read_jsonstat
@@ -243,7 +244,7 @@ def check_single_series(
         )
 
 
-class EurostatConnector:
+class EurostatConnector(Connector):
     """Eurostat statistics API datasets: one filtered JSON-stat GET, parsed into a normalised frame."""
 
     protocol: ClassVar[str] = "eurostat"

@@ -8,14 +8,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 import orjson
 import polars as pl
 
+from common.helsinki import HELSINKI
 from common.payload import Fetcher, Payload
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.http import check_not_html
 
@@ -32,7 +33,6 @@ __all__ = [
     "window",
 ]
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 API_KEY_HEADER = "x-api-key"
 DEFAULT_MAX_PAGES = 200
 UNIT = "gCO2/kWh"
@@ -100,7 +100,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class FingridConnector:
+class FingridConnector(Connector):
     """Protocol `fingrid`: `GET /api/datasets/{dataset}/data`, paged until `pagination.nextPage` is null.
 
     Options: `dataset` (number), `days` (window length in whole days), `page_size`, `max_pages` (default
@@ -278,7 +278,7 @@ class FingridConnector:
                 str(frame.unique().filter(conflicting)[0, 0]),
             )
         frame = frame.unique("start").with_columns(
-            pl.col("start").dt.convert_time_zone("Europe/Helsinki").dt.date().alias("day")
+            pl.col("start").dt.convert_time_zone(HELSINKI.key).dt.date().alias("day")
         )
         return _aggregate(frame, _interval_per_day(spec.id, frame))
 

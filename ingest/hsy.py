@@ -11,15 +11,15 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import fastexcel
-import httpx
 import polars as pl
 
 from common.payload import Fetcher, Payload
 from common.units import conversion_factor
 from ingest import jsondecode
-from ingest.catalogue import DatasetSpec
+from ingest.catalogue import DatasetSpec, own_port
+from ingest.connector import Connector
 from ingest.errors import ValidationError
-from ingest.http import AllowedHosts, check_not_html, get_within
+from ingest.http import AllowedHosts, check_not_html
 from ingest.municipalities import municipalities
 from ingest.xlsx import ZIP_MAGIC, check_xlsx
 
@@ -80,7 +80,7 @@ _HEADER_UNITS: Mapping[str, str] = {
 }
 
 
-class HsyConnector:
+class HsyConnector(Connector):
     """Protocol `ckan_xlsx`: the HSY emissions table published on the Helsinki Region Infoshare CKAN.
 
     Options (catalogue `options`):
@@ -122,14 +122,14 @@ class HsyConnector:
         if not isinstance(package_id, str) or not package_id:
             raise ValueError(f"catalogue: dataset {spec.id!r}: options.package_id must name the CKAN package")
         hosts = allowed_hosts(spec)  # each request, and each redirect it takes, checked before it is made
-        envelope = get_within(
-            fetcher, spec.id, spec.url, hosts, params=[("id", package_id)], accept="application/json"
+        envelope = fetcher.get(
+            spec.id, spec.url, params=[("id", package_id)], accept="application/json", allowed_hosts=hosts
         )
         resources = ckan_resources(spec.id, envelope)
         resource = pick_resource(spec.id, resources, spec.options.get("resource_pattern"))
         check_download_url(spec, str(resource["url"]))
         accept = f"{XLSX_MEDIA_TYPE}, */*;q=0.5"
-        xlsx = get_within(fetcher, spec.id, str(resource["url"]), hosts, accept=accept)
+        xlsx = fetcher.get(spec.id, str(resource["url"]), accept=accept, allowed_hosts=hosts)
         return [envelope, xlsx]
 
     def parse(self, spec: DatasetSpec, payloads: Sequence[Payload]) -> pl.DataFrame:
@@ -211,9 +211,12 @@ def pick_resource(
 
 def allowed_hosts(spec: DatasetSpec) -> AllowedHosts:
     """Where the dataset's requests and their redirects may go: https (or the catalogue URL's own scheme: a
-    local test server's http) on a host the catalogue allows (DatasetSpec.allows_download_host)."""
+    local test server's http) on a host and port the catalogue allows (DatasetSpec.allows_download_host:
+    the scheme's default port, or the one the catalogue URL or download_hosts names)."""
     own = urlsplit(spec.url)
-    names = tuple(sorted({own.hostname or "", *spec.download_hosts} - {""}))
+    port = own_port(spec.url)
+    here = (own.hostname or "") + ("" if port is None else f":{port}")
+    names = tuple(sorted({here, *spec.download_hosts} - {""}))
     return AllowedHosts(spec.allows_download_host, names, frozenset({"https", own.scheme}))
 
 
@@ -221,10 +224,7 @@ def check_download_url(spec: DatasetSpec, url: str) -> None:
     """ValidationError unless `url` is one allowed_hosts allows: a listing that names another host is not
     followed."""
     allowed = allowed_hosts(spec)
-    try:
-        refusal = allowed.refusal(httpx.URL(url))  # the check every request and redirect hop gets
-    except httpx.InvalidURL as error:
-        refusal = f"{url} ({error})"
+    refusal = allowed.refusal(url)  # the check every request and redirect hop gets
     if refusal is not None:
         raise ValidationError(spec.id, "resource url", allowed.expected, refusal)
 

@@ -18,7 +18,7 @@ import httpx
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from common.payload import Fetcher, Params, Payload, RequestSpec, ValidatorCache
+from common.payload import HostRule, Params, Payload, RequestSpec, ValidatorCache
 from common.secrets import REDACTED, redact
 from ingest.errors import FetchError, HtmlPageError
 
@@ -29,11 +29,11 @@ __all__ = [
     "HttpError",
     "LiveFetcher",
     "TooManyCellsError",
+    "check_answered_within",
     "check_not_html",
     "describe_status",
     "display_url",
     "full_url",
-    "get_within",
     "looks_like_html",
     "scrub",
     "status_error",
@@ -116,18 +116,25 @@ class HttpError(FetchError):
 
 @dataclass(frozen=True)
 class AllowedHosts:
-    """Where a download, and every redirect it takes, may go: a host `allows` accepts (named in errors as
-    `names`), by one of `schemes`."""
+    """Where a download, and every redirect it takes, may go: a host and port `allows` accepts (named in
+    errors as `names`), by one of `schemes`. The port `allows` is given is None for the scheme's default
+    (https://hsy.fi and https://hsy.fi:443 alike), else the one the URL names (https://hsy.fi:8443)."""
 
-    allows: Callable[[str], bool]
+    allows: Callable[[str, int | None], bool]
     names: tuple[str, ...]
     schemes: frozenset[str] = frozenset({"https"})
 
-    def refusal(self, url: httpx.URL) -> str | None:
-        """Why url may not be requested (its host, scheme and URL, without secrets); None when it may."""
-        if url.scheme in self.schemes and url.host and self.allows(url.host):
+    def refusal(self, url: str | httpx.URL) -> str | None:
+        """Why url may not be requested (its host, port, scheme and URL, without secrets); None when it
+        may."""
+        try:
+            parsed = httpx.URL(url) if isinstance(url, str) else url
+        except httpx.InvalidURL as error:
+            return f"{display_url(str(url))} ({error})"
+        if parsed.scheme in self.schemes and parsed.host and self.allows(parsed.host, parsed.port):
             return None
-        return f"{display_url(url)} (host {url.host or 'none'!r}, scheme {url.scheme or 'none'!r})"
+        host = f"host {parsed.host or 'none'!r}" + ("" if parsed.port is None else f", port {parsed.port}")
+        return f"{display_url(parsed)} ({host}, scheme {parsed.scheme or 'none'!r})"
 
     @property
     def expected(self) -> str:
@@ -303,7 +310,7 @@ class _Call:
         spec: RequestSpec,
         secrets: Mapping[str, str],
         accept: str | None,
-        allowed_hosts: AllowedHosts | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> None:
         self.source = source
         self.spec = spec
@@ -409,7 +416,7 @@ class LiveFetcher:
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
-        allowed_hosts: AllowedHosts | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> Payload:
         """GET url; `source` names the dataset in errors. Raises FetchError on failure. With
         `allowed_hosts`, url and every redirect hop are checked before they are requested: a hop elsewhere
@@ -675,7 +682,7 @@ class LiveFetcher:
         not retried)."""
         if call.allowed_hosts is None:
             return
-        refusal = call.allowed_hosts.refusal(url)
+        refusal = call.allowed_hosts.refusal(str(url))
         if refusal is not None:
             raise call.error(call.allowed_hosts.expected, f"{what} {refusal}")
 
@@ -741,26 +748,16 @@ class LiveFetcher:
         return body if hashlib.sha256(body).hexdigest() == sha256 else None
 
 
-def get_within(
-    fetcher: Fetcher,
-    source: str,
-    url: str,
-    allowed_hosts: AllowedHosts,
-    *,
-    params: Params = (),
-    accept: str | None = None,
-) -> Payload:
-    """GET url where it and every redirect may go to allowed_hosts only: a LiveFetcher checks each hop
-    before requesting it; another fetcher (a replay, which follows no redirect) has its answer's final URL
-    checked. HttpError naming source, the host and the allowed hosts otherwise."""
-    if isinstance(fetcher, LiveFetcher):
-        return fetcher.get(source, url, params=params, accept=accept, allowed_hosts=allowed_hosts)
-    payload = fetcher.get(source, url, params=params, accept=accept)
-    refusal = allowed_hosts.refusal(httpx.URL(payload.final_url))
-    if refusal is not None:
+def check_answered_within(
+    source: str, url: str, params: Params, answered_from: str, allowed_hosts: HostRule | None
+) -> None:
+    """The check of a fetcher that requests nothing itself (a replay, which follows no redirect): an
+    HttpError naming source, the request (url, params), the host and the allowed hosts when allowed_hosts
+    does not allow the URL its answer comes from (answered_from: its final_url); nothing without them."""
+    refusal = None if allowed_hosts is None else allowed_hosts.refusal(answered_from)
+    if allowed_hosts is not None and refusal is not None:
         field = f"GET {display_url(url, params)}"
         raise HttpError(source, field, allowed_hosts.expected, f"an answer from {refusal}")
-    return payload
 
 
 def _masked(payload: Payload, secrets: Mapping[str, str]) -> Payload:

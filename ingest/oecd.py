@@ -71,6 +71,7 @@ over the same code given explicitly), else the code itself (never null).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import math
@@ -87,6 +88,7 @@ import pydantic
 from common.payload import Fetcher, Payload
 from common.units import UnitError, check_unit
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, check_not_html
 from ingest.peers import Candidate, load_peers, resolve_codes
@@ -521,7 +523,7 @@ def _repair(source: str, line: int, header: list[str], labels: list[bool], field
 # ------------------------------------------------------------------------------------------- connector
 
 
-class OecdConnector:
+class OecdConnector(Connector):
     """OECD city statistics: the flow's structure (codelist of cities), then one CSV-with-labels GET."""
 
     protocol: ClassVar[str] = "oecd_sdmx"
@@ -531,6 +533,11 @@ class OecdConnector:
     def is_data_request(method: str, url: str) -> bool:
         """The SDMX data query holds the values; the dataflow's structure only describes them."""
         return "/data/" in url
+
+    def reading_digest(self, body: bytes) -> str:
+        """The sha256 of the body without its SDMX-ML message header (reading_of): a new message ID and
+        Prepared time alone is the stored reading again."""
+        return hashlib.sha256(reading_of(body)).hexdigest()
 
     def fetch(self, spec: DatasetSpec, fetcher: Fetcher) -> list[Payload]:
         """The structure (pinned version, else latest on 404) and the data for the resolved peer cities."""

@@ -67,16 +67,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import orjson
 import polars as pl
 import pydantic
 
+from common.helsinki import HELSINKI
 from common.payload import Fetcher, Payload
 from common.units import UnitError, check_unit
 from ingest import jsondecode
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
 from ingest.http import HttpError, TooManyCellsError
 from ingest.jsonstat import JsonStatDataset, read_jsonstat
@@ -116,7 +117,6 @@ MISSING_MARKS = frozenset({".", "..", "...", "....", "....."})
 NIL_MARK = "-"  # PX "nil": the magnitude is zero
 # The period of a point-in-time table's observations: its reference date (ISO 8601 calendar date).
 REFERENCE_PERIOD_FORMAT = "%Y-%m-%d"
-HELSINKI = ZoneInfo("Europe/Helsinki")
 _UTF8_BOM = b"\xef\xbb\xbf"
 # English column names for variable texts seen in StatFin tables (fi, sv and en texts, lower case).
 DIMENSION_NAMES: Mapping[str, str] = {
@@ -714,7 +714,7 @@ def reference_date(source: str, places: Sequence[str], title: str, dataset: Json
     )
 
 
-class PxWebConnector:
+class PxWebConnector(Connector):
     """Statistics Finland PxWeb v1 tables: metadata GET, split json-stat2 POSTs, normalised frame."""
 
     protocol: ClassVar[str] = "pxweb"

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from common.payload import Params, Payload, RequestSpec
+from common.payload import HostRule, Params, Payload, RequestSpec
 from ingest.errors import FetchError, ValidationError
-from ingest.http import check_not_html, display_url, full_url, status_error
+from ingest.http import check_answered_within, check_not_html, display_url, full_url, status_error
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Exchange, Manifest, read_manifest
 
 __all__ = ["ReplayFetcher", "record_exchange", "snapshot_manifest"]
@@ -132,9 +132,13 @@ class ReplayFetcher:
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> Payload:
-        """Replay a GET; `source` names the dataset in errors. Raises FetchError when not recorded."""
-        return self._replay(source, RequestSpec("GET", url, tuple(params), None), accept)
+        """Replay a GET; `source` names the dataset in errors. Raises FetchError when not recorded, or when
+        allowed_hosts does not allow the URL it would be answered from (check_answered_within)."""
+        spec = RequestSpec("GET", url, tuple(params), None)
+        check_answered_within(source, url, params, _final_url(spec), allowed_hosts)
+        return self._replay(source, spec, accept)
 
     def post_json(
         self,

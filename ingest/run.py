@@ -1,4 +1,4 @@
-"""Runs ingestion: per dataset, fetch, skip if unchanged, else lock, parse, validate and load atomically."""
+"""Runs ingestion: per dataset, fetch, skip if its reading is unchanged, else lock, parse, validate, load."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from ingest.http import LiveFetcher
 from ingest.loading import load_parsed
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR, Manifest
 from ingest.plausibility import PlausibilityError
+from ingest.reading import same_reading
 from ingest.registry import connector_for
 from ingest.replay import ReplayFetcher, snapshot_manifest
 from storage.alert_state import AllClear, ClosedProblem
@@ -288,6 +289,13 @@ def _ingest_locked(
             repair_raw(raw_store, spec.id, payloads)
             finish_run(engine, run_id, "unchanged")
             log.info("%s: payload unchanged; skipped", spec.id)
+            return _fetched(DatasetOutcome(spec.id, "unchanged", time.monotonic() - started), payloads)
+        if same_reading(engine, connector, spec.id, payloads, raw_store):  # not parsed: nothing to load
+            finish_run(engine, run_id, "unchanged")
+            log.info(
+                "%s: the answer differs from the newest snapshot only where every answer does; skipped",
+                spec.id,
+            )
             return _fetched(DatasetOutcome(spec.id, "unchanged", time.monotonic() - started), payloads)
         frame = parse_flagged(connector, spec, payloads)
         check_complete_unless_accepted(engine, spec, payloads, frame, connector.reader_version)

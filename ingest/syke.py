@@ -20,6 +20,7 @@ import polars as pl
 
 from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.http import HttpError, check_not_html
 from ingest.municipalities import (
@@ -198,7 +199,7 @@ def municipality_url(spec: DatasetSpec, written: str) -> str:
     return spec.url.replace("{municipality}", written)
 
 
-class SykeConnector:
+class SykeConnector(Connector):
     """Protocol `syke_csv`: Syke's ALas results, one CSV per municipality (`Tulokset_taso_5/kunta_N.csv`).
 
     Output: area = the municipality of the file; dimensions taso_1…taso_5 (taso_1/taso_2 derived from

@@ -13,6 +13,7 @@ import polars as pl
 
 from common.payload import Fetcher, Payload
 from ingest.catalogue import DatasetSpec
+from ingest.connector import Connector
 from ingest.errors import ValidationError
 from ingest.http import check_not_html
 from ingest.municipalities import municipality_codes, within_division
@@ -32,7 +33,7 @@ LAYOUTS = (
 )
 
 
-class SykePopulationConnector:
+class SykePopulationConnector(Connector):
     """Protocol `syke_population_csv`: one `;`-separated CSV of residents per municipality (`kuntanro`).
 
     Two layouts are read (which one Syke publishes is unverified; SOURCES.md names only the columns

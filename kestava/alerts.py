@@ -14,9 +14,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 from urllib.parse import quote, quote_plus, urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import Field, SecretStr
@@ -25,6 +24,7 @@ from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from common.helsinki import HELSINKI
 from common.secrets import redact
 from ingest.catalogue import Catalogue
 from ingest.freshness import freshness_rows
@@ -35,7 +35,7 @@ from storage.engine import autocommit, is_secret_parameter, once_more
 from storage.newest_runs import newest_run_ids
 
 __all__ = [
-    "HELSINKI",
+    "WEBHOOK_KINDS",
     "Alert",
     "AlertSettings",
     "Alerter",
@@ -56,10 +56,10 @@ __all__ = [
     "run_problems",
     "secret_values",
     "url_password",
+    "webhook_kind",
 ]
 
 log = logging.getLogger(__name__)
-HELSINKI = ZoneInfo("Europe/Helsinki")
 # Environment variables whose values are secrets wherever they might turn up (logs, alerts).
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_PASSWORD", "_SECRET")
 _SECRET_NAMES = ("KESTAVA_ALERT_WEBHOOK_URL",)
@@ -68,6 +68,11 @@ _DATABASE_URL = "KESTAVA_DATABASE_URL"
 _MIN_SECRET_LENGTH = 4
 # job_run.trigger of the second and later attempts of one run: not counted as separate failed runs
 RETRY_TRIGGER = "retry"
+
+
+# the chats a webhook may post to (KESTAVA_ALERT_WEBHOOK_KIND); generic is escaped as Teams and Mattermost
+WebhookKind = Literal["slack", "teams", "mattermost", "generic"]
+WEBHOOK_KINDS: tuple[WebhookKind, ...] = get_args(WebhookKind)
 
 
 class AlertSettings(BaseSettings):
@@ -102,6 +107,11 @@ class AlertSettings(BaseSettings):
         default=3,
         ge=1,
         description="days an open problem is alerted again daily; after them, weekly",
+    )
+    alert_webhook_kind: Literal["auto", WebhookKind] = Field(
+        default="auto",
+        description="the chat the webhook posts to, whose rendering its text is escaped for; auto: told "
+        "from the URL (webhook_kind)",
     )
     alert_timeout_s: float = Field(default=10.0, gt=0)
     alert_database_min: float = Field(
@@ -225,11 +235,12 @@ class Alert:
             return f"Still open since {since}: {self.message}\n\nFirst seen {since} on {self.host}."
         return f"{self.message}\n\nFirst seen {since} on {self.host}."
 
-    def payload(self) -> dict[str, Any]:
-        """The webhook JSON body (its `text` also suits Slack/Mattermost/Teams incoming webhooks); its
-        message, which may quote a source's error text, made inert for a chat to render (chat_inert)."""
-        inert = replace(self, message=chat_inert(self.message))
-        return {
+    def payload(self, kind: WebhookKind = "generic") -> dict[str, Any]:
+        """The webhook JSON body (its `text` also suits a Slack, Mattermost or Teams incoming webhook); its
+        message, which may quote a source's error text, made inert for the chat of kind to render
+        (chat_inert); for Slack, its mrkdwn formatting turned off."""
+        inert = replace(self, message=chat_inert(self.message, kind))
+        body = {
             "key": self.key,
             "kind": self.kind,
             "state": self.state,
@@ -243,20 +254,50 @@ class Alert:
             "at": self.at.replace(tzinfo=UTC).isoformat(),
             "host": self.host,
         }
+        return {**body, "mrkdwn": False} if kind == "slack" else body
 
 
-# Slack's three control characters as it says to escape them (api.slack.com/reference/surfaces/formatting
-# #escaping: `<url|text>` links, `<!channel>` and `<@U…>` mentions); the backslash and the brackets of a
-# Markdown link or image (Teams, Mattermost: `[text](url)`), backslash-escaped so that they show as written
-_CHAT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "[": "\\[", "]": "\\]"})
+# Slack (mrkdwn, docs.slack.dev/messaging/formatting-message-text): its three control characters escaped
+# as it says (`<url|text>` links, `<!channel>` and `<@U…>` mentions), which it shows back as written; it
+# has no backslash escapes (it would show them), so its formatting (`*bold*`, `_italic_`) is turned off
+# instead (the payload's "mrkdwn": false)
+_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# Teams, Mattermost and a generic receiver (Markdown, CommonMark): the same three as entities (no HTML
+# element, no autolink), and the characters of a link or image (`[text](url)`), of emphasis, code,
+# strikethrough, a heading or a table backslash-escaped, the backslash itself too: each shown as written;
+# an underscore within a word (hsy_emissions), which emphasises nothing, is left as it is
+_MARKDOWN_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;"} | {c: "\\" + c for c in "\\[]*`~#|"}
+)
+# a run of underscores, whole, that is not between two letters or digits
+_EDGE_UNDERSCORES = re.compile(r"(?<!_)(?:(?<![^\W_])_+|_+(?![^\W_]))(?!_)")
 # a plain mention of everyone (Mattermost's @channel, @all, @here): its `@` made the full-width `＠`
 _MASS_MENTION = re.compile(r"@(?=(?:channel|all|here|everyone)\b)", re.IGNORECASE)
 
 
-def chat_inert(text: str) -> str:
-    """Text a chat shows as written, with no link or mention in it however it was worded (_CHAT_ESCAPES,
+def chat_inert(text: str, kind: WebhookKind = "generic") -> str:
+    """Text the chat of kind (WEBHOOK_KINDS) shows as written, with no link, mention or formatting in it
+    however it was worded (_SLACK_ESCAPES for Slack, else _MARKDOWN_ESCAPES and _EDGE_UNDERSCORES;
     _MASS_MENTION); a bare URL stays a URL shown whole."""
-    return _MASS_MENTION.sub("\uff20", text.translate(_CHAT_ESCAPES))
+    if kind == "slack":
+        inert = text.translate(_SLACK_ESCAPES)
+    else:
+        inert = _EDGE_UNDERSCORES.sub(lambda run: "\\_" * len(run[0]), text.translate(_MARKDOWN_ESCAPES))
+    return _MASS_MENTION.sub("\uff20", inert)
+
+
+def webhook_kind(url: str, setting: Literal["auto"] | WebhookKind = "auto") -> WebhookKind:
+    """The chat a webhook posts to (WEBHOOK_KINDS): the setting KESTAVA_ALERT_WEBHOOK_KIND unless auto, else
+    told from the URL's host: hooks.slack.com is Slack's incoming webhooks, *.webhook.office.com and
+    outlook.office.com Teams'; any other (a Mattermost server's own, a relay) generic."""
+    if setting != "auto":
+        return setting
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith(".webhook.office.com") or host == "outlook.office.com":
+        return "teams"
+    return "generic"
 
 
 class Channel(Protocol):
@@ -270,14 +311,15 @@ class Channel(Protocol):
 class WebhookChannel:
     """A JSON POST to a URL; the URL is never logged whole (it often carries a token)."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, kind: WebhookKind = "generic") -> None:
         self.url = url
         self.timeout = timeout
+        self.kind = kind  # the chat it posts to (webhook_kind): its text escaped for that chat's rendering
         parts = urlsplit(url)
         self.name = f"webhook {parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
     def send(self, alert: Alert) -> None:
-        response = httpx.post(self.url, json=alert.payload(), timeout=self.timeout)
+        response = httpx.post(self.url, json=alert.payload(self.kind), timeout=self.timeout)
         if response.status_code >= 300:
             raise RuntimeError(f"HTTP {response.status_code}")
 
@@ -334,9 +376,9 @@ def channels_from_settings(settings: AlertSettings) -> list[Channel]:
     """The configured channels: a webhook and/or e-mail."""
     channels: list[Channel] = []
     if settings.alert_webhook_url is not None and settings.alert_webhook_url.get_secret_value():
-        channels.append(
-            WebhookChannel(settings.alert_webhook_url.get_secret_value(), timeout=settings.alert_timeout_s)
-        )
+        url = settings.alert_webhook_url.get_secret_value()
+        kind = webhook_kind(url, settings.alert_webhook_kind)
+        channels.append(WebhookChannel(url, timeout=settings.alert_timeout_s, kind=kind))
     if settings.smtp_host and settings.recipients:
         channels.append(
             EmailChannel(

@@ -136,7 +136,8 @@ _WARNS = """
 
 
 def _area_codes_of(area: Areas | None, engine: Engine) -> list[str] | None:
-    """The codes of the areas asked (codes, names or numbers) among the computed values' areas."""
+    """The codes of the areas asked (codes, names or numbers) among the computed values' areas: AreaCodes,
+    which the query they are passed on to does not look up again."""
     return _area_codes(_area_list(area), schema.indicator_value.c.area, engine)
 
 

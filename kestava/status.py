@@ -11,16 +11,16 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import ColumnElement, Engine, Select, bindparam, column, func, inspect, select, table
+from sqlalchemy import Engine, Select, bindparam, column, func, inspect, select, table
 
 from common.config import Settings, get_settings
 from common.diskspace import BYTES_PER_GB, DiskSpace, disk_space
 from common.errors import KestavaError, first_line, is_database_error
+from common.helsinki import HELSINKI
 from common.indicator_marks import WAITING_HASH
 from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
@@ -44,7 +44,6 @@ __all__ = [
     "status_report",
 ]
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
 JOBSTORE_TABLE = "apscheduler_jobs"  # the scheduler's APScheduler SQLAlchemyJobStore table
 PROBLEM_OUTCOMES = ("failed", "rejected")
 EXIT_OK, EXIT_PROBLEM, EXIT_UNKNOWN = 0, 1, 2
@@ -90,7 +89,7 @@ class DatasetStatus:
     latest_period: str | None
     expected_period_end: date | None
     last_outcome: str | None
-    last_success: datetime | None  # naive UTC
+    last_success: datetime | None  # naive UTC; freshness' last fetch: its newest ingest run that fetched
     last_failure: datetime | None  # naive UTC
     last_error: str | None  # the error of the last failure
     next_run: datetime | None  # Europe/Helsinki, from the scheduler's job store
@@ -324,13 +323,11 @@ def status_report(
     stored = scheduled_runs(engine)
     next_runs = stored or {}
     with engine.connect() as conn:
-        # per dataset its last success (success or unchanged) and last failure (failed or rejected) of an
-        # ingest, and per job its last run that was not busy, with the busy runs after it: each read one
-        # index probe per dataset or job (storage.newest_runs), however many runs the history holds
-        last_success: dict[str, datetime | None] = {}
+        # per dataset its last failure (failed or rejected) of an ingest (its last success is freshness'
+        # last fetch), and per job its last run that was not busy, with the busy runs after it: each read
+        # one index probe per dataset or job (storage.newest_runs), however many runs the history holds
         failed_ids: dict[int, str] = {}  # the id of each dataset's last failed or rejected ingest run
-        for dataset, success, unchanged, failed_id in conn.execute(_PER_DATASET):
-            last_success[dataset] = max((t for t in (success, unchanged) if t is not None), default=None)
+        for dataset, failed_id in conn.execute(_PER_DATASET):
             if failed_id is not None:
                 failed_ids[failed_id] = dataset
         last_failure = {
@@ -373,7 +370,7 @@ def status_report(
                 latest_period=row.get("latest_period"),
                 expected_period_end=row.get("expected_period_end"),
                 last_outcome=row.get("last_outcome"),
-                last_success=last_success.get(spec.id),
+                last_success=row.get("last_fetch"),
                 last_failure=failure_at,
                 last_error=failure_error,
                 next_run=next_runs.get(f"ingest:{spec.id}"),
@@ -440,27 +437,8 @@ _BUSY_SINCE = (  # one group: not min() alone, which PostgreSQL may read along t
 )
 
 
-def _newest_finished(dataset: ColumnElement[str], outcome: str) -> ColumnElement[datetime]:
-    """When the dataset's ingest run of outcome that finished last finished (null: none did)."""
-    run = _run.alias(f"{outcome}_run")
-    return (
-        select(run.c.finished_at)
-        .where(
-            run.c.dataset_id == dataset,
-            run.c.outcome == outcome,
-            run.c.finished_at.is_not(None),
-            run.c.job.like("ingest:%"),
-        )
-        .order_by(run.c.finished_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _per_dataset() -> Select[Any]:
-    """Per dataset_id of job_run: its ingests' last finish of a success and of an unchanged run (the later
-    is its last success, as max(finished_at) over both), and the id of its last failed or rejected ingest
-    run (null without one)."""
+    """Per dataset_id of job_run: the id of its last failed or rejected ingest run (null without one)."""
     datasets = dataset_ids("datasets")
     dataset = datasets.c.dataset_id
     failed = _run.alias("failed_run")
@@ -475,12 +453,7 @@ def _per_dataset() -> Select[Any]:
         .scalar_subquery()
     )
     return (
-        select(
-            dataset.label("dataset_id"),
-            _newest_finished(dataset, "success").label("success"),
-            _newest_finished(dataset, "unchanged").label("unchanged"),
-            last_failed.label("failed_id"),
-        )
+        select(dataset.label("dataset_id"), last_failed.label("failed_id"))
         .where(dataset.is_not(None))
         .order_by(dataset)
     )

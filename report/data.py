@@ -8,12 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import Engine, func, select
 
 from common.flags import flag_meanings, is_provisional
+from common.helsinki import HELSINKI
 from indicators import query
 from indicators.catalogue import AbsoluteTarget, ReductionTarget, load_indicator_catalogue
 from indicators.lookup import UnknownCodeError
@@ -44,7 +44,6 @@ __all__ = [
     "CHART_DATASETS",
     "COMPARISON_AREAS",
     "ESPOO",
-    "HELSINKI_TZ",
     "PER_RESIDENT_INDICATOR",
     "PRIMARY_AREAS",
     "Changes",
@@ -84,7 +83,6 @@ __all__ = [
 ]
 
 ESPOO: Final = "049"
-HELSINKI_TZ: Final = ZoneInfo("Europe/Helsinki")
 # The area an indicator is reported for: Espoo where the indicator has it, else Finland, else the EU.
 PRIMARY_AREAS: Final[tuple[str, ...]] = (ESPOO, "FI", "EU27_2020")
 # Syke ALas cities compared per resident: the capital region and the other large cities.
@@ -128,7 +126,7 @@ class MissingDataError(LookupError):
 def local_time(moment: datetime) -> datetime:
     """A naive-UTC database timestamp as naive Europe/Helsinki wall-clock time."""
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return aware.astimezone(HELSINKI_TZ).replace(tzinfo=None)
+    return aware.astimezone(HELSINKI).replace(tzinfo=None)
 
 
 def area_label(code: str, lang: str) -> str:
@@ -388,7 +386,7 @@ def weekly_frame(
 
 def _published_by(engine: Engine, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """The rows of `frame` whose every snapshot was fetched by the end of `as_of` (Europe/Helsinki)."""
-    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tzinfo=HELSINKI_TZ)
+    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tzinfo=HELSINKI)
     end_utc = end.astimezone(UTC).replace(tzinfo=None)
     snaps = read.snapshots(engine)
     known = set(snaps.filter(pl.col("fetched_at") < end_utc).get_column("id").to_list())

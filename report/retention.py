@@ -20,7 +20,10 @@ would (a page this code does not know how to rewrite), the folder is left whole,
 Each folder is pruned in one step (common.atomic.publish_directory): its kept files are hard-linked into a
 new version folder with the rewritten page, which then replaces the published one. A run that fails or is
 killed midway leaves the previous complete folder published (a reader, and the site's archive, never find
-a page whose downloads are half gone); the next prune tries again. The site's archive (report/site) links
+a page whose downloads are half gone); the next prune tries again. A folder written again meanwhile (its
+link points to another version than the one planned) is left whole: a plain folder from before that
+layout is first made a version folder, under the lock the report writer takes, so that this holds for it
+too. The site's archive (report/site) links
 the files of the published folders only, so after its next build it holds no removed file either.
 """
 
@@ -37,18 +40,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
-from common.atomic import link_or_copy, publish_directory
+from common.atomic import exclusive, link_or_copy, publish_directory, recover
 from common.config import get_settings
+from common.helsinki import HELSINKI
 from report.i18n import LANGS, t
+from report.weekly import current_week, parse_week
 
 log = logging.getLogger(__name__)
 
 HEAVY_SUFFIXES: Final[tuple[str, ...]] = (".png", ".svg", ".xlsx")
 HTML_NAME: Final = "report.html"
-_WEEK_FOLDER: Final = re.compile(r"(\d{4})-W(\d{2})")
-_HELSINKI: Final = ZoneInfo("Europe/Helsinki")
 
 # the report's downloads paragraph (report.html.j2, chart_block): its links to the chart's files
 _DOWNLOADS: Final = re.compile(r'(<p class="downloads">)(.*?)(</p>)', re.DOTALL)
@@ -109,24 +111,18 @@ class PruneResult:
 
 
 def week_start(key: str) -> date | None:
-    """The Monday of an ISO week folder's name (2026-W45), None if the name is not one."""
-    match = _WEEK_FOLDER.fullmatch(key)
-    if match is None:
-        return None
+    """The Monday of an ISO week folder's name as `kestava report --week` names it (report.weekly.parse_week:
+    2026-W45), None if the name is not one, written exactly so."""
     try:
-        return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError:  # week 00, or 53 of a year that has 52
+        week = parse_week(key)
+    except ValueError:
         return None
+    return week.first_day if week.key == key else None
 
 
 def helsinki_today() -> date:
     """Today in Finland: the reports' weeks are Finnish weeks."""
-    return datetime.now(_HELSINKI).date()
-
-
-def _week_key(day: date) -> str:
-    iso = day.isocalendar()
-    return f"{iso.year}-W{iso.week:02d}"
+    return datetime.now(HELSINKI).date()
 
 
 def oldest_kept(keep_weeks: int, today: date) -> date:
@@ -211,8 +207,21 @@ def _version_of(final: Path, lang: str) -> Path:
     return version
 
 
+def _versioned(final: Path) -> None:
+    """A plain report folder (from before common.atomic's layout) made the first version folder final links
+    to, in one rename under the lock a report writer takes (common.atomic.recover), before it is planned:
+    a report written while it is pruned then publishes another version, which _apply finds. (Pruned in
+    place, a plain folder that `kestava report` wrote again meanwhile had the old page put over the new.)"""
+    if final.is_symlink() or not final.is_dir():
+        return
+    with exclusive(final):
+        recover(final)
+
+
 def _plan(final: Path, lang: str, keep_weeks: int) -> _Plan | None:
-    """What pruning the folder would do (None: it holds no heavy file, e.g. pruned already)."""
+    """What pruning the folder would do (None: it holds no heavy file, e.g. pruned already); a plain folder
+    is made a version folder first (_versioned)."""
+    _versioned(final)
     version = _version_of(final, lang)
     kept, removed = [], []
     with os.scandir(version) as entries:
@@ -244,21 +253,15 @@ def _plan(final: Path, lang: str, keep_weeks: int) -> _Plan | None:
 def _apply(plan: _Plan) -> None:
     """Publish the pruned folder in one step; the folder is left as it was if it changed meanwhile."""
     with publish_directory(plan.final) as folder:  # holds the folder's lock (a report being written)
-        # the published folder is still the one planned (no report was written into it meanwhile); a
-        # plain folder from before common.atomic's layout has just been made a version folder (recover)
+        # the published folder is still the one planned (no report was written into it meanwhile)
         source = _version_of(plan.final, plan.final.name)
-        if source != plan.version and not (plan.version == plan.final and _same_files(source, plan)):
+        if source != plan.version:
             raise _LeftWhole("written again while it was being pruned")
         for name in plan.kept:
             if name == HTML_NAME:
                 (folder / name).write_text(plan.page, encoding="utf-8")
             else:
                 link_or_copy(source / name, folder / name)
-
-
-def _same_files(version: Path, plan: _Plan) -> bool:
-    """Whether the version folder holds exactly the files the plan was made from."""
-    return {p.name for p in version.iterdir()} == {*plan.kept, *(name for name, _ in plan.removed)}
 
 
 def prune_reports(
@@ -278,7 +281,7 @@ def prune_reports(
         return result
     today = today or helsinki_today()
     oldest = oldest_kept(keep_weeks, today)
-    result.cutoff = _week_key(oldest)
+    result.cutoff = current_week(oldest).key
     try:
         period_dirs = sorted(root.iterdir())
     except OSError as error:

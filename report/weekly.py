@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
+from common.helsinki import HELSINKI
 from indicators import query
 from indicators.catalogue import load_indicator_catalogue
 from indicators.engine import compute
@@ -170,7 +171,7 @@ class ReportPeriod:
 
 
 def _utc(day: date) -> datetime:
-    return datetime.combine(day, clock(), rd.HELSINKI_TZ).astimezone(UTC).replace(tzinfo=None)
+    return datetime.combine(day, clock(), HELSINKI).astimezone(UTC).replace(tzinfo=None)
 
 
 def _weeks_in(year: int) -> int:
@@ -203,20 +204,20 @@ def parse_half(text: str) -> ReportPeriod:
 
 def current_week(today: date | None = None) -> ReportPeriod:
     """The ISO week containing today (Finnish date)."""
-    day = today or datetime.now(rd.HELSINKI_TZ).date()
+    day = today or datetime.now(HELSINKI).date()
     iso = day.isocalendar()
     return parse_week(f"{iso.year}-W{iso.week:02d}")
 
 
 def current_half(today: date | None = None) -> ReportPeriod:
     """The half-year containing today (Finnish date)."""
-    day = today or datetime.now(rd.HELSINKI_TZ).date()
+    day = today or datetime.now(HELSINKI).date()
     return parse_half(f"{day.year}-H{1 if day.month <= 6 else 2}")
 
 
 def check_begun(period: ReportPeriod, today: date | None = None) -> ReportPeriod:
     """The period unless it starts after today (Finnish date); ValueError naming the latest allowed."""
-    day = today or datetime.now(rd.HELSINKI_TZ).date()
+    day = today or datetime.now(HELSINKI).date()
     if period.first_day <= day:
         return period
     latest, what = (current_week(day), "week") if period.kind == "week" else (current_half(day), "half-year")
@@ -1628,7 +1629,7 @@ def build_reports(
         # and the languages not yet finished too (the error goes up, as before).
         # one compile time for the run: every language says the same "Compiled …" (each asking the clock
         # when it was finished said 23.18 in Finnish and 23:19 in Swedish and English)
-        compiled = datetime.now(rd.HELSINKI_TZ).replace(tzinfo=None)
+        compiled = datetime.now(HELSINKI).replace(tzinfo=None)
         with ExitStack() as unfinished:
             started = {}
             for lang in langs:
@@ -1696,7 +1697,7 @@ def _start_report(
     chart built, its CSV and XLSX written and its drawing handed to the renderer."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    today = datetime.now(rd.HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     as_of = min(period.last_day, today)
 
     step = time.perf_counter()

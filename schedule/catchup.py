@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
+from common.helsinki import HELSINKI
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore
-from schedule.triggers import HELSINKI
 from storage import schema
 
 log = logging.getLogger("scheduler")

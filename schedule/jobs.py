@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from common.helsinki import HELSINKI
 from ingest.catalogue import Catalogue
-from schedule.triggers import HELSINKI, cron
+from schedule.triggers import cron
 
 WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00
 HALF_YEAR_REPORT_CRON = "30 7 2 1,7 *"  # 2 January and 2 July 07:30, for the previous half

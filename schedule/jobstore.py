@@ -35,10 +35,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from common.errors import one_line
+from common.helsinki import HELSINKI
 from kestava.status import JOBSTORE_TABLE
 from schedule.jobs import JobSpec
 from schedule.logs import duration
-from schedule.triggers import HELSINKI
 from storage import schema
 from storage.engine import create_db_engine, driver_rows, once_more, parse_url
 

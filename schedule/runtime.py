@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from common.config import get_settings
+from common.helsinki import HELSINKI
 from ingest.catalogue import Catalogue, load_catalogue
 from kestava.alerts import Alerter
 from schedule.alert_ledger import LEDGER_NAME, AlertLedger
 from schedule.runners import Runners
-from schedule.triggers import HELSINKI
 from storage.engine import open_database
 from storage.rawstore import RawStore
 

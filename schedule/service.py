@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from common.errors import one_line
+from common.helsinki import HELSINKI
 from common.secrets import redact
 from kestava.alerts import Problem
 from kestava.status import JOBSTORE_TABLE, scheduled_runs
@@ -47,7 +48,6 @@ from schedule.shutdown import (
     _watchdog,
 )
 from schedule.site_job import run_site
-from schedule.triggers import HELSINKI
 from schedule.watch import DATABASE, Watch
 from storage.engine import safe_url
 

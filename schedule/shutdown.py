@@ -14,10 +14,10 @@ from types import FrameType
 
 from sqlalchemy import Engine, update
 
+from common.helsinki import HELSINKI
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore
 from schedule.runtime import Runtime, _running_lock, _skipped, running_jobs
-from schedule.triggers import HELSINKI
 from storage import schema
 from storage.jobs import now_utc
 

@@ -17,11 +17,11 @@ from datetime import datetime
 
 from sqlalchemy import create_engine
 
+from common.helsinki import HELSINKI
 from common.secrets import redact
 from kestava.alerts import Alerter, AlertSettings, Problem, UnrecordedStore, secret_values, url_password
 from schedule.logs import duration
 from schedule.runtime import Runtime
-from schedule.triggers import HELSINKI
 from schedule.watch import DATABASE
 from storage.engine import safe_url
 

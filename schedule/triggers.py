@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
+from common.helsinki import HELSINKI
 
 
 class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]

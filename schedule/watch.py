@@ -15,11 +15,11 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from common.helsinki import HELSINKI
 from kestava.alerts import Problem
 from schedule.jobstore import LoopJobStore
 from schedule.logs import duration
 from schedule.runtime import Runtime, running_since
-from schedule.triggers import HELSINKI
 
 log = logging.getLogger("scheduler")
 DATABASE = ("unreachable", "database")  # (kind, subject) of the job store's problem

@@ -14,19 +14,21 @@ number of jobs and datasets, not of runs:
   end, each step the newest run, meeting its conditions, of the next dataset below;
 - dataset_ids: walks ix_job_run_dataset_id_outcome_finished_at_job up, dataset by dataset.
 
-Both are recursive CTEs (SQLite and PostgreSQL alike); the index names are storage.schema's.
+The two walks down are one (newest_ids, by job or by dataset). All are recursive CTEs (SQLite and
+PostgreSQL alike); the index names are storage.schema's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from sqlalchemy import CTE, ColumnElement, func, select
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from storage import schema
 
-__all__ = ["dataset_ids", "newest_dataset_run_ids", "newest_run_ids"]
+__all__ = ["dataset_ids", "newest_dataset_run_ids", "newest_ids", "newest_run_ids"]
 
 
 def newest_run_ids(
@@ -38,25 +40,11 @@ def newest_run_ids(
     <those outcome conditions> GROUP BY job`; each step reads the index's entries of one job from its newest
     until one has such an outcome (the outcome is in the index: no row is read for it)."""
 
-    def newest_below(job: ColumnElement[str] | None) -> ColumnElement[int]:
-        run = schema.job_run.alias(f"{name}_run")
-        query = select(run.c.id)
-        if job is not None:
-            query = query.where(run.c.job < job)
-        if not_outcome is not None:
-            query = query.where(run.c.outcome != not_outcome)
-        if outcomes is not None:
-            query = query.where(run.c.outcome.in_(outcomes))
-        # (job DESC, id DESC): the index's own order, read from its end; not `job = …` (an equality would
-        # leave id alone to order by, which PostgreSQL may then take from the primary key)
-        return query.order_by(run.c.job.desc(), run.c.id.desc()).limit(1).scalar_subquery()
+    def conditions(run: NamedFromClause) -> list[ColumnElement[bool]]:
+        wanted = [] if not_outcome is None else [run.c.outcome != not_outcome]
+        return wanted if outcomes is None else [*wanted, run.c.outcome.in_(outcomes)]
 
-    walk = select(newest_below(None).label("id")).cte(name, recursive=True)
-    previous = schema.job_run.alias(f"{name}_previous")
-    job_of_previous = (  # (of the walk's row: correlated two levels down, so named)
-        select(previous.c.job).where(previous.c.id == walk.c.id).correlate(walk).scalar_subquery()
-    )
-    return walk.union_all(select(newest_below(job_of_previous)).where(walk.c.id.is_not(None)))
+    return newest_ids(name, "job", conditions)
 
 
 def newest_dataset_run_ids(
@@ -67,25 +55,40 @@ def newest_dataset_run_ids(
     ended): select `id IS NOT NULL`, or use it in `IN`. The same ids as `SELECT max(id) FROM job_run WHERE
     dataset_id IS NOT NULL AND <conditions> GROUP BY dataset_id`; each step reads the index's entries of one
     dataset from its newest until a run meets the conditions (read from the row, by its primary key)."""
+    return newest_ids(name, "dataset_id", conditions)
 
-    def newest_below(dataset: ColumnElement[str] | None) -> ColumnElement[int]:
+
+def newest_ids(
+    name: str,
+    by: Literal["job", "dataset_id"],
+    conditions: Callable[[NamedFromClause], Sequence[ColumnElement[bool]]],
+) -> CTE:
+    """The walk of newest_run_ids and newest_dataset_run_ids: a recursive CTE (column `id`) of the newest run
+    id meeting conditions of each value of job_run's column `by` (not null), from the greatest value down,
+    each step the newest such run of the next value below (by's index: (job, id, outcome) or (dataset_id,
+    id)); its last row has a null id."""
+
+    def newest_below(value: ColumnElement[str] | None) -> ColumnElement[int]:
         run = schema.job_run.alias(f"{name}_run")
-        below = run.c.dataset_id.is_not(None) if dataset is None else run.c.dataset_id < dataset
-        # (dataset_id DESC, id DESC): the index's own order, read from its end, as newest_run_ids does
+        column = run.c[by]
+        first = [column.is_not(None)] if column.nullable else []  # (job is never null, dataset_id may be)
+        below = first if value is None else [column < value]  # the first step reads from the index's end
+        # (by DESC, id DESC): the index's own order, read from its end; not `by = …` (an equality would
+        # leave id alone to order by, which PostgreSQL may then take from the primary key)
         return (
             select(run.c.id)
-            .where(below, *conditions(run))
-            .order_by(run.c.dataset_id.desc(), run.c.id.desc())
+            .where(*below, *conditions(run))
+            .order_by(column.desc(), run.c.id.desc())
             .limit(1)
             .scalar_subquery()
         )
 
     walk = select(newest_below(None).label("id")).cte(name, recursive=True)
     previous = schema.job_run.alias(f"{name}_previous")
-    dataset_of_previous = (
-        select(previous.c.dataset_id).where(previous.c.id == walk.c.id).correlate(walk).scalar_subquery()
+    of_previous = (  # (of the walk's row: correlated two levels down, so named)
+        select(previous.c[by]).where(previous.c.id == walk.c.id).correlate(walk).scalar_subquery()
     )
-    return walk.union_all(select(newest_below(dataset_of_previous)).where(walk.c.id.is_not(None)))
+    return walk.union_all(select(newest_below(of_previous)).where(walk.c.id.is_not(None)))
 
 
 def dataset_ids(name: str) -> CTE:

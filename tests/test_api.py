@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from common.errors import DatabaseMissingError
 from indicators.lookup import UnknownCodeError
@@ -59,6 +59,33 @@ def test_compare_names_areas_in_each_language(loaded_engine: Engine) -> None:
     assert set(frame["area_name"].unique()) == {"Esbo", "Helsingfors"}
     with pytest.raises(ValueError, match="lang: expected one of fi, sv, en, got 'de'"):
         api.area_names("de")
+
+
+def test_a_call_looks_its_areas_up_once(loaded_engine: Engine) -> None:
+    """Each function resolves the areas asked (a name, a number) to their codes in one lookup: its query
+    and its warnings take them as they are. The lookup statements are counted as the database gets them."""
+    lookups: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("SELECT DISTINCT indicator_value.area"):
+            lookups.append(statement)
+
+    calls: dict[str, Callable[[], pl.DataFrame]] = {
+        "indicator_values": lambda: api.indicator_values("ghg_total", area="Esbo", engine=loaded_engine),
+        "outlook": lambda: api.outlook("ghg_total", area="Espoo", engine=loaded_engine),
+        "sectors": lambda: api.sectors(49, engine=loaded_engine),
+        "compare": lambda: api.compare("syke_ghg_per_resident", ["Espoo", 91], engine=loaded_engine),
+    }
+    event.listen(loaded_engine, "before_cursor_execute", count)
+    try:
+        for name, call in calls.items():
+            lookups.clear()
+            assert call().height, name
+            # a code found among the stored ones (one statement), else every stored area read (a second)
+            assert 1 <= len(lookups) <= 2, (name, lookups)
+            assert len(set(lookups)) == len(lookups), (name, lookups)  # no statement made twice
+    finally:
+        event.remove(loaded_engine, "before_cursor_execute", count)
 
 
 def test_english_names_are_statistics_finlands_english_ones() -> None:

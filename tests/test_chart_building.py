@@ -9,16 +9,18 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import altair as alt
 import polars as pl
 import pytest
+import vl_convert as vlc
 from altair.utils import schemapi
 from sqlalchemy import Engine
 
+from common.helsinki import HELSINKI
 from report import weekly
-from report.charts.common import HConcatChart, LayerChart, VConcatChart, at_px, inline_data
-from report.data import HELSINKI_TZ
+from report.charts.common import HConcatChart, LayerChart, VConcatChart, at_px, inline_data, label_expr
 from report.i18n import LANGS
 
 
@@ -115,7 +117,7 @@ def test_the_report_charts_give_every_channel_as_a_channel_object(
 def _build_every_chart(engine: Engine, ok: Callable[[str, str], bool]) -> None:
     """Build and to_dict every chart of the report, and its phone layout, in every language; ok(lang, name)
     after each."""
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     for lang in LANGS:
         built, layouts = weekly._all_builders(engine, lang, today, {})
         for name in weekly.CHART_NAMES:
@@ -210,3 +212,24 @@ def test_a_concatenation_gives_altairs_spec_without_copying_its_panels(ours: Any
 
     assert _deep_copies(lambda: mine.to_dict(validate=False)) == 0
     assert _deep_copies(lambda: theirs.to_dict(validate=False)) > 0  # the check can see a copy
+
+
+def test_a_label_expression_writes_the_named_labels_as_vega_draws_them() -> None:
+    """report.charts.common.label_expr, the one expression of the area, peer, per-resident and freshness
+    charts' labels: drawn by Vega (vl-convert), a named label shows its text or its lines, any other as it
+    is, or what `otherwise` says; a quote or a backslash in a label or a text is no end of its string."""
+    odd = "It's \\ odd"
+    frame = pl.DataFrame({"area": ["Oslo", "Espoo", odd], "value": [1, 2, 3]})
+
+    def drawn(expr: str) -> list[str]:
+        """The y axis' labels as Vega draws them, their lines joined by " / "."""
+        y = alt.Y("area:N", axis=alt.Axis(labelExpr=expr), title=None)
+        chart = alt.Chart(frame).mark_bar().encode(x=alt.X("value:Q", axis=None), y=y)
+        svg = ElementTree.fromstring(vlc.vegalite_to_svg(chart.to_dict()))
+        labels = svg.iter("{http://www.w3.org/2000/svg}text")
+        lines = [[t.text or "" for t in label] or [label.text or ""] for label in labels]
+        return sorted(" / ".join(label) for label in lines)
+
+    texts = {"Oslo": "Oslo · Nordic", odd: [odd, "its 'second' line"]}
+    assert drawn(label_expr(texts)) == sorted(["Oslo · Nordic", "Espoo", f"{odd} / its 'second' line"])
+    assert drawn(label_expr({"Oslo": "−52 %"}, otherwise="''")) == ["", "", "−52 %"]

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from common.helsinki import HELSINKI
 from kestava import api
-from report import data as rd
 from report import weekly
 from report.chart_ids import API_COLUMNS, ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS
 from report.i18n import t
@@ -35,7 +35,7 @@ JOINED = {
 
 
 def _week() -> str:
-    iso = datetime.now(rd.HELSINKI_TZ).date().isocalendar()
+    iso = datetime.now(HELSINKI).date().isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
 
 

@@ -18,11 +18,11 @@ import polars as pl
 import pytest
 import vl_convert as vlc
 
+from common.helsinki import HELSINKI
 from indicators.catalogue import ReductionTarget
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
 from report.charts import area as area_chart
-from report.data import HELSINKI_TZ
 from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
 # the commitment and the recycling targets as a caller reads them from the indicator catalogue (hand-made
@@ -1441,7 +1441,7 @@ def test_every_chart_text_meets_wcag_aa_contrast_on_the_bundled_data(loaded_engi
 
     # the snapshot is fetched today: the weekly chart shows the weeks published by today in Helsinki (the
     # report's day; after 22:00 UTC it is already tomorrow there)
-    built = weekly._builders(loaded_engine, lang, datetime.now(HELSINKI_TZ).date())
+    built = weekly._builders(loaded_engine, lang, datetime.now(HELSINKI).date())
     assert len(built) >= 10
     failures, texts = [], 0
     for name, build in built.items():

@@ -19,11 +19,12 @@ from polars.testing import assert_frame_equal
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from common.helsinki import HELSINKI
 from common.payload import Payload, RequestSpec
 from ingest.catalogue import DatasetSpec, load_catalogue
 from ingest.connector import Connector
 from ingest.errors import FetchError, ValidationError
-from ingest.fingrid import HELSINKI, FingridConnector, format_time, window
+from ingest.fingrid import FingridConnector, format_time, window
 from ingest.http import LiveFetcher
 from ingest.jsondecode import DuplicateKeyError
 from ingest.manifest import Manifest

@@ -26,7 +26,7 @@ from werkzeug import Request, Response
 import ingest.run as ingest_run
 from common.payload import Fetcher, Payload
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue, parse_catalogue
-from ingest.connector import parse_flagged
+from ingest.connector import Connector, parse_flagged
 from ingest.errors import FetchError, ValidationError
 from ingest.http import LiveFetcher
 from ingest.replay import ReplayFetcher
@@ -703,7 +703,7 @@ def test_a_refused_page_is_kept_without_the_api_key(
     assert_secret_stored_nowhere(engine, raw)
 
 
-class _ReadsOtherColumns:
+class _ReadsOtherColumns(Connector):
     """A connector whose reading names one more dimension than the catalogue declares."""
 
     protocol: ClassVar[str] = "ckan_xlsx"

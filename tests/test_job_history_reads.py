@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Engine, func, inspect, select, text
 
 from ingest.catalogue import load_catalogue
+from ingest.freshness import freshness_rows
 from kestava import status
-from kestava.status import PROBLEM_OUTCOMES, status_report
+from kestava.status import PROBLEM_OUTCOMES, status_report, used_areas
 from storage import read, schema
 from storage.engine import alembic_config, create_db_engine, migrate
 from storage.newest_runs import dataset_ids, newest_run_ids
@@ -44,8 +45,9 @@ def _to(engine: Engine, revision: str, step: str = "upgrade") -> None:
 
 def _odd_runs() -> list[dict[str, Any]]:
     """Runs where "the newest" could be told wrongly: a success recorded last that finished before the one
-    recorded before it (the last success is the latest finish, not the last id), a failure of a dataset
-    recorded under a job that is no ingest (not its failure), and a retired job's failure years ago."""
+    recorded before it (the last success is the one recorded last, as every newest run), a failure of a
+    dataset recorded under a job that is no ingest (not its failure), and a retired job's failure years
+    ago."""
     late = END + timedelta(hours=1)
     extra = {"trigger": "cli", "host": "elsewhere", "pid": 1}
     first = run_row("ingest:hsy_emissions", "hsy_emissions", late, "success", **extra)
@@ -70,24 +72,31 @@ def _holder(error: str | None) -> str | None:
 def test_status_reads_the_same_newest_runs_as_reading_every_run(
     engine: Engine, history: list[dict[str, Any]]
 ) -> None:
-    """Each dataset's last success, last failure and its error, and each job's last run that was not busy
-    and the busy runs after it, as read from every run in Python (what the GROUP BY over job_run gave)."""
+    """Each dataset's last success (its newest ingest run that fetched: success or unchanged), last failure
+    and its error, and each job's last run that was not busy and the busy runs after it, as read from every
+    run in Python; the last success is the last fetch `kestava sources` shows (freshness), one read."""
     ingest = [r for r in history if r["job"].startswith("ingest:")]
     report = status_report(engine, load_catalogue(), TODAY, now=NOW, job_time_limit_min=360.0, disks=())
     datasets = {d.dataset: d for d in report.datasets}
     assert datasets, "the catalogue's datasets"
+    sources = {row["dataset"]: row for row in freshness_rows(engine, load_catalogue(), TODAY, used_areas())}
     for dataset, shown in datasets.items():
-        finished = [
+        fetched = [
             r["finished_at"]
             for r in ingest
             if r["dataset_id"] == dataset and r["outcome"] in ("success", "unchanged") and r["finished_at"]
         ]
         failures = [r for r in ingest if r["dataset_id"] == dataset and r["outcome"] in PROBLEM_OUTCOMES]
-        assert shown.last_success == max(finished, default=None), dataset
+        assert shown.last_success == (fetched[-1] if fetched else None), dataset
+        assert shown.last_success == sources[dataset]["last_fetch"], dataset
         assert (shown.last_failure, shown.last_error) == (
             (failures[-1]["finished_at"], failures[-1]["error"]) if failures else (None, None)
         ), dataset
-    assert datasets["hsy_emissions"].last_success == END + timedelta(hours=1, minutes=30)  # not the last id's
+    # the success recorded last finished before the one recorded before it: the newest run is the one
+    # recorded last, as the sources' last fetch has it
+    hsy = [r for r in ingest if r["dataset_id"] == "hsy_emissions" and r["outcome"] == "success"]
+    assert hsy[-1]["finished_at"] < hsy[-2]["finished_at"]
+    assert datasets["hsy_emissions"].last_success == hsy[-1]["finished_at"]
     jobs = {j.job: j for j in report.jobs}
     for job in {r["job"] for r in history}:
         runs = [r for r in history if r["job"] == job]

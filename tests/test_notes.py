@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from common.config import get_settings
 from common.errors import EXIT_USAGE
+from common.helsinki import HELSINKI
 from indicators.query import known_note_indicators
 from kestava import api
 from kestava.cli import app
-from report import data as rd
 from report import weekly
 from report.charts import indicator_label
 from report.i18n import t
@@ -360,7 +360,7 @@ def test_markdown_is_rendered_and_raw_html_escaped() -> None:
 
 
 def _open_half() -> weekly.ReportPeriod:
-    today = datetime.now(rd.HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     return weekly.parse_half(f"{today.year}-H{1 if today.month <= 6 else 2}")
 
 

@@ -47,7 +47,8 @@ def structure_with(header: bytes, structure_body: bytes | None = None) -> bytes:
     return body.replace(TEST_HEADER, header)
 
 
-def catalogue(server: HTTPServer) -> Catalogue:
+def catalogue(server: HTTPServer, dimensions: list[str] | None = None) -> Catalogue:
+    declared = {} if dimensions is None else {"dimensions": dimensions}
     document: dict[str, Any] = {
         "sources": {
             "oecd": {"publisher": "OECD", "licence": "CC BY 4.0", "attribution": "OECD", "homepage": "h"}
@@ -61,6 +62,7 @@ def catalogue(server: HTTPServer) -> Catalogue:
                 "options": OPTIONS,
                 "cadence": "0 14 * * 2",
                 "calendar": {"frequency": "annual", "lag_days": 730},
+                **declared,
             }
         },
     }
@@ -144,3 +146,28 @@ def test_a_changed_value_with_a_new_header_is_a_revision(
     answer(httpserver, structure_with(SECOND_HEADER), revised)
     second = ingest_once(engine, raw, cat)
     assert second.outcome == "success" and second.result is not None and second.result.revised == 1
+
+
+def test_the_same_reading_is_told_before_the_parse(
+    engine: Engine, raw: RawStore, httpserver: HTTPServer
+) -> None:
+    """An answer of the stored reading is an unchanged run without being parsed: the catalogue now declares
+    dimensions the parsed frame does not have, which the parse (ingest.connector.parse_flagged) refuses,
+    yet the run is unchanged and no rejected snapshot is kept. The same answer in full is refused by it."""
+    answer(httpserver, structure_with(FIRST_HEADER))
+    assert ingest_once(engine, raw, catalogue(httpserver)).outcome == "success"
+    before = stored(engine, raw)
+    refusing = catalogue(httpserver, dimensions=["area", "unit", "no_such_column"])
+
+    answer(httpserver, structure_with(SECOND_HEADER))
+    unchanged = ingest_once(engine, raw, refusing)
+    assert unchanged.outcome == "unchanged", unchanged
+    assert unchanged.result is None and unchanged.payloads == 2
+    assert stored(engine, raw) == before
+    assert read.job_runs(engine, f"ingest:{DATASET}")["outcome"].to_list() == ["unchanged", "success"]
+
+    # the parse does refuse it where the reading differs (a value revised): the declaration is what fails
+    revised = HAND_CHECKED.replace(",951000,951000,", ",950000,950000,")
+    answer(httpserver, structure_with(SECOND_HEADER), revised)
+    refused = ingest_once(engine, raw, refusing)
+    assert refused.outcome == "rejected" and "dimensions" in (refused.error or ""), refused

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
+from common.helsinki import HELSINKI
 from indicators.catalogue import (
     CATALOGUE_PATH,
     IndicatorCatalogue,
@@ -171,7 +172,7 @@ def test_council_and_weekly_reports_state_the_same_outlook(loaded_engine: Engine
 
     h = rd.headline(loaded_engine)
     assert h.projected_lower is not None and h.projected_upper is not None and h.projected_value is not None
-    today = datetime.now(rd.HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     running = weekly.parse_half(f"{today.year}-H{1 if today.month <= 6 else 2}")  # open: the data as loaded
     for lang in ("fi", "sv", "en"):
         council = weekly.build_report(

@@ -12,9 +12,9 @@ import pytest
 import vl_convert as vlc
 from sqlalchemy import Engine
 
+from common.helsinki import HELSINKI
 from report import charts, peers, theme, weekly
 from report.charts.common import PHONE_COLUMN, text_width
-from report.data import HELSINKI_TZ
 from report.i18n import LANGS
 from report.phone import PHONE_MEDIA, PHONE_WIDTH, SITE_WIDTH, phone_spec
 from report.theme import ChartMeta
@@ -64,7 +64,7 @@ def test_each_phone_layout_fits_a_phone_column_its_text_at_the_report_size_every
     not scaled down: its smallest text is the charts' body size (the theme's 11 px axis labels), and every
     row's name is written whole (wrapped, never cut with an ellipsis)."""
     body = theme.theme_config()["config"]["axis"]["labelFontSize"]
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
     assert layouts.keys() >= OWN_LAYOUT
     for name in sorted(OWN_LAYOUT):
@@ -155,7 +155,7 @@ def test_no_report_chart_writes_text_below_the_body_size(loaded_engine: Engine) 
     an incomplete week, the circular economy's and the freshness chart's labels were 10 px on a desktop
     (the audit of 2026-12-07): every chart's smallest text is the theme's 11 px."""
     body = theme.theme_config()["config"]["axis"]["labelFontSize"]
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     built, _ = weekly._all_builders(loaded_engine, "fi", today, {})
     for name, build in sorted(built.items()):
         chart, _ = build()
@@ -170,7 +170,7 @@ def test_the_freshness_labels_end_before_todays_rule_and_leave_its_date_clear(
 ) -> None:
     """On a phone the rows' names ran across the dashed rule of today and its squares, and the first name
     ran into the "as of" date above the rule (sv: "Läge 7 dec. 2026" over "Borgmästaravtalet: …")."""
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     _, layouts = weekly._all_builders(loaded_engine, lang, today, {})
     scene = vlc.vegalite_to_scenegraph(weekly.phone_layout(layouts["data_freshness"]))
     (rule,) = [r for r in _marks(scene, "rule") if r.get("strokeDash")]
@@ -244,7 +244,7 @@ def test_the_sector_layout_gives_its_plot_the_column_and_the_largest_shares_to_i
     """The sectors' labels right of the plot (about 110 px) had left 150 px for 35 years on a phone: the
     plot takes the column beside the y axis, and the shares the wide chart writes at its right end
     ("Liikenne 44 %") are the legend's labels, the drawing no wider than the column."""
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
     desktop, _ = built["sector_area"]()
     shares = [str(n["text"]) for n in _marks(vlc.vegalite_to_scenegraph(desktop.to_dict()), "text")]
@@ -269,7 +269,7 @@ def test_the_peer_layouts_write_every_label_in_the_plot_clear_of_the_bars_and_of
     """A peer chart's phone layout had the cities left of a 126 px plot and their changes right of it on
     four lines each, crowding the bars: each city and its change (the wide chart's words) are written above
     its bar in a plot as wide as the column, no label over a bar, another label or past the plot."""
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     built, layouts = weekly._all_builders(loaded_engine, lang, today, {})
     for name in sorted(peers.PEER_CHARTS):
         phone = weekly.phone_layout(layouts[name])
@@ -309,7 +309,7 @@ def test_the_trajectorys_notes_lie_clear_of_its_lines_and_points_on_a_phone(
     """Drawn as a phone's column draws it (a 260 px plot), the "no data 1991–1999" note lay over 1990's point
     and the straight path (sv: "uppgifter saknas"), and the target's label ran on over the paths converging
     on 2030 (fi): no note crosses a line or a point, and each stays inside the plot; on a desktop too."""
-    today = datetime.now(HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     built, _ = weekly._all_builders(loaded_engine, lang, today, {})
     desktop = built["emissions_trajectory"]()[0].to_dict(validate=False)
     phone = phone_spec({**desktop, "width": SITE_WIDTH})

@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine
 from werkzeug import Request, Response
 
+from common.helsinki import HELSINKI
 from indicators.catalogue import IndicatorCatalogue, load_indicator_catalogue, parse_indicator_catalogue
 from indicators.derive import derive_all
 from indicators.engine import compute
@@ -25,7 +26,6 @@ from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
 from report import weekly
 from report.charts import chart_table
-from report.data import HELSINKI_TZ
 from report.reconcile_chart import cross_source_checks
 from report.theme import ChartMeta
 from storage.rawstore import RawStore
@@ -260,7 +260,7 @@ def load(engine: Engine, raw: RawStore, httpserver: HTTPServer) -> None:
 
 
 def attention_section(engine: Engine, out: Path) -> str:
-    iso = datetime.now(UTC).astimezone(HELSINKI_TZ).date().isocalendar()
+    iso = datetime.now(UTC).astimezone(HELSINKI).date().isocalendar()
     period = weekly.parse_week(f"{iso.year}-W{iso.week:02d}")
     html = weekly.build_report(engine, period, lang="en", out_dir=out, images=False).path.read_text()
     start = html.index("Cross-source checks")

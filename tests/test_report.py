@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 
 from common.atomic import PART_SUFFIX
 from common.flags import has_meaning
+from common.helsinki import HELSINKI
 from indicators.catalogue import load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from kestava import cli
@@ -121,7 +122,7 @@ def png_pixels(png: bytes) -> tuple[int, int, bytes]:
 
 def this_week() -> str:
     """The ISO week the fixture's snapshots were fetched in (they are fetched now)."""
-    iso = datetime.now(rd.HELSINKI_TZ).date().isocalendar()
+    iso = datetime.now(HELSINKI).date().isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
 
 

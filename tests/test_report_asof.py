@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select, update
 
+from common.helsinki import HELSINKI
 from indicators.engine import compute
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
@@ -101,7 +102,7 @@ def regenerated(
         forget_computed(engine)
         _date_back(engine, 7 * WEEKS_AGO)
         assert not compute(engine).errors
-        today = datetime.now(rd.HELSINKI_TZ).date()
+        today = datetime.now(HELSINKI).date()
         closed = weekly.current_week(today - timedelta(days=7 * (WEEKS_AGO - 1)))
         before_any = weekly.current_week(today - timedelta(days=7 * (WEEKS_AGO + 2)))
         first = weekly.build_reports(engine, closed, ("fi", "en"), out_dir=folder / "first", images=False)

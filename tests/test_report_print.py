@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import Engine
 
-from report import data as rd
+from common.helsinki import HELSINKI
 from report import weekly
 from tests.test_report import this_week
 from tests.test_report_browser import driver
@@ -30,7 +30,7 @@ PHONE, DESKTOP = 390, 1280
 
 def _open_half() -> weekly.ReportPeriod:
     """The half-year now running: an open period, so the report reads the loaded data as they are."""
-    today = datetime.now(rd.HELSINKI_TZ).date()
+    today = datetime.now(HELSINKI).date()
     return weekly.parse_half(f"{today.year}-H{1 if today.month <= 6 else 2}")
 
 

@@ -209,6 +209,21 @@ def test_the_pruned_page_differs_only_in_its_downloads(archive: Path, made: Fixt
     )
 
 
+def test_only_folders_named_as_the_report_names_a_week_are_pruned(made: Fixture, tmp_path: Path) -> None:
+    """A week folder is one `kestava report --week` would name (report.weekly.parse_week, written exactly
+    so): one named otherwise, though old, is left alone (not even counted as skipped)."""
+    root = tmp_path / "reports"
+    week = week_key(40)
+    odd = [week.replace("-W", "-w"), week.replace("-W", "-W0"), "2025-W53", "1899-W01", f" {week}", "2025-H2"]
+    make_archive(made.report, root, [week, *odd], ("fi",))
+    assert [retention.week_start(name) for name in odd] == [None] * len(odd)  # 2025 has 52 weeks
+    assert retention.week_start(week) == weekly.parse_week(week).first_day
+    result = retention.prune_reports(root, KEEP, today=TODAY)
+    assert [(p.period, p.lang) for p in result.pruned] == [(week, "fi")] and not result.skipped
+    for name in odd:
+        assert any(f.name.endswith(HEAVY) for f in (root / name / "fi").iterdir()), name
+
+
 def test_keep_weeks_zero_keeps_every_file(archive: Path) -> None:
     before = snapshot(archive)
     result = retention.prune_reports(archive, 0, today=TODAY)
@@ -587,6 +602,37 @@ def test_a_plain_folder_from_before_the_version_layout_is_pruned_too(made: Fixtu
     result = retention.prune_reports(root, KEEP, today=TODAY)
     assert [(p.period, p.lang) for p in result.pruned] == [(week_key(40), "fi")]
     assert plain.is_symlink() and not any(n.endswith(HEAVY) for n in os.listdir(plain))
+    _consistent_folder(plain)
+
+
+def test_a_plain_folder_written_again_while_it_is_pruned_is_left_as_written(
+    made: Fixture, tmp_path: Path
+) -> None:
+    """`kestava report` writes a plain folder (from before the version layout) again between the prune's
+    plan and its switch: the new report stays whole (its page, its PNGs), the plan made of the old one is
+    dropped; the next prune prunes the new one."""
+    root = tmp_path / "reports"
+    plain = root / week_key(40) / "fi"
+    shutil.copytree(made.report, plain)
+    plan = retention._plan(plain, "fi", KEEP)
+    assert plan is not None
+    assert sorted(os.listdir(plain)) == sorted(os.listdir(made.report))  # every file still there
+    # the report writer (report.weekly: publish_directory) writes the folder again, a new page
+    with publish_directory(plain) as target:
+        for file in made.report.iterdir():
+            shutil.copy2(file, target / file.name)
+        page = (target / "report.html").read_text(encoding="utf-8")
+        (target / "report.html").write_text(
+            page.replace("<body", "<body data-rewritten", 1), encoding="utf-8"
+        )
+    with pytest.raises(retention._LeftWhole, match="written again"):
+        retention._apply(plan)
+    assert "data-rewritten" in (plain / "report.html").read_text(encoding="utf-8")
+    assert sorted(os.listdir(plain)) == sorted(os.listdir(made.report))  # nothing removed
+    assert plain.is_symlink() and len(atomic.versions(plain)) == 1  # the writer's version alone
+    result = retention.prune_reports(root, KEEP, today=TODAY)
+    assert [(p.period, p.lang) for p in result.pruned] == [(week_key(40), "fi")]
+    assert "data-rewritten" in (plain / "report.html").read_text(encoding="utf-8")
     _consistent_folder(plain)
 
 

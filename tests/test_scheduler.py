@@ -1078,7 +1078,7 @@ HOOKS = textwrap.dedent(
         try:
             while time.monotonic() < deadline:
                 moved = store.jobs()[job].next_run_time
-                if moved is not None and moved > datetime.now(ZoneInfo("Europe/Helsinki")):
+                if moved is not None and moved > datetime.now(HELSINKI):
                     return
                 time.sleep(0.05)
         finally:

@@ -26,13 +26,13 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 
 import scheduler
+from common.helsinki import HELSINKI
 from ingest.catalogue import parse_catalogue
 from kestava.alerts import Alerter, AlertSettings
 from schedule.execution import _guarded
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore, KestavaJobStore, LoopJobStore, jobstore_engine
 from schedule.runtime import Runtime, current_runtime
-from schedule.triggers import HELSINKI
 from storage.engine import open_database
 from storage.rawstore import RawStore
 from tests.conftest import PG_ADMIN_URL, fresh_database

@@ -17,12 +17,12 @@ from sqlalchemy import Engine, delete, insert
 from typer.testing import CliRunner
 
 from common import units
+from common.helsinki import HELSINKI
 from indicators.catalogue import SumDerivation, load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from kestava.cli import app, indicator_rows
 from report import charts, weekly
 from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS
-from report.data import HELSINKI_TZ
 from report.export import export_table
 from report.i18n import LANGS, catalogue, t
 from storage import schema
@@ -351,7 +351,7 @@ def reports(
     """The weekly and the half-yearly council report in every language (HTML, charts' specs, CSVs); in
     English the same check finds keys only, as every English word is the project's own."""
     out = tmp_path_factory.mktemp("untranslated")
-    today = datetime.now(HELSINKI_TZ).date()  # the reports' day (after 22:00 UTC, tomorrow in Helsinki)
+    today = datetime.now(HELSINKI).date()  # the reports' day (after 22:00 UTC, tomorrow in Helsinki)
     week = weekly.current_week(today)
     half = weekly.parse_half(f"{today.year}-H{1 if today.month <= 6 else 2}")
     found: dict[str, weekly.ReportResult] = {}
@@ -450,7 +450,7 @@ def test_connector_errors_are_marked_english_in_finnish_and_swedish(
             .returning(run.c.id)
         ).scalar_one()
     try:
-        period = weekly.current_week(datetime.now(HELSINKI_TZ).date())
+        period = weekly.current_week(datetime.now(HELSINKI).date())
         results = weekly.build_reports(loaded_engine, period, READER_LANGS, out_dir=tmp_path, images=False)
     finally:
         with loaded_engine.begin() as conn:

@@ -27,8 +27,8 @@ from report.charts.common import (
     _year_tip,
     _years,
     gap_too_narrow,
+    label_expr,
     text_width,
-    vega_string,
 )
 from report.charts.provisional import provisional_texts
 from report.i18n import (
@@ -102,10 +102,9 @@ def _phone_legend(labelled: Mapping[str, str], width: int) -> alt.Legend:
     """A phone's legend below the plot (width px, where it starts): each sector's name, the labelled ones
     (name -> "name share") with their share, in one column in the stack's order (two columns had not kept
     it: Vega fills a grid of entries in an order of its own)."""
-    expr = "datum.label"
-    for name, text in labelled.items():
-        expr = f"datum.label === {vega_string(name)} ? {vega_string(text)} : {expr}"
-    return alt.Legend(orient="bottom", direction="vertical", columns=1, labelExpr=expr, titleLimit=width)
+    return alt.Legend(
+        orient="bottom", direction="vertical", columns=1, labelExpr=label_expr(labelled), titleLimit=width
+    )
 
 
 def sector_area(

@@ -490,6 +490,16 @@ def vega_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def label_expr(texts: Mapping[str, str | Sequence[str]], otherwise: str = "datum.label") -> str:
+    """A Vega expression (an axis' or a legend's labelExpr) writing each label that is a key of texts as its
+    text (a sequence of texts: its lines), any other as `otherwise` (an expression: the label itself)."""
+    expr = otherwise
+    for key, text in texts.items():
+        shown = vega_string(text) if isinstance(text, str) else f"[{', '.join(map(vega_string, text))}]"
+        expr = f"datum.label === {vega_string(key)} ? {shown} : {expr}"
+    return expr
+
+
 def text_width(text: str, size: int = 11, *, bold: bool = False) -> float:
     """The width in px of one line of text in the theme's font (DejaVu Sans; without it, a wide estimate)."""
     font = _font(size, bold)

@@ -20,6 +20,7 @@ from report.charts.common import (
     _frame,
     _layer,
     _unique,
+    label_expr,
     labels_above,
     text_width,
     vega_string,
@@ -78,14 +79,10 @@ def _row_axis(labels: list[str]) -> alt.Axis:
     no label is cut ("…") in any language."""
     wrapped = {name: lines for name in labels if len(lines := _label_lines(name)) > 1}
     widest = max(text_width(line) for name in labels for line in wrapped.get(name, [name]))
-    expr = "datum.label"
-    for name, lines in wrapped.items():
-        shown = ", ".join(vega_string(line) for line in lines)
-        expr = f"datum.label === {vega_string(name)} ? [{shown}] : {expr}"
     is_wrapped = f"indexof([{', '.join(vega_string(name) for name in wrapped)}], datum.label) >= 0"
     return alt.Axis(
         labelLimit=int(widest) + 8,
-        labelExpr=expr,
+        labelExpr=label_expr(wrapped),
         labelLineHeight=_LINE_HEIGHT,
         # a two-line label centred on its row (Vega puts the first line there)
         labelOffset={"condition": {"test": is_wrapped, "value": -_LINE_HEIGHT / 2}, "value": 0},

@@ -21,6 +21,7 @@ from report.charts.common import (
     _layer,
     _unique,
     given_ticks,
+    label_expr,
     labels_above,
     text_width,
     vega_string,
@@ -72,15 +73,6 @@ def group_tag(group: str, lang: str) -> str:
     """The short name of a peer's group written beside its name ("Nordic", "leader"); the home city's is
     none (its name says it)."""
     return "" if group == "home" else t(f"peers.group_tag_{group}", lang)
-
-
-def _label_expr(texts: Mapping[str, str]) -> str:
-    """A Vega expression writing each axis label (a key of texts) as its text, any other as it is."""
-    expr = "datum.label"
-    for key, text in texts.items():
-        if text != key:
-            expr = f"datum.label === {vega_string(key)} ? {vega_string(text)} : {expr}"
-    return expr
 
 
 def _ordinal(number: int) -> str:
@@ -251,7 +243,7 @@ def peer_comparison(
     }
     width = PHONE_PLOT_WIDTH if phone else _WIDTH
     city_axis = alt.Axis(
-        labelExpr=_label_expr(tagged),
+        labelExpr=label_expr({name: text for name, text in tagged.items() if text != name}),
         labelFontWeight=alt.ExprRef(
             f"datum.label === {vega_string(str(peers[home].name[lang]))} ? 'bold' : 'normal'"  # type: ignore[index]
         ),
@@ -319,9 +311,7 @@ def peer_comparison(
         layers = [bars, labels]
         if changed:
             # the changes as a column of labels right of the plot (an axis: the page fits it in, never cut)
-            expr = "''"
-            for area, words in changed.items():
-                expr = f"datum.label === {vega_string(area)} ? {vega_string(words)} : {expr}"
+            expr = label_expr(changed, otherwise="''")
             layers.append(
                 alt.Chart(df)
                 .mark_tick(opacity=0)

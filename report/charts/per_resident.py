@@ -24,6 +24,7 @@ from report.charts.common import (
     _titled,
     _unique,
     _year_tip,
+    label_expr,
     text_width,
     vega_string,
     wrap_px,
@@ -159,12 +160,9 @@ def per_resident_comparison(
         a for a in ordered if px(current[a]) - 2 <= px(median) <= px(current[a]) + _LABEL_DX + label_px[a] + 2
     }
     # each city's group written under its name; the highlighted city's name alone, in bold
-    expr = "datum.label"
-    for city, tag in tags.items():
-        expr = f"datum.label === {vega_string(city)} ? [datum.label, {vega_string(tag)}] : {expr}"
     highlighted = f"datum.label === {vega_string(groups['highlight'])}"
     city_axis = alt.Axis(
-        labelExpr=expr,
+        labelExpr=label_expr({city: (city, tag) for city, tag in tags.items()}),
         labelLineHeight=_TAG_LINE_PX,
         # a label of two lines moved up half a line: the pair centred on its bar
         labelOffset=alt.ExprRef(f"{highlighted} ? 0 : {-_TAG_LINE_PX / 2}"),

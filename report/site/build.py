@@ -23,9 +23,9 @@ from altair.utils.schemapi import debug_mode
 from sqlalchemy import Engine
 
 from common.atomic import fsync_dir, link_or_copy, publish_directory
+from common.helsinki import HELSINKI
 from indicators.catalogue import load_indicator_catalogue
 from indicators.peers import RECONCILED, peer_indicators
-from report.data import HELSINKI_TZ
 from report.export import export_table, export_text, in_language, reader_table
 from report.i18n import LANGS, t
 from report.phone import PHONE_MEDIA
@@ -566,7 +566,7 @@ def build_site(
     for lang in langs:
         if lang not in LANGS:
             raise ValueError(f"site language: expected some of {LANGS}, got {lang!r}")
-    today = today or datetime.now(HELSINKI_TZ).date()  # the reports' day: Europe/Helsinki
+    today = today or datetime.now(HELSINKI).date()  # the reports' day: Europe/Helsinki
     reports = content.archive(report_root) if report_root is not None else []
     previous, recorded = _previous(out)
     result = SiteResult(out)

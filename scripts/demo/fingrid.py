@@ -9,9 +9,10 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from common.helsinki import HELSINKI
 from common.payload import RequestSpec
 from ingest.catalogue import load_catalogue
-from ingest.fingrid import HELSINKI, dataset_url, format_time, page_params, window
+from ingest.fingrid import dataset_url, format_time, page_params, window
 from ingest.manifest import Manifest
 from ingest.replay import record_exchange
 

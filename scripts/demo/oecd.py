@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from common.payload import Params, Payload, RequestSpec
+from common.payload import HostRule, Params, Payload, RequestSpec
 from ingest.catalogue import load_catalogue
+from ingest.http import check_answered_within
 from ingest.manifest import Manifest
 from ingest.oecd import AREA, OecdConnector, read_options
 from ingest.replay import record_exchange
@@ -388,7 +389,9 @@ class _Answers:
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> Payload:
+        check_answered_within(source, url, params, url, allowed_hosts)  # answered from url itself
         if "/dataflow/" in url:
             body, content_type, file = (
                 structure_xml(self.flow),

@@ -22,8 +22,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from common.payload import Params, Payload, RequestSpec
+from common.payload import HostRule, Params, Payload, RequestSpec
 from ingest.catalogue import load_catalogue
+from ingest.http import check_answered_within
 from ingest.manifest import Manifest
 from ingest.municipalities import merged_municipalities
 from ingest.pxweb import PxWebConnector
@@ -456,8 +457,10 @@ class RecordingFetcher:
         params: Params = (),
         secret_headers: Mapping[str, str] | None = None,
         accept: str | None = None,
+        allowed_hosts: HostRule | None = None,
     ) -> Payload:
         request = RequestSpec("GET", url, tuple(params), None)
+        check_answered_within(source, url, params, request.url, allowed_hosts)  # answered from it (_record)
         return self._record(
             request, _dumps(self.table.metadata), f"{self.table.folder}/{self.table.table_id}-metadata.json"
         )
