@@ -185,7 +185,8 @@ def cross_source_checks(
     )
     points = _years(
         alt.Chart(df)
-        .mark_point(filled=True, size=30)
+        # opaque: Vega-Lite's default 0.7 took the points below 3:1 on white (WCAG 1.4.11)
+        .mark_point(filled=True, size=30, opacity=1)
         .encode(x=x, y=y, color=alt.Color("area:N", scale=colour_scale, legend=None), tooltip=tips)
     )
     layers = [band, zero, lines, points]

@@ -1280,6 +1280,7 @@ def peer_section(engine: Engine, lang: str, shared: dict[Any, Any] | None = None
         "heading": t("peers.heading", lang),
         "intro": t("peers.intro", lang),
         "none": t("peers.none", lang),
+        "reconciliation_heading": t("peers.reconciliation_heading", lang),
         "standings": Table(
             t("peers.standings_caption", lang),
             [t(f"peers.col_{k}", lang) for k in peers.STANDING_COLUMNS],

@@ -791,7 +791,7 @@ def test_circular_economy_two_panels_with_eu_targets() -> None:
     ]
     line = next(u for u in units(spec) if mark_type(u) == "line")
     assert colour_map(line)["Suomi"] == theme.OKABE_ITO["blue"]
-    assert colour_map(line)["EU-27"] == theme.OKABE_ITO["orange"]
+    assert colour_map(line)["EU-27"] == theme.ORANGE_MARK
     assert (
         title_text(spec)
         == f"Suomen kierrätysaste oli 40{NBSP}% vuonna 2022; EU:n tavoite vuodelle 2025 on 55{NBSP}%"

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from report import weekly
 from report.peers import PEER_CHARTS
+from tests.browser_checks import AXE, AXE_TAGS, RUN_AXE
 from tests.test_report import EVIL, EVIL_IMG, injected, this_week
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -156,8 +157,6 @@ def test_report_charts_are_described_once_and_captions_wrap_at_phone_width(drive
     """At 390 px, every chart drawn: the image is named by its short title and described by the caption's
     long text (aria-describedby), which the page holds once; no table's caption runs past its scroll box
     (they were cut: "Jaksolla ladatut aineistoversiot ja niiden uu…")."""
-    from tests.test_site_browser import AXE, RUN_AXE  # here: that module imports this one's driver
-
     driver.set_window_size(390, 900)
     try:
         driver.get(report.resolve().as_uri())
@@ -179,7 +178,7 @@ def test_report_charts_are_described_once_and_captions_wrap_at_phone_width(drive
             driver.set_window_size(1280, 1000)
             driver.set_script_timeout(120)
             driver.execute_script(AXE.read_text(encoding="utf-8"))
-            result = driver.execute_async_script(RUN_AXE, ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+            result = driver.execute_async_script(RUN_AXE, AXE_TAGS)
             assert result["violations"] == [] and result["passed"] >= 10, result
     finally:
         driver.set_window_size(1400, 1000)

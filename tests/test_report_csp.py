@@ -176,10 +176,11 @@ return {visibility: style.visibility, position: style.position, text: tip.innerT
 @pytest.mark.usefixtures("violations")
 @pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)
 def test_a_charts_tooltip_shows_on_hover_in_its_box_and_hides_after(driver: Any, report: Path) -> None:
-    """vega-tooltip's own look (a box fixed beside the pointer, hidden until a mark is hovered) now comes from
-    the page's style: hovering a point of the emissions chart shows its year and emissions in it."""
+    """vega-tooltip's own look (a fixed box beside the hovered mark, hidden until a mark is hovered) now
+    comes from the page's style: hovering a point of the emissions chart shows its year and emissions."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     _load(driver, report)
     points = driver.find_elements(By.CSS_SELECTOR, "#vis-emissions_trajectory g.mark-symbol path")
@@ -192,8 +193,8 @@ def test_a_charts_tooltip_shows_on_hover_in_its_box_and_hides_after(driver: Any,
     assert re.search(r"\b(19|20)\d\d\b", shown["text"]) and "CO₂e" in shown["text"], shown
     assert 0 < shown["box"]["width"] < 400 and shown["box"]["top"] >= 0, shown
     ActionChains(driver).move_to_element(driver.find_element(By.ID, "charts-heading")).perform()
-    time.sleep(0.3)
-    assert driver.execute_script(TOOLTIP)["visibility"] == "hidden"
+    # hidden .2 s after the pointer left its mark (time to move onto it: WCAG 1.4.13)
+    WebDriverWait(driver, 5).until(lambda d: d.execute_script(TOOLTIP)["visibility"] == "hidden")
     assert driver.execute_script("return window.policyViolations;") == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -15,6 +14,22 @@ import pytest
 from sqlalchemy import Engine
 
 from report.site import build as site_build
+from tests.browser_checks import (
+    AXE,
+    AXE_TAGS,
+    CLIPPED,
+    DESKTOP,
+    FOCUSED,
+    LINKS,
+    MEASURE,
+    OPEN_DETAILS,
+    PHONE,
+    RUN_AXE,
+    TEXT_SPACING,
+    axe_source,
+    screenshot,
+    tab,
+)
 from tests.conftest import LoadedTemplates
 from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_report_browser import check_compact_cards, driver
@@ -22,7 +37,6 @@ from tests.test_report_browser import check_compact_cards, driver
 __all__ = ["driver"]  # the headless Chromium fixture with the network off, shared with the report tests
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "artefacts" / "site-screenshots"
 LANGS = ("fi", "sv", "en")
 PAGE_TYPES = {
@@ -38,8 +52,6 @@ PAGE_TYPES = {
     "reports": "reports.html",
     "accessibility": "accessibility.html",
 }
-PHONE, DESKTOP = 390, 1280
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 TODAY = date(2026, 11, 27)
 
 pytestmark = pytest.mark.slow  # the site is built once: dev.py runs each test file whole on one worker
@@ -82,53 +94,15 @@ def _page(site: Path, lang: str, kind: str) -> str:
 
 @pytest.fixture(scope="module")
 def axe() -> str:
-    """axe.min.js as npm ci installed it from tests/browser/package-lock.json (dev.py setup)."""
-    message = (
-        f"the site's accessibility test needs axe-core in {AXE.parent}; "
-        "install it with: python3 dev.py setup (runs npm ci in tests/browser)"
-    )
-    if not AXE.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return AXE.read_text(encoding="utf-8")
+    """axe.min.js (browser_checks.axe_source)."""
+    return axe_source("the site's accessibility test")
 
-
-RUN_AXE = """
-const done = arguments[arguments.length - 1];
-// preload off: axe would fetch the stylesheets again by XMLHttpRequest, which file: pages may not do
-axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations'], preload: false})
-  .then(r => done({passed: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact,
-        help: v.help, nodes: v.nodes.slice(0, 5).map(n => ({target: n.target.join(' '),
-        summary: n.failureSummary}))}))}))
-  .catch(e => done({passed: 0,
-                    violations: [{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]}));
-"""
-
-OPEN_DETAILS = "document.querySelectorAll('details').forEach(d => { d.open = true; });\n"
-
-MEASURE = """
-const s = document.scrollingElement;
-return {scroll: s.scrollWidth, inner: window.innerWidth, height: s.scrollHeight,
-        wide: [...document.querySelectorAll('main *, header *, footer *')]
-          .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5
-                       && !e.closest('.table-wrap') && e.getClientRects().length)
-          .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))};
-"""
 
 REQUESTS = """
 const urls = performance.getEntriesByType('resource').map(e => e.name)
   .concat(performance.getEntriesByType('navigation').map(e => e.name))
   .concat([...document.querySelectorAll('[src], link[href]')].map(e => e.src || e.href));
 return urls;
-"""
-
-
-# every link's accessible name (aria-label, else its text, hidden words included), target and place
-LINKS = """
-return [...document.querySelectorAll('a[href]')].map(a => ({
-  name: (a.getAttribute('aria-label') || a.textContent).replace(/\\s+/g, ' ').trim(),
-  href: a.href, footer: !!a.closest('footer'), lang: a.closest('[lang]').getAttribute('lang')}));
 """
 
 
@@ -143,22 +117,6 @@ class Survey:
     severe: dict[str, list[str]] = field(default_factory=dict)
     shots: list[Path] = field(default_factory=list)
     links: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-
-
-def _screenshot(driver: Any, path: Path, height: int) -> None:
-    import base64
-
-    width = driver.execute_script("return window.innerWidth;")
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "format": "png",
-            "captureBeyondViewport": True,
-            "optimizeForSpeed": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 6000), "scale": 1},
-        },
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +147,7 @@ def survey(driver: Any, site: Path) -> Iterator[Survey]:
                 measured = driver.execute_script(MEASURE)
                 found.overflow[key] = measured
                 shot = SCREENSHOTS / f"{lang}-{kind}-{width}.png"
-                _screenshot(driver, shot, measured["height"])
+                screenshot(driver, shot, measured["height"])
                 found.shots.append(shot)
                 found.severe[key] = [
                     e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
@@ -254,45 +212,26 @@ def test_a_planted_request_to_another_host_is_seen(driver: Any, site: Path, lang
     assert any("Content Security Policy" in m for m in severe), severe
 
 
-def _tab(driver: Any, times: int = 1) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
-
-    chain = ActionChains(driver)
-    for _ in range(times):
-        chain.send_keys(Keys.TAB)
-    chain.perform()
-
-
-FOCUSED = """
-const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
-return {tag: e.tagName.toLowerCase(), id: e.id, cls: e.className,
-        text: (e.textContent || '').trim().slice(0, 40),
-        in_main: !!e.closest('main'), outline: s.outlineStyle, outline_width: parseFloat(s.outlineWidth),
-        left: r.left, top: r.top, right: r.right, width: r.width, height: r.height};
-"""
-
-
 @pytest.mark.parametrize("lang", LANGS)
 def test_skip_link_and_visible_focus(driver: Any, site: Path, lang: str) -> None:
     from selenium.webdriver.common.keys import Keys
 
     driver.set_window_size(DESKTOP, 900)
     driver.get(_page(site, lang, "indicator"))
-    _tab(driver)
+    tab(driver)
     skip = driver.execute_script(FOCUSED)
     assert skip["cls"] == "skip" and skip["tag"] == "a", skip
     assert skip["left"] >= 0 and skip["top"] >= 0 and skip["width"] > 20, skip  # shown when focused
     assert skip["outline"] != "none" and skip["outline_width"] >= 2, skip
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     assert driver.execute_script("return location.hash;") == "#main"
-    _tab(driver)
+    tab(driver)
     after = driver.execute_script(FOCUSED)
     assert after["in_main"], after  # the next Tab goes into the content, past the header's links
     # every stop of the first Tabs through the page shows where the focus is
     driver.get(_page(site, lang, "indicators"))
     for _ in range(14):
-        _tab(driver)
+        tab(driver)
         focused = driver.execute_script(FOCUSED)
         assert focused["outline"] != "none" and focused["outline_width"] >= 2, focused
         assert focused["width"] > 0 and focused["height"] > 0, focused
@@ -308,7 +247,7 @@ return {shown: items.filter(i => !i.hidden && i.getClientRects().length).map(i =
 
 def _tab_to(driver: Any, element_id: str) -> None:
     for _ in range(40):
-        _tab(driver)
+        tab(driver)
         if driver.execute_script("return document.activeElement.id;") == element_id:
             return
     raise AssertionError(f"#{element_id} cannot be reached with Tab")
@@ -502,15 +441,6 @@ def test_every_chart_on_the_peers_page_has_its_numbers_in_a_table(site: Path, la
         assert len(rows) >= 5 * 4, chart  # five cities or more, each with its value, year and rank
 
 
-TEXT_SPACING = """
-const sheet = new CSSStyleSheet();
-sheet.replaceSync('* { line-height: 1.5 !important; letter-spacing: .12em !important;'
-  + ' word-spacing: .16em !important; } p { margin-bottom: 2em !important; }');
-document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-return getComputedStyle(document.body).letterSpacing;
-"""
-
-
 @pytest.mark.parametrize(("lang", "kind"), [("fi", "indicator"), ("sv", "peers"), ("en", "accessibility")])
 def test_reflow_at_320_px_with_the_text_spacing_of_wcag_1_4_12(
     driver: Any, site: Path, lang: str, kind: str
@@ -523,10 +453,4 @@ def test_reflow_at_320_px_with_the_text_spacing_of_wcag_1_4_12(
     assert driver.execute_script(TEXT_SPACING) != "normal"  # the override is in force
     measured = driver.execute_script(MEASURE)
     assert measured["scroll"] <= measured["inner"] and measured["wide"] == [], measured
-    clipped = driver.execute_script(
-        "return [...document.querySelectorAll('main *, header *, footer *')].filter(e => {"
-        " const s = getComputedStyle(e); return (s.overflow === 'hidden' || s.overflowY === 'hidden')"
-        " && !e.closest('thead') && e.scrollHeight > e.clientHeight + 1 && e.clientHeight > 1; })"
-        ".map(e => e.tagName + '.' + e.className);"
-    )
-    assert clipped == []
+    assert driver.execute_script(CLIPPED) == []

@@ -98,8 +98,10 @@ def circular_economy(
     areas += sorted({a for _, a, _, _ in rows} - set(areas))
     target_label = t("circular.series_target", lang)
     domain = [label("area", a, lang) for a in areas] + [target_label]
-    greys = [th.NEUTRAL, th.LIGHT_NEUTRAL, "#5E5E5E"]
-    palette = [th.OKABE_ITO["blue"], th.OKABE_ITO["orange"] if cmp in areas else greys[0]]
+    # every line and point at 3:1 or more on white (WCAG 1.4.11): the comparison's orange darkened
+    # (ORANGE_MARK; Okabe-Ito's was 2.3:1), greys no lighter than NEUTRAL (LIGHT_NEUTRAL was 1.7:1)
+    greys = [th.NEUTRAL, th.DARK_NEUTRAL, "#3D3D3D"]
+    palette = [th.OKABE_ITO["blue"], th.ORANGE_MARK if cmp in areas else greys[0]]
     rng = [*(palette + [greys[i % len(greys)] for i in range(len(areas))])[: len(areas)], th.TEXT_COLOUR]
     colour = alt.Color(
         "area:N",
@@ -133,7 +135,9 @@ def circular_economy(
         base = _years(alt.Chart(sub))
         lines = [
             base.mark_line().encode(x=x, y=y_axis, color=colour),
-            base.mark_point(filled=True, size=30).encode(x=x, y=y_axis, color=colour, tooltip=tips),
+            base.mark_point(filled=True, size=30, opacity=1).encode(
+                x=x, y=y_axis, color=colour, tooltip=tips
+            ),
         ]
         layers = lines + [e.encode(x=x) for e in extra]
         return _layer(layers, meta, lang).properties(
