@@ -930,7 +930,7 @@ def test_vendored_bundle_is_vl_converts() -> None:
     ("lang", "seen", "period"),
     [
         ("fi", "julkaisu havaittu 6.12.2026", "31.12.2023"),
-        ("sv", "publicering noterad 6 dec. 2026", "31 dec. 2023"),
+        ("sv", "publicering noterad 6.12.2026", "31.12.2023"),
         ("en", "release seen 6 Dec 2026", "31 Dec 2023"),
     ],
 )

@@ -574,7 +574,9 @@ def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(bui
             found = iso.search(_visible(path.read_text(encoding="utf-8")))
             assert found is None, (path.relative_to(built.site), found.group(0) if found else "")
     home = _visible(_page(built, "fi/index.html"))
-    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d \d{1,2}\.\d\d\b", home), "no Finnish fetch time"
+    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d klo\u00a0\d{1,2}\.\d\d\b", home), "no Finnish fetch time"
+    swedish = _visible(_page(built, "sv/index.html"))  # Finland-Swedish: "7.12.2026 kl. 21.36"
+    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d kl\.\u00a0\d\d\.\d\d\b", swedish), "no Swedish fetch time"
     citation = _visible(_page(built, "en/indicators/ghg_total.html"))
     assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
 
