@@ -187,6 +187,27 @@ def test_a_stock_on_one_reference_date_is_labelled_with_its_year() -> None:
         assert formats == {wanted}, (lang, formats)
 
 
+@pytest.mark.parametrize(
+    ("lang", "week", "day"), [("fi", "viikko 45/2026", "30.9.2026"), ("sv", "vecka 45/2026", "30.9.2026")]
+)
+def test_a_tooltip_names_a_week_or_a_day_as_the_page_does(lang: str, week: str, day: str) -> None:
+    """A weekly point's tooltip said "Vuosi: 2026-W45", the stored key under the year's header; a day's
+    "2026-09-30". Each is named as the page's text names it, under "Jakso" (a year keeps "Vuosi")."""
+    for period, when, shown in (
+        ("2026-W45", date(2026, 11, 2), week),
+        ("2026-09-30", date(2026, 9, 30), day),
+    ):
+        frame = pl.DataFrame({"period": [period], "date": [when], "kind": ["observed"], "value": [10.5]})
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="u"
+        ).to_dict()
+        tips = [tip for layer in spec["layer"] for tip in layer.get("encoding", {}).get("tooltip", [])]
+        period_tips = {tip["title"]: tip["field"] for tip in tips if tip["field"].startswith("period")}
+        assert period_tips == {t("label.period", lang): "period_text"}, period_tips
+        rows = [row for rows in spec["datasets"].values() for row in rows if "period_text" in row]
+        assert {row["period_text"] for row in rows} == {shown}
+
+
 def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> None:
     frame = pl.DataFrame(
         {
