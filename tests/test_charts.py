@@ -1216,9 +1216,9 @@ def test_progress_dashboard_linear_method_engine_names_and_catalogue_names() -> 
     on_path = frame.with_columns(indicator=pl.lit("recycling_rate"), status=pl.lit("on_path"))
     rows = pl.concat([frame, on_path.filter(pl.col("method") == "linear_trajectory_check")])
     expected = {
-        "fi": ("Tasainen polku", "Jäljessä tavoitepolusta", "Kasvihuonekaasupäästöt"),
-        "sv": ("Linjär bana", "Efter målbanan", "Växthusgasutsläpp"),
-        "en": ("Linear path", "Behind the path", "Greenhouse gas emissions"),
+        "fi": ("Tavoitepolku", "Jäljessä tavoitepolusta", "Kasvihuonekaasupäästöt"),
+        "sv": ("Målbana", "Efter målbanan", "Växthusgasutsläpp"),
+        "en": ("Target path", "Behind the target path", "Greenhouse gas emissions"),
     }
     for lang, (method, status, name) in expected.items():
         chart = charts.progress_dashboard(rows, meta=META, lang=lang)

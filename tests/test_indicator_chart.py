@@ -95,9 +95,9 @@ def test_the_straight_path_runs_from_the_base_year_to_the_target() -> None:
         ]
     )
     chart = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="kt")
-    table = chart_table(chart).filter(pl.col("kind_name") == "Linear path to the target")
+    table = chart_table(chart).filter(pl.col("kind_name") == "Target path")
     assert table.select("period", "value").rows() == [("1990", 1060.0), ("2030", 212.0)]
-    assert _legend(chart.to_dict())["Linear path to the target"]["strokeDash"] == [2, 3]  # dotted
+    assert _legend(chart.to_dict())["Target path"]["strokeDash"] == [2, 3]  # dotted
 
 
 def test_the_value_axis_starts_at_zero_unless_told_not_to() -> None:
@@ -158,9 +158,9 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     estimate = legend["Tracker's own estimate"]
     assert estimate["shape"] == "circle" and estimate["fill"] == th.BACKGROUND
     assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
-    assert legend["Linear path to the target"]["strokeDash"] != legend["Observed"]["strokeDash"]
+    assert legend["Target path"]["strokeDash"] != legend["Observed"]["strokeDash"]
     assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"
-    for line in ("Trend projection", "Linear path to the target"):
+    for line in ("Trend projection", "Target path"):
         assert legend[line]["fill"] == "transparent" and legend[line]["shape"].startswith("M")
     # one legend: every channel over the same entries, so Vega-Lite merges them
     assert all(set(entry) == {"stroke", "fill", "shape", "strokeDash"} for entry in legend.values())

@@ -297,7 +297,7 @@ def test_headline_states_value_target_gap_pace_and_status(full: weekly.ReportRes
     assert f"1{NBSP}060{NBSP}kt × (1{NBSP}−{NBSP}80{NBSP}%)" in text  # the rule kept whole on a phone
     assert f"500{NBSP}kt CO₂e" in text and f"70{NBSP}% vuoden 2024 tasosta" in text
     assert f"−18,3{NBSP}% vuodessa" in text and f"−83{NBSP}kt vuodessa" in text
-    assert "Tasainen polku: Jäljessä tavoitepolusta." in text
+    assert "Tavoitepolku: Jäljessä tavoitepolusta." in text
     assert "Eurostat: Riittämätöntä edistystä." in text
     assert f"339{NBSP}kt CO₂e" in text  # the linear path's value in 2024: the reason
 
@@ -551,7 +551,7 @@ def test_swedish_and_english_formats(light: dict[str, Path]) -> None:
     assert f"212{NBSP}kt CO₂e" in sv and f"−18,3{NBSP}% per år" in sv
     assert "Espoo's emissions and the 2030 target" in en
     assert "212\u00a0kt CO₂e" in en and "-18.3% a year" in en and "1,060" in en  # CLDR en_IE: hyphen-minus
-    assert "Linear path: Behind the path." in en
+    assert "Target path: Behind the target path." in en
     folder = light["sv"].parent
     assert (folder / "sector_area.csv").exists() and not (folder / "sector_area.png").exists()
     assert "sector_area.png" not in light["sv"].read_text(encoding="utf-8")  # no link to a missing file
@@ -1049,9 +1049,9 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
         [
             "Greenhouse gas emissions",
             "Espoo",
-            "Linear path",
-            "On the path",
-            "Behind the path",
+            "Target path",
+            "On the target path",
+            "Behind the target path",
             "revised history",
         ]
     ]

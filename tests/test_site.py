@@ -42,6 +42,7 @@ from storage.rawstore import RawStore
 from tests.conftest import LOADED_TODAY, LoadedTemplates
 from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_revisions import _file, _jsonstat_revise
+from tests.test_terms import PATH_TERMS, unnamed_paths
 
 
 @dataclass
@@ -579,6 +580,36 @@ def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(bui
     assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d kl\.\u00a0\d\d\.\d\d\b", swedish), "no Swedish fetch time"
     citation = _visible(_page(built, "en/indicators/ghg_total.html"))
     assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
+
+
+def _spec_strings(node: object) -> Iterator[str]:
+    """Every string of a chart's spec (its title, legends' and marks' data, tooltips), but a data key
+    ("path_from_latest") and a Vega expression ("datum.kind === 'path'"), which no reader sees."""
+    if isinstance(node, str):
+        if not re.fullmatch(r"[a-z0-9_]+", node) and "datum." not in node:
+            yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _spec_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _spec_strings(value)
+
+
+def test_no_page_or_chart_names_a_path_by_another_name(built: Built) -> None:
+    """The target path from 1990 and the path required from the latest year each have one name on every page
+    and in every chart of the site and the report, in each language (tests/test_terms.py): "tasainen polku"
+    had named both, beside "tavoitepolku" and "tarvittava polku"."""
+    for lang in LANGS:
+        pages = [*_pages(built, lang), *sorted((built.site / "reports").rglob(f"{lang}/report.html"))]
+        lines = [line for path in pages for line in _visible(path.read_text(encoding="utf-8")).splitlines()]
+        assert unnamed_paths(lines, lang) == []
+        specs = sorted((built.site / lang / "charts").glob("*.vl.json"))
+        strings = [text for spec in specs for text in _spec_strings(json.loads(spec.read_text("utf-8")))]
+        assert unnamed_paths(strings, lang) == []
+        # both are there to be named: the emissions page draws the two
+        emissions = _visible(_page(built, f"{lang}/indicators/ghg_total.html"))
+        assert all(term[lang].search(emissions) for term in PATH_TERMS.values()), lang
 
 
 def _first_match(
