@@ -39,7 +39,7 @@ from report import peers as report_peers
 from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS, REPLACED_KEYS
 from report.charts import KEY_COLUMNS, STATUS_LEVELS, indicator_label
 from report.export import export_table
-from report.i18n import LANGS, NBSP, catalogue, label, t
+from report.i18n import LANGS, NBSP, catalogue, format_number, label, t
 from storage import read, schema
 from storage.engine import open_database
 from tests.conftest import BACKENDS, LoadedTemplates
@@ -942,6 +942,7 @@ def test_the_sources_table_shows_a_release_tracked_datasets_day_as_the_release_s
     empty = pl.DataFrame()
     snapshots = pl.DataFrame(
         schema={f"rows_{k}": pl.Int64 for k in ("added", "revised", "withdrawn", "confirmed", "reflagged")}
+        | {"first_load": pl.Boolean}
     )
     sources = pl.DataFrame(
         {
@@ -992,6 +993,7 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
                 "rows_confirmed": [12],
                 "rows_reflagged": [2],
                 "is_demo": [False],
+                "first_load": [False],
             }
         ),
         flips=pl.DataFrame(
@@ -1056,11 +1058,80 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
         ]
     ]
     assert context["sources"] is None
+    assert context["first_load"] is None  # a later snapshot of the dataset: a change, in the table
     assert context["failed"].rows[0][:3] == [
         "Fingrid: electricity emission factor",
         "25 Nov 2026, 07:30",
         "rejected by validation",
     ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_first_load_is_said_in_one_line_not_listed_as_a_change(loaded_engine: Engine, lang: str) -> None:
+    """The demo's datasets were each loaded once: the first run's report listed all twenty under "what
+    changed", every row "new". Nothing earlier is there to compare with, and the section says so in one line;
+    the new-data table is left out, and no "no new data" line contradicts it."""
+    first, last = fetch_span(loaded_engine)
+    found = rd.changes(loaded_engine, first - timedelta(minutes=1), last + timedelta(minutes=1), lang=lang)
+    datasets = found.snapshots.get_column("dataset_id")
+    assert datasets.n_unique() == found.snapshots.height >= 10 and found.snapshots["first_load"].all()
+    context = weekly._changes_context(found, weekly.parse_week("2026-W48"), lang)
+    assert context["new_data"] is None
+    assert context["first_load"] == t("report.first_load_many", lang, n=format_number(datasets.len(), lang))
+
+
+def test_the_first_runs_report_says_first_load_where_it_listed_every_dataset(
+    loaded_engine: Engine, full: weekly.ReportResult
+) -> None:
+    """The built page: the line, and no table of twenty datasets with every row "new" under the heading."""
+    page = full.path.read_text(encoding="utf-8")
+    section = page[page.index('<section id="changes"') :]
+    section = section[: section.index("</section>")]
+    count = read.snapshots(loaded_engine).get_column("dataset_id").n_unique()
+    assert f"<p>{t('report.first_load_many', 'fi', n=format_number(count, 'fi'))}</p>" in section
+    assert t("report_col.rows_added", "fi") not in section
+    assert t("report.new_data_none", "fi") not in section
+
+
+def test_a_first_load_beside_a_later_one_names_the_dataset_and_lists_only_the_change() -> None:
+    """A dataset first loaded in a week when another was updated: the update is a row of the table, the
+    new dataset a line of its own that names it."""
+    row = {
+        "title": "t",
+        "fetched_at": datetime(2026, 11, 24, 8, 5),
+        **{f"rows_{k}": 0 for k in ("added", "revised", "unchanged", "withdrawn", "confirmed", "reflagged")},
+        "is_demo": False,
+    }
+    snapshots = pl.DataFrame(
+        [
+            {**row, "snapshot_id": 7, "dataset_id": "hsy_emissions", "rows_revised": 4, "first_load": False},
+            {**row, "snapshot_id": 8, "dataset_id": "traficom_cars", "rows_added": 1848, "first_load": True},
+        ]
+    )
+    empty = pl.DataFrame(schema={"status": pl.String})
+    flips = pl.DataFrame(
+        schema=dict.fromkeys(
+            ("indicator", "area", "method", "status_before", "status_after", "cause"), pl.String
+        )
+    )
+    found = rd.Changes(
+        datetime(2026, 11, 22, 22),
+        datetime(2026, 11, 29, 22),
+        date(2026, 11, 29),
+        snapshots,
+        flips,
+        empty,
+        pl.DataFrame(),
+        None,
+        0,
+    )
+    for lang in LANGS:
+        context = weekly._changes_context(found, weekly.parse_week("2026-W48"), lang)
+        assert [r[0] for r in context["new_data"].rows] == [rd.dataset_label("hsy_emissions", lang)]
+        assert context["new_data"].compact_cards  # on a phone, short cards (tests/test_report_browser.py)
+        named = rd.dataset_label("traficom_cars", lang)
+        assert context["first_load"] == t("report.first_load_one", lang, dataset=named)
+        assert format_number(1848, lang) not in str(context["new_data"].rows)
 
 
 def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> None:

@@ -35,7 +35,7 @@ from report.site import content
 from report.site.build import MANIFEST, build_site
 from report.site.links import check_site
 from report.site.serve import make_server
-from storage import schema
+from storage import read, schema
 from storage.engine import open_database
 from storage.notes import add_note
 from storage.rawstore import RawStore
@@ -580,6 +580,18 @@ def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(bui
     assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d kl\.\u00a0\d\d\.\d\d\b", swedish), "no Swedish fetch time"
     citation = _visible(_page(built, "en/indicators/ghg_total.html"))
     assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
+
+
+def test_the_home_page_says_a_first_load_in_one_line_not_a_change_per_dataset(built: Built) -> None:
+    """Every bundled dataset was loaded once, this week: the home page's "what changed" listed each with all
+    its rows "new"; it says in one line that this is their first load, with nothing earlier to compare."""
+    count = read.snapshots(built.engine).get_column("dataset_id").n_unique()
+    for lang in LANGS:
+        home = _page(built, f"{lang}/index.html")
+        changes = home[home.index('<section aria-labelledby="changes-heading">') :]
+        changes = changes[: changes.index("</section>")]
+        assert f"<p>{t('report.first_load_many', lang, n=format_number(count, lang))}</p>" in changes
+        assert "<table" not in changes and t("site.changes_none", lang) not in changes
 
 
 def _spec_strings(node: object) -> Iterator[str]:
