@@ -928,8 +928,10 @@ def test_neutrality_balance_residual_sink_and_gap() -> None:
     assert values[t("balance.kind_gap", "fi")] == (150.0, 200.0)
     assert any(r.get("label") == f"Vaje 50{NBSP}kt" for u in units(spec) for r in rows_of(spec, u))
     assert any(mark_type(u) == "errorbar" for u in units(spec))
+    assert values[t("balance.kind_latest", "fi")] == (0.0, 700.0)  # the latest year's, above the two
     assert title_text(spec).replace(NBSP, " ") == (
-        "Jos hiilinielu olisi 150 kt, se kattaisi 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
+        "Jos hiilinielu olisi 150 kt, se kattaisi 75 % vuoden 2030 jäännöspäästöistä (200 kt); "
+        "vuonna 2023 päästöt olivat 700 kt"
     )
 
 

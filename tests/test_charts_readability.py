@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 import pytest
@@ -73,14 +73,65 @@ def test_balance_states_one_number_per_subject(lang: str) -> None:
     # in the label, the alt text, the table and the downloads alike (it was "17" beside a table's "16,7")
     table = chart_table(chart)
     values = dict(zip(table["item"], table["value"], strict=True))
-    assert values == {"residual": 212, "sink": 229, "surplus": 17}
+    assert values == {"latest": 712, "residual": 212, "sink": 229, "surplus": 17}
     assert chart_decimals(chart) == {"value": 0}
-    label = t("balance.surplus_label", lang, value=f"17{NBSP}kt")
+    label = t("balance.surplus_label", lang, value=f"+17{NBSP}kt")
     assert label in table["label"].to_list()
     assert label[:1].lower() + label[1:] in spec["description"]
-    # mid-sentence after the semicolon: lower case ("; ylijäämä 17 kt", never "; Ylijäämä")
+    # mid-sentence after the semicolon: lower case ("; ero +17 kt", never "; Ero")
     assert "; " + label not in spec["description"]
     assert f"229{NBSP}kt" in spec["description"] and "228" not in spec["description"]
+
+
+SECURED: Final = {"fi": "ylijäämä", "sv": "överskott", "en": "surplus"}
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_balance_cannot_be_read_as_neutrality_secured(lang: str) -> None:
+    """A reader audit read "Surplus 17 kt" as carbon neutrality secured. The target cuts emissions 80 %
+    from 1990 and lets sinks absorb (or offsets cover) the remaining 20 %: the sink meets that residual only
+    after the cut. The chart draws the latest year's emissions above the residual and the sink, its title
+    names them, a sink larger than the residual is a signed difference, and the text says that neutrality
+    needs both and that the sink is one year's estimate."""
+    chart = balance(lang)
+    spec = chart.to_dict()
+    assert not any(SECURED[lang] in text.lower() for text in _strings(spec))
+    bar = next(u for u in units(spec) if mark(u) == "bar")
+    order = bar["encoding"]["y"]["sort"]
+    latest = t("balance.latest", lang, year=2024)
+    assert order[0] == latest and len(order) == 3  # the emissions first, then the residual and the sink
+    assert {r["category"]: r["value"] for r in rows(spec, bar)}[latest] == 712.0  # as the headline
+    title = (
+        " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
+    )
+    assert f"712{NBSP}kt" in title and "2024" in title
+    words = {
+        "fi": ("edellyttää molempia", "yhden vuoden arvio"),
+        "sv": ("kräver båda", "uppskattning för ett år"),
+        "en": ("needs both", "one year's estimate"),
+    }[lang]
+    assert all(word in spec["description"] for word in words), spec["description"]
+    # a shortfall keeps its name and its size, unsigned
+    short = charts.neutrality_balance(
+        pl.DataFrame({"year": [1990, 2024], "value": [1060.0, 712.0]}),
+        pl.DataFrame({"year": [2019], "value": [150.0]}),
+        meta=META,
+        target=TARGET,
+        lang=lang,
+    )
+    gap = chart_table(short).filter(pl.col("item") == "gap")
+    assert gap["label"].to_list() == [t("balance.gap_label", lang, value=f"62{NBSP}kt")]
 
 
 @pytest.mark.parametrize("lang", LANGS)
