@@ -22,6 +22,7 @@ from indicators.catalogue import ReductionTarget
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
 from report.charts import area as area_chart
+from report.charts.mover import week_dates
 from report.data import HELSINKI_TZ
 from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
@@ -859,8 +860,8 @@ def test_weekly_mover_emphasises_the_current_year() -> None:
     assert lines[0]["encoding"]["x"]["axis"]["format"] == "d"
     # whole-number values (50 after 49) print as whole numbers, and so does their difference (+1, not +1,0)
     assert title_text(spec).replace(NBSP, " ") == (
-        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, +1 gCO₂/kWh edelliseen viikkoon verrattuna; "
-        "50 % alempi kuin aiempina vuosina keskimäärin"
+        "Sähkön päästökerroin viikolla 3/2026 (12.–18.1.2026): 50 gCO₂/kWh, +1 gCO₂/kWh viikkoon 2 "
+        "(5.–11.1.2026) verrattuna; 50 % alempi kuin aiempina vuosina keskimäärin"
     )
 
 
@@ -897,26 +898,28 @@ def test_weekly_mover_axis_spans_only_the_weeks_with_data(lang: str) -> None:
 def test_weekly_mover_title_states_the_change_from_the_week_before(lang: str) -> None:
     frame = four_weeks()
     title = title_text(charts.weekly_mover(frame, meta=META, lang=lang).to_dict())
-    # 54.8 − 58.0 = −3.2: the locale's minus sign and decimal separator, the unit, "the week before"
+    # 54.8 − 58.0 = −3.2: the locale's minus sign and decimal separator, the unit, the week compared with
+    # and its days (ISO week 47 of 2026: Monday 16 to Sunday 22 November)
     minus = "-" if lang == "en" else MINUS
     sep = "." if lang == "en" else ","
-    before = {"fi": "edelliseen viikkoon", "sv": "jämfört med veckan innan", "en": "on the week before"}[lang]
-    assert f"{minus}3{sep}2{NBSP}gCO₂/kWh {before}" in title, title
+    before = t(
+        "weekly.change", lang, delta=f"{minus}3{sep}2", prev_week=47, prev_dates=week_dates(2026, 47, lang)
+    )
+    assert before in title, title
+    assert {"fi": "16.–22.11.2026", "sv": "16.–22.11.2026", "en": "16–22 Nov 2026"}[lang] in title
     # a rise has the plus sign
     up = frame.with_columns(value=pl.Series([60.0, 55.0, 50.0, 51.5]))
-    assert f"+1{sep}5{NBSP}gCO₂/kWh {before}" in title_text(
-        charts.weekly_mover(up, meta=META, lang=lang).to_dict()
-    )
+    assert f"+1{sep}5{NBSP}gCO₂/kWh" in title_text(charts.weekly_mover(up, meta=META, lang=lang).to_dict())
     # week 1 is compared with the previous ISO year's last week (2020 had 53 weeks)
     turn = pl.DataFrame({"year": [2020, 2021], "week": [53, 1], "value": [40.0, 42.0]})
     spec = charts.weekly_mover(turn, meta=META, lang=lang).to_dict()
     # 40 and 42 print as whole numbers (report.i18n.shown_decimals), and so does their difference
-    assert f"+2{NBSP}gCO₂/kWh {before}" in title_text(spec)
+    assert f"+2{NBSP}gCO₂/kWh" in title_text(spec) and week_dates(2020, 53, lang) in title_text(spec)
     compared = spec["description"].rsplit("(", 1)[-1]  # the alt text names the week compared with
-    assert "53" in compared and "2020" in compared
-    # the week before has no value: no change is claimed
+    assert "53" in spec["description"] and "2020" in spec["description"] and compared
+    # the week before has no value: no change is claimed, not one on an older week across the gap
     gap = frame.filter(pl.col("week") != 47)
-    assert before not in title_text(charts.weekly_mover(gap, meta=META, lang=lang).to_dict())
+    assert "gCO₂/kWh," not in title_text(charts.weekly_mover(gap, meta=META, lang=lang).to_dict())
 
 
 def test_neutrality_balance_residual_sink_and_gap() -> None:

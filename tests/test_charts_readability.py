@@ -17,6 +17,7 @@ from indicators.catalogue import ReductionTarget
 from indicators.peers import standings
 from report import charts, theme
 from report.charts import ChartMeta, chart_decimals, chart_table
+from report.charts.mover import week_dates
 from report.charts.peers import peer_comparison
 from report.i18n import LANGS, NBSP, t
 from report.peers import unit_text
@@ -346,14 +347,20 @@ def test_weekly_chart_of_one_year(lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_weekly_chart_marks_an_incomplete_week_and_says_the_comparison_uses_it(lang: str) -> None:
+def test_weekly_chart_marks_an_incomplete_week_and_compares_complete_weeks_only(lang: str) -> None:
+    """Week 46 is not all in: the title compared week 47 with it (−9.1, "week 46's data incomplete"). Like
+    with like: week 47 against week 45, the complete week before it (59.1 − 71.5 = −12.4), each week's days
+    named, and the skipped week said; week 46 is drawn and marked."""
     partial = one_year_weeks([None, None, "partial", None])
     spec = charts.weekly_mover(partial, meta=META, lang=lang).to_dict()
     title = (
         " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
     )
-    # the headline's week-on-week change compares with week 46, which is not all in: it says so
-    assert t("weekly.change_incomplete", lang, delta="", prev_week=46).split("(")[-1] in title
+    minus, sep = ("-", ".") if lang == "en" else ("\u2212", ",")
+    delta = f"{minus}12{sep}4"
+    assert t("weekly.change", lang, delta=delta, prev_week=45, prev_dates=week_dates(2026, 45, lang)) in title
+    assert week_dates(2026, 47, lang) in title and "46" not in title
+    assert t("weekly.description_skipped", lang, weeks="46") in spec["description"]
     notes = [r for u in units(spec) if mark(u) == "text" for r in rows(spec, u) if r.get("period_note")]
     assert [(r["week"], r["period_note"]) for r in notes] == [(46, t("flag.incomplete", lang))]
     # its table (the report's and the site's, and the CSV/XLSX downloads) names the week too
@@ -364,6 +371,25 @@ def test_weekly_chart_marks_an_incomplete_week_and_says_the_comparison_uses_it(l
     plain = charts.weekly_mover(one_year_weeks(), meta=META, lang=lang)
     assert t("flag.incomplete", lang) not in str(plain.to_dict())
     assert chart_table(plain).columns == ["year", "week", "value"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_chart_of_an_incomplete_latest_week_states_the_latest_complete_one(lang: str) -> None:
+    """The newest week is not all in: the title, its label and the comparison are of week 46, the latest
+    complete week, against week 45 (68.2 − 71.5 = −3.3), and the text says why; week 47 is drawn, marked."""
+    spec = charts.weekly_mover(one_year_weeks([None, None, None, "partial"]), meta=META, lang=lang).to_dict()
+    title = (
+        " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
+    )
+    sep = "." if lang == "en" else ","
+    assert (
+        f"68{sep}2" in title and week_dates(2026, 46, lang) in title and week_dates(2026, 45, lang) in title
+    )
+    assert f"59{sep}1" not in title
+    labels = [r["label"] for u in units(spec) if mark(u) == "text" for r in rows(spec, u) if r.get("label")]
+    assert labels == [f"2026: 68{sep}2"]
+    said = t("weekly.description_newer_incomplete", lang, week=47, complete=46)
+    assert said in spec["description"]
 
 
 # ---------------------------------------------------------------------------------------------------------
