@@ -500,6 +500,8 @@ class ChartResult:
     heading: str
     title: str = ""
     alt: str = ""
+    # shown folded below the chart (a peer chart's coverage and method: its phone layout leaves them out)
+    notes: list[str] = field(default_factory=list)
     spec: dict[str, Any] | None = None
     table: Table | None = None
     summary: str = ""
@@ -857,6 +859,7 @@ def _build_chart(
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
     result.decimals = float_decimals(chart)
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
+    result.notes = charts.chart_notes(spec)
     shown, headers = with_row_units(name, shown, frame, headers, lang)
     result.table = frame_table(
         shown,
@@ -1465,6 +1468,7 @@ def _ui(lang: str) -> dict[str, str]:
     keys = (
         "skip",
         "toc",
+        "chart_notes",
         "figures_label",
         "status_heading",
         "other_methods_heading",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from report.charts.mover import week_dates
 from report.charts.peers import peer_comparison
 from report.i18n import LANGS, NBSP, t
 from report.peers import unit_text
+from report.phone import phone_spec
 from report.reconcile_chart import cross_source_checks
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 6))
@@ -218,6 +220,39 @@ def test_peer_labels_are_never_cut(lang: str) -> None:
     other = t("peers.change_other_per_resident", lang, pct="−38 %", base=1990, year=2018)
     assert any(other.split(" ", 2)[-1] in c for c in changes)
     assert axis["labelLimit"] >= max(measured(c) for c in changes)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_peer_charts_phone_subtitle_is_short_and_its_notes_go_below_the_chart(lang: str) -> None:
+    """At 390 px a peer chart's notes and method took 13 to 22 subtitle lines above its bars. The phone's
+    subtitle keeps the span its rows' changes are over and the sources; every note and the method are the
+    chart's notes (chart_notes), which the pages show below it; the desktop subtitle keeps them too."""
+    ranked, changes = covenant_like(2018, 2020)
+    method = "Method: modelled emissions on a grid, cut to each city's boundary (EDGAR-type)"
+    meta = replace(META, method=method, is_demo=True)
+    built = {
+        phone: peer_comparison(
+            ranked,
+            meta=meta,
+            lang=lang,
+            indicator="x",
+            unit_text="t",
+            source="covenant",
+            changes=changes,
+            per_resident=True,
+            phone=phone,
+        ).to_dict()
+        for phone in (False, True)
+    }
+    notes = charts.chart_notes(built[False])
+    assert notes == charts.chart_notes(built[True])
+    head = t("peers.span_head_per_resident", lang, base=1990, year=2020)
+    assert notes[0].startswith(head + ":") and notes[-1] == method and len(notes) >= 2
+    wide = " ".join(built[False]["title"]["subtitle"])
+    assert all(" ".join(note.split()) in " ".join(wide.split()) for note in notes)  # wrapped, whole
+    narrow = phone_spec(built[True])["title"]["subtitle"]
+    assert narrow[0] == head and len(narrow) <= 6, narrow  # the span, the demo notice, the sources
+    assert not any(method[:20] in line or notes[0][len(head) :][:20] in line for line in narrow)
 
 
 @pytest.mark.parametrize("lang", LANGS)

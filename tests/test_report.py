@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 import polars as pl
 import pytest
 import vl_convert as vlc
+from markupsafe import escape
 from sqlalchemy import Engine, delete, insert, update
 from typer.testing import CliRunner
 
@@ -33,8 +34,8 @@ from common.flags import has_meaning
 from indicators.catalogue import load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from kestava import cli
+from report import charts, i18n, weekly
 from report import data as rd
-from report import i18n, weekly
 from report import peers as report_peers
 from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS, REPLACED_KEYS
 from report.charts import KEY_COLUMNS, STATUS_LEVELS, indicator_label
@@ -1132,6 +1133,22 @@ def test_a_first_load_beside_a_later_one_names_the_dataset_and_lists_only_the_ch
         named = rd.dataset_label("traficom_cars", lang)
         assert context["first_load"] == t("report.first_load_one", lang, dataset=named)
         assert format_number(1848, lang) not in str(context["new_data"].rows)
+
+
+def test_a_peer_charts_notes_are_folded_below_it_in_the_report(full: weekly.ReportResult) -> None:
+    """The report's peer charts drawn on a phone leave their notes and method out of the subtitle: each is
+    listed below the chart, in a folded "Coverage and method", so that the phone's page loses none."""
+    page = full.path.read_text(encoding="utf-8")
+    with_notes = [c for c in full.charts if c.name in report_peers.PEER_CHARTS and c.spec and c.notes]
+    assert with_notes, [c.name for c in full.charts]
+    for chart in with_notes:
+        assert chart.notes == charts.chart_notes(chart.spec)
+        section = page[page.index(f'id="chart-{chart.name}"') :]
+        section = section[: section.index("</section>")]
+        folded = section[section.index('<details class="chart-notes">') :]
+        assert folded.startswith(f'<details class="chart-notes"><summary>{t("report.chart_notes", "fi")}')
+        for note in chart.notes:
+            assert f"<li>{escape(note)}</li>" in folded, note
 
 
 def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> None:

@@ -26,8 +26,8 @@ from indicators.engine import compute
 from indicators.query import indicator_values
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
+from report import charts, ranking, weekly
 from report import peers as report_peers
-from report import ranking, weekly
 from report.export import export_table, export_text
 from report.i18n import LANGS, NBSP, catalogue_text, format_number, label, source_text, t
 from report.site import build as site_build
@@ -592,6 +592,30 @@ def test_the_home_page_says_a_first_load_in_one_line_not_a_change_per_dataset(bu
         changes = changes[: changes.index("</section>")]
         assert f"<p>{t('report.first_load_many', lang, n=format_number(count, lang))}</p>" in changes
         assert "<table" not in changes and t("site.changes_none", lang) not in changes
+
+
+def test_a_peer_charts_notes_are_on_its_pages_below_it(built: Built) -> None:
+    """A peer chart's phone drawing leaves its notes (span, estimates, who is left out, method) out of its
+    subtitle: the peers page and the indicator's page show each one below the chart, folded, in every
+    language, so that the phone loses none of them."""
+    for lang in LANGS:
+        peers_page = _page(built, f"{lang}/peers.html")
+        shown = 0
+        for spec_path in sorted((built.site / lang / "charts").glob("peer_*.vl.json")):
+            if spec_path.name.endswith(".phone.vl.json"):
+                continue
+            notes = charts.chart_notes(json.loads(spec_path.read_text("utf-8")))
+            if not notes:  # a chart with no note nor method (one source's totals)
+                continue
+            name = spec_path.name.removesuffix(".vl.json")
+            indicator_page = _page(built, f"{lang}/indicators/{name}.html")
+            for page in (peers_page, indicator_page):
+                folded = re.findall(r'<details class="chart-notes">.*?</details>', page, flags=re.DOTALL)
+                items = [html.unescape(i) for block in folded for i in re.findall(r"<li>(.*?)</li>", block)]
+                assert all(note in items for note in notes), (lang, name, notes, items)
+            shown += 1
+        assert shown >= 2, lang
+        assert t("report.chart_notes", lang) in peers_page
 
 
 def _spec_strings(node: object) -> Iterator[str]:

@@ -826,6 +826,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         else t("site.chart_heading", lang, area=rd.area_label(area, lang)),
         "chart_title": _title_of(site_chart),
         "chart_alt": str(site_chart.spec.get("description", "")) if site_chart else "",
+        "chart_notes": charts.chart_notes(site_chart.spec) if site_chart else [],
         "chart_table": chart_table,
         "projection_note": projection_note,
         "statuses": [
@@ -1005,6 +1006,7 @@ def peers_page(data: SiteData, lang: str) -> Page:
                     "name": found.name,
                     "title": _title_of(found),
                     "alt": str(found.spec.get("description", "")),
+                    "notes": charts.chart_notes(found.spec),
                     "table": _chart_table(found, entry, lang),
                 }
             )
