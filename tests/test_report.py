@@ -1142,7 +1142,7 @@ def test_a_peer_charts_notes_are_folded_below_it_in_the_report(full: weekly.Repo
     with_notes = [c for c in full.charts if c.name in report_peers.PEER_CHARTS and c.spec and c.notes]
     assert with_notes, [c.name for c in full.charts]
     for chart in with_notes:
-        assert chart.notes == charts.chart_notes(chart.spec)
+        assert chart.spec is not None and chart.notes == charts.chart_notes(chart.spec)
         section = page[page.index(f'id="chart-{chart.name}"') :]
         section = section[: section.index("</section>")]
         folded = section[section.index('<details class="chart-notes">') :]
