@@ -220,11 +220,13 @@ def neutrality_balance(
         scale=alt.Scale(domain=domain, range=[[1, 0], [1, 0], [1, 0], [5, 3]]),
         legend=legend,
     )
-    # room right of the longest bar for its label ("Överskott 17 kt" in bold), measured, not guessed
+    # room right of the gap's bar for its label ("Skillnad +17 kt" in bold), measured, not guessed; the
+    # longest bar (the latest emissions) may reach the plot's end, the label beside a shorter one not past it
     upper_end = sink_row.get("upper")
     far = max(latest_value, residual, sink, float(upper_end) if upper_end is not None else 0.0)
     label_px = text_width(str(gap_row["label"]), 11, bold=True) + _LABEL_DX + 4
-    x_scale = alt.Scale(domain=[0.0, far * width / (width - label_px)], nice=False, zero=True)
+    end = max(far, float(gap_row["hi"]) * width / (width - label_px))
+    x_scale = alt.Scale(domain=[0.0, end], nice=False, zero=True)
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
         alt.Tooltip("value:Q", title=t("label.amount_kt", lang), format=",.0f"),
