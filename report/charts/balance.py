@@ -225,7 +225,7 @@ def neutrality_balance(
     upper_end = sink_row.get("upper")
     far = max(latest_value, residual, sink, float(upper_end) if upper_end is not None else 0.0)
     label_px = text_width(str(gap_row["label"]), 11, bold=True) + _LABEL_DX + 4
-    end = max(far, float(gap_row["hi"]) * width / (width - label_px))
+    end = max(far, max(sink, residual) * width / (width - label_px))  # the gap's bar ends at the larger
     x_scale = alt.Scale(domain=[0.0, end], nice=False, zero=True)
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
