@@ -67,6 +67,7 @@ __all__ = [
     "headline",
     "latest_by_area",
     "latest_snapshot_ids",
+    "loaded_snapshots",
     "local_time",
     "of_areas",
     "of_comparison_areas",
@@ -1203,7 +1204,8 @@ class Changes:
 
     snapshots: snapshot_id, dataset_id, title, fetched_at (Europe/Helsinki), rows_added, rows_revised
     (values changed), rows_unchanged, rows_withdrawn, rows_confirmed and rows_reflagged (the same value, its
-    flag changed: provisional made final, or otherwise), is_demo. flips: indicator, area, method,
+    flag changed: provisional made final, or otherwise), is_demo, first_load (the dataset's first snapshot:
+    nothing earlier to compare with, loaded_snapshots). flips: indicator, area, method,
     status_before, status_after, cause (the report areas only). sources: the freshness_frame rows that are
     late, failed or never fetched at the end, with state_before (at the start). failed_runs: job,
     dataset_id, started_at (Europe/Helsinki), outcome, error.
@@ -1221,6 +1223,20 @@ class Changes:
     reconciliation_checked: int = 0  # how many cross-source checks have a value (0: none could be made)
 
 
+def loaded_snapshots(engine: Engine, start: datetime, end: datetime | None = None) -> pl.DataFrame:
+    """The snapshots fetched in [start, end) (naive UTC; no end: up to now), as storage.read.snapshots
+    gives them, with first_load: the dataset's first snapshot, which has no earlier one to compare with
+    (every row of it is "added"; a reader is told it is a first load, not shown it as a change)."""
+    snaps = read.snapshots(engine)
+    if snaps.height == 0:
+        return snaps.with_columns(first_load=pl.lit(False))
+    snaps = snaps.with_columns(first_load=pl.col("id") == pl.col("id").min().over("dataset_id"))
+    within = pl.col("fetched_at") >= start
+    if end is not None:
+        within &= pl.col("fetched_at") < end
+    return snaps.filter(within)
+
+
 def changes(
     engine: Engine,
     start: datetime,
@@ -1235,9 +1251,7 @@ def changes(
     (kestava.api.status_changes), for `areas`; sources compare freshness on the two dates.
     """
     check_lang(lang)
-    snaps = read.snapshots(engine)
-    if snaps.height:
-        snaps = snaps.filter(pl.col("fetched_at") >= start, pl.col("fetched_at") < end)
+    snaps = loaded_snapshots(engine, start, end)
     titles = {k: v["title"] for k, v in _sources(engine).items()}
     snapshots = pl.DataFrame(
         [
@@ -1253,6 +1267,7 @@ def changes(
                 "rows_confirmed": int(r["rows_confirmed"]),
                 "rows_reflagged": int(r["rows_reflagged"]),
                 "is_demo": bool(r["is_demo"]),
+                "first_load": bool(r["first_load"]),
             }
             for r in snaps.iter_rows(named=True)
         ],
@@ -1268,6 +1283,7 @@ def changes(
             "rows_confirmed": pl.Int64(),
             "rows_reflagged": pl.Int64(),
             "is_demo": pl.Boolean(),
+            "first_load": pl.Boolean(),
         },
     )
     flips = explain_changes(engine, start, end, areas=list(areas))  # the report's areas, codes as given

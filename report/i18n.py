@@ -315,29 +315,48 @@ def format_quantity(x: float | None, unit: str, lang: str, decimals: int = 0, *,
 
 
 # ---------------------------------------------------------------------------------------------------------
-# dates and times (CLDR patterns)
+# dates and times (CLDR patterns; Finland-Swedish dates as Finland writes them)
 
 _DATE_STYLES: Final[dict[str, str]] = {"short": "medium", "long": "long"}
+# Finland-Swedish writes a date in numbers as Finnish does, "7.12.2026" (Institutet för de inhemska
+# språken), where CLDR's sv_FI keeps Sweden's "7 dec. 2026": the languages whose numeric dates are those
+# of Finnish CLDR, whose patterns for them ("d.M.y" and its intervals, "27.10.–23.11.2026") hold no word
+_NUMERIC_DATES: Final[frozenset[str]] = frozenset({"fi", "sv"})
+# the CLDR skeleton of a time of day: "H.mm" fi, "HH.mm" sv_FI (Finland-Swedish, with a point), "HH:mm" en
+_TIME_SKELETON: Final = "Hm"
+
+
+def _date_locale(lang: str) -> Locale:
+    """The locale whose numeric date patterns lang writes: Finnish CLDR's for Finnish and Finland-Swedish."""
+    return locale("fi") if lang in _NUMERIC_DATES else locale(lang)
 
 
 def format_date(d: date, lang: str, style: str = "short") -> str:
-    """A date in the locale's CLDR pattern: short (CLDR medium: "27.11.2026", "27 nov. 2026",
-    "27 Nov 2026") or long ("27. marraskuuta 2026", "27 november 2026", "27 November 2026")."""
+    """A date as the language writes it: short ("7.12.2026" fi and sv, as Finland writes dates; CLDR medium
+    "7 Dec 2026" en) or long ("7. joulukuuta 2026", "7 december 2026", "7 December 2026")."""
     check_lang(lang)
     if style not in _DATE_STYLES:
         raise ValueError(f"format_date: style must be 'short' or 'long', got {style!r}")
     if isinstance(d, datetime):
         d = d.date()
+    if style == "short":
+        return _cldr_date(d, _DATE_STYLES[style], locale=_date_locale(lang))
     return _cldr_date(d, _DATE_STYLES[style], locale=locale(lang))
 
 
-def format_datetime(dt: datetime, lang: str) -> str:
-    """A date with hours and minutes in the locale's CLDR pattern ("2.3.2026 6.05", "2 mars 2026 06:05",
-    "2 Mar 2026, 06:05"); the wall-clock time as given (no time-zone conversion)."""
+def format_time(dt: datetime, lang: str) -> str:
+    """A wall-clock time of day in the locale's CLDR hours-and-minutes: "21.36" fi and sv (Finland-Swedish
+    writes a point), "21:36" en; "6.05", "06.05", "06:05"."""
     check_lang(lang)
-    loc = locale(lang)
-    time_text = _cldr_time(dt.replace(tzinfo=None).time(), "short", locale=loc)
-    return str(loc.datetime_formats["medium"]).replace("{1}", format_date(dt, lang)).replace("{0}", time_text)
+    pattern = locale(lang).datetime_skeletons[_TIME_SKELETON]
+    return _cldr_time(dt.replace(tzinfo=None).time(), pattern, locale=locale(lang))
+
+
+def format_datetime(dt: datetime, lang: str) -> str:
+    """A date with hours and minutes as each language joins them: "7.12.2026 klo 21.36" (fi), "7.12.2026
+    kl. 21.36" (sv, Finland-Swedish), "7 Dec 2026, 21:36" (en); the wall-clock time as given (no time-zone
+    conversion)."""
+    return t("datetime.at", lang, date=format_date(dt, lang), time=format_time(dt, lang))
 
 
 _ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -346,8 +365,8 @@ _HALF_YEAR: Final = re.compile(r"(\d{4})-H([12])")
 
 
 def format_period(period: str, lang: str) -> str:
-    """A stored period as a reader sees it: a day ("2026-09-30") as format_date writes it ("30.9.2026",
-    "30 sep. 2026", "30 Sept 2026"); an ISO week ("2026-W45") as the report's title names it ("viikko
+    """A stored period as a reader sees it: a day ("2026-09-30") as format_date writes it ("30.9.2026"
+    fi and sv, "30 Sept 2026"); an ISO week ("2026-W45") as the report's title names it ("viikko
     45/2026", "vecka 45/2026", "week 45/2026"); a half-year ("2026-H2") as its months ("heinä–joulukuu
     2026", format_month_range); a year ("2024") or anything else as stored."""
     check_lang(lang)
@@ -369,15 +388,15 @@ def format_period(period: str, lang: str) -> str:
 
 
 # the CLDR interval skeleton of a span of days, as format_date's short style writes a day: numeric in
-# Finnish ("27.10.–23.11.2026"), the abbreviated month in Swedish and English ("27 okt.–23 nov. 2026")
-_DAY_RANGE_SKELETONS: Final[dict[str, str]] = {"fi": "yMd", "sv": "yMMMd", "en": "yMMMd"}
+# Finnish and Finland-Swedish ("27.10.–23.11.2026"), the abbreviated month in English ("27 Oct – 23 Nov")
+_DAY_RANGE_SKELETONS: Final[dict[str, str]] = {"fi": "yMd", "sv": "yMd", "en": "yMMMd"}
 _YEAR: Final = re.compile(r"\d{4}")
 
 
 def format_period_range(first: str, last: str, lang: str) -> str:
     """The span of two stored periods as a reader sees it: one period alone as format_period writes it;
     weeks of one year as one range ("viikot 44–47/2026", "veckorna 44–47/2026", "weeks 44–47/2026"); days
-    in CLDR's interval format ("27.10.–23.11.2026", "27 okt.–23 nov. 2026", "27 Oct – 23 Nov 2026");
+    in CLDR's interval format ("27.10.–23.11.2026" fi and sv, "27 Oct – 23 Nov 2026");
     years "2015–2024"; anything else as "A–B" of the two periods' names."""
     check_lang(lang)
     a, b = first.strip(), last.strip()
@@ -395,7 +414,7 @@ def format_period_range(first: str, last: str, lang: str) -> str:
         except ValueError:  # not a calendar day: the two as format_period shows them
             days = None
         if days is not None:
-            return str(format_interval(*days, _DAY_RANGE_SKELETONS[lang], locale=locale(lang)))
+            return str(format_interval(*days, _DAY_RANGE_SKELETONS[lang], locale=_date_locale(lang)))
     if _YEAR.fullmatch(a) and _YEAR.fullmatch(b):
         return f"{a}–{b}"
     return f"{format_period(a, lang)}–{format_period(b, lang)}"
@@ -492,17 +511,19 @@ def time_format_locale(lang: str) -> dict[str, Any]:
     genitive "marraskuuta"); d3 starts the week on Sunday, Babel on Monday.
     """
     loc = locale(lang)
-    date_pattern = loc.date_formats["medium"].pattern
-    time_pattern = loc.time_formats["medium"].pattern
-    combined = str(loc.datetime_formats["medium"]).replace("{1}", date_pattern).replace("{0}", time_pattern)
+    # the date and time format_date and format_datetime write ("7.12.2026 kl. 21.36.05" in Finland-Swedish),
+    # with seconds: d3's %c and %X carry them
+    date_pattern = _date_locale(lang).date_formats["medium"].pattern
+    time_pattern = loc.datetime_skeletons[_TIME_SKELETON + "s"].pattern
+    date_d3, time_d3 = ldml_to_d3(date_pattern), ldml_to_d3(time_pattern)
     days = loc.days["stand-alone"]
     months = loc.months["stand-alone"]
     periods = loc.day_periods["format"]["abbreviated"]
     sunday_first = [6, 0, 1, 2, 3, 4, 5]
     return {
-        "dateTime": ldml_to_d3(combined),
-        "date": ldml_to_d3(date_pattern),
-        "time": ldml_to_d3(time_pattern),
+        "dateTime": t("datetime.at", lang, date=date_d3, time=time_d3),
+        "date": date_d3,
+        "time": time_d3,
         "periods": [periods["am"], periods["pm"]],
         "days": [days["wide"][i] for i in sunday_first],
         "shortDays": [days["abbreviated"][i] for i in sunday_first],

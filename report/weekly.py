@@ -501,6 +501,8 @@ class ChartResult:
     heading: str
     title: str = ""
     alt: str = ""
+    # shown folded below the chart (a peer chart's coverage and method: its phone layout leaves them out)
+    notes: list[str] = field(default_factory=list)
     spec: dict[str, Any] | None = None
     table: Table | None = None
     summary: str = ""
@@ -858,6 +860,7 @@ def _build_chart(
     result.spec, result.frame, result.snapshot_ids = spec, frame, ids
     result.decimals = float_decimals(chart)
     result.title, result.alt = _title_text(spec), str(spec.get("description", ""))
+    result.notes = charts.chart_notes(spec)
     shown, headers = with_row_units(name, shown, frame, headers, lang)
     result.table = frame_table(
         shown,
@@ -1086,11 +1089,29 @@ def _method_name(method: object, lang: str) -> str:
     return t(f"method.{key}", lang) if has(f"method.{key}") else str(method)
 
 
+def first_load_text(datasets: Sequence[str], lang: str) -> str | None:
+    """The line that says which datasets (their names in lang) were loaded for the first time, None when
+    none was: one named, several counted ("Ensimmäinen lataus: 20 aineistoa, ei aiempaa versiota
+    verrattavaksi"), the report's and the site's "what changed" alike."""
+    if not datasets:
+        return None
+    if len(datasets) == 1:
+        return t("report.first_load_one", lang, dataset=datasets[0])
+    return t("report.first_load_many", lang, n=format_number(len(datasets), lang))
+
+
 def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict[str, Any]:
     counts = ("rows_added", "rows_revised", "rows_confirmed", "rows_reflagged")
     snaps = found.snapshots
+    # a dataset's first load has nothing earlier to compare with: said in one line, not listed as a change
+    # (a first run listed every dataset with all its rows "new")
+    first = snaps.filter(pl.col("first_load"))
+    first_load = first_load_text(
+        [rd.dataset_label(r["dataset_id"], lang, r["title"]) for r in first.iter_rows(named=True)], lang
+    )
+    later = snaps.filter(~pl.col("first_load"))
     new_data = None
-    if snaps.height:
+    if later.height:
         new_data = Table(
             t("report.new_data_caption", lang),
             [t(f"report_col.{k}", lang) for k in ("dataset", "fetched", *counts, "demo")],
@@ -1101,7 +1122,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
                     *(format_number(r[k], lang) for k in counts),
                     format_cell(r["is_demo"], "is_demo", lang),
                 ]
-                for r in snaps.iter_rows(named=True)
+                for r in later.iter_rows(named=True)
             ],
             [False, False, *(True for _ in counts), False],
             compact_cards=True,
@@ -1216,6 +1237,7 @@ def _changes_context(found: rd.Changes, period: ReportPeriod, lang: str) -> dict
         heading = t("report.changes_heading_half", lang, period=_half_name(period, lang))
     return {
         "heading": heading,
+        "first_load": first_load,
         "new_data": new_data,
         "revised": revised,
         "values_revised": bool(snaps.height) and bool((snaps["rows_revised"] > 0).any()),
@@ -1448,6 +1470,7 @@ def _ui(lang: str) -> dict[str, str]:
     keys = (
         "skip",
         "toc",
+        "chart_notes",
         "figures_label",
         "status_heading",
         "other_methods_heading",

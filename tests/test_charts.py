@@ -23,6 +23,7 @@ from indicators.catalogue import ReductionTarget
 from report import charts, theme
 from report.charts import ChartMeta, chart_table
 from report.charts import area as area_chart
+from report.charts.mover import week_dates
 from report.i18n import LANGS, MINUS, NBSP, catalogue, format_number, t, vega_locale
 
 # the commitment and the recycling targets as a caller reads them from the indicator catalogue (hand-made
@@ -300,8 +301,8 @@ def test_chart_builds_with_title_subtitle_alt_text_and_locale(name: str, lang: s
     assert title_text(spec).strip()
     subtitle = spec["title"]["subtitle"]
     assert any("HSY" in s and "CC BY 4.0" in s for s in subtitle)
-    # CLDR dates: sv_FI writes "27 nov. 2026" (its medium date), fi_FI "27.11.2026", en_IE "27 Nov 2026"
-    assert any({"fi": "27.11.2026", "sv": "27 nov. 2026", "en": "27 Nov 2026"}[lang] in s for s in subtitle)
+    # fi and Finland-Swedish "27.11.2026", en_IE "27 Nov 2026"
+    assert any({"fi": "27.11.2026", "sv": "27.11.2026", "en": "27 Nov 2026"}[lang] in s for s in subtitle)
     assert len(spec["description"]) > 40
     assert spec["config"]["locale"] == vega_locale(lang)
     assert spec["usermeta"]["kestava"] == {"chart": name, "lang": lang, "is_demo": False}
@@ -859,8 +860,8 @@ def test_weekly_mover_emphasises_the_current_year() -> None:
     assert lines[0]["encoding"]["x"]["axis"]["format"] == "d"
     # whole-number values (50 after 49) print as whole numbers, and so does their difference (+1, not +1,0)
     assert title_text(spec).replace(NBSP, " ") == (
-        "Sähkön päästökerroin viikolla 3/2026: 50 gCO₂/kWh, +1 gCO₂/kWh edelliseen viikkoon verrattuna; "
-        "50 % alempi kuin aiempina vuosina keskimäärin"
+        "Sähkön päästökerroin viikolla 3/2026 (12.–18.1.2026): 50 gCO₂/kWh, +1 gCO₂/kWh viikkoon 2 "
+        "(5.–11.1.2026) verrattuna; 50 % alempi kuin aiempina vuosina keskimäärin"
     )
 
 
@@ -897,26 +898,28 @@ def test_weekly_mover_axis_spans_only_the_weeks_with_data(lang: str) -> None:
 def test_weekly_mover_title_states_the_change_from_the_week_before(lang: str) -> None:
     frame = four_weeks()
     title = title_text(charts.weekly_mover(frame, meta=META, lang=lang).to_dict())
-    # 54.8 − 58.0 = −3.2: the locale's minus sign and decimal separator, the unit, "the week before"
+    # 54.8 − 58.0 = −3.2: the locale's minus sign and decimal separator, the unit, the week compared with
+    # and its days (ISO week 47 of 2026: Monday 16 to Sunday 22 November)
     minus = "-" if lang == "en" else MINUS
     sep = "." if lang == "en" else ","
-    before = {"fi": "edelliseen viikkoon", "sv": "jämfört med veckan innan", "en": "on the week before"}[lang]
-    assert f"{minus}3{sep}2{NBSP}gCO₂/kWh {before}" in title, title
+    before = t(
+        "weekly.change", lang, delta=f"{minus}3{sep}2", prev_week=47, prev_dates=week_dates(2026, 47, lang)
+    )
+    assert before in title, title
+    assert {"fi": "16.–22.11.2026", "sv": "16.–22.11.2026", "en": "16–22 Nov 2026"}[lang] in title
     # a rise has the plus sign
     up = frame.with_columns(value=pl.Series([60.0, 55.0, 50.0, 51.5]))
-    assert f"+1{sep}5{NBSP}gCO₂/kWh {before}" in title_text(
-        charts.weekly_mover(up, meta=META, lang=lang).to_dict()
-    )
+    assert f"+1{sep}5{NBSP}gCO₂/kWh" in title_text(charts.weekly_mover(up, meta=META, lang=lang).to_dict())
     # week 1 is compared with the previous ISO year's last week (2020 had 53 weeks)
     turn = pl.DataFrame({"year": [2020, 2021], "week": [53, 1], "value": [40.0, 42.0]})
     spec = charts.weekly_mover(turn, meta=META, lang=lang).to_dict()
     # 40 and 42 print as whole numbers (report.i18n.shown_decimals), and so does their difference
-    assert f"+2{NBSP}gCO₂/kWh {before}" in title_text(spec)
+    assert f"+2{NBSP}gCO₂/kWh" in title_text(spec) and week_dates(2020, 53, lang) in title_text(spec)
     compared = spec["description"].rsplit("(", 1)[-1]  # the alt text names the week compared with
-    assert "53" in compared and "2020" in compared
-    # the week before has no value: no change is claimed
+    assert "53" in spec["description"] and "2020" in spec["description"] and compared
+    # the week before has no value: no change is claimed, not one on an older week across the gap
     gap = frame.filter(pl.col("week") != 47)
-    assert before not in title_text(charts.weekly_mover(gap, meta=META, lang=lang).to_dict())
+    assert "gCO₂/kWh," not in title_text(charts.weekly_mover(gap, meta=META, lang=lang).to_dict())
 
 
 def test_neutrality_balance_residual_sink_and_gap() -> None:
@@ -928,8 +931,10 @@ def test_neutrality_balance_residual_sink_and_gap() -> None:
     assert values[t("balance.kind_gap", "fi")] == (150.0, 200.0)
     assert any(r.get("label") == f"Vaje 50{NBSP}kt" for u in units(spec) for r in rows_of(spec, u))
     assert any(mark_type(u) == "errorbar" for u in units(spec))
+    assert values[t("balance.kind_latest", "fi")] == (0.0, 700.0)  # the latest year's, above the two
     assert title_text(spec).replace(NBSP, " ") == (
-        "Jos hiilinielu olisi 150 kt, se kattaisi 75 % vuoden 2030 jäännöspäästöistä (200 kt)"
+        "Jos hiilinielu olisi 150 kt, se kattaisi 75 % vuoden 2030 jäännöspäästöistä (200 kt); "
+        "vuonna 2023 päästöt olivat 700 kt"
     )
 
 
@@ -975,7 +980,8 @@ def test_data_freshness_statuses_markers_and_problems_first() -> None:
         t(f"freshness.status_{s}", "fi"): theme.FRESHNESS_COLOURS[s] for s in charts.FRESHNESS_STATUSES
     }
     tips = {r["dataset"]: r for r in rows_of(spec, points)}
-    assert tips["ds_b"]["last_text"] == "31.12.2022" and tips["ds_b"]["fetch_text"] == "23.11.2026 6.30"
+    assert tips["ds_b"]["last_text"] == "31.12.2022"
+    assert tips["ds_b"]["fetch_text"] == "23.11.2026 klo\u00a06.30"
     assert tips["ds_c"]["last_text"] == "\u2013"
     assert title_text(spec) == "1 / 3 aineistosta on ajan tasalla, 2 vaatii huomiota"
     assert "Tilanne 27.11.2026" in text_literals(spec)
@@ -1215,9 +1221,9 @@ def test_progress_dashboard_linear_method_engine_names_and_catalogue_names() -> 
     on_path = frame.with_columns(indicator=pl.lit("recycling_rate"), status=pl.lit("on_path"))
     rows = pl.concat([frame, on_path.filter(pl.col("method") == "linear_trajectory_check")])
     expected = {
-        "fi": ("Tasainen polku", "Jäljessä tavoitepolusta", "Kasvihuonekaasupäästöt"),
-        "sv": ("Linjär bana", "Efter målbanan", "Växthusgasutsläpp"),
-        "en": ("Linear path", "Behind the path", "Greenhouse gas emissions"),
+        "fi": ("Tavoitepolku", "Jäljessä tavoitepolusta", "Kasvihuonekaasupäästöt"),
+        "sv": ("Målbana", "Efter målbanan", "Växthusgasutsläpp"),
+        "en": ("Target path", "Behind the target path", "Greenhouse gas emissions"),
     }
     for lang, (method, status, name) in expected.items():
         chart = charts.progress_dashboard(rows, meta=META, lang=lang)
@@ -1253,7 +1259,7 @@ def test_data_freshness_never_fetched_is_a_problem() -> None:
     ("lang", "seen", "period"),
     [
         ("fi", "julkaisu havaittu 6.12.2026", "31.12.2024"),
-        ("sv", "publicering noterad 6 dec. 2026", "31 dec. 2024"),
+        ("sv", "publicering noterad 6.12.2026", "31.12.2024"),
         ("en", "release seen 6 Dec 2026", "31 Dec 2024"),
     ],
 )

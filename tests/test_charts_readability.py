@@ -6,8 +6,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 import pytest
@@ -17,9 +18,11 @@ from indicators.catalogue import ReductionTarget
 from indicators.peers import standings
 from report import charts, theme
 from report.charts import ChartMeta, chart_decimals, chart_table
+from report.charts.mover import week_dates
 from report.charts.peers import peer_comparison
 from report.i18n import LANGS, NBSP, t
 from report.peers import unit_text
+from report.phone import phone_spec
 from report.reconcile_chart import cross_source_checks
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 6))
@@ -73,14 +76,65 @@ def test_balance_states_one_number_per_subject(lang: str) -> None:
     # in the label, the alt text, the table and the downloads alike (it was "17" beside a table's "16,7")
     table = chart_table(chart)
     values = dict(zip(table["item"], table["value"], strict=True))
-    assert values == {"residual": 212, "sink": 229, "surplus": 17}
+    assert values == {"latest": 712, "residual": 212, "sink": 229, "surplus": 17}
     assert chart_decimals(chart) == {"value": 0}
-    label = t("balance.surplus_label", lang, value=f"17{NBSP}kt")
+    label = t("balance.surplus_label", lang, value=f"+17{NBSP}kt")
     assert label in table["label"].to_list()
     assert label[:1].lower() + label[1:] in spec["description"]
-    # mid-sentence after the semicolon: lower case ("; ylijäämä 17 kt", never "; Ylijäämä")
+    # mid-sentence after the semicolon: lower case ("; ero +17 kt", never "; Ero")
     assert "; " + label not in spec["description"]
     assert f"229{NBSP}kt" in spec["description"] and "228" not in spec["description"]
+
+
+SECURED: Final = {"fi": "ylijäämä", "sv": "överskott", "en": "surplus"}
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_balance_cannot_be_read_as_neutrality_secured(lang: str) -> None:
+    """A reader audit read "Surplus 17 kt" as carbon neutrality secured. The target cuts emissions 80 %
+    from 1990 and lets sinks absorb (or offsets cover) the remaining 20 %: the sink meets that residual only
+    after the cut. The chart draws the latest year's emissions above the residual and the sink, its title
+    names them, a sink larger than the residual is a signed difference, and the text says that neutrality
+    needs both and that the sink is one year's estimate."""
+    chart = balance(lang)
+    spec = chart.to_dict()
+    assert not any(SECURED[lang] in text.lower() for text in _strings(spec))
+    bar = next(u for u in units(spec) if mark(u) == "bar")
+    order = bar["encoding"]["y"]["sort"]
+    latest = t("balance.latest", lang, year=2024)
+    assert order[0] == latest and len(order) == 3  # the emissions first, then the residual and the sink
+    assert {r["category"]: r["value"] for r in rows(spec, bar)}[latest] == 712.0  # as the headline
+    title = (
+        " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
+    )
+    assert f"712{NBSP}kt" in title and "2024" in title
+    words = {
+        "fi": ("edellyttää molempia", "yhden vuoden arvio"),
+        "sv": ("kräver båda", "uppskattning för ett år"),
+        "en": ("needs both", "one year's estimate"),
+    }[lang]
+    assert all(word in spec["description"] for word in words), spec["description"]
+    # a shortfall keeps its name and its size, unsigned
+    short = charts.neutrality_balance(
+        pl.DataFrame({"year": [1990, 2024], "value": [1060.0, 712.0]}),
+        pl.DataFrame({"year": [2019], "value": [150.0]}),
+        meta=META,
+        target=TARGET,
+        lang=lang,
+    )
+    gap = chart_table(short).filter(pl.col("item") == "gap")
+    assert gap["label"].to_list() == [t("balance.gap_label", lang, value=f"62{NBSP}kt")]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -166,6 +220,39 @@ def test_peer_labels_are_never_cut(lang: str) -> None:
     other = t("peers.change_other_per_resident", lang, pct="−38 %", base=1990, year=2018)
     assert any(other.split(" ", 2)[-1] in c for c in changes)
     assert axis["labelLimit"] >= max(measured(c) for c in changes)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_peer_charts_phone_subtitle_is_short_and_its_notes_go_below_the_chart(lang: str) -> None:
+    """At 390 px a peer chart's notes and method took 13 to 22 subtitle lines above its bars. The phone's
+    subtitle keeps the span its rows' changes are over and the sources; every note and the method are the
+    chart's notes (chart_notes), which the pages show below it; the desktop subtitle keeps them too."""
+    ranked, changes = covenant_like(2018, 2020)
+    method = "Method: modelled emissions on a grid, cut to each city's boundary (EDGAR-type)"
+    meta = replace(META, method=method, is_demo=True)
+    built = {
+        phone: peer_comparison(
+            ranked,
+            meta=meta,
+            lang=lang,
+            indicator="x",
+            unit_text="t",
+            source="covenant",
+            changes=changes,
+            per_resident=True,
+            phone=phone,
+        ).to_dict()
+        for phone in (False, True)
+    }
+    notes = charts.chart_notes(built[False])
+    assert notes == charts.chart_notes(built[True])
+    head = t("peers.span_head_per_resident", lang, base=1990, year=2020)
+    assert notes[0].startswith(head + ":") and notes[-1] == method and len(notes) >= 2
+    wide = " ".join(built[False]["title"]["subtitle"])
+    assert all(" ".join(note.split()) in " ".join(wide.split()) for note in notes)  # wrapped, whole
+    narrow = phone_spec(built[True])["title"]["subtitle"]
+    assert narrow[0] == head and len(narrow) <= 6, narrow  # the span, the demo notice, the sources
+    assert not any(method[:20] in line or notes[0][len(head) :][:20] in line for line in narrow)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -295,14 +382,20 @@ def test_weekly_chart_of_one_year(lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_weekly_chart_marks_an_incomplete_week_and_says_the_comparison_uses_it(lang: str) -> None:
+def test_weekly_chart_marks_an_incomplete_week_and_compares_complete_weeks_only(lang: str) -> None:
+    """Week 46 is not all in: the title compared week 47 with it (−9.1, "week 46's data incomplete"). Like
+    with like: week 47 against week 45, the complete week before it (59.1 − 71.5 = −12.4), each week's days
+    named, and the skipped week said; week 46 is drawn and marked."""
     partial = one_year_weeks([None, None, "partial", None])
     spec = charts.weekly_mover(partial, meta=META, lang=lang).to_dict()
     title = (
         " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
     )
-    # the headline's week-on-week change compares with week 46, which is not all in: it says so
-    assert t("weekly.change_incomplete", lang, delta="", prev_week=46).split("(")[-1] in title
+    minus, sep = ("-", ".") if lang == "en" else ("\u2212", ",")
+    delta = f"{minus}12{sep}4"
+    assert t("weekly.change", lang, delta=delta, prev_week=45, prev_dates=week_dates(2026, 45, lang)) in title
+    assert week_dates(2026, 47, lang) in title and "46" not in title
+    assert t("weekly.description_skipped", lang, weeks="46") in spec["description"]
     notes = [r for u in units(spec) if mark(u) == "text" for r in rows(spec, u) if r.get("period_note")]
     assert [(r["week"], r["period_note"]) for r in notes] == [(46, t("flag.incomplete", lang))]
     # its table (the report's and the site's, and the CSV/XLSX downloads) names the week too
@@ -313,6 +406,25 @@ def test_weekly_chart_marks_an_incomplete_week_and_says_the_comparison_uses_it(l
     plain = charts.weekly_mover(one_year_weeks(), meta=META, lang=lang)
     assert t("flag.incomplete", lang) not in str(plain.to_dict())
     assert chart_table(plain).columns == ["year", "week", "value"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_weekly_chart_of_an_incomplete_latest_week_states_the_latest_complete_one(lang: str) -> None:
+    """The newest week is not all in: the title, its label and the comparison are of week 46, the latest
+    complete week, against week 45 (68.2 − 71.5 = −3.3), and the text says why; week 47 is drawn, marked."""
+    spec = charts.weekly_mover(one_year_weeks([None, None, None, "partial"]), meta=META, lang=lang).to_dict()
+    title = (
+        " ".join(spec["title"]["text"]) if isinstance(spec["title"]["text"], list) else spec["title"]["text"]
+    )
+    sep = "." if lang == "en" else ","
+    assert (
+        f"68{sep}2" in title and week_dates(2026, 46, lang) in title and week_dates(2026, 45, lang) in title
+    )
+    assert f"59{sep}1" not in title
+    labels = [r["label"] for u in units(spec) if mark(u) == "text" for r in rows(spec, u) if r.get("label")]
+    assert labels == [f"2026: 68{sep}2"]
+    said = t("weekly.description_newer_incomplete", lang, week=47, complete=46)
+    assert said in spec["description"]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -133,20 +133,31 @@ def test_locales_are_the_cldr_ones() -> None:
 def test_format_date_and_datetime() -> None:
     d = date(2026, 11, 27)
     assert format_date(d, "fi") == "27.11.2026"
-    # CLDR sv_FI medium date (the hand-written rule wrote 27.11.2026)
-    assert format_date(d, "sv") == "27 nov. 2026"
+    # Finland-Swedish writes a date in numbers, as Finnish does (CLDR's sv_FI keeps Sweden's "27 nov. 2026")
+    assert format_date(d, "sv") == "27.11.2026"
     assert format_date(d, "en") == "27 Nov 2026"
     assert format_date(d, "fi", "long") == "27. marraskuuta 2026"  # the genitive month of a date
     assert format_date(d, "sv", "long") == "27 november 2026"
     assert format_date(d, "en", "long") == "27 November 2026"
     dt = datetime(2026, 3, 2, 6, 5)
-    # CLDR joins date and time with a space (fi, sv) or ", " (en), without the hand-written "klo"/"kl."
-    assert format_datetime(dt, "fi") == "2.3.2026 6.05"
-    assert format_datetime(dt, "sv") == "2 mars 2026 06:05"
+    # a time of day after "klo" (fi) and "kl." (sv) with a point (CLDR sv_FI's "HH.mm"), "HH:mm" in en
+    assert format_datetime(dt, "fi") == f"2.3.2026 klo{NBSP}6.05"
+    assert format_datetime(dt, "sv") == f"2.3.2026 kl.{NBSP}06.05"
     assert format_datetime(dt, "en") == "2 Mar 2026, 06:05"
     assert format_date(dt, "fi") == "2.3.2026"
     with pytest.raises(ValueError, match="style"):
         format_date(d, "fi", "medium")
+
+
+def test_the_audits_evening_reads_as_each_language_writes_it() -> None:
+    """The reader audit's example: Swedish pages said "7 dec. 2026 21:36" where Finland-Swedish writes
+    "7.12.2026 kl. 21.36"; Finnish "7.12.2026 klo 21.36"; English stays unambiguous, "7 Dec 2026, 21:36"."""
+    evening = datetime(2026, 12, 7, 21, 36)
+    shown = {lang: format_datetime(evening, lang).replace(NBSP, " ") for lang in LANGS}
+    assert shown == {"fi": "7.12.2026 klo 21.36", "sv": "7.12.2026 kl. 21.36", "en": "7 Dec 2026, 21:36"}
+    # a span of days and a stored day read alike in Finnish and Finland-Swedish
+    assert format_period_range("2026-11-16", "2026-11-22", "sv") == "16.–22.11.2026"
+    assert format_period("2026-12-07", "sv") == "7.12.2026"
 
 
 @pytest.mark.parametrize(
@@ -188,7 +199,16 @@ def test_vega_locale_matches_python_formatting(lang: str) -> None:
     assert time["months"][10] == {"fi": "marraskuu", "sv": "november", "en": "November"}[lang]  # stand-alone
     assert time["days"][0] == {"fi": "sunnuntai", "sv": "söndag", "en": "Sunday"}[lang]  # d3: Sunday first
     assert time["shortMonths"][2] == {"fi": "maalis", "sv": "mars", "en": "Mar"}[lang]
-    assert time["date"] == {"fi": "%-d.%-m.%Y", "sv": "%-d %b %Y", "en": "%-d %b %Y"}[lang]
+    assert time["date"] == {"fi": "%-d.%-m.%Y", "sv": "%-d.%-m.%Y", "en": "%-d %b %Y"}[lang]
+    # d3's %c writes a moment as format_datetime does, with its seconds
+    assert (
+        time["dateTime"]
+        == {
+            "fi": f"%-d.%-m.%Y klo{NBSP}%-H.%M.%S",
+            "sv": f"%-d.%-m.%Y kl.{NBSP}%H.%M.%S",
+            "en": "%-d %b %Y, %H:%M:%S",
+        }[lang]
+    )
     assert vega_locale(lang) == {"number": number, "time": time}
 
 
@@ -273,7 +293,7 @@ def test_format_period_range_names_weeks_of_one_year_once() -> None:
 def test_format_period_range_writes_days_as_a_cldr_interval() -> None:
     # the same month and year are written once, as CLDR's interval formats do
     assert format_period_range("2026-10-27", "2026-11-23", "fi") == "27.10.–23.11.2026"
-    assert format_period_range("2026-10-27", "2026-11-23", "sv") == "27 okt.–23 nov. 2026"
+    assert format_period_range("2026-10-27", "2026-11-23", "sv") == "27.10.–23.11.2026"
     assert format_period_range("2026-11-02", "2026-11-23", "en") == "2–23 Nov 2026"
     assert format_period_range("2025-12-27", "2026-01-03", "fi") == "27.12.2025–3.1.2026"
 

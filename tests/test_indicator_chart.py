@@ -95,9 +95,9 @@ def test_the_straight_path_runs_from_the_base_year_to_the_target() -> None:
         ]
     )
     chart = indicator_history(frame, meta=META, lang="en", name="n", area_name="a", unit_text="kt")
-    table = chart_table(chart).filter(pl.col("kind_name") == "Linear path to the target")
+    table = chart_table(chart).filter(pl.col("kind_name") == "Target path")
     assert table.select("period", "value").rows() == [("1990", 1060.0), ("2030", 212.0)]
-    assert _legend(chart.to_dict())["Linear path to the target"]["strokeDash"] == [2, 3]  # dotted
+    assert _legend(chart.to_dict())["Target path"]["strokeDash"] == [2, 3]  # dotted
 
 
 def test_the_value_axis_starts_at_zero_unless_told_not_to() -> None:
@@ -158,9 +158,9 @@ def test_the_legend_gives_each_kind_the_mark_it_is_drawn_with() -> None:
     estimate = legend["Tracker's own estimate"]
     assert estimate["shape"] == "circle" and estimate["fill"] == th.BACKGROUND
     assert estimate["stroke"] == legend["Observed"]["fill"] == legend["Observed"]["stroke"]
-    assert legend["Linear path to the target"]["strokeDash"] != legend["Observed"]["strokeDash"]
+    assert legend["Target path"]["strokeDash"] != legend["Observed"]["strokeDash"]
     assert legend["Observed"]["shape"] == "circle" and legend["Target"]["shape"] == "diamond"
-    for line in ("Trend projection", "Linear path to the target"):
+    for line in ("Trend projection", "Target path"):
         assert legend[line]["fill"] == "transparent" and legend[line]["shape"].startswith("M")
     # one legend: every channel over the same entries, so Vega-Lite merges them
     assert all(set(entry) == {"stroke", "fill", "shape", "strokeDash"} for entry in legend.values())
@@ -185,6 +185,27 @@ def test_a_stock_on_one_reference_date_is_labelled_with_its_year() -> None:
             layer["encoding"]["x"]["axis"]["format"] for layer in spec["layer"] if "x" in layer["encoding"]
         }
         assert formats == {wanted}, (lang, formats)
+
+
+@pytest.mark.parametrize(
+    ("lang", "week", "day"), [("fi", "viikko 45/2026", "30.9.2026"), ("sv", "vecka 45/2026", "30.9.2026")]
+)
+def test_a_tooltip_names_a_week_or_a_day_as_the_page_does(lang: str, week: str, day: str) -> None:
+    """A weekly point's tooltip said "Vuosi: 2026-W45", the stored key under the year's header; a day's
+    "2026-09-30". Each is named as the page's text names it, under "Jakso" (a year keeps "Vuosi")."""
+    for period, when, shown in (
+        ("2026-W45", date(2026, 11, 2), week),
+        ("2026-09-30", date(2026, 9, 30), day),
+    ):
+        frame = pl.DataFrame({"period": [period], "date": [when], "kind": ["observed"], "value": [10.5]})
+        spec = indicator_history(
+            frame, meta=META, lang=lang, name="n", area_name="a", unit_text="u"
+        ).to_dict()
+        tips = [tip for layer in spec["layer"] for tip in layer.get("encoding", {}).get("tooltip", [])]
+        period_tips = {tip["title"]: tip["field"] for tip in tips if tip["field"].startswith("period")}
+        assert period_tips == {t("label.period", lang): "period_text"}, period_tips
+        rows = [row for rows in spec["datasets"].values() for row in rows if "period_text" in row]
+        assert {row["period_text"] for row in rows} == {shown}
 
 
 def test_a_weekly_series_is_labelled_by_its_days_not_by_a_repeated_year() -> None:

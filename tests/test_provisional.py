@@ -205,6 +205,23 @@ def _snapshot_changes(releases: Releases) -> rd.Changes:
     return rd.changes(releases.engine, datetime(2000, 1, 1), end, lang="en")
 
 
+def test_only_a_datasets_first_snapshot_is_its_first_load(releases: Releases) -> None:
+    """Two releases of each dataset: the first is the dataset's first load (nothing to compare with), the
+    second a change; a window that starts after the first release still knows the second is no first load."""
+    found = _snapshot_changes(releases).snapshots.filter(pl.col("dataset_id").is_in(DATASETS))
+    by_dataset = found.sort("snapshot_id").group_by("dataset_id", maintain_order=True).agg("first_load")
+    assert {r["dataset_id"]: r["first_load"] for r in by_dataset.iter_rows(named=True)} == {
+        dataset: [True, False] for dataset in DATASETS
+    }
+    stored = read.snapshots(releases.engine).sort("id")  # fetch times in naive UTC, as the window is
+    for dataset in DATASETS:
+        second = stored.filter(pl.col("dataset_id") == dataset).row(1, named=True)
+        later = rd.loaded_snapshots(releases.engine, second["fetched_at"])
+        assert later.filter(pl.col("dataset_id") == dataset).select("id", "first_load").rows() == [
+            (second["id"], False)
+        ]
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_what_changed_says_provisional_values_were_confirmed_not_revised(
     releases: Releases, lang: str

@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 import polars as pl
 import pytest
 import vl_convert as vlc
+from markupsafe import escape
 from sqlalchemy import Engine, delete, insert, update
 from typer.testing import CliRunner
 
@@ -34,13 +35,13 @@ from common.helsinki import HELSINKI
 from indicators.catalogue import load_indicator_catalogue
 from ingest.catalogue import load_catalogue
 from kestava import cli
+from report import charts, i18n, weekly
 from report import data as rd
-from report import i18n, weekly
 from report import peers as report_peers
 from report.chart_ids import ASSESSMENT_ID_COLUMNS, DATASET_ID_COLUMNS, ID_COLUMNS, REPLACED_KEYS
 from report.charts import KEY_COLUMNS, STATUS_LEVELS, indicator_label
 from report.export import export_table
-from report.i18n import LANGS, NBSP, catalogue, label, t
+from report.i18n import LANGS, NBSP, catalogue, format_number, label, t
 from storage import read, schema
 from storage.engine import open_database
 from tests.conftest import BACKENDS, LoadedTemplates
@@ -298,7 +299,7 @@ def test_headline_states_value_target_gap_pace_and_status(full: weekly.ReportRes
     assert f"1{NBSP}060{NBSP}kt × (1{NBSP}−{NBSP}80{NBSP}%)" in text  # the rule kept whole on a phone
     assert f"500{NBSP}kt CO₂e" in text and f"70{NBSP}% vuoden 2024 tasosta" in text
     assert f"−18,3{NBSP}% vuodessa" in text and f"−83{NBSP}kt vuodessa" in text
-    assert "Tasainen polku: Jäljessä tavoitepolusta." in text
+    assert "Tavoitepolku: Jäljessä tavoitepolusta." in text
     assert "Eurostat: Riittämätöntä edistystä." in text
     assert f"339{NBSP}kt CO₂e" in text  # the linear path's value in 2024: the reason
 
@@ -552,7 +553,7 @@ def test_swedish_and_english_formats(light: dict[str, Path]) -> None:
     assert f"212{NBSP}kt CO₂e" in sv and f"−18,3{NBSP}% per år" in sv
     assert "Espoo's emissions and the 2030 target" in en
     assert "212\u00a0kt CO₂e" in en and "-18.3% a year" in en and "1,060" in en  # CLDR en_IE: hyphen-minus
-    assert "Linear path: Behind the path." in en
+    assert "Target path: Behind the target path." in en
     folder = light["sv"].parent
     assert (folder / "sector_area.csv").exists() and not (folder / "sector_area.png").exists()
     assert "sector_area.png" not in light["sv"].read_text(encoding="utf-8")  # no link to a missing file
@@ -931,7 +932,7 @@ def test_vendored_bundle_is_vl_converts() -> None:
     ("lang", "seen", "period"),
     [
         ("fi", "julkaisu havaittu 6.12.2026", "31.12.2023"),
-        ("sv", "publicering noterad 6 dec. 2026", "31 dec. 2023"),
+        ("sv", "publicering noterad 6.12.2026", "31.12.2023"),
         ("en", "release seen 6 Dec 2026", "31 Dec 2023"),
     ],
 )
@@ -943,6 +944,7 @@ def test_the_sources_table_shows_a_release_tracked_datasets_day_as_the_release_s
     empty = pl.DataFrame()
     snapshots = pl.DataFrame(
         schema={f"rows_{k}": pl.Int64 for k in ("added", "revised", "withdrawn", "confirmed", "reflagged")}
+        | {"first_load": pl.Boolean}
     )
     sources = pl.DataFrame(
         {
@@ -993,6 +995,7 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
                 "rows_confirmed": [12],
                 "rows_reflagged": [2],
                 "is_demo": [False],
+                "first_load": [False],
             }
         ),
         flips=pl.DataFrame(
@@ -1050,18 +1053,103 @@ def test_changes_section_translates_flips_revisions_and_failures() -> None:
         [
             "Greenhouse gas emissions",
             "Espoo",
-            "Linear path",
-            "On the path",
-            "Behind the path",
+            "Target path",
+            "On the target path",
+            "Behind the target path",
             "revised history",
         ]
     ]
     assert context["sources"] is None
+    assert context["first_load"] is None  # a later snapshot of the dataset: a change, in the table
     assert context["failed"].rows[0][:3] == [
         "Fingrid: electricity emission factor",
         "25 Nov 2026, 07:30",
         "rejected by validation",
     ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_first_load_is_said_in_one_line_not_listed_as_a_change(loaded_engine: Engine, lang: str) -> None:
+    """The demo's datasets were each loaded once: the first run's report listed all twenty under "what
+    changed", every row "new". Nothing earlier is there to compare with, and the section says so in one line;
+    the new-data table is left out, and no "no new data" line contradicts it."""
+    first, last = fetch_span(loaded_engine)
+    found = rd.changes(loaded_engine, first - timedelta(minutes=1), last + timedelta(minutes=1), lang=lang)
+    datasets = found.snapshots.get_column("dataset_id")
+    assert datasets.n_unique() == found.snapshots.height >= 10 and found.snapshots["first_load"].all()
+    context = weekly._changes_context(found, weekly.parse_week("2026-W48"), lang)
+    assert context["new_data"] is None
+    assert context["first_load"] == t("report.first_load_many", lang, n=format_number(datasets.len(), lang))
+
+
+def test_the_first_runs_report_says_first_load_where_it_listed_every_dataset(
+    loaded_engine: Engine, full: weekly.ReportResult
+) -> None:
+    """The built page: the line, and no table of twenty datasets with every row "new" under the heading."""
+    page = full.path.read_text(encoding="utf-8")
+    section = page[page.index('<section id="changes"') :]
+    section = section[: section.index("</section>")]
+    count = read.snapshots(loaded_engine).get_column("dataset_id").n_unique()
+    assert f"<p>{t('report.first_load_many', 'fi', n=format_number(count, 'fi'))}</p>" in section
+    assert t("report_col.rows_added", "fi") not in section
+    assert t("report.new_data_none", "fi") not in section
+
+
+def test_a_first_load_beside_a_later_one_names_the_dataset_and_lists_only_the_change() -> None:
+    """A dataset first loaded in a week when another was updated: the update is a row of the table, the
+    new dataset a line of its own that names it."""
+    row = {
+        "title": "t",
+        "fetched_at": datetime(2026, 11, 24, 8, 5),
+        **{f"rows_{k}": 0 for k in ("added", "revised", "unchanged", "withdrawn", "confirmed", "reflagged")},
+        "is_demo": False,
+    }
+    snapshots = pl.DataFrame(
+        [
+            {**row, "snapshot_id": 7, "dataset_id": "hsy_emissions", "rows_revised": 4, "first_load": False},
+            {**row, "snapshot_id": 8, "dataset_id": "traficom_cars", "rows_added": 1848, "first_load": True},
+        ]
+    )
+    empty = pl.DataFrame(schema={"status": pl.String})
+    flips = pl.DataFrame(
+        schema=dict.fromkeys(
+            ("indicator", "area", "method", "status_before", "status_after", "cause"), pl.String
+        )
+    )
+    found = rd.Changes(
+        datetime(2026, 11, 22, 22),
+        datetime(2026, 11, 29, 22),
+        date(2026, 11, 29),
+        snapshots,
+        flips,
+        empty,
+        pl.DataFrame(),
+        None,
+        0,
+    )
+    for lang in LANGS:
+        context = weekly._changes_context(found, weekly.parse_week("2026-W48"), lang)
+        assert [r[0] for r in context["new_data"].rows] == [rd.dataset_label("hsy_emissions", lang)]
+        assert context["new_data"].compact_cards  # on a phone, short cards (tests/test_report_browser.py)
+        named = rd.dataset_label("traficom_cars", lang)
+        assert context["first_load"] == t("report.first_load_one", lang, dataset=named)
+        assert format_number(1848, lang) not in str(context["new_data"].rows)
+
+
+def test_a_peer_charts_notes_are_folded_below_it_in_the_report(full: weekly.ReportResult) -> None:
+    """The report's peer charts drawn on a phone leave their notes and method out of the subtitle: each is
+    listed below the chart, in a folded "Coverage and method", so that the phone's page loses none."""
+    page = full.path.read_text(encoding="utf-8")
+    with_notes = [c for c in full.charts if c.name in report_peers.PEER_CHARTS and c.spec and c.notes]
+    assert with_notes, [c.name for c in full.charts]
+    for chart in with_notes:
+        assert chart.spec is not None and chart.notes == charts.chart_notes(chart.spec)
+        section = page[page.index(f'id="chart-{chart.name}"') :]
+        section = section[: section.index("</section>")]
+        folded = section[section.index('<details class="chart-notes">') :]
+        assert folded.startswith(f'<details class="chart-notes"><summary>{t("report.chart_notes", "fi")}')
+        for note in chart.notes:
+            assert f"<li>{escape(note)}</li>" in folded, note
 
 
 def test_changes_outside_the_loaded_week_are_empty(loaded_engine: Engine) -> None:

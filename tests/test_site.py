@@ -26,8 +26,8 @@ from indicators.engine import compute
 from indicators.query import indicator_values
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
 from ingest.run import ingest
+from report import charts, ranking, weekly
 from report import peers as report_peers
-from report import ranking, weekly
 from report.export import export_table, export_text
 from report.i18n import LANGS, NBSP, catalogue_text, format_number, label, source_text, t
 from report.site import build as site_build
@@ -35,13 +35,14 @@ from report.site import content
 from report.site.build import MANIFEST, build_site
 from report.site.links import check_site
 from report.site.serve import make_server
-from storage import schema
+from storage import read, schema
 from storage.engine import open_database
 from storage.notes import add_note
 from storage.rawstore import RawStore
 from tests.conftest import LOADED_TODAY, LoadedTemplates
 from tests.site_fakes import PlaceholderRenderer, placeholder_xlsx
 from tests.test_revisions import _file, _jsonstat_revise
+from tests.test_terms import PATH_TERMS, unnamed_paths
 
 
 @dataclass
@@ -574,9 +575,77 @@ def test_no_page_shows_an_iso_date_where_the_report_shows_the_languages_date(bui
             found = iso.search(_visible(path.read_text(encoding="utf-8")))
             assert found is None, (path.relative_to(built.site), found.group(0) if found else "")
     home = _visible(_page(built, "fi/index.html"))
-    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d \d{1,2}\.\d\d\b", home), "no Finnish fetch time"
+    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d klo\u00a0\d{1,2}\.\d\d\b", home), "no Finnish fetch time"
+    swedish = _visible(_page(built, "sv/index.html"))  # Finland-Swedish: "7.12.2026 kl. 21.36"
+    assert re.search(r"\b\d{1,2}\.\d{1,2}\.20\d\d kl\.\u00a0\d\d\.\d\d\b", swedish), "no Swedish fetch time"
     citation = _visible(_page(built, "en/indicators/ghg_total.html"))
     assert re.search(r"data as of \d{1,2} [A-Z][a-z]+ 20\d\d\.", citation)
+
+
+def test_the_home_page_says_a_first_load_in_one_line_not_a_change_per_dataset(built: Built) -> None:
+    """Every bundled dataset was loaded once, this week: the home page's "what changed" listed each with all
+    its rows "new"; it says in one line that this is their first load, with nothing earlier to compare."""
+    count = read.snapshots(built.engine).get_column("dataset_id").n_unique()
+    for lang in LANGS:
+        home = _page(built, f"{lang}/index.html")
+        changes = home[home.index('<section aria-labelledby="changes-heading">') :]
+        changes = changes[: changes.index("</section>")]
+        assert f"<p>{t('report.first_load_many', lang, n=format_number(count, lang))}</p>" in changes
+        assert "<table" not in changes and t("site.changes_none", lang) not in changes
+
+
+def test_a_peer_charts_notes_are_on_its_pages_below_it(built: Built) -> None:
+    """A peer chart's phone drawing leaves its notes (span, estimates, who is left out, method) out of its
+    subtitle: the peers page and the indicator's page show each one below the chart, folded, in every
+    language, so that the phone loses none of them."""
+    for lang in LANGS:
+        peers_page = _page(built, f"{lang}/peers.html")
+        shown = 0
+        for spec_path in sorted((built.site / lang / "charts").glob("peer_*.vl.json")):
+            if spec_path.name.endswith(".phone.vl.json"):
+                continue
+            notes = charts.chart_notes(json.loads(spec_path.read_text("utf-8")))
+            if not notes:  # a chart with no note nor method (one source's totals)
+                continue
+            name = spec_path.name.removesuffix(".vl.json")
+            indicator_page = _page(built, f"{lang}/indicators/{name}.html")
+            for page in (peers_page, indicator_page):
+                folded = re.findall(r'<details class="chart-notes">.*?</details>', page, flags=re.DOTALL)
+                items = [html.unescape(i) for block in folded for i in re.findall(r"<li>(.*?)</li>", block)]
+                assert all(note in items for note in notes), (lang, name, notes, items)
+            shown += 1
+        assert shown >= 2, lang
+        assert t("report.chart_notes", lang) in peers_page
+
+
+def _spec_strings(node: object) -> Iterator[str]:
+    """Every string of a chart's spec (its title, legends' and marks' data, tooltips), but a data key
+    ("path_from_latest") and a Vega expression ("datum.kind === 'path'"), which no reader sees."""
+    if isinstance(node, str):
+        if not re.fullmatch(r"[a-z0-9_]+", node) and "datum." not in node:
+            yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _spec_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _spec_strings(value)
+
+
+def test_no_page_or_chart_names_a_path_by_another_name(built: Built) -> None:
+    """The target path from 1990 and the path required from the latest year each have one name on every page
+    and in every chart of the site and the report, in each language (tests/test_terms.py): "tasainen polku"
+    had named both, beside "tavoitepolku" and "tarvittava polku"."""
+    for lang in LANGS:
+        pages = [*_pages(built, lang), *sorted((built.site / "reports").rglob(f"{lang}/report.html"))]
+        lines = [line for path in pages for line in _visible(path.read_text(encoding="utf-8")).splitlines()]
+        assert unnamed_paths(lines, lang) == []
+        specs = sorted((built.site / lang / "charts").glob("*.vl.json"))
+        strings = [text for spec in specs for text in _spec_strings(json.loads(spec.read_text("utf-8")))]
+        assert unnamed_paths(strings, lang) == []
+        # both are there to be named: the emissions page draws the two
+        emissions = _visible(_page(built, f"{lang}/indicators/ghg_total.html"))
+        assert all(term[lang].search(emissions) for term in PATH_TERMS.values()), lang
 
 
 def _first_match(

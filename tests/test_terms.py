@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Final
 
 import polars as pl
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from indicators.catalogue import ReductionTarget
 from report import charts
 from report.charts import ChartMeta, chart_table, indicator_history
-from report.i18n import LANGS, t
+from report.i18n import LANGS, catalogue, t
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
 TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="t")
@@ -113,7 +116,7 @@ def test_the_report_and_the_site_name_the_trend_the_paths_and_the_target_alike(l
     site = {k: t(f"site.kind_{k}", lang) for k in ("projection", "path_from_latest", "path", "target")}
     assert series["projection"].startswith(site["projection"] + " ")
     assert series["path_from_latest"] == site["path_from_latest"]
-    assert series["path"].split()[:2] == site["path"].split()[:2]  # "Tasainen polku 1990–2030"
+    assert series["path"].startswith(site["path"] + " ")  # "Tavoitepolku 1990–2030"
     assert series["target"] == site["target"]
 
 
@@ -128,3 +131,82 @@ def test_an_indicator_named_with_brackets_gets_its_area_inside_them(lang: str) -
     assert national.endswith(f", {finland})") and national.count("(") == 1, national
     assert display_name("recycling_rate", "FI", lang).endswith(f" ({finland})")
     assert "(" not in display_name("ghg_total", "049", lang)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the two straight paths: one name each, in every language, on every page
+
+# The tracker draws two straight lines to a target: the target path from the base year (1990 → 2030, the
+# line the linear-path status compares with; indicators.engine "path") and the path required from the latest
+# year ("path_from_latest", the headline's required rate). Each has one name per language, in any inflection;
+# a reader met "tasainen polku", "tavoitepolku" and "tarvittava polku", and "tasainen polku" for both.
+PATH_TERMS: Final[Mapping[str, Mapping[str, re.Pattern[str]]]] = {
+    "path": {
+        "fi": re.compile(r"\btavoitepol(?:ku|un|ulla|ulle|usta|ulta|kua|kuun)\b", re.IGNORECASE),
+        "sv": re.compile(r"\bmålban(?:a|an|ans)\b", re.IGNORECASE),
+        "en": re.compile(r"\btarget path(?:'s)?\b", re.IGNORECASE),
+    },
+    "path_from_latest": {
+        "fi": re.compile(r"\btarvittava[a-zäö]* pol(?:ku|un|ulla|ulle|usta|ulta|kua|kuun)\b", re.IGNORECASE),
+        "sv": re.compile(r"\bnödvändig[a-zåäö]* ban(?:a|an|ans)\b", re.IGNORECASE),
+        "en": re.compile(r"\brequired path(?:'s)?\b", re.IGNORECASE),
+    },
+}
+# any word for a path (a text naming one names it by one of the terms; a later "polku" refers back to it)
+PATH_WORD: Final[Mapping[str, re.Pattern[str]]] = {
+    "fi": re.compile(r"\b[a-zäö]*pol(?:ku|un|ulla|ulle|usta|ulta|kua|kuun|kuja|ut)\b", re.IGNORECASE),
+    "sv": re.compile(r"\b[a-zåäö]*ban(?:a|an|ans|or|orna)\b", re.IGNORECASE),
+    "en": re.compile(r"\bpaths?\b", re.IGNORECASE),
+}
+# the keys whose text names one path, by the path they name
+PATH_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "path": (
+        "method.linear",
+        "site.kind_path",
+        "trajectory.series_base_path",
+        "status.on_path",
+        "status.behind_path",
+        "reason.linear_above",
+        "reason.linear_below",
+    ),
+    "path_from_latest": ("site.kind_path_from_latest", "trajectory.series_path"),
+}
+
+
+def unnamed_paths(texts: Iterable[str], lang: str) -> list[str]:
+    """The texts that speak of a path but name it by neither of its two terms (an old name, "tasainen
+    polku", "linjär bana", "linear path", or a third one)."""
+    terms = PATH_TERMS["path"][lang], PATH_TERMS["path_from_latest"][lang]
+    return [
+        text
+        for text in texts
+        if PATH_WORD[lang].search(text) and not any(term.search(text) for term in terms)
+    ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_path_has_one_name_in_the_catalogue(lang: str) -> None:
+    """Every string of the catalogue that speaks of a path names it by its term, and each key of a path
+    names its own, never the other's (the report's heading said "tasainen polku" of a chart whose legend
+    said "Tarvittava polku" and "Tasainen polku 1990–2030", its status "Jäljessä tavoitepolusta")."""
+    texts = {key: entry[lang] for key, entry in catalogue().items()}
+    assert unnamed_paths(texts.values(), lang) == []
+    for path, keys in PATH_KEYS.items():
+        other = "path_from_latest" if path == "path" else "path"
+        for key in keys:
+            assert PATH_TERMS[path][lang].search(texts[key]), (key, texts[key])
+            assert not PATH_TERMS[other][lang].search(texts[key]), (key, texts[key])
+    # the two are told apart: neither term is found in the other's name
+    for path in PATH_TERMS:
+        other = "path_from_latest" if path == "path" else "path"
+        assert not PATH_TERMS[other][lang].search(t(f"site.kind_{path}", lang))
+
+
+def test_unnamed_paths_finds_the_names_the_audit_saw() -> None:
+    assert unnamed_paths(["Päästöt ja tasainen polku tavoitteeseen", "Polkee paikallaan"], "fi") == [
+        "Päästöt ja tasainen polku tavoitteeseen"
+    ]
+    assert unnamed_paths(["Linjär bana 1990–2030", "Urban"], "sv") == ["Linjär bana 1990–2030"]
+    assert unnamed_paths(["Linear path: Behind the path.", "Behind the target path"], "en") == [
+        "Linear path: Behind the path."
+    ]

@@ -65,6 +65,7 @@ from report.charts.common import (
     _years as _years,
     _years_text as _years_text,
     chart_decimals as chart_decimals,
+    chart_notes as chart_notes,
     chart_table as chart_table,
     given_ticks as given_ticks,
     indicator_label as indicator_label,

@@ -68,9 +68,11 @@ def neutrality_balance(
     target: the commitment, as the indicator catalogue declares it (report.data.reduction_target): no
         default, so the residual is the one the headline's target leaves.
     sinks: year (int), value (float, removals in kt CO2e, positive), lower, upper (float, optional).
-    The latest sink year is compared; the gap (or surplus) is drawn as an outlined bar and labelled. The
-    sink is the City of Espoo's assumption (a share of one year's emissions), not a measurement: the chart
-    labels it so, credits it to the City of Espoo and states the balance as a what-if.
+    The latest sink year is compared; the gap (or the difference, a sink larger than the residual) is drawn
+    as an outlined bar and labelled. The sink is the City of Espoo's assumption (a share of one year's
+    emissions), not a measurement: the chart labels it so, credits it to the City of Espoo and states the
+    balance as a what-if. The latest year's emissions are drawn above the two, so that a sink as large as
+    the residual is not read as neutrality reached: the residual is what remains only after the cut.
     phone: the phone's layout (report.phone): each bar's name wrapped above it, the plot PHONE_PLOT_WIDTH
     wide.
     """
@@ -102,6 +104,7 @@ def neutrality_balance(
     meta = replace(meta, sources=(*meta.sources, t("balance.sink_credit", lang, source=sink_source)))
     emission_sources = ", ".join(source_text(x, lang) for x in meta.sources[:-1])
     cats = {
+        "latest": t("balance.latest", lang, year=int(latest["year"])),
         "residual": t(
             "balance.residual",
             lang,
@@ -112,6 +115,7 @@ def neutrality_balance(
         "sink": t("balance.sink", lang, year=sink_year, source=sink_source),
     }
     kinds = {
+        "latest": t("balance.kind_latest", lang),
         "residual": t("balance.kind_residual", lang),
         "sink": t("balance.kind_sink", lang),
         "gap": t("balance.kind_gap", lang),
@@ -124,8 +128,24 @@ def neutrality_balance(
     residual, sink = round(residual, places), round(sink, places)
     gap = round(residual - sink, places)
     gap_kind = "gap" if gap > 0 else "surplus"
-    bar_colours = {"residual": th.MUTED_TEXT, "sink": th.OKABE_ITO["bluish_green"], gap_kind: th.BACKGROUND}
+    # the latest emissions as the headline states them (its value, its year), the trajectory's colour
+    latest_value = round(float(latest["value"]), places)
+    bar_colours = {
+        "latest": th.SERIES_COLOURS["history"],
+        "residual": th.MUTED_TEXT,
+        "sink": th.OKABE_ITO["bluish_green"],
+        gap_kind: th.BACKGROUND,
+    }
     bars_rows: list[dict[str, Any]] = [
+        {
+            "category": cats["latest"],
+            "kind": kinds["latest"],
+            "lo": 0.0,
+            "hi": latest_value,
+            "value": latest_value,
+            "source": emission_sources,
+            "text_colour": th.text_on(bar_colours["latest"]),
+        },
         {
             "category": cats["residual"],
             "kind": kinds["residual"],
@@ -153,7 +173,13 @@ def neutrality_balance(
         "hi": max(sink, residual),
         "value": abs(gap),
         "source": f"{emission_sources}, {sink_source}",
-        "label": t(f"balance.{gap_kind}_label", lang, value=format_quantity(abs(gap), "kt", lang, places)),
+        # a shortfall by its size; a sink larger than the residual as a signed difference, never a
+        # "surplus" (read as neutrality secured, where the residual is what remains only after the cut)
+        "label": t(
+            f"balance.{gap_kind}_label",
+            lang,
+            value=format_quantity(abs(gap) if gap > 0 else -gap, "kt", lang, places, signed=gap <= 0),
+        ),
     }
     df = pl.DataFrame(bars_rows).with_columns(
         label=pl.Series([format_number(r["value"], lang, places) for r in bars_rows])
@@ -162,12 +188,12 @@ def neutrality_balance(
     width = PHONE_PLOT_WIDTH if phone else _WIDTH
     y = alt.Y(
         "category:N",
-        sort=[cats["residual"], cats["sink"]],
+        sort=[cats["latest"], cats["residual"], cats["sink"]],
         title=None,
         axis=None if phone else alt.Axis(labelLimit=300),
     )
     x_title = t("axis.balance_kt", lang)  # the sink's bar is no emission
-    domain = [kinds["residual"], kinds["sink"], kinds[gap_kind]]
+    domain = [kinds["latest"], kinds["residual"], kinds["sink"], kinds[gap_kind]]
     gap_stroke = th.OKABE_ITO["vermillion"] if gap > 0 else th.OKABE_ITO["blue"]
     # fill, outline colour and dash by kind, in one legend: its gap (surplus) symbol is the dashed outline
     # the chart draws, not a plain box
@@ -176,24 +202,31 @@ def neutrality_balance(
         "kind:N",
         title=None,
         scale=alt.Scale(
-            domain=domain, range=[bar_colours["residual"], bar_colours["sink"], bar_colours[gap_kind]]
+            domain=domain, range=[bar_colours[k] for k in ("latest", "residual", "sink", gap_kind)]
         ),
         legend=legend,
     )
     outline = alt.Stroke(
         "kind:N",
         title=None,
-        scale=alt.Scale(domain=domain, range=[bar_colours["residual"], bar_colours["sink"], gap_stroke]),
+        scale=alt.Scale(
+            domain=domain, range=[*(bar_colours[k] for k in ("latest", "residual", "sink")), gap_stroke]
+        ),
         legend=legend,
     )
     dash = alt.StrokeDash(
-        "kind:N", title=None, scale=alt.Scale(domain=domain, range=[[1, 0], [1, 0], [5, 3]]), legend=legend
+        "kind:N",
+        title=None,
+        scale=alt.Scale(domain=domain, range=[[1, 0], [1, 0], [1, 0], [5, 3]]),
+        legend=legend,
     )
-    # room right of the longest bar for its label ("Överskott 17 kt" in bold), measured, not guessed
+    # room right of the gap's bar for its label ("Skillnad +17 kt" in bold), measured, not guessed; the
+    # longest bar (the latest emissions) may reach the plot's end, the label beside a shorter one not past it
     upper_end = sink_row.get("upper")
-    far = max(residual, sink, float(upper_end) if upper_end is not None else 0.0)
+    far = max(latest_value, residual, sink, float(upper_end) if upper_end is not None else 0.0)
     label_px = text_width(str(gap_row["label"]), 11, bold=True) + _LABEL_DX + 4
-    x_scale = alt.Scale(domain=[0.0, far * width / (width - label_px)], nice=False, zero=True)
+    end = max(far, max(sink, residual) * width / (width - label_px))  # the gap's bar ends at the larger
+    x_scale = alt.Scale(domain=[0.0, end], nice=False, zero=True)
     tips = [
         alt.Tooltip("category:N", title=t("label.item", lang)),
         alt.Tooltip("value:Q", title=t("label.amount_kt", lang), format=",.0f"),
@@ -262,6 +295,8 @@ def neutrality_balance(
         "residual": format_number(residual, lang, places),
         "pct": format_percent(sink / residual * 100, lang),
         "year": target_year,
+        "latest_year": int(latest["year"]),
+        "latest": format_number(latest_value, lang, places),
     }
     finding = t("balance.title", lang, **fmt)
     description = t(
@@ -274,14 +309,13 @@ def neutrality_balance(
         source=sink_source,
         # mid-sentence, after a semicolon: "…; surplus 17 kt", not "; Surplus"
         gap=str(gap_row["label"])[:1].lower() + str(gap_row["label"])[1:],
-        latest_year=int(latest["year"]),
-        latest=format_number(float(latest["value"]), lang),
         **fmt,
     )
     suffix, sentence = provisional_texts(provisional_years, None, lang)
     finding, description = finding + suffix, description + sentence
     table = pl.DataFrame(
         [
+            {"item": "latest", "label": cats["latest"], "year": int(latest["year"]), "value": latest_value},
             {"item": "residual", "label": cats["residual"], "year": target_year, "value": residual},
             {"item": "sink", "label": cats["sink"], "year": sink_year, "value": sink},
             {"item": gap_kind, "label": gap_row["label"], "year": target_year, "value": abs(gap)},

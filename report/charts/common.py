@@ -237,6 +237,15 @@ def chart_table(
     return frame.rename({c: t(f"column.{c}", table.lang) for c in frame.columns})
 
 
+def chart_notes(spec: Mapping[str, Any]) -> list[str]:
+    """The notes a chart's spec carries for the page to show below it (a peer chart's coverage and method,
+    which its phone layout leaves out of its subtitle); none for most charts."""
+    usermeta = spec.get("usermeta")
+    own = usermeta.get("kestava") if isinstance(usermeta, Mapping) else None
+    notes = own.get("notes") if isinstance(own, Mapping) else None
+    return [str(note) for note in notes] if isinstance(notes, list) else []
+
+
 def chart_decimals(chart: alt.TopLevelMixin) -> Mapping[str, int]:
     """The decimals a chart made here shows, by column of its data table, where it chose them itself."""
     table = chart.__dict__.get(_TABLE_ATTR)

@@ -260,6 +260,10 @@ def indicator_history(
         pl.col("value")
         .map_elements(lambda v: format_number(v, lang, places(v)), return_dtype=pl.Utf8)
         .alias("shown"),
+        # a week or a day as the page names it ("viikko 45/2026", "30.9.2026"), never the stored "2026-W45"
+        pl.col("period")
+        .map_elements(lambda p: format_period(p, lang), return_dtype=pl.Utf8)
+        .alias("period_text"),
     )
     # years for an annual series; a weekly or daily one by its days ("30.11." fi/sv, "30 Nov" en, the
     # chart's locale naming the month): "%Y" labelled every tick of a few weeks "2026". The days keep
@@ -278,7 +282,7 @@ def indicator_history(
     )
     y = alt.Y("value:Q", title=unit_text, scale=alt.Scale(zero=zero))
     tips = [
-        alt.Tooltip("period:N", title=t("label.year", lang)),
+        alt.Tooltip("period_text:N", title=t("label.year" if annual else "label.period", lang)),
         alt.Tooltip("kind_name:N", title=t("site.kind", lang)),
         alt.Tooltip("shown:N", title=unit_text),
     ]

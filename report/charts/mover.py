@@ -26,6 +26,7 @@ from report.charts.common import (
 from report.i18n import (
     format_number,
     format_percent,
+    format_period_range,
     series_precision,
     shown_decimals,
     t,
@@ -66,6 +67,13 @@ def _week_before(year: int, week: int) -> tuple[int, int]:
     return iso.year, iso.week
 
 
+def week_dates(year: int, week: int, lang: str) -> str:
+    """An ISO week's Monday to Sunday as the language writes a span of days ("16.–22.11.2026", "16–22 Nov
+    2026")."""
+    monday, sunday = date.fromisocalendar(year, week, 1), date.fromisocalendar(year, week, 7)
+    return format_period_range(monday.isoformat(), sunday.isoformat(), lang)
+
+
 def weekly_mover(
     frame: pl.DataFrame,
     *,
@@ -76,9 +84,11 @@ def weekly_mover(
     """The electricity emission factor by ISO week: one line per year, the current year emphasised.
 
     frame: one row per ISO year and week — year (int), week (int, 1–53), value (float, gCO2/kWh).
-    current_year defaults to the latest year. The x axis spans the weeks that have data (not 1–53). The
-    title states the latest week's change from the week before (when that week has a value) and compares
-    it with the mean of the earlier years' same week.
+    current_year defaults to the latest year. The x axis spans the weeks that have data (not 1–53). Like
+    with like: the title names the current year's latest complete week with its dates, its change from the
+    complete week before it (a week between that is not all in is skipped, and said so) and the mean of the
+    earlier years' complete values of that week; a newer week not all in yet is drawn and marked, not
+    compared.
     """
     name = "weekly_mover"
     _check_lang(name, lang)
@@ -178,7 +188,14 @@ def weekly_mover(
             .mark_text(dy=-12, fontSize=11, fontStyle="italic", color=th.MUTED_TEXT)
             .encode(x=x, y=y_axis, text=alt.Text("period_note:N")),
         ]
-    last_week, last_value = max((w, v) for y, w, v in rows if y == cur)
+    # like with like: the title's week is the current year's latest complete week (a week not all in yet is
+    # drawn and marked, never compared), set against the complete week before it and the earlier years'
+    # complete values of that week, each named with its dates
+    newest_week = max(w for y, w, _ in rows if y == cur)
+    complete = sorted((y, w, v) for y, w, v in rows if (y, w) not in partial)
+    own = [(w, v) for y, w, v in complete if y == cur]
+    last_week, last_value = own[-1] if own else max((w, v) for y, w, v in rows if y == cur)
+    last_incomplete = not own  # the year has no complete week: its latest, marked as not all in
 
     def number(value: float) -> str:
         return format_number(value, lang, places)
@@ -190,36 +207,44 @@ def weekly_mover(
         .encode(x=x, y=y_axis, text=alt.Text("label:N"))
     )
     chart = _layer(layers, meta, lang).properties(width=560, height=300)
-    same_week = [v for y, w, v in rows if y != cur and w == last_week]
-    # week on week: the ISO week before the latest (week 1 follows the previous ISO year's last week)
-    prev_year, prev_week = _week_before(cur, last_week)
-    prev_value = next((v for y, w, v in rows if (y, w) == (prev_year, prev_week)), None)
+    same_week = [v for y, w, v in complete if y != cur and w == last_week]
+    # week on week: the ISO week before the title's (week 1 follows the previous ISO year's last week), or,
+    # where that week is not all in, the complete week before it (the skipped weeks said); a week with no
+    # value ends the search: no change is claimed across a gap
+    values = {(y, w): v for y, w, v in rows}
+    previous: tuple[int, int, float] | None = None
+    skipped: list[int] = []
+    step = _week_before(cur, last_week)
+    while not last_incomplete and step in values:
+        if step not in partial:
+            previous = (*step, values[step])
+            break
+        skipped.insert(0, step[1])
+        step = _week_before(*step)
     change, change_sentence = "", ""
-    if prev_value is not None:
-        # the difference of the two values as printed, so that "59.1 … 68.2" reads "−9.1", not "−9.0"
+    if previous is not None:
+        prev_year, prev_week, prev_value = previous
+        # the difference of the two values as printed, so that "59.1 … 71.5" reads "−12.4", not "−12.3"
         delta = format_number(
             round(last_value, places) - round(prev_value, places), lang, places, signed=True
         )
-        # a comparison with an incomplete week says so
-        change = t(
-            "weekly.change_incomplete" if (prev_year, prev_week) in partial else "weekly.change",
-            lang,
-            delta=delta,
-            prev_week=prev_week,
-        )
+        prev_dates = week_dates(prev_year, prev_week, lang)
+        change = t("weekly.change", lang, delta=delta, prev_week=prev_week, prev_dates=prev_dates)
         change_sentence = t(
             "weekly.description_change",
             lang,
             prev_week=prev_week,
             prev_year=prev_year,
+            prev_dates=prev_dates,
             prev=number(prev_value),
             delta=delta,
         )
-        if (prev_year, prev_week) in partial:  # the week compared with is not all in yet: said in words
-            change_sentence += t("weekly.description_incomplete", lang, week=prev_week)
+        if skipped:  # the week just before is not all in: compared with the complete one before it
+            change_sentence += t("weekly.description_skipped", lang, weeks=", ".join(map(str, skipped)))
     fmt = {
         "week": last_week,
         "year": cur,
+        "dates": week_dates(cur, last_week, lang),
         "value": number(last_value),
         "change": change,
     }
@@ -235,9 +260,11 @@ def weekly_mover(
         mean_sentence = t(
             "weekly.description_no_earlier" if not earlier else "weekly.description_no_mean", lang
         )
-    if (cur, last_week) in partial:  # the latest week itself is not all in yet
+    if last_incomplete:  # the year's only weeks are not all in yet: its latest, said so
         finding += f" ({incomplete_text.lower()})"
         mean_sentence = t("weekly.description_incomplete", lang, week=last_week) + mean_sentence
+    elif newest_week != last_week:  # a newer week is drawn, not all in yet: not compared
+        mean_sentence += t("weekly.description_newer_incomplete", lang, week=newest_week, complete=last_week)
     description = (
         t("weekly.description", lang, years=_years_text(years[0], years[-1]), **fmt)
         + mean_sentence

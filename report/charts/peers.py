@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Final
 
 import altair as alt
@@ -399,11 +400,20 @@ def peer_comparison(
         decimals={"value": places},
     )
     title = finished.title
-    if notes and isinstance(title, alt.TitleParams):
-        # a phone's title wraps each line shorter (report.phone): a note wrapped here first left a stub
-        # of a few words after each of its lines
-        subtitle = [line for note in notes for line in ([note] if phone else th.wrap_title(note, NOTE_WRAP))]
-        title.subtitle = [*subtitle, *title.subtitle]
+    # the notes and the method, which the page shows below the chart too (chart_notes): on a phone only
+    # there, where under the title they took 13 to 22 lines above the bars; a phone's subtitle keeps the
+    # span its changes compare (its rows give their numbers alone), the demo notice and the sources
+    below = [*notes, *([meta.method] if meta.method else [])]
+    usermeta = finished.usermeta
+    if below and isinstance(usermeta, dict):
+        usermeta["kestava"]["notes"] = below
+    if isinstance(title, alt.TitleParams):
+        if phone:
+            head = _span_head(change_of, home, per_resident, lang)
+            title.subtitle = [*([head] if head else []), *th.subtitle_lines(replace(meta, method=""), lang)]
+        elif notes:
+            subtitle = [line for note in notes for line in th.wrap_title(note, NOTE_WRAP)]
+            title.subtitle = [*subtitle, *title.subtitle]
     return finished
 
 
@@ -417,6 +427,18 @@ def _span_noted(change_of: Mapping[str, Mapping[str, object]], home: str) -> boo
     it): then a phone's rows give a change over that span as its number alone."""
     own = change_of.get(home)
     return own is not None and bool(own["comparable"])
+
+
+def _span_head(
+    change_of: Mapping[str, Mapping[str, object]], home: str, per_resident: bool, lang: str
+) -> str | None:
+    """The span the changes compare, alone ("Change per resident 1990–2022"), when the notes name it
+    (_span_noted): a phone's subtitle keeps it, the numbers beside its bars being changes over it."""
+    if not _span_noted(change_of, home):
+        return None
+    own = change_of[home]
+    key = "peers.span_head_per_resident" if per_resident else "peers.span_head"
+    return t(key, lang, base=own["base_year"], year=own["year"])
 
 
 def _notes(
@@ -434,16 +456,11 @@ def _notes(
 ) -> list[str]:
     """The notes under the peer chart's title: the span compared, newer figures, who is left out, units."""
     notes = []
-    if _span_noted(change_of, home):  # the same test as a phone's rows: the span is named here
-        own = change_of[home]
+    head = _span_head(change_of, home, per_resident, lang)
+    if head is not None:  # the same test as a phone's rows: the span is named here
         others = sum(1 for a, r in change_of.items() if a != home and not r["comparable"])
         notes.append(
-            t(
-                "peers.note_span_per_resident" if per_resident else "peers.note_span",
-                lang,
-                base=own["base_year"],
-                year=own["year"],
-            )
+            t("peers.note_span", lang, head=head)
             + (" " + t("peers.note_other_spans", lang, n=others) if others else "")
         )
     if _every_base_estimated(change_of):

@@ -52,7 +52,7 @@ from report.i18n import (
 from report.notes import note_html
 from report.phone import phone_spec
 from report.ranking import RANKED_IN_FULL, area_decimals, rank_decimals
-from report.weekly import Table, format_cell, frame_table, headline_context, peer_section
+from report.weekly import Table, first_load_text, format_cell, frame_table, headline_context, peer_section
 from storage import schema
 from storage.notes import list_notes
 from storage.read import query_frame
@@ -826,6 +826,7 @@ def indicator_page(data: SiteData, indicator: str, lang: str) -> Page:
         else t("site.chart_heading", lang, area=rd.area_label(area, lang)),
         "chart_title": _title_of(site_chart),
         "chart_alt": str(site_chart.spec.get("description", "")) if site_chart else "",
+        "chart_notes": charts.chart_notes(site_chart.spec) if site_chart else [],
         "chart_table": chart_table,
         "projection_note": projection_note,
         "statuses": [
@@ -1005,6 +1006,7 @@ def peers_page(data: SiteData, lang: str) -> Page:
                     "name": found.name,
                     "title": _title_of(found),
                     "alt": str(found.spec.get("description", "")),
+                    "notes": charts.chart_notes(found.spec),
                     "table": _chart_table(found, entry, lang),
                 }
             )
@@ -1038,7 +1040,8 @@ def home_page(
     mine = [r for r in reports if r.lang == lang]
     latest_week = next((r for r in mine if r.kind == "week"), None)
     latest_half = next((r for r in mine if r.kind == "half"), None)
-    context = {
+    changes, first_load = _recent_changes(data, today, lang)
+    context: dict[str, Any] = {
         "headline": headline_context(data.engine, lang),
         "items": items,
         "freshness": Table(
@@ -1057,25 +1060,29 @@ def home_page(
         else None,
         "latest_week": _report_link(latest_week, lang, latest_week.href) if latest_week else None,
         "latest_half": _report_link(latest_half, lang, latest_half.href) if latest_half else None,
-        "changes": _recent_changes(data, today, lang),
+        "changes": changes,
+        "first_load": first_load,
     }
     return Page(f"{lang}/index.html", "home.html.j2", lang, context)
 
 
-def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
+def _recent_changes(data: SiteData, today: date, lang: str) -> tuple[Table | None, str | None]:
     """What changed in the last seven days: the snapshots loaded, with rows added, revised (value changed),
-    confirmed and reflagged (flag changed, value kept)."""
-    snap = schema.snapshot
+    confirmed and reflagged (flag changed, value kept); and the line naming the datasets loaded for the
+    first time, which have nothing earlier to compare with (the weekly report's first_load_text)."""
     since = datetime.combine(today - timedelta(days=7), datetime.min.time())
-    frame = query_frame(
-        data.engine,
-        select(snap.c.dataset_id, snap.c.fetched_at, *(snap.c[column] for column in SNAPSHOT_COUNTS))
-        .where(snap.c.fetched_at >= since)
-        .order_by(snap.c.fetched_at.desc()),
-    )
+    frame = rd.loaded_snapshots(data.engine, since)
     if frame.height == 0:
-        return None
-    return Table(
+        return None, None
+    frame = frame.sort("fetched_at", "id", descending=True)
+    first = frame.filter(pl.col("first_load")).sort("dataset_id")
+    first_load = first_load_text(
+        [rd.dataset_label(str(d), lang) for d in first.get_column("dataset_id")], lang
+    )
+    later = frame.filter(~pl.col("first_load"))
+    if later.height == 0:
+        return None, first_load
+    table = Table(
         t("site.changes_caption", lang),
         [
             t("site.col_dataset", lang),
@@ -1088,8 +1095,9 @@ def _recent_changes(data: SiteData, today: date, lang: str) -> Table | None:
                 format_datetime(rd.local_time(r["fetched_at"]), lang),
                 *(format_number(r[column], lang) for column in SNAPSHOT_COUNTS),
             ]
-            for r in frame.iter_rows(named=True)
+            for r in later.iter_rows(named=True)
         ],
         [False, False, *(True for _ in SNAPSHOT_COUNTS)],
         compact_cards=True,
     )
+    return table, first_load
