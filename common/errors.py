@@ -27,6 +27,11 @@ class SchemaVersionError(KestavaError):
     """A read-only command found a database whose schema is older (or newer) than this tracker's."""
 
 
+class NewerSchemaError(SchemaVersionError):
+    """The database was migrated by a newer tracker (the code rolled back after an upgrade): this code
+    neither reads nor migrates it, and waiting does not change that."""
+
+
 class DataError(KestavaError):
     """Data that cannot be accepted; says which source, which field, what was expected and what came."""
 

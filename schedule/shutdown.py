@@ -24,6 +24,8 @@ from storage.jobs import now_utc
 log = logging.getLogger("scheduler")
 DEFAULT_GRACE_S = 300.0
 EXIT_OK, EXIT_FAILED, EXIT_FORCED = 0, 1, 3
+# the database was migrated by a newer tracker: no restart helps (systemd: RestartPreventExitStatus=4)
+EXIT_NEWER_SCHEMA = 4
 
 
 class _Signals:
