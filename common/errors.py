@@ -32,6 +32,11 @@ class NewerSchemaError(SchemaVersionError):
     neither reads nor migrates it, and waiting does not change that."""
 
 
+class NothingToReportError(KestavaError):
+    """A report's period has no data to show (nothing had been fetched by its end): nothing is written; the
+    scheduler records its run as unchanged, with this reason, and does not try it again."""
+
+
 class DataError(KestavaError):
     """Data that cannot be accepted; says which source, which field, what was expected and what came."""
 

@@ -24,6 +24,7 @@ from common.errors import (
     EXIT_INTERNAL,
     EXIT_USAGE,
     KestavaError,
+    NothingToReportError,
     error_reason,
     first_line,
     is_database_error,
@@ -771,10 +772,14 @@ def report_command(
     job = "report:half" if half is not None else "report:weekly"
     engine = writing_database()
     try:
-        with job_locked(engine, job, job) as lock, recorded(engine, job):
-            out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
-            if out_dir is None:  # the report folder (not one given with --out): its old weeks pruned
-                prune_old_reports(spare=(period.key,))
+        with job_locked(engine, job, job) as lock:
+            nothing = weekly.nothing_to_report(engine, period)
+            if nothing is not None:  # as a bad argument: nothing written, no run recorded (exit 2)
+                raise NothingToReportError(nothing)
+            with recorded(engine, job):
+                out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
+                if out_dir is None:  # the report folder (not one given with --out): its old weeks pruned
+                    prune_old_reports(spare=(period.key,))
     finally:
         engine.dispose()
 
