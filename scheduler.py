@@ -44,7 +44,10 @@ it opens; once that lasted KESTAVA_ALERT_DATABASE_MIN it alerts `unreachable:dat
 database's password), and gives the all-clear when it opens. --once alerts it at once and exits 1.
 A database migrated by a newer tracker (this code rolled back) is not retried: one line naming both schema
 versions, the alert `schema:newer` (repeated daily, then weekly, by cron's --once runs; its all-clear at
-the first start that succeeds) and exit 4, which the README's systemd unit does not restart.
+the first start that succeeds) and exit 4, which the README's systemd unit does not restart. So is a
+database holding the other kind of data than the scheduler loads (demo data when it fetches live, live
+data with --offline: storage.data_kind), alerted `mixed:database`; a load refused so while it serves (the
+database got the other kind meanwhile) fails its run, is not retried, and is alerted `mixed:database`.
 
 A start refused before the database opened (an invalid setting, a catalogue it cannot read, the database
 unreachable) is alerted without it and kept in <data dir>/scheduler-alerts.json, so that cron's next --once
@@ -53,8 +56,10 @@ all-clear. A schedule table that is not one (other columns) is alerted as `inval
 
 Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (--once, --list), a --once job failed, or the
 scheduler loop died (alerted; for a supervisor to restart it); 3 the running jobs were abandoned after the
-grace period; 4 the database was migrated by a newer tracker (alerted; no restart helps: upgrade the
-tracker, or restore the backup taken before the upgrade).
+grace period; 4 the database is refused as it is (alerted; no restart helps): migrated by a newer tracker
+(upgrade the tracker, or restore the backup taken before the upgrade), or holding demo data where the
+scheduler fetches live (or live data where --offline replays the demo snapshot: give each a database of its
+own).
 """
 
 from __future__ import annotations
@@ -122,9 +127,9 @@ from schedule.service import list_jobs as list_jobs
 from schedule.service import run_once as run_once
 from schedule.service import serve as serve
 from schedule.shutdown import DEFAULT_GRACE_S as DEFAULT_GRACE_S
+from schedule.shutdown import EXIT_DATABASE_REFUSED as EXIT_DATABASE_REFUSED
 from schedule.shutdown import EXIT_FAILED as EXIT_FAILED
 from schedule.shutdown import EXIT_FORCED as EXIT_FORCED
-from schedule.shutdown import EXIT_NEWER_SCHEMA as EXIT_NEWER_SCHEMA
 from schedule.shutdown import EXIT_OK as EXIT_OK
 from schedule.shutdown import _keep_due as _keep_due
 from schedule.site_job import run_site_job as run_site_job

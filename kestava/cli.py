@@ -275,7 +275,9 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
 
     from common.config import get_settings
     from ingest.catalogue import load_catalogue
+    from ingest.replay import snapshot_manifest
     from ingest.run import ingest
+    from storage.data_kind import check_data_kind
     from storage.engine import safe_url
     from storage.rawstore import RawStore
 
@@ -283,6 +285,11 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     catalogue = load_catalogue()
     check_datasets(datasets, catalogue.datasets, "ingest")
     engine = writing_database()
+    try:  # demo data into a database with live data (or live into demo): refused before any fetch
+        check_data_kind(engine, demo=offline and snapshot_manifest(settings.snapshot_dir).is_demo)
+    except BaseException:
+        engine.dispose()
+        raise
     wanted = datasets or list(catalogue.datasets)
     with Progress(
         SpinnerColumn(),

@@ -1,5 +1,6 @@
 """Failures before any job runs (settings, catalogue, schedule, job store, a newer tracker's database): one
-line, an alert, exit 1 (4 for the database of a newer tracker)."""
+line, an alert, exit 1 (4 for a database refused as it is: a newer tracker's, or one of the other kind of
+data)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ CONFIGURATION = ("invalid", "configuration")  # (kind, subject) of a setting or 
 SCHEDULE = ("invalid", "schedule")  # (kind, subject) of a schedule table that is not one (schedule.jobstore)
 # (kind, subject) of a database a newer tracker migrated (schedule.startup): the key schema:newer
 NEWER_SCHEMA = ("schema", "newer")
+# (kind, subject) of a database holding the other kind of data (demo or live) than the scheduler loads
+# (schedule.startup, schedule.ingest_job): the key mixed:database
+MIXED_DATA = ("mixed", "database")
 
 
 class StartupError(Exception):
@@ -82,5 +86,5 @@ def refuse(
 def started(alerter: Alerter, message: str) -> None:
     """The start succeeded (settings, catalogue and schedule read): the all-clear of what refused starts
     alerted (an invalid setting or catalogue, a schedule table that is not one, a database of a newer
-    tracker)."""
-    alerter.resolve_many([CONFIGURATION, SCHEDULE, NEWER_SCHEMA], message)
+    tracker or holding the other kind of data)."""
+    alerter.resolve_many([CONFIGURATION, SCHEDULE, NEWER_SCHEMA, MIXED_DATA], message)

@@ -2,7 +2,9 @@
 
 A database migrated by a newer tracker (the code rolled back) is no outage: it is refused at once, never
 retried, as a StartupError alerted `schema:newer` (schedule.preflight.refuse), the scheduler's exit status
-4 (EXIT_NEWER_SCHEMA), which the README's systemd unit does not restart (RestartPreventExitStatus=4).
+4 (EXIT_DATABASE_REFUSED), which the README's systemd unit does not restart (RestartPreventExitStatus=4);
+so is a database that holds the other kind of data (demo or live: storage.data_kind) than the scheduler
+loads, alerted `mixed:database`.
 
 The problem is `unreachable:database` (as the watch's, schedule.watch): it is alerted through the Alerter's
 no-database path (nothing can record it), repeated as alerts are (by the `unrecorded` store: the
@@ -21,13 +23,13 @@ from datetime import datetime
 
 from sqlalchemy import create_engine
 
-from common.errors import NewerSchemaError
+from common.errors import MixedDataError, NewerSchemaError
 from common.secrets import redact
 from kestava.alerts import Alerter, AlertSettings, Problem, UnrecordedStore, secret_values, url_password
 from schedule.logs import duration
-from schedule.preflight import NEWER_SCHEMA, StartupError
+from schedule.preflight import MIXED_DATA, NEWER_SCHEMA, StartupError
 from schedule.runtime import Runtime
-from schedule.shutdown import EXIT_NEWER_SCHEMA
+from schedule.shutdown import EXIT_DATABASE_REFUSED
 from schedule.triggers import HELSINKI
 from schedule.watch import DATABASE
 from storage.engine import safe_url
@@ -72,7 +74,11 @@ def open_runtime(
                 f"{redact(str(error), alerter.secrets)}. "
                 "Waiting does not change a schema, so it does not try again",
                 NEWER_SCHEMA,
-                exit_code=EXIT_NEWER_SCHEMA,
+                exit_code=EXIT_DATABASE_REFUSED,
+            ) from error
+        except MixedDataError as error:  # nor does it change the data the database holds
+            raise StartupError(
+                redact(str(error), alerter.secrets), MIXED_DATA, exit_code=EXIT_DATABASE_REFUSED
             ) from error
         except Exception as error:
             failures += 1
