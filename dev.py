@@ -1,5 +1,7 @@
 """Sets up the project (virtualenv + locked dependencies) and runs the main job or the full test suite.
 
+python3 dev.py install # production: .venv with the locked runtime dependencies only (no test tools, no npm)
+python3 dev.py setup   # development: .venv with the test and lint tools too, and npm ci for the browser tests
 python3 dev.py run     # set up, then run the main job on the bundled snapshot into the SQLite file
 python3 dev.py test    # set up, then ruff, mypy, import layers, pytest (needs PostgreSQL on 127.0.0.1:5432)
 """
@@ -30,15 +32,17 @@ def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
         raise SystemExit(completed.returncode)
 
 
-def setup() -> None:
-    """Create .venv and install exactly the locked dependencies (uv.lock) and the project itself."""
+def setup(*, dev: bool = True) -> None:
+    """Create .venv and install exactly the locked dependencies (uv.lock) and the project itself; without
+    dev, only what the tracker runs on (uv's --no-dev: no test, lint or notebook tools; those a development
+    .venv had are removed)."""
     if not (BIN / "python").exists():
         venv.create(VENV, with_pip=True)
     if not (BIN / "uv").exists():
         sh(BIN / "python", "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}")
     # Bytecode compiled at install: without it every start of `kestava` (and environments that set
     # PYTHONDONTWRITEBYTECODE never write any) recompiles every imported module, seconds per command.
-    sh(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode")
+    sh(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", *([] if dev else ["--no-dev"]))
     sh(BIN / "python", "-m", "compileall", "-q", *PROJECT_CODE)  # the project itself is installed editable
 
 
@@ -63,8 +67,11 @@ def env_with_venv() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) < 1 or argv[0] not in ("run", "test", "setup"):
+    if len(argv) < 1 or argv[0] not in ("install", "run", "test", "setup"):
         raise SystemExit(__doc__)
+    if argv[0] == "install":  # production (README, "Running in production")
+        setup(dev=False)
+        return
     setup()
     if argv[0] in ("setup", "test"):  # `run` needs no npm (nor the registry)
         setup_browser_tests()

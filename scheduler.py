@@ -42,6 +42,12 @@ Testing hooks (environment variables or the matching options):
 Starting while the database cannot be opened, the scheduler tries again (waits doubling up to 60 s) until
 it opens; once that lasted KESTAVA_ALERT_DATABASE_MIN it alerts `unreachable:database` (without the
 database's password), and gives the all-clear when it opens. --once alerts it at once and exits 1.
+A database migrated by a newer tracker (this code rolled back) is not retried: one line naming both schema
+versions, the alert `schema:newer` (repeated daily, then weekly, by cron's --once runs; its all-clear at
+the first start that succeeds) and exit 4, which the README's systemd unit does not restart. So is a
+database holding the other kind of data than the scheduler loads (demo data when it fetches live, live
+data with --offline: storage.data_kind), alerted `mixed:database`; a load refused so while it serves (the
+database got the other kind meanwhile) fails its run, is not retried, and is alerted `mixed:database`.
 
 A start refused before the database opened (an invalid setting, a catalogue it cannot read, the database
 unreachable) is alerted without it and kept in <data dir>/scheduler-alerts.json, so that cron's next --once
@@ -50,7 +56,10 @@ all-clear. A schedule table that is not one (other columns) is alerted as `inval
 
 Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (--once, --list), a --once job failed, or the
 scheduler loop died (alerted; for a supervisor to restart it); 3 the running jobs were abandoned after the
-grace period.
+grace period; 4 the database is refused as it is (alerted; no restart helps): migrated by a newer tracker
+(upgrade the tracker, or restore the backup taken before the upgrade), or holding demo data where the
+scheduler fetches live (or live data where --offline replays the demo snapshot: give each a database of its
+own).
 """
 
 from __future__ import annotations
@@ -119,6 +128,7 @@ from schedule.service import list_jobs as list_jobs
 from schedule.service import run_once as run_once
 from schedule.service import serve as serve
 from schedule.shutdown import DEFAULT_GRACE_S as DEFAULT_GRACE_S
+from schedule.shutdown import EXIT_DATABASE_REFUSED as EXIT_DATABASE_REFUSED
 from schedule.shutdown import EXIT_FAILED as EXIT_FAILED
 from schedule.shutdown import EXIT_FORCED as EXIT_FORCED
 from schedule.shutdown import EXIT_OK as EXIT_OK
@@ -249,9 +259,9 @@ def main(
             code = run_once(runtime, specs, grace_s=grace)
         else:
             code = serve(runtime, specs, grace_s=grace, workers=workers, accelerated=accelerated)
-    except StartupError as error:  # before any job ran: one line, an alert, exit 1
+    except StartupError as error:  # before any job ran: one line, an alert, exit 1 (or 4: a newer database)
         refuse(error, secrets, alert=not list_only, alerter=runtime.alerter if runtime else None)
-        code = EXIT_FAILED
+        code = error.exit_code
     finally:
         if runtime is not None:
             runtime.engine.dispose()

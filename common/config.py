@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         "and `kestava report`/`run` (report/retention.py); 0 keeps every file of every report",
     )
 
+    allow_mixed_data: bool = Field(
+        default=False,
+        description="Load demo data (the bundled snapshot) and live data into one database: for a test or "
+        "demonstration database only. Unset, a load of the other kind than the database holds is refused "
+        "(storage.data_kind), so that no report shows demo numbers among live ones",
+    )
+
     cdp_enabled: bool = Field(
         default=False,
         description="Opt in to the CDP-ICLEI city disclosures (catalogue datasets with enabled_by = "

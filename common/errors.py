@@ -27,6 +27,21 @@ class SchemaVersionError(KestavaError):
     """A read-only command found a database whose schema is older (or newer) than this tracker's."""
 
 
+class NewerSchemaError(SchemaVersionError):
+    """The database was migrated by a newer tracker (the code rolled back after an upgrade): this code
+    neither reads nor migrates it, and waiting does not change that."""
+
+
+class MixedDataError(KestavaError):
+    """A load of demo data (the bundled snapshot) into a database that holds live data, or of live data into
+    one that holds demo data, refused (storage.data_kind): says what each holds and how to proceed."""
+
+
+class NothingToReportError(KestavaError):
+    """A report's period has no data to show (nothing had been fetched by its end): nothing is written; the
+    scheduler records its run as unchanged, with this reason, and does not try it again."""
+
+
 class DataError(KestavaError):
     """Data that cannot be accepted; says which source, which field, what was expected and what came."""
 

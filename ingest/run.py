@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from common.errors import DataError, one_line
+from common.errors import DataError, MixedDataError, one_line
 from common.payload import Fetcher, Payload
 from ingest.acceptance import check_before_load, check_complete_unless_accepted, keep_refused, refused_page
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
@@ -67,6 +67,8 @@ class DatasetOutcome:
     cleared: tuple[ClosedProblem, ...] | None = None
     # failed because the raw store could not be written (a storage failure, not the data's)
     storage_error: RawStoreError | None = None
+    # failed because the database holds the other kind of data (demo or live: storage.data_kind)
+    mixing: MixedDataError | None = None
 
     @property
     def ok(self) -> bool:
@@ -337,6 +339,11 @@ def _ingest_locked(
             spec.id, "rejected", time.monotonic() - started, error=message, kept_as=kept_as
         )
         return _fetched(rejected, refused)
+    except MixedDataError as error:  # demo into live or live into demo: nothing written, no retry helps
+        finish_run(engine, run_id, "failed", error=str(error))
+        log.error("%s", error)
+        failed = DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=str(error), mixing=error)
+        return _fetched(failed, payloads)
     except LockLostError as error:  # the load rolled back; the next run loads the payload again
         finish_run(engine, run_id, "failed", error=str(error))
         log.error("%s", error)

@@ -24,6 +24,7 @@ from common.errors import (
     EXIT_INTERNAL,
     EXIT_USAGE,
     KestavaError,
+    NothingToReportError,
     error_reason,
     first_line,
     is_database_error,
@@ -274,7 +275,9 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
 
     from common.config import get_settings
     from ingest.catalogue import load_catalogue
+    from ingest.replay import snapshot_manifest
     from ingest.run import ingest
+    from storage.data_kind import check_data_kind
     from storage.engine import safe_url
     from storage.rawstore import RawStore
 
@@ -282,6 +285,11 @@ def run_ingest(datasets: list[str], offline: bool) -> list[DatasetOutcome]:
     catalogue = load_catalogue()
     check_datasets(datasets, catalogue.datasets, "ingest")
     engine = writing_database()
+    try:  # demo data into a database with live data (or live into demo): refused before any fetch
+        check_data_kind(engine, demo=offline and snapshot_manifest(settings.snapshot_dir).is_demo)
+    except BaseException:
+        engine.dispose()
+        raise
     wanted = datasets or list(catalogue.datasets)
     with Progress(
         SpinnerColumn(),
@@ -771,10 +779,14 @@ def report_command(
     job = "report:half" if half is not None else "report:weekly"
     engine = writing_database()
     try:
-        with job_locked(engine, job, job) as lock, recorded(engine, job):
-            out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
-            if out_dir is None:  # the report folder (not one given with --out): its old weeks pruned
-                prune_old_reports(spare=(period.key,))
+        with job_locked(engine, job, job) as lock:
+            nothing = weekly.nothing_to_report(engine, period)
+            if nothing is not None:  # as a bad argument: nothing written, no run recorded (exit 2)
+                raise NothingToReportError(nothing)
+            with recorded(engine, job):
+                out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
+                if out_dir is None:  # the report folder (not one given with --out): its old weeks pruned
+                    prune_old_reports(spare=(period.key,))
     finally:
         engine.dispose()
 

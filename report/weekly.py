@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select
 
 from common.atomic import publish_directory
 from common.config import get_settings
+from common.errors import NothingToReportError
 from common.helsinki import HELSINKI
 from indicators import query
 from indicators.catalogue import load_indicator_catalogue
@@ -1544,22 +1545,41 @@ def is_closed(period: ReportPeriod, now: datetime | None = None) -> bool:
     return period.end <= (now or datetime.now(UTC).replace(tzinfo=None))
 
 
+def nothing_to_report(engine: Engine, period: ReportPeriod, now: datetime | None = None) -> str | None:
+    """Why the period's report would show no data at all (None: it has some): the database holds none
+    yet, or the period is over and nothing had been fetched by its end (its report shows the data as
+    published by then: the first half-year's council report of a tracker installed after it ended)."""
+    with engine.connect() as conn:
+        first = conn.execute(select(func.min(schema.snapshot.c.fetched_at))).scalar()
+    if first is None:
+        return (
+            f"report {period.key} not written: the database holds no data yet (`kestava ingest`, or the "
+            "scheduler's ingests, load them first)"
+        )
+    if is_closed(period, now) and first >= period.end:
+        fetched = first.replace(tzinfo=UTC).astimezone(HELSINKI)
+        return (
+            f"report {period.key} not written: it would show no data. The period ended on "
+            f"{period.last_day:%Y-%m-%d} and its report shows the data as published by then, but this "
+            f"database's first data were fetched on {fetched:%Y-%m-%d}"
+        )
+    return None
+
+
 @contextmanager
 def period_database(engine: Engine, period: ReportPeriod) -> Iterator[Engine]:
     """The database a period's report reads. For a closed period, a copy holding only what had been
     fetched by the period's end, computed as of its last day (storage.as_of): regenerating the report
     later, after new data or revisions, gives the same numbers as on the day it was first made. For the
-    current period, the database itself."""
+    current period, the database itself. A period with no data to show (nothing_to_report) raises
+    NothingToReportError: no report is written."""
+    reason = nothing_to_report(engine, period)
+    if reason is not None:
+        raise NothingToReportError(reason)
     if not is_closed(period):
         yield engine
         return
     with database_as_of(engine, period.end) as copy:
-        with copy.connect() as conn:
-            fetched = conn.execute(select(func.count()).select_from(schema.snapshot)).scalar_one()
-        if not fetched:
-            log.warning("report %s: nothing had been fetched by the end of the period", period.key)
-            yield copy
-            return
         summary = compute(copy, force=True, today=period.last_day)
         if summary.errors:
             log.warning("as of %s, some indicators could not be computed: %s", period.key, summary.errors)

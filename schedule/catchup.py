@@ -24,12 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from common.helsinki import HELSINKI
 from schedule.jobs import JobSpec
 from schedule.jobstore import JobStore
 from storage import schema
+from storage.newest_runs import latest_starts, newest_run_ids
 
 log = logging.getLogger("scheduler")
 INTERRUPTED = "interrupted:"  # the start of the error of a run closed as interrupted (storage.orphans)
@@ -48,20 +49,23 @@ class LastRun:
 
 
 def last_runs(engine: Engine) -> dict[str, LastRun]:
-    """Every job's last run (the latest recorded), with the latest start of any of its runs."""
-    run = schema.job_run
-    latest = select(func.max(run.c.id).label("id"), func.max(run.c.started_at).label("began")).group_by(
-        run.c.job
-    )
-    latest_sq = latest.subquery()
-    query = select(run.c.job, run.c.outcome, run.c.error, latest_sq.c.began).join(
-        latest_sq, run.c.id == latest_sq.c.id
-    )
+    """Every job's last run (the latest recorded), with the latest start of any of its runs: each job's
+    newest run found by the walk of storage.newest_runs (one index probe per job), its latest start by a
+    probe per outcome (latest_starts), not a read of every run ever recorded (run at every start)."""
     with engine.connect() as conn:
         return {
-            row.job: LastRun(row.outcome, row.error, row.began.replace(tzinfo=UTC))
-            for row in conn.execute(query)
+            row[0]: LastRun(row[1], row[2], max(s for s in row[3:] if s is not None).replace(tzinfo=UTC))
+            for row in conn.execute(_LAST_RUNS)
         }
+
+
+_last = newest_run_ids("last_runs")
+_LAST_RUNS = select(
+    schema.job_run.c.job,
+    schema.job_run.c.outcome,
+    schema.job_run.c.error,
+    *latest_starts(schema.job_run.c.job, "began"),
+).where(schema.job_run.c.id.in_(select(_last.c.id)))
 
 
 def _interrupted(last: LastRun) -> str | None:

@@ -17,7 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from common.errors import is_database_error, one_line
+from common.errors import NothingToReportError, is_database_error, one_line
 from common.secrets import redact
 from kestava.alerts import RETRY_TRIGGER, Problem, check_run
 from schedule.runtime import Runtime, _in_flight, _skip
@@ -154,7 +154,9 @@ def _record_busy(runtime: Runtime, job: str, why: str, started: float) -> str:
 
 
 def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tuple[str, str | None]:
-    """Run work with retries, each attempt recorded in job_run; (outcome, error). Call under the lock."""
+    """Run work with retries, each attempt recorded in job_run; (outcome, error). Call under the lock.
+    Work that finds nothing to report (NothingToReportError: a report's period without data) wrote
+    nothing: its run is recorded 'unchanged' with the reason, not retried; ('unchanged', the reason)."""
     attempts = 0
 
     def attempt() -> None:
@@ -163,6 +165,9 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
         run_id = start_run(runtime.engine, job, trigger=runtime.trigger if attempts == 1 else RETRY_TRIGGER)
         try:
             work()
+        except NothingToReportError as nothing:
+            finish_run(runtime.engine, run_id, "unchanged", error=redact(str(nothing), runtime.secrets))
+            raise
         except Exception as error:
             message = why(error, runtime.secrets)
             finish_run(runtime.engine, run_id, "failed", error=message)
@@ -175,12 +180,17 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
     retrying = _retrying(
         runtime,
         job,
-        # a lost lock is not tried again: the next attempt would write without it
-        retry=retry_if_exception(lambda e: not isinstance(e, ImportError | LockLostError)),
+        # a lost lock is not tried again: the next attempt would write without it; nor is a period without
+        # data: no attempt brings data fetched before its end
+        retry=retry_if_exception(
+            lambda e: not isinstance(e, ImportError | LockLostError | NothingToReportError)
+        ),
         reraise=True,
     )
     try:
         retrying(attempt)
+    except NothingToReportError as nothing:
+        return "unchanged", redact(str(nothing), runtime.secrets)
     except Exception as error:
         return "failed", why(error, runtime.secrets)
     return "success", None

@@ -12,9 +12,10 @@ from tenacity import (
 
 from common.secrets import redact
 from ingest.run import DatasetOutcome
-from kestava.alerts import RETRY_TRIGGER, check_freshness, check_run
+from kestava.alerts import RETRY_TRIGGER, Problem, check_freshness, check_run
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job, _retrying
+from schedule.preflight import MIXED_DATA
 from schedule.runtime import Runtime, _today, current_runtime
 
 log = logging.getLogger("scheduler")
@@ -46,15 +47,18 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
         rows_reflagged=reflagged,
         error=redact(outcome.error, runtime.secrets) if outcome.error else None,
     )
-    check_run(
-        runtime.alerter,
-        job,
-        outcome.outcome,
-        outcome.error,
-        dataset=dataset_id,
-        cleared=outcome.cleared,
-        busy_limit_min=runtime.job_time_limit_s / 60,
-    )
+    if outcome.mixing is not None:  # the database's problem, not the dataset's: one alert for all
+        runtime.alerter.problem(Problem(*MIXED_DATA, redact(str(outcome.mixing), runtime.secrets)))
+    else:
+        check_run(
+            runtime.alerter,
+            job,
+            outcome.outcome,
+            outcome.error,
+            dataset=dataset_id,
+            cleared=outcome.cleared,
+            busy_limit_min=runtime.job_time_limit_s / 60,
+        )
     if outcome.outcome == "success" and added + revised + withdrawn + confirmed + reflagged > 0:
         check_freshness(runtime.alerter, runtime.catalogue, _today(), [dataset_id])
         if runtime.stop.is_set():
@@ -65,8 +69,9 @@ def _ingest_job(runtime: Runtime, dataset_id: str) -> str:
 
 
 def _failed(outcome: object) -> bool:
-    """Whether an ingest attempt's outcome is retried."""
-    return isinstance(outcome, DatasetOutcome) and outcome.outcome == "failed"
+    """Whether an ingest attempt's outcome is retried: a failure, unless of a load refused because the
+    database holds the other kind of data (demo or live), which no retry changes."""
+    return isinstance(outcome, DatasetOutcome) and outcome.outcome == "failed" and outcome.mixing is None
 
 
 def _retried(error: BaseException) -> bool:
@@ -75,7 +80,8 @@ def _retried(error: BaseException) -> bool:
 
 
 def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
-    """Up to retry_attempts ingests while it fails or raises (never for 'rejected' or 'busy').
+    """Up to retry_attempts ingests while it fails or raises (never for 'rejected' or 'busy', nor for a
+    load refused for mixing demo and live data).
 
     The first attempt runs on its own: an outcome that is not retried (every unchanged firing) is returned
     as the retrying would return it, without building it. Otherwise the retrying takes over with that

@@ -17,9 +17,11 @@ from sqlalchemy import Engine
 from common.config import get_settings
 from common.helsinki import HELSINKI
 from ingest.catalogue import Catalogue, load_catalogue
+from ingest.replay import snapshot_manifest
 from kestava.alerts import Alerter
 from schedule.alert_ledger import LEDGER_NAME, AlertLedger
 from schedule.runners import Runners
+from storage.data_kind import check_data_kind
 from storage.engine import open_database
 from storage.rawstore import RawStore
 
@@ -100,10 +102,19 @@ def build_runtime(
     busy_wait_s: float | None = None,
     engine: Engine | None = None,
 ) -> Runtime:
-    """A runtime from the settings (KESTAVA_*), with the given overrides."""
+    """A runtime from the settings (KESTAVA_*), with the given overrides. The database it opens (not one
+    given as engine) is refused when it holds the other kind of data (demo or live) than this runtime
+    loads (MixedDataError: storage.data_kind)."""
     settings = get_settings()
     url = database_url or settings.resolved_database_url()
+    opened = engine is None
     engine = engine or open_database(url)
+    if opened:  # a database of the other kind of data (demo or live) than this scheduler loads: refused
+        try:
+            check_data_kind(engine, demo=offline and snapshot_manifest(settings.snapshot_dir).is_demo)
+        except BaseException:
+            engine.dispose()
+            raise
     alerter = Alerter(engine, unrecorded=AlertLedger(settings.data_dir / LEDGER_NAME))
     return Runtime(
         engine=engine,

@@ -24,6 +24,9 @@ from storage.jobs import now_utc
 log = logging.getLogger("scheduler")
 DEFAULT_GRACE_S = 300.0
 EXIT_OK, EXIT_FAILED, EXIT_FORCED = 0, 1, 3
+# the database refused as it is (migrated by a newer tracker; holding demo data where the scheduler fetches
+# live, or live data where it replays the demo): no restart helps (systemd: RestartPreventExitStatus=4)
+EXIT_DATABASE_REFUSED = 4
 
 
 class _Signals:

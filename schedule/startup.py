@@ -1,5 +1,11 @@
 """Opening the database at start: retried with backoff; an outage that lasts is alerted without it.
 
+A database migrated by a newer tracker (the code rolled back) is no outage: it is refused at once, never
+retried, as a StartupError alerted `schema:newer` (schedule.preflight.refuse), the scheduler's exit status
+4 (EXIT_DATABASE_REFUSED), which the README's systemd unit does not restart (RestartPreventExitStatus=4);
+so is a database that holds the other kind of data (demo or live: storage.data_kind) than the scheduler
+loads, alerted `mixed:database`.
+
 The problem is `unreachable:database` (as the watch's, schedule.watch): it is alerted through the Alerter's
 no-database path (nothing can record it), repeated as alerts are (by the `unrecorded` store: the
 scheduler's alert ledger keeps it across cron's --once runs), and once the database opens, what the store
@@ -17,11 +23,14 @@ from datetime import datetime
 
 from sqlalchemy import create_engine
 
+from common.errors import MixedDataError, NewerSchemaError
 from common.helsinki import HELSINKI
 from common.secrets import redact
 from kestava.alerts import Alerter, AlertSettings, Problem, UnrecordedStore, secret_values, url_password
 from schedule.logs import duration
+from schedule.preflight import MIXED_DATA, NEWER_SCHEMA, StartupError
 from schedule.runtime import Runtime
+from schedule.shutdown import EXIT_DATABASE_REFUSED
 from schedule.watch import DATABASE
 from storage.engine import safe_url
 
@@ -60,6 +69,17 @@ def open_runtime(
     while True:
         try:
             runtime = build()
+        except NewerSchemaError as error:  # no wait changes it: refused at once, never retried
+            raise StartupError(
+                f"{redact(str(error), alerter.secrets)}. "
+                "Waiting does not change a schema, so it does not try again",
+                NEWER_SCHEMA,
+                exit_code=EXIT_DATABASE_REFUSED,
+            ) from error
+        except MixedDataError as error:  # nor does it change the data the database holds
+            raise StartupError(
+                redact(str(error), alerter.secrets), MIXED_DATA, exit_code=EXIT_DATABASE_REFUSED
+            ) from error
         except Exception as error:
             failures += 1
             reason = redact(f"{type(error).__name__}: {error}", alerter.secrets).strip().splitlines()[0]

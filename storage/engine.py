@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from common.config import get_settings
-from common.errors import DatabaseMissingError, DatabaseUrlError, SchemaVersionError
+from common.errors import DatabaseMissingError, DatabaseUrlError, NewerSchemaError, SchemaVersionError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -272,6 +272,12 @@ def alembic_config() -> Config:
     return config
 
 
+# what to do about a database a newer tracker migrated (README, "Running in production": upgrades)
+NEWER_SCHEMA_REMEDY = (
+    "upgrade this tracker to the version that migrated it, or restore the database's backup taken before "
+    "that upgrade"
+)
+
 # the PostgreSQL advisory lock (a transaction's) under which one process at a time migrates
 MIGRATION_LOCK_KEY = 0x6B657374_6D696772  # "kest" "migr"
 
@@ -283,7 +289,7 @@ def migrate(engine: Engine) -> None:
     both create the same tables and indexes. The second waits for the first (PostgreSQL: an advisory lock;
     SQLite: the write lock its transaction takes at BEGIN IMMEDIATE) and finds the database migrated.
     A database of a newer tracker (a revision this code does not know: the code rolled back after a
-    migration) raises SchemaVersionError saying so, as open_existing_database does."""
+    migration) raises NewerSchemaError saying so, as open_existing_database does."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -302,10 +308,9 @@ def migrate(engine: Engine) -> None:
         if current == head:
             return
         if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
-            raise SchemaVersionError(
+            raise NewerSchemaError(
                 f"the database at {safe_url(engine)} has schema version {current}, newer than this "
-                f"tracker's {head}: upgrade the tracker (pip or uv) to the version that migrated it; "
-                "nothing was changed"
+                f"tracker's {head}: {NEWER_SCHEMA_REMEDY}; nothing was changed"
             )
         log.info("migrating %s from %s to %s", safe_url(engine), current, head)
         config.attributes["connection"] = connection
@@ -350,9 +355,9 @@ def open_existing_database(url: str | None = None) -> Engine:
                 f"the database at {safe_url(url)} has schema version {current}; this version of the "
                 f"tracker needs {head}: run `kestava migrate` to upgrade it (its data are kept)"
             )
-        raise SchemaVersionError(
+        raise NewerSchemaError(
             f"the database at {safe_url(url)} has schema version {current}, newer than this tracker's "
-            f"{head}: upgrade the tracker (pip or uv) before reading it"
+            f"{head}: {NEWER_SCHEMA_REMEDY}"
         )
     return engine
 

@@ -16,10 +16,12 @@ from sqlalchemy import Connection, Engine, Table, bindparam, exists, func, inser
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from common.errors import MixedDataError
 from common.flags import is_provisional
 from common.payload import Payload
 from storage import schema
 from storage.checks import check_observations, dimension_columns
+from storage.data_kind import refuse_mixing
 from storage.fetch import TIMESTAMP_FORMAT as TIMESTAMP_FORMAT  # re-exported: the writers use it
 from storage.fetch import expect_many_rows, fetch_frame
 from storage.rawstore import RawStore
@@ -154,6 +156,7 @@ def load_snapshot(
     on_stage: Callable[[str], None] | None = None,
     lock: LockGuard | None = None,
     covers: pl.Expr | None = None,
+    allow_mixed: bool | None = None,
 ) -> LoadResult:
     """Store the payloads and their observations in one transaction.
 
@@ -166,7 +169,10 @@ def load_snapshot(
     history kept. Any error rolls
     the whole load back, leaving the database as it was. Under a job lock (`lock`, from
     storage.locks.job_lock), the lock is checked in the transaction before it commits: a lock lost while
-    the load worked (storage.locks.LockLostError) rolls the load back.
+    the load worked (storage.locks.LockLostError) rolls the load back. Demo payloads (the bundled
+    snapshot) into a database that holds live data, or live ones into one that holds demo data, are
+    refused before anything is written (MixedDataError, storage.data_kind), unless allow_mixed (default:
+    the setting KESTAVA_ALLOW_MIXED_DATA).
     """
     stage = on_stage or (lambda _name: None)
     if not payloads:
@@ -179,6 +185,7 @@ def load_snapshot(
     frame = check_observations(observations, dataset.id)
     expect_many_rows(engine, frame.height)  # this dataset's rows will be read back: next time, and to compute
     fetched_at = utc_naive(max(p.fetched_at for p in payloads))
+    is_demo = any(p.is_demo for p in payloads)
     with ThreadPoolExecutor(max_workers=1) as disk:
         # the payloads are hashed, written and synced to disk while the database work goes on; the
         # payload rows, which name their files, wait for them
@@ -189,6 +196,10 @@ def load_snapshot(
             previous = _latest_snapshot(conn, dataset.id)  # again, inside the transaction
             if previous is not None and previous[1] == digest:
                 return LoadResult(dataset.id, previous[0], unchanged_payload=True)
+            try:
+                refuse_mixing(conn, is_demo, allowed=allow_mixed, lock=True)
+            except MixedDataError as error:
+                raise MixedDataError(f"{dataset.id}: not loaded: {error}") from None
             # the current values are read before this transaction writes anything, so that SQLite can read
             # them in its read worker (storage.fetch); the writes below do not change them
             current = _current_observations(conn, dataset.id) if _series_count(conn, dataset.id) else None
@@ -205,7 +216,7 @@ def load_snapshot(
                     fetched_at=fetched_at,
                     sha256=digest,
                     reader_version=reader_version,
-                    is_demo=any(p.is_demo for p in payloads),
+                    is_demo=is_demo,
                     rows_added=added.height,
                     rows_revised=diff.revised,
                     rows_unchanged=diff.unchanged,

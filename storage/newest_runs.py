@@ -12,7 +12,9 @@ number of jobs and datasets, not of runs:
   last entry of the next job below: an order only that index gives, so both planners use it;
 - newest_dataset_run_ids: walks ix_job_run_dataset_id_id (dataset_id, id) of migration 0012 down from its
   end, each step the newest run, meeting its conditions, of the next dataset below;
-- dataset_ids: walks ix_job_run_dataset_id_outcome_finished_at_job up, dataset by dataset.
+- dataset_ids: walks ix_job_run_dataset_id_outcome_finished_at_job up, dataset by dataset;
+- latest_starts: a job's latest start of any run, one probe of ix_job_run_job_outcome_started_at (0012)
+  per outcome a run can have.
 
 The two walks down are one (newest_ids, by job or by dataset). All are recursive CTEs (SQLite and
 PostgreSQL alike); the index names are storage.schema's.
@@ -21,14 +23,16 @@ PostgreSQL alike); the index names are storage.schema's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import CTE, ColumnElement, func, select
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from storage import schema
+from storage.jobs import OUTCOMES
 
-__all__ = ["dataset_ids", "newest_dataset_run_ids", "newest_ids", "newest_run_ids"]
+__all__ = ["dataset_ids", "latest_starts", "newest_dataset_run_ids", "newest_ids", "newest_run_ids"]
 
 
 def newest_run_ids(
@@ -103,3 +107,20 @@ def dataset_ids(name: str) -> CTE:
         .scalar_subquery()
     ).where(walk.c.dataset_id.is_not(None))
     return walk.union_all(step)
+
+
+def latest_starts(job: ColumnElement[str], name: str) -> list[ColumnElement[datetime]]:
+    """Columns (correlated with the query that gives job) of the latest start of job's runs of each outcome
+    a run can have (storage.jobs.OUTCOMES, which every writer of a run's outcome checks): the latest start
+    of any of its runs is the greatest of those that are not null, as `SELECT max(started_at) … GROUP BY
+    job` gives it. Each is one probe of ix_job_run_job_outcome_started_at (job, outcome, started_at), read
+    from the end of the job's entries of that outcome; `max(started_at) WHERE job = …` alone would read
+    every entry of the job (no index has (job, started_at))."""
+    run = schema.job_run.alias(f"{name}_start")
+    return [
+        select(func.max(run.c.started_at))
+        .where(run.c.job == job, run.c.outcome == outcome)
+        .scalar_subquery()
+        .label(f"{name}_{outcome}")
+        for outcome in OUTCOMES
+    ]

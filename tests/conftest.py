@@ -68,6 +68,18 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
             conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
 
 
+@pytest.fixture
+def mixed_data_allowed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """KESTAVA_ALLOW_MIXED_DATA=true, as a test database may set it: for a test that loads live data (from a
+    local server) beside the bundled demo snapshot (storage.data_kind refuses that otherwise)."""
+    from common.config import get_settings
+
+    monkeypatch.setenv("KESTAVA_ALLOW_MIXED_DATA", "true")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty database, on SQLite and on PostgreSQL."""

@@ -4,7 +4,7 @@ failing jobs, the datasets compute must catch up): the answers of reading every 
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, inspect, select, text
 from ingest import freshness
 from kestava import alerts
 from kestava.alerts import alert_failing_jobs
-from schedule import compute_job
+from schedule import catchup, compute_job
 from schedule.compute_job import pending_datasets
 from storage import schema
 from storage.engine import create_db_engine, migrate
@@ -268,3 +268,47 @@ def test_migration_0012_adds_the_dataset_and_last_start_indexes_and_its_downgrad
         assert indexes() == at_0011 | added
     finally:
         engine.dispose()
+
+
+def _last_runs_read_from_every_run(rows: list[dict[str, Any]]) -> dict[str, tuple[str, str | None, datetime]]:
+    """Each job's newest run (the greatest id) and the latest start of any of its runs, from every row."""
+    last: dict[str, tuple[str, str | None, datetime]] = {}
+    for row in rows:  # in id order: the newest run of a job is its last row
+        began = max(row["started_at"], last[row["job"]][2]) if row["job"] in last else row["started_at"]
+        last[row["job"]] = (row["outcome"], row["error"], began)
+    return last
+
+
+def test_catchup_reads_each_jobs_last_run_and_latest_start_as_reading_every_run(engine: Engine) -> None:
+    """schedule.catchup.last_runs (read at every scheduler start) is `max(id)` and `max(started_at)` per job:
+    also where the newest run began before an older one (a look-ahead's runs are recorded at its end, with
+    the start of their fetch) and where the latest start is of another outcome than the newest run's."""
+    fill_job_runs(engine, history_rows(years=1 / 12))
+    early = LATE - timedelta(minutes=30)
+    fill_job_runs(
+        engine,
+        [
+            _run("ingest:hsy_emissions", "hsy_emissions", LATE, "busy", error="busy, held by tracker-2:1"),
+            _run("ingest:hsy_emissions", "hsy_emissions", early, "unchanged"),  # recorded last, began first
+            _run("report:weekly", None, LATE, "failed", error="interrupted: process 1 on tracker-1"),
+        ],
+    )
+    last = catchup.last_runs(engine)
+    expected = _last_runs_read_from_every_run(_stored(engine))
+    assert {job: (r.outcome, r.error, r.began.replace(tzinfo=None)) for job, r in last.items()} == expected
+    assert last["ingest:hsy_emissions"].outcome == "unchanged"
+    assert last["ingest:hsy_emissions"].began.replace(tzinfo=None) == LATE  # the busy run's start
+    assert all(r.began.tzinfo is UTC for r in last.values())
+
+
+def test_catchups_read_uses_the_indexes_not_a_scan(engine: Engine) -> None:
+    """EXPLAIN (EXPLAIN QUERY PLAN on SQLite) of schedule.catchup.last_runs' read on a year of history: the
+    newest run of each job by the walk of ix_job_run_job_id_outcome, its latest start by probes of
+    ix_job_run_job_outcome_started_at; no access to job_run reads every run (it was a GROUP BY of all)."""
+    fill_job_runs(engine, history_rows(years=1))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE job_run"))
+    joined = index_walk_plans(engine, {"last runs": catchup._LAST_RUNS}, (*CTES, "last_runs"))
+    assert "ix_job_run_job_id_outcome" in joined["last runs"]
+    assert "ix_job_run_job_outcome_started_at" in joined["last runs"]

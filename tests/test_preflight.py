@@ -21,7 +21,7 @@ from kestava.status import JOBSTORE_TABLE
 from schedule.alert_ledger import LEDGER_NAME, AlertLedger
 from schedule.preflight import StartupError
 from storage import schema
-from storage.engine import open_database
+from storage.engine import head_revision, open_database
 from tests.test_scheduler import Collect, Rig, Work, dataset_toml, job_runs, make_runtime, rig, wait_for
 
 __all__ = ["rig"]  # the fixture, imported for these tests
@@ -96,6 +96,55 @@ def test_a_database_cron_cannot_open_is_alerted_once_and_cleared_when_it_opens(
     assert _alerts(httpserver) == [("unreachable:database", "problem"), ("unreachable:database", "resolved")]
     body = json.loads(httpserver.log[-1][0].get_data())
     assert "pa55-w0rd-kept" not in json.dumps(body)
+
+
+def _stamp(db_url: str, revision: str) -> None:
+    """Set the database's schema version, as a newer tracker's migration (or its restore) leaves it."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_a_newer_tracker_is_alerted_schema_newer_once_by_cron_runs_each_exiting_4(
+    db_url: str, httpserver: HTTPServer, rig: Callable[..., Rig]
+) -> None:
+    """A rolled-back tracker's cron runs meet a database a newer tracker migrated: not "unreachable", and
+    no retry (waiting does not change a schema): one line naming both versions, the alert schema:newer once
+    (then at the alerts' repeat interval), exit 4; the all-clear at the first start that succeeds."""
+    setup = _setup(rig, db_url, httpserver)
+    _stamp(db_url, "0099")
+    for _ in range(2):
+        result = _once(setup)
+        assert result.returncode == 4, result.stderr
+        assert "Traceback" not in result.stderr
+    assert _alerts(httpserver) == [("schema:newer", "problem")]
+    message = json.loads(httpserver.log[0][0].get_data())["message"]
+    assert f"schema version 0099, newer than this tracker's {head_revision()}" in message
+    assert "does not try again" in message and "It exited (status 4)" in message
+    assert "upgrade this tracker" in message and "restore" in message and "unreachable" not in message
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    refused = [line["message"] for line in lines if line["level"] == "error"]
+    assert len(refused) == 1 and "schema version 0099" in refused[0], refused
+    assert not any("attempt" in line["message"] for line in lines)  # not retried as an outage is
+    assert job_runs(db_url) == []  # nothing ran, nothing written
+    _stamp(db_url, head_revision())  # the tracker upgraded again (or the backup restored)
+    assert _once(setup).returncode == 0
+    assert _alerts(httpserver) == [("schema:newer", "problem"), ("schema:newer", "resolved")]
+
+
+def test_a_serving_scheduler_stops_at_once_with_exit_4_on_a_database_of_a_newer_tracker(
+    db_url: str, httpserver: HTTPServer, rig: Callable[..., Rig]
+) -> None:
+    """Serving (systemd), the scheduler does not wait and retry for a newer tracker's database as for an
+    unreachable one: it alerts schema:newer and exits 4 (the README's unit: RestartPreventExitStatus=4)."""
+    setup = _setup(rig, db_url, httpserver)
+    _stamp(db_url, "0099")
+    process = setup.start()
+    assert process.popen.wait(60) == 4
+    assert _alerts(httpserver) == [("schema:newer", "problem")]
 
 
 def test_a_schedule_table_that_is_not_one_is_alerted_as_such_and_cleared_once_replaced(

@@ -267,6 +267,7 @@ def attention_section(engine: Engine, out: Path) -> str:
     return html[start : html.index("<h3>", start + 1)]
 
 
+@pytest.mark.usefixtures("mixed_data_allowed")  # HSY replayed (demo), Syke from a local server (live)
 def test_a_syke_total_beyond_tolerance_of_hsy_shows_in_the_reports_attention_section(
     engine: Engine, tmp_path: Path, httpserver: HTTPServer, syke_server: dict[str, bytes]
 ) -> None:
@@ -284,6 +285,7 @@ def test_a_syke_total_beyond_tolerance_of_hsy_shows_in_the_reports_attention_sec
     assert "Cross-source check: HSY vs Syke" in html and "beyond the tolerance of ±25%" in html
 
 
+@pytest.mark.usefixtures("mixed_data_allowed")  # HSY replayed (demo), Syke from a local server (live)
 def test_agreeing_sources_leave_the_attention_section_clear(
     engine: Engine, tmp_path: Path, httpserver: HTTPServer, syke_server: dict[str, bytes]
 ) -> None:

@@ -46,6 +46,7 @@ from storage import read, schema
 from storage.engine import open_database
 from tests.conftest import BACKENDS, LoadedTemplates
 from tests.test_api import fetch_span
+from tests.test_report_asof import _date_back
 
 EVIL = "<script>alert(1)</script>"
 EVIL_IMG = '<img src=x onerror="alert(2)">'
@@ -1491,7 +1492,21 @@ def _resolves(page: Path, href: str) -> bool:
     return as_url.is_file() and (page.parent / href).is_file()
 
 
-def test_links_between_languages_and_periods_resolve(loaded_engine: Engine, tmp_path: Path) -> None:
+@pytest.fixture(params=BACKENDS)
+def loaded_a_week_ago(
+    request: pytest.FixtureRequest, tmp_path: Path, loaded_templates: LoadedTemplates
+) -> Iterator[Engine]:
+    """The bundled data as if loaded a week ago: last week's report shows them too (a week that ended
+    before the first fetch has none: report.weekly.nothing_to_report)."""
+    with loaded_templates.copy(request.param, tmp_path / "db") as url:
+        engine = open_database(url)
+        _date_back(engine, 7)
+        yield engine
+        engine.dispose()
+
+
+def test_links_between_languages_and_periods_resolve(loaded_a_week_ago: Engine, tmp_path: Path) -> None:
+    loaded_engine = loaded_a_week_ago
     week = weekly.parse_week(this_week())
     before = week.previous()
     weekly.build_report(loaded_engine, before, lang="fi", out_dir=tmp_path, images=False)

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select, update
 
+from common.errors import NothingToReportError
 from common.helsinki import HELSINKI
 from indicators.engine import compute
 from ingest.manifest import DEFAULT_SNAPSHOT_DIR
@@ -120,9 +121,8 @@ def regenerated(
         current = weekly.build_reports(
             engine, weekly.current_week(today), ("en",), out_dir=folder / "again", images=False
         )["en"]
-        empty = weekly.build_reports(engine, before_any, ("en",), out_dir=folder / "again", images=False)[
-            "en"
-        ]
+        with pytest.raises(NothingToReportError) as refused:
+            weekly.build_reports(engine, before_any, ("en",), out_dir=folder / "again", images=False)
         yield {
             "closed": closed,
             "first": first_tables,
@@ -131,7 +131,7 @@ def regenerated(
             "first_current": _tables(first_current.path.parent),
             "current": _tables(current.path.parent),
             "current_html": current.path.read_text(encoding="utf-8"),
-            "empty": empty,
+            "before_any": (before_any, str(refused.value), folder / "again" / before_any.key),
         }
         engine.dispose()
 
@@ -163,11 +163,10 @@ def test_a_closed_report_says_its_figures_are_as_published_by_its_end(regenerate
     assert "as they had been published by" not in regenerated["current_html"]
 
 
-def test_a_week_before_the_first_fetch_shows_no_later_data(regenerated: dict[str, Any]) -> None:
-    result = regenerated["empty"]
-    assert result.path.is_file()
-    drawn = [c.name for c in result.charts if c.error is None and c.name != "data_freshness"]
-    assert drawn == [], drawn
-    html = result.path.read_text(encoding="utf-8")
-    assert "The sources could not be compared yet" in html  # not "the sources agree"
-    assert "The sources agree" not in html
+def test_a_week_before_the_first_fetch_is_not_written_and_says_why(regenerated: dict[str, Any]) -> None:
+    """Its report would show nothing (only what had been fetched by its end, and nothing had): none is
+    written, and the reason names the week's end and the first fetch (it had been an empty report)."""
+    week, reason, folder = regenerated["before_any"]
+    assert reason.startswith(f"report {week.key} not written: it would show no data")
+    assert f"ended on {week.last_day:%Y-%m-%d}" in reason and "first data were fetched on" in reason
+    assert not folder.exists()
