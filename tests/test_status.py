@@ -521,7 +521,7 @@ def test_a_release_tracked_dataset_says_release_seen_in_status_and_sources(
     assert (gamma.tracks, gamma.latest_period) == ("releases", seen.isoformat())
     expected = {
         "fi": f"julkaisu havaittu {seen.day}.{seen.month}.{seen.year}",
-        "sv": f"publicering noterad {seen.day} ",
+        "sv": f"publicering noterad {seen.day}.{seen.month}.{seen.year}",  # Finland-Swedish, as fi
         "en": f"release seen {seen.day} {seen:%b} {seen.year}",
     }
     for lang, text in expected.items():
