@@ -1078,7 +1078,7 @@ HOOKS = textwrap.dedent(
         try:
             while time.monotonic() < deadline:
                 moved = store.jobs()[job].next_run_time
-                if moved is not None and moved > datetime.now(HELSINKI):
+                if moved is not None and moved > datetime.now(ZoneInfo("Europe/Helsinki")):
                     return
                 time.sleep(0.05)
         finally:
