@@ -347,11 +347,15 @@ def test_demo_banner_at_the_top(full: weekly.ReportResult) -> None:
     assert t("meta.demo_notice", "fi") in html
 
 
-def test_what_changed_lists_new_snapshots_and_sources_needing_attention(full: weekly.ReportResult) -> None:
+def test_what_changed_says_the_first_load_and_lists_sources_needing_attention(
+    full: weekly.ReportResult,
+) -> None:
     text = " ".join(parse(full.path).text)
     assert "Mikä muuttui seitsemän päivän aikana" in text  # the week is not over: its seven days to now
-    assert "HSY: pääkaupunkiseudun kasvihuonekaasupäästöt" in text
-    assert f"17{NBSP}031" in text  # Syke rows added
+    # every demo dataset was loaded once: one line, not each dataset with its rows as "new"
+    assert "Ensimmäinen lataus:" in text and "ei aiempaa versiota verrattavaksi" in text
+    assert f"17{NBSP}031" not in text  # Syke's rows, all "added" on its first load, are no change
+    assert "HSY: pääkaupunkiseudun kasvihuonekaasupäästöt" in text  # a source needing attention
     assert t("report.revised_none", "fi") in text
     assert t("report.sources_heading", "fi") in text and t("freshness.status_late", "fi") in text
 
