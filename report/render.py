@@ -80,8 +80,11 @@ class Renderer:
     """
 
     def __init__(self, workers: int | None = None) -> None:
+        from report.render_cache import cache_folder  # it imports this module's Rendered
+
         self.workers = default_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
+        self._cache = cache_folder()
 
     def __enter__(self) -> Renderer:
         return self
@@ -95,12 +98,37 @@ class Renderer:
 
     def warm(self) -> None:
         """Start the workers now and have each draw a tiny chart, so that their start and vl-convert's
-        first-drawing cost (about half a second each) overlap whatever the caller does before drawing."""
+        first-drawing cost (about half a second each) overlap whatever the caller does before drawing.
+        With a cache of drawn charts (KESTAVA_RENDER_CACHE) they start at the first chart not in it."""
+        if self._cache is not None:
+            return
         for _ in range(self.workers):
             self.submit(_WARM_UP_SPEC, svg_only=True)
 
     def submit(self, spec: dict[str, Any], *, svg_only: bool = False) -> Future[Rendered]:
-        """Start drawing a spec; the future's result is the Rendered chart (or the drawing's error)."""
+        """Start drawing a spec; the future's result is the Rendered chart (or the drawing's error). With
+        KESTAVA_RENDER_CACHE, a spec drawn before is read from the cache, and a new drawing kept in it."""
+        if self._cache is None:
+            return self._draw(spec, svg_only)
+        from report import render_cache
+
+        folder, key = self._cache, render_cache.spec_key(spec, svg_only)
+        kept = render_cache.read(folder, key)
+        if kept is not None:
+            done: Future[Rendered] = Future()
+            done.set_result(kept)
+            return done
+        future = self._draw(spec, svg_only)
+
+        def keep(drawn: Future[Rendered]) -> None:
+            if not drawn.cancelled() and drawn.exception() is None:
+                render_cache.write(folder, key, drawn.result())
+
+        future.add_done_callback(keep)
+        return future
+
+    def _draw(self, spec: dict[str, Any], svg_only: bool) -> Future[Rendered]:
+        """Draw a spec in this process (workers=0) or start drawing it in a worker."""
         if self.workers == 0:
             future: Future[Rendered] = Future()
             try:

@@ -6,6 +6,7 @@ import functools
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, make_ur
 from sqlalchemy.exc import OperationalError
 
 from common.payload import Payload, RequestSpec
+from report import render_cache
 from storage import schema
 from storage.engine import create_db_engine, migrate, open_database
 from storage.load import DatasetInfo, SourceInfo
@@ -202,9 +204,19 @@ def template_name(run_id: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The controller names the run (xdist hands the name to its workers), so that they share templates."""
+    """The controller names the run (xdist hands the name to its workers), so that they share templates,
+    and the cache of drawn charts (RENDER_CACHE)."""
     if not hasattr(config, "workerinput") and config.getoption("testrunuid", None) is None:
         config.option.testrunuid = uuid.uuid4().hex
+    if not os.environ.get(render_cache.SETTING):
+        os.environ[render_cache.SETTING] = str(render_cache_folder(_run_id(config)))
+
+
+def render_cache_folder(run_id: str) -> Path:
+    """The run's cache of drawn charts (report.render_cache), shared by its workers and the processes they
+    start: the same bundled data make the same chart specs in some thirty test modules, and drawing them
+    (vl-convert) was most of each report's time. The tests of drawing itself turn it off."""
+    return Path(tempfile.gettempdir()) / f"kestava-render-cache-{run_id[:16]}"
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -219,6 +231,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     DROPS.wait()
     if hasattr(session.config, "workerinput"):
         return
+    shutil.rmtree(render_cache_folder(_run_id(session.config)), ignore_errors=True)
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:

@@ -215,7 +215,10 @@ def test_the_reads_of_status_and_the_report_use_the_indexes_not_a_scan(engine: E
     joined = index_walk_plans(engine, reads, CTES)
     assert "ix_job_run_dataset_id_outcome_finished_at_job" in joined["per dataset"]
     assert "ix_job_run_job_id_outcome" in joined["latest per job"]
-    assert "ix_job_run_job_id_outcome" in joined["busy since"]
+    # one job's runs after `ran`: either index led by job reads only that job's rows (PostgreSQL's choice
+    # between them follows ANALYZE's sample; a bitmap scan of the other one was seen in a full run)
+    led_by_job = ("ix_job_run_job_id_outcome", "ix_job_run_job_outcome_started_at")
+    assert any(name in joined["busy since"] for name in led_by_job)
     assert "ix_job_run_started_at" in joined["problem runs"]
 
 

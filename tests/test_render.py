@@ -1,4 +1,5 @@
-"""Charts drawn in worker processes: the same files as drawn here, and safe from an unguarded script."""
+"""Charts drawn in worker processes: the same files as drawn here, safe from an unguarded script, and kept
+in a cache of drawn charts (KESTAVA_RENDER_CACHE) when one is set."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 import vl_convert as vlc
 from PIL import Image, ImageChops, ImageStat
 
-from report.render import EMBED_SCALE, PNG_SCALE, Renderer, default_workers, reduced_png, render
+from report import render_cache
+from report.render import EMBED_SCALE, PNG_SCALE, Rendered, Renderer, default_workers, reduced_png, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +27,12 @@ SPEC: dict[str, Any] = {
     "encoding": {"x": {"field": "year", "type": "ordinal"}, "y": {"field": "kt", "type": "quantitative"}},
     "title": "Päästöt – Utsläpp",
 }
+
+
+@pytest.fixture(autouse=True)
+def no_render_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drawing itself is under test here: no cache of drawn charts (tests/conftest.py sets one)."""
+    monkeypatch.delenv(render_cache.SETTING, raising=False)
 
 
 def test_workers_draw_the_same_files_as_this_process() -> None:
@@ -124,3 +132,51 @@ def test_the_number_of_workers_is_configurable(monkeypatch: pytest.MonkeyPatch) 
             default_workers()
     monkeypatch.delenv("KESTAVA_RENDER_WORKERS")
     assert default_workers() == min(2, os.cpu_count() or 1)
+
+
+def test_a_chart_in_the_cache_is_read_not_drawn_and_a_new_one_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spec drawn once is read from KESTAVA_RENDER_CACHE by the next run, byte for byte; a spec that
+    differs (its data, or SVG only) is drawn and kept beside it."""
+    monkeypatch.setenv(render_cache.SETTING, str(tmp_path / "cache"))
+    with Renderer(0) as renderer:
+        first = renderer.submit(SPEC).result()
+    assert first == render(SPEC) and len(list((tmp_path / "cache").glob("*.chart"))) == 1
+
+    def no_drawing(spec: dict[str, Any], svg_only: bool = False) -> Rendered:
+        raise AssertionError("drawn again")
+
+    monkeypatch.setattr("report.render.render", no_drawing)
+    with Renderer(0) as renderer:
+        assert renderer.submit(SPEC).result() == first
+        other = {**SPEC, "data": {"values": [{"year": 1990, "kt": 1}]}}
+        with pytest.raises(AssertionError, match="drawn again"):
+            renderer.submit(other).result()
+        with pytest.raises(AssertionError, match="drawn again"):
+            renderer.submit(SPEC, svg_only=True).result()
+    assert len(list((tmp_path / "cache").glob("*.chart"))) == 1  # a failed drawing is not kept
+
+
+def test_a_damaged_cache_entry_is_drawn_again_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cut or garbled file in the cache (a full disk, a copy) is not a chart: it is drawn again."""
+    monkeypatch.setenv(render_cache.SETTING, str(tmp_path))
+    with Renderer(2) as renderer:  # kept by the worker's drawing too
+        drawn = renderer.submit(SPEC).result(timeout=120)
+    [kept] = tmp_path.glob("*.chart")
+    whole = kept.read_bytes()
+    for damaged in (whole[: len(whole) // 2], b"not a chart", b'{"svg": 1}\nx'):
+        kept.write_bytes(damaged)
+        assert render_cache.read(tmp_path, kept.stem) is None
+        with Renderer(0) as renderer:
+            assert renderer.submit(SPEC).result() == drawn
+        assert kept.read_bytes() == whole
+
+
+def test_a_cache_folder_that_cannot_be_made_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv(render_cache.SETTING, str(tmp_path / "file" / "cache"))
+    with pytest.raises(ValueError, match=r"KESTAVA_RENDER_CACHE: cannot make the folder '.*file/cache'"):
+        Renderer(0)
