@@ -843,10 +843,12 @@ def status_command(
         str, typer.Option("--lang", help="Language of the tables: fi (default), sv or en.")
     ] = "fi",
 ) -> None:
-    """Health check for monitoring: datasets, the last ingest, compute and report runs, failed indicators.
+    """Health check for monitoring: datasets, the last ingest, compute and report runs, failed indicators,
+    whether the database holds demo or live data, and its schema's version against this tracker's.
 
     Exit 0 when all is well, 1 when anything is failing or stale, 2 when the status cannot be read (no
-    database, or unreachable). Reads only: never creates or migrates a database. Times Europe/Helsinki.
+    database, unreachable, or its schema behind or newer than this tracker's: shown, with what to do).
+    Reads only: never creates or migrates a database. Times Europe/Helsinki.
     """
     from kestava.status import status_command as show_status
 

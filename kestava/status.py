@@ -26,7 +26,8 @@ from ingest.catalogue import Catalogue, load_catalogue
 from ingest.freshness import freshness_rows
 from kestava.fitted_table import FittedColumn, fitted_table
 from storage import schema
-from storage.engine import open_existing_database, safe_url
+from storage.data_kind import Held, held_data, held_kind
+from storage.engine import SchemaState, open_any_schema, safe_url
 from storage.newest_runs import dataset_ids, newest_run_ids
 
 __all__ = [
@@ -168,6 +169,14 @@ class StatusReport:
     waiting: tuple[IndicatorWaiting, ...] = ()  # indicators waiting for a first load of their data
     job_time_limit_min: float = 360.0  # a run still running longer is hung (Settings.job_time_limit_min)
     disks: tuple[DiskSpace, ...] = ()  # the file systems written to (disk_report)
+    # the kinds of data the database holds (storage.data_kind.held_data; empty: nothing loaded)
+    held: tuple[Held, ...] = ()
+    schema: SchemaState | None = None  # its schema's version against this tracker's (None: not given)
+
+    @property
+    def data_kind(self) -> str:
+        """empty, demo, live or mixed (storage.data_kind.held_kind)."""
+        return held_kind(self.held)
 
     @property
     def ok(self) -> bool:
@@ -226,6 +235,8 @@ class StatusReport:
                 "failed_indicators": [asdict(i) for i in self.indicators],
                 "waiting_indicators": [asdict(i) for i in self.waiting],
                 "disks": [disk.as_dict() for disk in self.disks],
+                "data": {"kind": self.data_kind, "held": [asdict(h) for h in self.held]},
+                "schema": None if self.schema is None else self.schema.as_dict(),
             }
         )
         return document
@@ -301,6 +312,7 @@ def status_report(
     now: datetime | None = None,
     job_time_limit_min: float | None = None,
     disks: tuple[DiskSpace, ...] | None = None,
+    schema_state: SchemaState | None = None,
 ) -> StatusReport:
     """The health of every catalogue dataset and every job that has run or is scheduled.
 
@@ -313,6 +325,9 @@ def status_report(
 
     A file system the tracker writes to with less free space than KESTAVA_MIN_FREE_DISK_GB is a problem
     (disks: default disk_report's).
+
+    What kinds of data the database holds (demo, live) is read in the same connection (held_data);
+    schema_state, its schema's version as the database was opened (open_any_schema), is shown as given.
     """
     now = now or datetime.now(UTC)
     limit = get_settings().job_time_limit_min if job_time_limit_min is None else job_time_limit_min
@@ -323,6 +338,7 @@ def status_report(
     stored = scheduled_runs(engine)
     next_runs = stored or {}
     with engine.connect() as conn:
+        held = tuple(held_data(conn))  # demo, live, both or none: one read of the snapshots' kinds
         # per dataset its last failure (failed or rejected) of an ingest (its last success is freshness'
         # last fetch), and per job its last run that was not busy, with the busy runs after it: each read
         # one index probe per dataset or job (storage.newest_runs), however many runs the history holds
@@ -412,6 +428,8 @@ def status_report(
         waiting=waiting_indicators,
         job_time_limit_min=limit,
         disks=disk_report(engine) if disks is None else disks,
+        held=held,
+        schema=schema_state,
     )
 
 
@@ -532,6 +550,35 @@ def outcome_label(outcome: str | None, lang: str) -> str:
     return t(key, lang) if outcome and has(key) else str(outcome)
 
 
+# demo data, or none, in a database is worth a look (a production database given the demo by mistake)
+KIND_STYLE = {"live": "green", "demo": "yellow", "empty": "yellow", "mixed": "yellow"}
+
+
+def data_line(held: tuple[Held, ...], lang: str) -> str:
+    """What kinds of data the database holds (held_data), in lang: empty, demo, live or both, each with its
+    number of snapshots and when the first was fetched."""
+    from report.i18n import format_number, t
+
+    found: dict[str, object] = {}
+    for h in held:
+        kind = "demo" if h.demo else "live"
+        found |= {f"{kind}_snapshots": format_number(h.snapshots, lang), f"{kind}_since": when(h.since)}
+    return t(f"cli_status.data_{held_kind(held)}", lang, **found)
+
+
+def schema_line(schema_state: SchemaState, lang: str) -> str:
+    """The database's schema against this tracker's, in lang: current; behind (with the command that
+    migrates it); newer (why, and what to do)."""
+    from report.i18n import t
+
+    return t(
+        f"cli_status.schema_{schema_state.state}",
+        lang,
+        database=schema_state.database or "–",
+        tracker=schema_state.tracker,
+    )
+
+
 def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
     """Print the report as tables fitted to the console's width and a verdict, in lang (fi, sv or en)."""
     from report.i18n import t
@@ -649,6 +696,10 @@ def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
         console.print(
             fitted_table(console, heading("title_disks"), disk_columns, disk_rows, left_out=left_out)
         )
+    kind = report.data_kind
+    console.print(data_line(report.held, lang), style=KIND_STYLE[kind], markup=False)
+    if report.schema is not None:
+        console.print(schema_line(report.schema, lang), markup=False)
     if report.ok:
         console.print(f"[green]{t('cli_status.ok', lang)}")
     else:
@@ -674,10 +725,16 @@ def status_command(
     Exit 2 when the status cannot be read at all (e.g. the database is unreachable).
     """
     url = get_settings().resolved_database_url()
+    schema_state: SchemaState | None = None
     try:
-        engine = open_existing_database(url)
+        engine, schema_state = open_any_schema(url)
         try:
-            report = status_report(engine, load_catalogue(), datetime.now(HELSINKI).date())
+            refused = schema_state.refusal(url)
+            if refused is not None:  # behind or newer: nothing else is read (this code reads its own schema)
+                raise refused
+            report = status_report(
+                engine, load_catalogue(), datetime.now(HELSINKI).date(), schema_state=schema_state
+            )
         finally:
             engine.dispose()
     except Exception as error:
@@ -692,9 +749,15 @@ def status_command(
             else f"status unknown: cannot read {safe_url(url)}: {first_line(error)} "
             "(check KESTAVA_DATABASE_URL)"
         )
+        mismatched = schema_state if schema_state is not None and schema_state.state != "current" else None
         if as_json:
-            sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")
+            document: dict[str, Any] = {"ok": False, "error": message}
+            if mismatched is not None:
+                document["schema"] = mismatched.as_dict()
+            sys.stdout.write(json.dumps(document) + "\n")
         else:
+            if mismatched is not None:  # its state in lang, then the one-line error as every command's
+                Console().print(schema_line(mismatched, lang), style="red", markup=False)
             Console(stderr=True).print(f"error: {message}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(code=EXIT_UNKNOWN) from None
     if as_json:

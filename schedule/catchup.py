@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from common.helsinki import HELSINKI
 from schedule.jobs import JobSpec
@@ -130,16 +130,9 @@ def lost_site(engine: Engine) -> str | None:
             return interrupted
         if site.outcome == "running":  # still running in another process
             return None
-    run = schema.job_run
-    query = (
-        select(run.c.job, run.c.finished_at)
-        .where(run.c.job.in_(_SITE_FOLLOWS), run.c.outcome == "success", run.c.trigger != "cli")
-        .order_by(run.c.finished_at.desc())
-        .limit(1)
-    )
     with engine.connect() as conn:
-        latest = conn.execute(query).first()
-    if latest is None or latest.finished_at is None:
+        latest = conn.execute(_SITE_FOLLOWED).first()
+    if latest is None:
         return None
     finished = latest.finished_at.replace(tzinfo=UTC)
     if site is not None and finished <= site.began:
@@ -148,6 +141,42 @@ def lost_site(engine: Engine) -> str | None:
         f"the {latest.job} that finished at {finished.astimezone(HELSINKI):%Y-%m-%d %H:%M %Z} was not "
         "followed by a site rebuild (the scheduler stopped before it began)"
     )
+
+
+def _site_followed() -> Select[tuple[str, datetime]]:
+    """The newest end of a successful run of the scheduler's (not a person's: trigger cli) of the jobs the
+    site follows, and its job: of each job its newest such run by its start, one probe of
+    ix_job_run_job_outcome_started_at read back from the job's newest success past any of a person's (its
+    rows read for the trigger), then the latest end of those (at most three). A job's runs never overlap
+    (each holds its job's lock; one that lost it records no success), so a job's newest start is its newest
+    end: the answer `… ORDER BY finished_at DESC LIMIT 1` gave, which read every success the three jobs ever
+    had and sorted them (no index has a job's runs by their end). A success without an end (none is
+    recorded so) is passed over."""
+    run = schema.job_run
+    newest = []
+    for job in _SITE_FOLLOWS:
+        mine = run.alias(f"site_follows_{job.replace(':', '_')}")
+        newest.append(
+            select(mine.c.id)
+            .where(
+                mine.c.job == job,
+                mine.c.outcome == "success",
+                mine.c.trigger != "cli",
+                mine.c.finished_at.is_not(None),
+            )
+            .order_by(mine.c.started_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+    return (
+        select(run.c.job, run.c.finished_at)
+        .where(run.c.id.in_(newest))
+        .order_by(run.c.finished_at.desc())
+        .limit(1)
+    )
+
+
+_SITE_FOLLOWED = _site_followed()
 
 
 def catch_up_site(engine: Engine) -> str | None:

@@ -11,6 +11,7 @@ together cannot both find the database empty).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from common.errors import MixedDataError
 from storage import schema
 from storage.engine import safe_url
 
-__all__ = ["Held", "check_data_kind", "held_data", "refuse_mixing"]
+__all__ = ["Held", "check_data_kind", "held_data", "held_kind", "refuse_mixing"]
 
 ALLOW_SETTING = "KESTAVA_ALLOW_MIXED_DATA"
 # what each kind is, in the refusal's words
@@ -60,6 +61,17 @@ def held_data(conn: Connection) -> list[Held]:
     return sorted(
         (Held(bool(demo), int(count), since) for demo, count, since in rows), key=lambda h: not h.demo
     )
+
+
+def held_kind(held: Sequence[Held]) -> str:
+    """What held_data found, in a word: empty (no snapshot), demo, live, or mixed (both: loaded before the
+    refusal existed, or while KESTAVA_ALLOW_MIXED_DATA allowed it)."""
+    kinds = {h.demo for h in held}
+    if not kinds:
+        return "empty"
+    if len(kinds) > 1:
+        return "mixed"
+    return "demo" if True in kinds else "live"
 
 
 def refuse_mixing(

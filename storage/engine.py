@@ -277,6 +277,8 @@ NEWER_SCHEMA_REMEDY = (
     "upgrade this tracker to the version that migrated it, or restore the database's backup taken before "
     "that upgrade"
 )
+# why a database can be newer than the tracker reading it
+NEWER_SCHEMA_CAUSE = "this code was rolled back, or is older than the tracker that migrated it"
 
 # the PostgreSQL advisory lock (a transaction's) under which one process at a time migrates
 MIGRATION_LOCK_KEY = 0x6B657374_6D696772  # "kest" "migr"
@@ -310,7 +312,7 @@ def migrate(engine: Engine) -> None:
         if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
             raise NewerSchemaError(
                 f"the database at {safe_url(engine)} has schema version {current}, newer than this "
-                f"tracker's {head}: {NEWER_SCHEMA_REMEDY}; nothing was changed"
+                f"tracker's {head} ({NEWER_SCHEMA_CAUSE}): {NEWER_SCHEMA_REMEDY}; nothing was changed"
             )
         log.info("migrating %s from %s to %s", safe_url(engine), current, head)
         config.attributes["connection"] = connection
@@ -324,12 +326,63 @@ def open_database(url: str | None = None) -> Engine:
     return engine
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """A database's schema version against this tracker's newest migration (head_revision): current,
+    behind (migrations pending: `kestava migrate`) or newer (migrated by a newer tracker)."""
+
+    database: str | None  # the revision alembic_version holds (None: none recorded)
+    tracker: str  # this code's newest migration
+
+    @property
+    def state(self) -> str:
+        """current, behind or newer (the migrations are numbered in one line: their order is the text's)."""
+        if self.database == self.tracker:
+            return "current"
+        return "behind" if self.database is None or self.database < self.tracker else "newer"
+
+    def refusal(self, url: str) -> SchemaVersionError | None:
+        """The error a read-only command raises on this schema (url named without its password); None
+        when it is current."""
+        where = f"the database at {safe_url(url)}"
+        match self.state:
+            case "behind":
+                return SchemaVersionError(
+                    f"{where} has schema version {self.database}; this version of the tracker needs "
+                    f"{self.tracker}: run `kestava migrate` to upgrade it (its data are kept)"
+                )
+            case "newer":
+                return NewerSchemaError(
+                    f"{where} has schema version {self.database}, newer than this tracker's {self.tracker} "
+                    f"({NEWER_SCHEMA_CAUSE}): {NEWER_SCHEMA_REMEDY}"
+                )
+        return None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """For JSON: the state, and both revisions."""
+        return {"state": self.state, "database": self.database, "tracker": self.tracker}
+
+
 def open_existing_database(url: str | None = None) -> Engine:
     """Open the configured (or given) database for reading: never creates, never migrates.
 
     Raises DatabaseMissingError when a SQLite file does not exist or the database has no tracker schema
-    (no Alembic version table), saying how to create one.
+    (no Alembic version table), saying how to create one; SchemaVersionError (NewerSchemaError) when its
+    schema is older (newer) than this tracker's (SchemaState.refusal).
     """
+    url = url or get_settings().resolved_database_url()
+    engine, schema_state = open_any_schema(url)
+    refused = schema_state.refusal(url)
+    if refused is not None:
+        engine.dispose()
+        raise refused
+    return engine
+
+
+def open_any_schema(url: str | None = None) -> tuple[Engine, SchemaState]:
+    """open_existing_database, whatever the version of its schema: the engine and the schema's state (for
+    `kestava status` to show; what it reads must be read only when that is current). Raises
+    DatabaseMissingError as open_existing_database does."""
     url = url or get_settings().resolved_database_url()
     parsed = parse_url(url)
     hint = "run `kestava ingest` (or `kestava migrate`) first, or set KESTAVA_DATABASE_URL"
@@ -339,27 +392,16 @@ def open_existing_database(url: str | None = None) -> Engine:
     engine = create_db_engine(url)
     try:
         has_schema = inspect(engine).has_table("alembic_version")
+        if has_schema:
+            with engine.connect() as conn:
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception:
         engine.dispose()
         raise
     if not has_schema:
         engine.dispose()
         raise DatabaseMissingError(f"{safe_url(url)} holds no tracker database: {hint}")
-    with engine.connect() as conn:
-        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    head = head_revision()
-    if current != head:
-        engine.dispose()
-        if current is None or current < head:
-            raise SchemaVersionError(
-                f"the database at {safe_url(url)} has schema version {current}; this version of the "
-                f"tracker needs {head}: run `kestava migrate` to upgrade it (its data are kept)"
-            )
-        raise NewerSchemaError(
-            f"the database at {safe_url(url)} has schema version {current}, newer than this tracker's "
-            f"{head}: {NEWER_SCHEMA_REMEDY}"
-        )
-    return engine
+    return engine, SchemaState(current, head_revision())
 
 
 def head_revision() -> str:

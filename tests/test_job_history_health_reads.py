@@ -312,3 +312,78 @@ def test_catchups_read_uses_the_indexes_not_a_scan(engine: Engine) -> None:
     joined = index_walk_plans(engine, {"last runs": catchup._LAST_RUNS}, (*CTES, "last_runs"))
     assert "ix_job_run_job_id_outcome" in joined["last runs"]
     assert "ix_job_run_job_outcome_started_at" in joined["last runs"]
+
+
+def _site_followed_read_from_every_run(rows: list[dict[str, Any]]) -> tuple[str, datetime] | None:
+    """The latest end of a successful compute or report of the scheduler's (not trigger cli), and its job,
+    from every row: what lost_site had read with `ORDER BY finished_at DESC LIMIT 1` over them all."""
+    ended = [
+        (r["finished_at"], r["job"])
+        for r in rows
+        if r["job"] in ("compute", "report:weekly", "report:half")
+        and r["outcome"] == "success"
+        and r["trigger"] != "cli"
+        and r["finished_at"] is not None
+    ]
+    return None if not ended else (max(ended)[1], max(ended)[0])
+
+
+def test_lost_sites_read_of_the_last_compute_or_report_is_that_of_reading_every_run(engine: Engine) -> None:
+    """schedule.catchup.lost_site (at every scheduler start): the newest end of a compute or report the
+    scheduler ran, past a person's newer ones (trigger cli), failures, a success with no end, and a report
+    that ended after a compute that began later; whether the site's last run began after it."""
+    fill_job_runs(engine, history_rows(years=1 / 12))
+
+    def read() -> tuple[str, datetime] | None:
+        with engine.connect() as conn:
+            found = conn.execute(catchup._SITE_FOLLOWED).first()
+        return None if found is None else (found.job, found.finished_at)
+
+    expected = _site_followed_read_from_every_run(_stored(engine))
+    assert expected is not None and read() == expected
+    assert catchup.lost_site(engine) is None  # the history's last compute was followed by its site run
+    at = LATE
+    fill_job_runs(
+        engine,
+        [
+            # the scheduler's report, a long one, and a compute that began after it and ended first
+            {**_run("report:weekly", None, at, "success"), "finished_at": at + timedelta(minutes=9)},
+            {
+                **_run("compute", None, at + timedelta(minutes=1), "success"),
+                "finished_at": at + timedelta(minutes=2),
+            },
+            # newer, none of which the site follows: a person's compute, a failure, a success with no end
+            _run("compute", None, at + timedelta(minutes=20), "success", trigger="cli"),
+            _run("report:half", None, at + timedelta(minutes=21), "failed", error="render"),
+            {**_run("report:half", None, at + timedelta(minutes=22), "success"), "finished_at": None},
+        ],
+    )
+    expected = _site_followed_read_from_every_run(_stored(engine))
+    assert read() == expected == ("report:weekly", at + timedelta(minutes=9))
+    why = catchup.lost_site(engine)
+    assert why is not None and why.startswith("the report:weekly that finished at 2026-12-07 ")
+    fill_job_runs(engine, [_run("site", None, at + timedelta(minutes=9), "success")])  # began at its end
+    assert catchup.lost_site(engine) is None
+
+
+def test_lost_sites_read_uses_the_indexes_not_a_scan(engine: Engine) -> None:
+    """EXPLAIN (EXPLAIN QUERY PLAN on SQLite) of schedule.catchup.lost_site's read on a year of history: each
+    job's newest success read back from its newest start (one probe, of ix_job_run_job_outcome_started_at;
+    PostgreSQL may walk a frequent job's back along ix_job_run_started_at), then those (at most three) by
+    their primary key. It had read every success of the three jobs and sorted them by their end (on SQLite a
+    temporary B-tree, on PostgreSQL a bitmap heap scan sorted: a year's 3 800 runs, growing with history)."""
+    fill_job_runs(engine, history_rows(years=1))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE job_run"))
+    plan = index_walk_plans(engine, {"site followed": catchup._SITE_FOLLOWED}, CTES)["site followed"]
+    if engine.dialect.name == "sqlite":
+        probes = [line for line in plan.splitlines() if line.startswith("SEARCH site_follows_")]
+        assert len(probes) == 3, plan
+        assert all("USING INDEX ix_job_run_job_outcome_started_at (job=? AND outcome=?)" in p for p in probes)
+        assert "SEARCH job_run USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    else:
+        assert plan.count("Index Scan Backward using ") == 3, plan  # each job's from its newest start
+        assert "ix_job_run_job_outcome_started_at on job_run site_follows_report_half" in plan, plan
+        assert "Index Scan using pk_job_run on job_run" in plan and "(id = ANY (" in plan, plan
+        assert "Bitmap Heap Scan" not in plan, plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -12,7 +13,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 import typer
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy import text as sql
 from typer.testing import CliRunner
 
 import scheduler
@@ -318,7 +320,7 @@ def test_status_json_on_a_bug_is_still_json_and_exit_3(
     def misused(*_args: object, **_kwargs: object) -> None:
         raise InvalidRequestError("a statement built wrong")
 
-    monkeypatch.setattr(status, "open_existing_database", misused)
+    monkeypatch.setattr(status, "open_any_schema", misused)
     from kestava.cli import app  # the command line's own handler of errors
 
     result = CliRunner().invoke(app, ["status", "--json"])
@@ -683,3 +685,155 @@ def test_status_narrower_than_its_ids_lists_each_row_as_lines(engine: Engine, ra
         "Error: HTTP 503 Service Unavailable",
     ):
         assert _unfolded(cell) in _unfolded("\n".join(block)), (cell, text)
+
+
+def _words(text: str) -> str:
+    """Printed text with its line breaks (Rich folds a long line at the console's width) read as spaces."""
+    return " ".join(text.split())
+
+
+def _load_kind(engine: Engine, raw_store: RawStore, dataset: str, *, demo: bool, fetched: datetime) -> None:
+    """A snapshot of dataset fetched at fetched (aware), demo (the bundled snapshot's kind) or live."""
+    info = DatasetInfo(dataset, dataset, "ckan_xlsx", SourceInfo("hsy", "HSY", "CC", "HSY", "h"))
+    payload = dataclasses.replace(make_payload(f"{dataset} {demo}".encode(), fetched), is_demo=demo)
+    data = pl.DataFrame(
+        {"area": ["049"], "period": ["2025"], "value": [1.0], "flag": [None], "unit": ["kt CO2e"]},
+        schema={
+            "area": pl.String,
+            "period": pl.String,
+            "value": pl.Float64,
+            "flag": pl.String,
+            "unit": pl.String,
+        },
+    )
+    load_snapshot(engine, info, [payload], data, reader_version="t/1", raw_store=raw_store, allow_mixed=True)
+
+
+def test_status_says_whether_the_database_holds_demo_or_live_data_or_none_or_both(
+    db_url: str, raw_store: RawStore, settings_for: Any
+) -> None:
+    """A production database given the demo snapshot by mistake shows as demo, in every language and in the
+    JSON; nothing loaded is 'empty'; both kinds (only with KESTAVA_ALLOW_MIXED_DATA) 'mixed'."""
+    settings_for(db_url, catalogue(lag_days=3650))
+    engine = open_database(db_url)
+    try:
+        document = json.loads(invoke("--json").stdout)
+        assert document["data"] == {"kind": "empty", "held": []}
+        assert "Tietokannan aineisto: tyhjä (mitään ei ole vielä ladattu)" in _words(invoke().stdout)
+
+        demo_at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)  # 10.30 in Helsinki
+        _load_kind(engine, raw_store, "alpha", demo=True, fetched=demo_at)
+        _load_kind(engine, raw_store, "beta", demo=True, fetched=demo_at + timedelta(hours=1))
+        document = json.loads(invoke("--json").stdout)
+        assert document["data"] == {
+            "kind": "demo",
+            "held": [{"demo": True, "snapshots": 2, "since": "2026-12-01T08:30:00+00:00"}],
+        }
+        lines = {lang: _words(invoke("--lang", lang).stdout) for lang in ("fi", "sv", "en")}
+        assert "Tietokannan aineisto: demo (pakattu demo-aineisto" in lines["fi"]
+        assert "2 aineistoversiota, ensimmäinen haettu 2026-12-01 10:30" in lines["fi"]
+        assert "Databasens data: demo" in lines["sv"] and "2 dataversioner" in lines["sv"]
+        assert "Data in the database: demo (the bundled demo snapshot" in lines["en"]
+        assert "2 snapshots, the first fetched 2026-12-01 10:30" in lines["en"]
+
+        live_at = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+        _load_kind(engine, raw_store, "alpha", demo=False, fetched=live_at)
+        document = json.loads(invoke("--json").stdout)
+        assert document["data"]["kind"] == "mixed"
+        assert [(h["demo"], h["snapshots"]) for h in document["data"]["held"]] == [(True, 2), (False, 1)]
+        english = _words(invoke("--lang", "en").stdout)
+        assert "Data in the database: both demo and live" in english
+        assert "demo 2 snapshots (since 2026-12-01 10:30), live 1 (since 2026-12-02 08:00)" in english
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_live_data_shows_live_read_in_one_statement(
+    engine: Engine, raw_store: RawStore
+) -> None:
+    """status_report reads the kinds once (storage.data_kind.held_data), no query of its own besides."""
+    _load_kind(engine, raw_store, "alpha", demo=False, fetched=datetime(2026, 3, 1, tzinfo=UTC))
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        report = status_report(engine, catalogue(), TODAY, disks=())
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert report.data_kind == "live" and report.to_dict()["data"]["kind"] == "live"
+    assert [h.snapshots for h in report.held] == [1] and report.held[0].demo is False
+    # held_data's count of the snapshots by kind, once (freshness reads each dataset's newest one's kind)
+    assert len([s for s in statements if "GROUP BY snapshot.is_demo" in s]) == 1, statements
+    assert "Data in the database: live (fetched from the sources): 1 snapshots" in _rendered(report, 200)
+
+
+def _at_revision(url: str, revision: str) -> None:
+    """The database at url made by the migrations up to revision (an older tracker's), or, for a revision
+    this tracker does not have, migrated and then stamped with it (a newer tracker's migration)."""
+    from alembic import command as alembic_command
+
+    from storage.engine import alembic_config, head_revision
+
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            alembic_command.upgrade(config, min(revision, head_revision()))
+            if revision > head_revision():
+                connection.execute(sql("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+    finally:
+        engine.dispose()
+
+
+def test_status_shows_a_current_schema_as_such(db_url: str, settings_for: Any) -> None:
+    from storage.engine import head_revision
+
+    settings_for(db_url, catalogue(lag_days=3650))
+    _at_revision(db_url, head_revision())
+    result = invoke("--json")
+    assert result.exit_code == 1, result.output  # never fetched: a problem, but read
+    head = head_revision()
+    assert json.loads(result.stdout)["schema"] == {"state": "current", "database": head, "tracker": head}
+    assert f"Tietokannan rakenne: ajan tasalla (versio {head})" in _words(invoke().stdout)
+    assert f"Database schema: current (version {head})" in _words(invoke("--lang", "en").stdout)
+
+
+@pytest.mark.parametrize("revision", ["0003", "0099"], ids=["behind", "newer"])
+def test_status_shows_a_schema_behind_or_newer_and_what_to_do(
+    db_url: str, settings_for: Any, revision: str
+) -> None:
+    """Behind (an upgrade not yet migrated): the command that migrates. Newer (the code rolled back after
+    a newer tracker migrated the database): why, and what to do. Nothing else is read (this code's reads
+    are of its own schema): exit 2, as before, the JSON with the schema's state."""
+    from storage.engine import head_revision
+
+    settings_for(db_url, catalogue(lag_days=3650))
+    _at_revision(db_url, revision)
+    head, state = head_revision(), "behind" if revision < head_revision() else "newer"
+    result = invoke("--json")
+    assert result.exit_code == 2, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False and "datasets" not in document
+    assert document["schema"] == {"state": state, "database": revision, "tracker": head}
+    assert document["error"].startswith("status unknown: the database at ")
+    texts = {lang: invoke("--lang", lang) for lang in ("fi", "sv", "en")}
+    assert all(r.exit_code == 2 and "Traceback" not in r.output for r in texts.values())
+    fi, sv, en = (_words(texts[lang].stdout) for lang in ("fi", "sv", "en"))
+    assert "error: status unknown: the database at " in texts["fi"].output  # the one-line error as before
+    if state == "behind":
+        assert f"this version of the tracker needs {head}: run `kestava migrate`" in document["error"]
+        assert f"Tietokannan rakenne: versio {revision}, tämä seurannan versio tarvitsee version {head}" in fi
+        assert "migraatioita odottaa, aja `kestava migrate`" in fi
+        assert "migreringar väntar, kör `kestava migrate`" in sv
+        assert "migrations pending, run `kestava migrate` (the data are kept)" in en
+    else:
+        assert "this code was rolled back, or is older than the tracker that migrated it" in document["error"]
+        assert f"Tietokannan rakenne: versio {revision}, uudempi kuin tämän seurannan {head}" in fi
+        assert "koodi on palautettu vanhempaan" in fi and "varmuuskopio" in fi
+        assert "koden har återställts" in sv and "säkerhetskopia" in sv
+        assert f"version {revision}, newer than this tracker's {head}: the code was rolled back" in en
+        assert "upgrade this tracker to that version, or restore the database's backup" in en
