@@ -84,6 +84,7 @@ __all__ = [
     "peer_section",
     "period_changes",
     "write_half_year_report",
+    "write_half_year_reports",
     "write_report_for",
     "write_weekly_report",
     "write_weekly_reports",
@@ -1942,6 +1943,22 @@ def write_half_year_report(
     """
     check_lang(lang)
     return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images, lock=lock).path
+
+
+def write_half_year_reports(
+    engine: Engine,
+    langs: Sequence[str] = LANGS,
+    *,
+    half: str,
+    out_dir: Path | None = None,
+    images: bool = True,
+    lock: HeldLock | None = None,
+) -> dict[str, Path]:
+    """write_half_year_report in several languages in one run: the half-year's changes computed once, and
+    each language linking to the others (written one by one, the Finnish report linked to no other
+    language and the Swedish one not to the English); report.html by language."""
+    found = build_reports(engine, parse_half(half), langs, out_dir=out_dir, images=images, lock=lock)
+    return {lang: result.path for lang, result in found.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
