@@ -414,10 +414,18 @@ def format_period_range(first: str, last: str, lang: str) -> str:
         except ValueError:  # not a calendar day: the two as format_period shows them
             days = None
         if days is not None:
-            return str(format_interval(*days, _DAY_RANGE_SKELETONS[lang], locale=_date_locale(lang)))
+            return format_day_range(*days, lang)
     if _YEAR.fullmatch(a) and _YEAR.fullmatch(b):
         return f"{a}–{b}"
     return f"{format_period(a, lang)}–{format_period(b, lang)}"
+
+
+def format_day_range(first: date, last: date, lang: str) -> str:
+    """The days from first to last in CLDR's interval format, the shared month and year written once:
+    "7.–13.12.2026", "30.11.–6.12.2026", "28.12.2026–3.1.2027" (fi and sv, as Finland writes a span of
+    days); "7–13 Dec 2026" (en); one day alone as format_date writes it."""
+    check_lang(lang)
+    return str(format_interval(first, last, _DAY_RANGE_SKELETONS[lang], locale=_date_locale(lang)))
 
 
 def format_month_range(first: date, last: date, lang: str) -> str:

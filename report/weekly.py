@@ -49,6 +49,7 @@ from report.i18n import (
     format_change,
     format_date,
     format_datetime,
+    format_day_range,
     format_fraction,
     format_number,
     format_percent,
@@ -83,6 +84,7 @@ __all__ = [
     "peer_section",
     "period_changes",
     "write_half_year_report",
+    "write_half_year_reports",
     "write_report_for",
     "write_weekly_report",
     "write_weekly_reports",
@@ -1545,6 +1547,18 @@ def is_closed(period: ReportPeriod, now: datetime | None = None) -> bool:
     return period.end <= (now or datetime.now(UTC).replace(tzinfo=None))
 
 
+def period_line(period: ReportPeriod, lang: str, generated: str, *, closed: bool) -> str:
+    """The line under the report's title: the period's days as one span ("Viikko 7.–13.12.2026", "Week
+    7–13 Dec 2026", format_day_range) and when it was compiled; a week still going says its changes are
+    those of the seven days before the compile time."""
+    return t(
+        "report.period_line_open_week" if period.kind == "week" and not closed else "report.period_line",
+        lang,
+        days=format_day_range(period.first_day, period.last_day, lang),
+        generated=generated,
+    )
+
+
 def nothing_to_report(engine: Engine, period: ReportPeriod, now: datetime | None = None) -> str | None:
     """Why the period's report would show no data at all (None: it has some): the database holds none
     yet, or the period is over and nothing had been fetched by its end (its report shows the data as
@@ -1845,15 +1859,7 @@ def _finish_report(report: _StartedReport) -> ReportResult:
             title=title,
             kind=period.kind,
             # a week still going (compiled on its Monday) reports the seven days before the compile time
-            period_line=t(
-                "report.period_line_open_week"
-                if period.kind == "week" and not is_closed(period)
-                else "report.period_line",
-                lang,
-                start=format_date(period.first_day, lang),
-                end=format_date(period.last_day, lang),
-                generated=generated,
-            ),
+            period_line=period_line(period, lang, generated, closed=is_closed(period)),
             as_published=t("report.as_published", lang, end=format_date(period.last_day, lang))
             if is_closed(period)
             else None,
@@ -1937,6 +1943,22 @@ def write_half_year_report(
     """
     check_lang(lang)
     return build_report(engine, parse_half(half), lang=lang, out_dir=out_dir, images=images, lock=lock).path
+
+
+def write_half_year_reports(
+    engine: Engine,
+    langs: Sequence[str] = LANGS,
+    *,
+    half: str,
+    out_dir: Path | None = None,
+    images: bool = True,
+    lock: HeldLock | None = None,
+) -> dict[str, Path]:
+    """write_half_year_report in several languages in one run: the half-year's changes computed once, and
+    each language linking to the others (written one by one, the Finnish report linked to no other
+    language and the Swedish one not to the English); report.html by language."""
+    found = build_reports(engine, parse_half(half), langs, out_dir=out_dir, images=images, lock=lock)
+    return {lang: result.path for lang, result in found.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -83,10 +83,12 @@ def default_weekly_report(engine: Engine, lang: str, *, lock: HeldLock) -> objec
 
 
 def default_half_year_report(engine: Engine, half: str, lang: str, *, lock: HeldLock) -> object:
-    """report.weekly.write_half_year_report for a half year such as 2026-H2; lang "all": fi, sv and en."""
+    """report.weekly.write_half_year_report for a half year such as 2026-H2; lang "all": fi, sv and en in
+    one run (changes once, each language linking to the others)."""
     weekly = importlib.import_module("report.weekly")
-    langs = weekly.LANGS if lang == ALL_LANGS else (lang,)
-    return [weekly.write_half_year_report(engine, half=half, lang=one, lock=lock) for one in langs]
+    if lang == ALL_LANGS:
+        return weekly.write_half_year_reports(engine, weekly.LANGS, half=half, lock=lock)
+    return weekly.write_half_year_report(engine, half=half, lang=lang, lock=lock)
 
 
 def default_site(engine: Engine, *, lock: HeldLock) -> object:

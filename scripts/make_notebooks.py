@@ -47,7 +47,13 @@ ROAD_TO_2030 = [
         '    "overshoot",\n'
         ")",
     ),
-    ("markdown", "## Trajectory\nHistory against the linear path to the target and the trend projection."),
+    (
+        "markdown",
+        "## Trajectory\n"
+        "History against the two straight lines to the 2030 target, and the trend projection: the target path "
+        "from 1990 (the line the target-path status compares with) and the required path from the latest "
+        "published year (its slope is the outlook's `required_change_per_year`).",
+    ),
     (
         "code",
         'history, projection = data.trajectory_inputs(engine, "049")\n'
@@ -148,7 +154,8 @@ STATUS = [
         "markdown",
         "# SDG and circular-economy status, methods side by side\n\n"
         "Every indicator assessed by each published method: Eurostat SDG monitoring, Open SDG (Statistics "
-        "Canada), SDSN trend arrows, the German sustainability strategy rule and a linear-path check.",
+        "Canada), SDSN trend arrows, the German sustainability strategy rule and the tracker's check against "
+        "the target path (the straight line from the base year's value to the target).",
     ),
     ("code", SETUP),
     (

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import re
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import polars as pl
@@ -15,6 +19,25 @@ from storage.engine import open_database
 from tests.conftest import LoadedTemplates, forget_computed
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def notebook_cells(path: Path) -> list[Any]:
+    """A stored notebook's cells (nbformat's NotebookNode: cell_type, source, outputs)."""
+    return list(nbformat.read(path, as_version=4).cells)
+
+
+def notebook_prose(path: Path) -> list[tuple[str, str]]:
+    """A notebook's prose as (kind, text): each sentence of its markdown cells ("markdown") and each comment
+    of its code cells ("comment"), in order."""
+    found: list[tuple[str, str]] = []
+    for cell in notebook_cells(path):
+        if cell.cell_type == "markdown":
+            sentences = re.split(r"(?<=[.!?])\s+|\n+", cell.source)
+            found += [("markdown", s) for s in sentences if s.strip()]
+        elif cell.cell_type == "code":
+            tokens = tokenize.generate_tokens(io.StringIO(cell.source).readline)
+            found += [("comment", tok.string) for tok in tokens if tok.type == tokenize.COMMENT]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +57,7 @@ def database_url(
 def test_there_are_at_least_three_notebooks_stored_without_outputs() -> None:
     assert len(NOTEBOOKS) >= 3
     for path in NOTEBOOKS:
-        book = nbformat.read(path, as_version=4)
-        for cell in book.cells:
+        for cell in notebook_cells(path):
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{path.name} has stored outputs"
 

@@ -721,6 +721,37 @@ def test_week_and_half_parsing() -> None:
         weekly.write_weekly_report(None, lang="de")  # type: ignore[arg-type]
 
 
+THIN = "\u2009"  # CLDR's English interval dash has a thin space either side
+
+
+@pytest.mark.parametrize(
+    ("key", "fi_sv", "en"),
+    [
+        # one month: its number and the year written once, after the last day
+        ("2026-W50", "7.–13.12.2026", "7–13 Dec 2026"),
+        # the month changes: day and month of each, the year once
+        ("2026-W49", "30.11.–6.12.2026", f"30 Nov{THIN}–{THIN}6 Dec 2026"),
+        # the year changes: both dates in full
+        ("2026-W53", "28.12.2026–3.1.2027", f"28 Dec 2026{THIN}–{THIN}3 Jan 2027"),
+        ("2026-H2", "1.7.–31.12.2026", f"1 Jul{THIN}–{THIN}31 Dec 2026"),
+    ],
+)
+def test_the_period_line_writes_the_days_as_one_span(key: str, fi_sv: str, en: str) -> None:
+    """The line under the title wrote a week "7.12.2026–13.12.2026"; Finnish and Finland-Swedish write a
+    span of days with the shared month and year once ("7.–13.12.2026"), English "7–13 Dec 2026"."""
+    period = weekly.parse_half(key) if key.endswith(("H1", "H2")) else weekly.parse_week(key)
+    closed = {lang: weekly.period_line(period, lang, "G", closed=True) for lang in LANGS}
+    assert closed == {
+        "fi": f"Jakso {fi_sv} · Laadittu G",
+        "sv": f"Period {fi_sv} · Sammanställd G",
+        "en": f"Period {en} · Compiled G",
+    }
+    if period.kind == "week":  # a week still going names itself a week, with the same span
+        assert weekly.period_line(period, "fi", "G", closed=False).startswith(f"Viikko {fi_sv} · Laadittu G:")
+        assert weekly.period_line(period, "sv", "G", closed=False).startswith(f"Vecka {fi_sv} · ")
+        assert weekly.period_line(period, "en", "G", closed=False).startswith(f"Week {en} · Compiled G:")
+
+
 def test_a_weeks_report_says_what_changed_in_the_seven_days_to_its_compile_time() -> None:
     """The scheduler compiles week 50's report on Monday 7 December at 07:00 (05:00 UTC): "what changed in
     week 50" then covered seven hours, and every source loaded Tuesday to Sunday was in no report. It covers
@@ -1203,14 +1234,12 @@ def test_changes_are_computed_once_for_all_languages(one_run: OneRun) -> None:
         assert t("report.changes_heading_week", lang, week=one_run.period.number) not in text
         # the line under the title says so too: "Period 7–13 Dec · Compiled 7 Dec" beside the changes of
         # 30 Nov to 7 Dec had read as if the report covered the week it names
-        compiled = re.escape(
-            t("report.period_line_open_week", lang, start="@", end="@", generated="@")
-        ).replace("@", "[^<]+?")
+        compiled = re.escape(t("report.period_line_open_week", lang, days="@", generated="@")).replace(
+            "@", "[^<]+?"
+        )
         assert re.search(compiled, text), lang
         assert not re.search(
-            re.escape(t("report.period_line", lang, start="@", end="@", generated="@")).replace(
-                "@", "[^<]+?"
-            ),
+            re.escape(t("report.period_line", lang, days="@", generated="@")).replace("@", "[^<]+?"),
             text,
         )
 

@@ -227,15 +227,9 @@ def test_links_and_summaries_of_different_charts_have_different_names(survey: Su
     "Excel" links and their "Show the chart's data as a table" summaries could not be told apart; each now
     ends with its chart's heading (words for screen readers only)."""
     for key, links in survey.links.items():
-        targets: dict[str, set[str]] = {}
-        for link in links:
-            targets.setdefault(link["name"], set()).add(link["href"])
-        assert {name: hrefs for name, hrefs in targets.items() if len(hrefs) > 1} == {}, key
-        assert all(link["name"] for link in links), key
+        _check_names(links, survey.summaries[key], key)
         downloads = [link for link in links if link["href"].endswith(".png")]
         assert len(downloads) == len(weekly.CHART_NAMES), key
-        summaries = survey.summaries[key]
-        assert len(summaries) >= len(weekly.CHART_NAMES) and len(set(summaries)) == len(summaries), key
     headings = {h for _, h in survey.structure[f"fi@{DESKTOP}"]["headings"]}
     png = [link["name"] for link in survey.links[f"fi@{DESKTOP}"] if link["href"].endswith(".png")]
     assert all(name.split(": ", 1)[1] in headings for name in png), png  # "PNG-kuva: <the chart's heading>"
@@ -249,16 +243,89 @@ def test_title_headings_landmarks_and_languages(survey: Survey) -> None:
     totals by source, after the last peer chart, has a heading of its own (it read as that chart's)."""
     for lang in LANGS:
         found = survey.structure[f"{lang}@{DESKTOP}"]
-        levels = [level for level, _ in found["headings"]]
-        assert found["lang"] == lang
-        assert levels[0] == 1 and levels.count(1) == 1 and found["headings"][0][1] == found["title"]
+        _check_structure(found, lang)
         assert this_week().split("-W")[0] in found["title"] and str(int(this_week()[-2:])) in found["title"]
-        assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), found["headings"]
-        assert all(text for _, text in found["headings"])
-        assert found["main"] == 1 and found["outside"] == [], found["outside"]
-        others = {code: text for code, text in found["langs"] if code != lang and text not in ("", "–")}
-        assert set(others) == set(LANGS) - {lang}, found["langs"]  # the other language versions' links
-        assert found["headings"][-3][1] == t("peers.reconciliation_heading", lang)
+
+
+def _check_structure(found: dict[str, Any], lang: str) -> None:
+    """What STRUCTURE found on a report in lang: one h1, the page's title; headings down one level at a
+    time, none empty; one main and all text in landmarks; the language marked, and the other language
+    versions' links marked as theirs; the totals by source under their own heading, after the peer charts."""
+    levels = [level for level, _ in found["headings"]]
+    assert found["lang"] == lang
+    assert levels[0] == 1 and levels.count(1) == 1 and found["headings"][0][1] == found["title"]
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), found["headings"]
+    assert all(text for _, text in found["headings"])
+    assert found["main"] == 1 and found["outside"] == [], found["outside"]
+    others = {code: text for code, text in found["langs"] if code != lang and text not in ("", "–")}
+    assert set(others) == set(LANGS) - {lang}, found["langs"]  # the other language versions' links
+    assert found["headings"][-3][1] == t("peers.reconciliation_heading", lang)
+
+
+def _check_names(links: list[dict[str, str]], summaries: list[str], key: str) -> None:
+    """WCAG 2.4.4 and 2.4.6: no two links to different places share a name, every link has one, and the
+    summaries of the charts' tables differ."""
+    targets: dict[str, set[str]] = {}
+    for link in links:
+        targets.setdefault(link["name"], set()).add(link["href"])
+    assert {name: hrefs for name, hrefs in targets.items() if len(hrefs) > 1} == {}, key
+    assert all(link["name"] for link in links), key
+    assert len(summaries) >= len(weekly.CHART_NAMES) and len(set(summaries)) == len(summaries), key
+
+
+# the half-year's months as the council report's title names them, per language and half (CLDR's month
+# intervals: Finnish joins the months' stems, English puts thin spaces around the dash)
+HALF_MONTHS = {
+    ("fi", 1): "tammi–kesäkuu",
+    ("fi", 2): "heinä–joulukuu",
+    ("sv", 1): "januari–juni",
+    ("sv", 2): "juli–december",
+    ("en", 1): "January\u2009–\u2009June",
+    ("en", 2): "July\u2009–\u2009December",
+}
+
+
+@pytest.fixture(scope="module")
+def half_reports(loaded_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The current half-year's council report in each language, written in one run as its scheduled job
+    writes them (no PNG or SVG files: the page is what is audited)."""
+    out = tmp_path_factory.mktemp("a11y-half")
+    half = weekly.current_half().key
+    return weekly.write_half_year_reports(loaded_engine, LANGS, half=half, out_dir=out, images=False)
+
+
+@SQLITE
+def test_the_half_year_report_passes_axe_and_is_built_as_the_weekly_one(
+    driver: Any, half_reports: dict[str, Path]
+) -> None:
+    """The council report had not been audited. axe (WCAG 2.1 AA) on the Swedish one at phone width (the
+    weekly audit checks the parts they share at both widths in every language), its width, its links' and
+    summaries' names; in every language the structure axe cannot see: one h1 naming the report and its
+    half-year, headings down one level at a time, text in landmarks, languages marked, and a link to each
+    other language's report (written one by one, the Finnish report had none)."""
+    axe = axe_source("the half-year report's accessibility test")
+    half = weekly.current_half()
+    _open(driver, half_reports["sv"], PHONE)
+    try:
+        driver.execute_script(OPEN_DETAILS)
+        driver.set_script_timeout(120)
+        driver.execute_script(axe)
+        checked = driver.execute_async_script(RUN_AXE, AXE_TAGS)
+        assert checked["violations"] == [] and checked["passed"] >= 10, checked["violations"]
+        measured = driver.execute_script(MEASURE)
+        assert measured["scroll"] <= measured["inner"] and not measured["wide"], measured
+        _check_names(driver.execute_script(LINKS), driver.execute_script(SUMMARIES), "sv")
+        for lang in ("sv", *(other for other in LANGS if other != "sv")):
+            if lang != "sv":  # the structure only: the charts need not be drawn
+                driver.get(half_reports[lang].resolve().as_uri())
+            found = driver.execute_script(STRUCTURE)
+            _check_structure(found, lang)
+            assert HALF_MONTHS[lang, half.number] in found["title"] and str(half.year) in found["title"]
+            assert t("report.indicator_status_heading", lang) in {
+                text for level, text in found["headings"] if level == 2
+            }
+    finally:
+        driver.set_window_size(1400, 1000)
 
 
 @SQLITE

@@ -123,6 +123,34 @@ def test_half_year_report_runs_in_january_and_july_for_the_previous_half() -> No
     assert scheduler.previous_half(date(2026, 7, 2)) == "2026-H1"
 
 
+def test_the_half_year_job_writes_its_three_languages_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written one language after another, the Finnish council report linked to no other language and the
+    Swedish one not to the English (a report links to those that exist or are written in the same run):
+    the job writes them in one run, as the weekly job does; one language alone is one report."""
+    from report import weekly
+    from schedule.runners import default_half_year_report
+
+    runs: list[tuple[str, tuple[str, ...]]] = []
+
+    def build_reports(
+        engine: Any, period: weekly.ReportPeriod, langs: Sequence[str], **_: Any
+    ) -> dict[str, Any]:
+        runs.append((period.key, tuple(langs)))
+        return {}
+
+    def build_report(engine: Any, period: weekly.ReportPeriod, *, lang: str, **_: Any) -> Any:
+        runs.append((period.key, (lang,)))
+        return weekly.ReportResult(Path("report.html"), [], {})
+
+    monkeypatch.setattr(weekly, "build_reports", build_reports)
+    monkeypatch.setattr(weekly, "build_report", build_report)
+    nothing: Any = None  # no database or lock: the two builders above stand in for the writing
+    default_half_year_report(nothing, "2026-H2", "all", lock=nothing)
+    assert runs == [("2026-H2", ("fi", "sv", "en"))]
+    default_half_year_report(nothing, "2026-H2", "sv", lock=nothing)
+    assert runs[1:] == [("2026-H2", ("sv",))]
+
+
 def test_catalogue_cadences_use_standard_cron_weekdays() -> None:
     assert scheduler.crontab_day_of_week("1") == "mon"  # APScheduler 3 alone would read 1 as Tuesday
     assert scheduler.crontab_day_of_week("0") == scheduler.crontab_day_of_week("7") == "sun"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
 import os
 import re
@@ -180,6 +181,34 @@ def test_a_peer_indicator_page_ranks_espoo_and_states_the_method(built: Built) -
     assert "Method: OECD" in spec
     peers = _page(built, "fi/peers.html")
     assert t("peers.reconciliation_caption", "fi") in peers and t("peers.standings_caption", "fi") in peers
+
+
+HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1>", flags=re.DOTALL)
+
+
+def _headings(html_text: str) -> list[tuple[int, str]]:
+    """The page's headings in order, as (level, visible text)."""
+    return [(int(m.group(1)), _visible(m.group(2)).strip()) for m in HEADING.finditer(html_text)]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_peers_pages_totals_by_source_have_a_heading_of_their_own(built: Built, lang: str) -> None:
+    """WCAG 1.3.1: the table of Espoo's totals by source came under the last peer chart with no heading and
+    read as that chart's table; it has the weekly report's heading for it, one level below the page's h1,
+    between the last chart and the table. Headings go down one level at a time on every page."""
+    page = _page(built, f"{lang}/peers.html")
+    found = _headings(page)
+    heading = t("peers.reconciliation_heading", lang)
+    assert found[0][0] == 1 and [level for level, _ in found].count(1) == 1
+    assert found[-1] == (2, heading), found
+    at = page.index(f"<h2>{escape(heading)}</h2>")
+    caption = page.index(str(escape(t("peers.reconciliation_caption", lang))))
+    # after the last chart and its folded table; the next table is the totals'
+    assert page.rindex("</figure>") < page.rindex("</details>") < at < caption
+    assert "</table>" not in page[at:caption]
+    for path in _pages(built, lang):
+        levels = [level for level, _ in _headings(path.read_text(encoding="utf-8"))]
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), (path.name, levels)
 
 
 def test_a_peer_pages_table_lists_the_charts_cities_and_years_under_a_peer_heading(built: Built) -> None:

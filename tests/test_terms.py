@@ -14,6 +14,7 @@ from indicators.catalogue import ReductionTarget
 from report import charts
 from report.charts import ChartMeta, chart_table, indicator_history
 from report.i18n import LANGS, catalogue, t
+from tests.test_notebooks import NOTEBOOKS, notebook_cells, notebook_prose
 
 META = ChartMeta(sources=("HSY",), licence="CC BY 4.0", vintage=date(2026, 12, 1))
 TARGET = ReductionTarget(kind="reduction_from_base", base_year=1990, reduction=0.8, year=2030, source="t")
@@ -210,3 +211,43 @@ def test_unnamed_paths_finds_the_names_the_audit_saw() -> None:
     assert unnamed_paths(["Linear path: Behind the path.", "Behind the target path"], "en") == [
         "Linear path: Behind the path."
     ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the notebooks (in English) name the two paths as the report does
+
+
+def test_the_notebooks_name_each_path_by_its_term() -> None:
+    """Notebook 01 said "linear path" and notebook 03 "a linear-path check" of lines the report and the site
+    call the target path; every sentence and code comment of the notebooks that speaks of a path names it
+    by one of the two terms."""
+    prose = {path.name: notebook_prose(path) for path in NOTEBOOKS}
+    assert all(any(kind == "comment" for kind, _ in texts) for texts in prose.values())  # comments are read
+    speaking = [text for texts in prose.values() for _, text in texts if PATH_WORD["en"].search(text)]
+    assert len(speaking) >= 2  # the trajectory's heading text and the methods' list speak of paths
+    unnamed = {name: unnamed_paths([text for _, text in texts], "en") for name, texts in prose.items()}
+    assert unnamed == {name: [] for name in prose}
+    # the old wording is caught by the same check
+    assert unnamed_paths(["History against the linear path to the target and the trend projection."], "en")
+    assert unnamed_paths(["# the linear-path check"], "en")
+
+
+def test_the_notebooks_trajectory_text_names_the_lines_its_chart_draws() -> None:
+    """The text above a notebook cell that draws charts.emissions_trajectory names each straight line the
+    chart draws (its table's kinds: the target path from the base year, the required path from the latest
+    year) by its own term."""
+    history = pl.DataFrame({"year": [1990, 2023, 2024], "value": [1000.0, 700.0, 690.0]})
+    table = chart_table(charts.emissions_trajectory(history, meta=META, target=TARGET, lang="en"))
+    drawn = set(table["kind_key"]) & set(PATH_TERMS)
+    assert drawn == {"path", "path_from_latest"}
+    checked = 0
+    for path in NOTEBOOKS:
+        cells = notebook_cells(path)
+        for index, cell in enumerate(cells):
+            if cell.cell_type != "code" or "charts.emissions_trajectory(" not in cell.source:
+                continue
+            above = next(c.source for c in reversed(cells[:index]) if c.cell_type == "markdown")
+            for kind in drawn:
+                assert PATH_TERMS[kind]["en"].search(above), (path.name, kind, above)
+            checked += 1
+    assert checked >= 1
