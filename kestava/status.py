@@ -172,6 +172,7 @@ class StatusReport:
     # the kinds of data the database holds (storage.data_kind.held_data; empty: nothing loaded)
     held: tuple[Held, ...] = ()
     schema: SchemaState | None = None  # its schema's version against this tracker's (None: not given)
+    mixed_allowed: bool = False  # KESTAVA_ALLOW_MIXED_DATA: a database of both kinds is then not a problem
 
     @property
     def data_kind(self) -> str:
@@ -185,7 +186,14 @@ class StatusReport:
             and all(j.ok for j in self.jobs)
             and not self.indicators
             and not any(disk.low for disk in self.disks)
+            and not self.refused_mix
         )
+
+    @property
+    def refused_mix(self) -> bool:
+        """Demo and live data in one database that KESTAVA_ALLOW_MIXED_DATA does not allow: the scheduler
+        refuses to start on it (mixed:database), so it is a problem here too."""
+        return self.data_kind == "mixed" and not self.mixed_allowed
 
     @property
     def problems(self) -> list[str]:
@@ -220,6 +228,8 @@ class StatusReport:
             for i in self.indicators
         ]
         lines += [disk_problem(disk, lang) for disk in self.disks if disk.low]
+        if self.refused_mix:
+            lines.append(t("cli_status.mixed_refused", lang))
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -430,6 +440,7 @@ def status_report(
         disks=disk_report(engine) if disks is None else disks,
         held=held,
         schema=schema_state,
+        mixed_allowed=get_settings().allow_mixed_data,
     )
 
 

@@ -710,7 +710,7 @@ def _load_kind(engine: Engine, raw_store: RawStore, dataset: str, *, demo: bool,
 
 
 def test_status_says_whether_the_database_holds_demo_or_live_data_or_none_or_both(
-    db_url: str, raw_store: RawStore, settings_for: Any
+    db_url: str, raw_store: RawStore, settings_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A production database given the demo snapshot by mistake shows as demo, in every language and in the
     JSON; nothing loaded is 'empty'; both kinds (only with KESTAVA_ALLOW_MIXED_DATA) 'mixed'."""
@@ -744,6 +744,16 @@ def test_status_says_whether_the_database_holds_demo_or_live_data_or_none_or_bot
         english = _words(invoke("--lang", "en").stdout)
         assert "Data in the database: both demo and live" in english
         assert "demo 2 snapshots (since 2026-12-01 10:30), live 1 (since 2026-12-02 08:00)" in english
+        # unless KESTAVA_ALLOW_MIXED_DATA allows it, both kinds are a problem: the scheduler refuses to start
+        refused = "mixed:database: the database holds both demo and live data"
+        assert document["ok"] is False and any(p.startswith(refused) for p in document["problems"])
+        assert invoke().exit_code == 1 and "mixed:database: tietokannassa on sekä demo-" in _words(
+            invoke().stdout
+        )
+        monkeypatch.setenv("KESTAVA_ALLOW_MIXED_DATA", "true")
+        get_settings.cache_clear()
+        document = json.loads(invoke("--json").stdout)
+        assert document["data"]["kind"] == "mixed" and document["ok"] is True, document["problems"]
     finally:
         engine.dispose()
 
