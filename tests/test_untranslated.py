@@ -458,6 +458,8 @@ def test_connector_errors_are_marked_english_in_finnish_and_swedish(
     for lang, result in results.items():
         html = result.path.read_text(encoding="utf-8")
         assert '<span lang="en">eurostat_sdg_12_41: GET https://example.invalid/x: expected JSON-stat' in html
+        # an error cell of a dataset without an error says "–", in no language: not read in an English voice
+        assert '<span lang="en">\u2013</span>' not in html
         texts = html_texts(html)
         assert t("report_col.error", lang) in texts and not any("expected JSON-stat" in x for x in texts)
         findings = untranslated(texts, f"{lang} page with a failed fetch", lang)
