@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +30,12 @@ def cache_folder() -> Path | None:
     return folder
 
 
+@functools.cache
+def _vl_convert_version() -> str:
+    """vl-convert's installed version (read from its metadata once per process, not once per chart)."""
+    return version("vl-convert-python")
+
+
 def spec_key(spec: dict[str, Any], svg_only: bool) -> str:
     """The digest naming one drawing: the spec (keys sorted), what is drawn, the scales and vl-convert's
     version (a new vl-convert may draw the same spec differently)."""
@@ -37,7 +44,7 @@ def spec_key(spec: dict[str, Any], svg_only: bool) -> str:
         "svg_only": svg_only,
         "png_scale": PNG_SCALE,
         "embed_reduction": EMBED_REDUCTION,
-        "vl_convert": version("vl-convert-python"),
+        "vl_convert": _vl_convert_version(),
     }
     text = json.dumps(what, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from filelock import FileLock
-from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from common.payload import Payload, RequestSpec
@@ -362,6 +362,27 @@ def raw_store(tmp_path: Path) -> RawStore:
 def dataset_info() -> DatasetInfo:
     source = SourceInfo("hsy", "HSY", "CC BY 4.0", "HSY", "https://hri.fi/")
     return DatasetInfo("hsy_emissions", "Päästöt pääkaupunkiseudulla", "ckan_xlsx", source)
+
+
+def insert_snapshot_row(conn: Connection, fetched_at: datetime, *, is_demo: bool) -> None:
+    """One snapshot row of a dataset `d` (its source and dataset rows too), as a load of that kind writes
+    it: for tests of what a database holds, not of the load itself."""
+    conn.execute(
+        insert(schema.source).values(id="s", publisher="S", licence="CC", attribution="S", homepage="-")
+    )
+    conn.execute(insert(schema.dataset).values(id="d", source_id="s", title="D", protocol="p"))
+    conn.execute(
+        insert(schema.snapshot).values(
+            dataset_id="d",
+            fetched_at=fetched_at,
+            sha256="0" * 64,
+            reader_version="1",
+            is_demo=is_demo,
+            rows_added=1,
+            rows_revised=0,
+            rows_unchanged=0,
+        )
+    )
 
 
 def make_payload(

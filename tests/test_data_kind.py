@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Connection, Engine, create_engine, func, insert, select
+from sqlalchemy import Engine, create_engine, func, select
 from typer.testing import CliRunner
 
 import scheduler
@@ -30,7 +30,7 @@ from storage.data_kind import ALLOW_SETTING, check_data_kind, refuse_mixing
 from storage.load import DatasetInfo, load_snapshot
 from storage.rawstore import RawStore
 from storage.validators import DbValidatorCache
-from tests.conftest import make_payload
+from tests.conftest import insert_snapshot_row, make_payload
 from tests.test_preflight import _alerts, _once, _setup
 from tests.test_reconciliation import syke_csv
 from tests.test_scheduler import Rig, Work, make_runtime, rig, runs
@@ -107,32 +107,12 @@ def test_a_database_holding_both_refuses_either_and_the_setting_allows_both(
     assert len(_snapshots(engine)) == 2
 
 
-def _insert_demo_snapshot(conn: Connection) -> None:
-    """One demo snapshot row (with its source and dataset), as a demo load writes it."""
-    conn.execute(
-        insert(schema.source).values(id="s", publisher="S", licence="CC", attribution="S", homepage="-")
-    )
-    conn.execute(insert(schema.dataset).values(id="d", source_id="s", title="D", protocol="p"))
-    conn.execute(
-        insert(schema.snapshot).values(
-            dataset_id="d",
-            fetched_at=datetime(2026, 12, 7, 8, 0),
-            sha256="0" * 64,
-            reader_version="1",
-            is_demo=True,
-            rows_added=1,
-            rows_revised=0,
-            rows_unchanged=0,
-        )
-    )
-
-
 def _demo_snapshot(url: str) -> None:
     """The bundled demo snapshot's kind of row in the database at url, as `kestava run` would leave it."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            _insert_demo_snapshot(conn)
+            insert_snapshot_row(conn, datetime(2026, 12, 7, 8, 0), is_demo=True)
     finally:
         engine.dispose()
 
@@ -243,7 +223,7 @@ def test_on_postgresql_a_live_load_waits_for_a_demo_load_under_way_and_is_then_r
     with engine.connect() as other:
         transaction = other.begin()
         refuse_mixing(other, demo=True, lock=True)  # a demo load under way: the database was empty
-        _insert_demo_snapshot(other)
+        insert_snapshot_row(other, datetime(2026, 12, 7, 8, 0), is_demo=True)
         thread = threading.Thread(target=live_load)
         thread.start()
         thread.join(2.0)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 import scheduler
@@ -21,6 +21,7 @@ from report import weekly
 from schedule.runners import Runners
 from storage import schema
 from storage.jobs import now_utc
+from tests.conftest import insert_snapshot_row
 from tests.test_scheduler import Work, make_runtime, runs
 
 
@@ -38,22 +39,7 @@ def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 def _fetched(engine: Engine, at: datetime) -> None:
     """A snapshot fetched at `at` (naive UTC): the database's first data."""
     with engine.begin() as conn:
-        conn.execute(
-            insert(schema.source).values(id="s", publisher="S", licence="CC", attribution="S", homepage="-")
-        )
-        conn.execute(insert(schema.dataset).values(id="d", source_id="s", title="D", protocol="p"))
-        conn.execute(
-            insert(schema.snapshot).values(
-                dataset_id="d",
-                fetched_at=at,
-                sha256="0" * 64,
-                reader_version="1",
-                is_demo=False,
-                rows_added=1,
-                rows_revised=0,
-                rows_unchanged=0,
-            )
-        )
+        insert_snapshot_row(conn, at, is_demo=False)
 
 
 def test_what_the_report_would_lack_is_said_and_a_period_with_data_is_not_refused(engine: Engine) -> None:

@@ -49,7 +49,17 @@ def catalogue(lag_days: int = 100) -> Catalogue:
     )
 
 
-def load(engine: Engine, raw_store: RawStore, dataset: str, period: str) -> None:
+def load(
+    engine: Engine,
+    raw_store: RawStore,
+    dataset: str,
+    period: str,
+    *,
+    demo: bool = False,
+    fetched: datetime | None = None,
+) -> None:
+    """A snapshot of dataset with one value for period, live (or demo: the bundled snapshot's kind, loaded
+    beside live data as KESTAVA_ALLOW_MIXED_DATA allows), fetched at fetched (aware; default now)."""
     info = DatasetInfo(dataset, dataset, "ckan_xlsx", SourceInfo("hsy", "HSY", "CC", "HSY", "h"))
     data = pl.DataFrame(
         {"area": ["049"], "period": [period], "value": [1.0], "flag": [None], "unit": ["kt CO2e"]},
@@ -61,9 +71,9 @@ def load(engine: Engine, raw_store: RawStore, dataset: str, period: str) -> None
             "unit": pl.String,
         },
     )
-    load_snapshot(
-        engine, info, [make_payload(period.encode())], data, reader_version="t/1", raw_store=raw_store
-    )
+    body = f"{period} demo".encode() if demo else period.encode()
+    payload = dataclasses.replace(make_payload(body, fetched), is_demo=demo)
+    load_snapshot(engine, info, [payload], data, reader_version="t/1", raw_store=raw_store, allow_mixed=True)
 
 
 def record(
@@ -692,23 +702,6 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def _load_kind(engine: Engine, raw_store: RawStore, dataset: str, *, demo: bool, fetched: datetime) -> None:
-    """A snapshot of dataset fetched at fetched (aware), demo (the bundled snapshot's kind) or live."""
-    info = DatasetInfo(dataset, dataset, "ckan_xlsx", SourceInfo("hsy", "HSY", "CC", "HSY", "h"))
-    payload = dataclasses.replace(make_payload(f"{dataset} {demo}".encode(), fetched), is_demo=demo)
-    data = pl.DataFrame(
-        {"area": ["049"], "period": ["2025"], "value": [1.0], "flag": [None], "unit": ["kt CO2e"]},
-        schema={
-            "area": pl.String,
-            "period": pl.String,
-            "value": pl.Float64,
-            "flag": pl.String,
-            "unit": pl.String,
-        },
-    )
-    load_snapshot(engine, info, [payload], data, reader_version="t/1", raw_store=raw_store, allow_mixed=True)
-
-
 def test_status_says_whether_the_database_holds_demo_or_live_data_or_none_or_both(
     db_url: str, raw_store: RawStore, settings_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -722,8 +715,8 @@ def test_status_says_whether_the_database_holds_demo_or_live_data_or_none_or_bot
         assert "Tietokannan aineisto: tyhjä (mitään ei ole vielä ladattu)" in _words(invoke().stdout)
 
         demo_at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)  # 10.30 in Helsinki
-        _load_kind(engine, raw_store, "alpha", demo=True, fetched=demo_at)
-        _load_kind(engine, raw_store, "beta", demo=True, fetched=demo_at + timedelta(hours=1))
+        load(engine, raw_store, "alpha", "2025", demo=True, fetched=demo_at)
+        load(engine, raw_store, "beta", "2025", demo=True, fetched=demo_at + timedelta(hours=1))
         document = json.loads(invoke("--json").stdout)
         assert document["data"] == {
             "kind": "demo",
@@ -737,7 +730,7 @@ def test_status_says_whether_the_database_holds_demo_or_live_data_or_none_or_bot
         assert "2 snapshots, the first fetched 2026-12-01 10:30" in lines["en"]
 
         live_at = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
-        _load_kind(engine, raw_store, "alpha", demo=False, fetched=live_at)
+        load(engine, raw_store, "alpha", "2025", demo=False, fetched=live_at)
         document = json.loads(invoke("--json").stdout)
         assert document["data"]["kind"] == "mixed"
         assert [(h["demo"], h["snapshots"]) for h in document["data"]["held"]] == [(True, 2), (False, 1)]
@@ -762,7 +755,7 @@ def test_a_database_of_live_data_shows_live_read_in_one_statement(
     engine: Engine, raw_store: RawStore
 ) -> None:
     """status_report reads the kinds once (storage.data_kind.held_data), no query of its own besides."""
-    _load_kind(engine, raw_store, "alpha", demo=False, fetched=datetime(2026, 3, 1, tzinfo=UTC))
+    load(engine, raw_store, "alpha", "2025", demo=False, fetched=datetime(2026, 3, 1, tzinfo=UTC))
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
