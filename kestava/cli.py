@@ -741,9 +741,12 @@ def run_command(
 
 @app.command("report", epilog=EPILOG)
 def report_command(
-    lang: Annotated[
-        str, typer.Option("--lang", help="Language of the report: fi (default), sv or en.")
-    ] = "fi",
+    langs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lang", help="Language(s) of the report (default: fi, sv and en, linked to each other)."
+        ),
+    ] = None,
     week: Annotated[
         str | None,
         typer.Option("--week", help="ISO week as YYYY-Www, e.g. 2026-W48 (default: the current week)."),
@@ -759,11 +762,15 @@ def report_command(
 ) -> None:
     """Write the weekly report (or with --half the half-yearly council report): HTML, PNG, SVG and CSV.
 
-    Then, in the report folder, the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS weeks (26) keep
-    their page and CSVs only: their PNG, SVG and XLSX files are removed (one line says so; 0 keeps all)."""
+    Every language asked (default fi, sv and en) in one run, each linking to the others. Then, in the
+    report folder, the weekly reports older than KESTAVA_REPORT_KEEP_WEEKS weeks (26) keep their page and
+    CSVs only: their PNG, SVG and XLSX files are removed (one line says so; 0 keeps all)."""
     from report import weekly
+    from report.i18n import LANGS
 
-    check_lang(lang)
+    wanted = list(dict.fromkeys(langs or LANGS))  # a language given twice is written once
+    for lang in wanted:
+        check_lang(lang)
     if week is not None and half is not None:
         raise typer.BadParameter("give either --week or --half, not both", param_hint="--half")
     try:
@@ -784,7 +791,8 @@ def report_command(
             if nothing is not None:  # as a bad argument: nothing written, no run recorded (exit 2)
                 raise NothingToReportError(nothing)
             with recorded(engine, job):
-                out().print(weekly.write_report_for(engine, period, lang, out_dir, lock=lock))
+                for line in weekly.write_reports_for(engine, period, wanted, out_dir, lock=lock):
+                    out().print(line, markup=False)
                 if out_dir is None:  # the report folder (not one given with --out): its old weeks pruned
                     prune_old_reports(spare=(period.key,))
     finally:

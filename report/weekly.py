@@ -85,7 +85,7 @@ __all__ = [
     "period_changes",
     "write_half_year_report",
     "write_half_year_reports",
-    "write_report_for",
+    "write_reports_for",
     "write_weekly_report",
     "write_weekly_reports",
 ]
@@ -1665,6 +1665,7 @@ def build_reports(
     Renderer.warm), else one for this call. `lock`: the report's job lock the caller holds, confirmed
     before each language is published (a run that lost it publishes nothing more: LockLostError).
     """
+    langs = tuple(dict.fromkeys(langs))  # a language asked twice is written once (one folder, one lock)
     for lang in langs:
         check_lang(lang)
     root = out_dir or get_settings().reports
@@ -1965,10 +1966,20 @@ def write_half_year_reports(
 # what `kestava report` writes and says
 
 
-def write_report_for(
-    engine: Engine, period: ReportPeriod, lang: str, out: Path | None = None, *, lock: HeldLock | None = None
-) -> str:
-    """Write one period's report (a week's, or a half-year's for the council) and say what was written."""
-    result = build_report(engine, period, lang=lang, out_dir=out, lock=lock)
-    drawn = sum(1 for c in result.charts if c.error is None)
-    return f"wrote {result.path} ({drawn}/{len(result.charts)} charts, {result.timings['total']:.1f} s)"
+def write_reports_for(
+    engine: Engine,
+    period: ReportPeriod,
+    langs: Sequence[str] = LANGS,
+    out: Path | None = None,
+    *,
+    lock: HeldLock | None = None,
+) -> list[str]:
+    """Write a period's report in each language in one run (build_reports) and say so, a line per language."""
+    found = build_reports(engine, period, langs, out_dir=out, lock=lock)
+    lines = []
+    for result in found.values():
+        drawn = sum(1 for c in result.charts if c.error is None)
+        lines.append(
+            f"wrote {result.path} ({drawn}/{len(result.charts)} charts, {result.timings['total']:.1f} s)"
+        )
+    return lines

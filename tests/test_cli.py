@@ -431,7 +431,7 @@ def test_status_and_sources_speak_fi_sv_and_en(data_dir: Path) -> None:
         assert problems in sources.stdout  # most datasets never fetched: stale, as status says
         status = runner.invoke(app, ["status", "--lang", lang])
         assert status.exit_code == EXIT_FAILED and problems in status.stdout
-    for command in ("sources", "status"):  # Finnish first, as export, indicators, report and the API
+    for command in ("sources", "status"):  # Finnish first, as export, indicators and the API
         default = runner.invoke(app, [command])
         assert expected["fi"][2] in default.stdout and expected["en"][2] not in default.stdout
     # the JSON is for machines: the same in any language (states as codes, problems in English)

@@ -26,7 +26,7 @@ import polars as pl
 import pytest
 import vl_convert as vlc
 from markupsafe import escape
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from typer.testing import CliRunner
 
 from common.atomic import PART_SUFFIX
@@ -657,7 +657,7 @@ def test_half_year_report_via_the_command_line(
     loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("storage.engine.open_database", lambda: _Borrowed(loaded_engine))
-    monkeypatch.setattr(weekly, "build_report", functools.partial(weekly.build_report, images=False))
+    monkeypatch.setattr(weekly, "build_reports", functools.partial(weekly.build_reports, images=False))
     half = f"{date.today().year}-H{1 if date.today().month <= 6 else 2}"
     result = _report(["--half", half, "--lang", "fi", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -678,6 +678,50 @@ def test_half_year_report_via_the_command_line(
     assert "Jäljessä tavoitepolusta" in text and "Havaittu muutos" in text  # statuses with reasons
     for name in EXPECTED_CHARTS:
         assert (path.parent / f"{name}.csv").exists()
+
+
+def _report_runs(engine: Engine, job: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).select_from(schema.job_run).where(schema.job_run.c.job == job)
+        ).scalar_one()
+
+
+@pytest.mark.parametrize("loaded_engine", ["sqlite"], indirect=True)  # the command's languages: any backend
+def test_the_command_writes_every_language_asked_in_one_run_each_linking_to_the_others(
+    loaded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kestava report` wrote one language a call (Finnish unless --lang): a council report written by hand
+    in fi, then sv, then en linked from Finnish to no other language and from Swedish not to English. With
+    no --lang it writes fi, sv and en in one run, each linking to the other two; --lang (repeatable) picks
+    some, a language given twice written once."""
+    monkeypatch.setattr("storage.engine.open_database", lambda: _Borrowed(loaded_engine))
+    monkeypatch.setattr(weekly, "build_reports", functools.partial(weekly.build_reports, images=False))
+    half = weekly.current_half().key
+    charts = len(EXPECTED_CHARTS)
+    for args, langs in (
+        ([], ("fi", "sv", "en")),
+        (["--lang", "sv", "--lang", "en", "--lang", "sv"], ("sv", "en")),
+    ):
+        out = tmp_path / "-".join(langs)
+        runs_before = _report_runs(loaded_engine, "report:half")
+        result = _report(["--half", half, *args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert _report_runs(loaded_engine, "report:half") == runs_before + 1  # one recorded run
+        written = sorted(p.name for p in (out / half).iterdir() if not p.name.startswith("."))
+        assert written == sorted(langs)
+        said = [line for line in result.output.splitlines() if line.startswith("wrote ")]
+        assert len(said) == len(langs), result.output  # a line per language, none twice
+        for lang in langs:
+            path = out / half / lang / "report.html"
+            line = next(line for line in said if line.startswith(f"wrote {path} "))
+            assert re.fullmatch(
+                rf"wrote {re.escape(str(path))} \({charts}/{charts} charts, \d+\.\d s\)", line
+            )
+            assert f'<html lang="{lang}">' in path.read_text(encoding="utf-8")
+            languages = {a["hreflang"]: a["href"] for a in _links(path) if a.get("rel") == "alternate"}
+            assert languages == {other: f"../{other}/report.html" for other in langs if other != lang}, lang
+            assert all(_resolves(path, href) for href in languages.values())
 
 
 class _Borrowed:
