@@ -590,6 +590,15 @@ def schema_line(schema_state: SchemaState, lang: str) -> str:
     )
 
 
+def schema_error(schema_state: SchemaState, url: str) -> str:
+    """The error line under a mismatched schema's line (schema_line: why, what to do): both versions."""
+    has = f"schema {schema_state.database}" if schema_state.database else "no schema version"
+    where = f"the database at {safe_url(url)} has {has}"
+    if schema_state.state == "newer":
+        return f"status unknown: {where}, newer than this tracker's {schema_state.tracker} (see above)"
+    return f"status unknown: {where}, behind this tracker's {schema_state.tracker}: run `kestava migrate`"
+
+
 def render(report: StatusReport, console: Console, lang: str = "fi") -> None:
     """Print the report as tables fitted to the console's width and a verdict, in lang (fi, sv or en)."""
     from report.i18n import t
@@ -767,8 +776,9 @@ def status_command(
                 document["schema"] = mismatched.as_dict()
             sys.stdout.write(json.dumps(document) + "\n")
         else:
-            if mismatched is not None:  # its state in lang, then the one-line error as every command's
+            if mismatched is not None:  # its state in lang, why and what to do; the error line short after it
                 Console().print(schema_line(mismatched, lang), style="red", markup=False)
+                message = schema_error(mismatched, url)
             Console(stderr=True).print(f"error: {message}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(code=EXIT_UNKNOWN) from None
     if as_json:

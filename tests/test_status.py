@@ -827,6 +827,21 @@ def test_status_shows_a_schema_behind_or_newer_and_what_to_do(
     assert all(r.exit_code == 2 and "Traceback" not in r.output for r in texts.values())
     fi, sv, en = (_words(texts[lang].stdout) for lang in ("fi", "sv", "en"))
     assert "error: status unknown: the database at " in texts["fi"].output  # the one-line error as before
+    # the error line on stderr names both versions but does not say again what the schema line just said
+    # (why, what to do): it had repeated the line's advice in English, nearly word for word
+    advice_en = en.split(f"{head}: ", 1)[1]
+    errors = set()
+    for lang, result in texts.items():
+        assert "error:" not in result.stdout
+        (error,) = result.stderr.strip().splitlines()
+        assert error.startswith("error: status unknown: ") and revision in error and head in error, error
+        for advice in (_words(result.stdout).split(f"{head}: ", 1)[1], advice_en):
+            runs = [" ".join(advice.split()[i : i + 4]) for i in range(len(advice.split()) - 3)]
+            assert runs and not [run for run in runs if run in _words(error)], (lang, error)
+        unsaid = ("data are kept", "pending") if state == "behind" else ("rolled back", "restore", "backup")
+        assert not [phrase for phrase in unsaid if phrase in error], error
+        errors.add(error)
+    assert len(errors) == 1  # in English whatever the tables' language, as every command's error line
     if state == "behind":
         assert f"this version of the tracker needs {head}: run `kestava migrate`" in document["error"]
         assert f"Tietokannan rakenne: versio {revision}, tämä seurannan versio tarvitsee version {head}" in fi
