@@ -7,7 +7,8 @@
 Jobs (ids are also the job_run names and the job lock names):
   ingest:<dataset>  each catalogue dataset on its own `cadence` (cron, Europe/Helsinki); after a run that
                     changed data, `compute` recomputes what the changed datasets affect
-  health            daily 08:00: alerts sources later than their publication calendar, catches up compute
+  health            daily 08:00: checks the schema version first (a newer tracker's: the stop below), alerts
+                    sources later than their publication calendar, catches up compute
   report:weekly     Mondays 07:00
   report:half       2 January and 2 July 07:30, for the previous half year
   probe             Sundays 05:00, when the catalogue declares probes: `kestava probe` of those datasets
@@ -44,7 +45,10 @@ it opens; once that lasted KESTAVA_ALERT_DATABASE_MIN it alerts `unreachable:dat
 database's password), and gives the all-clear when it opens. --once alerts it at once and exits 1.
 A database migrated by a newer tracker (this code rolled back) is not retried: one line naming both schema
 versions, the alert `schema:newer` (repeated daily, then weekly, by cron's --once runs; its all-clear at
-the first start that succeeds) and exit 4, which the README's systemd unit does not restart. So is a
+the first start that succeeds) and exit 4, which the README's systemd unit does not restart. Migrated
+so while it runs, it is found by the daily health check or by the first job failing on a database error
+(schedule.schema_guard): that job records nothing more, the same line and alert, the running jobs finish,
+no other starts, exit 4 (--once too). So is a
 database holding the other kind of data than the scheduler loads (demo data when it fetches live, live
 data with --offline: storage.data_kind), alerted `mixed:database`; a load refused so while it serves (the
 database got the other kind meanwhile) fails its run, is not retried, and is alerted `mixed:database`.

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from common.errors import DataError, MixedDataError, one_line
+from common.errors import DataError, MixedDataError, is_database_error, one_line
 from common.payload import Fetcher, Payload
 from ingest.acceptance import check_before_load, check_complete_unless_accepted, keep_refused, refused_page
 from ingest.catalogue import Catalogue, DatasetSpec, load_catalogue
@@ -69,6 +69,8 @@ class DatasetOutcome:
     storage_error: RawStoreError | None = None
     # failed because the database holds the other kind of data (demo or live: storage.data_kind)
     mixing: MixedDataError | None = None
+    # failed on the database's error (common.errors.is_database_error), not the data's or the network's
+    database_error: Exception | None = None
 
     @property
     def ok(self) -> bool:
@@ -355,7 +357,10 @@ def _ingest_locked(
         message = f"{spec.id}: unexpected {type(error).__name__}: {error}"
         finish_run(engine, run_id, "failed", error=message)
         log.exception("%s: failed", spec.id)
-        failed = DatasetOutcome(spec.id, "failed", time.monotonic() - started, error=message)
+        database = error if is_database_error(error) else None
+        failed = DatasetOutcome(
+            spec.id, "failed", time.monotonic() - started, error=message, database_error=database
+        )
         return _fetched(failed, payloads)
     outcome = "unchanged" if result.unchanged_payload else "success"
     finish_run(

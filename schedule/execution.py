@@ -21,6 +21,7 @@ from common.errors import NothingToReportError, is_database_error, one_line
 from common.secrets import redact
 from kestava.alerts import RETRY_TRIGGER, Problem, check_run
 from schedule.runtime import Runtime, _in_flight, _skip
+from schedule.schema_guard import REFUSED, NewerSchemaFoundError, check_failure, newer_schema
 from storage.jobs import finish_run, start_run
 from storage.locks import BusyError, HeldLock, LockLostError, job_lock
 
@@ -102,13 +103,18 @@ def why(error: BaseException, secrets: Sequence[str]) -> str:
 def _guarded(runtime: Runtime, job: str, body: Callable[[], str], dataset: str | None = None) -> str:
     """Run a job's body unless the scheduler is stopping; anything it raises is logged and alerted: a
     database error in one line saying the job could not use the database (its traceback with --verbose),
-    anything else as a crash with its traceback."""
+    unless the database turns out migrated by a newer tracker (schedule.schema_guard: 'refused', nothing
+    recorded), anything else as a crash with its traceback."""
     if runtime.stop.is_set():
         return _skip(job)
     with _in_flight(job):
         try:
             return body()
+        except NewerSchemaFoundError:  # alerted, the stop requested: nothing more to record
+            return REFUSED
         except Exception as error:  # e.g. the database is unreachable: never take the scheduler down
+            if is_database_error(error) and newer_schema(runtime, job, error):
+                return REFUSED
             message = why(error, runtime.secrets)
             extra = {"job": job, "dataset": dataset, "outcome": "failed"}
             if is_database_error(error):
@@ -153,10 +159,16 @@ def _record_busy(runtime: Runtime, job: str, why: str, started: float) -> str:
     return "busy"
 
 
+# what an attempt of _run_recorded raises that is not tried again
+_NOT_RETRIED = (ImportError, LockLostError, NothingToReportError, NewerSchemaFoundError)
+
+
 def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tuple[str, str | None]:
     """Run work with retries, each attempt recorded in job_run; (outcome, error). Call under the lock.
     Work that finds nothing to report (NothingToReportError: a report's period without data) wrote
-    nothing: its run is recorded 'unchanged' with the reason, not retried; ('unchanged', the reason)."""
+    nothing: its run is recorded 'unchanged' with the reason, not retried; ('unchanged', the reason).
+    An attempt's database error on the schema of a newer tracker is not recorded, nor retried: it raises
+    NewerSchemaFoundError (schedule.schema_guard)."""
     attempts = 0
 
     def attempt() -> None:
@@ -165,10 +177,13 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
         run_id = start_run(runtime.engine, job, trigger=runtime.trigger if attempts == 1 else RETRY_TRIGGER)
         try:
             work()
+        except NewerSchemaFoundError:
+            raise
         except NothingToReportError as nothing:
             finish_run(runtime.engine, run_id, "unchanged", error=redact(str(nothing), runtime.secrets))
             raise
         except Exception as error:
+            check_failure(runtime, job, error)  # (the schema of a newer tracker: nothing more recorded)
             message = why(error, runtime.secrets)
             finish_run(runtime.engine, run_id, "failed", error=message)
             log.error(
@@ -181,14 +196,14 @@ def _run_recorded(runtime: Runtime, job: str, work: Callable[[], object]) -> tup
         runtime,
         job,
         # a lost lock is not tried again: the next attempt would write without it; nor is a period without
-        # data: no attempt brings data fetched before its end
-        retry=retry_if_exception(
-            lambda e: not isinstance(e, ImportError | LockLostError | NothingToReportError)
-        ),
+        # data: no attempt brings data fetched before its end; nor is a newer tracker's schema (it stops)
+        retry=retry_if_exception(lambda e: not isinstance(e, _NOT_RETRIED)),
         reraise=True,
     )
     try:
         retrying(attempt)
+    except NewerSchemaFoundError:
+        raise
     except NothingToReportError as nothing:
         return "unchanged", redact(str(nothing), runtime.secrets)
     except Exception as error:

@@ -18,6 +18,7 @@ from kestava.status import disk_problem, disk_report, retired_job
 from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job
 from schedule.runtime import _today, current_runtime
+from schedule.schema_guard import check_schema
 from storage.alert_state import ClosedProblem, open_problem_keys
 from storage.engine import autocommit, once_more
 from storage.jobs import now_utc, record_runs
@@ -76,11 +77,12 @@ def alert_low_disks(alerter: Alerter) -> tuple[list[tuple[str, str]], set[str]]:
 
 def run_health_job() -> str:
     """Scheduled job: alert late sources and disks short of space (all-clear those fine again), catch up
-    pending compute."""
+    pending compute; first, the daily check that no newer tracker migrated the database (schema_guard)."""
     runtime = current_runtime()
 
     def body() -> str:
         started, started_at = time.monotonic(), now_utc()
+        check_schema(runtime, "health")  # newer: nothing is recorded, schema:newer alerted, the stop asked
         on_time = alert_late_sources(runtime.alerter, runtime.catalogue, _today())  # never raises
         roomy, folders = alert_low_disks(runtime.alerter)  # never raises
         # the check is short (one read, the alerts): its run is recorded once, when it ends, in one write

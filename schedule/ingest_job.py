@@ -17,6 +17,7 @@ from schedule.compute_job import run_compute
 from schedule.execution import _guarded, _log_job, _retrying
 from schedule.preflight import MIXED_DATA
 from schedule.runtime import Runtime, _today, current_runtime
+from schedule.schema_guard import NewerSchemaFoundError, check_failure
 
 log = logging.getLogger("scheduler")
 
@@ -75,8 +76,8 @@ def _failed(outcome: object) -> bool:
 
 
 def _retried(error: BaseException) -> bool:
-    """Whether an exception an ingest attempt raised is retried."""
-    return not isinstance(error, ImportError)
+    """Whether an exception an ingest attempt raised is retried (not on a newer tracker's schema)."""
+    return not isinstance(error, ImportError | NewerSchemaFoundError)
 
 
 def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
@@ -86,14 +87,25 @@ def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
     The first attempt runs on its own: an outcome that is not retried (every unchanged firing) is returned
     as the retrying would return it, without building it. Otherwise the retrying takes over with that
     attempt replayed as its first (its outcome returned, or its exception raised, again), so that its
-    stop, waits, logs and error callback are as if it had made that attempt itself."""
+    stop, waits, logs and error callback are as if it had made that attempt itself.
+
+    An attempt failing with a database error (raised, or the outcome's database_error) on the schema of
+    a newer tracker raises NewerSchemaFoundError: not retried, nothing more recorded or alerted."""
     attempts = 0
+    job = f"ingest:{dataset_id}"
 
     def attempt() -> DatasetOutcome:
         nonlocal attempts
         attempts += 1
         trigger = runtime.trigger if attempts == 1 else RETRY_TRIGGER
-        return runtime.runners.ingest(runtime, dataset_id, trigger)
+        try:
+            outcome = runtime.runners.ingest(runtime, dataset_id, trigger)
+        except Exception as error:
+            check_failure(runtime, job, error)
+            raise
+        if outcome.database_error is not None:
+            check_failure(runtime, job, outcome.database_error)
+        return outcome
 
     first: DatasetOutcome | None = None
     raised: BaseException | None = None
@@ -120,7 +132,7 @@ def _ingest_with_retries(runtime: Runtime, dataset_id: str) -> DatasetOutcome:
 
     retrying = _retrying(
         runtime,
-        f"ingest:{dataset_id}",
+        job,
         retry=retry_if_result(_failed) | retry_if_exception(_retried),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )

@@ -20,7 +20,8 @@ from schedule.shutdown import EXIT_FAILED
 log = logging.getLogger("scheduler")
 CONFIGURATION = ("invalid", "configuration")  # (kind, subject) of a setting or catalogue the start refused
 SCHEDULE = ("invalid", "schedule")  # (kind, subject) of a schedule table that is not one (schedule.jobstore)
-# (kind, subject) of a database a newer tracker migrated (schedule.startup): the key schema:newer
+# (kind, subject) of a database a newer tracker migrated (at start: schedule.startup; while running:
+# schedule.schema_guard): the key schema:newer
 NEWER_SCHEMA = ("schema", "newer")
 # (kind, subject) of a database holding the other kind of data (demo or live) than the scheduler loads
 # (schedule.startup, schedule.ingest_job): the key mixed:database

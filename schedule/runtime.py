@@ -22,7 +22,7 @@ from kestava.alerts import Alerter
 from schedule.alert_ledger import LEDGER_NAME, AlertLedger
 from schedule.runners import Runners
 from storage.data_kind import check_data_kind
-from storage.engine import open_database
+from storage.engine import SchemaState, head_revision, open_database
 from storage.rawstore import RawStore
 
 log = logging.getLogger("scheduler")
@@ -59,10 +59,21 @@ class Runtime:
     database_alert_s: float = 600.0  # the job store failing this long is alerted (AlertSettings)
     job_time_limit_s: float = 21600.0  # a run going this long is alerted as hung (Settings)
     stop: threading.Event = field(default_factory=threading.Event)
+    # this code's newest migration, read when the runtime is made: the code on disk may change under a
+    # running process (an upgrade in place), the code it runs does not
+    schema_head: str = field(default_factory=head_revision)
+    newer_schema: SchemaState | None = None  # the newer tracker's schema a job found (schedule.schema_guard)
+    exit_code: int | None = None  # the exit status a job asked for when it stopped the scheduler
 
     @property
     def secrets(self) -> list[str]:
         return self.alerter.secrets
+
+    def request_stop(self, exit_code: int) -> None:
+        """Stop the scheduler from inside a job, as a signal does: the running jobs finish (their retry
+        waits cut short), no other starts; serve and run_once then return exit_code."""
+        self.exit_code = exit_code
+        self.stop.set()
 
 
 _runtime: Runtime | None = None

@@ -37,6 +37,7 @@ from schedule.jobstore import (
 from schedule.orphans import reap_orphans
 from schedule.preflight import SCHEDULE, StartupError, started, step
 from schedule.runtime import Runtime, running_jobs, set_runtime
+from schedule.schema_guard import REFUSED, NewerSchemaFoundError
 from schedule.shutdown import (
     DEFAULT_GRACE_S,
     EXIT_FAILED,
@@ -110,8 +111,10 @@ def serve(
     install_signals: bool = True,
     stop: threading.Event | None = None,
 ) -> int:
-    """Run the schedule until SIGTERM/SIGINT (or `stop`, in tests); returns the exit code: 1 when the
-    scheduler loop died (alerted, the running jobs given their grace), for a supervisor to restart it.
+    """Run the schedule until SIGTERM/SIGINT (or `stop`, in tests), or a job stops it (Runtime.request_stop:
+    a newer tracker's database, schedule.schema_guard); returns the exit code: the one that job asked for
+    (4), else 1 when the scheduler loop died (alerted, the running jobs given their grace), for a
+    supervisor to restart it.
 
     The loop's job store (LoopJobStore) keeps database errors out of the loop and retries; the watch
     (schedule.watch) alerts a job store failing too long, and hung or skipped runs."""
@@ -179,7 +182,7 @@ def serve(
     started(runtime.alerter, f"The scheduler started (pid {os.getpid()}).")
     runtime.alerter.resolved(*DATABASE, "The scheduler reads and writes its schedule.")
     died = False
-    while signals.count == 0 and not (stop is not None and stop.is_set()):
+    while signals.count == 0 and not runtime.stop.is_set() and not (stop is not None and stop.is_set()):
         if scheduler.died.wait(0.2):
             died = True
             break
@@ -193,7 +196,7 @@ def serve(
         runtime.alerter.problem(Problem(*SCHEDULER, message))
     log.info(
         "%s: stopping; waiting up to %.0f s for %s",
-        "the loop died" if died else f"{signals.name or 'stop'} received",
+        "the loop died" if died else _stop_reason(runtime, signals),
         grace_s,
         ", ".join(running_jobs()) or "no running job",
         extra={"outcome": "stopping"},
@@ -209,7 +212,18 @@ def serve(
     done.set()
     _keep_due(runtime, specs)
     log.info("scheduler stopped", extra={"outcome": "stopped"})
+    if runtime.exit_code is not None:  # a job stopped it (4: the database of a newer tracker)
+        return runtime.exit_code
     return EXIT_FAILED if died else EXIT_OK
+
+
+def _stop_reason(runtime: Runtime, signals: _Signals) -> str:
+    """Why serve stops: a signal, a job (Runtime.request_stop), or `stop` (tests)."""
+    if signals.count:
+        return f"{signals.name} received"
+    if runtime.exit_code is not None:
+        return f"a job stopped the scheduler (exit {runtime.exit_code})"
+    return "stop received"
 
 
 def run_once(
@@ -219,7 +233,9 @@ def run_once(
     grace_s: float = DEFAULT_GRACE_S,
     install_signals: bool = True,
 ) -> int:
-    """Run every due job now, in order (ingests, health, reports), then exit; 1 if any failed.
+    """Run every due job now, in order (ingests, health, reports), then exit; 1 if any failed, the status a
+    job asked for when it stopped the run (Runtime.request_stop: 4, a newer tracker's database), which
+    then writes nothing more to the database (no next run times, no all-clear).
 
     Due: its next run time in the job store has passed, or it is not in the store yet, or no run of it
     has finished yet (one still running elsewhere is then met with its lock: recorded as busy).
@@ -265,20 +281,33 @@ def run_once(
             if runtime.stop.is_set():
                 break
             outcomes[spec.id] = str(ref_to_obj(spec.func)(*spec.args))
+            if runtime.exit_code is not None:  # a job stopped the run (schedule.schema_guard)
+                break
             if unwritten is None:  # after a failure, the rest is run without writing the schedule
                 unwritten = _put_next(runtime, store, spec)
                 written += unwritten is None
-        if not runtime.stop.is_set():
-            compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
-            if compute != "unchanged":
-                outcomes["compute"] = compute
-            if site_lost is not None and lost_site(runtime.engine) is not None:
-                outcomes["site"] = run_site(runtime)
+        try:
+            if not runtime.stop.is_set():
+                compute = run_compute(runtime)  # anything left pending (e.g. by a killed run)
+                if compute != "unchanged":
+                    outcomes["compute"] = compute
+                if site_lost is not None and lost_site(runtime.engine) is not None:
+                    outcomes["site"] = run_site(runtime)
+        except NewerSchemaFoundError as found:  # (alerted, the stop requested)
+            outcomes[str(found)] = REFUSED
     finally:
         if store is not None:
             store.close()
         done.set()
     failed = sorted(job for job, outcome in outcomes.items() if outcome in ("failed", "rejected"))
+    if runtime.exit_code is not None:
+        log.info(
+            "--once stopped by a job after %d job(s); exit %d",
+            len(outcomes),
+            runtime.exit_code,
+            extra={"outcome": "stopped"},
+        )
+        return runtime.exit_code
     if unwritten is not None:  # runs left 'running' because their end could not be recorded: say why
         _mark_abandoned(runtime.engine, f"interrupted: its end could not be recorded: {unwritten}")
     elif written:  # it read and wrote its schedule: a database outage alerted before is over

@@ -363,6 +363,21 @@ class SchemaState:
         return {"state": self.state, "database": self.database, "tracker": self.tracker}
 
 
+_SCHEMA_VERSION = text("SELECT version_num FROM alembic_version")
+
+
+def schema_state(engine: Engine, tracker: str | None = None) -> SchemaState:
+    """The database's schema version against tracker (default: head_revision), in one read of
+    alembic_version on a connection not pinged first (once more when the server had dropped it): for a
+    running process to notice a newer tracker's migration (it knows the head it started with)."""
+
+    def read() -> str | None:
+        with autocommit(engine, ping=False) as conn:
+            return cast("str | None", conn.execute(_SCHEMA_VERSION).scalar())
+
+    return SchemaState(once_more(read), tracker or head_revision())
+
+
 def open_existing_database(url: str | None = None) -> Engine:
     """Open the configured (or given) database for reading: never creates, never migrates.
 
@@ -394,7 +409,7 @@ def open_any_schema(url: str | None = None) -> tuple[Engine, SchemaState]:
         has_schema = inspect(engine).has_table("alembic_version")
         if has_schema:
             with engine.connect() as conn:
-                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                current = conn.execute(_SCHEMA_VERSION).scalar()
     except Exception:
         engine.dispose()
         raise

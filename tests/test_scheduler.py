@@ -1604,8 +1604,9 @@ def test_the_health_check_records_its_run_in_one_write_when_it_ends(
     assert before <= row.started_at <= row.finished_at
 
 
-# freshness, alerted today, the record, the open problems (close_retired), pending compute
-@pytest.mark.parametrize("dropped", [0, 1, 2, 3, 4])
+# the schema version, freshness, alerted today, the record, the open problems (close_retired), pending
+# compute
+@pytest.mark.parametrize("dropped", [0, 1, 2, 3, 4, 5])
 def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_their_connection(
     engine: Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, dropped: int
 ) -> None:
@@ -1637,7 +1638,7 @@ def test_the_health_checks_unpinged_reads_run_once_more_when_the_server_dropped_
             assert scheduler.run_health_job() == "success"
     finally:
         event.remove(unpinged(engine), "checkout", drop)
-    assert len(checkouts) == 6  # four reads and the record, one of them twice
+    assert len(checkouts) == 7  # five reads and the record, one of them twice
     assert "once more on a new one" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [a.key for a in channel.alerts if a.key.startswith("late:")] == late  # not alerted twice a day
