@@ -399,34 +399,39 @@ def make_payload(
     )
 
 
-# The test files that take longest, longest first (their tests' durations summed, pytest --junitxml on the
-# 2-core machine, 2026-12-08, with the run's cache of drawn charts: test_report.py 146 s of 1 736 s in all,
-# down to test_provisional.py 23 s; the proportions are what count): each file runs whole on one worker
-# (dev.py: --dist loadfile; pyproject.toml's --no-loadscope-reorder keeps this order, else xdist deals the
-# files out by their number of tests), and one of these dealt out last would leave the other workers idle
-# for a minute or more at the end.
+# The test files that take longest, longest first (their tests' wall times summed per worker, a plugin
+# timing each test, on the 2-core machine, 2026-12-08: test_report.py 162 s of 2 120 s in all, down to
+# test_data_kind.py 24 s; the proportions are what count): each file runs whole on one worker (dev.py:
+# --dist loadfile; pyproject.toml's --no-loadscope-reorder keeps this order, else xdist deals the files out
+# by their number of tests), and one of these dealt out last would leave the other workers idle for a
+# minute or more at the end.
 LONGEST_FIRST = (
     "test_report.py",
-    "test_preflight.py",
-    "test_scheduler.py",
-    "test_site.py",
-    "test_report_accessibility_browser.py",
-    "test_cli_locks.py",
-    "test_site_browser.py",
     "test_report_retention.py",
+    "test_report_accessibility_browser.py",
+    "test_site_browser.py",
+    "test_preflight.py",
+    "test_site.py",
+    "test_cli_locks.py",
     "test_report_asof.py",
-    "test_kill_trials.py",
+    "test_scheduler.py",
     "test_revisions.py",
-    "test_phone_layouts.py",
-    "test_rejected_payloads.py",
-    "test_report_csp.py",
-    "test_untranslated.py",
+    "test_kill_trials.py",
     "test_plausibility.py",
+    "test_phone_layouts.py",
+    "test_job_history_health_reads.py",
+    "test_ingest_run.py",
+    "test_charts.py",
     "test_report_browser.py",
+    "test_report_csp.py",
+    "test_rejected_payloads.py",
     "test_report_atomic.py",
-    "test_storage.py",
+    "test_outlook_consistency.py",
     "test_scheduler_watch.py",
+    "test_untranslated.py",
+    "test_cli.py",
     "test_provisional.py",
+    "test_data_kind.py",
 )
 
 
