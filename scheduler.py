@@ -45,10 +45,10 @@ it opens; once that lasted KESTAVA_ALERT_DATABASE_MIN it alerts `unreachable:dat
 database's password), and gives the all-clear when it opens. --once alerts it at once and exits 1.
 A database migrated by a newer tracker (this code rolled back) is not retried: one line naming both schema
 versions, the alert `schema:newer` (repeated daily, then weekly, by cron's --once runs; its all-clear at
-the first start that succeeds) and exit 4, which the README's systemd unit does not restart. Migrated
-so while it runs, it is found by the daily health check or by the first job failing on a database error
-(schedule.schema_guard): that job records nothing more, the same line and alert, the running jobs finish,
-no other starts, exit 4 (--once too). So is a
+the first start that succeeds) and exit 4, which the README's systemd unit does not restart. A database
+migrated so while the scheduler runs is found by the daily health check or by the first job failing on a
+database error (schedule.schema_guard): that job records nothing more; the same line and alert; the running
+jobs finish, no other starts; exit 4 (--once too). A start is refused in the same way (exit 4) on a
 database holding the other kind of data than the scheduler loads (demo data when it fetches live, live
 data with --offline: storage.data_kind), alerted `mixed:database`; a load refused so while it serves (the
 database got the other kind meanwhile) fails its run, is not retried, and is alerted `mixed:database`.
