@@ -592,11 +592,9 @@ def schema_line(schema_state: SchemaState, lang: str) -> str:
 
 def schema_error(schema_state: SchemaState, url: str) -> str:
     """The error line under a mismatched schema's line (schema_line: why, what to do): both versions."""
-    has = f"schema version {schema_state.database}" if schema_state.database else "no schema version"
-    where = f"the database at {safe_url(url)} has {has}"
     if schema_state.state == "newer":
-        return f"status unknown: {where}, newer than this tracker's {schema_state.tracker} (see above)"
-    return f"status unknown: {where}, behind this tracker's {schema_state.tracker}: run `kestava migrate`"
+        return f"status unknown: {schema_state.versions(url)} (see above)"
+    return f"status unknown: {schema_state.versions(url)}: run `kestava migrate`"
 
 
 def render(report: StatusReport, console: Console, lang: str = "fi") -> None:

@@ -341,21 +341,23 @@ class SchemaState:
             return "current"
         return "behind" if self.database is None or self.database < self.tracker else "newer"
 
+    def versions(self, url: str) -> str:
+        """Both versions as every message about a mismatch names them (url without its password)."""
+        where = f"the database at {safe_url(url)} has schema version {self.database}"
+        if self.state == "newer":
+            return f"{where}, newer than this tracker's {self.tracker}"
+        return f"{where}; this version of the tracker needs {self.tracker}"
+
     def refusal(self, url: str) -> SchemaVersionError | None:
         """The error a read-only command raises on this schema (url named without its password); None
         when it is current."""
-        where = f"the database at {safe_url(url)}"
         match self.state:
             case "behind":
                 return SchemaVersionError(
-                    f"{where} has schema version {self.database}; this version of the tracker needs "
-                    f"{self.tracker}: run `kestava migrate` to upgrade it (its data are kept)"
+                    f"{self.versions(url)}: run `kestava migrate` to upgrade it (its data are kept)"
                 )
             case "newer":
-                return NewerSchemaError(
-                    f"{where} has schema version {self.database}, newer than this tracker's {self.tracker} "
-                    f"({NEWER_SCHEMA_CAUSE}): {NEWER_SCHEMA_REMEDY}"
-                )
+                return NewerSchemaError(f"{self.versions(url)} ({NEWER_SCHEMA_CAUSE}): {NEWER_SCHEMA_REMEDY}")
         return None
 
     def as_dict(self) -> dict[str, str | None]:

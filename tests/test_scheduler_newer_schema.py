@@ -122,14 +122,23 @@ def _failing_compute(migrate: bool, calls: list[Sequence[str]]) -> Callable[...,
     return compute
 
 
-def test_a_compute_failing_on_a_newer_trackers_schema_records_nothing_more_and_stops(
-    engine: Engine, db_url: str, tmp_path: Path
-) -> None:
+def _compute_failing(
+    engine: Engine, db_url: str, tmp_path: Path, *, migrate: bool
+) -> tuple[scheduler.Runtime, Collect, Work, list[Sequence[str]]]:
+    """A runtime whose ingest of "a" succeeds and whose compute fails on a database error (_failing_compute),
+    each failure alerted: the runtime, its alert channel, the ingest's work and the compute's calls."""
     work = Work(outcomes={"a": ["success"]})
     runtime, channel = make_runtime(engine, db_url, tmp_path, work)
     runtime.alerter.settings.alert_failures = 1
     calls: list[Sequence[str]] = []
-    runtime.runners = Runners(ingest=work.ingest, compute=_failing_compute(True, calls), site=work.site)
+    runtime.runners = Runners(ingest=work.ingest, compute=_failing_compute(migrate, calls), site=work.site)
+    return runtime, channel, work, calls
+
+
+def test_a_compute_failing_on_a_newer_trackers_schema_records_nothing_more_and_stops(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    runtime, channel, work, calls = _compute_failing(engine, db_url, tmp_path, migrate=True)
     assert scheduler.run_ingest_job("a") == "refused"
     assert calls == [("a",)]  # not retried
     assert runs(engine, "compute") == [("running", "scheduler")]  # its start, recorded before; no more
@@ -141,11 +150,7 @@ def test_a_compute_failing_on_a_newer_trackers_schema_records_nothing_more_and_s
 def test_a_compute_failing_on_the_database_of_a_current_schema_is_recorded_and_alerted_as_ever(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    work = Work(outcomes={"a": ["success"]})
-    runtime, channel = make_runtime(engine, db_url, tmp_path, work)
-    runtime.alerter.settings.alert_failures = 1
-    calls: list[Sequence[str]] = []
-    runtime.runners = Runners(ingest=work.ingest, compute=_failing_compute(False, calls), site=work.site)
+    runtime, channel, _work, calls = _compute_failing(engine, db_url, tmp_path, migrate=False)
     assert scheduler.run_ingest_job("a") == "success"  # the ingest's outcome; its compute failed
     assert len(calls) == 3
     assert runs(engine, "compute") == [("failed", "scheduler"), ("failed", "retry"), ("failed", "retry")]
